@@ -1,0 +1,36 @@
+# Quick start: `make demo` (end-to-end job on bundled data, outputs in out/) and `make test`.
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow lint docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m clv demo --out out
+
+test: $(STAMP)
+	$(PY) -m pytest --durations=15
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow --durations=15 tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check clv tests benchmarks
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) out site .pytest_cache

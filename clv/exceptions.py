@@ -1,0 +1,121 @@
+"""Errors and warnings raised by clv.
+
+::
+
+    ClvError
+    ├── DataError(ClvError, ValueError)          bad input data: column, rows, fix
+    ├── NotFittedError(ClvError, AttributeError) a fitted attribute was used before fit()
+    ├── ConvergenceError(ClvError, RuntimeError) the optimiser failed: what was tried, what to try
+    └── ModelFileError(ClvError, ValueError)     unknown schema_version / wrong model in a file
+    ClvWarning(UserWarning)
+    ├── ConvergenceWarning                       converged, but e.g. the Hessian is not definite
+    └── DataWarning                              suspicious but valid data
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ClvError",
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "ClvWarning",
+    "DataError",
+    "DataWarning",
+    "ModelFileError",
+    "NotFittedError",
+    "Problem",
+]
+
+MAX_IDS_SHOWN = 5
+
+
+class ClvError(Exception):
+    """Base class of every error raised by clv."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while validating input data.
+
+    Parameters
+    ----------
+    column : str or None
+        Column the problem is in (``None`` for frame-level problems).
+    message : str
+        What is wrong, e.g. ``"is missing for 3 rows"``.
+    fix : str
+        What the user should do about it.
+    rows : sequence
+        Example customer ids or row labels where it happens (all of them; only
+        the first few are shown in the message).
+    """
+
+    column: str | None
+    message: str
+    fix: str
+    rows: Sequence[object] = field(default_factory=tuple)
+
+    def render(self) -> str:
+        """Return the problem as a human readable, multi-line string."""
+        where = f"column '{self.column}' " if self.column is not None else ""
+        text = f"  - {where}{self.message}"
+        if len(self.rows):
+            shown = ", ".join(repr(_plain(r)) for r in list(self.rows)[:MAX_IDS_SHOWN])
+            more = f" and {len(self.rows) - MAX_IDS_SHOWN} more" if len(self.rows) > MAX_IDS_SHOWN else ""
+            text += f" (e.g. {shown}{more})"
+        text += f".\n    Fix: {self.fix}"
+        return text
+
+
+def _plain(value: object) -> object:
+    """Turn NumPy scalars into plain Python values for readable messages."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+class DataError(ClvError, ValueError):
+    """Input data is invalid.
+
+    Carries every problem found (``.problems``), each naming the column, example
+    rows and the fix, so one run shows everything that needs fixing.
+    """
+
+    def __init__(self, problems: Sequence[Problem] | str, *, what: str = "the data") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(None, problems, "see the message above")]
+        self.problems: list[Problem] = list(problems)
+        n = len(self.problems)
+        header = f"{n} problem{'s' if n != 1 else ''} in {what}:"
+        super().__init__("\n".join([header, *(p.render() for p in self.problems)]))
+
+
+class NotFittedError(ClvError, AttributeError):
+    """A model was used before it was fitted."""
+
+
+class ConvergenceError(ClvError, RuntimeError):
+    """Maximum-likelihood estimation did not converge."""
+
+
+class ModelFileError(ClvError, ValueError):
+    """A model file is unreadable, of an unknown schema version, or for another model."""
+
+
+class ClvWarning(UserWarning):
+    """Base class of warnings issued by clv."""
+
+
+class ConvergenceWarning(ClvWarning):
+    """The fit converged but the result is doubtful (e.g. singular Hessian)."""
+
+
+class DataWarning(ClvWarning):
+    """Input data is valid but unusual enough to doubt the results."""

@@ -1,0 +1,5 @@
+"""Maximum-likelihood models of the levers of customer value."""
+
+from clv.models.bgnbd import BetaGeoModel
+
+__all__ = ["BetaGeoModel"]

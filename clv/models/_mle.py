@@ -1,0 +1,285 @@
+"""Maximum-likelihood engine shared by every model.
+
+:func:`maximise` fits any :class:`~clv.models._spec.ModelSpec`:
+
+* parameters are optimised on the log scale (all BTYD parameters are positive);
+* data columns in ``spec.scale_columns`` are divided by their maximum so the
+  problem is well conditioned, and the parameters in ``spec.scale_params``
+  (those with the same unit, e.g. ``alpha``) are mapped back afterwards;
+* identical data rows are compressed into one row with a weight;
+* L-BFGS-B with the spec's analytic gradient when it has one;
+* the covariance is the inverse of the Hessian of the negative log-likelihood
+  in log-parameters (central differences of the gradient, symmetrised),
+  mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from clv._typing import FloatArray
+from clv.exceptions import ConvergenceError, ConvergenceWarning
+from clv.models._spec import ModelSpec
+
+__all__ = ["MLEResult", "compress", "maximise"]
+
+_LOG_BOUND = 30.0  # |log θ| ≤ 30 on the scaled problem: θ in [1e-13, 1e13]
+
+
+@dataclass
+class MLEResult:
+    """Raw record of one maximum-likelihood fit (natural-scale parameters)."""
+
+    params: FloatArray
+    log_params_covariance: FloatArray
+    covariance: FloatArray
+    log_likelihood: float
+    converged: bool
+    message: str
+    n_iterations: int
+    n_evaluations: int
+    gradient_norm: float
+    starts_tried: int
+    hessian_positive_definite: bool
+    history: list[str] = field(default_factory=list)
+
+
+def compress(columns: Sequence[FloatArray], weights: FloatArray | None = None) -> tuple[list[FloatArray], FloatArray]:
+    """Collapse identical rows of ``columns`` into unique rows and summed weights."""
+    n = len(columns[0])
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if n == 0:
+        return [np.asarray(c, dtype=np.float64) for c in columns], w
+    stacked = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(unique))
+    return [unique[:, j].copy() for j in range(unique.shape[1])], summed
+
+
+class _Objective:
+    """Negative mean log-likelihood (and gradient) in log-parameters on the scaled data."""
+
+    def __init__(self, spec: ModelSpec, data: list[FloatArray], weights: FloatArray, penalizer: float):
+        self.spec = spec
+        self.data = data
+        self.weights = weights
+        self.total = float(weights.sum())
+        self.penalizer = penalizer
+        self.n_evaluations = 0
+
+    def params(self, u: FloatArray) -> tuple[float, ...]:
+        return tuple(np.exp(u))
+
+    def value(self, u: FloatArray) -> float:
+        self.n_evaluations += 1
+        theta = np.exp(u)
+        ll = self.spec.log_likelihood(self.spec.params(*theta), *self.data)
+        total = float(np.dot(self.weights, ll))
+        if not np.isfinite(total):
+            return np.inf
+        return -total / self.total + self.penalizer * float(np.sum(theta**2))
+
+    def value_and_gradient(self, u: FloatArray) -> tuple[float, FloatArray]:
+        self.n_evaluations += 1
+        theta = np.exp(u)
+        assert self.spec.gradient is not None
+        ll, grad = self.spec.gradient(self.spec.params(*theta), *self.data)
+        total = float(np.dot(self.weights, ll))
+        g = np.asarray(grad) @ self.weights  # d sum ll / d theta
+        if not (np.isfinite(total) and np.all(np.isfinite(g))):
+            return np.inf, np.zeros_like(u)
+        f = -total / self.total + self.penalizer * float(np.sum(theta**2))
+        du = -g * theta / self.total + self.penalizer * 2.0 * theta**2
+        return f, du
+
+    def gradient(self, u: FloatArray) -> FloatArray:
+        if self.spec.gradient is not None:
+            return self.value_and_gradient(u)[1]
+        return optimize.approx_fprime(u, self.value, 1e-7)
+
+
+def _hessian(objective: _Objective, u: FloatArray) -> FloatArray:
+    """Hessian of the total negative log-likelihood in log-parameters (central differences)."""
+    k = len(u)
+    h = np.empty((k, k))
+    for j in range(k):
+        step = 1e-4 * max(1.0, abs(u[j]))
+        e = np.zeros(k)
+        e[j] = step
+        h[:, j] = (_grad_for_hessian(objective, u + e) - _grad_for_hessian(objective, u - e)) / (2 * step)
+    h = 0.5 * (h + h.T)
+    return h * objective.total
+
+
+def _grad_for_hessian(objective: _Objective, u: FloatArray) -> FloatArray:
+    if objective.spec.gradient is not None:
+        return objective.value_and_gradient(u)[1]
+    # central differences of the value: accurate enough for a Hessian of a smooth function
+    k = len(u)
+    g = np.empty(k)
+    for j in range(k):
+        step = 1e-5 * max(1.0, abs(u[j]))
+        e = np.zeros(k)
+        e[j] = step
+        g[j] = (objective.value(u + e) - objective.value(u - e)) / (2 * step)
+    return g
+
+
+def maximise(
+    spec: ModelSpec,
+    data: Mapping[str, FloatArray],
+    weights: FloatArray | None = None,
+    *,
+    initial_params: Mapping[str, float] | None = None,
+    penalizer: float = 0.0,
+    n_starts: int = 1,
+    random_state: int | np.random.Generator | None = None,
+    max_iterations: int = 2000,
+) -> MLEResult:
+    """Fit ``spec`` to ``data`` by maximum likelihood.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    data : mapping of str to ndarray
+        One array per ``spec.columns`` entry (one row per customer).
+    weights : ndarray, optional
+        Number of customers each row stands for.
+    initial_params : mapping, optional
+        Starting values on the natural scale; defaults to ``spec.start``.
+    penalizer : float
+        L2 penalty on the (scaled) parameters, as in lifetimes; 0 means plain MLE.
+    n_starts : int
+        Number of starting points. The first is ``initial_params``; the others
+        are deterministic random perturbations of it (seeded by
+        ``random_state``). The best converged run is kept.
+    random_state : int or numpy.random.Generator, optional
+        Seed for the extra starting points.
+    max_iterations : int
+        Iteration limit of each L-BFGS-B run.
+
+    Returns
+    -------
+    MLEResult
+
+    Raises
+    ------
+    ConvergenceError
+        When no start converged to a finite optimum, saying what was tried and
+        what to try next.
+    """
+    columns = [np.asarray(data[c], dtype=np.float64) for c in spec.columns]
+    cols, w = compress(columns, weights)
+    scale = {c: 1.0 for c in spec.columns}
+    for c in spec.scale_columns:
+        m = float(np.max(np.abs(cols[spec.columns.index(c)]))) if len(cols[0]) else 1.0
+        scale[c] = m if m > 0 and np.isfinite(m) else 1.0
+    # all scale columns share one unit: use the largest scale among them
+    factor = max((scale[c] for c in spec.scale_columns), default=1.0)
+    scaled = [col / factor if c in spec.scale_columns else col for c, col in zip(spec.columns, cols, strict=True)]
+    names = list(spec.params._fields)
+    scale_vec = np.array([factor if n in spec.scale_params else 1.0 for n in names])
+
+    start = dict(spec.start._asdict())
+    if initial_params is not None:
+        unknown = set(initial_params) - set(names)
+        if unknown:
+            raise ValueError(f"initial_params has unknown parameter(s) {sorted(unknown)}; expected {names}.")
+        start.update({k: float(v) for k, v in initial_params.items()})
+    elif spec.initial is not None:
+        start.update(spec.initial(*scaled)._asdict())
+        # spec.initial works on the scaled data: undo the scaling so the next line redoes it
+        start = {n: start[n] * (scale_vec[i]) for i, n in enumerate(names)}
+    u0 = np.log(np.array([start[n] for n in names], dtype=np.float64) / scale_vec)
+    if not np.all(np.isfinite(u0)):
+        raise ValueError(f"initial parameters must be positive and finite, got {start}.")
+
+    objective = _Objective(spec, scaled, w, penalizer)
+    rng = np.random.default_rng(random_state)
+    starts = [u0] + [u0 + rng.normal(0.0, 1.0, size=u0.shape) for _ in range(max(n_starts, 1) - 1)]
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(u0)
+    history: list[str] = []
+    best: optimize.OptimizeResult | None = None
+    for i, s in enumerate(starts):
+        res = _run(objective, s, bounds, max_iterations)
+        history.append(f"start {i + 1}: {res.message} (f={res.fun:.6g}, {res.nit} iterations)")
+        if np.isfinite(res.fun) and (best is None or res.fun < best.fun - 1e-10):
+            best = res
+    if best is None or not np.isfinite(best.fun):
+        raise ConvergenceError(
+            f"{spec.name}: the log-likelihood was not finite at any of {len(starts)} starting "
+            f"point(s) ({'; '.join(history)}). Try initial_params= closer to plausible values, "
+            "n_starts=10, or penalizer=0.01; check the data for extreme values."
+        )
+    gnorm = float(np.max(np.abs(objective.gradient(best.x))))
+    converged = bool(best.success) or gnorm < 1e-4
+    at_bound = np.abs(best.x) >= _LOG_BOUND - 1e-6
+    if at_bound.any():
+        bad = [names[j] for j in np.flatnonzero(at_bound)]
+        raise ConvergenceError(
+            f"{spec.name}: parameter(s) {bad} ran to the edge of the allowed range "
+            f"(|log θ| = {_LOG_BOUND}); the data do not identify them. Tried "
+            f"{len(starts)} start(s): {'; '.join(history)}. Try penalizer=0.01, or a "
+            "simpler model (e.g. without dropout when nobody appears to churn)."
+        )
+    if not converged:
+        raise ConvergenceError(
+            f"{spec.name}: the optimiser did not converge (largest gradient {gnorm:.2e}). "
+            f"Tried {len(starts)} start(s): {'; '.join(history)}. Try n_starts=10, "
+            "initial_params=..., or max_iterations larger."
+        )
+
+    theta_scaled = np.exp(best.x)
+    theta = theta_scaled * scale_vec
+    hess = _hessian(objective, best.x)
+    pd_ok = True
+    try:
+        chol = np.linalg.cholesky(hess)
+        inv_chol = np.linalg.inv(chol)
+        cov_log = inv_chol.T @ inv_chol
+    except np.linalg.LinAlgError:
+        pd_ok = False
+        cov_log = np.full_like(hess, np.nan)
+        warnings.warn(
+            f"{spec.name}: the Hessian at the optimum is not positive definite, so standard "
+            "errors are not available (covariance_ is NaN). The parameters may be poorly "
+            "identified by these data; consider penalizer= or more data.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    cov_log = 0.5 * (cov_log + cov_log.T)
+    cov = cov_log * np.outer(theta, theta)
+    # log-likelihood of the unscaled data at the unscaled parameters
+    ll = spec.log_likelihood(spec.params(*theta), *cols)
+    return MLEResult(
+        params=theta,
+        log_params_covariance=cov_log,
+        covariance=cov,
+        log_likelihood=float(np.dot(w, ll)),
+        converged=converged,
+        message=str(best.message),
+        n_iterations=int(best.nit),
+        n_evaluations=objective.n_evaluations,
+        gradient_norm=gnorm,
+        starts_tried=len(starts),
+        hessian_positive_definite=pd_ok,
+        history=history,
+    )
+
+
+def _run(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> optimize.OptimizeResult:
+    if objective.spec.gradient is not None:
+        return optimize.minimize(
+            objective.value_and_gradient, u0, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-9},
+        )
+    return optimize.minimize(
+        objective.value, u0, method="L-BFGS-B", bounds=bounds,
+        options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-8},
+    )

@@ -1,0 +1,59 @@
+"""``ModelSpec``: what a model module declares so the generic machinery can fit and use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ModelSpec"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Declaration of a model: parameters, data columns and its pure functions.
+
+    Attributes
+    ----------
+    name : str
+        Display name, e.g. ``"BG/NBD"``.
+    params : type
+        The ``NamedTuple`` of parameters; field order is the parameter order.
+    start : NamedTuple
+        Default starting values (natural scale, unscaled data).
+    columns : tuple of str
+        RFM columns passed positionally to the likelihood, in order.
+    log_likelihood : callable
+        ``log_likelihood(params, *columns, ops=NUMPY) -> per-row log-likelihood``.
+    gradient : callable, optional
+        ``gradient(params, *columns) -> (ll, dll)`` with ``dll`` of shape
+        ``(n_params, n_rows)``: per-row derivatives w.r.t. each parameter.
+    initial : callable, optional
+        ``initial(*columns) -> params``: data-driven starting values, used when
+        the user gives none (computed on the rescaled data).
+    scale_columns, scale_params : tuple of str
+        Columns divided by a common factor before optimisation, and the
+        parameters measured in the same unit (multiplied back afterwards).
+    fit_rows : callable, optional
+        ``fit_rows(frame) -> boolean mask`` of rows that enter the likelihood
+        (Gamma-Gamma uses repeat buyers only).
+    probability_alive, expected_purchases, expected_purchases_new_customer, \
+    probability_of_purchases, simulate : callable, optional
+        The model's pure prediction functions (transaction models).
+    """
+
+    name: str
+    params: Any
+    start: Any
+    columns: tuple[str, ...]
+    log_likelihood: Callable[..., Any]
+    gradient: Callable[..., Any] | None = None
+    initial: Callable[..., Any] | None = None
+    scale_columns: tuple[str, ...] = ()
+    scale_params: tuple[str, ...] = ()
+    fit_rows: Callable[..., Any] | None = None
+    probability_alive: Callable[..., Any] | None = None
+    expected_purchases: Callable[..., Any] | None = None
+    expected_purchases_new_customer: Callable[..., Any] | None = None
+    probability_of_purchases: Callable[..., Any] | None = None
+    simulate: Callable[..., Any] | None = None

@@ -1,0 +1,103 @@
+"""``TransactionModel``: the prediction surface shared by BG/NBD, MBG/NBD, Pareto/NBD and BG/BB."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from clv.models._base import ParametricModel
+
+__all__ = ["TransactionModel"]
+
+_RFM = ("frequency", "recency", "T")
+
+
+class TransactionModel(ParametricModel):
+    """Base class of the repeat-purchase models; maps the spec's pure functions over customers."""
+
+    def _series(self, values: np.ndarray, data: pd.DataFrame, name: str) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=np.float64), index=data.index, name=name)
+
+    def probability_alive(self, data: pd.DataFrame) -> pd.Series:
+        """Probability that each customer is still alive at the end of observation.
+
+        Parameters
+        ----------
+        data : DataFrame
+            RFM frame with ``frequency``, ``recency``, ``T``.
+
+        Returns
+        -------
+        Series
+            Aligned to ``data.index``.
+        """
+        assert self.spec.probability_alive is not None
+        p = self._p
+        x, t_x, T = self._arrays(data, _RFM)
+        return self._series(self.spec.probability_alive(p, x, t_x, T), data, "probability_alive")
+
+    def expected_purchases(self, t: ArrayLike, data: pd.DataFrame) -> pd.Series:
+        """Expected repeat purchases of each customer in the next ``t`` periods.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Horizon in the data's periods (a scalar, or one value per customer).
+        data : DataFrame
+            RFM frame with ``frequency``, ``recency``, ``T``.
+
+        Returns
+        -------
+        Series
+            Aligned to ``data.index``.
+        """
+        assert self.spec.expected_purchases is not None
+        p = self._p
+        x, t_x, T = self._arrays(data, _RFM)
+        t_arr = _check_horizon(t)
+        return self._series(self.spec.expected_purchases(p, t_arr, x, t_x, T) * np.ones_like(x), data,
+                            "expected_purchases")
+
+    def expected_purchases_new_customer(self, t: ArrayLike) -> np.ndarray:
+        """Expected repeat purchases of a newly acquired customer in ``(0, t]``."""
+        assert self.spec.expected_purchases_new_customer is not None
+        return np.asarray(self.spec.expected_purchases_new_customer(self._p, _check_horizon(t)))
+
+    def probability_of_purchases(self, n: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
+        assert self.spec.probability_of_purchases is not None
+        n_arr = np.asarray(n, dtype=np.float64)
+        if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
+            raise ValueError("n must be a non-negative whole number of purchases.")
+        return np.asarray(self.spec.probability_of_purchases(self._p, n_arr, _check_horizon(t)))
+
+    def simulate(self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Simulate customers from the fitted parameters.
+
+        Parameters
+        ----------
+        T : array_like
+            Age of each simulated customer, in periods (one per customer).
+        random_state : int or Generator, optional
+            Seed; the same seed gives the same data.
+
+        Returns
+        -------
+        DataFrame
+            RFM columns (``frequency``, ``recency``, ``T``) indexed by ``customer_id``
+            0..n-1, plus the latent quantities of the model.
+        """
+        assert self.spec.simulate is not None
+        rng = np.random.default_rng(random_state)
+        sim = self.spec.simulate(self._p, np.atleast_1d(np.asarray(T, dtype=np.float64)), rng=rng)
+        frame = pd.DataFrame(sim)
+        frame.index.name = "customer_id"
+        return frame
+
+
+def _check_horizon(t: ArrayLike) -> np.ndarray:
+    arr = np.asarray(t, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"the horizon t must be finite and >= 0 (periods of the data's time unit), got {t!r}.")
+    return arr
