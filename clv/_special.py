@@ -6,6 +6,8 @@ formula would overflow or lose all precision.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -13,7 +15,7 @@ from scipy import special
 
 from clv._typing import FloatArray
 
-__all__ = ["hyp2f1", "log1mexp", "log_hyp2f1", "logsubexp"]
+__all__ = ["hyp2f1", "log1mexp", "log_hyp2f1", "logsubexp", "per_frequency"]
 
 _LOG_HALF = -np.log(2.0)
 
@@ -142,3 +144,29 @@ def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -
             active[idx[done]] = False
             k += 1.0
     return total
+
+
+def per_frequency(x: FloatArray, fn: Callable[[FloatArray], Sequence[FloatArray]]) -> list[FloatArray]:
+    """Evaluate ``fn`` once per distinct whole-number frequency and expand to ``x``.
+
+    Special functions of ``r + x`` and the like dominate the cost of the
+    likelihoods; frequencies take few distinct values, so a table over
+    ``0..max(x)`` indexed by ``x`` is much cheaper than evaluating per row.
+    Falls back to evaluating ``fn(x)`` when ``x`` is not a small whole number.
+
+    Examples
+    --------
+    >>> [v.tolist() for v in per_frequency(np.array([0.0, 2.0, 2.0]), lambda k: (k + 1,))]
+    [[1.0, 3.0, 3.0]]
+    """
+    x = np.asarray(x)
+    if x.ndim != 1 or x.size < 64:
+        return [np.asarray(v, dtype=np.float64) * np.ones_like(x, dtype=np.float64) for v in fn(x)]
+    top = float(x.max(initial=0.0))
+    if top >= 4 * x.size + 1000 or float(x.min(initial=0.0)) < 0:
+        return [np.asarray(v, dtype=np.float64) for v in fn(x)]
+    idx = x.astype(np.intp)
+    if not np.array_equal(idx, x):
+        return [np.asarray(v, dtype=np.float64) for v in fn(x)]
+    table = fn(np.arange(int(top) + 1, dtype=np.float64))
+    return [np.asarray(v, dtype=np.float64)[idx] for v in table]

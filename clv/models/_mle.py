@@ -55,10 +55,16 @@ def compress(columns: Sequence[FloatArray], weights: FloatArray | None = None) -
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if n == 0:
         return [np.asarray(c, dtype=np.float64) for c in columns], w
-    stacked = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=w, minlength=len(unique))
-    return [unique[:, j].copy() for j in range(unique.shape[1])], summed
+    cols = [np.asarray(c, dtype=np.float64) for c in columns]
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for c in sorted_cols:
+        change[1:] |= c[1:] != c[:-1]
+    group = np.cumsum(change) - 1
+    summed = np.bincount(group, weights=w[order])
+    return [c[change] for c in sorted_cols], summed
 
 
 class _Objective:
@@ -97,6 +103,20 @@ class _Objective:
         du = -g * theta / self.total + self.penalizer * 2.0 * theta**2
         return f, du
 
+    def value_grad_hess(self, u: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        """Value, gradient and Hessian in log-parameters (needs ``spec.hessian``)."""
+        self.n_evaluations += 1
+        theta = np.exp(u)
+        assert self.spec.hessian is not None
+        total, g, h = self.spec.hessian(self.spec.params(*theta), *self.data, self.weights)
+        if not (np.isfinite(total) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+            return np.inf, np.zeros_like(u), np.eye(u.size)
+        f = -total / self.total + self.penalizer * float(np.sum(theta**2))
+        du = -g * theta / self.total + self.penalizer * 2.0 * theta**2
+        huu = -(h * np.outer(theta, theta) + np.diag(g * theta)) / self.total
+        huu += np.diag(self.penalizer * 4.0 * theta**2)
+        return f, du, 0.5 * (huu + huu.T)
+
     def gradient(self, u: FloatArray) -> FloatArray:
         if self.spec.gradient is not None:
             return self.value_and_gradient(u)[1]
@@ -104,7 +124,12 @@ class _Objective:
 
 
 def _hessian(objective: _Objective, u: FloatArray) -> FloatArray:
-    """Hessian of the total negative log-likelihood in log-parameters (central differences)."""
+    """Hessian of the total negative log-likelihood in log-parameters.
+
+    Analytic when the spec has one, else central differences of the gradient.
+    """
+    if objective.spec.hessian is not None:
+        return objective.value_grad_hess(u)[2] * objective.total
     k = len(u)
     h = np.empty((k, k))
     for j in range(k):
@@ -274,12 +299,141 @@ def maximise(
 
 
 def _run(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> optimize.OptimizeResult:
+    """Minimise: Newton's method when the spec has an analytic Hessian, else BFGS."""
+    if objective.spec.hessian is not None:
+        return _newton(objective, u0, bounds, maxiter)
+    return _bfgs(objective, u0, bounds, maxiter)
+
+
+def _box_step(x: FloatArray, p: FloatArray, lo: FloatArray, hi: FloatArray) -> float:
+    """Largest step in (0, 1] along ``p`` that stays in the box (0 if none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(p > 0, (hi - x) / p, np.where(p < 0, (lo - x) / p, np.inf))
+    limit = float(np.min(ratios))
+    return min(1.0, limit) if limit > 0 else 0.0
+
+
+def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> optimize.OptimizeResult:
+    """Damped Newton's method with a Levenberg shift and backtracking line search."""
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    x = np.clip(np.asarray(u0, dtype=np.float64), lo, hi)
+    f, g, H = objective.value_grad_hess(x)
+    k = x.size
+    message, success, it = "iteration limit reached", False, 0
+    for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
+        if not np.isfinite(f):
+            message = "objective not finite at the starting point"
+            break
+        if np.max(np.abs(g)) < 1e-10:
+            message, success = "gradient below tolerance", True
+            break
+        shift = 0.0
+        scale = max(1e-12, float(np.max(np.abs(np.diag(H)))))
+        while True:
+            try:
+                chol = np.linalg.cholesky(H + shift * np.eye(k))
+                break
+            except np.linalg.LinAlgError:
+                shift = max(1e-8 * scale, shift * 10.0)
+        p = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))
+        norm = float(np.max(np.abs(p)))
+        if norm > 5.0:  # never move a log-parameter by more than 5 in one step
+            p *= 5.0 / norm
+        slope = float(g @ p)
+        step = _box_step(x, p, lo, hi)
+        if step <= 0:
+            message = "a parameter reached the bound of the search box"
+            break
+        # the full step is accepted almost always near the optimum: evaluate it with the
+        # Hessian so the next iteration needs no further evaluation
+        f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
+        accepted = np.isfinite(f_new) and f_new <= f + 1e-4 * step * slope
+        while not accepted and step >= 1e-14:
+            step *= 0.5
+            f_try = objective.value(x + step * p)
+            accepted = bool(np.isfinite(f_try) and f_try <= f + 1e-4 * step * slope)
+            if accepted:
+                f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
+        if not accepted:
+            if np.max(np.abs(g)) < 1e-7:
+                message, success = "no further decrease possible (gradient small)", True
+            else:
+                message = "line search failed"
+            break
+        x = x + step * p
+        f, g, H = f_new, g_new, H_new
+    return optimize.OptimizeResult(x=x, fun=f, jac=g, success=success, message=message, nit=it)
+
+
+def _bfgs(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> optimize.OptimizeResult:
+    """Minimise with BFGS and a backtracking (Armijo) line search.
+
+    A small NumPy implementation: the models have 2-4 parameters, where
+    SciPy's L-BFGS-B costs more per iteration than the likelihood itself.
+    Iterates are kept inside ``bounds`` (log-parameters) so a parameter that
+    runs away is reported instead of overflowing.
+    """
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
     if objective.spec.gradient is not None:
-        return optimize.minimize(
-            objective.value_and_gradient, u0, jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-9},
-        )
-    return optimize.minimize(
-        objective.value, u0, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-8},
-    )
+        fg = objective.value_and_gradient
+    else:
+        def fg(u: FloatArray) -> tuple[float, FloatArray]:
+            return objective.value(u), _grad_for_hessian(objective, u)
+    x = np.clip(np.asarray(u0, dtype=np.float64), lo, hi)
+    f, g = fg(x)
+    k = x.size
+    H = np.eye(k)
+    message = "iteration limit reached"
+    success = False
+    it = 0
+    stalled = 0
+    for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
+        if not np.isfinite(f):
+            message = "objective not finite at the starting point"
+            break
+        if np.max(np.abs(g)) < 1e-9:
+            message, success = "gradient below tolerance", True
+            break
+        p = -H @ g
+        slope = float(g @ p)
+        if slope >= 0:  # not a descent direction: restart from steepest descent
+            H = np.eye(k)
+            p = -g
+            slope = float(g @ p)
+        step = _box_step(x, p, lo, hi)
+        if step <= 0:
+            message = "a parameter reached the bound of the search box"
+            break
+        while True:
+            x_new = x + step * p
+            f_new, g_new = fg(x_new)
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * step * slope:
+                break
+            step *= 0.5
+            if step < 1e-14:
+                break
+        if step < 1e-14:
+            if np.max(np.abs(g)) < 1e-6:
+                message, success = "no further decrease possible (gradient small)", True
+            else:
+                message = "line search failed"
+            break
+        s_vec = x_new - x
+        y_vec = g_new - g
+        sy = float(s_vec @ y_vec)
+        decrease = f - f_new
+        x, f, g = x_new, f_new, g_new
+        if sy > 1e-12 * float(np.linalg.norm(s_vec) * np.linalg.norm(y_vec)):
+            if it == 1:
+                H = np.eye(k) * (sy / float(y_vec @ y_vec))
+            rho = 1.0 / sy
+            V = np.eye(k) - rho * np.outer(s_vec, y_vec)
+            H = V @ H @ V.T + rho * np.outer(s_vec, s_vec)
+        stalled = stalled + 1 if decrease <= 1e-15 * max(1.0, abs(f)) else 0
+        if stalled >= 3:
+            success = np.max(np.abs(g)) < 1e-6
+            message = "objective stopped decreasing" + ("" if success else " with a large gradient")
+            break
+    return optimize.OptimizeResult(x=x, fun=f, jac=g, success=success, message=message, nit=it)

@@ -28,6 +28,11 @@ class ModelSpec:
     gradient : callable, optional
         ``gradient(params, *columns) -> (ll, dll)`` with ``dll`` of shape
         ``(n_params, n_rows)``: per-row derivatives w.r.t. each parameter.
+    hessian : callable, optional
+        ``hessian(params, *columns, weights) -> (ll, grad, hess)``: the weighted
+        total log-likelihood, its gradient ``(n_params,)`` and Hessian
+        ``(n_params, n_params)``; when given, the engine uses Newton's method
+        and the exact Hessian for standard errors.
     initial : callable, optional
         ``initial(*columns) -> params``: data-driven starting values, used when
         the user gives none (computed on the rescaled data).
@@ -48,6 +53,7 @@ class ModelSpec:
     columns: tuple[str, ...]
     log_likelihood: Callable[..., Any]
     gradient: Callable[..., Any] | None = None
+    hessian: Callable[..., Any] | None = None
     initial: Callable[..., Any] | None = None
     scale_columns: tuple[str, ...] = ()
     scale_params: tuple[str, ...] = ()

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._special import hyp2f1, log_hyp2f1
+from clv._special import hyp2f1, log_hyp2f1, per_frequency
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
@@ -104,15 +104,86 @@ def log_likelihood_gradient(params: BGNBDParams, frequency: ArrayLike, recency: 
     c = np.where(rep, np.logaddexp(a3, a4), a3)
     w4 = np.where(rep, np.exp(a4 - c), 0.0)
     w3 = 1.0 - w4
-    ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha)
-          + special.betaln(a, b + x) - special.betaln(a, b) + c)
-    psi_abx = special.digamma(a + b + x)
+    # terms that depend on x alone are evaluated once per distinct frequency
+    lg_rx, psi_rx, lb_abx, psi_bx, psi_abx = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.betaln(a, b + k),
+                      special.digamma(b + k), special.digamma(a + b + k)))
+    ll = lg_rx - special.gammaln(r) + r * np.log(alpha) + lb_abx - special.betaln(a, b) + c
     psi_ab = special.digamma(a + b)
-    d_r = special.digamma(rx) - special.digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
+    d_r = psi_rx - special.digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
     d_alpha = r / alpha - rx * (w3 / (alpha + T) + w4 / (alpha + t_x))
     d_a = psi_ab - psi_abx + w4 / a
-    d_b = special.digamma(b + x) - psi_abx - special.digamma(b) + psi_ab - w4 / bx1
+    d_b = psi_bx - psi_abx - special.digamma(b) + psi_ab - w4 / bx1
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
+
+
+def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike,
+                           T: ArrayLike, weights: ArrayLike) -> tuple[float, FloatArray, FloatArray]:
+    """Weighted total log-likelihood with its analytic gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
+
+    The last term of eq. (6) is a log-sum-exp of two terms :math:`L_3, L_4`;
+    its Hessian is :math:`w_3 \nabla^2 L_3 + w_4 \nabla^2 L_4 + w_3 w_4 (\nabla L_3 -
+    \nabla L_4)(\nabla L_3 - \nabla L_4)^T` with the softmax weights :math:`w_i`.
+    Sums over customers are taken inside (as matrix products), so no
+    ``(4, 4, n)`` array is ever built.
+
+    Returns
+    -------
+    ll : float
+        :math:`\sum_i w_i \log L_i`.
+    grad : ndarray, shape (4,)
+    hess : ndarray, shape (4, 4)
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    x = np.asarray(frequency, dtype=np.float64)
+    t_x = np.asarray(recency, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    rx = r + x
+    aT = alpha + T
+    atx = alpha + t_x
+    log_aT = np.log(aT)
+    log_atx = np.log(atx)
+    bx1 = b + np.maximum(x, 1.0) - 1.0
+    a3 = -rx * log_aT
+    a4 = np.log(a) - np.log(bx1) - rx * log_atx
+    rep = x > 0
+    c = np.where(rep, np.logaddexp(a3, a4), a3)
+    w4 = np.where(rep, np.exp(a4 - c), 0.0)
+    w3 = 1.0 - w4
+    lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.zeta(2.0, r + k),
+                      special.betaln(a, b + k), special.digamma(b + k), special.digamma(a + b + k),
+                      special.zeta(2.0, b + k), special.zeta(2.0, a + b + k)))
+    W = float(w.sum())
+    ll = (float(w @ (lg_rx + lb_abx + c)) + W * (-special.gammaln(r) + r * np.log(alpha)
+                                                 - special.betaln(a, b)))
+    psi_ab = float(special.digamma(a + b))
+    tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
+    # gradients of L3 and L4 (zero entries omitted)
+    g3_r, g3_al = -log_aT, -rx / aT
+    g4_r, g4_al, g4_b = -log_atx, -rx / atx, -1.0 / bx1
+    ww4 = w * w4
+    ww3 = w - ww4
+    grad = np.array([
+        w @ psi_rx + W * (-special.digamma(r) + np.log(alpha)) + ww3 @ g3_r + ww4 @ g4_r,
+        W * r / alpha + ww3 @ g3_al + ww4 @ g4_al,
+        W * psi_ab - w @ psi_abx + ww4.sum() / a,
+        w @ psi_bx - w @ psi_abx + W * (psi_ab - special.digamma(b)) + ww4 @ g4_b,
+    ])
+    d = np.stack([g3_r - g4_r, g3_al - g4_al, np.full_like(x, -1.0 / a), -g4_b])  # ∇L3 - ∇L4
+    hess = (d * (ww4 * w3)) @ d.T
+    hess[0, 0] += w @ tri_rx - W * float(special.zeta(2.0, r))
+    cross = W / alpha - ww3 @ (1.0 / aT) - ww4 @ (1.0 / atx)
+    hess[0, 1] += cross
+    hess[1, 0] += cross
+    hess[1, 1] += -W * r / alpha**2 + ww3 @ (rx / aT**2) + ww4 @ (rx / atx**2)
+    ab = W * tri_ab - w @ tri_abx
+    hess[2, 2] += ab - ww4.sum() / a**2
+    hess[2, 3] += ab
+    hess[3, 2] += ab
+    hess[3, 3] += ab + w @ tri_bx - W * float(special.zeta(2.0, b)) + ww4 @ (1.0 / bx1**2)
+    return ll, grad, hess
 
 
 def _log_odds_dead(params: BGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
@@ -310,6 +381,7 @@ SPEC = ModelSpec(
     columns=("frequency", "recency", "T"),
     log_likelihood=log_likelihood,
     gradient=log_likelihood_gradient,
+    hessian=log_likelihood_hessian,
     initial=_initial,
     scale_columns=("recency", "T"),
     scale_params=("alpha",),

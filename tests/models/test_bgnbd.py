@@ -211,3 +211,22 @@ def test_interval_coverage_across_seeds():
     coverage = float(np.mean(hits))
     # 160 Bernoulli(0.95) draws: sd 0.017; accept 0.88..0.995
     assert 0.88 <= coverage <= 0.995, coverage
+
+
+def test_analytic_hessian_matches_differences_of_the_gradient(cdnow_rfm):
+    x, t_x, T = (cdnow_rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
+    w = np.ones_like(x)
+    p = np.array(PUBLISHED, dtype=float)
+    ll, grad, hess = bgnbd.log_likelihood_hessian(BGNBDParams(*p), x, t_x, T, w)
+    ll_rows, grad_rows = bgnbd.log_likelihood_gradient(BGNBDParams(*p), x, t_x, T)
+    assert ll == pytest.approx(ll_rows.sum(), rel=1e-12)
+    np.testing.assert_allclose(grad, grad_rows.sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-12)
+    for j in range(4):
+        h = 1e-6 * p[j]
+        up, down = p.copy(), p.copy()
+        up[j] += h
+        down[j] -= h
+        numeric = (bgnbd.log_likelihood_gradient(BGNBDParams(*up), x, t_x, T)[1].sum(axis=1)
+                   - bgnbd.log_likelihood_gradient(BGNBDParams(*down), x, t_x, T)[1].sum(axis=1)) / (2 * h)
+        np.testing.assert_allclose(hess[:, j], numeric, rtol=1e-5, atol=1e-6)
