@@ -119,7 +119,7 @@ def log_likelihood_gradient(params: BGNBDParams, frequency: ArrayLike, recency: 
 
 def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike,
                            T: ArrayLike, weights: ArrayLike) -> tuple[float, FloatArray, FloatArray]:
-    """Weighted total log-likelihood with its analytic gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
+    r"""Weighted total log-likelihood with its analytic gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
 
     The last term of eq. (6) is a log-sum-exp of two terms :math:`L_3, L_4`;
     its Hessian is :math:`w_3 \nabla^2 L_3 + w_4 \nabla^2 L_4 + w_3 w_4 (\nabla L_3 -
