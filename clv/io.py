@@ -56,6 +56,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; give the file the permissions a plain open() would (umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from clv.exceptions import DataError, ModelFileError, NotFittedError, Problem
 from clv.io import read_model_json, write_model_json
@@ -235,7 +235,7 @@ class ParametricModel:
         non-positive values; ``se`` is the delta-method standard error.
         """
         self._check_fitted()
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = float(special.ndtri(1 - alpha / 2))
         coef = self.params_.to_numpy()
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
         with np.errstate(invalid="ignore"):  # NaN se (singular Hessian) stays NaN
@@ -248,10 +248,10 @@ class ParametricModel:
         return out
 
     # ------------------------------------------------------------------ persistence
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as a JSON-serialisable document (without the file header)."""
         self._check_fitted()
-        write_model_json(path, type(self).__name__, {
+        return {
             "init": self._init_kwargs(),
             "params": {k: float(v) for k, v in self.params_.items()},
             "covariance": self.covariance_.to_numpy().tolist(),
@@ -259,7 +259,11 @@ class ParametricModel:
             "n_customers": self.n_customers_,
             "converged": self.converged_,
             "time_unit": self.time_unit_,
-        })
+        }
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model as JSON (atomically; never pickle)."""
+        write_model_json(path, type(self).__name__, self.to_dict())
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {"penalizer": self.penalizer}
@@ -273,7 +277,11 @@ class ParametricModel:
         ModelFileError
             For a file of another model, an unknown schema version or a corrupt file.
         """
-        doc = read_model_json(path, model=cls.__name__)
+        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
         names = list(cls.spec.params._fields)
         try:
             model = cls(**doc.get("init", {}))
@@ -285,9 +293,9 @@ class ParametricModel:
             model.n_customers_ = doc["n_customers"]
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is a damaged {cls.__name__} file ({type(exc).__name__}: {exc}). "
-                                 "Refit and save the model again.") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
+                                 f"{exc}). Refit and save the model again.") from None
         return model
 
     # ------------------------------------------------------------------ reprs

@@ -1,0 +1,298 @@
+"""Options of the ``clv`` command line and the TOML job file that can set them.
+
+Every option has one entry in :data:`OPTIONS`; the argument parser and the
+TOML reader are both built from it, so a key in ``job.toml`` and a flag on the
+command line always mean the same thing.  Precedence: command-line flag, then
+the ``[<command>]`` table of the job file, then its top-level keys, then the
+default.
+
+A job file::
+
+    # job.toml
+    input = "transactions.parquet"
+    customer_col = "customer_id"
+    date_col = "date"
+    value_col = "value"
+    time_unit = "W"
+
+    [fit]
+    model = "bgnbd"
+    out = "model.json"
+
+    [score]
+    model = "model.json"
+    as_of = 2024-06-30
+    horizon = 52
+    discount_rate = 0.0018
+    out = "scores.parquet"
+
+Relative paths in a job file are relative to the job file's directory, so a
+cron line may run from any working directory.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clv.data.schema import TIME_UNITS
+
+__all__ = ["COMMANDS", "OPTIONS", "Option", "UsageError", "load_config", "option_value"]
+
+COMMANDS = ("validate", "fit", "score", "evaluate", "demo")
+_DATA = frozenset({"validate", "fit", "score", "evaluate"})
+_FITTING = frozenset({"fit", "evaluate"})
+_ALL = frozenset(COMMANDS)
+
+
+class UsageError(Exception):
+    """The command line or the job file is wrong (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option, settable as a flag and as a job-file key.
+
+    Attributes
+    ----------
+    key : str
+        Name in the job file and attribute name after parsing.
+    flags : tuple of str
+        Command-line spellings (the first long one is shown in messages).
+    kind : {"str", "path", "float", "int", "date", "bool", "models"}
+        How values are checked and converted.
+    commands : frozenset of str
+        Subcommands that accept the option.
+    help : str
+        One-line help text.
+    default : object
+        Value when neither flag nor job file sets it.
+    choices : tuple of str, optional
+        Allowed values (``str`` options).
+    """
+
+    key: str
+    flags: tuple[str, ...]
+    kind: str
+    commands: frozenset[str]
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        """The long flag (``INPUT`` for the positional argument), for messages."""
+        return next((f for f in self.flags if f.startswith("--")), self.key.upper())
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("input", ("input",), "path", _DATA,
+           "transactions: a .csv / .parquet file or a DuckDB database (.duckdb, .db)"),
+    Option("input_format", ("--input-format",), "str", _DATA,
+           "format of INPUT when its extension does not say (default: from the extension)",
+           choices=("csv", "parquet", "duckdb")),
+    Option("table", ("--table",), "str", _DATA, "DuckDB input: table (or view) to read"),
+    Option("query", ("--query",), "str", _DATA,
+           "DuckDB input: SQL query returning the transactions"),
+    Option("customer_col", ("--customer-col",), "str", _DATA,
+           "column with the customer id (default: customer_id, or the model's for score)"),
+    Option("date_col", ("--date-col",), "str", _DATA,
+           "column with the transaction date (default: date, or the model's for score)"),
+    Option("value_col", ("--value-col",), "str", _DATA,
+           "column with the transaction value; needed for spend and CLV (default: none, or "
+           "the model's for score)"),
+    Option("time_unit", ("--time-unit",), "str", _DATA,
+           "period of recency, T and the horizon: D, W, M, Q or Y (default: W; score uses the "
+           "model's)", choices=TIME_UNITS),
+    Option("as_of", ("--as-of", "--observation-end"), "date", _DATA,
+           "observation end (YYYY-MM-DD); transactions after it are ignored (default: the last "
+           "transaction date). Set it for reproducible reruns"),
+    Option("calibration_end", ("--calibration-end",), "date", frozenset({"evaluate"}),
+           "evaluate: last day of the calibration period (YYYY-MM-DD)"),
+    Option("model", ("--model",), "str", frozenset({"fit", "score", "evaluate"}),
+           "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
+           "score: path of a model file written by `clv fit`"),
+    Option("penalizer", ("--penalizer",), "float", _FITTING,
+           "L2 penalty for the fits (default 0: plain maximum likelihood)", default=0.0),
+    Option("horizon", ("--horizon",), "float", frozenset({"score", "demo"}),
+           "score: horizon of expected purchases and CLV, in periods of the time unit "
+           "(demo default 52)"),
+    Option("discount_rate", ("--discount-rate",), "float", frozenset({"score", "demo"}),
+           "score: discount rate per period (default 0; demo: 10%% a year)"),
+    Option("margin", ("--margin",), "float", frozenset({"score", "demo"}),
+           "score: profit margin applied to spend (default 1: CLV in revenue)", default=1.0),
+    Option("out", ("--out", "-o"), "path", _ALL,
+           "output: model file (fit), scores .csv/.parquet (score), per-customer holdout "
+           ".csv/.parquet (evaluate), directory (demo)"),
+    Option("json", ("--json",), "bool", frozenset({"validate", "evaluate"}),
+           "print the result as JSON on stdout instead of a table", default=False),
+    Option("quiet", ("--quiet", "-q"), "bool", _ALL,
+           "print nothing but errors; no progress lines", default=False),
+    Option("debug", ("--debug",), "bool", _ALL,
+           "debug logging and a full traceback on errors", default=False),
+    Option("log_level", ("--log-level",), "str", _ALL,
+           "logging level on stderr (default WARNING)", choices=LOG_LEVELS),
+    Option("verbose", ("-v", "--verbose"), "int", _ALL,
+           "more logging: -v for INFO, -vv for DEBUG", default=0),
+)
+
+_BY_KEY = {o.key: o for o in OPTIONS}
+_ALIASES = {"observation_end": "as_of"}
+_PATH_KEYS = ("input", "out")
+
+
+def option_value(option: Option, value: Any, *, source: str) -> Any:
+    """Check and convert one option value.
+
+    Parameters
+    ----------
+    option : Option
+        The option being set.
+    value : object
+        The raw value from the command line (a string) or the job file (any TOML type).
+    source : str
+        Where the value came from, for the error message (e.g. ``"job.toml"``).
+
+    Returns
+    -------
+    object
+        The converted value (``datetime.date`` for dates, ``float`` for numbers...).
+
+    Raises
+    ------
+    UsageError
+        If the value has the wrong type or is out of range.
+    """
+    where = f"{option.flag} in {source}" if source != "command line" else option.flag
+    kind = option.kind
+    if kind in ("str", "path"):
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{where} must be a non-empty string, got {value!r}.")
+        if option.choices is not None:
+            canon = value.upper() if option.key in ("log_level", "time_unit") else value
+            if canon not in option.choices:
+                raise UsageError(
+                    f"{where} must be one of {', '.join(option.choices)}; got {value!r}.")
+            return canon
+        return value
+    if kind == "float":
+        if isinstance(value, bool):
+            raise UsageError(f"{where} must be a number, got {value!r}.")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where} must be a number, got {value!r}.") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise UsageError(f"{where} must be a finite number, got {value!r}.")
+        return number
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where} must be a whole number, got {value!r}.")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise UsageError(f"{where} must be true or false, got {value!r}.")
+        return value
+    if kind == "date":
+        return parse_date(value, where=where)
+    raise AssertionError(f"unknown option kind {kind!r}")  # pragma: no cover
+
+
+def parse_date(value: Any, *, where: str) -> _dt.date:
+    """Parse a ``YYYY-MM-DD`` string (or a TOML date) into a date."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"{where} must be a date written YYYY-MM-DD, got {value!r}.")
+
+
+def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
+    """Read a TOML job file and return the options it sets for ``command``.
+
+    Top-level keys apply to every command; a table named after the command
+    (``[score]``) overrides them.  Tables of other commands are checked but
+    ignored.  Keys may be written with ``-`` or ``_`` (``as-of`` = ``as_of``);
+    ``observation_end`` is an alias of ``as_of``.
+
+    Parameters
+    ----------
+    path : path-like
+        The job file.
+    command : str
+        The subcommand being run.
+
+    Returns
+    -------
+    dict
+        Option key -> converted value; relative ``input``/``out`` paths (and the
+        ``model`` path of ``score``) are made relative to the job file's directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist (exit code 5).
+    UsageError
+        If the file is not valid TOML, or has an unknown key or a wrong value (exit code 2).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file '{path}' does not exist. Check the --config path.") \
+            from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file '{path}' is not valid TOML: {exc}.") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file '{path}' is not valid TOML (not UTF-8 text).") from None
+
+    merged: dict[str, Any] = {}
+    sections = {k: v for k, v in document.items() if isinstance(v, dict)}
+    for name in sections:
+        if name not in COMMANDS:
+            raise UsageError(f"config file '{path}' has a table [{name}]; tables are named after "
+                             f"the commands: {', '.join(COMMANDS)}.")
+    top = {k: v for k, v in document.items() if not isinstance(v, dict)}
+    for scope, table in [("top level", top), *((f"[{n}]", t) for n, t in sections.items())]:
+        checked = _check_table(table, path, scope)
+        if scope == "top level" or scope == f"[{command}]":
+            merged.update(checked)
+    # options another command uses are fine at the top level; drop them for this command
+    out = {k: v for k, v in merged.items() if command in _BY_KEY[k].commands}
+    base = path.parent
+    for key in _PATH_KEYS + (("model",) if command == "score" else ()):
+        if key in out and not Path(out[key]).is_absolute():
+            out[key] = str(base / out[key])
+    return out
+
+
+def _check_table(table: Mapping[str, Any], path: Path, scope: str) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        key = _ALIASES.get(key, key)
+        option = _BY_KEY.get(key)
+        if option is None or key == "verbose":
+            known = ", ".join(o.key for o in OPTIONS if o.key != "verbose")
+            raise UsageError(f"config file '{path}' ({scope}): unknown key '{raw_key}'. "
+                             f"Known keys: {known}.")
+        if key == "model" and isinstance(value, list):
+            if not value or not all(isinstance(v, str) and v for v in value):
+                raise UsageError(f"config file '{path}' ({scope}): 'model' must be a string or a "
+                                 "list of model names.")
+            value = ",".join(value)
+        checked[key] = option_value(option, value, source=f"'{path}' ({scope})")
+    return checked

@@ -1,0 +1,524 @@
+"""Inputs and outputs of the ``clv`` jobs.
+
+Inputs: CSV, Parquet, or a DuckDB database (a table or a SQL query).
+Outputs: CSV or Parquet tables and JSON documents, always written atomically
+through :func:`clv.io.atomic_write` (temporary file in the target directory,
+``fsync``, rename), so a failing or killed job never leaves a truncated file
+and never destroys the previous output.
+
+CSV outputs use a fixed float format (``%.10g``, 10 significant digits) and
+``\\n`` line ends, so rerunning the same job gives byte-identical files.
+
+Errors follow the CLI's exit codes: a file that is missing or cannot be written
+raises :class:`InputOutputError` (an :class:`OSError`, exit code 5); a file
+whose *content* is unusable (malformed CSV, missing column, no rows) raises
+:class:`~clv.exceptions.DataError` (exit code 3).
+
+Model bundles (``clv fit --out model.json``) are one JSON document written by
+:func:`clv.io.write_model_json` with ``model = "ClvBundle"``; it holds the
+transaction model's and the spend model's own model documents, the time unit,
+the column mapping and a fingerprint of the training data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clv.cli.config import UsageError
+from clv.exceptions import DataError, ModelFileError, Problem
+from clv.io import atomic_write, read_model_json, write_model_json
+
+__all__ = [
+    "BUNDLE_MODEL",
+    "Bundle",
+    "InputOutputError",
+    "TRANSACTION_MODELS",
+    "check_output_path",
+    "file_sha256",
+    "frame_fingerprint",
+    "input_format",
+    "output_format",
+    "read_bundle",
+    "read_transactions",
+    "write_bundle",
+    "write_json",
+    "write_table",
+]
+
+BUNDLE_MODEL = "ClvBundle"
+CSV_FLOAT_FORMAT = "%.10g"
+
+#: ``--model`` names -> (module, class) of the transaction models.
+TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
+    "bgnbd": ("clv.models.bgnbd", "BetaGeoModel"),
+    "mbgnbd": ("clv.models.mbgnbd", "ModifiedBetaGeoModel"),
+    "pnbd": ("clv.models.pareto_nbd", "ParetoNBDModel"),
+}
+#: Model classes a bundle may contain, by the name stored in their documents.
+_MODEL_CLASSES: dict[str, tuple[str, str]] = {
+    cls: (module, cls) for module, cls in TRANSACTION_MODELS.values()
+} | {"GammaGammaModel": ("clv.models.gamma_gamma", "GammaGammaModel")}
+
+_CSV_EXT = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt")
+_PARQUET_EXT = (".parquet", ".pq")
+_DUCKDB_EXT = (".duckdb", ".ddb", ".db")
+
+
+class InputOutputError(OSError):
+    """A file cannot be read or written (exit code 5)."""
+
+
+# ---------------------------------------------------------------------- formats
+def input_format(path: str | os.PathLike[str], explicit: str | None = None) -> str:
+    """Return ``"csv"``, ``"parquet"`` or ``"duckdb"`` for an input path.
+
+    Examples
+    --------
+    >>> input_format("data/tx.parquet")
+    'parquet'
+    >>> input_format("tx.dat", "csv")
+    'csv'
+    """
+    if explicit is not None:
+        return explicit
+    name = str(path).lower()
+    for fmt, exts in (("csv", _CSV_EXT), ("parquet", _PARQUET_EXT), ("duckdb", _DUCKDB_EXT)):
+        if name.endswith(exts):
+            return fmt
+    raise UsageError(f"cannot tell the format of input '{path}' from its extension; use a "
+                     ".csv, .parquet or .duckdb file or pass --input-format csv|parquet|duckdb.")
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """Return ``"csv"`` or ``"parquet"`` for an output table path.
+
+    Examples
+    --------
+    >>> output_format("scores.csv")
+    'csv'
+    """
+    name = str(path).lower()
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(_PARQUET_EXT):
+        return "parquet"
+    raise UsageError(f"--out '{path}' must end with .csv or .parquet (the output format).")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Fail early (before any work) if ``path`` cannot be written.
+
+    Raises
+    ------
+    InputOutputError
+        If the directory does not exist or is not writable, or ``path`` is a directory.
+    """
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise InputOutputError(f"output '{target}' is a directory; give a file name.")
+    if not parent.is_dir():
+        raise InputOutputError(f"cannot write '{target}': directory '{parent}' does not exist. "
+                               "Create it first (mkdir -p).")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputOutputError(f"cannot write '{target}': directory '{parent}' is not writable. "
+                               "Fix its permissions or choose another --out.")
+    return target
+
+
+# ---------------------------------------------------------------------- reading
+def read_transactions(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    *,
+    fmt: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    id_column: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read the transaction columns a job needs.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV or Parquet file, or DuckDB database.
+    columns : sequence of str
+        Columns to read (customer id, date and optionally value).
+    fmt : {"csv", "parquet", "duckdb"}, optional
+        Format; by default from the extension.
+    table, query : str, optional
+        For a DuckDB database: the table to read, or a SQL query (exactly one).
+    id_column : str, optional
+        Column read as text from CSV, so ids such as ``00042`` keep their zeros.
+
+    Returns
+    -------
+    frame : DataFrame
+        The requested columns, in file order.
+    source_columns : list of str
+        Every column of the source (to tell whether some were left unread).
+
+    Raises
+    ------
+    InputOutputError
+        If the file or table does not exist or cannot be opened.
+    DataError
+        If the content is malformed, a column is missing, or there are no rows.
+    UsageError
+        For a bad combination of ``table``/``query`` or a failing SQL query.
+    """
+    path = Path(path)
+    fmt = input_format(path, fmt)
+    if (table is not None or query is not None) and fmt != "duckdb":
+        raise UsageError("--table and --query only apply to a DuckDB database input.")
+    if not path.exists():
+        raise InputOutputError(f"input file '{path}' does not exist. Check the path (relative "
+                               f"paths are from the current directory: {Path.cwd()}).")
+    if path.is_dir():
+        raise InputOutputError(f"input '{path}' is a directory; give a file.")
+    if fmt == "csv":
+        frame, source_columns = _read_csv(path, columns, id_column)
+    elif fmt == "parquet":
+        frame, source_columns = _read_parquet(path, columns)
+    else:
+        frame, source_columns = _read_duckdb(path, columns, table, query)
+    if len(frame) == 0:
+        raise DataError([Problem(None, "there are no transaction rows",
+                                 "check the input (and the query or table) is the right one")],
+                        what=f"'{path}'")
+    return frame, [str(c) for c in source_columns]
+
+
+def _missing_columns(path: Path, wanted: Sequence[str], available: Sequence[str]) -> DataError:
+    shown = ", ".join(repr(str(c)) for c in list(available)[:20])
+    flags = {0: "--customer-col", 1: "--date-col", 2: "--value-col"}
+    problems = [
+        Problem(c, "is not in the input",
+                f"pass {flags.get(i, 'the right column')} with one of its columns: {shown}")
+        for i, c in enumerate(wanted) if c not in available
+    ]
+    return DataError(problems, what=f"'{path}'")
+
+
+def _read_csv(path: Path, columns: Sequence[str],
+              id_column: str | None) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        header = pd.read_csv(path, nrows=0)
+        if any(c not in header.columns for c in columns):
+            raise _missing_columns(path, columns, list(header.columns))
+        dtype = {id_column: "str"} if id_column is not None else None
+        return pd.read_csv(path, usecols=list(columns), dtype=dtype), list(header.columns)
+    except pd.errors.EmptyDataError:
+        raise DataError([Problem(None, "the file is empty (no header, no rows)",
+                                 "write the transactions with a header row")],
+                        what=f"'{path}'") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError([Problem(None, f"cannot be parsed as CSV ({_one_line(exc)})",
+                                 "write a comma-separated, UTF-8 file with one header row")],
+                        what=f"'{path}'") from None
+    except OSError as exc:
+        raise InputOutputError(f"cannot read '{path}': {exc.strerror or exc}.") from None
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_parquet(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        try:
+            rel = con.read_parquet(str(path))
+        except duckdb.IOException as exc:
+            raise InputOutputError(f"cannot read '{path}': {_one_line(exc)}.") from None
+        except duckdb.Error as exc:
+            raise DataError([Problem(None, f"is not a readable Parquet file ({_one_line(exc)})",
+                                     "write it again, or pass --input-format")],
+                            what=f"'{path}'") from None
+        if any(c not in rel.columns for c in columns):
+            raise _missing_columns(path, columns, rel.columns)
+        try:
+            return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
+        except duckdb.Error as exc:
+            raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})",
+                                     "write the Parquet file again")], what=f"'{path}'") from None
+    finally:
+        con.close()
+
+
+def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
+                 query: str | None) -> tuple[pd.DataFrame, list[str]]:
+    import duckdb
+
+    if (table is None) == (query is None):
+        raise UsageError(f"a DuckDB input ('{path}') needs exactly one of --table or --query.")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise InputOutputError(f"cannot open DuckDB database '{path}': {_one_line(exc)}.") from None
+    try:
+        if table is not None:
+            try:
+                rel = con.table(table)
+            except duckdb.CatalogException:
+                names = sorted(r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall())
+                raise InputOutputError(
+                    f"table '{table}' is not in DuckDB database '{path}'; it has: "
+                    f"{', '.join(names) or '(no tables)'}. Check --table.") from None
+        else:
+            try:
+                rel = con.sql(query)
+            except duckdb.Error as exc:
+                raise UsageError(f"--query failed on '{path}': {_one_line(exc)}") from None
+            if rel is None:
+                raise UsageError("--query must be a SELECT returning the transactions.")
+        if any(c not in rel.columns for c in columns):
+            raise _missing_columns(path, columns, rel.columns)
+        try:
+            return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
+        except duckdb.Error as exc:
+            raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})",
+                                     "check the column types of the table or query")],
+                            what=f"'{path}'") from None
+    finally:
+        con.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# ---------------------------------------------------------------------- writing
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a table atomically as CSV or Parquet (by the extension of ``path``).
+
+    The index is not written: put ids in columns first. CSV floats are written
+    with ``%.10g`` so reruns are byte-identical.
+
+    Raises
+    ------
+    InputOutputError
+        If the file cannot be written; the previous file is then unchanged.
+    """
+    target = Path(path)
+    fmt = output_format(target)
+    try:
+        if fmt == "csv":
+            with atomic_write(target, newline="") as fh:
+                frame.to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+        else:
+            _write_parquet(frame, target)
+    except OSError as exc:
+        if isinstance(exc, InputOutputError):
+            raise
+        raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}. Check that the "
+                               "directory exists, is writable and has free space.") from None
+
+
+def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
+        staged = Path(tmpdir) / "table.parquet"
+        con = duckdb.connect()
+        try:
+            con.register("clv_output", frame)
+            quoted = str(staged).replace("'", "''")
+            con.execute(f"COPY clv_output TO '{quoted}' (FORMAT parquet)")
+        finally:
+            con.close()
+        with staged.open("rb") as src, atomic_write(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def write_json(document: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a JSON document atomically (NaN and infinities become ``null``)."""
+    target = Path(path)
+    try:
+        with atomic_write(target) as fh:
+            json.dump(_plain(document), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+    except OSError as exc:
+        raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}.") from None
+
+
+def _plain(value: Any) -> Any:
+    """Turn a structure of NumPy/pandas scalars into JSON-ready Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp, _dt.date)):
+        return value.isoformat()
+    return value
+
+
+# ---------------------------------------------------------------------- hashes
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of a table's content (column names, dtypes and values; not the index).
+
+    The same rows from the same source give the same fingerprint on every run
+    and machine; it identifies the training data inside a model bundle and the
+    scored data in a run record.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"id": ["x", "y"], "v": [1.0, 2.0]})
+    >>> frame_fingerprint(a) == frame_fingerprint(a.copy())
+    True
+    >>> frame_fingerprint(a) == frame_fingerprint(a.iloc[::-1])
+    False
+    """
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        column = frame[name]
+        digest.update(f"{name}\x00{column.dtype}\x00".encode())
+        hashed = pd.util.hash_pandas_object(column, index=False).to_numpy()
+        digest.update(np.ascontiguousarray(hashed).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+# ---------------------------------------------------------------------- bundles
+@dataclass
+class Bundle:
+    """A fitted transaction model and optional spend model, with what scoring needs.
+
+    Attributes
+    ----------
+    transaction_model : TransactionModel
+        BG/NBD, MBG/NBD or Pareto/NBD.
+    spend_model : SpendModel or None
+        Gamma-Gamma, when the training data had a value column.
+    time_unit : str
+        Period of the models' parameters (``"W"``...).
+    columns : dict
+        ``customer_col``, ``date_col``, ``value_col`` of the training data.
+    training : dict
+        ``fingerprint``, ``observation_end``, ``n_rows``, ``n_customers``.
+    sha256 : str
+        Hash of the bundle file (set when read from disk).
+    """
+
+    transaction_model: Any
+    spend_model: Any
+    time_unit: str
+    columns: dict[str, str | None]
+    training: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None
+
+
+def _model_document(model: Any) -> dict[str, Any]:
+    """The model's own JSON document (what ``model.to_json`` writes)."""
+    with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
+        target = Path(tmpdir) / "model.json"
+        model.to_json(target)
+        return json.loads(target.read_text(encoding="utf-8"))
+
+
+def _model_from_document(document: Any, path: Path, role: str) -> Any:
+    if not isinstance(document, dict) or "model" not in document:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is not a model "
+                             "document. Refit with `clv fit`.")
+    name = document["model"]
+    if name not in _MODEL_CLASSES:
+        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {name!r}; this clv knows "
+                             f"{', '.join(sorted(_MODEL_CLASSES))}.")
+    module, cls_name = _MODEL_CLASSES[name]
+    cls = getattr(importlib.import_module(module), cls_name)
+    with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
+        staged = Path(tmpdir) / "model.json"
+        staged.write_text(json.dumps(document), encoding="utf-8")
+        try:
+            return cls.from_json(staged)
+        except ModelFileError as exc:
+            raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
+                from None
+
+
+def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
+    """Write a model bundle atomically with :func:`clv.io.write_model_json`."""
+    payload = {
+        "time_unit": bundle.time_unit,
+        "columns": bundle.columns,
+        "training": _plain(bundle.training),
+        "transaction_model": _model_document(bundle.transaction_model),
+        "spend_model": (None if bundle.spend_model is None
+                        else _model_document(bundle.spend_model)),
+    }
+    try:
+        write_model_json(path, BUNDLE_MODEL, payload)
+    except OSError as exc:
+        raise InputOutputError(f"cannot write '{path}': {exc.strerror or exc}.") from None
+
+
+def read_bundle(path: str | os.PathLike[str]) -> Bundle:
+    """Read a model bundle written by ``clv fit``.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not JSON, of another schema version, holds a
+        single model or something else than a bundle, or is damaged (exit code 5).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"model file '{path}' is a directory; pass the .json written by "
+                             "`clv fit --out`.")
+    try:
+        document = read_model_json(path)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file '{path}': {exc.strerror or exc}.") from None
+    kind = document.get("model")
+    if kind != BUNDLE_MODEL:
+        hint = (f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
+                " (transaction and spend model together)." if kind in _MODEL_CLASSES else "")
+        raise ModelFileError(f"'{path}' is not a clv model bundle (model = {kind!r}).{hint} "
+                             "Write one with `clv fit ... --out model.json`.")
+    try:
+        time_unit = document["time_unit"]
+        columns = dict(document["columns"])
+        training = dict(document.get("training") or {})
+        tm_doc = document["transaction_model"]
+        sm_doc = document.get("spend_model")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"'{path}' is a damaged model bundle (missing {exc}). Refit with "
+                             "`clv fit`.") from None
+    if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
+        raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
+                             "with `clv fit`.")
+    transaction_model = _model_from_document(tm_doc, path, "transaction model")
+    spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
+    return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path))

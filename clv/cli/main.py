@@ -1,0 +1,867 @@
+"""The ``clv`` command: validate, fit, score, evaluate and demo, for scheduled jobs.
+
+::
+
+    clv validate tx.csv --customer-col id --date-col date --value-col amount
+    clv fit      tx.csv --value-col amount --model bgnbd --as-of 2024-06-30 --out model.json
+    clv score    tx.csv --model model.json --as-of 2024-06-30 --horizon 52 --out scores.csv
+    clv evaluate tx.csv --calibration-end 2024-01-31 --as-of 2024-06-30 --model bgnbd,pnbd
+    clv demo     --out out/
+    clv score    --config job.toml
+
+Exit codes (see ``docs/production.md``):
+
+====  =====================================================================
+0     success
+1     unexpected error (a bug: rerun with ``--debug`` and report it)
+2     usage error: bad flag or job file, model fitted in another time unit
+3     data error: the input is malformed, lacks a column, has no rows, or
+      no repeat buyers to fit on
+4     fit error: the optimiser did not converge
+5     I/O error: a file is missing or unwritable; a model file is corrupt,
+      of another kind or of another schema version (``ModelFileError``)
+130   interrupted (Ctrl-C)
+====  =====================================================================
+
+Heavy modules (models, pandas I/O, DuckDB, matplotlib) are imported inside the
+subcommand that needs them; ``clv score`` never imports matplotlib or PyMC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import logging
+import math
+import platform
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clv._version import __version__
+from clv.cli.config import COMMANDS, OPTIONS, UsageError, load_config, option_value
+from clv.exceptions import ConvergenceError, DataError, DataWarning, ModelFileError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from clv.cli.io import Bundle
+
+__all__ = ["EXIT_DATA", "EXIT_FIT", "EXIT_IO", "EXIT_OK", "EXIT_UNEXPECTED", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_FIT = 4
+EXIT_IO = 5
+EXIT_INTERRUPTED = 130
+
+logger = logging.getLogger("clv")
+
+_DESCRIPTIONS = {
+    "validate": "Check a transaction log and summarise it; exit 3 with every problem found.",
+    "fit": "Fit a transaction model (and Gamma-Gamma when --value-col is given); write a model "
+           "bundle.",
+    "score": "Score every customer in a transaction log with a model bundle: P(alive), expected "
+             "purchases, expected spend and CLV.",
+    "evaluate": "Fit on a calibration period, predict the holdout period, report the errors.",
+    "demo": "End-to-end run on the bundled CDNOW data: validate, evaluate, fit, score, plot.",
+}
+_DEFAULT_DEMO_OUT = "out"
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (every option of :data:`clv.cli.config.OPTIONS`)."""
+    parser = argparse.ArgumentParser(
+        prog="clv",
+        description="Customer lifetime value from transaction logs: fit, score and evaluate "
+                    "BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models.",
+        epilog="Exit codes: 0 ok, 1 unexpected, 2 usage, 3 data error, 4 fit error, 5 I/O "
+               "error. See docs/production.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"clv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command, help=_DESCRIPTIONS[command],
+                           description=_DESCRIPTIONS[command])
+        for option in OPTIONS:
+            if command not in option.commands:
+                continue
+            if option.key == "input":
+                p.add_argument("input", nargs="?", default=None, help=option.help)
+            elif option.kind == "bool":
+                p.add_argument(*option.flags, dest=option.key, action="store_true", default=None,
+                               help=option.help)
+            elif option.key == "verbose":
+                p.add_argument(*option.flags, dest=option.key, action="count", default=None,
+                               help=option.help)
+            else:
+                p.add_argument(*option.flags, dest=option.key, default=None, help=option.help,
+                               metavar=option.key.upper())
+        p.add_argument("--config", metavar="JOB.TOML", default=None,
+                       help="TOML job file setting any of these options; flags override it")
+    return parser
+
+
+def _resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """Merge flags over the job file over the defaults; convert and check every value."""
+    command = args.command
+    from_file = load_config(args.config, command) if args.config else {}
+    resolved = argparse.Namespace(command=command, config=args.config)
+    for option in OPTIONS:
+        if command not in option.commands:
+            continue
+        flag_value = getattr(args, option.key, None)
+        if flag_value is not None:
+            value = (flag_value if option.kind in ("bool", "int") or option.key == "input"
+                     else option_value(option, flag_value, source="command line"))
+        elif option.key in from_file:
+            value = from_file[option.key]
+        else:
+            value = option.default
+        setattr(resolved, option.key, value)
+    return resolved
+
+
+# ---------------------------------------------------------------------- run context
+class _Run:
+    """Timings, progress lines and the run record of one command."""
+
+    def __init__(self, opts: argparse.Namespace, argv: Sequence[str]) -> None:
+        self.opts = opts
+        self.argv = list(argv)
+        self.started = _dt.datetime.now(_dt.UTC)
+        self.t0 = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        self.caught: list[warnings.WarningMessage] = []
+        self._logged = 0
+        self.unread_columns: list[str] = []
+        stream = sys.stderr
+        self.show_progress = (not opts.quiet) and bool(getattr(stream, "isatty", lambda: False)())
+
+    def progress(self, message: str) -> None:
+        """One progress line on stderr (TTY only, not with --quiet)."""
+        if self.show_progress:
+            print(f"clv {self.opts.command}: {message}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, name: str, message: str) -> Iterator[None]:
+        """Time a step (recorded as ``timings_s[name]``) and announce it."""
+        self.progress(message + " ...")
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                if self.unread_columns:
+                    # Only the needed columns are read, so rows that repeat (customer, date,
+                    # value) look like "exact duplicates" to the data layer although columns
+                    # left unread may tell them apart; they are merged as same-period purchases.
+                    warnings.filterwarnings("ignore", message=".*exact duplicates of an earlier",
+                                            category=DataWarning)
+                yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 6)
+            logger.debug("%s took %.3f s", name, self.timings[name])
+            self.flush_warnings()
+
+    def flush_warnings(self) -> None:
+        """Log the warnings caught since the last call (each distinct message once)."""
+        seen = set(_warning_lines(self.caught[:self._logged]))
+        for line in _warning_lines(self.caught[self._logged:]):
+            if line not in seen:
+                seen.add(line)
+                logger.warning("%s", line)
+        self._logged = len(self.caught)
+
+    def say(self, text: str) -> None:
+        """Print a result line on stdout unless --quiet."""
+        if not self.opts.quiet:
+            print(text)
+
+    def warning_messages(self) -> list[str]:
+        """Distinct warnings of the run, in order."""
+        return list(dict.fromkeys(_warning_lines(self.caught)))
+
+    def record(self, **sections: Any) -> dict[str, Any]:
+        """The JSON run record: versions, options, sections, timings, warnings."""
+        self.timings["total"] = round(time.perf_counter() - self.t0, 6)
+        return {
+            "command": self.opts.command,
+            "status": "ok",
+            "clv_version": __version__,
+            "python": platform.python_version(),
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "argv": self.argv,
+            "config": self.opts.config,
+            **sections,
+            "timings_s": dict(self.timings),
+            "warnings": self.warning_messages(),
+        }
+
+
+def _warning_lines(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    return [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+# ---------------------------------------------------------------------- shared steps
+def _need(opts: argparse.Namespace, key: str, hint: str) -> Any:
+    value = getattr(opts, key)
+    if value is None:
+        flag = next(o.flag for o in OPTIONS if o.key == key)
+        raise UsageError(f"{flag} is required ({hint}); give it on the command line or in the "
+                         "--config file.")
+    return value
+
+
+def _columns(opts: argparse.Namespace, bundle: Bundle | None = None) -> dict[str, str | None]:
+    saved = bundle.columns if bundle is not None else {}
+    columns = {
+        "customer_col": opts.customer_col or saved.get("customer_col") or "customer_id",
+        "date_col": opts.date_col or saved.get("date_col") or "date",
+        "value_col": opts.value_col or saved.get("value_col"),
+    }
+    if bundle is not None and bundle.spend_model is None and opts.value_col is None:
+        columns["value_col"] = None
+    return columns
+
+
+def _read(run: _Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read the input transactions; return them and the run record's ``input`` section."""
+    from clv.cli.io import frame_fingerprint, input_format, read_transactions
+
+    opts = run.opts
+    path = _need(opts, "input", "the transactions to read")
+    wanted = [c for c in (columns["customer_col"], columns["date_col"], columns["value_col"]) if c]
+    if len(set(wanted)) != len(wanted):
+        raise UsageError(f"--customer-col, --date-col and --value-col must be different columns; "
+                         f"got {wanted}.")
+    with run.step("read", f"reading {path}"):
+        frame, source_columns = read_transactions(
+            path, wanted, fmt=opts.input_format, table=opts.table, query=opts.query,
+            id_column=columns["customer_col"])
+        run.unread_columns = [c for c in source_columns if c not in wanted]
+        info = {
+            "path": str(path),
+            "format": input_format(path, opts.input_format),
+            **({"table": opts.table} if opts.table else {}),
+            **({"query": opts.query} if opts.query else {}),
+            "columns": columns,
+            "fingerprint": frame_fingerprint(frame),
+            "n_rows": len(frame),
+        }
+    logger.info("read %d rows from %s", len(frame), path)
+    frame = _drop_after(run, frame, info, str(columns["date_col"]))
+    return frame, info
+
+
+def _summarise(run: _Run, transactions: pd.DataFrame, columns: dict[str, str | None],
+               time_unit: str) -> pd.DataFrame:
+
+    from clv.data import rfm_summary
+
+    as_of = run.opts.as_of
+    if as_of is None:
+        logger.info("no --as-of given: observation ends at the last transaction; set --as-of "
+                    "for reproducible reruns")
+    with run.step("summarise", "summarising transactions per customer"):
+        rfm = rfm_summary(
+            transactions,
+            customer_id_col=columns["customer_col"],
+            date_col=columns["date_col"],
+            value_col=columns["value_col"],
+            time_unit=time_unit,
+            observation_end=_end_of_day(as_of),
+        )
+    if len(rfm) == 0:
+        raise DataError("no customer has a transaction on or before the observation end "
+                        f"({as_of}); check --as-of and the date column",
+                        what="the transactions")
+    return rfm
+
+
+def _end_of_day(day: _dt.date | None) -> pd.Timestamp | None:
+    """Last instant of ``day``: an as-of date includes that day's transactions."""
+    import pandas as pd
+
+    if day is None:
+        return None
+    return pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+
+
+def _drop_after(run: _Run, frame: pd.DataFrame, info: dict[str, Any],
+                date_col: str) -> pd.DataFrame:
+    """Drop transactions after ``--as-of`` (the state of the log as of that day).
+
+    Dates that cannot be parsed here are kept, so the data layer reports them
+    with its full message.
+    """
+    import pandas as pd
+
+    end = _end_of_day(run.opts.as_of)
+    if end is None:
+        return frame
+    column = frame[date_col]
+    try:
+        with warnings.catch_warnings():
+            # pandas warns that it falls back to dateutil for unusual formats; the data
+            # layer validates the dates after this and reports every bad one.
+            warnings.simplefilter("ignore", UserWarning)
+            dates = pd.to_datetime(column, errors="coerce")
+        after = (dates > end).to_numpy(dtype=bool, na_value=False)
+    except (TypeError, ValueError, OverflowError):  # e.g. timezone-aware: reported later
+        return frame
+    dropped = int(after.sum())
+    info["n_rows_after_as_of"] = dropped
+    if dropped:
+        logger.info("ignoring %d transactions after --as-of %s", dropped, run.opts.as_of)
+        frame = frame.loc[~after]
+        if len(frame) == 0:
+            raise DataError([Problem(date_col, f"has no transaction on or before --as-of "
+                                     f"{run.opts.as_of} (all {dropped} rows are later)",
+                                     "check --as-of and --date-col")], what="the transactions")
+    return frame
+
+
+def _observation_end(rfm: pd.DataFrame, as_of: _dt.date | None) -> str | None:
+    end = rfm.attrs.get("observation_end", as_of)
+    return None if end is None else str(end)[:10]
+
+
+def _check_repeat_buyers(rfm: pd.DataFrame) -> None:
+    """All one-time buyers: no repeat-purchase model can be estimated -> data error (3)."""
+    import numpy as np
+
+    if not bool(np.any(rfm["frequency"].to_numpy() > 0)):
+        raise DataError([Problem(
+            "frequency", f"is 0 for all {len(rfm)} customers (every customer bought once)",
+            "repeat-purchase models need repeat buyers: use a longer observation window "
+            "(--as-of, or older transactions), or check --customer-col and --date-col",
+        )], what="the customer summary")
+
+
+def _model_class(name: str) -> Any:
+    import importlib
+
+    from clv.cli.io import TRANSACTION_MODELS
+
+    if name not in TRANSACTION_MODELS:
+        raise UsageError(f"--model must be one of {', '.join(TRANSACTION_MODELS)} for fitting; "
+                         f"got {name!r}.")
+    module, cls_name = TRANSACTION_MODELS[name]
+    try:
+        return getattr(importlib.import_module(module), cls_name)
+    except ImportError:  # a model module that this build of clv does not ship
+        raise UsageError(f"--model {name} is not available in this clv version.") from None
+
+
+def _fit_models(run: _Run, rfm: pd.DataFrame, model_name: str, *, with_spend: bool,
+                label: str = "") -> tuple[Any, Any]:
+    _check_repeat_buyers(rfm)
+    cls = _model_class(model_name)
+    with run.step(f"fit_{model_name}{label}", f"fitting {model_name} on {len(rfm)} customers"):
+        transaction_model = cls(penalizer=run.opts.penalizer).fit(rfm)
+    spend_model = _fit_spend(run, rfm, label) if with_spend else None
+    return transaction_model, spend_model
+
+
+def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
+    """Gamma-Gamma on the repeat buyers with ``monetary_value > 0``."""
+    from clv.models.gamma_gamma import GammaGammaModel
+
+    zero = _zero_value_repeat_buyers(rfm)
+    if zero.any():
+        logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
+                       "purchases all have value 0 (it needs monetary_value > 0)",
+                       int(zero.sum()))
+    with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
+        return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+
+
+def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
+    """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
+    if "monetary_value" not in rfm.columns:
+        return (rfm["frequency"] < 0).to_numpy()
+    return ((rfm["frequency"] > 0) & (rfm["monetary_value"] <= 0)).to_numpy()
+
+
+def _horizon(value: float | None) -> int:
+    if value is None:
+        raise UsageError("--horizon is required (periods of the model's time unit, e.g. 52 "
+                         "weeks); give it on the command line or in the --config file.")
+    if value < 1 or value != math.floor(value):
+        raise UsageError(f"--horizon must be a whole number of periods >= 1, got {value:g}.")
+    return int(value)
+
+
+def _score_table(bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float,
+                 margin: float) -> pd.DataFrame:
+    """The per-customer score table (``customer_id`` first, fixed column order)."""
+    import numpy as np
+    import pandas as pd
+
+    from clv.value import customer_lifetime_value_table
+
+    rfm_cols = [c for c in ("frequency", "recency", "T", "monetary_value") if c in rfm.columns]
+    if bundle.spend_model is not None:
+        data = rfm
+        zero = _zero_value_repeat_buyers(rfm)
+        if zero.any():
+            # Gamma-Gamma's expected spend p(v + x m)/(px + q - 1) is continuous at m = 0 but the
+            # model rejects m = 0; score those customers at the limit m -> 0+.
+            data = rfm.copy()
+            data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny
+            logger.info("%d repeat buyers with only zero-value purchases are scored with mean "
+                        "spend -> 0", int(zero.sum()))
+        table = customer_lifetime_value_table(bundle.transaction_model, bundle.spend_model, data,
+                                              horizon=horizon, discount_rate=discount_rate,
+                                              margin=margin)
+        scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]
+    else:
+        model = bundle.transaction_model
+        scores = pd.DataFrame({
+            "probability_alive": model.probability_alive(rfm).to_numpy(),
+            "expected_purchases": model.expected_purchases(float(horizon), rfm).to_numpy(),
+        }, index=rfm.index)
+    out = pd.concat([rfm[rfm_cols].astype(np.float64), scores], axis=1)
+    out.index.name = "customer_id"
+    return out.reset_index()
+
+
+def _write_record(run: _Run, out: Path, record: dict[str, Any]) -> Path:
+    from clv.cli.io import write_json
+
+    target = out.with_name(out.name + ".run.json")
+    write_json(record, target)
+    return target
+
+
+def _output_info(path: Path, n_rows: int) -> dict[str, Any]:
+    from clv.cli.io import file_sha256, output_format
+
+    return {"path": str(path), "format": output_format(path), "sha256": file_sha256(path),
+            "n_rows": n_rows}
+
+
+def _validate_value_options(opts: argparse.Namespace) -> tuple[float, float]:
+    discount = 0.0 if opts.discount_rate is None else opts.discount_rate
+    if discount < 0:
+        raise UsageError(f"--discount-rate must be >= 0 (per period), got {discount:g}.")
+    if opts.margin <= 0:
+        raise UsageError(f"--margin must be > 0 (share of spend that is profit), got "
+                         f"{opts.margin:g}.")
+    return discount, opts.margin
+
+
+# ---------------------------------------------------------------------- commands
+def _cmd_validate(run: _Run) -> int:
+    import json
+
+    from clv.data import validate_transactions
+
+    opts = run.opts
+    columns = _columns(opts)
+    transactions, info = _read(run, columns)
+    with run.step("validate", "validating"):
+        validate_transactions(transactions, customer_id_col=columns["customer_col"],
+                              date_col=columns["date_col"], value_col=columns["value_col"])
+    rfm = _summarise(run, transactions, columns, opts.time_unit or "W")
+    dates = transactions[columns["date_col"]]
+    result = {
+        "input": info["path"],
+        "n_rows": info["n_rows"],
+        "n_customers": len(rfm),
+        "n_repeat_buyers": int((rfm["frequency"] > 0).sum()),
+        "first_date": str(dates.min())[:10],
+        "last_date": str(dates.max())[:10],
+        "observation_end": _observation_end(rfm, opts.as_of),
+        "time_unit": opts.time_unit or "W",
+        "mean_frequency": float(rfm["frequency"].mean()),
+        "mean_T": float(rfm["T"].mean()),
+        "fingerprint": info["fingerprint"],
+    }
+    if opts.json:
+        print(json.dumps(result, indent=2))
+    else:
+        run.say(f"OK: {info['path']}: {result['n_rows']} transactions, {result['n_customers']} "
+                f"customers ({result['n_repeat_buyers']} repeat buyers), "
+                f"{result['first_date']} to {result['last_date']}.")
+    return EXIT_OK
+
+
+def _cmd_fit(run: _Run) -> int:
+    from clv.cli.io import Bundle, check_output_path, write_bundle
+
+    opts = run.opts
+    out = check_output_path(_need(opts, "out", "the model file to write, e.g. model.json"))
+    model_name = opts.model or "bgnbd"
+    _model_class(model_name)
+    columns = _columns(opts)
+    time_unit = opts.time_unit or "W"
+    transactions, info = _read(run, columns)
+    rfm = _summarise(run, transactions, columns, time_unit)
+    transaction_model, spend_model = _fit_models(run, rfm, model_name,
+                                                 with_spend=columns["value_col"] is not None)
+    bundle = Bundle(transaction_model, spend_model, time_unit, columns, training={
+        "fingerprint": info["fingerprint"],
+        "observation_end": _observation_end(rfm, opts.as_of),
+        "n_rows": info["n_rows"],
+        "n_customers": len(rfm),
+        "input": info["path"],
+    })
+    with run.step("write", f"writing {out}"):
+        write_bundle(bundle, out)
+    from clv.cli.io import file_sha256
+
+    record = run.record(input={**info, "n_customers": len(rfm)},
+                        model={"path": str(out), "sha256": file_sha256(out),
+                               "transaction_model": type(transaction_model).__name__,
+                               "spend_model": (None if spend_model is None
+                                               else type(spend_model).__name__),
+                               "time_unit": time_unit,
+                               "log_likelihood": transaction_model.log_likelihood_,
+                               "params": transaction_model.params_.to_dict()})
+    run_path = _write_record(run, out, record)
+    if not opts.quiet:
+        run.say(f"{type(transaction_model).__name__} on {len(rfm)} customers "
+                f"(log-likelihood {transaction_model.log_likelihood_:.2f}):")
+        run.say(transaction_model.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+        if spend_model is not None:
+            run.say(f"GammaGammaModel on {int((rfm['frequency'] > 0).sum())} repeat buyers:")
+            run.say(spend_model.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+        run.say(f"wrote {out} (run record {run_path})")
+    return EXIT_OK
+
+
+def _cmd_score(run: _Run) -> int:
+    from clv.cli.io import check_output_path, output_format, read_bundle, write_table
+
+    opts = run.opts
+    out = check_output_path(_need(opts, "out", "the scores file to write, .csv or .parquet"))
+    output_format(out)
+    model_path = _need(opts, "model", "the model file written by `clv fit`")
+    horizon = _horizon(opts.horizon)
+    discount, margin = _validate_value_options(opts)
+    with run.step("load_model", f"loading {model_path}"):
+        bundle = read_bundle(model_path)
+    if opts.time_unit is not None and opts.time_unit != bundle.time_unit:
+        raise UsageError(
+            f"the model in '{model_path}' was fitted with time unit '{bundle.time_unit}' but "
+            f"--time-unit {opts.time_unit} was given. Its parameters, --horizon and "
+            f"--discount-rate are per '{bundle.time_unit}' period: drop --time-unit (score uses "
+            f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`.")
+    columns = _columns(opts, bundle)
+    transactions, info = _read(run, columns)
+    rfm = _summarise(run, transactions, columns, bundle.time_unit)
+    with run.step("score", f"scoring {len(rfm)} customers"):
+        table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount, margin=margin)
+    with run.step("write", f"writing {out}"):
+        write_table(table, out)
+    record = run.record(
+        input={**info, "n_customers": len(rfm)},
+        model={"path": str(model_path), "sha256": bundle.sha256,
+               "transaction_model": type(bundle.transaction_model).__name__,
+               "spend_model": (None if bundle.spend_model is None
+                               else type(bundle.spend_model).__name__),
+               "time_unit": bundle.time_unit,
+               "training_fingerprint": bundle.training.get("fingerprint")},
+        parameters={"as_of": _observation_end(rfm, opts.as_of), "horizon": horizon,
+                    "discount_rate": discount, "margin": margin, "time_unit": bundle.time_unit},
+        output=_output_info(out, len(table)),
+    )
+    run_path = _write_record(run, out, record)
+    run.say(f"scored {len(table)} customers -> {out} (run record {run_path})")
+    return EXIT_OK
+
+
+def holdout_metrics(actual: Any, predicted: Any) -> dict[str, float | None]:
+    """Errors of per-customer holdout predictions.
+
+    Parameters
+    ----------
+    actual, predicted : array_like
+        Holdout purchases and the model's expectation, one value per customer.
+
+    Returns
+    -------
+    dict
+        ``mae``, ``rmse``, ``actual_total``, ``predicted_total``,
+        ``total_error_pct`` and Pearson ``correlation`` (``None`` when either
+        side is constant).
+
+    Examples
+    --------
+    >>> holdout_metrics([0, 1, 3], [0.5, 1.0, 2.5])["mae"]
+    0.3333333333333333
+    """
+    import numpy as np
+
+    a = np.asarray(actual, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    err = p - a
+    sa, sp = float(np.std(a)), float(np.std(p))
+    corr = (None if sa == 0 or sp == 0
+            else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp)))
+    total_a, total_p = float(a.sum()), float(p.sum())
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "actual_total": total_a,
+        "predicted_total": total_p,
+        "total_error_pct": None if total_a == 0 else 100.0 * (total_p - total_a) / total_a,
+        "correlation": corr,
+    }
+
+
+def evaluate_models(run: _Run, transactions: pd.DataFrame, columns: dict[str, str | None],
+                    *, model_names: Sequence[str], calibration_end: _dt.date,
+                    observation_end: _dt.date | None, time_unit: str,
+                    with_spend: bool = False,
+                    ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
+    """Calibration/holdout evaluation of several transaction models.
+
+    Returns
+    -------
+    per_customer : DataFrame
+        ``customer_id``, calibration RFM, ``frequency_holdout``,
+        ``duration_holdout`` and ``predicted_<model>`` (expected purchases in the
+        holdout) per model.
+    metrics : list of dict
+        Per model: name, parameters, calibration log-likelihood and
+        :func:`holdout_metrics` (and, with ``with_spend``, a Gamma-Gamma entry).
+    models : dict
+        Name -> model fitted on the calibration period; ``"calibration"`` ->
+        the frame of :func:`clv.data.calibration_holdout_split`.
+    """
+
+    from clv.data import calibration_holdout_split
+
+    with run.step("split", f"splitting at {calibration_end}"):
+        frame = calibration_holdout_split(
+            transactions,
+            customer_id_col=columns["customer_col"],
+            date_col=columns["date_col"],
+            value_col=columns["value_col"],
+            time_unit=time_unit,
+            calibration_end=_end_of_day(calibration_end),
+            observation_end=_end_of_day(observation_end),
+        )
+    keep = [c for c in ("frequency", "recency", "T", "monetary_value", "frequency_holdout",
+                        "duration_holdout") if c in frame.columns]
+    per_customer = frame[keep].copy()
+    calibration = frame.drop(columns=[c for c in frame.columns if c.endswith("_holdout")])
+    calibration.attrs = dict(frame.attrs)
+    metrics = []
+    models: dict[str, Any] = {"calibration": frame}
+    for name in model_names:
+        model, _ = _fit_models(run, calibration, name, with_spend=False, label="_calibration")
+        predicted = model.expected_purchases(frame["duration_holdout"].to_numpy(), calibration)
+        per_customer[f"predicted_{name}"] = predicted.to_numpy()
+        models[name] = model
+        metrics.append({
+            "model": name,
+            "class": type(model).__name__,
+            "params": {k: float(v) for k, v in model.params_.items()},
+            "log_likelihood": float(model.log_likelihood_),
+            "n_customers": len(calibration),
+            **holdout_metrics(frame["frequency_holdout"], predicted),
+        })
+    if with_spend and "monetary_value" in calibration.columns:
+        spend = _fit_spend(run, calibration, "_calibration")
+        models["gamma_gamma"] = spend
+        metrics.append({"model": "gamma_gamma", "class": "GammaGammaModel",
+                        "params": {k: float(v) for k, v in spend.params_.items()},
+                        "log_likelihood": float(spend.log_likelihood_),
+                        "n_customers": int((calibration["frequency"] > 0).sum())})
+    per_customer.index.name = "customer_id"
+    return per_customer.reset_index(), metrics, models
+
+
+def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
+    """Fixed-width text table of :func:`evaluate_models` metrics."""
+    header = (f"{'model':<12} {'log-lik':>11} {'MAE':>8} {'RMSE':>8} {'actual':>9} "
+              f"{'predicted':>10} {'error %':>8} {'corr':>6}  params")
+    lines = [header, "-" * len(header)]
+
+    def fmt(value: Any, spec: str, width: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
+
+    for m in metrics:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in m["params"].items())
+        lines.append(
+            f"{m['model']:<12} {m['log_likelihood']:>11.2f} {fmt(m.get('mae'), '.4f', 8)} "
+            f"{fmt(m.get('rmse'), '.4f', 8)} {fmt(m.get('actual_total'), '.0f', 9)} "
+            f"{fmt(m.get('predicted_total'), '.1f', 10)} {fmt(m.get('total_error_pct'), '.1f', 8)} "
+            f"{fmt(m.get('correlation'), '.3f', 6)}  {params}")
+    return "\n".join(lines)
+
+
+def _cmd_evaluate(run: _Run) -> int:
+    import json
+
+    from clv.cli.io import check_output_path, output_format, write_table
+
+    opts = run.opts
+    out = None
+    if opts.out is not None:
+        out = check_output_path(opts.out)
+        output_format(out)
+    calibration_end = _need(opts, "calibration_end", "last day of the calibration period")
+    names = [n.strip() for n in (opts.model or "bgnbd").split(",") if n.strip()]
+    for name in names:
+        _model_class(name)
+    if opts.as_of is not None and opts.as_of <= calibration_end:
+        raise UsageError(f"--as-of ({opts.as_of}) must be after --calibration-end "
+                         f"({calibration_end}): the holdout period lies between them.")
+    columns = _columns(opts)
+    transactions, info = _read(run, columns)
+    per_customer, metrics, _ = evaluate_models(
+        run, transactions, columns, model_names=names, calibration_end=calibration_end,
+        observation_end=opts.as_of, time_unit=opts.time_unit or "W",
+        with_spend=columns["value_col"] is not None)
+    result = {"calibration_end": str(calibration_end),
+              "observation_end": None if opts.as_of is None else str(opts.as_of),
+              "time_unit": opts.time_unit or "W", "metrics": metrics}
+    if out is not None:
+        with run.step("write", f"writing {out}"):
+            write_table(per_customer, out)
+        record = run.record(input={**info, "n_customers": len(per_customer)},
+                            parameters={k: v for k, v in result.items() if k != "metrics"},
+                            metrics=metrics, output=_output_info(out, len(per_customer)))
+        _write_record(run, out, record)
+    if opts.json:
+        from clv.cli.io import _plain
+
+        print(json.dumps(_plain(result), indent=2))
+    else:
+        run.say(f"holdout {result['calibration_end']} .. {result['observation_end'] or 'end'}, "
+                f"{len(per_customer)} customers:")
+        run.say(metrics_table([m for m in metrics if "mae" in m]))
+        if out is not None:
+            run.say(f"wrote {out}")
+    return EXIT_OK
+
+
+def _cmd_demo(run: _Run) -> int:
+    from clv.cli.demo import run_demo
+
+    return run_demo(run)
+
+
+_HANDLERS: dict[str, Callable[[_Run], int]] = {
+    "validate": _cmd_validate,
+    "fit": _cmd_fit,
+    "score": _cmd_score,
+    "evaluate": _cmd_evaluate,
+    "demo": _cmd_demo,
+}
+
+
+# ---------------------------------------------------------------------- entry point
+def _log_level(opts: argparse.Namespace) -> int:
+    if opts.debug:
+        return logging.DEBUG
+    if opts.log_level:
+        return int(getattr(logging, opts.log_level))
+    if opts.verbose:
+        return logging.DEBUG if opts.verbose >= 2 else logging.INFO
+    return logging.ERROR if opts.quiet else logging.WARNING
+
+
+def _error(command: str, kind: str, message: str, *hints: str) -> None:
+    text = str(message).rstrip()
+    first, _, rest = text.partition("\n")
+    lines = [f"clv {command}: {kind}: {first}"]
+    if rest:
+        lines.append(rest)
+    lines.extend(hints)
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``clv`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit code: 0 ok, 1 unexpected, 2 usage, 3 data error, 4 fit error,
+        5 I/O or model-file error, 130 interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("clv: error: a command is required: " + ", ".join(COMMANDS), file=sys.stderr)
+        return EXIT_USAGE
+    command = args.command
+    debug = bool(getattr(args, "debug", False))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("clv: %(levelname)s: %(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    input_name = getattr(args, "input", None)
+    run: _Run | None = None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                opts = _resolve(args)
+                debug = bool(opts.debug)
+                input_name = getattr(opts, "input", None)
+                logger.setLevel(_log_level(opts))
+                run = _Run(opts, argv)
+                run.caught = caught
+                return _HANDLERS[command](run)
+            finally:
+                if run is not None:
+                    run.flush_warnings()
+                else:
+                    for line in dict.fromkeys(_warning_lines(caught)):
+                        logger.warning("%s", line)
+    except KeyboardInterrupt:
+        _error(command, "interrupted", "stopped by the user; outputs were left as they were.")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # map every failure to an exit code and a short message
+        code, kind, hints = _classify(exc, input_name)
+        _error(command, kind, str(exc), *hints)
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        elif code == EXIT_UNEXPECTED:
+            print("Rerun with --debug for the traceback, and please report it.", file=sys.stderr)
+        return code
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def _classify(exc: BaseException, input_name: str | None) -> tuple[int, str, tuple[str, ...]]:
+    """Exit code, label and hint lines for an exception."""
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE, "usage error", ("Run `clv <command> --help` for the options.",)
+    if isinstance(exc, DataError):
+        where = f"data error in '{input_name}'" if input_name else "data error"
+        return EXIT_DATA, where, ("Nothing was written; fix the input and rerun.",)
+    if isinstance(exc, ConvergenceError):
+        return EXIT_FIT, "fit failed", (
+            "Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or "
+            "another --model.",)
+    if isinstance(exc, ModelFileError):
+        return EXIT_IO, "model file error", ()
+    if isinstance(exc, OSError):
+        return EXIT_IO, "I/O error", ()
+    return EXIT_UNEXPECTED, f"unexpected error ({type(exc).__name__})", ()

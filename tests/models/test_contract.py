@@ -1,0 +1,175 @@
+"""One contract for every maximum-likelihood model (ARCHITECTURE §12.5)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv.exceptions import DataError, ModelFileError, NotFittedError
+
+
+def _cdnow():
+    from clv.datasets import load_cdnow_summary
+
+    return load_cdnow_summary()
+
+
+def _cdnow_spend():
+    from clv.data.datasets import load_cdnow_summary_with_spend
+
+    return load_cdnow_summary_with_spend()
+
+
+def _donations():
+    from clv.datasets import load_donations
+
+    return load_donations()
+
+
+def _models():
+    from clv.models.bgbb import BetaGeoBetaBinomModel
+    from clv.models.bgnbd import BetaGeoModel
+    from clv.models.gamma_gamma import GammaGammaModel
+    from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.pareto_nbd import ParetoNBDModel
+
+    return [
+        (BetaGeoModel, _cdnow),
+        (ModifiedBetaGeoModel, _cdnow),
+        (ParetoNBDModel, _cdnow),
+        (BetaGeoBetaBinomModel, _donations),
+        (GammaGammaModel, _cdnow_spend),
+    ]
+
+
+CASES = _models()
+IDS = [cls.__name__ for cls, _ in CASES]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
+def fitted(request):
+    cls, loader = request.param
+    data = loader()
+    return cls().fit(data), data
+
+
+def _per_customer(model, data):
+    if hasattr(model, "probability_alive"):
+        return {"probability_alive": model.probability_alive(data),
+                "expected_purchases": model.expected_purchases(4, data)}
+    return {"expected_spend": model.expected_spend(data)}
+
+
+@pytest.mark.parametrize(("cls", "loader"), CASES, ids=IDS)
+def test_init_stores_arguments_and_fit_returns_self(cls, loader):
+    model = cls(penalizer=0.0)
+    assert model.penalizer == 0.0
+    assert repr(model).endswith("(unfitted)>")
+    assert "unfitted" in model._repr_html_()
+    with pytest.raises(NotFittedError, match=r"\.fit\("):
+        model.summary()
+    assert model.fit(loader()) is model
+
+
+def test_summary_and_covariance(fitted):
+    model, _ = fitted
+    summary = model.summary()
+    assert list(summary.columns) == ["coef", "se", "lower", "upper"]
+    assert list(summary.index) == list(model.params_.index)
+    assert np.all(summary["se"] > 0)
+    assert np.all((summary["lower"] < summary["coef"]) & (summary["coef"] < summary["upper"]))
+    cov = model.covariance_.to_numpy()
+    np.testing.assert_allclose(cov, cov.T, rtol=1e-12, atol=0)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    assert model.converged_ and np.isfinite(model.log_likelihood_)
+    assert type(model).__name__ in repr(model) and "<table" in model._repr_html_()
+
+
+def test_predictions_are_aligned_and_data_unchanged(fitted):
+    model, data = fitted
+    shuffled = data.sample(frac=1.0, random_state=3).iloc[:300]
+    before = shuffled.copy(deep=True)
+    for name, series in _per_customer(model, shuffled).items():
+        assert isinstance(series, pd.Series), name
+        assert series.index.equals(shuffled.index), name
+        assert np.all(np.isfinite(series.to_numpy())), name
+    pd.testing.assert_frame_equal(shuffled, before)
+
+
+def test_fit_does_not_modify_the_callers_data(fitted):
+    model, data = fitted
+    before = data.copy(deep=True)
+    type(model)().fit(data)
+    pd.testing.assert_frame_equal(data, before)
+
+
+def test_refit_is_deterministic_and_overwrites_state(fitted):
+    model, data = fitted
+    again = type(model)().fit(data)
+    pd.testing.assert_series_equal(again.params_, model.params_)
+    subset = type(model)().fit(data)
+    subset.fit(data.iloc[: len(data) // 2])
+    assert subset.n_customers_ <= model.n_customers_
+
+
+def test_json_round_trip(fitted, tmp_path):
+    model, data = fitted
+    path = tmp_path / "model.json"
+    model.to_json(path)
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 1 and doc["model"] == type(model).__name__
+    loaded = type(model).from_json(path)
+    pd.testing.assert_series_equal(loaded.params_, model.params_)
+    pd.testing.assert_frame_equal(loaded.covariance_, model.covariance_)
+    for name, series in _per_customer(model, data).items():
+        pd.testing.assert_series_equal(_per_customer(loaded, data)[name], series, check_exact=True)
+
+
+def test_model_files_are_checked(fitted, tmp_path):
+    model, _ = fitted
+    path = tmp_path / "model.json"
+    model.to_json(path)
+    doc = json.loads(path.read_text())
+    doc["schema_version"] = 999
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="schema_version"):
+        type(model).from_json(path)
+    doc["schema_version"] = 1
+    doc["model"] = "SomethingElse"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="SomethingElse"):
+        type(model).from_json(path)
+    path.write_bytes(b"\x80\x04garbage")
+    with pytest.raises(ModelFileError, match="not a clv model file"):
+        type(model).from_json(path)
+    del doc["params"]
+    doc["model"] = type(model).__name__
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="damaged"):
+        type(model).from_json(path)
+
+
+def test_bad_data_is_a_clear_error(fitted):
+    model, data = fitted
+    bad = data.copy()
+    column = "frequency"
+    bad.iloc[0, bad.columns.get_loc(column)] = -1.0
+    with pytest.raises(DataError, match="frequency") as info:
+        type(model)().fit(bad)
+    assert "Fix:" in str(info.value)
+    with pytest.raises(DataError, match="missing"):
+        type(model)().fit(data.drop(columns=[column]))
+    with pytest.raises(DataError):
+        type(model)().fit(data.iloc[:0])
+
+
+def test_import_clv_is_light():
+    code = ("import sys, clv; "
+            "print(sorted(m for m in ('pymc','arviz','pytensor','matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
