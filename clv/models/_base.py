@@ -242,9 +242,8 @@ class ParametricModel:
             se_log = se / coef
         out = pd.DataFrame(
             {"coef": coef, "se": se, "lower": coef * np.exp(-z * se_log), "upper": coef * np.exp(z * se_log)},
-            index=self.params_.index,
+            index=pd.Index(self.params_.index, name="param"),
         )
-        out.index.name = "param"
         return out
 
     # ------------------------------------------------------------------ persistence

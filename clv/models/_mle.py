@@ -2,7 +2,9 @@
 
 :func:`maximise` fits any :class:`~clv.models._spec.ModelSpec`:
 
-* parameters are optimised on the log scale (all BTYD parameters are positive);
+* parameters are optimised on the log scale (all BTYD parameters are positive),
+  or, per parameter as declared in ``spec.transforms``, on the logit scale
+  (shares in (0, 1)) or unchanged ("identity": coefficients of any sign);
 * data columns in ``spec.scale_columns`` are divided by their maximum so the
   problem is well conditioned, and the parameters in ``spec.scale_params``
   (those with the same unit, e.g. ``alpha``) are mapped back afterwards;
@@ -10,7 +12,9 @@
 * L-BFGS-B with the spec's analytic gradient when it has one;
 * the covariance is the inverse of the Hessian of the negative log-likelihood
   in log-parameters (central differences of the gradient, symmetrised),
-  mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``.
+  mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``
+  (``J = diag(dθ/du)`` in general: ``θ`` for log, ``θ(1-θ)`` for logit, 1 for
+  identity parameters).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceError, ConvergenceWarning
@@ -29,11 +34,46 @@ from clv.models._spec import ModelSpec
 __all__ = ["MLEResult", "compress", "maximise"]
 
 _LOG_BOUND = 30.0  # |log θ| ≤ 30 on the scaled problem: θ in [1e-13, 1e13]
+_TRANSFORMS = ("log", "logit", "identity")  # codes 0, 1, 2 in _Objective.kinds
+
+
+def _transform_codes(spec: ModelSpec) -> np.ndarray:
+    """Transform of each parameter as a code (0 log, 1 logit, 2 identity); all log by default."""
+    k = len(spec.params._fields)
+    kinds = tuple(getattr(spec, "transforms", ()) or ("log",) * k)
+    if len(kinds) != k or any(t not in _TRANSFORMS for t in kinds):
+        raise ValueError(f"{spec.name}: spec.transforms must give one of {_TRANSFORMS} for each "
+                         f"of the {k} parameters, got {kinds}.")
+    return np.array([_TRANSFORMS.index(t) for t in kinds], dtype=np.int64)
+
+
+def _forward(u: FloatArray, kinds: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Natural parameters ``θ(u)`` and the derivatives ``dθ/du``, ``d²θ/du²``."""
+    u = np.asarray(u, dtype=np.float64)
+    e = np.exp(np.where(kinds == 0, u, 0.0))
+    p = special.expit(u)
+    d_logit = p * (1.0 - p)
+    theta = np.where(kinds == 0, e, np.where(kinds == 1, p, u))
+    d1 = np.where(kinds == 0, e, np.where(kinds == 1, d_logit, 1.0))
+    d2 = np.where(kinds == 0, e, np.where(kinds == 1, d_logit * (1.0 - 2.0 * p), 0.0))
+    return theta, d1, d2
+
+
+def _inverse(theta: FloatArray, kinds: np.ndarray) -> FloatArray:
+    """Unconstrained ``u(θ)``; NaN or infinite outside a parameter's domain."""
+    theta = np.asarray(theta, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = special.logit(theta)
+        return np.where(kinds == 0, np.log(theta), np.where(kinds == 1, logit, theta))
 
 
 @dataclass
 class MLEResult:
-    """Raw record of one maximum-likelihood fit (natural-scale parameters)."""
+    """Raw record of one maximum-likelihood fit (natural-scale parameters).
+
+    ``log_params_covariance`` is the covariance of the optimised (unconstrained)
+    parameters: log-parameters, or logit / identity ones per ``spec.transforms``.
+    """
 
     params: FloatArray
     log_params_covariance: FloatArray
@@ -92,44 +132,45 @@ class _Objective:
         self.total = float(weights.sum())
         self.penalizer = penalizer
         self.n_evaluations = 0
+        self.kinds = _transform_codes(spec)
 
     def params(self, u: FloatArray) -> tuple[float, ...]:
-        return tuple(np.exp(u))
+        return tuple(_forward(u, self.kinds)[0])
 
     def value(self, u: FloatArray) -> float:
         self.n_evaluations += 1
-        theta = np.exp(u)
+        theta = _forward(u, self.kinds)[0]
         ll = self.spec.log_likelihood(self.spec.params(*theta), *self.data)
-        total = float(np.dot(self.weights, ll))
+        total = float(np.sum(self.weights * ll))  # elementwise: BLAS threads only add overhead
         if not np.isfinite(total):
             return np.inf
         return -total / self.total + self.penalizer * float(np.sum(theta**2))
 
     def value_and_gradient(self, u: FloatArray) -> tuple[float, FloatArray]:
         self.n_evaluations += 1
-        theta = np.exp(u)
+        theta, d1, _ = _forward(u, self.kinds)
         assert self.spec.gradient is not None
         ll, grad = self.spec.gradient(self.spec.params(*theta), *self.data)
-        total = float(np.dot(self.weights, ll))
-        g = np.asarray(grad) @ self.weights  # d sum ll / d theta
+        total = float(np.sum(self.weights * ll))  # elementwise: BLAS threads only add overhead
+        g = (np.asarray(grad) * self.weights).sum(axis=1)  # d sum ll / d theta
         if not (np.isfinite(total) and np.all(np.isfinite(g))):
             return np.inf, np.zeros_like(u)
         f = -total / self.total + self.penalizer * float(np.sum(theta**2))
-        du = -g * theta / self.total + self.penalizer * 2.0 * theta**2
+        du = -g * d1 / self.total + self.penalizer * 2.0 * theta * d1
         return f, du
 
     def value_grad_hess(self, u: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """Value, gradient and Hessian in log-parameters (needs ``spec.hessian``)."""
         self.n_evaluations += 1
-        theta = np.exp(u)
+        theta, d1, d2 = _forward(u, self.kinds)
         assert self.spec.hessian is not None
         total, g, h = self.spec.hessian(self.spec.params(*theta), *self.data, self.weights)
         if not (np.isfinite(total) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
             return np.inf, np.zeros_like(u), np.eye(u.size)
         f = -total / self.total + self.penalizer * float(np.sum(theta**2))
-        du = -g * theta / self.total + self.penalizer * 2.0 * theta**2
-        huu = -(h * np.outer(theta, theta) + np.diag(g * theta)) / self.total
-        huu += np.diag(self.penalizer * 4.0 * theta**2)
+        du = -g * d1 / self.total + self.penalizer * 2.0 * theta * d1
+        huu = -(h * np.outer(d1, d1) + np.diag(g * d2)) / self.total
+        huu += np.diag(self.penalizer * 2.0 * (d1**2 + theta * d2))
         return f, du, 0.5 * (huu + huu.T)
 
     def gradient(self, u: FloatArray) -> FloatArray:
@@ -236,11 +277,12 @@ def maximise(
         start.update(spec.initial(*scaled)._asdict())
         # spec.initial works on the scaled data: undo the scaling so the next line redoes it
         start = {n: start[n] * (scale_vec[i]) for i, n in enumerate(names)}
-    u0 = np.log(np.array([start[n] for n in names], dtype=np.float64) / scale_vec)
-    if not np.all(np.isfinite(u0)):
-        raise ValueError(f"initial parameters must be positive and finite, got {start}.")
-
     objective = _Objective(spec, scaled, w, penalizer)
+    theta0 = np.array([start[n] for n in names], dtype=np.float64) / scale_vec
+    u0 = _inverse(theta0, objective.kinds)
+    if not np.all(np.isfinite(u0)):
+        raise ValueError(f"initial parameters must be finite and in each parameter's domain "
+                         f"(positive; in (0, 1) for a share), got {start}.")
     rng = np.random.default_rng(random_state)
     starts = [u0] + [u0 + rng.normal(0.0, 1.0, size=u0.shape) for _ in range(max(n_starts, 1) - 1)]
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(u0)
@@ -264,7 +306,8 @@ def maximise(
         bad = [names[j] for j in np.flatnonzero(at_bound)]
         raise ConvergenceError(
             f"{spec.name}: parameter(s) {bad} ran to the edge of the allowed range "
-            f"(|log θ| = {_LOG_BOUND}); the data do not identify them. Tried "
+            f"(|log θ| = {_LOG_BOUND}, or |logit θ|, |θ| for logit and identity parameters); "
+            "the data do not identify them. Tried "
             f"{len(starts)} start(s): {'; '.join(history)}. Try penalizer=0.01, or a "
             "simpler model (e.g. without dropout when nobody appears to churn)."
         )
@@ -275,7 +318,7 @@ def maximise(
             "initial_params=..., or max_iterations larger."
         )
 
-    theta_scaled = np.exp(best.x)
+    theta_scaled, d1, _ = _forward(best.x, objective.kinds)
     theta = theta_scaled * scale_vec
     hess = _hessian(objective, best.x)
     pd_ok = True
@@ -294,7 +337,8 @@ def maximise(
             stacklevel=3,
         )
     cov_log = 0.5 * (cov_log + cov_log.T)
-    cov = cov_log * np.outer(theta, theta)
+    jac = d1 * scale_vec  # dθ/du at the optimum: θ for log-parameters
+    cov = cov_log * np.outer(jac, jac)
     # log-likelihood of the unscaled data at the unscaled parameters
     ll = spec.log_likelihood(spec.params(*theta), *cols)
     return MLEResult(
@@ -359,6 +403,16 @@ def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, flo
         step = _box_step(x, p, lo, hi)
         if step <= 0:
             message = "a parameter reached the bound of the search box"
+            break
+        if -slope <= 1e-11 * max(1.0, abs(f)):
+            # the predicted decrease (the Newton decrement) is near the rounding error of f (a
+            # mean over customers), so the Armijo test is decided by noise (and can backtrack for thousands of iterations); this close to
+            # the optimum the full Newton step is accurate: take it unless it worsens the
+            # gradient, and stop
+            f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
+            if np.isfinite(f_new) and np.max(np.abs(g_new)) <= np.max(np.abs(g)):
+                x, f, g, H = x + step * p, f_new, g_new, H_new
+            message, success = "predicted decrease below rounding error", True
             break
         # the full step is accepted almost always near the optimum: evaluate it with the
         # Hessian so the next iteration needs no further evaluation
