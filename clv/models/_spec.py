@@ -39,6 +39,11 @@ class ModelSpec:
     scale_columns, scale_params : tuple of str
         Columns divided by a common factor before optimisation, and the
         parameters measured in the same unit (multiplied back afterwards).
+    transforms : tuple of str, optional
+        How the engine makes each parameter unconstrained, one entry per
+        parameter: ``"log"`` (positive), ``"logit"`` (a share in (0, 1)) or
+        ``"identity"`` (any sign, e.g. a covariate coefficient). Empty (the
+        default) means every parameter is on the log scale.
     fit_rows : callable, optional
         ``fit_rows(frame) -> boolean mask`` of rows that enter the likelihood
         (Gamma-Gamma uses repeat buyers only).
@@ -57,6 +62,7 @@ class ModelSpec:
     initial: Callable[..., Any] | None = None
     scale_columns: tuple[str, ...] = ()
     scale_params: tuple[str, ...] = ()
+    transforms: tuple[str, ...] = ()
     fit_rows: Callable[..., Any] | None = None
     probability_alive: Callable[..., Any] | None = None
     expected_purchases: Callable[..., Any] | None = None

@@ -1,0 +1,1248 @@
+r"""Acquisition ("trial") model: how many new customers arrive in each period.
+
+A pool of :math:`N` prospects is exposed from period 1 (the launch, or the
+start of the acquisition window). A share :math:`p` of them will ever be
+acquired; the others never will. An ever-acquirer with acquisition rate
+:math:`\lambda` is acquired at the first event of a process with cumulative
+hazard :math:`\lambda B(t)`, and :math:`\lambda \sim \mathrm{Gamma}(r, \alpha)`
+across prospects, so the share acquired by the end of period :math:`t` is
+([FHZ2003]_, [HFW1998]_)
+
+.. math::
+
+   P(\text{acquired by } t) = p\,F(t), \qquad
+   F(t) = 1 - \Bigl(\frac{\alpha}{\alpha + B(t)}\Bigr)^{r},
+
+   B(t) = \sum_{i=1}^{t}\bigl[i^{c} - (i-1)^{c}\bigr]\, e^{\beta' x(i)} .
+
+Without covariates :math:`B(t) = t^c`: :math:`c = 1` is the exponential-gamma
+(Pareto II) model, a free :math:`c` the Weibull-gamma model. Without
+heterogeneity (every ever-acquirer has the same rate :math:`\lambda`, the limit
+:math:`r \to \infty`) they become the exponential and Weibull models,
+:math:`F(t) = 1 - e^{-\lambda B(t)}`. Period covariates :math:`x(i)`
+(marketing spend, seasonality, referrals) scale the hazard of period :math:`i`
+proportionally ([Gup1991]_).
+
+Data are new-customer counts :math:`n_1, \dots, n_T` per period, interval
+censored: with the pool size :math:`N` known the likelihood is multinomial,
+
+.. math::
+
+   L = \prod_{t=1}^{T} \bigl[p\,(F(t) - F(t-1))\bigr]^{n_t}
+       \bigl[1 - p\,F(T)\bigr]^{N - \sum_t n_t};
+
+without a pool size the model is its limit :math:`N \to \infty`,
+:math:`N p \to m` (independent Poisson counts with means
+:math:`m\,[F(t) - F(t-1)]`), where :math:`m` is the expected number of
+ever-acquirers. Unless the window covers a good part of the pool's
+depletion only :math:`m = N p` is identified, so ``pool_size=None``
+(estimate :math:`m`) is the default.
+
+Pure functions first (NumPy only; the period axis is the last axis and the
+parameters broadcast over leading axes, e.g. posterior or bootstrap draws);
+:class:`AcquisitionModel` binds fitted parameters to them.
+
+References
+----------
+.. [FHZ2003] Fader, P. S., Hardie, B. G. S., & Zeithammer, R. (2003). Forecasting
+   new product trial in a controlled test market environment. Journal of
+   Forecasting, 22(5), 391-410.
+.. [HFW1998] Hardie, B. G. S., Fader, P. S., & Wisniewski, M. (1998). An empirical
+   comparison of new product trial forecasting models. Journal of Forecasting,
+   17(3-4), 209-229.
+.. [Gup1991] Gupta, S. (1991). Stochastic models of interpurchase time with
+   time-dependent covariates. Journal of Marketing Research, 28(1), 1-15.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import special
+
+from clv._special import log1mexp
+from clv._typing import FloatArray
+from clv.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DataError,
+    ModelFileError,
+    Problem,
+)
+from clv.io import read_model_json, write_model_json
+from clv.models._acquisition_data import (
+    _counts_from,
+    _covariate_rows,
+    _index_problems,
+    arrivals_per_period,
+)
+from clv.models._base import ParametricModel
+from clv.models._mle import maximise
+from clv.models._spec import ModelSpec
+
+__all__ = [
+    "AcquisitionParams",
+    "AcquisitionModel",
+    "HoldoutCheck",
+    "arrivals_per_period",
+    "baseline",
+    "log_survival",
+    "probability_acquired",
+    "expected_arrivals",
+    "log_likelihood",
+    "log_likelihood_gradient",
+    "simulate",
+]
+
+DISTRIBUTIONS = ("exponential-gamma", "weibull-gamma", "exponential", "weibull")
+#: Largest log-increment of the baseline B(t) evaluated (beyond it parameters are flagged).
+_MAX_EXPONENT = 600.0
+#: Standard error (on the log / logit scale) above which a parameter counts as unidentified.
+_WEAK_SE = 5.0
+
+
+class AcquisitionParams(NamedTuple):
+    r"""Acquisition-model parameters (the pure functions' form).
+
+    ``r, alpha``: acquisition rates :math:`\lambda \sim \mathrm{Gamma}(r, \alpha)`;
+    ``r = inf`` means no heterogeneity, every ever-acquirer having rate
+    :math:`\lambda = 1/\alpha`. ``c``: Weibull shape (1: exponential timing).
+    ``m``: expected number of ever-acquirers, :math:`N p`. ``beta``: covariate
+    coefficients (last axis; empty without covariates).
+    """
+
+    r: Any
+    alpha: Any
+    c: Any = 1.0
+    m: Any = 1.0
+    beta: Any = ()
+
+
+# ============================================================================ pure functions
+def _covariate_matrix(covariates: ArrayLike | None, n_periods: int) -> FloatArray | None:
+    if covariates is None:
+        return None
+    x = np.asarray(covariates, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[0] < n_periods:
+        raise ValueError(f"covariates has {x.shape[0]} rows but {n_periods} periods are needed.")
+    return x[:n_periods] if x.shape[1] else None
+
+
+def baseline(params: AcquisitionParams, n_periods: int,
+             covariates: ArrayLike | None = None) -> FloatArray:
+    r"""Cumulative baseline :math:`B(t)` at the end of periods :math:`t = 1, \dots, T`.
+
+    .. math:: B(t) = \sum_{i=1}^{t}\bigl[i^{c} - (i-1)^{c}\bigr] e^{\beta' x(i)}
+
+    Parameters
+    ----------
+    params : AcquisitionParams
+        Only ``c`` and ``beta`` are used; scalars or arrays (leading axes
+        broadcast, ``beta`` has the covariates on its last axis).
+    n_periods : int
+        Number of periods :math:`T`.
+    covariates : array_like, shape (T, k), optional
+        Covariate values of periods 1..T.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(..., T)``; ``inf`` where a period's increment exceeds
+        :math:`e^{600}` (parameters far outside any plausible range; the
+        other functions then return NaN, the log-likelihood ``-inf``).
+
+    Examples
+    --------
+    >>> np.round(baseline(AcquisitionParams(1.0, 1.0, c=2.0), 3), 12).tolist()
+    [1.0, 4.0, 9.0]
+    """
+    B, _, _, bad = _baseline_parts(params, n_periods, covariates)
+    return np.where(bad[..., None], np.inf, B)
+
+
+def _baseline_parts(params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None
+                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``B(t)``, the log-weights ``log(i^c - (i-1)^c)``, the log-multipliers ``beta'x(i)``
+    and a flag for parameters so extreme that an increment would exceed ``exp(600)``.
+
+    The weights are computed in log space, ``c log i + log(1 - ((i-1)/i)^c)``, so no
+    power overflows; flagged entries of ``B`` are finite but meaningless.
+    """
+    i = np.arange(1, n_periods + 1, dtype=np.float64)
+    log_ratio = np.concatenate([[-np.inf], np.log(i[1:] - 1.0) - np.log(i[1:])])
+    c = np.asarray(params.c, dtype=np.float64)[..., None]
+    log_w = c * np.log(i) + log1mexp(c * log_ratio)
+    x = _covariate_matrix(covariates, n_periods)
+    if x is None:
+        lin = np.zeros_like(log_w)
+    else:
+        lin = np.einsum("tk,...k->...t", x, np.asarray(params.beta, dtype=np.float64))
+    expo = log_w + lin
+    bad = np.any(expo > _MAX_EXPONENT, axis=-1)
+    B = np.cumsum(np.exp(np.minimum(expo, _MAX_EXPONENT)), axis=-1)
+    return B, log_w, lin, bad
+
+
+def log_survival(params: AcquisitionParams, n_periods: int,
+                 covariates: ArrayLike | None = None) -> FloatArray:
+    r"""Log-probability that an ever-acquirer is not yet acquired at the end of each period.
+
+    .. math:: \log S(t) = \log(1 - F(t)) = -r \log\bigl(1 + B(t)/\alpha\bigr)
+
+    Returns an array of shape ``(..., T)`` for :math:`t = 1, \dots, T`.
+
+    Examples
+    --------
+    >>> np.round(log_survival(AcquisitionParams(r=1.0, alpha=1.0), 2), 4).tolist()
+    [-0.6931, -1.0986]
+    """
+    B, _, _, bad = _baseline_parts(params, n_periods, covariates)
+    r = np.asarray(params.r, dtype=np.float64)[..., None]
+    alpha = np.asarray(params.alpha, dtype=np.float64)[..., None]
+    same = np.isinf(r)  # no heterogeneity: every ever-acquirer has rate 1 / alpha
+    out = np.where(same, -B / alpha, -np.where(same, 1.0, r) * np.log1p(B / alpha))
+    return np.where(bad[..., None], np.nan, out)
+
+
+def probability_acquired(params: AcquisitionParams, n_periods: int,
+                         covariates: ArrayLike | None = None) -> FloatArray:
+    r"""Probability :math:`F(t)` that an ever-acquirer is acquired by the end of period ``t``.
+
+    [FHZ2003]_: :math:`F(t) = 1 - (\alpha / (\alpha + B(t)))^r`, for
+    :math:`t = 1, \dots, T`. The share of the whole pool is :math:`p F(t)`.
+
+    Examples
+    --------
+    >>> np.round(probability_acquired(AcquisitionParams(r=2.0, alpha=10.0), 3), 4).tolist()
+    [0.1736, 0.3056, 0.4083]
+    """
+    return -np.expm1(log_survival(params, n_periods, covariates))
+
+
+def _log_increments(log_s: FloatArray) -> FloatArray:
+    """``log[F(t) - F(t-1)] = log S(t-1) + log(1 - S(t)/S(t-1))`` without cancellation."""
+    prev = np.concatenate([np.zeros_like(log_s[..., :1]), log_s[..., :-1]], axis=-1)
+    return prev + log1mexp(np.minimum(log_s - prev, 0.0))
+
+
+def _n_log(n: FloatArray, log_x: FloatArray) -> FloatArray:
+    """``n * log_x`` with ``0 * -inf = 0`` (a period of probability 0 without arrivals)."""
+    finite = np.isfinite(log_x)
+    return np.where(finite, n * np.where(finite, log_x, 0.0), np.where(n > 0, -np.inf, 0.0))
+
+
+def expected_arrivals(params: AcquisitionParams, n_periods: int,
+                      covariates: ArrayLike | None = None) -> FloatArray:
+    r"""Expected new customers in each period, :math:`m\,[F(t) - F(t-1)]`, :math:`t = 1..T`.
+
+    With a pool of :math:`N` prospects, :math:`m = N p`. The cumulative sum is
+    :math:`m F(t)`, which tends to :math:`m` as :math:`t \to \infty`.
+
+    Examples
+    --------
+    >>> p = AcquisitionParams(r=2.0, alpha=10.0, m=1000.0)
+    >>> np.round(expected_arrivals(p, 3), 1).tolist()
+    [173.6, 132.0, 102.7]
+    """
+    m = np.asarray(params.m, dtype=np.float64)[..., None]
+    return m * np.exp(_log_increments(log_survival(params, n_periods, covariates)))
+
+
+def log_likelihood(params: AcquisitionParams, counts: ArrayLike, *, pool_size: float | None = None,
+                   covariates: ArrayLike | None = None) -> FloatArray:
+    r"""Log-likelihood contribution of each period's new-customer count.
+
+    Without ``pool_size``: independent Poisson counts with means
+    :math:`m\,\Delta F_t`. With ``pool_size`` :math:`N`: the multinomial
+    likelihood of [FHZ2003]_ with :math:`p = m / N`; the term of the
+    :math:`N - \sum_t n_t` prospects not acquired by the end,
+    :math:`(N - \sum n)\log(1 - p F(T))`, and the multinomial coefficient are
+    added to the last period. Summing over periods gives the full
+    log-likelihood in both cases.
+
+    Parameters
+    ----------
+    params : AcquisitionParams
+        Parameters (broadcast over leading axes).
+    counts : array_like, shape (T,)
+        New customers in periods 1..T.
+    pool_size : float, optional
+        Number of prospects :math:`N` (>= the total count).
+    covariates : array_like, shape (T, k), optional
+        Covariates of periods 1..T.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(..., T)``; ``-inf`` where the parameters are far outside any
+        plausible range (see :func:`baseline`).
+
+    Examples
+    --------
+    >>> p = AcquisitionParams(r=2.0, alpha=10.0, m=1000.0)
+    >>> round(float(log_likelihood(p, [170, 130, 100]).sum()), 4)
+    -10.1515
+    >>> round(float(log_likelihood(p, [170, 130, 100], pool_size=5000).sum()), 4)
+    -10.1173
+    """
+    n = np.asarray(counts, dtype=np.float64)
+    T = n.shape[-1]
+    log_s = log_survival(params, T, covariates)
+    log_d = _log_increments(log_s)
+    m = np.asarray(params.m, dtype=np.float64)[..., None]
+    if pool_size is None:
+        out = _n_log(n, np.log(m) + log_d) - m * np.exp(log_d) - special.gammaln(n + 1.0)
+        return np.where(np.isnan(out), -np.inf, out)  # NaN: parameters flagged by the baseline
+    N = float(pool_size)
+    p = m[..., 0] / N
+    rest = N - n.sum()
+    out = _n_log(n, np.log(p)[..., None] + log_d) - special.gammaln(n + 1.0)
+    # log(1 - p F(T)) = log((1 - p) + p S(T)); p = 1 only when everyone is acquired
+    with np.errstate(divide="ignore"):  # p = 1 and S(T) = 0: nobody is left, log 0 = -inf
+        log_never = np.log((1.0 - p) + p * np.exp(log_s[..., -1]))
+    out[..., -1] += (special.gammaln(N + 1.0) - special.gammaln(rest + 1.0)
+                     + _n_log(np.asarray(rest), log_never))
+    return np.where(np.isnan(out), -np.inf, out)
+
+
+def log_likelihood_gradient(params: AcquisitionParams, counts: ArrayLike, *,
+                            pool_size: float | None = None,
+                            covariates: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
+    r"""Per-period log-likelihood and its gradient w.r.t. ``(r, alpha, c, m, beta_1..beta_k)``.
+
+    Scalar parameters only. With :math:`\ell_t = \log S(t)` and
+    :math:`q_t = S(t)/S(t-1)`, the derivative of :math:`\log \Delta F_t` is
+    :math:`(\partial \ell_{t-1} - q_t\,\partial \ell_t)/(1 - q_t)`, where
+    :math:`\partial_r \ell_t = -\log(1 + B_t/\alpha)`,
+    :math:`\partial_\alpha \ell_t = r B_t / (\alpha(\alpha + B_t))` and
+    :math:`\partial_\theta \ell_t = -r\,\partial_\theta B_t / (\alpha + B_t)` for
+    :math:`\theta = c, \beta_j`. Where the log-likelihood is not finite (parameters
+    far outside the data's range) the gradient is returned as zeros.
+
+    Returns
+    -------
+    ll : ndarray, shape (T,)
+    grad : ndarray, shape (4 + k, T)
+    """
+    r, alpha, c, m = (float(v) for v in params[:4])
+    n = np.asarray(counts, dtype=np.float64)
+    T = n.shape[0]
+    x = _covariate_matrix(covariates, T)
+    k = 0 if x is None else x.shape[1]
+    p0 = AcquisitionParams(r, alpha, c, m, np.asarray(params.beta, dtype=np.float64).reshape(k))
+    ll = log_likelihood(p0, n, pool_size=pool_size, covariates=x)
+    grad = np.zeros((4 + k, T))
+    if not np.all(np.isfinite(ll)):
+        return ll, grad
+    B, log_w, lin, _ = _baseline_parts(p0, T, x)
+    i = np.arange(1, T + 1, dtype=np.float64)
+    ratio_c = np.concatenate([[0.0], ((i[1:] - 1.0) / i[1:]) ** c])  # ((i-1)/i)^c
+    # d/dc [i^c - (i-1)^c] e^{beta'x} = i^c e^{beta'x} [log i - ((i-1)/i)^c log(i-1)]
+    dw_dc_g = np.exp(c * np.log(i) + lin) * (np.log(i) - special.xlogy(ratio_c, i - 1.0))
+    wg = np.exp(log_w + lin)
+    d_ls = np.zeros((4 + k, T))
+    if math.isinf(r):  # log S = -B / alpha
+        log_s = -B / alpha
+        d_ls[1] = B / alpha**2
+        dls_dB = np.full(T, -1.0 / alpha)
+    else:
+        log_s = -r * np.log1p(B / alpha)
+        d_ls[0] = -np.log1p(B / alpha)
+        d_ls[1] = r * B / (alpha * (alpha + B))
+        dls_dB = -r / (alpha + B)
+    d_ls[2] = dls_dB * np.cumsum(dw_dc_g)
+    if x is not None:
+        d_ls[4:] = dls_dB * np.cumsum(wg[:, None] * x, axis=0).T
+    prev = np.concatenate([[0.0], log_s[:-1]])
+    one_minus_q = -np.expm1(log_s - prev)
+    if np.any(one_minus_q <= 0):
+        return np.full(T, -np.inf), grad
+    d_prev = np.concatenate([np.zeros((4 + k, 1)), d_ls[:, :-1]], axis=1)
+    d_log_d = (d_prev - (1.0 - one_minus_q) * d_ls) / one_minus_q
+    if pool_size is None:
+        delta = np.exp(_log_increments(log_s))
+        grad[:] = (n - m * delta) * d_log_d
+        grad[3] = n / m - delta
+        return ll, grad
+    N = float(pool_size)
+    p = m / N
+    rest = N - n.sum()
+    grad[:] = n * d_log_d
+    grad[3] = n / m
+    s_T = math.exp(log_s[-1])
+    never = (1.0 - p) + p * s_T
+    grad[:, -1] += rest * p * s_T * d_ls[:, -1] / never
+    grad[3, -1] -= rest * (1.0 - s_T) / N / never
+    return ll, grad
+
+
+def simulate(params: AcquisitionParams, n_periods: int, *, pool_size: int | None = None,
+             covariates: ArrayLike | None = None,
+             rng: np.random.Generator) -> dict[str, Any]:
+    r"""Simulate each prospect's acquisition time; vectorised (no loop over prospects).
+
+    With ``pool_size`` :math:`N`, each of the :math:`N` prospects is an
+    ever-acquirer with probability :math:`p = m/N`; without it the number of
+    ever-acquirers is Poisson(:math:`m`). Each ever-acquirer draws
+    :math:`\lambda \sim \mathrm{Gamma}(r, \alpha)` and a unit exponential
+    :math:`E`, and is acquired when :math:`\lambda B(t)` reaches :math:`E`;
+    within a period the baseline is interpolated as :math:`t^c`.
+
+    Parameters
+    ----------
+    params : AcquisitionParams
+        Scalar parameters (``beta`` a vector when there are covariates).
+    n_periods : int
+        Number of periods :math:`T` of the window.
+    pool_size : int, optional
+        Number of prospects; requires ``m <= pool_size``.
+    covariates : array_like, shape (T, k), optional
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        ``time`` (continuous acquisition time in periods; ``inf`` for
+        never-acquirers, and for those acquired after ``T`` when there are
+        covariates), ``period`` (1..T, or 0 if not acquired within the
+        window), ``ever`` (bool), one entry per prospect (per ever-acquirer
+        without a pool); and ``counts``, new customers per period (length T).
+
+    Examples
+    --------
+    >>> sim = simulate(AcquisitionParams(2.0, 10.0, m=500.0), 4, rng=np.random.default_rng(1))
+    >>> sim["counts"].shape, int(sim["counts"].sum()) <= len(sim["time"])
+    ((4,), True)
+    """
+    r, alpha, c, m = (float(v) for v in params[:4])
+    x = _covariate_matrix(covariates, n_periods)
+    if pool_size is None:
+        n_ever = int(rng.poisson(m))
+        ever = np.ones(n_ever, dtype=bool)
+    else:
+        p = m / float(pool_size)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"m = {m} must be between 0 and pool_size = {pool_size}.")
+        ever = rng.random(int(pool_size)) < p
+        n_ever = int(ever.sum())
+    lam = np.full(n_ever, 1.0 / alpha) if math.isinf(r) else rng.gamma(r, 1.0 / alpha, size=n_ever)
+    with np.errstate(divide="ignore"):  # a rate that underflows to 0 is never acquired
+        tau = rng.standard_exponential(n_ever) / lam  # the baseline B(t) at acquisition
+    beta = np.asarray(params.beta, dtype=np.float64).reshape(0 if x is None else x.shape[1])
+    B, _, lin, _ = _baseline_parts(AcquisitionParams(r, alpha, c, m, beta), n_periods, x)
+    g = np.exp(lin)
+    B0 = np.concatenate([[0.0], B])
+    period = np.searchsorted(B0, tau, side="left")  # B(k-1) < tau <= B(k)
+    period = np.maximum(period, 1)
+    inside = period <= n_periods
+    time = np.full(n_ever, np.inf)
+    k = period[inside]
+    time[inside] = ((k - 1.0) ** c + (tau[inside] - B0[k - 1]) / g[k - 1]) ** (1.0 / c)
+    if x is None:
+        time[~inside] = tau[~inside] ** (1.0 / c)
+    out_time = np.full(ever.shape[0], np.inf)
+    out_period = np.zeros(ever.shape[0], dtype=np.int64)
+    out_time[ever] = time
+    out_period[ever] = np.where(inside, period, 0)
+    counts = np.bincount(out_period, minlength=n_periods + 1)[1:]
+    return {"time": out_time, "period": out_period, "ever": ever, "counts": counts}
+
+
+# ============================================================================ model
+def _flat_type(names: Sequence[str]) -> type:
+    """A NamedTuple-like type with any field names (covariate names need not be identifiers)."""
+    fields = tuple(names)
+
+    class FlatParams(tuple):
+        _fields = fields
+
+        def __new__(cls, *values: Any) -> FlatParams:
+            return tuple.__new__(cls, values)
+
+        def _asdict(self) -> dict[str, Any]:
+            return dict(zip(fields, self, strict=True))
+
+    return FlatParams
+
+
+def _transform_of(name: str) -> str:
+    return "logit" if name == "p" else ("identity" if name.startswith("beta_") else "log")
+
+
+def _to_u(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
+    """Transformed (unconstrained) scale of each parameter: log, logit or identity."""
+    out = np.array(theta, dtype=np.float64)
+    for j, k in enumerate(kinds):
+        out[..., j] = (np.log(out[..., j]) if k == "log" else
+                       special.logit(out[..., j]) if k == "logit" else out[..., j])
+    return out
+
+
+def _from_u(u: FloatArray, kinds: Sequence[str]) -> FloatArray:
+    out = np.array(u, dtype=np.float64)
+    for j, k in enumerate(kinds):
+        if k == "log":
+            with np.errstate(over="ignore"):  # an unidentified parameter's upper limit is inf
+                out[..., j] = np.exp(out[..., j])
+        elif k == "logit":
+            out[..., j] = special.expit(out[..., j])
+    return out
+
+
+def _du_dtheta(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
+    return np.array([1.0 / t if k == "log" else (1.0 / (t * (1.0 - t)) if k == "logit" else 1.0)
+                     for t, k in zip(theta, kinds, strict=True)])
+
+
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """Forecast against actual new-customer counts in the periods after calibration.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Per holdout period: ``actual``, ``expected``, ``cumulative_actual`` and
+        ``cumulative_expected`` (both counted from period 1, so they include the
+        calibration arrivals).
+    metrics : DataFrame
+        Rows ``per_period`` and ``cumulative``; columns ``mae`` (mean absolute
+        error, customers) and ``mape`` (mean absolute percentage error, %,
+        over periods with actual > 0).
+    cumulative_error : float
+        Signed error of the cumulative count at the last holdout period, in %
+        of the actual: ``100 * (expected - actual) / actual``.
+    """
+
+    table: pd.DataFrame
+    metrics: pd.DataFrame
+    cumulative_error: float
+
+
+class AcquisitionModel(ParametricModel):
+    r"""Trial model of new-customer arrivals ([FHZ2003]_), fitted by maximum likelihood.
+
+    Each of :math:`N` prospects will ever be acquired with probability
+    :math:`p`; an ever-acquirer's time to acquisition is exponential-gamma
+    (:math:`F(t) = 1 - (\alpha/(\alpha+t))^r`), Weibull-gamma
+    (:math:`F(t) = 1 - (\alpha/(\alpha+t^c))^r`), or, without heterogeneity in
+    the acquisition rate, exponential (:math:`1 - e^{-\lambda t}`) or Weibull
+    (:math:`1 - e^{-\lambda t^c}`), the component models of [FHZ2003]_.
+    Period covariates :math:`x(t)` multiply the hazard by
+    :math:`e^{\beta' x(t)}` (see the module docstring). Fitted on new-customer
+    counts per period.
+
+    Parameters
+    ----------
+    distribution : {"exponential-gamma", "weibull-gamma", "exponential", "weibull"}
+        Timing distribution of the ever-acquirers. The Weibull variants (``c``
+        free) can produce arrivals that first rise and then fall.
+    pool_size : float, optional
+        Number of prospects :math:`N` (e.g. the estimated market size). Given,
+        the model estimates the share :math:`p` of ever-acquirers (parameter
+        ``p``). ``None`` (default) fits the :math:`N \to \infty` limit and
+        estimates ``m`` :math:`= N p`, the expected number of ever-acquirers:
+        the data identify :math:`N p`, never :math:`N` and :math:`p`
+        separately (the likelihood with a large known :math:`N` is the same).
+    fixed : mapping of str to float, optional
+        Parameters held at given values instead of estimated, e.g.
+        ``{"p": 1.0}`` (everyone in the pool is eventually acquired) or
+        ``{"m": 60_000}`` (outside knowledge of the market). Needed when the
+        calibration window shows no sign of the pool being used up (see Notes).
+    penalizer : float, default 0.0
+        L2 penalty on the natural-scale parameters; 0 for plain MLE.
+
+    Attributes
+    ----------
+    params_ : Series
+        ``r, alpha`` (gamma heterogeneity) or ``lambda`` (rate), ``c`` (Weibull),
+        ``p`` (with a pool) or ``m``, and ``beta_<covariate>`` per covariate;
+        fixed parameters at their values.
+    covariance_ : DataFrame
+        Delta-method covariance of ``params_`` (zero for fixed parameters).
+    counts_ : Series
+        New customers per calibration period (index 1..T).
+    covariates_ : DataFrame or None
+        Covariates of the calibration periods.
+    n_periods_ : int
+        Number of calibration periods :math:`T`.
+    n_customers_ : int
+        Customers acquired in the calibration periods.
+
+    Notes
+    -----
+    How many prospects will ever be acquired shows only once arrivals slow
+    down as the pool is used up. While arrivals still grow (as in the first
+    weeks of CDNOW's 1997 cohort), the likelihood keeps increasing with
+    :math:`m` and the fit stops with a :class:`~clv.exceptions.ConvergenceError`
+    that says so; then fix ``m`` (or ``pool_size`` with ``fixed={"p": 1.0}``)
+    from outside knowledge, or use a longer window. Likewise ``r`` running
+    away means no detectable heterogeneity: use ``"exponential"`` or
+    ``"weibull"``.
+
+    Examples
+    --------
+    >>> true = AcquisitionParams(r=1.5, alpha=20.0, c=1.0, m=5000.0)
+    >>> counts = simulate(true, 26, rng=np.random.default_rng(3))["counts"]
+    >>> model = AcquisitionModel().fit(pd.Series(counts, index=range(1, 27)))
+    >>> model.params_.index.tolist()
+    ['r', 'alpha', 'm']
+    >>> forecast = model.expected_arrivals(52)
+    >>> bool(forecast["cumulative"].is_monotonic_increasing)
+    True
+    """
+
+    spec: ClassVar[ModelSpec] = ModelSpec(
+        name="acquisition (trial) model",
+        params=AcquisitionParams,
+        start=AcquisitionParams(1.0, 1.0),
+        columns=("period", "new_customers"),
+        log_likelihood=log_likelihood,
+        simulate=simulate,
+    )
+
+    def __init__(self, *, distribution: str = "exponential-gamma", pool_size: float | None = None,
+                 fixed: Mapping[str, float] | None = None, penalizer: float = 0.0) -> None:
+        self.distribution = distribution
+        self.pool_size = pool_size
+        self.fixed = fixed
+        self.penalizer = penalizer
+
+    # ------------------------------------------------------------------ structure
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {"distribution": self.distribution, "pool_size": self.pool_size,
+                "fixed": (None if self.fixed is None
+                          else {k: float(v) for k, v in self.fixed.items()}),
+                "penalizer": self.penalizer}
+
+    def _pool(self) -> float | None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, "
+                             f"got {self.distribution!r}.")
+        pool = self.pool_size
+        if pool is None:
+            return None
+        ok = isinstance(pool, int | float | np.integer | np.floating) and not isinstance(pool, bool)
+        if not (ok and np.isfinite(pool) and pool > 0):
+            raise ValueError(f"pool_size must be a positive number of prospects (or None), "
+                             f"got {pool!r}.")
+        return float(pool)
+
+    def _names(self, covariate_names: Sequence[str]) -> list[str]:
+        pool = self._pool()
+        gamma = self.distribution.endswith("-gamma")
+        return ((["r", "alpha"] if gamma else ["lambda"])
+                + (["c"] if self.distribution.startswith("weibull") else [])
+                + (["p"] if pool else ["m"]) + [f"beta_{n}" for n in covariate_names])
+
+    def _fixed(self, names: Sequence[str]) -> dict[str, float]:
+        fixed = {str(k): float(v) for k, v in (self.fixed or {}).items()}
+        unknown = sorted(set(fixed) - set(names))
+        if unknown:
+            raise ValueError(f"fixed has unknown parameter(s) {unknown}; this model has "
+                             f"{list(names)}.")
+        for k, v in fixed.items():
+            kind = _transform_of(k)
+            ok = (np.isfinite(v) and (v > 0 if kind == "log" else 0 < v <= 1 if kind == "logit"
+                                      else True))
+            if not ok:
+                raise ValueError(f"fixed value {k}={v} is outside the parameter's range "
+                                 "(positive; 0 < p <= 1; any finite coefficient).")
+        if len(fixed) == len(names):
+            raise ValueError("every parameter is fixed: leave at least one to estimate.")
+        return fixed
+
+    def _canonical(self, values: Sequence[Any], names: Sequence[str]) -> AcquisitionParams:
+        """``AcquisitionParams`` from values in ``names`` order (arrays broadcast)."""
+        v = {n: np.asarray(x, dtype=np.float64) for n, x in zip(names, values, strict=True)}
+        pool = self._pool()
+        if "r" in v:
+            r, alpha = v["r"], v["alpha"]
+        else:
+            r, alpha = np.full_like(v["lambda"], np.inf), 1.0 / v["lambda"]
+        c = v.get("c", 1.0)
+        m = v["p"] * pool if pool else v["m"]
+        betas = [x for n, x in v.items() if n.startswith("beta_")]
+        beta = np.stack(betas, axis=-1) if betas else np.zeros((*np.shape(m), 0))
+        return AcquisitionParams(r, alpha, c, m, beta)
+
+    def _engine_spec(self, names: list[str], free: list[str], fixed: Mapping[str, float],
+                     start: Mapping[str, float]) -> ModelSpec:
+        pool = self._pool()
+        rows = {"r": 0, "alpha": 1, "lambda": 1, "c": 2, "m": 3, "p": 3}
+        betas = [q for q in names if q.startswith("beta_")]
+        free_rows = [rows[n] if n in rows else 4 + betas.index(n) for n in free]
+        Flat = _flat_type(free)
+
+        def full(flat: Sequence[float]) -> AcquisitionParams:
+            vals = dict(fixed)
+            vals.update(zip(free, (float(f) for f in flat), strict=True))
+            return self._canonical([vals[n] for n in names], names)
+
+        def split(period: FloatArray, xs: tuple[FloatArray, ...]) -> tuple[np.ndarray, Any]:
+            order = np.argsort(period, kind="stable")
+            return order, (np.column_stack(xs)[order] if xs else None)
+
+        def ll(flat: Any, period: FloatArray, count: FloatArray, *xs: FloatArray) -> FloatArray:
+            order, x = split(period, xs)
+            out = np.empty_like(count)
+            out[order] = log_likelihood(full(flat), count[order], pool_size=pool, covariates=x)
+            return out
+
+        def grad(flat: Any, period: FloatArray, count: FloatArray,
+                 *xs: FloatArray) -> tuple[FloatArray, FloatArray]:
+            order, x = split(period, xs)
+            p = full(flat)
+            values, g = log_likelihood_gradient(p, count[order], pool_size=pool, covariates=x)
+            g = g[free_rows]
+            for j, n in enumerate(free):
+                if n == "lambda":  # alpha = 1 / lambda
+                    g[j] *= -float(p.alpha) ** 2
+                elif n == "p":  # m = N p
+                    g[j] *= pool
+            out_ll = np.empty_like(count)
+            out_ll[order] = values
+            out_g = np.empty_like(g)
+            out_g[:, order] = g
+            return out_ll, out_g
+
+        return ModelSpec(
+            name=f"AcquisitionModel ({self.distribution})",
+            params=Flat,
+            start=Flat(*(start[n] for n in free)),
+            columns=("period", "new_customers",
+                     *[f"x{j}" for j in range(sum(q.startswith("beta_") for q in names))]),
+            log_likelihood=ll,
+            gradient=grad,
+            transforms=tuple(_transform_of(n) for n in free),
+        )
+
+    def _start(self, names: Sequence[str], fixed: Mapping[str, float], total: float,
+               T: int) -> dict[str, float]:
+        """Starting values: the pool share and the timing scale agree with the observed total."""
+        pool = self._pool()
+        if "m" in fixed or "p" in fixed:
+            ever = fixed["m"] if "m" in fixed else fixed["p"] * (pool or 1.0)
+        else:
+            ever = 2.0 * total
+        share = min(max(total / ever, 1e-6), 0.9)  # F(T) to aim at
+        c = fixed.get("c", 1.0)
+        start = {"r": fixed.get("r", 1.0), "c": c, "m": ever,
+                 "p": min(ever / pool, 0.5 * (1 + total / pool)) if pool else 0.5}
+        r = start["r"]
+        # F(T) = 1 - (alpha / (alpha + T^c))^r  =>  alpha = T^c / ((1 - F)^(-1/r) - 1)
+        start["alpha"] = float(T) ** c / ((1.0 - share) ** (-1.0 / r) - 1.0)
+        start["lambda"] = -math.log1p(-share) / float(T) ** c
+        start.update({n: 0.0 for n in names if n.startswith("beta_")})
+        start.update(fixed)
+        return start
+
+    # ------------------------------------------------------------------ fit
+    def fit(  # type: ignore[override]
+        self,
+        data: Any,
+        *,
+        covariates: pd.DataFrame | None = None,
+        time_unit: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        initial_params: Mapping[str, float] | None = None,
+        n_starts: int = 1,
+        random_state: int | np.random.Generator | None = None,
+    ) -> Self:
+        """Estimate the parameters by maximum likelihood.
+
+        Parameters
+        ----------
+        data : Series, DataFrame or dates
+            New-customer counts per period: a Series indexed by period
+            1..T (every period present, zeros included; e.g. from
+            :func:`arrivals_per_period`) or a frame with a ``new_customers``
+            column; or the customers' first-purchase dates (datetime Series /
+            index / array), counted per period with ``time_unit``, ``start``
+            and ``end`` as in :func:`arrivals_per_period`.
+        covariates : DataFrame, optional
+            One numeric column per covariate, a row per period, indexed by
+            period number (or by a date in the period, when the window's
+            start is known); rows for other periods are ignored. Covariates
+            are rescaled internally (by their largest absolute value); the
+            reported ``beta_*`` are per unit of the covariate as given.
+        time_unit, start, end
+            For dates: see :func:`arrivals_per_period`. ``time_unit`` and
+            ``start`` are recorded for counts (and override their ``attrs``).
+        initial_params : mapping, optional
+            Starting values on the natural scale, by ``params_`` name.
+        n_starts : int, default 1
+            Number of starting points (extra ones are seeded perturbations).
+        random_state : int or Generator, optional
+            Seed for the extra starting points.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            Negative, non-integer or missing counts; periods duplicated, out of
+            order or with gaps; covariates missing for a period; more arrivals
+            than ``pool_size``.
+        ConvergenceError
+            When the data do not identify a parameter (it runs to the edge of
+            its range), with the acquisition-specific remedy.
+        """
+        what = f"the data passed to {type(self).__name__}"
+        pool = self._pool()
+        counts, attrs = _counts_from(data, time_unit=time_unit, start=start, end=end, what=what)
+        n = counts.to_numpy()
+        T = len(n)
+        total = float(n.sum())
+        if pool is not None and total > pool:
+            raise DataError([Problem("new_customers", f"adds up to {total:g} customers, more than "
+                                     f"the pool of pool_size={pool:g} prospects",
+                                     "pass a pool_size at least as large as everyone acquired "
+                                     "(or pool_size=None)")], what=what)
+        if total == 0:
+            raise DataError([Problem("new_customers", "is 0 in every period",
+                                     "nobody was acquired: the model cannot be estimated")],
+                            what=what)
+        cov = _covariate_rows(covariates, np.arange(1, T + 1), None, start=attrs.get("start"),
+                              time_unit=attrs.get("time_unit"), what=what)
+        names = self._names([] if cov is None else list(cov.columns))
+        fixed = self._fixed(names)
+        free = [q for q in names if q not in fixed]
+        x = None if cov is None else cov.to_numpy()
+        k = 0 if x is None else x.shape[1]
+        scale = np.ones(k) if x is None else np.max(np.abs(x), axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        unscale = {q: 1.0 / scale[j] for j, q in enumerate(names[len(names) - k:])}
+        # the engine sees covariates divided by `scale`, so its coefficients are beta * scale
+        fixed_scaled = {q: v / unscale.get(q, 1.0) for q, v in fixed.items()}
+        start_vals = self._start(names, fixed_scaled, total, T)
+        init = None
+        if initial_params is not None:
+            bad = sorted(set(initial_params) - set(free))
+            if bad:
+                raise ValueError(f"initial_params has unknown or fixed parameter(s) {bad}; "
+                                 f"estimated parameters: {free}.")
+            init = {q: float(v) / unscale.get(q, 1.0) for q, v in initial_params.items()}
+        spec = self._engine_spec(names, free, fixed_scaled, start_vals)
+        arrays = {"period": np.arange(1.0, T + 1), "new_customers": n}
+        for j in range(k):
+            arrays[f"x{j}"] = x[:, j] / scale[j]  # type: ignore[index]
+        try:
+            result = maximise(spec, arrays, None, initial_params=init, penalizer=self.penalizer,
+                              n_starts=n_starts, random_state=random_state)
+        except ConvergenceError as exc:
+            # the engine's generic tip is about repeat-purchase models: replace it
+            text = str(exc).replace(" Try penalizer=0.01, or a simpler model (e.g. without "
+                                    "dropout when nobody appears to churn).", "")
+            raise ConvergenceError(f"{text}{_advice(text, self.distribution)}") from None
+        factor = np.array([unscale.get(q, 1.0) for q in free])
+        est = dict(fixed)
+        est.update(zip(free, result.params * factor, strict=True))
+        cov_free = result.covariance * np.outer(factor, factor)
+        idx = [names.index(q) for q in free]
+        covariance = np.zeros((len(names), len(names)))
+        covariance[np.ix_(idx, idx)] = cov_free
+        self.params_ = pd.Series([est[q] for q in names], index=names, name="coef",
+                                 dtype=np.float64)
+        self.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
+        self.log_likelihood_ = result.log_likelihood
+        self.converged_ = result.converged
+        self.optimizer_ = result
+        self._set_data(counts, cov, attrs)
+        weak = self._unidentified()
+        if weak:
+            warnings.warn(
+                f"AcquisitionModel: the data hardly identify {weak} (standard error above "
+                f"{_WEAK_SE:g} on the log/logit scale); forecasts beyond the calibration window "
+                "and their intervals are unreliable, and forecast() leaves out parameter "
+                "uncertainty." + _advice(f"parameter(s) {weak}", self.distribution),
+                ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _unidentified(self) -> list[str]:
+        """Estimated parameters whose standard error on the transformed scale exceeds _WEAK_SE."""
+        names = list(self.params_.index)
+        free = self._free()
+        idx = [names.index(q) for q in free]
+        theta = self.params_.to_numpy()[idx]
+        se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy())[idx], 0, None))
+        se_u = se * np.abs(_du_dtheta(theta, [_transform_of(q) for q in free]))
+        return [q for q, v in zip(free, se_u, strict=True) if not v <= _WEAK_SE]
+
+    def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
+                  attrs: Mapping[str, Any]) -> None:
+        self.counts_ = counts
+        self.covariates_ = cov
+        self.n_periods_ = len(counts)
+        total = float(counts.sum())
+        self.n_customers_ = int(total) if total.is_integer() else total
+        self.time_unit_ = attrs.get("time_unit")
+        self.start_ = attrs.get("start")
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def _p(self) -> AcquisitionParams:
+        self._check_fitted()
+        return self._canonical(self.params_.to_numpy(), list(self.params_.index))
+
+    @property
+    def covariate_names_(self) -> list[str]:
+        """Covariate names, in the order of the ``beta_*`` parameters."""
+        self._check_fitted()
+        return [] if self.covariates_ is None else list(self.covariates_.columns)
+
+    def _free(self) -> list[str]:
+        fixed = self._fixed(list(self.params_.index))
+        return [q for q in self.params_.index if q not in fixed]
+
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
+
+        Intervals are symmetric on the scale the parameter was estimated on
+        and mapped back: log for ``r, alpha, lambda, c, m``, logit for the
+        share ``p`` (so they stay inside (0, 1)), natural for the
+        coefficients ``beta_*``. Fixed parameters have ``se`` 0.
+        """
+        self._check_fitted()
+        z = float(special.ndtri(1 - alpha / 2))
+        coef = self.params_.to_numpy()
+        se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
+        lower, upper = coef.copy(), coef.copy()
+        free = [list(self.params_.index).index(q) for q in self._free()]
+        kinds = [_transform_of(self.params_.index[j]) for j in free]
+        u = _to_u(coef[free], kinds)
+        se_u = se[free] * np.abs(_du_dtheta(coef[free], kinds))
+        lower[free] = _from_u(u - z * se_u, kinds)
+        upper[free] = _from_u(u + z * se_u, kinds)
+        out = pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
+                           index=pd.Index(list(self.params_.index), name="param"))
+        return out
+
+    # ------------------------------------------------------------------ predictions
+    def _covariates_for(self, n_periods: int, covariates: pd.DataFrame | None) -> FloatArray | None:
+        names = self.covariate_names_
+        if not names:
+            return None
+        known = self.covariates_
+        assert known is not None
+        periods = np.arange(1, n_periods + 1)
+        future = periods[periods > self.n_periods_]
+        rows = [known.loc[periods[periods <= self.n_periods_]]]
+        if future.size:
+            rows.append(_covariate_rows(covariates, future, names, start=self.start_,
+                                        time_unit=self.time_unit_,
+                                        what="the covariates of the forecast periods"))
+        return pd.concat(rows).to_numpy()
+
+    @staticmethod
+    def _horizon(periods: Any) -> tuple[int, np.ndarray]:
+        if isinstance(periods, int | np.integer) and not isinstance(periods, bool):
+            if periods < 1:
+                raise ValueError(f"periods must be >= 1, got {periods}.")
+            return int(periods), np.arange(1, int(periods) + 1)
+        wanted = np.asarray(periods)
+        if (wanted.ndim != 1 or wanted.size == 0 or wanted.dtype.kind not in "iuf"
+                or not np.all(wanted == np.round(wanted)) or np.any(wanted < 1)):
+            raise ValueError("periods must be a number of periods or whole period numbers >= 1.")
+        return int(wanted.max()), wanted.astype(np.int64)
+
+    def expected_arrivals(self, periods: int | ArrayLike, *,
+                          covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Expected new customers per period and cumulated from period 1.
+
+        Parameters
+        ----------
+        periods : int or array_like of int
+            Number of periods from the start of the window (``52`` gives
+            periods 1..52), or the period numbers wanted.
+        covariates : DataFrame, optional
+            Covariates of the periods after calibration (needed when the model
+            has covariates and ``periods`` goes beyond ``n_periods_``).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``period``: ``expected`` and ``cumulative``
+            (:math:`m F(t)`: non-decreasing and below :math:`m`).
+        """
+        self._check_fitted()
+        n, wanted = self._horizon(periods)
+        x = self._covariates_for(n, covariates)
+        per = expected_arrivals(self._p, n, x)
+        out = pd.DataFrame({"expected": per, "cumulative": np.cumsum(per)},
+                           index=pd.RangeIndex(1, n + 1, name="period"))
+        return out.loc[wanted]
+
+    def _parameter_draws(self, n_draws: int, rng: np.random.Generator) -> FloatArray:
+        """Draws of ``params_`` from N(estimate, covariance) on the transformed scale."""
+        names = list(self.params_.index)
+        theta = self.params_.to_numpy()
+        out = np.tile(theta, (n_draws, 1))
+        free = [names.index(q) for q in self._free()]
+        cov = self.covariance_.to_numpy()[np.ix_(free, free)]
+        if not np.all(np.isfinite(cov)) or self._unidentified():
+            warnings.warn("the covariance is not available (singular Hessian) or some parameters "
+                          "are not identified: the forecast interval leaves out parameter "
+                          "uncertainty.", ConvergenceWarning, stacklevel=3)
+            return out
+        kinds = [_transform_of(names[j]) for j in free]
+        d = _du_dtheta(theta[free], kinds)
+        cov_u = cov * np.outer(d, d)
+        vals, vecs = np.linalg.eigh(0.5 * (cov_u + cov_u.T))
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        u = _to_u(theta[free], kinds) + rng.standard_normal((n_draws, len(free))) @ root.T
+        out[:, free] = _from_u(u, kinds)
+        return out
+
+    def forecast(self, horizon: int, *, covariates: pd.DataFrame | None = None,
+                 level: float = 0.9, n_draws: int = 2000, noise: bool = True,
+                 random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        r"""Forecast new customers in the ``horizon`` periods after calibration, with intervals.
+
+        The interval combines parameter uncertainty (``n_draws`` draws from
+        the normal approximation of the estimates on the scale they were
+        estimated on: log, logit, natural for coefficients) with the
+        randomness of arrivals given the parameters: Poisson counts
+        (``pool_size=None``), or a multinomial split of the prospects not yet
+        acquired (with a pool: each is acquired in period :math:`t > T` with
+        probability :math:`p\,\Delta F_t / (1 - p F(T))`). ``noise=False``
+        leaves out the latter: an interval for the expected count.
+
+        Parameters
+        ----------
+        horizon : int
+            Number of periods after the calibration periods.
+        covariates : DataFrame, optional
+            Covariates of periods ``n_periods_ + 1 ..`` (models with covariates).
+        level : float, default 0.9
+            Coverage of the central interval.
+        n_draws : int, default 2000
+            Number of simulations.
+        noise : bool, default True
+            Include the randomness of arrivals (a prediction interval).
+        random_state : int or Generator, optional
+            Seed.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``period`` (``n_periods_ + 1`` to ``n_periods_ + horizon``):
+            ``expected``, ``lower``, ``upper`` (this period's arrivals),
+            ``cumulative``, ``cumulative_lower``, ``cumulative_upper``
+            (customers acquired since period 1: the observed calibration total
+            plus the forecast).
+        """
+        self._check_fitted()
+        if not (isinstance(horizon, int | np.integer) and not isinstance(horizon, bool)
+                and horizon >= 1):
+            raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be between 0 and 1, got {level!r}.")
+        rng = np.random.default_rng(random_state)
+        T = self.n_periods_
+        n = T + int(horizon)
+        x = self._covariates_for(n, covariates)
+        observed = float(self.counts_.sum())
+        p = self._canonical(self._parameter_draws(int(n_draws), rng).T, list(self.params_.index))
+        pool = self._pool()
+        log_s = log_survival(p, n, x)
+        incr = np.exp(_log_increments(log_s))[:, T:]
+        m = np.asarray(p.m)[:, None]
+        if pool is None:
+            mean = m * incr
+            sims = rng.poisson(mean) if noise else mean
+        else:
+            share = m / pool
+            left = pool - observed
+            probs = share * incr / ((1.0 - share) + share * np.exp(log_s[:, T - 1 : T]))
+            if noise:
+                rest = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0)
+                pvals = np.concatenate([probs, rest], axis=1)
+                pvals /= pvals.sum(axis=1, keepdims=True)
+                sims = rng.multinomial(round(left), pvals)[:, :-1]
+            else:
+                sims = left * probs
+        cum = observed + np.cumsum(sims, axis=1)
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        point = self.expected_arrivals(n, covariates=covariates)["expected"].to_numpy()[T:]
+        return pd.DataFrame({
+            "expected": point,
+            "lower": np.quantile(sims, lo, axis=0),
+            "upper": np.quantile(sims, hi, axis=0),
+            "cumulative": observed + np.cumsum(point),
+            "cumulative_lower": np.quantile(cum, lo, axis=0),
+            "cumulative_upper": np.quantile(cum, hi, axis=0),
+        }, index=pd.RangeIndex(T + 1, n + 1, name="period"))
+
+    def holdout_check(self, actual: pd.Series, *,
+                      covariates: pd.DataFrame | None = None) -> HoldoutCheck:
+        """Compare the forecast with the actual arrivals after the calibration periods.
+
+        Parameters
+        ----------
+        actual : Series
+            New customers per period, indexed by period number; periods up to
+            ``n_periods_`` are ignored, the rest must follow on without gaps
+            (``n_periods_ + 1, n_periods_ + 2, ...``).
+        covariates : DataFrame, optional
+            Covariates of the holdout periods (models with covariates).
+
+        Returns
+        -------
+        HoldoutCheck
+            ``table`` per period, ``metrics`` (MAE and MAPE of the per-period
+            and of the cumulative counts) and ``cumulative_error`` (signed %
+            error of the cumulative count at the last period).
+        """
+        self._check_fitted()
+        what = "the holdout counts"
+        if not isinstance(actual, pd.Series):
+            raise DataError([Problem(None, f"expected a Series of counts indexed by period, got "
+                                     f"{type(actual).__name__}", "pass e.g. counts.loc[T + 1:]")],
+                            what=what)
+        T = self.n_periods_
+        problems = _index_problems(actual.index, expect_first=int(actual.index[0]) if len(actual)
+                                   and pd.api.types.is_integer_dtype(actual.index.dtype) else 1)
+        if problems:
+            raise DataError(problems, what=what)
+        later = actual[np.asarray(actual.index) > T]
+        v = later.to_numpy(dtype=np.float64, na_value=np.nan)
+        if len(v) == 0 or int(later.index[0]) != T + 1:
+            problems.append(Problem("period", f"has no periods right after the calibration "
+                                    f"(from {T + 1})", "pass the counts of periods T+1, T+2, ..."))
+        elif (~np.isfinite(v) | (v < 0)).any():
+            problems.append(Problem("new_customers", "has missing or negative counts",
+                                    "counts must be >= 0"))
+        if problems:
+            raise DataError(problems, what=what)
+        n = T + len(v)
+        expected = self.expected_arrivals(n, covariates=covariates)["expected"].to_numpy()[T:]
+        observed = float(self.counts_.sum())
+        cum_a, cum_e = observed + np.cumsum(v), observed + np.cumsum(expected)
+        table = pd.DataFrame({"actual": v, "expected": expected, "cumulative_actual": cum_a,
+                              "cumulative_expected": cum_e},
+                             index=pd.RangeIndex(T + 1, n + 1, name="period"))
+        metrics = pd.DataFrame([_errors(v, expected), _errors(cum_a, cum_e)],
+                               index=pd.Index(["per_period", "cumulative"], name="counts"),
+                               columns=["mae", "mape"])
+        return HoldoutCheck(table, metrics, float(100 * (cum_e[-1] - cum_a[-1]) / cum_a[-1]))
+
+    def simulate(self, n_periods: int, *, covariates: pd.DataFrame | None = None,
+                 random_state: int | np.random.Generator | None = None) -> pd.Series:
+        """Simulate new-customer counts for periods 1..``n_periods`` at the fitted parameters."""
+        self._check_fitted()
+        x = self._covariates_for(int(n_periods), covariates)
+        p = self._p
+        params = AcquisitionParams(float(p.r), float(p.alpha), float(p.c), float(p.m),
+                                   np.asarray(p.beta).reshape(-1))
+        pool = None if self.pool_size is None else round(self.pool_size)
+        sim = simulate(params, int(n_periods), pool_size=pool, covariates=x,
+                       rng=np.random.default_rng(random_state))
+        return pd.Series(sim["counts"], index=pd.RangeIndex(1, int(n_periods) + 1, name="period"),
+                         name="new_customers")
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state, with the calibration counts and covariates, as a JSON-ready dict."""
+        doc = super().to_dict()
+        doc["counts"] = self.counts_.tolist()
+        doc["covariates"] = None if self.covariates_ is None else {
+            str(c): self.covariates_[c].tolist() for c in self.covariates_.columns}
+        doc["start"] = self.start_
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
+        try:
+            model = cls(**doc.get("init", {}))
+            counts = np.asarray(doc["counts"], dtype=np.float64)
+            index = pd.RangeIndex(1, len(counts) + 1, name="period")
+            cov_doc = doc.get("covariates")
+            cov = None if cov_doc is None else pd.DataFrame(
+                {k: np.asarray(v, dtype=np.float64) for k, v in cov_doc.items()}, index=index)
+            names = model._names([] if cov is None else list(cov.columns))
+            params = [float(doc["params"][q]) for q in names]
+            matrix = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
+            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
+            model.covariance_ = pd.DataFrame(matrix, index=names, columns=names)
+            model.log_likelihood_ = float(doc["log_likelihood"])
+            model.converged_ = bool(doc["converged"])
+            model._set_data(pd.Series(counts, index=index, name="new_customers"), cov,
+                            {"time_unit": doc.get("time_unit"), "start": doc.get("start")})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
+                                 f"({type(exc).__name__}: {exc}). Refit and save the model "
+                                 "again.") from None
+        return model
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model as JSON (atomically; never pickle)."""
+        write_model_json(path, type(self).__name__, self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a model saved with :meth:`to_json`.
+
+        Raises
+        ------
+        ModelFileError
+            For a file of another model, an unknown schema version or a corrupt file.
+        """
+        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"<{name} ({self.distribution}, unfitted)>"
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return (f"<{name} ({self.distribution}) fitted on {self.n_periods_} periods, "
+                f"{self.n_customers_} new customers: {ps}, "
+                f"log-likelihood={self.log_likelihood_:.2f}>")
+
+
+def _errors(actual: FloatArray, expected: FloatArray) -> list[float]:
+    """Mean absolute error and mean absolute percentage error (periods with actual > 0)."""
+    pos = actual > 0
+    mape = float(np.mean(np.abs(expected[pos] - actual[pos]) / actual[pos]) * 100) \
+        if pos.any() else float("nan")
+    return [float(np.mean(np.abs(expected - actual))), mape]
+
+
+def _advice(message: str, distribution: str) -> str:
+    """What a parameter running to the edge of its range means for the acquisition model."""
+    found = re.search(r"parameter\(s\) \[([^\]]*)\]", message)
+    bad = set() if found is None else {s.strip(" '\"") for s in found.group(1).split(",")}
+    tips = []
+    if bad & {"m", "p"}:
+        tips.append("The arrivals show no sign of the pool of prospects being used up in the "
+                    "calibration window, so the data cannot tell how many will ever be acquired "
+                    "(the likelihood keeps increasing with m = N p). Fix it from outside "
+                    "knowledge, fixed={'m': ...} (or pool_size=N with fixed={'p': 1.0}), or "
+                    "calibrate on a longer window.")
+    if bad & {"m", "p"}:
+        bad -= {"r", "alpha", "lambda"}  # their scale follows m
+    if bad & {"r", "alpha"}:
+        simpler = "weibull" if distribution.startswith("weibull") else "exponential"
+        tips.append("r or alpha running away means no detectable heterogeneity in acquisition "
+                    f"rates: use distribution='{simpler}'.")
+    if bad & {"lambda", "c"}:
+        tips.append("lambda or c running away means the arrivals' timing is not identified: "
+                    "check the counts, or fix c (fixed={'c': 1.0}).")
+    if any(b.startswith("beta_") for b in bad):
+        tips.append("A covariate coefficient ran away: check that the covariate varies over "
+                    "the calibration periods and is not collinear with time.")
+    return "" if not tips else "\n" + " ".join(tips)
