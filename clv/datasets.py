@@ -3,6 +3,7 @@
 from clv.data.datasets import (
     load_cdnow_sample_transactions,
     load_cdnow_summary,
+    load_cdnow_summary_with_spend,
     load_cdnow_transactions,
     load_donations,
 )
@@ -10,6 +11,7 @@ from clv.data.datasets import (
 __all__ = [
     "load_cdnow_sample_transactions",
     "load_cdnow_summary",
+    "load_cdnow_summary_with_spend",
     "load_cdnow_transactions",
     "load_donations",
 ]

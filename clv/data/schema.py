@@ -1,0 +1,66 @@
+"""Column names, dtypes and attributes of the RFM frame (the data/model contract).
+
+The RFM frame is indexed by ``customer_id`` and holds float64 columns
+``frequency``, ``recency`` and ``T`` (plus ``monetary_value`` and ``weight`` when
+present), measured in periods of ``attrs["time_unit"]``. See ARCHITECTURE §2.1
+and ``docs/data.md``.
+
+This module is imported by ``clv.models``; keep it free of heavy imports.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CUSTOMER_ID",
+    "FREQUENCY",
+    "RECENCY",
+    "T",
+    "MONETARY_VALUE",
+    "WEIGHT",
+    "FREQUENCY_HOLDOUT",
+    "MONETARY_VALUE_HOLDOUT",
+    "DURATION_HOLDOUT",
+    "RFM_COLUMNS",
+    "RFM_DTYPE",
+    "ATTR_TIME_UNIT",
+    "ATTR_OBSERVATION_END",
+    "ATTR_CALIBRATION_END",
+    "TIME_UNITS",
+]
+
+#: Name of the index of every RFM frame.
+CUSTOMER_ID = "customer_id"
+
+#: Repeat purchases *x*: number of distinct purchase periods minus one.
+FREQUENCY = "frequency"
+#: Time of the last repeat purchase since the first, *t_x*, in periods.
+RECENCY = "recency"
+#: Customer age: first purchase to observation end, in periods.
+T = "T"
+#: Mean value of the repeat purchase periods, *m̄* (0 when frequency = 0).
+MONETARY_VALUE = "monetary_value"
+#: Number of identical customers a row stands for (compressed data).
+WEIGHT = "weight"
+
+#: Distinct purchase periods in the holdout window.
+FREQUENCY_HOLDOUT = "frequency_holdout"
+#: Mean value of the holdout purchase periods (0 when none).
+MONETARY_VALUE_HOLDOUT = "monetary_value_holdout"
+#: Length of the holdout window in periods (the same for every customer).
+DURATION_HOLDOUT = "duration_holdout"
+
+#: Columns every RFM frame has.
+RFM_COLUMNS: tuple[str, ...] = (FREQUENCY, RECENCY, T)
+#: dtype of every RFM column.
+RFM_DTYPE = "float64"
+
+#: ``DataFrame.attrs`` key of the period unit (``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``).
+ATTR_TIME_UNIT = "time_unit"
+#: ``DataFrame.attrs`` key of the observation end (ISO 8601 string).
+ATTR_OBSERVATION_END = "observation_end"
+#: ``DataFrame.attrs`` key of the calibration end of a calibration/holdout frame (ISO string).
+ATTR_CALIBRATION_END = "calibration_end"
+
+#: Period units understood by :func:`clv.data.rfm_summary`, as pandas Period aliases:
+#: day, week (Monday to Sunday, pandas ``W-SUN``), month, quarter, year.
+TIME_UNITS: tuple[str, ...] = ("D", "W", "M", "Q", "Y")

@@ -1,0 +1,145 @@
+"""Engines and period codes: pandas and DuckDB agree, codes equal pandas Period ordinals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv.data.datasets import load_cdnow_transactions
+from clv.data.engines import period_stats, resolve_engine
+from clv.data.rfm import calibration_holdout_split, rfm_summary
+from clv.data.transactions import _period_start_ticks, period_codes
+
+IGNORE_DATA_WARNINGS = pytest.mark.filterwarnings("ignore::clv.exceptions.DataWarning")
+
+
+def test_period_stats_engines_agree(rng):
+    codes = rng.integers(0, 300, 5_000)
+    periods = rng.integers(-50, 200, 5_000)
+    n = 310  # ten customers without rows
+    unsorted = period_stats(codes, periods, n, engine="pandas")
+    order = np.lexsort((periods, codes))
+    presorted = period_stats(codes[order], periods[order], n, engine="pandas", presorted=True)
+    duck = period_stats(codes, periods, n, engine="duckdb")
+    for stats in (presorted, duck):
+        for field in ("n_periods", "first", "last"):
+            np.testing.assert_array_equal(getattr(stats, field), getattr(unsorted, field))
+    frame = pd.DataFrame({"c": codes, "p": periods})
+    expected = frame.groupby("c")["p"].agg(["nunique", "min", "max"]).reindex(range(n))
+    np.testing.assert_array_equal(unsorted.n_periods, expected["nunique"].fillna(0))
+    np.testing.assert_array_equal(unsorted.first, expected["min"].fillna(0))
+    np.testing.assert_array_equal(unsorted.last, expected["max"].fillna(0))
+
+
+def test_period_stats_of_no_rows():
+    stats = period_stats(np.array([], dtype=np.int64), np.array([], dtype=np.int64), 3)
+    assert stats.n_periods.tolist() == [0, 0, 0]
+
+
+@IGNORE_DATA_WARNINGS
+@pytest.mark.parametrize("time_unit", ["D", "W", "M"])
+def test_rfm_engines_identical_on_cdnow(time_unit):
+    tx = load_cdnow_transactions()
+    common = {
+        "customer_id_col": "customer_id",
+        "date_col": "date",
+        "value_col": "value",
+        "time_unit": time_unit,
+    }
+    a = rfm_summary(tx, engine="pandas", **common)
+    b = rfm_summary(tx, engine="duckdb", **common)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    a = calibration_holdout_split(tx, engine="pandas", calibration_end="1997-12-31", **common)
+    b = calibration_holdout_split(tx, engine="duckdb", calibration_end="1997-12-31", **common)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_resolve_engine():
+    assert resolve_engine("auto") == "pandas"
+    assert resolve_engine("pandas") == "pandas"
+    assert resolve_engine("duckdb") == "duckdb"
+    with pytest.raises(ValueError, match="'polars' is not one of"):
+        resolve_engine("polars")
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W", "M", "Q", "Y"])
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_period_codes_are_pandas_ordinals(time_unit, unit, rng):
+    seconds = rng.integers(-(40 * 365 * 86_400), 60 * 365 * 86_400, 2_000)
+    dates = pd.DatetimeIndex(seconds.astype("datetime64[s]").astype(f"datetime64[{unit}]"))
+    expected = dates.to_period(time_unit).asi8
+    np.testing.assert_array_equal(period_codes(dates, time_unit), expected)
+    np.testing.assert_array_equal(period_codes(pd.Series(dates), time_unit), expected)
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W", "M", "Q", "Y"])
+def test_period_start_ticks_invert_period_codes(time_unit):
+    codes = np.arange(-250, 250)  # years stay inside the datetime64[ns] range
+    for unit in ("s", "ns"):
+        start = _period_start_ticks(codes, unit, time_unit)
+        first = start.view(f"datetime64[{unit}]")
+        before = (start - 1).view(f"datetime64[{unit}]")
+        np.testing.assert_array_equal(period_codes(first, time_unit), codes)
+        np.testing.assert_array_equal(period_codes(before, time_unit), codes - 1)
+
+
+def test_period_codes_reject_bad_input():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        period_codes(pd.Series(pd.date_range("2024-01-01", periods=2, tz="UTC")), "D")
+    with pytest.raises(ValueError, match="NaT"):
+        period_codes(pd.to_datetime(["2024-01-01", None]), "D")
+    with pytest.raises(ValueError, match="time_unit='H'"):
+        period_codes(pd.to_datetime(["2024-01-01"]), "H")
+
+
+def test_import_and_dataset_loading_stay_light():
+    """``import clv.data`` and the loaders import neither DuckDB (lazy, per engine call)
+    nor lifetimes (located with importlib, never imported: it changes pandas options)."""
+    code = (
+        "import sys; from clv.data import datasets as d; d.load_cdnow_summary(); "
+        "d.load_cdnow_transactions(); d.load_donations(); "
+        "print(sorted(m for m in ('duckdb', 'lifetimes', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_large_sparse_customer_ids_and_sub_second_times():
+    """Exercise the non-compact id path and the 64-bit sort key."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    ids = rng.choice(rng.integers(0, 2**60, 3_000), n)
+    ticks = rng.integers(0, 10**15, n)  # nanoseconds over ~11 days
+    tx = pd.DataFrame({"id": ids, "t": ticks.astype("datetime64[ns]"), "v": rng.random(n) + 0.1})
+    a = rfm_summary(
+        tx, customer_id_col="id", date_col="t", value_col="v", time_unit="D", engine="pandas"
+    )
+    b = rfm_summary(
+        tx, customer_id_col="id", date_col="t", value_col="v", time_unit="D", engine="duckdb"
+    )
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    day = tx["t"].dt.floor("D")
+    g = tx.assign(day=day).groupby("id")["day"]
+    expected_freq = g.nunique() - 1
+    np.testing.assert_array_equal(a["frequency"], expected_freq.astype(float))
+
+
+@IGNORE_DATA_WARNINGS
+def test_lexsort_fallback_when_the_sort_key_needs_more_than_63_bits():
+    rng = np.random.default_rng(4)
+    n = 40_000
+    ids = np.arange(n) % 20_000  # 15 bits of customers
+    ticks = rng.integers(0, 2**51, n)  # 51 bits of nanoseconds (26 days)
+    ticks[:10] = ticks[10:20]
+    ids[:10] = ids[10:20]  # ten exact duplicates
+    tx = pd.DataFrame({"id": ids, "t": ticks.astype("datetime64[ns]")})
+    a = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D", engine="pandas")
+    b = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D", engine="duckdb")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    day = tx["t"].dt.floor("D")
+    expected = tx.assign(day=day).groupby("id")["day"].nunique() - 1
+    np.testing.assert_array_equal(a["frequency"], expected.astype(float))
