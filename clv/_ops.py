@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import special
 
-from clv._special import log1mexp, logsubexp
+from clv._special import log1mexp, log_hyp2f1, logsubexp
 
 __all__ = ["NUMPY"]
 
@@ -28,4 +28,5 @@ NUMPY = SimpleNamespace(
     minimum=np.minimum,
     log1mexp=log1mexp,
     logsubexp=logsubexp,
+    log_hyp2f1=log_hyp2f1,
 )

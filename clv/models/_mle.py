@@ -100,10 +100,18 @@ def compress(columns: Sequence[FloatArray], weights: FloatArray | None = None) -
     cols = [np.asarray(c, dtype=np.float64) for c in columns]
     if n == 0:
         return cols, w
+    # one integer code per column (hash-based), combined arithmetically into one key while the
+    # product of the cardinalities fits in int64, then factorised once
     key = np.zeros(n, dtype=np.int64)
+    size = 1
     for c in cols:
         codes, uniques = pd.factorize(c, sort=False)
-        key, _ = pd.factorize(key * np.int64(len(uniques)) + codes, sort=False)
+        if size * len(uniques) >= 2**62:
+            key, _ = pd.factorize(key, sort=False)
+            size = int(key.max()) + 1
+        key = key * np.int64(len(uniques)) + codes
+        size *= len(uniques)
+    key, _ = pd.factorize(key, sort=False)
     first = np.full(int(key.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, key, np.arange(n, dtype=np.int64))
     summed = np.bincount(key, weights=w)
@@ -120,6 +128,7 @@ class _RunResult:
     success: bool
     message: str
     nit: int
+    hess: FloatArray | None = None  # Hessian of the mean objective at x (Newton only)
 
 
 class _Objective:
@@ -299,7 +308,7 @@ def maximise(
             f"point(s) ({'; '.join(history)}). Try initial_params= closer to plausible values, "
             "n_starts=10, or penalizer=0.01; check the data for extreme values."
         )
-    gnorm = float(np.max(np.abs(objective.gradient(best.x))))
+    gnorm = float(np.max(np.abs(best.jac))) if np.all(np.isfinite(best.jac)) else np.inf
     converged = bool(best.success) or gnorm < 1e-4
     at_bound = np.abs(best.x) >= _LOG_BOUND - 1e-6
     if at_bound.any():
@@ -320,7 +329,7 @@ def maximise(
 
     theta_scaled, d1, _ = _forward(best.x, objective.kinds)
     theta = theta_scaled * scale_vec
-    hess = _hessian(objective, best.x)
+    hess = best.hess * objective.total if best.hess is not None else _hessian(objective, best.x)
     pd_ok = True
     try:
         chol = np.linalg.cholesky(hess)
@@ -432,7 +441,7 @@ def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, flo
             break
         x = x + step * p
         f, g, H = f_new, g_new, H_new
-    return _RunResult(x=x, fun=f, jac=g, success=success, message=message, nit=it)
+    return _RunResult(x=x, fun=f, jac=g, success=success, message=message, nit=it, hess=H)
 
 
 def _bfgs(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> _RunResult:

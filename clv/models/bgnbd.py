@@ -23,7 +23,9 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._special import hyp2f1, log_hyp2f1, per_frequency
+from clv._special import dot as _dot
+from clv._special import gram as _gram
+from clv._special import frequency_sums, hyp2f1, log_hyp2f1, per_frequency
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
@@ -151,13 +153,15 @@ def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: A
     c = np.where(rep, np.logaddexp(a3, a4), a3)
     w4 = np.where(rep, np.exp(a4 - c), 0.0)
     w3 = 1.0 - w4
-    lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.zeta(2.0, r + k),
-                      special.betaln(a, b + k), special.digamma(b + k), special.digamma(a + b + k),
-                      special.zeta(2.0, b + k), special.zeta(2.0, a + b + k)))
     W = float(w.sum())
-    ll = (float(w @ (lg_rx + lb_abx + c)) + W * (-special.gammaln(r) + r * np.log(alpha)
-                                                 - special.betaln(a, b)))
+    # terms of x alone enter only through weighted sums: sum them per distinct frequency
+    wsum = frequency_sums(x, w)
+    lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = wsum(
+        lambda k: (special.gammaln(r + k), special.digamma(r + k), special.zeta(2.0, r + k),
+                   special.betaln(a, b + k), special.digamma(b + k), special.digamma(a + b + k),
+                   special.zeta(2.0, b + k), special.zeta(2.0, a + b + k)))
+    ll = lg_rx + lb_abx + _dot(w, c) + W * (-special.gammaln(r) + r * np.log(alpha)
+                                           - special.betaln(a, b))
     psi_ab = float(special.digamma(a + b))
     tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
     # gradients of L3 and L4 (zero entries omitted)
@@ -166,23 +170,23 @@ def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: A
     ww4 = w * w4
     ww3 = w - ww4
     grad = np.array([
-        w @ psi_rx + W * (-special.digamma(r) + np.log(alpha)) + ww3 @ g3_r + ww4 @ g4_r,
-        W * r / alpha + ww3 @ g3_al + ww4 @ g4_al,
-        W * psi_ab - w @ psi_abx + ww4.sum() / a,
-        w @ psi_bx - w @ psi_abx + W * (psi_ab - special.digamma(b)) + ww4 @ g4_b,
+        psi_rx + W * (-special.digamma(r) + np.log(alpha)) + _dot(ww3, g3_r) + _dot(ww4, g4_r),
+        W * r / alpha + _dot(ww3, g3_al) + _dot(ww4, g4_al),
+        W * psi_ab - psi_abx + ww4.sum() / a,
+        psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + _dot(ww4, g4_b),
     ])
     d = np.stack([g3_r - g4_r, g3_al - g4_al, np.full_like(x, -1.0 / a), -g4_b])  # ∇L3 - ∇L4
-    hess = (d * (ww4 * w3)) @ d.T
-    hess[0, 0] += w @ tri_rx - W * float(special.zeta(2.0, r))
-    cross = W / alpha - ww3 @ (1.0 / aT) - ww4 @ (1.0 / atx)
+    hess = _gram(d, ww4 * w3)
+    hess[0, 0] += tri_rx - W * float(special.zeta(2.0, r))
+    cross = W / alpha - _dot(ww3, 1.0 / aT) - _dot(ww4, 1.0 / atx)
     hess[0, 1] += cross
     hess[1, 0] += cross
-    hess[1, 1] += -W * r / alpha**2 + ww3 @ (rx / aT**2) + ww4 @ (rx / atx**2)
-    ab = W * tri_ab - w @ tri_abx
+    hess[1, 1] += -W * r / alpha**2 + _dot(ww3, rx / aT**2) + _dot(ww4, rx / atx**2)
+    ab = W * tri_ab - tri_abx
     hess[2, 2] += ab - ww4.sum() / a**2
     hess[2, 3] += ab
     hess[3, 2] += ab
-    hess[3, 3] += ab + w @ tri_bx - W * float(special.zeta(2.0, b)) + ww4 @ (1.0 / bx1**2)
+    hess[3, 3] += ab + tri_bx - W * float(special.zeta(2.0, b)) + _dot(ww4, 1.0 / bx1**2)
     return ll, grad, hess
 
 

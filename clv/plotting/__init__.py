@@ -19,6 +19,8 @@ Plots:
 - :func:`plot_probability_alive_history`
 - :func:`plot_survival`, :func:`plot_retention_rates` (contractual retention;
   data: :func:`retention_curves`)
+- :func:`plot_acquisition`, :func:`plot_equity_waterfall` (data:
+  :func:`acquisition_curve`, :func:`equity_waterfall`)
 """
 
 from clv.plotting._data import (
@@ -26,6 +28,12 @@ from clv.plotting._data import (
     frequency_recency_grid,
     period_transactions,
     probability_alive_history,
+)
+from clv.plotting.acquisition import (
+    acquisition_curve,
+    equity_waterfall,
+    plot_acquisition,
+    plot_equity_waterfall,
 )
 from clv.plotting.diagnostics import (
     plot_calibration_holdout,
@@ -42,6 +50,8 @@ __all__ = [
     "conditional_expectations",
     "probability_alive_history",
     "retention_curves",
+    "acquisition_curve",
+    "equity_waterfall",
     # plots
     "plot_probability_alive_matrix",
     "plot_expected_purchases_matrix",
@@ -50,4 +60,6 @@ __all__ = [
     "plot_probability_alive_history",
     "plot_survival",
     "plot_retention_rates",
+    "plot_acquisition",
+    "plot_equity_waterfall",
 ]
