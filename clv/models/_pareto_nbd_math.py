@@ -1,0 +1,349 @@
+r"""Internals of the Pareto/NBD model: the likelihood's building blocks and its gradient.
+
+The public pure functions live in :mod:`clv.models.pareto_nbd`; this module
+holds the pieces they share.  Notation (Fader & Hardie 2005, note 009):
+:math:`x` = frequency, :math:`t_x` = recency, :math:`p = r + x`,
+:math:`m = r + s + x`.
+
+The likelihood is
+
+.. math::
+
+   L = \frac{\Gamma(r+x)\,\alpha^r\beta^s}{\Gamma(r)}\Bigl[
+       \frac{1}{(\alpha+T)^{p}(\beta+T)^{s}}
+       + s \int_{t_x}^{T} \frac{d\tau}{(\alpha+\tau)^{p}(\beta+\tau)^{s+1}}\Bigr],
+
+and the tail integral has the closed form
+
+.. math::
+
+   m \int_t^\infty \frac{d\tau}{(\alpha+\tau)^{p}(\beta+\tau)^{s+1}}
+   = \frac{\lambda_t}{(\alpha+t)^{p}(\beta+t)^{s}}\;
+     {}_2F_1\Bigl(1, b; m+1; \frac{|\alpha-\beta|}{\max(\alpha,\beta)+t}\Bigr),
+
+with :math:`b = p,\ \lambda_t = 1` when :math:`\alpha \ge \beta` and
+:math:`b = s + 1,\ \lambda_t = (\alpha+t)/(\beta+t)` otherwise.  This is the
+usual :math:`\alpha \ge \beta` / :math:`\alpha < \beta` pair of formulas after
+Euler's transformation :math:`{}_2F_1(a,b;c;z) = (1-z)^{c-a-b}{}_2F_1(c-a,c-b;c;z)`:
+the remaining function has positive, decreasing series terms and is bounded,
+so it never overflows (the untransformed one grows like :math:`(1-z)^{1-r-x}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
+from clv._typing import FloatArray
+
+__all__ = [
+    "log_dropout_discount",
+    "log_likelihood_gradient",
+    "log_likelihood_hessian",
+    "log_pmf_dropout_term",
+    "pieces",
+]
+
+
+def _floats(*values: Any) -> list[FloatArray]:
+    return [np.asarray(v, dtype=np.float64) for v in values]
+
+
+def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int) -> tuple[FloatArray, ...]:
+    """``log_hyp2f1_1bc`` (and derivatives) of the tail integral at ``(x, t)``, once per pair.
+
+    The hypergeometric function depends on a row only through ``(x, t)``;
+    with ``t`` the recencies and ages of compressed data these pairs repeat a
+    lot (e.g. 30,000 rows, 4,000 pairs with daily dates), so it is evaluated
+    on the distinct pairs and expanded back.
+    """
+    r, alpha, s, beta = params
+    keep = None
+    if x.size > 256:
+        span = 2.0 * (float(np.max(np.abs(t))) + 1.0)
+        _, first, inverse = np.unique(x * span + t, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        # the float key could merge pairs that differ below its resolution: check, keep exact
+        if first.size < 0.7 * x.size and np.array_equal(x[first][inverse], x) \
+                and np.array_equal(t[first][inverse], t):
+            keep = first
+    xs, ts = (x, t) if keep is None else (x[keep], t[keep])
+    p = r + xs
+    b_hyp = p if alpha >= beta else np.full(xs.size, s + 1.0)
+    z = abs(alpha - beta) / (max(alpha, beta) + ts)
+    out = log_hyp2f1_1bc(b_hyp, p + s + 1.0, z, order=order)
+    out = out if order else (out,)
+    return tuple(out) if keep is None else tuple(v[inverse] for v in out)
+
+
+def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,
+           ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return ``(c0, log_alive_term, log_dead_term)``: ``log L = c0 + logaddexp(alive, dead)``.
+
+    ``exp(alive)`` and ``exp(dead)`` are the two terms of the bracket above
+    (still alive at ``T``; died in ``(t_x, T]``), so ``P(alive) =
+    exp(alive - logaddexp(alive, dead))``.
+    """
+    r, alpha, s, beta = _floats(*params)
+    p = r + x
+    m = p + s
+    family_a = alpha >= beta
+    b_hyp = np.where(family_a, p, s + 1.0)
+    gap = np.abs(alpha - beta)
+    big = np.maximum(alpha, beta)
+
+    def log_tail(t: FloatArray) -> FloatArray:  # log(m * ∫_t^∞ ...), see the module docstring
+        la = np.log(alpha + t)
+        lb = np.log(beta + t)
+        h = log_hyp2f1_1bc(b_hyp, m + 1.0, gap / (big + t))
+        return -p * la - s * lb + np.where(family_a, 0.0, la - lb) + h
+
+    alive = -p * np.log(alpha + T) - s * np.log(beta + T)
+    dead = np.log(s) - np.log(m) + logsubexp(log_tail(t_x), log_tail(T))
+    c0 = special.gammaln(p) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    return c0, alive, dead
+
+
+def log_likelihood_gradient(params: Any, frequency: Any, recency: Any, T: Any,
+                            ) -> tuple[FloatArray, FloatArray]:
+    """Per-customer log-likelihood and its analytic gradient w.r.t. ``(r, alpha, s, beta)``.
+
+    The hypergeometric function and its partial derivatives come from one
+    series (:func:`clv._special.log_hyp2f1_1bc`), evaluated at ``t_x`` and
+    ``T`` in a single vectorised call.
+
+    Returns
+    -------
+    ll : ndarray, shape (n,)
+    grad : ndarray, shape (4, n)
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
+    x, t_x, T = np.broadcast_arrays(x, t_x, T)
+    n = x.size
+    p = r + x
+    m = p + s
+    family_a = alpha >= beta
+    t = np.concatenate([t_x, T])
+    at = alpha + t
+    bt = beta + t
+    la = np.log(at)
+    lb = np.log(bt)
+    h, h_b, h_c, h_z = _hyp_terms((r, alpha, s, beta), np.tile(x, 2), t, 1)
+    p2 = np.tile(p, 2)
+    log_term = -p2 * la - s * lb  # log of (alpha+t)^-p (beta+t)^-s
+    g = log_term + h if family_a else log_term + h + la - lb
+    # derivatives of g(t) = log(m * tail integral at t) w.r.t. r, alpha, s, beta
+    if family_a:
+        dz_da, dz_db = bt / at**2, -1.0 / at
+        dg_r = -la + h_b + h_c
+        dg_s = -lb + h_c
+        dg_a = -p2 / at + h_z * dz_da
+        dg_b = -s / bt + h_z * dz_db
+    else:
+        dz_da, dz_db = -1.0 / bt, at / bt**2
+        dg_r = -la + h_c
+        dg_s = -lb + h_b + h_c
+        dg_a = (1.0 - p2) / at + h_z * dz_da
+        dg_b = -(s + 1.0) / bt + h_z * dz_db
+    a_, b_ = g[:n], g[n:]
+    alive = log_term[n:]
+    log_sm = np.log(s) - np.log(m)
+    dead = log_sm + logsubexp(a_, b_)
+    lam = np.logaddexp(alive, dead)
+    w_alive = np.exp(alive - lam)
+    w_dead = np.exp(dead - lam)
+    k_a = np.exp(log_sm + a_ - lam)  # weights of d g(t_x) and d g(T)
+    k_b = np.exp(log_sm + b_ - lam)
+    gammaln_p, digamma_p = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k)))
+    ll = gammaln_p - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lam
+    grad = np.empty((4, n))
+    grad[0] = (digamma_p - special.digamma(r) + np.log(alpha) - w_alive * la[n:] - w_dead / m
+               + k_a * dg_r[:n] - k_b * dg_r[n:])
+    grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
+    grad[2] = (np.log(beta) - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m)
+               + k_a * dg_s[:n] - k_b * dg_s[n:])
+    grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
+    return ll, grad
+
+
+def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, weights: Any,
+                           ) -> tuple[float, FloatArray, FloatArray]:
+    r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, s, beta)``.
+
+    Per customer :math:`\log L = c_0 + \Lambda`, :math:`\Lambda = \log(e^{u_1} + e^{u_A} - e^{u_B})`
+    with :math:`u_1` the "alive" term and :math:`u_A, u_B` the tail integral at
+    :math:`t_x` and :math:`T`; so
+
+    .. math::
+
+       \nabla^2\Lambda = \sum_i \sigma_i w_i\,(\nabla^2 u_i + \nabla u_i \nabla u_i^\top)
+                         - \nabla\Lambda\,\nabla\Lambda^\top,
+       \qquad w_i = e^{u_i - \Lambda},\ \sigma = (1, 1, -1).
+
+    The second derivatives of :math:`\log{}_2F_1` come from the same series as
+    the value (:func:`clv._special.log_hyp2f1_1bc` with ``order=2``).
+
+    Returns
+    -------
+    ll : float
+    grad : ndarray, shape (4,)
+    hess : ndarray, shape (4, 4)
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    x, t_x, T, w = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T, weights))
+    x, t_x, T, w = np.broadcast_arrays(x, t_x, T, w)
+    n = x.size
+    p = r + x
+    m = p + s
+    family_a = alpha >= beta
+    t = np.concatenate([t_x, T])
+    at = alpha + t
+    bt = beta + t
+    la = np.log(at)
+    lb = np.log(bt)
+    p2 = np.tile(p, 2)
+    h, hb, hc, hz, hbb, hbc, hbz, hcc, hcz, hzz = _hyp_terms((r, alpha, s, beta), np.tile(x, 2),
+                                                            t, 2)
+    log_term = -p2 * la - s * lb
+    if family_a:  # z = (alpha - beta) / (alpha + t); b = r + x
+        z_a, z_b, z_aa, z_ab, z_bb = bt / at**2, -1.0 / at, -2.0 * bt / at**3, 1.0 / at**2, 0.0
+        h_r, h_s = hb + hc, hc
+        h_rr, h_rs, h_ss = hbb + 2.0 * hbc + hcc, hbc + hcc, hcc
+        h_rz, h_sz = hbz + hcz, hcz
+        g = log_term + h
+        lam_a = lam_b = 0.0
+    else:  # z = (beta - alpha) / (beta + t); b = s + 1; extra term log((alpha+t)/(beta+t))
+        z_a, z_b, z_aa, z_ab, z_bb = -1.0 / bt, at / bt**2, 0.0, 1.0 / bt**2, -2.0 * at / bt**3
+        h_r, h_s = hc, hb + hc
+        h_rr, h_rs, h_ss = hcc, hbc + hcc, hbb + 2.0 * hbc + hcc
+        h_rz, h_sz = hcz, hbz + hcz
+        g = log_term + h + la - lb
+        lam_a, lam_b = 1.0, -1.0
+    # gradient (4, 2n) and Hessian entries of g(t) = log(m * tail integral at t)
+    dg = np.stack([-la + h_r, (lam_a - p2) / at + hz * z_a, -lb + h_s, (lam_b - s) / bt + hz * z_b])
+    d2g = {
+        (0, 0): h_rr, (0, 1): -1.0 / at + h_rz * z_a, (0, 2): h_rs, (0, 3): h_rz * z_b,
+        (1, 1): (p2 - lam_a) / at**2 + hzz * z_a**2 + hz * z_aa, (1, 2): h_sz * z_a,
+        (1, 3): hzz * z_a * z_b + hz * z_ab, (2, 2): h_ss, (2, 3): -1.0 / bt + h_sz * z_b,
+        (3, 3): (s - lam_b) / bt**2 + hzz * z_b**2 + hz * z_bb,
+    }
+    log_sm = np.log(s) - np.log(m)
+    d_sm = np.stack([-1.0 / m, np.zeros(n), 1.0 / s - 1.0 / m, np.zeros(n)])
+    d2_sm = {(0, 0): 1.0 / m**2, (0, 2): 1.0 / m**2, (2, 2): 1.0 / m**2 - 1.0 / s**2}
+    u_a, u_b = log_sm + g[:n], log_sm + g[n:]
+    u_1 = log_term[n:]
+    lam = np.logaddexp(u_1, log_sm + logsubexp(g[:n], g[n:]))
+    w_1 = w * np.exp(u_1 - lam)
+    w_a = w * np.exp(u_a - lam)
+    w_b = w * np.exp(u_b - lam)
+    grad_1 = np.stack([-la[n:], -p / at[n:], -lb[n:], -s / bt[n:]])
+    grad_a = dg[:, :n] + d_sm
+    grad_b = dg[:, n:] + d_sm
+    d2_1 = {(0, 1): -1.0 / at[n:], (1, 1): p / at[n:] ** 2,
+            (2, 3): -1.0 / bt[n:], (3, 3): s / bt[n:] ** 2}
+    gammaln_p, digamma_p, trigamma_p = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k)))
+    # weighted sums: the outer products are (4, n) @ (n, 4) matrix products
+    sig_1, sig_a, sig_b = w_1, w_a, w_b
+    g_lam_w = grad_1 * sig_1 + grad_a * sig_a - grad_b * sig_b  # w * grad(Lambda)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows of weight 0 contribute nothing
+        g_lam = np.where(w > 0, g_lam_w / w, 0.0)
+    # elementwise sums, not BLAS products: BLAS threads cost more than these small reductions
+    outer = "in,jn->ij"
+    hess = (np.einsum(outer, grad_1 * sig_1, grad_1) + np.einsum(outer, grad_a * sig_a, grad_a)
+            - np.einsum(outer, grad_b * sig_b, grad_b) - np.einsum(outer, g_lam_w, g_lam))
+    for i in range(4):
+        for j in range(i, 4):
+            v = 0.0
+            if (i, j) in d2g:
+                v += float(np.sum(sig_a * d2g[i, j][:n]) - np.sum(sig_b * d2g[i, j][n:]))
+            if (i, j) in d2_sm:
+                v += float(np.sum((sig_a - sig_b) * d2_sm[i, j]))
+            if (i, j) in d2_1:
+                v += float(np.sum(sig_1 * d2_1[i, j]))
+            hess[i, j] += v
+            if i != j:
+                hess[j, i] += v
+    total_w = float(w.sum())
+    c0_grad = np.array([float(np.sum(w * (digamma_p - special.digamma(r))))
+                        + total_w * np.log(alpha),
+                        total_w * r / alpha, total_w * np.log(beta), total_w * s / beta])
+    hess[0, 0] += float(np.sum(w * (trigamma_p - special.polygamma(1, r))))
+    hess[0, 1] += total_w / alpha
+    hess[1, 0] += total_w / alpha
+    hess[1, 1] -= total_w * r / alpha**2
+    hess[2, 3] += total_w / beta
+    hess[3, 2] += total_w / beta
+    hess[3, 3] -= total_w * s / beta**2
+    c0 = -special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    ll = float(np.sum(w * (gammaln_p + lam))) + total_w * c0
+    return ll, g_lam_w.sum(axis=1) + c0_grad, 0.5 * (hess + hess.T)
+
+
+def log_pmf_dropout_term(r: FloatArray, alpha: FloatArray, s: FloatArray, beta: FloatArray,
+                         n: FloatArray, t: FloatArray) -> FloatArray:
+    r"""Log of :math:`\int_0^t \tau^n (\alpha+\tau)^{-(r+n)} (\beta+\tau)^{-(s+1)} d\tau`, ``t>0``.
+
+    Integrated over :math:`y = \log\tau`, where the log-integrand
+    :math:`(n+1)y - (r+n)\log(\alpha+e^y) - (s+1)\log(\beta+e^y)` is concave,
+    with :func:`clv._special.log_integrate_unimodal` (all arguments 1-d, same length).
+    """
+    la, lb = np.log(alpha), np.log(beta)
+    ca, cb = r + n, s + 1.0
+
+    def phi(y: FloatArray, rows: FloatArray) -> FloatArray:
+        return ((n[rows] + 1.0) * y - ca[rows] * np.logaddexp(la[rows], y)
+                - cb[rows] * np.logaddexp(lb[rows], y))
+
+    def dphi(y: FloatArray, rows: FloatArray) -> FloatArray:
+        return (n[rows] + 1.0 - ca[rows] * special.expit(y - la[rows])
+                - cb[rows] * special.expit(y - lb[rows]))
+
+    def width(y: FloatArray, rows: FloatArray) -> FloatArray:  # linear far from log α, log β
+        far = ((np.log(ca[rows]) - np.abs(y - la[rows]) < -36.0)
+               & (np.log(cb[rows]) - np.abs(y - lb[rows]) < -36.0))
+        return np.where(far, np.inf, 1.0)
+
+    # the slope falls from n + 1 to -(r + s): bracket its root and bisect
+    total = ca + cb
+    lo = np.minimum(la, lb) + np.log(n + 1.0) - np.log(total) - 2.0
+    hi = np.maximum(la, lb) + np.log(total) - np.log(r + s) + 5.0
+    rows = np.arange(n.size)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        up = dphi(mid, rows) > 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    log_t = np.log(t)
+    mode = np.minimum(0.5 * (lo + hi), log_t)
+    value, _ = log_integrate_unimodal(phi, dphi, np.full_like(log_t, -np.inf), log_t, mode,
+                                      max_width=width)
+    return value
+
+
+def log_dropout_discount(s: FloatArray, z: FloatArray) -> FloatArray:
+    r"""Log of :math:`Q(s, z) = \int_0^\infty e^{-y} (1 + y/z)^{-s}\, dy = z^s\,U(s, s; z)`.
+
+    :math:`Q = \mathrm{E}[z/(z+G)]` with :math:`G \sim \mathrm{Gamma}(s, 1)`
+    lies in :math:`(0, 1]`; :math:`U` is Tricomi's confluent hypergeometric
+    function of the second kind, the :math:`\Psi(s, s; z)` of Fader, Hardie &
+    Lee (2005).  Integrated over :math:`v = \log(z + y)`, where the
+    log-integrand :math:`z - e^v + (1-s)v + s\log z` is concave (1-d arguments).
+    """
+    log_z = np.log(z)
+
+    def phi(v: FloatArray, rows: FloatArray) -> FloatArray:
+        return z[rows] - np.exp(v) + (1.0 - s[rows]) * v + s[rows] * log_z[rows]
+
+    def dphi(v: FloatArray, rows: FloatArray) -> FloatArray:
+        return 1.0 - s[rows] - np.exp(v)
+
+    peak = np.log(np.maximum(1.0 - s, np.finfo(float).tiny))
+    mode = np.maximum(log_z, np.where(s < 1.0, peak, -np.inf))
+    value, _ = log_integrate_unimodal(phi, dphi, log_z, np.full_like(log_z, np.inf), mode)
+    return value
