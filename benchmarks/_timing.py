@@ -8,7 +8,7 @@ from typing import Any
 
 
 def best_of(fn: Callable[[], Any], *, repeat: int = 5, budget: float = 20.0) -> float:
-    """Best wall time of ``fn`` over up to ``repeat`` runs (stops early after ``budget`` seconds)."""
+    """Best wall time of ``fn`` over up to ``repeat`` runs (stop after ``budget`` seconds)."""
     times = []
     start = time.perf_counter()
     for _ in range(repeat):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import best_of, report  # noqa: E402
+from _timing import best_of, report
 
 warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
 
@@ -36,7 +36,9 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     T = rng.integers(1, 730, n).astype(float)
     sim = bgnbd.simulate(BGNBDParams(0.5, 30.0, 0.8, 2.5), T, rng=rng)
-    return pd.DataFrame({"frequency": sim["frequency"], "recency": np.floor(sim["recency"]), "T": T})
+    return pd.DataFrame(
+        {"frequency": sim["frequency"], "recency": np.floor(sim["recency"]), "T": T}
+    )
 
 
 def main() -> None:
@@ -50,22 +52,29 @@ def main() -> None:
     n = 100_000 if QUICK else 1_000_000
     big = simulated(n)
     ours = best_of(lambda: BetaGeoModel().fit(big), repeat=3)
-    theirs = best_of(lambda: lifetimes.BetaGeoFitter().fit(big["frequency"], big["recency"], big["T"]),
-                     repeat=1, budget=0)
+    theirs = best_of(
+        lambda: lifetimes.BetaGeoFitter().fit(big["frequency"], big["recency"], big["T"]),
+        repeat=1,
+        budget=0,
+    )
     rows.append((f"BG/NBD fit, {n:,} simulated customers (days)", ours, theirs))
 
     # scoring: expected purchases over 52 periods, P(alive) and CLV over 52 periods with a
     # Gamma-Gamma spend model. lifetimes' CLV has no month factor with freq="M", so its
     # `time` is then in the data's periods, as ours is (see tests/test_value.py).
     rng = np.random.default_rng(7)
-    big = big.assign(monetary_value=np.where(big["frequency"] > 0, rng.gamma(6.0, 5.0, len(big)), 0.0))
+    big = big.assign(
+        monetary_value=np.where(big["frequency"] > 0, rng.gamma(6.0, 5.0, len(big)), 0.0)
+    )
     model = BetaGeoModel().fit(big)
     spend = GammaGammaModel().fit(big)
     lt = lifetimes.BetaGeoFitter()
     lt.params_ = model.params_.copy()
     lt.predict = lt.conditional_expected_number_of_purchases_up_to_time
     lgg = lifetimes.GammaGammaFitter()
-    lgg.params_ = pd.Series({"p": spend.params_["p"], "q": spend.params_["q"], "v": spend.params_["v"]})
+    lgg.params_ = pd.Series(
+        {"p": spend.params_["p"], "q": spend.params_["q"], "v": spend.params_["v"]}
+    )
 
     def score_ours() -> None:
         model.expected_purchases(52, big)
@@ -73,13 +82,28 @@ def main() -> None:
         customer_lifetime_value(model, spend, big, horizon=52, discount_rate=0.002)
 
     def score_theirs() -> None:
-        lt.conditional_expected_number_of_purchases_up_to_time(52, big["frequency"], big["recency"], big["T"])
+        lt.conditional_expected_number_of_purchases_up_to_time(
+            52, big["frequency"], big["recency"], big["T"]
+        )
         lt.conditional_probability_alive(big["frequency"], big["recency"], big["T"])
-        lgg.customer_lifetime_value(lt, big["frequency"], big["recency"], big["T"], big["monetary_value"],
-                                    time=52, discount_rate=0.002, freq="M")
+        lgg.customer_lifetime_value(
+            lt,
+            big["frequency"],
+            big["recency"],
+            big["T"],
+            big["monetary_value"],
+            time=52,
+            discount_rate=0.002,
+            freq="M",
+        )
 
-    rows.append((f"score {n:,}: E[purchases, 52] + P(alive) + CLV(52)", best_of(score_ours, repeat=2),
-                 best_of(score_theirs, repeat=1, budget=0)))
+    rows.append(
+        (
+            f"score {n:,}: E[purchases, 52] + P(alive) + CLV(52)",
+            best_of(score_ours, repeat=2),
+            best_of(score_theirs, repeat=1, budget=0),
+        )
+    )
 
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import clv"], check=True)

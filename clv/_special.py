@@ -122,8 +122,9 @@ def _log_hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArra
     while active.any() and k0 < 10_000_000:
         k = np.arange(k0, k0 + block, dtype=np.float64)[:, None]
         idx = np.flatnonzero(active)
-        ratio = (np.log(a[idx] + k) + np.log(b[idx] + k) - np.log(c[idx] + k) - np.log1p(k)
-                 + log_z[idx])
+        ratio = (
+            np.log(a[idx] + k) + np.log(b[idx] + k) - np.log(c[idx] + k) - np.log1p(k) + log_z[idx]
+        )
         terms = log_term[idx] + np.cumsum(ratio, axis=0)
         out[idx] = np.logaddexp(out[idx], np.logaddexp.reduce(terms, axis=0))
         log_term[idx] = terms[-1]
@@ -166,7 +167,9 @@ def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -
     with np.errstate(over="ignore", invalid="ignore"):  # genuine overflow ends as ±inf
         while active.any() and k < 1e6:
             idx = np.flatnonzero(active)
-            term[idx] = term[idx] * (a[idx] + k) * (b[idx] + k) / ((c[idx] + k) * (k + 1.0)) * z[idx]
+            term[idx] = (
+                term[idx] * (a[idx] + k) * (b[idx] + k) / ((c[idx] + k) * (k + 1.0)) * z[idx]
+            )
             total[idx] += term[idx]
             done = (np.abs(term[idx]) <= 1e-17 * np.abs(total[idx])) | ~np.isfinite(total[idx])
             # the terms only decrease for good once k is past the largest of |a|, |b|, |c|
@@ -176,7 +179,9 @@ def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -
     return total
 
 
-def per_frequency(x: FloatArray, fn: Callable[[FloatArray], Sequence[FloatArray]]) -> list[FloatArray]:
+def per_frequency(
+    x: FloatArray, fn: Callable[[FloatArray], Sequence[FloatArray]]
+) -> list[FloatArray]:
     """Evaluate ``fn`` once per distinct whole-number frequency and expand to ``x``.
 
     Special functions of ``r + x`` and the like dominate the cost of the
@@ -376,8 +381,9 @@ _N_OUT = (1, 4, 10)
 _CHUNK = 8192  # rows per block of the series: the work arrays stay in cache
 
 
-def _series_1bc(b: FloatArray, c: FloatArray, z: FloatArray,
-                order: int) -> tuple[FloatArray, FloatArray]:
+def _series_1bc(
+    b: FloatArray, c: FloatArray, z: FloatArray, order: int
+) -> tuple[FloatArray, FloatArray]:
     """Gauss series of 2F1(1, b; c; z) and its derivatives; flags the rows that converged.
 
     Rows are grouped by ``z`` (so the rows of a block need about as many terms)
@@ -392,15 +398,16 @@ def _series_1bc(b: FloatArray, c: FloatArray, z: FloatArray,
     if n > _CHUNK:  # a radix sort on a coarse key: O(n)
         perm = np.argsort((z * 1024.0).astype(np.int16), kind="stable")
     for lo in range(0, n, _CHUNK):
-        idx = slice(lo, lo + _CHUNK) if perm is None else perm[lo:lo + _CHUNK]
+        idx = slice(lo, lo + _CHUNK) if perm is None else perm[lo : lo + _CHUNK]
         vals, ok = _series_block(b[idx], c[idx], z[idx], order)
         out[:, idx] = vals
         done[idx] = ok
     return out, done
 
 
-def _series_block(b: FloatArray, c: FloatArray, z: FloatArray,
-                  order: int) -> tuple[FloatArray, FloatArray]:
+def _series_block(
+    b: FloatArray, c: FloatArray, z: FloatArray, order: int
+) -> tuple[FloatArray, FloatArray]:
     """One block of rows of :func:`_series_1bc`: in-place sums until every row converged."""
     m = b.size
     bk = b.copy()
@@ -567,8 +574,9 @@ def _integral_1bc(b: FloatArray, c: FloatArray, z: FloatArray, order: int) -> Fl
         moments = (rel_log_sigma, shift, rel_sigma)
     if order == 2:
         moments += (sq_log_sigma, sq_shift, cross)
-    log_k, avg = log_integrate_unimodal(phi, dphi, u0, np.full_like(u0, np.inf), mode, moments,
-                                        max_width=width)
+    log_k, avg = log_integrate_unimodal(
+        phi, dphi, u0, np.full_like(u0, np.inf), mode, moments, max_width=width
+    )
     out = np.empty((_N_OUT[order], b.size))
     out[0] = np.log(m) + (1.0 - c) * log_z + e * log1mz + log_k
     if order:

@@ -64,7 +64,11 @@ class Problem:
         text = f"  - {where}{self.message}"
         if len(self.rows):
             shown = ", ".join(repr(_plain(r)) for r in list(self.rows)[:MAX_IDS_SHOWN])
-            more = f" and {len(self.rows) - MAX_IDS_SHOWN} more" if len(self.rows) > MAX_IDS_SHOWN else ""
+            more = (
+                f" and {len(self.rows) - MAX_IDS_SHOWN} more"
+                if len(self.rows) > MAX_IDS_SHOWN
+                else ""
+            )
             text += f" (e.g. {shown}{more})"
         text += f".\n    Fix: {self.fix}"
         return text

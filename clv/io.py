@@ -27,7 +27,9 @@ MODEL_SCHEMA_VERSION = 1
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any
+) -> Iterator[IO[Any]]:
     """Open a temporary file that replaces ``path`` only if the block succeeds.
 
     Parameters
@@ -59,12 +61,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
         # mkstemp creates 0600; give the file the permissions a plain open() would (umask)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(fd, 0o666 & ~umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        tmp.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

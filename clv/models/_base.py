@@ -28,7 +28,9 @@ def _ids(frame: pd.DataFrame, mask: Any) -> list[object]:
     return list(frame.index[np.asarray(mask, dtype=bool)][:5])
 
 
-def rfm_problems(frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False) -> list[Problem]:
+def rfm_problems(
+    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False
+) -> list[Problem]:
     """Check the RFM columns a model needs; return every problem found.
 
     Parameters
@@ -45,10 +47,14 @@ def rfm_problems(frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool
     columns = list(columns)
     missing = [c for c in columns if c not in frame.columns]
     for c in missing:
-        problems.append(Problem(
-            c, "is required but missing", "pass an RFM frame with the columns "
-            f"{columns} (clv.data.rfm_summary builds one from transactions)",
-        ))
+        problems.append(
+            Problem(
+                c,
+                "is required but missing",
+                "pass an RFM frame with the columns "
+                f"{columns} (clv.data.rfm_summary builds one from transactions)",
+            )
+        )
     present = [c for c in columns if c in frame.columns]
     if "weight" in frame.columns:
         present.append("weight")
@@ -56,77 +62,152 @@ def rfm_problems(frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool
     for c in present:
         col = frame[c]
         if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
-            problems.append(Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers"))
+            problems.append(
+                Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers")
+            )
             continue
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(v)
         if bad.any():
-            problems.append(Problem(c, f"has {int(bad.sum())} missing or infinite values",
-                                    "drop or fill those customers", _ids(frame, bad)))
+            problems.append(
+                Problem(
+                    c,
+                    f"has {int(bad.sum())} missing or infinite values",
+                    "drop or fill those customers",
+                    _ids(frame, bad),
+                )
+            )
             continue
         values[c] = v
     if "frequency" in values:
         x = values["frequency"]
         neg = x < 0
         if neg.any():
-            problems.append(Problem("frequency", f"is negative for {int(neg.sum())} customers",
-                                    "frequency counts repeat purchases and must be >= 0", _ids(frame, neg)))
+            problems.append(
+                Problem(
+                    "frequency",
+                    f"is negative for {int(neg.sum())} customers",
+                    "frequency counts repeat purchases and must be >= 0",
+                    _ids(frame, neg),
+                )
+            )
         frac = x != np.round(x)
         if frac.any():
-            problems.append(Problem("frequency", f"has non-integer values for {int(frac.sum())} customers",
-                                    "frequency counts repeat purchases; round or re-aggregate the transactions",
-                                    _ids(frame, frac)))
+            problems.append(
+                Problem(
+                    "frequency",
+                    f"has non-integer values for {int(frac.sum())} customers",
+                    "frequency counts repeat purchases; round or re-aggregate the transactions",
+                    _ids(frame, frac),
+                )
+            )
     if "T" in values:
         T = values["T"]
         bad = T <= 0
         if bad.any():
-            problems.append(Problem("T", f"is <= 0 for {int(bad.sum())} customers",
-                                    "T is the time from first purchase to the end of observation "
-                                    "and must be > 0; check observation_end", _ids(frame, bad)))
-        if integer_T and (T != np.round(T)).any():
-            problems.append(Problem("T", "has non-integer values",
-                                    "T counts purchase opportunities for this model", _ids(frame, T != np.round(T))))
+            problems.append(
+                Problem(
+                    "T",
+                    f"is <= 0 for {int(bad.sum())} customers",
+                    "T is the time from first purchase to the end of observation "
+                    "and must be > 0; check observation_end",
+                    _ids(frame, bad),
+                )
+            )
+        if integer_T and (np.round(T) != T).any():
+            problems.append(
+                Problem(
+                    "T",
+                    "has non-integer values",
+                    "T counts purchase opportunities for this model",
+                    _ids(frame, np.round(T) != T),
+                )
+            )
     if "recency" in values:
         tx = values["recency"]
         neg = tx < 0
         if neg.any():
-            problems.append(Problem("recency", f"is negative for {int(neg.sum())} customers",
-                                    "recency is the time from first to last purchase and must be >= 0",
-                                    _ids(frame, neg)))
+            problems.append(
+                Problem(
+                    "recency",
+                    f"is negative for {int(neg.sum())} customers",
+                    "recency is the time from first to last purchase and must be >= 0",
+                    _ids(frame, neg),
+                )
+            )
         if "T" in values:
             over = tx > values["T"]
             if over.any():
-                problems.append(Problem("recency", f"is greater than 'T' for {int(over.sum())} customers",
-                                        "recency must be <= T; check that observation_end is after every "
-                                        "transaction", _ids(frame, over)))
+                problems.append(
+                    Problem(
+                        "recency",
+                        f"is greater than 'T' for {int(over.sum())} customers",
+                        "recency must be <= T; check that observation_end is after every "
+                        "transaction",
+                        _ids(frame, over),
+                    )
+                )
         if "frequency" in values:
             zero = (values["frequency"] == 0) & (tx != 0)
             if zero.any():
-                problems.append(Problem("recency", f"is non-zero for {int(zero.sum())} customers with "
-                                        "frequency 0", "a customer with no repeat purchase has recency 0",
-                                        _ids(frame, zero)))
+                problems.append(
+                    Problem(
+                        "recency",
+                        f"is non-zero for {int(zero.sum())} customers with frequency 0",
+                        "a customer with no repeat purchase has recency 0",
+                        _ids(frame, zero),
+                    )
+                )
             pos = (values["frequency"] > 0) & (tx == 0)
             if integer_T and pos.any():
-                problems.append(Problem("recency", f"is 0 for {int(pos.sum())} customers with repeat purchases",
-                                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)",
-                                        _ids(frame, pos)))
+                problems.append(
+                    Problem(
+                        "recency",
+                        f"is 0 for {int(pos.sum())} customers with repeat purchases",
+                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)",
+                        _ids(frame, pos),
+                    )
+                )
         if integer_T and (tx != np.round(tx)).any():
-            problems.append(Problem("recency", "has non-integer values",
-                                    "recency counts purchase opportunities for this model",
-                                    _ids(frame, tx != np.round(tx))))
+            problems.append(
+                Problem(
+                    "recency",
+                    "has non-integer values",
+                    "recency counts purchase opportunities for this model",
+                    _ids(frame, tx != np.round(tx)),
+                )
+            )
     if "monetary_value" in values and "frequency" in values:
         bad = (values["frequency"] > 0) & (values["monetary_value"] <= 0)
         if bad.any():
-            problems.append(Problem("monetary_value", f"is <= 0 for {int(bad.sum())} repeat buyers",
-                                    "monetary_value is the mean value of repeat purchases and must be > 0 "
-                                    "(drop returns or zero-value rows before summarising)", _ids(frame, bad)))
+            problems.append(
+                Problem(
+                    "monetary_value",
+                    f"is <= 0 for {int(bad.sum())} repeat buyers",
+                    "monetary_value is the mean value of repeat purchases and must be > 0 "
+                    "(drop returns or zero-value rows before summarising)",
+                    _ids(frame, bad),
+                )
+            )
     if "weight" in values and (values["weight"] <= 0).any():
-        problems.append(Problem("weight", "has values <= 0", "weight counts identical customers and must be > 0",
-                                _ids(frame, values["weight"] <= 0)))
+        problems.append(
+            Problem(
+                "weight",
+                "has values <= 0",
+                "weight counts identical customers and must be > 0",
+                _ids(frame, values["weight"] <= 0),
+            )
+        )
     if not frame.index.is_unique:
         dup = frame.index.duplicated(keep=False)
-        problems.append(Problem(None, "the index (customer_id) has duplicated values",
-                                "give each customer one row", _ids(frame, dup)))
+        problems.append(
+            Problem(
+                None,
+                "the index (customer_id) has duplicated values",
+                "give each customer one row",
+                _ids(frame, dup),
+            )
+        )
     return problems
 
 
@@ -150,8 +231,10 @@ class ParametricModel:
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
         if not isinstance(data, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame of RFM data, got {type(data).__name__}",
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                f"expected a pandas DataFrame of RFM data, got {type(data).__name__}",
+                what=f"the data passed to {type(self).__name__}",
+            )
         cols = list(self.spec.columns if columns is None else columns)
         problems = rfm_problems(data, cols, integer_T=self._integer_T)
         if problems:
@@ -195,15 +278,31 @@ class ParametricModel:
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
         if len(frame) == 0:
-            raise DataError([Problem(None, "there are no customers to fit on",
-                                     "pass a non-empty RFM frame" + (
-                                         " with repeat buyers (frequency > 0)" if self.spec.fit_rows else ""))],
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "there are no customers to fit on",
+                        "pass a non-empty RFM frame"
+                        + (" with repeat buyers (frequency > 0)" if self.spec.fit_rows else ""),
+                    )
+                ],
+                what=f"the data passed to {type(self).__name__}",
+            )
         arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in self.spec.columns}
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
-        result = maximise(self.spec, arrays, weights, initial_params=initial_params,
-                          penalizer=self.penalizer, n_starts=n_starts, random_state=random_state)
-        self._set_result(result, n_customers=float(len(frame) if weights is None else weights.sum()))
+        result = maximise(
+            self.spec,
+            arrays,
+            weights,
+            initial_params=initial_params,
+            penalizer=self.penalizer,
+            n_starts=n_starts,
+            random_state=random_state,
+        )
+        self._set_result(
+            result, n_customers=float(len(frame) if weights is None else weights.sum())
+        )
         self.time_unit_ = data.attrs.get("time_unit")
         return self
 
@@ -219,8 +318,10 @@ class ParametricModel:
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) first "
-                                 f"(or {type(self).__name__}.from_json(path)).")
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet. Call .fit(data) first "
+                f"(or {type(self).__name__}.from_json(path))."
+            )
 
     @property
     def _p(self) -> Any:
@@ -241,7 +342,12 @@ class ParametricModel:
         with np.errstate(invalid="ignore"):  # NaN se (singular Hessian) stays NaN
             se_log = se / coef
         out = pd.DataFrame(
-            {"coef": coef, "se": se, "lower": coef * np.exp(-z * se_log), "upper": coef * np.exp(z * se_log)},
+            {
+                "coef": coef,
+                "se": se,
+                "lower": coef * np.exp(-z * se_log),
+                "upper": coef * np.exp(z * se_log),
+            },
             index=pd.Index(self.params_.index, name="param"),
         )
         return out
@@ -293,8 +399,10 @@ class ParametricModel:
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
-                                 f"{exc}). Refit and save the model again.") from None
+            raise ModelFileError(
+                f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
+                f"{exc}). Refit and save the model again."
+            ) from None
         return model
 
     # ------------------------------------------------------------------ reprs
@@ -303,13 +411,18 @@ class ParametricModel:
         if not hasattr(self, "params_"):
             return f"<{name} (unfitted)>"
         ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<{name} fitted on {self.n_customers_} customers: {ps}, log-likelihood={self.log_likelihood_:.2f}>"
+        ll = self.log_likelihood_
+        return f"<{name} fitted on {self.n_customers_} customers: {ps}, log-likelihood={ll:.2f}>"
 
     def _repr_html_(self) -> str:
         name = html.escape(type(self).__name__)
         if not hasattr(self, "params_"):
             return f"<p><b>{name}</b> (unfitted)</p>"
-        head = (f"<p><b>{name}</b> ({html.escape(self.spec.name)}) fitted on {self.n_customers_} customers; "
-                f"log-likelihood {self.log_likelihood_:.3f}; converged: {self.converged_}"
-                + (f"; time unit: {html.escape(str(self.time_unit_))}" if self.time_unit_ else "") + "</p>")
+        head = (
+            f"<p><b>{name}</b> ({html.escape(self.spec.name)}) fitted on {self.n_customers_} "
+            "customers; "
+            f"log-likelihood {self.log_likelihood_:.3f}; converged: {self.converged_}"
+            + (f"; time unit: {html.escape(str(self.time_unit_))}" if self.time_unit_ else "")
+            + "</p>"
+        )
         return head + self.summary().to_html(float_format=lambda v: f"{v:.4g}")

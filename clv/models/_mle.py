@@ -42,8 +42,10 @@ def _transform_codes(spec: ModelSpec) -> np.ndarray:
     k = len(spec.params._fields)
     kinds = tuple(getattr(spec, "transforms", ()) or ("log",) * k)
     if len(kinds) != k or any(t not in _TRANSFORMS for t in kinds):
-        raise ValueError(f"{spec.name}: spec.transforms must give one of {_TRANSFORMS} for each "
-                         f"of the {k} parameters, got {kinds}.")
+        raise ValueError(
+            f"{spec.name}: spec.transforms must give one of {_TRANSFORMS} for each "
+            f"of the {k} parameters, got {kinds}."
+        )
     return np.array([_TRANSFORMS.index(t) for t in kinds], dtype=np.int64)
 
 
@@ -89,7 +91,9 @@ class MLEResult:
     history: list[str] = field(default_factory=list)
 
 
-def compress(columns: Sequence[FloatArray], weights: FloatArray | None = None) -> tuple[list[FloatArray], FloatArray]:
+def compress(
+    columns: Sequence[FloatArray], weights: FloatArray | None = None
+) -> tuple[list[FloatArray], FloatArray]:
     """Collapse identical rows of ``columns`` into unique rows and summed weights.
 
     Hash-based (``pandas.factorize``), so it costs O(n) rather than a sort:
@@ -134,7 +138,9 @@ class _RunResult:
 class _Objective:
     """Negative mean log-likelihood (and gradient) in log-parameters on the scaled data."""
 
-    def __init__(self, spec: ModelSpec, data: list[FloatArray], weights: FloatArray, penalizer: float):
+    def __init__(
+        self, spec: ModelSpec, data: list[FloatArray], weights: FloatArray, penalizer: float
+    ):
         self.spec = spec
         self.data = data
         self.weights = weights
@@ -201,7 +207,9 @@ def _hessian(objective: _Objective, u: FloatArray) -> FloatArray:
         step = 1e-4 * max(1.0, abs(u[j]))
         e = np.zeros(k)
         e[j] = step
-        h[:, j] = (_grad_for_hessian(objective, u + e) - _grad_for_hessian(objective, u - e)) / (2 * step)
+        h[:, j] = (_grad_for_hessian(objective, u + e) - _grad_for_hessian(objective, u - e)) / (
+            2 * step
+        )
     h = 0.5 * (h + h.T)
     return h * objective.total
 
@@ -266,13 +274,16 @@ def maximise(
     """
     columns = [np.asarray(data[c], dtype=np.float64) for c in spec.columns]
     cols, w = compress(columns, weights)
-    scale = {c: 1.0 for c in spec.columns}
+    scale = dict.fromkeys(spec.columns, 1.0)
     for c in spec.scale_columns:
         m = float(np.max(np.abs(cols[spec.columns.index(c)]))) if len(cols[0]) else 1.0
         scale[c] = m if m > 0 and np.isfinite(m) else 1.0
     # all scale columns share one unit: use the largest scale among them
     factor = max((scale[c] for c in spec.scale_columns), default=1.0)
-    scaled = [col / factor if c in spec.scale_columns else col for c, col in zip(spec.columns, cols, strict=True)]
+    scaled = [
+        col / factor if c in spec.scale_columns else col
+        for c, col in zip(spec.columns, cols, strict=True)
+    ]
     names = list(spec.params._fields)
     scale_vec = np.array([factor if n in spec.scale_params else 1.0 for n in names])
 
@@ -280,7 +291,9 @@ def maximise(
     if initial_params is not None:
         unknown = set(initial_params) - set(names)
         if unknown:
-            raise ValueError(f"initial_params has unknown parameter(s) {sorted(unknown)}; expected {names}.")
+            raise ValueError(
+                f"initial_params has unknown parameter(s) {sorted(unknown)}; expected {names}."
+            )
         start.update({k: float(v) for k, v in initial_params.items()})
     elif spec.initial is not None:
         start.update(spec.initial(*scaled)._asdict())
@@ -290,8 +303,10 @@ def maximise(
     theta0 = np.array([start[n] for n in names], dtype=np.float64) / scale_vec
     u0 = _inverse(theta0, objective.kinds)
     if not np.all(np.isfinite(u0)):
-        raise ValueError(f"initial parameters must be finite and in each parameter's domain "
-                         f"(positive; in (0, 1) for a share), got {start}.")
+        raise ValueError(
+            f"initial parameters must be finite and in each parameter's domain "
+            f"(positive; in (0, 1) for a share), got {start}."
+        )
     rng = np.random.default_rng(random_state)
     starts = [u0] + [u0 + rng.normal(0.0, 1.0, size=u0.shape) for _ in range(max(n_starts, 1) - 1)]
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(u0)
@@ -366,7 +381,9 @@ def maximise(
     )
 
 
-def _run(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> _RunResult:
+def _run(
+    objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
+) -> _RunResult:
     """Minimise: Newton's method when the spec has an analytic Hessian, else BFGS."""
     if objective.spec.hessian is not None:
         return _newton(objective, u0, bounds, maxiter)
@@ -381,7 +398,9 @@ def _box_step(x: FloatArray, p: FloatArray, lo: FloatArray, hi: FloatArray) -> f
     return min(1.0, limit) if limit > 0 else 0.0
 
 
-def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> _RunResult:
+def _newton(
+    objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
+) -> _RunResult:
     """Damped Newton's method with a Levenberg shift and backtracking line search."""
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
@@ -414,10 +433,10 @@ def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, flo
             message = "a parameter reached the bound of the search box"
             break
         if -slope <= 1e-11 * max(1.0, abs(f)):
-            # the predicted decrease (the Newton decrement) is near the rounding error of f (a
-            # mean over customers), so the Armijo test is decided by noise (and can backtrack for thousands of iterations); this close to
-            # the optimum the full Newton step is accurate: take it unless it worsens the
-            # gradient, and stop
+            # the predicted decrease (the Newton decrement) is near the rounding error of f
+            # (a mean over customers), so the Armijo test is decided by noise and can backtrack
+            # for thousands of iterations; this close to the optimum the full Newton step is
+            # accurate: take it unless it worsens the gradient, and stop
             f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
             if np.isfinite(f_new) and np.max(np.abs(g_new)) <= np.max(np.abs(g)):
                 x, f, g, H = x + step * p, f_new, g_new, H_new
@@ -444,7 +463,9 @@ def _newton(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, flo
     return _RunResult(x=x, fun=f, jac=g, success=success, message=message, nit=it, hess=H)
 
 
-def _bfgs(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int) -> _RunResult:
+def _bfgs(
+    objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
+) -> _RunResult:
     """Minimise with BFGS and a backtracking (Armijo) line search.
 
     A small NumPy implementation: the models have 2-4 parameters, where
@@ -457,8 +478,10 @@ def _bfgs(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float
     if objective.spec.gradient is not None:
         fg = objective.value_and_gradient
     else:
+
         def fg(u: FloatArray) -> tuple[float, FloatArray]:
             return objective.value(u), _grad_for_hessian(objective, u)
+
     x = np.clip(np.asarray(u0, dtype=np.float64), lo, hi)
     f, g = fg(x)
     k = x.size
@@ -467,7 +490,7 @@ def _bfgs(objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float
     success = False
     it = 0
     stalled = 0
-    for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
+    for it in range(1, maxiter + 1):
         if not np.isfinite(f):
             message = "objective not finite at the starting point"
             break

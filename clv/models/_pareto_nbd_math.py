@@ -52,6 +52,29 @@ def _floats(*values: Any) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
 
 
+# (x, t, first, inverse) of the last call of _distinct_pairs: the optimiser evaluates the same
+# data many times, and comparing arrays costs far less than sorting them again
+_LAST_PAIRS: list[Any] = [None]
+
+
+def _distinct_pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """Indices of the distinct ``(x, t)`` pairs and the map back, or None if few repeat."""
+    last = _LAST_PAIRS[0]
+    if (last is not None and last[0].shape == x.shape and np.array_equal(last[0], x)
+            and np.array_equal(last[1], t)):
+        return last[2]
+    span = 2.0 * (float(np.max(np.abs(t))) + 1.0)
+    _, first, inverse = np.unique(x * span + t, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    result = None
+    # the float key could merge pairs that differ below its resolution: check, keep it exact
+    if (first.size < 0.7 * x.size and np.array_equal(x[first][inverse], x)
+            and np.array_equal(t[first][inverse], t)):
+        result = (first, inverse)
+    _LAST_PAIRS[0] = (x.copy(), t.copy(), result)
+    return result
+
+
 def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int) -> tuple[FloatArray, ...]:
     """``log_hyp2f1_1bc`` (and derivatives) of the tail integral at ``(x, t)``, once per pair.
 
@@ -61,22 +84,14 @@ def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int) -> tuple[F
     on the distinct pairs and expanded back.
     """
     r, alpha, s, beta = params
-    keep = None
-    if x.size > 256:
-        span = 2.0 * (float(np.max(np.abs(t))) + 1.0)
-        _, first, inverse = np.unique(x * span + t, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-        # the float key could merge pairs that differ below its resolution: check, keep exact
-        if first.size < 0.7 * x.size and np.array_equal(x[first][inverse], x) \
-                and np.array_equal(t[first][inverse], t):
-            keep = first
-    xs, ts = (x, t) if keep is None else (x[keep], t[keep])
+    pairs = _distinct_pairs(x, t) if x.size > 256 else None
+    xs, ts = (x, t) if pairs is None else (x[pairs[0]], t[pairs[0]])
     p = r + xs
     b_hyp = p if alpha >= beta else np.full(xs.size, s + 1.0)
     z = abs(alpha - beta) / (max(alpha, beta) + ts)
     out = log_hyp2f1_1bc(b_hyp, p + s + 1.0, z, order=order)
     out = out if order else (out,)
-    return tuple(out) if keep is None else tuple(v[inverse] for v in out)
+    return tuple(out) if pairs is None else tuple(v[pairs[1]] for v in out)
 
 
 def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,

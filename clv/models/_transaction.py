@@ -56,8 +56,11 @@ class TransactionModel(ParametricModel):
         p = self._p
         x, t_x, T = self._arrays(data, _RFM)
         t_arr = _check_horizon(t)
-        return self._series(self.spec.expected_purchases(p, t_arr, x, t_x, T) * np.ones_like(x), data,
-                            "expected_purchases")
+        return self._series(
+            self.spec.expected_purchases(p, t_arr, x, t_x, T) * np.ones_like(x),
+            data,
+            "expected_purchases",
+        )
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> np.ndarray:
         """Expected repeat purchases of a newly acquired customer in ``(0, t]``."""
@@ -72,7 +75,9 @@ class TransactionModel(ParametricModel):
             raise ValueError("n must be a non-negative whole number of purchases.")
         return np.asarray(self.spec.probability_of_purchases(self._p, n_arr, _check_horizon(t)))
 
-    def simulate(self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def simulate(
+        self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Simulate customers from the fitted parameters.
 
         Parameters
@@ -99,5 +104,7 @@ class TransactionModel(ParametricModel):
 def _check_horizon(t: ArrayLike) -> np.ndarray:
     arr = np.asarray(t, dtype=np.float64)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"the horizon t must be finite and >= 0 (periods of the data's time unit), got {t!r}.")
+        raise ValueError(
+            f"the horizon t must be finite and >= 0 (periods of the data's time unit), got {t!r}."
+        )
     return arr

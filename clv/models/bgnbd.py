@@ -24,8 +24,8 @@ from scipy import special
 
 from clv._ops import NUMPY
 from clv._special import dot as _dot
-from clv._special import gram as _gram
 from clv._special import frequency_sums, hyp2f1, log_hyp2f1, per_frequency
+from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
@@ -51,8 +51,9 @@ class BGNBDParams(NamedTuple):
     b: Any
 
 
-def log_likelihood(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood, [FHL2005]_ eq. (6), in log space.
 
     Parameters
@@ -83,8 +84,9 @@ def log_likelihood(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike
     return a1 + a2 + ops.where(x > 0, ops.logaddexp(a3, a4), a3)
 
 
-def log_likelihood_gradient(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                            T: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(r, alpha, a, b)``.
 
     Returns
@@ -108,8 +110,15 @@ def log_likelihood_gradient(params: BGNBDParams, frequency: ArrayLike, recency: 
     w3 = 1.0 - w4
     # terms that depend on x alone are evaluated once per distinct frequency
     lg_rx, psi_rx, lb_abx, psi_bx, psi_abx = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.betaln(a, b + k),
-                      special.digamma(b + k), special.digamma(a + b + k)))
+        x,
+        lambda k: (
+            special.gammaln(r + k),
+            special.digamma(r + k),
+            special.betaln(a, b + k),
+            special.digamma(b + k),
+            special.digamma(a + b + k),
+        ),
+    )
     ll = lg_rx - special.gammaln(r) + r * np.log(alpha) + lb_abx - special.betaln(a, b) + c
     psi_ab = special.digamma(a + b)
     d_r = psi_rx - special.digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
@@ -119,9 +128,10 @@ def log_likelihood_gradient(params: BGNBDParams, frequency: ArrayLike, recency: 
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
 
 
-def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                           T: ArrayLike, weights: ArrayLike) -> tuple[float, FloatArray, FloatArray]:
-    r"""Weighted total log-likelihood with its analytic gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
+def log_likelihood_hessian(
+    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike
+) -> tuple[float, FloatArray, FloatArray]:
+    r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
 
     The last term of eq. (6) is a log-sum-exp of two terms :math:`L_3, L_4`;
     its Hessian is :math:`w_3 \nabla^2 L_3 + w_4 \nabla^2 L_4 + w_3 w_4 (\nabla L_3 -
@@ -157,11 +167,23 @@ def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: A
     # terms of x alone enter only through weighted sums: sum them per distinct frequency
     wsum = frequency_sums(x, w)
     lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = wsum(
-        lambda k: (special.gammaln(r + k), special.digamma(r + k), special.zeta(2.0, r + k),
-                   special.betaln(a, b + k), special.digamma(b + k), special.digamma(a + b + k),
-                   special.zeta(2.0, b + k), special.zeta(2.0, a + b + k)))
-    ll = lg_rx + lb_abx + _dot(w, c) + W * (-special.gammaln(r) + r * np.log(alpha)
-                                           - special.betaln(a, b))
+        lambda k: (
+            special.gammaln(r + k),
+            special.digamma(r + k),
+            special.zeta(2.0, r + k),
+            special.betaln(a, b + k),
+            special.digamma(b + k),
+            special.digamma(a + b + k),
+            special.zeta(2.0, b + k),
+            special.zeta(2.0, a + b + k),
+        )
+    )
+    ll = (
+        lg_rx
+        + lb_abx
+        + _dot(w, c)
+        + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b))
+    )
     psi_ab = float(special.digamma(a + b))
     tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
     # gradients of L3 and L4 (zero entries omitted)
@@ -169,12 +191,14 @@ def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: A
     g4_r, g4_al, g4_b = -log_atx, -rx / atx, -1.0 / bx1
     ww4 = w * w4
     ww3 = w - ww4
-    grad = np.array([
-        psi_rx + W * (-special.digamma(r) + np.log(alpha)) + _dot(ww3, g3_r) + _dot(ww4, g4_r),
-        W * r / alpha + _dot(ww3, g3_al) + _dot(ww4, g4_al),
-        W * psi_ab - psi_abx + ww4.sum() / a,
-        psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + _dot(ww4, g4_b),
-    ])
+    grad = np.array(
+        [
+            psi_rx + W * (-special.digamma(r) + np.log(alpha)) + _dot(ww3, g3_r) + _dot(ww4, g4_r),
+            W * r / alpha + _dot(ww3, g3_al) + _dot(ww4, g4_al),
+            W * psi_ab - psi_abx + ww4.sum() / a,
+            psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + _dot(ww4, g4_b),
+        ]
+    )
     d = np.stack([g3_r - g4_r, g3_al - g4_al, np.full_like(x, -1.0 / a), -g4_b])  # ∇L3 - ∇L4
     hess = _gram(d, ww4 * w3)
     hess[0, 0] += tri_rx - W * float(special.zeta(2.0, r))
@@ -190,13 +214,20 @@ def log_likelihood_hessian(params: BGNBDParams, frequency: ArrayLike, recency: A
     return ll, grad, hess
 
 
-def _log_odds_dead(params: BGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+def _log_odds_dead(
+    params: BGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
     r, alpha, a, b = params
-    return (np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0)
-            + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+    return (
+        np.log(a)
+        - np.log(b + np.maximum(x, 1.0) - 1.0)
+        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    )
 
 
-def probability_alive(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+def probability_alive(
+    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Probability that a customer is still alive at ``T``, [FHL2005]_ eq. (A.6 of the note).
 
     .. math:: P(\text{alive}) = \Bigl[1 + \delta_{x>0}\frac{a}{b+x-1}
@@ -215,12 +246,14 @@ def probability_alive(params: BGNBDParams, frequency: ArrayLike, recency: ArrayL
     return out[()] if out.ndim == 0 else out
 
 
-def expected_purchases(params: BGNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                       T: ArrayLike) -> FloatArray:
+def expected_purchases(
+    params: BGNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Expected repeat purchases in the next ``t`` periods given the history, [FHL2005]_ eq. (10).
 
     The hypergeometric term is rewritten with Euler's transformation,
-    :math:`(1-z)^{r+x}\,{}_2F_1(r+x, b+x; a+b+x-1; z) = (1-z)^{a-1}\,{}_2F_1(a+b-1-r, a-1; a+b+x-1; z)`
+    :math:`(1-z)^{r+x}\,{}_2F_1(r+x, b+x; a+b+x-1; z)
+    = (1-z)^{a-1}\,{}_2F_1(a+b-1-r, a-1; a+b+x-1; z)`
     with :math:`z = t/(\alpha+T+t)`, whose parameters do not grow with
     :math:`x`; so frequencies in the thousands neither overflow nor lose
     precision.  At the removable singularities :math:`a = 1` and
@@ -250,8 +283,16 @@ def expected_purchases(params: BGNBDParams, t: ArrayLike, frequency: ArrayLike, 
     return out[()] if out.ndim == 0 else out
 
 
-def _expected_purchases(r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray, t: FloatArray,
-                        x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+def _expected_purchases(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
     log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
@@ -265,7 +306,9 @@ def _expected_purchases(r: FloatArray, alpha: FloatArray, a: FloatArray, b: Floa
             f = np.exp((a - 1.0) * log1mz) * h
         # (a+b+x-1)/(a-1) * (1 - F); sign-safe for a < 1 and a > 1
         bracket = (1.0 - f) / (a - 1.0) * c
-    p_alive = np.where(x > 0, special.expit(-_log_odds_dead(BGNBDParams(r, alpha, a, b), x, t_x, T)), 1.0)
+    p_alive = np.where(
+        x > 0, special.expit(-_log_odds_dead(BGNBDParams(r, alpha, a, b), x, t_x, T)), 1.0
+    )
     out = np.where(t > 0, bracket * p_alive, 0.0)
     return out[()] if out.ndim == 0 else out
 
@@ -286,7 +329,7 @@ def expected_purchases_new_customer(params: BGNBDParams, t: ArrayLike) -> FloatA
 
 
 def probability_of_purchases(params: BGNBDParams, n: ArrayLike, t: ArrayLike) -> FloatArray:
-    r"""Probability that a new customer makes exactly ``n`` purchases in ``(0, t]``, [FHL2005]_ eq. (8).
+    r"""Probability that a new customer makes exactly ``n`` purchases in ``(0, t]``, eq. (8).
 
     .. math::
        P(X(t)=n) = \frac{B(a, b+n)}{B(a,b)} \frac{\Gamma(r+n)}{\Gamma(r) n!}
@@ -307,19 +350,35 @@ def probability_of_purchases(params: BGNBDParams, n: ArrayLike, t: ArrayLike) ->
     n = np.asarray(n, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     log_p0 = r * (np.log(alpha) - np.log(alpha + t))
-    log_q = np.log(t) - np.log(alpha + t) if np.all(t > 0) else np.log(np.where(t > 0, t, 1.0)) - np.log(alpha + t)
-    first = (special.betaln(a, b + n) - special.betaln(a, b) + special.gammaln(r + n) - special.gammaln(r)
-             - special.gammaln(n + 1) + log_p0 + n * log_q)
+    log_q = (
+        np.log(t) - np.log(alpha + t)
+        if np.all(t > 0)
+        else np.log(np.where(t > 0, t, 1.0)) - np.log(alpha + t)
+    )
+    first = (
+        special.betaln(a, b + n)
+        - special.betaln(a, b)
+        + special.gammaln(r + n)
+        - special.gammaln(r)
+        - special.gammaln(n + 1)
+        + log_p0
+        + n * log_q
+    )
     first = np.where((t > 0) | (n == 0), first, -np.inf)
     # P(NB(r, p0) >= n) = I_{1-p0}(n, r): regularised incomplete beta
     tail = special.betainc(np.maximum(n, 1.0), r, t / (alpha + t))
-    second = np.where(n > 0, np.exp(special.betaln(a + 1, b + np.maximum(n, 1.0) - 1) - special.betaln(a, b)) * tail,
-                      0.0)
+    second = np.where(
+        n > 0,
+        np.exp(special.betaln(a + 1, b + np.maximum(n, 1.0) - 1) - special.betaln(a, b)) * tail,
+        0.0,
+    )
     out = np.exp(first) + second
     return out[()] if out.ndim == 0 else out
 
 
-def simulate(params: BGNBDParams, T: ArrayLike, *, rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate(
+    params: BGNBDParams, T: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate BG/NBD customers observed for ``T`` periods after their first purchase.
 
     Vectorised: purchase times are drawn as cumulative sums of exponential
@@ -345,9 +404,8 @@ def simulate(params: BGNBDParams, T: ArrayLike, *, rng: np.random.Generator) -> 
     n = T.shape[0]
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
-    # number of purchases before death ~ Geometric(p) counted from the first (the first purchase at 0
-    # is followed by a death coin); BG/NBD: after each purchase (incl. time 0? no: repeat purchases
-    # only) the customer dies with probability p.
+    # BG/NBD: after each repeat purchase (not the first purchase at time 0) the customer
+    # dies with probability p.
     # Death happens after the k-th repeat purchase, k ~ Geometric(p) on {1, 2, ...}.
     k_death = rng.geometric(np.clip(p, 1e-300, 1.0))
     # repeat purchases in (0, T] while alive: Poisson process of rate lam, truncated at k_death
@@ -367,9 +425,15 @@ def simulate(params: BGNBDParams, T: ArrayLike, *, rng: np.random.Generator) -> 
         still = count[buyers] < k_death[buyers]
         active = buyers[still]
     frequency[:] = count
-    alive = (count < k_death)
-    return {"frequency": frequency, "recency": recency, "T": T.copy(), "lambda": lam, "p": p,
-            "alive": alive}
+    alive = count < k_death
+    return {
+        "frequency": frequency,
+        "recency": recency,
+        "T": T.copy(),
+        "lambda": lam,
+        "p": p,
+        "alive": alive,
+    }
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> BGNBDParams:

@@ -27,7 +27,9 @@ def test_reproduces_published_estimates(cdnow_rfm):
 def test_published_conditional_expectation():
     """FHL (2005) p. 281 / Hardie's BG/NBD spreadsheet: a customer with x=2, t_x=30.43,
     T=38.86 is expected to make 1.226 purchases in the next 39 weeks."""
-    assert bgnbd.expected_purchases(PUBLISHED, 39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=5e-4)
+    assert bgnbd.expected_purchases(PUBLISHED, 39, 2, 30.43, 38.86) == pytest.approx(
+        1.226, abs=5e-4
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +45,19 @@ def test_per_customer_log_likelihood_equals_lifetimes(cdnow_rfm, lifetimes_bg):
     ours = bgnbd.log_likelihood(PUBLISHED, x, t_x, T)
     # lifetimes' private function takes log-parameters and returns the mean negative LL
     # (penalizer 0); compare customer by customer through one-row calls on unique rows.
-    theirs = np.array([
-        -type(lifetimes_bg)._negative_log_likelihood(
-            np.log(np.array(PUBLISHED, dtype=float)), np.array([xi]), np.array([ti]),
-            np.array([Ti]), np.array([1.0]), 0.0)
-        for xi, ti, Ti in zip(x[:200], t_x[:200], T[:200], strict=True)
-    ])
+    theirs = np.array(
+        [
+            -type(lifetimes_bg)._negative_log_likelihood(
+                np.log(np.array(PUBLISHED, dtype=float)),
+                np.array([xi]),
+                np.array([ti]),
+                np.array([Ti]),
+                np.array([1.0]),
+                0.0,
+            )
+            for xi, ti, Ti in zip(x[:200], t_x[:200], T[:200], strict=True)
+        ]
+    )
     np.testing.assert_allclose(ours[:200], theirs, rtol=1e-8)
 
 
@@ -56,17 +65,24 @@ def test_predictions_equal_lifetimes(cdnow_rfm, lifetimes_bg):
     x, t_x, T = (cdnow_rfm[c] for c in ("frequency", "recency", "T"))
     np.testing.assert_allclose(
         bgnbd.probability_alive(PUBLISHED, x, t_x, T),
-        lifetimes_bg.conditional_probability_alive(x, t_x, T), rtol=1e-8)
+        lifetimes_bg.conditional_probability_alive(x, t_x, T),
+        rtol=1e-8,
+    )
     np.testing.assert_allclose(
         bgnbd.expected_purchases(PUBLISHED, 10.0, x, t_x, T),
-        lifetimes_bg.conditional_expected_number_of_purchases_up_to_time(10.0, x, t_x, T), rtol=1e-8)
+        lifetimes_bg.conditional_expected_number_of_purchases_up_to_time(10.0, x, t_x, T),
+        rtol=1e-8,
+    )
     t = np.array([1.0, 10.0, 39.0, 78.0])
     np.testing.assert_allclose(
         bgnbd.expected_purchases_new_customer(PUBLISHED, t),
-        lifetimes_bg.expected_number_of_purchases_up_to_time(t), rtol=1e-8)
+        lifetimes_bg.expected_number_of_purchases_up_to_time(t),
+        rtol=1e-8,
+    )
     for n in range(5):
         assert bgnbd.probability_of_purchases(PUBLISHED, n, 39.0) == pytest.approx(
-            lifetimes_bg.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-8)
+            lifetimes_bg.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-8
+        )
 
 
 def test_analytic_gradient_matches_central_differences(cdnow_rfm):
@@ -78,8 +94,10 @@ def test_analytic_gradient_matches_central_differences(cdnow_rfm):
         up, down = p.copy(), p.copy()
         up[j] += h
         down[j] -= h
-        numeric = (bgnbd.log_likelihood(BGNBDParams(*up), x, t_x, T)
-                   - bgnbd.log_likelihood(BGNBDParams(*down), x, t_x, T)) / (2 * h)
+        numeric = (
+            bgnbd.log_likelihood(BGNBDParams(*up), x, t_x, T)
+            - bgnbd.log_likelihood(BGNBDParams(*down), x, t_x, T)
+        ) / (2 * h)
         np.testing.assert_allclose(grad[j], numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -119,8 +137,12 @@ def test_expected_purchases_is_finite_and_monotone(row, p, t):
     assert e2 >= e1 - 1e-7 * max(1.0, abs(e1))
 
 
-@given(p=st.builds(BGNBDParams, st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5),
-                   st.floats(0.1, 10)), t=st.floats(0.1, 100))
+@given(
+    p=st.builds(
+        BGNBDParams, st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)
+    ),
+    t=st.floats(0.1, 100),
+)
 def test_probability_of_purchases_sums_to_one(p, t):
     n = np.arange(0, 50_000)  # mean purchases are at most r/alpha*t = 1,000 here
     total = float(np.sum(bgnbd.probability_of_purchases(p, n, t)))
@@ -132,15 +154,19 @@ def test_time_rescaling_invariance(row, p, c):
     x, t_x, T = row
     scaled = BGNBDParams(p.r, p.alpha * c, p.a, p.b)
     assert bgnbd.probability_alive(scaled, x, t_x * c, T * c) == pytest.approx(
-        bgnbd.probability_alive(p, x, t_x, T), rel=1e-9, abs=1e-12)
+        bgnbd.probability_alive(p, x, t_x, T), rel=1e-9, abs=1e-12
+    )
     assert bgnbd.expected_purchases(scaled, 5.0 * c, x, t_x * c, T * c) == pytest.approx(
-        bgnbd.expected_purchases(p, 5.0, x, t_x, T), rel=1e-6, abs=1e-10)
+        bgnbd.expected_purchases(p, 5.0, x, t_x, T), rel=1e-6, abs=1e-10
+    )
 
 
 def test_expected_purchases_handles_a_equal_one():
     p = BGNBDParams(0.5, 5.0, 1.0, 2.0)
-    near = [bgnbd.expected_purchases(BGNBDParams(0.5, 5.0, a, 2.0), 10.0, 3, 20.0, 30.0)
-            for a in (1 - 1e-3, 1 + 1e-3)]
+    near = [
+        bgnbd.expected_purchases(BGNBDParams(0.5, 5.0, a, 2.0), 10.0, 3, 20.0, 30.0)
+        for a in (1 - 1e-3, 1 + 1e-3)
+    ]
     value = bgnbd.expected_purchases(p, 10.0, 3, 20.0, 30.0)
     assert min(near) - 1e-3 <= value <= max(near) + 1e-3
 
@@ -157,7 +183,8 @@ def test_sum_of_per_customer_log_likelihoods(cdnow_rfm):
     model = BetaGeoModel().fit(cdnow_rfm)
     x, t_x, T = (cdnow_rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
     assert float(np.sum(bgnbd.log_likelihood(model._p, x, t_x, T))) == pytest.approx(
-        model.log_likelihood_, rel=1e-12)
+        model.log_likelihood_, rel=1e-12
+    )
 
 
 # --------------------------------------------------------------------------- simulation
@@ -180,7 +207,9 @@ def _recovery(true: BGNBDParams, n: int, rng: np.random.Generator) -> np.ndarray
     data = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
     fit = BetaGeoModel().fit(data)
     names = list(true._fields)
-    return (fit.params_[names].to_numpy() - np.asarray(true)) / fit.summary().loc[names, "se"].to_numpy()
+    return (fit.params_[names].to_numpy() - np.asarray(true)) / fit.summary().loc[
+        names, "se"
+    ].to_numpy()
 
 
 def test_recovers_simulated_parameters_fast(rng):
@@ -189,11 +218,14 @@ def test_recovers_simulated_parameters_fast(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("true", [
-    BGNBDParams(0.243, 4.414, 0.793, 2.426),   # CDNOW-like
-    BGNBDParams(2.0, 3.0, 2.0, 1.5),           # heavy buyers, high churn
-    BGNBDParams(0.3, 10.0, 0.3, 6.0),          # light buyers, low churn
-])
+@pytest.mark.parametrize(
+    "true",
+    [
+        BGNBDParams(0.243, 4.414, 0.793, 2.426),  # CDNOW-like
+        BGNBDParams(2.0, 3.0, 2.0, 1.5),  # heavy buyers, high churn
+        BGNBDParams(0.3, 10.0, 0.3, 6.0),  # light buyers, low churn
+    ],
+)
 def test_recovers_simulated_parameters(true, rng):
     z = _recovery(true, 30_000, rng)
     assert np.all(np.abs(z) < 4), z
@@ -227,6 +259,8 @@ def test_analytic_hessian_matches_differences_of_the_gradient(cdnow_rfm):
         up, down = p.copy(), p.copy()
         up[j] += h
         down[j] -= h
-        numeric = (bgnbd.log_likelihood_gradient(BGNBDParams(*up), x, t_x, T)[1].sum(axis=1)
-                   - bgnbd.log_likelihood_gradient(BGNBDParams(*down), x, t_x, T)[1].sum(axis=1)) / (2 * h)
+        numeric = (
+            bgnbd.log_likelihood_gradient(BGNBDParams(*up), x, t_x, T)[1].sum(axis=1)
+            - bgnbd.log_likelihood_gradient(BGNBDParams(*down), x, t_x, T)[1].sum(axis=1)
+        ) / (2 * h)
         np.testing.assert_allclose(hess[:, j], numeric, rtol=1e-5, atol=1e-6)

@@ -60,8 +60,10 @@ def fitted(request):
 
 def _per_customer(model, data):
     if hasattr(model, "probability_alive"):
-        return {"probability_alive": model.probability_alive(data),
-                "expected_purchases": model.expected_purchases(4, data)}
+        return {
+            "probability_alive": model.probability_alive(data),
+            "expected_purchases": model.expected_purchases(4, data),
+        }
     return {"expected_spend": model.expected_spend(data)}
 
 
@@ -113,9 +115,8 @@ def test_refit_is_deterministic_and_overwrites_state(fitted):
     again = type(model)().fit(data)
     pd.testing.assert_series_equal(again.params_, model.params_)
     other = type(model)().fit(data)
-    # a different data set of the same kind: half the customers (pattern-level data: half the weight)
-    half = (data.assign(weight=data["weight"] / 2) if "weight" in data.columns
-            else data.iloc[::2])
+    # a different data set of the same kind: half the customers (pattern data: half the weight)
+    half = data.assign(weight=data["weight"] / 2) if "weight" in data.columns else data.iloc[::2]
     other.fit(half)
     assert other.n_customers_ < model.n_customers_
     assert not np.allclose(other.log_likelihood_, model.log_likelihood_)
@@ -173,7 +174,9 @@ def test_bad_data_is_a_clear_error(fitted):
 
 
 def test_import_clv_is_light():
-    code = ("import sys, clv; "
-            "print(sorted(m for m in ('pymc','arviz','pytensor','matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, clv; "
+        "print(sorted(m for m in ('pymc','arviz','pytensor','matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
