@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from clv.exceptions import ClvWarning
+from clv.models._mle import unique_rows
 
 __all__ = ["customer_lifetime_value", "customer_lifetime_value_table"]
 
@@ -135,13 +136,25 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
     spend = _expected_spend(spend_model, data)
     j = np.arange(h * s + 1, dtype=np.float64)
     grid = j / s
-    cumulative = _cumulative_purchases(transaction_model, data, grid)
+    # customers with the same (x, t_x, T) have the same predictions: compute each row once
+    inverse = None
+    rows = data
+    if hasattr(transaction_model, "_arrays") and len(data) > 1000:
+        unique, key = unique_rows(transaction_model._arrays(data, _RFM))
+        if len(unique[0]) < 0.9 * len(data):
+            rows = pd.DataFrame(dict(zip(_RFM, unique, strict=True)))
+            rows.attrs = dict(data.attrs)
+            inverse = key
+    cumulative = _cumulative_purchases(transaction_model, rows, grid)
     increments = np.diff(cumulative, axis=1)
     # purchases in ((j-1)/s, j/s] are discounted to the end of that sub-period
     factors = np.exp(-grid[1:] * np.log1p(d))
-    discounted = increments @ factors
+    discounted = (increments * factors).sum(axis=1)  # elementwise: no BLAS call
+    total = cumulative[:, -1]
+    if inverse is not None:
+        discounted, total = discounted[inverse], total[inverse]
     return {
-        "expected_purchases": cumulative[:, -1],
+        "expected_purchases": total,
         "discounted_purchases": discounted,
         "expected_spend": spend,
         "clv": g * spend * discounted,

@@ -91,21 +91,18 @@ class MLEResult:
     history: list[str] = field(default_factory=list)
 
 
-def compress(
-    columns: Sequence[FloatArray], weights: FloatArray | None = None
-) -> tuple[list[FloatArray], FloatArray]:
-    """Collapse identical rows of ``columns`` into unique rows and summed weights.
+def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.ndarray]:
+    """Distinct rows of ``columns`` and, for every row, the index of its distinct row.
 
     Hash-based (``pandas.factorize``), so it costs O(n) rather than a sort:
     about 0.1 s for a million customers.
     """
-    n = len(columns[0])
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     cols = [np.asarray(c, dtype=np.float64) for c in columns]
+    n = len(cols[0])
     if n == 0:
-        return cols, w
-    # one integer code per column (hash-based), combined arithmetically into one key while the
-    # product of the cardinalities fits in int64, then factorised once
+        return cols, np.zeros(0, dtype=np.intp)
+    # one integer code per column, combined arithmetically into one key while the product of
+    # the cardinalities fits in int64, then factorised once
     key = np.zeros(n, dtype=np.int64)
     size = 1
     for c in cols:
@@ -118,8 +115,19 @@ def compress(
     key, _ = pd.factorize(key, sort=False)
     first = np.full(int(key.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, key, np.arange(n, dtype=np.int64))
-    summed = np.bincount(key, weights=w)
-    return [c[first] for c in cols], summed
+    return [c[first] for c in cols], key
+
+
+def compress(
+    columns: Sequence[FloatArray], weights: FloatArray | None = None
+) -> tuple[list[FloatArray], FloatArray]:
+    """Collapse identical rows of ``columns`` into unique rows and summed weights."""
+    n = len(columns[0])
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if n == 0:
+        return [np.asarray(c, dtype=np.float64) for c in columns], w
+    unique, key = unique_rows(columns)
+    return unique, np.bincount(key, weights=w)
 
 
 @dataclass

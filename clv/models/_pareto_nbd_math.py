@@ -71,20 +71,22 @@ def _distinct_pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArra
     if (first.size < 0.7 * x.size and np.array_equal(x[first][inverse], x)
             and np.array_equal(t[first][inverse], t)):
         result = (first, inverse)
-    _LAST_PAIRS[0] = (x.copy(), t.copy(), result)
+    if x.size <= 2_000_000:  # keep at most 32 MB
+        _LAST_PAIRS[0] = (x.copy(), t.copy(), result)
     return result
 
 
-def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int) -> tuple[FloatArray, ...]:
+def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int,
+               *, distinct: bool = False) -> tuple[FloatArray, ...]:
     """``log_hyp2f1_1bc`` (and derivatives) of the tail integral at ``(x, t)``, once per pair.
 
     The hypergeometric function depends on a row only through ``(x, t)``;
     with ``t`` the recencies and ages of compressed data these pairs repeat a
     lot (e.g. 30,000 rows, 4,000 pairs with daily dates), so it is evaluated
-    on the distinct pairs and expanded back.
+    on the distinct pairs and expanded back (``distinct=True``: they already are).
     """
     r, alpha, s, beta = params
-    pairs = _distinct_pairs(x, t) if x.size > 256 else None
+    pairs = _distinct_pairs(x, t) if x.size > 256 and not distinct else None
     xs, ts = (x, t) if pairs is None else (x[pairs[0]], t[pairs[0]])
     p = r + xs
     b_hyp = p if alpha >= beta else np.full(xs.size, s + 1.0)
@@ -110,14 +112,24 @@ def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,
     gap = np.abs(alpha - beta)
     big = np.maximum(alpha, beta)
 
-    def log_tail(t: FloatArray) -> FloatArray:  # log(m * ∫_t^∞ ...), see the module docstring
+    scalar = all(v.ndim == 0 for v in (r, alpha, s, beta))
+    if scalar and x.ndim == t_x.ndim == T.ndim == 1 and x.shape == t_x.shape == T.shape:
+        # one set of parameters, one row per customer: once per distinct (x, t) pair
+        n = x.size
+        h2 = _hyp_terms((float(r), float(alpha), float(s), float(beta)), np.concatenate([x, x]),
+                        np.concatenate([t_x, T]), 0)[0]
+        h_x, h_T = h2[:n], h2[n:]
+    else:
+        h_x = log_hyp2f1_1bc(b_hyp, m + 1.0, gap / (big + t_x))
+        h_T = log_hyp2f1_1bc(b_hyp, m + 1.0, gap / (big + T))
+
+    def log_tail(t: FloatArray, h: FloatArray) -> FloatArray:  # log(m ∫_t^∞ ...), see above
         la = np.log(alpha + t)
         lb = np.log(beta + t)
-        h = log_hyp2f1_1bc(b_hyp, m + 1.0, gap / (big + t))
         return -p * la - s * lb + np.where(family_a, 0.0, la - lb) + h
 
     alive = -p * np.log(alpha + T) - s * np.log(beta + T)
-    dead = np.log(s) - np.log(m) + logsubexp(log_tail(t_x), log_tail(T))
+    dead = np.log(s) - np.log(m) + logsubexp(log_tail(t_x, h_x), log_tail(T, h_T))
     c0 = special.gammaln(p) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     return c0, alive, dead
 
@@ -191,8 +203,8 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, s, beta)``.
 
     Per customer :math:`\log L = c_0 + \Lambda`, :math:`\Lambda = \log(e^{u_1} + e^{u_A} - e^{u_B})`
-    with :math:`u_1` the "alive" term and :math:`u_A, u_B` the tail integral at
-    :math:`t_x` and :math:`T`; so
+    with :math:`u_1` the "alive" term and :math:`u_A = u(x, t_x)`, :math:`u_B = u(x, T)` the
+    log tail integral; so
 
     .. math::
 
@@ -200,6 +212,9 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
                          - \nabla\Lambda\,\nabla\Lambda^\top,
        \qquad w_i = e^{u_i - \Lambda},\ \sigma = (1, 1, -1).
 
+    :math:`u(x, t)` and its derivatives depend on a customer only through the
+    pair :math:`(x, t)`, so they are computed once per distinct pair and the
+    sums over customers become sums over pairs (``bincount`` of the weights).
     The second derivatives of :math:`\log{}_2F_1` come from the same series as
     the value (:func:`clv._special.log_hyp2f1_1bc` with ``order=2``).
 
@@ -213,77 +228,83 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     x, t_x, T, w = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T, weights))
     x, t_x, T, w = np.broadcast_arrays(x, t_x, T, w)
     n = x.size
-    p = r + x
+    # ---- per distinct (x, t) pair, t in recency or T
+    x2 = np.concatenate([x, x])
+    t2 = np.concatenate([t_x, T])
+    pairs = _distinct_pairs(x2, t2) if x2.size > 256 else None
+    if pairs is None:
+        xp, t, inv = x2, t2, np.arange(2 * n)
+    else:
+        xp, t, inv = x2[pairs[0]], t2[pairs[0]], pairs[1]
+    n_pairs = xp.size
+    h, hb, hc, hz, hbb, hbc, hbz, hcc, hcz, hzz = _hyp_terms((r, alpha, s, beta), xp, t, 2,
+                                                            distinct=True)
+    p = r + xp
     m = p + s
-    family_a = alpha >= beta
-    t = np.concatenate([t_x, T])
-    at = alpha + t
-    bt = beta + t
-    la = np.log(at)
-    lb = np.log(bt)
-    p2 = np.tile(p, 2)
-    h, hb, hc, hz, hbb, hbc, hbz, hcc, hcz, hzz = _hyp_terms((r, alpha, s, beta), np.tile(x, 2),
-                                                            t, 2)
-    log_term = -p2 * la - s * lb
-    if family_a:  # z = (alpha - beta) / (alpha + t); b = r + x
-        z_a, z_b, z_aa, z_ab, z_bb = bt / at**2, -1.0 / at, -2.0 * bt / at**3, 1.0 / at**2, 0.0
+    inv_at = 1.0 / (alpha + t)
+    inv_bt = 1.0 / (beta + t)
+    la = -np.log(inv_at)
+    lb = -np.log(inv_bt)
+    log_term = -p * la - s * lb
+    if alpha >= beta:  # z = (alpha - beta) / (alpha + t); b = r + x
+        z_a = (beta + t) * inv_at**2
+        z_b = -inv_at
+        z_aa, z_ab, z_bb = -2.0 * z_a * inv_at, inv_at**2, 0.0
         h_r, h_s = hb + hc, hc
         h_rr, h_rs, h_ss = hbb + 2.0 * hbc + hcc, hbc + hcc, hcc
         h_rz, h_sz = hbz + hcz, hcz
         g = log_term + h
         lam_a = lam_b = 0.0
     else:  # z = (beta - alpha) / (beta + t); b = s + 1; extra term log((alpha+t)/(beta+t))
-        z_a, z_b, z_aa, z_ab, z_bb = -1.0 / bt, at / bt**2, 0.0, 1.0 / bt**2, -2.0 * at / bt**3
+        z_a = -inv_bt
+        z_b = (alpha + t) * inv_bt**2
+        z_aa, z_ab, z_bb = 0.0, inv_bt**2, -2.0 * z_b * inv_bt
         h_r, h_s = hc, hb + hc
         h_rr, h_rs, h_ss = hcc, hbc + hcc, hbb + 2.0 * hbc + hcc
         h_rz, h_sz = hcz, hbz + hcz
         g = log_term + h + la - lb
         lam_a, lam_b = 1.0, -1.0
-    # gradient (4, 2n) and Hessian entries of g(t) = log(m * tail integral at t)
-    dg = np.stack([-la + h_r, (lam_a - p2) / at + hz * z_a, -lb + h_s, (lam_b - s) / bt + hz * z_b])
-    d2g = {
-        (0, 0): h_rr, (0, 1): -1.0 / at + h_rz * z_a, (0, 2): h_rs, (0, 3): h_rz * z_b,
-        (1, 1): (p2 - lam_a) / at**2 + hzz * z_a**2 + hz * z_aa, (1, 2): h_sz * z_a,
-        (1, 3): hzz * z_a * z_b + hz * z_ab, (2, 2): h_ss, (2, 3): -1.0 / bt + h_sz * z_b,
-        (3, 3): (s - lam_b) / bt**2 + hzz * z_b**2 + hz * z_bb,
+    log_sm = np.log(s) - np.log(m)  # log(s / m): g + log_sm is the log of the dead term
+    inv_m = 1.0 / m
+    # gradient of u = log_sm + g and of the alive term u_1 = log_term (at t = T)
+    grad_u = np.stack([-la + h_r - inv_m, (lam_a - p) * inv_at + hz * z_a,
+                       -lb + h_s + 1.0 / s - inv_m, (lam_b - s) * inv_bt + hz * z_b])
+    grad_1 = np.stack([-la, -p * inv_at, -lb, -s * inv_bt])
+    d2u = {
+        (0, 0): h_rr + inv_m**2, (0, 1): -inv_at + h_rz * z_a, (0, 2): h_rs + inv_m**2,
+        (0, 3): h_rz * z_b, (1, 1): (p - lam_a) * inv_at**2 + hzz * z_a**2 + hz * z_aa,
+        (1, 2): h_sz * z_a, (1, 3): hzz * z_a * z_b + hz * z_ab,
+        (2, 2): h_ss + inv_m**2 - 1.0 / s**2, (2, 3): -inv_bt + h_sz * z_b,
+        (3, 3): (s - lam_b) * inv_bt**2 + hzz * z_b**2 + hz * z_bb,
     }
-    log_sm = np.log(s) - np.log(m)
-    d_sm = np.stack([-1.0 / m, np.zeros(n), 1.0 / s - 1.0 / m, np.zeros(n)])
-    d2_sm = {(0, 0): 1.0 / m**2, (0, 2): 1.0 / m**2, (2, 2): 1.0 / m**2 - 1.0 / s**2}
-    u_a, u_b = log_sm + g[:n], log_sm + g[n:]
-    u_1 = log_term[n:]
-    lam = np.logaddexp(u_1, log_sm + logsubexp(g[:n], g[n:]))
+    d2_1 = {(0, 1): -inv_at, (1, 1): p * inv_at**2, (2, 3): -inv_bt, (3, 3): s * inv_bt**2}
+    # ---- per customer: the weights of the three terms
+    i_a, i_b = inv[:n], inv[n:]
+    u_1 = log_term[i_b]
+    u_a = log_sm[i_a] + g[i_a]
+    u_b = log_sm[i_b] + g[i_b]
+    lam = np.logaddexp(u_1, log_sm[i_a] + logsubexp(g[i_a], g[i_b]))
     w_1 = w * np.exp(u_1 - lam)
     w_a = w * np.exp(u_a - lam)
     w_b = w * np.exp(u_b - lam)
-    grad_1 = np.stack([-la[n:], -p / at[n:], -lb[n:], -s / bt[n:]])
-    grad_a = dg[:, :n] + d_sm
-    grad_b = dg[:, n:] + d_sm
-    d2_1 = {(0, 1): -1.0 / at[n:], (1, 1): p / at[n:] ** 2,
-            (2, 3): -1.0 / bt[n:], (3, 3): s / bt[n:] ** 2}
-    gammaln_p, digamma_p, trigamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k)))
-    # weighted sums: the outer products are (4, n) @ (n, 4) matrix products
-    sig_1, sig_a, sig_b = w_1, w_a, w_b
-    g_lam_w = grad_1 * sig_1 + grad_a * sig_a - grad_b * sig_b  # w * grad(Lambda)
+    # ---- sums over customers as sums over pairs
+    k_u = np.bincount(i_a, weights=w_a, minlength=n_pairs) - np.bincount(i_b, weights=w_b,
+                                                                         minlength=n_pairs)
+    k_1 = np.bincount(i_b, weights=w_1, minlength=n_pairs)
+    outer = "in,jn->ij"  # elementwise sums, not BLAS: its threads cost more than these reductions
+    hess = np.einsum(outer, grad_u * k_u, grad_u) + np.einsum(outer, grad_1 * k_1, grad_1)
+    for (i, j), v in d2u.items():
+        hess[i, j] += float(np.sum(k_u * v))
+    for (i, j), v in d2_1.items():
+        hess[i, j] += float(np.sum(k_1 * v))
+    g_lam_w = grad_1[:, i_b] * w_1 + grad_u[:, i_a] * w_a - grad_u[:, i_b] * w_b  # w * grad Λ
     with np.errstate(divide="ignore", invalid="ignore"):  # rows of weight 0 contribute nothing
         g_lam = np.where(w > 0, g_lam_w / w, 0.0)
-    # elementwise sums, not BLAS products: BLAS threads cost more than these small reductions
-    outer = "in,jn->ij"
-    hess = (np.einsum(outer, grad_1 * sig_1, grad_1) + np.einsum(outer, grad_a * sig_a, grad_a)
-            - np.einsum(outer, grad_b * sig_b, grad_b) - np.einsum(outer, g_lam_w, g_lam))
-    for i in range(4):
-        for j in range(i, 4):
-            v = 0.0
-            if (i, j) in d2g:
-                v += float(np.sum(sig_a * d2g[i, j][:n]) - np.sum(sig_b * d2g[i, j][n:]))
-            if (i, j) in d2_sm:
-                v += float(np.sum((sig_a - sig_b) * d2_sm[i, j]))
-            if (i, j) in d2_1:
-                v += float(np.sum(sig_1 * d2_1[i, j]))
-            hess[i, j] += v
-            if i != j:
-                hess[j, i] += v
+    hess -= np.einsum(outer, g_lam_w, g_lam)
+    hess = np.triu(hess) + np.triu(hess, 1).T
+    # ---- the constant c0 = log Γ(r+x) - log Γ(r) + r log α + s log β
+    gammaln_p, digamma_p, trigamma_p = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k)))
     total_w = float(w.sum())
     c0_grad = np.array([float(np.sum(w * (digamma_p - special.digamma(r))))
                         + total_w * np.log(alpha),
@@ -297,7 +318,7 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     hess[3, 3] -= total_w * s / beta**2
     c0 = -special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     ll = float(np.sum(w * (gammaln_p + lam))) + total_w * c0
-    return ll, g_lam_w.sum(axis=1) + c0_grad, 0.5 * (hess + hess.T)
+    return ll, g_lam_w.sum(axis=1) + c0_grad, hess
 
 
 def log_pmf_dropout_term(r: FloatArray, alpha: FloatArray, s: FloatArray, beta: FloatArray,
