@@ -283,16 +283,16 @@ def expected_purchases(
     return out[()] if out.ndim == 0 else out
 
 
-def _expected_purchases(
+def _bracket(
     r: FloatArray,
     alpha: FloatArray,
     a: FloatArray,
     b: FloatArray,
     t: FloatArray,
     x: FloatArray,
-    t_x: FloatArray,
     T: FloatArray,
 ) -> FloatArray:
+    """Expected purchases in the next ``t`` periods of a customer known to be alive."""
     log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
@@ -305,7 +305,61 @@ def _expected_purchases(
         else:
             f = np.exp((a - 1.0) * log1mz) * h
         # (a+b+x-1)/(a-1) * (1 - F); sign-safe for a < 1 and a > 1
-        bracket = (1.0 - f) / (a - 1.0) * c
+        return (1.0 - f) / (a - 1.0) * c
+
+
+def _bracket_by_frequency_and_age(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
+    """:func:`_bracket`, evaluated once per distinct ``(x, T)`` for large customer arrays.
+
+    The hypergeometric term dominates scoring time and does not depend on
+    recency, and far fewer customers differ in ``(x, T)`` than in
+    ``(x, t_x, T)``: with scalar parameters, customer arrays of shape ``(n,)``
+    or ``(n, 1)`` and a horizon that is the same for every customer, each
+    distinct pair is computed once.
+    """
+    scalar = all(np.ndim(v) == 0 for v in (r, alpha, a, b))
+    n = x.shape[0] if x.ndim else 0
+    same_t = (
+        t.ndim == 0
+        or (x.ndim == 2 and t.ndim == 2 and t.shape[0] == 1)
+        or (x.ndim == 1 and t.ndim == 0)
+    )
+    if not (
+        scalar
+        and n >= 5000
+        and x.shape == T.shape
+        and x.ndim in (1, 2)
+        and same_t
+        and (x.ndim == 1 or x.shape[1] == 1)
+    ):
+        return _bracket(r, alpha, a, b, t, x, T)
+    pairs, inverse = np.unique(x.reshape(-1) + 1j * T.reshape(-1), return_inverse=True)
+    if pairs.size > 0.7 * n:
+        return _bracket(r, alpha, a, b, t, x, T)
+    shape = (-1, 1) if x.ndim == 2 else (-1,)
+    values = _bracket(r, alpha, a, b, t, pairs.real.reshape(shape), pairs.imag.reshape(shape))
+    return values[inverse.reshape(-1)]
+
+
+def _expected_purchases(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
+    bracket = _bracket_by_frequency_and_age(r, alpha, a, b, t, x, T)
     p_alive = np.where(
         x > 0, special.expit(-_log_odds_dead(BGNBDParams(r, alpha, a, b), x, t_x, T)), 1.0
     )

@@ -264,3 +264,37 @@ def test_analytic_hessian_matches_differences_of_the_gradient(cdnow_rfm):
             - bgnbd.log_likelihood_gradient(BGNBDParams(*down), x, t_x, T)[1].sum(axis=1)
         ) / (2 * h)
         np.testing.assert_allclose(hess[:, j], numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_large_arrays_give_the_same_predictions_as_small_batches(rng):
+    """Scoring evaluates the hypergeometric term once per distinct (x, T) for large arrays."""
+    n = 12_000
+    x = rng.integers(0, 20, n).astype(float)
+    T = rng.integers(1, 60, n).astype(float)
+    t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, n) * T), 0.0)
+    big = bgnbd.expected_purchases(PUBLISHED, 26.0, x, t_x, T)
+    small = np.concatenate(
+        [
+            bgnbd.expected_purchases(
+                PUBLISHED, 26.0, x[i : i + 1000], t_x[i : i + 1000], T[i : i + 1000]
+            )
+            for i in range(0, n, 1000)
+        ]
+    )
+    np.testing.assert_array_equal(big, small)
+    grid = np.arange(0.0, 8.0)[None, :]
+    np.testing.assert_array_equal(
+        bgnbd.expected_purchases(PUBLISHED, grid, x[:, None], t_x[:, None], T[:, None]),
+        np.vstack(
+            [
+                bgnbd.expected_purchases(
+                    PUBLISHED,
+                    grid,
+                    x[i : i + 1000, None],
+                    t_x[i : i + 1000, None],
+                    T[i : i + 1000, None],
+                )
+                for i in range(0, n, 1000)
+            ]
+        ),
+    )
