@@ -298,6 +298,13 @@ def test_demo_writes_every_output(tmp_path, capsys):
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["calibration_end"] == "1997-09-30"
     assert record["output"]["n_rows"] == 23570
+    equity = pd.read_csv(out / "equity.csv")
+    assert len(equity) == 52 and (equity["new_customers"] > 0).all()
+    summary = record["equity"]
+    assert summary["total"] == pytest.approx(summary["existing"] + summary["future"])
+    assert summary["future"] == pytest.approx(equity["discounted"].sum())
+    assert abs(summary["acquisition_holdout_cumulative_error_pct"]) < 5.0
+    assert "Customer equity as of 1997-03-25" in stdout
 
 
 # ---------------------------------------------------------------------- exit codes
