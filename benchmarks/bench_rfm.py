@@ -6,7 +6,8 @@ then times, each in a fresh subprocess:
 
 - lifetimes ``summary_data_from_transaction_data(..., freq=unit)``;
 - clv ``rfm_summary(..., engine="pandas")``;
-- clv ``rfm_summary(..., engine="duckdb")``.
+- clv ``rfm_summary(..., engine="duckdb")``;
+- clv ``rfm_summary(..., engine="polars")``.
 
 Peak memory is the process high-water mark (``VmHWM``) during the call alone:
 it is reset (``/proc/self/clear_refs``) after the data is loaded, and the
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-IMPLEMENTATIONS = ("lifetimes", "clv-pandas", "clv-duckdb")
+IMPLEMENTATIONS = ("lifetimes", "clv-pandas", "clv-duckdb", "clv-polars")
 
 
 def simulate(rows: int, customers: int, seed: int = 2024) -> dict[str, np.ndarray]:
@@ -101,6 +102,8 @@ def child(impl: str, data: str, unit: str) -> None:
 
     if impl == "clv-duckdb":
         import duckdb  # noqa: F401  (import time is not part of the measurement)
+    if impl == "clv-polars":
+        import polars  # noqa: F401  (import time is not part of the measurement)
     baseline = _status("VmRSS")
     exact = _reset_peak()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         "--repeat",
         type=int,
         default=1,
-        help="runs per implementation (fresh process each); the fastest is shown",
+        help="runs per implementation (fresh process each); the fastest and the range are shown",
     )
     parser.add_argument(
         "--lifetimes-max-rows",
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     header = (
         f"{'rows':>11} {'unit':>4} {'implementation':<14} {'seconds':>8} {'CPU s':>6} "
-        f"{'peak MB':>8} {'speed-up':>8} {'CPU':>6} {'memory':>7}"
+        f"{'peak MB':>8} {'speed-up':>8} {'CPU':>6} {'memory':>7} {'wall range':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -205,6 +208,10 @@ def main(argv: list[str] | None = None) -> None:
                     runs = [run_child(impl, data, unit) for _ in range(args.repeat)]
                     results[impl] = min(runs, key=lambda r: r["seconds"])
                     results[impl]["peak_bytes"] = min(r["peak_bytes"] for r in runs)
+                    results[impl]["spread"] = (
+                        f"{min(r['seconds'] for r in runs):.2f}-"
+                        f"{max(r['seconds'] for r in runs):.2f}"
+                    )
                 ref = results.get("lifetimes")
                 for impl, r in results.items():
                     if ref is not None and impl != "lifetimes":
@@ -221,13 +228,13 @@ def main(argv: list[str] | None = None) -> None:
                     print(
                         f"{rows:>11,} {unit:>4} {impl:<14} {r['seconds']:>8.2f} "
                         f"{r['cpu_seconds']:>6.2f} {r['peak_bytes'] / 2**20:>8.0f} {speed:>8} "
-                        f"{cpu:>6} {memory:>7}",
+                        f"{cpu:>6} {memory:>7} {r['spread']:>12}",
                         flush=True,
                     )
     print(
         "seconds: wall time of the call (fastest run); CPU s: its CPU time, all threads; "
         "speed-up (wall), CPU and memory: lifetimes / implementation (higher is better); "
-        "peak MB: extra resident memory during the call"
+        "peak MB: extra resident memory during the call; wall range: fastest-slowest run"
     )
 
 

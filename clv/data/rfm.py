@@ -72,9 +72,10 @@ def rfm_summary(
     observation_end : date-like, optional
         End of observation (inclusive). Default: the last transaction date.
         Transactions after it are an error.
-    engine : {"auto", "pandas", "duckdb"}
+    engine : {"auto", "pandas", "duckdb", "polars"}
         Engine that de-duplicates (customer, period) pairs; all give the same
-        result (see :mod:`clv.data.engines`).
+        result (see :mod:`clv.data.engines`). ``"polars"`` needs the optional
+        polars package.
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
 
@@ -171,8 +172,8 @@ def calibration_holdout_split(
         Column with the amount of each transaction.
     time_unit : {"D", "W", "M", "Q", "Y"}
         Period unit.
-    engine : {"auto", "pandas", "duckdb"}
-        Engine (same result for all).
+    engine : {"auto", "pandas", "duckdb", "polars"}
+        Engine (same result for all; ``"polars"`` needs the optional polars package).
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
 
