@@ -654,4 +654,11 @@ def frequency_sums(
     weight_by_k = np.bincount(idx, weights=w)
     k = np.flatnonzero(weight_by_k).astype(np.float64)
     wk = weight_by_k[k.astype(np.intp)]
-    return lambda fn: [float(np.sum(wk * np.asarray(v))) for v in fn(k)]
+
+    def weighted(fn: Callable[[FloatArray], Sequence[FloatArray]]) -> list[float]:
+        values = np.stack(
+            [np.broadcast_to(np.asarray(v, dtype=np.float64), k.shape) for v in fn(k)]
+        )
+        return np.add.reduce(values * wk, axis=1).tolist()
+
+    return weighted

@@ -23,7 +23,6 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._special import dot as _dot
 from clv._special import frequency_sums, hyp2f1, log_hyp2f1, per_frequency
 from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
@@ -178,39 +177,42 @@ def log_likelihood_hessian(
             special.zeta(2.0, a + b + k),
         )
     )
-    ll = (
-        lg_rx
-        + lb_abx
-        + _dot(w, c)
-        + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b))
-    )
-    psi_ab = float(special.digamma(a + b))
-    tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
     # gradients of L3 and L4 (zero entries omitted)
     g3_r, g3_al = -log_aT, -rx / aT
     g4_r, g4_al, g4_b = -log_atx, -rx / atx, -1.0 / bx1
     ww4 = w * w4
     ww3 = w - ww4
+    # every weighted sum over customers in three reductions: this runs once per Newton step
+    # and small data sets are dominated by the number of NumPy calls
+    s_w = float(np.add.reduce(w * c))
+    s3 = np.add.reduce(np.stack([g3_r, g3_al, 1.0 / aT, rx / aT**2]) * ww3, axis=1)
+    s4 = np.add.reduce(
+        np.stack([g4_r, g4_al, g4_b, 1.0 / atx, rx / atx**2, g4_b**2, np.ones_like(x)]) * ww4,
+        axis=1,
+    )
+    ll = lg_rx + lb_abx + s_w + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b))
+    psi_ab = float(special.digamma(a + b))
+    tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
     grad = np.array(
         [
-            psi_rx + W * (-special.digamma(r) + np.log(alpha)) + _dot(ww3, g3_r) + _dot(ww4, g4_r),
-            W * r / alpha + _dot(ww3, g3_al) + _dot(ww4, g4_al),
-            W * psi_ab - psi_abx + ww4.sum() / a,
-            psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + _dot(ww4, g4_b),
+            psi_rx + W * (-special.digamma(r) + np.log(alpha)) + s3[0] + s4[0],
+            W * r / alpha + s3[1] + s4[1],
+            W * psi_ab - psi_abx + s4[6] / a,
+            psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + s4[2],
         ]
     )
     d = np.stack([g3_r - g4_r, g3_al - g4_al, np.full_like(x, -1.0 / a), -g4_b])  # ∇L3 - ∇L4
     hess = _gram(d, ww4 * w3)
     hess[0, 0] += tri_rx - W * float(special.zeta(2.0, r))
-    cross = W / alpha - _dot(ww3, 1.0 / aT) - _dot(ww4, 1.0 / atx)
+    cross = W / alpha - s3[2] - s4[3]
     hess[0, 1] += cross
     hess[1, 0] += cross
-    hess[1, 1] += -W * r / alpha**2 + _dot(ww3, rx / aT**2) + _dot(ww4, rx / atx**2)
+    hess[1, 1] += -W * r / alpha**2 + s3[3] + s4[4]
     ab = W * tri_ab - tri_abx
-    hess[2, 2] += ab - ww4.sum() / a**2
+    hess[2, 2] += ab - s4[6] / a**2
     hess[2, 3] += ab
     hess[3, 2] += ab
-    hess[3, 3] += ab + tri_bx - W * float(special.zeta(2.0, b)) + _dot(ww4, 1.0 / bx1**2)
+    hess[3, 3] += ab + tri_bx - W * float(special.zeta(2.0, b)) + s4[5]
     return ll, grad, hess
 
 
@@ -492,8 +494,10 @@ def simulate(
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> BGNBDParams:
     """Moment-style starting values on the (rescaled) data."""
+    # shape 0.3 (published fits show strong heterogeneity), alpha matching the mean purchase
+    # rate; from here Newton needs 4-10 steps on CDNOW and on simulated data
     rate = max(float(np.mean(frequency) / np.mean(T)), 1e-3)
-    return BGNBDParams(r=1.0, alpha=1.0 / rate, a=1.0, b=3.0)
+    return BGNBDParams(r=0.3, alpha=0.3 / rate, a=1.0, b=2.5)
 
 
 SPEC = ModelSpec(
