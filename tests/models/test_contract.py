@@ -180,3 +180,21 @@ def test_import_clv_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_weighted_compressed_fit_equals_expanded_fit(fitted):
+    """Fitting distinct rows with a ``weight`` column equals fitting every customer."""
+    model, data = fitted
+    columns = list(model.spec.columns)
+    if "weight" in data.columns:  # pattern-level data: expand it instead
+        expanded = data.loc[data.index.repeat(data["weight"].astype(int)), columns]
+        expanded = expanded.reset_index(drop=True)
+        other = type(model)().fit(expanded)
+    else:
+        rows = data[columns]
+        if model.spec.fit_rows is not None:
+            rows = rows[np.asarray(model.spec.fit_rows(rows), dtype=bool)]
+        weighted = rows.groupby(columns).size().rename("weight").reset_index()
+        other = type(model)().fit(weighted)
+    np.testing.assert_allclose(other.params_, model.params_, rtol=1e-5)
+    assert other.log_likelihood_ == pytest.approx(model.log_likelihood_, rel=1e-9)
