@@ -1,0 +1,477 @@
+"""``BayesModel``: priors, the PyMC model, inference, diagnostics, predictions and persistence.
+
+A concrete model declares the maximum-likelihood class it mirrors (``mle_class``,
+whose ``spec`` carries the pure functions) and its default priors; everything
+else lives here once.  The PyMC model calls the model module's
+``log_likelihood(..., ops=PYTENSOR)`` inside ``pm.Potential``: there is no
+second copy of any likelihood.  Predictions map the pure NumPy functions over
+the posterior draws with :func:`xarray.apply_ufunc`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from clv._version import __version__
+from clv.bayes._ops import PYTENSOR
+from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.models._base import ParametricModel
+from clv.models._mle import compress
+
+__all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
+
+BAYES_SCHEMA_VERSION = 1
+"""Version of the netCDF layout written by :meth:`BayesModel.to_netcdf`."""
+
+METHODS = ("nuts", "map", "advi")
+"""Inference methods accepted by :meth:`BayesModel.fit` (the first is the default)."""
+
+Prior = tuple[str, dict[str, float]]
+"""A prior: a PyMC distribution name and its keyword arguments, e.g. ``("Gamma", {...})``."""
+
+R_HAT_MAX = 1.01
+ESS_PER_CHAIN_MIN = 100
+
+
+def _check_priors(
+    priors: Mapping[str, Any], names: tuple[str, ...], model: str
+) -> dict[str, Prior]:
+    """Validate a prior config and return a deep, JSON-normalised copy of it."""
+    unknown = sorted(set(priors) - set(names))
+    if unknown:
+        raise ValueError(f"{model} has no parameter(s) {unknown}; its parameters are {list(names)}")
+    out: dict[str, Prior] = {}
+    for name, prior in priors.items():
+        try:
+            dist, kwargs = prior
+            ok = isinstance(dist, str) and isinstance(kwargs, Mapping)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"the prior of '{name}' must be a pair (distribution name, kwargs), e.g. "
+                f"('Gamma', {{'alpha': 1.0, 'beta': 1.0}}); got {prior!r}"
+            )
+        if not isinstance(getattr(pm, dist, None), type) or not issubclass(
+            getattr(pm, dist), pm.Distribution
+        ):
+            raise ValueError(f"the prior of '{name}' names an unknown PyMC distribution {dist!r}")
+        try:  # the config must survive JSON (it is stored in the netCDF attributes)
+            kw = json.loads(json.dumps(dict(kwargs)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the prior of '{name}' is not JSON-serialisable: {exc}") from None
+        out[name] = (dist, kw)
+    return out
+
+
+def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
+                    ) -> pd.DataFrame:
+    """Tidy per-customer summary of a prediction over draws.
+
+    Parameters
+    ----------
+    values : DataArray
+        Dims ``("chain", "draw", "customer_id")``, as returned by the prediction
+        methods of the Bayesian models.
+    quantiles : pair of float, default (0.05, 0.95)
+        Lower and upper equal-tailed quantiles.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id``; columns ``mean``, ``sd`` and the quantiles
+        (``"5%"``, ``"95%"`` by default).
+    """
+    stacked = values.stack(sample=("chain", "draw")).transpose("customer_id", "sample")
+    arr = np.asarray(stacked.values, dtype=np.float64)
+    lo, hi = np.quantile(arr, quantiles, axis=1)
+    sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(arr.shape[0])
+    index = pd.Index(values.coords["customer_id"].values, name="customer_id")
+    return pd.DataFrame(
+        {"mean": arr.mean(axis=1), "sd": sd, f"{quantiles[0]:.0%}": lo, f"{quantiles[1]:.0%}": hi},
+        index=index,
+    )
+
+
+class BayesModel:
+    """Base class of the Bayesian models.
+
+    Parameters
+    ----------
+    priors : mapping, optional
+        ``{parameter: (distribution, kwargs)}`` with the name of a PyMC
+        distribution, e.g. ``{"r": ("Gamma", {"alpha": 1.0, "beta": 1.0})}``.
+        Parameters not given keep :attr:`default_priors`.  The mapping is
+        copied (never modified) and must be JSON-serialisable.  Use
+        ``("HalfFlat", {})`` for a flat prior on a positive parameter.
+    """
+
+    mle_class: ClassVar[type[ParametricModel]]
+    default_priors: ClassVar[Mapping[str, Prior]]
+
+    def __init__(self, priors: Mapping[str, Prior] | None = None) -> None:
+        names = self.param_names()
+        merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
+        self._priors = _check_priors(merged, names, type(self).__name__)
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """Names of the model parameters, in the order of the pure functions."""
+        return tuple(cls.mle_class.spec.params._fields)
+
+    @classmethod
+    def flat_priors(cls) -> dict[str, Prior]:
+        """A flat (``HalfFlat``) prior on every parameter: MAP then equals the MLE."""
+        return {name: ("HalfFlat", {}) for name in cls.param_names()}
+
+    @property
+    def priors(self) -> dict[str, Prior]:
+        """A copy of the prior config (changing it does not change the model)."""
+        return copy.deepcopy(self._priors)
+
+    def _priors_json(self) -> str:
+        return json.dumps({k: [d, kw] for k, (d, kw) in self._priors.items()}, sort_keys=True)
+
+    # ------------------------------------------------------------------ data
+    def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
+        """Validated, filtered and compressed columns with their row counts."""
+        spec = self.mle_class.spec
+        frame = self.mle_class()._frame(data)
+        if spec.fit_rows is not None:
+            frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
+        if len(frame) == 0:
+            raise DataError([Problem(None, "there are no customers to fit on",
+                                     "pass a non-empty RFM frame")],
+                            what=f"the data passed to {type(self).__name__}")
+        cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
+        unique, counts = compress(cols, weights)
+        return unique, counts, frame
+
+    def build_model(self, data: pd.DataFrame) -> pm.Model:
+        """The PyMC model: the priors and the likelihood of ``data`` as a ``pm.Potential``.
+
+        Identical rows are compressed and their log-likelihood weighted by the
+        number of customers they stand for.
+
+        Parameters
+        ----------
+        data : DataFrame
+            RFM frame with the columns of the model (optional ``weight``).
+
+        Returns
+        -------
+        pymc.Model
+        """
+        spec = self.mle_class.spec
+        cols, counts, _ = self._fit_data(data)
+        with pm.Model() as model:
+            theta = []
+            for name in self.param_names():
+                dist, kwargs = self._priors[name]
+                theta.append(getattr(pm, dist)(name, **kwargs))
+            ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
+            pm.Potential("log_likelihood", (counts * ll).sum())
+        return model
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: pd.DataFrame, method: str = "nuts", **sampler_kwargs: Any) -> Self:
+        """Draw from (or approximate) the posterior of the parameters.
+
+        Parameters
+        ----------
+        data : DataFrame
+            RFM frame with the columns of the model (optional ``weight``).
+        method : {"nuts", "map", "advi"}, default "nuts"
+            ``"nuts"``: :func:`pymc.sample`; ``"map"``: :func:`pymc.find_MAP`,
+            stored as one chain of one draw; ``"advi"``: mean-field ADVI
+            (:func:`pymc.fit`, then ``draws`` samples of the approximation).
+        **sampler_kwargs
+            Passed through to PyMC (``chains``, ``draws``, ``tune``,
+            ``random_seed``, ``target_accept``, ...); for ADVI ``n``
+            (iterations, default 20000) and ``draws`` (default 1000).
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        ConvergenceWarning
+            After NUTS, when an r_hat exceeds 1.01, a bulk ESS is below 100
+            per chain, or there are divergent transitions.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+        model = self.build_model(data)
+        kwargs = dict(sampler_kwargs)
+        kwargs.setdefault("progressbar", False)
+        with model:
+            if method == "nuts":
+                idata = pm.sample(**kwargs)
+            elif method == "map":
+                if "random_seed" in kwargs:  # find_MAP calls it ``seed``
+                    kwargs["seed"] = kwargs.pop("random_seed")
+                point = pm.find_MAP(**kwargs)
+                idata = az.from_dict(
+                    posterior={n: np.array([[float(point[n])]]) for n in self.param_names()}
+                )
+            else:
+                n = kwargs.pop("n", 20_000)
+                draws = kwargs.pop("draws", 1000)
+                seed = kwargs.get("random_seed")
+                approx = pm.fit(n=n, method="advi", **kwargs)
+                idata = approx.sample(draws, random_seed=seed)
+        idata = self._with_attrs(idata, method)
+        self.idata_ = idata
+        self.method_ = method
+        self.n_customers_ = float(data["weight"].sum()) if "weight" in data else len(data)
+        if method == "nuts":
+            self._check_convergence()
+        return self
+
+    @classmethod
+    def from_idata(cls, idata: az.InferenceData, *, priors: Mapping[str, Prior] | None = None,
+                   method: str = "external") -> Self:
+        """A fitted model from an existing posterior (e.g. sampled elsewhere, or synthetic).
+
+        Parameters
+        ----------
+        idata : InferenceData
+            Its ``posterior`` group must hold every parameter with dims
+            ``(chain, draw)``.
+        priors : mapping, optional
+            The priors the posterior was drawn under (recorded in the attributes).
+        method : str, default "external"
+            Recorded as the inference method.
+        """
+        model = cls(priors=priors)
+        missing = [n for n in cls.param_names() if n not in idata.posterior]
+        if missing:
+            raise ValueError(f"the posterior has no draws of {missing}")
+        model.idata_ = model._with_attrs(idata, method)
+        model.method_ = method
+        return model
+
+    def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
+        posterior = idata.posterior[list(self.param_names())]
+        out = az.InferenceData(posterior=posterior)
+        if "sample_stats" in idata.groups():
+            out.add_groups(sample_stats=idata.sample_stats)
+        out.attrs = {
+            "clv_schema_version": BAYES_SCHEMA_VERSION,
+            "model": type(self).__name__,
+            "priors_json": self._priors_json(),
+            "clv_version": __version__,
+            "method": method,
+        }
+        return out
+
+    # ------------------------------------------------------------------ diagnostics
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "idata_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet. Call .fit(data) first "
+                f"(or {type(self).__name__}.from_netcdf(path))."
+            )
+
+    def _diagnostics(self) -> tuple[dict[str, float], dict[str, float]]:
+        post = self.idata_.posterior
+        names = self.param_names()
+        if post.sizes["chain"] * post.sizes["draw"] < 4 or post.sizes["draw"] < 4:
+            nan = dict.fromkeys(names, np.nan)
+            return nan, dict(nan)
+        ess = az.ess(post, var_names=list(names), method="bulk")
+        if post.sizes["chain"] < 2:  # r_hat compares chains
+            return dict.fromkeys(names, np.nan), {n: float(ess[n]) for n in names}
+        rhat = az.rhat(post, var_names=list(names))
+        return ({n: float(rhat[n]) for n in names}, {n: float(ess[n]) for n in names})
+
+    def _check_convergence(self) -> None:
+        rhat, ess = self._diagnostics()
+        chains = self.idata_.posterior.sizes["chain"]
+        problems = []
+        for n in self.param_names():
+            if rhat[n] > R_HAT_MAX:
+                problems.append(f"r_hat of '{n}' is {rhat[n]:.3f} (> {R_HAT_MAX})")
+            if ess[n] < ESS_PER_CHAIN_MIN * chains:
+                problems.append(
+                    f"bulk ESS of '{n}' is {ess[n]:.0f} (< {ESS_PER_CHAIN_MIN} per chain)"
+                )
+        advice = "run longer chains (increase tune and draws) or use more informative priors"
+        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_.sample_stats:
+            n_div = int(self.idata_.sample_stats["diverging"].sum())
+            if n_div:
+                problems.append(f"{n_div} divergent transitions")
+                advice = ("raise target_accept (e.g. fit(..., target_accept=0.95)), "
+                          "or use more informative priors; " + advice)
+        if problems:
+            warnings.warn(
+                f"{type(self).__name__} NUTS fit may not have converged: "
+                + "; ".join(problems) + f". Do not trust the posterior yet: {advice}.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def summary(self, alpha: float = 0.1, *, interval: str = "hdi") -> pd.DataFrame:
+        """Parameter table: posterior mean and sd, a ``1 - alpha`` interval, r_hat and ESS.
+
+        Parameters
+        ----------
+        alpha : float, default 0.1
+            One minus the interval's probability.
+        interval : {"hdi", "quantile"}, default "hdi"
+            Highest-density or equal-tailed interval.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``param``; columns ``mean``, ``sd``, ``lower``, ``upper``,
+            ``r_hat``, ``ess_bulk`` (NaN for MAP, a single draw).
+        """
+        self._check_fitted()
+        post = self.idata_.posterior
+        rhat, ess = self._diagnostics()
+        rows = {}
+        for n in self.param_names():
+            v = np.asarray(post[n].values, dtype=np.float64).reshape(-1)
+            if v.size < 2:
+                lo = hi = float(v[0])
+            elif interval == "hdi":
+                lo, hi = (float(b) for b in az.hdi(v, hdi_prob=1 - alpha))
+            elif interval == "quantile":
+                lo, hi = (float(b) for b in np.quantile(v, [alpha / 2, 1 - alpha / 2]))
+            else:
+                raise ValueError(f"interval must be 'hdi' or 'quantile', got {interval!r}")
+            sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+            rows[n] = {"mean": float(v.mean()), "sd": sd, "lower": lo, "upper": hi,
+                       "r_hat": rhat[n], "ess_bulk": ess[n]}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("param")
+
+    # ------------------------------------------------------------------ predictions
+    def _param_draws(self) -> list[xr.DataArray]:
+        self._check_fitted()
+        post = self.idata_.posterior
+        return [post[n].transpose("chain", "draw").astype(np.float64)
+                for n in self.param_names()]
+
+    def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
+                    columns: tuple[str, ...], *extra: Any, name: str) -> xr.DataArray:
+        """Map a pure NumPy function ``func(params, *extra, *columns)`` over the draws.
+
+        The result has dims ``("chain", "draw", "customer_id")`` (or
+        ``("chain", "draw")`` when ``data`` is None).
+        """
+        params_cls = self.mle_class.spec.params
+        theta = self._param_draws()
+        k = len(theta)
+        inputs: list[Any] = list(theta) + list(extra)
+        if data is not None:
+            arrays = self.mle_class()._arrays(data, columns)
+            ids = data.index.to_numpy()
+            inputs += [xr.DataArray(a, dims=("customer_id",), coords={"customer_id": ids})
+                       for a in arrays]
+
+        def kernel(*args: Any) -> Any:
+            out = func(params_cls(*args[:k]), *args[k:])
+            return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(a) for a in args)))
+
+        out = xr.apply_ufunc(kernel, *inputs)
+        dims = ("chain", "draw", "customer_id") if data is not None else ("chain", "draw")
+        return out.transpose(*dims).rename(name)
+
+    @staticmethod
+    def summarize(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
+                  ) -> pd.DataFrame:
+        """Tidy per-customer summary (``mean``, ``sd``, ``5%``, ``95%``).
+
+        See :func:`summarize_draws`.
+        """
+        return summarize_draws(values, quantiles=quantiles)
+
+    # ------------------------------------------------------------------ persistence
+    def to_netcdf(self, path: str | os.PathLike[str]) -> None:
+        """Save the posterior (and its attributes) as netCDF, atomically.
+
+        Parameters
+        ----------
+        path : path-like
+            Destination file; its directory must exist.
+        """
+        self._check_fitted()
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            self.idata_.to_netcdf(tmp)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def from_netcdf(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a model saved with :meth:`to_netcdf`.
+
+        Raises
+        ------
+        ModelFileError
+            For a file of another model, another schema version, or a file
+            that is not a clv posterior.
+        """
+        try:
+            idata = az.from_netcdf(path)
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"'{path}' is not a readable netCDF posterior: {exc}") from None
+        attrs = dict(getattr(idata, "attrs", {}) or {})
+        model = attrs.get("model")
+        if model is None or "clv_schema_version" not in attrs:
+            raise ModelFileError(f"'{path}' is not a clv posterior file (no 'model' or "
+                                 "'clv_schema_version' attribute).")
+        if model != cls.__name__:
+            raise ModelFileError(f"'{path}' holds a {model} posterior, not a {cls.__name__}; load "
+                                 f"it with clv.bayes.{model}.from_netcdf.")
+        version = int(attrs["clv_schema_version"])
+        if version != BAYES_SCHEMA_VERSION:
+            raise ModelFileError(
+                f"'{path}' has posterior schema version {version}, but this clv "
+                f"({__version__}) reads version {BAYES_SCHEMA_VERSION}; refit the model and save "
+                "it again (or use the clv version that wrote it, "
+                f"{attrs.get('clv_version', 'unknown')})."
+            )
+        try:
+            priors = {k: (d, kw) for k, (d, kw) in json.loads(attrs["priors_json"]).items()}
+            out = cls(priors=priors)
+            missing = [n for n in cls.param_names() if n not in idata.posterior]
+            if missing:
+                raise KeyError(f"posterior has no {missing}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"'{path}' is a damaged {cls.__name__} posterior file "
+                                 f"({type(exc).__name__}: {exc}).") from None
+        out.idata_ = idata
+        out.method_ = attrs.get("method", "nuts")
+        return out
+
+    # ------------------------------------------------------------------ reprs
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "idata_"):
+            return f"<{name} (unfitted)>"
+        post = self.idata_.posterior
+        means = ", ".join(f"{n}={float(post[n].mean()):.4g}" for n in self.param_names())
+        return (f"<{name} {self.method_}: {post.sizes['chain']} chain(s) x "
+                f"{post.sizes['draw']} draw(s); posterior means {means}>")
