@@ -103,12 +103,19 @@ def rfm_problems(
             )
     if "T" in values:
         T = values["T"]
-        bad = T <= 0
+        # T = 0 is a customer first seen in the last period: valid (they contribute nothing to
+        # the likelihood and score as a brand-new customer) unless they already repeat-bought
+        # or the model counts discrete opportunities
+        if integer_T or "frequency" not in values:
+            bad = T <= 0
+        else:
+            bad = (T < 0) | ((T == 0) & (values["frequency"] > 0))
         if bad.any():
             problems.append(
                 Problem(
                     "T",
-                    f"is <= 0 for {int(bad.sum())} customers",
+                    f"is <= 0 for {int(bad.sum())} customers"
+                    + ("" if integer_T else " (0 is allowed only with frequency 0)"),
                     "T is the time from first purchase to the end of observation "
                     "and must be > 0; check observation_end",
                     _ids(frame, bad),

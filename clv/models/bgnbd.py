@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._special import frequency_sums, hyp2f1, log_hyp2f1, per_frequency
+from clv._special import beta_quadrature, frequency_sums, hyp2f1, log_hyp2f1, per_frequency
 from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
@@ -298,16 +298,57 @@ def _bracket(
     log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
+    scalar = all(np.ndim(v) == 0 for v in (r, alpha, a, b))
     with np.errstate(all="ignore"):  # singular points are replaced by the caller; overflow below
-        h = hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        # with scalar parameters, SciPy's 2F1 and the quadrature below cover every case; with
+        # parameter arrays (posterior draws) the summed series and log-space 2F1 take over
+        h = (special.hyp2f1 if scalar else hyp2f1)(a + b - 1.0 - r, a - 1.0, c, z)
         big = ~np.isfinite(h) | (np.abs(h) > 1e300)
-        if np.any(big):  # 2F1 overflowed: its parameters are then positive, sum it in log space
+        if np.any(big) and not scalar:  # parameters are then positive: 2F1 in log space
             log_f = (a - 1.0) * log1mz + log_hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
             f = np.where(big, np.exp(np.where(big, log_f, 0.0)), np.exp((a - 1.0) * log1mz) * h)
         else:
             f = np.exp((a - 1.0) * log1mz) * h
         # (a+b+x-1)/(a-1) * (1 - F); sign-safe for a < 1 and a > 1
-        return (1.0 - f) / (a - 1.0) * c
+        bracket = (1.0 - f) / (a - 1.0) * c
+    bad = ~np.isfinite(bracket) | (big & scalar)
+    if np.any(bad) and scalar:
+        bracket = np.array(bracket, dtype=np.float64)
+        xb, Tb, tb = (np.broadcast_to(v, bracket.shape)[bad] for v in (x, T, t))
+        bracket[bad] = _bracket_quadrature(float(r), float(alpha), float(a), float(b), tb, xb, Tb)
+    return bracket
+
+
+def _bracket_quadrature(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    t: FloatArray,
+    x: FloatArray,
+    T: FloatArray,
+    n_nodes: int = 64,
+) -> FloatArray:
+    r""":func:`_bracket` by Gauss-Jacobi quadrature, for parameters where 2F1 fails.
+
+    Given alive, a customer with dropout probability :math:`p` and rate
+    :math:`\lambda` makes :math:`(1 - e^{-\lambda p t})/p` expected purchases in the
+    next :math:`t` periods ([FHL2005]_, eq. 7); integrating :math:`\lambda` over
+    its posterior :math:`\mathrm{Gamma}(r+x, \alpha+T)` and :math:`p` over
+    :math:`\mathrm{Beta}(a, b+x)` gives
+    :math:`E_p\bigl[(1 - (1 + pt/(\alpha+T))^{-(r+x)})/p\bigr]`, a bounded
+    integrand against a Beta weight: exact for Gauss-Jacobi nodes of that weight.
+    Used for degenerate fits (e.g. :math:`r` in the millions) where the series
+    for the hypergeometric function does not converge.
+    """
+    out = np.empty_like(t, dtype=np.float64)
+    for xv in np.unique(x):
+        sel = x == xv
+        p, w = beta_quadrature(a, b + xv, n_nodes)
+        ratio = t[sel][:, None] * p[None, :] / (alpha + T[sel][:, None])
+        g = -np.expm1(-(r + xv) * np.log1p(ratio)) / p[None, :]
+        out[sel] = (g * w[None, :]).sum(axis=1)
+    return out
 
 
 def _bracket_by_frequency_and_age(

@@ -298,3 +298,39 @@ def test_large_arrays_give_the_same_predictions_as_small_batches(rng):
             ]
         ),
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        BGNBDParams(7.3e6, 8.1e7, 1.1e-4, 4614.0),  # a degenerate fit seen on no-churn data
+        BGNBDParams(5.0, 3.0, 1299.0, 13770.0),  # almost no dropout
+    ],
+)
+def test_expected_purchases_for_degenerate_fits_is_fast_and_finite(params):
+    """SciPy's 2F1 fails here; Gauss-Jacobi quadrature over p ~ Beta(a, b + x) takes over."""
+    import time
+
+    n = 20_000
+    x = (np.arange(n) % 30).astype(float)
+    T = np.full(n, 300.0)
+    t_x = np.where(x > 0, 150.0, 0.0)
+    start = time.perf_counter()
+    e = bgnbd.expected_purchases(params, 52.0, x, t_x, T)
+    assert time.perf_counter() - start < 2.0
+    assert np.all(np.isfinite(e)) and np.all(e >= 0)
+    # alive customers with these rates: close to r/alpha * t for tiny dropout
+    alive = bgnbd.probability_alive(params, x, t_x, T)
+    assert np.all(e <= alive * (params.r + x) / (params.alpha + T) * 52.0 * (1 + 1e-9))
+
+
+def test_quadrature_fallback_agrees_with_the_hypergeometric_form():
+    x = np.array([0.0, 2.0, 10.0, 50.0])
+    T = np.array([38.86, 30.0, 20.0, 39.0])
+    t = np.array([39.0, 5.0, 52.0, 1.0])
+    for p in (PUBLISHED, BGNBDParams(2.0, 3.0, 2.0, 1.5), BGNBDParams(0.3, 10.0, 0.3, 6.0)):
+        np.testing.assert_allclose(
+            bgnbd._bracket_quadrature(*map(float, p), t, x, T),
+            bgnbd._bracket(*(np.asarray(v) for v in p), t, x, T),
+            rtol=1e-12,
+        )
