@@ -60,10 +60,12 @@ def test_fit_matches_lifetimes(cdnow_rfm, fitted):
     data gives the same optimum (parameters to 1e-3 relative, log-likelihood to 0.05)."""
     lifetimes = pytest.importorskip("lifetimes")
     theirs = lifetimes.ModifiedBetaGeoFitter().fit(
-        cdnow_rfm["frequency"], cdnow_rfm["recency"], cdnow_rfm["T"])
+        cdnow_rfm["frequency"], cdnow_rfm["recency"], cdnow_rfm["T"]
+    )
     names = list(MBGNBDParams._fields)
-    np.testing.assert_allclose(fitted.params_[names].to_numpy(),
-                               theirs.params_[names].to_numpy(dtype=float), rtol=1e-3)
+    np.testing.assert_allclose(
+        fitted.params_[names].to_numpy(), theirs.params_[names].to_numpy(dtype=float), rtol=1e-3
+    )
     their_ll = mbgnbd.log_likelihood(MBGNBDParams(*theirs.params_[names]), *_arrays(cdnow_rfm))
     assert fitted.log_likelihood_ == pytest.approx(float(np.sum(their_ll)), abs=0.05)
     assert fitted.log_likelihood_ >= float(np.sum(their_ll)) - 1e-6
@@ -76,29 +78,40 @@ def test_per_customer_log_likelihood_equals_lifetimes(cdnow_rfm, lifetimes_mbg):
     x, t_x, T = _arrays(cdnow_rfm)
     ours = mbgnbd.log_likelihood(BTYDPLUS, x, t_x, T)
     log_params = np.log(np.array(BTYDPLUS, dtype=float))
-    theirs = np.array([
-        -type(lifetimes_mbg)._negative_log_likelihood(
-            log_params, np.array([xi]), np.array([ti]), np.array([Ti]), np.array([1.0]), 0.0)
-        for xi, ti, Ti in zip(x[:300], t_x[:300], T[:300], strict=True)
-    ])
+    theirs = np.array(
+        [
+            -type(lifetimes_mbg)._negative_log_likelihood(
+                log_params, np.array([xi]), np.array([ti]), np.array([Ti]), np.array([1.0]), 0.0
+            )
+            for xi, ti, Ti in zip(x[:300], t_x[:300], T[:300], strict=True)
+        ]
+    )
     np.testing.assert_allclose(ours[:300], theirs, rtol=1e-8)
 
 
 def test_predictions_equal_lifetimes(cdnow_rfm, lifetimes_mbg):
     x, t_x, T = _arrays(cdnow_rfm)
-    np.testing.assert_allclose(mbgnbd.probability_alive(BTYDPLUS, x, t_x, T),
-                               lifetimes_mbg.conditional_probability_alive(x, t_x, T), rtol=1e-8)
+    np.testing.assert_allclose(
+        mbgnbd.probability_alive(BTYDPLUS, x, t_x, T),
+        lifetimes_mbg.conditional_probability_alive(x, t_x, T),
+        rtol=1e-8,
+    )
     for t in (0.5, 10.0, 39.0, 100.0):
         np.testing.assert_allclose(
             mbgnbd.expected_purchases(BTYDPLUS, t, x, t_x, T),
             lifetimes_mbg.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T),
-            rtol=1e-8)
+            rtol=1e-8,
+        )
     t = np.array([1.0, 10.0, 39.0, 78.0])
-    np.testing.assert_allclose(mbgnbd.expected_purchases_new_customer(BTYDPLUS, t),
-                               lifetimes_mbg.expected_number_of_purchases_up_to_time(t), rtol=1e-8)
+    np.testing.assert_allclose(
+        mbgnbd.expected_purchases_new_customer(BTYDPLUS, t),
+        lifetimes_mbg.expected_number_of_purchases_up_to_time(t),
+        rtol=1e-8,
+    )
     for n in range(8):
         assert mbgnbd.probability_of_purchases(BTYDPLUS, n, 39.0) == pytest.approx(
-            lifetimes_mbg.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-8)
+            lifetimes_mbg.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-8
+        )
 
 
 def test_probability_alive_below_one_for_one_time_buyers(cdnow_rfm, fitted):
@@ -112,7 +125,8 @@ def test_probability_alive_below_one_for_one_time_buyers(cdnow_rfm, fitted):
     r, alpha, a, b = BTYDPLUS
     T = 38.86
     assert mbgnbd.probability_alive(BTYDPLUS, 0, 0.0, T) == pytest.approx(
-        1 / (1 + a / b * ((alpha + T) / alpha) ** r), rel=1e-12)
+        1 / (1 + a / b * ((alpha + T) / alpha) ** r), rel=1e-12
+    )
 
 
 # --------------------------------------------------------------------------- internal consistency
@@ -125,9 +139,14 @@ def test_likelihood_integrates_to_probability_of_purchases(n):
     if n == 0:
         mass = float(np.exp(mbgnbd.log_likelihood(p, 0, 0.0, T)))
     else:
+
         def density(t: float) -> float:
-            return t ** (n - 1) / special.factorial(n - 1) * float(
-                np.exp(mbgnbd.log_likelihood(p, n, t, T)))
+            return (
+                t ** (n - 1)
+                / special.factorial(n - 1)
+                * float(np.exp(mbgnbd.log_likelihood(p, n, t, T)))
+            )
+
         mass = integrate.quad(density, 0.0, T, epsabs=0, epsrel=1e-12)[0]
     assert mass == pytest.approx(float(mbgnbd.probability_of_purchases(p, n, T)), rel=1e-9)
 
@@ -137,7 +156,8 @@ def test_new_customer_expectation_is_mean_of_probability_of_purchases():
     for t in (1.0, 39.0, 200.0):
         pmf = mbgnbd.probability_of_purchases(BTYDPLUS, n, t)
         assert float(np.sum(n * pmf)) == pytest.approx(
-            float(mbgnbd.expected_purchases_new_customer(BTYDPLUS, t)), rel=1e-9)
+            float(mbgnbd.expected_purchases_new_customer(BTYDPLUS, t)), rel=1e-9
+        )
 
 
 def test_analytic_gradient_matches_central_differences(cdnow_rfm):
@@ -150,8 +170,10 @@ def test_analytic_gradient_matches_central_differences(cdnow_rfm):
         up, down = p.copy(), p.copy()
         up[j] += h
         down[j] -= h
-        numeric = (mbgnbd.log_likelihood(MBGNBDParams(*up), x, t_x, T)
-                   - mbgnbd.log_likelihood(MBGNBDParams(*down), x, t_x, T)) / (2 * h)
+        numeric = (
+            mbgnbd.log_likelihood(MBGNBDParams(*up), x, t_x, T)
+            - mbgnbd.log_likelihood(MBGNBDParams(*down), x, t_x, T)
+        ) / (2 * h)
         np.testing.assert_allclose(grad[j], numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -184,8 +206,9 @@ def test_broadcasts_over_draws_and_customers(cdnow_rfm):
         assert out.shape == (3, 50)
         np.testing.assert_allclose(out[1], fn(BTYDPLUS, x, t_x, T), rtol=1e-14)
     out = mbgnbd.expected_purchases(draws, 10.0, x, t_x, T)
-    np.testing.assert_allclose(out[1], mbgnbd.expected_purchases(BTYDPLUS, 10.0, x, t_x, T),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        out[1], mbgnbd.expected_purchases(BTYDPLUS, 10.0, x, t_x, T), rtol=1e-14
+    )
 
 
 def test_expected_purchases_hard_hypergeometric_cases():
@@ -210,8 +233,10 @@ def test_expected_purchases_hard_hypergeometric_cases():
 
 
 def test_expected_purchases_is_continuous_at_a_equal_one():
-    values = [float(mbgnbd.expected_purchases(MBGNBDParams(0.5, 5.0, a, 2.0), 10.0, 3, 20.0, 30.0))
-              for a in (1 - 1e-4, 1.0, 1 + 1e-4)]
+    values = [
+        float(mbgnbd.expected_purchases(MBGNBDParams(0.5, 5.0, a, 2.0), 10.0, 3, 20.0, 30.0))
+        for a in (1 - 1e-4, 1.0, 1 + 1e-4)
+    ]
     assert values[1] == pytest.approx(0.5 * (values[0] + values[2]), rel=1e-6)
 
 
@@ -251,8 +276,12 @@ def test_expected_purchases_is_zero_at_zero_and_monotone(row, p, t):
     assert e2 >= e1 - 1e-7 * max(1.0, abs(e1))
 
 
-@given(p=st.builds(MBGNBDParams, st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5),
-                   st.floats(0.1, 10)), t=st.floats(0.1, 100))
+@given(
+    p=st.builds(
+        MBGNBDParams, st.floats(0.05, 5), st.floats(0.5, 50), st.floats(0.1, 5), st.floats(0.1, 10)
+    ),
+    t=st.floats(0.1, 100),
+)
 def test_probability_of_purchases_sums_to_one(p, t):
     n = np.arange(0, 3000)
     assert float(np.sum(mbgnbd.probability_of_purchases(p, n, t))) == pytest.approx(1.0, abs=1e-6)
@@ -263,9 +292,11 @@ def test_time_rescaling_invariance(row, p, c):
     x, t_x, T = row
     scaled = MBGNBDParams(p.r, p.alpha * c, p.a, p.b)
     assert mbgnbd.probability_alive(scaled, x, t_x * c, T * c) == pytest.approx(
-        mbgnbd.probability_alive(p, x, t_x, T), rel=1e-9, abs=1e-12)
+        mbgnbd.probability_alive(p, x, t_x, T), rel=1e-9, abs=1e-12
+    )
     assert mbgnbd.expected_purchases(scaled, 5.0 * c, x, t_x * c, T * c) == pytest.approx(
-        mbgnbd.expected_purchases(p, 5.0, x, t_x, T), rel=1e-6, abs=1e-10)
+        mbgnbd.expected_purchases(p, 5.0, x, t_x, T), rel=1e-6, abs=1e-10
+    )
 
 
 def test_weighted_compressed_fit_equals_expanded_fit(cdnow_rfm, fitted):
@@ -297,11 +328,13 @@ def test_simulator_matches_model(rng):
     # recency of one-purchase customers: density exp(LL(1, t_x, T)), compared by quarter
     ones = sim["frequency"] == 1
     edges = np.linspace(0.0, T, 5)
+
     def density(s: float) -> float:
         return float(np.exp(mbgnbd.log_likelihood(p, 1, s, T)))
 
-    expected = np.array([integrate.quad(density, lo, hi)[0]
-                         for lo, hi in itertools.pairwise(edges)])
+    expected = np.array(
+        [integrate.quad(density, lo, hi)[0] for lo, hi in itertools.pairwise(edges)]
+    )
     observed = np.histogram(sim["recency"][ones], bins=edges)[0] / n
     assert np.all(np.abs(observed - expected) < 4 * np.sqrt(expected / n))
 
@@ -331,13 +364,39 @@ def test_recovers_simulated_parameters_fast(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("true", [
-    BTYDPLUS,                                   # CDNOW-like
-    MBGNBDParams(2.0, 3.0, 2.0, 1.5),           # heavy buyers, high churn
-    MBGNBDParams(0.3, 10.0, 0.3, 6.0),          # light buyers, low churn
-])
+@pytest.mark.parametrize(
+    "true",
+    [
+        BTYDPLUS,  # CDNOW-like
+        MBGNBDParams(2.0, 3.0, 2.0, 1.5),  # heavy buyers, high churn
+        MBGNBDParams(0.3, 10.0, 0.3, 6.0),  # light buyers, low churn
+    ],
+)
 def test_recovers_simulated_parameters(true, rng):
     start = time.perf_counter()
     z = _recovery(true, 100_000, rng)
     assert np.all(np.abs(z) < 4), z
     assert time.perf_counter() - start < 60.0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        MBGNBDParams(7.3e6, 8.1e7, 1.1e-4, 4614.0),  # a degenerate fit seen on no-churn data
+        MBGNBDParams(5.0, 3.0, 1299.0, 13770.0),  # almost no dropout
+    ],
+)
+def test_expected_purchases_for_degenerate_fits_is_fast_and_finite(params):
+    """Many 2F1 failures at once go to a vectorised Gauss-Jacobi rule, not a loop of quad calls."""
+    import time
+
+    n = 20_000
+    x = (np.arange(n) % 30).astype(float)
+    T = np.full(n, 300.0)
+    t_x = np.where(x > 0, 150.0, 0.0)
+    start = time.perf_counter()
+    e = mbgnbd.expected_purchases(params, 52.0, x, t_x, T)
+    assert time.perf_counter() - start < 2.0
+    assert np.all(np.isfinite(e)) and np.all(e >= 0)
+    upper = mbgnbd.probability_alive(params, x, t_x, T) * (params.r + x) / (params.alpha + T) * 52
+    assert np.all(e <= upper * (1 + 1e-9))
