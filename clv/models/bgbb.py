@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
+from clv._special import geometric_failures
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._spec import ModelSpec
@@ -526,13 +527,6 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
 
 
 # ------------------------------------------------------------------ simulation
-def _geometric_failures(prob: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """Failures before the first success of Bernoulli(prob) trials, as floats (no overflow)."""
-    prob = np.clip(prob, 0.0, 1.0 - 2.0**-53)
-    u = 1.0 - rng.random(prob.shape)  # (0, 1]
-    return np.floor(np.log(u) / np.minimum(np.log1p(-prob), -1e-300))
-
-
 def simulate(params: BGBBParams, T: ArrayLike, *,
              rng: np.random.Generator) -> dict[str, FloatArray]:
     """Simulate BG/BB customers with ``T`` transaction opportunities each.
@@ -571,9 +565,9 @@ def simulate(params: BGBBParams, T: ArrayLike, *,
     size = n.shape[0]
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
-    survived = _geometric_failures(theta, rng)   # opportunities reached alive
+    survived = geometric_failures(theta, rng)   # opportunities reached alive
     m = np.minimum(survived, n)
-    trailing = _geometric_failures(p, rng)        # non-transactions counted back from m
+    trailing = geometric_failures(p, rng)        # non-transactions counted back from m
     buyer = trailing < m
     recency = np.where(buyer, m - trailing, 0.0)
     earlier = rng.binomial(np.maximum(recency - 1.0, 0.0).astype(np.int64), p)

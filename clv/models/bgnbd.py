@@ -23,7 +23,13 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._special import beta_quadrature, frequency_sums, hyp2f1, log_hyp2f1, per_frequency
+from clv._special import (
+    alive_purchases_quadrature,
+    frequency_sums,
+    hyp2f1,
+    log_hyp2f1,
+    per_frequency,
+)
 from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
@@ -341,14 +347,7 @@ def _bracket_quadrature(
     Used for degenerate fits (e.g. :math:`r` in the millions) where the series
     for the hypergeometric function does not converge.
     """
-    out = np.empty_like(t, dtype=np.float64)
-    for xv in np.unique(x):
-        sel = x == xv
-        p, w = beta_quadrature(a, b + xv, n_nodes)
-        ratio = t[sel][:, None] * p[None, :] / (alpha + T[sel][:, None])
-        g = -np.expm1(-(r + xv) * np.log1p(ratio)) / p[None, :]
-        out[sel] = (g * w[None, :]).sum(axis=1)
-    return out
+    return alive_purchases_quadrature(a, b + x, r + x, t / (alpha + T), n_nodes)
 
 
 def _bracket_by_frequency_and_age(

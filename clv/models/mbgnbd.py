@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 from scipy import integrate, special
 
 from clv._ops import NUMPY
-from clv._special import beta_quadrature, per_frequency
+from clv._special import alive_purchases_quadrature, geometric_failures, per_frequency
 from clv._typing import FloatArray, Ops
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
@@ -321,12 +321,8 @@ def _bracket(r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray, t: 
     if bad.sum() > 200 and np.all(a == a.flat[0]) and np.all(b == b.flat[0]):
         # many failures (a degenerate fit): one Gauss-Jacobi rule per distinct frequency,
         # vectorised (relative error about 1e-7 on the hardest cases); few: adaptive quadrature
-        a0, b0 = float(a.flat[0]), float(b.flat[0])
-        for xv in np.unique(x[bad]):
-            sel = bad & (x == xv)
-            p, w = beta_quadrature(a0, b0 + xv + 1.0)
-            g = -np.expm1(-A[sel][:, None] * np.log1p(p[None, :] * s[sel][:, None])) / p[None, :]
-            out[sel] = (g * w[None, :]).sum(axis=1)
+        out[bad] = alive_purchases_quadrature(float(a.flat[0]), b[bad] + x[bad] + 1.0, A[bad],
+                                              s[bad])
         return out
     for i in map(tuple, np.argwhere(bad)):
         out[i] = _bracket_quad(float(A[i]), float(a[i]), float(b[i] + x[i] + 1.0), float(s[i]))
@@ -468,13 +464,6 @@ def probability_of_purchases(params: MBGNBDParams, n: ArrayLike, t: ArrayLike) -
     return _scalar(np.asarray(out))
 
 
-def _geometric_failures(prob: FloatArray, rng: np.random.Generator) -> FloatArray:
-    """Failures before the first success of Bernoulli(prob) trials, as floats (no overflow)."""
-    prob = np.clip(prob, 0.0, 1.0 - 2.0**-53)
-    u = 1.0 - rng.random(prob.shape)  # (0, 1]
-    return np.floor(np.log(u) / np.minimum(np.log1p(-prob), -1e-300))
-
-
 def simulate(params: MBGNBDParams, T: ArrayLike, *,
              rng: np.random.Generator) -> dict[str, FloatArray]:
     """Simulate MBG/NBD customers observed for ``T`` periods after their first purchase.
@@ -514,7 +503,7 @@ def simulate(params: MBGNBDParams, T: ArrayLike, *,
     size = T.shape[0]
     lam = rng.gamma(r, 1.0 / alpha, size=size)
     p = rng.beta(a, b, size=size)
-    survived = _geometric_failures(p, rng)            # coins survived before dropping out
+    survived = geometric_failures(p, rng)            # coins survived before dropping out
     arrivals = rng.poisson(lam * T).astype(np.float64)  # purchases an immortal customer makes
     x = np.minimum(arrivals, survived)
     buyers = x > 0
