@@ -12,6 +12,7 @@ from clv.exceptions import (
     ConvergenceWarning,
     DataError,
     DataWarning,
+    DuplicateRowsWarning,
     ModelFileError,
     NotFittedError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "DataWarning",
+    "DuplicateRowsWarning",
     "ModelFileError",
     "NotFittedError",
 ]

@@ -10,6 +10,7 @@
     ClvWarning(UserWarning)
     ├── ConvergenceWarning                       converged, but e.g. the Hessian is not definite
     └── DataWarning                              suspicious but valid data
+        └── DuplicateRowsWarning                 rows identical in every column
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "ClvWarning",
     "DataError",
     "DataWarning",
+    "DuplicateRowsWarning",
     "ModelFileError",
     "NotFittedError",
     "Problem",
@@ -123,3 +125,11 @@ class ConvergenceWarning(ClvWarning):
 
 class DataWarning(ClvWarning):
     """Input data is valid but unusual enough to doubt the results."""
+
+
+class DuplicateRowsWarning(DataWarning):
+    """The transaction log has rows identical in every column (kept and merged per period).
+
+    A separate class so a job that reads only some columns (where such rows are
+    expected) can silence exactly this warning.
+    """

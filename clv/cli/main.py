@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from clv._version import __version__
 from clv.cli.config import COMMANDS, OPTIONS, UsageError, load_config, option_value
-from clv.exceptions import ConvergenceError, DataError, DataWarning, ModelFileError, Problem
+from clv.exceptions import (
+    ConvergenceError,
+    DataError,
+    DuplicateRowsWarning,
+    ModelFileError,
+    Problem,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,9 +73,9 @@ logger = logging.getLogger("clv")
 _DESCRIPTIONS = {
     "validate": "Check a transaction log and summarise it; exit 3 with every problem found.",
     "fit": "Fit a transaction model (and Gamma-Gamma when --value-col is given); write a model "
-           "bundle.",
+    "bundle.",
     "score": "Score every customer in a transaction log with a model bundle: P(alive), expected "
-             "purchases, expected spend and CLV.",
+    "purchases, expected spend and CLV.",
     "evaluate": "Fit on a calibration period, predict the holdout period, report the errors.",
     "demo": "End-to-end run on the bundled CDNOW data: validate, evaluate, fit, score, plot.",
 }
@@ -82,31 +88,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clv",
         description="Customer lifetime value from transaction logs: fit, score and evaluate "
-                    "BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models.",
+        "BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models.",
         epilog="Exit codes: 0 ok, 1 unexpected, 2 usage, 3 data error, 4 fit error, 5 I/O "
-               "error. See docs/production.md.",
+        "error. See docs/production.md.",
     )
     parser.add_argument("--version", action="version", version=f"clv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
-        p = sub.add_parser(command, help=_DESCRIPTIONS[command],
-                           description=_DESCRIPTIONS[command])
+        p = sub.add_parser(command, help=_DESCRIPTIONS[command], description=_DESCRIPTIONS[command])
         for option in OPTIONS:
             if command not in option.commands:
                 continue
             if option.key == "input":
                 p.add_argument("input", nargs="?", default=None, help=option.help)
             elif option.kind == "bool":
-                p.add_argument(*option.flags, dest=option.key, action="store_true", default=None,
-                               help=option.help)
+                p.add_argument(
+                    *option.flags,
+                    dest=option.key,
+                    action="store_true",
+                    default=None,
+                    help=option.help,
+                )
             elif option.key == "verbose":
-                p.add_argument(*option.flags, dest=option.key, action="count", default=None,
-                               help=option.help)
+                p.add_argument(
+                    *option.flags, dest=option.key, action="count", default=None, help=option.help
+                )
             else:
-                p.add_argument(*option.flags, dest=option.key, default=None, help=option.help,
-                               metavar=option.key.upper())
-        p.add_argument("--config", metavar="JOB.TOML", default=None,
-                       help="TOML job file setting any of these options; flags override it")
+                p.add_argument(
+                    *option.flags,
+                    dest=option.key,
+                    default=None,
+                    help=option.help,
+                    metavar=option.key.upper(),
+                )
+        p.add_argument(
+            "--config",
+            metavar="JOB.TOML",
+            default=None,
+            help="TOML job file setting any of these options; flags override it",
+        )
     return parser
 
 
@@ -120,8 +140,11 @@ def _resolve(args: argparse.Namespace) -> argparse.Namespace:
             continue
         flag_value = getattr(args, option.key, None)
         if flag_value is not None:
-            value = (flag_value if option.kind in ("bool", "int") or option.key == "input"
-                     else option_value(option, flag_value, source="command line"))
+            value = (
+                flag_value
+                if option.kind in ("bool", "int") or option.key == "input"
+                else option_value(option, flag_value, source="command line")
+            )
         elif option.key in from_file:
             value = from_file[option.key]
         else:
@@ -162,8 +185,7 @@ class _Run:
                     # Only the needed columns are read, so rows that repeat (customer, date,
                     # value) look like "exact duplicates" to the data layer although columns
                     # left unread may tell them apart; they are merged as same-period purchases.
-                    warnings.filterwarnings("ignore", message=".*exact duplicates of an earlier",
-                                            category=DataWarning)
+                    warnings.filterwarnings("ignore", category=DuplicateRowsWarning)
                 yield
         finally:
             self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 6)
@@ -172,8 +194,8 @@ class _Run:
 
     def flush_warnings(self) -> None:
         """Log the warnings caught since the last call (each distinct message once)."""
-        seen = set(_warning_lines(self.caught[:self._logged]))
-        for line in _warning_lines(self.caught[self._logged:]):
+        seen = set(_warning_lines(self.caught[: self._logged]))
+        for line in _warning_lines(self.caught[self._logged :]):
             if line not in seen:
                 seen.add(line)
                 logger.warning("%s", line)
@@ -214,8 +236,9 @@ def _need(opts: argparse.Namespace, key: str, hint: str) -> Any:
     value = getattr(opts, key)
     if value is None:
         flag = next(o.flag for o in OPTIONS if o.key == key)
-        raise UsageError(f"{flag} is required ({hint}); give it on the command line or in the "
-                         "--config file.")
+        raise UsageError(
+            f"{flag} is required ({hint}); give it on the command line or in the --config file."
+        )
     return value
 
 
@@ -239,12 +262,18 @@ def _read(run: _Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict
     path = _need(opts, "input", "the transactions to read")
     wanted = [c for c in (columns["customer_col"], columns["date_col"], columns["value_col"]) if c]
     if len(set(wanted)) != len(wanted):
-        raise UsageError(f"--customer-col, --date-col and --value-col must be different columns; "
-                         f"got {wanted}.")
+        raise UsageError(
+            f"--customer-col, --date-col and --value-col must be different columns; got {wanted}."
+        )
     with run.step("read", f"reading {path}"):
         frame, source_columns = read_transactions(
-            path, wanted, fmt=opts.input_format, table=opts.table, query=opts.query,
-            id_column=columns["customer_col"])
+            path,
+            wanted,
+            fmt=opts.input_format,
+            table=opts.table,
+            query=opts.query,
+            id_column=columns["customer_col"],
+        )
         run.unread_columns = [c for c in source_columns if c not in wanted]
         info = {
             "path": str(path),
@@ -260,15 +289,18 @@ def _read(run: _Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict
     return frame, info
 
 
-def _summarise(run: _Run, transactions: pd.DataFrame, columns: dict[str, str | None],
-               time_unit: str) -> pd.DataFrame:
+def _summarise(
+    run: _Run, transactions: pd.DataFrame, columns: dict[str, str | None], time_unit: str
+) -> pd.DataFrame:
 
     from clv.data import rfm_summary
 
     as_of = run.opts.as_of
     if as_of is None:
-        logger.info("no --as-of given: observation ends at the last transaction; set --as-of "
-                    "for reproducible reruns")
+        logger.info(
+            "no --as-of given: observation ends at the last transaction; set --as-of "
+            "for reproducible reruns"
+        )
     with run.step("summarise", "summarising transactions per customer"):
         rfm = rfm_summary(
             transactions,
@@ -279,9 +311,11 @@ def _summarise(run: _Run, transactions: pd.DataFrame, columns: dict[str, str | N
             observation_end=_end_of_day(as_of),
         )
     if len(rfm) == 0:
-        raise DataError("no customer has a transaction on or before the observation end "
-                        f"({as_of}); check --as-of and the date column",
-                        what="the transactions")
+        raise DataError(
+            "no customer has a transaction on or before the observation end "
+            f"({as_of}); check --as-of and the date column",
+            what="the transactions",
+        )
     return rfm
 
 
@@ -294,8 +328,9 @@ def _end_of_day(day: _dt.date | None) -> pd.Timestamp | None:
     return pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
-def _drop_after(run: _Run, frame: pd.DataFrame, info: dict[str, Any],
-                date_col: str) -> pd.DataFrame:
+def _drop_after(
+    run: _Run, frame: pd.DataFrame, info: dict[str, Any], date_col: str
+) -> pd.DataFrame:
     """Drop transactions after ``--as-of`` (the state of the log as of that day).
 
     Dates that cannot be parsed here are kept, so the data layer reports them
@@ -322,9 +357,17 @@ def _drop_after(run: _Run, frame: pd.DataFrame, info: dict[str, Any],
         logger.info("ignoring %d transactions after --as-of %s", dropped, run.opts.as_of)
         frame = frame.loc[~after]
         if len(frame) == 0:
-            raise DataError([Problem(date_col, f"has no transaction on or before --as-of "
-                                     f"{run.opts.as_of} (all {dropped} rows are later)",
-                                     "check --as-of and --date-col")], what="the transactions")
+            raise DataError(
+                [
+                    Problem(
+                        date_col,
+                        f"has no transaction on or before --as-of "
+                        f"{run.opts.as_of} (all {dropped} rows are later)",
+                        "check --as-of and --date-col",
+                    )
+                ],
+                what="the transactions",
+            )
     return frame
 
 
@@ -338,11 +381,17 @@ def _check_repeat_buyers(rfm: pd.DataFrame) -> None:
     import numpy as np
 
     if not bool(np.any(rfm["frequency"].to_numpy() > 0)):
-        raise DataError([Problem(
-            "frequency", f"is 0 for all {len(rfm)} customers (every customer bought once)",
-            "repeat-purchase models need repeat buyers: use a longer observation window "
-            "(--as-of, or older transactions), or check --customer-col and --date-col",
-        )], what="the customer summary")
+        raise DataError(
+            [
+                Problem(
+                    "frequency",
+                    f"is 0 for all {len(rfm)} customers (every customer bought once)",
+                    "repeat-purchase models need repeat buyers: use a longer observation window "
+                    "(--as-of, or older transactions), or check --customer-col and --date-col",
+                )
+            ],
+            what="the customer summary",
+        )
 
 
 def _model_class(name: str) -> Any:
@@ -351,8 +400,9 @@ def _model_class(name: str) -> Any:
     from clv.cli.io import TRANSACTION_MODELS
 
     if name not in TRANSACTION_MODELS:
-        raise UsageError(f"--model must be one of {', '.join(TRANSACTION_MODELS)} for fitting; "
-                         f"got {name!r}.")
+        raise UsageError(
+            f"--model must be one of {', '.join(TRANSACTION_MODELS)} for fitting; got {name!r}."
+        )
     module, cls_name = TRANSACTION_MODELS[name]
     try:
         return getattr(importlib.import_module(module), cls_name)
@@ -360,8 +410,9 @@ def _model_class(name: str) -> Any:
         raise UsageError(f"--model {name} is not available in this clv version.") from None
 
 
-def _fit_models(run: _Run, rfm: pd.DataFrame, model_name: str, *, with_spend: bool,
-                label: str = "") -> tuple[Any, Any]:
+def _fit_models(
+    run: _Run, rfm: pd.DataFrame, model_name: str, *, with_spend: bool, label: str = ""
+) -> tuple[Any, Any]:
     _check_repeat_buyers(rfm)
     cls = _model_class(model_name)
     with run.step(f"fit_{model_name}{label}", f"fitting {model_name} on {len(rfm)} customers"):
@@ -376,9 +427,11 @@ def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
 
     zero = _zero_value_repeat_buyers(rfm)
     if zero.any():
-        logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-                       "purchases all have value 0 (it needs monetary_value > 0)",
-                       int(zero.sum()))
+        logger.warning(
+            "Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
+            "purchases all have value 0 (it needs monetary_value > 0)",
+            int(zero.sum()),
+        )
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
         return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
 
@@ -392,15 +445,18 @@ def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
 
 def _horizon(value: float | None) -> int:
     if value is None:
-        raise UsageError("--horizon is required (periods of the model's time unit, e.g. 52 "
-                         "weeks); give it on the command line or in the --config file.")
+        raise UsageError(
+            "--horizon is required (periods of the model's time unit, e.g. 52 "
+            "weeks); give it on the command line or in the --config file."
+        )
     if value < 1 or value != math.floor(value):
         raise UsageError(f"--horizon must be a whole number of periods >= 1, got {value:g}.")
     return int(value)
 
 
-def _score_table(bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float,
-                 margin: float) -> pd.DataFrame:
+def _score_table(
+    bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float
+) -> pd.DataFrame:
     """The per-customer score table (``customer_id`` first, fixed column order)."""
     import numpy as np
     import pandas as pd
@@ -416,18 +472,28 @@ def _score_table(bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_ra
             # model rejects m = 0; score those customers at the limit m -> 0+.
             data = rfm.copy()
             data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny
-            logger.info("%d repeat buyers with only zero-value purchases are scored with mean "
-                        "spend -> 0", int(zero.sum()))
-        table = customer_lifetime_value_table(bundle.transaction_model, bundle.spend_model, data,
-                                              horizon=horizon, discount_rate=discount_rate,
-                                              margin=margin)
+            logger.info(
+                "%d repeat buyers with only zero-value purchases are scored with mean spend -> 0",
+                int(zero.sum()),
+            )
+        table = customer_lifetime_value_table(
+            bundle.transaction_model,
+            bundle.spend_model,
+            data,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+        )
         scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]
     else:
         model = bundle.transaction_model
-        scores = pd.DataFrame({
-            "probability_alive": model.probability_alive(rfm).to_numpy(),
-            "expected_purchases": model.expected_purchases(float(horizon), rfm).to_numpy(),
-        }, index=rfm.index)
+        scores = pd.DataFrame(
+            {
+                "probability_alive": model.probability_alive(rfm).to_numpy(),
+                "expected_purchases": model.expected_purchases(float(horizon), rfm).to_numpy(),
+            },
+            index=rfm.index,
+        )
     out = pd.concat([rfm[rfm_cols].astype(np.float64), scores], axis=1)
     out.index.name = "customer_id"
     return out.reset_index()
@@ -444,8 +510,12 @@ def _write_record(run: _Run, out: Path, record: dict[str, Any]) -> Path:
 def _output_info(path: Path, n_rows: int) -> dict[str, Any]:
     from clv.cli.io import file_sha256, output_format
 
-    return {"path": str(path), "format": output_format(path), "sha256": file_sha256(path),
-            "n_rows": n_rows}
+    return {
+        "path": str(path),
+        "format": output_format(path),
+        "sha256": file_sha256(path),
+        "n_rows": n_rows,
+    }
 
 
 def _validate_value_options(opts: argparse.Namespace) -> tuple[float, float]:
@@ -453,8 +523,9 @@ def _validate_value_options(opts: argparse.Namespace) -> tuple[float, float]:
     if discount < 0:
         raise UsageError(f"--discount-rate must be >= 0 (per period), got {discount:g}.")
     if opts.margin <= 0:
-        raise UsageError(f"--margin must be > 0 (share of spend that is profit), got "
-                         f"{opts.margin:g}.")
+        raise UsageError(
+            f"--margin must be > 0 (share of spend that is profit), got {opts.margin:g}."
+        )
     return discount, opts.margin
 
 
@@ -468,8 +539,12 @@ def _cmd_validate(run: _Run) -> int:
     columns = _columns(opts)
     transactions, info = _read(run, columns)
     with run.step("validate", "validating"):
-        validate_transactions(transactions, customer_id_col=columns["customer_col"],
-                              date_col=columns["date_col"], value_col=columns["value_col"])
+        validate_transactions(
+            transactions,
+            customer_id_col=columns["customer_col"],
+            date_col=columns["date_col"],
+            value_col=columns["value_col"],
+        )
     rfm = _summarise(run, transactions, columns, opts.time_unit or "W")
     dates = transactions[columns["date_col"]]
     result = {
@@ -488,9 +563,11 @@ def _cmd_validate(run: _Run) -> int:
     if opts.json:
         print(json.dumps(result, indent=2))
     else:
-        run.say(f"OK: {info['path']}: {result['n_rows']} transactions, {result['n_customers']} "
-                f"customers ({result['n_repeat_buyers']} repeat buyers), "
-                f"{result['first_date']} to {result['last_date']}.")
+        run.say(
+            f"OK: {info['path']}: {result['n_rows']} transactions, {result['n_customers']} "
+            f"customers ({result['n_repeat_buyers']} repeat buyers), "
+            f"{result['first_date']} to {result['last_date']}."
+        )
     return EXIT_OK
 
 
@@ -505,31 +582,44 @@ def _cmd_fit(run: _Run) -> int:
     time_unit = opts.time_unit or "W"
     transactions, info = _read(run, columns)
     rfm = _summarise(run, transactions, columns, time_unit)
-    transaction_model, spend_model = _fit_models(run, rfm, model_name,
-                                                 with_spend=columns["value_col"] is not None)
-    bundle = Bundle(transaction_model, spend_model, time_unit, columns, training={
-        "fingerprint": info["fingerprint"],
-        "observation_end": _observation_end(rfm, opts.as_of),
-        "n_rows": info["n_rows"],
-        "n_customers": len(rfm),
-        "input": info["path"],
-    })
+    transaction_model, spend_model = _fit_models(
+        run, rfm, model_name, with_spend=columns["value_col"] is not None
+    )
+    bundle = Bundle(
+        transaction_model,
+        spend_model,
+        time_unit,
+        columns,
+        training={
+            "fingerprint": info["fingerprint"],
+            "observation_end": _observation_end(rfm, opts.as_of),
+            "n_rows": info["n_rows"],
+            "n_customers": len(rfm),
+            "input": info["path"],
+        },
+    )
     with run.step("write", f"writing {out}"):
         write_bundle(bundle, out)
     from clv.cli.io import file_sha256
 
-    record = run.record(input={**info, "n_customers": len(rfm)},
-                        model={"path": str(out), "sha256": file_sha256(out),
-                               "transaction_model": type(transaction_model).__name__,
-                               "spend_model": (None if spend_model is None
-                                               else type(spend_model).__name__),
-                               "time_unit": time_unit,
-                               "log_likelihood": transaction_model.log_likelihood_,
-                               "params": transaction_model.params_.to_dict()})
+    record = run.record(
+        input={**info, "n_customers": len(rfm)},
+        model={
+            "path": str(out),
+            "sha256": file_sha256(out),
+            "transaction_model": type(transaction_model).__name__,
+            "spend_model": (None if spend_model is None else type(spend_model).__name__),
+            "time_unit": time_unit,
+            "log_likelihood": transaction_model.log_likelihood_,
+            "params": transaction_model.params_.to_dict(),
+        },
+    )
     run_path = _write_record(run, out, record)
     if not opts.quiet:
-        run.say(f"{type(transaction_model).__name__} on {len(rfm)} customers "
-                f"(log-likelihood {transaction_model.log_likelihood_:.2f}):")
+        run.say(
+            f"{type(transaction_model).__name__} on {len(rfm)} customers "
+            f"(log-likelihood {transaction_model.log_likelihood_:.2f}):"
+        )
         run.say(transaction_model.summary().to_string(float_format=lambda v: f"{v:.4g}"))
         if spend_model is not None:
             run.say(f"GammaGammaModel on {int((rfm['frequency'] > 0).sum())} repeat buyers:")
@@ -554,7 +644,8 @@ def _cmd_score(run: _Run) -> int:
             f"the model in '{model_path}' was fitted with time unit '{bundle.time_unit}' but "
             f"--time-unit {opts.time_unit} was given. Its parameters, --horizon and "
             f"--discount-rate are per '{bundle.time_unit}' period: drop --time-unit (score uses "
-            f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`.")
+            f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
+        )
     columns = _columns(opts, bundle)
     transactions, info = _read(run, columns)
     rfm = _summarise(run, transactions, columns, bundle.time_unit)
@@ -564,14 +655,23 @@ def _cmd_score(run: _Run) -> int:
         write_table(table, out)
     record = run.record(
         input={**info, "n_customers": len(rfm)},
-        model={"path": str(model_path), "sha256": bundle.sha256,
-               "transaction_model": type(bundle.transaction_model).__name__,
-               "spend_model": (None if bundle.spend_model is None
-                               else type(bundle.spend_model).__name__),
-               "time_unit": bundle.time_unit,
-               "training_fingerprint": bundle.training.get("fingerprint")},
-        parameters={"as_of": _observation_end(rfm, opts.as_of), "horizon": horizon,
-                    "discount_rate": discount, "margin": margin, "time_unit": bundle.time_unit},
+        model={
+            "path": str(model_path),
+            "sha256": bundle.sha256,
+            "transaction_model": type(bundle.transaction_model).__name__,
+            "spend_model": (
+                None if bundle.spend_model is None else type(bundle.spend_model).__name__
+            ),
+            "time_unit": bundle.time_unit,
+            "training_fingerprint": bundle.training.get("fingerprint"),
+        },
+        parameters={
+            "as_of": _observation_end(rfm, opts.as_of),
+            "horizon": horizon,
+            "discount_rate": discount,
+            "margin": margin,
+            "time_unit": bundle.time_unit,
+        },
         output=_output_info(out, len(table)),
     )
     run_path = _write_record(run, out, record)
@@ -605,8 +705,9 @@ def holdout_metrics(actual: Any, predicted: Any) -> dict[str, float | None]:
     p = np.asarray(predicted, dtype=np.float64)
     err = p - a
     sa, sp = float(np.std(a)), float(np.std(p))
-    corr = (None if sa == 0 or sp == 0
-            else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp)))
+    corr = (
+        None if sa == 0 or sp == 0 else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp))
+    )
     total_a, total_p = float(a.sum()), float(p.sum())
     return {
         "mae": float(np.mean(np.abs(err))),
@@ -618,11 +719,17 @@ def holdout_metrics(actual: Any, predicted: Any) -> dict[str, float | None]:
     }
 
 
-def evaluate_models(run: _Run, transactions: pd.DataFrame, columns: dict[str, str | None],
-                    *, model_names: Sequence[str], calibration_end: _dt.date,
-                    observation_end: _dt.date | None, time_unit: str,
-                    with_spend: bool = False,
-                    ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
+def evaluate_models(
+    run: _Run,
+    transactions: pd.DataFrame,
+    columns: dict[str, str | None],
+    *,
+    model_names: Sequence[str],
+    calibration_end: _dt.date,
+    observation_end: _dt.date | None,
+    time_unit: str,
+    with_spend: bool = False,
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
     """Calibration/holdout evaluation of several transaction models.
 
     Returns
@@ -651,8 +758,18 @@ def evaluate_models(run: _Run, transactions: pd.DataFrame, columns: dict[str, st
             calibration_end=_end_of_day(calibration_end),
             observation_end=_end_of_day(observation_end),
         )
-    keep = [c for c in ("frequency", "recency", "T", "monetary_value", "frequency_holdout",
-                        "duration_holdout") if c in frame.columns]
+    keep = [
+        c
+        for c in (
+            "frequency",
+            "recency",
+            "T",
+            "monetary_value",
+            "frequency_holdout",
+            "duration_holdout",
+        )
+        if c in frame.columns
+    ]
     per_customer = frame[keep].copy()
     calibration = frame.drop(columns=[c for c in frame.columns if c.endswith("_holdout")])
     calibration.attrs = dict(frame.attrs)
@@ -663,29 +780,38 @@ def evaluate_models(run: _Run, transactions: pd.DataFrame, columns: dict[str, st
         predicted = model.expected_purchases(frame["duration_holdout"].to_numpy(), calibration)
         per_customer[f"predicted_{name}"] = predicted.to_numpy()
         models[name] = model
-        metrics.append({
-            "model": name,
-            "class": type(model).__name__,
-            "params": {k: float(v) for k, v in model.params_.items()},
-            "log_likelihood": float(model.log_likelihood_),
-            "n_customers": len(calibration),
-            **holdout_metrics(frame["frequency_holdout"], predicted),
-        })
+        metrics.append(
+            {
+                "model": name,
+                "class": type(model).__name__,
+                "params": {k: float(v) for k, v in model.params_.items()},
+                "log_likelihood": float(model.log_likelihood_),
+                "n_customers": len(calibration),
+                **holdout_metrics(frame["frequency_holdout"], predicted),
+            }
+        )
     if with_spend and "monetary_value" in calibration.columns:
         spend = _fit_spend(run, calibration, "_calibration")
         models["gamma_gamma"] = spend
-        metrics.append({"model": "gamma_gamma", "class": "GammaGammaModel",
-                        "params": {k: float(v) for k, v in spend.params_.items()},
-                        "log_likelihood": float(spend.log_likelihood_),
-                        "n_customers": int((calibration["frequency"] > 0).sum())})
+        metrics.append(
+            {
+                "model": "gamma_gamma",
+                "class": "GammaGammaModel",
+                "params": {k: float(v) for k, v in spend.params_.items()},
+                "log_likelihood": float(spend.log_likelihood_),
+                "n_customers": int((calibration["frequency"] > 0).sum()),
+            }
+        )
     per_customer.index.name = "customer_id"
     return per_customer.reset_index(), metrics, models
 
 
 def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
     """Fixed-width text table of :func:`evaluate_models` metrics."""
-    header = (f"{'model':<12} {'log-lik':>11} {'MAE':>8} {'RMSE':>8} {'actual':>9} "
-              f"{'predicted':>10} {'error %':>8} {'corr':>6}  params")
+    header = (
+        f"{'model':<12} {'log-lik':>11} {'MAE':>8} {'RMSE':>8} {'actual':>9} "
+        f"{'predicted':>10} {'error %':>8} {'corr':>6}  params"
+    )
     lines = [header, "-" * len(header)]
 
     def fmt(value: Any, spec: str, width: int) -> str:
@@ -697,7 +823,8 @@ def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
             f"{m['model']:<12} {m['log_likelihood']:>11.2f} {fmt(m.get('mae'), '.4f', 8)} "
             f"{fmt(m.get('rmse'), '.4f', 8)} {fmt(m.get('actual_total'), '.0f', 9)} "
             f"{fmt(m.get('predicted_total'), '.1f', 10)} {fmt(m.get('total_error_pct'), '.1f', 8)} "
-            f"{fmt(m.get('correlation'), '.3f', 6)}  {params}")
+            f"{fmt(m.get('correlation'), '.3f', 6)}  {params}"
+        )
     return "\n".join(lines)
 
 
@@ -716,31 +843,47 @@ def _cmd_evaluate(run: _Run) -> int:
     for name in names:
         _model_class(name)
     if opts.as_of is not None and opts.as_of <= calibration_end:
-        raise UsageError(f"--as-of ({opts.as_of}) must be after --calibration-end "
-                         f"({calibration_end}): the holdout period lies between them.")
+        raise UsageError(
+            f"--as-of ({opts.as_of}) must be after --calibration-end "
+            f"({calibration_end}): the holdout period lies between them."
+        )
     columns = _columns(opts)
     transactions, info = _read(run, columns)
     per_customer, metrics, _ = evaluate_models(
-        run, transactions, columns, model_names=names, calibration_end=calibration_end,
-        observation_end=opts.as_of, time_unit=opts.time_unit or "W",
-        with_spend=columns["value_col"] is not None)
-    result = {"calibration_end": str(calibration_end),
-              "observation_end": None if opts.as_of is None else str(opts.as_of),
-              "time_unit": opts.time_unit or "W", "metrics": metrics}
+        run,
+        transactions,
+        columns,
+        model_names=names,
+        calibration_end=calibration_end,
+        observation_end=opts.as_of,
+        time_unit=opts.time_unit or "W",
+        with_spend=columns["value_col"] is not None,
+    )
+    result = {
+        "calibration_end": str(calibration_end),
+        "observation_end": None if opts.as_of is None else str(opts.as_of),
+        "time_unit": opts.time_unit or "W",
+        "metrics": metrics,
+    }
     if out is not None:
         with run.step("write", f"writing {out}"):
             write_table(per_customer, out)
-        record = run.record(input={**info, "n_customers": len(per_customer)},
-                            parameters={k: v for k, v in result.items() if k != "metrics"},
-                            metrics=metrics, output=_output_info(out, len(per_customer)))
+        record = run.record(
+            input={**info, "n_customers": len(per_customer)},
+            parameters={k: v for k, v in result.items() if k != "metrics"},
+            metrics=metrics,
+            output=_output_info(out, len(per_customer)),
+        )
         _write_record(run, out, record)
     if opts.json:
         from clv.cli.io import _plain
 
         print(json.dumps(_plain(result), indent=2))
     else:
-        run.say(f"holdout {result['calibration_end']} .. {result['observation_end'] or 'end'}, "
-                f"{len(per_customer)} customers:")
+        run.say(
+            f"holdout {result['calibration_end']} .. {result['observation_end'] or 'end'}, "
+            f"{len(per_customer)} customers:"
+        )
         run.say(metrics_table([m for m in metrics if "mae" in m]))
         if out is not None:
             run.say(f"wrote {out}")
@@ -857,9 +1000,14 @@ def _classify(exc: BaseException, input_name: str | None) -> tuple[int, str, tup
         where = f"data error in '{input_name}'" if input_name else "data error"
         return EXIT_DATA, where, ("Nothing was written; fix the input and rerun.",)
     if isinstance(exc, ConvergenceError):
-        return EXIT_FIT, "fit failed", (
-            "Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or "
-            "another --model.",)
+        return (
+            EXIT_FIT,
+            "fit failed",
+            (
+                "Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or "
+                "another --model.",
+            ),
+        )
     if isinstance(exc, ModelFileError):
         return EXIT_IO, "model file error", ()
     if isinstance(exc, OSError):

@@ -17,7 +17,8 @@ Policies (also in ``docs/data.md``):
   mean spend, exactly as in lifetimes. ``rfm_summary`` warns when a customer
   ends up with repeat purchases but ``monetary_value == 0`` (spend models need
   positive spend).
-- **Exact duplicate rows** (identical in every column) give a ``DataWarning``,
+- **Exact duplicate rows** (identical in every column) give a ``DuplicateRowsWarning``
+  (a ``DataWarning``),
   not an error: same-period purchases are merged into one anyway, so they do
   not change frequency or recency, but their amounts are summed.
 - **Transactions after** ``observation_end`` are an error (lifetimes silently
@@ -49,7 +50,7 @@ from clv.data.transactions import (
     _TransactionArrays,
     period_codes,
 )
-from clv.exceptions import DataError, DataWarning, Problem
+from clv.exceptions import DataError, DataWarning, DuplicateRowsWarning, Problem
 
 __all__ = ["validate_transactions", "validate_rfm"]
 
@@ -133,11 +134,11 @@ class _Checked:
     arrays: _TransactionArrays
     observation_end: pd.Timestamp
     calibration_end: pd.Timestamp | None
-    warnings: tuple[Problem, ...]
+    warnings: tuple[tuple[Problem, type[DataWarning]], ...]
 
     def warn(self, stacklevel: int) -> None:
-        for problem in self.warnings:
-            warnings.warn(_warning_text(problem), DataWarning, stacklevel=stacklevel)
+        for problem, category in self.warnings:
+            warnings.warn(_warning_text(problem), category, stacklevel=stacklevel)
 
 
 def _warning_text(problem: Problem) -> str:
@@ -279,26 +280,32 @@ def _check_transactions(
         raise RuntimeError("unreachable: missing columns are reported as problems")
 
     arrays = _build_arrays(ids_col, dates, values)
-    found: list[Problem] = []
+    found: list[tuple[Problem, type[DataWarning]]] = []
     duplicates = _exact_duplicates(transactions, arrays.duplicate_candidates, roles)
     if duplicates is not None and duplicates.any():
         found.append(
-            Problem(
-                None,
-                f"{_rows(int(duplicates.sum()))} of the transaction log are exact duplicates of "
-                "an earlier row; they are kept: same-period purchases are merged into one "
-                "purchase, with their amounts summed (customer ids shown)",
-                "if the log was loaded twice, drop them with transactions.drop_duplicates().",
-                list(pd.unique(ids[duplicates])),
+            (
+                Problem(
+                    None,
+                    f"{_rows(int(duplicates.sum()))} of the transaction log are exact "
+                    "duplicates of an earlier row; they are kept: same-period purchases are "
+                    "merged into one purchase, with their amounts summed (customer ids shown)",
+                    "if the log was loaded twice, drop them with transactions.drop_duplicates().",
+                    list(pd.unique(ids[duplicates])),
+                ),
+                DuplicateRowsWarning,
             )
         )
     if arrays.n_customers == 1:
         found.append(
-            Problem(
-                str(customer_id_col),
-                "has a single customer; the summary is valid but no model can be fitted on it",
-                "pass the transaction log of all customers.",
-                list(arrays.customer_ids),
+            (
+                Problem(
+                    str(customer_id_col),
+                    "has a single customer; the summary is valid but no model can be fitted on it",
+                    "pass the transaction log of all customers.",
+                    list(arrays.customer_ids),
+                ),
+                DataWarning,
             )
         )
     return _Checked(arrays=arrays, observation_end=end, calibration_end=cal, warnings=tuple(found))

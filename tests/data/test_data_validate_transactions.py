@@ -383,3 +383,15 @@ def test_date_format_is_used():
 def test_not_a_dataframe_is_a_type_error():
     with pytest.raises(TypeError, match="pandas DataFrame"):
         validate_transactions(good().to_numpy(), "customer_id", "date")
+
+
+def test_exact_duplicates_have_their_own_warning_class():
+    """Jobs that read only some columns silence exactly this warning (the CLI does)."""
+    import clv
+    from clv.data import rfm_summary
+
+    tx = pd.DataFrame({"id": [1, 1, 2, 2], "date": pd.to_datetime(
+        ["2024-01-01", "2024-01-01", "2024-01-02", "2024-02-01"])})
+    with pytest.warns(clv.DuplicateRowsWarning, match="exact duplicates"):
+        rfm_summary(tx, customer_id_col="id", date_col="date")
+    assert issubclass(clv.DuplicateRowsWarning, clv.DataWarning)
