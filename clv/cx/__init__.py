@@ -1,0 +1,24 @@
+"""Customer-experience (CX) data: the event schema and a leakage-free feature builder.
+
+``validate_cx_events`` checks the long table of CX events (NPS, CSAT, CES,
+complaints, contacts, six-pillars scores, custom signals);
+``validate_customers`` the static customer attributes; ``FeatureBuilder``
+turns both into one numeric row per customer as of a cutoff, using only
+events strictly before it.
+"""
+
+from clv.cx.schema import (
+    BUILT_IN_SIGNALS,
+    PILLARS,
+    CustomerAttributes,
+    validate_customers,
+    validate_cx_events,
+)
+
+__all__ = [
+    "BUILT_IN_SIGNALS",
+    "PILLARS",
+    "CustomerAttributes",
+    "validate_customers",
+    "validate_cx_events",
+]
