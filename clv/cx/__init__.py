@@ -7,6 +7,19 @@ turns both into one numeric row per customer as of a cutoff, using only
 events strictly before it.
 """
 
+from clv.cx.features import (
+    Feature,
+    FeatureBuilder,
+    count,
+    decayed_count,
+    features_as_of,
+    flag,
+    interaction,
+    last,
+    mean,
+    nps_groups,
+    rate,
+)
 from clv.cx.schema import (
     BUILT_IN_SIGNALS,
     PILLARS,
@@ -16,6 +29,17 @@ from clv.cx.schema import (
 )
 
 __all__ = [
+    "Feature",
+    "FeatureBuilder",
+    "count",
+    "decayed_count",
+    "features_as_of",
+    "flag",
+    "interaction",
+    "last",
+    "mean",
+    "nps_groups",
+    "rate",
     "BUILT_IN_SIGNALS",
     "PILLARS",
     "CustomerAttributes",
