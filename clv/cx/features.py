@@ -335,19 +335,21 @@ def _event_arrays(events: pd.DataFrame | None, customer_ids: pd.Index,
     out = _Events(len(customer_ids))
     if events is None or len(events) == 0:
         return out
-    sig = events[SIGNAL].to_numpy()
-    keep = np.isin(sig, list(signals))
+    sig_codes, names = pd.factorize(events[SIGNAL])
+    wanted = np.flatnonzero(np.isin(np.asarray(names, dtype=object), list(signals)))
+    keep = np.isin(sig_codes, wanted)
     codes = customer_ids.get_indexer(events[CUSTOMER_ID].to_numpy()[keep])
     t = events[TIMESTAMP].to_numpy()[keep].astype("datetime64[ns]").view(np.int64)
     v = events[VALUE].to_numpy(dtype=np.float64)[keep]
-    sig = sig[keep]
+    sig = sig_codes[keep]
     known = codes >= 0
     codes, t, v, sig = codes[known], t[known], v[known], sig[known]
-    order = np.lexsort((np.arange(len(t)), t, codes))
+    order = np.lexsort((t, codes, sig))  # stable: ties keep the table's row order
     codes, t, v, sig = codes[order], t[order], v[order], sig[order]
-    for s in np.unique(sig) if len(sig) else []:
-        m = sig == s
-        out.by_signal[str(s)] = (codes[m], t[m], v[m])
+    bounds = np.searchsorted(sig, wanted, side="left"), np.searchsorted(sig, wanted, side="right")
+    for k, lo, hi in zip(wanted, *bounds, strict=True):
+        if hi > lo:
+            out.by_signal[str(names[k])] = (codes[lo:hi], t[lo:hi], v[lo:hi])
     return out
 
 
