@@ -25,8 +25,9 @@ IDS = [1, 2, 3, 4]
 
 
 def _value(signal, u):
-    return {"nps": float(round(u * 10)), "csat": float(1 + round(u * 4)), "complaint": 1.0,
-            "contact_resolved_first": float(u > 0.5), "contact_wait_seconds": round(u * 900.0)}[signal]
+    values = {"nps": float(round(u * 10)), "csat": float(1 + round(u * 4)), "complaint": 1.0,
+              "contact_resolved_first": float(u > 0.5), "contact_wait_seconds": round(u * 900.0)}
+    return values[signal]
 
 
 event = st.tuples(st.sampled_from(IDS), st.integers(0, 200), st.sampled_from(SIGNALS),
