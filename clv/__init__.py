@@ -3,6 +3,7 @@
 ``import clv`` is light: it never imports PyMC, ArviZ or matplotlib.
 """
 
+from clv import cx as cx  # the CX schema and feature builder: clv.cx.FeatureBuilder
 from clv._version import __version__
 from clv.data import calibration_holdout_split, rfm_summary
 from clv.equity import customer_equity, new_customer_value
