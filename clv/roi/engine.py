@@ -320,8 +320,7 @@ class CounterfactualEngine:
             amount = shift.amount + shift.sd * np.random.default_rng(
                 _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
             full = self.data[shift.column].to_numpy(dtype=np.float64)
-            lo = 0.0 if np.nanmin(full) >= 0 else -np.inf
-            hi = 1.0 if (lo == 0.0 and np.nanmax(full) <= 1.0) else np.inf
+            lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
             current = x + delta.get(shift.column, 0.0)
             if shift.mode == "add":
                 new = current + amount[:, None]

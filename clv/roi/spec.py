@@ -60,8 +60,8 @@ class Shift:
     Notes
     -----
     Rows whose value is a fill for a missing signal (``<column>_missing == 1``) are
-    never shifted. Shifted values are clipped to the column's observed range when
-    it is non-negative or a 0/1 flag.
+    never shifted. Shifted values are clipped to the range observed in the scoring
+    data (no extrapolation beyond the best and worst customers seen; flags stay 0/1).
 
     Examples
     --------
@@ -228,8 +228,7 @@ class Investment:
                              "Shift objects.")
         object.__setattr__(self, "shifts", shifts)
         schedule = self._schedule(self.cost)
-        object.__setattr__(self, "cost", schedule if isinstance(self.cost, Mapping)
-                           else float(self.cost))
+        object.__setattr__(self, "cost", schedule)  # always {period: amount}
         for name in ("ramp_periods",):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
