@@ -1,0 +1,456 @@
+r"""Counterfactual engine: incremental customer equity of experience investments, per draw.
+
+For every parameter draw (draws from the MLE's asymptotic normal, shared by
+all investments: common random numbers) the engine
+
+1. conditions each customer on their actual history and actual covariates
+   (P(alive), the posterior purchase rate, expected spend);
+2. applies the investment's signal shifts :math:`\Delta x_i` to the future
+   only, period by period (ramp-up, duration), as rate multipliers
+   :math:`e^{\gamma^\top \Delta x_i}` on the purchase rate, the dropout rate
+   and the mean spend (:mod:`clv.roi._math`);
+3. sums margin × expected purchases × expected spend per future period and
+   discounts at :math:`(1+d)^{-k}` per period of the data.
+
+The gain is split into the four levers (acquisition, retention, repeat
+purchase, spend) by the exact Shapley value over the processes switched on
+one at a time, so the parts sum to the total.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clv.exceptions import DataError, Problem
+from clv.models import gamma_gamma, pareto_nbd
+from clv.roi import _math
+from clv.roi.spec import Investment
+
+__all__ = ["LEVERS", "CounterfactualEngine", "period_rate"]
+
+#: The four levers of customer value, in report order.
+LEVERS = ("acquisition", "retention", "repeat_purchase", "spend")
+_PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend"}
+_BASE_LEVERS = ("retention", "repeat_purchase", "spend")
+_RFM = ("frequency", "recency", "T")
+
+
+def period_rate(annual_rate: float, periods_per_year: float) -> float:
+    """Discount rate per period equivalent to an annual rate.
+
+    Examples
+    --------
+    >>> round(period_rate(0.10, 52), 6)
+    0.001835
+    """
+    if not (math.isfinite(annual_rate) and annual_rate > -1 and periods_per_year > 0):
+        raise ValueError("annual_rate must be > -1 and periods_per_year > 0.")
+    return (1.0 + annual_rate) ** (1.0 / periods_per_year) - 1.0
+
+
+def _coef_name(name: str) -> tuple[str, str] | None:
+    """``"dropout[wait]" -> ("dropout", "wait")``; None for base parameters."""
+    if name.endswith("]") and "[" in name:
+        process, column = name[:-1].split("[", 1)
+        return process, column
+    return None
+
+
+def _seed(*parts: object) -> list[int]:
+    return [zlib.crc32(repr(p).encode()) for p in parts]
+
+
+def _model_draws(model: Any, n_draws: int, seed: int) -> pd.DataFrame:
+    """Parameter draws from the model's asymptotic normal (``sample_params``)."""
+    rng = np.random.default_rng(_seed(seed, "params", type(model).__name__))
+    if hasattr(model, "sample_params"):
+        return model.sample_params(n_draws, random_state=rng)
+    res = model.optimizer_  # plain models: every parameter on the log scale
+    z = rng.multivariate_normal(np.log(res.params), res.log_params_covariance, size=n_draws,
+                                method="eigh")
+    return pd.DataFrame(np.exp(z), columns=model.params_.index)
+
+
+def _individual(model: Any, data: pd.DataFrame, draw: pd.Series) -> pd.DataFrame:
+    if hasattr(model, "individual_params"):
+        return model.individual_params(data, params=draw)
+    names = list(model.spec.params._fields)
+    return pd.DataFrame({n: np.full(len(data), float(draw[n])) for n in names}, index=data.index)
+
+
+@dataclass
+class _Unit:
+    """One investment's effect on a set of rows: what changes, when, with which coefficients."""
+
+    rows: np.ndarray                     # positions in the scoring frame
+    delta: dict[str, np.ndarray]         # column -> (S, len(rows)) change of the feature
+    profile: np.ndarray                  # (H,) share of the effect in force per period
+    coefs: dict[str, np.ndarray]         # "process[column]" -> (S,) coefficient draws
+
+
+@dataclass
+class _DrawState:
+    """Per-draw, per-customer quantities shared by every investment (the baseline)."""
+
+    weight: np.ndarray        # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
+    s: np.ndarray             # dropout shape, per customer (n,)
+    base: np.ndarray          # beta_i + T (n,)
+    j0: np.ndarray            # baseline per-period integrals (n, H)
+
+
+@dataclass
+class CounterfactualEngine:
+    """Evaluate investments against fitted models, with shared parameter draws.
+
+    Parameters
+    ----------
+    transaction_model : ParetoNBDModel
+        Fitted Pareto/NBD (with or without covariates). Its covariates act as
+        individual rate multipliers, so "shift the future" is exact.
+    spend_model : GammaGammaModel or float
+        Fitted Gamma-Gamma (with or without spend covariates), or a fixed
+        value per purchase.
+    data : DataFrame
+        One row per customer (index = customer id): ``frequency``, ``recency``,
+        ``T``, ``monetary_value`` (for Gamma-Gamma), every model covariate, and any
+        column used by investment targets.
+    horizon : int
+        Future periods valued (data's time unit).
+    discount_rate : float
+        Per period of the data (see :func:`period_rate`).
+    margin : float
+        Contribution margin as a share of spend.
+    n_draws : int, default 200
+        Parameter draws (Monte Carlo size of every interval).
+    random_state : int, default 0
+        Seed: the same seed gives the same numbers.
+    """
+
+    transaction_model: Any
+    spend_model: Any
+    data: pd.DataFrame
+    horizon: int
+    discount_rate: float
+    margin: float = 1.0
+    n_draws: int = 200
+    random_state: int = 0
+    _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check_inputs()
+        self.horizon = int(self.horizon)
+        seed = int(self.random_state)
+        self.transaction_draws_ = _model_draws(self.transaction_model, self.n_draws, seed)
+        if isinstance(self.spend_model, int | float):
+            self.spend_draws_ = None
+        else:
+            self.spend_draws_ = _model_draws(self.spend_model, self.n_draws, seed)
+        self.discount_ = _math.discount_factors(self.horizon, self.discount_rate)
+        self._x = self.data[list(_RFM)].to_numpy(dtype=np.float64)
+        self._states = [self._baseline(i) for i in range(self.n_draws)]
+
+    # ------------------------------------------------------------------ checks
+    def _check_inputs(self) -> None:
+        if not isinstance(self.transaction_model, pareto_nbd.ParetoNBDModel):
+            raise TypeError(
+                "the counterfactual engine needs a fitted clv.models.ParetoNBDModel: its "
+                "covariates multiply each customer's purchase and dropout rates, so a shift of the "
+                f"future is exact. Got {type(self.transaction_model).__name__}; BG/NBD covariates "
+                "move the population distribution, not individual customers."
+            )
+        self.transaction_model._check_fitted()
+        spend = self.spend_model
+        ok = isinstance(spend, int | float | gamma_gamma.GammaGammaModel)
+        if isinstance(spend, bool) or not ok:
+            raise TypeError("spend_model must be a fitted GammaGammaModel or a value per purchase.")
+        if isinstance(spend, int | float) and not (math.isfinite(spend) and spend > 0):
+            raise ValueError(f"a fixed spend per purchase must be > 0, got {spend!r}.")
+        if not isinstance(self.data, pd.DataFrame):
+            raise DataError(f"expected a pandas DataFrame, got {type(self.data).__name__}",
+                            what="the scoring data")
+        need = list(_RFM) + (["monetary_value"] if isinstance(
+            spend, gamma_gamma.GammaGammaModel) else [])
+        missing = [c for c in need if c not in self.data.columns]
+        if missing:
+            raise DataError([Problem(c, "column is missing", "pass the RFM frame "
+                                     "(clv.data.rfm_summary) joined with the features")
+                             for c in missing], what="the scoring data")
+        if len(self.data) == 0:
+            raise DataError([Problem(None, "there are no customers", "pass a non-empty frame")],
+                            what="the scoring data")
+        if not (isinstance(self.horizon, int | np.integer) and self.horizon >= 1):
+            raise ValueError(f"horizon must be a whole number of periods >= 1, got "
+                             f"{self.horizon!r}.")
+        if not (math.isfinite(self.discount_rate) and self.discount_rate >= 0):
+            raise ValueError(f"discount_rate must be >= 0 per period, got {self.discount_rate!r}.")
+        if not (math.isfinite(self.margin) and self.margin > 0):
+            raise ValueError(f"margin must be > 0, got {self.margin!r}.")
+        if not (isinstance(self.n_draws, int) and self.n_draws >= 2):
+            raise ValueError(f"n_draws must be a whole number >= 2, got {self.n_draws!r}.")
+
+    # ------------------------------------------------------------------ baseline
+    def _baseline(self, i: int) -> _DrawState:
+        draw = self.transaction_draws_.iloc[i]
+        ind = _individual(self.transaction_model, self.data, draw)
+        r, alpha, s, beta = (ind[c].to_numpy(dtype=np.float64) for c in ("r", "alpha", "s", "beta"))
+        x, t_x, T = self._x.T
+        params = pareto_nbd.PNBDParams(r, alpha, s, beta)
+        p_alive = np.asarray(pareto_nbd.probability_alive(params, x, t_x, T), dtype=np.float64)
+        rate = (r + x) / (alpha + T)
+        spend = self._spend(i)
+        weight = self.margin * p_alive * rate * spend
+        base = beta + T
+        j0 = _math.period_purchase_integrals(s, base, None, self.horizon)
+        return _DrawState(weight, s, base, j0)
+
+    def _spend(self, i: int) -> np.ndarray:
+        if self.spend_draws_ is None:
+            return np.full(len(self.data), float(self.spend_model))
+        draw = self.spend_draws_.iloc[i]
+        ind = _individual(self.spend_model, self.data, draw)
+        params = gamma_gamma.GGParams(*(ind[c].to_numpy(dtype=np.float64) for c in ("p", "q", "v")))
+        out = np.asarray(gamma_gamma.expected_spend(params, self.data["frequency"].to_numpy(float),
+                                                    self.data["monetary_value"].to_numpy(float)),
+                         dtype=np.float64)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            raise DataError([Problem("monetary_value", "expected spend is undefined for "
+                                     f"{int(bad.sum())} customers under a parameter draw",
+                                     "check the Gamma-Gamma fit (q must exceed 1)",
+                                     rows=list(self.data.index[bad][:5]))],
+                            what="the scoring data")
+        return out
+
+    def baseline_cash_flows(self) -> np.ndarray:
+        """Undiscounted expected margin per future period, all customers: shape (S, H)."""
+        return np.stack([np.add.reduce(st.weight[:, None] * st.j0, axis=0)
+                         for st in self._states])
+
+    # ------------------------------------------------------------------ coefficients
+    def coefficient_names(self) -> list[str]:
+        """Covariate coefficients of the fitted models (``process[column]``)."""
+        names = [n for n in self.transaction_draws_.columns if _coef_name(n)]
+        if self.spend_draws_ is not None:
+            names += [n for n in self.spend_draws_.columns if _coef_name(n)]
+        return names
+
+    def _coefficients(self, inv: Investment) -> dict[str, np.ndarray]:
+        coefs: dict[str, np.ndarray] = {}
+        for frame in (self.transaction_draws_, self.spend_draws_):
+            if frame is None:
+                continue
+            for name in frame.columns:
+                if _coef_name(name):
+                    coefs[name] = frame[name].to_numpy(dtype=np.float64)
+        for name, (mean, se) in inv.evidence.coefficients.items():
+            parsed = _coef_name(name)
+            if parsed is None or parsed[0] not in _PROCESS_LEVER:
+                raise ValueError(
+                    f"investment {inv.name!r}: evidence coefficient {name!r} must be named "
+                    "'purchase[<column>]', 'dropout[<column>]' or 'spend[<column>]'.")
+            if parsed[0] == "spend" and self.spend_draws_ is None:
+                raise ValueError(f"investment {inv.name!r}: {name!r} needs a Gamma-Gamma spend "
+                                 "model, not a fixed spend per purchase.")
+            z = np.random.default_rng(_seed(self.random_state, "evidence", name)).standard_normal(
+                self.n_draws)
+            coefs[name] = mean + se * z
+        return coefs
+
+    # ------------------------------------------------------------------ targets and shifts
+    def _target_rows(self, inv: Investment) -> np.ndarray:
+        data = self.data
+        target = inv.target
+        if isinstance(target, str) and target == "all":
+            return np.arange(len(data))
+        if isinstance(target, Mapping):
+            mask = np.ones(len(data), dtype=bool)
+            for col, values in target.items():
+                if col not in data.columns:
+                    raise ValueError(f"investment {inv.name!r}: target column {col!r} is not in "
+                                     f"the scoring data (columns: {list(data.columns)}).")
+                vals = list(values) if isinstance(values, list | tuple | set) else [values]
+                mask &= data[col].isin(vals).to_numpy()
+            return np.flatnonzero(mask)
+        return np.flatnonzero(self._query(inv, target, data))
+
+    @staticmethod
+    def _query(inv: Investment, expr: str, frame: pd.DataFrame) -> np.ndarray:
+        try:
+            mask = frame.eval(expr)
+        except Exception as exc:
+            raise ValueError(f"investment {inv.name!r}: cannot evaluate {expr!r} on the scoring "
+                             f"data ({type(exc).__name__}: {exc}).") from None
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (len(frame),):
+            raise ValueError(f"investment {inv.name!r}: {expr!r} must be a true/false condition "
+                             "per customer.")
+        return mask
+
+    def _unit(self, inv: Investment, coefs: Mapping[str, np.ndarray] | None = None,
+              scale: float = 1.0) -> _Unit:
+        coefs = dict(self._coefficients(inv) if coefs is None else coefs)
+        rows = self._target_rows(inv)
+        columns = {c for n in coefs if (p := _coef_name(n)) for c in [p[1]]}
+        delta: dict[str, np.ndarray] = {}
+        sub = self.data.iloc[rows]
+        for k, shift in enumerate(inv.shifts):
+            if shift.column not in self.data.columns:
+                raise ValueError(f"investment {inv.name!r}: shifted column {shift.column!r} is not "
+                                 "in the scoring data.")
+            if shift.column not in columns:
+                raise ValueError(
+                    f"investment {inv.name!r}: {shift.column!r} is not a covariate of the fitted "
+                    "models, so shifting it changes nothing. Fit the models with it as a "
+                    "covariate, or give its effect as evidence, e.g. Evidence.assumption("
+                    f"{{'dropout[{shift.column}]': (mean, se)}}).")
+            x = sub[shift.column].to_numpy(dtype=np.float64)
+            ok = np.ones(len(rows), dtype=bool)
+            if shift.where:
+                ok &= self._query(inv, shift.where, sub)
+            miss = f"{shift.column}_missing"
+            if miss in self.data.columns:
+                ok &= sub[miss].to_numpy(dtype=np.float64) == 0
+            amount = shift.amount + shift.sd * np.random.default_rng(
+                _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
+            full = self.data[shift.column].to_numpy(dtype=np.float64)
+            lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
+            current = x + delta.get(shift.column, 0.0)
+            if shift.mode == "add":
+                new = current + amount[:, None]
+            elif shift.mode == "relative":
+                new = current * (1.0 + amount[:, None])
+            else:
+                new = np.broadcast_to(amount[:, None], (self.n_draws, len(rows)))
+            new = np.clip(new, lo, hi)
+            change = np.where(ok, new - x, delta.get(shift.column, 0.0))
+            delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
+        profile = _math.ramp_profile(self.horizon, ramp_periods=inv.ramp_periods,
+                                     duration=inv.duration)
+        return _Unit(rows, delta, profile, coefs)
+
+    # ------------------------------------------------------------------ evaluation
+    def _log_multipliers(self, unit: _Unit, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-process log multipliers at full effect for draw ``i``: (len(rows),) each."""
+        pos = np.searchsorted(rows, unit.rows)
+        out = {p: np.zeros(len(rows)) for p in _PROCESS_LEVER}
+        for name, draws in unit.coefs.items():
+            process, column = _coef_name(name)  # type: ignore[misc]
+            if column in unit.delta:
+                out[process][pos] += draws[i] * unit.delta[column][i]
+        return out
+
+    def flows(self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *,
+              full_only: bool = False) -> np.ndarray:
+        """Incremental undiscounted margin per period for each lever coalition.
+
+        Returns an array (S, 8, H): coalition index ``b`` has bit 0 = retention,
+        bit 1 = repeat purchase, bit 2 = spend switched on (``b = 7``: all). With
+        ``full_only`` only ``b = 7`` is computed (the other slots stay 0).
+        """
+        rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
+        idx = range(self.n_draws) if draws is None else list(draws)
+        out = np.zeros((len(idx), 8, self.horizon))
+        if len(rows) == 0:
+            return out
+        for slot, i in enumerate(idx):
+            st = self._states[i]
+            logs = {p: np.zeros(len(rows)) for p in _PROCESS_LEVER}
+            shaped: dict[str, np.ndarray] = {}
+            for unit in units:
+                full = self._log_multipliers(unit, i, rows)
+                for p in _PROCESS_LEVER:
+                    if np.any(full[p]):
+                        term = full[p][:, None] * unit.profile[None, :]
+                        shaped[p] = shaped[p] + term if p in shaped else term
+            w = st.weight[rows][:, None]
+            j0 = st.j0[rows]
+            base_flow = np.add.reduce(w * j0, axis=0)
+            j1 = (_math.period_purchase_integrals(st.s[rows], st.base[rows],
+                                                  np.exp(shaped["dropout"]), self.horizon)
+                  if "dropout" in shaped else j0)
+            factors = {0: None}
+            if "purchase" in shaped:
+                factors[2] = np.exp(shaped["purchase"])
+            if "spend" in shaped:
+                factors[4] = np.exp(shaped["spend"])
+            if 2 in factors and 4 in factors:
+                factors[6] = factors[2] * factors[4]
+            weighted = {0: w * j0, 1: w * j1 if j1 is not j0 else None}
+            for b in ([7] if full_only else range(8)):
+                ret, rest = b & 1, b & 6
+                key = max(k for k in factors if k & rest == k)  # largest switched-on factor set
+                base_term = weighted[ret] if weighted[ret] is not None else weighted[0]
+                term = base_term if factors[key] is None else base_term * factors[key]
+                out[slot, b] = np.add.reduce(term, axis=0) - base_flow
+            del logs
+        return out
+
+    def unit(self, inv: Investment, scale: float = 1.0) -> _Unit:
+        """The effect of one investment (scaled by ``scale``) on the scoring frame."""
+        return self._unit(inv, scale=scale)
+
+    def affected(self, unit: _Unit) -> int:
+        """Number of customers whose features the investment changes (in any draw)."""
+        if not unit.delta:
+            return 0
+        changed = np.zeros(len(unit.rows), dtype=bool)
+        for d in unit.delta.values():
+            changed |= np.any(d != 0, axis=0)
+        return int(changed.sum())
+
+    def cost_draws(self, inv: Investment) -> tuple[np.ndarray, np.ndarray]:
+        """Per-draw cost: upfront (period 0) amount (S,) and per-period amounts (S, H)."""
+        sched = inv.cost_schedule
+        if inv.cost_sd > 0:
+            sigma = math.sqrt(math.log1p(inv.cost_sd ** 2))
+            z = np.random.default_rng(_seed(self.random_state, "cost", inv.name)).standard_normal(
+                self.n_draws)
+            mult = np.exp(sigma * z - 0.5 * sigma ** 2)
+        else:
+            mult = np.ones(self.n_draws)
+        upfront = sched.get(0, 0.0) * mult
+        later = np.zeros(self.horizon)
+        for period, amount in sched.items():
+            if 1 <= period <= self.horizon:
+                later[period - 1] += amount
+            elif period > self.horizon:
+                raise ValueError(f"investment {inv.name!r}: a cost falls in period {period}, after "
+                                 f"the horizon of {self.horizon} periods.")
+        return upfront, mult[:, None] * later[None, :]
+
+    def discounted(self, flows: np.ndarray) -> np.ndarray:
+        """Present value of per-period flows (last axis)."""
+        return np.add.reduce(flows * self.discount_, axis=-1)
+
+
+def shapley_split(values: Callable[[frozenset[int]], np.ndarray], n_players: int) -> np.ndarray:
+    """Exact Shapley value of each player from a coalition value function (vectorised over draws).
+
+    Examples
+    --------
+    >>> v = lambda c: np.array([float(len(c) ** 2)])   # superadditive game of 2 players
+    >>> shapley_split(v, 2)[:, 0].tolist()
+    [2.0, 2.0]
+    """
+    cache: dict[frozenset[int], np.ndarray] = {}
+
+    def val(c: frozenset[int]) -> np.ndarray:
+        if c not in cache:
+            cache[c] = np.asarray(values(c), dtype=np.float64)
+        return cache[c]
+
+    out = []
+    for j in range(n_players):
+        total = 0.0
+        for (player, coalition), w in _math.shapley_weights(n_players).items():
+            if player == j:
+                total = total + w * (val(coalition | {j}) - val(coalition))
+        out.append(total)
+    return np.stack(out)

@@ -1,0 +1,415 @@
+"""Investment specifications: what an experience investment costs, whom it reaches, what it shifts.
+
+An :class:`Investment` is plain data (JSON/TOML/YAML/CSV-friendly):
+
+* ``cost``: a one-off amount at the start (period 0) or a schedule ``{period: amount}``;
+* ``target``: ``"all"``, a segment ``{"column": value}`` or a pandas query string on the
+  scoring frame (features and attributes), e.g. ``"contacted == 1"``;
+* ``shifts``: the signal (feature) changes it buys, each additive, relative or set-to;
+* ``ramp_periods`` / ``duration``: how fast the effect builds up and how long it lasts;
+* ``evidence``: where the effect size comes from, which sets the evidence grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GRADES", "Evidence", "Investment", "Shift", "load_investments"]
+
+#: Evidence grades shown to finance.
+GRADES = {
+    "A": "experiment (randomised test)",
+    "B": "quasi-experiment (instrument, difference-in-differences, discontinuity)",
+    "C": "observational association (fitted model; not proof of cause)",
+    "D": "assumption (stated by the user, no data)",
+}
+_KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C",
+               "assumption": "D"}
+_MODES = ("add", "relative", "set")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A change to one signal (feature column) for the targeted customers, in the future only.
+
+    Parameters
+    ----------
+    column : str
+        Feature column of the scoring frame (a covariate of the fitted models),
+        e.g. ``"wait_minutes"``.
+    mode : {"add", "relative", "set"}
+        ``add``: :math:`x + a`; ``relative``: :math:`x (1 + a)` (``-0.3`` = 30 % less);
+        ``set``: :math:`a` (e.g. detractor flag set to 0).
+    amount : float
+        The change :math:`a`.
+    sd : float, default 0.0
+        Uncertainty of the amount (same units), e.g. operations' uncertainty about
+        how many seconds of wait the money buys. Drawn per parameter draw.
+    where : str, optional
+        Extra pandas query restricting which targeted rows are shifted,
+        e.g. ``"detractor == 1"``.
+
+    Notes
+    -----
+    Rows whose value is a fill for a missing signal (``<column>_missing == 1``) are
+    never shifted. Shifted values are clipped to the range observed in the scoring
+    data (no extrapolation beyond the best and worst customers seen; flags stay 0/1).
+
+    Examples
+    --------
+    >>> Shift("wait_minutes", "relative", -0.3)
+    Shift(column='wait_minutes', mode='relative', amount=-0.3, sd=0.0, where=None)
+    """
+
+    column: str
+    mode: str
+    amount: float
+    sd: float = 0.0
+    where: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise ValueError(f"Shift.column must be a feature column name, got {self.column!r}.")
+        if self.mode not in _MODES:
+            raise ValueError(f"Shift.mode for {self.column!r} must be one of {_MODES}, "
+                             f"got {self.mode!r}.")
+        for name in ("amount", "sd"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not math.isfinite(value):
+                raise ValueError(f"Shift.{name} for {self.column!r} must be a finite number, "
+                                 f"got {value!r}.")
+        if self.sd < 0:
+            raise ValueError(f"Shift.sd for {self.column!r} must be >= 0, got {self.sd!r}.")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where an investment's effect sizes come from.
+
+    Parameters
+    ----------
+    kind : {"observational", "experiment", "quasi_experiment", "assumption"}
+        ``observational`` uses the fitted model's coefficients (grade C);
+        the others replace the named coefficients by ``Normal(mean, se)``
+        draws: a randomised experiment (A), a quasi-experiment (B) or a stated
+        assumption (D).
+    coefficients : mapping, optional
+        ``{"dropout[wait_minutes]": (mean, se), ...}`` per natural unit of the
+        signal, with the models' naming (``purchase[...]``, ``dropout[...]``,
+        ``spend[...]``).
+    source : str, optional
+        Where the numbers come from (test id, study, owner and date).
+
+    Examples
+    --------
+    >>> Evidence.experiment({"dropout[wait_minutes]": (0.03, 0.01)}, source="AB-17").grade
+    'A'
+    >>> Evidence().grade
+    'C'
+    """
+
+    kind: str = "observational"
+    coefficients: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KIND_GRADE:
+            raise ValueError(f"Evidence.kind must be one of {tuple(_KIND_GRADE)}, "
+                             f"got {self.kind!r}.")
+        clean: dict[str, tuple[float, float]] = {}
+        for name, value in dict(self.coefficients).items():
+            try:
+                mean, se = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise ValueError(f"Evidence coefficient {name!r} must be (mean, se), "
+                                 f"got {value!r}.") from None
+            if not (math.isfinite(mean) and math.isfinite(se) and se >= 0):
+                raise ValueError(f"Evidence coefficient {name!r}: mean must be finite and "
+                                 f"se >= 0, got ({mean}, {se}).")
+            clean[str(name)] = (mean, se)
+        if self.kind == "observational" and clean:
+            raise ValueError("observational evidence uses the fitted coefficients; give "
+                             "coefficients only for experiment, quasi_experiment or assumption.")
+        if self.kind != "observational" and not clean:
+            raise ValueError(f"{self.kind} evidence needs coefficients "
+                             "{'dropout[wait_minutes]': (mean, se), ...}.")
+        object.__setattr__(self, "coefficients", clean)
+
+    @property
+    def grade(self) -> str:
+        """Evidence grade: A experiment, B quasi-experiment, C observational, D assumption."""
+        return _KIND_GRADE[self.kind]
+
+    @property
+    def description(self) -> str:
+        """Grade with its meaning and the source, for reports."""
+        text = f"{self.grade}: {GRADES[self.grade]}"
+        return f"{text}; source: {self.source}" if self.source else text
+
+    @classmethod
+    def experiment(cls, coefficients: Mapping[str, tuple[float, float]], *,
+                   source: str | None = None) -> Evidence:
+        """Effect sizes from a randomised experiment (grade A)."""
+        return cls("experiment", coefficients, source)
+
+    @classmethod
+    def quasi_experiment(cls, coefficients: Mapping[str, tuple[float, float]], *,
+                         source: str | None = None) -> Evidence:
+        """Effect sizes from a quasi-experiment (grade B)."""
+        return cls("quasi_experiment", coefficients, source)
+
+    @classmethod
+    def assumption(cls, coefficients: Mapping[str, tuple[float, float]], *,
+                   source: str | None = None) -> Evidence:
+        """Effect sizes stated as an assumption (grade D)."""
+        return cls("assumption", coefficients, source)
+
+
+@dataclass(frozen=True)
+class Investment:
+    """An experience investment: its cost, target population, signal shifts and evidence.
+
+    Parameters
+    ----------
+    name : str
+        Unique, shown in every table.
+    cost : float or mapping
+        One-off amount paid at the start (period 0), or ``{period: amount}``
+        (period 0 = now, 1 = end of the first period, ...), in currency.
+    shifts : sequence of Shift
+        The signal changes bought.
+    target : "all", mapping or str, default "all"
+        Everyone, a segment ``{"channel": "phone"}`` (values may be lists), or a
+        pandas query on the scoring frame.
+    ramp_periods : int, default 0
+        Periods for the effect to build up linearly (0: full effect at once).
+    duration : int, optional
+        Periods the effect lasts (default: the whole horizon).
+    cost_sd : float, default 0.0
+        Relative uncertainty of the cost (e.g. 0.1 = ±10 %; lognormal, mean kept).
+    evidence : Evidence, default observational
+        Source of the effect sizes (evidence grade).
+    description : str, optional
+        One line for the report.
+
+    Examples
+    --------
+    >>> inv = Investment("Faster support", cost=250_000,
+    ...                  shifts=[Shift("wait_minutes", "relative", -0.3)])
+    >>> inv.cost_schedule
+    {0: 250000.0}
+    """
+
+    name: str
+    cost: float | Mapping[int, float]
+    shifts: tuple[Shift, ...]
+    target: Any = "all"
+    ramp_periods: int = 0
+    duration: int | None = None
+    cost_sd: float = 0.0
+    evidence: Evidence = field(default_factory=Evidence)
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("Investment.name must be a non-empty string.")
+        shifts = tuple(self.shifts)
+        if not shifts or not all(isinstance(s, Shift) for s in shifts):
+            raise ValueError(f"Investment {self.name!r}: shifts must be a non-empty list of "
+                             "Shift objects.")
+        object.__setattr__(self, "shifts", shifts)
+        schedule = self._schedule(self.cost)
+        object.__setattr__(self, "cost", schedule)  # always {period: amount}
+        for name in ("ramp_periods",):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"Investment {self.name!r}: {name} must be a whole number >= 0.")
+        if self.duration is not None and (not isinstance(self.duration, int)
+                                          or isinstance(self.duration, bool) or self.duration < 1):
+            raise ValueError(f"Investment {self.name!r}: duration must be a whole number >= 1.")
+        if not (math.isfinite(self.cost_sd) and self.cost_sd >= 0):
+            raise ValueError(f"Investment {self.name!r}: cost_sd must be >= 0.")
+        if not isinstance(self.evidence, Evidence):
+            raise ValueError(f"Investment {self.name!r}: evidence must be an Evidence.")
+        if not (self.target == "all" or isinstance(self.target, str | Mapping)):
+            raise ValueError(f"Investment {self.name!r}: target must be 'all', a mapping "
+                             "{column: value(s)} or a query string.")
+
+    def _schedule(self, cost: Any) -> dict[int, float]:
+        items = cost.items() if isinstance(cost, Mapping) else [(0, cost)]
+        out: dict[int, float] = {}
+        for period, amount in items:
+            try:
+                p, a = int(period), float(amount)
+            except (TypeError, ValueError):
+                raise ValueError(f"Investment {self.name!r}: cost must be an amount or "
+                                 f"{{period: amount}}, got {cost!r}.") from None
+            if p < 0 or p != float(period) or not math.isfinite(a) or a < 0:
+                raise ValueError(f"Investment {self.name!r}: cost periods must be whole numbers "
+                                 f">= 0 and amounts finite and >= 0, got {period!r}: {amount!r}.")
+            out[p] = out.get(p, 0.0) + a
+        if sum(out.values()) <= 0:
+            raise ValueError(f"Investment {self.name!r}: the total cost must be > 0.")
+        return out
+
+    @property
+    def cost_schedule(self) -> dict[int, float]:
+        """Cost as ``{period: amount}``."""
+        return self._schedule(self.cost)
+
+    @property
+    def grade(self) -> str:
+        """Evidence grade of the effect sizes."""
+        return self.evidence.grade
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable form (inverse of :meth:`from_dict`)."""
+        doc = asdict(self)
+        doc["cost"] = {str(k): v for k, v in self.cost_schedule.items()}
+        doc["evidence"]["coefficients"] = {k: list(v) for k, v in
+                                           self.evidence.coefficients.items()}
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Investment:
+        """Build from a plain mapping (as in a TOML/YAML/JSON file).
+
+        Examples
+        --------
+        >>> Investment.from_dict({"name": "Recovery", "cost": 1e5,
+        ...     "shifts": [{"column": "complaints", "mode": "relative", "amount": -0.5}],
+        ...     "evidence": {"kind": "assumption",
+        ...                  "coefficients": {"dropout[complaints]": [0.3, 0.1]}}}).grade
+        'D'
+        """
+        d = dict(doc)
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown investment field(s) {sorted(unknown)}; valid: "
+                             f"{sorted(cls.__dataclass_fields__)}.")
+        if "name" not in d or "cost" not in d or "shifts" not in d:
+            raise ValueError("an investment needs 'name', 'cost' and 'shifts'.")
+        shifts = []
+        for s in d["shifts"]:
+            if isinstance(s, Shift):
+                shifts.append(s)
+            else:
+                try:
+                    shifts.append(Shift(**dict(s)))
+                except TypeError as exc:
+                    msg = f"investment {d['name']!r}: bad shift {s!r} ({exc})."
+                    raise ValueError(msg) from None
+        d["shifts"] = tuple(shifts)
+        cost = d["cost"]
+        if isinstance(cost, Mapping):
+            d["cost"] = {int(k): float(v) for k, v in cost.items()}
+        ev = d.get("evidence")
+        if isinstance(ev, Mapping):
+            d["evidence"] = Evidence(ev.get("kind", "observational"),
+                                     {k: tuple(v) for k, v in dict(ev.get("coefficients", {})
+                                                                   ).items()},
+                                     ev.get("source"))
+        elif isinstance(ev, str):
+            d["evidence"] = Evidence(ev)
+        elif ev is None:
+            d.pop("evidence", None)
+        return cls(**d)
+
+
+def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investment]:
+    """CSV: one row per shift; rows with the same name form one investment."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for i, row in enumerate(rows, start=2):
+        name = (row.get("name") or "").strip()
+        if not name:
+            raise ValueError(f"{source} line {i}: column 'name' is empty; every row needs the "
+                             "investment name.")
+        try:
+            inv = grouped.setdefault(name, {"name": name, "cost": float(row["cost"]),
+                                            "shifts": []})
+            inv["shifts"].append({"column": row["column"], "mode": row["mode"],
+                                  "amount": float(row["amount"]),
+                                  "sd": float(row.get("sd") or 0.0),
+                                  "where": row.get("where") or None})
+            for key, conv in (("ramp_periods", int), ("duration", int), ("cost_sd", float)):
+                if row.get(key):
+                    inv[key] = conv(row[key])
+            if row.get("target"):
+                inv["target"] = row["target"]
+            if row.get("description"):
+                inv["description"] = row["description"]
+            if row.get("evidence_kind"):
+                ev = inv.setdefault("evidence", {"kind": row["evidence_kind"],
+                                                 "coefficients": {},
+                                                 "source": row.get("evidence_source") or None})
+                if row.get("coefficient"):
+                    ev["coefficients"][row["coefficient"]] = (float(row["coefficient_mean"]),
+                                                              float(row["coefficient_se"]))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
+                             "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
+                             "description, evidence_kind, evidence_source, coefficient, "
+                             "coefficient_mean, coefficient_se].") from None
+    return [Investment.from_dict(d) for d in grouped.values()]
+
+
+def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
+    """Read investments from a TOML, YAML, JSON or CSV file.
+
+    TOML/YAML/JSON: a list under ``investments`` (``[[investments]]`` tables in
+    TOML), each with the fields of :class:`Investment` and ``shifts`` as a list
+    of tables. CSV: one row per shift with columns ``name, cost, column, mode,
+    amount`` and optional ``sd, where, target, ramp_periods, duration, cost_sd,
+    description, evidence_kind, evidence_source, coefficient, coefficient_mean,
+    coefficient_se``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with p.open(newline="", encoding="utf-8") as fh:
+                out = _from_rows(csv.DictReader(fh), str(p))
+        else:
+            text = p.read_text(encoding="utf-8")
+            if suffix == ".toml":
+                doc: Any = tomllib.loads(text)
+            elif suffix in (".yaml", ".yml"):
+                try:
+                    import yaml
+                except ImportError:  # pragma: no cover - pyyaml ships with the dev extra
+                    raise ValueError(f"{p}: reading YAML needs PyYAML (pip install pyyaml); "
+                                     "or use TOML/JSON/CSV.") from None
+                doc = yaml.safe_load(text)
+            elif suffix == ".json":
+                doc = json.loads(text)
+            else:
+                raise ValueError(f"{p}: unknown investment file type {suffix!r}; use .toml, "
+                                 ".yaml, .json or .csv.")
+            items = doc.get("investments") if isinstance(doc, Mapping) else doc
+            if not isinstance(items, list) or not items:
+                raise ValueError(f"{p}: expected a non-empty list 'investments'.")
+            out = [Investment.from_dict(item) for item in items]
+    except (OSError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p}: cannot read investments ({exc}).") from None
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+    names = [inv.name for inv in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{p}: investment names must be unique; repeated: {dupes}.")
+    return out

@@ -1,0 +1,238 @@
+"""ROI engine: arithmetic properties, baseline consistency, Shapley, break-even, portfolio."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clv
+from clv.datasets import load_cdnow_summary_with_spend
+from clv.models import GammaGammaModel, ParetoNBDModel
+from clv.roi import (
+    Evidence,
+    Investment,
+    Shift,
+    evaluate_investments,
+    select_portfolio,
+    sensitivity,
+    solve_knapsack,
+)
+from clv.roi.portfolio import joint_npv, portfolio_objective
+
+N_DRAWS = 24
+H = 26
+RATE = 0.002
+MARGIN = 0.3
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[ParetoNBDModel, GammaGammaModel, pd.DataFrame]:
+    data = load_cdnow_summary_with_spend().copy()
+    gen = np.random.default_rng(7)
+    data["wait_minutes"] = gen.gamma(2.0, 3.0, len(data))
+    data["complaints"] = gen.poisson(0.3, len(data)).astype(float)
+    data["channel"] = np.where(gen.random(len(data)) < 0.4, "phone", "web")
+    data["nps"] = gen.integers(0, 11, len(data)).astype(float)
+    data["nps_missing"] = (gen.random(len(data)) < 0.7).astype(float)
+    return ParetoNBDModel().fit(data), GammaGammaModel().fit(data), data
+
+
+SUPPORT = Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02),
+                               "purchase[wait_minutes]": (-0.02, 0.01)})
+RECOVERY = Evidence.experiment({"dropout[complaints]": (0.3, 0.1),
+                                "spend[complaints]": (-0.05, 0.02)})
+
+
+def _support(cost: float = 2000.0, amount: float = -0.3, **kw) -> Investment:
+    return Investment("Faster support", cost=cost, shifts=[Shift("wait_minutes", "relative",
+                                                                 amount)],
+                      evidence=SUPPORT, **kw)
+
+
+def _recovery(cost: float | dict = 1500.0) -> Investment:
+    return Investment("Complaint recovery", cost=cost,
+                      shifts=[Shift("complaints", "relative", -0.5)], ramp_periods=4,
+                      evidence=RECOVERY)
+
+
+def _run(world, invs, **kw):
+    tm, sm, data = world
+    kw.setdefault("breakeven", False)
+    return evaluate_investments(invs, transaction_model=tm, spend_model=sm, data=data,
+                                horizon=H, discount_rate=RATE, margin=MARGIN, n_draws=N_DRAWS,
+                                random_state=3, **kw)
+
+
+def test_zero_shift_gives_zero_gain_and_minus_100_percent(world) -> None:
+    res = _run(world, [_support(amount=0.0)])
+    d = res.investments["Faster support"]
+    assert np.all(d.incremental_clv == 0.0)
+    np.testing.assert_allclose(d.roi, -1.0)
+    row = res.table().iloc[0]
+    assert row["p_roi_positive"] == 0.0
+    assert row["customers_affected"] == 0
+
+
+def test_doubling_cost_halves_roi_plus_one(world) -> None:
+    one = _run(world, [_support(2000.0)]).investments["Faster support"]
+    two = _run(world, [_support(4000.0)]).investments["Faster support"]
+    np.testing.assert_allclose(two.roi + 1.0, (one.roi + 1.0) / 2.0, rtol=1e-12)
+    np.testing.assert_allclose(two.incremental_clv, one.incremental_clv, rtol=1e-12)
+
+
+def test_payback_non_decreasing_in_cost(world) -> None:
+    paybacks = [_run(world, [_support(c)]).investments["Faster support"].payback
+                for c in (200.0, 800.0, 3000.0)]
+    assert np.all(paybacks[0] <= paybacks[1]) and np.all(paybacks[1] <= paybacks[2])
+
+
+def test_shapley_parts_sum_to_total(world) -> None:
+    res = _run(world, [_support(), _recovery()])
+    for d in res.investments.values():
+        np.testing.assert_allclose(d.levers.sum(axis=0), d.incremental_clv, rtol=1e-10,
+                                   atol=1e-9)
+        assert np.all(d.levers[0] == 0.0)  # no acquisition model: nothing from acquisition
+    support = res.investments["Faster support"]
+    assert np.all(support.levers[3] == 0.0)        # no spend coefficient on wait
+    t = res.table()
+    parts = t[["gain_acquisition", "gain_retention", "gain_repeat_purchase", "gain_spend"]]
+    np.testing.assert_allclose(parts.sum(axis=1), t["incremental_clv_mean"], rtol=1e-10)
+
+
+def test_baseline_equals_customer_lifetime_value(world) -> None:
+    tm, sm, data = world
+    res = _run(world, [_support()])
+    eng = res.engine
+    eng.transaction_draws_ = pd.DataFrame([tm.params_] * N_DRAWS).reset_index(drop=True)
+    eng.spend_draws_ = pd.DataFrame([sm.params_] * N_DRAWS).reset_index(drop=True)
+    eng._states = [eng._baseline(i) for i in range(N_DRAWS)]
+    total = eng.discounted(eng.baseline_cash_flows())[0]
+    ref = clv.customer_lifetime_value(tm, sm, data, horizon=H, discount_rate=RATE,
+                                      margin=MARGIN).sum()
+    assert total == pytest.approx(ref, rel=1e-9)
+
+
+def test_gain_direction_follows_coefficient_signs(world) -> None:
+    # less waiting, positive dropout coefficient on wait: fewer drop out, more value
+    better = _run(world, [_support(amount=-0.5)]).investments["Faster support"]
+    worse = _run(world, [_support(amount=+0.5)]).investments["Faster support"]
+    assert better.incremental_clv.mean() > 0 > worse.incremental_clv.mean()
+
+
+def test_common_random_numbers_and_determinism(world) -> None:
+    a = _run(world, [_support(), _recovery()])
+    b = _run(world, [_recovery(), _support()])
+    for name in a.investments:
+        np.testing.assert_array_equal(a.investments[name].npv, b.investments[name].npv)
+
+
+def test_target_and_missing_values_are_respected(world) -> None:
+    _, _, data = world
+    phone = Investment("Phone only", cost=100.0, target={"channel": "phone"},
+                       shifts=[Shift("wait_minutes", "add", -1.0)], evidence=SUPPORT)
+    query = Investment("Query", cost=100.0, target="channel == 'phone'",
+                       shifts=[Shift("wait_minutes", "add", -1.0)], evidence=SUPPORT)
+    nps = Investment("NPS", cost=100.0, shifts=[Shift("nps", "add", 1.0)],
+                     evidence=Evidence.assumption({"dropout[nps]": (-0.1, 0.0)}))
+    res = _run(world, [phone, query, nps])
+    assert res.investments["Phone only"].customers_affected == (data["channel"] == "phone").sum()
+    np.testing.assert_allclose(res.investments["Query"].npv, res.investments["Phone only"].npv)
+    assert res.investments["NPS"].customers_affected == int(
+        ((data["nps_missing"] == 0) & (data["nps"] < 10)).sum())  # 10 is the observed maximum
+    assert res.investments["NPS"].incremental_clv.mean() > 0
+
+
+def test_breakeven_share_gives_zero_expected_npv(world) -> None:
+    res = _run(world, [_support(cost=300.0)], breakeven=True)
+    d = res.investments["Faster support"]
+    k = d.breakeven_effect
+    assert 0 < k < 1  # pays back with less than the full effect
+    eng = res.engine
+    flows = eng.flows([eng.unit(d.investment, scale=k)], draws=range(N_DRAWS),
+                      full_only=True)[:, 7]
+    assert abs(eng.discounted(flows).mean() - d.cost_pv.mean()) < 0.02 * d.cost_pv.mean()
+
+
+def test_portfolio_matches_brute_force_and_joint_value(world) -> None:
+    invs = [_support(cost=900.0), _recovery(cost=700.0),
+            Investment("Small fix", cost=150.0, shifts=[Shift("wait_minutes", "add", -0.5)],
+                       evidence=SUPPORT)]
+    res = _run(world, invs)
+    pf = select_portfolio(res, budget=1000.0)
+    names = list(res.investments)
+    npv = res.npv_draws().to_numpy()
+    costs = np.array([res.investments[n].cost_pv.mean() for n in names])
+    best, best_value = (), 0.0
+    for size in range(1, len(names) + 1):
+        for subset in combinations(range(len(names)), size):
+            if costs[list(subset)].sum() <= 1000.0:
+                v = npv[:, list(subset)].sum(axis=1).mean()
+                if v > best_value:
+                    best, best_value = subset, v
+    assert pf.chosen == [names[i] for i in best]
+    np.testing.assert_allclose(pf.joint_npv, joint_npv(res, pf.chosen))
+    assert pf.summary()["cost_pv"] <= 1000.0
+
+
+@pytest.mark.parametrize("objective", ["mean", "cvar"])
+def test_knapsack_equals_brute_force(objective: str) -> None:
+    gen = np.random.default_rng(11)
+    for _ in range(25):
+        j = int(gen.integers(1, 11))
+        npv = gen.normal(gen.normal(0, 5, j), gen.uniform(1, 10, j), (40, j))
+        costs = gen.uniform(1, 10, j)
+        budget = float(gen.uniform(0, costs.sum()))
+        best: tuple[tuple[int, ...], float] = ((), 0.0)
+        for size in range(1, j + 1):
+            for subset in combinations(range(j), size):
+                if costs[list(subset)].sum() <= budget:
+                    v = portfolio_objective(npv[:, list(subset)].sum(axis=1), objective=objective)
+                    if v > best[1] + 1e-9:
+                        best = (subset, v)
+        got = solve_knapsack(npv, costs, budget, objective=objective)
+        assert got[1] == pytest.approx(best[1], abs=1e-6)
+
+
+def test_sensitivity_table(world) -> None:
+    res = _run(world, [_support()])
+    table = sensitivity(res)
+    assert set(table["factor"]) == {"margin", "discount_rate", "horizon", "effect_size"}
+    row = table.set_index("factor")
+    base = res.table().iloc[0]["npv_mean"]
+    assert row.loc["margin", "npv_low"] < base < row.loc["margin", "npv_high"]
+    assert row.loc["horizon", "npv_low"] < base < row.loc["horizon", "npv_high"]
+    assert row.loc["effect_size", "npv_low"] < base < row.loc["effect_size", "npv_high"]
+
+
+def test_bad_inputs_have_clear_messages(world) -> None:
+    tm, sm, data = world
+    with pytest.raises(ValueError, match="not a covariate of the fitted models"):
+        _run(world, [Investment("x", cost=1.0, shifts=[Shift("complaints", "add", -1.0)])])
+    with pytest.raises(ValueError, match="not in the scoring data"):
+        _run(world, [Investment("x", cost=1.0, shifts=[Shift("nope", "add", -1.0)],
+                                evidence=Evidence.assumption({"dropout[nope]": (0.1, 0.0)}))])
+    with pytest.raises(ValueError, match="cannot evaluate"):
+        _run(world, [_support(target="channel === 3")])
+    with pytest.raises(TypeError, match="ParetoNBDModel"):
+        evaluate_investments([_support()], transaction_model=clv.models.BetaGeoModel().fit(data),
+                             spend_model=sm, data=data, horizon=H, discount_rate=RATE)
+    with pytest.raises(clv.DataError, match="monetary_value"):
+        evaluate_investments([_support()], transaction_model=tm, spend_model=sm,
+                             data=data.drop(columns="monetary_value"), horizon=H,
+                             discount_rate=RATE)
+    with pytest.raises(ValueError, match="unique"):
+        _run(world, [_support(), _support()])
+    with pytest.raises(ValueError, match="after the horizon"):
+        _run(world, [_support(cost={0: 1.0, 99: 5.0})])
+
+
+def test_fixed_spend_and_report_methods(world) -> None:
+    tm, _, data = world
+    res = evaluate_investments([_support()], transaction_model=tm, spend_model=40.0, data=data,
+                               horizon=H, discount_rate=RATE, n_draws=N_DRAWS, breakeven=False)
+    assert "Faster support" in res._repr_html_()
+    assert res.cash_flow_table("Faster support").shape == (H, 5)
+    assert res.assumptions()["spend_model"] == "fixed 40 per purchase"
