@@ -43,7 +43,8 @@ source = "AB-2025-07"
 coefficients = {"dropout[complaints]" = [0.3, 0.1]}
 """
 
-CSV = """name,cost,column,mode,amount,sd,target,evidence_kind,coefficient,coefficient_mean,coefficient_se
+CSV = """name,cost,column,mode,amount,sd,target,evidence_kind,coefficient,coefficient_mean,\
+coefficient_se
 Faster support,250000,wait_minutes,relative,-0.3,0.05,contacted == 1,,,,
 Complaint recovery,100000,complaints,relative,-0.5,,,experiment,dropout[complaints],0.3,0.1
 """
