@@ -7,6 +7,7 @@ turns both into one numeric row per customer as of a cutoff, using only
 events strictly before it.
 """
 
+from clv.cx.drivers import drivers, plot_drivers
 from clv.cx.features import (
     Feature,
     FeatureBuilder,
@@ -29,6 +30,8 @@ from clv.cx.schema import (
 )
 
 __all__ = [
+    "drivers",
+    "plot_drivers",
     "Feature",
     "FeatureBuilder",
     "count",
