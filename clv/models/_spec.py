@@ -44,6 +44,11 @@ class ModelSpec:
         parameter: ``"log"`` (positive), ``"logit"`` (a share in (0, 1)) or
         ``"identity"`` (any sign, e.g. a covariate coefficient). Empty (the
         default) means every parameter is on the log scale.
+    penalty : callable, optional
+        ``penalty(theta) -> (value, gradient)``: a penalty in units of the total
+        log-likelihood, subtracted from it in the objective (the L2 penalty and
+        Gaussian priors on covariate coefficients); the gradient is w.r.t. the
+        natural parameters.
     fit_rows : callable, optional
         ``fit_rows(frame) -> boolean mask`` of rows that enter the likelihood
         (Gamma-Gamma uses repeat buyers only).
@@ -64,6 +69,7 @@ class ModelSpec:
     scale_params: tuple[str, ...] = ()
     transforms: tuple[str, ...] = ()
     fit_rows: Callable[..., Any] | None = None
+    penalty: Callable[..., Any] | None = None
     probability_alive: Callable[..., Any] | None = None
     expected_purchases: Callable[..., Any] | None = None
     expected_purchases_new_customer: Callable[..., Any] | None = None
