@@ -332,7 +332,7 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
     n_base, n_cols = len(base_names), len(spec.columns)
     names = design.names
     fields = base_names + [f"g{k}" for k in range(len(names))]
-    Params = namedtuple("CovariateParams", fields)  # type: ignore[misc]  # noqa: PYI024
+    Params = namedtuple("CovariateParams", fields)  # type: ignore[misc]
     levers = design.active
     groups = [[k for k, lv in enumerate(design.coef_levers) if lv.process == L.process]
               for L in levers]
