@@ -3,7 +3,7 @@ r"""Covariates in the retention models: discrete proportional hazards (complemen
 A customer with churn probability :math:`\theta_i \sim \mathrm{Beta}(\alpha, \beta)` and
 covariates :math:`x_i` churns in period :math:`k` with probability
 
-.. math:: \theta_{ik} = 1 - (1 - \theta_i)^{k_i\,(k^c - (k-1)^c)}, \qquad k_i = e^{\gamma_c^\top x_i},
+.. math:: \theta_{ik} = 1 - (1 - \theta_i)^{k_i (k^c - (k-1)^c)}, \quad k_i = e^{\gamma_c^\top x_i},
 
 so a positive churn coefficient raises churn, and integrating :math:`\theta_i` out gives
 
