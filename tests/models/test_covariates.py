@@ -41,7 +41,8 @@ def _bgnbd_data(n: int, seed: int) -> pd.DataFrame:
     X = _features(n, rng)
     base = bgnbd.BGNBDParams(0.7, 20.0, 0.6, 2.5)
     p = individual_params(base, bgnbd.BetaGeoModel._levers,
-                          {"purchase": X[["nps"]].to_numpy(), "dropout": X[["complaints"]].to_numpy()},
+                          {"purchase": X[["nps"]].to_numpy(),
+                           "dropout": X[["complaints"]].to_numpy()},
                           {"purchase": [0.3], "dropout": [0.4]})
     sim = bgnbd.simulate(p, rng.uniform(20.0, 52.0, n), rng=rng)
     return pd.DataFrame({c: sim[c] for c in RFM}, index=X.index).join(X)
@@ -278,7 +279,7 @@ def test_unknown_prior_name_is_rejected():
 def test_bad_covariate_columns_raise_data_errors():
     data = _pareto_data(300, 7)
     model = pareto_nbd.ParetoNBDModel(purchase_covariates=["nps"])
-    with pytest.raises(DataError, match="nps.*missing"):
+    with pytest.raises(DataError, match=r"nps.*missing"):
         model.fit(data.drop(columns="nps"))
     bad = data.copy()
     bad.loc[[3, 5], "nps"] = np.nan
