@@ -51,6 +51,7 @@ def log_likelihood(params: Any, mult: Mapping[str, Any], periods_observed: Any, 
 
     Examples
     --------
+    >>> import numpy as np
     >>> from clv.models.sbg import SBGParams, log_likelihood as sbg_ll
     >>> p, t, lost = SBGParams(0.704, 1.182), np.array([1.0, 7.0]), np.array([1.0, 0.0])
     >>> bool(np.allclose(log_likelihood(p, {"churn": 1.0}, t, lost), sbg_ll(p, t, lost)))

@@ -335,3 +335,16 @@ def test_individual_params_without_covariates():
     ip = model.individual_params(rfm)
     assert list(ip.columns) == ["r", "alpha", "s", "beta"] and ip.index.equals(rfm.index)
     assert np.allclose(ip.to_numpy(), model.params_.to_numpy())
+
+
+def test_customer_lifetime_value_uses_the_covariates(pareto_fit):
+    from clv.value import customer_lifetime_value
+
+    model, data = pareto_fit
+    rows = data.head(2).assign(frequency=[2.0, 2.0], recency=[20.0, 20.0], T=[30.0, 30.0],
+                               nps=[0.0, 5.0], noise=0.0, complaints=0.0,
+                               monetary_value=[20.0, 20.0])
+    spend = gamma_gamma.GammaGammaModel().fit(_gg_data(2000, 1))
+    clv = customer_lifetime_value(model, spend, rows, horizon=20, discount_rate=0.01)
+    values = clv.iloc[:, 0] if isinstance(clv, pd.DataFrame) else clv
+    assert values.iloc[1] > values.iloc[0]  # higher nps, positive purchase coefficient
