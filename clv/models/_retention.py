@@ -409,6 +409,7 @@ def residual_lifetime_sum(
     discount_rate: ArrayLike,
     *,
     tail_exponent: float | None = None,
+    multiplier: ArrayLike | None = None,
 ) -> FloatArray:
     r"""Return :math:`\sum_{k \ge 1} \frac{S(n+k)}{S(n)} (1+d)^{-(k-1)}` by direct summation.
 
@@ -432,28 +433,37 @@ def residual_lifetime_sum(
         Broadcast together; ``renewals >= 0``, ``discount_rate >= 0``.
     tail_exponent : float, optional
         :math:`e` of the power-law tail (needed for ``discount_rate = 0``).
+    multiplier : array_like, optional
+        Per-customer churn multiplier (covariates), broadcast with ``renewals``;
+        ``log_survival`` is then called as ``log_survival(params, t, multiplier)``.
 
     Returns
     -------
     ndarray
     """
-    m, d = np.broadcast_arrays(np.asarray(renewals, dtype=np.float64),
-                               np.asarray(discount_rate, dtype=np.float64))
+    m, d, mult = np.broadcast_arrays(np.asarray(renewals, dtype=np.float64),
+                                     np.asarray(discount_rate, dtype=np.float64),
+                                     np.asarray(1.0 if multiplier is None else multiplier,
+                                                dtype=np.float64))
     shape = m.shape
-    pairs = np.stack([m.ravel(), d.ravel()], axis=1)
+    pairs = np.stack([m.ravel(), d.ravel(), mult.ravel()], axis=1)
     uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    mu, du = uniq[:, 0], uniq[:, 1]
+    mu, du, ku = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+
+    def log_s(t: FloatArray, k: FloatArray) -> FloatArray:
+        return log_survival(params, t) if multiplier is None else log_survival(params, t, k)
     total = np.zeros(len(mu))
     if tail_exponent is not None and tail_exponent <= 1.0:
         total[du == 0] = np.inf
     log_z = -np.log1p(du)
-    base = np.asarray(log_survival(params, mu), dtype=np.float64) * np.ones_like(mu)
+    base = np.asarray(log_s(mu, ku), dtype=np.float64) * np.ones_like(mu)
     active = np.flatnonzero(np.isfinite(total))
     start = 1
     while active.size and start <= _MAX_TERMS:
         k = np.arange(start, start + _BLOCK, dtype=np.float64)
         t = mu[active, None] + k
-        log_terms = log_survival(params, t) - base[active, None] + (k - 1.0) * log_z[active, None]
+        log_terms = (log_s(t, ku[active, None]) - base[active, None]
+                     + (k - 1.0) * log_z[active, None])
         terms = np.exp(log_terms)
         total[active] += terms.sum(axis=1)
         last = terms[:, -1]
@@ -732,12 +742,6 @@ class RetentionModel(ParametricModel):
         out["churn_multiplier"] = k
         return out
 
-    def _no_covariates(self, method: str) -> None:
-        if self._design:
-            raise NotImplementedError(
-                f"{type(self).__name__}.{method} is not available for a model with churn "
-                "covariates yet; use survival(t, covariates=...) per customer (and sum the "
-                "discounted survival) instead.")
 
     def retention_rate(self, t: ArrayLike, *, cohort: Hashable | None = None,
                        covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
@@ -829,7 +833,9 @@ class RetentionModel(ParametricModel):
 
     def expected_residual_lifetime(self, periods_observed: ArrayLike, *,
                                    discount_rate: float = 0.0,
-                                   cohort: Hashable | None = None) -> np.ndarray | pd.Series:
+                                   cohort: Hashable | None = None,
+                                   covariates: pd.DataFrame | None = None
+                                   ) -> np.ndarray | pd.Series:
         r"""Discounted expected residual lifetime (DERL) of active customers.
 
         For a customer still active after ``n = periods_observed`` periods
@@ -854,14 +860,31 @@ class RetentionModel(ParametricModel):
             Per period, ``>= 0``.
         cohort : hashable, optional
             Required when the model has one set of parameters per cohort.
+        covariates : DataFrame, optional
+            For a model with churn covariates: one row per customer (aligned
+            with ``periods_observed``) with the covariate columns; the result
+            is a Series indexed like ``covariates``. Without it every
+            covariate is 0.
 
         Returns
         -------
         ndarray or Series
         """
-        self._no_covariates("expected_residual_lifetime")
         d = _check_rate(discount_rate)
         n = _check_periods(periods_observed, 0.0, "periods_observed")
+        if covariates is not None:
+            from clv.models import _retention_covariates as ph
+
+            if not isinstance(covariates, pd.DataFrame):
+                raise TypeError("covariates must be a DataFrame with one row per customer.")
+            p = self._p
+            k = self.individual_params(covariates)["churn_multiplier"].to_numpy()
+            exponent = None if self.spec.tail_exponent is None else float(
+                self.spec.tail_exponent(p))
+            values = residual_lifetime_sum(
+                lambda q, t, kk: ph.log_survival(q, kk, t), p, n * np.ones(len(k)), d,
+                tail_exponent=exponent, multiplier=k)
+            return pd.Series(values, index=covariates.index, name="expected_residual_lifetime")
         values = self._residual(self._params(cohort), n, d)
         if isinstance(periods_observed, pd.Series):
             return pd.Series(np.asarray(values, dtype=np.float64) * np.ones(len(periods_observed)),

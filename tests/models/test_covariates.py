@@ -302,9 +302,21 @@ def test_retention_covariates_need_customer_rows():
         sbg.ShiftedBetaGeoModel(churn_covariates=["nps"]).fit(table)
     with pytest.raises(ValueError, match="shared=True"):
         sbg.ShiftedBetaGeoModel(churn_covariates=["nps"], shared=False)
-    model = sbg.ShiftedBetaGeoModel(churn_covariates=["nps"]).fit(_retention_data(500, 8))
-    with pytest.raises(NotImplementedError, match="covariates"):
-        model.expected_residual_lifetime(3)
+
+
+@pytest.mark.parametrize("cls", [sbg.ShiftedBetaGeoModel, bdw.BetaDiscreteWeibullModel])
+def test_residual_lifetime_per_customer(cls):
+    model = cls(churn_covariates=["complaints"]).fit(_retention_data(2000, 8))
+    rows = pd.DataFrame({"complaints": [0.0, 2.0]}, index=["a", "b"])
+    derl = model.expected_residual_lifetime(3, discount_rate=0.1, covariates=rows)
+    assert list(derl.index) == ["a", "b"] and derl["b"] < derl["a"]
+    assert derl["a"] == pytest.approx(float(model.expected_residual_lifetime(3,
+                                                                             discount_rate=0.1)))
+    k = float(model.individual_params(rows)["churn_multiplier"].iloc[1])
+    t = np.arange(4.0, 4000.0)
+    p = model._p
+    terms = np.exp(ph.log_survival(p, k, t) - ph.log_survival(p, k, 3.0)) / 1.1 ** (t - 4.0)
+    assert derl["b"] == pytest.approx(terms.sum(), rel=1e-8)
 
 
 # ----------------------------------------------------------------------------- persistence
