@@ -360,3 +360,14 @@ def test_customer_lifetime_value_uses_the_covariates(pareto_fit):
     clv = customer_lifetime_value(model, spend, rows, horizon=20, discount_rate=0.01)
     values = clv.iloc[:, 0] if isinstance(clv, pd.DataFrame) else clv
     assert values.iloc[1] > values.iloc[0]  # higher nps, positive purchase coefficient
+
+
+def test_link_runs_unchanged_in_pytensor():
+    pytensor = pytest.importorskip("pytensor")
+    pt = pytest.importorskip("pytensor.tensor")
+    from clv.bayes._ops import PYTENSOR
+
+    X, g = pt.matrix("X"), pt.vector("g")
+    fn = pytensor.function([X, g], covariate_multiplier(X, [g[0], g[1]], -1.0, ops=PYTENSOR))
+    Xv = np.array([[1.0, 2.0], [0.0, 1.0]])
+    assert np.allclose(fn(Xv, [0.5, -1.0]), covariate_multiplier(Xv, [0.5, -1.0], -1.0))
