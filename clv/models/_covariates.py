@@ -347,11 +347,27 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
         mult = multipliers(params[n_base:], columns[n_cols:], ops)
         return ll_mult(base, mult, *columns[:n_cols], ops=ops)
 
+    row_gradient = spec.row_gradient if all(lv.param is not None for lv in levers) else None
+
     def gradient(params: Any, *columns: Any) -> tuple[FloatArray, FloatArray]:
         theta = np.asarray(params, dtype=np.float64)
         base = spec.params(*theta[:n_base])
         data, Z = columns[:n_cols], columns[n_cols:]
         mult = multipliers(theta[n_base:], Z, NUMPY)
+        if row_gradient is not None:  # analytic per-row derivatives, then the chain rule
+            values = dict(base._asdict())
+            for lv in levers:
+                values[lv.param] = values[lv.param] * mult[lv.process]  # type: ignore[index]
+            ll, d_rows = row_gradient(spec.params(**values), *data)
+            grad = np.empty((len(theta), len(ll)))
+            for j, name in enumerate(base_names):
+                scale = values[name] / base[j]  # dθ_i/dθ_0 (1 without a lever)
+                grad[j] = d_rows[j] * scale
+            d_log = {lv.process: d_rows[base_names.index(lv.param)]  # type: ignore[arg-type]
+                     * values[lv.param] for lv in levers}  # type: ignore[index]
+            for k, lv in enumerate(design.coef_levers):
+                grad[n_base + k] = lv.sign * Z[k] * d_log[lv.process]
+            return ll, grad
         ll = np.asarray(ll_mult(base, mult, *data), dtype=np.float64)
         n = ll.shape[0]
         grad = np.empty((len(theta), n))

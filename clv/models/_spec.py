@@ -28,6 +28,10 @@ class ModelSpec:
     gradient : callable, optional
         ``gradient(params, *columns) -> (ll, dll)`` with ``dll`` of shape
         ``(n_params, n_rows)``: per-row derivatives w.r.t. each parameter.
+    row_gradient : callable, optional
+        Like ``gradient`` but for per-customer parameter arrays: ``dll[j, i]``
+        is the derivative of row ``i`` w.r.t. its own parameter ``j``. Covariate
+        fits use it through the chain rule (central differences otherwise).
     hessian : callable, optional
         ``hessian(params, *columns, weights) -> (ll, grad, hess)``: the weighted
         total log-likelihood, its gradient ``(n_params,)`` and Hessian
@@ -63,6 +67,7 @@ class ModelSpec:
     columns: tuple[str, ...]
     log_likelihood: Callable[..., Any]
     gradient: Callable[..., Any] | None = None
+    row_gradient: Callable[..., Any] | None = None
     hessian: Callable[..., Any] | None = None
     initial: Callable[..., Any] | None = None
     scale_columns: tuple[str, ...] = ()

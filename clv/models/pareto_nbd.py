@@ -382,6 +382,7 @@ SPEC = ModelSpec(
     columns=("frequency", "recency", "T"),
     log_likelihood=log_likelihood,
     gradient=log_likelihood_gradient,
+    row_gradient=_math.log_likelihood_gradient_rows,
     hessian=log_likelihood_hessian,
     initial=_initial,
     scale_columns=("recency", "T"),
