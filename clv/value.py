@@ -100,15 +100,18 @@ def _cumulative_purchases(model: Any, data: pd.DataFrame, grid: np.ndarray) -> n
     spec = getattr(type(model), "spec", None)
     pure = getattr(spec, "expected_purchases", None)
     if pure is not None and hasattr(model, "_arrays"):
-        params = model._p
         x, t_x, T = (a[:, None] for a in model._arrays(data, _RFM))
+        # per-customer parameters when the model has covariates (scalars otherwise)
+        params = model._customer_params(data) if hasattr(model, "_customer_params") else model._p
         n = x.shape[0]
         out = np.empty((n, grid.size))
         step = max(1, _MAX_CELLS // max(grid.size, 1))
         t = grid[None, :]
         for lo in range(0, n, step):
             hi = min(n, lo + step)
-            out[lo:hi] = pure(params, t, x[lo:hi], t_x[lo:hi], T[lo:hi])
+            rows = type(params)(*(np.asarray(v)[lo:hi, None] if np.ndim(v) else v
+                                  for v in params))
+            out[lo:hi] = pure(rows, t, x[lo:hi], t_x[lo:hi], T[lo:hi])
         return out
     # any object with expected_purchases(t, data): one call per grid point (not per customer)
     cols = [np.zeros(len(data))] + [

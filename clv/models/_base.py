@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from clv.exceptions import DataError, ModelFileError, NotFittedError, Problem
+from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.io import read_model_json, write_model_json
-from clv.models._mle import MLEResult, maximise
+from clv.models import _covariates as cov
+from clv.models._covariates import Design, Lever
+from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
 from clv.models._spec import ModelSpec
 
 __all__ = ["ParametricModel", "rfm_problems"]
@@ -231,9 +234,44 @@ class ParametricModel:
 
     spec: ClassVar[ModelSpec]
     _integer_T: ClassVar[bool] = False
+    _levers: ClassVar[tuple[Lever, ...]] = ()
+    _center_covariates: ClassVar[bool] = True
 
-    def __init__(self, *, penalizer: float = 0.0) -> None:
+    def __init__(self, *, penalizer: float = 0.0,
+                 covariates: Mapping[str, Sequence[str] | None] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.penalizer = penalizer
+        covariates = dict(covariates or {})
+        unknown = set(covariates) - {lv.process for lv in self._levers}
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no covariate lever(s) {sorted(unknown)}.")
+        columns: dict[str, tuple[str, ...]] = {}
+        for lv in self._levers:
+            cols = covariates.get(lv.process)
+            if isinstance(cols, str):
+                cols = [cols]
+            cols = tuple(cols or ())
+            if len(set(cols)) != len(cols) or not all(isinstance(c, str) and c for c in cols):
+                raise ValueError(f"{lv.process}_covariates must be distinct column names, got "
+                                 f"{list(cols)}.")
+            columns[lv.process] = cols
+            setattr(self, f"{lv.process}_covariates", list(cols))
+        self._design = Design(tuple(self._levers), columns)
+        pen = float(covariate_penalty)
+        if not (np.isfinite(pen) and pen >= 0):
+            raise ValueError(f"covariate_penalty must be a number >= 0, got {covariate_penalty!r}.")
+        self.covariate_penalty = pen
+        priors = {str(k): (float(v[0]), float(v[1])) for k, v in (coefficient_priors or {}).items()}
+        valid = self._design.names
+        bad = [k for k in priors if k not in valid]
+        if bad:
+            raise ValueError(f"coefficient_priors has unknown coefficient name(s) {bad}; valid "
+                             f"names are {valid} (process[column] of the model's covariates).")
+        for k, (_, sd) in priors.items():
+            if not (np.isfinite(sd) and sd > 0):
+                raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
+        self.coefficient_priors = priors or None
 
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
@@ -298,6 +336,11 @@ class ParametricModel:
             )
         arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in self.spec.columns}
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
+        if self._design:
+            self._fit_covariates(frame, arrays, weights, initial_params, n_starts, random_state,
+                                 cov.multiply_params(self.spec, self._levers))
+            self.time_unit_ = data.attrs.get("time_unit")
+            return self
         result = maximise(
             self.spec,
             arrays,
@@ -313,8 +356,66 @@ class ParametricModel:
         self.time_unit_ = data.attrs.get("time_unit")
         return self
 
+    def _fit_covariates(self, frame: pd.DataFrame, arrays: dict[str, np.ndarray],
+                        weights: np.ndarray | None, initial_params: Mapping[str, float] | None,
+                        n_starts: int, random_state: int | np.random.Generator | None,
+                        ll_mult: cov.LikelihoodWithMultipliers,
+                        plain_fit: Any = None) -> None:
+        """Fit base parameters and covariate coefficients (standardised, mapped back exactly)."""
+        design = self._design
+        what = f"the data passed to {type(self).__name__}"
+        names = design.names
+        Z = cov.covariate_matrix(frame, design.coef_columns, what)
+        w = np.ones(len(frame)) if weights is None else weights
+        mean, scale = cov.standardise(Z, w, names, design.coef_columns, frame.index,
+                                      center=self._center_covariates, what=what)
+        Zs = (Z - mean) / scale
+        cov.check_collinear(Zs, names, [lv.process for lv in design.coef_levers], what)
+        base_names = list(self.spec.params._fields)
+        # start from the fit without covariates (fast: analytic Hessians), coefficients at 0
+        start: dict[str, float] = {}
+        if initial_params is not None:
+            start.update({k: float(v) for k, v in initial_params.items() if k in base_names})
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    plain = (plain_fit() if plain_fit is not None else
+                             maximise(self.spec, arrays, weights, penalizer=self.penalizer))
+                start.update(dict(zip(base_names, map(float, plain.params), strict=True)))
+            except ConvergenceError:
+                pass
+        if start:
+            start = {**dict(self.spec.start._asdict()), **start}
+        priors = self.coefficient_priors or {}
+        prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
+        prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
+        penalty = None
+        if self.covariate_penalty > 0 or priors:
+            penalty = cov.penalty_function(float(w.sum()), self.covariate_penalty, scale,
+                                           prior_mean, prior_sd, len(base_names))
+        aug = cov.augmented_spec(self.spec, design, ll_mult, penalty)
+        data = dict(arrays)
+        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(self.spec.columns):])})
+        init = None
+        if start:
+            init = {**start, **{f"g{k}": 0.0 for k in range(len(names))}}
+        result = maximise(aug, data, weights, initial_params=init, penalizer=self.penalizer,
+                          n_starts=n_starts, random_state=random_state)
+        kinds = _transform_codes(aug)
+        A = cov.natural_map(base_names, design, mean, scale)
+        u_nat = A @ _inverse(result.params, kinds)
+        theta, d1, _ = _forward(u_nat, kinds)
+        cov_u = A @ result.log_params_covariance @ A.T
+        result.params = theta
+        result.log_params_covariance = cov_u
+        result.covariance = cov_u * np.outer(d1, d1)
+        self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
+                                               index=pd.Index(names, name="param"))
+        self._set_result(result, n_customers=float(w.sum()))
+
     def _set_result(self, result: MLEResult, *, n_customers: float) -> None:
-        names = list(self.spec.params._fields)
+        names = self._param_names()
         self.params_ = pd.Series(result.params, index=names, name="coef", dtype=np.float64)
         self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
         self.log_likelihood_ = result.log_likelihood
@@ -330,31 +431,127 @@ class ParametricModel:
                 f"(or {type(self).__name__}.from_json(path))."
             )
 
+    def _param_names(self) -> list[str]:
+        """Names of all parameters: the base ones, then the covariate coefficients."""
+        return list(self.spec.params._fields) + self._design.names
+
+    def _transforms(self) -> list[str]:
+        """Unconstrained scale of each entry of ``params_`` (log, logit or identity)."""
+        k = len(self.spec.params._fields)
+        base = list(self.spec.transforms or ("log",) * k)
+        kinds = dict(zip(self.spec.params._fields, base, strict=True))
+        names = [n[-1] if isinstance(n, tuple) else n for n in self.params_.index]
+        return [kinds.get(n, "identity") for n in names]
+
     @property
     def _p(self) -> Any:
+        """Base parameters (for a customer with all covariates 0)."""
         self._check_fitted()
-        return self.spec.params(*self.params_.to_numpy())
+        return self.spec.params(*self.params_[list(self.spec.params._fields)].to_numpy())
+
+    def _coefficients(self, params: pd.Series | None = None) -> dict[str, list[float]]:
+        p = self.params_ if params is None else params
+        return self._design.split([float(p[n]) for n in self._design.names])
+
+    def _customer_params(self, data: pd.DataFrame, params: Any = None) -> Any:
+        """Per-customer parameter tuple (arrays) for the rows of ``data``; base values otherwise."""
+        self._check_fitted()
+        p = self.params_ if params is None else pd.Series(params, dtype=np.float64)
+        missing = [n for n in self._param_names() if n not in p.index]
+        if missing:
+            raise ValueError(f"params is missing {missing}; expected {self._param_names()}.")
+        base = self.spec.params(*p[list(self.spec.params._fields)].to_numpy(dtype=np.float64))
+        if not self._design:
+            return base
+        what = f"the covariates passed to {type(self).__name__}"
+        X = self._design.matrices(data, what)
+        return cov.individual_params(base, self._levers, X, self._coefficients(p))
+
+    def individual_params(self, data: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """Per-customer base parameters after applying the covariates.
+
+        Parameters
+        ----------
+        data : DataFrame
+            One row per customer with the model's covariate columns (other
+            columns are ignored); the index is kept.
+        params : mapping or Series, optional
+            One parameter draw (e.g. a row of :meth:`sample_params`);
+            defaults to ``params_``.
+
+        Returns
+        -------
+        DataFrame
+            One column per base parameter, indexed like ``data``; constant
+            columns for a model without covariates.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}",
+                            what=f"the data passed to {type(self).__name__}")
+        p = self._customer_params(data, params)
+        n = len(data)
+        return pd.DataFrame({k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+                             for k, v in p._asdict().items()}, index=data.index)
+
+    def sample_params(self, n_draws: int, *,
+                      random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Draws from the asymptotic normal distribution of the estimates.
+
+        The normal is taken on the optimised (unconstrained) scale of each
+        parameter (log for positive parameters, logit for shares, identity for
+        covariate coefficients), with the covariance implied by ``covariance_``,
+        and mapped back, so every draw is a valid parameter set.
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws.
+        random_state : int or Generator, optional
+            Seed; the same seed gives the same draws.
+
+        Returns
+        -------
+        DataFrame
+            ``n_draws`` rows, one column per entry of ``params_``.
+        """
+        self._check_fitted()
+        n = int(n_draws)
+        if n < 1:
+            raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
+        codes = np.array([("log", "logit", "identity").index(t) for t in self._transforms()])
+        theta = self.params_.to_numpy(dtype=np.float64)
+        _, d1, _ = _forward(_inverse(theta, codes), codes)
+        cov_nat = self.covariance_.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(cov_nat)):
+            raise ValueError(f"{type(self).__name__} has no finite covariance_ (the Hessian was "
+                             "singular), so the estimates cannot be sampled.")
+        cov_u = cov_nat / np.outer(d1, d1)
+        rng = np.random.default_rng(random_state)
+        u = rng.multivariate_normal(_inverse(theta, codes), 0.5 * (cov_u + cov_u.T), size=n,
+                                    method="eigh")
+        draws = _forward(u, codes)[0]
+        columns = self.params_.index
+        return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
 
-        The interval is computed on the log scale and mapped back
-        (``coef * exp(±z·se/coef)``), so it never includes impossible
-        non-positive values; ``se`` is the delta-method standard error.
+        The interval of a positive parameter is computed on the log scale and
+        mapped back (``coef * exp(±z·se/coef)``), so it never includes
+        impossible non-positive values; covariate coefficients (any sign) get
+        ``coef ± z·se``. ``se`` is the delta-method standard error.
         """
         self._check_fitted()
         z = float(special.ndtri(1 - alpha / 2))
         coef = self.params_.to_numpy()
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
-        with np.errstate(invalid="ignore"):  # NaN se (singular Hessian) stays NaN
+        identity = np.array([t == "identity" for t in self._transforms()], dtype=bool)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN se stays NaN
             se_log = se / coef
+            lower = np.where(identity, coef - z * se, coef * np.exp(-z * se_log))
+            upper = np.where(identity, coef + z * se, coef * np.exp(z * se_log))
         out = pd.DataFrame(
-            {
-                "coef": coef,
-                "se": se,
-                "lower": coef * np.exp(-z * se_log),
-                "upper": coef * np.exp(z * se_log),
-            },
+            {"coef": coef, "se": se, "lower": lower, "upper": upper},
             index=pd.Index(self.params_.index, name="param"),
         )
         return out
@@ -378,7 +575,21 @@ class ParametricModel:
         write_model_json(path, type(self).__name__, self.to_dict())
 
     def _init_kwargs(self) -> dict[str, Any]:
-        return {"penalizer": self.penalizer}
+        out: dict[str, Any] = {"penalizer": self.penalizer}
+        out.update(self._covariate_kwargs())
+        return out
+
+    def _covariate_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of the covariate configuration (empty without covariates)."""
+        if not self._design:
+            return {}
+        out: dict[str, Any] = {f"{lv.process}_covariates": list(self._design.columns[lv.process])
+                               for lv in self._design.active}
+        if self.covariate_penalty:
+            out["covariate_penalty"] = self.covariate_penalty
+        if self.coefficient_priors:
+            out["coefficient_priors"] = {k: list(v) for k, v in self.coefficient_priors.items()}
+        return out
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> Self:
@@ -394,9 +605,13 @@ class ParametricModel:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        names = list(cls.spec.params._fields)
         try:
-            model = cls(**doc.get("init", {}))
+            init = dict(doc.get("init", {}))
+            if "coefficient_priors" in init:
+                init["coefficient_priors"] = {k: tuple(v)
+                                              for k, v in init["coefficient_priors"].items()}
+            model = cls(**init)
+            names = model._param_names()
             params = [float(doc["params"][n]) for n in names]
             cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
             model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)

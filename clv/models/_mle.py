@@ -177,7 +177,8 @@ class _Objective:
         total = float(np.sum(self.weights * ll))  # elementwise: BLAS threads only add overhead
         if not np.isfinite(total):
             return np.inf
-        return -total / self.total + self.penalizer * float(np.sum(theta**2))
+        extra = 0.0 if self.spec.penalty is None else self.spec.penalty(theta)[0] / self.total
+        return -total / self.total + self.penalizer * float(np.sum(theta**2)) + extra
 
     def value_and_gradient(self, u: FloatArray) -> tuple[float, FloatArray]:
         self.n_evaluations += 1
@@ -190,6 +191,10 @@ class _Objective:
             return np.inf, np.zeros_like(u)
         f = -total / self.total + self.penalizer * float(np.sum(theta**2))
         du = -g * d1 / self.total + self.penalizer * 2.0 * theta * d1
+        if self.spec.penalty is not None:
+            pen, pen_grad = self.spec.penalty(theta)
+            f += pen / self.total
+            du = du + np.asarray(pen_grad) * d1 / self.total
         return f, du
 
     def value_grad_hess(self, u: FloatArray) -> tuple[float, FloatArray, FloatArray]:

@@ -198,6 +198,64 @@ def log_likelihood_gradient(params: Any, frequency: Any, recency: Any, T: Any,
     return ll, grad
 
 
+def log_likelihood_gradient_rows(params: Any, frequency: Any, recency: Any, T: Any,
+                                 ) -> tuple[FloatArray, FloatArray]:
+    """Per-customer log-likelihood and gradient for per-customer ``alpha`` and ``beta``.
+
+    The formulas of :func:`log_likelihood_gradient` with the hypergeometric
+    family (``alpha >= beta`` or not) chosen row by row; ``r`` and ``s`` are
+    scalars.  ``grad[j, i]`` is the derivative of row ``i`` w.r.t. its own
+    parameter ``j`` (used by covariate fits through the chain rule).
+    """
+    r, s = float(params[0]), float(params[2])
+    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
+    x, t_x, T = np.broadcast_arrays(x, t_x, T)
+    n = x.size
+    alpha = np.broadcast_to(np.asarray(params[1], dtype=np.float64), (n,))
+    beta = np.broadcast_to(np.asarray(params[3], dtype=np.float64), (n,))
+    p = r + x
+    m = p + s
+    fa = np.tile(alpha >= beta, 2)
+    a2, b2, p2 = np.tile(alpha, 2), np.tile(beta, 2), np.tile(p, 2)
+    t = np.concatenate([t_x, T])
+    at = a2 + t
+    bt = b2 + t
+    la = np.log(at)
+    lb = np.log(bt)
+    b_hyp = np.where(fa, p2, s + 1.0)
+    z = np.abs(a2 - b2) / (np.maximum(a2, b2) + t)
+    h, h_b, h_c, h_z = log_hyp2f1_1bc(b_hyp, p2 + s + 1.0, z, order=1)
+    log_term = -p2 * la - s * lb
+    g = log_term + h + np.where(fa, 0.0, la - lb)
+    dz_da = np.where(fa, bt / at**2, -1.0 / bt)
+    dz_db = np.where(fa, -1.0 / at, at / bt**2)
+    dg_r = -la + np.where(fa, h_b + h_c, h_c)
+    dg_s = -lb + np.where(fa, h_c, h_b + h_c)
+    dg_a = np.where(fa, -p2 / at, (1.0 - p2) / at) + h_z * dz_da
+    dg_b = np.where(fa, -s / bt, -(s + 1.0) / bt) + h_z * dz_db
+    a_, b_ = g[:n], g[n:]
+    alive = log_term[n:]
+    log_sm = np.log(s) - np.log(m)
+    dead = log_sm + logsubexp(a_, b_)
+    lam = np.logaddexp(alive, dead)
+    w_alive = np.exp(alive - lam)
+    w_dead = np.exp(dead - lam)
+    k_a = np.exp(log_sm + a_ - lam)
+    k_b = np.exp(log_sm + b_ - lam)
+    gammaln_p, digamma_p = per_frequency(
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k)))
+    log_a, log_b = np.log(alpha), np.log(beta)
+    ll = gammaln_p - special.gammaln(r) + r * log_a + s * log_b + lam
+    grad = np.empty((4, n))
+    grad[0] = (digamma_p - special.digamma(r) + log_a - w_alive * la[n:] - w_dead / m
+               + k_a * dg_r[:n] - k_b * dg_r[n:])
+    grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
+    grad[2] = (log_b - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m)
+               + k_a * dg_s[:n] - k_b * dg_s[n:])
+    grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
+    return ll, grad
+
+
 def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, weights: Any,
                            ) -> tuple[float, FloatArray, FloatArray]:
     r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, s, beta)``.

@@ -26,7 +26,7 @@ from __future__ import annotations
 import html
 import os
 import warnings
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -37,7 +37,9 @@ from numpy.typing import ArrayLike
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, Problem
 from clv.io import read_model_json, write_model_json
+from clv.models import _covariates as cov
 from clv.models._base import ParametricModel
+from clv.models._covariates import Lever
 from clv.models._mle import MLEResult, maximise
 from clv.models._spec import ModelSpec
 
@@ -407,6 +409,7 @@ def residual_lifetime_sum(
     discount_rate: ArrayLike,
     *,
     tail_exponent: float | None = None,
+    multiplier: ArrayLike | None = None,
 ) -> FloatArray:
     r"""Return :math:`\sum_{k \ge 1} \frac{S(n+k)}{S(n)} (1+d)^{-(k-1)}` by direct summation.
 
@@ -430,28 +433,37 @@ def residual_lifetime_sum(
         Broadcast together; ``renewals >= 0``, ``discount_rate >= 0``.
     tail_exponent : float, optional
         :math:`e` of the power-law tail (needed for ``discount_rate = 0``).
+    multiplier : array_like, optional
+        Per-customer churn multiplier (covariates), broadcast with ``renewals``;
+        ``log_survival`` is then called as ``log_survival(params, t, multiplier)``.
 
     Returns
     -------
     ndarray
     """
-    m, d = np.broadcast_arrays(np.asarray(renewals, dtype=np.float64),
-                               np.asarray(discount_rate, dtype=np.float64))
+    m, d, mult = np.broadcast_arrays(np.asarray(renewals, dtype=np.float64),
+                                     np.asarray(discount_rate, dtype=np.float64),
+                                     np.asarray(1.0 if multiplier is None else multiplier,
+                                                dtype=np.float64))
     shape = m.shape
-    pairs = np.stack([m.ravel(), d.ravel()], axis=1)
+    pairs = np.stack([m.ravel(), d.ravel(), mult.ravel()], axis=1)
     uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    mu, du = uniq[:, 0], uniq[:, 1]
+    mu, du, ku = uniq[:, 0], uniq[:, 1], uniq[:, 2]
+
+    def log_s(t: FloatArray, k: FloatArray) -> FloatArray:
+        return log_survival(params, t) if multiplier is None else log_survival(params, t, k)
     total = np.zeros(len(mu))
     if tail_exponent is not None and tail_exponent <= 1.0:
         total[du == 0] = np.inf
     log_z = -np.log1p(du)
-    base = np.asarray(log_survival(params, mu), dtype=np.float64) * np.ones_like(mu)
+    base = np.asarray(log_s(mu, ku), dtype=np.float64) * np.ones_like(mu)
     active = np.flatnonzero(np.isfinite(total))
     start = 1
     while active.size and start <= _MAX_TERMS:
         k = np.arange(start, start + _BLOCK, dtype=np.float64)
         t = mu[active, None] + k
-        log_terms = log_survival(params, t) - base[active, None] + (k - 1.0) * log_z[active, None]
+        log_terms = (log_s(t, ku[active, None]) - base[active, None]
+                     + (k - 1.0) * log_z[active, None])
         terms = np.exp(log_terms)
         total[active] += terms.sum(axis=1)
         last = terms[:, -1]
@@ -493,13 +505,23 @@ class RetentionModel(ParametricModel):
     """
 
     spec: ClassVar[RetentionSpec]
+    _levers = (Lever("churn", None, 1.0),)
+    _center_covariates = False  # the base parameters stay those of a customer with x = 0
 
-    def __init__(self, *, shared: bool = True, penalizer: float = 0.0) -> None:
+    def __init__(self, *, shared: bool = True, penalizer: float = 0.0,
+                 churn_covariates: Sequence[str] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(penalizer=penalizer, covariates={"churn": churn_covariates},
+                         covariate_penalty=covariate_penalty,
+                         coefficient_priors=coefficient_priors)
         self.shared = shared
-        self.penalizer = penalizer
+        if self._design and not shared:
+            raise ValueError("churn_covariates need shared=True (one set of parameters for all "
+                             "cohorts); add cohort indicators as covariates instead.")
 
     def _init_kwargs(self) -> dict[str, Any]:
-        return {"shared": self.shared, "penalizer": self.penalizer}
+        return {"shared": self.shared, "penalizer": self.penalizer, **self._covariate_kwargs()}
 
     # ------------------------------------------------------------------ fit
     def _starting_points(self, counts: pd.DataFrame) -> list[Mapping[str, float] | None]:
@@ -574,15 +596,32 @@ class RetentionModel(ParametricModel):
         ConvergenceError
             The likelihood could not be maximised.
         """
-        counts = retention_counts(data)
         what = f"the data passed to {type(self).__name__}"
+        if self._design and isinstance(data, pd.DataFrame) and (
+                "n_alive" in data.columns or ("period" in data.columns
+                                              and "periods_observed" not in data.columns)):
+            raise DataError([Problem(None, "a survival table (period, n_alive) cannot carry "
+                                     "customer covariates", "pass one row per customer with "
+                                     "periods_observed, churned and the covariate columns "
+                                     f"{self._design.coef_columns}")], what=what)
+        counts = retention_counts(data)
         if len(counts) == 0:
             raise DataError([Problem(None, "no renewal period is observed", "pass customers "
                                      "observed for at least one period (periods_observed >= 1, "
                                      "or a survival table with periods after 0)")], what=what)
         names = list(self.spec.params._fields)
         labels = list(pd.unique(counts["cohort"]))
-        if self.shared:
+        if self._design:
+            arrays = {c: counts[c].to_numpy(dtype=np.float64) for c in _COLUMNS}
+            weights = counts["weight"].to_numpy(dtype=np.float64)
+            from clv.models import _retention_covariates as ph
+
+            self._fit_covariates(
+                data, arrays, weights, initial_params, n_starts, random_state, ph.log_likelihood,
+                plain_fit=lambda: self._maximise(counts, None, 1, None))
+            self.params_.index.name = "param"
+            self.covariance_.index.name = self.covariance_.columns.name = "param"
+        elif self.shared:
             result = self._maximise(counts, initial_params, n_starts, random_state)
             flat = pd.Index(names, name="param")
             self.params_ = pd.Series(result.params, index=flat, name="coef", dtype=np.float64)
@@ -634,7 +673,7 @@ class RetentionModel(ParametricModel):
             raise ValueError(f"unknown cohort {cohort!r}; the model was fitted on cohorts "
                              f"{self.cohorts_}.")
         if not self._per_cohort:
-            return self.spec.params(*self.params_.to_numpy())
+            return self.spec.params(*self.params_[list(self.spec.params._fields)].to_numpy())
         if cohort is None:
             raise ValueError(f"{type(self).__name__} has one set of parameters per cohort; pass "
                              f"cohort= (one of {self.cohorts_}).")
@@ -645,7 +684,8 @@ class RetentionModel(ParametricModel):
         return self._params(None)
 
     # ------------------------------------------------------------------ predictions
-    def survival(self, t: ArrayLike, *, cohort: Hashable | None = None) -> np.ndarray:
+    def survival(self, t: ArrayLike, *, cohort: Hashable | None = None,
+                 covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
         """Share of a new cohort still active after ``t`` periods, :math:`S(t)`.
 
         Parameters
@@ -654,16 +694,57 @@ class RetentionModel(ParametricModel):
             Periods, ``t >= 0`` (``S(0) = 1``).
         cohort : hashable, optional
             Required when the model has one set of parameters per cohort.
+        covariates : DataFrame, optional
+            For a model with churn covariates: one row per customer with the
+            covariate columns; the result is a Series aligned to its index
+            (``t`` a scalar or one value per row). Without it, the values of
+            a customer with every covariate at 0.
 
         Returns
         -------
-        ndarray
+        ndarray or Series
         """
         assert self.spec.log_survival is not None
         t_arr = _check_periods(t, 0.0, "t")
+        if covariates is not None:
+            return self._per_customer(covariates, t_arr, lambda f, k: np.exp(f(k, t_arr)),
+                                      "survival")
         return np.exp(self.spec.log_survival(self._params(cohort), t_arr))
 
-    def retention_rate(self, t: ArrayLike, *, cohort: Hashable | None = None) -> np.ndarray:
+    def _per_customer(self, covariates: pd.DataFrame, t: FloatArray,
+                      fn: Callable[..., Any], name: str) -> pd.Series:
+        """``fn(log_survival, multiplier)`` for each customer of ``covariates`` (a Series)."""
+        from clv.models import _retention_covariates as ph
+
+        if not isinstance(covariates, pd.DataFrame):
+            raise TypeError("covariates must be a DataFrame with one row per customer.")
+        p = self._p
+        k = self.individual_params(covariates)["churn_multiplier"].to_numpy()
+        values = fn(lambda mult, tt: ph.log_survival(p, mult, tt), k)
+        return pd.Series(np.asarray(values, dtype=np.float64) * np.ones(len(covariates)),
+                         index=covariates.index, name=name)
+
+    def individual_params(self, data: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """Per-customer parameters: the base ones and the churn hazard multiplier.
+
+        The retention covariates act as discrete proportional hazards, so
+        ``alpha, beta`` (and ``c``) are shared and each customer has a
+        ``churn_multiplier`` :math:`k_i = e^{\\gamma_c^\top x_i}` (1 without
+        covariates): :math:`S_i(t) = B(\alpha, \beta + k_i t^c)/B(\alpha, \beta)`.
+        """
+        out = super().individual_params(data, params)
+        p = self.params_ if params is None else pd.Series(params, dtype=np.float64)
+        k = np.ones(len(data))
+        if self._design:
+            X = self._design.matrices(data, f"the covariates passed to {type(self).__name__}")
+            g = self._coefficients(p)["churn"]
+            k = np.asarray(cov.covariate_multiplier(X["churn"], g, 1.0)) * k
+        out["churn_multiplier"] = k
+        return out
+
+
+    def retention_rate(self, t: ArrayLike, *, cohort: Hashable | None = None,
+                       covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
         """Share of the customers active in period ``t`` who renew: :math:`r_t = S(t)/S(t-1)`.
 
         Parameters
@@ -672,18 +753,29 @@ class RetentionModel(ParametricModel):
             Periods, ``t >= 1``.
         cohort : hashable, optional
             Required when the model has one set of parameters per cohort.
+        covariates : DataFrame, optional
+            For a model with churn covariates: one row per customer with the
+            covariate columns; the result is a Series aligned to its index
+            (``t`` a scalar or one value per row). Without it, the values of
+            a customer with every covariate at 0.
 
         Returns
         -------
-        ndarray
+        ndarray or Series
         """
         assert self.spec.log_survival is not None
         t_arr = _check_periods(t, 1.0, "t")
+        if covariates is not None:
+            return self._per_customer(
+                covariates, t_arr,
+                lambda f, k: np.exp(np.minimum(f(k, t_arr) - f(k, t_arr - 1.0), 0.0)),
+                "retention_rate")
         p = self._params(cohort)
         diff = self.spec.log_survival(p, t_arr) - self.spec.log_survival(p, t_arr - 1.0)
         return np.exp(np.minimum(diff, 0.0))
 
-    def probability_of_churn(self, t: ArrayLike, *, cohort: Hashable | None = None) -> np.ndarray:
+    def probability_of_churn(self, t: ArrayLike, *, cohort: Hashable | None = None,
+                             covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
         """Probability that a new customer is lost in period ``t``, :math:`S(t-1) - S(t)`.
 
         Parameters
@@ -698,6 +790,14 @@ class RetentionModel(ParametricModel):
         ndarray
         """
         t_arr = _check_periods(t, 1.0, "t")
+        if covariates is not None:
+            from clv.models import _retention_covariates as ph
+
+            p = self._p
+            return self._per_customer(
+                covariates, t_arr,
+                lambda f, k: np.exp(ph.log_likelihood(p, {"churn": k}, t_arr, 1.0)),
+                "probability_of_churn")
         p = self._params(cohort)
         ll = self.spec.log_likelihood(p, t_arr, np.ones_like(t_arr))
         return np.exp(ll)
@@ -710,6 +810,8 @@ class RetentionModel(ParametricModel):
         discounted number of payments when every active period is paid at its
         start (the first one at acquisition, undiscounted).  With ``d = 0``
         this is :math:`E[T]`, which is infinite for heavy-tailed lifetimes.
+        With churn covariates it is the value for a customer with every
+        covariate at 0.
 
         Parameters
         ----------
@@ -723,7 +825,7 @@ class RetentionModel(ParametricModel):
         float
         """
         d = _check_rate(discount_rate)
-        p = self._params(cohort)
+        p = self._params(cohort)  # x = 0 with covariates: a baseline new customer
         if self.spec.expected_lifetime is not None:
             return float(self.spec.expected_lifetime(p, d))
         future = self._residual(p, 0.0, d)
@@ -731,7 +833,9 @@ class RetentionModel(ParametricModel):
 
     def expected_residual_lifetime(self, periods_observed: ArrayLike, *,
                                    discount_rate: float = 0.0,
-                                   cohort: Hashable | None = None) -> np.ndarray | pd.Series:
+                                   cohort: Hashable | None = None,
+                                   covariates: pd.DataFrame | None = None
+                                   ) -> np.ndarray | pd.Series:
         r"""Discounted expected residual lifetime (DERL) of active customers.
 
         For a customer still active after ``n = periods_observed`` periods
@@ -756,6 +860,11 @@ class RetentionModel(ParametricModel):
             Per period, ``>= 0``.
         cohort : hashable, optional
             Required when the model has one set of parameters per cohort.
+        covariates : DataFrame, optional
+            For a model with churn covariates: one row per customer (aligned
+            with ``periods_observed``) with the covariate columns; the result
+            is a Series indexed like ``covariates``. Without it every
+            covariate is 0.
 
         Returns
         -------
@@ -763,6 +872,19 @@ class RetentionModel(ParametricModel):
         """
         d = _check_rate(discount_rate)
         n = _check_periods(periods_observed, 0.0, "periods_observed")
+        if covariates is not None:
+            from clv.models import _retention_covariates as ph
+
+            if not isinstance(covariates, pd.DataFrame):
+                raise TypeError("covariates must be a DataFrame with one row per customer.")
+            p = self._p
+            k = self.individual_params(covariates)["churn_multiplier"].to_numpy()
+            exponent = None if self.spec.tail_exponent is None else float(
+                self.spec.tail_exponent(p))
+            values = residual_lifetime_sum(
+                lambda q, t, kk: ph.log_survival(q, kk, t), p, n * np.ones(len(k)), d,
+                tail_exponent=exponent, multiplier=k)
+            return pd.Series(values, index=covariates.index, name="expected_residual_lifetime")
         values = self._residual(self._params(cohort), n, d)
         if isinstance(periods_observed, pd.Series):
             return pd.Series(np.asarray(values, dtype=np.float64) * np.ones(len(periods_observed)),
@@ -813,7 +935,7 @@ class RetentionModel(ParametricModel):
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Save the fitted model as JSON (atomically; never pickle)."""
         self._check_fitted()
-        names = list(self.spec.params._fields)
+        names = self._param_names()
         if self._per_cohort:
             params: Any = [[_json_label(c), {n: float(self.params_[(c, n)]) for n in names}]
                            for c in self.cohorts_]
@@ -840,9 +962,13 @@ class RetentionModel(ParametricModel):
             For a file of another model, an unknown schema version or a corrupt file.
         """
         doc = read_model_json(path, model=cls.__name__)
-        names = list(cls.spec.params._fields)
         try:
-            model = cls(**doc.get("init", {}))
+            init = dict(doc.get("init", {}))
+            if "coefficient_priors" in init:
+                init["coefficient_priors"] = {k: tuple(v)
+                                              for k, v in init["coefficient_priors"].items()}
+            model = cls(**init)
+            names = model._param_names()
             raw = doc["params"]
             if isinstance(raw, dict):
                 values = [float(raw[n]) for n in names]

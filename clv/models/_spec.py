@@ -28,6 +28,10 @@ class ModelSpec:
     gradient : callable, optional
         ``gradient(params, *columns) -> (ll, dll)`` with ``dll`` of shape
         ``(n_params, n_rows)``: per-row derivatives w.r.t. each parameter.
+    row_gradient : callable, optional
+        Like ``gradient`` but for per-customer parameter arrays: ``dll[j, i]``
+        is the derivative of row ``i`` w.r.t. its own parameter ``j``. Covariate
+        fits use it through the chain rule (central differences otherwise).
     hessian : callable, optional
         ``hessian(params, *columns, weights) -> (ll, grad, hess)``: the weighted
         total log-likelihood, its gradient ``(n_params,)`` and Hessian
@@ -44,6 +48,11 @@ class ModelSpec:
         parameter: ``"log"`` (positive), ``"logit"`` (a share in (0, 1)) or
         ``"identity"`` (any sign, e.g. a covariate coefficient). Empty (the
         default) means every parameter is on the log scale.
+    penalty : callable, optional
+        ``penalty(theta) -> (value, gradient)``: a penalty in units of the total
+        log-likelihood, subtracted from it in the objective (the L2 penalty and
+        Gaussian priors on covariate coefficients); the gradient is w.r.t. the
+        natural parameters.
     fit_rows : callable, optional
         ``fit_rows(frame) -> boolean mask`` of rows that enter the likelihood
         (Gamma-Gamma uses repeat buyers only).
@@ -58,12 +67,14 @@ class ModelSpec:
     columns: tuple[str, ...]
     log_likelihood: Callable[..., Any]
     gradient: Callable[..., Any] | None = None
+    row_gradient: Callable[..., Any] | None = None
     hessian: Callable[..., Any] | None = None
     initial: Callable[..., Any] | None = None
     scale_columns: tuple[str, ...] = ()
     scale_params: tuple[str, ...] = ()
     transforms: tuple[str, ...] = ()
     fit_rows: Callable[..., Any] | None = None
+    penalty: Callable[..., Any] | None = None
     probability_alive: Callable[..., Any] | None = None
     expected_purchases: Callable[..., Any] | None = None
     expected_purchases_new_customer: Callable[..., Any] | None = None

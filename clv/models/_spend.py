@@ -74,17 +74,19 @@ class SpendModel(ParametricModel):
         Parameters
         ----------
         data : DataFrame
-            RFM frame with ``frequency`` and ``monetary_value``.
+            RFM frame with ``frequency`` and ``monetary_value`` (and the
+            model's covariate columns, if it has covariates).
 
         Returns
         -------
         Series
             Aligned to ``data.index``; customers with ``frequency == 0`` get
-            the population mean :meth:`expected_spend_new_customer`.
+            the population mean :meth:`expected_spend_new_customer` (of their
+            covariates, with a covariate model).
         """
         assert self.spec.expected_spend is not None
-        p = self._p
         x, m = self._arrays(data, _SPEND)
+        p = self._customer_params(data)
         if np.any(x == 0):
             self.expected_spend_new_customer()  # raises when the population mean is undefined
         return self._series(self.spec.expected_spend(p, x, m), data, "expected_spend")
@@ -97,6 +99,8 @@ class SpendModel(ParametricModel):
     def simulate(self, frequency: ArrayLike, *,
                  random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Simulate the mean spend of customers with the given numbers of repeat transactions.
+
+        With a covariate model the simulated customers have every covariate at 0.
 
         Parameters
         ----------

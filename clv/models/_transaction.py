@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -25,7 +27,9 @@ class TransactionModel(ParametricModel):
         Parameters
         ----------
         data : DataFrame
-            RFM frame with ``frequency``, ``recency``, ``T``.
+            RFM frame with ``frequency``, ``recency``, ``T`` (and the model's
+            covariate columns, if it has covariates: each customer is scored
+            with their own parameters).
 
         Returns
         -------
@@ -33,8 +37,8 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         assert self.spec.probability_alive is not None
-        p = self._p
         x, t_x, T = self._arrays(data, _RFM)
+        p = self._customer_params(data)
         return self._series(self.spec.probability_alive(p, x, t_x, T), data, "probability_alive")
 
     def expected_purchases(self, t: ArrayLike, data: pd.DataFrame) -> pd.Series:
@@ -45,7 +49,9 @@ class TransactionModel(ParametricModel):
         t : float or array_like
             Horizon in the data's periods (a scalar, or one value per customer).
         data : DataFrame
-            RFM frame with ``frequency``, ``recency``, ``T``.
+            RFM frame with ``frequency``, ``recency``, ``T`` (and the model's
+            covariate columns, if it has covariates: each customer is scored
+            with their own parameters).
 
         Returns
         -------
@@ -53,8 +59,8 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         assert self.spec.expected_purchases is not None
-        p = self._p
         x, t_x, T = self._arrays(data, _RFM)
+        p = self._customer_params(data)
         t_arr = _check_horizon(t)
         return self._series(
             self.spec.expected_purchases(p, t_arr, x, t_x, T) * np.ones_like(x),
@@ -62,23 +68,60 @@ class TransactionModel(ParametricModel):
             "expected_purchases",
         )
 
-    def expected_purchases_new_customer(self, t: ArrayLike) -> np.ndarray:
-        """Expected repeat purchases of a newly acquired customer in ``(0, t]``."""
-        assert self.spec.expected_purchases_new_customer is not None
-        return np.asarray(self.spec.expected_purchases_new_customer(self._p, _check_horizon(t)))
+    def _new_customer_params(self, covariates: pd.DataFrame | None) -> Any:
+        if covariates is None:
+            return self._p
+        if not isinstance(covariates, pd.DataFrame):
+            raise TypeError("covariates must be a DataFrame with one row per (new) customer.")
+        return self._customer_params(covariates)
 
-    def probability_of_purchases(self, n: ArrayLike, t: ArrayLike) -> np.ndarray:
-        """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
+    def expected_purchases_new_customer(
+        self, t: ArrayLike, *, covariates: pd.DataFrame | None = None
+    ) -> np.ndarray | pd.Series:
+        """Expected repeat purchases of a newly acquired customer in ``(0, t]``.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Horizon in periods.
+        covariates : DataFrame, optional
+            For a model with covariates: one row per new customer with the
+            covariate columns; the result is then a Series aligned to its
+            index (``t`` a scalar or one value per row). Without it the
+            customer has every covariate at 0 (the base parameters).
+        """
+        assert self.spec.expected_purchases_new_customer is not None
+        p = self._new_customer_params(covariates)
+        values = self.spec.expected_purchases_new_customer(p, _check_horizon(t))
+        if covariates is None:
+            return np.asarray(values)
+        return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
+                            "expected_purchases_new_customer")
+
+    def probability_of_purchases(
+        self, n: ArrayLike, t: ArrayLike, *, covariates: pd.DataFrame | None = None
+    ) -> np.ndarray | pd.Series:
+        """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``.
+
+        ``covariates`` as in :meth:`expected_purchases_new_customer` (``n`` and
+        ``t`` then scalars or one value per row); without it every covariate
+        is 0.
+        """
         assert self.spec.probability_of_purchases is not None
         n_arr = np.asarray(n, dtype=np.float64)
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must be a non-negative whole number of purchases.")
-        return np.asarray(self.spec.probability_of_purchases(self._p, n_arr, _check_horizon(t)))
+        p = self._new_customer_params(covariates)
+        values = self.spec.probability_of_purchases(p, n_arr, _check_horizon(t))
+        if covariates is None:
+            return np.asarray(values)
+        return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
+                            "probability_of_purchases")
 
     def simulate(
         self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None
     ) -> pd.DataFrame:
-        """Simulate customers from the fitted parameters.
+        """Simulate customers from the fitted parameters (covariates at 0, if the model has any).
 
         Parameters
         ----------

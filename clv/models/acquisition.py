@@ -908,6 +908,10 @@ class AcquisitionModel(ParametricModel):
         fixed = self._fixed(list(self.params_.index))
         return [q for q in self.params_.index if q not in fixed]
 
+    def _transforms(self) -> list[str]:
+        """Optimised scale of each parameter (logit for ``p``, identity for ``beta_*``)."""
+        return [_transform_of(str(n)) for n in self.params_.index]
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
 

@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,6 +33,7 @@ from clv._special import (
 )
 from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
+from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
 
@@ -484,7 +486,8 @@ def simulate(
     Parameters
     ----------
     params : BGNBDParams
-        Population parameters (scalars).
+        Population parameters (scalars), or per-customer arrays (e.g. from
+        :func:`clv.models._covariates.individual_params`).
     T : array_like
         Age of each customer (one entry per customer).
     rng : numpy.random.Generator
@@ -495,9 +498,12 @@ def simulate(
         ``frequency``, ``recency``, ``T`` arrays, plus the latent ``lambda``,
         ``p`` and ``alive`` (alive at T).
     """
-    r, alpha, a, b = (float(v) for v in params)
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
+    if all(np.ndim(v) == 0 for v in params):
+        r, alpha, a, b = (float(v) for v in params)
+    else:  # per-customer parameters (e.g. from covariates)
+        r, alpha, a, b = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in params)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
     # BG/NBD: after each repeat purchase (not the first purchase at time 0) the customer
@@ -580,3 +586,15 @@ class BetaGeoModel(TransactionModel):
     """
 
     spec = SPEC
+    _levers = (Lever("purchase", "alpha", -1.0), Lever("dropout", "a", 1.0))
+
+    def __init__(self, *, penalizer: float = 0.0,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(penalizer=penalizer,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         covariate_penalty=covariate_penalty,
+                         coefficient_priors=coefficient_priors)

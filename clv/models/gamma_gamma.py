@@ -23,7 +23,7 @@ References
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -35,6 +35,7 @@ from clv._ops import NUMPY
 from clv._special import per_frequency
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataWarning
+from clv.models._covariates import Lever
 from clv.models._spend import SpendModel, SpendSpec
 
 __all__ = [
@@ -420,6 +421,15 @@ class GammaGammaModel(SpendModel):
     """
 
     spec = SPEC
+    _levers = (Lever("spend", "v", 1.0),)
+
+    def __init__(self, *, penalizer: float = 0.0,
+                 spend_covariates: Sequence[str] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(penalizer=penalizer, covariates={"spend": spend_covariates},
+                         covariate_penalty=covariate_penalty,
+                         coefficient_priors=coefficient_priors)
 
     def fit(
         self,
@@ -467,8 +477,17 @@ class GammaGammaModel(SpendModel):
             )
         return self
 
-    def expected_spend_new_customer(self) -> float:
+    def expected_spend_new_customer(self, *, covariates: pd.DataFrame | None = None
+                                    ) -> float | pd.Series:
         """Population mean transaction value :math:`pv/(q-1)`.
+
+        Parameters
+        ----------
+        covariates : DataFrame, optional
+            For a model with spend covariates: one row per customer with the
+            covariate columns; returns the mean transaction value of a new
+            customer with those covariates (a Series aligned to the index).
+            Without it, the value for a customer with every covariate at 0.
 
         Raises
         ------
@@ -476,6 +495,11 @@ class GammaGammaModel(SpendModel):
             When ``q <= 1``: the mean of the fitted spend distribution is infinite.
         """
         p = self._p
+        if covariates is not None:
+            self.expected_spend_new_customer()  # raises when the mean is undefined
+            values = expected_spend_new_customer(self._customer_params(covariates))
+            return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
+                                "expected_spend_new_customer")
         if not float(p.q) > 1.0:
             raise ValueError(
                 f"the population mean spend p*v/(q-1) is infinite because q = {float(p.q):.4g} "

@@ -25,6 +25,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,6 +36,7 @@ from scipy import special
 from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
+from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
 
@@ -324,7 +326,8 @@ def simulate(params: PNBDParams, T: ArrayLike, *,
     Parameters
     ----------
     params : PNBDParams
-        Population parameters (scalars).
+        Population parameters (scalars), or per-customer arrays (e.g. from
+        :func:`clv.models._covariates.individual_params`).
     T : array_like
         Age of each customer (one entry per customer).
     rng : numpy.random.Generator
@@ -342,9 +345,13 @@ def simulate(params: PNBDParams, T: ArrayLike, *,
     >>> sorted(sim)
     ['T', 'alive', 'frequency', 'lambda', 'mu', 'recency']
     """
-    r, alpha, s, beta = (float(v) for v in params)
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
+    if all(np.ndim(v) == 0 for v in params):
+        r, alpha, s, beta = (float(v) for v in params)
+    else:  # per-customer parameters (e.g. from covariates)
+        r, alpha, s, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+                             for v in params)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
@@ -375,6 +382,7 @@ SPEC = ModelSpec(
     columns=("frequency", "recency", "T"),
     log_likelihood=log_likelihood,
     gradient=log_likelihood_gradient,
+    row_gradient=_math.log_likelihood_gradient_rows,
     hessian=log_likelihood_hessian,
     initial=_initial,
     scale_columns=("recency", "T"),
@@ -407,6 +415,18 @@ class ParetoNBDModel(TransactionModel):
     """
 
     spec = SPEC
+    _levers = (Lever("purchase", "alpha", -1.0), Lever("dropout", "beta", -1.0))
+
+    def __init__(self, *, penalizer: float = 0.0,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(penalizer=penalizer,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         covariate_penalty=covariate_penalty,
+                         coefficient_priors=coefficient_priors)
 
     def expected_discounted_residual_transactions(self, data: pd.DataFrame,
                                                   discount_rate: float) -> pd.Series:
@@ -424,8 +444,8 @@ class ParetoNBDModel(TransactionModel):
         Series
             Aligned to ``data.index``.
         """
-        p = self._p
         x, t_x, T = self._arrays(data, ("frequency", "recency", "T"))
+        p = self._customer_params(data)
         values = expected_discounted_residual_transactions(p, x, t_x, T, discount_rate)
         return self._series(values * np.ones_like(x), data,
                             "expected_discounted_residual_transactions")

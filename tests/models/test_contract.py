@@ -218,3 +218,37 @@ def test_customers_first_seen_in_the_last_period_are_valid(name):
     bad = pd.DataFrame({"frequency": [1.0], "recency": [0.0], "T": [0.0]})
     with pytest.raises(DataError, match="'T'"):
         model.expected_purchases(10.0, bad)
+
+
+def test_sample_params_and_individual_params(fitted):
+    model, data = fitted
+    draws = model.sample_params(4000, random_state=3)
+    assert list(draws.columns) == list(model.params_.index) and len(draws) == 4000
+    assert draws.equals(model.sample_params(4000, random_state=3))
+    assert np.all(np.isfinite(draws.to_numpy()))
+    # the draws' median maps to the estimate (normal on the optimised scale)
+    np.testing.assert_allclose(draws.median(), model.params_, rtol=0.05)
+    ip = model.individual_params(data.head(3))
+    assert ip.index.equals(data.head(3).index)
+    assert list(ip.columns) == list(model.params_.index)
+    np.testing.assert_allclose(ip.iloc[0], model.params_)
+    ip_draw = model.individual_params(data.head(3), params=draws.iloc[0])
+    np.testing.assert_allclose(ip_draw.iloc[0], draws.iloc[0])
+
+
+def test_sample_params_on_retention_and_acquisition_models():
+    from clv.models.acquisition import AcquisitionModel
+    from clv.models.sbg import ShiftedBetaGeoModel
+
+    table = pd.DataFrame({"period": range(8),
+                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
+    sbg_model = ShiftedBetaGeoModel().fit(table)
+    draws = sbg_model.sample_params(2000, random_state=0)
+    np.testing.assert_allclose(draws.median(), sbg_model.params_, rtol=0.05)
+    acq = AcquisitionModel(distribution="exponential", pool_size=2000)
+    counts = pd.Series([120, 100, 90, 70, 60, 55, 40, 35, 30, 25], index=range(1, 11))
+    acq.fit(counts)
+    draws = acq.sample_params(4000, random_state=0)
+    assert list(draws.columns) == list(acq.params_.index)
+    assert ((draws["p"] > 0) & (draws["p"] < 1)).all()  # logit scale: always a share
+    np.testing.assert_allclose(draws.median(), acq.params_, rtol=0.05)
