@@ -317,6 +317,9 @@ def test_residual_lifetime_per_customer(cls):
     p = model._p
     terms = np.exp(ph.log_survival(p, k, t) - ph.log_survival(p, k, 3.0)) / 1.1 ** (t - 4.0)
     assert derl["b"] == pytest.approx(terms.sum(), rel=1e-8)
+    life = model.expected_lifetime(discount_rate=0.1, covariates=rows)
+    assert life["a"] == pytest.approx(model.expected_lifetime(discount_rate=0.1), rel=1e-8)
+    assert life["b"] < life["a"]
 
 
 # ----------------------------------------------------------------------------- persistence
