@@ -222,7 +222,7 @@ def rfm_problems(
 
 
 class ParametricModel:
-    """Base class of the maximum-likelihood models.
+    r"""Base class of the maximum-likelihood models.
 
     Parameters
     ----------
@@ -230,12 +230,30 @@ class ParametricModel:
         L2 penalty on the parameters (on the rescaled problem), as in lifetimes.
         Keep 0 for maximum-likelihood estimates; a small value (0.001-0.1)
         stabilises fits on tiny or degenerate data sets.
+    covariates : mapping of process name to column names, optional
+        Time-invariant customer covariates per lever (the concrete models
+        expose them as ``purchase_covariates=``, ``dropout_covariates=``,
+        ``spend_covariates=`` or ``churn_covariates=``). Each lever's
+        parameter becomes :math:`\theta_i = \theta_0 e^{\pm\gamma^\top x_i}`
+        (see :mod:`clv.models._covariates`); coefficients are reported per
+        natural unit as ``process[column]`` after the base parameters.
+    covariate_penalty : float, default 0.0
+        L2 penalty on the standardised coefficients: the objective is
+        :math:`-\ln L/n + \lambda \lVert g \rVert^2` (CLVTools' convention).
+    coefficient_priors : mapping of str to (mean, sd), optional
+        Gaussian priors on coefficients in natural units, e.g.
+        ``{"dropout[complaints]": (0.3, 0.1)}`` from an experiment: the fit is
+        then a penalised-likelihood (MAP) estimate.
     """
 
     spec: ClassVar[ModelSpec]
     _integer_T: ClassVar[bool] = False
     _levers: ClassVar[tuple[Lever, ...]] = ()
     _center_covariates: ClassVar[bool] = True
+    # defaults for subclasses with their own __init__ (no covariates)
+    _design: Design = Design((), {})
+    covariate_penalty: float = 0.0
+    coefficient_priors: dict[str, tuple[float, float]] | None = None
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,

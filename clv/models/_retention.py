@@ -803,7 +803,8 @@ class RetentionModel(ParametricModel):
         return np.exp(ll)
 
     def expected_lifetime(self, *, discount_rate: float = 0.0,
-                          cohort: Hashable | None = None) -> float:
+                          cohort: Hashable | None = None,
+                          covariates: pd.DataFrame | None = None) -> float | pd.Series:
         r"""(Discounted) expected lifetime of a new customer, in periods: DEL.
 
         :math:`\mathrm{DEL}(d) = \sum_{t \ge 0} S(t) / (1+d)^t`, the expected
@@ -811,7 +812,8 @@ class RetentionModel(ParametricModel):
         start (the first one at acquisition, undiscounted).  With ``d = 0``
         this is :math:`E[T]`, which is infinite for heavy-tailed lifetimes.
         With churn covariates it is the value for a customer with every
-        covariate at 0.
+        covariate at 0, or, with ``covariates=`` (one row per new customer),
+        a Series of per-customer values.
 
         Parameters
         ----------
@@ -825,6 +827,10 @@ class RetentionModel(ParametricModel):
         float
         """
         d = _check_rate(discount_rate)
+        if covariates is not None:
+            future = self.expected_residual_lifetime(np.zeros(len(covariates)), discount_rate=d,
+                                                     covariates=covariates)
+            return (1.0 + future / (1.0 + d)).rename("expected_lifetime")
         p = self._params(cohort)  # x = 0 with covariates: a baseline new customer
         if self.spec.expected_lifetime is not None:
             return float(self.spec.expected_lifetime(p, d))
@@ -901,7 +907,7 @@ class RetentionModel(ParametricModel):
     def simulate(self, n_customers: int, n_periods: ArrayLike, *,
                  random_state: int | np.random.Generator | None = None,
                  cohort: Hashable | None = None) -> pd.DataFrame:
-        """Simulate customers from the fitted parameters.
+        """Simulate customers from the fitted parameters (every covariate at 0, if any).
 
         Parameters
         ----------

@@ -577,6 +577,13 @@ class BetaGeoModel(TransactionModel):
     Required columns: ``frequency``, ``recency``, ``T`` (periods), optional
     ``weight``.
 
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``):
+    :math:`\\alpha_i = \\alpha_0 e^{-\\gamma_p^\\top x_i}` and
+    :math:`a_i = a_0 e^{\\gamma_d^\\top x_i}` (``b`` unchanged: the odds
+    :math:`a/b` of dropping out are multiplied), so a positive coefficient
+    raises the purchase rate (dropout probability); ``covariate_penalty`` and
+    ``coefficient_priors`` as in :class:`~clv.models._base.ParametricModel`.
+
     Examples
     --------
     >>> from clv.datasets import load_cdnow_summary

@@ -407,6 +407,11 @@ class GammaGammaModel(SpendModel):
     Required columns: ``frequency``, ``monetary_value`` (> 0 for repeat
     buyers; 0 or NaN allowed for the others), optional ``weight``.
 
+    Covariates (``spend_covariates=``): :math:`v_i = v_0 e^{\gamma_s^\top x_i}`,
+    which multiplies the expected spend by :math:`e^{\gamma_s^\top x_i}`;
+    ``covariate_penalty`` and ``coefficient_priors`` as in
+    :class:`~clv.models._base.ParametricModel`.
+
     Examples
     --------
     >>> from clv.data.datasets import load_cdnow_summary_with_spend

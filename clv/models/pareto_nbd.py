@@ -404,7 +404,13 @@ class ParetoNBDModel(TransactionModel):
     and :math:`\mu \sim \mathrm{Gamma}(s, \beta)`, independently ([SMC1987]_).
 
     Required columns: ``frequency``, ``recency``, ``T`` (periods), optional
-    ``weight``.
+    ``weight``, plus the covariate columns.
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``): per-customer
+    :math:`\alpha_i = \alpha_0 e^{-\gamma_p^\top x_i}` and
+    :math:`\beta_i = \beta_0 e^{-\gamma_d^\top x_i}`, so a positive coefficient
+    raises the purchase (dropout) rate; ``covariate_penalty`` and
+    ``coefficient_priors`` as in :class:`~clv.models._base.ParametricModel`.
 
     Examples
     --------

@@ -376,6 +376,13 @@ class ShiftedBetaGeoModel(RetentionModel):
         One :math:`(\\alpha, \\beta)` for all cohorts, or one per cohort.
     penalizer : float, default 0.0
         L2 penalty on the parameters; keep 0 for maximum likelihood.
+    churn_covariates : list of str, optional
+        Customer covariates as discrete proportional hazards:
+        :math:`S_i(t) = B(\\alpha, \\beta + t^c e^{\\gamma_c^\\top x_i})/B(\\alpha, \\beta)`
+        (:math:`c = 1` for sBG); a positive coefficient raises churn. Needs
+        per-customer rows and ``shared=True``.
+    covariate_penalty, coefficient_priors
+        As in :class:`~clv.models._base.ParametricModel`.
 
     Examples
     --------

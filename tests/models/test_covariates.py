@@ -317,6 +317,9 @@ def test_residual_lifetime_per_customer(cls):
     p = model._p
     terms = np.exp(ph.log_survival(p, k, t) - ph.log_survival(p, k, 3.0)) / 1.1 ** (t - 4.0)
     assert derl["b"] == pytest.approx(terms.sum(), rel=1e-8)
+    life = model.expected_lifetime(discount_rate=0.1, covariates=rows)
+    assert life["a"] == pytest.approx(model.expected_lifetime(discount_rate=0.1), rel=1e-8)
+    assert life["b"] < life["a"]
 
 
 # ----------------------------------------------------------------------------- persistence
@@ -396,3 +399,19 @@ def test_pareto_nbd_row_gradient_matches_finite_differences():
     scalar = pareto_nbd.PNBDParams(0.55, 10.0, 0.6, 11.0)
     assert np.allclose(pm.log_likelihood_gradient_rows(scalar, *cols)[1],
                        pm.log_likelihood_gradient(scalar, *cols)[1], atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_recovery_over_seeds_other_models(seed):
+    bg = bgnbd.BetaGeoModel(purchase_covariates=["nps"], dropout_covariates=["complaints"])
+    bg.fit(_bgnbd_data(10000, 300 + seed))
+    gg = gamma_gamma.GammaGammaModel(spend_covariates=["nps"]).fit(_gg_data(10000, 400 + seed))
+    churn = sbg.ShiftedBetaGeoModel(churn_covariates=["nps", "complaints"])
+    churn.fit(_retention_data(10000, 500 + seed))
+    for model, truth in ((bg, {"purchase[nps]": 0.3, "dropout[complaints]": 0.4}),
+                         (gg, {"spend[nps]": 0.25}),
+                         (churn, {"churn[nps]": -0.2, "churn[complaints]": 0.4})):
+        se = model.summary()["se"]
+        for name, value in truth.items():
+            assert abs(model.params_[name] - value) < 3 * se[name], (type(model), name)
