@@ -79,7 +79,7 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
             evidence: Mapping[str, Any] | None = None, segment: Any = None,
             level: float = 0.90, clv_change: bool = True, horizon: int = 52,
             discount_rate: float = 0.0, margin: float = 1.0, n_draws: int = 100,
-            random_state: int = 0) -> pd.DataFrame:
+            random_state: int = 0, period_length: float = 1.0) -> pd.DataFrame:
     """Driver table: effect of each CX signal on each lever and on CLV, with its evidence grade.
 
     Parameters
@@ -109,6 +109,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
         Valuation of the CLV change (periods of the data).
     n_draws, random_state
         Parameter draws for the CLV-change intervals.
+    period_length : float, default 1.0
+        Valuation period in the data's time unit (see :func:`clv.roi.evaluate_investments`).
 
     Returns
     -------
@@ -169,19 +171,23 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
             raise DataError([Problem(None, "no data given", "pass the customers' frame")],
                             what="the driver analysis")
         _clv_changes(table, transaction_model, spend_model, data, evidence, segment, level,
-                     horizon, discount_rate, margin, n_draws, random_state)
+                     horizon, discount_rate, margin, n_draws, random_state, period_length)
     return table.drop(columns="_name")
 
 
 def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
                  evidence: Mapping[str, Any], segment: Any, level: float, horizon: int,
-                 discount_rate: float, margin: float, n_draws: int, random_state: int) -> None:
-    from clv.roi import Evidence, Investment, Shift, evaluate_investments
-    from clv.roi.engine import LEVERS
+                 discount_rate: float, margin: float, n_draws: int, random_state: int,
+                 period_length: float) -> None:
+    from clv.roi import Evidence, Investment, Shift
+    from clv.roi.engine import LEVERS, CounterfactualEngine
+    from clv.roi.evaluate import lever_split
 
-    spend = sm if sm is not None else 1.0
+    engine = CounterfactualEngine(tm, sm if sm is not None else 1.0, data, horizon,
+                                  discount_rate, margin, n_draws, random_state, period_length)
     q = [(1 - level) / 2, (1 + level) / 2]
     trans = {n for n, *_ in _coefficients(tm)} | {n for n, *_ in _coefficients(sm)}
+    baselines: dict[str, np.ndarray] = {}
     for signal, group in table[table["_name"].isin(trans)].groupby("signal", sort=False):
         sd = float(group["signal_sd"].iloc[0])
         if not np.isfinite(sd) or sd <= 0:
@@ -192,18 +198,14 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
         for prefix, target in targets:
             inv = Investment(f"+1 SD {signal}", cost=1.0, target=target,
                              shifts=[Shift(signal, "add", sd)], evidence=ev)
-            res = evaluate_investments([inv], transaction_model=tm, spend_model=spend, data=data,
-                                       horizon=horizon, discount_rate=discount_rate,
-                                       margin=margin, n_draws=n_draws,
-                                       random_state=random_state, breakeven=False)
-            d = res.investments[inv.name]
-            eng = res.engine
-            rows = eng._target_rows(inv)
-            base = np.stack([np.add.reduce(eng.discounted(st.weight[rows][:, None] * st.j0[rows]))
-                             for st in eng._states])
+            levers = lever_split(engine.flows([engine.unit(inv)])[1])
+            if prefix not in baselines:
+                rows = engine._target_rows(inv)
+                baselines[prefix] = np.stack([
+                    np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
+                    for st in engine._states])
             for idx, row in group.iterrows():
-                lever_pos = LEVERS.index(row["lever"])
-                pct = 100.0 * d.levers[lever_pos] / base
+                pct = 100.0 * levers[LEVERS.index(row["lever"])] / baselines[prefix]
                 lo, hi = np.quantile(pct, q)
                 table.loc[idx, [f"{prefix}clv_change_pct", f"{prefix}clv_change_pct_lo",
                                 f"{prefix}clv_change_pct_hi"]] = [pct.mean(), lo, hi]

@@ -89,7 +89,8 @@ def _expm1_over(z: FloatArray, d: FloatArray) -> FloatArray:
 
 
 def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
-                              dropout_multiplier: FloatArray | None, horizon: int) -> FloatArray:
+                              dropout_multiplier: FloatArray | None, horizon: int,
+                              step: float = 1.0) -> FloatArray:
     r"""Per-period :math:`\int_{k-1}^{k} (B/(B+M(u)))^s du` for each customer.
 
     Parameters
@@ -102,6 +103,9 @@ def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
         :math:`m^\mu_{ik}`; ``None`` means no shift (all ones).
     horizon : int
         Number of future periods.
+    step : float, default 1.0
+        Length of a period in the time unit of ``base`` (e.g. 7 for weekly
+        periods of a model fitted in days).
 
     Returns
     -------
@@ -118,10 +122,10 @@ def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
     z = z[:, None] if z.ndim == 1 else z
     if dropout_multiplier is None:
         m = np.ones((b.shape[0], horizon))
-        cum = np.broadcast_to(np.arange(1.0, horizon + 1.0), m.shape)
+        cum = np.broadcast_to(step * np.arange(1.0, horizon + 1.0), m.shape)
     else:
         m = np.asarray(dropout_multiplier, dtype=np.float64)
-        cum = np.cumsum(m, axis=1)
+        cum = step * np.cumsum(m, axis=1)
     y = np.log1p(cum / b)
     if np.all(np.abs(z) > 1e-3):
         # difference of e^{(1-s) y}: no cancellation problem while |1 - s| is not tiny

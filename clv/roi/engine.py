@@ -131,6 +131,10 @@ class CounterfactualEngine:
         Parameter draws (Monte Carlo size of every interval).
     random_state : int, default 0
         Seed: the same seed gives the same numbers.
+    period_length : float, default 1.0
+        Length of a valuation period in the data's time unit: e.g. 7 to value in
+        weeks a model fitted on daily RFM data. ``horizon``, ``discount_rate``,
+        ramp-up, duration and cost periods are then in valuation periods.
     """
 
     transaction_model: Any
@@ -141,6 +145,7 @@ class CounterfactualEngine:
     margin: float = 1.0
     n_draws: int = 200
     random_state: int = 0
+    period_length: float = 1.0
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -192,6 +197,8 @@ class CounterfactualEngine:
             raise ValueError(f"discount_rate must be >= 0 per period, got {self.discount_rate!r}.")
         if not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be > 0, got {self.margin!r}.")
+        if not (np.isfinite(self.period_length) and self.period_length > 0):
+            raise ValueError(f"period_length must be > 0, got {self.period_length!r}.")
         if not (isinstance(self.n_draws, int) and self.n_draws >= 2):
             raise ValueError(f"n_draws must be a whole number >= 2, got {self.n_draws!r}.")
 
@@ -207,7 +214,7 @@ class CounterfactualEngine:
         spend = self._spend(i)
         weight = self.margin * p_alive * rate * spend
         base = beta + T
-        j0 = _math.period_purchase_integrals(s, base, None, self.horizon)
+        j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
         return _DrawState(weight, s, base, j0)
 
     def _spend(self, i: int) -> np.ndarray:
@@ -347,50 +354,69 @@ class CounterfactualEngine:
         return out
 
     def flows(self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *,
-              full_only: bool = False) -> np.ndarray:
-        """Incremental undiscounted margin per period for each lever coalition.
+              full_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Incremental margin of the units applied together, per draw.
 
-        Returns an array (S, 8, H): coalition index ``b`` has bit 0 = retention,
-        bit 1 = repeat purchase, bit 2 = spend switched on (``b = 7``: all). With
-        ``full_only`` only ``b = 7`` is computed (the other slots stay 0).
+        Returns
+        -------
+        full : array (S, H)
+            Undiscounted incremental margin per period with every lever switched on.
+        totals : array (S, 8)
+            Present value of the incremental margin for each lever coalition ``b``:
+            bit 0 = retention, bit 1 = repeat purchase, bit 2 = spend switched on
+            (``b = 7``: all, the discounted ``full`` up to rounding). With ``full_only``
+            only column 7 is computed.
+
+        Notes
+        -----
+        Coalitions other than ``b = 7`` need totals only, so the per-period integrals
+        are first discounted and summed within groups of periods that share the same
+        effect profile (ramp-up, duration): ``O(customers × groups)`` per coalition.
         """
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
         idx = range(self.n_draws) if draws is None else list(draws)
-        out = np.zeros((len(idx), 8, self.horizon))
+        full = np.zeros((len(idx), self.horizon))
+        totals = np.zeros((len(idx), 8))
         if len(rows) == 0:
-            return out
+            return full, totals
+        profiles = np.stack([u.profile for u in units])                  # (U, H)
+        _, first, group = np.unique(profiles.T, axis=0, return_index=True,
+                                    return_inverse=True)
+        group = group.reshape(-1)
+        rho = profiles[:, first]                                          # (U, G)
+        summing = np.zeros((self.horizon, len(first)))
+        summing[np.arange(self.horizon), group] = self.discount_         # (H, G)
         for slot, i in enumerate(idx):
             st = self._states[i]
-            logs = {p: np.zeros(len(rows)) for p in _PROCESS_LEVER}
-            shaped: dict[str, np.ndarray] = {}
-            for unit in units:
-                full = self._log_multipliers(unit, i, rows)
+            g = {p: np.zeros((len(rows), len(units))) for p in _PROCESS_LEVER}
+            for u, unit in enumerate(units):
+                full_logs = self._log_multipliers(unit, i, rows)
                 for p in _PROCESS_LEVER:
-                    if np.any(full[p]):
-                        term = full[p][:, None] * unit.profile[None, :]
-                        shaped[p] = shaped[p] + term if p in shaped else term
+                    g[p][:, u] = full_logs[p]
             w = st.weight[rows][:, None]
-            j0 = st.j0[rows]
-            base_flow = np.add.reduce(w * j0, axis=0)
-            j1 = (_math.period_purchase_integrals(st.s[rows], st.base[rows],
-                                                  np.exp(shaped["dropout"]), self.horizon)
-                  if "dropout" in shaped else j0)
-            factors = {0: None}
-            if "purchase" in shaped:
-                factors[2] = np.exp(shaped["purchase"])
-            if "spend" in shaped:
-                factors[4] = np.exp(shaped["spend"])
-            if 2 in factors and 4 in factors:
-                factors[6] = factors[2] * factors[4]
-            weighted = {0: w * j0, 1: w * j1 if j1 is not j0 else None}
-            for b in ([7] if full_only else range(8)):
-                ret, rest = b & 1, b & 6
-                key = max(k for k in factors if k & rest == k)  # largest switched-on factor set
-                base_term = weighted[ret] if weighted[ret] is not None else weighted[0]
-                term = base_term if factors[key] is None else base_term * factors[key]
-                out[slot, b] = np.add.reduce(term, axis=0) - base_flow
-            del logs
-        return out
+            wj0 = w * st.j0[rows]
+            if np.any(g["dropout"]):
+                shaped = g["dropout"] @ profiles
+                wj1 = w * _math.period_purchase_integrals(st.s[rows], st.base[rows],
+                                                          np.exp(shaped), self.horizon,
+                                                          self.period_length)
+            else:
+                wj1 = wj0
+            rest = g["purchase"] + g["spend"]
+            term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
+            full[slot] = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
+            totals[slot, 7] = np.add.reduce(full[slot] * self.discount_)
+            if full_only:
+                continue
+            d0 = wj0 @ summing                                            # (n, G)
+            d1 = d0 if wj1 is wj0 else wj1 @ summing
+            base_total = np.add.reduce(np.add.reduce(d0, axis=1))
+            for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
+                exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
+                d = d1 if b & 1 else d0
+                value = d * np.exp(exponent @ rho) if np.any(exponent) else d
+                totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
+        return full, totals
 
     def unit(self, inv: Investment, scale: float = 1.0) -> _Unit:
         """The effect of one investment (scaled by ``scale``) on the scoring frame."""

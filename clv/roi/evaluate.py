@@ -166,7 +166,8 @@ class RoiResult:
         eng = self.engine
         return {
             "horizon_periods": self.horizon,
-            "time_unit": getattr(eng.transaction_model, "time_unit_", None) or "period",
+            "time_unit": _period_label(getattr(eng.transaction_model, "time_unit_", None),
+                                       eng.period_length),
             "discount_rate_per_period": self.discount_rate,
             "margin": self.margin,
             "parameter_draws": eng.n_draws,
@@ -198,19 +199,36 @@ class RoiResult:
                 f"periods, {self.engine.n_draws} draws>")
 
 
+def lever_split(totals: np.ndarray) -> np.ndarray:
+    """Shapley split (4, S) of the discounted incremental value over the levers.
+
+    ``totals`` is the (S, 8) coalition table of :meth:`CounterfactualEngine.flows`;
+    players are acquisition (no flows from existing customers), retention, repeat
+    purchase and spend.
+    """
+
+    def value(coalition: frozenset[int]) -> np.ndarray:
+        b = sum(1 << (p - 1) for p in coalition if p > 0)
+        return totals[:, b]
+
+    return shapley_split(value, len(LEVERS))
+
+
+def _period_label(unit: str | None, length: float) -> str:
+    """Name of the valuation period, e.g. ``"week"`` for 7 periods of daily data."""
+    names = {("D", 1.0): "day", ("D", 7.0): "week", ("W", 1.0): "week", ("M", 1.0): "month",
+             ("Q", 1.0): "quarter", ("Y", 1.0): "year", ("D", 30.0): "30 days"}
+    if unit is None:
+        return "period" if length == 1 else f"{length:g} periods"
+    return names.get((str(unit), float(length)), f"{length:g} × {unit}")
+
+
 def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
                   breakeven: bool) -> InvestmentDraws:
     unit = engine.unit(inv)
-    flows = engine.flows([unit])                          # (S, 8, H)
-    full = flows[:, 7]
-    incremental = engine.discounted(full)
-
-    def value(coalition: frozenset[int]) -> np.ndarray:
-        # players: 0 acquisition, 1 retention, 2 repeat purchase, 3 spend
-        b = sum(1 << (p - 1) for p in coalition if p > 0)
-        return engine.discounted(flows[:, b])
-
-    levers = shapley_split(value, len(LEVERS))
+    full, totals = engine.flows([unit])                   # (S, H), (S, 8)
+    incremental = totals[:, 7]
+    levers = lever_split(totals)
     upfront, later = engine.cost_draws(inv)
     cost_pv = upfront + engine.discounted(later)
     npv = incremental - cost_pv
@@ -233,8 +251,8 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
     draws = range(min(engine.n_draws, _BREAKEVEN_DRAWS))
 
     def gap(k: float) -> float:
-        flows = engine.flows([engine.unit(inv, scale=k)], draws=draws, full_only=True)[:, 7]
-        return float(engine.discounted(flows).mean()) - cost_pv
+        _, totals = engine.flows([engine.unit(inv, scale=k)], draws=draws, full_only=True)
+        return float(totals[:, 7].mean()) - cost_pv
 
     at_one = gap(1.0)
     if at_one + cost_pv <= 0:
@@ -260,6 +278,7 @@ def evaluate_investments(
     n_draws: int = 200,
     random_state: int = 0,
     breakeven: bool = True,
+    period_length: float = 1.0,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -286,6 +305,9 @@ def evaluate_investments(
         Seed.
     breakeven : bool, default True
         Also solve for the break-even share of the effect (a few extra evaluations).
+    period_length : float, default 1.0
+        Valuation period in the data's time unit (7: weekly cash flows from a model
+        fitted in days); horizon, rate, ramp, duration and cost periods use it.
 
     Returns
     -------
@@ -299,6 +321,6 @@ def evaluate_investments(
     if dupes:
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
-                                  margin, n_draws, random_state)
+                                  margin, n_draws, random_state, period_length)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
     return RoiResult(results, engine)

@@ -222,7 +222,7 @@ def joint_npv(result: RoiResult, names: list[str]) -> np.ndarray:
         return np.zeros(engine.n_draws)
     invs = [result.investments[n].investment for n in names]
     units = [engine.unit(inv) for inv in invs]
-    flows = engine.flows(units, full_only=True)[:, 7]
+    _, totals = engine.flows(units, full_only=True)
     cost = sum(result.investments[n].cost_pv for n in names)
-    return engine.discounted(flows) - np.asarray(cost, dtype=np.float64)
+    return totals[:, 7] - np.asarray(cost, dtype=np.float64)
 

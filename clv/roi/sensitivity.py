@@ -65,7 +65,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
     long_engine = None
     if horizon[1] > h:
         long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
-                                           int(horizon[1]), d, m, eng.n_draws, eng.random_state)
+                                           int(horizon[1]), d, m, eng.n_draws, eng.random_state,
+                                           eng.period_length)
     rows = []
     for name, draws in result.investments.items():
         inv = draws.investment
@@ -92,13 +93,13 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                 npv_h.append(_npv(flows, later, upfront, d, int(hz)))
             else:
                 assert long_engine is not None
-                long_flows = long_engine.flows([long_engine.unit(inv)], full_only=True)[:, 7]
+                long_flows, _ = long_engine.flows([long_engine.unit(inv)], full_only=True)
                 up, lat = long_engine.cost_draws(inv)
                 npv_h.append(_npv(long_flows, lat, up, d, int(hz)))
         add("horizon", horizon[0], horizon[1], *npv_h)
         npv_e = []
         for k in effect:
-            f = eng.flows([eng.unit(inv, scale=k)], full_only=True)[:, 7]
+            f, _ = eng.flows([eng.unit(inv, scale=k)], full_only=True)
             npv_e.append(_npv(f, later, upfront, d, h))
         add("effect_size", effect[0], effect[1], *npv_e)
     out = pd.DataFrame(rows)
