@@ -79,7 +79,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
             evidence: Mapping[str, Any] | None = None, segment: Any = None,
             level: float = 0.90, clv_change: bool = True, horizon: int = 52,
             discount_rate: float = 0.0, margin: float = 1.0, n_draws: int = 100,
-            random_state: int = 0, period_length: float = 1.0) -> pd.DataFrame:
+            random_state: int = 0, period_length: float = 1.0,
+            max_customers: int | None = 5000) -> pd.DataFrame:
     """Driver table: effect of each CX signal on each lever and on CLV, with its evidence grade.
 
     Parameters
@@ -111,6 +112,9 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
         Parameter draws for the CLV-change intervals.
     period_length : float, default 1.0
         Valuation period in the data's time unit (see :func:`clv.roi.evaluate_investments`).
+    max_customers : int or None, default 5000
+        The CLV changes (ratios) are computed on a random sample of at most this many
+        customers (seeded by ``random_state``); None uses everyone.
 
     Returns
     -------
@@ -171,18 +175,22 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
             raise DataError([Problem(None, "no data given", "pass the customers' frame")],
                             what="the driver analysis")
         _clv_changes(table, transaction_model, spend_model, data, evidence, segment, level,
-                     horizon, discount_rate, margin, n_draws, random_state, period_length)
+                     horizon, discount_rate, margin, n_draws, random_state, period_length,
+                     max_customers)
     return table.drop(columns="_name")
 
 
 def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
                  evidence: Mapping[str, Any], segment: Any, level: float, horizon: int,
                  discount_rate: float, margin: float, n_draws: int, random_state: int,
-                 period_length: float) -> None:
+                 period_length: float, max_customers: int | None) -> None:
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
     from clv.roi.evaluate import lever_split
 
+    if max_customers is not None and len(data) > max_customers:
+        pick = np.random.default_rng(random_state).choice(len(data), max_customers, replace=False)
+        data = data.iloc[np.sort(pick)]
     engine = CounterfactualEngine(tm, sm if sm is not None else 1.0, data, horizon,
                                   discount_rate, margin, n_draws, random_state, period_length)
     q = [(1 - level) / 2, (1 + level) / 2]

@@ -1,0 +1,238 @@
+"""The whole CX-to-ROI job in one call: features, covariate models, holdout check, drivers, ROI.
+
+:func:`run_cx_roi` is what ``clv roi``, ``clv report`` and ``clv demo`` run:
+
+1. CX features as of the cutoff (no event at or after it is used);
+2. the RFM summary of the calibration period (daily periods: the models are
+   continuous-time; cash flows are then valued per ``period_length`` days);
+3. Pareto/NBD with purchase and dropout covariates, and Gamma-Gamma with spend
+   covariates, next to the plain Pareto/NBD;
+4. when a holdout period is given: both transaction models evaluated on it;
+5. the driver table;
+6. the investments: finance table, portfolio under the budget, sensitivity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from clv.cx.drivers import drivers
+from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
+from clv.exceptions import DataError, Problem
+
+__all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def default_feature_builder(signals: Sequence[str]) -> FeatureBuilder:
+    """Features for the built-in signals present in the data.
+
+    ``complaints`` (count), ``wait_minutes`` (mean contact wait; 0 if never
+    contacted, with ``wait_minutes_missing``), ``fcr_rate`` (first-contact
+    resolution; 1 if never contacted), ``promoter`` (last NPS 9-10, with
+    ``nps_missing``), ``csat_last`` (last CSAT, with its indicator) and
+    ``ces_last`` (last customer-effort score, with its indicator).
+
+    Examples
+    --------
+    >>> default_feature_builder(["complaint", "nps"]).features[0].name
+    'complaints'
+    """
+    present = set(signals)
+    features = []
+    if "complaint" in present:
+        features.append(count("complaint", name="complaints"))
+    if "contact_wait_seconds" in present:
+        features.append(mean("contact_wait_seconds", scale=60.0, name="wait_minutes", fill=0.0))
+    if "contact_resolved_first" in present:
+        features.append(rate("contact_resolved_first", name="fcr_rate", fill=1.0,
+                             indicator="contact_wait_seconds" not in present))
+    if "nps" in present:
+        features.append(nps_groups(groups=("promoter",)))
+    for signal in ("csat", "ces"):
+        if signal in present:
+            features.append(last(signal, name=f"{signal}_last", fill="mean"))
+    if not features:
+        raise DataError([Problem("signal", "no built-in CX signal found (complaint, "
+                                 "contact_wait_seconds, contact_resolved_first, nps, csat, ces)",
+                                 "pass a FeatureBuilder for your custom signals")],
+                        what="the CX events")
+    return FeatureBuilder(features)
+
+
+@dataclass
+class CXAnalysis:
+    """Everything :func:`run_cx_roi` produced (see its steps)."""
+
+    data: pd.DataFrame
+    feature_builder: FeatureBuilder
+    covariates: list[str]
+    transaction_model: Any
+    spend_model: Any
+    plain_model: Any
+    holdout: Any
+    drivers: pd.DataFrame
+    roi: Any
+    portfolio: Any
+    sensitivity: pd.DataFrame | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def model_notes(self) -> list[str]:
+        """Sentences on the fit for the report."""
+        notes = [f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
+                 f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
+                 f"covariates: {', '.join(self.covariates)}."]
+        if self.holdout is not None:
+            s = self.holdout.summary
+            better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
+            notes.append(
+                "Holdout check: the CX model's log score of purchase incidence is "
+                f"{s.loc['cx', 'log_score']:,.1f} against {s.loc['plain', 'log_score']:,.1f} "
+                f"without CX (Brier {s.loc['cx', 'brier']:.4f} vs "
+                f"{s.loc['plain', 'brier']:.4f}): the CX signals "
+                + ("improve" if better else "do NOT improve")
+                + " out-of-sample prediction.")
+        return notes
+
+
+def _step(progress: Callable[[str], None] | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def run_cx_roi(
+    transactions: pd.DataFrame,
+    cx_events: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    investments: Sequence[Any],
+    *,
+    cutoff: Any,
+    observation_end: Any = None,
+    customer_id_col: str = "customer_id",
+    date_col: str = "date",
+    value_col: str = "value",
+    feature_builder: FeatureBuilder | None = None,
+    horizon: int = 24,
+    period_length: float = DAYS_PER_MONTH,
+    discount_rate: float = (1.10) ** (1 / 12) - 1,
+    margin: float = 0.3,
+    n_draws: int = 100,
+    budget: float | None = None,
+    random_state: int = 0,
+    with_sensitivity: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CXAnalysis:
+    """Run the CX-to-ROI job (see the module docstring).
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per purchase (``customer_id_col``, ``date_col``, ``value_col``).
+    cx_events : DataFrame
+        Long CX table (``customer_id, timestamp, signal, value``).
+    customers : DataFrame, optional
+        Static attributes (kept as columns for investment targets).
+    investments : sequence of Investment
+    cutoff : date-like
+        End of the calibration period: features and calibration purchases are
+        strictly before it.
+    observation_end : date-like, optional
+        End of a holdout period for the model check (skip the check when None).
+    feature_builder : FeatureBuilder, optional
+        Default :func:`default_feature_builder` for the signals present.
+    horizon, period_length, discount_rate, margin
+        Valuation: ``horizon`` periods of ``period_length`` days (default 24
+        months), ``discount_rate`` per valuation period (default 10 % a year).
+    n_draws, random_state
+        Parameter draws for every interval.
+    budget : float, optional
+        Portfolio budget (present value); default: the total cost / 2.
+    """
+    import time
+
+    from clv.cx.schema import validate_cx_events
+    from clv.data import calibration_holdout_split, rfm_summary
+    from clv.evaluate import evaluate_holdout
+    from clv.models import GammaGammaModel, ParetoNBDModel
+    from clv.roi import evaluate_investments, select_portfolio, sensitivity
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cut = pd.Timestamp(cutoff)
+    _step(progress, "building CX features")
+    events = validate_cx_events(cx_events)
+    fb = feature_builder or default_feature_builder(events["signal"].unique())
+    X = fb.fit_transform(events, customers, cutoff=cut)
+    timings["features"] = time.perf_counter() - t0
+    _step(progress, "summarising transactions")
+    t = time.perf_counter()
+    last_moment = cut - pd.Timedelta(microseconds=1)
+    if observation_end is not None:
+        rfm = calibration_holdout_split(transactions, customer_id_col=customer_id_col,
+                                        date_col=date_col, value_col=value_col,
+                                        calibration_end=last_moment,
+                                        observation_end=pd.Timestamp(observation_end),
+                                        time_unit="D")
+    else:
+        before = transactions[pd.to_datetime(transactions[date_col]) < cut]
+        rfm = rfm_summary(before, customer_id_col=customer_id_col, date_col=date_col,
+                          value_col=value_col, time_unit="D", observation_end=last_moment)
+    covariates = list(X.columns)
+    data = rfm.join(X, how="left")
+    missing = data[covariates].isna().any(axis=1)
+    if missing.any():
+        raise DataError([Problem(customer_id_col, f"{int(missing.sum())} customers with purchases "
+                                 "have no row in the customers table",
+                                 "add every purchasing customer to the customers table",
+                                 rows=list(data.index[missing][:5]))],
+                        what="the customers table")
+    if customers is not None:
+        attrs = customers.set_index(customer_id_col) if customer_id_col in customers.columns \
+            else customers
+        extra = [c for c in attrs.columns if c not in data.columns]
+        data = data.join(attrs[extra], how="left")
+    data.attrs["time_unit"] = "D"
+    timings["summary"] = time.perf_counter() - t
+    _step(progress, "fitting Pareto/NBD and Gamma-Gamma with CX covariates")
+    t = time.perf_counter()
+    varying = [c for c in covariates if data[c].nunique() > 1]
+    tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying).fit(data)
+    plain = ParetoNBDModel().fit(data)
+    repeat = data[data["frequency"] > 0]
+    spend_cov = [c for c in varying if repeat[c].nunique() > 1]
+    sm = GammaGammaModel(spend_covariates=spend_cov).fit(data)
+    timings["fit"] = time.perf_counter() - t
+    holdout = None
+    if observation_end is not None:
+        _step(progress, "checking the models on the holdout period")
+        holdout = evaluate_holdout({"plain": plain, "cx": tm}, data)
+    _step(progress, "driver analysis")
+    t = time.perf_counter()
+    driver_table = drivers(tm, sm, data, horizon=horizon, discount_rate=discount_rate,
+                           margin=margin, n_draws=max(2, n_draws // 2),
+                           random_state=random_state, period_length=period_length)
+    timings["drivers"] = time.perf_counter() - t
+    _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
+    t = time.perf_counter()
+    roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
+                               horizon=horizon, discount_rate=discount_rate, margin=margin,
+                               n_draws=n_draws, random_state=random_state,
+                               period_length=period_length)
+    timings["roi"] = time.perf_counter() - t
+    total_cost = float(sum(d.cost_pv.mean() for d in roi.investments.values()))
+    pf = select_portfolio(roi, total_cost / 2 if budget is None else float(budget))
+    sens = None
+    if with_sensitivity:
+        _step(progress, "sensitivity analysis")
+        t = time.perf_counter()
+        sens = sensitivity(roi)
+        timings["sensitivity"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,
+                      timings)
+
