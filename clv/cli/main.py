@@ -438,9 +438,9 @@ def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
 
 def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
     """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
-    if "monetary_value" not in rfm.columns:
-        return (rfm["frequency"] < 0).to_numpy()
-    return ((rfm["frequency"] > 0) & (rfm["monetary_value"] <= 0)).to_numpy()
+    from clv.cli.scoring import zero_value_repeat_buyers
+
+    return zero_value_repeat_buyers(rfm)
 
 
 def _horizon(value: float | None) -> int:
@@ -458,45 +458,10 @@ def _score_table(
     bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float
 ) -> pd.DataFrame:
     """The per-customer score table (``customer_id`` first, fixed column order)."""
-    import numpy as np
-    import pandas as pd
+    from clv.cli.scoring import score_table
 
-    from clv.value import customer_lifetime_value_table
-
-    rfm_cols = [c for c in ("frequency", "recency", "T", "monetary_value") if c in rfm.columns]
-    if bundle.spend_model is not None:
-        data = rfm
-        zero = _zero_value_repeat_buyers(rfm)
-        if zero.any():
-            # Gamma-Gamma's expected spend p(v + x m)/(px + q - 1) is continuous at m = 0 but the
-            # model rejects m = 0; score those customers at the limit m -> 0+.
-            data = rfm.copy()
-            data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny
-            logger.info(
-                "%d repeat buyers with only zero-value purchases are scored with mean spend -> 0",
-                int(zero.sum()),
-            )
-        table = customer_lifetime_value_table(
-            bundle.transaction_model,
-            bundle.spend_model,
-            data,
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-        )
-        scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]
-    else:
-        model = bundle.transaction_model
-        scores = pd.DataFrame(
-            {
-                "probability_alive": model.probability_alive(rfm).to_numpy(),
-                "expected_purchases": model.expected_purchases(float(horizon), rfm).to_numpy(),
-            },
-            index=rfm.index,
-        )
-    out = pd.concat([rfm[rfm_cols].astype(np.float64), scores], axis=1)
-    out.index.name = "customer_id"
-    return out.reset_index()
+    return score_table(bundle.transaction_model, bundle.spend_model, rfm, horizon=horizon,
+                       discount_rate=discount_rate, margin=margin)
 
 
 def _write_record(run: _Run, out: Path, record: dict[str, Any]) -> Path:
