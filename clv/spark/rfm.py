@@ -143,6 +143,7 @@ def rfm_summary_spark(
     time_unit: str = "W",
     observation_end: object = None,
     date_format: str | None = None,
+    drop_after: bool = False,
 ) -> DataFrame:
     """Summarise a Spark transaction DataFrame into one RFM row per customer.
 
@@ -166,14 +167,18 @@ def rfm_summary_spark(
         Transactions after it are an error.
     date_format : str, optional
         Spark datetime pattern of string dates (e.g. ``"yyyyMMdd"``).
+    drop_after : bool
+        Drop the transactions after ``observation_end`` instead of reporting
+        them (the log as it was on that date; ``clv score --as-of``).
 
     Returns
     -------
     pyspark.sql.DataFrame
         Columns ``customer_id`` (the input's type), ``frequency``, ``recency``,
         ``T`` [, ``monetary_value``] (double), one row per customer, unordered.
-        The ``T`` column's metadata holds ``time_unit`` and ``observation_end``
-        (ISO 8601), as ``attrs`` do for the pandas summary.
+        The ``T`` column's metadata holds ``time_unit``, ``observation_end``
+        (ISO 8601), as ``attrs`` do for the pandas summary, and ``n_rows`` (the
+        transactions summarised); see :func:`summary_metadata`.
 
     Raises
     ------
@@ -206,7 +211,11 @@ def rfm_summary_spark(
             raise DataError(problems, what="the arguments")
     rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
                                value_col=value_col, date_format=date_format)
-    last = _validate(rows, customer_id_col=str(customer_id_col), date_col=str(date_col),
+    if drop_after and end is not None:
+        # keep unparseable dates (NULL) so that they are reported
+        rows = rows.filter(functions.coalesce(functions.col(_TS) <= _ntz(end),
+                                              functions.lit(True)))
+    last, n_rows = _validate(rows, customer_id_col=str(customer_id_col), date_col=str(date_col),
                      value_col=None if value_col is None else str(value_col), end=end)
     end_ts = pd.Timestamp(last) if end is None else end
     end_day = int(np.datetime64(end_ts.to_datetime64(), "D").view(np.int64))
@@ -231,7 +240,8 @@ def rfm_summary_spark(
         *([repeat.alias("repeat_total")] if value_col is not None else []),
     )
     frequency = (f.col("n") - 1).cast("double")
-    meta = {META_TIME_UNIT: time_unit, META_OBSERVATION_END: end_ts.isoformat()}
+    meta = {META_TIME_UNIT: time_unit, META_OBSERVATION_END: end_ts.isoformat(),
+            "n_rows": n_rows}
     columns = [
         f.col(CUSTOMER_ID),
         frequency.alias(FREQUENCY),
@@ -248,7 +258,7 @@ def rfm_summary_spark(
 
 
 def summary_metadata(summary: DataFrame) -> dict[str, Any]:
-    """``time_unit`` and ``observation_end`` of a :func:`rfm_summary_spark` result."""
+    """``time_unit``, ``observation_end`` and ``n_rows`` of a :func:`rfm_summary_spark` result."""
     field = summary.schema[T]
     return dict(field.metadata or {})
 
@@ -260,8 +270,11 @@ def _validate(
     date_col: str,
     value_col: str | None,
     end: pd.Timestamp | None,
-) -> Any:
-    """One aggregation over the rows; raise every problem at once. Returns the last date."""
+) -> tuple[Any, int]:
+    """One aggregation over the rows; raise every problem at once.
+
+    Returns the last date and the number of rows.
+    """
     f = import_pyspark()
     c, d, ts = f.col(_C), f.col(_D), f.col(_TS)
     checks: dict[str, Column] = {
@@ -270,7 +283,7 @@ def _validate(
         "bad_date": d.isNotNull() & ts.isNull(),
     }
     if end is not None:
-        checks["after_end"] = ts > f.lit(end.isoformat(sep=" ")).cast("timestamp_ntz")
+        checks["after_end"] = ts > _ntz(end)
     if value_col is not None:
         v, raw = f.col(_V), f.col(_RAW_V)
         checks["bad_value"] = raw.isNotNull() & v.isNull()
@@ -325,4 +338,10 @@ def _validate(
                 "" if name == "missing_id" else ", for customer_id"), fix, examples))
     if problems:
         raise DataError(problems, what="the transactions")
-    return stats["last"]
+    return stats["last"], int(stats["n_rows"])
+
+
+def _ntz(ts: pd.Timestamp) -> Column:
+    """A ``TIMESTAMP_NTZ`` literal (microseconds; Spark has no finer timestamps)."""
+    f = import_pyspark()
+    return f.lit(ts.floor("us").isoformat(sep=" ")).cast("timestamp_ntz")

@@ -78,7 +78,7 @@ def test_rfm_equals_pandas_on_cdnow(cdnow, cdnow_spark, time_unit):
     # the same amounts summed in another order: equal to the last bits (1.8e-15 seen)
     np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12,
                                atol=0)
-    assert summary_metadata(summary) == {"time_unit": time_unit,
+    assert summary_metadata(summary) == {"time_unit": time_unit, "n_rows": len(cdnow),
                                          "observation_end": want.attrs["observation_end"]}
 
 
