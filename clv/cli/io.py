@@ -130,8 +130,8 @@ def output_format(path: str | os.PathLike[str], *, directory: bool = False) -> s
         return "parquet"
     if name.endswith(_DUCKDB_EXT):
         return "duckdb"
-    raise UsageError(f"--out '{path}' must end with .csv, .parquet or .duckdb (the output "
-                     "format)" + (", or with / for a Parquet directory written by Spark."
+    raise UsageError(f"--out '{path}' must end with .csv or .parquet (a file) or .duckdb (a "
+                     "table of a DuckDB database, see --out-table)" + (", or with / for a Parquet directory written by Spark."
                                   if directory else "."))
 
 

@@ -640,6 +640,7 @@ def _cmd_score(run: _Run) -> int:
         )
     else:
         transactions, info = _read(run, columns)
+        info["engine"] = "pandas"
         rfm = _summarise(run, transactions, columns, bundle.time_unit)
         with run.step("score", f"scoring {len(rfm)} customers"):
             table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
@@ -666,7 +667,6 @@ def _cmd_score(run: _Run) -> int:
             "discount_rate": discount,
             "margin": margin,
             "time_unit": bundle.time_unit,
-            "engine": opts.engine,
         },
         output=_output_info(out, n_scored, table=table_name, frame=table),
     )
