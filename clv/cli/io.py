@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from clv.cli.config import UsageError
+from clv.data.schema import TIME_UNITS
 from clv.exceptions import DataError, ModelFileError, Problem
 from clv.io import atomic_write, read_model_json, write_model_json
 
@@ -130,9 +131,9 @@ def output_format(path: str | os.PathLike[str], *, directory: bool = False) -> s
         return "parquet"
     if name.endswith(_DUCKDB_EXT):
         return "duckdb"
+    spark_dir = ", or with / for a Parquet directory written by Spark" if directory else ""
     raise UsageError(f"--out '{path}' must end with .csv or .parquet (a file) or .duckdb (a "
-                     "table of a DuckDB database, see --out-table)" + (", or with / for a Parquet directory written by Spark."
-                                  if directory else "."))
+                     f"table of a DuckDB database, see --out-table){spark_dir}.")
 
 
 def check_output_path(path: str | os.PathLike[str], *, directory: bool = False) -> Path:
@@ -550,10 +551,20 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
         staged = Path(tmpdir) / "model.json"
         staged.write_text(json.dumps(document), encoding="utf-8")
         try:
-            return cls.from_json(staged)
+            model = cls.from_json(staged)
         except ModelFileError as exc:
             raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
                 from None
+    params = getattr(model, "params_", None)
+    if params is not None:
+        values = np.asarray(params, dtype=np.float64)
+        bad = [str(k) for k, v in zip(params.index, values, strict=True)
+               if not (math.isfinite(v) and v > 0)]
+        if bad:
+            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} has parameters "
+                                 f"that are not finite and positive ({', '.join(bad)}). Refit "
+                                 "with `clv fit`.")
+    return model
 
 
 def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
@@ -607,6 +618,9 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
         raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
                              "with `clv fit`.")
+    if time_unit not in TIME_UNITS:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
+                             f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
     return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path))
