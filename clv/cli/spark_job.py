@@ -11,9 +11,10 @@ Outputs:
   pandas engine (suits up to tens of millions of customers: 1M rows of scores
   are about 70 MB);
 - a path ending with ``/``: Spark writes a Parquet dataset directory from the
-  executors (one file per shuffle partition, each sorted by customer id). It is written to a hidden staging directory next to the target,
-  then swapped in with two renames (old -> hidden backup, staging -> target)
-  and the backup deleted, so a failed job leaves the previous directory and
+  executors (one file per shuffle partition, each sorted by customer id). It
+  is written to a hidden staging directory next to the target, then swapped
+  in with two renames (old -> hidden backup, staging -> target) and the
+  backup deleted, so a failed job leaves the previous directory and
   never a partial one in its place (a job killed exactly between the two
   renames leaves the previous directory as the hidden backup).
 """

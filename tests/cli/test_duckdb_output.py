@@ -166,3 +166,18 @@ def test_out_table_usage_errors(tmp_path, capsys, cdnow):
     code, err = run(capsys, *base, "--out", tmp_path / "missing" / "s.duckdb")
     assert code == 5 and "does not exist" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_evaluate_writes_a_duckdb_table_equal_to_its_csv(tmp_path, capsys, cdnow):
+    args = ["evaluate", cdnow["input"], "--calibration-end", "1997-09-30", "--as-of", AS_OF,
+            "--quiet"]
+    assert run(capsys, *args, "--out", tmp_path / "holdout.csv")[0] == 0
+    code, err = run(capsys, *args, "--out", tmp_path / "e.duckdb", "--out-table", "holdout")
+    assert code == 0, err
+    got = read_duckdb_table(tmp_path / "e.duckdb", "holdout")
+    want = pd.read_csv(tmp_path / "holdout.csv")
+    assert list(got.columns) == list(want.columns)
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    for column in want.columns[1:]:  # the CSV has 10 significant digits
+        np.testing.assert_allclose(got[column], want[column], rtol=1e-9, err_msg=column)
+    assert (tmp_path / "e.duckdb.holdout.run.json").exists()
