@@ -129,8 +129,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("margin", ("--margin",), "float", frozenset({"score", "demo"}),
            "score: profit margin applied to spend (default 1: CLV in revenue)", default=1.0),
     Option("out", ("--out", "-o"), "path", _ALL,
-           "output: model file (fit), scores .csv/.parquet (score), per-customer holdout "
-           ".csv/.parquet (evaluate), directory (demo)"),
+           "output: model file (fit), scores .csv/.parquet/.duckdb (score; with --engine spark "
+           "also a directory/ for Parquet), per-customer holdout .csv/.parquet/.duckdb "
+           "(evaluate), directory (demo)"),
+    Option("out_table", ("--out-table",), "str", frozenset({"score", "evaluate"}),
+           "DuckDB output (--out db.duckdb): table to create or replace, in one transaction "
+           "(default: scores)"),
+    Option("engine", ("--engine",), "str", frozenset({"score"}),
+           "score: pandas (in-process, default) or spark (Apache Spark; needs clv[spark])",
+           default="pandas", choices=("pandas", "spark")),
+    Option("spark_master", ("--spark-master",), "str", frozenset({"score"}),
+           "score --engine spark: Spark master URL, e.g. local[4] or yarn (default: the "
+           "spark-submit session, else local[*])"),
     Option("json", ("--json",), "bool", frozenset({"validate", "evaluate"}),
            "print the result as JSON on stdout instead of a table", default=False),
     Option("quiet", ("--quiet", "-q"), "bool", _ALL,

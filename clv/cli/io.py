@@ -4,7 +4,8 @@ Inputs: CSV, Parquet, or a DuckDB database (a table or a SQL query).
 Outputs: CSV or Parquet tables and JSON documents, always written atomically
 through :func:`clv.io.atomic_write` (temporary file in the target directory,
 ``fsync``, rename), so a failing or killed job never leaves a truncated file
-and never destroys the previous output.
+and never destroys the previous output; or a table of a DuckDB database
+(``--out db.duckdb --out-table scores``), replaced in one transaction.
 
 CSV outputs use a fixed float format (``%.10g``, 10 significant digits) and
 ``\\n`` line ends, so rerunning the same job gives byte-identical files.
@@ -39,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from clv.cli.config import UsageError
+from clv.data.schema import TIME_UNITS
 from clv.exceptions import DataError, ModelFileError, Problem
 from clv.io import atomic_write, read_model_json, write_model_json
 
@@ -53,14 +55,18 @@ __all__ = [
     "input_format",
     "output_format",
     "read_bundle",
+    "read_duckdb_table",
     "read_transactions",
     "write_bundle",
+    "write_duckdb_table",
     "write_json",
     "write_table",
 ]
 
 BUNDLE_MODEL = "ClvBundle"
 CSV_FLOAT_FORMAT = "%.10g"
+#: Table written by a DuckDB output when ``--out-table`` is not given.
+DEFAULT_TABLE = "scores"
 
 #: ``--model`` names -> (module, class) of the transaction models.
 TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
@@ -103,33 +109,49 @@ def input_format(path: str | os.PathLike[str], explicit: str | None = None) -> s
                      ".csv, .parquet or .duckdb file or pass --input-format csv|parquet|duckdb.")
 
 
-def output_format(path: str | os.PathLike[str]) -> str:
-    """Return ``"csv"`` or ``"parquet"`` for an output table path.
+def output_format(path: str | os.PathLike[str], *, directory: bool = False) -> str:
+    """Return ``"csv"``, ``"parquet"`` or ``"duckdb"`` for an output table path.
+
+    With ``directory=True`` (the Spark engine), a path ending with ``/`` is a
+    Parquet dataset directory: ``"directory"``.
 
     Examples
     --------
     >>> output_format("scores.csv")
     'csv'
+    >>> output_format("warehouse.duckdb")
+    'duckdb'
     """
     name = str(path).lower()
+    if directory and (name.endswith(("/", os.sep)) or Path(path).is_dir()):
+        return "directory"
     if name.endswith(".csv"):
         return "csv"
     if name.endswith(_PARQUET_EXT):
         return "parquet"
-    raise UsageError(f"--out '{path}' must end with .csv or .parquet (the output format).")
+    if name.endswith(_DUCKDB_EXT):
+        return "duckdb"
+    spark_dir = ", or with / for a Parquet directory written by Spark" if directory else ""
+    raise UsageError(f"--out '{path}' must end with .csv or .parquet (a file) or .duckdb (a "
+                     f"table of a DuckDB database, see --out-table){spark_dir}.")
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
+def check_output_path(path: str | os.PathLike[str], *, directory: bool = False) -> Path:
     """Fail early (before any work) if ``path`` cannot be written.
 
     Raises
     ------
     InputOutputError
-        If the directory does not exist or is not writable, or ``path`` is a directory.
+        If the directory does not exist or is not writable, or ``path`` is a directory
+        (a file, when ``directory`` is true).
     """
     target = Path(path)
     parent = target.parent
-    if target.is_dir():
+    if directory:
+        if target.exists() and not target.is_dir():
+            raise InputOutputError(f"output '{target}' is a file; a Parquet directory output "
+                                   "needs a directory path (ending with /).")
+    elif target.is_dir():
         raise InputOutputError(f"output '{target}' is a directory; give a file name.")
     if not parent.is_dir():
         raise InputOutputError(f"cannot write '{target}': directory '{parent}' does not exist. "
@@ -309,16 +331,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------- writing
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write a table atomically as CSV or Parquet (by the extension of ``path``).
+def write_table(
+    frame: pd.DataFrame, path: str | os.PathLike[str], *, table: str | None = None
+) -> None:
+    """Write a table atomically as CSV, Parquet or a DuckDB table (by the extension of ``path``).
 
     The index is not written: put ids in columns first. CSV floats are written
-    with ``%.10g`` so reruns are byte-identical.
+    with ``%.10g`` so reruns are byte-identical. A DuckDB output replaces the
+    table ``table`` (default ``scores``) of the database in one transaction
+    (:func:`write_duckdb_table`); other tables of the database are untouched.
 
     Raises
     ------
     InputOutputError
-        If the file cannot be written; the previous file is then unchanged.
+        If the file cannot be written; the previous file (or table) is then unchanged.
     """
     target = Path(path)
     fmt = output_format(target)
@@ -326,6 +352,8 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         if fmt == "csv":
             with atomic_write(target, newline="") as fh:
                 frame.to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+        elif fmt == "duckdb":
+            write_duckdb_table(frame, target, table or DEFAULT_TABLE)
         else:
             _write_parquet(frame, target)
     except OSError as exc:
@@ -333,6 +361,67 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
             raise
         raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}. Check that the "
                                "directory exists, is writable and has free space.") from None
+
+
+def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table: str) -> None:
+    """Replace (or create) a table of a DuckDB database with ``frame``, atomically.
+
+    In one transaction: the rows are written to a staging table
+    ``<table>__clv_staging``, the old table is dropped and the staging table is
+    renamed to ``table``. A failure at any step (or a killed process) rolls the
+    transaction back: readers see the old table or the new one, never a part.
+    Rows keep the order of ``frame``, so the same frame gives the same table.
+
+    Raises
+    ------
+    InputOutputError
+        If the database cannot be opened (missing directory, locked by another
+        writer, not a DuckDB file) or the write fails.
+    UsageError
+        If ``table`` is not a plain name.
+    """
+    import duckdb
+
+    if not table or not table.replace("_", "a").isalnum() or table[0].isdigit():
+        raise UsageError(f"--out-table must be a plain table name (letters, digits, _), got "
+                         f"{table!r}.")
+    staging = f"{table}__clv_staging"
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise InputOutputError(f"cannot open DuckDB database '{path}' for writing: "
+                               f"{_one_line(exc)}.") from None
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.register("clv_output", frame)
+        con.begin()
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {_quote_ident(staging)}")
+            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM clv_output")
+            _replace_table(con, staging, table)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    except duckdb.Error as exc:
+        raise InputOutputError(f"cannot write table '{table}' of '{path}': "
+                               f"{_one_line(exc)}; the previous table is unchanged.") from None
+    finally:
+        con.close()
+
+
+def _replace_table(con: Any, staging: str, table: str) -> None:
+    """Inside the caller's transaction: drop ``table`` and rename ``staging`` to it."""
+    con.execute(f"DROP TABLE IF EXISTS {_quote_ident(table)}")
+    con.execute(f"ALTER TABLE {_quote_ident(staging)} RENAME TO {_quote_ident(table)}")
+
+
+def read_duckdb_table(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
+    """Read a table written by :func:`write_duckdb_table` (read-only connection)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.table(table).df()
 
 
 def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
@@ -462,10 +551,20 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
         staged = Path(tmpdir) / "model.json"
         staged.write_text(json.dumps(document), encoding="utf-8")
         try:
-            return cls.from_json(staged)
+            model = cls.from_json(staged)
         except ModelFileError as exc:
             raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
                 from None
+    params = getattr(model, "params_", None)
+    if params is not None:
+        values = np.asarray(params, dtype=np.float64)
+        bad = [str(k) for k, v in zip(params.index, values, strict=True)
+               if not (math.isfinite(v) and v > 0)]
+        if bad:
+            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} has parameters "
+                                 f"that are not finite and positive ({', '.join(bad)}). Refit "
+                                 "with `clv fit`.")
+    return model
 
 
 def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
@@ -519,6 +618,9 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
         raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
                              "with `clv fit`.")
+    if time_unit not in TIME_UNITS:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
+                             f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
     return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path))

@@ -438,9 +438,9 @@ def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
 
 def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
     """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
-    if "monetary_value" not in rfm.columns:
-        return (rfm["frequency"] < 0).to_numpy()
-    return ((rfm["frequency"] > 0) & (rfm["monetary_value"] <= 0)).to_numpy()
+    from clv.cli.scoring import zero_value_repeat_buyers
+
+    return zero_value_repeat_buyers(rfm)
 
 
 def _horizon(value: float | None) -> int:
@@ -458,58 +458,39 @@ def _score_table(
     bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float
 ) -> pd.DataFrame:
     """The per-customer score table (``customer_id`` first, fixed column order)."""
-    import numpy as np
-    import pandas as pd
+    from clv.cli.scoring import score_table
 
-    from clv.value import customer_lifetime_value_table
-
-    rfm_cols = [c for c in ("frequency", "recency", "T", "monetary_value") if c in rfm.columns]
-    if bundle.spend_model is not None:
-        data = rfm
-        zero = _zero_value_repeat_buyers(rfm)
-        if zero.any():
-            # Gamma-Gamma's expected spend p(v + x m)/(px + q - 1) is continuous at m = 0 but the
-            # model rejects m = 0; score those customers at the limit m -> 0+.
-            data = rfm.copy()
-            data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny
-            logger.info(
-                "%d repeat buyers with only zero-value purchases are scored with mean spend -> 0",
-                int(zero.sum()),
-            )
-        table = customer_lifetime_value_table(
-            bundle.transaction_model,
-            bundle.spend_model,
-            data,
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-        )
-        scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]
-    else:
-        model = bundle.transaction_model
-        scores = pd.DataFrame(
-            {
-                "probability_alive": model.probability_alive(rfm).to_numpy(),
-                "expected_purchases": model.expected_purchases(float(horizon), rfm).to_numpy(),
-            },
-            index=rfm.index,
-        )
-    out = pd.concat([rfm[rfm_cols].astype(np.float64), scores], axis=1)
-    out.index.name = "customer_id"
-    return out.reset_index()
+    return score_table(bundle.transaction_model, bundle.spend_model, rfm, horizon=horizon,
+                       discount_rate=discount_rate, margin=margin)
 
 
-def _write_record(run: _Run, out: Path, record: dict[str, Any]) -> Path:
+def _write_record(
+    run: _Run, out: Path, record: dict[str, Any], *, table: str | None = None
+) -> Path:
     from clv.cli.io import write_json
 
-    target = out.with_name(out.name + ".run.json")
+    name = out.name.rstrip("/") or "output"
+    suffix = f".{table}.run.json" if table else ".run.json"
+    target = out.with_name(name + suffix)
     write_json(record, target)
     return target
 
 
-def _output_info(path: Path, n_rows: int) -> dict[str, Any]:
-    from clv.cli.io import file_sha256, output_format
+def _output_info(
+    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    from clv.cli.io import file_sha256, frame_fingerprint, output_format
 
+    if path.is_dir():
+        return {"path": str(path), "format": "parquet directory", "n_rows": n_rows}
+    if table is not None:
+        return {
+            "path": str(path),
+            "format": "duckdb",
+            "table": table,
+            "fingerprint": None if frame is None else frame_fingerprint(frame),
+            "n_rows": n_rows,
+        }
     return {
         "path": str(path),
         "format": output_format(path),
@@ -632,8 +613,11 @@ def _cmd_score(run: _Run) -> int:
     from clv.cli.io import check_output_path, output_format, read_bundle, write_table
 
     opts = run.opts
-    out = check_output_path(_need(opts, "out", "the scores file to write, .csv or .parquet"))
-    output_format(out)
+    spark = opts.engine == "spark"
+    out_arg = _need(opts, "out", "the scores to write: .csv, .parquet or .duckdb")
+    fmt = output_format(out_arg, directory=spark)
+    out = check_output_path(out_arg, directory=fmt == "directory")
+    table_name = _out_table(opts, fmt)
     model_path = _need(opts, "model", "the model file written by `clv fit`")
     horizon = _horizon(opts.horizon)
     discount, margin = _validate_value_options(opts)
@@ -647,14 +631,26 @@ def _cmd_score(run: _Run) -> int:
             f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
         )
     columns = _columns(opts, bundle)
-    transactions, info = _read(run, columns)
-    rfm = _summarise(run, transactions, columns, bundle.time_unit)
-    with run.step("score", f"scoring {len(rfm)} customers"):
-        table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount, margin=margin)
-    with run.step("write", f"writing {out}"):
-        write_table(table, out)
+    if spark:
+        from clv.cli.spark_job import score_with_spark
+
+        table, n_scored, info, observation_end = score_with_spark(
+            run, bundle, columns, out, fmt, horizon=horizon, discount_rate=discount,
+            margin=margin, end=_end_of_day(opts.as_of),
+        )
+    else:
+        transactions, info = _read(run, columns)
+        info["engine"] = "pandas"
+        rfm = _summarise(run, transactions, columns, bundle.time_unit)
+        with run.step("score", f"scoring {len(rfm)} customers"):
+            table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
+                                 margin=margin)
+        n_scored, observation_end = len(table), _observation_end(rfm, opts.as_of)
+    if table is not None:
+        with run.step("write", f"writing {out}"):
+            write_table(table, out, table=table_name)
     record = run.record(
-        input={**info, "n_customers": len(rfm)},
+        input={**info, "n_customers": n_scored},
         model={
             "path": str(model_path),
             "sha256": bundle.sha256,
@@ -666,17 +662,29 @@ def _cmd_score(run: _Run) -> int:
             "training_fingerprint": bundle.training.get("fingerprint"),
         },
         parameters={
-            "as_of": _observation_end(rfm, opts.as_of),
+            "as_of": observation_end,
             "horizon": horizon,
             "discount_rate": discount,
             "margin": margin,
             "time_unit": bundle.time_unit,
         },
-        output=_output_info(out, len(table)),
+        output=_output_info(out, n_scored, table=table_name, frame=table),
     )
-    run_path = _write_record(run, out, record)
-    run.say(f"scored {len(table)} customers -> {out} (run record {run_path})")
+    run_path = _write_record(run, out, record, table=table_name)
+    where = f"{out} (table {table_name})" if table_name else str(out)
+    run.say(f"scored {n_scored} customers -> {where} (run record {run_path})")
     return EXIT_OK
+
+
+def _out_table(opts: argparse.Namespace, fmt: str) -> str | None:
+    """The DuckDB table to write (``None`` for file outputs)."""
+    from clv.cli.io import DEFAULT_TABLE
+
+    if fmt != "duckdb":
+        if opts.out_table is not None:
+            raise UsageError("--out-table only applies to a DuckDB output (--out *.duckdb).")
+        return None
+    return opts.out_table or DEFAULT_TABLE
 
 
 def holdout_metrics(actual: Any, predicted: Any) -> dict[str, float | None]:
@@ -835,9 +843,10 @@ def _cmd_evaluate(run: _Run) -> int:
 
     opts = run.opts
     out = None
+    table_name = None
     if opts.out is not None:
         out = check_output_path(opts.out)
-        output_format(out)
+        table_name = _out_table(opts, output_format(out))
     calibration_end = _need(opts, "calibration_end", "last day of the calibration period")
     names = [n.strip() for n in (opts.model or "bgnbd").split(",") if n.strip()]
     for name in names:
@@ -867,14 +876,14 @@ def _cmd_evaluate(run: _Run) -> int:
     }
     if out is not None:
         with run.step("write", f"writing {out}"):
-            write_table(per_customer, out)
+            write_table(per_customer, out, table=table_name)
         record = run.record(
             input={**info, "n_customers": len(per_customer)},
             parameters={k: v for k, v in result.items() if k != "metrics"},
             metrics=metrics,
-            output=_output_info(out, len(per_customer)),
+            output=_output_info(out, len(per_customer), table=table_name, frame=per_customer),
         )
-        _write_record(run, out, record)
+        _write_record(run, out, record, table=table_name)
     if opts.json:
         from clv.cli.io import _plain
 

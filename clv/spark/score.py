@@ -1,0 +1,160 @@
+"""Scoring a Spark RFM summary with ``mapInPandas`` over a broadcast model document."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from clv.cli.scoring import score_columns, score_table
+from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, RECENCY, T
+from clv.spark._session import import_pyspark
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["model_document", "models_from_document", "score_spark"]
+
+_MODEL_PACKAGE = "clv.models."
+
+
+def model_document(models: Any) -> dict[str, Any]:
+    """The JSON-ready document of a model pair, as broadcast to the executors.
+
+    Parameters
+    ----------
+    models : Bundle, tuple or TransactionModel
+        A :class:`clv.cli.io.Bundle` (``clv fit`` output read with
+        :func:`clv.cli.io.read_bundle`), a ``(transaction_model, spend_model)``
+        pair (``spend_model`` may be ``None``) or a transaction model alone.
+
+    Returns
+    -------
+    dict
+        ``transaction_model`` and ``spend_model`` entries, each ``{"module",
+        "class", "state"}`` with ``state`` the model's ``to_dict()`` (or
+        ``None``), and ``time_unit``.
+    """
+    if hasattr(models, "transaction_model"):
+        transaction_model, spend_model = models.transaction_model, models.spend_model
+        time_unit = models.time_unit
+    elif isinstance(models, tuple):
+        transaction_model, spend_model = models
+        time_unit = getattr(transaction_model, "time_unit_", None)
+    else:
+        transaction_model, spend_model = models, None
+        time_unit = getattr(transaction_model, "time_unit_", None)
+    return {
+        "time_unit": time_unit,
+        "transaction_model": _entry(transaction_model),
+        "spend_model": None if spend_model is None else _entry(spend_model),
+    }
+
+
+def _entry(model: Any) -> dict[str, Any]:
+    cls = type(model)
+    if not cls.__module__.startswith(_MODEL_PACKAGE):
+        raise TypeError(f"{cls.__name__} is not a clv model (from {_MODEL_PACKAGE}*).")
+    return {"module": cls.__module__, "class": cls.__name__, "state": model.to_dict()}
+
+
+def models_from_document(document: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Rebuild ``(transaction_model, spend_model)`` from :func:`model_document` output."""
+
+    def build(entry: Mapping[str, Any] | None) -> Any:
+        if entry is None:
+            return None
+        module = str(entry["module"])
+        if not module.startswith(_MODEL_PACKAGE):
+            raise TypeError(f"refusing to load a model from module {module!r}.")
+        cls = getattr(importlib.import_module(module), str(entry["class"]))
+        return cls.from_dict(entry["state"], source="the broadcast model document")
+
+    return build(document["transaction_model"]), build(document.get("spend_model"))
+
+
+def score_spark(
+    summary: DataFrame,
+    models: Any,
+    *,
+    horizon: int,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+) -> DataFrame:
+    """Score every customer of a Spark RFM summary.
+
+    Each partition is scored by :func:`clv.cli.scoring.score_table` (the code
+    of ``clv score``) on executors that rebuild the models from a broadcast
+    JSON document (:func:`model_document`; no pickled model objects). A
+    customer's row depends only on their own RFM values, so the result does
+    not depend on the partitioning.
+
+    Parameters
+    ----------
+    summary : pyspark.sql.DataFrame
+        Output of :func:`clv.spark.rfm_summary_spark` (or any DataFrame with
+        ``customer_id``, ``frequency``, ``recency``, ``T`` [, ``monetary_value``]).
+    models : Bundle, tuple or TransactionModel
+        See :func:`model_document`. With a spend model the summary needs
+        ``monetary_value``.
+    horizon : int
+        Periods of the models' time unit.
+    discount_rate : float
+        Discount rate per period.
+    margin : float
+        Profit margin applied to spend.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` and the columns of ``clv score``'s output
+        (:func:`clv.cli.scoring.score_columns`), unordered.
+
+    Raises
+    ------
+    ValueError
+        If the summary's time unit (its ``T`` metadata) is not the models', or
+        a column is missing.
+
+    Examples
+    --------
+    >>> scores = score_spark(rfm, (bgnbd, gamma_gamma), horizon=52)  # doctest: +SKIP
+    """
+    import_pyspark()
+    document = model_document(models)
+    meta_unit = (summary.schema[T].metadata or {}).get("time_unit") if T in summary.columns \
+        else None
+    if meta_unit is not None and document["time_unit"] not in (None, meta_unit):
+        raise ValueError(
+            f"the summary is in periods of '{meta_unit}' but the model was fitted in periods "
+            f"of '{document['time_unit']}'; summarise with time_unit="
+            f"'{document['time_unit']}' or refit the model."
+        )
+    with_spend = document["spend_model"] is not None
+    with_value = MONETARY_VALUE in summary.columns
+    needed = [CUSTOMER_ID, FREQUENCY, RECENCY, T] + ([MONETARY_VALUE] if with_spend else [])
+    absent = [c for c in needed if c not in summary.columns]
+    if absent:
+        raise ValueError(f"the summary lacks the column(s) {absent}; use rfm_summary_spark"
+                         + (" with value_col=" if MONETARY_VALUE in absent else "") + ".")
+    columns = score_columns(with_spend=with_spend, with_value=with_value)
+    id_type = summary.schema[CUSTOMER_ID].dataType.simpleString()
+    schema = ", ".join([f"`{CUSTOMER_ID}` {id_type}", *(f"`{c}` double" for c in columns)])
+    rfm_columns = [c for c in (FREQUENCY, RECENCY, T, MONETARY_VALUE) if c in summary.columns]
+    broadcast = summary.sparkSession.sparkContext.broadcast(document)
+    options = {"horizon": int(horizon), "discount_rate": float(discount_rate),
+               "margin": float(margin)}
+
+    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        transaction_model, spend_model = models_from_document(broadcast.value)
+        for batch in batches:
+            if len(batch) == 0:
+                continue
+            rfm = batch.set_index(CUSTOMER_ID)[rfm_columns]
+            yield score_table(transaction_model, spend_model, rfm, **options)[
+                [CUSTOMER_ID, *columns]
+            ]
+
+    return summary.select(CUSTOMER_ID, *rfm_columns).mapInPandas(score_partition, schema)
