@@ -44,8 +44,9 @@ from clv.data.schema import TIME_UNITS
 
 __all__ = ["COMMANDS", "OPTIONS", "Option", "UsageError", "load_config", "option_value"]
 
-COMMANDS = ("validate", "fit", "score", "evaluate", "demo")
-_DATA = frozenset({"validate", "fit", "score", "evaluate"})
+COMMANDS = ("validate", "fit", "score", "evaluate", "roi", "report", "demo")
+_DATA = frozenset({"validate", "fit", "score", "evaluate", "roi", "report"})
+_ROI = frozenset({"roi", "report"})
 _FITTING = frozenset({"fit", "evaluate"})
 _ALL = frozenset(COMMANDS)
 
@@ -121,17 +122,34 @@ OPTIONS: tuple[Option, ...] = (
            "score: path of a model file written by `clv fit`"),
     Option("penalizer", ("--penalizer",), "float", _FITTING,
            "L2 penalty for the fits (default 0: plain maximum likelihood)", default=0.0),
-    Option("horizon", ("--horizon",), "float", frozenset({"score", "demo"}),
+    Option("cx_events", ("--cx-events",), "path", _ROI,
+           "roi/report: CX events .csv/.parquet (customer_id, timestamp, signal, value)"),
+    Option("customers", ("--customers",), "path", _ROI,
+           "roi/report: customer attributes .csv/.parquet, one row per customer (optional)"),
+    Option("investments", ("--investments",), "path", _ROI,
+           "roi/report: investments file (.toml, .yaml, .json or .csv; see docs/roi.md)"),
+    Option("holdout_end", ("--holdout-end",), "date", _ROI,
+           "roi/report: end of a holdout period after --as-of to check the CX models "
+           "(YYYY-MM-DD; optional)"),
+    Option("draws", ("--draws",), "int", _ROI,
+           "roi/report: parameter draws behind every interval (default 200)", default=200),
+    Option("budget", ("--budget",), "float", _ROI,
+           "roi/report: budget for the portfolio, present value (default: half the total cost)"),
+    Option("seed", ("--seed",), "int", _ROI, "roi/report: random seed (default 0)", default=0),
+    Option("horizon", ("--horizon",), "float", frozenset({"score", "demo", "roi", "report"}),
            "score: horizon of expected purchases and CLV, in periods of the time unit "
-           "(demo default 52)"),
-    Option("discount_rate", ("--discount-rate",), "float", frozenset({"score", "demo"}),
-           "score: discount rate per period (default 0; demo: 10%% a year)"),
-    Option("margin", ("--margin",), "float", frozenset({"score", "demo"}),
-           "score: profit margin applied to spend (default 1: CLV in revenue)", default=1.0),
+           "(demo default 52); roi/report: months valued (default 24)"),
+    Option("discount_rate", ("--discount-rate",), "float",
+           frozenset({"score", "demo", "roi", "report"}),
+           "score: discount rate per period (default 0; demo: 10%% a year); roi/report: per "
+           "month (default: 10%% a year)"),
+    Option("margin", ("--margin",), "float", frozenset({"score", "demo", "roi", "report"}),
+           "score: profit margin applied to spend (default 1: CLV in revenue; roi/report "
+           "default 0.3)", default=None),
     Option("out", ("--out", "-o"), "path", _ALL,
            "output: model file (fit), scores .csv/.parquet/.duckdb (score; with --engine spark "
            "also a directory/ for Parquet), per-customer holdout .csv/.parquet/.duckdb "
-           "(evaluate), directory (demo)"),
+           "(evaluate), directory (roi, report, demo)"),
     Option("out_table", ("--out-table",), "str", frozenset({"score", "evaluate"}),
            "DuckDB output (--out db.duckdb): table to create or replace, in one transaction "
            "(default: scores)"),

@@ -77,7 +77,11 @@ _DESCRIPTIONS = {
     "score": "Score every customer in a transaction log with a model bundle: P(alive), expected "
     "purchases, expected spend and CLV.",
     "evaluate": "Fit on a calibration period, predict the holdout period, report the errors.",
-    "demo": "End-to-end run on the bundled CDNOW data: validate, evaluate, fit, score, plot.",
+    "roi": "Link CX signals to purchases, retention and spend, then value experience "
+    "investments: finance table, portfolio, sensitivity (CSV outputs).",
+    "report": "Like roi, plus a self-contained HTML report for finance.",
+    "demo": "End-to-end run on bundled data: CDNOW scoring, then the CX world's drivers, ROI "
+    "and report.",
 }
 _DEFAULT_DEMO_OUT = "out"
 
@@ -113,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                 p.add_argument(
                     *option.flags, dest=option.key, action="count", default=None, help=option.help
                 )
+            elif option.kind == "int":
+                p.add_argument(*option.flags, dest=option.key, default=None, type=int,
+                               help=option.help, metavar=option.key.upper())
             else:
                 p.add_argument(
                     *option.flags,
@@ -503,6 +510,8 @@ def _validate_value_options(opts: argparse.Namespace) -> tuple[float, float]:
     discount = 0.0 if opts.discount_rate is None else opts.discount_rate
     if discount < 0:
         raise UsageError(f"--discount-rate must be >= 0 (per period), got {discount:g}.")
+    if opts.margin is None:
+        opts.margin = 1.0
     if opts.margin <= 0:
         raise UsageError(
             f"--margin must be > 0 (share of spend that is profit), got {opts.margin:g}."
@@ -899,6 +908,18 @@ def _cmd_evaluate(run: _Run) -> int:
     return EXIT_OK
 
 
+def _cmd_roi(run: _Run) -> int:
+    from clv.cli.roi import run_roi
+
+    return run_roi(run, html=False)
+
+
+def _cmd_report(run: _Run) -> int:
+    from clv.cli.roi import run_roi
+
+    return run_roi(run, html=True)
+
+
 def _cmd_demo(run: _Run) -> int:
     from clv.cli.demo import run_demo
 
@@ -910,6 +931,8 @@ _HANDLERS: dict[str, Callable[[_Run], int]] = {
     "fit": _cmd_fit,
     "score": _cmd_score,
     "evaluate": _cmd_evaluate,
+    "roi": _cmd_roi,
+    "report": _cmd_report,
     "demo": _cmd_demo,
 }
 

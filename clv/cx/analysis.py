@@ -100,6 +100,20 @@ class CXAnalysis:
         return notes
 
 
+def _align_ids(frame: pd.DataFrame | None, col: str, like: pd.Series) -> pd.DataFrame | None:
+    """Give ``frame[col]`` the type of the transactions' ids (files often differ: '17' vs 17)."""
+    if frame is None or col not in frame.columns:
+        return frame
+    ids = frame[col]
+    if pd.api.types.is_numeric_dtype(like) and not pd.api.types.is_numeric_dtype(ids):
+        converted = pd.to_numeric(ids, errors="coerce")
+        if converted.notna().all():
+            return frame.assign(**{col: converted.astype(like.dtype, errors="ignore")})
+    elif not pd.api.types.is_numeric_dtype(like) and pd.api.types.is_numeric_dtype(ids):
+        return frame.assign(**{col: ids.astype(str)})
+    return frame
+
+
 def _step(progress: Callable[[str], None] | None, message: str) -> None:
     if progress is not None:
         progress(message)
@@ -165,6 +179,9 @@ def run_cx_roi(
     t0 = time.perf_counter()
     cut = pd.Timestamp(cutoff)
     _step(progress, "building CX features")
+    like = transactions[customer_id_col]
+    cx_events = _align_ids(cx_events, "customer_id", like)
+    customers = _align_ids(customers, customer_id_col, like)
     events = validate_cx_events(cx_events)
     fb = feature_builder or default_feature_builder(events["signal"].unique())
     X = fb.fit_transform(events, customers, cutoff=cut)

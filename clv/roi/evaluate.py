@@ -217,7 +217,8 @@ def lever_split(totals: np.ndarray) -> np.ndarray:
 def _period_label(unit: str | None, length: float) -> str:
     """Name of the valuation period, e.g. ``"week"`` for 7 periods of daily data."""
     names = {("D", 1.0): "day", ("D", 7.0): "week", ("W", 1.0): "week", ("M", 1.0): "month",
-             ("Q", 1.0): "quarter", ("Y", 1.0): "year", ("D", 30.0): "30 days"}
+             ("Q", 1.0): "quarter", ("Y", 1.0): "year", ("D", 30.0): "30 days",
+             ("D", 365.25 / 12): "month", ("W", 52 / 12): "month"}
     if unit is None:
         return "period" if length == 1 else f"{length:g} periods"
     return names.get((str(unit), float(length)), f"{length:g} × {unit}")

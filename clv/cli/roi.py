@@ -1,0 +1,171 @@
+"""``clv roi`` and ``clv report``: from transactions and CX events to a ranked, costed list.
+
+Both read the transactions (``INPUT``), the CX events (``--cx-events``), the
+customer attributes (``--customers``, optional) and an investments file
+(``--investments``), then run :func:`clv.cx.analysis.run_cx_roi` with
+``--as-of`` as the last day of the calibration period (features and purchases
+up to and including that day). Outputs in ``--out`` (a directory):
+
+- ``roi.csv`` (finance table), ``roi_cash_flows.csv``, ``roi_sensitivity.csv``,
+  ``roi_portfolio.csv``, ``drivers.csv``, ``holdout.csv`` (with ``--holdout-end``);
+- ``report.html`` (``clv report`` only): the self-contained finance report;
+- ``run.json``: the run record.
+
+Money is valued monthly (``--horizon`` months, ``--discount-rate`` per month,
+default 10 % a year) from models fitted on daily periods.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from clv.cli.config import UsageError
+
+if TYPE_CHECKING:
+    from clv.cli.main import _Run
+
+__all__ = ["run_roi", "write_roi_outputs"]
+
+logger = logging.getLogger("clv")
+ANNUAL_DISCOUNT = 0.10
+
+
+def _read_frame(path: str, what: str) -> pd.DataFrame:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} file '{p}' does not exist")
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(p)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    raise UsageError(f"{what} '{p}' must be a .csv or .parquet file.")
+
+
+def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
+                      title: str = "Experience investments: value, risk and return"
+                      ) -> dict[str, Path]:
+    """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
+    from clv.cli.io import write_table
+    from clv.roi import write_report, write_tables
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {p.name: p for p in write_tables(analysis.roi, out_dir,
+                                               sensitivity=analysis.sensitivity,
+                                               portfolio=analysis.portfolio)}
+    drivers_path = out_dir / "drivers.csv"
+    write_table(analysis.drivers, drivers_path)
+    written["drivers.csv"] = drivers_path
+    if analysis.holdout is not None:
+        holdout_path = out_dir / "cx_holdout.csv"
+        write_table(analysis.holdout.summary.reset_index(), holdout_path)
+        written["cx_holdout.csv"] = holdout_path
+    if html:
+        written["report.html"] = write_report(
+            analysis.roi, out_dir / "report.html", title=title,
+            sensitivity=analysis.sensitivity, portfolio=analysis.portfolio,
+            model_notes=analysis.model_notes())
+    return written
+
+
+def finance_summary(table: pd.DataFrame) -> str:
+    """Short fixed-width text of the finance table for the terminal."""
+    cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
+            "roi_mean", "roi_p05", "roi_p95", "p_roi_positive", "payback_median"]
+    t = table[cols].copy()
+    t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
+                 "P(ROI>0)", "payback"]
+    for c in ("ROI", "ROI 5%", "ROI 95%", "P(ROI>0)"):
+        t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
+    for c in ("cost", "gain", "NPV"):
+        t[c] = t[c].map(lambda v: f"{v:,.0f}")
+    t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
+    return t.to_string()
+
+
+def run_roi(run: _Run, *, html: bool) -> int:
+    """Run ``clv roi`` / ``clv report``."""
+    from clv.cli.io import file_sha256, frame_fingerprint, write_json
+    from clv.cli.main import EXIT_OK, _columns, _need, _read
+    from clv.cx.analysis import run_cx_roi
+    from clv.roi import load_investments
+
+    opts = run.opts
+    out_dir = Path(_need(opts, "out", "the output directory"))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out '{out_dir}' is a file; {opts.command} writes a directory.")
+    as_of: _dt.date = _need(opts, "as_of", "the last day of the calibration period")
+    events_path = _need(opts, "cx_events", "the CX events")
+    inv_path = _need(opts, "investments", "the investments to value")
+    try:
+        investments = load_investments(inv_path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    horizon = 24 if opts.horizon is None else opts.horizon
+    if horizon < 1 or horizon != round(horizon):
+        raise UsageError(f"--horizon must be a whole number of months >= 1, got {horizon:g}.")
+    discount = ((1 + ANNUAL_DISCOUNT) ** (1 / 12) - 1 if opts.discount_rate is None
+                else opts.discount_rate)
+    margin = 0.3 if opts.margin is None else opts.margin
+    if discount < 0 or not 0 < margin <= 1:
+        raise UsageError("--discount-rate must be >= 0 and --margin in (0, 1].")
+    if opts.draws < 2:
+        raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
+    if opts.holdout_end is not None and opts.holdout_end <= as_of:
+        raise UsageError("--holdout-end must be after --as-of.")
+    columns = _columns(opts)
+    if columns["value_col"] is None:
+        columns["value_col"] = "value"
+    opts.as_of = opts.holdout_end or as_of  # read transactions up to the end of the holdout
+    transactions, info = _read(run, columns)
+    opts.as_of = as_of
+    with run.step("read", "reading CX events and customers"):
+        events = _read_frame(events_path, "--cx-events")
+        customers = (_read_frame(opts.customers, "--customers") if opts.customers else None)
+    cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    holdout_end = (pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1)
+                   - pd.Timedelta(microseconds=1) if opts.holdout_end else None)
+    with run.step("analysis", "CX features, models, drivers and investments"):
+        analysis = run_cx_roi(
+            transactions, events, customers, investments, cutoff=cutoff,
+            observation_end=holdout_end, customer_id_col=str(columns["customer_col"]),
+            date_col=str(columns["date_col"]), value_col=str(columns["value_col"]),
+            horizon=int(horizon), discount_rate=discount, margin=margin, n_draws=opts.draws,
+            budget=opts.budget, random_state=opts.seed, progress=run.progress)
+    with run.step("write", f"writing to {out_dir}"):
+        written = write_roi_outputs(analysis, out_dir, html=html)
+    table = analysis.roi.table()
+    record = run.record(
+        input={**info, "cx_events": {"path": str(events_path),
+                                     "fingerprint": frame_fingerprint(events),
+                                     "n_rows": len(events)},
+               "customers": ({"path": str(opts.customers), "n_rows": len(customers)}
+                             if customers is not None else None),
+               "investments": {"path": str(inv_path), "sha256": file_sha256(Path(inv_path))}},
+        parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
+                    "horizon_months": int(horizon), "discount_rate_per_month": discount,
+                    "margin": margin, "draws": opts.draws, "seed": opts.seed,
+                    "budget": analysis.portfolio.budget},
+        models={"covariates": analysis.covariates,
+                "transaction_model": {k: float(v) for k, v in
+                                      analysis.transaction_model.params_.items()},
+                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()}},
+        results={"table": table.reset_index().to_dict(orient="records"),
+                 "portfolio": analysis.portfolio.summary().to_dict()},
+        output={name: str(p) for name, p in written.items()},
+    )
+    write_json(record, out_dir / "run.json")
+    run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
+            f"{margin:g}, {opts.draws} parameter draws):")
+    run.say(finance_summary(table))
+    run.say(f"Portfolio within {analysis.portfolio.budget:,.0f}: "
+            f"{', '.join(analysis.portfolio.chosen) or '(none)'}")
+    for note in analysis.model_notes()[1:]:
+        run.say(note)
+    run.say(f"Outputs in {out_dir.resolve()}: " + ", ".join(sorted(written)) + ", run.json")
+    return EXIT_OK
