@@ -37,6 +37,7 @@ from clv._typing import FloatArray
 
 __all__ = [
     "cumulative_discounted",
+    "period_survival_integrals",
     "discount_factors",
     "payback_period",
     "period_purchase_integrals",
@@ -135,6 +136,33 @@ def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
     y0 = np.concatenate([np.zeros((b.shape[0], 1)), y[:, :-1]], axis=1)
     # B/m * e^{(1-s) y0} * expm1((1-s)(y1-y0)) / (1-s), continuous at s = 1
     return b / m * np.exp(z * y0) * _expm1_over(z, y - y0)
+
+
+def period_survival_integrals(mu: FloatArray, dropout_multiplier: FloatArray | None,
+                              horizon: int, step: float = 1.0) -> FloatArray:
+    r"""Per-period :math:`\int_{k-1}^{k} e^{-\mu M(u)} du` for known dropout rates :math:`\mu_i`.
+
+    The time a customer alive now is expected to stay alive within each future
+    period, with :math:`M(u) = \int_0^u m^\mu`; per period
+    :math:`e^{-\mu M_{k-1}}(1 - e^{-\mu m_k L})/(\mu m_k)` with ``L = step``.
+
+    Examples
+    --------
+    >>> out = period_survival_integrals(np.array([0.0, 0.1]), None, 2)
+    >>> out.round(4).tolist()
+    [[1.0, 1.0], [0.9516, 0.8611]]
+    """
+    mu_ = np.asarray(mu, dtype=np.float64)[:, None]
+    if dropout_multiplier is None:
+        m = np.ones((mu_.shape[0], horizon))
+    else:
+        m = np.asarray(dropout_multiplier, dtype=np.float64)
+    rate = mu_ * m * step
+    cum = np.cumsum(rate, axis=1)
+    before = np.concatenate([np.zeros((mu_.shape[0], 1)), cum[:, :-1]], axis=1)
+    small = rate < 1e-10
+    frac = np.where(small, 1.0 - 0.5 * rate, -np.expm1(-rate) / np.where(small, 1.0, rate))
+    return step * np.exp(-before) * frac
 
 
 def cumulative_discounted(flows: FloatArray, upfront: FloatArray, discount_rate: float

@@ -103,6 +103,15 @@ class _DrawState:
     s: np.ndarray             # dropout shape, per customer (n,)
     base: np.ndarray          # beta_i + T (n,)
     j0: np.ndarray            # baseline per-period integrals (n, H)
+    mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
+
+    def integrals(self, rows: np.ndarray, multiplier: np.ndarray, horizon: int,
+                  step: float) -> np.ndarray:
+        """Per-period survival-weighted time under a dropout multiplier (rows, H)."""
+        if self.mu is None:
+            return _math.period_purchase_integrals(self.s[rows], self.base[rows], multiplier,
+                                                   horizon, step)
+        return _math.period_survival_integrals(self.mu[rows], multiplier, horizon, step)
 
 
 @dataclass
@@ -135,6 +144,12 @@ class CounterfactualEngine:
         Length of a valuation period in the data's time unit: e.g. 7 to value in
         weeks a model fitted on daily RFM data. ``horizon``, ``discount_rate``,
         ramp-up, duration and cost periods are then in valuation periods.
+    customer_uncertainty : bool, default True
+        Each draw also samples every customer's latent state from its posterior
+        given the history (alive or not, purchase rate, dropout rate, mean spend),
+        so intervals describe the value this customer base will generate, not only
+        the parameter uncertainty. The same latent draws serve every investment
+        (common random numbers). ``False``: expectations over the latent states.
     """
 
     transaction_model: Any
@@ -146,6 +161,7 @@ class CounterfactualEngine:
     n_draws: int = 200
     random_state: int = 0
     period_length: float = 1.0
+    customer_uncertainty: bool = True
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -210,22 +226,36 @@ class CounterfactualEngine:
         x, t_x, T = self._x.T
         params = pareto_nbd.PNBDParams(r, alpha, s, beta)
         p_alive = np.asarray(pareto_nbd.probability_alive(params, x, t_x, T), dtype=np.float64)
-        rate = (r + x) / (alpha + T)
-        spend = self._spend(i)
-        weight = self.margin * p_alive * rate * spend
         base = beta + T
+        if self.customer_uncertainty:
+            rng = np.random.default_rng(_seed(self.random_state, "customers", i))
+            alive = rng.random(len(x)) < p_alive
+            lam = rng.gamma(r + x) / (alpha + T)
+            mu = rng.gamma(s) / base
+            weight = self.margin * alive * lam * self._spend(i, rng)
+            j0 = _math.period_survival_integrals(mu, None, self.horizon, self.period_length)
+            return _DrawState(weight, s, base, j0, mu)
+        rate = (r + x) / (alpha + T)
+        weight = self.margin * p_alive * rate * self._spend(i)
         j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
         return _DrawState(weight, s, base, j0)
 
-    def _spend(self, i: int) -> np.ndarray:
+    def _spend(self, i: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        r"""Expected spend per purchase; with ``rng``, a draw of each customer's mean spend
+        :math:`p/\nu_i` from the posterior :math:`\nu_i \sim \mathrm{Gamma}(px+q, v_i+x\bar z)`."""
         if self.spend_draws_ is None:
             return np.full(len(self.data), float(self.spend_model))
         draw = self.spend_draws_.iloc[i]
         ind = _individual(self.spend_model, self.data, draw)
         params = gamma_gamma.GGParams(*(ind[c].to_numpy(dtype=np.float64) for c in ("p", "q", "v")))
-        out = np.asarray(gamma_gamma.expected_spend(params, self.data["frequency"].to_numpy(float),
-                                                    self.data["monetary_value"].to_numpy(float)),
-                         dtype=np.float64)
+        freq = self.data["frequency"].to_numpy(float)
+        mv = self.data["monetary_value"].to_numpy(float)
+        if rng is not None:
+            p, q, v = params
+            xm = np.where(freq > 0, freq * np.where(freq > 0, mv, 0.0), 0.0)
+            nu = rng.gamma(p * freq + q) / (v + xm)
+            return p / nu
+        out = np.asarray(gamma_gamma.expected_spend(params, freq, mv), dtype=np.float64)
         bad = ~np.isfinite(out)
         if bad.any():
             raise DataError([Problem("monetary_value", "expected spend is undefined for "
@@ -397,9 +427,7 @@ class CounterfactualEngine:
             wj0 = w * st.j0[rows]
             if np.any(g["dropout"]):
                 shaped = g["dropout"] @ profiles
-                wj1 = w * _math.period_purchase_integrals(st.s[rows], st.base[rows],
-                                                          np.exp(shaped), self.horizon,
-                                                          self.period_length)
+                wj1 = w * st.integrals(rows, np.exp(shaped), self.horizon, self.period_length)
             else:
                 wj1 = wj0
             rest = g["purchase"] + g["spend"]

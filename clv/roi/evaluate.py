@@ -280,6 +280,7 @@ def evaluate_investments(
     random_state: int = 0,
     breakeven: bool = True,
     period_length: float = 1.0,
+    customer_uncertainty: bool = True,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -309,6 +310,10 @@ def evaluate_investments(
     period_length : float, default 1.0
         Valuation period in the data's time unit (7: weekly cash flows from a model
         fitted in days); horizon, rate, ramp, duration and cost periods use it.
+    customer_uncertainty : bool, default True
+        Sample each customer's latent state per draw (see
+        :class:`~clv.roi.engine.CounterfactualEngine`); ``False``: parameter
+        uncertainty only.
 
     Returns
     -------
@@ -322,6 +327,7 @@ def evaluate_investments(
     if dupes:
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
-                                  margin, n_draws, random_state, period_length)
+                                  margin, n_draws, random_state, period_length,
+                                  customer_uncertainty)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
     return RoiResult(results, engine)

@@ -104,7 +104,7 @@ def test_shapley_parts_sum_to_total(world) -> None:
 
 def test_baseline_equals_customer_lifetime_value(world) -> None:
     tm, sm, data = world
-    res = _run(world, [_support()])
+    res = _run(world, [_support()], customer_uncertainty=False)
     eng = res.engine
     eng.transaction_draws_ = pd.DataFrame([tm.params_] * N_DRAWS).reset_index(drop=True)
     eng.spend_draws_ = pd.DataFrame([sm.params_] * N_DRAWS).reset_index(drop=True)
