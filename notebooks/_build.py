@@ -802,13 +802,11 @@ checked:
     (
         "code",
         """
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from clv.cx import FeatureBuilder, drivers, plot_drivers, validate_cx_events
+from clv.cx import drivers, plot_drivers, validate_cx_events
 from clv.data import calibration_holdout_split
 from clv.evaluate import evaluate_holdout
 from clv.exceptions import DataError
