@@ -119,11 +119,12 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
     Returns
     -------
     DataFrame
-        One row per coefficient: ``signal``, ``lever``, ``effect_on``, ``coefficient``,
+        One row per coefficient: ``coefficient_name`` (as in the model's ``params_``),
+        ``signal``, ``lever``, ``effect_on``, ``coefficient``,
         ``se``, ``effect_per_unit`` (multiplier) and its ``_lo``/``_hi``, ``signal_sd``,
         ``effect_per_sd`` and its ``_lo``/``_hi``, ``clv_change_pct`` (per +1 SD, this
-        lever's share) and its ``_lo``/``_hi``, the same for the segment
-        (``segment_clv_change_pct``...), ``evidence_grade`` and ``evidence``.
+        lever's share) and its ``_lo``/``_hi``, the same for the segment when one is
+        given (``segment_clv_change_pct``...), ``evidence_grade`` and ``evidence``.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}.")
@@ -177,7 +178,10 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
         _clv_changes(table, transaction_model, spend_model, data, evidence, segment, level,
                      horizon, discount_rate, margin, n_draws, random_state, period_length,
                      max_customers)
-    return table.drop(columns="_name")
+    table.insert(0, "coefficient_name", table.pop("_name"))
+    if segment is None:
+        table = table.drop(columns=[c for c in table.columns if c.startswith("segment_")])
+    return table
 
 
 def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,

@@ -564,7 +564,9 @@ class ParametricModel:
         coef = self.params_.to_numpy()
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
         identity = np.array([t == "identity" for t in self._transforms()], dtype=bool)
-        with np.errstate(invalid="ignore", divide="ignore"):  # NaN se stays NaN
+        # NaN se stays NaN; the log-scale branch is discarded for identity (coefficient) rows,
+        # where a coefficient near 0 would overflow it
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             se_log = se / coef
             lower = np.where(identity, coef - z * se, coef * np.exp(-z * se_log))
             upper = np.where(identity, coef + z * se, coef * np.exp(z * se_log))
