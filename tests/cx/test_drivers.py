@@ -59,7 +59,7 @@ def test_experimental_evidence_replaces_the_fitted_coefficient(fitted) -> None:
 
 
 def test_segment_and_forest_plot(fitted, close_figures) -> None:
-    tm, sm, data = fitted
+    tm, _, data = fitted
     t = drivers(tm, None, data, segment={"channel": "phone"}, horizon=6, n_draws=10,
                 period_length=30.0)
     assert t["segment_clv_change_pct"].notna().any()
