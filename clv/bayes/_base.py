@@ -106,6 +106,59 @@ def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0
     )
 
 
+SUMMARY_COLUMNS = ("mean", "sd", "5%", "95%")
+"""Columns of the per-customer summaries (``summary_only=True``)."""
+
+MAX_BLOCK_CELLS = 2_000_000
+"""Draws x customers evaluated at once by the prediction methods (16 MB of float64)."""
+
+
+def _check_thin(thin: Any) -> int:
+    if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
+        raise ValueError(f"thin must be a whole number >= 1 (keep every thin-th draw), "
+                         f"got {thin!r}")
+    return int(thin)
+
+
+def chunk_sizes(n_customers: int, n_samples: int, chunk_size: int | None = None
+                ) -> list[tuple[int, int]]:
+    """Customer blocks ``(lo, hi)`` so that ``n_samples x (hi - lo)`` stays bounded.
+
+    Parameters
+    ----------
+    n_customers, n_samples : int
+        Customers to predict and posterior samples per customer.
+    chunk_size : int, optional
+        Customers per block; by default ``MAX_BLOCK_CELLS // n_samples``.
+
+    Returns
+    -------
+    list of (int, int)
+
+    Examples
+    --------
+    >>> chunk_sizes(10, 4, 3)
+    [(0, 3), (3, 6), (6, 9), (9, 10)]
+    >>> max(hi - lo for lo, hi in chunk_sizes(1_000_000, 4000)) * 4000 <= MAX_BLOCK_CELLS
+    True
+    """
+    if chunk_size is None:
+        chunk_size = max(1, MAX_BLOCK_CELLS // max(n_samples, 1))
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
+            or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
+    return [(lo, min(n_customers, lo + int(chunk_size)))
+            for lo in range(0, n_customers, int(chunk_size))]
+
+
+def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0.95)
+                   ) -> np.ndarray:
+    """Per-column mean, sd, and quantiles of a ``(samples, customers)`` block."""
+    lo, hi = np.quantile(values, quantiles, axis=0)
+    sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
+    return np.column_stack([values.mean(axis=0), sd, lo, hi])
+
+
 class BayesModel:
     """Base class of the Bayesian models.
 
@@ -161,6 +214,9 @@ class BayesModel:
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
         unique, counts = compress(cols, weights)
         return unique, counts, frame
+
+    def _n_customers(self, data: pd.DataFrame) -> float:
+        return float(data["weight"].sum()) if "weight" in data else float(len(data))
 
     def build_model(self, data: pd.DataFrame) -> pm.Model:
         """The PyMC model: the priors and the likelihood of ``data`` as a ``pm.Potential``.
@@ -239,7 +295,7 @@ class BayesModel:
         idata = self._with_attrs(idata, method)
         self.idata_ = idata
         self.method_ = method
-        self.n_customers_ = float(data["weight"].sum()) if "weight" in data else len(data)
+        self.n_customers_ = self._n_customers(data)
         if method == "nuts":
             self._check_convergence()
         return self
@@ -363,36 +419,78 @@ class BayesModel:
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("param")
 
     # ------------------------------------------------------------------ predictions
-    def _param_draws(self) -> list[xr.DataArray]:
+    def _param_draws(self, thin: int = 1) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Parameter draws flattened to ``(samples,)`` arrays, with the chain and draw labels."""
         self._check_fitted()
-        post = self.idata_.posterior
-        return [post[n].transpose("chain", "draw").astype(np.float64)
-                for n in self.param_names()]
+        thin = _check_thin(thin)
+        post = self.idata_.posterior.isel(draw=slice(None, None, thin))
+        chains = post.coords["chain"].values
+        draws = post.coords["draw"].values
+        theta = [np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
+                 for n in self.param_names()]
+        return theta, chains, draws
+
+    def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
+               cols: list[np.ndarray], per_draw: bool) -> np.ndarray:
+        """``func`` for every draw (rows) and customer of ``cols`` (columns)."""
+        params_cls = self.mle_class.spec.params
+        n_samples = theta[0].size
+        n = cols[0].size if cols else 1
+        if per_draw:  # the pure function takes scalar parameters only
+            out = np.empty((n_samples, n))
+            for i in range(n_samples):
+                out[i] = func(params_cls(*(float(t[i]) for t in theta)), *extra, *cols)
+            return out
+        values = func(params_cls(*(t[:, None] for t in theta)), *extra,
+                      *(c[None, :] for c in cols))
+        return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
+
+    def _customer_arrays(self, data: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
+        return self.mle_class()._arrays(data, columns)
 
     def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
-                    columns: tuple[str, ...], *extra: Any, name: str) -> xr.DataArray:
+                    columns: tuple[str, ...], *extra: Any, name: str, per_draw: bool = False,
+                    thin: int = 1, summary_only: bool = False, chunk_size: int | None = None
+                    ) -> xr.DataArray | pd.DataFrame:
         """Map a pure NumPy function ``func(params, *extra, *columns)`` over the draws.
 
-        The result has dims ``("chain", "draw", "customer_id")`` (or
-        ``("chain", "draw")`` when ``data`` is None).
+        The draws are evaluated in blocks of customers (``chunk_size``, by
+        default as many as fit in :data:`MAX_BLOCK_CELLS` values), so at most
+        one block of ``samples x chunk_size`` values is computed at a time.
+        With ``summary_only=True`` each block is reduced to its per-customer
+        summary at once and the full ``(chain, draw, customer_id)`` array is
+        never allocated.
+
+        Returns
+        -------
+        DataArray or DataFrame
+            Dims ``("chain", "draw", "customer_id")`` (``("chain", "draw")``
+            when ``data`` is None); with ``summary_only=True`` and ``data``
+            the tidy summary of :func:`summarize_draws`.
         """
-        params_cls = self.mle_class.spec.params
-        theta = self._param_draws()
-        k = len(theta)
-        inputs: list[Any] = list(theta) + list(extra)
-        if data is not None:
-            arrays = self.mle_class()._arrays(data, columns)
-            ids = data.index.to_numpy()
-            inputs += [xr.DataArray(a, dims=("customer_id",), coords={"customer_id": ids})
-                       for a in arrays]
-
-        def kernel(*args: Any) -> Any:
-            out = func(params_cls(*args[:k]), *args[k:])
-            return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(a) for a in args)))
-
-        out = xr.apply_ufunc(kernel, *inputs)
-        dims = ("chain", "draw", "customer_id") if data is not None else ("chain", "draw")
-        return out.transpose(*dims).rename(name)
+        theta, chains, draws = self._param_draws(thin)
+        n_samples = theta[0].size
+        if data is None:
+            values = self._block(func, theta, extra, [], per_draw)[:, 0]
+            return xr.DataArray(values.reshape(chains.size, draws.size), dims=("chain", "draw"),
+                                coords={"chain": chains, "draw": draws}, name=name)
+        cols = self._customer_arrays(data, columns)
+        n = len(data)
+        step = chunk_sizes(n, n_samples, chunk_size)
+        if summary_only:
+            parts = [_summary_block(self._block(func, theta, extra, [c[lo:hi] for c in cols],
+                                                per_draw))
+                     for lo, hi in step]
+            return pd.DataFrame(np.concatenate(parts, axis=0), columns=list(SUMMARY_COLUMNS),
+                                index=pd.Index(data.index.to_numpy(), name="customer_id"))
+        full = np.empty((n_samples, n))
+        for lo, hi in step:
+            full[:, lo:hi] = self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw)
+        return xr.DataArray(
+            full.reshape(chains.size, draws.size, n), dims=("chain", "draw", "customer_id"),
+            coords={"chain": chains, "draw": draws, "customer_id": data.index.to_numpy()},
+            name=name,
+        )
 
     @staticmethod
     def summarize(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
