@@ -15,6 +15,7 @@ from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
 from clv.bayes.sbg import ShiftedBetaGeoModel
+from clv.bayes.value import customer_lifetime_value
 
 __all__ = [
     "BetaGeoModel",
@@ -24,6 +25,7 @@ __all__ = [
     "GammaGammaModel",
     "ShiftedBetaGeoModel",
     "BetaDiscreteWeibullModel",
+    "customer_lifetime_value",
     "BayesModel",
     "summarize_draws",
     "BAYES_SCHEMA_VERSION",

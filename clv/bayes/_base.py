@@ -296,6 +296,7 @@ class BayesModel:
         self.idata_ = idata
         self.method_ = method
         self.n_customers_ = self._n_customers(data)
+        self.time_unit_ = data.attrs.get("time_unit")
         if method == "nuts":
             self._check_convergence()
         return self
@@ -429,6 +430,24 @@ class BayesModel:
         theta = [np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
                  for n in self.param_names()]
         return theta, chains, draws
+
+    def point_models(self, thin: int = 1) -> list[ParametricModel]:
+        """One maximum-likelihood model per posterior draw (flattened over chains).
+
+        Each is an instance of :attr:`mle_class` whose ``params_`` are that
+        draw, so every prediction of :mod:`clv.models` (and the functions of
+        :mod:`clv.value`) can be evaluated at the draw without any new maths.
+        """
+        theta, _, _ = self._param_draws(thin)
+        index = pd.Index(self.param_names(), name="param")
+        out = []
+        for i in range(theta[0].size):
+            point = self.mle_class()
+            point.params_ = pd.Series([float(t[i]) for t in theta], index=index,
+                                      dtype=np.float64, name="coef")
+            point.time_unit_ = getattr(self, "time_unit_", None)
+            out.append(point)
+        return out
 
     def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
                cols: list[np.ndarray], per_draw: bool) -> np.ndarray:

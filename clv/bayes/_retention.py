@@ -49,14 +49,8 @@ class RetentionBayesModel(BayesModel):
     def _at_draws(self, method: Callable[[RetentionModel], Any], dim: str | None,
                   coord: np.ndarray | None, name: str, thin: int) -> xr.DataArray:
         """Evaluate ``method(point_model)`` at every draw (a maximum-likelihood model per draw)."""
-        theta, chains, draws = self._param_draws(thin)
-        index = pd.Index(self.param_names(), name="param")
-        values = []
-        for i in range(theta[0].size):
-            point = self.mle_class()
-            point.params_ = pd.Series([float(t[i]) for t in theta], index=index, dtype=np.float64)
-            point.time_unit_ = None
-            values.append(np.asarray(method(point), dtype=np.float64))
+        _, chains, draws = self._param_draws(thin)
+        values = [np.asarray(method(point), dtype=np.float64) for point in self.point_models(thin)]
         arr = np.stack(values).reshape(chains.size, draws.size, *values[0].shape)
         dims = ("chain", "draw") + ((dim,) if dim is not None else ())
         coords: dict[str, Any] = {"chain": chains, "draw": draws}
