@@ -11,6 +11,7 @@ from clv.bayes._ops import PYTENSOR
 from clv.bayes.bdw import BetaDiscreteWeibullModel
 from clv.bayes.bgbb import BetaGeoBetaBinomModel
 from clv.bayes.bgnbd import BetaGeoModel
+from clv.bayes.compare import compare
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
@@ -26,6 +27,7 @@ __all__ = [
     "ShiftedBetaGeoModel",
     "BetaDiscreteWeibullModel",
     "customer_lifetime_value",
+    "compare",
     "BayesModel",
     "summarize_draws",
     "BAYES_SCHEMA_VERSION",

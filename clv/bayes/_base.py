@@ -29,7 +29,7 @@ from clv._version import __version__
 from clv.bayes._ops import PYTENSOR
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models._base import ParametricModel
-from clv.models._mle import compress
+from clv.models._mle import compress, unique_rows
 
 __all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
 
@@ -109,6 +109,9 @@ def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0
 SUMMARY_COLUMNS = ("mean", "sd", "5%", "95%")
 """Columns of the per-customer summaries (``summary_only=True``)."""
 
+MAX_LOG_LIKELIHOOD_CELLS = 20_000_000
+"""Above this many draws x customers, ``fit`` does not store the pointwise log-likelihood."""
+
 MAX_BLOCK_CELLS = 2_000_000
 """Draws x customers evaluated at once by the prediction methods (16 MB of float64)."""
 
@@ -173,6 +176,8 @@ class BayesModel:
     """
 
     mle_class: ClassVar[type[ParametricModel]]
+    pointwise: ClassVar[bool] = True
+    """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
 
     def __init__(self, priors: Mapping[str, Prior] | None = None) -> None:
@@ -245,7 +250,8 @@ class BayesModel:
         return model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, method: str = "nuts", **sampler_kwargs: Any) -> Self:
+    def fit(self, data: pd.DataFrame, method: str = "nuts", *,
+            log_likelihood: bool | None = None, **sampler_kwargs: Any) -> Self:
         """Draw from (or approximate) the posterior of the parameters.
 
         Parameters
@@ -256,6 +262,12 @@ class BayesModel:
             ``"nuts"``: :func:`pymc.sample`; ``"map"``: :func:`pymc.find_MAP`,
             stored as one chain of one draw; ``"advi"``: mean-field ADVI
             (:func:`pymc.fit`, then ``draws`` samples of the approximation).
+        log_likelihood : bool, optional
+            Store the per-customer log-likelihood of every draw in the
+            ``log_likelihood`` group of :attr:`idata_` (needed by
+            :func:`clv.bayes.compare`).  Default: for NUTS and ADVI when
+            draws x customers is at most :data:`MAX_LOG_LIKELIHOOD_CELLS`
+            (add it later with :meth:`add_log_likelihood`).
         **sampler_kwargs
             Passed through to PyMC (``chains``, ``draws``, ``tune``,
             ``random_seed``, ``target_accept``, ...); for ADVI ``n``
@@ -297,8 +309,67 @@ class BayesModel:
         self.method_ = method
         self.n_customers_ = self._n_customers(data)
         self.time_unit_ = data.attrs.get("time_unit")
+        if log_likelihood is None:
+            post = idata.posterior
+            cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
+            log_likelihood = (method != "map" and self.pointwise and "weight" not in data.columns
+                              and cells <= MAX_LOG_LIKELIHOOD_CELLS)
+        if log_likelihood:
+            self.add_log_likelihood(data)
         if method == "nuts":
             self._check_convergence()
+        return self
+
+    def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
+        """Log-likelihood of each customer (row of ``data``) at every draw.
+
+        The model module's NumPy ``log_likelihood`` evaluated once per distinct
+        row and draw, then spread to the customers.  Rows excluded from the
+        fit (Gamma-Gamma: customers without repeat purchases) are left out.
+
+        Returns
+        -------
+        DataArray
+            Dims ``("chain", "draw", "customer_id")``.
+
+        Raises
+        ------
+        ValueError
+            For data with a ``weight`` column (one row is not one customer).
+        """
+        if "weight" in data.columns:
+            raise ValueError("the pointwise log-likelihood needs one row per customer; data has "
+                             "a 'weight' column (rows standing for several customers). Pass the "
+                             "unweighted per-customer frame.")
+        spec = self.mle_class.spec
+        frame = self.mle_class()._frame(data)
+        if spec.fit_rows is not None:
+            frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
+        cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        unique, key = unique_rows(cols)
+        theta, chains, draws = self._param_draws(thin)
+        per_row = np.empty((theta[0].size, len(unique[0])))
+        for lo, hi in chunk_sizes(len(unique[0]), theta[0].size):
+            per_row[:, lo:hi] = self._block(spec.log_likelihood, theta, (),
+                                            [u[lo:hi] for u in unique], per_draw=False)
+        values = per_row[:, key].reshape(chains.size, draws.size, len(frame))
+        return xr.DataArray(values, dims=("chain", "draw", "customer_id"),
+                            coords={"chain": chains, "draw": draws,
+                                    "customer_id": frame.index.to_numpy()},
+                            name="log_likelihood")
+
+    def add_log_likelihood(self, data: pd.DataFrame) -> Self:
+        """Store :meth:`pointwise_log_likelihood` of ``data`` in ``idata_.log_likelihood``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        ll = self.pointwise_log_likelihood(data)
+        if "log_likelihood" in self.idata_.groups():
+            del self.idata_.log_likelihood
+        self.idata_.add_groups(log_likelihood=xr.Dataset({"customers": ll}))
         return self
 
     @classmethod
@@ -327,8 +398,9 @@ class BayesModel:
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
         posterior = idata.posterior[list(self.param_names())]
         out = az.InferenceData(posterior=posterior)
-        if "sample_stats" in idata.groups():
-            out.add_groups(sample_stats=idata.sample_stats)
+        for group in ("sample_stats", "log_likelihood"):
+            if group in idata.groups():
+                out.add_groups({group: getattr(idata, group)})
         out.attrs = {
             "clv_schema_version": BAYES_SCHEMA_VERSION,
             "model": type(self).__name__,

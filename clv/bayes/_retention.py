@@ -33,6 +33,12 @@ class RetentionBayesModel(BayesModel):
     """
 
     mle_class: type[RetentionModel]  # type: ignore[assignment]
+    pointwise = False
+
+    def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
+        """Not available: retention data are aggregated counts, not one row per customer."""
+        raise ValueError(f"{type(self).__name__} is fitted on aggregated retention counts; a "
+                         "per-customer log-likelihood (and LOO) is not available for it.")
 
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         counts = retention_counts(data)
