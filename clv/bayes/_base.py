@@ -26,6 +26,7 @@ import pymc as pm
 import xarray as xr
 
 from clv._version import __version__
+from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models._base import ParametricModel
@@ -180,10 +181,19 @@ class BayesModel:
     """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None) -> None:
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *, segment: str | None = None,
+                 pooling: str = "partial") -> None:
         names = self.param_names()
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)
+        check_pooling(segment, pooling)
+        self.segment = segment
+        self.pooling = pooling
+
+    @property
+    def _segmented(self) -> bool:
+        """Whether the parameters vary by segment (``segment`` given, pooling not ``"full"``)."""
+        return self.segment is not None and self.pooling != "full"
 
     # ------------------------------------------------------------------ config
     @classmethod
@@ -216,6 +226,11 @@ class BayesModel:
                                      "pass a non-empty RFM frame")],
                             what=f"the data passed to {type(self).__name__}")
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        if self._segmented:
+            assert self.segment is not None
+            codes, self._segment_labels = segment_codes(
+                frame, self.segment, what=f"the data passed to {type(self).__name__}")
+            cols.append(codes.astype(np.float64))  # compressed with the data: the last column
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
         unique, counts = compress(cols, weights)
         return unique, counts, frame
@@ -240,11 +255,19 @@ class BayesModel:
         """
         spec = self.mle_class.spec
         cols, counts, _ = self._fit_data(data)
-        with pm.Model() as model:
-            theta = []
-            for name in self.param_names():
-                dist, kwargs = self._priors[name]
-                theta.append(getattr(pm, dist)(name, **kwargs))
+        if not self._segmented:
+            with pm.Model() as model:
+                theta = []
+                for name in self.param_names():
+                    dist, kwargs = self._priors[name]
+                    theta.append(getattr(pm, dist)(name, **kwargs))
+                ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
+                pm.Potential("log_likelihood", (counts * ll).sum())
+            return model
+        codes = cols.pop().astype(np.int64)
+        with pm.Model(coords={"segment": self._segment_labels}) as model:
+            theta = [segment_parameters(name, self._priors[name], self.pooling, HYPER_PRIORS)[codes]
+                     for name in self.param_names()]
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
@@ -295,8 +318,13 @@ class BayesModel:
                 if "random_seed" in kwargs:  # find_MAP calls it ``seed``
                     kwargs["seed"] = kwargs.pop("random_seed")
                 point = pm.find_MAP(**kwargs)
+                keep = [n for n in point if n in model.named_vars
+                        and not model.named_vars[n].name.endswith("__")]
                 idata = az.from_dict(
-                    posterior={n: np.array([[float(point[n])]]) for n in self.param_names()}
+                    posterior={n: np.asarray(point[n], dtype=np.float64)[None, None, ...]
+                               for n in keep},
+                    dims={n: ["segment"] for n in keep if np.ndim(point[n]) == 1},
+                    coords={"segment": self._segment_labels} if self._segmented else None,
                 )
             else:
                 n = kwargs.pop("n", 20_000)
@@ -346,12 +374,17 @@ class BayesModel:
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        codes = self._codes(frame)
+        if codes is not None:
+            cols.append(codes.astype(np.float64))
         unique, key = unique_rows(cols)
+        ucodes = unique.pop().astype(np.int64) if codes is not None else None
         theta, chains, draws = self._param_draws(thin)
-        per_row = np.empty((theta[0].size, len(unique[0])))
-        for lo, hi in chunk_sizes(len(unique[0]), theta[0].size):
+        per_row = np.empty((theta[0].shape[0], len(unique[0])))
+        for lo, hi in chunk_sizes(len(unique[0]), theta[0].shape[0]):
             per_row[:, lo:hi] = self._block(spec.log_likelihood, theta, (),
-                                            [u[lo:hi] for u in unique], per_draw=False)
+                                            [u[lo:hi] for u in unique], per_draw=False,
+                                            codes=None if ucodes is None else ucodes[lo:hi])
         values = per_row[:, key].reshape(chains.size, draws.size, len(frame))
         return xr.DataArray(values, dims=("chain", "draw", "customer_id"),
                             coords={"chain": chains, "draw": draws,
@@ -374,7 +407,8 @@ class BayesModel:
 
     @classmethod
     def from_idata(cls, idata: az.InferenceData, *, priors: Mapping[str, Prior] | None = None,
-                   method: str = "external") -> Self:
+                   method: str = "external", segment: str | None = None,
+                   pooling: str = "partial") -> Self:
         """A fitted model from an existing posterior (e.g. sampled elsewhere, or synthetic).
 
         Parameters
@@ -386,8 +420,11 @@ class BayesModel:
             The priors the posterior was drawn under (recorded in the attributes).
         method : str, default "external"
             Recorded as the inference method.
+        segment, pooling : optional
+            For a posterior with a ``segment`` dimension: the name of the
+            segment column of the data, and the pooling it was fitted with.
         """
-        model = cls(priors=priors)
+        model = cls(priors=priors, segment=segment, pooling=pooling)
         missing = [n for n in cls.param_names() if n not in idata.posterior]
         if missing:
             raise ValueError(f"the posterior has no draws of {missing}")
@@ -396,7 +433,10 @@ class BayesModel:
         return model
 
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
-        posterior = idata.posterior[list(self.param_names())]
+        names = list(self.param_names())
+        names += [f"{n}_{h}" for n in self.param_names() for h in ("mu", "tau")
+                  if f"{n}_{h}" in idata.posterior]
+        posterior = idata.posterior[names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
             if group in idata.groups():
@@ -407,6 +447,8 @@ class BayesModel:
             "priors_json": self._priors_json(),
             "clv_version": __version__,
             "method": method,
+            "segment": self.segment or "",
+            "pooling": self.pooling,
         }
         return out
 
@@ -418,23 +460,38 @@ class BayesModel:
                 f"(or {type(self).__name__}.from_netcdf(path))."
             )
 
+    def _entries(self) -> dict[str, xr.DataArray]:
+        """Every scalar parameter with dims (chain, draw): ``"r"``, or ``"r[segment]"``."""
+        post = self.idata_.posterior
+        out = {}
+        for n in self.param_names():
+            da = post[n]
+            if "segment" in da.dims:
+                for label in da.coords["segment"].values:
+                    out[f"{n}[{label}]"] = da.sel(segment=label)
+            else:
+                out[n] = da
+        return out
+
     def _diagnostics(self) -> tuple[dict[str, float], dict[str, float]]:
         post = self.idata_.posterior
-        names = self.param_names()
+        entries = self._entries()
+        names = list(entries)
         if post.sizes["chain"] * post.sizes["draw"] < 4 or post.sizes["draw"] < 4:
             nan = dict.fromkeys(names, np.nan)
             return nan, dict(nan)
-        ess = az.ess(post, var_names=list(names), method="bulk")
+        ds = xr.Dataset({n: da.drop_vars("segment", errors="ignore") for n, da in entries.items()})
+        ess = az.ess(ds, method="bulk")
         if post.sizes["chain"] < 2:  # r_hat compares chains
             return dict.fromkeys(names, np.nan), {n: float(ess[n]) for n in names}
-        rhat = az.rhat(post, var_names=list(names))
+        rhat = az.rhat(ds)
         return ({n: float(rhat[n]) for n in names}, {n: float(ess[n]) for n in names})
 
     def _check_convergence(self) -> None:
         rhat, ess = self._diagnostics()
         chains = self.idata_.posterior.sizes["chain"]
         problems = []
-        for n in self.param_names():
+        for n in rhat:
             if rhat[n] > R_HAT_MAX:
                 problems.append(f"r_hat of '{n}' is {rhat[n]:.3f} (> {R_HAT_MAX})")
             if ess[n] < ESS_PER_CHAIN_MIN * chains:
@@ -473,11 +530,10 @@ class BayesModel:
             ``r_hat``, ``ess_bulk`` (NaN for MAP, a single draw).
         """
         self._check_fitted()
-        post = self.idata_.posterior
         rhat, ess = self._diagnostics()
         rows = {}
-        for n in self.param_names():
-            v = np.asarray(post[n].values, dtype=np.float64).reshape(-1)
+        for n, da in self._entries().items():
+            v = np.asarray(da.values, dtype=np.float64).reshape(-1)
             if v.size < 2:
                 lo = hi = float(v[0])
             elif interval == "hdi":
@@ -499,11 +555,31 @@ class BayesModel:
         post = self.idata_.posterior.isel(draw=slice(None, None, thin))
         chains = post.coords["chain"].values
         draws = post.coords["draw"].values
-        theta = [np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
-                 for n in self.param_names()]
+        theta = []
+        for n in self.param_names():
+            da = post[n]
+            if "segment" in da.dims:  # (samples, segments)
+                values = da.transpose("chain", "draw", "segment").values
+                theta.append(np.asarray(values, dtype=np.float64).reshape(-1, da.sizes["segment"]))
+            else:
+                theta.append(np.asarray(da.transpose("chain", "draw").values,
+                                        dtype=np.float64).reshape(-1))
         return theta, chains, draws
 
-    def point_models(self, thin: int = 1) -> list[ParametricModel]:
+    def _codes(self, data: pd.DataFrame) -> np.ndarray | None:
+        """Segment code of each customer of ``data`` (None without segments)."""
+        post = self.idata_.posterior
+        if not any("segment" in post[n].dims for n in self.param_names()):
+            return None
+        if self.segment is None:
+            raise ValueError(f"{type(self).__name__} has parameters per segment; it needs the "
+                             "name of the segment column (segment=...).")
+        labels = post.coords["segment"].values
+        codes, _ = segment_codes(data, self.segment, labels,
+                                 what=f"the data passed to {type(self).__name__}")
+        return codes
+
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[ParametricModel]:
         """One maximum-likelihood model per posterior draw (flattened over chains).
 
         Each is an instance of :attr:`mle_class` whose ``params_`` are that
@@ -511,6 +587,12 @@ class BayesModel:
         :mod:`clv.value`) can be evaluated at the draw without any new maths.
         """
         theta, _, _ = self._param_draws(thin)
+        if theta[0].ndim > 1:
+            labels = list(self.idata_.posterior.coords["segment"].values)
+            if segment not in labels:
+                raise ValueError(f"{type(self).__name__} has parameters per segment; pass "
+                                 f"segment= (one of {labels[:10]}).")
+            theta = [t[:, labels.index(segment)] for t in theta]
         index = pd.Index(self.param_names(), name="param")
         out = []
         for i in range(theta[0].size):
@@ -522,18 +604,27 @@ class BayesModel:
         return out
 
     def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
-               cols: list[np.ndarray], per_draw: bool) -> np.ndarray:
-        """``func`` for every draw (rows) and customer of ``cols`` (columns)."""
+               cols: list[np.ndarray], per_draw: bool, codes: np.ndarray | None = None
+               ) -> np.ndarray:
+        """``func`` for every draw (rows) and customer of ``cols`` (columns).
+
+        ``codes`` gives each customer's segment (a column of the ``(samples,
+        segments)`` parameter draws); without it the parameters are shared.
+        """
         params_cls = self.mle_class.spec.params
-        n_samples = theta[0].size
+        n_samples = theta[0].shape[0]
         n = cols[0].size if cols else 1
         if per_draw:  # the pure function takes scalar parameters only
             out = np.empty((n_samples, n))
+            groups = [(slice(None), None)] if codes is None else [
+                (codes == g, g) for g in np.unique(codes)]
             for i in range(n_samples):
-                out[i] = func(params_cls(*(float(t[i]) for t in theta)), *extra, *cols)
+                for rows, g in groups:
+                    p = params_cls(*(float(t[i] if g is None else t[i, g]) for t in theta))
+                    out[i, rows] = func(p, *extra, *(c[rows] for c in cols))
             return out
-        values = func(params_cls(*(t[:, None] for t in theta)), *extra,
-                      *(c[None, :] for c in cols))
+        params = params_cls(*(t[:, None] if codes is None else t[:, codes] for t in theta))
+        values = func(params, *extra, *(c[None, :] for c in cols))
         return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
 
     def _customer_arrays(self, data: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
@@ -560,23 +651,30 @@ class BayesModel:
             the tidy summary of :func:`summarize_draws`.
         """
         theta, chains, draws = self._param_draws(thin)
-        n_samples = theta[0].size
+        n_samples = theta[0].shape[0]
         if data is None:
+            if theta[0].ndim > 1:
+                raise ValueError(f"{type(self).__name__} has parameters per segment: predict for "
+                                 "customers (pass data with the segment column).")
             values = self._block(func, theta, extra, [], per_draw)[:, 0]
             return xr.DataArray(values.reshape(chains.size, draws.size), dims=("chain", "draw"),
                                 coords={"chain": chains, "draw": draws}, name=name)
         cols = self._customer_arrays(data, columns)
+        codes = self._codes(data)
         n = len(data)
         step = chunk_sizes(n, n_samples, chunk_size)
+
+        def block(lo: int, hi: int) -> np.ndarray:
+            return self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw,
+                               None if codes is None else codes[lo:hi])
+
         if summary_only:
-            parts = [_summary_block(self._block(func, theta, extra, [c[lo:hi] for c in cols],
-                                                per_draw))
-                     for lo, hi in step]
+            parts = [_summary_block(block(lo, hi)) for lo, hi in step]
             return pd.DataFrame(np.concatenate(parts, axis=0), columns=list(SUMMARY_COLUMNS),
                                 index=pd.Index(data.index.to_numpy(), name="customer_id"))
         full = np.empty((n_samples, n))
         for lo, hi in step:
-            full[:, lo:hi] = self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw)
+            full[:, lo:hi] = block(lo, hi)
         return xr.DataArray(
             full.reshape(chains.size, draws.size, n), dims=("chain", "draw", "customer_id"),
             coords={"chain": chains, "draw": draws, "customer_id": data.index.to_numpy()},
@@ -644,7 +742,8 @@ class BayesModel:
             )
         try:
             priors = {k: (d, kw) for k, (d, kw) in json.loads(attrs["priors_json"]).items()}
-            out = cls(priors=priors)
+            out = cls(priors=priors, segment=attrs.get("segment") or None,
+                      pooling=attrs.get("pooling", "partial"))
             missing = [n for n in cls.param_names() if n not in idata.posterior]
             if missing:
                 raise KeyError(f"posterior has no {missing}")

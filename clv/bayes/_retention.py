@@ -41,6 +41,9 @@ class RetentionBayesModel(BayesModel):
                          "per-customer log-likelihood (and LOO) is not available for it.")
 
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
+        if self.segment is not None:
+            raise ValueError(f"{type(self).__name__} does not take segment=; fit one model per "
+                             "segment (or cohort) instead.")
         counts = retention_counts(data)
         if len(counts) == 0:
             raise DataError([Problem(None, "no renewal period is observed",
