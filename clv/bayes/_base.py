@@ -235,6 +235,18 @@ class BayesModel:
         unique, counts = compress(cols, weights)
         return unique, counts, frame
 
+    nutpie_ok: ClassVar[bool] = True
+    """Whether the PyTensor graph of the likelihood compiles for nutpie (numba backend)."""
+
+    def _sampler(self, sampler: str) -> str:
+        if sampler not in ("pymc", "nutpie", "auto"):
+            raise ValueError(f"sampler must be 'pymc', 'nutpie' or 'auto', got {sampler!r}")
+        if sampler == "auto":
+            import importlib.util
+
+            return "nutpie" if self.nutpie_ok and importlib.util.find_spec("nutpie") else "pymc"
+        return sampler
+
     def _n_customers(self, data: pd.DataFrame) -> float:
         return float(data["weight"].sum()) if "weight" in data else float(len(data))
 
@@ -273,7 +285,7 @@ class BayesModel:
         return model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, method: str = "nuts", *,
+    def fit(self, data: pd.DataFrame, method: str = "nuts", *, sampler: str = "pymc",
             log_likelihood: bool | None = None, **sampler_kwargs: Any) -> Self:
         """Draw from (or approximate) the posterior of the parameters.
 
@@ -285,6 +297,11 @@ class BayesModel:
             ``"nuts"``: :func:`pymc.sample`; ``"map"``: :func:`pymc.find_MAP`,
             stored as one chain of one draw; ``"advi"``: mean-field ADVI
             (:func:`pymc.fit`, then ``draws`` samples of the approximation).
+        sampler : {"pymc", "nutpie", "auto"}, default "pymc"
+            NUTS implementation: PyMC's own, or nutpie (``pip install nutpie``;
+            the log-density is compiled with numba, so compilation is slower
+            and sampling much faster).  ``"auto"`` uses nutpie when it is
+            installed and the model's operations support it.
         log_likelihood : bool, optional
             Store the per-customer log-likelihood of every draw in the
             ``log_likelihood`` group of :attr:`idata_` (needed by
@@ -313,6 +330,7 @@ class BayesModel:
         kwargs.setdefault("progressbar", False)
         with model:
             if method == "nuts":
+                kwargs.setdefault("nuts_sampler", self._sampler(sampler))
                 idata = pm.sample(**kwargs)
             elif method == "map":
                 if "random_seed" in kwargs:  # find_MAP calls it ``seed``

@@ -36,6 +36,7 @@ class ParetoNBDModel(TransactionBayesModel):
     """
 
     mle_class = _MLEParetoNBDModel
+    nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
         "r": ("HalfNormal", {"sigma": 10.0}),
         "alpha": ("HalfNormal", {"sigma": 100.0}),

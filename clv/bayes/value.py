@@ -24,22 +24,28 @@ from clv.value import _compute, _validate
 __all__ = ["customer_lifetime_value"]
 
 
-def _pair(transaction_model: BayesModel, spend_model: BayesModel, thin: int
-          ) -> tuple[list[Any], list[Any], np.ndarray, np.ndarray]:
-    tx = transaction_model.point_models(thin)
-    sp = spend_model.point_models(thin)
-    _, chains, draws = transaction_model._param_draws(thin)
+def _segments(model: BayesModel, data: pd.DataFrame) -> np.ndarray | None:
+    return model._codes(data)
+
+
+def _points(model: BayesModel, thin: int, codes: np.ndarray | None, g: int) -> list[Any]:
+    if codes is None:
+        return model.point_models(thin)
+    labels = model.idata_.posterior.coords["segment"].values
+    return model.point_models(thin, segment=labels[g])
+
+
+def _pair(tx: list[Any], sp: list[Any]) -> tuple[list[Any], list[Any]]:
     if len(sp) == 1:  # e.g. a MAP spend model: the same spend parameters for every draw
         sp = sp * len(tx)
     elif len(tx) == 1:
         tx = tx * len(sp)
-        _, chains, draws = spend_model._param_draws(thin)
     elif len(tx) != len(sp):
         raise ValueError(
             f"the transaction posterior has {len(tx)} draws and the spend posterior {len(sp)}; "
             "fit both with the same chains and draws (or use a single-draw MAP spend model)."
         )
-    return tx, sp, chains, draws
+    return tx, sp
 
 
 def customer_lifetime_value(
@@ -59,7 +65,8 @@ def customer_lifetime_value(
 
     Draw ``i`` of the transaction posterior is paired with draw ``i`` of the
     spend posterior (a one-draw spend posterior, e.g. a MAP fit, is used with
-    every transaction draw).
+    every transaction draw).  Models with parameters per segment value each
+    customer with their segment's draws.
 
     Parameters
     ----------
@@ -88,19 +95,37 @@ def customer_lifetime_value(
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame of RFM data, got {type(data).__name__}.")
     _validate(horizon, discount_rate, margin, steps_per_period)  # warns once, raises early
-    tx, sp, chains, draws = _pair(transaction_model, spend_model, thin)
-    n, n_samples = len(data), len(tx)
+    tx_codes = _segments(transaction_model, data)
+    sp_codes = _segments(spend_model, data)
+    _, chains, draws = transaction_model._param_draws(thin)
+    if transaction_model._param_draws(thin)[0][0].shape[0] == 1:
+        _, chains, draws = spend_model._param_draws(thin)
+    # groups of customers that share their parameters: (rows, tx segment, spend segment)
+    keys = np.zeros((len(data), 2), dtype=np.int64)
+    if tx_codes is not None:
+        keys[:, 0] = tx_codes
+    if sp_codes is not None:
+        keys[:, 1] = sp_codes
+    groups, group_of = np.unique(keys, axis=0, return_inverse=True)
+    group_of = group_of.ravel()
+    models = [_pair(_points(transaction_model, thin, tx_codes, int(gt)),
+                    _points(spend_model, thin, sp_codes, int(gs))) for gt, gs in groups]
+    n, n_samples = len(data), len(models[0][0])
     blocks = chunk_sizes(n, n_samples, chunk_size)
     full = None if summary_only else np.empty((n_samples, n))
     parts = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClvWarning)  # already issued once by _validate above
         for lo, hi in blocks:
-            rows = data.iloc[lo:hi]
             block = np.empty((n_samples, hi - lo))
-            for i in range(n_samples):
-                block[i] = _compute(tx[i], sp[i], rows, horizon, discount_rate, margin,
-                                    steps_per_period)["clv"]
+            for k, (tx, sp) in enumerate(models):
+                rows = np.flatnonzero(group_of[lo:hi] == k)
+                if rows.size == 0:
+                    continue
+                part = data.iloc[lo + rows]
+                for i in range(n_samples):
+                    block[i, rows] = _compute(tx[i], sp[i], part, horizon, discount_rate,
+                                              margin, steps_per_period)["clv"]
             if full is not None:
                 full[:, lo:hi] = block
             else:

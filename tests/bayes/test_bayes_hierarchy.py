@@ -153,3 +153,25 @@ def test_map_with_segments_and_bad_pooling(data: pd.DataFrame) -> None:
         got = bayes.summary()["mean"]
         np.testing.assert_allclose([got[f"{n}[{g}]"] for n in mle.params_.index], mle.params_,
                                    rtol=2e-3)
+
+
+def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
+    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.value import customer_lifetime_value as mle_clv
+
+    rfm = load_cdnow_summary_with_spend().iloc[:90].copy()
+    rfm["region"] = np.array(["A", "B", "C"])[np.arange(len(rfm)) % 3]
+    tx = cb.BetaGeoModel.from_idata(_segment_idata(0.02), segment="region")
+    gg = cm.GammaGammaModel().fit(load_cdnow_summary_with_spend())
+    spend = cb.GammaGammaModel.from_idata(az.from_dict(
+        posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
+    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate=0.01)
+    assert clv.shape == (1, 3, len(rfm))
+    for g in "ABC":
+        rows = (rfm["region"] == g).to_numpy()
+        point = tx.point_models(segment=g)[2]
+        want = mle_clv(point, gg, rfm[rows], horizon=20, discount_rate=0.01)
+        np.testing.assert_array_equal(clv[0, 2].values[rows], want.to_numpy())
+    tidy = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate=0.01,
+                                      summary_only=True, chunk_size=7)
+    np.testing.assert_allclose(tidy["mean"], clv.mean(("chain", "draw")).values, rtol=1e-12)
