@@ -250,7 +250,7 @@ class BayesModel:
     def _n_customers(self, data: pd.DataFrame) -> float:
         return float(data["weight"].sum()) if "weight" in data else float(len(data))
 
-    def build_model(self, data: pd.DataFrame) -> pm.Model:
+    def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> pm.Model:
         """The PyMC model: the priors and the likelihood of ``data`` as a ``pm.Potential``.
 
         Identical rows are compressed and their log-likelihood weighted by the
@@ -260,6 +260,12 @@ class BayesModel:
         ----------
         data : DataFrame
             RFM frame with the columns of the model (optional ``weight``).
+        mutable_data : bool, default False
+            Hold the compressed columns and counts in ``pm.Data`` containers
+            (``data_<column>``, ``data_counts``), so that compiled functions
+            can be reused on other data with :func:`pymc.set_data` (e.g. for
+            simulation-based calibration).  Needs a likelihood that takes
+            symbolic data (not BG/BB, whose sum length depends on the data).
 
         Returns
         -------
@@ -273,6 +279,10 @@ class BayesModel:
                 for name in self.param_names():
                     dist, kwargs = self._priors[name]
                     theta.append(getattr(pm, dist)(name, **kwargs))
+                if mutable_data:
+                    cols = [pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols,
+                                                                     strict=True)]
+                    counts = pm.Data("data_counts", counts)
                 ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model

@@ -134,3 +134,25 @@ def test_plot_period_transactions_ppc(cdnow: pd.DataFrame, mles) -> None:
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "≥7"
     assert len(ax.patches) == 8
     assert "posterior predictive" in ax.get_title()
+
+
+def test_unknown_sampler_is_refused(cdnow: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="sampler must be"):
+        cb.BetaGeoModel().fit(cdnow.iloc[:50], sampler="stan")
+    assert cb.ParetoNBDModel()._sampler("auto") == "pymc"  # its 2F1 Op has no numba code
+
+
+@pytest.mark.slow
+def test_short_nuts_fits_store_the_log_likelihood_and_compare(cdnow: pd.DataFrame) -> None:
+    from clv.exceptions import ConvergenceWarning
+
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
+        for name, cls in [("BG/NBD", cb.BetaGeoModel), ("MBG/NBD", cb.ModifiedBetaGeoModel)]:
+            fits[name] = cls().fit(cdnow, chains=2, draws=150, tune=150, random_seed=3)
+    for model in fits.values():
+        assert model.idata_.log_likelihood["customers"].shape == (2, 150, len(cdnow))
+    table = cb.compare(fits)
+    assert set(table.index) == set(fits)
+    assert np.isfinite(table["elpd_loo"]).all() and (table["p_loo"] > 0).all()
