@@ -128,7 +128,7 @@ def test_posterior_predictive_period_transactions(cdnow: pd.DataFrame, mles) -> 
             - wide_t["5%"]).iloc[0] > (table["95%"] - table["5%"]).iloc[0]
 
 
-def test_plot_period_transactions_ppc(cdnow: pd.DataFrame, mles) -> None:
+def test_plot_period_transactions_ppc(cdnow: pd.DataFrame, mles, close_figures) -> None:
     bayes = cb.BetaGeoModel.from_idata(_mock(mles["bgnbd"], draws=10))
     ax = plot_period_transactions_ppc(bayes, cdnow, n_draws=10, random_state=0)
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "≥7"
