@@ -6,7 +6,8 @@ to clv, e.g. a separate virtual environment::
     python -m venv /tmp/venv-pmm
     /tmp/venv-pmm/bin/pip install pymc-marketing nutpie
     /tmp/venv-pmm/bin/pip install -e .
-    /tmp/venv-pmm/bin/python benchmarks/bench_bayes.py [--quick] [--skip-pmm]
+    /tmp/venv-pmm/bin/python benchmarks/bench_bayes.py [--quick] [--skip-pmm] [--skip-100k] \
+        [--cores N] [--sampler pymc|nutpie]
 
 Wall times include model building and compilation (each fit runs in a fresh
 model).  4 chains x 1000 draws after 1000 tuning steps, unless ``--quick``.
@@ -30,9 +31,12 @@ from clv.models import bgnbd  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 SKIP_PMM = "--skip-pmm" in sys.argv
+SKIP_BIG = "--skip-100k" in sys.argv
+CORES = int(sys.argv[sys.argv.index("--cores") + 1]) if "--cores" in sys.argv else None
 DRAWS = 200 if QUICK else 1000
 CHAINS = 4
-SAMPLE = {"chains": CHAINS, "draws": DRAWS, "tune": DRAWS, "random_seed": 7}
+SAMPLE = {"chains": CHAINS, "draws": DRAWS, "tune": DRAWS, "random_seed": 7,
+          **({"cores": CORES} if CORES else {})}
 
 
 def simulated(n: int, seed: int = 1) -> pd.DataFrame:
@@ -73,8 +77,11 @@ def describe(idata) -> str:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     samplers = ["pymc"] + (["nutpie"] if importlib.util.find_spec("nutpie") else [])
+    if "--sampler" in sys.argv:
+        samplers = [sys.argv[sys.argv.index("--sampler") + 1]]
     cdnow = load_cdnow_summary()
-    print(f"{CHAINS} chains x {DRAWS} draws after {DRAWS} tune; wall time incl. compilation")
+    print(f"{CHAINS} chains x {DRAWS} draws after {DRAWS} tune; wall time incl. compilation; "
+          f"cores={CORES or 'PyMC default'}")
     for sampler in samplers:
         sec, model = clv_fit(cdnow, sampler)
         print(f"clv.bayes     BG/NBD CDNOW (2,357)      {sampler:7s} {sec:7.1f} s  "
@@ -83,6 +90,8 @@ def main() -> None:
             sec_p, idata = pmm_fit(cdnow, sampler)
             print(f"pymc-marketing BG/NBD CDNOW (2,357)     {sampler:7s} {sec_p:7.1f} s  "
                   f"{describe(idata)}   ratio {sec_p / sec:.1f}x")
+    if SKIP_BIG:
+        return
     big = simulated(100_000)
     unique = len(big.drop_duplicates())
     for sampler in samplers:
