@@ -8,12 +8,26 @@ posterior draws.  ``import clv`` never imports this package.
 
 from clv.bayes._base import BAYES_SCHEMA_VERSION, METHODS, BayesModel, summarize_draws
 from clv.bayes._ops import PYTENSOR
+from clv.bayes.bdw import BetaDiscreteWeibullModel
+from clv.bayes.bgbb import BetaGeoBetaBinomModel
 from clv.bayes.bgnbd import BetaGeoModel
+from clv.bayes.compare import compare
 from clv.bayes.gamma_gamma import GammaGammaModel
+from clv.bayes.mbgnbd import ModifiedBetaGeoModel
+from clv.bayes.pareto_nbd import ParetoNBDModel
+from clv.bayes.sbg import ShiftedBetaGeoModel
+from clv.bayes.value import customer_lifetime_value
 
 __all__ = [
     "BetaGeoModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+    "BetaGeoBetaBinomModel",
     "GammaGammaModel",
+    "ShiftedBetaGeoModel",
+    "BetaDiscreteWeibullModel",
+    "customer_lifetime_value",
+    "compare",
     "BayesModel",
     "summarize_draws",
     "BAYES_SCHEMA_VERSION",

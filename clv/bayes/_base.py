@@ -26,10 +26,11 @@ import pymc as pm
 import xarray as xr
 
 from clv._version import __version__
+from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models._base import ParametricModel
-from clv.models._mle import compress
+from clv.models._mle import compress, unique_rows
 
 __all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
 
@@ -106,6 +107,62 @@ def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0
     )
 
 
+SUMMARY_COLUMNS = ("mean", "sd", "5%", "95%")
+"""Columns of the per-customer summaries (``summary_only=True``)."""
+
+MAX_LOG_LIKELIHOOD_CELLS = 20_000_000
+"""Above this many draws x customers, ``fit`` does not store the pointwise log-likelihood."""
+
+MAX_BLOCK_CELLS = 2_000_000
+"""Draws x customers evaluated at once by the prediction methods (16 MB of float64)."""
+
+
+def _check_thin(thin: Any) -> int:
+    if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
+        raise ValueError(f"thin must be a whole number >= 1 (keep every thin-th draw), "
+                         f"got {thin!r}")
+    return int(thin)
+
+
+def chunk_sizes(n_customers: int, n_samples: int, chunk_size: int | None = None
+                ) -> list[tuple[int, int]]:
+    """Customer blocks ``(lo, hi)`` so that ``n_samples x (hi - lo)`` stays bounded.
+
+    Parameters
+    ----------
+    n_customers, n_samples : int
+        Customers to predict and posterior samples per customer.
+    chunk_size : int, optional
+        Customers per block; by default ``MAX_BLOCK_CELLS // n_samples``.
+
+    Returns
+    -------
+    list of (int, int)
+
+    Examples
+    --------
+    >>> chunk_sizes(10, 4, 3)
+    [(0, 3), (3, 6), (6, 9), (9, 10)]
+    >>> max(hi - lo for lo, hi in chunk_sizes(1_000_000, 4000)) * 4000 <= MAX_BLOCK_CELLS
+    True
+    """
+    if chunk_size is None:
+        chunk_size = max(1, MAX_BLOCK_CELLS // max(n_samples, 1))
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
+            or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
+    return [(lo, min(n_customers, lo + int(chunk_size)))
+            for lo in range(0, n_customers, int(chunk_size))]
+
+
+def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0.95)
+                   ) -> np.ndarray:
+    """Per-column mean, sd, and quantiles of a ``(samples, customers)`` block."""
+    lo, hi = np.quantile(values, quantiles, axis=0)
+    sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
+    return np.column_stack([values.mean(axis=0), sd, lo, hi])
+
+
 class BayesModel:
     """Base class of the Bayesian models.
 
@@ -120,12 +177,23 @@ class BayesModel:
     """
 
     mle_class: ClassVar[type[ParametricModel]]
+    pointwise: ClassVar[bool] = True
+    """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None) -> None:
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *, segment: str | None = None,
+                 pooling: str = "partial") -> None:
         names = self.param_names()
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)
+        check_pooling(segment, pooling)
+        self.segment = segment
+        self.pooling = pooling
+
+    @property
+    def _segmented(self) -> bool:
+        """Whether the parameters vary by segment (``segment`` given, pooling not ``"full"``)."""
+        return self.segment is not None and self.pooling != "full"
 
     # ------------------------------------------------------------------ config
     @classmethod
@@ -158,11 +226,31 @@ class BayesModel:
                                      "pass a non-empty RFM frame")],
                             what=f"the data passed to {type(self).__name__}")
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        if self._segmented:
+            assert self.segment is not None
+            codes, self._segment_labels = segment_codes(
+                frame, self.segment, what=f"the data passed to {type(self).__name__}")
+            cols.append(codes.astype(np.float64))  # compressed with the data: the last column
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
         unique, counts = compress(cols, weights)
         return unique, counts, frame
 
-    def build_model(self, data: pd.DataFrame) -> pm.Model:
+    nutpie_ok: ClassVar[bool] = True
+    """Whether the PyTensor graph of the likelihood compiles for nutpie (numba backend)."""
+
+    def _sampler(self, sampler: str) -> str:
+        if sampler not in ("pymc", "nutpie", "auto"):
+            raise ValueError(f"sampler must be 'pymc', 'nutpie' or 'auto', got {sampler!r}")
+        if sampler == "auto":
+            import importlib.util
+
+            return "nutpie" if self.nutpie_ok and importlib.util.find_spec("nutpie") else "pymc"
+        return sampler
+
+    def _n_customers(self, data: pd.DataFrame) -> float:
+        return float(data["weight"].sum()) if "weight" in data else float(len(data))
+
+    def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> pm.Model:
         """The PyMC model: the priors and the likelihood of ``data`` as a ``pm.Potential``.
 
         Identical rows are compressed and their log-likelihood weighted by the
@@ -172,6 +260,12 @@ class BayesModel:
         ----------
         data : DataFrame
             RFM frame with the columns of the model (optional ``weight``).
+        mutable_data : bool, default False
+            Hold the compressed columns and counts in ``pm.Data`` containers
+            (``data_<column>``, ``data_counts``), so that compiled functions
+            can be reused on other data with :func:`pymc.set_data` (e.g. for
+            simulation-based calibration).  Needs a likelihood that takes
+            symbolic data (not BG/BB, whose sum length depends on the data).
 
         Returns
         -------
@@ -179,17 +273,30 @@ class BayesModel:
         """
         spec = self.mle_class.spec
         cols, counts, _ = self._fit_data(data)
-        with pm.Model() as model:
-            theta = []
-            for name in self.param_names():
-                dist, kwargs = self._priors[name]
-                theta.append(getattr(pm, dist)(name, **kwargs))
+        if not self._segmented:
+            with pm.Model() as model:
+                theta = []
+                for name in self.param_names():
+                    dist, kwargs = self._priors[name]
+                    theta.append(getattr(pm, dist)(name, **kwargs))
+                if mutable_data:
+                    cols = [pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols,
+                                                                     strict=True)]
+                    counts = pm.Data("data_counts", counts)
+                ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
+                pm.Potential("log_likelihood", (counts * ll).sum())
+            return model
+        codes = cols.pop().astype(np.int64)
+        with pm.Model(coords={"segment": self._segment_labels}) as model:
+            theta = [segment_parameters(name, self._priors[name], self.pooling, HYPER_PRIORS)[codes]
+                     for name in self.param_names()]
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, method: str = "nuts", **sampler_kwargs: Any) -> Self:
+    def fit(self, data: pd.DataFrame, method: str = "nuts", *, sampler: str = "pymc",
+            log_likelihood: bool | None = None, **sampler_kwargs: Any) -> Self:
         """Draw from (or approximate) the posterior of the parameters.
 
         Parameters
@@ -200,6 +307,17 @@ class BayesModel:
             ``"nuts"``: :func:`pymc.sample`; ``"map"``: :func:`pymc.find_MAP`,
             stored as one chain of one draw; ``"advi"``: mean-field ADVI
             (:func:`pymc.fit`, then ``draws`` samples of the approximation).
+        sampler : {"pymc", "nutpie", "auto"}, default "pymc"
+            NUTS implementation: PyMC's own, or nutpie (``pip install nutpie``;
+            the log-density is compiled with numba, so compilation is slower
+            and sampling much faster).  ``"auto"`` uses nutpie when it is
+            installed and the model's operations support it.
+        log_likelihood : bool, optional
+            Store the per-customer log-likelihood of every draw in the
+            ``log_likelihood`` group of :attr:`idata_` (needed by
+            :func:`clv.bayes.compare`).  Default: for NUTS and ADVI when
+            draws x customers is at most :data:`MAX_LOG_LIKELIHOOD_CELLS`
+            (add it later with :meth:`add_log_likelihood`).
         **sampler_kwargs
             Passed through to PyMC (``chains``, ``draws``, ``tune``,
             ``random_seed``, ``target_accept``, ...); for ADVI ``n``
@@ -222,13 +340,19 @@ class BayesModel:
         kwargs.setdefault("progressbar", False)
         with model:
             if method == "nuts":
+                kwargs.setdefault("nuts_sampler", self._sampler(sampler))
                 idata = pm.sample(**kwargs)
             elif method == "map":
                 if "random_seed" in kwargs:  # find_MAP calls it ``seed``
                     kwargs["seed"] = kwargs.pop("random_seed")
                 point = pm.find_MAP(**kwargs)
+                keep = [n for n in point if n in model.named_vars
+                        and not model.named_vars[n].name.endswith("__")]
                 idata = az.from_dict(
-                    posterior={n: np.array([[float(point[n])]]) for n in self.param_names()}
+                    posterior={n: np.asarray(point[n], dtype=np.float64)[None, None, ...]
+                               for n in keep},
+                    dims={n: ["segment"] for n in keep if np.ndim(point[n]) == 1},
+                    coords={"segment": self._segment_labels} if self._segmented else None,
                 )
             else:
                 n = kwargs.pop("n", 20_000)
@@ -239,14 +363,80 @@ class BayesModel:
         idata = self._with_attrs(idata, method)
         self.idata_ = idata
         self.method_ = method
-        self.n_customers_ = float(data["weight"].sum()) if "weight" in data else len(data)
+        self.n_customers_ = self._n_customers(data)
+        self.time_unit_ = data.attrs.get("time_unit")
+        if log_likelihood is None:
+            post = idata.posterior
+            cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
+            log_likelihood = (method != "map" and self.pointwise and "weight" not in data.columns
+                              and cells <= MAX_LOG_LIKELIHOOD_CELLS)
+        if log_likelihood:
+            self.add_log_likelihood(data)
         if method == "nuts":
             self._check_convergence()
         return self
 
+    def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
+        """Log-likelihood of each customer (row of ``data``) at every draw.
+
+        The model module's NumPy ``log_likelihood`` evaluated once per distinct
+        row and draw, then spread to the customers.  Rows excluded from the
+        fit (Gamma-Gamma: customers without repeat purchases) are left out.
+
+        Returns
+        -------
+        DataArray
+            Dims ``("chain", "draw", "customer_id")``.
+
+        Raises
+        ------
+        ValueError
+            For data with a ``weight`` column (one row is not one customer).
+        """
+        if "weight" in data.columns:
+            raise ValueError("the pointwise log-likelihood needs one row per customer; data has "
+                             "a 'weight' column (rows standing for several customers). Pass the "
+                             "unweighted per-customer frame.")
+        spec = self.mle_class.spec
+        frame = self.mle_class()._frame(data)
+        if spec.fit_rows is not None:
+            frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
+        cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        codes = self._codes(frame)
+        if codes is not None:
+            cols.append(codes.astype(np.float64))
+        unique, key = unique_rows(cols)
+        ucodes = unique.pop().astype(np.int64) if codes is not None else None
+        theta, chains, draws = self._param_draws(thin)
+        per_row = np.empty((theta[0].shape[0], len(unique[0])))
+        for lo, hi in chunk_sizes(len(unique[0]), theta[0].shape[0]):
+            per_row[:, lo:hi] = self._block(spec.log_likelihood, theta, (),
+                                            [u[lo:hi] for u in unique], per_draw=False,
+                                            codes=None if ucodes is None else ucodes[lo:hi])
+        values = per_row[:, key].reshape(chains.size, draws.size, len(frame))
+        return xr.DataArray(values, dims=("chain", "draw", "customer_id"),
+                            coords={"chain": chains, "draw": draws,
+                                    "customer_id": frame.index.to_numpy()},
+                            name="log_likelihood")
+
+    def add_log_likelihood(self, data: pd.DataFrame) -> Self:
+        """Store :meth:`pointwise_log_likelihood` of ``data`` in ``idata_.log_likelihood``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        ll = self.pointwise_log_likelihood(data)
+        if "log_likelihood" in self.idata_.groups():
+            del self.idata_.log_likelihood
+        self.idata_.add_groups(log_likelihood=xr.Dataset({"customers": ll}))
+        return self
+
     @classmethod
     def from_idata(cls, idata: az.InferenceData, *, priors: Mapping[str, Prior] | None = None,
-                   method: str = "external") -> Self:
+                   method: str = "external", segment: str | None = None,
+                   pooling: str = "partial") -> Self:
         """A fitted model from an existing posterior (e.g. sampled elsewhere, or synthetic).
 
         Parameters
@@ -258,8 +448,11 @@ class BayesModel:
             The priors the posterior was drawn under (recorded in the attributes).
         method : str, default "external"
             Recorded as the inference method.
+        segment, pooling : optional
+            For a posterior with a ``segment`` dimension: the name of the
+            segment column of the data, and the pooling it was fitted with.
         """
-        model = cls(priors=priors)
+        model = cls(priors=priors, segment=segment, pooling=pooling)
         missing = [n for n in cls.param_names() if n not in idata.posterior]
         if missing:
             raise ValueError(f"the posterior has no draws of {missing}")
@@ -268,16 +461,22 @@ class BayesModel:
         return model
 
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
-        posterior = idata.posterior[list(self.param_names())]
+        names = list(self.param_names())
+        names += [f"{n}_{h}" for n in self.param_names() for h in ("mu", "tau")
+                  if f"{n}_{h}" in idata.posterior]
+        posterior = idata.posterior[names]
         out = az.InferenceData(posterior=posterior)
-        if "sample_stats" in idata.groups():
-            out.add_groups(sample_stats=idata.sample_stats)
+        for group in ("sample_stats", "log_likelihood"):
+            if group in idata.groups():
+                out.add_groups({group: getattr(idata, group)})
         out.attrs = {
             "clv_schema_version": BAYES_SCHEMA_VERSION,
             "model": type(self).__name__,
             "priors_json": self._priors_json(),
             "clv_version": __version__,
             "method": method,
+            "segment": self.segment or "",
+            "pooling": self.pooling,
         }
         return out
 
@@ -289,23 +488,38 @@ class BayesModel:
                 f"(or {type(self).__name__}.from_netcdf(path))."
             )
 
+    def _entries(self) -> dict[str, xr.DataArray]:
+        """Every scalar parameter with dims (chain, draw): ``"r"``, or ``"r[segment]"``."""
+        post = self.idata_.posterior
+        out = {}
+        for n in self.param_names():
+            da = post[n]
+            if "segment" in da.dims:
+                for label in da.coords["segment"].values:
+                    out[f"{n}[{label}]"] = da.sel(segment=label)
+            else:
+                out[n] = da
+        return out
+
     def _diagnostics(self) -> tuple[dict[str, float], dict[str, float]]:
         post = self.idata_.posterior
-        names = self.param_names()
+        entries = self._entries()
+        names = list(entries)
         if post.sizes["chain"] * post.sizes["draw"] < 4 or post.sizes["draw"] < 4:
             nan = dict.fromkeys(names, np.nan)
             return nan, dict(nan)
-        ess = az.ess(post, var_names=list(names), method="bulk")
+        ds = xr.Dataset({n: da.drop_vars("segment", errors="ignore") for n, da in entries.items()})
+        ess = az.ess(ds, method="bulk")
         if post.sizes["chain"] < 2:  # r_hat compares chains
             return dict.fromkeys(names, np.nan), {n: float(ess[n]) for n in names}
-        rhat = az.rhat(post, var_names=list(names))
+        rhat = az.rhat(ds)
         return ({n: float(rhat[n]) for n in names}, {n: float(ess[n]) for n in names})
 
     def _check_convergence(self) -> None:
         rhat, ess = self._diagnostics()
         chains = self.idata_.posterior.sizes["chain"]
         problems = []
-        for n in self.param_names():
+        for n in rhat:
             if rhat[n] > R_HAT_MAX:
                 problems.append(f"r_hat of '{n}' is {rhat[n]:.3f} (> {R_HAT_MAX})")
             if ess[n] < ESS_PER_CHAIN_MIN * chains:
@@ -344,11 +558,10 @@ class BayesModel:
             ``r_hat``, ``ess_bulk`` (NaN for MAP, a single draw).
         """
         self._check_fitted()
-        post = self.idata_.posterior
         rhat, ess = self._diagnostics()
         rows = {}
-        for n in self.param_names():
-            v = np.asarray(post[n].values, dtype=np.float64).reshape(-1)
+        for n, da in self._entries().items():
+            v = np.asarray(da.values, dtype=np.float64).reshape(-1)
             if v.size < 2:
                 lo = hi = float(v[0])
             elif interval == "hdi":
@@ -363,36 +576,138 @@ class BayesModel:
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("param")
 
     # ------------------------------------------------------------------ predictions
-    def _param_draws(self) -> list[xr.DataArray]:
+    def _param_draws(self, thin: int = 1) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Parameter draws flattened to ``(samples,)`` arrays, with the chain and draw labels."""
         self._check_fitted()
+        thin = _check_thin(thin)
+        post = self.idata_.posterior.isel(draw=slice(None, None, thin))
+        chains = post.coords["chain"].values
+        draws = post.coords["draw"].values
+        theta = []
+        for n in self.param_names():
+            da = post[n]
+            if "segment" in da.dims:  # (samples, segments)
+                values = da.transpose("chain", "draw", "segment").values
+                theta.append(np.asarray(values, dtype=np.float64).reshape(-1, da.sizes["segment"]))
+            else:
+                theta.append(np.asarray(da.transpose("chain", "draw").values,
+                                        dtype=np.float64).reshape(-1))
+        return theta, chains, draws
+
+    def _codes(self, data: pd.DataFrame) -> np.ndarray | None:
+        """Segment code of each customer of ``data`` (None without segments)."""
         post = self.idata_.posterior
-        return [post[n].transpose("chain", "draw").astype(np.float64)
-                for n in self.param_names()]
+        if not any("segment" in post[n].dims for n in self.param_names()):
+            return None
+        if self.segment is None:
+            raise ValueError(f"{type(self).__name__} has parameters per segment; it needs the "
+                             "name of the segment column (segment=...).")
+        labels = post.coords["segment"].values
+        codes, _ = segment_codes(data, self.segment, labels,
+                                 what=f"the data passed to {type(self).__name__}")
+        return codes
 
-    def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
-                    columns: tuple[str, ...], *extra: Any, name: str) -> xr.DataArray:
-        """Map a pure NumPy function ``func(params, *extra, *columns)`` over the draws.
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[ParametricModel]:
+        """One maximum-likelihood model per posterior draw (flattened over chains).
 
-        The result has dims ``("chain", "draw", "customer_id")`` (or
-        ``("chain", "draw")`` when ``data`` is None).
+        Each is an instance of :attr:`mle_class` whose ``params_`` are that
+        draw, so every prediction of :mod:`clv.models` (and the functions of
+        :mod:`clv.value`) can be evaluated at the draw without any new maths.
+        """
+        theta, _, _ = self._param_draws(thin)
+        if theta[0].ndim > 1:
+            labels = list(self.idata_.posterior.coords["segment"].values)
+            if segment not in labels:
+                raise ValueError(f"{type(self).__name__} has parameters per segment; pass "
+                                 f"segment= (one of {labels[:10]}).")
+            theta = [t[:, labels.index(segment)] for t in theta]
+        index = pd.Index(self.param_names(), name="param")
+        out = []
+        for i in range(theta[0].size):
+            point = self.mle_class()
+            point.params_ = pd.Series([float(t[i]) for t in theta], index=index,
+                                      dtype=np.float64, name="coef")
+            point.time_unit_ = getattr(self, "time_unit_", None)
+            out.append(point)
+        return out
+
+    def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
+               cols: list[np.ndarray], per_draw: bool, codes: np.ndarray | None = None
+               ) -> np.ndarray:
+        """``func`` for every draw (rows) and customer of ``cols`` (columns).
+
+        ``codes`` gives each customer's segment (a column of the ``(samples,
+        segments)`` parameter draws); without it the parameters are shared.
         """
         params_cls = self.mle_class.spec.params
-        theta = self._param_draws()
-        k = len(theta)
-        inputs: list[Any] = list(theta) + list(extra)
-        if data is not None:
-            arrays = self.mle_class()._arrays(data, columns)
-            ids = data.index.to_numpy()
-            inputs += [xr.DataArray(a, dims=("customer_id",), coords={"customer_id": ids})
-                       for a in arrays]
+        n_samples = theta[0].shape[0]
+        n = cols[0].size if cols else 1
+        if per_draw:  # the pure function takes scalar parameters only
+            out = np.empty((n_samples, n))
+            groups = [(slice(None), None)] if codes is None else [
+                (codes == g, g) for g in np.unique(codes)]
+            for i in range(n_samples):
+                for rows, g in groups:
+                    p = params_cls(*(float(t[i] if g is None else t[i, g]) for t in theta))
+                    out[i, rows] = func(p, *extra, *(c[rows] for c in cols))
+            return out
+        params = params_cls(*(t[:, None] if codes is None else t[:, codes] for t in theta))
+        values = func(params, *extra, *(c[None, :] for c in cols))
+        return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
 
-        def kernel(*args: Any) -> Any:
-            out = func(params_cls(*args[:k]), *args[k:])
-            return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(a) for a in args)))
+    def _customer_arrays(self, data: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
+        return self.mle_class()._arrays(data, columns)
 
-        out = xr.apply_ufunc(kernel, *inputs)
-        dims = ("chain", "draw", "customer_id") if data is not None else ("chain", "draw")
-        return out.transpose(*dims).rename(name)
+    def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
+                    columns: tuple[str, ...], *extra: Any, name: str, per_draw: bool = False,
+                    thin: int = 1, summary_only: bool = False, chunk_size: int | None = None
+                    ) -> xr.DataArray | pd.DataFrame:
+        """Map a pure NumPy function ``func(params, *extra, *columns)`` over the draws.
+
+        The draws are evaluated in blocks of customers (``chunk_size``, by
+        default as many as fit in :data:`MAX_BLOCK_CELLS` values), so at most
+        one block of ``samples x chunk_size`` values is computed at a time.
+        With ``summary_only=True`` each block is reduced to its per-customer
+        summary at once and the full ``(chain, draw, customer_id)`` array is
+        never allocated.
+
+        Returns
+        -------
+        DataArray or DataFrame
+            Dims ``("chain", "draw", "customer_id")`` (``("chain", "draw")``
+            when ``data`` is None); with ``summary_only=True`` and ``data``
+            the tidy summary of :func:`summarize_draws`.
+        """
+        theta, chains, draws = self._param_draws(thin)
+        n_samples = theta[0].shape[0]
+        if data is None:
+            if theta[0].ndim > 1:
+                raise ValueError(f"{type(self).__name__} has parameters per segment: predict for "
+                                 "customers (pass data with the segment column).")
+            values = self._block(func, theta, extra, [], per_draw)[:, 0]
+            return xr.DataArray(values.reshape(chains.size, draws.size), dims=("chain", "draw"),
+                                coords={"chain": chains, "draw": draws}, name=name)
+        cols = self._customer_arrays(data, columns)
+        codes = self._codes(data)
+        n = len(data)
+        step = chunk_sizes(n, n_samples, chunk_size)
+
+        def block(lo: int, hi: int) -> np.ndarray:
+            return self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw,
+                               None if codes is None else codes[lo:hi])
+
+        if summary_only:
+            parts = [_summary_block(block(lo, hi)) for lo, hi in step]
+            return pd.DataFrame(np.concatenate(parts, axis=0), columns=list(SUMMARY_COLUMNS),
+                                index=pd.Index(data.index.to_numpy(), name="customer_id"))
+        full = np.empty((n_samples, n))
+        for lo, hi in step:
+            full[:, lo:hi] = block(lo, hi)
+        return xr.DataArray(
+            full.reshape(chains.size, draws.size, n), dims=("chain", "draw", "customer_id"),
+            coords={"chain": chains, "draw": draws, "customer_id": data.index.to_numpy()},
+            name=name,
+        )
 
     @staticmethod
     def summarize(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
@@ -455,7 +770,8 @@ class BayesModel:
             )
         try:
             priors = {k: (d, kw) for k, (d, kw) in json.loads(attrs["priors_json"]).items()}
-            out = cls(priors=priors)
+            out = cls(priors=priors, segment=attrs.get("segment") or None,
+                      pooling=attrs.get("pooling", "partial"))
             missing = [n for n in cls.param_names() if n not in idata.posterior]
             if missing:
                 raise KeyError(f"posterior has no {missing}")

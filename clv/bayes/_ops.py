@@ -3,6 +3,13 @@
 A model module's ``log_likelihood(params, *data, ops=PYTENSOR)`` then builds a
 symbolic PyTensor graph instead of computing NumPy arrays, so the PyMC models
 use the very likelihood the maximum-likelihood fits use (no second copy).
+
+``log_hyp2f1`` of the Pareto/NBD family (``a = 1``) is a PyTensor ``Op``
+around :func:`clv._special.log_hyp2f1_1bc`, the NumPy routine the
+maximum-likelihood fit uses, with its analytic first derivatives as the
+gradient.  PyTensor's own ``hyp2f1`` agrees in value on CDNOW, but its
+gradient graph fails to compile there (NaN gradients) and it takes ~18 s to
+compile.
 """
 
 from __future__ import annotations
@@ -10,9 +17,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
 
-__all__ = ["PYTENSOR"]
+from clv._special import log_hyp2f1_1bc
+
+__all__ = ["PYTENSOR", "LogHyp2F1OneBC"]
 
 
 def _betaln(a: Any, b: Any) -> Any:
@@ -26,12 +38,68 @@ def _log1mexp(x: Any) -> Any:
 
 
 def _logsubexp(a: Any, b: Any) -> Any:
-    """:math:`\\log(e^{a} - e^{b})` for :math:`a \\ge b`, as in :func:`clv._special.logsubexp`."""
-    return a + pt.log1mexp(pt.minimum(b - a, 0.0))
+    """:math:`\\log(e^{a} - e^{b})` for :math:`a \\ge b`, as in :func:`clv._special.logsubexp`.
+
+    ``-inf`` where ``a == b``, with a zero (not NaN) gradient there: e.g. a
+    Pareto/NBD customer whose last purchase is at the end of observation.
+    """
+    diff = pt.minimum(b - a, 0.0)
+    inside = diff < 0.0
+    safe = pt.where(inside, diff, -1.0)
+    return pt.where(inside, a + pt.log1mexp(safe), -np.inf)
+
+
+class LogHyp2F1OneBC(Op):
+    """:math:`\\log {}_2F_1(1, b; c; z)` and its partial derivatives, elementwise.
+
+    Inputs ``b, c, z`` (float64, same shape); outputs ``log F, d/db, d/dc,
+    d/dz`` computed by :func:`clv._special.log_hyp2f1_1bc` with ``order=1``.
+    The gradient of ``log F`` uses the derivative outputs; the derivative
+    outputs themselves are not differentiable (first-order samplers and
+    optimisers do not need them).
+    """
+
+    __props__ = ()
+
+    def make_node(self, b: Any, c: Any, z: Any) -> Apply:
+        b, c, z = (pt.as_tensor_variable(v).astype("float64") for v in (b, c, z))
+        b, c, z = pt.broadcast_arrays(b, c, z)
+        outputs = [b.type() for _ in range(4)]
+        return Apply(self, [b, c, z], outputs)
+
+    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+                ) -> None:
+        b, c, z = inputs
+        values = log_hyp2f1_1bc(b, c, z, order=1)
+        for store, value in zip(output_storage, values, strict=True):
+            store[0] = np.asarray(value, dtype=np.float64).reshape(b.shape)
+
+    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [shapes[0]] * 4
+
+    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
+        _, d_b, d_c, d_z = self(*inputs)
+        g = output_grads[0]  # the derivative outputs are not differentiated
+        return [g * d_b, g * d_c, g * d_z]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True, False, False, False]] * 3
+
+
+_LOG_HYP2F1_1BC = LogHyp2F1OneBC()
 
 
 def _log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
-    """:math:`\\log {}_2F_1(a, b; c; z)` (direct: no log-space series in PyTensor)."""
+    """:math:`\\log {}_2F_1(a, b; c; z)`.
+
+    For ``a == 1`` (the Pareto/NBD family, :math:`0 < b < c`, :math:`c > 1`,
+    :math:`0 \\le z < 1`) the accurate NumPy routine of the maximum-likelihood
+    path with its analytic gradient; otherwise PyTensor's ``hyp2f1``.
+    """
+    if isinstance(a, int | float) and float(a) == 1.0:
+        return _LOG_HYP2F1_1BC(b, c, z)[0]
+    if isinstance(b, int | float) and float(b) == 1.0:
+        return _LOG_HYP2F1_1BC(a, c, z)[0]
     return pt.log(pt.hyp2f1(a, b, c, z))
 
 

@@ -6,20 +6,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-import pandas as pd
-import xarray as xr
-from numpy.typing import ArrayLike
-
-from clv.bayes._base import BayesModel, Prior
-from clv.models import bgnbd
+from clv.bayes._base import Prior
+from clv.bayes._transaction import TransactionBayesModel
 from clv.models.bgnbd import BetaGeoModel as _MLEBetaGeoModel
 
 __all__ = ["BetaGeoModel"]
 
-_RFM = ("frequency", "recency", "T")
 
-
-class BetaGeoModel(BayesModel):
+class BetaGeoModel(TransactionBayesModel):
     """BG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
 
     The default priors are weak: ``HalfNormal`` with scale 10 for the shapes
@@ -39,17 +33,3 @@ class BetaGeoModel(BayesModel):
         "a": ("HalfNormal", {"sigma": 10.0}),
         "b": ("HalfNormal", {"sigma": 10.0}),
     })
-
-    def probability_alive(self, data: pd.DataFrame) -> xr.DataArray:
-        """Probability that each customer is alive, per draw: dims (chain, draw, customer_id)."""
-        return self._over_draws(bgnbd.probability_alive, data, _RFM, name="probability_alive")
-
-    def expected_purchases(self, t: ArrayLike, data: pd.DataFrame) -> xr.DataArray:
-        """Expected repeat purchases in the next ``t`` periods (scalar ``t``), per draw."""
-        return self._over_draws(bgnbd.expected_purchases, data, _RFM, float(t),  # type: ignore[arg-type]
-                                name="expected_purchases")
-
-    def expected_purchases_new_customer(self, t: ArrayLike) -> xr.DataArray:
-        """Expected repeat purchases of a new customer in ``(0, t]``, per draw: (chain, draw)."""
-        return self._over_draws(bgnbd.expected_purchases_new_customer, None, (), float(t),  # type: ignore[arg-type]
-                                name="expected_purchases_new_customer")

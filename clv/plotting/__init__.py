@@ -21,6 +21,8 @@ Plots:
   data: :func:`retention_curves`)
 - :func:`plot_acquisition`, :func:`plot_equity_waterfall` (data:
   :func:`acquisition_curve`, :func:`equity_waterfall`)
+- :func:`plot_period_transactions_ppc` (posterior predictive check of a
+  :mod:`clv.bayes` model; data: :func:`period_transactions_ppc`)
 """
 
 from clv.plotting._data import (
@@ -35,6 +37,7 @@ from clv.plotting.acquisition import (
     plot_acquisition,
     plot_equity_waterfall,
 )
+from clv.plotting.bayes import period_transactions_ppc, plot_period_transactions_ppc
 from clv.plotting.diagnostics import (
     plot_calibration_holdout,
     plot_period_transactions,
@@ -52,6 +55,7 @@ __all__ = [
     "retention_curves",
     "acquisition_curve",
     "equity_waterfall",
+    "period_transactions_ppc",
     # plots
     "plot_probability_alive_matrix",
     "plot_expected_purchases_matrix",
@@ -62,4 +66,5 @@ __all__ = [
     "plot_retention_rates",
     "plot_acquisition",
     "plot_equity_waterfall",
+    "plot_period_transactions_ppc",
 ]

@@ -1,0 +1,35 @@
+"""Bayesian MBG/NBD: priors and wiring onto :mod:`clv.models.mbgnbd` (no second likelihood)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
+from clv.bayes._base import Prior
+from clv.bayes._transaction import TransactionBayesModel
+from clv.models.mbgnbd import ModifiedBetaGeoModel as _MLEModifiedBetaGeoModel
+
+__all__ = ["ModifiedBetaGeoModel"]
+
+
+class ModifiedBetaGeoModel(TransactionBayesModel):
+    """MBG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
+
+    Default priors as for :class:`clv.bayes.BetaGeoModel`: ``HalfNormal(10)`` on
+    the shapes ``r, a, b`` and ``HalfNormal(100)`` on the scale ``alpha``.
+
+    Examples
+    --------
+    >>> from clv.bayes import ModifiedBetaGeoModel
+    >>> ModifiedBetaGeoModel.param_names()
+    ('r', 'alpha', 'a', 'b')
+    """
+
+    mle_class = _MLEModifiedBetaGeoModel
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
+        "r": ("HalfNormal", {"sigma": 10.0}),
+        "alpha": ("HalfNormal", {"sigma": 100.0}),
+        "a": ("HalfNormal", {"sigma": 10.0}),
+        "b": ("HalfNormal", {"sigma": 10.0}),
+    })

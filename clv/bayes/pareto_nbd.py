@@ -1,0 +1,56 @@
+"""Bayesian Pareto/NBD: priors and wiring onto :mod:`clv.models.pareto_nbd` (no second likelihood).
+
+The likelihood's Gauss hypergeometric function goes through
+``PYTENSOR.log_hyp2f1``, an ``Op`` around the NumPy routine of the
+maximum-likelihood path with its analytic gradient (see :mod:`clv.bayes._ops`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
+import pandas as pd
+import xarray as xr
+
+from clv.bayes._base import Prior
+from clv.bayes._transaction import _RFM, TransactionBayesModel
+from clv.models import pareto_nbd
+from clv.models.pareto_nbd import ParetoNBDModel as _MLEParetoNBDModel
+
+__all__ = ["ParetoNBDModel"]
+
+
+class ParetoNBDModel(TransactionBayesModel):
+    """Pareto/NBD model of repeat purchasing with priors on ``r, alpha, s, beta``.
+
+    Default priors: ``HalfNormal(10)`` on the shapes ``r, s`` and
+    ``HalfNormal(100)`` on the scales ``alpha, beta`` (periods of the data).
+
+    Examples
+    --------
+    >>> from clv.bayes import ParetoNBDModel
+    >>> ParetoNBDModel.param_names()
+    ('r', 'alpha', 's', 'beta')
+    """
+
+    mle_class = _MLEParetoNBDModel
+    nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
+        "r": ("HalfNormal", {"sigma": 10.0}),
+        "alpha": ("HalfNormal", {"sigma": 100.0}),
+        "s": ("HalfNormal", {"sigma": 10.0}),
+        "beta": ("HalfNormal", {"sigma": 100.0}),
+    })
+
+    def expected_discounted_residual_transactions(
+            self, data: pd.DataFrame, discount_rate: float, *, thin: int = 1,
+            summary_only: bool = False, chunk_size: int | None = None
+    ) -> xr.DataArray | pd.DataFrame:
+        """Discounted expected residual transactions per customer and draw (see the function)."""
+        def func(params: pareto_nbd.PNBDParams, *cols: object) -> object:
+            return pareto_nbd.expected_discounted_residual_transactions(params, *cols,
+                                                                        float(discount_rate))
+        return self._over_draws(func, data, _RFM, name="expected_discounted_residual_transactions",
+                                thin=thin, summary_only=summary_only, chunk_size=chunk_size)
