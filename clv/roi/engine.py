@@ -175,6 +175,10 @@ class CounterfactualEngine:
             self.spend_draws_ = _model_draws(self.spend_model, self.n_draws, seed)
         self.discount_ = _math.discount_factors(self.horizon, self.discount_rate)
         self._x = self.data[list(_RFM)].to_numpy(dtype=np.float64)
+        # customers' latent draws follow an order of the data's numeric columns, not of the
+        # ids, so the same customers get the same draws however the ids are typed or sorted
+        numeric = self.data.select_dtypes(include="number")
+        self._order = np.lexsort(numeric.to_numpy(dtype=np.float64).T[::-1])
         self._states = [self._baseline(i) for i in range(self.n_draws)]
 
     # ------------------------------------------------------------------ checks
@@ -229,9 +233,9 @@ class CounterfactualEngine:
         base = beta + T
         if self.customer_uncertainty:
             rng = np.random.default_rng(_seed(self.random_state, "customers", i))
-            alive = rng.random(len(x)) < p_alive
-            lam = rng.gamma(r + x) / (alpha + T)
-            mu = rng.gamma(s) / base
+            alive = self._canonical(lambda o: rng.random(len(o)) < p_alive[o])
+            lam = self._canonical(lambda o: rng.gamma((r + x)[o])) / (alpha + T)
+            mu = self._canonical(lambda o: rng.gamma(np.broadcast_to(s, x.shape)[o])) / base
             weight = self.margin * alive * lam * self._spend(i, rng)
             j0 = _math.period_survival_integrals(mu, None, self.horizon, self.period_length)
             return _DrawState(weight, s, base, j0, mu)
@@ -239,6 +243,12 @@ class CounterfactualEngine:
         weight = self.margin * p_alive * rate * self._spend(i)
         j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
         return _DrawState(weight, s, base, j0)
+
+    def _canonical(self, draw: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Values drawn in the canonical customer order, returned in the data's row order."""
+        out = np.empty(len(self._order), dtype=np.float64)
+        out[self._order] = draw(self._order)
+        return out
 
     def _spend(self, i: int, rng: np.random.Generator | None = None) -> np.ndarray:
         r"""Expected spend per purchase; with ``rng``, a draw of each customer's mean spend
@@ -253,7 +263,8 @@ class CounterfactualEngine:
         if rng is not None:
             p, q, v = params
             xm = np.where(freq > 0, freq * np.where(freq > 0, mv, 0.0), 0.0)
-            nu = rng.gamma(p * freq + q) / (v + xm)
+            shape = np.broadcast_to(p * freq + q, freq.shape)
+            nu = self._canonical(lambda o: rng.gamma(shape[o])) / (v + xm)
             return p / nu
         out = np.asarray(gamma_gamma.expected_spend(params, freq, mv), dtype=np.float64)
         bad = ~np.isfinite(out)
