@@ -5,7 +5,7 @@
 'C'
 """
 
-from clv.roi.engine import LEVERS, CounterfactualEngine, period_rate
+from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, period_rate
 from clv.roi.evaluate import InvestmentDraws, RoiResult, evaluate_investments
 from clv.roi.portfolio import Portfolio, select_portfolio, solve_knapsack
 from clv.roi.report import write_report, write_tables
@@ -19,6 +19,7 @@ __all__ = [
     "Evidence",
     "Investment",
     "InvestmentDraws",
+    "NewCustomers",
     "Portfolio",
     "RoiResult",
     "Shift",

@@ -33,12 +33,14 @@ from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
 from clv.roi.spec import Investment
 
-__all__ = ["LEVERS", "CounterfactualEngine", "period_rate"]
+__all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "period_rate"]
 
 #: The four levers of customer value, in report order.
 LEVERS = ("acquisition", "retention", "repeat_purchase", "spend")
 _PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend"}
 _BASE_LEVERS = ("retention", "repeat_purchase", "spend")
+#: Coalition index with every lever switched on (bits: retention, repeat, spend, acquisition).
+ALL = 15
 _RFM = ("frequency", "recency", "T")
 
 
@@ -93,6 +95,36 @@ class _Unit:
     delta: dict[str, np.ndarray]         # column -> (S, len(rows)) change of the feature
     profile: np.ndarray                  # (H,) share of the effect in force per period
     coefs: dict[str, np.ndarray]         # "process[column]" -> (S,) coefficient draws
+    acquisition: list[tuple[str, str, np.ndarray, float]] = field(default_factory=list)
+    #  (covariate, mode, (S,) amounts, scale): shifts of the acquisition model's future covariates
+
+
+@dataclass(frozen=True)
+class NewCustomers:
+    """Future cohorts: an acquisition model with period covariates and the value of a newcomer.
+
+    Parameters
+    ----------
+    model : AcquisitionModel
+        Fitted with period covariates (e.g. the share of promoters, referral
+        volume); its periods must be the valuation periods (e.g. monthly counts
+        for monthly valuation).
+    covariates : DataFrame
+        The covariates of the future periods as they would be without any
+        investment (index: the model's period numbers, as for
+        ``AcquisitionModel.expected_arrivals``).
+    value_per_customer : float
+        Present value, at acquisition, of a new customer's contribution margin
+        (e.g. :func:`clv.new_customer_value` with the same margin).
+    start_period : int, optional
+        The model's period that is valuation period 1 (default: the first period
+        after its calibration).
+    """
+
+    model: Any
+    covariates: pd.DataFrame
+    value_per_customer: float
+    start_period: int | None = None
 
 
 @dataclass
@@ -150,6 +182,10 @@ class CounterfactualEngine:
         so intervals describe the value this customer base will generate, not only
         the parameter uncertainty. The same latent draws serve every investment
         (common random numbers). ``False``: expectations over the latent states.
+    new_customers : NewCustomers, optional
+        Future cohorts through an acquisition model: investments that shift its
+        covariates (e.g. the promoter share) bring more (or fewer) new customers,
+        the acquisition lever.
     """
 
     transaction_model: Any
@@ -162,6 +198,7 @@ class CounterfactualEngine:
     random_state: int = 0
     period_length: float = 1.0
     customer_uncertainty: bool = True
+    new_customers: NewCustomers | None = None
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -180,6 +217,65 @@ class CounterfactualEngine:
         numeric = self.data.select_dtypes(include="number")
         self._order = np.lexsort(numeric.to_numpy(dtype=np.float64).T[::-1])
         self._states = [self._baseline(i) for i in range(self.n_draws)]
+        self._acquisition_setup()
+
+    # ------------------------------------------------------------------ acquisition
+    def _acquisition_setup(self) -> None:
+        nc = self.new_customers
+        self.acquisition_draws_ = None
+        if nc is None:
+            return
+        model = nc.model
+        model._check_fitted()
+        names = list(getattr(model, "covariate_names_", []) or [])
+        if not names:
+            raise ValueError("new_customers.model must be an AcquisitionModel fitted with period "
+                             "covariates (investments act on the lever through them).")
+        value = float(nc.value_per_customer)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"new_customers.value_per_customer must be >= 0, got {value!r}.")
+        start = int(model.n_periods_) + 1 if nc.start_period is None else int(nc.start_period)
+        if start < 1:
+            raise ValueError("new_customers.start_period must be >= 1.")
+        self._acq_n = start + self.horizon - 1
+        self._acq_future = np.arange(start - 1, self._acq_n)
+        self._acq_X0 = np.asarray(model._covariates_for(self._acq_n, nc.covariates),
+                                  dtype=np.float64)
+        self._acq_names = names
+        self._acq_value = value
+        self.acquisition_draws_ = _model_draws(model, self.n_draws, int(self.random_state))
+
+    def _acquisition_flow(self, units: Sequence[_Unit], i: int) -> np.ndarray | None:
+        """Incremental margin from extra new customers per valuation period, draw ``i``."""
+        shifts = [(u, s) for u in units for s in u.acquisition]
+        if not shifts or self.acquisition_draws_ is None:
+            return None
+        from clv.models import acquisition as acq
+
+        model = self.new_customers.model  # type: ignore[union-attr]
+        row = self.acquisition_draws_.iloc[i].copy()
+        for unit in units:
+            for name, draws in unit.coefs.items():
+                parsed = _coef_name(name)
+                if parsed and parsed[0] == "acquisition":
+                    row[f"beta_{parsed[1]}"] = draws[i]
+        params = model._canonical(row.to_numpy(dtype=np.float64), list(row.index))
+        X1 = self._acq_X0.copy()
+        fut = self._acq_future
+        for unit, (col, mode, amounts, scale) in shifts:
+            j = self._acq_names.index(col)
+            x = self._acq_X0[fut, j]
+            w = scale * unit.profile           # share of the change in force per period
+            if mode == "add":
+                change = amounts[i] * w
+            elif mode == "relative":
+                change = x * amounts[i] * w
+            else:                              # set: move towards the target
+                change = (amounts[i] - x) * w
+            X1[fut, j] += change
+        base = acq.expected_arrivals(params, self._acq_n, self._acq_X0)[fut]
+        shifted = acq.expected_arrivals(params, self._acq_n, X1)[fut]
+        return (shifted - base) * self._acq_value
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self) -> None:
@@ -299,10 +395,15 @@ class CounterfactualEngine:
                     coefs[name] = frame[name].to_numpy(dtype=np.float64)
         for name, (mean, se) in inv.evidence.coefficients.items():
             parsed = _coef_name(name)
-            if parsed is None or parsed[0] not in _PROCESS_LEVER:
+            if parsed is None or parsed[0] not in (*_PROCESS_LEVER, "acquisition"):
                 raise ValueError(
                     f"investment {inv.name!r}: evidence coefficient {name!r} must be named "
-                    "'purchase[<column>]', 'dropout[<column>]' or 'spend[<column>]'.")
+                    "'purchase[<column>]', 'dropout[<column>]', 'spend[<column>]' or "
+                    "'acquisition[<covariate>]'.")
+            if parsed[0] == "acquisition" and (self.new_customers is None or parsed[1] not in
+                                               self._acq_names):
+                raise ValueError(f"investment {inv.name!r}: {name!r} needs new_customers= with "
+                                 f"an acquisition model that has the covariate {parsed[1]!r}.")
             if parsed[0] == "spend" and self.spend_draws_ is None:
                 raise ValueError(f"investment {inv.name!r}: {name!r} needs a Gamma-Gamma spend "
                                  "model, not a fixed spend per purchase.")
@@ -347,8 +448,15 @@ class CounterfactualEngine:
         rows = self._target_rows(inv)
         columns = {c for n in coefs if (p := _coef_name(n)) for c in [p[1]]}
         delta: dict[str, np.ndarray] = {}
+        acquisition: list[tuple[str, str, np.ndarray, float]] = []
         sub = self.data.iloc[rows]
+        acq_names = self._acq_names if self.new_customers is not None else []
         for k, shift in enumerate(inv.shifts):
+            if shift.column in acq_names and shift.column not in self.data.columns:
+                amount = shift.amount + shift.sd * np.random.default_rng(
+                    _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
+                acquisition.append((shift.column, shift.mode, amount, scale))
+                continue
             if shift.column not in self.data.columns:
                 raise ValueError(f"investment {inv.name!r}: shifted column {shift.column!r} is not "
                                  "in the scoring data.")
@@ -381,7 +489,9 @@ class CounterfactualEngine:
             delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
         profile = _math.ramp_profile(self.horizon, ramp_periods=inv.ramp_periods,
                                      duration=inv.duration)
-        return _Unit(rows, delta, profile, coefs)
+        if not delta:
+            rows = np.zeros(0, dtype=np.int64)
+        return _Unit(rows, delta, profile, coefs, acquisition)
 
     # ------------------------------------------------------------------ evaluation
     def _log_multipliers(self, unit: _Unit, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -402,32 +512,41 @@ class CounterfactualEngine:
         -------
         full : array (S, H)
             Undiscounted incremental margin per period with every lever switched on.
-        totals : array (S, 8)
+        totals : array (S, 16)
             Present value of the incremental margin for each lever coalition ``b``:
-            bit 0 = retention, bit 1 = repeat purchase, bit 2 = spend switched on
-            (``b = 7``: all, the discounted ``full`` up to rounding). With ``full_only``
-            only column 7 is computed.
+            bit 0 = retention, bit 1 = repeat purchase, bit 2 = spend, bit 3 =
+            acquisition switched on (``b = ALL`` = 15: everything, the discounted
+            ``full`` up to rounding). With ``full_only`` only column 15 is computed.
 
         Notes
         -----
-        Coalitions other than ``b = 7`` need totals only, so the per-period integrals
-        are first discounted and summed within groups of periods that share the same
-        effect profile (ramp-up, duration): ``O(customers × groups)`` per coalition.
+        Coalitions of the existing customers' levers need totals only, so the
+        per-period integrals are first discounted and summed within groups of
+        periods that share the same effect profile (ramp-up, duration):
+        ``O(customers × groups)`` per coalition. Acquisition adds its own value
+        to every coalition that contains it.
         """
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
+        rows = rows.astype(np.int64)
         idx = range(self.n_draws) if draws is None else list(draws)
         full = np.zeros((len(idx), self.horizon))
-        totals = np.zeros((len(idx), 8))
-        if len(rows) == 0:
-            return full, totals
-        profiles = np.stack([u.profile for u in units])                  # (U, H)
-        _, first, group = np.unique(profiles.T, axis=0, return_index=True,
-                                    return_inverse=True)
-        group = group.reshape(-1)
-        rho = profiles[:, first]                                          # (U, G)
-        summing = np.zeros((self.horizon, len(first)))
-        summing[np.arange(self.horizon), group] = self.discount_         # (H, G)
+        totals = np.zeros((len(idx), 16))
+        profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
+        if len(rows):
+            _, first, group = np.unique(profiles.T, axis=0, return_index=True,
+                                        return_inverse=True)
+            group = group.reshape(-1)
+            rho = profiles[:, first]                                      # (U, G)
+            summing = np.zeros((self.horizon, len(first)))
+            summing[np.arange(self.horizon), group] = self.discount_     # (H, G)
         for slot, i in enumerate(idx):
+            acq = self._acquisition_flow(units, i)
+            acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
+            if acq is not None:
+                full[slot] += acq
+            if len(rows) == 0:
+                totals[slot, 8:] = acq_total
+                continue
             st = self._states[i]
             g = {p: np.zeros((len(rows), len(units))) for p in _PROCESS_LEVER}
             for u, unit in enumerate(units):
@@ -443,9 +562,10 @@ class CounterfactualEngine:
                 wj1 = wj0
             rest = g["purchase"] + g["spend"]
             term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
-            full[slot] = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
-            totals[slot, 7] = np.add.reduce(full[slot] * self.discount_)
+            existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
+            full[slot] += existing
             if full_only:
+                totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total
                 continue
             d0 = wj0 @ summing                                            # (n, G)
             d1 = d0 if wj1 is wj0 else wj1 @ summing
@@ -455,6 +575,7 @@ class CounterfactualEngine:
                 d = d1 if b & 1 else d0
                 value = d * np.exp(exponent @ rho) if np.any(exponent) else d
                 totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
+                totals[slot, b | 8] = totals[slot, b] + acq_total
         return full, totals
 
     def unit(self, inv: Investment, scale: float = 1.0) -> _Unit:

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import optimize
 
 from clv.roi import _math
-from clv.roi.engine import LEVERS, CounterfactualEngine, shapley_split
+from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -202,14 +202,14 @@ class RoiResult:
 def lever_split(totals: np.ndarray) -> np.ndarray:
     """Shapley split (4, S) of the discounted incremental value over the levers.
 
-    ``totals`` is the (S, 8) coalition table of :meth:`CounterfactualEngine.flows`;
-    players are acquisition (no flows from existing customers), retention, repeat
-    purchase and spend.
+    ``totals`` is the (S, 16) coalition table of :meth:`CounterfactualEngine.flows`;
+    players (in :data:`LEVERS` order) are acquisition (bit 3), retention (bit 0),
+    repeat purchase (bit 1) and spend (bit 2).
     """
+    bits = {0: 8, 1: 1, 2: 2, 3: 4}
 
     def value(coalition: frozenset[int]) -> np.ndarray:
-        b = sum(1 << (p - 1) for p in coalition if p > 0)
-        return totals[:, b]
+        return totals[:, sum(bits[p] for p in coalition)]
 
     return shapley_split(value, len(LEVERS))
 
@@ -228,7 +228,7 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
                   breakeven: bool) -> InvestmentDraws:
     unit = engine.unit(inv)
     full, totals = engine.flows([unit])                   # (S, H), (S, 8)
-    incremental = totals[:, 7]
+    incremental = totals[:, ALL]
     levers = lever_split(totals)
     upfront, later = engine.cost_draws(inv)
     cost_pv = upfront + engine.discounted(later)
@@ -253,7 +253,7 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
 
     def gap(k: float) -> float:
         _, totals = engine.flows([engine.unit(inv, scale=k)], draws=draws, full_only=True)
-        return float(totals[:, 7].mean()) - cost_pv
+        return float(totals[:, ALL].mean()) - cost_pv
 
     at_one = gap(1.0)
     if at_one + cost_pv <= 0:
@@ -281,6 +281,7 @@ def evaluate_investments(
     breakeven: bool = True,
     period_length: float = 1.0,
     customer_uncertainty: bool = True,
+    new_customers: NewCustomers | None = None,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -314,6 +315,10 @@ def evaluate_investments(
         Sample each customer's latent state per draw (see
         :class:`~clv.roi.engine.CounterfactualEngine`); ``False``: parameter
         uncertainty only.
+    new_customers : NewCustomers, optional
+        Future cohorts through an acquisition model with period covariates; shifts
+        of its covariates (e.g. ``Shift("promoter_share", "add", 0.05)``) bring new
+        customers, the acquisition lever.
 
     Returns
     -------
@@ -328,6 +333,6 @@ def evaluate_investments(
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
                                   margin, n_draws, random_state, period_length,
-                                  customer_uncertainty)
+                                  customer_uncertainty, new_customers)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
     return RoiResult(results, engine)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
 
+from clv.roi.engine import ALL
 from clv.roi.evaluate import RoiResult
 
 __all__ = ["Portfolio", "portfolio_objective", "select_portfolio", "solve_knapsack"]
@@ -224,5 +225,5 @@ def joint_npv(result: RoiResult, names: list[str]) -> np.ndarray:
     units = [engine.unit(inv) for inv in invs]
     _, totals = engine.flows(units, full_only=True)
     cost = sum(result.investments[n].cost_pv for n in names)
-    return totals[:, 7] - np.asarray(cost, dtype=np.float64)
+    return totals[:, ALL] - np.asarray(cost, dtype=np.float64)
 

@@ -66,7 +66,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
     if horizon[1] > h:
         long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
                                            int(horizon[1]), d, m, eng.n_draws, eng.random_state,
-                                           eng.period_length, eng.customer_uncertainty)
+                                           eng.period_length, eng.customer_uncertainty,
+                                           eng.new_customers)
     rows = []
     for name, draws in result.investments.items():
         inv = draws.investment

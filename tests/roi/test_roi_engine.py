@@ -153,7 +153,7 @@ def test_breakeven_share_gives_zero_expected_npv(world) -> None:
     eng = res.engine
     _, totals = eng.flows([eng.unit(d.investment, scale=k)], draws=range(N_DRAWS),
                           full_only=True)
-    assert abs(totals[:, 7].mean() - d.cost_pv.mean()) < 0.02 * d.cost_pv.mean()
+    assert abs(totals[:, 15].mean() - d.cost_pv.mean()) < 0.02 * d.cost_pv.mean()
 
 
 def test_portfolio_matches_brute_force_and_joint_value(world) -> None:
@@ -236,3 +236,51 @@ def test_fixed_spend_and_report_methods(world) -> None:
     assert "Faster support" in res._repr_html_()
     assert res.cash_flow_table("Faster support").shape == (H, 5)
     assert res.assumptions()["spend_model"] == "fixed 40 per purchase"
+
+
+def test_acquisition_lever_through_an_acquisition_model(world) -> None:
+    from clv.models import AcquisitionModel
+    from clv.roi import NewCustomers
+
+    tm, sm, data = world
+    gen = np.random.default_rng(3)
+    weeks = 40
+    share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + H)},
+                         index=pd.RangeIndex(1, weeks + H + 1, name="period"))
+    counts = pd.Series(gen.poisson(60 * np.exp(-np.arange(weeks) / 30)
+                                   * np.exp(2.0 * (share["promoter_share"][:weeks] - 0.3))),
+                       index=pd.RangeIndex(1, weeks + 1, name="period"))
+    acq = AcquisitionModel().fit(counts, covariates=share.iloc[:weeks])
+    future = share.iloc[weeks:]
+    nc = NewCustomers(acq, future, value_per_customer=25.0)
+    promo = Investment("Referral push", cost=500.0,
+                       shifts=[Shift("promoter_share", "add", 0.05)], duration=10)
+    both = Investment("Both", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05),
+                                                  Shift("wait_minutes", "relative", -0.3)],
+                      duration=10, evidence=SUPPORT)
+    res = _run(world, [promo, both], new_customers=nc)
+    d = res.investments["Referral push"]
+    assert d.customers_affected == 0
+    np.testing.assert_allclose(d.levers[1:], 0.0, atol=1e-9)
+    np.testing.assert_allclose(d.levers[0], d.incremental_clv, rtol=1e-12)
+    # the point estimate of the gain: extra arrivals in the 10 shifted weeks x value
+    shifted = future.copy()
+    shifted.iloc[:10, 0] += 0.05
+    n = acq.n_periods_ + H
+    base = acq.expected_arrivals(n, covariates=future)["expected"].to_numpy()[weeks:]
+    more = acq.expected_arrivals(n, covariates=shifted)["expected"].to_numpy()[weeks:]
+    point = float(np.sum((more - base) * 25.0 * (1 + RATE) ** -np.arange(1.0, H + 1)))
+    assert point > 0 and d.incremental_clv.mean() > 0
+    eng = res.engine  # at the point estimate the engine gives exactly that
+    eng.acquisition_draws_ = pd.DataFrame([acq.params_] * N_DRAWS).reset_index(drop=True)
+    _, totals = eng.flows([eng.unit(promo)])
+    np.testing.assert_allclose(totals[:, 15], point, rtol=1e-9)
+    np.testing.assert_allclose(totals[:, :8], 0.0, atol=1e-9)
+    # acquisition adds to the existing customers' levers: its Shapley part is its own value
+    b = res.investments["Both"]
+    np.testing.assert_allclose(b.levers[0], d.incremental_clv, rtol=1e-9)
+    np.testing.assert_allclose(b.levers.sum(axis=0), b.incremental_clv, rtol=1e-9)
+    with pytest.raises(ValueError, match="acquisition model"):
+        _run(world, [Investment("x", cost=1.0, shifts=[Shift("wait_minutes", "add", -1.0)],
+                                evidence=Evidence.assumption({"acquisition[foo]": (1.0, 0.1)}))],
+             new_customers=nc)
