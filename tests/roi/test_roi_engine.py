@@ -242,7 +242,6 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
     from clv.models import AcquisitionModel
     from clv.roi import NewCustomers
 
-    tm, sm, data = world
     gen = np.random.default_rng(3)
     weeks = 40
     share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + H)},
