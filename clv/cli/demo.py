@@ -190,22 +190,25 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     from clv.cli.roi import finance_summary, write_roi_outputs
     from clv.cx.analysis import run_cx_roi
     from clv.io import atomic_write
-    from clv.roi.examples import example_investments
+    from clv.roi.examples import example_investments, monthly_acquisition
     from clv.synth import simulate_cx_world
 
     world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED)
-    investments = example_investments(CX_CUSTOMERS)
+    investments = example_investments(CX_CUSTOMERS, acquisition=True)
+    acquisition, future = monthly_acquisition(world, horizon=24)
     world_dir = out_dir / "cx_world"
     world_dir.mkdir(parents=True, exist_ok=True)
     write_table(world.transactions, world_dir / "transactions.csv")
     write_table(world.cx_events, world_dir / "cx_events.csv")
     write_table(world.customers, world_dir / "customers.csv")
-    with atomic_write(world_dir / "investments.json") as fh:
-        json.dump({"investments": [inv.to_dict() for inv in investments]}, fh, indent=2)
+    with atomic_write(world_dir / "investments.json") as fh:  # `clv report` has no acquisition
+        json.dump({"investments": [inv.to_dict() for inv in investments  # model input
+                                   if inv.name != "Referral programme"]}, fh, indent=2)
     analysis = run_cx_roi(world.transactions, world.cx_events, world.customers, investments,
                           cutoff=world.calibration_end,
                           observation_end=world.truth.observation_end, n_draws=100,
-                          random_state=CX_SEED, progress=run.progress)
+                          random_state=CX_SEED, acquisition_model=acquisition,
+                          acquisition_covariates=future, progress=run.progress)
     write_roi_outputs(analysis, out_dir, html=True,
                       title="Experience investments in the synthetic CX world")
     table = analysis.roi.table()

@@ -139,6 +139,8 @@ def run_cx_roi(
     budget: float | None = None,
     random_state: int = 0,
     with_sensitivity: bool = True,
+    acquisition_model: Any = None,
+    acquisition_covariates: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
@@ -166,6 +168,12 @@ def run_cx_roi(
         Parameter draws for every interval.
     budget : float, optional
         Portfolio budget (present value); default: the total cost / 2.
+    acquisition_model, acquisition_covariates : optional
+        A fitted :class:`~clv.models.AcquisitionModel` with period covariates whose
+        periods are the valuation periods, and its covariates for the ``horizon``
+        future periods: investments that shift those covariates bring new
+        customers (the acquisition lever), each worth the plain models' value of a
+        new customer over the horizon.
     """
     import time
 
@@ -234,12 +242,25 @@ def run_cx_roi(
                            margin=margin, n_draws=max(2, n_draws // 2),
                            random_state=random_state, period_length=period_length)
     timings["drivers"] = time.perf_counter() - t
+    new_customers = None
+    if acquisition_model is not None:
+        from clv.equity import new_customer_value
+        from clv.roi import NewCustomers
+
+        if acquisition_covariates is None:
+            raise ValueError("acquisition_covariates (the future periods' covariates) are "
+                             "needed with acquisition_model.")
+        plain_spend = GammaGammaModel().fit(data)
+        per_day = (1.0 + discount_rate) ** (1.0 / period_length) - 1.0
+        value = new_customer_value(plain, plain_spend, horizon=round(horizon * period_length),
+                                   discount_rate=per_day, margin=margin)
+        new_customers = NewCustomers(acquisition_model, acquisition_covariates, float(value))
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
     roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
                                horizon=horizon, discount_rate=discount_rate, margin=margin,
                                n_draws=n_draws, random_state=random_state,
-                               period_length=period_length)
+                               period_length=period_length, new_customers=new_customers)
     timings["roi"] = time.perf_counter() - t
     total_cost = float(sum(d.cost_pv.mean() for d in roi.investments.values()))
     pf = select_portfolio(roi, total_cost / 2 if budget is None else float(budget))

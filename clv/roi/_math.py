@@ -188,17 +188,25 @@ def cumulative_discounted(flows: FloatArray, upfront: FloatArray, discount_rate:
 
 
 def payback_period(cumulative: FloatArray) -> FloatArray:
-    """First period at which the cumulative discounted net cash flow is >= 0 (inf if never).
+    """First period from which the cumulative discounted net cash flow stays >= 0.
+
+    ``inf`` when it is negative at the end of the horizon. A flow that turns
+    positive and later negative again (e.g. acquisitions pulled forward from a
+    finite pool of prospects) has not paid back.
 
     Examples
     --------
     >>> payback_period(np.array([[-40.0, 20.0], [-5.0, -1.0]])).tolist()
     [2.0, inf]
+    >>> payback_period(np.array([[-1.0, 2.0, -3.0], [-1.0, 2.0, 3.0]])).tolist()
+    [inf, 2.0]
     """
     c = np.asarray(cumulative, dtype=np.float64)
-    ok = c >= 0
-    first = np.argmax(ok, axis=-1).astype(np.float64) + 1.0
-    return np.where(ok.any(axis=-1), first, np.inf)
+    negative = c < 0
+    # index of the last negative period (-1 if none); payback is the period after it
+    last_negative = c.shape[-1] - 1 - np.argmax(negative[..., ::-1], axis=-1)
+    last_negative = np.where(negative.any(axis=-1), last_negative, -1)
+    return np.where(negative[..., -1], np.inf, last_negative + 2.0)
 
 
 def shapley_weights(n_players: int) -> dict[tuple[int, frozenset[int]], float]:

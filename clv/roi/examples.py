@@ -8,14 +8,49 @@ units each); effects act on the world's features (``complaints``,
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
 from clv.roi.spec import Evidence, Investment, Shift
 
-__all__ = ["example_investments"]
+__all__ = ["example_investments", "monthly_acquisition"]
 
 
-def example_investments(n_customers: int = 20_000) -> list[Investment]:
+def monthly_acquisition(world: Any, horizon: int = 24) -> tuple[Any, pd.DataFrame]:
+    """An acquisition model of the world's monthly new customers, and its future covariates.
+
+    The weekly counts of the calibration year are summed per calendar month, with
+    the month's mean lagged promoter share as the covariate ``promoter_share``;
+    the future path holds the share at its calibration mean (the no-investment
+    scenario).
+    """
+    from clv.models import AcquisitionModel
+
+    weekly = world.acquisition
+    weekly = weekly[weekly["week_start"] < world.calibration_end]
+    month = weekly["week_start"].dt.to_period("M")
+    agg = weekly.groupby(month).agg(new_customers=("new_customers", "sum"),
+                                    promoter_share=("promoter_share_lag1", "mean"))
+    periods = pd.RangeIndex(1, len(agg) + 1, name="period")
+    counts = pd.Series(agg["new_customers"].to_numpy(dtype=float), index=periods)
+    covariates = pd.DataFrame({"promoter_share": agg["promoter_share"].to_numpy()},
+                              index=periods)
+    model = AcquisitionModel().fit(counts, covariates=covariates)
+    future = pd.DataFrame({"promoter_share": np.full(horizon,
+                                                     covariates["promoter_share"].mean())},
+                          index=pd.RangeIndex(len(agg) + 1, len(agg) + horizon + 1,
+                                              name="period"))
+    return model, future
+
+
+def example_investments(n_customers: int = 20_000, *,
+                        acquisition: bool = False) -> list[Investment]:
     """Five investments: faster support, complaint recovery, first-contact resolution,
-    a promoter programme and a tested onboarding call.
+    a promoter programme and a tested onboarding call; with ``acquisition`` also a
+    referral programme acting on new customers through ``promoter_share`` (needs
+    :func:`monthly_acquisition`).
 
     Examples
     --------
@@ -24,7 +59,7 @@ def example_investments(n_customers: int = 20_000) -> list[Investment]:
     """
     k = n_customers / 20_000
     contacted = "wait_minutes_missing == 0"
-    return [
+    out = [
         Investment("Faster support", cost=14_000 * k,
                    shifts=[Shift("wait_minutes", "relative", -0.3, sd=0.05)],
                    target=contacted, ramp_periods=3,
@@ -51,3 +86,10 @@ def example_investments(n_customers: int = 20_000) -> list[Investment]:
                        source="onboarding A/B test, 4,000 customers"),
                    description="A welcome call; effects on complaints taken from an A/B test."),
     ]
+    if acquisition:
+        out.append(Investment(
+            "Referral programme", cost=12_000 * k,
+            shifts=[Shift("promoter_share", "add", 0.10, sd=0.03)], duration=12,
+            description="Referral rewards and review prompts: +10 points (±3) of promoter "
+                        "share in the market for a year; acts on new customers only."))
+    return out

@@ -8,14 +8,27 @@ flows; a longer horizon and the effect size re-run the engine.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from clv.roi import _math
-from clv.roi.engine import CounterfactualEngine
+from clv.roi.engine import CounterfactualEngine, NewCustomers
 from clv.roi.evaluate import RoiResult
 
 __all__ = ["sensitivity"]
+
+
+def _extended(nc: NewCustomers | None, extra: int) -> NewCustomers | None:
+    """Future covariates carried forward (last period repeated) for a longer horizon."""
+    if nc is None or extra <= 0:
+        return nc
+    cov = nc.covariates
+    last = cov.iloc[[-1] * extra].copy()
+    last.index = pd.RangeIndex(int(cov.index[-1]) + 1, int(cov.index[-1]) + 1 + extra,
+                               name=cov.index.name)
+    return replace(nc, covariates=pd.concat([cov, last]))
 
 
 def _npv(flows: np.ndarray, later: np.ndarray, upfront: np.ndarray, rate: float,
@@ -42,7 +55,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         Per period; default half and 1.5 times the rate used (and 0 when the rate is 0:
         (0, 2 × a 10 % annual rate on 52 periods)).
     horizon : (low, high), optional
-        Periods; default half and 1.5 times the horizon.
+        Periods; default half and 1.5 times the horizon. For the longer horizon the
+        acquisition covariates (if any) are carried forward from their last period.
     effect : (low, high), default (0.5, 1.5)
         Share of the estimated effect delivered.
 
@@ -67,7 +81,7 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
                                            int(horizon[1]), d, m, eng.n_draws, eng.random_state,
                                            eng.period_length, eng.customer_uncertainty,
-                                           eng.new_customers)
+                                           _extended(eng.new_customers, int(horizon[1]) - h))
     rows = []
     for name, draws in result.investments.items():
         inv = draws.investment
