@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from clv.models._base import ParametricModel
 
-__all__ = ["TransactionModel"]
+__all__ = ["CovariateTransactionModel", "TransactionModel"]
 
 _RFM = ("frequency", "recency", "T")
 
@@ -151,3 +152,31 @@ def _check_horizon(t: ArrayLike) -> np.ndarray:
             f"the horizon t must be finite and >= 0 (periods of the data's time unit), got {t!r}."
         )
     return arr
+
+
+class CovariateTransactionModel(TransactionModel):
+    """A transaction model whose purchase and dropout processes take customer covariates.
+
+    Parameters
+    ----------
+    penalizer : float, default 0.0
+        L2 penalty on the base parameters (see :class:`ParametricModel`).
+    purchase_covariates, dropout_covariates : sequence of str, optional
+        Columns of the data acting on the purchase rate and on dropout (see the
+        model's docs for the link); coefficients ``purchase[col]``, ``dropout[col]``.
+    covariate_penalty : float, default 0.0
+        L2 penalty on the standardised coefficients.
+    coefficient_priors : mapping, optional
+        ``{"dropout[col]": (mean, sd)}``: Gaussian priors in natural units.
+    """
+
+    def __init__(self, *, penalizer: float = 0.0,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 covariate_penalty: float = 0.0,
+                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        super().__init__(penalizer=penalizer,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         covariate_penalty=covariate_penalty,
+                         coefficient_priors=coefficient_priors)

@@ -16,7 +16,6 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,7 +34,7 @@ from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
 from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
-from clv.models._transaction import TransactionModel
+from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
     "BGNBDParams",
@@ -565,7 +564,7 @@ SPEC = ModelSpec(
 )
 
 
-class BetaGeoModel(TransactionModel):
+class BetaGeoModel(CovariateTransactionModel):
     """BG/NBD model of repeat purchasing, fitted by maximum likelihood.
 
     While alive, a customer makes repeat purchases as a Poisson process with
@@ -594,14 +593,3 @@ class BetaGeoModel(TransactionModel):
 
     spec = SPEC
     _levers = (Lever("purchase", "alpha", -1.0), Lever("dropout", "a", 1.0))
-
-    def __init__(self, *, penalizer: float = 0.0,
-                 purchase_covariates: Sequence[str] | None = None,
-                 dropout_covariates: Sequence[str] | None = None,
-                 covariate_penalty: float = 0.0,
-                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
-        super().__init__(penalizer=penalizer,
-                         covariates={"purchase": purchase_covariates,
-                                     "dropout": dropout_covariates},
-                         covariate_penalty=covariate_penalty,
-                         coefficient_priors=coefficient_priors)
