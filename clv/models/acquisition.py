@@ -477,7 +477,7 @@ def _flat_type(names: Sequence[str]) -> type:
 
 
 def _transform_of(name: str) -> str:
-    return "logit" if name == "p" else ("identity" if name.startswith("beta_") else "log")
+    return "logit" if name == "p" else ("identity" if name.startswith("acquisition[") else "log")
 
 
 def _to_u(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
@@ -566,7 +566,7 @@ class AcquisitionModel(ParametricModel):
     ----------
     params_ : Series
         ``r, alpha`` (gamma heterogeneity) or ``lambda`` (rate), ``c`` (Weibull),
-        ``p`` (with a pool) or ``m``, and ``beta_<covariate>`` per covariate;
+        ``p`` (with a pool) or ``m``, and ``acquisition[<covariate>]`` per covariate;
         fixed parameters at their values.
     covariance_ : DataFrame
         Delta-method covariance of ``params_`` (zero for fixed parameters).
@@ -643,7 +643,7 @@ class AcquisitionModel(ParametricModel):
         gamma = self.distribution.endswith("-gamma")
         return ((["r", "alpha"] if gamma else ["lambda"])
                 + (["c"] if self.distribution.startswith("weibull") else [])
-                + (["p"] if pool else ["m"]) + [f"beta_{n}" for n in covariate_names])
+                + (["p"] if pool else ["m"]) + [f"acquisition[{n}]" for n in covariate_names])
 
     def _fixed(self, names: Sequence[str]) -> dict[str, float]:
         fixed = {str(k): float(v) for k, v in (self.fixed or {}).items()}
@@ -672,7 +672,7 @@ class AcquisitionModel(ParametricModel):
             r, alpha = np.full_like(v["lambda"], np.inf), 1.0 / v["lambda"]
         c = v.get("c", 1.0)
         m = v["p"] * pool if pool else v["m"]
-        betas = [x for n, x in v.items() if n.startswith("beta_")]
+        betas = [x for n, x in v.items() if n.startswith("acquisition[")]
         beta = np.stack(betas, axis=-1) if betas else np.zeros((*np.shape(m), 0))
         return AcquisitionParams(r, alpha, c, m, beta)
 
@@ -680,7 +680,7 @@ class AcquisitionModel(ParametricModel):
                      start: Mapping[str, float]) -> ModelSpec:
         pool = self._pool()
         rows = {"r": 0, "alpha": 1, "lambda": 1, "c": 2, "m": 3, "p": 3}
-        betas = [q for q in names if q.startswith("beta_")]
+        betas = [q for q in names if q.startswith("acquisition[")]
         free_rows = [rows[n] if n in rows else 4 + betas.index(n) for n in free]
         Flat = _flat_type(free)
 
@@ -721,7 +721,7 @@ class AcquisitionModel(ParametricModel):
             params=Flat,
             start=Flat(*(start[n] for n in free)),
             columns=("period", "new_customers",
-                     *[f"x{j}" for j in range(sum(q.startswith("beta_") for q in names))]),
+                     *[f"x{j}" for j in range(sum(q.startswith("acquisition[") for q in names))]),
             log_likelihood=ll,
             gradient=grad,
             transforms=tuple(_transform_of(n) for n in free),
@@ -743,7 +743,7 @@ class AcquisitionModel(ParametricModel):
         # F(T) = 1 - (alpha / (alpha + T^c))^r  =>  alpha = T^c / ((1 - F)^(-1/r) - 1)
         start["alpha"] = float(T) ** c / ((1.0 - share) ** (-1.0 / r) - 1.0)
         start["lambda"] = -math.log1p(-share) / float(T) ** c
-        start.update({n: 0.0 for n in names if n.startswith("beta_")})
+        start.update({n: 0.0 for n in names if n.startswith("acquisition[")})
         start.update(fixed)
         return start
 
@@ -776,7 +776,7 @@ class AcquisitionModel(ParametricModel):
             period number (or by a date in the period, when the window's
             start is known); rows for other periods are ignored. Covariates
             are rescaled internally (by their largest absolute value); the
-            reported ``beta_*`` are per unit of the covariate as given.
+            reported ``acquisition[*]`` are per unit of the covariate as given.
         time_unit, start, end
             For dates: see :func:`arrivals_per_period`. ``time_unit`` and
             ``start`` are recorded for counts (and override their ``attrs``).
@@ -900,7 +900,7 @@ class AcquisitionModel(ParametricModel):
 
     @property
     def covariate_names_(self) -> list[str]:
-        """Covariate names, in the order of the ``beta_*`` parameters."""
+        """Covariate names, in the order of the ``acquisition[*]`` parameters."""
         self._check_fitted()
         return [] if self.covariates_ is None else list(self.covariates_.columns)
 
@@ -909,7 +909,7 @@ class AcquisitionModel(ParametricModel):
         return [q for q in self.params_.index if q not in fixed]
 
     def _transforms(self) -> list[str]:
-        """Optimised scale of each parameter (logit for ``p``, identity for ``beta_*``)."""
+        """Optimised scale of each parameter (logit for ``p``, identity for ``acquisition[*]``)."""
         return [_transform_of(str(n)) for n in self.params_.index]
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -918,7 +918,7 @@ class AcquisitionModel(ParametricModel):
         Intervals are symmetric on the scale the parameter was estimated on
         and mapped back: log for ``r, alpha, lambda, c, m``, logit for the
         share ``p`` (so they stay inside (0, 1)), natural for the
-        coefficients ``beta_*``. Fixed parameters have ``se`` 0.
+        coefficients ``acquisition[*]``. Fixed parameters have ``se`` 0.
         """
         self._check_fitted()
         z = float(special.ndtri(1 - alpha / 2))
@@ -1246,7 +1246,7 @@ def _advice(message: str, distribution: str) -> str:
     if bad & {"lambda", "c"}:
         tips.append("lambda or c running away means the arrivals' timing is not identified: "
                     "check the counts, or fix c (fixed={'c': 1.0}).")
-    if any(b.startswith("beta_") for b in bad):
+    if any(b.startswith("acquisition[") for b in bad):
         tips.append("A covariate coefficient ran away: check that the covariate varies over "
                     "the calibration periods and is not collinear with time.")
     return "" if not tips else "\n" + " ".join(tips)

@@ -258,7 +258,7 @@ class CounterfactualEngine:
             for name, draws in unit.coefs.items():
                 parsed = _coef_name(name)
                 if parsed and parsed[0] == "acquisition":
-                    row[f"beta_{parsed[1]}"] = draws[i]
+                    row[name] = draws[i]
         params = model._canonical(row.to_numpy(dtype=np.float64), list(row.index))
         X1 = self._acq_X0.copy()
         fut = self._acq_future

@@ -201,8 +201,8 @@ def test_recovers_simulated_parameters_fast(rng):
     counts = acq.simulate(truth, T, pool_size=100_000, covariates=x.to_numpy(), rng=rng)["counts"]
     model = AcquisitionModel(distribution="weibull-gamma", pool_size=100_000).fit(
         _series(counts), covariates=x)
-    z = _z(model, {"r": 1.0, "alpha": 40.0, "c": 1.3, "p": 0.3, "beta_spend": 0.5,
-                   "beta_holiday": -0.7})
+    z = _z(model, {"r": 1.0, "alpha": 40.0, "c": 1.3, "p": 0.3, "acquisition[spend]": 0.5,
+                   "acquisition[holiday]": -0.7})
     assert np.all(np.abs(z) < 4), z
     assert time.perf_counter() - start < 5
 
@@ -237,7 +237,7 @@ def test_recovers_simulated_parameters(case):
             want["c"] = truth.c
         want.update({"p": truth.m / pool} if pool else {"m": truth.m})
         if with_x:
-            want.update({"beta_spend": truth.beta[0], "beta_holiday": truth.beta[1]})
+            want.update({"acquisition[spend]": truth.beta[0], "acquisition[holiday]": truth.beta[1]})
         z_all.append(_z(model, want))
     assert np.all(np.abs(np.array(z_all)) < 4), z_all
     assert time.perf_counter() - start < 60
@@ -261,11 +261,11 @@ def test_a_large_pool_estimates_the_same_ever_acquirers(simulated, fitted):
 
 def test_zero_covariates_give_the_same_fit(simulated, fitted):
     zeros = pd.DataFrame({"spend": np.zeros(len(simulated))}, index=simulated.index)
-    with pytest.warns(ConvergenceWarning):  # beta_spend is not identified by a constant
+    with pytest.warns(ConvergenceWarning):  # acquisition[spend] is not identified by a constant
         model = AcquisitionModel().fit(simulated, covariates=zeros)
     for name in ("r", "alpha", "m"):
         assert model.params_[name] == pytest.approx(fitted.params_[name], rel=1e-6)
-    assert model.params_["beta_spend"] == 0.0
+    assert model.params_["acquisition[spend]"] == 0.0
     assert model.log_likelihood_ == pytest.approx(fitted.log_likelihood_, abs=1e-8)
 
 
@@ -512,8 +512,8 @@ def test_confidence_intervals_cover_the_truth():
     T = 52
     x = _covariates(rng, T)
     truth = AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4, -0.5]))
-    want = {"r": 1.2, "alpha": 30.0, "c": 1.2, "m": 20_000.0, "beta_spend": 0.4,
-            "beta_holiday": -0.5}
+    want = {"r": 1.2, "alpha": 30.0, "c": 1.2, "m": 20_000.0, "acquisition[spend]": 0.4,
+            "acquisition[holiday]": -0.5}
     start = time.perf_counter()
     hits = []
     for _ in range(150):
