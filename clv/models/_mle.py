@@ -119,16 +119,32 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.nda
     key = np.zeros(n, dtype=np.int64)
     size = 1
     for c in cols:
-        codes, uniques = pd.factorize(c, sort=False)
-        if size * len(uniques) >= 2**62:
+        codes, n_codes = _column_codes(c)
+        if size * n_codes >= 2**62:
             key, _ = pd.factorize(key, sort=False)
             size = int(key.max()) + 1
-        key = key * np.int64(len(uniques)) + codes
-        size *= len(uniques)
+        key = key * np.int64(n_codes) + codes
+        size *= n_codes
     key, _ = pd.factorize(key, sort=False)
     first = np.full(int(key.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, key, np.arange(n, dtype=np.int64))
     return [c[first] for c in cols], key
+
+
+def _column_codes(c: FloatArray) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values and their number (an upper bound when dense).
+
+    Whole numbers in a range shorter than the column (counts, day-granular
+    times) are their own codes, offset by the minimum: no hashing needed.
+    """
+    lo = float(c.min())
+    span = float(c.max()) - lo
+    if np.isfinite(span) and span < c.size:
+        codes = (c - lo).astype(np.int64)
+        if np.array_equal(codes, c - lo):
+            return codes, int(span) + 1
+    codes, uniques = pd.factorize(c, sort=False)
+    return codes, len(uniques)
 
 
 def compress(
