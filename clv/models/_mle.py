@@ -55,6 +55,9 @@ def _transform_codes(spec: ModelSpec) -> np.ndarray:
 def _forward(u: FloatArray, kinds: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Natural parameters ``θ(u)`` and the derivatives ``dθ/du``, ``d²θ/du²``."""
     u = np.asarray(u, dtype=np.float64)
+    if not kinds.any():  # all log-parameters (every BTYD model without covariates)
+        e = np.exp(u)
+        return e, e.copy(), e.copy()
     e = np.exp(np.where(kinds == 0, u, 0.0))
     p = special.expit(u)
     d_logit = p * (1.0 - p)
