@@ -660,10 +660,7 @@ def frequency_sums(
     wk = weight_by_k[k.astype(np.intp)]
 
     def weighted(fn: Callable[[FloatArray], Sequence[FloatArray]]) -> list[float]:
-        values = np.stack(
-            [np.broadcast_to(np.asarray(v, dtype=np.float64), k.shape) for v in fn(k)]
-        )
-        return np.add.reduce(values * wk, axis=1).tolist()
+        return [float(np.add.reduce(np.multiply(v, wk))) for v in fn(k)]
 
     return weighted
 

@@ -433,7 +433,7 @@ class ParametricModel:
         self._set_result(result, n_customers=float(w.sum()))
 
     def _set_result(self, result: MLEResult, *, n_customers: float) -> None:
-        names = self._param_names()
+        names = pd.Index(self._param_names())
         self.params_ = pd.Series(result.params, index=names, name="coef", dtype=np.float64)
         self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
         self.log_likelihood_ = result.log_likelihood

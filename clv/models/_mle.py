@@ -9,7 +9,9 @@
   problem is well conditioned, and the parameters in ``spec.scale_params``
   (those with the same unit, e.g. ``alpha``) are mapped back afterwards;
 * identical data rows are compressed into one row with a weight;
-* L-BFGS-B with the spec's analytic gradient when it has one;
+* Newton's method with the spec's analytic Hessian when it has one (BFGS with the
+  analytic gradient otherwise); a final Newton step below 1e-6 is taken without
+  another evaluation;
 * the covariance is the inverse of the Hessian of the negative log-likelihood
   in log-parameters (central differences of the gradient, symmetrised),
   mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``
@@ -34,6 +36,7 @@ from clv.models._spec import ModelSpec
 __all__ = ["MLEResult", "compress", "maximise"]
 
 _LOG_BOUND = 30.0  # |log θ| ≤ 30 on the scaled problem: θ in [1e-13, 1e13]
+_NEWTON_STEP_TOL = 1e-6  # largest final Newton step (log-parameters) taken unevaluated
 _TRANSFORMS = ("log", "logit", "identity")  # codes 0, 1, 2 in _Objective.kinds
 
 
@@ -52,6 +55,9 @@ def _transform_codes(spec: ModelSpec) -> np.ndarray:
 def _forward(u: FloatArray, kinds: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Natural parameters ``θ(u)`` and the derivatives ``dθ/du``, ``d²θ/du²``."""
     u = np.asarray(u, dtype=np.float64)
+    if not kinds.any():  # all log-parameters (every BTYD model without covariates)
+        e = np.exp(u)
+        return e, e.copy(), e.copy()
     e = np.exp(np.where(kinds == 0, u, 0.0))
     p = special.expit(u)
     d_logit = p * (1.0 - p)
@@ -116,16 +122,32 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.nda
     key = np.zeros(n, dtype=np.int64)
     size = 1
     for c in cols:
-        codes, uniques = pd.factorize(c, sort=False)
-        if size * len(uniques) >= 2**62:
+        codes, n_codes = _column_codes(c)
+        if size * n_codes >= 2**62:
             key, _ = pd.factorize(key, sort=False)
             size = int(key.max()) + 1
-        key = key * np.int64(len(uniques)) + codes
-        size *= len(uniques)
+        key = key * np.int64(n_codes) + codes
+        size *= n_codes
     key, _ = pd.factorize(key, sort=False)
     first = np.full(int(key.max()) + 1, n, dtype=np.int64)
     np.minimum.at(first, key, np.arange(n, dtype=np.int64))
     return [c[first] for c in cols], key
+
+
+def _column_codes(c: FloatArray) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values and their number (an upper bound when dense).
+
+    Whole numbers in a range shorter than the column (counts, day-granular
+    times) are their own codes, offset by the minimum: no hashing needed.
+    """
+    lo = float(c.min())
+    span = float(c.max()) - lo
+    if np.isfinite(span) and span < c.size:
+        codes = (c - lo).astype(np.int64)
+        if np.array_equal(codes, c - lo):
+            return codes, int(span) + 1
+    codes, uniques = pd.factorize(c, sort=False)
+    return codes, len(uniques)
 
 
 def compress(
@@ -448,6 +470,13 @@ def _newton(
                 shift = max(1e-8 * scale, shift * 10.0)
         p = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))
         norm = float(np.max(np.abs(p)))
+        if shift == 0.0 and norm < _NEWTON_STEP_TOL:
+            # converged quadratically: the remaining Newton step is exact to O(|p|^2) and
+            # moves the Hessian by O(|p|) relative, far below the precision of standard errors;
+            # take it without another evaluation of the likelihood
+            x = np.clip(x + p, lo, hi)
+            message, success = "Newton step below tolerance", True
+            break
         if norm > 5.0:  # never move a log-parameter by more than 5 in one step
             p *= 5.0 / norm
         slope = float(g @ p)

@@ -30,7 +30,6 @@ from clv._special import (
     log_hyp2f1,
     per_frequency,
 )
-from clv._special import gram as _gram
 from clv._typing import FloatArray, Ops
 from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
@@ -81,6 +80,8 @@ def log_likelihood(
     >>> round(float(log_likelihood(p, 2, 30.43, 38.86)), 4)
     -9.4586
     """
+    if ops is NUMPY and all(np.ndim(v) == 0 for v in params):
+        return _log_likelihood_scalar(params, frequency, recency, T)
     r, alpha, a, b = params
     x, t_x = frequency, recency
     a1 = ops.gammaln(r + x) - ops.gammaln(r) + r * ops.log(alpha)
@@ -88,6 +89,38 @@ def log_likelihood(
     a3 = -(r + x) * ops.log(alpha + T)
     a4 = ops.log(a) - ops.log(b + ops.maximum(x, 1) - 1) - (r + x) * ops.log(alpha + t_x)
     return a1 + a2 + ops.where(x > 0, ops.logaddexp(a3, a4), a3)
+
+
+def _log_likelihood_scalar(
+    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """:func:`log_likelihood` for scalar parameters with NumPy: the fitting path.
+
+    The terms of ``x`` alone are evaluated once per distinct frequency, and
+    ``log(e^L3 + e^L4) = L3 + softplus(L4 - L3)`` with one ``exp`` and one
+    ``log1p`` per customer (``logaddexp`` costs several times more).
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    x = np.asarray(frequency, dtype=np.float64)
+    t_x = np.asarray(recency, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    head, log_odds = per_frequency(
+        x,
+        lambda k: (
+            special.gammaln(r + k)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.betaln(a, b + k)
+            - special.betaln(a, b),
+            np.log(a) - np.log(b + np.maximum(k, 1.0) - 1.0),
+        ),
+    )
+    rx = x + r
+    log_aT = np.log(T + alpha)
+    z = log_odds - rx * (np.log(t_x + alpha) - log_aT)  # L4 - L3
+    sp = np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0.0)  # softplus(z)
+    out = head - rx * log_aT + np.where(x > 0, sp, 0.0)
+    return out[()] if out.ndim == 0 else out
 
 
 def log_likelihood_gradient(
@@ -134,6 +167,9 @@ def log_likelihood_gradient(
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
 
 
+_CHUNK = 16_384  # rows per block: a block's temporaries stay in cache and are reused
+
+
 def log_likelihood_hessian(
     params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike
 ) -> tuple[float, FloatArray, FloatArray]:
@@ -142,8 +178,9 @@ def log_likelihood_hessian(
     The last term of eq. (6) is a log-sum-exp of two terms :math:`L_3, L_4`;
     its Hessian is :math:`w_3 \nabla^2 L_3 + w_4 \nabla^2 L_4 + w_3 w_4 (\nabla L_3 -
     \nabla L_4)(\nabla L_3 - \nabla L_4)^T` with the softmax weights :math:`w_i`.
-    Sums over customers are taken inside (as matrix products), so no
-    ``(4, 4, n)`` array is ever built.
+    The sums over customers are accumulated block by block
+    (:func:`_hessian_sums`), so the temporaries stay small and are reused
+    instead of being allocated afresh for a million rows.
 
     Returns
     -------
@@ -151,28 +188,29 @@ def log_likelihood_hessian(
         :math:`\sum_i w_i \log L_i`.
     grad : ndarray, shape (4,)
     hess : ndarray, shape (4, 4)
+
+    Examples
+    --------
+    >>> p = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    >>> x, t_x, T = np.array([0.0, 2.0]), np.array([0.0, 30.43]), np.array([38.86, 38.86])
+    >>> ll, grad, hess = log_likelihood_hessian(p, x, t_x, T, np.ones(2))
+    >>> bool(np.isclose(ll, np.sum(log_likelihood(p, x, t_x, T))))
+    True
     """
     r, alpha, a, b = (float(v) for v in params)
     x = np.asarray(frequency, dtype=np.float64)
     t_x = np.asarray(recency, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    rx = r + x
-    aT = alpha + T
-    atx = alpha + t_x
-    log_aT = np.log(aT)
-    log_atx = np.log(atx)
-    bx1 = b + np.maximum(x, 1.0) - 1.0
-    a3 = -rx * log_aT
-    a4 = np.log(a) - np.log(bx1) - rx * log_atx
-    rep = x > 0
-    c = np.where(rep, np.logaddexp(a3, a4), a3)
-    w4 = np.where(rep, np.exp(a4 - c), 0.0)
-    w3 = 1.0 - w4
-    W = float(w.sum())
+    n = x.shape[0]
+    S = _hessian_sums(r, alpha, a, b, x[:_CHUNK], t_x[:_CHUNK], T[:_CHUNK], w[:_CHUNK])
+    for lo in range(_CHUNK, n, _CHUNK):
+        hi = lo + _CHUNK
+        S += _hessian_sums(r, alpha, a, b, x[lo:hi], t_x[lo:hi], T[lo:hi], w[lo:hi])
+    (W, s_c, s_nlT, s_rxiT, s_iT, s_rxiT2, s4, s4_D, s4_d1, s4_ib, s4_dI, s4_d1s, s4_ib2,
+     v, v_D, v_d1, v_ib, v_DD, v_Dd1, v_Dib, v_d1d1, v_d1ib, v_ibib) = S.tolist()  # fmt: skip
     # terms of x alone enter only through weighted sums: sum them per distinct frequency
-    wsum = frequency_sums(x, w)
-    lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = wsum(
+    lg_rx, psi_rx, tri_rx, lb_abx, psi_bx, psi_abx, tri_bx, tri_abx = frequency_sums(x, w)(
         lambda k: (
             special.gammaln(r + k),
             special.digamma(r + k),
@@ -184,43 +222,95 @@ def log_likelihood_hessian(
             special.zeta(2.0, a + b + k),
         )
     )
-    # gradients of L3 and L4 (zero entries omitted)
-    g3_r, g3_al = -log_aT, -rx / aT
-    g4_r, g4_al, g4_b = -log_atx, -rx / atx, -1.0 / bx1
-    ww4 = w * w4
-    ww3 = w - ww4
-    # every weighted sum over customers in three reductions: this runs once per Newton step
-    # and small data sets are dominated by the number of NumPy calls
-    s_w = float(np.add.reduce(w * c))
-    s3 = np.add.reduce(np.stack([g3_r, g3_al, 1.0 / aT, rx / aT**2]) * ww3, axis=1)
-    s4 = np.add.reduce(
-        np.stack([g4_r, g4_al, g4_b, 1.0 / atx, rx / atx**2, g4_b**2, np.ones_like(x)]) * ww4,
-        axis=1,
-    )
-    ll = lg_rx + lb_abx + s_w + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b))
+    ll = lg_rx + lb_abx + s_c + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b))
     psi_ab = float(special.digamma(a + b))
     tri_ab = float(special.zeta(2.0, a + b))  # trigamma(x) = zeta(2, x)
     grad = np.array(
         [
-            psi_rx + W * (-special.digamma(r) + np.log(alpha)) + s3[0] + s4[0],
-            W * r / alpha + s3[1] + s4[1],
-            W * psi_ab - psi_abx + s4[6] / a,
-            psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) + s4[2],
+            psi_rx + W * (-special.digamma(r) + np.log(alpha)) + s_nlT - s4_D,
+            W * r / alpha - s_rxiT - s4_d1,
+            W * psi_ab - psi_abx + s4 / a,
+            psi_bx - psi_abx + W * (psi_ab - special.digamma(b)) - s4_ib,
         ]
     )
-    d = np.stack([g3_r - g4_r, g3_al - g4_al, np.full_like(x, -1.0 / a), -g4_b])  # ∇L3 - ∇L4
-    hess = _gram(d, ww4 * w3)
+    # Gram matrix of d = grad L3 - grad L4 = (D, d1, -1/a, ib) with weights w w3 w4
+    hess = np.array(
+        [
+            [v_DD, v_Dd1, -v_D / a, v_Dib],
+            [v_Dd1, v_d1d1, -v_d1 / a, v_d1ib],
+            [-v_D / a, -v_d1 / a, v / a**2, -v_ib / a],
+            [v_Dib, v_d1ib, -v_ib / a, v_ibib],
+        ]
+    )
     hess[0, 0] += tri_rx - W * float(special.zeta(2.0, r))
-    cross = W / alpha - s3[2] - s4[3]
+    cross = W / alpha - s_iT - s4_dI
     hess[0, 1] += cross
     hess[1, 0] += cross
-    hess[1, 1] += -W * r / alpha**2 + s3[3] + s4[4]
+    hess[1, 1] += -W * r / alpha**2 + s_rxiT2 + s4_d1s
     ab = W * tri_ab - tri_abx
-    hess[2, 2] += ab - s4[6] / a**2
+    hess[2, 2] += ab - s4 / a**2
     hess[2, 3] += ab
     hess[3, 2] += ab
-    hess[3, 3] += ab + tri_bx - W * float(special.zeta(2.0, b)) + s4[5]
+    hess[3, 3] += ab + tri_bx - W * float(special.zeta(2.0, b)) + s4_ib2
     return ll, grad, hess
+
+
+def _hessian_sums(
+    r: float, alpha: float, a: float, b: float,
+    x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray,
+) -> FloatArray:  # fmt: skip
+    """The weighted sums over customers behind :func:`log_likelihood_hessian`, for one block.
+
+    With ``D = log(alpha + t_x) - log(alpha + T)``, ``d1 = (r + x)(1/(alpha + t_x) -
+    1/(alpha + T))`` and ``ib = 1/(b + max(x, 1) - 1)`` (the components of
+    ``grad L3 - grad L4``), the softmax weight ``w4`` of ``L4`` (zero for
+    ``x = 0``) and ``v = w w3 w4``. The softmax uses one ``exp``
+    (``logaddexp`` and ``expit`` cost several times more per element) and
+    each sum is one fused product-sum.
+    """
+    s = _fused_sum
+    rx = x + r
+    iT = np.divide(1.0, T + alpha)  # 1 / (alpha + T)
+    itx = np.divide(1.0, t_x + alpha)
+    nlT = np.log(iT)  # -log(alpha + T)
+    D = np.subtract(nlT, np.log(itx))  # log(alpha + t_x) - log(alpha + T) <= 0
+    dI = itx - iT
+    d1 = rx * dI
+    bx1 = np.maximum(x + (b - 1.0), b)  # b + max(x, 1) - 1
+    ib = np.divide(1.0, bx1)
+    # z = L4 - L3 (only repeat buyers have L4); the softmax weight of L4 is 1 / (1 + e^-z)
+    z = np.log(bx1)
+    np.subtract(np.log(a), z, out=z)
+    z -= rx * D
+    wr = w * (x > 0)
+    with np.errstate(over="ignore"):  # e^-z = inf gives the exact limit w4 = 0
+        e = np.exp(-z)
+    w4 = np.divide(1.0, e + 1.0)
+    ww4 = wr * w4
+    v = ww4 * (1.0 - w4)  # w w3 w4
+    # softplus(z) = max(z, 0) + log1p(e^-|z|) = log(e^L3 + e^L4) - L3, without overflow
+    sp = np.log1p(np.exp(-np.abs(z)))
+    sp += np.maximum(z, 0.0)
+    v_D, v_d1, v_ib = v * D, v * d1, v * ib
+    return np.array(
+        [
+            s(w), s(w, rx, nlT) + s(wr, sp), s(w, nlT), s(w, rx, iT), s(w, iT), s(w, rx, iT, iT),
+            s(ww4), s(ww4, D), s(ww4, d1), s(ww4, ib), s(ww4, dI), s(ww4, d1, itx + iT),
+            s(ww4, ib, ib),
+            s(v), s(v_D), s(v_d1), s(v_ib), s(v_D, D), s(v_D, d1), s(v_D, ib), s(v_d1, d1),
+            s(v_d1, ib), s(v_ib, ib),
+        ]
+    )  # fmt: skip
+
+
+_SUBSCRIPTS = {2: "i,i->", 3: "i,i,i->", 4: "i,i,i,i->"}
+
+
+def _fused_sum(*arrays: FloatArray) -> float:
+    """``sum(a * b * ...)`` of 1-D arrays in one pass, without temporaries or BLAS."""
+    if len(arrays) == 1:
+        return float(np.add.reduce(arrays[0]))
+    return float(np.einsum(_SUBSCRIPTS[len(arrays)], *arrays))
 
 
 def _log_odds_dead(

@@ -334,3 +334,40 @@ def test_quadrature_fallback_agrees_with_the_hypergeometric_form():
             bgnbd._bracket(*(np.asarray(v) for v in p), t, x, T),
             rtol=1e-12,
         )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [PUBLISHED, BGNBDParams(r=3.0, alpha=0.5, a=0.05, b=40.0), BGNBDParams(0.02, 80.0, 8.0, 0.3)],
+)
+def test_analytic_hessian_matches_the_gradient_and_its_differences(params):
+    """Weighted totals equal the per-row functions; the Hessian is the gradient's derivative.
+
+    More rows than one block of the Hessian's sums, with extreme histories (a
+    thousand purchases long ago, recency equal to age) so the softmax saturates.
+    """
+    rng = np.random.default_rng(3)
+    n = 40_000
+    T = rng.uniform(1.0, 80.0, n)
+    x = rng.poisson(3.0, n).astype(float)
+    x[:50] = 1000.0
+    t_x = np.where(x > 0, rng.uniform(0.0, 1.0, n) * T, 0.0)
+    t_x[:25] = 1e-3
+    t_x[50:75] = T[50:75]
+    w = rng.integers(1, 4, n).astype(float)
+    p = np.array(params, dtype=float)
+    ll, grad, hess = bgnbd.log_likelihood_hessian(params, x, t_x, T, w)
+    ll_rows, grad_rows = bgnbd.log_likelihood_gradient(params, x, t_x, T)
+    assert ll == pytest.approx(float(np.sum(w * ll_rows)), rel=1e-12)
+    assert ll == pytest.approx(float(np.sum(w * bgnbd.log_likelihood(params, x, t_x, T))))
+    np.testing.assert_allclose(grad, (grad_rows * w).sum(axis=1), rtol=1e-10, atol=1e-6)
+    for j in range(4):
+        h = 1e-6 * p[j]
+        up, down = p.copy(), p.copy()
+        up[j] += h
+        down[j] -= h
+        g_up = (bgnbd.log_likelihood_gradient(BGNBDParams(*up), x, t_x, T)[1] * w).sum(axis=1)
+        g_down = (bgnbd.log_likelihood_gradient(BGNBDParams(*down), x, t_x, T)[1] * w).sum(axis=1)
+        numeric = (g_up - g_down) / (2 * h)
+        np.testing.assert_allclose(hess[:, j], numeric, rtol=1e-5, atol=1e-7 * np.abs(hess).max())
+    np.testing.assert_allclose(hess, hess.T, rtol=1e-12)
