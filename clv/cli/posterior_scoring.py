@@ -15,11 +15,12 @@ CLV is discounted exactly as :func:`clv.value.customer_lifetime_value` does:
 horizon itself is evaluated).  Each customer gets the posterior mean and the
 5% and 95% quantiles of every score.
 
-Memory stays bounded: customers are sorted by their history (so that a block
-holds few distinct histories), cut into blocks of ``chunk_cells // draws``
-customers, and only one block of ``customers x draws`` values per score
-exists at a time.  Within a block each distinct ``(frequency, recency, T)``
-history is evaluated once per draw.  No PyMC is needed, only NumPy.
+Memory stays bounded: customers are sorted by their history, each distinct
+``(frequency, recency, T)`` history is evaluated once per draw, in blocks of
+``chunk_cells // draws`` histories, and the customers of a block of histories
+are valued in blocks of ``chunk_cells // draws`` customers; only a few
+``block x draws`` arrays exist at a time (about 7 x 8 x ``chunk_cells``
+bytes: 224 MB by default, whatever the number of customers and draws).  No PyMC is needed, only NumPy.
 """
 
 from __future__ import annotations
@@ -125,10 +126,34 @@ def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
 
 
 def _summarise(block: np.ndarray) -> np.ndarray:
-    """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (overwritten)."""
+    """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
+
+    The quantiles are those of :func:`numpy.quantile` (linear interpolation, NaN
+    when a row holds NaN), taken from one in-place sort of the rows: NumPy's
+    vectorised sort is about ten times faster than its selection here.
+
+    Examples
+    --------
+    >>> block = np.random.default_rng(0).random((3, 50))
+    >>> expected = np.quantile(block, QUANTILES, axis=1).T
+    >>> bool(np.allclose(_summarise(block.copy())[:, 1:], expected, rtol=0, atol=1e-15))
+    True
+    """
     mean = block.mean(axis=1)
-    lo, hi = np.quantile(block, QUANTILES, axis=1, overwrite_input=True)
-    return np.column_stack([mean, lo, hi])
+    block.sort(axis=1)
+    n = block.shape[1]
+    out = [mean]
+    for q in QUANTILES:
+        pos = q * (n - 1)
+        below = int(np.floor(pos))
+        above = min(below + 1, n - 1)
+        t = pos - below
+        a, b = block[:, below], block[:, above]
+        diff = b - a  # numpy's lerp, exact at both ends
+        out.append(b - diff * (1.0 - t) if t >= 0.5 else a + diff * t)
+    summary = np.column_stack(out)
+    summary[np.isnan(block[:, -1]), 1:] = np.nan  # NaN sorts last
+    return summary
 
 
 def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndarray,
@@ -138,7 +163,7 @@ def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndar
     n, s = x.size, len(params)
     alive, purchases, discounted = (np.empty((n, s)) for _ in range(3))
     step = max(1, _GRID_CELLS // grid.size)
-    t = grid[None, :]
+    t = grid[None, 1:]  # E[N(0, 0]] = 0
     for i, p in enumerate(params):
         alive[:, i] = spec.probability_alive(p, x, t_x, T)
         for lo in range(0, n, step):
@@ -147,7 +172,8 @@ def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndar
                                                  T[lo:hi, None])
             purchases[lo:hi, i] = cumulative[:, -1]
             # purchases in period k are discounted to its end (clv.value's sum, elementwise)
-            discounted[lo:hi, i] = (np.diff(cumulative, axis=1) * factors).sum(axis=1)
+            increments = np.diff(cumulative, axis=1, prepend=0.0)
+            discounted[lo:hi, i] = (increments * factors).sum(axis=1)
     return alive, purchases, discounted
 
 
@@ -209,28 +235,42 @@ def posterior_score_table(
     names = ["probability_alive", "expected_purchases"] + (
         ["expected_spend", "clv"] if with_spend else [])
     summary = {name: np.empty((n, 3)) for name in names}
-    order = np.lexsort((m, t_x, T, x))  # blocks of similar histories: fewer distinct rows
+    # customers sorted by history: each distinct (frequency, recency, T) is one run of rows
+    order = np.lexsort((t_x, T, x))
+    xs, ts, Ts = x[order], t_x[order], T[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+    history = np.cumsum(first) - 1  # history of each sorted customer
+    starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
+    hx, ht, hT = xs[first], ts[first], Ts[first]
     rows = max(1, int(chunk_cells) // max(n_samples, 1))
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        for lo in range(0, n, rows):
-            idx = order[lo:lo + rows]
-            uniq, key = unique_rows([x[idx], t_x[idx], T[idx]])
-            alive, purchases, discounted = _transaction_block(tx_spec, tx_params, *uniq, grid,
-                                                              factors)
-            if with_spend:
-                assert sp_spec is not None and sp_params is not None
+        for h_lo in range(0, hx.size, rows):  # a block of histories ...
+            h_hi = min(hx.size, h_lo + rows)
+            alive, purchases, discounted = _transaction_block(
+                tx_spec, tx_params, hx[h_lo:h_hi], ht[h_lo:h_hi], hT[h_lo:h_hi], grid, factors)
+            c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
+            idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+            summary["probability_alive"][idx] = _summarise(alive)[key]
+            summary["expected_purchases"][idx] = _summarise(purchases)[key]
+            del alive, purchases
+            if not with_spend:
+                continue
+            assert sp_spec is not None and sp_params is not None
+            for lo in range(c_lo, c_hi, rows):  # ... and its customers, block by block
+                hi = min(c_hi, lo + rows)
+                idx, key = order[lo:hi], history[lo:hi] - h_lo
                 (ux, um), skey = unique_rows([x[idx], m[idx]])
                 spend = np.empty((ux.size, n_samples))
                 for i, p in enumerate(sp_params):
                     spend[:, i] = sp_spec.expected_spend(p, ux, um)
-                value = spend[skey] * discounted[key]
+                value = spend[skey]
+                value *= discounted[key]
                 value *= float(margin)
                 summary["clv"][idx] = _summarise(value)
                 del value
                 summary["expected_spend"][idx] = _summarise(spend)[skey]
-            summary["probability_alive"][idx] = _summarise(alive)[key]
-            summary["expected_purchases"][idx] = _summarise(purchases)[key]
     rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
                 and (with_spend or c != "monetary_value")]
     out = rfm[rfm_cols].astype(np.float64)
