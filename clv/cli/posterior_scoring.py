@@ -20,7 +20,8 @@ Memory stays bounded: customers are sorted by their history, each distinct
 ``chunk_cells // draws`` histories, and the customers of a block of histories
 are valued in blocks of ``chunk_cells // draws`` customers; only a few
 ``block x draws`` arrays exist at a time (about 7 x 8 x ``chunk_cells``
-bytes: 224 MB by default, whatever the number of customers and draws).  No PyMC is needed, only NumPy.
+bytes: 224 MB by default, whatever the number of customers and draws).
+No PyMC is needed, only NumPy.
 """
 
 from __future__ import annotations

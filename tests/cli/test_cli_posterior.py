@@ -109,8 +109,8 @@ def direct_summary(rfm: pd.DataFrame, path: Path, thin: int = 1) -> pd.DataFrame
 # ---------------------------------------------------------------------- scoring
 def test_score_equals_direct_computation_over_draws(tmp_path, capsys, rfm, files):
     out = tmp_path / "scores.csv"
-    code, stdout, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                               *SCORE_ARGS, "--max-draws", "0", "--out", out)
+    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
+                          *SCORE_ARGS, "--max-draws", "0", "--out", out)
     assert code == 0, stderr
     got = read_scores(out)
     want = direct_summary(rfm, files["model"])
