@@ -56,7 +56,6 @@ from clv.exceptions import (
 if TYPE_CHECKING:
     import pandas as pd
 
-
 __all__ = ["EXIT_DATA", "EXIT_FIT", "EXIT_IO", "EXIT_OK", "EXIT_UNEXPECTED", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
