@@ -20,7 +20,7 @@ A job file::
     out = "model.json"
 
     [score]
-    model = "model.json"
+    model = "model.json"            # or a posterior model file: model.nc
     as_of = 2024-06-30
     horizon = 52
     discount_rate = 0.0018
@@ -119,7 +119,8 @@ OPTIONS: tuple[Option, ...] = (
            "evaluate: last day of the calibration period (YYYY-MM-DD)"),
     Option("model", ("--model",), "str", frozenset({"fit", "score", "evaluate"}),
            "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
-           "score: path of a model file written by `clv fit`"),
+           "score: path of a model file written by `clv fit` (.json bundle, or .nc posterior "
+           "model file of `clv fit --bayes`)"),
     Option("penalizer", ("--penalizer",), "float", _FITTING,
            "L2 penalty for the fits (default 0: plain maximum likelihood)", default=0.0),
     Option("cx_events", ("--cx-events",), "path", _ROI,
@@ -131,11 +132,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("holdout_end", ("--holdout-end",), "date", _ROI,
            "roi/report: end of a holdout period after --as-of to check the CX models "
            "(YYYY-MM-DD; optional)"),
-    Option("draws", ("--draws",), "int", _ROI,
-           "roi/report: parameter draws behind every interval (default 200)", default=200),
+    Option("draws", ("--draws",), "int", _ROI | {"fit"},
+           "roi/report: parameter draws behind every interval; fit --bayes: draws per chain "
+           "(nuts) or samples (advi) (default 200)", default=200),
     Option("budget", ("--budget",), "float", _ROI,
            "roi/report: budget for the portfolio, present value (default: half the total cost)"),
-    Option("seed", ("--seed",), "int", _ROI, "roi/report: random seed (default 0)", default=0),
+    Option("seed", ("--seed",), "int", _ROI | {"fit"},
+           "roi/report, fit --bayes: random seed (default 0)", default=0),
+    Option("bayes", ("--bayes",), "str", frozenset({"fit"}),
+           "fit: fit the Bayesian models with nuts, map or advi and write a netCDF posterior "
+           "model file (--out model.nc) instead of a JSON bundle", choices=("nuts", "map", "advi")),
+    Option("tune", ("--tune",), "int", frozenset({"fit"}),
+           "fit --bayes nuts: tuning steps per chain (default 500)", default=500),
+    Option("chains", ("--chains",), "int", frozenset({"fit"}),
+           "fit --bayes nuts: chains, run one after the other (default 2)", default=2),
+    Option("thin", ("--thin",), "int", frozenset({"score"}),
+           "score with a posterior model (.nc): keep every N-th draw of each chain (default 1)",
+           default=1),
+    Option("max_draws", ("--max-draws",), "int", frozenset({"score"}),
+           "score with a posterior model (.nc): at most N draws, evenly spaced, after --thin "
+           "(default 100; 0 for all)", default=100),
     Option("horizon", ("--horizon",), "float", frozenset({"score", "demo", "roi", "report"}),
            "score: horizon of expected purchases and CLV, in periods of the time unit "
            "(demo default 52); roi/report: months valued (default 24)"),

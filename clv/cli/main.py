@@ -56,8 +56,6 @@ from clv.exceptions import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from clv.cli.io import Bundle
-
 __all__ = ["EXIT_DATA", "EXIT_FIT", "EXIT_IO", "EXIT_OK", "EXIT_UNEXPECTED", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
@@ -249,7 +247,7 @@ def _need(opts: argparse.Namespace, key: str, hint: str) -> Any:
     return value
 
 
-def _columns(opts: argparse.Namespace, bundle: Bundle | None = None) -> dict[str, str | None]:
+def _columns(opts: argparse.Namespace, bundle: Any = None) -> dict[str, str | None]:
     saved = bundle.columns if bundle is not None else {}
     columns = {
         "customer_col": opts.customer_col or saved.get("customer_col") or "customer_id",
@@ -462,13 +460,41 @@ def _horizon(value: float | None) -> int:
 
 
 def _score_table(
-    bundle: Bundle, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float
+    bundle: Any, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float,
+    **posterior: Any,
 ) -> pd.DataFrame:
-    """The per-customer score table (``customer_id`` first, fixed column order)."""
+    """The per-customer score table (``customer_id`` first, fixed column order).
+
+    For a posterior model file, ``posterior`` holds ``thin`` and ``max_draws``
+    (see :func:`clv.cli.posterior_scoring.posterior_score_table`).
+    """
+    from clv.cli.posterior import PosteriorBundle
+
+    if isinstance(bundle, PosteriorBundle):
+        from clv.cli.posterior_scoring import posterior_score_table
+
+        return posterior_score_table(bundle, rfm, horizon=horizon, discount_rate=discount_rate,
+                                     margin=margin, **posterior)
     from clv.cli.scoring import score_table
 
     return score_table(bundle.transaction_model, bundle.spend_model, rfm, horizon=horizon,
                        discount_rate=discount_rate, margin=margin)
+
+
+def _posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dict[str, Any]:
+    """``thin`` and ``max_draws`` for a posterior model file (empty for a JSON bundle)."""
+    from clv.cli.posterior import PosteriorBundle
+
+    if not isinstance(bundle, PosteriorBundle):
+        return {}
+    if spark:
+        raise UsageError("--engine spark scores JSON model bundles only; score a posterior "
+                         "model file (.nc) with the default pandas engine.")
+    if opts.thin < 1:
+        raise UsageError(f"--thin must be a whole number >= 1, got {opts.thin}.")
+    if opts.max_draws < 0:
+        raise UsageError(f"--max-draws must be >= 0 (0: every draw), got {opts.max_draws}.")
+    return {"thin": opts.thin, "max_draws": opts.max_draws or None}
 
 
 def _write_record(
@@ -568,6 +594,11 @@ def _cmd_fit(run: _Run) -> int:
     out = check_output_path(_need(opts, "out", "the model file to write, e.g. model.json"))
     model_name = opts.model or "bgnbd"
     _model_class(model_name)
+    if opts.bayes is not None:
+        return _cmd_fit_bayes(run, out, model_name)
+    if out.suffix.lower() == ".nc":
+        raise UsageError(f"--out {out} names a netCDF posterior model file; add --bayes "
+                         "nuts|map|advi to fit one, or write the JSON bundle to a .json file.")
     columns = _columns(opts)
     time_unit = opts.time_unit or "W"
     transactions, info = _read(run, columns)
@@ -618,8 +649,117 @@ def _cmd_fit(run: _Run) -> int:
     return EXIT_OK
 
 
+def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Sampler arguments of ``fit --bayes`` (checked)."""
+    if out.suffix.lower() != ".nc":
+        raise UsageError(f"--bayes writes a netCDF posterior model file: --out must end with .nc "
+                         f"(got {out}).")
+    if opts.penalizer:
+        raise UsageError("--penalizer does not apply to --bayes (the priors regularise the "
+                         "fit); drop it.")
+    for key, low in (("draws", 1), ("tune", 0), ("chains", 1)):
+        if getattr(opts, key) < low:
+            raise UsageError(f"--{key} must be a whole number >= {low}, got {getattr(opts, key)}.")
+    if opts.bayes == "nuts":
+        return {"draws": opts.draws, "tune": opts.tune, "chains": opts.chains, "cores": 1,
+                "random_seed": opts.seed}
+    if opts.bayes == "advi":
+        return {"draws": opts.draws, "random_seed": opts.seed}
+    return {"random_seed": opts.seed}
+
+
+def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
+    """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
+    from clv.cli.io import file_sha256
+    from clv.cli.posterior import write_posterior_bundle
+
+    opts = run.opts
+    method = opts.bayes
+    kwargs = _check_bayes_options(opts, out)
+    columns = _columns(opts)
+    time_unit = opts.time_unit or "W"
+    transactions, info = _read(run, columns)
+    rfm = _summarise(run, transactions, columns, time_unit)
+    _check_repeat_buyers(rfm)
+    with run.step("import_pymc", "importing PyMC"):
+        import clv.bayes
+    cls = getattr(clv.bayes, _model_class(model_name).__name__)
+    with run.step(f"fit_{model_name}_{method}",
+                  f"fitting Bayesian {model_name} ({method}) on {len(rfm)} customers"):
+        transaction_model = cls().fit(rfm, method, log_likelihood=False, **kwargs)
+    spend_model = None
+    if columns["value_col"] is not None:
+        zero = _zero_value_repeat_buyers(rfm)
+        if zero.any():
+            logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
+                           "purchases all have value 0 (it needs monetary_value > 0)",
+                           int(zero.sum()))
+        with run.step(f"fit_gamma_gamma_{method}", f"fitting Bayesian Gamma-Gamma ({method})"):
+            spend_model = clv.bayes.GammaGammaModel().fit(rfm.loc[~zero], method,
+                                                          log_likelihood=False, **kwargs)
+    training = {
+        "fingerprint": info["fingerprint"],
+        "observation_end": _observation_end(rfm, opts.as_of),
+        "n_rows": info["n_rows"],
+        "n_customers": len(rfm),
+        "input": info["path"],
+        "method": method,
+        "sampler": {k: v for k, v in kwargs.items() if k != "cores"},
+    }
+    with run.step("write", f"writing {out}"):
+        write_posterior_bundle(transaction_model, spend_model, out, time_unit=time_unit,
+                               columns=columns, training=training)
+    summaries = {"transaction_model": transaction_model.summary()}
+    if spend_model is not None:
+        summaries["spend_model"] = spend_model.summary()
+    record = run.record(
+        input={**info, "n_customers": len(rfm)},
+        model={
+            "path": str(out),
+            "format": "netcdf",
+            "sha256": file_sha256(out),
+            "method": method,
+            "sampler": training["sampler"],
+            "transaction_model": type(transaction_model).__name__,
+            "spend_model": (None if spend_model is None else type(spend_model).__name__),
+            "time_unit": time_unit,
+            "posterior": {role: {str(k): {c: float(v) for c, v in row.items()}
+                                 for k, row in table.iterrows()}
+                          for role, table in summaries.items()},
+        },
+    )
+    run_path = _write_record(run, out, record)
+    if not opts.quiet:
+        for role, table in summaries.items():
+            name = type(transaction_model if role == "transaction_model" else spend_model).__name__
+            run.say(f"{name} ({method}) posterior:")
+            run.say(table.to_string(float_format=lambda v: f"{v:.4g}"))
+        run.say(f"wrote {out} (run record {run_path})")
+    return EXIT_OK
+
+
+def _read_model_file(path: str) -> Any:
+    """A JSON bundle (:class:`~clv.cli.io.Bundle`) or a netCDF posterior model file."""
+    from clv.cli.io import read_bundle
+    from clv.cli.posterior import is_netcdf, read_posterior_bundle
+
+    return read_posterior_bundle(path) if is_netcdf(path) else read_bundle(path)
+
+
+def _model_names(bundle: Any) -> tuple[str, str | None]:
+    """Class names of the transaction and spend models of a bundle."""
+    from clv.cli.posterior import PosteriorBundle
+
+    if isinstance(bundle, PosteriorBundle):
+        spend = bundle.spend_model
+        return bundle.transaction_model.model, None if spend is None else spend.model
+    spend_model = bundle.spend_model
+    return (type(bundle.transaction_model).__name__,
+            None if spend_model is None else type(spend_model).__name__)
+
+
 def _cmd_score(run: _Run) -> int:
-    from clv.cli.io import check_output_path, output_format, read_bundle, write_table
+    from clv.cli.io import check_output_path, output_format, write_table
 
     opts = run.opts
     spark = opts.engine == "spark"
@@ -631,7 +771,8 @@ def _cmd_score(run: _Run) -> int:
     horizon = _horizon(opts.horizon)
     discount, margin = _validate_value_options(opts)
     with run.step("load_model", f"loading {model_path}"):
-        bundle = read_bundle(model_path)
+        bundle = _read_model_file(model_path)
+    posterior = _posterior_options(opts, bundle, spark)
     if opts.time_unit is not None and opts.time_unit != bundle.time_unit:
         raise UsageError(
             f"the model in '{model_path}' was fitted with time unit '{bundle.time_unit}' but "
@@ -653,7 +794,7 @@ def _cmd_score(run: _Run) -> int:
         rfm = _summarise(run, transactions, columns, bundle.time_unit)
         with run.step("score", f"scoring {len(rfm)} customers"):
             table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
-                                 margin=margin)
+                                 margin=margin, **posterior)
         n_scored, observation_end = len(table), _observation_end(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
@@ -663,12 +804,12 @@ def _cmd_score(run: _Run) -> int:
         model={
             "path": str(model_path),
             "sha256": bundle.sha256,
-            "transaction_model": type(bundle.transaction_model).__name__,
-            "spend_model": (
-                None if bundle.spend_model is None else type(bundle.spend_model).__name__
-            ),
+            "format": "netcdf" if posterior else "json",
+            "transaction_model": _model_names(bundle)[0],
+            "spend_model": _model_names(bundle)[1],
             "time_unit": bundle.time_unit,
             "training_fingerprint": bundle.training.get("fingerprint"),
+            **({"method": bundle.method} if posterior else {}),
         },
         parameters={
             "as_of": observation_end,
@@ -676,6 +817,7 @@ def _cmd_score(run: _Run) -> int:
             "discount_rate": discount,
             "margin": margin,
             "time_unit": bundle.time_unit,
+            **posterior,
         },
         output=_output_info(out, n_scored, table=table_name, frame=table),
     )

@@ -1,0 +1,361 @@
+"""Posterior model files of ``clv fit --bayes``: one netCDF file, read without PyMC.
+
+Layout (netCDF-4/HDF5, written with ``h5netcdf``)::
+
+    /                        no variables; attributes:
+        model                 "ClvPosteriorBundle"
+        schema_version        POSTERIOR_SCHEMA_VERSION
+        clv_version           version of clv that wrote the file
+        time_unit             period of the parameters ("W", ...)
+        transaction_model     class name, e.g. "BetaGeoModel"
+        spend_model           "GammaGammaModel" or ""
+        method                "nuts", "map" or "advi"
+        columns_json          {"customer_col", "date_col", "value_col"} as JSON
+        training_json         fingerprint, observation_end, n_rows, n_customers, ... as JSON
+    /transaction_posterior   one variable per parameter, dims (chain, draw)
+    /spend_posterior         the same for Gamma-Gamma (absent without a value column)
+
+Each posterior group is the ``posterior`` group of the :mod:`clv.bayes`
+model, with that model's attributes (``model``, ``clv_schema_version``,
+``priors_json``, ``method``...), so :func:`load_posterior_models` rebuilds the
+:mod:`clv.bayes` models with :meth:`~clv.bayes.BayesModel.from_idata`.
+
+Reading a file for scoring (:func:`read_posterior_bundle`) needs only xarray,
+h5netcdf and NumPy: ``clv score`` never imports PyMC, PyTensor or ArviZ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clv._version import __version__
+from clv.data.schema import TIME_UNITS
+from clv.exceptions import ModelFileError
+from clv.io import atomic_write
+
+__all__ = [
+    "POSTERIOR_MODEL",
+    "POSTERIOR_SCHEMA_VERSION",
+    "PosteriorBundle",
+    "PosteriorDraws",
+    "is_netcdf",
+    "load_posterior_models",
+    "read_posterior_bundle",
+    "write_posterior_bundle",
+]
+
+POSTERIOR_MODEL = "ClvPosteriorBundle"
+POSTERIOR_SCHEMA_VERSION = 1
+"""Version of the layout above; a file of another version is refused (exit code 5)."""
+
+#: Posterior classes ``clv score`` can score -> the module of their pure functions.
+SCORABLE: dict[str, str] = {
+    "BetaGeoModel": "clv.models.bgnbd",
+    "ModifiedBetaGeoModel": "clv.models.mbgnbd",
+    "ParetoNBDModel": "clv.models.pareto_nbd",
+}
+SPEND_MODELS: dict[str, str] = {"GammaGammaModel": "clv.models.gamma_gamma"}
+_GROUPS = {"transaction": "transaction_posterior", "spend": "spend_posterior"}
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_CDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+
+
+@dataclass
+class PosteriorDraws:
+    """Posterior draws of one model.
+
+    Attributes
+    ----------
+    model : str
+        Class name (``"BetaGeoModel"``, ``"GammaGammaModel"``...).
+    params : dict of str to ndarray
+        Parameter name -> draws of shape ``(chains, draws)``, in the order of
+        the model's parameter tuple.
+    attrs : dict
+        The :mod:`clv.bayes` attributes of the group (priors, method...).
+    """
+
+    model: str
+    params: dict[str, np.ndarray]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(chains, draws)``."""
+        first = next(iter(self.params.values()))
+        return int(first.shape[0]), int(first.shape[1])
+
+
+@dataclass
+class PosteriorBundle:
+    """A posterior model file: what ``clv score`` needs, in plain NumPy.
+
+    Same attributes as :class:`clv.cli.io.Bundle` (``columns``, ``time_unit``,
+    ``training``, ``sha256``); the models are :class:`PosteriorDraws`.
+    """
+
+    transaction_model: PosteriorDraws
+    spend_model: PosteriorDraws | None
+    time_unit: str
+    columns: dict[str, str | None]
+    training: dict[str, Any] = field(default_factory=dict)
+    method: str = "nuts"
+    sha256: str | None = None
+
+
+def is_netcdf(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is (or is named as) a netCDF file: HDF5/CDF signature or ``.nc``.
+
+    Examples
+    --------
+    >>> is_netcdf("missing-model.nc"), is_netcdf("missing-model.json")
+    (True, False)
+    """
+    target = Path(path)
+    if target.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+        return True
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return head == _HDF5_MAGIC or head[:4] in _CDF_MAGIC
+
+
+# ---------------------------------------------------------------------- writing
+def _posterior_dataset(model: Any) -> Any:
+    """The posterior group of a fitted :mod:`clv.bayes` model, with its attributes."""
+    post = model.idata_.posterior
+    names = list(model.param_names())
+    if any("segment" in post[n].dims for n in names):
+        raise ValueError("posterior files hold models without segments")
+    ds = post[names].load()
+    ds.attrs = {str(k): v for k, v in dict(model.idata_.attrs).items()
+                if isinstance(v, (str, int, float, np.integer, np.floating))}
+    return ds
+
+
+def write_posterior_bundle(
+    transaction_model: Any,
+    spend_model: Any,
+    path: str | os.PathLike[str],
+    *,
+    time_unit: str,
+    columns: dict[str, str | None],
+    training: dict[str, Any],
+) -> None:
+    """Write fitted :mod:`clv.bayes` models to one netCDF file, atomically.
+
+    Parameters
+    ----------
+    transaction_model : clv.bayes.BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel
+        Fitted (any method).
+    spend_model : clv.bayes.GammaGammaModel or None
+        Fitted spend model, if any.
+    path : path-like
+        Destination (``.nc``); its directory must exist.
+    time_unit : str
+        Period of the parameters.
+    columns, training : dict
+        Column mapping and training-data description (JSON-serialisable).
+    """
+    import xarray as xr
+
+    from clv.cli.io import InputOutputError, _plain
+
+    root = xr.Dataset(attrs={
+        "model": POSTERIOR_MODEL,
+        "schema_version": POSTERIOR_SCHEMA_VERSION,
+        "clv_version": __version__,
+        "time_unit": time_unit,
+        "transaction_model": type(transaction_model).__name__,
+        "spend_model": "" if spend_model is None else type(spend_model).__name__,
+        "method": str(getattr(transaction_model, "method_", "")),
+        "columns_json": json.dumps(_plain(columns), sort_keys=True),
+        "training_json": json.dumps(_plain(training), sort_keys=True),
+    })
+    target = Path(path)
+    try:
+        with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
+            staged = Path(tmpdir) / "model.nc"
+            root.to_netcdf(staged, mode="w", engine="h5netcdf")
+            _posterior_dataset(transaction_model).to_netcdf(
+                staged, mode="a", group=_GROUPS["transaction"], engine="h5netcdf")
+            if spend_model is not None:
+                _posterior_dataset(spend_model).to_netcdf(
+                    staged, mode="a", group=_GROUPS["spend"], engine="h5netcdf")
+            with staged.open("rb") as src, atomic_write(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    except OSError as exc:
+        raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}.") from None
+
+
+# ---------------------------------------------------------------------- reading
+def _open(path: Path, group: str | None) -> Any:
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, group=group, engine="h5netcdf") as ds:
+            return ds.load()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file '{path}' does not exist. Check --model.") from None
+    except OSError as exc:
+        if group is not None and ("group" in str(exc).lower() or "not found" in str(exc).lower()):
+            raise ModelFileError(f"'{path}' is a damaged posterior model file: it has no "
+                                 f"'{group}' group. Refit with `clv fit --bayes`.") from None
+        raise ModelFileError(f"'{path}' is not a readable netCDF file ({_short(exc)}); it may "
+                             "be truncated or damaged. Refit with `clv fit --bayes`.") from None
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"'{path}' is not a readable netCDF model file ({_short(exc)}). "
+                             "Refit with `clv fit --bayes`.") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _json_attr(attrs: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(attrs[key])
+        if not isinstance(value, dict):
+            raise TypeError(key)
+        return value
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(f"'{path}' is a damaged posterior model file (attribute '{key}'). "
+                             "Refit with `clv fit --bayes`.") from None
+
+
+def _draws(path: Path, group: str, expected: str, known: dict[str, str], role: str
+           ) -> PosteriorDraws:
+    import importlib
+
+    ds = _open(path, group)
+    attrs = dict(ds.attrs)
+    name = attrs.get("model")
+    if name != expected:
+        raise ModelFileError(f"'{path}' is a damaged posterior model file: its {role} group "
+                             f"holds {name!r}, the file says {expected!r}. Refit with "
+                             "`clv fit --bayes`.")
+    if expected not in known:
+        raise ModelFileError(f"'{path}' holds a {expected} {role} posterior; `clv score` scores "
+                             f"{', '.join(known)}.")
+    spec = importlib.import_module(known[expected]).SPEC
+    params: dict[str, np.ndarray] = {}
+    for p in spec.params._fields:
+        if p not in ds.variables or tuple(ds[p].dims) != ("chain", "draw"):
+            raise ModelFileError(f"'{path}' is a damaged posterior model file: the {role} "
+                                 f"posterior has no draws of '{p}' with dims (chain, draw). "
+                                 "Refit with `clv fit --bayes`.")
+        values = np.asarray(ds[p].values, dtype=np.float64)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if values.size == 0 or bad.any():
+            raise ModelFileError(f"'{path}' is a damaged posterior model file: the {role} draws "
+                                 f"of '{p}' are empty or not all finite and positive. Refit "
+                                 "with `clv fit --bayes`.")
+        params[p] = values
+    return PosteriorDraws(expected, params, attrs)
+
+
+def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
+    """Read a posterior model file written by ``clv fit --bayes`` (no PyMC needed).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not netCDF, truncated or damaged, not a clv
+        posterior model file (e.g. a single :mod:`clv.bayes` posterior or a
+        foreign netCDF), of another schema version, or of a model ``clv
+        score`` cannot score (exit code 5).
+    """
+    from clv.cli.io import file_sha256
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"model file '{path}' is a directory; pass the .nc written by "
+                             "`clv fit --bayes ... --out model.nc`.")
+    root = _open(path, None)
+    attrs = dict(root.attrs)
+    kind = attrs.get("model")
+    if kind != POSTERIOR_MODEL:
+        if "clv_schema_version" in attrs and kind is not None:
+            hint = (f" It holds a single {kind} posterior (saved with to_netcdf); `clv score` "
+                    "needs the file written by `clv fit --bayes`.")
+        else:
+            hint = " It is not a clv model file."
+        raise ModelFileError(f"'{path}' is not a clv posterior model file (model = "
+                             f"{kind!r}).{hint} Write one with `clv fit ... --bayes nuts --out "
+                             "model.nc`.")
+    try:
+        version = int(attrs["schema_version"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelFileError(f"'{path}' is a damaged posterior model file (no schema_version). "
+                             "Refit with `clv fit --bayes`.") from None
+    if version != POSTERIOR_SCHEMA_VERSION:
+        raise ModelFileError(
+            f"'{path}' has posterior model schema version {version}, but this clv "
+            f"({__version__}) reads version {POSTERIOR_SCHEMA_VERSION}. Refit with `clv fit "
+            f"--bayes`, or score with the clv version that wrote it "
+            f"({attrs.get('clv_version', 'unknown')}).")
+    time_unit = attrs.get("time_unit")
+    if time_unit not in TIME_UNITS:
+        raise ModelFileError(f"'{path}' is a damaged posterior model file: time_unit "
+                             f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
+                             "`clv fit --bayes`.")
+    columns = _json_attr(attrs, "columns_json", path)
+    training = _json_attr(attrs, "training_json", path)
+    if not isinstance(columns.get("customer_col"), str):
+        raise ModelFileError(f"'{path}' is a damaged posterior model file (columns). Refit "
+                             "with `clv fit --bayes`.")
+    transaction = _draws(path, _GROUPS["transaction"], str(attrs.get("transaction_model")),
+                         SCORABLE, "transaction model")
+    spend_name = str(attrs.get("spend_model") or "")
+    spend = (None if not spend_name
+             else _draws(path, _GROUPS["spend"], spend_name, SPEND_MODELS, "spend model"))
+    if spend is not None:
+        n_tx, n_sp = math.prod(transaction.shape), math.prod(spend.shape)
+        if n_tx != n_sp and 1 not in (n_tx, n_sp):
+            raise ModelFileError(f"'{path}' is a damaged posterior model file: {n_tx} "
+                                 f"transaction draws but {n_sp} spend draws. Refit with `clv "
+                                 "fit --bayes`.")
+    return PosteriorBundle(transaction, spend, str(time_unit), columns, training,
+                           method=str(attrs.get("method", "")), sha256=file_sha256(path))
+
+
+def load_posterior_models(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """The :mod:`clv.bayes` models of a posterior model file (imports PyMC).
+
+    Returns
+    -------
+    transaction_model, spend_model
+        Fitted :mod:`clv.bayes` models (``spend_model`` is None without a
+        spend posterior), e.g. for :func:`clv.bayes.customer_lifetime_value`.
+    """
+    import arviz as az
+
+    import clv.bayes
+
+    bundle = read_posterior_bundle(path)
+    out = []
+    for draws in (bundle.transaction_model, bundle.spend_model):
+        if draws is None:
+            out.append(None)
+            continue
+        cls = getattr(clv.bayes, draws.model)
+        ds = _open(Path(path), _GROUPS["transaction" if draws is bundle.transaction_model
+                                       else "spend"])
+        priors = {k: (d, kw) for k, (d, kw) in json.loads(draws.attrs["priors_json"]).items()}
+        model = cls.from_idata(az.InferenceData(posterior=ds), priors=priors,
+                               method=str(draws.attrs.get("method", "external")))
+        model.time_unit_ = bundle.time_unit
+        out.append(model)
+    return out[0], out[1]

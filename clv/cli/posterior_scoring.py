@@ -1,0 +1,285 @@
+r"""Scoring with a posterior model file: the score table over the posterior draws, in chunks.
+
+For every posterior draw the maximum-likelihood pure functions of the model
+module (``probability_alive``, ``expected_purchases`` of
+:mod:`clv.models.bgnbd` and friends, ``expected_spend`` of
+:mod:`clv.models.gamma_gamma`) are evaluated with that draw's parameters, and
+CLV is discounted exactly as :func:`clv.value.customer_lifetime_value` does:
+
+.. math::
+
+   \mathrm{CLV} = \text{margin}\times E[Z]\times
+   \sum_{k=1}^{H} \frac{E[N(0,k]] - E[N(0,k-1]]}{(1+d)^{k}}
+
+(with :math:`d = 0` the sum telescopes to :math:`E[N(0,H]]`, so only the
+horizon itself is evaluated).  Each customer gets the posterior mean and the
+5% and 95% quantiles of every score.
+
+Memory stays bounded: customers are sorted by their history, each distinct
+``(frequency, recency, T)`` history is evaluated once per draw, in blocks of
+``chunk_cells // draws`` histories, and the customers of a block of histories
+are valued in blocks of ``chunk_cells // draws`` customers; only a few
+``block x draws`` arrays exist at a time (about 7 x 8 x ``chunk_cells``
+bytes: 224 MB by default, whatever the number of customers and draws).
+No PyMC is needed, only NumPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
+from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
+from clv.models._mle import unique_rows
+
+__all__ = [
+    "DEFAULT_CHUNK_CELLS",
+    "DEFAULT_MAX_DRAWS",
+    "QUANTILES",
+    "draw_indices",
+    "posterior_score_columns",
+    "posterior_score_table",
+]
+
+logger = logging.getLogger("clv")
+
+DEFAULT_MAX_DRAWS = 100
+"""Draws ``clv score`` uses by default (evenly spaced over the posterior; ``--max-draws``)."""
+DEFAULT_CHUNK_CELLS = 4_000_000
+"""Customers x draws evaluated at once (32 MB of float64 per score array)."""
+QUANTILES = (0.05, 0.95)
+_GRID_CELLS = 2_000_000  # histories x horizon grid points at once (as clv.value)
+
+
+def posterior_score_columns(with_spend: bool, with_value: bool) -> list[str]:
+    """Columns after ``customer_id``: the MLE score columns, then ``<score>_p05/_p95``.
+
+    Examples
+    --------
+    >>> posterior_score_columns(with_spend=False, with_value=False)[-4:]
+    ['probability_alive_p05', 'probability_alive_p95', 'expected_purchases_p05', \
+'expected_purchases_p95']
+    """
+    base = score_columns(with_spend, with_value)
+    scores = [c for c in base if c not in RFM_OUTPUT_COLUMNS]
+    return base + [f"{c}_{s}" for c in scores for s in ("p05", "p95")]
+
+
+def draw_indices(n_chains: int, n_draws: int, *, thin: int = 1,
+                 max_draws: int | None = None) -> np.ndarray:
+    """Flat (chain-major) indices of the draws to score.
+
+    Every ``thin``-th draw of each chain is kept (as the ``thin=`` argument of
+    :mod:`clv.bayes`), then, if more than ``max_draws`` remain, ``max_draws``
+    of them evenly spaced.
+
+    Examples
+    --------
+    >>> draw_indices(2, 4, thin=2).tolist()
+    [0, 2, 4, 6]
+    >>> draw_indices(1, 10, max_draws=3).tolist()
+    [0, 3, 6]
+    """
+    if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
+        raise ValueError(f"thin must be a whole number >= 1, got {thin!r}")
+    keep = (np.arange(n_chains)[:, None] * n_draws + np.arange(0, n_draws, thin)[None, :])
+    keep = keep.reshape(-1)
+    if max_draws is not None:
+        if isinstance(max_draws, bool) or not isinstance(max_draws, int | np.integer) \
+                or max_draws < 1:
+            raise ValueError(f"max_draws must be a whole number >= 1, got {max_draws!r}")
+        if keep.size > max_draws:
+            keep = keep[(np.arange(max_draws) * keep.size) // max_draws]
+    return keep
+
+
+def _param_tuples(draws: PosteriorDraws, spec: Any, index: np.ndarray) -> list[Any]:
+    flat = [draws.params[p].reshape(-1)[index] for p in spec.params._fields]
+    return [spec.params(*(float(v[i]) for v in flat)) for i in range(index.size)]
+
+
+def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
+            ) -> tuple[Any, list[Any], Any, list[Any] | None]:
+    """Specs and per-draw parameter tuples of both models, draw ``i`` paired with draw ``i``."""
+    tx = bundle.transaction_model
+    tx_spec = importlib.import_module(SCORABLE[tx.model]).SPEC
+    chains, draws = tx.shape
+    sp = bundle.spend_model
+    sp_spec = None if sp is None else importlib.import_module(SPEND_MODELS[sp.model]).SPEC
+    n_tx = chains * draws
+    if sp is not None and n_tx == 1 and sp.shape[0] * sp.shape[1] > 1:
+        chains, draws = sp.shape  # a one-draw (MAP) transaction model with a spend posterior
+    index = draw_indices(chains, draws, thin=thin, max_draws=max_draws)
+    tx_index = index if n_tx > 1 else np.zeros(index.size, dtype=np.int64)
+    tx_params = _param_tuples(tx, tx_spec, tx_index)
+    sp_params = None
+    if sp is not None and sp_spec is not None:
+        n_sp = sp.shape[0] * sp.shape[1]
+        sp_index = index if n_sp > 1 else np.zeros(index.size, dtype=np.int64)
+        sp_params = _param_tuples(sp, sp_spec, sp_index)
+    return tx_spec, tx_params, sp_spec, sp_params
+
+
+def _summarise(block: np.ndarray) -> np.ndarray:
+    """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
+
+    The quantiles are those of :func:`numpy.quantile` (linear interpolation, NaN
+    when a row holds NaN), taken from one in-place sort of the rows: NumPy's
+    vectorised sort is about ten times faster than its selection here.
+
+    Examples
+    --------
+    >>> block = np.random.default_rng(0).random((3, 50))
+    >>> expected = np.quantile(block, QUANTILES, axis=1).T
+    >>> bool(np.allclose(_summarise(block.copy())[:, 1:], expected, rtol=0, atol=1e-15))
+    True
+    """
+    mean = block.mean(axis=1)
+    block.sort(axis=1)
+    n = block.shape[1]
+    out = [mean]
+    for q in QUANTILES:
+        pos = q * (n - 1)
+        below = int(np.floor(pos))
+        above = min(below + 1, n - 1)
+        t = pos - below
+        a, b = block[:, below], block[:, above]
+        diff = b - a  # numpy's lerp, exact at both ends
+        out.append(b - diff * (1.0 - t) if t >= 0.5 else a + diff * t)
+    summary = np.column_stack(out)
+    summary[np.isnan(block[:, -1]), 1:] = np.nan  # NaN sorts last
+    return summary
+
+
+def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndarray,
+                       T: np.ndarray, grid: np.ndarray, factors: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(alive), expected purchases and discounted purchases: ``(histories, draws)`` each."""
+    n, s = x.size, len(params)
+    alive, purchases, discounted = (np.empty((n, s)) for _ in range(3))
+    step = max(1, _GRID_CELLS // grid.size)
+    t = grid[None, 1:]  # E[N(0, 0]] = 0
+    for i, p in enumerate(params):
+        alive[:, i] = spec.probability_alive(p, x, t_x, T)
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            cumulative = spec.expected_purchases(p, t, x[lo:hi, None], t_x[lo:hi, None],
+                                                 T[lo:hi, None])
+            purchases[lo:hi, i] = cumulative[:, -1]
+            # purchases in period k are discounted to its end (clv.value's sum, elementwise)
+            increments = np.diff(cumulative, axis=1, prepend=0.0)
+            discounted[lo:hi, i] = (increments * factors).sum(axis=1)
+    return alive, purchases, discounted
+
+
+def posterior_score_table(
+    bundle: PosteriorBundle,
+    rfm: pd.DataFrame,
+    *,
+    horizon: int,
+    discount_rate: float,
+    margin: float,
+    thin: int = 1,
+    max_draws: int | None = DEFAULT_MAX_DRAWS,
+    chunk_cells: int = DEFAULT_CHUNK_CELLS,
+) -> pd.DataFrame:
+    """Score every customer over the posterior draws of a posterior model file.
+
+    Parameters
+    ----------
+    bundle : PosteriorBundle
+        From :func:`clv.cli.posterior.read_posterior_bundle`.
+    rfm : DataFrame
+        RFM frame indexed by customer id (``frequency``, ``recency``, ``T`` and,
+        with a spend posterior, ``monetary_value``), in the model's time unit.
+    horizon : int
+        Periods of the model's time unit.
+    discount_rate, margin : float
+        Discount rate per period and profit margin of the CLV.
+    thin : int, default 1
+        Keep every ``thin``-th draw of each chain.
+    max_draws : int or None, default :data:`DEFAULT_MAX_DRAWS`
+        At most this many draws (evenly spaced) after thinning; None for all.
+    chunk_cells : int, default :data:`DEFAULT_CHUNK_CELLS`
+        Customers x draws per block (bounds memory; the result does not depend on it
+        beyond floating-point rounding).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` first, then :func:`posterior_score_columns`: the RFM
+        columns, the posterior mean of each score and its 5% and 95% quantiles,
+        one row per row of ``rfm``, in its order.
+    """
+    tx_spec, tx_params, sp_spec, sp_params = _select(bundle, thin, max_draws)
+    n_samples = len(tx_params)
+    with_spend = sp_params is not None
+    x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
+    n = x.size
+    m = np.zeros(n)
+    if with_spend:
+        m = rfm["monetary_value"].to_numpy(dtype=np.float64, copy=True)
+        zero = zero_value_repeat_buyers(rfm)
+        if zero.any():  # as the MLE score table: the limit m -> 0+ (Gamma-Gamma rejects m = 0)
+            m[zero] = np.finfo(np.float64).tiny
+        m[x == 0] = 0.0
+    h, d = int(horizon), float(discount_rate)
+    grid = (np.arange(h + 1, dtype=np.float64) if d > 0
+            else np.array([0.0, float(h)]))  # d = 0: the sum telescopes to E[N(0, H]]
+    factors = np.exp(-grid[1:] * np.log1p(d))
+    names = ["probability_alive", "expected_purchases"] + (
+        ["expected_spend", "clv"] if with_spend else [])
+    summary = {name: np.empty((n, 3)) for name in names}
+    # customers sorted by history: each distinct (frequency, recency, T) is one run of rows
+    order = np.lexsort((t_x, T, x))
+    xs, ts, Ts = x[order], t_x[order], T[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+    history = np.cumsum(first) - 1  # history of each sorted customer
+    starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
+    hx, ht, hT = xs[first], ts[first], Ts[first]
+    rows = max(1, int(chunk_cells) // max(n_samples, 1))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for h_lo in range(0, hx.size, rows):  # a block of histories ...
+            h_hi = min(hx.size, h_lo + rows)
+            alive, purchases, discounted = _transaction_block(
+                tx_spec, tx_params, hx[h_lo:h_hi], ht[h_lo:h_hi], hT[h_lo:h_hi], grid, factors)
+            c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
+            idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+            summary["probability_alive"][idx] = _summarise(alive)[key]
+            summary["expected_purchases"][idx] = _summarise(purchases)[key]
+            del alive, purchases
+            if not with_spend:
+                continue
+            assert sp_spec is not None and sp_params is not None
+            for lo in range(c_lo, c_hi, rows):  # ... and its customers, block by block
+                hi = min(c_hi, lo + rows)
+                idx, key = order[lo:hi], history[lo:hi] - h_lo
+                (ux, um), skey = unique_rows([x[idx], m[idx]])
+                spend = np.empty((ux.size, n_samples))
+                for i, p in enumerate(sp_params):
+                    spend[:, i] = sp_spec.expected_spend(p, ux, um)
+                value = spend[skey]
+                value *= discounted[key]
+                value *= float(margin)
+                summary["clv"][idx] = _summarise(value)
+                del value
+                summary["expected_spend"][idx] = _summarise(spend)[skey]
+    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
+                and (with_spend or c != "monetary_value")]
+    out = rfm[rfm_cols].astype(np.float64)
+    for name in names:
+        out[name] = summary[name][:, 0]
+    for name in names:
+        out[f"{name}_p05"] = summary[name][:, 1]
+        out[f"{name}_p95"] = summary[name][:, 2]
+    out.index.name = "customer_id"
+    logger.info("scored %d customers over %d posterior draws", n, n_samples)
+    return out.reset_index()
