@@ -237,7 +237,8 @@ def test_recovers_simulated_parameters(case):
             want["c"] = truth.c
         want.update({"p": truth.m / pool} if pool else {"m": truth.m})
         if with_x:
-            want.update({"acquisition[spend]": truth.beta[0], "acquisition[holiday]": truth.beta[1]})
+            want.update({"acquisition[spend]": truth.beta[0],
+                         "acquisition[holiday]": truth.beta[1]})
         z_all.append(_z(model, want))
     assert np.all(np.abs(np.array(z_all)) < 4), z_all
     assert time.perf_counter() - start < 60
