@@ -201,10 +201,11 @@ def write_report(result: RoiResult, path: str | os.PathLike[str], *,
     parts.append("<h3>Where the value comes from</h3>" + _table_html(table, _LEVER_COLUMNS))
     parts.append(
         '<p class="note">Cost (PV): present value of the cost schedule. Incremental CLV: '
-        "present value of the extra contribution margin from existing customers over the "
-        "horizon. NPV = incremental CLV − cost. ROI = NPV / cost. Expected loss: average "
-        "shortfall in the draws where NPV is negative. Payback: first period in which the "
-        "cumulative discounted net cash flow turns non-negative. Break-even share: the fraction "
+        "present value of the extra contribution margin over the horizon, from existing "
+        "customers and, through the acquisition lever, from extra new customers. NPV = "
+        "incremental CLV − cost. ROI = NPV / cost. Expected loss: average shortfall in the "
+        "draws where NPV is negative. Payback: the period from which the cumulative discounted "
+        "net cash flow stays non-negative. Break-even share: the fraction "
         "of the estimated effect at which expected NPV is zero (below 100 % means a margin of "
         "safety). The four 'From …' columns split the incremental CLV between the levers "
         "(Shapley values; they add up to the total). P(best): share of draws in which the "
