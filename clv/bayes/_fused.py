@@ -66,9 +66,9 @@ class TotalLogLikelihood(Op):
             with np.errstate(all="ignore"):
                 ll, grad = self.func(self.params(*(float(t) for t in theta)), *data)
         except (ArithmeticError, ValueError):
-            ll, grad = -np.inf, np.full(self.n_params, np.nan)
-        if not np.isfinite(ll):
-            ll = -np.inf
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
+            ll, grad = -np.inf, np.zeros(self.n_params)
         output_storage[0][0] = np.asarray(ll, dtype=np.float64)
         output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
 

@@ -118,4 +118,4 @@ def test_degenerate_parameters_give_minus_infinity_not_an_error(cdnow: pd.DataFr
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     point = _point(model, POINTS[0]) | {"a_log__": -800.0}  # a underflows to 0
     assert float(logp(point)) == -np.inf
-    assert dlogp(point).shape == (4,)
+    assert np.isfinite(dlogp(point)).all()
