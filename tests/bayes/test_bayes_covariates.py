@@ -364,3 +364,23 @@ def test_engine_still_rejects_other_model_families(fitted: dict) -> None:
     bayes = cb.BetaGeoModel.from_idata(_mock(mle.params_), **KW["bgnbd"])
     with pytest.raises(TypeError, match="ParetoNBDModel"):
         CounterfactualEngine(bayes, 1.0, data, 4, 0.0)
+
+
+# ---------------------------------------------------------------------- NUTS (slow tier)
+@pytest.mark.slow
+def test_nuts_recovers_the_spend_coefficient() -> None:
+    data = _world(1500, 21)  # truth: p, q, v = 5, 4, 20 and spend[nps] = 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mle = cm.GammaGammaModel(**KW["gg"]).fit(data)
+    priors = {"v": ("HalfNormal", {"sigma": 100.0})}  # spend is in units of about 10
+    bayes = cb.GammaGammaModel(priors, **KW["gg"]).fit(data, chains=2, cores=1, tune=600,
+                                                       draws=500, random_seed=5)
+    s = bayes.summary()
+    truth = {"p": 5.0, "q": 4.0, "v": 20.0, "spend[nps]": 0.1}
+    for name, value in truth.items():
+        assert abs(s.loc[name, "mean"] - value) < 3.5 * s.loc[name, "sd"], name
+    # weak priors: the posterior of the coefficient is centred on the MLE, with its spread
+    se = np.sqrt(mle.covariance_.loc["spend[nps]", "spend[nps]"])
+    assert s.loc["spend[nps]", "mean"] == pytest.approx(mle.params_["spend[nps]"], abs=0.5 * se)
+    assert 0.7 < s.loc["spend[nps]", "sd"] / se < 1.4
