@@ -205,6 +205,10 @@ class BayesModel:
                                   for k, v in (covariates or {}).items() if v}
         self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
         self._design = self._template._design
+        if any(lv.param is None for lv in self._design.active):
+            raise ValueError(f"{type(self).__name__} is fitted on aggregated counts and takes no "
+                             "churn covariates; use the maximum-likelihood model "
+                             "(clv.models, churn_covariates=...) for them.")
         names = self.param_names() + tuple(self._design.names)
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)

@@ -196,6 +196,8 @@ def test_bad_configurations_are_rejected(fitted: dict) -> None:
         cb.ParetoNBDModel(segment="channel", **KW["pareto"])
     with pytest.raises(ValueError, match="unknown PyMC distribution"):
         cb.GammaGammaModel(spend_covariates=["nps"], coefficient_prior=("Nope", {}))
+    with pytest.raises(ValueError, match="aggregated counts"):
+        cb.ShiftedBetaGeoModel(covariates={"churn": ["nps"]})
     data, _ = fitted["pareto"]
     from clv.exceptions import DataError
 
