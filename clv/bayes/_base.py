@@ -11,11 +11,12 @@ the posterior draws with :func:`xarray.apply_ufunc`.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -26,9 +27,11 @@ import pymc as pm
 import xarray as xr
 
 from clv._version import __version__
+from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.models import _covariates as cov
 from clv.models._base import ParametricModel
 from clv.models._mle import compress, unique_rows
 
@@ -174,6 +177,19 @@ class BayesModel:
         Parameters not given keep :attr:`default_priors`.  The mapping is
         copied (never modified) and must be JSON-serialisable.  Use
         ``("HalfFlat", {})`` for a flat prior on a positive parameter.
+        A covariate coefficient (``"dropout[wait_minutes]"``) may get a prior
+        here too, in natural units (per unit of its column), e.g. an
+        experimental estimate; see :mod:`clv.bayes._covariates`.
+    segment, pooling : optional
+        Parameters per segment (see :mod:`clv.bayes._hierarchy`).
+    covariates : mapping of process name to column names, optional
+        Time-invariant customer covariates per lever, as in the
+        maximum-likelihood models (the concrete models expose them as
+        ``purchase_covariates=``, ``dropout_covariates=``, ``spend_covariates=``).
+    coefficient_prior : (distribution, kwargs), optional
+        Prior of every coefficient without a prior of its own in ``priors``,
+        on the *standardised* scale (effect per standard deviation of the
+        column in the fitted data); default ``("Normal", {"mu": 0, "sigma": 1})``.
     """
 
     mle_class: ClassVar[type[ParametricModel]]
@@ -182,13 +198,39 @@ class BayesModel:
     default_priors: ClassVar[Mapping[str, Prior]]
 
     def __init__(self, priors: Mapping[str, Prior] | None = None, *, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        names = self.param_names()
+                 pooling: str = "partial",
+                 covariates: Mapping[str, Sequence[str] | None] | None = None,
+                 coefficient_prior: Prior | None = None) -> None:
+        self._covariate_kwargs = {f"{k}_covariates": [v] if isinstance(v, str) else list(v)
+                                  for k, v in (covariates or {}).items() if v}
+        self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
+        self._design = self._template._design
+        if any(lv.param is None for lv in self._design.active):
+            raise ValueError(f"{type(self).__name__} is fitted on aggregated counts and takes no "
+                             "churn covariates; use the maximum-likelihood model "
+                             "(clv.models, churn_covariates=...) for them.")
+        names = self.param_names() + tuple(self._design.names)
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)
+        self._coefficient_prior = _check_priors(
+            {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
+            ("coefficient_prior",), type(self).__name__)["coefficient_prior"]
         check_pooling(segment, pooling)
+        if self._design and segment is not None:
+            raise ValueError(f"{type(self).__name__} takes either covariates or segment=, not "
+                             "both; add the segment as indicator covariates instead.")
         self.segment = segment
         self.pooling = pooling
+
+    @property
+    def coefficient_names(self) -> list[str]:
+        """Covariate coefficients ``process[column]`` (empty without covariates)."""
+        return list(self._design.names)
+
+    @property
+    def coefficient_prior(self) -> Prior:
+        """Prior of the coefficients without their own prior, per standard deviation."""
+        return copy.deepcopy(self._coefficient_prior)
 
     @property
     def _segmented(self) -> bool:
@@ -214,6 +256,12 @@ class BayesModel:
     def _priors_json(self) -> str:
         return json.dumps({k: [d, kw] for k, (d, kw) in self._priors.items()}, sort_keys=True)
 
+    def _covariates_json(self) -> str:
+        doc: dict[str, Any] = dict(self._covariate_kwargs)
+        if self._design:
+            doc["coefficient_prior"] = list(self._coefficient_prior)
+        return json.dumps(doc, sort_keys=True)
+
     # ------------------------------------------------------------------ data
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         """Validated, filtered and compressed columns with their row counts."""
@@ -226,6 +274,19 @@ class BayesModel:
                                      "pass a non-empty RFM frame")],
                             what=f"the data passed to {type(self).__name__}")
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        if self._design:  # the covariate column of each coefficient, after the model's columns
+            what = f"the data passed to {type(self).__name__}"
+            Z = cov.covariate_matrix(frame, self._design.coef_columns, what)
+            w = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame \
+                else np.ones(len(frame))
+            names = self._design.names
+            mean, scale = cov.standardise(Z, w, names, self._design.coef_columns, frame.index,
+                                          center=True, what=what)
+            cov.check_collinear((Z - mean) / scale, names,
+                                [lv.process for lv in self._design.coef_levers], what)
+            self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
+                                                   index=pd.Index(names, name="param"))
+            cols.extend(Z[:, k] for k in range(Z.shape[1]))
         if self._segmented:
             assert self.segment is not None
             codes, self._segment_labels = segment_codes(
@@ -273,6 +334,20 @@ class BayesModel:
         """
         spec = self.mle_class.spec
         cols, counts, _ = self._fit_data(data)
+        if self._design:
+            n_cols = len(spec.columns)
+            scaling = self.covariate_scaling_
+            with pm.Model() as model:
+                if mutable_data:
+                    names = [*spec.columns, *(f"covariate_{k}" for k in range(len(cols) - n_cols))]
+                    cols = [pm.Data(f"data_{c}", v) for c, v in zip(names, cols, strict=True)]
+                    counts = pm.Data("data_counts", counts)
+                ll = bcov.covariate_log_likelihood(
+                    spec, self._design, self._priors, self._coefficient_prior,
+                    scaling["mean"].to_numpy(), scaling["scale"].to_numpy(),
+                    cols[:n_cols], cols[n_cols:])
+                pm.Potential("log_likelihood", (counts * ll).sum())
+            return model
         if not self._segmented:
             with pm.Model() as model:
                 theta = []
@@ -402,17 +477,21 @@ class BayesModel:
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
+        n_cols = len(cols)
+        cols.extend(self._covariate_columns(frame))
         codes = self._codes(frame)
         if codes is not None:
             cols.append(codes.astype(np.float64))
         unique, key = unique_rows(cols)
         ucodes = unique.pop().astype(np.int64) if codes is not None else None
         theta, chains, draws = self._param_draws(thin)
+        coefs = self._coef_draws(thin)
         per_row = np.empty((theta[0].shape[0], len(unique[0])))
         for lo, hi in chunk_sizes(len(unique[0]), theta[0].shape[0]):
             per_row[:, lo:hi] = self._block(spec.log_likelihood, theta, (),
-                                            [u[lo:hi] for u in unique], per_draw=False,
-                                            codes=None if ucodes is None else ucodes[lo:hi])
+                                            [u[lo:hi] for u in unique[:n_cols]], per_draw=False,
+                                            codes=None if ucodes is None else ucodes[lo:hi],
+                                            coefs=coefs, Z=[u[lo:hi] for u in unique[n_cols:]])
         values = per_row[:, key].reshape(chains.size, draws.size, len(frame))
         return xr.DataArray(values, dims=("chain", "draw", "customer_id"),
                             coords={"chain": chains, "draw": draws,
@@ -436,7 +515,7 @@ class BayesModel:
     @classmethod
     def from_idata(cls, idata: az.InferenceData, *, priors: Mapping[str, Prior] | None = None,
                    method: str = "external", segment: str | None = None,
-                   pooling: str = "partial") -> Self:
+                   pooling: str = "partial", **covariates: Any) -> Self:
         """A fitted model from an existing posterior (e.g. sampled elsewhere, or synthetic).
 
         Parameters
@@ -451,17 +530,25 @@ class BayesModel:
         segment, pooling : optional
             For a posterior with a ``segment`` dimension: the name of the
             segment column of the data, and the pooling it was fitted with.
+        **covariates
+            The model's covariate arguments (``purchase_covariates=[...]``...);
+            the posterior must then hold every coefficient ``process[column]``
+            per natural unit, and its base parameters at ``x = 0``.
         """
-        model = cls(priors=priors, segment=segment, pooling=pooling)
-        missing = [n for n in cls.param_names() if n not in idata.posterior]
+        model = cls(priors=priors, segment=segment, pooling=pooling, **covariates)
+        missing = [n for n in model._all_names() if n not in idata.posterior]
         if missing:
             raise ValueError(f"the posterior has no draws of {missing}")
         model.idata_ = model._with_attrs(idata, method)
         model.method_ = method
         return model
 
+    def _all_names(self) -> list[str]:
+        """Base parameters, then the covariate coefficients."""
+        return list(self.param_names()) + list(self._design.names)
+
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
-        names = list(self.param_names())
+        names = self._all_names()
         names += [f"{n}_{h}" for n in self.param_names() for h in ("mu", "tau")
                   if f"{n}_{h}" in idata.posterior]
         posterior = idata.posterior[names]
@@ -477,7 +564,10 @@ class BayesModel:
             "method": method,
             "segment": self.segment or "",
             "pooling": self.pooling,
+            "covariates_json": self._covariates_json(),
         }
+        if self._design and hasattr(self, "covariate_scaling_"):
+            out.attrs["covariate_scaling_json"] = self.covariate_scaling_.to_json(orient="split")
         return out
 
     # ------------------------------------------------------------------ diagnostics
@@ -492,7 +582,7 @@ class BayesModel:
         """Every scalar parameter with dims (chain, draw): ``"r"``, or ``"r[segment]"``."""
         post = self.idata_.posterior
         out = {}
-        for n in self.param_names():
+        for n in self._all_names():
             da = post[n]
             if "segment" in da.dims:
                 for label in da.coords["segment"].values:
@@ -575,6 +665,91 @@ class BayesModel:
                        "r_hat": rhat[n], "ess_bulk": ess[n]}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("param")
 
+    # ------------------------------------------------------------------ parameter draws
+    def _draws_frame(self) -> pd.DataFrame:
+        """Every posterior draw (rows, flattened over chains) of every parameter (columns)."""
+        self._check_fitted()
+        post = self.idata_.posterior
+        if any("segment" in post[n].dims for n in self.param_names()):
+            raise ValueError(f"{type(self).__name__} has parameters per segment; parameter draws "
+                             "as one table need a model without segments.")
+        columns = {n: np.asarray(post[n].transpose("chain", "draw").values,
+                                 dtype=np.float64).reshape(-1) for n in self._all_names()}
+        return pd.DataFrame(columns).rename_axis(columns="param")
+
+    @property
+    def params_(self) -> pd.Series:
+        """Posterior means of the parameters (base parameters at ``x = 0``, then coefficients).
+
+        Named like ``params_`` of the maximum-likelihood models, so code written
+        for a fitted maximum-likelihood model can read it.
+        """
+        out = self._draws_frame().mean(axis=0)
+        out.index.name = "param"
+        return out.rename("coef")
+
+    @property
+    def covariance_(self) -> pd.DataFrame:
+        """Posterior covariance of the parameters (NaN for a single draw, e.g. MAP)."""
+        draws = self._draws_frame()
+        names = list(draws.columns)
+        if len(draws) < 2:
+            values = np.full((len(names), len(names)), np.nan)
+        else:
+            values = np.atleast_2d(np.cov(draws.to_numpy().T, ddof=1))
+        return pd.DataFrame(values, index=pd.Index(names, name="param"), columns=names)
+
+    def sample_params(self, n_draws: int, *,
+                      random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Posterior draws of the parameters as a table, one row per draw.
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws.  When it equals the number of posterior draws
+            (chains x draws) they are returned in order; otherwise they are
+            resampled with ``random_state`` (without replacement when fewer
+            are asked for, with replacement when more are).
+        random_state : int or Generator, optional
+            Seed of the resampling.
+
+        Returns
+        -------
+        DataFrame
+            ``n_draws`` rows; one column per parameter (base parameters at
+            ``x = 0``, then the coefficients ``process[column]`` per natural
+            unit), as :meth:`clv.models.ParetoNBDModel.sample_params`.
+        """
+        if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
+            raise ValueError(f"n_draws must be a whole number >= 1, got {n_draws!r}.")
+        draws = self._draws_frame()
+        n = int(n_draws)
+        if n != len(draws):
+            rng = np.random.default_rng(random_state)
+            draws = draws.iloc[rng.choice(len(draws), size=n, replace=n > len(draws))]
+        return draws.set_axis(pd.RangeIndex(n, name="draw"), axis=0)
+
+    def individual_params(self, data: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """Per-customer base parameters after applying the covariates.
+
+        Parameters
+        ----------
+        data : DataFrame
+            One row per customer with the model's covariate columns.
+        params : mapping or Series, optional
+            One parameter draw (e.g. a row of :meth:`sample_params`); defaults
+            to the posterior means :attr:`params_`.
+
+        Returns
+        -------
+        DataFrame
+            One column per base parameter, indexed like ``data`` (through the
+            same link as :meth:`clv.models.ParetoNBDModel.individual_params`).
+        """
+        point = self.mle_class(**self._covariate_kwargs)
+        point.params_ = self.params_
+        return point.individual_params(data, params=params)
+
     # ------------------------------------------------------------------ predictions
     def _param_draws(self, thin: int = 1) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """Parameter draws flattened to ``(samples,)`` arrays, with the chain and draw labels."""
@@ -621,27 +796,57 @@ class BayesModel:
                 raise ValueError(f"{type(self).__name__} has parameters per segment; pass "
                                  f"segment= (one of {labels[:10]}).")
             theta = [t[:, labels.index(segment)] for t in theta]
-        index = pd.Index(self.param_names(), name="param")
+        theta = theta + self._coef_draws(thin)
+        index = pd.Index(self._all_names(), name="param")
         out = []
         for i in range(theta[0].size):
-            point = self.mle_class()
+            point = self.mle_class(**self._covariate_kwargs)
             point.params_ = pd.Series([float(t[i]) for t in theta], index=index,
                                       dtype=np.float64, name="coef")
             point.time_unit_ = getattr(self, "time_unit_", None)
             out.append(point)
         return out
 
+    def _coef_draws(self, thin: int = 1) -> list[np.ndarray]:
+        """Draws of each covariate coefficient, flattened to ``(samples,)`` like the parameters."""
+        post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
+        return [np.asarray(post[n].transpose("chain", "draw").values,
+                           dtype=np.float64).reshape(-1) for n in self._design.names]
+
+    def _covariate_columns(self, data: pd.DataFrame) -> list[np.ndarray]:
+        """The covariate column of each coefficient (natural units), validated."""
+        if not self._design:
+            return []
+        Z = cov.covariate_matrix(data, self._design.coef_columns,
+                                 f"the covariates passed to {type(self).__name__}")
+        return [Z[:, k] for k in range(Z.shape[1])]
+
     def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
-               cols: list[np.ndarray], per_draw: bool, codes: np.ndarray | None = None
+               cols: list[np.ndarray], per_draw: bool, codes: np.ndarray | None = None,
+               coefs: list[np.ndarray] | None = None, Z: list[np.ndarray] | None = None
                ) -> np.ndarray:
         """``func`` for every draw (rows) and customer of ``cols`` (columns).
 
         ``codes`` gives each customer's segment (a column of the ``(samples,
         segments)`` parameter draws); without it the parameters are shared.
+        ``coefs`` (draws of each coefficient) and ``Z`` (each coefficient's
+        covariate column for the customers) give every customer their own
+        parameters.
         """
         params_cls = self.mle_class.spec.params
         n_samples = theta[0].shape[0]
         n = cols[0].size if cols else 1
+        if coefs:
+            if per_draw:
+                raise ValueError(f"{type(self).__name__}: this prediction takes scalar "
+                                 "parameters only and is not available with covariates.")
+            assert Z is not None
+            base = params_cls(*(t[:, None] for t in theta))
+            params = cov.individual_params(
+                base, self._design.active, self._design.split([z[None, :] for z in Z]),
+                self._design.split([g[:, None] for g in coefs]))
+            values = func(params, *extra, *(c[None, :] for c in cols))
+            return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
         if per_draw:  # the pure function takes scalar parameters only
             out = np.empty((n_samples, n))
             groups = [(slice(None), None)] if codes is None else [
@@ -667,6 +872,8 @@ class BayesModel:
         The draws are evaluated in blocks of customers (``chunk_size``, by
         default as many as fit in :data:`MAX_BLOCK_CELLS` values), so at most
         one block of ``samples x chunk_size`` values is computed at a time.
+        With covariates, each customer's parameters are built from the draw
+        by the shared link (:func:`clv.models._covariates.individual_params`).
         With ``summary_only=True`` each block is reduced to its per-customer
         summary at once and the full ``(chain, draw, customer_id)`` array is
         never allocated.
@@ -689,12 +896,15 @@ class BayesModel:
                                 coords={"chain": chains, "draw": draws}, name=name)
         cols = self._customer_arrays(data, columns)
         codes = self._codes(data)
+        coefs = self._coef_draws(thin)
+        Z = self._covariate_columns(data)
         n = len(data)
         step = chunk_sizes(n, n_samples, chunk_size)
 
         def block(lo: int, hi: int) -> np.ndarray:
             return self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw,
-                               None if codes is None else codes[lo:hi])
+                               None if codes is None else codes[lo:hi], coefs,
+                               [z[lo:hi] for z in Z])
 
         if summary_only:
             parts = [_summary_block(block(lo, hi)) for lo, hi in step]
@@ -770,9 +980,15 @@ class BayesModel:
             )
         try:
             priors = {k: (d, kw) for k, (d, kw) in json.loads(attrs["priors_json"]).items()}
+            extra = json.loads(attrs.get("covariates_json", "{}"))
+            if "coefficient_prior" in extra:
+                extra["coefficient_prior"] = tuple(extra["coefficient_prior"])
             out = cls(priors=priors, segment=attrs.get("segment") or None,
-                      pooling=attrs.get("pooling", "partial"))
-            missing = [n for n in cls.param_names() if n not in idata.posterior]
+                      pooling=attrs.get("pooling", "partial"), **extra)
+            if "covariate_scaling_json" in attrs:
+                out.covariate_scaling_ = pd.read_json(io.StringIO(attrs["covariate_scaling_json"]),
+                                                      orient="split").rename_axis("param")
+            missing = [n for n in out._all_names() if n not in idata.posterior]
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -19,10 +19,15 @@ __all__ = ["BetaGeoModel"]
 
 
 class BetaGeoModel(TransactionBayesModel):
-    """BG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
+    r"""BG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
 
     The default priors are weak: ``HalfNormal`` with scale 10 for the shapes
     ``r, a, b`` and 100 for the scale ``alpha`` (in periods of the data).
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``) as in
+    :class:`clv.models.BetaGeoModel`: :math:`\alpha_i = \alpha_0 e^{-\gamma_p^\top x_i}`,
+    :math:`a_i = a_0 e^{\gamma_d^\top x_i}`; priors as in
+    :class:`clv.bayes.ParetoNBDModel`.
 
     Examples
     --------
@@ -76,3 +81,13 @@ class BetaGeoModel(TransactionBayesModel):
         "a": ("HalfNormal", {"sigma": 10.0}),
         "b": ("HalfNormal", {"sigma": 10.0}),
     })
+
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 coefficient_prior: Prior | None = None, segment: str | None = None,
+                 pooling: str = "partial") -> None:
+        super().__init__(priors, segment=segment, pooling=pooling,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         coefficient_prior=coefficient_prior)

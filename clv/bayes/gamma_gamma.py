@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -19,11 +19,15 @@ _SPEND = ("frequency", "monetary_value")
 
 
 class GammaGammaModel(BayesModel):
-    """Gamma-Gamma model of the mean transaction value with priors on ``p, q, v``.
+    r"""Gamma-Gamma model of the mean transaction value with priors on ``p, q, v``.
 
     Only repeat buyers enter the fit.  The default priors are weak:
     ``HalfNormal(10)`` on the shapes ``p, q`` and a flat prior on ``v``, which
     is in the currency of ``monetary_value`` (so no fixed scale suits it).
+
+    Covariates (``spend_covariates=``) as in :class:`clv.models.GammaGammaModel`:
+    :math:`v_i = v_0 e^{\gamma_s^\top x_i}`; priors as in
+    :class:`clv.bayes.ParetoNBDModel`.
     """
 
     mle_class = _MLEGammaGammaModel
@@ -32,6 +36,14 @@ class GammaGammaModel(BayesModel):
         "q": ("HalfNormal", {"sigma": 10.0}),
         "v": ("HalfFlat", {}),
     })
+
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
+                 spend_covariates: Sequence[str] | None = None,
+                 coefficient_prior: Prior | None = None, segment: str | None = None,
+                 pooling: str = "partial") -> None:
+        super().__init__(priors, segment=segment, pooling=pooling,
+                         covariates={"spend": spend_covariates},
+                         coefficient_prior=coefficient_prior)
 
     def expected_spend(self, data: pd.DataFrame) -> xr.DataArray:
         """Expected mean transaction value per customer and draw: (chain, draw, customer_id).

@@ -7,7 +7,7 @@ maximum-likelihood path with its analytic gradient (see :mod:`clv.bayes._ops`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -23,10 +23,17 @@ __all__ = ["ParetoNBDModel"]
 
 
 class ParetoNBDModel(TransactionBayesModel):
-    """Pareto/NBD model of repeat purchasing with priors on ``r, alpha, s, beta``.
+    r"""Pareto/NBD model of repeat purchasing with priors on ``r, alpha, s, beta``.
 
     Default priors: ``HalfNormal(10)`` on the shapes ``r, s`` and
     ``HalfNormal(100)`` on the scales ``alpha, beta`` (periods of the data).
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``) as in
+    :class:`clv.models.ParetoNBDModel`: :math:`\alpha_i = \alpha_0 e^{-\gamma_p^\top x_i}`,
+    :math:`\beta_i = \beta_0 e^{-\gamma_d^\top x_i}`.  The priors of ``alpha`` and
+    ``beta`` then apply to a customer with average covariates; coefficients
+    without a prior in ``priors`` get ``coefficient_prior`` per standard
+    deviation (see :mod:`clv.bayes._covariates`).
 
     Examples
     --------
@@ -43,6 +50,16 @@ class ParetoNBDModel(TransactionBayesModel):
         "s": ("HalfNormal", {"sigma": 10.0}),
         "beta": ("HalfNormal", {"sigma": 100.0}),
     })
+
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 coefficient_prior: Prior | None = None, segment: str | None = None,
+                 pooling: str = "partial") -> None:
+        super().__init__(priors, segment=segment, pooling=pooling,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         coefficient_prior=coefficient_prior)
 
     def expected_discounted_residual_transactions(
             self, data: pd.DataFrame, discount_rate: float, *, thin: int = 1,

@@ -170,8 +170,10 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
                 "segment_clv_change_pct_hi"):
         table[col] = np.nan
     from clv.models import ParetoNBDModel
+    from clv.roi.engine import model_family
 
-    if clv_change and isinstance(transaction_model, ParetoNBDModel):
+    if clv_change and transaction_model is not None and issubclass(
+            model_family(transaction_model), ParetoNBDModel):
         if data is None:
             raise DataError([Problem(None, "no data given", "pass the customers' frame")],
                             what="the driver analysis")

@@ -69,8 +69,15 @@ def _seed(*parts: object) -> list[int]:
     return [zlib.crc32(repr(p).encode()) for p in parts]
 
 
+def model_family(model: Any) -> type:
+    """The maximum-likelihood class a model mirrors: its own class, or a Bayesian model's
+    ``mle_class`` (so a :mod:`clv.bayes` model counts as its maximum-likelihood family)."""
+    family = getattr(model, "mle_class", None)
+    return family if isinstance(family, type) else type(model)
+
+
 def _model_draws(model: Any, n_draws: int, seed: int) -> pd.DataFrame:
-    """Parameter draws from the model's asymptotic normal (``sample_params``)."""
+    """Parameter draws (``sample_params``): MLE asymptotic normal, or posterior draws."""
     rng = np.random.default_rng(_seed(seed, "params", type(model).__name__))
     if hasattr(model, "sample_params"):
         return model.sample_params(n_draws, random_state=rng)
@@ -153,11 +160,13 @@ class CounterfactualEngine:
     Parameters
     ----------
     transaction_model : ParetoNBDModel
-        Fitted Pareto/NBD (with or without covariates). Its covariates act as
-        individual rate multipliers, so "shift the future" is exact.
+        Fitted Pareto/NBD (with or without covariates), maximum-likelihood or
+        Bayesian (:class:`clv.bayes.ParetoNBDModel`: its posterior draws are
+        used). Its covariates act as individual rate multipliers, so "shift
+        the future" is exact.
     spend_model : GammaGammaModel or float
-        Fitted Gamma-Gamma (with or without spend covariates), or a fixed
-        value per purchase.
+        Fitted Gamma-Gamma (with or without spend covariates; MLE or
+        Bayesian), or a fixed value per purchase.
     data : DataFrame
         One row per customer (index = customer id): ``frequency``, ``recency``,
         ``T``, ``monetary_value`` (for Gamma-Gamma), every model covariate, and any
@@ -279,16 +288,18 @@ class CounterfactualEngine:
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self) -> None:
-        if not isinstance(self.transaction_model, pareto_nbd.ParetoNBDModel):
+        if not issubclass(model_family(self.transaction_model), pareto_nbd.ParetoNBDModel):
             raise TypeError(
-                "the counterfactual engine needs a fitted clv.models.ParetoNBDModel: its "
+                "the counterfactual engine needs a fitted clv.models.ParetoNBDModel (or "
+                "clv.bayes.ParetoNBDModel): its "
                 "covariates multiply each customer's purchase and dropout rates, so a shift of the "
                 f"future is exact. Got {type(self.transaction_model).__name__}; BG/NBD covariates "
                 "move the population distribution, not individual customers."
             )
         self.transaction_model._check_fitted()
         spend = self.spend_model
-        ok = isinstance(spend, int | float | gamma_gamma.GammaGammaModel)
+        ok = isinstance(spend, int | float) or issubclass(model_family(spend),
+                                                          gamma_gamma.GammaGammaModel)
         if isinstance(spend, bool) or not ok:
             raise TypeError("spend_model must be a fitted GammaGammaModel or a value per purchase.")
         if isinstance(spend, int | float) and not (math.isfinite(spend) and spend > 0):
@@ -296,8 +307,7 @@ class CounterfactualEngine:
         if not isinstance(self.data, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(self.data).__name__}",
                             what="the scoring data")
-        need = list(_RFM) + (["monetary_value"] if isinstance(
-            spend, gamma_gamma.GammaGammaModel) else [])
+        need = list(_RFM) + ([] if isinstance(spend, int | float) else ["monetary_value"])
         missing = [c for c in need if c not in self.data.columns]
         if missing:
             raise DataError([Problem(c, "column is missing", "pass the RFM frame "

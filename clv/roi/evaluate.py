@@ -290,7 +290,8 @@ def evaluate_investments(
     investments : sequence of Investment
         Names must be unique.
     transaction_model : ParetoNBDModel
-        Fitted (with CX covariates for observational effects).
+        Fitted (with CX covariates for observational effects); a
+        :class:`clv.bayes.ParetoNBDModel` contributes its posterior draws.
     spend_model : GammaGammaModel or float
         Fitted Gamma-Gamma (optionally with spend covariates) or a value per purchase.
     data : DataFrame
