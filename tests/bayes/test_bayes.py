@@ -23,27 +23,10 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 from clv.bayes._base import BAYES_SCHEMA_VERSION
-from clv.datasets import load_cdnow_summary, load_cdnow_summary_with_spend
 from clv.exceptions import ConvergenceWarning, ModelFileError
 from clv.models import BetaGeoModel as MLEBetaGeo
 from clv.models import GammaGammaModel as MLEGammaGamma
 from clv.models import bgnbd, gamma_gamma
-
-pytestmark = [
-    # PyTensor warns once that it found no BLAS library (pip install); it only slows matrix ops
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return load_cdnow_summary()
-
-
-@pytest.fixture(scope="module")
-def cdnow_spend() -> pd.DataFrame:
-    return load_cdnow_summary_with_spend()
 
 
 @pytest.fixture(scope="module")

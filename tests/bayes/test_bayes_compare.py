@@ -15,19 +15,9 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.datasets import load_cdnow_summary, load_cdnow_summary_with_spend
+from clv.datasets import load_cdnow_summary_with_spend
 from clv.models import bgnbd
 from clv.plotting import period_transactions, period_transactions_ppc, plot_period_transactions_ppc
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return load_cdnow_summary()
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,6 @@ from clv.bayes import _covariates as bcov
 from clv.models import bgnbd, gamma_gamma, pareto_nbd
 from clv.models._covariates import individual_params
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
 RFM = ["frequency", "recency", "T"]
 KW = {"pareto": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},
       "bgnbd": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},

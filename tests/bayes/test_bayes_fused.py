@@ -15,24 +15,13 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 from clv.bayes._fused import TotalLogLikelihood
-from clv.datasets import load_cdnow_summary
 from clv.models import bgnbd
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
 
 POINTS = [
     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
     {"r": 2.0, "alpha": 0.5, "a": 0.05, "b": 30.0},
     {"r": 0.01, "alpha": 300.0, "a": 8.0, "b": 0.2},
 ]
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return load_cdnow_summary()
 
 
 class _Graph(cb.BetaGeoModel):

@@ -21,11 +21,6 @@ from clv.datasets import load_cdnow_summary
 from clv.exceptions import DataError
 from clv.models import bgnbd
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
 PARAMS = {"A": (0.25, 4.0, 0.8, 2.5), "B": (0.4, 6.0, 1.2, 3.0), "C": (0.2, 3.0, 0.6, 1.9)}
 
 

@@ -28,11 +28,6 @@ from clv.datasets import load_cdnow_summary, load_donations
 from clv.models import bdw, bgbb, mbgnbd, pareto_nbd, sbg
 from clv.models._retention import retention_counts
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
 _REGULAR = pd.DataFrame({"period": range(8),
                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
 _HIGH_END = pd.DataFrame({"period": range(5), "n_alive": [1000, 869, 743, 653, 593]})

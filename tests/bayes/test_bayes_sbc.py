@@ -25,11 +25,6 @@ with warnings.catch_warnings():
     import clv.bayes as cb
 from clv.models import bgnbd
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
 PRIOR = {  # Gamma(shape, rate), informative enough for 300 customers
     "r": (8.0, 32.0), "alpha": (8.0, 2.0), "a": (8.0, 10.0), "b": (8.0, 3.2),
 }

@@ -21,11 +21,6 @@ from clv.models import BetaGeoModel as MLEBetaGeo
 from clv.models import GammaGammaModel as MLEGammaGamma
 from clv.value import customer_lifetime_value as mle_clv
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning"),
-    pytest.mark.filterwarnings("ignore:ArviZ is undergoing:FutureWarning"),
-]
-
 
 @pytest.fixture(scope="module")
 def rfm() -> pd.DataFrame:
