@@ -6,6 +6,7 @@ maps the model module's pure NumPy function over the posterior draws.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,9 +14,9 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from clv.bayes._base import BayesModel
+from clv.bayes._base import BayesModel, Prior
 
-__all__ = ["TransactionBayesModel"]
+__all__ = ["CovariateTransactionBayesModel", "TransactionBayesModel"]
 
 _RFM = ("frequency", "recency", "T")
 
@@ -72,3 +73,22 @@ class TransactionBayesModel(BayesModel):
         out = self._predict("probability_of_purchases", None, float(n), _horizon(t), thin=thin)
         assert isinstance(out, xr.DataArray)
         return out
+
+
+class CovariateTransactionBayesModel(TransactionBayesModel):
+    """A Bayesian transaction model with purchase and dropout covariates (BG/NBD, Pareto/NBD).
+
+    ``purchase_covariates`` / ``dropout_covariates`` name the data columns;
+    ``coefficient_prior`` is the default prior of a coefficient per SD of its column
+    (a prior under the coefficient's name in ``priors`` is in natural units).
+    """
+
+    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
+                 purchase_covariates: Sequence[str] | None = None,
+                 dropout_covariates: Sequence[str] | None = None,
+                 coefficient_prior: Prior | None = None, segment: str | None = None,
+                 pooling: str = "partial") -> None:
+        super().__init__(priors, segment=segment, pooling=pooling,
+                         covariates={"purchase": purchase_covariates,
+                                     "dropout": dropout_covariates},
+                         coefficient_prior=coefficient_prior)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -11,14 +11,14 @@ import pymc as pm
 
 from clv.bayes._base import Prior
 from clv.bayes._fused import total_log_likelihood
-from clv.bayes._transaction import TransactionBayesModel
+from clv.bayes._transaction import CovariateTransactionBayesModel
 from clv.models.bgnbd import BetaGeoModel as _MLEBetaGeoModel
 from clv.models.bgnbd import log_likelihood_total_gradient
 
 __all__ = ["BetaGeoModel"]
 
 
-class BetaGeoModel(TransactionBayesModel):
+class BetaGeoModel(CovariateTransactionBayesModel):
     r"""BG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
 
     The default priors are weak: ``HalfNormal`` with scale 10 for the shapes
@@ -81,13 +81,3 @@ class BetaGeoModel(TransactionBayesModel):
         "a": ("HalfNormal", {"sigma": 10.0}),
         "b": ("HalfNormal", {"sigma": 10.0}),
     })
-
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 purchase_covariates: Sequence[str] | None = None,
-                 dropout_covariates: Sequence[str] | None = None,
-                 coefficient_prior: Prior | None = None, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        super().__init__(priors, segment=segment, pooling=pooling,
-                         covariates={"purchase": purchase_covariates,
-                                     "dropout": dropout_covariates},
-                         coefficient_prior=coefficient_prior)

@@ -7,7 +7,7 @@ maximum-likelihood path with its analytic gradient (see :mod:`clv.bayes._ops`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -15,14 +15,14 @@ import pandas as pd
 import xarray as xr
 
 from clv.bayes._base import Prior
-from clv.bayes._transaction import _RFM, TransactionBayesModel
+from clv.bayes._transaction import _RFM, CovariateTransactionBayesModel
 from clv.models import pareto_nbd
 from clv.models.pareto_nbd import ParetoNBDModel as _MLEParetoNBDModel
 
 __all__ = ["ParetoNBDModel"]
 
 
-class ParetoNBDModel(TransactionBayesModel):
+class ParetoNBDModel(CovariateTransactionBayesModel):
     r"""Pareto/NBD model of repeat purchasing with priors on ``r, alpha, s, beta``.
 
     Default priors: ``HalfNormal(10)`` on the shapes ``r, s`` and
@@ -50,16 +50,6 @@ class ParetoNBDModel(TransactionBayesModel):
         "s": ("HalfNormal", {"sigma": 10.0}),
         "beta": ("HalfNormal", {"sigma": 100.0}),
     })
-
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 purchase_covariates: Sequence[str] | None = None,
-                 dropout_covariates: Sequence[str] | None = None,
-                 coefficient_prior: Prior | None = None, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        super().__init__(priors, segment=segment, pooling=pooling,
-                         covariates={"purchase": purchase_covariates,
-                                     "dropout": dropout_covariates},
-                         coefficient_prior=coefficient_prior)
 
     def expected_discounted_residual_transactions(
             self, data: pd.DataFrame, discount_rate: float, *, thin: int = 1,
