@@ -495,9 +495,31 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     for name in frame.columns:
         column = frame[name]
         digest.update(f"{name}\x00{column.dtype}\x00".encode())
-        hashed = pd.util.hash_pandas_object(column, index=False).to_numpy()
-        digest.update(np.ascontiguousarray(hashed).tobytes())
+        digest.update(np.ascontiguousarray(_hash_values(column)).tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+def _hash_values(column: pd.Series) -> np.ndarray:
+    """``pandas.util.hash_pandas_object(column, index=False)`` as a uint64 array.
+
+    Arrow-backed text without missing values (customer ids read from Parquet or
+    DuckDB) is factorized in Arrow and only its distinct values are hashed, which
+    gives the same hashes without turning every row into a Python string.
+
+    Examples
+    --------
+    >>> col = pd.Series(["C2", "C10", "C2"], dtype=pd.StringDtype("pyarrow"))
+    >>> bool((_hash_values(col) == pd.util.hash_pandas_object(col, index=False)).all())
+    True
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and not column.hasnans:
+        from clv.data.transactions import _factorize_customers
+
+        codes, uniques = _factorize_customers(column)
+        hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
+        return hashed[codes]
+    return pd.util.hash_pandas_object(column, index=False).to_numpy()
 
 
 # ---------------------------------------------------------------------- bundles

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from pandas.api.extensions import ExtensionArray
 
 from clv.data.schema import CUSTOMER_ID, TIME_UNITS
 from clv.exceptions import Problem
@@ -199,9 +200,9 @@ def _timestamp_tick(ts: pd.Timestamp, unit: str) -> int:
 # --------------------------------------------------------------------------- columns
 
 
-def _example_ids(ids: np.ndarray, mask: np.ndarray) -> list[object]:
+def _example_ids(ids: np.ndarray | ExtensionArray, mask: np.ndarray) -> list[object]:
     """Distinct customer ids of the rows in ``mask``, in row order."""
-    return list(pd.unique(ids[mask]))
+    return list(pd.unique(np.asarray(ids[mask])))
 
 
 def _show(values: pd.Series | np.ndarray) -> str:
@@ -263,7 +264,10 @@ def _factorize_customers(col: pd.Series) -> tuple[IntArray, pd.Index]:
     """Integer codes ``0..n-1`` of the customer ids, in sorted id order.
 
     Integer ids in a compact range are ranked with a presence table (no hashing,
-    no sort); anything else goes through ``pandas.factorize(sort=True)``.
+    no sort). Arrow-backed text ids made of one prefix and a number (``C100042``,
+    ``CUST-000042``, ``00042``) are ranked by their number, then only the
+    distinct ids are sorted as text (see :func:`_factorize_numbered_text`).
+    Anything else goes through ``pandas.factorize(sort=True)``.
 
     Returns
     -------
@@ -274,18 +278,110 @@ def _factorize_customers(col: pd.Series) -> tuple[IntArray, pd.Index]:
     """
     arr = col.to_numpy() if isinstance(col.dtype, np.dtype) else None
     if arr is not None and arr.dtype.kind in "iu" and arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        span = hi - lo + 1
-        if span <= max(4 * arr.size, 1 << 16) and hi < 2**62:
-            offsets = arr.astype(np.int64)
-            offsets -= lo
-            present = np.zeros(span, dtype=bool)
-            present[offsets] = True
-            rank = np.cumsum(present, dtype=np.int64) - 1
-            uniques = (np.flatnonzero(present) + lo).astype(arr.dtype)
-            return rank[offsets], pd.Index(uniques, name=CUSTOMER_ID)
+        ranked = _rank_integers(arr)
+        if ranked is not None:
+            codes, uniques = ranked
+            return codes, pd.Index(uniques, name=CUSTOMER_ID)
+    if arr is None:
+        numbered = _factorize_numbered_text(col)
+        if numbered is not None:
+            codes, unique_ids = numbered
+            return codes, pd.Index(unique_ids, name=CUSTOMER_ID)
     codes, uniques = pd.factorize(col, sort=True)
     return codes.astype(np.int64, copy=False), pd.Index(uniques, name=CUSTOMER_ID)
+
+
+def _rank_integers(arr: np.ndarray) -> tuple[IntArray, np.ndarray] | None:
+    """Codes and sorted distinct values of integers in a compact range (else ``None``).
+
+    Examples
+    --------
+    >>> codes, uniques = _rank_integers(np.array([7, 3, 7, 5]))
+    >>> codes.tolist(), uniques.tolist()
+    ([2, 0, 2, 1], [3, 5, 7])
+    """
+    lo, hi = int(arr.min()), int(arr.max())
+    span = hi - lo + 1
+    if span > max(4 * arr.size, 1 << 16) or hi >= 2**62:
+        return None
+    offsets = arr.astype(np.int64)
+    offsets -= lo
+    present = np.zeros(span, dtype=bool)
+    present[offsets] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    uniques = (np.flatnonzero(present) + lo).astype(arr.dtype)
+    return rank[offsets], uniques
+
+
+_MAX_ID_DIGITS = 18  # 10**18 - 1 < 2**63
+
+
+def _factorize_numbered_text(col: pd.Series) -> tuple[IntArray, ExtensionArray] | None:
+    """Factorize Arrow-backed text ids ``prefix + digits`` without hashing the text.
+
+    Every id must start with the same prefix (the first id up to its trailing
+    digits; possibly empty) followed by 1 to 18 ASCII digits, with either no
+    leading zeros or the same number of digits everywhere, so that the number
+    identifies the id. The rows are then ranked by that number (a presence
+    table, as for integer ids), one row per customer is taken, and only these
+    distinct ids are sorted as text: the codes and the uniques are exactly those
+    of ``pandas.factorize(col, sort=True)``, several times faster on millions of
+    rows. Returns ``None`` when the ids do not have that shape (or have missing
+    values), and the caller falls back to ``pandas.factorize``.
+
+    Examples
+    --------
+    >>> col = pd.Series(["C10", "C9", "C10", "C100"], dtype=pd.StringDtype("pyarrow"))
+    >>> codes, uniques = _factorize_numbered_text(col)
+    >>> codes.tolist(), list(uniques)
+    ([0, 2, 0, 1], ['C10', 'C100', 'C9'])
+    >>> _factorize_numbered_text(pd.Series(["a1", "b2"], dtype=pd.StringDtype("pyarrow")))
+    """
+    dtype = col.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or col.empty:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(col.array)  # the column's own Arrow data, not a copy
+    if text.null_count:
+        return None
+    prefix = str(text[0].as_py()).rstrip("0123456789")
+    if prefix:
+        if not pc.all(pc.starts_with(text, prefix)).as_py():
+            return None
+        digits = pc.utf8_slice_codeunits(text, len(prefix))
+    else:
+        digits = text
+    if not pc.all(pc.ascii_is_decimal(digits)).as_py():  # also rejects empty ones
+        return None
+    lengths = pc.binary_length(digits)
+    extremes = pc.min_max(lengths)
+    shortest, longest = extremes["min"].as_py(), extremes["max"].as_py()
+    if longest > _MAX_ID_DIGITS:
+        return None
+    if shortest != longest:  # '042' and '42' would share a number
+        padded = pc.and_(pc.starts_with(digits, "0"), pc.greater(lengths, 1))
+        if pc.any(padded).as_py():
+            return None
+    del lengths
+    numbers = pc.cast(digits, pa.int64()).to_numpy()
+    del digits
+    ranked = _rank_integers(numbers)
+    if ranked is None:
+        by_number, distinct = pd.factorize(numbers)
+        n_customers = len(distinct)
+    else:
+        by_number, distinct = ranked
+        n_customers = distinct.size
+    del numbers, distinct
+    one_row = np.empty(n_customers, dtype=np.int64)
+    one_row[by_number] = np.arange(by_number.size, dtype=np.int64)
+    unique_ids = col.array.take(one_row)
+    order = np.asarray(unique_ids.argsort(), dtype=np.int64)
+    rank = np.empty(n_customers, dtype=np.int64)
+    rank[order] = np.arange(n_customers, dtype=np.int64)
+    return rank[by_number], unique_ids.take(order)
 
 
 _DATE_LIKE = (str, _dt.date, np.datetime64)
@@ -295,7 +391,7 @@ def _parse_date_column(
     col: pd.Series,
     *,
     name: str,
-    ids: np.ndarray,
+    ids: np.ndarray | ExtensionArray,
     date_format: str | None,
     who: str = "for customer_id",
 ) -> tuple[np.ndarray | None, list[Problem]]:
@@ -394,7 +490,7 @@ def _numeric_dates_problem(col: pd.Series, name: str) -> Problem:
 
 
 def _parse_value_column(
-    col: pd.Series, *, name: str, ids: np.ndarray, who: str = "for customer_id"
+    col: pd.Series, *, name: str, ids: np.ndarray | ExtensionArray, who: str = "for customer_id"
 ) -> tuple[FloatArray, list[Problem]]:
     """Float64 amounts of the value column, and its problems.
 

@@ -236,7 +236,9 @@ def _check_transactions(
     ids_col = present.get(customer_id_col)
     if ids_col is not None:
         problems.extend(_check_customer_column(ids_col, name=str(customer_id_col)))
-        ids = ids_col.to_numpy()
+        # Only the rows of a problem are shown: an Arrow-backed column is not
+        # turned into millions of Python strings up front.
+        ids = ids_col.to_numpy() if isinstance(ids_col.dtype, np.dtype) else ids_col.array
         who = "for customer_id"
     else:  # without customer ids, examples are row labels
         ids = np.asarray(transactions.index)
@@ -291,7 +293,7 @@ def _check_transactions(
                     "duplicates of an earlier row; they are kept: same-period purchases are "
                     "merged into one purchase, with their amounts summed (customer ids shown)",
                     "if the log was loaded twice, drop them with transactions.drop_duplicates().",
-                    list(pd.unique(ids[duplicates])),
+                    _example_ids(ids, duplicates),
                 ),
                 DuplicateRowsWarning,
             )
