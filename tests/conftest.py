@@ -44,3 +44,36 @@ def close_figures():
 
     yield
     plt.close("all")
+
+
+# ---------------------------------------------------------------------- Bayesian tests
+_BAYES_FILTERS = (
+    # PyTensor warns once that it found no BLAS library (pip install); it only slows matrix ops
+    "ignore:PyTensor could not link to a BLAS:UserWarning",
+    # ArviZ >= 0.22 announces its 1.0 refactor with a FutureWarning
+    "ignore:ArviZ is undergoing:FutureWarning",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Warning filters every test of ``tests/bayes`` needs (PyMC/ArviZ import-time notices)."""
+    for item in items:
+        if "tests/bayes/" in item.nodeid.replace("\\", "/"):
+            for f in _BAYES_FILTERS:
+                item.add_marker(pytest.mark.filterwarnings(f))
+
+
+@pytest.fixture(scope="session")
+def cdnow() -> pd.DataFrame:
+    """CDNOW RFM summary as bundled (2,357 customers)."""
+    from clv.datasets import load_cdnow_summary
+
+    return load_cdnow_summary()
+
+
+@pytest.fixture(scope="session")
+def cdnow_spend() -> pd.DataFrame:
+    """CDNOW RFM summary with ``monetary_value``."""
+    from clv.datasets import load_cdnow_summary_with_spend
+
+    return load_cdnow_summary_with_spend()
