@@ -130,6 +130,11 @@ def _expected_spend(spend_model: Any, data: pd.DataFrame) -> np.ndarray:
     return np.broadcast_to(np.asarray(spend, dtype=np.float64), (len(data),))
 
 
+def _has_covariates(model: Any) -> bool:
+    """Whether a transaction model has purchase or dropout covariates (per-customer parameters)."""
+    return any(getattr(model, f"{lever}_covariates", None) for lever in ("purchase", "dropout"))
+
+
 def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horizon: Any,
              discount_rate: Any, margin: Any, steps_per_period: Any) -> dict[str, np.ndarray]:
     if not isinstance(data, pd.DataFrame):
@@ -142,7 +147,9 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
     # customers with the same (x, t_x, T) have the same predictions: compute each row once
     inverse = None
     rows = data
-    if hasattr(transaction_model, "_arrays") and len(data) > 1000:
+    # (not with covariates: customers with the same RFM row then differ in their parameters)
+    if (hasattr(transaction_model, "_arrays") and len(data) > 1000
+            and not _has_covariates(transaction_model)):
         unique, key = unique_rows(transaction_model._arrays(data, _RFM))
         if len(unique[0]) < 0.9 * len(data):
             rows = pd.DataFrame(dict(zip(_RFM, unique, strict=True)))

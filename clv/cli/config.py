@@ -123,10 +123,12 @@ OPTIONS: tuple[Option, ...] = (
            "model file of `clv fit --bayes`)"),
     Option("penalizer", ("--penalizer",), "float", _FITTING,
            "L2 penalty for the fits (default 0: plain maximum likelihood)", default=0.0),
-    Option("cx_events", ("--cx-events",), "path", _ROI,
-           "roi/report: CX events .csv/.parquet (customer_id, timestamp, signal, value)"),
-    Option("customers", ("--customers",), "path", _ROI,
-           "roi/report: customer attributes .csv/.parquet, one row per customer (optional)"),
+    Option("cx_events", ("--cx-events",), "path", _ROI | {"fit", "score"},
+           "CX events .csv/.parquet (customer_id, timestamp, signal, value); fit: fit with CX "
+           "covariates (needs --as-of); score: required for a model fitted with them"),
+    Option("customers", ("--customers",), "path", _ROI | {"fit", "score"},
+           "customer attributes .csv/.parquet, one row per customer (optional; fit/score: "
+           "only with --cx-events)"),
     Option("investments", ("--investments",), "path", _ROI,
            "roi/report: investments file (.toml, .yaml, .json or .csv; see docs/roi.md)"),
     Option("holdout_end", ("--holdout-end",), "date", _ROI,

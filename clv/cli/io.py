@@ -18,7 +18,9 @@ whose *content* is unusable (malformed CSV, missing column, no rows) raises
 Model bundles (``clv fit --out model.json``) are one JSON document written by
 :func:`clv.io.write_model_json` with ``model = "ClvBundle"``; it holds the
 transaction model's and the spend model's own model documents, the time unit,
-the column mapping and a fingerprint of the training data.
+the column mapping and a fingerprint of the training data; a bundle fitted
+with CX covariates (``clv fit --cx-events``) also holds a ``features`` section
+(:mod:`clv.cli.cx_features`).
 """
 
 from __future__ import annotations
@@ -541,6 +543,11 @@ class Bundle:
         ``fingerprint``, ``observation_end``, ``n_rows``, ``n_customers``.
     sha256 : str
         Hash of the bundle file (set when read from disk).
+    features : dict or None
+        CX covariates (``clv fit --cx-events``): the fitted feature builder's
+        state, the covariate column lists and the cutoff (see
+        :mod:`clv.cli.cx_features`); ``None`` for a plain bundle. Optional for
+        readers: plain bundles have no such key and are written as before.
     """
 
     transaction_model: Any
@@ -549,6 +556,7 @@ class Bundle:
     columns: dict[str, str | None]
     training: dict[str, Any] = field(default_factory=dict)
     sha256: str | None = None
+    features: dict[str, Any] | None = None
 
 
 def _model_document(model: Any) -> dict[str, Any]:
@@ -580,8 +588,9 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
     params = getattr(model, "params_", None)
     if params is not None:
         values = np.asarray(params, dtype=np.float64)
+        # base parameters are positive; covariate coefficients ("purchase[col]") any finite value
         bad = [str(k) for k, v in zip(params.index, values, strict=True)
-               if not (math.isfinite(v) and v > 0)]
+               if not (math.isfinite(v) and (v > 0 or "[" in str(k)))]
         if bad:
             raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} has parameters "
                                  f"that are not finite and positive ({', '.join(bad)}). Refit "
@@ -599,6 +608,8 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
         "spend_model": (None if bundle.spend_model is None
                         else _model_document(bundle.spend_model)),
     }
+    if bundle.features is not None:
+        payload["features"] = _plain(bundle.features)
     try:
         write_model_json(path, BUNDLE_MODEL, payload)
     except OSError as exc:
@@ -634,6 +645,7 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         training = dict(document.get("training") or {})
         tm_doc = document["transaction_model"]
         sm_doc = document.get("spend_model")
+        features = document.get("features")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"'{path}' is a damaged model bundle (missing {exc}). Refit with "
                              "`clv fit`.") from None
@@ -645,4 +657,9 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
                              f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
-    return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path))
+    if features is not None:
+        from clv.cli.cx_features import check_section
+
+        features = check_section(features, path)
+    return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path),
+                  features)

@@ -594,6 +594,7 @@ def _cmd_fit(run: _Run) -> int:
     out = check_output_path(_need(opts, "out", "the model file to write, e.g. model.json"))
     model_name = opts.model or "bgnbd"
     _model_class(model_name)
+    with_cx = _check_cx_options(opts, model_name)
     if opts.bayes is not None:
         return _cmd_fit_bayes(run, out, model_name)
     if out.suffix.lower() == ".nc":
@@ -603,9 +604,15 @@ def _cmd_fit(run: _Run) -> int:
     time_unit = opts.time_unit or "W"
     transactions, info = _read(run, columns)
     rfm = _summarise(run, transactions, columns, time_unit)
-    transaction_model, spend_model = _fit_models(
-        run, rfm, model_name, with_spend=columns["value_col"] is not None
-    )
+    features = None
+    if with_cx:
+        transaction_model, spend_model, features = _fit_cx_models(
+            run, transactions, rfm, columns, model_name
+        )
+    else:
+        transaction_model, spend_model = _fit_models(
+            run, rfm, model_name, with_spend=columns["value_col"] is not None
+        )
     bundle = Bundle(
         transaction_model,
         spend_model,
@@ -618,16 +625,24 @@ def _cmd_fit(run: _Run) -> int:
             "n_customers": len(rfm),
             "input": info["path"],
         },
+        features=features,
     )
     with run.step("write", f"writing {out}"):
         write_bundle(bundle, out)
     from clv.cli.io import file_sha256
 
+    cx_record = {} if features is None else {
+        "cx_events": features["cx_events"], "customers": features["customers"]}
     record = run.record(
-        input={**info, "n_customers": len(rfm)},
+        input={**info, "n_customers": len(rfm), **cx_record},
         model={
             "path": str(out),
             "sha256": file_sha256(out),
+            **({} if features is None else {
+                "cx_cutoff": features["cutoff"],
+                **{k: features[k] for k in ("purchase_covariates", "dropout_covariates",
+                                            "spend_covariates")},
+            }),
             "transaction_model": type(transaction_model).__name__,
             "spend_model": (None if spend_model is None else type(spend_model).__name__),
             "time_unit": time_unit,
@@ -647,6 +662,106 @@ def _cmd_fit(run: _Run) -> int:
             run.say(spend_model.summary().to_string(float_format=lambda v: f"{v:.4g}"))
         run.say(f"wrote {out} (run record {run_path})")
     return EXIT_OK
+
+
+def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
+    """Whether ``clv fit`` fits CX covariates; usage errors for bad combinations."""
+    if opts.cx_events is None:
+        if opts.customers is not None:
+            raise UsageError("--customers only applies with --cx-events (CX covariates).")
+        return False
+    from clv.cli.cx_features import require_cx_model
+
+    require_cx_model(model_name)
+    if opts.bayes is not None:
+        raise UsageError("--cx-events does not apply to --bayes: CX covariates are fitted by "
+                         "maximum likelihood into a JSON bundle; drop --bayes.")
+    _need(opts, "as_of", "with --cx-events: the last day of the CX events and purchases used")
+    return True
+
+
+def _fit_cx_models(
+    run: _Run, transactions: pd.DataFrame, rfm: pd.DataFrame, columns: dict[str, str | None],
+    model_name: str,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Build CX features as of the day after --as-of, fit the covariate models.
+
+    Returns the transaction model, the spend model (or ``None``) and the
+    bundle's ``features`` section.
+    """
+    from clv.cli.cx_features import (
+        cutoff_of,
+        features_section,
+        fit_covariate_models,
+        join_features,
+        read_cx_inputs,
+    )
+    from clv.cx import validate_cx_events
+    from clv.cx.analysis import default_feature_builder
+
+    opts = run.opts
+    _check_repeat_buyers(rfm)
+    cutoff = cutoff_of(opts.as_of)
+    with run.step("read_cx", "reading CX events and customers"):
+        inputs = read_cx_inputs(opts.cx_events, opts.customers,
+                                transactions[str(columns["customer_col"])])
+    with run.step("features", f"building CX features as of {cutoff.date()}"):
+        signals = validate_cx_events(inputs.events)["signal"].unique()
+        builder = default_feature_builder(signals)
+        features = builder.fit_transform(inputs.events, inputs.customers, cutoff=cutoff,
+                                         customer_ids=rfm.index)
+        data = join_features(rfm, features)
+    with_spend = columns["value_col"] is not None
+    zero = _zero_value_repeat_buyers(rfm) if with_spend else None
+    if zero is not None and zero.any():
+        logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
+                       "purchases all have value 0 (it needs monetary_value > 0)", int(zero.sum()))
+    with run.step(f"fit_{model_name}_cx",
+                  f"fitting {model_name} with CX covariates on {len(rfm)} customers"):
+        tm, sm, covariates = fit_covariate_models(
+            _model_class(model_name), data, builder.feature_names_,
+            penalizer=opts.penalizer, with_spend=with_spend, zero=zero)
+    logger.info("CX covariates: %s", ", ".join(covariates["purchase_covariates"]))
+    return tm, sm, features_section(builder, covariates, cutoff, inputs)
+
+
+def _cx_score_data(
+    run: _Run, transactions: pd.DataFrame, rfm: pd.DataFrame, bundle: Any,
+    columns: dict[str, str | None],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The RFM frame joined with the bundle's CX features as of the day after --as-of."""
+    from clv.cli.cx_features import builder_from_section, cutoff_of, join_features, read_cx_inputs
+
+    opts = run.opts
+    section = bundle.features
+    builder = builder_from_section(section, opts.model)
+    cutoff = cutoff_of(opts.as_of)
+    with run.step("read_cx", "reading CX events and customers"):
+        inputs = read_cx_inputs(opts.cx_events, opts.customers,
+                                transactions[str(columns["customer_col"])],
+                                builder.customer_id_col)
+    with run.step("features", f"CX features as of {cutoff.date()} (fitted builder)"):
+        features = builder.transform(inputs.events, inputs.customers, cutoff=cutoff,
+                                     customer_ids=rfm.index)
+    return join_features(rfm, features), {**inputs.info, "cx_cutoff": cutoff.date().isoformat()}
+
+
+def _check_cx_score(opts: argparse.Namespace, bundle: Any, model_path: str, spark: bool) -> bool:
+    """Whether ``clv score`` joins CX features; usage errors for bad combinations."""
+    if getattr(bundle, "features", None) is None:
+        if opts.cx_events is not None or opts.customers is not None:
+            raise UsageError(f"--cx-events and --customers apply to a model fitted with `clv fit "
+                             f"--cx-events`; '{model_path}' has no CX covariates. Drop them.")
+        return False
+    if opts.cx_events is None:
+        raise UsageError(f"--cx-events is required: the model in '{model_path}' was fitted with "
+                         "CX covariates; pass the CX events file (features are rebuilt as of "
+                         "the day after --as-of).")
+    if spark:
+        raise UsageError("--engine spark does not score models with CX covariates; use the "
+                         "default pandas engine.")
+    _need(opts, "as_of", "with CX covariates: features use the CX events before the next day")
+    return True
 
 
 def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -780,7 +895,9 @@ def _cmd_score(run: _Run) -> int:
             f"--discount-rate are per '{bundle.time_unit}' period: drop --time-unit (score uses "
             f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
         )
+    with_cx = _check_cx_score(opts, bundle, model_path, spark)
     columns = _columns(opts, bundle)
+    cx_info: dict[str, Any] = {}
     if spark:
         from clv.cli.spark_job import score_with_spark
 
@@ -792,15 +909,18 @@ def _cmd_score(run: _Run) -> int:
         transactions, info = _read(run, columns)
         info["engine"] = "pandas"
         rfm = _summarise(run, transactions, columns, bundle.time_unit)
+        data = rfm
+        if with_cx:
+            data, cx_info = _cx_score_data(run, transactions, rfm, bundle, columns)
         with run.step("score", f"scoring {len(rfm)} customers"):
-            table = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
+            table = _score_table(bundle, data, horizon=horizon, discount_rate=discount,
                                  margin=margin, **posterior)
         n_scored, observation_end = len(table), _observation_end(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
             write_table(table, out, table=table_name)
     record = run.record(
-        input={**info, "n_customers": n_scored},
+        input={**info, "n_customers": n_scored, **cx_info},
         model={
             "path": str(model_path),
             "sha256": bundle.sha256,
