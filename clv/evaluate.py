@@ -49,11 +49,8 @@ _GL_NODES = 48
 
 
 def _individual(model: Any, data: pd.DataFrame) -> dict[str, np.ndarray]:
-    if hasattr(model, "individual_params"):
-        ind = model.individual_params(data)
-        return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
-    model._check_fitted()
-    return {k: np.full(len(data), float(v)) for k, v in model.params_.items()}
+    ind = model.individual_params(data)
+    return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
 
 
 def probability_no_purchases(model: Any, t: Any, data: pd.DataFrame) -> pd.Series:

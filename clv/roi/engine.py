@@ -38,7 +38,6 @@ __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "period_rate
 #: The four levers of customer value, in report order.
 LEVERS = ("acquisition", "retention", "repeat_purchase", "spend")
 _PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend"}
-_BASE_LEVERS = ("retention", "repeat_purchase", "spend")
 #: Coalition index with every lever switched on (bits: retention, repeat, spend, acquisition).
 ALL = 15
 _RFM = ("frequency", "recency", "T")
@@ -79,19 +78,12 @@ def model_family(model: Any) -> type:
 def _model_draws(model: Any, n_draws: int, seed: int) -> pd.DataFrame:
     """Parameter draws (``sample_params``): MLE asymptotic normal, or posterior draws."""
     rng = np.random.default_rng(_seed(seed, "params", type(model).__name__))
-    if hasattr(model, "sample_params"):
-        return model.sample_params(n_draws, random_state=rng)
-    res = model.optimizer_  # plain models: every parameter on the log scale
-    z = rng.multivariate_normal(np.log(res.params), res.log_params_covariance, size=n_draws,
-                                method="eigh")
-    return pd.DataFrame(np.exp(z), columns=model.params_.index)
+    return model.sample_params(n_draws, random_state=rng)
 
 
 def _individual(model: Any, data: pd.DataFrame, draw: pd.Series) -> pd.DataFrame:
-    if hasattr(model, "individual_params"):
-        return model.individual_params(data, params=draw)
-    names = list(model.spec.params._fields)
-    return pd.DataFrame({n: np.full(len(data), float(draw[n])) for n in names}, index=data.index)
+    """Each customer's base parameters under one parameter draw (covariates applied)."""
+    return model.individual_params(data, params=draw)
 
 
 @dataclass
