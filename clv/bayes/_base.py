@@ -30,6 +30,7 @@ from clv._version import __version__
 from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
+from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import ParametricModel
@@ -395,8 +396,11 @@ class BayesModel:
             (add it later with :meth:`add_log_likelihood`).
         **sampler_kwargs
             Passed through to PyMC (``chains``, ``draws``, ``tune``,
-            ``random_seed``, ``target_accept``, ...); for ADVI ``n``
-            (iterations, default 20000) and ``draws`` (default 1000).
+            ``random_seed``, ``target_accept``, ``cores``, ``init``, ...); for
+            ADVI ``n`` (iterations, default 20000) and ``draws`` (default
+            1000).  PyMC's NUTS defaults here to 4 chains, one worker process
+            per usable CPU and, for models with at most 50 free parameters, a
+            dense mass matrix (:mod:`clv.bayes._sampling`).
 
         Returns
         -------
@@ -416,7 +420,10 @@ class BayesModel:
         with model:
             if method == "nuts":
                 kwargs.setdefault("nuts_sampler", self._sampler(sampler))
-                idata = pm.sample(**kwargs)
+                if kwargs["nuts_sampler"] == "pymc":
+                    kwargs = nuts_kwargs(model, kwargs)
+                with quiet_sampler_warnings():
+                    idata = pm.sample(**kwargs)
             elif method == "map":
                 if "random_seed" in kwargs:  # find_MAP calls it ``seed``
                     kwargs["seed"] = kwargs.pop("random_seed")
