@@ -27,6 +27,7 @@ import copy
 import functools
 import json
 import os
+import warnings
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -325,6 +326,11 @@ class AcquisitionModel(BayesModel):
             implementation).
         **sampler_kwargs
             Passed to PyMC (``chains``, ``draws``, ``tune``, ``random_seed``, ...).
+            Unless ``initvals`` or ``init`` are given, NUTS starts every chain
+            at the MAP and adapts a full mass matrix (``init="adapt_full"``):
+            the posterior of thousands of arrivals is too concentrated for
+            PyMC's jittered default start, and its parameters are strongly
+            correlated (``r`` and ``alpha``, ``lambda`` and ``c``).
 
         Returns
         -------
@@ -338,7 +344,20 @@ class AcquisitionModel(BayesModel):
         """
         model = self.build_model(data, covariates=covariates, time_unit=time_unit, start=start,
                                  end=end)
-        self.idata_ = self._infer(model, method, sampler, sampler_kwargs)
+        kwargs = dict(sampler_kwargs)
+        if method == "nuts" and "initvals" not in kwargs and "init" not in kwargs:
+            # thousands of arrivals make the posterior very concentrated (sd ~1% on the log
+            # scale): PyMC's default start, jittered by +-1 on that scale, is so far out that
+            # the first leapfrog steps overflow.  Start every chain at the MAP instead, and adapt
+            # a full mass matrix (r and alpha, lambda and c are strongly correlated).
+            with model:
+                point = pm.find_MAP(progressbar=False, seed=kwargs.get("random_seed"))
+            kwargs["initvals"] = {rv.name: point[rv.name] for rv in model.free_RVs}
+            kwargs["init"] = "adapt_full"
+        with warnings.catch_warnings():  # chosen on purpose; PyMC flags it as experimental
+            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental",
+                                    UserWarning)
+            self.idata_ = self._infer(model, method, sampler, kwargs)
         self.method_ = method
         if method == "nuts":
             self._check_convergence()

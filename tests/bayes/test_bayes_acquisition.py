@@ -418,12 +418,12 @@ def test_nuts_recovers_simulated_parameters() -> None:
     """Default priors, weibull-gamma with a covariate: the truth within 3 posterior sd."""
     start = time.perf_counter()
     rng = np.random.default_rng(2024)
-    x = _covariates(rng, 104)[["spend"]]
+    x = _covariates(rng, T)[["spend"]]
     truth = {"r": 1.2, "alpha": 30.0, "c": 1.2, "m": 20_000.0, "acquisition[spend]": 0.4}
-    counts = acq.simulate(AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4])), 104,
+    counts = acq.simulate(AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4])), T,
                           covariates=x.to_numpy(), rng=rng)["counts"]
     model = cb.AcquisitionModel(distribution="weibull-gamma").fit(
-        _series(counts), covariates=x, chains=2, draws=500, tune=700, random_seed=5)
+        _series(counts), covariates=x, chains=2, draws=400, tune=400, random_seed=5)
     s = model.summary()
     z = (s["mean"] - pd.Series(truth)) / s["sd"]
     assert np.all(np.abs(z[list(truth)]) < 3), z
