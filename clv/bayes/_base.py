@@ -90,21 +90,26 @@ def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0
     ----------
     values : DataArray
         Dims ``("chain", "draw", "customer_id")``, as returned by the prediction
-        methods of the Bayesian models.
+        methods of the Bayesian models (or ``("chain", "draw", <dim>)`` for
+        another single dimension, e.g. ``period``).
     quantiles : pair of float, default (0.05, 0.95)
         Lower and upper equal-tailed quantiles.
 
     Returns
     -------
     DataFrame
-        Indexed by ``customer_id``; columns ``mean``, ``sd`` and the quantiles
-        (``"5%"``, ``"95%"`` by default).
+        Indexed by ``customer_id`` (the other dimension); columns ``mean``,
+        ``sd`` and the quantiles (``"5%"``, ``"95%"`` by default).
     """
-    stacked = values.stack(sample=("chain", "draw")).transpose("customer_id", "sample")
+    others = [d for d in values.dims if d not in ("chain", "draw")]
+    if len(others) != 1:
+        raise ValueError(f"expected dims ('chain', 'draw', <one more>), got {values.dims}")
+    dim = str(others[0])
+    stacked = values.stack(sample=("chain", "draw")).transpose(dim, "sample")
     arr = np.asarray(stacked.values, dtype=np.float64)
     lo, hi = np.quantile(arr, quantiles, axis=1)
     sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(arr.shape[0])
-    index = pd.Index(values.coords["customer_id"].values, name="customer_id")
+    index = pd.Index(values.coords[dim].values, name=dim)
     return pd.DataFrame(
         {"mean": arr.mean(axis=1), "sd": sd, f"{quantiles[0]:.0%}": lo, f"{quantiles[1]:.0%}": hi},
         index=index,
@@ -414,7 +419,27 @@ class BayesModel:
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-        model = self.build_model(data)
+        idata = self._infer(self.build_model(data), method, sampler, sampler_kwargs)
+        self.idata_ = idata
+        self.method_ = method
+        self.n_customers_ = self._n_customers(data)
+        self.time_unit_ = data.attrs.get("time_unit")
+        if log_likelihood is None:
+            post = idata.posterior
+            cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
+            log_likelihood = (method != "map" and self.pointwise and "weight" not in data.columns
+                              and cells <= MAX_LOG_LIKELIHOOD_CELLS)
+        if log_likelihood:
+            self.add_log_likelihood(data)
+        if method == "nuts":
+            self._check_convergence()
+        return self
+
+    def _infer(self, model: pm.Model, method: str, sampler: str,
+               sampler_kwargs: Mapping[str, Any]) -> az.InferenceData:
+        """Run ``method`` on ``model``; the posterior with this model's attributes."""
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         kwargs = dict(sampler_kwargs)
         kwargs.setdefault("progressbar", False)
         with model:
@@ -442,21 +467,7 @@ class BayesModel:
                 seed = kwargs.get("random_seed")
                 approx = pm.fit(n=n, method="advi", **kwargs)
                 idata = approx.sample(draws, random_seed=seed)
-        idata = self._with_attrs(idata, method)
-        self.idata_ = idata
-        self.method_ = method
-        self.n_customers_ = self._n_customers(data)
-        self.time_unit_ = data.attrs.get("time_unit")
-        if log_likelihood is None:
-            post = idata.posterior
-            cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
-            log_likelihood = (method != "map" and self.pointwise and "weight" not in data.columns
-                              and cells <= MAX_LOG_LIKELIHOOD_CELLS)
-        if log_likelihood:
-            self.add_log_likelihood(data)
-        if method == "nuts":
-            self._check_convergence()
-        return self
+        return self._with_attrs(idata, method)
 
     def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
         """Log-likelihood of each customer (row of ``data``) at every draw.

@@ -98,6 +98,7 @@ __all__ = [
     "log_survival",
     "probability_acquired",
     "expected_arrivals",
+    "future_arrivals",
     "log_likelihood",
     "log_likelihood_gradient",
     "simulate",
@@ -459,6 +460,52 @@ def simulate(params: AcquisitionParams, n_periods: int, *, pool_size: int | None
     return {"time": out_time, "period": out_period, "ever": ever, "counts": counts}
 
 
+def future_arrivals(params: AcquisitionParams, n_observed: int, n_periods: int, *,
+                    observed: float, pool_size: float | None = None,
+                    covariates: ArrayLike | None = None, noise: bool = True,
+                    rng: np.random.Generator | None = None) -> FloatArray:
+    r"""New customers in periods ``n_observed + 1 .. n_periods``, given the calibration arrivals.
+
+    Per parameter draw (leading axis of ``params``): without a pool, Poisson
+    counts with means :math:`m\,\Delta F_t`; with a pool of :math:`N`
+    prospects, of whom ``observed`` were acquired by period :math:`T` =
+    ``n_observed``, a multinomial split of the :math:`N - \text{observed}`
+    left, each acquired in period :math:`t > T` with probability
+    :math:`p\,\Delta F_t / (1 - p F(T))`. ``noise=False`` returns the
+    expected counts instead.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(draws, n_periods - n_observed)``.
+
+    Examples
+    --------
+    >>> p = AcquisitionParams(np.array([2.0]), np.array([10.0]), m=np.array([1000.0]))
+    >>> np.round(future_arrivals(p, 2, 3, observed=300.0, noise=False), 1).tolist()
+    [[102.7]]
+    """
+    if noise and rng is None:
+        raise ValueError("noise=True draws random arrivals: pass rng= (a numpy Generator).")
+    T = int(n_observed)
+    log_s = log_survival(params, int(n_periods), covariates)
+    incr = np.exp(_log_increments(log_s))[:, T:]
+    m = np.asarray(params.m, dtype=np.float64).reshape(-1, 1)
+    if pool_size is None:
+        mean = m * incr
+        return rng.poisson(mean) if noise else mean
+    pool = float(pool_size)
+    share = m / pool
+    left = pool - float(observed)
+    probs = share * incr / ((1.0 - share) + share * np.exp(log_s[:, T - 1 : T]))
+    if not noise:
+        return left * probs
+    rest = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0)
+    pvals = np.concatenate([probs, rest], axis=1)
+    pvals /= pvals.sum(axis=1, keepdims=True)
+    return rng.multinomial(round(left), pvals)[:, :-1]
+
+
 # ============================================================================ model
 def _flat_type(names: Sequence[str]) -> type:
     """A NamedTuple-like type with any field names (covariate names need not be identifiers)."""
@@ -747,6 +794,26 @@ class AcquisitionModel(ParametricModel):
         start.update(fixed)
         return start
 
+    def _fit_inputs(self, data: Any, covariates: pd.DataFrame | None, *, time_unit: str | None,
+                    start: Any, end: Any) -> tuple[pd.Series, pd.DataFrame | None, dict[str, Any]]:
+        """Validated counts (index 1..T), covariates of those periods and the time attributes."""
+        what = f"the data passed to {type(self).__name__}"
+        pool = self._pool()
+        counts, attrs = _counts_from(data, time_unit=time_unit, start=start, end=end, what=what)
+        total = float(counts.to_numpy().sum())
+        if pool is not None and total > pool:
+            raise DataError([Problem("new_customers", f"adds up to {total:g} customers, more than "
+                                     f"the pool of pool_size={pool:g} prospects",
+                                     "pass a pool_size at least as large as everyone acquired "
+                                     "(or pool_size=None)")], what=what)
+        if total == 0:
+            raise DataError([Problem("new_customers", "is 0 in every period",
+                                     "nobody was acquired: the model cannot be estimated")],
+                            what=what)
+        cov = _covariate_rows(covariates, np.arange(1, len(counts) + 1), None,
+                              start=attrs.get("start"), time_unit=attrs.get("time_unit"), what=what)
+        return counts, cov, attrs
+
     # ------------------------------------------------------------------ fit
     def fit(  # type: ignore[override]
         self,
@@ -801,23 +868,11 @@ class AcquisitionModel(ParametricModel):
             When the data do not identify a parameter (it runs to the edge of
             its range), with the acquisition-specific remedy.
         """
-        what = f"the data passed to {type(self).__name__}"
-        pool = self._pool()
-        counts, attrs = _counts_from(data, time_unit=time_unit, start=start, end=end, what=what)
+        counts, cov, attrs = self._fit_inputs(data, covariates, time_unit=time_unit, start=start,
+                                              end=end)
         n = counts.to_numpy()
         T = len(n)
         total = float(n.sum())
-        if pool is not None and total > pool:
-            raise DataError([Problem("new_customers", f"adds up to {total:g} customers, more than "
-                                     f"the pool of pool_size={pool:g} prospects",
-                                     "pass a pool_size at least as large as everyone acquired "
-                                     "(or pool_size=None)")], what=what)
-        if total == 0:
-            raise DataError([Problem("new_customers", "is 0 in every period",
-                                     "nobody was acquired: the model cannot be estimated")],
-                            what=what)
-        cov = _covariate_rows(covariates, np.arange(1, T + 1), None, start=attrs.get("start"),
-                              time_unit=attrs.get("time_unit"), what=what)
         names = self._names([] if cov is None else list(cov.columns))
         fixed = self._fixed(names)
         free = [q for q in names if q not in fixed]
@@ -1061,24 +1116,8 @@ class AcquisitionModel(ParametricModel):
         x = self._covariates_for(n, covariates)
         observed = float(self.counts_.sum())
         p = self._canonical(self._parameter_draws(int(n_draws), rng).T, list(self.params_.index))
-        pool = self._pool()
-        log_s = log_survival(p, n, x)
-        incr = np.exp(_log_increments(log_s))[:, T:]
-        m = np.asarray(p.m)[:, None]
-        if pool is None:
-            mean = m * incr
-            sims = rng.poisson(mean) if noise else mean
-        else:
-            share = m / pool
-            left = pool - observed
-            probs = share * incr / ((1.0 - share) + share * np.exp(log_s[:, T - 1 : T]))
-            if noise:
-                rest = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0)
-                pvals = np.concatenate([probs, rest], axis=1)
-                pvals /= pvals.sum(axis=1, keepdims=True)
-                sims = rng.multinomial(round(left), pvals)[:, :-1]
-            else:
-                sims = left * probs
+        sims = future_arrivals(p, T, n, observed=observed, pool_size=self._pool(), covariates=x,
+                               noise=noise, rng=rng)
         cum = observed + np.cumsum(sims, axis=1)
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
         point = self.expected_arrivals(n, covariates=covariates)["expected"].to_numpy()[T:]
