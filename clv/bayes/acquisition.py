@@ -27,7 +27,6 @@ import copy
 import functools
 import json
 import os
-import warnings
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -354,10 +353,7 @@ class AcquisitionModel(BayesModel):
                 point = pm.find_MAP(progressbar=False, seed=kwargs.get("random_seed"))
             kwargs["initvals"] = {rv.name: point[rv.name] for rv in model.free_RVs}
             kwargs["init"] = "adapt_full"
-        with warnings.catch_warnings():  # chosen on purpose; PyMC flags it as experimental
-            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental",
-                                    UserWarning)
-            self.idata_ = self._infer(model, method, sampler, kwargs)
+        self.idata_ = self._infer(model, method, sampler, kwargs)
         self.method_ = method
         if method == "nuts":
             self._check_convergence()
