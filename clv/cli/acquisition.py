@@ -68,8 +68,9 @@ def _periods(frame: pd.DataFrame, what: str, first: int | None) -> pd.Index:
     raw = pd.to_numeric(frame["period"], errors="coerce")
     bad = raw.isna() | (raw != raw.round())
     if bad.any():
-        raise DataError([Problem("period", "is not a whole number", "number the periods 1, 2, "
-                                 "3, ... (or drop the column to use the row order)",
+        raise DataError([Problem("period", "is not a whole number on these file lines",
+                                 "number the periods 1, 2, 3, ... (or drop the column to use "
+                                 "the row order)",
                                  rows=_lines(bad))], what=what)
     p = raw.astype(np.int64).to_numpy()
     start = int(p[0]) if first is None else first
@@ -91,8 +92,8 @@ def _covariate_columns(frame: pd.DataFrame, columns: list[str], what: str) -> pd
         values = pd.to_numeric(frame[c], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.fillna(0.0))
         if bad.any():
-            problems.append(Problem(c, "is not a finite number in every row (period "
-                                    "covariates must be numeric)",
+            problems.append(Problem(c, "is not a finite number on these file lines "
+                                    "(period covariates must be numeric)",
                                     "fill the covariate for every period, or drop the column "
                                     "if it is not a covariate", rows=_lines(bad)))
         out[c] = values.astype(np.float64)
@@ -149,7 +150,8 @@ def read_new_customers(path: str | Path) -> tuple[pd.Series, pd.DataFrame | None
     bad = counts.isna() | ~np.isfinite(counts.fillna(0.0)) | (counts < 0) | \
         (counts != counts.round())
     if bad.any():
-        raise DataError([Problem("new_customers", "must be a whole number >= 0 in every row",
+        raise DataError([Problem("new_customers", "must be a whole number >= 0 in every row; it "
+                                 "is not on these file lines",
                                  "give the count of customers acquired in each period (0 when "
                                  "nobody was acquired); do not leave rows empty",
                                  rows=_lines(bad))], what=what)
