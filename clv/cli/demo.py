@@ -41,7 +41,7 @@ from clv.cli.config import UsageError
 if TYPE_CHECKING:
     from clv.cli.main import _Run
 
-__all__ = ["CALIBRATION_END", "OBSERVATION_END", "run_demo"]
+__all__ = ["CALIBRATION_END", "OBSERVATION_END", "report_command", "run_demo"]
 
 logger = logging.getLogger("clv")
 
@@ -172,12 +172,7 @@ def run_demo(run: _Run) -> int:
     run.say("")
     run.say(cx_record["summary"])
     run.say(f"Finance report: {out_dir / 'report.html'}")
-    w = out_dir / "cx_world"
-    run.say(f"Rerun the CX job with: clv report {w / 'transactions.csv'} --cx-events "
-            f"{w / 'cx_events.csv'} --customers {w / 'customers.csv'} --investments "
-            f"{w / 'investments.json'} --new-customers {w / 'new_customers.csv'} --as-of "
-            f"{cx_record['as_of']} --holdout-end {cx_record['holdout_end']} --draws {CX_DRAWS} "
-            f"--seed {CX_SEED} --out report_out")
+    run.say("Rerun the CX job with: clv " + " ".join(report_command(out_dir, cx_record)))
     return EXIT_OK
 
 
@@ -185,6 +180,18 @@ CX_CUSTOMERS = 10_000
 CX_SEED = 7
 CX_DRAWS = 100
 CX_HORIZON = 24
+
+
+def report_command(out_dir: Path, cx_record: dict[str, Any],
+                   report_out: str = "report_out") -> list[str]:
+    """The ``clv report`` arguments that rerun the demo's CX job on the files in ``cx_world/``."""
+    w = out_dir / "cx_world"
+    return ["report", str(w / "transactions.csv"), "--cx-events", str(w / "cx_events.csv"),
+            "--customers", str(w / "customers.csv"), "--investments",
+            str(w / "investments.json"), "--new-customers", str(w / "new_customers.csv"),
+            "--as-of", cx_record["as_of"], "--holdout-end", cx_record["holdout_end"],
+            "--draws", str(cx_record["draws"]), "--seed", str(cx_record["seed"]),
+            "--out", report_out]
 
 
 def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
@@ -239,7 +246,8 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     ])
     last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
     holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
-    return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "as_of": str(last_day),
+    return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "draws": CX_DRAWS,
+            "as_of": str(last_day),
             "holdout_end": str(holdout_last), "timings_s": analysis.timings,
             "covariates": analysis.covariates, "summary": summary,
             "table": table.reset_index().to_dict(orient="records")}
