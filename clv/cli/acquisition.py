@@ -127,10 +127,9 @@ def read_new_customers(path: str | Path) -> tuple[pd.Series, pd.DataFrame | None
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp()
-    >>> p = os.path.join(d, "c.csv")
-    >>> _ = open(p, "w").write("period,new_customers,promo\\n1,10,0.1\\n2,12,0.2\\n")
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "c.csv"
+    >>> _ = p.write_text("period,new_customers,promo\\n1,10,0.1\\n2,12,0.2\\n")
     >>> counts, cov = read_new_customers(p)
     >>> counts.tolist(), list(cov.columns)
     ([10.0, 12.0], ['promo'])
