@@ -209,10 +209,14 @@ def load_acquisition(opts: Any, *, horizon: int, valuation_days: float) -> Acqui
                          "(counts to fit one), not both.")
     if not (opts.acquisition or opts.new_customers):
         for flag, value in (("--acquisition-covariates", opts.acquisition_covariates),
-                            ("--acquisition-period", opts.acquisition_period)):
+                            ("--acquisition-period", opts.acquisition_period),
+                            ("--acquisition-distribution", opts.acquisition_distribution)):
             if value:
                 raise UsageError(f"{flag} needs --acquisition or --new-customers.")
         return None
+    if opts.acquisition and opts.acquisition_distribution:
+        raise UsageError("--acquisition-distribution is for --new-customers; the model file of "
+                         "--acquisition was fitted with its own distribution.")
     if opts.acquisition:
         path = Path(opts.acquisition)
         if not path.exists():

@@ -143,7 +143,7 @@ OPTIONS: tuple[Option, ...] = (
            "on it (instead of --acquisition)"),
     Option("acquisition_distribution", ("--acquisition-distribution",), "str", _ROI,
            "roi/report --new-customers: timing distribution of the acquisition model (default "
-           "exponential-gamma)", default="exponential-gamma", choices=ACQUISITION_DISTRIBUTIONS),
+           "exponential-gamma)", choices=ACQUISITION_DISTRIBUTIONS),
     Option("acquisition_period", ("--acquisition-period",), "str", _ROI,
            "roi/report: length of one acquisition period, D, W, M, Q or Y (default: the model's "
            "time unit, else M); arrivals are mapped onto the monthly valuation periods",

@@ -174,6 +174,16 @@ def test_acquisition_usage_errors(world_files, tmp_path, capsys) -> None:
     assert main(["roi", *_args(d, out, "--new-customers", nc,
                                "--acquisition-distribution", "lognormal")]) == 2
     assert "exponential-gamma" in capsys.readouterr().err
+    plain = tmp_path / "plain.json"
+    counts, _ = read_new_customers(d / "new_customers.csv")
+    AcquisitionModel().fit(counts).to_json(plain)
+    assert main(["roi", *_args(d, out, "--acquisition", str(plain))]) == 2
+    assert "has no period covariates" in capsys.readouterr().err
+    assert main(["roi", *_args(d, out, "--acquisition", str(plain),
+                               "--acquisition-distribution", "weibull")]) == 2
+    assert "--acquisition-distribution is for --new-customers" in capsys.readouterr().err
+    assert main(["roi", *_args(d, out, "--acquisition", str(tmp_path / "none.json"))]) == 5
+    assert "does not exist" in capsys.readouterr().err
     (tmp_path / "bare.csv").write_text("new_customers\n5\n4\n3\n")
     assert main(["roi", *_args(d, out, "--new-customers", str(tmp_path / "bare.csv"))]) == 3
     assert "no covariate column" in capsys.readouterr().err
