@@ -49,6 +49,9 @@ _DATA = frozenset({"validate", "fit", "score", "evaluate", "roi", "report"})
 _ROI = frozenset({"roi", "report"})
 _FITTING = frozenset({"fit", "evaluate"})
 _ALL = frozenset(COMMANDS)
+#: Timing distributions of :class:`clv.models.AcquisitionModel` (not imported here: the
+#: option table stays free of the model code).
+ACQUISITION_DISTRIBUTIONS = ("exponential-gamma", "weibull-gamma", "exponential", "weibull")
 
 
 class UsageError(Exception):
@@ -131,6 +134,24 @@ OPTIONS: tuple[Option, ...] = (
            "only with --cx-events)"),
     Option("investments", ("--investments",), "path", _ROI,
            "roi/report: investments file (.toml, .yaml, .json or .csv; see docs/roi.md)"),
+    Option("acquisition", ("--acquisition",), "path", _ROI,
+           "roi/report: fitted acquisition model (.json of clv.models.AcquisitionModel) with "
+           "period covariates, for investments that shift them (the acquisition lever)"),
+    Option("new_customers", ("--new-customers",), "path", _ROI,
+           "roi/report: new customers per period .csv/.parquet (new_customers, optional "
+           "period, one numeric column per period covariate); an acquisition model is fitted "
+           "on it (instead of --acquisition)"),
+    Option("acquisition_distribution", ("--acquisition-distribution",), "str", _ROI,
+           "roi/report --new-customers: timing distribution of the acquisition model (default "
+           "exponential-gamma)", choices=ACQUISITION_DISTRIBUTIONS),
+    Option("acquisition_period", ("--acquisition-period",), "str", _ROI,
+           "roi/report: length of one acquisition period, D, W, M, Q or Y (default: the model's "
+           "time unit, else M); arrivals are mapped onto the monthly valuation periods",
+           choices=TIME_UNITS),
+    Option("acquisition_covariates", ("--acquisition-covariates",), "path", _ROI,
+           "roi/report: covariates of the future acquisition periods without any investment, "
+           ".csv/.parquet with period and one column per covariate (default: their "
+           "calibration means)"),
     Option("holdout_end", ("--holdout-end",), "date", _ROI,
            "roi/report: end of a holdout period after --as-of to check the CX models "
            "(YYYY-MM-DD; optional)"),
@@ -222,7 +243,8 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
         if not isinstance(value, str) or not value:
             raise UsageError(f"{where} must be a non-empty string, got {value!r}.")
         if option.choices is not None:
-            canon = value.upper() if option.key in ("log_level", "time_unit") else value
+            upper = option.key in ("log_level", "time_unit", "acquisition_period")
+            canon = value.upper() if upper else value
             if canon not in option.choices:
                 raise UsageError(
                     f"{where} must be one of {', '.join(option.choices)}; got {value!r}.")

@@ -14,14 +14,16 @@ score every customer (52-week CLV, 10 % a year discounting); write
 
 Then the CX layer on the synthetic CX world (:func:`clv.synth.simulate_cx_world`,
 10,000 customers with known ground truth): CX features, covariate models, a
-holdout check against the plain model, the driver table and five example
-investments valued with uncertainty (:func:`clv.roi.examples.example_investments`):
+holdout check against the plain model, the driver table and six example
+investments valued with uncertainty (:func:`clv.roi.examples.example_investments`;
+the referral programme acts on new customers through a monthly acquisition model):
 
 - ``report.html``  the self-contained report for finance
 - ``roi.csv``, ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv``,
   ``drivers.csv``, ``cx_holdout.csv``
 - ``cx_world/``    the world's inputs (transactions, CX events, customers,
-  investments), to rerun the same job with ``clv report``.
+  investments, ``new_customers.csv`` per month), to rerun the same job with
+  ``clv report ... --new-customers cx_world/new_customers.csv``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from clv.cli.config import UsageError
 if TYPE_CHECKING:
     from clv.cli.main import _Run
 
-__all__ = ["CALIBRATION_END", "OBSERVATION_END", "run_demo"]
+__all__ = ["CALIBRATION_END", "OBSERVATION_END", "report_command", "run_demo"]
 
 logger = logging.getLogger("clv")
 
@@ -170,45 +172,66 @@ def run_demo(run: _Run) -> int:
     run.say("")
     run.say(cx_record["summary"])
     run.say(f"Finance report: {out_dir / 'report.html'}")
-    w = out_dir / "cx_world"
-    run.say(f"Rerun the CX job with: clv report {w / 'transactions.csv'} --cx-events "
-            f"{w / 'cx_events.csv'} --customers {w / 'customers.csv'} --investments "
-            f"{w / 'investments.json'} --as-of {cx_record['as_of']} --holdout-end "
-            f"{cx_record['holdout_end']} --out report_out")
+    run.say("Rerun the CX job with: clv " + " ".join(report_command(out_dir, cx_record)))
     return EXIT_OK
 
 
 CX_CUSTOMERS = 10_000
 CX_SEED = 7
+CX_DRAWS = 100
+CX_HORIZON = 24
+
+
+def report_command(out_dir: Path, cx_record: dict[str, Any],
+                   report_out: str = "report_out") -> list[str]:
+    """The ``clv report`` arguments that rerun the demo's CX job on the files in ``cx_world/``."""
+    w = out_dir / "cx_world"
+    return ["report", str(w / "transactions.csv"), "--cx-events", str(w / "cx_events.csv"),
+            "--customers", str(w / "customers.csv"), "--investments",
+            str(w / "investments.json"), "--new-customers", str(w / "new_customers.csv"),
+            "--as-of", cx_record["as_of"], "--holdout-end", cx_record["holdout_end"],
+            "--draws", str(cx_record["draws"]), "--seed", str(cx_record["seed"]),
+            "--out", report_out]
 
 
 def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     """The CX-to-ROI job on the synthetic world; writes the report and the world's inputs."""
     import json
+    from types import SimpleNamespace
 
+    from clv.cli.acquisition import load_acquisition
     from clv.cli.io import write_table
     from clv.cli.roi import finance_summary, write_roi_outputs
-    from clv.cx.analysis import run_cx_roi
+    from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.io import atomic_write
-    from clv.roi.examples import example_investments, monthly_acquisition
+    from clv.roi.examples import example_investments, monthly_new_customers
     from clv.synth import simulate_cx_world
 
     world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED)
     investments = example_investments(CX_CUSTOMERS, acquisition=True)
-    acquisition, future = monthly_acquisition(world, horizon=24)
     world_dir = out_dir / "cx_world"
     world_dir.mkdir(parents=True, exist_ok=True)
     write_table(world.transactions, world_dir / "transactions.csv")
     write_table(world.cx_events, world_dir / "cx_events.csv")
     write_table(world.customers, world_dir / "customers.csv")
-    with atomic_write(world_dir / "investments.json") as fh:  # `clv report` has no acquisition
-        json.dump({"investments": [inv.to_dict() for inv in investments  # model input
-                                   if inv.name != "Referral programme"]}, fh, indent=2)
+    write_table(monthly_new_customers(world), world_dir / "new_customers.csv")
+    with atomic_write(world_dir / "investments.json") as fh:
+        json.dump({"investments": [inv.to_dict() for inv in investments]}, fh, indent=2)
+    # the acquisition model as `clv report --new-customers` fits it, from the file written
+    acquisition = load_acquisition(
+        SimpleNamespace(acquisition=None, new_customers=str(world_dir / "new_customers.csv"),
+                        acquisition_distribution=None, acquisition_period=None,
+                        acquisition_covariates=None),
+        horizon=CX_HORIZON, valuation_days=DAYS_PER_MONTH)
+    assert acquisition is not None
     analysis = run_cx_roi(world.transactions, world.cx_events, world.customers, investments,
                           cutoff=world.calibration_end,
-                          observation_end=world.truth.observation_end, n_draws=100,
-                          random_state=CX_SEED, acquisition_model=acquisition,
-                          acquisition_covariates=future, progress=run.progress)
+                          observation_end=world.truth.observation_end, horizon=CX_HORIZON,
+                          n_draws=CX_DRAWS, random_state=CX_SEED,
+                          acquisition_model=acquisition.model,
+                          acquisition_covariates=acquisition.covariates,
+                          acquisition_period_length=acquisition.period_days,
+                          progress=run.progress)
     write_roi_outputs(analysis, out_dir, html=True,
                       title="Experience investments in the synthetic CX world")
     table = analysis.roi.table()
@@ -223,7 +246,8 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     ])
     last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
     holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
-    return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "as_of": str(last_day),
+    return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "draws": CX_DRAWS,
+            "as_of": str(last_day),
             "holdout_end": str(holdout_last), "timings_s": analysis.timings,
             "covariates": analysis.covariates, "summary": summary,
             "table": table.reset_index().to_dict(orient="records")}

@@ -76,7 +76,8 @@ _DESCRIPTIONS = {
     "purchases, expected spend and CLV.",
     "evaluate": "Fit on a calibration period, predict the holdout period, report the errors.",
     "roi": "Link CX signals to purchases, retention and spend, then value experience "
-    "investments: finance table, portfolio, sensitivity (CSV outputs).",
+    "investments: finance table, portfolio, sensitivity (CSV outputs). Investments on new "
+    "customers need --acquisition or --new-customers.",
     "report": "Like roi, plus a self-contained HTML report for finance.",
     "demo": "End-to-end run on bundled data: CDNOW scoring, then the CX world's drivers, ROI "
     "and report.",

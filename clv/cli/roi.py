@@ -11,6 +11,10 @@ up to and including that day). Outputs in ``--out`` (a directory):
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
 
+Investments that shift a period covariate of new-customer arrivals (the
+acquisition lever) also need ``--acquisition model.json`` or
+``--new-customers counts.csv`` (see :mod:`clv.cli.acquisition`).
+
 Money is valued monthly (``--horizon`` months, ``--discount-rate`` per month,
 default 10 % a year) from models fitted on daily periods.
 """
@@ -90,9 +94,10 @@ def finance_summary(table: pd.DataFrame) -> str:
 
 def run_roi(run: _Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
+    from clv.cli.acquisition import load_acquisition
     from clv.cli.io import file_sha256, frame_fingerprint, write_json
     from clv.cli.main import EXIT_OK, _columns, _need, _read
-    from clv.cx.analysis import run_cx_roi
+    from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
 
     opts = run.opts
@@ -118,6 +123,13 @@ def run_roi(run: _Run, *, html: bool) -> int:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
         raise UsageError("--holdout-end must be after --as-of.")
+    acquisition = None
+    if opts.acquisition or opts.new_customers:
+        with run.step("acquisition", "reading the acquisition input"):
+            acquisition = load_acquisition(opts, horizon=int(horizon),
+                                           valuation_days=DAYS_PER_MONTH)
+    else:
+        load_acquisition(opts, horizon=int(horizon), valuation_days=DAYS_PER_MONTH)
     columns = _columns(opts)
     if columns["value_col"] is None:
         columns["value_col"] = "value"
@@ -136,7 +148,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
             observation_end=holdout_end, customer_id_col=str(columns["customer_col"]),
             date_col=str(columns["date_col"]), value_col=str(columns["value_col"]),
             horizon=int(horizon), discount_rate=discount, margin=margin, n_draws=opts.draws,
-            budget=opts.budget, random_state=opts.seed, progress=run.progress)
+            budget=opts.budget, random_state=opts.seed,
+            acquisition_model=None if acquisition is None else acquisition.model,
+            acquisition_covariates=None if acquisition is None else acquisition.covariates,
+            acquisition_period_length=None if acquisition is None else acquisition.period_days,
+            progress=run.progress)
     with run.step("write", f"writing to {out_dir}"):
         written = write_roi_outputs(analysis, out_dir, html=html)
     table = analysis.roi.table()
@@ -146,7 +162,8 @@ def run_roi(run: _Run, *, html: bool) -> int:
                                      "n_rows": len(events)},
                "customers": ({"path": str(opts.customers), "n_rows": len(customers)}
                              if customers is not None else None),
-               "investments": {"path": str(inv_path), "sha256": file_sha256(Path(inv_path))}},
+               "investments": {"path": str(inv_path), "sha256": file_sha256(Path(inv_path))},
+               "acquisition": None if acquisition is None else acquisition.source},
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     "margin": margin, "draws": opts.draws, "seed": opts.seed,

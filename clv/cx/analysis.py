@@ -114,6 +114,32 @@ def _align_ids(frame: pd.DataFrame | None, col: str, like: pd.Series) -> pd.Data
     return frame
 
 
+def _check_shift_columns(investments: Sequence[Any], data: pd.DataFrame,
+                         acquisition_model: Any) -> None:
+    """Every shifted column is a feature, an attribute or a covariate of the acquisition model."""
+    acq = list(getattr(acquisition_model, "covariate_names_", []) or []) \
+        if acquisition_model is not None else []
+    problems = []
+    for inv in investments:
+        for shift in inv.shifts:
+            if shift.column in data.columns or shift.column in acq:
+                continue
+            if acquisition_model is None:
+                fix = ("if it is a period covariate of new-customer arrivals (the acquisition "
+                       "lever), give an acquisition model that has it: acquisition_model= and "
+                       "acquisition_covariates= in Python, --acquisition model.json or "
+                       "--new-customers counts.csv on the command line; otherwise shift a "
+                       f"feature column ({', '.join(map(str, data.columns[:12]))}...)")
+            else:
+                fix = (f"shift a feature column or an acquisition covariate "
+                       f"({', '.join(acq) or 'the acquisition model has none'})")
+            problems.append(Problem(shift.column, f"investment {inv.name!r} shifts "
+                                    f"{shift.column!r}, which is neither a CX feature, a customer "
+                                    "attribute nor a covariate of an acquisition model", fix))
+    if problems:
+        raise DataError(problems, what="the investments")
+
+
 def _step(progress: Callable[[str], None] | None, message: str) -> None:
     if progress is not None:
         progress(message)
@@ -141,6 +167,7 @@ def run_cx_roi(
     with_sensitivity: bool = True,
     acquisition_model: Any = None,
     acquisition_covariates: pd.DataFrame | None = None,
+    acquisition_period_length: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
@@ -222,6 +249,7 @@ def run_cx_roi(
         extra = [c for c in attrs.columns if c not in data.columns]
         data = data.join(attrs[extra], how="left")
     data.attrs["time_unit"] = "D"
+    _check_shift_columns(investments, data, acquisition_model)
     timings["summary"] = time.perf_counter() - t
     _step(progress, "fitting Pareto/NBD and Gamma-Gamma with CX covariates")
     t = time.perf_counter()
@@ -254,7 +282,12 @@ def run_cx_roi(
         per_day = (1.0 + discount_rate) ** (1.0 / period_length) - 1.0
         value = new_customer_value(plain, plain_spend, horizon=round(horizon * period_length),
                                    discount_rate=per_day, margin=margin)
-        new_customers = NewCustomers(acquisition_model, acquisition_covariates, float(value))
+        acq_days = period_length if acquisition_period_length is None \
+            else float(acquisition_period_length)
+        if not acq_days > 0:
+            raise ValueError(f"acquisition_period_length must be > 0 days, got {acq_days!r}.")
+        new_customers = NewCustomers(acquisition_model, acquisition_covariates, float(value),
+                                     periods_per_valuation=period_length / acq_days)
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
     roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,

@@ -118,12 +118,24 @@ class NewCustomers:
     start_period : int, optional
         The model's period that is valuation period 1 (default: the first period
         after its calibration).
+    periods_per_valuation : float, default 1.0
+        Acquisition-model periods per valuation period, e.g. ``365.25 / 12 / 7``
+        for a weekly model valued monthly (``covariates`` then cover
+        ``ceil(horizon * periods_per_valuation)`` future model periods). Arrivals
+        are cumulated over model periods and read off at the valuation periods'
+        boundaries (linear within a model period); an investment's ramp-up and
+        duration act on the model period whose middle falls in the valuation period.
     """
 
     model: Any
     covariates: pd.DataFrame
     value_per_customer: float
     start_period: int | None = None
+    periods_per_valuation: float = 1.0
+
+    def model_periods(self, horizon: int) -> int:
+        """Future acquisition-model periods that cover ``horizon`` valuation periods."""
+        return max(1, math.ceil(horizon * float(self.periods_per_valuation) - 1e-9))
 
 
 @dataclass
@@ -238,8 +250,19 @@ class CounterfactualEngine:
         start = int(model.n_periods_) + 1 if nc.start_period is None else int(nc.start_period)
         if start < 1:
             raise ValueError("new_customers.start_period must be >= 1.")
-        self._acq_n = start + self.horizon - 1
+        ratio = float(nc.periods_per_valuation)
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise ValueError("new_customers.periods_per_valuation must be > 0, "
+                             f"got {nc.periods_per_valuation!r}.")
+        n_future = nc.model_periods(self.horizon)
+        self._acq_n = start + n_future - 1
         self._acq_future = np.arange(start - 1, self._acq_n)
+        # valuation period of each future model period (by its middle), and the
+        # valuation periods' ends in model periods
+        self._acq_slot = np.minimum(((np.arange(n_future) + 0.5) / ratio).astype(np.int64),
+                                    self.horizon - 1)
+        self._acq_ends = np.minimum(np.arange(1, self.horizon + 1) * ratio, n_future)
+        self._acq_ratio = ratio
         self._acq_X0 = np.asarray(model._covariates_for(self._acq_n, nc.covariates),
                                   dtype=np.float64)
         self._acq_names = names
@@ -266,7 +289,7 @@ class CounterfactualEngine:
         for unit, (col, mode, amounts, scale) in shifts:
             j = self._acq_names.index(col)
             x = self._acq_X0[fut, j]
-            w = scale * unit.profile           # share of the change in force per period
+            w = scale * unit.profile[self._acq_slot]  # share of the change in force per period
             if mode == "add":
                 change = amounts[i] * w
             elif mode == "relative":
@@ -276,7 +299,12 @@ class CounterfactualEngine:
             X1[fut, j] += change
         base = acq.expected_arrivals(params, self._acq_n, self._acq_X0)[fut]
         shifted = acq.expected_arrivals(params, self._acq_n, X1)[fut]
-        return (shifted - base) * self._acq_value
+        extra = shifted - base
+        if self._acq_ratio != 1.0:  # cumulate over model periods, read at valuation ends
+            cum = np.concatenate([[0.0], np.cumsum(extra)])
+            at = np.interp(self._acq_ends, np.arange(len(cum)), cum)
+            extra = np.diff(np.concatenate([[0.0], at]))
+        return extra * self._acq_value
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(self) -> None:

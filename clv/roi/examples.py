@@ -15,24 +15,37 @@ import pandas as pd
 
 from clv.roi.spec import Evidence, Investment, Shift
 
-__all__ = ["example_investments", "monthly_acquisition"]
+__all__ = ["example_investments", "monthly_acquisition", "monthly_new_customers"]
+
+
+def monthly_new_customers(world: Any) -> pd.DataFrame:
+    """The world's new customers per calendar month of the calibration period.
+
+    Columns ``period`` (1, 2, ...), ``new_customers`` (the weekly counts summed
+    per month of the week's start) and ``promoter_share`` (the month's mean lagged
+    promoter share): the layout ``clv roi --new-customers`` reads.
+    """
+    weekly = world.acquisition
+    weekly = weekly[weekly["week_start"] < world.calibration_end]
+    month = weekly["week_start"].dt.to_period("M")
+    agg = weekly.groupby(month).agg(new_customers=("new_customers", "sum"),
+                                    promoter_share=("promoter_share_lag1", "mean"))
+    return pd.DataFrame({"period": np.arange(1, len(agg) + 1),
+                         "new_customers": agg["new_customers"].to_numpy(dtype=np.int64),
+                         "promoter_share": agg["promoter_share"].to_numpy(dtype=np.float64)})
 
 
 def monthly_acquisition(world: Any, horizon: int = 24) -> tuple[Any, pd.DataFrame]:
     """An acquisition model of the world's monthly new customers, and its future covariates.
 
     The weekly counts of the calibration year are summed per calendar month, with
-    the month's mean lagged promoter share as the covariate ``promoter_share``;
-    the future path holds the share at its calibration mean (the no-investment
-    scenario).
+    the month's mean lagged promoter share as the covariate ``promoter_share``
+    (:func:`monthly_new_customers`); the future path holds the share at its
+    calibration mean (the no-investment scenario).
     """
     from clv.models import AcquisitionModel
 
-    weekly = world.acquisition
-    weekly = weekly[weekly["week_start"] < world.calibration_end]
-    month = weekly["week_start"].dt.to_period("M")
-    agg = weekly.groupby(month).agg(new_customers=("new_customers", "sum"),
-                                    promoter_share=("promoter_share_lag1", "mean"))
+    agg = monthly_new_customers(world)
     periods = pd.RangeIndex(1, len(agg) + 1, name="period")
     counts = pd.Series(agg["new_customers"].to_numpy(dtype=float), index=periods)
     covariates = pd.DataFrame({"promoter_share": agg["promoter_share"].to_numpy()},

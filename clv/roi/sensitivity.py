@@ -24,6 +24,7 @@ def _extended(nc: NewCustomers | None, extra: int) -> NewCustomers | None:
     """Future covariates carried forward (last period repeated) for a longer horizon."""
     if nc is None or extra <= 0:
         return nc
+    extra = nc.model_periods(extra)
     cov = nc.covariates
     last = cov.iloc[[-1] * extra].copy()
     last.index = pd.RangeIndex(int(cov.index[-1]) + 1, int(cov.index[-1]) + 1 + extra,

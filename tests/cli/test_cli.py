@@ -305,6 +305,14 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert summary["future"] == pytest.approx(equity["discounted"].sum())
     assert abs(summary["acquisition_holdout_cumulative_error_pct"]) < 5.0
     assert "Customer equity as of 1997-03-25" in stdout
+    world = out / "cx_world"
+    counts = pd.read_csv(world / "new_customers.csv")
+    assert list(counts.columns) == ["period", "new_customers", "promoter_share"]
+    invs = json.loads((world / "investments.json").read_text())["investments"]
+    assert "Referral programme" in [i["name"] for i in invs]
+    assert f"--new-customers {world / 'new_customers.csv'}" in stdout
+    assert any(r["investment"] == "Referral programme" and r["gain_acquisition"] > 0
+               for r in record["cx"]["table"])
 
 
 # ---------------------------------------------------------------------- exit codes

@@ -283,3 +283,54 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
         _run(world, [Investment("x", cost=1.0, shifts=[Shift("wait_minutes", "add", -1.0)],
                                 evidence=Evidence.assumption({"acquisition[foo]": (1.0, 0.1)}))],
              new_customers=nc)
+
+
+def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
+    """A model of half-length periods: arrivals of two model periods make one valuation period."""
+    from clv.models import AcquisitionModel
+    from clv.roi import NewCustomers
+
+    gen = np.random.default_rng(5)
+    n_cal = 40
+    share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(n_cal + 2 * H)},
+                         index=pd.RangeIndex(1, n_cal + 2 * H + 1, name="period"))
+    counts = pd.Series(gen.poisson(60 * np.exp(-np.arange(n_cal) / 30)
+                                   * np.exp(2.0 * (share["promoter_share"][:n_cal] - 0.3))),
+                       index=pd.RangeIndex(1, n_cal + 1, name="period"))
+    acq = AcquisitionModel().fit(counts, covariates=share.iloc[:n_cal])
+    future = share.iloc[n_cal:]
+    nc = NewCustomers(acq, future, value_per_customer=25.0, periods_per_valuation=2.0)
+    assert nc.model_periods(H) == 2 * H
+    promo = Investment("Referral push", cost=500.0,
+                       shifts=[Shift("promoter_share", "add", 0.05)], duration=5)
+    res = _run(world, [promo], new_customers=nc)
+    eng = res.engine
+    eng.acquisition_draws_ = pd.DataFrame([acq.params_] * N_DRAWS).reset_index(drop=True)
+    flow = eng._acquisition_flow([eng.unit(promo)], 0)
+    # by hand: the shift holds for valuation periods 1-5 = model periods 1-10 after calibration
+    shifted = future.copy()
+    shifted.iloc[:10, 0] += 0.05
+    n = n_cal + 2 * H
+    base = acq.expected_arrivals(n, covariates=future)["expected"].to_numpy()[n_cal:]
+    more = acq.expected_arrivals(n, covariates=shifted)["expected"].to_numpy()[n_cal:]
+    expected = 25.0 * (more - base).reshape(H, 2).sum(axis=1)
+    np.testing.assert_allclose(flow, expected, rtol=1e-10, atol=1e-12)
+    assert expected[0] > 0 and np.all(np.abs(expected[5:]) < expected[0])
+    # a fractional ratio reads the cumulated arrivals at the valuation ends
+    frac = NewCustomers(acq, future, value_per_customer=25.0, periods_per_valuation=1.5)
+    eng2 = _run(world, [promo], new_customers=frac).engine
+    eng2.acquisition_draws_ = eng.acquisition_draws_
+    flow2 = eng2._acquisition_flow([eng2.unit(promo)], 0)
+    n_model = frac.model_periods(H)
+    shifted2 = future.copy()
+    mids = (np.arange(n_model) + 0.5) / 1.5  # valuation period (0-based) of each model period
+    shifted2.iloc[:n_model, 0] += np.where(mids < 5, 0.05, 0.0)
+    base2 = acq.expected_arrivals(n_cal + n_model, covariates=future)["expected"].to_numpy()
+    more2 = acq.expected_arrivals(n_cal + n_model, covariates=shifted2)["expected"].to_numpy()
+    cum = np.concatenate([[0.0], np.cumsum((more2 - base2)[n_cal:])])
+    at = np.interp(np.arange(1, H + 1) * 1.5, np.arange(n_model + 1), cum)
+    np.testing.assert_allclose(flow2, 25.0 * np.diff(np.concatenate([[0.0], at])), rtol=1e-10)
+    np.testing.assert_allclose(flow2.sum(), 25.0 * cum[-1], rtol=1e-10)
+    with pytest.raises(ValueError, match="periods_per_valuation"):
+        _run(world, [promo], new_customers=NewCustomers(acq, future, 25.0,
+                                                        periods_per_valuation=0.0))

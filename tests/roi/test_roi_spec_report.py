@@ -179,3 +179,52 @@ def test_report_renders_in_headless_chromium(result, tmp_path: Path, close_figur
                     "--window-size=1200,2000", path.as_uri()],
                    capture_output=True, timeout=120, check=False)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+REFERRAL_TOML = """
+[[investments]]
+name = "Referral programme"
+cost = 12000
+duration = 12
+description = "Referral rewards: +10 points (±3) of promoter share for a year."
+shifts = [{column = "promoter_share", mode = "add", amount = 0.10, sd = 0.03}]
+
+[[investments]]
+name = "Referral (tested)"
+cost = 12000
+duration = 12
+shifts = [{column = "promoter_share", mode = "add", amount = 0.10}]
+
+[investments.evidence]
+kind = "experiment"
+source = "market test"
+coefficients = {"acquisition[promoter_share]" = [0.8, 0.2]}
+"""
+
+REFERRAL_CSV = (
+    "name,cost,column,mode,amount,sd,duration,evidence_kind,evidence_source,coefficient,"
+    "coefficient_mean,coefficient_se\n"
+    "Referral programme,12000,promoter_share,add,0.10,0.03,12,,,,,\n"
+    "Referral (tested),12000,promoter_share,add,0.10,,12,experiment,market test,"
+    "acquisition[promoter_share],0.8,0.2\n")
+
+
+def test_investment_files_express_acquisition_shifts(tmp_path: Path) -> None:
+    """A shift of an acquisition covariate and an acquisition[...] coefficient, in every format."""
+    (tmp_path / "inv.toml").write_text(REFERRAL_TOML)
+    invs = load_investments(tmp_path / "inv.toml")
+    assert list(invs[0].shifts) == [Shift("promoter_share", "add", 0.10, sd=0.03)]
+    assert invs[0].duration == 12
+    assert invs[1].evidence.coefficients == {"acquisition[promoter_share]": (0.8, 0.2)}
+    assert invs[1].grade == "A"
+    (tmp_path / "inv.csv").write_text(REFERRAL_CSV)
+    from_csv = load_investments(tmp_path / "inv.csv")
+    for a, b in zip(from_csv, invs, strict=True):
+        assert (a.shifts, a.duration, a.evidence.coefficients) == \
+            (b.shifts, b.duration, b.evidence.coefficients)
+    (tmp_path / "inv.json").write_text(json.dumps({"investments": [i.to_dict() for i in invs]}))
+    assert load_investments(tmp_path / "inv.json") == invs
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict()
+                                                                      for i in invs]}))
+    assert load_investments(tmp_path / "inv.yaml") == invs
