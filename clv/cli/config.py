@@ -212,7 +212,7 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_KEY = {o.key: o for o in OPTIONS}
 _ALIASES = {"observation_end": "as_of"}
-_PATH_KEYS = ("input", "out")
+_PATH_KEYS = tuple(o.key for o in OPTIONS if o.kind == "path")
 
 
 def option_value(option: Option, value: Any, *, source: str) -> Any:
@@ -305,8 +305,9 @@ def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        Option key -> converted value; relative ``input``/``out`` paths (and the
-        ``model`` path of ``score``) are made relative to the job file's directory.
+        Option key -> converted value; relative paths (``input``, ``out``,
+        ``cx_events``, ``investments``, ... and the ``model`` path of ``score``)
+        are made relative to the job file's directory.
 
     Raises
     ------

@@ -206,9 +206,23 @@ def test_acquisition_options_in_the_job_file(tmp_path) -> None:
                    'acquisition-period = "w"\nacquisition_covariates = "future.csv"\n'
                    'acquisition = "acq.json"\n')
     opts = load_config(job, "roi")
-    assert opts == {"new_customers": "nc.csv", "acquisition_distribution": "weibull",
-                    "acquisition_period": "W", "acquisition_covariates": "future.csv",
-                    "acquisition": "acq.json"}
+    here = str(tmp_path)  # relative paths are relative to the job file's directory
+    assert opts == {"new_customers": f"{here}/nc.csv", "acquisition_distribution": "weibull",
+                    "acquisition_period": "W", "acquisition_covariates": f"{here}/future.csv",
+                    "acquisition": f"{here}/acq.json"}
+
+
+def test_every_path_in_the_job_file_is_relative_to_it(tmp_path) -> None:
+    job = tmp_path / "jobs" / "job.toml"
+    job.parent.mkdir()
+    job.write_text('input = "tx.csv"\n[roi]\ncx_events = "cx/events.csv"\n'
+                   'customers = "customers.parquet"\ninvestments = "/abs/investments.toml"\n'
+                   'out = "out"\n')
+    opts = load_config(job, "roi")
+    base = job.parent
+    assert opts == {"input": str(base / "tx.csv"), "cx_events": str(base / "cx/events.csv"),
+                    "customers": str(base / "customers.parquet"),
+                    "investments": "/abs/investments.toml", "out": str(base / "out")}
 
 
 def test_demo_report_command_reproduces_its_roi_table(tmp_path, monkeypatch) -> None:
