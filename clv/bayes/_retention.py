@@ -296,7 +296,10 @@ class RetentionBayesModel(BayesModel):
         ``covariates=`` (one row per customer, aligned with
         ``periods_observed``) each customer's own churn hazard is used and the
         coordinate is the index of ``covariates``; the residual lifetime is then
-        a numerical sum per draw and customer, so ``thin`` keeps it quick.
+        the maximum-likelihood model's numerical sum per draw and customer
+        (measured: about 1 ms per customer and draw at ``discount_rate=0.01``,
+        much more at 0, where the power-law tail needs long sums), so use
+        ``thin`` on large posteriors.
         """
         n = np.atleast_1d(np.asarray(periods_observed, dtype=np.float64))
         if covariates is not None:
