@@ -191,7 +191,8 @@ class BayesModel:
     covariates : mapping of process name to column names, optional
         Time-invariant customer covariates per lever, as in the
         maximum-likelihood models (the concrete models expose them as
-        ``purchase_covariates=``, ``dropout_covariates=``, ``spend_covariates=``).
+        ``purchase_covariates=``, ``dropout_covariates=``, ``spend_covariates=``,
+        ``churn_covariates=``).
     coefficient_prior : (distribution, kwargs), optional
         Prior of every coefficient without a prior of its own in ``priors``,
         on the *standardised* scale (effect per standard deviation of the
@@ -211,10 +212,6 @@ class BayesModel:
                                   for k, v in (covariates or {}).items() if v}
         self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
         self._design = self._template._design
-        if any(lv.param is None for lv in self._design.active):
-            raise ValueError(f"{type(self).__name__} is fitted on aggregated counts and takes no "
-                             "churn covariates; use the maximum-likelihood model "
-                             "(clv.models, churn_covariates=...) for them.")
         names = self.param_names() + tuple(self._design.names)
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)
@@ -302,6 +299,15 @@ class BayesModel:
         unique, counts = compress(cols, weights)
         return unique, counts, frame
 
+    def _likelihood_with_multipliers(self) -> cov.LikelihoodWithMultipliers | None:
+        """Likelihood with the multipliers of levers without a base parameter (None: no such lever).
+
+        The retention models return the proportional-hazards likelihood of
+        :mod:`clv.models._retention_covariates`, the one their
+        maximum-likelihood fit maximises.
+        """
+        return None
+
     nutpie_ok: ClassVar[bool] = True
     """Whether the PyTensor graph of the likelihood compiles for nutpie (numba backend)."""
 
@@ -351,7 +357,7 @@ class BayesModel:
                 ll = bcov.covariate_log_likelihood(
                     spec, self._design, self._priors, self._coefficient_prior,
                     scaling["mean"].to_numpy(), scaling["scale"].to_numpy(),
-                    cols[:n_cols], cols[n_cols:])
+                    cols[:n_cols], cols[n_cols:], self._likelihood_with_multipliers())
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model
         if not self._segmented:

@@ -78,7 +78,8 @@ def _shift(design: Design, coefs: Sequence[Any], mean: np.ndarray, param: str) -
 def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any],
                              coefficient_prior: tuple[str, Mapping[str, Any]],
                              mean: np.ndarray, scale: np.ndarray, cols: Sequence[Any],
-                             Z: Sequence[Any]) -> Any:
+                             Z: Sequence[Any],
+                             ll_mult: cov.LikelihoodWithMultipliers | None = None) -> Any:
     """Create the parameters and coefficients in the active PyMC model; return the per-row ll.
 
     Parameters
@@ -97,6 +98,13 @@ def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any
     cols, Z : sequences of arrays
         The model's data columns and the covariate column of each coefficient
         (natural units), row-aligned.
+    ll_mult : callable, optional
+        For levers that multiply no base parameter (the proportional-hazards
+        churn of the retention models): the likelihood
+        ``ll_mult(params, {process: multiplier}, *cols, ops)`` the
+        maximum-likelihood fit uses (e.g.
+        :func:`clv.models._retention_covariates.log_likelihood`); the
+        multiplier is :func:`clv.models._covariates.covariate_multiplier`.
     """
     signs = lever_params(design)
     coefs = []
@@ -118,9 +126,17 @@ def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any
         else:
             values[name] = getattr(pm, dist)(name, **kwargs)
     base = spec.params(**values)
-    ind = cov.individual_params(base, design.active, design.split(list(Z)), design.split(coefs),
-                                ops=PYTENSOR)
-    return spec.log_likelihood(ind, *cols, ops=PYTENSOR)
+    X, gammas = design.split(list(Z)), design.split(coefs)
+    ind = cov.individual_params(base, design.active, X, gammas, ops=PYTENSOR)
+    direct = [lv for lv in design.active if lv.param is None]
+    if not direct:
+        return spec.log_likelihood(ind, *cols, ops=PYTENSOR)
+    if ll_mult is None:
+        raise ValueError(f"the {[lv.process for lv in direct]} covariates need the model's "
+                         "likelihood with multipliers (ll_mult)")
+    mult = {lv.process: cov.covariate_multiplier(X[lv.process], gammas[lv.process], lv.sign,
+                                                 ops=PYTENSOR) for lv in direct}
+    return ll_mult(ind, mult, *cols, ops=PYTENSOR)
 
 
 def free_point(model: pm.Model, design: Design, params: Mapping[str, float],

@@ -18,6 +18,7 @@ class BetaDiscreteWeibullModel(RetentionBayesModel):
 
     Default priors: ``HalfNormal(10)`` on the Beta shapes and
     ``HalfNormal(2)`` on the Weibull shape ``c`` (``c = 1`` is the sBG model).
+    ``churn_covariates=`` as in :class:`clv.bayes.ShiftedBetaGeoModel`.
 
     Examples
     --------

@@ -20,6 +20,11 @@ class ShiftedBetaGeoModel(RetentionBayesModel):
     survival table); one set of parameters for all cohorts.  Default priors:
     ``HalfNormal(10)`` on both Beta shapes.
 
+    ``churn_covariates=`` as in :class:`clv.models.ShiftedBetaGeoModel`
+    (discrete proportional hazards, coefficients ``churn[column]``; per-customer
+    rows only); coefficient priors as in :class:`clv.bayes.ParetoNBDModel`
+    (see :class:`~clv.bayes._retention.RetentionBayesModel`).
+
     Examples
     --------
     >>> from clv.bayes import ShiftedBetaGeoModel

@@ -41,7 +41,8 @@ def log_survival(params: Any, multiplier: Any, t: Any, *, ops: Ops = NUMPY) -> A
     """
     alpha, beta = params[0], params[1]
     c = params[2] if len(params) > 2 else 1.0
-    x = multiplier * ops.maximum(t, 0.0) ** c
+    # t <= 0 is masked below; the power takes 1 there so that its gradient in c stays finite
+    x = multiplier * ops.where(t > 0, t, 1.0) ** c
     return ops.where(t > 0, log_beta(alpha, beta + x, ops) - log_beta(alpha, beta, ops), 0.0)
 
 

@@ -191,11 +191,13 @@ def test_bad_configurations_are_rejected(fitted: dict) -> None:
         cb.ParetoNBDModel(segment="channel", **KW["pareto"])
     with pytest.raises(ValueError, match="unknown PyMC distribution"):
         cb.GammaGammaModel(spend_covariates=["nps"], coefficient_prior=("Nope", {}))
-    with pytest.raises(ValueError, match="aggregated counts"):
-        cb.ShiftedBetaGeoModel(covariates={"churn": ["nps"]})
-    data, _ = fitted["pareto"]
     from clv.exceptions import DataError
 
+    # churn covariates need one row per customer: a survival table is refused
+    table = pd.DataFrame({"period": range(3), "n_alive": [100, 80, 70]})
+    with pytest.raises(DataError, match="survival table"):
+        cb.ShiftedBetaGeoModel(churn_covariates=["nps"]).build_model(table)
+    data, _ = fitted["pareto"]
     with pytest.raises(DataError, match="wait"):
         cb.ParetoNBDModel(dropout_covariates=["wait"]).build_model(data)
 
