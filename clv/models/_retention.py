@@ -418,9 +418,11 @@ def residual_lifetime_sum(
     DERL of Fader & Hardie 2010 for a customer with :math:`n` renewals).
     Summed in blocks until the tail is below :math:`10^{-14}` of the total:
     with :math:`d > 0` the tail is bounded by a geometric series; with
-    :math:`d = 0` and :math:`S(t) \sim t^{-e}` the remainder is estimated from
-    the power law (relative error about :math:`10^{-6}` of the remainder) and the
-    sum is infinite when :math:`e \le 1`.
+    :math:`d = 0` and :math:`S(t) \sim t^{-e}` the remainder after :math:`N`
+    terms is estimated from the power law (Euler-Maclaurin with the local
+    exponent, error of order remainder / :math:`N`); summation stops when that
+    error is below :math:`10^{-10}` of the total, and the sum is infinite when
+    :math:`e \le 1`.
 
     Parameters
     ----------
@@ -479,6 +481,12 @@ def residual_lifetime_sum(
         power = np.where(e > 1.0, last * (n_last / np.where(e > 1.0, e - 1.0, 1.0) - 0.5), np.inf)
         tail = np.minimum(geometric, power)
         done = tail <= 1e-14 * total[active]
+        # d = 0 and a heavy tail: stop once the remainder estimate is accurate enough (its
+        # error shrinks like remainder / N) and add it, rather than summing to 2**20 terms
+        settle = ~done & (du[active] == 0) & np.isfinite(power) & (
+            power * (4.0 / n_last) <= 1e-10 * total[active])
+        total[active] += np.where(settle, power, 0.0)
+        done |= settle
         final = start + _BLOCK > _MAX_TERMS
         if final:
             total[active] += np.where(np.isfinite(tail), np.maximum(tail, 0.0), np.inf)
