@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-draws", type=int, nargs="+", default=[100])
     parser.add_argument("--discount-rate", type=float, nargs="+", default=[0.0, 0.002])
     parser.add_argument("--no-command", action="store_true", help="skip the `clv score` runs")
+    parser.add_argument("--data-dir", help="keep the log, model files and RFM frame here and "
+                        "reuse them on the next run (default: a temporary directory)")
     parser.add_argument("--child", choices=("build", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -120,18 +123,26 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(child_score(Path(args.tmp), args.max_draws[0], args.discount_rate[0])))
         return
 
-    with tempfile.TemporaryDirectory(prefix="clv-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        start = time.perf_counter()
-        write_log(tmp / "tx.parquet", args.rows, args.customers, string_ids=False)
-        print(f"log: {args.rows:,} rows, {args.customers:,} customers (integer ids), written in "
-              f"{time.perf_counter() - start:.1f} s")
-        _spawn([sys.executable, "-m", "clv", "fit", str(tmp / "tx.parquet"), "--value-col",
-                "value", "--as-of", AS_OF, "--out", str(tmp / "model.json"), "--quiet"])
-        built = _spawn([sys.executable, __file__, "--child", "build", "--tmp", tmpdir])
-        print(f"posterior model file: {CHAINS} chains x {DRAWS} draws from the MLE fits' "
-              f"asymptotic normal, {(tmp / 'model.nc').stat().st_size / 2**10:.0f} KB (built "
-              f"in {built['process_seconds']:.1f} s)")
+    with contextlib.ExitStack() as stack:
+        if args.data_dir:
+            tmp = Path(args.data_dir) / f"{args.rows}-{args.customers}"
+            tmp.mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clv-bench-")))
+        tmpdir = str(tmp)
+        if not (tmp / "model.nc").exists():
+            start = time.perf_counter()
+            write_log(tmp / "tx.parquet", args.rows, args.customers, string_ids=False)
+            print(f"log: {args.rows:,} rows, {args.customers:,} customers (integer ids), written "
+                  f"in {time.perf_counter() - start:.1f} s")
+            _spawn([sys.executable, "-m", "clv", "fit", str(tmp / "tx.parquet"), "--value-col",
+                    "value", "--as-of", AS_OF, "--out", str(tmp / "model.json"), "--quiet"])
+            built = _spawn([sys.executable, __file__, "--child", "build", "--tmp", tmpdir])
+            print(f"posterior model file: {CHAINS} chains x {DRAWS} draws from the MLE fits' "
+                  f"asymptotic normal, {(tmp / 'model.nc').stat().st_size / 2**10:.0f} KB (built "
+                  f"in {built['process_seconds']:.1f} s)")
+        else:
+            print(f"reusing the log and posterior model file in {tmp}")
         header = (f"{'step':<10} {'draws':>6} {'discount':>9} {'wall s':>8} {'CPU s':>8} "
                   f"{'step MB':>8} {'peak RSS MB':>12} {'<= 5 s':>7}")
         print(header)

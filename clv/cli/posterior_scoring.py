@@ -36,7 +36,6 @@ import pandas as pd
 
 from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
 from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
-from clv.models._mle import unique_rows
 
 __all__ = [
     "DEFAULT_CHUNK_CELLS",
@@ -157,25 +156,74 @@ def _summarise(block: np.ndarray) -> np.ndarray:
     return summary
 
 
-def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndarray,
-                       T: np.ndarray, grid: np.ndarray, factors: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(alive), expected purchases and discounted purchases: ``(histories, draws)`` each."""
+def _param_arrays(spec: Any, params: list[Any]) -> Any:
+    """The draws as one parameter tuple of ``(1, draws)`` arrays (broadcast over rows)."""
+    return spec.params(*(np.array([p[j] for p in params], dtype=np.float64)[None, :]
+                         for j in range(len(spec.params._fields))))
+
+
+def _purchases_if_alive(spec: Any, params: list[Any], x: np.ndarray, T: np.ndarray,
+                        grid: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Expected and discounted purchases of a customer alive at ``T``: ``(pairs, draws)`` each.
+
+    Every scorable model factorises as :math:`E[N(0,t] \mid x, t_x, T] =
+    P(\text{alive} \mid x, t_x, T)\, g(t; x, T)`: given alive, the history
+    matters only through ``(frequency, T)``.  ``g`` is evaluated once per distinct
+    ``(frequency, T)`` pair and draw as ``expected_purchases / probability_alive``
+    at ``recency = T`` (where P(alive) is largest), with the model's own pure
+    functions.  With ``d > 0`` the increments of ``g`` over the ``grid`` of period
+    ends are discounted as in :func:`clv.value.customer_lifetime_value`.
+    """
     n, s = x.size, len(params)
-    alive, purchases, discounted = (np.empty((n, s)) for _ in range(3))
+    total, discounted = np.empty((n, s)), np.empty((n, s))
     step = max(1, _GRID_CELLS // grid.size)
     t = grid[None, 1:]  # E[N(0, 0]] = 0
-    for i, p in enumerate(params):
-        alive[:, i] = spec.probability_alive(p, x, t_x, T)
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            cumulative = spec.expected_purchases(p, t, x[lo:hi, None], t_x[lo:hi, None],
-                                                 T[lo:hi, None])
-            purchases[lo:hi, i] = cumulative[:, -1]
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        xs, Ts = x[lo:hi, None], T[lo:hi, None]
+        for i, p in enumerate(params):
+            alive = spec.probability_alive(p, xs, Ts, Ts)
+            cumulative = spec.expected_purchases(p, t, xs, Ts, Ts)
+            cumulative /= alive
+            cumulative[alive[:, 0] == 0] = 0.0  # never alive: no purchases
+            total[lo:hi, i] = cumulative[:, -1]
+            if grid.size == 2:  # d = 0: the telescoped sum
+                discounted[lo:hi, i] = cumulative[:, -1]
+                continue
             # purchases in period k are discounted to its end (clv.value's sum, elementwise)
             increments = np.diff(cumulative, axis=1, prepend=0.0)
-            discounted[lo:hi, i] = (increments * factors).sum(axis=1)
-    return alive, purchases, discounted
+            increments *= factors
+            discounted[lo:hi, i] = increments.sum(axis=1)
+    return total, discounted
+
+
+def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Intercept and slope of expected spend in ``monetary_value``: ``(frequencies, draws)`` each.
+
+    The spend model's expected spend is affine in the customer's mean
+    transaction value (Gamma-Gamma: :math:`E[Z \mid x, \bar m] = p(v + x\bar m)/(px + q - 1)`),
+    so per draw and frequency it is ``intercept + slope * monetary_value``, with
+    ``intercept`` the model's value at ``monetary_value = 0`` and ``slope`` its
+    increase to ``monetary_value = 1``.
+    """
+    xs = frequencies[:, None]
+    intercept = np.asarray(spec.expected_spend(params, xs, np.zeros_like(xs)), dtype=np.float64)
+    slope = np.asarray(spec.expected_spend(params, xs, np.ones_like(xs)), dtype=np.float64)
+    slope -= intercept
+    return intercept, slope
+
+
+def _spend_rows(intercept: np.ndarray, slope: np.ndarray, code: np.ndarray,
+                m: np.ndarray) -> np.ndarray:
+    """Expected spend ``(rows, draws)`` of rows sorted by frequency code (one line per run)."""
+    out = np.empty((m.size, intercept.shape[1]))
+    bounds = np.flatnonzero(np.diff(code)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, m.size], strict=True):
+        k = code[lo]
+        np.multiply(m[lo:hi, None], slope[k], out=out[lo:hi])
+        out[lo:hi] += intercept[k]
+    return out
 
 
 def posterior_score_table(
@@ -236,42 +284,68 @@ def posterior_score_table(
     names = ["probability_alive", "expected_purchases"] + (
         ["expected_spend", "clv"] if with_spend else [])
     summary = {name: np.empty((n, 3)) for name in names}
-    # customers sorted by history: each distinct (frequency, recency, T) is one run of rows
+    # customers sorted by history: each distinct (frequency, T) pair is one run of rows, each
+    # distinct (frequency, recency, T) history one run within it
     order = np.lexsort((t_x, T, x))
     xs, ts, Ts = x[order], t_x[order], T[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+    new_pair = np.ones(n, dtype=bool)
+    new_pair[1:] = (xs[1:] != xs[:-1]) | (Ts[1:] != Ts[:-1])
+    first = new_pair.copy()
+    first[1:] |= ts[1:] != ts[:-1]
     history = np.cumsum(first) - 1  # history of each sorted customer
     starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
     hx, ht, hT = xs[first], ts[first], Ts[first]
+    pair = np.cumsum(new_pair[first]) - 1  # (frequency, T) pair of each history
     rows = max(1, int(chunk_cells) // max(n_samples, 1))
+    tx_arrays = _param_arrays(tx_spec, tx_params)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
+        if_alive, if_alive_discounted = _purchases_if_alive(
+            tx_spec, tx_params, hx[new_pair[first]], hT[new_pair[first]], grid, factors)
+        if with_spend:
+            assert sp_spec is not None and sp_params is not None
+            sp_arrays = _param_arrays(sp_spec, sp_params)
+            # expected spend: one line in monetary_value per frequency and draw; its summary
+            # once per distinct (frequency, monetary_value)
+            freqs, fcode = np.unique(x, return_inverse=True)
+            intercept, slope = _spend_lines(sp_spec, sp_arrays, freqs)
+            by_spend = np.lexsort((m, x))
+            fs, mss = fcode[by_spend], m[by_spend]
+            new = np.ones(n, dtype=bool)
+            new[1:] = (fs[1:] != fs[:-1]) | (mss[1:] != mss[:-1])
+            spend_summary = np.empty((int(new.sum()), 3))
+            uf, um = fs[new], mss[new]
+            for lo in range(0, uf.size, rows):
+                hi = min(uf.size, lo + rows)
+                spend_summary[lo:hi] = _summarise(_spend_rows(intercept, slope, uf[lo:hi],
+                                                              um[lo:hi]))
+            summary["expected_spend"][by_spend] = spend_summary[np.cumsum(new) - 1]
+            del spend_summary, by_spend, fs, mss, new
+            ms, fcs = m[order], fcode[order]
         for h_lo in range(0, hx.size, rows):  # a block of histories ...
             h_hi = min(hx.size, h_lo + rows)
-            alive, purchases, discounted = _transaction_block(
-                tx_spec, tx_params, hx[h_lo:h_hi], ht[h_lo:h_hi], hT[h_lo:h_hi], grid, factors)
+            hp = pair[h_lo:h_hi]
+            alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
+                                              ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
+            purchases = if_alive[hp]
+            purchases *= alive
             c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
             idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+            if with_spend:
+                discounted = if_alive_discounted[hp]
+                discounted *= alive
             summary["probability_alive"][idx] = _summarise(alive)[key]
             summary["expected_purchases"][idx] = _summarise(purchases)[key]
             del alive, purchases
             if not with_spend:
                 continue
-            assert sp_spec is not None and sp_params is not None
             for lo in range(c_lo, c_hi, rows):  # ... and its customers, block by block
                 hi = min(c_hi, lo + rows)
-                idx, key = order[lo:hi], history[lo:hi] - h_lo
-                (ux, um), skey = unique_rows([x[idx], m[idx]])
-                spend = np.empty((ux.size, n_samples))
-                for i, p in enumerate(sp_params):
-                    spend[:, i] = sp_spec.expected_spend(p, ux, um)
-                value = spend[skey]
-                value *= discounted[key]
+                value = _spend_rows(intercept, slope, fcs[lo:hi], ms[lo:hi])
+                value *= discounted[history[lo:hi] - h_lo]
                 value *= float(margin)
-                summary["clv"][idx] = _summarise(value)
+                summary["clv"][order[lo:hi]] = _summarise(value)
                 del value
-                summary["expected_spend"][idx] = _summarise(spend)[skey]
     rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
                 and (with_spend or c != "monetary_value")]
     out = rfm[rfm_cols].astype(np.float64)
