@@ -27,8 +27,11 @@ No PyMC is needed, only NumPy.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,7 @@ from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat
 __all__ = [
     "DEFAULT_CHUNK_CELLS",
     "DEFAULT_MAX_DRAWS",
+    "MAX_WORKERS",
     "QUANTILES",
     "draw_indices",
     "posterior_score_columns",
@@ -53,6 +57,8 @@ DEFAULT_MAX_DRAWS = 100
 DEFAULT_CHUNK_CELLS = 4_000_000
 """Customers x draws evaluated at once (32 MB of float64 per score array)."""
 QUANTILES = (0.05, 0.95)
+MAX_WORKERS = 4
+"""Most threads :func:`posterior_score_table` uses by default (memory grows with each)."""
 _GRID_CELLS = 2_000_000  # histories x horizon grid points at once (as clv.value)
 
 
@@ -125,6 +131,61 @@ def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
     return tx_spec, tx_params, sp_spec, sp_params
 
 
+def _workers(workers: int | None) -> int:
+    """Threads to use: ``workers``, or the CPUs this process may run on (at most MAX_WORKERS)."""
+    if workers is None:
+        try:
+            available = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            available = os.cpu_count() or 1
+        return max(1, min(MAX_WORKERS, available))
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    return int(workers)
+
+
+def _rank_codes(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each value among the column's distinct values, and their number (a bound).
+
+    Whole numbers in a range shorter than the column (counts, whole-period
+    times) are their own ranks, offset by the minimum; other columns are hashed
+    (:func:`pandas.factorize`) and only the distinct values sorted.
+    """
+    lo = float(column.min())
+    span = float(column.max()) - lo
+    if np.isfinite(span) and span < column.size:
+        codes = (column - lo).astype(np.int64)
+        if np.array_equal(codes, column - lo):
+            return codes, int(span) + 1
+    codes, uniques = pd.factorize(column, sort=False)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    return rank[codes], len(uniques)
+
+
+def _sort_order(*columns: np.ndarray) -> np.ndarray:
+    """Indices that sort the rows by ``columns`` (the first is the primary key).
+
+    The order of :func:`numpy.lexsort` on the reversed columns, several times
+    faster: the ranks of the columns' values make one int64 key, sorted once
+    (stably, so equal rows keep their order).
+
+    Examples
+    --------
+    >>> _sort_order(np.array([2.0, 1.0, 2.0, 1.0]), np.array([0.5, 3.0, 0.1, 2.0])).tolist()
+    [3, 1, 2, 0]
+    """
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, n_codes = _rank_codes(column)
+        if size * n_codes >= 2**62:  # too many combinations for one key
+            return np.lexsort(columns[::-1])
+        key = key * np.int64(n_codes) + codes
+        size *= n_codes
+    return np.argsort(key, kind="stable")
+
+
 def _summarise(block: np.ndarray) -> np.ndarray:
     """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
 
@@ -163,7 +224,8 @@ def _param_arrays(spec: Any, params: list[Any]) -> Any:
 
 
 def _purchases_if_alive(spec: Any, params: list[Any], x: np.ndarray, T: np.ndarray,
-                        grid: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        grid: np.ndarray, factors: np.ndarray, workers: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
     r"""Expected and discounted purchases of a customer alive at ``T``: ``(pairs, draws)`` each.
 
     Every scorable model factorises as :math:`E[N(0,t] \mid x, t_x, T] =
@@ -171,30 +233,53 @@ def _purchases_if_alive(spec: Any, params: list[Any], x: np.ndarray, T: np.ndarr
     matters only through ``(frequency, T)``.  ``g`` is evaluated once per distinct
     ``(frequency, T)`` pair and draw as ``expected_purchases / probability_alive``
     at ``recency = T`` (where P(alive) is largest), with the model's own pure
-    functions.  With ``d > 0`` the increments of ``g`` over the ``grid`` of period
-    ends are discounted as in :func:`clv.value.customer_lifetime_value`.
+    functions, draw by draw (the draws shared out among ``workers`` threads).
+    With ``d > 0`` the increments of ``g`` over the ``grid`` of period ends are
+    discounted as in :func:`clv.value.customer_lifetime_value`.
     """
     n, s = x.size, len(params)
     total, discounted = np.empty((n, s)), np.empty((n, s))
     step = max(1, _GRID_CELLS // grid.size)
     t = grid[None, 1:]  # E[N(0, 0]] = 0
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        xs, Ts = x[lo:hi, None], T[lo:hi, None]
-        for i, p in enumerate(params):
-            alive = spec.probability_alive(p, xs, Ts, Ts)
-            cumulative = spec.expected_purchases(p, t, xs, Ts, Ts)
-            cumulative /= alive
-            cumulative[alive[:, 0] == 0] = 0.0  # never alive: no purchases
-            total[lo:hi, i] = cumulative[:, -1]
-            if grid.size == 2:  # d = 0: the telescoped sum
-                discounted[lo:hi, i] = cumulative[:, -1]
-                continue
-            # purchases in period k are discounted to its end (clv.value's sum, elementwise)
-            increments = np.diff(cumulative, axis=1, prepend=0.0)
-            increments *= factors
-            discounted[lo:hi, i] = increments.sum(axis=1)
+
+    def draws(i_lo: int, i_hi: int) -> None:
+        with np.errstate(all="ignore"):
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
+                xs, Ts = x[lo:hi, None], T[lo:hi, None]
+                for i in range(i_lo, i_hi):
+                    alive = spec.probability_alive(params[i], xs, Ts, Ts)
+                    cumulative = spec.expected_purchases(params[i], t, xs, Ts, Ts)
+                    cumulative /= alive
+                    cumulative[alive[:, 0] == 0] = 0.0  # never alive: no purchases
+                    total[lo:hi, i] = cumulative[:, -1]
+                    if grid.size == 2:  # d = 0: the telescoped sum
+                        discounted[lo:hi, i] = cumulative[:, -1]
+                        continue
+                    # purchases in period k are discounted to its end (clv.value's sum)
+                    increments = np.diff(cumulative, axis=1, prepend=0.0)
+                    increments *= factors
+                    discounted[lo:hi, i] = increments.sum(axis=1)
+
+    bounds = np.linspace(0, s, min(workers, s) + 1).astype(int)
+    _run([(draws, (int(a), int(b))) for a, b in itertools.pairwise(bounds)],
+         workers)
     return total, discounted
+
+
+def _run(tasks: list[tuple[Any, tuple[Any, ...]]], workers: int) -> None:
+    """Call ``fn(*args)`` for every task, on ``workers`` threads (tasks write disjoint rows).
+
+    NumPy and SciPy release the GIL in their loops, so threads share out the work;
+    every task computes the same numbers whichever thread runs it.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        for fn, args in tasks:
+            fn(*args)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(fn, *args) for fn, args in tasks]:
+            future.result()
 
 
 def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray
@@ -214,18 +299,6 @@ def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray
     return intercept, slope
 
 
-def _spend_rows(intercept: np.ndarray, slope: np.ndarray, code: np.ndarray,
-                m: np.ndarray) -> np.ndarray:
-    """Expected spend ``(rows, draws)`` of rows sorted by frequency code (one line per run)."""
-    out = np.empty((m.size, intercept.shape[1]))
-    bounds = np.flatnonzero(np.diff(code)) + 1
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, m.size], strict=True):
-        k = code[lo]
-        np.multiply(m[lo:hi, None], slope[k], out=out[lo:hi])
-        out[lo:hi] += intercept[k]
-    return out
-
-
 def posterior_score_table(
     bundle: PosteriorBundle,
     rfm: pd.DataFrame,
@@ -236,6 +309,7 @@ def posterior_score_table(
     thin: int = 1,
     max_draws: int | None = DEFAULT_MAX_DRAWS,
     chunk_cells: int = DEFAULT_CHUNK_CELLS,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Score every customer over the posterior draws of a posterior model file.
 
@@ -257,6 +331,11 @@ def posterior_score_table(
     chunk_cells : int, default :data:`DEFAULT_CHUNK_CELLS`
         Customers x draws per block (bounds memory; the result does not depend on it
         beyond floating-point rounding).
+    workers : int or None, default None
+        Threads that share out the blocks (NumPy and SciPy release the GIL);
+        None: the CPUs available to the process, at most :data:`MAX_WORKERS`.
+        The scores do not depend on it: every block is computed the same way
+        whichever thread runs it, so reruns are byte-identical.
 
     Returns
     -------
@@ -268,6 +347,7 @@ def posterior_score_table(
     tx_spec, tx_params, sp_spec, sp_params = _select(bundle, thin, max_draws)
     n_samples = len(tx_params)
     with_spend = sp_params is not None
+    workers = _workers(workers)
     x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
     n = x.size
     m = np.zeros(n)
@@ -286,8 +366,8 @@ def posterior_score_table(
     summary = {name: np.empty((n, 3)) for name in names}
     # customers sorted by history: each distinct (frequency, T) pair is one run of rows, each
     # distinct (frequency, recency, T) history one run within it
-    order = np.lexsort((t_x, T, x))
-    xs, ts, Ts = x[order], t_x[order], T[order]
+    order = _sort_order(x, T, t_x)
+    xs, ts, Ts, ms = x[order], t_x[order], T[order], m[order]
     new_pair = np.ones(n, dtype=bool)
     new_pair[1:] = (xs[1:] != xs[:-1]) | (Ts[1:] != Ts[:-1])
     first = new_pair.copy()
@@ -296,64 +376,87 @@ def posterior_score_table(
     starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
     hx, ht, hT = xs[first], ts[first], Ts[first]
     pair = np.cumsum(new_pair[first]) - 1  # (frequency, T) pair of each history
+    freqs, hcode = np.unique(hx, return_inverse=True)  # distinct frequencies
     rows = max(1, int(chunk_cells) // max(n_samples, 1))
     tx_arrays = _param_arrays(tx_spec, tx_params)
+    sp_arrays = None if sp_spec is None or sp_params is None else _param_arrays(sp_spec,
+                                                                                sp_params)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         if_alive, if_alive_discounted = _purchases_if_alive(
-            tx_spec, tx_params, hx[new_pair[first]], hT[new_pair[first]], grid, factors)
-        if with_spend:
-            assert sp_spec is not None and sp_params is not None
-            sp_arrays = _param_arrays(sp_spec, sp_params)
-            # expected spend: one line in monetary_value per frequency and draw; its summary
-            # once per distinct (frequency, monetary_value)
-            freqs, fcode = np.unique(x, return_inverse=True)
+            tx_spec, tx_params, hx[new_pair[first]], hT[new_pair[first]], grid, factors,
+            workers)
+        intercept = slope = np.zeros((freqs.size, n_samples))
+        if sp_arrays is not None:
+            # expected spend: a line in monetary_value per frequency and draw
             intercept, slope = _spend_lines(sp_spec, sp_arrays, freqs)
-            by_spend = np.lexsort((m, x))
-            fs, mss = fcode[by_spend], m[by_spend]
+
+        def history_block(h_lo: int, h_hi: int) -> None:
+            """P(alive), purchases and CLV of the customers of histories h_lo..h_hi."""
+            with np.errstate(all="ignore"):
+                hp = pair[h_lo:h_hi]
+                alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
+                                                  ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
+                purchases = if_alive[hp]
+                purchases *= alive
+                c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
+                idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+                summary["expected_purchases"][idx] = _summarise(purchases)[key]
+                del purchases
+                if not with_spend:
+                    summary["probability_alive"][idx] = _summarise(alive)[key]
+                    return
+                # CLV = margin x discounted purchases x (intercept + slope x m): a line in
+                # monetary_value per history and draw, offset + scale x m
+                scale = if_alive_discounted[hp]
+                scale *= alive
+                scale *= float(margin)
+                summary["probability_alive"][idx] = _summarise(alive)[key]
+                del alive
+                offset = intercept[hcode[h_lo:h_hi]]
+                offset *= scale
+                scale *= slope[hcode[h_lo:h_hi]]
+                for lo in range(c_lo, c_hi, rows):  # ... customers, block by block
+                    hi = min(c_hi, lo + rows)
+                    k = history[lo:hi] - h_lo
+                    value = np.take(scale, k, axis=0)
+                    value *= ms[lo:hi, None]
+                    value += np.take(offset, k, axis=0)
+                    summary["clv"][order[lo:hi]] = _summarise(value)
+                    del value
+
+        def spend_block(lo: int, hi: int) -> None:
+            """Expected spend of the distinct (frequency, monetary_value) rows lo..hi."""
+            code, mv = spend_code[lo:hi], spend_m[lo:hi]
+            value = np.take(slope, code, axis=0)
+            value *= mv[:, None]
+            value += np.take(intercept, code, axis=0)
+            spend_summary[lo:hi] = _summarise(value)
+
+        tasks: list[tuple[Any, tuple[Any, ...]]] = [
+            (history_block, (lo, min(hx.size, lo + rows))) for lo in range(0, hx.size, rows)]
+        if with_spend:
+            # the spend summary once per distinct (frequency, monetary_value)
+            by_spend = _sort_order(x, m)
+            xb, mb = x[by_spend], m[by_spend]
             new = np.ones(n, dtype=bool)
-            new[1:] = (fs[1:] != fs[:-1]) | (mss[1:] != mss[:-1])
-            spend_summary = np.empty((int(new.sum()), 3))
-            uf, um = fs[new], mss[new]
-            for lo in range(0, uf.size, rows):
-                hi = min(uf.size, lo + rows)
-                spend_summary[lo:hi] = _summarise(_spend_rows(intercept, slope, uf[lo:hi],
-                                                              um[lo:hi]))
+            new[1:] = (xb[1:] != xb[:-1]) | (mb[1:] != mb[:-1])
+            spend_code = np.searchsorted(freqs, xb[new])
+            spend_m = mb[new]
+            spend_summary = np.empty((spend_m.size, 3))
+            tasks += [(spend_block, (lo, min(spend_m.size, lo + rows)))
+                      for lo in range(0, spend_m.size, rows)]
+        _run(tasks, workers)
+        if with_spend:
             summary["expected_spend"][by_spend] = spend_summary[np.cumsum(new) - 1]
-            del spend_summary, by_spend, fs, mss, new
-            ms, fcs = m[order], fcode[order]
-        for h_lo in range(0, hx.size, rows):  # a block of histories ...
-            h_hi = min(hx.size, h_lo + rows)
-            hp = pair[h_lo:h_hi]
-            alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
-                                              ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
-            purchases = if_alive[hp]
-            purchases *= alive
-            c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
-            idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
-            if with_spend:
-                discounted = if_alive_discounted[hp]
-                discounted *= alive
-            summary["probability_alive"][idx] = _summarise(alive)[key]
-            summary["expected_purchases"][idx] = _summarise(purchases)[key]
-            del alive, purchases
-            if not with_spend:
-                continue
-            for lo in range(c_lo, c_hi, rows):  # ... and its customers, block by block
-                hi = min(c_hi, lo + rows)
-                value = _spend_rows(intercept, slope, fcs[lo:hi], ms[lo:hi])
-                value *= discounted[history[lo:hi] - h_lo]
-                value *= float(margin)
-                summary["clv"][order[lo:hi]] = _summarise(value)
-                del value
     rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
                 and (with_spend or c != "monetary_value")]
-    out = rfm[rfm_cols].astype(np.float64)
+    columns = {c: rfm[c].to_numpy(dtype=np.float64) for c in rfm_cols}
+    columns.update({name: summary[name][:, 0] for name in names})
     for name in names:
-        out[name] = summary[name][:, 0]
-    for name in names:
-        out[f"{name}_p05"] = summary[name][:, 1]
-        out[f"{name}_p95"] = summary[name][:, 2]
+        columns[f"{name}_p05"] = summary[name][:, 1]
+        columns[f"{name}_p95"] = summary[name][:, 2]
+    out = pd.DataFrame(columns, index=rfm.index)
     out.index.name = "customer_id"
     logger.info("scored %d customers over %d posterior draws", n, n_samples)
     return out.reset_index()
