@@ -15,19 +15,33 @@ CLV is discounted exactly as :func:`clv.value.customer_lifetime_value` does:
 horizon itself is evaluated).  Each customer gets the posterior mean and the
 5% and 95% quantiles of every score.
 
-Memory stays bounded: customers are sorted by their history, each distinct
-``(frequency, recency, T)`` history is evaluated once per draw, in blocks of
-``chunk_cells // draws`` histories, and the customers of a block of histories
-are valued in blocks of ``chunk_cells // draws`` customers; only a few
-``block x draws`` arrays exist at a time (about 7 x 8 x ``chunk_cells``
-bytes: 224 MB by default, whatever the number of customers and draws).
+The work per draw is cut down by the structure of the models, with nothing
+approximated (tests pin the result to the maximum-likelihood API draw by draw):
+
+* every scorable transaction model factorises as
+  :math:`E[N(0,t] \mid x, t_x, T] = P(\text{alive} \mid x, t_x, T)\, g(t; x, T)`,
+  so the expensive part (the hypergeometric function of BG/NBD, once per
+  period of the horizon when :math:`d > 0`) is evaluated once per distinct
+  ``(frequency, T)`` pair and draw, and P(alive) once per distinct
+  ``(frequency, recency, T)`` history, vectorised over the draws;
+* expected spend is a line in ``monetary_value`` for each frequency and draw,
+  so the CLV of a customer is ``offset + scale * monetary_value`` with
+  ``offset`` and ``scale`` per history and draw: per customer and draw one
+  multiply-add, then the summary (mean and one sort per row for the quantiles);
+* blocks run on threads (NumPy and SciPy release the GIL); each block is
+  computed the same way whichever thread runs it, so reruns are byte-identical.
+
+Memory stays bounded: customers are sorted by their history, histories are
+taken in blocks of ``chunk_cells // draws`` and their customers valued in
+blocks of the same size; only a few ``block x draws`` arrays (8 x
+``chunk_cells`` bytes each, 32 MB by default) exist per thread at a time,
+whatever the number of customers and draws.
 No PyMC is needed, only NumPy.
 """
 
 from __future__ import annotations
 
 import importlib
-import itertools
 import logging
 import os
 import warnings
@@ -223,47 +237,39 @@ def _param_arrays(spec: Any, params: list[Any]) -> Any:
                          for j in range(len(spec.params._fields))))
 
 
-def _purchases_if_alive(spec: Any, params: list[Any], x: np.ndarray, T: np.ndarray,
-                        grid: np.ndarray, factors: np.ndarray, workers: int
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def _purchases_if_alive(spec: Any, params: Any, x: np.ndarray, T: np.ndarray,
+                        grid: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Expected and discounted purchases of a customer alive at ``T``: ``(pairs, draws)`` each.
 
     Every scorable model factorises as :math:`E[N(0,t] \mid x, t_x, T] =
     P(\text{alive} \mid x, t_x, T)\, g(t; x, T)`: given alive, the history
-    matters only through ``(frequency, T)``.  ``g`` is evaluated once per distinct
-    ``(frequency, T)`` pair and draw as ``expected_purchases / probability_alive``
-    at ``recency = T`` (where P(alive) is largest), with the model's own pure
-    functions, draw by draw (the draws shared out among ``workers`` threads).
+    matters only through ``(frequency, T)``.  ``g`` is evaluated once per
+    ``(frequency, T)`` pair as ``expected_purchases / probability_alive`` at
+    ``recency = T`` (where P(alive) is largest), with the model's own pure
+    functions vectorised over the draws (``params``: ``(1, draws)`` arrays).
     With ``d > 0`` the increments of ``g`` over the ``grid`` of period ends are
     discounted as in :func:`clv.value.customer_lifetime_value`.
     """
-    n, s = x.size, len(params)
+    n, s, k = x.size, np.shape(params[0])[-1], grid.size - 1
     total, discounted = np.empty((n, s)), np.empty((n, s))
-    step = max(1, _GRID_CELLS // grid.size)
-    t = grid[None, 1:]  # E[N(0, 0]] = 0
-
-    def draws(i_lo: int, i_hi: int) -> None:
-        with np.errstate(all="ignore"):
-            for lo in range(0, n, step):
-                hi = min(n, lo + step)
-                xs, Ts = x[lo:hi, None], T[lo:hi, None]
-                for i in range(i_lo, i_hi):
-                    alive = spec.probability_alive(params[i], xs, Ts, Ts)
-                    cumulative = spec.expected_purchases(params[i], t, xs, Ts, Ts)
-                    cumulative /= alive
-                    cumulative[alive[:, 0] == 0] = 0.0  # never alive: no purchases
-                    total[lo:hi, i] = cumulative[:, -1]
-                    if grid.size == 2:  # d = 0: the telescoped sum
-                        discounted[lo:hi, i] = cumulative[:, -1]
-                        continue
-                    # purchases in period k are discounted to its end (clv.value's sum)
-                    increments = np.diff(cumulative, axis=1, prepend=0.0)
-                    increments *= factors
-                    discounted[lo:hi, i] = increments.sum(axis=1)
-
-    bounds = np.linspace(0, s, min(workers, s) + 1).astype(int)
-    _run([(draws, (int(a), int(b))) for a, b in itertools.pairwise(bounds)],
-         workers)
+    step = max(1, _GRID_CELLS // (s * k))
+    t = grid[1:].reshape(1, 1, k)  # E[N(0, 0]] = 0
+    p3 = spec.params(*(np.reshape(v, (1, s, 1)) for v in params))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        xs, Ts = x[lo:hi, None, None], T[lo:hi, None, None]
+        alive = spec.probability_alive(p3, xs, Ts, Ts)
+        cumulative = spec.expected_purchases(p3, t, xs, Ts, Ts)  # (pairs, draws, periods)
+        cumulative /= alive
+        cumulative[np.broadcast_to(alive == 0, cumulative.shape)] = 0.0  # never alive
+        total[lo:hi] = cumulative[..., -1]
+        if k == 1:  # d = 0: the telescoped sum
+            discounted[lo:hi] = cumulative[..., -1]
+            continue
+        # purchases in period k are discounted to its end (clv.value's sum, elementwise)
+        increments = np.diff(cumulative, axis=-1, prepend=0.0)
+        increments *= factors
+        discounted[lo:hi] = increments.sum(axis=-1)
     return total, discounted
 
 
@@ -376,16 +382,18 @@ def posterior_score_table(
     starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
     hx, ht, hT = xs[first], ts[first], Ts[first]
     pair = np.cumsum(new_pair[first]) - 1  # (frequency, T) pair of each history
+    px, pT = xs[new_pair], Ts[new_pair]
     freqs, hcode = np.unique(hx, return_inverse=True)  # distinct frequencies
     rows = max(1, int(chunk_cells) // max(n_samples, 1))
+    # histories per block: at most chunk_cells cells, and 8 blocks or more of at least 1,000
+    # histories, so that threads share the work evenly (the blocks do not depend on the
+    # number of threads, so neither do the scores)
+    h_rows = max(1, min(rows, max(1_000, -(-hx.size // 8))))
     tx_arrays = _param_arrays(tx_spec, tx_params)
     sp_arrays = None if sp_spec is None or sp_params is None else _param_arrays(sp_spec,
                                                                                 sp_params)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        if_alive, if_alive_discounted = _purchases_if_alive(
-            tx_spec, tx_params, hx[new_pair[first]], hT[new_pair[first]], grid, factors,
-            workers)
         intercept = slope = np.zeros((freqs.size, n_samples))
         if sp_arrays is not None:
             # expected spend: a line in monetary_value per frequency and draw
@@ -394,7 +402,10 @@ def posterior_score_table(
         def history_block(h_lo: int, h_hi: int) -> None:
             """P(alive), purchases and CLV of the customers of histories h_lo..h_hi."""
             with np.errstate(all="ignore"):
-                hp = pair[h_lo:h_hi]
+                p_lo, p_hi = int(pair[h_lo]), int(pair[h_hi - 1]) + 1
+                hp = pair[h_lo:h_hi] - p_lo
+                if_alive, if_alive_discounted = _purchases_if_alive(
+                    tx_spec, tx_arrays, px[p_lo:p_hi], pT[p_lo:p_hi], grid, factors)
                 alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
                                                   ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
                 purchases = if_alive[hp]
@@ -434,7 +445,8 @@ def posterior_score_table(
             spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [
-            (history_block, (lo, min(hx.size, lo + rows))) for lo in range(0, hx.size, rows)]
+            (history_block, (lo, min(hx.size, lo + h_rows)))
+            for lo in range(0, hx.size, h_rows)]
         if with_spend:
             # the spend summary once per distinct (frequency, monetary_value)
             by_spend = _sort_order(x, m)
