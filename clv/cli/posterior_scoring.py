@@ -53,6 +53,7 @@ import pandas as pd
 
 from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
 from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
+from clv.models._mle import unique_rows
 
 __all__ = [
     "DEFAULT_CHUNK_CELLS",
@@ -369,7 +370,21 @@ def posterior_score_table(
     factors = np.exp(-grid[1:] * np.log1p(d))
     names = ["probability_alive", "expected_purchases"] + (
         ["expected_spend", "clv"] if with_spend else [])
-    summary = {name: np.empty((n, 3)) for name in names}
+    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
+                and (with_spend or c != "monetary_value")]
+    # the output table as one (columns, customers) block: the scores go straight into it
+    labels = rfm_cols + names + [f"{name}_{q}" for name in names for q in ("p05", "p95")]
+    table = np.empty((len(labels), n))
+    for j, c in enumerate(rfm_cols):
+        table[j] = rfm[c].to_numpy(dtype=np.float64)
+    slots = {name: [labels.index(name), labels.index(f"{name}_p05"),
+                    labels.index(f"{name}_p95")] for name in names}
+
+    def put(name: str, rows: Any, values: np.ndarray) -> None:
+        """Mean, p05 and p95 (the columns of ``values``) of the customers ``rows``."""
+        for j, slot in enumerate(slots[name]):
+            table[slot, rows] = values[:, j]
+
     # customers sorted by history: each distinct (frequency, T) pair is one run of rows, each
     # distinct (frequency, recency, T) history one run within it
     order = _sort_order(x, T, t_x)
@@ -412,17 +427,17 @@ def posterior_score_table(
                 purchases *= alive
                 c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
                 idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
-                summary["expected_purchases"][idx] = _summarise(purchases)[key]
+                put("expected_purchases", idx, _summarise(purchases)[key])
                 del purchases
                 if not with_spend:
-                    summary["probability_alive"][idx] = _summarise(alive)[key]
+                    put("probability_alive", idx, _summarise(alive)[key])
                     return
                 # CLV = margin x discounted purchases x (intercept + slope x m): a line in
                 # monetary_value per history and draw, offset + scale x m
                 scale = if_alive_discounted[hp]
                 scale *= alive
                 scale *= float(margin)
-                summary["probability_alive"][idx] = _summarise(alive)[key]
+                put("probability_alive", idx, _summarise(alive)[key])
                 del alive
                 offset = intercept[hcode[h_lo:h_hi]]
                 offset *= scale
@@ -433,7 +448,7 @@ def posterior_score_table(
                     value = np.take(scale, k, axis=0)
                     value *= ms[lo:hi, None]
                     value += np.take(offset, k, axis=0)
-                    summary["clv"][order[lo:hi]] = _summarise(value)
+                    put("clv", order[lo:hi], _summarise(value))
                     del value
 
         def spend_block(lo: int, hi: int) -> None:
@@ -449,26 +464,15 @@ def posterior_score_table(
             for lo in range(0, hx.size, h_rows)]
         if with_spend:
             # the spend summary once per distinct (frequency, monetary_value)
-            by_spend = _sort_order(x, m)
-            xb, mb = x[by_spend], m[by_spend]
-            new = np.ones(n, dtype=bool)
-            new[1:] = (xb[1:] != xb[:-1]) | (mb[1:] != mb[:-1])
-            spend_code = np.searchsorted(freqs, xb[new])
-            spend_m = mb[new]
+            (spend_x, spend_m), spend_key = unique_rows([x, m])
+            spend_code = np.searchsorted(freqs, spend_x)
             spend_summary = np.empty((spend_m.size, 3))
             tasks += [(spend_block, (lo, min(spend_m.size, lo + rows)))
                       for lo in range(0, spend_m.size, rows)]
         _run(tasks, workers)
         if with_spend:
-            summary["expected_spend"][by_spend] = spend_summary[np.cumsum(new) - 1]
-    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
-                and (with_spend or c != "monetary_value")]
-    columns = {c: rfm[c].to_numpy(dtype=np.float64) for c in rfm_cols}
-    columns.update({name: summary[name][:, 0] for name in names})
-    for name in names:
-        columns[f"{name}_p05"] = summary[name][:, 1]
-        columns[f"{name}_p95"] = summary[name][:, 2]
-    out = pd.DataFrame(columns, index=rfm.index)
+            put("expected_spend", slice(None), spend_summary[spend_key])
+    out = pd.DataFrame(table.T, index=rfm.index, columns=labels, copy=False)
     out.index.name = "customer_id"
     logger.info("scored %d customers over %d posterior draws", n, n_samples)
     return out.reset_index()
