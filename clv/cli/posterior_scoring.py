@@ -70,11 +70,11 @@ logger = logging.getLogger("clv")
 DEFAULT_MAX_DRAWS = 100
 """Draws ``clv score`` uses by default (evenly spaced over the posterior; ``--max-draws``)."""
 DEFAULT_CHUNK_CELLS = 4_000_000
-"""Customers x draws evaluated at once (32 MB of float64 per score array)."""
+"""Customers x draws evaluated at once per thread (32 MB of float64 per score array)."""
 QUANTILES = (0.05, 0.95)
 MAX_WORKERS = 4
 """Most threads :func:`posterior_score_table` uses by default (memory grows with each)."""
-_GRID_CELLS = 2_000_000  # histories x horizon grid points at once (as clv.value)
+_GRID_CELLS = 2_000_000  # (frequency, T) pairs x draws x periods evaluated at once
 
 
 def posterior_score_columns(with_spend: bool, with_value: bool) -> list[str]:
@@ -453,11 +453,12 @@ def posterior_score_table(
 
         def spend_block(lo: int, hi: int) -> None:
             """Expected spend of the distinct (frequency, monetary_value) rows lo..hi."""
-            code, mv = spend_code[lo:hi], spend_m[lo:hi]
-            value = np.take(slope, code, axis=0)
-            value *= mv[:, None]
-            value += np.take(intercept, code, axis=0)
-            spend_summary[lo:hi] = _summarise(value)
+            with np.errstate(all="ignore"):
+                code, mv = spend_code[lo:hi], spend_m[lo:hi]
+                value = np.take(slope, code, axis=0)
+                value *= mv[:, None]
+                value += np.take(intercept, code, axis=0)
+                spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [
             (history_block, (lo, min(hx.size, lo + h_rows)))

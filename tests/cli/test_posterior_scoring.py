@@ -1,4 +1,4 @@
-"""Posterior scoring (`clv score --model model.nc`) against the maximum-likelihood API, draw by draw.
+"""Posterior scoring (`clv score --model model.nc`) against the maximum-likelihood API per draw.
 
 The scorer evaluates each model's pure functions in a factored, vectorised form
 (purchases given alive once per (frequency, T) pair, spend and CLV as lines in
