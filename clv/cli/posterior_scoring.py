@@ -15,12 +15,27 @@ CLV is discounted exactly as :func:`clv.value.customer_lifetime_value` does:
 horizon itself is evaluated).  Each customer gets the posterior mean and the
 5% and 95% quantiles of every score.
 
-Memory stays bounded: customers are sorted by their history, each distinct
-``(frequency, recency, T)`` history is evaluated once per draw, in blocks of
-``chunk_cells // draws`` histories, and the customers of a block of histories
-are valued in blocks of ``chunk_cells // draws`` customers; only a few
-``block x draws`` arrays exist at a time (about 7 x 8 x ``chunk_cells``
-bytes: 224 MB by default, whatever the number of customers and draws).
+The work per draw is cut down by the structure of the models, with nothing
+approximated (tests pin the result to the maximum-likelihood API draw by draw):
+
+* every scorable transaction model factorises as
+  :math:`E[N(0,t] \mid x, t_x, T] = P(\text{alive} \mid x, t_x, T)\, g(t; x, T)`,
+  so the expensive part (the hypergeometric function of BG/NBD, once per
+  period of the horizon when :math:`d > 0`) is evaluated once per distinct
+  ``(frequency, T)`` pair and draw, and P(alive) once per distinct
+  ``(frequency, recency, T)`` history, vectorised over the draws;
+* expected spend is a line in ``monetary_value`` for each frequency and draw,
+  so the CLV of a customer is ``offset + scale * monetary_value`` with
+  ``offset`` and ``scale`` per history and draw: per customer and draw one
+  multiply-add, then the summary (mean and one sort per row for the quantiles);
+* blocks run on threads (NumPy and SciPy release the GIL); each block is
+  computed the same way whichever thread runs it, so reruns are byte-identical.
+
+Memory stays bounded: customers are sorted by their history, histories are
+taken in blocks of ``chunk_cells // draws`` and their customers valued in
+blocks of the same size; only a few ``block x draws`` arrays (8 x
+``chunk_cells`` bytes each, 32 MB by default) exist per thread at a time,
+whatever the number of customers and draws.
 No PyMC is needed, only NumPy.
 """
 
@@ -28,7 +43,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,6 +58,7 @@ from clv.models._mle import unique_rows
 __all__ = [
     "DEFAULT_CHUNK_CELLS",
     "DEFAULT_MAX_DRAWS",
+    "MAX_WORKERS",
     "QUANTILES",
     "draw_indices",
     "posterior_score_columns",
@@ -52,9 +70,11 @@ logger = logging.getLogger("clv")
 DEFAULT_MAX_DRAWS = 100
 """Draws ``clv score`` uses by default (evenly spaced over the posterior; ``--max-draws``)."""
 DEFAULT_CHUNK_CELLS = 4_000_000
-"""Customers x draws evaluated at once (32 MB of float64 per score array)."""
+"""Customers x draws evaluated at once per thread (32 MB of float64 per score array)."""
 QUANTILES = (0.05, 0.95)
-_GRID_CELLS = 2_000_000  # histories x horizon grid points at once (as clv.value)
+MAX_WORKERS = 4
+"""Most threads :func:`posterior_score_table` uses by default (memory grows with each)."""
+_GRID_CELLS = 2_000_000  # (frequency, T) pairs x draws x periods evaluated at once
 
 
 def posterior_score_columns(with_spend: bool, with_value: bool) -> list[str]:
@@ -126,6 +146,61 @@ def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
     return tx_spec, tx_params, sp_spec, sp_params
 
 
+def _workers(workers: int | None) -> int:
+    """Threads to use: ``workers``, or the CPUs this process may run on (at most MAX_WORKERS)."""
+    if workers is None:
+        try:
+            available = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            available = os.cpu_count() or 1
+        return max(1, min(MAX_WORKERS, available))
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    return int(workers)
+
+
+def _rank_codes(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each value among the column's distinct values, and their number (a bound).
+
+    Whole numbers in a range shorter than the column (counts, whole-period
+    times) are their own ranks, offset by the minimum; other columns are hashed
+    (:func:`pandas.factorize`) and only the distinct values sorted.
+    """
+    lo = float(column.min())
+    span = float(column.max()) - lo
+    if np.isfinite(span) and span < column.size:
+        codes = (column - lo).astype(np.int64)
+        if np.array_equal(codes, column - lo):
+            return codes, int(span) + 1
+    codes, uniques = pd.factorize(column, sort=False)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[np.argsort(uniques, kind="stable")] = np.arange(len(uniques))
+    return rank[codes], len(uniques)
+
+
+def _sort_order(*columns: np.ndarray) -> np.ndarray:
+    """Indices that sort the rows by ``columns`` (the first is the primary key).
+
+    The order of :func:`numpy.lexsort` on the reversed columns, several times
+    faster: the ranks of the columns' values make one int64 key, sorted once
+    (stably, so equal rows keep their order).
+
+    Examples
+    --------
+    >>> _sort_order(np.array([2.0, 1.0, 2.0, 1.0]), np.array([0.5, 3.0, 0.1, 2.0])).tolist()
+    [3, 1, 2, 0]
+    """
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, n_codes = _rank_codes(column)
+        if size * n_codes >= 2**62:  # too many combinations for one key
+            return np.lexsort(columns[::-1])
+        key = key * np.int64(n_codes) + codes
+        size *= n_codes
+    return np.argsort(key, kind="stable")
+
+
 def _summarise(block: np.ndarray) -> np.ndarray:
     """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
 
@@ -157,25 +232,78 @@ def _summarise(block: np.ndarray) -> np.ndarray:
     return summary
 
 
-def _transaction_block(spec: Any, params: list[Any], x: np.ndarray, t_x: np.ndarray,
-                       T: np.ndarray, grid: np.ndarray, factors: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(alive), expected purchases and discounted purchases: ``(histories, draws)`` each."""
-    n, s = x.size, len(params)
-    alive, purchases, discounted = (np.empty((n, s)) for _ in range(3))
-    step = max(1, _GRID_CELLS // grid.size)
-    t = grid[None, 1:]  # E[N(0, 0]] = 0
-    for i, p in enumerate(params):
-        alive[:, i] = spec.probability_alive(p, x, t_x, T)
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            cumulative = spec.expected_purchases(p, t, x[lo:hi, None], t_x[lo:hi, None],
-                                                 T[lo:hi, None])
-            purchases[lo:hi, i] = cumulative[:, -1]
-            # purchases in period k are discounted to its end (clv.value's sum, elementwise)
-            increments = np.diff(cumulative, axis=1, prepend=0.0)
-            discounted[lo:hi, i] = (increments * factors).sum(axis=1)
-    return alive, purchases, discounted
+def _param_arrays(spec: Any, params: list[Any]) -> Any:
+    """The draws as one parameter tuple of ``(1, draws)`` arrays (broadcast over rows)."""
+    return spec.params(*(np.array([p[j] for p in params], dtype=np.float64)[None, :]
+                         for j in range(len(spec.params._fields))))
+
+
+def _purchases_if_alive(spec: Any, params: Any, x: np.ndarray, T: np.ndarray,
+                        grid: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Expected and discounted purchases of a customer alive at ``T``: ``(pairs, draws)`` each.
+
+    Every scorable model factorises as :math:`E[N(0,t] \mid x, t_x, T] =
+    P(\text{alive} \mid x, t_x, T)\, g(t; x, T)`: given alive, the history
+    matters only through ``(frequency, T)``.  ``g`` is evaluated once per
+    ``(frequency, T)`` pair as ``expected_purchases / probability_alive`` at
+    ``recency = T`` (where P(alive) is largest), with the model's own pure
+    functions vectorised over the draws (``params``: ``(1, draws)`` arrays).
+    With ``d > 0`` the increments of ``g`` over the ``grid`` of period ends are
+    discounted as in :func:`clv.value.customer_lifetime_value`.
+    """
+    n, s, k = x.size, np.shape(params[0])[-1], grid.size - 1
+    total, discounted = np.empty((n, s)), np.empty((n, s))
+    step = max(1, _GRID_CELLS // (s * k))
+    t = grid[1:].reshape(1, 1, k)  # E[N(0, 0]] = 0
+    p3 = spec.params(*(np.reshape(v, (1, s, 1)) for v in params))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        xs, Ts = x[lo:hi, None, None], T[lo:hi, None, None]
+        alive = spec.probability_alive(p3, xs, Ts, Ts)
+        cumulative = spec.expected_purchases(p3, t, xs, Ts, Ts)  # (pairs, draws, periods)
+        cumulative /= alive
+        cumulative[np.broadcast_to(alive == 0, cumulative.shape)] = 0.0  # never alive
+        total[lo:hi] = cumulative[..., -1]
+        if k == 1:  # d = 0: the telescoped sum
+            discounted[lo:hi] = cumulative[..., -1]
+            continue
+        # purchases in period k are discounted to its end (clv.value's sum, elementwise)
+        increments = np.diff(cumulative, axis=-1, prepend=0.0)
+        increments *= factors
+        discounted[lo:hi] = increments.sum(axis=-1)
+    return total, discounted
+
+
+def _run(tasks: list[tuple[Any, tuple[Any, ...]]], workers: int) -> None:
+    """Call ``fn(*args)`` for every task, on ``workers`` threads (tasks write disjoint rows).
+
+    NumPy and SciPy release the GIL in their loops, so threads share out the work;
+    every task computes the same numbers whichever thread runs it.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        for fn, args in tasks:
+            fn(*args)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(fn, *args) for fn, args in tasks]:
+            future.result()
+
+
+def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Intercept and slope of expected spend in ``monetary_value``: ``(frequencies, draws)`` each.
+
+    The spend model's expected spend is affine in the customer's mean
+    transaction value (Gamma-Gamma: :math:`E[Z \mid x, \bar m] = p(v + x\bar m)/(px + q - 1)`),
+    so per draw and frequency it is ``intercept + slope * monetary_value``, with
+    ``intercept`` the model's value at ``monetary_value = 0`` and ``slope`` its
+    increase to ``monetary_value = 1``.
+    """
+    xs = frequencies[:, None]
+    intercept = np.asarray(spec.expected_spend(params, xs, np.zeros_like(xs)), dtype=np.float64)
+    slope = np.asarray(spec.expected_spend(params, xs, np.ones_like(xs)), dtype=np.float64)
+    slope -= intercept
+    return intercept, slope
 
 
 def posterior_score_table(
@@ -188,6 +316,7 @@ def posterior_score_table(
     thin: int = 1,
     max_draws: int | None = DEFAULT_MAX_DRAWS,
     chunk_cells: int = DEFAULT_CHUNK_CELLS,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Score every customer over the posterior draws of a posterior model file.
 
@@ -209,6 +338,11 @@ def posterior_score_table(
     chunk_cells : int, default :data:`DEFAULT_CHUNK_CELLS`
         Customers x draws per block (bounds memory; the result does not depend on it
         beyond floating-point rounding).
+    workers : int or None, default None
+        Threads that share out the blocks (NumPy and SciPy release the GIL);
+        None: the CPUs available to the process, at most :data:`MAX_WORKERS`.
+        The scores do not depend on it: every block is computed the same way
+        whichever thread runs it, so reruns are byte-identical.
 
     Returns
     -------
@@ -220,6 +354,7 @@ def posterior_score_table(
     tx_spec, tx_params, sp_spec, sp_params = _select(bundle, thin, max_draws)
     n_samples = len(tx_params)
     with_spend = sp_params is not None
+    workers = _workers(workers)
     x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
     n = x.size
     m = np.zeros(n)
@@ -235,51 +370,110 @@ def posterior_score_table(
     factors = np.exp(-grid[1:] * np.log1p(d))
     names = ["probability_alive", "expected_purchases"] + (
         ["expected_spend", "clv"] if with_spend else [])
-    summary = {name: np.empty((n, 3)) for name in names}
-    # customers sorted by history: each distinct (frequency, recency, T) is one run of rows
-    order = np.lexsort((t_x, T, x))
-    xs, ts, Ts = x[order], t_x[order], T[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (Ts[1:] != Ts[:-1])
+    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
+                and (with_spend or c != "monetary_value")]
+    # the output table as one (columns, customers) block: the scores go straight into it
+    labels = rfm_cols + names + [f"{name}_{q}" for name in names for q in ("p05", "p95")]
+    table = np.empty((len(labels), n))
+    for j, c in enumerate(rfm_cols):
+        table[j] = rfm[c].to_numpy(dtype=np.float64)
+    slots = {name: [labels.index(name), labels.index(f"{name}_p05"),
+                    labels.index(f"{name}_p95")] for name in names}
+
+    def put(name: str, rows: Any, values: np.ndarray) -> None:
+        """Mean, p05 and p95 (the columns of ``values``) of the customers ``rows``."""
+        for j, slot in enumerate(slots[name]):
+            table[slot, rows] = values[:, j]
+
+    # customers sorted by history: each distinct (frequency, T) pair is one run of rows, each
+    # distinct (frequency, recency, T) history one run within it
+    order = _sort_order(x, T, t_x)
+    xs, ts, Ts, ms = x[order], t_x[order], T[order], m[order]
+    new_pair = np.ones(n, dtype=bool)
+    new_pair[1:] = (xs[1:] != xs[:-1]) | (Ts[1:] != Ts[:-1])
+    first = new_pair.copy()
+    first[1:] |= ts[1:] != ts[:-1]
     history = np.cumsum(first) - 1  # history of each sorted customer
     starts = np.append(np.flatnonzero(first), n)  # first sorted customer of each history
     hx, ht, hT = xs[first], ts[first], Ts[first]
+    pair = np.cumsum(new_pair[first]) - 1  # (frequency, T) pair of each history
+    px, pT = xs[new_pair], Ts[new_pair]
+    freqs, hcode = np.unique(hx, return_inverse=True)  # distinct frequencies
     rows = max(1, int(chunk_cells) // max(n_samples, 1))
+    # histories per block: at most chunk_cells cells, and 8 blocks or more of at least 1,000
+    # histories, so that threads share the work evenly (the blocks do not depend on the
+    # number of threads, so neither do the scores)
+    h_rows = max(1, min(rows, max(1_000, -(-hx.size // 8))))
+    tx_arrays = _param_arrays(tx_spec, tx_params)
+    sp_arrays = None if sp_spec is None or sp_params is None else _param_arrays(sp_spec,
+                                                                                sp_params)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        for h_lo in range(0, hx.size, rows):  # a block of histories ...
-            h_hi = min(hx.size, h_lo + rows)
-            alive, purchases, discounted = _transaction_block(
-                tx_spec, tx_params, hx[h_lo:h_hi], ht[h_lo:h_hi], hT[h_lo:h_hi], grid, factors)
-            c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
-            idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
-            summary["probability_alive"][idx] = _summarise(alive)[key]
-            summary["expected_purchases"][idx] = _summarise(purchases)[key]
-            del alive, purchases
-            if not with_spend:
-                continue
-            assert sp_spec is not None and sp_params is not None
-            for lo in range(c_lo, c_hi, rows):  # ... and its customers, block by block
-                hi = min(c_hi, lo + rows)
-                idx, key = order[lo:hi], history[lo:hi] - h_lo
-                (ux, um), skey = unique_rows([x[idx], m[idx]])
-                spend = np.empty((ux.size, n_samples))
-                for i, p in enumerate(sp_params):
-                    spend[:, i] = sp_spec.expected_spend(p, ux, um)
-                value = spend[skey]
-                value *= discounted[key]
-                value *= float(margin)
-                summary["clv"][idx] = _summarise(value)
-                del value
-                summary["expected_spend"][idx] = _summarise(spend)[skey]
-    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
-                and (with_spend or c != "monetary_value")]
-    out = rfm[rfm_cols].astype(np.float64)
-    for name in names:
-        out[name] = summary[name][:, 0]
-    for name in names:
-        out[f"{name}_p05"] = summary[name][:, 1]
-        out[f"{name}_p95"] = summary[name][:, 2]
+        intercept = slope = np.zeros((freqs.size, n_samples))
+        if sp_arrays is not None:
+            # expected spend: a line in monetary_value per frequency and draw
+            intercept, slope = _spend_lines(sp_spec, sp_arrays, freqs)
+
+        def history_block(h_lo: int, h_hi: int) -> None:
+            """P(alive), purchases and CLV of the customers of histories h_lo..h_hi."""
+            with np.errstate(all="ignore"):
+                p_lo, p_hi = int(pair[h_lo]), int(pair[h_hi - 1]) + 1
+                hp = pair[h_lo:h_hi] - p_lo
+                if_alive, if_alive_discounted = _purchases_if_alive(
+                    tx_spec, tx_arrays, px[p_lo:p_hi], pT[p_lo:p_hi], grid, factors)
+                alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
+                                                  ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
+                purchases = if_alive[hp]
+                purchases *= alive
+                c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
+                idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+                put("expected_purchases", idx, _summarise(purchases)[key])
+                del purchases
+                if not with_spend:
+                    put("probability_alive", idx, _summarise(alive)[key])
+                    return
+                # CLV = margin x discounted purchases x (intercept + slope x m): a line in
+                # monetary_value per history and draw, offset + scale x m
+                scale = if_alive_discounted[hp]
+                scale *= alive
+                scale *= float(margin)
+                put("probability_alive", idx, _summarise(alive)[key])
+                del alive
+                offset = intercept[hcode[h_lo:h_hi]]
+                offset *= scale
+                scale *= slope[hcode[h_lo:h_hi]]
+                for lo in range(c_lo, c_hi, rows):  # ... customers, block by block
+                    hi = min(c_hi, lo + rows)
+                    k = history[lo:hi] - h_lo
+                    value = np.take(scale, k, axis=0)
+                    value *= ms[lo:hi, None]
+                    value += np.take(offset, k, axis=0)
+                    put("clv", order[lo:hi], _summarise(value))
+                    del value
+
+        def spend_block(lo: int, hi: int) -> None:
+            """Expected spend of the distinct (frequency, monetary_value) rows lo..hi."""
+            with np.errstate(all="ignore"):
+                code, mv = spend_code[lo:hi], spend_m[lo:hi]
+                value = np.take(slope, code, axis=0)
+                value *= mv[:, None]
+                value += np.take(intercept, code, axis=0)
+                spend_summary[lo:hi] = _summarise(value)
+
+        tasks: list[tuple[Any, tuple[Any, ...]]] = [
+            (history_block, (lo, min(hx.size, lo + h_rows)))
+            for lo in range(0, hx.size, h_rows)]
+        if with_spend:
+            # the spend summary once per distinct (frequency, monetary_value)
+            (spend_x, spend_m), spend_key = unique_rows([x, m])
+            spend_code = np.searchsorted(freqs, spend_x)
+            spend_summary = np.empty((spend_m.size, 3))
+            tasks += [(spend_block, (lo, min(spend_m.size, lo + rows)))
+                      for lo in range(0, spend_m.size, rows)]
+        _run(tasks, workers)
+        if with_spend:
+            put("expected_spend", slice(None), spend_summary[spend_key])
+    out = pd.DataFrame(table.T, index=rfm.index, columns=labels, copy=False)
     out.index.name = "customer_id"
     logger.info("scored %d customers over %d posterior draws", n, n_samples)
     return out.reset_index()
