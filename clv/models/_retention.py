@@ -400,6 +400,38 @@ def empirical_survival(data: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------- numerical sums
 _BLOCK = 2048
 _MAX_TERMS = 2**20
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
+_POWER_FROM = 1e15  # beyond this age the survival curve is its power law to ~1e-15
+
+
+def _power_tail_remainder(log_g: Callable[[FloatArray], FloatArray], t_last: FloatArray,
+                          log_g_last: FloatArray, log_g_before: FloatArray,
+                          tail_exponent: float | None) -> FloatArray:
+    r""":math:`\sum_{t > N} g(t)` for a smooth, power-law tailed :math:`g` (one value per row).
+
+    Euler-Maclaurin, :math:`\sum_{t > N} g(t) = \int_N^\infty g - g(N)/2 - g'(N)/12 +
+    O(g / N^3)`; the integral by 64-point Gauss-Legendre in :math:`u = \log t` up to
+    :math:`t_U = 10^{15}` (where the integrand is smooth and decays like
+    :math:`e^{-(e-1)u}`), and beyond :math:`t_U` exactly for the power law
+    :math:`g(t_U)(t/t_U)^{-e}`, with the asymptotic exponent when known, else the local one
+    at :math:`t_U`.  ``log_g(t)`` takes ``t`` of shape (rows, points).  Rows whose tail is
+    not summable (:math:`e \le 1`) or not finite come back as ``nan``.
+    """
+    log_n = np.log(t_last)
+    top = np.maximum(np.log(_POWER_FROM), log_n + np.log(1e6))
+    span = top - log_n
+    log_t = log_n[:, None] + 0.5 * (_GL_NODES[None, :] + 1.0) * span[:, None]
+    with np.errstate(all="ignore"):
+        integrand = np.exp(log_g(np.exp(log_t)) + log_t)
+        integral = 0.5 * span * np.add.reduce(_GL_WEIGHTS * integrand, axis=1)
+        t_top = np.exp(top)
+        ends = log_g(np.stack([t_top, t_top * 1.001], axis=1))
+        e = (-(ends[:, 1] - ends[:, 0]) / np.log(1.001) if tail_exponent is None
+             else np.full(len(t_last), float(tail_exponent)))
+        beyond = np.exp(ends[:, 0]) * t_top / (e - 1.0)
+        g_n, g_before = np.exp(log_g_last), np.exp(log_g_before)
+        rest = integral + beyond - 0.5 * g_n - (g_n - g_before) / 12.0
+    return np.where((e > 1.0) & np.isfinite(rest) & (rest >= 0.0), rest, np.nan)
 
 
 def residual_lifetime_sum(
@@ -418,11 +450,10 @@ def residual_lifetime_sum(
     DERL of Fader & Hardie 2010 for a customer with :math:`n` renewals).
     Summed in blocks until the tail is below :math:`10^{-14}` of the total:
     with :math:`d > 0` the tail is bounded by a geometric series; with
-    :math:`d = 0` and :math:`S(t) \sim t^{-e}` the remainder after :math:`N`
-    terms is estimated from the power law (Euler-Maclaurin with the local
-    exponent, error of order remainder / :math:`N`); summation stops when that
-    error is below :math:`10^{-10}` of the total, and the sum is infinite when
-    :math:`e \le 1`.
+    :math:`d = 0` and :math:`S(t) \sim t^{-e}` the remainder after the first
+    block comes from Euler-Maclaurin and quadrature (:func:`_power_tail_remainder`,
+    about :math:`10^{-12}` relative even for :math:`e = 1.05`), and the sum is
+    infinite when :math:`e \le 1`.
 
     Parameters
     ----------
@@ -481,12 +512,17 @@ def residual_lifetime_sum(
         power = np.where(e > 1.0, last * (n_last / np.where(e > 1.0, e - 1.0, 1.0) - 0.5), np.inf)
         tail = np.minimum(geometric, power)
         done = tail <= 1e-14 * total[active]
-        # d = 0 and a heavy tail: stop once the remainder estimate is accurate enough (its
-        # error shrinks like remainder / N) and add it, rather than summing to 2**20 terms
-        settle = ~done & (du[active] == 0) & np.isfinite(power) & (
-            power * (4.0 / n_last) <= 1e-10 * total[active])
-        total[active] += np.where(settle, power, 0.0)
-        done |= settle
+        # d = 0: the remainder by quadrature (accurate to ~1e-12 of the total after one block)
+        # instead of summing a heavy tail term by term
+        flat = np.flatnonzero(~done & (du[active] == 0))
+        if flat.size:
+            rows = active[flat]
+            rest = _power_tail_remainder(
+                lambda tt, rows=rows: log_s(tt, ku[rows, None]) - base[rows, None],
+                t[flat, -1], log_terms[flat, -1], log_terms[flat, -2], tail_exponent)
+            ok = np.isfinite(rest)
+            total[rows[ok]] += rest[ok]
+            done[flat[ok]] = True
         final = start + _BLOCK > _MAX_TERMS
         if final:
             total[active] += np.where(np.isfinite(tail), np.maximum(tail, 0.0), np.inf)

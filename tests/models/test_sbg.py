@@ -252,9 +252,40 @@ def test_numerical_sums_agree_with_the_closed_forms():
                                    sbg.expected_residual_lifetime(p, n, d), rtol=1e-10)
     np.testing.assert_allclose(residual_lifetime_sum(sbg.log_survival, p, n, 0.0,
                                                      tail_exponent=2.0),
-                               sbg.expected_residual_lifetime(p, n, 0.0), rtol=1e-6)
+                               sbg.expected_residual_lifetime(p, n, 0.0), rtol=1e-11)
     assert np.isinf(residual_lifetime_sum(sbg.log_survival, SBGParams(0.9, 3.0), 2, 0.0,
                                           tail_exponent=0.9))
+
+
+@pytest.mark.parametrize("alpha", [1.05, 1.2, 2.0, 3.0])
+def test_undiscounted_heavy_tails_are_summed_to_the_closed_form(alpha: float) -> None:
+    """d = 0 and a tail exponent near 1: the remainder after one block by quadrature matches
+    (beta + n) / (alpha - 1); plain summation would need ~1e15 terms for 1e-12 at 1.05."""
+    p, n = SBGParams(alpha, 1.5), np.array([0.0, 3.0, 50.0, 400.0])
+    for tail in (alpha, None):  # the asymptotic exponent given, or estimated locally
+        got = residual_lifetime_sum(sbg.log_survival, p, n, 0.0, tail_exponent=tail)
+        np.testing.assert_allclose(got, (1.5 + n) / (alpha - 1.0), rtol=1e-10)
+
+
+def test_undiscounted_sum_with_a_churn_multiplier_matches_the_integral() -> None:
+    """With a churn multiplier k, S(t) = E[(1 - theta)^(k t)]: the sum of S(n + j) / S(n)
+    over j >= 1 is E[q^(n+1) / (1 - q)] / E[q^n] with q = (1 - theta)^k, by quadrature."""
+    from scipy import integrate, stats
+
+    from clv.models import _retention_covariates as ph
+
+    p = SBGParams(1.6, 2.5)
+    dist = stats.beta(p.alpha, p.beta)
+    for n, k in [(0.0, 0.5), (4.0, 2.0), (12.0, 1.3)]:
+        def q(theta: float, k: float = k) -> float:
+            return (1.0 - theta) ** k
+        num = integrate.quad(lambda th: q(th) ** (n + 1) / -np.expm1(k * np.log1p(-th))
+                             * dist.pdf(th), 0, 1, epsabs=0, epsrel=1e-12, limit=500)[0]
+        den = integrate.quad(lambda th: q(th) ** n * dist.pdf(th), 0, 1, epsabs=0,
+                             epsrel=1e-13, limit=500)[0]
+        got = residual_lifetime_sum(lambda pp, t, m: ph.log_survival(pp, m, t), p, n, 0.0,
+                                    tail_exponent=p.alpha, multiplier=k)
+        assert float(got) == pytest.approx(num / den, rel=1e-8), (n, k)
 
 
 def test_model_predictions(fitted):
