@@ -226,15 +226,15 @@ def _problem(
     date_col: str, value_col: str | None, end: pd.Timestamp | None, last: Any,
 ) -> Problem:
     """The pandas engine's problem for ``count`` offending rows ``bad``."""
-    f = import_pyspark()
     if name == "missing_id":
         labels = _row_labels(all_rows, bad)
         return Problem(customer_id_col, f"is missing in {_rows(count)} (row labels shown)",
                        "drop these rows or fill in the customer id; every transaction needs a "
                        "customer.", labels, n_rows=count)
-    ids, n_ids = _distinct_in_order(bad, f.col(C), _SHOWN_IDS)
+    shown_column = {"bad_date": D, "bad_value": RAW_V, "negative_value": V}.get(name)
+    (ids, n_ids), values = _examples(bad, shown_column)
+    shown = _show(np.asarray(values, dtype=object))
     if name == "bad_date":
-        shown = _show(np.asarray(_distinct_in_order(bad, f.col(D), 4)[0], dtype=object))
         return Problem(date_col, f"has {_not_dates(count)} ({shown}), {_WHO}",
                        _FIX_FORMAT.format(name=date_col), ids, n_rows=n_ids)
     if name == "missing_date":
@@ -249,7 +249,6 @@ def _problem(
                        "earlier observation_end.", ids, n_rows=n_ids)
     assert value_col is not None
     if name == "bad_value":
-        shown = _show(np.asarray(_distinct_in_order(bad, f.col(RAW_V), 4)[0], dtype=object))
         return Problem(value_col,
                        f"has {_rows(count, 'non-numeric value')} ({shown}), {_WHO}",
                        f"convert it to numbers, e.g. df[{value_col!r}] = "
@@ -262,7 +261,6 @@ def _problem(
     if name == "infinite_value":
         return Problem(value_col, f"is infinite in {_rows(count)}, {_WHO}",
                        "replace the infinite amounts with the real ones.", ids, n_rows=n_ids)
-    shown = _show(np.asarray(_distinct_in_order(bad, f.col(V), 4)[0], dtype=object))
     return Problem(value_col, f"is negative in {_rows(count)} ({shown}), {_WHO}",
                    "negative amounts are returns or refunds: net returns against their purchase "
                    "(add the refund to the original transaction) or drop them; clv does not "
@@ -289,12 +287,49 @@ def _numeric_dates_problem(rows: DataFrame, name: str, *, strings: bool) -> Prob
                    fix + ".")
 
 
-def _distinct_in_order(rows: DataFrame, column: Column, k: int) -> tuple[list[Any], int]:
+_SCAN = 200  # offending rows fetched at once for the examples
+
+
+def _examples(bad: DataFrame, column: str | None) -> tuple[tuple[list[Any], int], list[Any]]:
+    """Example ids of offending rows (first distinct ones, in row order, and how many), and
+    the first 4 distinct values of ``column`` (as ``_show`` needs).
+
+    One top-k query over the offending rows gives both when there are few;
+    otherwise a grouping counts the distinct ids (and finds the values).
+    """
+    f = import_pyspark()
+    head = bad.select(IDX, C, *([column] if column else [])).orderBy(IDX).limit(_SCAN).collect()
+    ids = _unique([r[C] for r in head])
+    values = _unique([r[column] for r in head]) if column else []
+    complete = len(head) < _SCAN
+    if complete:
+        n_ids = len(ids)
+    elif len(ids) < _SHOWN_IDS:
+        ids, n_ids = _distinct_in_order(bad, f.col(C), _SHOWN_IDS)
+    else:
+        n_ids = bad.select(C).distinct().count()
+    if column and not complete and len(values) < 4:
+        values = _distinct_in_order(bad, f.col(column), 4, count=False)[0]
+    return (ids[:_SHOWN_IDS], n_ids), values[:4]
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    """Distinct values in order (``None`` and NaN included once, like ``pandas.unique``)."""
+    seen: list[Any] = []
+    for v in values:
+        if not any(v == s or (v != v and s != s) for s in seen):
+            seen.append(v)
+    return seen
+
+
+def _distinct_in_order(
+    rows: DataFrame, column: Column, k: int, *, count: bool = True
+) -> tuple[list[Any], int]:
     """The first ``k`` distinct values of ``column`` in row order, and how many there are."""
     f = import_pyspark()
     grouped = rows.groupBy(column.alias("_x")).agg(f.min(IDX).alias("_i"))
     first = [r["_x"] for r in grouped.orderBy("_i").limit(k).collect()]
-    n = len(first) if len(first) < k else grouped.count()
+    n = len(first) if len(first) < k or not count else grouped.count()
     return first, n
 
 
