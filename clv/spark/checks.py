@@ -117,6 +117,7 @@ def check_rows(
     fingerprinted: Sequence[tuple[str, str, Column]],
     numeric_dates: str | None = None,
     check_duplicates: bool = True,
+    other_columns: Sequence[str] = (),
 ) -> tuple[CheckedRows, list[Problem]]:
     """Run every check of the pandas engine on parsed rows (see :mod:`clv.spark.rfm`).
 
@@ -138,6 +139,8 @@ def check_rows(
         reported as numbers (as ``pandas.read_csv`` then the pandas checks do).
     check_duplicates : bool
         Look for exact duplicate rows (one more aggregation).
+    other_columns : sequence of str
+        Further columns of ``rows`` that duplicate rows must also agree on.
 
     Returns
     -------
@@ -209,7 +212,8 @@ def check_rows(
         return checked, problems
     found: list[tuple[Problem, type[DataWarning]]] = []
     if check_duplicates:
-        duplicates = _duplicates(kept_rows, with_value=value_col is not None)
+        duplicates = _duplicates(kept_rows, with_value=value_col is not None,
+                                 other_columns=other_columns)
         if duplicates is not None:
             found.append((duplicates, DuplicateRowsWarning))
     if stats["first_id"] == stats["last_id"]:
@@ -350,8 +354,10 @@ def _row_labels(all_rows: DataFrame, bad: DataFrame) -> list[int]:
     return labels
 
 
-def _duplicates(rows: DataFrame, *, with_value: bool) -> Problem | None:
-    """Rows identical to an earlier row (customer, raw date and amount), as pandas counts them.
+def _duplicates(
+    rows: DataFrame, *, with_value: bool, other_columns: Sequence[str] = ()
+) -> Problem | None:
+    """Rows identical to an earlier row in every column, as the pandas engine counts them.
 
     One shuffle groups the rows by their content; the groups with repeats
     give, per customer, the number of repeated rows and the position of the
@@ -360,7 +366,7 @@ def _duplicates(rows: DataFrame, *, with_value: bool) -> Problem | None:
     customers with repeated rows) is cached and queried.
     """
     f = import_pyspark()
-    keys = [C, D] + ([V] if with_value else [])
+    keys = [C, D] + ([V] if with_value else []) + list(other_columns)
     repeated = (
         rows.groupBy(*keys)
         .agg(f.count(f.lit(1)).alias("_n"),

@@ -78,6 +78,7 @@ def parsed_transactions(
     date_col: Hashable,
     value_col: Hashable | None = None,
     date_format: str | None = None,
+    other_columns: tuple[str, ...] = (),
 ) -> DataFrame:
     """The transaction rows with parsed dates: columns ``_clv_c``, ``_clv_d``, ``_clv_ts`` ...
 
@@ -85,7 +86,8 @@ def parsed_transactions(
     date, and everywhere for a numeric column), ``_clv_v`` the amount as
     double (``NULL`` where it is not a number); ``_clv_d`` and ``_clv_raw_v``
     keep the raw values for error messages, ``_clv_i`` numbers the rows in
-    input order (``monotonically_increasing_id``).
+    input order (``monotonically_increasing_id``); ``other_columns`` are kept
+    as ``_clv_o0``, ``_clv_o1`` ... (to find exact duplicate rows).
 
     Raises
     ------
@@ -117,6 +119,7 @@ def parsed_transactions(
         quoted(customer_id_col).alias(_C),
         quoted(date_col).alias(_D),
         *([quoted(value_col).alias(_RAW_V)] if value_col is not None else []),
+        *(quoted(name).alias(f"_clv_o{i}") for i, name in enumerate(other_columns)),
         functions.monotonically_increasing_id().alias(_IDX),
     )
     if numeric:  # reported as numbers by the checks
@@ -227,9 +230,15 @@ def check_transactions_spark(
         end, problems = _parse_timestamp(observation_end, name="observation_end")
         if problems:
             raise DataError(problems, what="the arguments")
-    rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
-                               value_col=value_col, date_format=date_format)
     dtypes = dict(df.dtypes)
+    used = {str(customer_id_col), str(date_col), str(value_col)}
+    # exact duplicates are rows equal in every column, as in the pandas engine (maps cannot
+    # be compared in Spark; pandas likewise falls back to the used columns for such cells)
+    others = tuple(name for name, kind in df.dtypes
+                   if name not in used and not kind.startswith("map"))
+    rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
+                               value_col=value_col, date_format=date_format,
+                               other_columns=others if check_duplicates else ())
     date_type = dtypes[str(date_col)]
     numeric_dates = None
     if date_type in _NUMERIC_TYPES or date_type.startswith("decimal"):
@@ -246,6 +255,7 @@ def check_transactions_spark(
         value_col=None if value_col is None else str(value_col), end=end,
         drop_after=drop_after, fingerprinted=fingerprinted, numeric_dates=numeric_dates,
         check_duplicates=check_duplicates,
+        other_columns=tuple(f"_clv_o{i}" for i in range(len(others))),
     )
     if problems:
         raise DataError(problems, what="the transactions")

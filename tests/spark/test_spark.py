@@ -182,6 +182,19 @@ def test_cli_spark_csv_and_duckdb_outputs_equal_the_pandas_engine(spark, tmp_pat
     assert record["input"]["engine"] == "spark"
     assert record["parameters"]["as_of"] == "1998-03-31"
     assert {"spark_session", "read", "summarise", "score", "write"} <= set(record["timings_s"])
+    # the run records agree but for the engine, times, output path and input fingerprint
+    want = json.loads((tmp_path / "pandas.csv.run.json").read_text())
+    assert list(record) == list(want)
+    assert record["input"].pop("fingerprint").startswith("spark-rows:sha256:")
+    assert want["input"].pop("fingerprint").startswith("sha256:")
+    assert record["input"].pop("spark_master").startswith("local")
+    assert want["input"].pop("engine") == "pandas" and record["input"].pop("engine") == "spark"
+    assert record["input"] == want["input"] and want["input"]["n_rows_after_as_of"] == 5906
+    assert record["output"].pop("path") != want["output"].pop("path")
+    for key in ("command", "status", "clv_version", "config", "model", "parameters", "output",
+                "warnings"):
+        assert record[key] == want[key], key
+    assert len(want["warnings"]) == 2  # exact duplicates, zero repeat spend
 
     db = tmp_path / "w.duckdb"
     assert cli(*args, "--out", db, "--out-table", "pandas_scores") == 0
