@@ -56,6 +56,14 @@ class Problem:
     n_rows : int, optional
         How many ids or labels there are in all, when ``rows`` holds only the
         first few (a distributed engine does not collect them all).
+
+    Examples
+    --------
+    >>> print(Problem("amount", "is negative in 2 rows", "drop them.", ["a", "b"]).render())
+      - column 'amount' is negative in 2 rows (e.g. 'a', 'b').
+        Fix: drop them.
+    >>> Problem("id", "is missing", "fill it.", [0, 1, 2, 3, 4], n_rows=9).render().splitlines()[0]
+    "  - column 'id' is missing (e.g. 0, 1, 2, 3, 4 and 4 more)."
     """
 
     column: str | None
