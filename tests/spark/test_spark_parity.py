@@ -135,3 +135,27 @@ def test_bad_input_gives_the_pandas_data_error(spark, tmp_path, capsys, case):
     got = capsys.readouterr().err
     assert got == want
     assert not (tmp_path / "model.json").exists()
+
+
+def test_fingerprint_ignores_row_order_and_partitioning(spark):
+    """The Spark fingerprint identifies the rows, not their order or partitioning."""
+    import pandas as pd
+
+    from clv.spark.rfm import check_transactions_spark
+
+    tx = pd.DataFrame({"id": ["a", "a", "b", "c"],
+                       "day": ["2024-01-01", "2024-01-09", "2024-01-03", "2024-02-01"],
+                       "amount": [1.0, 2.0, 3.0, 4.0]})
+
+    def fingerprint(frame: pd.DataFrame, partitions: int) -> str:
+        df = spark.createDataFrame(frame).repartition(partitions)
+        return check_transactions_spark(df, customer_id_col="id", date_col="day",
+                                        value_col="amount", check_duplicates=False
+                                        ).counts.fingerprint
+
+    base = fingerprint(tx, 1)
+    assert base.startswith(FINGERPRINT_PREFIX)
+    assert fingerprint(tx.iloc[::-1], 3) == base
+    assert fingerprint(tx.assign(amount=[1.0, 2.0, 3.0, 4.5]), 1) != base
+    assert fingerprint(tx.assign(id=["a", "b", "a", "c"]), 1) != base
+    assert fingerprint(tx.iloc[:3], 2) != base
