@@ -359,36 +359,36 @@ def _duplicates(
 ) -> Problem | None:
     """Rows identical to an earlier row in every column, as the pandas engine counts them.
 
-    One shuffle groups the rows by their content; the groups with repeats
-    give, per customer, the number of repeated rows and the position of the
-    customer's first repeated row (the second row of a group), which orders the
-    example ids as the pandas engine does. Only that per-customer table (of
-    customers with repeated rows) is cached and queried.
+    One aggregation groups the rows by their content and counts the repeats
+    (groups of more than one row, cached: usually few). Only if there are any,
+    a join of the rows with these groups finds the repeated rows (those after
+    the first of their group), whose customers, in row order, are the examples
+    of the pandas engine.
     """
     f = import_pyspark()
     keys = [C, D] + ([V] if with_value else []) + list(other_columns)
     repeated = (
         rows.groupBy(*keys)
-        .agg(f.count(f.lit(1)).alias("_n"),
-             f.try_element_at(f.sort_array(f.collect_list(IDX)), f.lit(2)).alias("_second"))
+        .agg(f.count(f.lit(1)).alias("_n"), f.min(IDX).alias("_first"))
         .filter(f.col("_n") > 1)
-        .groupBy(C)
-        .agg(f.sum(f.col("_n") - 1).alias("_extra"), f.min("_second").alias("_i"))
         .persist()
     )
     try:
-        stats = repeated.agg(f.sum("_extra").alias("rows"), f.count(f.lit(1)).alias("ids")
-                             ).collect()[0]
-        if not stats["rows"]:
+        count = repeated.agg(f.sum(f.col("_n") - 1)).collect()[0][0]
+        if not count:
             return None
-        ids = [r[0] for r in repeated.orderBy("_i").select(C).limit(_SHOWN_IDS).collect()]
+        groups = repeated.select(*(f.col(k).alias(f"_g{i}") for i, k in enumerate(keys)),
+                                 "_first")
+        same = [rows[k].eqNullSafe(groups[f"_g{i}"]) for i, k in enumerate(keys)]
+        later = rows.join(groups, on=same).filter(f.col(IDX) > f.col("_first"))
+        ids, n_ids = _distinct_in_order(later, f.col(C), _SHOWN_IDS)
     finally:
         repeated.unpersist()
-    return Problem(None, f"{_rows(int(stats['rows']))} of the transaction log are exact "
+    return Problem(None, f"{_rows(int(count))} of the transaction log are exact "
                    "duplicates of an earlier row; they are kept: same-period purchases are "
                    "merged into one purchase, with their amounts summed (customer ids shown)",
                    "if the log was loaded twice, drop them with transactions.drop_duplicates().",
-                   ids, n_rows=int(stats["ids"]))
+                   ids, n_rows=n_ids)
 
 
 def summary_problems(summary: DataFrame) -> list[Problem]:
