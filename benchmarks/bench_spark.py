@@ -1,12 +1,13 @@
-"""Benchmark: ``clv score --engine spark`` in local mode, on CDNOW and on a 1M-customer log.
+"""Benchmark: ``clv fit|score --engine spark`` in local mode, on CDNOW and a 1M-customer log.
 
-Two measurements, each ``clv score`` run in a fresh process (so the JVM start is
-included) and compared with the pandas engine on the same job:
+Two measurements, each ``clv`` command run in a fresh process (so the JVM start
+is included) and compared with the pandas engine on the same job:
 
 ``cdnow``
     The CDNOW log (69,659 transactions, 23,570 customers) as CSV; a BG/NBD +
-    Gamma-Gamma bundle fitted by ``clv fit``; ``clv score --engine spark`` to a
-    CSV file (collected to the driver, same writer as the pandas engine).
+    Gamma-Gamma bundle fitted by ``clv fit`` with either engine (the bundles'
+    parameters are compared); ``clv score --engine spark`` to a CSV file
+    (collected to the driver, same writer as the pandas engine).
 ``large``
     ``--rows`` transactions of ``--customers`` customers with integer ids (the
     simulation of ``bench_scoring_job.py``) in a Parquet file;
@@ -14,8 +15,10 @@ included) and compared with the pandas engine on the same job:
     (``--out scores/``) and to one Parquet file (collected).
 
 Printed per run: the wall time of the process and the step timings of its run
-record. Spark evaluates lazily: ``summarise`` is the validation pass (one
-aggregation), the RFM aggregation and the scoring run in ``score``.
+record. Spark evaluates lazily: ``summarise`` is the check pass (one
+aggregation, plus one for exact duplicates) and the summary's warnings (the
+summary is computed and cached then); scoring runs in ``score``. For ``fit``,
+``collect`` brings the summary to the driver.
 
 Usage::
 
@@ -65,8 +68,17 @@ def bench_cdnow(tmp: Path, env: dict[str, str], master: str) -> None:
     csv = tmp / "cdnow.csv"
     load_cdnow_transactions()[["customer_id", "date", "value"]].to_csv(csv, index=False)
     model = tmp / "cdnow_model.json"
-    clv("fit", str(csv), "--value-col", "value", "--as-of", "1998-06-30", "--out", str(model),
-        env=env)
+    fit = ["fit", str(csv), "--value-col", "value", "--as-of", "1998-06-30"]
+    report("CDNOW fit, pandas engine", clv(*fit, "--out", str(model), env=env),
+           Path(f"{model}.run.json"))
+    model_spark = tmp / "cdnow_model_spark.json"
+    wall = clv(*fit, "--out", str(model_spark), "--engine", "spark", "--spark-master", master,
+               env=env)
+    report(f"CDNOW fit, Spark {master}", wall, Path(f"{model_spark}.run.json"))
+    params = [json.loads(p.read_text())["transaction_model"]["params"] for p in
+              (model, model_spark)]
+    worst = max(abs(params[1][k] / params[0][k] - 1) for k in params[0])
+    print(f"  largest relative difference of the BG/NBD parameters: {worst:.1e}")
     job = ["score", str(csv), "--model", str(model), "--as-of", "1998-06-30", "--horizon", "52"]
     out = tmp / "cdnow_pandas.csv"
     report("CDNOW, pandas engine -> CSV", clv(*job, "--out", str(out), env=env),

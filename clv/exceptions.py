@@ -53,24 +53,33 @@ class Problem:
     rows : sequence
         Example customer ids or row labels where it happens (all of them; only
         the first few are shown in the message).
+    n_rows : int, optional
+        How many ids or labels there are in all, when ``rows`` holds only the
+        first few (a distributed engine does not collect them all).
+
+    Examples
+    --------
+    >>> print(Problem("amount", "is negative in 2 rows", "drop them.", ["a", "b"]).render())
+      - column 'amount' is negative in 2 rows (e.g. 'a', 'b').
+        Fix: drop them.
+    >>> Problem("id", "is missing", "fill it.", [0, 1, 2, 3, 4], n_rows=9).render().splitlines()[0]
+    "  - column 'id' is missing (e.g. 0, 1, 2, 3, 4 and 4 more)."
     """
 
     column: str | None
     message: str
     fix: str
     rows: Sequence[object] = field(default_factory=tuple)
+    n_rows: int | None = None
 
     def render(self) -> str:
         """Return the problem as a human readable, multi-line string."""
         where = f"column '{self.column}' " if self.column is not None else ""
         text = f"  - {where}{self.message}"
+        total = len(self.rows) if self.n_rows is None else self.n_rows
         if len(self.rows):
             shown = ", ".join(repr(_plain(r)) for r in list(self.rows)[:MAX_IDS_SHOWN])
-            more = (
-                f" and {len(self.rows) - MAX_IDS_SHOWN} more"
-                if len(self.rows) > MAX_IDS_SHOWN
-                else ""
-            )
+            more = f" and {total - MAX_IDS_SHOWN} more" if total > MAX_IDS_SHOWN else ""
             text += f" (e.g. {shown}{more})"
         text += f".\n    Fix: {self.fix}"
         return text

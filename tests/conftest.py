@@ -77,3 +77,14 @@ def cdnow_spend() -> pd.DataFrame:
     from clv.datasets import load_cdnow_summary_with_spend
 
     return load_cdnow_summary_with_spend()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session shared by every Spark test (each start costs seconds)."""
+    pytest.importorskip("pyspark")
+    from clv.spark import local_session
+
+    session = local_session(2, shuffle_partitions=4)
+    yield session
+    session.stop()

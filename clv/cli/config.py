@@ -192,11 +192,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("out_table", ("--out-table",), "str", frozenset({"score", "evaluate"}),
            "DuckDB output (--out db.duckdb): table to create or replace, in one transaction "
            "(default: scores)"),
-    Option("engine", ("--engine",), "str", frozenset({"score"}),
-           "score: pandas (in-process, default) or spark (Apache Spark; needs clv[spark])",
+    Option("engine", ("--engine",), "str", frozenset({"fit", "score"}),
+           "fit, score: pandas (in-process, default) or spark (Apache Spark reads, checks and "
+           "summarises the transactions; needs clv[spark])",
            default="pandas", choices=("pandas", "spark")),
-    Option("spark_master", ("--spark-master",), "str", frozenset({"score"}),
-           "score --engine spark: Spark master URL, e.g. local[4] or yarn (default: the "
+    Option("spark_master", ("--spark-master",), "str", frozenset({"fit", "score"}),
+           "--engine spark: Spark master URL, e.g. local[4] or yarn (default: the "
            "spark-submit session, else local[*])"),
     Option("json", ("--json",), "bool", frozenset({"validate", "evaluate"}),
            "print the result as JSON on stdout instead of a table", default=False),

@@ -603,8 +603,7 @@ def _cmd_fit(run: _Run) -> int:
                          "nuts|map|advi to fit one, or write the JSON bundle to a .json file.")
     columns = _columns(opts)
     time_unit = opts.time_unit or "W"
-    transactions, info = _read(run, columns)
-    rfm = _summarise(run, transactions, columns, time_unit)
+    transactions, rfm, info = _training_summary(run, columns, time_unit)
     features = None
     if with_cx:
         transaction_model, spend_model, features = _fit_cx_models(
@@ -665,6 +664,24 @@ def _cmd_fit(run: _Run) -> int:
     return EXIT_OK
 
 
+def _training_summary(
+    run: _Run, columns: dict[str, str | None], time_unit: str
+) -> tuple[pd.DataFrame | None, pd.DataFrame, dict[str, Any]]:
+    """Transactions (``None`` with Spark), RFM summary and ``input`` section for ``clv fit``.
+
+    With ``--engine spark``, Spark reads, checks and summarises the transactions
+    and only the summary (one row per customer) is collected; the models are
+    then fitted by the same code as with the pandas engine.
+    """
+    if run.opts.engine == "spark":
+        from clv.cli.spark_job import collect_summary
+
+        rfm, info = collect_summary(run, columns, time_unit, _end_of_day(run.opts.as_of))
+        return None, rfm, info
+    transactions, info = _read(run, columns)
+    return transactions, _summarise(run, transactions, columns, time_unit), info
+
+
 def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
     """Whether ``clv fit`` fits CX covariates; usage errors for bad combinations."""
     if opts.cx_events is None:
@@ -674,6 +691,9 @@ def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
     from clv.cli.cx_features import require_cx_model
 
     require_cx_model(model_name)
+    if opts.engine == "spark":
+        raise UsageError("--engine spark does not fit CX covariates (--cx-events); use the "
+                         "default pandas engine.")
     if opts.bayes is not None:
         raise UsageError("--cx-events does not apply to --bayes: CX covariates are fitted by "
                          "maximum likelihood into a JSON bundle; drop --bayes.")
@@ -794,8 +814,7 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
     kwargs = _check_bayes_options(opts, out)
     columns = _columns(opts)
     time_unit = opts.time_unit or "W"
-    transactions, info = _read(run, columns)
-    rfm = _summarise(run, transactions, columns, time_unit)
+    _, rfm, info = _training_summary(run, columns, time_unit)
     _check_repeat_buyers(rfm)
     with run.step("import_pymc", "importing PyMC"):
         import clv.bayes

@@ -5,7 +5,9 @@ cluster (Parquet, Hive tables, ...):
 
 - :func:`rfm_summary_spark` turns a transaction DataFrame into one RFM row per
   customer with Spark SQL, with the semantics of :func:`clv.data.rfm_summary`
-  (same period codes, same-period purchases merged, repeat-period spend);
+  (same period codes, same-period purchases merged, repeat-period spend), after
+  the pandas engine's data checks run as Spark aggregations (same
+  ``DataError`` messages and ``DataWarning`` s; :mod:`clv.spark.checks`);
 - :func:`score_spark` scores every customer with ``mapInPandas`` over a
   broadcast model document, running the very code of ``clv score``
   (:func:`clv.cli.scoring.score_table`) on each partition;

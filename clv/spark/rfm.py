@@ -14,34 +14,51 @@ The steps are those of the pandas engine, written as Spark SQL:
    ``T`` = period of ``observation_end`` - first period, ``monetary_value`` =
    total of the periods after the first / ``frequency`` (0 when none).
 
-Bad input raises :class:`~clv.exceptions.DataError` naming the column, example
-customer ids and the fix, after one aggregation pass over the data.
+Bad input raises :class:`~clv.exceptions.DataError` with the problems of the
+pandas engine (same messages, example customer ids and fixes), found by one
+aggregation pass over the data (:mod:`clv.spark.checks`); the same pass counts
+the rows and fingerprints them. Suspicious but valid data gives the pandas
+engine's :class:`~clv.exceptions.DataWarning` s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, RECENCY, T
-from clv.data.transactions import _codes_from_days, _parse_timestamp, _rows, check_time_unit
-from clv.exceptions import DataError, Problem
+from clv.data.transactions import _codes_from_days, _parse_timestamp, check_time_unit
+from clv.exceptions import DataError, DataWarning, Problem
 from clv.spark._session import import_pyspark
+from clv.spark.checks import IDX as _IDX
+from clv.spark.checks import RAW_V as _RAW_V
+from clv.spark.checks import TS as _TS
+from clv.spark.checks import C as _C
+from clv.spark.checks import CheckedRows, check_rows, emit, summary_problems
+from clv.spark.checks import D as _D
+from clv.spark.checks import V as _V
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-__all__ = ["parsed_transactions", "period_code", "rfm_summary_spark"]
+__all__ = [
+    "CheckedTransactions",
+    "check_transactions_spark",
+    "parsed_transactions",
+    "period_code",
+    "rfm_summary_spark",
+    "summarise_checked",
+    "summary_metadata",
+]
 
-_EXAMPLES = 5
 #: Metadata keys stored on the ``T`` column of the summary.
 META_TIME_UNIT = "time_unit"
 META_OBSERVATION_END = "observation_end"
-# internal column names of the parsed rows
-_C, _D, _TS, _V, _RAW_V = "_clv_c", "_clv_d", "_clv_ts", "_clv_v", "_clv_raw_v"
+_NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double", "boolean")
 
 
 def quoted(name: Hashable) -> Column:
@@ -61,17 +78,22 @@ def parsed_transactions(
     date_col: Hashable,
     value_col: Hashable | None = None,
     date_format: str | None = None,
+    other_columns: tuple[str, ...] = (),
 ) -> DataFrame:
     """The transaction rows with parsed dates: columns ``_clv_c``, ``_clv_d``, ``_clv_ts`` ...
 
     ``_clv_ts`` is the date as ``TIMESTAMP_NTZ`` (``NULL`` where it is not a
-    date), ``_clv_v`` the amount as double (``NULL`` where it is not a number);
-    ``_clv_d`` and ``_clv_raw_v`` keep the raw values for error messages.
+    date, and everywhere for a numeric column), ``_clv_v`` the amount as
+    double (``NULL`` where it is not a number); ``_clv_d`` and ``_clv_raw_v``
+    keep the raw values for error messages, ``_clv_i`` numbers the rows in
+    input order (``monotonically_increasing_id``); ``other_columns`` are kept
+    as ``_clv_o0``, ``_clv_o1`` ... (to find exact duplicate rows).
 
     Raises
     ------
     DataError
-        If a column is missing or the date column holds numbers.
+        If a column is missing or the date column has a type that is neither
+        dates, text nor numbers.
     """
     functions = import_pyspark()
     dtypes = dict(transactions.dtypes)
@@ -86,19 +108,23 @@ def parsed_transactions(
     if missing:
         raise DataError(missing, what="the transactions")
     date_type = dtypes[str(date_col)]
-    if date_type not in ("string", "date", "timestamp", "timestamp_ntz"):
+    numeric = date_type in _NUMERIC_TYPES or date_type.startswith("decimal")
+    if not numeric and date_type not in ("string", "date", "timestamp", "timestamp_ntz"):
         raise DataError(
             [Problem(str(date_col), f"has Spark type {date_type}, not dates",
-                     "convert it with to_date / to_timestamp (epoch seconds: "
-                     "timestamp_seconds) before summarising.")],
+                     "convert it with to_date / to_timestamp before summarising.")],
             what="the transactions",
         )
     rows = transactions.select(
         quoted(customer_id_col).alias(_C),
         quoted(date_col).alias(_D),
         *([quoted(value_col).alias(_RAW_V)] if value_col is not None else []),
+        *(quoted(name).alias(f"_clv_o{i}") for i, name in enumerate(other_columns)),
+        functions.monotonically_increasing_id().alias(_IDX),
     )
-    if date_type == "string":
+    if numeric:  # reported as numbers by the checks
+        ts = functions.lit(None).cast("timestamp_ntz")
+    elif date_type == "string":
         if date_format is None:
             ts = functions.expr(f"try_cast({_D} AS TIMESTAMP_NTZ)")
         else:
@@ -134,6 +160,161 @@ def period_code(day: Column, time_unit: str) -> Column:
     return functions.floor(months / 3).cast("long")
 
 
+@dataclass(frozen=True)
+class CheckedTransactions:
+    """Transaction rows that passed every check, ready to summarise.
+
+    Attributes
+    ----------
+    rows : pyspark.sql.DataFrame
+        The parsed rows (:func:`parsed_transactions`) that are summarised.
+    observation_end : pandas.Timestamp or None
+        The given ``observation_end``, else the last date (``None`` only when
+        no row is kept).
+    counts : clv.spark.checks.CheckedRows
+        Row counts, fingerprint and data warnings of the check pass.
+    with_value : bool
+        Whether there is an amount column.
+    """
+
+    rows: DataFrame
+    observation_end: pd.Timestamp | None
+    counts: CheckedRows
+    with_value: bool
+
+
+def check_transactions_spark(
+    df: DataFrame,
+    *,
+    customer_id_col: Hashable,
+    date_col: Hashable,
+    value_col: Hashable | None = None,
+    observation_end: object = None,
+    date_format: str | None = None,
+    drop_after: bool = False,
+    check_duplicates: bool = True,
+    csv_dates: bool = False,
+) -> CheckedTransactions:
+    """Check a Spark transaction DataFrame as the pandas engine does; raise one ``DataError``.
+
+    One aggregation pass counts the rows, the rows after ``observation_end``
+    and the offending rows of every check, and fingerprints the input columns;
+    examples are fetched only for failing checks.
+
+    Parameters
+    ----------
+    df, customer_id_col, date_col, value_col, observation_end, date_format, drop_after
+        As for :func:`rfm_summary_spark`.
+    check_duplicates : bool
+        Look for exact duplicate rows (one aggregation over the rows).
+    csv_dates : bool
+        The date column is text read from CSV: a column of numbers only is
+        reported as numbers, as ``pandas.read_csv`` and the pandas checks do.
+
+    Returns
+    -------
+    CheckedTransactions
+        ``counts.n_rows == 0`` (no rows) and ``counts.n_kept == 0`` (every row
+        after ``observation_end`` with ``drop_after``) are left to the caller.
+
+    Raises
+    ------
+    DataError
+        Missing columns, missing ids, missing or unparseable dates, numbers in
+        the date column, non-numeric, missing, infinite or negative amounts and
+        (without ``drop_after``) transactions after ``observation_end``; every
+        problem at once, with the messages of the pandas engine.
+    """
+    end = None
+    if observation_end is not None:
+        end, problems = _parse_timestamp(observation_end, name="observation_end")
+        if problems:
+            raise DataError(problems, what="the arguments")
+    dtypes = dict(df.dtypes)
+    used = {str(customer_id_col), str(date_col), str(value_col)}
+    # exact duplicates are rows equal in every column, as in the pandas engine (maps cannot
+    # be compared in Spark; pandas likewise falls back to the used columns for such cells)
+    others = tuple(name for name, kind in df.dtypes
+                   if name not in used and not kind.startswith("map"))
+    rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
+                               value_col=value_col, date_format=date_format,
+                               other_columns=others if check_duplicates else ())
+    date_type = dtypes[str(date_col)]
+    numeric_dates = None
+    if date_type in _NUMERIC_TYPES or date_type.startswith("decimal"):
+        numeric_dates = "typed"
+    elif csv_dates and date_type == "string":
+        numeric_dates = "strings"
+    sources = [(str(customer_id_col), _C), (str(date_col), _D)]
+    if value_col is not None:
+        sources.append((str(value_col), _RAW_V))
+    functions = import_pyspark()
+    fingerprinted = [(name, dtypes[name], functions.col(col)) for name, col in sources]
+    counts, problems = check_rows(
+        rows, customer_id_col=str(customer_id_col), date_col=str(date_col),
+        value_col=None if value_col is None else str(value_col), end=end,
+        drop_after=drop_after, fingerprinted=fingerprinted, numeric_dates=numeric_dates,
+        check_duplicates=check_duplicates,
+        other_columns=tuple(f"_clv_o{i}" for i in range(len(others))),
+    )
+    if problems:
+        raise DataError(problems, what="the transactions")
+    if drop_after and end is not None:
+        # unparseable dates (NULL) would have been reported above
+        rows = rows.filter(functions.col(_TS) <= _ntz(end))
+    if end is None and counts.last is not None:
+        end = pd.Timestamp(counts.last)
+    return CheckedTransactions(rows, end, counts, value_col is not None)
+
+
+def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> DataFrame:
+    """The RFM summary of checked rows (see :func:`rfm_summary_spark`)."""
+    f = import_pyspark()
+    time_unit = check_time_unit(time_unit)
+    end_ts = checked.observation_end
+    if end_ts is None or checked.counts.n_kept == 0:
+        raise ValueError("no transaction rows to summarise")
+    end_day = int(np.datetime64(end_ts.to_datetime64(), "D").view(np.int64))
+    end_period = int(_codes_from_days(np.array([end_day], dtype=np.int64), time_unit)[0])
+    with_value = checked.with_value
+    day = f.unix_date(f.to_date(f.col(_TS)))
+    per_row = checked.rows.select(f.col(_C).alias(CUSTOMER_ID),
+                                  period_code(day, time_unit).alias("p"),
+                                  *([f.col(_V)] if with_value else []))
+    aggs = [f.sum(_V).alias("tot")] if with_value else [f.lit(0).alias("tot")]
+    periods = per_row.groupBy(CUSTOMER_ID, "p").agg(*aggs)
+    if with_value:
+        from pyspark.sql import Window
+
+        first_p = f.min("p").over(Window.partitionBy(CUSTOMER_ID))
+        periods = periods.withColumn("first_p", first_p)
+        repeat = f.sum(f.when(f.col("p") > f.col("first_p"), f.col("tot")))
+    per_customer = periods.groupBy(CUSTOMER_ID).agg(
+        f.count(f.lit(1)).alias("n"),
+        f.min("p").alias("first"),
+        f.max("p").alias("last"),
+        *([repeat.alias("repeat_total")] if with_value else []),
+    )
+    frequency = (f.col("n") - 1).cast("double")
+    counts = checked.counts
+    meta = {META_TIME_UNIT: time_unit, META_OBSERVATION_END: end_ts.isoformat(),
+            "n_rows": counts.n_rows, "n_rows_after": counts.n_after,
+            "fingerprint": counts.fingerprint}
+    columns = [
+        f.col(CUSTOMER_ID),
+        frequency.alias(FREQUENCY),
+        (f.col("last") - f.col("first")).cast("double").alias(RECENCY),
+        (f.lit(end_period) - f.col("first")).cast("double").alias(T, metadata=meta),
+    ]
+    if with_value:
+        columns.append(
+            f.when(f.col("n") > 1, f.col("repeat_total") / frequency)
+            .otherwise(f.lit(0.0))
+            .alias(MONETARY_VALUE)
+        )
+    return per_customer.select(*columns)
+
+
 def rfm_summary_spark(
     df: DataFrame,
     *,
@@ -144,11 +325,13 @@ def rfm_summary_spark(
     observation_end: object = None,
     date_format: str | None = None,
     drop_after: bool = False,
+    warn: bool = True,
 ) -> DataFrame:
     """Summarise a Spark transaction DataFrame into one RFM row per customer.
 
-    Same arguments and semantics as :func:`clv.data.rfm_summary`, computed by
-    Spark (nothing is collected to the driver but a few aggregates).
+    Same arguments, semantics, errors and warnings as
+    :func:`clv.data.rfm_summary`, computed by Spark (nothing is collected to
+    the driver but counts and a few example rows).
 
     Parameters
     ----------
@@ -170,6 +353,12 @@ def rfm_summary_spark(
     drop_after : bool
         Drop the transactions after ``observation_end`` instead of reporting
         them (the log as it was on that date; ``clv score --as-of``).
+    warn : bool
+        Issue the pandas engine's :class:`~clv.exceptions.DataWarning` s: exact
+        duplicate rows and a single customer (one more aggregation over the
+        rows), customers with ``T == 0`` and repeat buyers with
+        ``monetary_value == 0`` (one aggregation over the summary, which
+        computes it: cache the result if you use it again).
 
     Returns
     -------
@@ -177,8 +366,10 @@ def rfm_summary_spark(
         Columns ``customer_id`` (the input's type), ``frequency``, ``recency``,
         ``T`` [, ``monetary_value``] (double), one row per customer, unordered.
         The ``T`` column's metadata holds ``time_unit``, ``observation_end``
-        (ISO 8601), as ``attrs`` do for the pandas summary, and ``n_rows`` (the
-        transactions summarised); see :func:`summary_metadata`.
+        (ISO 8601), as ``attrs`` do for the pandas summary, ``n_rows`` (rows of
+        the input), ``n_rows_after`` (rows after ``observation_end``, dropped
+        with ``drop_after``) and ``fingerprint`` (see
+        :func:`clv.spark.checks.fingerprint_columns`); see :func:`summary_metadata`.
 
     Raises
     ------
@@ -189,11 +380,8 @@ def rfm_summary_spark(
 
     Notes
     -----
-    Unlike :func:`clv.data.rfm_summary`, no :class:`~clv.exceptions.DataWarning`
-    is issued (exact duplicates, ``T == 0``, zero repeat spend): those would
-    need extra passes over the data. ``monetary_value`` sums the same amounts
-    in another order, so it can differ from the pandas value in the last bits
-    (1e-15 relative).
+    ``monetary_value`` sums the same amounts in another order than the pandas
+    engine, so it can differ in the last bits (1e-15 relative).
 
     Examples
     --------
@@ -202,143 +390,35 @@ def rfm_summary_spark(
     >>> rfm = rfm_summary_spark(tx, customer_id_col="customer_id", date_col="date",
     ...                         value_col="value")  # doctest: +SKIP
     """
-    functions = import_pyspark()
     time_unit = check_time_unit(time_unit)
-    end = None
-    if observation_end is not None:
-        end, problems = _parse_timestamp(observation_end, name="observation_end")
-        if problems:
-            raise DataError(problems, what="the arguments")
-    rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
-                               value_col=value_col, date_format=date_format)
-    if drop_after and end is not None:
-        # keep unparseable dates (NULL) so that they are reported
-        rows = rows.filter(functions.coalesce(functions.col(_TS) <= _ntz(end),
-                                              functions.lit(True)))
-    last, n_rows = _validate(rows, customer_id_col=str(customer_id_col), date_col=str(date_col),
-                     value_col=None if value_col is None else str(value_col), end=end)
-    end_ts = pd.Timestamp(last) if end is None else end
-    end_day = int(np.datetime64(end_ts.to_datetime64(), "D").view(np.int64))
-    end_period = int(_codes_from_days(np.array([end_day], dtype=np.int64), time_unit)[0])
-
-    f = functions
-    day = f.unix_date(f.to_date(f.col(_TS)))
-    per_row = rows.select(f.col(_C).alias(CUSTOMER_ID), period_code(day, time_unit).alias("p"),
-                          *([f.col(_V)] if value_col is not None else []))
-    aggs = [f.sum(_V).alias("tot")] if value_col is not None else [f.lit(0).alias("tot")]
-    periods = per_row.groupBy(CUSTOMER_ID, "p").agg(*aggs)
-    if value_col is not None:
-        from pyspark.sql import Window
-
-        first_p = f.min("p").over(Window.partitionBy(CUSTOMER_ID))
-        periods = periods.withColumn("first_p", first_p)
-        repeat = f.sum(f.when(f.col("p") > f.col("first_p"), f.col("tot")))
-    per_customer = periods.groupBy(CUSTOMER_ID).agg(
-        f.count(f.lit(1)).alias("n"),
-        f.min("p").alias("first"),
-        f.max("p").alias("last"),
-        *([repeat.alias("repeat_total")] if value_col is not None else []),
+    checked = check_transactions_spark(
+        df, customer_id_col=customer_id_col, date_col=date_col, value_col=value_col,
+        observation_end=observation_end, date_format=date_format, drop_after=drop_after,
+        check_duplicates=warn,
     )
-    frequency = (f.col("n") - 1).cast("double")
-    meta = {META_TIME_UNIT: time_unit, META_OBSERVATION_END: end_ts.isoformat(),
-            "n_rows": n_rows}
-    columns = [
-        f.col(CUSTOMER_ID),
-        frequency.alias(FREQUENCY),
-        (f.col("last") - f.col("first")).cast("double").alias(RECENCY),
-        (f.lit(end_period) - f.col("first")).cast("double").alias(T, metadata=meta),
-    ]
-    if value_col is not None:
-        columns.append(
-            f.when(f.col("n") > 1, f.col("repeat_total") / frequency)
-            .otherwise(f.lit(0.0))
-            .alias(MONETARY_VALUE)
-        )
-    return per_customer.select(*columns)
-
-
-def summary_metadata(summary: DataFrame) -> dict[str, Any]:
-    """``time_unit``, ``observation_end`` and ``n_rows`` of a :func:`rfm_summary_spark` result."""
-    field = summary.schema[T]
-    return dict(field.metadata or {})
-
-
-def _validate(
-    rows: DataFrame,
-    *,
-    customer_id_col: str,
-    date_col: str,
-    value_col: str | None,
-    end: pd.Timestamp | None,
-) -> tuple[Any, int]:
-    """One aggregation over the rows; raise every problem at once.
-
-    Returns the last date and the number of rows.
-    """
-    f = import_pyspark()
-    c, d, ts = f.col(_C), f.col(_D), f.col(_TS)
-    checks: dict[str, Column] = {
-        "missing_id": c.isNull(),
-        "missing_date": d.isNull(),
-        "bad_date": d.isNotNull() & ts.isNull(),
-    }
-    if end is not None:
-        checks["after_end"] = ts > _ntz(end)
-    if value_col is not None:
-        v, raw = f.col(_V), f.col(_RAW_V)
-        checks["bad_value"] = raw.isNotNull() & v.isNull()
-        checks["missing_value"] = raw.isNull() | f.isnan(v)
-        checks["infinite_value"] = v.isin(float("inf"), float("-inf"))
-        checks["negative_value"] = v < 0
-    stats = rows.agg(
-        f.count(f.lit(1)).alias("n_rows"),
-        f.max(ts).alias("last"),
-        *(f.sum(f.when(cond, 1).otherwise(0)).alias(name) for name, cond in checks.items()),
-    ).collect()[0]
-    if stats["n_rows"] == 0:
+    counts = checked.counts
+    if counts.n_rows == 0:
         raise DataError([Problem(None, "there are no transaction rows",
                                  "check the input DataFrame (and its filters)")],
                         what="the transactions")
-    fix_date = ("pass date_format= (a Spark datetime pattern such as 'yyyyMMdd'), or convert "
-                "the column with to_date / to_timestamp first.")
-    messages = {
-        "missing_id": (customer_id_col, "is missing in {n}",
-                       "drop these rows or fill in the customer id; every transaction needs a "
-                       "customer."),
-        "missing_date": (date_col, "is missing in {n}",
-                         "drop the rows without a date or fill them in."),
-        "bad_date": (date_col, "has {n} that are not dates", fix_date),
-        "after_end": (date_col, "has {n} after observation_end "
-                      f"({end.isoformat() if end is not None else ''})",
-                      "filter the transactions to the observation window "
-                      f"(df.filter({date_col} <= observation_end)) or pass a later "
-                      "observation_end."),
-        "bad_value": (value_col, "has {n} that are not numbers",
-                      "convert it to numbers after removing currency symbols and thousands "
-                      "separators."),
-        "missing_value": (value_col, "is missing in {n}",
-                          "fill in the amounts, or drop these rows (they are purchases: "
-                          "dropping them changes frequency)."),
-        "infinite_value": (value_col, "is infinite in {n}",
-                           "replace the infinite amounts with the real ones."),
-        "negative_value": (value_col, "is negative in {n}",
-                           "negative amounts are returns or refunds: net them against their "
-                           "purchase or drop them; clv does not model returns."),
-    }
-    problems = []
-    for name, cond in checks.items():
-        count = int(stats[name] or 0)
-        if count:
-            column, message, fix = messages[name]
-            what = _rows(count, "value" if name.startswith("bad") else "row")
-            examples = []
-            if name != "missing_id":
-                examples = [r[0] for r in rows.filter(cond).select(c).limit(_EXAMPLES).collect()]
-            problems.append(Problem(column, message.format(n=what) + (
-                "" if name == "missing_id" else ", for customer_id"), fix, examples))
-    if problems:
-        raise DataError(problems, what="the transactions")
-    return stats["last"], int(stats["n_rows"])
+    if counts.n_kept == 0:
+        end = checked.observation_end
+        raise DataError([Problem(str(date_col), f"has no transaction on or before "
+                                 f"observation_end ({end.isoformat() if end else ''}) (all "
+                                 f"{counts.n_rows} rows are later)",
+                                 "check observation_end and the date column")],
+                        what="the transactions")
+    summary = summarise_checked(checked, time_unit)
+    if warn:
+        emit(counts.warnings)
+        emit([(p, DataWarning) for p in summary_problems(summary)])
+    return summary
+
+
+def summary_metadata(summary: DataFrame) -> dict[str, Any]:
+    """``time_unit``, ``observation_end``, ``n_rows``, ... of a :func:`rfm_summary_spark` result."""
+    field = summary.schema[T]
+    return dict(field.metadata or {})
 
 
 def _ntz(ts: pd.Timestamp) -> Column:

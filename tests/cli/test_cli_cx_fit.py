@@ -176,12 +176,15 @@ def test_score_needs_cx_events_for_a_cx_bundle(files: dict[str, Path], fitted: d
     assert not out.exists()
 
 
-@pytest.mark.parametrize("extra", [["--model", "mbgnbd"], ["--as-of", ""]])
+@pytest.mark.parametrize("extra", [["--model", "mbgnbd"], ["--as-of", ""],
+                                   ["--engine", "spark"]])
 def test_fit_usage_errors(files: dict[str, Path], tmp_path: Path, extra: list[str]) -> None:
     out = tmp_path / "m.json"
     args = _fit_args(files, out)
     if extra[0] == "--model":
         args[args.index("bgnbd")] = extra[1]
+    elif extra[0] == "--engine":  # CX covariates are fitted by the pandas engine only
+        args += extra
     else:  # no --as-of
         i = args.index("--as-of")
         del args[i:i + 2]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,10 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 from clv.cli.scoring import score_table
 from clv.data import rfm_summary
 from clv.datasets import load_cdnow_transactions
-from clv.exceptions import DataError
+from clv.exceptions import DataError, DataWarning
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.gamma_gamma import GammaGammaModel
-from clv.spark import local_session, rfm_summary_spark, score_spark
+from clv.spark import rfm_summary_spark, score_spark
 from clv.spark.rfm import summary_metadata
 
 pytestmark = [
@@ -34,13 +35,6 @@ pytestmark = [
 
 KW = {"customer_id_col": "customer_id", "date_col": "date", "value_col": "value"}
 RFM = ["frequency", "recency", "T", "monetary_value"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = local_session(2, shuffle_partitions=4)
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +64,7 @@ def pandas_rfm(tx: pd.DataFrame, **kwargs) -> pd.DataFrame:
 @pytest.mark.parametrize("time_unit", ["W", "D", "M", "Q", "Y"])
 def test_rfm_equals_pandas_on_cdnow(cdnow, cdnow_spark, time_unit):
     want = pandas_rfm(cdnow, **KW, time_unit=time_unit)
-    summary = rfm_summary_spark(cdnow_spark, **KW, time_unit=time_unit)
+    summary = rfm_summary_spark(cdnow_spark, **KW, time_unit=time_unit, warn=False)
     got = collect(summary)
     assert got.index.equals(want.index.rename("customer_id"))
     assert list(got.columns) == RFM
@@ -79,8 +73,10 @@ def test_rfm_equals_pandas_on_cdnow(cdnow, cdnow_spark, time_unit):
     # the same amounts summed in another order: equal to the last bits (1.8e-15 seen)
     np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12,
                                atol=0)
-    assert summary_metadata(summary) == {"time_unit": time_unit, "n_rows": len(cdnow),
-                                         "observation_end": want.attrs["observation_end"]}
+    meta = summary_metadata(summary)
+    assert meta.pop("fingerprint").startswith("spark-rows:sha256:")
+    assert meta == {"time_unit": time_unit, "n_rows": len(cdnow), "n_rows_after": 0,
+                    "observation_end": want.attrs["observation_end"]}
 
 
 def test_string_dates_observation_end_and_no_value(spark, cdnow):
@@ -88,10 +84,21 @@ def test_string_dates_observation_end_and_no_value(spark, cdnow):
     tx = cdnow.assign(date=cdnow["date"].dt.strftime("%Y-%m-%d"), customer_id=cdnow[
         "customer_id"].astype(str))
     end = pd.Timestamp("1998-07-15 23:59:59")
-    want = pandas_rfm(tx, customer_id_col="customer_id", date_col="date", time_unit="W",
-                      observation_end=end)
-    got = collect(rfm_summary_spark(spark.createDataFrame(tx), customer_id_col="customer_id",
-                                    date_col="date", time_unit="W", observation_end=end))
+    kw = {"customer_id_col": "customer_id", "date_col": "date", "time_unit": "W",
+          "observation_end": end}
+    with warnings.catch_warnings(record=True) as want_warnings:
+        warnings.simplefilter("always", DataWarning)
+        want = rfm_summary(tx, **kw)
+    with warnings.catch_warnings(record=True) as got_warnings:
+        warnings.simplefilter("always", DataWarning)
+        got = collect(rfm_summary_spark(spark.createDataFrame(tx), **kw))
+
+    def texts(caught):
+        return [f"{w.category.__name__}: {w.message}" for w in caught
+                if issubclass(w.category, DataWarning)]
+
+    # same-day purchases are exact duplicates without the amounts: same count, same example ids
+    assert texts(got_warnings) == texts(want_warnings) != []
     assert list(got.columns) == ["frequency", "recency", "T"]
     pd.testing.assert_frame_equal(got, want, check_names=False, check_index_type=False)
 
@@ -105,8 +112,12 @@ def test_bad_rows_raise_one_data_error(spark):
         rfm_summary_spark(spark.createDataFrame(tx), customer_id_col="id", date_col="day",
                           value_col="amount", observation_end="2024-01-31")
     text = str(info.value)
-    for part in ("column 'id' is missing in 1 row", "column 'day' has 1 value that are not",
-                 "after observation_end", "column 'amount' is negative", "not numbers"):
+    for part in ("column 'id' is missing in 1 row (row labels shown) (e.g. 3)",
+                 "column 'day' has 1 value that is not a date ('not a date'), for customer_id "
+                 "(e.g. 'a')", "has 1 row after observation_end (2024-01-31T00:00:00; the last "
+                 "is 2024-02-01T00:00:00), for customer_id (e.g. 'c')",
+                 "column 'amount' is negative in 1 row (-3.0), for customer_id (e.g. 'b')",
+                 "column 'amount' has 1 non-numeric value ('12x'), for customer_id (e.g. 'c')"):
         assert part in text, text
     with pytest.raises(DataError, match="not in the DataFrame"):
         rfm_summary_spark(spark.createDataFrame(tx), customer_id_col="cust", date_col="day")
@@ -118,7 +129,7 @@ def test_scores_equal_pandas_on_cdnow(cdnow, cdnow_spark):
     gg = GammaGammaModel().fit(rfm[rfm["monetary_value"] > 0])
     want = score_table(bg, gg, rfm, horizon=52, discount_rate=0.002, margin=0.5)
     want = want.set_index("customer_id")
-    summary = rfm_summary_spark(cdnow_spark, **KW, time_unit="W")
+    summary = rfm_summary_spark(cdnow_spark, **KW, time_unit="W", warn=False)
     got = collect(score_spark(summary, (bg, gg), horizon=52, discount_rate=0.002, margin=0.5))
     assert list(got.columns) == list(want.columns)
     assert got.index.equals(want.index)
@@ -126,7 +137,8 @@ def test_scores_equal_pandas_on_cdnow(cdnow, cdnow_spark):
         np.testing.assert_allclose(got[column], want[column], rtol=1e-10, atol=1e-300,
                                    err_msg=column)
     with pytest.raises(ValueError, match="periods of 'M'"):
-        score_spark(rfm_summary_spark(cdnow_spark, **KW, time_unit="M"), (bg, gg), horizon=12)
+        score_spark(rfm_summary_spark(cdnow_spark, **KW, time_unit="M", warn=False), (bg, gg),
+                    horizon=12)
 
 
 def test_import_clv_does_not_import_pyspark():
@@ -170,6 +182,19 @@ def test_cli_spark_csv_and_duckdb_outputs_equal_the_pandas_engine(spark, tmp_pat
     assert record["input"]["engine"] == "spark"
     assert record["parameters"]["as_of"] == "1998-03-31"
     assert {"spark_session", "read", "summarise", "score", "write"} <= set(record["timings_s"])
+    # the run records agree but for the engine, times, output path and input fingerprint
+    want = json.loads((tmp_path / "pandas.csv.run.json").read_text())
+    assert list(record) == list(want)
+    assert record["input"].pop("fingerprint").startswith("spark-rows:sha256:")
+    assert want["input"].pop("fingerprint").startswith("sha256:")
+    assert record["input"].pop("spark_master").startswith("local")
+    assert want["input"].pop("engine") == "pandas" and record["input"].pop("engine") == "spark"
+    assert record["input"] == want["input"] and want["input"]["n_rows_after_as_of"] == 5906
+    assert record["output"].pop("path") != want["output"].pop("path")
+    for key in ("command", "status", "clv_version", "config", "model", "parameters", "output",
+                "warnings"):
+        assert record[key] == want[key], key
+    assert len(want["warnings"]) == 2  # exact duplicates, zero repeat spend
 
     db = tmp_path / "w.duckdb"
     assert cli(*args, "--out", db, "--out-table", "pandas_scores") == 0
@@ -213,7 +238,7 @@ def test_cli_spark_bad_input_is_a_data_error(spark, tmp_path, cdnow_files, capsy
                "--engine", "spark", "--out", out)
     err = capsys.readouterr().err
     assert code == 3, err
-    assert "column 'date' has 1 value that are not dates" in err
+    assert "column 'date' has 1 value that is not a date ('yesterday')" in err
     assert "column 'value' is negative in 1 row" in err and "Traceback" not in err
     assert out.read_text() == "previous\n"
     code = cli("score", bad, "--model", cdnow_files["model"], "--horizon", "52",
