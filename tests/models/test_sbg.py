@@ -276,13 +276,14 @@ def test_undiscounted_sum_with_a_churn_multiplier_matches_the_integral() -> None
 
     p = SBGParams(1.6, 2.5)
     dist = stats.beta(p.alpha, p.beta)
+    def expectation(f) -> float:  # E[f(theta)] for theta ~ Beta(alpha, beta)
+        return integrate.quad(lambda th: f(th) * dist.pdf(th), 0, 1, epsabs=0, epsrel=1e-12,
+                              limit=500)[0]
+
     for n, k in [(0.0, 0.5), (4.0, 2.0), (12.0, 1.3)]:
-        def q(theta: float, k: float = k) -> float:
-            return (1.0 - theta) ** k
-        num = integrate.quad(lambda th: q(th) ** (n + 1) / -np.expm1(k * np.log1p(-th))
-                             * dist.pdf(th), 0, 1, epsabs=0, epsrel=1e-12, limit=500)[0]
-        den = integrate.quad(lambda th: q(th) ** n * dist.pdf(th), 0, 1, epsabs=0,
-                             epsrel=1e-13, limit=500)[0]
+        num = expectation(lambda th, n=n, k=k: (1.0 - th) ** (k * (n + 1))
+                          / -np.expm1(k * np.log1p(-th)))
+        den = expectation(lambda th, n=n, k=k: (1.0 - th) ** (k * n))
         got = residual_lifetime_sum(lambda pp, t, m: ph.log_survival(pp, m, t), p, n, 0.0,
                                     tail_exponent=p.alpha, multiplier=k)
         assert float(got) == pytest.approx(num / den, rel=1e-8), (n, k)
