@@ -130,6 +130,8 @@ def test_unknown_sampler_is_refused(cdnow: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="sampler must be"):
         cb.BetaGeoModel().fit(cdnow.iloc[:50], sampler="stan")
     assert cb.ParetoNBDModel()._sampler("auto") == "pymc"  # its 2F1 Op has no numba code
+    assert cb.BetaGeoModel()._sampler("auto") == "pymc"  # the fused likelihood is faster
+    assert cb.BetaGeoModel()._sampler("nutpie") == "nutpie"
 
 
 @pytest.mark.slow
