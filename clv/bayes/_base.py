@@ -278,18 +278,9 @@ class BayesModel:
                             what=f"the data passed to {type(self).__name__}")
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
         if self._design:  # the covariate column of each coefficient, after the model's columns
-            what = f"the data passed to {type(self).__name__}"
-            Z = cov.covariate_matrix(frame, self._design.coef_columns, what)
             w = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame \
                 else np.ones(len(frame))
-            names = self._design.names
-            mean, scale = cov.standardise(Z, w, names, self._design.coef_columns, frame.index,
-                                          center=True, what=what)
-            cov.check_collinear((Z - mean) / scale, names,
-                                [lv.process for lv in self._design.coef_levers], what)
-            self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
-                                                   index=pd.Index(names, name="param"))
-            cols.extend(Z[:, k] for k in range(Z.shape[1]))
+            cols.extend(self._fit_covariates(frame, w, f"the data passed to {type(self).__name__}"))
         if self._segmented:
             assert self.segment is not None
             codes, self._segment_labels = segment_codes(
@@ -307,6 +298,21 @@ class BayesModel:
         maximum-likelihood fit maximises.
         """
         return None
+
+    def _fit_covariates(self, frame: pd.DataFrame, weights: np.ndarray, what: str
+                        ) -> list[np.ndarray]:
+        """The covariate column of each coefficient; sets ``covariate_scaling_`` (weighted
+        mean and scale of each column, by which the coefficient priors are scaled)."""
+        assert self._design is not None
+        names = self._design.names
+        Z = cov.covariate_matrix(frame, self._design.coef_columns, what)
+        mean, scale = cov.standardise(Z, weights, names, self._design.coef_columns, frame.index,
+                                      center=True, what=what)
+        cov.check_collinear((Z - mean) / scale, names,
+                            [lv.process for lv in self._design.coef_levers], what)
+        self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
+                                               index=pd.Index(names, name="param"))
+        return [Z[:, k] for k in range(Z.shape[1])]
 
     nutpie_ok: ClassVar[bool] = True
     """Whether the PyTensor graph of the likelihood compiles for nutpie (numba backend)."""

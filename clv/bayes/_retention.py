@@ -113,15 +113,7 @@ class RetentionBayesModel(BayesModel):
         weights = counts["weight"].to_numpy(dtype=np.float64)
         if not self._design:
             return cols, weights, counts
-        names = self._design.names
-        Z = cov.covariate_matrix(data, self._design.coef_columns, what)
-        mean, scale = cov.standardise(Z, weights, names, self._design.coef_columns, counts.index,
-                                      center=True, what=what)
-        cov.check_collinear((Z - mean) / scale, names,
-                            [lv.process for lv in self._design.coef_levers], what)
-        self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
-                                               index=pd.Index(names, name="param"))
-        cols.extend(Z[:, k] for k in range(Z.shape[1]))
+        cols.extend(self._fit_covariates(data, weights, what))
         unique, n_rows = compress(cols, weights)
         return unique, n_rows, counts
 

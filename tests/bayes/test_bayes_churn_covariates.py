@@ -21,11 +21,12 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.bayes import _covariates as bcov
 from clv.exceptions import DataError
 from clv.models import _retention_covariates as ph
 from clv.models import sbg
 from clv.models._covariates import covariate_multiplier
+from tests.bayes.test_bayes_covariates import _logp
+from tests.bayes.test_bayes_covariates import _mock as _covariate_mock
 
 COLS = ["nps", "complaints"]
 TRUE = {"churn[nps]": -0.2, "churn[complaints]": 0.4}
@@ -67,22 +68,9 @@ def _numpy_ll(data: pd.DataFrame, mle: Any, params: pd.Series) -> float:
                                           data["churned"].to_numpy(float))))
 
 
-def _logp(bayes: Any, data: pd.DataFrame, params: pd.Series) -> float:
-    model = bayes.build_model(data)
-    scaling = bayes.covariate_scaling_
-    point = bcov.free_point(model, bayes._design, params, scaling["mean"].to_numpy(),
-                            scaling["scale"].to_numpy())
-    return float(model.compile_logp(jacobian=False)(point))
-
-
 def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0
           ) -> az.InferenceData:
-    rng = np.random.default_rng(seed)
-    post = {}
-    for k, v in params.items():
-        noise = rng.standard_normal((chains, draws))
-        post[k] = v + 0.05 * noise if "[" in k else v * np.exp(0.05 * noise)
-    return az.from_dict(posterior=post)
+    return _covariate_mock(params, chains, draws, seed, spread=0.05)
 
 
 def _mle_at(key: str, post: Any, c: int, d: int) -> Any:

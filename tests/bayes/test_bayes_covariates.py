@@ -95,13 +95,14 @@ def _logp(bayes: Any, data: pd.DataFrame, params: pd.Series) -> float:
     return float(model.compile_logp(jacobian=False)(point))
 
 
-def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0
-          ) -> az.InferenceData:
+def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0,
+          spread: float = 0.02) -> az.InferenceData:
+    """A posterior around ``params``: coefficients +- 0.05, the rest x exp(+- ``spread``)."""
     rng = np.random.default_rng(seed)
     post = {}
     for k, v in params.items():
         noise = rng.standard_normal((chains, draws))
-        post[k] = v + 0.05 * noise if "[" in k else v * np.exp(0.02 * noise)
+        post[k] = v + 0.05 * noise if "[" in k else v * np.exp(spread * noise)
     return az.from_dict(posterior=post)
 
 
