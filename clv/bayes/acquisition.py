@@ -418,12 +418,18 @@ class AcquisitionModel(BayesModel):
         """The maximum-likelihood model with the fitted data at one parameter set."""
         point = _MLEAcquisitionModel(**self._template._init_kwargs())
         point.params_ = self.params_ if params is None else params
+        names = point.params_.index  # one draw: no parameter uncertainty left
+        point.covariance_ = pd.DataFrame(0.0, index=names, columns=names)
         point._set_data(self.counts_, self.covariates_,
                         {"time_unit": self.time_unit_, "start": self.start_})
         return point
 
     def point_models(self, thin: int = 1, *, segment: Any = None) -> list[_MLEAcquisitionModel]:
-        """One maximum-likelihood model per posterior draw (with the calibration data)."""
+        """One maximum-likelihood model per posterior draw (with the calibration data).
+
+        Each has a zero ``covariance_``: its ``forecast`` interval is the arrival noise
+        at that draw (the posterior's spread is across the models).
+        """
         table = self._draw_table(thin)
         return [self._point(row.rename("coef")) for _, row in table.iterrows()]
 

@@ -251,6 +251,9 @@ def test_predictions_over_draws_equal_the_pure_functions(key: str, data: dict) -
     point = model.point_models()[5]
     np.testing.assert_allclose(point.expected_arrivals(n, covariates=future)["expected"],
                                arrivals[1, 1].values, rtol=1e-12)
+    fc = point.forecast(3, covariates=future, n_draws=200, random_state=0)
+    np.testing.assert_allclose(fc["expected"], arrivals[1, 1].values[T:T + 3], rtol=1e-12)
+    assert np.all(fc["lower"] <= fc["expected"]) and np.all(fc["expected"] <= fc["upper"])
     table = model.summarize(arrivals)
     assert table.index.name == "period" and list(table.columns) == ["mean", "sd", "5%", "95%"]
     np.testing.assert_allclose(table["mean"], arrivals.mean(("chain", "draw")).values)
