@@ -314,6 +314,10 @@ class BayesModel:
                                                index=pd.Index(names, name="param"))
         return [Z[:, k] for k in range(Z.shape[1])]
 
+    dense_target_accept: ClassVar[float | None] = None
+    """``target_accept`` with the default dense mass matrix (:mod:`clv.bayes._sampling`);
+    ``None``: PyMC's 0.8."""
+
     nutpie_ok: ClassVar[bool] = True
     """Whether the PyTensor graph of the likelihood compiles for nutpie (numba backend)."""
 
@@ -458,7 +462,8 @@ class BayesModel:
             if method == "nuts":
                 kwargs.setdefault("nuts_sampler", self._sampler(sampler))
                 if kwargs["nuts_sampler"] == "pymc":
-                    kwargs = nuts_kwargs(model, kwargs)
+                    kwargs = nuts_kwargs(model, kwargs,
+                                         dense_target_accept=self.dense_target_accept)
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":

@@ -13,7 +13,13 @@ leave time on the table:
   :data:`DENSE_MAX_PARAMETERS` free parameters and at least
   :data:`DENSE_MIN_TUNE` tuning steps the dense mass matrix is adapted
   (``init="jitter+adapt_full"``); otherwise (large hierarchies, many
-  covariates, short warm-ups) the diagonal one.
+  covariates, short warm-ups) the diagonal one.  On CDNOW (4 x 1000 draws,
+  one seed) the dense matrix cut the leapfrog steps per draw from 11 to 3.4
+  (BG/NBD), 15.8 to 4.1 (MBG/NBD) and 28.6 to 3.0 (Gamma-Gamma), and tripled
+  the smallest ESS or better.  Pareto/NBD's posterior is a curved ridge: with
+  the dense matrix it needs ``target_accept=0.95`` (66 divergences at 0.8,
+  none at 0.95), and then takes 198 s with an ESS of 1,148 against 493 s, one
+  divergence and an ESS of 812 with the diagonal matrix at 0.8.
 - ``chains``: four, so that r_hat compares enough chains to be meaningful.
 
 Every default gives way to the caller's keyword argument.
@@ -56,7 +62,8 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any], *,
+                dense_target_accept: float | None = None) -> dict[str, Any]:
     """``kwargs`` for :func:`pymc.sample` with the defaults above filled in.
 
     Parameters
@@ -65,6 +72,10 @@ def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         The model to sample (its free parameters decide the mass matrix).
     kwargs : mapping
         The caller's keyword arguments; never modified, and each one wins.
+    dense_target_accept : float, optional
+        ``target_accept`` to use with the default dense mass matrix (unless
+        the caller gives one). A posterior shaped like a curved ridge, such as
+        Pareto/NBD's on CDNOW, makes the dense matrix diverge at PyMC's 0.8.
 
     Returns
     -------
@@ -77,6 +88,8 @@ def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         size = sum(int(v.size) for v in model.initial_point().values())
         dense = size <= DENSE_MAX_PARAMETERS and int(out.get("tune", 1000)) >= DENSE_MIN_TUNE
         out["init"] = "jitter+adapt_full" if dense else "jitter+adapt_diag"
+        if dense and dense_target_accept is not None:
+            out.setdefault("target_accept", dense_target_accept)
     return out
 
 

@@ -44,6 +44,7 @@ class ParetoNBDModel(CovariateTransactionBayesModel):
 
     mle_class = _MLEParetoNBDModel
     nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
+    dense_target_accept = 0.95  # the (s, beta) ridge diverges with a dense mass matrix at 0.8
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
         "r": ("HalfNormal", {"sigma": 10.0}),
         "alpha": ("HalfNormal", {"sigma": 100.0}),

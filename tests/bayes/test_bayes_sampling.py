@@ -28,6 +28,14 @@ def test_defaults_fill_in_and_the_caller_wins(cdnow: pd.DataFrame, monkeypatch) 
     assert _sampling.nuts_kwargs(model, mine) == mine
     assert "init" not in _sampling.nuts_kwargs(model, {"step": object()})
     assert _sampling.nuts_kwargs(model, {"tune": 300})["init"] == "jitter+adapt_diag"
+    # a model that needs a higher target acceptance with the dense matrix gets it, unless given
+    assert _sampling.nuts_kwargs(model, {}, dense_target_accept=0.95)["target_accept"] == 0.95
+    assert _sampling.nuts_kwargs(model, {"target_accept": 0.9},
+                                 dense_target_accept=0.95)["target_accept"] == 0.9
+    assert "target_accept" not in _sampling.nuts_kwargs(model, {"tune": 300},
+                                                         dense_target_accept=0.95)
+    assert cb.ParetoNBDModel.dense_target_accept == 0.95
+    assert cb.BetaGeoModel.dense_target_accept is None
 
 
 def test_large_models_adapt_a_diagonal_mass_matrix(cdnow: pd.DataFrame) -> None:
