@@ -227,13 +227,7 @@ class AcquisitionModel(BayesModel):
             self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": sd},
                                                    index=pd.Index(coefs, name="param"))
         self._covariate_names = names
-        self.counts_ = counts
-        self.covariates_ = cov
-        self.n_periods_ = len(counts)
-        total = float(counts.sum())
-        self.n_customers_ = int(total) if total.is_integer() else total
-        self.time_unit_ = attrs.get("time_unit")
-        self.start_ = attrs.get("start")
+        vars(self).update(acq.calibration_state(counts, cov, attrs))
 
     def build_model(self, data: Any = None, *,  # type: ignore[override]
                     covariates: pd.DataFrame | None = None, time_unit: str | None = None,

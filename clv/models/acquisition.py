@@ -552,6 +552,15 @@ def _du_dtheta(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
                      for t, k in zip(theta, kinds, strict=True)])
 
 
+def calibration_state(counts: pd.Series, covariates: pd.DataFrame | None,
+                      attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The fitted attributes that describe the calibration data (shared with the Bayesian model)."""
+    total = float(counts.sum())
+    return {"counts_": counts, "covariates_": covariates, "n_periods_": len(counts),
+            "n_customers_": int(total) if total.is_integer() else total,
+            "time_unit_": attrs.get("time_unit"), "start_": attrs.get("start")}
+
+
 @dataclass(frozen=True)
 class HoldoutCheck:
     """Forecast against actual new-customer counts in the periods after calibration.
@@ -939,13 +948,7 @@ class AcquisitionModel(ParametricModel):
 
     def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
                   attrs: Mapping[str, Any]) -> None:
-        self.counts_ = counts
-        self.covariates_ = cov
-        self.n_periods_ = len(counts)
-        total = float(counts.sum())
-        self.n_customers_ = int(total) if total.is_integer() else total
-        self.time_unit_ = attrs.get("time_unit")
-        self.start_ = attrs.get("start")
+        vars(self).update(calibration_state(counts, cov, attrs))
 
     # ------------------------------------------------------------------ parameters
     @property
