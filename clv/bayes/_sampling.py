@@ -28,12 +28,13 @@ Every default gives way to the caller's keyword argument.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pymc as pm
+
+from clv._cpus import usable_cpus
 
 __all__ = ["DENSE_MAX_PARAMETERS", "nuts_kwargs", "usable_cpus", "quiet_sampler_warnings"]
 
@@ -46,20 +47,6 @@ warm-up to pay off (on CDNOW, 3.4 leapfrog steps per draw against 11 for the dia
 after 1000 tuning steps, but no better after 300)."""
 
 DEFAULT_CHAINS = 4
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere).
-
-    Examples
-    --------
-    >>> usable_cpus() >= 1
-    True
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any], *,

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clv._cpus import usable_cpus
 from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
 from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
 from clv.models._mle import unique_rows
@@ -149,11 +149,7 @@ def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
 def _workers(workers: int | None) -> int:
     """Threads to use: ``workers``, or the CPUs this process may run on (at most MAX_WORKERS)."""
     if workers is None:
-        try:
-            available = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            available = os.cpu_count() or 1
-        return max(1, min(MAX_WORKERS, available))
+        return min(MAX_WORKERS, usable_cpus())
     if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
     return int(workers)

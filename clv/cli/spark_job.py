@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from clv._cpus import usable_cpus
 from clv.cli.config import UsageError
 from clv.cli.io import InputOutputError, input_format, read_transactions
 from clv.exceptions import DataError, Problem
@@ -79,7 +80,7 @@ def spark_session(master: str | None) -> SparkSession:
     if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:  # launched by spark-submit
         return SparkSession.builder.getOrCreate()
     if master is None or master.startswith("local"):
-        cores = os.cpu_count() or 2
+        cores = usable_cpus()
         if master is not None and master.startswith("local[") and master != "local[*]":
             try:
                 cores = int(master[6:-1])
