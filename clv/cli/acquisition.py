@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clv.cli.config import UsageError
+from clv.cli.io import read_frame
 from clv.exceptions import DataError, Problem
 
 __all__ = ["PERIOD_DAYS", "AcquisitionInput", "load_acquisition", "read_new_customers"]
@@ -45,17 +46,6 @@ class AcquisitionInput:
         self.covariates = covariates
         self.period_days = period_days
         self.source = source
-
-
-def _read(path: Path, flag: str) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"{flag} file '{path}' does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise UsageError(f"{flag} '{path}' must be a .csv or .parquet file.")
 
 
 def _lines(mask: Any) -> list[int]:
@@ -136,7 +126,7 @@ def read_new_customers(path: str | Path) -> tuple[pd.Series, pd.DataFrame | None
     """
     p = Path(path)
     what = f"the --new-customers file '{p}'"
-    frame = _read(p, "--new-customers")
+    frame = read_frame(p, "--new-customers")
     if "new_customers" not in frame.columns:
         raise DataError([Problem("new_customers", f"is missing (columns: {list(frame.columns)})",
                                  "name the column with the number of new customers per period "
@@ -168,7 +158,7 @@ def _future(path: str, model: Any, needed: int) -> pd.DataFrame:
     """Future covariates from ``--acquisition-covariates``, checked to cover ``needed`` periods."""
     p = Path(path)
     what = f"the --acquisition-covariates file '{p}'"
-    frame = _read(p, "--acquisition-covariates").reset_index(drop=True)
+    frame = read_frame(p, "--acquisition-covariates").reset_index(drop=True)
     names = model.covariate_names_
     missing = [c for c in ["period", *names] if c not in frame.columns]
     if missing:

@@ -89,12 +89,11 @@ def read_cx_inputs(events_path: str, customers_path: str | None, like: pd.Series
     id_col : str
         The customer id column of both files (the builder's).
     """
-    from clv.cli.io import frame_fingerprint
-    from clv.cli.roi import _read_frame
+    from clv.cli.io import frame_fingerprint, read_frame
     from clv.cx.analysis import _align_ids
 
-    events = _read_frame(events_path, "--cx-events")
-    customers = _read_frame(customers_path, "--customers") if customers_path else None
+    events = read_frame(events_path, "--cx-events")
+    customers = read_frame(customers_path, "--customers") if customers_path else None
     events = _align_ids(events, id_col, like)
     customers = _align_ids(customers, id_col, like)
     info: dict[str, Any] = {

@@ -227,6 +227,22 @@ def read_transactions(
     return frame, [str(c) for c in source_columns]
 
 
+def read_frame(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
+    """A whole side table (CX events, customers, new-customer counts) from CSV or Parquet.
+
+    ``what`` names the option in messages (e.g. ``"--cx-events"``).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} file '{p}' does not exist")
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(p)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    raise UsageError(f"{what} '{p}' must be a .csv or .parquet file.")
+
+
 def _missing_columns(path: Path, wanted: Sequence[str], available: Sequence[str]) -> DataError:
     shown = ", ".join(repr(str(c)) for c in list(available)[:20])
     flags = {0: "--customer-col", 1: "--date-col", 2: "--value-col"}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from clv.cli.config import UsageError
+from clv.cli.io import read_frame
 
 if TYPE_CHECKING:
     from clv.cli.main import _Run
@@ -37,18 +38,6 @@ __all__ = ["run_roi", "write_roi_outputs"]
 
 logger = logging.getLogger("clv")
 ANNUAL_DISCOUNT = 0.10
-
-
-def _read_frame(path: str, what: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file '{p}' does not exist")
-    suffix = p.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(p)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    raise UsageError(f"{what} '{p}' must be a .csv or .parquet file.")
 
 
 def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
@@ -137,8 +126,8 @@ def run_roi(run: _Run, *, html: bool) -> int:
     transactions, info = _read(run, columns)
     opts.as_of = as_of
     with run.step("read", "reading CX events and customers"):
-        events = _read_frame(events_path, "--cx-events")
-        customers = (_read_frame(opts.customers, "--customers") if opts.customers else None)
+        events = read_frame(events_path, "--cx-events")
+        customers = (read_frame(opts.customers, "--customers") if opts.customers else None)
     cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     holdout_end = (pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1)
                    - pd.Timedelta(microseconds=1) if opts.holdout_end else None)
