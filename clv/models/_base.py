@@ -221,6 +221,14 @@ def rfm_problems(
     return problems
 
 
+def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor arguments stored in a model document (JSON lists back to tuples)."""
+    init = dict(doc.get("init", {}))
+    if "coefficient_priors" in init:
+        init["coefficient_priors"] = {k: tuple(v) for k, v in init["coefficient_priors"].items()}
+    return init
+
+
 class ParametricModel:
     r"""Base class of the maximum-likelihood models.
 
@@ -626,11 +634,7 @@ class ParametricModel:
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
         try:
-            init = dict(doc.get("init", {}))
-            if "coefficient_priors" in init:
-                init["coefficient_priors"] = {k: tuple(v)
-                                              for k, v in init["coefficient_priors"].items()}
-            model = cls(**init)
+            model = cls(**init_kwargs(doc))
             names = model._param_names()
             params = [float(doc["params"][n]) for n in names]
             cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))

@@ -38,7 +38,7 @@ from clv._typing import FloatArray
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, Problem
 from clv.io import read_model_json, write_model_json
 from clv.models import _covariates as cov
-from clv.models._base import ParametricModel
+from clv.models._base import ParametricModel, init_kwargs
 from clv.models._covariates import Lever
 from clv.models._mle import MLEResult, maximise
 from clv.models._spec import ModelSpec
@@ -1013,11 +1013,7 @@ class RetentionModel(ParametricModel):
         """
         doc = read_model_json(path, model=cls.__name__)
         try:
-            init = dict(doc.get("init", {}))
-            if "coefficient_priors" in init:
-                init["coefficient_priors"] = {k: tuple(v)
-                                              for k, v in init["coefficient_priors"].items()}
-            model = cls(**init)
+            model = cls(**init_kwargs(doc))
             names = model._param_names()
             raw = doc["params"]
             if isinstance(raw, dict):
