@@ -33,12 +33,17 @@ CLASSES = {"pareto": (cb.ParetoNBDModel, cm.ParetoNBDModel, pareto_nbd, RFM),
                   ["frequency", "monetary_value"])}
 
 
+def _covariates(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """An uncentred (``nps``) and a count (``complaints``) covariate per customer."""
+    return pd.DataFrame({"nps": rng.normal(5.0, 2.0, n),
+                         "complaints": rng.poisson(1.0, n).astype(float)},
+                        index=pd.RangeIndex(n, name="customer_id"))
+
+
 def _world(n: int, seed: int) -> pd.DataFrame:
     """Pareto/NBD customers with an uncentred and a count covariate, and their spend."""
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"nps": rng.normal(5.0, 2.0, n),
-                      "complaints": rng.poisson(1.0, n).astype(float)},
-                     index=pd.RangeIndex(n, name="customer_id"))
+    X = _covariates(n, rng)
     p = individual_params(pareto_nbd.PNBDParams(0.7, 20.0, 0.8, 15.0), cm.ParetoNBDModel._levers,
                           {"purchase": X[["nps"]].to_numpy(),
                            "dropout": X[["complaints"]].to_numpy()},
@@ -54,9 +59,7 @@ def _world(n: int, seed: int) -> pd.DataFrame:
 
 def _bgnbd_world(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"nps": rng.normal(5.0, 2.0, n),
-                      "complaints": rng.poisson(1.0, n).astype(float)},
-                     index=pd.RangeIndex(n, name="customer_id"))
+    X = _covariates(n, rng)
     p = individual_params(bgnbd.BGNBDParams(0.7, 20.0, 0.6, 2.5), cm.BetaGeoModel._levers,
                           {"purchase": X[["nps"]].to_numpy(),
                            "dropout": X[["complaints"]].to_numpy()},
