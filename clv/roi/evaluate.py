@@ -17,6 +17,7 @@ from scipy import optimize
 
 from clv.roi import _math
 from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
+from clv.roi.grades import grade_shares, grade_split, overall_grade
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -47,6 +48,10 @@ class InvestmentDraws:
         Incremental undiscounted margin per future period.
     cumulative : (S, H)
         Cumulative discounted net cash flow (gains minus costs) after each period.
+    grades : dict
+        ``{grade: (S,)}``: Shapley split of ``incremental_clv`` over the evidence
+        grades of the coefficients used (:func:`clv.roi.grades.grade_split`); the
+        arrays sum to ``incremental_clv``.
     """
 
     investment: Investment
@@ -60,6 +65,7 @@ class InvestmentDraws:
     cash_flows: np.ndarray
     cumulative: np.ndarray
     breakeven_effect: float = float("nan")
+    grades: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float]:
@@ -110,6 +116,13 @@ class RoiResult:
         not pay back within the horizon); ``breakeven_effect`` is the share of the
         estimated effect the investment must deliver for E[NPV] = 0;
         ``gain_<lever>`` columns sum to ``incremental_clv_mean``.
+
+        Evidence: ``share_grade_<G>`` (G = A, B, C, D) is the share of the expected
+        incremental value resting on coefficients of grade G (Shapley over grades,
+        :mod:`clv.roi.grades`; signed, sums to 1), ``npv_grade_<G>`` the expected NPV
+        split by those shares (sums to ``npv_mean``), and ``evidence_grade`` the
+        weakest grade carrying more than 20 % of the value
+        (:func:`clv.roi.grades.overall_grade`).
         """
         npv = self.npv_draws()
         best = npv.to_numpy().argmax(axis=1)
@@ -120,9 +133,15 @@ class RoiResult:
             npv_lo, npv_hi = _quantiles(d.npv)
             roi_lo, roi_hi = _quantiles(d.roi)
             pay = np.median(d.payback)
+            by_grade = {g: float(d.grades[g].mean()) if g in d.grades else 0.0
+                        for g in GRADES}
+            if not d.grades:
+                by_grade[d.investment.grade] = float(d.incremental_clv.mean())
+            shares = grade_shares(by_grade)
+            npv_mean = float(d.npv.mean())
             row = {
                 "investment": name,
-                "evidence_grade": d.investment.grade,
+                "evidence_grade": overall_grade(by_grade, default=d.investment.grade),
                 "customers_affected": d.customers_affected,
                 "cost_pv": float(d.cost_pv.mean()),
                 "incremental_clv_mean": float(d.incremental_clv.mean()),
@@ -142,6 +161,10 @@ class RoiResult:
                 **{f"gain_{lever}": float(d.levers[j].mean()) for j, lever in enumerate(LEVERS)},
                 "p_rank_1": float(p_best[k]),
                 "evidence": d.investment.evidence.description,
+                **{f"share_grade_{g}": shares[g] for g in GRADES},
+                **{f"npv_grade_{g}": (npv_mean * shares[g] if np.isfinite(shares[g])
+                                      else (npv_mean if g == d.investment.grade else 0.0))
+                   for g in GRADES},
             }
             rows.append(row)
         out = pd.DataFrame(rows).sort_values("npv_mean", ascending=False, kind="stable")
@@ -236,6 +259,7 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
     cumulative = _math.cumulative_discounted(full - later, -upfront, engine.discount_rate)
     out = InvestmentDraws(inv, engine.affected(unit), incremental, cost_pv, npv, npv / cost_pv,
                           _math.payback_period(cumulative), levers, full, cumulative)
+    out.grades = grade_split(engine, inv, unit, incremental)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
     return out

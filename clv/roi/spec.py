@@ -108,6 +108,18 @@ class Evidence:
         ``spend[...]``).
     source : str, optional
         Where the numbers come from (test id, study, owner and date).
+    grades : mapping, optional
+        Grade of each listed coefficient when they differ (kind ``"mixed"``, built by
+        :meth:`combine`); by default every listed coefficient has the kind's grade.
+
+    Notes
+    -----
+    Evidence is graded **per coefficient**: a coefficient listed here has the
+    grade of its source, every other coefficient an investment uses is the fitted
+    model's (grade C). An experiment that measured the purchase lever only thus
+    makes ``purchase[...]`` grade A and leaves ``dropout[...]`` at C; the finance
+    table splits each investment's value by these grades
+    (:func:`clv.roi.grades.grade_split`).
 
     Examples
     --------
@@ -115,15 +127,22 @@ class Evidence:
     'A'
     >>> Evidence().grade
     'C'
+    >>> ev = Evidence.combine(Evidence.experiment({"purchase[call]": (0.1, 0.03)}),
+    ...                       Evidence.quasi_experiment({"dropout[call]": (-0.2, 0.1)}))
+    >>> ev.kind, ev.coefficient_grade("purchase[call]"), ev.coefficient_grade("dropout[call]")
+    ('mixed', 'A', 'B')
+    >>> ev.coefficient_grade("spend[call]")
+    'C'
     """
 
     kind: str = "observational"
     coefficients: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     source: str | None = None
+    grades: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in _KIND_GRADE:
-            raise ValueError(f"Evidence.kind must be one of {tuple(_KIND_GRADE)}, "
+        if self.kind not in (*_KIND_GRADE, "mixed"):
+            raise ValueError(f"Evidence.kind must be one of {(*_KIND_GRADE, 'mixed')}, "
                              f"got {self.kind!r}.")
         clean: dict[str, tuple[float, float]] = {}
         for name, value in dict(self.coefficients).items():
@@ -143,16 +162,49 @@ class Evidence:
             raise ValueError(f"{self.kind} evidence needs coefficients "
                              "{'dropout[wait_minutes]': (mean, se), ...}.")
         object.__setattr__(self, "coefficients", clean)
+        grades = {str(k): str(v) for k, v in dict(self.grades).items()}
+        bad = sorted(k for k, v in grades.items() if k not in clean or v not in GRADES)
+        if bad:
+            raise ValueError(f"Evidence.grades {bad}: each must name a listed coefficient and "
+                             f"be one of {tuple(GRADES)}.")
+        if self.kind == "mixed" and set(grades) != set(clean):
+            raise ValueError("mixed evidence needs a grade for every coefficient "
+                             "(build it with Evidence.combine).")
+        object.__setattr__(self, "grades", grades)
 
     @property
     def grade(self) -> str:
-        """Evidence grade: A experiment, B quasi-experiment, C observational, D assumption."""
+        """Evidence grade: A experiment, B quasi-experiment, C observational, D assumption.
+
+        For mixed evidence the weakest grade of its coefficients; the finance table
+        grades an investment by the share of value each grade carries instead
+        (:func:`clv.roi.grades.overall_grade`).
+        """
+        if self.kind == "mixed":
+            return max(self.grades.values())
         return _KIND_GRADE[self.kind]
+
+    def coefficient_grade(self, name: str) -> str:
+        """Grade of one coefficient ``process[column]``: its source's, or C (fitted) if unlisted."""
+        if name not in self.coefficients:
+            return "C"
+        return self.grades.get(name, _KIND_GRADE.get(self.kind, "C"))
 
     @property
     def description(self) -> str:
-        """Grade with its meaning and the source, for reports."""
-        text = f"{self.grade}: {GRADES[self.grade]}"
+        """Grade with its meaning, the coefficients it covers and the source, for reports."""
+        if self.kind == "mixed":
+            by_grade: dict[str, list[str]] = {}
+            for name in self.coefficients:
+                by_grade.setdefault(self.grades[name], []).append(name)
+            text = "; ".join(f"{g}: {GRADES[g]} for {', '.join(names)}"
+                             for g, names in sorted(by_grade.items()))
+        else:
+            text = f"{self.grade}: {GRADES[self.grade]}"
+            if self.coefficients:
+                text += f" for {', '.join(self.coefficients)}"
+        if self.coefficients:
+            text += "; other coefficients fitted (C)"
         return f"{text}; source: {self.source}" if self.source else text
 
     @classmethod
@@ -172,6 +224,60 @@ class Evidence:
                    source: str | None = None) -> Evidence:
         """Effect sizes stated as an assumption (grade D)."""
         return cls("assumption", coefficients, source)
+
+    @classmethod
+    def from_experiment(cls, result: Any, *, source: str | None = None) -> Evidence:
+        """Grade-A evidence for the levers a randomised experiment measured.
+
+        ``result`` is an :class:`clv.cx.experiments.ExperimentResult`; only the
+        levers it measured (``result.coefficients()``) are listed, so every other
+        coefficient an investment uses stays the fitted model's (grade C).
+        Refuses a result whose arms are not balanced on the pre-period covariates.
+        """
+        if not getattr(result, "balanced", True):
+            raise ValueError("the experiment's arms are not balanced on the pre-period "
+                             f"covariates ({', '.join(result.imbalanced)}): randomisation looks "
+                             "broken, so its effects are not grade-A evidence.")
+        coefs = dict(result.coefficients())
+        if not coefs:
+            raise ValueError("the experiment measured no lever (see its effects table).")
+        return cls("experiment", coefs, source or getattr(result, "source", None))
+
+    @classmethod
+    def from_quasi_experiment(cls, result: Any, *, source: str | None = None) -> Evidence:
+        """Grade-B evidence from a difference-in-differences / event study.
+
+        ``result`` is a :class:`clv.cx.quasi.DiDResult`. Refuses a result whose
+        pre-trend test rejects parallel trends.
+        """
+        if getattr(result, "pretrend_rejected", False):
+            raise ValueError("the pre-trend test rejects parallel trends (p = "
+                             f"{result.pretrend_pvalue:.3g}): the difference-in-differences is "
+                             "not credible evidence.")
+        coefs = dict(result.coefficients())
+        if not coefs:
+            raise ValueError("the quasi-experiment gives no coefficient.")
+        return cls("quasi_experiment", coefs, source or getattr(result, "source", None))
+
+    @classmethod
+    def combine(cls, *parts: Evidence, source: str | None = None) -> Evidence:
+        """One evidence from several sources, each coefficient keeping its own grade.
+
+        A coefficient given by two sources takes the better-graded one.
+        """
+        parts = tuple(p for p in parts if p.kind != "observational")
+        if not parts:
+            return cls()
+        coefs: dict[str, tuple[float, float]] = {}
+        grades: dict[str, str] = {}
+        for part in sorted(parts, key=lambda p: p.grade, reverse=True):  # best grade last wins
+            for name, value in part.coefficients.items():
+                coefs[name] = value
+                grades[name] = part.coefficient_grade(name)
+        if len(set(grades.values())) == 1 and len(parts) == 1:
+            return parts[0]
+        text = source or "; ".join(p.source for p in parts if p.source) or None
+        return cls("mixed", coefs, text, grades)
 
 
 @dataclass(frozen=True)
@@ -317,7 +423,7 @@ class Investment:
             d["evidence"] = Evidence(ev.get("kind", "observational"),
                                      {k: tuple(v) for k, v in dict(ev.get("coefficients", {})
                                                                    ).items()},
-                                     ev.get("source"))
+                                     ev.get("source"), dict(ev.get("grades") or {}))
         elif isinstance(ev, str):
             d["evidence"] = Evidence(ev)
         elif ev is None:

@@ -1,0 +1,141 @@
+r"""How much of an investment's value rests on each evidence grade.
+
+An investment's incremental value is a function of the coefficients it uses
+(every ``process[column]`` whose column it shifts, and the acquisition
+coefficients of the covariates it moves). Each coefficient has an evidence
+grade (:meth:`clv.roi.Evidence.coefficient_grade`): A for a randomised
+experiment, B for a quasi-experiment, C for a fitted association, D for an
+assumption. :func:`grade_split` attributes the value to the grades by the
+exact **Shapley value over grade groups**: the players are the grades present,
+the value of a coalition is the incremental value with only that coalition's
+coefficients switched on (the others set to 0, i.e. "that evidence shows no
+effect"), per parameter draw with the engine's common random numbers. The parts
+add up to the investment's incremental value in every draw, and interactions
+(a retention gain raising the base a purchase gain acts on) are shared evenly
+between the grades that cause them, as for the lever split.
+
+:func:`overall_grade` turns the split into one grade for the finance table:
+the **weakest grade carrying more than** :data:`GRADE_SHARE_THRESHOLD` (20 %)
+**of the value** (shares of the absolute parts). A partial experiment that
+covers one lever therefore no longer makes the whole investment "grade A":
+if a fifth or more of the value rests on fitted associations, it is grade C.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from clv.roi.spec import GRADES, Investment
+
+__all__ = ["GRADE_SHARE_THRESHOLD", "coefficient_grades", "grade_split", "overall_grade"]
+
+#: A grade "carries" an investment when its share of the value exceeds this.
+GRADE_SHARE_THRESHOLD = 0.20
+
+
+def coefficient_grades(inv: Investment, unit: Any) -> dict[str, str]:
+    """Grade of every coefficient the investment's effect uses (``process[column]`` -> grade)."""
+    out: dict[str, str] = {}
+    for name in unit.coefs:
+        if name.endswith("]") and "[" in name:
+            process, column = name[:-1].split("[", 1)
+            if process != "acquisition" and column in unit.delta:
+                out[name] = inv.evidence.coefficient_grade(name)
+    for column, *_ in unit.acquisition:
+        name = f"acquisition[{column}]"
+        out[name] = inv.evidence.coefficient_grade(name)
+    return out
+
+
+def _masked(engine: Any, unit: Any, keep: set[str], used: dict[str, str]) -> Any:
+    """The unit with every used coefficient outside ``keep`` set to 0."""
+    coefs = dict(unit.coefs)
+    zero = np.zeros(engine.n_draws)
+    for name in used:
+        if name not in keep:
+            coefs[name] = zero
+    return dataclasses.replace(unit, coefs=coefs)
+
+
+def grade_split(engine: Any, inv: Investment, unit: Any,
+                total: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-draw incremental value attributed to each evidence grade (Shapley over grades).
+
+    Parameters
+    ----------
+    engine : CounterfactualEngine
+    inv : Investment
+    unit : the engine's unit of ``inv`` (:meth:`CounterfactualEngine.unit`)
+    total : array (S,), optional
+        The investment's incremental value per draw (recomputed if not given).
+
+    Returns
+    -------
+    dict
+        ``{grade: (S,) array}`` for every grade in :data:`clv.roi.GRADES` (zeros for
+        grades the investment does not use); the arrays sum to ``total``.
+    """
+    from clv.roi.engine import ALL, shapley_split
+
+    used = coefficient_grades(inv, unit)
+    present = sorted(set(used.values()))
+    out = {g: np.zeros(engine.n_draws) for g in GRADES}
+    if total is None:
+        total = engine.flows([unit], full_only=True)[1][:, ALL]
+    if len(present) <= 1:
+        out[present[0] if present else "C"] = np.asarray(total, dtype=np.float64).copy()
+        return out
+    full = frozenset(range(len(present)))
+
+    def value(coalition: frozenset[int]) -> np.ndarray:
+        if not coalition:
+            return np.zeros(engine.n_draws)
+        if coalition == full:
+            return np.asarray(total, dtype=np.float64)
+        keep = {n for n, g in used.items() if present.index(g) in coalition}
+        return engine.flows([_masked(engine, unit, keep, used)], full_only=True)[1][:, ALL]
+
+    parts = shapley_split(value, len(present))
+    for j, g in enumerate(present):
+        out[g] = parts[j]
+    return out
+
+
+def grade_shares(values: dict[str, float]) -> dict[str, float]:
+    """Signed share of the (mean) value per grade; sums to 1 (NaN when the value is 0).
+
+    Examples
+    --------
+    >>> grade_shares({"A": 30.0, "B": 0.0, "C": 10.0, "D": 0.0})["A"]
+    0.75
+    """
+    total = float(sum(values.values()))
+    if total == 0.0 or not np.isfinite(total):
+        return {g: float("nan") for g in values}
+    return {g: float(v) / total for g, v in values.items()}
+
+
+def overall_grade(values: dict[str, float], threshold: float = GRADE_SHARE_THRESHOLD, *,
+                  default: str = "C") -> str:
+    """The weakest grade carrying more than ``threshold`` of the value (absolute shares).
+
+    ``default`` is returned when the value is 0 (e.g. the investment's own grade).
+
+    Examples
+    --------
+    >>> overall_grade({"A": 85.0, "C": 15.0})
+    'A'
+    >>> overall_grade({"A": 60.0, "C": 40.0})
+    'C'
+    >>> overall_grade({"A": 0.0, "C": 0.0})
+    'C'
+    """
+    weights = {g: abs(float(v)) for g, v in values.items()}
+    total = sum(weights.values())
+    if total == 0.0 or not np.isfinite(total):
+        return default
+    carrying = [g for g, w in weights.items() if w / total > threshold]
+    return max(carrying) if carrying else max(weights, key=weights.__getitem__)
