@@ -206,9 +206,11 @@ class _Objective:
         self.n_evaluations += 1
         theta, d1, _ = _forward(u, self.kinds)
         assert self.spec.gradient is not None
-        ll, grad = self.spec.gradient(self.spec.params(*theta), *self.data)
-        total = float(np.sum(self.weights * ll))  # elementwise: BLAS threads only add overhead
-        g = (np.asarray(grad) * self.weights).sum(axis=1)  # d sum ll / d theta
+        # a line-search trial far out can overflow; a non-finite result is rejected just below
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            ll, grad = self.spec.gradient(self.spec.params(*theta), *self.data)
+            total = float(np.sum(self.weights * ll))  # elementwise: BLAS threads only add overhead
+            g = (np.asarray(grad) * self.weights).sum(axis=1)  # d sum ll / d theta
         if not (np.isfinite(total) and np.all(np.isfinite(g))):
             return np.inf, np.zeros_like(u)
         f = -total / self.total + self.penalizer * float(np.sum(theta**2))

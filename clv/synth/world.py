@@ -105,6 +105,11 @@ class WorldParams:
     nps_response_intercept: float = -1.4
     nps_response_slope: float = 0.6
     csat_response: float = 0.3
+    # a randomised experiment at onboarding (e.g. a welcome call): share of customers
+    # enrolled at their first purchase, half of them treated, and the treatment's log
+    # multipliers on the purchase rate, the dropout rate and the mean spend
+    experiment_share: float = 0.0
+    experiment_effects: Mapping[str, float] = _coefs(purchase=0.2, dropout=-0.5, spend=0.0)
 
     def __post_init__(self) -> None:
         for name in ("gamma_purchase", "gamma_dropout", "gamma_spend", "gamma_churn"):
@@ -113,6 +118,12 @@ class WorldParams:
                 raise ValueError(f"{name} has unknown covariates {unknown}; use {COVARIATES}.")
         if self.q <= 1:
             raise ValueError("q must be > 1 (the mean spend p*v/(q-1) must exist).")
+        if not 0.0 <= self.experiment_share <= 1.0:
+            raise ValueError("experiment_share must be in [0, 1].")
+        unknown = sorted(set(self.experiment_effects) - {"purchase", "dropout", "spend"})
+        if unknown:
+            raise ValueError(f"experiment_effects has unknown levers {unknown}; use purchase, "
+                             "dropout, spend.")
 
     def coefficients(self, name: str) -> np.ndarray:
         """Coefficient vector of ``gamma_<name>`` in :data:`COVARIATES` order."""
@@ -223,6 +234,9 @@ class CXWorld:
     subscriptions: pd.DataFrame
     acquisition: pd.DataFrame
     truth: Truth
+    experiment: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"customer_id": pd.Series(dtype=np.int64), "arm": pd.Series(dtype=object),
+         "start": pd.Series(dtype="datetime64[ns]")}))
 
     @property
     def calibration_end(self) -> pd.Timestamp:
@@ -265,7 +279,11 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
         :func:`~clv.cx.validate_cx_events` schema), ``customers`` (customer_id,
         channel, region, age), ``subscriptions`` (customer_id,
         periods_observed, churned), ``acquisition`` (period, week_start,
-        new_customers, promoter_share_lag1) and ``truth``.
+        new_customers, promoter_share_lag1), ``truth`` and ``experiment``
+        (customer_id, arm ``"control"``/``"treatment"``, start = first purchase) when
+        ``params.experiment_share > 0``: a randomised onboarding treatment multiplying
+        the purchase rate, dropout rate and mean spend by
+        ``exp(params.experiment_effects[lever])`` (``truth.latent["treated"]``).
 
     Examples
     --------
@@ -277,8 +295,8 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
     if prm.birth_weeks + prm.onboarding_weeks + 1 > calibration_weeks:
         raise ValueError("birth_weeks + onboarding_weeks + 1 must be <= calibration_weeks so that "
                          "every CX event is before the cutoff.")
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    rng_cx, rng_buy, rng_spend, rng_contract, rng_acq, rng_cust = streams
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    rng_cx, rng_buy, rng_spend, rng_contract, rng_acq, rng_cust, rng_exp = streams
     n = int(n_customers)
     t0 = pd.Timestamp(start)
     cutoff = t0 + pd.Timedelta(weeks=calibration_weeks)
@@ -300,8 +318,15 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
 
     lam_base = rng_buy.gamma(prm.r, 1.0 / prm.alpha0, n)
     mu_base = rng_buy.gamma(prm.s, 1.0 / prm.beta0, n)
-    lam = lam_base * np.exp(_lin(Xa, prm.coefficients("purchase")))
-    mu = mu_base * np.exp(_lin(Xa, prm.coefficients("dropout")))
+    # the experiment (own stream: worlds without one are unchanged)
+    enrolled = np.zeros(n, dtype=bool)
+    treated = np.zeros(n)
+    if prm.experiment_share > 0:
+        enrolled = rng_exp.random(n) < prm.experiment_share
+        treated = (enrolled & (rng_exp.random(n) < 0.5)).astype(np.float64)
+    eff = {k: float(prm.experiment_effects.get(k, 0.0)) for k in ("purchase", "dropout", "spend")}
+    lam = lam_base * np.exp(_lin(Xa, prm.coefficients("purchase")) + eff["purchase"] * treated)
+    mu = mu_base * np.exp(_lin(Xa, prm.coefficients("dropout")) + eff["dropout"] * treated)
     lifetime = rng_buy.standard_exponential(n) / mu
     horizon = calibration_weeks + holdout_weeks
     active = np.minimum(birth + lifetime, horizon) - birth
@@ -311,7 +336,7 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
     owner = np.concatenate([np.arange(n), owner])
     times = np.concatenate([birth, times])
 
-    v = prm.v0 * np.exp(_lin(Xa, prm.coefficients("spend")))
+    v = prm.v0 * np.exp(_lin(Xa, prm.coefficients("spend")) + eff["spend"] * treated)
     nu = rng_spend.gamma(prm.q, 1.0 / v)
     values = rng_spend.gamma(prm.p, 1.0 / nu[owner])
     order = np.lexsort((times, owner))
@@ -331,10 +356,17 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
         "birth_week": birth, "T": calibration_weeks - birth, "service": service,
         "lambda_base": lam_base, "mu_base": mu_base, "lambda": lam, "mu": mu,
         "lifetime": lifetime, "alive": birth + lifetime > calibration_weeks, "nu": nu,
-        "theta": theta, "theta_ph": theta_ph,
+        "theta": theta, "theta_ph": theta_ph, "treated": treated,
     }, index=ids)
     truth = Truth(prm, X, latent, cutoff, end, acq_truth)
-    return CXWorld(transactions, events, customers, subscriptions, acquisition, truth)
+    who = np.flatnonzero(enrolled)
+    experiment = pd.DataFrame({
+        "customer_id": ids.to_numpy()[who],
+        "arm": np.where(treated[who] > 0, "treatment", "control").astype(object),
+        "start": _dates(t0, birth[who]),
+    })
+    return CXWorld(transactions, events, customers, subscriptions, acquisition, truth,
+                   experiment)
 
 
 def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
