@@ -3,6 +3,7 @@
 ``import clv`` is light: it never imports PyMC, ArviZ or matplotlib.
 """
 
+from clv import _moved
 from clv import cx as cx  # the CX schema and feature builder: clv.cx.FeatureBuilder
 from clv._version import __version__
 from clv.data import calibration_holdout_split, rfm_summary
@@ -58,3 +59,5 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
 ]
+
+_moved.install()  # old module paths import, with a DeprecationWarning, for one release

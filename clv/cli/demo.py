@@ -55,14 +55,7 @@ _COLUMNS: dict[str, str | None] = {"customer_col": "customer_id", "date_col": "d
 
 def run_demo(run: _Run) -> int:
     """Run the demo; outputs go to ``--out`` (default ``out``), created if missing."""
-    from clv.cli.io import (
-        Bundle,
-        file_sha256,
-        frame_fingerprint,
-        write_bundle,
-        write_json,
-        write_table,
-    )
+    from clv.cli.files import frame_fingerprint, write_json, write_table
     from clv.cli.main import (
         EXIT_OK,
         _fit_models,
@@ -75,7 +68,8 @@ def run_demo(run: _Run) -> int:
         metrics_table,
     )
     from clv.data import validate_transactions
-    from clv.datasets import load_cdnow_transactions
+    from clv.data.datasets import load_cdnow_transactions
+    from clv.scoring.bundle import Bundle, file_sha256, write_bundle
 
     opts = run.opts
     out_dir = Path(opts.out or "out")
@@ -124,7 +118,7 @@ def run_demo(run: _Run) -> int:
     transaction_model, spend_model = _fit_models(run, rfm, "bgnbd", with_spend=True)
     bundle = Bundle(transaction_model, spend_model, "W", dict(_COLUMNS), training={
         "fingerprint": info["fingerprint"], "observation_end": str(OBSERVATION_END),
-        "n_rows": len(transactions), "n_customers": len(rfm), "input": "clv.datasets.cdnow"})
+        "n_rows": len(transactions), "n_customers": len(rfm), "input": "clv.data.datasets.cdnow"})
     with run.step("score", f"scoring {len(rfm)} customers"):
         scores = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
                                   margin=margin)
@@ -200,10 +194,10 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     from types import SimpleNamespace
 
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.io import write_table
+    from clv.cli.files import write_table
     from clv.cli.roi import finance_summary, write_roi_outputs
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
-    from clv.io import atomic_write
+    from clv.persistence import atomic_write
     from clv.roi.examples import example_investments, monthly_new_customers
     from clv.synth import simulate_cx_world
 
@@ -269,9 +263,9 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
     from clv.data import rfm_summary
     from clv.equity import customer_equity, new_customer_value
     from clv.exceptions import DataWarning
-    from clv.io import atomic_write
     from clv.models import AcquisitionModel, BetaGeoModel, GammaGammaModel
     from clv.models.acquisition import arrivals_per_period
+    from clv.persistence import atomic_write
     from clv.value import customer_lifetime_value
 
     first = transactions.groupby("customer_id")["date"].min()
@@ -328,7 +322,7 @@ def _plots(run: _Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any]
     except ImportError as exc:
         logger.warning("plots skipped: %s (install clv[plot] for them)", exc)
         return []
-    from clv.io import atomic_write
+    from clv.persistence import atomic_write
 
     drawings = {
         "period_transactions.png": lambda ax: plot_period_transactions(model, rfm, ax=ax),

@@ -262,7 +262,7 @@ def _columns(opts: argparse.Namespace, bundle: Any = None) -> dict[str, str | No
 
 def _read(run: _Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the input transactions; return them and the run record's ``input`` section."""
-    from clv.cli.io import frame_fingerprint, input_format, read_transactions
+    from clv.cli.files import frame_fingerprint, input_format, read_transactions
 
     opts = run.opts
     path = _need(opts, "input", "the transactions to read")
@@ -403,7 +403,7 @@ def _check_repeat_buyers(rfm: pd.DataFrame) -> None:
 def _model_class(name: str) -> Any:
     import importlib
 
-    from clv.cli.io import TRANSACTION_MODELS
+    from clv.scoring.bundle import TRANSACTION_MODELS
 
     if name not in TRANSACTION_MODELS:
         raise UsageError(
@@ -444,7 +444,7 @@ def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
 
 def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
     """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
-    from clv.cli.scoring import zero_value_repeat_buyers
+    from clv.scoring.tables import zero_value_repeat_buyers
 
     return zero_value_repeat_buyers(rfm)
 
@@ -467,16 +467,16 @@ def _score_table(
     """The per-customer score table (``customer_id`` first, fixed column order).
 
     For a posterior model file, ``posterior`` holds ``thin`` and ``max_draws``
-    (see :func:`clv.cli.posterior_scoring.posterior_score_table`).
+    (see :func:`clv.scoring.posterior_scores.posterior_score_table`).
     """
-    from clv.cli.posterior import PosteriorBundle
+    from clv.scoring.posterior import PosteriorBundle
 
     if isinstance(bundle, PosteriorBundle):
-        from clv.cli.posterior_scoring import posterior_score_table
+        from clv.scoring.posterior_scores import posterior_score_table
 
         return posterior_score_table(bundle, rfm, horizon=horizon, discount_rate=discount_rate,
                                      margin=margin, **posterior)
-    from clv.cli.scoring import score_table
+    from clv.scoring.tables import score_table
 
     return score_table(bundle.transaction_model, bundle.spend_model, rfm, horizon=horizon,
                        discount_rate=discount_rate, margin=margin)
@@ -484,7 +484,7 @@ def _score_table(
 
 def _posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dict[str, Any]:
     """``thin`` and ``max_draws`` for a posterior model file (empty for a JSON bundle)."""
-    from clv.cli.posterior import PosteriorBundle
+    from clv.scoring.posterior import PosteriorBundle
 
     if not isinstance(bundle, PosteriorBundle):
         return {}
@@ -501,7 +501,7 @@ def _posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> di
 def _write_record(
     run: _Run, out: Path, record: dict[str, Any], *, table: str | None = None
 ) -> Path:
-    from clv.cli.io import write_json
+    from clv.cli.files import write_json
 
     name = out.name.rstrip("/") or "output"
     suffix = f".{table}.run.json" if table else ".run.json"
@@ -513,7 +513,8 @@ def _write_record(
 def _output_info(
     path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None
 ) -> dict[str, Any]:
-    from clv.cli.io import file_sha256, frame_fingerprint, output_format
+    from clv.cli.files import frame_fingerprint, output_format
+    from clv.scoring.bundle import file_sha256
 
     if path.is_dir():
         return {"path": str(path), "format": "parquet directory", "n_rows": n_rows}
@@ -589,7 +590,8 @@ def _cmd_validate(run: _Run) -> int:
 
 
 def _cmd_fit(run: _Run) -> int:
-    from clv.cli.io import Bundle, check_output_path, write_bundle
+    from clv.cli.files import check_output_path
+    from clv.scoring.bundle import Bundle, write_bundle
 
     opts = run.opts
     out = check_output_path(_need(opts, "out", "the model file to write, e.g. model.json"))
@@ -629,7 +631,7 @@ def _cmd_fit(run: _Run) -> int:
     )
     with run.step("write", f"writing {out}"):
         write_bundle(bundle, out)
-    from clv.cli.io import file_sha256
+    from clv.scoring.bundle import file_sha256
 
     cx_record = {} if features is None else {
         "cx_events": features["cx_events"], "customers": features["customers"]}
@@ -751,7 +753,8 @@ def _cx_score_data(
     columns: dict[str, str | None],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The RFM frame joined with the bundle's CX features as of the day after --as-of."""
-    from clv.cli.cx_features import builder_from_section, cutoff_of, join_features, read_cx_inputs
+    from clv.cli.cx_features import cutoff_of, join_features, read_cx_inputs
+    from clv.scoring.bundle import builder_from_section
 
     opts = run.opts
     section = bundle.features
@@ -806,8 +809,8 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
     """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
-    from clv.cli.io import file_sha256
-    from clv.cli.posterior import write_posterior_bundle
+    from clv.scoring.bundle import file_sha256
+    from clv.scoring.posterior import write_posterior_bundle
 
     opts = run.opts
     method = opts.bayes
@@ -874,16 +877,16 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
 
 
 def _read_model_file(path: str) -> Any:
-    """A JSON bundle (:class:`~clv.cli.io.Bundle`) or a netCDF posterior model file."""
-    from clv.cli.io import read_bundle
-    from clv.cli.posterior import is_netcdf, read_posterior_bundle
+    """A JSON bundle (:class:`~clv.scoring.bundle.Bundle`) or a netCDF posterior model file."""
+    from clv.scoring.bundle import read_bundle
+    from clv.scoring.posterior import is_netcdf, read_posterior_bundle
 
     return read_posterior_bundle(path) if is_netcdf(path) else read_bundle(path)
 
 
 def _model_names(bundle: Any) -> tuple[str, str | None]:
     """Class names of the transaction and spend models of a bundle."""
-    from clv.cli.posterior import PosteriorBundle
+    from clv.scoring.posterior import PosteriorBundle
 
     if isinstance(bundle, PosteriorBundle):
         spend = bundle.spend_model
@@ -894,7 +897,7 @@ def _model_names(bundle: Any) -> tuple[str, str | None]:
 
 
 def _cmd_score(run: _Run) -> int:
-    from clv.cli.io import check_output_path, output_format, write_table
+    from clv.cli.files import check_output_path, output_format, write_table
 
     opts = run.opts
     spark = opts.engine == "spark"
@@ -969,7 +972,7 @@ def _cmd_score(run: _Run) -> int:
 
 def _out_table(opts: argparse.Namespace, fmt: str) -> str | None:
     """The DuckDB table to write (``None`` for file outputs)."""
-    from clv.cli.io import DEFAULT_TABLE
+    from clv.cli.files import DEFAULT_TABLE
 
     if fmt != "duckdb":
         if opts.out_table is not None:
@@ -1130,7 +1133,7 @@ def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
 def _cmd_evaluate(run: _Run) -> int:
     import json
 
-    from clv.cli.io import check_output_path, output_format, write_table
+    from clv.cli.files import check_output_path, output_format, write_table
 
     opts = run.opts
     out = None
@@ -1176,9 +1179,9 @@ def _cmd_evaluate(run: _Run) -> int:
         )
         _write_record(run, out, record, table=table_name)
     if opts.json:
-        from clv.cli.io import _plain
+        from clv.scoring.bundle import json_ready
 
-        print(json.dumps(_plain(result), indent=2))
+        print(json.dumps(json_ready(result), indent=2))
     else:
         run.say(
             f"holdout {result['calibration_end']} .. {result['observation_end'] or 'end'}, "

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from clv.cli.config import UsageError
-from clv.cli.io import read_frame
+from clv.cli.files import read_frame
 
 if TYPE_CHECKING:
     from clv.cli.main import _Run
@@ -44,7 +44,7 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
                       title: str = "Experience investments: value, risk and return"
                       ) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
-    from clv.cli.io import write_table
+    from clv.cli.files import write_table
     from clv.roi import write_report, write_tables
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,10 +84,11 @@ def finance_summary(table: pd.DataFrame) -> str:
 def run_roi(run: _Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.io import file_sha256, frame_fingerprint, write_json
+    from clv.cli.files import frame_fingerprint, write_json
     from clv.cli.main import EXIT_OK, _columns, _need, _read
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
+    from clv.scoring.bundle import file_sha256
 
     opts = run.opts
     out_dir = Path(_need(opts, "out", "the output directory"))

@@ -39,14 +39,15 @@ import pandas as pd
 
 from clv._cpus import usable_cpus
 from clv.cli.config import UsageError
-from clv.cli.io import InputOutputError, input_format, read_transactions
+from clv.cli.files import input_format, read_transactions
 from clv.exceptions import DataError, Problem
+from clv.scoring.bundle import InputOutputError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from clv.cli.io import Bundle
     from clv.cli.main import _Run
+    from clv.scoring.bundle import Bundle
 
 __all__ = ["collect_summary", "score_with_spark", "spark_session", "spark_summary",
            "write_parquet_directory"]
@@ -127,7 +128,7 @@ def _read(
         "columns": columns,
     }
     if fmt == "duckdb":
-        from clv.cli.io import frame_fingerprint
+        from clv.cli.files import frame_fingerprint
 
         frame, source_columns = read_transactions(path, wanted, fmt=fmt, table=opts.table,
                                                   query=opts.query)

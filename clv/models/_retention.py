@@ -36,12 +36,12 @@ from numpy.typing import ArrayLike
 
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, Problem
-from clv.io import read_model_json, write_model_json
 from clv.models import _covariates as cov
 from clv.models._base import ParametricModel, init_kwargs
 from clv.models._covariates import Lever
 from clv.models._mle import MLEResult, maximise
 from clv.models._spec import ModelSpec
+from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "RetentionModel",

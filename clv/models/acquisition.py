@@ -78,7 +78,6 @@ from clv.exceptions import (
     ModelFileError,
     Problem,
 )
-from clv.io import read_model_json, write_model_json
 from clv.models._acquisition_data import (
     _counts_from,
     _covariate_rows,
@@ -88,6 +87,7 @@ from clv.models._acquisition_data import (
 from clv.models._base import ParametricModel
 from clv.models._mle import maximise
 from clv.models._spec import ModelSpec
+from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "AcquisitionParams",

@@ -24,7 +24,7 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.datasets import load_cdnow_summary, load_donations
+from clv.data.datasets import load_cdnow_summary, load_donations
 from clv.models import bdw, bgbb, mbgnbd, pareto_nbd, sbg
 from clv.models._retention import retention_counts
 

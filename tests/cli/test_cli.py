@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clv.cli.io import frame_fingerprint
+from clv.cli.files import frame_fingerprint
 from clv.cli.main import main
 from clv.data import calibration_holdout_split, rfm_summary
 from clv.exceptions import ConvergenceError
@@ -547,7 +547,7 @@ _WRITER = """
 import sys
 import numpy as np
 import pandas as pd
-from clv.cli.io import write_table
+from clv.cli.files import write_table
 
 n = 4_000_000
 rng = np.random.default_rng(0)
