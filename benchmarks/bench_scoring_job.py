@@ -207,7 +207,7 @@ def child(step: str, args: argparse.Namespace) -> None:
             np.save(args.save_rfm.replace(".npy", ".cols.npy"),
                     rfm[["frequency", "recency", "T", "monetary_value"]].to_numpy())
     elif step == "score":
-        from clv.cli.main import _score_table
+        from clv.cli.steps import score_customers
         from clv.scoring.bundle import read_bundle
 
         index = np.load(args.rfm, allow_pickle=True)
@@ -217,7 +217,7 @@ def child(step: str, args: argparse.Namespace) -> None:
         del index, values
         bundle = read_bundle(args.model)
         table, record = _measure(
-            lambda: _score_table(bundle, rfm, horizon=HORIZON, discount_rate=0.0, margin=1.0),
+            lambda: score_customers(bundle, rfm, horizon=HORIZON, discount_rate=0.0, margin=1.0),
             args.profile,
         )
         record["customers"] = len(table)

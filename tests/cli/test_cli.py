@@ -492,12 +492,12 @@ def test_damaged_bundle_exit_5(tmp_path, capsys, files):
 
 def test_unexpected_error_exit_1_traceback_only_with_debug(tmp_path, capsys, files,
                                                           monkeypatch):
-    import clv.cli.main as cli_main
+    import clv.cli.score as cli_score
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli_main, "_score_table", boom)
+    monkeypatch.setattr(cli_score, "score_customers", boom)
     args = ["score", files["csv"], "--model", files["model"], *SCORE_ARGS,
             "--out", tmp_path / "s.csv"]
     code, _, stderr = run(capsys, *args)
