@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 
@@ -69,10 +68,3 @@ def test_old_paths_have_no_file_and_new_paths_exist():
 def test_unknown_names_are_not_served():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("clv.no_such_module")
-
-
-def test_import_clv_does_not_import_the_cli():
-    code = "import sys, clv; print(sorted(m for m in sys.modules if m.startswith('clv.cli')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(clv.__file__).parents[1])
-    assert out.stdout.strip() == "[]"
