@@ -27,7 +27,7 @@ def model_document(models: Any) -> dict[str, Any]:
     ----------
     models : Bundle, tuple or TransactionModel
         A :class:`clv.scoring.bundle.Bundle` (``clv fit`` output read with
-        :func:`clv.cli.files.read_bundle`), a ``(transaction_model, spend_model)``
+        :func:`clv.scoring.bundle.read_bundle`), a ``(transaction_model, spend_model)``
         pair (``spend_model`` may be ``None``) or a transaction model alone.
 
     Returns
