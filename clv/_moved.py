@@ -31,8 +31,9 @@ MOVED: dict[str, str] = {
     "clv.cli.posterior_scoring": "clv.scoring.posterior_scores",
 }
 
-_THIS_FILE = __file__
-_IMPORT_MODULE = os.sep.join(("importlib", "__init__.py"))  # importlib.import_module
+#: Frames a warning passes over: this module, clv's lazy ``__getattr__``, importlib.import_module.
+_PASS_THROUGH = (__file__, os.path.join(os.path.dirname(__file__), "__init__.py"))  # noqa: PTH118,PTH120
+_IMPORT_MODULE = f"importlib{os.sep}__init__.py"
 
 
 def _caller_stacklevel() -> int:
@@ -40,7 +41,7 @@ def _caller_stacklevel() -> int:
 
     Counts frames the way :func:`warnings.warn` does (it skips the frames of
     the import machinery) from the caller of this function up to the first
-    frame outside this module.
+    frame outside this module, ``clv/__init__.py`` and ``importlib.import_module``.
     """
     frame = sys._getframe(1)
     level = 1
@@ -50,7 +51,7 @@ def _caller_stacklevel() -> int:
         if "importlib" in name and "_bootstrap" in name:
             continue
         level += 1
-        if name != _THIS_FILE and not name.endswith(_IMPORT_MODULE):
+        if name not in _PASS_THROUGH and not name.endswith(_IMPORT_MODULE):
             return level
     return 1
 

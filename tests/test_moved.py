@@ -68,3 +68,10 @@ def test_old_paths_have_no_file_and_new_paths_exist():
 def test_unknown_names_are_not_served():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("clv.no_such_module")
+
+
+def test_attribute_access_of_an_old_submodule_warns_at_the_caller(forget_old_paths):
+    with pytest.warns(DeprecationWarning, match="clv.evaluate moved to clv.holdout") as caught:
+        module = clv.evaluate
+    assert module is importlib.import_module("clv.holdout")
+    assert caught[0].filename == __file__
