@@ -101,7 +101,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
         ``{name: {"mean":, "se":, "kind": "quasi_experiment", "source":}}``: an
         experimental estimate used instead of the fitted coefficient.
     segment : mapping or str, optional
-        A segment ``{"channel": "phone"}`` or a pandas query for a second CLV change.
+        A segment ``{"channel": "phone"}`` or a condition (:mod:`clv.roi.conditions`)
+        for a second CLV change.
     level : float, default 0.90
         Interval level.
     clv_change : bool, default True
@@ -192,7 +193,7 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
                  period_length: float, max_customers: int | None) -> None:
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
-    from clv.roi.evaluate import lever_split
+    from clv.roi.finance import lever_split
 
     if max_customers is not None and len(data) > max_customers:
         pick = np.random.default_rng(random_state).choice(len(data), max_customers, replace=False)

@@ -14,19 +14,19 @@ from clv.exceptions import DataError, ModelFileError, NotFittedError
 
 
 def _cdnow():
-    from clv.datasets import load_cdnow_summary
+    from clv.data.datasets import load_cdnow_summary
 
     return load_cdnow_summary()
 
 
 def _cdnow_spend():
-    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.data.datasets import load_cdnow_summary_with_spend
 
     return load_cdnow_summary_with_spend()
 
 
 def _donations():
-    from clv.datasets import load_donations
+    from clv.data.datasets import load_donations
 
     return load_donations()
 
@@ -180,6 +180,23 @@ def test_import_clv_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_clv_loads_nothing_heavy_until_a_name_is_used():
+    """``import clv`` is a few ms: pandas and SciPy load when a model or function is first used."""
+    code = (
+        "import sys, clv; heavy = ('pandas', 'scipy', 'numpy'); "
+        "print(sorted(m for m in heavy if m in sys.modules)); "
+        "m = clv.BetaGeoModel; f = clv.rfm_summary; sub = clv.models.ParetoNBDModel; "
+        "cx = clv.cx.FeatureBuilder; "
+        "print(sorted(m for m in heavy if m in sys.modules)); "
+        "print(m.__name__, f.__name__, sub.__name__, 'BetaGeoModel' in dir(clv)); "
+        "print(hasattr(clv, 'no_such_name'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:4] == [
+        "[]", "['numpy', 'pandas', 'scipy']",
+        "BetaGeoModel rfm_summary ParetoNBDModel True", "False"]
 
 
 def test_weighted_compressed_fit_equals_expanded_fit(fitted):
