@@ -173,6 +173,8 @@ CX_CUSTOMERS = 10_000
 CX_SEED = 7
 CX_DRAWS = 100
 CX_HORIZON = 24
+#: Share of the CX world's customers enrolled in the onboarding A/B test (half treated).
+CX_EXPERIMENT_SHARE = 0.3
 
 
 def report_command(out_dir: Path, cx_record: dict[str, Any],
@@ -198,15 +200,21 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.persistence import atomic_write
     from clv.roi.examples import example_investments, monthly_new_customers
-    from clv.synth import simulate_cx_world
+    from clv.synth import WorldParams, simulate_cx_world
 
-    world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED)
-    investments = example_investments(CX_CUSTOMERS, acquisition=True)
+    world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED,
+                              params=WorldParams(experiment_share=CX_EXPERIMENT_SHARE))
+    experiment = _onboarding_experiment(run, world, out_dir)
+    investments = example_investments(CX_CUSTOMERS, acquisition=True, experiment=experiment)
+    treated = world.experiment.loc[world.experiment["arm"] == "treatment", "customer_id"]
+    customers = world.customers.assign(
+        onboarding_call=world.customers["customer_id"].isin(treated).astype(float))
     world_dir = out_dir / "cx_world"
     world_dir.mkdir(parents=True, exist_ok=True)
     write_table(world.transactions, world_dir / "transactions.csv")
     write_table(world.cx_events, world_dir / "cx_events.csv")
-    write_table(world.customers, world_dir / "customers.csv")
+    write_table(customers, world_dir / "customers.csv")
+    write_table(world.experiment, world_dir / "experiment.csv")
     write_table(monthly_new_customers(world), world_dir / "new_customers.csv")
     with atomic_write(world_dir / "investments.json") as fh:
         json.dump({"investments": [inv.to_dict() for inv in investments]}, fh, indent=2)
@@ -217,7 +225,7 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
                         acquisition_covariates=None),
         horizon=CX_HORIZON, valuation_days=DAYS_PER_MONTH)
     assert acquisition is not None
-    analysis = run_cx_roi(world.transactions, world.cx_events, world.customers, investments,
+    analysis = run_cx_roi(world.transactions, world.cx_events, customers, investments,
                           cutoff=world.calibration_end,
                           observation_end=world.truth.observation_end, horizon=CX_HORIZON,
                           n_draws=CX_DRAWS, random_state=CX_SEED,
@@ -244,6 +252,39 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
             "holdout_end": str(holdout_last), "timings_s": analysis.timings,
             "covariates": analysis.covariates, "summary": summary,
             "table": table.reset_index().to_dict(orient="records")}
+
+
+def _onboarding_experiment(run: Run, world: Any, out_dir: Path) -> Any:
+    """The world's randomised onboarding test, analysed on the calibration period.
+
+    Balance on the customers' channel, region and age; per-lever effects of the
+    call (purchase, dropout, spend) with 90 % intervals. Writes
+    ``experiment_effects.csv`` and ``experiment_balance.csv``.
+    """
+    from clv.cli.io import write_table
+    from clv.cx.experiments import analyse_experiment
+
+    with run.step("experiment", "analysing the randomised onboarding test"):
+        attrs = world.customers.set_index("customer_id")
+        covariates = pd.get_dummies(attrs[["channel", "region"]], drop_first=True,
+                                    dtype=float).assign(age=attrs["age"].astype(float))
+        result = analyse_experiment(world.experiment, world.calibration_transactions(),
+                                    end=world.calibration_end, column="onboarding_call",
+                                    covariates=covariates, expected_share=0.5,
+                                    source="onboarding A/B test (randomised at the first "
+                                           "purchase), analysed by clv.cx.experiments")
+        write_table(result.effects.reset_index(), out_dir / "experiment_effects.csv")
+        write_table(result.balance.reset_index(), out_dir / "experiment_balance.csv")
+    e = result.effects
+    run.say("")
+    run.say(f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
+            f"balanced: {'yes' if result.balanced else 'NO'}): "
+            + "; ".join(f"{lever} rate x{e.loc[lever, 'multiplier']:.2f} "
+                        f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
+                        f"{e.loc[lever, 'multiplier_upper']:.2f}]"
+                        for lever in result.measured_levers)
+            + " (grade A for these levers).")
+    return result
 
 
 def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,

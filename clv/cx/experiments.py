@@ -408,16 +408,14 @@ def analyse_experiment(
     notes: list[str] = []
     try:
         tm = ParetoNBDModel(purchase_covariates=cov_names,
-                            dropout_covariates=cov_names).fit(design)
+                            dropout_covariates=cov_names).fit(design) \
+            if len(cov_names) > 1 else _fit_indicator_only(design, column, notes)
     except ConvergenceError as exc:
-        if len(cov_names) == 1:
-            raise
         notes.append(f"the Pareto/NBD with the pre-period adjustment did not converge ({exc}); "
                      "the treatment indicator alone was used (still unbiased under "
                      "randomisation, less precise)")
         cov_names = [column]
-        tm = ParetoNBDModel(purchase_covariates=cov_names,
-                            dropout_covariates=cov_names).fit(design)
+        tm = _fit_indicator_only(design, column, notes)
     models["transaction"] = tm
     for lever in ("purchase", "dropout"):
         rows.append(_effect(tm, lever, column, z, max_se, None))
@@ -447,6 +445,22 @@ def analyse_experiment(
                       f"{n_c:,} control customers, observed to {stop.date()}")
     return ExperimentResult(column, treat_arm, ctrl_arm, effects, balance, arms,
                             not imbalanced, imbalanced, level, srm, text, models, notes)
+
+
+def _fit_indicator_only(design: pd.DataFrame, column: str, notes: list[str]) -> Any:
+    """Pareto/NBD with the treatment indicator on both processes; if the post window is too
+    short to identify dropout, retry with a light penalty on the base parameters."""
+    from clv.models import ParetoNBDModel
+
+    try:
+        return ParetoNBDModel(purchase_covariates=[column],
+                              dropout_covariates=[column]).fit(design)
+    except ConvergenceError as exc:
+        notes.append(f"the unpenalised Pareto/NBD did not converge ({exc}); refitted with "
+                     "penalizer=0.01 on the base parameters (the treatment coefficients are "
+                     "not penalised)")
+        return ParetoNBDModel(penalizer=0.01, purchase_covariates=[column],
+                              dropout_covariates=[column]).fit(design)
 
 
 def _effect(model: Any, lever: str, column: str, z: float, max_se: float,

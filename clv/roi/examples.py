@@ -58,12 +58,19 @@ def monthly_acquisition(world: Any, horizon: int = 24) -> tuple[Any, pd.DataFram
     return model, future
 
 
-def example_investments(n_customers: int = 20_000, *,
-                        acquisition: bool = False) -> list[Investment]:
+def example_investments(n_customers: int = 20_000, *, acquisition: bool = False,
+                        experiment: Any = None) -> list[Investment]:
     """Five investments: faster support, complaint recovery, first-contact resolution,
     a promoter programme and a tested onboarding call; with ``acquisition`` also a
     referral programme acting on new customers through ``promoter_share`` (needs
     :func:`monthly_acquisition`).
+
+    With ``experiment`` (a :class:`clv.cx.experiments.ExperimentResult` of the world's
+    onboarding test, column ``onboarding_call``), the onboarding call is the rollout
+    of the tested treatment (``Shift("onboarding_call", "set", 1)``) with grade-A
+    evidence for the levers the experiment measured
+    (:meth:`~clv.roi.Evidence.from_experiment`); the scoring data then needs the
+    0/1 column ``onboarding_call`` (1 for the customers already treated).
 
     Examples
     --------
@@ -99,6 +106,15 @@ def example_investments(n_customers: int = 20_000, *,
                        source="onboarding A/B test, 4,000 customers"),
                    description="A welcome call; effects on complaints taken from an A/B test."),
     ]
+    if experiment is not None:
+        measured = ", ".join(experiment.measured_levers)
+        out[-1] = Investment(
+            "Onboarding call", cost=10_000 * k,
+            shifts=[Shift("onboarding_call", "set", 1.0)],
+            evidence=Evidence.from_experiment(experiment),
+            description=f"A welcome call for every customer not yet called; effects on "
+                        f"{measured} from the randomised onboarding test (assumed to carry "
+                        "over to customers past onboarding).")
     if acquisition:
         out.append(Investment(
             "Referral programme", cost=12_000 * k,

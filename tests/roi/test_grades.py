@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import ParetoNBDModel
 from clv.roi import Evidence, Investment, Shift, evaluate_investments
 from clv.roi.grades import overall_grade
