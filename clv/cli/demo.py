@@ -21,6 +21,10 @@ the referral programme acts on new customers through a monthly acquisition model
 - ``report.html``  the self-contained report for finance
 - ``roi.csv``, ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv``,
   ``drivers.csv``, ``cx_holdout.csv``
+- ``experiment_effects.csv``, ``experiment_balance.csv``: the world's randomised
+  onboarding test (30 % of the customers, half of them called) analysed by
+  :func:`clv.cx.experiments.analyse_experiment`; the "Onboarding call" investment
+  takes its grade-A evidence from it
 - ``cx_world/``    the world's inputs (transactions, CX events, customers,
   investments, ``new_customers.csv`` per month), to rerun the same job with
   ``clv report ... --new-customers cx_world/new_customers.csv``.
@@ -261,7 +265,7 @@ def _onboarding_experiment(run: Run, world: Any, out_dir: Path) -> Any:
     call (purchase, dropout, spend) with 90 % intervals. Writes
     ``experiment_effects.csv`` and ``experiment_balance.csv``.
     """
-    from clv.cli.io import write_table
+    from clv.cli.files import write_table
     from clv.cx.experiments import analyse_experiment
 
     with run.step("experiment", "analysing the randomised onboarding test"):
@@ -279,7 +283,7 @@ def _onboarding_experiment(run: Run, world: Any, out_dir: Path) -> Any:
     run.say("")
     run.say(f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
             f"balanced: {'yes' if result.balanced else 'NO'}): "
-            + "; ".join(f"{lever} rate x{e.loc[lever, 'multiplier']:.2f} "
+            + "; ".join(f"{e.loc[lever, 'effect_on']} x{e.loc[lever, 'multiplier']:.2f} "
                         f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
                         f"{e.loc[lever, 'multiplier_upper']:.2f}]"
                         for lever in result.measured_levers)
