@@ -4,10 +4,13 @@
 complaints, contacts, six-pillars scores, custom signals);
 ``validate_customers`` the static customer attributes; ``FeatureBuilder``
 turns both into one numeric row per customer as of a cutoff, using only
-events strictly before it.
+events strictly before it. ``analyse_experiment`` (randomised tests) and
+``difference_in_differences`` (dated changes hitting some groups) turn
+experiments and quasi-experiments into evidence for the ROI engine.
 """
 
 from clv.cx.drivers import drivers, plot_drivers
+from clv.cx.experiments import ExperimentResult, analyse_experiment, balance_table
 from clv.cx.features import (
     Feature,
     FeatureBuilder,
@@ -21,6 +24,7 @@ from clv.cx.features import (
     nps_groups,
     rate,
 )
+from clv.cx.quasi import DiDResult, SignalChange, difference_in_differences, signal_change
 from clv.cx.schema import (
     BUILT_IN_SIGNALS,
     PILLARS,
@@ -32,6 +36,13 @@ from clv.cx.schema import (
 __all__ = [
     "drivers",
     "plot_drivers",
+    "DiDResult",
+    "ExperimentResult",
+    "SignalChange",
+    "analyse_experiment",
+    "balance_table",
+    "difference_in_differences",
+    "signal_change",
     "Feature",
     "FeatureBuilder",
     "count",

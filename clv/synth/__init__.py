@@ -4,9 +4,17 @@
 a contractual view and an acquisition series in which CX signals drive the
 purchase, dropout, spend, churn and acquisition levers, together with the
 exact truth (parameters, covariates, latent rates and an expected-purchases
-oracle).
+oracle). ``simulate_dated_change_world`` is a world built outside the models'
+assumptions in which one region's support vendor fails on a known date, with
+the oracle value of fixing it.
 """
 
+from clv.synth.dated_change import (
+    DatedChangeParams,
+    DatedChangeTruth,
+    DatedChangeWorld,
+    simulate_dated_change_world,
+)
 from clv.synth.world import (
     COVARIATES,
     CXWorld,
@@ -19,6 +27,10 @@ from clv.synth.world import (
 __all__ = [
     "COVARIATES",
     "CXWorld",
+    "DatedChangeParams",
+    "DatedChangeTruth",
+    "DatedChangeWorld",
+    "simulate_dated_change_world",
     "Truth",
     "WorldParams",
     "simulate_cx_world",

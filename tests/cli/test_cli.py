@@ -313,6 +313,16 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert f"--new-customers {world / 'new_customers.csv'}" in stdout
     assert any(r["investment"] == "Referral programme" and r["gain_acquisition"] > 0
                for r in record["cx"]["table"])
+    # the onboarding call's evidence comes from the world's simulated randomised test
+    effects = pd.read_csv(out / "experiment_effects.csv").set_index("lever")
+    assert effects["measured"].all()
+    assert effects.loc["purchase", "lower"] <= 0.2 <= effects.loc["purchase", "upper"]
+    assert effects.loc["dropout", "lower"] <= -0.5 <= effects.loc["dropout", "upper"]
+    assert "Onboarding A/B test" in stdout
+    onboarding = next(r for r in record["cx"]["table"] if r["investment"] == "Onboarding call")
+    assert onboarding["evidence_grade"] == "A" and onboarding["share_grade_A"] == 1.0
+    assert all(r["evidence_grade"] == "C" for r in record["cx"]["table"]
+               if r["investment"] != "Onboarding call")
 
 
 # ---------------------------------------------------------------------- exit codes
