@@ -208,7 +208,9 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
 
     world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED,
                               params=WorldParams(experiment_share=CX_EXPERIMENT_SHARE))
-    experiment = _onboarding_experiment(run, world, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run.progress("analysing the randomised onboarding test")
+    experiment, experiment_line = _onboarding_experiment(world, out_dir)
     investments = example_investments(CX_CUSTOMERS, acquisition=True, experiment=experiment)
     treated = world.experiment.loc[world.experiment["arm"] == "treatment", "customer_id"]
     customers = world.customers.assign(
@@ -242,6 +244,7 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     table = analysis.roi.table()
     notes = analysis.model_notes()
     summary = "\n".join([
+        experiment_line,
         f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
         "investments ranked by expected NPV over 24 months (margin 0.3, 10 % a year):",
         finance_summary(table),
@@ -258,37 +261,36 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
             "table": table.reset_index().to_dict(orient="records")}
 
 
-def _onboarding_experiment(run: Run, world: Any, out_dir: Path) -> Any:
+def _onboarding_experiment(world: Any, out_dir: Path) -> tuple[Any, str]:
     """The world's randomised onboarding test, analysed on the calibration period.
 
     Balance on the customers' channel, region and age; per-lever effects of the
     call (purchase, dropout, spend) with 90 % intervals. Writes
-    ``experiment_effects.csv`` and ``experiment_balance.csv``.
+    ``experiment_effects.csv`` and ``experiment_balance.csv``; returns the result
+    and a one-line summary.
     """
     from clv.cli.files import write_table
     from clv.cx.experiments import analyse_experiment
 
-    with run.step("experiment", "analysing the randomised onboarding test"):
-        attrs = world.customers.set_index("customer_id")
-        covariates = pd.get_dummies(attrs[["channel", "region"]], drop_first=True,
-                                    dtype=float).assign(age=attrs["age"].astype(float))
-        result = analyse_experiment(world.experiment, world.calibration_transactions(),
-                                    end=world.calibration_end, column="onboarding_call",
-                                    covariates=covariates, expected_share=0.5,
-                                    source="onboarding A/B test (randomised at the first "
-                                           "purchase), analysed by clv.cx.experiments")
-        write_table(result.effects.reset_index(), out_dir / "experiment_effects.csv")
-        write_table(result.balance.reset_index(), out_dir / "experiment_balance.csv")
+    attrs = world.customers.set_index("customer_id")
+    covariates = pd.get_dummies(attrs[["channel", "region"]], drop_first=True,
+                                dtype=float).assign(age=attrs["age"].astype(float))
+    result = analyse_experiment(world.experiment, world.calibration_transactions(),
+                                end=world.calibration_end, column="onboarding_call",
+                                covariates=covariates, expected_share=0.5,
+                                source="onboarding A/B test (randomised at the first "
+                                       "purchase), analysed by clv.cx.experiments")
+    write_table(result.effects.reset_index(), out_dir / "experiment_effects.csv")
+    write_table(result.balance.reset_index(), out_dir / "experiment_balance.csv")
     e = result.effects
-    run.say("")
-    run.say(f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
+    line = (f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
             f"balanced: {'yes' if result.balanced else 'NO'}): "
             + "; ".join(f"{e.loc[lever, 'effect_on']} x{e.loc[lever, 'multiplier']:.2f} "
                         f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
                         f"{e.loc[lever, 'multiplier_upper']:.2f}]"
                         for lever in result.measured_levers)
             + " (grade A for these levers).")
-    return result
+    return result, line
 
 
 def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
