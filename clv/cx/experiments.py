@@ -53,7 +53,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clv.exceptions import ConvergenceError, DataError, DataWarning, Problem
+from clv.exceptions import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    Problem,
+)
 
 __all__ = ["ExperimentResult", "analyse_experiment", "balance_table"]
 
@@ -453,12 +459,15 @@ def _fit_indicator_only(design: pd.DataFrame, column: str, notes: list[str]) -> 
     from clv.models import ParetoNBDModel
 
     try:
-        return ParetoNBDModel(purchase_covariates=[column],
-                              dropout_covariates=[column]).fit(design)
-    except ConvergenceError as exc:
-        notes.append(f"the unpenalised Pareto/NBD did not converge ({exc}); refitted with "
-                     "penalizer=0.01 on the base parameters (the treatment coefficients are "
-                     "not penalised)")
+        with warnings.catch_warnings():
+            # a singular Hessian (no standard errors) also calls for the penalised refit
+            warnings.simplefilter("error", ConvergenceWarning)
+            return ParetoNBDModel(purchase_covariates=[column],
+                                  dropout_covariates=[column]).fit(design)
+    except (ConvergenceError, ConvergenceWarning) as exc:
+        notes.append(f"the unpenalised Pareto/NBD did not converge or has no standard errors "
+                     f"({exc}); refitted with penalizer=0.01 on the base parameters (the "
+                     "treatment coefficients are not penalised)")
         return ParetoNBDModel(penalizer=0.01, purchase_covariates=[column],
                               dropout_covariates=[column]).fit(design)
 
