@@ -7,10 +7,10 @@ thin methods that map its pure functions over customers; validation, fitting,
 
 from __future__ import annotations
 
+import contextlib
 import html
-import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,7 +22,7 @@ from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
 from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
+from clv.persistence import JsonModel
 
 __all__ = ["ParametricModel", "rfm_problems"]
 
@@ -221,6 +221,18 @@ def rfm_problems(
     return problems
 
 
+@contextlib.contextmanager
+def damaged_file(model: str, source: str) -> Iterator[None]:
+    """Turn a malformed model document into a :class:`ModelFileError` naming ``source``."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"'{source}' is a damaged {model} file ({type(exc).__name__}: "
+            f"{exc}). Refit and save the model again."
+        ) from None
+
+
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments stored in a model document (JSON lists back to tuples)."""
     init = dict(doc.get("init", {}))
@@ -229,7 +241,7 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
-class ParametricModel:
+class ParametricModel(JsonModel):
     r"""Base class of the maximum-likelihood models.
 
     Parameters
@@ -598,10 +610,6 @@ class ParametricModel:
             "time_unit": self.time_unit_,
         }
 
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
     def _init_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"penalizer": self.penalizer}
         out.update(self._covariate_kwargs())
@@ -620,36 +628,25 @@ class ParametricModel:
         return out
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
-
-    @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**init_kwargs(doc))
             names = model._param_names()
             params = [float(doc["params"][n]) for n in names]
-            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.n_customers_ = doc["n_customers"]
-            model.converged_ = bool(doc["converged"])
-            model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
-                f"{exc}). Refit and save the model again."
-            ) from None
+            model._restore(doc, pd.Index(names), params)
         return model
+
+    def _restore(self, doc: Mapping[str, Any], index: pd.Index, params: Sequence[float]) -> None:
+        """Set the fitted state from a document: ``params`` on ``index`` and the fit summary."""
+        k = len(index)
+        cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(k, k)
+        self.params_ = pd.Series(params, index=index, name="coef", dtype=np.float64)
+        self.covariance_ = pd.DataFrame(cov, index=index, columns=index)
+        self.log_likelihood_ = float(doc["log_likelihood"])
+        self.n_customers_ = doc["n_customers"]
+        self.converged_ = bool(doc["converged"])
+        self.time_unit_ = doc.get("time_unit")
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:

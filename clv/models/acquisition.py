@@ -58,7 +58,6 @@ References
 from __future__ import annotations
 
 import math
-import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -75,7 +74,6 @@ from clv.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
     DataError,
-    ModelFileError,
     Problem,
 )
 from clv.models._acquisition_data import (
@@ -95,10 +93,9 @@ from clv.models._acquisition_math import (
     probability_acquired,
     simulate,
 )
-from clv.models._base import ParametricModel
+from clv.models._base import ParametricModel, damaged_file
 from clv.models._mle import maximise
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "AcquisitionParams",
@@ -827,7 +824,7 @@ class AcquisitionModel(ParametricModel):
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**doc.get("init", {}))
             counts = np.asarray(doc["counts"], dtype=np.float64)
             index = pd.RangeIndex(1, len(counts) + 1, name="period")
@@ -836,33 +833,10 @@ class AcquisitionModel(ParametricModel):
                 {k: np.asarray(v, dtype=np.float64) for k, v in cov_doc.items()}, index=index)
             names = model._names([] if cov is None else list(cov.columns))
             params = [float(doc["params"][q]) for q in names]
-            matrix = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(matrix, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.converged_ = bool(doc["converged"])
+            model._restore(doc, pd.Index(names), params)
             model._set_data(pd.Series(counts, index=index, name="new_customers"), cov,
                             {"time_unit": doc.get("time_unit"), "start": doc.get("start")})
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
-                                 f"({type(exc).__name__}: {exc}). Refit and save the model "
-                                 "again.") from None
         return model
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -420,3 +420,27 @@ def test_registered_model_round_trips_through_json_text(registered):
     assert before.keys() == after.keys()
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+
+def test_to_json_and_from_json_are_final():
+    """Models customise the ``to_dict``/``from_dict`` hooks; the file format is written once."""
+    from clv.models._base import ParametricModel
+
+    with pytest.raises(TypeError, match="to_json.*final"):
+        type("Custom", (ParametricModel,), {"to_json": lambda self, path: None})
+    with pytest.raises(TypeError, match="from_json.*final"):
+        type("Custom", (ParametricModel,), {"from_json": classmethod(lambda cls, path: None)})
+
+
+def test_per_cohort_retention_document_is_json_with_text_keys():
+    from clv.models.sbg import ShiftedBetaGeoModel
+
+    model = ShiftedBetaGeoModel(shared=False).fit(_cohort_table())
+    doc = json.loads(json.dumps(model.to_dict()))
+    assert [c for c, _ in doc["params"]] == ["regular", "high"]
+    loaded = ShiftedBetaGeoModel.from_dict(doc)
+    np.testing.assert_array_equal(loaded.survival([1, 5], cohort="high"),
+                                  model.survival([1, 5], cohort="high"))
+    doc["params"] = [["regular", {"alpha": 1.0}]]
+    with pytest.raises(ModelFileError, match="damaged ShiftedBetaGeoModel"):
+        ShiftedBetaGeoModel.from_dict(doc, source="x.json")
