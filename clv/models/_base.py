@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import inspect
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -273,13 +274,17 @@ class ParametricModel(JsonModel):
     # defaults for subclasses with their own __init__ (no covariates)
     _design: Design = Design((), {})
     covariate_penalty: float = 0.0
-    coefficient_priors: dict[str, tuple[float, float]] | None = None
+    coefficient_priors: Mapping[str, tuple[float, float]] | None = None
+    _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,
                  covariate_penalty: float = 0.0,
                  coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        # constructor arguments are stored as given (get_params/clone); parsed copies are private
         self.penalizer = penalizer
+        if type(self).__init__ is ParametricModel.__init__:
+            self.covariates = covariates
         covariates = dict(covariates or {})
         unknown = set(covariates) - {lv.process for lv in self._levers}
         if unknown:
@@ -294,12 +299,12 @@ class ParametricModel(JsonModel):
                 raise ValueError(f"{lv.process}_covariates must be distinct column names, got "
                                  f"{list(cols)}.")
             columns[lv.process] = cols
-            setattr(self, f"{lv.process}_covariates", list(cols))
+            setattr(self, f"{lv.process}_covariates", covariates.get(lv.process))
         self._design = Design(tuple(self._levers), columns)
         pen = float(covariate_penalty)
         if not (np.isfinite(pen) and pen >= 0):
             raise ValueError(f"covariate_penalty must be a number >= 0, got {covariate_penalty!r}.")
-        self.covariate_penalty = pen
+        self.covariate_penalty = covariate_penalty
         priors = {str(k): (float(v[0]), float(v[1])) for k, v in (coefficient_priors or {}).items()}
         valid = self._design.names
         bad = [k for k in priors if k not in valid]
@@ -309,7 +314,40 @@ class ParametricModel(JsonModel):
         for k, (_, sd) in priors.items():
             if not (np.isfinite(sd) and sd > 0):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
-        self.coefficient_priors = priors or None
+        self.coefficient_priors = coefficient_priors
+        self._priors = priors
+
+    # ------------------------------------------------------------------ parameters (sklearn)
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
+        ignored: models hold no sub-estimators).
+
+        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument, or an invalid value.
+        """
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                             f"parameters are {valid}.")
+        type(self).__init__(self, **{**self.get_params(), **params})
+        return self
 
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
@@ -425,7 +463,7 @@ class ParametricModel(JsonModel):
                 pass
         if start:
             start = {**dict(self.spec.start._asdict()), **start}
-        priors = self.coefficient_priors or {}
+        priors = self._priors
         prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
         penalty = None
@@ -623,8 +661,8 @@ class ParametricModel(JsonModel):
                                for lv in self._design.active}
         if self.covariate_penalty:
             out["covariate_penalty"] = self.covariate_penalty
-        if self.coefficient_priors:
-            out["coefficient_priors"] = {k: list(v) for k, v in self.coefficient_priors.items()}
+        if self._priors:
+            out["coefficient_priors"] = {k: list(v) for k, v in self._priors.items()}
         return out
 
     @classmethod

@@ -426,9 +426,9 @@ def test_to_json_and_from_json_are_final():
     """Models customise the ``to_dict``/``from_dict`` hooks; the file format is written once."""
     from clv.models._base import ParametricModel
 
-    with pytest.raises(TypeError, match="to_json.*final"):
+    with pytest.raises(TypeError, match=r"to_json.*final"):
         type("Custom", (ParametricModel,), {"to_json": lambda self, path: None})
-    with pytest.raises(TypeError, match="from_json.*final"):
+    with pytest.raises(TypeError, match=r"from_json.*final"):
         type("Custom", (ParametricModel,), {"from_json": classmethod(lambda cls, path: None)})
 
 
@@ -444,3 +444,37 @@ def test_per_cohort_retention_document_is_json_with_text_keys():
     doc["params"] = [["regular", {"alpha": 1.0}]]
     with pytest.raises(ModelFileError, match="damaged ShiftedBetaGeoModel"):
         ShiftedBetaGeoModel.from_dict(doc, source="x.json")
+
+
+def test_registered_model_get_params_round_trip(registered):
+    model, _ = registered
+    params = model.get_params()
+    assert set(params) == set(type(model)._get_param_names()) and "penalizer" in params
+    copy = type(model)(**params)
+    assert not hasattr(copy, "params_")
+    # the constructor stores its arguments as given (what sklearn.base.clone checks)
+    assert all(copy.get_params()[k] is v for k, v in params.items())
+    assert copy.set_params(penalizer=0.5) is copy and copy.get_params()["penalizer"] == 0.5
+    assert model.get_params()["penalizer"] == params["penalizer"]
+    with pytest.raises(ValueError, match="no parameter"):
+        copy.set_params(no_such_argument=1)
+
+
+def test_registered_model_clones_with_sklearn(registered):
+    base = pytest.importorskip("sklearn.base")
+    model, _ = registered
+    twin = base.clone(model)
+    assert type(twin) is type(model) and not hasattr(twin, "params_")
+    assert twin.get_params().keys() == model.get_params().keys()
+
+
+def test_set_params_validates_like_the_constructor():
+    from clv.models import BetaGeoModel, ShiftedBetaGeoModel
+
+    model = BetaGeoModel(purchase_covariates=["nps"])
+    with pytest.raises(ValueError, match="covariate_penalty"):
+        model.set_params(covariate_penalty=-1.0)
+    model.set_params(purchase_covariates=None, dropout_covariates=["complaints"])
+    assert model._covariate_kwargs() == {"dropout_covariates": ["complaints"]}
+    with pytest.raises(ValueError, match="shared=True"):
+        ShiftedBetaGeoModel(churn_covariates=["nps"]).set_params(shared=False)

@@ -30,7 +30,7 @@ def test_scoring_and_spark_read_the_registry():
     from clv.scoring.bundle import _MODEL_CLASSES, TRANSACTION_MODELS
     from clv.scoring.posterior import SCORABLE, SPEND_MODELS
 
-    assert TRANSACTION_MODELS == {k: (e.module, e.name) for k, e in cli_models().items()}
+    assert {k: (e.module, e.name) for k, e in cli_models().items()} == TRANSACTION_MODELS
     assert set(_MODEL_CLASSES) == set(SCORABLE) | set(SPEND_MODELS)
     assert SPEND_MODELS == {"GammaGammaModel": "clv.models.gamma_gamma"}
 
