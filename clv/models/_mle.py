@@ -365,8 +365,10 @@ def maximise(
     if best is None or not np.isfinite(best.fun):
         raise ConvergenceError(
             f"{spec.name}: the log-likelihood was not finite at any of {len(starts)} starting "
-            f"point(s) ({'; '.join(history)}). Try initial_params= closer to plausible values, "
-            "n_starts=10, or penalizer=0.01; check the data for extreme values."
+            f"point(s) ({'; '.join(history)}).",
+            remedy="Try initial_params= closer to plausible values, n_starts=10, or "
+            "penalizer=0.01; check the data for extreme values.",
+            reason="not_finite", attempts=history,
         )
     gnorm = float(np.max(np.abs(best.jac))) if np.all(np.isfinite(best.jac)) else np.inf
     converged = bool(best.success) or gnorm < 1e-4
@@ -377,14 +379,17 @@ def maximise(
             f"{spec.name}: parameter(s) {bad} ran to the edge of the allowed range "
             f"(|log θ| = {_LOG_BOUND}, or |logit θ|, |θ| for logit and identity parameters); "
             "the data do not identify them. Tried "
-            f"{len(starts)} start(s): {'; '.join(history)}. Try penalizer=0.01, or a "
-            "simpler model (e.g. without dropout when nobody appears to churn)."
+            f"{len(starts)} start(s): {'; '.join(history)}.",
+            remedy="Try penalizer=0.01, or a simpler model (e.g. without dropout when nobody "
+            "appears to churn).",
+            reason="at_bound", params_at_bound=bad, attempts=history,
         )
     if not converged:
         raise ConvergenceError(
             f"{spec.name}: the optimiser did not converge (largest gradient {gnorm:.2e}). "
-            f"Tried {len(starts)} start(s): {'; '.join(history)}. Try n_starts=10, "
-            "initial_params=..., or max_iterations larger."
+            f"Tried {len(starts)} start(s): {'; '.join(history)}.",
+            remedy="Try n_starts=10, initial_params=..., or max_iterations larger.",
+            reason="not_converged", attempts=history,
         )
 
     theta_scaled, d1, _ = _forward(best.x, objective.kinds)

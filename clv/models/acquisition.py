@@ -58,7 +58,6 @@ References
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -519,10 +518,13 @@ class AcquisitionModel(ParametricModel):
             result = maximise(spec, arrays, None, initial_params=init, penalizer=self.penalizer,
                               n_starts=n_starts, random_state=random_state)
         except ConvergenceError as exc:
+            if exc.reason != "at_bound":
+                raise
             # the engine's generic tip is about repeat-purchase models: replace it
-            text = str(exc).replace(" Try penalizer=0.01, or a simpler model (e.g. without "
-                                    "dropout when nobody appears to churn).", "")
-            raise ConvergenceError(f"{text}{_advice(text, self.distribution)}") from None
+            raise ConvergenceError(
+                exc.message + _advice(exc.params_at_bound, self.distribution),
+                reason=exc.reason, params_at_bound=exc.params_at_bound, attempts=exc.attempts,
+            ) from None
         factor = np.array([unscale.get(q, 1.0) for q in free])
         est = dict(fixed)
         est.update(zip(free, result.params * factor, strict=True))
@@ -543,7 +545,7 @@ class AcquisitionModel(ParametricModel):
                 f"AcquisitionModel: the data hardly identify {weak} (standard error above "
                 f"{_WEAK_SE:g} on the log/logit scale); forecasts beyond the calibration window "
                 "and their intervals are unreliable, and forecast() leaves out parameter "
-                "uncertainty." + _advice(f"parameter(s) {weak}", self.distribution),
+                "uncertainty." + _advice(weak, self.distribution),
                 ConvergenceWarning, stacklevel=2)
         return self
 
@@ -856,10 +858,9 @@ def _errors(actual: FloatArray, expected: FloatArray) -> list[float]:
     return [float(np.mean(np.abs(expected - actual))), mape]
 
 
-def _advice(message: str, distribution: str) -> str:
-    """What a parameter running to the edge of its range means for the acquisition model."""
-    found = re.search(r"parameter\(s\) \[([^\]]*)\]", message)
-    bad = set() if found is None else {s.strip(" '\"") for s in found.group(1).split(",")}
+def _advice(names: Sequence[str], distribution: str) -> str:
+    """What parameters running to the edge of their range mean for the acquisition model."""
+    bad = set(names)
     tips = []
     if bad & {"m", "p"}:
         tips.append("The arrivals show no sign of the pool of prospects being used up in the "

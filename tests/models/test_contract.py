@@ -478,3 +478,24 @@ def test_set_params_validates_like_the_constructor():
     assert model._covariate_kwargs() == {"dropout_covariates": ["complaints"]}
     with pytest.raises(ValueError, match="shared=True"):
         ShiftedBetaGeoModel(churn_covariates=["nps"]).set_params(shared=False)
+
+
+def test_convergence_error_has_structured_fields():
+    import copy
+
+    from clv.exceptions import ConvergenceError
+    from clv.models._mle import maximise
+    from clv.models.bgnbd import SPEC
+
+    data = _cdnow()
+    arrays = {c: data[c].to_numpy(dtype=float) for c in SPEC.columns}
+    with pytest.raises(ConvergenceError, match="did not converge") as info:
+        maximise(SPEC, arrays, None, n_starts=2, random_state=0, max_iterations=1)
+    error = info.value
+    assert error.reason == "not_converged" and error.params_at_bound == ()
+    assert len(error.attempts) == 2 and error.attempts[0].startswith("start 1:")
+    assert str(error) == f"{error.message} {error.remedy}" and "n_starts=10" in error.remedy
+    # the fields survive copying (__reduce__: the keyword-only fields are not in args)
+    again = copy.deepcopy(error)
+    assert (again.reason, again.attempts, str(again)) == (error.reason, error.attempts,
+                                                          str(error))
