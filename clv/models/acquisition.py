@@ -68,6 +68,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clv._metrics import mean_absolute_percentage_error, total_error_pct
 from clv._typing import FloatArray
 from clv.exceptions import (
     ConvergenceError,
@@ -797,7 +798,8 @@ class AcquisitionModel(ParametricModel):
         metrics = pd.DataFrame([_errors(v, expected), _errors(cum_a, cum_e)],
                                index=pd.Index(["per_period", "cumulative"], name="counts"),
                                columns=["mae", "mape"])
-        return HoldoutCheck(table, metrics, float(100 * (cum_e[-1] - cum_a[-1]) / cum_a[-1]))
+        total = total_error_pct(float(cum_a[-1]), float(cum_e[-1]))
+        return HoldoutCheck(table, metrics, float("nan") if total is None else total)
 
     def simulate(self, n_periods: int, *, covariates: pd.DataFrame | None = None,
                  random_state: int | np.random.Generator | None = None) -> pd.Series:
@@ -852,10 +854,8 @@ class AcquisitionModel(ParametricModel):
 
 def _errors(actual: FloatArray, expected: FloatArray) -> list[float]:
     """Mean absolute error and mean absolute percentage error (periods with actual > 0)."""
-    pos = actual > 0
-    mape = float(np.mean(np.abs(expected[pos] - actual[pos]) / actual[pos]) * 100) \
-        if pos.any() else float("nan")
-    return [float(np.mean(np.abs(expected - actual))), mape]
+    return [float(np.mean(np.abs(expected - actual))),
+            mean_absolute_percentage_error(actual, expected)]
 
 
 def _advice(names: Sequence[str], distribution: str) -> str:
