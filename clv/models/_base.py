@@ -21,7 +21,16 @@ from scipy import special
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
-from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
+from clv.models._mle import (
+    MLEResult,
+    _forward,
+    _inverse,
+    _transform_codes,
+    du_dtheta,
+    from_unconstrained,
+    maximise,
+    to_unconstrained,
+)
 from clv.models._spec import ModelSpec
 from clv.persistence import JsonModel
 
@@ -594,18 +603,18 @@ class ParametricModel(JsonModel):
         n = int(n_draws)
         if n < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
-        codes = np.array([("log", "logit", "identity").index(t) for t in self._transforms()])
+        kinds = self._transforms()
         theta = self.params_.to_numpy(dtype=np.float64)
-        _, d1, _ = _forward(_inverse(theta, codes), codes)
+        du = du_dtheta(theta, kinds)
         cov_nat = self.covariance_.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(cov_nat)):
             raise ValueError(f"{type(self).__name__} has no finite covariance_ (the Hessian was "
                              "singular), so the estimates cannot be sampled.")
-        cov_u = cov_nat / np.outer(d1, d1)
+        cov_u = cov_nat * np.outer(du, du)
         rng = np.random.default_rng(random_state)
-        u = rng.multivariate_normal(_inverse(theta, codes), 0.5 * (cov_u + cov_u.T), size=n,
-                                    method="eigh")
-        draws = _forward(u, codes)[0]
+        u = rng.multivariate_normal(to_unconstrained(theta, kinds), 0.5 * (cov_u + cov_u.T),
+                                    size=n, method="eigh")
+        draws = from_unconstrained(u, kinds)
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._typing import FloatArray
@@ -73,6 +74,28 @@ def _inverse(theta: FloatArray, kinds: np.ndarray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = special.logit(theta)
         return np.where(kinds == 0, np.log(theta), np.where(kinds == 1, logit, theta))
+
+
+def to_unconstrained(theta: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """``u(θ)`` for parameters with the named transforms (``"log"``, ``"logit"``,
+    ``"identity"``), over the last axis of ``theta``."""
+    return _inverse(np.asarray(theta, dtype=np.float64), _codes(kinds))
+
+
+def from_unconstrained(u: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """``θ(u)``, the inverse of :func:`to_unconstrained` (an unbounded log-parameter gives inf)."""
+    with np.errstate(over="ignore"):
+        return _forward(np.asarray(u, dtype=np.float64), _codes(kinds))[0]
+
+
+def du_dtheta(theta: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """Derivative of the unconstrained scale, ``du/dθ`` (the delta method's factor)."""
+    codes = _codes(kinds)
+    return 1.0 / _forward(_inverse(np.asarray(theta, dtype=np.float64), codes), codes)[1]
+
+
+def _codes(kinds: Sequence[str]) -> np.ndarray:
+    return np.array([_TRANSFORMS.index(k) for k in kinds], dtype=np.int64)
 
 
 @dataclass

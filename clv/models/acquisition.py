@@ -94,7 +94,7 @@ from clv.models._acquisition_math import (
     simulate,
 )
 from clv.models._base import ParametricModel, damaged_file
-from clv.models._mle import maximise
+from clv.models._mle import du_dtheta, from_unconstrained, maximise, to_unconstrained
 from clv.models._spec import ModelSpec
 
 __all__ = [
@@ -136,31 +136,6 @@ def _flat_type(names: Sequence[str]) -> type:
 
 def _transform_of(name: str) -> str:
     return "logit" if name == "p" else ("identity" if name.startswith("acquisition[") else "log")
-
-
-def _to_u(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    """Transformed (unconstrained) scale of each parameter: log, logit or identity."""
-    out = np.array(theta, dtype=np.float64)
-    for j, k in enumerate(kinds):
-        out[..., j] = (np.log(out[..., j]) if k == "log" else
-                       special.logit(out[..., j]) if k == "logit" else out[..., j])
-    return out
-
-
-def _from_u(u: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    out = np.array(u, dtype=np.float64)
-    for j, k in enumerate(kinds):
-        if k == "log":
-            with np.errstate(over="ignore"):  # an unidentified parameter's upper limit is inf
-                out[..., j] = np.exp(out[..., j])
-        elif k == "logit":
-            out[..., j] = special.expit(out[..., j])
-    return out
-
-
-def _du_dtheta(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    return np.array([1.0 / t if k == "log" else (1.0 / (t * (1.0 - t)) if k == "logit" else 1.0)
-                     for t, k in zip(theta, kinds, strict=True)])
 
 
 def calibration_state(counts: pd.Series, covariates: pd.DataFrame | None,
@@ -557,7 +532,7 @@ class AcquisitionModel(ParametricModel):
         idx = [names.index(q) for q in free]
         theta = self.params_.to_numpy()[idx]
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy())[idx], 0, None))
-        se_u = se * np.abs(_du_dtheta(theta, [_transform_of(q) for q in free]))
+        se_u = se * np.abs(du_dtheta(theta, [_transform_of(q) for q in free]))
         return [q for q, v in zip(free, se_u, strict=True) if not v <= _WEAK_SE]
 
     def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
@@ -599,10 +574,10 @@ class AcquisitionModel(ParametricModel):
         lower, upper = coef.copy(), coef.copy()
         free = [list(self.params_.index).index(q) for q in self._free()]
         kinds = [_transform_of(self.params_.index[j]) for j in free]
-        u = _to_u(coef[free], kinds)
-        se_u = se[free] * np.abs(_du_dtheta(coef[free], kinds))
-        lower[free] = _from_u(u - z * se_u, kinds)
-        upper[free] = _from_u(u + z * se_u, kinds)
+        u = to_unconstrained(coef[free], kinds)
+        se_u = se[free] * np.abs(du_dtheta(coef[free], kinds))
+        lower[free] = from_unconstrained(u - z * se_u, kinds)
+        upper[free] = from_unconstrained(u + z * se_u, kinds)
         out = pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
                            index=pd.Index(list(self.params_.index), name="param"))
         return out
@@ -675,12 +650,13 @@ class AcquisitionModel(ParametricModel):
                           "uncertainty.", ConvergenceWarning, stacklevel=3)
             return out
         kinds = [_transform_of(names[j]) for j in free]
-        d = _du_dtheta(theta[free], kinds)
+        d = du_dtheta(theta[free], kinds)
         cov_u = cov * np.outer(d, d)
         vals, vecs = np.linalg.eigh(0.5 * (cov_u + cov_u.T))
         root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        u = _to_u(theta[free], kinds) + rng.standard_normal((n_draws, len(free))) @ root.T
-        out[:, free] = _from_u(u, kinds)
+        noise = rng.standard_normal((n_draws, len(free))) @ root.T
+        u = to_unconstrained(theta[free], kinds) + noise
+        out[:, free] = from_unconstrained(u, kinds)
         return out
 
     def forecast(self, horizon: int, *, covariates: pd.DataFrame | None = None,
