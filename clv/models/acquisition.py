@@ -253,6 +253,12 @@ class AcquisitionModel(ParametricModel):
         simulate=simulate,
     )
 
+    # fitted state set by calibration_state (declared for type checkers)
+    counts_: pd.Series
+    covariates_: pd.DataFrame | None
+    n_periods_: int
+    start_: Any
+
     def __init__(self, *, distribution: str = "exponential-gamma", pool_size: float | None = None,
                  fixed: Mapping[str, float] | None = None, penalizer: float = 0.0) -> None:
         self.distribution = distribution
