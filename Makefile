@@ -32,7 +32,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow --durations=15 tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check clv tests benchmarks scripts
+	$(PY) -m ruff check clv tests benchmarks scripts notebooks
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/mypy_gate.py
 
