@@ -182,7 +182,7 @@ def compress(
     if n == 0:
         return [np.asarray(c, dtype=np.float64) for c in columns], w
     unique, key = unique_rows(columns)
-    return unique, np.bincount(key, weights=w)
+    return unique, np.asarray(np.bincount(key, weights=w), dtype=np.float64)
 
 
 @dataclass

@@ -342,7 +342,7 @@ def load_posterior_models(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     import clv.bayes
 
     bundle = read_posterior_bundle(path)
-    out = []
+    out: list[Any] = []
     for draws in (bundle.transaction_model, bundle.spend_model):
         if draws is None:
             out.append(None)
