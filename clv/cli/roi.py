@@ -66,6 +66,14 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
     return written
 
 
+def portfolio_line(portfolio: Any) -> str:
+    """One line on the budgeted portfolio, or that no budget was given."""
+    if portfolio is None:
+        return "No budget given (--budget): no portfolio chosen."
+    return (f"Portfolio within {portfolio.budget:,.0f}: "
+            f"{', '.join(portfolio.chosen) or '(none)'}")
+
+
 def finance_summary(table: pd.DataFrame) -> str:
     """Short fixed-width text of the finance table for the terminal."""
     cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
@@ -79,6 +87,35 @@ def finance_summary(table: pd.DataFrame) -> str:
         t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
     return t.to_string()
+
+
+def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float] | None:
+    """``"4.5"`` -> 4.5; ``"phone=6,web=1.5"`` -> ``{"phone": 6.0, "web": 1.5}``.
+
+    Examples
+    --------
+    >>> parse_cost_per_contact("phone=6, web=1.5")
+    {'phone': 6.0, 'web': 1.5}
+    """
+    if text is None or isinstance(text, int | float):
+        return None if text is None else float(text)
+    try:
+        if "=" not in text:
+            value: float | dict[str, float] = float(text)
+        else:
+            value = {}
+            for part in text.split(","):
+                key, _, amount = part.partition("=")
+                if not key.strip() or not amount.strip():
+                    raise ValueError(part)
+                value[key.strip()] = float(amount)
+    except ValueError:
+        raise UsageError(f"--cost-per-contact must be a number (4.5) or channel=amount pairs "
+                         f"(phone=6,web=1.5,default=3), got {text!r}.") from None
+    amounts = [value] if isinstance(value, float) else list(value.values())
+    if not all(a >= 0 and a == a and a != float("inf") for a in amounts):
+        raise UsageError(f"--cost-per-contact amounts must be finite and >= 0, got {text!r}.")
+    return value
 
 
 def run_roi(run: _Run, *, html: bool) -> int:
@@ -110,6 +147,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
         raise UsageError("--discount-rate must be >= 0 and --margin in (0, 1].")
     if opts.draws < 2:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
+    cost_per_contact = parse_cost_per_contact(getattr(opts, "cost_per_contact", None))
+    channel_col = getattr(opts, "contact_channel_col", None)
+    if isinstance(cost_per_contact, dict) and channel_col is None:
+        raise UsageError("--cost-per-contact by channel needs --contact-channel-col, the "
+                         "customer attribute holding each customer's channel.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
         raise UsageError("--holdout-end must be after --as-of.")
     acquisition = None
@@ -141,6 +183,7 @@ def run_roi(run: _Run, *, html: bool) -> int:
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
+            cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
             progress=run.progress)
     with run.step("write", f"writing to {out_dir}"):
         written = write_roi_outputs(analysis, out_dir, html=html)
@@ -156,21 +199,22 @@ def run_roi(run: _Run, *, html: bool) -> int:
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     "margin": margin, "draws": opts.draws, "seed": opts.seed,
-                    "budget": analysis.portfolio.budget},
+                    "budget": opts.budget, "cost_per_contact": cost_per_contact,
+                    "contact_channel_col": channel_col},
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},
                 "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()}},
         results={"table": table.reset_index().to_dict(orient="records"),
-                 "portfolio": analysis.portfolio.summary().to_dict()},
+                 "portfolio": (None if analysis.portfolio is None
+                               else analysis.portfolio.summary().to_dict())},
         output={name: str(p) for name, p in written.items()},
     )
     write_json(record, out_dir / "run.json")
     run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
             f"{margin:g}, {opts.draws} parameter draws):")
     run.say(finance_summary(table))
-    run.say(f"Portfolio within {analysis.portfolio.budget:,.0f}: "
-            f"{', '.join(analysis.portfolio.chosen) or '(none)'}")
+    run.say(portfolio_line(analysis.portfolio))
     for note in analysis.model_notes()[1:]:
         run.say(note)
     run.say(f"Outputs in {out_dir.resolve()}: " + ", ".join(sorted(written)) + ", run.json")

@@ -25,7 +25,8 @@ __all__ = [
 
 _GRADE_COLOURS = {"A": "#1b7837", "B": "#5aae61", "C": "#2166ac", "D": "#b2182b"}
 _LEVER_COLOURS = {"acquisition": "#8073ac", "retention": "#2166ac",
-                  "repeat_purchase": "#5aae61", "spend": "#e08214"}
+                  "repeat_purchase": "#5aae61", "spend": "#e08214",
+                  "service_cost": "#bf812d"}
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -66,7 +67,7 @@ def plot_roi_intervals(result: Any, *, ax: Axes | None = None) -> Axes:
 
 
 def plot_lever_split(result: Any, *, ax: Axes | None = None) -> Axes:
-    """Expected incremental CLV of each investment split into the four levers (Shapley)."""
+    """Expected incremental CLV of each investment split into the levers (Shapley)."""
     from clv.roi.engine import LEVERS
 
     ax = _axes(ax)
@@ -75,6 +76,8 @@ def plot_lever_split(result: Any, *, ax: Axes | None = None) -> Axes:
     left_pos = np.zeros(len(table))
     left_neg = np.zeros(len(table))
     for lever in LEVERS:
+        if f"gain_{lever}" not in table.columns:
+            continue
         vals = table[f"gain_{lever}"].to_numpy(dtype=float)
         left = np.where(vals >= 0, left_pos, left_neg)
         ax.barh(y, vals, left=left, color=_LEVER_COLOURS[lever], label=lever.replace("_", " "))

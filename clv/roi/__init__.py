@@ -5,7 +5,7 @@
 'C'
 """
 
-from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, period_rate
+from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, ServiceCost, period_rate
 from clv.roi.evaluate import InvestmentDraws, RoiResult, evaluate_investments
 from clv.roi.portfolio import Portfolio, select_portfolio, solve_knapsack
 from clv.roi.report import write_report, write_tables
@@ -22,6 +22,7 @@ __all__ = [
     "NewCustomers",
     "Portfolio",
     "RoiResult",
+    "ServiceCost",
     "Shift",
     "evaluate_investments",
     "load_investments",

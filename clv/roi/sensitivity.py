@@ -82,7 +82,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
                                            int(horizon[1]), d, m, eng.n_draws, eng.random_state,
                                            eng.period_length, eng.customer_uncertainty,
-                                           _extended(eng.new_customers, int(horizon[1]) - h))
+                                           _extended(eng.new_customers, int(horizon[1]) - h),
+                                           eng.service_cost)
     rows = []
     for name, draws in result.investments.items():
         inv = draws.investment

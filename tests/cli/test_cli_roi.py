@@ -37,7 +37,8 @@ def _args(d: Path, out: Path, *extra: str) -> list[str]:
 def test_report_writes_every_output_and_matches_the_api(world_files, tmp_path) -> None:
     d, world = world_files
     out = tmp_path / "out"
-    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29")]) == 0
+    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29", "--budget",
+                                  "5000")]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"report.html", "roi.csv", "roi_cash_flows.csv", "roi_sensitivity.csv",
             "roi_portfolio.csv", "drivers.csv", "cx_holdout.csv", "run.json"} <= names
@@ -84,3 +85,31 @@ def test_roi_errors_have_exit_codes(world_files, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "nps" in err and "Traceback" not in err
     assert not out.exists()  # nothing written on failure
+
+
+def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, capsys) -> None:
+    """First-contact resolution pays through fewer repeat contacts once they have a cost."""
+    d, _ = world_files
+    plain, served = tmp_path / "plain", tmp_path / "served"
+    assert main(["roi", *_args(d, plain)]) == 0
+    assert main(["roi", *_args(d, served, "--cost-per-contact", "phone=6,store=4,default=2",
+                                "--contact-channel-col", "channel")]) == 0
+    before = pd.read_csv(plain / "roi.csv").set_index("investment")
+    after = pd.read_csv(served / "roi.csv").set_index("investment")
+    fcr = "First-contact resolution"
+    assert before.loc[fcr, "gain_service_cost"] == 0
+    assert after.loc[fcr, "gain_service_cost"] > 0
+    assert after.loc[fcr, "service_cost_grade"] == "C"
+    # the ROI moves by the change of the incremental value over the (unchanged) cost
+    change = (after.loc[fcr, "incremental_clv_mean"] - before.loc[fcr, "incremental_clv_mean"])
+    assert after.loc[fcr, "roi_mean"] - before.loc[fcr, "roi_mean"] == pytest.approx(
+        change / before.loc[fcr, "cost_pv"], rel=1e-4)
+    assert after.loc[fcr, "roi_mean"] > before.loc[fcr, "roi_mean"]
+    record = json.loads((served / "run.json").read_text())
+    assert record["parameters"]["cost_per_contact"] == {"phone": 6.0, "store": 4.0,
+                                                        "default": 2.0}
+    capsys.readouterr()
+    assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "phone=6")]) == 2
+    assert "--contact-channel-col" in capsys.readouterr().err
+    assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "cheap")]) == 2
+    assert "--cost-per-contact must be" in capsys.readouterr().err
