@@ -89,9 +89,11 @@ class CXAnalysis:
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
+        from clv.roi._report_view import column_label
+
         notes = [f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
                  f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
-                 f"covariates: {', '.join(self.covariates)}."]
+                 f"covariates: {', '.join(column_label(c) for c in self.covariates)}."]
         if self.holdout is not None:
             s = self.holdout.summary
             better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
@@ -104,7 +106,7 @@ class CXAnalysis:
                 + " out-of-sample prediction.")
         cm = self.contact_model
         if cm is not None:
-            ratios = ", ".join(f"{n[8:-1]} ×{r:.2f} per unit" for n, r in
+            ratios = ", ".join(f"{column_label(n[8:-1])} ×{r:.2f} per unit" for n, r in
                                cm.summary()["rate_ratio"].items() if n.startswith("contact["))
             notes.append(
                 f"Cost to serve: repeat service contacts modelled on {cm.n_customers_:,} "
