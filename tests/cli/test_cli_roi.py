@@ -113,3 +113,24 @@ def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, cap
     assert "--contact-channel-col" in capsys.readouterr().err
     assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "cheap")]) == 2
     assert "--cost-per-contact must be" in capsys.readouterr().err
+
+
+def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_path, capsys,
+                                                            monkeypatch) -> None:
+    """A target that tried to reach os.system through pandas' eval is refused before any work."""
+    d, _ = world_files
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.toml"
+    evil.write_text(
+        '[[investments]]\nname = "Faster support"\ncost = 7000\n'
+        "target = \"(@pd.io.common.os.system('touch PWNED') == 0) | (wait_minutes == "
+        "wait_minutes)\"\n"
+        'shifts = [{column = "wait_minutes", mode = "relative", amount = -0.3}]\n')
+    out = tmp_path / "out"
+    args = _args(d, out)
+    args[args.index(str(d / "inv.json"))] = str(evil)
+    assert main(["report", *args]) == 2
+    err = capsys.readouterr().err
+    assert "unexpected character '@'" in err and "Traceback" not in err
+    assert not (tmp_path / "PWNED").exists()
+    assert not (out / "report.html").exists()
