@@ -165,6 +165,9 @@ OPTIONS: tuple[Option, ...] = (
            "roi/report: cost of one service contact, e.g. 4.5, or per channel "
            "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
            "cost to serve and investments can pay through fewer repeat contacts"),
+    Option("currency", ("--currency",), "str", _ROI,
+           "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
+           "'currency units')"),
     Option("contact_channel_col", ("--contact-channel-col",), "str", _ROI,
            "roi/report: customer attribute with each customer's service channel, for a "
            "--cost-per-contact by channel"),

@@ -183,6 +183,7 @@ CX_HORIZON = 24
 #: The demo's budget (present value) and cost per service contact by the customer's channel.
 CX_BUDGET = 20_000.0
 CX_COST_PER_CONTACT = {"phone": 6.0, "store": 4.0, "web": 2.0, "app": 2.0}
+CX_CURRENCY = "EUR"
 
 
 def report_command(out_dir: Path, cx_record: dict[str, Any],
@@ -196,7 +197,8 @@ def report_command(out_dir: Path, cx_record: dict[str, Any],
             "--draws", str(cx_record["draws"]), "--seed", str(cx_record["seed"]),
             "--budget", f"{cx_record['budget']:g}", "--cost-per-contact",
             ",".join(f"{k}={v:g}" for k, v in cx_record["cost_per_contact"].items()),
-            "--contact-channel-col", "channel", "--out", report_out]
+            "--contact-channel-col", "channel", "--currency", cx_record.get("currency", ""),
+            "--out", report_out]
 
 
 def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
@@ -238,8 +240,13 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
                           acquisition_period_length=acquisition.period_days,
                           budget=CX_BUDGET, cost_per_contact=CX_COST_PER_CONTACT,
                           contact_channel_column="channel", progress=run.progress)
+    last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
+    holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
     write_roi_outputs(analysis, out_dir, html=True,
-                      title="Experience investments in the synthetic CX world")
+                      title="Experience investments in the synthetic CX world: what to fund",
+                      currency=CX_CURRENCY,
+                      data_period=f"simulated purchases and CX events to {last_day}; holdout "
+                                  f"check to {holdout_last}")
     table = analysis.roi.table()
     notes = analysis.model_notes()
     summary = "\n".join([
@@ -249,10 +256,9 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
         portfolio_line(analysis.portfolio),
         *notes[1:],
     ])
-    last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
-    holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
     return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "draws": CX_DRAWS,
             "budget": CX_BUDGET, "cost_per_contact": dict(CX_COST_PER_CONTACT),
+            "currency": CX_CURRENCY,
             "as_of": str(last_day),
             "holdout_end": str(holdout_last), "timings_s": analysis.timings,
             "covariates": analysis.covariates, "summary": summary,

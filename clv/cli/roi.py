@@ -41,7 +41,8 @@ ANNUAL_DISCOUNT = 0.10
 
 
 def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
-                      title: str = "Experience investments: value, risk and return"
+                      title: str = "Experience investments: what to fund",
+                      currency: str = "", data_period: str | None = None
                       ) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
     from clv.cli.io import write_table
@@ -62,7 +63,7 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         written["report.html"] = write_report(
             analysis.roi, out_dir / "report.html", title=title,
             sensitivity=analysis.sensitivity, portfolio=analysis.portfolio,
-            model_notes=analysis.model_notes())
+            model_notes=analysis.model_notes(), currency=currency, data_period=data_period)
     return written
 
 
@@ -81,8 +82,11 @@ def finance_summary(table: pd.DataFrame) -> str:
     t = table[cols].copy()
     t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
                  "P(ROI>0)", "payback"]
-    for c in ("ROI", "ROI 5%", "ROI 95%", "P(ROI>0)"):
+    for c in ("ROI", "ROI 5%", "ROI 95%"):
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
+    # a share of finite draws: never "100%" or "0%"
+    t["P(ROI>0)"] = t["P(ROI>0)"].map(
+        lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%")
     for c in ("cost", "gain", "NPV"):
         t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
@@ -186,7 +190,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
             cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
             progress=run.progress)
     with run.step("write", f"writing to {out_dir}"):
-        written = write_roi_outputs(analysis, out_dir, html=html)
+        period = f"purchases and CX events to {as_of}" + (
+            f"; holdout check to {opts.holdout_end}" if opts.holdout_end else "")
+        written = write_roi_outputs(analysis, out_dir, html=html,
+                                    currency=getattr(opts, "currency", None) or "",
+                                    data_period=period)
     table = analysis.roi.table()
     record = run.record(
         input={**info, "cx_events": {"path": str(events_path),

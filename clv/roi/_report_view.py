@@ -198,27 +198,67 @@ def format_probability(p: float, n_draws: int | None = None) -> str:
     return f"{100 * q:.0f}\u00a0%"
 
 
-_COMPARISON = re.compile(r"^\s*`?([A-Za-z_][A-Za-z0-9_]*)`?\s*(==|!=|>=|<=|>|<)\s*"
-                         r"(-?[0-9.]+|'[^']*'|\"[^\"]*\")\s*$")
 _OP_WORDS = {"==": "is", "!=": "is not", ">=": "at least", "<=": "at most", ">": "above",
              "<": "below"}
 
 
-def _condition_text(expr: str) -> str | None:
-    """One comparison in words, or None when it is not a simple comparison."""
-    m = _COMPARISON.match(expr)
-    if not m:
-        return None
-    col, op, raw = m.groups()
-    value = raw.strip("'\"")
-    if col.endswith("_missing") and op in ("==", "!=") and value in ("0", "1", "0.0", "1.0"):
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _node_text(node: Any) -> str:
+    """One node of a parsed condition (:mod:`clv.roi.conditions`) in words."""
+    from clv.roi import conditions as c
+
+    if isinstance(node, c.BoolOp):
+        return f" {node.op} ".join(_node_text(p) for p in node.operands)
+    if isinstance(node, c.Not):
+        return f"not ({_node_text(node.operand)})"
+    if isinstance(node, c.Truth):
+        return f"with {column_label(node.column.name)}"
+    if isinstance(node, c.Member):
+        vals = " or ".join(_value(v) for v in node.values)
+        return (f"whose {column_label(node.column.name)} is {'not ' if node.negate else ''}"
+                f"{vals}")
+    left, right, op = node.left, node.right, node.op
+    if isinstance(right, c.Column) and isinstance(left, c.Literal):
+        flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+        left, right, op = right, left, flip.get(op, op)
+    if not (isinstance(left, c.Column) and isinstance(right, c.Literal)):
+        return describe_plain(node)
+    col, value = left.name, right.value
+    flag = value in (0, 1) and not isinstance(value, str) and op in ("==", "!=")
+    if col.endswith("_missing") and flag:
         base = col[:-8]
-        recorded = (value.startswith("0")) == (op == "==")
+        recorded = (value == 0) == (op == "==")
         what = _RECORDED.get(base, f"a recorded {column_label(base)}")
-        return f"with {what}" if recorded else f"with no {what.split(' (')[0][2:]}"
-    if op == "==" and value in ("1", "1.0") and col in COLUMN_LABELS:
-        return f"with {column_label(col)}"
-    return f"whose {column_label(col)} is {_OP_WORDS[op]} {value}".replace("is is", "is")
+        bare = re.sub(r"^(a|an) ", "", what.split(" (")[0])
+        return f"with {what}" if recorded else f"with no {bare}"
+    if flag and col in COLUMN_LABELS:
+        positive = (value == 1) == (op == "==")
+        return f"with {column_label(col)}" if positive else f"without {column_label(col)}"
+    return f"whose {column_label(col)} is {_OP_WORDS[op]} {_value(value)}"
+
+
+def describe_plain(node: Any) -> str:
+    """Fallback: the condition module's own wording."""
+    from clv.roi import conditions as c
+
+    return c.describe_condition(c.Condition("", node))
+
+
+def _condition_text(expr: str) -> str | None:
+    """A condition in words (None when it does not parse)."""
+    from clv.roi.conditions import ConditionError, parse_condition
+
+    try:
+        return _node_text(parse_condition(expr).tree)
+    except ConditionError:
+        return None
 
 
 def target_text(target: Any, label: str | None = None) -> str:
@@ -232,6 +272,8 @@ def target_text(target: Any, label: str | None = None) -> str:
     'customers whose channel is phone or web'
     >>> target_text("all")
     'all customers'
+    >>> target_text("complaints >= 2 and promoter == 0")
+    'customers whose complaints is at least 2 and without promoter status (NPS 9-10)'
     """
     if label:
         return str(label)
@@ -244,12 +286,15 @@ def target_text(target: Any, label: str | None = None) -> str:
             parts.append(f"whose {column_label(str(col))} is "
                          + " or ".join(str(v) for v in vals))
         return "customers " + " and ".join(parts)
-    text = str(target)
-    clauses = re.split(r"\s+(?:and|&)\s+", text)
-    words = [_condition_text(c) for c in clauses]
-    if all(w is not None for w in words):
-        return "customers " + " and ".join(w for w in words if w)
-    return f"customers selected by the rule “{text}”"
+    words = _condition_text(str(target))
+    if words is not None:
+        return f"customers {words}"
+    return f"customers selected by the rule “{target}”"
+
+
+def _signed(value: float, fmt: str) -> str:
+    text = format(value, fmt)
+    return text.replace("-", "−", 1) if text.startswith("-") else text
 
 
 def shift_text(shift: Shift) -> str:
@@ -264,18 +309,17 @@ def shift_text(shift: Shift) -> str:
     """
     label = column_label(shift.column)
     if shift.mode == "relative":
-        text = f"{label} {100 * shift.amount:+.0f} %"
+        text = f"{label} {_signed(100 * shift.amount, '+.0f')} %"
         if shift.sd:
             text += f" (± {100 * shift.sd:.0f} %)"
     elif shift.mode == "add":
-        text = f"{label} {shift.amount:+g}"
+        text = f"{label} {_signed(shift.amount, '+g')}"
         if shift.sd:
             text += f" (± {shift.sd:g})"
     else:
-        text = f"{label} set to {shift.amount:g}"
+        text = f"{label} set to {_signed(shift.amount, 'g')}"
         if shift.sd:
             text += f" (± {shift.sd:g})"
-    text = text.replace("-", "−").replace("first−contact", "first-contact")
     if shift.where:
         cond = _condition_text(shift.where)
         text += f", for customers {cond}" if cond else f", where “{shift.where}”"
@@ -334,7 +378,7 @@ def caveats(table: pd.DataFrame, *, portfolio: Any, notes: Sequence[str],
         joint = float(portfolio.joint_npv.mean())
         additive = float(portfolio.additive_npv.mean())
         if abs(joint - additive) > 0.05 * max(abs(additive), 1.0):
-            out.append((2, f"Funded together, the investments overlap: joint expected NPV "
+            out.append((2, f"Funded together, the effects interact: joint expected NPV "
                            f"{units.money(joint)} against {units.money(additive)} summed "
                            "separately."))
     if service_cost is not None:
