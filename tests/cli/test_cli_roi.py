@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -134,3 +135,41 @@ def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_pat
     assert "unexpected character '@'" in err and "Traceback" not in err
     assert not (tmp_path / "PWNED").exists()
     assert not (out / "report.html").exists()
+
+
+def _documented_report_command() -> list[str]:
+    """The `clv report` command of the README, as a list of arguments."""
+    import shlex
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    lines = next(b for b in blocks if "clv report" in b and "examples/investments.toml" in b)
+    command = re.search(r"\.venv/bin/clv (report .*?)(?:\n(?!\s)|$)",
+                        lines.replace("\\\n", " "), re.S)
+    assert command is not None
+    return shlex.split(command.group(1))
+
+
+def test_the_documented_report_command_runs(world_files, tmp_path) -> None:
+    """README: `make demo` writes out/cx_world/, then `clv report ... examples/investments.toml`."""
+    _, world = world_files
+    cx_world = tmp_path / "out" / "cx_world"     # what the demo writes, on a smaller world
+    cx_world.mkdir(parents=True)
+    world.transactions.to_csv(cx_world / "transactions.csv", index=False)
+    world.cx_events.to_csv(cx_world / "cx_events.csv", index=False)
+    world.customers.to_csv(cx_world / "customers.csv", index=False)
+    args = _documented_report_command()
+    assert args[0] == "report" and "examples/investments.toml" in args
+    repo = Path(__file__).parents[2]
+    args = [str(tmp_path / a) if a.startswith("out/") else
+            str(repo / a) if a.startswith("examples/") else
+            str(tmp_path / a) if a == "roi/" else a for a in args]
+    assert main([*args, "--draws", "20", "--quiet"]) == 0
+    out = tmp_path / "roi"
+    table = pd.read_csv(out / "roi.csv").set_index("investment")
+    assert len(table) == 5 and table.loc["first-contact-resolution", "gain_service_cost"] > 0
+    doc = (out / "report.html").read_text(encoding="utf-8")
+    assert "First-contact resolution" in doc and "€" in doc   # labels and currency
+    assert "customers who contacted service" in doc
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["budget"] == 20000
