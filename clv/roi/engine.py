@@ -707,12 +707,15 @@ class CounterfactualEngine:
             rest = g["purchase"] + g["spend"]
             term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
             existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
-            serve = st.contact is not None and np.any(st.contact[rows])
+            gc = g["contact"]
+            contact_moves = bool(np.any(gc))
+            # the cost to serve changes only with the contact rate or the time alive
+            serve = (st.contact is not None and (contact_moves or j1 is not j0)
+                     and bool(np.any(st.contact[rows])))
             if serve:
                 c = st.contact[rows][:, None]   # type: ignore[index]
                 cj0, cj1 = c * j0, c * j1
-                gc = g["contact"]
-                cost1 = cj1 * np.exp(gc @ profiles) if np.any(gc) else cj1
+                cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
                 existing = existing - (np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0))
             full[slot] += existing
             if full_only:
@@ -731,12 +734,14 @@ class CounterfactualEngine:
                 e0 = cj0 @ summing
                 e1 = e0 if j1 is j0 else cj1 @ summing
                 cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
+                shifted_rate = np.exp(gc @ rho) if contact_moves else None
                 for b in range(8):
                     e = e1 if b & 1 else e0
-                    for on in (0, 16):
-                        value = e * np.exp(gc @ rho) if on and np.any(gc) else e
-                        extra = np.add.reduce(np.add.reduce(value, axis=1)) - cost_base
-                        totals[slot, b | on] -= extra
+                    extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
+                    totals[slot, b] -= extra
+                    if shifted_rate is not None:
+                        extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
+                    totals[slot, b | 16] -= extra
             for b in range(_N_COALITIONS):
                 if b & acq_bit:
                     totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
