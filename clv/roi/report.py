@@ -36,6 +36,10 @@ __all__ = ["render_report", "write_report", "write_tables"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _DPI = 200
+#: Chart text close to the report's body text when the image is shown at its width.
+_FIGURE_STYLE = {"font.size": 8.0, "axes.titlesize": 9.0, "axes.labelsize": 8.0,
+                 "xtick.labelsize": 7.5, "ytick.labelsize": 7.5, "legend.fontsize": 7.5,
+                 "axes.spines.top": False, "axes.spines.right": False}
 _LEVER_WORDS = {"acquisition": "new customers", "retention": "retention",
                 "repeat_purchase": "repeat purchases", "spend": "spend per purchase",
                 "service_cost": "service cost (fewer contacts)"}
@@ -92,12 +96,14 @@ def write_tables(result: RoiResult, directory: str | os.PathLike[str], *,
 
 def _figure(draw: Any, caption: str, size: tuple[float, float]) -> dict[str, str]:
     """A chart as a PNG data URI at print resolution."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=_DPI, layout="constrained")
-    draw(fig.add_subplot())
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    with matplotlib.rc_context(_FIGURE_STYLE):
+        fig = Figure(figsize=size, dpi=_DPI, layout="constrained")
+        draw(fig.add_subplot())
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return {"src": f"data:image/png;base64,{data}", "alt": caption, "caption": caption}
 
@@ -325,15 +331,15 @@ def render_report(result: RoiResult, *,
     charts = [
         _figure(lambda ax: plots.plot_roi_intervals(result, ax=ax),
                 "ROI per investment: mean and 90 % interval; colour = evidence grade",
-                (7.0, 1.3 + 0.55 * n)),
+                (5.6, 1.2 + 0.5 * n)),
         _figure(lambda ax: plots.plot_lever_split(result, ax=ax),
                 f"Expected incremental CLV by lever ({units.money_name}), cost marked",
-                (7.0, 1.3 + 0.55 * n)),
+                (5.6, 1.2 + 0.5 * n)),
         _figure(lambda ax: plots.plot_payback(result, ax=ax),
                 f"Cumulative discounted net cash flow ({units.money_name}): median and 90 % "
-                "band", (7.0, 3.6)),
+                "band", (5.6, 3.2)),
         _figure(lambda ax: plots.plot_npv_distribution(result, ax=ax),
-                f"NPV over the draws ({units.money_name})", (7.0, 3.6)),
+                f"NPV over the draws ({units.money_name})", (5.6, 3.2)),
     ]
     evidence = [{"name": display[name], "grade": d.investment.grade,
                  "source": d.investment.evidence.description,
