@@ -7,7 +7,8 @@ customer attributes (``--customers``, optional) and an investments file
 up to and including that day). Outputs in ``--out`` (a directory):
 
 - ``roi.csv`` (finance table), ``roi_cash_flows.csv``, ``roi_sensitivity.csv``,
-  ``roi_portfolio.csv``, ``drivers.csv``, ``holdout.csv`` (with ``--holdout-end``);
+  ``roi_portfolio.csv`` (with ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` (with
+  ``--holdout-end``);
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
 
@@ -16,7 +17,10 @@ acquisition lever) also need ``--acquisition model.json`` or
 ``--new-customers counts.csv`` (see :mod:`clv.cli.acquisition`).
 
 Money is valued monthly (``--horizon`` months, ``--discount-rate`` per month,
-default 10 % a year) from models fitted on daily periods.
+default 10 % a year) from models fitted on daily periods. ``--budget`` chooses
+the portfolio (without it none is chosen); ``--cost-per-contact`` (with
+``--contact-channel-col`` for costs by channel) values the cost to serve;
+``--currency`` names the money in the report.
 """
 
 from __future__ import annotations
