@@ -340,8 +340,13 @@ def investment_sentence(row: Mapping[str, Any], units: Units) -> str:
     the table has one, then the facts that decide it (expected NPV with its 90 % interval, the
     chance of a positive return, the evidence grade)."""
     grade = str(row.get("evidence_grade", ""))
+    saving = row.get("gain_service_cost")
+    service = ""
+    if isinstance(saving, int | float) and math.isfinite(saving) and abs(saving) >= 0.5:
+        service = (f"; includes {units.money(saving)} saved on service contacts" if saving > 0
+                   else f"; after {units.money(-saving)} more spent on service contacts")
     facts = (f"expected NPV {units.money(row['npv_mean'])} (90 % interval "
-             f"{_interval(units, row['npv_p05'], row['npv_p95'])}), "
+             f"{_interval(units, row['npv_p05'], row['npv_p95'])}{service}), "
              f"{format_probability(row['p_roi_positive'])} chance of a positive return, "
              f"evidence {grade} ({GRADE_WORDS.get(grade, 'unknown')}).")
     reason = row.get("reason")

@@ -174,3 +174,15 @@ def test_a_confounded_contact_model_is_graded_and_an_experiment_overrides_it() -
     assert abs(saved.mean()) < 0.1 * table.loc[FCR.name, "gain_service_cost"]
     with pytest.raises(ValueError, match="needs service_cost"):
         _run(world, [tested], cost_per_contact=None)
+
+
+def test_the_report_shows_the_saving_and_its_grade(causal, tmp_path, close_figures) -> None:
+    from clv.roi import render_report
+    from clv.roi._report_view import format_money
+
+    res = _run(causal, [FCR, SUPPORT])
+    saving = res.table().set_index("investment").loc[FCR.name, "gain_service_cost"]
+    doc = render_report(res, currency="EUR").replace("\u2060", "")
+    assert f"includes {format_money(saving, 'EUR')} saved on service contacts" in doc
+    assert "Cost-to-serve effect" in doc and "grade C (association)" in doc
+    assert "cost per contact €3" in doc   # the assumptions page states the cost to serve
