@@ -165,6 +165,10 @@ OPTIONS: tuple[Option, ...] = (
            "roi/report: cost of one service contact, e.g. 4.5, or per channel "
            "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
            "cost to serve and investments can pay through fewer repeat contacts"),
+    Option("contact_covariates", ("--contact-covariates",), "str", _ROI,
+           "roi/report --cost-per-contact: features that drive repeat contacts, comma "
+           "separated (default: fcr_rate, wait_minutes and ces_last when present), e.g. "
+           "fcr_rate,self_service_share"),
     Option("currency", ("--currency",), "str", _ROI,
            "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
            "'currency units')"),

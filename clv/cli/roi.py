@@ -160,6 +160,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
     if isinstance(cost_per_contact, dict) and channel_col is None:
         raise UsageError("--cost-per-contact by channel needs --contact-channel-col, the "
                          "customer attribute holding each customer's channel.")
+    raw_covariates = getattr(opts, "contact_covariates", None)
+    contact_covariates = ([c.strip() for c in raw_covariates.split(",") if c.strip()]
+                          if raw_covariates else None)
+    if contact_covariates is not None and cost_per_contact is None:
+        raise UsageError("--contact-covariates needs --cost-per-contact.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
         raise UsageError("--holdout-end must be after --as-of.")
     acquisition = None
@@ -192,6 +197,7 @@ def run_roi(run: _Run, *, html: bool) -> int:
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
             cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
+            contact_covariates=contact_covariates,
             progress=run.progress)
     with run.step("write", f"writing to {out_dir}"):
         period = f"purchases and CX events to {as_of}" + (
@@ -216,7 +222,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},
-                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()}},
+                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()},
+                "contact_model": (None if analysis.contact_model is None else {
+                    "params": {k: float(v) for k, v in analysis.contact_model.params_.items()},
+                    "robust_se": analysis.contact_model.summary()["se"].to_dict(),
+                    "dispersion": analysis.contact_model.dispersion_})},
         results={"table": table.reset_index().to_dict(orient="records"),
                  "portfolio": (None if analysis.portfolio is None
                                else analysis.portfolio.summary().to_dict())},

@@ -602,9 +602,9 @@ class CounterfactualEngine:
             if shift.column not in columns:
                 raise ValueError(
                     f"investment {inv.name!r}: {shift.column!r} is not a covariate of the fitted "
-                    "models, so shifting it changes nothing. Fit the models with it as a "
-                    "covariate, or give its effect as evidence, e.g. Evidence.assumption("
-                    f"{{'dropout[{shift.column}]': (mean, se)}}).")
+                    "models (nor of a contact model), so shifting it changes nothing. Fit the "
+                    "models with it as a covariate, or give its effect as evidence, e.g. "
+                    f"Evidence.assumption({{'dropout[{shift.column}]': (mean, se)}}).")
             x = sub[shift.column].to_numpy(dtype=np.float64)
             ok = np.ones(len(rows), dtype=bool)
             if shift.where:

@@ -109,7 +109,11 @@ def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, cap
     record = json.loads((served / "run.json").read_text())
     assert record["parameters"]["cost_per_contact"] == {"phone": 6.0, "store": 4.0,
                                                         "default": 2.0}
+    contact = record["models"]["contact_model"]
+    assert contact["params"]["contact[fcr_rate]"] < 0 and contact["dispersion"] > 0
     capsys.readouterr()
+    assert main(["roi", *_args(d, tmp_path / "x", "--contact-covariates", "fcr_rate")]) == 2
+    assert "--contact-covariates needs --cost-per-contact" in capsys.readouterr().err
     assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "phone=6")]) == 2
     assert "--contact-channel-col" in capsys.readouterr().err
     assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "cheap")]) == 2
