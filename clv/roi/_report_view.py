@@ -411,6 +411,8 @@ def tornado_label(factor: str, low: float, high: float, units: Units) -> str:
         return f"Margin {100 * low:.0f} % / {100 * high:.0f} % of spend"
     if factor == "horizon":
         return f"Horizon {low:.0f} / {high:.0f} {_plural(units.period)}"
+    if factor == "cost_per_contact":
+        return f"Cost per contact {100 * low:.0f} % / {100 * high:.0f} % of stated"
     if factor == "effect_size":
         return f"Effect {100 * low:.0f} % / {100 * high:.0f} % of estimate"
     return f"{column_label(factor).capitalize()} {low:g} / {high:g}"

@@ -659,6 +659,10 @@ class CounterfactualEngine:
             (``b = ALL`` = 31: everything, the discounted ``full`` up to rounding).
             With ``full_only`` only column 31 is computed.
 
+        After the call, ``last_service_change_`` (S,) holds the present value of the
+        change in the cost to serve with every lever on (positive: more cost), which
+        ``full`` and ``totals`` already subtract.
+
         Notes
         -----
         Coalitions of the existing customers' levers need totals only, so the
@@ -683,6 +687,8 @@ class CounterfactualEngine:
             summing = np.zeros((self.horizon, len(first)))
             summing[np.arange(self.horizon), group] = self.discount_     # (H, G)
         acq_bit = 8
+        #: present value of the change in the cost to serve per draw of the last call
+        self.last_service_change_ = np.zeros(len(idx))
         for slot, i in enumerate(idx):
             acq = self._acquisition_flow(units, i)
             acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
@@ -716,7 +722,9 @@ class CounterfactualEngine:
                 c = st.contact[rows][:, None]   # type: ignore[index]
                 cj0, cj1 = c * j0, c * j1
                 cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
-                existing = existing - (np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0))
+                extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
+                existing = existing - extra_cost
+                self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
             full[slot] += existing
             if full_only:
                 totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total

@@ -54,6 +54,9 @@ class InvestmentDraws:
         Incremental undiscounted margin per future period.
     cumulative : (S, H)
         Cumulative discounted net cash flow (gains minus costs) after each period.
+    service_cost_change : (S,) or None
+        Present value of the change in the cost to serve (positive: more cost), already
+        subtracted from ``incremental_clv``; None without a service-cost model.
     """
 
     investment: Investment
@@ -68,6 +71,7 @@ class InvestmentDraws:
     cumulative: np.ndarray
     breakeven_effect: float = float("nan")
     service_cost_grade: str = ""
+    service_cost_change: np.ndarray | None = None
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float]:
@@ -256,6 +260,8 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
                   breakeven: bool) -> InvestmentDraws:
     unit = engine.unit(inv)
     full, totals = engine.flows([unit])                   # (S, H), (S, 32)
+    service_change = (engine.last_service_change_.copy() if engine.service_cost is not None
+                      else None)
     incremental = totals[:, ALL]
     levers = lever_split(totals)
     upfront, later = engine.cost_draws(inv)
@@ -264,7 +270,8 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
     cumulative = _math.cumulative_discounted(full - later, -upfront, engine.discount_rate)
     out = InvestmentDraws(inv, engine.affected(unit), incremental, cost_pv, npv, npv / cost_pv,
                           _math.payback_period(cumulative), levers, full, cumulative,
-                          service_cost_grade=_service_grade(engine, inv, unit))
+                          service_cost_grade=_service_grade(engine, inv, unit),
+                          service_cost_change=service_change)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
     return out

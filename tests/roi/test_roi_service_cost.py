@@ -186,3 +186,22 @@ def test_the_report_shows_the_saving_and_its_grade(causal, tmp_path, close_figur
     assert f"includes {format_money(saving, 'EUR')} saved on service contacts" in doc
     assert "Cost-to-serve effect" in doc and "grade C (association)" in doc
     assert "cost per contact €3" in doc   # the assumptions page states the cost to serve
+
+
+def test_margin_sensitivity_leaves_the_cost_to_serve_alone(causal) -> None:
+    """A pure contact saving does not grow with the margin; a revenue gain does."""
+    from clv.roi import sensitivity
+
+    res = _run(causal, [FCR, SUPPORT])
+    sens = sensitivity(res).set_index(["investment", "factor"])
+    fcr = sens.loc[(FCR.name, "margin")]
+    np.testing.assert_allclose([fcr["npv_low"], fcr["npv_high"]], fcr["npv_base"], rtol=1e-9)
+    d = res.investments["Loyalty"]
+    serve = d.service_cost_change
+    assert serve is not None and np.all(serve > 0)      # longer lives, more contacts
+    loyalty = sens.loc[("Loyalty", "margin")]
+    expected = ((d.incremental_clv + serve) * 1.2 - serve - d.cost_pv).mean()
+    assert loyalty["npv_high"] == pytest.approx(expected, rel=1e-9)
+    fcr_cost = sens.loc[(FCR.name, "cost_per_contact")]
+    saving = res.investments[FCR.name].service_cost_change.mean()   # negative: fewer contacts
+    assert fcr_cost["npv_high"] - fcr_cost["npv_base"] == pytest.approx(-0.5 * saving, rel=1e-9)
