@@ -218,10 +218,12 @@ def _investment_facts(row: pd.Series, draws: Any, units: view.Units,
     facts.append(("Expected loss", units.money(row["expected_loss"])))
     be = row.get("breakeven_effect")
     if be is not None:
-        text = ("n/a (the effect lowers value)" if not _finite(be) and not
-                (isinstance(be, float) and math.isinf(be)) else
-                "more than 64 times the estimated effect" if isinstance(be, float)
-                and math.isinf(be) else f"{100 * float(be):.0f} % of the estimated effect")
+        if _finite(be):
+            text = f"{100 * float(be):.0f} % of the estimated effect"
+        elif isinstance(be, float) and math.isinf(be):
+            text = "more than 64 times the estimated effect"
+        else:
+            text = "n/a (the effect lowers value)"
         facts.append(("Break-even share", text))
     facts.append(("Chance of the highest NPV", view.format_probability(row["p_rank_1"])))
     facts.append(("Payback", f"{units.periods(row['payback_median'])} (median); "
