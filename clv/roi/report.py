@@ -36,6 +36,8 @@ __all__ = ["render_report", "write_report", "write_tables"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _DPI = 200
+#: Investments listed on the first screen (the rest: in the main table below it).
+_FIRST_SCREEN_ITEMS = 6
 #: Chart text close to the report's body text when the image is shown at its width.
 _FIGURE_STYLE = {"font.size": 8.0, "axes.titlesize": 9.0, "axes.labelsize": 8.0,
                  "xtick.labelsize": 7.5, "ytick.labelsize": 7.5, "legend.fontsize": 7.5,
@@ -147,6 +149,7 @@ def _recommendations(table: pd.DataFrame, portfolio: Any, units: view.Units
         else:
             kind, badge = "", f"#{len(out) + 1}"
         out.append({"kind": kind, "badge": badge, "name": row["_display"],
+                    "also_funded": bool(has_rec and funded),
                     "sentence": view.investment_sentence(row, units)})
     return out
 
@@ -362,7 +365,8 @@ def render_report(result: RoiResult, *,
         "version": __version__, "title": title, "subtitle": subtitle,
         "css": Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
         "decision": _decision(frame, portfolio, units),
-        "recs": _recommendations(frame, portfolio, units),
+        "recs": _recommendations(frame, portfolio, units)[:_FIRST_SCREEN_ITEMS],
+        "more_recs": max(0, len(frame) - _FIRST_SCREEN_ITEMS),
         "caveats": list(caveats) if caveats is not None else view.caveats(
             frame.assign(investment=frame["_display"]),
             portfolio=_DisplayPortfolio(portfolio, display) if portfolio is not None else None,
