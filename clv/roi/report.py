@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.io import atomic_write
+from clv.persistence import atomic_write
 from clv.roi import _report_view as view
-from clv.roi.evaluate import RoiResult
+from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
 
 __all__ = ["render_report", "write_report", "write_tables"]
@@ -302,8 +302,8 @@ def render_report(result: RoiResult, *,
         raise ImportError("the HTML report needs jinja2: pip install 'clv[report]'") from None
     from markupsafe import Markup
 
-    from clv import __version__
-    from clv.plotting import roi as plots
+    from clv._version import __version__
+    from clv.roi import plots
 
     frame = (result.table() if table is None else table).copy()
     if frame.empty:

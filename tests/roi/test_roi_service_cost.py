@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from clv.cx.contacts import ContactModel, count_contacts, fit_poisson_rate
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.exceptions import ConvergenceError, DataError
 from clv.models import GammaGammaModel, ParetoNBDModel
 from clv.roi import Evidence, Investment, ServiceCost, Shift, evaluate_investments
