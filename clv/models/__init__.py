@@ -2,8 +2,10 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
-:class:`BetaGeoBetaBinomModel`. Spend: :class:`GammaGammaModel`. Contractual
-retention: :class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
+:class:`BetaGeoBetaBinomModel`; with time-varying covariates
+:class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
+Spend: :class:`GammaGammaModel`. Contractual retention:
+:class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
 Acquisition: :class:`AcquisitionModel`.
 """
 
@@ -14,12 +16,22 @@ from clv.models.bgnbd import BetaGeoModel
 from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
+from clv.models.pareto_nbd_dyncov import (
+    ParetoNBDDynamicModel,
+    TimeVaryingData,
+    future_covariates,
+    time_varying_data,
+)
 from clv.models.sbg import ShiftedBetaGeoModel
 
 __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ParetoNBDDynamicModel",
+    "TimeVaryingData",
+    "future_covariates",
+    "time_varying_data",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",
