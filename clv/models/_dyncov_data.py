@@ -64,11 +64,14 @@ class TimeVaryingData:
     purchase_X_sum : ndarray, shape (n, k)
         Sum of the covariates in force at the repeat purchases.
     current_start : ndarray of datetime64[ns], shape (n,)
-        Start of the covariate period containing ``observation_end``.
+        Start of the last covariate period of the history (the one containing
+        the instant just before ``observation_end``).
     current_offset : ndarray, shape (n,)
-        Time from that start to ``observation_end``, in periods (in [0, 1)).
+        Time from that start to ``observation_end``, in periods (in (0, 1]).
     current_X : ndarray, shape (n, k)
-        Covariates of that period (carried forward by default).
+        Covariates of that period (carried forward by default).  Covariate
+        rows starting at or after ``observation_end`` are future: pass them
+        as ``path`` to use them.
     """
 
     customer_ids: pd.Index
@@ -121,6 +124,9 @@ class TimeVaryingData:
                path: pd.DataFrame | None = None, *, customer_id_col: str = "customer_id",
                cov_date_col: str = "cov_date") -> FutureArrays:
         """Covariates from ``observation_end`` to ``observation_end + horizon``.
+
+        Future period 0 is the rest of the last history period (length 0 when
+        ``observation_end`` is on the period grid), then whole periods.
 
         Parameters
         ----------
@@ -370,14 +376,12 @@ def time_varying_data(
     k = (tx_ns[repeat] - first_c[cust_tx[repeat]]) // unit_ns
     purchase_sum = np.zeros((n, len(columns)))
     np.add.at(purchase_sum, cust_tx[repeat], X_all[row0[cust_tx[repeat]] + k])
-    # ---- the period containing observation_end (its values carry forward)
-    kc = (end_ns - first_c) // unit_ns
+    # ---- the last period of the history (it contains observation_end - 0): its values
+    # carry forward; rows starting at or after observation_end are not history
+    kc = (end_ns - 1 - first_c) // unit_ns
     cur_row = row0 + np.minimum(kc, np.bincount(cust, minlength=n) - 1)
     current_start = c_ns[cur_row]
-    current_offset = (end_ns - current_start) / unit_ns
-    if np.any(current_offset >= 1.0):  # grid ends exactly at observation_end
-        current_start = np.where(current_offset >= 1.0, current_start + unit_ns, current_start)
-        current_offset = (end_ns - current_start) / unit_ns
+    current_offset = (end_ns - current_start) / unit_ns  # in (0, 1]
     return TimeVaryingData(
         customer_ids=pd.Index(ids, name=customer_id_col), columns=columns, time_unit=time_unit,
         observation_end=end, frequency=x, recency=t_x, T=T, hist_length=hist_length,
