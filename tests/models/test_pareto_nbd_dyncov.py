@@ -68,6 +68,15 @@ CLVTOOLS_FIT_B = {
                "purchase[Gender]": 0.2649572100, "purchase[Channel]": 0.6033275650},
 }
 
+# the same with optimx.args=list(method="L-BFGS-B"): 199 s (optimizer 23 s), KKT1 = KKT2 = TRUE
+CLVTOOLS_FIT_B_LBFGSB = {
+    "log_likelihood": -5753.32573505,
+    "params": {"r": 2.1171851184, "alpha": 122.9989095324, "s": 0.8091999512,
+               "beta": 59.7025999815, "dropout[Gender]": -0.5813688682,
+               "dropout[Channel]": 0.6137368995, "purchase[High.Season]": 0.7194919745,
+               "purchase[Gender]": 0.2651699715, "purchase[Channel]": 0.6218276289},
+}
+
 
 @pytest.fixture(scope="module")
 def apparel() -> object:
@@ -180,10 +189,11 @@ def test_log_likelihood_equals_clvtools(apparel: object, point: str) -> None:
 
 @pytest.mark.slow
 def test_clvtools_fit_is_matched_or_beaten(apparel: object) -> None:
-    """At CLVTools' estimates our LL equals its reported LL; our maximum is not lower.
+    """At CLVTools' estimates our LL equals its reported LL; our maximum is CLVTools'.
 
     CLVTools' default Nelder-Mead stops 0.47 log-likelihood units short of the
-    maximum on this specification (s and beta move along a flat ridge).
+    maximum on this specification (s and beta move along a flat ridge) while
+    reporting KKT conditions met; its L-BFGS-B run finds the maximum we find.
     """
     model = ParetoNBDDynamicModel(purchase_covariates=COLS,
                                   dropout_covariates=["Gender", "Channel"])
@@ -193,10 +203,13 @@ def test_clvtools_fit_is_matched_or_beaten(apparel: object) -> None:
     model.fit(apparel)
     assert model.converged_
     assert model.log_likelihood_ >= at_clv - 1e-9
-    assert model.log_likelihood_ == pytest.approx(-5753.3257, abs=1e-3)
-    # the well-determined coefficients agree with CLVTools'
-    for name in ["purchase[High.Season]", "purchase[Gender]", "purchase[Channel]"]:
-        assert abs(model.params_[name] - CLVTOOLS_FIT_B["params"][name]) < 0.02
+    # CLVTools with L-BFGS-B reaches the same maximum: LL to 1e-5, estimates to 1e-3
+    assert model.log_likelihood_ == pytest.approx(CLVTOOLS_FIT_B_LBFGSB["log_likelihood"],
+                                                  abs=1e-5)
+    ref = pd.Series(CLVTOOLS_FIT_B_LBFGSB["params"])[model.params_.index]
+    base = ["r", "alpha", "s", "beta"]
+    np.testing.assert_allclose(model.params_[base], ref[base], rtol=1e-3)
+    np.testing.assert_allclose(model.params_.drop(base), ref.drop(base), atol=1e-3)
 
 
 @pytest.mark.slow
