@@ -212,10 +212,16 @@ def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
         seg = np.full(valid.shape, -np.inf)
         seg[valid] = _log_segments(alpha, beta, s, B0[valid], D0[valid], dB[valid],
                                    eta_p[valid], eta_d[valid], p2[valid], ops)
-    else:
+        lse = ops.logsumexp(seg, axis=1)
+    else:  # symbolic: customers without a period after t_x get a finite dummy entry, so
+        # that the gradient of logsumexp stays finite, and their dead term is set to -inf
+        has_any = valid.any(axis=1)
+        dummy = np.zeros(valid.shape, dtype=bool)
+        dummy[~has_any, 0] = True
         seg = ops.where(valid, _log_segments(alpha, beta, s, B0, D0, dB, eta_p, eta_d, p2, ops),
-                        -np.inf)
-    dead = ops.log(s) - ops.log(m) + ops.logsumexp(seg, axis=1)
+                        np.where(dummy, 0.0, -np.inf))
+        lse = ops.where(has_any, ops.logsumexp(seg, axis=1), -np.inf)
+    dead = ops.log(s) - ops.log(m) + lse
     alive = -p * ops.log(alpha + B_T) - s * ops.log(beta + D_T)
     c0 = (ops.gammaln(p) - ops.gammaln(r) + r * ops.log(alpha) + s * ops.log(beta)
           + _eta(data.purchase_sum, gamma_p))
