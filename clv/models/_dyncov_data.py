@@ -63,6 +63,11 @@ class TimeVaryingData:
         Covariate periods overlapping ``(recency, T]``.
     purchase_X_sum : ndarray, shape (n, k)
         Sum of the covariates in force at the repeat purchases.
+    repeat_count, repeat_X : ndarray, shapes (n, M), (n, M, k)
+        The distinct covariate rows in force at a customer's repeat purchases
+        and how many repeat purchases saw each (0 = padding).
+    last_X : ndarray, shape (n, k)
+        Covariates at the last purchase (of the first one when ``frequency = 0``).
     current_start : ndarray of datetime64[ns], shape (n,)
         Start of the last covariate period of the history (the one containing
         the instant just before ``observation_end``).
@@ -86,6 +91,9 @@ class TimeVaryingData:
     post_length: FloatArray
     post_X: FloatArray
     purchase_X_sum: FloatArray
+    repeat_count: FloatArray
+    repeat_X: FloatArray
+    last_X: FloatArray
     current_start: np.ndarray
     current_offset: FloatArray
     current_X: FloatArray
@@ -375,7 +383,18 @@ def time_varying_data(
     repeat = tx_ns != first_ns[cust_tx]
     k = (tx_ns[repeat] - first_c[cust_tx[repeat]]) // unit_ns
     purchase_sum = np.zeros((n, len(columns)))
-    np.add.at(purchase_sum, cust_tx[repeat], X_all[row0[cust_tx[repeat]] + k])
+    X_rep = X_all[row0[cust_tx[repeat]] + k]
+    np.add.at(purchase_sum, cust_tx[repeat], X_rep)
+    counts2d = np.zeros((n, 1))
+    if repeat.any():
+        order_r = np.argsort(cust_tx[repeat], kind="stable")
+        c_r = cust_tx[repeat][order_r]
+        ones, Xr = _pad(c_r, n, np.ones(c_r.size), X_rep[order_r])
+        counts2d, repeat_X = _merge(ones, Xr, n, adjacent=False)
+    else:
+        repeat_X = np.zeros((n, 1, len(columns)))
+    k_last = (last_ns - first_c) // unit_ns
+    last_X = X_all[row0 + k_last]
     # ---- the last period of the history (it contains observation_end - 0): its values
     # carry forward; rows starting at or after observation_end are not history
     kc = (end_ns - 1 - first_c) // unit_ns
@@ -386,6 +405,7 @@ def time_varying_data(
         customer_ids=pd.Index(ids, name=customer_id_col), columns=columns, time_unit=time_unit,
         observation_end=end, frequency=x, recency=t_x, T=T, hist_length=hist_length,
         hist_X=hist_X, post_length=post_length, post_X=post_X, purchase_X_sum=purchase_sum,
+        repeat_count=counts2d, repeat_X=repeat_X, last_X=last_X,
         current_start=current_start.astype("datetime64[ns]"), current_offset=current_offset,
         current_X=X_all[cur_row])
 

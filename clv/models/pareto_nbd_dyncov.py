@@ -54,35 +54,16 @@ _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
 
 
-class ParetoNBDDynamicModel:
-    r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.
+class _TimeVaryingModel:
+    """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
-    :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
-    :math:`\mu_i(t) = \mu_{0i} e^{\gamma_d^\top x_d(t)}`,
-    :math:`\lambda_0 \sim \mathrm{Gamma}(r, \alpha)`,
-    :math:`\mu_0 \sim \mathrm{Gamma}(s, \beta)`.  A positive coefficient
-    raises the purchase (dropout) rate while the covariate is up.  With
-    covariates constant over time this is the static-covariate Pareto/NBD
-    (:class:`clv.models.ParetoNBDModel`, same sign convention and base
-    parameters); with all coefficients 0 it is the plain Pareto/NBD.
-
-    Parameters
-    ----------
-    purchase_covariates, dropout_covariates : sequence of str
-        Covariate columns of the :class:`~clv.models._dyncov_data.TimeVaryingData`
-        acting on each process; coefficients ``purchase[col]``, ``dropout[col]``.
-
-    Attributes
-    ----------
-    params_ : Series
-        ``r, alpha, s, beta`` then the coefficients.
-    covariance_ : DataFrame
-        Delta-method covariance (inverse numerical Hessian in log-parameters).
-    log_likelihood_ : float
-    converged_ : bool
-    n_customers_ : int
-    time_unit_ : str
+    A subclass declares ``_base`` (names of the positive base parameters),
+    ``_static`` (the static model whose fit gives starting values),
+    ``_make_arrays(data)``, ``_ll(base, gp, gd, arrays)`` and
+    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``.
     """
+
+    _base: tuple[str, ...] = ()
 
     def __init__(self, *, purchase_covariates: Sequence[str] = (),
                  dropout_covariates: Sequence[str] = ()) -> None:
@@ -95,25 +76,38 @@ class ParetoNBDDynamicModel:
 
     # ------------------------------------------------------------------ parameters
     def _param_names(self) -> list[str]:
-        return ([*_BASE] + [f"purchase[{c}]" for c in self.purchase_covariates]
+        return ([*self._base] + [f"purchase[{c}]" for c in self.purchase_covariates]
                 + [f"dropout[{c}]" for c in self.dropout_covariates])
 
     def _split(self, values: Any) -> tuple[tuple[float, ...], FloatArray, FloatArray]:
         v = np.asarray(values, dtype=np.float64)
-        kp = len(self.purchase_covariates)
-        return tuple(float(a) for a in v[:4]), v[4:4 + kp], v[4 + kp:]
+        kp, nb = len(self.purchase_covariates), len(self._base)
+        return tuple(float(a) for a in v[:nb]), v[nb:nb + kp], v[nb + kp:]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) "
                                  f"first (or {type(self).__name__}.from_json(path)).")
 
-    def _arrays(self, data: TimeVaryingData) -> _math.DynCovArrays:
+    def _make_arrays(self, data: TimeVaryingData) -> Any:
+        raise NotImplementedError
+
+    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
+        raise NotImplementedError
+
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
+                 ) -> tuple[FloatArray, FloatArray]:
+        raise NotImplementedError
+
+    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
+        raise NotImplementedError
+
+    def _arrays(self, data: TimeVaryingData) -> Any:
         if not isinstance(data, TimeVaryingData):
             raise DataError([Problem(None, f"expected TimeVaryingData, got {type(data).__name__}",
                                      "build it with clv.models.time_varying_data(...)")],
                             what=f"the data passed to {type(self).__name__}")
-        return data.arrays(self.purchase_covariates, self.dropout_covariates)
+        return self._make_arrays(data)
 
     def log_likelihood(self, data: TimeVaryingData, params: Any = None) -> pd.Series:
         """Per-customer log-likelihood at ``params`` (default: the fitted values)."""
@@ -121,7 +115,7 @@ class ParetoNBDDynamicModel:
             self._check_fitted()
             params = self.params_.to_numpy()
         base, gp, gd = self._split(params)
-        ll = _math.log_likelihood(base, gp, gd, self._arrays(data))
+        ll = self._ll(base, gp, gd, self._arrays(data))
         return pd.Series(ll, index=data.customer_ids, name="log_likelihood")
 
     # ------------------------------------------------------------------ fit
@@ -129,24 +123,25 @@ class ParetoNBDDynamicModel:
             n_starts: int = 1, random_state: int | np.random.Generator | None = None) -> Self:
         """Estimate the parameters by maximum likelihood.
 
-        Optimises log base parameters and the coefficients with L-BFGS-B
-        (central-difference gradients), starting from the plain Pareto/NBD fit
-        with coefficients 0; extra starts are seeded perturbations of it.
+        Optimises log base parameters and the coefficients with L-BFGS-B,
+        starting from the static model's fit with coefficients 0; extra
+        starts are seeded perturbations of it.
         """
         arrays = self._arrays(data)
-        n = arrays.n_customers
+        n = data.n_customers
         names = self._param_names()
+        nb = len(self._base)
         start = self._start(data, initial_params)
-        u0 = np.concatenate([np.log(start[:4]), start[4:]])
+        u0 = np.concatenate([np.log(start[:nb]), start[nb:]])
 
         def objective(u: FloatArray) -> tuple[float, FloatArray]:
-            theta = np.concatenate([np.exp(u[:4]), u[4:]])
+            theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
             base, gp, gd = self._split(theta)
             with np.errstate(all="ignore"):  # far from the optimum; non-finite -> rejected
-                ll, grad = _math.log_likelihood_gradient(base, gp, gd, arrays)
+                ll, grad = self._ll_grad(base, gp, gd, arrays)
                 value = -float(np.sum(ll)) / n
                 g = -grad.sum(axis=1) / n
-            g[:4] *= theta[:4]
+            g[:nb] *= theta[:nb]
             if not (np.isfinite(value) and np.all(np.isfinite(g))):
                 return 1e10, np.zeros_like(u)
             return value, g
@@ -164,8 +159,8 @@ class ParetoNBDDynamicModel:
         assert best is not None
         u = best.x
         hess = _hessian(lambda v: objective(v)[1], u) * n
-        theta = np.concatenate([np.exp(u[:4]), u[4:]])
-        jac = np.concatenate([theta[:4], np.ones(u.size - 4)])
+        theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
+        jac = np.concatenate([theta[:nb], np.ones(u.size - nb)])
         ok = bool(np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0))
         cov = (np.linalg.inv(hess) * np.outer(jac, jac) if ok
                else np.full((u.size, u.size), np.nan))
@@ -200,21 +195,137 @@ class ParetoNBDDynamicModel:
             if unknown:
                 raise ValueError(f"initial_params has unknown names {sorted(unknown)}; valid "
                                  f"names are {names}.")
-        if initial is not None and all(n in initial for n in _BASE):
-            base = [float(initial[n]) for n in _BASE]
+        nb = len(self._base)
+        if initial is not None and all(n in initial for n in self._base):
+            base = [float(initial[n]) for n in self._base]
         else:
-            from clv.models.pareto_nbd import ParetoNBDModel
-
             rfm = pd.DataFrame({"frequency": data.frequency, "recency": data.recency,
                                 "T": data.T})
             with warnings.catch_warnings():  # a rough start is enough
                 warnings.simplefilter("ignore")
-                base = list(ParetoNBDModel().fit(rfm).params_.to_numpy())
+                base = self._static_start(rfm)
         start = np.zeros(k)
-        start[:4] = base
-        for j, n in enumerate(names[4:], start=4):
+        start[:nb] = base
+        for j, n in enumerate(names[nb:], start=nb):
             start[j] = float((initial or {}).get(n, 0.0))
         return start
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimate, delta-method standard error and a ``1 - alpha`` interval per parameter.
+
+        Intervals of the positive base parameters are computed on the log
+        scale; coefficients get ``coef ± z·se``.
+        """
+        self._check_fitted()
+        z = float(special.ndtri(1 - alpha / 2))
+        coef = self.params_.to_numpy()
+        se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
+        is_base = np.arange(coef.size) < len(self._base)
+        with np.errstate(all="ignore"):
+            lower = np.where(is_base, coef * np.exp(-z * se / coef), coef - z * se)
+            upper = np.where(is_base, coef * np.exp(z * se / coef), coef + z * se)
+        return pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
+                            index=pd.Index(self.params_.index, name="param"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as a JSON-serialisable document."""
+        self._check_fitted()
+        return {
+            "init": {"purchase_covariates": self.purchase_covariates,
+                     "dropout_covariates": self.dropout_covariates},
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "covariance": self.covariance_.to_numpy().tolist(),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+            "time_unit": self.time_unit_,
+        }
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model as JSON (atomically)."""
+        write_model_json(path, type(self).__name__, self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a model saved with :meth:`to_json`."""
+        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        try:
+            model = cls(**dict(doc["init"]))
+            names = model._param_names()
+            model.params_ = pd.Series([float(doc["params"][n]) for n in names], index=names,
+                                      name="coef", dtype=np.float64)
+            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
+            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
+            model.log_likelihood_ = float(doc["log_likelihood"])
+            model.n_customers_ = doc["n_customers"]
+            model.converged_ = bool(doc["converged"])
+            model.time_unit_ = doc.get("time_unit")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
+                                 f"({type(exc).__name__}: {exc}). Refit and save it again."
+                                 ) from None
+        return model
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"<{name} (unfitted)>"
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return (f"<{name} fitted on {self.n_customers_} customers: {ps}, "
+                f"log-likelihood={self.log_likelihood_:.2f}>")
+
+
+class ParetoNBDDynamicModel(_TimeVaryingModel):
+    r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.
+
+    :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
+    :math:`\mu_i(t) = \mu_{0i} e^{\gamma_d^\top x_d(t)}`,
+    :math:`\lambda_0 \sim \mathrm{Gamma}(r, \alpha)`,
+    :math:`\mu_0 \sim \mathrm{Gamma}(s, \beta)`.  A positive coefficient
+    raises the purchase (dropout) rate while the covariate is up.  With
+    covariates constant over time this is the static-covariate Pareto/NBD
+    (:class:`clv.models.ParetoNBDModel`, same sign convention and base
+    parameters); with all coefficients 0 it is the plain Pareto/NBD.
+
+    Parameters
+    ----------
+    purchase_covariates, dropout_covariates : sequence of str
+        Covariate columns of the :class:`~clv.models._dyncov_data.TimeVaryingData`
+        acting on each process; coefficients ``purchase[col]``, ``dropout[col]``.
+
+    Attributes
+    ----------
+    params_ : Series
+        ``r, alpha, s, beta`` then the coefficients.
+    covariance_ : DataFrame
+        Delta-method covariance (inverse numerical Hessian in log-parameters).
+    log_likelihood_ : float
+    converged_ : bool
+    n_customers_ : int
+    time_unit_ : str
+    """
+
+    _base = _BASE
+
+    def _make_arrays(self, data: TimeVaryingData) -> _math.DynCovArrays:
+        return data.arrays(self.purchase_covariates, self.dropout_covariates)
+
+    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
+        return _math.log_likelihood(base, gp, gd, arrays)
+
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
+                 ) -> tuple[FloatArray, FloatArray]:
+        return _math.log_likelihood_gradient(base, gp, gd, arrays)
+
+    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
+        from clv.models.pareto_nbd import ParetoNBDModel
+
+        return list(ParetoNBDModel().fit(rfm).params_.to_numpy())
 
     # ------------------------------------------------------------------ predictions
     def _future(self, data: TimeVaryingData, horizon: float, path: pd.DataFrame | None,
@@ -291,75 +402,6 @@ class ParetoNBDDynamicModel:
             out["expected_discounted_purchases"] = self.expected_discounted_purchases(
                 horizon, data, discount_rate, path, **kw)
         return out
-
-    # ------------------------------------------------------------------ reporting
-    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Estimate, delta-method standard error and a ``1 - alpha`` interval per parameter.
-
-        Intervals of the positive base parameters are computed on the log
-        scale; coefficients get ``coef ± z·se``.
-        """
-        self._check_fitted()
-        z = float(special.ndtri(1 - alpha / 2))
-        coef = self.params_.to_numpy()
-        se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
-        is_base = np.arange(coef.size) < 4
-        with np.errstate(all="ignore"):
-            lower = np.where(is_base, coef * np.exp(-z * se / coef), coef - z * se)
-            upper = np.where(is_base, coef * np.exp(z * se / coef), coef + z * se)
-        return pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
-                            index=pd.Index(self.params_.index, name="param"))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted state as a JSON-serialisable document."""
-        self._check_fitted()
-        return {
-            "init": {"purchase_covariates": self.purchase_covariates,
-                     "dropout_covariates": self.dropout_covariates},
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
-        }
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`."""
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
-        """Rebuild a fitted model from :meth:`to_dict` output."""
-        try:
-            model = cls(**dict(doc["init"]))
-            names = model._param_names()
-            model.params_ = pd.Series([float(doc["params"][n]) for n in names], index=names,
-                                      name="coef", dtype=np.float64)
-            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.n_customers_ = doc["n_customers"]
-            model.converged_ = bool(doc["converged"])
-            model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
-                                 f"({type(exc).__name__}: {exc}). Refit and save it again."
-                                 ) from None
-        return model
-
-    def __repr__(self) -> str:
-        name = type(self).__name__
-        if not hasattr(self, "params_"):
-            return f"<{name} (unfitted)>"
-        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return (f"<{name} fitted on {self.n_customers_} customers: {ps}, "
-                f"log-likelihood={self.log_likelihood_:.2f}>")
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:
