@@ -13,6 +13,7 @@ from clv.models.acquisition import AcquisitionModel
 from clv.models.bdw import BetaDiscreteWeibullModel
 from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
+from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
 from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
@@ -26,6 +27,7 @@ from clv.models.sbg import ShiftedBetaGeoModel
 
 __all__ = [
     "BetaGeoModel",
+    "BetaGeoDynamicModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "ParetoNBDDynamicModel",

@@ -128,6 +128,21 @@ class TimeVaryingData:
             post_purchase=post_X[..., kp], post_dropout=post_X[..., kd],
             purchase_sum=self.purchase_X_sum[:, ip])
 
+    def bgnbd_arrays(self, purchase: Sequence[str], dropout: Sequence[str]) -> Any:
+        """The time-varying BG/NBD's arrays for the given covariate columns."""
+        from clv.models._bgnbd_dyncov_math import BGDynCovArrays
+
+        ip, idd = self._index(purchase, "purchase"), self._index(dropout, "dropout")
+        n = self.n_customers
+        hist_length, hist_X = _merge(self.hist_length, self.hist_X[..., ip], n, adjacent=False)
+        post_length, post_X = _merge(self.post_length, self.post_X[..., ip], n, adjacent=False)
+        count, rep_X = _merge(self.repeat_count, self.repeat_X[..., idd], n, adjacent=False)
+        return BGDynCovArrays(
+            frequency=self.frequency, hist_length=hist_length, hist_purchase=hist_X,
+            post_length=post_length, post_purchase=post_X,
+            purchase_sum=self.purchase_X_sum[:, ip], repeat_count=count,
+            repeat_dropout=rep_X, last_dropout=self.last_X[:, idd])
+
     def future(self, horizon: float, purchase: Sequence[str], dropout: Sequence[str],
                path: pd.DataFrame | None = None, *, customer_id_col: str = "customer_id",
                cov_date_col: str = "cov_date") -> FutureArrays:

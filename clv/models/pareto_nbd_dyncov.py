@@ -500,7 +500,8 @@ def simulate_transactions(
     B_start = np.where(row_start > 0, Bg[np.maximum(row_start - 1, 0)], 0.0)
     D_start = np.where(row_start > 0, Dg[np.maximum(row_start - 1, 0)], 0.0)
     D_total = Dg[row_end - 1] - D_start
-    target = rng.standard_exponential(n) / mu  # death when D(tau) reaches it
+    # death when D(tau) reaches an Exp(1) draw / mu (never for mu = 0, e.g. s = 0)
+    target = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
     dies = target < D_total
     death = np.full(n, np.inf)
     if dies.any():
