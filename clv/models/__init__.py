@@ -24,6 +24,7 @@ from clv.models.pareto_nbd_dyncov import (
     time_varying_data,
 )
 from clv.models.sbg import ShiftedBetaGeoModel
+from clv.models.sbg_dyncov import ShiftedBetaGeoDynamicModel, retention_panel
 
 __all__ = [
     "BetaGeoModel",
@@ -37,6 +38,8 @@ __all__ = [
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",
+    "ShiftedBetaGeoDynamicModel",
+    "retention_panel",
     "BetaDiscreteWeibullModel",
     "AcquisitionModel",
 ]
