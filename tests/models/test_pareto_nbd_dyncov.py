@@ -248,7 +248,7 @@ def test_analytic_gradient_matches_central_differences(rng: np.random.Generator)
 # ---------------------------------------------------------------------- (c) recovery
 @pytest.mark.slow
 def test_parameter_recovery(rng: np.random.Generator) -> None:
-    cov, tx, _ = _simulate(6000, rng)
+    cov, tx, _ = _simulate(3500, rng)
     model = ParetoNBDDynamicModel(purchase_covariates=["season", "promo"],
                                   dropout_covariates=["season", "promo"]).fit(_data(cov, tx))
     assert model.converged_
@@ -256,7 +256,7 @@ def test_parameter_recovery(rng: np.random.Generator) -> None:
     z = (table["coef"] - pd.Series(TRUE)) / table["se"]
     assert (z.abs() < 4).all(), table.assign(z=z)
     # the coefficients are pinned down well on this size
-    assert (table.loc[["purchase[season]", "purchase[promo]"], "se"] < 0.05).all()
+    assert (table.loc[["purchase[season]", "purchase[promo]"], "se"] < 0.07).all()
 
 
 @pytest.mark.slow
