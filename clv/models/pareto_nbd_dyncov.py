@@ -38,9 +38,9 @@ from scipy import optimize, special
 
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
-from clv.io import read_model_json, write_model_json
 from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
+from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "ParetoNBDDynamicModel",

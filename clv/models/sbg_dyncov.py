@@ -32,8 +32,8 @@ from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._pareto_nbd_dyncov_math import _eta
+from clv.models._retention_math import log_beta
 from clv.models.pareto_nbd_dyncov import _TimeVaryingModel
-from clv.models.sbg import log_beta
 
 __all__ = ["RetentionPanel", "ShiftedBetaGeoDynamicModel", "log_likelihood",
            "retention_panel", "simulate_panel"]
