@@ -16,6 +16,7 @@ Debian's R 4.2.2 (r-cran-rcpparmadillo, r-cran-rcppgsl, ...), its example data
                                            control=list(maxit=1)))
     CLVTools:::pnbd_dyncov_getLLdata(fit0, params)$LL     # per customer, at fixed params
     pnbd(clv.dyn)                                          # the fit (default Nelder-Mead)
+    predict(fit, prediction.end=52)                        # PAlive, CET, DECT
 
 ``params`` are ``log(r, alpha, s, beta)``, the ``life`` (dropout) then the
 ``trans`` (purchase) coefficients.  The fixture ``data/apparel_*.csv`` holds the
@@ -75,6 +76,24 @@ CLVTOOLS_FIT_B_LBFGSB = {
                "beta": 59.7025999815, "dropout[Gender]": -0.5813688682,
                "dropout[Channel]": 0.6137368995, "purchase[High.Season]": 0.7194919745,
                "purchase[Gender]": 0.2651699715, "purchase[Channel]": 0.6218276289},
+}
+
+# predict(fit, prediction.end=52) of a CLVTools fit started at the L-BFGS-B estimates (it moved
+# a little: these are its coefficients), with the true covariates of the 52 weeks after the
+# calibration (data/apparel_dyncov_future.csv.gz); continuous.discount.factor = 0.1 (default)
+CLVTOOLS_PREDICT = {
+    "params": {"r": 2.11717228646597, "alpha": 123.00051095932, "s": 0.809219891250895,
+               "beta": 59.7018353406005, "dropout[Gender]": -0.581372050873262,
+               "dropout[Channel]": 0.613754788891531,
+               "purchase[High.Season]": 0.719544584157381,
+               "purchase[Gender]": 0.265178083738828, "purchase[Channel]": 0.621783120538974},
+    "sum": {"PAlive": 274.6856786468405, "CET": 401.7653733438931, "DECT": 72.0523282768183},
+    "customers": {  # Id: (PAlive, CET, DECT)
+        1: (0.929627123056332, 1.71760740567402, 0.3089730509898),
+        10: (0.982176374194672, 1.06437491114529, 0.188579529001749),
+        103: (0.992232379918609, 1.45635180920298, 0.265394908681819),
+        600: (0.471344153454884, 0.656295143376098, 0.118058126745865),
+    },
 }
 
 
@@ -185,6 +204,26 @@ def test_log_likelihood_equals_clvtools(apparel: object, point: str) -> None:
     ids = apparel.customer_ids  # type: ignore[attr-defined]
     for cid, values in CLVTOOLS_CUSTOMER_LL.items():
         assert abs(ll[ids.get_loc(cid)] - values[point]) < 1e-10
+
+
+def test_predictions_equal_clvtools(apparel: object) -> None:
+    """P(alive), CET and DECT over 52 weeks with the known future covariates.
+
+    CLVTools' DECT with ``continuous.discount.factor = 0.1`` is our
+    ``discount_rate = 0.1`` per period.  Tolerance 1e-10 (the differences are ~1e-13).
+    """
+    purchase, dropout = COLS, ["Gender", "Channel"]
+    model = _fitted(CLVTOOLS_PREDICT["params"], purchase, dropout)
+    path = pd.read_csv(DATA / "apparel_dyncov_future.csv.gz")
+    pred = model.predict(apparel, 52.0, path, discount_rate=0.1,  # type: ignore[arg-type]
+                         customer_id_col="Id", cov_date_col="Cov.Date")
+    ours = {"PAlive": "probability_alive", "CET": "expected_purchases",
+            "DECT": "expected_discounted_purchases"}
+    for key, col in ours.items():
+        assert abs(pred[col].sum() - CLVTOOLS_PREDICT["sum"][key]) < 1e-10
+    for cid, values in CLVTOOLS_PREDICT["customers"].items():
+        np.testing.assert_allclose(pred.loc[cid, list(ours.values())].to_numpy(dtype=float),
+                                   values, rtol=1e-10)
 
 
 @pytest.mark.slow
