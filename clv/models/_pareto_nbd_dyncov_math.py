@@ -210,8 +210,9 @@ def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
     valid = data.post_length > 0
     if ops is NUMPY:  # evaluate the periods that exist only (the arrays are padded)
         seg = np.full(valid.shape, -np.inf)
-        seg[valid] = _log_segments(alpha, beta, s, B0[valid], D0[valid], dB[valid],
-                                   eta_p[valid], eta_d[valid], p2[valid], ops)
+        ev = eta_p[valid] - eta_d[valid]
+        seg[valid] = s * ev + _segments_numpy(alpha + B0[valid], (beta + D0[valid]) * np.exp(ev),
+                                              dB[valid], p2[valid], s, 0)[0]
         lse = ops.logsumexp(seg, axis=1)
     else:  # symbolic: customers without a period after t_x get a finite dummy entry, so
         # that the gradient of logsumexp stays finite, and their dead term is set to -inf
@@ -263,6 +264,65 @@ def _tail_and_derivatives(u: FloatArray, v: FloatArray, p: FloatArray, s: float
     d_p = -lu + np.where(fa, h_b, 0.0) + h_c
     d_s = -lv + np.where(fa, 0.0, h_b) + h_c
     return value, d_u, d_v, d_p, d_s
+
+
+_SEG_NODES, _SEG_WEIGHTS = np.polynomial.legendre.leggauss(20)
+_SHORT = 0.5  # Gauss-Legendre where the period is short next to u0 and v0
+
+
+def _segments_numpy(u0: FloatArray, v0: FloatArray, ell: FloatArray, p: FloatArray, s: float,
+                    order: int) -> tuple[FloatArray, ...]:
+    r"""``log(G(u0, v0) - G(u0 + ell, v0 + ell))`` per period, and (``order=1``) its derivatives.
+
+    Derivatives w.r.t. ``u0, v0, ell, p, s`` (``ell`` moves both ends).  A
+    period that is short next to ``u0`` and ``v0`` (``ell <= u0/2`` and
+    ``ell <= v0/2``; the integrand's singularities at ``-u0``, ``-v0`` are then
+    at least two lengths away, so 20-point Gauss-Legendre is exact to rounding)
+    is integrated directly,
+    :math:`(r+s+x)\int_0^{\ell}(u_0+\tau)^{-p}(v_0+\tau)^{-(s+1)}d\tau`;
+    the others take the difference of the closed-form tails.
+    """
+    m = p + s
+    short = (ell <= _SHORT * u0) & (ell <= _SHORT * v0)
+    n_out = 6 if order else 1
+    out = [np.empty(u0.size) for _ in range(n_out)]
+    q = short
+    if q.any():
+        uu, vv, LL, pp, mm = u0[q], v0[q], ell[q], p[q], m[q]
+        tau = 0.5 * LL[:, None] * (_SEG_NODES + 1.0)
+        lu = np.log(uu[:, None] + tau)
+        lv = np.log(vv[:, None] + tau)
+        log_f = -pp[:, None] * lu - (s + 1.0) * lv
+        top = log_f.max(axis=1, keepdims=True)
+        wf = _SEG_WEIGHTS * np.exp(log_f - top)  # proportional to the quadrature terms
+        total = wf.sum(axis=1)
+        out[0][q] = np.log(mm) + np.log(0.5 * LL) + top[:, 0] + np.log(total)
+        if order:
+            wn = wf / total[:, None]  # normalised: E_J[.] over the nodes
+            out[1][q] = -pp * np.sum(wn / np.exp(lu), axis=1)
+            out[2][q] = -(s + 1.0) * np.sum(wn / np.exp(lv), axis=1)
+            log_fL = -pp * np.log(uu + LL) - (s + 1.0) * np.log(vv + LL)
+            out[3][q] = np.exp(log_fL - top[:, 0] - np.log(0.5 * LL) - np.log(total))
+            out[4][q] = 1.0 / mm - np.sum(wn * lu, axis=1)
+            out[5][q] = 1.0 / mm - np.sum(wn * lv, axis=1)
+    q = ~short
+    if q.any():
+        uu, vv, LL, pp = u0[q], v0[q], ell[q], p[q]
+        t0, u0d, v0d, p0d, s0d = _tail_and_derivatives(uu, vv, pp, s)
+        t1, u1d, v1d, p1d, s1d = _tail_and_derivatives(uu + LL, vv + LL, pp, s)
+        diff = np.minimum(t1 - t0, 0.0)
+        with np.errstate(divide="ignore"):
+            log_w0 = -log1mexp(diff)  # w0 = 1 / (1 - e^(t1 - t0)), w1 = w0 - 1
+        out[0][q] = t0 + log1mexp(diff)
+        if order:
+            w0 = np.exp(log_w0)
+            w1 = np.exp(diff + log_w0)
+            out[1][q] = w0 * u0d - w1 * u1d
+            out[2][q] = w0 * v0d - w1 * v1d
+            out[3][q] = -w1 * (u1d + v1d)
+            out[4][q] = w0 * p0d - w1 * p1d
+            out[5][q] = w0 * s0d - w1 * s1d
+    return tuple(out)
 
 
 def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
@@ -318,14 +378,8 @@ def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCo
     v0 = (beta + D0[valid]) * ratio
     ell = dB[valid]
     pv = p[rows]
-    t0, u0d, v0d, p0d, s0d = _tail_and_derivatives(u0, v0, pv, s)
-    t1, u1d, v1d, p1d, s1d = _tail_and_derivatives(u0 + ell, v0 + ell, pv, s)
-    diff = np.minimum(t1 - t0, 0.0)
-    with np.errstate(divide="ignore"):
-        log_w0 = -log1mexp(diff)  # w0 = 1 / (1 - e^(t1 - t0)), w1 = w0 - 1
-    w0 = np.exp(log_w0)
-    w1 = np.exp(diff + log_w0)
-    seg_v = s * (eta_p - eta_d)[valid] + t0 + log1mexp(diff)
+    lseg, d_u0, d_v0, d_L, d_p, d_s = _segments_numpy(u0, v0, ell, pv, s, 1)
+    seg_v = s * (eta_p - eta_d)[valid] + lseg
     seg = np.full(valid.shape, -np.inf)
     seg[valid] = seg_v
     lse = special.logsumexp(seg, axis=1)
@@ -335,9 +389,6 @@ def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCo
     pi_a = np.exp(alive - lam)
     pi_d = np.exp(dead - lam)
     q = np.exp(seg_v - lse[rows]) * pi_d[rows]  # weight of each segment in d log L
-    # derivatives of each segment w.r.t. u0, v0, u1, v1 (u1 = u0 + ell, v1 = v0 + ell)
-    su0, sv0 = w0 * u0d, w0 * v0d
-    su1, sv1 = -w1 * u1d, -w1 * v1d
     Xp_v, Xd_v = Xp[valid], Xd[valid]
     c0 = (special.gammaln(p) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
           + _eta(data.purchase_sum, gp))
@@ -349,25 +400,25 @@ def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCo
 
     # r
     grad[0] = (special.digamma(p) - special.digamma(r) + np.log(alpha)
-               - pi_a * np.log(alpha + B_T) - pi_d / m + seg_sum(w0 * p0d - w1 * p1d))
+               - pi_a * np.log(alpha + B_T) - pi_d / m + seg_sum(d_p))
     # alpha: u0 and u1 move by 1
-    grad[1] = r / alpha - pi_a * p / (alpha + B_T) + seg_sum(su0 + su1)
+    grad[1] = r / alpha - pi_a * p / (alpha + B_T) + seg_sum(d_u0)
     # s
     grad[2] = (np.log(beta) - pi_a * np.log(beta + D_T) + pi_d * (1.0 / s - 1.0 / m)
-               + seg_sum((eta_p - eta_d)[valid] + w0 * s0d - w1 * s1d))
+               + seg_sum((eta_p - eta_d)[valid] + d_s))
     # beta: v0 and v1 move by A/C
-    grad[3] = s / beta - pi_a * s / (beta + D_T) + seg_sum((sv0 + sv1) * ratio)
+    grad[3] = s / beta - pi_a * s / (beta + D_T) + seg_sum(d_v0 * ratio)
     if kp:
         gB0_v = gB0[valid]
         ell_x = ell[:, None] * Xp_v
-        d_seg = (s * Xp_v + su0[:, None] * gB0_v + sv0[:, None] * v0[:, None] * Xp_v
-                 + su1[:, None] * (gB0_v + ell_x) + sv1[:, None] * (v0[:, None] * Xp_v + ell_x))
+        d_seg = (s * Xp_v + d_u0[:, None] * gB0_v + d_v0[:, None] * v0[:, None] * Xp_v
+                 + d_L[:, None] * ell_x)
         grad[4:4 + kp] = (data.purchase_sum.T - (pi_a * p / (alpha + B_T)) * gB_T.T
                           + np.stack([seg_sum(d_seg[:, j]) for j in range(kp)]))
     if kd:
         gD0_v = gD0[valid]
         dv = ratio[:, None] * gD0_v - v0[:, None] * Xd_v  # dv0 = dv1 w.r.t. gamma_d
-        d_seg = -s * Xd_v + (sv0 + sv1)[:, None] * dv
+        d_seg = -s * Xd_v + d_v0[:, None] * dv
         grad[4 + kp:] = (-(pi_a * s / (beta + D_T)) * gD_T.T
                          + np.stack([seg_sum(d_seg[:, j]) for j in range(kd)]))
     return ll, grad
