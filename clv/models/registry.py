@@ -62,6 +62,9 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
     ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
     ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
+    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction"),
+    ModelEntry("ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction"),
+    ModelEntry("ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention"),
 )
 _BY_NAME = {e.name: e for e in MODELS}
 

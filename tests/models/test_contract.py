@@ -332,6 +332,14 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
     return {f"survival[{c}]": np.asarray(model.survival(t, cohort=c)) for c in cohorts}
 
 
+#: Registered models without a case yet, and why (the list may only shrink).
+_PENDING = {
+    "BetaGeoDynamicModel": "fits on TimeVaryingData; no get_params yet",
+    "ParetoNBDDynamicModel": "fits on TimeVaryingData; no get_params yet",
+    "ShiftedBetaGeoDynamicModel": "fits on a retention panel; no get_params yet",
+}
+
+
 def _registry_cases():
     from clv.models.registry import MODELS
 
@@ -368,7 +376,7 @@ def _registry_cases():
              {"covariates": _acquisition_covariates}),
     ]
     covered = {c.values[0][0] for c in cases}
-    missing = [e.name for e in MODELS if e.name not in covered]
+    missing = [e.name for e in MODELS if e.name not in covered and e.name not in _PENDING]
     assert not missing, f"registered models without a contract case: {missing}"
     return cases
 
@@ -499,3 +507,11 @@ def test_convergence_error_has_structured_fields():
     again = copy.deepcopy(error)
     assert (again.reason, again.attempts, str(again)) == (error.reason, error.attempts,
                                                           str(error))
+
+
+def test_time_varying_models_persist_through_the_final_json_methods():
+    from clv.models.pareto_nbd_dyncov import ParetoNBDDynamicModel
+    from clv.persistence import JsonModel
+
+    assert issubclass(ParetoNBDDynamicModel, JsonModel)
+    assert "to_json" not in vars(ParetoNBDDynamicModel)
