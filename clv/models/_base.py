@@ -34,7 +34,7 @@ from clv.models._mle import (
 from clv.models._spec import ModelSpec
 from clv.persistence import JsonModel
 
-__all__ = ["ParametricModel", "rfm_problems"]
+__all__ = ["EstimatorParams", "ParametricModel", "rfm_problems"]
 
 
 def _ids(frame: pd.DataFrame, mask: Any) -> list[object]:
@@ -251,7 +251,48 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
-class ParametricModel(JsonModel):
+class EstimatorParams:
+    """scikit-learn style ``get_params``/``set_params``, derived from ``__init__``.
+
+    A subclass's constructor takes keyword arguments and stores each one, as
+    given, under its own name (parsed copies go in private attributes), so
+    ``type(m)(**m.get_params())`` is an unfitted copy and ``sklearn.base.clone``
+    works.
+    """
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
+        ignored: models hold no sub-estimators).
+
+        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument, or an invalid value.
+        """
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                             f"parameters are {valid}.")
+        type(self).__init__(self, **{**self.get_params(), **params})
+        return self
+
+
+class ParametricModel(JsonModel, EstimatorParams):
     r"""Base class of the maximum-likelihood models.
 
     Parameters
@@ -325,38 +366,6 @@ class ParametricModel(JsonModel):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
         self.coefficient_priors = coefficient_priors
         self._priors = priors
-
-    # ------------------------------------------------------------------ parameters (sklearn)
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
-        ignored: models hold no sub-estimators).
-
-        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> Self:
-        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor argument, or an invalid value.
-        """
-        valid = self._get_param_names()
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
-                             f"parameters are {valid}.")
-        type(self).__init__(self, **{**self.get_params(), **params})
-        return self
 
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
