@@ -48,6 +48,9 @@ def _time_unit(freq: str) -> str:
 
 
 def _dates(values: Any, datetime_format: str | None) -> pd.Series:
+    values = pd.Series(values)
+    if datetime_format is not None and pd.api.types.is_numeric_dtype(values):
+        values = values.astype(str)  # e.g. CDNOW's 19970101 with format "%Y%m%d"
     return pd.Series(pd.to_datetime(values, format=datetime_format))
 
 
