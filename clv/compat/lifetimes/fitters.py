@@ -344,6 +344,14 @@ class ParetoNBDFitter(_TransactionFitter):
     def _objective_norm(self, weights: np.ndarray) -> float:
         return float(weights.mean())
 
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> Any:
+        """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``.
+
+        Not in lifetimes' Pareto/NBD fitter; added for ``plot_period_transactions``.
+        """
+        return _wrap(_pnbd.probability_of_purchases(self._p(), _float_array(n), _float_array(t)),
+                     t, n)
+
     def conditional_probability_of_n_purchases_up_to_time(
         self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
