@@ -111,21 +111,18 @@ def summary_data_from_transaction_data(
         warnings.simplefilter("ignore", DataWarning)
         rfm = rfm_summary(kept, customer_id_col=customer_id_col, date_col=datetime_col,
                           value_col=monetary_value_col, time_unit=unit,
-                          observation_end=native_end)
+                          observation_end=native_end,
+                          include_first_transaction=include_first_transaction)
     out = pd.DataFrame(index=pd.Index(rfm.index.to_numpy(), name=customer_id_col))
     if include_first_transaction:
-        out["frequency"] = rfm["frequency"].to_numpy() + 1.0
+        out["frequency"] = rfm["n_purchases"].to_numpy()
     else:
         out["frequency"] = rfm["frequency"].to_numpy()
     out["recency"] = rfm["recency"].to_numpy() / freq_multiplier
     out["T"] = rfm["T"].to_numpy() / freq_multiplier
     if monetary_value_col is not None:
-        if include_first_transaction:
-            totals = kept.groupby(customer_id_col)[monetary_value_col].sum()
-            out["monetary_value"] = (totals.reindex(out.index).to_numpy(dtype=np.float64)
-                                     / out["frequency"].to_numpy())
-        else:
-            out["monetary_value"] = rfm["monetary_value"].to_numpy()
+        column = "monetary_value_all" if include_first_transaction else "monetary_value"
+        out["monetary_value"] = rfm[column].to_numpy()
     return out.astype(float)
 
 
