@@ -84,7 +84,8 @@ def rfm_segments(
     --------
     >>> rfm = pd.DataFrame({"frequency": [0.0, 1, 5, 9], "recency": [0.0, 2, 30, 38],
     ...                     "T": [40.0, 40, 40, 40]}, index=pd.Index([1, 2, 3, 4], name="id"))
-    >>> rfm_segments(rfm)[["r_score", "f_score", "rfm_score", "segment"]]  # doctest: +NORMALIZE_WHITESPACE
+    >>> out = rfm_segments(rfm)
+    >>> out[["r_score", "f_score", "rfm_score", "segment"]]  # doctest: +NORMALIZE_WHITESPACE
         r_score  f_score rfm_score            segment
     id
     1         1        1        11  Inactive Customer
