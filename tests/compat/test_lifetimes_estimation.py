@@ -572,3 +572,19 @@ def test_bad_input_raises_value_error_naming_the_column(cdnow):
     """lifetimes' ``_check_inputs`` raises ValueError; clv's DataError is one, naming the column."""
     with pytest.raises(ValueError, match="recency"):
         lt.BetaGeoFitter().fit(np.array([0, 1, 2]), np.array([0, 7, 10]), np.array([5, 6, 15]))
+
+
+def test_mbgnbd_hourly_and_daily_predictions_agree():
+    """TestModifiedBetaGammaFitter::test_purchase_predictions_do_not_differ_much_if_looking_at_hourly_or_daily_frequencies."""
+    tx = lt.datasets.load_transaction_data(parse_dates=["date"])
+    end = max(tx.date)
+    daily = lt.utils.summary_data_from_transaction_data(tx, "id", "date",
+                                                        observation_period_end=end, freq="D")
+    hourly = lt.utils.summary_data_from_transaction_data(tx, "id", "date",
+                                                         observation_period_end=end, freq="h")
+    f = lt.ModifiedBetaGeoFitter()
+    by_day = f.fit(daily["frequency"], daily["recency"], daily["T"]
+                   ).expected_number_of_purchases_up_to_time(30)
+    by_hour = f.fit(hourly["frequency"], hourly["recency"], hourly["T"]
+                    ).expected_number_of_purchases_up_to_time(30 * 24)
+    npt.assert_almost_equal(by_day, by_hour)
