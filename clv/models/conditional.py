@@ -179,8 +179,18 @@ def pareto_nbd_probability_of_purchases(
     r, alpha, s, beta = _floats(*params)
     n, t, x, t_x, T = _floats(n, t, frequency, recency, T)
     p_alive = pareto_nbd.probability_alive(params, x, t_x, T)
-    post = pareto_nbd.PNBDParams(r + x, alpha + T, s, beta + T)
-    return _mixture(p_alive, pareto_nbd.probability_of_purchases(post, n, t), n)
+    if all(v.ndim == 0 for v in (r, alpha, s, beta)) and max(n.size, x.size, T.size) > 64:
+        # the quadrature depends on (n, t, x, T) only: evaluate it once per distinct row
+        n_b, t_b, x_b, T_b = np.broadcast_arrays(n, t, x, T)
+        rows, inverse = np.unique(np.column_stack([v.ravel() for v in (n_b, t_b, x_b, T_b)]),
+                                  axis=0, return_inverse=True)
+        post = pareto_nbd.PNBDParams(r + rows[:, 2], alpha + rows[:, 3], s, beta + rows[:, 3])
+        values = np.asarray(pareto_nbd.probability_of_purchases(post, rows[:, 0], rows[:, 1]))
+        pmf = values[inverse.ravel()].reshape(n_b.shape)
+    else:
+        post = pareto_nbd.PNBDParams(r + x, alpha + T, s, beta + T)
+        pmf = pareto_nbd.probability_of_purchases(post, n, t)
+    return _mixture(p_alive, pmf, n)
 
 
 def _beta_expectation_of_power(a: FloatArray, b_post: FloatArray, A: FloatArray,
