@@ -375,8 +375,8 @@ def bgbb_probability_of_purchases(
 
 
 def bgbb_expected_discounted_residual_transactions(
-    params: bgbb.BGBBParams, discount_rate: ArrayLike, frequency: ArrayLike,
-    recency: ArrayLike, T: ArrayLike,
+    params: bgbb.BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+    discount_rate: ArrayLike,
 ) -> Any:  # fmt: skip
     r"""BG/BB expected discounted residual transactions (DERT), [FHS2010]_ eq. (14).
 
@@ -393,19 +393,20 @@ def bgbb_expected_discounted_residual_transactions(
     ----------
     params : BGBBParams
         Scalar model parameters.
-    discount_rate : array_like
-        Discount rate per opportunity, :math:`d > 0`.
     frequency, recency, T : array_like
         :math:`x, t_x, n`.
+    discount_rate : array_like
+        Discount rate per opportunity, :math:`d > 0` (argument order as
+        :func:`clv.models.pareto_nbd.expected_discounted_residual_transactions`).
 
     Examples
     --------
     >>> p = bgbb.BGBBParams(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783)
-    >>> np.round(bgbb_expected_discounted_residual_transactions(p, 0.1, [6, 0], [6, 0], [6, 6]), 3)
+    >>> np.round(bgbb_expected_discounted_residual_transactions(p, [6, 0], [6, 0], [6, 6], 0.1), 3)
     array([5.909, 0.115])
     """
     alpha, beta, gamma, delta = (float(v) for v in params)
-    d, x, t_x, n = np.broadcast_arrays(*_floats(discount_rate, frequency, recency, T))
+    x, t_x, n, d = np.broadcast_arrays(*_floats(frequency, recency, T, discount_rate))
     if np.any(~(d > 0)):
         raise ValueError("discount_rate must be > 0 (per opportunity) for the DERT to be finite.")
     ll = bgbb.log_likelihood(params, x, t_x, n)

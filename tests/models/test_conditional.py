@@ -173,7 +173,7 @@ def test_bgbb_dert_and_posterior_means_match_monte_carlo(bgbb_world):
         rows = (w["x"] == xg) & (w["t_x"] == tg)
         n = int(rows.sum())
         value = w["buy"][rows, 6:] @ disc
-        dert = float(cond.bgbb_expected_discounted_residual_transactions(BGBB, 0.25, xg, tg, 6))
+        dert = float(cond.bgbb_expected_discounted_residual_transactions(BGBB, xg, tg, 6, 0.25))
         assert abs(dert - value.mean()) < 4 * value.std() / np.sqrt(n) + 1e-3, (xg, tg)
         ep, et = cond.bgbb_posterior_means(BGBB, xg, tg, 6)
         for est, latent in ((ep, w["p"][rows]), (et, w["theta"][rows])):
@@ -208,7 +208,7 @@ def test_bgbb_pmf_identities():
     with pytest.raises(ValueError, match="whole number"):
         cond.bgbb_probability_of_purchases(BGBB, 0.5, 3, 1, 1, 6)
     with pytest.raises(ValueError, match="discount_rate"):
-        cond.bgbb_expected_discounted_residual_transactions(BGBB, 0.0, 1, 1, 6)
+        cond.bgbb_expected_discounted_residual_transactions(BGBB, 1, 1, 6, 0.0)
 
 
 # ------------------------------------------------------------------ tracking curves
@@ -280,3 +280,50 @@ def test_sbg_retention_elasticity_limits():
     assert np.all(np.diff(e) > 0)
     with pytest.raises(ValueError, match=">= 0"):
         sbg_retention_elasticity(p, -1, 0.1)
+
+
+# ------------------------------------------------------------------ model methods
+def test_model_methods_wrap_the_pure_functions(cdnow_rfm):
+    from clv.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
+
+    rfm = cdnow_rfm.head(50)
+    for cls, name in ((BetaGeoModel, "bgnbd"), (ModifiedBetaGeoModel, "mbgnbd"),
+                      (ParetoNBDModel, "pareto_nbd")):
+        params, _, pmf, alive_at = CONTINUOUS[name]
+        model = cls()
+        model.params_ = __import__("pandas").Series(params._asdict(), dtype=float)
+        x, t_x, T = (rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
+        got = model.conditional_probability_of_purchases(2, 10, rfm)
+        assert got.index.equals(rfm.index)
+        np.testing.assert_allclose(got, pmf(params, 2, 10, x, t_x, T), rtol=1e-12)
+        np.testing.assert_allclose(model.probability_alive_at(0, rfm),
+                                   model.probability_alive(rfm), rtol=1e-12)
+        np.testing.assert_allclose(model.probability_alive_at(5, rfm),
+                                   alive_at(params, 5, x, t_x, T), rtol=1e-12)
+        curve = model.expected_cumulative_transactions([0.0, 2.0], [1.0, 4.0])
+        assert curve[1] == pytest.approx(float(model.expected_purchases_new_customer(4.0)
+                                               + model.expected_purchases_new_customer(2.0)))
+    with pytest.raises(ValueError, match="whole number"):
+        model.conditional_probability_of_purchases(1.5, 10, rfm)
+
+
+def test_bgbb_model_methods():
+    import pandas as pd
+
+    from clv.datasets import load_donations
+    from clv.models import BetaGeoBetaBinomModel
+
+    donors = load_donations()
+    model = BetaGeoBetaBinomModel()
+    model.params_ = pd.Series(BGBB._asdict(), dtype=float)
+    rows = donors.iloc[[0, 9, 21]]
+    np.testing.assert_allclose(model.probability_alive_at(1, rows), model.probability_alive(rows),
+                               rtol=1e-12)
+    pmf = sum(model.conditional_probability_of_purchases(k, 5, rows) for k in range(6))
+    np.testing.assert_allclose(pmf, 1.0, atol=1e-12)
+    dert = model.expected_discounted_residual_transactions(rows, 0.1)
+    assert dert.index.equals(rows.index) and np.all(np.diff(dert.to_numpy()) > 0)
+    means = model.posterior_means(rows)
+    ep, et = cond.bgbb_posterior_means(BGBB, rows["frequency"], rows["recency"], rows["T"])
+    np.testing.assert_allclose(means[["p", "theta"]].to_numpy().T, [ep, et], rtol=1e-12)
+    assert means["theta"].is_monotonic_decreasing  # (0,0) -> (2,4) -> (6,6): likelier alive
