@@ -117,6 +117,21 @@ def test_probability_alive_at_is_decreasing_and_starts_at_p_alive(world):
     assert np.all(np.diff(values) < 0) and values[-1] < 0.05
 
 
+def test_pareto_alive_at_equals_pymc_marketing_expression():
+    """pymc-marketing ``ParetoNBDModel.expected_probability_alive(future_t)`` evaluates
+    exp(lgamma(r+x) - lgamma(r) + r log(alpha/(alpha+T)) - x log(alpha+T)
+    + s log(beta/(beta+T+t)) - LL); written out here at fixed parameters."""
+    p = CONTINUOUS["pareto_nbd"][0]
+    x, t_x, T = np.array([0.0, 2, 26]), np.array([0.0, 30.43, 30.86]), np.array([38.86, 38.86, 31])
+    for t in (0.0, 5.0, 52.0):
+        ll = pareto_nbd.log_likelihood(p, x, t_x, T)
+        ref = np.exp(special.gammaln(p.r + x) - special.gammaln(p.r)
+                     + p.r * np.log(p.alpha / (p.alpha + T)) - x * np.log(p.alpha + T)
+                     + p.s * np.log(p.beta / (p.beta + T + t)) - ll)
+        np.testing.assert_allclose(cond.pareto_nbd_probability_alive_at(p, t, x, t_x, T), ref,
+                                   rtol=1e-10)
+
+
 def test_pareto_conditional_pmf_equals_lifetimes():
     """lifetimes 0.11.3 ParetoNBDFitter.conditional_probability_of_n_purchases_up_to_time."""
     lifetimes = pytest.importorskip("lifetimes")
