@@ -19,7 +19,7 @@ Examples
 1.226
 """
 
-from clv.compat.lifetimes import datasets, plotting, utils
+from clv.compat.lifetimes import datasets, generate_data, plotting, utils
 from clv.compat.lifetimes.fitters import (
     BaseFitter,
     BetaGeoBetaBinomFitter,
@@ -37,6 +37,7 @@ __all__ = [
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
     "datasets",
+    "generate_data",
     "plotting",
     "utils",
 ]
