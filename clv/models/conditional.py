@@ -21,17 +21,16 @@ on is a new customer's process with those parameters. So
    P(X(T, T+t) = n \\mid x, t_x, T) = P(\\text{alive}) \\, P_{\\text{new}}(n, t \\mid \\theta')
    + \\bigl(1 - P(\\text{alive})\\bigr)\\,\\delta_{n=0},
 
-which is [FH2006note]_'s conditional PMF of the BG/NBD, written once for all
-four models.
+the mixture form of [FH028]_'s conditional PMF of the Pareto/NBD, written
+once for all four models (the argument carries over unchanged).
 
 References
 ----------
 .. [FHL2005] Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). "Counting your
    customers" the easy way: An alternative to the Pareto/NBD model. Marketing
    Science, 24(2), 275-284.
-.. [FH2006note] Fader, P. S., & Hardie, B. G. S. (2006). Deriving an expression
-   for P(X(t) = x) under the Pareto/NBD model; and (2007) Deriving the
-   conditional PMF of the BG/NBD model. Notes at brucehardie.com.
+.. [FH028] Fader, P. S., & Hardie, B. G. S. Deriving the conditional PMF of
+   the Pareto/NBD model. http://brucehardie.com/notes/028/
 .. [FHS2010] Fader, P. S., Hardie, B. G. S., & Shang, J. (2010). Customer-base
    analysis in a discrete-time noncontractual setting. Marketing Science,
    29(6), 1086-1108.
@@ -164,7 +163,7 @@ def pareto_nbd_probability_of_purchases(
        P_{\text{new}}\bigl(n, t \mid r+x, \alpha+T, s, \beta+T\bigr)
        + \bigl(1-P(\text{alive})\bigr)\delta_{n=0}
 
-    (Fader & Hardie 2006 note, eq. 25, in the mixture form;
+    ([FH028]_ in the mixture form;
     :func:`clv.models.pareto_nbd.probability_of_purchases` is computed by
     quadrature in log space, so large ``x`` and ``n`` stay finite.)
 
