@@ -193,6 +193,17 @@ class TransactionModel(ParametricModel):
         return expected_cumulative_transactions(lambda age: new(p, age), first_purchase_times,
                                                 times, weights)
 
+    def expected_incremental_transactions(self, first_purchase_times: ArrayLike,
+                                          times: ArrayLike, *,
+                                          weights: ArrayLike | None = None) -> np.ndarray:
+        """Expected repeat transactions of a cohort in each interval ``(times[k-1], times[k]]``.
+
+        The first difference of :meth:`expected_cumulative_transactions`.
+        """
+        cumulative = self.expected_cumulative_transactions(first_purchase_times, times,
+                                                           weights=weights)
+        return np.diff(cumulative, prepend=0.0)
+
     def simulate(
         self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None
     ) -> pd.DataFrame:

@@ -342,3 +342,23 @@ def test_bgbb_model_methods():
     ep, et = cond.bgbb_posterior_means(BGBB, rows["frequency"], rows["recency"], rows["T"])
     np.testing.assert_allclose(means[["p", "theta"]].to_numpy().T, [ep, et], rtol=1e-12)
     assert means["theta"].is_monotonic_decreasing  # (0,0) -> (2,4) -> (6,6): likelier alive
+
+
+def test_sbg_model_retention_elasticity_and_incremental_method(cdnow_rfm):
+    import pandas as pd
+
+    from clv.models import BetaGeoModel, ShiftedBetaGeoModel
+
+    table = pd.DataFrame({"period": range(8),
+                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
+    model = ShiftedBetaGeoModel().fit(table)
+    n = pd.Series([0, 3, 7], index=["a", "b", "c"])
+    e = model.retention_elasticity(n, discount_rate=0.1)
+    assert e.index.equals(n.index)
+    np.testing.assert_allclose(e, sbg_retention_elasticity(model._p, n.to_numpy(), 0.1))
+    with pytest.raises(ValueError, match="discount_rate"):
+        model.retention_elasticity(3, discount_rate=-0.1)
+    bg = BetaGeoModel().fit(cdnow_rfm)
+    births, grid = np.array([0.0, 1.0, 5.0]), np.arange(1.0, 10.0)
+    np.testing.assert_allclose(np.cumsum(bg.expected_incremental_transactions(births, grid)),
+                               bg.expected_cumulative_transactions(births, grid), rtol=1e-12)
