@@ -327,3 +327,65 @@ def test_expected_cumulative_transactions_date_index(cdnow_transactions):
     assert list(index) == ["1997-01-11", "1997-01-12", "1997-01-13", "1997-01-14"]
     assert_allclose(df["actual"].iloc[-4:], [11, 12, 15, 19])
     assert_allclose(df["predicted"].iloc[-4:].round(2), [10.67, 12.67, 14.87, 17.24], atol=1e-2)
+
+
+def test_callers_frame_is_not_modified(large_transaction_level_data_with_monetary_value):
+    tx = large_transaction_level_data_with_monetary_value
+    before = tx.copy()
+    utils.summary_data_from_transaction_data(tx, "id", "date", "monetary_value",
+                                             observation_period_end="2015-02-07",
+                                             include_first_transaction=True)
+    utils.calibration_and_holdout_data(tx, "id", "date", "2015-02-01", "2015-02-07",
+                                       monetary_value_col="monetary_value")
+    pd.testing.assert_frame_equal(tx, before)
+
+
+def test_observation_period_end_as_period(large_transaction_level_data):
+    """lifetimes accepts a pandas Period as observation_period_end (its start timestamp)."""
+    a = utils.summary_data_from_transaction_data(large_transaction_level_data, "id", "date",
+                                                 observation_period_end=pd.Period("2015-02-07",
+                                                                                  "D"))
+    b = utils.summary_data_from_transaction_data(large_transaction_level_data, "id", "date",
+                                                 observation_period_end="2015-02-07")
+    assert_frame_equal(a, b)
+
+
+def test_quickstart_runs_end_to_end(example_transactions):
+    """lifetimes' README/quickstart flow with ``import clv.compat.lifetimes as lifetimes``."""
+    import clv.compat.lifetimes as lifetimes
+    from clv.compat.lifetimes.plotting import plot_period_transactions
+
+    summary = lifetimes.utils.summary_data_from_transaction_data(
+        example_transactions, "id", "date", observation_period_end="2014-12-31")
+    bgf = lifetimes.BetaGeoFitter(penalizer_coef=0.0)
+    bgf.fit(summary["frequency"], summary["recency"], summary["T"])
+    summary["predicted_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(
+        30, summary["frequency"], summary["recency"], summary["T"])
+    summary["p_alive"] = bgf.conditional_probability_alive(
+        summary["frequency"], summary["recency"], summary["T"])
+    top = summary.sort_values("predicted_purchases").tail(5)
+    assert top["predicted_purchases"].is_monotonic_increasing and len(top) == 5
+    assert summary["p_alive"].between(0, 1).all()
+    import matplotlib.pyplot as plt
+
+    plot_period_transactions(bgf)
+    plt.close("all")
+    holdout = lifetimes.utils.calibration_and_holdout_data(
+        example_transactions, "id", "date", calibration_period_end="2014-09-01",
+        observation_period_end="2014-12-31")
+    cal = lifetimes.BetaGeoFitter().fit(holdout["frequency_cal"], holdout["recency_cal"],
+                                        holdout["T_cal"])
+    pred = cal.predict(holdout["duration_holdout"], holdout["frequency_cal"],
+                       holdout["recency_cal"], holdout["T_cal"])
+    assert pred.index.equals(holdout.index) and np.all(np.isfinite(pred))
+    # the same calibration frame in lifetimes itself gives the same predictions
+    ref_lifetimes = pytest.importorskip("lifetimes")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ref_lifetimes.BetaGeoFitter().fit(holdout["frequency_cal"], holdout["recency_cal"],
+                                                holdout["T_cal"])
+        ref_pred = ref.predict(holdout["duration_holdout"], holdout["frequency_cal"],
+                               holdout["recency_cal"], holdout["T_cal"])
+    assert_allclose(pred.to_numpy(), ref_pred.to_numpy(), rtol=1e-4)
