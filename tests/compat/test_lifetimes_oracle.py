@@ -144,3 +144,18 @@ def test_lifetimes_itself_fails_on_this_pandas_where_compat_runs():
     assert len(out) > 0 and out["duration_holdout"].iloc[0] == 121.0
     monthly = C.utils.summary_data_from_transaction_data(tx, "id", "date", freq="M")
     assert monthly["T"].max() == 11.0  # whole months (2014-01 .. 2014-12)
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_summary_with_monetary_value_equals_lifetimes_on_cdnow(freq):
+    lt = _lifetimes()
+    tx = C.datasets.load_dataset("CDNOW_sample.txt", sep=r"\s+", header=None,
+                                 names=["_id", "id", "date", "cds", "spent"])
+    tx["date"] = pd.to_datetime(tx["date"].astype(str), format="%Y%m%d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lt.utils.summary_data_from_transaction_data(tx, "id", "date", "spent", freq=freq,
+                                                          observation_period_end="1998-06-30")
+    ours = C.utils.summary_data_from_transaction_data(tx, "id", "date", "spent", freq=freq,
+                                                      observation_period_end="1998-06-30")
+    pd.testing.assert_frame_equal(ours, ref, rtol=1e-12)
