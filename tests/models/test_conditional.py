@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import special
 
 from clv.models import bgbb, bgnbd, mbgnbd, pareto_nbd, sbg
@@ -362,3 +364,23 @@ def test_sbg_model_retention_elasticity_and_incremental_method(cdnow_rfm):
     births, grid = np.array([0.0, 1.0, 5.0]), np.arange(1.0, 10.0)
     np.testing.assert_allclose(np.cumsum(bg.expected_incremental_transactions(births, grid)),
                                bg.expected_cumulative_transactions(births, grid), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ extreme inputs (property)
+@st.composite
+def _rfm_rows(draw):
+    x = float(draw(st.integers(0, 5_000)))
+    T = draw(st.floats(1e-3, 1e4))
+    t_x = draw(st.floats(0.0, T)) if x > 0 else 0.0
+    return x, t_x, T
+
+
+@given(row=_rfm_rows(), t=st.floats(0.0, 1e4), n=st.integers(0, 2_000),
+       name=st.sampled_from(list(CONTINUOUS)))
+def test_conditional_predictions_are_probabilities_for_extreme_inputs(row, t, n, name):
+    params, _, pmf, alive_at = CONTINUOUS[name]
+    x, t_x, T = row
+    p = float(pmf(params, n, t, x, t_x, T))
+    a = float(alive_at(params, t, x, t_x, T))
+    assert np.isfinite(p) and -1e-12 <= p <= 1 + 1e-12
+    assert np.isfinite(a) and 0.0 <= a <= 1.0
