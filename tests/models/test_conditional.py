@@ -384,3 +384,29 @@ def test_conditional_predictions_are_probabilities_for_extreme_inputs(row, t, n,
     a = float(alive_at(params, t, x, t_x, T))
     assert np.isfinite(p) and -1e-12 <= p <= 1 + 1e-12
     assert np.isfinite(a) and 0.0 <= a <= 1.0
+
+
+@pytest.mark.parametrize("cls_name", ["BetaGeoModel", "ParetoNBDModel"])
+def test_methods_with_covariates_use_each_customers_parameters(cls_name, cdnow_rfm):
+    """Per-customer parameters (covariates) give, row by row, the scalar-parameter values."""
+    import pandas as pd
+
+    from clv import models
+
+    rng = np.random.default_rng(3)
+    rfm = cdnow_rfm.head(400).copy()
+    rfm["z"] = rng.normal(size=len(rfm))
+    model = getattr(models, cls_name)(purchase_covariates=["z"], dropout_covariates=["z"])
+    model.fit(rfm)
+    rows = rfm.iloc[[0, 5, 17]]
+    ind = model.individual_params(rows)
+    got_pmf = model.conditional_probability_of_purchases(1, 20, rows)
+    got_alive = model.probability_alive_at(20, rows)
+    name = "bgnbd" if cls_name == "BetaGeoModel" else "pareto_nbd"
+    params_cls, _, pmf, alive_at = (type(CONTINUOUS[name][0]), *CONTINUOUS[name][1:])
+    for i, (cid, row) in enumerate(rows.iterrows()):
+        p = params_cls(*ind.loc[cid].to_numpy())
+        args = (row["frequency"], row["recency"], row["T"])
+        assert got_pmf.iloc[i] == pytest.approx(float(pmf(p, 1, 20, *args)), rel=1e-10)
+        assert got_alive.iloc[i] == pytest.approx(float(alive_at(p, 20, *args)), rel=1e-10)
+    assert isinstance(got_pmf, pd.Series) and got_pmf.index.equals(rows.index)
