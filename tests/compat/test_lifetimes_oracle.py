@@ -159,3 +159,23 @@ def test_summary_with_monetary_value_equals_lifetimes_on_cdnow(freq):
     ours = C.utils.summary_data_from_transaction_data(tx, "id", "date", "spent", freq=freq,
                                                       observation_period_end="1998-06-30")
     pd.testing.assert_frame_equal(ours, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("pen", [0.0, 0.1])
+@pytest.mark.parametrize("name", ["ModifiedBetaGeoFitter", "ParetoNBDFitter",
+                                  "BetaGeoBetaBinomFitter"])
+def test_minimised_objective_equals_lifetimes(name, pen, cd):
+    """``_negative_log_likelihood_`` (lifetimes' penalised objective) at the optimum, 1e-8."""
+    lt = _lifetimes()
+    if name == "BetaGeoBetaBinomFitter":
+        d = C.datasets.load_donations()
+        args = (d["frequency"], d["recency"], d["periods"], d["weights"])
+    else:
+        args = (cd["frequency"], cd["recency"], cd["T"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = getattr(lt, name)(penalizer_coef=pen).fit(*args)
+    ours = getattr(C, name)(penalizer_coef=pen).fit(*args)
+    assert ours._negative_log_likelihood_ == pytest.approx(ref._negative_log_likelihood_,
+                                                           rel=1e-8)
+    np.testing.assert_allclose(ours.params_, ref.params_, rtol=2e-4)
