@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from clv.models import bgbb, bgnbd, mbgnbd, pareto_nbd
-from clv.synth.transactions import simulate_purchase_times
 
 __all__ = [
     "beta_geometric_beta_binom_model",
@@ -90,6 +89,8 @@ def beta_geometric_nbd_model_transactional_data(
             "W": pd.Timedelta(weeks=1)}
     if freq not in unit:
         raise ValueError(f"freq must be one of {list(unit)}, got {freq!r}.")
+    from clv.synth.transactions import simulate_purchase_times  # clv.synth is heavy to import
+
     rng = np.random.default_rng(random_state)
     ages = _ages(T, size)
     sim = simulate_purchase_times("bgnbd", bgnbd.BGNBDParams(r, alpha, a, b), ages, rng=rng)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from clv.compat.lifetimes import utils
 
@@ -247,6 +246,8 @@ def plot_transaction_rate_heterogeneity(model: Any,
                                         suptitle_fontsize: int = 14, ax: Axes | None = None,
                                         **kwargs: Any) -> Axes:
     """Density of the purchase rate, Gamma(r, alpha) (mean and CV in the title)."""
+    from scipy import stats
+
     r, alpha = model._unload_params("r", "alpha")
     dist = stats.gamma(r, scale=1.0 / alpha)
     title = f"{suptitle}\nmean: {dist.mean():.3f}, var: {dist.var():.3f}"
@@ -259,6 +260,8 @@ def plot_dropout_rate_heterogeneity(model: Any, suptitle: str = "Heterogeneity i
                                     ylabel: str = "Density", suptitle_fontsize: int = 14,
                                     ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Density of the dropout probability Beta(a, b) (Pareto/NBD: dropout rate Gamma(s, beta))."""
+    from scipy import stats
+
     if "a" in model.params_.index:
         a, b = model._unload_params("a", "b")
         dist = stats.beta(a, b)
