@@ -327,7 +327,7 @@ def test_model_methods_wrap_the_pure_functions(cdnow_rfm):
 def test_bgbb_model_methods():
     import pandas as pd
 
-    from clv.datasets import load_donations
+    from clv.data.datasets import load_donations
     from clv.models import BetaGeoBetaBinomModel
 
     donors = load_donations()

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from clv.io import atomic_write
+from clv.persistence import atomic_write
 from clv.models._base import ParametricModel
 
 __all__ = ["BaseFitter"]
