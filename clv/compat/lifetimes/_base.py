@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from clv.persistence import atomic_write
 from clv.models._base import ParametricModel
+from clv.persistence import atomic_write
 
 __all__ = ["BaseFitter"]
 
