@@ -2,6 +2,7 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
+:class:`GGompertzNBDModel`,
 :class:`BetaGeoBetaBinomModel`. Spend: :class:`GammaGammaModel`. Contractual
 retention: :class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
 Acquisition: :class:`AcquisitionModel`.
@@ -12,6 +13,7 @@ from clv.models.bdw import BetaDiscreteWeibullModel
 from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.gamma_gamma import GammaGammaModel
+from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
 from clv.models.sbg import ShiftedBetaGeoModel
@@ -20,6 +22,7 @@ __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "GGompertzNBDModel",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",

@@ -141,6 +141,9 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         pmf, _ = _conditional_functions(self.spec.name)
+        if pmf is None:
+            raise NotImplementedError("the conditional purchase-count distribution is not "
+                                      f"available for {self.spec.name}.")
         n_arr = np.asarray(n, dtype=np.float64)
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must be a non-negative whole number of purchases.")
@@ -230,6 +233,12 @@ class TransactionModel(ParametricModel):
         return frame
 
 
+def _ggompertz_alive_at() -> Any:
+    from clv.models.ggompertz_nbd import probability_alive_at
+
+    return probability_alive_at
+
+
 def _conditional_functions(name: str) -> tuple[Any, Any]:
     """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
     from clv.models import conditional as c
@@ -239,6 +248,7 @@ def _conditional_functions(name: str) -> tuple[Any, Any]:
         "MBG/NBD": (c.mbgnbd_probability_of_purchases, c.mbgnbd_probability_alive_at),
         "Pareto/NBD": (c.pareto_nbd_probability_of_purchases, c.pareto_nbd_probability_alive_at),
         "BG/BB": (c.bgbb_probability_of_purchases, c.bgbb_probability_alive_at),
+        "GGompertz/NBD": (None, _ggompertz_alive_at()),
     }
     if name not in table:
         raise NotImplementedError(f"conditional predictions are not available for {name}.")
