@@ -31,10 +31,22 @@ def _donations():
     return load_donations()
 
 
+def _ageing():
+    """Customers whose dropout hazard grows with age (GGompertz/NBD with b = 0.05)."""
+    from clv.models.ggompertz_nbd import GGNBDParams, simulate
+
+    rng = np.random.default_rng(2024)
+    sim = simulate(GGNBDParams(0.5, 5.0, 0.05, 1.5, 3.0), rng.uniform(26, 78, 1500), rng=rng)
+    frame = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
+    frame.index.name = "customer_id"
+    return frame
+
+
 def _models():
     from clv.models.bgbb import BetaGeoBetaBinomModel
     from clv.models.bgnbd import BetaGeoModel
     from clv.models.gamma_gamma import GammaGammaModel
+    from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
@@ -44,6 +56,7 @@ def _models():
         (ParetoNBDModel, _cdnow),
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
+        (GGompertzNBDModel, _ageing),
     ]
 
 
