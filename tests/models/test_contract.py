@@ -374,6 +374,7 @@ def _registry_cases():
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
         case("ParetoNBDModel", plain, _cdnow),
+        case("GGompertzNBDModel", plain, _cdnow),
         case("BetaGeoBetaBinomModel", plain, _donations),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
