@@ -4,11 +4,13 @@
 complaints, contacts, six-pillars scores, custom signals);
 ``validate_customers`` the static customer attributes; ``FeatureBuilder``
 turns both into one numeric row per customer as of a cutoff, using only
-events strictly before it. ``analyse_experiment`` (randomised tests) and
+events strictly before it; ``ContactModel`` models service contacts (the cost
+to serve). ``analyse_experiment`` (randomised tests) and
 ``difference_in_differences`` (dated changes hitting some groups) turn
 experiments and quasi-experiments into evidence for the ROI engine.
 """
 
+from clv.cx.contacts import ContactModel, count_contacts
 from clv.cx.drivers import drivers, plot_drivers
 from clv.cx.experiments import ExperimentResult, analyse_experiment, balance_table
 from clv.cx.features import (
@@ -34,6 +36,8 @@ from clv.cx.schema import (
 )
 
 __all__ = [
+    "ContactModel",
+    "count_contacts",
     "drivers",
     "plot_drivers",
     "DiDResult",

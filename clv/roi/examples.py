@@ -108,7 +108,8 @@ def example_investments(n_customers: int = 20_000, *, acquisition: bool = False,
     ]
     if experiment is not None:
         measured = ", ".join(experiment.measured_levers)
-        out[-1] = Investment(
+        at = next(i for i, inv in enumerate(out) if inv.name == "Onboarding call")
+        out[at] = Investment(
             "Onboarding call", cost=10_000 * k,
             shifts=[Shift("onboarding_call", "set", 1.0)],
             evidence=Evidence.from_experiment(experiment),

@@ -7,6 +7,10 @@ exact truth (parameters, covariates, latent rates and an expected-purchases
 oracle). ``simulate_dated_change_world`` is a world built outside the models'
 assumptions in which one region's support vendor fails on a known date, with
 the oracle value of fixing it.
+
+``simulate_purchase_times``, ``simulate_opportunities`` and
+``simulate_transaction_log`` draw full purchase histories (not only RFM
+summaries) from the BG/NBD, MBG/NBD, Pareto/NBD and BG/BB models.
 """
 
 from clv.synth.dated_change import (
@@ -14,6 +18,12 @@ from clv.synth.dated_change import (
     DatedChangeTruth,
     DatedChangeWorld,
     simulate_dated_change_world,
+)
+from clv.synth.transactions import (
+    rfm_from_purchase_times,
+    simulate_opportunities,
+    simulate_purchase_times,
+    simulate_transaction_log,
 )
 from clv.synth.world import (
     COVARIATES,
@@ -25,6 +35,10 @@ from clv.synth.world import (
 )
 
 __all__ = [
+    "rfm_from_purchase_times",
+    "simulate_opportunities",
+    "simulate_purchase_times",
+    "simulate_transaction_log",
     "COVARIATES",
     "CXWorld",
     "DatedChangeParams",
