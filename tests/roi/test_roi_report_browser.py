@@ -190,10 +190,11 @@ def test_first_screen_shows_recommendations_and_grade_split(result, tmp_path,
 
 
 def test_report_without_optional_columns_and_budget(result, tmp_path, close_figures) -> None:
-    """No recommendation or grade columns, no budget: the report says so, computes neither."""
+    """No recommendation column, no budget: the report says so, computes neither; the
+    NPV split by evidence grade (always in the finance table) is shown."""
     doc = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No budget was given" in doc
-    assert ">Recommendation<" not in doc and "by evidence grade" not in doc
+    assert ">Recommendation<" not in doc and "by evidence grade" in doc
     assert "half the total cost" not in doc
     text = " ".join(_parse(doc).text).replace("\u00a0", " ")
     assert (result.table()["p_roi_positive"] == 0).any()   # a finite-draw 0 % ...
