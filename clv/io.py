@@ -13,17 +13,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from clv._version import __version__
 from clv.exceptions import ModelFileError
 
-__all__ = ["MODEL_SCHEMA_VERSION", "atomic_write", "read_model_json", "write_model_json"]
+__all__ = [
+    "MODEL_SCHEMA_VERSION",
+    "atomic_write",
+    "read_model_json",
+    "spreadsheet_safe",
+    "write_model_json",
+]
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_SCHEMA_VERSION = 1
+
+#: First characters that make a spreadsheet read a cell as a formula (or, for tab and
+#: carriage return, let one through after the spreadsheet strips them).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 @contextlib.contextmanager
@@ -122,3 +137,44 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
             f"Load it with {document.get('model')}.from_json(...) or pick the right file."
         )
     return document
+
+
+def _formula_safe(value: Any) -> Any:
+    if (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as spreadsheet formulas.
+
+    A text cell (customer id, investment name, column label...) that starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written with
+    a leading ``'``, so Excel, LibreOffice and Google Sheets show it as text
+    instead of evaluating ``=HYPERLINK(...)`` or ``=cmd|...``. Text that is a
+    plain number (``-12``, ``+3.5``) is left as it is: a spreadsheet reads it
+    as that number, nothing else. Numeric columns are never changed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> spreadsheet_safe(pd.DataFrame({"id": ["=1+1", "a", "-7", "@SUM(A1)"]}))["id"].tolist()
+    ["'=1+1", 'a', '-7', "'@SUM(A1)"]
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if column.dtype == object or isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype):
+            out.isetitem(i, column.astype(object).map(_formula_safe))
+    out.columns = out.columns.map(_formula_safe)
+    if isinstance(out.index, pd.MultiIndex):
+        out.index = out.index.set_levels(
+            [level.map(_formula_safe) if level.dtype == object else level
+             for level in out.index.levels])
+    elif out.index.dtype == object or isinstance(out.index.dtype, pd.StringDtype):
+        out.index = out.index.map(_formula_safe)
+    out.index.names = [_formula_safe(n) for n in out.index.names]
+    return out

@@ -31,6 +31,7 @@ import importlib
 import json
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,7 @@ import pandas as pd
 from clv.cli.config import UsageError
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import DataError, ModelFileError, Problem
-from clv.io import atomic_write, read_model_json, write_model_json
+from clv.io import atomic_write, read_model_json, spreadsheet_safe, write_model_json
 
 __all__ = [
     "BUNDLE_MODEL",
@@ -369,7 +370,8 @@ def write_table(
     try:
         if fmt == "csv":
             with atomic_write(target, newline="") as fh:
-                frame.to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+                spreadsheet_safe(frame).to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT,
+                                               lineterminator="\n")
         elif fmt == "duckdb":
             write_duckdb_table(frame, target, table or DEFAULT_TABLE)
         else:
@@ -385,7 +387,8 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
     """Replace (or create) a table of a DuckDB database with ``frame``, atomically.
 
     In one transaction: the rows are written to a staging table
-    ``<table>__clv_staging``, the old table is dropped and the staging table is
+    ``<table>__clv_staging_<random>`` (a name no table of the database has, so a
+    user's table is never touched), the old table is dropped and the staging table is
     renamed to ``table``. A failure at any step (or a killed process) rolls the
     transaction back: readers see the old table or the new one, never a part.
     Rows keep the order of ``frame``, so the same frame gives the same table.
@@ -403,7 +406,6 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
     if not table or not table.replace("_", "a").isalnum() or table[0].isdigit():
         raise UsageError(f"--out-table must be a plain table name (letters, digits, _), got "
                          f"{table!r}.")
-    staging = f"{table}__clv_staging"
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
@@ -411,11 +413,13 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
                                f"{_one_line(exc)}.") from None
     try:
         con.execute("SET preserve_insertion_order = true")
-        con.register("clv_output", frame)
+        view = f"clv_output_{secrets.token_hex(8)}"
+        con.register(view, frame)
         con.begin()
         try:
-            con.execute(f"DROP TABLE IF EXISTS {_quote_ident(staging)}")
-            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM clv_output")
+            staging = _unused_table_name(con, f"{table}__clv_staging")
+            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM "
+                        f"{_quote_ident(view)}")
             _replace_table(con, staging, table)
             con.commit()
         except BaseException:
@@ -426,6 +430,16 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
                                f"{_one_line(exc)}; the previous table is unchanged.") from None
     finally:
         con.close()
+
+
+def _unused_table_name(con: Any, prefix: str) -> str:
+    """``prefix`` plus a random suffix naming no table or view of the database."""
+    existing = {str(r[0]).lower() for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    while True:
+        name = f"{prefix}_{secrets.token_hex(6)}"
+        if name.lower() not in existing:
+            return name
 
 
 def _replace_table(con: Any, staging: str, table: str) -> None:

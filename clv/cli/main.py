@@ -498,20 +498,33 @@ def _posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> di
     return {"thin": opts.thin, "max_draws": opts.max_draws or None}
 
 
-def _write_record(
-    run: _Run, out: Path, record: dict[str, Any], *, table: str | None = None
-) -> Path:
-    from clv.cli.io import write_json
+def _output_commit(opts: argparse.Namespace, out: Path, table: str | None = None,
+                   **inputs: Any) -> Any:
+    """Refuse an output that names an input; the :class:`~clv.cli.commit.OutputCommit` of it."""
+    from clv.cli.commit import OutputCommit, refuse_input_as_output
 
-    name = out.name.rstrip("/") or "output"
-    suffix = f".{table}.run.json" if table else ".run.json"
-    target = out.with_name(name + suffix)
-    write_json(record, target)
-    return target
+    sources = {"input": getattr(opts, "input", None), "--config": opts.config,
+               "--cx-events": getattr(opts, "cx_events", None),
+               "--customers": getattr(opts, "customers", None),
+               **{f"--{k.replace('_', '-')}": v for k, v in inputs.items()}}
+    refuse_input_as_output(out, sources, table=table, input_table=getattr(opts, "table", None),
+                           input_query=getattr(opts, "query", None))
+    return OutputCommit(out, table)
+
+
+def _stage_table(commit: Any, frame: pd.DataFrame, table: str | None) -> None:
+    """Stage a score or holdout table for ``commit`` (a file, or a DuckDB table)."""
+    from clv.cli.io import write_table
+
+    if table is not None:
+        commit.stage_table(frame)
+    else:
+        commit.stage(lambda path: write_table(frame, path))
 
 
 def _output_info(
-    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None
+    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     from clv.cli.io import file_sha256, frame_fingerprint, output_format
 
@@ -528,7 +541,7 @@ def _output_info(
     return {
         "path": str(path),
         "format": output_format(path),
-        "sha256": file_sha256(path),
+        "sha256": sha256 if sha256 is not None else file_sha256(path),
         "n_rows": n_rows,
     }
 
@@ -601,6 +614,11 @@ def _cmd_fit(run: _Run) -> int:
     if out.suffix.lower() == ".nc":
         raise UsageError(f"--out {out} names a netCDF posterior model file; add --bayes "
                          "nuts|map|advi to fit one, or write the JSON bundle to a .json file.")
+    if out.suffix.lower() != ".json":
+        raise UsageError(f"--out {out} must end with .json: `clv fit` writes a JSON model "
+                         "bundle (a top-level `out` of a job file meant for another command "
+                         "belongs in its [score] or [evaluate] table).")
+    commit = _output_commit(opts, out)
     columns = _columns(opts)
     time_unit = opts.time_unit or "W"
     transactions, rfm, info = _training_summary(run, columns, time_unit)
@@ -628,8 +646,7 @@ def _cmd_fit(run: _Run) -> int:
         features=features,
     )
     with run.step("write", f"writing {out}"):
-        write_bundle(bundle, out)
-    from clv.cli.io import file_sha256
+        commit.stage(lambda path: write_bundle(bundle, path))
 
     cx_record = {} if features is None else {
         "cx_events": features["cx_events"], "customers": features["customers"]}
@@ -637,7 +654,7 @@ def _cmd_fit(run: _Run) -> int:
         input={**info, "n_customers": len(rfm), **cx_record},
         model={
             "path": str(out),
-            "sha256": file_sha256(out),
+            "sha256": commit.staged_sha256(),
             **({} if features is None else {
                 "cx_cutoff": features["cutoff"],
                 **{k: features[k] for k in ("purchase_covariates", "dropout_covariates",
@@ -650,7 +667,7 @@ def _cmd_fit(run: _Run) -> int:
             "params": transaction_model.params_.to_dict(),
         },
     )
-    run_path = _write_record(run, out, record)
+    run_path = commit.commit(record)
     if not opts.quiet:
         run.say(
             f"{type(transaction_model).__name__} on {len(rfm)} customers "
@@ -806,12 +823,12 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
     """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
-    from clv.cli.io import file_sha256
     from clv.cli.posterior import write_posterior_bundle
 
     opts = run.opts
     method = opts.bayes
     kwargs = _check_bayes_options(opts, out)
+    commit = _output_commit(opts, out)
     columns = _columns(opts)
     time_unit = opts.time_unit or "W"
     _, rfm, info = _training_summary(run, columns, time_unit)
@@ -842,8 +859,9 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
         "sampler": {k: v for k, v in kwargs.items() if k != "cores"},
     }
     with run.step("write", f"writing {out}"):
-        write_posterior_bundle(transaction_model, spend_model, out, time_unit=time_unit,
-                               columns=columns, training=training)
+        commit.stage(lambda path: write_posterior_bundle(
+            transaction_model, spend_model, path, time_unit=time_unit, columns=columns,
+            training=training))
     summaries = {"transaction_model": transaction_model.summary()}
     if spend_model is not None:
         summaries["spend_model"] = spend_model.summary()
@@ -852,7 +870,7 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
         model={
             "path": str(out),
             "format": "netcdf",
-            "sha256": file_sha256(out),
+            "sha256": commit.staged_sha256(),
             "method": method,
             "sampler": training["sampler"],
             "transaction_model": type(transaction_model).__name__,
@@ -863,7 +881,7 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
                           for role, table in summaries.items()},
         },
     )
-    run_path = _write_record(run, out, record)
+    run_path = commit.commit(record)
     if not opts.quiet:
         for role, table in summaries.items():
             name = type(transaction_model if role == "transaction_model" else spend_model).__name__
@@ -894,7 +912,7 @@ def _model_names(bundle: Any) -> tuple[str, str | None]:
 
 
 def _cmd_score(run: _Run) -> int:
-    from clv.cli.io import check_output_path, output_format, write_table
+    from clv.cli.io import check_output_path, output_format
 
     opts = run.opts
     spark = opts.engine == "spark"
@@ -903,6 +921,7 @@ def _cmd_score(run: _Run) -> int:
     out = check_output_path(out_arg, directory=fmt == "directory")
     table_name = _out_table(opts, fmt)
     model_path = _need(opts, "model", "the model file written by `clv fit`")
+    commit = _output_commit(opts, out, table_name, model=model_path)
     horizon = _horizon(opts.horizon)
     discount, margin = _validate_value_options(opts)
     with run.step("load_model", f"loading {model_path}"):
@@ -938,7 +957,7 @@ def _cmd_score(run: _Run) -> int:
         n_scored, observation_end = len(table), _observation_end(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
-            write_table(table, out, table=table_name)
+            _stage_table(commit, table, table_name)
     record = run.record(
         input={**info, "n_customers": n_scored, **cx_info},
         model={
@@ -959,9 +978,10 @@ def _cmd_score(run: _Run) -> int:
             "time_unit": bundle.time_unit,
             **posterior,
         },
-        output=_output_info(out, n_scored, table=table_name, frame=table),
+        output=_output_info(out, n_scored, table=table_name, frame=table,
+                            sha256=commit.staged_sha256()),
     )
-    run_path = _write_record(run, out, record, table=table_name)
+    run_path = commit.commit(record)
     where = f"{out} (table {table_name})" if table_name else str(out)
     run.say(f"scored {n_scored} customers -> {where} (run record {run_path})")
     return EXIT_OK
@@ -1130,14 +1150,16 @@ def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
 def _cmd_evaluate(run: _Run) -> int:
     import json
 
-    from clv.cli.io import check_output_path, output_format, write_table
+    from clv.cli.io import check_output_path, output_format
 
     opts = run.opts
     out = None
     table_name = None
+    commit = None
     if opts.out is not None:
         out = check_output_path(opts.out)
         table_name = _out_table(opts, output_format(out))
+        commit = _output_commit(opts, out, table_name)
     calibration_end = _need(opts, "calibration_end", "last day of the calibration period")
     names = [n.strip() for n in (opts.model or "bgnbd").split(",") if n.strip()]
     for name in names:
@@ -1165,16 +1187,17 @@ def _cmd_evaluate(run: _Run) -> int:
         "time_unit": opts.time_unit or "W",
         "metrics": metrics,
     }
-    if out is not None:
+    if out is not None and commit is not None:
         with run.step("write", f"writing {out}"):
-            write_table(per_customer, out, table=table_name)
+            _stage_table(commit, per_customer, table_name)
         record = run.record(
             input={**info, "n_customers": len(per_customer)},
             parameters={k: v for k, v in result.items() if k != "metrics"},
             metrics=metrics,
-            output=_output_info(out, len(per_customer), table=table_name, frame=per_customer),
+            output=_output_info(out, len(per_customer), table=table_name, frame=per_customer,
+                                sha256=commit.staged_sha256()),
         )
-        _write_record(run, out, record, table=table_name)
+        commit.commit(record)
     if opts.json:
         from clv.cli.io import _plain
 

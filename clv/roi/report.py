@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.io import atomic_write
+from clv.io import atomic_write, spreadsheet_safe
 from clv.roi.evaluate import RoiResult
 from clv.roi.spec import GRADES
 
@@ -125,7 +125,7 @@ def write_tables(result: RoiResult, directory: str | os.PathLike[str], *,
     def put(name: str, frame: pd.DataFrame, index: bool) -> None:
         path = out_dir / name
         with atomic_write(path, newline="") as fh:
-            frame.to_csv(fh, index=index, float_format="%.6g")
+            spreadsheet_safe(frame).to_csv(fh, index=index, float_format="%.6g")
         written.append(path)
 
     put(f"{prefix}.csv", result.table(), True)
