@@ -11,6 +11,7 @@ Model files are JSON documents with a ``schema_version``; pickle is never used.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -88,14 +89,39 @@ def atomic_write(
         raise
 
 
+#: Largest model file read (bytes): model documents are a few kilobytes.
+MAX_MODEL_BYTES = 16 * 2**20
+#: Deepest nesting of lists and objects accepted in a model document.
+MAX_MODEL_DEPTH = 32
+
+
+def content_checksum(document: dict[str, Any]) -> str:
+    """SHA-256 of a model document's content (every key but ``checksum``), canonical JSON.
+
+    Examples
+    --------
+    >>> content_checksum({"a": 1, "b": [1.5]}) == content_checksum({"b": [1.5], "a": 1})
+    True
+    """
+    body = {k: v for k, v in document.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def write_model_json(path: str | os.PathLike[str], model: str, payload: dict[str, Any]) -> None:
-    """Write a model file: ``payload`` plus ``schema_version``, ``model`` and ``clv_version``."""
+    """Write a model file: ``payload`` plus ``schema_version``, ``model``, ``clv_version``.
+
+    The document also gets ``checksum``, the :func:`content_checksum` of the
+    rest, which :func:`read_model_json` verifies: a file changed by hand or
+    damaged on disk is refused instead of scored.
+    """
     document = {
         "schema_version": MODEL_SCHEMA_VERSION,
         "model": model,
         "clv_version": __version__,
         **payload,
     }
+    document["checksum"] = content_checksum(document)
     with atomic_write(path) as fh:
         json.dump(document, fh, indent=2, allow_nan=True)
         fh.write("\n")
@@ -112,12 +138,26 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
     """
     path = Path(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_MODEL_BYTES + 1)
     except FileNotFoundError:
         raise ModelFileError(f"model file '{path}' does not exist.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    if len(raw) > MAX_MODEL_BYTES:
+        raise ModelFileError(f"'{path}' is larger than {MAX_MODEL_BYTES // 2**20} MB; clv model "
+                             "files are a few kilobytes. Pick the right file.")
+    if raw[:8] == b"\x89HDF\r\n\x1a\n" or raw[:4] in (b"CDF\x01", b"CDF\x02"):
+        raise ModelFileError(f"'{path}' is a netCDF file, not a JSON model file. Posterior model "
+                             "files written by `clv fit --bayes` end with .nc: rename it.")
+    if _nesting_depth(raw) > MAX_MODEL_DEPTH:
+        raise ModelFileError(f"'{path}' is not a clv model file: its JSON is nested more than "
+                             f"{MAX_MODEL_DEPTH} levels deep.")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError includes json.JSONDecodeError and integers of more than 4300 digits
+        text = " ".join(str(exc).split())[:200]
         raise ModelFileError(
-            f"'{path}' is not a clv model file (not valid JSON: {exc}). "
+            f"'{path}' is not a clv model file (not valid JSON: {text}). "
             "Model files are written by `model.to_json(path)` or `clv fit --out`."
         ) from None
     if not isinstance(document, dict) or "schema_version" not in document:
@@ -131,12 +171,41 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
             f"'{path}' has model schema_version {version!r}; this clv ({__version__}) reads "
             f"schema_version {MODEL_SCHEMA_VERSION}. Refit the model with this version of clv."
         )
+    checksum = document.get("checksum")
+    if checksum is not None and checksum != content_checksum(document):
+        raise ModelFileError(
+            f"'{path}' was changed after clv wrote it: its content does not match its "
+            "checksum (edited by hand, or damaged on disk). Refit the model, or restore the "
+            "file from a backup."
+        )
     if model is not None and document.get("model") != model:
         raise ModelFileError(
             f"'{path}' holds a {document.get('model')!r} model, not a {model!r}. "
             f"Load it with {document.get('model')}.from_json(...) or pick the right file."
         )
     return document
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def _formula_safe(value: Any) -> Any:

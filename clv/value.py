@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.exceptions import ClvWarning
+from clv.exceptions import ClvWarning, DataError, Problem
 from clv.models._mle import unique_rows
 
 __all__ = ["customer_lifetime_value", "customer_lifetime_value_table"]
@@ -88,11 +88,12 @@ def _check_time_unit(transaction_model: Any, data: pd.DataFrame) -> None:
     fitted = getattr(transaction_model, "time_unit_", None)
     given = data.attrs.get("time_unit")
     if fitted and given and str(fitted) != str(given):
-        raise ValueError(
-            f"the transaction model was fitted on data in periods of '{fitted}' but data is in "
-            f"periods of '{given}'; horizon and discount_rate are per period, so rebuild the RFM "
-            "frame with the model's time_unit."
-        )
+        raise DataError(
+            [Problem(None, f"the transaction model was fitted on data in periods of "
+                     f"'{fitted}' but data is in periods of '{given}' (horizon and "
+                     "discount_rate are per period)",
+                     "rebuild the RFM frame with the model's time_unit.")],
+            what="the data to value")
 
 
 def _cumulative_purchases(model: Any, data: pd.DataFrame, grid: np.ndarray) -> np.ndarray:

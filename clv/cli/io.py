@@ -34,6 +34,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,13 +262,25 @@ def _read_csv(path: Path, columns: Sequence[str],
         header = pd.read_csv(path, nrows=0)
         if any(c not in header.columns for c in columns):
             raise _missing_columns(path, columns, list(header.columns))
-        dtype = {id_column: "str"} if id_column is not None else None
-        return pd.read_csv(path, usecols=list(columns), dtype=dtype), list(header.columns)
+        names = [str(c) for c in header.columns]
+        # Every column is tokenized (not only ``usecols``): pandas drops the extra fields
+        # of a row longer than the header without a word when it reads some columns only.
+        # Unused columns are kept as text and dropped at once.
+        dtype = {c: "str" for c in names if c not in columns}
+        if id_column is not None:
+            dtype[id_column] = "str"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, dtype=dtype)
+        if list(frame.columns) != names:
+            raise pd.errors.ParserError("the header changed while reading")
+        return frame[list(columns)], names
     except pd.errors.EmptyDataError:
         raise DataError([Problem(None, "the file is empty (no header, no rows)",
                                  "write the transactions with a header row")],
                         what=f"'{path}'") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError,
+            ValueError) as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError([Problem(None, f"cannot be parsed as CSV ({_one_line(exc)})",
@@ -332,6 +345,12 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
                 raise UsageError(f"--query failed on '{path}': {_one_line(exc)}") from None
             if rel is None:
                 raise UsageError("--query must be a SELECT returning the transactions.")
+            missing = [c for c in columns if c not in rel.columns]
+            if missing:
+                shown = ", ".join(repr(str(c)) for c in list(rel.columns)[:20])
+                raise UsageError(f"--query returns the columns {shown}, not {missing}: select "
+                                 "them (or alias them: SELECT id AS customer_id, ...), or pass "
+                                 "--customer-col/--date-col/--value-col.")
         if any(c not in rel.columns for c in columns):
             raise _missing_columns(path, columns, rel.columns)
         try:
@@ -597,14 +616,25 @@ def _model_document(model: Any) -> dict[str, Any]:
         return json.loads(target.read_text(encoding="utf-8"))
 
 
+#: Model classes allowed in each role of a bundle.
+_ROLE_CLASSES = {
+    "transaction model": frozenset(cls for _, cls in TRANSACTION_MODELS.values()),
+    "spend model": frozenset({"GammaGammaModel"}),
+}
+
+
 def _model_from_document(document: Any, path: Path, role: str) -> Any:
     if not isinstance(document, dict) or "model" not in document:
         raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is not a model "
                              "document. Refit with `clv fit`.")
     name = document["model"]
-    if name not in _MODEL_CLASSES:
-        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {name!r}; this clv knows "
-                             f"{', '.join(sorted(_MODEL_CLASSES))}.")
+    if not isinstance(name, str) or name not in _MODEL_CLASSES:
+        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {_one_line(name)}; this "
+                             f"clv knows {', '.join(sorted(_MODEL_CLASSES))}.")
+    if name not in _ROLE_CLASSES[role]:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is a {name}, "
+                             f"which cannot be one ({role}s are "
+                             f"{', '.join(sorted(_ROLE_CLASSES[role]))}). Refit with `clv fit`.")
     module, cls_name = _MODEL_CLASSES[name]
     cls = getattr(importlib.import_module(module), cls_name)
     with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
@@ -615,6 +645,9 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
         except ModelFileError as exc:
             raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
                 from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} cannot be "
+                                 f"read ({_one_line(exc)}). Refit with `clv fit`.") from None
     params = getattr(model, "params_", None)
     if params is not None:
         values = np.asarray(params, dtype=np.float64)
@@ -626,6 +659,22 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
                                  f"that are not finite and positive ({', '.join(bad)}). Refit "
                                  "with `clv fit`.")
     return model
+
+
+def check_spend_q(q: np.ndarray, path: str | os.PathLike[str], what: str = "") -> None:
+    """Refuse a Gamma-Gamma spend model (or draws) with ``q <= 1`` (ModelFileError, exit 5).
+
+    Its mean spend ``p v / (q - 1)`` is infinite, so one-time buyers would get
+    no finite expected spend or CLV.
+    """
+    bad = ~(np.asarray(q, dtype=np.float64) > 1.0)
+    if bad.any():
+        share = f"{int(bad.sum())} of {bad.size} draws of " if bad.size > 1 else ""
+        raise ModelFileError(
+            f"'{path}': {share}the spend model's q are <= 1{what}: the mean spend p*v/(q-1) "
+            "is infinite (a very heavy right tail of customer mean spend), so expected spend "
+            "and CLV of one-time buyers are undefined. Check monetary_value for outliers, or "
+            "cap it, and refit.")
 
 
 def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
@@ -687,6 +736,14 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
                              f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
+    for role, model in (("transaction model", transaction_model), ("spend model", spend_model)):
+        unit = getattr(model, "time_unit_", None)
+        if unit is not None and role == "transaction model" and str(unit) != time_unit:
+            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} was fitted "
+                                 f"in periods of {unit!r} but the bundle says {time_unit!r}. "
+                                 "Refit with `clv fit`.")
+    if spend_model is not None:
+        check_spend_q(np.asarray([float(spend_model.params_["q"])]), path)
     if features is not None:
         from clv.cli.cx_features import check_section
 

@@ -233,8 +233,24 @@ class _Run:
         }
 
 
+#: Longest line of an error or warning message (values in messages are user data).
+MAX_LINE = 1000
+#: Most lines of one error message.
+MAX_LINES = 60
+
+
+def _clip_message(text: str) -> str:
+    """A message with every line, and the number of lines, bounded."""
+    from clv.exceptions import clip
+
+    lines = [clip(line, MAX_LINE) for line in str(text).splitlines()[: MAX_LINES + 1]]
+    if len(lines) > MAX_LINES:
+        lines[MAX_LINES:] = ["... (more lines left out)"]
+    return "\n".join(lines)
+
+
 def _warning_lines(caught: Sequence[warnings.WarningMessage]) -> list[str]:
-    return [f"{w.category.__name__}: {w.message}" for w in caught]
+    return [_clip_message(f"{w.category.__name__}: {w.message}") for w in caught]
 
 
 # ---------------------------------------------------------------------- shared steps
@@ -346,6 +362,7 @@ def _drop_after(
 
     end = _end_of_day(run.opts.as_of)
     if end is None:
+        _refuse_future_dates(frame, date_col, str(info["columns"]["customer_col"]))
         return frame
     column = frame[date_col]
     try:
@@ -375,6 +392,34 @@ def _drop_after(
                 what="the transactions",
             )
     return frame
+
+
+def _refuse_future_dates(frame: pd.DataFrame, date_col: str, customer_col: str) -> None:
+    """Without --as-of the last transaction ends the observation: refuse one after today.
+
+    A single typo (2099-01-01) would move the observation end to 2099 for every
+    customer and every P(alive) to about 0.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from clv.data.validate import _implausible_dates
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            dates = pd.to_datetime(frame[date_col], errors="coerce")
+        if isinstance(dates.dtype, pd.DatetimeTZDtype):
+            return  # reported by the data layer
+        values = np.asarray(dates.to_numpy())
+    except (TypeError, ValueError, OverflowError):
+        return  # unparseable dates are reported by the data layer
+    tomorrow = pd.Timestamp(_dt.datetime.now(_dt.UTC).date()) + pd.Timedelta(days=2)
+    problems = _implausible_dates(values, date_col, frame[customer_col].to_numpy(),
+                                  "for customer_id", after=tomorrow)
+    problems = [p for p in problems if "run date" in p.message]
+    if problems:
+        raise DataError(problems, what="the transactions")
 
 
 def _observation_end(rfm: pd.DataFrame, as_of: _dt.date | None) -> str | None:
@@ -1254,7 +1299,7 @@ def _log_level(opts: argparse.Namespace) -> int:
 
 
 def _error(command: str, kind: str, message: str, *hints: str) -> None:
-    text = str(message).rstrip()
+    text = _clip_message(str(message).rstrip())
     first, _, rest = text.partition("\n")
     lines = [f"clv {command}: {kind}: {first}"]
     if rest:

@@ -81,6 +81,24 @@ def finance_summary(table: pd.DataFrame) -> str:
     return t.to_string()
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """Fail before any work (I/O error, exit 5) if ``out_dir`` cannot be created or written."""
+    import os
+
+    from clv.cli.io import InputOutputError
+
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputOutputError(f"cannot create output directory '{out_dir}': '{existing}' is "
+                               "not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputOutputError(f"cannot write output directory '{out_dir}': '{existing}' is not "
+                               "writable (permissions, or a read-only file system). Choose "
+                               "another --out.")
+
+
 def run_roi(run: _Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
@@ -93,6 +111,7 @@ def run_roi(run: _Run, *, html: bool) -> int:
     out_dir = Path(_need(opts, "out", "the output directory"))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out '{out_dir}' is a file; {opts.command} writes a directory.")
+    _check_out_dir(out_dir)
     as_of: _dt.date = _need(opts, "as_of", "the last day of the calibration period")
     events_path = _need(opts, "cx_events", "the CX events")
     inv_path = _need(opts, "investments", "the investments to value")

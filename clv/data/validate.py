@@ -205,9 +205,18 @@ def _check_transactions(
             f"transactions must be a pandas DataFrame, got {type(transactions).__name__}."
         )
     problems: list[Problem] = []
-    roles = {customer_id_col: "customer id", date_col: "date"}
+    named = [(customer_id_col, "customer id", "customer_id_col"), (date_col, "date", "date_col")]
     if value_col is not None:
-        roles[value_col] = "value"
+        named.append((value_col, "value", "value_col"))
+    for i, (name, _, arg) in enumerate(named):
+        for other, _, other_arg in named[:i]:
+            if name == other:
+                problems.append(Problem(
+                    str(name), f"is given both as {other_arg} and as {arg}",
+                    "each role needs its own column: pass the right column names."))
+    if problems:
+        raise DataError(problems, what="the transactions")
+    roles = {name: role for name, role, _ in named}
     present = {}
     for name, role in roles.items():
         problem = _column_problem(transactions, name, role)
@@ -256,6 +265,7 @@ def _check_transactions(
         problems.extend(value_problems)
 
     if dates is not None and not np.isnat(dates).all():
+        problems.extend(_implausible_dates(dates, str(date_col), ids, who))
         last = pd.Timestamp(dates[~np.isnat(dates)].max())
         if observation_end is None:
             end = last
@@ -311,6 +321,47 @@ def _check_transactions(
             )
         )
     return _Checked(arrays=arrays, observation_end=end, calibration_end=cal, warnings=tuple(found))
+
+
+#: Transactions before this day are typos (year 1, 1500, 1900-01-01 placeholders...).
+EARLIEST_DATE = pd.Timestamp("1900-01-02")
+
+
+def _implausible_dates(
+    dates: np.ndarray, name: str, ids: np.ndarray | object, who: str, *,
+    after: pd.Timestamp | None = None,
+) -> list[Problem]:
+    """Dates no transaction log has: before 1900-01-02, or on or after ``after``.
+
+    The ``clv`` command passes ``after`` = the day after the run date when no
+    ``--as-of`` is given: a single row dated 2099 would otherwise move the
+    default observation end (the last transaction) to 2099 for every customer,
+    and the model would call everyone dead. The Python API does not (simulated
+    logs may lie in the future).
+    """
+    unit = np.datetime_data(dates.dtype)[0]
+    ticks = dates.view(np.int64)
+    valid = ~np.isnat(dates)
+    problems = []
+    early = valid & (ticks < _timestamp_tick(EARLIEST_DATE, unit))
+    if early.any():
+        first = dates[early].min()
+        problems.append(Problem(
+            name, f"has {_rows(int(early.sum()))} dated before {EARLIEST_DATE.date()} (the "
+            f"earliest is {str(first)[:10]}), {who}",
+            "these are typos or placeholder dates: correct them or drop these rows.",
+            _example_ids(ids, early)))
+    if after is not None:
+        late = valid & (ticks >= _timestamp_tick(after, unit))
+        if late.any():
+            problems.append(Problem(
+                name, f"has {_rows(int(late.sum()))} dated after the run date (the latest is "
+                f"{str(dates[late].max())[:10]}), {who}; the observation end would move "
+                "there for every customer",
+                "correct these dates or drop these rows; or pass observation_end "
+                "(clv: --as-of) to leave later transactions out.",
+                _example_ids(ids, late)))
+    return problems
 
 
 def _calibration_problems(
@@ -438,7 +489,8 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
             problems.append(problem)
             continue
         col = rfm[name]
-        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        if (pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype)
+                or pd.api.types.is_complex_dtype(col.dtype)):
             problems.append(
                 Problem(
                     name,
@@ -512,6 +564,14 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Pr
                 "recency must be <= T. Check that observation_end is after every transaction.",
             )
         if x is not None:
+            add(
+                (x > 0) & (t_x == 0),
+                RECENCY,
+                "is 0 for {n} with repeat purchases (frequency > 0)",
+                "a repeat purchase comes after the first one, so recency > 0 where "
+                "frequency > 0; check how recency was computed (time from the first to the "
+                "last purchase).",
+            )
             add(
                 (x == 0) & (t_x != 0) & ~np.isnan(t_x),
                 RECENCY,

@@ -221,6 +221,24 @@ def rfm_problems(
     return problems
 
 
+def check_penalizer(penalizer: object) -> float:
+    """``penalizer`` as a float, or ``ValueError`` unless it is a finite number >= 0.
+
+    Examples
+    --------
+    >>> check_penalizer(0.01)
+    0.01
+    """
+    try:
+        value = float(penalizer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"penalizer must be a number >= 0, got {penalizer!r}.") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"penalizer must be a finite number >= 0 (an L2 penalty), got "
+                         f"{penalizer!r}.")
+    return value
+
+
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments stored in a model document (JSON lists back to tuples)."""
     init = dict(doc.get("init", {}))
@@ -262,12 +280,14 @@ class ParametricModel:
     _design: Design = Design((), {})
     covariate_penalty: float = 0.0
     coefficient_priors: dict[str, tuple[float, float]] | None = None
+    #: Repeat-purchase models cannot be estimated without a single repeat buyer.
+    _needs_repeat_buyers: ClassVar[bool] = False
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,
                  covariate_penalty: float = 0.0,
                  coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
-        self.penalizer = penalizer
+        self.penalizer = check_penalizer(penalizer)
         covariates = dict(covariates or {})
         unknown = set(covariates) - {lv.process for lv in self._levers}
         if unknown:
@@ -348,6 +368,15 @@ class ParametricModel:
         frame = self._frame(data)
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
+        elif self._needs_repeat_buyers and len(frame) and not bool(
+                (frame["frequency"].to_numpy() > 0).any()):
+            raise DataError(
+                [Problem("frequency", f"is 0 for all {len(frame)} customers (nobody made a "
+                         "repeat purchase): the purchase rate and the dropout cannot be told "
+                         "apart, so no estimate would mean anything",
+                         "use a longer observation window, or check the customer and date "
+                         "columns of the transaction log")],
+                what=f"the data passed to {type(self).__name__}")
         if len(frame) == 0:
             raise DataError(
                 [
