@@ -171,17 +171,16 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
             f"'{path}' has model schema_version {version!r}; this clv ({__version__}) reads "
             f"schema_version {MODEL_SCHEMA_VERSION}. Refit the model with this version of clv."
         )
-    checksum = document.get("checksum")
-    if checksum is not None and checksum != content_checksum(document):
-        raise ModelFileError(
-            f"'{path}' was changed after clv wrote it: its content does not match its "
-            "checksum (edited by hand, or damaged on disk). Refit the model, or restore the "
-            "file from a backup."
-        )
     if model is not None and document.get("model") != model:
         raise ModelFileError(
             f"'{path}' holds a {document.get('model')!r} model, not a {model!r}. "
             f"Load it with {document.get('model')}.from_json(...) or pick the right file."
+        )
+    checksum = document.get("checksum")
+    if checksum is not None and checksum != content_checksum(document):
+        raise ModelFileError(
+            f"'{path}' is damaged or was edited after clv wrote it: its content does not "
+            "match its checksum. Refit the model, or restore the file from a backup."
         )
     return document
 

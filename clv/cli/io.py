@@ -309,6 +309,7 @@ def _read_parquet(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, lis
                             what=f"'{path}'") from None
         if any(c not in rel.columns for c in columns):
             raise _missing_columns(path, columns, rel.columns)
+        _refuse_nested(rel, columns, path)
         try:
             return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
         except duckdb.Error as exc:
@@ -353,6 +354,7 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
                                  "--customer-col/--date-col/--value-col.")
         if any(c not in rel.columns for c in columns):
             raise _missing_columns(path, columns, rel.columns)
+        _refuse_nested(rel, columns, path)
         try:
             return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
         except duckdb.Error as exc:
@@ -361,6 +363,20 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
                             what=f"'{path}'") from None
     finally:
         con.close()
+
+
+def _refuse_nested(rel: Any, columns: Sequence[str], path: Path) -> None:
+    """DataError for a needed column of LIST, STRUCT, MAP, UNION or BLOB type."""
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    problems = []
+    for name in columns:
+        kind = types.get(name, "")
+        if kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION", "BLOB")):
+            problems.append(Problem(name, f"has the nested or binary type {kind[:80]}",
+                                    "store one plain value per row (text or integer ids, "
+                                    "dates, numbers): extract it from the nested value first"))
+    if problems:
+        raise DataError(problems, what=f"'{path}'")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -369,9 +369,9 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
                                                  SPEND_MODELS, "spend model")
     stored = attrs.get("content_sha256")
     if stored is not None and posterior_checksum(attrs, groups) != stored:
-        raise ModelFileError(f"'{path}' was changed after clv wrote it: its draws or "
-                             "attributes do not match its checksum (damaged on disk, or "
-                             "edited). Refit with `clv fit --bayes`, or restore the file.")
+        raise ModelFileError(f"'{path}' is damaged or was edited after clv wrote it: its "
+                             "draws or attributes do not match its checksum. Refit with `clv "
+                             "fit --bayes`, or restore the file.")
     if spend is not None:
         from clv.cli.io import check_spend_q
 

@@ -64,7 +64,8 @@ def rfm_problems(
     values: dict[str, np.ndarray] = {}
     for c in present:
         col = frame[c]
-        if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+                and not pd.api.types.is_complex_dtype(col)):
             problems.append(
                 Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers")
             )
@@ -169,12 +170,14 @@ def rfm_problems(
                     )
                 )
             pos = (values["frequency"] > 0) & (tx == 0)
-            if integer_T and pos.any():
+            if pos.any():  # the same rule as clv.data.validate_rfm
                 problems.append(
                     Problem(
                         "recency",
                         f"is 0 for {int(pos.sum())} customers with repeat purchases",
-                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)",
+                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)"
+                        if integer_T else "a repeat purchase comes after the first one, so "
+                        "recency > 0 where frequency > 0; check how recency was computed",
                         _ids(frame, pos),
                     )
                 )
