@@ -144,6 +144,12 @@ def run_roi(run: _Run, *, html: bool) -> int:
     opts.as_of = opts.holdout_end or as_of  # read transactions up to the end of the holdout
     transactions, info = _read(run, columns)
     opts.as_of = as_of
+    from clv.data import validate_transactions
+
+    with run.step("validate", "checking the transactions"):  # every problem, before any work
+        validate_transactions(transactions, customer_id_col=str(columns["customer_col"]),
+                              date_col=str(columns["date_col"]),
+                              value_col=str(columns["value_col"]))
     with run.step("read", "reading CX events and customers"):
         events = read_frame(events_path, "--cx-events")
         customers = (read_frame(opts.customers, "--customers") if opts.customers else None)

@@ -266,7 +266,7 @@ def test_roi_into_an_unwritable_directory_is_an_io_error_before_any_work(tmp_pat
     try:
         inv = tmp_path / "inv.json"
         inv.write_text('{"investments": [{"name": "x", "cost": 1, "shifts": [{"column": '
-                       '"nps", "mode": "absolute", "amount": 1}]}]}')
+                       '"nps", "mode": "add", "amount": 1}]}]}')
         code, err = run(capsys, "roi", tmp_path / "missing.csv", "--cx-events",
                         tmp_path / "missing_events.csv", "--investments", inv, "--as-of",
                         AS_OF, "--out", ro / "out")
