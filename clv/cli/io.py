@@ -731,9 +731,11 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     kind = document.get("model")
     if kind != BUNDLE_MODEL:
         hint = (f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
-                " (transaction and spend model together)." if kind in _MODEL_CLASSES else "")
-        raise ModelFileError(f"'{path}' is not a clv model bundle (model = {kind!r}).{hint} "
-                             "Write one with `clv fit ... --out model.json`.")
+                " (transaction and spend model together)."
+                if isinstance(kind, str) and kind in _MODEL_CLASSES else "")
+        raise ModelFileError(f"'{path}' is not a clv model bundle (model = "
+                             f"{_one_line(repr(kind))}).{hint} Write one with `clv fit ... "
+                             "--out model.json`.")
     try:
         time_unit = document["time_unit"]
         columns = dict(document["columns"])
