@@ -105,3 +105,13 @@ def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_pat
     assert "unexpected character '@'" in err and "Traceback" not in err
     assert not (tmp_path / "PWNED").exists()
     assert not (out / "report.html").exists()
+
+
+def test_roi_without_customers_runs(world_files, tmp_path) -> None:
+    """--customers is optional: every customer of the transactions gets CX features."""
+    d, _ = world_files
+    out = tmp_path / "out"
+    args = [a for a in _args(d, out) if a not in ("--customers", str(d / "customers.csv"))]
+    assert main(["roi", *args]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["input"]["customers"] is None and len(record["results"]["table"]) == 3

@@ -230,6 +230,16 @@ def test_netcdf_with_flipped_bytes_or_named_json_is_refused(tmp_path, capsys, fi
     assert code == 5 and "posterior model files end with .nc" in err, err
 
 
+@pytest.mark.parametrize("value", ["[" * 50_000 + "]" * 50_000, '{"a": ' + "9" * 5000 + "}"])
+def test_hostile_netcdf_attributes_exit_5(tmp_path, capsys, files, value):
+    model = tmp_path / "m.nc"
+    model.write_bytes(files["nc"].read_bytes())
+    with h5py.File(model, "a") as fh:
+        fh.attrs["columns_json"] = value
+    code, err = score(capsys, files, files["csv"], "--as-of", AS_OF, model=model)
+    assert code == 5 and "attribute 'columns_json'" in err and "Traceback" not in err, err
+
+
 # ---------------------------------------------------------------------- messages, exit codes
 def test_error_messages_never_echo_a_huge_value_in_full(tmp_path, capsys, files):
     src = tmp_path / "tx.csv"
