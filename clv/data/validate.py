@@ -179,7 +179,7 @@ def _column_problem(frame: pd.DataFrame, name: Hashable, role: str) -> Problem |
     shown = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
     return Problem(
         str(name),
-        f"({role}) is not in the frame; its columns are {shown}",
+        f"({role}) is not in the frame (missing); its columns are {shown}",
         f"{hint}pass the name of the {role} column.",
     )
 
@@ -471,6 +471,45 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
         wanted = list(RFM_COLUMNS) + [c for c in (MONETARY_VALUE, WEIGHT) if c in rfm.columns]
     else:
         wanted = list(dict.fromkeys(columns))
+    problems = rfm_rule_problems(rfm, wanted)
+    if problems:
+        raise DataError(problems, what="the RFM data")
+
+
+def rfm_rule_problems(
+    rfm: pd.DataFrame, columns: Sequence[str], *, zero_T_ok: bool = False,
+    integer_T: bool = False, repeat_recency: bool = True,
+) -> list[Problem]:
+    """Every problem of an RFM frame: the one set of rules of clv.
+
+    :func:`validate_rfm` raises them; every model's ``fit`` (through
+    ``clv.models._base.rfm_problems``) checks its columns with the same
+    function, so an RFM frame is refused or accepted the same way everywhere.
+
+    Parameters
+    ----------
+    rfm : pandas.DataFrame
+        RFM frame indexed by customer id.
+    columns : sequence of str
+        Columns to require and check (``weight`` is checked too when present).
+    zero_T_ok : bool
+        Accept ``T == 0`` for customers without repeat purchases (first seen in
+        the last period): the transaction models' likelihood is defined there.
+    integer_T : bool
+        ``recency`` and ``T`` count discrete opportunities (BG/BB): they must
+        be whole numbers.
+    repeat_recency : bool
+        Refuse ``recency == 0`` where ``frequency > 0`` (data and fits). Off
+        for predictions of continuous-time models, where that point is the
+        limit of a recent repeat purchase (e.g. the edge of a P(alive) grid).
+
+    Returns
+    -------
+    list of Problem
+    """
+    wanted = list(dict.fromkeys(columns))
+    if WEIGHT in rfm.columns and WEIGHT not in wanted:
+        wanted.append(WEIGHT)
     problems: list[Problem] = []
     if len(rfm) == 0:
         problems.append(Problem(None, "the RFM frame has no rows", "pass at least one customer."))
@@ -512,10 +551,10 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
             )
             values = np.where(bad, np.nan, values)
         data[name] = values
-    problems.extend(_rfm_value_problems(data, ids))
+    problems.extend(_rfm_value_problems(data, ids, zero_T_ok=zero_T_ok, integer_T=integer_T,
+                                        repeat_recency=repeat_recency or integer_T))
     problems.extend(_index_problems(rfm.index))
-    if problems:
-        raise DataError(problems, what="the RFM data")
+    return problems
 
 
 _RFM_ROLES = {
@@ -527,7 +566,9 @@ _RFM_ROLES = {
 }
 
 
-def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Problem]:
+def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray, *,
+                        zero_T_ok: bool = False, integer_T: bool = False,
+                        repeat_recency: bool = True) -> list[Problem]:
     """Range and consistency checks between RFM columns (NaN means 'already reported')."""
     problems: list[Problem] = []
 
@@ -565,7 +606,7 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Pr
             )
         if x is not None:
             add(
-                (x > 0) & (t_x == 0),
+                (x > 0) & (t_x == 0) & repeat_recency,
                 RECENCY,
                 "is 0 for {n} with repeat purchases (frequency > 0)",
                 "a repeat purchase comes after the first one, so recency > 0 where "
@@ -580,13 +621,22 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Pr
                 "set recency to 0 where frequency is 0.",
             )
     if age is not None:
+        nonpositive = age <= 0
+        if zero_T_ok and x is not None:
+            # first seen in the last period: no likelihood contribution, valid without repeats
+            nonpositive = (age < 0) | ((age == 0) & (x > 0))
         add(
-            age <= 0,
+            nonpositive,
             T,
-            "is <= 0 for {n}",
+            "is <= 0 for {n}" + (" (0 is allowed only with frequency 0)" if zero_T_ok else ""),
             "T is the time from the first purchase to observation_end and must be > 0; "
             "drop customers whose first purchase is in the last period (rfm[rfm['T'] > 0]).",
         )
+    if integer_T:
+        for column, values in ((T, age), (RECENCY, t_x)):
+            if values is not None:
+                add(values != np.floor(values), column, "has non-integer values for {n}",
+                    f"{column} counts purchase opportunities for this model: whole numbers.")
     spend = data.get(MONETARY_VALUE)
     if spend is not None:
         add(
@@ -615,6 +665,8 @@ def _plain_number(value: float) -> float | int:
 
 
 def _index_problems(index: pd.Index) -> list[Problem]:
+    if index.is_unique and not index.hasnans:  # both cached by pandas: cheap on every call
+        return []
     problems = []
     name = str(index.name) if index.name is not None else "customer_id (index)"
     missing = np.asarray(index.isna())

@@ -116,3 +116,28 @@ def test_time_unit_mismatch_between_model_and_data_is_a_data_error():
     daily.attrs["time_unit"] = "D"
     with pytest.raises(DataError, match="periods of 'W' but data is in periods of 'D'"):
         customer_lifetime_value_table(bg, gg, daily, horizon=10, discount_rate=0.0)
+
+
+def _frame(**columns: list[float]) -> pd.DataFrame:
+    base = {"frequency": [2.0, 0.0, 1.0], "recency": [5.0, 0.0, 3.0], "T": [9.0, 4.0, 6.0]}
+    base.update(columns)
+    return pd.DataFrame(base, index=pd.Index(["a", "b", "c"], name="customer_id"))
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (_frame(frequency=[2.0, -1.0, 1.0]), "'frequency' is negative for 1 customer"),
+    (_frame(frequency=[2.5, 0.0, 1.0]), "'frequency' has non-integer values"),
+    (_frame(recency=[10.0, 0.0, 3.0]), "'recency' is greater than 'T'"),
+    (_frame(recency=[5.0, 1.0, 3.0]), "'recency' is not 0 for 1 customer with frequency 0"),
+    (_frame(recency=[5.0, 0.0, 0.0]), "'recency' is 0 for 1 customer with repeat purchases"),
+    (_frame(T=[9.0, -4.0, 6.0]), "'T' is <= 0"),
+    (_frame(T=[9.0, 4.0, np.inf]), "'T' is missing or infinite"),
+    (_frame().assign(weight=[1.0, 0.0, 1.0]), "'weight' is <= 0"),
+    (_frame().set_axis(pd.Index(["a", "a", "c"], name="customer_id")), "index repeats"),
+])
+def test_validate_rfm_and_fit_share_one_set_of_rules(frame, message):
+    with pytest.raises(DataError, match="problem") as direct:
+        validate_rfm(frame)
+    with pytest.raises(DataError, match="problem") as fitted:
+        BetaGeoModel().fit(frame)
+    assert message in str(direct.value) and message in str(fitted.value)
