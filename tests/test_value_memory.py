@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import BetaGeoModel, GammaGammaModel
 from clv.value import customer_lifetime_value_table
 

@@ -207,7 +207,7 @@ def _recover_locked(out: Path) -> bool:
 def _table_fingerprint(path: str, table: str) -> str | None:
     import duckdb
 
-    from clv.cli.io import frame_fingerprint
+    from clv.cli.files import frame_fingerprint
 
     try:
         with duckdb.connect(path, read_only=True) as con:
@@ -272,7 +272,7 @@ class OutputCommit:
         import shutil
         import tempfile
 
-        from clv.cli.io import InputOutputError
+        from clv.cli.files import InputOutputError
 
         if in_directory:
             self._dir = Path(tempfile.mkdtemp(prefix=".clv-", suffix=".staged",
@@ -299,7 +299,7 @@ class OutputCommit:
 
     def stage_table(self, frame: Any) -> None:
         """Keep a DuckDB output's rows for :meth:`commit` (a new database file is staged)."""
-        from clv.cli.io import write_duckdb_table
+        from clv.cli.files import write_duckdb_table
 
         self._frame = frame
         if not self.out.exists():  # a new database: build it aside, install it by a rename
@@ -309,7 +309,7 @@ class OutputCommit:
 
     def staged_sha256(self) -> str | None:
         """SHA-256 of the staged output file (``None`` for a DuckDB table)."""
-        from clv.cli.io import file_sha256
+        from clv.scoring.bundle import file_sha256
 
         return None if self._staged is None else file_sha256(self._staged)
 
@@ -331,7 +331,7 @@ class OutputCommit:
 
     def commit(self, record: dict[str, Any]) -> Path:
         """Write the run record and install output and record together; return its path."""
-        from clv.cli.io import InputOutputError, write_json
+        from clv.cli.files import InputOutputError, write_json
 
         staged_record = self.out.parent / f".clv-{secrets.token_hex(8)}.staged.run.json"
         journal = _journal_path(self.out)
@@ -347,7 +347,7 @@ class OutputCommit:
                                          "directory": None if self._dir is None
                                          else str(self._dir)}
                 if self._frame is not None:
-                    from clv.cli.io import frame_fingerprint
+                    from clv.cli.files import frame_fingerprint
 
                     entry["duckdb"] = {"path": str(self.out), "table": self.table,
                                        "fingerprint": frame_fingerprint(self._frame)}
@@ -355,7 +355,7 @@ class OutputCommit:
                 _fsync_dir(self.out.parent)
                 try:
                     if self._frame is not None:
-                        from clv.cli.io import write_duckdb_table
+                        from clv.cli.files import write_duckdb_table
 
                         write_duckdb_table(self._frame, self.out, str(self.table))
                 except BaseException:

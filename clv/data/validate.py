@@ -265,7 +265,7 @@ def _check_transactions(
         problems.extend(value_problems)
 
     if dates is not None and not np.isnat(dates).all():
-        problems.extend(_implausible_dates(dates, str(date_col), ids, who))
+        problems.extend(implausible_dates(dates, str(date_col), ids, who))
         last = pd.Timestamp(dates[~np.isnat(dates)].max())
         if observation_end is None:
             end = last
@@ -327,7 +327,7 @@ def _check_transactions(
 EARLIEST_DATE = pd.Timestamp("1900-01-02")
 
 
-def _implausible_dates(
+def implausible_dates(
     dates: np.ndarray, name: str, ids: np.ndarray | object, who: str, *,
     after: pd.Timestamp | None = None,
 ) -> list[Problem]:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from clv.cli.main import main
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.exceptions import DataError
 from clv.models import GammaGammaModel
 from tests.cli.test_cli import AS_OF, make_transactions

@@ -87,7 +87,7 @@ def test_exit_1_unexpected(tmp_path, capsys, inputs, command, monkeypatch):
     def boom(run):
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(cli._HANDLERS, command, boom)
+    monkeypatch.setattr(cli, "_handler", lambda name: boom)
     code, err = run(capsys, argv(command, inputs, tmp_path))
     assert code == EXIT_UNEXPECTED and "unexpected error (RuntimeError)" in err
     assert "please report it" in err and "Traceback" not in err

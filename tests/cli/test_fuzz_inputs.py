@@ -289,7 +289,7 @@ def damaged_bundles(draw, bundle: dict) -> tuple[str, bool]:
             parent[trail[-1]] = draw(JSON_VALUES)
     fix = draw(st.sampled_from(["keep", "fix", "drop"]))
     if fix == "fix":
-        from clv.io import content_checksum
+        from clv.persistence import content_checksum
 
         for section in (doc.get("transaction_model"), doc.get("spend_model")):
             if isinstance(section, dict) and "checksum" in section:

@@ -22,7 +22,7 @@ import pytest
 import xarray as xr
 
 from clv.cli.main import main
-from clv.cli.posterior import write_posterior_bundle
+from clv.scoring.posterior import write_posterior_bundle
 from tests.cli.test_cli import AS_OF, SCORE_ARGS, make_transactions
 
 PREVIOUS = "customer_id,clv\nc1,1\n"
@@ -153,7 +153,7 @@ def edited(path: Path, target: Path, change) -> Path:
 
 
 def _rechecksum(doc: dict) -> None:
-    from clv.io import content_checksum
+    from clv.persistence import content_checksum
 
     doc["checksum"] = content_checksum(doc)
 
@@ -295,7 +295,7 @@ def test_extreme_finite_draws_are_scored_quickly_and_like_the_json_bundle(tmp_pa
     doc = json.loads(files["model"].read_text())
     doc["transaction_model"]["params"].update(r=r, alpha=5.0 * r)
     doc["transaction_model"].pop("checksum", None)
-    from clv.io import content_checksum
+    from clv.persistence import content_checksum
 
     doc["checksum"] = content_checksum(doc)
     bundle = tmp_path / "extreme.json"

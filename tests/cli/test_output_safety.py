@@ -24,7 +24,7 @@ import pytest
 
 from clv.cli.commit import recover
 from clv.cli.main import main
-from clv.io import spreadsheet_safe
+from clv.persistence import spreadsheet_safe
 from clv.roi import load_investments
 from tests.cli.test_cli import AS_OF, SCORE_ARGS, make_transactions
 
@@ -213,7 +213,7 @@ def test_sigkill_around_a_duckdb_commit_keeps_table_and_record_together(tmp_path
     assert code == -9
     recover(db)
     record = json.loads(Path(f"{db}.scores.run.json").read_text())
-    from clv.cli.io import frame_fingerprint
+    from clv.cli.files import frame_fingerprint
 
     with duckdb.connect(str(db), read_only=True) as con:
         assert frame_fingerprint(con.table("scores").df()) == record["output"]["fingerprint"]

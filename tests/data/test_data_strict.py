@@ -105,7 +105,7 @@ def test_negative_or_non_finite_penalizer_is_a_value_error():
 
 
 def test_time_unit_mismatch_between_model_and_data_is_a_data_error():
-    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.data.datasets import load_cdnow_summary_with_spend
     from clv.models import GammaGammaModel
     from clv.value import customer_lifetime_value_table
 

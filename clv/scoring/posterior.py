@@ -40,7 +40,7 @@ import numpy as np
 from clv._version import __version__
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
-from clv.io import atomic_write
+from clv.persistence import atomic_write
 
 __all__ = [
     "POSTERIOR_MODEL",
@@ -100,7 +100,7 @@ class PosteriorDraws:
 class PosteriorBundle:
     """A posterior model file: what ``clv score`` needs, in plain NumPy.
 
-    Same attributes as :class:`clv.cli.io.Bundle` (``columns``, ``time_unit``,
+    Same attributes as :class:`clv.scoring.bundle.Bundle` (``columns``, ``time_unit``,
     ``training``, ``sha256``); the models are :class:`PosteriorDraws`.
     """
 
@@ -198,7 +198,7 @@ def write_posterior_bundle(
     """
     import xarray as xr
 
-    from clv.cli.io import InputOutputError, _plain
+    from clv.scoring.bundle import InputOutputError, json_ready
 
     root = xr.Dataset(attrs={
         "model": POSTERIOR_MODEL,
@@ -208,8 +208,8 @@ def write_posterior_bundle(
         "transaction_model": type(transaction_model).__name__,
         "spend_model": "" if spend_model is None else type(spend_model).__name__,
         "method": str(getattr(transaction_model, "method_", "")),
-        "columns_json": json.dumps(_plain(columns), sort_keys=True),
-        "training_json": json.dumps(_plain(training), sort_keys=True),
+        "columns_json": json.dumps(json_ready(columns), sort_keys=True),
+        "training_json": json.dumps(json_ready(training), sort_keys=True),
     })
     target = Path(path)
     datasets = {_GROUPS["transaction"]: _posterior_dataset(transaction_model)}
@@ -255,7 +255,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _json_attr(attrs: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    from clv.io import MAX_MODEL_DEPTH, _nesting_depth
+    from clv.persistence import MAX_MODEL_DEPTH, _nesting_depth
 
     try:
         text = attrs[key]
@@ -315,7 +315,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
         foreign netCDF), of another schema version, or of a model ``clv
         score`` cannot score (exit code 5).
     """
-    from clv.cli.io import file_sha256
+    from clv.scoring.bundle import file_sha256
 
     path = Path(path)
     if path.is_dir():
@@ -373,7 +373,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
                              "draws or attributes do not match its checksum. Refit with `clv "
                              "fit --bayes`, or restore the file.")
     if spend is not None:
-        from clv.cli.io import check_spend_q
+        from clv.scoring.bundle import check_spend_q
 
         check_spend_q(spend.params["q"].ravel(), path)
         n_tx, n_sp = math.prod(transaction.shape), math.prod(spend.shape)
