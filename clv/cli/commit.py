@@ -238,11 +238,13 @@ class OutputCommit:
     'new'
     """
 
-    def __init__(self, out: Path, table: str | None = None) -> None:
+    def __init__(self, out: Path, table: str | None = None, *,
+                 record: Path | None = None) -> None:
         self.out = Path(out)
         self.table = table
-        self.record = record_path(self.out, table)
+        self.record = record_path(self.out, table) if record is None else Path(record)
         self._staged: Path | None = None
+        self._many: list[tuple[Path, Path]] = []
         self._dir: Path | None = None
         self._frame: Any = None
         self.check()
@@ -297,6 +299,32 @@ class OutputCommit:
             raise
         self._staged = staged
 
+    def stage_files(self, writer: Callable[[Path], dict[str, Path]]) -> dict[str, Path]:
+        """Stage several outputs of one directory (``clv roi``): they are installed together.
+
+        ``writer(directory)`` writes every file into a hidden staging directory
+        next to ``out`` and returns name -> path; the result maps the names to
+        their final paths. On any error the staging directory is removed.
+        """
+        import shutil
+        import tempfile
+
+        from clv.cli.files import InputOutputError
+
+        self._dir = Path(tempfile.mkdtemp(prefix=".clv-", suffix=".staged", dir=self.out.parent))
+        try:
+            written = writer(self._dir)
+        except BaseException as exc:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+            if isinstance(exc, OSError) and not isinstance(exc, InputOutputError):
+                raise InputOutputError(f"cannot write to '{self.out.parent}': "
+                                       f"{exc.strerror or exc}. The previous outputs are "
+                                       "unchanged.") from None
+            raise
+        self._many = [(Path(p), self.out.parent / Path(p).name) for p in written.values()]
+        return {name: self.out.parent / Path(p).name for name, p in written.items()}
+
     def stage_table(self, frame: Any) -> None:
         """Keep a DuckDB output's rows for :meth:`commit` (a new database file is staged)."""
         from clv.cli.files import write_duckdb_table
@@ -337,7 +365,7 @@ class OutputCommit:
         journal = _journal_path(self.out)
         try:
             write_json(record, staged_record)
-            renames = []
+            renames = list(self._many)
             if self._staged is not None:
                 renames.append((self._staged, self.out))
             renames.append((staged_record, self.record))

@@ -112,7 +112,7 @@ def run_roi_report(run: Run) -> int:
 def run_roi(run: Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.files import frame_fingerprint, write_json
+    from clv.cli.files import frame_fingerprint
     from clv.cli.steps import EXIT_OK, input_columns, need_option, read_input
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
@@ -178,8 +178,13 @@ def run_roi(run: Run, *, html: bool) -> int:
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
             progress=run.progress)
+    from clv.cli.commit import OutputCommit
+
     with run.step("write", f"writing to {out_dir}"):
-        written = write_roi_outputs(analysis, out_dir, html=html)
+        # every table, the report and run.json are staged, then installed as one unit
+        out_dir.mkdir(parents=True, exist_ok=True)
+        commit = OutputCommit(out_dir / "roi.csv", record=out_dir / "run.json")
+        written = commit.stage_files(lambda d: write_roi_outputs(analysis, d, html=html))
     table = analysis.roi.table()
     record = run.record(
         input={**info, "cx_events": {"path": str(events_path),
@@ -201,7 +206,7 @@ def run_roi(run: Run, *, html: bool) -> int:
                  "portfolio": analysis.portfolio.summary().to_dict()},
         output={name: str(p) for name, p in written.items()},
     )
-    write_json(record, out_dir / "run.json")
+    commit.commit(record)
     run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
             f"{margin:g}, {opts.draws} parameter draws):")
     run.say(finance_summary(table))

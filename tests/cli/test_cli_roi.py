@@ -115,3 +115,22 @@ def test_roi_without_customers_runs(world_files, tmp_path) -> None:
     assert main(["roi", *args]) == 0
     record = json.loads((out / "run.json").read_text())
     assert record["input"]["customers"] is None and len(record["results"]["table"]) == 3
+
+
+def test_a_failure_while_writing_keeps_every_previous_output(world_files, tmp_path,
+                                                              monkeypatch) -> None:
+    """The tables, the report and run.json are installed together: a failure while the
+    report is written (after the tables) leaves the previous set byte for byte."""
+    import clv.roi
+
+    d, _ = world_files
+    out = tmp_path / "out"
+    assert main(["report", *_args(d, out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(clv.roi, "write_report", full_disk)
+    assert main(["report", *_args(d, out, "--seed", "7")]) == 5
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
