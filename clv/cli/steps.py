@@ -400,7 +400,17 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
             int(zero.sum()),
         )
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+    q = float(model.params_["q"])
+    if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
+        raise DataError(
+            [Problem("monetary_value", f"has so heavy a right tail across customers that "
+                     f"Gamma-Gamma's q = {q:.3g} <= 1: the mean spend of a new or one-time "
+                     "customer is infinite",
+                     "check the value column for outliers (or cap them) and refit, or fit "
+                     "without --value-col")],
+            what="the customer summary")
+    return model
 
 
 def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:

@@ -85,3 +85,17 @@ def test_constant_spend_is_a_data_error_in_the_api():
     data.loc[data["frequency"] > 0, "monetary_value"] = 25.0
     with pytest.raises(DataError, match="'monetary_value' is 25 for all"):
         GammaGammaModel().fit(data)
+
+
+def test_fit_refuses_a_spend_model_with_infinite_mean_spend(tmp_path, capsys, tx):
+    """Pareto(0.6) purchase values: Gamma-Gamma's q <= 1. `clv score` would refuse such a
+    bundle, so `clv fit` refuses to write it (exit 3, the value column named)."""
+    heavy = tx.assign(value=np.round(10 * (1 + np.random.default_rng(1).pareto(0.6, len(tx))),
+                                     2))
+    src = tmp_path / "tx.csv"
+    heavy.to_csv(src, index=False)
+    model = tmp_path / "model.json"
+    code = main(["fit", str(src), "--value-col", "value", "--as-of", AS_OF, "--out", str(model)])
+    err = capsys.readouterr().err
+    assert code == 3 and "column 'monetary_value' has so heavy a right tail" in err, err
+    assert not model.exists()
