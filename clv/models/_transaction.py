@@ -19,6 +19,8 @@ _RFM = ("frequency", "recency", "T")
 class TransactionModel(ParametricModel):
     """Base class of the repeat-purchase models; maps the spec's pure functions over customers."""
 
+    _needs_repeat_buyers = True
+
     def _series(self, values: np.ndarray, data: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series(np.asarray(values, dtype=np.float64), index=data.index, name=name)
 
