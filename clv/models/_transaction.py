@@ -245,7 +245,7 @@ def _conditional_functions(name: str) -> tuple[Any, Any]:
     """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
     from clv.models import conditional as c
 
-    table = {
+    table: dict[str, tuple[Any, Any]] = {
         "BG/NBD": (c.bgnbd_probability_of_purchases, c.bgnbd_probability_alive_at),
         "MBG/NBD": (c.mbgnbd_probability_of_purchases, c.mbgnbd_probability_alive_at),
         "Pareto/NBD": (c.pareto_nbd_probability_of_purchases, c.pareto_nbd_probability_alive_at),
