@@ -67,18 +67,32 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
 
 
 def finance_summary(table: pd.DataFrame) -> str:
-    """Short fixed-width text of the finance table for the terminal."""
+    """Short fixed-width text of the finance table for the terminal: values under the
+    causal-share prior, the fully causal NPV, the recommendation and its reason."""
     cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
             "roi_mean", "roi_p05", "roi_p95", "p_roi_positive", "payback_median"]
     t = table[cols].copy()
     t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
                  "P(ROI>0)", "payback"]
+    if "recommendation" in table.columns:
+        t.insert(5, "NPV if causal", table["npv_mean_if_causal"])
+        t["recommendation"] = table["recommendation"]
     for c in ("ROI", "ROI 5%", "ROI 95%", "P(ROI>0)"):
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
-    for c in ("cost", "gain", "NPV"):
-        t[c] = t[c].map(lambda v: f"{v:,.0f}")
+    for c in ("cost", "gain", "NPV", "NPV if causal"):
+        if c in t.columns:
+            t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
-    return t.to_string()
+    text = t.to_string()
+    if "reason" in table.columns:
+        text += "\n" + "\n".join(f"  {name}: {rec} - {why}" for name, rec, why in
+                                  zip(table["investment"], table["recommendation"],
+                                      table["reason"], strict=True))
+        if "causal_share_prior" in table.columns and len(table):
+            text += ("\nGain, NPV, ROI and P(ROI>0) of observational (grade C) effects are "
+                     f"valued under a {table['causal_share_prior'].iloc[0]}; "
+                     "'NPV if causal' assumes every association is an effect.")
+    return text
 
 
 def run_roi(run: _Run, *, html: bool) -> int:
@@ -131,6 +145,14 @@ def run_roi(run: _Run, *, html: bool) -> int:
     cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     holdout_end = (pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1)
                    - pd.Timedelta(microseconds=1) if opts.holdout_end else None)
+    from clv.roi.confounding import CausalShare
+
+    try:
+        share = CausalShare.parse(opts.causal_share or "1,1")
+    except ValueError as exc:
+        raise UsageError(f"--causal-share: {exc}") from None
+    controls = (opts.controls or "auto").strip()
+    control_arg: Any = None if controls.lower() == "none" else controls
     with run.step("analysis", "CX features, models, drivers and investments"):
         analysis = run_cx_roi(
             transactions, events, customers, investments, cutoff=cutoff,
@@ -141,7 +163,7 @@ def run_roi(run: _Run, *, html: bool) -> int:
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
-            progress=run.progress)
+            progress=run.progress, controls=control_arg, causal_share=share)
     with run.step("write", f"writing to {out_dir}"):
         written = write_roi_outputs(analysis, out_dir, html=html)
     table = analysis.roi.table()
@@ -156,7 +178,8 @@ def run_roi(run: _Run, *, html: bool) -> int:
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     "margin": margin, "draws": opts.draws, "seed": opts.seed,
-                    "budget": analysis.portfolio.budget},
+                    "budget": analysis.portfolio.budget, "controls": analysis.controls,
+                    "causal_share": share.describe()},
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},

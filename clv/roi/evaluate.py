@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clv.roi import _math
+from clv.roi import _math, decision
+from clv.roi.confounding import CausalShare
 from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
 from clv.roi.spec import GRADES, Investment
 
@@ -47,6 +48,15 @@ class InvestmentDraws:
         Incremental undiscounted margin per future period.
     cumulative : (S, H)
         Cumulative discounted net cash flow (gains minus costs) after each period.
+    incremental_clv_if_causal : (S,)
+        The incremental CLV if every fitted (grade C) association were fully causal;
+        ``incremental_clv`` itself scales fitted coefficients by the causal-share
+        prior of :mod:`clv.roi.confounding`.
+    npv_evidenced : (S,)
+        NPV counting only experiment and quasi-experiment coefficients (grades A, B).
+    test_plan : dict
+        For a test: ``lever``, ``relative_effect`` (targeted customers' value change if
+        causal over the test window), ``test_periods``, ``customers_per_arm``.
     """
 
     investment: Investment
@@ -60,6 +70,16 @@ class InvestmentDraws:
     cash_flows: np.ndarray
     cumulative: np.ndarray
     breakeven_effect: float = float("nan")
+    incremental_clv_if_causal: np.ndarray | None = None
+    npv_evidenced: np.ndarray | None = None
+    test_plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def npv_if_causal(self) -> np.ndarray:
+        """NPV per draw if every fitted association were fully causal (the optimistic value)."""
+        inc = self.incremental_clv if self.incremental_clv_if_causal is None \
+            else self.incremental_clv_if_causal
+        return inc - self.cost_pv
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float]:
@@ -81,6 +101,8 @@ class RoiResult:
 
     investments: dict[str, InvestmentDraws]
     engine: CounterfactualEngine = field(repr=False)
+    column_flags: dict[str, list[str]] = field(default_factory=dict)
+    benchmark: tuple[str, float] | None = None
 
     @property
     def horizon(self) -> int:
@@ -97,6 +119,11 @@ class RoiResult:
         """Contribution margin."""
         return float(self.engine.margin)
 
+    @property
+    def causal_share(self) -> Any:
+        """The prior on the causal share of fitted coefficients (None: fully causal)."""
+        return self.engine.causal_share
+
     def npv_draws(self) -> pd.DataFrame:
         """NPV per draw (rows) and investment (columns): common random numbers."""
         return pd.DataFrame({n: d.npv for n, d in self.investments.items()})
@@ -110,6 +137,15 @@ class RoiResult:
         not pay back within the horizon); ``breakeven_effect`` is the share of the
         estimated effect the investment must deliver for E[NPV] = 0;
         ``gain_<lever>`` columns sum to ``incremental_clv_mean``.
+
+        Fitted (grade C) effects are valued under the causal-share prior
+        (``causal_share_prior``): ``npv_*``, ``roi_*``, ``p_roi_positive`` and the
+        gains integrate over it. ``*_if_causal`` columns are the optimistic values if
+        every association were causal; ``npv_evidenced_mean`` counts only grade A/B
+        coefficients. ``recommendation`` (fund / test first / do not fund) and
+        ``reason`` come from :func:`clv.roi.decision.recommend`, with the planned
+        test (``test_lever``, ``test_customers_per_arm``, ``test_periods``) and
+        ``value_of_information`` (expected value of perfect information).
         """
         npv = self.npv_draws()
         best = npv.to_numpy().argmax(axis=1)
@@ -143,6 +179,7 @@ class RoiResult:
                 "p_rank_1": float(p_best[k]),
                 "evidence": d.investment.evidence.description,
             }
+            row.update(decision.columns(d, self, row))
             rows.append(row)
         out = pd.DataFrame(rows).sort_values("npv_mean", ascending=False, kind="stable")
         out.insert(0, "rank", np.arange(1, len(out) + 1))
@@ -236,9 +273,53 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
     cumulative = _math.cumulative_discounted(full - later, -upfront, engine.discount_rate)
     out = InvestmentDraws(inv, engine.affected(unit), incremental, cost_pv, npv, npv / cost_pv,
                           _math.payback_period(cumulative), levers, full, cumulative)
+    if engine.share_draws_ is None:
+        full_causal = full
+        out.incremental_clv_if_causal = incremental
+    else:
+        full_causal, tot = engine.flows([engine.unit(inv, share=1.0)], full_only=True)
+        out.incremental_clv_if_causal = tot[:, ALL]
+    if inv.grade in ("A", "B"):
+        _, tot = engine.flows([engine.unit(inv, evidenced_only=True)], full_only=True)
+        out.npv_evidenced = tot[:, ALL] - cost_pv
+    else:
+        out.npv_evidenced = -cost_pv
+    out.test_plan = _test_plan(engine, unit, full_causal, levers)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
     return out
+
+
+TEST_PERIODS = 6
+
+
+def _test_plan(engine: CounterfactualEngine, unit: Any, full_causal: np.ndarray,
+               levers: np.ndarray) -> dict[str, Any]:
+    """The randomised test that would measure an investment's effect (see ``test_plan``)."""
+    rows = unit.rows
+    periods = min(TEST_PERIODS, engine.horizon)
+    lever_gain = levers.mean(axis=1)
+    lever = LEVERS[int(np.argmax(np.abs(lever_gain)))] if np.any(lever_gain) else None
+    if len(rows) == 0:
+        return {"lever": lever, "relative_effect": 0.0, "test_periods": periods,
+                "targeted": 0, "cv2": float("nan")}
+    base = np.mean([float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods],
+                                        axis=None)) for st in engine._states])
+    gain = float(full_causal[:, :periods].sum(axis=1).mean())
+    rel = gain / base if base > 0 else float("nan")
+    base_pv = np.mean([float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows])
+                                           @ engine.discount_)) for st in engine._states])
+    gain_pv = float((full_causal @ engine.discount_).mean())
+    ratio = 1.0 + gain_pv / base_pv if base_pv > 0 else float("nan")
+    sub = engine.data.iloc[rows]
+    t = sub["T"].to_numpy(dtype=np.float64)
+    per = sub["frequency"].to_numpy(dtype=np.float64) / np.where(t > 0, t, np.nan)
+    m = float(np.nanmean(per)) * periods * engine.period_length if len(per) else float("nan")
+    params = getattr(engine.transaction_model, "params_", None)
+    r = float(params["r"]) if params is not None and "r" in params.index else 1.0
+    cv2 = 1.0 / m + 1.0 / r if m > 0 else float("inf")
+    return {"lever": lever, "relative_effect": rel, "test_periods": periods,
+            "targeted": len(rows), "cv2": cv2, "value_ratio": ratio}
 
 
 def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: float) -> float:
@@ -246,13 +327,15 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
 
     The signal shifts are scaled by ``k`` (``k = 1``: as specified) and the
     expected incremental CLV (over the first 12 shared draws) is solved for
-    ``E[gain(k)] = cost``. ``inf`` if even 64 times the effect does not pay back;
-    NaN if the effect lowers value.
+    ``E[gain(k)] = cost``, with fitted coefficients taken as fully causal (so ``k``
+    is the share of the association that must be causal). ``inf`` if even 64 times the
+    effect does not pay back; NaN if the effect lowers value.
     """
     draws = range(min(engine.n_draws, _BREAKEVEN_DRAWS))
 
     def gap(k: float) -> float:
-        _, totals = engine.flows([engine.unit(inv, scale=k)], draws=draws, full_only=True)
+        _, totals = engine.flows([engine.unit(inv, scale=k, share=1.0)], draws=draws,
+                                 full_only=True)
         return float(totals[:, ALL].mean()) - cost_pv
 
     at_one = gap(1.0)
@@ -282,6 +365,7 @@ def evaluate_investments(
     period_length: float = 1.0,
     customer_uncertainty: bool = True,
     new_customers: NewCustomers | None = None,
+    causal_share: CausalShare | None = CausalShare(),  # noqa: B008 - immutable default
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -320,6 +404,11 @@ def evaluate_investments(
         Future cohorts through an acquisition model with period covariates; shifts
         of its covariates (e.g. ``Shift("promoter_share", "add", 0.05)``) bring new
         customers, the acquisition lever.
+    causal_share : CausalShare or None, default Beta(1, 1)
+        Prior on the causal share of every fitted (grade C) coefficient
+        (:mod:`clv.roi.confounding`); ``None`` or ``CausalShare.fully_causal()``
+        values associations as if they were effects (the ``*_if_causal`` columns
+        always show that).
 
     Returns
     -------
@@ -334,6 +423,6 @@ def evaluate_investments(
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
                                   margin, n_draws, random_state, period_length,
-                                  customer_uncertainty, new_customers)
+                                  customer_uncertainty, new_customers, causal_share)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
     return RoiResult(results, engine)

@@ -257,7 +257,7 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
     both = Investment("Both", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05),
                                                   Shift("wait_minutes", "relative", -0.3)],
                       duration=10, evidence=SUPPORT)
-    res = _run(world, [promo, both], new_customers=nc)
+    res = _run(world, [promo, both], new_customers=nc, causal_share=None)  # exact arithmetic
     d = res.investments["Referral push"]
     assert d.customers_affected == 0
     np.testing.assert_allclose(d.levers[1:], 0.0, atol=1e-9)
@@ -303,7 +303,7 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     assert nc.model_periods(H) == 2 * H
     promo = Investment("Referral push", cost=500.0,
                        shifts=[Shift("promoter_share", "add", 0.05)], duration=5)
-    res = _run(world, [promo], new_customers=nc)
+    res = _run(world, [promo], new_customers=nc, causal_share=None)  # exact arithmetic
     eng = res.engine
     eng.acquisition_draws_ = pd.DataFrame([acq.params_] * N_DRAWS).reset_index(drop=True)
     flow = eng._acquisition_flow([eng.unit(promo)], 0)
@@ -318,7 +318,7 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     assert expected[0] > 0 and np.all(np.abs(expected[5:]) < expected[0])
     # a fractional ratio reads the cumulated arrivals at the valuation ends
     frac = NewCustomers(acq, future, value_per_customer=25.0, periods_per_valuation=1.5)
-    eng2 = _run(world, [promo], new_customers=frac).engine
+    eng2 = _run(world, [promo], new_customers=frac, causal_share=None).engine
     eng2.acquisition_draws_ = eng.acquisition_draws_
     flow2 = eng2._acquisition_flow([eng2.unit(promo)], 0)
     n_model = frac.model_periods(H)
