@@ -315,7 +315,7 @@ def run_cx_roi(
 
         before = transactions[pd.to_datetime(transactions[date_col]) < cut]
         timing = diag.event_timing(events, before, cutoff=cut, customer_id_col=customer_id_col,
-                                   date_col=date_col, seed=random_state)
+                                   date_col=date_col)
         placebo = diag.placebo_check(events, before, fb, cutoff=cut,
                                      controls=data[control_names] if control_names else None,
                                      customer_id_col=customer_id_col, date_col=date_col)

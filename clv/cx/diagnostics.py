@@ -6,11 +6,13 @@ r"""Diagnostics that catch CX associations which are not effects.
     *before* them far outnumber events with one in the week *after* (orders
     trigger contacts, complaints and post-purchase surveys). With no trigger the
     two counts are close (a slight excess *before* only from dropout);
-  - **exit signals**: events followed by no purchase for ``lapse_days`` far
-    more often than random moments of the same customers' histories (people
-    call and complain on their way out). Such a signal predicts the holdout
-    because it reveals who has already left, so a holdout check cannot
-    validate its dropout effect.
+  - **exit signals**: beyond the trigger window, events with a purchase in the
+    ``lapse_days`` before them far outnumber events with one in the
+    ``lapse_days`` after them (people call and complain on their way out, after
+    their last purchase). Such a signal predicts the holdout because it reveals
+    who has already left, so a holdout check cannot validate its dropout effect.
+    A genuine effect that makes customers leave within weeks of a contact looks
+    the same from observational data; only an experiment separates the two.
 
 * :func:`placebo_check` -- a negative control: the signal measured in the
   second half of each customer's history must not predict purchases in the
@@ -72,16 +74,9 @@ def _count(keys: np.ndarray, code: np.ndarray, lo: np.ndarray, hi: np.ndarray) -
             - np.searchsorted(keys, base + lo, side="right"))
 
 
-def _z_two(p1: float, n1: int, p2: float, n2: int) -> float:
-    p = (p1 * n1 + p2 * n2) / max(n1 + n2, 1)
-    se = np.sqrt(max(p * (1 - p), 1e-12) * (1 / max(n1, 1) + 1 / max(n2, 1)))
-    return float((p1 - p2) / se)
-
-
 def event_timing(events: pd.DataFrame, transactions: pd.DataFrame, *, cutoff: Any,
                  customer_id_col: str = "customer_id", date_col: str = "date",
-                 window_days: float = 7.0, lapse_days: float = 60.0,
-                 seed: int = 0) -> pd.DataFrame:
+                 window_days: float = 7.0, lapse_days: float = 90.0) -> pd.DataFrame:
     """Timing of each CX signal's events relative to purchases (see the module docstring).
 
     Parameters
@@ -99,14 +94,13 @@ def event_timing(events: pd.DataFrame, transactions: pd.DataFrame, *, cutoff: An
     DataFrame
         One row per signal: ``events``, ``bought_before`` / ``bought_after`` (events
         with a repeat purchase in the window before / after), ``trigger_ratio`` and
-        ``trigger_z``; ``lapse_after`` (share of events followed by ``lapse_days``
-        without a purchase), ``lapse_placebo`` (the same at random moments of the same
-        customers), ``exit_ratio``, ``exit_z``; and ``flag``.
+        ``trigger_z``; ``bought_earlier`` / ``bought_later`` (a purchase between
+        ``window_days`` and ``lapse_days`` before / after), ``exit_ratio``, ``exit_z``;
+        and ``flag``.
     """
     cut = float(_days([pd.Timestamp(cutoff)])[0])
     ids = pd.Index(pd.unique(transactions[customer_id_col]))
     keys, birth = _purchase_keys(transactions, ids, customer_id_col, date_col, cut)
-    rng = np.random.default_rng(seed)
     ev = events[events["timestamp"] < pd.Timestamp(cutoff)]
     rows = []
     for signal, group in ev.groupby("signal", sort=True):
@@ -125,27 +119,23 @@ def event_timing(events: pd.DataFrame, transactions: pd.DataFrame, *, cutoff: An
         lap = float(lapse_days)
         sel2 = (age >= lap) & (cut - t >= lap)
         c2, a2 = code[sel2], age[sel2]
-        lapse_after = float((_count(keys, c2, a2, a2 + lap) == 0).mean()) if c2.size else np.nan
-        span = cut - birth[c2] - 2 * lap
-        ok2 = span > 0
-        c3 = c2[ok2]
-        placebo_age = lap + rng.random(c3.size) * span[ok2]
-        lapse_placebo = (float((_count(keys, c3, placebo_age, placebo_age + lap) == 0).mean())
-                         if c3.size else np.nan)
-        exit_ratio = lapse_after / lapse_placebo if lapse_placebo else np.nan
-        exit_z = _z_two(lapse_after, c2.size, lapse_placebo, c3.size) if c3.size else 0.0
+        # beyond the trigger window: a purchase (lapse - w, w] before vs after the event
+        early = int((_count(keys, c2, a2 - lap, a2 - w) > 0).sum())
+        later = int((_count(keys, c2, a2 + w, a2 + lap) > 0).sum())
+        exit_ratio = early / later if later else (np.inf if early else np.nan)
+        exit_z = (early - later) / np.sqrt(early + later) if early + later else 0.0
         flags = []
         if before + after >= _MIN_EVENTS and trig_ratio >= _RATIO and trig_z >= _Z:
             flags.append("purchase-triggered")
-        if c2.size >= _MIN_EVENTS and exit_ratio >= _RATIO and exit_z >= _Z:
+        if early + later >= _MIN_EVENTS and exit_ratio >= _RATIO and exit_z >= _Z:
             flags.append("exit-signal")
         rows.append({"signal": signal, "events": int(t.size), "bought_before": before,
                      "bought_after": after, "trigger_ratio": trig_ratio, "trigger_z": trig_z,
-                     "lapse_after": lapse_after, "lapse_placebo": lapse_placebo,
+                     "bought_earlier": early, "bought_later": later,
                      "exit_ratio": exit_ratio, "exit_z": exit_z, "flag": ", ".join(flags)})
     return pd.DataFrame(rows, columns=["signal", "events", "bought_before", "bought_after",
-                                       "trigger_ratio", "trigger_z", "lapse_after",
-                                       "lapse_placebo", "exit_ratio", "exit_z", "flag"])
+                                       "trigger_ratio", "trigger_z", "bought_earlier",
+                                       "bought_later", "exit_ratio", "exit_z", "flag"])
 
 
 def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray,
@@ -313,8 +303,8 @@ def column_flags(timing: pd.DataFrame | None, placebo: pd.DataFrame | None,
                     text = (f"purchase-triggered: {r['signal']} events follow a purchase "
                             f"{r['trigger_ratio']:.1f}x as often as they precede one")
                 else:
-                    text = (f"exit-signal: {r['signal']} events are followed by a lapse "
-                            f"{r['exit_ratio']:.1f}x as often as random moments (they reveal "
+                    text = (f"exit-signal: {r['signal']} events are followed by a purchase "
+                            f"{r['exit_ratio']:.1f}x less often than they precede one (they reveal "
                             "who has already left; the holdout check cannot validate them)")
                 for col in signal_columns.get(str(r["signal"]), []):
                     out.setdefault(col, []).append(text)
