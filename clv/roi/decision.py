@@ -106,7 +106,7 @@ def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[
 def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], flags: list[str],
                b: float, e_zero: float, benchmark: tuple[str, float] | None) -> tuple[str, str]:
     grade = d.investment.grade
-    npv_mean = row["npv_mean"]
+    npv_mean = float(row["npv_mean"])
     p_prior = row["p_roi_positive"]
     if grade in ("A", "B"):
         ev_mean, ev_p = out["npv_evidenced_mean"], out["p_npv_evidenced_positive"]
@@ -131,9 +131,10 @@ def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], fla
         bench = (f"; a confounder as strong as the control {name!r} (rate ratio {rr:.2f}) "
                  + ("could" if e_zero <= rr else "could not alone") + " erase it")
     share_txt = f"{b:.0%}" if math.isfinite(b) else "all"
-    if p_prior >= _P_TEST and npv_mean > 0:
+    if p_prior >= _P_TEST:
         return TEST_FIRST, (f"observational only: pays back if >= {share_txt} of the association "
                             f"is causal (E-value to zero NPV {e_zero:.2f}{bench}); "
-                            f"P(ROI>0) {p_prior:.0%} under the causal-share prior")
+                            f"P(ROI>0) {p_prior:.0%} and NPV {_money(npv_mean)} under the "
+                            "causal-share prior")
     return NO_FUND, (f"pays back only if >= {share_txt} of the association is causal: "
                      f"P(ROI>0) {p_prior:.0%} under the causal-share prior{bench}")
