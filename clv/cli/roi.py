@@ -6,8 +6,11 @@ customer attributes (``--customers``, optional) and an investments file
 ``--as-of`` as the last day of the calibration period (features and purchases
 up to and including that day). Outputs in ``--out`` (a directory):
 
-- ``roi.csv`` (finance table), ``roi_cash_flows.csv``, ``roi_sensitivity.csv``,
-  ``roi_portfolio.csv``, ``drivers.csv``, ``holdout.csv`` (with ``--holdout-end``);
+- ``roi.csv`` (finance table with ``recommendation`` and ``reason``),
+  ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv``,
+  ``drivers.csv``, ``cx_holdout.csv`` and ``cx_holdout_segments.csv`` (with
+  ``--holdout-end``), the diagnostics ``cx_timing.csv``, ``cx_placebo.csv``,
+  ``cx_survey_weighting.csv``;
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
 
@@ -58,6 +61,12 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         holdout_path = out_dir / "cx_holdout.csv"
         write_table(analysis.holdout.summary.reset_index(), holdout_path)
         written["cx_holdout.csv"] = holdout_path
+    for name, frame in (("cx_holdout_segments.csv", analysis.holdout_segments),
+                        ("cx_timing.csv", analysis.timing), ("cx_placebo.csv", analysis.placebo),
+                        ("cx_survey_weighting.csv", analysis.survey)):
+        if frame is not None and len(frame):
+            write_table(frame, out_dir / name)
+            written[name] = out_dir / name
     if html:
         written["report.html"] = write_report(
             analysis.roi, out_dir / "report.html", title=title,

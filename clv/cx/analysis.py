@@ -83,7 +83,7 @@ class CXAnalysis:
     covariates: list[str]
     transaction_model: Any
     spend_model: Any
-    plain_model: Any
+    plain_model: Any  # None without a holdout period or an acquisition model
     holdout: Any
     drivers: pd.DataFrame
     roi: Any
@@ -96,6 +96,7 @@ class CXAnalysis:
     placebo: pd.DataFrame | None = None
     survey: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    holdout_segments: pd.DataFrame | None = None
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
@@ -289,15 +290,20 @@ def run_cx_roi(
     t = time.perf_counter()
     varying = [c for c in covariates if data[c].nunique() > 1]
     tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying).fit(data)
-    plain = ParetoNBDModel().fit(data)
+    # the plain model serves the holdout comparison and the value of a new customer only
+    plain = (ParetoNBDModel().fit(data)
+             if observation_end is not None or acquisition_model is not None else None)
     repeat = data[data["frequency"] > 0]
     spend_cov = [c for c in varying if repeat[c].nunique() > 1]
     sm = GammaGammaModel(spend_covariates=spend_cov).fit(data)
     timings["fit"] = time.perf_counter() - t
     holdout = None
+    holdout_segments = None
     if observation_end is not None:
         _step(progress, "checking the models on the holdout period")
         holdout = evaluate_holdout({"plain": plain, "cx": tm}, data)
+        holdout_segments = _holdout_by_segment(evaluate_holdout, {"plain": plain, "cx": tm},
+                                               data, customers, customer_id_col, controls)
     _step(progress, "driver analysis")
     t = time.perf_counter()
     driver_table = drivers(tm, sm, data, horizon=horizon, discount_rate=discount_rate,
@@ -385,6 +391,13 @@ def run_cx_roi(
         sens = sensitivity(roi)
         timings["sensitivity"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    if holdout_segments is not None:
+        worse = holdout_segments[holdout_segments["cx_minus_plain"] < 0]
+        if len(worse):
+            warnings_.append(
+                "Holdout by segment: the CX model predicts WORSE than the plain model for "
+                + ", ".join(f"{r.control}={r.level}" for r in worse.itertuples())
+                + "; its CX effects may not hold there.")
     table = roi.table()
     for _, r in table.iterrows():
         if r["diagnostics"] and "direction:" in r["diagnostics"]:
@@ -392,7 +405,34 @@ def run_cx_roi(
                              + r["diagnostics"].split("direction: ", 1)[1] + ".")
     return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,
                       timings, [c for c in control_names if c in varying], role_map, timing,
-                      placebo, survey, warnings_)
+                      placebo, survey, warnings_, holdout_segments)
+
+
+def _holdout_by_segment(evaluate: Callable[..., Any], models: dict[str, Any], data: pd.DataFrame,
+                        customers: pd.DataFrame | None, id_col: str, controls: Any,
+                        min_customers: int = 200) -> pd.DataFrame | None:
+    """The holdout comparison within each level of each categorical control attribute.
+
+    Columns: ``control``, ``level``, ``customers``, ``log_score_cx``,
+    ``log_score_plain`` and ``cx_minus_plain`` (holdout log score per customer).
+    """
+    if customers is None:
+        return None
+    attrs = customers.drop(columns=[id_col], errors="ignore")
+    rows = []
+    for col in control_columns(customers, id_col, controls):
+        if col not in data.columns or pd.api.types.is_numeric_dtype(attrs[col]):
+            continue
+        for level, part in data.groupby(data[col].astype("string"), sort=True):
+            if len(part) < min_customers:
+                continue
+            s = evaluate(models, part).summary
+            cx, plain = float(s.loc["cx", "log_score"]), float(s.loc["plain", "log_score"])
+            rows.append({"control": col, "level": level, "customers": len(part),
+                         "log_score_cx": cx, "log_score_plain": plain,
+                         "cx_minus_plain": (cx - plain) / len(part)})
+    return pd.DataFrame(rows, columns=["control", "level", "customers", "log_score_cx",
+                                       "log_score_plain", "cx_minus_plain"])
 
 
 def _strongest_control(model: Any, data: pd.DataFrame,
