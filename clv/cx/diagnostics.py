@@ -244,8 +244,9 @@ def survey_weighting(data: pd.DataFrame, transaction_model: Any, *,
     The propensity of answering (``indicator == 0``) is a logistic regression on
     activity (``log1p(frequency)``, recency / T, ``T``) and contact history (the
     other non-survey covariates, e.g. complaints, waits); respondents get weight
-    ``mean(p) / p`` (capped at ``max_weight``), non-respondents 1. The
-    transaction model is refitted with these weights.
+    ``mean(p) / p`` (capped at ``max_weight``), non-respondents 1. A Pareto/NBD
+    with the survey columns and their indicator as covariates is fitted without and
+    with these weights (the full covariate model would cost two more full fits).
 
     Returns
     -------
@@ -273,17 +274,23 @@ def survey_weighting(data: pd.DataFrame, transaction_model: Any, *,
     p = _logistic(np.column_stack(cols), responded)
     w = np.where(responded == 1, np.minimum(responded.mean() / np.maximum(p, 1e-6), max_weight),
                  1.0)
-    weighted_frame = data.assign(weight=w)
-    model = type(transaction_model)(**{k: getattr(transaction_model, k) for k in
-                                       ("purchase_covariates", "dropout_covariates")})
-    refit = model.fit(weighted_frame)
+    # the comparison uses a small model (the survey columns and their indicator): fitting the
+    # full covariate model twice more would cost more than the whole analysis
+    cols_small = [*survey_cols, indicator]
+    small = type(transaction_model)(purchase_covariates=cols_small, dropout_covariates=cols_small)
+    plain = small.fit(data)
+    refit = type(transaction_model)(purchase_covariates=cols_small,
+                                    dropout_covariates=cols_small).fit(
+        data.assign(weight=w), initial_params={str(k): float(v)
+                                               for k, v in plain.params_.items()})
     rows = []
-    for name in transaction_model.params_.index:
+    for name in plain.params_.index:
         name = str(name)
         if "[" not in name or name[:-1].split("[", 1)[1] not in survey_cols:
             continue
-        est = float(transaction_model.params_[name])
-        se = float(np.sqrt(transaction_model.covariance_.loc[name, name]))
+        est = float(plain.params_[name])
+        cov = getattr(plain, "covariance_", None)
+        se = float(np.sqrt(cov.loc[name, name])) if cov is not None else float("nan")
         new = float(refit.params_[name])
         rows.append({"coefficient_name": name, "unweighted": est, "weighted": new, "se": se,
                      "change_in_se": (new - est) / se if se > 0 else np.nan,
