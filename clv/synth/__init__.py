@@ -4,9 +4,12 @@
 a contractual view and an acquisition series in which CX signals drive the
 purchase, dropout, spend, churn and acquisition levers, together with the
 exact truth (parameters, covariates, latent rates and an expected-purchases
-oracle).
+oracle). ``simulate_trap_world`` (:mod:`clv.synth.traps`) builds worlds where CX
+is associated with behaviour without causing it (or with effects the models
+misspecify), to test that the ROI layer does not turn association into value.
 """
 
+from clv.synth.traps import TRAP_WORLDS, TrapWorld, simulate_trap_world
 from clv.synth.world import (
     COVARIATES,
     CXWorld,
@@ -18,9 +21,12 @@ from clv.synth.world import (
 
 __all__ = [
     "COVARIATES",
+    "TRAP_WORLDS",
+    "TrapWorld",
     "CXWorld",
     "Truth",
     "WorldParams",
     "simulate_cx_world",
+    "simulate_trap_world",
     "world_feature_builder",
 ]

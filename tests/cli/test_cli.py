@@ -313,6 +313,9 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert f"--new-customers {world / 'new_customers.csv'}" in stdout
     assert any(r["investment"] == "Referral programme" and r["gain_acquisition"] > 0
                for r in record["cx"]["table"])
+    assert all(r["recommendation"] in ("fund", "test first", "do not fund")
+               for r in record["cx"]["table"])
+    assert "recommendation" in stdout
 
 
 # ---------------------------------------------------------------------- exit codes
