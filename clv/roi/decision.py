@@ -131,6 +131,9 @@ def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], fla
         bench = (f"; a confounder as strong as the control {name!r} (rate ratio {rr:.2f}) "
                  + ("could" if e_zero <= rr else "could not alone") + " erase it")
     share_txt = f"{b:.0%}" if math.isfinite(b) else "all"
+    other = sorted({f.split(":", 1)[0] for f in flags} - set(TRAP_FLAGS))
+    if other:
+        bench += f"; caution: {', '.join(other)} (see diagnostics)"
     if p_prior >= _P_TEST:
         return TEST_FIRST, (f"observational only: pays back if >= {share_txt} of the association "
                             f"is causal (E-value to zero NPV {e_zero:.2f}{bench}); "
