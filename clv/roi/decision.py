@@ -11,9 +11,10 @@ Rules (see docs/cx.md, "Recommendations"):
   from true effects.
 * **do not fund** when the investment loses money even if its whole
   association were causal, when a diagnostic shows the association is not
-  causal (purchase-triggered or exit contacts, a placebo failure), or when
-  it pays back only under an implausibly large causal share
-  (P(NPV > 0) < 0.25 under the causal-share prior).
+  causal (purchase-triggered or exit contacts, a placebo failure, a shift
+  against the intended direction), or when it pays back only under a large
+  causal share (P(NPV > 0) < 0.25 under the causal-share prior) and a test
+  is worth little (expected value of perfect information < 10 % of the cost).
 * **test first** otherwise, with the randomised test that would settle it:
   the lever to measure, the customers per arm to detect the break-even effect
   (80 % power, 5 % two-sided) over ``test_periods``, and the expected value of
@@ -40,6 +41,7 @@ RECOMMENDATIONS = (FUND, TEST_FIRST, NO_FUND)
 TRAP_FLAGS = ("purchase-triggered", "exit-signal", "placebo", "direction")
 _P_FUND = 0.8
 _P_TEST = 0.25
+_VOI_SHARE = 0.1
 
 
 def _money(v: float) -> str:
@@ -134,6 +136,12 @@ def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], fla
     other = sorted({f.split(":", 1)[0] for f in flags} - set(TRAP_FLAGS))
     if other:
         bench += f"; caution: {', '.join(other)} (see diagnostics)"
+    voi = float(out["value_of_information"])
+    cost = float(row["cost_pv"])
+    if p_prior < _P_TEST and voi >= _VOI_SHARE * cost:
+        return TEST_FIRST, (f"observational only and uncertain: pays back if >= {share_txt} of "
+                            f"the association is causal, and a test is worth up to "
+                            f"{_money(voi)} ({voi / cost:.0%} of the cost){bench}")
     if p_prior >= _P_TEST:
         return TEST_FIRST, (f"observational only: pays back if >= {share_txt} of the association "
                             f"is causal (E-value to zero NPV {e_zero:.2f}{bench}); "

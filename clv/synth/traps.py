@@ -23,8 +23,8 @@ world                  mechanism                                                
                        they bought recently (detractors and passives always may)
 ``survey_on_cause``    promoters buy 30 % more; satisfied customers answer more       promoter
 ``onboarding_effect``  each minute of onboarding wait raises the dropout rate by      wait
-                       15 %, from the end of onboarding on (linear, not log-linear)
-``true_positive``      each minute of wait raises dropout by 12 % (linear) and        wait, FCR
+                       30 %, from the end of onboarding on (linear, not log-linear)
+``true_positive``      each minute of wait raises dropout by 30 % (linear) and        wait, FCR
                        resolution at first contact raises purchasing
 =====================  ============================================================  ==========
 
@@ -276,8 +276,8 @@ def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
     effects = {
         "survey_on_outcome": CausalEffects(purchase_promoter=0.3),
         "survey_on_cause": CausalEffects(purchase_promoter=0.3),
-        "onboarding_effect": CausalEffects(dropout_per_wait_minute=0.15),
-        "true_positive": CausalEffects(dropout_per_wait_minute=0.12, purchase_per_fcr=0.5),
+        "onboarding_effect": CausalEffects(dropout_per_wait_minute=0.3),
+        "true_positive": CausalEffects(dropout_per_wait_minute=0.3, purchase_per_fcr=0.5),
     }.get(name, CausalEffects())
     parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]] = []
     sat = rng_cx.standard_normal(n)

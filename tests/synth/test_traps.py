@@ -89,7 +89,7 @@ def test_true_effect_worlds_keep_useful_values_and_coverage() -> None:
     for name, seeds in (("true_positive", (1, 2, 3)), ("onboarding_effect", (1, 2))):
         for seed in seeds:
             world = simulate_trap_world(name, N, seed=seed)
-            invs = [Investment(i.name, cost=1500, shifts=i.shifts, target=i.target)
+            invs = [Investment(i.name, cost=600, shifts=i.shifts, target=i.target)
                     for i in INVESTMENTS[:2]]
             a = _run(world, invs, diagnostics=False, random_state=seed)
             table = a.roi.table().set_index("investment")
@@ -105,6 +105,6 @@ def test_true_effect_worlds_keep_useful_values_and_coverage() -> None:
                                         "p05", "p95", "recommendation"])
     covered = (frame["p05"] <= frame["truth"]) & (frame["truth"] <= frame["p95"])
     assert covered.mean() >= 0.85, frame
-    big = frame["truth"] > 3 * 1500   # well worth their cost
+    big = frame["truth"] > 3 * 600   # well worth their cost
     assert big.any()
     assert frame.loc[big, "recommendation"].isin(["fund", "test first"]).all(), frame
