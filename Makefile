@@ -33,6 +33,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check clv tests benchmarks
+	$(VENV)/bin/lint-imports
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir site

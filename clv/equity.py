@@ -121,7 +121,7 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models.bgnbd import BetaGeoModel
     >>> purchases = BetaGeoModel().fit(load_cdnow_summary())
     >>> class Spend:  # anything with expected_spend_new_customer(), e.g. GammaGammaModel
