@@ -11,11 +11,13 @@ Rules (see docs/cx.md, "Recommendations"):
   from true effects.
 * **do not fund** when the investment loses money even if its whole
   association were causal, when a diagnostic shows the association is not
-  causal (purchase-triggered or exit contacts, a placebo failure, a shift
-  against the intended direction), or when it pays back only under a large
+  causal (purchase-triggered or exit contacts, a placebo failure), or when
+  it pays back only under a large
   causal share (P(NPV > 0) < 0.25 under the causal-share prior) and a test
   is worth little (expected value of perfect information < 10 % of the cost).
-* **test first** otherwise, with the randomised test that would settle it:
+* **test first** otherwise, with the randomised test that would settle it
+  (cautions such as survey selection or a lever moving against the intended
+  direction are named in the reason):
   the lever to measure, the customers per arm to detect the break-even effect
   (80 % power, 5 % two-sided) over ``test_periods``, and the expected value of
   perfect information.
@@ -38,7 +40,7 @@ __all__ = ["FUND", "NO_FUND", "RECOMMENDATIONS", "TEST_FIRST", "TRAP_FLAGS", "co
 FUND, TEST_FIRST, NO_FUND = "fund", "test first", "do not fund"
 RECOMMENDATIONS = (FUND, TEST_FIRST, NO_FUND)
 #: Diagnostic flags that mark an association as not causal (see clv.cx.diagnostics).
-TRAP_FLAGS = ("purchase-triggered", "exit-signal", "placebo", "direction")
+TRAP_FLAGS = ("purchase-triggered", "exit-signal", "placebo")
 _P_FUND = 0.8
 _P_TEST = 0.25
 _VOI_SHARE = 0.1
