@@ -159,7 +159,22 @@ OPTIONS: tuple[Option, ...] = (
            "roi/report: parameter draws behind every interval; fit --bayes: draws per chain "
            "(nuts) or samples (advi) (default 200)", default=200),
     Option("budget", ("--budget",), "float", _ROI,
-           "roi/report: budget for the portfolio, present value (default: half the total cost)"),
+           "roi/report: budget for the portfolio, present value of costs (without it no "
+           "portfolio is chosen and the report says that no budget was given)"),
+    Option("cost_per_contact", ("--cost-per-contact",), "str", _ROI,
+           "roi/report: cost of one service contact, e.g. 4.5, or per channel "
+           "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
+           "cost to serve and investments can pay through fewer repeat contacts"),
+    Option("contact_covariates", ("--contact-covariates",), "str", _ROI,
+           "roi/report --cost-per-contact: features that drive repeat contacts, comma "
+           "separated (default: fcr_rate, wait_minutes and ces_last when present), e.g. "
+           "fcr_rate,self_service_share"),
+    Option("currency", ("--currency",), "str", _ROI,
+           "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
+           "'currency units')"),
+    Option("contact_channel_col", ("--contact-channel-col",), "str", _ROI,
+           "roi/report: customer attribute with each customer's service channel, for a "
+           "--cost-per-contact by channel"),
     Option("controls", ("--controls",), "str", _ROI,
            "roi/report: customer attributes adjusted for (never shifted): 'auto' (every "
            "usable attribute of --customers), 'none', or a comma-separated list "
@@ -221,6 +236,8 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_KEY = {o.key: o for o in OPTIONS}
 _ALIASES = {"observation_end": "as_of"}
+#: Number options that are never negative (checked where they are read).
+_NON_NEGATIVE = frozenset({"penalizer", "discount_rate", "budget"})
 _PATH_KEYS = tuple(o.key for o in OPTIONS if o.kind == "path")
 
 
@@ -268,6 +285,8 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
             raise UsageError(f"{where} must be a number, got {value!r}.") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise UsageError(f"{where} must be a finite number, got {value!r}.")
+        if option.key in _NON_NEGATIVE and number < 0:
+            raise UsageError(f"{where} must be >= 0, got {value!r}.")
         return number
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -359,9 +378,14 @@ def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
 
 def _check_table(table: Mapping[str, Any], path: Path, scope: str) -> dict[str, Any]:
     checked: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
         key = _ALIASES.get(key, key)
+        if key in spelled:
+            raise UsageError(f"config file '{path}' ({scope}): '{spelled[key]}' and '{raw_key}' "
+                             "set the same option; keep one of them.")
+        spelled[key] = raw_key
         option = _BY_KEY.get(key)
         if option is None or key == "verbose":
             known = ", ".join(o.key for o in OPTIONS if o.key != "verbose")

@@ -7,9 +7,9 @@ customer attributes (``--customers``, optional) and an investments file
 up to and including that day). Outputs in ``--out`` (a directory):
 
 - ``roi.csv`` (finance table with ``recommendation`` and ``reason``),
-  ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv``,
-  ``drivers.csv``, ``cx_holdout.csv`` and ``cx_holdout_segments.csv`` (with
-  ``--holdout-end``), the diagnostics ``cx_timing.csv``, ``cx_placebo.csv``,
+  ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv`` (with
+  ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` and ``cx_holdout_segments.csv``
+  (with ``--holdout-end``), the diagnostics ``cx_timing.csv``, ``cx_placebo.csv``,
   ``cx_survey_weighting.csv``;
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
@@ -19,7 +19,10 @@ acquisition lever) also need ``--acquisition model.json`` or
 ``--new-customers counts.csv`` (see :mod:`clv.cli.acquisition`).
 
 Money is valued monthly (``--horizon`` months, ``--discount-rate`` per month,
-default 10 % a year) from models fitted on daily periods.
+default 10 % a year) from models fitted on daily periods. ``--budget`` chooses
+the portfolio (without it none is chosen); ``--cost-per-contact`` (with
+``--contact-channel-col`` for costs by channel) values the cost to serve;
+``--currency`` names the money in the report.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ ANNUAL_DISCOUNT = 0.10
 
 
 def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
-                      title: str = "Experience investments: value, risk and return"
+                      title: str = "Experience investments: what to fund",
+                      currency: str = "", data_period: str | None = None
                       ) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
     from clv.cli.files import write_table
@@ -71,8 +75,16 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         written["report.html"] = write_report(
             analysis.roi, out_dir / "report.html", title=title,
             sensitivity=analysis.sensitivity, portfolio=analysis.portfolio,
-            model_notes=analysis.model_notes())
+            model_notes=analysis.model_notes(), currency=currency, data_period=data_period)
     return written
+
+
+def portfolio_line(portfolio: Any) -> str:
+    """One line on the budgeted portfolio, or that no budget was given."""
+    if portfolio is None:
+        return "No budget given (--budget): no portfolio chosen."
+    return (f"Portfolio within {portfolio.budget:,.0f}: "
+            f"{', '.join(portfolio.chosen) or '(none)'}")
 
 
 def finance_summary(table: pd.DataFrame) -> str:
@@ -86,8 +98,11 @@ def finance_summary(table: pd.DataFrame) -> str:
     if "recommendation" in table.columns:
         t.insert(5, "NPV if causal", table["npv_mean_if_causal"])
         t["recommendation"] = table["recommendation"]
-    for c in ("ROI", "ROI 5%", "ROI 95%", "P(ROI>0)"):
+    for c in ("ROI", "ROI 5%", "ROI 95%"):
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
+    # a share of finite draws: never "100%" or "0%"
+    t["P(ROI>0)"] = t["P(ROI>0)"].map(
+        lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%")
     for c in ("cost", "gain", "NPV", "NPV if causal"):
         if c in t.columns:
             t[c] = t[c].map(lambda v: f"{v:,.0f}")
@@ -104,6 +119,53 @@ def finance_summary(table: pd.DataFrame) -> str:
     return text
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """Fail before any work (I/O error, exit 5) if ``out_dir`` cannot be created or written."""
+    import os
+
+    from clv.cli.files import InputOutputError
+
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputOutputError(f"cannot create output directory '{out_dir}': '{existing}' is "
+                               "not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputOutputError(f"cannot write output directory '{out_dir}': '{existing}' is not "
+                               "writable (permissions, or a read-only file system). Choose "
+                               "another --out.")
+
+
+def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float] | None:
+    """``"4.5"`` -> 4.5; ``"phone=6,web=1.5"`` -> ``{"phone": 6.0, "web": 1.5}``.
+
+    Examples
+    --------
+    >>> parse_cost_per_contact("phone=6, web=1.5")
+    {'phone': 6.0, 'web': 1.5}
+    """
+    if text is None or isinstance(text, int | float):
+        return None if text is None else float(text)
+    try:
+        if "=" not in text:
+            value: float | dict[str, float] = float(text)
+        else:
+            value = {}
+            for part in text.split(","):
+                key, _, amount = part.partition("=")
+                if not key.strip() or not amount.strip():
+                    raise ValueError(part)
+                value[key.strip()] = float(amount)
+    except ValueError:
+        raise UsageError(f"--cost-per-contact must be a number (4.5) or channel=amount pairs "
+                         f"(phone=6,web=1.5,default=3), got {text!r}.") from None
+    amounts = [value] if isinstance(value, float) else list(value.values())
+    if not all(a >= 0 and a == a and a != float("inf") for a in amounts):
+        raise UsageError(f"--cost-per-contact amounts must be finite and >= 0, got {text!r}.")
+    return value
+
+
 def run_roi_table(run: Run) -> int:
     """``clv roi``: the CSV tables and the run record."""
     return run_roi(run, html=False)
@@ -117,7 +179,7 @@ def run_roi_report(run: Run) -> int:
 def run_roi(run: Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.files import frame_fingerprint, write_json
+    from clv.cli.files import frame_fingerprint
     from clv.cli.steps import EXIT_OK, input_columns, need_option, read_input
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
@@ -127,6 +189,7 @@ def run_roi(run: Run, *, html: bool) -> int:
     out_dir = Path(need_option(opts, "out", "the output directory"))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out '{out_dir}' is a file; {opts.command} writes a directory.")
+    _check_out_dir(out_dir)
     as_of: _dt.date = need_option(opts, "as_of", "the last day of the calibration period")
     events_path = need_option(opts, "cx_events", "the CX events")
     inv_path = need_option(opts, "investments", "the investments to value")
@@ -144,6 +207,16 @@ def run_roi(run: Run, *, html: bool) -> int:
         raise UsageError("--discount-rate must be >= 0 and --margin in (0, 1].")
     if opts.draws < 2:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
+    cost_per_contact = parse_cost_per_contact(getattr(opts, "cost_per_contact", None))
+    channel_col = getattr(opts, "contact_channel_col", None)
+    if isinstance(cost_per_contact, dict) and channel_col is None:
+        raise UsageError("--cost-per-contact by channel needs --contact-channel-col, the "
+                         "customer attribute holding each customer's channel.")
+    raw_covariates = getattr(opts, "contact_covariates", None)
+    contact_covariates = ([c.strip() for c in raw_covariates.split(",") if c.strip()]
+                          if raw_covariates else None)
+    if contact_covariates is not None and cost_per_contact is None:
+        raise UsageError("--contact-covariates needs --cost-per-contact.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
         raise UsageError("--holdout-end must be after --as-of.")
     acquisition = None
@@ -159,6 +232,12 @@ def run_roi(run: Run, *, html: bool) -> int:
     opts.as_of = opts.holdout_end or as_of  # read transactions up to the end of the holdout
     transactions, info = read_input(run, columns)
     opts.as_of = as_of
+    from clv.data import validate_transactions
+
+    with run.step("validate", "checking the transactions"):  # every problem, before any work
+        validate_transactions(transactions, customer_id_col=str(columns["customer_col"]),
+                              date_col=str(columns["date_col"]),
+                              value_col=str(columns["value_col"]))
     with run.step("read", "reading CX events and customers"):
         events = read_frame(events_path, "--cx-events")
         customers = (read_frame(opts.customers, "--customers") if opts.customers else None)
@@ -183,9 +262,20 @@ def run_roi(run: Run, *, html: bool) -> int:
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
+            cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
+            contact_covariates=contact_covariates,
             progress=run.progress, controls=control_arg, causal_share=share)
+    from clv.cli.commit import OutputCommit
+
     with run.step("write", f"writing to {out_dir}"):
-        written = write_roi_outputs(analysis, out_dir, html=html)
+        period = f"purchases and CX events to {as_of}" + (
+            f"; holdout check to {opts.holdout_end}" if opts.holdout_end else "")
+        # every table, the report and run.json are staged, then installed as one unit
+        out_dir.mkdir(parents=True, exist_ok=True)
+        commit = OutputCommit(out_dir / "roi.csv", record=out_dir / "run.json")
+        written = commit.stage_files(lambda d: write_roi_outputs(
+            analysis, d, html=html, currency=getattr(opts, "currency", None) or "",
+            data_period=period))
     table = analysis.roi.table()
     record = run.record(
         input={**info, "cx_events": {"path": str(events_path),
@@ -198,22 +288,27 @@ def run_roi(run: Run, *, html: bool) -> int:
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     "margin": margin, "draws": opts.draws, "seed": opts.seed,
-                    "budget": analysis.portfolio.budget, "controls": analysis.controls,
+                    "budget": opts.budget, "cost_per_contact": cost_per_contact,
+                    "contact_channel_col": channel_col, "controls": analysis.controls,
                     "causal_share": share.describe()},
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},
-                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()}},
+                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()},
+                "contact_model": (None if analysis.contact_model is None else {
+                    "params": {k: float(v) for k, v in analysis.contact_model.params_.items()},
+                    "robust_se": analysis.contact_model.summary()["se"].to_dict(),
+                    "dispersion": analysis.contact_model.dispersion_})},
         results={"table": table.reset_index().to_dict(orient="records"),
-                 "portfolio": analysis.portfolio.summary().to_dict()},
+                 "portfolio": (None if analysis.portfolio is None
+                               else analysis.portfolio.summary().to_dict())},
         output={name: str(p) for name, p in written.items()},
     )
-    write_json(record, out_dir / "run.json")
+    commit.commit(record)
     run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
             f"{margin:g}, {opts.draws} parameter draws):")
     run.say(finance_summary(table))
-    run.say(f"Portfolio within {analysis.portfolio.budget:,.0f}: "
-            f"{', '.join(analysis.portfolio.chosen) or '(none)'}")
+    run.say(portfolio_line(analysis.portfolio))
     for note in analysis.model_notes()[1:]:
         run.say(note)
     run.say(f"Outputs in {out_dir.resolve()}: " + ", ".join(sorted(written)) + ", run.json")
