@@ -175,6 +175,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("contact_channel_col", ("--contact-channel-col",), "str", _ROI,
            "roi/report: customer attribute with each customer's service channel, for a "
            "--cost-per-contact by channel"),
+    Option("controls", ("--controls",), "str", _ROI,
+           "roi/report: customer attributes adjusted for (never shifted): 'auto' (every "
+           "usable attribute of --customers), 'none', or a comma-separated list "
+           "(default auto)", default="auto"),
+    Option("causal_share", ("--causal-share",), "str", _ROI,
+           "roi/report: prior on the causal share of observational effects: 'a,b' for "
+           "Beta(a, b), a fixed share in [0, 1], or 'causal' to value associations as fully "
+           "causal (default 1,1: uniform)", default="1,1"),
     Option("seed", ("--seed",), "int", _ROI | {"fit"},
            "roi/report, fit --bayes: random seed (default 0)", default=0),
     Option("bayes", ("--bayes",), "str", frozenset({"fit"}),

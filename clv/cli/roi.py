@@ -6,9 +6,11 @@ customer attributes (``--customers``, optional) and an investments file
 ``--as-of`` as the last day of the calibration period (features and purchases
 up to and including that day). Outputs in ``--out`` (a directory):
 
-- ``roi.csv`` (finance table), ``roi_cash_flows.csv``, ``roi_sensitivity.csv``,
-  ``roi_portfolio.csv`` (with ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` (with
-  ``--holdout-end``);
+- ``roi.csv`` (finance table with ``recommendation`` and ``reason``),
+  ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv`` (with
+  ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` and ``cx_holdout_segments.csv``
+  (with ``--holdout-end``), the diagnostics ``cx_timing.csv``, ``cx_placebo.csv``,
+  ``cx_survey_weighting.csv``;
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
 
@@ -63,6 +65,12 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         holdout_path = out_dir / "cx_holdout.csv"
         write_table(analysis.holdout.summary.reset_index(), holdout_path)
         written["cx_holdout.csv"] = holdout_path
+    for name, frame in (("cx_holdout_segments.csv", analysis.holdout_segments),
+                        ("cx_timing.csv", analysis.timing), ("cx_placebo.csv", analysis.placebo),
+                        ("cx_survey_weighting.csv", analysis.survey)):
+        if frame is not None and len(frame):
+            write_table(frame, out_dir / name)
+            written[name] = out_dir / name
     if html:
         written["report.html"] = write_report(
             analysis.roi, out_dir / "report.html", title=title,
@@ -80,21 +88,35 @@ def portfolio_line(portfolio: Any) -> str:
 
 
 def finance_summary(table: pd.DataFrame) -> str:
-    """Short fixed-width text of the finance table for the terminal."""
+    """Short fixed-width text of the finance table for the terminal: values under the
+    causal-share prior, the fully causal NPV, the recommendation and its reason."""
     cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
             "roi_mean", "roi_p05", "roi_p95", "p_roi_positive", "payback_median"]
     t = table[cols].copy()
     t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
                  "P(ROI>0)", "payback"]
+    if "recommendation" in table.columns:
+        t.insert(5, "NPV if causal", table["npv_mean_if_causal"])
+        t["recommendation"] = table["recommendation"]
     for c in ("ROI", "ROI 5%", "ROI 95%"):
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
     # a share of finite draws: never "100%" or "0%"
     t["P(ROI>0)"] = t["P(ROI>0)"].map(
         lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%")
-    for c in ("cost", "gain", "NPV"):
-        t[c] = t[c].map(lambda v: f"{v:,.0f}")
+    for c in ("cost", "gain", "NPV", "NPV if causal"):
+        if c in t.columns:
+            t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
-    return t.to_string()
+    text = t.to_string()
+    if "reason" in table.columns:
+        text += "\n" + "\n".join(f"  {name}: {rec} - {why}" for name, rec, why in
+                                  zip(table["investment"], table["recommendation"],
+                                      table["reason"], strict=True))
+        if "causal_share_prior" in table.columns and len(table):
+            text += ("\nGain, NPV, ROI and P(ROI>0) of observational (grade C) effects are "
+                     f"valued under a {table['causal_share_prior'].iloc[0]}; "
+                     "'NPV if causal' assumes every association is an effect.")
+    return text
 
 
 def _check_out_dir(out_dir: Path) -> None:
@@ -222,6 +244,14 @@ def run_roi(run: Run, *, html: bool) -> int:
     cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     holdout_end = (pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1)
                    - pd.Timedelta(microseconds=1) if opts.holdout_end else None)
+    from clv.roi.confounding import CausalShare
+
+    try:
+        share = CausalShare.parse(opts.causal_share or "1,1")
+    except ValueError as exc:
+        raise UsageError(f"--causal-share: {exc}") from None
+    controls = (opts.controls or "auto").strip()
+    control_arg: Any = None if controls.lower() == "none" else controls
     with run.step("analysis", "CX features, models, drivers and investments"):
         analysis = run_cx_roi(
             transactions, events, customers, investments, cutoff=cutoff,
@@ -234,7 +264,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
             cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
             contact_covariates=contact_covariates,
-            progress=run.progress)
+            progress=run.progress, controls=control_arg, causal_share=share)
     from clv.cli.commit import OutputCommit
 
     with run.step("write", f"writing to {out_dir}"):
@@ -259,7 +289,8 @@ def run_roi(run: Run, *, html: bool) -> int:
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     "margin": margin, "draws": opts.draws, "seed": opts.seed,
                     "budget": opts.budget, "cost_per_contact": cost_per_contact,
-                    "contact_channel_col": channel_col},
+                    "contact_channel_col": channel_col, "controls": analysis.controls,
+                    "causal_share": share.describe()},
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},

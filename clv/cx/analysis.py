@@ -13,6 +13,14 @@
    serve, :class:`clv.cx.contacts.ContactModel`);
 7. the investments: finance table, portfolio under the budget (when one is
    given), sensitivity.
+
+Guards against associations that are not effects (docs/cx.md, "Causal
+caveats"): customer attributes enter as **controls** (adjustment covariates
+that no investment may shift); investments may shift only **actionable**
+columns (:mod:`clv.cx.roles`); fitted effects are valued under a **causal-share
+prior** (:mod:`clv.roi.confounding`); **diagnostics** (:mod:`clv.cx.diagnostics`)
+flag purchase-triggered and exit signals, placebo failures and survey
+selection; every investment gets a **recommendation** (:mod:`clv.roi.decision`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import pandas as pd
 
 from clv.cx.drivers import drivers
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
+from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
 from clv.exceptions import DataError, Problem
 
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
@@ -78,7 +87,7 @@ class CXAnalysis:
     covariates: list[str]
     transaction_model: Any
     spend_model: Any
-    plain_model: Any
+    plain_model: Any  # None without a holdout period or an acquisition model
     holdout: Any
     drivers: pd.DataFrame
     roi: Any
@@ -86,6 +95,13 @@ class CXAnalysis:
     sensitivity: pd.DataFrame | None
     timings: dict[str, float] = field(default_factory=dict)
     contact_model: Any = None
+    controls: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    timing: pd.DataFrame | None = None
+    placebo: pd.DataFrame | None = None
+    survey: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    holdout_segments: pd.DataFrame | None = None
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
@@ -94,6 +110,8 @@ class CXAnalysis:
         notes = [f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
                  f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
                  f"covariates: {', '.join(column_label(c) for c in self.covariates)}."]
+        notes[0] += (" Controls (customer attributes, never shifted): "
+                     + (", ".join(self.controls) or "none") + ".")
         if self.holdout is not None:
             s = self.holdout.summary
             better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
@@ -103,7 +121,10 @@ class CXAnalysis:
                 f"without CX (Brier {s.loc['cx', 'brier']:.4f} vs "
                 f"{s.loc['plain', 'brier']:.4f}): the CX signals "
                 + ("improve" if better else "do NOT improve")
-                + " out-of-sample prediction.")
+                + " out-of-sample prediction."
+                + (" Some signals reveal who has already left (exit-signal diagnostic): "
+                   "their holdout fit is no evidence of an effect."
+                   if any("exit-signal" in w for w in self.warnings) else ""))
         cm = self.contact_model
         if cm is not None:
             ratios = ", ".join(f"{column_label(n[8:-1])} ×{r:.2f} per unit" for n, r in
@@ -114,6 +135,7 @@ class CXAnalysis:
                 f"robust errors, dispersion {cm.dispersion_:.2f})"
                 + (f"; contact rate {ratios}" if ratios else "")
                 + ". These are associations (evidence grade C).")
+        notes.extend(self.warnings)
         return notes
 
 
@@ -189,6 +211,10 @@ def run_cx_roi(
     contact_channel_column: str | None = None,
     contact_covariates: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    controls: str | Sequence[str] | None = "auto",
+    roles: Mapping[str, str] | None = None,
+    causal_share: Any = "default",
+    diagnostics: bool = True,
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
 
@@ -274,33 +300,87 @@ def run_cx_roi(
                                  "add every purchasing customer to the customers table",
                                  rows=list(data.index[missing][:5]))],
                         what="the customers table")
+    control_names: list[str] = []
     if customers is not None:
         attrs = customers.set_index(customer_id_col) if customer_id_col in customers.columns \
             else customers
         extra = [c for c in attrs.columns if c not in data.columns]
         data = data.join(attrs[extra], how="left")
+        chosen = control_columns(attrs.reset_index(), customer_id_col, controls)
+        encoded = encode_controls(data, chosen)
+        control_names = list(encoded.columns)
+        data = data.drop(columns=[c for c in control_names if c in data.columns]).join(encoded)
+        covariates = covariates + control_names
     data.attrs["time_unit"] = "D"
     _check_shift_columns(investments, data, acquisition_model)
+    role_map = default_roles(covariates, control_names)
+    role_map.update(dict(roles or {}))
+    check_shifts(investments, role_map, data)
     timings["summary"] = time.perf_counter() - t
     _step(progress, "fitting Pareto/NBD and Gamma-Gamma with CX covariates")
     t = time.perf_counter()
     varying = [c for c in covariates if data[c].nunique() > 1]
     tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying).fit(data)
-    plain = ParetoNBDModel().fit(data)
+    # the plain model serves the holdout comparison and the value of a new customer only
+    plain = (ParetoNBDModel().fit(data)
+             if observation_end is not None or acquisition_model is not None else None)
     repeat = data[data["frequency"] > 0]
     spend_cov = [c for c in varying if repeat[c].nunique() > 1]
     sm = GammaGammaModel(spend_covariates=spend_cov).fit(data)
     timings["fit"] = time.perf_counter() - t
     holdout = None
+    holdout_segments = None
     if observation_end is not None:
         _step(progress, "checking the models on the holdout period")
         holdout = evaluate_holdout({"plain": plain, "cx": tm}, data)
+        holdout_segments = _holdout_by_segment(evaluate_holdout, {"plain": plain, "cx": tm},
+                                               data, customers, customer_id_col, controls)
     _step(progress, "driver analysis")
     t = time.perf_counter()
     driver_table = drivers(tm, sm, data, horizon=horizon, discount_rate=discount_rate,
                            margin=margin, n_draws=max(2, n_draws // 2),
-                           random_state=random_state, period_length=period_length)
+                           random_state=random_state, period_length=period_length,
+                           skip_clv_change=control_names)
     timings["drivers"] = time.perf_counter() - t
+    warnings_: list[str] = []
+    timing = placebo = survey = None
+    flags: dict[str, list[str]] = {}
+    if diagnostics:
+        _step(progress, "diagnostics: event timing, placebo, survey weighting")
+        t = time.perf_counter()
+        from clv.cx import diagnostics as diag
+
+        before = transactions[pd.to_datetime(transactions[date_col]) < cut]
+        timing = diag.event_timing(events, before, cutoff=cut, customer_id_col=customer_id_col,
+                                   date_col=date_col)
+        placebo = diag.placebo_check(events, before, fb, cutoff=cut,
+                                     controls=data[control_names] if control_names else None,
+                                     customer_id_col=customer_id_col, date_col=date_col)
+        signal_columns: dict[str, list[str]] = {}
+        for f in fb.features:
+            if f.signal is not None:
+                signal_columns.setdefault(f.signal, []).extend(f.columns())
+        flags = diag.column_flags(timing, placebo, signal_columns)
+        survey = diag.survey_weighting(data, tm)
+        for _, r in survey.iterrows():
+            if abs(r["change_in_se"]) >= 1.0:
+                warnings_.append(
+                    f"Survey selection: weighting respondents by their response propensity "
+                    f"moves {r['coefficient_name']} from {r['unweighted']:+.3f} to "
+                    f"{r['weighted']:+.3f} ({r['change_in_se']:+.1f} SE); treat survey "
+                    "effects with caution.")
+                for col in ("promoter", "detractor", "csat_last"):
+                    if col in r["coefficient_name"]:
+                        flags.setdefault(col, []).append(
+                            f"survey-selection: response weighting moves "
+                            f"{r['coefficient_name']} by {r['change_in_se']:+.1f} SE")
+        for col, items in flags.items():
+            for item in items:
+                text = f"Diagnostic for {col}: {item}."
+                if text not in warnings_:
+                    warnings_.append(text)
+        timings["diagnostics"] = time.perf_counter() - t
+    _annotate_drivers(driver_table, role_map, flags, data, control_names)
     new_customers = None
     if acquisition_model is not None:
         from clv.equity import new_customer_value
@@ -326,11 +406,18 @@ def run_cx_roi(
                                                contact_channel_column, contact_covariates)
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
+    from clv.roi.confounding import CausalShare
+
+    share = CausalShare() if isinstance(causal_share, str) and causal_share == "default" \
+        else causal_share
     roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
                                horizon=horizon, discount_rate=discount_rate, margin=margin,
                                n_draws=n_draws, random_state=random_state,
                                period_length=period_length, new_customers=new_customers,
-                               service_cost=service)
+                               service_cost=service,
+                               causal_share=share)
+    roi.column_flags = flags
+    roi.benchmark = _strongest_control(tm, data, control_names)
     timings["roi"] = time.perf_counter() - t
     pf = None if budget is None else select_portfolio(roi, float(budget))
     sens = None
@@ -340,8 +427,23 @@ def run_cx_roi(
         sens = sensitivity(roi)
         timings["sensitivity"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    if holdout_segments is not None:
+        worse = holdout_segments[holdout_segments["cx_minus_plain"] < 0]
+        if len(worse):
+            warnings_.append(
+                "Holdout by segment: the CX model predicts WORSE than the plain model for "
+                + ", ".join(f"{r.control}={r.level}" for r in worse.itertuples())
+                + "; its CX effects may not hold there.")
+    table = roi.table()
+    for _, r in table.iterrows():
+        if r["diagnostics"] and "direction:" in r["diagnostics"]:
+            warnings_.append(f"Investment {r['investment']!r}: "
+                             + r["diagnostics"].split("direction: ", 1)[1] + ".")
     return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,
-                      timings, contact_model)
+                      timings, contact_model,
+                      controls=[c for c in control_names if c in varying],
+                      roles=role_map, timing=timing, placebo=placebo, survey=survey,
+                      warnings=warnings_, holdout_segments=holdout_segments)
 
 
 CONTACTS_COLUMN = "service_contacts"
@@ -382,4 +484,74 @@ def _service_cost(events: pd.DataFrame, data: pd.DataFrame, cut: pd.Timestamp,
     model = ContactModel(list(covariates)).fit(contacted[CONTACTS_COLUMN] - 1.0,
                                                contacted["T"] + 1.0, contacted)
     return model, ServiceCost(model, cost_per_contact, channel_column, CONTACTS_COLUMN)
+
+
+
+def _holdout_by_segment(evaluate: Callable[..., Any], models: dict[str, Any], data: pd.DataFrame,
+                        customers: pd.DataFrame | None, id_col: str, controls: Any,
+                        min_customers: int = 200) -> pd.DataFrame | None:
+    """The holdout comparison within each level of each categorical control attribute.
+
+    Columns: ``control``, ``level``, ``customers``, ``log_score_cx``,
+    ``log_score_plain`` and ``cx_minus_plain`` (holdout log score per customer).
+    """
+    if customers is None:
+        return None
+    attrs = customers.drop(columns=[id_col], errors="ignore")
+    rows = []
+    for col in control_columns(customers, id_col, controls):
+        if col not in data.columns or pd.api.types.is_numeric_dtype(attrs[col]):
+            continue
+        for level, part in data.groupby(data[col].astype("string"), sort=True):
+            if len(part) < min_customers:
+                continue
+            s = evaluate(models, part).summary
+            cx, plain = float(s.loc["cx", "log_score"]), float(s.loc["plain", "log_score"])
+            rows.append({"control": col, "level": level, "customers": len(part),
+                         "log_score_cx": cx, "log_score_plain": plain,
+                         "cx_minus_plain": (cx - plain) / len(part)})
+    return pd.DataFrame(rows, columns=["control", "level", "customers", "log_score_cx",
+                                       "log_score_plain", "cx_minus_plain"])
+
+
+def _strongest_control(model: Any, data: pd.DataFrame,
+                       controls: Sequence[str]) -> tuple[str, float] | None:
+    """The observed control with the largest rate ratio per SD on any lever (a benchmark
+    for "an ordinary confounder")."""
+    import numpy as np
+
+    best: tuple[str, float] | None = None
+    for name, value in model.params_.items():
+        name = str(name)
+        if "[" not in name:
+            continue
+        col = name[:-1].split("[", 1)[1]
+        if col not in controls:
+            continue
+        sd = float(np.nanstd(data[col].to_numpy(dtype=np.float64)))
+        rr = float(np.exp(abs(float(value)) * sd))
+        if best is None or rr > best[1]:
+            best = (col, rr)
+    return best
+
+
+def _annotate_drivers(table: pd.DataFrame, roles: Mapping[str, str],
+                      flags: Mapping[str, list[str]], data: pd.DataFrame,
+                      controls: Sequence[str]) -> None:
+    """Role, diagnostics and E-values (per SD and for the interval bound) of each driver row."""
+    import numpy as np
+
+    from clv.roi.confounding import evalue
+
+    table["role"] = table["signal"].map(lambda c: roles.get(c, "actionable"))
+    table["diagnostics"] = table["signal"].map(lambda c: "; ".join(flags.get(c, [])))
+    per_sd = table["effect_per_sd"].to_numpy(dtype=np.float64)
+    lo = table["effect_per_sd_lo"].to_numpy(dtype=np.float64)
+    hi = table["effect_per_sd_hi"].to_numpy(dtype=np.float64)
+    bound = np.where(lo > 1, lo, np.where(hi < 1, hi, 1.0))
+    grade_c = table["evidence_grade"].to_numpy() == "C"
+    table["evalue_per_sd"] = np.where(grade_c, evalue(per_sd), np.nan)
+    table["evalue_ci"] = np.where(grade_c, evalue(bound), np.nan)
+    if "clv_change_pct" in table.columns:
+        table["clv_change_basis"] = np.where(grade_c, "if fully causal", "evidence")
 

@@ -19,7 +19,7 @@ estimate ``(mean, se, source)`` for a coefficient it replaces the fitted one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,7 +80,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
             level: float = 0.90, clv_change: bool = True, horizon: int = 52,
             discount_rate: float = 0.0, margin: float = 1.0, n_draws: int = 100,
             random_state: int = 0, period_length: float = 1.0,
-            max_customers: int | None = 5000) -> pd.DataFrame:
+            max_customers: int | None = 5000,
+            skip_clv_change: Sequence[str] = ()) -> pd.DataFrame:
     """Driver table: effect of each CX signal on each lever and on CLV, with its evidence grade.
 
     Parameters
@@ -180,7 +181,7 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
                             what="the driver analysis")
         _clv_changes(table, transaction_model, spend_model, data, evidence, segment, level,
                      horizon, discount_rate, margin, n_draws, random_state, period_length,
-                     max_customers)
+                     max_customers, set(skip_clv_change))
     table.insert(0, "coefficient_name", table.pop("_name"))
     if segment is None:
         table = table.drop(columns=[c for c in table.columns if c.startswith("segment_")])
@@ -190,7 +191,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
 def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
                  evidence: Mapping[str, Any], segment: Any, level: float, horizon: int,
                  discount_rate: float, margin: float, n_draws: int, random_state: int,
-                 period_length: float, max_customers: int | None) -> None:
+                 period_length: float, max_customers: int | None,
+                 skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
     from clv.roi.finance import lever_split
@@ -204,6 +206,8 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
     trans = {n for n, *_ in _coefficients(tm)} | {n for n, *_ in _coefficients(sm)}
     baselines: dict[str, np.ndarray] = {}
     for signal, group in table[table["_name"].isin(trans)].groupby("signal", sort=False):
+        if signal in skip:
+            continue
         sd = float(group["signal_sd"].iloc[0])
         if not np.isfinite(sd) or sd <= 0:
             continue

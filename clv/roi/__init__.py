@@ -5,6 +5,7 @@
 'C'
 """
 
+from clv.roi.confounding import CausalShare
 from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, ServiceCost, period_rate
 from clv.roi.finance import InvestmentDraws, RoiResult, evaluate_investments
 from clv.roi.portfolio import Portfolio, select_portfolio, solve_knapsack
@@ -15,6 +16,7 @@ from clv.roi.spec import GRADES, Evidence, Investment, Shift, load_investments
 __all__ = [
     "GRADES",
     "LEVERS",
+    "CausalShare",
     "CounterfactualEngine",
     "Evidence",
     "Investment",

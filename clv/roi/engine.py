@@ -277,6 +277,10 @@ class CounterfactualEngine:
         Cost to serve: the margin becomes net of future service contacts, and
         investments that shift the contact model's covariates act on the
         service-cost lever.
+    causal_share : CausalShare, optional
+        Prior on the causal share of the fitted (grade C) coefficients: each draw
+        scales them by a share drawn from it (:mod:`clv.roi.confounding`). None:
+        the fitted coefficients as they are (fully causal).
     """
 
     transaction_model: Any
@@ -291,6 +295,7 @@ class CounterfactualEngine:
     customer_uncertainty: bool = True
     new_customers: NewCustomers | None = None
     service_cost: ServiceCost | None = None
+    causal_share: Any = None
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -303,6 +308,8 @@ class CounterfactualEngine:
         else:
             self.spend_draws_ = _model_draws(self.spend_model, self.n_draws, seed)
         self.discount_ = _math.discount_factors(self.horizon, self.discount_rate)
+        self.share_draws_ = (None if self.causal_share is None
+                             else self.causal_share.draws(self.n_draws, seed))
         self._x = self.data[list(_RFM)].to_numpy(dtype=np.float64)
         # customers' latent draws follow an order of the data's numeric columns, not of the
         # ids, so the same customers get the same draws however the ids are typed or sorted
@@ -526,14 +533,26 @@ class CounterfactualEngine:
         grades.update({n: inv.evidence.coefficient_grade(n) for n in inv.evidence.coefficients})
         return grades
 
-    def _coefficients(self, inv: Investment) -> dict[str, np.ndarray]:
+    def _coefficients(self, inv: Investment, share: float | np.ndarray | None = None,
+                      evidenced_only: bool = False) -> dict[str, np.ndarray]:
+        """Coefficient draws for ``inv``: fitted ones scaled by the causal share (``share``, else
+        the engine's prior draws), the investment's evidence as given; ``evidenced_only``
+        zeroes fitted and assumed (grade C and D) coefficients, keeping grades A and B."""
         coefs: dict[str, np.ndarray] = {}
-        for frame in (self.transaction_draws_, self.spend_draws_, self.contact_draws_):
+        if share is None:
+            share = self.share_draws_
+        for frame in (self.transaction_draws_, self.spend_draws_,
+                      self.contact_draws_):
             if frame is None:
                 continue
             for name in frame.columns:
                 if _coef_name(name):
-                    coefs[name] = frame[name].to_numpy(dtype=np.float64)
+                    values = frame[name].to_numpy(dtype=np.float64)
+                    if evidenced_only:
+                        values = np.zeros_like(values)
+                    elif share is not None:
+                        values = values * share
+                    coefs[name] = values
         for name, (mean, se) in inv.evidence.coefficients.items():
             parsed = _coef_name(name)
             if parsed is None or parsed[0] not in (*_PROCESS_LEVER, "acquisition"):
@@ -554,6 +573,8 @@ class CounterfactualEngine:
             z = np.random.default_rng(_seed(self.random_state, "evidence", name)).standard_normal(
                 self.n_draws)
             coefs[name] = mean + se * z
+            if evidenced_only and inv.evidence.coefficient_grade(name) not in ("A", "B"):
+                coefs[name] = np.zeros(self.n_draws)
         return coefs
 
     # ------------------------------------------------------------------ targets and shifts
@@ -582,8 +603,9 @@ class CounterfactualEngine:
             raise ValueError(f"investment {inv.name!r}: {exc}") from None
 
     def _unit(self, inv: Investment, coefs: Mapping[str, np.ndarray] | None = None,
-              scale: float = 1.0) -> _Unit:
-        coefs = dict(self._coefficients(inv) if coefs is None else coefs)
+              scale: float = 1.0, share: float | np.ndarray | None = None,
+              evidenced_only: bool = False) -> _Unit:
+        coefs = dict(self._coefficients(inv, share, evidenced_only) if coefs is None else coefs)
         rows = self._target_rows(inv)
         columns = {c for n in coefs if (p := _coef_name(n)) for c in [p[1]]}
         delta: dict[str, np.ndarray] = {}
@@ -594,6 +616,15 @@ class CounterfactualEngine:
             if shift.column in acq_names and shift.column not in self.data.columns:
                 amount = shift.amount + shift.sd * np.random.default_rng(
                     _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
+                if f"acquisition[{shift.column}]" not in inv.evidence.coefficients:
+                    # a fitted acquisition coefficient is observational: its causal share
+                    # scales the shift (exactly for 'add'/'relative' shifts of a log-linear hazard)
+                    if evidenced_only:
+                        amount = np.zeros_like(amount)
+                    elif (s_ := self.share_draws_ if share is None else share) is not None:
+                        amount = amount * s_
+                elif evidenced_only and inv.grade not in ("A", "B"):
+                    amount = np.zeros_like(amount)
                 acquisition.append((shift.column, shift.mode, amount, scale))
                 continue
             if shift.column not in self.data.columns:
@@ -755,9 +786,15 @@ class CounterfactualEngine:
                     totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
         return full, totals
 
-    def unit(self, inv: Investment, scale: float = 1.0) -> _Unit:
-        """The effect of one investment (scaled by ``scale``) on the scoring frame."""
-        return self._unit(inv, scale=scale)
+    def unit(self, inv: Investment, scale: float = 1.0, *,
+             share: float | np.ndarray | None = None, evidenced_only: bool = False) -> _Unit:
+        """The effect of one investment (shifts scaled by ``scale``) on the scoring frame.
+
+        ``share`` overrides the causal share of fitted coefficients (1.0: fully
+        causal); ``evidenced_only`` keeps only experiment and quasi-experiment
+        coefficients (grades A and B).
+        """
+        return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
 
     def affected(self, unit: _Unit) -> int:
         """Number of customers whose features the investment changes (in any draw)."""

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clv.roi import _math
+from clv.roi import _math, decision
+from clv.roi.confounding import CausalShare
 from clv.roi.engine import (
     ALL,
     LEVERS,
@@ -62,6 +63,15 @@ class InvestmentDraws:
     service_cost_change : (S,) or None
         Present value of the change in the cost to serve (positive: more cost), already
         subtracted from ``incremental_clv``; None without a service-cost model.
+    incremental_clv_if_causal : (S,)
+        The incremental CLV if every fitted (grade C) association were fully causal;
+        ``incremental_clv`` itself scales fitted coefficients by the causal-share
+        prior of :mod:`clv.roi.confounding`.
+    npv_evidenced : (S,)
+        NPV counting only experiment and quasi-experiment coefficients (grades A, B).
+    test_plan : dict
+        For a test: ``lever``, ``relative_effect`` (targeted customers' value change if
+        causal over the test window), ``test_periods``, ``customers_per_arm``.
     """
 
     investment: Investment
@@ -78,6 +88,16 @@ class InvestmentDraws:
     service_cost_grade: str = ""
     service_cost_change: np.ndarray | None = None
     grades: dict[str, np.ndarray] = field(default_factory=dict)
+    incremental_clv_if_causal: np.ndarray | None = None
+    npv_evidenced: np.ndarray | None = None
+    test_plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def npv_if_causal(self) -> np.ndarray:
+        """NPV per draw if every fitted association were fully causal (the optimistic value)."""
+        inc = self.incremental_clv if self.incremental_clv_if_causal is None \
+            else self.incremental_clv_if_causal
+        return inc - self.cost_pv
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float]:
@@ -99,6 +119,8 @@ class RoiResult:
 
     investments: dict[str, InvestmentDraws]
     engine: CounterfactualEngine = field(repr=False)
+    column_flags: dict[str, list[str]] = field(default_factory=dict)
+    benchmark: tuple[str, float] | None = None
 
     @property
     def horizon(self) -> int:
@@ -114,6 +136,11 @@ class RoiResult:
     def margin(self) -> float:
         """Contribution margin."""
         return float(self.engine.margin)
+
+    @property
+    def causal_share(self) -> Any:
+        """The prior on the causal share of fitted coefficients (None: fully causal)."""
+        return self.engine.causal_share
 
     def npv_draws(self) -> pd.DataFrame:
         """NPV per draw (rows) and investment (columns): common random numbers."""
@@ -135,6 +162,14 @@ class RoiResult:
         split by those shares (sums to ``npv_mean``), and ``evidence_grade`` the
         weakest grade carrying more than 20 % of the value
         (:func:`clv.roi.grades.overall_grade`).
+        Fitted (grade C) effects are valued under the causal-share prior
+        (``causal_share_prior``): ``npv_*``, ``roi_*``, ``p_roi_positive`` and the
+        gains integrate over it. ``*_if_causal`` columns are the optimistic values if
+        every association were causal; ``npv_evidenced_mean`` counts only grade A/B
+        coefficients. ``recommendation`` (fund / test first / do not fund) and
+        ``reason`` come from :func:`clv.roi.decision.recommend`, with the planned
+        test (``test_lever``, ``test_customers_per_arm``, ``test_periods``) and
+        ``value_of_information`` (expected value of perfect information).
         """
         npv = self.npv_draws()
         best = npv.to_numpy().argmax(axis=1)
@@ -179,6 +214,7 @@ class RoiResult:
                                       else (npv_mean if g == d.investment.grade else 0.0))
                    for g in GRADES},
             }
+            row.update(decision.columns(d, self, row))
             rows.append(row)
         out = pd.DataFrame(rows).sort_values("npv_mean", ascending=False, kind="stable")
         out.insert(0, "rank", np.arange(1, len(out) + 1))
@@ -296,6 +332,18 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
                           service_cost_grade=_service_grade(engine, inv, unit),
                           service_cost_change=service_change)
     out.grades = grade_split(engine, inv, unit, incremental)
+    if engine.share_draws_ is None:
+        full_causal = full
+        out.incremental_clv_if_causal = incremental
+    else:
+        full_causal, tot = engine.flows([engine.unit(inv, share=1.0)], full_only=True)
+        out.incremental_clv_if_causal = tot[:, ALL]
+    if any(inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients):
+        _, tot = engine.flows([engine.unit(inv, evidenced_only=True)], full_only=True)
+        out.npv_evidenced = tot[:, ALL] - cost_pv
+    else:
+        out.npv_evidenced = -cost_pv
+    out.test_plan = _test_plan(engine, unit, full_causal, levers)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
     return out
@@ -310,18 +358,52 @@ def _service_grade(engine: CounterfactualEngine, inv: Investment, unit: Any) -> 
     return max(grades.get(n, "C") for n in used)  # the weakest evidence: D > C > B > A
 
 
+TEST_PERIODS = 6
+
+
+def _test_plan(engine: CounterfactualEngine, unit: Any, full_causal: np.ndarray,
+               levers: np.ndarray) -> dict[str, Any]:
+    """The randomised test that would measure an investment's effect (see ``test_plan``)."""
+    rows = unit.rows
+    periods = min(TEST_PERIODS, engine.horizon)
+    lever_gain = levers.mean(axis=1)
+    lever = LEVERS[int(np.argmax(np.abs(lever_gain)))] if np.any(lever_gain) else None
+    if len(rows) == 0:
+        return {"lever": lever, "relative_effect": 0.0, "test_periods": periods,
+                "targeted": 0, "cv2": float("nan")}
+    base = np.mean([float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods],
+                                        axis=None)) for st in engine._states])
+    gain = float(full_causal[:, :periods].sum(axis=1).mean())
+    rel = gain / base if base > 0 else float("nan")
+    base_pv = np.mean([float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows])
+                                           @ engine.discount_)) for st in engine._states])
+    gain_pv = float((full_causal @ engine.discount_).mean())
+    ratio = 1.0 + gain_pv / base_pv if base_pv > 0 else float("nan")
+    sub = engine.data.iloc[rows]
+    t = sub["T"].to_numpy(dtype=np.float64)
+    per = sub["frequency"].to_numpy(dtype=np.float64) / np.where(t > 0, t, np.nan)
+    m = float(np.nanmean(per)) * periods * engine.period_length if len(per) else float("nan")
+    params = getattr(engine.transaction_model, "params_", None)
+    r = float(params["r"]) if params is not None and "r" in params.index else 1.0
+    cv2 = 1.0 / m + 1.0 / r if m > 0 else float("inf")
+    return {"lever": lever, "relative_effect": rel, "test_periods": periods,
+            "targeted": len(rows), "cv2": cv2, "value_ratio": ratio}
+
+
 def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: float) -> float:
     """Share of the estimated effect at which the expected NPV is zero.
 
     The signal shifts are scaled by ``k`` (``k = 1``: as specified) and the
     expected incremental CLV (over the first 12 shared draws) is solved for
-    ``E[gain(k)] = cost``. ``inf`` if even 64 times the effect does not pay back;
-    NaN if the effect lowers value.
+    ``E[gain(k)] = cost``, with fitted coefficients taken as fully causal (so ``k``
+    is the share of the association that must be causal). ``inf`` if even 64 times the
+    effect does not pay back; NaN if the effect lowers value.
     """
     draws = range(min(engine.n_draws, _BREAKEVEN_DRAWS))
 
     def gap(k: float) -> float:
-        _, totals = engine.flows([engine.unit(inv, scale=k)], draws=draws, full_only=True)
+        _, totals = engine.flows([engine.unit(inv, scale=k, share=1.0)], draws=draws,
+                                 full_only=True)
         return float(totals[:, ALL].mean()) - cost_pv
 
     at_one = gap(1.0)
@@ -352,6 +434,7 @@ def evaluate_investments(
     customer_uncertainty: bool = True,
     new_customers: NewCustomers | None = None,
     service_cost: ServiceCost | None = None,
+    causal_share: CausalShare | None = CausalShare(),  # noqa: B008 - immutable default
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -390,6 +473,11 @@ def evaluate_investments(
         Future cohorts through an acquisition model with period covariates; shifts
         of its covariates (e.g. ``Shift("promoter_share", "add", 0.05)``) bring new
         customers, the acquisition lever.
+    causal_share : CausalShare or None, default Beta(1, 1)
+        Prior on the causal share of every fitted (grade C) coefficient
+        (:mod:`clv.roi.confounding`); ``None`` or ``CausalShare.fully_causal()``
+        values associations as if they were effects (the ``*_if_causal`` columns
+        always show that).
 
     Returns
     -------
@@ -404,6 +492,7 @@ def evaluate_investments(
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
                                   margin, n_draws, random_state, period_length,
-                                  customer_uncertainty, new_customers, service_cost)
+                                  customer_uncertainty, new_customers, service_cost,
+                                  causal_share=causal_share)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
     return RoiResult(results, engine)

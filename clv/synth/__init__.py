@@ -11,6 +11,9 @@ the oracle value of fixing it.
 ``simulate_purchase_times``, ``simulate_opportunities`` and
 ``simulate_transaction_log`` draw full purchase histories (not only RFM
 summaries) from the BG/NBD, MBG/NBD, Pareto/NBD and BG/BB models.
+``simulate_trap_world`` (:mod:`clv.synth.traps`) builds worlds where CX is
+associated with behaviour without causing it (or with effects the models
+misspecify), to test that the ROI layer does not turn association into value.
 """
 
 from clv.synth.dated_change import (
@@ -25,6 +28,7 @@ from clv.synth.transactions import (
     simulate_purchase_times,
     simulate_transaction_log,
 )
+from clv.synth.traps import TRAP_WORLDS, TrapWorld, simulate_trap_world
 from clv.synth.world import (
     COVARIATES,
     CXWorld,
@@ -40,6 +44,8 @@ __all__ = [
     "simulate_purchase_times",
     "simulate_transaction_log",
     "COVARIATES",
+    "TRAP_WORLDS",
+    "TrapWorld",
     "CXWorld",
     "DatedChangeParams",
     "DatedChangeTruth",
@@ -48,5 +54,6 @@ __all__ = [
     "Truth",
     "WorldParams",
     "simulate_cx_world",
+    "simulate_trap_world",
     "world_feature_builder",
 ]

@@ -323,6 +323,9 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert onboarding["evidence_grade"] == "A" and onboarding["share_grade_A"] == 1.0
     assert all(r["evidence_grade"] == "C" for r in record["cx"]["table"]
                if r["investment"] != "Onboarding call")
+    assert all(r["recommendation"] in ("fund", "test first", "do not fund")
+               for r in record["cx"]["table"])
+    assert "recommendation" in stdout
 
 
 # ---------------------------------------------------------------------- exit codes

@@ -258,7 +258,7 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
     both = Investment("Both", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05),
                                                   Shift("wait_minutes", "relative", -0.3)],
                       duration=10, evidence=SUPPORT)
-    res = _run(world, [promo, both], new_customers=nc)
+    res = _run(world, [promo, both], new_customers=nc, causal_share=None)  # exact arithmetic
     d = res.investments["Referral push"]
     assert d.customers_affected == 0
     np.testing.assert_allclose(d.levers[1:], 0.0, atol=1e-9)
@@ -305,7 +305,7 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     assert nc.model_periods(H) == 2 * H
     promo = Investment("Referral push", cost=500.0,
                        shifts=[Shift("promoter_share", "add", 0.05)], duration=5)
-    res = _run(world, [promo], new_customers=nc)
+    res = _run(world, [promo], new_customers=nc, causal_share=None)  # exact arithmetic
     eng = res.engine
     eng.acquisition_draws_ = pd.DataFrame([acq.params_] * N_DRAWS).reset_index(drop=True)
     flow = eng._acquisition_flow([eng.unit(promo)], 0)
@@ -320,7 +320,7 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     assert expected[0] > 0 and np.all(np.abs(expected[5:]) < expected[0])
     # a fractional ratio reads the cumulated arrivals at the valuation ends
     frac = NewCustomers(acq, future, value_per_customer=25.0, periods_per_valuation=1.5)
-    eng2 = _run(world, [promo], new_customers=frac).engine
+    eng2 = _run(world, [promo], new_customers=frac, causal_share=None).engine
     eng2.acquisition_draws_ = eng.acquisition_draws_
     flow2 = eng2._acquisition_flow([eng2.unit(promo)], 0)
     n_model = frac.model_periods(H)
@@ -336,3 +336,33 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     with pytest.raises(ValueError, match="periods_per_valuation"):
         _run(world, [promo], new_customers=NewCustomers(acq, future, 25.0,
                                                         periods_per_valuation=0.0))
+
+
+def test_recommendation_funds_only_on_tested_effects(world) -> None:
+    """A cheap experiment-backed investment is funded; the same value from a stated
+    assumption (grade D) is at most 'test first'; a money-loser is not funded."""
+    cheap_tested = _recovery(cost=50.0)
+    cheap_assumed = _support(cost=50.0)
+    dear = Investment("Dear recovery", cost=1e7, shifts=[Shift("complaints", "relative", -0.5)],
+                      evidence=RECOVERY)
+    res = _run(world, [cheap_tested, cheap_assumed, dear], breakeven=True)
+    t = res.table().set_index("investment")
+    assert t.loc["Complaint recovery", "recommendation"] == "fund"
+    assert "grade A" in t.loc["Complaint recovery", "reason"]
+    assert t.loc["Faster support", "recommendation"] in ("test first", "do not fund")
+    assert t.loc["Dear recovery", "recommendation"] == "do not fund"
+    # grade D: the evidenced-only NPV counts nothing but the cost
+    np.testing.assert_allclose(res.investments["Faster support"].npv_evidenced,
+                               -res.investments["Faster support"].cost_pv)
+    # grade A: evidenced-only equals the full value (no fitted covariates to scale)
+    d = res.investments["Complaint recovery"]
+    np.testing.assert_allclose(d.npv_evidenced, d.npv, rtol=1e-10)
+    np.testing.assert_allclose(d.npv_if_causal, d.npv, rtol=1e-10)
+    for col in ("recommendation", "reason", "test_lever", "test_customers_per_arm",
+                "value_of_information", "npv_mean_if_causal", "causal_share_prior",
+                "evalue_to_zero_npv", "diagnostics"):
+        assert col in t.columns
+    assert set(t["recommendation"]) <= {"fund", "test first", "do not fund"}
+    if t.loc["Faster support", "recommendation"] == "test first":
+        assert t.loc["Faster support", "test_customers_per_arm"] > 0
+        assert t.loc["Faster support", "test_lever"] in ("retention", "repeat_purchase")

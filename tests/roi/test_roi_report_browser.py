@@ -143,7 +143,8 @@ def _visible(box: list[float]) -> bool:
 def test_first_screen_shows_the_decision(result, tmp_path, close_figures) -> None:
     pf = select_portfolio(result, 140.0)
     assert pf.chosen  # the budget funds something
-    report = write_report(result, tmp_path / "report.html", portfolio=pf,
+    plain = result.table().drop(columns=["recommendation", "reason"])  # the funded/not view
+    report = write_report(result, tmp_path / "report.html", portfolio=pf, table=plain,
                           sensitivity=sensitivity(result), currency="EUR")
     m = _measure(report, tmp_path)
     # the window's chrome takes some height in --dump-dom mode; the layout depends on the width
@@ -192,7 +193,8 @@ def test_first_screen_shows_recommendations_and_grade_split(result, tmp_path,
 def test_report_without_optional_columns_and_budget(result, tmp_path, close_figures) -> None:
     """No recommendation column, no budget: the report says so, computes neither; the
     NPV split by evidence grade (always in the finance table) is shown."""
-    doc = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    plain = result.table().drop(columns=["recommendation", "reason"])
+    doc = write_report(result, tmp_path / "r.html", table=plain).read_text(encoding="utf-8")
     assert "No budget was given" in doc
     assert ">Recommendation<" not in doc and "by evidence grade" in doc
     assert "half the total cost" not in doc

@@ -106,7 +106,8 @@ def _run(world, invs, cost_per_contact=3.0, **kw):
                                                                  "channel")
     return evaluate_investments(invs, transaction_model=tm, spend_model=sm, data=data,
                                 horizon=H, discount_rate=RATE, margin=MARGIN, n_draws=N_DRAWS,
-                                random_state=2, breakeven=False, service_cost=service, **kw)
+                                random_state=2, breakeven=False, service_cost=service,
+                                **{"causal_share": None, **kw})  # exact arithmetic
 
 
 def test_a_resolution_investment_pays_through_fewer_contacts(causal) -> None:
