@@ -1,0 +1,154 @@
+"""Per-period CX covariate paths in the layout of the time-varying models.
+
+:func:`feature_paths` turns CX events into one row per customer and period
+(customer id, period start, feature columns), ready for
+:func:`clv.models.time_varying_data`: each customer's rows form a gap-free
+grid from the period of the first purchase to the one containing
+``observation_end``. A period's row is computed as of the period's start, from
+the events **strictly before** it (a one-period lag: period ``t`` never sees
+an event of ``t`` or later). Counts are turned into rates per period of
+active time, so a long-standing customer is not "worse" for having had more
+time to complain:
+
+* ``count(s)`` and ``decayed_count(s)``: divided by the exposure, the time
+  from the first purchase to the period start (within the window, if any), in
+  periods, at least one period;
+* values (``last``, ``mean``, ``rate``), NPS groups and flags: as computed by
+  the builder (with its fitted fills and missing indicators).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clv.cx.features import FeatureBuilder
+from clv.cx.schema import CUSTOMER_ID
+from clv.exceptions import DataError, Problem
+
+__all__ = ["feature_paths"]
+
+_UNITS = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
+_RATE_KINDS = ("count", "decayed_count")
+
+
+def feature_paths(
+    builder: FeatureBuilder,
+    events: pd.DataFrame | None,
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    *,
+    observation_end: Any,
+    time_unit: str = "W",
+    anchor: Any = None,
+    customer_id_col: str = "customer_id",
+    date_col: str = "date",
+    cov_date_col: str = "cov_date",
+) -> pd.DataFrame:
+    """CX features per customer and period, as of each period start (lagged, leakage-free).
+
+    Parameters
+    ----------
+    builder : FeatureBuilder
+        The features. An unfitted builder is fitted at ``observation_end``
+        (its ``"mean"`` fills are then calibration-period constants); pass a
+        fitted one to keep earlier fills. ``standardize=True`` is not
+        supported (counts become rates here, after the builder).
+    events : DataFrame or None
+        Raw CX events (as for :meth:`FeatureBuilder.transform`).
+    transactions : DataFrame
+        Purchases (``customer_id_col``, ``date_col``): they give each
+        customer's first purchase, hence the first period of the path.
+        Purchases after ``observation_end`` are ignored.
+    customers : DataFrame, optional
+        Static attributes, when the builder uses them.
+    observation_end : date-like
+        End of the calibration period: the last row of every customer is the
+        period containing the instant before it.
+    time_unit : {"W", "D"}
+        Period length.
+    anchor : date-like, optional
+        Start of one period of the common calendar grid (default: midnight of
+        the earliest first purchase).
+    customer_id_col, date_col, cov_date_col : str
+        Column names of ``transactions`` and of the output.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``customer_id_col``, ``cov_date_col`` (period start) and
+        :attr:`FeatureBuilder.feature_names_`, sorted by customer and date;
+        feed it to :func:`clv.models.time_varying_data` with the same
+        ``observation_end`` and ``time_unit``.
+
+    Examples
+    --------
+    >>> import clv.cx as cx
+    >>> tx = pd.DataFrame({"customer_id": [1, 1, 2],
+    ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-20", "2024-01-10"])})
+    >>> ev = pd.DataFrame({"customer_id": [1, 1], "signal": "complaint", "value": None,
+    ...                    "timestamp": pd.to_datetime(["2024-01-03", "2024-01-08"])})
+    >>> p = feature_paths(cx.FeatureBuilder([cx.count("complaint")]), ev, tx,
+    ...                   observation_end="2024-01-29")
+    >>> p[p.customer_id == 1]["complaint_count"].round(3).tolist()  # per week active
+    [0.0, 1.0, 1.0, 0.667]
+    """
+    if time_unit not in _UNITS:
+        raise DataError([Problem(None, f"time_unit {time_unit!r} is not supported",
+                                 f"use one of {sorted(_UNITS)}")], what="the feature paths")
+    if builder.standardize:
+        raise ValueError("feature_paths needs a builder with standardize=False: counts become "
+                         "rates per active period after the builder.")
+    for f in builder.features:
+        if f.kind == "interaction" and any(_is_rate(builder, c) for c in f.inputs):
+            raise ValueError(f"interaction {f.name!r} uses a count, which feature_paths turns "
+                             "into a rate; build the interaction from the paths instead.")
+    unit = _UNITS[time_unit]
+    end = pd.Timestamp(observation_end)
+    missing = [c for c in (customer_id_col, date_col) if c not in transactions.columns]
+    if missing:
+        raise DataError([Problem(c, "is missing from transactions", "add it or name the "
+                                 "right column") for c in missing], what="the feature paths")
+    dates = pd.to_datetime(transactions[date_col])
+    if dates.isna().any():
+        raise DataError([Problem(date_col, "has missing dates", "drop or fill those rows")],
+                        what="the feature paths")
+    keep = (dates <= end).to_numpy()
+    if not keep.any():
+        raise DataError([Problem(date_col, "has no purchase on or before observation_end",
+                                 "check observation_end")], what="the feature paths")
+    first = (pd.Series(dates.to_numpy()[keep], index=transactions[customer_id_col].to_numpy()[keep])
+             .groupby(level=0).min().sort_index())
+    ids = pd.Index(first.index, name=CUSTOMER_ID)
+    origin = pd.Timestamp(anchor) if anchor is not None else first.min().normalize()
+    k_first = np.floor((first - origin) / unit).to_numpy().astype(np.int64)
+    k_last = int(np.floor((end - pd.Timedelta(1, "ns") - origin) / unit))
+    k0 = int(k_first.min())
+    grid = [origin + k * unit for k in range(k0, k_last + 1)]
+    if builder.fitted_ is None:
+        builder.fit(events, customers, cutoff=end, customer_ids=ids)
+    X = builder.transform(events, customers, cutoff=grid, customer_ids=ids)
+    cut = pd.DatetimeIndex(X.index.get_level_values("cutoff"))
+    cust_pos = ids.get_indexer(X.index.get_level_values(CUSTOMER_ID))
+    k = np.rint((cut - origin) / unit).to_numpy().astype(np.int64)
+    inside = k >= k_first[cust_pos]
+    X = X[inside]
+    cut, cust_pos = cut[inside], cust_pos[inside]
+    active = ((cut - pd.DatetimeIndex(first.to_numpy()[cust_pos])) / unit).to_numpy()
+    out = X.reset_index(drop=True)
+    for f in builder.features:
+        if f.kind in _RATE_KINDS:
+            exposure = active
+            if f.window_days is not None:
+                exposure = np.minimum(exposure, pd.Timedelta(days=f.window_days) / unit)
+            out[f.name] = out[f.name].to_numpy() / np.maximum(exposure, 1.0)
+    out.insert(0, cov_date_col, cut.to_numpy())
+    out.insert(0, customer_id_col, ids.to_numpy()[cust_pos])
+    return out.sort_values([customer_id_col, cov_date_col], kind="stable").reset_index(drop=True)
+
+
+def _is_rate(builder: FeatureBuilder, column: Hashable) -> bool:
+    return any(f.kind in _RATE_KINDS and f.name == column for f in builder.features)
