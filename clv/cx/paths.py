@@ -44,6 +44,7 @@ def feature_paths(
     observation_end: Any,
     time_unit: str = "W",
     anchor: Any = None,
+    group: pd.Series | None = None,
     customer_id_col: str = "customer_id",
     date_col: str = "date",
     cov_date_col: str = "cov_date",
@@ -73,6 +74,15 @@ def feature_paths(
     anchor : date-like, optional
         Start of one period of the common calendar grid (default: midnight of
         the earliest first purchase).
+    group : Series, optional
+        An operational unit per customer (region, store, vendor; index:
+        customer id). The features are then computed on the pooled events of
+        each unit and every member gets its unit's row: a signal of the
+        service in force, which does not depend on whether the customer is
+        still active (a customer's own signals stop when they leave, so they
+        understate a dated change; see the module notes). Counts stay pooled
+        counts (no per-customer exposure); the builder must not use customer
+        attributes.
     customer_id_col, date_col, cov_date_col : str
         Column names of ``transactions`` and of the output.
 
@@ -128,6 +138,9 @@ def feature_paths(
     k_last = int(np.floor((end - pd.Timedelta(1, "ns") - origin) / unit))
     k0 = int(k_first.min())
     grid = [origin + k * unit for k in range(k0, k_last + 1)]
+    if group is not None:
+        return _group_paths(builder, events, group, ids, grid, first, k_first, origin, unit,
+                            end, customer_id_col, cov_date_col)
     if builder.fitted_ is None:
         builder.fit(events, customers, cutoff=end, customer_ids=ids)
     X = builder.transform(events, customers, cutoff=grid, customer_ids=ids)
@@ -147,6 +160,39 @@ def feature_paths(
             out[f.name] = out[f.name].to_numpy() / np.maximum(exposure, 1.0)
     out.insert(0, cov_date_col, cut.to_numpy())
     out.insert(0, customer_id_col, ids.to_numpy()[cust_pos])
+    return out.sort_values([customer_id_col, cov_date_col], kind="stable").reset_index(drop=True)
+
+
+def _group_paths(builder: FeatureBuilder, events: pd.DataFrame | None, group: pd.Series,
+                 ids: pd.Index, grid: list[pd.Timestamp], first: pd.Series,
+                 k_first: np.ndarray, origin: pd.Timestamp, unit: pd.Timedelta,
+                 end: pd.Timestamp, customer_id_col: str, cov_date_col: str) -> pd.DataFrame:
+    """Features of each unit's pooled events, broadcast to its members' period grids."""
+    if builder.customers_categorical or builder.customers_numeric:
+        raise ValueError("group= needs a builder without customer attributes (the rows are "
+                         "computed per unit, not per customer).")
+    unit_of = group.reindex(ids)
+    if unit_of.isna().any():
+        raise DataError([Problem("group", "has no unit for some customers",
+                                 "give every customer with a purchase a unit",
+                                 list(ids[unit_of.isna().to_numpy()]))],
+                        what="the feature paths")
+    units = pd.Index(pd.unique(unit_of.to_numpy()), name=CUSTOMER_ID)
+    pooled = None
+    if events is not None:
+        pooled = events.copy()
+        col = builder.customer_id_col
+        pooled[col] = pooled[col].map(group)
+        pooled = pooled[pooled[col].notna()]
+    if builder.fitted_ is None:
+        builder.fit(pooled, None, cutoff=end, customer_ids=units)
+    X = builder.transform(pooled, None, cutoff=grid, customer_ids=units)
+    rows = []
+    for pos, (cid, u) in enumerate(unit_of.items()):
+        block = X.xs(u, level=CUSTOMER_ID).iloc[int(k_first[pos] - k_first.min()):]
+        rows.append(block.assign(**{customer_id_col: cid}))
+    out = pd.concat(rows).rename_axis(cov_date_col).reset_index()
+    out = out[[customer_id_col, cov_date_col, *X.columns]]
     return out.sort_values([customer_id_col, cov_date_col], kind="stable").reset_index(drop=True)
 
 

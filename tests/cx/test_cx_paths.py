@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import clv.cx as cx
+from clv.exceptions import DataError
 from clv.cx.paths import feature_paths
 from clv.models import time_varying_data
 
@@ -108,3 +109,26 @@ def test_bad_inputs() -> None:
         feature_paths(_builder(), ev, tx, observation_end="2020-01-01")
     with pytest.raises(DataError, match="missing"):
         feature_paths(_builder(), ev, tx.rename(columns={"date": "d"}), observation_end=END)
+
+
+def test_group_paths_pool_the_unit_events() -> None:
+    tx, ev = _world()
+    ids = np.sort(tx["customer_id"].unique())
+    group = pd.Series(np.where(ids % 2 == 0, "A", "B"), index=ids)
+    fb = cx.FeatureBuilder([cx.mean("contact_wait_seconds", window=14, name="wait", fill=0.0)])
+    p = feature_paths(fb, ev, tx, observation_end=END, group=group)
+    own = feature_paths(cx.FeatureBuilder([cx.mean("contact_wait_seconds", window=14,
+                                                   name="wait", fill=0.0)]),
+                        ev, tx, observation_end=END)
+    assert p[["customer_id", "cov_date"]].equals(own[["customer_id", "cov_date"]])
+    # every member of a unit has the unit's value: the mean of the unit's events in the window
+    row = p.iloc[len(p) // 2]
+    members = group.index[group == group[row["customer_id"]]]
+    c = row["cov_date"]
+    m = (ev["customer_id"].isin(members) & (ev["signal"] == "contact_wait_seconds")
+         & (ev["timestamp"] < c) & (ev["timestamp"] >= c - pd.Timedelta(days=14)))
+    assert row["wait"] == pytest.approx(ev.loc[m, "value"].mean())
+    same = p[p["cov_date"] == c].groupby(p["customer_id"].map(group))["wait"].nunique()
+    assert (same == 1).all()
+    with pytest.raises(DataError, match="no unit"):
+        feature_paths(fb, ev, tx, observation_end=END, group=group.iloc[1:])
