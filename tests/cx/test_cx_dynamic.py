@@ -15,7 +15,7 @@ from clv.cx.paths import feature_paths
 from clv.exceptions import DataError
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _dated_world as W  # noqa: E402
+import _dated_world as W
 
 H, RATE, MARGIN = 52, 1.1 ** (1 / 52) - 1, 0.3
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import clv.cx as cx
-from clv.exceptions import DataError
 from clv.cx.paths import feature_paths
+from clv.exceptions import DataError
 from clv.models import time_varying_data
 
 END = pd.Timestamp("2024-03-04")
