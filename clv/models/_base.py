@@ -7,10 +7,11 @@ thin methods that map its pure functions over customers; validation, fitting,
 
 from __future__ import annotations
 
+import contextlib
 import html
-import os
+import inspect
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -20,21 +21,31 @@ from scipy import special
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
-from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
+from clv.models._mle import (
+    MLEResult,
+    _forward,
+    _inverse,
+    _transform_codes,
+    du_dtheta,
+    from_unconstrained,
+    maximise,
+    to_unconstrained,
+)
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
+from clv.persistence import JsonModel
 
-__all__ = ["ParametricModel", "rfm_problems"]
-
-
-def _ids(frame: pd.DataFrame, mask: Any) -> list[object]:
-    return list(frame.index[np.asarray(mask, dtype=bool)][:5])
+__all__ = ["EstimatorParams", "ParametricModel", "rfm_problems"]
 
 
 def rfm_problems(
-    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False
+    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False,
+    for_fit: bool = False,
 ) -> list[Problem]:
     """Check the RFM columns a model needs; return every problem found.
+
+    The rules are :func:`clv.data.validate.rfm_rule_problems`, shared with
+    :func:`clv.data.validate_rfm`; models also accept ``T == 0`` for customers
+    without repeat purchases (unless ``integer_T``).
 
     Parameters
     ----------
@@ -45,180 +56,44 @@ def rfm_problems(
         monetary_value``; ``weight`` is checked when present).
     integer_T : bool
         Whether ``recency`` and ``T`` count discrete opportunities (BG/BB).
+    for_fit : bool
+        Data to fit on: also refuse ``recency == 0`` with repeat purchases
+        (predictions accept it as the limit of a recent repeat purchase).
     """
-    problems: list[Problem] = []
-    columns = list(columns)
-    missing = [c for c in columns if c not in frame.columns]
-    for c in missing:
-        problems.append(
-            Problem(
-                c,
-                "is required but missing",
-                "pass an RFM frame with the columns "
-                f"{columns} (clv.data.rfm_summary builds one from transactions)",
-            )
-        )
-    present = [c for c in columns if c in frame.columns]
-    if "weight" in frame.columns:
-        present.append("weight")
-    values: dict[str, np.ndarray] = {}
-    for c in present:
-        col = frame[c]
-        if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
-            problems.append(
-                Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers")
-            )
-            continue
-        v = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            problems.append(
-                Problem(
-                    c,
-                    f"has {int(bad.sum())} missing or infinite values",
-                    "drop or fill those customers",
-                    _ids(frame, bad),
-                )
-            )
-            continue
-        values[c] = v
-    if "frequency" in values:
-        x = values["frequency"]
-        neg = x < 0
-        if neg.any():
-            problems.append(
-                Problem(
-                    "frequency",
-                    f"is negative for {int(neg.sum())} customers",
-                    "frequency counts repeat purchases and must be >= 0",
-                    _ids(frame, neg),
-                )
-            )
-        frac = x != np.round(x)
-        if frac.any():
-            problems.append(
-                Problem(
-                    "frequency",
-                    f"has non-integer values for {int(frac.sum())} customers",
-                    "frequency counts repeat purchases; round or re-aggregate the transactions",
-                    _ids(frame, frac),
-                )
-            )
-    if "T" in values:
-        T = values["T"]
-        # T = 0 is a customer first seen in the last period: valid (they contribute nothing to
-        # the likelihood and score as a brand-new customer) unless they already repeat-bought
-        # or the model counts discrete opportunities
-        if integer_T or "frequency" not in values:
-            bad = T <= 0
-        else:
-            bad = (T < 0) | ((T == 0) & (values["frequency"] > 0))
-        if bad.any():
-            problems.append(
-                Problem(
-                    "T",
-                    f"is <= 0 for {int(bad.sum())} customers"
-                    + ("" if integer_T else " (0 is allowed only with frequency 0)"),
-                    "T is the time from first purchase to the end of observation "
-                    "and must be > 0; check observation_end",
-                    _ids(frame, bad),
-                )
-            )
-        if integer_T and (np.round(T) != T).any():
-            problems.append(
-                Problem(
-                    "T",
-                    "has non-integer values",
-                    "T counts purchase opportunities for this model",
-                    _ids(frame, np.round(T) != T),
-                )
-            )
-    if "recency" in values:
-        tx = values["recency"]
-        neg = tx < 0
-        if neg.any():
-            problems.append(
-                Problem(
-                    "recency",
-                    f"is negative for {int(neg.sum())} customers",
-                    "recency is the time from first to last purchase and must be >= 0",
-                    _ids(frame, neg),
-                )
-            )
-        if "T" in values:
-            over = tx > values["T"]
-            if over.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is greater than 'T' for {int(over.sum())} customers",
-                        "recency must be <= T; check that observation_end is after every "
-                        "transaction",
-                        _ids(frame, over),
-                    )
-                )
-        if "frequency" in values:
-            zero = (values["frequency"] == 0) & (tx != 0)
-            if zero.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is non-zero for {int(zero.sum())} customers with frequency 0",
-                        "a customer with no repeat purchase has recency 0",
-                        _ids(frame, zero),
-                    )
-                )
-            pos = (values["frequency"] > 0) & (tx == 0)
-            if integer_T and pos.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is 0 for {int(pos.sum())} customers with repeat purchases",
-                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)",
-                        _ids(frame, pos),
-                    )
-                )
-        if integer_T and (tx != np.round(tx)).any():
-            problems.append(
-                Problem(
-                    "recency",
-                    "has non-integer values",
-                    "recency counts purchase opportunities for this model",
-                    _ids(frame, tx != np.round(tx)),
-                )
-            )
-    if "monetary_value" in values and "frequency" in values:
-        bad = (values["frequency"] > 0) & (values["monetary_value"] <= 0)
-        if bad.any():
-            problems.append(
-                Problem(
-                    "monetary_value",
-                    f"is <= 0 for {int(bad.sum())} repeat buyers",
-                    "monetary_value is the mean value of repeat purchases and must be > 0 "
-                    "(drop returns or zero-value rows before summarising)",
-                    _ids(frame, bad),
-                )
-            )
-    if "weight" in values and (values["weight"] <= 0).any():
-        problems.append(
-            Problem(
-                "weight",
-                "has values <= 0",
-                "weight counts identical customers and must be > 0",
-                _ids(frame, values["weight"] <= 0),
-            )
-        )
-    if not frame.index.is_unique:
-        dup = frame.index.duplicated(keep=False)
-        problems.append(
-            Problem(
-                None,
-                "the index (customer_id) has duplicated values",
-                "give each customer one row",
-                _ids(frame, dup),
-            )
-        )
-    return problems
+    from clv.data.validate import rfm_rule_problems
+
+    return rfm_rule_problems(frame, list(columns), zero_T_ok=not integer_T, integer_T=integer_T,
+                             repeat_recency=for_fit)
+
+
+def check_penalizer(penalizer: object) -> float:
+    """``penalizer`` as a float, or ``ValueError`` unless it is a finite number >= 0.
+
+    Examples
+    --------
+    >>> check_penalizer(0.01)
+    0.01
+    """
+    try:
+        value = float(penalizer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"penalizer must be a number >= 0, got {penalizer!r}.") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"penalizer must be a finite number >= 0 (an L2 penalty), got "
+                         f"{penalizer!r}.")
+    return value
+
+
+@contextlib.contextmanager
+def damaged_file(model: str, source: str) -> Iterator[None]:
+    """Turn a malformed model document into a :class:`ModelFileError` naming ``source``."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"'{source}' is a damaged {model} file ({type(exc).__name__}: "
+            f"{exc}). Refit and save the model again."
+        ) from None
 
 
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,7 +104,48 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
-class ParametricModel:
+class EstimatorParams:
+    """scikit-learn style ``get_params``/``set_params``, derived from ``__init__``.
+
+    A subclass's constructor takes keyword arguments and stores each one, as
+    given, under its own name (parsed copies go in private attributes), so
+    ``type(m)(**m.get_params())`` is an unfitted copy and ``sklearn.base.clone``
+    works.
+    """
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
+        ignored: models hold no sub-estimators).
+
+        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument, or an invalid value.
+        """
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                             f"parameters are {valid}.")
+        type(self).__init__(self, **{**self.get_params(), **params})
+        return self
+
+
+class ParametricModel(JsonModel, EstimatorParams):
     r"""Base class of the maximum-likelihood models.
 
     Parameters
@@ -261,13 +177,20 @@ class ParametricModel:
     # defaults for subclasses with their own __init__ (no covariates)
     _design: Design = Design((), {})
     covariate_penalty: float = 0.0
-    coefficient_priors: dict[str, tuple[float, float]] | None = None
+    coefficient_priors: Mapping[str, tuple[float, float]] | None = None
+    _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
+    #: Repeat-purchase models cannot be estimated without a single repeat buyer.
+    _needs_repeat_buyers: ClassVar[bool] = False
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,
                  covariate_penalty: float = 0.0,
                  coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        # constructor arguments are stored as given (get_params/clone); parsed copies are private
+        check_penalizer(penalizer)  # a negative or non-finite penalty is refused at once
         self.penalizer = penalizer
+        if type(self).__init__ is ParametricModel.__init__:
+            self.covariates = covariates
         covariates = dict(covariates or {})
         unknown = set(covariates) - {lv.process for lv in self._levers}
         if unknown:
@@ -282,12 +205,12 @@ class ParametricModel:
                 raise ValueError(f"{lv.process}_covariates must be distinct column names, got "
                                  f"{list(cols)}.")
             columns[lv.process] = cols
-            setattr(self, f"{lv.process}_covariates", list(cols))
+            setattr(self, f"{lv.process}_covariates", covariates.get(lv.process))
         self._design = Design(tuple(self._levers), columns)
         pen = float(covariate_penalty)
         if not (np.isfinite(pen) and pen >= 0):
             raise ValueError(f"covariate_penalty must be a number >= 0, got {covariate_penalty!r}.")
-        self.covariate_penalty = pen
+        self.covariate_penalty = covariate_penalty
         priors = {str(k): (float(v[0]), float(v[1])) for k, v in (coefficient_priors or {}).items()}
         valid = self._design.names
         bad = [k for k in priors if k not in valid]
@@ -297,17 +220,19 @@ class ParametricModel:
         for k, (_, sd) in priors.items():
             if not (np.isfinite(sd) and sd > 0):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
-        self.coefficient_priors = priors or None
+        self.coefficient_priors = coefficient_priors
+        self._priors = priors
 
     # ------------------------------------------------------------------ data
-    def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None, *,
+               for_fit: bool = False) -> pd.DataFrame:
         if not isinstance(data, pd.DataFrame):
             raise DataError(
                 f"expected a pandas DataFrame of RFM data, got {type(data).__name__}",
                 what=f"the data passed to {type(self).__name__}",
             )
         cols = list(self.spec.columns if columns is None else columns)
-        problems = rfm_problems(data, cols, integer_T=self._integer_T)
+        problems = rfm_problems(data, cols, integer_T=self._integer_T, for_fit=for_fit)
         if problems:
             raise DataError(problems, what=f"the data passed to {type(self).__name__}")
         return data
@@ -345,9 +270,18 @@ class ParametricModel:
         -------
         self
         """
-        frame = self._frame(data)
+        frame = self._frame(data, for_fit=True)
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
+        elif self._needs_repeat_buyers and len(frame) and not bool(
+                (frame["frequency"].to_numpy() > 0).any()):
+            raise DataError(
+                [Problem("frequency", f"is 0 for all {len(frame)} customers (nobody made a "
+                         "repeat purchase): the purchase rate and the dropout cannot be told "
+                         "apart, so no estimate would mean anything",
+                         "use a longer observation window, or check the customer and date "
+                         "columns of the transaction log")],
+                what=f"the data passed to {type(self).__name__}")
         if len(frame) == 0:
             raise DataError(
                 [
@@ -413,7 +347,7 @@ class ParametricModel:
                 pass
         if start:
             start = {**dict(self.spec.start._asdict()), **start}
-        priors = self.coefficient_priors or {}
+        priors = self._priors
         prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
         penalty = None
@@ -544,18 +478,18 @@ class ParametricModel:
         n = int(n_draws)
         if n < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
-        codes = np.array([("log", "logit", "identity").index(t) for t in self._transforms()])
+        kinds = self._transforms()
         theta = self.params_.to_numpy(dtype=np.float64)
-        _, d1, _ = _forward(_inverse(theta, codes), codes)
+        du = du_dtheta(theta, kinds)
         cov_nat = self.covariance_.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(cov_nat)):
             raise ValueError(f"{type(self).__name__} has no finite covariance_ (the Hessian was "
                              "singular), so the estimates cannot be sampled.")
-        cov_u = cov_nat / np.outer(d1, d1)
+        cov_u = cov_nat * np.outer(du, du)
         rng = np.random.default_rng(random_state)
-        u = rng.multivariate_normal(_inverse(theta, codes), 0.5 * (cov_u + cov_u.T), size=n,
-                                    method="eigh")
-        draws = _forward(u, codes)[0]
+        u = rng.multivariate_normal(to_unconstrained(theta, kinds), 0.5 * (cov_u + cov_u.T),
+                                    size=n, method="eigh")
+        draws = from_unconstrained(u, kinds)
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 
@@ -598,10 +532,6 @@ class ParametricModel:
             "time_unit": self.time_unit_,
         }
 
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
     def _init_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"penalizer": self.penalizer}
         out.update(self._covariate_kwargs())
@@ -615,41 +545,30 @@ class ParametricModel:
                                for lv in self._design.active}
         if self.covariate_penalty:
             out["covariate_penalty"] = self.covariate_penalty
-        if self.coefficient_priors:
-            out["coefficient_priors"] = {k: list(v) for k, v in self.coefficient_priors.items()}
+        if self._priors:
+            out["coefficient_priors"] = {k: list(v) for k, v in self._priors.items()}
         return out
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**init_kwargs(doc))
             names = model._param_names()
             params = [float(doc["params"][n]) for n in names]
-            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.n_customers_ = doc["n_customers"]
-            model.converged_ = bool(doc["converged"])
-            model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
-                f"{exc}). Refit and save the model again."
-            ) from None
+            model._restore(doc, pd.Index(names), params)
         return model
+
+    def _restore(self, doc: Mapping[str, Any], index: pd.Index, params: Sequence[float]) -> None:
+        """Set the fitted state from a document: ``params`` on ``index`` and the fit summary."""
+        k = len(index)
+        cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(k, k)
+        self.params_ = pd.Series(params, index=index, name="coef", dtype=np.float64)
+        self.covariance_ = pd.DataFrame(cov, index=index, columns=index)
+        self.log_likelihood_ = float(doc["log_likelihood"])
+        self.n_customers_ = doc["n_customers"]
+        self.converged_ = bool(doc["converged"])
+        self.time_unit_ = doc.get("time_unit")
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:

@@ -27,7 +27,6 @@ References
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
@@ -39,8 +38,9 @@ from scipy import optimize, special
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
+from clv.models._base import EstimatorParams
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
-from clv.persistence import read_model_json, write_model_json
+from clv.persistence import JsonModel
 
 __all__ = [
     "ParetoNBDDynamicModel",
@@ -54,7 +54,7 @@ _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
 
 
-class _TimeVaryingModel:
+class _TimeVaryingModel(JsonModel, EstimatorParams):
     """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
     A subclass declares ``_base`` (names of the positive base parameters),
@@ -71,8 +71,9 @@ class _TimeVaryingModel:
             if isinstance(cols, str) or len(set(cols)) != len(cols):
                 raise ValueError(f"{name}_covariates must be a sequence of distinct column "
                                  f"names, got {cols!r}.")
-        self.purchase_covariates = list(purchase_covariates)
-        self.dropout_covariates = list(dropout_covariates)
+        # stored as given (get_params/clone)
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
 
     # ------------------------------------------------------------------ parameters
     def _param_names(self) -> list[str]:
@@ -241,15 +242,6 @@ class _TimeVaryingModel:
             "converged": self.converged_,
             "time_unit": self.time_unit_,
         }
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`."""
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
