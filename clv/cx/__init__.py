@@ -10,6 +10,14 @@ to serve).
 
 from clv.cx.contacts import ContactModel, count_contacts
 from clv.cx.drivers import drivers, plot_drivers
+from clv.cx.dynamic import (
+    DynamicCXModel,
+    PathValuation,
+    changed_path,
+    fit_dynamic_cx,
+    restored_path,
+    value_path_change,
+)
 from clv.cx.features import (
     Feature,
     FeatureBuilder,
@@ -23,6 +31,7 @@ from clv.cx.features import (
     nps_groups,
     rate,
 )
+from clv.cx.paths import feature_paths
 from clv.cx.schema import (
     BUILT_IN_SIGNALS,
     PILLARS,
@@ -35,6 +44,13 @@ __all__ = [
     "ContactModel",
     "count_contacts",
     "drivers",
+    "DynamicCXModel",
+    "PathValuation",
+    "changed_path",
+    "feature_paths",
+    "fit_dynamic_cx",
+    "restored_path",
+    "value_path_change",
     "plot_drivers",
     "Feature",
     "FeatureBuilder",

@@ -11,10 +11,11 @@ An investment is a change of the future path from its start date on (the
 past is never changed):
 
 * **fix an ongoing problem**: set the feature to its pre-problem level from
-  the start date (:func:`changed_path` with ``values``); against the default
-  baseline (last observed value carried forward) this is worth something;
+  the start date where it is worse now (:func:`restored_path`); against the
+  default baseline (last observed value carried forward) this is worth
+  something;
 * **already fixed**: the last observed value is already good, so the same
-  change leaves the path unchanged and is worth (about) nothing;
+  :func:`restored_path` leaves every path unchanged and is worth 0;
 * **prevent future bad experiences**: the baseline is a path in which the
   problem arrives (``baseline=changed_path(..., start=later, values=bad)``),
   the alternative keeps the current level.
@@ -45,7 +46,7 @@ from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, future_covariates, time_varying_data
 
 __all__ = ["DynamicCXModel", "PathValuation", "changed_path", "fit_dynamic_cx",
-           "value_path_change"]
+           "restored_path", "value_path_change"]
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,53 @@ def changed_path(data: TimeVaryingData, start: Any, periods: int,
         else:
             frame[col] = float(v)
     return frame
+
+
+def restored_path(data: TimeVaryingData, start: Any, periods: int, column: str,
+                  level: float, *, tolerance: float = 0.0, lower_is_better: bool = True,
+                  customers: Sequence[Any] | None = None,
+                  customer_id_col: str = "customer_id",
+                  cov_date_col: str = "cov_date") -> pd.DataFrame:
+    """Fix a problem: ``column`` back to ``level`` from ``start``, only where it is worse now.
+
+    A customer's path changes only when the last observed value is worse
+    than ``level`` by more than ``tolerance`` (e.g. a few standard deviations
+    of the signal's normal week-to-week variation): a problem that is already
+    fixed leaves every path unchanged, so its fix is worth exactly 0.
+
+    Parameters
+    ----------
+    data : TimeVaryingData
+    start, periods
+        As in :func:`changed_path`.
+    column : str
+        The covariate.
+    level : float
+        The pre-problem level.
+    tolerance : float
+        Differences up to this size are not a problem.
+    lower_is_better : bool
+        Direction of "worse" (waits: lower is better; resolution rates: higher).
+    customers : sequence, optional
+        Candidates (default all).
+
+    Returns
+    -------
+    DataFrame
+        The path (possibly empty: nothing to fix).
+    """
+    j = data._index([column], "restore")[0]
+    current = pd.Series(data.current_X[:, j], index=data.customer_ids)
+    if customers is not None:
+        current = current.reindex(pd.Index(list(customers)))
+        if current.isna().any():
+            raise DataError([Problem(customer_id_col, "names customers not in the data",
+                                     "drop them", list(current.index[current.isna()]))],
+                            what="the future covariate path")
+    gap = current - level if lower_is_better else level - current
+    worse = current.index[(gap > tolerance).to_numpy()]
+    return changed_path(data, start, periods, {column: float(level)}, customers=list(worse),
+                        customer_id_col=customer_id_col, cov_date_col=cov_date_col)
 
 
 def _draws(model: ParetoNBDDynamicModel, n_draws: int, seed: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import clv.cx as cx
-from clv.cx.dynamic import changed_path, fit_dynamic_cx, value_path_change
+from clv.cx.dynamic import changed_path, fit_dynamic_cx, restored_path, value_path_change
 from clv.cx.paths import feature_paths
 from clv.exceptions import DataError
 
@@ -75,6 +75,27 @@ def test_prevent_and_fix_are_different_paths(small) -> None:
     level = pd.Series(W.NORMAL_WAIT, index=region_a)
     fix2 = changed_path(f.data, W.CUTOFF, H, {"wait": level}, customers=region_a)
     assert value_path_change(f, fix2, **kw).total == fixed.total
+
+
+def test_restored_path_changes_only_customers_worse_than_the_level(small) -> None:
+    w, _, f = small
+    region_a = w.region.index[w.region == "A"]
+    current = pd.Series(f.data.current_X[:, 0], index=f.data.customer_ids)
+    path = restored_path(f.data, W.CUTOFF, H, "wait", W.NORMAL_WAIT, tolerance=1.0,
+                         customers=region_a)
+    worse = current[region_a][current[region_a] > W.NORMAL_WAIT + 1.0].index
+    assert 0 < len(worse) < len(region_a)
+    assert set(path["customer_id"]) == set(worse)
+    assert (path["wait"] == W.NORMAL_WAIT).all()
+    kw = {"horizon": H, "discount_rate": RATE, "margin": MARGIN, "n_draws": 10}
+    # nothing worse than the level: an empty path, worth exactly 0
+    none = restored_path(f.data, W.CUTOFF, H, "wait", 1e6, customers=region_a)
+    assert len(none) == 0
+    v = value_path_change(f, none, **kw)
+    assert (v.total, v.lower, v.upper) == (0.0, 0.0, 0.0)
+    # higher-is-better direction
+    up = restored_path(f.data, W.CUTOFF, H, "wait", 1e6, lower_is_better=False)
+    assert set(up["customer_id"]) == set(f.data.customer_ids)
 
 
 def test_bad_inputs(small) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import clv.cx as cx
-from clv.cx.dynamic import changed_path, fit_dynamic_cx, value_path_change
+from clv.cx.dynamic import changed_path, fit_dynamic_cx, restored_path, value_path_change
 from clv.cx.paths import feature_paths
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,13 +37,15 @@ def _case(variant: str, *, static: bool = False) -> dict:
     paths = feature_paths(_builder(), w.events, w.transactions, observation_end=W.CUTOFF,
                           group=w.region)
     in_a = paths["customer_id"].map(w.region) == "A"
-    pre = paths.loc[in_a & (paths["cov_date"] < W.ORIGIN + w.bad_from * W.WEEK), "wait"].mean()
+    weekly = paths[in_a].groupby("cov_date")["wait"].first()  # one value per week and region
+    before = weekly[weekly.index < W.ORIGIN + w.bad_from * W.WEEK].iloc[-20:]
+    pre, tol = before.mean(), 3 * before.std()
     if static:  # the static-covariate model: each customer's value at the cutoff, all along
         paths = paths.assign(wait=paths.groupby("customer_id")["wait"].transform("last"))
     f = fit_dynamic_cx(w.transactions, paths, observation_end=W.CUTOFF,
                        dropout_covariates=["wait"], spend=W.SPEND)
     region_a = w.region.index[w.region == "A"]
-    fix = changed_path(f.data, W.CUTOFF, H, {"wait": pre}, customers=region_a)
+    fix = restored_path(f.data, W.CUTOFF, H, "wait", pre, tolerance=tol, customers=region_a)
     kw = {"horizon": H, "discount_rate": RATE, "margin": MARGIN, "n_draws": DRAWS}
     return {"world": w, "fitted": f, "pre": pre, "region_a": region_a,
             "fix": value_path_change(f, fix, **kw), "kw": kw}
@@ -80,6 +82,8 @@ def test_already_fixed_is_worth_about_nothing(ongoing) -> None:
     assert W.oracle_fix(case["world"], H, RATE, MARGIN) == 0.0
     assert v.lower <= 0.0 <= v.upper, (v.lower, v.total, v.upper)
     assert abs(v.total) < 0.1 * ongoing["fix"].total
+    # the same fix in the ongoing world changes every region-A path
+    assert (ongoing["fix"].per_customer.loc[ongoing["region_a"], "delta_clv"] > 0).mean() > 0.3
 
 
 def test_static_covariates_dilute_the_dated_change(ongoing) -> None:
