@@ -32,7 +32,7 @@ def _fit(variant: str, n: int, seed: int = 1):
 
 @pytest.fixture(scope="module")
 def small():
-    return _fit("ongoing", 500)
+    return _fit("ongoing", 250)
 
 
 def test_same_seed_same_numbers_and_unchanged_customers_are_zero(small) -> None:
