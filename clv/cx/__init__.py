@@ -12,6 +12,14 @@ experiments and quasi-experiments into evidence for the ROI engine.
 
 from clv.cx.contacts import ContactModel, count_contacts
 from clv.cx.drivers import drivers, plot_drivers
+from clv.cx.dynamic import (
+    DynamicCXModel,
+    PathValuation,
+    changed_path,
+    fit_dynamic_cx,
+    restored_path,
+    value_path_change,
+)
 from clv.cx.experiments import ExperimentResult, analyse_experiment, balance_table
 from clv.cx.features import (
     Feature,
@@ -26,6 +34,7 @@ from clv.cx.features import (
     nps_groups,
     rate,
 )
+from clv.cx.paths import feature_paths
 from clv.cx.quasi import DiDResult, SignalChange, difference_in_differences, signal_change
 from clv.cx.schema import (
     BUILT_IN_SIGNALS,
@@ -39,6 +48,13 @@ __all__ = [
     "ContactModel",
     "count_contacts",
     "drivers",
+    "DynamicCXModel",
+    "PathValuation",
+    "changed_path",
+    "feature_paths",
+    "fit_dynamic_cx",
+    "restored_path",
+    "value_path_change",
     "plot_drivers",
     "DiDResult",
     "ExperimentResult",
