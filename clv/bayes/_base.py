@@ -31,6 +31,7 @@ from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
+from clv.data.units import resolve_time_unit
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import ParametricModel
@@ -439,7 +440,8 @@ class BayesModel:
         self.idata_ = idata
         self.method_ = method
         self.n_customers_ = self._n_customers(data)
-        self.time_unit_ = data.attrs.get("time_unit")
+        unit = resolve_time_unit(data, what=f"the data passed to {type(self).__name__}")
+        self.time_unit_ = None if unit is None else unit.name
         if log_likelihood is None:
             post = idata.posterior
             cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
@@ -896,7 +898,9 @@ class BayesModel:
         return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
 
     def _customer_arrays(self, data: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
-        return self.mle_class()._arrays(data, columns)
+        template = self.mle_class()
+        template.time_unit_ = getattr(self, "time_unit_", None)  # refuse another period
+        return template._arrays(data, columns)
 
     def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
                     columns: tuple[str, ...], *extra: Any, name: str, per_draw: bool = False,

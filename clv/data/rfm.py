@@ -33,10 +33,12 @@ from clv.data.schema import (
     FREQUENCY_HOLDOUT,
     MONETARY_VALUE,
     MONETARY_VALUE_HOLDOUT,
+    PERIOD_DAYS,
     RECENCY,
     T,
 )
 from clv.data.transactions import _rows, _TransactionArrays, check_time_unit
+from clv.data.units import TimeUnit, parse_time_unit
 from clv.data.validate import _check_transactions, _warning_text
 from clv.exceptions import DataWarning, Problem
 
@@ -53,6 +55,7 @@ def rfm_summary(
     observation_end: object = None,
     engine: str = "auto",
     date_format: str | None = None,
+    time_scaler: float = 1.0,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -67,8 +70,16 @@ def rfm_summary(
         strings, ``datetime.date`` or ``datetime``; timezone-naive).
     value_col : hashable, optional
         Column with the amount of each transaction; adds ``monetary_value``.
-    time_unit : {"D", "W", "M", "Q", "Y"}
-        Period unit: day, week (Monday to Sunday), month, quarter or year.
+    time_unit : str, default "W"
+        Period unit: ``"D"``, ``"W"`` (Monday to Sunday), ``"M"``, ``"Q"``,
+        ``"Y"`` (calendar periods), or a multiple of one, ``"7D"``, ``"30D"``:
+        purchases are counted per base period (days) and ``recency``/``T`` are
+        measured in periods of the multiple (7-day weeks from each customer's
+        first day, as in Fader, Hardie & Lee's CDNOW set-up, where ``T`` is 38.86
+        weeks).
+    time_scaler : float, default 1.0
+        Divide ``recency`` and ``T`` by this (pymc-marketing's ``time_scaler``):
+        ``time_unit="D", time_scaler=7`` is ``time_unit="7D"``.
     observation_end : date-like, optional
         End of observation (inclusive). Default: the last transaction date.
         Transactions after it are an error.
@@ -84,8 +95,10 @@ def rfm_summary(
     pandas.DataFrame
         Indexed by ``customer_id`` (sorted), with float64 columns ``frequency``,
         ``recency``, ``T`` and, with ``value_col``, ``monetary_value``, in
-        periods of ``time_unit``. ``attrs["time_unit"]`` and
-        ``attrs["observation_end"]`` (ISO 8601) record the units.
+        periods of ``time_unit``, and ``period_days``, the period length in days
+        (the unit as data: it survives ``join``, ``merge`` and CSV, see
+        :mod:`clv.data.units`). ``attrs["time_unit"]`` and
+        ``attrs["observation_end"]`` (ISO 8601) record the unit's name and the end.
 
     Warns
     -----
@@ -110,12 +123,12 @@ def rfm_summary(
     ... })
     >>> rfm_summary(tx, customer_id_col="id", date_col="day", value_col="amount",
     ...             observation_end="2024-01-31")  # doctest: +NORMALIZE_WHITESPACE
-                 frequency  recency    T  monetary_value
+                 frequency  recency    T  monetary_value  period_days
     customer_id
-    1                  1.0      2.0  4.0            20.0
-    2                  0.0      0.0  3.0             0.0
+    1                  1.0      2.0  4.0            20.0          7.0
+    2                  0.0      0.0  3.0             0.0          7.0
     """
-    time_unit = check_time_unit(time_unit)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -130,8 +143,9 @@ def rfm_summary(
     engine = resolve_engine(engine)
     end_period = arrays.period(checked.observation_end, time_unit)
     columns, _ = _summarise(arrays, time_unit, engine, end_period, upto=None)
+    _scale(columns, scaler, unit)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
-    frame.attrs[ATTR_TIME_UNIT] = time_unit
+    frame.attrs[ATTR_TIME_UNIT] = unit.name
     frame.attrs[ATTR_OBSERVATION_END] = checked.observation_end.isoformat()
     _warn_unusable(frame, stacklevel=2)
     return frame
@@ -148,6 +162,7 @@ def calibration_holdout_split(
     time_unit: str = "W",
     engine: str = "auto",
     date_format: str | None = None,
+    time_scaler: float = 1.0,
 ) -> pd.DataFrame:
     """RFM summary of a calibration period plus purchases in the holdout period after it.
 
@@ -170,12 +185,14 @@ def calibration_holdout_split(
         transaction date. Transactions after it are an error.
     value_col : hashable, optional
         Column with the amount of each transaction.
-    time_unit : {"D", "W", "M", "Q", "Y"}
-        Period unit.
+    time_unit : str, default "W"
+        Period unit, as in :func:`rfm_summary` (``"W"``, ``"7D"``, ``"M"`` ...).
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine (same result for all; ``"polars"`` needs the optional polars package).
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
+    time_scaler : float, default 1.0
+        Divide ``recency``, ``T`` and ``duration_holdout`` by this (see :func:`rfm_summary`).
 
     Returns
     -------
@@ -184,7 +201,8 @@ def calibration_holdout_split(
         ``T`` [, ``monetary_value``] (calibration), ``frequency_holdout`` (distinct
         purchase periods in the holdout) [, ``monetary_value_holdout`` (mean total
         of a holdout purchase period, 0 when none)] and ``duration_holdout``
-        (holdout length in periods, the same for everyone). ``attrs`` holds
+        (holdout length in periods, the same for everyone), and ``period_days``.
+        ``attrs`` holds
         ``time_unit``, ``calibration_end`` and ``observation_end``.
 
     Notes
@@ -204,13 +222,13 @@ def calibration_holdout_split(
     >>> split = calibration_holdout_split(tx, customer_id_col="id", date_col="day",
     ...                                   calibration_end="2024-01-21",
     ...                                   observation_end="2024-02-11")
-    >>> split  # doctest: +NORMALIZE_WHITESPACE
+    >>> split.drop(columns="period_days")  # doctest: +NORMALIZE_WHITESPACE
                  frequency  recency    T  frequency_holdout  duration_holdout
     customer_id
     1                  1.0      2.0  2.0                1.0               3.0
     2                  0.0      0.0  1.0                0.0               3.0
     """
-    time_unit = check_time_unit(time_unit)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -254,9 +272,10 @@ def calibration_holdout_split(
         totals = np.bincount(arrays.codes[holdout], weights=arrays.values[holdout], minlength=n)
         columns[MONETARY_VALUE_HOLDOUT] = _mean(totals, hold.n_periods)
     columns[DURATION_HOLDOUT] = np.full(n, float(end_period - cal_period))
+    _scale(columns, scaler, unit)
 
     frame = pd.DataFrame(columns, index=arrays.customer_ids)[keep]
-    frame.attrs[ATTR_TIME_UNIT] = time_unit
+    frame.attrs[ATTR_TIME_UNIT] = unit.name
     frame.attrs[ATTR_CALIBRATION_END] = cal_end.isoformat()
     frame.attrs[ATTR_OBSERVATION_END] = checked.observation_end.isoformat()
     _warn_unusable(frame, stacklevel=2)
@@ -275,6 +294,38 @@ def calibration_holdout_split(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _period_plan(time_unit: object, time_scaler: object) -> tuple[str, float, TimeUnit]:
+    """(calendar unit purchases are counted in, divisor of the durations, unit of the result)."""
+    try:
+        unit = parse_time_unit(time_unit)
+        base = check_time_unit(unit.base)
+    except ValueError:
+        raise ValueError(
+            f"time_unit={time_unit!r} is not supported: rfm_summary counts purchases in "
+            "calendar D, W, M, Q or Y periods (day, week Monday-Sunday, month, quarter, year) "
+            "and accepts multiples of them ('7D', '30D') or time_scaler=."
+        ) from None
+    try:
+        scaler = float(time_scaler)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        scaler = float("nan")
+    if not (np.isfinite(scaler) and scaler > 0):
+        raise ValueError(f"time_scaler must be a number > 0, got {time_scaler!r}.")
+    scaler *= unit.multiple
+    result = unit if scaler == unit.multiple else parse_time_unit(f"{scaler:.12g}{base}")
+    return base, scaler, result
+
+
+def _scale(columns: dict[str, np.ndarray], scaler: float, unit: TimeUnit) -> None:
+    """Durations in periods of ``scaler`` base periods; add the ``period_days`` column."""
+    if scaler != 1:
+        for name in (RECENCY, T, DURATION_HOLDOUT):
+            if name in columns:
+                columns[name] = columns[name] / scaler
+    n = len(columns[FREQUENCY])
+    columns[PERIOD_DAYS] = np.full(n, unit.days)
 
 
 def _check_engine(engine: object) -> None:

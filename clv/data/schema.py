@@ -22,6 +22,7 @@ __all__ = [
     "DURATION_HOLDOUT",
     "RFM_COLUMNS",
     "RFM_DTYPE",
+    "PERIOD_DAYS",
     "ATTR_TIME_UNIT",
     "ATTR_OBSERVATION_END",
     "ATTR_CALIBRATION_END",
@@ -41,6 +42,10 @@ T = "T"
 MONETARY_VALUE = "monetary_value"
 #: Number of identical customers a row stands for (compressed data).
 WEIGHT = "weight"
+#: Length of one period of ``recency`` and ``T`` in days (7.0 for weeks), the same on
+#: every row: the time unit as data, which ``join``/``merge``/CSV cannot drop
+#: (see :mod:`clv.data.units`).
+PERIOD_DAYS = "period_days"
 
 #: Distinct purchase periods in the holdout window.
 FREQUENCY_HOLDOUT = "frequency_holdout"
