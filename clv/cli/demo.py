@@ -47,8 +47,6 @@ logger = logging.getLogger("clv")
 
 CALIBRATION_END = _dt.date(1997, 9, 30)
 OBSERVATION_END = _dt.date(1998, 6, 30)
-#: 10 % a year as a weekly rate.
-ANNUAL_DISCOUNT = 0.10
 _COLUMNS: dict[str, str | None] = {"customer_col": "customer_id", "date_col": "date",
                                    "value_col": "value"}
 
@@ -69,8 +67,8 @@ def run_demo(run: _Run) -> int:
         _horizon,
         _output_info,
         _score_table,
+        _money,
         _summarise,
-        _validate_value_options,
         evaluate_models,
         metrics_table,
     )
@@ -83,10 +81,8 @@ def run_demo(run: _Run) -> int:
         raise UsageError(f"--out '{out_dir}' is a file; demo writes a directory of outputs.")
     out_dir.mkdir(parents=True, exist_ok=True)
     horizon = _horizon(52.0 if opts.horizon is None else opts.horizon)
-    weekly = (1.0 + ANNUAL_DISCOUNT) ** (1.0 / 52.0) - 1.0
-    if opts.discount_rate is None:
-        opts.discount_rate = weekly
-    discount, margin = _validate_value_options(opts)
+    rate, margin = _money(run, "W")
+    discount = rate.per_period
     opts.as_of = OBSERVATION_END
     opts.penalizer = 0.0
 
@@ -136,13 +132,14 @@ def run_demo(run: _Run) -> int:
         write_table(holdout, paths["holdout.csv"])
     plots = _plots(run, out_dir, transaction_model, rfm, calib_models)
     with run.step("equity", "acquisition forecast and customer equity"):
-        equity_summary = _acquisition_and_equity(run, transactions, out_dir, margin=margin)
+        equity_summary = _acquisition_and_equity(run, transactions, out_dir, margin=margin,
+                                                 discount_rate=discount)
     paths["equity.csv"] = out_dir / "equity.csv"
     record = run.record(
         input=info,
         parameters={"calibration_end": str(CALIBRATION_END),
                     "observation_end": str(OBSERVATION_END), "time_unit": "W",
-                    "horizon": horizon, "discount_rate": discount, "margin": margin},
+                    "horizon": horizon, **rate.as_record(), "margin": margin},
         metrics=metrics,
         model={"path": str(paths["model.json"]), "sha256": file_sha256(paths["model.json"]),
                "transaction_model": type(transaction_model).__name__,
@@ -161,7 +158,7 @@ def run_demo(run: _Run) -> int:
     top = scores.nlargest(5, "clv")[["customer_id", "frequency", "probability_alive",
                                      "expected_purchases", "clv"]]
     run.say("")
-    run.say(f"Top 5 customers by {horizon}-week CLV (10 % a year discounting, margin {margin:g}):")
+    run.say(f"Top 5 customers by {horizon}-week CLV ({rate.describe()}, margin {margin:g}):")
     run.say(top.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     run.say("")
     run.say(f"Outputs in {out_dir.resolve()}:")
@@ -227,7 +224,7 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     analysis = run_cx_roi(world.transactions, world.cx_events, world.customers, investments,
                           cutoff=world.calibration_end,
                           observation_end=world.truth.observation_end, horizon=CX_HORIZON,
-                          n_draws=CX_DRAWS, random_state=CX_SEED,
+                          n_draws=CX_DRAWS, random_state=CX_SEED, margin=margin_note,
                           acquisition_model=acquisition.model,
                           acquisition_covariates=acquisition.covariates,
                           acquisition_period_length=acquisition.period_days,
@@ -238,7 +235,8 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
     notes = analysis.model_notes()
     summary = "\n".join([
         f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
-        "investments ranked by expected NPV over 24 months (margin 0.3, 10 % a year):",
+        f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
+        "year):",
         finance_summary(table),
         f"Portfolio within {analysis.portfolio.budget:,.0f}: "
         f"{', '.join(analysis.portfolio.chosen) or '(none)'}",
@@ -254,7 +252,7 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
 
 
 def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
-                            margin: float) -> dict[str, Any]:
+                            margin: float, discount_rate: float) -> dict[str, Any]:
     """Acquisition (the fourth lever) and customer equity on CDNOW's 12-week acquisition window.
 
     Fits the Weibull acquisition model on weekly first purchases of weeks 1-8 and checks its
@@ -284,16 +282,15 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
     with warnings.catch_warnings():
         # customers first seen on `now` (T = 0) and $0 repeat buyers are dropped below
         warnings.simplefilter("ignore", DataWarning)
-        daily = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
-                            customer_id_col="customer_id", date_col="date", value_col="value",
-                            time_unit="D", observation_end=now)
-    rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)
-    rfm.attrs["time_unit"] = "W"
+        # 7-day weeks from each customer's first day, same-day purchases merged
+        rfm = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
+                          customer_id_col="customer_id", date_col="date", value_col="value",
+                          time_unit="7D", observation_end=now)
     rfm = rfm[(rfm["T"] > 0) & ((rfm["frequency"] == 0) | (rfm["monetary_value"] > 0))]
     purchases, spend = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
-    horizon, rate = 52, 1.10 ** (1 / 52) - 1
+    horizon, rate = 52, discount_rate
     existing = customer_lifetime_value(purchases, spend, rfm, horizon=horizon,
-                                       discount_rate=rate, margin=margin)
+                                       discount_rate_per_period=rate, margin=margin)
     full = AcquisitionModel(distribution="weibull").fit(weekly)
     value_new = new_customer_value(purchases, spend, horizon=horizon - np.arange(1, horizon + 1),
                                    discount_rate=rate, margin=margin)
@@ -307,7 +304,8 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
     run.say(f"Acquisition: {len(first)} customers acquired in weeks 1-{len(weekly)} of 1997. "
             f"Fitted on weeks 1-8, the forecast for weeks 9-{len(weekly)} is "
             f"{cumulative_error:+.1f} % off cumulatively (weekly MAPE {mape:.1f} %).")
-    run.say(f"Customer equity as of {now} ({horizon} weeks, 10 % a year, margin {margin:g}, "
+    run.say(f"Customer equity as of {now} ({horizon} weeks, {discount_rate:.4%} a week, "
+            f"margin {margin:g}, "
             f"$5 per acquired customer): existing {equity.existing:,.0f} + future cohorts "
             f"{equity.future:,.0f} = {equity.total:,.0f}")
     return {"as_of": now, "existing": equity.existing, "future": equity.future,

@@ -533,17 +533,13 @@ def _output_info(
     }
 
 
-def _validate_value_options(opts: argparse.Namespace) -> tuple[float, float]:
-    discount = 0.0 if opts.discount_rate is None else opts.discount_rate
-    if discount < 0:
-        raise UsageError(f"--discount-rate must be >= 0 (per period), got {discount:g}.")
-    if opts.margin is None:
-        opts.margin = 1.0
-    if opts.margin <= 0:
-        raise UsageError(
-            f"--margin must be > 0 (share of spend that is profit), got {opts.margin:g}."
-        )
-    return discount, opts.margin
+def _money(run: _Run, time_unit: str) -> tuple[Any, float]:
+    """The discount rate (annual by default, converted once) and margin; says the rate."""
+    from clv.cli.rates import money_settings
+
+    rate, margin = money_settings(run.opts, time_unit)
+    run.say(f"discount rate: {rate.describe()}; margin {margin:g}")
+    return rate, margin
 
 
 # ---------------------------------------------------------------------- commands
@@ -904,7 +900,6 @@ def _cmd_score(run: _Run) -> int:
     table_name = _out_table(opts, fmt)
     model_path = _need(opts, "model", "the model file written by `clv fit`")
     horizon = _horizon(opts.horizon)
-    discount, margin = _validate_value_options(opts)
     with run.step("load_model", f"loading {model_path}"):
         bundle = _read_model_file(model_path)
     posterior = _posterior_options(opts, bundle, spark)
@@ -912,9 +907,11 @@ def _cmd_score(run: _Run) -> int:
         raise UsageError(
             f"the model in '{model_path}' was fitted with time unit '{bundle.time_unit}' but "
             f"--time-unit {opts.time_unit} was given. Its parameters, --horizon and "
-            f"--discount-rate are per '{bundle.time_unit}' period: drop --time-unit (score uses "
-            f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
+            f"--discount-rate-per-period are per '{bundle.time_unit}' period: drop --time-unit "
+            f"(score uses the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
         )
+    rate, margin = _money(run, bundle.time_unit)
+    discount = rate.per_period
     with_cx = _check_cx_score(opts, bundle, model_path, spark)
     columns = _columns(opts, bundle)
     cx_info: dict[str, Any] = {}
@@ -954,9 +951,8 @@ def _cmd_score(run: _Run) -> int:
         parameters={
             "as_of": observation_end,
             "horizon": horizon,
-            "discount_rate": discount,
+            **rate.as_record(),
             "margin": margin,
-            "time_unit": bundle.time_unit,
             **posterior,
         },
         output=_output_info(out, n_scored, table=table_name, frame=table),

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from clv._version import __version__
+from clv.cli.io import _known_unit
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
 from clv.io import atomic_write
@@ -307,7 +308,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
             f"--bayes`, or score with the clv version that wrote it "
             f"({attrs.get('clv_version', 'unknown')}).")
     time_unit = attrs.get("time_unit")
-    if time_unit not in TIME_UNITS:
+    if not _known_unit(time_unit):
         raise ModelFileError(f"'{path}' is a damaged posterior model file: time_unit "
                              f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
                              "`clv fit --bayes`.")

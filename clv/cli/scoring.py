@@ -89,7 +89,7 @@ def score_table(
             spend_model,
             data,
             horizon=horizon,
-            discount_rate=discount_rate,
+            discount_rate_per_period=discount_rate,
             margin=margin,
         )
         scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]

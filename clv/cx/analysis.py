@@ -22,7 +22,9 @@ import pandas as pd
 
 from clv.cx.drivers import drivers
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
+from clv.data.units import parse_time_unit
 from clv.exceptions import DataError, Problem
+from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
 
@@ -159,8 +161,10 @@ def run_cx_roi(
     feature_builder: FeatureBuilder | None = None,
     horizon: int = 24,
     period_length: float = DAYS_PER_MONTH,
-    discount_rate: float = (1.10) ** (1 / 12) - 1,
-    margin: float = 0.3,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    discount_rate: float | None = None,
     n_draws: int = 100,
     budget: float | None = None,
     random_state: int = 0,
@@ -188,9 +192,14 @@ def run_cx_roi(
         End of a holdout period for the model check (skip the check when None).
     feature_builder : FeatureBuilder, optional
         Default :func:`default_feature_builder` for the signals present.
-    horizon, period_length, discount_rate, margin
+    horizon, period_length, margin
         Valuation: ``horizon`` periods of ``period_length`` days (default 24
-        months), ``discount_rate`` per valuation period (default 10 % a year).
+        months) and the profit margin (default 1.0: value in revenue).
+    annual_discount_rate, discount_rate_per_period
+        The discount rate: annual (default 10 % a year), converted exactly to
+        the valuation period, or per valuation period as is.
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
     n_draws, random_state
         Parameter draws for every interval.
     budget : float, optional
@@ -202,6 +211,10 @@ def run_cx_roi(
         customers (the acquisition lever), each worth the plain models' value of a
         new customer over the horizon.
     """
+    discount_rate = resolve_discount_rate(
+        annual_discount_rate=annual_discount_rate,
+        discount_rate_per_period=discount_rate_per_period, discount_rate=discount_rate,
+        time_unit=parse_time_unit(f"{float(period_length)!r}D"), stacklevel=2).per_period
     import time
 
     from clv.cx.schema import validate_cx_events
