@@ -280,13 +280,13 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
     check = short.holdout_check(weekly.loc[9:])
     now = str(first.max().date())
     with warnings.catch_warnings():
-        # customers first seen on `now` (T = 0) and $0 repeat buyers are dropped below
+        # customers first seen on `now` (T = 0) are dropped below
         warnings.simplefilter("ignore", DataWarning)
         # 7-day weeks from each customer's first day, same-day purchases merged
         rfm = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
                           customer_id_col="customer_id", date_col="date", value_col="value",
                           time_unit="7D", observation_end=now)
-    rfm = rfm[(rfm["T"] > 0) & ((rfm["frequency"] == 0) | (rfm["monetary_value"] > 0))]
+    rfm = rfm[rfm["T"] > 0]  # Gamma-Gamma fits on the repeat buyers with positive spend
     purchases, spend = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
     horizon, rate = 52, discount_rate
     existing = customer_lifetime_value(purchases, spend, rfm, horizon=horizon,

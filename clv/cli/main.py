@@ -428,25 +428,17 @@ def _fit_models(
 
 
 def _fit_spend(run: _Run, rfm: pd.DataFrame, label: str = "") -> Any:
-    """Gamma-Gamma on the repeat buyers with ``monetary_value > 0``."""
+    """Gamma-Gamma on the whole frame: it fits on the repeat buyers with positive spend.
+
+    (Exactly what the Python API does; zero-value repeat buyers are left out of the
+    likelihood with a warning and scored like everyone else.)
+    """
     from clv.models.gamma_gamma import GammaGammaModel
 
-    zero = _zero_value_repeat_buyers(rfm)
-    if zero.any():
-        logger.warning(
-            "Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-            "purchases all have value 0 (it needs monetary_value > 0)",
-            int(zero.sum()),
-        )
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+        return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm)
 
 
-def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
-    """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
-    from clv.cli.scoring import zero_value_repeat_buyers
-
-    return zero_value_repeat_buyers(rfm)
 
 
 def _horizon(value: float | None) -> int:
@@ -729,10 +721,7 @@ def _fit_cx_models(
                                          customer_ids=rfm.index)
         data = join_features(rfm, features)
     with_spend = columns["value_col"] is not None
-    zero = _zero_value_repeat_buyers(rfm) if with_spend else None
-    if zero is not None and zero.any():
-        logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-                       "purchases all have value 0 (it needs monetary_value > 0)", int(zero.sum()))
+    zero = None  # Gamma-Gamma leaves zero-value repeat buyers out of its fit itself
     with run.step(f"fit_{model_name}_cx",
                   f"fitting {model_name} with CX covariates on {len(rfm)} customers"):
         tm, sm, covariates = fit_covariate_models(
@@ -820,13 +809,9 @@ def _cmd_fit_bayes(run: _Run, out: Path, model_name: str) -> int:
         transaction_model = cls().fit(rfm, method, log_likelihood=False, **kwargs)
     spend_model = None
     if columns["value_col"] is not None:
-        zero = _zero_value_repeat_buyers(rfm)
-        if zero.any():
-            logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-                           "purchases all have value 0 (it needs monetary_value > 0)",
-                           int(zero.sum()))
+        # the spec's fit rows leave zero-value repeat buyers out, as for the MLE
         with run.step(f"fit_gamma_gamma_{method}", f"fitting Bayesian Gamma-Gamma ({method})"):
-            spend_model = clv.bayes.GammaGammaModel().fit(rfm.loc[~zero], method,
+            spend_model = clv.bayes.GammaGammaModel().fit(rfm, method,
                                                           log_likelihood=False, **kwargs)
     training = {
         "fingerprint": info["fingerprint"],

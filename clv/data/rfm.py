@@ -400,8 +400,10 @@ def _warn_unusable(frame: pd.DataFrame, stacklevel: int) -> None:
                     MONETARY_VALUE,
                     f"is 0 for {_rows(int(zero_spend.sum()), 'customer')} with repeat purchases: "
                     "all their repeat purchases have amount 0",
-                    "spend models need monetary_value > 0: fit them on "
-                    "rfm[rfm['monetary_value'] > 0].",
+                    "nothing to do unless the zeros are data errors: GammaGammaModel.fit "
+                    "leaves these customers out of its likelihood and they are still scored "
+                    "(do not filter rfm[rfm['monetary_value'] > 0], which would also drop every "
+                    "one-time buyer).",
                     list(frame.index[zero_spend]),
                 ),
                 stacklevel=stacklevel + 1,

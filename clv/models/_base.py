@@ -189,14 +189,15 @@ def rfm_problems(
                 )
             )
     if "monetary_value" in values and "frequency" in values:
-        bad = (values["frequency"] > 0) & (values["monetary_value"] <= 0)
+        # 0 is valid (repeat purchases of value 0: fitted without them, scored at m = 0)
+        bad = (values["frequency"] > 0) & (values["monetary_value"] < 0)
         if bad.any():
             problems.append(
                 Problem(
                     "monetary_value",
-                    f"is <= 0 for {int(bad.sum())} repeat buyers",
-                    "monetary_value is the mean value of repeat purchases and must be > 0 "
-                    "(drop returns or zero-value rows before summarising)",
+                    f"is negative for {int(bad.sum())} repeat buyers",
+                    "monetary_value is the mean value of repeat purchases and must be >= 0 "
+                    "(net returns against their purchases before summarising)",
                     _ids(frame, bad),
                 )
             )
