@@ -89,13 +89,11 @@ tx.head()
         "code",
         """
 # Fader, Hardie & Lee (2005) merge purchases on the same day and measure time in weeks of
-# 7 days: summarise by day, then divide the times by 7.
-daily = calibration_holdout_split(
+# 7 days from each customer's first purchase: time_unit="7D" (the period_days column
+# records it, and every model and CLV function checks it).
+split = calibration_holdout_split(
     tx, customer_id_col="customer_id", date_col="date", value_col="value",
-    calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="D")
-split = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7,
-                     duration_holdout=daily["duration_holdout"] / 7)
-split.attrs["time_unit"] = "W"
+    calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="7D")
 split.head()
 """,
     ),
@@ -174,16 +172,15 @@ the next 52 weeks with a weekly discount rate equivalent to 10 % a year.
     (
         "code",
         """
-daily = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                    time_unit="D", observation_end="1998-06-30")
-rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)
-rfm.attrs["time_unit"] = "W"
-# one repeat buyer's purchases are all worth $0: Gamma-Gamma needs positive spend
-rfm = rfm[(rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)]
+rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
+                  time_unit="7D", observation_end="1998-06-30")
 bgnbd = BetaGeoModel().fit(rfm)
+# one repeat buyer's purchases are all worth $0: Gamma-Gamma fits on the repeat buyers
+# with positive spend (it says so) and scores everyone
 spend = GammaGammaModel().fit(rfm)
-weekly_rate = 1.10 ** (1 / 52) - 1
-value = customer_lifetime_value(bgnbd, spend, rfm, horizon=52, discount_rate=weekly_rate)
+# 10 % a year, converted once to the 7-day period: (1.10) ** (7 / 365.2425) - 1
+value = customer_lifetime_value(bgnbd, spend, rfm, horizon=52, annual_discount_rate=0.10)
+print(f"discount rate per 7-day week: {value.attrs['discount_rate_per_period']:.5%}")
 value.describe()
 """,
     ),
@@ -624,19 +621,19 @@ docs page).
         "code",
         """
 now = "1997-03-25"
-# rfm_summary warns about the customers dropped below: 241 first seen on `now` (T = 0) and one
-# repeat buyer whose repeat purchases are all $0 (Gamma-Gamma needs positive spend).
-# Exact duplicate rows are dropped, as on the equity docs page.
+# rfm_summary warns about the 241 customers first seen on `now` (T = 0, dropped below) and
+# one repeat buyer whose repeat purchases are all $0 (Gamma-Gamma fits without them and
+# scores them). Exact duplicate rows are dropped, as on the equity docs page.
+# 7-day weeks from each customer's first purchase, same-day purchases merged (FHL 2005).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", clv.DataWarning)
-    daily = rfm_summary(tx[tx["date"] <= now].drop_duplicates(), customer_id_col="customer_id",
-                        date_col="date", value_col="value", time_unit="D", observation_end=now)
-rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)  # days -> weeks (FHL 2005)
-rfm.attrs["time_unit"] = "W"
-rfm = rfm[(rfm["T"] > 0) & ((rfm["frequency"] == 0) | (rfm["monetary_value"] > 0))]
-purchases = BetaGeoModel().fit(rfm)
-spend = GammaGammaModel().fit(rfm)
-print(f"{len(daily):,} customers, {len(rfm):,} valued")
+    summary = rfm_summary(tx[tx["date"] <= now].drop_duplicates(),
+                          customer_id_col="customer_id", date_col="date", value_col="value",
+                          time_unit="7D", observation_end=now)
+    rfm = summary[summary["T"] > 0]
+    purchases = BetaGeoModel().fit(rfm)
+    spend = GammaGammaModel().fit(rfm)
+print(f"{len(summary):,} customers, {len(rfm):,} valued")
 pd.concat({"BG/NBD": purchases.summary(), "Gamma-Gamma": spend.summary()}).round(3)
 """,
     ),
@@ -644,10 +641,10 @@ pd.concat({"BG/NBD": purchases.summary(), "Gamma-Gamma": spend.summary()}).round
         "code",
         """
 H = 52  # weeks
-d = 1.10 ** (1 / 52) - 1  # 10 % a year, per week
+d = clv.data.rate_per_period(0.10, "7D")  # 10 % a year, per 7-day week, exactly
 margin = 0.30
-existing = clv.customer_lifetime_value(purchases, spend, rfm, horizon=H, discount_rate=d,
-                                       margin=margin)
+existing = clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
+                                       annual_discount_rate=0.10, margin=margin)
 existing.describe().round(2)
 """,
     ),
@@ -668,7 +665,7 @@ purchase_days = later.drop_duplicates().groupby(["customer_id", "date"])["value"
 pd.DataFrame({
     "predicted": [purchases.expected_purchases(H, rfm).sum(),
                   clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
-                                              discount_rate=0.0).sum()],
+                                              discount_rate_per_period=0.0).sum()],
     "actual": [len(purchase_days), purchase_days.sum()],
 }, index=["repeat purchases", "spend ($)"]).round(0)
 """,
@@ -872,7 +869,7 @@ gg = cb.GammaGammaModel()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     gg.fit(rfm, random_seed=2, **SHORT)
-clv_52 = cb.customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=0.0015,
+clv_52 = cb.customer_lifetime_value(bg, gg, rfm, horizon=52, annual_discount_rate=0.10,
                                     margin=0.3, thin=5, summary_only=True)
 clv_52.sort_values("mean", ascending=False).head().round(2)
 """,

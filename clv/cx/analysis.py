@@ -147,6 +147,14 @@ def _step(progress: Callable[[str], None] | None, message: str) -> None:
         progress(message)
 
 
+def _valuation_unit(period_length: float) -> Any:
+    """The valuation period as a time unit: a month (12 a year) for ~30.44 days, else days."""
+    days = float(period_length)
+    if abs(days - DAYS_PER_MONTH) < 0.01:
+        return parse_time_unit("M")
+    return parse_time_unit(f"{days!r}D")
+
+
 def run_cx_roi(
     transactions: pd.DataFrame,
     cx_events: pd.DataFrame,
@@ -214,7 +222,7 @@ def run_cx_roi(
     discount_rate = resolve_discount_rate(
         annual_discount_rate=annual_discount_rate,
         discount_rate_per_period=discount_rate_per_period, discount_rate=discount_rate,
-        time_unit=parse_time_unit(f"{float(period_length)!r}D"), stacklevel=2).per_period
+        time_unit=_valuation_unit(period_length), stacklevel=2).per_period
     import time
 
     from clv.cx.schema import validate_cx_events

@@ -222,8 +222,16 @@ def data_time_unit(data: pd.DataFrame, *, what: str = "the RFM data") -> TimeUni
                      "summarise every customer with the same time_unit "
                      "(clv.data.rfm_summary(..., time_unit=...)) before combining frames.")],
             what=what)
-    if attr_unit is not None and attr_unit.same_length(lo):
-        return attr_unit
+    if attr_unit is not None:
+        if attr_unit.same_length(lo):
+            return attr_unit
+        raise DataError(
+            [Problem(PERIOD_DAYS, f"says periods of {lo:g} days but attrs['time_unit'] says "
+                     f"'{attr_unit}' ({attr_unit.days:g} days): recency and T were probably "
+                     "rescaled by hand",
+                     "build the frame in the unit you want (clv.data.rfm_summary(..., "
+                     "time_unit='7D') for 7-day weeks, or time_scaler=), or relabel it with "
+                     "clv.data.with_time_unit(rfm, unit).")], what=what)
     return _unit_from_days(lo)
 
 

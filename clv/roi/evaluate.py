@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from clv.data.units import annual_rate, parse_time_unit
 from clv.roi import _math
 from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
 from clv.roi.spec import GRADES, Investment
@@ -169,6 +170,10 @@ class RoiResult:
             "time_unit": _period_label(getattr(eng.transaction_model, "time_unit_", None),
                                        eng.period_length),
             "discount_rate_per_period": self.discount_rate,
+            "annual_discount_rate": _annual(self.discount_rate,
+                                            _period_days(getattr(eng.transaction_model,
+                                                                 "time_unit_", None),
+                                                         eng.period_length)),
             "margin": self.margin,
             "parameter_draws": eng.n_draws,
             "random_state": eng.random_state,
@@ -214,14 +219,39 @@ def lever_split(totals: np.ndarray) -> np.ndarray:
     return shapley_split(value, len(LEVERS))
 
 
-def _period_label(unit: str | None, length: float) -> str:
-    """Name of the valuation period, e.g. ``"week"`` for 7 periods of daily data."""
-    names = {("D", 1.0): "day", ("D", 7.0): "week", ("W", 1.0): "week", ("M", 1.0): "month",
-             ("Q", 1.0): "quarter", ("Y", 1.0): "year", ("D", 30.0): "30 days",
-             ("D", 365.25 / 12): "month", ("W", 52 / 12): "month"}
+def _annual(rate: float, days: float | None) -> float | None:
+    """The annual equivalent of a per-period rate (None when the period length is unknown)."""
+    if days is None:
+        return None
+    return float(annual_rate(rate, parse_time_unit(f"{days!r}D")))
+
+
+def _period_days(unit: str | None, length: float) -> float | None:
+    """Length in days of a valuation period of ``length`` model periods (None if unknown)."""
     if unit is None:
-        return "period" if length == 1 else f"{length:g} periods"
-    return names.get((str(unit), float(length)), f"{length:g} × {unit}")
+        return None
+    try:
+        return parse_time_unit(unit).days * float(length)
+    except ValueError:
+        return None
+
+
+def _period_label(unit: str | None, length: float) -> str:
+    """Singular name of the valuation period: ``"month"`` for 30.4375 days, ``"week"`` ...
+
+    >>> _period_label("D", 365.25 / 12), _period_label("W", 1.0), _period_label("D", 10.0)
+    ('month', 'week', '10-day period')
+    >>> _period_label(None, 30.4375)
+    'period of 30.4375 model periods'
+    """
+    days = _period_days(unit, length)
+    if days is None:
+        return "period" if length == 1 else f"period of {length:g} model periods"
+    for name, span in (("day", 1.0), ("week", 7.0), ("month", 365.2425 / 12),
+                       ("quarter", 365.2425 / 4), ("year", 365.2425)):
+        if abs(days - span) <= 2e-3 * span:  # 30.4375 (365.25 / 12) is a month too
+            return name
+    return f"{days:g}-day period"
 
 
 def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
