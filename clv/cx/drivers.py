@@ -101,7 +101,8 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
         ``{name: {"mean":, "se":, "kind": "quasi_experiment", "source":}}``: an
         experimental estimate used instead of the fitted coefficient.
     segment : mapping or str, optional
-        A segment ``{"channel": "phone"}`` or a pandas query for a second CLV change.
+        A segment ``{"channel": "phone"}`` or a condition (:mod:`clv.roi.conditions`)
+        for a second CLV change.
     level : float, default 0.90
         Interval level.
     clv_change : bool, default True

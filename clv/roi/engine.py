@@ -31,6 +31,7 @@ import pandas as pd
 from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
+from clv.roi.conditions import ConditionError, evaluate_condition
 from clv.roi.spec import Investment
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "period_rate"]
@@ -461,16 +462,11 @@ class CounterfactualEngine:
 
     @staticmethod
     def _query(inv: Investment, expr: str, frame: pd.DataFrame) -> np.ndarray:
+        # parsed by clv.roi.conditions' own grammar: never eval'd by Python or pandas
         try:
-            mask = frame.eval(expr)
-        except Exception as exc:
-            raise ValueError(f"investment {inv.name!r}: cannot evaluate {expr!r} on the scoring "
-                             f"data ({type(exc).__name__}: {exc}).") from None
-        mask = np.asarray(mask)
-        if mask.dtype != bool or mask.shape != (len(frame),):
-            raise ValueError(f"investment {inv.name!r}: {expr!r} must be a true/false condition "
-                             "per customer.")
-        return mask
+            return evaluate_condition(expr, frame)
+        except ConditionError as exc:
+            raise ValueError(f"investment {inv.name!r}: {exc}") from None
 
     def _unit(self, inv: Investment, coefs: Mapping[str, np.ndarray] | None = None,
               scale: float = 1.0) -> _Unit:

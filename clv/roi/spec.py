@@ -3,7 +3,8 @@
 An :class:`Investment` is plain data (JSON/TOML/YAML/CSV-friendly):
 
 * ``cost``: a one-off amount at the start (period 0) or a schedule ``{period: amount}``;
-* ``target``: ``"all"``, a segment ``{"column": value}`` or a pandas query string on the
+* ``target``: ``"all"``, a segment ``{"column": value}`` or a condition string
+  (:mod:`clv.roi.conditions`, a safe grammar of its own) on the
   scoring frame (features and attributes), e.g. ``"contacted == 1"``;
 * ``shifts``: the signal (feature) changes it buys, each additive, relative or set-to;
 * ``ramp_periods`` / ``duration``: how fast the effect builds up and how long it lasts;
@@ -21,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from clv.roi.conditions import ConditionError, parse_condition
 
 __all__ = ["GRADES", "Evidence", "Investment", "Shift", "load_investments"]
 
@@ -54,7 +57,8 @@ class Shift:
         Uncertainty of the amount (same units), e.g. operations' uncertainty about
         how many seconds of wait the money buys. Drawn per parameter draw.
     where : str, optional
-        Extra pandas query restricting which targeted rows are shifted,
+        Extra condition (:mod:`clv.roi.conditions` grammar) restricting which targeted
+        rows are shifted,
         e.g. ``"detractor == 1"``.
 
     Notes
@@ -89,6 +93,11 @@ class Shift:
                                  f"got {value!r}.")
         if self.sd < 0:
             raise ValueError(f"Shift.sd for {self.column!r} must be >= 0, got {self.sd!r}.")
+        if self.where is not None:
+            try:
+                parse_condition(self.where)
+            except ConditionError as exc:
+                raise ValueError(f"Shift.where for {self.column!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -189,7 +198,9 @@ class Investment:
         The signal changes bought.
     target : "all", mapping or str, default "all"
         Everyone, a segment ``{"channel": "phone"}`` (values may be lists), or a
-        pandas query on the scoring frame.
+        condition on the scoring frame in the package's own safe grammar
+        (:mod:`clv.roi.conditions`: column names, comparisons, ``in`` lists,
+        ``and``/``or``/``not``; never evaluated by Python or pandas).
     ramp_periods : int, default 0
         Periods for the effect to build up linearly (0: full effect at once).
     duration : int, optional
@@ -242,7 +253,12 @@ class Investment:
             raise ValueError(f"Investment {self.name!r}: evidence must be an Evidence.")
         if not (self.target == "all" or isinstance(self.target, str | Mapping)):
             raise ValueError(f"Investment {self.name!r}: target must be 'all', a mapping "
-                             "{column: value(s)} or a query string.")
+                             "{column: value(s)} or a condition string.")
+        if isinstance(self.target, str) and self.target != "all":
+            try:
+                parse_condition(self.target)
+            except ConditionError as exc:
+                raise ValueError(f"Investment {self.name!r}: target {exc}") from None
 
     def _schedule(self, cost: Any) -> dict[int, float]:
         items = cost.items() if isinstance(cost, Mapping) else [(0, cost)]

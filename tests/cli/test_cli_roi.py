@@ -84,3 +84,24 @@ def test_roi_errors_have_exit_codes(world_files, tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "nps" in err and "Traceback" not in err
     assert not out.exists()  # nothing written on failure
+
+
+def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_path, capsys,
+                                                            monkeypatch) -> None:
+    """A target that tried to reach os.system through pandas' eval is refused before any work."""
+    d, _ = world_files
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.toml"
+    evil.write_text(
+        '[[investments]]\nname = "Faster support"\ncost = 7000\n'
+        "target = \"(@pd.io.common.os.system('touch PWNED') == 0) | (wait_minutes == "
+        "wait_minutes)\"\n"
+        'shifts = [{column = "wait_minutes", mode = "relative", amount = -0.3}]\n')
+    out = tmp_path / "out"
+    args = _args(d, out)
+    args[args.index(str(d / "inv.json"))] = str(evil)
+    assert main(["report", *args]) == 2
+    err = capsys.readouterr().err
+    assert "unexpected character '@'" in err and "Traceback" not in err
+    assert not (tmp_path / "PWNED").exists()
+    assert not (out / "report.html").exists()

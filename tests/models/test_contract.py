@@ -182,6 +182,23 @@ def test_import_clv_is_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_import_clv_loads_nothing_heavy_until_a_name_is_used():
+    """``import clv`` is a few ms: pandas and SciPy load when a model or function is first used."""
+    code = (
+        "import sys, clv; heavy = ('pandas', 'scipy', 'numpy'); "
+        "print(sorted(m for m in heavy if m in sys.modules)); "
+        "m = clv.BetaGeoModel; f = clv.rfm_summary; sub = clv.models.ParetoNBDModel; "
+        "cx = clv.cx.FeatureBuilder; "
+        "print(sorted(m for m in heavy if m in sys.modules)); "
+        "print(m.__name__, f.__name__, sub.__name__, 'BetaGeoModel' in dir(clv)); "
+        "print(hasattr(clv, 'no_such_name'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:4] == [
+        "[]", "['numpy', 'pandas', 'scipy']",
+        "BetaGeoModel rfm_summary ParetoNBDModel True", "False"]
+
+
 def test_weighted_compressed_fit_equals_expanded_fit(fitted):
     """Fitting distinct rows with a ``weight`` column equals fitting every customer."""
     model, data = fitted

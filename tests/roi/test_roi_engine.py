@@ -214,7 +214,7 @@ def test_bad_inputs_have_clear_messages(world) -> None:
     with pytest.raises(ValueError, match="not in the scoring data"):
         _run(world, [Investment("x", cost=1.0, shifts=[Shift("nope", "add", -1.0)],
                                 evidence=Evidence.assumption({"dropout[nope]": (0.1, 0.0)}))])
-    with pytest.raises(ValueError, match="cannot evaluate"):
+    with pytest.raises(ValueError, match="target condition 'channel === 3'"):
         _run(world, [_support(target="channel === 3")])
     with pytest.raises(TypeError, match="ParetoNBDModel"):
         evaluate_investments([_support()], transaction_model=clv.models.BetaGeoModel().fit(data),
