@@ -39,8 +39,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.data.schema import PERIOD_DAYS
-from clv.data.units import TimeUnit, annual_rate, check_same_period, rate_per_period
+from clv._units import (
+    PERIOD_DAYS,
+    TimeUnit,
+    annual_rate,
+    check_same_period,
+    data_time_unit,
+    parse_time_unit,
+    rate_per_period,
+    with_time_unit,
+)
 from clv.exceptions import ClvWarning, DataError, Problem
 from clv.models._mle import unique_rows
 
@@ -89,7 +97,8 @@ class DiscountRate:
 
     def describe(self) -> str:
         """``"10 % a year = 0.1828 % per week"``."""
-        per = f"{100 * self.per_period:.4g} % per {self.time_unit.label if self.time_unit else 'period'}"
+        label = self.time_unit.label if self.time_unit else "period"
+        per = f"{100 * self.per_period:.4g} % per {label}"
         if self.annual is None:
             return per
         return f"{100 * self.annual:.4g} % a year = {per}"
@@ -199,7 +208,6 @@ def resolve_discount_rate(
 
 
 def _unit(value: Any) -> TimeUnit:
-    from clv.data.units import parse_time_unit
 
     return parse_time_unit(value)
 
@@ -325,7 +333,6 @@ def _prepare(transaction_model: Any, data: Any, time_unit: Any, annual_discount_
 
 def _labelled(data: pd.DataFrame, rate: DiscountRate) -> pd.DataFrame:
     """``data`` carrying the resolved unit (a copy only when it must be labelled)."""
-    from clv.data.units import data_time_unit, with_time_unit
 
     if rate.time_unit is None or data_time_unit(data) is not None:
         return data

@@ -16,13 +16,14 @@ import pytest
 from clv.exceptions import DataWarning
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-_BLOCK = re.compile(r"(?:<!--\s*readme-test:\s*(?P<mark>\w+)[^>]*-->\s*\n)?```python\n(?P<code>.*?)```",
-                    re.DOTALL)
+_BLOCK = re.compile(
+    r"(?:<!--\s*readme-test:\s*(?P<mark>\w+)[^>]*-->\s*\n)?```python\n(?P<code>.*?)```",
+    re.DOTALL)
 
 
 def _snippets() -> list:
     params = []
-    for i, m in enumerate(_BLOCK.finditer(README.read_text(encoding="utf-8"))):
+    for m in _BLOCK.finditer(README.read_text(encoding="utf-8")):
         mark = m.group("mark")
         marks = {"skip": [pytest.mark.skip(reason="the README marks it as needing external "
                                                   "files")],
@@ -45,4 +46,4 @@ def test_readme_snippet_runs(code, tmp_path, monkeypatch):
         # the bundled data has exact duplicate rows and customers first seen on the last
         # day: rfm_summary says so with DataWarnings, which the README does not silence
         warnings.simplefilter("ignore", DataWarning)
-        exec(compiled, namespace)  # noqa: S102 - the project's own README, not user input
+        exec(compiled, namespace)  # the project's own README, not user input

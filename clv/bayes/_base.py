@@ -26,12 +26,12 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from clv._units import resolve_time_unit
 from clv._version import __version__
 from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
-from clv.data.units import resolve_time_unit
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import ParametricModel

@@ -670,7 +670,8 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
                              "with `clv fit`.")
     if not _known_unit(time_unit):
         raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
-                             f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit with `clv fit`.")
+                             f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit "
+                             "with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
     if features is not None:

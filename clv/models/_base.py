@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from clv.data.units import check_same_period, resolve_time_unit
+from clv._units import check_same_period, resolve_time_unit
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.io import read_model_json, write_model_json
 from clv.models import _covariates as cov

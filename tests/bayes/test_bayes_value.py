@@ -48,13 +48,15 @@ def _models(fits, chains: int = 2, draws: int = 4) -> tuple[cb.BetaGeoModel, cb.
 
 def test_clv_per_draw_is_the_mle_clv_at_that_draw(rfm: pd.DataFrame, fits) -> None:
     tx, spend = _models(fits)
-    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=52, discount_rate_per_period=0.002, margin=0.3)
+    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=52, discount_rate_per_period=0.002,
+                                     margin=0.3)
     assert clv.dims == ("chain", "draw", "customer_id") and clv.shape == (2, 4, len(rfm))
     np.testing.assert_array_equal(clv["customer_id"].values, rfm.index.to_numpy())
     tx_points, sp_points = tx.point_models(), spend.point_models()
     for c, d in [(0, 0), (1, 3)]:
         i = c * 4 + d
-        ref = mle_clv(tx_points[i], sp_points[i], rfm, horizon=52, discount_rate_per_period=0.002, margin=0.3)
+        ref = mle_clv(tx_points[i], sp_points[i], rfm, horizon=52, discount_rate_per_period=0.002,
+                      margin=0.3)
         np.testing.assert_array_equal(clv[c, d].values, ref.to_numpy())
         assert tx_points[i].params_["r"] == float(tx.idata_.posterior["r"][c, d])
 

@@ -29,7 +29,8 @@ from clv.value import customer_lifetime_value_table
 AS_OF = "2021-12-31"
 SCORE_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value",
                  "probability_alive", "expected_purchases", "expected_spend", "clv"]
-SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002", "--margin", "0.5"]
+SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
+              "--margin", "0.5"]
 
 
 def make_transactions(rng: np.random.Generator, n_customers: int = 400) -> pd.DataFrame:
@@ -133,7 +134,8 @@ def test_duckdb_query_input_and_parquet_output(tmp_path, capsys, tx, files):
                           "SELECT customer_id, date, value FROM transactions", "--model",
                           files["model"], *SCORE_ARGS, "--out", out)
     assert code == 0, stderr
-    assert_scores_equal(read_scores(out), reference_scores(tx, discount_rate_per_period=0.002, margin=0.5))
+    assert_scores_equal(read_scores(out), reference_scores(tx, discount_rate_per_period=0.002,
+                        margin=0.5))
 
 
 def test_fit_bundle_holds_both_models_and_training_fingerprint(tx, files):

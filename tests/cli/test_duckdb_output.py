@@ -24,7 +24,8 @@ from clv.models.gamma_gamma import GammaGammaModel
 from clv.value import customer_lifetime_value_table
 
 AS_OF = "1998-06-30"
-ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002", "--margin", "0.3"]
+ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
+        "--margin", "0.3"]
 
 
 @pytest.fixture(scope="module")

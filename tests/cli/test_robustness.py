@@ -74,7 +74,8 @@ def test_model_fitted_in_days_scores_in_days(tmp_path, capsys, tx, inputs):
     rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
                       time_unit="D", observation_end=AS_OF)
     table = customer_lifetime_value_table(BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm),
-                                          rfm, horizon=364, discount_rate_per_period=0.0003, margin=0.5)
+                                          rfm, horizon=364, discount_rate_per_period=0.0003,
+                                          margin=0.5)
     assert_scores_equal(got, rfm.join(table))
     assert got["T"].max() > 200  # days, not weeks
     record = json.loads((tmp_path / "scores.csv.run.json").read_text())
