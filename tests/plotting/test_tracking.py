@@ -83,7 +83,7 @@ def test_customer_history_matches_rfm_summary(tx):
         row = rfm.loc[cid]
         assert len(times) - 1 == row["frequency"]
         assert times[-1] == pytest.approx(row["recency"], abs=1e-12)
-        assert T == pytest.approx(row["T"], abs=1e-12)
+        assert pytest.approx(row["T"], abs=1e-12) == T
         assert first == calibration.loc[calibration["customer_id"] == cid, "date"].min()
 
 
