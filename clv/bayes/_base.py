@@ -26,6 +26,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from clv._progress import progress_enabled
 from clv._units import resolve_time_unit
 from clv._version import __version__
 from clv.bayes import _covariates as bcov
@@ -459,7 +460,8 @@ class BayesModel:
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         kwargs = dict(sampler_kwargs)
-        kwargs.setdefault("progressbar", False)
+        # a bar while someone watches (notebook, terminal); quiet in scheduled jobs and CI
+        kwargs.setdefault("progressbar", progress_enabled(None))
         with model:
             if method == "nuts":
                 kwargs.setdefault("nuts_sampler", self._sampler(sampler))

@@ -211,6 +211,9 @@ OPTIONS: tuple[Option, ...] = (
            "print the result as JSON on stdout instead of a table", default=False),
     Option("quiet", ("--quiet", "-q"), "bool", _ALL,
            "print nothing but errors; no progress lines", default=False),
+    Option("progress", ("--progress",), "bool", _ALL,
+           "progress lines and bars on stderr even when it is not a terminal (by default they "
+           "show only on a terminal, so scheduled jobs stay quiet)", default=False),
     Option("debug", ("--debug",), "bool", _ALL,
            "debug logging and a full traceback on errors", default=False),
     Option("log_level", ("--log-level",), "str", _ALL,

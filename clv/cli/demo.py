@@ -228,7 +228,8 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
                           acquisition_model=acquisition.model,
                           acquisition_covariates=acquisition.covariates,
                           acquisition_period_length=acquisition.period_days,
-                          progress=run.progress)
+                          progress=run.progress,
+                          progress_bars=getattr(run, "progress_bars", None))
     write_roi_outputs(analysis, out_dir, html=True,
                       title="Experience investments in the synthetic CX world")
     table = analysis.roi.table()

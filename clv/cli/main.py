@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clv._progress import progress_enabled
 from clv._version import __version__
 from clv.cli.config import COMMANDS, OPTIONS, UsageError, load_config, option_value
 from clv.exceptions import (
@@ -173,7 +174,12 @@ class _Run:
         self._logged = 0
         self.unread_columns: list[str] = []
         stream = sys.stderr
-        self.show_progress = (not opts.quiet) and bool(getattr(stream, "isatty", lambda: False)())
+        self.show_progress = (not opts.quiet) and (
+            bool(getattr(opts, "progress", False))
+            or bool(getattr(stream, "isatty", lambda: False)()))
+        #: tqdm bars: off with --quiet, on with --progress, else only on a terminal
+        self.progress_bars: bool | None = (False if opts.quiet else
+                                           True if getattr(opts, "progress", False) else None)
 
     def progress(self, message: str) -> None:
         """One progress line on stderr (TTY only, not with --quiet)."""
@@ -782,8 +788,10 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
         if getattr(opts, key) < low:
             raise UsageError(f"--{key} must be a whole number >= {low}, got {getattr(opts, key)}.")
     if opts.bayes == "nuts":
+        # NUTS shows its bar on a terminal or with --progress; never with --quiet
+        bars = False if opts.quiet else (True if getattr(opts, "progress", False) else None)
         return {"draws": opts.draws, "tune": opts.tune, "chains": opts.chains, "cores": 1,
-                "random_seed": opts.seed}
+                "random_seed": opts.seed, "progressbar": progress_enabled(bars)}
     if opts.bayes == "advi":
         return {"draws": opts.draws, "random_seed": opts.seed}
     return {"random_seed": opts.seed}

@@ -140,7 +140,7 @@ def run_roi(run: _Run, *, html: bool) -> int:
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
-            progress=run.progress)
+            progress=run.progress, progress_bars=run.progress_bars)
     with run.step("write", f"writing to {out_dir}"):
         written = write_roi_outputs(analysis, out_dir, html=html)
     table = analysis.roi.table()

@@ -181,6 +181,7 @@ def run_cx_roi(
     acquisition_covariates: pd.DataFrame | None = None,
     acquisition_period_length: float | None = None,
     progress: Callable[[str], None] | None = None,
+    progress_bars: bool | None = None,
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
 
@@ -218,6 +219,10 @@ def run_cx_roi(
         future periods: investments that shift those covariates bring new
         customers (the acquisition lever), each worth the plain models' value of a
         new customer over the horizon.
+    progress, progress_bars
+        ``progress(message)`` is called at each step; ``progress_bars`` shows
+        tqdm bars over the investments and the sensitivity analysis (default:
+        only in a notebook or a terminal).
     """
     discount_rate = resolve_discount_rate(
         annual_discount_rate=annual_discount_rate,
@@ -314,7 +319,8 @@ def run_cx_roi(
     roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
                                horizon=horizon, discount_rate=discount_rate, margin=margin,
                                n_draws=n_draws, random_state=random_state,
-                               period_length=period_length, new_customers=new_customers)
+                               period_length=period_length, new_customers=new_customers,
+                               progress=progress_bars)
     timings["roi"] = time.perf_counter() - t
     total_cost = float(sum(d.cost_pv.mean() for d in roi.investments.values()))
     pf = select_portfolio(roi, total_cost / 2 if budget is None else float(budget))
@@ -322,7 +328,7 @@ def run_cx_roi(
     if with_sensitivity:
         _step(progress, "sensitivity analysis")
         t = time.perf_counter()
-        sens = sensitivity(roi)
+        sens = sensitivity(roi, progress=progress_bars)
         timings["sensitivity"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clv.data.units import annual_rate, parse_time_unit
+from clv._progress import progress_bar
+from clv._units import annual_rate, parse_time_unit
 from clv.roi import _math
 from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
 from clv.roi.spec import GRADES, Investment
@@ -312,6 +313,7 @@ def evaluate_investments(
     period_length: float = 1.0,
     customer_uncertainty: bool = True,
     new_customers: NewCustomers | None = None,
+    progress: bool | None = None,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -350,6 +352,9 @@ def evaluate_investments(
         Future cohorts through an acquisition model with period covariates; shifts
         of its covariates (e.g. ``Shift("promoter_share", "add", 0.05)``) bring new
         customers, the acquisition lever.
+    progress : bool, optional
+        Progress bar over the investments (default: only in a notebook or a
+        terminal; see :func:`clv._progress.progress_enabled`).
 
     Returns
     -------
@@ -365,5 +370,6 @@ def evaluate_investments(
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
                                   margin, n_draws, random_state, period_length,
                                   customer_uncertainty, new_customers)
-    results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
+    results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
+               for inv in progress_bar(invs, desc="valuing investments", progress=progress)}
     return RoiResult(results, engine)

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from clv._progress import progress_bar
 from clv.roi import _math
 from clv.roi.engine import CounterfactualEngine, NewCustomers
 from clv.roi.evaluate import RoiResult
@@ -43,7 +44,8 @@ def _npv(flows: np.ndarray, later: np.ndarray, upfront: np.ndarray, rate: float,
 def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                 discount_rate: tuple[float, float] | None = None,
                 horizon: tuple[int, int] | None = None,
-                effect: tuple[float, float] = (0.5, 1.5)) -> pd.DataFrame:
+                effect: tuple[float, float] = (0.5, 1.5),
+                progress: bool | None = None) -> pd.DataFrame:
     """Expected NPV of each investment when one setting moves to a low and a high value.
 
     Parameters
@@ -60,6 +62,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         acquisition covariates (if any) are carried forward from their last period.
     effect : (low, high), default (0.5, 1.5)
         Share of the estimated effect delivered.
+    progress : bool, optional
+        Progress bar over the investments (default: only in a notebook or a terminal).
 
     Returns
     -------
@@ -84,7 +88,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                                            eng.period_length, eng.customer_uncertainty,
                                            _extended(eng.new_customers, int(horizon[1]) - h))
     rows = []
-    for name, draws in result.investments.items():
+    for name, draws in progress_bar(list(result.investments.items()), desc="sensitivity",
+                                    progress=progress):
         inv = draws.investment
         upfront, later = eng.cost_draws(inv)
         flows = draws.cash_flows
