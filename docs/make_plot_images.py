@@ -12,12 +12,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from clv.data import calibration_holdout_split, load_cdnow_sample_transactions  # noqa: E402
-from clv.exceptions import DataWarning  # noqa: E402
-from clv.models import BetaGeoModel  # noqa: E402
-from clv.plotting import (  # noqa: E402
+from clv.data import calibration_holdout_split, load_cdnow_sample_transactions
+from clv.exceptions import DataWarning
+from clv.models import BetaGeoModel
+from clv.plotting import (
     plot_calibration_holdout,
     plot_customer_probability_alive,
     plot_period_transactions,

@@ -18,7 +18,7 @@ class _Tty(io.StringIO):
 def test_quiet_without_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert progress_enabled(None) is False
-    assert [x for x in progress_bar(range(4), desc="x")] == [0, 1, 2, 3]
+    assert list(progress_bar(range(4), desc="x")) == [0, 1, 2, 3]
     assert sys.stderr.getvalue() == ""
 
 

@@ -40,7 +40,7 @@ def _score(base, capsys, name, *flags):
 def test_annual_rate_equals_its_per_period_rate_and_the_api(setup, capsys):
     base, tx = setup
     annual, rec_a, out_a = _score(base, capsys, "annual", "--annual-discount-rate", "0.10")
-    per, rec_p, _ = _score(base, capsys, "per", "--discount-rate-per-period", repr(WEEKLY_10))
+    per, _, _ = _score(base, capsys, "per", "--discount-rate-per-period", repr(WEEKLY_10))
     default, rec_d, _ = _score(base, capsys, "default")
     np.testing.assert_allclose(annual, per, rtol=1e-9)
     np.testing.assert_allclose(default, annual, rtol=0)
