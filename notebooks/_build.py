@@ -695,7 +695,7 @@ calendar year; the acquisition purchase itself is included.
         """
 acquisition_12 = AcquisitionModel(distribution="weibull").fit(weekly)
 value_new = clv.new_customer_value(purchases, spend, horizon=H - np.arange(1, H + 1),
-                                   discount_rate=d, margin=margin)
+                                   annual_discount_rate=0.10, margin=margin)
 pd.Series({"m (ever-acquirers)": acquisition_12.params_["m"],
            "se of m": acquisition_12.summary().loc["m", "se"],
            "value of a customer acquired in week 13 ($)": value_new[0],
@@ -705,7 +705,7 @@ pd.Series({"m (ever-acquirers)": acquisition_12.params_["m"],
     (
         "code",
         """
-equity = clv.customer_equity(existing, acquisition_12, horizon=H, discount_rate=d,
+equity = clv.customer_equity(existing, acquisition_12, horizon=H, annual_discount_rate=0.10,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
 pd.Series({
     "existing customers": equity.existing,
@@ -745,7 +745,7 @@ rows = {}
 for label, m in [("95% lower", low), ("estimate", None), ("95% upper", high)]:
     fixed = None if m is None else {"m": m}
     model = AcquisitionModel(distribution="weibull", fixed=fixed).fit(weekly)
-    ce = clv.customer_equity(existing, model, horizon=H, discount_rate=d,
+    ce = clv.customer_equity(existing, model, horizon=H, annual_discount_rate=0.10,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
     rows[label] = {"m": model.params_["m"], "new customers": ce.cash_flows["new_customers"].sum(),
                    "future, net ($)": ce.future, "customer equity ($)": ce.total}

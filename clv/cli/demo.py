@@ -294,8 +294,8 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
                                        discount_rate_per_period=rate, margin=margin)
     full = AcquisitionModel(distribution="weibull").fit(weekly)
     value_new = new_customer_value(purchases, spend, horizon=horizon - np.arange(1, horizon + 1),
-                                   discount_rate=rate, margin=margin)
-    equity = customer_equity(existing, full, horizon=horizon, discount_rate=rate,
+                                   discount_rate_per_period=rate, margin=margin)
+    equity = customer_equity(existing, full, horizon=horizon, discount_rate_per_period=rate,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
     with atomic_write(out_dir / "equity.csv", newline="") as fh:
         equity.cash_flows.to_csv(fh, float_format="%.10g")

@@ -307,7 +307,7 @@ def run_cx_roi(
         plain_spend = GammaGammaModel().fit(data)
         per_day = (1.0 + discount_rate) ** (1.0 / period_length) - 1.0
         value = new_customer_value(plain, plain_spend, horizon=round(horizon * period_length),
-                                   discount_rate=per_day, margin=margin)
+                                   discount_rate_per_period=per_day, margin=margin)
         acq_days = period_length if acquisition_period_length is None \
             else float(acquisition_period_length)
         if not acq_days > 0:
