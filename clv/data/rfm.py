@@ -328,6 +328,14 @@ def _scale(columns: dict[str, np.ndarray], scaler: float, unit: TimeUnit) -> Non
     columns[PERIOD_DAYS] = np.full(n, unit.days)
 
 
+#: The fix of the zero-spend repeat buyers warning (shared with the Spark engine).
+ZERO_SPEND_FIX = (
+    "nothing to do unless the zeros are data errors: GammaGammaModel.fit leaves these customers "
+    "out of its likelihood and they are still scored (do not filter "
+    "rfm[rfm['monetary_value'] > 0], which would also drop every one-time buyer)."
+)
+
+
 def _check_engine(engine: object) -> None:
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is not one of {', '.join(map(repr, ENGINES))}.")
@@ -400,10 +408,7 @@ def _warn_unusable(frame: pd.DataFrame, stacklevel: int) -> None:
                     MONETARY_VALUE,
                     f"is 0 for {_rows(int(zero_spend.sum()), 'customer')} with repeat purchases: "
                     "all their repeat purchases have amount 0",
-                    "nothing to do unless the zeros are data errors: GammaGammaModel.fit "
-                    "leaves these customers out of its likelihood and they are still scored "
-                    "(do not filter rfm[rfm['monetary_value'] > 0], which would also drop every "
-                    "one-time buyer).",
+                    ZERO_SPEND_FIX,
                     list(frame.index[zero_spend]),
                 ),
                 stacklevel=stacklevel + 1,
