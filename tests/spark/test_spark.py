@@ -167,7 +167,7 @@ def cdnow_files(tmp_path_factory, cdnow):
     return {"csv": csv, "model": model}
 
 
-SCORE = ["--horizon", "52", "--discount-rate", "0.002", "--margin", "0.5", "--quiet"]
+SCORE = ["--horizon", "52", "--discount-rate-per-period", "0.002", "--margin", "0.5", "--quiet"]
 
 
 def test_cli_spark_csv_and_duckdb_outputs_equal_the_pandas_engine(spark, tmp_path, cdnow_files):
