@@ -33,6 +33,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check clv tests benchmarks
+	$(VENV)/bin/lint-imports
 
 # KaTeX for the docs' equations, from the npm package (pinned), copied into the site at
 # build time: the built site needs no network. Not committed (docs/_vendor is ignored).

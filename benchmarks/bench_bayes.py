@@ -32,7 +32,7 @@ import pandas as pd
 warnings.filterwarnings("ignore")
 
 import clv.bayes as cb  # noqa: E402
-from clv.datasets import load_cdnow_summary  # noqa: E402
+from clv.data.datasets import load_cdnow_summary  # noqa: E402
 from clv.models import bgnbd  # noqa: E402
 
 QUICK = "--quick" in sys.argv

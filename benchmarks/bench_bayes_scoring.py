@@ -5,14 +5,14 @@ BG/NBD + Gamma-Gamma bundle is fitted on it with ``clv fit``; the posterior
 model file then holds 1000 draws (4 chains x 250) of each model's parameters
 from the fits' asymptotic normal distribution on the log scale (the
 delta-method covariance of the maximum-likelihood fit), written with
-:func:`clv.cli.posterior.write_posterior_bundle`. NUTS on a million customers
+:func:`clv.scoring.posterior.write_posterior_bundle`. NUTS on a million customers
 is not part of this benchmark: scoring cost depends only on the number of
 draws, not on how they were obtained.
 
 Steps, each in a fresh process:
 
 ``score``
-    :func:`clv.cli.posterior_scoring.posterior_score_table` on the RFM frame
+    :func:`clv.scoring.posterior_scores.posterior_score_table` on the RFM frame
     (loaded from ``.npy``), for every ``--max-draws`` and ``--discount-rate``.
 ``clv score``
     The whole command (``python -m clv score tx.parquet --model model.nc
@@ -66,9 +66,10 @@ def build(tmp: Path) -> None:
     import pandas as pd
 
     import clv.bayes
-    from clv.cli.io import read_bundle, read_transactions
-    from clv.cli.posterior import write_posterior_bundle
+    from clv.cli.files import read_transactions
     from clv.data import rfm_summary
+    from clv.scoring.bundle import read_bundle
+    from clv.scoring.posterior import write_posterior_bundle
 
     frame, _ = read_transactions(tmp / "tx.parquet", ["customer_id", "date", "value"])
     end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
@@ -106,8 +107,8 @@ def child_score(tmp: Path, max_draws: int, discount_rate: float,
                 workers: int | None) -> dict[str, Any]:
     import pandas as pd
 
-    from clv.cli.posterior import read_posterior_bundle
-    from clv.cli.posterior_scoring import posterior_score_table
+    from clv.scoring.posterior import read_posterior_bundle
+    from clv.scoring.posterior_scores import posterior_score_table
 
     index = np.load(tmp / "rfm.npy", allow_pickle=True)
     values = np.load(tmp / "rfm.cols.npy")

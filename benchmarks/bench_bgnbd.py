@@ -22,7 +22,7 @@ warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
 
 import lifetimes  # noqa: E402
 
-from clv.datasets import load_cdnow_summary  # noqa: E402
+from clv.data.datasets import load_cdnow_summary  # noqa: E402
 from clv.models import bgnbd  # noqa: E402
 from clv.models.bgnbd import BetaGeoModel, BGNBDParams  # noqa: E402
 from clv.models.gamma_gamma import GammaGammaModel  # noqa: E402

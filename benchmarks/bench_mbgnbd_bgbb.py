@@ -20,7 +20,7 @@ warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
 
 import lifetimes  # noqa: E402
 
-from clv.datasets import load_cdnow_summary, load_donations  # noqa: E402
+from clv.data.datasets import load_cdnow_summary, load_donations  # noqa: E402
 from clv.models import bgbb, mbgnbd  # noqa: E402
 from clv.models.bgbb import BetaGeoBetaBinomModel, BGBBParams  # noqa: E402
 from clv.models.mbgnbd import MBGNBDParams, ModifiedBetaGeoModel  # noqa: E402

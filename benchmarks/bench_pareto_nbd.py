@@ -35,7 +35,7 @@ warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
 
 import lifetimes  # noqa: E402
 
-from clv.datasets import load_cdnow_summary  # noqa: E402
+from clv.data.datasets import load_cdnow_summary  # noqa: E402
 from clv.models import _pareto_nbd_math, pareto_nbd  # noqa: E402
 from clv.models._mle import compress  # noqa: E402
 from clv.models.pareto_nbd import ParetoNBDModel, PNBDParams  # noqa: E402

@@ -7,8 +7,8 @@ file in a temporary directory, fits a model bundle on it once
 
 ``read``
     Parquet -> pandas, as ``clv score`` reads its input
-    (:func:`clv.cli.io.read_transactions`), and the input fingerprint of the run
-    record (:func:`clv.cli.io.frame_fingerprint`), timed apart.
+    (:func:`clv.cli.files.read_transactions`), and the input fingerprint of the run
+    record (:func:`clv.cli.files.frame_fingerprint`), timed apart.
 ``summary``
     :func:`clv.data.rfm_summary` on the transactions read from the Parquet file
     (weekly periods, the default engine). The read is not timed.
@@ -164,7 +164,7 @@ def _measure(fn: Callable[[], Any], profile: bool) -> tuple[Any, dict[str, float
 
 
 def _read_log(path: str) -> Any:
-    from clv.cli.io import read_transactions
+    from clv.cli.files import read_transactions
 
     frame, _ = read_transactions(path, ["customer_id", "date", "value"], id_column="customer_id")
     return frame
@@ -174,13 +174,13 @@ def child(step: str, args: argparse.Namespace) -> None:
     """Run one step in this (fresh) process and print a JSON record on stdout."""
     import pandas as pd
 
-    import clv.cli.io  # imports are not part of the step
+    import clv.cli.files  # imports are not part of the step
     import clv.data
     import clv.value  # noqa: F401
 
     record: dict[str, Any] = {}
     if step == "read":
-        from clv.cli.io import frame_fingerprint
+        from clv.cli.files import frame_fingerprint
 
         frame, record = _measure(lambda: _read_log(args.data), args.profile)
         _, fingerprint = _measure(lambda: frame_fingerprint(frame), False)
@@ -207,8 +207,8 @@ def child(step: str, args: argparse.Namespace) -> None:
             np.save(args.save_rfm.replace(".npy", ".cols.npy"),
                     rfm[["frequency", "recency", "T", "monetary_value"]].to_numpy())
     elif step == "score":
-        from clv.cli.io import read_bundle
-        from clv.cli.main import _score_table
+        from clv.cli.steps import score_customers
+        from clv.scoring.bundle import read_bundle
 
         index = np.load(args.rfm, allow_pickle=True)
         values = np.load(args.rfm.replace(".npy", ".cols.npy"))
@@ -217,7 +217,7 @@ def child(step: str, args: argparse.Namespace) -> None:
         del index, values
         bundle = read_bundle(args.model)
         table, record = _measure(
-            lambda: _score_table(bundle, rfm, horizon=HORIZON, discount_rate=0.0, margin=1.0),
+            lambda: score_customers(bundle, rfm, horizon=HORIZON, discount_rate=0.0, margin=1.0),
             args.profile,
         )
         record["customers"] = len(table)

@@ -63,7 +63,7 @@ def report(label: str, wall: float, record_path: Path) -> None:
 
 
 def bench_cdnow(tmp: Path, env: dict[str, str], master: str) -> None:
-    from clv.datasets import load_cdnow_transactions
+    from clv.data.datasets import load_cdnow_transactions
 
     csv = tmp / "cdnow.csv"
     load_cdnow_transactions()[["customer_id", "date", "value"]].to_csv(csv, index=False)

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
+from clv import _moved
 from clv._version import __version__
 from clv.exceptions import (
     ClvError,
@@ -56,7 +57,7 @@ _LAZY = {
     "customer_equity": "clv.equity",
     "new_customer_value": "clv.equity",
 }
-_SUBMODULES = {"cx", "data", "models", "value", "equity", "datasets", "roi", "synth"}
+_SUBMODULES = {"cx", "data", "models", "value", "equity", "roi", "synth"}
 
 
 def __getattr__(name: str) -> Any:
@@ -103,3 +104,5 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
 ]
+
+_moved.install()  # old module paths import, with a DeprecationWarning, for one release

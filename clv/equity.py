@@ -60,7 +60,7 @@ def _whole(value: Any, name: str, *, minimum: int) -> int:
 
 def _rate(annual: Any, per_period: Any, old: Any, unit: Any) -> float:
     """The per-period rate: annual by default (converted once), or per period by name."""
-    from clv.value import resolve_discount_rate
+    from clv._rates import resolve_discount_rate
 
     return resolve_discount_rate(annual_discount_rate=annual, discount_rate_per_period=per_period,
                                  discount_rate=old, time_unit=unit, stacklevel=3).per_period
@@ -130,7 +130,7 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models.bgnbd import BetaGeoModel
     >>> purchases = BetaGeoModel().fit(load_cdnow_summary())
     >>> class Spend:  # anything with expected_spend_new_customer(), e.g. GammaGammaModel

@@ -55,7 +55,7 @@ import pandas as pd
 
 import clv
 from clv.data import calibration_holdout_split, rfm_summary
-from clv.datasets import load_cdnow_sample_transactions
+from clv.data.datasets import load_cdnow_sample_transactions
 from clv.models import (BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel,
                         ParetoNBDModel)
 from clv.value import customer_lifetime_value
@@ -254,7 +254,7 @@ from scipy import stats
 
 import clv
 from clv.data import rfm_summary
-from clv.datasets import load_cdnow_transactions
+from clv.data.datasets import load_cdnow_transactions
 from clv.models import (
     AcquisitionModel,
     BetaDiscreteWeibullModel,
@@ -802,7 +802,7 @@ import pandas as pd
 
 import clv.bayes as cb
 from clv import ConvergenceWarning
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import BetaGeoModel as MLEBetaGeoModel
 from clv.plotting import plot_period_transactions_ppc
 
@@ -945,7 +945,7 @@ import pandas as pd
 
 from clv.cx import drivers, plot_drivers, validate_cx_events
 from clv.data import calibration_holdout_split
-from clv.evaluate import evaluate_holdout
+from clv.holdout import evaluate_holdout
 from clv.exceptions import DataError
 from clv.models import GammaGammaModel, ParetoNBDModel, ShiftedBetaGeoModel
 from clv.roi import period_rate
@@ -1367,7 +1367,7 @@ import pandas as pd
 
 from clv.data import calibration_holdout_split
 from clv.models import GammaGammaModel, ParetoNBDModel
-from clv.plotting.roi import plot_tornado
+from clv.roi.plots import plot_tornado
 from clv.roi import (Evidence, Investment, Shift, evaluate_investments, load_investments,
                      period_rate, select_portfolio, sensitivity, write_report, write_tables)
 from clv.synth import COVARIATES, simulate_cx_world

@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def cdnow() -> pd.DataFrame:
     """CDNOW RFM summary as bundled (2,357 customers)."""
-    from clv.datasets import load_cdnow_summary
+    from clv.data.datasets import load_cdnow_summary
 
     return load_cdnow_summary()
 
@@ -74,7 +74,7 @@ def cdnow() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def cdnow_spend() -> pd.DataFrame:
     """CDNOW RFM summary with ``monetary_value``."""
-    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.data.datasets import load_cdnow_summary_with_spend
 
     return load_cdnow_summary_with_spend()
 

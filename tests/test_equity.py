@@ -241,7 +241,7 @@ def test_equity_waterfall_data_and_plot(close_figures):
 
 def test_annual_rate_equals_its_per_period_rate():
     """annual_discount_rate=0.10 on weekly models == the exact weekly rate, and is the default."""
-    from clv.datasets import load_cdnow_summary
+    from clv.data import load_cdnow_summary
     from clv.models import BetaGeoModel
 
     bg = BetaGeoModel().fit(load_cdnow_summary())

@@ -38,13 +38,13 @@ def test_terminal_and_explicit_progress_draw_a_bar(monkeypatch):
 
 
 def test_cli_progress_flag(monkeypatch):
-    from clv.cli.main import _Run
+    from clv.cli.steps import Run
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())
 
     def run(**opts):
         ns = type("Opts", (), {"quiet": False, "progress": False, "command": "score", **opts})
-        return _Run(ns, [])
+        return Run(ns, [])
 
     assert run().show_progress is False and run().progress_bars is None
     assert run(progress=True).show_progress is True and run(progress=True).progress_bars

@@ -1,7 +1,7 @@
 """``RetentionBayesModel``: Bayesian contractual retention models (sBG, BdW).
 
 Without covariates the data are validated and aggregated by
-:func:`clv.models._retention.retention_counts` (per-customer rows or a survival
+:func:`clv.models._retention_data.retention_counts` (per-customer rows or a survival
 table), exactly as for the maximum-likelihood fit, and the predictions evaluate
 the maximum-likelihood class's methods at each posterior draw.
 
@@ -29,7 +29,9 @@ from clv.exceptions import DataError, Problem
 from clv.models import _covariates as cov
 from clv.models import _retention_covariates as ph
 from clv.models._mle import compress
-from clv.models._retention import RetentionModel, _check_periods, retention_counts
+from clv.models._retention import RetentionModel
+from clv.models._retention_data import retention_counts
+from clv.models._retention_math import _check_periods
 
 __all__ = ["RetentionBayesModel"]
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clv.cli.config import UsageError
-from clv.cli.io import read_frame
+from clv.cli.files import read_frame
 from clv.exceptions import DataError, Problem
 
 __all__ = ["PERIOD_DAYS", "AcquisitionInput", "load_acquisition", "read_new_customers"]

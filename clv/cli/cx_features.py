@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from clv.cli.config import UsageError
-from clv.exceptions import ModelFileError
 
 if TYPE_CHECKING:
     from clv.cx import FeatureBuilder
@@ -39,8 +37,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CX_MODELS",
     "CxInputs",
-    "builder_from_section",
-    "check_section",
     "cutoff_of",
     "features_section",
     "fit_covariate_models",
@@ -50,10 +46,6 @@ __all__ = [
 
 #: ``--model`` names that take CX covariates.
 CX_MODELS = ("bgnbd", "pnbd")
-_SECTION_KEYS = ("builder", "purchase_covariates", "dropout_covariates", "spend_covariates",
-                 "cutoff")
-
-
 def cutoff_of(as_of: _dt.date) -> pd.Timestamp:
     """The feature cutoff of an ``--as-of`` day: the start of the next day.
 
@@ -89,7 +81,7 @@ def read_cx_inputs(events_path: str, customers_path: str | None, like: pd.Series
     id_col : str
         The customer id column of both files (the builder's).
     """
-    from clv.cli.io import frame_fingerprint, read_frame
+    from clv.cli.files import frame_fingerprint, read_frame
     from clv.cx.analysis import _align_ids
 
     events = read_frame(events_path, "--cx-events")
@@ -157,40 +149,6 @@ def features_section(builder: FeatureBuilder, covariates: Mapping[str, list[str]
         "cutoff": cutoff.date().isoformat(),
         **inputs.info,
     }
-
-
-def check_section(section: Any, path: Path) -> dict[str, Any]:
-    """Check a bundle's ``features`` section and its builder; raise :class:`ModelFileError`."""
-    damaged = f"'{path}' is a damaged model bundle: its features section"
-    if not isinstance(section, dict) or any(k not in section for k in _SECTION_KEYS):
-        raise ModelFileError(f"{damaged} lacks one of {', '.join(_SECTION_KEYS)}. Refit with "
-                             "`clv fit --cx-events`.")
-    for key in _SECTION_KEYS[1:4]:
-        value = section[key]
-        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-            raise ModelFileError(f"{damaged} has a bad {key} (a list of column names is "
-                                 "expected). Refit with `clv fit --cx-events`.")
-    builder = builder_from_section(section, path)
-    names = set(builder.feature_names_)
-    unknown = sorted({c for k in _SECTION_KEYS[1:4] for c in section[k]} - names)
-    if unknown:
-        raise ModelFileError(f"{damaged} uses covariates {unknown} that its feature builder does "
-                             "not make. Refit with `clv fit --cx-events`.")
-    return section
-
-
-def builder_from_section(section: Mapping[str, Any], path: Path | str) -> FeatureBuilder:
-    """The fitted :class:`~clv.cx.FeatureBuilder` stored in a ``features`` section."""
-    from clv.cx import FeatureBuilder
-    from clv.exceptions import NotFittedError
-
-    try:
-        builder = FeatureBuilder.from_dict(section["builder"])
-        builder.feature_names_  # noqa: B018 - raises when the stored builder is not fitted
-    except (ModelFileError, NotFittedError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its feature builder cannot be "
-                             f"read ({exc}). Refit with `clv fit --cx-events`.") from None
-    return builder
 
 
 def require_cx_model(model_name: str) -> None:

@@ -39,7 +39,7 @@ import pandas as pd
 from clv.cli.config import UsageError
 
 if TYPE_CHECKING:
-    from clv.cli.main import _Run
+    from clv.cli.steps import Run
 
 __all__ = ["CALIBRATION_END", "OBSERVATION_END", "report_command", "run_demo"]
 
@@ -51,37 +51,30 @@ _COLUMNS: dict[str, str | None] = {"customer_col": "customer_id", "date_col": "d
                                    "value_col": "value"}
 
 
-def run_demo(run: _Run) -> int:
+def run_demo(run: Run) -> int:
     """Run the demo; outputs go to ``--out`` (default ``out``), created if missing."""
-    from clv.cli.io import (
-        Bundle,
-        file_sha256,
-        frame_fingerprint,
-        write_bundle,
-        write_json,
-        write_table,
-    )
-    from clv.cli.main import (
+    from clv.cli.evaluate import evaluate_models, metrics_table
+    from clv.cli.files import frame_fingerprint, write_json, write_table
+    from clv.cli.steps import (
         EXIT_OK,
-        _fit_models,
-        _horizon,
-        _money,
-        _output_info,
-        _score_table,
-        _summarise,
-        evaluate_models,
-        metrics_table,
+        fit_models,
+        horizon_periods,
+        output_info,
+        score_customers,
+        summarise,
+        value_options,
     )
     from clv.data import validate_transactions
-    from clv.datasets import load_cdnow_transactions
+    from clv.data.datasets import load_cdnow_transactions
+    from clv.scoring.bundle import Bundle, file_sha256, write_bundle
 
     opts = run.opts
     out_dir = Path(opts.out or "out")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out '{out_dir}' is a file; demo writes a directory of outputs.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    horizon = _horizon(52.0 if opts.horizon is None else opts.horizon)
-    rate, margin = _money(run, "W")
+    horizon = horizon_periods(52.0 if opts.horizon is None else opts.horizon)
+    rate, margin = value_options(run, "W")
     discount = rate.per_period
     opts.as_of = OBSERVATION_END
     opts.penalizer = 0.0
@@ -94,7 +87,7 @@ def run_demo(run: _Run) -> int:
     info = {"dataset": "CDNOW (Fader & Hardie), 1/10th sample of 1997 cohort",
             "fingerprint": frame_fingerprint(transactions[["customer_id", "date", "value"]]),
             "n_rows": len(transactions)}
-    rfm = _summarise(run, transactions, _COLUMNS, "W")
+    rfm = summarise(run, transactions, _COLUMNS, "W")
     run.say(f"CDNOW: {len(transactions)} transactions, {len(rfm)} customers "
             f"({int((rfm['frequency'] > 0).sum())} repeat buyers), weekly periods to "
             f"{OBSERVATION_END}.")
@@ -117,12 +110,12 @@ def run_demo(run: _Run) -> int:
         run.say(f"Gamma-Gamma spend model on {spend['n_customers']} repeat buyers: "
                 f"log-lik {spend['log_likelihood']:.2f}, {params}")
 
-    transaction_model, spend_model = _fit_models(run, rfm, "bgnbd", with_spend=True)
+    transaction_model, spend_model = fit_models(run, rfm, "bgnbd", with_spend=True)
     bundle = Bundle(transaction_model, spend_model, "W", dict(_COLUMNS), training={
         "fingerprint": info["fingerprint"], "observation_end": str(OBSERVATION_END),
-        "n_rows": len(transactions), "n_customers": len(rfm), "input": "clv.datasets.cdnow"})
+        "n_rows": len(transactions), "n_customers": len(rfm), "input": "clv.data.datasets.cdnow"})
     with run.step("score", f"scoring {len(rfm)} customers"):
-        scores = _score_table(bundle, rfm, horizon=horizon, discount_rate=discount,
+        scores = score_customers(bundle, rfm, horizon=horizon, discount_rate=discount,
                                   margin=margin)
     paths = {name: out_dir / name for name in ("scores.csv", "model.json", "holdout.csv",
                                                "run.json")}
@@ -146,7 +139,7 @@ def run_demo(run: _Run) -> int:
                "spend_model": type(spend_model).__name__,
                "log_likelihood": float(transaction_model.log_likelihood_),
                "params": {k: float(v) for k, v in transaction_model.params_.items()}},
-        output=_output_info(paths["scores.csv"], len(scores)),
+        output=output_info(paths["scores.csv"], len(scores)),
         plots=[str(p) for p in plots],
         equity=equity_summary,
     )
@@ -191,16 +184,16 @@ def report_command(out_dir: Path, cx_record: dict[str, Any],
             "--out", report_out]
 
 
-def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
+def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     """The CX-to-ROI job on the synthetic world; writes the report and the world's inputs."""
     import json
     from types import SimpleNamespace
 
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.io import write_table
+    from clv.cli.files import write_table
     from clv.cli.roi import finance_summary, write_roi_outputs
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
-    from clv.io import atomic_write
+    from clv.persistence import atomic_write
     from clv.roi.examples import example_investments, monthly_new_customers
     from clv.synth import simulate_cx_world
 
@@ -252,7 +245,7 @@ def _cx_world(run: _Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]
             "table": table.reset_index().to_dict(orient="records")}
 
 
-def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
+def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
                             margin: float, discount_rate: float) -> dict[str, Any]:
     """Acquisition (the fourth lever) and customer equity on CDNOW's 12-week acquisition window.
 
@@ -268,9 +261,9 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
     from clv.data import rfm_summary
     from clv.equity import customer_equity, new_customer_value
     from clv.exceptions import DataWarning
-    from clv.io import atomic_write
     from clv.models import AcquisitionModel, BetaGeoModel, GammaGammaModel
     from clv.models.acquisition import arrivals_per_period
+    from clv.persistence import atomic_write
     from clv.value import customer_lifetime_value
 
     first = transactions.groupby("customer_id")["date"].min()
@@ -314,7 +307,7 @@ def _acquisition_and_equity(run: _Run, transactions: Any, out_dir: Path, *,
             "acquisition_holdout_weekly_mape_pct": mape}
 
 
-def _plots(run: _Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any]) -> list[Path]:
+def _plots(run: Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any]) -> list[Path]:
     """Diagnostic PNGs via :mod:`clv.plotting`; skipped (and logged) without matplotlib."""
     try:
         from matplotlib.figure import Figure
@@ -327,7 +320,7 @@ def _plots(run: _Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any]
     except ImportError as exc:
         logger.warning("plots skipped: %s (install clv[plot] for them)", exc)
         return []
-    from clv.io import atomic_write
+    from clv.persistence import atomic_write
 
     drawings = {
         "period_transactions.png": lambda ax: plot_period_transactions(model, rfm, ax=ax),

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from clv.cli.config import UsageError
-from clv.cli.io import read_frame
+from clv.cli.files import read_frame
 
 if TYPE_CHECKING:
-    from clv.cli.main import _Run
+    from clv.cli.steps import Run
 
-__all__ = ["run_roi", "write_roi_outputs"]
+__all__ = ["run_roi", "run_roi_report", "run_roi_table", "write_roi_outputs"]
 
 logger = logging.getLogger("clv")
 
@@ -43,7 +43,7 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
                       title: str = "Experience investments: value, risk and return"
                       ) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
-    from clv.cli.io import write_table
+    from clv.cli.files import write_table
     from clv.roi import write_report, write_tables
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -80,21 +80,32 @@ def finance_summary(table: pd.DataFrame) -> str:
     return t.to_string()
 
 
-def run_roi(run: _Run, *, html: bool) -> int:
+def run_roi_table(run: Run) -> int:
+    """``clv roi``: the CSV tables and the run record."""
+    return run_roi(run, html=False)
+
+
+def run_roi_report(run: Run) -> int:
+    """``clv report``: the CSV tables, the HTML report and the run record."""
+    return run_roi(run, html=True)
+
+
+def run_roi(run: Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.io import file_sha256, frame_fingerprint, write_json
-    from clv.cli.main import EXIT_OK, _columns, _need, _read
+    from clv.cli.files import frame_fingerprint, write_json
+    from clv.cli.steps import EXIT_OK, input_columns, need_option, read_input
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
+    from clv.scoring.bundle import file_sha256
 
     opts = run.opts
-    out_dir = Path(_need(opts, "out", "the output directory"))
+    out_dir = Path(need_option(opts, "out", "the output directory"))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out '{out_dir}' is a file; {opts.command} writes a directory.")
-    as_of: _dt.date = _need(opts, "as_of", "the last day of the calibration period")
-    events_path = _need(opts, "cx_events", "the CX events")
-    inv_path = _need(opts, "investments", "the investments to value")
+    as_of: _dt.date = need_option(opts, "as_of", "the last day of the calibration period")
+    events_path = need_option(opts, "cx_events", "the CX events")
+    inv_path = need_option(opts, "investments", "the investments to value")
     try:
         investments = load_investments(inv_path)
     except ValueError as exc:
@@ -102,9 +113,9 @@ def run_roi(run: _Run, *, html: bool) -> int:
     horizon = 24 if opts.horizon is None else opts.horizon
     if horizon < 1 or horizon != round(horizon):
         raise UsageError(f"--horizon must be a whole number of months >= 1, got {horizon:g}.")
-    from clv.cli.main import _money
+    from clv.cli.steps import value_options
 
-    rate, margin = _money(run, "M")  # the valuation runs in months
+    rate, margin = value_options(run, "M")  # the valuation runs in months
     discount = rate.per_period
     if opts.draws < 2:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
@@ -117,11 +128,11 @@ def run_roi(run: _Run, *, html: bool) -> int:
                                            valuation_days=DAYS_PER_MONTH)
     else:
         load_acquisition(opts, horizon=int(horizon), valuation_days=DAYS_PER_MONTH)
-    columns = _columns(opts)
+    columns = input_columns(opts)
     if columns["value_col"] is None:
         columns["value_col"] = "value"
     opts.as_of = opts.holdout_end or as_of  # read transactions up to the end of the holdout
-    transactions, info = _read(run, columns)
+    transactions, info = read_input(run, columns)
     opts.as_of = as_of
     with run.step("read", "reading CX events and customers"):
         events = read_frame(events_path, "--cx-events")

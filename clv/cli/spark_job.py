@@ -39,14 +39,15 @@ import pandas as pd
 
 from clv._cpus import usable_cpus
 from clv.cli.config import UsageError
-from clv.cli.io import InputOutputError, input_format, read_transactions
+from clv.cli.files import input_format, read_transactions
 from clv.exceptions import DataError, Problem
+from clv.scoring.bundle import InputOutputError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from clv.cli.io import Bundle
-    from clv.cli.main import _Run
+    from clv.cli.steps import Run
+    from clv.scoring.bundle import Bundle
 
 __all__ = ["collect_summary", "score_with_spark", "spark_session", "spark_summary",
            "write_parquet_directory"]
@@ -98,8 +99,8 @@ _CSV_NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", 
                   "null")
 
 
-def _read(
-    spark: SparkSession, run: _Run, columns: dict[str, str | None]
+def read_input(
+    spark: SparkSession, run: Run, columns: dict[str, str | None]
 ) -> tuple[DataFrame, dict[str, Any], str | None]:
     """The transactions as a Spark DataFrame of the needed columns.
 
@@ -127,7 +128,7 @@ def _read(
         "columns": columns,
     }
     if fmt == "duckdb":
-        from clv.cli.io import frame_fingerprint
+        from clv.cli.files import frame_fingerprint
 
         frame, source_columns = read_transactions(path, wanted, fmt=fmt, table=opts.table,
                                                   query=opts.query)
@@ -171,7 +172,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def spark_summary(
-    run: _Run, columns: dict[str, str | None], time_unit: str, end: pd.Timestamp | None
+    run: Run, columns: dict[str, str | None], time_unit: str, end: pd.Timestamp | None
 ) -> tuple[DataFrame, dict[str, Any], SparkSession]:
     """Read, check and summarise the transactions with Spark (the summary stays lazy).
 
@@ -194,7 +195,7 @@ def spark_summary(
     with run.step("spark_session", "starting Spark"):
         spark = spark_session(opts.spark_master)
     with run.step("read", f"reading {opts.input} with Spark"):
-        transactions, info, exact_fingerprint = _read(spark, run, columns)
+        transactions, info, exact_fingerprint = read_input(spark, run, columns)
     if opts.as_of is None:
         logger.info("no --as-of given: observation ends at the last transaction; set --as-of "
                     "for reproducible reruns")
@@ -235,7 +236,7 @@ def spark_summary(
     return summary, info, spark
 
 
-def collect_summary(run: _Run, columns: dict[str, str | None], time_unit: str,
+def collect_summary(run: Run, columns: dict[str, str | None], time_unit: str,
                     end: pd.Timestamp | None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``clv fit --engine spark``: the RFM summary computed by Spark, collected to pandas.
 
@@ -261,7 +262,7 @@ def collect_summary(run: _Run, columns: dict[str, str | None], time_unit: str,
 
 
 def score_with_spark(
-    run: _Run,
+    run: Run,
     bundle: Bundle,
     columns: dict[str, str | None],
     out: Path,

@@ -232,7 +232,7 @@ def run_cx_roi(
 
     from clv.cx.schema import validate_cx_events
     from clv.data import calibration_holdout_split, rfm_summary
-    from clv.evaluate import evaluate_holdout
+    from clv.holdout import evaluate_holdout
     from clv.models import GammaGammaModel, ParetoNBDModel
     from clv.roi import evaluate_investments, select_portfolio, sensitivity
 

@@ -193,7 +193,7 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
                  period_length: float, max_customers: int | None) -> None:
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
-    from clv.roi.evaluate import lever_split
+    from clv.roi.finance import lever_split
 
     if max_customers is not None and len(data) > max_customers:
         pick = np.random.default_rng(random_state).choice(len(data), max_customers, replace=False)

@@ -60,7 +60,7 @@ from clv.cx.schema import (
 )
 from clv.data.transactions import _parse_timestamp
 from clv.exceptions import DataError, DataWarning, ModelFileError, NotFittedError, Problem
-from clv.io import atomic_write
+from clv.persistence import atomic_write
 
 __all__ = [
     "Feature",

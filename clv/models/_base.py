@@ -19,11 +19,11 @@ from scipy import special
 
 from clv._units import check_same_period, resolve_time_unit
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
-from clv.io import read_model_json, write_model_json
 from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
 from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
 from clv.models._spec import ModelSpec
+from clv.persistence import read_model_json, write_model_json
 
 __all__ = ["ParametricModel", "rfm_problems"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from clv._ops import NUMPY
 from clv._typing import Ops
-from clv.models.sbg import log_beta
+from clv.models._retention_math import log_beta
 
 __all__ = ["log_likelihood", "log_survival"]
 

@@ -43,7 +43,7 @@ from clv.exceptions import ConvergenceError, ConvergenceWarning
 from clv.models import sbg
 from clv.models._mle import maximise
 from clv.models._retention import RetentionModel, RetentionSpec
-from clv.models.sbg import log_beta
+from clv.models._retention_math import log_beta, simulate_lifetimes
 
 __all__ = [
     "BdWParams",
@@ -231,7 +231,7 @@ def simulate(params: BdWParams, periods: ArrayLike, *, rng: np.random.Generator
     alpha, beta, c = (float(v) for v in params)
     horizon = np.asarray(periods, dtype=np.float64)
     theta = rng.beta(alpha, beta, size=horizon.shape)
-    return sbg.simulate_lifetimes(theta, c, horizon, rng)
+    return simulate_lifetimes(theta, c, horizon, rng)
 
 
 SPEC = RetentionSpec(

@@ -618,7 +618,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
 
     Examples
     --------
-    >>> from clv.datasets import load_donations
+    >>> from clv.data.datasets import load_donations
     >>> donors = load_donations()  # 11,104 donors, 6 annual opportunities, weighted rows
     >>> model = BetaGeoBetaBinomModel().fit(donors)
     >>> model.params_.round(3).to_dict()

@@ -726,7 +726,7 @@ class BetaGeoModel(CovariateTransactionModel):
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> model = BetaGeoModel().fit(load_cdnow_summary())
     >>> model.params_.round(3).to_dict()
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}

@@ -554,7 +554,7 @@ class ModifiedBetaGeoModel(TransactionModel):
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> rfm = load_cdnow_summary()
     >>> model = ModifiedBetaGeoModel().fit(rfm)
     >>> model.params_.round(3).to_dict()

@@ -413,7 +413,7 @@ class ParetoNBDModel(CovariateTransactionModel):
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> model = ParetoNBDModel().fit(load_cdnow_summary())
     >>> model.params_.round(3).to_dict()
     {'r': 0.553, 'alpha': 10.578, 's': 0.606, 'beta': 11.668}

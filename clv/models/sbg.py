@@ -38,6 +38,7 @@ from clv._ops import NUMPY
 from clv._special import log_hyp2f1_1bc
 from clv._typing import FloatArray, Ops
 from clv.models._retention import RetentionModel, RetentionSpec
+from clv.models._retention_math import log_beta, simulate_lifetimes
 
 __all__ = [
     "SBGParams",
@@ -54,49 +55,11 @@ __all__ = [
 ]
 
 
-_STIRLING_MIN = 30.0  # log B(a, y) from Stirling's series for y >= 30 (see log_beta)
-
-
 class SBGParams(NamedTuple):
     """sBG parameters: churn probability :math:`\\theta \\sim \\mathrm{Beta}(\\alpha, \\beta)`."""
 
     alpha: Any
     beta: Any
-
-
-def log_beta(a: Any, y: Any, ops: Ops = NUMPY) -> Any:
-    r""":math:`\log B(a, y)`, accurate to about 1e-16 relative also for large ``y``.
-
-    ``betaln`` forms :math:`\log\Gamma(y) - \log\Gamma(a+y)` as a difference of two
-    numbers of size :math:`y \log y`, losing about :math:`y \log y \cdot 10^{-16}`; the
-    likelihood takes differences of neighbouring survival values, and survival must not
-    increase by rounding, so for :math:`y \ge 30` the difference comes from Stirling's
-    series instead:
-
-    .. math::
-
-       \log\Gamma(y+a) - \log\Gamma(y) = (y-\tfrac12)\log(1+a/y) + a\log(y+a) - a
-       + \sigma(y+a) - \sigma(y), \qquad
-       \sigma(z) = \frac{1}{12z} - \frac{1}{360z^3} + \frac{1}{1260z^5} - \frac{1}{1680z^7},
-
-    whose truncation error is below :math:`1/(1188 z^9) < 10^{-16}`.
-
-    Examples
-    --------
-    >>> from scipy.special import betaln
-    >>> bool(abs(log_beta(0.7, 1e4) - betaln(0.7, 1e4)) < 1e-12)
-    True
-    """
-    ys = ops.maximum(y, _STIRLING_MIN)
-    diff = ((ys - 0.5) * ops.log1p(a / ys) + a * ops.log(ys + a) - a
-            + _stirling_tail(ys + a) - _stirling_tail(ys))
-    return ops.where(y >= _STIRLING_MIN, ops.gammaln(a) - diff, ops.betaln(a, y))
-
-
-def _stirling_tail(z: Any) -> Any:
-    inv = 1.0 / z
-    inv2 = inv * inv
-    return inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
 
 
 def log_survival(params: SBGParams, t: ArrayLike, *, ops: Ops = NUMPY) -> Any:
@@ -292,28 +255,6 @@ def expected_residual_lifetime(params: SBGParams, renewals: ArrayLike,
                             np.inf)
     out = np.where(d > 0, front * np.exp(log_f), undiscounted)
     return out[()] if out.ndim == 0 else out
-
-
-def simulate_lifetimes(theta: FloatArray, c: ArrayLike, horizon: FloatArray,
-                       rng: np.random.Generator) -> dict[str, FloatArray]:
-    """Draw discrete-Weibull lifetimes, :math:`P(T > t) = (1-\\theta)^{t^c}`, up to ``horizon``.
-
-    Inverse-CDF sampling, vectorised: :math:`T = \\lceil (E/\\lambda)^{1/c} \\rceil` with
-    :math:`E \\sim \\mathrm{Exp}(1)` and :math:`\\lambda = -\\log(1-\\theta)`, computed in logs
-    so that tiny :math:`\\theta` (lifetimes beyond the horizon) cannot overflow.  ``c = 1`` is
-    the geometric lifetime of the sBG model.
-    """
-    theta = np.clip(np.asarray(theta, dtype=np.float64), 1e-300, 1.0)
-    horizon = np.asarray(horizon, dtype=np.float64)
-    e = np.maximum(rng.standard_exponential(theta.shape), 1e-300)
-    log_lambda = np.log(-np.log1p(-np.minimum(theta, 1.0 - 1e-16)))
-    log_t = (np.log(e) - log_lambda) / np.asarray(c, dtype=np.float64)
-    capped = np.minimum(log_t, np.log(horizon + 1.0))
-    lifetime = np.maximum(np.ceil(np.exp(capped)), 1.0)
-    lifetime = np.where(theta >= 1.0, 1.0, lifetime)
-    churned = lifetime <= horizon
-    return {"periods_observed": np.minimum(lifetime, horizon), "churned": churned,
-            "theta": theta}
 
 
 def simulate(params: SBGParams, periods: ArrayLike, *, rng: np.random.Generator

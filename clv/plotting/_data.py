@@ -178,7 +178,7 @@ def frequency_recency_grid(
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models import BetaGeoModel
     >>> rfm = load_cdnow_summary()
     >>> grid = frequency_recency_grid(BetaGeoModel().fit(rfm), data=rfm)
@@ -288,7 +288,7 @@ def period_transactions(model: Any, data: pd.DataFrame, *, max_purchases: int = 
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models import BetaGeoModel
     >>> rfm = load_cdnow_summary()
     >>> table = period_transactions(BetaGeoModel().fit(rfm), rfm)
@@ -408,7 +408,7 @@ def probability_alive_history(
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models import BetaGeoModel
     >>> model = BetaGeoModel().fit(load_cdnow_summary())
     >>> h = probability_alive_history(model, [0, 2.5, 10], T=30, grid=[1, 5, 30])

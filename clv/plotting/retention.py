@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from clv.models._retention import NO_COHORT, empirical_survival
+from clv.models._retention_data import NO_COHORT, empirical_survival
 from clv.plotting._data import _resolve_unit, time_unit_label
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def retention_curves(model: Any, data: pd.DataFrame | None = None, *,
     data : DataFrame, optional
         Retention data (per customer, or a survival table), e.g. calibration
         and holdout periods together; not modified.  Observed values come from
-        :func:`~clv.models._retention.empirical_survival`.
+        :func:`~clv.models._retention_data.empirical_survival`.
     t_max : int, optional
         Last period; default the last observed period, or 20 without data.
 

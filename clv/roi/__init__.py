@@ -6,7 +6,7 @@
 """
 
 from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, period_rate
-from clv.roi.evaluate import InvestmentDraws, RoiResult, evaluate_investments
+from clv.roi.finance import InvestmentDraws, RoiResult, evaluate_investments
 from clv.roi.portfolio import Portfolio, select_portfolio, solve_knapsack
 from clv.roi.report import write_report, write_tables
 from clv.roi.sensitivity import sensitivity

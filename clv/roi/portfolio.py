@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import optimize, sparse
 
 from clv.roi.engine import ALL
-from clv.roi.evaluate import RoiResult
+from clv.roi.finance import RoiResult
 
 __all__ = ["Portfolio", "portfolio_objective", "select_portfolio", "solve_knapsack"]
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.io import atomic_write
-from clv.roi.evaluate import RoiResult
+from clv.persistence import atomic_write
+from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
 
 __all__ = ["write_report", "write_tables"]
@@ -165,7 +165,7 @@ def write_report(result: RoiResult, path: str | os.PathLike[str], *,
     -------
     Path
     """
-    from clv.plotting import roi as plots
+    from clv.roi import plots as plots
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import pandas as pd
 from clv._progress import progress_bar
 from clv.roi import _math
 from clv.roi.engine import CounterfactualEngine, NewCustomers
-from clv.roi.evaluate import RoiResult
+from clv.roi.finance import RoiResult
 
 __all__ = ["sensitivity"]
 

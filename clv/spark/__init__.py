@@ -10,7 +10,7 @@ cluster (Parquet, Hive tables, ...):
   ``DataError`` messages and ``DataWarning`` s; :mod:`clv.spark.checks`);
 - :func:`score_spark` scores every customer with ``mapInPandas`` over a
   broadcast model document, running the very code of ``clv score``
-  (:func:`clv.cli.scoring.score_table`) on each partition;
+  (:func:`clv.scoring.tables.score_table`) on each partition;
 - :func:`local_session` starts a bounded local session for tests and small jobs.
 
 pyspark is optional (``pip install "clv[spark]"``): it is imported only when

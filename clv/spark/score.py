@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from clv.cli.scoring import score_columns, score_table
 from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, PERIOD_DAYS, RECENCY, T
 from clv.data.units import check_same_period, parse_time_unit, with_time_unit
+from clv.scoring.tables import score_columns, score_table
 from clv.spark._session import import_pyspark
 from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 
@@ -28,8 +28,8 @@ def model_document(models: Any) -> dict[str, Any]:
     Parameters
     ----------
     models : Bundle, tuple or TransactionModel
-        A :class:`clv.cli.io.Bundle` (``clv fit`` output read with
-        :func:`clv.cli.io.read_bundle`), a ``(transaction_model, spend_model)``
+        A :class:`clv.scoring.bundle.Bundle` (``clv fit`` output read with
+        :func:`clv.scoring.bundle.read_bundle`), a ``(transaction_model, spend_model)``
         pair (``spend_model`` may be ``None``) or a transaction model alone.
 
     Returns
@@ -89,7 +89,7 @@ def score_spark(
 ) -> DataFrame:
     """Score every customer of a Spark RFM summary.
 
-    Each partition is scored by :func:`clv.cli.scoring.score_table` (the code
+    Each partition is scored by :func:`clv.scoring.tables.score_table` (the code
     of ``clv score``) on executors that rebuild the models from a broadcast
     JSON document (:func:`model_document`; no pickled model objects). A
     customer's row depends only on their own RFM values, so the result does
@@ -119,7 +119,7 @@ def score_spark(
     -------
     pyspark.sql.DataFrame
         ``customer_id`` and the columns of ``clv score``'s output
-        (:func:`clv.cli.scoring.score_columns`), unordered.
+        (:func:`clv.scoring.tables.score_columns`), unordered.
 
     Raises
     ------

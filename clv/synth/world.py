@@ -47,7 +47,7 @@ import pandas as pd
 
 from clv.cx.features import FeatureBuilder, count, mean, nps_groups, rate
 from clv.models import acquisition as acq
-from clv.models.sbg import simulate_lifetimes
+from clv.models._retention_math import simulate_lifetimes
 
 __all__ = ["COVARIATES", "CXWorld", "Truth", "WorldParams", "simulate_cx_world",
            "world_feature_builder"]

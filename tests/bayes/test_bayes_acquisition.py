@@ -390,7 +390,7 @@ def test_bad_inputs(data: dict) -> None:
 @pytest.fixture(scope="module")
 def cdnow_weekly() -> pd.Series:
     """New customers per week of CDNOW's 1997 cohort (the MLE tests' CDNOW check)."""
-    from clv.datasets import load_cdnow_transactions
+    from clv.data.datasets import load_cdnow_transactions
 
     first = load_cdnow_transactions().groupby("customer_id")["date"].min()
     return acq.arrivals_per_period(first, time_unit="W")

@@ -15,7 +15,7 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import bgnbd
 from clv.plotting import period_transactions, period_transactions_ppc, plot_period_transactions_ppc
 

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.datasets import load_cdnow_summary
+from clv.data.datasets import load_cdnow_summary
 from clv.exceptions import DataError
 from clv.models import bgnbd
 
@@ -151,7 +151,7 @@ def test_map_with_segments_and_bad_pooling(data: pd.DataFrame) -> None:
 
 
 def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
-    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.data.datasets import load_cdnow_summary_with_spend
     from clv.value import customer_lifetime_value as mle_clv
 
     rfm = load_cdnow_summary_with_spend().iloc[:90].copy()

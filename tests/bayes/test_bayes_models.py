@@ -24,9 +24,9 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 import clv.models as cm
-from clv.datasets import load_cdnow_summary, load_donations
+from clv.data.datasets import load_cdnow_summary, load_donations
 from clv.models import bdw, bgbb, mbgnbd, pareto_nbd, sbg
-from clv.models._retention import retention_counts
+from clv.models._retention_data import retention_counts
 
 _REGULAR = pd.DataFrame({"period": range(8),
                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 from clv.bayes._base import MAX_BLOCK_CELLS, chunk_sizes
-from clv.datasets import load_cdnow_summary, load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary, load_cdnow_summary_with_spend
 from clv.models import BetaGeoModel as MLEBetaGeo
 from clv.models import GammaGammaModel as MLEGammaGamma
 from clv.value import customer_lifetime_value as mle_clv

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clv.cli.io import frame_fingerprint
+from clv.cli.files import frame_fingerprint
 from clv.cli.main import main
 from clv.data import calibration_holdout_split, rfm_summary
 from clv.exceptions import ConvergenceError
@@ -496,12 +496,12 @@ def test_damaged_bundle_exit_5(tmp_path, capsys, files):
 
 def test_unexpected_error_exit_1_traceback_only_with_debug(tmp_path, capsys, files,
                                                           monkeypatch):
-    import clv.cli.main as cli_main
+    import clv.cli.score as cli_score
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli_main, "_score_table", boom)
+    monkeypatch.setattr(cli_score, "score_customers", boom)
     args = ["score", files["csv"], "--model", files["model"], *SCORE_ARGS,
             "--out", tmp_path / "s.csv"]
     code, _, stderr = run(capsys, *args)
@@ -551,7 +551,7 @@ _WRITER = """
 import sys
 import numpy as np
 import pandas as pd
-from clv.cli.io import write_table
+from clv.cli.files import write_table
 
 n = 4_000_000
 rng = np.random.default_rng(0)

@@ -14,17 +14,17 @@ import pytest
 import xarray as xr
 
 from clv.cli.main import main
-from clv.cli.posterior import (
+from clv.data import rfm_summary
+from clv.exceptions import ModelFileError
+from clv.models.bgnbd import BetaGeoModel
+from clv.models.gamma_gamma import GammaGammaModel
+from clv.scoring.posterior import (
     POSTERIOR_SCHEMA_VERSION,
     load_posterior_models,
     read_posterior_bundle,
     write_posterior_bundle,
 )
-from clv.cli.posterior_scoring import draw_indices, posterior_score_table
-from clv.data import rfm_summary
-from clv.exceptions import ModelFileError
-from clv.models.bgnbd import BetaGeoModel
-from clv.models.gamma_gamma import GammaGammaModel
+from clv.scoring.posterior_scores import draw_indices, posterior_score_table
 from tests.cli.test_cli import AS_OF, make_transactions, read_scores
 
 SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",

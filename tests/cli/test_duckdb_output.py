@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv.cli.io import read_duckdb_table
+from clv.cli.files import read_duckdb_table
 from clv.cli.main import main
 from clv.data import rfm_summary
-from clv.datasets import load_cdnow_transactions
+from clv.data.datasets import load_cdnow_transactions
 from clv.exceptions import DataWarning
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.gamma_gamma import GammaGammaModel
@@ -97,7 +97,7 @@ def test_score_to_duckdb_table_equals_python_api_and_reruns_identically(tmp_path
 
 def test_failure_inside_the_transaction_keeps_the_previous_table(tmp_path, capsys, cdnow,
                                                                  monkeypatch):
-    import clv.cli.io as cli_io
+    import clv.cli.files as cli_io
 
     db = tmp_path / "w.duckdb"
     args = ["score", cdnow["input"], "--model", cdnow["model"], *ARGS, "--out", db, "--quiet"]
@@ -122,7 +122,7 @@ _WRITER = """
 import sys
 import numpy as np
 import pandas as pd
-from clv.cli.io import write_duckdb_table
+from clv.cli.files import write_duckdb_table
 
 n = 6_000_000
 rng = np.random.default_rng(0)
@@ -139,7 +139,7 @@ print("done", flush=True)
 def test_killed_mid_write_leaves_previous_table(tmp_path):
     db = tmp_path / "w.duckdb"
     previous = pd.DataFrame({"customer_id": [1, 2], "clv": [1.5, 2.5]})
-    from clv.cli.io import write_duckdb_table
+    from clv.cli.files import write_duckdb_table
 
     write_duckdb_table(previous, db, "scores")
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE)

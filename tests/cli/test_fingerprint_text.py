@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clv.cli.io import _hash_values, frame_fingerprint
+from clv.cli.files import _hash_values, frame_fingerprint
 
 
 def _reference(frame: pd.DataFrame) -> str:

@@ -4,7 +4,7 @@ The scorer evaluates each model's pure functions in a factored, vectorised form
 (purchases given alive once per (frequency, T) pair, spend and CLV as lines in
 monetary value, threads). These tests pin every shortcut to the plain API: for
 each draw, a maximum-likelihood model with that draw's parameters scored by
-:func:`clv.cli.scoring.score_table` (that is :mod:`clv.value`), then the mean and
+:func:`clv.scoring.tables.score_table` (that is :mod:`clv.value`), then the mean and
 quantiles over the draws with NumPy.
 """
 
@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
-from clv.cli.posterior_scoring import QUANTILES, _sort_order, posterior_score_table
-from clv.cli.scoring import score_table
 from clv.models.bgnbd import BGNBDParams, simulate
 from clv.models.gamma_gamma import GGParams
 from clv.models.gamma_gamma import simulate as simulate_spend
+from clv.scoring.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
+from clv.scoring.posterior_scores import QUANTILES, _sort_order, posterior_score_table
+from clv.scoring.tables import score_table
 
 CENTRES = {
     "BetaGeoModel": {"r": 0.6, "alpha": 5.0, "a": 0.8, "b": 3.0},

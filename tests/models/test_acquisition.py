@@ -40,7 +40,7 @@ def _covariates(rng: np.random.Generator, T: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def cdnow_weekly() -> pd.Series:
     """New customers per week (7-day blocks from 1997-01-01) of CDNOW's 23,570-customer cohort."""
-    from clv.datasets import load_cdnow_transactions
+    from clv.data.datasets import load_cdnow_transactions
 
     first = load_cdnow_transactions().groupby("customer_id")["date"].min()
     return arrivals_per_period(first, time_unit="W")

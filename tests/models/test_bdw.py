@@ -18,7 +18,8 @@ from scipy import special
 
 from clv.exceptions import DataError
 from clv.models import bdw, sbg
-from clv.models._retention import empirical_survival, residual_lifetime_sum
+from clv.models._retention_data import empirical_survival
+from clv.models._retention_math import residual_lifetime_sum
 from clv.models.bdw import BdWParams, BetaDiscreteWeibullModel
 from clv.models.sbg import SBGParams, ShiftedBetaGeoModel
 
@@ -254,7 +255,7 @@ def test_numerical_lifetimes():
     finite = BdWParams(1.5, 3.0, 1.2)  # c alpha = 1.8
     t = np.arange(0, 2_000_001.0)
     brute0 = np.sum(bdw.survival(finite, t))
-    from clv.models._retention import residual_lifetime_sum as rls
+    from clv.models._retention_math import residual_lifetime_sum as rls
 
     value = 1 + rls(bdw.log_survival, finite, 0.0, 0.0, tail_exponent=1.8)
     tail = bdw.survival(finite, 2e6) * 2e6 / 0.8  # what the direct sum misses

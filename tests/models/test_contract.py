@@ -14,19 +14,19 @@ from clv.exceptions import DataError, ModelFileError, NotFittedError
 
 
 def _cdnow():
-    from clv.datasets import load_cdnow_summary
+    from clv.data.datasets import load_cdnow_summary
 
     return load_cdnow_summary()
 
 
 def _cdnow_spend():
-    from clv.datasets import load_cdnow_summary_with_spend
+    from clv.data.datasets import load_cdnow_summary_with_spend
 
     return load_cdnow_summary_with_spend()
 
 
 def _donations():
-    from clv.datasets import load_donations
+    from clv.data.datasets import load_donations
 
     return load_donations()
 

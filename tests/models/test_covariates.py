@@ -244,7 +244,7 @@ def test_sample_params_match_the_estimates(pareto_fit):
 
 
 def test_sample_params_on_a_plain_model():
-    from clv.datasets import load_cdnow_summary
+    from clv.data.datasets import load_cdnow_summary
 
     model = bgnbd.BetaGeoModel().fit(load_cdnow_summary())
     draws = model.sample_params(20000, random_state=1)
@@ -343,7 +343,7 @@ def test_json_round_trip(tmp_path, pareto_fit):
 
 
 def test_individual_params_without_covariates():
-    from clv.datasets import load_cdnow_summary
+    from clv.data.datasets import load_cdnow_summary
 
     rfm = load_cdnow_summary().head(4)
     model = pareto_nbd.ParetoNBDModel().fit(load_cdnow_summary())

@@ -21,12 +21,12 @@ from scipy import special
 
 from clv.exceptions import DataError, ModelFileError, NotFittedError
 from clv.models import sbg
-from clv.models._retention import (
+from clv.models._retention_data import (
     empirical_survival,
-    residual_lifetime_sum,
     retention_counts,
     survival_table_to_counts,
 )
+from clv.models._retention_math import residual_lifetime_sum
 from clv.models.sbg import SBGParams, ShiftedBetaGeoModel
 
 # FH (2007) Table 1, customers still active (of 1,000) after year 0..12

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import clv
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import GammaGammaModel, ParetoNBDModel
 from clv.roi import (
     Evidence,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv.datasets import load_cdnow_summary_with_spend
+from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import GammaGammaModel, ParetoNBDModel
 from clv.roi import (
     Evidence,

@@ -18,12 +18,12 @@ pytest.importorskip("pyarrow")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("the Spark tests need Java (17+)", allow_module_level=True)
 
-from clv.cli.scoring import score_table
 from clv.data import rfm_summary
-from clv.datasets import load_cdnow_transactions
+from clv.data.datasets import load_cdnow_transactions
 from clv.exceptions import DataError, DataWarning
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.gamma_gamma import GammaGammaModel
+from clv.scoring.tables import score_table
 from clv.spark import rfm_summary_spark, score_spark
 from clv.spark.rfm import summary_metadata
 
@@ -172,7 +172,7 @@ SCORE = ["--horizon", "52", "--discount-rate-per-period", "0.002", "--margin", "
 
 def test_cli_spark_csv_and_duckdb_outputs_equal_the_pandas_engine(spark, tmp_path, cdnow_files):
     """Same job, both engines: the CSV files are byte-identical, the DuckDB tables equal."""
-    from clv.cli.io import read_duckdb_table
+    from clv.cli.files import read_duckdb_table
 
     args = ["score", cdnow_files["csv"], "--model", cdnow_files["model"], "--as-of",
             "1998-03-31", *SCORE]  # --as-of drops the later transactions in both engines

@@ -14,9 +14,9 @@ pytest.importorskip("pyarrow")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("the Spark tests need Java (17+)", allow_module_level=True)
 
-from clv.cli.io import read_bundle
 from clv.cli.main import main
-from clv.datasets import load_cdnow_transactions
+from clv.data.datasets import load_cdnow_transactions
+from clv.scoring.bundle import read_bundle
 from clv.spark.checks import FINGERPRINT_PREFIX
 
 pytestmark = [

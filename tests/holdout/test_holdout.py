@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from clv.data import calibration_holdout_split
-from clv.datasets import load_cdnow_transactions
-from clv.evaluate import evaluate_holdout, probability_no_purchases
+from clv.data.datasets import load_cdnow_transactions
 from clv.exceptions import DuplicateRowsWarning
+from clv.holdout import evaluate_holdout, probability_no_purchases
 from clv.models import BetaGeoModel, ParetoNBDModel
 
 

@@ -187,7 +187,7 @@ class RoiResult:
 
     def plot(self, kind: str = "roi", **kwargs: Any) -> Any:
         """Plots: ``"roi"`` (intervals), ``"levers"``, ``"payback"``, ``"npv"`` (distributions)."""
-        from clv.plotting import roi as roi_plots
+        from clv.roi import plots as roi_plots
 
         funcs = {"roi": roi_plots.plot_roi_intervals, "levers": roi_plots.plot_lever_split,
                  "payback": roi_plots.plot_payback, "npv": roi_plots.plot_npv_distribution}

@@ -52,9 +52,9 @@ import pandas as pd
 
 from clv._cpus import usable_cpus
 from clv._units import check_same_period
-from clv.cli.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
-from clv.cli.scoring import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
 from clv.models._mle import unique_rows
+from clv.scoring.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
+from clv.scoring.tables import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
 
 __all__ = [
     "DEFAULT_CHUNK_CELLS",
@@ -320,7 +320,7 @@ def posterior_score_table(
     Parameters
     ----------
     bundle : PosteriorBundle
-        From :func:`clv.cli.posterior.read_posterior_bundle`.
+        From :func:`clv.scoring.posterior.read_posterior_bundle`.
     rfm : DataFrame
         RFM frame indexed by customer id (``frequency``, ``recency``, ``T`` and,
         with a spend posterior, ``monetary_value``), in the model's time unit.

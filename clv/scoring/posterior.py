@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from clv._version import __version__
-from clv.cli.io import _known_unit
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
-from clv.io import atomic_write
+from clv.persistence import atomic_write
+from clv.scoring.bundle import known_unit
 
 __all__ = [
     "POSTERIOR_MODEL",
@@ -100,7 +100,7 @@ class PosteriorDraws:
 class PosteriorBundle:
     """A posterior model file: what ``clv score`` needs, in plain NumPy.
 
-    Same attributes as :class:`clv.cli.io.Bundle` (``columns``, ``time_unit``,
+    Same attributes as :class:`clv.scoring.bundle.Bundle` (``columns``, ``time_unit``,
     ``training``, ``sha256``); the models are :class:`PosteriorDraws`.
     """
 
@@ -171,7 +171,7 @@ def write_posterior_bundle(
     """
     import xarray as xr
 
-    from clv.cli.io import InputOutputError, _plain
+    from clv.scoring.bundle import InputOutputError, json_ready
 
     root = xr.Dataset(attrs={
         "model": POSTERIOR_MODEL,
@@ -181,8 +181,8 @@ def write_posterior_bundle(
         "transaction_model": type(transaction_model).__name__,
         "spend_model": "" if spend_model is None else type(spend_model).__name__,
         "method": str(getattr(transaction_model, "method_", "")),
-        "columns_json": json.dumps(_plain(columns), sort_keys=True),
-        "training_json": json.dumps(_plain(training), sort_keys=True),
+        "columns_json": json.dumps(json_ready(columns), sort_keys=True),
+        "training_json": json.dumps(json_ready(training), sort_keys=True),
     })
     target = Path(path)
     try:
@@ -278,7 +278,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
         foreign netCDF), of another schema version, or of a model ``clv
         score`` cannot score (exit code 5).
     """
-    from clv.cli.io import file_sha256
+    from clv.scoring.bundle import file_sha256
 
     path = Path(path)
     if path.is_dir():
@@ -308,7 +308,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
             f"--bayes`, or score with the clv version that wrote it "
             f"({attrs.get('clv_version', 'unknown')}).")
     time_unit = attrs.get("time_unit")
-    if not _known_unit(time_unit):
+    if not known_unit(time_unit):
         raise ModelFileError(f"'{path}' is a damaged posterior model file: time_unit "
                              f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
                              "`clv fit --bayes`.")

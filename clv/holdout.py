@@ -72,7 +72,7 @@ def probability_no_purchases(model: Any, t: Any, data: pd.DataFrame) -> pd.Serie
 
     Examples
     --------
-    >>> from clv.datasets import load_cdnow_summary
+    >>> from clv.data.datasets import load_cdnow_summary
     >>> from clv.models import ParetoNBDModel
     >>> data = load_cdnow_summary()
     >>> p0 = probability_no_purchases(ParetoNBDModel().fit(data), 39.0, data)

@@ -2,7 +2,7 @@
 
 Inputs: CSV, Parquet, or a DuckDB database (a table or a SQL query).
 Outputs: CSV or Parquet tables and JSON documents, always written atomically
-through :func:`clv.io.atomic_write` (temporary file in the target directory,
+through :func:`clv.persistence.atomic_write` (temporary file in the target directory,
 ``fsync``, rename), so a failing or killed job never leaves a truncated file
 and never destroys the previous output; or a table of a DuckDB database
 (``--out db.duckdb --out-table scores``), replaced in one transaction.
@@ -15,26 +15,18 @@ raises :class:`InputOutputError` (an :class:`OSError`, exit code 5); a file
 whose *content* is unusable (malformed CSV, missing column, no rows) raises
 :class:`~clv.exceptions.DataError` (exit code 3).
 
-Model bundles (``clv fit --out model.json``) are one JSON document written by
-:func:`clv.io.write_model_json` with ``model = "ClvBundle"``; it holds the
-transaction model's and the spend model's own model documents, the time unit,
-the column mapping and a fingerprint of the training data; a bundle fitted
-with CX covariates (``clv fit --cx-events``) also holds a ``features`` section
-(:mod:`clv.cli.cx_features`).
+Model bundles (``clv fit --out model.json``) are read and written by
+:mod:`clv.scoring.bundle`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import importlib
 import json
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,52 +34,30 @@ import numpy as np
 import pandas as pd
 
 from clv.cli.config import UsageError
-from clv.data.schema import TIME_UNITS
-from clv.exceptions import DataError, ModelFileError, Problem
-from clv.io import atomic_write, read_model_json, write_model_json
+from clv.exceptions import DataError, Problem
+from clv.persistence import atomic_write
+from clv.scoring.bundle import InputOutputError, json_ready
 
 __all__ = [
-    "BUNDLE_MODEL",
-    "Bundle",
     "InputOutputError",
-    "TRANSACTION_MODELS",
     "check_output_path",
-    "file_sha256",
     "frame_fingerprint",
     "input_format",
     "output_format",
-    "read_bundle",
     "read_duckdb_table",
     "read_transactions",
-    "write_bundle",
     "write_duckdb_table",
     "write_json",
     "write_table",
 ]
 
-BUNDLE_MODEL = "ClvBundle"
 CSV_FLOAT_FORMAT = "%.10g"
 #: Table written by a DuckDB output when ``--out-table`` is not given.
 DEFAULT_TABLE = "scores"
 
-#: ``--model`` names -> (module, class) of the transaction models.
-TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
-    "bgnbd": ("clv.models.bgnbd", "BetaGeoModel"),
-    "mbgnbd": ("clv.models.mbgnbd", "ModifiedBetaGeoModel"),
-    "pnbd": ("clv.models.pareto_nbd", "ParetoNBDModel"),
-}
-#: Model classes a bundle may contain, by the name stored in their documents.
-_MODEL_CLASSES: dict[str, tuple[str, str]] = {
-    cls: (module, cls) for module, cls in TRANSACTION_MODELS.values()
-} | {"GammaGammaModel": ("clv.models.gamma_gamma", "GammaGammaModel")}
-
 _CSV_EXT = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
 _DUCKDB_EXT = (".duckdb", ".ddb", ".db")
-
-
-class InputOutputError(OSError):
-    """A file cannot be read or written (exit code 5)."""
 
 
 # ---------------------------------------------------------------------- formats
@@ -463,37 +433,13 @@ def write_json(document: Mapping[str, Any], path: str | os.PathLike[str]) -> Non
     target = Path(path)
     try:
         with atomic_write(target) as fh:
-            json.dump(_plain(document), fh, indent=2, allow_nan=False)
+            json.dump(json_ready(document), fh, indent=2, allow_nan=False)
             fh.write("\n")
     except OSError as exc:
         raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}.") from None
 
 
-def _plain(value: Any) -> Any:
-    """Turn a structure of NumPy/pandas scalars into JSON-ready Python values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (pd.Timestamp, _dt.date)):
-        return value.isoformat()
-    return value
-
-
 # ---------------------------------------------------------------------- hashes
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, as hex."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def frame_fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 of a table's content (column names, dtypes and values; not the index).
 
@@ -540,153 +486,3 @@ def _hash_values(column: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(column, index=False).to_numpy()
 
 
-# ---------------------------------------------------------------------- bundles
-@dataclass
-class Bundle:
-    """A fitted transaction model and optional spend model, with what scoring needs.
-
-    Attributes
-    ----------
-    transaction_model : TransactionModel
-        BG/NBD, MBG/NBD or Pareto/NBD.
-    spend_model : SpendModel or None
-        Gamma-Gamma, when the training data had a value column.
-    time_unit : str
-        Period of the models' parameters (``"W"``...).
-    columns : dict
-        ``customer_col``, ``date_col``, ``value_col`` of the training data.
-    training : dict
-        ``fingerprint``, ``observation_end``, ``n_rows``, ``n_customers``.
-    sha256 : str
-        Hash of the bundle file (set when read from disk).
-    features : dict or None
-        CX covariates (``clv fit --cx-events``): the fitted feature builder's
-        state, the covariate column lists and the cutoff (see
-        :mod:`clv.cli.cx_features`); ``None`` for a plain bundle. Optional for
-        readers: plain bundles have no such key and are written as before.
-    """
-
-    transaction_model: Any
-    spend_model: Any
-    time_unit: str
-    columns: dict[str, str | None]
-    training: dict[str, Any] = field(default_factory=dict)
-    sha256: str | None = None
-    features: dict[str, Any] | None = None
-
-
-def _model_document(model: Any) -> dict[str, Any]:
-    """The model's own JSON document (what ``model.to_json`` writes)."""
-    with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
-        target = Path(tmpdir) / "model.json"
-        model.to_json(target)
-        return json.loads(target.read_text(encoding="utf-8"))
-
-
-def _model_from_document(document: Any, path: Path, role: str) -> Any:
-    if not isinstance(document, dict) or "model" not in document:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is not a model "
-                             "document. Refit with `clv fit`.")
-    name = document["model"]
-    if name not in _MODEL_CLASSES:
-        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {name!r}; this clv knows "
-                             f"{', '.join(sorted(_MODEL_CLASSES))}.")
-    module, cls_name = _MODEL_CLASSES[name]
-    cls = getattr(importlib.import_module(module), cls_name)
-    with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
-        staged = Path(tmpdir) / "model.json"
-        staged.write_text(json.dumps(document), encoding="utf-8")
-        try:
-            model = cls.from_json(staged)
-        except ModelFileError as exc:
-            raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
-                from None
-    params = getattr(model, "params_", None)
-    if params is not None:
-        values = np.asarray(params, dtype=np.float64)
-        # base parameters are positive; covariate coefficients ("purchase[col]") any finite value
-        bad = [str(k) for k, v in zip(params.index, values, strict=True)
-               if not (math.isfinite(v) and (v > 0 or "[" in str(k)))]
-        if bad:
-            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} has parameters "
-                                 f"that are not finite and positive ({', '.join(bad)}). Refit "
-                                 "with `clv fit`.")
-    return model
-
-
-def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
-    """Write a model bundle atomically with :func:`clv.io.write_model_json`."""
-    payload = {
-        "time_unit": bundle.time_unit,
-        "columns": bundle.columns,
-        "training": _plain(bundle.training),
-        "transaction_model": _model_document(bundle.transaction_model),
-        "spend_model": (None if bundle.spend_model is None
-                        else _model_document(bundle.spend_model)),
-    }
-    if bundle.features is not None:
-        payload["features"] = _plain(bundle.features)
-    try:
-        write_model_json(path, BUNDLE_MODEL, payload)
-    except OSError as exc:
-        raise InputOutputError(f"cannot write '{path}': {exc.strerror or exc}.") from None
-
-
-def read_bundle(path: str | os.PathLike[str]) -> Bundle:
-    """Read a model bundle written by ``clv fit``.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is missing, not JSON, of another schema version, holds a
-        single model or something else than a bundle, or is damaged (exit code 5).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"model file '{path}' is a directory; pass the .json written by "
-                             "`clv fit --out`.")
-    try:
-        document = read_model_json(path)
-    except OSError as exc:
-        raise ModelFileError(f"cannot read model file '{path}': {exc.strerror or exc}.") from None
-    kind = document.get("model")
-    if kind != BUNDLE_MODEL:
-        hint = (f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
-                " (transaction and spend model together)." if kind in _MODEL_CLASSES else "")
-        raise ModelFileError(f"'{path}' is not a clv model bundle (model = {kind!r}).{hint} "
-                             "Write one with `clv fit ... --out model.json`.")
-    try:
-        time_unit = document["time_unit"]
-        columns = dict(document["columns"])
-        training = dict(document.get("training") or {})
-        tm_doc = document["transaction_model"]
-        sm_doc = document.get("spend_model")
-        features = document.get("features")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"'{path}' is a damaged model bundle (missing {exc}). Refit with "
-                             "`clv fit`.") from None
-    if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
-        raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
-                             "with `clv fit`.")
-    if not _known_unit(time_unit):
-        raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
-                             f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit "
-                             "with `clv fit`.")
-    transaction_model = _model_from_document(tm_doc, path, "transaction model")
-    spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
-    if features is not None:
-        from clv.cli.cx_features import check_section
-
-        features = check_section(features, path)
-    return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path),
-                  features)
-
-
-def _known_unit(time_unit: object) -> bool:
-    """Whether a model file's time unit is one ``clv fit`` writes (D, W, M, Q, Y or a multiple)."""
-    from clv.data.units import parse_time_unit
-
-    try:
-        return parse_time_unit(time_unit).base in TIME_UNITS
-    except ValueError:
-        return False
