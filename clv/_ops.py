@@ -29,4 +29,7 @@ NUMPY = SimpleNamespace(
     log1mexp=log1mexp,
     logsubexp=logsubexp,
     log_hyp2f1=log_hyp2f1,
+    sum=np.sum,
+    cumsum=np.cumsum,
+    logsumexp=special.logsumexp,
 )

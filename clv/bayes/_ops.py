@@ -116,4 +116,7 @@ PYTENSOR = SimpleNamespace(
     log1mexp=_log1mexp,
     logsubexp=_logsubexp,
     log_hyp2f1=_log_hyp2f1,
+    sum=pt.sum,
+    cumsum=pt.cumsum,
+    logsumexp=pt.logsumexp,
 )

@@ -6,19 +6,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
-import pandas as pd
-import pymc as pm
-
 from clv.bayes._base import Prior
-from clv.bayes._fused import total_log_likelihood
-from clv.bayes._transaction import CovariateTransactionBayesModel
+from clv.bayes._transaction import FusedTransactionBayesModel
 from clv.models.bgnbd import BetaGeoModel as _MLEBetaGeoModel
 from clv.models.bgnbd import log_likelihood_total_gradient
 
 __all__ = ["BetaGeoModel"]
 
 
-class BetaGeoModel(CovariateTransactionBayesModel):
+class BetaGeoModel(FusedTransactionBayesModel):
     r"""BG/NBD model of repeat purchasing with priors on ``r, alpha, a, b``.
 
     The default priors are weak: ``HalfNormal`` with scale 10 for the shapes
@@ -36,51 +32,7 @@ class BetaGeoModel(CovariateTransactionBayesModel):
     ('Gamma', {'alpha': 1.0, 'beta': 1.0})
     """
 
-    fused: ClassVar[bool] = True
-    """Whether the plain model (no segments, no covariates) with PyMC's samplers, ADVI or MAP
-    uses the fused likelihood (:func:`clv.models.bgnbd.log_likelihood_total_gradient`
-    in one ``Op``, :mod:`clv.bayes._fused`) instead of the elementwise PyTensor graph."""
-
-    def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> pm.Model:
-        """The PyMC model (see :meth:`BayesModel.build_model`).
-
-        Without segments or covariates, and unless ``mutable_data``, the
-        likelihood is one fused ``Op`` around the maximum-likelihood path's
-        weighted total and gradient: several times faster per evaluation than
-        the elementwise graph, but not compilable by nutpie (which then gets
-        the graph).
-        """
-        if not self.fused or mutable_data or getattr(self, "_graph_only", False):
-            return super().build_model(data, mutable_data=mutable_data)
-        spec = self.mle_class.spec
-        cols, counts, _ = self._fit_data(data)
-        if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
-            return super().build_model(data, mutable_data=mutable_data)
-        with pm.Model() as model:
-            theta = [getattr(pm, self._priors[n][0])(n, **self._priors[n][1])
-                     for n in self.param_names()]
-            pm.Potential("log_likelihood", total_log_likelihood(
-                log_likelihood_total_gradient, spec.params, theta, cols, counts))
-        return model
-
-    def _sampler(self, sampler: str) -> str:
-        # the fused likelihood under PyMC's NUTS beats nutpie on the elementwise graph
-        # (CDNOW, 4 x 1000 draws: 8.4 s against 13.5 s), so "auto" keeps PyMC for it
-        chosen = super()._sampler(sampler)
-        if sampler == "auto" and self.fused and not self._segmented and not self._design:
-            return "pymc"
-        return chosen
-
-    def fit(self, data: pd.DataFrame, method: str = "nuts", *, sampler: str = "pymc",
-            log_likelihood: bool | None = None, **sampler_kwargs: object) -> BetaGeoModel:
-        """See :meth:`BayesModel.fit`; nutpie (and other compiled samplers) get the graph."""
-        chosen = sampler_kwargs.get("nuts_sampler") or self._sampler(sampler)
-        self._graph_only = method == "nuts" and chosen != "pymc"
-        try:
-            return super().fit(data, method, sampler=sampler, log_likelihood=log_likelihood,
-                               **sampler_kwargs)
-        finally:
-            del self._graph_only
+    fused_total_gradient = staticmethod(log_likelihood_total_gradient)
 
     mle_class = _MLEBetaGeoModel
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({

@@ -1,8 +1,12 @@
 """Bayesian Pareto/NBD: priors and wiring onto :mod:`clv.models.pareto_nbd` (no second likelihood).
 
-The likelihood's Gauss hypergeometric function goes through
-``PYTENSOR.log_hyp2f1``, an ``Op`` around the NumPy routine of the
-maximum-likelihood path with its analytic gradient (see :mod:`clv.bayes._ops`).
+Without segments or covariates the likelihood is one fused ``Op`` around the
+maximum-likelihood path's per-customer log-likelihood and analytic gradient
+(:func:`clv.models.pareto_nbd.log_likelihood_total_gradient`: one series gives the
+hypergeometric function and all its partial derivatives, on the distinct rows).
+With segments or covariates, the elementwise graph's Gauss hypergeometric
+function goes through ``PYTENSOR.log_hyp2f1``, an ``Op`` around the NumPy
+routine with its analytic gradient (see :mod:`clv.bayes._ops`).
 """
 
 from __future__ import annotations
@@ -15,14 +19,14 @@ import pandas as pd
 import xarray as xr
 
 from clv.bayes._base import Prior
-from clv.bayes._transaction import _RFM, CovariateTransactionBayesModel
+from clv.bayes._transaction import _RFM, FusedTransactionBayesModel
 from clv.models import pareto_nbd
 from clv.models.pareto_nbd import ParetoNBDModel as _MLEParetoNBDModel
 
 __all__ = ["ParetoNBDModel"]
 
 
-class ParetoNBDModel(CovariateTransactionBayesModel):
+class ParetoNBDModel(FusedTransactionBayesModel):
     r"""Pareto/NBD model of repeat purchasing with priors on ``r, alpha, s, beta``.
 
     Default priors: ``HalfNormal(10)`` on the shapes ``r, s`` and
@@ -44,6 +48,7 @@ class ParetoNBDModel(CovariateTransactionBayesModel):
 
     mle_class = _MLEParetoNBDModel
     nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
+    fused_total_gradient = staticmethod(pareto_nbd.log_likelihood_total_gradient)
     dense_target_accept = 0.95  # the (s, beta) ridge diverges with a dense mass matrix at 0.8
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
         "r": ("HalfNormal", {"sigma": 10.0}),

@@ -161,7 +161,22 @@ OPTIONS: tuple[Option, ...] = (
            "roi/report: parameter draws behind every interval; fit --bayes: draws per chain "
            "(nuts) or samples (advi) (default 200)", default=200),
     Option("budget", ("--budget",), "float", _ROI,
-           "roi/report: budget for the portfolio, present value (default: half the total cost)"),
+           "roi/report: budget for the portfolio, present value of costs (without it no "
+           "portfolio is chosen and the report says that no budget was given)"),
+    Option("cost_per_contact", ("--cost-per-contact",), "str", _ROI,
+           "roi/report: cost of one service contact, e.g. 4.5, or per channel "
+           "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
+           "cost to serve and investments can pay through fewer repeat contacts"),
+    Option("contact_covariates", ("--contact-covariates",), "str", _ROI,
+           "roi/report --cost-per-contact: features that drive repeat contacts, comma "
+           "separated (default: fcr_rate, wait_minutes and ces_last when present), e.g. "
+           "fcr_rate,self_service_share"),
+    Option("currency", ("--currency",), "str", _ROI,
+           "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
+           "'currency units')"),
+    Option("contact_channel_col", ("--contact-channel-col",), "str", _ROI,
+           "roi/report: customer attribute with each customer's service channel, for a "
+           "--cost-per-contact by channel"),
     Option("seed", ("--seed",), "int", _ROI | {"fit"},
            "roi/report, fit --bayes: random seed (default 0)", default=0),
     Option("bayes", ("--bayes",), "str", frozenset({"fit"}),

@@ -170,6 +170,10 @@ CX_CUSTOMERS = 10_000
 CX_SEED = 7
 CX_DRAWS = 100
 CX_HORIZON = 24
+#: The demo's budget (present value) and cost per service contact by the customer's channel.
+CX_BUDGET = 20_000.0
+CX_COST_PER_CONTACT = {"phone": 6.0, "store": 4.0, "web": 2.0, "app": 2.0}
+CX_CURRENCY = "EUR"
 
 
 def report_command(out_dir: Path, cx_record: dict[str, Any],
@@ -181,6 +185,9 @@ def report_command(out_dir: Path, cx_record: dict[str, Any],
             str(w / "investments.json"), "--new-customers", str(w / "new_customers.csv"),
             "--as-of", cx_record["as_of"], "--holdout-end", cx_record["holdout_end"],
             "--draws", str(cx_record["draws"]), "--seed", str(cx_record["seed"]),
+            "--budget", f"{cx_record['budget']:g}", "--cost-per-contact",
+            ",".join(f"{k}={v:g}" for k, v in cx_record["cost_per_contact"].items()),
+            "--contact-channel-col", "channel", "--currency", cx_record.get("currency", ""),
             "--out", report_out]
 
 
@@ -191,7 +198,7 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
 
     from clv.cli.acquisition import load_acquisition
     from clv.cli.files import write_table
-    from clv.cli.roi import finance_summary, write_roi_outputs
+    from clv.cli.roi import finance_summary, portfolio_line, write_roi_outputs
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.persistence import atomic_write
     from clv.roi.examples import example_investments, monthly_new_customers
@@ -221,10 +228,16 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
                           acquisition_model=acquisition.model,
                           acquisition_covariates=acquisition.covariates,
                           acquisition_period_length=acquisition.period_days,
-                          progress=run.progress,
+                          budget=CX_BUDGET, cost_per_contact=CX_COST_PER_CONTACT,
+                          contact_channel_column="channel", progress=run.progress,
                           progress_bars=getattr(run, "progress_bars", None))
+    last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
+    holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
     write_roi_outputs(analysis, out_dir, html=True,
-                      title="Experience investments in the synthetic CX world")
+                      title="Experience investments in the synthetic CX world: what to fund",
+                      currency=CX_CURRENCY,
+                      data_period=f"simulated purchases and CX events to {last_day}; holdout "
+                                  f"check to {holdout_last}")
     table = analysis.roi.table()
     notes = analysis.model_notes()
     summary = "\n".join([
@@ -232,13 +245,12 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
         f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
         "year):",
         finance_summary(table),
-        f"Portfolio within {analysis.portfolio.budget:,.0f}: "
-        f"{', '.join(analysis.portfolio.chosen) or '(none)'}",
+        portfolio_line(analysis.portfolio),
         *notes[1:],
     ])
-    last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
-    holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
     return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "draws": CX_DRAWS,
+            "budget": CX_BUDGET, "cost_per_contact": dict(CX_COST_PER_CONTACT),
+            "currency": CX_CURRENCY,
             "as_of": str(last_day),
             "holdout_end": str(holdout_last), "timings_s": analysis.timings,
             "covariates": analysis.covariates, "summary": summary,

@@ -7,7 +7,8 @@ customer attributes (``--customers``, optional) and an investments file
 up to and including that day). Outputs in ``--out`` (a directory):
 
 - ``roi.csv`` (finance table), ``roi_cash_flows.csv``, ``roi_sensitivity.csv``,
-  ``roi_portfolio.csv``, ``drivers.csv``, ``holdout.csv`` (with ``--holdout-end``);
+  ``roi_portfolio.csv`` (with ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` (with
+  ``--holdout-end``);
 - ``report.html`` (``clv report`` only): the self-contained finance report;
 - ``run.json``: the run record.
 
@@ -16,7 +17,10 @@ acquisition lever) also need ``--acquisition model.json`` or
 ``--new-customers counts.csv`` (see :mod:`clv.cli.acquisition`).
 
 Money is valued monthly (``--horizon`` months, ``--discount-rate`` per month,
-default 10 % a year) from models fitted on daily periods.
+default 10 % a year) from models fitted on daily periods. ``--budget`` chooses
+the portfolio (without it none is chosen); ``--cost-per-contact`` (with
+``--contact-channel-col`` for costs by channel) values the cost to serve;
+``--currency`` names the money in the report.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ logger = logging.getLogger("clv")
 
 
 def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
-                      title: str = "Experience investments: value, risk and return"
+                      title: str = "Experience investments: what to fund",
+                      currency: str = "", data_period: str | None = None
                       ) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
     from clv.cli.files import write_table
@@ -61,8 +66,16 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         written["report.html"] = write_report(
             analysis.roi, out_dir / "report.html", title=title,
             sensitivity=analysis.sensitivity, portfolio=analysis.portfolio,
-            model_notes=analysis.model_notes())
+            model_notes=analysis.model_notes(), currency=currency, data_period=data_period)
     return written
+
+
+def portfolio_line(portfolio: Any) -> str:
+    """One line on the budgeted portfolio, or that no budget was given."""
+    if portfolio is None:
+        return "No budget given (--budget): no portfolio chosen."
+    return (f"Portfolio within {portfolio.budget:,.0f}: "
+            f"{', '.join(portfolio.chosen) or '(none)'}")
 
 
 def finance_summary(table: pd.DataFrame) -> str:
@@ -72,12 +85,44 @@ def finance_summary(table: pd.DataFrame) -> str:
     t = table[cols].copy()
     t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
                  "P(ROI>0)", "payback"]
-    for c in ("ROI", "ROI 5%", "ROI 95%", "P(ROI>0)"):
+    for c in ("ROI", "ROI 5%", "ROI 95%"):
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
+    # a share of finite draws: never "100%" or "0%"
+    t["P(ROI>0)"] = t["P(ROI>0)"].map(
+        lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%")
     for c in ("cost", "gain", "NPV"):
         t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
     return t.to_string()
+
+
+def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float] | None:
+    """``"4.5"`` -> 4.5; ``"phone=6,web=1.5"`` -> ``{"phone": 6.0, "web": 1.5}``.
+
+    Examples
+    --------
+    >>> parse_cost_per_contact("phone=6, web=1.5")
+    {'phone': 6.0, 'web': 1.5}
+    """
+    if text is None or isinstance(text, int | float):
+        return None if text is None else float(text)
+    try:
+        if "=" not in text:
+            value: float | dict[str, float] = float(text)
+        else:
+            value = {}
+            for part in text.split(","):
+                key, _, amount = part.partition("=")
+                if not key.strip() or not amount.strip():
+                    raise ValueError(part)
+                value[key.strip()] = float(amount)
+    except ValueError:
+        raise UsageError(f"--cost-per-contact must be a number (4.5) or channel=amount pairs "
+                         f"(phone=6,web=1.5,default=3), got {text!r}.") from None
+    amounts = [value] if isinstance(value, float) else list(value.values())
+    if not all(a >= 0 and a == a and a != float("inf") for a in amounts):
+        raise UsageError(f"--cost-per-contact amounts must be finite and >= 0, got {text!r}.")
+    return value
 
 
 def run_roi_table(run: Run) -> int:
@@ -119,6 +164,16 @@ def run_roi(run: Run, *, html: bool) -> int:
     discount = rate.per_period
     if opts.draws < 2:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
+    cost_per_contact = parse_cost_per_contact(getattr(opts, "cost_per_contact", None))
+    channel_col = getattr(opts, "contact_channel_col", None)
+    if isinstance(cost_per_contact, dict) and channel_col is None:
+        raise UsageError("--cost-per-contact by channel needs --contact-channel-col, the "
+                         "customer attribute holding each customer's channel.")
+    raw_covariates = getattr(opts, "contact_covariates", None)
+    contact_covariates = ([c.strip() for c in raw_covariates.split(",") if c.strip()]
+                          if raw_covariates else None)
+    if contact_covariates is not None and cost_per_contact is None:
+        raise UsageError("--contact-covariates needs --cost-per-contact.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
         raise UsageError("--holdout-end must be after --as-of.")
     acquisition = None
@@ -151,9 +206,15 @@ def run_roi(run: Run, *, html: bool) -> int:
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
+            cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
+            contact_covariates=contact_covariates,
             progress=run.progress, progress_bars=run.progress_bars)
     with run.step("write", f"writing to {out_dir}"):
-        written = write_roi_outputs(analysis, out_dir, html=html)
+        period = f"purchases and CX events to {as_of}" + (
+            f"; holdout check to {opts.holdout_end}" if opts.holdout_end else "")
+        written = write_roi_outputs(analysis, out_dir, html=html,
+                                    currency=getattr(opts, "currency", None) or "",
+                                    data_period=period)
     table = analysis.roi.table()
     record = run.record(
         input={**info, "cx_events": {"path": str(events_path),
@@ -166,21 +227,26 @@ def run_roi(run: Run, *, html: bool) -> int:
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
                     **rate.as_record(), "margin": margin, "draws": opts.draws, "seed": opts.seed,
-                    "budget": analysis.portfolio.budget},
+                    "budget": opts.budget, "cost_per_contact": cost_per_contact,
+                    "contact_channel_col": channel_col},
         models={"covariates": analysis.covariates,
                 "transaction_model": {k: float(v) for k, v in
                                       analysis.transaction_model.params_.items()},
-                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()}},
+                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()},
+                "contact_model": (None if analysis.contact_model is None else {
+                    "params": {k: float(v) for k, v in analysis.contact_model.params_.items()},
+                    "robust_se": analysis.contact_model.summary()["se"].to_dict(),
+                    "dispersion": analysis.contact_model.dispersion_})},
         results={"table": table.reset_index().to_dict(orient="records"),
-                 "portfolio": analysis.portfolio.summary().to_dict()},
+                 "portfolio": (None if analysis.portfolio is None
+                               else analysis.portfolio.summary().to_dict())},
         output={name: str(p) for name, p in written.items()},
     )
     write_json(record, out_dir / "run.json")
     run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
             f"{margin:g}, {opts.draws} parameter draws):")
     run.say(finance_summary(table))
-    run.say(f"Portfolio within {analysis.portfolio.budget:,.0f}: "
-            f"{', '.join(analysis.portfolio.chosen) or '(none)'}")
+    run.say(portfolio_line(analysis.portfolio))
     for note in analysis.model_notes()[1:]:
         run.say(note)
     run.say(f"Outputs in {out_dir.resolve()}: " + ", ".join(sorted(written)) + ", run.json")

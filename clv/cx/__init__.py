@@ -4,9 +4,11 @@
 complaints, contacts, six-pillars scores, custom signals);
 ``validate_customers`` the static customer attributes; ``FeatureBuilder``
 turns both into one numeric row per customer as of a cutoff, using only
-events strictly before it.
+events strictly before it; ``ContactModel`` models service contacts (the cost
+to serve).
 """
 
+from clv.cx.contacts import ContactModel, count_contacts
 from clv.cx.drivers import drivers, plot_drivers
 from clv.cx.features import (
     Feature,
@@ -30,6 +32,8 @@ from clv.cx.schema import (
 )
 
 __all__ = [
+    "ContactModel",
+    "count_contacts",
     "drivers",
     "plot_drivers",
     "Feature",

@@ -9,15 +9,19 @@
    covariates, next to the plain Pareto/NBD;
 4. when a holdout period is given: both transaction models evaluated on it;
 5. the driver table;
-6. the investments: finance table, portfolio under the budget, sensitivity.
+6. with a cost per contact: a model of repeat service contacts (the cost to
+   serve, :class:`clv.cx.contacts.ContactModel`);
+7. the investments: finance table, portfolio under the budget (when one is
+   given), sensitivity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from clv.cx.drivers import drivers
@@ -83,12 +87,15 @@ class CXAnalysis:
     portfolio: Any
     sensitivity: pd.DataFrame | None
     timings: dict[str, float] = field(default_factory=dict)
+    contact_model: Any = None
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
+        from clv.roi._report_view import column_label
+
         notes = [f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
                  f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
-                 f"covariates: {', '.join(self.covariates)}."]
+                 f"covariates: {', '.join(column_label(c) for c in self.covariates)}."]
         if self.holdout is not None:
             s = self.holdout.summary
             better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
@@ -99,6 +106,16 @@ class CXAnalysis:
                 f"{s.loc['plain', 'brier']:.4f}): the CX signals "
                 + ("improve" if better else "do NOT improve")
                 + " out-of-sample prediction.")
+        cm = self.contact_model
+        if cm is not None:
+            ratios = ", ".join(f"{column_label(n[8:-1])} ×{r:.2f} per unit" for n, r in
+                               cm.summary()["rate_ratio"].items() if n.startswith("contact["))
+            notes.append(
+                f"Cost to serve: repeat service contacts modelled on {cm.n_customers_:,} "
+                f"customers with {cm.n_contacts_ + cm.n_customers_:,} contacts (Poisson rate, "
+                f"robust errors, dispersion {cm.dispersion_:.2f})"
+                + (f"; contact rate {ratios}" if ratios else "")
+                + ". These are associations (evidence grade C).")
         return notes
 
 
@@ -180,6 +197,9 @@ def run_cx_roi(
     acquisition_model: Any = None,
     acquisition_covariates: pd.DataFrame | None = None,
     acquisition_period_length: float | None = None,
+    cost_per_contact: float | Mapping[str, float] | None = None,
+    contact_channel_column: str | None = None,
+    contact_covariates: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     progress_bars: bool | None = None,
 ) -> CXAnalysis:
@@ -212,13 +232,22 @@ def run_cx_roi(
     n_draws, random_state
         Parameter draws for every interval.
     budget : float, optional
-        Portfolio budget (present value); default: the total cost / 2.
+        Portfolio budget (present value of costs). Without one no portfolio is
+        chosen (``CXAnalysis.portfolio`` is None) and the report says so.
     acquisition_model, acquisition_covariates : optional
         A fitted :class:`~clv.models.AcquisitionModel` with period covariates whose
         periods are the valuation periods, and its covariates for the ``horizon``
         future periods: investments that shift those covariates bring new
         customers (the acquisition lever), each worth the plain models' value of a
         new customer over the horizon.
+    cost_per_contact : float or mapping, optional
+        Cost of one service contact (currency), or per channel
+        ``{"phone": 6.0, "web": 1.5, "default": 3.0}`` with the customer attribute
+        ``contact_channel_column``. Turns on the service-cost lever: repeat contacts
+        of customers who have contacted are modelled from the CX events
+        (:class:`~clv.cx.contacts.ContactModel`, rate per day of customer life,
+        covariates ``contact_covariates``, default the first-contact-resolution
+        rate and the wait time when present), and values become net of their cost.
     progress, progress_bars
         ``progress(message)`` is called at each step; ``progress_bars`` shows
         tqdm bars over the investments and the sensitivity analysis (default:
@@ -314,16 +343,20 @@ def run_cx_roi(
             raise ValueError(f"acquisition_period_length must be > 0 days, got {acq_days!r}.")
         new_customers = NewCustomers(acquisition_model, acquisition_covariates, float(value),
                                      periods_per_valuation=period_length / acq_days)
+    contact_model, service = None, None
+    if cost_per_contact is not None:
+        _step(progress, "modelling repeat service contacts (cost to serve)")
+        contact_model, service = _service_cost(events, data, cut, varying, cost_per_contact,
+                                               contact_channel_column, contact_covariates)
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
     roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
                                horizon=horizon, discount_rate=discount_rate, margin=margin,
                                n_draws=n_draws, random_state=random_state,
                                period_length=period_length, new_customers=new_customers,
-                               progress=progress_bars)
+                               service_cost=service, progress=progress_bars)
     timings["roi"] = time.perf_counter() - t
-    total_cost = float(sum(d.cost_pv.mean() for d in roi.investments.values()))
-    pf = select_portfolio(roi, total_cost / 2 if budget is None else float(budget))
+    pf = None if budget is None else select_portfolio(roi, float(budget))
     sens = None
     if with_sensitivity:
         _step(progress, "sensitivity analysis")
@@ -332,5 +365,45 @@ def run_cx_roi(
         timings["sensitivity"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,
-                      timings)
+                      timings, contact_model)
+
+
+CONTACTS_COLUMN = "service_contacts"
+_CONTACT_QUALITY = ("fcr_rate", "wait_minutes", "ces_last")
+
+
+def _service_cost(events: pd.DataFrame, data: pd.DataFrame, cut: pd.Timestamp,
+                  varying: Sequence[str], cost_per_contact: Any, channel_column: str | None,
+                  covariates: Sequence[str] | None) -> tuple[Any, Any]:
+    """Fit the repeat-contact model and build the engine's :class:`ServiceCost`.
+
+    Adds ``service_contacts`` (contacts before the cutoff) to ``data``. The model is fitted
+    on customers with at least one contact: repeat contacts (all but the first) per day of
+    customer life (``T + 1`` days), since the contact-quality features (resolution rate,
+    wait) exist only for them.
+    """
+    from clv.cx.contacts import ContactModel, count_contacts
+    from clv.roi import ServiceCost
+
+    counts = count_contacts(events, cut).reindex(data.index, fill_value=0)
+    if counts.sum() == 0:
+        raise DataError([Problem("signal", "cost_per_contact was given but there are no "
+                                 "contact events (contact_wait_seconds or "
+                                 "contact_resolved_first) before the cutoff",
+                                 "add the contacts or drop the cost per contact")],
+                        what="the CX events")
+    data[CONTACTS_COLUMN] = counts.to_numpy(dtype=np.float64)
+    contacted = data[data[CONTACTS_COLUMN] > 0]
+    if covariates is None:
+        covariates = [c for c in _CONTACT_QUALITY if c in varying
+                      and contacted[c].nunique() > 1]
+    else:
+        unknown = [c for c in covariates if c not in data.columns]
+        if unknown:
+            raise DataError([Problem(c, "contact covariate is not a feature or attribute",
+                                     f"choose from {list(varying)}") for c in unknown],
+                            what="the contact model")
+    model = ContactModel(list(covariates)).fit(contacted[CONTACTS_COLUMN] - 1.0,
+                                               contacted["T"] + 1.0, contacted)
+    return model, ServiceCost(model, cost_per_contact, channel_column, CONTACTS_COLUMN)
 

@@ -14,6 +14,7 @@ from clv.data.datasets import (
     load_donations,
 )
 from clv.data.rfm import calibration_holdout_split, rfm_summary
+from clv.data.segments import rfm_segments
 from clv.data.transactions import period_codes
 from clv.data.units import (
     TimeUnit,
@@ -37,6 +38,7 @@ __all__ = [
     "with_time_unit",
     "rate_per_period",
     "annual_rate",
+    "rfm_segments",
     # validation
     "validate_transactions",
     "validate_rfm",

@@ -32,7 +32,9 @@ from clv.data.schema import (
     FREQUENCY,
     FREQUENCY_HOLDOUT,
     MONETARY_VALUE,
+    MONETARY_VALUE_ALL,
     MONETARY_VALUE_HOLDOUT,
+    N_PURCHASES,
     PERIOD_DAYS,
     RECENCY,
     T,
@@ -56,6 +58,7 @@ def rfm_summary(
     engine: str = "auto",
     date_format: str | None = None,
     time_scaler: float = 1.0,
+    include_first_transaction: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -71,17 +74,18 @@ def rfm_summary(
     value_col : hashable, optional
         Column with the amount of each transaction; adds ``monetary_value``.
     time_unit : str, default "W"
-        Period unit: ``"D"``, ``"W"`` (Monday to Sunday), ``"M"``, ``"Q"``,
-        ``"Y"`` (calendar periods), or a multiple of one, ``"7D"``, ``"30D"``:
-        purchases are counted per base period (days) and ``recency``/``T`` are
-        measured in periods of the multiple (7-day weeks from each customer's
-        first day, as in Fader, Hardie & Lee's CDNOW set-up, where ``T`` is 38.86
-        weeks).
+        Period unit: ``"h"``, ``"D"``, ``"W"`` (Monday to Sunday), ``"M"``,
+        ``"Q"``, ``"Y"`` (calendar periods), or a multiple of one, ``"7D"``,
+        ``"30D"``: purchases are counted per base period (days) and
+        ``recency``/``T`` are measured in periods of the multiple (7-day weeks
+        from each customer's first day, as in Fader, Hardie & Lee's CDNOW
+        set-up, where ``T`` is 38.86 weeks).
     time_scaler : float, default 1.0
         Divide ``recency`` and ``T`` by this (pymc-marketing's ``time_scaler``):
         ``time_unit="D", time_scaler=7`` is ``time_unit="7D"``.
-    observation_end : date-like, optional
-        End of observation (inclusive). Default: the last transaction date.
+    observation_end : date-like or pandas.Period, optional
+        End of observation (inclusive). Default: the last transaction date. A
+        ``pd.Period`` means the whole period (observation ends where it ends).
         Transactions after it are an error.
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine that de-duplicates (customer, period) pairs; all give the same
@@ -89,6 +93,12 @@ def rfm_summary(
         polars package.
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
+    include_first_transaction : bool, default False
+        Also return ``n_purchases`` (distinct purchase periods, the first
+        included: ``frequency + 1``) and, with ``value_col``,
+        ``monetary_value_all`` (mean total of all purchase periods). The model
+        columns keep their meaning (lifetimes' flag of the same name changes
+        ``frequency``; pymc-marketing's changes ``recency``).
 
     Returns
     -------
@@ -128,7 +138,7 @@ def rfm_summary(
     1                  1.0      2.0  4.0            20.0          7.0
     2                  0.0      0.0  3.0             0.0          7.0
     """
-    time_unit, scaler, unit = _period_plan(time_unit, time_scaler)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -142,7 +152,12 @@ def rfm_summary(
     arrays = checked.arrays
     engine = resolve_engine(engine)
     end_period = arrays.period(checked.observation_end, time_unit)
-    columns, _ = _summarise(arrays, time_unit, engine, end_period, upto=None)
+    columns, stats = _summarise(arrays, time_unit, engine, end_period, upto=None)
+    if include_first_transaction:
+        columns[N_PURCHASES] = stats.n_periods.astype(np.float64)
+        if arrays.values is not None:
+            totals = np.bincount(arrays.codes, weights=arrays.values, minlength=arrays.n_customers)
+            columns[MONETARY_VALUE_ALL] = _mean(totals, stats.n_periods)
     _scale(columns, scaler, unit)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
     frame.attrs[ATTR_TIME_UNIT] = unit.name
@@ -186,7 +201,7 @@ def calibration_holdout_split(
     value_col : hashable, optional
         Column with the amount of each transaction.
     time_unit : str, default "W"
-        Period unit, as in :func:`rfm_summary` (``"W"``, ``"7D"``, ``"M"`` ...).
+        Period unit, as in :func:`rfm_summary` (``"h"``, ``"W"``, ``"7D"``, ``"M"`` ...).
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine (same result for all; ``"polars"`` needs the optional polars package).
     date_format : str, optional
@@ -228,7 +243,7 @@ def calibration_holdout_split(
     1                  1.0      2.0  2.0                1.0               3.0
     2                  0.0      0.0  1.0                0.0               3.0
     """
-    time_unit, scaler, unit = _period_plan(time_unit, time_scaler)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -296,11 +311,12 @@ def calibration_holdout_split(
 # --------------------------------------------------------------------------- helpers
 
 
-def _period_plan(time_unit: object, time_scaler: object) -> tuple[str, float, TimeUnit]:
+def _period_plan(time_unit: object, time_scaler: object, *,
+                 subday: bool = False) -> tuple[str, float, TimeUnit]:
     """(calendar unit purchases are counted in, divisor of the durations, unit of the result)."""
     try:
         unit = parse_time_unit(time_unit)
-        base = check_time_unit(unit.base)
+        base = check_time_unit(unit.base, subday=subday)
     except ValueError:
         raise ValueError(
             f"time_unit={time_unit!r} is not supported: rfm_summary counts purchases in "

@@ -2,8 +2,11 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
-:class:`BetaGeoBetaBinomModel`. Spend: :class:`GammaGammaModel`. Contractual
-retention: :class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
+:class:`GGompertzNBDModel`,
+:class:`BetaGeoBetaBinomModel`; with time-varying covariates
+:class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
+Spend: :class:`GammaGammaModel`. Contractual retention:
+:class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
 Acquisition: :class:`AcquisitionModel`.
 """
 
@@ -11,18 +14,35 @@ from clv.models.acquisition import AcquisitionModel
 from clv.models.bdw import BetaDiscreteWeibullModel
 from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
+from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
 from clv.models.gamma_gamma import GammaGammaModel
+from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
+from clv.models.pareto_nbd_dyncov import (
+    ParetoNBDDynamicModel,
+    TimeVaryingData,
+    future_covariates,
+    time_varying_data,
+)
 from clv.models.sbg import ShiftedBetaGeoModel
+from clv.models.sbg_dyncov import ShiftedBetaGeoDynamicModel, retention_panel
 
 __all__ = [
     "BetaGeoModel",
+    "BetaGeoDynamicModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "GGompertzNBDModel",
+    "ParetoNBDDynamicModel",
+    "TimeVaryingData",
+    "future_covariates",
+    "time_varying_data",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",
+    "ShiftedBetaGeoDynamicModel",
+    "retention_panel",
     "BetaDiscreteWeibullModel",
     "AcquisitionModel",
 ]

@@ -5,10 +5,10 @@
 'C'
 """
 
-from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, period_rate
+from clv.roi.engine import LEVERS, CounterfactualEngine, NewCustomers, ServiceCost, period_rate
 from clv.roi.finance import InvestmentDraws, RoiResult, evaluate_investments
 from clv.roi.portfolio import Portfolio, select_portfolio, solve_knapsack
-from clv.roi.report import write_report, write_tables
+from clv.roi.report import render_report, write_report, write_tables
 from clv.roi.sensitivity import sensitivity
 from clv.roi.spec import GRADES, Evidence, Investment, Shift, load_investments
 
@@ -22,10 +22,12 @@ __all__ = [
     "NewCustomers",
     "Portfolio",
     "RoiResult",
+    "ServiceCost",
     "Shift",
     "evaluate_investments",
     "load_investments",
     "period_rate",
+    "render_report",
     "select_portfolio",
     "sensitivity",
     "solve_knapsack",

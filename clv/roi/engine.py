@@ -12,9 +12,16 @@ all investments: common random numbers) the engine
 3. sums margin × expected purchases × expected spend per future period and
    discounts at :math:`(1+d)^{-k}` per period of the data.
 
-The gain is split into the four levers (acquisition, retention, repeat
-purchase, spend) by the exact Shapley value over the processes switched on
-one at a time, so the parts sum to the total.
+With a :class:`ServiceCost` the margin is net of the cost to serve: each
+customer's future service contacts (a rate model fitted on the CX events,
+:class:`clv.cx.contacts.ContactModel`) times the cost per contact, while
+alive. Investments that lower the contact rate (first-contact resolution,
+self-service) then pay through fewer contacts, and investments that keep
+customers longer also pay for serving them longer.
+
+The gain is split into the levers (acquisition, retention, repeat purchase,
+spend and, with a service-cost model, service cost) by the exact Shapley value
+over the processes switched on one at a time, so the parts sum to the total.
 """
 
 from __future__ import annotations
@@ -34,13 +41,18 @@ from clv.roi import _math
 from clv.roi.conditions import ConditionError, evaluate_condition
 from clv.roi.spec import Investment
 
-__all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "period_rate"]
+__all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost",
+           "period_rate"]
 
-#: The four levers of customer value, in report order.
-LEVERS = ("acquisition", "retention", "repeat_purchase", "spend")
-_PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend"}
-#: Coalition index with every lever switched on (bits: retention, repeat, spend, acquisition).
-ALL = 15
+#: The levers of customer value, in report order: the four of Fader's customer value and the
+#: cost to serve (fewer or more service contacts).
+LEVERS = ("acquisition", "retention", "repeat_purchase", "spend", "service_cost")
+_PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend",
+                  "contact": "service_cost"}
+#: Coalition index with every lever switched on (bits: retention, repeat, spend, acquisition,
+#: service cost).
+ALL = 31
+_N_COALITIONS = 32
 _RFM = ("frequency", "recency", "T")
 
 
@@ -139,6 +151,66 @@ class NewCustomers:
         return max(1, math.ceil(horizon * float(self.periods_per_valuation) - 1e-9))
 
 
+@dataclass(frozen=True)
+class ServiceCost:
+    """Cost to serve: future service contacts per customer times the cost per contact.
+
+    Parameters
+    ----------
+    model : ContactModel
+        Fitted :class:`clv.cx.contacts.ContactModel`: contacts per unit of the
+        data's time unit, with covariates from the scoring frame. Its coefficients
+        ``contact[<column>]`` let investments that shift those columns change the
+        number of contacts (an association, evidence grade C, unless an
+        investment's evidence gives ``contact[<column>]``).
+    cost_per_contact : float or mapping
+        Currency per contact; or per channel ``{"phone": 6.0, "web": 1.5}`` with
+        the customer's channel in ``channel_column`` (a ``"default"`` key covers
+        channels not listed).
+    channel_column : str, optional
+        Column of the scoring frame with each customer's service channel.
+    eligible_column : str, optional
+        Column whose value is > 0 for the customers the model covers (e.g. the
+        number of past contacts: the model of repeat contacts is fitted on
+        customers who have contacted); the others carry no modelled service cost.
+    """
+
+    model: Any
+    cost_per_contact: float | Mapping[str, float]
+    channel_column: str | None = None
+    eligible_column: str | None = None
+
+    def costs(self, data: pd.DataFrame) -> np.ndarray:
+        """Cost per contact of each row of ``data`` (0 where not eligible)."""
+        cpc = self.cost_per_contact
+        if isinstance(cpc, Mapping):
+            if self.channel_column is None or self.channel_column not in data.columns:
+                raise ValueError("cost_per_contact by channel needs channel_column, a column of "
+                                 f"the scoring data; got {self.channel_column!r}.")
+            table = {str(k): float(v) for k, v in cpc.items()}
+            bad = [k for k, v in table.items() if not (math.isfinite(v) and v >= 0)]
+            if bad:
+                raise ValueError(f"cost_per_contact must be finite and >= 0; check {bad}.")
+            channels = data[self.channel_column].astype(str)
+            unknown = sorted(set(channels) - set(table))
+            if unknown and "default" not in table:
+                raise ValueError(f"no cost per contact for channel(s) {unknown[:5]} of column "
+                                 f"{self.channel_column!r}; add them or a 'default' cost.")
+            out = channels.map(lambda c: table.get(c, table.get("default", 0.0))).to_numpy(
+                dtype=np.float64)
+        else:
+            value = float(cpc)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"cost_per_contact must be finite and >= 0, got {cpc!r}.")
+            out = np.full(len(data), value)
+        if self.eligible_column is not None:
+            if self.eligible_column not in data.columns:
+                raise ValueError(f"eligible_column {self.eligible_column!r} is not in the "
+                                 "scoring data.")
+            out = out * (data[self.eligible_column].to_numpy(dtype=np.float64) > 0)
+        return out
+
+
 @dataclass
 class _DrawState:
     """Per-draw, per-customer quantities shared by every investment (the baseline)."""
@@ -148,6 +220,7 @@ class _DrawState:
     base: np.ndarray          # beta_i + T (n,)
     j0: np.ndarray            # baseline per-period integrals (n, H)
     mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
+    contact: np.ndarray | None = None  # cost to serve per unit time alive × P(alive) (n,)
 
     def integrals(self, rows: np.ndarray, multiplier: np.ndarray, horizon: int,
                   step: float) -> np.ndarray:
@@ -200,6 +273,10 @@ class CounterfactualEngine:
         Future cohorts through an acquisition model: investments that shift its
         covariates (e.g. the promoter share) bring more (or fewer) new customers,
         the acquisition lever.
+    service_cost : ServiceCost, optional
+        Cost to serve: the margin becomes net of future service contacts, and
+        investments that shift the contact model's covariates act on the
+        service-cost lever.
     """
 
     transaction_model: Any
@@ -213,6 +290,7 @@ class CounterfactualEngine:
     period_length: float = 1.0
     customer_uncertainty: bool = True
     new_customers: NewCustomers | None = None
+    service_cost: ServiceCost | None = None
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -230,8 +308,30 @@ class CounterfactualEngine:
         # ids, so the same customers get the same draws however the ids are typed or sorted
         numeric = self.data.select_dtypes(include="number")
         self._order = np.lexsort(numeric.to_numpy(dtype=np.float64).T[::-1])
+        self._service_setup()
         self._states = [self._baseline(i) for i in range(self.n_draws)]
         self._acquisition_setup()
+
+    # ------------------------------------------------------------------ service cost
+    def _service_setup(self) -> None:
+        sc = self.service_cost
+        self.contact_draws_ = None
+        if sc is None:
+            return
+        if not isinstance(sc, ServiceCost):
+            raise TypeError("service_cost must be a ServiceCost.")
+        sc.model._check_fitted()
+        self._contact_cost = sc.costs(self.data)
+        rng = np.random.default_rng(_seed(self.random_state, "params", "contact"))
+        self.contact_draws_ = sc.model.sample_params(self.n_draws, random_state=rng)
+
+    def _contact_weight(self, i: int, alive: np.ndarray) -> np.ndarray | None:
+        """Cost to serve per unit of time alive under draw ``i`` (times P(alive)), (n,)."""
+        if self.contact_draws_ is None:
+            return None
+        assert self.service_cost is not None
+        rate = self.service_cost.model.rate(self.data, self.contact_draws_.iloc[i])
+        return self._contact_cost * rate * alive
 
     # ------------------------------------------------------------------ acquisition
     def _acquisition_setup(self) -> None:
@@ -365,11 +465,11 @@ class CounterfactualEngine:
             mu = self._canonical(lambda o: rng.gamma(np.broadcast_to(s, x.shape)[o])) / base
             weight = self.margin * alive * lam * self._spend(i, rng)
             j0 = _math.period_survival_integrals(mu, None, self.horizon, self.period_length)
-            return _DrawState(weight, s, base, j0, mu)
+            return _DrawState(weight, s, base, j0, mu, self._contact_weight(i, alive))
         rate = (r + x) / (alpha + T)
         weight = self.margin * p_alive * rate * self._spend(i)
         j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
-        return _DrawState(weight, s, base, j0)
+        return _DrawState(weight, s, base, j0, None, self._contact_weight(i, p_alive))
 
     def _canonical(self, draw: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Values drawn in the canonical customer order, returned in the data's row order."""
@@ -404,21 +504,31 @@ class CounterfactualEngine:
         return out
 
     def baseline_cash_flows(self) -> np.ndarray:
-        """Undiscounted expected margin per future period, all customers: shape (S, H)."""
-        return np.stack([np.add.reduce(st.weight[:, None] * st.j0, axis=0)
+        """Undiscounted expected margin per future period, all customers, net of the modelled
+        cost to serve: shape (S, H)."""
+        return np.stack([np.add.reduce((st.weight if st.contact is None
+                                        else st.weight - st.contact)[:, None] * st.j0, axis=0)
                          for st in self._states])
 
     # ------------------------------------------------------------------ coefficients
     def coefficient_names(self) -> list[str]:
         """Covariate coefficients of the fitted models (``process[column]``)."""
         names = [n for n in self.transaction_draws_.columns if _coef_name(n)]
-        if self.spend_draws_ is not None:
-            names += [n for n in self.spend_draws_.columns if _coef_name(n)]
+        for frame in (self.spend_draws_, self.contact_draws_):
+            if frame is not None:
+                names += [n for n in frame.columns if _coef_name(n)]
         return names
+
+    def coefficient_grades(self, inv: Investment) -> dict[str, str]:
+        """Evidence grade of each coefficient an investment uses: its evidence's grade for the
+        coefficients its evidence gives, C (observational: a fitted model) for the others."""
+        grades = dict.fromkeys(self.coefficient_names(), "C")
+        grades.update(dict.fromkeys(inv.evidence.coefficients, inv.grade))
+        return grades
 
     def _coefficients(self, inv: Investment) -> dict[str, np.ndarray]:
         coefs: dict[str, np.ndarray] = {}
-        for frame in (self.transaction_draws_, self.spend_draws_):
+        for frame in (self.transaction_draws_, self.spend_draws_, self.contact_draws_):
             if frame is None:
                 continue
             for name in frame.columns:
@@ -429,8 +539,11 @@ class CounterfactualEngine:
             if parsed is None or parsed[0] not in (*_PROCESS_LEVER, "acquisition"):
                 raise ValueError(
                     f"investment {inv.name!r}: evidence coefficient {name!r} must be named "
-                    "'purchase[<column>]', 'dropout[<column>]', 'spend[<column>]' or "
-                    "'acquisition[<covariate>]'.")
+                    "'purchase[<column>]', 'dropout[<column>]', 'spend[<column>]', "
+                    "'contact[<column>]' or 'acquisition[<covariate>]'.")
+            if parsed[0] == "contact" and self.service_cost is None:
+                raise ValueError(f"investment {inv.name!r}: {name!r} needs service_cost= (a "
+                                 "contact-rate model and the cost per contact).")
             if parsed[0] == "acquisition" and (self.new_customers is None or parsed[1] not in
                                                self._acq_names):
                 raise ValueError(f"investment {inv.name!r}: {name!r} needs new_customers= with "
@@ -489,9 +602,9 @@ class CounterfactualEngine:
             if shift.column not in columns:
                 raise ValueError(
                     f"investment {inv.name!r}: {shift.column!r} is not a covariate of the fitted "
-                    "models, so shifting it changes nothing. Fit the models with it as a "
-                    "covariate, or give its effect as evidence, e.g. Evidence.assumption("
-                    f"{{'dropout[{shift.column}]': (mean, se)}}).")
+                    "models (nor of a contact model), so shifting it changes nothing. Fit the "
+                    "models with it as a covariate, or give its effect as evidence, e.g. "
+                    f"Evidence.assumption({{'dropout[{shift.column}]': (mean, se)}}).")
             x = sub[shift.column].to_numpy(dtype=np.float64)
             ok = np.ones(len(rows), dtype=bool)
             if shift.where:
@@ -537,12 +650,18 @@ class CounterfactualEngine:
         Returns
         -------
         full : array (S, H)
-            Undiscounted incremental margin per period with every lever switched on.
-        totals : array (S, 16)
+            Undiscounted incremental margin (net of the cost to serve, if modelled) per
+            period with every lever switched on.
+        totals : array (S, 32)
             Present value of the incremental margin for each lever coalition ``b``:
             bit 0 = retention, bit 1 = repeat purchase, bit 2 = spend, bit 3 =
-            acquisition switched on (``b = ALL`` = 15: everything, the discounted
-            ``full`` up to rounding). With ``full_only`` only column 15 is computed.
+            acquisition, bit 4 = service cost (the contact rate) switched on
+            (``b = ALL`` = 31: everything, the discounted ``full`` up to rounding).
+            With ``full_only`` only column 31 is computed.
+
+        After the call, ``last_service_change_`` (S,) holds the present value of the
+        change in the cost to serve with every lever on (positive: more cost), which
+        ``full`` and ``totals`` already subtract.
 
         Notes
         -----
@@ -550,13 +669,15 @@ class CounterfactualEngine:
         per-period integrals are first discounted and summed within groups of
         periods that share the same effect profile (ramp-up, duration):
         ``O(customers × groups)`` per coalition. Acquisition adds its own value
-        to every coalition that contains it.
+        to every coalition that contains it. The cost to serve follows each
+        customer's time alive: with retention switched on it covers the longer
+        lives, with service cost switched on the contact rate changes.
         """
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
         rows = rows.astype(np.int64)
         idx = range(self.n_draws) if draws is None else list(draws)
         full = np.zeros((len(idx), self.horizon))
-        totals = np.zeros((len(idx), 16))
+        totals = np.zeros((len(idx), _N_COALITIONS))
         profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
         if len(rows):
             _, first, group = np.unique(profiles.T, axis=0, return_index=True,
@@ -565,13 +686,18 @@ class CounterfactualEngine:
             rho = profiles[:, first]                                      # (U, G)
             summing = np.zeros((self.horizon, len(first)))
             summing[np.arange(self.horizon), group] = self.discount_     # (H, G)
+        acq_bit = 8
+        #: present value of the change in the cost to serve per draw of the last call
+        self.last_service_change_ = np.zeros(len(idx))
         for slot, i in enumerate(idx):
             acq = self._acquisition_flow(units, i)
             acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
             if acq is not None:
                 full[slot] += acq
             if len(rows) == 0:
-                totals[slot, 8:] = acq_total
+                for b in range(_N_COALITIONS):
+                    if b & acq_bit:
+                        totals[slot, b] = acq_total
                 continue
             st = self._states[i]
             g = {p: np.zeros((len(rows), len(units))) for p in _PROCESS_LEVER}
@@ -579,29 +705,54 @@ class CounterfactualEngine:
                 full_logs = self._log_multipliers(unit, i, rows)
                 for p in _PROCESS_LEVER:
                     g[p][:, u] = full_logs[p]
+            j0 = st.j0[rows]
+            j1 = (st.integrals(rows, np.exp(g["dropout"] @ profiles), self.horizon,
+                               self.period_length) if np.any(g["dropout"]) else j0)
             w = st.weight[rows][:, None]
-            wj0 = w * st.j0[rows]
-            if np.any(g["dropout"]):
-                shaped = g["dropout"] @ profiles
-                wj1 = w * st.integrals(rows, np.exp(shaped), self.horizon, self.period_length)
-            else:
-                wj1 = wj0
+            wj0, wj1 = w * j0, w * j1
             rest = g["purchase"] + g["spend"]
             term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
             existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
+            gc = g["contact"]
+            contact_moves = bool(np.any(gc))
+            # the cost to serve changes only with the contact rate or the time alive
+            serve = (st.contact is not None and (contact_moves or j1 is not j0)
+                     and bool(np.any(st.contact[rows])))
+            if serve:
+                c = st.contact[rows][:, None]   # type: ignore[index]
+                cj0, cj1 = c * j0, c * j1
+                cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
+                extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
+                existing = existing - extra_cost
+                self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
             full[slot] += existing
             if full_only:
                 totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total
                 continue
             d0 = wj0 @ summing                                            # (n, G)
-            d1 = d0 if wj1 is wj0 else wj1 @ summing
+            d1 = d0 if j1 is j0 else wj1 @ summing
             base_total = np.add.reduce(np.add.reduce(d0, axis=1))
             for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
                 exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
                 d = d1 if b & 1 else d0
                 value = d * np.exp(exponent @ rho) if np.any(exponent) else d
                 totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
-                totals[slot, b | 8] = totals[slot, b] + acq_total
+            totals[slot, 16:24] = totals[slot, :8]
+            if serve:
+                e0 = cj0 @ summing
+                e1 = e0 if j1 is j0 else cj1 @ summing
+                cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
+                shifted_rate = np.exp(gc @ rho) if contact_moves else None
+                for b in range(8):
+                    e = e1 if b & 1 else e0
+                    extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
+                    totals[slot, b] -= extra
+                    if shifted_rate is not None:
+                        extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
+                    totals[slot, b | 16] -= extra
+            for b in range(_N_COALITIONS):
+                if b & acq_bit:
+                    totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
         return full, totals
 
     def unit(self, inv: Investment, scale: float = 1.0) -> _Unit:

@@ -18,7 +18,14 @@ from scipy import optimize
 from clv._progress import progress_bar
 from clv._units import annual_rate, parse_time_unit
 from clv.roi import _math
-from clv.roi.engine import ALL, LEVERS, CounterfactualEngine, NewCustomers, shapley_split
+from clv.roi.engine import (
+    ALL,
+    LEVERS,
+    CounterfactualEngine,
+    NewCustomers,
+    ServiceCost,
+    shapley_split,
+)
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -42,13 +49,16 @@ class InvestmentDraws:
     payback : (S,)
         First period with a non-negative cumulative discounted net cash flow (inf: not
         within the horizon).
-    levers : (4, S)
+    levers : (5, S)
         Shapley split of ``incremental_clv`` into acquisition, retention, repeat
-        purchase and spend (rows sum to ``incremental_clv``).
+        purchase, spend and service cost (rows sum to ``incremental_clv``).
     cash_flows : (S, H)
         Incremental undiscounted margin per future period.
     cumulative : (S, H)
         Cumulative discounted net cash flow (gains minus costs) after each period.
+    service_cost_change : (S,) or None
+        Present value of the change in the cost to serve (positive: more cost), already
+        subtracted from ``incremental_clv``; None without a service-cost model.
     """
 
     investment: Investment
@@ -62,6 +72,8 @@ class InvestmentDraws:
     cash_flows: np.ndarray
     cumulative: np.ndarray
     breakeven_effect: float = float("nan")
+    service_cost_grade: str = ""
+    service_cost_change: np.ndarray | None = None
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float]:
@@ -143,6 +155,7 @@ class RoiResult:
                 "breakeven_effect": d.breakeven_effect,
                 **{f"gain_{lever}": float(d.levers[j].mean()) for j, lever in enumerate(LEVERS)},
                 "p_rank_1": float(p_best[k]),
+                "service_cost_grade": d.service_cost_grade,
                 "evidence": d.investment.evidence.description,
             }
             rows.append(row)
@@ -183,6 +196,7 @@ class RoiResult:
             "spend_model": (type(eng.spend_model).__name__ if eng.spend_draws_ is not None
                             else f"fixed {float(eng.spend_model):g} per purchase"),
             "evidence_grades": dict(GRADES),
+            "service_cost": _service_assumptions(eng),
         }
 
     def plot(self, kind: str = "roi", **kwargs: Any) -> Any:
@@ -205,14 +219,32 @@ class RoiResult:
                 f"periods, {self.engine.n_draws} draws>")
 
 
-def lever_split(totals: np.ndarray) -> np.ndarray:
-    """Shapley split (4, S) of the discounted incremental value over the levers.
+def _service_assumptions(eng: CounterfactualEngine) -> dict[str, Any] | None:
+    """The cost-to-serve model in plain terms (None when not modelled)."""
+    sc = eng.service_cost
+    if sc is None:
+        return None
+    model = sc.model
+    summary = model.summary()
+    return {"cost_per_contact": (dict(sc.cost_per_contact) if not isinstance(
+                sc.cost_per_contact, int | float) else float(sc.cost_per_contact)),
+            "channel_column": sc.channel_column,
+            "customers_modelled": int(getattr(model, "n_customers_", 0)),
+            "contacts_observed": int(getattr(model, "n_contacts_", 0)),
+            "dispersion": float(getattr(model, "dispersion_", float("nan"))),
+            "rate_ratios": {n: float(summary.loc[n, "rate_ratio"]) for n in summary.index
+                            if n.startswith("contact[")},
+            "grade": "C"}
 
-    ``totals`` is the (S, 16) coalition table of :meth:`CounterfactualEngine.flows`;
+
+def lever_split(totals: np.ndarray) -> np.ndarray:
+    """Shapley split (5, S) of the discounted incremental value over the levers.
+
+    ``totals`` is the (S, 32) coalition table of :meth:`CounterfactualEngine.flows`;
     players (in :data:`LEVERS` order) are acquisition (bit 3), retention (bit 0),
-    repeat purchase (bit 1) and spend (bit 2).
+    repeat purchase (bit 1), spend (bit 2) and service cost (bit 4).
     """
-    bits = {0: 8, 1: 1, 2: 2, 3: 4}
+    bits = {0: 8, 1: 1, 2: 2, 3: 4, 4: 16}
 
     def value(coalition: frozenset[int]) -> np.ndarray:
         return totals[:, sum(bits[p] for p in coalition)]
@@ -258,7 +290,9 @@ def _period_label(unit: str | None, length: float) -> str:
 def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
                   breakeven: bool) -> InvestmentDraws:
     unit = engine.unit(inv)
-    full, totals = engine.flows([unit])                   # (S, H), (S, 8)
+    full, totals = engine.flows([unit])                   # (S, H), (S, 32)
+    service_change = (engine.last_service_change_.copy() if engine.service_cost is not None
+                      else None)
     incremental = totals[:, ALL]
     levers = lever_split(totals)
     upfront, later = engine.cost_draws(inv)
@@ -266,10 +300,21 @@ def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
     npv = incremental - cost_pv
     cumulative = _math.cumulative_discounted(full - later, -upfront, engine.discount_rate)
     out = InvestmentDraws(inv, engine.affected(unit), incremental, cost_pv, npv, npv / cost_pv,
-                          _math.payback_period(cumulative), levers, full, cumulative)
+                          _math.payback_period(cumulative), levers, full, cumulative,
+                          service_cost_grade=_service_grade(engine, inv, unit),
+                          service_cost_change=service_change)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
     return out
+
+
+def _service_grade(engine: CounterfactualEngine, inv: Investment, unit: Any) -> str:
+    """Evidence grade of the investment's effect on the contact rate ("" if it has none)."""
+    used = [n for n in unit.coefs if n.startswith("contact[") and n[8:-1] in unit.delta]
+    if not used:
+        return ""
+    grades = engine.coefficient_grades(inv)
+    return max(grades.get(n, "C") for n in used)  # the weakest evidence: D > C > B > A
 
 
 def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: float) -> float:
@@ -313,6 +358,7 @@ def evaluate_investments(
     period_length: float = 1.0,
     customer_uncertainty: bool = True,
     new_customers: NewCustomers | None = None,
+    service_cost: ServiceCost | None = None,
     progress: bool | None = None,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
@@ -369,7 +415,7 @@ def evaluate_investments(
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
     engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
                                   margin, n_draws, random_state, period_length,
-                                  customer_uncertainty, new_customers)
+                                  customer_uncertainty, new_customers, service_cost)
     results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
                for inv in progress_bar(invs, desc="valuing investments", progress=progress)}
     return RoiResult(results, engine)

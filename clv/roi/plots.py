@@ -7,6 +7,7 @@ imported only when a plot is drawn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +26,8 @@ __all__ = [
 
 _GRADE_COLOURS = {"A": "#1b7837", "B": "#5aae61", "C": "#2166ac", "D": "#b2182b"}
 _LEVER_COLOURS = {"acquisition": "#8073ac", "retention": "#2166ac",
-                  "repeat_purchase": "#5aae61", "spend": "#e08214"}
+                  "repeat_purchase": "#5aae61", "spend": "#e08214",
+                  "service_cost": "#bf812d"}
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -41,6 +43,15 @@ def _money(ax: Axes, axis: str = "x") -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
 
 
+def _probability(p: float) -> str:
+    """A share of finite draws: "> 99 %" / "< 1 %" at the ends, never 100 % or 0 %."""
+    if p >= 0.995:
+        return "> 99 %"
+    if p <= 0.005:
+        return "< 1 %"
+    return f"{100 * p:.0f} %"
+
+
 def plot_roi_intervals(result: Any, *, ax: Axes | None = None) -> Axes:
     """ROI of each investment: mean and 90 % interval, coloured by evidence grade."""
     ax = _axes(ax)
@@ -53,7 +64,7 @@ def plot_roi_intervals(result: Any, *, ax: Axes | None = None) -> Axes:
         ax.plot(100 * row["roi_mean"], yi, "o", color=colour, ms=8,
                 label=f"grade {row['evidence_grade']}")
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, [f"{n}\nP(ROI>0)={p:.0%}" for n, p in
+    ax.set_yticks(y, [f"{n}\nP(ROI>0) {_probability(p)}" for n, p in
                       zip(table["investment"], table["p_roi_positive"], strict=True)])
     ax.set_xlabel("ROI, % (mean and 90 % interval)")
     ax.set_title("Return on investment")
@@ -66,7 +77,7 @@ def plot_roi_intervals(result: Any, *, ax: Axes | None = None) -> Axes:
 
 
 def plot_lever_split(result: Any, *, ax: Axes | None = None) -> Axes:
-    """Expected incremental CLV of each investment split into the four levers (Shapley)."""
+    """Expected incremental CLV of each investment split into the levers (Shapley)."""
     from clv.roi.engine import LEVERS
 
     ax = _axes(ax)
@@ -75,6 +86,8 @@ def plot_lever_split(result: Any, *, ax: Axes | None = None) -> Axes:
     left_pos = np.zeros(len(table))
     left_neg = np.zeros(len(table))
     for lever in LEVERS:
+        if f"gain_{lever}" not in table.columns:
+            continue
         vals = table[f"gain_{lever}"].to_numpy(dtype=float)
         left = np.where(vals >= 0, left_pos, left_neg)
         ax.barh(y, vals, left=left, color=_LEVER_COLOURS[lever], label=lever.replace("_", " "))
@@ -125,22 +138,33 @@ def plot_npv_distribution(result: Any, *, ax: Axes | None = None, bins: int = 40
 
 
 def plot_tornado(sensitivity_table: pd.DataFrame, investment: str, *,
-                 ax: Axes | None = None) -> Axes:
-    """Tornado chart of one investment from :func:`clv.roi.sensitivity`."""
+                 ax: Axes | None = None, labels: Sequence[str] | None = None,
+                 title: str | None = None) -> Axes:
+    """Tornado chart of one investment from :func:`clv.roi.sensitivity`.
+
+    ``labels`` (one per row of the investment, in the table's order) replace the
+    default ``factor low / high`` tick labels, e.g. "Discount rate 5 % / 15 % a year".
+    """
     ax = _axes(ax)
     t = sensitivity_table[sensitivity_table["investment"] == investment]
     if t.empty:
         raise ValueError(f"no sensitivity rows for investment {investment!r}.")
+    if labels is not None:
+        if len(labels) != len(t):
+            raise ValueError(f"labels must have one entry per factor ({len(t)}).")
+        t = t.assign(_label=list(labels))
     t = t.sort_values("swing")
     base = float(t["npv_base"].iloc[0])
     y = np.arange(len(t))
     ax.barh(y, t["npv_low"] - base, left=base, color="#b2182b", alpha=0.8, label="low setting")
     ax.barh(y, t["npv_high"] - base, left=base, color="#2166ac", alpha=0.8, label="high setting")
     ax.axvline(base, color="black", lw=1)
-    ax.set_yticks(y, [f"{f}\n{lo:g} / {hi:g}" for f, lo, hi in
-                      zip(t["factor"], t["low"], t["high"], strict=True)])
+    ticks = (list(t["_label"]) if labels is not None else
+             [f"{f}\n{lo:g} / {hi:g}" for f, lo, hi in
+              zip(t["factor"], t["low"], t["high"], strict=True)])
+    ax.set_yticks(y, ticks)
     ax.set_xlabel("expected NPV")
-    ax.set_title(f"Sensitivity: {investment}")
+    ax.set_title(title or f"Sensitivity: {investment}")
     _money(ax)
     ax.legend(loc="best", fontsize="small")
     return ax

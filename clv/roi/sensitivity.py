@@ -45,6 +45,7 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                 discount_rate: tuple[float, float] | None = None,
                 horizon: tuple[int, int] | None = None,
                 effect: tuple[float, float] = (0.5, 1.5),
+                cost_per_contact: tuple[float, float] = (0.5, 1.5),
                 progress: bool | None = None) -> pd.DataFrame:
     """Expected NPV of each investment when one setting moves to a low and a high value.
 
@@ -53,7 +54,7 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
     result : RoiResult
         From :func:`clv.roi.evaluate_investments`.
     margin : (low, high), optional
-        Default ±20 % of the margin used.
+        Default ±20 % of the margin used (it scales the revenue, not the cost to serve).
     discount_rate : (low, high), optional
         Per period; default half and 1.5 times the rate used (and 0 when the rate is 0:
         (0, 2 × a 10 % annual rate on 52 periods)).
@@ -62,6 +63,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         acquisition covariates (if any) are carried forward from their last period.
     effect : (low, high), default (0.5, 1.5)
         Share of the estimated effect delivered.
+    cost_per_contact : (low, high), default (0.5, 1.5)
+        Multiple of the cost per service contact (only with a service-cost model).
     progress : bool, optional
         Progress bar over the investments (default: only in a notebook or a terminal).
 
@@ -86,7 +89,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
                                            int(horizon[1]), d, m, eng.n_draws, eng.random_state,
                                            eng.period_length, eng.customer_uncertainty,
-                                           _extended(eng.new_customers, int(horizon[1]) - h))
+                                           _extended(eng.new_customers, int(horizon[1]) - h),
+                                           eng.service_cost)
     rows = []
     for name, draws in progress_bar(list(result.investments.items()), desc="sensitivity",
                                     progress=progress):
@@ -102,9 +106,16 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                          "npv_low": npv_low, "npv_high": npv_high, "npv_base": base,
                          "swing": abs(npv_high - npv_low)})
 
+        # the margin scales the revenue part only, not the cost to serve
+        serve = (np.zeros_like(gain) if draws.service_cost_change is None
+                 else draws.service_cost_change)
+        revenue = gain + serve
         add("margin", margin[0], margin[1],
-            float((gain * margin[0] / m - draws.cost_pv).mean()),
-            float((gain * margin[1] / m - draws.cost_pv).mean()))
+            float((revenue * margin[0] / m - serve - draws.cost_pv).mean()),
+            float((revenue * margin[1] / m - serve - draws.cost_pv).mean()))
+        if draws.service_cost_change is not None:
+            add("cost_per_contact", cost_per_contact[0], cost_per_contact[1],
+                *(float((revenue - k * serve - draws.cost_pv).mean()) for k in cost_per_contact))
         add("discount_rate", discount_rate[0], discount_rate[1],
             _npv(flows, later, upfront, discount_rate[0], h),
             _npv(flows, later, upfront, discount_rate[1], h))

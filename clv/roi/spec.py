@@ -211,6 +211,12 @@ class Investment:
         Source of the effect sizes (evidence grade).
     description : str, optional
         One line for the report.
+    label : str, optional
+        Name shown in the report instead of ``name`` (e.g. with spaces or
+        punctuation a file key should not carry).
+    target_label : str, optional
+        The target population in plain words for the report, e.g. "customers who
+        called us"; default: derived from ``target``.
 
     Examples
     --------
@@ -229,6 +235,8 @@ class Investment:
     cost_sd: float = 0.0
     evidence: Evidence = field(default_factory=Evidence)
     description: str | None = None
+    label: str | None = None
+    target_label: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -251,6 +259,11 @@ class Investment:
             raise ValueError(f"Investment {self.name!r}: cost_sd must be >= 0.")
         if not isinstance(self.evidence, Evidence):
             raise ValueError(f"Investment {self.name!r}: evidence must be an Evidence.")
+        for name in ("description", "label", "target_label"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"Investment {self.name!r}: {name} must be text, got "
+                                 f"{value!r}.")
         if not (self.target == "all" or isinstance(self.target, str | Mapping)):
             raise ValueError(f"Investment {self.name!r}: target must be 'all', a mapping "
                              "{column: value(s)} or a condition string.")
@@ -361,8 +374,9 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                     inv[key] = conv(row[key])
             if row.get("target"):
                 inv["target"] = row["target"]
-            if row.get("description"):
-                inv["description"] = row["description"]
+            for key in ("description", "label", "target_label"):
+                if row.get(key):
+                    inv[key] = row[key]
             if row.get("evidence_kind"):
                 ev = inv.setdefault("evidence", {"kind": row["evidence_kind"],
                                                  "coefficients": {},
@@ -373,8 +387,8 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
                              "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
-                             "description, evidence_kind, evidence_source, coefficient, "
-                             "coefficient_mean, coefficient_se].") from None
+                             "description, label, target_label, evidence_kind, evidence_source, "
+                             "coefficient, coefficient_mean, coefficient_se].") from None
     return [Investment.from_dict(d) for d in grouped.values()]
 
 
@@ -385,7 +399,7 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
     TOML), each with the fields of :class:`Investment` and ``shifts`` as a list
     of tables. CSV: one row per shift with columns ``name, cost, column, mode,
     amount`` and optional ``sd, where, target, ramp_periods, duration, cost_sd,
-    description, evidence_kind, evidence_source, coefficient, coefficient_mean,
+    description, label, target_label, evidence_kind, evidence_source, coefficient, coefficient_mean,
     coefficient_se``.
 
     Raises

@@ -1,4 +1,4 @@
-"""The fused BG/NBD likelihood ``Op`` equals the elementwise PyTensor graph and NumPy."""
+"""The fused BG/NBD and Pareto/NBD likelihood ``Op`` equals the elementwise graph and NumPy."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ with warnings.catch_warnings():
 
     import clv.bayes as cb
 from clv.bayes._fused import TotalLogLikelihood
-from clv.models import bgnbd
+from clv.models import bgnbd, pareto_nbd
 
 POINTS = [
     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
@@ -24,7 +24,18 @@ POINTS = [
 ]
 
 
+PNBD_POINTS = [
+    {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67},
+    {"r": 2.0, "alpha": 0.5, "s": 0.05, "beta": 30.0},
+    {"r": 0.05, "alpha": 300.0, "s": 8.0, "beta": 0.2},
+]
+
+
 class _Graph(cb.BetaGeoModel):
+    fused = False
+
+
+class _PNBDGraph(cb.ParetoNBDModel):
     fused = False
 
 
@@ -53,14 +64,29 @@ def test_total_gradient_equals_per_row_numpy(cdnow: pd.DataFrame) -> None:
         np.testing.assert_array_equal(grad, grad_h)
 
 
-def test_fused_model_matches_the_elementwise_graph(cdnow: pd.DataFrame) -> None:
-    fused = cb.BetaGeoModel().build_model(cdnow)
-    graph = _Graph().build_model(cdnow)
+def test_pareto_nbd_total_gradient_equals_per_row_numpy(cdnow: pd.DataFrame) -> None:
+    cols = [cdnow[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T")]
+    w = np.random.default_rng(0).integers(1, 5, len(cdnow)).astype(np.float64)
+    for point in PNBD_POINTS:
+        p = pareto_nbd.PNBDParams(**point)
+        ll, grad = pareto_nbd.log_likelihood_total_gradient(p, *cols, w)
+        rows = pareto_nbd.log_likelihood(p, *cols)
+        assert ll == pytest.approx(float(np.sum(rows * w)), rel=1e-10)
+        _, grad_h, _ = pareto_nbd.log_likelihood_hessian(p, *cols, w)
+        np.testing.assert_allclose(grad, grad_h, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize(("fused_cls", "graph_cls", "points"), [
+    (cb.BetaGeoModel, _Graph, POINTS), (cb.ParetoNBDModel, _PNBDGraph, PNBD_POINTS)])
+def test_fused_model_matches_the_elementwise_graph(cdnow: pd.DataFrame, fused_cls, graph_cls,
+                                                   points) -> None:
+    fused = fused_cls().build_model(cdnow)
+    graph = graph_cls().build_model(cdnow)
     assert _uses_op(fused)
     assert not _uses_op(graph)
     f_logp, g_logp = fused.compile_logp(), graph.compile_logp()
     f_dlogp, g_dlogp = fused.compile_dlogp(), graph.compile_dlogp()
-    for params in POINTS:
+    for params in points:
         point = _point(fused, params)
         assert float(f_logp(point)) == pytest.approx(float(g_logp(point)), rel=1e-8)
         np.testing.assert_allclose(f_dlogp(point), g_dlogp(point), rtol=1e-8, atol=1e-8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,8 @@ def _args(d: Path, out: Path, *extra: str) -> list[str]:
 def test_report_writes_every_output_and_matches_the_api(world_files, tmp_path) -> None:
     d, world = world_files
     out = tmp_path / "out"
-    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29")]) == 0
+    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29", "--budget",
+                                  "5000")]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"report.html", "roi.csv", "roi_cash_flows.csv", "roi_sensitivity.csv",
             "roi_portfolio.csv", "drivers.csv", "cx_holdout.csv", "run.json"} <= names
@@ -86,6 +88,38 @@ def test_roi_errors_have_exit_codes(world_files, tmp_path, capsys) -> None:
     assert not out.exists()  # nothing written on failure
 
 
+def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, capsys) -> None:
+    """First-contact resolution pays through fewer repeat contacts once they have a cost."""
+    d, _ = world_files
+    plain, served = tmp_path / "plain", tmp_path / "served"
+    assert main(["roi", *_args(d, plain)]) == 0
+    assert main(["roi", *_args(d, served, "--cost-per-contact", "phone=6,store=4,default=2",
+                                "--contact-channel-col", "channel")]) == 0
+    before = pd.read_csv(plain / "roi.csv").set_index("investment")
+    after = pd.read_csv(served / "roi.csv").set_index("investment")
+    fcr = "First-contact resolution"
+    assert before.loc[fcr, "gain_service_cost"] == 0
+    assert after.loc[fcr, "gain_service_cost"] > 0
+    assert after.loc[fcr, "service_cost_grade"] == "C"
+    # the ROI moves by the change of the incremental value over the (unchanged) cost
+    change = (after.loc[fcr, "incremental_clv_mean"] - before.loc[fcr, "incremental_clv_mean"])
+    assert after.loc[fcr, "roi_mean"] - before.loc[fcr, "roi_mean"] == pytest.approx(
+        change / before.loc[fcr, "cost_pv"], rel=1e-4)
+    assert after.loc[fcr, "roi_mean"] > before.loc[fcr, "roi_mean"]
+    record = json.loads((served / "run.json").read_text())
+    assert record["parameters"]["cost_per_contact"] == {"phone": 6.0, "store": 4.0,
+                                                        "default": 2.0}
+    contact = record["models"]["contact_model"]
+    assert contact["params"]["contact[fcr_rate]"] < 0 and contact["dispersion"] > 0
+    capsys.readouterr()
+    assert main(["roi", *_args(d, tmp_path / "x", "--contact-covariates", "fcr_rate")]) == 2
+    assert "--contact-covariates needs --cost-per-contact" in capsys.readouterr().err
+    assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "phone=6")]) == 2
+    assert "--contact-channel-col" in capsys.readouterr().err
+    assert main(["roi", *_args(d, tmp_path / "x", "--cost-per-contact", "cheap")]) == 2
+    assert "--cost-per-contact must be" in capsys.readouterr().err
+
+
 def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_path, capsys,
                                                             monkeypatch) -> None:
     """A target that tried to reach os.system through pandas' eval is refused before any work."""
@@ -105,3 +139,41 @@ def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_pat
     assert "unexpected character '@'" in err and "Traceback" not in err
     assert not (tmp_path / "PWNED").exists()
     assert not (out / "report.html").exists()
+
+
+def _documented_report_command() -> list[str]:
+    """The `clv report` command of the README, as a list of arguments."""
+    import shlex
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    lines = next(b for b in blocks if "clv report" in b and "examples/investments.toml" in b)
+    command = re.search(r"\.venv/bin/clv (report .*?)(?:\n(?!\s)|$)",
+                        lines.replace("\\\n", " "), re.S)
+    assert command is not None
+    return shlex.split(command.group(1))
+
+
+def test_the_documented_report_command_runs(world_files, tmp_path) -> None:
+    """README: `make demo` writes out/cx_world/, then `clv report ... examples/investments.toml`."""
+    _, world = world_files
+    cx_world = tmp_path / "out" / "cx_world"     # what the demo writes, on a smaller world
+    cx_world.mkdir(parents=True)
+    world.transactions.to_csv(cx_world / "transactions.csv", index=False)
+    world.cx_events.to_csv(cx_world / "cx_events.csv", index=False)
+    world.customers.to_csv(cx_world / "customers.csv", index=False)
+    args = _documented_report_command()
+    assert args[0] == "report" and "examples/investments.toml" in args
+    repo = Path(__file__).parents[2]
+    args = [str(tmp_path / a) if a.startswith("out/") else
+            str(repo / a) if a.startswith("examples/") else
+            str(tmp_path / a) if a == "roi/" else a for a in args]
+    assert main([*args, "--draws", "20", "--quiet"]) == 0
+    out = tmp_path / "roi"
+    table = pd.read_csv(out / "roi.csv").set_index("investment")
+    assert len(table) == 5 and table.loc["first-contact-resolution", "gain_service_cost"] > 0
+    doc = (out / "report.html").read_text(encoding="utf-8")
+    assert "First-contact resolution" in doc and "€" in doc   # labels and currency
+    assert "customers who contacted service" in doc
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["budget"] == 20000

@@ -248,6 +248,10 @@ def test_demo_report_command_reproduces_its_roi_table(tmp_path, monkeypatch) -> 
     rerun = _table(tmp_path / "rerun")
     assert list(rerun.index) == list(demo_table.index)
     assert demo_table.loc[REFERRAL, "gain_acquisition"] > 0
+    # the demo values the cost to serve: first-contact resolution shows its contact saving
+    fcr = demo_table.loc["First-contact resolution"]
+    assert fcr["gain_service_cost"] > 0 and fcr["service_cost_grade"] == "C"
+    assert record["budget"] > 0 and (out / "report.html").exists()
     pd.testing.assert_series_equal(rerun.loc[REFERRAL, COMPARED].astype(float),
                                    demo_table.loc[REFERRAL, COMPARED].astype(float), rtol=1e-10)
     # existing-customer investments go through transactions read back from CSV

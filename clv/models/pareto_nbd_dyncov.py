@@ -1,0 +1,521 @@
+r"""Pareto/NBD with time-varying covariates (Bachmann, Meierer & Näf 2021).
+
+The extended Pareto/NBD of [BMN2021]_ (CLVTools' ``pnbd()`` with dynamic
+covariates): the purchase and dropout rates are multiplied by
+:math:`e^{\gamma_p^\top x_p(t)}` and :math:`e^{\gamma_d^\top x_d(t)}`,
+where the covariates are constant within each period of the data's time
+unit and may differ across customers and periods (seasons, campaigns, a
+dated change in service).  The likelihood and its derivation are in
+:mod:`clv.models._pareto_nbd_dyncov_math`; the data layout in
+:mod:`clv.models._dyncov_data`.
+
+Usage::
+
+    data = time_varying_data(transactions, covariates, columns=["season", "nps"],
+                             observation_end="2006-12-31", time_unit="W")
+    model = ParetoNBDDynamicModel(purchase_covariates=["season"],
+                                  dropout_covariates=["nps"]).fit(data)
+    path = future_covariates(data, start="2007-03-04", periods=8, add={"nps": 1.0})
+    model.predict(data, horizon=26, path=path)
+
+References
+----------
+.. [BMN2021] Bachmann, P., Meierer, M., & Näf, J. (2021). The role of
+   time-varying contextual factors in latent attrition models for customer
+   base analysis. Marketing Science, 40(4), 783-809.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from clv._typing import FloatArray
+from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.models import _pareto_nbd_dyncov_math as _math
+from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
+from clv.persistence import JsonModel
+
+__all__ = [
+    "ParetoNBDDynamicModel",
+    "TimeVaryingData",
+    "future_covariates",
+    "simulate_transactions",
+    "time_varying_data",
+]
+
+_BASE = ("r", "alpha", "s", "beta")
+_BOUND = 20.0  # search box of log base parameters and coefficients
+
+
+class _TimeVaryingModel(JsonModel):
+    """Shared machinery of the time-varying models: parameters, fit, summary, files.
+
+    A subclass declares ``_base`` (names of the positive base parameters),
+    ``_static`` (the static model whose fit gives starting values),
+    ``_make_arrays(data)``, ``_ll(base, gp, gd, arrays)`` and
+    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``.
+    """
+
+    _base: tuple[str, ...] = ()
+
+    def __init__(self, *, purchase_covariates: Sequence[str] = (),
+                 dropout_covariates: Sequence[str] = ()) -> None:
+        for name, cols in (("purchase", purchase_covariates), ("dropout", dropout_covariates)):
+            if isinstance(cols, str) or len(set(cols)) != len(cols):
+                raise ValueError(f"{name}_covariates must be a sequence of distinct column "
+                                 f"names, got {cols!r}.")
+        self.purchase_covariates = list(purchase_covariates)
+        self.dropout_covariates = list(dropout_covariates)
+
+    # ------------------------------------------------------------------ parameters
+    def _param_names(self) -> list[str]:
+        return ([*self._base] + [f"purchase[{c}]" for c in self.purchase_covariates]
+                + [f"dropout[{c}]" for c in self.dropout_covariates])
+
+    def _split(self, values: Any) -> tuple[tuple[float, ...], FloatArray, FloatArray]:
+        v = np.asarray(values, dtype=np.float64)
+        kp, nb = len(self.purchase_covariates), len(self._base)
+        return tuple(float(a) for a in v[:nb]), v[nb:nb + kp], v[nb + kp:]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) "
+                                 f"first (or {type(self).__name__}.from_json(path)).")
+
+    def _make_arrays(self, data: TimeVaryingData) -> Any:
+        raise NotImplementedError
+
+    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
+        raise NotImplementedError
+
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
+                 ) -> tuple[FloatArray, FloatArray]:
+        raise NotImplementedError
+
+    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
+        raise NotImplementedError
+
+    def _arrays(self, data: TimeVaryingData) -> Any:
+        if not isinstance(data, TimeVaryingData):
+            raise DataError([Problem(None, f"expected TimeVaryingData, got {type(data).__name__}",
+                                     "build it with clv.models.time_varying_data(...)")],
+                            what=f"the data passed to {type(self).__name__}")
+        return self._make_arrays(data)
+
+    def log_likelihood(self, data: TimeVaryingData, params: Any = None) -> pd.Series:
+        """Per-customer log-likelihood at ``params`` (default: the fitted values)."""
+        if params is None:
+            self._check_fitted()
+            params = self.params_.to_numpy()
+        base, gp, gd = self._split(params)
+        ll = self._ll(base, gp, gd, self._arrays(data))
+        return pd.Series(ll, index=data.customer_ids, name="log_likelihood")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: TimeVaryingData, *, initial_params: Mapping[str, float] | None = None,
+            n_starts: int = 1, random_state: int | np.random.Generator | None = None) -> Self:
+        """Estimate the parameters by maximum likelihood.
+
+        Optimises log base parameters and the coefficients with L-BFGS-B,
+        starting from the static model's fit with coefficients 0; extra
+        starts are seeded perturbations of it.
+        """
+        arrays = self._arrays(data)
+        n = data.n_customers
+        names = self._param_names()
+        nb = len(self._base)
+        start = self._start(data, initial_params)
+        u0 = np.concatenate([np.log(start[:nb]), start[nb:]])
+
+        def objective(u: FloatArray) -> tuple[float, FloatArray]:
+            theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
+            base, gp, gd = self._split(theta)
+            with np.errstate(all="ignore"):  # far from the optimum; non-finite -> rejected
+                ll, grad = self._ll_grad(base, gp, gd, arrays)
+                value = -float(np.sum(ll)) / n
+                g = -grad.sum(axis=1) / n
+            g[:nb] *= theta[:nb]
+            if not (np.isfinite(value) and np.all(np.isfinite(g))):
+                return 1e10, np.zeros_like(u)
+            return value, g
+
+        rng = np.random.default_rng(random_state)
+        bounds = [(-_BOUND, _BOUND)] * len(names)
+        best = None
+        for k in range(max(1, int(n_starts))):
+            u_start = u0 if k == 0 else u0 + rng.normal(0.0, 0.3, u0.size)
+            res = optimize.minimize(objective, u_start, jac=True, method="L-BFGS-B",
+                                    bounds=bounds, options={"maxiter": 3000, "ftol": 1e-15,
+                                                            "gtol": 1e-9})
+            if best is None or res.fun < best.fun:
+                best = res
+        assert best is not None
+        u = best.x
+        hess = _hessian(lambda v: objective(v)[1], u) * n
+        theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
+        jac = np.concatenate([theta[:nb], np.ones(u.size - nb)])
+        ok = bool(np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0))
+        cov = (np.linalg.inv(hess) * np.outer(jac, jac) if ok
+               else np.full((u.size, u.size), np.nan))
+        grad_norm = float(np.max(np.abs(objective(u)[1])))
+        at_bound = [names[j] for j in np.flatnonzero(np.abs(u) >= _BOUND - 1e-6)]
+        self.converged_ = bool(ok and grad_norm < 1e-5 and not at_bound)
+        if at_bound:
+            warnings.warn(f"{type(self).__name__}: {at_bound} ran to the search bound "
+                          f"(|log| or |coefficient| = {_BOUND:g}): the likelihood keeps rising "
+                          "towards infinity there, so no finite maximum-likelihood estimate "
+                          "exists for it. Drop that covariate from that process or add "
+                          "information.", ConvergenceWarning, stacklevel=2)
+        elif not self.converged_:
+            warnings.warn(f"{type(self).__name__}: the optimiser stopped with max |gradient| "
+                          f"{grad_norm:.2g} per customer and a Hessian that is "
+                          f"{'' if ok else 'not '}positive definite ({best.message}). "
+                          "Check summary(), try initial_params or n_starts > 1.",
+                          ConvergenceWarning, stacklevel=2)
+        self.params_ = pd.Series(theta, index=names, name="coef", dtype=np.float64)
+        self.covariance_ = pd.DataFrame(cov, index=names, columns=names)
+        self.log_likelihood_ = -float(best.fun) * n
+        self.n_customers_ = n
+        self.time_unit_ = data.time_unit
+        self.n_iterations_ = int(best.nit)
+        return self
+
+    def _start(self, data: TimeVaryingData, initial: Mapping[str, float] | None) -> FloatArray:
+        names = self._param_names()
+        k = len(names)
+        if initial is not None:
+            unknown = set(initial) - set(names)
+            if unknown:
+                raise ValueError(f"initial_params has unknown names {sorted(unknown)}; valid "
+                                 f"names are {names}.")
+        nb = len(self._base)
+        if initial is not None and all(n in initial for n in self._base):
+            base = [float(initial[n]) for n in self._base]
+        else:
+            rfm = pd.DataFrame({"frequency": data.frequency, "recency": data.recency,
+                                "T": data.T})
+            with warnings.catch_warnings():  # a rough start is enough
+                warnings.simplefilter("ignore")
+                base = self._static_start(rfm)
+        start = np.zeros(k)
+        start[:nb] = base
+        for j, n in enumerate(names[nb:], start=nb):
+            start[j] = float((initial or {}).get(n, 0.0))
+        return start
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Estimate, delta-method standard error and a ``1 - alpha`` interval per parameter.
+
+        Intervals of the positive base parameters are computed on the log
+        scale; coefficients get ``coef ± z·se``.
+        """
+        self._check_fitted()
+        z = float(special.ndtri(1 - alpha / 2))
+        coef = self.params_.to_numpy()
+        se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0, None))
+        is_base = np.arange(coef.size) < len(self._base)
+        with np.errstate(all="ignore"):
+            lower = np.where(is_base, coef * np.exp(-z * se / coef), coef - z * se)
+            upper = np.where(is_base, coef * np.exp(z * se / coef), coef + z * se)
+        return pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
+                            index=pd.Index(self.params_.index, name="param"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as a JSON-serialisable document."""
+        self._check_fitted()
+        return {
+            "init": {"purchase_covariates": self.purchase_covariates,
+                     "dropout_covariates": self.dropout_covariates},
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "covariance": self.covariance_.to_numpy().tolist(),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "converged": self.converged_,
+            "time_unit": self.time_unit_,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        try:
+            model = cls(**dict(doc["init"]))
+            names = model._param_names()
+            model.params_ = pd.Series([float(doc["params"][n]) for n in names], index=names,
+                                      name="coef", dtype=np.float64)
+            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
+            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
+            model.log_likelihood_ = float(doc["log_likelihood"])
+            model.n_customers_ = doc["n_customers"]
+            model.converged_ = bool(doc["converged"])
+            model.time_unit_ = doc.get("time_unit")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
+                                 f"({type(exc).__name__}: {exc}). Refit and save it again."
+                                 ) from None
+        return model
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"<{name} (unfitted)>"
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return (f"<{name} fitted on {self.n_customers_} customers: {ps}, "
+                f"log-likelihood={self.log_likelihood_:.2f}>")
+
+
+class ParetoNBDDynamicModel(_TimeVaryingModel):
+    r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.
+
+    :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
+    :math:`\mu_i(t) = \mu_{0i} e^{\gamma_d^\top x_d(t)}`,
+    :math:`\lambda_0 \sim \mathrm{Gamma}(r, \alpha)`,
+    :math:`\mu_0 \sim \mathrm{Gamma}(s, \beta)`.  A positive coefficient
+    raises the purchase (dropout) rate while the covariate is up.  With
+    covariates constant over time this is the static-covariate Pareto/NBD
+    (:class:`clv.models.ParetoNBDModel`, same sign convention and base
+    parameters); with all coefficients 0 it is the plain Pareto/NBD.
+
+    Parameters
+    ----------
+    purchase_covariates, dropout_covariates : sequence of str
+        Covariate columns of the :class:`~clv.models._dyncov_data.TimeVaryingData`
+        acting on each process; coefficients ``purchase[col]``, ``dropout[col]``.
+
+    Attributes
+    ----------
+    params_ : Series
+        ``r, alpha, s, beta`` then the coefficients.
+    covariance_ : DataFrame
+        Delta-method covariance (inverse numerical Hessian in log-parameters).
+    log_likelihood_ : float
+    converged_ : bool
+    n_customers_ : int
+    time_unit_ : str
+    """
+
+    _base = _BASE
+
+    def _make_arrays(self, data: TimeVaryingData) -> _math.DynCovArrays:
+        return data.arrays(self.purchase_covariates, self.dropout_covariates)
+
+    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
+        return _math.log_likelihood(base, gp, gd, arrays)
+
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
+                 ) -> tuple[FloatArray, FloatArray]:
+        return _math.log_likelihood_gradient(base, gp, gd, arrays)
+
+    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
+        from clv.models.pareto_nbd import ParetoNBDModel
+
+        return list(ParetoNBDModel().fit(rfm).params_.to_numpy())
+
+    # ------------------------------------------------------------------ predictions
+    def _future(self, data: TimeVaryingData, horizon: float, path: pd.DataFrame | None,
+                customer_id_col: str, cov_date_col: str) -> _math.FutureArrays:
+        return data.future(horizon, self.purchase_covariates, self.dropout_covariates, path,
+                           customer_id_col=customer_id_col, cov_date_col=cov_date_col)
+
+    def probability_alive(self, data: TimeVaryingData, t: float = 0.0,
+                          path: pd.DataFrame | None = None, *,
+                          customer_id_col: str = "customer_id",
+                          cov_date_col: str = "cov_date") -> pd.Series:
+        """P(alive) at ``observation_end + t`` given each history and the future path.
+
+        ``path`` as in :meth:`TimeVaryingData.future` (default: the last
+        covariate values carried forward).
+        """
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        arrays = self._arrays(data)
+        future = (self._future(data, t, path, customer_id_col, cov_date_col)
+                  if t > 0 else None)
+        values = _math.probability_alive(base, gp, gd, arrays, future, float(t))
+        return pd.Series(values, index=data.customer_ids, name="probability_alive")
+
+    def expected_purchases(self, t: float, data: TimeVaryingData,
+                           path: pd.DataFrame | None = None, *,
+                           customer_id_col: str = "customer_id",
+                           cov_date_col: str = "cov_date") -> pd.Series:
+        """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        future = self._future(data, t, path, customer_id_col, cov_date_col)
+        values = _math.expected_purchases(base, gp, gd, self._arrays(data), future, float(t))
+        return pd.Series(values, index=data.customer_ids, name="expected_purchases")
+
+    def expected_discounted_purchases(self, t: float, data: TimeVaryingData,
+                                      discount_rate: float,
+                                      path: pd.DataFrame | None = None, *,
+                                      customer_id_col: str = "customer_id",
+                                      cov_date_col: str = "cov_date") -> pd.Series:
+        """Discounted expected purchases over the next ``t`` periods (DECT).
+
+        ``discount_rate`` per period: a purchase ``u`` periods ahead counts
+        :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
+        """
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        future = self._future(data, t, path, customer_id_col, cov_date_col)
+        values = _math.expected_discounted_purchases(base, gp, gd, self._arrays(data), future,
+                                                     float(t), float(discount_rate))
+        return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
+
+    def predict(self, data: TimeVaryingData, horizon: float,
+                path: pd.DataFrame | None = None, *, discount_rate: float | None = None,
+                customer_id_col: str = "customer_id",
+                cov_date_col: str = "cov_date") -> pd.DataFrame:
+        """Per-customer predictions over ``horizon`` periods after ``observation_end``.
+
+        Returns
+        -------
+        DataFrame
+            Index: customer id.  Columns ``probability_alive`` (at
+            observation_end), ``probability_alive_end`` (at the horizon's
+            end), ``expected_purchases`` and, with ``discount_rate``,
+            ``expected_discounted_purchases``.
+        """
+        kw = {"customer_id_col": customer_id_col, "cov_date_col": cov_date_col}
+        out = pd.DataFrame({
+            "probability_alive": self.probability_alive(data),
+            "probability_alive_end": self.probability_alive(data, horizon, path, **kw),
+            "expected_purchases": self.expected_purchases(horizon, data, path, **kw),
+        })
+        if discount_rate is not None:
+            out["expected_discounted_purchases"] = self.expected_discounted_purchases(
+                horizon, data, discount_rate, path, **kw)
+        return out
+
+
+def _hessian(grad: Any, u: FloatArray) -> FloatArray:
+    """Central differences of an analytic gradient, symmetrised."""
+    k = u.size
+    h = 1e-5 * np.maximum(1.0, np.abs(u))
+    H = np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        H[:, i] = (grad(u + e) - grad(u - e)) / (2 * h[i])
+    return (H + H.T) / 2
+
+
+def simulate_transactions(
+    params: Mapping[str, float],
+    covariates: pd.DataFrame,
+    first_purchase: pd.Series,
+    *,
+    end: Any,
+    purchase_covariates: Sequence[str] = (),
+    dropout_covariates: Sequence[str] = (),
+    customer_id_col: str = "customer_id",
+    cov_date_col: str = "cov_date",
+    date_col: str = "date",
+    time_unit: str = "W",
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate a transaction log under the time-varying Pareto/NBD.
+
+    Vectorised over customers and periods: a customer's purchases are a
+    Poisson process on the purchase clock :math:`\\lambda_0 B(t)` (uniform
+    points on :math:`[0, \\lambda_0 B(\\text{end})]` mapped back through the
+    piecewise-linear :math:`B`), the lifetime ends where
+    :math:`\\mu_0 D(\\tau)` reaches an Exp(1) draw.
+
+    Parameters
+    ----------
+    params : mapping
+        ``r, alpha, s, beta`` and ``purchase[col]`` / ``dropout[col]``
+        coefficients (missing coefficients are 0).
+    covariates : DataFrame
+        Long layout (customer id, period start, covariate columns) covering
+        each customer from the first purchase to ``end``.
+    first_purchase : Series
+        First purchase time per customer (index: customer id).
+    end : date-like
+        Simulate up to this time.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    transactions : DataFrame
+        ``customer_id_col``, ``date_col`` (the first purchase included).
+    latent : DataFrame
+        Per customer ``lambda``, ``mu`` and ``death`` (timestamp; NaT if
+        alive at ``end``).
+    """
+    unit_ns = _unit(time_unit).value
+    end_ns = pd.Timestamp(end).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+    ids = first_purchase.index.to_numpy()
+    n = ids.size
+    first_ns = pd.to_datetime(first_purchase).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    cust = pd.Index(ids).get_indexer(covariates[customer_id_col])
+    keep = cust >= 0
+    c_ns = pd.to_datetime(covariates[cov_date_col]).to_numpy(
+        dtype="datetime64[ns]").astype(np.int64)[keep]
+    cust = cust[keep]
+
+    def mult(cols: Sequence[str], prefix: str) -> FloatArray:
+        eta = np.zeros(keep.sum())
+        for c in cols:
+            eta += float(params.get(f"{prefix}[{c}]", 0.0)) * covariates[c].to_numpy(
+                dtype=np.float64)[keep]
+        return np.exp(eta)
+
+    a, c = mult(purchase_covariates, "purchase"), mult(dropout_covariates, "dropout")
+    order = np.lexsort((c_ns, cust))
+    cust, c_ns, a, c = cust[order], c_ns[order], a[order], c[order]
+    horizon = (end_ns - first_ns) / unit_ns
+    lo = np.clip((c_ns - first_ns[cust]) / unit_ns, 0.0, horizon[cust])
+    hi = np.clip((c_ns - first_ns[cust]) / unit_ns + 1.0, 0.0, horizon[cust])
+    length = hi - lo
+    covered = np.bincount(cust, weights=length, minlength=n)
+    if np.any(covered < horizon - 1e-9):
+        raise DataError([Problem(cov_date_col, "does not cover every customer from the first "
+                                 "purchase to `end`", "add the missing periods")],
+                        what="the covariates passed to simulate_transactions")
+    lam = rng.gamma(float(params["r"]), 1.0 / float(params["alpha"]), size=n)
+    mu = rng.gamma(float(params["s"]), 1.0 / float(params["beta"]), size=n)
+    # global running sums of the clocks: monotone across customers, so one searchsorted
+    Bg = np.cumsum(a * length)
+    Dg = np.cumsum(c * length)
+    row_end = np.cumsum(np.bincount(cust, minlength=n))
+    row_start = row_end - np.bincount(cust, minlength=n)
+    B_start = np.where(row_start > 0, Bg[np.maximum(row_start - 1, 0)], 0.0)
+    D_start = np.where(row_start > 0, Dg[np.maximum(row_start - 1, 0)], 0.0)
+    D_total = Dg[row_end - 1] - D_start
+    # death when D(tau) reaches an Exp(1) draw / mu (never for mu = 0, e.g. s = 0)
+    target = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
+    dies = target < D_total
+    death = np.full(n, np.inf)
+    if dies.any():
+        g = D_start[dies] + target[dies]
+        row = np.searchsorted(Dg, g, side="left")
+        prev = np.where(row > 0, Dg[np.maximum(row - 1, 0)], 0.0)
+        death[dies] = lo[row] + (g - prev) / c[row]
+    stop = np.minimum(death, horizon)
+    # purchase clock at the stop time
+    b_stop = np.bincount(cust, weights=np.clip(stop[cust] - lo, 0.0, length) * a, minlength=n)
+    counts = rng.poisson(lam * b_stop)
+    owner = np.repeat(np.arange(n), counts)
+    g = B_start[owner] + (1.0 - rng.random(owner.size)) * b_stop[owner]
+    row = np.minimum(np.searchsorted(Bg, g, side="left"), cust.size - 1)
+    prev = np.where(row > 0, Bg[np.maximum(row - 1, 0)], 0.0)
+    t = lo[row] + (g - prev) / a[row]
+    times = np.concatenate([first_ns, first_ns[owner] + np.rint(t * unit_ns).astype(np.int64)])
+    who = np.concatenate([np.arange(n), owner])
+    tx = pd.DataFrame({customer_id_col: ids[who], date_col: pd.to_datetime(times)})
+    tx = tx.sort_values([customer_id_col, date_col], kind="stable").reset_index(drop=True)
+    death_ts = pd.to_datetime(np.where(np.isfinite(death),
+                                       first_ns + np.rint(np.where(np.isfinite(death), death, 0)
+                                                          * unit_ns).astype(np.int64),
+                                       np.iinfo(np.int64).min))
+    latent = pd.DataFrame({"lambda": lam, "mu": mu, "death": death_ts},
+                          index=pd.Index(ids, name=customer_id_col))
+    return tx, latent
