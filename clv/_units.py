@@ -67,7 +67,7 @@ _BASE_DAYS: Mapping[str, float] = {
     "Y": DAYS_PER_YEAR,
 }
 _BASE_NAMES = {"h": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
-_ALIASES = {"W-SUN": "W", "H": "h", "A": "Y", "ME": "M", "QE": "Q", "YE": "Y"}
+_ALIASES = {"W-SUN": "W", "A": "Y", "ME": "M", "QE": "Q", "YE": "Y"}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)?\s*([A-Za-z-]+)\s*$")
 #: relative tolerance when comparing period lengths (CSV round trips of floats are exact;
 #: this only absorbs arithmetic like 7 * (1/24) * 24).
@@ -131,7 +131,7 @@ def parse_time_unit(value: Any) -> TimeUnit:
     ----------
     value : str or TimeUnit
         E.g. ``"W"``, ``"7D"``, ``"30D"``, ``"h"``, ``"M"``. pandas spellings
-        ``"W-SUN"``, ``"H"``, ``"ME"``, ``"A"`` are accepted.
+        ``"W-SUN"``, ``"ME"``, ``"A"`` are accepted.
 
     Returns
     -------

@@ -313,16 +313,17 @@ def calibration_holdout_split(
 
 def _period_plan(time_unit: object, time_scaler: object, *,
                  subday: bool = False) -> tuple[str, float, TimeUnit]:
-    """(calendar unit purchases are counted in, divisor of the durations, unit of the result)."""
+    """(calendar unit purchases are counted in, divisor of the durations, unit of the result).
+
+    ``time_unit`` is a unit of :func:`~clv.data.transactions.check_time_unit` or a
+    multiple of one (``"7D"``); anything else gets that function's message.
+    """
     try:
         unit = parse_time_unit(time_unit)
-        base = check_time_unit(unit.base, subday=subday)
     except ValueError:
-        raise ValueError(
-            f"time_unit={time_unit!r} is not supported: rfm_summary counts purchases in "
-            "calendar D, W, M, Q or Y periods (day, week Monday-Sunday, month, quarter, year) "
-            "and accepts multiples of them ('7D', '30D') or time_scaler=."
-        ) from None
+        check_time_unit(time_unit, subday=subday)  # raises the data layer's message
+        raise
+    base = check_time_unit(unit.base, subday=subday)
     try:
         scaler = float(time_scaler)  # type: ignore[arg-type]
     except (TypeError, ValueError):
