@@ -36,11 +36,23 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/mypy_gate.py
 
-docs: $(STAMP)
+# KaTeX for the docs' equations, from the npm package (pinned), copied into the site at
+# build time: the built site needs no network. Not committed (docs/_vendor is ignored).
+KATEX_VERSION := 0.16.22
+KATEX_DIR     := docs/_vendor/katex
+
+$(KATEX_DIR)/katex.min.js:
+	rm -rf build/npm && mkdir -p build/npm $(KATEX_DIR)
+	npm install --silent --no-save --no-audit --no-fund --prefix build/npm katex@$(KATEX_VERSION)
+	cp build/npm/node_modules/katex/dist/katex.min.css $(KATEX_DIR)/
+	cp -r build/npm/node_modules/katex/dist/fonts $(KATEX_DIR)/
+	cp build/npm/node_modules/katex/dist/katex.min.js $(KATEX_DIR)/
+
+docs: $(STAMP) $(KATEX_DIR)/katex.min.js
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) out site .pytest_cache
+	rm -rf $(VENV) out site .pytest_cache docs/_vendor build/npm

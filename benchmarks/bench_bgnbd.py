@@ -79,7 +79,7 @@ def main() -> None:
     def score_ours() -> None:
         model.expected_purchases(52, big)
         model.probability_alive(big)
-        customer_lifetime_value(model, spend, big, horizon=52, discount_rate=0.002)
+        customer_lifetime_value(model, spend, big, horizon=52, discount_rate_per_period=0.002)
 
     def score_theirs() -> None:
         lt.conditional_expected_number_of_purchases_up_to_time(

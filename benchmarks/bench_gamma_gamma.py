@@ -98,7 +98,8 @@ def main() -> None:
                 time=horizon, discount_rate=0.01, freq="M")
 
         def ours(horizon: int = horizon) -> pd.Series:
-            return customer_lifetime_value(bg, spend, cdnow, horizon=horizon, discount_rate=0.01)
+            return customer_lifetime_value(bg, spend, cdnow, horizon=horizon,
+                                           discount_rate_per_period=0.01)
 
         np.testing.assert_allclose(ours().to_numpy(), ref().to_numpy(), rtol=1e-10)
         rows.append(_row(f"CLV, horizon {horizon} (CDNOW, 2,357)",

@@ -58,15 +58,14 @@ def _whole(value: Any, name: str, *, minimum: int) -> int:
     return round(float(value))
 
 
-def _rate(discount_rate: Any) -> float:
-    try:
-        d = float(discount_rate)
-    except (TypeError, ValueError):
-        d = float("nan")
-    if not (np.isfinite(d) and d >= 0):
-        raise ValueError(f"discount_rate must be a finite number >= 0 (per period of the data), "
-                         f"got {discount_rate!r}.")
-    return d
+def _rate(annual: Any, per_period: Any, old: Any, unit: Any) -> float:
+    """The per-period rate: annual by default (converted once), or per period by name."""
+    from clv._rates import resolve_discount_rate
+
+    return resolve_discount_rate(annual_discount_rate=annual, discount_rate_per_period=per_period,
+                                 discount_rate=old, time_unit=unit, stacklevel=3).per_period
+
+
 
 
 def _per_period(value: Any, horizon: int, name: str) -> np.ndarray:
@@ -82,8 +81,10 @@ def _per_period(value: Any, horizon: int, name: str) -> np.ndarray:
 
 
 def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int | ArrayLike,
-                       discount_rate: float, margin: float = 1.0,
-                       include_first_purchase: bool = True) -> float | np.ndarray:
+                       annual_discount_rate: float | None = None,
+                       discount_rate_per_period: float | None = None, margin: float = 1.0,
+                       include_first_purchase: bool = True, time_unit: str | None = None,
+                       discount_rate: float | None = None) -> float | np.ndarray:
     r"""Expected discounted value of a brand-new customer, at the time of acquisition.
 
     .. math::
@@ -107,12 +108,20 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
         Periods after acquisition (>= 0). An array gives one value per entry,
         e.g. ``H - np.arange(1, H + 1)`` for the periods each future cohort
         has left within a horizon of ``H`` (see the module docstring).
-    discount_rate : float
-        Per period, >= 0.
+    annual_discount_rate : float, optional
+        Annual rate (default 10 %), converted exactly to the period
+        (:func:`clv.value.resolve_discount_rate`); needs the period, from
+        ``time_unit=`` or the model's ``time_unit_``.
+    discount_rate_per_period : float, optional
+        Rate per period, >= 0, used as is (instead of the annual rate).
     margin : float, default 1.0
         Share of spend that is profit.
     include_first_purchase : bool, default True
         Count the acquisition purchase itself.
+    time_unit : str, optional
+        Period of the horizon when the model carries none.
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
 
     Returns
     -------
@@ -127,9 +136,10 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
     >>> class Spend:  # anything with expected_spend_new_customer(), e.g. GammaGammaModel
     ...     def expected_spend_new_customer(self):
     ...         return 35.0
-    >>> round(new_customer_value(purchases, Spend(), horizon=52, discount_rate=0.0), 2)
+    >>> round(new_customer_value(purchases, Spend(), horizon=52, discount_rate_per_period=0.0), 2)
     85.54
-    >>> new_customer_value(purchases, Spend(), horizon=[0, 52], discount_rate=0.0).round(2).tolist()
+    >>> new_customer_value(purchases, Spend(), horizon=[0, 52],
+    ...                    discount_rate_per_period=0.0).round(2).tolist()
     [35.0, 85.54]
     """
     h = np.asarray(horizon)
@@ -137,7 +147,8 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
     flat = np.atleast_1d(h).astype(np.float64)
     if flat.size == 0 or not np.all(np.isfinite(flat) & (flat >= 0) & (flat == np.round(flat))):
         raise ValueError(f"horizon must be whole numbers of periods >= 0, got {horizon!r}.")
-    d = _rate(discount_rate)
+    d = _rate(annual_discount_rate, discount_rate_per_period, discount_rate,
+              time_unit or getattr(transaction_model, "time_unit_", None))
     g = float(margin)
     if not (np.isfinite(g) and g > 0):
         raise ValueError(f"margin must be a finite number > 0, got {margin!r}.")
@@ -211,11 +222,14 @@ def customer_equity(
     acquisition_model: Any = None,
     *,
     horizon: int,
-    discount_rate: float,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
     value_per_new_customer: float | ArrayLike = 0.0,
     acquisition_cost: float | ArrayLike = 0.0,
     start_period: int | None = None,
     covariates: pd.DataFrame | None = None,
+    time_unit: str | None = None,
+    discount_rate: float | None = None,
 ) -> CustomerEquity:
     r"""Customer equity: existing customers' CLV plus the discounted net value of future cohorts.
 
@@ -230,8 +244,12 @@ def customer_equity(
         future period (length ``horizon``), or ``None`` (no acquisition).
     horizon : int
         Number of future periods, >= 1, in the data's time unit.
-    discount_rate : float
-        Per period, >= 0.
+    annual_discount_rate : float, optional
+        Annual rate (default 10 %), converted exactly to the period; the period
+        comes from ``time_unit=``, the acquisition model's ``time_unit_`` or
+        ``existing_clv.attrs`` (a Series from :func:`clv.value.customer_lifetime_value`).
+    discount_rate_per_period : float, optional
+        Rate per period, >= 0, used as is (instead of the annual rate).
     value_per_new_customer : float or array_like
         Value of one new customer at acquisition (already discounted to that
         time), e.g. from :func:`new_customer_value`; one number for every
@@ -243,6 +261,10 @@ def customer_equity(
         first period after its calibration (``n_periods_ + 1``).
     covariates : DataFrame, optional
         Covariates of the forecast periods, for models with covariates.
+    time_unit : str, optional
+        Period of the horizon when no input carries one.
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
 
     Returns
     -------
@@ -252,15 +274,18 @@ def customer_equity(
 
     Examples
     --------
-    >>> ce = customer_equity([120.0, 80.0], [10.0, 10.0], horizon=2, discount_rate=0.1,
-    ...                      value_per_new_customer=50.0, acquisition_cost=20.0)
+    >>> ce = customer_equity([120.0, 80.0], [10.0, 10.0], horizon=2,
+    ...                      discount_rate_per_period=0.1, value_per_new_customer=50.0,
+    ...                      acquisition_cost=20.0)
     >>> ce.cash_flows["discounted"].round(2).tolist()
     [272.73, 247.93]
     >>> round(ce.total, 2) == round(200.0 + 300.0 / 1.1 + 300.0 / 1.1**2, 2)
     True
     """
     h = _whole(horizon, "horizon", minimum=1)
-    d = _rate(discount_rate)
+    unit = (time_unit or getattr(acquisition_model, "time_unit_", None)
+            or getattr(existing_clv, "attrs", {}).get("time_unit"))
+    d = _rate(annual_discount_rate, discount_rate_per_period, discount_rate, unit)
     existing_values = np.asarray(existing_clv, dtype=np.float64)
     if not np.all(np.isfinite(existing_values)):
         raise ValueError("existing_clv has missing or infinite values; score every customer first.")

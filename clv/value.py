@@ -14,8 +14,11 @@ repeat purchases in the next :math:`t` periods given the customer's history,
 (assumed independent of the number of purchases, as in the Gamma-Gamma model),
 and :math:`d` the discount rate **per period** of the data (weeks for a weekly
 RFM frame). There are no hidden month factors: ``horizon=52`` on weekly data is
-one year, and an annual rate :math:`d_{year}` is ``(1 + d_year) ** (1 / 52) - 1``
-per week.
+one year. Rates are given **annually** (``annual_discount_rate=0.10``) and
+converted once, exactly, to the period of the data:
+:math:`d = (1 + r)^{\text{period}/\text{year}} - 1` with a mean Gregorian year
+of 365.2425 days (:func:`clv.data.rate_per_period`); a per-period rate is asked
+for by name (``discount_rate_per_period=``).
 
 References
 ----------
@@ -26,22 +29,48 @@ References
 
 from __future__ import annotations
 
+import logging
 import numbers
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from clv.exceptions import ClvWarning, DataError, Problem
+from clv._rates import (
+    DEFAULT_ANNUAL_DISCOUNT_RATE,
+    DEFAULT_MARGIN,
+    DiscountRate,
+    resolve_discount_rate,
+)
+from clv._units import PERIOD_DAYS, TimeUnit, check_same_period, data_time_unit, with_time_unit
 from clv.models._mle import unique_rows
 
-__all__ = ["customer_lifetime_value", "customer_lifetime_value_table"]
+__all__ = [  # the rate names live in clv._rates (shared with clv.equity); public here
+    "DEFAULT_ANNUAL_DISCOUNT_RATE",
+    "DEFAULT_MARGIN",
+    "DiscountRate",
+    "customer_lifetime_value",
+    "customer_lifetime_value_table",
+    "resolve_discount_rate",
+]
+
+logger = logging.getLogger(__name__)
+
 
 _RFM = ("frequency", "recency", "T")
 _MAX_CELLS = 2_000_000  # customers × grid points evaluated at once (bounds memory)
-#: discount rates per period above this probably are annual rates applied per week or month.
-HIGH_DISCOUNT_RATE = 0.5
+def _validate(horizon: Any, margin: Any, steps_per_period: Any) -> tuple[int, float, int]:
+    h = _check_whole(horizon, "horizon", "periods of the data's time unit, e.g. 52 for a year of "
+                     "weekly data")
+    s = _check_whole(steps_per_period, "steps_per_period", "sub-steps per period for discounting")
+    try:
+        g = float(margin)
+    except (TypeError, ValueError):
+        g = float("nan")
+    if not (np.isfinite(g) and g > 0):
+        raise ValueError(f"margin must be a finite number > 0 (the share of spend that is profit, "
+                         f"usually 0 < margin <= 1), got {margin!r}.")
+    return h, g, s
 
 
 def _check_whole(value: Any, name: str, what: str) -> int:
@@ -54,46 +83,10 @@ def _check_whole(value: Any, name: str, what: str) -> int:
     return round(float(value))
 
 
-def _validate(horizon: Any, discount_rate: Any, margin: Any,
-              steps_per_period: Any) -> tuple[int, float, float, int]:
-    h = _check_whole(horizon, "horizon", "periods of the data's time unit, e.g. 52 for a year of "
-                     "weekly data")
-    s = _check_whole(steps_per_period, "steps_per_period", "sub-steps per period for discounting")
-    try:
-        d = float(discount_rate)
-    except (TypeError, ValueError):
-        d = float("nan")
-    if not (np.isfinite(d) and d >= 0):
-        raise ValueError(f"discount_rate must be a finite number >= 0 (per period of the data), "
-                         f"got {discount_rate!r}.")
-    if d > HIGH_DISCOUNT_RATE:
-        warnings.warn(
-            f"discount_rate={d:g} per period is very high. It is applied per period of the data "
-            "(e.g. per week for weekly RFM data); for an annual rate r on weekly data pass "
-            "(1 + r) ** (1 / 52) - 1.",
-            ClvWarning,
-            stacklevel=3,
-        )
-    try:
-        g = float(margin)
-    except (TypeError, ValueError):
-        g = float("nan")
-    if not (np.isfinite(g) and g > 0):
-        raise ValueError(f"margin must be a finite number > 0 (the share of spend that is profit, "
-                         f"usually 0 < margin <= 1), got {margin!r}.")
-    return h, d, g, s
-
-
-def _check_time_unit(transaction_model: Any, data: pd.DataFrame) -> None:
-    fitted = getattr(transaction_model, "time_unit_", None)
-    given = data.attrs.get("time_unit")
-    if fitted and given and str(fitted) != str(given):
-        raise DataError(
-            [Problem(None, f"the transaction model was fitted on data in periods of "
-                     f"'{fitted}' but data is in periods of '{given}' (horizon and "
-                     "discount_rate are per period)",
-                     "rebuild the RFM frame with the model's time_unit.")],
-            what="the data to value")
+def _data_unit(transaction_model: Any, data: pd.DataFrame, time_unit: Any) -> TimeUnit | None:
+    """The common period of model and data (DataError when they differ)."""
+    return check_same_period(getattr(transaction_model, "time_unit_", None), data, time_unit,
+                             model="the transaction model", what="the data to score")
 
 
 def _purchases_and_discounted(model: Any, data: pd.DataFrame, grid: np.ndarray,
@@ -151,11 +144,9 @@ def _has_covariates(model: Any) -> bool:
 
 
 def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horizon: Any,
-             discount_rate: Any, margin: Any, steps_per_period: Any) -> dict[str, np.ndarray]:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame of RFM data, got {type(data).__name__}.")
-    h, d, g, s = _validate(horizon, discount_rate, margin, steps_per_period)
-    _check_time_unit(transaction_model, data)
+             rate: DiscountRate, margin: Any, steps_per_period: Any) -> dict[str, np.ndarray]:
+    h, g, s = _validate(horizon, margin, steps_per_period)
+    d = rate.per_period
     spend = _expected_spend(spend_model, data)
     j = np.arange(h * s + 1, dtype=np.float64)
     grid = j / s
@@ -169,6 +160,8 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
         if len(unique[0]) < 0.9 * len(data):
             rows = pd.DataFrame(dict(zip(_RFM, unique, strict=True)))
             rows.attrs = dict(data.attrs)
+            if rate.time_unit is not None:
+                rows[PERIOD_DAYS] = rate.time_unit.days
             inverse = key
     # purchases in ((j-1)/s, j/s] are discounted to the end of that sub-period
     factors = np.exp(-grid[1:] * np.log1p(d))
@@ -183,15 +176,39 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
     }
 
 
+def _prepare(transaction_model: Any, data: Any, time_unit: Any, annual_discount_rate: Any,
+             discount_rate_per_period: Any, discount_rate: Any) -> DiscountRate:
+    """Check the data and its unit, and resolve the discount rate once (logged)."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame of RFM data, got {type(data).__name__}.")
+    unit = _data_unit(transaction_model, data, time_unit)
+    rate = resolve_discount_rate(annual_discount_rate=annual_discount_rate,
+                                 discount_rate_per_period=discount_rate_per_period,
+                                 time_unit=unit, discount_rate=discount_rate, stacklevel=3)
+    logger.info("discount rate: %s", rate.describe())
+    return rate
+
+
+def _labelled(data: pd.DataFrame, rate: DiscountRate) -> pd.DataFrame:
+    """``data`` carrying the resolved unit (a copy only when it must be labelled)."""
+
+    if rate.time_unit is None or data_time_unit(data) is not None:
+        return data
+    return with_time_unit(data, rate.time_unit)
+
+
 def customer_lifetime_value(
     transaction_model: Any,
     spend_model: Any,
     data: pd.DataFrame,
     *,
     horizon: int,
-    discount_rate: float,
-    margin: float = 1.0,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
     steps_per_period: int = 1,
+    time_unit: str | None = None,
+    discount_rate: float | None = None,
 ) -> pd.Series:
     r"""Discounted expected value of each customer's purchases over the next ``horizon`` periods.
 
@@ -201,7 +218,8 @@ def customer_lifetime_value(
        \frac{E[N_i(0, j/s]] - E[N_i(0, (j-1)/s]]}{(1+d)^{j/s}}
 
     with :math:`H` = ``horizon``, :math:`s` = ``steps_per_period`` and
-    :math:`d` = ``discount_rate`` ([FHL2005c]_, discrete-time version).
+    :math:`d` the discount rate per period ([FHL2005c]_, discrete-time version),
+    converted once from the annual rate: :math:`d = (1 + r)^{\text{period}/\text{year}} - 1`.
     With ``steps_per_period=1`` the purchases of period :math:`k` are
     discounted at its end, :math:`(1+d)^{-k}`; larger values discount each
     fraction of a period separately and approach continuous discounting.
@@ -221,24 +239,39 @@ def customer_lifetime_value(
         one row per customer.
     horizon : int
         Number of future periods (of the data's time unit), >= 1.
-    discount_rate : float
-        Discount rate per period, >= 0 (a warning is issued above 0.5,
-        which is probably an annual rate).
+    annual_discount_rate : float, optional
+        Effective **annual** discount rate (0.10 for 10 % a year), converted
+        exactly to the period of the data. Default
+        :data:`DEFAULT_ANNUAL_DISCOUNT_RATE` (10 %) when no rate is given.
+        Needs the period: from the data's ``period_days`` column /
+        ``attrs``, the model's ``time_unit_`` or ``time_unit=``.
+    discount_rate_per_period : float, optional
+        Discount rate per period of the data, used as is (a warning is
+        issued above 0.5, which is probably an annual rate).
     margin : float, default 1.0
         Profit margin applied to spend (> 0; usually 0 < margin <= 1).
     steps_per_period : int, default 1
         Sub-steps per period for discounting.
+    time_unit : str, optional
+        Period of ``recency`` and ``T`` (``"W"``, ``"7D"``, ``"M"``) when the
+        frame carries none; required then if the model has one.
+    discount_rate : float, optional
+        Deprecated: a rate per period, like ``discount_rate_per_period``.
 
     Returns
     -------
     Series
         ``clv``, aligned to ``data.index``, in the currency of ``monetary_value``.
+        ``attrs`` holds the resolved rate (``annual_discount_rate``,
+        ``discount_rate_per_period``, ``time_unit``).
 
     Raises
     ------
     ValueError
-        For an invalid horizon, discount rate, margin or steps, or when the
-        transaction model was fitted on another time unit than ``data``.
+        For an invalid horizon, discount rate, margin or steps.
+    DataError
+        When the transaction model was fitted on another period length than
+        ``data``'s, or an annual rate has no known period.
 
     Examples
     --------
@@ -249,13 +282,18 @@ def customer_lifetime_value(
     >>> rfm["monetary_value"] = simulate_spend(GGParams(6.0, 3.7, 15.0), rfm["frequency"],
     ...                                        rng=rng)["monetary_value"]
     >>> purchases, spend = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
-    >>> clv = customer_lifetime_value(purchases, spend, rfm, horizon=52, discount_rate=0.002)
+    >>> clv = customer_lifetime_value(purchases, spend, rfm, horizon=52, annual_discount_rate=0.1,
+    ...                               time_unit="W")
     >>> clv.index.equals(rfm.index), bool((clv > 0).all())
     (True, True)
     """
-    out = _compute(transaction_model, spend_model, data, horizon, discount_rate, margin,
+    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
+                    discount_rate_per_period, discount_rate)
+    out = _compute(transaction_model, spend_model, _labelled(data, rate), horizon, rate, margin,
                    steps_per_period)
-    return pd.Series(out["clv"], index=data.index, name="clv")
+    series = pd.Series(out["clv"], index=data.index, name="clv")
+    series.attrs.update(rate.as_record())
+    return series
 
 
 def customer_lifetime_value_table(
@@ -264,13 +302,16 @@ def customer_lifetime_value_table(
     data: pd.DataFrame,
     *,
     horizon: int,
-    discount_rate: float,
-    margin: float = 1.0,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
     steps_per_period: int = 1,
+    time_unit: str | None = None,
+    discount_rate: float | None = None,
 ) -> pd.DataFrame:
     """Scoring table: the ingredients of CLV and CLV itself, one row per customer.
 
-    Same arguments as :func:`customer_lifetime_value`.
+    Same arguments as :func:`customer_lifetime_value`; ``attrs`` holds the resolved rate.
 
     Returns
     -------
@@ -298,14 +339,18 @@ def customer_lifetime_value_table(
     >>> rfm["monetary_value"] = simulate_spend(GGParams(6.0, 3.7, 15.0), rfm["frequency"],
     ...                                        rng=rng)["monetary_value"]
     >>> table = customer_lifetime_value_table(BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm),
-    ...                                       rfm, horizon=52, discount_rate=0.002, margin=0.3)
+    ...                                       rfm, horizon=52, discount_rate_per_period=0.002,
+    ...                                       margin=0.3)
     >>> list(table.columns)
     ['expected_purchases', 'discounted_purchases', 'probability_alive', 'expected_spend', 'clv']
     """
-    out = _compute(transaction_model, spend_model, data, horizon, discount_rate, margin,
+    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
+                    discount_rate_per_period, discount_rate)
+    labelled = _labelled(data, rate)
+    out = _compute(transaction_model, spend_model, labelled, horizon, rate, margin,
                    steps_per_period)
     if hasattr(transaction_model, "probability_alive"):
-        alive = np.asarray(transaction_model.probability_alive(data), dtype=np.float64)
+        alive = np.asarray(transaction_model.probability_alive(labelled), dtype=np.float64)
     else:
         alive = np.full(len(data), np.nan)
     table = pd.DataFrame(
@@ -318,4 +363,5 @@ def customer_lifetime_value_table(
         },
         index=data.index,
     )
+    table.attrs.update(rate.as_record())
     return table

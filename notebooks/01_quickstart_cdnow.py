@@ -56,13 +56,11 @@ tx.head()
 
 # %%
 # Fader, Hardie & Lee (2005) merge purchases on the same day and measure time in weeks of
-# 7 days: summarise by day, then divide the times by 7.
-daily = calibration_holdout_split(
+# 7 days from each customer's first purchase: time_unit="7D" (the period_days column
+# records it, and every model and CLV function checks it).
+split = calibration_holdout_split(
     tx, customer_id_col="customer_id", date_col="date", value_col="value",
-    calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="D")
-split = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7,
-                     duration_holdout=daily["duration_holdout"] / 7)
-split.attrs["time_unit"] = "W"
+    calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="7D")
 split.head()
 
 # %% [markdown]
@@ -118,16 +116,15 @@ plot_calibration_holdout(models["BG/NBD"], split, ax=axes[1]);
 # the next 52 weeks with a weekly discount rate equivalent to 10 % a year.
 
 # %%
-daily = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                    time_unit="D", observation_end="1998-06-30")
-rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)
-rfm.attrs["time_unit"] = "W"
-# one repeat buyer's purchases are all worth $0: Gamma-Gamma needs positive spend
-rfm = rfm[(rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)]
+rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
+                  time_unit="7D", observation_end="1998-06-30")
 bgnbd = BetaGeoModel().fit(rfm)
+# one repeat buyer's purchases are all worth $0: Gamma-Gamma fits on the repeat buyers
+# with positive spend (it says so) and scores everyone
 spend = GammaGammaModel().fit(rfm)
-weekly_rate = 1.10 ** (1 / 52) - 1
-value = customer_lifetime_value(bgnbd, spend, rfm, horizon=52, discount_rate=weekly_rate)
+# 10 % a year, converted once to the 7-day period: (1.10) ** (7 / 365.2425) - 1
+value = customer_lifetime_value(bgnbd, spend, rfm, horizon=52, annual_discount_rate=0.10)
+print(f"discount rate per 7-day week: {value.attrs['discount_rate_per_period']:.5%}")
 value.describe()
 
 # %%

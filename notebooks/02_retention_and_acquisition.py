@@ -320,27 +320,27 @@ plot_acquisition(acquisition, weekly, ax=axes[1]);
 
 # %%
 now = "1997-03-25"
-# rfm_summary warns about the customers dropped below: 241 first seen on `now` (T = 0) and one
-# repeat buyer whose repeat purchases are all $0 (Gamma-Gamma needs positive spend).
-# Exact duplicate rows are dropped, as on the equity docs page.
+# rfm_summary warns about the 241 customers first seen on `now` (T = 0, dropped below) and
+# one repeat buyer whose repeat purchases are all $0 (Gamma-Gamma fits without them and
+# scores them). Exact duplicate rows are dropped, as on the equity docs page.
+# 7-day weeks from each customer's first purchase, same-day purchases merged (FHL 2005).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", clv.DataWarning)
-    daily = rfm_summary(tx[tx["date"] <= now].drop_duplicates(), customer_id_col="customer_id",
-                        date_col="date", value_col="value", time_unit="D", observation_end=now)
-rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)  # days -> weeks (FHL 2005)
-rfm.attrs["time_unit"] = "W"
-rfm = rfm[(rfm["T"] > 0) & ((rfm["frequency"] == 0) | (rfm["monetary_value"] > 0))]
-purchases = BetaGeoModel().fit(rfm)
-spend = GammaGammaModel().fit(rfm)
-print(f"{len(daily):,} customers, {len(rfm):,} valued")
+    summary = rfm_summary(tx[tx["date"] <= now].drop_duplicates(),
+                          customer_id_col="customer_id", date_col="date", value_col="value",
+                          time_unit="7D", observation_end=now)
+    rfm = summary[summary["T"] > 0]
+    purchases = BetaGeoModel().fit(rfm)
+    spend = GammaGammaModel().fit(rfm)
+print(f"{len(summary):,} customers, {len(rfm):,} valued")
 pd.concat({"BG/NBD": purchases.summary(), "Gamma-Gamma": spend.summary()}).round(3)
 
 # %%
 H = 52  # weeks
-d = 1.10 ** (1 / 52) - 1  # 10 % a year, per week
+d = clv.data.rate_per_period(0.10, "7D")  # 10 % a year, per 7-day week, exactly
 margin = 0.30
-existing = clv.customer_lifetime_value(purchases, spend, rfm, horizon=H, discount_rate=d,
-                                       margin=margin)
+existing = clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
+                                       annual_discount_rate=0.10, margin=margin)
 existing.describe().round(2)
 
 # %% [markdown]
@@ -355,7 +355,7 @@ purchase_days = later.drop_duplicates().groupby(["customer_id", "date"])["value"
 pd.DataFrame({
     "predicted": [purchases.expected_purchases(H, rfm).sum(),
                   clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
-                                              discount_rate=0.0).sum()],
+                                              discount_rate_per_period=0.0).sum()],
     "actual": [len(purchase_days), purchase_days.sum()],
 }, index=["repeat purchases", "spend ($)"]).round(0)
 
@@ -376,14 +376,14 @@ pd.DataFrame({
 # %%
 acquisition_12 = AcquisitionModel(distribution="weibull").fit(weekly)
 value_new = clv.new_customer_value(purchases, spend, horizon=H - np.arange(1, H + 1),
-                                   discount_rate=d, margin=margin)
+                                   annual_discount_rate=0.10, margin=margin)
 pd.Series({"m (ever-acquirers)": acquisition_12.params_["m"],
            "se of m": acquisition_12.summary().loc["m", "se"],
            "value of a customer acquired in week 13 ($)": value_new[0],
            "... in week 64 ($, acquisition purchase only)": value_new[-1]}).round(2)
 
 # %%
-equity = clv.customer_equity(existing, acquisition_12, horizon=H, discount_rate=d,
+equity = clv.customer_equity(existing, acquisition_12, horizon=H, annual_discount_rate=0.10,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
 pd.Series({
     "existing customers": equity.existing,
@@ -414,7 +414,7 @@ rows = {}
 for label, m in [("95% lower", low), ("estimate", None), ("95% upper", high)]:
     fixed = None if m is None else {"m": m}
     model = AcquisitionModel(distribution="weibull", fixed=fixed).fit(weekly)
-    ce = clv.customer_equity(existing, model, horizon=H, discount_rate=d,
+    ce = clv.customer_equity(existing, model, horizon=H, annual_discount_rate=0.10,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
     rows[label] = {"m": model.params_["m"], "new customers": ce.cash_flows["new_customers"].sum(),
                    "future, net ($)": ce.future, "customer equity ($)": ce.total}

@@ -83,7 +83,7 @@ gg = cb.GammaGammaModel()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     gg.fit(rfm, random_seed=2, **SHORT)
-clv_52 = cb.customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=0.0015,
+clv_52 = cb.customer_lifetime_value(bg, gg, rfm, horizon=52, annual_discount_rate=0.10,
                                     margin=0.3, thin=5, summary_only=True)
 clv_52.sort_values("mean", ascending=False).head().round(2)
 

@@ -48,7 +48,7 @@ def test_equity_is_the_sum_of_its_parts(arrivals, value, cost, d, existing):
         existing,
         arrivals,
         horizon=h,
-        discount_rate=d,
+        discount_rate_per_period=d,
         value_per_new_customer=value,
         acquisition_cost=cost,
     )
@@ -75,14 +75,15 @@ def test_zero_acquisition_means_equity_equals_existing(acquisition_model):
             existing,
             new,
             horizon=12,
-            discount_rate=0.01,
+            discount_rate_per_period=0.01,
             value_per_new_customer=80.0,
             acquisition_cost=5.0,
         )
         assert ce.future == 0.0 and ce.total == pytest.approx(60.5)
         assert len(ce.cash_flows) == 12
     free = customer_equity(
-        existing, acquisition_model, horizon=12, discount_rate=0.01, value_per_new_customer=0.0
+        existing, acquisition_model, horizon=12, discount_rate_per_period=0.01,
+        value_per_new_customer=0.0
     )
     assert free.total == pytest.approx(60.5)
 
@@ -93,7 +94,7 @@ def test_discounting_is_monotone(acquisition_model):
             100.0,
             acquisition_model,
             horizon=52,
-            discount_rate=d,
+            discount_rate_per_period=d,
             value_per_new_customer=40.0,
             acquisition_cost=10.0,
         ).future
@@ -104,7 +105,7 @@ def test_discounting_is_monotone(acquisition_model):
         100.0,
         acquisition_model,
         horizon=52,
-        discount_rate=0.0,
+        discount_rate_per_period=0.0,
         value_per_new_customer=40.0,
         acquisition_cost=10.0,
     )
@@ -113,7 +114,7 @@ def test_discounting_is_monotone(acquisition_model):
 
 def test_uses_the_acquisition_forecast_after_calibration(acquisition_model):
     ce = customer_equity(
-        0.0, acquisition_model, horizon=10, discount_rate=0.0, value_per_new_customer=1.0
+        0.0, acquisition_model, horizon=10, discount_rate_per_period=0.0, value_per_new_customer=1.0
     )
     expected = acquisition_model.expected_arrivals(36)["expected"].iloc[26:]
     np.testing.assert_allclose(ce.cash_flows["new_customers"], expected)
@@ -122,7 +123,7 @@ def test_uses_the_acquisition_forecast_after_calibration(acquisition_model):
         0.0,
         acquisition_model,
         horizon=10,
-        discount_rate=0.0,
+        discount_rate_per_period=0.0,
         value_per_new_customer=1.0,
         start_period=31,
     )
@@ -135,7 +136,7 @@ def test_per_cohort_values_and_costs():
         0.0,
         [1.0, 2.0, 3.0],
         horizon=3,
-        discount_rate=0.0,
+        discount_rate_per_period=0.0,
         value_per_new_customer=[30.0, 20.0, 10.0],
         acquisition_cost=[5.0, 5.0, 0.0],
     )
@@ -146,17 +147,17 @@ def test_per_cohort_values_and_costs():
     ("kwargs", "match"),
     [
         ({"horizon": 0}, "horizon"),
-        ({"discount_rate": -0.1}, "discount_rate"),
+        ({"discount_rate_per_period": -0.1}, "discount_rate"),
         ({"value_per_new_customer": [1.0, 2.0]}, "value_per_new_customer"),
         ({"acquisition_cost": np.nan}, "acquisition_cost"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
-    args = {"horizon": 3, "discount_rate": 0.01, "value_per_new_customer": 10.0} | kwargs
+    args = {"horizon": 3, "discount_rate_per_period": 0.01, "value_per_new_customer": 10.0} | kwargs
     with pytest.raises(ValueError, match=match):
         customer_equity(10.0, [1.0, 1.0, 1.0], **args)
     with pytest.raises(ValueError, match="existing_clv"):
-        customer_equity([1.0, np.nan], None, horizon=3, discount_rate=0.0)
+        customer_equity([1.0, np.nan], None, horizon=3, discount_rate_per_period=0.0)
 
 
 def test_new_customer_value_matches_a_direct_sum(models):
@@ -166,22 +167,21 @@ def test_new_customer_value_matches_a_direct_sum(models):
     increments = np.diff(np.concatenate([[0.0], cumulative]))
     spend = gg.expected_spend_new_customer()
     direct = 0.3 * spend * (1 + np.sum(increments / (1 + d) ** np.arange(1, H + 1)))
-    assert new_customer_value(bg, gg, horizon=H, discount_rate=d, margin=0.3) == pytest.approx(
-        direct, rel=1e-12
-    )
+    value = new_customer_value(bg, gg, horizon=H, discount_rate_per_period=d, margin=0.3)
+    assert value == pytest.approx(direct, rel=1e-12)
     no_first = new_customer_value(
-        bg, gg, horizon=H, discount_rate=d, margin=0.3, include_first_purchase=False
+        bg, gg, horizon=H, discount_rate_per_period=d, margin=0.3, include_first_purchase=False
     )
     assert direct - no_first == pytest.approx(0.3 * spend)
-    values = new_customer_value(bg, gg, horizon=[0, 10, H], discount_rate=d)
+    values = new_customer_value(bg, gg, horizon=[0, 10, H], discount_rate_per_period=d)
     assert values[0] == pytest.approx(spend)
-    assert values[2] == pytest.approx(new_customer_value(bg, gg, horizon=H, discount_rate=d))
+    assert values[2] == pytest.approx(
+        new_customer_value(bg, gg, horizon=H, discount_rate_per_period=d))
     assert np.all(np.diff(values) > 0)
-    assert new_customer_value(bg, gg, horizon=H, discount_rate=0.05) < new_customer_value(
-        bg, gg, horizon=H, discount_rate=0.0
-    )
+    assert (new_customer_value(bg, gg, horizon=H, discount_rate_per_period=0.05)
+            < new_customer_value(bg, gg, horizon=H, discount_rate_per_period=0.0))
     with pytest.raises(ValueError, match="horizon"):
-        new_customer_value(bg, gg, horizon=-1, discount_rate=d)
+        new_customer_value(bg, gg, horizon=-1, discount_rate_per_period=d)
 
 
 def test_customer_equity_from_fitted_models(models, acquisition_model):
@@ -190,15 +190,16 @@ def test_customer_equity_from_fitted_models(models, acquisition_model):
 
     bg, gg, rfm = models
     H, d = 52, 0.002
-    existing = customer_lifetime_value(bg, gg, rfm, horizon=H, discount_rate=d, margin=0.3)
+    existing = customer_lifetime_value(bg, gg, rfm, horizon=H, discount_rate_per_period=d,
+                                       margin=0.3)
     per_cohort = new_customer_value(
-        bg, gg, horizon=H - np.arange(1, H + 1), discount_rate=d, margin=0.3
+        bg, gg, horizon=H - np.arange(1, H + 1), discount_rate_per_period=d, margin=0.3
     )
     ce = customer_equity(
         existing,
         acquisition_model,
         horizon=H,
-        discount_rate=d,
+        discount_rate_per_period=d,
         value_per_new_customer=per_cohort,
         acquisition_cost=5.0,
     )
@@ -216,7 +217,7 @@ def test_equity_waterfall_data_and_plot(close_figures):
         [100.0, 50.0],
         [2.0, 2.0],
         horizon=2,
-        discount_rate=0.0,
+        discount_rate_per_period=0.0,
         value_per_new_customer=30.0,
         acquisition_cost=10.0,
     )
@@ -236,3 +237,24 @@ def test_equity_waterfall_data_and_plot(close_figures):
     assert ax.get_xticklabels()[0].get_text() == "Existing\ncustomers"
     assert ax.get_ylabel() == "Discounted value ($)"
     assert [t.get_text() for t in ax.texts] == ["$150", "$120", "-$40", "$230"]
+
+
+def test_annual_rate_equals_its_per_period_rate():
+    """annual_discount_rate=0.10 on weekly models == the exact weekly rate, and is the default."""
+    from clv.data import load_cdnow_summary
+    from clv.models import BetaGeoModel
+
+    bg = BetaGeoModel().fit(load_cdnow_summary())
+
+    class Spend:
+        def expected_spend_new_customer(self):
+            return 30.0
+
+    weekly = 1.10 ** (7 / 365.2425) - 1
+    annual = new_customer_value(bg, Spend(), horizon=52, annual_discount_rate=0.10)
+    assert annual == pytest.approx(
+        new_customer_value(bg, Spend(), horizon=52, discount_rate_per_period=weekly), rel=1e-12)
+    assert new_customer_value(bg, Spend(), horizon=52) == annual
+    assert annual < new_customer_value(bg, Spend(), horizon=52, discount_rate_per_period=0.0)
+    with pytest.warns(DeprecationWarning, match="PER PERIOD"):
+        new_customer_value(bg, Spend(), horizon=52, discount_rate=weekly)

@@ -26,6 +26,8 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from clv._progress import progress_enabled
+from clv._units import resolve_time_unit
 from clv._version import __version__
 from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
@@ -439,7 +441,8 @@ class BayesModel:
         self.idata_ = idata
         self.method_ = method
         self.n_customers_ = self._n_customers(data)
-        self.time_unit_ = data.attrs.get("time_unit")
+        unit = resolve_time_unit(data, what=f"the data passed to {type(self).__name__}")
+        self.time_unit_ = None if unit is None else unit.name
         if log_likelihood is None:
             post = idata.posterior
             cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
@@ -457,7 +460,8 @@ class BayesModel:
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         kwargs = dict(sampler_kwargs)
-        kwargs.setdefault("progressbar", False)
+        # a bar while someone watches (notebook, terminal); quiet in scheduled jobs and CI
+        kwargs.setdefault("progressbar", progress_enabled(None))
         with model:
             if method == "nuts":
                 kwargs.setdefault("nuts_sampler", self._sampler(sampler))
@@ -896,7 +900,9 @@ class BayesModel:
         return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
 
     def _customer_arrays(self, data: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
-        return self.mle_class()._arrays(data, columns)
+        template = self.mle_class()
+        template.time_unit_ = getattr(self, "time_unit_", None)  # refuse another period
+        return template._arrays(data, columns)
 
     def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
                     columns: tuple[str, ...], *extra: Any, name: str, per_draw: bool = False,

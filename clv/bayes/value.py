@@ -19,7 +19,7 @@ import xarray as xr
 
 from clv.bayes._base import SUMMARY_COLUMNS, BayesModel, _summary_block, chunk_sizes
 from clv.exceptions import ClvWarning
-from clv.value import _compute, _validate
+from clv.value import DEFAULT_MARGIN, _compute, _labelled, _prepare, _validate
 
 __all__ = ["customer_lifetime_value"]
 
@@ -54,9 +54,12 @@ def customer_lifetime_value(
     data: pd.DataFrame,
     *,
     horizon: int,
-    discount_rate: float,
-    margin: float = 1.0,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
     steps_per_period: int = 1,
+    time_unit: str | None = None,
+    discount_rate: float | None = None,
     thin: int = 1,
     summary_only: bool = False,
     chunk_size: int | None = None,
@@ -75,8 +78,11 @@ def customer_lifetime_value(
         :class:`clv.bayes.GammaGammaModel`).
     data : DataFrame
         RFM frame with ``frequency``, ``recency``, ``T``, ``monetary_value``.
-    horizon, discount_rate, margin, steps_per_period
-        As in :func:`clv.value.customer_lifetime_value` (per period of the data).
+    horizon, annual_discount_rate, discount_rate_per_period, margin, steps_per_period, time_unit
+        As in :func:`clv.value.customer_lifetime_value` (an annual rate by
+        default, converted once to the data's period).
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
     thin : int, default 1
         Keep every ``thin``-th draw.
     summary_only : bool, default False
@@ -92,9 +98,10 @@ def customer_lifetime_value(
         Dims ``("chain", "draw", "customer_id")``, or the summary indexed by
         ``customer_id``.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame of RFM data, got {type(data).__name__}.")
-    _validate(horizon, discount_rate, margin, steps_per_period)  # warns once, raises early
+    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
+                    discount_rate_per_period, discount_rate)  # warns once, raises early
+    _validate(horizon, margin, steps_per_period)
+    data = _labelled(data, rate)
     tx_codes = _segments(transaction_model, data)
     sp_codes = _segments(spend_model, data)
     _, chains, draws = transaction_model._param_draws(thin)
@@ -115,7 +122,7 @@ def customer_lifetime_value(
     full = None if summary_only else np.empty((n_samples, n))
     parts = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ClvWarning)  # already issued once by _validate above
+        warnings.simplefilter("ignore", ClvWarning)  # already issued once by _prepare above
         for lo, hi in blocks:
             block = np.empty((n_samples, hi - lo))
             for k, (tx, sp) in enumerate(models):
@@ -124,7 +131,7 @@ def customer_lifetime_value(
                     continue
                 part = data.iloc[lo + rows]
                 for i in range(n_samples):
-                    block[i, rows] = _compute(tx[i], sp[i], part, horizon, discount_rate,
+                    block[i, rows] = _compute(tx[i], sp[i], part, horizon, rate,
                                               margin, steps_per_period)["clv"]
             if full is not None:
                 full[:, lo:hi] = block

@@ -23,7 +23,7 @@ A job file::
     model = "model.json"            # or a posterior model file: model.nc
     as_of = 2024-06-30
     horizon = 52
-    discount_rate = 0.0018
+    annual_discount_rate = 0.10     # or discount_rate_per_period = 0.0018 (per week)
     out = "scores.parquet"
 
 Relative paths in a job file are relative to the job file's directory, so a
@@ -49,6 +49,7 @@ _DATA = frozenset({"validate", "fit", "score", "evaluate", "roi", "report"})
 _ROI = frozenset({"roi", "report"})
 _FITTING = frozenset({"fit", "evaluate"})
 _ALL = frozenset(COMMANDS)
+_MONEY = frozenset({"score", "demo", "roi", "report"})
 #: Timing distributions of :class:`clv.models.AcquisitionModel` (not imported here: the
 #: option table stays free of the model code).
 ACQUISITION_DISTRIBUTIONS = ("exponential-gamma", "weibull-gamma", "exponential", "weibull")
@@ -113,8 +114,9 @@ OPTIONS: tuple[Option, ...] = (
            "column with the transaction value; needed for spend and CLV (default: none, or "
            "the model's for score)"),
     Option("time_unit", ("--time-unit",), "str", _DATA,
-           "period of recency, T and the horizon: D, W, M, Q or Y (default: W; score uses the "
-           "model's)", choices=TIME_UNITS),
+           "period of recency, T and the horizon: D, W, M, Q or Y, or a multiple of one such as "
+           "7D (7-day weeks from each customer's first day) or 30D (default: W; score uses the "
+           "model's)"),
     Option("as_of", ("--as-of", "--observation-end"), "date", _DATA,
            "observation end (YYYY-MM-DD); transactions after it are ignored (default: the last "
            "transaction date). Set it for reproducible reruns"),
@@ -201,13 +203,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("horizon", ("--horizon",), "float", frozenset({"score", "demo", "roi", "report"}),
            "score: horizon of expected purchases and CLV, in periods of the time unit "
            "(demo default 52); roi/report: months valued (default 24)"),
-    Option("discount_rate", ("--discount-rate",), "float",
-           frozenset({"score", "demo", "roi", "report"}),
-           "score: discount rate per period (default 0; demo: 10%% a year); roi/report: per "
-           "month (default: 10%% a year)"),
-    Option("margin", ("--margin",), "float", frozenset({"score", "demo", "roi", "report"}),
-           "score: profit margin applied to spend (default 1: CLV in revenue; roi/report "
-           "default 0.3)", default=None),
+    Option("annual_discount_rate", ("--annual-discount-rate",), "float", _MONEY,
+           "discount rate PER YEAR (default 0.10 = 10%% a year), converted exactly to the "
+           "period discounted over, (1 + r) ** (period / year) - 1 (score: the model's time "
+           "unit; roi/report: months; demo: weeks); the per-period rate is printed and recorded"),
+    Option("discount_rate_per_period", ("--discount-rate-per-period",), "float", _MONEY,
+           "discount rate per period, used as is (score: per period of the model's time unit; "
+           "roi/report: per month); instead of --annual-discount-rate"),
+    Option("discount_rate", ("--discount-rate",), "float", _MONEY,
+           "DEPRECATED, removed in the next release: a rate per period, like "
+           "--discount-rate-per-period"),
+    Option("margin", ("--margin",), "float", _MONEY,
+           "profit margin applied to spend, in (0, 1] (default 1.0: CLV in revenue; give the "
+           "gross margin, e.g. 0.3, for CLV in profit)", default=None),
     Option("out", ("--out", "-o"), "path", _ALL,
            "output: model file (fit), scores .csv/.parquet/.duckdb (score; with --engine spark "
            "also a directory/ for Parquet), per-customer holdout .csv/.parquet/.duckdb "
@@ -226,6 +234,9 @@ OPTIONS: tuple[Option, ...] = (
            "print the result as JSON on stdout instead of a table", default=False),
     Option("quiet", ("--quiet", "-q"), "bool", _ALL,
            "print nothing but errors; no progress lines", default=False),
+    Option("progress", ("--progress",), "bool", _ALL,
+           "progress lines and bars on stderr even when it is not a terminal (by default they "
+           "show only on a terminal, so scheduled jobs stay quiet)", default=False),
     Option("debug", ("--debug",), "bool", _ALL,
            "debug logging and a full traceback on errors", default=False),
     Option("log_level", ("--log-level",), "str", _ALL,
@@ -268,6 +279,8 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
     if kind in ("str", "path"):
         if not isinstance(value, str) or not value:
             raise UsageError(f"{where} must be a non-empty string, got {value!r}.")
+        if option.key == "time_unit":
+            return _time_unit(value, where)
         if option.choices is not None:
             upper = option.key in ("log_level", "time_unit", "acquisition_period")
             canon = value.upper() if upper else value
@@ -299,6 +312,23 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
     if kind == "date":
         return parse_date(value, where=where)
     raise AssertionError(f"unknown option kind {kind!r}")  # pragma: no cover
+
+
+def _time_unit(value: str, where: str) -> str:
+    """Canonical name of a ``--time-unit`` (``"W"``, ``"7D"``, ``"30D"``, ``"M"`` ...)."""
+    from clv.data.units import parse_time_unit
+
+    text = value.strip()
+    if text[-1:].lower() in ("d", "w", "m", "q", "y") and text[-1:] != "h":
+        text = text[:-1] + text[-1].upper()
+    try:
+        unit = parse_time_unit(text)
+    except ValueError:
+        unit = None
+    if unit is None or unit.base not in TIME_UNITS:
+        raise UsageError(f"{where} must be one of {', '.join(TIME_UNITS)} or a multiple of one "
+                         f"such as 7D or 30D; got {value!r}.")
+    return unit.name
 
 
 def parse_date(value: Any, *, where: str) -> _dt.date:

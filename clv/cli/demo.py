@@ -51,8 +51,6 @@ logger = logging.getLogger("clv")
 
 CALIBRATION_END = _dt.date(1997, 9, 30)
 OBSERVATION_END = _dt.date(1998, 6, 30)
-#: 10 % a year as a weekly rate.
-ANNUAL_DISCOUNT = 0.10
 _COLUMNS: dict[str, str | None] = {"customer_col": "customer_id", "date_col": "date",
                                    "value_col": "value"}
 
@@ -80,10 +78,8 @@ def run_demo(run: Run) -> int:
         raise UsageError(f"--out '{out_dir}' is a file; demo writes a directory of outputs.")
     out_dir.mkdir(parents=True, exist_ok=True)
     horizon = horizon_periods(52.0 if opts.horizon is None else opts.horizon)
-    weekly = (1.0 + ANNUAL_DISCOUNT) ** (1.0 / 52.0) - 1.0
-    if opts.discount_rate is None:
-        opts.discount_rate = weekly
-    discount, margin = value_options(opts)
+    rate, margin = value_options(run, "W")
+    discount = rate.per_period
     opts.as_of = OBSERVATION_END
     opts.penalizer = 0.0
 
@@ -133,13 +129,14 @@ def run_demo(run: Run) -> int:
         write_table(holdout, paths["holdout.csv"])
     plots = _plots(run, out_dir, transaction_model, rfm, calib_models)
     with run.step("equity", "acquisition forecast and customer equity"):
-        equity_summary = _acquisition_and_equity(run, transactions, out_dir, margin=margin)
+        equity_summary = _acquisition_and_equity(run, transactions, out_dir, margin=margin,
+                                                 discount_rate=discount)
     paths["equity.csv"] = out_dir / "equity.csv"
     record = run.record(
         input=info,
         parameters={"calibration_end": str(CALIBRATION_END),
                     "observation_end": str(OBSERVATION_END), "time_unit": "W",
-                    "horizon": horizon, "discount_rate": discount, "margin": margin},
+                    "horizon": horizon, **rate.as_record(), "margin": margin},
         metrics=metrics,
         model={"path": str(paths["model.json"]), "sha256": file_sha256(paths["model.json"]),
                "transaction_model": type(transaction_model).__name__,
@@ -158,7 +155,7 @@ def run_demo(run: Run) -> int:
     top = scores.nlargest(5, "clv")[["customer_id", "frequency", "probability_alive",
                                      "expected_purchases", "clv"]]
     run.say("")
-    run.say(f"Top 5 customers by {horizon}-week CLV (10 % a year discounting, margin {margin:g}):")
+    run.say(f"Top 5 customers by {horizon}-week CLV ({rate.describe()}, margin {margin:g}):")
     run.say(top.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     run.say("")
     run.say(f"Outputs in {out_dir.resolve()}:")
@@ -241,12 +238,13 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     analysis = run_cx_roi(world.transactions, world.cx_events, customers, investments,
                           cutoff=world.calibration_end,
                           observation_end=world.truth.observation_end, horizon=CX_HORIZON,
-                          n_draws=CX_DRAWS, random_state=CX_SEED,
+                          n_draws=CX_DRAWS, random_state=CX_SEED, margin=margin_note,
                           acquisition_model=acquisition.model,
                           acquisition_covariates=acquisition.covariates,
                           acquisition_period_length=acquisition.period_days,
                           budget=CX_BUDGET, cost_per_contact=CX_COST_PER_CONTACT,
-                          contact_channel_column="channel", progress=run.progress)
+                          contact_channel_column="channel", progress=run.progress,
+                          progress_bars=getattr(run, "progress_bars", None))
     last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
     holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
     write_roi_outputs(analysis, out_dir, html=True,
@@ -259,7 +257,8 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     summary = "\n".join([
         experiment_line,
         f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
-        "investments ranked by expected NPV over 24 months (margin 0.3, 10 % a year):",
+        f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
+        "year):",
         finance_summary(table),
         portfolio_line(analysis.portfolio),
         *notes[1:],
@@ -306,7 +305,7 @@ def _onboarding_experiment(world: Any, out_dir: Path) -> tuple[Any, str]:
 
 
 def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
-                            margin: float) -> dict[str, Any]:
+                            margin: float, discount_rate: float) -> dict[str, Any]:
     """Acquisition (the fourth lever) and customer equity on CDNOW's 12-week acquisition window.
 
     Fits the Weibull acquisition model on weekly first purchases of weeks 1-8 and checks its
@@ -334,22 +333,21 @@ def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
     check = short.holdout_check(weekly.loc[9:])
     now = str(first.max().date())
     with warnings.catch_warnings():
-        # customers first seen on `now` (T = 0) and $0 repeat buyers are dropped below
+        # customers first seen on `now` (T = 0) are dropped below
         warnings.simplefilter("ignore", DataWarning)
-        daily = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
-                            customer_id_col="customer_id", date_col="date", value_col="value",
-                            time_unit="D", observation_end=now)
-    rfm = daily.assign(recency=daily["recency"] / 7, T=daily["T"] / 7)
-    rfm.attrs["time_unit"] = "W"
-    rfm = rfm[(rfm["T"] > 0) & ((rfm["frequency"] == 0) | (rfm["monetary_value"] > 0))]
+        # 7-day weeks from each customer's first day, same-day purchases merged
+        rfm = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
+                          customer_id_col="customer_id", date_col="date", value_col="value",
+                          time_unit="7D", observation_end=now)
+    rfm = rfm[rfm["T"] > 0]  # Gamma-Gamma fits on the repeat buyers with positive spend
     purchases, spend = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
-    horizon, rate = 52, 1.10 ** (1 / 52) - 1
+    horizon, rate = 52, discount_rate
     existing = customer_lifetime_value(purchases, spend, rfm, horizon=horizon,
-                                       discount_rate=rate, margin=margin)
+                                       discount_rate_per_period=rate, margin=margin)
     full = AcquisitionModel(distribution="weibull").fit(weekly)
     value_new = new_customer_value(purchases, spend, horizon=horizon - np.arange(1, horizon + 1),
-                                   discount_rate=rate, margin=margin)
-    equity = customer_equity(existing, full, horizon=horizon, discount_rate=rate,
+                                   discount_rate_per_period=rate, margin=margin)
+    equity = customer_equity(existing, full, horizon=horizon, discount_rate_per_period=rate,
                              value_per_new_customer=value_new, acquisition_cost=5.0)
     with atomic_write(out_dir / "equity.csv", newline="") as fh:
         equity.cash_flows.to_csv(fh, float_format="%.10g")
@@ -359,7 +357,8 @@ def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
     run.say(f"Acquisition: {len(first)} customers acquired in weeks 1-{len(weekly)} of 1997. "
             f"Fitted on weeks 1-8, the forecast for weeks 9-{len(weekly)} is "
             f"{cumulative_error:+.1f} % off cumulatively (weekly MAPE {mape:.1f} %).")
-    run.say(f"Customer equity as of {now} ({horizon} weeks, 10 % a year, margin {margin:g}, "
+    run.say(f"Customer equity as of {now} ({horizon} weeks, {discount_rate:.4%} a week, "
+            f"margin {margin:g}, "
             f"$5 per acquired customer): existing {equity.existing:,.0f} + future cohorts "
             f"{equity.future:,.0f} = {equity.total:,.0f}")
     return {"as_of": now, "existing": equity.existing, "future": equity.future,

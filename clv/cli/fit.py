@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clv._progress import progress_enabled
 from clv.cli.config import UsageError
 from clv.cli.steps import (
     EXIT_OK,
@@ -26,7 +27,6 @@ from clv.cli.steps import (
     summarise,
     transaction_model_class,
 )
-from clv.scoring.tables import zero_value_repeat_buyers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,10 +186,7 @@ def _fit_cx_models(
                                          customer_ids=rfm.index)
         data = join_features(rfm, features)
     with_spend = columns["value_col"] is not None
-    zero = zero_value_repeat_buyers(rfm) if with_spend else None
-    if zero is not None and zero.any():
-        logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-                       "purchases all have value 0 (it needs monetary_value > 0)", int(zero.sum()))
+    zero = None  # Gamma-Gamma leaves zero-value repeat buyers out of its fit itself
     with run.step(f"fit_{model_name}_cx",
                   f"fitting {model_name} with CX covariates on {len(rfm)} customers"):
         tm, sm, covariates = fit_covariate_models(
@@ -211,8 +208,10 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
         if getattr(opts, key) < low:
             raise UsageError(f"--{key} must be a whole number >= {low}, got {getattr(opts, key)}.")
     if opts.bayes == "nuts":
+        # NUTS shows its bar on a terminal or with --progress; never with --quiet
+        bars = False if opts.quiet else (True if getattr(opts, "progress", False) else None)
         return {"draws": opts.draws, "tune": opts.tune, "chains": opts.chains, "cores": 1,
-                "random_seed": opts.seed}
+                "random_seed": opts.seed, "progressbar": progress_enabled(bars)}
     if opts.bayes == "advi":
         return {"draws": opts.draws, "random_seed": opts.seed}
     return {"random_seed": opts.seed}
@@ -238,13 +237,9 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
         transaction_model = cls().fit(rfm, method, log_likelihood=False, **kwargs)
     spend_model = None
     if columns["value_col"] is not None:
-        zero = zero_value_repeat_buyers(rfm)
-        if zero.any():
-            logger.warning("Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-                           "purchases all have value 0 (it needs monetary_value > 0)",
-                           int(zero.sum()))
+        # the spec's fit rows leave zero-value repeat buyers out, as for the MLE
         with run.step(f"fit_gamma_gamma_{method}", f"fitting Bayesian Gamma-Gamma ({method})"):
-            spend_model = clv.bayes.GammaGammaModel().fit(rfm.loc[~zero], method,
+            spend_model = clv.bayes.GammaGammaModel().fit(rfm, method,
                                                           log_likelihood=False, **kwargs)
     training = {
         "fingerprint": info["fingerprint"],

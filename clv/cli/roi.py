@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["run_roi", "run_roi_report", "run_roi_table", "write_roi_outputs"]
 
 logger = logging.getLogger("clv")
-ANNUAL_DISCOUNT = 0.10
 
 
 def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
@@ -200,11 +199,10 @@ def run_roi(run: Run, *, html: bool) -> int:
     horizon = 24 if opts.horizon is None else opts.horizon
     if horizon < 1 or horizon != round(horizon):
         raise UsageError(f"--horizon must be a whole number of months >= 1, got {horizon:g}.")
-    discount = ((1 + ANNUAL_DISCOUNT) ** (1 / 12) - 1 if opts.discount_rate is None
-                else opts.discount_rate)
-    margin = 0.3 if opts.margin is None else opts.margin
-    if discount < 0 or not 0 < margin <= 1:
-        raise UsageError("--discount-rate must be >= 0 and --margin in (0, 1].")
+    from clv.cli.steps import value_options
+
+    rate, margin = value_options(run, "M")  # the valuation runs in months
+    discount = rate.per_period
     if opts.draws < 2:
         raise UsageError(f"--draws must be at least 2, got {opts.draws}.")
     cost_per_contact = parse_cost_per_contact(getattr(opts, "cost_per_contact", None))
@@ -257,14 +255,16 @@ def run_roi(run: Run, *, html: bool) -> int:
             transactions, events, customers, investments, cutoff=cutoff,
             observation_end=holdout_end, customer_id_col=str(columns["customer_col"]),
             date_col=str(columns["date_col"]), value_col=str(columns["value_col"]),
-            horizon=int(horizon), discount_rate=discount, margin=margin, n_draws=opts.draws,
+            horizon=int(horizon), discount_rate_per_period=discount, margin=margin,
+            n_draws=opts.draws,
             budget=opts.budget, random_state=opts.seed,
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
             cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
             contact_covariates=contact_covariates,
-            progress=run.progress, controls=control_arg, causal_share=share)
+            progress=run.progress, progress_bars=run.progress_bars, controls=control_arg,
+            causal_share=share)
     from clv.cli.commit import OutputCommit
 
     with run.step("write", f"writing to {out_dir}"):
@@ -287,7 +287,7 @@ def run_roi(run: Run, *, html: bool) -> int:
                "acquisition": None if acquisition is None else acquisition.source},
         parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
                     "horizon_months": int(horizon), "discount_rate_per_month": discount,
-                    "margin": margin, "draws": opts.draws, "seed": opts.seed,
+                    **rate.as_record(), "margin": margin, "draws": opts.draws, "seed": opts.seed,
                     "budget": opts.budget, "cost_per_contact": cost_per_contact,
                     "contact_channel_col": channel_col, "controls": analysis.controls,
                     "causal_share": share.describe()},

@@ -106,7 +106,6 @@ def run_score(run: Run) -> int:
     model_path = need_option(opts, "model", "the model file written by `clv fit`")
     commit = output_commit(opts, out, table_name, model=model_path)
     horizon = horizon_periods(opts.horizon)
-    discount, margin = value_options(opts)
     with run.step("load_model", f"loading {model_path}"):
         bundle = _read_model_file(model_path)
     posterior = posterior_options(opts, bundle, spark)
@@ -114,9 +113,11 @@ def run_score(run: Run) -> int:
         raise UsageError(
             f"the model in '{model_path}' was fitted with time unit '{bundle.time_unit}' but "
             f"--time-unit {opts.time_unit} was given. Its parameters, --horizon and "
-            f"--discount-rate are per '{bundle.time_unit}' period: drop --time-unit (score uses "
-            f"the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
+            f"--discount-rate-per-period are per '{bundle.time_unit}' period: drop --time-unit "
+            f"(score uses the model's unit) or refit with `clv fit --time-unit {opts.time_unit}`."
         )
+    rate, margin = value_options(run, bundle.time_unit)
+    discount = rate.per_period
     with_cx = _check_cx_score(opts, bundle, model_path, spark)
     columns = input_columns(opts, bundle)
     cx_info: dict[str, Any] = {}
@@ -156,9 +157,8 @@ def run_score(run: Run) -> int:
         parameters={
             "as_of": observation_end,
             "horizon": horizon,
-            "discount_rate": discount,
+            **rate.as_record(),
             "margin": margin,
-            "time_unit": bundle.time_unit,
             **posterior,
         },
         output=output_info(out, n_scored, table=table_name, frame=table,

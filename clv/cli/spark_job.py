@@ -298,7 +298,8 @@ def score_with_spark(
         try:
             with run.step("summarise", "checking the summary (Spark)"):
                 emit([(p, DataWarning) for p in summary_problems(summary)])
-            scores = score_spark(summary, bundle, horizon=horizon, discount_rate=discount_rate,
+            scores = score_spark(summary, bundle, horizon=horizon,
+                                 discount_rate_per_period=discount_rate,
                                  margin=margin)
             if fmt == "directory":
                 with run.step("score", f"scoring and writing {out} (Spark)"):

@@ -84,7 +84,12 @@ class Run:
         self._logged = 0
         self.unread_columns: list[str] = []
         stream = sys.stderr
-        self.show_progress = (not opts.quiet) and bool(getattr(stream, "isatty", lambda: False)())
+        self.show_progress = (not opts.quiet) and (
+            bool(getattr(opts, "progress", False))
+            or bool(getattr(stream, "isatty", lambda: False)()))
+        #: tqdm bars: off with --quiet, on with --progress, else only on a terminal
+        self.progress_bars: bool | None = (False if opts.quiet else
+                                           True if getattr(opts, "progress", False) else None)
 
     def progress(self, message: str) -> None:
         """One progress line on stderr (TTY only, not with --quiet)."""
@@ -387,18 +392,15 @@ def fit_models(
 
 
 def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
-    """Gamma-Gamma on the repeat buyers with ``monetary_value > 0``."""
+    """Gamma-Gamma on the whole frame: it fits on the repeat buyers with positive spend.
+
+    (Exactly what the Python API does; zero-value repeat buyers are left out of the
+    likelihood with a warning and scored like everyone else.)
+    """
     from clv.models.gamma_gamma import GammaGammaModel
 
-    zero = _zero_value_repeat_buyers(rfm)
-    if zero.any():
-        logger.warning(
-            "Gamma-Gamma is fitted without the %d repeat buyers whose repeat "
-            "purchases all have value 0 (it needs monetary_value > 0)",
-            int(zero.sum()),
-        )
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm)
     q = float(model.params_["q"])
     if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
         raise DataError(
@@ -409,13 +411,6 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
                      "without --value-col")],
             what="the customer summary")
     return model
-
-
-def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
-    """Mask of repeat buyers with ``monetary_value == 0`` (only zero-value repeat purchases)."""
-    from clv.scoring.tables import zero_value_repeat_buyers
-
-    return zero_value_repeat_buyers(rfm)
 
 
 def horizon_periods(value: float | None) -> int:
@@ -520,17 +515,17 @@ def output_info(
     }
 
 
-def value_options(opts: argparse.Namespace) -> tuple[float, float]:
-    discount = 0.0 if opts.discount_rate is None else opts.discount_rate
-    if discount < 0:
-        raise UsageError(f"--discount-rate must be >= 0 (per period), got {discount:g}.")
-    if opts.margin is None:
-        opts.margin = 1.0
-    if opts.margin <= 0:
-        raise UsageError(
-            f"--margin must be > 0 (share of spend that is profit), got {opts.margin:g}."
-        )
-    return discount, opts.margin
+def value_options(run: Run, time_unit: str) -> tuple[Any, float]:
+    """The discount rate (annual by default, converted once) and margin; says the rate.
+
+    Returns ``(rate, margin)`` with ``rate`` a :class:`clv.value.DiscountRate`
+    (``rate.per_period`` discounts, ``rate.as_record()`` goes to the run record).
+    """
+    from clv.cli.rates import money_settings
+
+    rate, margin = money_settings(run.opts, time_unit)
+    run.say(f"discount rate: {rate.describe()}; margin {margin:g}")
+    return rate, margin
 
 
 def out_table(opts: argparse.Namespace, fmt: str) -> str | None:

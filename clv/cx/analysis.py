@@ -35,7 +35,9 @@ import pandas as pd
 from clv.cx.drivers import drivers
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
 from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
+from clv.data.units import parse_time_unit
 from clv.exceptions import DataError, Problem
+from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
 
@@ -184,6 +186,14 @@ def _step(progress: Callable[[str], None] | None, message: str) -> None:
         progress(message)
 
 
+def _valuation_unit(period_length: float) -> Any:
+    """The valuation period as a time unit: a month (12 a year) for ~30.44 days, else days."""
+    days = float(period_length)
+    if abs(days - DAYS_PER_MONTH) < 0.01:
+        return parse_time_unit("M")
+    return parse_time_unit(f"{days!r}D")
+
+
 def run_cx_roi(
     transactions: pd.DataFrame,
     cx_events: pd.DataFrame,
@@ -198,8 +208,10 @@ def run_cx_roi(
     feature_builder: FeatureBuilder | None = None,
     horizon: int = 24,
     period_length: float = DAYS_PER_MONTH,
-    discount_rate: float = (1.10) ** (1 / 12) - 1,
-    margin: float = 0.3,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    discount_rate: float | None = None,
     n_draws: int = 100,
     budget: float | None = None,
     random_state: int = 0,
@@ -215,6 +227,7 @@ def run_cx_roi(
     roles: Mapping[str, str] | None = None,
     causal_share: Any = "default",
     diagnostics: bool = True,
+    progress_bars: bool | None = None,
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
 
@@ -234,9 +247,14 @@ def run_cx_roi(
         End of a holdout period for the model check (skip the check when None).
     feature_builder : FeatureBuilder, optional
         Default :func:`default_feature_builder` for the signals present.
-    horizon, period_length, discount_rate, margin
+    horizon, period_length, margin
         Valuation: ``horizon`` periods of ``period_length`` days (default 24
-        months), ``discount_rate`` per valuation period (default 10 % a year).
+        months) and the profit margin (default 1.0: value in revenue).
+    annual_discount_rate, discount_rate_per_period
+        The discount rate: annual (default 10 % a year), converted exactly to
+        the valuation period, or per valuation period as is.
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
     n_draws, random_state
         Parameter draws for every interval.
     budget : float, optional
@@ -256,7 +274,15 @@ def run_cx_roi(
         (:class:`~clv.cx.contacts.ContactModel`, rate per day of customer life,
         covariates ``contact_covariates``, default the first-contact-resolution
         rate and the wait time when present), and values become net of their cost.
+    progress, progress_bars
+        ``progress(message)`` is called at each step; ``progress_bars`` shows
+        tqdm bars over the investments and the sensitivity analysis (default:
+        only in a notebook or a terminal).
     """
+    discount_rate = resolve_discount_rate(
+        annual_discount_rate=annual_discount_rate,
+        discount_rate_per_period=discount_rate_per_period, discount_rate=discount_rate,
+        time_unit=_valuation_unit(period_length), stacklevel=2).per_period
     import time
 
     from clv.cx.schema import validate_cx_events
@@ -392,7 +418,7 @@ def run_cx_roi(
         plain_spend = GammaGammaModel().fit(data)
         per_day = (1.0 + discount_rate) ** (1.0 / period_length) - 1.0
         value = new_customer_value(plain, plain_spend, horizon=round(horizon * period_length),
-                                   discount_rate=per_day, margin=margin)
+                                   discount_rate_per_period=per_day, margin=margin)
         acq_days = period_length if acquisition_period_length is None \
             else float(acquisition_period_length)
         if not acq_days > 0:
@@ -415,7 +441,7 @@ def run_cx_roi(
                                n_draws=n_draws, random_state=random_state,
                                period_length=period_length, new_customers=new_customers,
                                service_cost=service,
-                               causal_share=share)
+                               causal_share=share, progress=progress_bars)
     roi.column_flags = flags
     roi.benchmark = _strongest_control(tm, data, control_names)
     timings["roi"] = time.perf_counter() - t
@@ -424,7 +450,7 @@ def run_cx_roi(
     if with_sensitivity:
         _step(progress, "sensitivity analysis")
         t = time.perf_counter()
-        sens = sensitivity(roi)
+        sens = sensitivity(roi, progress=progress_bars)
         timings["sensitivity"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     if holdout_segments is not None:

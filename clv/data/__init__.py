@@ -16,6 +16,14 @@ from clv.data.datasets import (
 from clv.data.rfm import calibration_holdout_split, rfm_summary
 from clv.data.segments import rfm_segments
 from clv.data.transactions import period_codes
+from clv.data.units import (
+    TimeUnit,
+    annual_rate,
+    data_time_unit,
+    parse_time_unit,
+    rate_per_period,
+    with_time_unit,
+)
 from clv.data.validate import validate_rfm, validate_transactions
 
 __all__ = [
@@ -23,6 +31,13 @@ __all__ = [
     "rfm_summary",
     "calibration_holdout_split",
     "period_codes",
+    # units
+    "TimeUnit",
+    "parse_time_unit",
+    "data_time_unit",
+    "with_time_unit",
+    "rate_per_period",
+    "annual_rate",
     "rfm_segments",
     # validation
     "validate_transactions",

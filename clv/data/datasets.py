@@ -26,7 +26,6 @@ import pandas as pd
 
 from clv.data.schema import (
     ATTR_OBSERVATION_END,
-    ATTR_TIME_UNIT,
     CUSTOMER_ID,
     FREQUENCY,
     MONETARY_VALUE,
@@ -34,6 +33,7 @@ from clv.data.schema import (
     WEIGHT,
     T,
 )
+from clv.data.units import with_time_unit
 
 __all__ = [
     "load_cdnow_transactions",
@@ -136,8 +136,7 @@ def _summary(name: str, rename: dict[str, str]) -> pd.DataFrame:
     raw = pd.read_csv(_lifetimes_file(name))
     frame = raw.rename(columns=rename).set_index(CUSTOMER_ID)
     frame.index = frame.index.astype("int64")
-    frame = frame.astype("float64")
-    frame.attrs[ATTR_TIME_UNIT] = "W"
+    frame = with_time_unit(frame.astype("float64"), "W")
     frame.attrs[ATTR_OBSERVATION_END] = CDNOW_CALIBRATION_END
     return frame
 
@@ -152,7 +151,8 @@ def load_cdnow_summary() -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``customer_id`` (1 to 2,357), float64 columns ``frequency``,
-        ``recency`` and ``T`` in weeks; ``attrs["time_unit"] == "W"``.
+        ``recency`` and ``T`` in weeks, ``period_days`` (7.0);
+        ``attrs["time_unit"] == "W"``.
 
     Notes
     -----
@@ -165,7 +165,7 @@ def load_cdnow_summary() -> pd.DataFrame:
     --------
     >>> rfm = load_cdnow_summary()
     >>> rfm.loc[1].tolist(), rfm.attrs["time_unit"]
-    ([2.0, 30.43, 38.86], 'W')
+    ([2.0, 30.43, 38.86, 7.0], 'W')
     """
     return _summary("cdnow_customers_summary.csv", {"ID": CUSTOMER_ID})
 
@@ -181,7 +181,8 @@ def load_cdnow_summary_with_spend() -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``customer_id``, float64 columns ``frequency``, ``recency``,
-        ``T`` (weeks) and ``monetary_value`` (dollars; 0 when frequency is 0).
+        ``T`` (weeks), ``monetary_value`` (dollars; 0 when frequency is 0) and
+        ``period_days`` (7.0).
 
     Examples
     --------
@@ -206,18 +207,18 @@ def load_donations() -> pd.DataFrame:
         donation, after the first), ``recency`` (the opportunity of the last
         donation, 0 if none), ``T`` (number of opportunities, 6) and ``weight``
         (number of donors with that history; they sum to 11,104). All counts
-        are in opportunities (one a year, ``attrs["time_unit"] == "Y"``).
+        are in opportunities (one a year: ``period_days`` is a year,
+        ``attrs["time_unit"] == "Y"``).
         The index (``pattern``) numbers the distinct histories.
 
     Examples
     --------
     >>> d = load_donations()
     >>> len(d), int(d["weight"].sum()), list(d.columns)
-    (22, 11104, ['frequency', 'recency', 'T', 'weight'])
+    (22, 11104, ['frequency', 'recency', 'T', 'weight', 'period_days'])
     """
     raw = pd.read_csv(_lifetimes_file("donations.csv"))
     frame = raw.rename(columns={"periods": T, "weights": WEIGHT}).astype("float64")
     frame = frame[[FREQUENCY, RECENCY, T, WEIGHT]]
     frame.index = pd.RangeIndex(len(frame), name="pattern")
-    frame.attrs[ATTR_TIME_UNIT] = "Y"
-    return frame
+    return with_time_unit(frame, "Y")

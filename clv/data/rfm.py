@@ -35,10 +35,12 @@ from clv.data.schema import (
     MONETARY_VALUE_ALL,
     MONETARY_VALUE_HOLDOUT,
     N_PURCHASES,
+    PERIOD_DAYS,
     RECENCY,
     T,
 )
 from clv.data.transactions import _rows, _TransactionArrays, check_time_unit
+from clv.data.units import TimeUnit, parse_time_unit
 from clv.data.validate import _check_transactions, _warning_text
 from clv.exceptions import DataWarning, Problem
 
@@ -55,6 +57,7 @@ def rfm_summary(
     observation_end: object = None,
     engine: str = "auto",
     date_format: str | None = None,
+    time_scaler: float = 1.0,
     include_first_transaction: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
@@ -70,8 +73,16 @@ def rfm_summary(
         strings, ``datetime.date`` or ``datetime``; timezone-naive).
     value_col : hashable, optional
         Column with the amount of each transaction; adds ``monetary_value``.
-    time_unit : {"h", "D", "W", "M", "Q", "Y"}
-        Period unit: hour, day, week (Monday to Sunday), month, quarter or year.
+    time_unit : str, default "W"
+        Period unit: ``"h"``, ``"D"``, ``"W"`` (Monday to Sunday), ``"M"``,
+        ``"Q"``, ``"Y"`` (calendar periods), or a multiple of one, ``"7D"``,
+        ``"30D"``: purchases are counted per base period (days) and
+        ``recency``/``T`` are measured in periods of the multiple (7-day weeks
+        from each customer's first day, as in Fader, Hardie & Lee's CDNOW
+        set-up, where ``T`` is 38.86 weeks).
+    time_scaler : float, default 1.0
+        Divide ``recency`` and ``T`` by this (pymc-marketing's ``time_scaler``):
+        ``time_unit="D", time_scaler=7`` is ``time_unit="7D"``.
     observation_end : date-like or pandas.Period, optional
         End of observation (inclusive). Default: the last transaction date. A
         ``pd.Period`` means the whole period (observation ends where it ends).
@@ -94,8 +105,10 @@ def rfm_summary(
     pandas.DataFrame
         Indexed by ``customer_id`` (sorted), with float64 columns ``frequency``,
         ``recency``, ``T`` and, with ``value_col``, ``monetary_value``, in
-        periods of ``time_unit``. ``attrs["time_unit"]`` and
-        ``attrs["observation_end"]`` (ISO 8601) record the units.
+        periods of ``time_unit``, and ``period_days``, the period length in days
+        (the unit as data: it survives ``join``, ``merge`` and CSV, see
+        :mod:`clv.data.units`). ``attrs["time_unit"]`` and
+        ``attrs["observation_end"]`` (ISO 8601) record the unit's name and the end.
 
     Warns
     -----
@@ -120,12 +133,12 @@ def rfm_summary(
     ... })
     >>> rfm_summary(tx, customer_id_col="id", date_col="day", value_col="amount",
     ...             observation_end="2024-01-31")  # doctest: +NORMALIZE_WHITESPACE
-                 frequency  recency    T  monetary_value
+                 frequency  recency    T  monetary_value  period_days
     customer_id
-    1                  1.0      2.0  4.0            20.0
-    2                  0.0      0.0  3.0             0.0
+    1                  1.0      2.0  4.0            20.0          7.0
+    2                  0.0      0.0  3.0             0.0          7.0
     """
-    time_unit = check_time_unit(time_unit, subday=True)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -145,8 +158,9 @@ def rfm_summary(
         if arrays.values is not None:
             totals = np.bincount(arrays.codes, weights=arrays.values, minlength=arrays.n_customers)
             columns[MONETARY_VALUE_ALL] = _mean(totals, stats.n_periods)
+    _scale(columns, scaler, unit)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
-    frame.attrs[ATTR_TIME_UNIT] = time_unit
+    frame.attrs[ATTR_TIME_UNIT] = unit.name
     frame.attrs[ATTR_OBSERVATION_END] = checked.observation_end.isoformat()
     _warn_unusable(frame, stacklevel=2)
     return frame
@@ -163,6 +177,7 @@ def calibration_holdout_split(
     time_unit: str = "W",
     engine: str = "auto",
     date_format: str | None = None,
+    time_scaler: float = 1.0,
 ) -> pd.DataFrame:
     """RFM summary of a calibration period plus purchases in the holdout period after it.
 
@@ -185,12 +200,14 @@ def calibration_holdout_split(
         transaction date. Transactions after it are an error.
     value_col : hashable, optional
         Column with the amount of each transaction.
-    time_unit : {"h", "D", "W", "M", "Q", "Y"}
-        Period unit.
+    time_unit : str, default "W"
+        Period unit, as in :func:`rfm_summary` (``"h"``, ``"W"``, ``"7D"``, ``"M"`` ...).
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine (same result for all; ``"polars"`` needs the optional polars package).
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
+    time_scaler : float, default 1.0
+        Divide ``recency``, ``T`` and ``duration_holdout`` by this (see :func:`rfm_summary`).
 
     Returns
     -------
@@ -199,7 +216,8 @@ def calibration_holdout_split(
         ``T`` [, ``monetary_value``] (calibration), ``frequency_holdout`` (distinct
         purchase periods in the holdout) [, ``monetary_value_holdout`` (mean total
         of a holdout purchase period, 0 when none)] and ``duration_holdout``
-        (holdout length in periods, the same for everyone). ``attrs`` holds
+        (holdout length in periods, the same for everyone), and ``period_days``.
+        ``attrs`` holds
         ``time_unit``, ``calibration_end`` and ``observation_end``.
 
     Notes
@@ -219,13 +237,13 @@ def calibration_holdout_split(
     >>> split = calibration_holdout_split(tx, customer_id_col="id", date_col="day",
     ...                                   calibration_end="2024-01-21",
     ...                                   observation_end="2024-02-11")
-    >>> split  # doctest: +NORMALIZE_WHITESPACE
+    >>> split.drop(columns="period_days")  # doctest: +NORMALIZE_WHITESPACE
                  frequency  recency    T  frequency_holdout  duration_holdout
     customer_id
     1                  1.0      2.0  2.0                1.0               3.0
     2                  0.0      0.0  1.0                0.0               3.0
     """
-    time_unit = check_time_unit(time_unit, subday=True)
+    time_unit, scaler, unit = _period_plan(time_unit, time_scaler, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -269,9 +287,10 @@ def calibration_holdout_split(
         totals = np.bincount(arrays.codes[holdout], weights=arrays.values[holdout], minlength=n)
         columns[MONETARY_VALUE_HOLDOUT] = _mean(totals, hold.n_periods)
     columns[DURATION_HOLDOUT] = np.full(n, float(end_period - cal_period))
+    _scale(columns, scaler, unit)
 
     frame = pd.DataFrame(columns, index=arrays.customer_ids)[keep]
-    frame.attrs[ATTR_TIME_UNIT] = time_unit
+    frame.attrs[ATTR_TIME_UNIT] = unit.name
     frame.attrs[ATTR_CALIBRATION_END] = cal_end.isoformat()
     frame.attrs[ATTR_OBSERVATION_END] = checked.observation_end.isoformat()
     _warn_unusable(frame, stacklevel=2)
@@ -290,6 +309,48 @@ def calibration_holdout_split(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _period_plan(time_unit: object, time_scaler: object, *,
+                 subday: bool = False) -> tuple[str, float, TimeUnit]:
+    """(calendar unit purchases are counted in, divisor of the durations, unit of the result).
+
+    ``time_unit`` is a unit of :func:`~clv.data.transactions.check_time_unit` or a
+    multiple of one (``"7D"``); anything else gets that function's message.
+    """
+    try:
+        unit = parse_time_unit(time_unit)
+    except ValueError:
+        check_time_unit(time_unit, subday=subday)  # raises the data layer's message
+        raise
+    base = check_time_unit(unit.base, subday=subday)
+    try:
+        scaler = float(time_scaler)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        scaler = float("nan")
+    if not (np.isfinite(scaler) and scaler > 0):
+        raise ValueError(f"time_scaler must be a number > 0, got {time_scaler!r}.")
+    scaler *= unit.multiple
+    result = unit if scaler == unit.multiple else parse_time_unit(f"{scaler:.12g}{base}")
+    return base, scaler, result
+
+
+def _scale(columns: dict[str, np.ndarray], scaler: float, unit: TimeUnit) -> None:
+    """Durations in periods of ``scaler`` base periods; add the ``period_days`` column."""
+    if scaler != 1:
+        for name in (RECENCY, T, DURATION_HOLDOUT):
+            if name in columns:
+                columns[name] = columns[name] / scaler
+    n = len(columns[FREQUENCY])
+    columns[PERIOD_DAYS] = np.full(n, unit.days)
+
+
+#: The fix of the zero-spend repeat buyers warning (shared with the Spark engine).
+ZERO_SPEND_FIX = (
+    "nothing to do unless the zeros are data errors: GammaGammaModel.fit leaves these customers "
+    "out of its likelihood and they are still scored (do not filter "
+    "rfm[rfm['monetary_value'] > 0], which would also drop every one-time buyer)."
+)
 
 
 def _check_engine(engine: object) -> None:
@@ -364,8 +425,7 @@ def _warn_unusable(frame: pd.DataFrame, stacklevel: int) -> None:
                     MONETARY_VALUE,
                     f"is 0 for {_rows(int(zero_spend.sum()), 'customer')} with repeat purchases: "
                     "all their repeat purchases have amount 0",
-                    "spend models need monetary_value > 0: fit them on "
-                    "rfm[rfm['monetary_value'] > 0].",
+                    ZERO_SPEND_FIX,
                     list(frame.index[zero_spend]),
                 ),
                 stacklevel=stacklevel + 1,

@@ -10,6 +10,8 @@ This module is imported by ``clv.models``; keep it free of heavy imports.
 
 from __future__ import annotations
 
+from clv import _units
+
 __all__ = [
     "CUSTOMER_ID",
     "FREQUENCY",
@@ -22,6 +24,7 @@ __all__ = [
     "DURATION_HOLDOUT",
     "RFM_COLUMNS",
     "RFM_DTYPE",
+    "PERIOD_DAYS",
     "ATTR_TIME_UNIT",
     "ATTR_OBSERVATION_END",
     "ATTR_CALIBRATION_END",
@@ -44,6 +47,10 @@ T = "T"
 MONETARY_VALUE = "monetary_value"
 #: Number of identical customers a row stands for (compressed data).
 WEIGHT = "weight"
+#: Length of one period of ``recency`` and ``T`` in days (7.0 for weeks), the same on
+#: every row: the time unit as data, which ``join``/``merge``/CSV cannot drop
+#: (see :mod:`clv.data.units`).
+PERIOD_DAYS = _units.PERIOD_DAYS
 
 #: Distinct purchase periods in the holdout window.
 FREQUENCY_HOLDOUT = "frequency_holdout"
@@ -58,7 +65,7 @@ RFM_COLUMNS: tuple[str, ...] = (FREQUENCY, RECENCY, T)
 RFM_DTYPE = "float64"
 
 #: ``DataFrame.attrs`` key of the period unit (``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``).
-ATTR_TIME_UNIT = "time_unit"
+ATTR_TIME_UNIT = _units.ATTR_TIME_UNIT
 #: ``DataFrame.attrs`` key of the observation end (ISO 8601 string).
 ATTR_OBSERVATION_END = "observation_end"
 #: ``DataFrame.attrs`` key of the calibration end of a calibration/holdout frame (ISO string).

@@ -15,8 +15,8 @@ Policies (also in ``docs/data.md``):
 - **Zero amounts** are purchases (a free or fully discounted order): they count
   towards frequency and recency, and their 0 enters the period's total and the
   mean spend, exactly as in lifetimes. ``rfm_summary`` warns when a customer
-  ends up with repeat purchases but ``monetary_value == 0`` (spend models need
-  positive spend).
+  ends up with repeat purchases but ``monetary_value == 0``; spend models fit
+  on the repeat buyers with positive spend and score everyone.
 - **Exact duplicate rows** (identical in every column) give a ``DuplicateRowsWarning``
   (a ``DataWarning``),
   not an error: same-period purchases are merged into one anyway, so they do
@@ -50,6 +50,7 @@ from clv.data.transactions import (
     _TransactionArrays,
     period_codes,
 )
+from clv.data.units import data_time_unit
 from clv.exceptions import DataError, DataWarning, DuplicateRowsWarning, Problem
 
 __all__ = ["validate_transactions", "validate_rfm"]
@@ -448,9 +449,9 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
     DataError
         Missing columns, non-numeric or non-finite values, ``frequency`` negative
         or not integer-valued, ``recency`` outside ``[0, T]``, ``recency != 0``
-        where ``frequency == 0``, ``T <= 0``, ``monetary_value`` negative or
-        ``<= 0`` where ``frequency > 0``, ``weight <= 0``, and a customer index
-        with missing or repeated ids.
+        where ``frequency == 0``, ``T <= 0``, ``monetary_value`` negative,
+        ``weight <= 0``, a ``period_days`` column that is not one positive
+        number, and a customer index with missing or repeated ids.
 
     Examples
     --------
@@ -472,6 +473,10 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
     else:
         wanted = list(dict.fromkeys(columns))
     problems = rfm_rule_problems(rfm, wanted)
+    try:
+        data_time_unit(rfm)
+    except DataError as exc:  # period_days missing on some rows or mixed units
+        problems.extend(exc.problems)
     if problems:
         raise DataError(problems, what="the RFM data")
 
@@ -646,14 +651,7 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray, *,
             "monetary_value is the mean spend of repeat purchases; net returns against "
             "their purchases before summarising.",
         )
-        if x is not None:
-            add(
-                (x > 0) & (spend == 0),
-                MONETARY_VALUE,
-                "is 0 for {n} with repeat purchases",
-                "spend models need positive spend: fit them on "
-                "rfm[rfm['monetary_value'] > 0], or drop zero-amount transactions first.",
-            )
+        # 0 with repeat purchases is valid: spend models fit without those customers
     weight = data.get(WEIGHT)
     if weight is not None:
         add(weight <= 0, WEIGHT, "is <= 0 for {n}", "weight counts identical customers; it is > 0.")

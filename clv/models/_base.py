@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from clv._units import check_same_period, resolve_time_unit
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
@@ -225,16 +226,21 @@ class ParametricModel(JsonModel, EstimatorParams):
 
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None, *,
-               for_fit: bool = False) -> pd.DataFrame:
+               for_fit: bool = False, check_unit: bool = True) -> pd.DataFrame:
+        what = f"the data passed to {type(self).__name__}"
         if not isinstance(data, pd.DataFrame):
             raise DataError(
                 f"expected a pandas DataFrame of RFM data, got {type(data).__name__}",
-                what=f"the data passed to {type(self).__name__}",
+                what=what,
             )
         cols = list(self.spec.columns if columns is None else columns)
         problems = rfm_problems(data, cols, integer_T=self._integer_T, for_fit=for_fit)
         if problems:
-            raise DataError(problems, what=f"the data passed to {type(self).__name__}")
+            raise DataError(problems, what=what)
+        if check_unit and ("T" in cols or "recency" in cols):
+            # the period is data: refuse RFM data of another period than the fit's
+            check_same_period(getattr(self, "time_unit_", None), data,
+                              model=f"this {type(self).__name__}", what=what)
         return data
 
     def _arrays(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> list[np.ndarray]:
@@ -250,6 +256,7 @@ class ParametricModel(JsonModel, EstimatorParams):
         initial_params: Mapping[str, float] | None = None,
         n_starts: int = 1,
         random_state: int | np.random.Generator | None = None,
+        time_unit: str | None = None,
     ) -> Self:
         """Estimate the parameters by maximum likelihood.
 
@@ -258,19 +265,25 @@ class ParametricModel(JsonModel, EstimatorParams):
         data : DataFrame
             RFM frame, one row per customer (``clv.data.rfm_summary``). An
             optional ``weight`` column says how many identical customers a row
-            stands for.
+            stands for. Its ``period_days`` column (or ``attrs["time_unit"]``)
+            is recorded as ``time_unit_``; predictions then refuse data of
+            another period length.
         initial_params : mapping, optional
             Starting values on the natural scale.
         n_starts : int, default 1
             Number of starting points (extra ones are seeded perturbations).
         random_state : int or Generator, optional
             Seed for the extra starting points.
+        time_unit : str, optional
+            Unit of ``recency`` and ``T`` (``"W"``, ``"7D"``, ``"M"`` ...) when
+            the frame carries none; must agree with the frame's otherwise.
 
         Returns
         -------
         self
         """
-        frame = self._frame(data, for_fit=True)
+        unit = resolve_time_unit(data, time_unit, what=f"the data passed to {type(self).__name__}")
+        frame = self._frame(data, for_fit=True, check_unit=False)
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
         elif self._needs_repeat_buyers and len(frame) and not bool(
@@ -299,7 +312,7 @@ class ParametricModel(JsonModel, EstimatorParams):
         if self._design:
             self._fit_covariates(frame, arrays, weights, initial_params, n_starts, random_state,
                                  cov.multiply_params(self.spec, self._levers))
-            self.time_unit_ = data.attrs.get("time_unit")
+            self.time_unit_ = None if unit is None else unit.name
             return self
         result = maximise(
             self.spec,
@@ -313,7 +326,7 @@ class ParametricModel(JsonModel, EstimatorParams):
         self._set_result(
             result, n_customers=float(len(frame) if weights is None else weights.sum())
         )
-        self.time_unit_ = data.attrs.get("time_unit")
+        self.time_unit_ = None if unit is None else unit.name
         return self
 
     def _fit_covariates(self, frame: pd.DataFrame, arrays: dict[str, np.ndarray],

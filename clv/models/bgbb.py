@@ -634,8 +634,8 @@ class BetaGeoBetaBinomModel(TransactionModel):
     _integer_T = True
 
     def _frame(self, data: pd.DataFrame, columns: Any = None, *,
-               for_fit: bool = False) -> pd.DataFrame:
-        frame = super()._frame(data, columns, for_fit=for_fit)
+               for_fit: bool = False, check_unit: bool = True) -> pd.DataFrame:
+        frame = super()._frame(data, columns, for_fit=for_fit, check_unit=check_unit)
         if {"frequency", "recency"} <= set(frame.columns):
             over = frame["frequency"].to_numpy() > frame["recency"].to_numpy()
             if over.any():

@@ -350,7 +350,7 @@ def spend_frequency_correlation(data: pd.DataFrame) -> float:
     """
     x = data["frequency"].to_numpy(dtype=np.float64)
     m = data["monetary_value"].to_numpy(dtype=np.float64)
-    keep = (x > 0) & np.isfinite(m)
+    keep = (x > 0) & np.isfinite(m) & (m > 0)  # the rows the model is fitted on
     x, m = x[keep], m[keep]
     if x.size < 3:
         return float("nan")
@@ -368,8 +368,25 @@ def _initial(frequency: FloatArray, monetary_value: FloatArray) -> GGParams:
     return GGParams(p=1.0, q=3.0, v=2.0 * max(mean, 1e-6))
 
 
+def _zero_value_repeat_buyers(data: Any) -> int:
+    """Number of repeat buyers with ``monetary_value == 0`` (0 when the columns are unusable)."""
+    try:
+        x = pd.to_numeric(data["frequency"], errors="coerce").to_numpy(dtype=np.float64)
+        m = pd.to_numeric(data["monetary_value"], errors="coerce").to_numpy(dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return int(((x > 0) & (m == 0)).sum())
+
+
 def _repeat_buyers(frame: pd.DataFrame) -> Any:
-    return frame["frequency"].to_numpy() > 0
+    """Rows the likelihood uses: repeat buyers with positive mean spend.
+
+    Repeat buyers whose repeat purchases are all worth 0 carry no information
+    on the (positive) spend distribution; they are left out of the fit and
+    scored like everyone else (expected spend ``p v / (p x + q - 1)`` at m = 0).
+    """
+    x = frame["frequency"].to_numpy()
+    return (x > 0) & (frame["monetary_value"].to_numpy() > 0)
 
 
 SPEC = SpendSpec(
@@ -457,7 +474,11 @@ class GammaGammaModel(SpendModel):
         n_starts: int = 1,
         random_state: int | np.random.Generator | None = None,
     ) -> Self:
-        """Estimate ``p, q, v`` by maximum likelihood on the repeat buyers.
+        """Estimate ``p, q, v`` by maximum likelihood on the repeat buyers with positive spend.
+
+        Pass the whole RFM frame: one-time buyers and repeat buyers whose
+        purchases are all worth 0 are left out of the likelihood automatically
+        (and are scored by :meth:`expected_spend` like everyone else).
 
         Parameters
         ----------
@@ -478,7 +499,8 @@ class GammaGammaModel(SpendModel):
         -----
         DataWarning
             When |Pearson r| between frequency and monetary value among repeat
-            buyers exceeds 0.3 (the model assumes independence).
+            buyers exceeds 0.3 (the model assumes independence), and when
+            repeat buyers with ``monetary_value == 0`` are left out of the fit.
 
         Raises
         ------
@@ -486,6 +508,14 @@ class GammaGammaModel(SpendModel):
             When every repeat buyer has the same ``monetary_value``: the spread
             of spend across customers, which the model estimates, is zero.
         """
+        zero = _zero_value_repeat_buyers(data)
+        if zero:
+            warnings.warn(
+                f"{zero} repeat buyers have monetary_value 0 (every repeat purchase worth 0): "
+                "Gamma-Gamma is fitted on the repeat buyers with positive spend and still "
+                "scores them and the one-time buyers. Nothing to do unless the zeros are "
+                "errors in the data.",
+                DataWarning, stacklevel=2)
         _refuse_constant_spend(self._frame(data), type(self).__name__)
         super().fit(data, initial_params=initial_params, n_starts=n_starts,
                     random_state=random_state)

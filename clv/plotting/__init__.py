@@ -45,6 +45,13 @@ from clv.plotting.diagnostics import (
 )
 from clv.plotting.matrices import plot_expected_purchases_matrix, plot_probability_alive_matrix
 from clv.plotting.retention import plot_retention_rates, plot_survival, retention_curves
+from clv.plotting.tracking import (
+    customer_history,
+    plot_customer_probability_alive,
+    plot_transaction_tracking,
+    probability_alive_history_from_transactions,
+    transaction_tracking,
+)
 
 __all__ = [
     # data
@@ -52,6 +59,9 @@ __all__ = [
     "period_transactions",
     "conditional_expectations",
     "probability_alive_history",
+    "probability_alive_history_from_transactions",
+    "customer_history",
+    "transaction_tracking",
     "retention_curves",
     "acquisition_curve",
     "equity_waterfall",
@@ -62,6 +72,8 @@ __all__ = [
     "plot_period_transactions",
     "plot_calibration_holdout",
     "plot_probability_alive_history",
+    "plot_customer_probability_alive",
+    "plot_transaction_tracking",
     "plot_survival",
     "plot_retention_rates",
     "plot_acquisition",

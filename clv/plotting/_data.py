@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from clv.data.units import data_time_unit, in_unit_of, parse_time_unit
 from clv.exceptions import DataError, Problem
 from clv.models._base import rfm_problems
 
@@ -57,15 +58,21 @@ def time_unit_label(unit: str | None) -> str:
     if unit is None or str(unit).strip() == "":
         return "periods"
     key = str(unit).strip().upper().split("-")[0]  # "W-SUN" -> "W"
-    return _UNIT_NAMES.get(key, str(unit))
+    if key in _UNIT_NAMES:
+        return _UNIT_NAMES[key]
+    try:
+        return parse_time_unit(str(unit)).plural(2).split(" ", 1)[1]  # "7D" -> "7-day periods"
+    except ValueError:
+        return str(unit)
 
 
 def _resolve_unit(time_unit: str | None, data: pd.DataFrame | None, model: Any) -> str | None:
     """Explicit argument, then ``data.attrs``, then the unit the model was fitted in."""
     if time_unit is not None:
         return time_unit
-    if data is not None and data.attrs.get("time_unit") is not None:
-        return str(data.attrs["time_unit"])
+    carried = None if data is None else data_time_unit(data)
+    if carried is not None:
+        return carried.name
     unit = getattr(model, "time_unit_", None)
     return None if unit is None else str(unit)
 
@@ -231,7 +238,8 @@ def frequency_recency_grid(
     feasible = np.ones(xx.shape, dtype=bool)
     if discrete:  # one purchase per opportunity at most; the last one is at opportunity >= 1
         feasible = (xx == 0) | ((rr >= 1) & (xx <= rr))
-    cells = pd.DataFrame({"frequency": xx[feasible], "recency": rr[feasible], "T": T})
+    cells = in_unit_of(pd.DataFrame({"frequency": xx[feasible], "recency": rr[feasible], "T": T}),
+                       model)
     if quantity == "probability_alive":
         values = model.probability_alive(cells)
     else:
@@ -436,6 +444,6 @@ def probability_alive_history(
     x = np.searchsorted(repeat, s, side="right").astype(np.float64)
     last = repeat[np.maximum(x.astype(np.int64) - 1, 0)] if repeat.size else 0.0
     t_x = np.where(x > 0, last, 0.0)
-    state = pd.DataFrame({"frequency": x, "recency": t_x, "T": s})
+    state = in_unit_of(pd.DataFrame({"frequency": x, "recency": t_x, "T": s}), model)
     p = np.asarray(model.probability_alive(state), dtype=np.float64)
     return pd.DataFrame({"time": s, "frequency": x, "recency": t_x, "probability_alive": p})

@@ -165,7 +165,7 @@ def equity_waterfall(equity: Any) -> pd.DataFrame:
     Examples
     --------
     >>> from clv.equity import customer_equity
-    >>> ce = customer_equity([100.0], [2.0], horizon=1, discount_rate=0.0,
+    >>> ce = customer_equity([100.0], [2.0], horizon=1, discount_rate_per_period=0.0,
     ...                      value_per_new_customer=30.0, acquisition_cost=10.0)
     >>> equity_waterfall(ce)["end"].tolist()
     [100.0, 160.0, 140.0, 140.0]

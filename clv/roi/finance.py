@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from clv._progress import progress_bar
+from clv._units import annual_rate, parse_time_unit
 from clv.roi import _math, decision
 from clv.roi.confounding import CausalShare
 from clv.roi.engine import (
@@ -241,6 +243,10 @@ class RoiResult:
             "time_unit": _period_label(getattr(eng.transaction_model, "time_unit_", None),
                                        eng.period_length),
             "discount_rate_per_period": self.discount_rate,
+            "annual_discount_rate": _annual(self.discount_rate,
+                                            _period_days(getattr(eng.transaction_model,
+                                                                 "time_unit_", None),
+                                                         eng.period_length)),
             "margin": self.margin,
             "parameter_draws": eng.n_draws,
             "random_state": eng.random_state,
@@ -305,14 +311,39 @@ def lever_split(totals: np.ndarray) -> np.ndarray:
     return shapley_split(value, len(LEVERS))
 
 
-def _period_label(unit: str | None, length: float) -> str:
-    """Name of the valuation period, e.g. ``"week"`` for 7 periods of daily data."""
-    names = {("D", 1.0): "day", ("D", 7.0): "week", ("W", 1.0): "week", ("M", 1.0): "month",
-             ("Q", 1.0): "quarter", ("Y", 1.0): "year", ("D", 30.0): "30 days",
-             ("D", 365.25 / 12): "month", ("W", 52 / 12): "month"}
+def _annual(rate: float, days: float | None) -> float | None:
+    """The annual equivalent of a per-period rate (None when the period length is unknown)."""
+    if days is None:
+        return None
+    return float(annual_rate(rate, parse_time_unit(f"{days!r}D")))
+
+
+def _period_days(unit: str | None, length: float) -> float | None:
+    """Length in days of a valuation period of ``length`` model periods (None if unknown)."""
     if unit is None:
-        return "period" if length == 1 else f"{length:g} periods"
-    return names.get((str(unit), float(length)), f"{length:g} × {unit}")
+        return None
+    try:
+        return parse_time_unit(unit).days * float(length)
+    except ValueError:
+        return None
+
+
+def _period_label(unit: str | None, length: float) -> str:
+    """Singular name of the valuation period: ``"month"`` for 30.4375 days, ``"week"`` ...
+
+    >>> _period_label("D", 365.25 / 12), _period_label("W", 1.0), _period_label("D", 10.0)
+    ('month', 'week', '10-day period')
+    >>> _period_label(None, 30.4375)
+    'period of 30.4375 model periods'
+    """
+    days = _period_days(unit, length)
+    if days is None:
+        return "period" if length == 1 else f"period of {length:g} model periods"
+    for name, span in (("day", 1.0), ("week", 7.0), ("month", 365.2425 / 12),
+                       ("quarter", 365.2425 / 4), ("year", 365.2425)):
+        if abs(days - span) <= 2e-3 * span:  # 30.4375 (365.25 / 12) is a month too
+            return name
+    return f"{days:g}-day period"
 
 
 def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
@@ -435,6 +466,7 @@ def evaluate_investments(
     new_customers: NewCustomers | None = None,
     service_cost: ServiceCost | None = None,
     causal_share: CausalShare | None = CausalShare(),  # noqa: B008 - immutable default
+    progress: bool | None = None,
 ) -> RoiResult:
     """Value experience investments: incremental CLV, NPV, ROI with intervals, payback, ranks.
 
@@ -478,6 +510,9 @@ def evaluate_investments(
         (:mod:`clv.roi.confounding`); ``None`` or ``CausalShare.fully_causal()``
         values associations as if they were effects (the ``*_if_causal`` columns
         always show that).
+    progress : bool, optional
+        Progress bar over the investments (default: only in a notebook or a
+        terminal; see :func:`clv._progress.progress_enabled`).
 
     Returns
     -------
@@ -494,5 +529,6 @@ def evaluate_investments(
                                   margin, n_draws, random_state, period_length,
                                   customer_uncertainty, new_customers, service_cost,
                                   causal_share=causal_share)
-    results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven) for inv in invs}
+    results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
+               for inv in progress_bar(invs, desc="valuing investments", progress=progress)}
     return RoiResult(results, engine)

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from clv._progress import progress_bar
 from clv.roi import _math
 from clv.roi.engine import CounterfactualEngine, NewCustomers
 from clv.roi.finance import RoiResult
@@ -44,7 +45,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                 discount_rate: tuple[float, float] | None = None,
                 horizon: tuple[int, int] | None = None,
                 effect: tuple[float, float] = (0.5, 1.5),
-                cost_per_contact: tuple[float, float] = (0.5, 1.5)) -> pd.DataFrame:
+                cost_per_contact: tuple[float, float] = (0.5, 1.5),
+                progress: bool | None = None) -> pd.DataFrame:
     """Expected NPV of each investment when one setting moves to a low and a high value.
 
     Parameters
@@ -63,6 +65,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         Share of the estimated effect delivered.
     cost_per_contact : (low, high), default (0.5, 1.5)
         Multiple of the cost per service contact (only with a service-cost model).
+    progress : bool, optional
+        Progress bar over the investments (default: only in a notebook or a terminal).
 
     Returns
     -------
@@ -88,7 +92,8 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
                                            _extended(eng.new_customers, int(horizon[1]) - h),
                                            eng.service_cost)
     rows = []
-    for name, draws in result.investments.items():
+    for name, draws in progress_bar(list(result.investments.items()), desc="sensitivity",
+                                    progress=progress):
         inv = draws.investment
         upfront, later = eng.cost_draws(inv)
         flows = draws.cash_flows

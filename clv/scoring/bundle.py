@@ -253,9 +253,10 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
         raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
                              "with `clv fit`.")
-    if time_unit not in TIME_UNITS:
+    if not known_unit(time_unit):
         raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
-                             f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
+                             f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit "
+                             "with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
     unit = getattr(transaction_model, "time_unit_", None)
@@ -303,3 +304,13 @@ def builder_from_section(section: Mapping[str, Any], path: Path | str) -> Featur
         raise ModelFileError(f"'{path}' is a damaged model bundle: its feature builder cannot be "
                              f"read ({exc}). Refit with `clv fit --cx-events`.") from None
     return builder
+
+
+def known_unit(time_unit: object) -> bool:
+    """Whether a model file's time unit is one ``clv fit`` writes (D, W, M, Q, Y or a multiple)."""
+    from clv._units import parse_time_unit
+
+    try:
+        return parse_time_unit(time_unit).base in TIME_UNITS
+    except ValueError:
+        return False

@@ -42,6 +42,7 @@ from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
 from clv.models.registry import cli_models, models_of_kind
 from clv.persistence import atomic_write
+from clv.scoring.bundle import known_unit
 
 __all__ = [
     "POSTERIOR_MODEL",
@@ -346,7 +347,7 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
             f"--bayes`, or score with the clv version that wrote it "
             f"({attrs.get('clv_version', 'unknown')}).")
     time_unit = attrs.get("time_unit")
-    if time_unit not in TIME_UNITS:
+    if not known_unit(time_unit):
         raise ModelFileError(f"'{path}' is a damaged posterior model file: time_unit "
                              f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
                              "`clv fit --bayes`.")

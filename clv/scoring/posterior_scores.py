@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from clv._cpus import usable_cpus
+from clv._units import check_same_period
 from clv.models._mle import unique_rows
 from clv.scoring.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
 from clv.scoring.tables import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
@@ -347,6 +348,8 @@ def posterior_score_table(
         columns, the posterior mean of each score and its 5% and 95% quantiles,
         one row per row of ``rfm``, in its order.
     """
+    check_same_period(bundle.time_unit, rfm, model="the posterior model",
+                      what="the RFM data to score")
     tx_spec, tx_params, sp_spec, sp_params = _select(bundle, thin, max_draws)
     n_samples = len(tx_params)
     with_spend = sp_params is not None

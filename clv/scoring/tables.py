@@ -73,23 +73,13 @@ def score_table(
 
     rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns]
     if spend_model is not None:
-        data = rfm
-        zero = zero_value_repeat_buyers(rfm)
-        if zero.any():
-            # Gamma-Gamma's expected spend p(v + x m)/(px + q - 1) is continuous at m = 0 but
-            # the model rejects m = 0; score those customers at the limit m -> 0+.
-            data = rfm.copy()
-            data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny
-            logger.info(
-                "%d repeat buyers with only zero-value purchases are scored with mean spend -> 0",
-                int(zero.sum()),
-            )
+        data = rfm  # zero-value repeat buyers are scored at m = 0, as by the API
         table = customer_lifetime_value_table(
             transaction_model,
             spend_model,
             data,
             horizon=horizon,
-            discount_rate=discount_rate,
+            discount_rate_per_period=discount_rate,
             margin=margin,
         )
         scores = table[["probability_alive", "expected_purchases", "expected_spend", "clv"]]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from clv.data.rfm import ZERO_SPEND_FIX
 from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, T
 from clv.data.transactions import _not_dates, _rows, _show
 from clv.data.validate import _warning_text
@@ -419,8 +420,7 @@ def summary_problems(summary: DataFrame) -> list[Problem]:
         else:
             problems.append(Problem(
                 MONETARY_VALUE, f"is 0 for {_rows(count, 'customer')} with repeat purchases: "
-                "all their repeat purchases have amount 0", "spend models need "
-                "monetary_value > 0: fit them on rfm[rfm['monetary_value'] > 0].", ids,
+                "all their repeat purchases have amount 0", ZERO_SPEND_FIX, ids,
                 n_rows=count))
     return problems
 

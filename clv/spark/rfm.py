@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, RECENCY, T
+from clv.data.rfm import _period_plan
+from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, PERIOD_DAYS, RECENCY, T
 from clv.data.transactions import _codes_from_days, _parse_timestamp, check_time_unit
 from clv.exceptions import DataError, DataWarning, Problem
 from clv.spark._session import import_pyspark
@@ -270,7 +271,7 @@ def check_transactions_spark(
 def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> DataFrame:
     """The RFM summary of checked rows (see :func:`rfm_summary_spark`)."""
     f = import_pyspark()
-    time_unit = check_time_unit(time_unit)
+    time_unit, scaler, unit = _period_plan(time_unit, 1.0)
     end_ts = checked.observation_end
     if end_ts is None or checked.counts.n_kept == 0:
         raise ValueError("no transaction rows to summarise")
@@ -297,14 +298,15 @@ def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> Dat
     )
     frequency = (f.col("n") - 1).cast("double")
     counts = checked.counts
-    meta = {META_TIME_UNIT: time_unit, META_OBSERVATION_END: end_ts.isoformat(),
+    meta = {META_TIME_UNIT: unit.name, META_OBSERVATION_END: end_ts.isoformat(),
             "n_rows": counts.n_rows, "n_rows_after": counts.n_after,
             "fingerprint": counts.fingerprint}
     columns = [
         f.col(CUSTOMER_ID),
         frequency.alias(FREQUENCY),
-        (f.col("last") - f.col("first")).cast("double").alias(RECENCY),
-        (f.lit(end_period) - f.col("first")).cast("double").alias(T, metadata=meta),
+        ((f.col("last") - f.col("first")).cast("double") / f.lit(scaler)).alias(RECENCY),
+        ((f.lit(end_period) - f.col("first")).cast("double") / f.lit(scaler)).alias(
+            T, metadata=meta),
     ]
     if with_value:
         columns.append(
@@ -312,6 +314,7 @@ def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> Dat
             .otherwise(f.lit(0.0))
             .alias(MONETARY_VALUE)
         )
+    columns.append(f.lit(unit.days).cast("double").alias(PERIOD_DAYS))
     return per_customer.select(*columns)
 
 
@@ -343,8 +346,9 @@ def rfm_summary_spark(
     value_col : hashable, optional
         Column with the amount of each transaction (numbers, or strings of
         numbers); adds ``monetary_value``.
-    time_unit : {"D", "W", "M", "Q", "Y"}
-        Period unit.
+    time_unit : str
+        Period unit, as in :func:`clv.data.rfm_summary`: ``"D"``, ``"W"``,
+        ``"M"``, ``"Q"``, ``"Y"`` or a multiple such as ``"7D"``.
     observation_end : date-like, optional
         End of observation (inclusive). Default: the last transaction date.
         Transactions after it are an error.
@@ -364,7 +368,8 @@ def rfm_summary_spark(
     -------
     pyspark.sql.DataFrame
         Columns ``customer_id`` (the input's type), ``frequency``, ``recency``,
-        ``T`` [, ``monetary_value``] (double), one row per customer, unordered.
+        ``T`` [, ``monetary_value``], ``period_days`` (double), one row per
+        customer, unordered.
         The ``T`` column's metadata holds ``time_unit``, ``observation_end``
         (ISO 8601), as ``attrs`` do for the pandas summary, ``n_rows`` (rows of
         the input), ``n_rows_after`` (rows after ``observation_end``, dropped
@@ -390,7 +395,7 @@ def rfm_summary_spark(
     >>> rfm = rfm_summary_spark(tx, customer_id_col="customer_id", date_col="date",
     ...                         value_col="value")  # doctest: +SKIP
     """
-    time_unit = check_time_unit(time_unit)
+    _period_plan(time_unit, 1.0)  # a bad unit fails before Spark work
     checked = check_transactions_spark(
         df, customer_id_col=customer_id_col, date_col=date_col, value_col=value_col,
         observation_end=observation_end, date_format=date_format, drop_after=drop_after,

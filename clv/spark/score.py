@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, RECENCY, T
+from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, PERIOD_DAYS, RECENCY, T
+from clv.data.units import check_same_period, parse_time_unit, with_time_unit
 from clv.models.registry import MODELS
 from clv.scoring.tables import score_columns, score_table
 from clv.spark._session import import_pyspark
+from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -81,8 +83,10 @@ def score_spark(
     models: Any,
     *,
     horizon: int,
-    discount_rate: float = 0.0,
-    margin: float = 1.0,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = DEFAULT_MARGIN,
+    discount_rate: float | None = None,
 ) -> DataFrame:
     """Score every customer of a Spark RFM summary.
 
@@ -102,10 +106,15 @@ def score_spark(
         ``monetary_value``.
     horizon : int
         Periods of the models' time unit.
-    discount_rate : float
-        Discount rate per period.
+    annual_discount_rate : float, optional
+        Annual discount rate (default 10 %), converted once to the models'
+        period (see :func:`clv.value.resolve_discount_rate`).
+    discount_rate_per_period : float, optional
+        Discount rate per period of the models' time unit, used as is.
     margin : float
         Profit margin applied to spend.
+    discount_rate : float, optional
+        Deprecated name of ``discount_rate_per_period``.
 
     Returns
     -------
@@ -115,9 +124,10 @@ def score_spark(
 
     Raises
     ------
+    DataError
+        If the summary's period (its ``T`` metadata) is not as long as the models'.
     ValueError
-        If the summary's time unit (its ``T`` metadata) is not the models', or
-        a column is missing.
+        If a column is missing.
 
     Examples
     --------
@@ -127,12 +137,15 @@ def score_spark(
     document = model_document(models)
     meta_unit = (summary.schema[T].metadata or {}).get("time_unit") if T in summary.columns \
         else None
-    if meta_unit is not None and document["time_unit"] not in (None, meta_unit):
-        raise ValueError(
-            f"the summary is in periods of '{meta_unit}' but the model was fitted in periods "
-            f"of '{document['time_unit']}'; summarise with time_unit="
-            f"'{document['time_unit']}' or refit the model."
-        )
+    model_unit = document["time_unit"]
+    if meta_unit is not None and model_unit is not None:
+        # the same check as the pandas path, on a one-row frame labelled with the summary's unit
+        check_same_period(model_unit, with_time_unit(pd.DataFrame(index=[0]), meta_unit),
+                          model="the model", what="the Spark RFM summary")
+    rate = resolve_discount_rate(annual_discount_rate=annual_discount_rate,
+                                 discount_rate_per_period=discount_rate_per_period,
+                                 discount_rate=discount_rate,
+                                 time_unit=model_unit or meta_unit)
     with_spend = document["spend_model"] is not None
     with_value = MONETARY_VALUE in summary.columns
     needed = [CUSTOMER_ID, FREQUENCY, RECENCY, T] + ([MONETARY_VALUE] if with_spend else [])
@@ -145,8 +158,9 @@ def score_spark(
     schema = ", ".join([f"`{CUSTOMER_ID}` {id_type}", *(f"`{c}` double" for c in columns)])
     rfm_columns = [c for c in (FREQUENCY, RECENCY, T, MONETARY_VALUE) if c in summary.columns]
     broadcast = summary.sparkSession.sparkContext.broadcast(document)
-    options = {"horizon": int(horizon), "discount_rate": float(discount_rate),
+    options = {"horizon": int(horizon), "discount_rate": rate.per_period,
                "margin": float(margin)}
+    unit = model_unit or meta_unit
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         transaction_model, spend_model = models_from_document(broadcast.value)
@@ -154,6 +168,8 @@ def score_spark(
             if len(batch) == 0:
                 continue
             rfm = batch.set_index(CUSTOMER_ID)[rfm_columns]
+            if unit is not None:  # the period travels in the broadcast document
+                rfm = rfm.assign(**{PERIOD_DAYS: parse_time_unit(unit).days})
             yield score_table(transaction_model, spend_model, rfm, **options)[
                 [CUSTOMER_ID, *columns]
             ]

@@ -48,13 +48,15 @@ def _models(fits, chains: int = 2, draws: int = 4) -> tuple[cb.BetaGeoModel, cb.
 
 def test_clv_per_draw_is_the_mle_clv_at_that_draw(rfm: pd.DataFrame, fits) -> None:
     tx, spend = _models(fits)
-    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=52, discount_rate=0.002, margin=0.3)
+    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=52, discount_rate_per_period=0.002,
+                                     margin=0.3)
     assert clv.dims == ("chain", "draw", "customer_id") and clv.shape == (2, 4, len(rfm))
     np.testing.assert_array_equal(clv["customer_id"].values, rfm.index.to_numpy())
     tx_points, sp_points = tx.point_models(), spend.point_models()
     for c, d in [(0, 0), (1, 3)]:
         i = c * 4 + d
-        ref = mle_clv(tx_points[i], sp_points[i], rfm, horizon=52, discount_rate=0.002, margin=0.3)
+        ref = mle_clv(tx_points[i], sp_points[i], rfm, horizon=52, discount_rate_per_period=0.002,
+                      margin=0.3)
         np.testing.assert_array_equal(clv[c, d].values, ref.to_numpy())
         assert tx_points[i].params_["r"] == float(tx.idata_.posterior["r"][c, d])
 
@@ -65,8 +67,8 @@ def test_single_draw_clv_equals_the_mle_clv(rfm: pd.DataFrame, fits) -> None:
         posterior={k: np.array([[v]]) for k, v in bg.params_.items()}))
     spend = cb.GammaGammaModel.from_idata(az.from_dict(
         posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
-    got = cb.customer_lifetime_value(tx, spend, rfm, horizon=26, discount_rate=0.01)
-    want = mle_clv(bg, gg, rfm, horizon=26, discount_rate=0.01)
+    got = cb.customer_lifetime_value(tx, spend, rfm, horizon=26, discount_rate_per_period=0.01)
+    want = mle_clv(bg, gg, rfm, horizon=26, discount_rate_per_period=0.01)
     np.testing.assert_array_equal(got.values.reshape(-1), want.to_numpy())
 
 
@@ -75,16 +77,16 @@ def test_map_spend_model_is_paired_with_every_draw(rfm: pd.DataFrame, fits) -> N
     gg = fits[1]
     spend = cb.GammaGammaModel.from_idata(az.from_dict(
         posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
-    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=10, discount_rate=0.0)
+    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=10, discount_rate_per_period=0.0)
     assert clv.shape == (2, 4, len(rfm))
     _, other = _models(fits, draws=3)
     with pytest.raises(ValueError, match="same chains and draws"):
-        cb.customer_lifetime_value(tx, other, rfm, horizon=10, discount_rate=0.0)
+        cb.customer_lifetime_value(tx, other, rfm, horizon=10, discount_rate_per_period=0.0)
 
 
 def test_chunked_summary_equals_the_full_path(rfm: pd.DataFrame, fits) -> None:
     tx, spend = _models(fits)
-    kw = {"horizon": 52, "discount_rate": 0.002, "margin": 0.3}
+    kw = {"horizon": 52, "discount_rate_per_period": 0.002, "margin": 0.3}
     full = cb.customer_lifetime_value(tx, spend, rfm, **kw)
     tidy = cb.customer_lifetime_value(tx, spend, rfm, summary_only=True, chunk_size=37, **kw)
     pd.testing.assert_frame_equal(tidy, cb.summarize_draws(full), rtol=1e-12)

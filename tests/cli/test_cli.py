@@ -29,7 +29,8 @@ from clv.value import customer_lifetime_value_table
 AS_OF = "2021-12-31"
 SCORE_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value",
                  "probability_alive", "expected_purchases", "expected_spend", "clv"]
-SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate", "0.002", "--margin", "0.5"]
+SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
+              "--margin", "0.5"]
 
 
 def make_transactions(rng: np.random.Generator, n_customers: int = 400) -> pd.DataFrame:
@@ -124,7 +125,7 @@ def test_score_equals_python_api(tmp_path, capsys, tx, files, fmt):
     assert f"scored {tx['customer_id'].nunique()} customers" in stdout
     got = read_scores(out)
     assert list(got.reset_index().columns) == SCORE_COLUMNS
-    assert_scores_equal(got, reference_scores(tx, discount_rate=0.002, margin=0.5))
+    assert_scores_equal(got, reference_scores(tx, discount_rate_per_period=0.002, margin=0.5))
 
 
 def test_duckdb_query_input_and_parquet_output(tmp_path, capsys, tx, files):
@@ -133,7 +134,8 @@ def test_duckdb_query_input_and_parquet_output(tmp_path, capsys, tx, files):
                           "SELECT customer_id, date, value FROM transactions", "--model",
                           files["model"], *SCORE_ARGS, "--out", out)
     assert code == 0, stderr
-    assert_scores_equal(read_scores(out), reference_scores(tx, discount_rate=0.002, margin=0.5))
+    assert_scores_equal(read_scores(out), reference_scores(tx, discount_rate_per_period=0.002,
+                        margin=0.5))
 
 
 def test_fit_bundle_holds_both_models_and_training_fingerprint(tx, files):
@@ -180,8 +182,10 @@ def test_run_record(tmp_path, capsys, tx, files):
     assert record["input"]["n_customers"] == tx["customer_id"].nunique()
     assert record["output"]["n_rows"] == tx["customer_id"].nunique()
     assert record["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert record["parameters"] == {"as_of": AS_OF, "horizon": 52, "discount_rate": 0.002,
-                                    "margin": 0.5, "time_unit": "W"}
+    assert record["parameters"] == {
+        "as_of": AS_OF, "horizon": 52, "discount_rate_per_period": 0.002,
+        "annual_discount_rate": pytest.approx(1.002 ** (365.2425 / 7) - 1, rel=1e-12),
+        "discount_rate_given_as": "discount_rate_per_period", "margin": 0.5, "time_unit": "W"}
     assert {"read", "summarise", "score", "write", "total"} <= set(record["timings_s"])
     assert record["warnings"] == []
 
@@ -222,7 +226,7 @@ def test_unknown_customers_are_scored_from_their_own_history(tmp_path, capsys, t
     rfm_all = rfm_summary(tx, **kw)
     table = customer_lifetime_value_table(BetaGeoModel().fit(rfm_train),
                                           GammaGammaModel().fit(rfm_train), rfm_all,
-                                          horizon=52, discount_rate=0.002, margin=0.5)
+                                          horizon=52, discount_rate_per_period=0.002, margin=0.5)
     assert_scores_equal(got, rfm_all.join(table))
 
 
@@ -244,7 +248,7 @@ def test_config_file_with_command_table_and_flag_override(tmp_path, capsys, tx, 
     code, _, stderr = run(capsys, "score", "--config", job, "--horizon", "52", "-q")
     assert code == 0, stderr
     got = read_scores(tmp_path / "scores.csv")
-    assert_scores_equal(got, reference_scores(tx, discount_rate=0.002, margin=0.5))
+    assert_scores_equal(got, reference_scores(tx, discount_rate_per_period=0.002, margin=0.5))
 
 
 def test_evaluate_reports_holdout_metrics(tmp_path, capsys, tx, files):

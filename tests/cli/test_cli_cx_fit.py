@@ -44,7 +44,7 @@ def _fit_args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
 def _score_args(files: dict[str, Path], model: Path, out: Path, *extra: str) -> list[str]:
     return ["score", str(files["tx"]), "--model", str(model), "--cx-events", str(files["ev"]),
             "--customers", str(files["cust"]), "--as-of", SCORE_AS_OF, "--horizon", str(HORIZON),
-            "--discount-rate", str(DISCOUNT), "--out", str(out), "-q", *extra]
+            "--discount-rate-per-period", str(DISCOUNT), "--out", str(out), "-q", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,8 @@ def test_scores_equal_python_api(fitted: dict[str, Path], api: dict[str, object]
         "probability_alive": tm.probability_alive(data2),
         "expected_purchases": tm.expected_purchases(float(HORIZON), data2),
         "expected_spend": sm.expected_spend(data2),
-        "clv": customer_lifetime_value(tm, sm, data2, horizon=HORIZON, discount_rate=DISCOUNT),
+        "clv": customer_lifetime_value(tm, sm, data2, horizon=HORIZON,
+                                       discount_rate_per_period=DISCOUNT),
     }
     for column, values in expected.items():
         np.testing.assert_allclose(scores[column].to_numpy(), np.asarray(values, dtype=float),

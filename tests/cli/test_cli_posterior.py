@@ -27,7 +27,8 @@ from clv.scoring.posterior import (
 from clv.scoring.posterior_scores import draw_indices, posterior_score_table
 from tests.cli.test_cli import AS_OF, make_transactions, read_scores
 
-SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate", "0.002", "--margin", "0.5"]
+SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
+              "--margin", "0.5"]
 SCORES = ("probability_alive", "expected_purchases", "expected_spend", "clv")
 
 
@@ -97,7 +98,8 @@ def direct_summary(rfm: pd.DataFrame, path: Path, thin: int = 1) -> pd.DataFrame
         "expected_purchases": bg.expected_purchases(52, rfm, thin=thin, summary_only=True),
         "expected_spend": gg.summarize(gg.expected_spend(rfm).isel(
             draw=slice(None, None, thin))),
-        "clv": customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=0.002, margin=0.5,
+        "clv": customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate_per_period=0.002,
+                                       margin=0.5,
                                        thin=thin, summary_only=True),
     }
     return pd.DataFrame({f"{name}{suffix}": part[col].to_numpy()
@@ -164,7 +166,8 @@ def test_zero_discount_uses_the_telescoped_sum(rfm, files):
     got = posterior_score_table(bundle, rfm, horizon=52, discount_rate=0.0, margin=0.5,
                                 max_draws=None)
     bg, gg = load_posterior_models(files["model"])
-    want = customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate=0.0, margin=0.5,
+    want = customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate_per_period=0.0,
+                                   margin=0.5,
                                    summary_only=True)
     np.testing.assert_allclose(got["clv"], want["mean"], rtol=1e-9)
     np.testing.assert_allclose(got["clv_p95"], want["95%"], rtol=1e-9)

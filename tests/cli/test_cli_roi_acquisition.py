@@ -236,7 +236,7 @@ def test_demo_report_command_reproduces_its_roi_table(tmp_path, monkeypatch) -> 
     monkeypatch.setattr(demo, "CX_DRAWS", DRAWS)
     out = tmp_path / "demo"
     record = demo._cx_world(SimpleNamespace(progress=lambda message: None), out,
-                            margin_note=0.3)
+                            margin_note=1.0)  # the CLI default margin
     world = out / "cx_world"
     assert {"new_customers.csv", "investments.json"} <= {p.name for p in world.iterdir()}
     names = [i["name"] for i in json.loads((world / "investments.json").read_text())

@@ -24,7 +24,8 @@ from clv.models.gamma_gamma import GammaGammaModel
 from clv.value import customer_lifetime_value_table
 
 AS_OF = "1998-06-30"
-ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate", "0.002", "--margin", "0.3"]
+ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
+        "--margin", "0.3"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def python_api_scores(tx: pd.DataFrame) -> pd.DataFrame:
     data = rfm.copy()
     zero = (data["frequency"] > 0) & (data["monetary_value"] <= 0)
     data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny  # as clv score does
-    table = customer_lifetime_value_table(bg, gg, data, horizon=52, discount_rate=0.002,
+    table = customer_lifetime_value_table(bg, gg, data, horizon=52, discount_rate_per_period=0.002,
                                           margin=0.3)
     return rfm.join(table.drop(columns="discounted_purchases"))
 

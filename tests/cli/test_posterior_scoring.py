@@ -60,6 +60,7 @@ def rfm() -> pd.DataFrame:
     repeat = np.flatnonzero(frame["frequency"].to_numpy() > 0)[:5]
     frame.loc[repeat, "monetary_value"] = 0.0  # repeat buyers with only zero-value purchases
     frame.index = pd.Index(np.arange(len(frame)) * 7 + 3, name="customer_id")
+    frame["period_days"] = 7.0  # weeks, as the bundle's models
     return frame
 
 
@@ -112,7 +113,7 @@ def test_without_a_spend_posterior(rfm):
     b = bundle(spend=False)
     got = posterior_score_table(b, rfm, horizon=52, discount_rate=0.0, margin=1.0,
                                 max_draws=None)
-    want = reference(b, rfm[["frequency", "recency", "T"]], discount_rate=0.0)
+    want = reference(b, rfm[["frequency", "recency", "T", "period_days"]], discount_rate=0.0)
     assert "clv" not in got.columns
     for column in want.columns:
         np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,

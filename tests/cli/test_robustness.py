@@ -67,14 +67,15 @@ def test_model_fitted_in_days_scores_in_days(tmp_path, capsys, tx, inputs):
     """score uses the bundle's time unit: a daily model gives daily RFM and a daily horizon."""
     out = tmp_path / "scores.csv"
     code, err = run(capsys, "score", inputs["csv"], "--model", inputs["D"], "--as-of", AS_OF,
-                    "--horizon", "364", "--discount-rate", "0.0003", "--margin", "0.5",
+                    "--horizon", "364", "--discount-rate-per-period", "0.0003", "--margin", "0.5",
                     "--out", out)
     assert code == 0, err
     got = pd.read_csv(out, dtype={"customer_id": "str"}).set_index("customer_id")
     rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
                       time_unit="D", observation_end=AS_OF)
     table = customer_lifetime_value_table(BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm),
-                                          rfm, horizon=364, discount_rate=0.0003, margin=0.5)
+                                          rfm, horizon=364, discount_rate_per_period=0.0003,
+                                          margin=0.5)
     assert_scores_equal(got, rfm.join(table))
     assert got["T"].max() > 200  # days, not weeks
     record = json.loads((tmp_path / "scores.csv.run.json").read_text())

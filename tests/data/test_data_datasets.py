@@ -37,21 +37,22 @@ def test_cdnow_sample_transactions_match_the_summary_ids():
 
 def test_cdnow_summary():
     rfm = datasets.load_cdnow_summary()
-    assert rfm.shape == (2_357, 3)
+    assert rfm.shape == (2_357, 4)
     assert rfm.index.name == "customer_id" and rfm.index.dtype == np.int64
-    assert list(rfm.columns) == ["frequency", "recency", "T"]
+    assert list(rfm.columns) == ["frequency", "recency", "T", "period_days"]
     assert (rfm.dtypes == np.float64).all()
     assert rfm.attrs == {"time_unit": "W", "observation_end": "1997-09-30T00:00:00"}
-    assert rfm.loc[1].tolist() == [2.0, 30.43, 38.86]
+    assert rfm.loc[1].tolist() == [2.0, 30.43, 38.86, 7.0]
     assert int(rfm["frequency"].sum()) == 2_457  # repeat purchases in weeks 1-39 (FHL 2005)
 
 
 def test_cdnow_summary_with_spend():
     rfm = datasets.load_cdnow_summary_with_spend()
-    assert rfm.shape == (2_357, 4)
-    assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value"]
+    assert rfm.shape == (2_357, 5)
+    assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value", "period_days"]
     pd.testing.assert_frame_equal(
-        rfm[["frequency", "recency", "T"]], datasets.load_cdnow_summary(), check_exact=True
+        rfm[["frequency", "recency", "T", "period_days"]], datasets.load_cdnow_summary(),
+                                                                                       check_exact=True
     )
     repeaters = rfm[rfm["frequency"] > 0]
     assert len(repeaters) == 946  # the Gamma-Gamma sample of Fader, Hardie & Lee
@@ -62,11 +63,11 @@ def test_cdnow_summary_with_spend():
 
 def test_donations():
     d = datasets.load_donations()
-    assert list(d.columns) == ["frequency", "recency", "T", "weight"]
+    assert list(d.columns) == ["frequency", "recency", "T", "weight", "period_days"]
     assert (d.dtypes == np.float64).all()
     assert len(d) == 22 and d["weight"].sum() == 11_104
     assert (d["T"] == 6).all()
-    assert d.iloc[0].tolist() == [0.0, 0.0, 6.0, 3464.0]
+    assert d.iloc[0].tolist() == [0.0, 0.0, 6.0, 3464.0, 365.2425]
     assert (d["recency"] >= d["frequency"]).all()
     assert d.index.name == "pattern"
 

@@ -67,7 +67,9 @@ def test_equals_lifetimes_on_cdnow(cdnow, time_unit, engine):
         "frequency_holdout",
         "monetary_value_holdout",
         "duration_holdout",
+        "period_days",
     ]
+    assert (ours["period_days"] == (7.0 if time_unit == "W" else 1.0)).all()
     exact = ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]
     pd.testing.assert_frame_equal(ours[exact], ref[exact], check_exact=True)
     pd.testing.assert_series_equal(ours["monetary_value"], ref["monetary_value"], rtol=1e-12)
@@ -136,8 +138,8 @@ def test_hand_computed_split():
         time_unit="D",
     )
     assert out.index.tolist() == [1, 2]
-    assert out.loc[1].tolist() == [1.0, 9.0, 19.0, 20.0, 2.0, 4.0, 31.0]
-    assert out.loc[2].tolist() == [0.0, 0.0, 15.0, 0.0, 0.0, 0.0, 31.0]
+    assert out.loc[1].tolist() == [1.0, 9.0, 19.0, 20.0, 2.0, 4.0, 31.0, 1.0]
+    assert out.loc[2].tolist() == [0.0, 0.0, 15.0, 0.0, 0.0, 0.0, 31.0, 1.0]
     weekly = calibration_holdout_split(
         log(),
         customer_id_col="id",

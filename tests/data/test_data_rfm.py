@@ -85,11 +85,16 @@ def test_reproduces_the_published_cdnow_summary():
         date_col="date",
         value_col="value",
         calibration_end="1997-09-30",
-        time_unit="D",
+        time_unit="7D",  # 7-day weeks from each customer's first day, same-day purchases merged
     )
     published = load_cdnow_summary()
-    weeks = (split[["frequency", "recency", "T"]] / [1.0, 7.0, 7.0]).round(2)
+    weeks = split[["frequency", "recency", "T", "period_days"]].round(2)
     pd.testing.assert_frame_equal(weeks, published, check_exact=True, check_flags=False)
+    assert split.attrs["time_unit"] == "7D"
+    daily = calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
+                                      calibration_end="1997-09-30", time_unit="D", time_scaler=7)
+    pd.testing.assert_frame_equal(daily, split.drop(columns=["monetary_value",
+                                                             "monetary_value_holdout"]))
     spend = load_cdnow_summary_with_spend()
     # zbar is printed to the cent (rounded half up): within half a cent
     diff = (split["monetary_value"] - spend["monetary_value"]).abs()
@@ -131,6 +136,7 @@ def test_hand_computed_weekly_summary():
             "recency": [5.0, 3.0, 0.0],
             "T": [5.0, 4.0, 1.0],
             "monetary_value": [15.0, 8.0, 0.0],  # a: (20 + 4 + 6) / 2 repeat weeks
+            "period_days": [7.0, 7.0, 7.0],
         },
         index=pd.Index(["a", "b", "c"], name="customer_id"),
     )
@@ -152,7 +158,7 @@ def test_output_contract():
     rfm = rfm_summary(small_log(), customer_id_col="cust", date_col="when", value_col="amount")
     assert rfm.index.name == "customer_id"
     assert rfm.index.is_unique and rfm.index.is_monotonic_increasing
-    assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value"]
+    assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value", "period_days"]
     assert all(dtype == np.float64 for dtype in rfm.dtypes)
 
 
@@ -238,8 +244,8 @@ def test_times_within_a_day_and_inclusive_observation_end():
     rfm = rfm_summary(
         tx, customer_id_col="id", date_col="t", time_unit="D", observation_end="2024-03-03 10:00"
     )
-    assert rfm.loc[1].tolist() == [1.0, 2.0, 2.0]
-    assert rfm.loc[2].tolist() == [0.0, 0.0, 1.0]
+    assert rfm.loc[1].tolist() == [1.0, 2.0, 2.0, 1.0]
+    assert rfm.loc[2].tolist() == [0.0, 0.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -260,7 +266,7 @@ def test_customer_id_types(ids):
     expected_ids = sorted(set(pd.Series(ids).tolist()))
     assert rfm.index.tolist() == expected_ids
     first = rfm.loc[pd.Series(ids).iloc[0]]
-    assert first.tolist() == [1.0, 19.0, 19.0]
+    assert first.tolist() == [1.0, 19.0, 19.0, 1.0]
 
 
 @pytest.mark.parametrize("call", ["rfm", "split"])
@@ -308,7 +314,7 @@ def test_single_customer_warns_but_summarises():
     tx = pd.DataFrame({"id": [4, 4], "t": [dt.date(2024, 1, 1), dt.date(2024, 1, 20)]})
     with pytest.warns(DataWarning, match="single customer"):
         rfm = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D")
-    assert rfm.loc[4].tolist() == [1.0, 19.0, 19.0]
+    assert rfm.loc[4].tolist() == [1.0, 19.0, 19.0, 1.0]
 
 
 def test_bad_arguments_raise_value_error():

@@ -112,10 +112,16 @@ def test_time_unit_mismatch_between_model_and_data_is_a_data_error():
     rfm = load_cdnow_summary_with_spend().copy()
     rfm.attrs["time_unit"] = "W"
     bg, gg = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
-    daily = rfm.copy()
-    daily.attrs["time_unit"] = "D"
-    with pytest.raises(DataError, match="periods of 'W' but data is in periods of 'D'"):
-        customer_lifetime_value_table(bg, gg, daily, horizon=10, discount_rate=0.0)
+    from clv.data import with_time_unit
+
+    daily = with_time_unit(rfm, "D")  # the period is data (period_days), not only attrs
+    with pytest.raises(DataError, match=r"is 1 days \('D'\) but the transaction model was "
+                                        r"fitted in periods of 7 days \('W'\)"):
+        customer_lifetime_value_table(bg, gg, daily, horizon=10, discount_rate_per_period=0.0)
+    relabelled = rfm.copy()
+    relabelled.attrs["time_unit"] = "D"  # attrs that contradict period_days are refused too
+    with pytest.raises(DataError, match="rescaled by hand"):
+        customer_lifetime_value_table(bg, gg, relabelled, horizon=10, discount_rate_per_period=0.0)
 
 
 def _frame(**columns: list[float]) -> pd.DataFrame:

@@ -129,13 +129,13 @@ CASES = {
         "net returns",
         "58",
     ),
-    "zero spend with repeat purchases": (
-        lambda: edit("monetary_value", 0, 0.0),
+    "mixed period lengths": (
+        lambda: good().assign(period_days=[7.0, 7.0, 1.0, 7.0]),
         {},
-        "monetary_value",
-        "is 0 for 1 customer with repeat purchases",
-        "rfm[rfm['monetary_value'] > 0]",
-        "17",
+        "period_days",
+        "mixes period lengths (1 and 7 days)",
+        "same time_unit",
+        None,
     ),
     "zero weight": (
         lambda: edit("weight", 0, 0.0),
@@ -217,7 +217,7 @@ def test_several_problems_in_one_error_like_the_style_guide():
 
 def test_columns_argument_limits_the_checks():
     frame = good()
-    frame.iloc[0, frame.columns.get_loc("monetary_value")] = 0.0
+    frame.iloc[0, frame.columns.get_loc("monetary_value")] = -1.0
     with pytest.raises(DataError):
         validate_rfm(frame)
     validate_rfm(frame, columns=("frequency", "recency", "T"))  # a transaction model ignores spend
@@ -233,3 +233,10 @@ def test_bundled_summaries_are_valid(loader):
 def test_not_a_dataframe_is_a_type_error():
     with pytest.raises(TypeError, match="pandas DataFrame"):
         validate_rfm(good().to_numpy())
+
+
+def test_zero_spend_of_repeat_buyers_is_valid():
+    """Repeat purchases worth 0 are data, not an error: spend models fit without them."""
+    rfm = good()
+    rfm.iloc[0, rfm.columns.get_loc("monetary_value")] = 0.0
+    validate_rfm(rfm)

@@ -22,7 +22,7 @@ def cdnow_holdout() -> pd.DataFrame:
 
 
 HISTORIES = pd.DataFrame({"frequency": [0.0, 2.0, 9.0], "recency": [0.0, 30.4, 20.0],
-                          "T": [38.9, 38.9, 38.0]})
+                          "T": [38.9, 38.9, 38.0], "period_days": 7.0})
 
 
 def test_pareto_no_purchase_matches_monte_carlo(cdnow_rfm, rng) -> None:
@@ -32,7 +32,7 @@ def test_pareto_no_purchase_matches_monte_carlo(cdnow_rfm, rng) -> None:
     r, alpha, s, beta = model.params_
     p_alive = model.probability_alive(HISTORIES).to_numpy()
     n = 400_000
-    for i, (x, _, T) in enumerate(HISTORIES.to_numpy()):
+    for i, (x, _, T) in enumerate(HISTORIES[["frequency", "recency", "T"]].to_numpy()):
         lam = rng.gamma(r + x, 1 / (alpha + T), n)
         mu = rng.gamma(s, 1 / (beta + T), n)
         first = rng.exponential(1 / lam)

@@ -238,14 +238,15 @@ def test_customers_first_seen_in_the_last_period_are_valid(name):
     cls = getattr(models, name)
     data = _cdnow()
     model = cls().fit(data)
-    newcomer = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [0.0]}, index=["new"])
+    newcomer = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [0.0],
+                             "period_days": [7.0]}, index=["new"])
     with_newcomer = pd.concat([data, newcomer])
     refit = cls().fit(with_newcomer)
     np.testing.assert_allclose(refit.params_, model.params_, rtol=1e-6)
     assert refit.log_likelihood_ == pytest.approx(model.log_likelihood_, abs=1e-6)
     expected = model.expected_purchases(10.0, newcomer).iloc[0]
     assert expected == pytest.approx(float(model.expected_purchases_new_customer(10.0)), rel=1e-10)
-    bad = pd.DataFrame({"frequency": [1.0], "recency": [0.0], "T": [0.0]})
+    bad = pd.DataFrame({"frequency": [1.0], "recency": [0.0], "T": [0.0], "period_days": [7.0]})
     with pytest.raises(DataError, match="'T'"):
         model.expected_purchases(10.0, bad)
 

@@ -360,7 +360,7 @@ def test_customer_lifetime_value_uses_the_covariates(pareto_fit):
                                nps=[0.0, 5.0], noise=0.0, complaints=0.0,
                                monetary_value=[20.0, 20.0])
     spend = gamma_gamma.GammaGammaModel().fit(_gg_data(2000, 1))
-    clv = customer_lifetime_value(model, spend, rows, horizon=20, discount_rate=0.01)
+    clv = customer_lifetime_value(model, spend, rows, horizon=20, discount_rate_per_period=0.01)
     values = clv.iloc[:, 0] if isinstance(clv, pd.DataFrame) else clv
     assert values.iloc[1] > values.iloc[0]  # higher nps, positive purchase coefficient
 

@@ -85,7 +85,8 @@ def test_grid_equals_model_probability_alive_on_the_same_rows(model, cdnow_rfm):
     assert list(grid.index) == list(range(int(cdnow_rfm["frequency"].max()) + 1))
     assert grid.columns[0] == 0 and grid.columns[-1] == pytest.approx(T)
     x, t_x = np.meshgrid(grid.index.to_numpy(float), grid.columns.to_numpy(float), indexing="ij")
-    rows = pd.DataFrame({"frequency": x[1:].ravel(), "recency": t_x[1:].ravel(), "T": T})
+    rows = pd.DataFrame({"frequency": x[1:].ravel(), "recency": t_x[1:].ravel(), "T": T,
+                         "period_days": 7.0})
     expected = model.probability_alive(rows).to_numpy().reshape(x[1:].shape)
     np.testing.assert_allclose(grid.to_numpy()[1:], expected, rtol=1e-12)
     # frequency 0 has recency 0: the row repeats that value (1 for BG/NBD)
@@ -100,7 +101,7 @@ def test_grid_expected_purchases_and_explicit_ranges(model):
     np.testing.assert_allclose(grid.columns, np.linspace(0, 20, 11))
     x, t_x = np.meshgrid(np.arange(6.0), np.linspace(0, 20, 11), indexing="ij")
     rows = pd.DataFrame({"frequency": x.ravel(), "recency": np.where(x == 0, 0, t_x).ravel(),
-                         "T": 30.0})
+                         "T": 30.0, "period_days": 7.0})
     expected = model.expected_purchases(10, rows).to_numpy().reshape(x.shape)
     np.testing.assert_allclose(grid.to_numpy(), expected, rtol=1e-12)
     # a recent purchase means a customer is more likely alive and buys more
@@ -234,7 +235,7 @@ def test_history_state_at_each_time_and_values(model):
     assert list(h.columns) == ["time", "frequency", "recency", "probability_alive"]
     assert h["frequency"].tolist() == [0, 1, 1, 2, 2]
     assert h["recency"].tolist() == [0, 2.5, 2.5, 10, 10]
-    rows = h[["frequency", "recency"]].assign(T=h["time"])
+    rows = h[["frequency", "recency"]].assign(T=h["time"], period_days=7.0)
     np.testing.assert_allclose(h["probability_alive"], model.probability_alive(rows), rtol=1e-12)
 
 

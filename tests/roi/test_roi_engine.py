@@ -111,7 +111,7 @@ def test_baseline_equals_customer_lifetime_value(world) -> None:
     eng.spend_draws_ = pd.DataFrame([sm.params_] * N_DRAWS).reset_index(drop=True)
     eng._states = [eng._baseline(i) for i in range(N_DRAWS)]
     total = eng.discounted(eng.baseline_cash_flows())[0]
-    ref = clv.customer_lifetime_value(tm, sm, data, horizon=H, discount_rate=RATE,
+    ref = clv.customer_lifetime_value(tm, sm, data, horizon=H, discount_rate_per_period=RATE,
                                       margin=MARGIN).sum()
     assert total == pytest.approx(ref, rel=1e-9)
 

@@ -34,7 +34,7 @@ pytestmark = [
 ]
 
 KW = {"customer_id_col": "customer_id", "date_col": "date", "value_col": "value"}
-RFM = ["frequency", "recency", "T", "monetary_value"]
+RFM = ["frequency", "recency", "T", "monetary_value", "period_days"]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_rfm_equals_pandas_on_cdnow(cdnow, cdnow_spark, time_unit):
     got = collect(summary)
     assert got.index.equals(want.index.rename("customer_id"))
     assert list(got.columns) == RFM
-    for column in ["frequency", "recency", "T"]:
+    for column in ["frequency", "recency", "T", "period_days"]:
         np.testing.assert_array_equal(got[column].to_numpy(), want[column].to_numpy(), column)
     # the same amounts summed in another order: equal to the last bits (1.8e-15 seen)
     np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12,
@@ -99,7 +99,7 @@ def test_string_dates_observation_end_and_no_value(spark, cdnow):
 
     # same-day purchases are exact duplicates without the amounts: same count, same example ids
     assert texts(got_warnings) == texts(want_warnings) != []
-    assert list(got.columns) == ["frequency", "recency", "T"]
+    assert list(got.columns) == ["frequency", "recency", "T", "period_days"]
     pd.testing.assert_frame_equal(got, want, check_names=False, check_index_type=False)
 
 
@@ -127,16 +127,17 @@ def test_scores_equal_pandas_on_cdnow(cdnow, cdnow_spark):
     rfm = pandas_rfm(cdnow, **KW, time_unit="W")
     bg = BetaGeoModel().fit(rfm)
     gg = GammaGammaModel().fit(rfm[rfm["monetary_value"] > 0])
-    want = score_table(bg, gg, rfm, horizon=52, discount_rate=0.002, margin=0.5)
+    want = score_table(bg, gg, rfm, horizon=52, discount_rate=0.002, margin=0.5)  # per period
     want = want.set_index("customer_id")
     summary = rfm_summary_spark(cdnow_spark, **KW, time_unit="W", warn=False)
-    got = collect(score_spark(summary, (bg, gg), horizon=52, discount_rate=0.002, margin=0.5))
+    got = collect(score_spark(summary, (bg, gg), horizon=52, discount_rate_per_period=0.002,
+                              margin=0.5))
     assert list(got.columns) == list(want.columns)
     assert got.index.equals(want.index)
     for column in want.columns:
         np.testing.assert_allclose(got[column], want[column], rtol=1e-10, atol=1e-300,
                                    err_msg=column)
-    with pytest.raises(ValueError, match="periods of 'M'"):
+    with pytest.raises(DataError, match=r"30.4369 days \('M'\) but the model was fitted"):
         score_spark(rfm_summary_spark(cdnow_spark, **KW, time_unit="M", warn=False), (bg, gg),
                     horizon=12)
 
@@ -166,7 +167,7 @@ def cdnow_files(tmp_path_factory, cdnow):
     return {"csv": csv, "model": model}
 
 
-SCORE = ["--horizon", "52", "--discount-rate", "0.002", "--margin", "0.5", "--quiet"]
+SCORE = ["--horizon", "52", "--discount-rate-per-period", "0.002", "--margin", "0.5", "--quiet"]
 
 
 def test_cli_spark_csv_and_duckdb_outputs_equal_the_pandas_engine(spark, tmp_path, cdnow_files):

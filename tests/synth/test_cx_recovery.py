@@ -111,7 +111,7 @@ def test_roi_intervals_cover_the_true_incremental_equity() -> None:
         world = simulate_cx_world(10_000, seed=seed)
         a = run_cx_roi(world.transactions, world.cx_events, world.customers, invs,
                        cutoff=world.calibration_end, n_draws=100, horizon=horizon,
-                       discount_rate=rate, margin=margin, with_sensitivity=False,
+                       discount_rate_per_period=rate, margin=margin, with_sensitivity=False,
                        random_state=seed)
         for inv in invs:
             truth = _oracle(world, a.roi.engine, inv, horizon=horizon, rate=rate,
