@@ -32,8 +32,9 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow --durations=15 tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check clv tests benchmarks
+	$(PY) -m ruff check clv tests benchmarks scripts notebooks
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/mypy_gate.py
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir site

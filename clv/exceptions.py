@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ClvError",
@@ -117,7 +118,44 @@ class NotFittedError(ClvError, AttributeError):
 
 
 class ConvergenceError(ClvError, RuntimeError):
-    """Maximum-likelihood estimation did not converge."""
+    """Maximum-likelihood estimation did not converge.
+
+    The text is ``message`` followed by ``remedy``; the fields let callers act
+    on the failure without parsing the text.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong (with the starts tried).
+    reason : {"", "not_finite", "at_bound", "not_converged"}
+        The kind of failure.
+    params_at_bound : sequence of str
+        Parameters that ran to the edge of the allowed range.
+    attempts : sequence of str
+        One line per starting point tried (optimiser message, objective, iterations).
+    remedy : str
+        The suggested fix (what a caller with better advice replaces).
+    """
+
+    def __init__(self, message: str = "", *, reason: str = "",
+                 params_at_bound: Sequence[str] = (), attempts: Sequence[str] = (),
+                 remedy: str = "") -> None:
+        self.message = message
+        self.reason = reason
+        self.params_at_bound = tuple(params_at_bound)
+        self.attempts = tuple(attempts)
+        self.remedy = remedy
+        super().__init__(" ".join(t for t in (message, remedy) if t))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_convergence_error, (self.message, self.reason, self.params_at_bound,
+                                     self.attempts, self.remedy))
+
+
+def _convergence_error(message: str, reason: str, params_at_bound: Sequence[str],
+                       attempts: Sequence[str], remedy: str) -> ConvergenceError:
+    return ConvergenceError(message, reason=reason, params_at_bound=params_at_bound,
+                            attempts=attempts, remedy=remedy)
 
 
 class ModelFileError(ClvError, ValueError):

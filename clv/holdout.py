@@ -37,12 +37,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from clv._metrics import mean_absolute_percentage_error, prediction_errors
 from clv.exceptions import DataError, Problem
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["HoldoutEvaluation", "evaluate_holdout", "probability_no_purchases"]
+__all__ = [
+    "HoldoutEvaluation",
+    "evaluate_holdout",
+    "mean_absolute_percentage_error",
+    "prediction_errors",
+    "probability_no_purchases",
+]
 
 _HOLDOUT = ("frequency_holdout", "duration_holdout")
 _GL_NODES = 48
@@ -224,18 +231,15 @@ def evaluate_holdout(models: Mapping[str, Any], data: pd.DataFrame, *,
         p = 1.0 - probability_no_purchases(model, tau, data).to_numpy()
         pc = np.clip(p, 1e-12, 1 - 1e-12)
         log_score = purchased * np.log(pc) + (1 - purchased) * np.log1p(-pc)
-        err = expected - y_count
+        errors = prediction_errors(y_count, expected)
         rows[name] = {
             "n_customers": len(data),
             "log_score": float(log_score.sum()),
             "log_score_mean": float(log_score.mean()),
             "brier": float(np.mean((p - purchased) ** 2)),
-            "mae": float(np.mean(np.abs(err))),
-            "rmse": float(np.sqrt(np.mean(err ** 2))),
-            "actual_total": float(y_count.sum()),
-            "predicted_total": float(expected.sum()),
-            "total_error_pct": (float(100 * (expected.sum() - y_count.sum()) / y_count.sum())
-                                if y_count.sum() > 0 else float("nan")),
+            **{k: errors[k] for k in ("mae", "rmse", "actual_total", "predicted_total")},
+            "total_error_pct": (float("nan") if errors["total_error_pct"] is None
+                                else errors["total_error_pct"]),
             "base_rate": float(purchased.mean()),
         }
         pred[f"expected_{name}"] = expected

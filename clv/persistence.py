@@ -14,14 +14,20 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar, Self, final
 
 from clv._version import __version__
 from clv.exceptions import ModelFileError
 
-__all__ = ["MODEL_SCHEMA_VERSION", "atomic_write", "read_model_json", "write_model_json"]
+__all__ = [
+    "MODEL_SCHEMA_VERSION",
+    "JsonModel",
+    "atomic_write",
+    "read_model_json",
+    "write_model_json",
+]
 
 MODEL_SCHEMA_VERSION = 1
 
@@ -122,3 +128,50 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
             f"Load it with {document.get('model')}.from_json(...) or pick the right file."
         )
     return document
+
+
+class JsonModel:
+    """Base of every object saved as a model file.
+
+    Subclasses write the two hooks, :meth:`to_dict` and :meth:`from_dict`
+    (a JSON-ready document and its inverse); :meth:`to_json` and
+    :meth:`from_json` are final: they add and check the file header
+    (``schema_version``, ``model``, ``clv_version``) and write atomically, the
+    same way for every model. A subclass that defines ``to_json`` or
+    ``from_json`` is refused when the class is created.
+    """
+
+    _final_methods: ClassVar[tuple[str, ...]] = ("to_json", "from_json")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in JsonModel._final_methods:
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} overrides {name}(), which is final: override "
+                                "the to_dict()/from_dict() hooks instead.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as a JSON-ready document (str keys; no file header)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild the object from :meth:`to_dict` output (``source`` names it in errors)."""
+        raise NotImplementedError
+
+    @final
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Save as a JSON model file (atomically; never pickle)."""
+        write_model_json(path, type(self).__name__, self.to_dict())
+
+    @final
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a file saved with :meth:`to_json`.
+
+        Raises
+        ------
+        ModelFileError
+            For a file of another model, an unknown schema version or a corrupt file.
+        """
+        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))

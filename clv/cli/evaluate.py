@@ -51,24 +51,9 @@ def holdout_metrics(actual: Any, predicted: Any) -> dict[str, float | None]:
     >>> holdout_metrics([0, 1, 3], [0.5, 1.0, 2.5])["mae"]
     0.3333333333333333
     """
-    import numpy as np
+    from clv.holdout import prediction_errors
 
-    a = np.asarray(actual, dtype=np.float64)
-    p = np.asarray(predicted, dtype=np.float64)
-    err = p - a
-    sa, sp = float(np.std(a)), float(np.std(p))
-    corr = (
-        None if sa == 0 or sp == 0 else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp))
-    )
-    total_a, total_p = float(a.sum()), float(p.sum())
-    return {
-        "mae": float(np.mean(np.abs(err))),
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "actual_total": total_a,
-        "predicted_total": total_p,
-        "total_error_pct": None if total_a == 0 else 100.0 * (total_p - total_a) / total_a,
-        "correlation": corr,
-    }
+    return prediction_errors(actual, predicted)
 
 
 def evaluate_models(

@@ -263,15 +263,23 @@ def _read_parquet(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, lis
             raise DataError([Problem(None, f"is not a readable Parquet file ({_one_line(exc)})",
                                      "write it again, or pass --input-format")],
                             what=f"'{path}'") from None
-        if any(c not in rel.columns for c in columns):
-            raise _missing_columns(path, columns, rel.columns)
-        try:
-            return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
-        except duckdb.Error as exc:
-            raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})",
-                                     "write the Parquet file again")], what=f"'{path}'") from None
+        return _select(rel, path, columns, "write the Parquet file again")
     finally:
         con.close()
+
+
+def _select(rel: Any, path: Path, columns: Sequence[str],
+            fix: str) -> tuple[pd.DataFrame, list[str]]:
+    """``columns`` of a DuckDB relation as a frame, with the relation's column names."""
+    import duckdb
+
+    if any(c not in rel.columns for c in columns):
+        raise _missing_columns(path, columns, rel.columns)
+    try:
+        return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
+    except duckdb.Error as exc:
+        raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})", fix)],
+                        what=f"'{path}'") from None
 
 
 def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
@@ -301,14 +309,7 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
                 raise UsageError(f"--query failed on '{path}': {_one_line(exc)}") from None
             if rel is None:
                 raise UsageError("--query must be a SELECT returning the transactions.")
-        if any(c not in rel.columns for c in columns):
-            raise _missing_columns(path, columns, rel.columns)
-        try:
-            return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
-        except duckdb.Error as exc:
-            raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})",
-                                     "check the column types of the table or query")],
-                            what=f"'{path}'") from None
+        return _select(rel, path, columns, "check the column types of the table or query")
     finally:
         con.close()
 

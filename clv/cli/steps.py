@@ -309,17 +309,15 @@ def check_repeat_buyers(rfm: pd.DataFrame) -> None:
 
 
 def transaction_model_class(name: str) -> Any:
-    import importlib
+    from clv.models.registry import cli_models
 
-    from clv.scoring.bundle import TRANSACTION_MODELS
-
-    if name not in TRANSACTION_MODELS:
+    models = cli_models()
+    if name not in models:
         raise UsageError(
-            f"--model must be one of {', '.join(TRANSACTION_MODELS)} for fitting; got {name!r}."
+            f"--model must be one of {', '.join(models)} for fitting; got {name!r}."
         )
-    module, cls_name = TRANSACTION_MODELS[name]
     try:
-        return getattr(importlib.import_module(module), cls_name)
+        return models[name].cls
     except ImportError:  # a model module that this build of clv does not ship
         raise UsageError(f"--model {name} is not available in this clv version.") from None
 

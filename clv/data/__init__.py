@@ -14,6 +14,7 @@ from clv.data.datasets import (
     load_donations,
 )
 from clv.data.rfm import calibration_holdout_split, rfm_summary
+from clv.data.segments import rfm_segments
 from clv.data.transactions import period_codes
 from clv.data.validate import validate_rfm, validate_transactions
 
@@ -22,6 +23,7 @@ __all__ = [
     "rfm_summary",
     "calibration_holdout_split",
     "period_codes",
+    "rfm_segments",
     # validation
     "validate_transactions",
     "validate_rfm",

@@ -32,7 +32,9 @@ from clv.data.schema import (
     FREQUENCY,
     FREQUENCY_HOLDOUT,
     MONETARY_VALUE,
+    MONETARY_VALUE_ALL,
     MONETARY_VALUE_HOLDOUT,
+    N_PURCHASES,
     RECENCY,
     T,
 )
@@ -53,6 +55,7 @@ def rfm_summary(
     observation_end: object = None,
     engine: str = "auto",
     date_format: str | None = None,
+    include_first_transaction: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -67,10 +70,11 @@ def rfm_summary(
         strings, ``datetime.date`` or ``datetime``; timezone-naive).
     value_col : hashable, optional
         Column with the amount of each transaction; adds ``monetary_value``.
-    time_unit : {"D", "W", "M", "Q", "Y"}
-        Period unit: day, week (Monday to Sunday), month, quarter or year.
-    observation_end : date-like, optional
-        End of observation (inclusive). Default: the last transaction date.
+    time_unit : {"h", "D", "W", "M", "Q", "Y"}
+        Period unit: hour, day, week (Monday to Sunday), month, quarter or year.
+    observation_end : date-like or pandas.Period, optional
+        End of observation (inclusive). Default: the last transaction date. A
+        ``pd.Period`` means the whole period (observation ends where it ends).
         Transactions after it are an error.
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine that de-duplicates (customer, period) pairs; all give the same
@@ -78,6 +82,12 @@ def rfm_summary(
         polars package.
     date_format : str, optional
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
+    include_first_transaction : bool, default False
+        Also return ``n_purchases`` (distinct purchase periods, the first
+        included: ``frequency + 1``) and, with ``value_col``,
+        ``monetary_value_all`` (mean total of all purchase periods). The model
+        columns keep their meaning (lifetimes' flag of the same name changes
+        ``frequency``; pymc-marketing's changes ``recency``).
 
     Returns
     -------
@@ -115,7 +125,7 @@ def rfm_summary(
     1                  1.0      2.0  4.0            20.0
     2                  0.0      0.0  3.0             0.0
     """
-    time_unit = check_time_unit(time_unit)
+    time_unit = check_time_unit(time_unit, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,
@@ -129,7 +139,12 @@ def rfm_summary(
     arrays = checked.arrays
     engine = resolve_engine(engine)
     end_period = arrays.period(checked.observation_end, time_unit)
-    columns, _ = _summarise(arrays, time_unit, engine, end_period, upto=None)
+    columns, stats = _summarise(arrays, time_unit, engine, end_period, upto=None)
+    if include_first_transaction:
+        columns[N_PURCHASES] = stats.n_periods.astype(np.float64)
+        if arrays.values is not None:
+            totals = np.bincount(arrays.codes, weights=arrays.values, minlength=arrays.n_customers)
+            columns[MONETARY_VALUE_ALL] = _mean(totals, stats.n_periods)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
     frame.attrs[ATTR_TIME_UNIT] = time_unit
     frame.attrs[ATTR_OBSERVATION_END] = checked.observation_end.isoformat()
@@ -170,7 +185,7 @@ def calibration_holdout_split(
         transaction date. Transactions after it are an error.
     value_col : hashable, optional
         Column with the amount of each transaction.
-    time_unit : {"D", "W", "M", "Q", "Y"}
+    time_unit : {"h", "D", "W", "M", "Q", "Y"}
         Period unit.
     engine : {"auto", "pandas", "duckdb", "polars"}
         Engine (same result for all; ``"polars"`` needs the optional polars package).
@@ -210,7 +225,7 @@ def calibration_holdout_split(
     1                  1.0      2.0  2.0                1.0               3.0
     2                  0.0      0.0  1.0                0.0               3.0
     """
-    time_unit = check_time_unit(time_unit)
+    time_unit = check_time_unit(time_unit, subday=True)
     _check_engine(engine)
     checked = _check_transactions(
         transactions,

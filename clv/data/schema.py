@@ -25,6 +25,9 @@ __all__ = [
     "ATTR_TIME_UNIT",
     "ATTR_OBSERVATION_END",
     "ATTR_CALIBRATION_END",
+    "MONETARY_VALUE_ALL",
+    "N_PURCHASES",
+    "SUBDAY_TIME_UNITS",
     "TIME_UNITS",
 ]
 
@@ -64,3 +67,12 @@ ATTR_CALIBRATION_END = "calibration_end"
 #: Period units understood by :func:`clv.data.rfm_summary`, as pandas Period aliases:
 #: day, week (Monday to Sunday, pandas ``W-SUN``), month, quarter, year.
 TIME_UNITS: tuple[str, ...] = ("D", "W", "M", "Q", "Y")
+#: Distinct purchase periods including the first (``frequency + 1``), with
+#: ``rfm_summary(..., include_first_transaction=True)``.
+N_PURCHASES = "n_purchases"
+#: Mean total of all purchase periods, the first included (with ``include_first_transaction``).
+MONETARY_VALUE_ALL = "monetary_value_all"
+
+#: Units below a day, understood by :func:`clv.data.rfm_summary` (pandas engine paths):
+#: ``"h"``, the hour.
+SUBDAY_TIME_UNITS: tuple[str, ...] = ("h",)

@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pandas.api.extensions import ExtensionArray
 
-from clv.data.schema import CUSTOMER_ID, TIME_UNITS
+from clv.data.schema import CUSTOMER_ID, SUBDAY_TIME_UNITS, TIME_UNITS
 from clv.exceptions import Problem
 
 __all__ = ["period_codes", "check_time_unit"]
@@ -33,7 +33,7 @@ _TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 _MAX_EXAMPLES = 3
 
 
-def check_time_unit(time_unit: object) -> str:
+def check_time_unit(time_unit: object, *, subday: bool = False) -> str:
     """Return ``time_unit`` if it is a supported period unit, else raise ``ValueError``.
 
     Parameters
@@ -41,6 +41,9 @@ def check_time_unit(time_unit: object) -> str:
     time_unit : str
         One of ``"D"`` (day), ``"W"`` (week, Monday to Sunday), ``"M"`` (month),
         ``"Q"`` (quarter) or ``"Y"`` (year). ``"W-SUN"`` is accepted as ``"W"``.
+        With ``subday=True`` also ``"h"`` (hour; pandas' alias, not the deprecated ``"H"``).
+    subday : bool, default False
+        Whether the caller supports units shorter than a day.
 
     Returns
     -------
@@ -54,10 +57,11 @@ def check_time_unit(time_unit: object) -> str:
     """
     if time_unit == "W-SUN":
         return "W"
-    if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
+    allowed = (*SUBDAY_TIME_UNITS, *TIME_UNITS) if subday else TIME_UNITS
+    if not isinstance(time_unit, str) or time_unit not in allowed:
         raise ValueError(
-            f"time_unit={time_unit!r} is not supported; use one of {', '.join(TIME_UNITS)} "
-            "(day, week Monday-Sunday, month, quarter, year)."
+            f"time_unit={time_unit!r} is not supported; use one of {', '.join(allowed)} "
+            f"({'hour, ' if subday else ''}day, week Monday-Sunday, month, quarter, year)."
         )
     return time_unit
 
@@ -75,7 +79,7 @@ def period_codes(dates: object, time_unit: str) -> IntArray:
     ----------
     dates : array_like of datetime64, pandas Series or DatetimeIndex
         Timezone-naive timestamps without missing values.
-    time_unit : {"D", "W", "M", "Q", "Y"}
+    time_unit : {"h", "D", "W", "M", "Q", "Y"}
         Period unit.
 
     Returns
@@ -91,7 +95,7 @@ def period_codes(dates: object, time_unit: str) -> IntArray:
     >>> period_codes(d, "D").tolist()
     [9862, 9866, 9867]
     """
-    time_unit = check_time_unit(time_unit)
+    time_unit = check_time_unit(time_unit, subday=True)
     if isinstance(dates, pd.Series | pd.Index):
         if isinstance(dates.dtype, pd.DatetimeTZDtype):
             raise ValueError("dates are timezone-aware; convert them with .dt.tz_convert(None).")
@@ -136,6 +140,8 @@ def _codes_from_days(days: IntArray, time_unit: str) -> IntArray:
 
 def _codes_from_ticks(ticks: IntArray, unit: str, time_unit: str) -> IntArray:
     """Period codes (pandas ordinals) of integer timestamps in ``unit`` since the epoch."""
+    if time_unit == "h":  # pandas' hourly ordinal: hours since 1970-01-01 00:00
+        return np.floor_divide(ticks, 3_600 * _TICKS_PER_SECOND[unit])
     days = np.floor_divide(ticks, 86_400 * _TICKS_PER_SECOND[unit])
     return _codes_from_days(days, time_unit)
 
@@ -143,6 +149,8 @@ def _codes_from_ticks(ticks: IntArray, unit: str, time_unit: str) -> IntArray:
 def _period_start_ticks(codes: IntArray, unit: str, time_unit: str) -> IntArray:
     """First instant (in ``unit`` since the epoch) of the periods with the given codes."""
     codes = np.asarray(codes, dtype=np.int64)
+    if time_unit == "h":
+        return codes * (3_600 * _TICKS_PER_SECOND[unit])
     per_day = 86_400 * _TICKS_PER_SECOND[unit]
     if time_unit == "D":
         return codes * per_day
@@ -172,7 +180,9 @@ def _parse_timestamp(
     if isinstance(value, bool | int | float | np.number):
         return None, [Problem(None, f"argument {name}={value!r} is a number, not a date", fix)]
     try:
-        if isinstance(value, str) and date_format is not None:
+        if isinstance(value, pd.Period):  # a whole period: it ends where the period ends
+            ts = value.end_time
+        elif isinstance(value, str) and date_format is not None:
             ts = pd.to_datetime(value, format=date_format)
         else:
             ts = pd.Timestamp(value)  # type: ignore[arg-type]
@@ -619,6 +629,9 @@ class _TransactionArrays:
 
     def sorted_periods(self, time_unit: str) -> IntArray:
         """Period codes of the rows in ``(customer, timestamp)`` order."""
+        if time_unit == "h":
+            ticks = self.sorted_steps.astype(np.int64) * self.step + self.tick0
+            return _codes_from_ticks(ticks, self.unit, time_unit)
         per_day = 86_400 * _TICKS_PER_SECOND[self.unit]
         days = self.sorted_steps.astype(np.int64)
         if self.step % per_day == 0:

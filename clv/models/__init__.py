@@ -2,6 +2,7 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
+:class:`GGompertzNBDModel`,
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
 :class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
 Spend: :class:`GammaGammaModel`. Contractual retention:
@@ -15,6 +16,7 @@ from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
 from clv.models.gamma_gamma import GammaGammaModel
+from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
 from clv.models.pareto_nbd_dyncov import (
@@ -31,6 +33,7 @@ __all__ = [
     "BetaGeoDynamicModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "GGompertzNBDModel",
     "ParetoNBDDynamicModel",
     "TimeVaryingData",
     "future_covariates",

@@ -7,10 +7,11 @@ thin methods that map its pure functions over customers; validation, fitting,
 
 from __future__ import annotations
 
+import contextlib
 import html
-import os
+import inspect
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -20,9 +21,18 @@ from scipy import special
 from clv.exceptions import ConvergenceError, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._covariates import Design, Lever
-from clv.models._mle import MLEResult, _forward, _inverse, _transform_codes, maximise
+from clv.models._mle import (
+    MLEResult,
+    _forward,
+    _inverse,
+    _transform_codes,
+    du_dtheta,
+    from_unconstrained,
+    maximise,
+    to_unconstrained,
+)
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
+from clv.persistence import JsonModel
 
 __all__ = ["ParametricModel", "rfm_problems"]
 
@@ -221,6 +231,18 @@ def rfm_problems(
     return problems
 
 
+@contextlib.contextmanager
+def damaged_file(model: str, source: str) -> Iterator[None]:
+    """Turn a malformed model document into a :class:`ModelFileError` naming ``source``."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"'{source}' is a damaged {model} file ({type(exc).__name__}: "
+            f"{exc}). Refit and save the model again."
+        ) from None
+
+
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments stored in a model document (JSON lists back to tuples)."""
     init = dict(doc.get("init", {}))
@@ -229,7 +251,7 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
-class ParametricModel:
+class ParametricModel(JsonModel):
     r"""Base class of the maximum-likelihood models.
 
     Parameters
@@ -261,13 +283,17 @@ class ParametricModel:
     # defaults for subclasses with their own __init__ (no covariates)
     _design: Design = Design((), {})
     covariate_penalty: float = 0.0
-    coefficient_priors: dict[str, tuple[float, float]] | None = None
+    coefficient_priors: Mapping[str, tuple[float, float]] | None = None
+    _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,
                  covariate_penalty: float = 0.0,
                  coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        # constructor arguments are stored as given (get_params/clone); parsed copies are private
         self.penalizer = penalizer
+        if type(self).__init__ is ParametricModel.__init__:
+            self.covariates = covariates
         covariates = dict(covariates or {})
         unknown = set(covariates) - {lv.process for lv in self._levers}
         if unknown:
@@ -282,12 +308,12 @@ class ParametricModel:
                 raise ValueError(f"{lv.process}_covariates must be distinct column names, got "
                                  f"{list(cols)}.")
             columns[lv.process] = cols
-            setattr(self, f"{lv.process}_covariates", list(cols))
+            setattr(self, f"{lv.process}_covariates", covariates.get(lv.process))
         self._design = Design(tuple(self._levers), columns)
         pen = float(covariate_penalty)
         if not (np.isfinite(pen) and pen >= 0):
             raise ValueError(f"covariate_penalty must be a number >= 0, got {covariate_penalty!r}.")
-        self.covariate_penalty = pen
+        self.covariate_penalty = covariate_penalty
         priors = {str(k): (float(v[0]), float(v[1])) for k, v in (coefficient_priors or {}).items()}
         valid = self._design.names
         bad = [k for k in priors if k not in valid]
@@ -297,7 +323,40 @@ class ParametricModel:
         for k, (_, sd) in priors.items():
             if not (np.isfinite(sd) and sd > 0):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
-        self.coefficient_priors = priors or None
+        self.coefficient_priors = coefficient_priors
+        self._priors = priors
+
+    # ------------------------------------------------------------------ parameters (sklearn)
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
+        ignored: models hold no sub-estimators).
+
+        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument, or an invalid value.
+        """
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                             f"parameters are {valid}.")
+        type(self).__init__(self, **{**self.get_params(), **params})
+        return self
 
     # ------------------------------------------------------------------ data
     def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
@@ -413,7 +472,7 @@ class ParametricModel:
                 pass
         if start:
             start = {**dict(self.spec.start._asdict()), **start}
-        priors = self.coefficient_priors or {}
+        priors = self._priors
         prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
         penalty = None
@@ -544,18 +603,18 @@ class ParametricModel:
         n = int(n_draws)
         if n < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
-        codes = np.array([("log", "logit", "identity").index(t) for t in self._transforms()])
+        kinds = self._transforms()
         theta = self.params_.to_numpy(dtype=np.float64)
-        _, d1, _ = _forward(_inverse(theta, codes), codes)
+        du = du_dtheta(theta, kinds)
         cov_nat = self.covariance_.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(cov_nat)):
             raise ValueError(f"{type(self).__name__} has no finite covariance_ (the Hessian was "
                              "singular), so the estimates cannot be sampled.")
-        cov_u = cov_nat / np.outer(d1, d1)
+        cov_u = cov_nat * np.outer(du, du)
         rng = np.random.default_rng(random_state)
-        u = rng.multivariate_normal(_inverse(theta, codes), 0.5 * (cov_u + cov_u.T), size=n,
-                                    method="eigh")
-        draws = _forward(u, codes)[0]
+        u = rng.multivariate_normal(to_unconstrained(theta, kinds), 0.5 * (cov_u + cov_u.T),
+                                    size=n, method="eigh")
+        draws = from_unconstrained(u, kinds)
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 
@@ -598,10 +657,6 @@ class ParametricModel:
             "time_unit": self.time_unit_,
         }
 
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
     def _init_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"penalizer": self.penalizer}
         out.update(self._covariate_kwargs())
@@ -615,41 +670,30 @@ class ParametricModel:
                                for lv in self._design.active}
         if self.covariate_penalty:
             out["covariate_penalty"] = self.covariate_penalty
-        if self.coefficient_priors:
-            out["coefficient_priors"] = {k: list(v) for k, v in self.coefficient_priors.items()}
+        if self._priors:
+            out["coefficient_priors"] = {k: list(v) for k, v in self._priors.items()}
         return out
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**init_kwargs(doc))
             names = model._param_names()
             params = [float(doc["params"][n]) for n in names]
-            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.n_customers_ = doc["n_customers"]
-            model.converged_ = bool(doc["converged"])
-            model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file ({type(exc).__name__}: "
-                f"{exc}). Refit and save the model again."
-            ) from None
+            model._restore(doc, pd.Index(names), params)
         return model
+
+    def _restore(self, doc: Mapping[str, Any], index: pd.Index, params: Sequence[float]) -> None:
+        """Set the fitted state from a document: ``params`` on ``index`` and the fit summary."""
+        k = len(index)
+        cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(k, k)
+        self.params_ = pd.Series(params, index=index, name="coef", dtype=np.float64)
+        self.covariance_ = pd.DataFrame(cov, index=index, columns=index)
+        self.log_likelihood_ = float(doc["log_likelihood"])
+        self.n_customers_ = doc["n_customers"]
+        self.converged_ = bool(doc["converged"])
+        self.time_unit_ = doc.get("time_unit")
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._typing import FloatArray
@@ -73,6 +74,28 @@ def _inverse(theta: FloatArray, kinds: np.ndarray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = special.logit(theta)
         return np.where(kinds == 0, np.log(theta), np.where(kinds == 1, logit, theta))
+
+
+def to_unconstrained(theta: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """``u(θ)`` for parameters with the named transforms (``"log"``, ``"logit"``,
+    ``"identity"``), over the last axis of ``theta``."""
+    return _inverse(np.asarray(theta, dtype=np.float64), _codes(kinds))
+
+
+def from_unconstrained(u: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """``θ(u)``, the inverse of :func:`to_unconstrained` (an unbounded log-parameter gives inf)."""
+    with np.errstate(over="ignore"):
+        return _forward(np.asarray(u, dtype=np.float64), _codes(kinds))[0]
+
+
+def du_dtheta(theta: ArrayLike, kinds: Sequence[str]) -> FloatArray:
+    """Derivative of the unconstrained scale, ``du/dθ`` (the delta method's factor)."""
+    codes = _codes(kinds)
+    return 1.0 / _forward(_inverse(np.asarray(theta, dtype=np.float64), codes), codes)[1]
+
+
+def _codes(kinds: Sequence[str]) -> np.ndarray:
+    return np.array([_TRANSFORMS.index(k) for k in kinds], dtype=np.int64)
 
 
 @dataclass
@@ -159,7 +182,7 @@ def compress(
     if n == 0:
         return [np.asarray(c, dtype=np.float64) for c in columns], w
     unique, key = unique_rows(columns)
-    return unique, np.bincount(key, weights=w)
+    return unique, np.asarray(np.bincount(key, weights=w), dtype=np.float64)
 
 
 @dataclass
@@ -365,8 +388,10 @@ def maximise(
     if best is None or not np.isfinite(best.fun):
         raise ConvergenceError(
             f"{spec.name}: the log-likelihood was not finite at any of {len(starts)} starting "
-            f"point(s) ({'; '.join(history)}). Try initial_params= closer to plausible values, "
-            "n_starts=10, or penalizer=0.01; check the data for extreme values."
+            f"point(s) ({'; '.join(history)}).",
+            remedy="Try initial_params= closer to plausible values, n_starts=10, or "
+            "penalizer=0.01; check the data for extreme values.",
+            reason="not_finite", attempts=history,
         )
     gnorm = float(np.max(np.abs(best.jac))) if np.all(np.isfinite(best.jac)) else np.inf
     converged = bool(best.success) or gnorm < 1e-4
@@ -377,14 +402,17 @@ def maximise(
             f"{spec.name}: parameter(s) {bad} ran to the edge of the allowed range "
             f"(|log θ| = {_LOG_BOUND}, or |logit θ|, |θ| for logit and identity parameters); "
             "the data do not identify them. Tried "
-            f"{len(starts)} start(s): {'; '.join(history)}. Try penalizer=0.01, or a "
-            "simpler model (e.g. without dropout when nobody appears to churn)."
+            f"{len(starts)} start(s): {'; '.join(history)}.",
+            remedy="Try penalizer=0.01, or a simpler model (e.g. without dropout when nobody "
+            "appears to churn).",
+            reason="at_bound", params_at_bound=bad, attempts=history,
         )
     if not converged:
         raise ConvergenceError(
             f"{spec.name}: the optimiser did not converge (largest gradient {gnorm:.2e}). "
-            f"Tried {len(starts)} start(s): {'; '.join(history)}. Try n_starts=10, "
-            "initial_params=..., or max_iterations larger."
+            f"Tried {len(starts)} start(s): {'; '.join(history)}.",
+            remedy="Try n_starts=10, initial_params=..., or max_iterations larger.",
+            reason="not_converged", attempts=history,
         )
 
     theta_scaled, d1, _ = _forward(best.x, objective.kinds)

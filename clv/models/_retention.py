@@ -24,7 +24,6 @@ functions (declared in a :class:`RetentionSpec`) to survival, retention rates,
 from __future__ import annotations
 
 import html
-import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,9 +34,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from clv._typing import FloatArray
-from clv.exceptions import ConvergenceError, DataError, ModelFileError, Problem
+from clv.exceptions import ConvergenceError, DataError, Problem
 from clv.models import _covariates as cov
-from clv.models._base import ParametricModel, init_kwargs
+from clv.models._base import ParametricModel, damaged_file, init_kwargs
 from clv.models._covariates import Lever
 from clv.models._mle import MLEResult, maximise
 from clv.models._retention_data import (
@@ -48,7 +47,6 @@ from clv.models._retention_data import (
 )
 from clv.models._retention_math import _check_periods, _check_rate, residual_lifetime_sum
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "RetentionModel",
@@ -534,8 +532,9 @@ class RetentionModel(ParametricModel):
         return frame
 
     # ------------------------------------------------------------------ persistence, reprs
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as a JSON-ready document; per-cohort parameters as
+        ``[[cohort, {param: value}], ...]`` (JSON keys must be text)."""
         self._check_fitted()
         names = self._param_names()
         if self._per_cohort:
@@ -543,28 +542,13 @@ class RetentionModel(ParametricModel):
                            for c in self.cohorts_]
         else:
             params = {n: float(self.params_[n]) for n in names}
-        write_model_json(path, type(self).__name__, {
-            "init": self._init_kwargs(),
-            "params": params,
-            "cohorts": [_json_label(c) for c in self.cohorts_],
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
-        })
+        return {**super().to_dict(), "params": params,
+                "cohorts": [_json_label(c) for c in self.cohorts_]}
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        doc = read_model_json(path, model=cls.__name__)
-        try:
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
+        with damaged_file(cls.__name__, source):
             model = cls(**init_kwargs(doc))
             names = model._param_names()
             raw = doc["params"]
@@ -576,18 +560,8 @@ class RetentionModel(ParametricModel):
                 values = [float(p[n]) for _, p in raw for n in names]
                 index = pd.MultiIndex.from_tuples([(c, n) for c in labels for n in names],
                                                   names=["cohort", "param"])
-            k = len(values)
-            cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(k, k)
-            model.params_ = pd.Series(values, index=index, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(cov, index=index, columns=index)
+            model._restore(doc, index, values)
             model.cohorts_ = list(doc["cohorts"])
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.n_customers_ = doc["n_customers"]
-            model.converged_ = bool(doc["converged"])
-            model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is a damaged {cls.__name__} file ({type(exc).__name__}"
-                                 f": {exc}). Refit and save the model again.") from None
         return model
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:

@@ -119,6 +119,94 @@ class TransactionModel(ParametricModel):
         return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
                             "probability_of_purchases")
 
+    def conditional_probability_of_purchases(self, n: ArrayLike, t: ArrayLike,
+                                             data: pd.DataFrame) -> pd.Series:
+        """Probability that each customer makes exactly ``n`` purchases in the next ``t`` periods.
+
+        Given their history (``frequency, recency, T``); see
+        :mod:`clv.models.conditional` (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB).
+
+        Parameters
+        ----------
+        n : int or array_like
+            Number of purchases (a scalar, or one per customer).
+        t : float or array_like
+            Horizon in periods (BG/BB: opportunities).
+        data : DataFrame
+            RFM frame (with the covariate columns of a model that has covariates).
+
+        Returns
+        -------
+        Series
+            Aligned to ``data.index``.
+        """
+        pmf, _ = _conditional_functions(self.spec.name)
+        if pmf is None:
+            raise NotImplementedError("the conditional purchase-count distribution is not "
+                                      f"available for {self.spec.name}.")
+        n_arr = np.asarray(n, dtype=np.float64)
+        if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
+            raise ValueError("n must be a non-negative whole number of purchases.")
+        x, t_x, T = self._arrays(data, _RFM)
+        values = pmf(self._customer_params(data), n_arr, _check_horizon(t), x, t_x, T)
+        return self._series(np.asarray(values) * np.ones_like(x), data,
+                            "conditional_probability_of_purchases")
+
+    def probability_alive_at(self, t: ArrayLike, data: pd.DataFrame) -> pd.Series:
+        """Probability that each customer is still alive ``t`` periods after the end of data.
+
+        ``t = 0`` is :meth:`probability_alive` (for the BG/BB, whose
+        :meth:`probability_alive` is alive at opportunity ``T + 1``, ``t = 1``).
+
+        Returns
+        -------
+        Series
+            Aligned to ``data.index``.
+        """
+        _, alive_at = _conditional_functions(self.spec.name)
+        x, t_x, T = self._arrays(data, _RFM)
+        values = alive_at(self._customer_params(data), _check_horizon(t), x, t_x, T)
+        return self._series(np.asarray(values) * np.ones_like(x), data, "probability_alive_at")
+
+    def expected_cumulative_transactions(self, first_purchase_times: ArrayLike,
+                                         times: ArrayLike, *,
+                                         weights: ArrayLike | None = None) -> np.ndarray:
+        """Expected cumulative repeat transactions of a cohort (a tracking curve).
+
+        Parameters
+        ----------
+        first_purchase_times : array_like
+            Each customer's first purchase, in periods from any origin.
+        times : array_like
+            Times (same origin and unit) at which to evaluate the curve.
+        weights : array_like, optional
+            Customers per entry of ``first_purchase_times``.
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`clv.models.tracking.expected_cumulative_transactions`
+            (covariates at 0, if the model has any).
+        """
+        from clv.models.tracking import expected_cumulative_transactions
+
+        assert self.spec.expected_purchases_new_customer is not None
+        p = self._p
+        new = self.spec.expected_purchases_new_customer
+        return expected_cumulative_transactions(lambda age: new(p, age), first_purchase_times,
+                                                times, weights)
+
+    def expected_incremental_transactions(self, first_purchase_times: ArrayLike,
+                                          times: ArrayLike, *,
+                                          weights: ArrayLike | None = None) -> np.ndarray:
+        """Expected repeat transactions of a cohort in each interval ``(times[k-1], times[k]]``.
+
+        The first difference of :meth:`expected_cumulative_transactions`.
+        """
+        cumulative = self.expected_cumulative_transactions(first_purchase_times, times,
+                                                           weights=weights)
+        return np.diff(cumulative, prepend=0.0)
+
     def simulate(
         self, T: ArrayLike, *, random_state: int | np.random.Generator | None = None
     ) -> pd.DataFrame:
@@ -143,6 +231,28 @@ class TransactionModel(ParametricModel):
         frame = pd.DataFrame(sim)
         frame.index.name = "customer_id"
         return frame
+
+
+def _ggompertz_alive_at() -> Any:
+    from clv.models.ggompertz_nbd import probability_alive_at
+
+    return probability_alive_at
+
+
+def _conditional_functions(name: str) -> tuple[Any, Any]:
+    """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
+    from clv.models import conditional as c
+
+    table = {
+        "BG/NBD": (c.bgnbd_probability_of_purchases, c.bgnbd_probability_alive_at),
+        "MBG/NBD": (c.mbgnbd_probability_of_purchases, c.mbgnbd_probability_alive_at),
+        "Pareto/NBD": (c.pareto_nbd_probability_of_purchases, c.pareto_nbd_probability_alive_at),
+        "BG/BB": (c.bgbb_probability_of_purchases, c.bgbb_probability_alive_at),
+        "GGompertz/NBD": (None, _ggompertz_alive_at()),
+    }
+    if name not in table:
+        raise NotImplementedError(f"conditional predictions are not available for {name}.")
+    return table[name]
 
 
 def _check_horizon(t: ArrayLike) -> np.ndarray:

@@ -58,8 +58,6 @@ References
 from __future__ import annotations
 
 import math
-import os
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,12 +68,12 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clv._metrics import mean_absolute_percentage_error, total_error_pct
 from clv._typing import FloatArray
 from clv.exceptions import (
     ConvergenceError,
     ConvergenceWarning,
     DataError,
-    ModelFileError,
     Problem,
 )
 from clv.models._acquisition_data import (
@@ -95,10 +93,9 @@ from clv.models._acquisition_math import (
     probability_acquired,
     simulate,
 )
-from clv.models._base import ParametricModel
-from clv.models._mle import maximise
+from clv.models._base import ParametricModel, damaged_file
+from clv.models._mle import du_dtheta, from_unconstrained, maximise, to_unconstrained
 from clv.models._spec import ModelSpec
-from clv.persistence import read_model_json, write_model_json
 
 __all__ = [
     "AcquisitionParams",
@@ -139,31 +136,6 @@ def _flat_type(names: Sequence[str]) -> type:
 
 def _transform_of(name: str) -> str:
     return "logit" if name == "p" else ("identity" if name.startswith("acquisition[") else "log")
-
-
-def _to_u(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    """Transformed (unconstrained) scale of each parameter: log, logit or identity."""
-    out = np.array(theta, dtype=np.float64)
-    for j, k in enumerate(kinds):
-        out[..., j] = (np.log(out[..., j]) if k == "log" else
-                       special.logit(out[..., j]) if k == "logit" else out[..., j])
-    return out
-
-
-def _from_u(u: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    out = np.array(u, dtype=np.float64)
-    for j, k in enumerate(kinds):
-        if k == "log":
-            with np.errstate(over="ignore"):  # an unidentified parameter's upper limit is inf
-                out[..., j] = np.exp(out[..., j])
-        elif k == "logit":
-            out[..., j] = special.expit(out[..., j])
-    return out
-
-
-def _du_dtheta(theta: FloatArray, kinds: Sequence[str]) -> FloatArray:
-    return np.array([1.0 / t if k == "log" else (1.0 / (t * (1.0 - t)) if k == "logit" else 1.0)
-                     for t, k in zip(theta, kinds, strict=True)])
 
 
 def calibration_state(counts: pd.Series, covariates: pd.DataFrame | None,
@@ -280,6 +252,12 @@ class AcquisitionModel(ParametricModel):
         log_likelihood=log_likelihood,
         simulate=simulate,
     )
+
+    # fitted state set by calibration_state (declared for type checkers)
+    counts_: pd.Series
+    covariates_: pd.DataFrame | None
+    n_periods_: int
+    start_: Any
 
     def __init__(self, *, distribution: str = "exponential-gamma", pool_size: float | None = None,
                  fixed: Mapping[str, float] | None = None, penalizer: float = 0.0) -> None:
@@ -522,10 +500,13 @@ class AcquisitionModel(ParametricModel):
             result = maximise(spec, arrays, None, initial_params=init, penalizer=self.penalizer,
                               n_starts=n_starts, random_state=random_state)
         except ConvergenceError as exc:
+            if exc.reason != "at_bound":
+                raise
             # the engine's generic tip is about repeat-purchase models: replace it
-            text = str(exc).replace(" Try penalizer=0.01, or a simpler model (e.g. without "
-                                    "dropout when nobody appears to churn).", "")
-            raise ConvergenceError(f"{text}{_advice(text, self.distribution)}") from None
+            raise ConvergenceError(
+                exc.message + _advice(exc.params_at_bound, self.distribution),
+                reason=exc.reason, params_at_bound=exc.params_at_bound, attempts=exc.attempts,
+            ) from None
         factor = np.array([unscale.get(q, 1.0) for q in free])
         est = dict(fixed)
         est.update(zip(free, result.params * factor, strict=True))
@@ -546,7 +527,7 @@ class AcquisitionModel(ParametricModel):
                 f"AcquisitionModel: the data hardly identify {weak} (standard error above "
                 f"{_WEAK_SE:g} on the log/logit scale); forecasts beyond the calibration window "
                 "and their intervals are unreliable, and forecast() leaves out parameter "
-                "uncertainty." + _advice(f"parameter(s) {weak}", self.distribution),
+                "uncertainty." + _advice(weak, self.distribution),
                 ConvergenceWarning, stacklevel=2)
         return self
 
@@ -557,7 +538,7 @@ class AcquisitionModel(ParametricModel):
         idx = [names.index(q) for q in free]
         theta = self.params_.to_numpy()[idx]
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy())[idx], 0, None))
-        se_u = se * np.abs(_du_dtheta(theta, [_transform_of(q) for q in free]))
+        se_u = se * np.abs(du_dtheta(theta, [_transform_of(q) for q in free]))
         return [q for q, v in zip(free, se_u, strict=True) if not v <= _WEAK_SE]
 
     def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
@@ -599,10 +580,10 @@ class AcquisitionModel(ParametricModel):
         lower, upper = coef.copy(), coef.copy()
         free = [list(self.params_.index).index(q) for q in self._free()]
         kinds = [_transform_of(self.params_.index[j]) for j in free]
-        u = _to_u(coef[free], kinds)
-        se_u = se[free] * np.abs(_du_dtheta(coef[free], kinds))
-        lower[free] = _from_u(u - z * se_u, kinds)
-        upper[free] = _from_u(u + z * se_u, kinds)
+        u = to_unconstrained(coef[free], kinds)
+        se_u = se[free] * np.abs(du_dtheta(coef[free], kinds))
+        lower[free] = from_unconstrained(u - z * se_u, kinds)
+        upper[free] = from_unconstrained(u + z * se_u, kinds)
         out = pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
                            index=pd.Index(list(self.params_.index), name="param"))
         return out
@@ -675,12 +656,13 @@ class AcquisitionModel(ParametricModel):
                           "uncertainty.", ConvergenceWarning, stacklevel=3)
             return out
         kinds = [_transform_of(names[j]) for j in free]
-        d = _du_dtheta(theta[free], kinds)
+        d = du_dtheta(theta[free], kinds)
         cov_u = cov * np.outer(d, d)
         vals, vecs = np.linalg.eigh(0.5 * (cov_u + cov_u.T))
         root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        u = _to_u(theta[free], kinds) + rng.standard_normal((n_draws, len(free))) @ root.T
-        out[:, free] = _from_u(u, kinds)
+        noise = rng.standard_normal((n_draws, len(free))) @ root.T
+        u = to_unconstrained(theta[free], kinds) + noise
+        out[:, free] = from_unconstrained(u, kinds)
         return out
 
     def forecast(self, horizon: int, *, covariates: pd.DataFrame | None = None,
@@ -798,7 +780,8 @@ class AcquisitionModel(ParametricModel):
         metrics = pd.DataFrame([_errors(v, expected), _errors(cum_a, cum_e)],
                                index=pd.Index(["per_period", "cumulative"], name="counts"),
                                columns=["mae", "mape"])
-        return HoldoutCheck(table, metrics, float(100 * (cum_e[-1] - cum_a[-1]) / cum_a[-1]))
+        total = total_error_pct(float(cum_a[-1]), float(cum_e[-1]))
+        return HoldoutCheck(table, metrics, float("nan") if total is None else total)
 
     def simulate(self, n_periods: int, *, covariates: pd.DataFrame | None = None,
                  random_state: int | np.random.Generator | None = None) -> pd.Series:
@@ -827,7 +810,7 @@ class AcquisitionModel(ParametricModel):
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output (or a loaded model file)."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**doc.get("init", {}))
             counts = np.asarray(doc["counts"], dtype=np.float64)
             index = pd.RangeIndex(1, len(counts) + 1, name="period")
@@ -836,33 +819,10 @@ class AcquisitionModel(ParametricModel):
                 {k: np.asarray(v, dtype=np.float64) for k, v in cov_doc.items()}, index=index)
             names = model._names([] if cov is None else list(cov.columns))
             params = [float(doc["params"][q]) for q in names]
-            matrix = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
-            model.params_ = pd.Series(params, index=names, name="coef", dtype=np.float64)
-            model.covariance_ = pd.DataFrame(matrix, index=names, columns=names)
-            model.log_likelihood_ = float(doc["log_likelihood"])
-            model.converged_ = bool(doc["converged"])
+            model._restore(doc, pd.Index(names), params)
             model._set_data(pd.Series(counts, index=index, name="new_customers"), cov,
                             {"time_unit": doc.get("time_unit"), "start": doc.get("start")})
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
-                                 f"({type(exc).__name__}: {exc}). Refit and save the model "
-                                 "again.") from None
         return model
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically; never pickle)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`.
-
-        Raises
-        ------
-        ModelFileError
-            For a file of another model, an unknown schema version or a corrupt file.
-        """
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -876,16 +836,13 @@ class AcquisitionModel(ParametricModel):
 
 def _errors(actual: FloatArray, expected: FloatArray) -> list[float]:
     """Mean absolute error and mean absolute percentage error (periods with actual > 0)."""
-    pos = actual > 0
-    mape = float(np.mean(np.abs(expected[pos] - actual[pos]) / actual[pos]) * 100) \
-        if pos.any() else float("nan")
-    return [float(np.mean(np.abs(expected - actual))), mape]
+    return [float(np.mean(np.abs(expected - actual))),
+            mean_absolute_percentage_error(actual, expected)]
 
 
-def _advice(message: str, distribution: str) -> str:
-    """What a parameter running to the edge of its range means for the acquisition model."""
-    found = re.search(r"parameter\(s\) \[([^\]]*)\]", message)
-    bad = set() if found is None else {s.strip(" '\"") for s in found.group(1).split(",")}
+def _advice(names: Sequence[str], distribution: str) -> str:
+    """What parameters running to the edge of their range mean for the acquisition model."""
+    bad = set(names)
     tips = []
     if bad & {"m", "p"}:
         tips.append("The arrivals show no sign of the pool of prospects being used up in the "

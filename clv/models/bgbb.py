@@ -644,3 +644,40 @@ class BetaGeoBetaBinomModel(TransactionModel):
                     "transaction at opportunity >= x; check the opportunity counts",
                     list(frame.index[over][:5]))], what=f"the data passed to {type(self).__name__}")
         return frame
+
+    def expected_discounted_residual_transactions(self, data: pd.DataFrame,
+                                                  discount_rate: float) -> pd.Series:
+        """Discounted expected residual transactions of each customer ([FHS2010]_ eq. 14).
+
+        See :func:`clv.models.conditional.bgbb_expected_discounted_residual_transactions`;
+        ``discount_rate`` is per opportunity (> 0).
+
+        Returns
+        -------
+        Series
+            Aligned to ``data.index``.
+        """
+        from clv.models.conditional import bgbb_expected_discounted_residual_transactions
+
+        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
+        values = bgbb_expected_discounted_residual_transactions(self._p, x, t_x, n,
+                                                                discount_rate)
+        return self._series(np.asarray(values) * np.ones_like(x), data,
+                            "expected_discounted_residual_transactions")
+
+    def posterior_means(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Posterior means of each customer's transaction probability ``p`` and dropout ``theta``.
+
+        See :func:`clv.models.conditional.bgbb_posterior_means`.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``p`` and ``theta``, aligned to ``data.index``.
+        """
+        from clv.models.conditional import bgbb_posterior_means
+
+        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
+        p, theta = bgbb_posterior_means(self._p, x, t_x, n)
+        return pd.DataFrame({"p": np.asarray(p) * np.ones_like(x),
+                             "theta": np.asarray(theta) * np.ones_like(x)}, index=data.index)

@@ -27,7 +27,6 @@ References
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
@@ -40,7 +39,7 @@ from clv._typing import FloatArray
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
-from clv.persistence import read_model_json, write_model_json
+from clv.persistence import JsonModel
 
 __all__ = [
     "ParetoNBDDynamicModel",
@@ -54,7 +53,7 @@ _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
 
 
-class _TimeVaryingModel:
+class _TimeVaryingModel(JsonModel):
     """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
     A subclass declares ``_base`` (names of the positive base parameters),
@@ -241,15 +240,6 @@ class _TimeVaryingModel:
             "converged": self.converged_,
             "time_unit": self.time_unit_,
         }
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model as JSON (atomically)."""
-        write_model_json(path, type(self).__name__, self.to_dict())
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a model saved with :meth:`to_json`."""
-        return cls.from_dict(read_model_json(path, model=cls.__name__), source=str(path))
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:

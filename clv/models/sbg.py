@@ -28,9 +28,11 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
@@ -340,3 +342,22 @@ class ShiftedBetaGeoModel(RetentionModel):
     """
 
     spec = SPEC
+
+    def retention_elasticity(self, periods_observed: ArrayLike, *, discount_rate: float,
+                             cohort: Hashable | None = None) -> np.ndarray | pd.Series:
+        """% change in DERL for a 1 % higher retention probability of every customer.
+
+        See :func:`clv.models.elasticity.sbg_retention_elasticity` ([FH2010]_);
+        ``periods_observed`` are the renewals so far (a Series gives a Series).
+        """
+        from clv.models.elasticity import sbg_retention_elasticity
+
+        if not (np.isfinite(discount_rate) and discount_rate >= 0):
+            raise ValueError(f"discount_rate must be a number >= 0, got {discount_rate!r}.")
+        values = np.asarray(sbg_retention_elasticity(self._params(cohort), np.asarray(
+            periods_observed, dtype=np.float64), discount_rate), dtype=np.float64)
+        if isinstance(periods_observed, pd.Series):
+            return pd.Series(values * np.ones(len(periods_observed)),
+                             index=periods_observed.index, name="retention_elasticity")
+        return values
+

@@ -30,6 +30,7 @@ Quantity = Literal["probability_alive", "expected_purchases"]
 _UNIT_NAMES = {
     "D": "days", "W": "weeks", "M": "months", "ME": "months", "MS": "months",
     "Q": "quarters", "QE": "quarters", "Y": "years", "YE": "years", "A": "years", "H": "hours",
+    "h": "hours",
 }
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
+from clv.models.registry import cli_models, models_of_kind
 from clv.persistence import read_model_json, write_model_json
 
 if TYPE_CHECKING:
@@ -46,16 +47,14 @@ __all__ = [
 
 BUNDLE_MODEL = "ClvBundle"
 
-#: ``--model`` names -> (module, class) of the transaction models.
+#: ``--model`` names -> (module, class) of the transaction models (from the registry).
 TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
-    "bgnbd": ("clv.models.bgnbd", "BetaGeoModel"),
-    "mbgnbd": ("clv.models.mbgnbd", "ModifiedBetaGeoModel"),
-    "pnbd": ("clv.models.pareto_nbd", "ParetoNBDModel"),
+    cli: (e.module, e.name) for cli, e in cli_models().items()
 }
 #: Model classes a bundle may contain, by the name stored in their documents.
 _MODEL_CLASSES: dict[str, tuple[str, str]] = {
-    cls: (module, cls) for module, cls in TRANSACTION_MODELS.values()
-} | {"GammaGammaModel": ("clv.models.gamma_gamma", "GammaGammaModel")}
+    e.name: (e.module, e.name) for e in cli_models().values()
+} | {name: (e.module, e.name) for name, e in models_of_kind("spend").items()}
 _SECTION_KEYS = ("builder", "purchase_covariates", "dropout_covariates", "spend_covariates",
                  "cutoff")
 

@@ -40,6 +40,7 @@ import numpy as np
 from clv._version import __version__
 from clv.data.schema import TIME_UNITS
 from clv.exceptions import ModelFileError
+from clv.models.registry import cli_models, models_of_kind
 from clv.persistence import atomic_write
 
 __all__ = [
@@ -58,12 +59,8 @@ POSTERIOR_SCHEMA_VERSION = 1
 """Version of the layout above; a file of another version is refused (exit code 5)."""
 
 #: Posterior classes ``clv score`` can score -> the module of their pure functions.
-SCORABLE: dict[str, str] = {
-    "BetaGeoModel": "clv.models.bgnbd",
-    "ModifiedBetaGeoModel": "clv.models.mbgnbd",
-    "ParetoNBDModel": "clv.models.pareto_nbd",
-}
-SPEND_MODELS: dict[str, str] = {"GammaGammaModel": "clv.models.gamma_gamma"}
+SCORABLE: dict[str, str] = {e.name: e.module for e in cli_models().values()}
+SPEND_MODELS: dict[str, str] = {name: e.module for name, e in models_of_kind("spend").items()}
 _GROUPS = {"transaction": "transaction_posterior", "spend": "spend_posterior"}
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
@@ -345,7 +342,7 @@ def load_posterior_models(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     import clv.bayes
 
     bundle = read_posterior_bundle(path)
-    out = []
+    out: list[Any] = []
     for draws in (bundle.transaction_model, bundle.spend_model):
         if draws is None:
             out.append(None)

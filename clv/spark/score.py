@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, RECENCY, T
+from clv.models.registry import MODELS
 from clv.scoring.tables import score_columns, score_table
 from clv.spark._session import import_pyspark
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["model_document", "models_from_document", "score_spark"]
 
-_MODEL_PACKAGE = "clv.models."
+_MODELS = {(e.module, e.name): e for e in MODELS}
 
 
 def model_document(models: Any) -> dict[str, Any]:
@@ -55,8 +55,8 @@ def model_document(models: Any) -> dict[str, Any]:
 
 def _entry(model: Any) -> dict[str, Any]:
     cls = type(model)
-    if not cls.__module__.startswith(_MODEL_PACKAGE):
-        raise TypeError(f"{cls.__name__} is not a clv model (from {_MODEL_PACKAGE}*).")
+    if (cls.__module__, cls.__name__) not in _MODELS:
+        raise TypeError(f"{cls.__name__} is not a clv model (clv.models.registry).")
     return {"module": cls.__module__, "class": cls.__name__, "state": model.to_dict()}
 
 
@@ -66,10 +66,11 @@ def models_from_document(document: Mapping[str, Any]) -> tuple[Any, Any]:
     def build(entry: Mapping[str, Any] | None) -> Any:
         if entry is None:
             return None
-        module = str(entry["module"])
-        if not module.startswith(_MODEL_PACKAGE):
-            raise TypeError(f"refusing to load a model from module {module!r}.")
-        cls = getattr(importlib.import_module(module), str(entry["class"]))
+        key = (str(entry["module"]), str(entry["class"]))
+        if key not in _MODELS:
+            raise TypeError(f"refusing to load {key[1]!r} from module {key[0]!r}: not a clv "
+                            "model (clv.models.registry).")
+        cls = _MODELS[key].cls
         return cls.from_dict(entry["state"], source="the broadcast model document")
 
     return build(document["transaction_model"]), build(document.get("spend_model"))

@@ -5,8 +5,18 @@ a contractual view and an acquisition series in which CX signals drive the
 purchase, dropout, spend, churn and acquisition levers, together with the
 exact truth (parameters, covariates, latent rates and an expected-purchases
 oracle).
+
+``simulate_purchase_times``, ``simulate_opportunities`` and
+``simulate_transaction_log`` draw full purchase histories (not only RFM
+summaries) from the BG/NBD, MBG/NBD, Pareto/NBD and BG/BB models.
 """
 
+from clv.synth.transactions import (
+    rfm_from_purchase_times,
+    simulate_opportunities,
+    simulate_purchase_times,
+    simulate_transaction_log,
+)
 from clv.synth.world import (
     COVARIATES,
     CXWorld,
@@ -17,6 +27,10 @@ from clv.synth.world import (
 )
 
 __all__ = [
+    "rfm_from_purchase_times",
+    "simulate_opportunities",
+    "simulate_purchase_times",
+    "simulate_transaction_log",
     "COVARIATES",
     "CXWorld",
     "Truth",

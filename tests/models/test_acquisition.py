@@ -457,8 +457,13 @@ def test_cdnow_weekly_arrivals(cdnow_weekly):
 
 def test_cdnow_pool_is_not_identified_by_eight_weeks(cdnow_weekly):
     """Arrivals still grow in weeks 1-8: the likelihood keeps increasing with m."""
-    with pytest.raises(ConvergenceError, match="no sign of the pool"):
+    with pytest.raises(ConvergenceError, match="no sign of the pool") as info:
         AcquisitionModel(distribution="weibull-gamma").fit(cdnow_weekly.loc[:8])
+    error = info.value
+    assert error.reason == "at_bound" and {"m"} <= set(error.params_at_bound)
+    assert error.attempts and all(a.startswith("start ") for a in error.attempts)
+    assert "Try penalizer=0.01" not in str(error)  # the engine's generic tip is replaced
+    assert str(error).startswith(error.message.split("\n")[0])
 
 
 def test_cdnow_forecast_of_weeks_9_to_12(cdnow_weekly):

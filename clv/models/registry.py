@@ -1,0 +1,98 @@
+"""The one list of clv's maximum-likelihood models.
+
+Everything that looks a model up by name -- the model files, ``clv fit --model``,
+``clv score`` bundles and posterior files, the Spark broadcast document and the
+contract test of every model -- reads this registry; a new model is added here
+once. Classes are imported on first use (``entry.cls``), so reading the registry
+loads no model module.
+
+Examples
+--------
+>>> from clv.models.registry import cli_models, model_class
+>>> model_class("BetaGeoModel").__name__
+'BetaGeoModel'
+>>> list(cli_models())
+['bgnbd', 'mbgnbd', 'pnbd']
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["MODELS", "ModelEntry", "cli_models", "model_class", "model_entry", "models_of_kind"]
+
+Kind = Literal["transaction", "spend", "retention", "acquisition"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model.
+
+    Attributes
+    ----------
+    name : str
+        Class name, also the ``model`` field of its JSON files.
+    module : str
+        Module that defines the class and its ``SPEC`` (pure functions).
+    kind : {"transaction", "spend", "retention", "acquisition"}
+        The lever it models.
+    cli_name : str or None
+        Its ``clv fit --model`` name (``None``: not fitted by the CLI).
+    """
+
+    name: str
+    module: str
+    kind: Kind
+    cli_name: str | None = None
+
+    @property
+    def cls(self) -> Any:
+        """The model class (its module is imported on first use)."""
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
+    ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
+    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
+    ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
+    ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
+    ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
+    ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
+    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction"),
+    ModelEntry("ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction"),
+    ModelEntry("ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention"),
+)
+_BY_NAME = {e.name: e for e in MODELS}
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The entry of the model class called ``name``.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a registered model (the message lists them).
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a clv model; known: {', '.join(_BY_NAME)}.") from None
+
+
+def model_class(name: str) -> Any:
+    """The model class called ``name`` (see :func:`model_entry`)."""
+    return model_entry(name).cls
+
+
+def models_of_kind(*kinds: Kind) -> dict[str, ModelEntry]:
+    """Registered models of the given kinds (all without arguments), by class name."""
+    return {e.name: e for e in MODELS if not kinds or e.kind in kinds}
+
+
+def cli_models() -> dict[str, ModelEntry]:
+    """The models ``clv fit --model`` fits, by their CLI name (``"bgnbd"``...)."""
+    return {e.cli_name: e for e in MODELS if e.cli_name is not None}
