@@ -326,8 +326,12 @@ def log_hyp2f1_1bc(b: ArrayLike, c: ArrayLike, z: ArrayLike, *, order: int = 0) 
     This is the hypergeometric function of the Pareto/NBD model (after
     Euler's transformation).  Its Gauss series has positive terms whose
     ratio :math:`z (b+k)/(c+k)` stays below :math:`z`, so it is summed in
-    linear space without overflow; where it would need more than 800 terms
-    (:math:`z` close to 1) the value comes from the integral representation
+    linear space without overflow.  For ``order`` 0 and 1 and :math:`z > 0.5`
+    Gauss's continued fraction (:func:`_cf_1bc`) is used first: it needs about
+    :math:`1/\sqrt{1-z}` terms where the series needs :math:`1/(1-z)`.  Where
+    the series would need more than 800 terms (:math:`z` close to 1) and the
+    continued fraction did not converge, the value comes from the integral
+    representation
 
     .. math::
 
