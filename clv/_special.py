@@ -34,6 +34,10 @@ __all__ = [
 _LOG_HALF = -np.log(2.0)
 
 
+#: Most terms a Gauss series may sum for one value (entries that need more are NaN).
+_SERIES_BUDGET = 20_000
+
+
 def log1mexp(x: ArrayLike) -> FloatArray:
     r"""Return :math:`\log(1 - e^{x})` for :math:`x \le 0`, accurately.
 
@@ -122,7 +126,12 @@ def _log_hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArra
     out[~((a > 0) & (b > 0) & (c > 0)) & (z > 0)] = np.nan
     k0 = 0
     block = 256
-    while active.any() and k0 < 1_000_000:  # bounded; what is left stays as summed so far
+    # the terms grow until k is near the largest parameter: beyond the budget, give NaN at once
+    # (callers fall back to a quadrature) instead of summing millions of terms
+    hopeless = active & (np.maximum(a, b) > _SERIES_BUDGET)
+    out[hopeless] = np.nan
+    active &= ~hopeless
+    while active.any() and k0 < _SERIES_BUDGET:
         k = np.arange(k0, k0 + block, dtype=np.float64)[:, None]
         idx = np.flatnonzero(active)
         ratio = (
@@ -135,6 +144,7 @@ def _log_hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArra
         done = (terms[-1] < out[idx] - 40.0) & (ratio[-1] < 0)
         active[idx[done]] = False
         k0 += block
+    out[active] = np.nan  # did not converge within the budget: not a partial sum
     return out
 
 
@@ -166,9 +176,14 @@ def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -
     total = np.ones_like(a)
     term = np.ones_like(a)
     active = z != 0
+    # the terms decrease for good only past the largest parameter: beyond the budget the
+    # series cannot finish, so those entries are NaN at once (callers fall back)
+    largest = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.abs(c))
+    hopeless = active & ~(largest < _SERIES_BUDGET)
+    active &= ~hopeless
     k = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # genuine overflow ends as ±inf
-        while active.any() and k < 20_000:  # bounded: callers handle what is left NaN
+        while active.any() and k < _SERIES_BUDGET:  # bounded: callers handle what is left NaN
             idx = np.flatnonzero(active)
             term[idx] = (
                 term[idx] * (a[idx] + k) * (b[idx] + k) / ((c[idx] + k) * (k + 1.0)) * z[idx]
@@ -179,7 +194,7 @@ def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -
             done &= k > np.maximum(np.maximum(np.abs(a[idx]), np.abs(b[idx])), np.abs(c[idx]))
             active[idx[done]] = False
             k += 1.0
-    total[active] = np.nan  # did not converge within the budget
+    total[active | hopeless] = np.nan  # did not converge within the budget
     return total
 
 

@@ -79,11 +79,24 @@ class Problem:
         text = f"  - {where}{self.message}"
         total = len(self.rows) if self.n_rows is None else self.n_rows
         if len(self.rows):
-            shown = ", ".join(repr(_plain(r)) for r in list(self.rows)[:MAX_IDS_SHOWN])
+            shown = ", ".join(clip(repr(_plain(r)), 60) for r in list(self.rows)[:MAX_IDS_SHOWN])
             more = f" and {total - MAX_IDS_SHOWN} more" if total > MAX_IDS_SHOWN else ""
             text += f" (e.g. {shown}{more})"
         text += f".\n    Fix: {self.fix}"
         return text
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most about ``limit`` characters, saying how much was left out.
+
+    Examples
+    --------
+    >>> clip("x" * 50, 10)
+    'xxxxxxxxxx... (40 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def _plain(value: object) -> object:

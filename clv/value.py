@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.exceptions import ClvWarning
+from clv.exceptions import ClvWarning, DataError, Problem
 from clv.models._mle import unique_rows
 
 __all__ = ["customer_lifetime_value", "customer_lifetime_value_table"]
@@ -88,15 +88,23 @@ def _check_time_unit(transaction_model: Any, data: pd.DataFrame) -> None:
     fitted = getattr(transaction_model, "time_unit_", None)
     given = data.attrs.get("time_unit")
     if fitted and given and str(fitted) != str(given):
-        raise ValueError(
-            f"the transaction model was fitted on data in periods of '{fitted}' but data is in "
-            f"periods of '{given}'; horizon and discount_rate are per period, so rebuild the RFM "
-            "frame with the model's time_unit."
-        )
+        raise DataError(
+            [Problem(None, f"the transaction model was fitted on data in periods of "
+                     f"'{fitted}' but data is in periods of '{given}' (horizon and "
+                     "discount_rate are per period)",
+                     "rebuild the RFM frame with the model's time_unit.")],
+            what="the data to value")
 
 
-def _cumulative_purchases(model: Any, data: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
-    """Expected purchases in ``(0, t]`` per customer (rows) and ``t`` in ``grid`` (columns)."""
+def _purchases_and_discounted(model: Any, data: pd.DataFrame, grid: np.ndarray,
+                              factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases in ``(0, grid[-1]]`` and their discounted sum, per customer.
+
+    Purchases in ``(grid[j-1], grid[j]]`` are weighted by ``factors[j-1]``. Customers
+    are taken in blocks of at most ``_MAX_CELLS`` (customer, grid point) cells and
+    only two numbers per customer are kept, so memory does not grow with
+    customers x horizon (100,000 customers x 2,600 periods would be 2 GB at once).
+    """
     spec = getattr(type(model), "spec", None)
     pure = getattr(spec, "expected_purchases", None)
     if pure is not None and hasattr(model, "_arrays"):
@@ -104,21 +112,28 @@ def _cumulative_purchases(model: Any, data: pd.DataFrame, grid: np.ndarray) -> n
         # per-customer parameters when the model has covariates (scalars otherwise)
         params = model._customer_params(data) if hasattr(model, "_customer_params") else model._p
         n = x.shape[0]
-        out = np.empty((n, grid.size))
+        total, discounted = np.empty(n), np.empty(n)
         step = max(1, _MAX_CELLS // max(grid.size, 1))
         t = grid[None, :]
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             rows = type(params)(*(np.asarray(v)[lo:hi, None] if np.ndim(v) else v
                                   for v in params))
-            out[lo:hi] = pure(rows, t, x[lo:hi], t_x[lo:hi], T[lo:hi])
-        return out
+            block = np.broadcast_to(pure(rows, t, x[lo:hi], t_x[lo:hi], T[lo:hi]),
+                                    (hi - lo, grid.size))
+            total[lo:hi] = block[:, -1]
+            # elementwise: no BLAS call, so results do not depend on the BLAS build
+            discounted[lo:hi] = (np.diff(block, axis=1) * factors).sum(axis=1)
+        return total, discounted
     # any object with expected_purchases(t, data): one call per grid point (not per customer)
-    cols = [np.zeros(len(data))] + [
-        np.asarray(model.expected_purchases(float(t), data), dtype=np.float64).reshape(-1)
-        for t in grid[1:]
-    ]
-    return np.column_stack(cols)
+    previous = np.zeros(len(data))
+    discounted = np.zeros(len(data))
+    for j, t in enumerate(grid[1:]):
+        current = np.asarray(model.expected_purchases(float(t), data),
+                             dtype=np.float64).reshape(-1)
+        discounted += (current - previous) * factors[j]
+        previous = current
+    return previous, discounted
 
 
 def _expected_spend(spend_model: Any, data: pd.DataFrame) -> np.ndarray:
@@ -155,12 +170,9 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
             rows = pd.DataFrame(dict(zip(_RFM, unique, strict=True)))
             rows.attrs = dict(data.attrs)
             inverse = key
-    cumulative = _cumulative_purchases(transaction_model, rows, grid)
-    increments = np.diff(cumulative, axis=1)
     # purchases in ((j-1)/s, j/s] are discounted to the end of that sub-period
     factors = np.exp(-grid[1:] * np.log1p(d))
-    discounted = (increments * factors).sum(axis=1)  # elementwise: no BLAS call
-    total = cumulative[:, -1]
+    total, discounted = _purchases_and_discounted(transaction_model, rows, grid, factors)
     if inverse is not None:
         discounted, total = discounted[inverse], total[inverse]
     return {

@@ -88,3 +88,9 @@ def spark():
     session = local_session(2, shuffle_partitions=4)
     yield session
     session.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the summary lines tests left in ``config.clv_summaries`` (e.g. the fuzz totals)."""
+    for line in getattr(terminalreporter.config, "clv_summaries", []):
+        terminalreporter.write_line(line)

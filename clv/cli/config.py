@@ -228,6 +228,8 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_KEY = {o.key: o for o in OPTIONS}
 _ALIASES = {"observation_end": "as_of"}
+#: Number options that are never negative (checked where they are read).
+_NON_NEGATIVE = frozenset({"penalizer", "discount_rate", "budget"})
 _PATH_KEYS = tuple(o.key for o in OPTIONS if o.kind == "path")
 
 
@@ -275,6 +277,8 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
             raise UsageError(f"{where} must be a number, got {value!r}.") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise UsageError(f"{where} must be a finite number, got {value!r}.")
+        if option.key in _NON_NEGATIVE and number < 0:
+            raise UsageError(f"{where} must be >= 0, got {value!r}.")
         return number
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -366,9 +370,14 @@ def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
 
 def _check_table(table: Mapping[str, Any], path: Path, scope: str) -> dict[str, Any]:
     checked: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
         key = _ALIASES.get(key, key)
+        if key in spelled:
+            raise UsageError(f"config file '{path}' ({scope}): '{spelled[key]}' and '{raw_key}' "
+                             "set the same option; keep one of them.")
+        spelled[key] = raw_key
         option = _BY_KEY.get(key)
         if option is None or key == "verbose":
             known = ", ".join(o.key for o in OPTIONS if o.key != "verbose")

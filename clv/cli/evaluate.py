@@ -17,10 +17,11 @@ from clv.cli.steps import (
     input_columns,
     need_option,
     out_table,
+    output_commit,
     output_info,
     read_input,
+    stage_table,
     transaction_model_class,
-    write_record,
 )
 
 if TYPE_CHECKING:
@@ -168,14 +169,16 @@ def metrics_table(metrics: Sequence[dict[str, Any]]) -> str:
 def run_evaluate(run: Run) -> int:
     import json
 
-    from clv.cli.files import check_output_path, output_format, write_table
+    from clv.cli.files import check_output_path, output_format
 
     opts = run.opts
     out = None
     table_name = None
+    commit = None
     if opts.out is not None:
         out = check_output_path(opts.out)
         table_name = out_table(opts, output_format(out))
+        commit = output_commit(opts, out, table_name)
     calibration_end = need_option(opts, "calibration_end", "last day of the calibration period")
     names = [n.strip() for n in (opts.model or "bgnbd").split(",") if n.strip()]
     for name in names:
@@ -203,16 +206,17 @@ def run_evaluate(run: Run) -> int:
         "time_unit": opts.time_unit or "W",
         "metrics": metrics,
     }
-    if out is not None:
+    if out is not None and commit is not None:
         with run.step("write", f"writing {out}"):
-            write_table(per_customer, out, table=table_name)
+            stage_table(commit, per_customer, table_name)
         record = run.record(
             input={**info, "n_customers": len(per_customer)},
             parameters={k: v for k, v in result.items() if k != "metrics"},
             metrics=metrics,
-            output=output_info(out, len(per_customer), table=table_name, frame=per_customer),
+            output=output_info(out, len(per_customer), table=table_name, frame=per_customer,
+                               sha256=commit.staged_sha256()),
         )
-        write_record(run, out, record, table=table_name)
+        commit.commit(record)
     if opts.json:
         from clv.scoring.bundle import json_ready
 

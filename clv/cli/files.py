@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ import pandas as pd
 
 from clv.cli.config import UsageError
 from clv.exceptions import DataError, Problem
-from clv.persistence import atomic_write
+from clv.persistence import atomic_write, spreadsheet_safe
 from clv.scoring.bundle import InputOutputError, json_ready
 
 __all__ = [
@@ -230,13 +232,25 @@ def _read_csv(path: Path, columns: Sequence[str],
         header = pd.read_csv(path, nrows=0)
         if any(c not in header.columns for c in columns):
             raise _missing_columns(path, columns, list(header.columns))
-        dtype = {id_column: "str"} if id_column is not None else None
-        return pd.read_csv(path, usecols=list(columns), dtype=dtype), list(header.columns)
+        names = [str(c) for c in header.columns]
+        # Every column is tokenized (not only ``usecols``): pandas drops the extra fields
+        # of a row longer than the header without a word when it reads some columns only.
+        # Unused columns are kept as text and dropped at once.
+        dtype = {c: "str" for c in names if c not in columns}
+        if id_column is not None:
+            dtype[id_column] = "str"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, dtype=dtype)
+        if list(frame.columns) != names:
+            raise pd.errors.ParserError("the header changed while reading")
+        return frame[list(columns)], names
     except pd.errors.EmptyDataError:
         raise DataError([Problem(None, "the file is empty (no header, no rows)",
                                  "write the transactions with a header row")],
                         what=f"'{path}'") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError,
+            ValueError) as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError([Problem(None, f"cannot be parsed as CSV ({_one_line(exc)})",
@@ -275,6 +289,7 @@ def _select(rel: Any, path: Path, columns: Sequence[str],
 
     if any(c not in rel.columns for c in columns):
         raise _missing_columns(path, columns, rel.columns)
+    _refuse_nested(rel, columns, path)
     try:
         return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
     except duckdb.Error as exc:
@@ -309,9 +324,29 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
                 raise UsageError(f"--query failed on '{path}': {_one_line(exc)}") from None
             if rel is None:
                 raise UsageError("--query must be a SELECT returning the transactions.")
+            missing = [c for c in columns if c not in rel.columns]
+            if missing:
+                shown = ", ".join(repr(str(c)) for c in list(rel.columns)[:20])
+                raise UsageError(f"--query returns the columns {shown}, not {missing}: select "
+                                 "them (or alias them: SELECT id AS customer_id, ...), or pass "
+                                 "--customer-col/--date-col/--value-col.")
         return _select(rel, path, columns, "check the column types of the table or query")
     finally:
         con.close()
+
+
+def _refuse_nested(rel: Any, columns: Sequence[str], path: Path) -> None:
+    """DataError for a needed column of LIST, STRUCT, MAP, UNION or BLOB type."""
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    problems = []
+    for name in columns:
+        kind = types.get(name, "")
+        if kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION", "BLOB")):
+            problems.append(Problem(name, f"has the nested or binary type {kind[:80]}",
+                                    "store one plain value per row (text or integer ids, "
+                                    "dates, numbers): extract it from the nested value first"))
+    if problems:
+        raise DataError(problems, what=f"'{path}'")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -340,7 +375,8 @@ def write_table(
     try:
         if fmt == "csv":
             with atomic_write(target, newline="") as fh:
-                frame.to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+                spreadsheet_safe(frame).to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT,
+                                               lineterminator="\n")
         elif fmt == "duckdb":
             write_duckdb_table(frame, target, table or DEFAULT_TABLE)
         else:
@@ -356,7 +392,8 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
     """Replace (or create) a table of a DuckDB database with ``frame``, atomically.
 
     In one transaction: the rows are written to a staging table
-    ``<table>__clv_staging``, the old table is dropped and the staging table is
+    ``<table>__clv_staging_<random>`` (a name no table of the database has, so a
+    user's table is never touched), the old table is dropped and the staging table is
     renamed to ``table``. A failure at any step (or a killed process) rolls the
     transaction back: readers see the old table or the new one, never a part.
     Rows keep the order of ``frame``, so the same frame gives the same table.
@@ -374,7 +411,6 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
     if not table or not table.replace("_", "a").isalnum() or table[0].isdigit():
         raise UsageError(f"--out-table must be a plain table name (letters, digits, _), got "
                          f"{table!r}.")
-    staging = f"{table}__clv_staging"
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
@@ -382,11 +418,13 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
                                f"{_one_line(exc)}.") from None
     try:
         con.execute("SET preserve_insertion_order = true")
-        con.register("clv_output", frame)
+        view = f"clv_output_{secrets.token_hex(8)}"
+        con.register(view, frame)
         con.begin()
         try:
-            con.execute(f"DROP TABLE IF EXISTS {_quote_ident(staging)}")
-            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM clv_output")
+            staging = _unused_table_name(con, f"{table}__clv_staging")
+            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM "
+                        f"{_quote_ident(view)}")
             _replace_table(con, staging, table)
             con.commit()
         except BaseException:
@@ -397,6 +435,16 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
                                f"{_one_line(exc)}; the previous table is unchanged.") from None
     finally:
         con.close()
+
+
+def _unused_table_name(con: Any, prefix: str) -> str:
+    """``prefix`` plus a random suffix naming no table or view of the database."""
+    existing = {str(r[0]).lower() for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    while True:
+        name = f"{prefix}_{secrets.token_hex(6)}"
+        if name.lower() not in existing:
+            return name
 
 
 def _replace_table(con: Any, staging: str, table: str) -> None:

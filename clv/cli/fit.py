@@ -21,10 +21,10 @@ from clv.cli.steps import (
     input_columns,
     need_option,
     observation_end_of,
+    output_commit,
     read_input,
     summarise,
     transaction_model_class,
-    write_record,
 )
 from clv.scoring.tables import zero_value_repeat_buyers
 
@@ -50,6 +50,11 @@ def run_fit(run: Run) -> int:
     if out.suffix.lower() == ".nc":
         raise UsageError(f"--out {out} names a netCDF posterior model file; add --bayes "
                          "nuts|map|advi to fit one, or write the JSON bundle to a .json file.")
+    if out.suffix.lower() != ".json":
+        raise UsageError(f"--out {out} must end with .json: `clv fit` writes a JSON model "
+                         "bundle (a top-level `out` of a job file meant for another command "
+                         "belongs in its [score] or [evaluate] table).")
+    commit = output_commit(opts, out)
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
     transactions, rfm, info = _training_summary(run, columns, time_unit)
@@ -77,8 +82,7 @@ def run_fit(run: Run) -> int:
         features=features,
     )
     with run.step("write", f"writing {out}"):
-        write_bundle(bundle, out)
-    from clv.scoring.bundle import file_sha256
+        commit.stage(lambda path: write_bundle(bundle, path))
 
     cx_record = {} if features is None else {
         "cx_events": features["cx_events"], "customers": features["customers"]}
@@ -86,7 +90,7 @@ def run_fit(run: Run) -> int:
         input={**info, "n_customers": len(rfm), **cx_record},
         model={
             "path": str(out),
-            "sha256": file_sha256(out),
+            "sha256": commit.staged_sha256(),
             **({} if features is None else {
                 "cx_cutoff": features["cutoff"],
                 **{k: features[k] for k in ("purchase_covariates", "dropout_covariates",
@@ -99,7 +103,7 @@ def run_fit(run: Run) -> int:
             "params": transaction_model.params_.to_dict(),
         },
     )
-    run_path = write_record(run, out, record)
+    run_path = commit.commit(record)
     if not opts.quiet:
         run.say(
             f"{type(transaction_model).__name__} on {len(rfm)} customers "
@@ -216,12 +220,12 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
-    from clv.scoring.bundle import file_sha256
     from clv.scoring.posterior import write_posterior_bundle
 
     opts = run.opts
     method = opts.bayes
     kwargs = _check_bayes_options(opts, out)
+    commit = output_commit(opts, out)
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
     _, rfm, info = _training_summary(run, columns, time_unit)
@@ -252,8 +256,9 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
         "sampler": {k: v for k, v in kwargs.items() if k != "cores"},
     }
     with run.step("write", f"writing {out}"):
-        write_posterior_bundle(transaction_model, spend_model, out, time_unit=time_unit,
-                               columns=columns, training=training)
+        commit.stage(lambda path: write_posterior_bundle(
+            transaction_model, spend_model, path, time_unit=time_unit, columns=columns,
+            training=training))
     summaries = {"transaction_model": transaction_model.summary()}
     if spend_model is not None:
         summaries["spend_model"] = spend_model.summary()
@@ -262,7 +267,7 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
         model={
             "path": str(out),
             "format": "netcdf",
-            "sha256": file_sha256(out),
+            "sha256": commit.staged_sha256(),
             "method": method,
             "sampler": training["sampler"],
             "transaction_model": type(transaction_model).__name__,
@@ -273,7 +278,7 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
                           for role, table in summaries.items()},
         },
     )
-    run_path = write_record(run, out, record)
+    run_path = commit.commit(record)
     if not opts.quiet:
         for role, table in summaries.items():
             name = type(transaction_model if role == "transaction_model" else spend_model).__name__

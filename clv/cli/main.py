@@ -186,7 +186,9 @@ def _log_level(opts: argparse.Namespace) -> int:
 
 
 def _error(command: str, kind: str, message: str, *hints: str) -> None:
-    text = str(message).rstrip()
+    from clv.cli.steps import clip_message
+
+    text = clip_message(str(message).rstrip())
     first, _, rest = text.partition("\n")
     lines = [f"clv {command}: {kind}: {first}"]
     if rest:
@@ -261,24 +263,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(old_level)
 
 
+#: The exit-code table: the first row whose class the exception is an instance of applies
+#: (order matters: ModelFileError before OSError). Anything else is exit 1, "unexpected".
+EXIT_TABLE: tuple[tuple[type[BaseException], int, str, tuple[str, ...]], ...] = (
+    (UsageError, EXIT_USAGE, "usage error", ("Run `clv <command> --help` for the options.",)),
+    (DataError, EXIT_DATA, "data error", ("Nothing was written; fix the input and rerun.",)),
+    (ConvergenceError, EXIT_FIT, "fit failed",
+     ("Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or another "
+      "--model.",)),
+    (ModelFileError, EXIT_IO, "model file error", ()),
+    (OSError, EXIT_IO, "I/O error", ()),
+)
+
+
 def _classify(exc: BaseException, input_name: str | None) -> tuple[int, str, tuple[str, ...]]:
-    """Exit code, label and hint lines for an exception."""
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE, "usage error", ("Run `clv <command> --help` for the options.",)
-    if isinstance(exc, DataError):
-        where = f"data error in '{input_name}'" if input_name else "data error"
-        return EXIT_DATA, where, ("Nothing was written; fix the input and rerun.",)
-    if isinstance(exc, ConvergenceError):
-        return (
-            EXIT_FIT,
-            "fit failed",
-            (
-                "Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or "
-                "another --model.",
-            ),
-        )
-    if isinstance(exc, ModelFileError):
-        return EXIT_IO, "model file error", ()
-    if isinstance(exc, OSError):
-        return EXIT_IO, "I/O error", ()
+    """Exit code, label and hint lines for an exception, by :data:`EXIT_TABLE`."""
+    for cls, code, kind, hints in EXIT_TABLE:
+        if isinstance(exc, cls):
+            if code == EXIT_DATA and input_name:
+                kind = f"data error in '{input_name}'"
+            return code, kind, hints
     return EXIT_UNEXPECTED, f"unexpected error ({type(exc).__name__})", ()

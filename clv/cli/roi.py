@@ -97,6 +97,24 @@ def finance_summary(table: pd.DataFrame) -> str:
     return t.to_string()
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """Fail before any work (I/O error, exit 5) if ``out_dir`` cannot be created or written."""
+    import os
+
+    from clv.cli.files import InputOutputError
+
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputOutputError(f"cannot create output directory '{out_dir}': '{existing}' is "
+                               "not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputOutputError(f"cannot write output directory '{out_dir}': '{existing}' is not "
+                               "writable (permissions, or a read-only file system). Choose "
+                               "another --out.")
+
+
 def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float] | None:
     """``"4.5"`` -> 4.5; ``"phone=6,web=1.5"`` -> ``{"phone": 6.0, "web": 1.5}``.
 
@@ -139,7 +157,7 @@ def run_roi_report(run: Run) -> int:
 def run_roi(run: Run, *, html: bool) -> int:
     """Run ``clv roi`` / ``clv report``."""
     from clv.cli.acquisition import load_acquisition
-    from clv.cli.files import frame_fingerprint, write_json
+    from clv.cli.files import frame_fingerprint
     from clv.cli.steps import EXIT_OK, input_columns, need_option, read_input
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.roi import load_investments
@@ -149,6 +167,7 @@ def run_roi(run: Run, *, html: bool) -> int:
     out_dir = Path(need_option(opts, "out", "the output directory"))
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out '{out_dir}' is a file; {opts.command} writes a directory.")
+    _check_out_dir(out_dir)
     as_of: _dt.date = need_option(opts, "as_of", "the last day of the calibration period")
     events_path = need_option(opts, "cx_events", "the CX events")
     inv_path = need_option(opts, "investments", "the investments to value")
@@ -191,6 +210,12 @@ def run_roi(run: Run, *, html: bool) -> int:
     opts.as_of = opts.holdout_end or as_of  # read transactions up to the end of the holdout
     transactions, info = read_input(run, columns)
     opts.as_of = as_of
+    from clv.data import validate_transactions
+
+    with run.step("validate", "checking the transactions"):  # every problem, before any work
+        validate_transactions(transactions, customer_id_col=str(columns["customer_col"]),
+                              date_col=str(columns["date_col"]),
+                              value_col=str(columns["value_col"]))
     with run.step("read", "reading CX events and customers"):
         events = read_frame(events_path, "--cx-events")
         customers = (read_frame(opts.customers, "--customers") if opts.customers else None)
@@ -210,12 +235,17 @@ def run_roi(run: Run, *, html: bool) -> int:
             cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
             contact_covariates=contact_covariates,
             progress=run.progress)
+    from clv.cli.commit import OutputCommit
+
     with run.step("write", f"writing to {out_dir}"):
         period = f"purchases and CX events to {as_of}" + (
             f"; holdout check to {opts.holdout_end}" if opts.holdout_end else "")
-        written = write_roi_outputs(analysis, out_dir, html=html,
-                                    currency=getattr(opts, "currency", None) or "",
-                                    data_period=period)
+        # every table, the report and run.json are staged, then installed as one unit
+        out_dir.mkdir(parents=True, exist_ok=True)
+        commit = OutputCommit(out_dir / "roi.csv", record=out_dir / "run.json")
+        written = commit.stage_files(lambda d: write_roi_outputs(
+            analysis, d, html=html, currency=getattr(opts, "currency", None) or "",
+            data_period=period))
     table = analysis.roi.table()
     record = run.record(
         input={**info, "cx_events": {"path": str(events_path),
@@ -243,7 +273,7 @@ def run_roi(run: Run, *, html: bool) -> int:
                                else analysis.portfolio.summary().to_dict())},
         output={name: str(p) for name, p in written.items()},
     )
-    write_json(record, out_dir / "run.json")
+    commit.commit(record)
     run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
             f"{margin:g}, {opts.draws} parameter draws):")
     run.say(finance_summary(table))

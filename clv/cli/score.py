@@ -16,13 +16,14 @@ from clv.cli.steps import (
     need_option,
     observation_end_of,
     out_table,
+    output_commit,
     output_info,
     posterior_options,
     read_input,
     score_customers,
+    stage_table,
     summarise,
     value_options,
-    write_record,
 )
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def _model_names(bundle: Any) -> tuple[str, str | None]:
 
 
 def run_score(run: Run) -> int:
-    from clv.cli.files import check_output_path, output_format, write_table
+    from clv.cli.files import check_output_path, output_format
 
     opts = run.opts
     spark = opts.engine == "spark"
@@ -103,6 +104,7 @@ def run_score(run: Run) -> int:
     out = check_output_path(out_arg, directory=fmt == "directory")
     table_name = out_table(opts, fmt)
     model_path = need_option(opts, "model", "the model file written by `clv fit`")
+    commit = output_commit(opts, out, table_name, model=model_path)
     horizon = horizon_periods(opts.horizon)
     discount, margin = value_options(opts)
     with run.step("load_model", f"loading {model_path}"):
@@ -138,7 +140,7 @@ def run_score(run: Run) -> int:
         n_scored, observation_end = len(table), observation_end_of(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
-            write_table(table, out, table=table_name)
+            stage_table(commit, table, table_name)
     record = run.record(
         input={**info, "n_customers": n_scored, **cx_info},
         model={
@@ -159,9 +161,10 @@ def run_score(run: Run) -> int:
             "time_unit": bundle.time_unit,
             **posterior,
         },
-        output=output_info(out, n_scored, table=table_name, frame=table),
+        output=output_info(out, n_scored, table=table_name, frame=table,
+                           sha256=commit.staged_sha256()),
     )
-    run_path = write_record(run, out, record, table=table_name)
+    run_path = commit.commit(record)
     where = f"{out} (table {table_name})" if table_name else str(out)
     run.say(f"scored {n_scored} customers -> {where} (run record {run_path})")
     return EXIT_OK

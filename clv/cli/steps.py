@@ -38,6 +38,9 @@ __all__ = [
     "EXIT_USAGE",
     "Run",
     "warning_lines",
+    "clip_message",
+    "output_commit",
+    "stage_table",
     "need_option",
     "input_columns",
     "read_input",
@@ -52,7 +55,6 @@ __all__ = [
     "horizon_periods",
     "score_customers",
     "posterior_options",
-    "write_record",
     "output_info",
     "value_options",
     "out_table",
@@ -142,8 +144,24 @@ class Run:
         }
 
 
+#: Longest line of an error or warning message (values in messages are user data).
+MAX_LINE = 1000
+#: Most lines of one error message.
+MAX_LINES = 60
+
+
+def clip_message(text: str) -> str:
+    """A message with every line, and the number of lines, bounded."""
+    from clv.exceptions import clip
+
+    lines = [clip(line, MAX_LINE) for line in str(text).splitlines()[: MAX_LINES + 1]]
+    if len(lines) > MAX_LINES:
+        lines[MAX_LINES:] = ["... (more lines left out)"]
+    return "\n".join(lines)
+
+
 def warning_lines(caught: Sequence[warnings.WarningMessage]) -> list[str]:
-    return [f"{w.category.__name__}: {w.message}" for w in caught]
+    return [clip_message(f"{w.category.__name__}: {w.message}") for w in caught]
 
 
 def need_option(opts: argparse.Namespace, key: str, hint: str) -> Any:
@@ -254,6 +272,7 @@ def drop_after(
 
     end = end_of_day(run.opts.as_of)
     if end is None:
+        _refuse_future_dates(frame, date_col, str(info["columns"]["customer_col"]))
         return frame
     column = frame[date_col]
     try:
@@ -285,6 +304,34 @@ def drop_after(
     return frame
 
 
+def _refuse_future_dates(frame: pd.DataFrame, date_col: str, customer_col: str) -> None:
+    """Without --as-of the last transaction ends the observation: refuse one after today.
+
+    A single typo (2099-01-01) would move the observation end to 2099 for every
+    customer and every P(alive) to about 0.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from clv.data.validate import implausible_dates
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            dates = pd.to_datetime(frame[date_col], errors="coerce")
+        if isinstance(dates.dtype, pd.DatetimeTZDtype):
+            return  # reported by the data layer
+        values = np.asarray(dates.to_numpy())
+    except (TypeError, ValueError, OverflowError):
+        return  # unparseable dates are reported by the data layer
+    tomorrow = pd.Timestamp(_dt.datetime.now(_dt.UTC).date()) + pd.Timedelta(days=2)
+    problems = implausible_dates(values, date_col, frame[customer_col].to_numpy(),
+                                 "for customer_id", after=tomorrow)
+    problems = [p for p in problems if "run date" in p.message]
+    if problems:
+        raise DataError(problems, what="the transactions")
+
+
 def observation_end_of(rfm: pd.DataFrame, as_of: _dt.date | None) -> str | None:
     end = rfm.attrs.get("observation_end", as_of)
     return None if end is None else str(end)[:10]
@@ -294,6 +341,12 @@ def check_repeat_buyers(rfm: pd.DataFrame) -> None:
     """All one-time buyers: no repeat-purchase model can be estimated -> data error (3)."""
     import numpy as np
 
+    if len(rfm) == 1:
+        raise DataError(
+            [Problem(None, "there is a single customer",
+                     "the models estimate how customers differ: fit them on the transaction "
+                     "log of all customers (check --customer-col)", list(rfm.index))],
+            what="the customer summary")
     if not bool(np.any(rfm["frequency"].to_numpy() > 0)):
         raise DataError(
             [
@@ -345,7 +398,17 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
             int(zero.sum()),
         )
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        return GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm.loc[~zero])
+    q = float(model.params_["q"])
+    if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
+        raise DataError(
+            [Problem("monetary_value", f"has so heavy a right tail across customers that "
+                     f"Gamma-Gamma's q = {q:.3g} <= 1: the mean spend of a new or one-time "
+                     "customer is infinite",
+                     "check the value column for outliers (or cap them) and refit, or fit "
+                     "without --value-col")],
+            what="the customer summary")
+    return model
 
 
 def _zero_value_repeat_buyers(rfm: pd.DataFrame) -> Any:
@@ -404,20 +467,37 @@ def posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dic
     return {"thin": opts.thin, "max_draws": opts.max_draws or None}
 
 
-def write_record(
-    run: Run, out: Path, record: dict[str, Any], *, table: str | None = None
-) -> Path:
-    from clv.cli.files import write_json
+def output_commit(opts: argparse.Namespace, out: Path, table: str | None = None,
+                  **inputs: Any) -> Any:
+    """Refuse an output that names an input; the :class:`~clv.cli.commit.OutputCommit` of it.
 
-    name = out.name.rstrip("/") or "output"
-    suffix = f".{table}.run.json" if table else ".run.json"
-    target = out.with_name(name + suffix)
-    write_json(record, target)
-    return target
+    Output and run record are then staged and installed as one unit
+    (:meth:`~clv.cli.commit.OutputCommit.commit`).
+    """
+    from clv.cli.commit import OutputCommit, refuse_input_as_output
+
+    sources = {"input": getattr(opts, "input", None), "--config": opts.config,
+               "--cx-events": getattr(opts, "cx_events", None),
+               "--customers": getattr(opts, "customers", None),
+               **{f"--{k.replace('_', '-')}": v for k, v in inputs.items()}}
+    refuse_input_as_output(out, sources, table=table, input_table=getattr(opts, "table", None),
+                           input_query=getattr(opts, "query", None))
+    return OutputCommit(out, table)
+
+
+def stage_table(commit: Any, frame: pd.DataFrame, table: str | None) -> None:
+    """Stage a score or holdout table for ``commit`` (a file, or a DuckDB table)."""
+    from clv.cli.files import write_table
+
+    if table is not None:
+        commit.stage_table(frame)
+    else:
+        commit.stage(lambda path: write_table(frame, path))
 
 
 def output_info(
-    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None
+    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     from clv.cli.files import frame_fingerprint, output_format
     from clv.scoring.bundle import file_sha256
@@ -435,7 +515,7 @@ def output_info(
     return {
         "path": str(path),
         "format": output_format(path),
-        "sha256": file_sha256(path),
+        "sha256": sha256 if sha256 is not None else file_sha256(path),
         "n_rows": n_rows,
     }
 

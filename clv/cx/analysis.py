@@ -248,7 +248,9 @@ def run_cx_roi(
     customers = _align_ids(customers, customer_id_col, like)
     events = validate_cx_events(cx_events)
     fb = feature_builder or default_feature_builder(events["signal"].unique())
-    X = fb.fit_transform(events, customers, cutoff=cut)
+    # without a customers table, every customer of the transaction log gets features
+    ids = None if customers is not None else pd.Index(pd.unique(like.dropna()))
+    X = fb.fit_transform(events, customers, cutoff=cut, customer_ids=ids)
     timings["features"] = time.perf_counter() - t0
     _step(progress, "summarising transactions")
     t = time.perf_counter()

@@ -237,6 +237,10 @@ def _rows(n: int, what: str = "row") -> str:
     return f"{n} {what}{'s' if n != 1 else ''}"
 
 
+#: Values that cannot be customer ids: containers, arrays and raw bytes.
+_NOT_IDS = (list, tuple, dict, set, frozenset, np.ndarray, bytes, bytearray, memoryview)
+
+
 def _check_customer_column(col: pd.Series, *, name: str) -> list[Problem]:
     """Problems with the customer id column: missing ids, mixed types."""
     problems = []
@@ -252,6 +256,17 @@ def _check_customer_column(col: pd.Series, *, name: str) -> list[Problem]:
         )
     if col.dtype == object:
         kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind not in ("string", "integer", "empty", "floating", "mixed-integer-float"):
+            nested = col.map(lambda v: isinstance(v, _NOT_IDS)).to_numpy(dtype=bool)
+            if nested.any():
+                types = sorted({type(v).__name__ for v in col[nested]})
+                return [*problems, Problem(
+                    name,
+                    f"holds {', '.join(types)} values instead of single ids in "
+                    f"{_rows(int(nested.sum()))} (row labels shown)",
+                    "a customer id is one text or integer value per row: extract the id from "
+                    "the nested value (or decode bytes to text) before scoring.",
+                    list(col.index[nested]))]
         if kind in ("mixed", "mixed-integer"):
             types = col[~missing].map(lambda v: type(v).__name__)
             counts = types.value_counts()
@@ -509,11 +524,12 @@ def _parse_value_column(
     """
     problems = []
     dtype = col.dtype
-    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+    if (pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_complex_dtype(dtype)):
         if pd.api.types.is_bool_dtype(dtype):
             numbers = pd.Series(np.nan, index=col.index)
         else:
-            numbers = pd.to_numeric(col, errors="coerce")
+            numbers = _real_numbers(col)
         bad = (numbers.isna() & col.notna()).to_numpy()
         if bad.any():
             what = f"has {_rows(int(bad.sum()), 'non-numeric value')} ({_show(col[bad])})"
@@ -566,6 +582,22 @@ def _parse_value_column(
             )
         )
     return values, problems
+
+
+def _real_numbers(col: pd.Series) -> pd.Series:
+    """``pandas.to_numeric`` of a column, with anything that is not a real number as NaN."""
+    if pd.api.types.is_complex_dtype(col.dtype):
+        return pd.Series(np.nan, index=col.index)
+    if col.dtype == object:
+        real = col.map(lambda v: v if not isinstance(v, complex | np.complexfloating | bytes)
+                       else None)
+        numbers = pd.to_numeric(real, errors="coerce")
+    else:
+        numbers = pd.to_numeric(col, errors="coerce")
+    if not (pd.api.types.is_numeric_dtype(numbers.dtype)
+            and not pd.api.types.is_complex_dtype(numbers.dtype)):
+        return pd.Series(np.nan, index=col.index)
+    return numbers
 
 
 # --------------------------------------------------------------------------- prepared rows

@@ -179,7 +179,7 @@ def _column_problem(frame: pd.DataFrame, name: Hashable, role: str) -> Problem |
     shown = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
     return Problem(
         str(name),
-        f"({role}) is not in the frame; its columns are {shown}",
+        f"({role}) is not in the frame (missing); its columns are {shown}",
         f"{hint}pass the name of the {role} column.",
     )
 
@@ -205,9 +205,18 @@ def _check_transactions(
             f"transactions must be a pandas DataFrame, got {type(transactions).__name__}."
         )
     problems: list[Problem] = []
-    roles = {customer_id_col: "customer id", date_col: "date"}
+    named = [(customer_id_col, "customer id", "customer_id_col"), (date_col, "date", "date_col")]
     if value_col is not None:
-        roles[value_col] = "value"
+        named.append((value_col, "value", "value_col"))
+    for i, (name, _, arg) in enumerate(named):
+        for other, _, other_arg in named[:i]:
+            if name == other:
+                problems.append(Problem(
+                    str(name), f"is given both as {other_arg} and as {arg}",
+                    "each role needs its own column: pass the right column names."))
+    if problems:
+        raise DataError(problems, what="the transactions")
+    roles = {name: role for name, role, _ in named}
     present = {}
     for name, role in roles.items():
         problem = _column_problem(transactions, name, role)
@@ -256,6 +265,7 @@ def _check_transactions(
         problems.extend(value_problems)
 
     if dates is not None and not np.isnat(dates).all():
+        problems.extend(implausible_dates(dates, str(date_col), ids, who))
         last = pd.Timestamp(dates[~np.isnat(dates)].max())
         if observation_end is None:
             end = last
@@ -311,6 +321,47 @@ def _check_transactions(
             )
         )
     return _Checked(arrays=arrays, observation_end=end, calibration_end=cal, warnings=tuple(found))
+
+
+#: Transactions before this day are typos (year 1, 1500, 1900-01-01 placeholders...).
+EARLIEST_DATE = pd.Timestamp("1900-01-02")
+
+
+def implausible_dates(
+    dates: np.ndarray, name: str, ids: np.ndarray | object, who: str, *,
+    after: pd.Timestamp | None = None,
+) -> list[Problem]:
+    """Dates no transaction log has: before 1900-01-02, or on or after ``after``.
+
+    The ``clv`` command passes ``after`` = the day after the run date when no
+    ``--as-of`` is given: a single row dated 2099 would otherwise move the
+    default observation end (the last transaction) to 2099 for every customer,
+    and the model would call everyone dead. The Python API does not (simulated
+    logs may lie in the future).
+    """
+    unit = np.datetime_data(dates.dtype)[0]
+    ticks = dates.view(np.int64)
+    valid = ~np.isnat(dates)
+    problems = []
+    early = valid & (ticks < _timestamp_tick(EARLIEST_DATE, unit))
+    if early.any():
+        first = dates[early].min()
+        problems.append(Problem(
+            name, f"has {_rows(int(early.sum()))} dated before {EARLIEST_DATE.date()} (the "
+            f"earliest is {str(first)[:10]}), {who}",
+            "these are typos or placeholder dates: correct them or drop these rows.",
+            _example_ids(ids, early)))
+    if after is not None:
+        late = valid & (ticks >= _timestamp_tick(after, unit))
+        if late.any():
+            problems.append(Problem(
+                name, f"has {_rows(int(late.sum()))} dated after the run date (the latest is "
+                f"{str(dates[late].max())[:10]}), {who}; the observation end would move "
+                "there for every customer",
+                "correct these dates or drop these rows; or pass observation_end "
+                "(clv: --as-of) to leave later transactions out.",
+                _example_ids(ids, late)))
+    return problems
 
 
 def _calibration_problems(
@@ -420,6 +471,45 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
         wanted = list(RFM_COLUMNS) + [c for c in (MONETARY_VALUE, WEIGHT) if c in rfm.columns]
     else:
         wanted = list(dict.fromkeys(columns))
+    problems = rfm_rule_problems(rfm, wanted)
+    if problems:
+        raise DataError(problems, what="the RFM data")
+
+
+def rfm_rule_problems(
+    rfm: pd.DataFrame, columns: Sequence[str], *, zero_T_ok: bool = False,
+    integer_T: bool = False, repeat_recency: bool = True,
+) -> list[Problem]:
+    """Every problem of an RFM frame: the one set of rules of clv.
+
+    :func:`validate_rfm` raises them; every model's ``fit`` (through
+    ``clv.models._base.rfm_problems``) checks its columns with the same
+    function, so an RFM frame is refused or accepted the same way everywhere.
+
+    Parameters
+    ----------
+    rfm : pandas.DataFrame
+        RFM frame indexed by customer id.
+    columns : sequence of str
+        Columns to require and check (``weight`` is checked too when present).
+    zero_T_ok : bool
+        Accept ``T == 0`` for customers without repeat purchases (first seen in
+        the last period): the transaction models' likelihood is defined there.
+    integer_T : bool
+        ``recency`` and ``T`` count discrete opportunities (BG/BB): they must
+        be whole numbers.
+    repeat_recency : bool
+        Refuse ``recency == 0`` where ``frequency > 0`` (data and fits). Off
+        for predictions of continuous-time models, where that point is the
+        limit of a recent repeat purchase (e.g. the edge of a P(alive) grid).
+
+    Returns
+    -------
+    list of Problem
+    """
+    wanted = list(dict.fromkeys(columns))
+    if WEIGHT in rfm.columns and WEIGHT not in wanted:
+        wanted.append(WEIGHT)
     problems: list[Problem] = []
     if len(rfm) == 0:
         problems.append(Problem(None, "the RFM frame has no rows", "pass at least one customer."))
@@ -438,7 +528,8 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
             problems.append(problem)
             continue
         col = rfm[name]
-        if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
+        if (pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype)
+                or pd.api.types.is_complex_dtype(col.dtype)):
             problems.append(
                 Problem(
                     name,
@@ -460,10 +551,10 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
             )
             values = np.where(bad, np.nan, values)
         data[name] = values
-    problems.extend(_rfm_value_problems(data, ids))
+    problems.extend(_rfm_value_problems(data, ids, zero_T_ok=zero_T_ok, integer_T=integer_T,
+                                        repeat_recency=repeat_recency or integer_T))
     problems.extend(_index_problems(rfm.index))
-    if problems:
-        raise DataError(problems, what="the RFM data")
+    return problems
 
 
 _RFM_ROLES = {
@@ -475,7 +566,9 @@ _RFM_ROLES = {
 }
 
 
-def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Problem]:
+def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray, *,
+                        zero_T_ok: bool = False, integer_T: bool = False,
+                        repeat_recency: bool = True) -> list[Problem]:
     """Range and consistency checks between RFM columns (NaN means 'already reported')."""
     problems: list[Problem] = []
 
@@ -513,6 +606,14 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Pr
             )
         if x is not None:
             add(
+                (x > 0) & (t_x == 0) & repeat_recency,
+                RECENCY,
+                "is 0 for {n} with repeat purchases (frequency > 0)",
+                "a repeat purchase comes after the first one, so recency > 0 where "
+                "frequency > 0; check how recency was computed (time from the first to the "
+                "last purchase).",
+            )
+            add(
                 (x == 0) & (t_x != 0) & ~np.isnan(t_x),
                 RECENCY,
                 "is not 0 for {n} with frequency 0",
@@ -520,13 +621,22 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray) -> list[Pr
                 "set recency to 0 where frequency is 0.",
             )
     if age is not None:
+        nonpositive = age <= 0
+        if zero_T_ok and x is not None:
+            # first seen in the last period: no likelihood contribution, valid without repeats
+            nonpositive = (age < 0) | ((age == 0) & (x > 0))
         add(
-            age <= 0,
+            nonpositive,
             T,
-            "is <= 0 for {n}",
+            "is <= 0 for {n}" + (" (0 is allowed only with frequency 0)" if zero_T_ok else ""),
             "T is the time from the first purchase to observation_end and must be > 0; "
             "drop customers whose first purchase is in the last period (rfm[rfm['T'] > 0]).",
         )
+    if integer_T:
+        for column, values in ((T, age), (RECENCY, t_x)):
+            if values is not None:
+                add(values != np.floor(values), column, "has non-integer values for {n}",
+                    f"{column} counts purchase opportunities for this model: whole numbers.")
     spend = data.get(MONETARY_VALUE)
     if spend is not None:
         add(
@@ -555,6 +665,8 @@ def _plain_number(value: float) -> float | int:
 
 
 def _index_problems(index: pd.Index) -> list[Problem]:
+    if index.is_unique and not index.hasnans:  # both cached by pandas: cheap on every call
+        return []
     problems = []
     name = str(index.name) if index.name is not None else "customer_id (index)"
     missing = np.asarray(index.isna())

@@ -34,17 +34,18 @@ from clv.models._mle import (
 from clv.models._spec import ModelSpec
 from clv.persistence import JsonModel
 
-__all__ = ["ParametricModel", "rfm_problems"]
-
-
-def _ids(frame: pd.DataFrame, mask: Any) -> list[object]:
-    return list(frame.index[np.asarray(mask, dtype=bool)][:5])
+__all__ = ["EstimatorParams", "ParametricModel", "rfm_problems"]
 
 
 def rfm_problems(
-    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False
+    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False,
+    for_fit: bool = False,
 ) -> list[Problem]:
     """Check the RFM columns a model needs; return every problem found.
+
+    The rules are :func:`clv.data.validate.rfm_rule_problems`, shared with
+    :func:`clv.data.validate_rfm`; models also accept ``T == 0`` for customers
+    without repeat purchases (unless ``integer_T``).
 
     Parameters
     ----------
@@ -55,180 +56,32 @@ def rfm_problems(
         monetary_value``; ``weight`` is checked when present).
     integer_T : bool
         Whether ``recency`` and ``T`` count discrete opportunities (BG/BB).
+    for_fit : bool
+        Data to fit on: also refuse ``recency == 0`` with repeat purchases
+        (predictions accept it as the limit of a recent repeat purchase).
     """
-    problems: list[Problem] = []
-    columns = list(columns)
-    missing = [c for c in columns if c not in frame.columns]
-    for c in missing:
-        problems.append(
-            Problem(
-                c,
-                "is required but missing",
-                "pass an RFM frame with the columns "
-                f"{columns} (clv.data.rfm_summary builds one from transactions)",
-            )
-        )
-    present = [c for c in columns if c in frame.columns]
-    if "weight" in frame.columns:
-        present.append("weight")
-    values: dict[str, np.ndarray] = {}
-    for c in present:
-        col = frame[c]
-        if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
-            problems.append(
-                Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers")
-            )
-            continue
-        v = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            problems.append(
-                Problem(
-                    c,
-                    f"has {int(bad.sum())} missing or infinite values",
-                    "drop or fill those customers",
-                    _ids(frame, bad),
-                )
-            )
-            continue
-        values[c] = v
-    if "frequency" in values:
-        x = values["frequency"]
-        neg = x < 0
-        if neg.any():
-            problems.append(
-                Problem(
-                    "frequency",
-                    f"is negative for {int(neg.sum())} customers",
-                    "frequency counts repeat purchases and must be >= 0",
-                    _ids(frame, neg),
-                )
-            )
-        frac = x != np.round(x)
-        if frac.any():
-            problems.append(
-                Problem(
-                    "frequency",
-                    f"has non-integer values for {int(frac.sum())} customers",
-                    "frequency counts repeat purchases; round or re-aggregate the transactions",
-                    _ids(frame, frac),
-                )
-            )
-    if "T" in values:
-        T = values["T"]
-        # T = 0 is a customer first seen in the last period: valid (they contribute nothing to
-        # the likelihood and score as a brand-new customer) unless they already repeat-bought
-        # or the model counts discrete opportunities
-        if integer_T or "frequency" not in values:
-            bad = T <= 0
-        else:
-            bad = (T < 0) | ((T == 0) & (values["frequency"] > 0))
-        if bad.any():
-            problems.append(
-                Problem(
-                    "T",
-                    f"is <= 0 for {int(bad.sum())} customers"
-                    + ("" if integer_T else " (0 is allowed only with frequency 0)"),
-                    "T is the time from first purchase to the end of observation "
-                    "and must be > 0; check observation_end",
-                    _ids(frame, bad),
-                )
-            )
-        if integer_T and (np.round(T) != T).any():
-            problems.append(
-                Problem(
-                    "T",
-                    "has non-integer values",
-                    "T counts purchase opportunities for this model",
-                    _ids(frame, np.round(T) != T),
-                )
-            )
-    if "recency" in values:
-        tx = values["recency"]
-        neg = tx < 0
-        if neg.any():
-            problems.append(
-                Problem(
-                    "recency",
-                    f"is negative for {int(neg.sum())} customers",
-                    "recency is the time from first to last purchase and must be >= 0",
-                    _ids(frame, neg),
-                )
-            )
-        if "T" in values:
-            over = tx > values["T"]
-            if over.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is greater than 'T' for {int(over.sum())} customers",
-                        "recency must be <= T; check that observation_end is after every "
-                        "transaction",
-                        _ids(frame, over),
-                    )
-                )
-        if "frequency" in values:
-            zero = (values["frequency"] == 0) & (tx != 0)
-            if zero.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is non-zero for {int(zero.sum())} customers with frequency 0",
-                        "a customer with no repeat purchase has recency 0",
-                        _ids(frame, zero),
-                    )
-                )
-            pos = (values["frequency"] > 0) & (tx == 0)
-            if integer_T and pos.any():
-                problems.append(
-                    Problem(
-                        "recency",
-                        f"is 0 for {int(pos.sum())} customers with repeat purchases",
-                        "recency is the opportunity of the last purchase (>= 1 when frequency > 0)",
-                        _ids(frame, pos),
-                    )
-                )
-        if integer_T and (tx != np.round(tx)).any():
-            problems.append(
-                Problem(
-                    "recency",
-                    "has non-integer values",
-                    "recency counts purchase opportunities for this model",
-                    _ids(frame, tx != np.round(tx)),
-                )
-            )
-    if "monetary_value" in values and "frequency" in values:
-        bad = (values["frequency"] > 0) & (values["monetary_value"] <= 0)
-        if bad.any():
-            problems.append(
-                Problem(
-                    "monetary_value",
-                    f"is <= 0 for {int(bad.sum())} repeat buyers",
-                    "monetary_value is the mean value of repeat purchases and must be > 0 "
-                    "(drop returns or zero-value rows before summarising)",
-                    _ids(frame, bad),
-                )
-            )
-    if "weight" in values and (values["weight"] <= 0).any():
-        problems.append(
-            Problem(
-                "weight",
-                "has values <= 0",
-                "weight counts identical customers and must be > 0",
-                _ids(frame, values["weight"] <= 0),
-            )
-        )
-    if not frame.index.is_unique:
-        dup = frame.index.duplicated(keep=False)
-        problems.append(
-            Problem(
-                None,
-                "the index (customer_id) has duplicated values",
-                "give each customer one row",
-                _ids(frame, dup),
-            )
-        )
-    return problems
+    from clv.data.validate import rfm_rule_problems
+
+    return rfm_rule_problems(frame, list(columns), zero_T_ok=not integer_T, integer_T=integer_T,
+                             repeat_recency=for_fit)
+
+
+def check_penalizer(penalizer: object) -> float:
+    """``penalizer`` as a float, or ``ValueError`` unless it is a finite number >= 0.
+
+    Examples
+    --------
+    >>> check_penalizer(0.01)
+    0.01
+    """
+    try:
+        value = float(penalizer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"penalizer must be a number >= 0, got {penalizer!r}.") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"penalizer must be a finite number >= 0 (an L2 penalty), got "
+                         f"{penalizer!r}.")
+    return value
 
 
 @contextlib.contextmanager
@@ -251,7 +104,48 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
-class ParametricModel(JsonModel):
+class EstimatorParams:
+    """scikit-learn style ``get_params``/``set_params``, derived from ``__init__``.
+
+    A subclass's constructor takes keyword arguments and stores each one, as
+    given, under its own name (parsed copies go in private attributes), so
+    ``type(m)(**m.get_params())`` is an unfitted copy and ``sklearn.base.clone``
+    works.
+    """
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
+        ignored: models hold no sub-estimators).
+
+        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor argument, or an invalid value.
+        """
+        valid = self._get_param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                             f"parameters are {valid}.")
+        type(self).__init__(self, **{**self.get_params(), **params})
+        return self
+
+
+class ParametricModel(JsonModel, EstimatorParams):
     r"""Base class of the maximum-likelihood models.
 
     Parameters
@@ -285,12 +179,15 @@ class ParametricModel(JsonModel):
     covariate_penalty: float = 0.0
     coefficient_priors: Mapping[str, tuple[float, float]] | None = None
     _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
+    #: Repeat-purchase models cannot be estimated without a single repeat buyer.
+    _needs_repeat_buyers: ClassVar[bool] = False
 
     def __init__(self, *, penalizer: float = 0.0,
                  covariates: Mapping[str, Sequence[str] | None] | None = None,
                  covariate_penalty: float = 0.0,
                  coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
         # constructor arguments are stored as given (get_params/clone); parsed copies are private
+        check_penalizer(penalizer)  # a negative or non-finite penalty is refused at once
         self.penalizer = penalizer
         if type(self).__init__ is ParametricModel.__init__:
             self.covariates = covariates
@@ -326,47 +223,16 @@ class ParametricModel(JsonModel):
         self.coefficient_priors = coefficient_priors
         self._priors = priors
 
-    # ------------------------------------------------------------------ parameters (sklearn)
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        """Names of the constructor arguments (keyword parameters of ``__init__``)."""
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
-        ignored: models hold no sub-estimators).
-
-        ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> Self:
-        """Change constructor arguments (validated as by ``__init__``); refit afterwards.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor argument, or an invalid value.
-        """
-        valid = self._get_param_names()
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
-                             f"parameters are {valid}.")
-        type(self).__init__(self, **{**self.get_params(), **params})
-        return self
-
     # ------------------------------------------------------------------ data
-    def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None, *,
+               for_fit: bool = False) -> pd.DataFrame:
         if not isinstance(data, pd.DataFrame):
             raise DataError(
                 f"expected a pandas DataFrame of RFM data, got {type(data).__name__}",
                 what=f"the data passed to {type(self).__name__}",
             )
         cols = list(self.spec.columns if columns is None else columns)
-        problems = rfm_problems(data, cols, integer_T=self._integer_T)
+        problems = rfm_problems(data, cols, integer_T=self._integer_T, for_fit=for_fit)
         if problems:
             raise DataError(problems, what=f"the data passed to {type(self).__name__}")
         return data
@@ -404,9 +270,18 @@ class ParametricModel(JsonModel):
         -------
         self
         """
-        frame = self._frame(data)
+        frame = self._frame(data, for_fit=True)
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
+        elif self._needs_repeat_buyers and len(frame) and not bool(
+                (frame["frequency"].to_numpy() > 0).any()):
+            raise DataError(
+                [Problem("frequency", f"is 0 for all {len(frame)} customers (nobody made a "
+                         "repeat purchase): the purchase rate and the dropout cannot be told "
+                         "apart, so no estimate would mean anything",
+                         "use a longer observation window, or check the customer and date "
+                         "columns of the transaction log")],
+                what=f"the data passed to {type(self).__name__}")
         if len(frame) == 0:
             raise DataError(
                 [

@@ -52,7 +52,8 @@ class SpendModel(ParametricModel):
 
     spec: Any  # a SpendSpec
 
-    def _frame(self, data: pd.DataFrame, columns: Any = None) -> pd.DataFrame:
+    def _frame(self, data: pd.DataFrame, columns: Any = None, *,
+               for_fit: bool = False) -> pd.DataFrame:
         # monetary_value is undefined for customers without repeat purchases: a NaN there
         # is not an error. Fill it (in a copy: the caller's frame is never modified).
         if (isinstance(data, pd.DataFrame) and "monetary_value" in data.columns
@@ -63,7 +64,7 @@ class SpendModel(ParametricModel):
             if fill.any():
                 data = data.copy()
                 data.loc[fill, "monetary_value"] = 0.0
-        return super()._frame(data, columns)
+        return super()._frame(data, columns, for_fit=for_fit)
 
     def _series(self, values: ArrayLike, data: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series(np.asarray(values, dtype=np.float64), index=data.index, name=name)

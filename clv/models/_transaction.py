@@ -19,6 +19,8 @@ _RFM = ("frequency", "recency", "T")
 class TransactionModel(ParametricModel):
     """Base class of the repeat-purchase models; maps the spec's pure functions over customers."""
 
+    _needs_repeat_buyers = True
+
     def _series(self, values: np.ndarray, data: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series(np.asarray(values, dtype=np.float64), index=data.index, name=name)
 
@@ -243,7 +245,7 @@ def _conditional_functions(name: str) -> tuple[Any, Any]:
     """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
     from clv.models import conditional as c
 
-    table = {
+    table: dict[str, tuple[Any, Any]] = {
         "BG/NBD": (c.bgnbd_probability_of_purchases, c.bgnbd_probability_alive_at),
         "MBG/NBD": (c.mbgnbd_probability_of_purchases, c.mbgnbd_probability_alive_at),
         "Pareto/NBD": (c.pareto_nbd_probability_of_purchases, c.pareto_nbd_probability_alive_at),

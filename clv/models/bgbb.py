@@ -633,8 +633,9 @@ class BetaGeoBetaBinomModel(TransactionModel):
     spec = SPEC
     _integer_T = True
 
-    def _frame(self, data: pd.DataFrame, columns: Any = None) -> pd.DataFrame:
-        frame = super()._frame(data, columns)
+    def _frame(self, data: pd.DataFrame, columns: Any = None, *,
+               for_fit: bool = False) -> pd.DataFrame:
+        frame = super()._frame(data, columns, for_fit=for_fit)
         if {"frequency", "recency"} <= set(frame.columns):
             over = frame["frequency"].to_numpy() > frame["recency"].to_numpy()
             if over.any():

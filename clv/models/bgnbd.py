@@ -464,6 +464,20 @@ def _bracket(
         bracket = np.array(bracket, dtype=np.float64)
         xb, Tb, tb = (np.broadcast_to(v, bracket.shape)[bad] for v in (x, T, t))
         bracket[bad] = _bracket_quadrature(float(r), float(alpha), float(a), float(b), tb, xb, Tb)
+    elif np.any(bad):
+        # parameter arrays (posterior draws) where the series cannot converge (e.g. r near
+        # 1e8): the same quadrature, once per distinct parameter set among those entries
+        bracket = np.array(bracket, dtype=np.float64)
+        cols = [np.broadcast_to(v, bracket.shape)[bad] for v in (r, alpha, a, b, t, x, T)]
+        fixed = np.empty(cols[0].shape)
+        keys = np.stack(cols[:4], axis=1)
+        group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+        for g in np.unique(group):
+            sel = group == g
+            rg, alg, ag, bg_ = (float(c[sel][0]) for c in cols[:4])
+            fixed[sel] = _bracket_quadrature(rg, alg, ag, bg_, cols[4][sel], cols[5][sel],
+                                             cols[6][sel])
+        bracket[bad] = fixed
     return bracket
 
 

@@ -34,7 +34,7 @@ from scipy import special
 from clv._ops import NUMPY
 from clv._special import per_frequency
 from clv._typing import FloatArray, Ops
-from clv.exceptions import DataWarning
+from clv.exceptions import DataError, DataWarning, Problem
 from clv.models._covariates import Lever
 from clv.models._spend import SpendModel, SpendSpec
 
@@ -390,6 +390,19 @@ SPEC = SpendSpec(
 )
 
 
+def _refuse_constant_spend(frame: pd.DataFrame, name: str) -> None:
+    """DataError when at least two repeat buyers exist and all have one monetary_value."""
+    repeat = frame["frequency"].to_numpy() > 0
+    spend = frame["monetary_value"].to_numpy(dtype=np.float64)[repeat]
+    if spend.size >= 2 and np.all(spend == spend[0]):
+        raise DataError(
+            [Problem("monetary_value", f"is {spend[0]:g} for all {spend.size} repeat buyers",
+                     "Gamma-Gamma estimates how mean spend varies across customers, and here "
+                     "it does not vary: use that value as the expected spend (CLV = value x "
+                     "expected purchases), or check the value column")],
+            what=f"the data passed to {name}")
+
+
 class GammaGammaModel(SpendModel):
     r"""Gamma-Gamma model of the mean transaction value, fitted by maximum likelihood.
 
@@ -466,7 +479,14 @@ class GammaGammaModel(SpendModel):
         DataWarning
             When |Pearson r| between frequency and monetary value among repeat
             buyers exceeds 0.3 (the model assumes independence).
+
+        Raises
+        ------
+        DataError
+            When every repeat buyer has the same ``monetary_value``: the spread
+            of spend across customers, which the model estimates, is zero.
         """
+        _refuse_constant_spend(self._frame(data), type(self).__name__)
         super().fit(data, initial_params=initial_params, n_starts=n_starts,
                     random_state=random_state)
         r = spend_frequency_correlation(data)

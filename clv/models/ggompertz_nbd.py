@@ -150,33 +150,33 @@ def _log_dead(params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
     al, bb, ss, be = alpha[rows], b[rows], s[rows], beta[rows]
     v0, v1 = np.log(al + t_x[rows]), np.log(al + T[rows])
 
-    def tau_of(v: FloatArray, k: FloatArray) -> FloatArray:
+    def tau_of(v: FloatArray, k: np.ndarray) -> FloatArray:
         return np.maximum(np.exp(v) - al[k], 0.0)
 
-    def phi(v: FloatArray, k: FloatArray) -> FloatArray:
+    def phi(v: FloatArray, k: np.ndarray) -> FloatArray:
         return -c[k] * v + _log_density(bb[k], ss[k], be[k], tau_of(v, k))
 
-    def dphi(v: FloatArray, k: FloatArray) -> FloatArray:
+    def dphi(v: FloatArray, k: np.ndarray) -> FloatArray:
         return -c[k] + _dlog_density(bb[k], ss[k], be[k], tau_of(v, k)) * np.exp(v)
 
     moments = []
     if gradient:
-        def d_r(v: FloatArray, k: FloatArray) -> FloatArray:
+        def d_r(v: FloatArray, k: np.ndarray) -> FloatArray:
             return -v
 
-        def d_alpha(v: FloatArray, k: FloatArray) -> FloatArray:  # of (alpha+tau)^-(r+x), in tau
+        def d_alpha(v: FloatArray, k: np.ndarray) -> FloatArray:  # of (alpha+tau)^-(r+x), in tau
             return -(c[k] + 1.0) * np.exp(-v)
 
-        def d_b(v: FloatArray, k: FloatArray) -> FloatArray:
+        def d_b(v: FloatArray, k: np.ndarray) -> FloatArray:
             tau = tau_of(v, k)
             share = np.exp(bb[k] * tau - _log_beta_expm1(be[k], bb[k] * tau))
             return 1.0 / bb[k] + tau - (ss[k] + 1.0) * tau * share
 
-        def d_s(v: FloatArray, k: FloatArray) -> FloatArray:
+        def d_s(v: FloatArray, k: np.ndarray) -> FloatArray:
             tau = tau_of(v, k)
             return 1.0 / ss[k] + np.log(be[k]) - _log_beta_expm1(be[k], bb[k] * tau)
 
-        def d_beta(v: FloatArray, k: FloatArray) -> FloatArray:
+        def d_beta(v: FloatArray, k: np.ndarray) -> FloatArray:
             tau = tau_of(v, k)
             return ss[k] / be[k] - (ss[k] + 1.0) * np.exp(-_log_beta_expm1(be[k], bb[k] * tau))
 
@@ -210,7 +210,7 @@ def log_likelihood_gradient(params: GGNBDParams, frequency: ArrayLike, recency: 
     x, t_x, T = (np.atleast_1d(v).astype(np.float64) for v in _floats(frequency, recency, T))
     x, t_x, T = np.broadcast_arrays(x, t_x, T)
     head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    L_T = _log_beta_expm1(np.float64(beta), b * T)
+    L_T = _log_beta_expm1(np.full_like(T, beta), b * T)
     alive = -(r + x) * np.log(alpha + T) + s * (np.log(beta) - L_T)
     dead, d_dead = _log_dead(params, x, t_x, T, gradient=True)
     total = np.logaddexp(alive, dead)

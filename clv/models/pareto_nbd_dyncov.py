@@ -38,6 +38,7 @@ from scipy import optimize, special
 from clv._typing import FloatArray
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
+from clv.models._base import EstimatorParams
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
 from clv.persistence import JsonModel
 
@@ -53,7 +54,7 @@ _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
 
 
-class _TimeVaryingModel(JsonModel):
+class _TimeVaryingModel(JsonModel, EstimatorParams):
     """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
     A subclass declares ``_base`` (names of the positive base parameters),
@@ -70,8 +71,9 @@ class _TimeVaryingModel(JsonModel):
             if isinstance(cols, str) or len(set(cols)) != len(cols):
                 raise ValueError(f"{name}_covariates must be a sequence of distinct column "
                                  f"names, got {cols!r}.")
-        self.purchase_covariates = list(purchase_covariates)
-        self.dropout_covariates = list(dropout_covariates)
+        # stored as given (get_params/clone)
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
 
     # ------------------------------------------------------------------ parameters
     def _param_names(self) -> list[str]:

@@ -57,6 +57,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
     ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),

@@ -127,7 +127,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
 
     def __init__(self, *, churn_covariates: Sequence[str] = ()) -> None:
         super().__init__(dropout_covariates=churn_covariates)
-        self.churn_covariates = list(churn_covariates)
+        self.churn_covariates = churn_covariates
 
     def _param_names(self) -> list[str]:
         return [*self._base] + [f"churn[{c}]" for c in self.churn_covariates]

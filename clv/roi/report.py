@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.persistence import atomic_write
+from clv.persistence import atomic_write, spreadsheet_safe
 from clv.roi import _report_view as view
 from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
@@ -82,7 +82,7 @@ def write_tables(result: RoiResult, directory: str | os.PathLike[str], *,
     def put(name: str, frame: pd.DataFrame, index: bool) -> None:
         path = out_dir / name
         with atomic_write(path, newline="") as fh:
-            frame.to_csv(fh, index=index, float_format="%.6g")
+            spreadsheet_safe(frame).to_csv(fh, index=index, float_format="%.6g")
         written.append(path)
 
     put(f"{prefix}.csv", result.table(), True)

@@ -392,6 +392,12 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
     return [Investment.from_dict(d) for d in grouped.values()]
 
 
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """One line of an exception's text, at most ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
     """Read investments from a TOML, YAML, JSON or CSV file.
 
@@ -423,7 +429,14 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
                 except ImportError:  # pragma: no cover - pyyaml ships with the dev extra
                     raise ValueError(f"{p}: reading YAML needs PyYAML (pip install pyyaml); "
                                      "or use TOML/JSON/CSV.") from None
-                doc = yaml.safe_load(text)
+                try:
+                    # the safe loader builds plain lists, dicts, strings and numbers only: a
+                    # ``!!python/...`` tag is refused, never constructed
+                    doc = yaml.load(text, Loader=yaml.SafeLoader)
+                except yaml.YAMLError as exc:
+                    raise ValueError(f"{p}: not a valid investments YAML file "
+                                     f"({_short(exc)}); only plain YAML (no tags such as "
+                                     "!!python/...) is read.") from None
             elif suffix == ".json":
                 doc = json.loads(text)
             else:
@@ -433,8 +446,10 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
             if not isinstance(items, list) or not items:
                 raise ValueError(f"{p}: expected a non-empty list 'investments'.")
             out = [Investment.from_dict(item) for item in items]
-    except (OSError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{p}: cannot read investments ({exc}).") from None
+    except (OSError, tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: cannot read investments ({_short(exc)}).") from None
+    except RecursionError:
+        raise ValueError(f"{p}: the investments file is nested too deeply.") from None
     except ValueError as exc:
         msg = str(exc)
         raise ValueError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None

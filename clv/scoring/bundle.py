@@ -40,6 +40,7 @@ __all__ = [
     "TRANSACTION_MODELS",
     "builder_from_section",
     "check_section",
+    "check_spend_q",
     "file_sha256",
     "read_bundle",
     "write_bundle",
@@ -130,14 +131,30 @@ def _model_document(model: Any) -> dict[str, Any]:
         return json.loads(target.read_text(encoding="utf-8"))
 
 
+#: Model classes allowed in each role of a bundle.
+_ROLE_CLASSES = {
+    "transaction model": frozenset(cls for _, cls in TRANSACTION_MODELS.values()),
+    "spend model": frozenset({"GammaGammaModel"}),
+}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _model_from_document(document: Any, path: Path, role: str) -> Any:
     if not isinstance(document, dict) or "model" not in document:
         raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is not a model "
                              "document. Refit with `clv fit`.")
     name = document["model"]
-    if name not in _MODEL_CLASSES:
-        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {name!r}; this clv knows "
-                             f"{', '.join(sorted(_MODEL_CLASSES))}.")
+    if not isinstance(name, str) or name not in _MODEL_CLASSES:
+        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {_short(repr(name))}; "
+                             f"this clv knows {', '.join(sorted(_MODEL_CLASSES))}.")
+    if name not in _ROLE_CLASSES[role]:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is a {name}, "
+                             f"which cannot be one ({role}s are "
+                             f"{', '.join(sorted(_ROLE_CLASSES[role]))}). Refit with `clv fit`.")
     module, cls_name = _MODEL_CLASSES[name]
     cls = getattr(importlib.import_module(module), cls_name)
     with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
@@ -148,6 +165,9 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
         except ModelFileError as exc:
             raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
                 from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} cannot be "
+                                 f"read ({_short(exc, 300)}). Refit with `clv fit`.") from None
     params = getattr(model, "params_", None)
     if params is not None:
         values = np.asarray(params, dtype=np.float64)
@@ -159,6 +179,22 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
                                  f"that are not finite and positive ({', '.join(bad)}). Refit "
                                  "with `clv fit`.")
     return model
+
+
+def check_spend_q(q: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Refuse a Gamma-Gamma spend model (or draws) with ``q <= 1`` (ModelFileError, exit 5).
+
+    Its mean spend ``p v / (q - 1)`` is infinite, so one-time buyers would get
+    no finite expected spend or CLV.
+    """
+    bad = ~(np.asarray(q, dtype=np.float64) > 1.0)
+    if bad.any():
+        share = f"{int(bad.sum())} of {bad.size} draws of " if bad.size > 1 else ""
+        raise ModelFileError(
+            f"'{path}': {share}the spend model's q are <= 1: the mean spend p*v/(q-1) is "
+            "infinite (a very heavy right tail of customer mean spend), so expected spend and "
+            "CLV of one-time buyers are undefined. Check monetary_value for outliers, or cap "
+            "it, and refit.")
 
 
 def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
@@ -199,9 +235,11 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     kind = document.get("model")
     if kind != BUNDLE_MODEL:
         hint = (f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
-                " (transaction and spend model together)." if kind in _MODEL_CLASSES else "")
-        raise ModelFileError(f"'{path}' is not a clv model bundle (model = {kind!r}).{hint} "
-                             "Write one with `clv fit ... --out model.json`.")
+                " (transaction and spend model together)."
+                if isinstance(kind, str) and kind in _MODEL_CLASSES else "")
+        raise ModelFileError(f"'{path}' is not a clv model bundle (model = "
+                             f"{_short(repr(kind))}).{hint} Write one with `clv fit ... "
+                             "--out model.json`.")
     try:
         time_unit = document["time_unit"]
         columns = dict(document["columns"])
@@ -220,6 +258,13 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
                              f"not one of {', '.join(TIME_UNITS)}. Refit with `clv fit`.")
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
+    unit = getattr(transaction_model, "time_unit_", None)
+    if unit is not None and str(unit) != time_unit:
+        raise ModelFileError(f"'{path}' is a damaged model bundle: its transaction model was "
+                             f"fitted in periods of {unit!r} but the bundle says {time_unit!r}. "
+                             "Refit with `clv fit`.")
+    if spend_model is not None:
+        check_spend_q(np.asarray([float(spend_model.params_["q"])]), path)
     if features is not None:
         features = check_section(features, path)
     return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path),

@@ -62,6 +62,7 @@ POSTERIOR_SCHEMA_VERSION = 1
 SCORABLE: dict[str, str] = {e.name: e.module for e in cli_models().values()}
 SPEND_MODELS: dict[str, str] = {name: e.module for name, e in models_of_kind("spend").items()}
 _GROUPS = {"transaction": "transaction_posterior", "spend": "spend_posterior"}
+_NC_SUFFIXES = (".nc", ".nc4", ".netcdf")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
@@ -118,7 +119,7 @@ def is_netcdf(path: str | os.PathLike[str]) -> bool:
     (True, False)
     """
     target = Path(path)
-    if target.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+    if target.suffix.lower() in _NC_SUFFIXES:
         return True
     try:
         with target.open("rb") as fh:
@@ -126,6 +127,33 @@ def is_netcdf(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     return head == _HDF5_MAGIC or head[:4] in _CDF_MAGIC
+
+
+# ---------------------------------------------------------------------- checksum
+#: Root attributes covered by the content checksum.
+_CHECKED_ATTRS = ("model", "schema_version", "time_unit", "transaction_model", "spend_model",
+                  "method", "columns_json", "training_json")
+
+
+def posterior_checksum(attrs: dict[str, Any], groups: dict[str, dict[str, np.ndarray]]) -> str:
+    """SHA-256 of a posterior file's content: root attributes and every draw.
+
+    ``groups`` maps the group name to its parameters' draws (any order; the
+    names are sorted). Written as the root attribute ``content_sha256`` and
+    verified when the file is read, so flipped bytes in the draws (which
+    HDF5 does not notice) are refused instead of scored.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key in _CHECKED_ATTRS:
+        digest.update(f"{key}={attrs.get(key, '')}\x00".encode("utf-8", "surrogateescape"))
+    for group in sorted(groups):
+        for name in sorted(groups[group]):
+            values = np.ascontiguousarray(np.asarray(groups[group][name], dtype="<f8"))
+            digest.update(f"{group}/{name}{values.shape}\x00".encode())
+            digest.update(values.tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 # ---------------------------------------------------------------------- writing
@@ -181,15 +209,17 @@ def write_posterior_bundle(
         "training_json": json.dumps(json_ready(training), sort_keys=True),
     })
     target = Path(path)
+    datasets = {_GROUPS["transaction"]: _posterior_dataset(transaction_model)}
+    if spend_model is not None:
+        datasets[_GROUPS["spend"]] = _posterior_dataset(spend_model)
+    root.attrs["content_sha256"] = posterior_checksum(
+        root.attrs, {g: {str(n): ds[n].values for n in ds.data_vars} for g, ds in datasets.items()})
     try:
         with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
             staged = Path(tmpdir) / "model.nc"
             root.to_netcdf(staged, mode="w", engine="h5netcdf")
-            _posterior_dataset(transaction_model).to_netcdf(
-                staged, mode="a", group=_GROUPS["transaction"], engine="h5netcdf")
-            if spend_model is not None:
-                _posterior_dataset(spend_model).to_netcdf(
-                    staged, mode="a", group=_GROUPS["spend"], engine="h5netcdf")
+            for group, ds in datasets.items():
+                ds.to_netcdf(staged, mode="a", group=group, engine="h5netcdf")
             with staged.open("rb") as src, atomic_write(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
     except OSError as exc:
@@ -222,22 +252,30 @@ def _short(exc: BaseException) -> str:
 
 
 def _json_attr(attrs: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    from clv.persistence import MAX_MODEL_DEPTH, _nesting_depth
+
     try:
-        value = json.loads(attrs[key])
+        text = attrs[key]
+        if not isinstance(text, str) or len(text) > 2**20 or \
+                _nesting_depth(text.encode("utf-8", "surrogateescape")) > MAX_MODEL_DEPTH:
+            raise TypeError(key)
+        value = json.loads(text)
         if not isinstance(value, dict):
             raise TypeError(key)
         return value
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         raise ModelFileError(f"'{path}' is a damaged posterior model file (attribute '{key}'). "
                              "Refit with `clv fit --bayes`.") from None
 
 
 def _draws(path: Path, group: str, expected: str, known: dict[str, str], role: str
-           ) -> PosteriorDraws:
+           ) -> tuple[PosteriorDraws, dict[str, np.ndarray]]:
+    """The draws ``clv score`` uses, and every variable of the group (for the checksum)."""
     import importlib
 
     ds = _open(path, group)
     attrs = dict(ds.attrs)
+    all_draws = {str(n): np.asarray(ds[n].values) for n in ds.data_vars}
     name = attrs.get("model")
     if name != expected:
         raise ModelFileError(f"'{path}' is a damaged posterior model file: its {role} group "
@@ -260,7 +298,7 @@ def _draws(path: Path, group: str, expected: str, known: dict[str, str], role: s
                                  f"of '{p}' are empty or not all finite and positive. Refit "
                                  "with `clv fit --bayes`.")
         params[p] = values
-    return PosteriorDraws(expected, params, attrs)
+    return PosteriorDraws(expected, params, attrs), all_draws
 
 
 def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
@@ -280,6 +318,10 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
     if path.is_dir():
         raise ModelFileError(f"model file '{path}' is a directory; pass the .nc written by "
                              "`clv fit --bayes ... --out model.nc`.")
+    if path.suffix.lower() not in _NC_SUFFIXES:
+        raise ModelFileError(f"'{path}' holds a netCDF posterior but is named "
+                             f"'{path.suffix or '(no extension)'}'; posterior model files end "
+                             "with .nc. Rename it, or pass the JSON bundle written by `clv fit`.")
     root = _open(path, None)
     attrs = dict(root.attrs)
     kind = attrs.get("model")
@@ -313,12 +355,24 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
     if not isinstance(columns.get("customer_col"), str):
         raise ModelFileError(f"'{path}' is a damaged posterior model file (columns). Refit "
                              "with `clv fit --bayes`.")
-    transaction = _draws(path, _GROUPS["transaction"], str(attrs.get("transaction_model")),
-                         SCORABLE, "transaction model")
+    transaction, groups = _draws(path, _GROUPS["transaction"],
+                                 str(attrs.get("transaction_model")), SCORABLE,
+                                 "transaction model")
+    groups = {_GROUPS["transaction"]: groups}
     spend_name = str(attrs.get("spend_model") or "")
-    spend = (None if not spend_name
-             else _draws(path, _GROUPS["spend"], spend_name, SPEND_MODELS, "spend model"))
+    spend = None
+    if spend_name:
+        spend, groups[_GROUPS["spend"]] = _draws(path, _GROUPS["spend"], spend_name,
+                                                 SPEND_MODELS, "spend model")
+    stored = attrs.get("content_sha256")
+    if stored is not None and posterior_checksum(attrs, groups) != stored:
+        raise ModelFileError(f"'{path}' is damaged or was edited after clv wrote it: its "
+                             "draws or attributes do not match its checksum. Refit with `clv "
+                             "fit --bayes`, or restore the file.")
     if spend is not None:
+        from clv.scoring.bundle import check_spend_q
+
+        check_spend_q(spend.params["q"].ravel(), path)
         n_tx, n_sp = math.prod(transaction.shape), math.prod(spend.shape)
         if n_tx != n_sp and 1 not in (n_tx, n_sp):
             raise ModelFileError(f"'{path}' is a damaged posterior model file: {n_tx} "

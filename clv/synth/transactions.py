@@ -79,9 +79,10 @@ def simulate_purchase_times(
     horizon = np.asarray(horizon, dtype=np.float64)
     n = horizon.shape[0]
     r, alpha, c, d = (float(v) for v in params)
-    lam = rng.gamma(r, 1.0 / alpha, size=n)
+    lam = np.asarray(rng.gamma(r, 1.0 / alpha, size=n), dtype=np.float64)
     out: dict[str, Any] = {"lambda": lam}
     death = np.full(n, np.inf)
+    p = np.zeros(n)  # dropout probability (BG family)
     if model == "pareto_nbd":
         mu = rng.gamma(c, 1.0 / d, size=n)
         out["mu"] = mu
@@ -89,7 +90,7 @@ def simulate_purchase_times(
                           where=mu > 0)
         active = np.arange(n)
     else:
-        p = rng.beta(c, d, size=n)
+        p = np.asarray(rng.beta(c, d, size=n), dtype=np.float64)
         out["p"] = p
         if model == "mbgnbd":
             dead0 = rng.random(n) < p
@@ -108,7 +109,7 @@ def simulate_purchase_times(
         customers.append(active)
         times.append(clock[active].copy())
         if model != "pareto_nbd":
-            drop = rng.random(active.size) < out["p"][active]
+            drop = rng.random(active.size) < p[active]
             death[active[drop]] = clock[active[drop]]
             active = active[~drop]
     customer = np.concatenate(customers) if customers else np.zeros(0, dtype=np.int64)

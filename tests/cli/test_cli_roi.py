@@ -141,6 +141,35 @@ def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_pat
     assert not (out / "report.html").exists()
 
 
+def test_roi_without_customers_runs(world_files, tmp_path) -> None:
+    """--customers is optional: every customer of the transactions gets CX features."""
+    d, _ = world_files
+    out = tmp_path / "out"
+    args = [a for a in _args(d, out) if a not in ("--customers", str(d / "customers.csv"))]
+    assert main(["roi", *args]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["input"]["customers"] is None and len(record["results"]["table"]) == 3
+
+
+def test_a_failure_while_writing_keeps_every_previous_output(world_files, tmp_path,
+                                                              monkeypatch) -> None:
+    """The tables, the report and run.json are installed together: a failure while the
+    report is written (after the tables) leaves the previous set byte for byte."""
+    import clv.roi
+
+    d, _ = world_files
+    out = tmp_path / "out"
+    assert main(["report", *_args(d, out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(clv.roi, "write_report", full_disk)
+    assert main(["report", *_args(d, out, "--seed", "7")]) == 5
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def _documented_report_command() -> list[str]:
     """The `clv report` command of the README, as a list of arguments."""
     import shlex

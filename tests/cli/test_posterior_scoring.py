@@ -51,7 +51,9 @@ def rfm() -> pd.DataFrame:
     T = rng.integers(1, 60, 700).astype(np.float64)
     T[:200] += rng.integers(0, 7, 200) / 7.0  # day-granular ages
     frame = pd.DataFrame(simulate(BGNBDParams(0.6, 5.0, 0.8, 3.0), T, rng=rng))
-    frame["recency"] = np.floor(frame["recency"].to_numpy())  # whole weeks: repeated histories
+    # whole weeks: repeated histories (a repeat purchase is at least one week after the first)
+    frame["recency"] = np.where(frame["frequency"] > 0,
+                                np.maximum(np.floor(frame["recency"].to_numpy()), 1.0), 0.0)
     frame["monetary_value"] = simulate_spend(GGParams(6.0, 3.7, 15.0), frame["frequency"],
                                              rng=rng)["monetary_value"]
     frame = pd.concat([frame, frame.iloc[:150]], ignore_index=True)  # identical rows

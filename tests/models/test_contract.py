@@ -347,9 +347,9 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
 
 #: Registered models without a case yet, and why (the list may only shrink).
 _PENDING = {
-    "BetaGeoDynamicModel": "fits on TimeVaryingData; no get_params yet",
-    "ParetoNBDDynamicModel": "fits on TimeVaryingData; no get_params yet",
-    "ShiftedBetaGeoDynamicModel": "fits on a retention panel; no get_params yet",
+    "BetaGeoDynamicModel": "fits on TimeVaryingData, predicts from it",
+    "ParetoNBDDynamicModel": "fits on TimeVaryingData, predicts from it",
+    "ShiftedBetaGeoDynamicModel": "fits on a retention panel",
 }
 
 
@@ -374,6 +374,7 @@ def _registry_cases():
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
         case("ParetoNBDModel", plain, _cdnow),
+        case("GGompertzNBDModel", plain, _cdnow),
         case("BetaGeoBetaBinomModel", plain, _donations),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
@@ -528,3 +529,18 @@ def test_time_varying_models_persist_through_the_final_json_methods():
 
     assert issubclass(ParetoNBDDynamicModel, JsonModel)
     assert "to_json" not in vars(ParetoNBDDynamicModel)
+
+
+@pytest.mark.parametrize("name", ["BetaGeoDynamicModel", "ParetoNBDDynamicModel",
+                                  "ShiftedBetaGeoDynamicModel"])
+def test_time_varying_models_have_get_params(name):
+    from clv.models.registry import model_class
+
+    cls = model_class(name)
+    key = "churn_covariates" if "Shifted" in name else "purchase_covariates"
+    cols = ["promo"]
+    model = cls(**{key: cols})
+    params = model.get_params()
+    assert params[key] is cols
+    assert type(model)(**params).get_params()[key] is cols
+    assert model.set_params(**{key: ["season"]}) is model and model.get_params()[key] == ["season"]

@@ -228,3 +228,21 @@ def test_investment_files_express_acquisition_shifts(tmp_path: Path) -> None:
     (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict()
                                                                       for i in invs]}))
     assert load_investments(tmp_path / "inv.yaml") == invs
+
+
+def test_investment_names_that_look_like_formulas_are_written_as_text(tmp_path: Path) -> None:
+    data = load_cdnow_summary_with_spend().copy()
+    data["complaints"] = np.random.default_rng(2).poisson(0.3, len(data)).astype(float)
+    names = ["=cmd|' /C calc'!A0", "@SUM(1+1)"]
+    invs = [Investment(name, cost=100.0, shifts=[Shift("complaints", "relative", -0.5)],
+                       evidence=Evidence.assumption({"dropout[complaints]": (0.3, 0.1)}))
+            for name in names]
+    result = evaluate_investments(invs, transaction_model=ParetoNBDModel().fit(data),
+                                  spend_model=GammaGammaModel().fit(data), data=data,
+                                  horizon=6, discount_rate=0.002, margin=0.3, n_draws=5)
+    files = write_tables(result, tmp_path)
+    for path in files:
+        cells = {c for row in path.read_text().splitlines() for c in row.split(",")}
+        assert not any(c.startswith(("=", "@")) for c in cells), path.name
+    table = pd.read_csv(tmp_path / "roi.csv")
+    assert set(table["investment"]) == {"'" + n for n in names}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +43,7 @@ class BaseFitter:
     _names: ClassVar[tuple[str, ...]] = ()
     _model: ClassVar[type[ParametricModel]]
     _time_params: ClassVar[tuple[str, ...]] = ()  # parameters in the unit of time (rescaled)
+    generate_new_data: Callable[..., pd.DataFrame] | None
 
     def __init__(self, penalizer_coef: float = 0.0) -> None:
         self.penalizer_coef = penalizer_coef
@@ -50,8 +52,8 @@ class BaseFitter:
         """``<lifetimes.BetaGeoFitter: fitted with 2357 subjects, a: 0.79, ...>``, as lifetimes."""
         name = type(self).__name__
         data = getattr(self, "data", None)
-        has_rows = data is not None and hasattr(data, "shape")
-        subjects = f" fitted with {data.shape[0]:d} subjects," if has_rows else ""
+        shape = getattr(data, "shape", None)
+        subjects = f" fitted with {shape[0]:d} subjects," if shape is not None else ""
         if not hasattr(self, "params_"):
             return f"<lifetimes.{name}>"
         params = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(self.params_.items()))

@@ -35,6 +35,8 @@ from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.pareto_nbd import ParetoNBDModel
 
+_Fn = Callable[..., Any]  # a pure function of clv.models
+
 __all__ = [
     "BaseFitter",
     "BetaGeoBetaBinomFitter",
@@ -114,14 +116,14 @@ class BetaGeoFitter(_TransactionFitter):
     """lifetimes' BG/NBD fitter on :class:`clv.models.BetaGeoModel` ([FHL2005])."""
 
     _names = ("r", "alpha", "a", "b")
-    _model = BetaGeoModel
+    _model: ClassVar[type[ParametricModel]] = BetaGeoModel
     _time_params = ("alpha",)
-    _p_alive = staticmethod(_bgnbd.probability_alive)
-    _expected = staticmethod(_bgnbd.expected_purchases)
-    _expected_new = staticmethod(_bgnbd.expected_purchases_new_customer)
-    _simulate = staticmethod(_bgnbd.simulate)
-    _pmf_new = staticmethod(_bgnbd.probability_of_purchases)
-    _pmf_given = staticmethod(conditional.bgnbd_probability_of_purchases)
+    _p_alive: ClassVar[_Fn] = staticmethod(_bgnbd.probability_alive)
+    _expected: ClassVar[_Fn] = staticmethod(_bgnbd.expected_purchases)
+    _expected_new: ClassVar[_Fn] = staticmethod(_bgnbd.expected_purchases_new_customer)
+    _simulate: ClassVar[_Fn] = staticmethod(_bgnbd.simulate)
+    _pmf_new: ClassVar[_Fn] = staticmethod(_bgnbd.probability_of_purchases)
+    _pmf_given: ClassVar[_Fn] = staticmethod(conditional.bgnbd_probability_of_purchases)
 
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> Any:
         """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
@@ -140,25 +142,25 @@ class BetaGeoFitter(_TransactionFitter):
 class ModifiedBetaGeoFitter(BetaGeoFitter):
     """lifetimes' MBG/NBD fitter on :class:`clv.models.ModifiedBetaGeoModel` (Batislam et al.)."""
 
-    _model = ModifiedBetaGeoModel
-    _p_alive = staticmethod(_mbgnbd.probability_alive)
-    _expected = staticmethod(_mbgnbd.expected_purchases)
-    _expected_new = staticmethod(_mbgnbd.expected_purchases_new_customer)
-    _simulate = staticmethod(_mbgnbd.simulate)
-    _pmf_new = staticmethod(_mbgnbd.probability_of_purchases)
-    _pmf_given = staticmethod(conditional.mbgnbd_probability_of_purchases)
+    _model: ClassVar[type[ParametricModel]] = ModifiedBetaGeoModel
+    _p_alive: ClassVar[_Fn] = staticmethod(_mbgnbd.probability_alive)
+    _expected: ClassVar[_Fn] = staticmethod(_mbgnbd.expected_purchases)
+    _expected_new: ClassVar[_Fn] = staticmethod(_mbgnbd.expected_purchases_new_customer)
+    _simulate: ClassVar[_Fn] = staticmethod(_mbgnbd.simulate)
+    _pmf_new: ClassVar[_Fn] = staticmethod(_mbgnbd.probability_of_purchases)
+    _pmf_given: ClassVar[_Fn] = staticmethod(conditional.mbgnbd_probability_of_purchases)
 
 
 class ParetoNBDFitter(_TransactionFitter):
     """lifetimes' Pareto/NBD fitter on :class:`clv.models.ParetoNBDModel` ([SMC1987])."""
 
     _names = ("r", "alpha", "s", "beta")
-    _model = ParetoNBDModel
+    _model: ClassVar[type[ParametricModel]] = ParetoNBDModel
     _time_params = ("alpha", "beta")
-    _p_alive = staticmethod(_pnbd.probability_alive)
-    _expected = staticmethod(_pnbd.expected_purchases)
-    _expected_new = staticmethod(_pnbd.expected_purchases_new_customer)
-    _simulate = staticmethod(_pnbd.simulate)
+    _p_alive: ClassVar[_Fn] = staticmethod(_pnbd.probability_alive)
+    _expected: ClassVar[_Fn] = staticmethod(_pnbd.expected_purchases)
+    _expected_new: ClassVar[_Fn] = staticmethod(_pnbd.expected_purchases_new_customer)
+    _simulate: ClassVar[_Fn] = staticmethod(_pnbd.simulate)
 
     def _native_penalizer(self, n_rows: int) -> float:
         # lifetimes' Pareto/NBD objective is the total (not mean) negative log-likelihood
@@ -242,10 +244,10 @@ class BetaGeoBetaBinomFitter(BaseFitter):
                             index=pd.Index(counts.index, name="frequency"), columns=["model"])
 
 
-class _UnscaledGammaGamma(GammaGammaModel):
-    """Gamma-Gamma with lifetimes' penalty convention (on the unscaled ``v``)."""
-
-    spec = dataclasses.replace(GammaGammaModel.spec, scale_columns=(), scale_params=())
+#: Gamma-Gamma with lifetimes' penalty convention (on the unscaled ``v``: no rescaling)
+_UnscaledGammaGamma: type[GammaGammaModel] = type(
+    "_UnscaledGammaGamma", (GammaGammaModel,),
+    {"spec": dataclasses.replace(GammaGammaModel.spec, scale_columns=(), scale_params=())})
 
 
 class GammaGammaFitter(BaseFitter):

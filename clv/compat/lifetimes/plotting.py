@@ -179,8 +179,10 @@ def plot_history_alive(model: Any, t: int, transactions: pd.DataFrame, datetime_
     index = pd.period_range(start.to_period("D" if unit == "h" else unit), periods=t + 1,
                             freq="D" if unit == "h" else unit).to_timestamp()
     ax.plot(index, path.to_numpy(), "-", label="P_alive", **kwargs)
+    from matplotlib import dates as mdates
+
     for d in dates.unique():
-        ax.axvline(d, color="r", linestyle="--", alpha=0.5)
+        ax.axvline(float(mdates.date2num(d)), color="r", linestyle="--", alpha=0.5)
     ax.set_ylim(0, 1.0)
     ax.set_title("History of P_alive")
     ax.set_ylabel("P_alive")

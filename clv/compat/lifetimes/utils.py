@@ -178,7 +178,7 @@ def calibration_and_holdout_data(
     cal["frequency_holdout"] = hold["frequency_holdout"].fillna(0.0).to_numpy()
     if monetary_value_col is not None:
         rows = kept.loc[in_holdout[keep].to_numpy()]
-        means = rows.groupby(customer_id_col)[monetary_value_col].mean()
+        means = rows[monetary_value_col].groupby(rows[customer_id_col]).mean()
         cal["monetary_value_holdout"] = means.reindex(cal.index).fillna(0.0).to_numpy()
     end_code = period_codes(np.array([end.to_datetime64()]), unit)[0]
     cal_code = period_codes(np.array([cal_end.to_datetime64()]), unit)[0]
@@ -274,9 +274,9 @@ def expected_cumulative_transactions(
     per_period = np.bincount(repeat["p"].to_numpy(), minlength=t + 1)
     actual = np.cumsum(per_period)[steps - 1]
     if set_index_date:
-        index: Any = (pd.Series(dates.min()).dt.to_period("D" if unit == "h" else unit).iloc[0]
-                      + (steps - 1))
-        index = pd.PeriodIndex(list(index))
+        period = "D" if unit == "h" else unit
+        start_period = pd.Period(pd.Timestamp(dates.min()), freq=period)
+        index: Any = pd.period_range(start_period, periods=int(steps[-1]), freq=period)[steps - 1]
     else:
         index = pd.RangeIndex(0, len(steps))
     return pd.DataFrame({"actual": actual, "predicted": predicted}, index=index)
