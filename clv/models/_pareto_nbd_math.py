@@ -139,8 +139,8 @@ def log_likelihood_gradient(params: Any, frequency: Any, recency: Any, T: Any,
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(r, alpha, s, beta)``.
 
     The hypergeometric function and its partial derivatives come from one
-    series (:func:`clv._special.log_hyp2f1_1bc`), evaluated at ``t_x`` and
-    ``T`` in a single vectorised call.
+    series or continued fraction (:func:`clv._special.log_hyp2f1_1bc`),
+    evaluated at ``t_x`` and ``T`` in a single vectorised call.
 
     Returns
     -------

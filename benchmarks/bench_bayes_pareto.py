@@ -1,0 +1,143 @@
+"""Bayesian Pareto/NBD on CDNOW: clv.bayes vs pymc-marketing, NUTS with the same settings.
+
+::
+
+    python benchmarks/bench_bayes_pareto.py [--quick] [--skip-pmm] [--pmm-python PATH]
+
+4 chains x 1000 draws after 1000 tuning steps (``--quick``: 200 + 200), seed 7, each
+library with its default priors and sampler settings otherwise.  Wall times include
+model building and compilation; CPU time (of the process and its sampler workers)
+and the machine's load average are printed next to them (on a shared machine, wall
+time is only comparable at similar load).  Also printed:
+the mean number of leapfrog steps per draw, the smallest bulk ESS over the four
+parameters and the posterior means.
+
+pymc-marketing is run in a subprocess with the Python given by ``--pmm-python``
+(default ``/tmp/venv-pmm/bin/python``), a separate environment where it is
+installed; if that Python cannot import ``pymc_marketing`` the peer is skipped
+with a message.  The per-evaluation cost of the likelihood and its gradient at
+three points of the posterior (MLE, and two points along the ``(s, beta)`` ridge)
+is printed first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+
+QUICK = "--quick" in sys.argv
+DRAWS = 200 if QUICK else 1000
+SAMPLE = {"chains": 4, "draws": DRAWS, "tune": DRAWS, "random_seed": 7}
+PMM_PYTHON = (sys.argv[sys.argv.index("--pmm-python") + 1] if "--pmm-python" in sys.argv
+              else "/tmp/venv-pmm/bin/python")
+POINTS = {"MLE": (0.553, 10.58, 0.606, 11.67), "s=3, beta=90": (0.553, 10.58, 3.0, 90.0),
+          "s=8, beta=300": (0.553, 10.58, 8.0, 300.0)}
+NAMES = ("r", "alpha", "s", "beta")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the sampler's workers)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def summary(idata, seconds: float, cpu: float) -> dict:  # type: ignore[no-untyped-def]
+    import arviz as az
+
+    post = idata.posterior
+    ess = az.ess(idata, var_names=list(NAMES))
+    return {"seconds": seconds, "cpu": cpu, "load": os.getloadavg()[0],
+            "n_steps": float(idata.sample_stats["n_steps"].mean()),
+            "divergences": int(idata.sample_stats["diverging"].sum()),
+            "min_ess": min(float(ess[n]) for n in NAMES),
+            "means": {n: float(post[n].mean()) for n in NAMES}}
+
+
+def show(label: str, res: dict) -> None:
+    means = ", ".join(f"{k}={v:.3f}" for k, v in res["means"].items())
+    print(f"{label:15s} {res['seconds']:7.1f} s wall, {res['cpu']:7.1f} s CPU "
+          f"(load average {res['load']:.1f})  "
+          f"n_steps {res['n_steps']:.1f}  min ESS {res['min_ess']:.0f}  "
+          f"divergences {res['divergences']}  {means}")
+
+
+def per_evaluation() -> None:
+    from clv.data.datasets import load_cdnow_summary
+    from clv.models import pareto_nbd
+
+    d = load_cdnow_summary()
+    x, t_x, T = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    w = np.ones_like(x)
+    for label, p in POINTS.items():
+        pareto_nbd.log_likelihood_total_gradient(p, x, t_x, T, w)
+        n, t0 = 0, time.process_time()
+        while time.process_time() - t0 < 1.0:
+            pareto_nbd.log_likelihood_total_gradient(p, x, t_x, T, w)
+            n += 1
+        print(f"logp + gradient at {label:14s} {1e3 * (time.process_time() - t0) / n:6.2f} ms CPU")
+
+
+def clv_run(frame) -> dict:  # type: ignore[no-untyped-def]
+    import clv.bayes as cb
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    model = cb.ParetoNBDModel().fit(frame, log_likelihood=False, **SAMPLE)
+    return summary(model.idata_, time.perf_counter() - t0, cpu_seconds() - c0)
+
+
+def pmm_run(csv: str) -> dict:  # in the pymc-marketing environment
+    import pandas as pd
+    from pymc_marketing.clv import ParetoNBDModel
+
+    frame = pd.read_csv(csv)
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    model = ParetoNBDModel(data=frame)
+    idata = model.fit(method="mcmc", progressbar=False, **SAMPLE)  # its default is MAP
+    return summary(idata, time.perf_counter() - t0, cpu_seconds() - c0)
+
+
+def main() -> None:
+    from clv.data.datasets import load_cdnow_summary
+
+    per_evaluation()
+    cdnow = load_cdnow_summary()
+    print(f"CDNOW ({len(cdnow):,} customers), {SAMPLE['chains']} chains x {DRAWS} draws after "
+          f"{DRAWS} tune, seed 7; wall time incl. compilation")
+    show("clv.bayes", clv_run(cdnow))
+    if "--skip-pmm" in sys.argv:
+        return
+    probe = subprocess.run([PMM_PYTHON, "-c", "import pymc_marketing"], capture_output=True,
+                           check=False) if Path(PMM_PYTHON).exists() else None
+    if probe is None or probe.returncode != 0:
+        print(f"pymc-marketing skipped: {PMM_PYTHON} cannot import pymc_marketing "
+              "(install it in a separate environment, see --pmm-python)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = str(Path(tmp) / "cdnow.csv")
+        frame = cdnow[["frequency", "recency", "T"]].reset_index(drop=True)
+        frame.rename_axis("customer_id").reset_index().to_csv(csv, index=False)
+        out = subprocess.run([PMM_PYTHON, __file__, "--peer", csv, *sys.argv[1:]],
+                             capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print("pymc-marketing failed:", out.stderr.strip().splitlines()[-1:])
+        return
+    show("pymc-marketing", json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+if __name__ == "__main__":
+    if "--peer" in sys.argv:
+        print(json.dumps(pmm_run(sys.argv[sys.argv.index("--peer") + 1])))
+    else:
+        main()
