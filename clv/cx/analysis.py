@@ -340,6 +340,14 @@ def run_cx_roi(
     data.attrs["time_unit"] = "D"
     _check_shift_columns(investments, data, acquisition_model)
     role_map = default_roles(covariates, control_names)
+    # a customer attribute whose effect an investment takes from a randomised (or
+    # quasi-) experiment is a treatment that was assigned, not a confounder: it may be shifted
+    for inv in investments:
+        for name in inv.evidence.coefficients:
+            column = name[name.find("[") + 1:-1] if name.endswith("]") else ""
+            if role_map.get(column) == "control" \
+                    and inv.evidence.coefficient_grade(name) in ("A", "B"):
+                role_map[column] = "actionable"
     role_map.update(dict(roles or {}))
     check_shifts(investments, role_map, data)
     timings["summary"] = time.perf_counter() - t
