@@ -33,6 +33,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check clv tests benchmarks scripts notebooks
+	$(PY) -m ruff format --check clv tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/mypy_gate.py
 

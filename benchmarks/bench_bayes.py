@@ -41,8 +41,13 @@ SKIP_BIG = "--skip-100k" in sys.argv
 CORES = int(sys.argv[sys.argv.index("--cores") + 1]) if "--cores" in sys.argv else None
 DRAWS = 200 if QUICK else 1000
 CHAINS = 4
-SAMPLE = {"chains": CHAINS, "draws": DRAWS, "tune": DRAWS, "random_seed": 7,
-          **({"cores": CORES} if CORES else {})}
+SAMPLE = {
+    "chains": CHAINS,
+    "draws": DRAWS,
+    "tune": DRAWS,
+    "random_seed": 7,
+    **({"cores": CORES} if CORES else {}),
+}
 
 
 def simulated(n: int, seed: int = 1) -> pd.DataFrame:
@@ -50,8 +55,9 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     T = rng.integers(1, 105, n).astype(float)
     sim = bgnbd.simulate(bgnbd.BGNBDParams(0.25, 4.0, 0.8, 2.5), T, rng=rng)
-    return pd.DataFrame({"frequency": sim["frequency"], "recency": np.floor(sim["recency"]),
-                         "T": T})
+    return pd.DataFrame(
+        {"frequency": sim["frequency"], "recency": np.floor(sim["recency"]), "T": T}
+    )
 
 
 def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
@@ -61,8 +67,9 @@ def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
 
 
 def clv_fit(data: pd.DataFrame, sampler: str) -> tuple[float, cb.BetaGeoModel]:
-    return timed(lambda: cb.BetaGeoModel().fit(data, sampler=sampler, log_likelihood=False,
-                                               **SAMPLE))  # type: ignore[return-value]
+    return timed(
+        lambda: cb.BetaGeoModel().fit(data, sampler=sampler, log_likelihood=False, **SAMPLE)
+    )  # type: ignore[return-value]
 
 
 PMM_VARIANTS = {
@@ -72,8 +79,7 @@ PMM_VARIANTS = {
 }
 
 
-def pmm_fit(data: pd.DataFrame, sampler: str, variant: str = "defaults"
-            ) -> tuple[float, object]:
+def pmm_fit(data: pd.DataFrame, sampler: str, variant: str = "defaults") -> tuple[float, object]:
     from pymc_marketing.clv import BetaGeoModel
 
     from clv.bayes._sampling import usable_cpus
@@ -99,26 +105,34 @@ def main() -> None:
     if "--sampler" in sys.argv:
         samplers = [sys.argv[sys.argv.index("--sampler") + 1]]
     cdnow = load_cdnow_summary()
-    print(f"{CHAINS} chains x {DRAWS} draws after {DRAWS} tune; wall time incl. compilation; "
-          f"cores={CORES or 'PyMC default'}")
+    print(
+        f"{CHAINS} chains x {DRAWS} draws after {DRAWS} tune; wall time incl. compilation; "
+        f"cores={CORES or 'PyMC default'}"
+    )
     for sampler in samplers:
         sec, model = clv_fit(cdnow, sampler)
-        print(f"clv.bayes     BG/NBD CDNOW (2,357)      {sampler:7s} {sec:7.1f} s  "
-              f"{describe(model.idata_)}")  # type: ignore[attr-defined]
+        print(
+            f"clv.bayes     BG/NBD CDNOW (2,357)      {sampler:7s} {sec:7.1f} s  "
+            f"{describe(model.idata_)}"
+        )  # type: ignore[attr-defined]
         if SKIP_PMM:
             continue
         for variant in PMM_VARIANTS if sampler == "pymc" else ["defaults"]:
             sec_p, idata = pmm_fit(cdnow, sampler, variant)
-            print(f"pymc-marketing BG/NBD CDNOW (2,357)     {sampler:7s} {sec_p:7.1f} s  "
-                  f"{describe(idata)}   ratio {sec_p / sec:.1f}x  ({variant})")
+            print(
+                f"pymc-marketing BG/NBD CDNOW (2,357)     {sampler:7s} {sec_p:7.1f} s  "
+                f"{describe(idata)}   ratio {sec_p / sec:.1f}x  ({variant})"
+            )
     if SKIP_BIG:
         return
     big = simulated(100_000)
     unique = len(big.drop_duplicates())
     for sampler in samplers:
         sec, model = clv_fit(big, sampler)
-        print(f"clv.bayes     BG/NBD 100k simulated ({unique:,} distinct rows) {sampler:7s} "
-              f"{sec:7.1f} s  {describe(model.idata_)}")  # type: ignore[attr-defined]
+        print(
+            f"clv.bayes     BG/NBD 100k simulated ({unique:,} distinct rows) {sampler:7s} "
+            f"{sec:7.1f} s  {describe(model.idata_)}"
+        )  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

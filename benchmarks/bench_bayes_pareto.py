@@ -38,10 +38,16 @@ warnings.filterwarnings("ignore")
 QUICK = "--quick" in sys.argv
 DRAWS = 200 if QUICK else 1000
 SAMPLE = {"chains": 4, "draws": DRAWS, "tune": DRAWS, "random_seed": 7}
-PMM_PYTHON = (sys.argv[sys.argv.index("--pmm-python") + 1] if "--pmm-python" in sys.argv
-              else "/tmp/venv-pmm/bin/python")
-POINTS = {"MLE": (0.553, 10.58, 0.606, 11.67), "s=3, beta=90": (0.553, 10.58, 3.0, 90.0),
-          "s=8, beta=300": (0.553, 10.58, 8.0, 300.0)}
+PMM_PYTHON = (
+    sys.argv[sys.argv.index("--pmm-python") + 1]
+    if "--pmm-python" in sys.argv
+    else "/tmp/venv-pmm/bin/python"
+)
+POINTS = {
+    "MLE": (0.553, 10.58, 0.606, 11.67),
+    "s=3, beta=90": (0.553, 10.58, 3.0, 90.0),
+    "s=8, beta=300": (0.553, 10.58, 8.0, 300.0),
+}
 NAMES = ("r", "alpha", "s", "beta")
 
 
@@ -58,19 +64,25 @@ def summary(idata, seconds: float, cpu: float) -> dict:  # type: ignore[no-untyp
 
     post = idata.posterior
     ess = az.ess(idata, var_names=list(NAMES))
-    return {"seconds": seconds, "cpu": cpu, "load": os.getloadavg()[0],
-            "n_steps": float(idata.sample_stats["n_steps"].mean()),
-            "divergences": int(idata.sample_stats["diverging"].sum()),
-            "min_ess": min(float(ess[n]) for n in NAMES),
-            "means": {n: float(post[n].mean()) for n in NAMES}}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "load": os.getloadavg()[0],
+        "n_steps": float(idata.sample_stats["n_steps"].mean()),
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+        "min_ess": min(float(ess[n]) for n in NAMES),
+        "means": {n: float(post[n].mean()) for n in NAMES},
+    }
 
 
 def show(label: str, res: dict) -> None:
     means = ", ".join(f"{k}={v:.3f}" for k, v in res["means"].items())
-    print(f"{label:15s} {res['seconds']:7.1f} s wall, {res['cpu']:7.1f} s CPU "
-          f"(load average {res['load']:.1f})  "
-          f"n_steps {res['n_steps']:.1f}  min ESS {res['min_ess']:.0f}  "
-          f"divergences {res['divergences']}  {means}")
+    print(
+        f"{label:15s} {res['seconds']:7.1f} s wall, {res['cpu']:7.1f} s CPU "
+        f"(load average {res['load']:.1f})  "
+        f"n_steps {res['n_steps']:.1f}  min ESS {res['min_ess']:.0f}  "
+        f"divergences {res['divergences']}  {means}"
+    )
 
 
 def per_evaluation() -> None:
@@ -113,23 +125,36 @@ def main() -> None:
 
     per_evaluation()
     cdnow = load_cdnow_summary()
-    print(f"CDNOW ({len(cdnow):,} customers), {SAMPLE['chains']} chains x {DRAWS} draws after "
-          f"{DRAWS} tune, seed 7; wall time incl. compilation")
+    print(
+        f"CDNOW ({len(cdnow):,} customers), {SAMPLE['chains']} chains x {DRAWS} draws after "
+        f"{DRAWS} tune, seed 7; wall time incl. compilation"
+    )
     show("clv.bayes", clv_run(cdnow))
     if "--skip-pmm" in sys.argv:
         return
-    probe = subprocess.run([PMM_PYTHON, "-c", "import pymc_marketing"], capture_output=True,
-                           check=False) if Path(PMM_PYTHON).exists() else None
+    probe = (
+        subprocess.run(
+            [PMM_PYTHON, "-c", "import pymc_marketing"], capture_output=True, check=False
+        )
+        if Path(PMM_PYTHON).exists()
+        else None
+    )
     if probe is None or probe.returncode != 0:
-        print(f"pymc-marketing skipped: {PMM_PYTHON} cannot import pymc_marketing "
-              "(install it in a separate environment, see --pmm-python)")
+        print(
+            f"pymc-marketing skipped: {PMM_PYTHON} cannot import pymc_marketing "
+            "(install it in a separate environment, see --pmm-python)"
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         csv = str(Path(tmp) / "cdnow.csv")
         frame = cdnow[["frequency", "recency", "T"]].reset_index(drop=True)
         frame.rename_axis("customer_id").reset_index().to_csv(csv, index=False)
-        out = subprocess.run([PMM_PYTHON, __file__, "--peer", csv, *sys.argv[1:]],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [PMM_PYTHON, __file__, "--peer", csv, *sys.argv[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if out.returncode != 0:
         print("pymc-marketing failed:", out.stderr.strip().splitlines()[-1:])
         return

@@ -75,8 +75,14 @@ def build(tmp: Path) -> None:
     end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rfm = rfm_summary(frame, customer_id_col="customer_id", date_col="date",
-                          value_col="value", time_unit="W", observation_end=end)
+        rfm = rfm_summary(
+            frame,
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            time_unit="W",
+            observation_end=end,
+        )
     np.save(tmp / "rfm.npy", rfm.index.to_numpy())
     np.save(tmp / "rfm.cols.npy", rfm[["frequency", "recency", "T", "monetary_value"]].to_numpy())
     bundle = read_bundle(tmp / "model.json")
@@ -87,12 +93,17 @@ def build(tmp: Path) -> None:
         scale = np.diag(1.0 / values)
         cov = scale @ mle.covariance_.to_numpy() @ scale  # covariance of log(params)
         draws = np.exp(rng.multivariate_normal(np.log(values), cov, size=CHAINS * DRAWS))
-        posterior = {n: draws[:, j].reshape(CHAINS, DRAWS)
-                     for j, n in enumerate(mle.params_.index)}
+        posterior = {n: draws[:, j].reshape(CHAINS, DRAWS) for j, n in enumerate(mle.params_.index)}
         cls = getattr(clv.bayes, type(mle).__name__)
         models.append(cls.from_idata(az.from_dict(posterior=posterior), method="external"))
-    write_posterior_bundle(models[0], models[1], tmp / "model.nc", time_unit="W",
-                           columns=bundle.columns, training=bundle.training)
+    write_posterior_bundle(
+        models[0],
+        models[1],
+        tmp / "model.nc",
+        time_unit="W",
+        columns=bundle.columns,
+        training=bundle.training,
+    )
 
 
 def _runqueue_wait() -> float:
@@ -103,8 +114,9 @@ def _runqueue_wait() -> float:
         return float("nan")
 
 
-def child_score(tmp: Path, max_draws: int, discount_rate: float,
-                workers: int | None) -> dict[str, Any]:
+def child_score(
+    tmp: Path, max_draws: int, discount_rate: float, workers: int | None
+) -> dict[str, Any]:
     import pandas as pd
 
     from clv.scoring.posterior import read_posterior_bundle
@@ -112,14 +124,26 @@ def child_score(tmp: Path, max_draws: int, discount_rate: float,
 
     index = np.load(tmp / "rfm.npy", allow_pickle=True)
     values = np.load(tmp / "rfm.cols.npy")
-    rfm = pd.DataFrame(values, index=pd.Index(index, name="customer_id"),
-                       columns=["frequency", "recency", "T", "monetary_value"])
+    rfm = pd.DataFrame(
+        values,
+        index=pd.Index(index, name="customer_id"),
+        columns=["frequency", "recency", "T", "monetary_value"],
+    )
     del index, values
     bundle = read_posterior_bundle(tmp / "model.nc")
     load, wait = os.getloadavg()[0], _runqueue_wait()
-    table, record = _measure(lambda: posterior_score_table(
-        bundle, rfm, horizon=HORIZON, discount_rate=discount_rate, margin=1.0,
-        max_draws=max_draws or None, workers=workers), False)
+    table, record = _measure(
+        lambda: posterior_score_table(
+            bundle,
+            rfm,
+            horizon=HORIZON,
+            discount_rate=discount_rate,
+            margin=1.0,
+            max_draws=max_draws or None,
+            workers=workers,
+        ),
+        False,
+    )
     record["wait_seconds"] = _runqueue_wait() - wait
     record["load"] = load
     record["customers"] = len(table)
@@ -135,8 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--discount-rate", type=float, nargs="+", default=[0.0, 0.002])
     parser.add_argument("--workers", type=int, help="threads of the scorer (default: automatic)")
     parser.add_argument("--no-command", action="store_true", help="skip the `clv score` runs")
-    parser.add_argument("--data-dir", help="keep the log, model files and RFM frame here and "
-                        "reuse them on the next run (default: a temporary directory)")
+    parser.add_argument(
+        "--data-dir",
+        help="keep the log, model files and RFM frame here and "
+        "reuse them on the next run (default: a temporary directory)",
+    )
     parser.add_argument("--child", choices=("build", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -144,8 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         build(Path(args.tmp))
         return
     if args.child == "score":
-        print(json.dumps(child_score(Path(args.tmp), args.max_draws[0], args.discount_rate[0],
-                                     args.workers)))
+        print(
+            json.dumps(
+                child_score(Path(args.tmp), args.max_draws[0], args.discount_rate[0], args.workers)
+            )
+        )
         return
 
     with contextlib.ExitStack() as stack:
@@ -158,50 +188,129 @@ def main(argv: list[str] | None = None) -> None:
         if not (tmp / "model.nc").exists():
             start = time.perf_counter()
             write_log(tmp / "tx.parquet", args.rows, args.customers, string_ids=False)
-            print(f"log: {args.rows:,} rows, {args.customers:,} customers (integer ids), written "
-                  f"in {time.perf_counter() - start:.1f} s")
-            _spawn([sys.executable, "-m", "clv", "fit", str(tmp / "tx.parquet"), "--value-col",
-                    "value", "--as-of", AS_OF, "--out", str(tmp / "model.json"), "--quiet"])
+            print(
+                f"log: {args.rows:,} rows, {args.customers:,} customers (integer ids), written "
+                f"in {time.perf_counter() - start:.1f} s"
+            )
+            _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "clv",
+                    "fit",
+                    str(tmp / "tx.parquet"),
+                    "--value-col",
+                    "value",
+                    "--as-of",
+                    AS_OF,
+                    "--out",
+                    str(tmp / "model.json"),
+                    "--quiet",
+                ]
+            )
             built = _spawn([sys.executable, __file__, "--child", "build", "--tmp", tmpdir])
-            print(f"posterior model file: {CHAINS} chains x {DRAWS} draws from the MLE fits' "
-                  f"asymptotic normal, {(tmp / 'model.nc').stat().st_size / 2**10:.0f} KB (built "
-                  f"in {built['process_seconds']:.1f} s)")
+            print(
+                f"posterior model file: {CHAINS} chains x {DRAWS} draws from the MLE fits' "
+                f"asymptotic normal, {(tmp / 'model.nc').stat().st_size / 2**10:.0f} KB (built "
+                f"in {built['process_seconds']:.1f} s)"
+            )
         else:
             print(f"reusing the log and posterior model file in {tmp}")
-        header = (f"{'step':<10} {'draws':>6} {'discount':>9} {'wall s':>8} {'CPU s':>8} "
-                  f"{'wait s':>7} {'load':>5} {'step MB':>8} {'peak RSS MB':>12} {'<= 5 s':>7}")
+        header = (
+            f"{'step':<10} {'draws':>6} {'discount':>9} {'wall s':>8} {'CPU s':>8} "
+            f"{'wait s':>7} {'load':>5} {'step MB':>8} {'peak RSS MB':>12} {'<= 5 s':>7}"
+        )
         print(header)
         print("-" * len(header))
         for draws in args.max_draws:
             for rate in args.discount_rate:
-                cmd = [sys.executable, __file__, "--child", "score", "--tmp", tmpdir,
-                       "--max-draws", str(draws), "--discount-rate", str(rate)]
-                r = _spawn(cmd + ([] if args.workers is None else ["--workers",
-                                                                   str(args.workers)]))
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "score",
+                    "--tmp",
+                    tmpdir,
+                    "--max-draws",
+                    str(draws),
+                    "--discount-rate",
+                    str(rate),
+                ]
+                r = _spawn(cmd + ([] if args.workers is None else ["--workers", str(args.workers)]))
                 r.update(json.loads(r["stdout"].strip().splitlines()[-1]))
-                _row("score", draws, rate, r["seconds"], r["cpu_seconds"], r["wait_seconds"],
-                     r["load"], r["step_peak_bytes"], r["peak_bytes"])
+                _row(
+                    "score",
+                    draws,
+                    rate,
+                    r["seconds"],
+                    r["cpu_seconds"],
+                    r["wait_seconds"],
+                    r["load"],
+                    r["step_peak_bytes"],
+                    r["peak_bytes"],
+                )
                 if args.no_command:
                     continue
                 out = tmp / "scores.parquet"
-                c = _spawn([sys.executable, "-m", "clv", "score", str(tmp / "tx.parquet"),
-                            "--model", str(tmp / "model.nc"), "--as-of", AS_OF, "--horizon",
-                            str(HORIZON), "--discount-rate", str(rate), "--max-draws",
-                            str(draws), "--out", str(out), "--quiet"])
+                c = _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "clv",
+                        "score",
+                        str(tmp / "tx.parquet"),
+                        "--model",
+                        str(tmp / "model.nc"),
+                        "--as-of",
+                        AS_OF,
+                        "--horizon",
+                        str(HORIZON),
+                        "--discount-rate",
+                        str(rate),
+                        "--max-draws",
+                        str(draws),
+                        "--out",
+                        str(out),
+                        "--quiet",
+                    ]
+                )
                 timings = json.loads(out.with_name(out.name + ".run.json").read_text())
-                _row("clv score", draws, rate, c["process_seconds"], c["process_cpu_seconds"],
-                     float("nan"), os.getloadavg()[0], float("nan"), c["peak_bytes"])
-                print("           timings_s: " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in timings["timings_s"].items()))
+                _row(
+                    "clv score",
+                    draws,
+                    rate,
+                    c["process_seconds"],
+                    c["process_cpu_seconds"],
+                    float("nan"),
+                    os.getloadavg()[0],
+                    float("nan"),
+                    c["peak_bytes"],
+                )
+                print(
+                    "           timings_s: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in timings["timings_s"].items())
+                )
 
 
-def _row(step: str, draws: int, rate: float, wall: float, cpu: float, wait: float,
-         load: float, step_bytes: float, peak: float) -> None:
+def _row(
+    step: str,
+    draws: int,
+    rate: float,
+    wall: float,
+    cpu: float,
+    wait: float,
+    load: float,
+    step_bytes: float,
+    peak: float,
+) -> None:
     step_mb = "" if np.isnan(step_bytes) else f"{step_bytes / 2**20:,.0f}"
     waited = "" if np.isnan(wait) else f"{wait:.1f}"
     ok = "" if step == "clv score" else ("pass" if wall <= TARGET_SECONDS else "FAIL")
-    print(f"{step:<10} {draws or 'all':>6} {rate:>9g} {wall:>8.2f} {cpu:>8.1f} {waited:>7} "
-          f"{load:>5.1f} {step_mb:>8} {peak / 2**20:>12,.0f} {ok:>7}", flush=True)
+    print(
+        f"{step:<10} {draws or 'all':>6} {rate:>9g} {wall:>8.2f} {cpu:>8.1f} {waited:>7} "
+        f"{load:>5.1f} {step_mb:>8} {peak / 2**20:>12,.0f} {ok:>7}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

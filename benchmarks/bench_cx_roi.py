@@ -33,30 +33,62 @@ def main(n: int = 20_000) -> None:
     rows: list[tuple[str, float]] = []
     world = timed(f"simulate_cx_world({n:,})", lambda: simulate_cx_world(n, seed=1), rows)
     fb = world.feature_builder()
-    X = timed("features as of the cutoff", lambda: fb.fit_transform(
-        world.cx_events, world.customers, cutoff=world.calibration_end), rows)
-    rfm = timed("RFM summary (daily periods)", lambda: rfm_summary(
-        world.calibration_transactions(), customer_id_col="customer_id", date_col="date",
-        value_col="value", time_unit="D",
-        observation_end=world.calibration_end - pd.Timedelta("1s")), rows)
+    X = timed(
+        "features as of the cutoff",
+        lambda: fb.fit_transform(world.cx_events, world.customers, cutoff=world.calibration_end),
+        rows,
+    )
+    rfm = timed(
+        "RFM summary (daily periods)",
+        lambda: rfm_summary(
+            world.calibration_transactions(),
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            time_unit="D",
+            observation_end=world.calibration_end - pd.Timedelta("1s"),
+        ),
+        rows,
+    )
     data = rfm.join(X)
     cols = list(X.columns)
     timed("Pareto/NBD, no covariates", lambda: ParetoNBDModel().fit(data), rows)
-    tm = timed(f"Pareto/NBD, {len(cols)} covariates x 2 processes", lambda: ParetoNBDModel(
-        purchase_covariates=cols, dropout_covariates=cols).fit(data), rows)
-    sm = timed(f"Gamma-Gamma, {len(cols)} spend covariates",
-               lambda: GammaGammaModel(spend_covariates=cols).fit(data), rows)
-    kw = {"horizon": 24, "discount_rate": period_rate(0.10, 12), "margin": 0.3,
-              "period_length": 365.25 / 12}
-    timed("driver table (CLV changes on 5,000 customers, 50 draws)",
-          lambda: drivers(tm, sm, data, n_draws=50, **kw), rows)
+    tm = timed(
+        f"Pareto/NBD, {len(cols)} covariates x 2 processes",
+        lambda: ParetoNBDModel(purchase_covariates=cols, dropout_covariates=cols).fit(data),
+        rows,
+    )
+    sm = timed(
+        f"Gamma-Gamma, {len(cols)} spend covariates",
+        lambda: GammaGammaModel(spend_covariates=cols).fit(data),
+        rows,
+    )
+    kw = {
+        "horizon": 24,
+        "discount_rate": period_rate(0.10, 12),
+        "margin": 0.3,
+        "period_length": 365.25 / 12,
+    }
+    timed(
+        "driver table (CLV changes on 5,000 customers, 50 draws)",
+        lambda: drivers(tm, sm, data, n_draws=50, **kw),
+        rows,
+    )
     invs = example_investments(n)
-    res = timed(f"{len(invs)} investments x 200 draws x 24 months (+ break-even)",
-                lambda: evaluate_investments(invs, transaction_model=tm, spend_model=sm,
-                                             data=data, n_draws=200, **kw), rows)
-    timed("portfolio (MILP) + joint re-evaluation",
-          lambda: select_portfolio(res, 0.5 * sum(d.cost_pv.mean()
-                                                  for d in res.investments.values())), rows)
+    res = timed(
+        f"{len(invs)} investments x 200 draws x 24 months (+ break-even)",
+        lambda: evaluate_investments(
+            invs, transaction_model=tm, spend_model=sm, data=data, n_draws=200, **kw
+        ),
+        rows,
+    )
+    timed(
+        "portfolio (MILP) + joint re-evaluation",
+        lambda: select_portfolio(
+            res, 0.5 * sum(d.cost_pv.mean() for d in res.investments.values())
+        ),
+        rows,
+    )
     timed("sensitivity (margin, rate, horizon, effect)", lambda: sensitivity(res), rows)
     print(f"{'step':62s} {'seconds':>9s}")
     for label, secs in rows:

@@ -78,13 +78,15 @@ def run_clvtools(spec: str) -> tuple[float, float, str] | None:
     if shutil.which("Rscript") is None:
         return None
     trans, life = SPECS[spec]
-    program = R_PROGRAM.format(life=", ".join(f'"{c}"' for c in life),
-                               trans=", ".join(f'"{c}"' for c in trans))
+    program = R_PROGRAM.format(
+        life=", ".join(f'"{c}"' for c in life), trans=", ".join(f'"{c}"' for c in trans)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.R"
         script.write_text(program)
-        out = subprocess.run(["Rscript", str(script)], capture_output=True, text=True,
-                             timeout=3600, check=False)
+        out = subprocess.run(
+            ["Rscript", str(script)], capture_output=True, text=True, timeout=3600, check=False
+        )
     if out.returncode != 0:
         print(out.stderr[-2000:], file=sys.stderr)
         return None
@@ -98,12 +100,20 @@ def run_clv(spec: str) -> tuple[float, ParetoNBDDynamicModel]:
     cov = pd.read_csv(DATA / "apparel_dyncov.csv.gz")
     purchase, dropout = SPECS[spec]
     t0 = time.perf_counter()
-    data = time_varying_data(trans, cov, columns=COLS, observation_end="2006-12-31",
-                             customer_id_col="Id", date_col="Date", cov_date_col="Cov.Date")
+    data = time_varying_data(
+        trans,
+        cov,
+        columns=COLS,
+        observation_end="2006-12-31",
+        customer_id_col="Id",
+        date_col="Date",
+        cov_date_col="Cov.Date",
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = ParetoNBDDynamicModel(purchase_covariates=purchase,
-                                      dropout_covariates=dropout).fit(data)
+        model = ParetoNBDDynamicModel(purchase_covariates=purchase, dropout_covariates=dropout).fit(
+            data
+        )
     seconds = time.perf_counter() - t0
     for w in caught:
         print(f"  clv warning: {w.message}")
@@ -114,8 +124,10 @@ def main() -> None:
     """Run the benchmark and print the table."""
     specs = ["B", "A"] if "--full" in sys.argv else ["B"]
     live = "--run-clvtools" in sys.argv
-    print(f"{'spec':5s} {'clv':>9s} {'CLVTools':>10s} {'ratio':>8s}  "
-          f"{'LL clv':>12s} {'LL CLVTools':>12s}  clv converged / CLVTools")
+    print(
+        f"{'spec':5s} {'clv':>9s} {'CLVTools':>10s} {'ratio':>8s}  "
+        f"{'LL clv':>12s} {'LL CLVTools':>12s}  clv converged / CLVTools"
+    )
     for spec in specs:
         ours, model = run_clv(spec)
         theirs = run_clvtools(spec) if live else None
@@ -125,8 +137,10 @@ def main() -> None:
         else:
             seconds, ll, kkt = theirs
             note = f"measured now (KKT {kkt})"
-        print(f"{spec:5s} {ours:8.2f}s {seconds:9.1f}s {seconds / ours:7.0f}x  "
-              f"{model.log_likelihood_:12.4f} {ll:12.4f}  {model.converged_} / {note}")
+        print(
+            f"{spec:5s} {ours:8.2f}s {seconds:9.1f}s {seconds / ours:7.0f}x  "
+            f"{model.log_likelihood_:12.4f} {ll:12.4f}  {model.converged_} / {note}"
+        )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,9 @@ def main() -> None:
     for label, data in (("CDNOW, 946 repeat buyers", repeat_buyers), ("simulated, 50,000", big)):
         ours_model = GammaGammaModel().fit(data)
         ref_model = GammaGammaFitter().fit(data["frequency"], data["monetary_value"])
-        np.testing.assert_allclose(ours_model.params_.to_numpy(), ref_model.params_.to_numpy(),
-                                   rtol=1e-3)
+        np.testing.assert_allclose(
+            ours_model.params_.to_numpy(), ref_model.params_.to_numpy(), rtol=1e-3
+        )
         t_ours = _median_time(lambda data=data: GammaGammaModel().fit(data), args.repeat)
         t_ref = _median_time(
             lambda data=data: GammaGammaFitter().fit(data["frequency"], data["monetary_value"]),
@@ -80,7 +81,10 @@ def main() -> None:
         t_ours = _median_time(lambda m=ours_model, data=data: m.expected_spend(data), args.repeat)
         t_ref = _median_time(
             lambda m=ref_model, data=data: m.conditional_expected_average_profit(
-                data["frequency"], data["monetary_value"]), args.repeat)
+                data["frequency"], data["monetary_value"]
+            ),
+            args.repeat,
+        )
         rows.append(_row(f"expected spend ({label})", t_ours, t_ref))
 
     # CLV on all 2,357 CDNOW customers, BG/NBD + Gamma-Gamma at the same parameters
@@ -92,22 +96,38 @@ def main() -> None:
     lgg = GammaGammaFitter()
     lgg.params_ = pd.Series(spend.params_.to_dict())
     for horizon in (12, 52):
+
         def ref(horizon: int = horizon) -> pd.Series:
             return lgg.customer_lifetime_value(
-                lbg, cdnow["frequency"], cdnow["recency"], cdnow["T"], cdnow["monetary_value"],
-                time=horizon, discount_rate=0.01, freq="M")
+                lbg,
+                cdnow["frequency"],
+                cdnow["recency"],
+                cdnow["T"],
+                cdnow["monetary_value"],
+                time=horizon,
+                discount_rate=0.01,
+                freq="M",
+            )
 
         def ours(horizon: int = horizon) -> pd.Series:
-            return customer_lifetime_value(bg, spend, cdnow, horizon=horizon,
-                                           discount_rate_per_period=0.01)
+            return customer_lifetime_value(
+                bg, spend, cdnow, horizon=horizon, discount_rate_per_period=0.01
+            )
 
         np.testing.assert_allclose(ours().to_numpy(), ref().to_numpy(), rtol=1e-10)
-        rows.append(_row(f"CLV, horizon {horizon} (CDNOW, 2,357)",
-                         _median_time(ours, args.repeat), _median_time(ref, args.repeat)))
+        rows.append(
+            _row(
+                f"CLV, horizon {horizon} (CDNOW, 2,357)",
+                _median_time(ours, args.repeat),
+                _median_time(ref, args.repeat),
+            )
+        )
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
-    print(f"median of {args.repeat} runs; OPENBLAS_NUM_THREADS={threads}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"median of {args.repeat} runs; OPENBLAS_NUM_THREADS={threads}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'operation':<44} {'clv (ms)':>10} {'lifetimes':>12} {'ratio':>9}")
     print("\n".join(rows))
 

@@ -39,8 +39,7 @@ def simulated_mbg(n: int, seed: int = 1) -> pd.DataFrame:
 def simulated_bgbb(n: int, opportunities: int, seed: int = 1) -> pd.DataFrame:
     """``n`` BG/BB customers with the same number of opportunities (one row per customer)."""
     rng = np.random.default_rng(seed)
-    sim = bgbb.simulate(BGBBParams(1.2, 0.75, 0.66, 2.8), np.full(n, float(opportunities)),
-                        rng=rng)
+    sim = bgbb.simulate(BGBBParams(1.2, 0.75, 0.66, 2.8), np.full(n, float(opportunities)), rng=rng)
     return pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
 
 
@@ -48,23 +47,39 @@ def main() -> None:
     rows = []
     cdnow = load_cdnow_summary()
     f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
-    rows.append(("MBG/NBD fit, CDNOW (2,357 customers)",
-                 best_of(lambda: ModifiedBetaGeoModel().fit(cdnow), repeat=30),
-                 best_of(lambda: lifetimes.ModifiedBetaGeoFitter().fit(f, r, T), repeat=5)))
+    rows.append(
+        (
+            "MBG/NBD fit, CDNOW (2,357 customers)",
+            best_of(lambda: ModifiedBetaGeoModel().fit(cdnow), repeat=30),
+            best_of(lambda: lifetimes.ModifiedBetaGeoFitter().fit(f, r, T), repeat=5),
+        )
+    )
 
     donors = load_donations()
     x, tx, n_opp, w = (donors[c] for c in ("frequency", "recency", "T", "weight"))
-    rows.append(("BG/BB fit, donations (22 patterns, 11,104 donors)",
-                 best_of(lambda: BetaGeoBetaBinomModel().fit(donors), repeat=30),
-                 best_of(lambda: lifetimes.BetaGeoBetaBinomFitter().fit(x, tx, n_opp, w),
-                         repeat=5)))
+    rows.append(
+        (
+            "BG/BB fit, donations (22 patterns, 11,104 donors)",
+            best_of(lambda: BetaGeoBetaBinomModel().fit(donors), repeat=30),
+            best_of(lambda: lifetimes.BetaGeoBetaBinomFitter().fit(x, tx, n_opp, w), repeat=5),
+        )
+    )
 
     size = 20_000 if QUICK else 200_000
     big = simulated_mbg(size)
-    rows.append((f"MBG/NBD fit, {size:,} simulated customers (days)",
-                 best_of(lambda: ModifiedBetaGeoModel().fit(big), repeat=3),
-                 best_of(lambda: lifetimes.ModifiedBetaGeoFitter().fit(
-                     big["frequency"], big["recency"], big["T"]), repeat=1, budget=0)))
+    rows.append(
+        (
+            f"MBG/NBD fit, {size:,} simulated customers (days)",
+            best_of(lambda: ModifiedBetaGeoModel().fit(big), repeat=3),
+            best_of(
+                lambda: lifetimes.ModifiedBetaGeoFitter().fit(
+                    big["frequency"], big["recency"], big["T"]
+                ),
+                repeat=1,
+                budget=0,
+            ),
+        )
+    )
     model = ModifiedBetaGeoModel().fit(big)
     lt = lifetimes.ModifiedBetaGeoFitter()
     lt.params_ = model.params_.copy()
@@ -75,12 +90,17 @@ def main() -> None:
 
     def score_mbg_theirs() -> None:
         lt.conditional_expected_number_of_purchases_up_to_time(
-            52, big["frequency"], big["recency"], big["T"])
+            52, big["frequency"], big["recency"], big["T"]
+        )
         lt.conditional_probability_alive(big["frequency"], big["recency"], big["T"])
 
-    rows.append((f"MBG/NBD score {size:,}: E[purchases, 52] + P(alive)",
-                 best_of(score_mbg_ours, repeat=3),
-                 best_of(score_mbg_theirs, repeat=1, budget=0)))
+    rows.append(
+        (
+            f"MBG/NBD score {size:,}: E[purchases, 52] + P(alive)",
+            best_of(score_mbg_ours, repeat=3),
+            best_of(score_mbg_theirs, repeat=1, budget=0),
+        )
+    )
 
     # lifetimes' BG/BB likelihood adds 1e-15 to the finite sum, which swamps the summands once
     # histories are long (it does not converge with 52 opportunities), so it is timed with 12
@@ -88,16 +108,34 @@ def main() -> None:
     # on one row per customer and with 52 opportunities.
     monthly = simulated_bgbb(size, 12)
     cells = monthly.groupby(["frequency", "recency", "T"]).size().rename("weight").reset_index()
-    rows.append((f"BG/BB fit, {size:,} x 12 opportunities ({len(cells)} histories)",
-                 best_of(lambda: BetaGeoBetaBinomModel().fit(cells), repeat=5),
-                 best_of(lambda: lifetimes.BetaGeoBetaBinomFitter().fit(
-                     cells["frequency"], cells["recency"], cells["T"], cells["weight"]),
-                     repeat=2, budget=0)))
-    rows.append(("BG/BB fit, same, one row per customer",
-                 best_of(lambda: BetaGeoBetaBinomModel().fit(monthly), repeat=3), None))
+    rows.append(
+        (
+            f"BG/BB fit, {size:,} x 12 opportunities ({len(cells)} histories)",
+            best_of(lambda: BetaGeoBetaBinomModel().fit(cells), repeat=5),
+            best_of(
+                lambda: lifetimes.BetaGeoBetaBinomFitter().fit(
+                    cells["frequency"], cells["recency"], cells["T"], cells["weight"]
+                ),
+                repeat=2,
+                budget=0,
+            ),
+        )
+    )
+    rows.append(
+        (
+            "BG/BB fit, same, one row per customer",
+            best_of(lambda: BetaGeoBetaBinomModel().fit(monthly), repeat=3),
+            None,
+        )
+    )
     weekly = simulated_bgbb(size, 52)
-    rows.append((f"BG/BB fit, {size:,} x 52 opportunities (lifetimes fails)",
-                 best_of(lambda: BetaGeoBetaBinomModel().fit(weekly), repeat=3), None))
+    rows.append(
+        (
+            f"BG/BB fit, {size:,} x 52 opportunities (lifetimes fails)",
+            best_of(lambda: BetaGeoBetaBinomModel().fit(weekly), repeat=3),
+            None,
+        )
+    )
     bb = BetaGeoBetaBinomModel().fit(monthly)
     lb = lifetimes.BetaGeoBetaBinomFitter()
     lb.params_ = bb.params_.copy()
@@ -108,12 +146,17 @@ def main() -> None:
 
     def score_bgbb_theirs() -> None:
         lb.conditional_expected_number_of_purchases_up_to_time(
-            10, monthly["frequency"], monthly["recency"], monthly["T"])
+            10, monthly["frequency"], monthly["recency"], monthly["T"]
+        )
         lb.conditional_probability_alive(1, monthly["frequency"], monthly["recency"], monthly["T"])
 
-    rows.append((f"BG/BB score {size:,} x 12: E[purchases, 10] + P(alive)",
-                 best_of(score_bgbb_ours, repeat=3),
-                 best_of(score_bgbb_theirs, repeat=1, budget=0)))
+    rows.append(
+        (
+            f"BG/BB score {size:,} x 12: E[purchases, 10] + P(alive)",
+            best_of(score_bgbb_ours, repeat=3),
+            best_of(score_bgbb_theirs, repeat=1, budget=0),
+        )
+    )
     report(rows)
 
 

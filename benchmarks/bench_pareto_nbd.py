@@ -99,8 +99,11 @@ def main() -> None:
         rows.append((f"fit {n:,} {label} ({unique:,} distinct rows)", ours, theirs))
         weighted = best_of(lambda data=data: fit_lifetimes(data, weighted=True), repeat=1, budget=0)
         rows.append(("  lifetimes given the distinct rows as weights=", ours, weighted))
-        notes.append(f"{label}: " + agree(model, fit_lifetimes(data, weighted=True))
-                     + f"; clv: {model.optimizer_.n_iterations} Newton iterations")
+        notes.append(
+            f"{label}: "
+            + agree(model, fit_lifetimes(data, weighted=True))
+            + f"; clv: {model.optimizer_.n_iterations} Newton iterations"
+        )
 
     big = simulated(n, daily=True)
     model = ParetoNBDModel().fit(big)
@@ -117,8 +120,13 @@ def main() -> None:
         lt.conditional_expected_number_of_purchases_up_to_time(52, x, t_x, T)
         lt.conditional_probability_alive(x, t_x, T)
 
-    rows.append((f"score {n:,}: E[purchases, 52] + P(alive)", best_of(score_ours, repeat=3),
-                 best_of(score_theirs, repeat=3)))
+    rows.append(
+        (
+            f"score {n:,}: E[purchases, 52] + P(alive)",
+            best_of(score_ours, repeat=3),
+            best_of(score_theirs, repeat=3),
+        )
+    )
     weekly = 1.15 ** (1 / 52) - 1
     dert = best_of(lambda: model.expected_discounted_residual_transactions(big, weekly), repeat=3)
     rows.append((f"score {n:,}: DERT (15 % a year; not in lifetimes)", dert, None))

@@ -91,12 +91,14 @@ def write_log(path: Path, rows: int, customers: int, *, string_ids: bool, seed: 
     owner = np.repeat(np.arange(customers), repeat)
     keep = rows - customers
     if len(owner) < keep:
-        raise ValueError(f"the simulation gave {len(owner) + customers} rows < {rows}: lower "
-                         "--customers")
+        raise ValueError(
+            f"the simulation gave {len(owner) + customers} rows < {rows}: lower --customers"
+        )
     owner = np.sort(rng.choice(owner, keep, replace=False))
     cust = np.concatenate([np.arange(customers), owner])
-    day = np.concatenate([birth, birth[owner] + 1 + (rng.random(keep) * alive[owner])
-                          .astype(np.int64)])
+    day = np.concatenate(
+        [birth, birth[owner] + 1 + (rng.random(keep) * alive[owner]).astype(np.int64)]
+    )
     day = np.minimum(day, 729)
     order = rng.permutation(rows)  # a log in no particular order
     cust, day = cust[order], day[order]
@@ -104,7 +106,8 @@ def write_log(path: Path, rows: int, customers: int, *, string_ids: bool, seed: 
         {
             "customer_id": cust + 100_000,
             "date": (np.datetime64("2022-01-01", "D") + day.astype("timedelta64[D]")).astype(
-                "M8[s]"),
+                "M8[s]"
+            ),
             "value": np.round(rng.gamma(2.0, 20.0, rows), 2),
         },
         copy=False,
@@ -196,24 +199,35 @@ def child(step: str, args: argparse.Namespace) -> None:
         def run() -> pd.DataFrame:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # same-day duplicates: DataWarning
-                return rfm_summary(frame, customer_id_col="customer_id", date_col="date",
-                                   value_col="value", time_unit="W", observation_end=end)
+                return rfm_summary(
+                    frame,
+                    customer_id_col="customer_id",
+                    date_col="date",
+                    value_col="value",
+                    time_unit="W",
+                    observation_end=end,
+                )
 
         rfm, record = _measure(run, args.profile)
         record["customers"] = len(rfm)
         if args.save_rfm:
             del frame
             np.save(args.save_rfm, rfm.index.to_numpy(), allow_pickle=True)
-            np.save(args.save_rfm.replace(".npy", ".cols.npy"),
-                    rfm[["frequency", "recency", "T", "monetary_value"]].to_numpy())
+            np.save(
+                args.save_rfm.replace(".npy", ".cols.npy"),
+                rfm[["frequency", "recency", "T", "monetary_value"]].to_numpy(),
+            )
     elif step == "score":
         from clv.cli.steps import score_customers
         from clv.scoring.bundle import read_bundle
 
         index = np.load(args.rfm, allow_pickle=True)
         values = np.load(args.rfm.replace(".npy", ".cols.npy"))
-        rfm = pd.DataFrame(values, index=pd.Index(index, name="customer_id"),
-                           columns=["frequency", "recency", "T", "monetary_value"])
+        rfm = pd.DataFrame(
+            values,
+            index=pd.Index(index, name="customer_id"),
+            columns=["frequency", "recency", "T", "monetary_value"],
+        )
         del index, values
         bundle = read_bundle(args.model)
         table, record = _measure(
@@ -253,15 +267,39 @@ def run_step(step: str, tmp: Path, args: argparse.Namespace, save_rfm: bool) -> 
     data, model, rfm = tmp / "tx.parquet", tmp / "model.json", tmp / "rfm.npy"
     if step == "clv score":
         out = tmp / "scores.parquet"
-        cmd = [sys.executable, "-m", "clv", "score", str(data), "--model", str(model),
-               "--as-of", AS_OF, "--horizon", str(HORIZON), "--out", str(out), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "clv",
+            "score",
+            str(data),
+            "--model",
+            str(model),
+            "--as-of",
+            AS_OF,
+            "--horizon",
+            str(HORIZON),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
         result = _spawn(cmd)
         run_record = json.loads(out.with_name(out.name + ".run.json").read_text())
         result["seconds"] = result["process_seconds"]
         result["timings"] = run_record["timings_s"]
         return result
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", step, "--data", str(data),
-           "--model", str(model), "--rfm", str(rfm)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        step,
+        "--data",
+        str(data),
+        "--model",
+        str(model),
+        "--rfm",
+        str(rfm),
+    ]
     if save_rfm:
         cmd += ["--save-rfm", str(rfm)]
     if args.profile == step:
@@ -285,8 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each step (fresh process)")
     parser.add_argument("--string-ids", action="store_true", help="customer ids as text ('C123')")
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
-    parser.add_argument("--profile", choices=("read", "summary", "score"),
-                        help="cProfile this step (in its first run) and print the top functions")
+    parser.add_argument(
+        "--profile",
+        choices=("read", "summary", "score"),
+        help="cProfile this step (in its first run) and print the top functions",
+    )
     parser.add_argument("--child", choices=("read", "summary", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -301,25 +342,49 @@ def main(argv: list[str] | None = None) -> None:
     import duckdb
     import pandas as pd
 
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"duckdb {duckdb.__version__}, cores {os.cpu_count()}, "
-          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"duckdb {duckdb.__version__}, cores {os.cpu_count()}, "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     with tempfile.TemporaryDirectory(prefix="clv-bench-") as tmpdir:
         tmp = Path(tmpdir)
         start = time.perf_counter()
         write_log(tmp / "tx.parquet", args.rows, args.customers, string_ids=args.string_ids)
         size = (tmp / "tx.parquet").stat().st_size / 2**20
-        print(f"log: {args.rows:,} rows, {args.customers:,} customers "
-              f"({'text' if args.string_ids else 'integer'} ids), {size:.0f} MB Parquet, "
-              f"written in {time.perf_counter() - start:.1f} s")
-        fit = _spawn([sys.executable, "-m", "clv", "fit", str(tmp / "tx.parquet"),
-                      "--customer-col", "customer_id", "--date-col", "date",
-                      "--value-col", "value", "--model", "bgnbd", "--as-of", AS_OF,
-                      "--out", str(tmp / "model.json"), "--quiet"])
+        print(
+            f"log: {args.rows:,} rows, {args.customers:,} customers "
+            f"({'text' if args.string_ids else 'integer'} ids), {size:.0f} MB Parquet, "
+            f"written in {time.perf_counter() - start:.1f} s"
+        )
+        fit = _spawn(
+            [
+                sys.executable,
+                "-m",
+                "clv",
+                "fit",
+                str(tmp / "tx.parquet"),
+                "--customer-col",
+                "customer_id",
+                "--date-col",
+                "date",
+                "--value-col",
+                "value",
+                "--model",
+                "bgnbd",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(tmp / "model.json"),
+                "--quiet",
+            ]
+        )
         params = json.loads((tmp / "model.json").read_text())["transaction_model"]["params"]
-        print(f"clv fit (bgnbd + gamma-gamma, weekly): {fit['process_seconds']:.1f} s wall, "
-              f"peak {fit['peak_bytes'] / 2**20:,.0f} MB; BG/NBD "
-              + ", ".join(f"{k} {v:.3g}" for k, v in params.items()))
+        print(
+            f"clv fit (bgnbd + gamma-gamma, weekly): {fit['process_seconds']:.1f} s wall, "
+            f"peak {fit['peak_bytes'] / 2**20:,.0f} MB; BG/NBD "
+            + ", ".join(f"{k} {v:.3g}" for k, v in params.items())
+        )
 
         steps = list(args.steps)
         if "score" in steps and "summary" not in steps:
@@ -338,13 +403,17 @@ def main(argv: list[str] | None = None) -> None:
                 print("  " + ", ".join(f"{k} {v:.2f}" for k, v in r["timings"].items()))
         if "read" in results:
             r = results["read"][0]
-            print(f"\nread: dtypes {r['dtypes']}; fingerprint "
-                  f"{_fmt_range([x['fingerprint_seconds'] for x in results['read']], '.2f')} s")
+            print(
+                f"\nread: dtypes {r['dtypes']}; fingerprint "
+                f"{_fmt_range([x['fingerprint_seconds'] for x in results['read']], '.2f')} s"
+            )
 
 
 def _print_table(results: dict[str, list[dict[str, Any]]]) -> None:
-    header = (f"{'step':<10} {'wall s':>11} {'CPU s':>11} {'proc CPU s':>11} {'peak RSS MB':>13} "
-              f"{'step MB':>9} {'target':>20} {'result':>6}")
+    header = (
+        f"{'step':<10} {'wall s':>11} {'CPU s':>11} {'proc CPU s':>11} {'peak RSS MB':>13} "
+        f"{'step MB':>9} {'target':>20} {'result':>6}"
+    )
     print(header)
     print("-" * len(header))
     for step, runs in results.items():
@@ -357,11 +426,15 @@ def _print_table(results: dict[str, list[dict[str, Any]]]) -> None:
         target = (f"<= {limit:g} s, " if limit else "") + f"<= {TARGET_PEAK_MB / 1024:g} GB"
         ok = max(peaks) <= TARGET_PEAK_MB and (limit is None or min(walls) <= limit)
         step_mb = "" if np.isnan(steps[0]) else f"{max(steps):,.0f}"
-        print(f"{step:<10} {_fmt_range(walls, '.2f'):>11} {_fmt_range(cpus, '.1f'):>11} "
-              f"{_fmt_range(proc_cpus, '.1f'):>11} {_fmt_range(peaks, ',.0f'):>13} {step_mb:>9} "
-              f"{target:>20} {'pass' if ok else 'FAIL':>6}")
-    print("(wall and CPU: the step; proc CPU and peak RSS: its whole process; ranges over "
-          "the runs; a time target passes on the fastest run)")
+        print(
+            f"{step:<10} {_fmt_range(walls, '.2f'):>11} {_fmt_range(cpus, '.1f'):>11} "
+            f"{_fmt_range(proc_cpus, '.1f'):>11} {_fmt_range(peaks, ',.0f'):>13} {step_mb:>9} "
+            f"{target:>20} {'pass' if ok else 'FAIL':>6}"
+        )
+    print(
+        "(wall and CPU: the step; proc CPU and peak RSS: its whole process; ranges over "
+        "the runs; a time target passes on the fastest run)"
+    )
 
 
 if __name__ == "__main__":

@@ -47,12 +47,18 @@ from bench_scoring_job import AS_OF, write_log  # noqa: E402
 def clv(*argv: str, env: dict[str, str]) -> float:
     """Run ``python -m clv ...``; return the wall time (raise on failure)."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "clv", *argv, "--quiet"], capture_output=True,
-                          text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "clv", *argv, "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"clv {' '.join(argv)} failed ({proc.returncode}):\n"
-                           f"{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"clv {' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
     return wall
 
 
@@ -69,23 +75,32 @@ def bench_cdnow(tmp: Path, env: dict[str, str], master: str) -> None:
     load_cdnow_transactions()[["customer_id", "date", "value"]].to_csv(csv, index=False)
     model = tmp / "cdnow_model.json"
     fit = ["fit", str(csv), "--value-col", "value", "--as-of", "1998-06-30"]
-    report("CDNOW fit, pandas engine", clv(*fit, "--out", str(model), env=env),
-           Path(f"{model}.run.json"))
+    report(
+        "CDNOW fit, pandas engine",
+        clv(*fit, "--out", str(model), env=env),
+        Path(f"{model}.run.json"),
+    )
     model_spark = tmp / "cdnow_model_spark.json"
-    wall = clv(*fit, "--out", str(model_spark), "--engine", "spark", "--spark-master", master,
-               env=env)
+    wall = clv(
+        *fit, "--out", str(model_spark), "--engine", "spark", "--spark-master", master, env=env
+    )
     report(f"CDNOW fit, Spark {master}", wall, Path(f"{model_spark}.run.json"))
-    params = [json.loads(p.read_text())["transaction_model"]["params"] for p in
-              (model, model_spark)]
+    params = [
+        json.loads(p.read_text())["transaction_model"]["params"] for p in (model, model_spark)
+    ]
     worst = max(abs(params[1][k] / params[0][k] - 1) for k in params[0])
     print(f"  largest relative difference of the BG/NBD parameters: {worst:.1e}")
     job = ["score", str(csv), "--model", str(model), "--as-of", "1998-06-30", "--horizon", "52"]
     out = tmp / "cdnow_pandas.csv"
-    report("CDNOW, pandas engine -> CSV", clv(*job, "--out", str(out), env=env),
-           Path(f"{out}.run.json"))
+    report(
+        "CDNOW, pandas engine -> CSV",
+        clv(*job, "--out", str(out), env=env),
+        Path(f"{out}.run.json"),
+    )
     out_spark = tmp / "cdnow_spark.csv"
-    wall = clv(*job, "--out", str(out_spark), "--engine", "spark", "--spark-master", master,
-               env=env)
+    wall = clv(
+        *job, "--out", str(out_spark), "--engine", "spark", "--spark-master", master, env=env
+    )
     report(f"CDNOW, Spark {master} -> CSV", wall, Path(f"{out_spark}.run.json"))
     same = out.read_bytes() == out_spark.read_bytes()
     print(f"  Spark CSV byte-identical to the pandas CSV: {same}")
@@ -95,23 +110,29 @@ def bench_large(tmp: Path, env: dict[str, str], master: str, rows: int, customer
     log = tmp / "tx.parquet"
     start = time.perf_counter()
     write_log(log, rows, customers, string_ids=False)
-    print(f"simulated {rows:,} transactions of {customers:,} customers in "
-          f"{time.perf_counter() - start:.1f} s", flush=True)
+    print(
+        f"simulated {rows:,} transactions of {customers:,} customers in "
+        f"{time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
     model = tmp / "model.json"
     clv("fit", str(log), "--value-col", "value", "--as-of", AS_OF, "--out", str(model), env=env)
     job = ["score", str(log), "--model", str(model), "--as-of", AS_OF, "--horizon", "52"]
     out = tmp / "pandas.parquet"
-    report(f"{customers:,} customers, pandas -> Parquet", clv(*job, "--out", str(out), env=env),
-           Path(f"{out}.run.json"))
+    report(
+        f"{customers:,} customers, pandas -> Parquet",
+        clv(*job, "--out", str(out), env=env),
+        Path(f"{out}.run.json"),
+    )
     spark = ["--engine", "spark", "--spark-master", master]
     out_dir = tmp / "spark_scores"
     wall = clv(*job, "--out", f"{out_dir}/", *spark, env=env)
-    report(f"{customers:,} customers, Spark {master} -> dir/", wall,
-           tmp / "spark_scores.run.json")
+    report(f"{customers:,} customers, Spark {master} -> dir/", wall, tmp / "spark_scores.run.json")
     out_file = tmp / "spark.parquet"
     wall = clv(*job, "--out", str(out_file), *spark, env=env)
-    report(f"{customers:,} customers, Spark {master} -> Parquet", wall,
-           Path(f"{out_file}.run.json"))
+    report(
+        f"{customers:,} customers, Spark {master} -> Parquet", wall, Path(f"{out_file}.run.json")
+    )
 
 
 def main() -> None:

@@ -57,8 +57,9 @@ def prediction_errors(actual: ArrayLike, predicted: ArrayLike) -> dict[str, floa
     p = np.asarray(predicted, dtype=np.float64)
     err = p - a
     sa, sp = float(np.std(a)), float(np.std(p))
-    corr = (None if sa == 0 or sp == 0
-            else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp)))
+    corr = (
+        None if sa == 0 or sp == 0 else float(np.mean((a - a.mean()) * (p - p.mean())) / (sa * sp))
+    )
     total_a, total_p = float(a.sum()), float(p.sum())
     return {
         "mae": float(np.mean(np.abs(err))),

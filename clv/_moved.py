@@ -68,8 +68,11 @@ class _Alias:
         self._spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        warnings.warn(f"{self.old} moved to {self.new}; the old path goes in the next release",
-                      DeprecationWarning, stacklevel=_caller_stacklevel())
+        warnings.warn(
+            f"{self.old} moved to {self.new}; the old path goes in the next release",
+            DeprecationWarning,
+            stacklevel=_caller_stacklevel(),
+        )
         module = importlib.import_module(self.new)
         self._spec = module.__spec__
         return module
@@ -82,8 +85,9 @@ class _Alias:
 class _MovedFinder:
     """Finds the old names of :data:`MOVED` (and nothing else)."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         new = MOVED.get(fullname)
         if new is None:
             return None

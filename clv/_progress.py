@@ -61,8 +61,13 @@ class _Quiet:
         """Nothing to close."""
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = None,
-                 desc: str = "", progress: bool | None = None) -> Any:
+def progress_bar(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    progress: bool | None = None,
+) -> Any:
     """A ``tqdm.auto`` bar over ``iterable`` (or a manual one with ``total``), or a quiet one.
 
     Parameters
@@ -92,5 +97,4 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = N
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency; tolerate its absence
         return _Quiet(iterable)
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)

@@ -65,10 +65,12 @@ class DiscountRate:
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready fields for run records and reports."""
-        return {"annual_discount_rate": self.annual,
-                "discount_rate_per_period": self.per_period,
-                "time_unit": None if self.time_unit is None else self.time_unit.name,
-                "discount_rate_given_as": self.given_as}
+        return {
+            "annual_discount_rate": self.annual,
+            "discount_rate_per_period": self.per_period,
+            "time_unit": None if self.time_unit is None else self.time_unit.name,
+            "discount_rate_given_as": self.given_as,
+        }
 
 
 def _number(value: Any, name: str) -> float:
@@ -125,8 +127,10 @@ def resolve_discount_rate(
     unit = None if time_unit is None else _unit(time_unit)
     if discount_rate is not None:
         if discount_rate_per_period is not None or annual_discount_rate is not None:
-            raise ValueError("pass one of annual_discount_rate= and discount_rate_per_period= "
-                             "(discount_rate= is their deprecated predecessor).")
+            raise ValueError(
+                "pass one of annual_discount_rate= and discount_rate_per_period= "
+                "(discount_rate= is their deprecated predecessor)."
+            )
         d = _number(discount_rate, "discount_rate")
         yearly = "" if unit is None else f" (= {100 * annual_rate(d, unit):.4g} % a year)"
         warnings.warn(
@@ -134,12 +138,15 @@ def resolve_discount_rate(
             f"{d:g} is read as a rate PER PERIOD of the data ({unit.label if unit else 'period'})"
             f"{yearly}; pass discount_rate_per_period={d:g} to keep this meaning, or "
             "annual_discount_rate= for an annual rate.",
-            DeprecationWarning, stacklevel=stacklevel + 1)
+            DeprecationWarning,
+            stacklevel=stacklevel + 1,
+        )
         discount_rate_per_period, given = d, "discount_rate (deprecated, per period)"
     elif discount_rate_per_period is not None:
         if annual_discount_rate is not None:
-            raise ValueError("pass either annual_discount_rate= or discount_rate_per_period=, "
-                             "not both.")
+            raise ValueError(
+                "pass either annual_discount_rate= or discount_rate_per_period=, not both."
+            )
         given = "discount_rate_per_period"
     else:
         given = "annual_discount_rate"
@@ -153,17 +160,25 @@ def resolve_discount_rate(
                 f"discount_rate_per_period={d:g} is very high. It is applied per period of the "
                 "data (e.g. per week for weekly RFM data); for an annual rate pass "
                 "annual_discount_rate= instead.",
-                ClvWarning, stacklevel=stacklevel + 1)
+                ClvWarning,
+                stacklevel=stacklevel + 1,
+            )
         return DiscountRate(d, yearly, unit, given)
     r = _number(annual_discount_rate, "annual_discount_rate")
     if unit is None:
         raise DataError(
-            [Problem(None, f"an annual discount rate ({r:g}) needs the period of the data, and "
-                     "neither the RFM data (period_days column, attrs['time_unit']) nor the "
-                     "model carries one",
-                     "pass time_unit='W' (the unit of recency and T), label the frame with "
-                     "clv.data.with_time_unit, or give discount_rate_per_period= instead.")],
-            what="the discount rate")
+            [
+                Problem(
+                    None,
+                    f"an annual discount rate ({r:g}) needs the period of the data, and "
+                    "neither the RFM data (period_days column, attrs['time_unit']) nor the "
+                    "model carries one",
+                    "pass time_unit='W' (the unit of recency and T), label the frame with "
+                    "clv.data.with_time_unit, or give discount_rate_per_period= instead.",
+                )
+            ],
+            what="the discount rate",
+        )
     return DiscountRate(rate_per_period(r, unit), r, unit, given)
 
 

@@ -598,8 +598,10 @@ def _cf_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> tuple[FloatArray, Fl
                 # odd term 2j - 1, then even term 2j
                 # d_n = d_num / (den (den + 1)); u is the factor of d_num that holds gamma
                 go, ge = gg + (j - 1), gg - bb + j
-                for d_num, d_b, u, d_den in ((go * (bb + (j - 1)), go, go, gg + (2 * j - 2)),
-                                             (j * ge, -float(j), ge, gg + (2 * j - 1))):
+                for d_num, d_b, u, d_den in (
+                    (go * (bb + (j - 1)), go, go, gg + (2 * j - 2)),
+                    (j * ge, -float(j), ge, gg + (2 * j - 1)),
+                ):
                     inv = 1.0 / (d_den * (d_den + 1.0))
                     d = d_num * inv
                     np.multiply(zz, -d_b * inv, out=da[0])

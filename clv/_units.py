@@ -217,28 +217,48 @@ def data_time_unit(data: pd.DataFrame, *, what: str = "the RFM data") -> TimeUni
     bad = ~(np.isfinite(col) & (col > 0))
     if bad.any():
         raise DataError(
-            [Problem(PERIOD_DAYS, f"is missing or not > 0 for {int(bad.sum())} rows",
-                     "period_days is the period length in days of T and recency (7 for weeks); "
-                     "rebuild the frame with clv.data.rfm_summary or clv.data.with_time_unit.",
-                     list(data.index[bad][:5]))], what=what)
+            [
+                Problem(
+                    PERIOD_DAYS,
+                    f"is missing or not > 0 for {int(bad.sum())} rows",
+                    "period_days is the period length in days of T and recency (7 for weeks); "
+                    "rebuild the frame with clv.data.rfm_summary or clv.data.with_time_unit.",
+                    list(data.index[bad][:5]),
+                )
+            ],
+            what=what,
+        )
     lo, hi = float(col.min()), float(col.max())
     if not math.isclose(lo, hi, rel_tol=_RTOL):
         raise DataError(
-            [Problem(PERIOD_DAYS, f"mixes period lengths ({lo:g} and {hi:g} days): rows in "
-                     "different time units were combined",
-                     "summarise every customer with the same time_unit "
-                     "(clv.data.rfm_summary(..., time_unit=...)) before combining frames.")],
-            what=what)
+            [
+                Problem(
+                    PERIOD_DAYS,
+                    f"mixes period lengths ({lo:g} and {hi:g} days): rows in "
+                    "different time units were combined",
+                    "summarise every customer with the same time_unit "
+                    "(clv.data.rfm_summary(..., time_unit=...)) before combining frames.",
+                )
+            ],
+            what=what,
+        )
     if attr_unit is not None:
         if attr_unit.same_length(lo):
             return attr_unit
         raise DataError(
-            [Problem(PERIOD_DAYS, f"says periods of {lo:g} days but attrs['time_unit'] says "
-                     f"'{attr_unit}' ({attr_unit.days:g} days): recency and T were probably "
-                     "rescaled by hand",
-                     "build the frame in the unit you want (clv.data.rfm_summary(..., "
-                     "time_unit='7D') for 7-day weeks, or time_scaler=), or relabel it with "
-                     "clv.data.with_time_unit(rfm, unit).")], what=what)
+            [
+                Problem(
+                    PERIOD_DAYS,
+                    f"says periods of {lo:g} days but attrs['time_unit'] says "
+                    f"'{attr_unit}' ({attr_unit.days:g} days): recency and T were probably "
+                    "rescaled by hand",
+                    "build the frame in the unit you want (clv.data.rfm_summary(..., "
+                    "time_unit='7D') for 7-day weeks, or time_scaler=), or relabel it with "
+                    "clv.data.with_time_unit(rfm, unit).",
+                )
+            ],
+            what=what,
+        )
     return _unit_from_days(lo)
 
 
@@ -284,8 +304,9 @@ def in_unit_of(data: pd.DataFrame, model: Any) -> pd.DataFrame:
     return with_time_unit(data, unit)
 
 
-def resolve_time_unit(data: pd.DataFrame, time_unit: str | TimeUnit | None = None, *,
-                      what: str = "the RFM data") -> TimeUnit | None:
+def resolve_time_unit(
+    data: pd.DataFrame, time_unit: str | TimeUnit | None = None, *, what: str = "the RFM data"
+) -> TimeUnit | None:
     """The unit of ``data``: the explicit ``time_unit=`` if given, checked against the frame's.
 
     Raises
@@ -299,20 +320,33 @@ def resolve_time_unit(data: pd.DataFrame, time_unit: str | TimeUnit | None = Non
     try:
         given = parse_time_unit(time_unit)
     except ValueError as exc:
-        raise DataError([Problem(None, f"argument {exc}", "pass a valid time_unit=.")],
-                        what=what) from None
+        raise DataError(
+            [Problem(None, f"argument {exc}", "pass a valid time_unit=.")], what=what
+        ) from None
     if carried is not None and not given.same_length(carried):
         raise DataError(
-            [Problem(PERIOD_DAYS, f"says the data is in periods of {carried.days:g} days "
-                     f"('{carried}') but time_unit={given.name!r} ({given.days:g} days) was passed",
-                     "drop time_unit= (the frame knows its unit) or rebuild the frame with "
-                     f"clv.data.rfm_summary(..., time_unit={given.name!r}).")], what=what)
+            [
+                Problem(
+                    PERIOD_DAYS,
+                    f"says the data is in periods of {carried.days:g} days "
+                    f"('{carried}') but time_unit={given.name!r} ({given.days:g} days) was passed",
+                    "drop time_unit= (the frame knows its unit) or rebuild the frame with "
+                    f"clv.data.rfm_summary(..., time_unit={given.name!r}).",
+                )
+            ],
+            what=what,
+        )
     return given
 
 
-def check_same_period(model_unit: str | TimeUnit | None, data: pd.DataFrame,
-                      time_unit: str | TimeUnit | None = None, *, model: str = "the model",
-                      what: str = "the RFM data") -> TimeUnit | None:
+def check_same_period(
+    model_unit: str | TimeUnit | None,
+    data: pd.DataFrame,
+    time_unit: str | TimeUnit | None = None,
+    *,
+    model: str = "the model",
+    what: str = "the RFM data",
+) -> TimeUnit | None:
     """Refuse data whose period length differs from the model's; return the common unit.
 
     Parameters
@@ -343,21 +377,34 @@ def check_same_period(model_unit: str | TimeUnit | None, data: pd.DataFrame,
     fitted = parse_time_unit(model_unit)
     if data_unit is None:
         raise DataError(
-            [Problem(None, f"carries no time unit (no '{PERIOD_DAYS}' column, no "
-                     f"attrs['time_unit']) but {model} was fitted in periods of "
-                     f"'{fitted}' ({fitted.days:g} days)",
-                     "if recency and T are in that unit, label the frame with "
-                     f"clv.data.with_time_unit(data, {fitted.name!r}) (CLV functions also take "
-                     f"time_unit={fitted.name!r}); frames from clv.data.rfm_summary carry it.")],
-            what=what)
+            [
+                Problem(
+                    None,
+                    f"carries no time unit (no '{PERIOD_DAYS}' column, no "
+                    f"attrs['time_unit']) but {model} was fitted in periods of "
+                    f"'{fitted}' ({fitted.days:g} days)",
+                    "if recency and T are in that unit, label the frame with "
+                    f"clv.data.with_time_unit(data, {fitted.name!r}) (CLV functions also take "
+                    f"time_unit={fitted.name!r}); frames from clv.data.rfm_summary carry it.",
+                )
+            ],
+            what=what,
+        )
     if not fitted.same_length(data_unit):
         raise DataError(
-            [Problem(PERIOD_DAYS, f"is {data_unit.days:g} days ('{data_unit}') but {model} was "
-                     f"fitted in periods of {fitted.days:g} days ('{fitted}'); its parameters, "
-                     "horizons and per-period rates are per model period",
-                     f"rebuild the RFM frame with clv.data.rfm_summary(..., "
-                     f"time_unit={fitted.name!r}), or refit the model on "
-                     f"'{data_unit}' data.")], what=what)
+            [
+                Problem(
+                    PERIOD_DAYS,
+                    f"is {data_unit.days:g} days ('{data_unit}') but {model} was "
+                    f"fitted in periods of {fitted.days:g} days ('{fitted}'); its parameters, "
+                    "horizons and per-period rates are per model period",
+                    f"rebuild the RFM frame with clv.data.rfm_summary(..., "
+                    f"time_unit={fitted.name!r}), or refit the model on "
+                    f"'{data_unit}' data.",
+                )
+            ],
+            what=what,
+        )
     return fitted
 
 

@@ -62,10 +62,13 @@ def _rate(annual: Any, per_period: Any, old: Any, unit: Any) -> float:
     """The per-period rate: annual by default (converted once), or per period by name."""
     from clv._rates import resolve_discount_rate
 
-    return resolve_discount_rate(annual_discount_rate=annual, discount_rate_per_period=per_period,
-                                 discount_rate=old, time_unit=unit, stacklevel=3).per_period
-
-
+    return resolve_discount_rate(
+        annual_discount_rate=annual,
+        discount_rate_per_period=per_period,
+        discount_rate=old,
+        time_unit=unit,
+        stacklevel=3,
+    ).per_period
 
 
 def _per_period(value: Any, horizon: int, name: str) -> np.ndarray:
@@ -73,18 +76,27 @@ def _per_period(value: Any, horizon: int, name: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full(horizon, float(arr))
     if arr.shape != (horizon,):
-        raise ValueError(f"{name} must be a number or have one value per period of the horizon "
-                         f"({horizon}), got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must be a number or have one value per period of the horizon "
+            f"({horizon}), got shape {arr.shape}."
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} has missing or infinite values.")
     return arr
 
 
-def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int | ArrayLike,
-                       annual_discount_rate: float | None = None,
-                       discount_rate_per_period: float | None = None, margin: float = 1.0,
-                       include_first_purchase: bool = True, time_unit: str | None = None,
-                       discount_rate: float | None = None) -> float | np.ndarray:
+def new_customer_value(
+    transaction_model: Any,
+    spend_model: Any,
+    *,
+    horizon: int | ArrayLike,
+    annual_discount_rate: float | None = None,
+    discount_rate_per_period: float | None = None,
+    margin: float = 1.0,
+    include_first_purchase: bool = True,
+    time_unit: str | None = None,
+    discount_rate: float | None = None,
+) -> float | np.ndarray:
     r"""Expected discounted value of a brand-new customer, at the time of acquisition.
 
     .. math::
@@ -147,8 +159,12 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
     flat = np.atleast_1d(h).astype(np.float64)
     if flat.size == 0 or not np.all(np.isfinite(flat) & (flat >= 0) & (flat == np.round(flat))):
         raise ValueError(f"horizon must be whole numbers of periods >= 0, got {horizon!r}.")
-    d = _rate(annual_discount_rate, discount_rate_per_period, discount_rate,
-              time_unit or getattr(transaction_model, "time_unit_", None))
+    d = _rate(
+        annual_discount_rate,
+        discount_rate_per_period,
+        discount_rate,
+        time_unit or getattr(transaction_model, "time_unit_", None),
+    )
     g = float(margin)
     if not (np.isfinite(g) and g > 0):
         raise ValueError(f"margin must be a finite number > 0, got {margin!r}.")
@@ -156,8 +172,9 @@ def new_customer_value(transaction_model: Any, spend_model: Any, *, horizon: int
     n = int(flat.max())
     grid = np.arange(n + 1, dtype=np.float64)
     if n > 0:
-        cumulative = np.asarray(transaction_model.expected_purchases_new_customer(grid[1:]),
-                                dtype=np.float64).reshape(n)
+        cumulative = np.asarray(
+            transaction_model.expected_purchases_new_customer(grid[1:]), dtype=np.float64
+        ).reshape(n)
         increments = np.diff(np.concatenate([[0.0], cumulative]))
         discounted = np.concatenate([[0.0], np.cumsum(increments * (1.0 + d) ** -grid[1:])])
     else:
@@ -196,8 +213,10 @@ class CustomerEquity:
     @property
     def totals(self) -> pd.Series:
         """``existing``, ``future`` and ``total`` as a Series."""
-        return pd.Series({"existing": self.existing, "future": self.future, "total": self.total},
-                         name="customer_equity")
+        return pd.Series(
+            {"existing": self.existing, "future": self.future, "total": self.total},
+            name="customer_equity",
+        )
 
     @property
     def future_value(self) -> float:
@@ -212,9 +231,11 @@ class CustomerEquity:
         return float((cf["acquisition_spend"] * cf["discount_factor"]).sum())
 
     def __repr__(self) -> str:
-        return (f"<CustomerEquity over {len(self.cash_flows)} periods: "
-                f"existing={self.existing:,.2f}, future={self.future:,.2f}, "
-                f"total={self.total:,.2f}>")
+        return (
+            f"<CustomerEquity over {len(self.cash_flows)} periods: "
+            f"existing={self.existing:,.2f}, future={self.future:,.2f}, "
+            f"total={self.total:,.2f}>"
+        )
 
 
 def customer_equity(
@@ -283,8 +304,11 @@ def customer_equity(
     True
     """
     h = _whole(horizon, "horizon", minimum=1)
-    unit = (time_unit or getattr(acquisition_model, "time_unit_", None)
-            or getattr(existing_clv, "attrs", {}).get("time_unit"))
+    unit = (
+        time_unit
+        or getattr(acquisition_model, "time_unit_", None)
+        or getattr(existing_clv, "attrs", {}).get("time_unit")
+    )
     d = _rate(annual_discount_rate, discount_rate_per_period, discount_rate, unit)
     existing_values = np.asarray(existing_clv, dtype=np.float64)
     if not np.all(np.isfinite(existing_values)):
@@ -294,11 +318,15 @@ def customer_equity(
     if acquisition_model is None:
         arrivals = np.zeros(h)
     elif hasattr(acquisition_model, "expected_arrivals"):
-        first = (int(acquisition_model.n_periods_) + 1 if start_period is None
-                 else _whole(start_period, "start_period", minimum=1))
+        first = (
+            int(acquisition_model.n_periods_) + 1
+            if start_period is None
+            else _whole(start_period, "start_period", minimum=1)
+        )
         model_period = np.arange(first, first + h, dtype=np.float64)
-        forecast = acquisition_model.expected_arrivals(model_period.astype(np.int64),
-                                                       covariates=covariates)
+        forecast = acquisition_model.expected_arrivals(
+            model_period.astype(np.int64), covariates=covariates
+        )
         arrivals = forecast["expected"].to_numpy(dtype=np.float64)
     else:
         arrivals = _per_period(acquisition_model, h, "acquisition_model (expected new customers)")
@@ -309,14 +337,17 @@ def customer_equity(
     k = np.arange(1, h + 1, dtype=np.float64)
     factor = np.exp(-k * np.log1p(d))
     net = arrivals * (value - cost)
-    flows = pd.DataFrame({
-        "model_period": model_period,
-        "new_customers": arrivals,
-        "value_from_new": arrivals * value,
-        "acquisition_spend": arrivals * cost,
-        "net": net,
-        "discount_factor": factor,
-        "discounted": net * factor,
-    }, index=pd.RangeIndex(1, h + 1, name="period"))
+    flows = pd.DataFrame(
+        {
+            "model_period": model_period,
+            "new_customers": arrivals,
+            "value_from_new": arrivals * value,
+            "acquisition_spend": arrivals * cost,
+            "net": net,
+            "discount_factor": factor,
+            "discounted": net * factor,
+        },
+        index=pd.RangeIndex(1, h + 1, name="period"),
+    )
     future = float(flows["discounted"].sum())
     return CustomerEquity(flows, existing, future, existing + future)

@@ -150,9 +150,15 @@ class ConvergenceError(ClvError, RuntimeError):
         The suggested fix (what a caller with better advice replaces).
     """
 
-    def __init__(self, message: str = "", *, reason: str = "",
-                 params_at_bound: Sequence[str] = (), attempts: Sequence[str] = (),
-                 remedy: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reason: str = "",
+        params_at_bound: Sequence[str] = (),
+        attempts: Sequence[str] = (),
+        remedy: str = "",
+    ) -> None:
         self.message = message
         self.reason = reason
         self.params_at_bound = tuple(params_at_bound)
@@ -161,14 +167,18 @@ class ConvergenceError(ClvError, RuntimeError):
         super().__init__(" ".join(t for t in (message, remedy) if t))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_convergence_error, (self.message, self.reason, self.params_at_bound,
-                                     self.attempts, self.remedy))
+        return (
+            _convergence_error,
+            (self.message, self.reason, self.params_at_bound, self.attempts, self.remedy),
+        )
 
 
-def _convergence_error(message: str, reason: str, params_at_bound: Sequence[str],
-                       attempts: Sequence[str], remedy: str) -> ConvergenceError:
-    return ConvergenceError(message, reason=reason, params_at_bound=params_at_bound,
-                            attempts=attempts, remedy=remedy)
+def _convergence_error(
+    message: str, reason: str, params_at_bound: Sequence[str], attempts: Sequence[str], remedy: str
+) -> ConvergenceError:
+    return ConvergenceError(
+        message, reason=reason, params_at_bound=params_at_bound, attempts=attempts, remedy=remedy
+    )
 
 
 class ModelFileError(ClvError, ValueError):

@@ -96,7 +96,7 @@ def probability_no_purchases(model: Any, t: Any, data: pd.DataFrame) -> pd.Serie
     ind = _individual(model, data)
     r, alpha = ind["r"], ind["alpha"]
     A = alpha + T
-    log_stay = -(r + x) * np.log1p(tau / A)           # log E[e^{-lambda tau}]
+    log_stay = -(r + x) * np.log1p(tau / A)  # log E[e^{-lambda tau}]
     if isinstance(model, BetaGeoModel | ModifiedBetaGeoModel):
         p0 = 1.0 - p_alive + p_alive * np.exp(log_stay)
     elif isinstance(model, ParetoNBDModel):
@@ -105,14 +105,20 @@ def probability_no_purchases(model: Any, t: Any, data: pd.DataFrame) -> pd.Serie
         survive = np.exp(log_stay - s * np.log1p(tau / B))
         nodes, weights = np.polynomial.legendre.leggauss(_GL_NODES)
         u = 0.5 * tau[:, None] * (nodes[None, :] + 1.0)
-        integrand = (s[:, None] / (B[:, None] + u)
-                     * np.exp(-s[:, None] * np.log1p(u / B[:, None])
-                              - (r + x)[:, None] * np.log1p(u / A[:, None])))
+        integrand = (
+            s[:, None]
+            / (B[:, None] + u)
+            * np.exp(
+                -s[:, None] * np.log1p(u / B[:, None]) - (r + x)[:, None] * np.log1p(u / A[:, None])
+            )
+        )
         die_first = 0.5 * tau * np.add.reduce(integrand * weights[None, :], axis=1)
         p0 = 1.0 - p_alive + p_alive * (survive + die_first)
     else:
-        raise TypeError(f"probability_no_purchases supports BG/NBD, MBG/NBD and Pareto/NBD, "
-                        f"not {type(model).__name__}.")
+        raise TypeError(
+            f"probability_no_purchases supports BG/NBD, MBG/NBD and Pareto/NBD, "
+            f"not {type(model).__name__}."
+        )
     return pd.Series(np.clip(p0, 0.0, 1.0), index=data.index, name="probability_no_purchases")
 
 
@@ -178,8 +184,9 @@ class HoldoutEvaluation:
         return self.summary.to_html(float_format=lambda v: f"{v:,.4f}")
 
 
-def evaluate_holdout(models: Mapping[str, Any], data: pd.DataFrame, *,
-                     max_frequency: int = 7, n_bins: int = 10) -> HoldoutEvaluation:
+def evaluate_holdout(
+    models: Mapping[str, Any], data: pd.DataFrame, *, max_frequency: int = 7, n_bins: int = 10
+) -> HoldoutEvaluation:
     """Compare fitted transaction models on the holdout period.
 
     Parameters
@@ -205,26 +212,37 @@ def evaluate_holdout(models: Mapping[str, Any], data: pd.DataFrame, *,
         raise ValueError("give at least one fitted model: {name: model}.")
     missing = [c for c in ("frequency", "recency", "T", *_HOLDOUT) if c not in data.columns]
     if missing:
-        raise DataError([Problem(c, "column is missing",
-                                 "split with clv.data.calibration_holdout_split")
-                         for c in missing], what="the holdout data")
+        raise DataError(
+            [
+                Problem(c, "column is missing", "split with clv.data.calibration_holdout_split")
+                for c in missing
+            ],
+            what="the holdout data",
+        )
     y_count = data["frequency_holdout"].to_numpy(dtype=np.float64)
     tau = data["duration_holdout"].to_numpy(dtype=np.float64)
     bad = ~np.isfinite(y_count) | (y_count < 0) | ~np.isfinite(tau) | (tau <= 0)
     if bad.any():
-        raise DataError([Problem("frequency_holdout / duration_holdout",
-                                 "holdout counts must be >= 0 and durations > 0",
-                                 "drop customers without a holdout window",
-                                 rows=list(data.index[bad][:5]))], what="the holdout data")
+        raise DataError(
+            [
+                Problem(
+                    "frequency_holdout / duration_holdout",
+                    "holdout counts must be >= 0 and durations > 0",
+                    "drop customers without a holdout window",
+                    rows=list(data.index[bad][:5]),
+                )
+            ],
+            what="the holdout data",
+        )
     purchased = (y_count > 0).astype(np.float64)
-    pred = pd.DataFrame({"frequency_holdout": y_count, "purchased": purchased},
-                        index=data.index)
+    pred = pd.DataFrame({"frequency_holdout": y_count, "purchased": purchased}, index=data.index)
     rows, rel = {}, []
     freq_bins = np.minimum(data["frequency"].to_numpy(dtype=np.float64), max_frequency)
     labels = [str(k) for k in range(max_frequency)] + [f"≥{max_frequency}"]
-    by_freq = pd.DataFrame({"n_customers": np.bincount(freq_bins.astype(int),
-                                                       minlength=max_frequency + 1)},
-                           index=pd.Index(labels, name="frequency"))
+    by_freq = pd.DataFrame(
+        {"n_customers": np.bincount(freq_bins.astype(int), minlength=max_frequency + 1)},
+        index=pd.Index(labels, name="frequency"),
+    )
     by_freq["actual"] = _bin_means(y_count, freq_bins, max_frequency)
     for name, model in models.items():
         expected = model.expected_purchases(tau, data).to_numpy(dtype=np.float64)
@@ -238,8 +256,9 @@ def evaluate_holdout(models: Mapping[str, Any], data: pd.DataFrame, *,
             "log_score_mean": float(log_score.mean()),
             "brier": float(np.mean((p - purchased) ** 2)),
             **{k: errors[k] for k in ("mae", "rmse", "actual_total", "predicted_total")},
-            "total_error_pct": (float("nan") if errors["total_error_pct"] is None
-                                else errors["total_error_pct"]),
+            "total_error_pct": (
+                float("nan") if errors["total_error_pct"] is None else errors["total_error_pct"]
+            ),
             "base_rate": float(purchased.mean()),
         }
         pred[f"expected_{name}"] = expected
@@ -249,8 +268,15 @@ def evaluate_holdout(models: Mapping[str, Any], data: pd.DataFrame, *,
         which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
         for b in np.unique(which):
             m = which == b
-            rel.append({"model": name, "bin": int(b), "predicted": float(p[m].mean()),
-                        "observed": float(purchased[m].mean()), "n_customers": int(m.sum())})
+            rel.append(
+                {
+                    "model": name,
+                    "bin": int(b),
+                    "predicted": float(p[m].mean()),
+                    "observed": float(purchased[m].mean()),
+                    "n_customers": int(m.sum()),
+                }
+            )
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "model"
     return HoldoutEvaluation(summary, pred, by_freq, pd.DataFrame(rel))

@@ -144,14 +144,20 @@ def read_model_json(path: str | os.PathLike[str], model: str | None = None) -> d
     except FileNotFoundError:
         raise ModelFileError(f"model file '{path}' does not exist.") from None
     if len(raw) > MAX_MODEL_BYTES:
-        raise ModelFileError(f"'{path}' is larger than {MAX_MODEL_BYTES // 2**20} MB; clv model "
-                             "files are a few kilobytes. Pick the right file.")
+        raise ModelFileError(
+            f"'{path}' is larger than {MAX_MODEL_BYTES // 2**20} MB; clv model "
+            "files are a few kilobytes. Pick the right file."
+        )
     if raw[:8] == b"\x89HDF\r\n\x1a\n" or raw[:4] in (b"CDF\x01", b"CDF\x02"):
-        raise ModelFileError(f"'{path}' is a netCDF file, not a JSON model file. Posterior model "
-                             "files written by `clv fit --bayes` end with .nc: rename it.")
+        raise ModelFileError(
+            f"'{path}' is a netCDF file, not a JSON model file. Posterior model "
+            "files written by `clv fit --bayes` end with .nc: rename it."
+        )
     if _nesting_depth(raw) > MAX_MODEL_DEPTH:
-        raise ModelFileError(f"'{path}' is not a clv model file: its JSON is nested more than "
-                             f"{MAX_MODEL_DEPTH} levels deep.")
+        raise ModelFileError(
+            f"'{path}' is not a clv model file: its JSON is nested more than "
+            f"{MAX_MODEL_DEPTH} levels deep."
+        )
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -209,8 +215,11 @@ def _nesting_depth(raw: bytes) -> int:
 
 
 def _formula_safe(value: Any) -> Any:
-    if (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
-            and not _PLAIN_NUMBER.fullmatch(value)):
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
@@ -241,8 +250,11 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     out.columns = out.columns.map(_formula_safe)
     if isinstance(out.index, pd.MultiIndex):
         out.index = out.index.set_levels(
-            [level.map(_formula_safe) if level.dtype == object else level
-             for level in out.index.levels])
+            [
+                level.map(_formula_safe) if level.dtype == object else level
+                for level in out.index.levels
+            ]
+        )
     elif out.index.dtype == object or isinstance(out.index.dtype, pd.StringDtype):
         out.index = out.index.map(_formula_safe)
     out.index.names = [_formula_safe(n) for n in out.index.names]
@@ -266,8 +278,10 @@ class JsonModel:
         super().__init_subclass__(**kwargs)
         for name in JsonModel._final_methods:
             if name in cls.__dict__:
-                raise TypeError(f"{cls.__name__} overrides {name}(), which is final: override "
-                                "the to_dict()/from_dict() hooks instead.")
+                raise TypeError(
+                    f"{cls.__name__} overrides {name}(), which is final: override "
+                    "the to_dict()/from_dict() hooks instead."
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """The state as a JSON-ready document (str keys; no file header)."""

@@ -59,17 +59,22 @@ logger = logging.getLogger(__name__)
 
 _RFM = ("frequency", "recency", "T")
 _MAX_CELLS = 2_000_000  # customers × grid points evaluated at once (bounds memory)
+
+
 def _validate(horizon: Any, margin: Any, steps_per_period: Any) -> tuple[int, float, int]:
-    h = _check_whole(horizon, "horizon", "periods of the data's time unit, e.g. 52 for a year of "
-                     "weekly data")
+    h = _check_whole(
+        horizon, "horizon", "periods of the data's time unit, e.g. 52 for a year of weekly data"
+    )
     s = _check_whole(steps_per_period, "steps_per_period", "sub-steps per period for discounting")
     try:
         g = float(margin)
     except (TypeError, ValueError):
         g = float("nan")
     if not (np.isfinite(g) and g > 0):
-        raise ValueError(f"margin must be a finite number > 0 (the share of spend that is profit, "
-                         f"usually 0 < margin <= 1), got {margin!r}.")
+        raise ValueError(
+            f"margin must be a finite number > 0 (the share of spend that is profit, "
+            f"usually 0 < margin <= 1), got {margin!r}."
+        )
     return h, g, s
 
 
@@ -85,12 +90,18 @@ def _check_whole(value: Any, name: str, what: str) -> int:
 
 def _data_unit(transaction_model: Any, data: pd.DataFrame, time_unit: Any) -> TimeUnit | None:
     """The common period of model and data (DataError when they differ)."""
-    return check_same_period(getattr(transaction_model, "time_unit_", None), data, time_unit,
-                             model="the transaction model", what="the data to score")
+    return check_same_period(
+        getattr(transaction_model, "time_unit_", None),
+        data,
+        time_unit,
+        model="the transaction model",
+        what="the data to score",
+    )
 
 
-def _purchases_and_discounted(model: Any, data: pd.DataFrame, grid: np.ndarray,
-                              factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _purchases_and_discounted(
+    model: Any, data: pd.DataFrame, grid: np.ndarray, factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected purchases in ``(0, grid[-1]]`` and their discounted sum, per customer.
 
     Purchases in ``(grid[j-1], grid[j]]`` are weighted by ``factors[j-1]``. Customers
@@ -110,10 +121,10 @@ def _purchases_and_discounted(model: Any, data: pd.DataFrame, grid: np.ndarray,
         t = grid[None, :]
         for lo in range(0, n, step):
             hi = min(n, lo + step)
-            rows = type(params)(*(np.asarray(v)[lo:hi, None] if np.ndim(v) else v
-                                  for v in params))
-            block = np.broadcast_to(pure(rows, t, x[lo:hi], t_x[lo:hi], T[lo:hi]),
-                                    (hi - lo, grid.size))
+            rows = type(params)(*(np.asarray(v)[lo:hi, None] if np.ndim(v) else v for v in params))
+            block = np.broadcast_to(
+                pure(rows, t, x[lo:hi], t_x[lo:hi], T[lo:hi]), (hi - lo, grid.size)
+            )
             total[lo:hi] = block[:, -1]
             # elementwise: no BLAS call, so results do not depend on the BLAS build
             discounted[lo:hi] = (np.diff(block, axis=1) * factors).sum(axis=1)
@@ -122,8 +133,7 @@ def _purchases_and_discounted(model: Any, data: pd.DataFrame, grid: np.ndarray,
     previous = np.zeros(len(data))
     discounted = np.zeros(len(data))
     for j, t in enumerate(grid[1:]):
-        current = np.asarray(model.expected_purchases(float(t), data),
-                             dtype=np.float64).reshape(-1)
+        current = np.asarray(model.expected_purchases(float(t), data), dtype=np.float64).reshape(-1)
         discounted += (current - previous) * factors[j]
         previous = current
     return previous, discounted
@@ -143,8 +153,15 @@ def _has_covariates(model: Any) -> bool:
     return any(getattr(model, f"{lever}_covariates", None) for lever in ("purchase", "dropout"))
 
 
-def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horizon: Any,
-             rate: DiscountRate, margin: Any, steps_per_period: Any) -> dict[str, np.ndarray]:
+def _compute(
+    transaction_model: Any,
+    spend_model: Any,
+    data: pd.DataFrame,
+    horizon: Any,
+    rate: DiscountRate,
+    margin: Any,
+    steps_per_period: Any,
+) -> dict[str, np.ndarray]:
     h, g, s = _validate(horizon, margin, steps_per_period)
     d = rate.per_period
     spend = _expected_spend(spend_model, data)
@@ -154,8 +171,11 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
     inverse = None
     rows = data
     # (not with covariates: customers with the same RFM row then differ in their parameters)
-    if (hasattr(transaction_model, "_arrays") and len(data) > 1000
-            and not _has_covariates(transaction_model)):
+    if (
+        hasattr(transaction_model, "_arrays")
+        and len(data) > 1000
+        and not _has_covariates(transaction_model)
+    ):
         unique, key = unique_rows(transaction_model._arrays(data, _RFM))
         if len(unique[0]) < 0.9 * len(data):
             rows = pd.DataFrame(dict(zip(_RFM, unique, strict=True)))
@@ -176,15 +196,25 @@ def _compute(transaction_model: Any, spend_model: Any, data: pd.DataFrame, horiz
     }
 
 
-def _prepare(transaction_model: Any, data: Any, time_unit: Any, annual_discount_rate: Any,
-             discount_rate_per_period: Any, discount_rate: Any) -> DiscountRate:
+def _prepare(
+    transaction_model: Any,
+    data: Any,
+    time_unit: Any,
+    annual_discount_rate: Any,
+    discount_rate_per_period: Any,
+    discount_rate: Any,
+) -> DiscountRate:
     """Check the data and its unit, and resolve the discount rate once (logged)."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame of RFM data, got {type(data).__name__}.")
     unit = _data_unit(transaction_model, data, time_unit)
-    rate = resolve_discount_rate(annual_discount_rate=annual_discount_rate,
-                                 discount_rate_per_period=discount_rate_per_period,
-                                 time_unit=unit, discount_rate=discount_rate, stacklevel=3)
+    rate = resolve_discount_rate(
+        annual_discount_rate=annual_discount_rate,
+        discount_rate_per_period=discount_rate_per_period,
+        time_unit=unit,
+        discount_rate=discount_rate,
+        stacklevel=3,
+    )
     logger.info("discount rate: %s", rate.describe())
     return rate
 
@@ -287,10 +317,23 @@ def customer_lifetime_value(
     >>> clv.index.equals(rfm.index), bool((clv > 0).all())
     (True, True)
     """
-    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
-                    discount_rate_per_period, discount_rate)
-    out = _compute(transaction_model, spend_model, _labelled(data, rate), horizon, rate, margin,
-                   steps_per_period)
+    rate = _prepare(
+        transaction_model,
+        data,
+        time_unit,
+        annual_discount_rate,
+        discount_rate_per_period,
+        discount_rate,
+    )
+    out = _compute(
+        transaction_model,
+        spend_model,
+        _labelled(data, rate),
+        horizon,
+        rate,
+        margin,
+        steps_per_period,
+    )
     series = pd.Series(out["clv"], index=data.index, name="clv")
     series.attrs.update(rate.as_record())
     return series
@@ -344,11 +387,18 @@ def customer_lifetime_value_table(
     >>> list(table.columns)
     ['expected_purchases', 'discounted_purchases', 'probability_alive', 'expected_spend', 'clv']
     """
-    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
-                    discount_rate_per_period, discount_rate)
+    rate = _prepare(
+        transaction_model,
+        data,
+        time_unit,
+        annual_discount_rate,
+        discount_rate_per_period,
+        discount_rate,
+    )
     labelled = _labelled(data, rate)
-    out = _compute(transaction_model, spend_model, labelled, horizon, rate, margin,
-                   steps_per_period)
+    out = _compute(
+        transaction_model, spend_model, labelled, horizon, rate, margin, steps_per_period
+    )
     if hasattr(transaction_model, "probability_alive"):
         alive = np.asarray(transaction_model.probability_alive(labelled), dtype=np.float64)
     else:

@@ -40,9 +40,14 @@ def main() -> None:
     tx = load_cdnow_sample_transactions()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        split = calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
-                                          calibration_end=CAL_END, observation_end=END,
-                                          time_unit="7D")
+        split = calibration_holdout_split(
+            tx,
+            customer_id_col="customer_id",
+            date_col="date",
+            calibration_end=CAL_END,
+            observation_end=END,
+            time_unit="7D",
+        )
     model = BetaGeoModel().fit(split)
     tracking = transaction_tracking(model, tx, calibration_end=CAL_END, observation_end=END)
     for cumulative, name in ((True, "tracking_cumulative.png"), (False, "tracking_weekly.png")):
@@ -50,8 +55,9 @@ def main() -> None:
         plot_transaction_tracking(tracking, cumulative=cumulative, ax=ax)
         _save(fig, name)
     fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
-    plot_customer_probability_alive(model, tx[tx["date"] <= CAL_END], 1000,
-                                    observation_end=CAL_END, ax=ax)
+    plot_customer_probability_alive(
+        model, tx[tx["date"] <= CAL_END], 1000, observation_end=CAL_END, ax=ax
+    )
     _save(fig, "probability_alive_history.png")
     fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
     plot_probability_alive_matrix(model, data=split, ax=ax)

@@ -24,8 +24,9 @@ def error_count(output: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if proc.returncode not in (0, 1):  # 2: mypy itself failed (bad config, crash)
         sys.stderr.write(proc.stdout + proc.stderr)
         return proc.returncode
@@ -33,16 +34,21 @@ def main(argv: list[str]) -> int:
     baseline = int(BASELINE.read_text().split()[0])
     if count > baseline:
         sys.stdout.write(proc.stdout)
-        print(f"mypy: {count} errors, above the baseline of {baseline} in {BASELINE.name}: "
-              "fix the new ones (listed above).", file=sys.stderr)
+        print(
+            f"mypy: {count} errors, above the baseline of {baseline} in {BASELINE.name}: "
+            "fix the new ones (listed above).",
+            file=sys.stderr,
+        )
         return 1
     if count < baseline:
         if "--update" in argv:
             BASELINE.write_text(f"{count}\n")
             print(f"mypy: {count} errors; {BASELINE.name} lowered from {baseline}.")
         else:
-            print(f"mypy: {count} errors, below the baseline of {baseline}: run "
-                  f"`python scripts/mypy_gate.py --update` and commit {BASELINE.name}.")
+            print(
+                f"mypy: {count} errors, below the baseline of {baseline}: run "
+                f"`python scripts/mypy_gate.py --update` and commit {BASELINE.name}."
+            )
         return 0
     print(f"mypy: {count} errors (baseline {baseline}).")
     return 0

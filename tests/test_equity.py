@@ -82,8 +82,11 @@ def test_zero_acquisition_means_equity_equals_existing(acquisition_model):
         assert ce.future == 0.0 and ce.total == pytest.approx(60.5)
         assert len(ce.cash_flows) == 12
     free = customer_equity(
-        existing, acquisition_model, horizon=12, discount_rate_per_period=0.01,
-        value_per_new_customer=0.0
+        existing,
+        acquisition_model,
+        horizon=12,
+        discount_rate_per_period=0.01,
+        value_per_new_customer=0.0,
     )
     assert free.total == pytest.approx(60.5)
 
@@ -176,10 +179,12 @@ def test_new_customer_value_matches_a_direct_sum(models):
     values = new_customer_value(bg, gg, horizon=[0, 10, H], discount_rate_per_period=d)
     assert values[0] == pytest.approx(spend)
     assert values[2] == pytest.approx(
-        new_customer_value(bg, gg, horizon=H, discount_rate_per_period=d))
+        new_customer_value(bg, gg, horizon=H, discount_rate_per_period=d)
+    )
     assert np.all(np.diff(values) > 0)
-    assert (new_customer_value(bg, gg, horizon=H, discount_rate_per_period=0.05)
-            < new_customer_value(bg, gg, horizon=H, discount_rate_per_period=0.0))
+    assert new_customer_value(
+        bg, gg, horizon=H, discount_rate_per_period=0.05
+    ) < new_customer_value(bg, gg, horizon=H, discount_rate_per_period=0.0)
     with pytest.raises(ValueError, match="horizon"):
         new_customer_value(bg, gg, horizon=-1, discount_rate_per_period=d)
 
@@ -190,8 +195,9 @@ def test_customer_equity_from_fitted_models(models, acquisition_model):
 
     bg, gg, rfm = models
     H, d = 52, 0.002
-    existing = customer_lifetime_value(bg, gg, rfm, horizon=H, discount_rate_per_period=d,
-                                       margin=0.3)
+    existing = customer_lifetime_value(
+        bg, gg, rfm, horizon=H, discount_rate_per_period=d, margin=0.3
+    )
     per_cohort = new_customer_value(
         bg, gg, horizon=H - np.arange(1, H + 1), discount_rate_per_period=d, margin=0.3
     )
@@ -253,7 +259,8 @@ def test_annual_rate_equals_its_per_period_rate():
     weekly = 1.10 ** (7 / 365.2425) - 1
     annual = new_customer_value(bg, Spend(), horizon=52, annual_discount_rate=0.10)
     assert annual == pytest.approx(
-        new_customer_value(bg, Spend(), horizon=52, discount_rate_per_period=weekly), rel=1e-12)
+        new_customer_value(bg, Spend(), horizon=52, discount_rate_per_period=weekly), rel=1e-12
+    )
     assert new_customer_value(bg, Spend(), horizon=52) == annual
     assert annual < new_customer_value(bg, Spend(), horizon=52, discount_rate_per_period=0.0)
     with pytest.warns(DeprecationWarning, match="PER PERIOD"):

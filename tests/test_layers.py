@@ -15,18 +15,24 @@ ROOT = Path(clv.__file__).parents[1]
 
 def _cli_modules_after(statement: str) -> list[str]:
     """``clv.cli`` modules in ``sys.modules`` after running ``statement`` in a fresh interpreter."""
-    code = (f"import sys; {statement}; "
-            "print(' '.join(sorted(m for m in sys.modules if m.startswith('clv.cli'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT)
+    code = (
+        f"import sys; {statement}; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('clv.cli'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return out.stdout.split()
 
 
-@pytest.mark.parametrize("statement", [
-    "import clv",
-    "import clv.scoring.bundle, clv.scoring.tables, clv.scoring.posterior, "
-    "clv.scoring.posterior_scores, clv.spark",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import clv",
+        "import clv.scoring.bundle, clv.scoring.tables, clv.scoring.posterior, "
+        "clv.scoring.posterior_scores, clv.spark",
+    ],
+)
 def test_library_imports_no_cli_module(statement: str) -> None:
     assert _cli_modules_after(statement) == []
 

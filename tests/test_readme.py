@@ -17,17 +17,18 @@ from clv.exceptions import DataWarning
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _BLOCK = re.compile(
-    r"(?:<!--\s*readme-test:\s*(?P<mark>\w+)[^>]*-->\s*\n)?```python\n(?P<code>.*?)```",
-    re.DOTALL)
+    r"(?:<!--\s*readme-test:\s*(?P<mark>\w+)[^>]*-->\s*\n)?```python\n(?P<code>.*?)```", re.DOTALL
+)
 
 
 def _snippets() -> list:
     params = []
     for m in _BLOCK.finditer(README.read_text(encoding="utf-8")):
         mark = m.group("mark")
-        marks = {"skip": [pytest.mark.skip(reason="the README marks it as needing external "
-                                                  "files")],
-                 "slow": [pytest.mark.slow]}.get(mark or "", [])
+        marks = {
+            "skip": [pytest.mark.skip(reason="the README marks it as needing external files")],
+            "slow": [pytest.mark.slow],
+        }.get(mark or "", [])
         line = README.read_text(encoding="utf-8")[: m.start("code")].count("\n") + 1
         params.append(pytest.param(m.group("code"), id=f"README.md:{line}", marks=marks))
     return params

@@ -109,8 +109,9 @@ def test_equals_lifetimes_weekly_data_with_monthly_horizon(cdnow: pd.DataFrame, 
     monthly[["recency", "T"]] /= WEEKS_PER_MONTH
     monthly = with_time_unit(monthly, "4.345W")
     bg_monthly = _model(BetaGeoModel, BG._replace(alpha=BG.alpha / WEEKS_PER_MONTH), "4.345W")
-    ours = customer_lifetime_value(bg_monthly, spend, monthly, horizon=12,
-                                   discount_rate_per_period=0.01)
+    ours = customer_lifetime_value(
+        bg_monthly, spend, monthly, horizon=12, discount_rate_per_period=0.01
+    )
     np.testing.assert_allclose(ours.to_numpy(), expected.to_numpy(), rtol=1e-10)
 
 
@@ -143,8 +144,9 @@ def test_horizon_one_and_zero_discount(cdnow: pd.DataFrame, models) -> None:
 
 def test_zero_repeat_customers_use_the_population_mean_spend(cdnow: pd.DataFrame, models) -> None:
     bg, spend = models
-    table = customer_lifetime_value_table(bg, spend, cdnow, horizon=52,
-                                          discount_rate_per_period=0.002)
+    table = customer_lifetime_value_table(
+        bg, spend, cdnow, horizon=52, discount_rate_per_period=0.002
+    )
     zero = cdnow["frequency"] == 0
     np.testing.assert_allclose(
         table.loc[zero, "expected_spend"], spend.expected_spend_new_customer()
@@ -217,8 +219,9 @@ def test_scales_with_currency(cdnow: pd.DataFrame, models) -> None:
     spend_c = _model(GammaGammaModel, GG._replace(v=GG.v * c))
     converted = cdnow.copy()
     converted["monetary_value"] *= c
-    ours = customer_lifetime_value(bg, spend_c, converted, horizon=52,
-                                   discount_rate_per_period=0.002)
+    ours = customer_lifetime_value(
+        bg, spend_c, converted, horizon=52, discount_rate_per_period=0.002
+    )
     base = customer_lifetime_value(bg, models[1], cdnow, horizon=52, discount_rate_per_period=0.002)
     np.testing.assert_allclose(ours, c * base, rtol=1e-12)
 
@@ -265,8 +268,9 @@ def test_generic_transaction_models_and_chunking(
         def expected_purchases(self, t, data):
             return bg.expected_purchases(t, data)
 
-    generic = customer_lifetime_value(Wrapper(), spend, cdnow, horizon=30,
-                                      discount_rate_per_period=0.004)
+    generic = customer_lifetime_value(
+        Wrapper(), spend, cdnow, horizon=30, discount_rate_per_period=0.004
+    )
     fast = customer_lifetime_value(bg, spend, cdnow, horizon=30, discount_rate_per_period=0.004)
     np.testing.assert_allclose(generic, fast, rtol=1e-12)
     import clv.value
@@ -274,8 +278,9 @@ def test_generic_transaction_models_and_chunking(
     monkeypatch.setattr(clv.value, "_MAX_CELLS", 100)  # 3 customers per chunk
     chunked = customer_lifetime_value(bg, spend, cdnow, horizon=30, discount_rate_per_period=0.004)
     np.testing.assert_allclose(chunked, fast, rtol=1e-14)
-    table = customer_lifetime_value_table(Wrapper(), spend, cdnow, horizon=30,
-                                          discount_rate_per_period=0.004)
+    table = customer_lifetime_value_table(
+        Wrapper(), spend, cdnow, horizon=30, discount_rate_per_period=0.004
+    )
     assert table["probability_alive"].isna().all()
 
 
@@ -303,8 +308,9 @@ def test_table_columns_and_consistency(cdnow: pd.DataFrame, models) -> None:
     )
     np.testing.assert_allclose(
         table["clv"],
-        customer_lifetime_value(bg, spend, cdnow, horizon=52, discount_rate_per_period=0.002,
-                                margin=0.3),
+        customer_lifetime_value(
+            bg, spend, cdnow, horizon=52, discount_rate_per_period=0.002, margin=0.3
+        ),
         rtol=1e-14,
     )
     assert (table["discounted_purchases"] <= table["expected_purchases"]).all()
@@ -318,8 +324,9 @@ def test_index_alignment_and_input_unchanged(cdnow: pd.DataFrame, models) -> Non
     value = customer_lifetime_value(bg, spend, shuffled, horizon=52, discount_rate_per_period=0.002)
     pd.testing.assert_frame_equal(shuffled, before)
     assert value.index.equals(shuffled.index) and value.name == "clv"
-    reference = customer_lifetime_value(bg, spend, cdnow, horizon=52,
-                                        discount_rate_per_period=0.002)
+    reference = customer_lifetime_value(
+        bg, spend, cdnow, horizon=52, discount_rate_per_period=0.002
+    )
     np.testing.assert_allclose(
         value.to_numpy(), reference.loc[[int(i[1:]) for i in shuffled.index]].to_numpy(), rtol=1e-14
     )
@@ -343,8 +350,9 @@ def test_invalid_horizon(cdnow: pd.DataFrame, models, horizon) -> None:
 def test_whole_number_horizons_of_any_type(cdnow: pd.DataFrame, models) -> None:
     bg, spend = models
     a = customer_lifetime_value(bg, spend, cdnow, horizon=12, discount_rate_per_period=0.01)
-    b = customer_lifetime_value(bg, spend, cdnow, horizon=np.int64(12),
-                                discount_rate_per_period=0.01)
+    b = customer_lifetime_value(
+        bg, spend, cdnow, horizon=np.int64(12), discount_rate_per_period=0.01
+    )
     c = customer_lifetime_value(bg, spend, cdnow, horizon=12.0, discount_rate_per_period=0.01)
     pd.testing.assert_series_equal(a, b)
     pd.testing.assert_series_equal(a, c)
@@ -368,8 +376,9 @@ def test_high_discount_rate_warns(cdnow: pd.DataFrame, models) -> None:
 def test_invalid_margin(cdnow: pd.DataFrame, models, margin) -> None:
     bg, spend = models
     with pytest.raises(ValueError, match="margin must be"):
-        customer_lifetime_value(bg, spend, cdnow, horizon=12, discount_rate_per_period=0.01,
-                                margin=margin)
+        customer_lifetime_value(
+            bg, spend, cdnow, horizon=12, discount_rate_per_period=0.01, margin=margin
+        )
 
 
 @pytest.mark.parametrize("steps", [0, 2.5, -1])
@@ -385,12 +394,14 @@ def test_time_unit_mismatch_is_an_error(cdnow: pd.DataFrame, models) -> None:
     _, spend = models
     daily_model = _model(BetaGeoModel, BG, "D")
     with pytest.raises(DataError, match="fitted in periods of 1 days"):
-        customer_lifetime_value(daily_model, spend, cdnow, horizon=12,
-                                discount_rate_per_period=0.01)
+        customer_lifetime_value(
+            daily_model, spend, cdnow, horizon=12, discount_rate_per_period=0.01
+        )
 
 
 def test_data_must_be_a_frame(models) -> None:
     bg, spend = models
     with pytest.raises(TypeError, match="DataFrame"):
-        customer_lifetime_value(bg, spend, np.zeros((3, 4)), horizon=12,
-                                discount_rate_per_period=0.01)
+        customer_lifetime_value(
+            bg, spend, np.zeros((3, 4)), horizon=12, discount_rate_per_period=0.01
+        )

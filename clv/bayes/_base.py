@@ -84,8 +84,9 @@ def _check_priors(
     return out
 
 
-def summarize_draws(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
-                    ) -> pd.DataFrame:
+def summarize_draws(
+    values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
+) -> pd.DataFrame:
     """Tidy per-customer summary of a prediction over draws.
 
     Parameters
@@ -130,13 +131,15 @@ MAX_BLOCK_CELLS = 2_000_000
 
 def _check_thin(thin: Any) -> int:
     if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
-        raise ValueError(f"thin must be a whole number >= 1 (keep every thin-th draw), "
-                         f"got {thin!r}")
+        raise ValueError(
+            f"thin must be a whole number >= 1 (keep every thin-th draw), got {thin!r}"
+        )
     return int(thin)
 
 
-def chunk_sizes(n_customers: int, n_samples: int, chunk_size: int | None = None
-                ) -> list[tuple[int, int]]:
+def chunk_sizes(
+    n_customers: int, n_samples: int, chunk_size: int | None = None
+) -> list[tuple[int, int]]:
     """Customer blocks ``(lo, hi)`` so that ``n_samples x (hi - lo)`` stays bounded.
 
     Parameters
@@ -159,15 +162,19 @@ def chunk_sizes(n_customers: int, n_samples: int, chunk_size: int | None = None
     """
     if chunk_size is None:
         chunk_size = max(1, MAX_BLOCK_CELLS // max(n_samples, 1))
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
-            or chunk_size < 1:
+    elif (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int | np.integer)
+        or chunk_size < 1
+    ):
         raise ValueError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
-    return [(lo, min(n_customers, lo + int(chunk_size)))
-            for lo in range(0, n_customers, int(chunk_size))]
+    return [
+        (lo, min(n_customers, lo + int(chunk_size)))
+        for lo in range(0, n_customers, int(chunk_size))
+    ]
 
 
-def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0.95)
-                   ) -> np.ndarray:
+def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0.95)) -> np.ndarray:
     """Per-column mean, sd, and quantiles of a ``(samples, customers)`` block."""
     lo, hi = np.quantile(values, quantiles, axis=0)
     sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
@@ -206,12 +213,20 @@ class BayesModel:
     """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *, segment: str | None = None,
-                 pooling: str = "partial",
-                 covariates: Mapping[str, Sequence[str] | None] | None = None,
-                 coefficient_prior: Prior | None = None) -> None:
-        self._covariate_kwargs = {f"{k}_covariates": [v] if isinstance(v, str) else list(v)
-                                  for k, v in (covariates or {}).items() if v}
+    def __init__(
+        self,
+        priors: Mapping[str, Prior] | None = None,
+        *,
+        segment: str | None = None,
+        pooling: str = "partial",
+        covariates: Mapping[str, Sequence[str] | None] | None = None,
+        coefficient_prior: Prior | None = None,
+    ) -> None:
+        self._covariate_kwargs = {
+            f"{k}_covariates": [v] if isinstance(v, str) else list(v)
+            for k, v in (covariates or {}).items()
+            if v
+        }
         self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
         self._design = self._template._design
         names = self.param_names() + tuple(self._design.names)
@@ -219,11 +234,15 @@ class BayesModel:
         self._priors = _check_priors(merged, names, type(self).__name__)
         self._coefficient_prior = _check_priors(
             {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",), type(self).__name__)["coefficient_prior"]
+            ("coefficient_prior",),
+            type(self).__name__,
+        )["coefficient_prior"]
         check_pooling(segment, pooling)
         if self._design and segment is not None:
-            raise ValueError(f"{type(self).__name__} takes either covariates or segment=, not "
-                             "both; add the segment as indicator covariates instead.")
+            raise ValueError(
+                f"{type(self).__name__} takes either covariates or segment=, not "
+                "both; add the segment as indicator covariates instead."
+            )
         self.segment = segment
         self.pooling = pooling
 
@@ -275,18 +294,23 @@ class BayesModel:
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         if len(frame) == 0:
-            raise DataError([Problem(None, "there are no customers to fit on",
-                                     "pass a non-empty RFM frame")],
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                [Problem(None, "there are no customers to fit on", "pass a non-empty RFM frame")],
+                what=f"the data passed to {type(self).__name__}",
+            )
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
         if self._design:  # the covariate column of each coefficient, after the model's columns
-            w = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame \
+            w = (
+                frame["weight"].to_numpy(dtype=np.float64)
+                if "weight" in frame
                 else np.ones(len(frame))
+            )
             cols.extend(self._fit_covariates(frame, w, f"the data passed to {type(self).__name__}"))
         if self._segmented:
             assert self.segment is not None
             codes, self._segment_labels = segment_codes(
-                frame, self.segment, what=f"the data passed to {type(self).__name__}")
+                frame, self.segment, what=f"the data passed to {type(self).__name__}"
+            )
             cols.append(codes.astype(np.float64))  # compressed with the data: the last column
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame else None
         unique, counts = compress(cols, weights)
@@ -301,19 +325,23 @@ class BayesModel:
         """
         return None
 
-    def _fit_covariates(self, frame: pd.DataFrame, weights: np.ndarray, what: str
-                        ) -> list[np.ndarray]:
+    def _fit_covariates(
+        self, frame: pd.DataFrame, weights: np.ndarray, what: str
+    ) -> list[np.ndarray]:
         """The covariate column of each coefficient; sets ``covariate_scaling_`` (weighted
         mean and scale of each column, by which the coefficient priors are scaled)."""
         assert self._design is not None
         names = self._design.names
         Z = cov.covariate_matrix(frame, self._design.coef_columns, what)
-        mean, scale = cov.standardise(Z, weights, names, self._design.coef_columns, frame.index,
-                                      center=True, what=what)
-        cov.check_collinear((Z - mean) / scale, names,
-                            [lv.process for lv in self._design.coef_levers], what)
-        self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
-                                               index=pd.Index(names, name="param"))
+        mean, scale = cov.standardise(
+            Z, weights, names, self._design.coef_columns, frame.index, center=True, what=what
+        )
+        cov.check_collinear(
+            (Z - mean) / scale, names, [lv.process for lv in self._design.coef_levers], what
+        )
+        self.covariate_scaling_ = pd.DataFrame(
+            {"mean": mean, "scale": scale}, index=pd.Index(names, name="param")
+        )
         return [Z[:, k] for k in range(Z.shape[1])]
 
     dense_target_accept: ClassVar[float | None] = None
@@ -367,9 +395,16 @@ class BayesModel:
                     cols = [pm.Data(f"data_{c}", v) for c, v in zip(names, cols, strict=True)]
                     counts = pm.Data("data_counts", counts)
                 ll = bcov.covariate_log_likelihood(
-                    spec, self._design, self._priors, self._coefficient_prior,
-                    scaling["mean"].to_numpy(), scaling["scale"].to_numpy(),
-                    cols[:n_cols], cols[n_cols:], self._likelihood_with_multipliers())
+                    spec,
+                    self._design,
+                    self._priors,
+                    self._coefficient_prior,
+                    scaling["mean"].to_numpy(),
+                    scaling["scale"].to_numpy(),
+                    cols[:n_cols],
+                    cols[n_cols:],
+                    self._likelihood_with_multipliers(),
+                )
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model
         if not self._segmented:
@@ -379,23 +414,33 @@ class BayesModel:
                     dist, kwargs = self._priors[name]
                     theta.append(getattr(pm, dist)(name, **kwargs))
                 if mutable_data:
-                    cols = [pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols,
-                                                                     strict=True)]
+                    cols = [
+                        pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols, strict=True)
+                    ]
                     counts = pm.Data("data_counts", counts)
                 ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model
         codes = cols.pop().astype(np.int64)
         with pm.Model(coords={"segment": self._segment_labels}) as model:
-            theta = [segment_parameters(name, self._priors[name], self.pooling, HYPER_PRIORS)[codes]
-                     for name in self.param_names()]
+            theta = [
+                segment_parameters(name, self._priors[name], self.pooling, HYPER_PRIORS)[codes]
+                for name in self.param_names()
+            ]
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: pd.DataFrame, method: str = "nuts", *, sampler: str = "pymc",
-            log_likelihood: bool | None = None, **sampler_kwargs: Any) -> Self:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        method: str = "nuts",
+        *,
+        sampler: str = "pymc",
+        log_likelihood: bool | None = None,
+        **sampler_kwargs: Any,
+    ) -> Self:
         """Draw from (or approximate) the posterior of the parameters.
 
         Parameters
@@ -446,16 +491,21 @@ class BayesModel:
         if log_likelihood is None:
             post = idata.posterior
             cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
-            log_likelihood = (method != "map" and self.pointwise and "weight" not in data.columns
-                              and cells <= MAX_LOG_LIKELIHOOD_CELLS)
+            log_likelihood = (
+                method != "map"
+                and self.pointwise
+                and "weight" not in data.columns
+                and cells <= MAX_LOG_LIKELIHOOD_CELLS
+            )
         if log_likelihood:
             self.add_log_likelihood(data)
         if method == "nuts":
             self._check_convergence()
         return self
 
-    def _infer(self, model: pm.Model, method: str, sampler: str,
-               sampler_kwargs: Mapping[str, Any]) -> az.InferenceData:
+    def _infer(
+        self, model: pm.Model, method: str, sampler: str, sampler_kwargs: Mapping[str, Any]
+    ) -> az.InferenceData:
         """Run ``method`` on ``model``; the posterior with this model's attributes."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
@@ -466,19 +516,24 @@ class BayesModel:
             if method == "nuts":
                 kwargs.setdefault("nuts_sampler", self._sampler(sampler))
                 if kwargs["nuts_sampler"] == "pymc":
-                    kwargs = nuts_kwargs(model, kwargs,
-                                         dense_target_accept=self.dense_target_accept)
+                    kwargs = nuts_kwargs(
+                        model, kwargs, dense_target_accept=self.dense_target_accept
+                    )
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":
                 if "random_seed" in kwargs:  # find_MAP calls it ``seed``
                     kwargs["seed"] = kwargs.pop("random_seed")
                 point = pm.find_MAP(**kwargs)
-                keep = [n for n in point if n in model.named_vars
-                        and not model.named_vars[n].name.endswith("__")]
+                keep = [
+                    n
+                    for n in point
+                    if n in model.named_vars and not model.named_vars[n].name.endswith("__")
+                ]
                 idata = az.from_dict(
-                    posterior={n: np.asarray(point[n], dtype=np.float64)[None, None, ...]
-                               for n in keep},
+                    posterior={
+                        n: np.asarray(point[n], dtype=np.float64)[None, None, ...] for n in keep
+                    },
                     dims={n: ["segment"] for n in keep if np.ndim(point[n]) == 1},
                     coords={"segment": self._segment_labels} if self._segmented else None,
                 )
@@ -508,9 +563,11 @@ class BayesModel:
             For data with a ``weight`` column (one row is not one customer).
         """
         if "weight" in data.columns:
-            raise ValueError("the pointwise log-likelihood needs one row per customer; data has "
-                             "a 'weight' column (rows standing for several customers). Pass the "
-                             "unweighted per-customer frame.")
+            raise ValueError(
+                "the pointwise log-likelihood needs one row per customer; data has "
+                "a 'weight' column (rows standing for several customers). Pass the "
+                "unweighted per-customer frame."
+            )
         spec = self.mle_class.spec
         frame = self.mle_class()._frame(data)
         if spec.fit_rows is not None:
@@ -527,15 +584,23 @@ class BayesModel:
         coefs = self._coef_draws(thin)
         per_row = np.empty((theta[0].shape[0], len(unique[0])))
         for lo, hi in chunk_sizes(len(unique[0]), theta[0].shape[0]):
-            per_row[:, lo:hi] = self._block(spec.log_likelihood, theta, (),
-                                            [u[lo:hi] for u in unique[:n_cols]], per_draw=False,
-                                            codes=None if ucodes is None else ucodes[lo:hi],
-                                            coefs=coefs, Z=[u[lo:hi] for u in unique[n_cols:]])
+            per_row[:, lo:hi] = self._block(
+                spec.log_likelihood,
+                theta,
+                (),
+                [u[lo:hi] for u in unique[:n_cols]],
+                per_draw=False,
+                codes=None if ucodes is None else ucodes[lo:hi],
+                coefs=coefs,
+                Z=[u[lo:hi] for u in unique[n_cols:]],
+            )
         values = per_row[:, key].reshape(chains.size, draws.size, len(frame))
-        return xr.DataArray(values, dims=("chain", "draw", "customer_id"),
-                            coords={"chain": chains, "draw": draws,
-                                    "customer_id": frame.index.to_numpy()},
-                            name="log_likelihood")
+        return xr.DataArray(
+            values,
+            dims=("chain", "draw", "customer_id"),
+            coords={"chain": chains, "draw": draws, "customer_id": frame.index.to_numpy()},
+            name="log_likelihood",
+        )
 
     def add_log_likelihood(self, data: pd.DataFrame) -> Self:
         """Store :meth:`pointwise_log_likelihood` of ``data`` in ``idata_.log_likelihood``.
@@ -552,9 +617,16 @@ class BayesModel:
         return self
 
     @classmethod
-    def from_idata(cls, idata: az.InferenceData, *, priors: Mapping[str, Prior] | None = None,
-                   method: str = "external", segment: str | None = None,
-                   pooling: str = "partial", **covariates: Any) -> Self:
+    def from_idata(
+        cls,
+        idata: az.InferenceData,
+        *,
+        priors: Mapping[str, Prior] | None = None,
+        method: str = "external",
+        segment: str | None = None,
+        pooling: str = "partial",
+        **covariates: Any,
+    ) -> Self:
         """A fitted model from an existing posterior (e.g. sampled elsewhere, or synthetic).
 
         Parameters
@@ -588,8 +660,12 @@ class BayesModel:
 
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
         names = self._all_names()
-        names += [f"{n}_{h}" for n in self.param_names() for h in ("mu", "tau")
-                  if f"{n}_{h}" in idata.posterior]
+        names += [
+            f"{n}_{h}"
+            for n in self.param_names()
+            for h in ("mu", "tau")
+            if f"{n}_{h}" in idata.posterior
+        ]
         posterior = idata.posterior[names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
@@ -660,12 +736,15 @@ class BayesModel:
             n_div = int(self.idata_.sample_stats["diverging"].sum())
             if n_div:
                 problems.append(f"{n_div} divergent transitions")
-                advice = ("raise target_accept (e.g. fit(..., target_accept=0.95)), "
-                          "or use more informative priors; " + advice)
+                advice = (
+                    "raise target_accept (e.g. fit(..., target_accept=0.95)), "
+                    "or use more informative priors; " + advice
+                )
         if problems:
             warnings.warn(
                 f"{type(self).__name__} NUTS fit may not have converged: "
-                + "; ".join(problems) + f". Do not trust the posterior yet: {advice}.",
+                + "; ".join(problems)
+                + f". Do not trust the posterior yet: {advice}.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
@@ -700,8 +779,14 @@ class BayesModel:
             else:
                 raise ValueError(f"interval must be 'hdi' or 'quantile', got {interval!r}")
             sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
-            rows[n] = {"mean": float(v.mean()), "sd": sd, "lower": lo, "upper": hi,
-                       "r_hat": rhat[n], "ess_bulk": ess[n]}
+            rows[n] = {
+                "mean": float(v.mean()),
+                "sd": sd,
+                "lower": lo,
+                "upper": hi,
+                "r_hat": rhat[n],
+                "ess_bulk": ess[n],
+            }
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("param")
 
     # ------------------------------------------------------------------ parameter draws
@@ -710,10 +795,14 @@ class BayesModel:
         self._check_fitted()
         post = self.idata_.posterior
         if any("segment" in post[n].dims for n in self.param_names()):
-            raise ValueError(f"{type(self).__name__} has parameters per segment; parameter draws "
-                             "as one table need a model without segments.")
-        columns = {n: np.asarray(post[n].transpose("chain", "draw").values,
-                                 dtype=np.float64).reshape(-1) for n in self._all_names()}
+            raise ValueError(
+                f"{type(self).__name__} has parameters per segment; parameter draws "
+                "as one table need a model without segments."
+            )
+        columns = {
+            n: np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
+            for n in self._all_names()
+        }
         return pd.DataFrame(columns).rename_axis(columns="param")
 
     @property
@@ -738,8 +827,9 @@ class BayesModel:
             values = np.atleast_2d(np.cov(draws.to_numpy().T, ddof=1))
         return pd.DataFrame(values, index=pd.Index(names, name="param"), columns=names)
 
-    def sample_params(self, n_draws: int, *,
-                      random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def sample_params(
+        self, n_draws: int, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Posterior draws of the parameters as a table, one row per draw.
 
         Parameters
@@ -804,8 +894,9 @@ class BayesModel:
                 values = da.transpose("chain", "draw", "segment").values
                 theta.append(np.asarray(values, dtype=np.float64).reshape(-1, da.sizes["segment"]))
             else:
-                theta.append(np.asarray(da.transpose("chain", "draw").values,
-                                        dtype=np.float64).reshape(-1))
+                theta.append(
+                    np.asarray(da.transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
+                )
         return theta, chains, draws
 
     def _codes(self, data: pd.DataFrame) -> np.ndarray | None:
@@ -814,11 +905,14 @@ class BayesModel:
         if not any("segment" in post[n].dims for n in self.param_names()):
             return None
         if self.segment is None:
-            raise ValueError(f"{type(self).__name__} has parameters per segment; it needs the "
-                             "name of the segment column (segment=...).")
+            raise ValueError(
+                f"{type(self).__name__} has parameters per segment; it needs the "
+                "name of the segment column (segment=...)."
+            )
         labels = post.coords["segment"].values
-        codes, _ = segment_codes(data, self.segment, labels,
-                                 what=f"the data passed to {type(self).__name__}")
+        codes, _ = segment_codes(
+            data, self.segment, labels, what=f"the data passed to {type(self).__name__}"
+        )
         return codes
 
     def point_models(self, thin: int = 1, *, segment: Any = None) -> list[ParametricModel]:
@@ -832,16 +926,19 @@ class BayesModel:
         if theta[0].ndim > 1:
             labels = list(self.idata_.posterior.coords["segment"].values)
             if segment not in labels:
-                raise ValueError(f"{type(self).__name__} has parameters per segment; pass "
-                                 f"segment= (one of {labels[:10]}).")
+                raise ValueError(
+                    f"{type(self).__name__} has parameters per segment; pass "
+                    f"segment= (one of {labels[:10]})."
+                )
             theta = [t[:, labels.index(segment)] for t in theta]
         theta = theta + self._coef_draws(thin)
         index = pd.Index(self._all_names(), name="param")
         out = []
         for i in range(theta[0].size):
             point = self.mle_class(**self._covariate_kwargs)
-            point.params_ = pd.Series([float(t[i]) for t in theta], index=index,
-                                      dtype=np.float64, name="coef")
+            point.params_ = pd.Series(
+                [float(t[i]) for t in theta], index=index, dtype=np.float64, name="coef"
+            )
             point.time_unit_ = getattr(self, "time_unit_", None)
             out.append(point)
         return out
@@ -849,21 +946,31 @@ class BayesModel:
     def _coef_draws(self, thin: int = 1) -> list[np.ndarray]:
         """Draws of each covariate coefficient, flattened to ``(samples,)`` like the parameters."""
         post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
-        return [np.asarray(post[n].transpose("chain", "draw").values,
-                           dtype=np.float64).reshape(-1) for n in self._design.names]
+        return [
+            np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
+            for n in self._design.names
+        ]
 
     def _covariate_columns(self, data: pd.DataFrame) -> list[np.ndarray]:
         """The covariate column of each coefficient (natural units), validated."""
         if not self._design:
             return []
-        Z = cov.covariate_matrix(data, self._design.coef_columns,
-                                 f"the covariates passed to {type(self).__name__}")
+        Z = cov.covariate_matrix(
+            data, self._design.coef_columns, f"the covariates passed to {type(self).__name__}"
+        )
         return [Z[:, k] for k in range(Z.shape[1])]
 
-    def _block(self, func: Callable[..., Any], theta: list[np.ndarray], extra: tuple[Any, ...],
-               cols: list[np.ndarray], per_draw: bool, codes: np.ndarray | None = None,
-               coefs: list[np.ndarray] | None = None, Z: list[np.ndarray] | None = None
-               ) -> np.ndarray:
+    def _block(
+        self,
+        func: Callable[..., Any],
+        theta: list[np.ndarray],
+        extra: tuple[Any, ...],
+        cols: list[np.ndarray],
+        per_draw: bool,
+        codes: np.ndarray | None = None,
+        coefs: list[np.ndarray] | None = None,
+        Z: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
         """``func`` for every draw (rows) and customer of ``cols`` (columns).
 
         ``codes`` gives each customer's segment (a column of the ``(samples,
@@ -877,19 +984,27 @@ class BayesModel:
         n = cols[0].size if cols else 1
         if coefs:
             if per_draw:
-                raise ValueError(f"{type(self).__name__}: this prediction takes scalar "
-                                 "parameters only and is not available with covariates.")
+                raise ValueError(
+                    f"{type(self).__name__}: this prediction takes scalar "
+                    "parameters only and is not available with covariates."
+                )
             assert Z is not None
             base = params_cls(*(t[:, None] for t in theta))
             params = cov.individual_params(
-                base, self._design.active, self._design.split([z[None, :] for z in Z]),
-                self._design.split([g[:, None] for g in coefs]))
+                base,
+                self._design.active,
+                self._design.split([z[None, :] for z in Z]),
+                self._design.split([g[:, None] for g in coefs]),
+            )
             values = func(params, *extra, *(c[None, :] for c in cols))
             return np.broadcast_to(np.asarray(values, dtype=np.float64), (n_samples, n))
         if per_draw:  # the pure function takes scalar parameters only
             out = np.empty((n_samples, n))
-            groups = [(slice(None), None)] if codes is None else [
-                (codes == g, g) for g in np.unique(codes)]
+            groups = (
+                [(slice(None), None)]
+                if codes is None
+                else [(codes == g, g) for g in np.unique(codes)]
+            )
             for i in range(n_samples):
                 for rows, g in groups:
                     p = params_cls(*(float(t[i] if g is None else t[i, g]) for t in theta))
@@ -904,10 +1019,18 @@ class BayesModel:
         template.time_unit_ = getattr(self, "time_unit_", None)  # refuse another period
         return template._arrays(data, columns)
 
-    def _over_draws(self, func: Callable[..., Any], data: pd.DataFrame | None,
-                    columns: tuple[str, ...], *extra: Any, name: str, per_draw: bool = False,
-                    thin: int = 1, summary_only: bool = False, chunk_size: int | None = None
-                    ) -> xr.DataArray | pd.DataFrame:
+    def _over_draws(
+        self,
+        func: Callable[..., Any],
+        data: pd.DataFrame | None,
+        columns: tuple[str, ...],
+        *extra: Any,
+        name: str,
+        per_draw: bool = False,
+        thin: int = 1,
+        summary_only: bool = False,
+        chunk_size: int | None = None,
+    ) -> xr.DataArray | pd.DataFrame:
         """Map a pure NumPy function ``func(params, *extra, *columns)`` over the draws.
 
         The draws are evaluated in blocks of customers (``chunk_size``, by
@@ -930,11 +1053,17 @@ class BayesModel:
         n_samples = theta[0].shape[0]
         if data is None:
             if theta[0].ndim > 1:
-                raise ValueError(f"{type(self).__name__} has parameters per segment: predict for "
-                                 "customers (pass data with the segment column).")
+                raise ValueError(
+                    f"{type(self).__name__} has parameters per segment: predict for "
+                    "customers (pass data with the segment column)."
+                )
             values = self._block(func, theta, extra, [], per_draw)[:, 0]
-            return xr.DataArray(values.reshape(chains.size, draws.size), dims=("chain", "draw"),
-                                coords={"chain": chains, "draw": draws}, name=name)
+            return xr.DataArray(
+                values.reshape(chains.size, draws.size),
+                dims=("chain", "draw"),
+                coords={"chain": chains, "draw": draws},
+                name=name,
+            )
         cols = self._customer_arrays(data, columns)
         codes = self._codes(data)
         coefs = self._coef_draws(thin)
@@ -943,26 +1072,38 @@ class BayesModel:
         step = chunk_sizes(n, n_samples, chunk_size)
 
         def block(lo: int, hi: int) -> np.ndarray:
-            return self._block(func, theta, extra, [c[lo:hi] for c in cols], per_draw,
-                               None if codes is None else codes[lo:hi], coefs,
-                               [z[lo:hi] for z in Z])
+            return self._block(
+                func,
+                theta,
+                extra,
+                [c[lo:hi] for c in cols],
+                per_draw,
+                None if codes is None else codes[lo:hi],
+                coefs,
+                [z[lo:hi] for z in Z],
+            )
 
         if summary_only:
             parts = [_summary_block(block(lo, hi)) for lo, hi in step]
-            return pd.DataFrame(np.concatenate(parts, axis=0), columns=list(SUMMARY_COLUMNS),
-                                index=pd.Index(data.index.to_numpy(), name="customer_id"))
+            return pd.DataFrame(
+                np.concatenate(parts, axis=0),
+                columns=list(SUMMARY_COLUMNS),
+                index=pd.Index(data.index.to_numpy(), name="customer_id"),
+            )
         full = np.empty((n_samples, n))
         for lo, hi in step:
             full[:, lo:hi] = block(lo, hi)
         return xr.DataArray(
-            full.reshape(chains.size, draws.size, n), dims=("chain", "draw", "customer_id"),
+            full.reshape(chains.size, draws.size, n),
+            dims=("chain", "draw", "customer_id"),
             coords={"chain": chains, "draw": draws, "customer_id": data.index.to_numpy()},
             name=name,
         )
 
     @staticmethod
-    def summarize(values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
-                  ) -> pd.DataFrame:
+    def summarize(
+        values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
+    ) -> pd.DataFrame:
         """Tidy per-customer summary (``mean``, ``sd``, ``5%``, ``95%``).
 
         See :func:`summarize_draws`.
@@ -1006,11 +1147,15 @@ class BayesModel:
         attrs = dict(getattr(idata, "attrs", {}) or {})
         model = attrs.get("model")
         if model is None or "clv_schema_version" not in attrs:
-            raise ModelFileError(f"'{path}' is not a clv posterior file (no 'model' or "
-                                 "'clv_schema_version' attribute).")
+            raise ModelFileError(
+                f"'{path}' is not a clv posterior file (no 'model' or "
+                "'clv_schema_version' attribute)."
+            )
         if model != cls.__name__:
-            raise ModelFileError(f"'{path}' holds a {model} posterior, not a {cls.__name__}; load "
-                                 f"it with clv.bayes.{model}.from_netcdf.")
+            raise ModelFileError(
+                f"'{path}' holds a {model} posterior, not a {cls.__name__}; load "
+                f"it with clv.bayes.{model}.from_netcdf."
+            )
         version = int(attrs["clv_schema_version"])
         if version != BAYES_SCHEMA_VERSION:
             raise ModelFileError(
@@ -1024,17 +1169,24 @@ class BayesModel:
             extra = json.loads(attrs.get("covariates_json", "{}"))
             if "coefficient_prior" in extra:
                 extra["coefficient_prior"] = tuple(extra["coefficient_prior"])
-            out = cls(priors=priors, segment=attrs.get("segment") or None,
-                      pooling=attrs.get("pooling", "partial"), **extra)
+            out = cls(
+                priors=priors,
+                segment=attrs.get("segment") or None,
+                pooling=attrs.get("pooling", "partial"),
+                **extra,
+            )
             if "covariate_scaling_json" in attrs:
-                out.covariate_scaling_ = pd.read_json(io.StringIO(attrs["covariate_scaling_json"]),
-                                                      orient="split").rename_axis("param")
+                out.covariate_scaling_ = pd.read_json(
+                    io.StringIO(attrs["covariate_scaling_json"]), orient="split"
+                ).rename_axis("param")
             missing = [n for n in out._all_names() if n not in idata.posterior]
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is a damaged {cls.__name__} posterior file "
-                                 f"({type(exc).__name__}: {exc}).") from None
+            raise ModelFileError(
+                f"'{path}' is a damaged {cls.__name__} posterior file "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
         out.idata_ = idata
         out.method_ = attrs.get("method", "nuts")
         return out
@@ -1046,5 +1198,7 @@ class BayesModel:
             return f"<{name} (unfitted)>"
         post = self.idata_.posterior
         means = ", ".join(f"{n}={float(post[n].mean()):.4g}" for n in self.param_names())
-        return (f"<{name} {self.method_}: {post.sizes['chain']} chain(s) x "
-                f"{post.sizes['draw']} draw(s); posterior means {means}>")
+        return (
+            f"<{name} {self.method_}: {post.sizes['chain']} chain(s) x "
+            f"{post.sizes['draw']} draw(s); posterior means {means}>"
+        )

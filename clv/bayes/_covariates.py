@@ -75,11 +75,17 @@ def _shift(design: Design, coefs: Sequence[Any], mean: np.ndarray, param: str) -
     return total
 
 
-def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any],
-                             coefficient_prior: tuple[str, Mapping[str, Any]],
-                             mean: np.ndarray, scale: np.ndarray, cols: Sequence[Any],
-                             Z: Sequence[Any],
-                             ll_mult: cov.LikelihoodWithMultipliers | None = None) -> Any:
+def covariate_log_likelihood(
+    spec: Any,
+    design: Design,
+    priors: Mapping[str, Any],
+    coefficient_prior: tuple[str, Mapping[str, Any]],
+    mean: np.ndarray,
+    scale: np.ndarray,
+    cols: Sequence[Any],
+    Z: Sequence[Any],
+    ll_mult: cov.LikelihoodWithMultipliers | None = None,
+) -> Any:
     """Create the parameters and coefficients in the active PyMC model; return the per-row ll.
 
     Parameters
@@ -122,7 +128,8 @@ def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any
         if name in signs:
             centred = getattr(pm, dist)(at_mean_name(name), **kwargs)
             values[name] = pm.Deterministic(
-                name, centred * PYTENSOR.exp(-signs[name] * _shift(design, coefs, mean, name)))
+                name, centred * PYTENSOR.exp(-signs[name] * _shift(design, coefs, mean, name))
+            )
         else:
             values[name] = getattr(pm, dist)(name, **kwargs)
     base = spec.params(**values)
@@ -132,15 +139,26 @@ def covariate_log_likelihood(spec: Any, design: Design, priors: Mapping[str, Any
     if not direct:
         return spec.log_likelihood(ind, *cols, ops=PYTENSOR)
     if ll_mult is None:
-        raise ValueError(f"the {[lv.process for lv in direct]} covariates need the model's "
-                         "likelihood with multipliers (ll_mult)")
-    mult = {lv.process: cov.covariate_multiplier(X[lv.process], gammas[lv.process], lv.sign,
-                                                 ops=PYTENSOR) for lv in direct}
+        raise ValueError(
+            f"the {[lv.process for lv in direct]} covariates need the model's "
+            "likelihood with multipliers (ll_mult)"
+        )
+    mult = {
+        lv.process: cov.covariate_multiplier(
+            X[lv.process], gammas[lv.process], lv.sign, ops=PYTENSOR
+        )
+        for lv in direct
+    }
     return ll_mult(ind, mult, *cols, ops=PYTENSOR)
 
 
-def free_point(model: pm.Model, design: Design, params: Mapping[str, float],
-               mean: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+def free_point(
+    model: pm.Model,
+    design: Design,
+    params: Mapping[str, float],
+    mean: np.ndarray,
+    scale: np.ndarray,
+) -> dict[str, float]:
     """Values of the free variables (on their transformed scale) for parameters at ``x = 0``.
 
     ``params`` holds the base parameters (``x = 0``) and the coefficients per
@@ -156,7 +174,8 @@ def free_point(model: pm.Model, design: Design, params: Mapping[str, float],
     for name, value in params.items():
         if name in signs:
             natural[at_mean_name(name)] = float(value) * float(
-                np.exp(signs[name] * _shift(design, coefs, mean, name)))
+                np.exp(signs[name] * _shift(design, coefs, mean, name))
+            )
         elif name not in natural:
             natural[name] = float(value)
     out = {}
@@ -164,6 +183,7 @@ def free_point(model: pm.Model, design: Design, params: Mapping[str, float],
         value_var = model.rvs_to_values[rv]
         x = natural[rv.name]
         transform = model.rvs_to_transforms.get(rv)
-        out[value_var.name] = float(transform.forward(np.float64(x)).eval()) \
-            if transform is not None else x
+        out[value_var.name] = (
+            float(transform.forward(np.float64(x)).eval()) if transform is not None else x
+        )
     return out

@@ -54,14 +54,15 @@ class TotalLogLikelihood(Op):
 
     def make_node(self, *inputs: Any) -> Apply:
         theta = [pt.as_tensor_variable(v).astype("float64") for v in inputs[: self.n_params]]
-        data = [pt.as_tensor_variable(v).astype("float64") for v in inputs[self.n_params:]]
+        data = [pt.as_tensor_variable(v).astype("float64") for v in inputs[self.n_params :]]
         if any(t.ndim != 0 for t in theta) or any(d.ndim != 1 for d in data):
             raise ValueError("TotalLogLikelihood takes scalar parameters and 1-D data columns")
         return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
 
-    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
-                ) -> None:
-        theta, data = inputs[: self.n_params], inputs[self.n_params:]
+    def perform(
+        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
+        theta, data = inputs[: self.n_params], inputs[self.n_params :]
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
             with np.errstate(all="ignore"):
                 ll, grad = self.func(self.params(*(float(t) for t in theta)), *data)
@@ -78,17 +79,22 @@ class TotalLogLikelihood(Op):
     def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
         grad = self(*inputs)[1]
         g = output_grads[0]  # the gradient output is not differentiated
-        return ([g * grad[i] for i in range(self.n_params)]
-                + [DisconnectedType()() for _ in inputs[self.n_params:]])
+        return [g * grad[i] for i in range(self.n_params)] + [
+            DisconnectedType()() for _ in inputs[self.n_params :]
+        ]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         n_data = len(node.inputs) - self.n_params
         return [[True, False]] * self.n_params + [[False, False]] * n_data
 
 
-def total_log_likelihood(func: Callable[..., tuple[float, np.ndarray]], params: type,
-                         theta: Sequence[Any], columns: Sequence[np.ndarray],
-                         weights: np.ndarray) -> Any:
+def total_log_likelihood(
+    func: Callable[..., tuple[float, np.ndarray]],
+    params: type,
+    theta: Sequence[Any],
+    columns: Sequence[np.ndarray],
+    weights: np.ndarray,
+) -> Any:
     """Symbolic weighted total log-likelihood of ``columns`` at the parameters ``theta``.
 
     Examples

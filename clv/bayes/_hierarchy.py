@@ -39,8 +39,9 @@ def check_pooling(segment: str | None, pooling: str) -> None:
         raise ValueError(f"segment must be the name of a column, got {segment!r}")
 
 
-def segment_codes(frame: pd.DataFrame, segment: str, labels: np.ndarray | None = None,
-                  *, what: str) -> tuple[np.ndarray, np.ndarray]:
+def segment_codes(
+    frame: pd.DataFrame, segment: str, labels: np.ndarray | None = None, *, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer code of each row's segment and the segment labels (sorted, or the given ones).
 
     Raises
@@ -50,12 +51,29 @@ def segment_codes(frame: pd.DataFrame, segment: str, labels: np.ndarray | None =
         model was not fitted on.
     """
     if segment not in frame.columns:
-        raise DataError([Problem(segment, "is the segment column but missing",
-                                 "add it, or build the model without segment=")], what=what)
+        raise DataError(
+            [
+                Problem(
+                    segment,
+                    "is the segment column but missing",
+                    "add it, or build the model without segment=",
+                )
+            ],
+            what=what,
+        )
     values = frame[segment]
     if values.isna().any():
-        raise DataError([Problem(segment, "has missing values", "give every customer a segment",
-                                 list(frame.index[values.isna().to_numpy()][:5]))], what=what)
+        raise DataError(
+            [
+                Problem(
+                    segment,
+                    "has missing values",
+                    "give every customer a segment",
+                    list(frame.index[values.isna().to_numpy()][:5]),
+                )
+            ],
+            what=what,
+        )
     if labels is None:
         labels = np.asarray(pd.unique(values))
         with contextlib.suppress(TypeError):  # mixed types: keep the order of appearance
@@ -64,14 +82,26 @@ def segment_codes(frame: pd.DataFrame, segment: str, labels: np.ndarray | None =
     codes = index.get_indexer(values.to_numpy())
     unknown = codes < 0
     if unknown.any():
-        raise DataError([Problem(segment, "has segments the model was not fitted on",
-                                 f"use one of {list(labels)[:10]}",
-                                 list(frame.index[unknown][:5]))], what=what)
+        raise DataError(
+            [
+                Problem(
+                    segment,
+                    "has segments the model was not fitted on",
+                    f"use one of {list(labels)[:10]}",
+                    list(frame.index[unknown][:5]),
+                )
+            ],
+            what=what,
+        )
     return codes.astype(np.int64), np.asarray(labels)
 
 
-def segment_parameters(name: str, prior: tuple[str, dict[str, Any]], pooling: str,
-                       hyper: Mapping[str, tuple[str, dict[str, Any]]]) -> Any:
+def segment_parameters(
+    name: str,
+    prior: tuple[str, dict[str, Any]],
+    pooling: str,
+    hyper: Mapping[str, tuple[str, dict[str, Any]]],
+) -> Any:
     """The PyMC variable of one parameter with dims ``("segment",)`` (inside a model context)."""
     if pooling == "none":
         dist, kwargs = prior

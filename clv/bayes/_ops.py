@@ -67,8 +67,9 @@ class LogHyp2F1OneBC(Op):
         outputs = [b.type() for _ in range(4)]
         return Apply(self, [b, c, z], outputs)
 
-    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
-                ) -> None:
+    def perform(
+        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
         b, c, z = inputs
         values = log_hyp2f1_1bc(b, c, z, order=1)
         for store, value in zip(output_storage, values, strict=True):

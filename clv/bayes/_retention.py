@@ -40,8 +40,9 @@ _COLUMNS = ("periods_observed", "churned")
 
 def _is_survival_table(data: Any) -> bool:
     return isinstance(data, pd.DataFrame) and (
-        "n_alive" in data.columns or ("period" in data.columns
-                                      and "periods_observed" not in data.columns))
+        "n_alive" in data.columns
+        or ("period" in data.columns and "periods_observed" not in data.columns)
+    )
 
 
 class RetentionBayesModel(BayesModel):
@@ -74,13 +75,22 @@ class RetentionBayesModel(BayesModel):
 
     mle_class: type[RetentionModel]  # type: ignore[assignment]
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 churn_covariates: Sequence[str] | None = None,
-                 coefficient_prior: Prior | None = None, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        super().__init__(priors, segment=segment, pooling=pooling,
-                         covariates={"churn": churn_covariates},
-                         coefficient_prior=coefficient_prior)
+    def __init__(
+        self,
+        priors: Mapping[str, Prior] | None = None,
+        *,
+        churn_covariates: Sequence[str] | None = None,
+        coefficient_prior: Prior | None = None,
+        segment: str | None = None,
+        pooling: str = "partial",
+    ) -> None:
+        super().__init__(
+            priors,
+            segment=segment,
+            pooling=pooling,
+            covariates={"churn": churn_covariates},
+            coefficient_prior=coefficient_prior,
+        )
 
     @property
     def pointwise(self) -> bool:  # type: ignore[override]
@@ -94,23 +104,39 @@ class RetentionBayesModel(BayesModel):
     def _customer_rows(self, data: pd.DataFrame) -> pd.DataFrame:
         """Validated per-customer rows (``retention_counts``); a survival table is refused."""
         if _is_survival_table(data):
-            raise DataError([Problem(None, "a survival table (period, n_alive) cannot carry "
-                                     "customer covariates", "pass one row per customer with "
-                                     "periods_observed, churned and the covariate columns "
-                                     f"{self._design.coef_columns}")],
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "a survival table (period, n_alive) cannot carry customer covariates",
+                        "pass one row per customer with "
+                        "periods_observed, churned and the covariate columns "
+                        f"{self._design.coef_columns}",
+                    )
+                ],
+                what=f"the data passed to {type(self).__name__}",
+            )
         return retention_counts(data)
 
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         if self.segment is not None:
-            raise ValueError(f"{type(self).__name__} does not take segment=; fit one model per "
-                             "segment (or cohort) instead.")
+            raise ValueError(
+                f"{type(self).__name__} does not take segment=; fit one model per "
+                "segment (or cohort) instead."
+            )
         what = f"the data passed to {type(self).__name__}"
         counts = self._customer_rows(data) if self._design else retention_counts(data)
         if len(counts) == 0:
-            raise DataError([Problem(None, "no renewal period is observed",
-                                     "pass customers observed for at least one period")],
-                            what=what)
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "no renewal period is observed",
+                        "pass customers observed for at least one period",
+                    )
+                ],
+                what=what,
+            )
         cols = [counts[c].to_numpy(dtype=np.float64) for c in _COLUMNS]
         weights = counts["weight"].to_numpy(dtype=np.float64)
         if not self._design:
@@ -123,8 +149,9 @@ class RetentionBayesModel(BayesModel):
         return float(retention_counts(data)["weight"].sum())
 
     # ------------------------------------------------------------------ per-customer draws
-    def _churn_draws(self, covariates: pd.DataFrame, thin: int
-                     ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    def _churn_draws(
+        self, covariates: pd.DataFrame, thin: int
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         """Parameter draws ``(samples, 1)`` and churn multipliers ``(samples, customers)``.
 
         The multiplier is the link of the maximum-likelihood model
@@ -141,36 +168,57 @@ class RetentionBayesModel(BayesModel):
         X = self._design.split([z[None, :] for z in Z])
         G = self._design.split([g[:, None] for g in self._coef_draws(thin)])
         k = cov.covariate_multiplier(X["churn"], G["churn"], 1.0)
-        return params, np.broadcast_to(np.asarray(k, dtype=np.float64), (theta[0].size, n)), \
-            chains, draws
+        return (
+            params,
+            np.broadcast_to(np.asarray(k, dtype=np.float64), (theta[0].size, n)),
+            chains,
+            draws,
+        )
 
     @staticmethod
-    def _per_customer(values: np.ndarray, chains: np.ndarray, draws: np.ndarray,
-                      index: pd.Index, name: str, summary_only: bool
-                      ) -> xr.DataArray | pd.DataFrame:
+    def _per_customer(
+        values: np.ndarray,
+        chains: np.ndarray,
+        draws: np.ndarray,
+        index: pd.Index,
+        name: str,
+        summary_only: bool,
+    ) -> xr.DataArray | pd.DataFrame:
         n = len(index)
         arr = np.broadcast_to(np.asarray(values, dtype=np.float64), (chains.size * draws.size, n))
-        out = xr.DataArray(arr.reshape(chains.size, draws.size, n),
-                           dims=("chain", "draw", "customer_id"),
-                           coords={"chain": chains, "draw": draws,
-                                   "customer_id": index.to_numpy()}, name=name)
+        out = xr.DataArray(
+            arr.reshape(chains.size, draws.size, n),
+            dims=("chain", "draw", "customer_id"),
+            coords={"chain": chains, "draw": draws, "customer_id": index.to_numpy()},
+            name=name,
+        )
         return summarize_draws(out) if summary_only else out
 
     def _customer_periods(self, t: ArrayLike, n: int, low: float, name: str) -> np.ndarray:
         """``t`` (scalar or one value per customer) as a ``(1, customers)`` row."""
         arr = _check_periods(t, low, name)
         if arr.ndim > 1 or (arr.ndim == 1 and arr.size not in (1, n)):
-            raise ValueError(f"with covariates, {name} must be one number or one value per "
-                             f"customer ({n}); got shape {arr.shape}.")
+            raise ValueError(
+                f"with covariates, {name} must be one number or one value per "
+                f"customer ({n}); got shape {arr.shape}."
+            )
         return np.broadcast_to(arr.reshape(-1), (n,))[None, :]
 
-    def _with_covariates(self, covariates: pd.DataFrame, t: ArrayLike, low: float,
-                         fn: Callable[[Any, np.ndarray, np.ndarray], Any], name: str,
-                         thin: int, summary_only: bool) -> xr.DataArray | pd.DataFrame:
+    def _with_covariates(
+        self,
+        covariates: pd.DataFrame,
+        t: ArrayLike,
+        low: float,
+        fn: Callable[[Any, np.ndarray, np.ndarray], Any],
+        name: str,
+        thin: int,
+        summary_only: bool,
+    ) -> xr.DataArray | pd.DataFrame:
         params, k, chains, draws = self._churn_draws(covariates, thin)
         tt = self._customer_periods(t, len(covariates), low, "t")
-        return self._per_customer(fn(params, k, tt), chains, draws, covariates.index, name,
-                                  summary_only)
+        return self._per_customer(
+            fn(params, k, tt), chains, draws, covariates.index, name, summary_only
+        )
 
     # ------------------------------------------------------------------ log-likelihood
     def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
@@ -187,28 +235,39 @@ class RetentionBayesModel(BayesModel):
             Dims ``("chain", "draw", "customer_id")``.
         """
         if not self._design:
-            raise ValueError(f"{type(self).__name__} is fitted on aggregated retention counts; a "
-                             "per-customer log-likelihood (and LOO) needs churn_covariates and "
-                             "one row per customer.")
+            raise ValueError(
+                f"{type(self).__name__} is fitted on aggregated retention counts; a "
+                "per-customer log-likelihood (and LOO) needs churn_covariates and "
+                "one row per customer."
+            )
         if "weight" in data.columns:
-            raise ValueError("the pointwise log-likelihood needs one row per customer; data has "
-                             "a 'weight' column (rows standing for several customers). Pass the "
-                             "unweighted per-customer frame.")
+            raise ValueError(
+                "the pointwise log-likelihood needs one row per customer; data has "
+                "a 'weight' column (rows standing for several customers). Pass the "
+                "unweighted per-customer frame."
+            )
         rows = self._customer_rows(data)
         params, k, chains, draws = self._churn_draws(data, thin)
         n_obs = rows["periods_observed"].to_numpy(dtype=np.float64)
         lost = rows["churned"].to_numpy(dtype=np.float64)
         out = np.empty(k.shape)
         for lo, hi in chunk_sizes(len(rows), k.shape[0]):
-            out[:, lo:hi] = ph.log_likelihood(params, {"churn": k[:, lo:hi]}, n_obs[None, lo:hi],
-                                              lost[None, lo:hi])
+            out[:, lo:hi] = ph.log_likelihood(
+                params, {"churn": k[:, lo:hi]}, n_obs[None, lo:hi], lost[None, lo:hi]
+            )
         result = self._per_customer(out, chains, draws, rows.index, "log_likelihood", False)
         assert isinstance(result, xr.DataArray)
         return result
 
     # ------------------------------------------------------------------ predictions
-    def _at_draws(self, method: Callable[[RetentionModel], Any], dim: str | None,
-                  coord: np.ndarray | None, name: str, thin: int) -> xr.DataArray:
+    def _at_draws(
+        self,
+        method: Callable[[RetentionModel], Any],
+        dim: str | None,
+        coord: np.ndarray | None,
+        name: str,
+        thin: int,
+    ) -> xr.DataArray:
         """Evaluate ``method(point_model)`` at every draw (a maximum-likelihood model per draw)."""
         _, chains, draws = self._param_draws(thin)
         values = [np.asarray(method(point), dtype=np.float64) for point in self.point_models(thin)]
@@ -219,8 +278,14 @@ class RetentionBayesModel(BayesModel):
             coords[dim] = coord
         return xr.DataArray(arr, dims=dims, coords=coords, name=name)
 
-    def survival(self, t: ArrayLike, *, covariates: pd.DataFrame | None = None, thin: int = 1,
-                 summary_only: bool = False) -> xr.DataArray | pd.DataFrame:
+    def survival(
+        self,
+        t: ArrayLike,
+        *,
+        covariates: pd.DataFrame | None = None,
+        thin: int = 1,
+        summary_only: bool = False,
+    ) -> xr.DataArray | pd.DataFrame:
         """Share of a new cohort still active after ``t`` periods, per draw: (chain, draw, t).
 
         With ``covariates=`` (one row per customer; ``t`` one number or one per
@@ -229,26 +294,46 @@ class RetentionBayesModel(BayesModel):
         """
         if covariates is not None:
             return self._with_covariates(
-                covariates, t, 0.0, lambda p, k, tt: np.exp(ph.log_survival(p, k, tt)),
-                "survival", thin, summary_only)
+                covariates,
+                t,
+                0.0,
+                lambda p, k, tt: np.exp(ph.log_survival(p, k, tt)),
+                "survival",
+                thin,
+                summary_only,
+            )
         grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
         return self._at_draws(lambda m: m.survival(grid), "t", grid, "survival", thin)
 
-    def retention_rate(self, t: ArrayLike, *, covariates: pd.DataFrame | None = None,
-                       thin: int = 1, summary_only: bool = False) -> xr.DataArray | pd.DataFrame:
+    def retention_rate(
+        self,
+        t: ArrayLike,
+        *,
+        covariates: pd.DataFrame | None = None,
+        thin: int = 1,
+        summary_only: bool = False,
+    ) -> xr.DataArray | pd.DataFrame:
         """Renewal rate ``S(t) / S(t-1)`` per draw: (chain, draw, t), or per customer."""
         if covariates is not None:
+
             def rate(p: Any, k: np.ndarray, tt: np.ndarray) -> Any:
                 diff = ph.log_survival(p, k, tt) - ph.log_survival(p, k, tt - 1.0)
                 return np.exp(np.minimum(diff, 0.0))
-            return self._with_covariates(covariates, t, 1.0, rate, "retention_rate", thin,
-                                         summary_only)
+
+            return self._with_covariates(
+                covariates, t, 1.0, rate, "retention_rate", thin, summary_only
+            )
         grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
         return self._at_draws(lambda m: m.retention_rate(grid), "t", grid, "retention_rate", thin)
 
-    def probability_of_churn(self, t: ArrayLike, *, covariates: pd.DataFrame | None = None,
-                             thin: int = 1, summary_only: bool = False
-                             ) -> xr.DataArray | pd.DataFrame:
+    def probability_of_churn(
+        self,
+        t: ArrayLike,
+        *,
+        covariates: pd.DataFrame | None = None,
+        thin: int = 1,
+        summary_only: bool = False,
+    ) -> xr.DataArray | pd.DataFrame:
         """Probability of being lost in period ``t``, per draw: (chain, draw, t) or per customer.
 
         With ``covariates=``: :math:`S_i(t-1) - S_i(t)` of each customer (the
@@ -256,16 +341,27 @@ class RetentionBayesModel(BayesModel):
         """
         if covariates is not None:
             return self._with_covariates(
-                covariates, t, 1.0,
+                covariates,
+                t,
+                1.0,
                 lambda p, k, tt: np.exp(ph.log_likelihood(p, {"churn": k}, tt, 1.0)),
-                "probability_of_churn", thin, summary_only)
+                "probability_of_churn",
+                thin,
+                summary_only,
+            )
         grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        return self._at_draws(lambda m: m.probability_of_churn(grid), "t", grid,
-                              "probability_of_churn", thin)
+        return self._at_draws(
+            lambda m: m.probability_of_churn(grid), "t", grid, "probability_of_churn", thin
+        )
 
-    def expected_lifetime(self, *, discount_rate: float = 0.0,
-                          covariates: pd.DataFrame | None = None, thin: int = 1,
-                          summary_only: bool = False) -> xr.DataArray | pd.DataFrame:
+    def expected_lifetime(
+        self,
+        *,
+        discount_rate: float = 0.0,
+        covariates: pd.DataFrame | None = None,
+        thin: int = 1,
+        summary_only: bool = False,
+    ) -> xr.DataArray | pd.DataFrame:
         """(Discounted) expected lifetime of a new customer per draw: (chain, draw).
 
         With ``covariates=`` (one row per new customer): dims (chain, draw,
@@ -273,16 +369,29 @@ class RetentionBayesModel(BayesModel):
         """
         if covariates is not None:
             return self._customer_method(
-                lambda m: m.expected_lifetime(discount_rate=discount_rate,
-                                              covariates=covariates),
-                covariates, "expected_lifetime", thin, summary_only)
-        return self._at_draws(lambda m: m.expected_lifetime(discount_rate=discount_rate), None,
-                              None, "expected_lifetime", thin)
+                lambda m: m.expected_lifetime(discount_rate=discount_rate, covariates=covariates),
+                covariates,
+                "expected_lifetime",
+                thin,
+                summary_only,
+            )
+        return self._at_draws(
+            lambda m: m.expected_lifetime(discount_rate=discount_rate),
+            None,
+            None,
+            "expected_lifetime",
+            thin,
+        )
 
-    def expected_residual_lifetime(self, periods_observed: ArrayLike, *,
-                                   discount_rate: float = 0.0,
-                                   covariates: pd.DataFrame | None = None, thin: int = 1,
-                                   summary_only: bool = False) -> xr.DataArray | pd.DataFrame:
+    def expected_residual_lifetime(
+        self,
+        periods_observed: ArrayLike,
+        *,
+        discount_rate: float = 0.0,
+        covariates: pd.DataFrame | None = None,
+        thin: int = 1,
+        summary_only: bool = False,
+    ) -> xr.DataArray | pd.DataFrame:
         """DERL of active customers per draw: (chain, draw, customer_id).
 
         ``periods_observed`` as in the maximum-likelihood method; a Series
@@ -298,23 +407,42 @@ class RetentionBayesModel(BayesModel):
         n = np.atleast_1d(np.asarray(periods_observed, dtype=np.float64))
         if covariates is not None:
             return self._customer_method(
-                lambda m: m.expected_residual_lifetime(n, discount_rate=discount_rate,
-                                                       covariates=covariates),
-                covariates, "expected_residual_lifetime", thin, summary_only)
-        ids = (periods_observed.index.to_numpy() if isinstance(periods_observed, pd.Series)
-               else np.arange(n.size))
+                lambda m: m.expected_residual_lifetime(
+                    n, discount_rate=discount_rate, covariates=covariates
+                ),
+                covariates,
+                "expected_residual_lifetime",
+                thin,
+                summary_only,
+            )
+        ids = (
+            periods_observed.index.to_numpy()
+            if isinstance(periods_observed, pd.Series)
+            else np.arange(n.size)
+        )
         return self._at_draws(
-            lambda m: np.broadcast_to(m.expected_residual_lifetime(n, discount_rate=discount_rate),
-                                      n.shape),
-            "customer_id", ids, "expected_residual_lifetime", thin)
+            lambda m: np.broadcast_to(
+                m.expected_residual_lifetime(n, discount_rate=discount_rate), n.shape
+            ),
+            "customer_id",
+            ids,
+            "expected_residual_lifetime",
+            thin,
+        )
 
-    def _customer_method(self, method: Callable[[RetentionModel], Any],
-                         covariates: pd.DataFrame, name: str, thin: int,
-                         summary_only: bool) -> xr.DataArray | pd.DataFrame:
+    def _customer_method(
+        self,
+        method: Callable[[RetentionModel], Any],
+        covariates: pd.DataFrame,
+        name: str,
+        thin: int,
+        summary_only: bool,
+    ) -> xr.DataArray | pd.DataFrame:
         """A per-customer maximum-likelihood method at every draw."""
         if not isinstance(covariates, pd.DataFrame):
             raise TypeError("covariates must be a DataFrame with one row per customer.")
         _, chains, draws = self._param_draws(thin)
-        values = np.stack([np.asarray(method(point), dtype=np.float64)
-                           for point in self.point_models(thin)])
+        values = np.stack(
+            [np.asarray(method(point), dtype=np.float64) for point in self.point_models(thin)]
+        )
         return self._per_customer(values, chains, draws, covariates.index, name, summary_only)

@@ -49,8 +49,9 @@ after 1000 tuning steps, but no better after 300)."""
 DEFAULT_CHAINS = 4
 
 
-def nuts_kwargs(model: pm.Model, kwargs: Mapping[str, Any], *,
-                dense_target_accept: float | None = None) -> dict[str, Any]:
+def nuts_kwargs(
+    model: pm.Model, kwargs: Mapping[str, Any], *, dense_target_accept: float | None = None
+) -> dict[str, Any]:
     """``kwargs`` for :func:`pymc.sample` with the defaults above filled in.
 
     Parameters
@@ -91,8 +92,10 @@ def quiet_sampler_warnings() -> Iterator[None]:
     and counted as a divergence, which the convergence check reports).
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="QuadPotentialFullAdapt is an experimental",
-                                category=UserWarning)
-        warnings.filterwarnings("ignore", category=RuntimeWarning,
-                                module=r"pymc\.step_methods\.hmc\.quadpotential")
+        warnings.filterwarnings(
+            "ignore", message="QuadPotentialFullAdapt is an experimental", category=UserWarning
+        )
+        warnings.filterwarnings(
+            "ignore", category=RuntimeWarning, module=r"pymc\.step_methods\.hmc\.quadpotential"
+        )
         yield

@@ -17,8 +17,7 @@ from numpy.typing import ArrayLike
 from clv.bayes._base import BayesModel, Prior
 from clv.bayes._fused import total_log_likelihood
 
-__all__ = ["CovariateTransactionBayesModel", "FusedTransactionBayesModel",
-           "TransactionBayesModel"]
+__all__ = ["CovariateTransactionBayesModel", "FusedTransactionBayesModel", "TransactionBayesModel"]
 
 _RFM = ("frequency", "recency", "T")
 
@@ -26,8 +25,10 @@ _RFM = ("frequency", "recency", "T")
 def _horizon(t: ArrayLike) -> float:
     value = np.asarray(t, dtype=np.float64)
     if value.ndim != 0 or not np.isfinite(value) or value < 0:
-        raise ValueError(f"the horizon t must be one finite number >= 0 (periods of the data's "
-                         f"time unit), got {t!r}.")
+        raise ValueError(
+            f"the horizon t must be one finite number >= 0 (periods of the data's "
+            f"time unit), got {t!r}."
+        )
     return float(value)
 
 
@@ -43,24 +44,51 @@ class TransactionBayesModel(BayesModel):
     per_draw: ClassVar[frozenset[str]] = frozenset()
     """Pure functions that take scalar parameters only (evaluated draw by draw)."""
 
-    def _predict(self, fn: str, data: pd.DataFrame | None, *extra: Any, **kwargs: Any
-                 ) -> xr.DataArray | pd.DataFrame:
+    def _predict(
+        self, fn: str, data: pd.DataFrame | None, *extra: Any, **kwargs: Any
+    ) -> xr.DataArray | pd.DataFrame:
         func = getattr(self.mle_class.spec, fn)
-        return self._over_draws(func, data, _RFM if data is not None else (), *extra, name=fn,
-                                per_draw=fn in self.per_draw, **kwargs)
+        return self._over_draws(
+            func,
+            data,
+            _RFM if data is not None else (),
+            *extra,
+            name=fn,
+            per_draw=fn in self.per_draw,
+            **kwargs,
+        )
 
-    def probability_alive(self, data: pd.DataFrame, *, thin: int = 1, summary_only: bool = False,
-                          chunk_size: int | None = None) -> xr.DataArray | pd.DataFrame:
+    def probability_alive(
+        self,
+        data: pd.DataFrame,
+        *,
+        thin: int = 1,
+        summary_only: bool = False,
+        chunk_size: int | None = None,
+    ) -> xr.DataArray | pd.DataFrame:
         """Probability that each customer is alive, per draw: dims (chain, draw, customer_id)."""
-        return self._predict("probability_alive", data, thin=thin, summary_only=summary_only,
-                             chunk_size=chunk_size)
+        return self._predict(
+            "probability_alive", data, thin=thin, summary_only=summary_only, chunk_size=chunk_size
+        )
 
-    def expected_purchases(self, t: ArrayLike, data: pd.DataFrame, *, thin: int = 1,
-                           summary_only: bool = False, chunk_size: int | None = None
-                           ) -> xr.DataArray | pd.DataFrame:
+    def expected_purchases(
+        self,
+        t: ArrayLike,
+        data: pd.DataFrame,
+        *,
+        thin: int = 1,
+        summary_only: bool = False,
+        chunk_size: int | None = None,
+    ) -> xr.DataArray | pd.DataFrame:
         """Expected repeat purchases in the next ``t`` periods (scalar ``t``), per draw."""
-        return self._predict("expected_purchases", data, _horizon(t), thin=thin,
-                             summary_only=summary_only, chunk_size=chunk_size)
+        return self._predict(
+            "expected_purchases",
+            data,
+            _horizon(t),
+            thin=thin,
+            summary_only=summary_only,
+            chunk_size=chunk_size,
+        )
 
     def expected_purchases_new_customer(self, t: ArrayLike, *, thin: int = 1) -> xr.DataArray:
         """Expected repeat purchases of a new customer in ``(0, t]``, per draw: (chain, draw)."""
@@ -85,15 +113,23 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
     (a prior under the coefficient's name in ``priors`` is in natural units).
     """
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 purchase_covariates: Sequence[str] | None = None,
-                 dropout_covariates: Sequence[str] | None = None,
-                 coefficient_prior: Prior | None = None, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        super().__init__(priors, segment=segment, pooling=pooling,
-                         covariates={"purchase": purchase_covariates,
-                                     "dropout": dropout_covariates},
-                         coefficient_prior=coefficient_prior)
+    def __init__(
+        self,
+        priors: Mapping[str, Prior] | None = None,
+        *,
+        purchase_covariates: Sequence[str] | None = None,
+        dropout_covariates: Sequence[str] | None = None,
+        coefficient_prior: Prior | None = None,
+        segment: str | None = None,
+        pooling: str = "partial",
+    ) -> None:
+        super().__init__(
+            priors,
+            segment=segment,
+            pooling=pooling,
+            covariates={"purchase": purchase_covariates, "dropout": dropout_covariates},
+            coefficient_prior=coefficient_prior,
+        )
 
 
 class FusedTransactionBayesModel(CovariateTransactionBayesModel):
@@ -124,10 +160,15 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
         with pm.Model() as model:
-            theta = [getattr(pm, self._priors[n][0])(n, **self._priors[n][1])
-                     for n in self.param_names()]
-            pm.Potential("log_likelihood", total_log_likelihood(
-                type(self).fused_total_gradient, spec.params, theta, cols, counts))
+            theta = [
+                getattr(pm, self._priors[n][0])(n, **self._priors[n][1]) for n in self.param_names()
+            ]
+            pm.Potential(
+                "log_likelihood",
+                total_log_likelihood(
+                    type(self).fused_total_gradient, spec.params, theta, cols, counts
+                ),
+            )
         return model
 
     def _sampler(self, sampler: str) -> str:
@@ -138,13 +179,21 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             return "pymc"
         return chosen
 
-    def fit(self, data: pd.DataFrame, method: str = "nuts", *, sampler: str = "pymc",
-            log_likelihood: bool | None = None, **sampler_kwargs: object) -> Self:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        method: str = "nuts",
+        *,
+        sampler: str = "pymc",
+        log_likelihood: bool | None = None,
+        **sampler_kwargs: object,
+    ) -> Self:
         """See :meth:`BayesModel.fit`; nutpie (and other compiled samplers) get the graph."""
         chosen = sampler_kwargs.get("nuts_sampler") or self._sampler(sampler)
         self._graph_only = method == "nuts" and chosen != "pymc"
         try:
-            return super().fit(data, method, sampler=sampler, log_likelihood=log_likelihood,
-                               **sampler_kwargs)
+            return super().fit(
+                data, method, sampler=sampler, log_likelihood=log_likelihood, **sampler_kwargs
+            )
         finally:
             del self._graph_only

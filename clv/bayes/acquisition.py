@@ -57,18 +57,22 @@ _COEF = "acquisition["
 @functools.cache
 def _theta_type(n_coefficients: int) -> type:
     """Flat parameter tuple ``(r, alpha, c, m, beta_0, ...)`` the likelihood ``Op`` takes."""
-    return namedtuple("AcquisitionTheta",  # type: ignore[misc]
-                      ["r", "alpha", "c", "m", *(f"beta_{j}" for j in range(n_coefficients))])
+    return namedtuple(
+        "AcquisitionTheta",  # type: ignore[misc]
+        ["r", "alpha", "c", "m", *(f"beta_{j}" for j in range(n_coefficients))],
+    )
 
 
 @functools.cache
 def _total(pool_size: float | None) -> Callable[..., tuple[float, np.ndarray]]:
     """Summed ll and gradient of :func:`clv.models.acquisition.log_likelihood_gradient`."""
+
     def total(theta: Any, counts: np.ndarray, *columns: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.column_stack(columns) if columns else None
         params = AcquisitionParams(*theta[:4], np.asarray(theta[4:], dtype=np.float64))
         ll, grad = acq.log_likelihood_gradient(params, counts, pool_size=pool_size, covariates=x)
         return float(ll.sum()), grad.sum(axis=1)
+
     return total
 
 
@@ -114,24 +118,36 @@ class AcquisitionModel(BayesModel):
     mle_class = _MLEAcquisitionModel
     pointwise = False
     nutpie_ok = False  # the likelihood Op runs NumPy code
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "r": ("HalfNormal", {"sigma": 10.0}),
-        "alpha": ("LogNormal", {"mu": 3.0, "sigma": 3.0}),
-        "lambda": ("LogNormal", {"mu": -3.0, "sigma": 3.0}),
-        "c": ("HalfNormal", {"sigma": 2.0}),
-        "m": ("LogNormal", {"mu": 10.0, "sigma": 5.0}),
-        "p": ("Beta", {"alpha": 1.0, "beta": 1.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "r": ("HalfNormal", {"sigma": 10.0}),
+            "alpha": ("LogNormal", {"mu": 3.0, "sigma": 3.0}),
+            "lambda": ("LogNormal", {"mu": -3.0, "sigma": 3.0}),
+            "c": ("HalfNormal", {"sigma": 2.0}),
+            "m": ("LogNormal", {"mu": 10.0, "sigma": 5.0}),
+            "p": ("Beta", {"alpha": 1.0, "beta": 1.0}),
+        }
+    )
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 distribution: str = "exponential-gamma", pool_size: float | None = None,
-                 fixed: Mapping[str, float] | None = None, coefficient_prior: Prior | None = None,
-                 segment: str | None = None, pooling: str = "partial") -> None:
+    def __init__(
+        self,
+        priors: Mapping[str, Prior] | None = None,
+        *,
+        distribution: str = "exponential-gamma",
+        pool_size: float | None = None,
+        fixed: Mapping[str, float] | None = None,
+        coefficient_prior: Prior | None = None,
+        segment: str | None = None,
+        pooling: str = "partial",
+    ) -> None:
         if segment is not None:
-            raise ValueError("AcquisitionModel is fitted on counts per period and takes no "
-                             "segment=; fit one model per segment instead.")
-        self._template = _MLEAcquisitionModel(distribution=distribution, pool_size=pool_size,
-                                              fixed=fixed)
+            raise ValueError(
+                "AcquisitionModel is fitted on counts per period and takes no "
+                "segment=; fit one model per segment instead."
+            )
+        self._template = _MLEAcquisitionModel(
+            distribution=distribution, pool_size=pool_size, fixed=fixed
+        )
         base = self._template._names([])
         extra = [k for k in (fixed or {}) if str(k).startswith(_COEF)]
         self._fixed_values = self._template._fixed(base + extra)
@@ -140,13 +156,16 @@ class AcquisitionModel(BayesModel):
         if on_fixed:
             raise ValueError(f"{on_fixed} are fixed (fixed=...), so they take no prior.")
         allowed = tuple(base) + tuple(k for k in given if str(k).startswith(_COEF))
-        merged = {n: copy.deepcopy(self.default_priors[n]) for n in base
-                  if n not in self._fixed_values}
+        merged = {
+            n: copy.deepcopy(self.default_priors[n]) for n in base if n not in self._fixed_values
+        }
         merged.update(given)
         self._priors = _check_priors(merged, allowed, type(self).__name__)
         self._coefficient_prior = _check_priors(
             {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",), type(self).__name__)["coefficient_prior"]
+            ("coefficient_prior",),
+            type(self).__name__,
+        )["coefficient_prior"]
         self._covariate_kwargs: dict[str, Any] = {}
         self._design = Design((), {})
         self._covariate_names: list[str] = []
@@ -170,11 +189,15 @@ class AcquisitionModel(BayesModel):
         ``coefficient_prior=("Flat", {})`` to the constructor.
         """
         fixed = options.get("fixed") or {}
-        names = _MLEAcquisitionModel(distribution=options.get("distribution",
-                                                               "exponential-gamma"),
-                                     pool_size=options.get("pool_size"))._names([])
-        return {n: ("Uniform", {"lower": 0.0, "upper": 1.0}) if n == "p" else ("HalfFlat", {})
-                for n in names if n not in fixed}
+        names = _MLEAcquisitionModel(
+            distribution=options.get("distribution", "exponential-gamma"),
+            pool_size=options.get("pool_size"),
+        )._names([])
+        return {
+            n: ("Uniform", {"lower": 0.0, "upper": 1.0}) if n == "p" else ("HalfFlat", {})
+            for n in names
+            if n not in fixed
+        }
 
     def _names(self) -> list[str]:
         """Every parameter (fixed ones included), in the order of the MLE ``params_``."""
@@ -196,42 +219,69 @@ class AcquisitionModel(BayesModel):
         return list(self._covariate_names)
 
     def _covariates_json(self) -> str:
-        return json.dumps({"distribution": self.distribution, "pool_size": self.pool_size,
-                           "fixed": self.fixed,
-                           "coefficient_prior": list(self._coefficient_prior)}, sort_keys=True)
+        return json.dumps(
+            {
+                "distribution": self.distribution,
+                "pool_size": self.pool_size,
+                "fixed": self.fixed,
+                "coefficient_prior": list(self._coefficient_prior),
+            },
+            sort_keys=True,
+        )
 
     def _canonical(self, values: Any, names: list[str]) -> AcquisitionParams:
         """``AcquisitionParams`` from values in ``names`` order (arrays broadcast)."""
         return self._template._canonical(values, names)
 
     # ------------------------------------------------------------------ data
-    def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
-                  attrs: Mapping[str, Any]) -> None:
+    def _set_data(
+        self, counts: pd.Series, cov: pd.DataFrame | None, attrs: Mapping[str, Any]
+    ) -> None:
         names = [] if cov is None else [str(c) for c in cov.columns]
         coefs = [f"{_COEF}{c}]" for c in names]
         self._template._fixed(self._template._names(names))  # fixed coefficients must exist
         unknown = sorted(n for n in self._priors if n.startswith(_COEF) and n not in coefs)
         if unknown:
-            raise ValueError(f"priors name coefficient(s) {unknown} but the covariates are "
-                             f"{names}.")
+            raise ValueError(
+                f"priors name coefficient(s) {unknown} but the covariates are {names}."
+            )
         if cov is not None:
             x = cov.to_numpy(dtype=np.float64)
             mean, sd = x.mean(axis=0), x.std(axis=0)
-            flat = [c for c, s, m in zip(names, sd, mean, strict=True)
-                    if not s > 1e-12 * max(1.0, abs(m))]
+            flat = [
+                c
+                for c, s, m in zip(names, sd, mean, strict=True)
+                if not s > 1e-12 * max(1.0, abs(m))
+            ]
             if flat:
-                raise DataError([Problem(c, "has the same value in every calibration period, so "
-                                         f"{_COEF}{c}] is not identified (it only rescales the "
-                                         "timing)", "drop it from covariates")
-                                 for c in flat], what="the covariates passed to AcquisitionModel")
-            self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": sd},
-                                                   index=pd.Index(coefs, name="param"))
+                raise DataError(
+                    [
+                        Problem(
+                            c,
+                            "has the same value in every calibration period, so "
+                            f"{_COEF}{c}] is not identified (it only rescales the "
+                            "timing)",
+                            "drop it from covariates",
+                        )
+                        for c in flat
+                    ],
+                    what="the covariates passed to AcquisitionModel",
+                )
+            self.covariate_scaling_ = pd.DataFrame(
+                {"mean": mean, "scale": sd}, index=pd.Index(coefs, name="param")
+            )
         self._covariate_names = names
         vars(self).update(acq.calibration_state(counts, cov, attrs))
 
-    def build_model(self, data: Any = None, *,  # type: ignore[override]
-                    covariates: pd.DataFrame | None = None, time_unit: str | None = None,
-                    start: Any = None, end: Any = None) -> pm.Model:
+    def build_model(
+        self,
+        data: Any = None,
+        *,  # type: ignore[override]
+        covariates: pd.DataFrame | None = None,
+        time_unit: str | None = None,
+        start: Any = None,
+        end: Any = None,
+    ) -> pm.Model:
         """The PyMC model: the priors and the acquisition likelihood as a ``pm.Potential``.
 
         Parameters
@@ -246,8 +296,11 @@ class AcquisitionModel(BayesModel):
             model's starting heuristic (an ``m`` that matches the arrivals).
         """
         if data is not None:
-            self._set_data(*self._template._fit_inputs(data, covariates, time_unit=time_unit,
-                                                       start=start, end=end))
+            self._set_data(
+                *self._template._fit_inputs(
+                    data, covariates, time_unit=time_unit, start=start, end=end
+                )
+            )
         elif not hasattr(self, "counts_"):
             raise ValueError("build_model needs the counts (build_model(counts, covariates=...)).")
         names, fixed, pool = self._names(), self._fixed_values, self._template._pool()
@@ -291,16 +344,25 @@ class AcquisitionModel(BayesModel):
             m = values["p"] * pool if pool else values["m"]
             op = TotalLogLikelihood(_total(pool), _theta_type(len(coef_names)))
             columns = [counts] + ([] if x is None else [x[:, j] for j in range(x.shape[1])])
-            ll = op(r, alpha, c, m, *coefs,
-                    *(pt.constant(np.ascontiguousarray(v)) for v in columns))[0]
+            ll = op(
+                r, alpha, c, m, *coefs, *(pt.constant(np.ascontiguousarray(v)) for v in columns)
+            )[0]
             pm.Potential("log_likelihood", ll)
         return model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: Any, method: str = "nuts", *,  # type: ignore[override]
-            covariates: pd.DataFrame | None = None, time_unit: str | None = None,
-            start: Any = None, end: Any = None, sampler: str = "pymc",
-            **sampler_kwargs: Any) -> Self:
+    def fit(
+        self,
+        data: Any,
+        method: str = "nuts",
+        *,  # type: ignore[override]
+        covariates: pd.DataFrame | None = None,
+        time_unit: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        sampler: str = "pymc",
+        **sampler_kwargs: Any,
+    ) -> Self:
         """Draw from (or approximate) the posterior of the parameters.
 
         Parameters
@@ -335,8 +397,9 @@ class AcquisitionModel(BayesModel):
             After NUTS, for r_hat > 1.01, a bulk ESS below 100 per chain or
             divergent transitions.
         """
-        model = self.build_model(data, covariates=covariates, time_unit=time_unit, start=start,
-                                 end=end)
+        model = self.build_model(
+            data, covariates=covariates, time_unit=time_unit, start=start, end=end
+        )
         kwargs = dict(sampler_kwargs)
         if method == "nuts" and "initvals" not in kwargs and "init" not in kwargs:
             # thousands of arrivals make the posterior very concentrated (sd ~1% on the log
@@ -355,19 +418,32 @@ class AcquisitionModel(BayesModel):
 
     def pointwise_log_likelihood(self, data: Any, *, thin: int = 1) -> xr.DataArray:
         """Not available: the data are counts per period, not one row per customer."""
-        raise ValueError("AcquisitionModel is fitted on counts per period; a per-customer "
-                         "log-likelihood (and LOO) is not available for it.")
+        raise ValueError(
+            "AcquisitionModel is fitted on counts per period; a per-customer "
+            "log-likelihood (and LOO) is not available for it."
+        )
 
     def individual_params(self, data: Any, params: Any = None) -> pd.DataFrame:
         """Not available: the acquisition model has no per-customer parameters."""
-        raise ValueError("AcquisitionModel has no per-customer parameters; use sample_params() "
-                         "for the parameter draws.")
+        raise ValueError(
+            "AcquisitionModel has no per-customer parameters; use sample_params() "
+            "for the parameter draws."
+        )
 
     @classmethod
-    def from_idata(cls, idata: az.InferenceData, data: Any = None, *,  # type: ignore[override]
-                   covariates: pd.DataFrame | None = None, time_unit: str | None = None,
-                   start: Any = None, end: Any = None, priors: Mapping[str, Prior] | None = None,
-                   method: str = "external", **options: Any) -> Self:
+    def from_idata(
+        cls,
+        idata: az.InferenceData,
+        data: Any = None,
+        *,  # type: ignore[override]
+        covariates: pd.DataFrame | None = None,
+        time_unit: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        priors: Mapping[str, Prior] | None = None,
+        method: str = "external",
+        **options: Any,
+    ) -> Self:
         """A fitted model from an existing posterior and the counts it was drawn for.
 
         ``idata.posterior`` needs every parameter that is not fixed (names as
@@ -378,8 +454,11 @@ class AcquisitionModel(BayesModel):
         if data is None:
             raise ValueError("from_idata needs the counts the posterior was drawn for (data=).")
         model = cls(priors=priors, **options)
-        model._set_data(*model._template._fit_inputs(data, covariates, time_unit=time_unit,
-                                                     start=start, end=end))
+        model._set_data(
+            *model._template._fit_inputs(
+                data, covariates, time_unit=time_unit, start=start, end=end
+            )
+        )
         missing = [n for n in model._all_names() if n not in idata.posterior]
         if missing:
             raise ValueError(f"the posterior has no draws of {missing}")
@@ -396,9 +475,16 @@ class AcquisitionModel(BayesModel):
         self._check_fitted()
         post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
         size = post.sizes["chain"] * post.sizes["draw"]
-        columns = {n: (np.full(size, self._fixed_values[n]) if n in self._fixed_values else
-                       np.asarray(post[n].transpose("chain", "draw").values,
-                                  dtype=np.float64).reshape(-1)) for n in self._names()}
+        columns = {
+            n: (
+                np.full(size, self._fixed_values[n])
+                if n in self._fixed_values
+                else np.asarray(
+                    post[n].transpose("chain", "draw").values, dtype=np.float64
+                ).reshape(-1)
+            )
+            for n in self._names()
+        }
         return pd.DataFrame(columns).rename_axis(columns="param")
 
     def _draw_params(self, thin: int) -> tuple[AcquisitionParams, np.ndarray, np.ndarray]:
@@ -414,8 +500,9 @@ class AcquisitionModel(BayesModel):
         point.params_ = self.params_ if params is None else params
         names = point.params_.index  # one draw: no parameter uncertainty left
         point.covariance_ = pd.DataFrame(0.0, index=names, columns=names)
-        point._set_data(self.counts_, self.covariates_,
-                        {"time_unit": self.time_unit_, "start": self.start_})
+        point._set_data(
+            self.counts_, self.covariates_, {"time_unit": self.time_unit_, "start": self.start_}
+        )
         return point
 
     def point_models(self, thin: int = 1, *, segment: Any = None) -> list[_MLEAcquisitionModel]:
@@ -427,8 +514,7 @@ class AcquisitionModel(BayesModel):
         table = self._draw_table(thin)
         return [self._point(row.rename("coef")) for _, row in table.iterrows()]
 
-    def _covariates_for(self, n_periods: int, covariates: pd.DataFrame | None
-                        ) -> np.ndarray | None:
+    def _covariates_for(self, n_periods: int, covariates: pd.DataFrame | None) -> np.ndarray | None:
         """Covariates of periods 1..``n_periods``: calibration rows, then ``covariates``."""
         self._check_fitted()
         if not self._covariate_names:
@@ -436,15 +522,29 @@ class AcquisitionModel(BayesModel):
         return self._point()._covariates_for(n_periods, covariates)
 
     # ------------------------------------------------------------------ predictions
-    def _over_periods(self, values: np.ndarray, chains: np.ndarray, draws: np.ndarray,
-                      periods: np.ndarray, name: str) -> xr.DataArray:
-        return xr.DataArray(values.reshape(chains.size, draws.size, periods.size),
-                            dims=("chain", "draw", "period"),
-                            coords={"chain": chains, "draw": draws, "period": periods}, name=name)
+    def _over_periods(
+        self,
+        values: np.ndarray,
+        chains: np.ndarray,
+        draws: np.ndarray,
+        periods: np.ndarray,
+        name: str,
+    ) -> xr.DataArray:
+        return xr.DataArray(
+            values.reshape(chains.size, draws.size, periods.size),
+            dims=("chain", "draw", "period"),
+            coords={"chain": chains, "draw": draws, "period": periods},
+            name=name,
+        )
 
-    def expected_arrivals(self, periods: int | ArrayLike, *,
-                          covariates: pd.DataFrame | None = None, cumulative: bool = False,
-                          thin: int = 1) -> xr.DataArray:
+    def expected_arrivals(
+        self,
+        periods: int | ArrayLike,
+        *,
+        covariates: pd.DataFrame | None = None,
+        cumulative: bool = False,
+        thin: int = 1,
+    ) -> xr.DataArray:
         """Expected new customers per period at every draw: dims ``(chain, draw, period)``.
 
         Parameters
@@ -464,13 +564,24 @@ class AcquisitionModel(BayesModel):
         per = acq.expected_arrivals(params, n, self._covariates_for(n, covariates))
         per = np.broadcast_to(per, (chains.size * draws.size, n))
         values = np.cumsum(per, axis=-1) if cumulative else per
-        return self._over_periods(values[:, wanted - 1], chains, draws, wanted,
-                                  "cumulative_arrivals" if cumulative else "expected_arrivals")
+        return self._over_periods(
+            values[:, wanted - 1],
+            chains,
+            draws,
+            wanted,
+            "cumulative_arrivals" if cumulative else "expected_arrivals",
+        )
 
-    def forecast(self, horizon: int, *, covariates: pd.DataFrame | None = None,
-                 noise: bool = True, cumulative: bool = False,
-                 random_state: int | np.random.Generator | None = None,
-                 thin: int = 1) -> xr.DataArray:
+    def forecast(
+        self,
+        horizon: int,
+        *,
+        covariates: pd.DataFrame | None = None,
+        noise: bool = True,
+        cumulative: bool = False,
+        random_state: int | np.random.Generator | None = None,
+        thin: int = 1,
+    ) -> xr.DataArray:
         """New customers in the ``horizon`` periods after calibration, per draw.
 
         Each draw's parameters give one simulated path (Poisson counts, or,
@@ -488,29 +599,47 @@ class AcquisitionModel(BayesModel):
             forecast).  :meth:`summarize` gives mean, sd, 5% and 95%.
         """
         self._check_fitted()
-        if not (isinstance(horizon, int | np.integer) and not isinstance(horizon, bool)
-                and horizon >= 1):
+        if not (
+            isinstance(horizon, int | np.integer) and not isinstance(horizon, bool) and horizon >= 1
+        ):
             raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
         T = self.n_periods_
         n = T + int(horizon)
         params, chains, draws = self._draw_params(thin)
         observed = float(self.counts_.sum())
-        sims = acq.future_arrivals(params, T, n, observed=observed,
-                                   pool_size=self._template._pool(),
-                                   covariates=self._covariates_for(n, covariates), noise=noise,
-                                   rng=np.random.default_rng(random_state))
+        sims = acq.future_arrivals(
+            params,
+            T,
+            n,
+            observed=observed,
+            pool_size=self._template._pool(),
+            covariates=self._covariates_for(n, covariates),
+            noise=noise,
+            rng=np.random.default_rng(random_state),
+        )
         values = observed + np.cumsum(sims, axis=1) if cumulative else np.asarray(sims, float)
-        return self._over_periods(values, chains, draws, np.arange(T + 1, n + 1),
-                                  "cumulative_forecast" if cumulative else "forecast")
+        return self._over_periods(
+            values,
+            chains,
+            draws,
+            np.arange(T + 1, n + 1),
+            "cumulative_forecast" if cumulative else "forecast",
+        )
 
     # ------------------------------------------------------------------ persistence
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
         out = super()._with_attrs(idata, method)
         cov = self.covariates_
-        out.attrs["acquisition_json"] = json.dumps({
-            "counts": self.counts_.tolist(),
-            "covariates": None if cov is None else {str(c): cov[c].tolist() for c in cov.columns},
-            "time_unit": self.time_unit_, "start": self.start_})
+        out.attrs["acquisition_json"] = json.dumps(
+            {
+                "counts": self.counts_.tolist(),
+                "covariates": None
+                if cov is None
+                else {str(c): cov[c].tolist() for c in cov.columns},
+                "time_unit": self.time_unit_,
+                "start": self.start_,
+            }
+        )
         return out
 
     @classmethod
@@ -528,17 +657,27 @@ class AcquisitionModel(BayesModel):
             doc = json.loads(out.idata_.attrs["acquisition_json"])
             counts = np.asarray(doc["counts"], dtype=np.float64)
             index = pd.RangeIndex(1, len(counts) + 1, name="period")
-            cov = None if doc["covariates"] is None else pd.DataFrame(
-                {k: np.asarray(v, dtype=np.float64) for k, v in doc["covariates"].items()},
-                index=index)
-            out._set_data(pd.Series(counts, index=index, name="new_customers"), cov,
-                          {"time_unit": doc.get("time_unit"), "start": doc.get("start")})
+            cov = (
+                None
+                if doc["covariates"] is None
+                else pd.DataFrame(
+                    {k: np.asarray(v, dtype=np.float64) for k, v in doc["covariates"].items()},
+                    index=index,
+                )
+            )
+            out._set_data(
+                pd.Series(counts, index=index, name="new_customers"),
+                cov,
+                {"time_unit": doc.get("time_unit"), "start": doc.get("start")},
+            )
             missing = [n for n in out._all_names() if n not in out.idata_.posterior]
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is a damaged {cls.__name__} posterior file "
-                                 f"({type(exc).__name__}: {exc}).") from None
+            raise ModelFileError(
+                f"'{path}' is a damaged {cls.__name__} posterior file "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
         return out
 
     def __repr__(self) -> str:
@@ -547,5 +686,7 @@ class AcquisitionModel(BayesModel):
             return f"<{name} ({self.distribution}, unfitted)>"
         post = self.idata_.posterior
         means = ", ".join(f"{n}={v:.4g}" for n, v in self.params_.items())
-        return (f"<{name} ({self.distribution}) {self.method_}: {post.sizes['chain']} chain(s) x "
-                f"{post.sizes['draw']} draw(s); posterior means {means}>")
+        return (
+            f"<{name} ({self.distribution}) {self.method_}: {post.sizes['chain']} chain(s) x "
+            f"{post.sizes['draw']} draw(s); posterior means {means}>"
+        )

@@ -28,8 +28,10 @@ class BetaDiscreteWeibullModel(RetentionBayesModel):
     """
 
     mle_class = _MLEBetaDiscreteWeibullModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "alpha": ("HalfNormal", {"sigma": 10.0}),
-        "beta": ("HalfNormal", {"sigma": 10.0}),
-        "c": ("HalfNormal", {"sigma": 2.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "alpha": ("HalfNormal", {"sigma": 10.0}),
+            "beta": ("HalfNormal", {"sigma": 10.0}),
+            "c": ("HalfNormal", {"sigma": 2.0}),
+        }
+    )

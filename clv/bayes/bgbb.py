@@ -29,9 +29,11 @@ class BetaGeoBetaBinomModel(TransactionBayesModel):
 
     mle_class = _MLEBetaGeoBetaBinomModel
     per_draw = frozenset({"probability_of_purchases"})
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "alpha": ("HalfNormal", {"sigma": 10.0}),
-        "beta": ("HalfNormal", {"sigma": 10.0}),
-        "gamma": ("HalfNormal", {"sigma": 10.0}),
-        "delta": ("HalfNormal", {"sigma": 10.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "alpha": ("HalfNormal", {"sigma": 10.0}),
+            "beta": ("HalfNormal", {"sigma": 10.0}),
+            "gamma": ("HalfNormal", {"sigma": 10.0}),
+            "delta": ("HalfNormal", {"sigma": 10.0}),
+        }
+    )

@@ -35,9 +35,11 @@ class BetaGeoModel(FusedTransactionBayesModel):
     fused_total_gradient = staticmethod(log_likelihood_total_gradient)
 
     mle_class = _MLEBetaGeoModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "r": ("HalfNormal", {"sigma": 10.0}),
-        "alpha": ("HalfNormal", {"sigma": 100.0}),
-        "a": ("HalfNormal", {"sigma": 10.0}),
-        "b": ("HalfNormal", {"sigma": 10.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "r": ("HalfNormal", {"sigma": 10.0}),
+            "alpha": ("HalfNormal", {"sigma": 100.0}),
+            "a": ("HalfNormal", {"sigma": 10.0}),
+            "b": ("HalfNormal", {"sigma": 10.0}),
+        }
+    )

@@ -42,20 +42,25 @@ def compare(models: Mapping[str, BayesModel], *, scale: str = "log") -> pd.DataF
         pointwise log-likelihood, or models fitted on different customers.
     """
     if len(models) < 2:
-        raise ValueError("compare needs at least two fitted models, e.g. "
-                         "{'BG/NBD': bg, 'Pareto/NBD': pnbd}.")
+        raise ValueError(
+            "compare needs at least two fitted models, e.g. {'BG/NBD': bg, 'Pareto/NBD': pnbd}."
+        )
     sizes = {}
     for name, model in models.items():
         idata = getattr(model, "idata_", None)
         if idata is None:
             raise ValueError(f"model {name!r} is not fitted.")
         if "log_likelihood" not in idata.groups():
-            raise ValueError(f"model {name!r} has no per-customer log-likelihood in its idata_; "
-                             "call model.add_log_likelihood(data) with the data it was fitted on.")
+            raise ValueError(
+                f"model {name!r} has no per-customer log-likelihood in its idata_; "
+                "call model.add_log_likelihood(data) with the data it was fitted on."
+            )
         sizes[name] = int(idata.log_likelihood.sizes["customer_id"])
     if len(set(sizes.values())) > 1:
-        raise ValueError(f"the models were fitted on different numbers of customers ({sizes}); "
-                         "LOO compares models on the same customers.")
+        raise ValueError(
+            f"the models were fitted on different numbers of customers ({sizes}); "
+            "LOO compares models on the same customers."
+        )
     with warnings.catch_warnings():
         # high Pareto k is reported per model in the ``warning`` column instead
         warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)

@@ -31,19 +31,30 @@ class GammaGammaModel(BayesModel):
     """
 
     mle_class = _MLEGammaGammaModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "p": ("HalfNormal", {"sigma": 10.0}),
-        "q": ("HalfNormal", {"sigma": 10.0}),
-        "v": ("HalfFlat", {}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "p": ("HalfNormal", {"sigma": 10.0}),
+            "q": ("HalfNormal", {"sigma": 10.0}),
+            "v": ("HalfFlat", {}),
+        }
+    )
 
-    def __init__(self, priors: Mapping[str, Prior] | None = None, *,
-                 spend_covariates: Sequence[str] | None = None,
-                 coefficient_prior: Prior | None = None, segment: str | None = None,
-                 pooling: str = "partial") -> None:
-        super().__init__(priors, segment=segment, pooling=pooling,
-                         covariates={"spend": spend_covariates},
-                         coefficient_prior=coefficient_prior)
+    def __init__(
+        self,
+        priors: Mapping[str, Prior] | None = None,
+        *,
+        spend_covariates: Sequence[str] | None = None,
+        coefficient_prior: Prior | None = None,
+        segment: str | None = None,
+        pooling: str = "partial",
+    ) -> None:
+        super().__init__(
+            priors,
+            segment=segment,
+            pooling=pooling,
+            covariates={"spend": spend_covariates},
+            coefficient_prior=coefficient_prior,
+        )
 
     def expected_spend(self, data: pd.DataFrame) -> xr.DataArray:
         """Expected mean transaction value per customer and draw: (chain, draw, customer_id).
@@ -56,5 +67,6 @@ class GammaGammaModel(BayesModel):
 
     def expected_spend_new_customer(self) -> xr.DataArray:
         """Population mean transaction value ``p v / (q - 1)`` per draw: (chain, draw)."""
-        return self._over_draws(gamma_gamma.expected_spend_new_customer, None, (),
-                                name="expected_spend_new_customer")
+        return self._over_draws(
+            gamma_gamma.expected_spend_new_customer, None, (), name="expected_spend_new_customer"
+        )

@@ -27,9 +27,11 @@ class ModifiedBetaGeoModel(TransactionBayesModel):
     """
 
     mle_class = _MLEModifiedBetaGeoModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "r": ("HalfNormal", {"sigma": 10.0}),
-        "alpha": ("HalfNormal", {"sigma": 100.0}),
-        "a": ("HalfNormal", {"sigma": 10.0}),
-        "b": ("HalfNormal", {"sigma": 10.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "r": ("HalfNormal", {"sigma": 10.0}),
+            "alpha": ("HalfNormal", {"sigma": 100.0}),
+            "a": ("HalfNormal", {"sigma": 10.0}),
+            "b": ("HalfNormal", {"sigma": 10.0}),
+        }
+    )

@@ -50,20 +50,37 @@ class ParetoNBDModel(FusedTransactionBayesModel):
     nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
     fused_total_gradient = staticmethod(pareto_nbd.log_likelihood_total_gradient)
     dense_target_accept = 0.95  # the (s, beta) ridge diverges with a dense mass matrix at 0.8
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "r": ("HalfNormal", {"sigma": 10.0}),
-        "alpha": ("HalfNormal", {"sigma": 100.0}),
-        "s": ("HalfNormal", {"sigma": 10.0}),
-        "beta": ("HalfNormal", {"sigma": 100.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "r": ("HalfNormal", {"sigma": 10.0}),
+            "alpha": ("HalfNormal", {"sigma": 100.0}),
+            "s": ("HalfNormal", {"sigma": 10.0}),
+            "beta": ("HalfNormal", {"sigma": 100.0}),
+        }
+    )
 
     def expected_discounted_residual_transactions(
-            self, data: pd.DataFrame, discount_rate: float, *, thin: int = 1,
-            summary_only: bool = False, chunk_size: int | None = None
+        self,
+        data: pd.DataFrame,
+        discount_rate: float,
+        *,
+        thin: int = 1,
+        summary_only: bool = False,
+        chunk_size: int | None = None,
     ) -> xr.DataArray | pd.DataFrame:
         """Discounted expected residual transactions per customer and draw (see the function)."""
+
         def func(params: pareto_nbd.PNBDParams, *cols: object) -> object:
-            return pareto_nbd.expected_discounted_residual_transactions(params, *cols,
-                                                                        float(discount_rate))
-        return self._over_draws(func, data, _RFM, name="expected_discounted_residual_transactions",
-                                thin=thin, summary_only=summary_only, chunk_size=chunk_size)
+            return pareto_nbd.expected_discounted_residual_transactions(
+                params, *cols, float(discount_rate)
+            )
+
+        return self._over_draws(
+            func,
+            data,
+            _RFM,
+            name="expected_discounted_residual_transactions",
+            thin=thin,
+            summary_only=summary_only,
+            chunk_size=chunk_size,
+        )

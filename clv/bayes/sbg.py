@@ -33,7 +33,9 @@ class ShiftedBetaGeoModel(RetentionBayesModel):
     """
 
     mle_class = _MLEShiftedBetaGeoModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType({
-        "alpha": ("HalfNormal", {"sigma": 10.0}),
-        "beta": ("HalfNormal", {"sigma": 10.0}),
-    })
+    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
+        {
+            "alpha": ("HalfNormal", {"sigma": 10.0}),
+            "beta": ("HalfNormal", {"sigma": 10.0}),
+        }
+    )

@@ -98,8 +98,14 @@ def customer_lifetime_value(
         Dims ``("chain", "draw", "customer_id")``, or the summary indexed by
         ``customer_id``.
     """
-    rate = _prepare(transaction_model, data, time_unit, annual_discount_rate,
-                    discount_rate_per_period, discount_rate)  # warns once, raises early
+    rate = _prepare(
+        transaction_model,
+        data,
+        time_unit,
+        annual_discount_rate,
+        discount_rate_per_period,
+        discount_rate,
+    )  # warns once, raises early
     _validate(horizon, margin, steps_per_period)
     data = _labelled(data, rate)
     tx_codes = _segments(transaction_model, data)
@@ -115,8 +121,13 @@ def customer_lifetime_value(
         keys[:, 1] = sp_codes
     groups, group_of = np.unique(keys, axis=0, return_inverse=True)
     group_of = group_of.ravel()
-    models = [_pair(_points(transaction_model, thin, tx_codes, int(gt)),
-                    _points(spend_model, thin, sp_codes, int(gs))) for gt, gs in groups]
+    models = [
+        _pair(
+            _points(transaction_model, thin, tx_codes, int(gt)),
+            _points(spend_model, thin, sp_codes, int(gs)),
+        )
+        for gt, gs in groups
+    ]
     n, n_samples = len(data), len(models[0][0])
     blocks = chunk_sizes(n, n_samples, chunk_size)
     full = None if summary_only else np.empty((n_samples, n))
@@ -131,17 +142,23 @@ def customer_lifetime_value(
                     continue
                 part = data.iloc[lo + rows]
                 for i in range(n_samples):
-                    block[i, rows] = _compute(tx[i], sp[i], part, horizon, rate,
-                                              margin, steps_per_period)["clv"]
+                    block[i, rows] = _compute(
+                        tx[i], sp[i], part, horizon, rate, margin, steps_per_period
+                    )["clv"]
             if full is not None:
                 full[:, lo:hi] = block
             else:
                 parts.append(_summary_block(block))
     ids = data.index.to_numpy()
     if full is None:
-        return pd.DataFrame(np.concatenate(parts, axis=0) if parts else np.empty((0, 4)),
-                            columns=list(SUMMARY_COLUMNS),
-                            index=pd.Index(ids, name="customer_id"))
-    return xr.DataArray(full.reshape(chains.size, draws.size, n),
-                        dims=("chain", "draw", "customer_id"),
-                        coords={"chain": chains, "draw": draws, "customer_id": ids}, name="clv")
+        return pd.DataFrame(
+            np.concatenate(parts, axis=0) if parts else np.empty((0, 4)),
+            columns=list(SUMMARY_COLUMNS),
+            index=pd.Index(ids, name="customer_id"),
+        )
+    return xr.DataArray(
+        full.reshape(chains.size, draws.size, n),
+        dims=("chain", "draw", "customer_id"),
+        coords={"chain": chains, "draw": draws, "customer_id": ids},
+        name="clv",
+    )

@@ -40,8 +40,9 @@ PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.2
 class AcquisitionInput:
     """A fitted acquisition model, its future covariates and its period length in days."""
 
-    def __init__(self, model: Any, covariates: pd.DataFrame, period_days: float,
-                 source: dict[str, Any]) -> None:
+    def __init__(
+        self, model: Any, covariates: pd.DataFrame, period_days: float, source: dict[str, Any]
+    ) -> None:
         self.model = model
         self.covariates = covariates
         self.period_days = period_days
@@ -58,20 +59,35 @@ def _periods(frame: pd.DataFrame, what: str, first: int | None) -> pd.Index:
     raw = pd.to_numeric(frame["period"], errors="coerce")
     bad = raw.isna() | (raw != raw.round())
     if bad.any():
-        raise DataError([Problem("period", "is not a whole number on these file lines",
-                                 "number the periods 1, 2, 3, ... (or drop the column to use "
-                                 "the row order)",
-                                 rows=_lines(bad))], what=what)
+        raise DataError(
+            [
+                Problem(
+                    "period",
+                    "is not a whole number on these file lines",
+                    "number the periods 1, 2, 3, ... (or drop the column to use the row order)",
+                    rows=_lines(bad),
+                )
+            ],
+            what=what,
+        )
     p = raw.astype(np.int64).to_numpy()
     start = int(p[0]) if first is None else first
     expected = np.arange(start, start + len(p))
     wrong = p != expected
     if wrong.any():
-        raise DataError([Problem("period", f"must run {start}, {start + 1}, ... without gaps "
-                                 "or repeats, one row per period in order",
-                                 "sort the rows by period and add missing periods (0 new "
-                                 "customers when nobody was acquired)", rows=_lines(wrong))],
-                        what=what)
+        raise DataError(
+            [
+                Problem(
+                    "period",
+                    f"must run {start}, {start + 1}, ... without gaps "
+                    "or repeats, one row per period in order",
+                    "sort the rows by period and add missing periods (0 new "
+                    "customers when nobody was acquired)",
+                    rows=_lines(wrong),
+                )
+            ],
+            what=what,
+        )
     return pd.RangeIndex(start, start + len(p), name="period")
 
 
@@ -82,10 +98,16 @@ def _covariate_columns(frame: pd.DataFrame, columns: list[str], what: str) -> pd
         values = pd.to_numeric(frame[c], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.fillna(0.0))
         if bad.any():
-            problems.append(Problem(c, "is not a finite number on these file lines "
-                                    "(period covariates must be numeric)",
-                                    "fill the covariate for every period, or drop the column "
-                                    "if it is not a covariate", rows=_lines(bad)))
+            problems.append(
+                Problem(
+                    c,
+                    "is not a finite number on these file lines "
+                    "(period covariates must be numeric)",
+                    "fill the covariate for every period, or drop the column "
+                    "if it is not a covariate",
+                    rows=_lines(bad),
+                )
+            )
         out[c] = values.astype(np.float64)
     if problems:
         raise DataError(problems, what=what)
@@ -128,24 +150,50 @@ def read_new_customers(path: str | Path) -> tuple[pd.Series, pd.DataFrame | None
     what = f"the --new-customers file '{p}'"
     frame = read_frame(p, "--new-customers")
     if "new_customers" not in frame.columns:
-        raise DataError([Problem("new_customers", f"is missing (columns: {list(frame.columns)})",
-                                 "name the column with the number of new customers per period "
-                                 "new_customers")], what=what)
+        raise DataError(
+            [
+                Problem(
+                    "new_customers",
+                    f"is missing (columns: {list(frame.columns)})",
+                    "name the column with the number of new customers per period new_customers",
+                )
+            ],
+            what=what,
+        )
     if len(frame) == 0:
-        raise DataError([Problem("new_customers", "has no rows",
-                                 "give one row per period of the calibration window")], what=what)
+        raise DataError(
+            [
+                Problem(
+                    "new_customers",
+                    "has no rows",
+                    "give one row per period of the calibration window",
+                )
+            ],
+            what=what,
+        )
     frame = frame.reset_index(drop=True)
     counts = pd.to_numeric(frame["new_customers"], errors="coerce")
-    bad = counts.isna() | ~np.isfinite(counts.fillna(0.0)) | (counts < 0) | \
-        (counts != counts.round())
+    bad = (
+        counts.isna() | ~np.isfinite(counts.fillna(0.0)) | (counts < 0) | (counts != counts.round())
+    )
     if bad.any():
-        raise DataError([Problem("new_customers", "must be a whole number >= 0 in every row; it "
-                                 "is not on these file lines",
-                                 "give the count of customers acquired in each period (0 when "
-                                 "nobody was acquired); do not leave rows empty",
-                                 rows=_lines(bad))], what=what)
-    index = _periods(frame, what, 1) if "period" in frame.columns \
+        raise DataError(
+            [
+                Problem(
+                    "new_customers",
+                    "must be a whole number >= 0 in every row; it is not on these file lines",
+                    "give the count of customers acquired in each period (0 when "
+                    "nobody was acquired); do not leave rows empty",
+                    rows=_lines(bad),
+                )
+            ],
+            what=what,
+        )
+    index = (
+        _periods(frame, what, 1)
+        if "period" in frame.columns
         else pd.RangeIndex(1, len(frame) + 1, name="period")
+    )
     names = [c for c in frame.columns if c not in ("period", "new_customers")]
     cov = _covariate_columns(frame, names, what) if names else None
     series = pd.Series(counts.to_numpy(dtype=np.float64), index=index, name="new_customers")
@@ -162,17 +210,33 @@ def _future(path: str, model: Any, needed: int) -> pd.DataFrame:
     names = model.covariate_names_
     missing = [c for c in ["period", *names] if c not in frame.columns]
     if missing:
-        raise DataError([Problem(c, f"is missing (columns: {list(frame.columns)})",
-                                 "give a period column (numbered after the model's "
-                                 f"{model.n_periods_} calibration periods) and one column per "
-                                 f"covariate: {', '.join(names)}") for c in missing], what=what)
+        raise DataError(
+            [
+                Problem(
+                    c,
+                    f"is missing (columns: {list(frame.columns)})",
+                    "give a period column (numbered after the model's "
+                    f"{model.n_periods_} calibration periods) and one column per "
+                    f"covariate: {', '.join(names)}",
+                )
+                for c in missing
+            ],
+            what=what,
+        )
     first = int(model.n_periods_) + 1
     index = _periods(frame, what, first)
     if len(frame) < needed:
-        raise DataError([Problem("period", f"covers periods {first}..{first + len(frame) - 1}; "
-                                 f"the valuation needs {first}..{first + needed - 1}",
-                                 f"add the covariates of {needed - len(frame)} more periods")],
-                        what=what)
+        raise DataError(
+            [
+                Problem(
+                    "period",
+                    f"covers periods {first}..{first + len(frame) - 1}; "
+                    f"the valuation needs {first}..{first + needed - 1}",
+                    f"add the covariates of {needed - len(frame)} more periods",
+                )
+            ],
+            what=what,
+        )
     cov = _covariate_columns(frame, list(names), what)
     cov.index = index
     return cov
@@ -195,18 +259,24 @@ def load_acquisition(opts: Any, *, horizon: int, valuation_days: float) -> Acqui
     from clv.models import AcquisitionModel
 
     if opts.acquisition and opts.new_customers:
-        raise UsageError("give either --acquisition (a fitted model file) or --new-customers "
-                         "(counts to fit one), not both.")
+        raise UsageError(
+            "give either --acquisition (a fitted model file) or --new-customers "
+            "(counts to fit one), not both."
+        )
     if not (opts.acquisition or opts.new_customers):
-        for flag, value in (("--acquisition-covariates", opts.acquisition_covariates),
-                            ("--acquisition-period", opts.acquisition_period),
-                            ("--acquisition-distribution", opts.acquisition_distribution)):
+        for flag, value in (
+            ("--acquisition-covariates", opts.acquisition_covariates),
+            ("--acquisition-period", opts.acquisition_period),
+            ("--acquisition-distribution", opts.acquisition_distribution),
+        ):
             if value:
                 raise UsageError(f"{flag} needs --acquisition or --new-customers.")
         return None
     if opts.acquisition and opts.acquisition_distribution:
-        raise UsageError("--acquisition-distribution is for --new-customers; the model file of "
-                         "--acquisition was fitted with its own distribution.")
+        raise UsageError(
+            "--acquisition-distribution is for --new-customers; the model file of "
+            "--acquisition was fitted with its own distribution."
+        )
     if opts.acquisition:
         path = Path(opts.acquisition)
         if not path.exists():
@@ -216,23 +286,35 @@ def load_acquisition(opts: Any, *, horizon: int, valuation_days: float) -> Acqui
     else:
         counts, cov = read_new_customers(opts.new_customers)
         if cov is None:
-            raise DataError([Problem(None, "has no covariate column (only period and "
-                                     "new_customers)", "add the period covariates that "
-                                     "investments shift (e.g. promoter_share), one column each")],
-                            what=f"the --new-customers file '{opts.new_customers}'")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "has no covariate column (only period and new_customers)",
+                        "add the period covariates that "
+                        "investments shift (e.g. promoter_share), one column each",
+                    )
+                ],
+                what=f"the --new-customers file '{opts.new_customers}'",
+            )
         distribution = opts.acquisition_distribution or "exponential-gamma"
         unit = opts.acquisition_period or "M"
-        model = AcquisitionModel(distribution=distribution).fit(counts, covariates=cov,
-                                                                time_unit=unit)
+        model = AcquisitionModel(distribution=distribution).fit(
+            counts, covariates=cov, time_unit=unit
+        )
         source = {"new_customers": str(opts.new_customers), "distribution": distribution}
     if not model.covariate_names_:
-        raise UsageError(f"the acquisition model in '{opts.acquisition}' has no period "
-                         "covariates; investments act on new customers through them. Refit it "
-                         "with covariates=... (e.g. the promoter share per period).")
+        raise UsageError(
+            f"the acquisition model in '{opts.acquisition}' has no period "
+            "covariates; investments act on new customers through them. Refit it "
+            "with covariates=... (e.g. the promoter share per period)."
+        )
     unit = opts.acquisition_period or model.time_unit_ or "M"
     if unit not in PERIOD_DAYS:
-        raise UsageError(f"the acquisition model's time unit {unit!r} is not one of "
-                         f"{', '.join(PERIOD_DAYS)}; set --acquisition-period.")
+        raise UsageError(
+            f"the acquisition model's time unit {unit!r} is not one of "
+            f"{', '.join(PERIOD_DAYS)}; set --acquisition-period."
+        )
     days = PERIOD_DAYS[unit]
     needed = max(1, math.ceil(horizon * valuation_days / days - 1e-9))
     if opts.acquisition_covariates:
@@ -241,9 +323,16 @@ def load_acquisition(opts: Any, *, horizon: int, valuation_days: float) -> Acqui
     else:
         known = model.covariates_
         start = int(model.n_periods_) + 1
-        future = pd.DataFrame({c: np.full(needed, float(known[c].mean())) for c in known.columns},
-                              index=pd.RangeIndex(start, start + needed, name="period"))
+        future = pd.DataFrame(
+            {c: np.full(needed, float(known[c].mean())) for c in known.columns},
+            index=pd.RangeIndex(start, start + needed, name="period"),
+        )
         source["covariates"] = "calibration mean"
-    source.update({"period": unit, "period_days": days,
-                   "params": {k: float(v) for k, v in model.params_.items()}})
+    source.update(
+        {
+            "period": unit,
+            "period_days": days,
+            "params": {k: float(v) for k, v in model.params_.items()},
+        }
+    )
     return AcquisitionInput(model, future, days, source)

@@ -102,20 +102,26 @@ def refuse_input_as_output(
             continue
         name = "the input" if flag == "input" else f"the {flag} file"
         if same_file(record, source):
-            raise UsageError(f"the run record of --out '{out}' would be written over {name} "
-                             f"'{source}'. Choose another --out.")
+            raise UsageError(
+                f"the run record of --out '{out}' would be written over {name} "
+                f"'{source}'. Choose another --out."
+            )
         if not same_file(out, source):
             continue
         if table is None:
-            raise UsageError(f"--out '{out}' is {name}: the job would replace what it reads. "
-                             "Write the output to another file.")
+            raise UsageError(
+                f"--out '{out}' is {name}: the job would replace what it reads. "
+                "Write the output to another file."
+            )
         read = {t.lower() for t in (input_table,) if t}
         if input_query is not None and table.lower() in input_query.lower():
             read.add(table.lower())
         if table.lower() in read:
-            raise UsageError(f"--out-table '{table}' of '{out}' is the table {name} reads: the "
-                             "job would replace its own transactions. Choose another "
-                             "--out-table.")
+            raise UsageError(
+                f"--out-table '{table}' of '{out}' is the table {name} reads: the "
+                "job would replace its own transactions. Choose another "
+                "--out-table."
+            )
 
 
 def _key(target: Path) -> str:
@@ -183,8 +189,10 @@ def _recover_locked(out: Path) -> bool:
         return False
     forward = True
     if duckdb_check is not None:
-        forward = _table_fingerprint(duckdb_check["path"], duckdb_check["table"]) \
+        forward = (
+            _table_fingerprint(duckdb_check["path"], duckdb_check["table"])
             == duckdb_check["fingerprint"]
+        )
     for staged, target in renames:
         if not staged.exists():
             continue
@@ -199,8 +207,11 @@ def _recover_locked(out: Path) -> bool:
     _fsync_dir(out.parent)
     journal.unlink()
     _fsync_dir(out.parent)
-    logger.warning("completed the interrupted commit of '%s' (%s)", out,
-                   "new output and run record" if forward else "previous output kept")
+    logger.warning(
+        "completed the interrupted commit of '%s' (%s)",
+        out,
+        "new output and run record" if forward else "previous output kept",
+    )
     return True
 
 
@@ -238,8 +249,7 @@ class OutputCommit:
     'new'
     """
 
-    def __init__(self, out: Path, table: str | None = None, *,
-                 record: Path | None = None) -> None:
+    def __init__(self, out: Path, table: str | None = None, *, record: Path | None = None) -> None:
         self.out = Path(out)
         self.table = table
         self.record = record_path(self.out, table) if record is None else Path(record)
@@ -258,7 +268,8 @@ class OutputCommit:
             raise UsageError(
                 f"{what} is too long: the run record '{self.record.name[:60]}...' would have "
                 f"{len(self.record.name)} characters, more than the {NAME_MAX} a file name "
-                f"may have. Choose a shorter {what}.")
+                f"may have. Choose a shorter {what}."
+            )
 
     def _staged_name(self) -> Path:
         suffix = "".join(self.out.suffixes[-1:])[:16]
@@ -277,8 +288,9 @@ class OutputCommit:
         from clv.cli.files import InputOutputError
 
         if in_directory:
-            self._dir = Path(tempfile.mkdtemp(prefix=".clv-", suffix=".staged",
-                                              dir=self.out.parent))
+            self._dir = Path(
+                tempfile.mkdtemp(prefix=".clv-", suffix=".staged", dir=self.out.parent)
+            )
             staged = self._dir / f"output{''.join(self.out.suffixes[-1:])[:16]}"
         else:
             staged = self._staged_name()
@@ -318,9 +330,11 @@ class OutputCommit:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
             if isinstance(exc, OSError) and not isinstance(exc, InputOutputError):
-                raise InputOutputError(f"cannot write to '{self.out.parent}': "
-                                       f"{exc.strerror or exc}. The previous outputs are "
-                                       "unchanged.") from None
+                raise InputOutputError(
+                    f"cannot write to '{self.out.parent}': "
+                    f"{exc.strerror or exc}. The previous outputs are "
+                    "unchanged."
+                ) from None
             raise
         self._many = [(Path(p), self.out.parent / Path(p).name) for p in written.values()]
         return {name: self.out.parent / Path(p).name for name, p in written.items()}
@@ -331,8 +345,7 @@ class OutputCommit:
 
         self._frame = frame
         if not self.out.exists():  # a new database: build it aside, install it by a rename
-            self.stage(lambda p: write_duckdb_table(frame, p, str(self.table)),
-                       in_directory=True)
+            self.stage(lambda p: write_duckdb_table(frame, p, str(self.table)), in_directory=True)
             self._frame = None
 
     def staged_sha256(self) -> str | None:
@@ -371,14 +384,18 @@ class OutputCommit:
             renames.append((staged_record, self.record))
             with _locked(self.out.parent):
                 _recover_locked(self.out)
-                entry: dict[str, Any] = {"renames": [[str(a), str(b)] for a, b in renames],
-                                         "directory": None if self._dir is None
-                                         else str(self._dir)}
+                entry: dict[str, Any] = {
+                    "renames": [[str(a), str(b)] for a, b in renames],
+                    "directory": None if self._dir is None else str(self._dir),
+                }
                 if self._frame is not None:
                     from clv.cli.files import frame_fingerprint
 
-                    entry["duckdb"] = {"path": str(self.out), "table": self.table,
-                                       "fingerprint": frame_fingerprint(self._frame)}
+                    entry["duckdb"] = {
+                        "path": str(self.out),
+                        "table": self.table,
+                        "fingerprint": frame_fingerprint(self._frame),
+                    }
                 write_json(entry, journal)
                 _fsync_dir(self.out.parent)
                 try:
@@ -402,8 +419,10 @@ class OutputCommit:
                 staged_record.unlink()
             if isinstance(exc, InputOutputError):
                 raise
-            raise InputOutputError(f"cannot write '{self.out}': {exc.strerror or exc}; the "
-                                   "previous output and run record are unchanged.") from None
+            raise InputOutputError(
+                f"cannot write '{self.out}': {exc.strerror or exc}; the "
+                "previous output and run record are unchanged."
+            ) from None
         except BaseException:
             self.discard()
             with contextlib.suppress(OSError):

@@ -98,151 +98,410 @@ class Option:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 OPTIONS: tuple[Option, ...] = (
-    Option("input", ("input",), "path", _DATA,
-           "transactions: a .csv / .parquet file or a DuckDB database (.duckdb, .db)"),
-    Option("input_format", ("--input-format",), "str", _DATA,
-           "format of INPUT when its extension does not say (default: from the extension)",
-           choices=("csv", "parquet", "duckdb")),
+    Option(
+        "input",
+        ("input",),
+        "path",
+        _DATA,
+        "transactions: a .csv / .parquet file or a DuckDB database (.duckdb, .db)",
+    ),
+    Option(
+        "input_format",
+        ("--input-format",),
+        "str",
+        _DATA,
+        "format of INPUT when its extension does not say (default: from the extension)",
+        choices=("csv", "parquet", "duckdb"),
+    ),
     Option("table", ("--table",), "str", _DATA, "DuckDB input: table (or view) to read"),
-    Option("query", ("--query",), "str", _DATA,
-           "DuckDB input: SQL query returning the transactions"),
-    Option("customer_col", ("--customer-col",), "str", _DATA,
-           "column with the customer id (default: customer_id, or the model's for score)"),
-    Option("date_col", ("--date-col",), "str", _DATA,
-           "column with the transaction date (default: date, or the model's for score)"),
-    Option("value_col", ("--value-col",), "str", _DATA,
-           "column with the transaction value; needed for spend and CLV (default: none, or "
-           "the model's for score)"),
-    Option("time_unit", ("--time-unit",), "str", _DATA,
-           "period of recency, T and the horizon: D, W, M, Q or Y, or a multiple of one such as "
-           "7D (7-day weeks from each customer's first day) or 30D (default: W; score uses the "
-           "model's)"),
-    Option("as_of", ("--as-of", "--observation-end"), "date", _DATA,
-           "observation end (YYYY-MM-DD); transactions after it are ignored (default: the last "
-           "transaction date). Set it for reproducible reruns"),
-    Option("calibration_end", ("--calibration-end",), "date", frozenset({"evaluate"}),
-           "evaluate: last day of the calibration period (YYYY-MM-DD)"),
-    Option("model", ("--model",), "str", frozenset({"fit", "score", "evaluate"}),
-           "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
-           "score: path of a model file written by `clv fit` (.json bundle, or .nc posterior "
-           "model file of `clv fit --bayes`)"),
-    Option("penalizer", ("--penalizer",), "float", _FITTING,
-           "L2 penalty for the fits (default 0: plain maximum likelihood)", default=0.0),
-    Option("cx_events", ("--cx-events",), "path", _ROI | {"fit", "score"},
-           "CX events .csv/.parquet (customer_id, timestamp, signal, value); fit: fit with CX "
-           "covariates (needs --as-of); score: required for a model fitted with them"),
-    Option("customers", ("--customers",), "path", _ROI | {"fit", "score"},
-           "customer attributes .csv/.parquet, one row per customer (optional; fit/score: "
-           "only with --cx-events)"),
-    Option("investments", ("--investments",), "path", _ROI,
-           "roi/report: investments file (.toml, .yaml, .json or .csv; see docs/roi.md)"),
-    Option("acquisition", ("--acquisition",), "path", _ROI,
-           "roi/report: fitted acquisition model (.json of clv.models.AcquisitionModel) with "
-           "period covariates, for investments that shift them (the acquisition lever)"),
-    Option("new_customers", ("--new-customers",), "path", _ROI,
-           "roi/report: new customers per period .csv/.parquet (new_customers, optional "
-           "period, one numeric column per period covariate); an acquisition model is fitted "
-           "on it (instead of --acquisition)"),
-    Option("acquisition_distribution", ("--acquisition-distribution",), "str", _ROI,
-           "roi/report --new-customers: timing distribution of the acquisition model (default "
-           "exponential-gamma)", choices=ACQUISITION_DISTRIBUTIONS),
-    Option("acquisition_period", ("--acquisition-period",), "str", _ROI,
-           "roi/report: length of one acquisition period, D, W, M, Q or Y (default: the model's "
-           "time unit, else M); arrivals are mapped onto the monthly valuation periods",
-           choices=TIME_UNITS),
-    Option("acquisition_covariates", ("--acquisition-covariates",), "path", _ROI,
-           "roi/report: covariates of the future acquisition periods without any investment, "
-           ".csv/.parquet with period and one column per covariate (default: their "
-           "calibration means)"),
-    Option("holdout_end", ("--holdout-end",), "date", _ROI,
-           "roi/report: end of a holdout period after --as-of to check the CX models "
-           "(YYYY-MM-DD; optional)"),
-    Option("draws", ("--draws",), "int", _ROI | {"fit"},
-           "roi/report: parameter draws behind every interval; fit --bayes: draws per chain "
-           "(nuts) or samples (advi) (default 200)", default=200),
-    Option("budget", ("--budget",), "float", _ROI,
-           "roi/report: budget for the portfolio, present value of costs (without it no "
-           "portfolio is chosen and the report says that no budget was given)"),
-    Option("cost_per_contact", ("--cost-per-contact",), "str", _ROI,
-           "roi/report: cost of one service contact, e.g. 4.5, or per channel "
-           "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
-           "cost to serve and investments can pay through fewer repeat contacts"),
-    Option("contact_covariates", ("--contact-covariates",), "str", _ROI,
-           "roi/report --cost-per-contact: features that drive repeat contacts, comma "
-           "separated (default: fcr_rate, wait_minutes and ces_last when present), e.g. "
-           "fcr_rate,self_service_share"),
-    Option("currency", ("--currency",), "str", _ROI,
-           "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
-           "'currency units')"),
-    Option("contact_channel_col", ("--contact-channel-col",), "str", _ROI,
-           "roi/report: customer attribute with each customer's service channel, for a "
-           "--cost-per-contact by channel"),
-    Option("controls", ("--controls",), "str", _ROI,
-           "roi/report: customer attributes adjusted for (never shifted): 'auto' (every "
-           "usable attribute of --customers), 'none', or a comma-separated list "
-           "(default auto)", default="auto"),
-    Option("causal_share", ("--causal-share",), "str", _ROI,
-           "roi/report: prior on the causal share of observational effects: 'a,b' for "
-           "Beta(a, b), a fixed share in [0, 1], or 'causal' to value associations as fully "
-           "causal (default 1,1: uniform)", default="1,1"),
-    Option("seed", ("--seed",), "int", _ROI | {"fit"},
-           "roi/report, fit --bayes: random seed (default 0)", default=0),
-    Option("bayes", ("--bayes",), "str", frozenset({"fit"}),
-           "fit: fit the Bayesian models with nuts, map or advi and write a netCDF posterior "
-           "model file (--out model.nc) instead of a JSON bundle", choices=("nuts", "map", "advi")),
-    Option("tune", ("--tune",), "int", frozenset({"fit"}),
-           "fit --bayes nuts: tuning steps per chain (default 500)", default=500),
-    Option("chains", ("--chains",), "int", frozenset({"fit"}),
-           "fit --bayes nuts: chains, run one after the other (default 2)", default=2),
-    Option("thin", ("--thin",), "int", frozenset({"score"}),
-           "score with a posterior model (.nc): keep every N-th draw of each chain (default 1)",
-           default=1),
-    Option("max_draws", ("--max-draws",), "int", frozenset({"score"}),
-           "score with a posterior model (.nc): at most N draws, evenly spaced, after --thin "
-           "(default 100; 0 for all)", default=100),
-    Option("horizon", ("--horizon",), "float", frozenset({"score", "demo", "roi", "report"}),
-           "score: horizon of expected purchases and CLV, in periods of the time unit "
-           "(demo default 52); roi/report: months valued (default 24)"),
-    Option("annual_discount_rate", ("--annual-discount-rate",), "float", _MONEY,
-           "discount rate PER YEAR (default 0.10 = 10%% a year), converted exactly to the "
-           "period discounted over, (1 + r) ** (period / year) - 1 (score: the model's time "
-           "unit; roi/report: months; demo: weeks); the per-period rate is printed and recorded"),
-    Option("discount_rate_per_period", ("--discount-rate-per-period",), "float", _MONEY,
-           "discount rate per period, used as is (score: per period of the model's time unit; "
-           "roi/report: per month); instead of --annual-discount-rate"),
-    Option("discount_rate", ("--discount-rate",), "float", _MONEY,
-           "DEPRECATED, removed in the next release: a rate per period, like "
-           "--discount-rate-per-period"),
-    Option("margin", ("--margin",), "float", _MONEY,
-           "profit margin applied to spend, in (0, 1] (default 1.0: CLV in revenue; give the "
-           "gross margin, e.g. 0.3, for CLV in profit)", default=None),
-    Option("out", ("--out", "-o"), "path", _ALL,
-           "output: model file (fit), scores .csv/.parquet/.duckdb (score; with --engine spark "
-           "also a directory/ for Parquet), per-customer holdout .csv/.parquet/.duckdb "
-           "(evaluate), directory (roi, report, demo)"),
-    Option("out_table", ("--out-table",), "str", frozenset({"score", "evaluate"}),
-           "DuckDB output (--out db.duckdb): table to create or replace, in one transaction "
-           "(default: scores)"),
-    Option("engine", ("--engine",), "str", frozenset({"fit", "score"}),
-           "fit, score: pandas (in-process, default) or spark (Apache Spark reads, checks and "
-           "summarises the transactions; needs clv[spark])",
-           default="pandas", choices=("pandas", "spark")),
-    Option("spark_master", ("--spark-master",), "str", frozenset({"fit", "score"}),
-           "--engine spark: Spark master URL, e.g. local[4] or yarn (default: the "
-           "spark-submit session, else local[*])"),
-    Option("json", ("--json",), "bool", frozenset({"validate", "evaluate"}),
-           "print the result as JSON on stdout instead of a table", default=False),
-    Option("quiet", ("--quiet", "-q"), "bool", _ALL,
-           "print nothing but errors; no progress lines", default=False),
-    Option("progress", ("--progress",), "bool", _ALL,
-           "progress lines and bars on stderr even when it is not a terminal (by default they "
-           "show only on a terminal, so scheduled jobs stay quiet)", default=False),
-    Option("debug", ("--debug",), "bool", _ALL,
-           "debug logging and a full traceback on errors", default=False),
-    Option("log_level", ("--log-level",), "str", _ALL,
-           "logging level on stderr (default WARNING)", choices=LOG_LEVELS),
-    Option("verbose", ("-v", "--verbose"), "int", _ALL,
-           "more logging: -v for INFO, -vv for DEBUG", default=0),
+    Option(
+        "query", ("--query",), "str", _DATA, "DuckDB input: SQL query returning the transactions"
+    ),
+    Option(
+        "customer_col",
+        ("--customer-col",),
+        "str",
+        _DATA,
+        "column with the customer id (default: customer_id, or the model's for score)",
+    ),
+    Option(
+        "date_col",
+        ("--date-col",),
+        "str",
+        _DATA,
+        "column with the transaction date (default: date, or the model's for score)",
+    ),
+    Option(
+        "value_col",
+        ("--value-col",),
+        "str",
+        _DATA,
+        "column with the transaction value; needed for spend and CLV (default: none, or "
+        "the model's for score)",
+    ),
+    Option(
+        "time_unit",
+        ("--time-unit",),
+        "str",
+        _DATA,
+        "period of recency, T and the horizon: D, W, M, Q or Y, or a multiple of one such as "
+        "7D (7-day weeks from each customer's first day) or 30D (default: W; score uses the "
+        "model's)",
+    ),
+    Option(
+        "as_of",
+        ("--as-of", "--observation-end"),
+        "date",
+        _DATA,
+        "observation end (YYYY-MM-DD); transactions after it are ignored (default: the last "
+        "transaction date). Set it for reproducible reruns",
+    ),
+    Option(
+        "calibration_end",
+        ("--calibration-end",),
+        "date",
+        frozenset({"evaluate"}),
+        "evaluate: last day of the calibration period (YYYY-MM-DD)",
+    ),
+    Option(
+        "model",
+        ("--model",),
+        "str",
+        frozenset({"fit", "score", "evaluate"}),
+        "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
+        "score: path of a model file written by `clv fit` (.json bundle, or .nc posterior "
+        "model file of `clv fit --bayes`)",
+    ),
+    Option(
+        "penalizer",
+        ("--penalizer",),
+        "float",
+        _FITTING,
+        "L2 penalty for the fits (default 0: plain maximum likelihood)",
+        default=0.0,
+    ),
+    Option(
+        "cx_events",
+        ("--cx-events",),
+        "path",
+        _ROI | {"fit", "score"},
+        "CX events .csv/.parquet (customer_id, timestamp, signal, value); fit: fit with CX "
+        "covariates (needs --as-of); score: required for a model fitted with them",
+    ),
+    Option(
+        "customers",
+        ("--customers",),
+        "path",
+        _ROI | {"fit", "score"},
+        "customer attributes .csv/.parquet, one row per customer (optional; fit/score: "
+        "only with --cx-events)",
+    ),
+    Option(
+        "investments",
+        ("--investments",),
+        "path",
+        _ROI,
+        "roi/report: investments file (.toml, .yaml, .json or .csv; see docs/roi.md)",
+    ),
+    Option(
+        "acquisition",
+        ("--acquisition",),
+        "path",
+        _ROI,
+        "roi/report: fitted acquisition model (.json of clv.models.AcquisitionModel) with "
+        "period covariates, for investments that shift them (the acquisition lever)",
+    ),
+    Option(
+        "new_customers",
+        ("--new-customers",),
+        "path",
+        _ROI,
+        "roi/report: new customers per period .csv/.parquet (new_customers, optional "
+        "period, one numeric column per period covariate); an acquisition model is fitted "
+        "on it (instead of --acquisition)",
+    ),
+    Option(
+        "acquisition_distribution",
+        ("--acquisition-distribution",),
+        "str",
+        _ROI,
+        "roi/report --new-customers: timing distribution of the acquisition model (default "
+        "exponential-gamma)",
+        choices=ACQUISITION_DISTRIBUTIONS,
+    ),
+    Option(
+        "acquisition_period",
+        ("--acquisition-period",),
+        "str",
+        _ROI,
+        "roi/report: length of one acquisition period, D, W, M, Q or Y (default: the model's "
+        "time unit, else M); arrivals are mapped onto the monthly valuation periods",
+        choices=TIME_UNITS,
+    ),
+    Option(
+        "acquisition_covariates",
+        ("--acquisition-covariates",),
+        "path",
+        _ROI,
+        "roi/report: covariates of the future acquisition periods without any investment, "
+        ".csv/.parquet with period and one column per covariate (default: their "
+        "calibration means)",
+    ),
+    Option(
+        "holdout_end",
+        ("--holdout-end",),
+        "date",
+        _ROI,
+        "roi/report: end of a holdout period after --as-of to check the CX models "
+        "(YYYY-MM-DD; optional)",
+    ),
+    Option(
+        "draws",
+        ("--draws",),
+        "int",
+        _ROI | {"fit"},
+        "roi/report: parameter draws behind every interval; fit --bayes: draws per chain "
+        "(nuts) or samples (advi) (default 200)",
+        default=200,
+    ),
+    Option(
+        "budget",
+        ("--budget",),
+        "float",
+        _ROI,
+        "roi/report: budget for the portfolio, present value of costs (without it no "
+        "portfolio is chosen and the report says that no budget was given)",
+    ),
+    Option(
+        "cost_per_contact",
+        ("--cost-per-contact",),
+        "str",
+        _ROI,
+        "roi/report: cost of one service contact, e.g. 4.5, or per channel "
+        "phone=6,web=1.5,default=3 (with --contact-channel-col); values become net of the "
+        "cost to serve and investments can pay through fewer repeat contacts",
+    ),
+    Option(
+        "contact_covariates",
+        ("--contact-covariates",),
+        "str",
+        _ROI,
+        "roi/report --cost-per-contact: features that drive repeat contacts, comma "
+        "separated (default: fcr_rate, wait_minutes and ces_last when present), e.g. "
+        "fcr_rate,self_service_share",
+    ),
+    Option(
+        "currency",
+        ("--currency",),
+        "str",
+        _ROI,
+        "roi/report: currency of the money in the report, e.g. EUR or USD (default: "
+        "'currency units')",
+    ),
+    Option(
+        "contact_channel_col",
+        ("--contact-channel-col",),
+        "str",
+        _ROI,
+        "roi/report: customer attribute with each customer's service channel, for a "
+        "--cost-per-contact by channel",
+    ),
+    Option(
+        "controls",
+        ("--controls",),
+        "str",
+        _ROI,
+        "roi/report: customer attributes adjusted for (never shifted): 'auto' (every "
+        "usable attribute of --customers), 'none', or a comma-separated list "
+        "(default auto)",
+        default="auto",
+    ),
+    Option(
+        "causal_share",
+        ("--causal-share",),
+        "str",
+        _ROI,
+        "roi/report: prior on the causal share of observational effects: 'a,b' for "
+        "Beta(a, b), a fixed share in [0, 1], or 'causal' to value associations as fully "
+        "causal (default 1,1: uniform)",
+        default="1,1",
+    ),
+    Option(
+        "seed",
+        ("--seed",),
+        "int",
+        _ROI | {"fit"},
+        "roi/report, fit --bayes: random seed (default 0)",
+        default=0,
+    ),
+    Option(
+        "bayes",
+        ("--bayes",),
+        "str",
+        frozenset({"fit"}),
+        "fit: fit the Bayesian models with nuts, map or advi and write a netCDF posterior "
+        "model file (--out model.nc) instead of a JSON bundle",
+        choices=("nuts", "map", "advi"),
+    ),
+    Option(
+        "tune",
+        ("--tune",),
+        "int",
+        frozenset({"fit"}),
+        "fit --bayes nuts: tuning steps per chain (default 500)",
+        default=500,
+    ),
+    Option(
+        "chains",
+        ("--chains",),
+        "int",
+        frozenset({"fit"}),
+        "fit --bayes nuts: chains, run one after the other (default 2)",
+        default=2,
+    ),
+    Option(
+        "thin",
+        ("--thin",),
+        "int",
+        frozenset({"score"}),
+        "score with a posterior model (.nc): keep every N-th draw of each chain (default 1)",
+        default=1,
+    ),
+    Option(
+        "max_draws",
+        ("--max-draws",),
+        "int",
+        frozenset({"score"}),
+        "score with a posterior model (.nc): at most N draws, evenly spaced, after --thin "
+        "(default 100; 0 for all)",
+        default=100,
+    ),
+    Option(
+        "horizon",
+        ("--horizon",),
+        "float",
+        frozenset({"score", "demo", "roi", "report"}),
+        "score: horizon of expected purchases and CLV, in periods of the time unit "
+        "(demo default 52); roi/report: months valued (default 24)",
+    ),
+    Option(
+        "annual_discount_rate",
+        ("--annual-discount-rate",),
+        "float",
+        _MONEY,
+        "discount rate PER YEAR (default 0.10 = 10%% a year), converted exactly to the "
+        "period discounted over, (1 + r) ** (period / year) - 1 (score: the model's time "
+        "unit; roi/report: months; demo: weeks); the per-period rate is printed and recorded",
+    ),
+    Option(
+        "discount_rate_per_period",
+        ("--discount-rate-per-period",),
+        "float",
+        _MONEY,
+        "discount rate per period, used as is (score: per period of the model's time unit; "
+        "roi/report: per month); instead of --annual-discount-rate",
+    ),
+    Option(
+        "discount_rate",
+        ("--discount-rate",),
+        "float",
+        _MONEY,
+        "DEPRECATED, removed in the next release: a rate per period, like "
+        "--discount-rate-per-period",
+    ),
+    Option(
+        "margin",
+        ("--margin",),
+        "float",
+        _MONEY,
+        "profit margin applied to spend, in (0, 1] (default 1.0: CLV in revenue; give the "
+        "gross margin, e.g. 0.3, for CLV in profit)",
+        default=None,
+    ),
+    Option(
+        "out",
+        ("--out", "-o"),
+        "path",
+        _ALL,
+        "output: model file (fit), scores .csv/.parquet/.duckdb (score; with --engine spark "
+        "also a directory/ for Parquet), per-customer holdout .csv/.parquet/.duckdb "
+        "(evaluate), directory (roi, report, demo)",
+    ),
+    Option(
+        "out_table",
+        ("--out-table",),
+        "str",
+        frozenset({"score", "evaluate"}),
+        "DuckDB output (--out db.duckdb): table to create or replace, in one transaction "
+        "(default: scores)",
+    ),
+    Option(
+        "engine",
+        ("--engine",),
+        "str",
+        frozenset({"fit", "score"}),
+        "fit, score: pandas (in-process, default) or spark (Apache Spark reads, checks and "
+        "summarises the transactions; needs clv[spark])",
+        default="pandas",
+        choices=("pandas", "spark"),
+    ),
+    Option(
+        "spark_master",
+        ("--spark-master",),
+        "str",
+        frozenset({"fit", "score"}),
+        "--engine spark: Spark master URL, e.g. local[4] or yarn (default: the "
+        "spark-submit session, else local[*])",
+    ),
+    Option(
+        "json",
+        ("--json",),
+        "bool",
+        frozenset({"validate", "evaluate"}),
+        "print the result as JSON on stdout instead of a table",
+        default=False,
+    ),
+    Option(
+        "quiet",
+        ("--quiet", "-q"),
+        "bool",
+        _ALL,
+        "print nothing but errors; no progress lines",
+        default=False,
+    ),
+    Option(
+        "progress",
+        ("--progress",),
+        "bool",
+        _ALL,
+        "progress lines and bars on stderr even when it is not a terminal (by default they "
+        "show only on a terminal, so scheduled jobs stay quiet)",
+        default=False,
+    ),
+    Option(
+        "debug",
+        ("--debug",),
+        "bool",
+        _ALL,
+        "debug logging and a full traceback on errors",
+        default=False,
+    ),
+    Option(
+        "log_level",
+        ("--log-level",),
+        "str",
+        _ALL,
+        "logging level on stderr (default WARNING)",
+        choices=LOG_LEVELS,
+    ),
+    Option(
+        "verbose",
+        ("-v", "--verbose"),
+        "int",
+        _ALL,
+        "more logging: -v for INFO, -vv for DEBUG",
+        default=0,
+    ),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
@@ -286,7 +545,8 @@ def option_value(option: Option, value: Any, *, source: str) -> Any:
             canon = value.upper() if upper else value
             if canon not in option.choices:
                 raise UsageError(
-                    f"{where} must be one of {', '.join(option.choices)}; got {value!r}.")
+                    f"{where} must be one of {', '.join(option.choices)}; got {value!r}."
+                )
             return canon
         return value
     if kind == "float":
@@ -326,8 +586,10 @@ def _time_unit(value: str, where: str) -> str:
     except ValueError:
         unit = None
     if unit is None or unit.base not in TIME_UNITS:
-        raise UsageError(f"{where} must be one of {', '.join(TIME_UNITS)} or a multiple of one "
-                         f"such as 7D or 30D; got {value!r}.")
+        raise UsageError(
+            f"{where} must be one of {', '.join(TIME_UNITS)} or a multiple of one "
+            f"such as 7D or 30D; got {value!r}."
+        )
     return unit.name
 
 
@@ -379,8 +641,9 @@ def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
     except FileNotFoundError:
-        raise FileNotFoundError(f"config file '{path}' does not exist. Check the --config path.") \
-            from None
+        raise FileNotFoundError(
+            f"config file '{path}' does not exist. Check the --config path."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file '{path}' is not valid TOML: {exc}.") from None
     except UnicodeDecodeError:
@@ -390,8 +653,10 @@ def load_config(path: str | os.PathLike[str], command: str) -> dict[str, Any]:
     sections = {k: v for k, v in document.items() if isinstance(v, dict)}
     for name in sections:
         if name not in COMMANDS:
-            raise UsageError(f"config file '{path}' has a table [{name}]; tables are named after "
-                             f"the commands: {', '.join(COMMANDS)}.")
+            raise UsageError(
+                f"config file '{path}' has a table [{name}]; tables are named after "
+                f"the commands: {', '.join(COMMANDS)}."
+            )
     top = {k: v for k, v in document.items() if not isinstance(v, dict)}
     for scope, table in [("top level", top), *((f"[{n}]", t) for n, t in sections.items())]:
         checked = _check_table(table, path, scope)
@@ -413,18 +678,23 @@ def _check_table(table: Mapping[str, Any], path: Path, scope: str) -> dict[str, 
         key = raw_key.replace("-", "_")
         key = _ALIASES.get(key, key)
         if key in spelled:
-            raise UsageError(f"config file '{path}' ({scope}): '{spelled[key]}' and '{raw_key}' "
-                             "set the same option; keep one of them.")
+            raise UsageError(
+                f"config file '{path}' ({scope}): '{spelled[key]}' and '{raw_key}' "
+                "set the same option; keep one of them."
+            )
         spelled[key] = raw_key
         option = _BY_KEY.get(key)
         if option is None or key == "verbose":
             known = ", ".join(o.key for o in OPTIONS if o.key != "verbose")
-            raise UsageError(f"config file '{path}' ({scope}): unknown key '{raw_key}'. "
-                             f"Known keys: {known}.")
+            raise UsageError(
+                f"config file '{path}' ({scope}): unknown key '{raw_key}'. Known keys: {known}."
+            )
         if key == "model" and isinstance(value, list):
             if not value or not all(isinstance(v, str) and v for v in value):
-                raise UsageError(f"config file '{path}' ({scope}): 'model' must be a string or a "
-                                 "list of model names.")
+                raise UsageError(
+                    f"config file '{path}' ({scope}): 'model' must be a string or a "
+                    "list of model names."
+                )
             value = ",".join(value)
         checked[key] = option_value(option, value, source=f"'{path}' ({scope})")
     return checked

@@ -46,6 +46,8 @@ __all__ = [
 
 #: ``--model`` names that take CX covariates.
 CX_MODELS = ("bgnbd", "pnbd")
+
+
 def cutoff_of(as_of: _dt.date) -> pd.Timestamp:
     """The feature cutoff of an ``--as-of`` day: the start of the next day.
 
@@ -61,15 +63,17 @@ def cutoff_of(as_of: _dt.date) -> pd.Timestamp:
 class CxInputs:
     """CX events and customer attributes read for one run, ids typed like the transactions."""
 
-    def __init__(self, events: pd.DataFrame, customers: pd.DataFrame | None,
-                 info: dict[str, Any]) -> None:
+    def __init__(
+        self, events: pd.DataFrame, customers: pd.DataFrame | None, info: dict[str, Any]
+    ) -> None:
         self.events = events
         self.customers = customers
         self.info = info
 
 
-def read_cx_inputs(events_path: str, customers_path: str | None, like: pd.Series,
-                   id_col: str = "customer_id") -> CxInputs:
+def read_cx_inputs(
+    events_path: str, customers_path: str | None, like: pd.Series, id_col: str = "customer_id"
+) -> CxInputs:
     """Read ``--cx-events`` (and ``--customers``); give their ids the transactions' id type.
 
     Parameters
@@ -89,11 +93,20 @@ def read_cx_inputs(events_path: str, customers_path: str | None, like: pd.Series
     events = _align_ids(events, id_col, like)
     customers = _align_ids(customers, id_col, like)
     info: dict[str, Any] = {
-        "cx_events": {"path": str(events_path), "fingerprint": frame_fingerprint(events),
-                      "n_rows": len(events)},
-        "customers": (None if customers is None else
-                      {"path": str(customers_path), "fingerprint": frame_fingerprint(customers),
-                       "n_rows": len(customers)}),
+        "cx_events": {
+            "path": str(events_path),
+            "fingerprint": frame_fingerprint(events),
+            "n_rows": len(events),
+        },
+        "customers": (
+            None
+            if customers is None
+            else {
+                "path": str(customers_path),
+                "fingerprint": frame_fingerprint(customers),
+                "n_rows": len(customers),
+            }
+        ),
     }
     return CxInputs(events, customers, info)
 
@@ -110,8 +123,13 @@ def _varying(frame: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def fit_covariate_models(
-    cls: type, data: pd.DataFrame, columns: list[str], *, penalizer: float,
-    with_spend: bool, zero: Any = None,
+    cls: type,
+    data: pd.DataFrame,
+    columns: list[str],
+    *,
+    penalizer: float,
+    with_spend: bool,
+    zero: Any = None,
 ) -> tuple[Any, Any, dict[str, list[str]]]:
     """Fit the covariate transaction model (and Gamma-Gamma) on RFM + feature columns.
 
@@ -128,20 +146,30 @@ def fit_covariate_models(
     from clv.models.gamma_gamma import GammaGammaModel
 
     varying = _varying(data, columns)
-    tm = cls(penalizer=penalizer, purchase_covariates=varying,
-             dropout_covariates=varying).fit(data)
+    tm = cls(penalizer=penalizer, purchase_covariates=varying, dropout_covariates=varying).fit(data)
     sm = None
     spend: list[str] = []
     if with_spend:
         kept = data if zero is None else data.loc[~zero]
         spend = _varying(kept.loc[kept["frequency"] > 0], varying)
         sm = GammaGammaModel(penalizer=penalizer, spend_covariates=spend).fit(kept)
-    return tm, sm, {"purchase_covariates": list(varying), "dropout_covariates": list(varying),
-                    "spend_covariates": spend}
+    return (
+        tm,
+        sm,
+        {
+            "purchase_covariates": list(varying),
+            "dropout_covariates": list(varying),
+            "spend_covariates": spend,
+        },
+    )
 
 
-def features_section(builder: FeatureBuilder, covariates: Mapping[str, list[str]],
-                     cutoff: pd.Timestamp, inputs: CxInputs) -> dict[str, Any]:
+def features_section(
+    builder: FeatureBuilder,
+    covariates: Mapping[str, list[str]],
+    cutoff: pd.Timestamp,
+    inputs: CxInputs,
+) -> dict[str, Any]:
     """The bundle's ``features`` section (JSON-ready)."""
     return {
         "builder": builder.to_dict(),
@@ -154,6 +182,8 @@ def features_section(builder: FeatureBuilder, covariates: Mapping[str, list[str]
 def require_cx_model(model_name: str) -> None:
     """``--cx-events`` works with the covariate models only (usage error otherwise)."""
     if model_name not in CX_MODELS:
-        raise UsageError(f"--cx-events fits CX covariates, which --model {model_name} does not "
-                         f"take; use --model {' or --model '.join(CX_MODELS)}, or drop "
-                         "--cx-events.")
+        raise UsageError(
+            f"--cx-events fits CX covariates, which --model {model_name} does not "
+            f"take; use --model {' or --model '.join(CX_MODELS)}, or drop "
+            "--cx-events."
+        )

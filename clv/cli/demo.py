@@ -51,8 +51,11 @@ logger = logging.getLogger("clv")
 
 CALIBRATION_END = _dt.date(1997, 9, 30)
 OBSERVATION_END = _dt.date(1998, 6, 30)
-_COLUMNS: dict[str, str | None] = {"customer_col": "customer_id", "date_col": "date",
-                                   "value_col": "value"}
+_COLUMNS: dict[str, str | None] = {
+    "customer_col": "customer_id",
+    "date_col": "date",
+    "value_col": "value",
+}
 
 
 def run_demo(run: Run) -> int:
@@ -86,15 +89,20 @@ def run_demo(run: Run) -> int:
     with run.step("read", "loading the bundled CDNOW transactions"):
         transactions = load_cdnow_transactions()
     with run.step("validate", "validating"):
-        validate_transactions(transactions, customer_id_col="customer_id", date_col="date",
-                              value_col="value")
-    info = {"dataset": "CDNOW (Fader & Hardie), 1/10th sample of 1997 cohort",
-            "fingerprint": frame_fingerprint(transactions[["customer_id", "date", "value"]]),
-            "n_rows": len(transactions)}
+        validate_transactions(
+            transactions, customer_id_col="customer_id", date_col="date", value_col="value"
+        )
+    info = {
+        "dataset": "CDNOW (Fader & Hardie), 1/10th sample of 1997 cohort",
+        "fingerprint": frame_fingerprint(transactions[["customer_id", "date", "value"]]),
+        "n_rows": len(transactions),
+    }
     rfm = summarise(run, transactions, _COLUMNS, "W")
-    run.say(f"CDNOW: {len(transactions)} transactions, {len(rfm)} customers "
-            f"({int((rfm['frequency'] > 0).sum())} repeat buyers), weekly periods to "
-            f"{OBSERVATION_END}.")
+    run.say(
+        f"CDNOW: {len(transactions)} transactions, {len(rfm)} customers "
+        f"({int((rfm['frequency'] > 0).sum())} repeat buyers), weekly periods to "
+        f"{OBSERVATION_END}."
+    )
 
     names = ["bgnbd"]
     if importlib.util.find_spec("clv.models.pareto_nbd") is not None:
@@ -102,47 +110,79 @@ def run_demo(run: Run) -> int:
     else:
         logger.info("Pareto/NBD is not available in this clv; comparing BG/NBD only")
     holdout, metrics, calib_models = evaluate_models(
-        run, transactions, _COLUMNS, model_names=names, calibration_end=CALIBRATION_END,
-        observation_end=OBSERVATION_END, time_unit="W", with_spend=True)
+        run,
+        transactions,
+        _COLUMNS,
+        model_names=names,
+        calibration_end=CALIBRATION_END,
+        observation_end=OBSERVATION_END,
+        time_unit="W",
+        with_spend=True,
+    )
     run.say("")
-    run.say(f"Calibration to {CALIBRATION_END}, holdout to {OBSERVATION_END} "
-            f"({len(holdout)} customers, purchases per customer in the holdout):")
+    run.say(
+        f"Calibration to {CALIBRATION_END}, holdout to {OBSERVATION_END} "
+        f"({len(holdout)} customers, purchases per customer in the holdout):"
+    )
     run.say(metrics_table([m for m in metrics if "mae" in m]))
     spend = next((m for m in metrics if m["model"] == "gamma_gamma"), None)
     if spend is not None:
         params = ", ".join(f"{k}={v:.4g}" for k, v in spend["params"].items())
-        run.say(f"Gamma-Gamma spend model on {spend['n_customers']} repeat buyers: "
-                f"log-lik {spend['log_likelihood']:.2f}, {params}")
+        run.say(
+            f"Gamma-Gamma spend model on {spend['n_customers']} repeat buyers: "
+            f"log-lik {spend['log_likelihood']:.2f}, {params}"
+        )
 
     transaction_model, spend_model = fit_models(run, rfm, "bgnbd", with_spend=True)
-    bundle = Bundle(transaction_model, spend_model, "W", dict(_COLUMNS), training={
-        "fingerprint": info["fingerprint"], "observation_end": str(OBSERVATION_END),
-        "n_rows": len(transactions), "n_customers": len(rfm), "input": "clv.data.datasets.cdnow"})
+    bundle = Bundle(
+        transaction_model,
+        spend_model,
+        "W",
+        dict(_COLUMNS),
+        training={
+            "fingerprint": info["fingerprint"],
+            "observation_end": str(OBSERVATION_END),
+            "n_rows": len(transactions),
+            "n_customers": len(rfm),
+            "input": "clv.data.datasets.cdnow",
+        },
+    )
     with run.step("score", f"scoring {len(rfm)} customers"):
-        scores = score_customers(bundle, rfm, horizon=horizon, discount_rate=discount,
-                                  margin=margin)
-    paths = {name: out_dir / name for name in ("scores.csv", "model.json", "holdout.csv",
-                                               "run.json")}
+        scores = score_customers(
+            bundle, rfm, horizon=horizon, discount_rate=discount, margin=margin
+        )
+    paths = {
+        name: out_dir / name for name in ("scores.csv", "model.json", "holdout.csv", "run.json")
+    }
     with run.step("write", f"writing to {out_dir}"):
         write_table(scores, paths["scores.csv"])
         write_bundle(bundle, paths["model.json"])
         write_table(holdout, paths["holdout.csv"])
     plots = _plots(run, out_dir, transaction_model, rfm, calib_models)
     with run.step("equity", "acquisition forecast and customer equity"):
-        equity_summary = _acquisition_and_equity(run, transactions, out_dir, margin=margin,
-                                                 discount_rate=discount)
+        equity_summary = _acquisition_and_equity(
+            run, transactions, out_dir, margin=margin, discount_rate=discount
+        )
     paths["equity.csv"] = out_dir / "equity.csv"
     record = run.record(
         input=info,
-        parameters={"calibration_end": str(CALIBRATION_END),
-                    "observation_end": str(OBSERVATION_END), "time_unit": "W",
-                    "horizon": horizon, **rate.as_record(), "margin": margin},
+        parameters={
+            "calibration_end": str(CALIBRATION_END),
+            "observation_end": str(OBSERVATION_END),
+            "time_unit": "W",
+            "horizon": horizon,
+            **rate.as_record(),
+            "margin": margin,
+        },
         metrics=metrics,
-        model={"path": str(paths["model.json"]), "sha256": file_sha256(paths["model.json"]),
-               "transaction_model": type(transaction_model).__name__,
-               "spend_model": type(spend_model).__name__,
-               "log_likelihood": float(transaction_model.log_likelihood_),
-               "params": {k: float(v) for k, v in transaction_model.params_.items()}},
+        model={
+            "path": str(paths["model.json"]),
+            "sha256": file_sha256(paths["model.json"]),
+            "transaction_model": type(transaction_model).__name__,
+            "spend_model": type(spend_model).__name__,
+            "log_likelihood": float(transaction_model.log_likelihood_),
+            "params": {k: float(v) for k, v in transaction_model.params_.items()},
+        },
         output=output_info(paths["scores.csv"], len(scores)),
         plots=[str(p) for p in plots],
         equity=equity_summary,
@@ -152,8 +192,9 @@ def run_demo(run: Run) -> int:
     record["cx"] = cx_record
     write_json(record, paths["run.json"])
 
-    top = scores.nlargest(5, "clv")[["customer_id", "frequency", "probability_alive",
-                                     "expected_purchases", "clv"]]
+    top = scores.nlargest(5, "clv")[
+        ["customer_id", "frequency", "probability_alive", "expected_purchases", "clv"]
+    ]
     run.say("")
     run.say(f"Top 5 customers by {horizon}-week CLV ({rate.describe()}, margin {margin:g}):")
     run.say(top.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -161,8 +202,10 @@ def run_demo(run: Run) -> int:
     run.say(f"Outputs in {out_dir.resolve()}:")
     for path in [*paths.values(), *plots]:
         run.say(f"  {path}")
-    run.say(f"Score new data with: clv score <transactions.csv> --model {paths['model.json']} "
-            f"--value-col value --horizon {horizon} --out scores.csv")
+    run.say(
+        f"Score new data with: clv score <transactions.csv> --model {paths['model.json']} "
+        f"--value-col value --horizon {horizon} --out scores.csv"
+    )
     run.say("")
     run.say(cx_record["summary"])
     run.say(f"Finance report: {out_dir / 'report.html'}")
@@ -182,19 +225,41 @@ CX_COST_PER_CONTACT = {"phone": 6.0, "store": 4.0, "web": 2.0, "app": 2.0}
 CX_CURRENCY = "EUR"
 
 
-def report_command(out_dir: Path, cx_record: dict[str, Any],
-                   report_out: str = "report_out") -> list[str]:
+def report_command(
+    out_dir: Path, cx_record: dict[str, Any], report_out: str = "report_out"
+) -> list[str]:
     """The ``clv report`` arguments that rerun the demo's CX job on the files in ``cx_world/``."""
     w = out_dir / "cx_world"
-    return ["report", str(w / "transactions.csv"), "--cx-events", str(w / "cx_events.csv"),
-            "--customers", str(w / "customers.csv"), "--investments",
-            str(w / "investments.json"), "--new-customers", str(w / "new_customers.csv"),
-            "--as-of", cx_record["as_of"], "--holdout-end", cx_record["holdout_end"],
-            "--draws", str(cx_record["draws"]), "--seed", str(cx_record["seed"]),
-            "--budget", f"{cx_record['budget']:g}", "--cost-per-contact",
-            ",".join(f"{k}={v:g}" for k, v in cx_record["cost_per_contact"].items()),
-            "--contact-channel-col", "channel", "--currency", cx_record.get("currency", ""),
-            "--out", report_out]
+    return [
+        "report",
+        str(w / "transactions.csv"),
+        "--cx-events",
+        str(w / "cx_events.csv"),
+        "--customers",
+        str(w / "customers.csv"),
+        "--investments",
+        str(w / "investments.json"),
+        "--new-customers",
+        str(w / "new_customers.csv"),
+        "--as-of",
+        cx_record["as_of"],
+        "--holdout-end",
+        cx_record["holdout_end"],
+        "--draws",
+        str(cx_record["draws"]),
+        "--seed",
+        str(cx_record["seed"]),
+        "--budget",
+        f"{cx_record['budget']:g}",
+        "--cost-per-contact",
+        ",".join(f"{k}={v:g}" for k, v in cx_record["cost_per_contact"].items()),
+        "--contact-channel-col",
+        "channel",
+        "--currency",
+        cx_record.get("currency", ""),
+        "--out",
+        report_out,
+    ]
 
 
 def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
@@ -210,15 +275,17 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     from clv.roi.examples import example_investments, monthly_new_customers
     from clv.synth import WorldParams, simulate_cx_world
 
-    world = simulate_cx_world(CX_CUSTOMERS, seed=CX_SEED,
-                              params=WorldParams(experiment_share=CX_EXPERIMENT_SHARE))
+    world = simulate_cx_world(
+        CX_CUSTOMERS, seed=CX_SEED, params=WorldParams(experiment_share=CX_EXPERIMENT_SHARE)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     run.progress("analysing the randomised onboarding test")
     experiment, experiment_line = _onboarding_experiment(world, out_dir)
     investments = example_investments(CX_CUSTOMERS, acquisition=True, experiment=experiment)
     treated = world.experiment.loc[world.experiment["arm"] == "treatment", "customer_id"]
     customers = world.customers.assign(
-        onboarding_call=world.customers["customer_id"].isin(treated).astype(float))
+        onboarding_call=world.customers["customer_id"].isin(treated).astype(float)
+    )
     world_dir = out_dir / "cx_world"
     world_dir.mkdir(parents=True, exist_ok=True)
     write_table(world.transactions, world_dir / "transactions.csv")
@@ -230,46 +297,75 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
         json.dump({"investments": [inv.to_dict() for inv in investments]}, fh, indent=2)
     # the acquisition model as `clv report --new-customers` fits it, from the file written
     acquisition = load_acquisition(
-        SimpleNamespace(acquisition=None, new_customers=str(world_dir / "new_customers.csv"),
-                        acquisition_distribution=None, acquisition_period=None,
-                        acquisition_covariates=None),
-        horizon=CX_HORIZON, valuation_days=DAYS_PER_MONTH)
+        SimpleNamespace(
+            acquisition=None,
+            new_customers=str(world_dir / "new_customers.csv"),
+            acquisition_distribution=None,
+            acquisition_period=None,
+            acquisition_covariates=None,
+        ),
+        horizon=CX_HORIZON,
+        valuation_days=DAYS_PER_MONTH,
+    )
     assert acquisition is not None
-    analysis = run_cx_roi(world.transactions, world.cx_events, customers, investments,
-                          cutoff=world.calibration_end,
-                          observation_end=world.truth.observation_end, horizon=CX_HORIZON,
-                          n_draws=CX_DRAWS, random_state=CX_SEED, margin=margin_note,
-                          acquisition_model=acquisition.model,
-                          acquisition_covariates=acquisition.covariates,
-                          acquisition_period_length=acquisition.period_days,
-                          budget=CX_BUDGET, cost_per_contact=CX_COST_PER_CONTACT,
-                          contact_channel_column="channel", progress=run.progress,
-                          progress_bars=getattr(run, "progress_bars", None))
+    analysis = run_cx_roi(
+        world.transactions,
+        world.cx_events,
+        customers,
+        investments,
+        cutoff=world.calibration_end,
+        observation_end=world.truth.observation_end,
+        horizon=CX_HORIZON,
+        n_draws=CX_DRAWS,
+        random_state=CX_SEED,
+        margin=margin_note,
+        acquisition_model=acquisition.model,
+        acquisition_covariates=acquisition.covariates,
+        acquisition_period_length=acquisition.period_days,
+        budget=CX_BUDGET,
+        cost_per_contact=CX_COST_PER_CONTACT,
+        contact_channel_column="channel",
+        progress=run.progress,
+        progress_bars=getattr(run, "progress_bars", None),
+    )
     last_day = (world.calibration_end - pd.Timedelta(days=1)).date()
     holdout_last = (world.truth.observation_end - pd.Timedelta(seconds=1)).date()
-    write_roi_outputs(analysis, out_dir, html=True,
-                      title="Experience investments in the synthetic CX world: what to fund",
-                      currency=CX_CURRENCY,
-                      data_period=f"simulated purchases and CX events to {last_day}; holdout "
-                                  f"check to {holdout_last}")
+    write_roi_outputs(
+        analysis,
+        out_dir,
+        html=True,
+        title="Experience investments in the synthetic CX world: what to fund",
+        currency=CX_CURRENCY,
+        data_period=f"simulated purchases and CX events to {last_day}; holdout "
+        f"check to {holdout_last}",
+    )
     table = analysis.roi.table()
     notes = analysis.model_notes()
-    summary = "\n".join([
-        experiment_line,
-        f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
-        f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
-        "year):",
-        finance_summary(table),
-        portfolio_line(analysis.portfolio),
-        *notes[1:],
-    ])
-    return {"customers": CX_CUSTOMERS, "seed": CX_SEED, "draws": CX_DRAWS,
-            "budget": CX_BUDGET, "cost_per_contact": dict(CX_COST_PER_CONTACT),
-            "currency": CX_CURRENCY,
-            "as_of": str(last_day),
-            "holdout_end": str(holdout_last), "timings_s": analysis.timings,
-            "covariates": analysis.covariates, "summary": summary,
-            "table": table.reset_index().to_dict(orient="records")}
+    summary = "\n".join(
+        [
+            experiment_line,
+            f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
+            f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
+            "year):",
+            finance_summary(table),
+            portfolio_line(analysis.portfolio),
+            *notes[1:],
+        ]
+    )
+    return {
+        "customers": CX_CUSTOMERS,
+        "seed": CX_SEED,
+        "draws": CX_DRAWS,
+        "budget": CX_BUDGET,
+        "cost_per_contact": dict(CX_COST_PER_CONTACT),
+        "currency": CX_CURRENCY,
+        "as_of": str(last_day),
+        "holdout_end": str(holdout_last),
+        "timings_s": analysis.timings,
+        "covariates": analysis.covariates,
+        "summary": summary,
+        "table": table.reset_index().to_dict(orient="records"),
+    }
 
 
 def _onboarding_experiment(world: Any, out_dir: Path) -> tuple[Any, str]:
@@ -284,28 +380,39 @@ def _onboarding_experiment(world: Any, out_dir: Path) -> tuple[Any, str]:
     from clv.cx.experiments import analyse_experiment
 
     attrs = world.customers.set_index("customer_id")
-    covariates = pd.get_dummies(attrs[["channel", "region"]], drop_first=True,
-                                dtype=float).assign(age=attrs["age"].astype(float))
-    result = analyse_experiment(world.experiment, world.calibration_transactions(),
-                                end=world.calibration_end, column="onboarding_call",
-                                covariates=covariates, expected_share=0.5,
-                                source="onboarding A/B test (randomised at the first "
-                                       "purchase), analysed by clv.cx.experiments")
+    covariates = pd.get_dummies(attrs[["channel", "region"]], drop_first=True, dtype=float).assign(
+        age=attrs["age"].astype(float)
+    )
+    result = analyse_experiment(
+        world.experiment,
+        world.calibration_transactions(),
+        end=world.calibration_end,
+        column="onboarding_call",
+        covariates=covariates,
+        expected_share=0.5,
+        source="onboarding A/B test (randomised at the first "
+        "purchase), analysed by clv.cx.experiments",
+    )
     write_table(result.effects.reset_index(), out_dir / "experiment_effects.csv")
     write_table(result.balance.reset_index(), out_dir / "experiment_balance.csv")
     e = result.effects
-    line = (f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
-            f"balanced: {'yes' if result.balanced else 'NO'}): "
-            + "; ".join(f"{e.loc[lever, 'effect_on']} x{e.loc[lever, 'multiplier']:.2f} "
-                        f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
-                        f"{e.loc[lever, 'multiplier_upper']:.2f}]"
-                        for lever in result.measured_levers)
-            + " (grade A for these levers).")
+    line = (
+        f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
+        f"balanced: {'yes' if result.balanced else 'NO'}): "
+        + "; ".join(
+            f"{e.loc[lever, 'effect_on']} x{e.loc[lever, 'multiplier']:.2f} "
+            f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
+            f"{e.loc[lever, 'multiplier_upper']:.2f}]"
+            for lever in result.measured_levers
+        )
+        + " (grade A for these levers)."
+    )
     return result, line
 
 
-def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
-                            margin: float, discount_rate: float) -> dict[str, Any]:
+def _acquisition_and_equity(
+    run: Run, transactions: Any, out_dir: Path, *, margin: float, discount_rate: float
+) -> dict[str, Any]:
     """Acquisition (the fourth lever) and customer equity on CDNOW's 12-week acquisition window.
 
     Fits the Weibull acquisition model on weekly first purchases of weeks 1-8 and checks its
@@ -336,34 +443,60 @@ def _acquisition_and_equity(run: Run, transactions: Any, out_dir: Path, *,
         # customers first seen on `now` (T = 0) are dropped below
         warnings.simplefilter("ignore", DataWarning)
         # 7-day weeks from each customer's first day, same-day purchases merged
-        rfm = rfm_summary(transactions[transactions["date"] <= now].drop_duplicates(),
-                          customer_id_col="customer_id", date_col="date", value_col="value",
-                          time_unit="7D", observation_end=now)
+        rfm = rfm_summary(
+            transactions[transactions["date"] <= now].drop_duplicates(),
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            time_unit="7D",
+            observation_end=now,
+        )
     rfm = rfm[rfm["T"] > 0]  # Gamma-Gamma fits on the repeat buyers with positive spend
     purchases, spend = BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm)
     horizon, rate = 52, discount_rate
-    existing = customer_lifetime_value(purchases, spend, rfm, horizon=horizon,
-                                       discount_rate_per_period=rate, margin=margin)
+    existing = customer_lifetime_value(
+        purchases, spend, rfm, horizon=horizon, discount_rate_per_period=rate, margin=margin
+    )
     full = AcquisitionModel(distribution="weibull").fit(weekly)
-    value_new = new_customer_value(purchases, spend, horizon=horizon - np.arange(1, horizon + 1),
-                                   discount_rate_per_period=rate, margin=margin)
-    equity = customer_equity(existing, full, horizon=horizon, discount_rate_per_period=rate,
-                             value_per_new_customer=value_new, acquisition_cost=5.0)
+    value_new = new_customer_value(
+        purchases,
+        spend,
+        horizon=horizon - np.arange(1, horizon + 1),
+        discount_rate_per_period=rate,
+        margin=margin,
+    )
+    equity = customer_equity(
+        existing,
+        full,
+        horizon=horizon,
+        discount_rate_per_period=rate,
+        value_per_new_customer=value_new,
+        acquisition_cost=5.0,
+    )
     with atomic_write(out_dir / "equity.csv", newline="") as fh:
         equity.cash_flows.to_csv(fh, float_format="%.10g")
     cumulative_error = float(check.cumulative_error)  # in % of the actual
     mape = float(check.metrics.loc["per_period", "mape"])
     run.say("")
-    run.say(f"Acquisition: {len(first)} customers acquired in weeks 1-{len(weekly)} of 1997. "
-            f"Fitted on weeks 1-8, the forecast for weeks 9-{len(weekly)} is "
-            f"{cumulative_error:+.1f} % off cumulatively (weekly MAPE {mape:.1f} %).")
-    run.say(f"Customer equity as of {now} ({horizon} weeks, {discount_rate:.4%} a week, "
-            f"margin {margin:g}, "
-            f"$5 per acquired customer): existing {equity.existing:,.0f} + future cohorts "
-            f"{equity.future:,.0f} = {equity.total:,.0f}")
-    return {"as_of": now, "existing": equity.existing, "future": equity.future,
-            "total": equity.total, "acquisition_holdout_cumulative_error_pct": cumulative_error,
-            "acquisition_holdout_weekly_mape_pct": mape}
+    run.say(
+        f"Acquisition: {len(first)} customers acquired in weeks 1-{len(weekly)} of 1997. "
+        f"Fitted on weeks 1-8, the forecast for weeks 9-{len(weekly)} is "
+        f"{cumulative_error:+.1f} % off cumulatively (weekly MAPE {mape:.1f} %)."
+    )
+    run.say(
+        f"Customer equity as of {now} ({horizon} weeks, {discount_rate:.4%} a week, "
+        f"margin {margin:g}, "
+        f"$5 per acquired customer): existing {equity.existing:,.0f} + future cohorts "
+        f"{equity.future:,.0f} = {equity.total:,.0f}"
+    )
+    return {
+        "as_of": now,
+        "existing": equity.existing,
+        "future": equity.future,
+        "total": equity.total,
+        "acquisition_holdout_cumulative_error_pct": cumulative_error,
+        "acquisition_holdout_weekly_mape_pct": mape,
+    }
 
 
 def _plots(run: Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any]) -> list[Path]:
@@ -384,9 +517,11 @@ def _plots(run: Run, out_dir: Path, model: Any, rfm: Any, calib: dict[str, Any])
     drawings = {
         "period_transactions.png": lambda ax: plot_period_transactions(model, rfm, ax=ax),
         "calibration_holdout.png": lambda ax: plot_calibration_holdout(
-            calib["bgnbd"], calib["calibration"], ax=ax),
+            calib["bgnbd"], calib["calibration"], ax=ax
+        ),
         "probability_alive_matrix.png": lambda ax: plot_probability_alive_matrix(
-            model, data=rfm, ax=ax),
+            model, data=rfm, ax=ax
+        ),
     }
     written = []
     with run.step("plots", "drawing plots"):

@@ -213,8 +213,13 @@ def run_evaluate(run: Run) -> int:
             input={**info, "n_customers": len(per_customer)},
             parameters={k: v for k, v in result.items() if k != "metrics"},
             metrics=metrics,
-            output=output_info(out, len(per_customer), table=table_name, frame=per_customer,
-                               sha256=commit.staged_sha256()),
+            output=output_info(
+                out,
+                len(per_customer),
+                table=table_name,
+                frame=per_customer,
+                sha256=commit.staged_sha256(),
+            ),
         )
         commit.commit(record)
     if opts.json:

@@ -79,8 +79,10 @@ def input_format(path: str | os.PathLike[str], explicit: str | None = None) -> s
     for fmt, exts in (("csv", _CSV_EXT), ("parquet", _PARQUET_EXT), ("duckdb", _DUCKDB_EXT)):
         if name.endswith(exts):
             return fmt
-    raise UsageError(f"cannot tell the format of input '{path}' from its extension; use a "
-                     ".csv, .parquet or .duckdb file or pass --input-format csv|parquet|duckdb.")
+    raise UsageError(
+        f"cannot tell the format of input '{path}' from its extension; use a "
+        ".csv, .parquet or .duckdb file or pass --input-format csv|parquet|duckdb."
+    )
 
 
 def output_format(path: str | os.PathLike[str], *, directory: bool = False) -> str:
@@ -106,8 +108,10 @@ def output_format(path: str | os.PathLike[str], *, directory: bool = False) -> s
     if name.endswith(_DUCKDB_EXT):
         return "duckdb"
     spark_dir = ", or with / for a Parquet directory written by Spark" if directory else ""
-    raise UsageError(f"--out '{path}' must end with .csv or .parquet (a file) or .duckdb (a "
-                     f"table of a DuckDB database, see --out-table){spark_dir}.")
+    raise UsageError(
+        f"--out '{path}' must end with .csv or .parquet (a file) or .duckdb (a "
+        f"table of a DuckDB database, see --out-table){spark_dir}."
+    )
 
 
 def check_output_path(path: str | os.PathLike[str], *, directory: bool = False) -> Path:
@@ -123,16 +127,22 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False) 
     parent = target.parent
     if directory:
         if target.exists() and not target.is_dir():
-            raise InputOutputError(f"output '{target}' is a file; a Parquet directory output "
-                                   "needs a directory path (ending with /).")
+            raise InputOutputError(
+                f"output '{target}' is a file; a Parquet directory output "
+                "needs a directory path (ending with /)."
+            )
     elif target.is_dir():
         raise InputOutputError(f"output '{target}' is a directory; give a file name.")
     if not parent.is_dir():
-        raise InputOutputError(f"cannot write '{target}': directory '{parent}' does not exist. "
-                               "Create it first (mkdir -p).")
+        raise InputOutputError(
+            f"cannot write '{target}': directory '{parent}' does not exist. "
+            "Create it first (mkdir -p)."
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputOutputError(f"cannot write '{target}': directory '{parent}' is not writable. "
-                               "Fix its permissions or choose another --out.")
+        raise InputOutputError(
+            f"cannot write '{target}': directory '{parent}' is not writable. "
+            "Fix its permissions or choose another --out."
+        )
     return target
 
 
@@ -182,8 +192,10 @@ def read_transactions(
     if (table is not None or query is not None) and fmt != "duckdb":
         raise UsageError("--table and --query only apply to a DuckDB database input.")
     if not path.exists():
-        raise InputOutputError(f"input file '{path}' does not exist. Check the path (relative "
-                               f"paths are from the current directory: {Path.cwd()}).")
+        raise InputOutputError(
+            f"input file '{path}' does not exist. Check the path (relative "
+            f"paths are from the current directory: {Path.cwd()})."
+        )
     if path.is_dir():
         raise InputOutputError(f"input '{path}' is a directory; give a file.")
     if fmt == "csv":
@@ -193,9 +205,16 @@ def read_transactions(
     else:
         frame, source_columns = _read_duckdb(path, columns, table, query)
     if len(frame) == 0:
-        raise DataError([Problem(None, "there are no transaction rows",
-                                 "check the input (and the query or table) is the right one")],
-                        what=f"'{path}'")
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    "there are no transaction rows",
+                    "check the input (and the query or table) is the right one",
+                )
+            ],
+            what=f"'{path}'",
+        )
     return frame, [str(c) for c in source_columns]
 
 
@@ -219,15 +238,20 @@ def _missing_columns(path: Path, wanted: Sequence[str], available: Sequence[str]
     shown = ", ".join(repr(str(c)) for c in list(available)[:20])
     flags = {0: "--customer-col", 1: "--date-col", 2: "--value-col"}
     problems = [
-        Problem(c, "is not in the input",
-                f"pass {flags.get(i, 'the right column')} with one of its columns: {shown}")
-        for i, c in enumerate(wanted) if c not in available
+        Problem(
+            c,
+            "is not in the input",
+            f"pass {flags.get(i, 'the right column')} with one of its columns: {shown}",
+        )
+        for i, c in enumerate(wanted)
+        if c not in available
     ]
     return DataError(problems, what=f"'{path}'")
 
 
-def _read_csv(path: Path, columns: Sequence[str],
-              id_column: str | None) -> tuple[pd.DataFrame, list[str]]:
+def _read_csv(
+    path: Path, columns: Sequence[str], id_column: str | None
+) -> tuple[pd.DataFrame, list[str]]:
     try:
         header = pd.read_csv(path, nrows=0)
         if any(c not in header.columns for c in columns):
@@ -246,16 +270,29 @@ def _read_csv(path: Path, columns: Sequence[str],
             raise pd.errors.ParserError("the header changed while reading")
         return frame[list(columns)], names
     except pd.errors.EmptyDataError:
-        raise DataError([Problem(None, "the file is empty (no header, no rows)",
-                                 "write the transactions with a header row")],
-                        what=f"'{path}'") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError,
-            ValueError) as exc:
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    "the file is empty (no header, no rows)",
+                    "write the transactions with a header row",
+                )
+            ],
+            what=f"'{path}'",
+        ) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError([Problem(None, f"cannot be parsed as CSV ({_one_line(exc)})",
-                                 "write a comma-separated, UTF-8 file with one header row")],
-                        what=f"'{path}'") from None
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    f"cannot be parsed as CSV ({_one_line(exc)})",
+                    "write a comma-separated, UTF-8 file with one header row",
+                )
+            ],
+            what=f"'{path}'",
+        ) from None
     except OSError as exc:
         raise InputOutputError(f"cannot read '{path}': {exc.strerror or exc}.") from None
 
@@ -274,16 +311,24 @@ def _read_parquet(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, lis
         except duckdb.IOException as exc:
             raise InputOutputError(f"cannot read '{path}': {_one_line(exc)}.") from None
         except duckdb.Error as exc:
-            raise DataError([Problem(None, f"is not a readable Parquet file ({_one_line(exc)})",
-                                     "write it again, or pass --input-format")],
-                            what=f"'{path}'") from None
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"is not a readable Parquet file ({_one_line(exc)})",
+                        "write it again, or pass --input-format",
+                    )
+                ],
+                what=f"'{path}'",
+            ) from None
         return _select(rel, path, columns, "write the Parquet file again")
     finally:
         con.close()
 
 
-def _select(rel: Any, path: Path, columns: Sequence[str],
-            fix: str) -> tuple[pd.DataFrame, list[str]]:
+def _select(
+    rel: Any, path: Path, columns: Sequence[str], fix: str
+) -> tuple[pd.DataFrame, list[str]]:
     """``columns`` of a DuckDB relation as a frame, with the relation's column names."""
     import duckdb
 
@@ -293,12 +338,14 @@ def _select(rel: Any, path: Path, columns: Sequence[str],
     try:
         return rel.select(*(duckdb.ColumnExpression(c) for c in columns)).df(), rel.columns
     except duckdb.Error as exc:
-        raise DataError([Problem(None, f"cannot be read ({_one_line(exc)})", fix)],
-                        what=f"'{path}'") from None
+        raise DataError(
+            [Problem(None, f"cannot be read ({_one_line(exc)})", fix)], what=f"'{path}'"
+        ) from None
 
 
-def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
-                 query: str | None) -> tuple[pd.DataFrame, list[str]]:
+def _read_duckdb(
+    path: Path, columns: Sequence[str], table: str | None, query: str | None
+) -> tuple[pd.DataFrame, list[str]]:
     import duckdb
 
     if (table is None) == (query is None):
@@ -312,11 +359,16 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
             try:
                 rel = con.table(table)
             except duckdb.CatalogException:
-                names = sorted(r[0] for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables").fetchall())
+                names = sorted(
+                    r[0]
+                    for r in con.execute(
+                        "SELECT table_name FROM information_schema.tables"
+                    ).fetchall()
+                )
                 raise InputOutputError(
                     f"table '{table}' is not in DuckDB database '{path}'; it has: "
-                    f"{', '.join(names) or '(no tables)'}. Check --table.") from None
+                    f"{', '.join(names) or '(no tables)'}. Check --table."
+                ) from None
         else:
             try:
                 rel = con.sql(query)
@@ -327,9 +379,11 @@ def _read_duckdb(path: Path, columns: Sequence[str], table: str | None,
             missing = [c for c in columns if c not in rel.columns]
             if missing:
                 shown = ", ".join(repr(str(c)) for c in list(rel.columns)[:20])
-                raise UsageError(f"--query returns the columns {shown}, not {missing}: select "
-                                 "them (or alias them: SELECT id AS customer_id, ...), or pass "
-                                 "--customer-col/--date-col/--value-col.")
+                raise UsageError(
+                    f"--query returns the columns {shown}, not {missing}: select "
+                    "them (or alias them: SELECT id AS customer_id, ...), or pass "
+                    "--customer-col/--date-col/--value-col."
+                )
         return _select(rel, path, columns, "check the column types of the table or query")
     finally:
         con.close()
@@ -342,9 +396,14 @@ def _refuse_nested(rel: Any, columns: Sequence[str], path: Path) -> None:
     for name in columns:
         kind = types.get(name, "")
         if kind.endswith("]") or kind.startswith(("STRUCT", "MAP", "UNION", "BLOB")):
-            problems.append(Problem(name, f"has the nested or binary type {kind[:80]}",
-                                    "store one plain value per row (text or integer ids, "
-                                    "dates, numbers): extract it from the nested value first"))
+            problems.append(
+                Problem(
+                    name,
+                    f"has the nested or binary type {kind[:80]}",
+                    "store one plain value per row (text or integer ids, "
+                    "dates, numbers): extract it from the nested value first",
+                )
+            )
     if problems:
         raise DataError(problems, what=f"'{path}'")
 
@@ -375,8 +434,9 @@ def write_table(
     try:
         if fmt == "csv":
             with atomic_write(target, newline="") as fh:
-                spreadsheet_safe(frame).to_csv(fh, index=False, float_format=CSV_FLOAT_FORMAT,
-                                               lineterminator="\n")
+                spreadsheet_safe(frame).to_csv(
+                    fh, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"
+                )
         elif fmt == "duckdb":
             write_duckdb_table(frame, target, table or DEFAULT_TABLE)
         else:
@@ -384,8 +444,10 @@ def write_table(
     except OSError as exc:
         if isinstance(exc, InputOutputError):
             raise
-        raise InputOutputError(f"cannot write '{target}': {exc.strerror or exc}. Check that the "
-                               "directory exists, is writable and has free space.") from None
+        raise InputOutputError(
+            f"cannot write '{target}': {exc.strerror or exc}. Check that the "
+            "directory exists, is writable and has free space."
+        ) from None
 
 
 def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table: str) -> None:
@@ -409,13 +471,15 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
     import duckdb
 
     if not table or not table.replace("_", "a").isalnum() or table[0].isdigit():
-        raise UsageError(f"--out-table must be a plain table name (letters, digits, _), got "
-                         f"{table!r}.")
+        raise UsageError(
+            f"--out-table must be a plain table name (letters, digits, _), got {table!r}."
+        )
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
-        raise InputOutputError(f"cannot open DuckDB database '{path}' for writing: "
-                               f"{_one_line(exc)}.") from None
+        raise InputOutputError(
+            f"cannot open DuckDB database '{path}' for writing: {_one_line(exc)}."
+        ) from None
     try:
         con.execute("SET preserve_insertion_order = true")
         view = f"clv_output_{secrets.token_hex(8)}"
@@ -423,24 +487,29 @@ def write_duckdb_table(frame: pd.DataFrame, path: str | os.PathLike[str], table:
         con.begin()
         try:
             staging = _unused_table_name(con, f"{table}__clv_staging")
-            con.execute(f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM "
-                        f"{_quote_ident(view)}")
+            con.execute(
+                f"CREATE TABLE {_quote_ident(staging)} AS SELECT * FROM {_quote_ident(view)}"
+            )
             _replace_table(con, staging, table)
             con.commit()
         except BaseException:
             con.rollback()
             raise
     except duckdb.Error as exc:
-        raise InputOutputError(f"cannot write table '{table}' of '{path}': "
-                               f"{_one_line(exc)}; the previous table is unchanged.") from None
+        raise InputOutputError(
+            f"cannot write table '{table}' of '{path}': "
+            f"{_one_line(exc)}; the previous table is unchanged."
+        ) from None
     finally:
         con.close()
 
 
 def _unused_table_name(con: Any, prefix: str) -> str:
     """``prefix`` plus a random suffix naming no table or view of the database."""
-    existing = {str(r[0]).lower() for r in con.execute(
-        "SELECT table_name FROM information_schema.tables").fetchall()}
+    existing = {
+        str(r[0]).lower()
+        for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     while True:
         name = f"{prefix}_{secrets.token_hex(6)}"
         if name.lower() not in existing:
@@ -533,5 +602,3 @@ def _hash_values(column: pd.Series) -> np.ndarray:
         hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
         return hashed[codes]
     return pd.util.hash_pandas_object(column, index=False).to_numpy()
-
-

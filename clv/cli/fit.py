@@ -48,12 +48,16 @@ def run_fit(run: Run) -> int:
     if opts.bayes is not None:
         return _run_fit_bayes(run, out, model_name)
     if out.suffix.lower() == ".nc":
-        raise UsageError(f"--out {out} names a netCDF posterior model file; add --bayes "
-                         "nuts|map|advi to fit one, or write the JSON bundle to a .json file.")
+        raise UsageError(
+            f"--out {out} names a netCDF posterior model file; add --bayes "
+            "nuts|map|advi to fit one, or write the JSON bundle to a .json file."
+        )
     if out.suffix.lower() != ".json":
-        raise UsageError(f"--out {out} must end with .json: `clv fit` writes a JSON model "
-                         "bundle (a top-level `out` of a job file meant for another command "
-                         "belongs in its [score] or [evaluate] table).")
+        raise UsageError(
+            f"--out {out} must end with .json: `clv fit` writes a JSON model "
+            "bundle (a top-level `out` of a job file meant for another command "
+            "belongs in its [score] or [evaluate] table)."
+        )
     commit = output_commit(opts, out)
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
@@ -84,18 +88,27 @@ def run_fit(run: Run) -> int:
     with run.step("write", f"writing {out}"):
         commit.stage(lambda path: write_bundle(bundle, path))
 
-    cx_record = {} if features is None else {
-        "cx_events": features["cx_events"], "customers": features["customers"]}
+    cx_record = (
+        {}
+        if features is None
+        else {"cx_events": features["cx_events"], "customers": features["customers"]}
+    )
     record = run.record(
         input={**info, "n_customers": len(rfm), **cx_record},
         model={
             "path": str(out),
             "sha256": commit.staged_sha256(),
-            **({} if features is None else {
-                "cx_cutoff": features["cutoff"],
-                **{k: features[k] for k in ("purchase_covariates", "dropout_covariates",
-                                            "spend_covariates")},
-            }),
+            **(
+                {}
+                if features is None
+                else {
+                    "cx_cutoff": features["cutoff"],
+                    **{
+                        k: features[k]
+                        for k in ("purchase_covariates", "dropout_covariates", "spend_covariates")
+                    },
+                }
+            ),
             "transaction_model": type(transaction_model).__name__,
             "spend_model": (None if spend_model is None else type(spend_model).__name__),
             "time_unit": time_unit,
@@ -145,17 +158,24 @@ def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
 
     require_cx_model(model_name)
     if opts.engine == "spark":
-        raise UsageError("--engine spark does not fit CX covariates (--cx-events); use the "
-                         "default pandas engine.")
+        raise UsageError(
+            "--engine spark does not fit CX covariates (--cx-events); use the "
+            "default pandas engine."
+        )
     if opts.bayes is not None:
-        raise UsageError("--cx-events does not apply to --bayes: CX covariates are fitted by "
-                         "maximum likelihood into a JSON bundle; drop --bayes.")
+        raise UsageError(
+            "--cx-events does not apply to --bayes: CX covariates are fitted by "
+            "maximum likelihood into a JSON bundle; drop --bayes."
+        )
     need_option(opts, "as_of", "with --cx-events: the last day of the CX events and purchases used")
     return True
 
 
 def _fit_cx_models(
-    run: Run, transactions: pd.DataFrame, rfm: pd.DataFrame, columns: dict[str, str | None],
+    run: Run,
+    transactions: pd.DataFrame,
+    rfm: pd.DataFrame,
+    columns: dict[str, str | None],
     model_name: str,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Build CX features as of the day after --as-of, fit the covariate models.
@@ -177,21 +197,29 @@ def _fit_cx_models(
     check_repeat_buyers(rfm)
     cutoff = cutoff_of(opts.as_of)
     with run.step("read_cx", "reading CX events and customers"):
-        inputs = read_cx_inputs(opts.cx_events, opts.customers,
-                                transactions[str(columns["customer_col"])])
+        inputs = read_cx_inputs(
+            opts.cx_events, opts.customers, transactions[str(columns["customer_col"])]
+        )
     with run.step("features", f"building CX features as of {cutoff.date()}"):
         signals = validate_cx_events(inputs.events)["signal"].unique()
         builder = default_feature_builder(signals)
-        features = builder.fit_transform(inputs.events, inputs.customers, cutoff=cutoff,
-                                         customer_ids=rfm.index)
+        features = builder.fit_transform(
+            inputs.events, inputs.customers, cutoff=cutoff, customer_ids=rfm.index
+        )
         data = join_features(rfm, features)
     with_spend = columns["value_col"] is not None
     zero = None  # Gamma-Gamma leaves zero-value repeat buyers out of its fit itself
-    with run.step(f"fit_{model_name}_cx",
-                  f"fitting {model_name} with CX covariates on {len(rfm)} customers"):
+    with run.step(
+        f"fit_{model_name}_cx", f"fitting {model_name} with CX covariates on {len(rfm)} customers"
+    ):
         tm, sm, covariates = fit_covariate_models(
-            transaction_model_class(model_name), data, builder.feature_names_,
-            penalizer=opts.penalizer, with_spend=with_spend, zero=zero)
+            transaction_model_class(model_name),
+            data,
+            builder.feature_names_,
+            penalizer=opts.penalizer,
+            with_spend=with_spend,
+            zero=zero,
+        )
     logger.info("CX covariates: %s", ", ".join(covariates["purchase_covariates"]))
     return tm, sm, features_section(builder, covariates, cutoff, inputs)
 
@@ -199,19 +227,27 @@ def _fit_cx_models(
 def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Sampler arguments of ``fit --bayes`` (checked)."""
     if out.suffix.lower() != ".nc":
-        raise UsageError(f"--bayes writes a netCDF posterior model file: --out must end with .nc "
-                         f"(got {out}).")
+        raise UsageError(
+            f"--bayes writes a netCDF posterior model file: --out must end with .nc (got {out})."
+        )
     if opts.penalizer:
-        raise UsageError("--penalizer does not apply to --bayes (the priors regularise the "
-                         "fit); drop it.")
+        raise UsageError(
+            "--penalizer does not apply to --bayes (the priors regularise the fit); drop it."
+        )
     for key, low in (("draws", 1), ("tune", 0), ("chains", 1)):
         if getattr(opts, key) < low:
             raise UsageError(f"--{key} must be a whole number >= {low}, got {getattr(opts, key)}.")
     if opts.bayes == "nuts":
         # NUTS shows its bar on a terminal or with --progress; never with --quiet
         bars = False if opts.quiet else (True if getattr(opts, "progress", False) else None)
-        return {"draws": opts.draws, "tune": opts.tune, "chains": opts.chains, "cores": 1,
-                "random_seed": opts.seed, "progressbar": progress_enabled(bars)}
+        return {
+            "draws": opts.draws,
+            "tune": opts.tune,
+            "chains": opts.chains,
+            "cores": 1,
+            "random_seed": opts.seed,
+            "progressbar": progress_enabled(bars),
+        }
     if opts.bayes == "advi":
         return {"draws": opts.draws, "random_seed": opts.seed}
     return {"random_seed": opts.seed}
@@ -232,15 +268,18 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     with run.step("import_pymc", "importing PyMC"):
         import clv.bayes
     cls = getattr(clv.bayes, transaction_model_class(model_name).__name__)
-    with run.step(f"fit_{model_name}_{method}",
-                  f"fitting Bayesian {model_name} ({method}) on {len(rfm)} customers"):
+    with run.step(
+        f"fit_{model_name}_{method}",
+        f"fitting Bayesian {model_name} ({method}) on {len(rfm)} customers",
+    ):
         transaction_model = cls().fit(rfm, method, log_likelihood=False, **kwargs)
     spend_model = None
     if columns["value_col"] is not None:
         # the spec's fit rows leave zero-value repeat buyers out, as for the MLE
         with run.step(f"fit_gamma_gamma_{method}", f"fitting Bayesian Gamma-Gamma ({method})"):
-            spend_model = clv.bayes.GammaGammaModel().fit(rfm, method,
-                                                          log_likelihood=False, **kwargs)
+            spend_model = clv.bayes.GammaGammaModel().fit(
+                rfm, method, log_likelihood=False, **kwargs
+            )
     training = {
         "fingerprint": info["fingerprint"],
         "observation_end": observation_end_of(rfm, opts.as_of),
@@ -251,9 +290,16 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
         "sampler": {k: v for k, v in kwargs.items() if k != "cores"},
     }
     with run.step("write", f"writing {out}"):
-        commit.stage(lambda path: write_posterior_bundle(
-            transaction_model, spend_model, path, time_unit=time_unit, columns=columns,
-            training=training))
+        commit.stage(
+            lambda path: write_posterior_bundle(
+                transaction_model,
+                spend_model,
+                path,
+                time_unit=time_unit,
+                columns=columns,
+                training=training,
+            )
+        )
     summaries = {"transaction_model": transaction_model.summary()}
     if spend_model is not None:
         summaries["spend_model"] = spend_model.summary()
@@ -268,9 +314,10 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
             "transaction_model": type(transaction_model).__name__,
             "spend_model": (None if spend_model is None else type(spend_model).__name__),
             "time_unit": time_unit,
-            "posterior": {role: {str(k): {c: float(v) for c, v in row.items()}
-                                 for k, row in table.iterrows()}
-                          for role, table in summaries.items()},
+            "posterior": {
+                role: {str(k): {c: float(v) for c, v in row.items()} for k, row in table.iterrows()}
+                for role, table in summaries.items()
+            },
         },
     )
     run_path = commit.commit(record)

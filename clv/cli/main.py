@@ -114,8 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
                     *option.flags, dest=option.key, action="count", default=None, help=option.help
                 )
             elif option.kind == "int":
-                p.add_argument(*option.flags, dest=option.key, default=None, type=int,
-                               help=option.help, metavar=option.key.upper())
+                p.add_argument(
+                    *option.flags,
+                    dest=option.key,
+                    default=None,
+                    type=int,
+                    help=option.help,
+                    metavar=option.key.upper(),
+                )
             else:
                 p.add_argument(
                     *option.flags,
@@ -268,9 +274,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 EXIT_TABLE: tuple[tuple[type[BaseException], int, str, tuple[str, ...]], ...] = (
     (UsageError, EXIT_USAGE, "usage error", ("Run `clv <command> --help` for the options.",)),
     (DataError, EXIT_DATA, "data error", ("Nothing was written; fix the input and rerun.",)),
-    (ConvergenceError, EXIT_FIT, "fit failed",
-     ("Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or another "
-      "--model.",)),
+    (
+        ConvergenceError,
+        EXIT_FIT,
+        "fit failed",
+        (
+            "Nothing was written. Try --penalizer 0.001, a longer history (--as-of), or another "
+            "--model.",
+        ),
+    ),
     (ModelFileError, EXIT_IO, "model file error", ()),
     (OSError, EXIT_IO, "I/O error", ()),
 )

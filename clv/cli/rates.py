@@ -47,33 +47,50 @@ def money_settings(opts: argparse.Namespace, time_unit: str) -> tuple[Any, float
     annual = getattr(opts, "annual_discount_rate", None)
     per_period = getattr(opts, "discount_rate_per_period", None)
     old = getattr(opts, "discount_rate", None)
-    given = [flag for flag, value in (("--annual-discount-rate", annual),
-                                      ("--discount-rate-per-period", per_period),
-                                      ("--discount-rate", old)) if value is not None]
+    given = [
+        flag
+        for flag, value in (
+            ("--annual-discount-rate", annual),
+            ("--discount-rate-per-period", per_period),
+            ("--discount-rate", old),
+        )
+        if value is not None
+    ]
     if len(given) > 1:
-        raise UsageError(f"give one discount rate, not {' and '.join(given)}: "
-                         "--annual-discount-rate (per year, the default) or "
-                         "--discount-rate-per-period.")
-    for flag, value in (("--annual-discount-rate", annual),
-                        ("--discount-rate-per-period", per_period), ("--discount-rate", old)):
+        raise UsageError(
+            f"give one discount rate, not {' and '.join(given)}: "
+            "--annual-discount-rate (per year, the default) or "
+            "--discount-rate-per-period."
+        )
+    for flag, value in (
+        ("--annual-discount-rate", annual),
+        ("--discount-rate-per-period", per_period),
+        ("--discount-rate", old),
+    ):
         if value is not None and value < 0:
             raise UsageError(f"{flag} must be >= 0, got {value:g}.")
     with warnings.catch_warnings():
         # the library's DeprecationWarning names Python arguments; the CLI says it with flags
         warnings.simplefilter("ignore", DeprecationWarning)
-        rate = resolve_discount_rate(annual_discount_rate=annual,
-                                     discount_rate_per_period=per_period, discount_rate=old,
-                                     time_unit=time_unit)
+        rate = resolve_discount_rate(
+            annual_discount_rate=annual,
+            discount_rate_per_period=per_period,
+            discount_rate=old,
+            time_unit=time_unit,
+        )
     if old is not None:
         warnings.warn(
             f"--discount-rate is deprecated and will be removed in the next release: {old:g} "
             f"is read as a rate PER {rate.time_unit.label.upper()} "
             f"(= {100 * rate.annual:.4g} % a year). Use --discount-rate-per-period {old:g} to "
             "keep this meaning, or --annual-discount-rate.",
-            DeprecationWarning, stacklevel=2)
+            DeprecationWarning,
+            stacklevel=2,
+        )
     margin = DEFAULT_MARGIN if opts.margin is None else opts.margin
     if not 0 < margin <= 1:
-        raise UsageError(f"--margin must be in (0, 1] (share of spend that is profit), "
-                         f"got {margin:g}.")
+        raise UsageError(
+            f"--margin must be in (0, 1] (share of spend that is profit), got {margin:g}."
+        )
     opts.margin = margin
     return rate, margin

@@ -45,18 +45,26 @@ __all__ = ["run_roi", "run_roi_report", "run_roi_table", "write_roi_outputs"]
 logger = logging.getLogger("clv")
 
 
-def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
-                      title: str = "Experience investments: what to fund",
-                      currency: str = "", data_period: str | None = None
-                      ) -> dict[str, Path]:
+def write_roi_outputs(
+    analysis: Any,
+    out_dir: Path,
+    *,
+    html: bool,
+    title: str = "Experience investments: what to fund",
+    currency: str = "",
+    data_period: str | None = None,
+) -> dict[str, Path]:
     """Write the CSV tables (and the HTML report) of a :class:`~clv.cx.analysis.CXAnalysis`."""
     from clv.cli.files import write_table
     from clv.roi import write_report, write_tables
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {p.name: p for p in write_tables(analysis.roi, out_dir,
-                                               sensitivity=analysis.sensitivity,
-                                               portfolio=analysis.portfolio)}
+    written = {
+        p.name: p
+        for p in write_tables(
+            analysis.roi, out_dir, sensitivity=analysis.sensitivity, portfolio=analysis.portfolio
+        )
+    }
     drivers_path = out_dir / "drivers.csv"
     write_table(analysis.drivers, drivers_path)
     written["drivers.csv"] = drivers_path
@@ -64,17 +72,26 @@ def write_roi_outputs(analysis: Any, out_dir: Path, *, html: bool,
         holdout_path = out_dir / "cx_holdout.csv"
         write_table(analysis.holdout.summary.reset_index(), holdout_path)
         written["cx_holdout.csv"] = holdout_path
-    for name, frame in (("cx_holdout_segments.csv", analysis.holdout_segments),
-                        ("cx_timing.csv", analysis.timing), ("cx_placebo.csv", analysis.placebo),
-                        ("cx_survey_weighting.csv", analysis.survey)):
+    for name, frame in (
+        ("cx_holdout_segments.csv", analysis.holdout_segments),
+        ("cx_timing.csv", analysis.timing),
+        ("cx_placebo.csv", analysis.placebo),
+        ("cx_survey_weighting.csv", analysis.survey),
+    ):
         if frame is not None and len(frame):
             write_table(frame, out_dir / name)
             written[name] = out_dir / name
     if html:
         written["report.html"] = write_report(
-            analysis.roi, out_dir / "report.html", title=title,
-            sensitivity=analysis.sensitivity, portfolio=analysis.portfolio,
-            model_notes=analysis.model_notes(), currency=currency, data_period=data_period)
+            analysis.roi,
+            out_dir / "report.html",
+            title=title,
+            sensitivity=analysis.sensitivity,
+            portfolio=analysis.portfolio,
+            model_notes=analysis.model_notes(),
+            currency=currency,
+            data_period=data_period,
+        )
     return written
 
 
@@ -82,18 +99,37 @@ def portfolio_line(portfolio: Any) -> str:
     """One line on the budgeted portfolio, or that no budget was given."""
     if portfolio is None:
         return "No budget given (--budget): no portfolio chosen."
-    return (f"Portfolio within {portfolio.budget:,.0f}: "
-            f"{', '.join(portfolio.chosen) or '(none)'}")
+    return f"Portfolio within {portfolio.budget:,.0f}: {', '.join(portfolio.chosen) or '(none)'}"
 
 
 def finance_summary(table: pd.DataFrame) -> str:
     """Short fixed-width text of the finance table for the terminal: values under the
     causal-share prior, the fully causal NPV, the recommendation and its reason."""
-    cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
-            "roi_mean", "roi_p05", "roi_p95", "p_roi_positive", "payback_median"]
+    cols = [
+        "investment",
+        "evidence_grade",
+        "cost_pv",
+        "incremental_clv_mean",
+        "npv_mean",
+        "roi_mean",
+        "roi_p05",
+        "roi_p95",
+        "p_roi_positive",
+        "payback_median",
+    ]
     t = table[cols].copy()
-    t.columns = ["investment", "grade", "cost", "gain", "NPV", "ROI", "ROI 5%", "ROI 95%",
-                 "P(ROI>0)", "payback"]
+    t.columns = [
+        "investment",
+        "grade",
+        "cost",
+        "gain",
+        "NPV",
+        "ROI",
+        "ROI 5%",
+        "ROI 95%",
+        "P(ROI>0)",
+        "payback",
+    ]
     if "recommendation" in table.columns:
         t.insert(5, "NPV if causal", table["npv_mean_if_causal"])
         t["recommendation"] = table["recommendation"]
@@ -101,20 +137,26 @@ def finance_summary(table: pd.DataFrame) -> str:
         t[c] = (100 * t[c]).map(lambda v: f"{v:.0f}%")
     # a share of finite draws: never "100%" or "0%"
     t["P(ROI>0)"] = t["P(ROI>0)"].map(
-        lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%")
+        lambda p: ">99%" if p >= 0.995 else "<1%" if p <= 0.005 else f"{100 * p:.0f}%"
+    )
     for c in ("cost", "gain", "NPV", "NPV if causal"):
         if c in t.columns:
             t[c] = t[c].map(lambda v: f"{v:,.0f}")
     t["payback"] = t["payback"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
     text = t.to_string()
     if "reason" in table.columns:
-        text += "\n" + "\n".join(f"  {name}: {rec} - {why}" for name, rec, why in
-                                  zip(table["investment"], table["recommendation"],
-                                      table["reason"], strict=True))
+        text += "\n" + "\n".join(
+            f"  {name}: {rec} - {why}"
+            for name, rec, why in zip(
+                table["investment"], table["recommendation"], table["reason"], strict=True
+            )
+        )
         if "causal_share_prior" in table.columns and len(table):
-            text += ("\nGain, NPV, ROI and P(ROI>0) of observational (grade C) effects are "
-                     f"valued under a {table['causal_share_prior'].iloc[0]}; "
-                     "'NPV if causal' assumes every association is an effect.")
+            text += (
+                "\nGain, NPV, ROI and P(ROI>0) of observational (grade C) effects are "
+                f"valued under a {table['causal_share_prior'].iloc[0]}; "
+                "'NPV if causal' assumes every association is an effect."
+            )
     return text
 
 
@@ -128,12 +170,15 @@ def _check_out_dir(out_dir: Path) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise InputOutputError(f"cannot create output directory '{out_dir}': '{existing}' is "
-                               "not a directory.")
+        raise InputOutputError(
+            f"cannot create output directory '{out_dir}': '{existing}' is not a directory."
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputOutputError(f"cannot write output directory '{out_dir}': '{existing}' is not "
-                               "writable (permissions, or a read-only file system). Choose "
-                               "another --out.")
+        raise InputOutputError(
+            f"cannot write output directory '{out_dir}': '{existing}' is not "
+            "writable (permissions, or a read-only file system). Choose "
+            "another --out."
+        )
 
 
 def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float] | None:
@@ -157,8 +202,10 @@ def parse_cost_per_contact(text: str | float | None) -> float | dict[str, float]
                     raise ValueError(part)
                 value[key.strip()] = float(amount)
     except ValueError:
-        raise UsageError(f"--cost-per-contact must be a number (4.5) or channel=amount pairs "
-                         f"(phone=6,web=1.5,default=3), got {text!r}.") from None
+        raise UsageError(
+            f"--cost-per-contact must be a number (4.5) or channel=amount pairs "
+            f"(phone=6,web=1.5,default=3), got {text!r}."
+        ) from None
     amounts = [value] if isinstance(value, float) else list(value.values())
     if not all(a >= 0 and a == a and a != float("inf") for a in amounts):
         raise UsageError(f"--cost-per-contact amounts must be finite and >= 0, got {text!r}.")
@@ -208,11 +255,14 @@ def run_roi(run: Run, *, html: bool) -> int:
     cost_per_contact = parse_cost_per_contact(getattr(opts, "cost_per_contact", None))
     channel_col = getattr(opts, "contact_channel_col", None)
     if isinstance(cost_per_contact, dict) and channel_col is None:
-        raise UsageError("--cost-per-contact by channel needs --contact-channel-col, the "
-                         "customer attribute holding each customer's channel.")
+        raise UsageError(
+            "--cost-per-contact by channel needs --contact-channel-col, the "
+            "customer attribute holding each customer's channel."
+        )
     raw_covariates = getattr(opts, "contact_covariates", None)
-    contact_covariates = ([c.strip() for c in raw_covariates.split(",") if c.strip()]
-                          if raw_covariates else None)
+    contact_covariates = (
+        [c.strip() for c in raw_covariates.split(",") if c.strip()] if raw_covariates else None
+    )
     if contact_covariates is not None and cost_per_contact is None:
         raise UsageError("--contact-covariates needs --cost-per-contact.")
     if opts.holdout_end is not None and opts.holdout_end <= as_of:
@@ -220,8 +270,9 @@ def run_roi(run: Run, *, html: bool) -> int:
     acquisition = None
     if opts.acquisition or opts.new_customers:
         with run.step("acquisition", "reading the acquisition input"):
-            acquisition = load_acquisition(opts, horizon=int(horizon),
-                                           valuation_days=DAYS_PER_MONTH)
+            acquisition = load_acquisition(
+                opts, horizon=int(horizon), valuation_days=DAYS_PER_MONTH
+            )
     else:
         load_acquisition(opts, horizon=int(horizon), valuation_days=DAYS_PER_MONTH)
     columns = input_columns(opts)
@@ -233,15 +284,21 @@ def run_roi(run: Run, *, html: bool) -> int:
     from clv.data import validate_transactions
 
     with run.step("validate", "checking the transactions"):  # every problem, before any work
-        validate_transactions(transactions, customer_id_col=str(columns["customer_col"]),
-                              date_col=str(columns["date_col"]),
-                              value_col=str(columns["value_col"]))
+        validate_transactions(
+            transactions,
+            customer_id_col=str(columns["customer_col"]),
+            date_col=str(columns["date_col"]),
+            value_col=str(columns["value_col"]),
+        )
     with run.step("read", "reading CX events and customers"):
         events = read_frame(events_path, "--cx-events")
-        customers = (read_frame(opts.customers, "--customers") if opts.customers else None)
+        customers = read_frame(opts.customers, "--customers") if opts.customers else None
     cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    holdout_end = (pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1)
-                   - pd.Timedelta(microseconds=1) if opts.holdout_end else None)
+    holdout_end = (
+        pd.Timestamp(opts.holdout_end) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        if opts.holdout_end
+        else None
+    )
     from clv.roi.confounding import CausalShare
 
     try:
@@ -252,61 +309,111 @@ def run_roi(run: Run, *, html: bool) -> int:
     control_arg: Any = None if controls.lower() == "none" else controls
     with run.step("analysis", "CX features, models, drivers and investments"):
         analysis = run_cx_roi(
-            transactions, events, customers, investments, cutoff=cutoff,
-            observation_end=holdout_end, customer_id_col=str(columns["customer_col"]),
-            date_col=str(columns["date_col"]), value_col=str(columns["value_col"]),
-            horizon=int(horizon), discount_rate_per_period=discount, margin=margin,
+            transactions,
+            events,
+            customers,
+            investments,
+            cutoff=cutoff,
+            observation_end=holdout_end,
+            customer_id_col=str(columns["customer_col"]),
+            date_col=str(columns["date_col"]),
+            value_col=str(columns["value_col"]),
+            horizon=int(horizon),
+            discount_rate_per_period=discount,
+            margin=margin,
             n_draws=opts.draws,
-            budget=opts.budget, random_state=opts.seed,
+            budget=opts.budget,
+            random_state=opts.seed,
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
             acquisition_period_length=None if acquisition is None else acquisition.period_days,
-            cost_per_contact=cost_per_contact, contact_channel_column=channel_col,
+            cost_per_contact=cost_per_contact,
+            contact_channel_column=channel_col,
             contact_covariates=contact_covariates,
-            progress=run.progress, progress_bars=run.progress_bars, controls=control_arg,
-            causal_share=share)
+            progress=run.progress,
+            progress_bars=run.progress_bars,
+            controls=control_arg,
+            causal_share=share,
+        )
     from clv.cli.commit import OutputCommit
 
     with run.step("write", f"writing to {out_dir}"):
         period = f"purchases and CX events to {as_of}" + (
-            f"; holdout check to {opts.holdout_end}" if opts.holdout_end else "")
+            f"; holdout check to {opts.holdout_end}" if opts.holdout_end else ""
+        )
         # every table, the report and run.json are staged, then installed as one unit
         out_dir.mkdir(parents=True, exist_ok=True)
         commit = OutputCommit(out_dir / "roi.csv", record=out_dir / "run.json")
-        written = commit.stage_files(lambda d: write_roi_outputs(
-            analysis, d, html=html, currency=getattr(opts, "currency", None) or "",
-            data_period=period))
+        written = commit.stage_files(
+            lambda d: write_roi_outputs(
+                analysis,
+                d,
+                html=html,
+                currency=getattr(opts, "currency", None) or "",
+                data_period=period,
+            )
+        )
     table = analysis.roi.table()
     record = run.record(
-        input={**info, "cx_events": {"path": str(events_path),
-                                     "fingerprint": frame_fingerprint(events),
-                                     "n_rows": len(events)},
-               "customers": ({"path": str(opts.customers), "n_rows": len(customers)}
-                             if customers is not None else None),
-               "investments": {"path": str(inv_path), "sha256": file_sha256(Path(inv_path))},
-               "acquisition": None if acquisition is None else acquisition.source},
-        parameters={"as_of": str(as_of), "holdout_end": str(opts.holdout_end),
-                    "horizon_months": int(horizon), "discount_rate_per_month": discount,
-                    **rate.as_record(), "margin": margin, "draws": opts.draws, "seed": opts.seed,
-                    "budget": opts.budget, "cost_per_contact": cost_per_contact,
-                    "contact_channel_col": channel_col, "controls": analysis.controls,
-                    "causal_share": share.describe()},
-        models={"covariates": analysis.covariates,
-                "transaction_model": {k: float(v) for k, v in
-                                      analysis.transaction_model.params_.items()},
-                "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()},
-                "contact_model": (None if analysis.contact_model is None else {
+        input={
+            **info,
+            "cx_events": {
+                "path": str(events_path),
+                "fingerprint": frame_fingerprint(events),
+                "n_rows": len(events),
+            },
+            "customers": (
+                {"path": str(opts.customers), "n_rows": len(customers)}
+                if customers is not None
+                else None
+            ),
+            "investments": {"path": str(inv_path), "sha256": file_sha256(Path(inv_path))},
+            "acquisition": None if acquisition is None else acquisition.source,
+        },
+        parameters={
+            "as_of": str(as_of),
+            "holdout_end": str(opts.holdout_end),
+            "horizon_months": int(horizon),
+            "discount_rate_per_month": discount,
+            **rate.as_record(),
+            "margin": margin,
+            "draws": opts.draws,
+            "seed": opts.seed,
+            "budget": opts.budget,
+            "cost_per_contact": cost_per_contact,
+            "contact_channel_col": channel_col,
+            "controls": analysis.controls,
+            "causal_share": share.describe(),
+        },
+        models={
+            "covariates": analysis.covariates,
+            "transaction_model": {
+                k: float(v) for k, v in analysis.transaction_model.params_.items()
+            },
+            "spend_model": {k: float(v) for k, v in analysis.spend_model.params_.items()},
+            "contact_model": (
+                None
+                if analysis.contact_model is None
+                else {
                     "params": {k: float(v) for k, v in analysis.contact_model.params_.items()},
                     "robust_se": analysis.contact_model.summary()["se"].to_dict(),
-                    "dispersion": analysis.contact_model.dispersion_})},
-        results={"table": table.reset_index().to_dict(orient="records"),
-                 "portfolio": (None if analysis.portfolio is None
-                               else analysis.portfolio.summary().to_dict())},
+                    "dispersion": analysis.contact_model.dispersion_,
+                }
+            ),
+        },
+        results={
+            "table": table.reset_index().to_dict(orient="records"),
+            "portfolio": (
+                None if analysis.portfolio is None else analysis.portfolio.summary().to_dict()
+            ),
+        },
         output={name: str(p) for name, p in written.items()},
     )
     commit.commit(record)
-    run.say(f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
-            f"{margin:g}, {opts.draws} parameter draws):")
+    run.say(
+        f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
+        f"{margin:g}, {opts.draws} parameter draws):"
+    )
     run.say(finance_summary(table))
     run.say(portfolio_line(analysis.portfolio))
     for note in analysis.model_notes()[1:]:

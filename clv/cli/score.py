@@ -35,7 +35,10 @@ logger = logging.getLogger("clv")
 
 
 def _cx_score_data(
-    run: Run, transactions: pd.DataFrame, rfm: pd.DataFrame, bundle: Any,
+    run: Run,
+    transactions: pd.DataFrame,
+    rfm: pd.DataFrame,
+    bundle: Any,
     columns: dict[str, str | None],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The RFM frame joined with the bundle's CX features as of the day after --as-of."""
@@ -47,12 +50,16 @@ def _cx_score_data(
     builder = builder_from_section(section, opts.model)
     cutoff = cutoff_of(opts.as_of)
     with run.step("read_cx", "reading CX events and customers"):
-        inputs = read_cx_inputs(opts.cx_events, opts.customers,
-                                transactions[str(columns["customer_col"])],
-                                builder.customer_id_col)
+        inputs = read_cx_inputs(
+            opts.cx_events,
+            opts.customers,
+            transactions[str(columns["customer_col"])],
+            builder.customer_id_col,
+        )
     with run.step("features", f"CX features as of {cutoff.date()} (fitted builder)"):
-        features = builder.transform(inputs.events, inputs.customers, cutoff=cutoff,
-                                     customer_ids=rfm.index)
+        features = builder.transform(
+            inputs.events, inputs.customers, cutoff=cutoff, customer_ids=rfm.index
+        )
     return join_features(rfm, features), {**inputs.info, "cx_cutoff": cutoff.date().isoformat()}
 
 
@@ -60,16 +67,22 @@ def _check_cx_score(opts: argparse.Namespace, bundle: Any, model_path: str, spar
     """Whether ``clv score`` joins CX features; usage errors for bad combinations."""
     if getattr(bundle, "features", None) is None:
         if opts.cx_events is not None or opts.customers is not None:
-            raise UsageError(f"--cx-events and --customers apply to a model fitted with `clv fit "
-                             f"--cx-events`; '{model_path}' has no CX covariates. Drop them.")
+            raise UsageError(
+                f"--cx-events and --customers apply to a model fitted with `clv fit "
+                f"--cx-events`; '{model_path}' has no CX covariates. Drop them."
+            )
         return False
     if opts.cx_events is None:
-        raise UsageError(f"--cx-events is required: the model in '{model_path}' was fitted with "
-                         "CX covariates; pass the CX events file (features are rebuilt as of "
-                         "the day after --as-of).")
+        raise UsageError(
+            f"--cx-events is required: the model in '{model_path}' was fitted with "
+            "CX covariates; pass the CX events file (features are rebuilt as of "
+            "the day after --as-of)."
+        )
     if spark:
-        raise UsageError("--engine spark does not score models with CX covariates; use the "
-                         "default pandas engine.")
+        raise UsageError(
+            "--engine spark does not score models with CX covariates; use the "
+            "default pandas engine."
+        )
     need_option(opts, "as_of", "with CX covariates: features use the CX events before the next day")
     return True
 
@@ -90,8 +103,10 @@ def _model_names(bundle: Any) -> tuple[str, str | None]:
         spend = bundle.spend_model
         return bundle.transaction_model.model, None if spend is None else spend.model
     spend_model = bundle.spend_model
-    return (type(bundle.transaction_model).__name__,
-            None if spend_model is None else type(spend_model).__name__)
+    return (
+        type(bundle.transaction_model).__name__,
+        None if spend_model is None else type(spend_model).__name__,
+    )
 
 
 def run_score(run: Run) -> int:
@@ -125,8 +140,15 @@ def run_score(run: Run) -> int:
         from clv.cli.spark_job import score_with_spark
 
         table, n_scored, info, observation_end = score_with_spark(
-            run, bundle, columns, out, fmt, horizon=horizon, discount_rate=discount,
-            margin=margin, end=end_of_day(opts.as_of),
+            run,
+            bundle,
+            columns,
+            out,
+            fmt,
+            horizon=horizon,
+            discount_rate=discount,
+            margin=margin,
+            end=end_of_day(opts.as_of),
         )
     else:
         transactions, info = read_input(run, columns)
@@ -136,8 +158,9 @@ def run_score(run: Run) -> int:
         if with_cx:
             data, cx_info = _cx_score_data(run, transactions, rfm, bundle, columns)
         with run.step("score", f"scoring {len(rfm)} customers"):
-            table = score_customers(bundle, data, horizon=horizon, discount_rate=discount,
-                                 margin=margin, **posterior)
+            table = score_customers(
+                bundle, data, horizon=horizon, discount_rate=discount, margin=margin, **posterior
+            )
         n_scored, observation_end = len(table), observation_end_of(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
@@ -161,8 +184,9 @@ def run_score(run: Run) -> int:
             "margin": margin,
             **posterior,
         },
-        output=output_info(out, n_scored, table=table_name, frame=table,
-                           sha256=commit.staged_sha256()),
+        output=output_info(
+            out, n_scored, table=table_name, frame=table, sha256=commit.staged_sha256()
+        ),
     )
     run_path = commit.commit(record)
     where = f"{out} (table {table_name})" if table_name else str(out)

@@ -49,8 +49,13 @@ if TYPE_CHECKING:
     from clv.cli.steps import Run
     from clv.scoring.bundle import Bundle
 
-__all__ = ["collect_summary", "score_with_spark", "spark_session", "spark_summary",
-           "write_parquet_directory"]
+__all__ = [
+    "collect_summary",
+    "score_with_spark",
+    "spark_session",
+    "spark_summary",
+    "write_parquet_directory",
+]
 
 logger = logging.getLogger("clv")
 
@@ -86,17 +91,36 @@ def spark_session(master: str | None) -> SparkSession:
             try:
                 cores = int(master[6:-1])
             except ValueError:
-                raise UsageError(f"--spark-master {master!r} is not local[N], local[*] or a "
-                                 "cluster URL.") from None
+                raise UsageError(
+                    f"--spark-master {master!r} is not local[N], local[*] or a cluster URL."
+                ) from None
         return local_session(cores, shuffle_partitions=max(4, 2 * cores))
     return SparkSession.builder.master(master).appName("clv").getOrCreate()
 
 
 #: Strings that ``pandas.read_csv`` reads as missing values (its default ``na_values``);
 #: a CSV read by Spark maps them to NULL too, so both engines see the same gaps.
-_CSV_NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
-                  "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan",
-                  "null")
+_CSV_NA_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
 def read_input(
@@ -112,8 +136,10 @@ def read_input(
     opts = run.opts
     path = opts.input
     if path is None:
-        raise UsageError("INPUT is required (the transactions to read); give it on the command "
-                         "line or in the --config file.")
+        raise UsageError(
+            "INPUT is required (the transactions to read); give it on the command "
+            "line or in the --config file."
+        )
     fmt = input_format(path, opts.input_format)
     wanted = [c for c in (columns["customer_col"], columns["date_col"], columns["value_col"]) if c]
     if len(set(wanted)) != len(wanted):
@@ -130,8 +156,9 @@ def read_input(
     if fmt == "duckdb":
         from clv.cli.files import frame_fingerprint
 
-        frame, source_columns = read_transactions(path, wanted, fmt=fmt, table=opts.table,
-                                                  query=opts.query)
+        frame, source_columns = read_transactions(
+            path, wanted, fmt=fmt, table=opts.table, query=opts.query
+        )
         run.unread_columns = [c for c in source_columns if c not in wanted]
         return spark.createDataFrame(frame), info, frame_fingerprint(frame)
     if opts.table is not None or opts.query is not None:
@@ -146,21 +173,41 @@ def read_input(
         else:
             df = spark.read.parquet(str(path))
     except AnalysisException as exc:
-        raise DataError([Problem(None, f"cannot be read by Spark ({_one_line(exc)})",
-                                 f"check that it is a {fmt} file or directory")],
-                        what=f"'{path}'") from None
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    f"cannot be read by Spark ({_one_line(exc)})",
+                    f"check that it is a {fmt} file or directory",
+                )
+            ],
+            what=f"'{path}'",
+        ) from None
     absent = [c for c in wanted if c not in df.columns]
     if absent:
         shown = ", ".join(repr(c) for c in df.columns[:20])
-        flags = {columns["customer_col"]: "--customer-col", columns["date_col"]: "--date-col",
-                 columns["value_col"]: "--value-col"}
-        raise DataError([Problem(c, "is not in the input",
-                                 f"pass {flags.get(c, 'the right column')} with one of its "
-                                 f"columns: {shown}") for c in absent], what=f"'{path}'")
+        flags = {
+            columns["customer_col"]: "--customer-col",
+            columns["date_col"]: "--date-col",
+            columns["value_col"]: "--value-col",
+        }
+        raise DataError(
+            [
+                Problem(
+                    c,
+                    "is not in the input",
+                    f"pass {flags.get(c, 'the right column')} with one of its columns: {shown}",
+                )
+                for c in absent
+            ],
+            what=f"'{path}'",
+        )
     run.unread_columns = [c for c in df.columns if c not in wanted]
     if fmt == "csv":
-        selected = [F.when(df[c].isin(*_CSV_NA_VALUES), F.lit(None)).otherwise(df[c]).alias(c)
-                    for c in wanted]
+        selected = [
+            F.when(df[c].isin(*_CSV_NA_VALUES), F.lit(None)).otherwise(df[c]).alias(c)
+            for c in wanted
+        ]
     else:
         selected = [df[c] for c in wanted]
     return df.select(*selected), info, None
@@ -197,8 +244,10 @@ def spark_summary(
     with run.step("read", f"reading {opts.input} with Spark"):
         transactions, info, exact_fingerprint = read_input(spark, run, columns)
     if opts.as_of is None:
-        logger.info("no --as-of given: observation ends at the last transaction; set --as-of "
-                    "for reproducible reruns")
+        logger.info(
+            "no --as-of given: observation ends at the last transaction; set --as-of "
+            "for reproducible reruns"
+        )
     date_col = str(columns["date_col"])
     with run.step("summarise", "checking and summarising transactions per customer (Spark)"):
         checked = check_transactions_spark(
@@ -213,22 +262,35 @@ def spark_summary(
         )
         counts = checked.counts
         if counts.n_rows == 0:
-            raise DataError([Problem(None, "there are no transaction rows",
-                                     "check the input (and the query or table) is the right one")],
-                            what=f"'{opts.input}'")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "there are no transaction rows",
+                        "check the input (and the query or table) is the right one",
+                    )
+                ],
+                what=f"'{opts.input}'",
+            )
         info["fingerprint"] = exact_fingerprint or counts.fingerprint
         info["n_rows"] = counts.n_rows
         logger.info("read %d rows from %s", counts.n_rows, opts.input)
         if end is not None:
             info["n_rows_after_as_of"] = counts.n_after
             if counts.n_after:
-                logger.info("ignoring %d transactions after --as-of %s", counts.n_after,
-                            opts.as_of)
+                logger.info("ignoring %d transactions after --as-of %s", counts.n_after, opts.as_of)
             if counts.n_kept == 0:
-                raise DataError([Problem(date_col, f"has no transaction on or before --as-of "
-                                         f"{opts.as_of} (all {counts.n_after} rows are later)",
-                                         "check --as-of and --date-col")],
-                                what="the transactions")
+                raise DataError(
+                    [
+                        Problem(
+                            date_col,
+                            f"has no transaction on or before --as-of "
+                            f"{opts.as_of} (all {counts.n_after} rows are later)",
+                            "check --as-of and --date-col",
+                        )
+                    ],
+                    what="the transactions",
+                )
         emit(counts.warnings)
         summary = summarise_checked(checked, time_unit)
     info["engine"] = "spark"
@@ -236,8 +298,9 @@ def spark_summary(
     return summary, info, spark
 
 
-def collect_summary(run: Run, columns: dict[str, str | None], time_unit: str,
-                    end: pd.Timestamp | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def collect_summary(
+    run: Run, columns: dict[str, str | None], time_unit: str, end: pd.Timestamp | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``clv fit --engine spark``: the RFM summary computed by Spark, collected to pandas.
 
     Returns the summary as :func:`clv.data.rfm_summary` gives it (indexed by
@@ -298,9 +361,13 @@ def score_with_spark(
         try:
             with run.step("summarise", "checking the summary (Spark)"):
                 emit([(p, DataWarning) for p in summary_problems(summary)])
-            scores = score_spark(summary, bundle, horizon=horizon,
-                                 discount_rate_per_period=discount_rate,
-                                 margin=margin)
+            scores = score_spark(
+                summary,
+                bundle,
+                horizon=horizon,
+                discount_rate_per_period=discount_rate,
+                margin=margin,
+            )
             if fmt == "directory":
                 with run.step("score", f"scoring and writing {out} (Spark)"):
                     # sorted within each file: a global orderBy would run the job twice

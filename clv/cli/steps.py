@@ -86,10 +86,12 @@ class Run:
         stream = sys.stderr
         self.show_progress = (not opts.quiet) and (
             bool(getattr(opts, "progress", False))
-            or bool(getattr(stream, "isatty", lambda: False)()))
+            or bool(getattr(stream, "isatty", lambda: False)())
+        )
         #: tqdm bars: off with --quiet, on with --progress, else only on a terminal
-        self.progress_bars: bool | None = (False if opts.quiet else
-                                           True if getattr(opts, "progress", False) else None)
+        self.progress_bars: bool | None = (
+            False if opts.quiet else True if getattr(opts, "progress", False) else None
+        )
 
     def progress(self, message: str) -> None:
         """One progress line on stderr (TTY only, not with --quiet)."""
@@ -265,9 +267,7 @@ def end_of_day(day: _dt.date | None) -> pd.Timestamp | None:
     return pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
 
 
-def drop_after(
-    run: Run, frame: pd.DataFrame, info: dict[str, Any], date_col: str
-) -> pd.DataFrame:
+def drop_after(run: Run, frame: pd.DataFrame, info: dict[str, Any], date_col: str) -> pd.DataFrame:
     """Drop transactions after ``--as-of`` (the state of the log as of that day).
 
     Dates that cannot be parsed here are kept, so the data layer reports them
@@ -330,8 +330,9 @@ def _refuse_future_dates(frame: pd.DataFrame, date_col: str, customer_col: str) 
     except (TypeError, ValueError, OverflowError):
         return  # unparseable dates are reported by the data layer
     tomorrow = pd.Timestamp(_dt.datetime.now(_dt.UTC).date()) + pd.Timedelta(days=2)
-    problems = implausible_dates(values, date_col, frame[customer_col].to_numpy(),
-                                 "for customer_id", after=tomorrow)
+    problems = implausible_dates(
+        values, date_col, frame[customer_col].to_numpy(), "for customer_id", after=tomorrow
+    )
     problems = [p for p in problems if "run date" in p.message]
     if problems:
         raise DataError(problems, what="the transactions")
@@ -348,10 +349,17 @@ def check_repeat_buyers(rfm: pd.DataFrame) -> None:
 
     if len(rfm) == 1:
         raise DataError(
-            [Problem(None, "there is a single customer",
-                     "the models estimate how customers differ: fit them on the transaction "
-                     "log of all customers (check --customer-col)", list(rfm.index))],
-            what="the customer summary")
+            [
+                Problem(
+                    None,
+                    "there is a single customer",
+                    "the models estimate how customers differ: fit them on the transaction "
+                    "log of all customers (check --customer-col)",
+                    list(rfm.index),
+                )
+            ],
+            what="the customer summary",
+        )
     if not bool(np.any(rfm["frequency"].to_numpy() > 0)):
         raise DataError(
             [
@@ -371,9 +379,7 @@ def transaction_model_class(name: str) -> Any:
 
     models = cli_models()
     if name not in models:
-        raise UsageError(
-            f"--model must be one of {', '.join(models)} for fitting; got {name!r}."
-        )
+        raise UsageError(f"--model must be one of {', '.join(models)} for fitting; got {name!r}.")
     try:
         return models[name].cls
     except ImportError:  # a model module that this build of clv does not ship
@@ -404,12 +410,18 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
     q = float(model.params_["q"])
     if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
         raise DataError(
-            [Problem("monetary_value", f"has so heavy a right tail across customers that "
-                     f"Gamma-Gamma's q = {q:.3g} <= 1: the mean spend of a new or one-time "
-                     "customer is infinite",
-                     "check the value column for outliers (or cap them) and refit, or fit "
-                     "without --value-col")],
-            what="the customer summary")
+            [
+                Problem(
+                    "monetary_value",
+                    f"has so heavy a right tail across customers that "
+                    f"Gamma-Gamma's q = {q:.3g} <= 1: the mean spend of a new or one-time "
+                    "customer is infinite",
+                    "check the value column for outliers (or cap them) and refit, or fit "
+                    "without --value-col",
+                )
+            ],
+            what="the customer summary",
+        )
     return model
 
 
@@ -425,7 +437,12 @@ def horizon_periods(value: float | None) -> int:
 
 
 def score_customers(
-    bundle: Any, rfm: pd.DataFrame, *, horizon: int, discount_rate: float, margin: float,
+    bundle: Any,
+    rfm: pd.DataFrame,
+    *,
+    horizon: int,
+    discount_rate: float,
+    margin: float,
     **posterior: Any,
 ) -> pd.DataFrame:
     """The per-customer score table (``customer_id`` first, fixed column order).
@@ -438,12 +455,19 @@ def score_customers(
     if isinstance(bundle, PosteriorBundle):
         from clv.scoring.posterior_scores import posterior_score_table
 
-        return posterior_score_table(bundle, rfm, horizon=horizon, discount_rate=discount_rate,
-                                     margin=margin, **posterior)
+        return posterior_score_table(
+            bundle, rfm, horizon=horizon, discount_rate=discount_rate, margin=margin, **posterior
+        )
     from clv.scoring.tables import score_table
 
-    return score_table(bundle.transaction_model, bundle.spend_model, rfm, horizon=horizon,
-                       discount_rate=discount_rate, margin=margin)
+    return score_table(
+        bundle.transaction_model,
+        bundle.spend_model,
+        rfm,
+        horizon=horizon,
+        discount_rate=discount_rate,
+        margin=margin,
+    )
 
 
 def posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dict[str, Any]:
@@ -453,8 +477,10 @@ def posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dic
     if not isinstance(bundle, PosteriorBundle):
         return {}
     if spark:
-        raise UsageError("--engine spark scores JSON model bundles only; score a posterior "
-                         "model file (.nc) with the default pandas engine.")
+        raise UsageError(
+            "--engine spark scores JSON model bundles only; score a posterior "
+            "model file (.nc) with the default pandas engine."
+        )
     if opts.thin < 1:
         raise UsageError(f"--thin must be a whole number >= 1, got {opts.thin}.")
     if opts.max_draws < 0:
@@ -462,8 +488,9 @@ def posterior_options(opts: argparse.Namespace, bundle: Any, spark: bool) -> dic
     return {"thin": opts.thin, "max_draws": opts.max_draws or None}
 
 
-def output_commit(opts: argparse.Namespace, out: Path, table: str | None = None,
-                  **inputs: Any) -> Any:
+def output_commit(
+    opts: argparse.Namespace, out: Path, table: str | None = None, **inputs: Any
+) -> Any:
     """Refuse an output that names an input; the :class:`~clv.cli.commit.OutputCommit` of it.
 
     Output and run record are then staged and installed as one unit
@@ -471,12 +498,20 @@ def output_commit(opts: argparse.Namespace, out: Path, table: str | None = None,
     """
     from clv.cli.commit import OutputCommit, refuse_input_as_output
 
-    sources = {"input": getattr(opts, "input", None), "--config": opts.config,
-               "--cx-events": getattr(opts, "cx_events", None),
-               "--customers": getattr(opts, "customers", None),
-               **{f"--{k.replace('_', '-')}": v for k, v in inputs.items()}}
-    refuse_input_as_output(out, sources, table=table, input_table=getattr(opts, "table", None),
-                           input_query=getattr(opts, "query", None))
+    sources = {
+        "input": getattr(opts, "input", None),
+        "--config": opts.config,
+        "--cx-events": getattr(opts, "cx_events", None),
+        "--customers": getattr(opts, "customers", None),
+        **{f"--{k.replace('_', '-')}": v for k, v in inputs.items()},
+    }
+    refuse_input_as_output(
+        out,
+        sources,
+        table=table,
+        input_table=getattr(opts, "table", None),
+        input_query=getattr(opts, "query", None),
+    )
     return OutputCommit(out, table)
 
 
@@ -491,7 +526,11 @@ def stage_table(commit: Any, frame: pd.DataFrame, table: str | None) -> None:
 
 
 def output_info(
-    path: Path, n_rows: int, *, table: str | None = None, frame: pd.DataFrame | None = None,
+    path: Path,
+    n_rows: int,
+    *,
+    table: str | None = None,
+    frame: pd.DataFrame | None = None,
     sha256: str | None = None,
 ) -> dict[str, Any]:
     from clv.cli.files import frame_fingerprint, output_format

@@ -65,18 +65,31 @@ def default_feature_builder(signals: Sequence[str]) -> FeatureBuilder:
     if "contact_wait_seconds" in present:
         features.append(mean("contact_wait_seconds", scale=60.0, name="wait_minutes", fill=0.0))
     if "contact_resolved_first" in present:
-        features.append(rate("contact_resolved_first", name="fcr_rate", fill=1.0,
-                             indicator="contact_wait_seconds" not in present))
+        features.append(
+            rate(
+                "contact_resolved_first",
+                name="fcr_rate",
+                fill=1.0,
+                indicator="contact_wait_seconds" not in present,
+            )
+        )
     if "nps" in present:
         features.append(nps_groups(groups=("promoter",)))
     for signal in ("csat", "ces"):
         if signal in present:
             features.append(last(signal, name=f"{signal}_last", fill="mean"))
     if not features:
-        raise DataError([Problem("signal", "no built-in CX signal found (complaint, "
-                                 "contact_wait_seconds, contact_resolved_first, nps, csat, ces)",
-                                 "pass a FeatureBuilder for your custom signals")],
-                        what="the CX events")
+        raise DataError(
+            [
+                Problem(
+                    "signal",
+                    "no built-in CX signal found (complaint, "
+                    "contact_wait_seconds, contact_resolved_first, nps, csat, ces)",
+                    "pass a FeatureBuilder for your custom signals",
+                )
+            ],
+            what="the CX events",
+        )
     return FeatureBuilder(features)
 
 
@@ -109,11 +122,16 @@ class CXAnalysis:
         """Sentences on the fit for the report."""
         from clv.roi._report_view import column_label
 
-        notes = [f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
-                 f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
-                 f"covariates: {', '.join(column_label(c) for c in self.covariates)}."]
-        notes[0] += (" Controls (customer attributes, never shifted): "
-                     + (", ".join(self.controls) or "none") + ".")
+        notes = [
+            f"Models: Pareto/NBD with CX covariates on purchases and dropout, Gamma-Gamma "
+            f"with CX covariates on spend, fitted on {len(self.data):,} customers; "
+            f"covariates: {', '.join(column_label(c) for c in self.covariates)}."
+        ]
+        notes[0] += (
+            " Controls (customer attributes, never shifted): "
+            + (", ".join(self.controls) or "none")
+            + "."
+        )
         if self.holdout is not None:
             s = self.holdout.summary
             better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
@@ -124,19 +142,27 @@ class CXAnalysis:
                 f"{s.loc['plain', 'brier']:.4f}): the CX signals "
                 + ("improve" if better else "do NOT improve")
                 + " out-of-sample prediction."
-                + (" Some signals reveal who has already left (exit-signal diagnostic): "
-                   "their holdout fit is no evidence of an effect."
-                   if any("exit-signal" in w for w in self.warnings) else ""))
+                + (
+                    " Some signals reveal who has already left (exit-signal diagnostic): "
+                    "their holdout fit is no evidence of an effect."
+                    if any("exit-signal" in w for w in self.warnings)
+                    else ""
+                )
+            )
         cm = self.contact_model
         if cm is not None:
-            ratios = ", ".join(f"{column_label(n[8:-1])} ×{r:.2f} per unit" for n, r in
-                               cm.summary()["rate_ratio"].items() if n.startswith("contact["))
+            ratios = ", ".join(
+                f"{column_label(n[8:-1])} ×{r:.2f} per unit"
+                for n, r in cm.summary()["rate_ratio"].items()
+                if n.startswith("contact[")
+            )
             notes.append(
                 f"Cost to serve: repeat service contacts modelled on {cm.n_customers_:,} "
                 f"customers with {cm.n_contacts_ + cm.n_customers_:,} contacts (Poisson rate, "
                 f"robust errors, dispersion {cm.dispersion_:.2f})"
                 + (f"; contact rate {ratios}" if ratios else "")
-                + ". These are associations (evidence grade C).")
+                + ". These are associations (evidence grade C)."
+            )
         notes.extend(self.warnings)
         return notes
 
@@ -155,28 +181,42 @@ def _align_ids(frame: pd.DataFrame | None, col: str, like: pd.Series) -> pd.Data
     return frame
 
 
-def _check_shift_columns(investments: Sequence[Any], data: pd.DataFrame,
-                         acquisition_model: Any) -> None:
+def _check_shift_columns(
+    investments: Sequence[Any], data: pd.DataFrame, acquisition_model: Any
+) -> None:
     """Every shifted column is a feature, an attribute or a covariate of the acquisition model."""
-    acq = list(getattr(acquisition_model, "covariate_names_", []) or []) \
-        if acquisition_model is not None else []
+    acq = (
+        list(getattr(acquisition_model, "covariate_names_", []) or [])
+        if acquisition_model is not None
+        else []
+    )
     problems = []
     for inv in investments:
         for shift in inv.shifts:
             if shift.column in data.columns or shift.column in acq:
                 continue
             if acquisition_model is None:
-                fix = ("if it is a period covariate of new-customer arrivals (the acquisition "
-                       "lever), give an acquisition model that has it: acquisition_model= and "
-                       "acquisition_covariates= in Python, --acquisition model.json or "
-                       "--new-customers counts.csv on the command line; otherwise shift a "
-                       f"feature column ({', '.join(map(str, data.columns[:12]))}...)")
+                fix = (
+                    "if it is a period covariate of new-customer arrivals (the acquisition "
+                    "lever), give an acquisition model that has it: acquisition_model= and "
+                    "acquisition_covariates= in Python, --acquisition model.json or "
+                    "--new-customers counts.csv on the command line; otherwise shift a "
+                    f"feature column ({', '.join(map(str, data.columns[:12]))}...)"
+                )
             else:
-                fix = (f"shift a feature column or an acquisition covariate "
-                       f"({', '.join(acq) or 'the acquisition model has none'})")
-            problems.append(Problem(shift.column, f"investment {inv.name!r} shifts "
-                                    f"{shift.column!r}, which is neither a CX feature, a customer "
-                                    "attribute nor a covariate of an acquisition model", fix))
+                fix = (
+                    f"shift a feature column or an acquisition covariate "
+                    f"({', '.join(acq) or 'the acquisition model has none'})"
+                )
+            problems.append(
+                Problem(
+                    shift.column,
+                    f"investment {inv.name!r} shifts "
+                    f"{shift.column!r}, which is neither a CX feature, a customer "
+                    "attribute nor a covariate of an acquisition model",
+                    fix,
+                )
+            )
     if problems:
         raise DataError(problems, what="the investments")
 
@@ -281,8 +321,11 @@ def run_cx_roi(
     """
     discount_rate = resolve_discount_rate(
         annual_discount_rate=annual_discount_rate,
-        discount_rate_per_period=discount_rate_per_period, discount_rate=discount_rate,
-        time_unit=_valuation_unit(period_length), stacklevel=2).per_period
+        discount_rate_per_period=discount_rate_per_period,
+        discount_rate=discount_rate,
+        time_unit=_valuation_unit(period_length),
+        stacklevel=2,
+    ).per_period
     import time
 
     from clv.cx.schema import validate_cx_events
@@ -308,28 +351,48 @@ def run_cx_roi(
     t = time.perf_counter()
     last_moment = cut - pd.Timedelta(microseconds=1)
     if observation_end is not None:
-        rfm = calibration_holdout_split(transactions, customer_id_col=customer_id_col,
-                                        date_col=date_col, value_col=value_col,
-                                        calibration_end=last_moment,
-                                        observation_end=pd.Timestamp(observation_end),
-                                        time_unit="D")
+        rfm = calibration_holdout_split(
+            transactions,
+            customer_id_col=customer_id_col,
+            date_col=date_col,
+            value_col=value_col,
+            calibration_end=last_moment,
+            observation_end=pd.Timestamp(observation_end),
+            time_unit="D",
+        )
     else:
         before = transactions[pd.to_datetime(transactions[date_col]) < cut]
-        rfm = rfm_summary(before, customer_id_col=customer_id_col, date_col=date_col,
-                          value_col=value_col, time_unit="D", observation_end=last_moment)
+        rfm = rfm_summary(
+            before,
+            customer_id_col=customer_id_col,
+            date_col=date_col,
+            value_col=value_col,
+            time_unit="D",
+            observation_end=last_moment,
+        )
     covariates = list(X.columns)
     data = rfm.join(X, how="left")
     missing = data[covariates].isna().any(axis=1)
     if missing.any():
-        raise DataError([Problem(customer_id_col, f"{int(missing.sum())} customers with purchases "
-                                 "have no row in the customers table",
-                                 "add every purchasing customer to the customers table",
-                                 rows=list(data.index[missing][:5]))],
-                        what="the customers table")
+        raise DataError(
+            [
+                Problem(
+                    customer_id_col,
+                    f"{int(missing.sum())} customers with purchases "
+                    "have no row in the customers table",
+                    "add every purchasing customer to the customers table",
+                    rows=list(data.index[missing][:5]),
+                )
+            ],
+            what="the customers table",
+        )
     control_names: list[str] = []
     if customers is not None:
-        attrs = customers.set_index(customer_id_col) if customer_id_col in customers.columns \
+        attrs = (
+            customers.set_index(customer_id_col)
+            if customer_id_col in customers.columns
             else customers
+        )
         extra = [c for c in attrs.columns if c not in data.columns]
         data = data.join(attrs[extra], how="left")
         chosen = control_columns(attrs.reset_index(), customer_id_col, controls)
@@ -344,9 +407,11 @@ def run_cx_roi(
     # quasi-) experiment is a treatment that was assigned, not a confounder: it may be shifted
     for inv in investments:
         for name in inv.evidence.coefficients:
-            column = name[name.find("[") + 1:-1] if name.endswith("]") else ""
-            if role_map.get(column) == "control" \
-                    and inv.evidence.coefficient_grade(name) in ("A", "B"):
+            column = name[name.find("[") + 1 : -1] if name.endswith("]") else ""
+            if role_map.get(column) == "control" and inv.evidence.coefficient_grade(name) in (
+                "A",
+                "B",
+            ):
                 role_map[column] = "actionable"
     role_map.update(dict(roles or {}))
     check_shifts(investments, role_map, data)
@@ -356,8 +421,11 @@ def run_cx_roi(
     varying = [c for c in covariates if data[c].nunique() > 1]
     tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying).fit(data)
     # the plain model serves the holdout comparison and the value of a new customer only
-    plain = (ParetoNBDModel().fit(data)
-             if observation_end is not None or acquisition_model is not None else None)
+    plain = (
+        ParetoNBDModel().fit(data)
+        if observation_end is not None or acquisition_model is not None
+        else None
+    )
     repeat = data[data["frequency"] > 0]
     spend_cov = [c for c in varying if repeat[c].nunique() > 1]
     sm = GammaGammaModel(spend_covariates=spend_cov).fit(data)
@@ -367,14 +435,23 @@ def run_cx_roi(
     if observation_end is not None:
         _step(progress, "checking the models on the holdout period")
         holdout = evaluate_holdout({"plain": plain, "cx": tm}, data)
-        holdout_segments = _holdout_by_segment(evaluate_holdout, {"plain": plain, "cx": tm},
-                                               data, customers, customer_id_col, controls)
+        holdout_segments = _holdout_by_segment(
+            evaluate_holdout, {"plain": plain, "cx": tm}, data, customers, customer_id_col, controls
+        )
     _step(progress, "driver analysis")
     t = time.perf_counter()
-    driver_table = drivers(tm, sm, data, horizon=horizon, discount_rate=discount_rate,
-                           margin=margin, n_draws=max(2, n_draws // 2),
-                           random_state=random_state, period_length=period_length,
-                           skip_clv_change=control_names)
+    driver_table = drivers(
+        tm,
+        sm,
+        data,
+        horizon=horizon,
+        discount_rate=discount_rate,
+        margin=margin,
+        n_draws=max(2, n_draws // 2),
+        random_state=random_state,
+        period_length=period_length,
+        skip_clv_change=control_names,
+    )
     timings["drivers"] = time.perf_counter() - t
     warnings_: list[str] = []
     timing = placebo = survey = None
@@ -385,11 +462,18 @@ def run_cx_roi(
         from clv.cx import diagnostics as diag
 
         before = transactions[pd.to_datetime(transactions[date_col]) < cut]
-        timing = diag.event_timing(events, before, cutoff=cut, customer_id_col=customer_id_col,
-                                   date_col=date_col)
-        placebo = diag.placebo_check(events, before, fb, cutoff=cut,
-                                     controls=data[control_names] if control_names else None,
-                                     customer_id_col=customer_id_col, date_col=date_col)
+        timing = diag.event_timing(
+            events, before, cutoff=cut, customer_id_col=customer_id_col, date_col=date_col
+        )
+        placebo = diag.placebo_check(
+            events,
+            before,
+            fb,
+            cutoff=cut,
+            controls=data[control_names] if control_names else None,
+            customer_id_col=customer_id_col,
+            date_col=date_col,
+        )
         signal_columns: dict[str, list[str]] = {}
         for f in fb.features:
             if f.signal is not None:
@@ -402,12 +486,14 @@ def run_cx_roi(
                     f"Survey selection: weighting respondents by their response propensity "
                     f"moves {r['coefficient_name']} from {r['unweighted']:+.3f} to "
                     f"{r['weighted']:+.3f} ({r['change_in_se']:+.1f} SE); treat survey "
-                    "effects with caution.")
+                    "effects with caution."
+                )
                 for col in ("promoter", "detractor", "csat_last"):
                     if col in r["coefficient_name"]:
                         flags.setdefault(col, []).append(
                             f"survey-selection: response weighting moves "
-                            f"{r['coefficient_name']} by {r['change_in_se']:+.1f} SE")
+                            f"{r['coefficient_name']} by {r['change_in_se']:+.1f} SE"
+                        )
         for col, items in flags.items():
             for item in items:
                 text = f"Diagnostic for {col}: {item}."
@@ -421,35 +507,61 @@ def run_cx_roi(
         from clv.roi import NewCustomers
 
         if acquisition_covariates is None:
-            raise ValueError("acquisition_covariates (the future periods' covariates) are "
-                             "needed with acquisition_model.")
+            raise ValueError(
+                "acquisition_covariates (the future periods' covariates) are "
+                "needed with acquisition_model."
+            )
         plain_spend = GammaGammaModel().fit(data)
         per_day = (1.0 + discount_rate) ** (1.0 / period_length) - 1.0
-        value = new_customer_value(plain, plain_spend, horizon=round(horizon * period_length),
-                                   discount_rate_per_period=per_day, margin=margin)
-        acq_days = period_length if acquisition_period_length is None \
-            else float(acquisition_period_length)
+        value = new_customer_value(
+            plain,
+            plain_spend,
+            horizon=round(horizon * period_length),
+            discount_rate_per_period=per_day,
+            margin=margin,
+        )
+        acq_days = (
+            period_length if acquisition_period_length is None else float(acquisition_period_length)
+        )
         if not acq_days > 0:
             raise ValueError(f"acquisition_period_length must be > 0 days, got {acq_days!r}.")
-        new_customers = NewCustomers(acquisition_model, acquisition_covariates, float(value),
-                                     periods_per_valuation=period_length / acq_days)
+        new_customers = NewCustomers(
+            acquisition_model,
+            acquisition_covariates,
+            float(value),
+            periods_per_valuation=period_length / acq_days,
+        )
     contact_model, service = None, None
     if cost_per_contact is not None:
         _step(progress, "modelling repeat service contacts (cost to serve)")
-        contact_model, service = _service_cost(events, data, cut, varying, cost_per_contact,
-                                               contact_channel_column, contact_covariates)
+        contact_model, service = _service_cost(
+            events, data, cut, varying, cost_per_contact, contact_channel_column, contact_covariates
+        )
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
     from clv.roi.confounding import CausalShare
 
-    share = CausalShare() if isinstance(causal_share, str) and causal_share == "default" \
+    share = (
+        CausalShare()
+        if isinstance(causal_share, str) and causal_share == "default"
         else causal_share
-    roi = evaluate_investments(investments, transaction_model=tm, spend_model=sm, data=data,
-                               horizon=horizon, discount_rate=discount_rate, margin=margin,
-                               n_draws=n_draws, random_state=random_state,
-                               period_length=period_length, new_customers=new_customers,
-                               service_cost=service,
-                               causal_share=share, progress=progress_bars)
+    )
+    roi = evaluate_investments(
+        investments,
+        transaction_model=tm,
+        spend_model=sm,
+        data=data,
+        horizon=horizon,
+        discount_rate=discount_rate,
+        margin=margin,
+        n_draws=n_draws,
+        random_state=random_state,
+        period_length=period_length,
+        new_customers=new_customers,
+        service_cost=service,
+        causal_share=share,
+        progress=progress_bars,
+    )
     roi.column_flags = flags
     roi.benchmark = _strongest_control(tm, data, control_names)
     timings["roi"] = time.perf_counter() - t
@@ -467,26 +579,53 @@ def run_cx_roi(
             warnings_.append(
                 "Holdout by segment: the CX model predicts WORSE than the plain model for "
                 + ", ".join(f"{r.control}={r.level}" for r in worse.itertuples())
-                + "; its CX effects may not hold there.")
+                + "; its CX effects may not hold there."
+            )
     table = roi.table()
     for _, r in table.iterrows():
         if r["diagnostics"] and "direction:" in r["diagnostics"]:
-            warnings_.append(f"Investment {r['investment']!r}: "
-                             + r["diagnostics"].split("direction: ", 1)[1] + ".")
-    return CXAnalysis(data, fb, varying, tm, sm, plain, holdout, driver_table, roi, pf, sens,
-                      timings, contact_model,
-                      controls=[c for c in control_names if c in varying],
-                      roles=role_map, timing=timing, placebo=placebo, survey=survey,
-                      warnings=warnings_, holdout_segments=holdout_segments)
+            warnings_.append(
+                f"Investment {r['investment']!r}: "
+                + r["diagnostics"].split("direction: ", 1)[1]
+                + "."
+            )
+    return CXAnalysis(
+        data,
+        fb,
+        varying,
+        tm,
+        sm,
+        plain,
+        holdout,
+        driver_table,
+        roi,
+        pf,
+        sens,
+        timings,
+        contact_model,
+        controls=[c for c in control_names if c in varying],
+        roles=role_map,
+        timing=timing,
+        placebo=placebo,
+        survey=survey,
+        warnings=warnings_,
+        holdout_segments=holdout_segments,
+    )
 
 
 CONTACTS_COLUMN = "service_contacts"
 _CONTACT_QUALITY = ("fcr_rate", "wait_minutes", "ces_last")
 
 
-def _service_cost(events: pd.DataFrame, data: pd.DataFrame, cut: pd.Timestamp,
-                  varying: Sequence[str], cost_per_contact: Any, channel_column: str | None,
-                  covariates: Sequence[str] | None) -> tuple[Any, Any]:
+def _service_cost(
+    events: pd.DataFrame,
+    data: pd.DataFrame,
+    cut: pd.Timestamp,
+    varying: Sequence[str],
+    cost_per_contact: Any,
+    channel_column: str | None,
+    covariates: Sequence[str] | None,
+) -> tuple[Any, Any]:
     """Fit the repeat-contact model and build the engine's :class:`ServiceCost`.
 
     Adds ``service_contacts`` (contacts before the cutoff) to ``data``. The model is fitted
@@ -499,31 +638,51 @@ def _service_cost(events: pd.DataFrame, data: pd.DataFrame, cut: pd.Timestamp,
 
     counts = count_contacts(events, cut).reindex(data.index, fill_value=0)
     if counts.sum() == 0:
-        raise DataError([Problem("signal", "cost_per_contact was given but there are no "
-                                 "contact events (contact_wait_seconds or "
-                                 "contact_resolved_first) before the cutoff",
-                                 "add the contacts or drop the cost per contact")],
-                        what="the CX events")
+        raise DataError(
+            [
+                Problem(
+                    "signal",
+                    "cost_per_contact was given but there are no "
+                    "contact events (contact_wait_seconds or "
+                    "contact_resolved_first) before the cutoff",
+                    "add the contacts or drop the cost per contact",
+                )
+            ],
+            what="the CX events",
+        )
     data[CONTACTS_COLUMN] = counts.to_numpy(dtype=np.float64)
     contacted = data[data[CONTACTS_COLUMN] > 0]
     if covariates is None:
-        covariates = [c for c in _CONTACT_QUALITY if c in varying
-                      and contacted[c].nunique() > 1]
+        covariates = [c for c in _CONTACT_QUALITY if c in varying and contacted[c].nunique() > 1]
     else:
         unknown = [c for c in covariates if c not in data.columns]
         if unknown:
-            raise DataError([Problem(c, "contact covariate is not a feature or attribute",
-                                     f"choose from {list(varying)}") for c in unknown],
-                            what="the contact model")
-    model = ContactModel(list(covariates)).fit(contacted[CONTACTS_COLUMN] - 1.0,
-                                               contacted["T"] + 1.0, contacted)
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        "contact covariate is not a feature or attribute",
+                        f"choose from {list(varying)}",
+                    )
+                    for c in unknown
+                ],
+                what="the contact model",
+            )
+    model = ContactModel(list(covariates)).fit(
+        contacted[CONTACTS_COLUMN] - 1.0, contacted["T"] + 1.0, contacted
+    )
     return model, ServiceCost(model, cost_per_contact, channel_column, CONTACTS_COLUMN)
 
 
-
-def _holdout_by_segment(evaluate: Callable[..., Any], models: dict[str, Any], data: pd.DataFrame,
-                        customers: pd.DataFrame | None, id_col: str, controls: Any,
-                        min_customers: int = 200) -> pd.DataFrame | None:
+def _holdout_by_segment(
+    evaluate: Callable[..., Any],
+    models: dict[str, Any],
+    data: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    id_col: str,
+    controls: Any,
+    min_customers: int = 200,
+) -> pd.DataFrame | None:
     """The holdout comparison within each level of each categorical control attribute.
 
     Columns: ``control``, ``level``, ``customers``, ``log_score_cx``,
@@ -541,15 +700,32 @@ def _holdout_by_segment(evaluate: Callable[..., Any], models: dict[str, Any], da
                 continue
             s = evaluate(models, part).summary
             cx, plain = float(s.loc["cx", "log_score"]), float(s.loc["plain", "log_score"])
-            rows.append({"control": col, "level": level, "customers": len(part),
-                         "log_score_cx": cx, "log_score_plain": plain,
-                         "cx_minus_plain": (cx - plain) / len(part)})
-    return pd.DataFrame(rows, columns=["control", "level", "customers", "log_score_cx",
-                                       "log_score_plain", "cx_minus_plain"])
+            rows.append(
+                {
+                    "control": col,
+                    "level": level,
+                    "customers": len(part),
+                    "log_score_cx": cx,
+                    "log_score_plain": plain,
+                    "cx_minus_plain": (cx - plain) / len(part),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "control",
+            "level",
+            "customers",
+            "log_score_cx",
+            "log_score_plain",
+            "cx_minus_plain",
+        ],
+    )
 
 
-def _strongest_control(model: Any, data: pd.DataFrame,
-                       controls: Sequence[str]) -> tuple[str, float] | None:
+def _strongest_control(
+    model: Any, data: pd.DataFrame, controls: Sequence[str]
+) -> tuple[str, float] | None:
     """The observed control with the largest rate ratio per SD on any lever (a benchmark
     for "an ordinary confounder")."""
     import numpy as np
@@ -569,9 +745,13 @@ def _strongest_control(model: Any, data: pd.DataFrame,
     return best
 
 
-def _annotate_drivers(table: pd.DataFrame, roles: Mapping[str, str],
-                      flags: Mapping[str, list[str]], data: pd.DataFrame,
-                      controls: Sequence[str]) -> None:
+def _annotate_drivers(
+    table: pd.DataFrame,
+    roles: Mapping[str, str],
+    flags: Mapping[str, list[str]],
+    data: pd.DataFrame,
+    controls: Sequence[str],
+) -> None:
     """Role, diagnostics and E-values (per SD and for the interval bound) of each driver row."""
     import numpy as np
 
@@ -588,4 +768,3 @@ def _annotate_drivers(table: pd.DataFrame, roles: Mapping[str, str],
     table["evalue_ci"] = np.where(grade_c, evalue(bound), np.nan)
     if "clv_change_pct" in table.columns:
         table["clv_change_basis"] = np.where(grade_c, "if fully causal", "evidence")
-

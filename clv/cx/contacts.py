@@ -32,8 +32,13 @@ import pandas as pd
 
 from clv.exceptions import ConvergenceError, DataError, Problem
 
-__all__ = ["CONTACT_SIGNALS", "ContactModel", "count_contacts", "fit_poisson_rate",
-           "poisson_rate_loglik"]
+__all__ = [
+    "CONTACT_SIGNALS",
+    "ContactModel",
+    "count_contacts",
+    "fit_poisson_rate",
+    "poisson_rate_loglik",
+]
 
 #: Event signals that mark one service contact, in order of preference.
 CONTACT_SIGNALS = ("contact_wait_seconds", "contact_resolved_first")
@@ -41,8 +46,9 @@ INTERCEPT = "contact_intercept"
 _MAX_ETA = 700.0
 
 
-def poisson_rate_loglik(beta: np.ndarray, X: np.ndarray, counts: np.ndarray,
-                        exposure: np.ndarray) -> float:
+def poisson_rate_loglik(
+    beta: np.ndarray, X: np.ndarray, counts: np.ndarray, exposure: np.ndarray
+) -> float:
     r"""Log-likelihood of a Poisson rate model, without the :math:`-\log y!` constant.
 
     ``X`` includes the intercept column; ``exposure`` > 0.
@@ -58,9 +64,14 @@ def poisson_rate_loglik(beta: np.ndarray, X: np.ndarray, counts: np.ndarray,
     return float(np.add.reduce(counts * eta - np.exp(eta)))
 
 
-def fit_poisson_rate(X: np.ndarray, counts: np.ndarray, exposure: np.ndarray, *,
-                     max_iter: int = 100, tol: float = 1e-10
-                     ) -> tuple[np.ndarray, np.ndarray, float]:
+def fit_poisson_rate(
+    X: np.ndarray,
+    counts: np.ndarray,
+    exposure: np.ndarray,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Maximum-likelihood coefficients, sandwich covariance and Pearson dispersion.
 
     Parameters
@@ -103,9 +114,11 @@ def fit_poisson_rate(X: np.ndarray, counts: np.ndarray, exposure: np.ndarray, *,
         try:
             step = np.linalg.solve(hess + 1e-12 * np.eye(p), grad)
         except np.linalg.LinAlgError:
-            raise ConvergenceError("the contact-rate model's information matrix is singular: "
-                                   "a covariate is constant or collinear among the modelled "
-                                   "customers; drop it from contact_covariates") from None
+            raise ConvergenceError(
+                "the contact-rate model's information matrix is singular: "
+                "a covariate is constant or collinear among the modelled "
+                "customers; drop it from contact_covariates"
+            ) from None
         t = 1.0
         while True:
             cand = beta + t * step
@@ -118,12 +131,16 @@ def fit_poisson_rate(X: np.ndarray, counts: np.ndarray, exposure: np.ndarray, *,
         if done and float(np.max(np.abs(step))) < 1e-6:
             break
     else:
-        raise ConvergenceError("the contact-rate model did not converge in "
-                               f"{max_iter} Newton steps; a covariate may separate customers "
-                               "with and without repeat contacts")
+        raise ConvergenceError(
+            "the contact-rate model did not converge in "
+            f"{max_iter} Newton steps; a covariate may separate customers "
+            "with and without repeat contacts"
+        )
     if not np.all(np.isfinite(beta)) or np.any(np.abs(beta) > 50):
-        raise ConvergenceError("the contact-rate model diverged (a coefficient beyond ±50): a "
-                               "covariate separates customers with and without contacts")
+        raise ConvergenceError(
+            "the contact-rate model diverged (a coefficient beyond ±50): a "
+            "covariate separates customers with and without contacts"
+        )
     mu = e * np.exp(X @ beta)
     hess = (X * mu[:, None]).T @ X
     g = X * (y - mu)[:, None]
@@ -178,40 +195,82 @@ class ContactModel:
     def _design(self, frame: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.covariates if c not in frame.columns]
         if missing:
-            raise DataError([Problem(c, "contact-model covariate is missing",
-                                     "pass the feature frame the model was fitted with")
-                             for c in missing], what="the contact data")
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        "contact-model covariate is missing",
+                        "pass the feature frame the model was fitted with",
+                    )
+                    for c in missing
+                ],
+                what="the contact data",
+            )
         X = frame[list(self.covariates)].to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(X)):
             bad = ~np.isfinite(X).all(axis=1)
-            raise DataError([Problem(None, f"{int(bad.sum())} rows have missing or infinite "
-                                     "covariates", "fill or drop them",
-                                     rows=list(frame.index[bad][:5]))], what="the contact data")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"{int(bad.sum())} rows have missing or infinite covariates",
+                        "fill or drop them",
+                        rows=list(frame.index[bad][:5]),
+                    )
+                ],
+                what="the contact data",
+            )
         return np.column_stack([np.ones(len(frame)), X])
 
-    def fit(self, counts: Sequence[float] | np.ndarray | pd.Series,
-            exposure: Sequence[float] | np.ndarray | pd.Series,
-            frame: pd.DataFrame) -> ContactModel:
+    def fit(
+        self,
+        counts: Sequence[float] | np.ndarray | pd.Series,
+        exposure: Sequence[float] | np.ndarray | pd.Series,
+        frame: pd.DataFrame,
+    ) -> ContactModel:
         """Fit to contact counts over exposure times, covariates from ``frame`` (same rows)."""
         y = np.asarray(counts, dtype=np.float64)
         e = np.asarray(exposure, dtype=np.float64)
         if y.shape != (len(frame),) or e.shape != (len(frame),):
-            raise DataError([Problem(None, "counts, exposure and the covariate frame have "
-                                     "different lengths", "pass one value per row")],
-                            what="the contact data")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "counts, exposure and the covariate frame have different lengths",
+                        "pass one value per row",
+                    )
+                ],
+                what="the contact data",
+            )
         if not (np.all(np.isfinite(y)) and np.all(y >= 0)):
-            raise DataError([Problem("contacts", "counts must be finite and >= 0",
-                                     "check the contact events")], what="the contact data")
+            raise DataError(
+                [Problem("contacts", "counts must be finite and >= 0", "check the contact events")],
+                what="the contact data",
+            )
         if not (np.all(np.isfinite(e)) and np.all(e > 0)):
-            raise DataError([Problem("exposure", "exposure times must be > 0",
-                                     "measure exposure from the first purchase to the cutoff")],
-                            what="the contact data")
+            raise DataError(
+                [
+                    Problem(
+                        "exposure",
+                        "exposure times must be > 0",
+                        "measure exposure from the first purchase to the cutoff",
+                    )
+                ],
+                what="the contact data",
+            )
         if len(y) <= len(self.covariates) + 1 or y.sum() == 0:
-            raise DataError([Problem("contacts", f"{len(y)} customers with {int(y.sum())} "
-                                     "contacts cannot identify a contact rate with "
-                                     f"{len(self.covariates)} covariates",
-                                     "give more customers or fewer covariates")],
-                            what="the contact data")
+            raise DataError(
+                [
+                    Problem(
+                        "contacts",
+                        f"{len(y)} customers with {int(y.sum())} "
+                        "contacts cannot identify a contact rate with "
+                        f"{len(self.covariates)} covariates",
+                        "give more customers or fewer covariates",
+                    )
+                ],
+                what="the contact data",
+            )
         beta, cov, disp = fit_poisson_rate(self._design(frame), y, e)
         self.params_ = pd.Series(beta, index=self.names)
         self.covariance_ = pd.DataFrame(cov, index=self.names, columns=self.names)
@@ -233,8 +292,9 @@ class ContactModel:
         beta = np.asarray([float(p[n]) for n in self.names])
         return np.exp(np.minimum(self._design(frame) @ beta, _MAX_ETA))
 
-    def sample_params(self, n: int, random_state: int | np.random.Generator | None = None
-                      ) -> pd.DataFrame:
+    def sample_params(
+        self, n: int, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Draws from the asymptotic normal of the coefficients (sandwich covariance)."""
         self._check_fitted()
         rng = np.random.default_rng(random_state)
@@ -250,13 +310,19 @@ class ContactModel:
         self._check_fitted()
         se = np.sqrt(np.clip(np.diag(self.covariance_.to_numpy()), 0.0, None))
         coef = self.params_.to_numpy()
-        return pd.DataFrame({"coef": coef, "se": se, "rate_ratio": np.exp(coef),
-                             "lower": coef - 1.96 * se, "upper": coef + 1.96 * se},
-                            index=self.names)
+        return pd.DataFrame(
+            {
+                "coef": coef,
+                "se": se,
+                "rate_ratio": np.exp(coef),
+                "lower": coef - 1.96 * se,
+                "upper": coef + 1.96 * se,
+            },
+            index=self.names,
+        )
 
 
-def count_contacts(events: pd.DataFrame, cutoff: object, *,
-                   signal: str | None = None) -> pd.Series:
+def count_contacts(events: pd.DataFrame, cutoff: object, *, signal: str | None = None) -> pd.Series:
     """Service contacts per customer strictly before ``cutoff``, from validated CX events.
 
     One event of ``signal`` is one contact (default: the first of
@@ -276,6 +342,7 @@ def count_contacts(events: pd.DataFrame, cutoff: object, *,
         signal = next((s for s in CONTACT_SIGNALS if s in present), None)
         if signal is None:
             return pd.Series(dtype=np.int64, name="contacts")
-    before = events[(events["signal"] == signal)
-                    & (pd.to_datetime(events["timestamp"]) < pd.Timestamp(cutoff))]
+    before = events[
+        (events["signal"] == signal) & (pd.to_datetime(events["timestamp"]) < pd.Timestamp(cutoff))
+    ]
     return before.groupby("customer_id").size().rename("contacts").astype(np.int64)

@@ -50,8 +50,13 @@ def _days(values: Any) -> np.ndarray:
     return pd.to_datetime(values).to_numpy(dtype="datetime64[ns]").astype(np.int64) / _DAY_NS
 
 
-def _purchase_keys(transactions: pd.DataFrame, ids: pd.Index, customer_id_col: str,
-                   date_col: str, cutoff_days: float) -> tuple[np.ndarray, np.ndarray]:
+def _purchase_keys(
+    transactions: pd.DataFrame,
+    ids: pd.Index,
+    customer_id_col: str,
+    date_col: str,
+    cutoff_days: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ``code * 1e6 + day`` keys of repeat purchases before the cutoff, and birth days."""
     code = ids.get_indexer(transactions[customer_id_col])
     days = _days(transactions[date_col])
@@ -70,13 +75,21 @@ def _purchase_keys(transactions: pd.DataFrame, ids: pd.Index, customer_id_col: s
 def _count(keys: np.ndarray, code: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Repeat purchases of customer ``code`` in (lo, hi] days since birth."""
     base = code * 1e6
-    return (np.searchsorted(keys, base + hi, side="right")
-            - np.searchsorted(keys, base + lo, side="right"))
+    return np.searchsorted(keys, base + hi, side="right") - np.searchsorted(
+        keys, base + lo, side="right"
+    )
 
 
-def event_timing(events: pd.DataFrame, transactions: pd.DataFrame, *, cutoff: Any,
-                 customer_id_col: str = "customer_id", date_col: str = "date",
-                 window_days: float = 7.0, lapse_days: float = 90.0) -> pd.DataFrame:
+def event_timing(
+    events: pd.DataFrame,
+    transactions: pd.DataFrame,
+    *,
+    cutoff: Any,
+    customer_id_col: str = "customer_id",
+    date_col: str = "date",
+    window_days: float = 7.0,
+    lapse_days: float = 90.0,
+) -> pd.DataFrame:
     """Timing of each CX signal's events relative to purchases (see the module docstring).
 
     Parameters
@@ -129,17 +142,42 @@ def event_timing(events: pd.DataFrame, transactions: pd.DataFrame, *, cutoff: An
             flags.append("purchase-triggered")
         if early + later >= _MIN_EVENTS and exit_ratio >= _RATIO and exit_z >= _Z:
             flags.append("exit-signal")
-        rows.append({"signal": signal, "events": int(t.size), "bought_before": before,
-                     "bought_after": after, "trigger_ratio": trig_ratio, "trigger_z": trig_z,
-                     "bought_earlier": early, "bought_later": later,
-                     "exit_ratio": exit_ratio, "exit_z": exit_z, "flag": ", ".join(flags)})
-    return pd.DataFrame(rows, columns=["signal", "events", "bought_before", "bought_after",
-                                       "trigger_ratio", "trigger_z", "bought_earlier",
-                                       "bought_later", "exit_ratio", "exit_z", "flag"])
+        rows.append(
+            {
+                "signal": signal,
+                "events": int(t.size),
+                "bought_before": before,
+                "bought_after": after,
+                "trigger_ratio": trig_ratio,
+                "trigger_z": trig_z,
+                "bought_earlier": early,
+                "bought_later": later,
+                "exit_ratio": exit_ratio,
+                "exit_z": exit_z,
+                "flag": ", ".join(flags),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "signal",
+            "events",
+            "bought_before",
+            "bought_after",
+            "trigger_ratio",
+            "trigger_z",
+            "bought_earlier",
+            "bought_later",
+            "exit_ratio",
+            "exit_z",
+            "flag",
+        ],
+    )
 
 
-def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+def _poisson_robust(
+    X: np.ndarray, y: np.ndarray, offset: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Poisson regression by IRLS with sandwich standard errors (overdispersion-robust)."""
     beta = np.zeros(X.shape[1])
     beta[0] = np.log(max(y.sum(), 1e-9) / np.exp(offset).sum())
@@ -160,10 +198,17 @@ def _poisson_robust(X: np.ndarray, y: np.ndarray, offset: np.ndarray) -> tuple[n
     return beta, np.sqrt(np.maximum(np.diag(cov), 0.0))
 
 
-def placebo_check(events: pd.DataFrame, transactions: pd.DataFrame, feature_builder: Any, *,
-                  cutoff: Any, controls: pd.DataFrame | None = None,
-                  customer_id_col: str = "customer_id", date_col: str = "date",
-                  min_customers: int = 200) -> pd.DataFrame:
+def placebo_check(
+    events: pd.DataFrame,
+    transactions: pd.DataFrame,
+    feature_builder: Any,
+    *,
+    cutoff: Any,
+    controls: pd.DataFrame | None = None,
+    customer_id_col: str = "customer_id",
+    date_col: str = "date",
+    min_customers: int = 200,
+) -> pd.DataFrame:
     """Negative control: does a signal from the second half of each history predict the first?
 
     Returns
@@ -176,7 +221,7 @@ def placebo_check(events: pd.DataFrame, transactions: pd.DataFrame, feature_buil
     cut = float(_days([pd.Timestamp(cutoff)])[0])
     ids = pd.Index(pd.unique(transactions[customer_id_col]))
     keys, birth = _purchase_keys(transactions, ids, customer_id_col, date_col, cut)
-    mid = (cut - birth) / 2.0                      # days since birth
+    mid = (cut - birth) / 2.0  # days since birth
     code = np.arange(len(ids))
     early = _count(keys, code, np.zeros(len(ids)), mid)
     late = _count(keys, code, mid, cut - birth)
@@ -186,14 +231,17 @@ def placebo_check(events: pd.DataFrame, transactions: pd.DataFrame, feature_buil
     ev = events.copy()
     ev_code = ids.get_indexer(ev["customer_id"])
     t = _days(ev["timestamp"])
-    in_late = (ev_code >= 0) & (t - np.where(ev_code >= 0, birth[np.maximum(ev_code, 0)], 0)
-                                >= np.where(ev_code >= 0, mid[np.maximum(ev_code, 0)], np.inf))
+    in_late = (ev_code >= 0) & (
+        t - np.where(ev_code >= 0, birth[np.maximum(ev_code, 0)], 0)
+        >= np.where(ev_code >= 0, mid[np.maximum(ev_code, 0)], np.inf)
+    )
     late_events = ev[in_late]
     if late_events.empty:
         return pd.DataFrame(columns=["feature", "customers", "coefficient", "z", "flag"])
     kept = ids[keep]
-    X_late = feature_builder.fit_transform(late_events, customer_ids=kept,
-                                           cutoff=pd.Timestamp(cutoff))
+    X_late = feature_builder.fit_transform(
+        late_events, customer_ids=kept, cutoff=pd.Timestamp(cutoff)
+    )
     y = early[keep].astype(np.float64)
     offset = np.log(mid[keep])
     base_cols = [np.ones(len(kept))]
@@ -217,9 +265,15 @@ def placebo_check(events: pd.DataFrame, transactions: pd.DataFrame, feature_buil
         beta, se = _poisson_robust(X, y, offset)
         j = base.shape[1]
         z = float(beta[j] / se[j]) if se[j] > 0 else 0.0
-        rows.append({"feature": col, "customers": int(keep.sum()),
-                     "coefficient": float(beta[j]), "z": z,
-                     "flag": "placebo" if abs(z) >= 4.0 else ""})
+        rows.append(
+            {
+                "feature": col,
+                "customers": int(keep.sum()),
+                "coefficient": float(beta[j]),
+                "z": z,
+                "flag": "placebo" if abs(z) >= 4.0 else "",
+            }
+        )
     return pd.DataFrame(rows, columns=["feature", "customers", "coefficient", "z", "flag"])
 
 
@@ -228,17 +282,21 @@ def _logistic(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(X @ beta, -30, 30)))
         w = np.maximum(p * (1 - p), 1e-9)
-        step = np.linalg.solve((X * w[:, None]).T @ X + 1e-6 * np.eye(X.shape[1]),
-                               X.T @ (y - p))
+        step = np.linalg.solve((X * w[:, None]).T @ X + 1e-6 * np.eye(X.shape[1]), X.T @ (y - p))
         beta = beta + step
         if np.max(np.abs(step)) < 1e-8:
             break
     return 1.0 / (1.0 + np.exp(-np.clip(X @ beta, -30, 30)))
 
 
-def survey_weighting(data: pd.DataFrame, transaction_model: Any, *,
-                     indicator: str = "nps_missing", predictors: Sequence[str] | None = None,
-                     max_weight: float = 10.0) -> pd.DataFrame:
+def survey_weighting(
+    data: pd.DataFrame,
+    transaction_model: Any,
+    *,
+    indicator: str = "nps_missing",
+    predictors: Sequence[str] | None = None,
+    max_weight: float = 10.0,
+) -> pd.DataFrame:
     """Survey effects re-estimated with inverse response-propensity weights.
 
     The propensity of answering (``indicator == 0``) is a logistic regression on
@@ -255,34 +313,48 @@ def survey_weighting(data: pd.DataFrame, transaction_model: Any, *,
         ``se``, ``change_in_se`` and ``change_pct``.
     """
     if indicator not in data.columns or data[indicator].nunique() < 2:
-        return pd.DataFrame(columns=["coefficient_name", "unweighted", "weighted", "se",
-                                     "change_in_se", "change_pct"])
+        return pd.DataFrame(
+            columns=[
+                "coefficient_name",
+                "unweighted",
+                "weighted",
+                "se",
+                "change_in_se",
+                "change_pct",
+            ]
+        )
     cov_names = list(getattr(transaction_model, "purchase_covariates", []) or [])
-    survey_cols = [c for c in ("promoter", "detractor", "csat_last", "nps_last")
-                   if c in cov_names]
+    survey_cols = [c for c in ("promoter", "detractor", "csat_last", "nps_last") if c in cov_names]
     if predictors is None:
-        predictors = [c for c in cov_names if c not in survey_cols and c != indicator
-                      and "=" not in c]
+        predictors = [
+            c for c in cov_names if c not in survey_cols and c != indicator and "=" not in c
+        ]
     t = data["T"].to_numpy(dtype=np.float64)
-    cols = [np.ones(len(data)), np.log1p(data["frequency"].to_numpy(dtype=np.float64)),
-            data["recency"].to_numpy(dtype=np.float64) / np.where(t > 0, t, 1.0), t / t.max()]
+    cols = [
+        np.ones(len(data)),
+        np.log1p(data["frequency"].to_numpy(dtype=np.float64)),
+        data["recency"].to_numpy(dtype=np.float64) / np.where(t > 0, t, 1.0),
+        t / t.max(),
+    ]
     for c in predictors:
         v = data[c].to_numpy(dtype=np.float64)
         if v.std() > 0:
             cols.append((v - v.mean()) / v.std())
     responded = (data[indicator].to_numpy(dtype=np.float64) == 0).astype(np.float64)
     p = _logistic(np.column_stack(cols), responded)
-    w = np.where(responded == 1, np.minimum(responded.mean() / np.maximum(p, 1e-6), max_weight),
-                 1.0)
+    w = np.where(
+        responded == 1, np.minimum(responded.mean() / np.maximum(p, 1e-6), max_weight), 1.0
+    )
     # the comparison uses a small model (the survey columns and their indicator): fitting the
     # full covariate model twice more would cost more than the whole analysis
     cols_small = [*survey_cols, indicator]
     small = type(transaction_model)(purchase_covariates=cols_small, dropout_covariates=cols_small)
     plain = small.fit(data)
-    refit = type(transaction_model)(purchase_covariates=cols_small,
-                                    dropout_covariates=cols_small).fit(
-        data.assign(weight=w), initial_params={str(k): float(v)
-                                               for k, v in plain.params_.items()})
+    refit = type(transaction_model)(
+        purchase_covariates=cols_small, dropout_covariates=cols_small
+    ).fit(
+        data.assign(weight=w), initial_params={str(k): float(v) for k, v in plain.params_.items()}
+    )
     rows = []
     for name in plain.params_.index:
         name = str(name)
@@ -292,27 +364,43 @@ def survey_weighting(data: pd.DataFrame, transaction_model: Any, *,
         cov = getattr(plain, "covariance_", None)
         se = float(np.sqrt(cov.loc[name, name])) if cov is not None else float("nan")
         new = float(refit.params_[name])
-        rows.append({"coefficient_name": name, "unweighted": est, "weighted": new, "se": se,
-                     "change_in_se": (new - est) / se if se > 0 else np.nan,
-                     "change_pct": 100.0 * (new - est) / abs(est) if est else np.nan})
-    return pd.DataFrame(rows, columns=["coefficient_name", "unweighted", "weighted", "se",
-                                       "change_in_se", "change_pct"])
+        rows.append(
+            {
+                "coefficient_name": name,
+                "unweighted": est,
+                "weighted": new,
+                "se": se,
+                "change_in_se": (new - est) / se if se > 0 else np.nan,
+                "change_pct": 100.0 * (new - est) / abs(est) if est else np.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["coefficient_name", "unweighted", "weighted", "se", "change_in_se", "change_pct"],
+    )
 
 
-def column_flags(timing: pd.DataFrame | None, placebo: pd.DataFrame | None,
-                 signal_columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def column_flags(
+    timing: pd.DataFrame | None,
+    placebo: pd.DataFrame | None,
+    signal_columns: Mapping[str, Sequence[str]],
+) -> dict[str, list[str]]:
     """Flags per feature column: ``"<flag>: <evidence>"`` strings."""
     out: dict[str, list[str]] = {}
     if timing is not None:
         for _, r in timing.iterrows():
             for flag in filter(None, (f.strip() for f in str(r["flag"]).split(","))):
                 if flag == "purchase-triggered":
-                    text = (f"purchase-triggered: {r['signal']} events follow a purchase "
-                            f"{r['trigger_ratio']:.1f}x as often as they precede one")
+                    text = (
+                        f"purchase-triggered: {r['signal']} events follow a purchase "
+                        f"{r['trigger_ratio']:.1f}x as often as they precede one"
+                    )
                 else:
-                    text = (f"exit-signal: {r['signal']} events are followed by a purchase "
-                            f"{r['exit_ratio']:.1f}x less often than they precede one (they reveal "
-                            "who has already left; the holdout check cannot validate them)")
+                    text = (
+                        f"exit-signal: {r['signal']} events are followed by a purchase "
+                        f"{r['exit_ratio']:.1f}x less often than they precede one (they reveal "
+                        "who has already left; the holdout check cannot validate them)"
+                    )
                 for col in signal_columns.get(str(r["signal"]), []):
                     out.setdefault(col, []).append(text)
     if placebo is not None:
@@ -320,5 +408,6 @@ def column_flags(timing: pd.DataFrame | None, placebo: pd.DataFrame | None,
             if r["flag"]:
                 out.setdefault(str(r["feature"]), []).append(
                     f"placebo: {r['feature']} measured later predicts earlier purchases "
-                    f"(z = {r['z']:.1f})")
+                    f"(z = {r['z']:.1f})"
+                )
     return out

@@ -33,12 +33,26 @@ if TYPE_CHECKING:
 
 __all__ = ["drivers", "plot_drivers"]
 
-_LEVER = {"purchase": "repeat_purchase", "dropout": "retention", "churn": "retention",
-          "spend": "spend", "acquisition": "acquisition"}
-_RATE = {"purchase": "purchase rate", "dropout": "dropout rate", "churn": "churn hazard",
-         "spend": "mean spend", "acquisition": "acquisition hazard"}
-_GRADE_TEXT = {"A": "experiment", "B": "quasi-experiment", "C": "observational association",
-               "D": "assumption"}
+_LEVER = {
+    "purchase": "repeat_purchase",
+    "dropout": "retention",
+    "churn": "retention",
+    "spend": "spend",
+    "acquisition": "acquisition",
+}
+_RATE = {
+    "purchase": "purchase rate",
+    "dropout": "dropout rate",
+    "churn": "churn hazard",
+    "spend": "mean spend",
+    "acquisition": "acquisition hazard",
+}
+_GRADE_TEXT = {
+    "A": "experiment",
+    "B": "quasi-experiment",
+    "C": "observational association",
+    "D": "assumption",
+}
 
 
 def _coefficients(model: Any) -> list[tuple[str, str, str, float, float]]:
@@ -64,8 +78,9 @@ def _evidence(entry: Any) -> tuple[float, float, str, str | None]:
         kind = entry.get("kind", "experiment")
         grade = {"experiment": "A", "quasi_experiment": "B", "assumption": "D"}.get(kind)
         if grade is None:
-            raise ValueError(f"evidence kind must be experiment, quasi_experiment or "
-                             f"assumption, got {kind!r}.")
+            raise ValueError(
+                f"evidence kind must be experiment, quasi_experiment or assumption, got {kind!r}."
+            )
         return float(entry["mean"]), float(entry["se"]), grade, entry.get("source")
     values = tuple(entry)
     if len(values) not in (2, 3):
@@ -74,14 +89,26 @@ def _evidence(entry: Any) -> tuple[float, float, str, str | None]:
     return float(values[0]), float(values[1]), "A", source
 
 
-def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.DataFrame | None
-            = None, *, retention_model: Any = None, acquisition_model: Any = None,
-            evidence: Mapping[str, Any] | None = None, segment: Any = None,
-            level: float = 0.90, clv_change: bool = True, horizon: int = 52,
-            discount_rate: float = 0.0, margin: float = 1.0, n_draws: int = 100,
-            random_state: int = 0, period_length: float = 1.0,
-            max_customers: int | None = 5000,
-            skip_clv_change: Sequence[str] = ()) -> pd.DataFrame:
+def drivers(
+    transaction_model: Any = None,
+    spend_model: Any = None,
+    data: pd.DataFrame | None = None,
+    *,
+    retention_model: Any = None,
+    acquisition_model: Any = None,
+    evidence: Mapping[str, Any] | None = None,
+    segment: Any = None,
+    level: float = 0.90,
+    clv_change: bool = True,
+    horizon: int = 52,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+    n_draws: int = 100,
+    random_state: int = 0,
+    period_length: float = 1.0,
+    max_customers: int | None = 5000,
+    skip_clv_change: Sequence[str] = (),
+) -> pd.DataFrame:
     """Driver table: effect of each CX signal on each lever and on CLV, with its evidence grade.
 
     Parameters
@@ -147,52 +174,99 @@ def drivers(transaction_model: Any = None, spend_model: Any = None, data: pd.Dat
                 if miss in data.columns:
                     values = values[data[miss].to_numpy(dtype=np.float64) == 0]
                 sd = float(np.nanstd(values, ddof=1)) if len(values) > 1 else float("nan")
-            rows.append({
-                "signal": column, "lever": _LEVER.get(process, process),
-                "effect_on": _RATE.get(process, process), "coefficient": est, "se": se,
-                "effect_per_unit": np.exp(est), "effect_per_unit_lo": np.exp(est - z * se),
-                "effect_per_unit_hi": np.exp(est + z * se), "signal_sd": sd,
-                "effect_per_sd": np.exp(est * sd), "effect_per_sd_lo": np.exp((est - z * se) * sd),
-                "effect_per_sd_hi": np.exp((est + z * se) * sd),
-                "evidence_grade": grade,
-                "evidence": _GRADE_TEXT[grade] + (f" ({source})" if source else ""),
-                "_name": name,
-            })
+            rows.append(
+                {
+                    "signal": column,
+                    "lever": _LEVER.get(process, process),
+                    "effect_on": _RATE.get(process, process),
+                    "coefficient": est,
+                    "se": se,
+                    "effect_per_unit": np.exp(est),
+                    "effect_per_unit_lo": np.exp(est - z * se),
+                    "effect_per_unit_hi": np.exp(est + z * se),
+                    "signal_sd": sd,
+                    "effect_per_sd": np.exp(est * sd),
+                    "effect_per_sd_lo": np.exp((est - z * se) * sd),
+                    "effect_per_sd_hi": np.exp((est + z * se) * sd),
+                    "evidence_grade": grade,
+                    "evidence": _GRADE_TEXT[grade] + (f" ({source})" if source else ""),
+                    "_name": name,
+                }
+            )
     unknown = sorted(set(evidence) - known)
     if unknown:
-        raise ValueError(f"evidence for unknown coefficient(s) {unknown}; the models have "
-                         f"{sorted(known)}.")
+        raise ValueError(
+            f"evidence for unknown coefficient(s) {unknown}; the models have {sorted(known)}."
+        )
     table = pd.DataFrame(rows)
     if table.empty:
-        raise ValueError("the models have no covariate coefficients: fit them with "
-                         "purchase_covariates=, dropout_covariates=, spend_covariates= or "
-                         "churn_covariates=.")
-    for col in ("clv_change_pct", "clv_change_pct_lo", "clv_change_pct_hi",
-                "segment_clv_change_pct", "segment_clv_change_pct_lo",
-                "segment_clv_change_pct_hi"):
+        raise ValueError(
+            "the models have no covariate coefficients: fit them with "
+            "purchase_covariates=, dropout_covariates=, spend_covariates= or "
+            "churn_covariates=."
+        )
+    for col in (
+        "clv_change_pct",
+        "clv_change_pct_lo",
+        "clv_change_pct_hi",
+        "segment_clv_change_pct",
+        "segment_clv_change_pct_lo",
+        "segment_clv_change_pct_hi",
+    ):
         table[col] = np.nan
     from clv.models import ParetoNBDModel
     from clv.roi.engine import model_family
 
-    if clv_change and transaction_model is not None and issubclass(
-            model_family(transaction_model), ParetoNBDModel):
+    if (
+        clv_change
+        and transaction_model is not None
+        and issubclass(model_family(transaction_model), ParetoNBDModel)
+    ):
         if data is None:
-            raise DataError([Problem(None, "no data given", "pass the customers' frame")],
-                            what="the driver analysis")
-        _clv_changes(table, transaction_model, spend_model, data, evidence, segment, level,
-                     horizon, discount_rate, margin, n_draws, random_state, period_length,
-                     max_customers, set(skip_clv_change))
+            raise DataError(
+                [Problem(None, "no data given", "pass the customers' frame")],
+                what="the driver analysis",
+            )
+        _clv_changes(
+            table,
+            transaction_model,
+            spend_model,
+            data,
+            evidence,
+            segment,
+            level,
+            horizon,
+            discount_rate,
+            margin,
+            n_draws,
+            random_state,
+            period_length,
+            max_customers,
+            set(skip_clv_change),
+        )
     table.insert(0, "coefficient_name", table.pop("_name"))
     if segment is None:
         table = table.drop(columns=[c for c in table.columns if c.startswith("segment_")])
     return table
 
 
-def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
-                 evidence: Mapping[str, Any], segment: Any, level: float, horizon: int,
-                 discount_rate: float, margin: float, n_draws: int, random_state: int,
-                 period_length: float, max_customers: int | None,
-                 skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _clv_changes(
+    table: pd.DataFrame,
+    tm: Any,
+    sm: Any,
+    data: pd.DataFrame,
+    evidence: Mapping[str, Any],
+    segment: Any,
+    level: float,
+    horizon: int,
+    discount_rate: float,
+    margin: float,
+    n_draws: int,
+    random_state: int,
+    period_length: float,
+    max_customers: int | None,
+    skip: set[str] = frozenset(),
+) -> None:  # type: ignore[assignment]
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
     from clv.roi.finance import lever_split
@@ -200,8 +274,17 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
     if max_customers is not None and len(data) > max_customers:
         pick = np.random.default_rng(random_state).choice(len(data), max_customers, replace=False)
         data = data.iloc[np.sort(pick)]
-    engine = CounterfactualEngine(tm, sm if sm is not None else 1.0, data, horizon,
-                                  discount_rate, margin, n_draws, random_state, period_length)
+    engine = CounterfactualEngine(
+        tm,
+        sm if sm is not None else 1.0,
+        data,
+        horizon,
+        discount_rate,
+        margin,
+        n_draws,
+        random_state,
+        period_length,
+    )
     q = [(1 - level) / 2, (1 + level) / 2]
     trans = {n for n, *_ in _coefficients(tm)} | {n for n, *_ in _coefficients(sm)}
     baselines: dict[str, np.ndarray] = {}
@@ -215,19 +298,33 @@ def _clv_changes(table: pd.DataFrame, tm: Any, sm: Any, data: pd.DataFrame,
         ev = Evidence("experiment", overrides) if overrides else Evidence()
         targets = [("", "all")] + ([("segment_", segment)] if segment is not None else [])
         for prefix, target in targets:
-            inv = Investment(f"+1 SD {signal}", cost=1.0, target=target,
-                             shifts=[Shift(signal, "add", sd)], evidence=ev)
+            inv = Investment(
+                f"+1 SD {signal}",
+                cost=1.0,
+                target=target,
+                shifts=[Shift(signal, "add", sd)],
+                evidence=ev,
+            )
             levers = lever_split(engine.flows([engine.unit(inv)])[1])
             if prefix not in baselines:
                 rows = engine._target_rows(inv)
-                baselines[prefix] = np.stack([
-                    np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
-                    for st in engine._states])
+                baselines[prefix] = np.stack(
+                    [
+                        np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
+                        for st in engine._states
+                    ]
+                )
             for idx, row in group.iterrows():
                 pct = 100.0 * levers[LEVERS.index(row["lever"])] / baselines[prefix]
                 lo, hi = np.quantile(pct, q)
-                table.loc[idx, [f"{prefix}clv_change_pct", f"{prefix}clv_change_pct_lo",
-                                f"{prefix}clv_change_pct_hi"]] = [pct.mean(), lo, hi]
+                table.loc[
+                    idx,
+                    [
+                        f"{prefix}clv_change_pct",
+                        f"{prefix}clv_change_pct_lo",
+                        f"{prefix}clv_change_pct_hi",
+                    ],
+                ] = [pct.mean(), lo, hi]
 
 
 def plot_drivers(table: pd.DataFrame, *, per: str = "sd", ax: Axes | None = None) -> Axes:
@@ -247,21 +344,35 @@ def plot_drivers(table: pd.DataFrame, *, per: str = "sd", ax: Axes | None = None
     ax = plt.gca() if ax is None else ax
     t = table.iloc[::-1].reset_index(drop=True)
     y = np.arange(len(t))
-    colours = {"retention": "#2166ac", "repeat_purchase": "#5aae61", "spend": "#e08214",
-               "acquisition": "#8073ac"}
+    colours = {
+        "retention": "#2166ac",
+        "repeat_purchase": "#5aae61",
+        "spend": "#e08214",
+        "acquisition": "#8073ac",
+    }
     for yi, row in t.iterrows():
         c = colours.get(row["lever"], "grey")
-        mid, lo, hi = (row[f"effect_per_{per}"], row[f"effect_per_{per}_lo"],
-                       row[f"effect_per_{per}_hi"])
+        mid, lo, hi = (
+            row[f"effect_per_{per}"],
+            row[f"effect_per_{per}_lo"],
+            row[f"effect_per_{per}_hi"],
+        )
         ax.plot([lo, hi], [yi, yi], color=c, lw=2.5)
         marker = "o" if row["evidence_grade"] == "C" else "D"
         ax.plot(mid, yi, marker, color=c, ms=7, label=row["lever"].replace("_", " "))
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
-    ax.set_yticks(y, [f"{s} → {e} [{g}]" for s, e, g in
-                      zip(t["signal"], t["effect_on"], t["evidence_grade"], strict=True)])
-    ax.set_xlabel(f"multiplicative effect per {'SD' if per == 'sd' else 'unit'} of the signal "
-                  "(interval; 1 = no effect)")
+    ax.set_yticks(
+        y,
+        [
+            f"{s} → {e} [{g}]"
+            for s, e, g in zip(t["signal"], t["effect_on"], t["evidence_grade"], strict=True)
+        ],
+    )
+    ax.set_xlabel(
+        f"multiplicative effect per {'SD' if per == 'sd' else 'unit'} of the signal "
+        "(interval; 1 = no effect)"
+    )
     ax.set_title("CX drivers of customer value")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))

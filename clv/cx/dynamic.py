@@ -45,8 +45,14 @@ from clv.models import ParetoNBDDynamicModel
 from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, future_covariates, time_varying_data
 
-__all__ = ["DynamicCXModel", "PathValuation", "changed_path", "fit_dynamic_cx",
-           "restored_path", "value_path_change"]
+__all__ = [
+    "DynamicCXModel",
+    "PathValuation",
+    "changed_path",
+    "fit_dynamic_cx",
+    "restored_path",
+    "value_path_change",
+]
 
 
 @dataclass(frozen=True)
@@ -132,24 +138,44 @@ def fit_dynamic_cx(
     DynamicCXModel
     """
     columns = list(dict.fromkeys([*purchase_covariates, *dropout_covariates]))
-    data = time_varying_data(transactions, paths, columns=columns,
-                             observation_end=observation_end, time_unit=time_unit,
-                             customer_id_col=customer_id_col, date_col=date_col,
-                             cov_date_col=cov_date_col)
-    model = ParetoNBDDynamicModel(purchase_covariates=purchase_covariates,
-                                  dropout_covariates=dropout_covariates).fit(data)
+    data = time_varying_data(
+        transactions,
+        paths,
+        columns=columns,
+        observation_end=observation_end,
+        time_unit=time_unit,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        cov_date_col=cov_date_col,
+    )
+    model = ParetoNBDDynamicModel(
+        purchase_covariates=purchase_covariates, dropout_covariates=dropout_covariates
+    ).fit(data)
     spend_model = None
     if spend is None:
         if value_col is None or value_col not in transactions.columns:
-            raise DataError([Problem(value_col, "is needed to fit the spend model",
-                                     "pass value_col= (transaction amounts) or spend=")],
-                            what="the transactions")
+            raise DataError(
+                [
+                    Problem(
+                        value_col,
+                        "is needed to fit the spend model",
+                        "pass value_col= (transaction amounts) or spend=",
+                    )
+                ],
+                what="the transactions",
+            )
         from clv.data.rfm import rfm_summary
         from clv.models import GammaGammaModel
 
         tx = transactions[pd.to_datetime(transactions[date_col]) <= pd.Timestamp(observation_end)]
-        rfm = rfm_summary(tx, customer_id_col=customer_id_col, date_col=date_col,
-                          value_col=value_col, time_unit="D", observation_end=observation_end)
+        rfm = rfm_summary(
+            tx,
+            customer_id_col=customer_id_col,
+            date_col=date_col,
+            value_col=value_col,
+            time_unit="D",
+            observation_end=observation_end,
+        )
         spend_model = GammaGammaModel().fit(rfm)
         spend_s = spend_model.expected_spend(rfm).reindex(data.customer_ids)
     elif isinstance(spend, pd.Series):
@@ -157,18 +183,35 @@ def fit_dynamic_cx(
     else:
         spend_s = pd.Series(float(spend), index=data.customer_ids)
     if spend_s.isna().any() or not np.isfinite(spend_s.to_numpy(dtype=np.float64)).all():
-        raise DataError([Problem("spend", "has no finite value for some customers",
-                                 "give a spend for every customer",
-                                 list(spend_s.index[spend_s.isna()]))], what="the spend")
-    return DynamicCXModel(model=model, data=data, spend=spend_s.astype(np.float64).rename(
-        "expected_spend"), spend_model=spend_model)
+        raise DataError(
+            [
+                Problem(
+                    "spend",
+                    "has no finite value for some customers",
+                    "give a spend for every customer",
+                    list(spend_s.index[spend_s.isna()]),
+                )
+            ],
+            what="the spend",
+        )
+    return DynamicCXModel(
+        model=model,
+        data=data,
+        spend=spend_s.astype(np.float64).rename("expected_spend"),
+        spend_model=spend_model,
+    )
 
 
-def changed_path(data: TimeVaryingData, start: Any, periods: int,
-                 values: Mapping[str, float | pd.Series], *,
-                 customers: Sequence[Any] | None = None,
-                 customer_id_col: str = "customer_id",
-                 cov_date_col: str = "cov_date") -> pd.DataFrame:
+def changed_path(
+    data: TimeVaryingData,
+    start: Any,
+    periods: int,
+    values: Mapping[str, float | pd.Series],
+    *,
+    customers: Sequence[Any] | None = None,
+    customer_id_col: str = "customer_id",
+    cov_date_col: str = "cov_date",
+) -> pd.DataFrame:
     """A future path: the last values carried forward, ``values`` from ``start`` on.
 
     Parameters
@@ -189,31 +232,57 @@ def changed_path(data: TimeVaryingData, start: Any, periods: int,
     DataFrame
         The path, for ``baseline=`` / ``changed=`` of :func:`value_path_change`.
     """
-    frame = future_covariates(data, start, periods, customers=customers,
-                              customer_id_col=customer_id_col, cov_date_col=cov_date_col)
+    frame = future_covariates(
+        data,
+        start,
+        periods,
+        customers=customers,
+        customer_id_col=customer_id_col,
+        cov_date_col=cov_date_col,
+    )
     for col, v in values.items():
         if col not in data.columns:
-            raise DataError([Problem(col, "is not a covariate of the data",
-                                     f"use one of {list(data.columns)}")],
-                            what="the future covariate path")
+            raise DataError(
+                [
+                    Problem(
+                        col, "is not a covariate of the data", f"use one of {list(data.columns)}"
+                    )
+                ],
+                what="the future covariate path",
+            )
         if isinstance(v, pd.Series):
             mapped = frame[customer_id_col].map(v)
             if mapped.isna().any():
-                raise DataError([Problem(col, "has no value for some customers of the path",
-                                         "give a value for every customer",
-                                         list(pd.unique(frame[customer_id_col][mapped.isna()])))],
-                                what="the future covariate path")
+                raise DataError(
+                    [
+                        Problem(
+                            col,
+                            "has no value for some customers of the path",
+                            "give a value for every customer",
+                            list(pd.unique(frame[customer_id_col][mapped.isna()])),
+                        )
+                    ],
+                    what="the future covariate path",
+                )
             frame[col] = mapped.to_numpy(dtype=np.float64)
         else:
             frame[col] = float(v)
     return frame
 
 
-def restored_path(data: TimeVaryingData, start: Any, periods: int, column: str,
-                  level: float, *, tolerance: float = 0.0, lower_is_better: bool = True,
-                  customers: Sequence[Any] | None = None,
-                  customer_id_col: str = "customer_id",
-                  cov_date_col: str = "cov_date") -> pd.DataFrame:
+def restored_path(
+    data: TimeVaryingData,
+    start: Any,
+    periods: int,
+    column: str,
+    level: float,
+    *,
+    tolerance: float = 0.0,
+    lower_is_better: bool = True,
+    customers: Sequence[Any] | None = None,
+    customer_id_col: str = "customer_id",
+    cov_date_col: str = "cov_date",
+) -> pd.DataFrame:
     """Fix a problem: ``column`` back to ``level`` from ``start``, only where it is worse now.
 
     A customer's path changes only when the last observed value is worse
@@ -247,13 +316,28 @@ def restored_path(data: TimeVaryingData, start: Any, periods: int, column: str,
     if customers is not None:
         current = current.reindex(pd.Index(list(customers)))
         if current.isna().any():
-            raise DataError([Problem(customer_id_col, "names customers not in the data",
-                                     "drop them", list(current.index[current.isna()]))],
-                            what="the future covariate path")
+            raise DataError(
+                [
+                    Problem(
+                        customer_id_col,
+                        "names customers not in the data",
+                        "drop them",
+                        list(current.index[current.isna()]),
+                    )
+                ],
+                what="the future covariate path",
+            )
     gap = current - level if lower_is_better else level - current
     worse = current.index[(gap > tolerance).to_numpy()]
-    return changed_path(data, start, periods, {column: float(level)}, customers=list(worse),
-                        customer_id_col=customer_id_col, cov_date_col=cov_date_col)
+    return changed_path(
+        data,
+        start,
+        periods,
+        {column: float(level)},
+        customers=list(worse),
+        customer_id_col=customer_id_col,
+        cov_date_col=cov_date_col,
+    )
 
 
 def _draws(model: ParetoNBDDynamicModel, n_draws: int, seed: int) -> np.ndarray:
@@ -261,8 +345,10 @@ def _draws(model: ParetoNBDDynamicModel, n_draws: int, seed: int) -> np.ndarray:
     theta = model.params_.to_numpy()
     cov = model.covariance_.to_numpy()
     if not np.all(np.isfinite(cov)):
-        raise NotFittedError("the model has no finite covariance (the fit did not converge); "
-                             "no parameter interval can be drawn.")
+        raise NotFittedError(
+            "the model has no finite covariance (the fit did not converge); "
+            "no parameter interval can be drawn."
+        )
     nb = len(model._base)
     scale = np.ones(theta.size)
     scale[:nb] = theta[:nb]
@@ -275,8 +361,9 @@ def _draws(model: ParetoNBDDynamicModel, n_draws: int, seed: int) -> np.ndarray:
 
 def _rows(obj: Any, rows: np.ndarray) -> Any:
     """The same arrays dataclass restricted to ``rows`` (first axis)."""
-    return dataclasses.replace(obj, **{f.name: getattr(obj, f.name)[rows]
-                                       for f in dataclasses.fields(obj)})
+    return dataclasses.replace(
+        obj, **{f.name: getattr(obj, f.name)[rows] for f in dataclasses.fields(obj)}
+    )
 
 
 def value_path_change(
@@ -327,14 +414,17 @@ def value_path_change(
     fut_alt = model._future(data, float(horizon), changed, **kw)
     value = margin * fitted.spend.to_numpy()
     # customers whose path does not change have delta 0 exactly: value only the others
-    moved = np.flatnonzero(np.any(fut_alt.purchase != fut_base.purchase, axis=(1, 2))
-                           | np.any(fut_alt.dropout != fut_base.dropout, axis=(1, 2)))
+    moved = np.flatnonzero(
+        np.any(fut_alt.purchase != fut_base.purchase, axis=(1, 2))
+        | np.any(fut_alt.dropout != fut_base.dropout, axis=(1, 2))
+    )
     sub_arrays, sub_base, sub_alt = (_rows(a, moved) for a in (arrays, fut_base, fut_alt))
 
     def dect(params: np.ndarray, a: Any, future: _math.FutureArrays) -> np.ndarray:
         base, gp, gd = model._split(params)
-        return _math.expected_discounted_purchases(base, gp, gd, a, future, float(horizon),
-                                                   float(discount_rate))
+        return _math.expected_discounted_purchases(
+            base, gp, gd, a, future, float(horizon), float(discount_rate)
+        )
 
     theta = model.params_.to_numpy()
     clv_base = value * dect(theta, arrays, fut_base)
@@ -343,14 +433,28 @@ def value_path_change(
     delta = clv_alt - clv_base
     per_draw = np.zeros((int(n_draws), data.n_customers))
     for j, p in enumerate(_draws(model, int(n_draws), random_state)):
-        per_draw[j, moved] = value[moved] * (dect(p, sub_arrays, sub_alt)
-                                             - dect(p, sub_arrays, sub_base))
+        per_draw[j, moved] = value[moved] * (
+            dect(p, sub_arrays, sub_alt) - dect(p, sub_arrays, sub_base)
+        )
     q = [(1 - interval) / 2, (1 + interval) / 2]
     lo_i, hi_i = np.quantile(per_draw, q, axis=0)
     totals = per_draw.sum(axis=1)
     lo, hi = np.quantile(totals, q)
-    per_customer = pd.DataFrame({"clv_baseline": clv_base, "clv_changed": clv_alt,
-                                 "delta_clv": delta, "delta_lower": lo_i, "delta_upper": hi_i},
-                                index=data.customer_ids)
-    return PathValuation(per_customer=per_customer, total=float(delta.sum()), lower=float(lo),
-                         upper=float(hi), draws=totals, interval=float(interval))
+    per_customer = pd.DataFrame(
+        {
+            "clv_baseline": clv_base,
+            "clv_changed": clv_alt,
+            "delta_clv": delta,
+            "delta_lower": lo_i,
+            "delta_upper": hi_i,
+        },
+        index=data.customer_ids,
+    )
+    return PathValuation(
+        per_customer=per_customer,
+        total=float(delta.sum()),
+        lower=float(lo),
+        upper=float(hi),
+        draws=totals,
+        interval=float(interval),
+    )

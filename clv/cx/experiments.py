@@ -112,9 +112,14 @@ class ExperimentResult:
     def coefficients(self) -> dict[str, tuple[float, float]]:
         """``{"<lever>[<column>]": (coefficient, se)}`` for the levers the experiment measured."""
         e = self.effects
-        return {f"{lever}[{self.column}]": (float(e.loc[lever, "coefficient"]),
-                                             float(e.loc[lever, "se"]))
-                for lever in e.index if bool(e.loc[lever, "measured"])}
+        return {
+            f"{lever}[{self.column}]": (
+                float(e.loc[lever, "coefficient"]),
+                float(e.loc[lever, "se"]),
+            )
+            for lever in e.index
+            if bool(e.loc[lever, "measured"])
+        }
 
     @property
     def measured_levers(self) -> list[str]:
@@ -123,8 +128,9 @@ class ExperimentResult:
 
 
 # ----------------------------------------------------------------------------- balance
-def balance_table(covariates: pd.DataFrame, treated: np.ndarray, *,
-                  max_std_diff: float = 0.1, alpha: float = 0.01) -> pd.DataFrame:
+def balance_table(
+    covariates: pd.DataFrame, treated: np.ndarray, *, max_std_diff: float = 0.1, alpha: float = 0.01
+) -> pd.DataFrame:
     """Means by arm, standardised differences and Welch p-values of pre-period covariates.
 
     A covariate is ``flagged`` when ``|std_diff| > max_std_diff`` and its p-value
@@ -153,35 +159,61 @@ def balance_table(covariates: pd.DataFrame, treated: np.ndarray, *,
             p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
         else:
             sd, p = 0.0, 1.0
-        rows.append({"covariate": col, "mean_control": float(a.mean()) if len(a) else np.nan,
-                     "mean_treatment": float(b.mean()) if len(b) else np.nan,
-                     "std_diff": sd, "p_value": p,
-                     "flagged": bool(abs(sd) > max_std_diff and p < alpha / k)})
+        rows.append(
+            {
+                "covariate": col,
+                "mean_control": float(a.mean()) if len(a) else np.nan,
+                "mean_treatment": float(b.mean()) if len(b) else np.nan,
+                "std_diff": sd,
+                "p_value": p,
+                "flagged": bool(abs(sd) > max_std_diff and p < alpha / k),
+            }
+        )
     return pd.DataFrame(rows).set_index("covariate")
 
 
 # ----------------------------------------------------------------------------- inputs
-def _arms(arm: pd.Series, treatment: Hashable | None,
-          control: Hashable | None) -> tuple[Hashable, Hashable]:
+def _arms(
+    arm: pd.Series, treatment: Hashable | None, control: Hashable | None
+) -> tuple[Hashable, Hashable]:
     values = list(pd.unique(arm.dropna()))
     if len(values) != 2:
-        raise DataError([Problem("arm", f"the experiment needs exactly two arms, found "
-                                 f"{len(values)}: {values[:6]}", "give one control and one "
-                                 "treatment arm (analyse several treatments pairwise)")],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    "arm",
+                    f"the experiment needs exactly two arms, found {len(values)}: {values[:6]}",
+                    "give one control and one treatment arm (analyse several treatments pairwise)",
+                )
+            ],
+            what="the experiment table",
+        )
     if treatment is None:
         for guess in ("treatment", "treated", 1, True, "B", "test"):
             if guess in values:
                 treatment = guess
                 break
     if treatment is None or treatment not in values:
-        raise DataError([Problem("arm", f"cannot tell which arm is treated among {values}",
-                                 "pass treatment_arm=")], what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    "arm", f"cannot tell which arm is treated among {values}", "pass treatment_arm="
+                )
+            ],
+            what="the experiment table",
+        )
     other = next(v for v in values if v != treatment)
     if control is not None and control != other:
-        raise DataError([Problem("arm", f"control arm {control!r} not found; arms: {values}",
-                                 "pass the arm labels used in the table")],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    "arm",
+                    f"control arm {control!r} not found; arms: {values}",
+                    "pass the arm labels used in the table",
+                )
+            ],
+            what="the experiment table",
+        )
     return treatment, other
 
 
@@ -190,14 +222,20 @@ def _days(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[ns]").astype(np.int64) // _NS_PER_DAY
 
 
-def _periods(experiment: pd.DataFrame, transactions: pd.DataFrame, end: pd.Timestamp,
-             id_col: str, date_col: str, value_col: str | None
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _periods(
+    experiment: pd.DataFrame,
+    transactions: pd.DataFrame,
+    end: pd.Timestamp,
+    id_col: str,
+    date_col: str,
+    value_col: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pre-period covariates and post-period RFM (daily, start day = 0) per enrolled customer."""
     ids = pd.Index(experiment["customer_id"])
     start_day = _days(experiment["start"].to_numpy())
     end_day = int(_days(np.array([end.to_datetime64()]))[0]) - (
-        0 if end == end.normalize() else -1)  # first day not observed
+        0 if end == end.normalize() else -1
+    )  # first day not observed
     tx = transactions[transactions[id_col].isin(ids)]
     pos = ids.get_indexer(tx[id_col].to_numpy())
     day = _days(pd.to_datetime(tx[date_col]).to_numpy())
@@ -215,12 +253,15 @@ def _periods(experiment: pd.DataFrame, transactions: pd.DataFrame, end: pd.Times
     last = np.full(n, np.iinfo(np.int64).min)
     np.maximum.at(last, pos[pre], day[pre])
     has = pre_count > 0
-    covs = pd.DataFrame({
-        "pre_purchases": pre_count,
-        "pre_tenure_days": np.where(has, start_day - first, 0.0).astype(np.float64),
-        "pre_days_since_last": np.where(has, start_day - last, 0.0).astype(np.float64),
-        "pre_spend_mean": np.where(has, pre_value / np.maximum(pre_count, 1), 0.0),
-    }, index=ids)
+    covs = pd.DataFrame(
+        {
+            "pre_purchases": pre_count,
+            "pre_tenure_days": np.where(has, start_day - first, 0.0).astype(np.float64),
+            "pre_days_since_last": np.where(has, start_day - last, 0.0).astype(np.float64),
+            "pre_spend_mean": np.where(has, pre_value / np.maximum(pre_count, 1), 0.0),
+        },
+        index=ids,
+    )
     # post-period: one purchase per day at most (like the RFM summary with daily periods)
     post = day > s
     frame = pd.DataFrame({"pos": pos[post], "day": day[post], "value": value[post]})
@@ -231,9 +272,15 @@ def _periods(experiment: pd.DataFrame, transactions: pd.DataFrame, end: pd.Times
     last_post = np.full(n, 0, dtype=np.int64)
     np.maximum.at(last_post, p, daily["day"].to_numpy() - start_day[p])
     T = (end_day - 1 - start_day).astype(np.float64)
-    rfm = pd.DataFrame({"frequency": freq, "recency": np.where(freq > 0, last_post, 0.0),
-                        "T": T, "monetary_value": np.where(freq > 0, total / np.maximum(freq, 1),
-                                                           0.0)}, index=ids)
+    rfm = pd.DataFrame(
+        {
+            "frequency": freq,
+            "recency": np.where(freq > 0, last_post, 0.0),
+            "T": T,
+            "monetary_value": np.where(freq > 0, total / np.maximum(freq, 1), 0.0),
+        },
+        index=ids,
+    )
     rfm.index.name = "customer_id"
     rfm.attrs["time_unit"] = "D"
     return covs, rfm
@@ -318,60 +365,120 @@ def analyse_experiment(
         raise ValueError(f"level must be in (0, 1), got {level!r}.")
     missing = [c for c in (customer_id_col, arm_col, start_col) if c not in experiment.columns]
     if missing:
-        raise DataError([Problem(c, "column is missing", "the experiment table needs "
-                                 f"{customer_id_col}, {arm_col}, {start_col}") for c in missing],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    c,
+                    "column is missing",
+                    f"the experiment table needs {customer_id_col}, {arm_col}, {start_col}",
+                )
+                for c in missing
+            ],
+            what="the experiment table",
+        )
     need = [customer_id_col, date_col] + ([value_col] if value_col else [])
     missing = [c for c in need if c not in transactions.columns]
     if missing:
-        raise DataError([Problem(c, "column is missing", "pass the transactions")
-                         for c in missing], what="the transactions")
-    exp = pd.DataFrame({"customer_id": experiment[customer_id_col].to_numpy(),
-                        "arm": experiment[arm_col].to_numpy(),
-                        "start": pd.to_datetime(experiment[start_col], errors="coerce")
-                        .to_numpy()})
+        raise DataError(
+            [Problem(c, "column is missing", "pass the transactions") for c in missing],
+            what="the transactions",
+        )
+    exp = pd.DataFrame(
+        {
+            "customer_id": experiment[customer_id_col].to_numpy(),
+            "arm": experiment[arm_col].to_numpy(),
+            "start": pd.to_datetime(experiment[start_col], errors="coerce").to_numpy(),
+        }
+    )
     dup = exp["customer_id"].duplicated()
     if dup.any():
-        raise DataError([Problem(customer_id_col, "customers enrolled more than once",
-                                 "keep each customer's first enrolment",
-                                 rows=list(exp.loc[dup, "customer_id"][:5]))],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    customer_id_col,
+                    "customers enrolled more than once",
+                    "keep each customer's first enrolment",
+                    rows=list(exp.loc[dup, "customer_id"][:5]),
+                )
+            ],
+            what="the experiment table",
+        )
     bad = exp["start"].isna() | exp["arm"].isna()
     if bad.any():
-        raise DataError([Problem(start_col, f"{int(bad.sum())} rows have no arm or no readable "
-                                 "start date", "fill them or drop the rows",
-                                 rows=list(exp.loc[bad, "customer_id"][:5]))],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    start_col,
+                    f"{int(bad.sum())} rows have no arm or no readable start date",
+                    "fill them or drop the rows",
+                    rows=list(exp.loc[bad, "customer_id"][:5]),
+                )
+            ],
+            what="the experiment table",
+        )
     stop = pd.Timestamp(end)
     late = exp["start"] >= stop.to_datetime64() - np.timedelta64(1, "D")
     if late.any():
-        raise DataError([Problem(start_col, f"{int(late.sum())} customers start less than a day "
-                                 f"before the end ({stop})", "analyse later or drop them",
-                                 rows=list(exp.loc[late, "customer_id"][:5]))],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    start_col,
+                    f"{int(late.sum())} customers start less than a day before the end ({stop})",
+                    "analyse later or drop them",
+                    rows=list(exp.loc[late, "customer_id"][:5]),
+                )
+            ],
+            what="the experiment table",
+        )
     treat_arm, ctrl_arm = _arms(exp["arm"], treatment_arm, control_arm)
     treated = (exp["arm"] == treat_arm).to_numpy()
     n_t, n_c = int(treated.sum()), int((~treated).sum())
     if min(n_t, n_c) < 10:
-        raise DataError([Problem(arm_col, f"{n_t} treated and {n_c} control customers",
-                                 "an experiment needs at least 10 customers per arm")],
-                        what="the experiment table")
+        raise DataError(
+            [
+                Problem(
+                    arm_col,
+                    f"{n_t} treated and {n_c} control customers",
+                    "an experiment needs at least 10 customers per arm",
+                )
+            ],
+            what="the experiment table",
+        )
 
     pre, rfm = _periods(exp, transactions, stop, customer_id_col, date_col, value_col)
     if covariates is not None:
-        extra = covariates.set_index(customer_id_col) if customer_id_col in covariates.columns \
+        extra = (
+            covariates.set_index(customer_id_col)
+            if customer_id_col in covariates.columns
             else covariates
+        )
         extra = extra.reindex(pre.index)
         non_numeric = [c for c in extra.columns if not pd.api.types.is_numeric_dtype(extra[c])]
         if non_numeric:
-            raise DataError([Problem(c, "covariate is not numeric", "one-hot encode it (e.g. "
-                                     "pandas.get_dummies) or drop it") for c in non_numeric],
-                            what="the experiment covariates")
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        "covariate is not numeric",
+                        "one-hot encode it (e.g. pandas.get_dummies) or drop it",
+                    )
+                    for c in non_numeric
+                ],
+                what="the experiment covariates",
+            )
         if extra.isna().any().any():
             rows = list(extra.index[extra.isna().any(axis=1)][:5])
-            raise DataError([Problem(None, "enrolled customers lack covariate values",
-                                     "give every enrolled customer a value", rows=rows)],
-                            what="the experiment covariates")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "enrolled customers lack covariate values",
+                        "give every enrolled customer a value",
+                        rows=rows,
+                    )
+                ],
+                what="the experiment covariates",
+            )
         extra = extra.rename(columns={c: f"{c}_user" for c in extra.columns if c in pre.columns})
         pre = pre.join(extra.astype(np.float64))
     balance = balance_table(pre, treated, max_std_diff=max_std_diff)
@@ -381,18 +488,30 @@ def analyse_experiment(
         if not 0 < expected_share < 1:
             raise ValueError(f"expected_share must be in (0, 1), got {expected_share!r}.")
         n = n_t + n_c
-        srm = float(stats.chisquare([n_t, n_c], [n * expected_share,
-                                                 n * (1 - expected_share)]).pvalue)
+        srm = float(
+            stats.chisquare([n_t, n_c], [n * expected_share, n * (1 - expected_share)]).pvalue
+        )
         if srm < 1e-3:
-            imbalanced.append(f"arm sizes {n_t}:{n_c} (expected share {expected_share:g}, "
-                              f"p = {srm:.2g})")
+            imbalanced.append(
+                f"arm sizes {n_t}:{n_c} (expected share {expected_share:g}, p = {srm:.2g})"
+            )
     if imbalanced:
-        msg = (f"the arms differ before the treatment in {', '.join(imbalanced)}: the "
-               "assignment does not look random (or the table was filtered after the start)")
+        msg = (
+            f"the arms differ before the treatment in {', '.join(imbalanced)}: the "
+            "assignment does not look random (or the table was filtered after the start)"
+        )
         if on_imbalance == "raise":
-            raise DataError([Problem(arm_col, msg, "check the randomisation and the "
-                                     "enrolment filter; on_imbalance='flag' to inspect")],
-                            what="the experiment table")
+            raise DataError(
+                [
+                    Problem(
+                        arm_col,
+                        msg,
+                        "check the randomisation and the "
+                        "enrolment filter; on_imbalance='flag' to inspect",
+                    )
+                ],
+                what="the experiment table",
+            )
         warnings.warn(msg + "; its effects are not grade-A evidence.", DataWarning, stacklevel=2)
 
     design = rfm.copy()
@@ -401,7 +520,7 @@ def analyse_experiment(
     if adjust:
         for c in pre.columns:
             v = pre[c].to_numpy(dtype=np.float64)
-            if v.min() >= 0:                 # counts, days, money: tame the long right tail
+            if v.min() >= 0:  # counts, days, money: tame the long right tail
                 v = np.log1p(v)
             sd = float(v.std())
             if sd > 0:
@@ -413,13 +532,17 @@ def analyse_experiment(
     models: dict[str, Any] = {}
     notes: list[str] = []
     try:
-        tm = ParetoNBDModel(purchase_covariates=cov_names,
-                            dropout_covariates=cov_names).fit(design) \
-            if len(cov_names) > 1 else _fit_indicator_only(design, column, notes)
+        tm = (
+            ParetoNBDModel(purchase_covariates=cov_names, dropout_covariates=cov_names).fit(design)
+            if len(cov_names) > 1
+            else _fit_indicator_only(design, column, notes)
+        )
     except ConvergenceError as exc:
-        notes.append(f"the Pareto/NBD with the pre-period adjustment did not converge ({exc}); "
-                     "the treatment indicator alone was used (still unbiased under "
-                     "randomisation, less precise)")
+        notes.append(
+            f"the Pareto/NBD with the pre-period adjustment did not converge ({exc}); "
+            "the treatment indicator alone was used (still unbiased under "
+            "randomisation, less precise)"
+        )
         cov_names = [column]
         tm = _fit_indicator_only(design, column, notes)
     models["transaction"] = tm
@@ -427,30 +550,60 @@ def analyse_experiment(
         rows.append(_effect(tm, lever, column, z, max_se, None))
     repeat = design["frequency"] > 0
     buyers = (int((repeat & treated).sum()), int((repeat & ~treated).sum()))
-    if value_col and min(buyers) >= min_repeat_buyers \
-            and bool((design.loc[repeat, "monetary_value"] > 0).all()):
+    if (
+        value_col
+        and min(buyers) >= min_repeat_buyers
+        and bool((design.loc[repeat, "monetary_value"] > 0).all())
+    ):
         sm = GammaGammaModel(spend_covariates=cov_names).fit(design)
         models["spend"] = sm
         rows.append(_effect(sm, "spend", column, z, max_se, None))
     else:
-        why = ("no spend values" if not value_col else
-               f"{buyers[0]} treated and {buyers[1]} control repeat buyers "
-               f"(fewer than {min_repeat_buyers})")
+        why = (
+            "no spend values"
+            if not value_col
+            else f"{buyers[0]} treated and {buyers[1]} control repeat buyers "
+            f"(fewer than {min_repeat_buyers})"
+        )
         rows.append(_effect(None, "spend", column, z, max_se, why))
     effects = pd.DataFrame(rows).set_index("lever")
-    arms = pd.DataFrame({
-        "customers": [n_c, n_t],
-        "post_purchases_mean": [rfm["frequency"][~treated].mean(),
-                                rfm["frequency"][treated].mean()],
-        "share_repeat": [(rfm["frequency"][~treated] > 0).mean(),
-                         (rfm["frequency"][treated] > 0).mean()],
-        "spend_mean": [rfm["monetary_value"][~treated & repeat.to_numpy()].mean(),
-                       rfm["monetary_value"][treated & repeat.to_numpy()].mean()],
-    }, index=pd.Index([ctrl_arm, treat_arm], name="arm"))
-    text = source or (f"randomised experiment {treat_arm!r} vs {ctrl_arm!r}: {n_t:,} treated, "
-                      f"{n_c:,} control customers, observed to {stop.date()}")
-    return ExperimentResult(column, treat_arm, ctrl_arm, effects, balance, arms,
-                            not imbalanced, imbalanced, level, srm, text, models, notes)
+    arms = pd.DataFrame(
+        {
+            "customers": [n_c, n_t],
+            "post_purchases_mean": [
+                rfm["frequency"][~treated].mean(),
+                rfm["frequency"][treated].mean(),
+            ],
+            "share_repeat": [
+                (rfm["frequency"][~treated] > 0).mean(),
+                (rfm["frequency"][treated] > 0).mean(),
+            ],
+            "spend_mean": [
+                rfm["monetary_value"][~treated & repeat.to_numpy()].mean(),
+                rfm["monetary_value"][treated & repeat.to_numpy()].mean(),
+            ],
+        },
+        index=pd.Index([ctrl_arm, treat_arm], name="arm"),
+    )
+    text = source or (
+        f"randomised experiment {treat_arm!r} vs {ctrl_arm!r}: {n_t:,} treated, "
+        f"{n_c:,} control customers, observed to {stop.date()}"
+    )
+    return ExperimentResult(
+        column,
+        treat_arm,
+        ctrl_arm,
+        effects,
+        balance,
+        arms,
+        not imbalanced,
+        imbalanced,
+        level,
+        srm,
+        text,
+        models,
+        notes,
+    )
 
 
 def _fit_indicator_only(design: pd.DataFrame, column: str, notes: list[str]) -> Any:
@@ -462,30 +615,53 @@ def _fit_indicator_only(design: pd.DataFrame, column: str, notes: list[str]) -> 
         with warnings.catch_warnings():
             # a singular Hessian (no standard errors) also calls for the penalised refit
             warnings.simplefilter("error", ConvergenceWarning)
-            return ParetoNBDModel(purchase_covariates=[column],
-                                  dropout_covariates=[column]).fit(design)
+            return ParetoNBDModel(purchase_covariates=[column], dropout_covariates=[column]).fit(
+                design
+            )
     except (ConvergenceError, ConvergenceWarning) as exc:
-        notes.append(f"the unpenalised Pareto/NBD did not converge or has no standard errors "
-                     f"({exc}); refitted with penalizer=0.01 on the base parameters (the "
-                     "treatment coefficients are not penalised)")
-        return ParetoNBDModel(penalizer=0.01, purchase_covariates=[column],
-                              dropout_covariates=[column]).fit(design)
+        notes.append(
+            f"the unpenalised Pareto/NBD did not converge or has no standard errors "
+            f"({exc}); refitted with penalizer=0.01 on the base parameters (the "
+            "treatment coefficients are not penalised)"
+        )
+        return ParetoNBDModel(
+            penalizer=0.01, purchase_covariates=[column], dropout_covariates=[column]
+        ).fit(design)
 
 
-def _effect(model: Any, lever: str, column: str, z: float, max_se: float,
-            why: str | None) -> dict[str, Any]:
+def _effect(
+    model: Any, lever: str, column: str, z: float, max_se: float, why: str | None
+) -> dict[str, Any]:
     """One row of the effects table."""
     if model is None:
-        return {"lever": lever, "effect_on": _LEVER_TEXT[lever], "coefficient": np.nan,
-                "se": np.nan, "lower": np.nan, "upper": np.nan, "multiplier": np.nan,
-                "multiplier_lower": np.nan, "multiplier_upper": np.nan, "measured": False,
-                "note": f"not measured: {why}"}
+        return {
+            "lever": lever,
+            "effect_on": _LEVER_TEXT[lever],
+            "coefficient": np.nan,
+            "se": np.nan,
+            "lower": np.nan,
+            "upper": np.nan,
+            "multiplier": np.nan,
+            "multiplier_lower": np.nan,
+            "multiplier_upper": np.nan,
+            "measured": False,
+            "note": f"not measured: {why}",
+        }
     name = f"{lever}[{column}]"
     coef = float(model.params_[name])
     se = float(np.sqrt(model.covariance_.loc[name, name]))
     ok = math.isfinite(se) and se <= max_se
     note = "measured" if ok else f"not measured: standard error {se:.3g} > {max_se:g}"
-    return {"lever": lever, "effect_on": _LEVER_TEXT[lever], "coefficient": coef, "se": se,
-            "lower": coef - z * se, "upper": coef + z * se, "multiplier": math.exp(coef),
-            "multiplier_lower": math.exp(coef - z * se),
-            "multiplier_upper": math.exp(coef + z * se), "measured": ok, "note": note}
+    return {
+        "lever": lever,
+        "effect_on": _LEVER_TEXT[lever],
+        "coefficient": coef,
+        "se": se,
+        "lower": coef - z * se,
+        "upper": coef + z * se,
+        "multiplier": math.exp(coef),
+        "multiplier_lower": math.exp(coef - z * se),
+        "multiplier_upper": math.exp(coef + z * se),
+        "measured": ok,
+        "note": note,
+    }

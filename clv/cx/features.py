@@ -192,8 +192,15 @@ def _check_fill(fill: float | str, indicator: bool, name: str) -> float | str:
     return float(fill)
 
 
-def last(signal: str, *, window: float | pd.Timedelta | None = None, scale: float = 1.0,
-         name: str | None = None, fill: float | str = "mean", indicator: bool = True) -> Feature:
+def last(
+    signal: str,
+    *,
+    window: float | pd.Timedelta | None = None,
+    scale: float = 1.0,
+    name: str | None = None,
+    fill: float | str = "mean",
+    indicator: bool = True,
+) -> Feature:
     """The customer's most recent value of ``signal`` before the cutoff (e.g. the last NPS).
 
     Ties (several events at the same latest timestamp) take the one that comes
@@ -207,12 +214,26 @@ def last(signal: str, *, window: float | pd.Timedelta | None = None, scale: floa
     """
     w = _days(window, "window")
     nm = name or f"{signal}_last{_suffix(w)}"
-    return Feature("last", signal, nm, window_days=w, scale=float(scale),
-                   fill=_check_fill(fill, indicator, nm), indicator=indicator)
+    return Feature(
+        "last",
+        signal,
+        nm,
+        window_days=w,
+        scale=float(scale),
+        fill=_check_fill(fill, indicator, nm),
+        indicator=indicator,
+    )
 
 
-def mean(signal: str, *, window: float | pd.Timedelta | None = None, scale: float = 1.0,
-         name: str | None = None, fill: float | str = "mean", indicator: bool = True) -> Feature:
+def mean(
+    signal: str,
+    *,
+    window: float | pd.Timedelta | None = None,
+    scale: float = 1.0,
+    name: str | None = None,
+    fill: float | str = "mean",
+    indicator: bool = True,
+) -> Feature:
     """Mean value of ``signal`` over the customer's events before the cutoff, divided by ``scale``.
 
     Examples
@@ -222,12 +243,25 @@ def mean(signal: str, *, window: float | pd.Timedelta | None = None, scale: floa
     """
     w = _days(window, "window")
     nm = name or f"{signal}_mean{_suffix(w)}"
-    return Feature("mean", signal, nm, window_days=w, scale=float(scale),
-                   fill=_check_fill(fill, indicator, nm), indicator=indicator)
+    return Feature(
+        "mean",
+        signal,
+        nm,
+        window_days=w,
+        scale=float(scale),
+        fill=_check_fill(fill, indicator, nm),
+        indicator=indicator,
+    )
 
 
-def rate(signal: str, *, window: float | pd.Timedelta | None = None, name: str | None = None,
-         fill: float | str = "mean", indicator: bool = True) -> Feature:
+def rate(
+    signal: str,
+    *,
+    window: float | pd.Timedelta | None = None,
+    name: str | None = None,
+    fill: float | str = "mean",
+    indicator: bool = True,
+) -> Feature:
     """Share of the customer's events of a 0/1 ``signal`` that are 1 (e.g. first-contact resolved).
 
     Examples
@@ -237,12 +271,19 @@ def rate(signal: str, *, window: float | pd.Timedelta | None = None, name: str |
     """
     w = _days(window, "window")
     nm = name or f"{signal}_rate{_suffix(w)}"
-    return Feature("rate", signal, nm, window_days=w,
-                   fill=_check_fill(fill, indicator, nm), indicator=indicator)
+    return Feature(
+        "rate",
+        signal,
+        nm,
+        window_days=w,
+        fill=_check_fill(fill, indicator, nm),
+        indicator=indicator,
+    )
 
 
-def count(signal: str, *, window: float | pd.Timedelta | None = None,
-          name: str | None = None) -> Feature:
+def count(
+    signal: str, *, window: float | pd.Timedelta | None = None, name: str | None = None
+) -> Feature:
     """Number of events of ``signal`` before the cutoff (in the last ``window`` days if given).
 
     A count of zero is a true value, so there is no missing indicator.
@@ -256,8 +297,9 @@ def count(signal: str, *, window: float | pd.Timedelta | None = None,
     return Feature("count", signal, name or f"{signal}_count{_suffix(w)}", window_days=w)
 
 
-def decayed_count(signal: str, *, half_life: float | pd.Timedelta,
-                  name: str | None = None) -> Feature:
+def decayed_count(
+    signal: str, *, half_life: float | pd.Timedelta, name: str | None = None
+) -> Feature:
     r"""Exponentially decayed count :math:`\sum_k 2^{-(c - t_k)/h}` over events before the cutoff.
 
     :math:`c` is the cutoff, :math:`h` the half-life, ages in days: an event
@@ -269,12 +311,14 @@ def decayed_count(signal: str, *, half_life: float | pd.Timedelta,
     ['complaint_decayed_60d']
     """
     h = _days(half_life, "half_life")
-    return Feature("decayed_count", signal, name or f"{signal}_decayed{_suffix(h)}",
-                   half_life_days=h)
+    return Feature(
+        "decayed_count", signal, name or f"{signal}_decayed{_suffix(h)}", half_life_days=h
+    )
 
 
-def flag(signal: str, *, window: float | pd.Timedelta | None = None,
-         name: str | None = None) -> Feature:
+def flag(
+    signal: str, *, window: float | pd.Timedelta | None = None, name: str | None = None
+) -> Feature:
     """1 if the customer has at least one event of ``signal`` before the cutoff, else 0.
 
     Examples
@@ -286,8 +330,12 @@ def flag(signal: str, *, window: float | pd.Timedelta | None = None,
     return Feature("flag", signal, name or f"{signal}_any{_suffix(w)}", window_days=w)
 
 
-def nps_groups(signal: str = "nps", *, groups: Sequence[str] = ("promoter", "detractor"),
-               window: float | pd.Timedelta | None = None) -> Feature:
+def nps_groups(
+    signal: str = "nps",
+    *,
+    groups: Sequence[str] = ("promoter", "detractor"),
+    window: float | pd.Timedelta | None = None,
+) -> Feature:
     """Promoter (last NPS 9-10) and detractor (0-6) flags (passives: reference) and ``nps_missing``.
 
     Customers without an NPS answer get 0 in every group and
@@ -305,8 +353,7 @@ def nps_groups(signal: str = "nps", *, groups: Sequence[str] = ("promoter", "det
     if unknown or not groups:
         raise ValueError(f"groups={list(groups)!r}: choose from 'promoter' and 'detractor'.")
     w = _days(window, "window")
-    return Feature("nps_groups", signal, f"{signal}_groups", window_days=w, fill=0.0,
-                   groups=groups)
+    return Feature("nps_groups", signal, f"{signal}_groups", window_days=w, fill=0.0, groups=groups)
 
 
 def interaction(a: str, b: str, *, name: str | None = None) -> Feature:
@@ -329,8 +376,9 @@ class _Events:
     by_signal: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
-def _event_arrays(events: pd.DataFrame | None, customer_ids: pd.Index,
-                  signals: set[str]) -> _Events:
+def _event_arrays(
+    events: pd.DataFrame | None, customer_ids: pd.Index, signals: set[str]
+) -> _Events:
     """Arrays of the events of ``signals`` for ``customer_ids`` (others are ignored)."""
     out = _Events(len(customer_ids))
     if events is None or len(events) == 0:
@@ -408,15 +456,22 @@ def _cutoff_vectors(cutoffs: object, ids: pd.Index) -> tuple[list[np.ndarray], l
         missing = ids.difference(cutoffs.index)
         if len(missing):
             raise DataError(
-                [Problem("cutoff", f"has no cutoff for {len(missing)} customers",
-                         "give a cutoff for every customer (a Series indexed by customer_id).",
-                         list(missing))],
+                [
+                    Problem(
+                        "cutoff",
+                        f"has no cutoff for {len(missing)} customers",
+                        "give a cutoff for every customer (a Series indexed by customer_id).",
+                        list(missing),
+                    )
+                ],
                 what="the cutoff",
             )
         per = pd.to_datetime(cutoffs.reindex(ids))
         if per.isna().any() or isinstance(per.dtype, pd.DatetimeTZDtype):
-            raise DataError("the per-customer cutoffs must be timezone-naive dates without NaT",
-                            what="the cutoff")
+            raise DataError(
+                "the per-customer cutoffs must be timezone-naive dates without NaT",
+                what="the cutoff",
+            )
         return [per.to_numpy().astype("datetime64[ns]").view(np.int64)], None
     if isinstance(cutoffs, str) or not isinstance(cutoffs, Sequence | np.ndarray | pd.Index):
         ts = one(cutoffs, "cutoff")
@@ -426,8 +481,13 @@ def _cutoff_vectors(cutoffs: object, ids: pd.Index) -> tuple[list[np.ndarray], l
     return vectors, stamps
 
 
-def features_as_of(events: pd.DataFrame | None, features: Sequence[Feature], cutoffs: object,
-                   *, customer_ids: Sequence[Hashable] | pd.Index) -> pd.DataFrame:
+def features_as_of(
+    events: pd.DataFrame | None,
+    features: Sequence[Feature],
+    cutoffs: object,
+    *,
+    customer_ids: Sequence[Hashable] | pd.Index,
+) -> pd.DataFrame:
     """Raw feature values per customer as of one or several cutoffs (the pure core).
 
     Only events with ``timestamp < cutoff`` are used. Value features
@@ -465,15 +525,25 @@ def features_as_of(events: pd.DataFrame | None, features: Sequence[Feature], cut
     """
     ids = pd.Index(customer_ids, name=CUSTOMER_ID)
     if ids.has_duplicates:
-        raise DataError([Problem(CUSTOMER_ID, "customer_ids has repeated ids",
-                                 "pass each customer once.", list(ids[ids.duplicated()]))],
-                        what="the customer ids")
+        raise DataError(
+            [
+                Problem(
+                    CUSTOMER_ID,
+                    "customer_ids has repeated ids",
+                    "pass each customer once.",
+                    list(ids[ids.duplicated()]),
+                )
+            ],
+            what="the customer ids",
+        )
     signals = {f.signal for f in features if f.signal is not None}
     ev = _event_arrays(events, ids, signals)
     vectors, labels = _cutoff_vectors(cutoffs, ids)
     names = [c for f in features for c in f.raw_columns()]
-    blocks = [pd.DataFrame(_raw(ev, features, cut), index=ids, columns=names, dtype=np.float64)
-              for cut in vectors]
+    blocks = [
+        pd.DataFrame(_raw(ev, features, cut), index=ids, columns=names, dtype=np.float64)
+        for cut in vectors
+    ]
     if labels is None:
         return blocks[0]
     return pd.concat(blocks, keys=labels, names=["cutoff", CUSTOMER_ID])
@@ -528,11 +598,18 @@ class FeatureBuilder:
     [10.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     """  # noqa: E501
 
-    def __init__(self, features: Sequence[Feature], *,
-                 customers_categorical: Sequence[str] = (),
-                 customers_numeric: Sequence[str] = (), standardize: bool = False,
-                 customer_id_col: str = CUSTOMER_ID, timestamp_col: str = TIMESTAMP,
-                 signal_col: str = SIGNAL, value_col: str = VALUE) -> None:
+    def __init__(
+        self,
+        features: Sequence[Feature],
+        *,
+        customers_categorical: Sequence[str] = (),
+        customers_numeric: Sequence[str] = (),
+        standardize: bool = False,
+        customer_id_col: str = CUSTOMER_ID,
+        timestamp_col: str = TIMESTAMP,
+        signal_col: str = SIGNAL,
+        value_col: str = VALUE,
+    ) -> None:
         self.features = tuple(features)
         self.customers_categorical = tuple(customers_categorical)
         self.customers_numeric = tuple(customers_numeric)
@@ -568,15 +645,26 @@ class FeatureBuilder:
             raise ValueError(f"feature names {repeated} are used twice; pass name= to rename.")
 
     # ------------------------------------------------------------------ fit/transform
-    def fit(self, events: pd.DataFrame | None, customers: pd.DataFrame | None = None, *,
-            cutoff: object, customer_ids: Sequence[Hashable] | pd.Index | None = None) -> Self:
+    def fit(
+        self,
+        events: pd.DataFrame | None,
+        customers: pd.DataFrame | None = None,
+        *,
+        cutoff: object,
+        customer_ids: Sequence[Hashable] | pd.Index | None = None,
+    ) -> Self:
         """Compute the features at ``cutoff`` and store the fills, categories and scaling."""
         self.fit_transform(events, customers, cutoff=cutoff, customer_ids=customer_ids)
         return self
 
-    def fit_transform(self, events: pd.DataFrame | None, customers: pd.DataFrame | None = None,
-                      *, cutoff: object,
-                      customer_ids: Sequence[Hashable] | pd.Index | None = None) -> pd.DataFrame:
+    def fit_transform(
+        self,
+        events: pd.DataFrame | None,
+        customers: pd.DataFrame | None = None,
+        *,
+        cutoff: object,
+        customer_ids: Sequence[Hashable] | pd.Index | None = None,
+    ) -> pd.DataFrame:
         """Fit on these data and return their features (see :meth:`transform`)."""
         raw, attrs = self._inputs(events, customers, cutoff, customer_ids)
         fitted: dict[str, Any] = {"fills": {}, "categories": {}, "numeric": {}, "scaling": {}}
@@ -588,8 +676,10 @@ class FeatureBuilder:
         for col in self.customers_numeric:
             x = attrs[col].to_numpy(dtype=np.float64, na_value=np.nan)
             ok = np.isfinite(x)
-            fitted["numeric"][col] = {"fill": float(x[ok].mean()) if ok.any() else 0.0,
-                                      "indicator": bool((~ok).any())}
+            fitted["numeric"][col] = {
+                "fill": float(x[ok].mean()) if ok.any() else 0.0,
+                "indicator": bool((~ok).any()),
+            }
         self.fitted_ = fitted
         out = self._encode(raw, attrs, scale=False)
         if self.standardize:
@@ -601,9 +691,14 @@ class FeatureBuilder:
         fitted["feature_names"] = list(out.columns)
         return out
 
-    def transform(self, events: pd.DataFrame | None, customers: pd.DataFrame | None = None, *,
-                  cutoff: object,
-                  customer_ids: Sequence[Hashable] | pd.Index | None = None) -> pd.DataFrame:
+    def transform(
+        self,
+        events: pd.DataFrame | None,
+        customers: pd.DataFrame | None = None,
+        *,
+        cutoff: object,
+        customer_ids: Sequence[Hashable] | pd.Index | None = None,
+    ) -> pd.DataFrame:
         """Features as of ``cutoff`` with the fitted fills, categories and scaling.
 
         Parameters
@@ -638,29 +733,45 @@ class FeatureBuilder:
         return list(self.fitted_["feature_names"])
 
     # ------------------------------------------------------------------ internals
-    def _inputs(self, events: pd.DataFrame | None, customers: pd.DataFrame | None,
-                cutoff: object, customer_ids: Sequence[Hashable] | pd.Index | None
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _inputs(
+        self,
+        events: pd.DataFrame | None,
+        customers: pd.DataFrame | None,
+        cutoff: object,
+        customer_ids: Sequence[Hashable] | pd.Index | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         uses_attrs = bool(self.customers_categorical or self.customers_numeric)
         table = None
         if customers is not None:
             table = validate_customers(customers, customer_id_col=self.customer_id_col)
         elif uses_attrs:
-            raise DataError("the builder uses customer attributes; pass customers=",
-                            what="the customers")
+            raise DataError(
+                "the builder uses customer attributes; pass customers=", what="the customers"
+            )
         if customer_ids is not None:
             ids = pd.Index(customer_ids, name=CUSTOMER_ID)
         elif table is not None:
             ids = table.frame.index
         else:
-            raise DataError([Problem(None, "no customers to compute features for",
-                                     "pass customers= (a table) or customer_ids=.")],
-                            what="the customers")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "no customers to compute features for",
+                        "pass customers= (a table) or customer_ids=.",
+                    )
+                ],
+                what="the customers",
+            )
         valid = None
         if events is not None:
-            valid = validate_cx_events(events, customer_id_col=self.customer_id_col,
-                                       timestamp_col=self.timestamp_col,
-                                       signal_col=self.signal_col, value_col=self.value_col)
+            valid = validate_cx_events(
+                events,
+                customer_id_col=self.customer_id_col,
+                timestamp_col=self.timestamp_col,
+                signal_col=self.signal_col,
+                value_col=self.value_col,
+            )
             self._check_rates(valid)
         raw = features_as_of(valid, self.features, cutoff, customer_ids=ids)
         attrs = pd.DataFrame(index=ids)
@@ -680,32 +791,52 @@ class FeatureBuilder:
             v = events[VALUE].to_numpy()[m]
             bad = (v != 0) & (v != 1)
             if bad.any():
-                problems.append(Problem(self.value_col, f"is not 0/1 for signal {f.signal!r}, "
-                                        f"used by rate feature {f.name!r}",
-                                        "use mean() for non-binary signals, or recode to 0/1.",
-                                        list(events.index[m][bad])))
+                problems.append(
+                    Problem(
+                        self.value_col,
+                        f"is not 0/1 for signal {f.signal!r}, used by rate feature {f.name!r}",
+                        "use mean() for non-binary signals, or recode to 0/1.",
+                        list(events.index[m][bad]),
+                    )
+                )
         if problems:
             raise DataError(problems, what="the CX events")
 
-    def _attributes(self, frame: pd.DataFrame, numeric: tuple[str, ...],
-                    ids: pd.Index) -> pd.DataFrame:
+    def _attributes(
+        self, frame: pd.DataFrame, numeric: tuple[str, ...], ids: pd.Index
+    ) -> pd.DataFrame:
         problems = []
         wanted = [*self.customers_categorical, *self.customers_numeric]
         absent = [c for c in wanted if c not in frame.columns]
         for c in absent:
-            problems.append(Problem(c, "is not a column of customers",
-                                    f"add it, or remove it from the builder (columns: "
-                                    f"{list(map(str, frame.columns))})."))
+            problems.append(
+                Problem(
+                    c,
+                    "is not a column of customers",
+                    f"add it, or remove it from the builder (columns: "
+                    f"{list(map(str, frame.columns))}).",
+                )
+            )
         for c in self.customers_numeric:
             if c in frame.columns and c not in numeric:
-                problems.append(Problem(c, f"is not numeric (dtype {frame[c].dtype})",
-                                        "convert it with pd.to_numeric, or list it in "
-                                        "customers_categorical."))
+                problems.append(
+                    Problem(
+                        c,
+                        f"is not numeric (dtype {frame[c].dtype})",
+                        "convert it with pd.to_numeric, or list it in customers_categorical.",
+                    )
+                )
         unknown = ids.difference(frame.index)
         if len(unknown):
-            problems.append(Problem(CUSTOMER_ID, f"has {len(unknown)} customers without a row "
-                                    "in customers", "add their attributes (use NaN for unknown "
-                                    "values), or drop them from customer_ids.", list(unknown)))
+            problems.append(
+                Problem(
+                    CUSTOMER_ID,
+                    f"has {len(unknown)} customers without a row in customers",
+                    "add their attributes (use NaN for unknown "
+                    "values), or drop them from customer_ids.",
+                    list(unknown),
+                )
+            )
         if problems:
             raise DataError(problems, what="the customers")
         return frame.loc[ids, wanted]
@@ -716,9 +847,12 @@ class FeatureBuilder:
         x = raw.to_numpy()
         ok = ~np.isnan(x)
         if not ok.any():
-            warnings.warn(f"no customer has a value for {f.name!r} at fit time; its fill "
-                          "is 0.0 (check the signal name and the cutoff).",
-                          DataWarning, stacklevel=4)
+            warnings.warn(
+                f"no customer has a value for {f.name!r} at fit time; its fill "
+                "is 0.0 (check the signal name and the cutoff).",
+                DataWarning,
+                stacklevel=4,
+            )
             return 0.0
         return float(x[ok].mean())
 
@@ -755,7 +889,10 @@ class FeatureBuilder:
                     f"({sorted(set(values[unseen]))[:5]}) for {int(unseen.sum())} rows "
                     f"(e.g. customer_id {list(pd.unique(_ids(attrs)[unseen]))[:5]}); they get "
                     f"all-zero dummies, like the reference level {levels[0] if levels else None!r}."
-                    " Refit the builder to learn them.", DataWarning, stacklevel=4)
+                    " Refit the builder to learn them.",
+                    DataWarning,
+                    stacklevel=4,
+                )
             for level in levels[1:]:
                 cols[f"{col}={level}"] = (values == level).astype(np.float64)
         for col in self.customers_numeric:
@@ -767,7 +904,10 @@ class FeatureBuilder:
                     f"customer attribute {col!r} is missing for {int(miss.sum())} rows; no value "
                     f"was missing at fit time, so they get the fitted mean {spec['fill']:g} "
                     "without an indicator column. Refit the builder on data with missing "
-                    "values to get one.", DataWarning, stacklevel=4)
+                    "values to get one.",
+                    DataWarning,
+                    stacklevel=4,
+                )
             cols[col] = np.where(miss, spec["fill"], x)
             if spec["indicator"]:
                 cols[f"{col}_missing"] = miss.astype(np.float64)
@@ -806,8 +946,12 @@ class FeatureBuilder:
             "customers_categorical": list(self.customers_categorical),
             "customers_numeric": list(self.customers_numeric),
             "standardize": self.standardize,
-            "columns": {"customer_id": self.customer_id_col, "timestamp": self.timestamp_col,
-                        "signal": self.signal_col, "value": self.value_col},
+            "columns": {
+                "customer_id": self.customer_id_col,
+                "timestamp": self.timestamp_col,
+                "signal": self.signal_col,
+                "value": self.value_col,
+            },
             "fitted": self.fitted_,
         }
 
@@ -823,11 +967,16 @@ class FeatureBuilder:
             )
         try:
             cols = doc["columns"]
-            fb = cls([Feature.from_dict(f) for f in doc["features"]],
-                     customers_categorical=doc["customers_categorical"],
-                     customers_numeric=doc["customers_numeric"], standardize=doc["standardize"],
-                     customer_id_col=cols["customer_id"], timestamp_col=cols["timestamp"],
-                     signal_col=cols["signal"], value_col=cols["value"])
+            fb = cls(
+                [Feature.from_dict(f) for f in doc["features"]],
+                customers_categorical=doc["customers_categorical"],
+                customers_numeric=doc["customers_numeric"],
+                standardize=doc["standardize"],
+                customer_id_col=cols["customer_id"],
+                timestamp_col=cols["timestamp"],
+                signal_col=cols["signal"],
+                value_col=cols["value"],
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"invalid FeatureBuilder document: {exc!r}") from None
         fb.fitted_ = json.loads(json.dumps(doc["fitted"])) if doc["fitted"] is not None else None

@@ -116,31 +116,62 @@ def feature_paths(
     [0.0, 1.0, 1.0, 0.667]
     """
     if time_unit not in _UNITS:
-        raise DataError([Problem(None, f"time_unit {time_unit!r} is not supported",
-                                 f"use one of {sorted(_UNITS)}")], what="the feature paths")
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    f"time_unit {time_unit!r} is not supported",
+                    f"use one of {sorted(_UNITS)}",
+                )
+            ],
+            what="the feature paths",
+        )
     if builder.standardize:
-        raise ValueError("feature_paths needs a builder with standardize=False: counts become "
-                         "rates per active period after the builder.")
+        raise ValueError(
+            "feature_paths needs a builder with standardize=False: counts become "
+            "rates per active period after the builder."
+        )
     for f in builder.features:
         if f.kind == "interaction" and any(_is_rate(builder, c) for c in f.inputs):
-            raise ValueError(f"interaction {f.name!r} uses a count, which feature_paths turns "
-                             "into a rate; build the interaction from the paths instead.")
+            raise ValueError(
+                f"interaction {f.name!r} uses a count, which feature_paths turns "
+                "into a rate; build the interaction from the paths instead."
+            )
     unit = _UNITS[time_unit]
     end = pd.Timestamp(observation_end)
     missing = [c for c in (customer_id_col, date_col) if c not in transactions.columns]
     if missing:
-        raise DataError([Problem(c, "is missing from transactions", "add it or name the "
-                                 "right column") for c in missing], what="the feature paths")
+        raise DataError(
+            [
+                Problem(c, "is missing from transactions", "add it or name the right column")
+                for c in missing
+            ],
+            what="the feature paths",
+        )
     dates = pd.to_datetime(transactions[date_col])
     if dates.isna().any():
-        raise DataError([Problem(date_col, "has missing dates", "drop or fill those rows")],
-                        what="the feature paths")
+        raise DataError(
+            [Problem(date_col, "has missing dates", "drop or fill those rows")],
+            what="the feature paths",
+        )
     keep = (dates <= end).to_numpy()
     if not keep.any():
-        raise DataError([Problem(date_col, "has no purchase on or before observation_end",
-                                 "check observation_end")], what="the feature paths")
-    first = (pd.Series(dates.to_numpy()[keep], index=transactions[customer_id_col].to_numpy()[keep])
-             .groupby(level=0).min().sort_index())
+        raise DataError(
+            [
+                Problem(
+                    date_col,
+                    "has no purchase on or before observation_end",
+                    "check observation_end",
+                )
+            ],
+            what="the feature paths",
+        )
+    first = (
+        pd.Series(dates.to_numpy()[keep], index=transactions[customer_id_col].to_numpy()[keep])
+        .groupby(level=0)
+        .min()
+        .sort_index()
+    )
     ids = pd.Index(first.index, name=CUSTOMER_ID)
     origin = pd.Timestamp(anchor) if anchor is not None else first.min().normalize()
     k_first = np.floor((first - origin) / unit).to_numpy().astype(np.int64)
@@ -148,8 +179,20 @@ def feature_paths(
     k0 = int(k_first.min())
     grid = [origin + k * unit for k in range(k0, k_last + 1)]
     if group is not None:
-        return _group_paths(builder, events, group, ids, grid, first, k_first, origin, unit,
-                            end, customer_id_col, cov_date_col)
+        return _group_paths(
+            builder,
+            events,
+            group,
+            ids,
+            grid,
+            first,
+            k_first,
+            origin,
+            unit,
+            end,
+            customer_id_col,
+            cov_date_col,
+        )
     if builder.fitted_ is None:
         builder.fit(events, customers, cutoff=end, customer_ids=ids)
     X = builder.transform(events, customers, cutoff=grid, customer_ids=ids)
@@ -172,20 +215,39 @@ def feature_paths(
     return out.sort_values([customer_id_col, cov_date_col], kind="stable").reset_index(drop=True)
 
 
-def _group_paths(builder: FeatureBuilder, events: pd.DataFrame | None, group: pd.Series,
-                 ids: pd.Index, grid: list[pd.Timestamp], first: pd.Series,
-                 k_first: np.ndarray, origin: pd.Timestamp, unit: pd.Timedelta,
-                 end: pd.Timestamp, customer_id_col: str, cov_date_col: str) -> pd.DataFrame:
+def _group_paths(
+    builder: FeatureBuilder,
+    events: pd.DataFrame | None,
+    group: pd.Series,
+    ids: pd.Index,
+    grid: list[pd.Timestamp],
+    first: pd.Series,
+    k_first: np.ndarray,
+    origin: pd.Timestamp,
+    unit: pd.Timedelta,
+    end: pd.Timestamp,
+    customer_id_col: str,
+    cov_date_col: str,
+) -> pd.DataFrame:
     """Features of each unit's pooled events, broadcast to its members' period grids."""
     if builder.customers_categorical or builder.customers_numeric:
-        raise ValueError("group= needs a builder without customer attributes (the rows are "
-                         "computed per unit, not per customer).")
+        raise ValueError(
+            "group= needs a builder without customer attributes (the rows are "
+            "computed per unit, not per customer)."
+        )
     unit_of = group.reindex(ids)
     if unit_of.isna().any():
-        raise DataError([Problem("group", "has no unit for some customers",
-                                 "give every customer with a purchase a unit",
-                                 list(ids[unit_of.isna().to_numpy()]))],
-                        what="the feature paths")
+        raise DataError(
+            [
+                Problem(
+                    "group",
+                    "has no unit for some customers",
+                    "give every customer with a purchase a unit",
+                    list(ids[unit_of.isna().to_numpy()]),
+                )
+            ],
+            what="the feature paths",
+        )
     units = pd.Index(pd.unique(unit_of.to_numpy()), name=CUSTOMER_ID)
     pooled = None
     if events is not None:
@@ -198,7 +260,7 @@ def _group_paths(builder: FeatureBuilder, events: pd.DataFrame | None, group: pd
     X = builder.transform(pooled, None, cutoff=grid, customer_ids=units)
     rows = []
     for pos, (cid, u) in enumerate(unit_of.items()):
-        block = X.xs(u, level=CUSTOMER_ID).iloc[int(k_first[pos] - k_first.min()):]
+        block = X.xs(u, level=CUSTOMER_ID).iloc[int(k_first[pos] - k_first.min()) :]
         rows.append(block.assign(**{customer_id_col: cid}))
     out = pd.concat(rows).rename_axis(cov_date_col).reset_index()
     out = out[[customer_id_col, cov_date_col, *X.columns]]

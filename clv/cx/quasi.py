@@ -127,20 +127,33 @@ class DiDResult:
 
     def summary(self) -> pd.DataFrame:
         """One row: estimate, interval, rate ratio, pre-trend test and sizes."""
-        return pd.DataFrame([{
-            "outcome": self.outcome, "log_rate_ratio": self.estimate, "se": self.se,
-            "lower": self.lower, "upper": self.upper, "rate_ratio": self.rate_ratio,
-            "rate_ratio_lower": self.rate_ratio_lower, "rate_ratio_upper": self.rate_ratio_upper,
-            "pretrend_pvalue": self.pretrend_pvalue, "pretrend_rejected": self.pretrend_rejected,
-            "n_treated": self.n_treated, "n_control": self.n_control,
-            "periods_before": self.n_periods_before, "periods_after": self.n_periods_after,
-            "cluster": self.cluster,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "outcome": self.outcome,
+                    "log_rate_ratio": self.estimate,
+                    "se": self.se,
+                    "lower": self.lower,
+                    "upper": self.upper,
+                    "rate_ratio": self.rate_ratio,
+                    "rate_ratio_lower": self.rate_ratio_lower,
+                    "rate_ratio_upper": self.rate_ratio_upper,
+                    "pretrend_pvalue": self.pretrend_pvalue,
+                    "pretrend_rejected": self.pretrend_rejected,
+                    "n_treated": self.n_treated,
+                    "n_control": self.n_control,
+                    "periods_before": self.n_periods_before,
+                    "periods_after": self.n_periods_after,
+                    "cluster": self.cluster,
+                }
+            ]
+        )
 
 
 # ----------------------------------------------------------------------------- pure core
-def _fit_multinomial(Y: np.ndarray, X: np.ndarray, *, max_iter: int = 100,
-                     tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit_multinomial(
+    Y: np.ndarray, X: np.ndarray, *, max_iter: int = 100, tol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Poisson with unit fixed effects, concentrated out: Newton on arm × period totals.
 
     Parameters
@@ -179,8 +192,14 @@ def _fit_multinomial(Y: np.ndarray, X: np.ndarray, *, max_iter: int = 100,
     return beta, pi, info
 
 
-def _sandwich(counts: np.ndarray, arm: np.ndarray, X: np.ndarray, pi: np.ndarray,
-              info: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+def _sandwich(
+    counts: np.ndarray,
+    arm: np.ndarray,
+    X: np.ndarray,
+    pi: np.ndarray,
+    info: np.ndarray,
+    clusters: np.ndarray,
+) -> np.ndarray:
     """Cluster-robust covariance from per-customer concentrated scores, summed by cluster."""
     n_i = counts.sum(axis=1)
     xbar = np.einsum("ap,apk->ak", pi, X)
@@ -205,8 +224,8 @@ def _design(P: int, after: np.ndarray, *, event_study: bool, ref: int) -> np.nda
     else:
         treat = after.astype(np.float64)[:, None]
     X = np.zeros((2, P, P - 1 + treat.shape[1]))
-    X[:, :, :P - 1] = period
-    X[1, :, P - 1:] = treat
+    X[:, :, : P - 1] = period
+    X[1, :, P - 1 :] = treat
     return X
 
 
@@ -280,44 +299,83 @@ def difference_in_differences(
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}.")
     if not (isinstance(periods_before, int) and periods_before >= 3):
-        raise ValueError("periods_before must be a whole number >= 3 (the pre-trend test "
-                         "needs at least two leads).")
+        raise ValueError(
+            "periods_before must be a whole number >= 3 (the pre-trend test "
+            "needs at least two leads)."
+        )
     if not (math.isfinite(period_days) and period_days > 0):
         raise ValueError(f"period_days must be > 0, got {period_days!r}.")
-    problems = [Problem(c, "column is missing", f"pass {c!r} in the transactions")
-                for c in (customer_id_col, date_col) if c not in transactions.columns]
-    problems += [Problem(c, "column is missing", f"pass {c!r} in the groups table")
-                 for c in (customer_id_col, group_col) if c not in groups.columns]
+    problems = [
+        Problem(c, "column is missing", f"pass {c!r} in the transactions")
+        for c in (customer_id_col, date_col)
+        if c not in transactions.columns
+    ]
+    problems += [
+        Problem(c, "column is missing", f"pass {c!r} in the groups table")
+        for c in (customer_id_col, group_col)
+        if c not in groups.columns
+    ]
     if problems:
         raise DataError(problems, what="the difference-in-differences inputs")
     dup = groups[customer_id_col].duplicated()
     if dup.any():
-        raise DataError([Problem(customer_id_col, "customers appear more than once in the "
-                                 "groups table", "give one group per customer",
-                                 rows=list(groups.loc[dup, customer_id_col][:5]))],
-                        what="the groups table")
+        raise DataError(
+            [
+                Problem(
+                    customer_id_col,
+                    "customers appear more than once in the groups table",
+                    "give one group per customer",
+                    rows=list(groups.loc[dup, customer_id_col][:5]),
+                )
+            ],
+            what="the groups table",
+        )
     treated_set = set(treated) if isinstance(treated, list | tuple | set) else {treated}
     present = set(groups[group_col].dropna().unique())
     if not treated_set <= present:
         absent = sorted(map(str, treated_set - present))
         fix = f"use values of {group_col!r}: {sorted(map(str, present))[:10]}"
-        raise DataError([Problem(group_col, f"treated group(s) {absent} not found", fix)],
-                        what="the groups table")
+        raise DataError(
+            [Problem(group_col, f"treated group(s) {absent} not found", fix)],
+            what="the groups table",
+        )
     if not present - treated_set:
-        raise DataError([Problem(group_col, "every group is treated", "a difference-in-"
-                                 "differences needs untreated control groups")],
-                        what="the groups table")
+        raise DataError(
+            [
+                Problem(
+                    group_col,
+                    "every group is treated",
+                    "a difference-in-differences needs untreated control groups",
+                )
+            ],
+            what="the groups table",
+        )
 
     dates = pd.to_datetime(transactions[date_col], errors="coerce")
     if dates.isna().any():
-        raise DataError([Problem(date_col, f"{int(dates.isna().sum())} dates cannot be read",
-                                 "use ISO dates (YYYY-MM-DD)")], what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    date_col,
+                    f"{int(dates.isna().sum())} dates cannot be read",
+                    "use ISO dates (YYYY-MM-DD)",
+                )
+            ],
+            what="the transactions",
+        )
     change = pd.Timestamp(change_date)
     stop = (dates.max().normalize() + pd.Timedelta(days=1)) if end is None else pd.Timestamp(end)
     if not change < stop:
-        raise DataError([Problem(date_col, f"the change ({change}) is not before the end of the "
-                                 f"data ({stop})", "pass a change_date inside the data")],
-                        what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    date_col,
+                    f"the change ({change}) is not before the end of the data ({stop})",
+                    "pass a change_date inside the data",
+                )
+            ],
+            what="the transactions",
+        )
     period_ns = round(period_days * _NS_PER_DAY)
     start = change - pd.Timedelta(periods_before * period_ns, unit="ns")
     n_after = math.ceil((stop - change).value / period_ns)
@@ -329,15 +387,27 @@ def difference_in_differences(
     g = groups.set_index(customer_id_col)[group_col]
     panel = panel[panel.isin(g.index)]
     if len(panel) == 0:
-        raise DataError([Problem(customer_id_col, "no customer has a first purchase before the "
-                                 f"window start {start.date()} and a group",
-                                 "lower periods_before or period_days")], what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    customer_id_col,
+                    "no customer has a first purchase before the "
+                    f"window start {start.date()} and a group",
+                    "lower periods_before or period_days",
+                )
+            ],
+            what="the transactions",
+        )
     index = pd.Index(panel)
     pos = index.get_indexer(ids)
-    in_window = (pos >= 0) & (dates.to_numpy() >= start.to_datetime64()) \
+    in_window = (
+        (pos >= 0)
+        & (dates.to_numpy() >= start.to_datetime64())
         & (dates.to_numpy() < stop.to_datetime64())
-    k = ((dates.to_numpy()[in_window] - start.to_datetime64()).astype("timedelta64[ns]")
-         .astype(np.int64) // period_ns)
+    )
+    k = (dates.to_numpy()[in_window] - start.to_datetime64()).astype("timedelta64[ns]").astype(
+        np.int64
+    ) // period_ns
     counts = np.zeros((len(index), P))
     np.add.at(counts, (pos[in_window], k), 1.0)
     if outcome == "active":
@@ -348,16 +418,25 @@ def difference_in_differences(
     counts, arm, group_of = counts[keep], arm[keep], group_of[keep]
     n_t, n_c = int(arm.sum()), int((1 - arm).sum())
     if n_t < 2 or n_c < 2:
-        raise DataError([Problem(group_col, f"{n_t} treated and {n_c} control customers bought "
-                                 "in the window", "widen the window or add customers")],
-                        what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    group_col,
+                    f"{n_t} treated and {n_c} control customers bought in the window",
+                    "widen the window or add customers",
+                )
+            ],
+            what="the transactions",
+        )
     totals = np.stack([counts[arm == a].sum(axis=0) for a in (0, 1)])
     clusters = np.arange(len(arm)) if cluster == "customer" else group_of
     n_clusters = len(np.unique(clusters))
     notes = []
     if cluster == "group" and n_clusters < 20:
-        notes.append(f"only {n_clusters} groups: group-clustered standard errors are "
-                     "unreliable with fewer than about 20 clusters.")
+        notes.append(
+            f"only {n_clusters} groups: group-clustered standard errors are "
+            "unreliable with fewer than about 20 clusters."
+        )
     after = np.arange(P) >= periods_before
     z = float(stats.norm.ppf(0.5 + level / 2))
 
@@ -371,26 +450,49 @@ def difference_in_differences(
     be, pie, infoe = _fit_multinomial(totals, Xe)
     cove = _sandwich(counts, arm, Xe, pie, infoe, clusters)
     event_times = [p - periods_before for p in range(P) if p != ref]
-    coef = be[P - 1:]
-    ses = np.sqrt(np.clip(np.diag(cove)[P - 1:], 0.0, None))
-    es = pd.DataFrame({"coefficient": coef, "se": ses, "lower": coef - z * ses,
-                       "upper": coef + z * ses}, index=pd.Index(event_times, name="event_time"))
+    coef = be[P - 1 :]
+    ses = np.sqrt(np.clip(np.diag(cove)[P - 1 :], 0.0, None))
+    es = pd.DataFrame(
+        {"coefficient": coef, "se": ses, "lower": coef - z * ses, "upper": coef + z * ses},
+        index=pd.Index(event_times, name="event_time"),
+    )
     es.loc[-1] = [0.0, 0.0, 0.0, 0.0]
     es = es.sort_index()
-    es["period_start"] = [change + pd.Timedelta(int(t) * period_ns, unit="ns")
-                          for t in es.index]
+    es["period_start"] = [change + pd.Timedelta(int(t) * period_ns, unit="ns") for t in es.index]
     leads = [j for j, t in enumerate(event_times) if t <= -2]
     lv = coef[leads]
     lc = cove[np.ix_([P - 1 + j for j in leads], [P - 1 + j for j in leads])]
     stat = float(lv @ np.linalg.solve(lc, lv))
     pval = float(stats.chi2.sf(stat, len(leads)))
     what = "purchases" if outcome == "purchases" else "activity"
-    text = source or (f"difference-in-differences of {what} per {period_days:g} days, "
-                      f"{', '.join(map(str, sorted(map(str, treated_set))))} vs. other "
-                      f"{group_col} values, change on {change.date()}")
-    return DiDResult(outcome, column, est, se, est - z * se, est + z * se, level, es, stat,
-                     len(leads), pval, pretrend_alpha, n_t, n_c, periods_before, n_after,
-                     float(period_days), change, cluster, text, notes)
+    text = source or (
+        f"difference-in-differences of {what} per {period_days:g} days, "
+        f"{', '.join(map(str, sorted(map(str, treated_set))))} vs. other "
+        f"{group_col} values, change on {change.date()}"
+    )
+    return DiDResult(
+        outcome,
+        column,
+        est,
+        se,
+        est - z * se,
+        est + z * se,
+        level,
+        es,
+        stat,
+        len(leads),
+        pval,
+        pretrend_alpha,
+        n_t,
+        n_c,
+        periods_before,
+        n_after,
+        float(period_days),
+        change,
+        cluster,
+        text,
+        notes,
+    )
 
 
 @dataclass(frozen=True)
@@ -450,13 +552,22 @@ def signal_change(
         raise ValueError(f"worse must be 'higher' or 'lower', got {worse!r}.")
     for c in ("customer_id", "timestamp", "signal", "value"):
         if c not in cx_events.columns:
-            raise DataError([Problem(c, "column is missing", "pass the CX event table "
-                                     "(customer_id, timestamp, signal, value)")],
-                            what="the CX events")
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        "column is missing",
+                        "pass the CX event table (customer_id, timestamp, signal, value)",
+                    )
+                ],
+                what="the CX events",
+            )
     ev = cx_events[cx_events["signal"] == signal]
     if ev.empty:
-        raise DataError([Problem("signal", f"no {signal!r} events", "pick a signal present in "
-                                 "the CX events")], what="the CX events")
+        raise DataError(
+            [Problem("signal", f"no {signal!r} events", "pick a signal present in the CX events")],
+            what="the CX events",
+        )
     g = groups.set_index(customer_id_col)[group_col]
     treated_set = set(treated) if isinstance(treated, list | tuple | set) else {treated}
     grp = g.reindex(ev["customer_id"].to_numpy()).to_numpy()
@@ -475,14 +586,26 @@ def signal_change(
         for a, label in ((0, "control"), (1, "treated")):
             v = value[inside & (arm == a)]
             if len(v) < 2:
-                raise DataError([Problem(signal, f"fewer than 2 {label} events in the {name} "
-                                         "window", "widen the windows")], what="the CX events")
+                raise DataError(
+                    [
+                        Problem(
+                            signal,
+                            f"fewer than 2 {label} events in the {name} window",
+                            "widen the windows",
+                        )
+                    ],
+                    what="the CX events",
+                )
             stats_[(label, name)] = (float(v.mean()), float(v.var(ddof=1)) / len(v))
             rows.append({"arm": label, "window": name, "mean": float(v.mean()), "events": len(v)})
 
     def did(window: str) -> tuple[float, float]:
-        parts = [(stats_[("treated", window)], 1), (stats_[("treated", "before")], -1),
-                 (stats_[("control", window)], -1), (stats_[("control", "before")], 1)]
+        parts = [
+            (stats_[("treated", window)], 1),
+            (stats_[("treated", "before")], -1),
+            (stats_[("control", window)], -1),
+            (stats_[("control", "before")], 1),
+        ]
         est = sum(sign * m for (m, _), sign in parts)
         return est, math.sqrt(sum(var for (_, var), _ in parts))
 

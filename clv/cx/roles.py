@@ -72,8 +72,9 @@ def _direction(shift: Any, values: pd.Series | None) -> float:
     return float((shift.amount > mean) - (shift.amount < mean))
 
 
-def check_shifts(investments: Sequence[Any], roles: Mapping[str, str],
-                 data: pd.DataFrame | None = None) -> None:
+def check_shifts(
+    investments: Sequence[Any], roles: Mapping[str, str], data: pd.DataFrame | None = None
+) -> None:
     """Refuse shifts of descriptive columns, controls, and increases of reducible counts.
 
     Raises
@@ -87,38 +88,54 @@ def check_shifts(investments: Sequence[Any], roles: Mapping[str, str],
             role = roles.get(shift.column)
             col = shift.column
             if role == "descriptive":
-                problems.append(Problem(col, f"investment {inv.name!r} shifts {col!r}, which "
-                                        "describes who was measured (a missing-signal "
-                                        "indicator), not an experience money can buy; changing "
-                                        "it would value, e.g., surveying everyone as if answering "
-                                        "made customers buy",
-                                        "shift the experience itself (e.g. the promoter share or "
-                                        "the wait) or declare the column actionable with "
-                                        f"roles={{'{col}': 'actionable'}} if it truly is"))
+                problems.append(
+                    Problem(
+                        col,
+                        f"investment {inv.name!r} shifts {col!r}, which "
+                        "describes who was measured (a missing-signal "
+                        "indicator), not an experience money can buy; changing "
+                        "it would value, e.g., surveying everyone as if answering "
+                        "made customers buy",
+                        "shift the experience itself (e.g. the promoter share or "
+                        "the wait) or declare the column actionable with "
+                        f"roles={{'{col}': 'actionable'}} if it truly is",
+                    )
+                )
             elif role == "control":
-                problems.append(Problem(col, f"investment {inv.name!r} shifts {col!r}, a "
-                                        "customer attribute entered as a control for "
-                                        "confounding, not an experience",
-                                        "target the segment instead (target={...}) and shift "
-                                        "an experience column, or leave the attribute out of "
-                                        "controls="))
+                problems.append(
+                    Problem(
+                        col,
+                        f"investment {inv.name!r} shifts {col!r}, a "
+                        "customer attribute entered as a control for "
+                        "confounding, not an experience",
+                        "target the segment instead (target={...}) and shift "
+                        "an experience column, or leave the attribute out of "
+                        "controls=",
+                    )
+                )
             elif role == "reducible":
                 values = data[col] if data is not None and col in data.columns else None
                 if _direction(shift, values) > 0:
-                    problems.append(Problem(col, f"investment {inv.name!r} raises {col!r}, a "
-                                            "count of events that signals a problem; more "
-                                            "complaints or contacts is not an experience to buy "
-                                            "(an association with buying more usually means "
-                                            "purchases trigger them)",
-                                            "only reduce it (mode 'relative' with a negative "
-                                            "amount), or declare it actionable with "
-                                            f"roles={{'{col}': 'actionable'}}"))
+                    problems.append(
+                        Problem(
+                            col,
+                            f"investment {inv.name!r} raises {col!r}, a "
+                            "count of events that signals a problem; more "
+                            "complaints or contacts is not an experience to buy "
+                            "(an association with buying more usually means "
+                            "purchases trigger them)",
+                            "only reduce it (mode 'relative' with a negative "
+                            "amount), or declare it actionable with "
+                            f"roles={{'{col}': 'actionable'}}",
+                        )
+                    )
     if problems:
         raise DataError(problems, what="the investments")
 
 
-def control_columns(customers: pd.DataFrame | None, id_col: str,
-                    controls: str | Sequence[str] | None = "auto") -> list[str]:
+def control_columns(
+    customers: pd.DataFrame | None, id_col: str, controls: str | Sequence[str] | None = "auto"
+) -> list[str]:
     """Customer attributes to adjust for: all usable ones (``"auto"``), a list, or none.
 
     ``"auto"`` keeps numeric columns and categorical columns with 2-30 levels,
@@ -142,9 +159,17 @@ def control_columns(customers: pd.DataFrame | None, id_col: str,
         return out
     missing = [c for c in controls if c not in customers.columns]
     if missing:
-        raise DataError([Problem(c, "is not a column of the customers table",
-                                 f"choose from {list(map(str, cols))}") for c in missing],
-                        what="the controls")
+        raise DataError(
+            [
+                Problem(
+                    c,
+                    "is not a column of the customers table",
+                    f"choose from {list(map(str, cols))}",
+                )
+                for c in missing
+            ],
+            what="the controls",
+        )
     return list(controls)
 
 

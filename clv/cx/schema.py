@@ -234,7 +234,8 @@ def _parse_signals(
                 name,
                 f"has unknown pillar signal{'s' if len(bad) > 1 else ''} "
                 f"{', '.join(repr(b) for b in bad[:5])} in {_rows(int(mask.sum()))}",
-                "the six pillars are " + ", ".join(f"'pillar_{p}'" for p in PILLARS)
+                "the six pillars are "
+                + ", ".join(f"'pillar_{p}'" for p in PILLARS)
                 + "; rename the signal to one of them, or drop the 'pillar_' prefix to keep it "
                 "as a custom signal.",
                 list(labels[mask]),

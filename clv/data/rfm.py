@@ -311,8 +311,9 @@ def calibration_holdout_split(
 # --------------------------------------------------------------------------- helpers
 
 
-def _period_plan(time_unit: object, time_scaler: object, *,
-                 subday: bool = False) -> tuple[str, float, TimeUnit]:
+def _period_plan(
+    time_unit: object, time_scaler: object, *, subday: bool = False
+) -> tuple[str, float, TimeUnit]:
     """(calendar unit purchases are counted in, divisor of the durations, unit of the result).
 
     ``time_unit`` is a unit of :func:`~clv.data.transactions.check_time_unit` or a

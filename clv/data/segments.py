@@ -95,14 +95,20 @@ def rfm_segments(
     """
     missing = [c for c in (FREQUENCY, RECENCY, T) if c not in rfm.columns]
     if missing:
-        raise DataError([Problem(c, "is required but missing",
-                                 "pass the output of clv.data.rfm_summary") for c in missing],
-                        what="the data passed to rfm_segments")
+        raise DataError(
+            [
+                Problem(c, "is required but missing", "pass the output of clv.data.rfm_summary")
+                for c in missing
+            ],
+            what="the data passed to rfm_segments",
+        )
     if not (isinstance(n_bins, int | np.integer) and 2 <= n_bins <= 9):
         raise ValueError(f"n_bins must be a whole number from 2 to 9, got {n_bins!r}.")
     if len(rfm) == 0:
-        raise DataError([Problem(None, "there are no customers", "pass a non-empty RFM frame")],
-                        what="the data passed to rfm_segments")
+        raise DataError(
+            [Problem(None, "there are no customers", "pass a non-empty RFM frame")],
+            what="the data passed to rfm_segments",
+        )
     rules = DEFAULT_SEGMENTS if segments is None else segments
     since = rfm[T].to_numpy(dtype=np.float64) - rfm[RECENCY].to_numpy(dtype=np.float64)
     out = pd.DataFrame({PERIODS_SINCE_LAST_PURCHASE: since}, index=rfm.index)
@@ -113,15 +119,18 @@ def rfm_segments(
     if money is not None:
         out["m_score"] = _scores(rfm[money].to_numpy(dtype=np.float64), n_bins)
         dims.append("m")
-    out["rfm_score"] = ["".join(map(str, row)) for row in
-                        out[[f"{d}_score" for d in dims]].to_numpy()]
+    out["rfm_score"] = [
+        "".join(map(str, row)) for row in out[[f"{d}_score" for d in dims]].to_numpy()
+    ]
     label = np.full(len(out), "Other", dtype=object)
     free = np.ones(len(out), dtype=bool)
     for name, rule in rules.items():
         unknown = set(rule) - {"r", "f", "m"}
         if unknown:
-            raise ValueError(f"segment {name!r} has unknown dimension(s) {sorted(unknown)}; "
-                             "use 'r', 'f' and 'm'.")
+            raise ValueError(
+                f"segment {name!r} has unknown dimension(s) {sorted(unknown)}; "
+                "use 'r', 'f' and 'm'."
+            )
         hit = free.copy()
         for dim, (lo, hi) in rule.items():
             if dim not in dims:

@@ -260,13 +260,17 @@ def _check_customer_column(col: pd.Series, *, name: str) -> list[Problem]:
             nested = col.map(lambda v: isinstance(v, _NOT_IDS)).to_numpy(dtype=bool)
             if nested.any():
                 types = sorted({type(v).__name__ for v in col[nested]})
-                return [*problems, Problem(
-                    name,
-                    f"holds {', '.join(types)} values instead of single ids in "
-                    f"{_rows(int(nested.sum()))} (row labels shown)",
-                    "a customer id is one text or integer value per row: extract the id from "
-                    "the nested value (or decode bytes to text) before scoring.",
-                    list(col.index[nested]))]
+                return [
+                    *problems,
+                    Problem(
+                        name,
+                        f"holds {', '.join(types)} values instead of single ids in "
+                        f"{_rows(int(nested.sum()))} (row labels shown)",
+                        "a customer id is one text or integer value per row: extract the id from "
+                        "the nested value (or decode bytes to text) before scoring.",
+                        list(col.index[nested]),
+                    ),
+                ]
         if kind in ("mixed", "mixed-integer"):
             types = col[~missing].map(lambda v: type(v).__name__)
             counts = types.value_counts()
@@ -524,8 +528,11 @@ def _parse_value_column(
     """
     problems = []
     dtype = col.dtype
-    if (pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype)
-            or pd.api.types.is_complex_dtype(dtype)):
+    if (
+        pd.api.types.is_bool_dtype(dtype)
+        or not pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_complex_dtype(dtype)
+    ):
         if pd.api.types.is_bool_dtype(dtype):
             numbers = pd.Series(np.nan, index=col.index)
         else:
@@ -589,13 +596,16 @@ def _real_numbers(col: pd.Series) -> pd.Series:
     if pd.api.types.is_complex_dtype(col.dtype):
         return pd.Series(np.nan, index=col.index)
     if col.dtype == object:
-        real = col.map(lambda v: v if not isinstance(v, complex | np.complexfloating | bytes)
-                       else None)
+        real = col.map(
+            lambda v: v if not isinstance(v, complex | np.complexfloating | bytes) else None
+        )
         numbers = pd.to_numeric(real, errors="coerce")
     else:
         numbers = pd.to_numeric(col, errors="coerce")
-    if not (pd.api.types.is_numeric_dtype(numbers.dtype)
-            and not pd.api.types.is_complex_dtype(numbers.dtype)):
+    if not (
+        pd.api.types.is_numeric_dtype(numbers.dtype)
+        and not pd.api.types.is_complex_dtype(numbers.dtype)
+    ):
         return pd.Series(np.nan, index=col.index)
     return numbers
 

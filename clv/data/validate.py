@@ -212,9 +212,13 @@ def _check_transactions(
     for i, (name, _, arg) in enumerate(named):
         for other, _, other_arg in named[:i]:
             if name == other:
-                problems.append(Problem(
-                    str(name), f"is given both as {other_arg} and as {arg}",
-                    "each role needs its own column: pass the right column names."))
+                problems.append(
+                    Problem(
+                        str(name),
+                        f"is given both as {other_arg} and as {arg}",
+                        "each role needs its own column: pass the right column names.",
+                    )
+                )
     if problems:
         raise DataError(problems, what="the transactions")
     roles = {name: role for name, role, _ in named}
@@ -329,7 +333,11 @@ EARLIEST_DATE = pd.Timestamp("1900-01-02")
 
 
 def implausible_dates(
-    dates: np.ndarray, name: str, ids: np.ndarray | object, who: str, *,
+    dates: np.ndarray,
+    name: str,
+    ids: np.ndarray | object,
+    who: str,
+    *,
     after: pd.Timestamp | None = None,
 ) -> list[Problem]:
     """Dates no transaction log has: before 1900-01-02, or on or after ``after``.
@@ -347,21 +355,29 @@ def implausible_dates(
     early = valid & (ticks < _timestamp_tick(EARLIEST_DATE, unit))
     if early.any():
         first = dates[early].min()
-        problems.append(Problem(
-            name, f"has {_rows(int(early.sum()))} dated before {EARLIEST_DATE.date()} (the "
-            f"earliest is {str(first)[:10]}), {who}",
-            "these are typos or placeholder dates: correct them or drop these rows.",
-            _example_ids(ids, early)))
+        problems.append(
+            Problem(
+                name,
+                f"has {_rows(int(early.sum()))} dated before {EARLIEST_DATE.date()} (the "
+                f"earliest is {str(first)[:10]}), {who}",
+                "these are typos or placeholder dates: correct them or drop these rows.",
+                _example_ids(ids, early),
+            )
+        )
     if after is not None:
         late = valid & (ticks >= _timestamp_tick(after, unit))
         if late.any():
-            problems.append(Problem(
-                name, f"has {_rows(int(late.sum()))} dated after the run date (the latest is "
-                f"{str(dates[late].max())[:10]}), {who}; the observation end would move "
-                "there for every customer",
-                "correct these dates or drop these rows; or pass observation_end "
-                "(clv: --as-of) to leave later transactions out.",
-                _example_ids(ids, late)))
+            problems.append(
+                Problem(
+                    name,
+                    f"has {_rows(int(late.sum()))} dated after the run date (the latest is "
+                    f"{str(dates[late].max())[:10]}), {who}; the observation end would move "
+                    "there for every customer",
+                    "correct these dates or drop these rows; or pass observation_end "
+                    "(clv: --as-of) to leave later transactions out.",
+                    _example_ids(ids, late),
+                )
+            )
     return problems
 
 
@@ -482,8 +498,12 @@ def validate_rfm(rfm: pd.DataFrame, *, columns: Sequence[str] | None = None) -> 
 
 
 def rfm_rule_problems(
-    rfm: pd.DataFrame, columns: Sequence[str], *, zero_T_ok: bool = False,
-    integer_T: bool = False, repeat_recency: bool = True,
+    rfm: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    zero_T_ok: bool = False,
+    integer_T: bool = False,
+    repeat_recency: bool = True,
 ) -> list[Problem]:
     """Every problem of an RFM frame: the one set of rules of clv.
 
@@ -533,8 +553,11 @@ def rfm_rule_problems(
             problems.append(problem)
             continue
         col = rfm[name]
-        if (pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype)
-                or pd.api.types.is_complex_dtype(col.dtype)):
+        if (
+            pd.api.types.is_bool_dtype(col.dtype)
+            or not pd.api.types.is_numeric_dtype(col.dtype)
+            or pd.api.types.is_complex_dtype(col.dtype)
+        ):
             problems.append(
                 Problem(
                     name,
@@ -556,8 +579,15 @@ def rfm_rule_problems(
             )
             values = np.where(bad, np.nan, values)
         data[name] = values
-    problems.extend(_rfm_value_problems(data, ids, zero_T_ok=zero_T_ok, integer_T=integer_T,
-                                        repeat_recency=repeat_recency or integer_T))
+    problems.extend(
+        _rfm_value_problems(
+            data,
+            ids,
+            zero_T_ok=zero_T_ok,
+            integer_T=integer_T,
+            repeat_recency=repeat_recency or integer_T,
+        )
+    )
     problems.extend(_index_problems(rfm.index))
     return problems
 
@@ -571,9 +601,14 @@ _RFM_ROLES = {
 }
 
 
-def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray, *,
-                        zero_T_ok: bool = False, integer_T: bool = False,
-                        repeat_recency: bool = True) -> list[Problem]:
+def _rfm_value_problems(
+    data: dict[str, np.ndarray],
+    ids: np.ndarray,
+    *,
+    zero_T_ok: bool = False,
+    integer_T: bool = False,
+    repeat_recency: bool = True,
+) -> list[Problem]:
     """Range and consistency checks between RFM columns (NaN means 'already reported')."""
     problems: list[Problem] = []
 
@@ -640,8 +675,12 @@ def _rfm_value_problems(data: dict[str, np.ndarray], ids: np.ndarray, *,
     if integer_T:
         for column, values in ((T, age), (RECENCY, t_x)):
             if values is not None:
-                add(values != np.floor(values), column, "has non-integer values for {n}",
-                    f"{column} counts purchase opportunities for this model: whole numbers.")
+                add(
+                    values != np.floor(values),
+                    column,
+                    "has non-integer values for {n}",
+                    f"{column} counts purchase opportunities for this model: whole numbers.",
+                )
     spend = data.get(MONETARY_VALUE)
     if spend is not None:
         add(

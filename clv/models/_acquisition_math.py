@@ -33,6 +33,7 @@ __all__ = [
 #: Largest log-increment of the baseline B(t) evaluated (beyond it parameters are flagged).
 _MAX_EXPONENT = 600.0
 
+
 class AcquisitionParams(NamedTuple):
     r"""Acquisition-model parameters (the pure functions' form).
 
@@ -62,8 +63,9 @@ def _covariate_matrix(covariates: ArrayLike | None, n_periods: int) -> FloatArra
     return x[:n_periods] if x.shape[1] else None
 
 
-def baseline(params: AcquisitionParams, n_periods: int,
-             covariates: ArrayLike | None = None) -> FloatArray:
+def baseline(
+    params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None = None
+) -> FloatArray:
     r"""Cumulative baseline :math:`B(t)` at the end of periods :math:`t = 1, \dots, T`.
 
     .. math:: B(t) = \sum_{i=1}^{t}\bigl[i^{c} - (i-1)^{c}\bigr] e^{\beta' x(i)}
@@ -94,8 +96,9 @@ def baseline(params: AcquisitionParams, n_periods: int,
     return np.where(bad[..., None], np.inf, B)
 
 
-def _baseline_parts(params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None
-                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _baseline_parts(
+    params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``B(t)``, the log-weights ``log(i^c - (i-1)^c)``, the log-multipliers ``beta'x(i)``
     and a flag for parameters so extreme that an increment would exceed ``exp(600)``.
 
@@ -117,8 +120,9 @@ def _baseline_parts(params: AcquisitionParams, n_periods: int, covariates: Array
     return B, log_w, lin, bad
 
 
-def log_survival(params: AcquisitionParams, n_periods: int,
-                 covariates: ArrayLike | None = None) -> FloatArray:
+def log_survival(
+    params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None = None
+) -> FloatArray:
     r"""Log-probability that an ever-acquirer is not yet acquired at the end of each period.
 
     .. math:: \log S(t) = \log(1 - F(t)) = -r \log\bigl(1 + B(t)/\alpha\bigr)
@@ -138,8 +142,9 @@ def log_survival(params: AcquisitionParams, n_periods: int,
     return np.where(bad[..., None], np.nan, out)
 
 
-def probability_acquired(params: AcquisitionParams, n_periods: int,
-                         covariates: ArrayLike | None = None) -> FloatArray:
+def probability_acquired(
+    params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None = None
+) -> FloatArray:
     r"""Probability :math:`F(t)` that an ever-acquirer is acquired by the end of period ``t``.
 
     [FHZ2003]_: :math:`F(t) = 1 - (\alpha / (\alpha + B(t)))^r`, for
@@ -165,8 +170,9 @@ def _n_log(n: FloatArray, log_x: FloatArray) -> FloatArray:
     return np.where(finite, n * np.where(finite, log_x, 0.0), np.where(n > 0, -np.inf, 0.0))
 
 
-def expected_arrivals(params: AcquisitionParams, n_periods: int,
-                      covariates: ArrayLike | None = None) -> FloatArray:
+def expected_arrivals(
+    params: AcquisitionParams, n_periods: int, covariates: ArrayLike | None = None
+) -> FloatArray:
     r"""Expected new customers in each period, :math:`m\,[F(t) - F(t-1)]`, :math:`t = 1..T`.
 
     With a pool of :math:`N` prospects, :math:`m = N p`. The cumulative sum is
@@ -182,8 +188,13 @@ def expected_arrivals(params: AcquisitionParams, n_periods: int,
     return m * np.exp(_log_increments(log_survival(params, n_periods, covariates)))
 
 
-def log_likelihood(params: AcquisitionParams, counts: ArrayLike, *, pool_size: float | None = None,
-                   covariates: ArrayLike | None = None) -> FloatArray:
+def log_likelihood(
+    params: AcquisitionParams,
+    counts: ArrayLike,
+    *,
+    pool_size: float | None = None,
+    covariates: ArrayLike | None = None,
+) -> FloatArray:
     r"""Log-likelihood contribution of each period's new-customer count.
 
     Without ``pool_size``: independent Poisson counts with means
@@ -234,14 +245,19 @@ def log_likelihood(params: AcquisitionParams, counts: ArrayLike, *, pool_size: f
     # log(1 - p F(T)) = log((1 - p) + p S(T)); p = 1 only when everyone is acquired
     with np.errstate(divide="ignore"):  # p = 1 and S(T) = 0: nobody is left, log 0 = -inf
         log_never = np.log((1.0 - p) + p * np.exp(log_s[..., -1]))
-    out[..., -1] += (special.gammaln(N + 1.0) - special.gammaln(rest + 1.0)
-                     + _n_log(np.asarray(rest), log_never))
+    out[..., -1] += (
+        special.gammaln(N + 1.0) - special.gammaln(rest + 1.0) + _n_log(np.asarray(rest), log_never)
+    )
     return np.where(np.isnan(out), -np.inf, out)
 
 
-def log_likelihood_gradient(params: AcquisitionParams, counts: ArrayLike, *,
-                            pool_size: float | None = None,
-                            covariates: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: AcquisitionParams,
+    counts: ArrayLike,
+    *,
+    pool_size: float | None = None,
+    covariates: ArrayLike | None = None,
+) -> tuple[FloatArray, FloatArray]:
     r"""Per-period log-likelihood and its gradient w.r.t. ``(r, alpha, c, m, beta_1..beta_k)``.
 
     Scalar parameters only. With :math:`\ell_t = \log S(t)` and
@@ -310,9 +326,14 @@ def log_likelihood_gradient(params: AcquisitionParams, counts: ArrayLike, *,
     return ll, grad
 
 
-def simulate(params: AcquisitionParams, n_periods: int, *, pool_size: int | None = None,
-             covariates: ArrayLike | None = None,
-             rng: np.random.Generator) -> dict[str, Any]:
+def simulate(
+    params: AcquisitionParams,
+    n_periods: int,
+    *,
+    pool_size: int | None = None,
+    covariates: ArrayLike | None = None,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
     r"""Simulate each prospect's acquisition time; vectorised (no loop over prospects).
 
     With ``pool_size`` :math:`N`, each of the :math:`N` prospects is an
@@ -382,10 +403,17 @@ def simulate(params: AcquisitionParams, n_periods: int, *, pool_size: int | None
     return {"time": out_time, "period": out_period, "ever": ever, "counts": counts}
 
 
-def future_arrivals(params: AcquisitionParams, n_observed: int, n_periods: int, *,
-                    observed: float, pool_size: float | None = None,
-                    covariates: ArrayLike | None = None, noise: bool = True,
-                    rng: np.random.Generator | None = None) -> FloatArray:
+def future_arrivals(
+    params: AcquisitionParams,
+    n_observed: int,
+    n_periods: int,
+    *,
+    observed: float,
+    pool_size: float | None = None,
+    covariates: ArrayLike | None = None,
+    noise: bool = True,
+    rng: np.random.Generator | None = None,
+) -> FloatArray:
     r"""New customers in periods ``n_observed + 1 .. n_periods``, given the calibration arrivals.
 
     Per parameter draw (leading axis of ``params``): without a pool, Poisson

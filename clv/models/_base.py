@@ -39,7 +39,10 @@ __all__ = ["EstimatorParams", "ParametricModel", "rfm_problems"]
 
 
 def rfm_problems(
-    frame: pd.DataFrame, columns: Iterable[str], *, integer_T: bool = False,
+    frame: pd.DataFrame,
+    columns: Iterable[str],
+    *,
+    integer_T: bool = False,
     for_fit: bool = False,
 ) -> list[Problem]:
     """Check the RFM columns a model needs; return every problem found.
@@ -63,8 +66,9 @@ def rfm_problems(
     """
     from clv.data.validate import rfm_rule_problems
 
-    return rfm_rule_problems(frame, list(columns), zero_T_ok=not integer_T, integer_T=integer_T,
-                             repeat_recency=for_fit)
+    return rfm_rule_problems(
+        frame, list(columns), zero_T_ok=not integer_T, integer_T=integer_T, repeat_recency=for_fit
+    )
 
 
 def check_penalizer(penalizer: object) -> float:
@@ -80,8 +84,9 @@ def check_penalizer(penalizer: object) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"penalizer must be a number >= 0, got {penalizer!r}.") from None
     if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"penalizer must be a finite number >= 0 (an L2 penalty), got "
-                         f"{penalizer!r}.")
+        raise ValueError(
+            f"penalizer must be a finite number >= 0 (an L2 penalty), got {penalizer!r}."
+        )
     return value
 
 
@@ -118,8 +123,11 @@ class EstimatorParams:
     def _get_param_names(cls) -> list[str]:
         """Names of the constructor arguments (keyword parameters of ``__init__``)."""
         sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor arguments, as scikit-learn's ``get_params`` (``deep`` is accepted and
@@ -140,8 +148,10 @@ class EstimatorParams:
         valid = self._get_param_names()
         unknown = sorted(set(params) - set(valid))
         if unknown:
-            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}; valid "
-                             f"parameters are {valid}.")
+            raise ValueError(
+                f"{type(self).__name__} has no parameter(s) {unknown}; valid "
+                f"parameters are {valid}."
+            )
         type(self).__init__(self, **{**self.get_params(), **params})
         return self
 
@@ -183,10 +193,14 @@ class ParametricModel(JsonModel, EstimatorParams):
     #: Repeat-purchase models cannot be estimated without a single repeat buyer.
     _needs_repeat_buyers: ClassVar[bool] = False
 
-    def __init__(self, *, penalizer: float = 0.0,
-                 covariates: Mapping[str, Sequence[str] | None] | None = None,
-                 covariate_penalty: float = 0.0,
-                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        penalizer: float = 0.0,
+        covariates: Mapping[str, Sequence[str] | None] | None = None,
+        covariate_penalty: float = 0.0,
+        coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         # constructor arguments are stored as given (get_params/clone); parsed copies are private
         check_penalizer(penalizer)  # a negative or non-finite penalty is refused at once
         self.penalizer = penalizer
@@ -203,8 +217,9 @@ class ParametricModel(JsonModel, EstimatorParams):
                 cols = [cols]
             cols = tuple(cols or ())
             if len(set(cols)) != len(cols) or not all(isinstance(c, str) and c for c in cols):
-                raise ValueError(f"{lv.process}_covariates must be distinct column names, got "
-                                 f"{list(cols)}.")
+                raise ValueError(
+                    f"{lv.process}_covariates must be distinct column names, got {list(cols)}."
+                )
             columns[lv.process] = cols
             setattr(self, f"{lv.process}_covariates", covariates.get(lv.process))
         self._design = Design(tuple(self._levers), columns)
@@ -216,8 +231,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         valid = self._design.names
         bad = [k for k in priors if k not in valid]
         if bad:
-            raise ValueError(f"coefficient_priors has unknown coefficient name(s) {bad}; valid "
-                             f"names are {valid} (process[column] of the model's covariates).")
+            raise ValueError(
+                f"coefficient_priors has unknown coefficient name(s) {bad}; valid "
+                f"names are {valid} (process[column] of the model's covariates)."
+            )
         for k, (_, sd) in priors.items():
             if not (np.isfinite(sd) and sd > 0):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
@@ -225,8 +242,14 @@ class ParametricModel(JsonModel, EstimatorParams):
         self._priors = priors
 
     # ------------------------------------------------------------------ data
-    def _frame(self, data: pd.DataFrame, columns: Iterable[str] | None = None, *,
-               for_fit: bool = False, check_unit: bool = True) -> pd.DataFrame:
+    def _frame(
+        self,
+        data: pd.DataFrame,
+        columns: Iterable[str] | None = None,
+        *,
+        for_fit: bool = False,
+        check_unit: bool = True,
+    ) -> pd.DataFrame:
         what = f"the data passed to {type(self).__name__}"
         if not isinstance(data, pd.DataFrame):
             raise DataError(
@@ -239,8 +262,12 @@ class ParametricModel(JsonModel, EstimatorParams):
             raise DataError(problems, what=what)
         if check_unit and ("T" in cols or "recency" in cols):
             # the period is data: refuse RFM data of another period than the fit's
-            check_same_period(getattr(self, "time_unit_", None), data,
-                              model=f"this {type(self).__name__}", what=what)
+            check_same_period(
+                getattr(self, "time_unit_", None),
+                data,
+                model=f"this {type(self).__name__}",
+                what=what,
+            )
         return data
 
     def _arrays(self, data: pd.DataFrame, columns: Iterable[str] | None = None) -> list[np.ndarray]:
@@ -286,15 +313,24 @@ class ParametricModel(JsonModel, EstimatorParams):
         frame = self._frame(data, for_fit=True, check_unit=False)
         if self.spec.fit_rows is not None:
             frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
-        elif self._needs_repeat_buyers and len(frame) and not bool(
-                (frame["frequency"].to_numpy() > 0).any()):
+        elif (
+            self._needs_repeat_buyers
+            and len(frame)
+            and not bool((frame["frequency"].to_numpy() > 0).any())
+        ):
             raise DataError(
-                [Problem("frequency", f"is 0 for all {len(frame)} customers (nobody made a "
-                         "repeat purchase): the purchase rate and the dropout cannot be told "
-                         "apart, so no estimate would mean anything",
-                         "use a longer observation window, or check the customer and date "
-                         "columns of the transaction log")],
-                what=f"the data passed to {type(self).__name__}")
+                [
+                    Problem(
+                        "frequency",
+                        f"is 0 for all {len(frame)} customers (nobody made a "
+                        "repeat purchase): the purchase rate and the dropout cannot be told "
+                        "apart, so no estimate would mean anything",
+                        "use a longer observation window, or check the customer and date "
+                        "columns of the transaction log",
+                    )
+                ],
+                what=f"the data passed to {type(self).__name__}",
+            )
         if len(frame) == 0:
             raise DataError(
                 [
@@ -310,8 +346,15 @@ class ParametricModel(JsonModel, EstimatorParams):
         arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in self.spec.columns}
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
         if self._design:
-            self._fit_covariates(frame, arrays, weights, initial_params, n_starts, random_state,
-                                 cov.multiply_params(self.spec, self._levers))
+            self._fit_covariates(
+                frame,
+                arrays,
+                weights,
+                initial_params,
+                n_starts,
+                random_state,
+                cov.multiply_params(self.spec, self._levers),
+            )
             self.time_unit_ = None if unit is None else unit.name
             return self
         result = maximise(
@@ -329,19 +372,26 @@ class ParametricModel(JsonModel, EstimatorParams):
         self.time_unit_ = None if unit is None else unit.name
         return self
 
-    def _fit_covariates(self, frame: pd.DataFrame, arrays: dict[str, np.ndarray],
-                        weights: np.ndarray | None, initial_params: Mapping[str, float] | None,
-                        n_starts: int, random_state: int | np.random.Generator | None,
-                        ll_mult: cov.LikelihoodWithMultipliers,
-                        plain_fit: Any = None) -> None:
+    def _fit_covariates(
+        self,
+        frame: pd.DataFrame,
+        arrays: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+        initial_params: Mapping[str, float] | None,
+        n_starts: int,
+        random_state: int | np.random.Generator | None,
+        ll_mult: cov.LikelihoodWithMultipliers,
+        plain_fit: Any = None,
+    ) -> None:
         """Fit base parameters and covariate coefficients (standardised, mapped back exactly)."""
         design = self._design
         what = f"the data passed to {type(self).__name__}"
         names = design.names
         Z = cov.covariate_matrix(frame, design.coef_columns, what)
         w = np.ones(len(frame)) if weights is None else weights
-        mean, scale = cov.standardise(Z, w, names, design.coef_columns, frame.index,
-                                      center=self._center_covariates, what=what)
+        mean, scale = cov.standardise(
+            Z, w, names, design.coef_columns, frame.index, center=self._center_covariates, what=what
+        )
         Zs = (Z - mean) / scale
         cov.check_collinear(Zs, names, [lv.process for lv in design.coef_levers], what)
         base_names = list(self.spec.params._fields)
@@ -353,8 +403,11 @@ class ParametricModel(JsonModel, EstimatorParams):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    plain = (plain_fit() if plain_fit is not None else
-                             maximise(self.spec, arrays, weights, penalizer=self.penalizer))
+                    plain = (
+                        plain_fit()
+                        if plain_fit is not None
+                        else maximise(self.spec, arrays, weights, penalizer=self.penalizer)
+                    )
                 start.update(dict(zip(base_names, map(float, plain.params), strict=True)))
             except ConvergenceError:
                 pass
@@ -365,16 +418,24 @@ class ParametricModel(JsonModel, EstimatorParams):
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
         penalty = None
         if self.covariate_penalty > 0 or priors:
-            penalty = cov.penalty_function(float(w.sum()), self.covariate_penalty, scale,
-                                           prior_mean, prior_sd, len(base_names))
+            penalty = cov.penalty_function(
+                float(w.sum()), self.covariate_penalty, scale, prior_mean, prior_sd, len(base_names)
+            )
         aug = cov.augmented_spec(self.spec, design, ll_mult, penalty)
         data = dict(arrays)
-        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(self.spec.columns):])})
+        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(self.spec.columns) :])})
         init = None
         if start:
             init = {**start, **{f"g{k}": 0.0 for k in range(len(names))}}
-        result = maximise(aug, data, weights, initial_params=init, penalizer=self.penalizer,
-                          n_starts=n_starts, random_state=random_state)
+        result = maximise(
+            aug,
+            data,
+            weights,
+            initial_params=init,
+            penalizer=self.penalizer,
+            n_starts=n_starts,
+            random_state=random_state,
+        )
         kinds = _transform_codes(aug)
         A = cov.natural_map(base_names, design, mean, scale)
         u_nat = A @ _inverse(result.params, kinds)
@@ -383,8 +444,9 @@ class ParametricModel(JsonModel, EstimatorParams):
         result.params = theta
         result.log_params_covariance = cov_u
         result.covariance = cov_u * np.outer(d1, d1)
-        self.covariate_scaling_ = pd.DataFrame({"mean": mean, "scale": scale},
-                                               index=pd.Index(names, name="param"))
+        self.covariate_scaling_ = pd.DataFrame(
+            {"mean": mean, "scale": scale}, index=pd.Index(names, name="param")
+        )
         self._set_result(result, n_customers=float(w.sum()))
 
     def _set_result(self, result: MLEResult, *, n_customers: float) -> None:
@@ -459,15 +521,23 @@ class ParametricModel(JsonModel, EstimatorParams):
             columns for a model without covariates.
         """
         if not isinstance(data, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}",
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                f"expected a pandas DataFrame, got {type(data).__name__}",
+                what=f"the data passed to {type(self).__name__}",
+            )
         p = self._customer_params(data, params)
         n = len(data)
-        return pd.DataFrame({k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-                             for k, v in p._asdict().items()}, index=data.index)
+        return pd.DataFrame(
+            {
+                k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+                for k, v in p._asdict().items()
+            },
+            index=data.index,
+        )
 
-    def sample_params(self, n_draws: int, *,
-                      random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def sample_params(
+        self, n_draws: int, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Draws from the asymptotic normal distribution of the estimates.
 
         The normal is taken on the optimised (unconstrained) scale of each
@@ -496,12 +566,15 @@ class ParametricModel(JsonModel, EstimatorParams):
         du = du_dtheta(theta, kinds)
         cov_nat = self.covariance_.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(cov_nat)):
-            raise ValueError(f"{type(self).__name__} has no finite covariance_ (the Hessian was "
-                             "singular), so the estimates cannot be sampled.")
+            raise ValueError(
+                f"{type(self).__name__} has no finite covariance_ (the Hessian was "
+                "singular), so the estimates cannot be sampled."
+            )
         cov_u = cov_nat * np.outer(du, du)
         rng = np.random.default_rng(random_state)
-        u = rng.multivariate_normal(to_unconstrained(theta, kinds), 0.5 * (cov_u + cov_u.T),
-                                    size=n, method="eigh")
+        u = rng.multivariate_normal(
+            to_unconstrained(theta, kinds), 0.5 * (cov_u + cov_u.T), size=n, method="eigh"
+        )
         draws = from_unconstrained(u, kinds)
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
@@ -554,8 +627,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         """Constructor arguments of the covariate configuration (empty without covariates)."""
         if not self._design:
             return {}
-        out: dict[str, Any] = {f"{lv.process}_covariates": list(self._design.columns[lv.process])
-                               for lv in self._design.active}
+        out: dict[str, Any] = {
+            f"{lv.process}_covariates": list(self._design.columns[lv.process])
+            for lv in self._design.active
+        }
         if self.covariate_penalty:
             out["covariate_penalty"] = self.covariate_penalty
         if self._priors:

@@ -69,8 +69,9 @@ class BGDynCovArrays:
     last_dropout: FloatArray
 
 
-def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays, *,
-                     ops: Ops = NUMPY) -> tuple[Any, Any, Any]:
+def likelihood_terms(
+    params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays, *, ops: Ops = NUMPY
+) -> tuple[Any, Any, Any]:
     """``(c0, alive, dead)`` with ``log L = c0 + logaddexp(alive, dead)``."""
     r, alpha, a, b = params
     x = data.frequency
@@ -78,46 +79,59 @@ def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArra
     B_tx = ops.sum(data.hist_length * ops.exp(_eta(data.hist_purchase, gamma_p)), axis=1)
     B_T = B_tx + ops.sum(data.post_length * ops.exp(_eta(data.post_purchase, gamma_p)), axis=1)
     S_x = ops.sum(data.repeat_count * ops.exp(_eta(data.repeat_dropout, gamma_d)), axis=1)
-    S_prev = ops.maximum(S_x - ops.where(x > 0, ops.exp(_eta(data.last_dropout, gamma_d)), 0.0),
-                         0.0)
-    c0 = (ops.gammaln(p) - ops.gammaln(r) + r * ops.log(alpha) - ops.betaln(a, b)
-          + _eta(data.purchase_sum, gamma_p))
+    S_prev = ops.maximum(
+        S_x - ops.where(x > 0, ops.exp(_eta(data.last_dropout, gamma_d)), 0.0), 0.0
+    )
+    c0 = (
+        ops.gammaln(p)
+        - ops.gammaln(r)
+        + r * ops.log(alpha)
+        - ops.betaln(a, b)
+        + _eta(data.purchase_sum, gamma_p)
+    )
     alive = ops.betaln(a, b + S_x) - p * ops.log(alpha + B_T)
     # x = 0: S_prev = S_x and logsubexp gives -inf (no dropout opportunity yet)
     dead = ops.logsubexp(ops.betaln(a, b + S_prev), ops.betaln(a, b + S_x)) - p * ops.log(
-        alpha + B_tx)
+        alpha + B_tx
+    )
     return c0, alive, dead
 
 
-def log_likelihood(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays, *,
-                   ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays, *, ops: Ops = NUMPY
+) -> Any:
     """Per-customer log-likelihood (module docstring), shape ``(n,)``."""
     c0, alive, dead = likelihood_terms(params, gamma_p, gamma_d, data, ops=ops)
     return c0 + ops.logaddexp(alive, dead)
 
 
-def probability_alive(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays
-                      ) -> FloatArray:
+def probability_alive(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays) -> FloatArray:
     """P(alive at :math:`T`) given the history: ``exp(alive - logaddexp(alive, dead))``."""
-    _, alive, dead = likelihood_terms(params, np.asarray(gamma_p, dtype=np.float64),
-                                      np.asarray(gamma_d, dtype=np.float64), data)
+    _, alive, dead = likelihood_terms(
+        params, np.asarray(gamma_p, dtype=np.float64), np.asarray(gamma_d, dtype=np.float64), data
+    )
     return np.exp(alive - np.logaddexp(alive, dead))
 
 
-def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays
-                            ) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: Any, gamma_p: Any, gamma_d: Any, data: BGDynCovArrays
+) -> tuple[FloatArray, FloatArray]:
     """Log-likelihood and its gradient by central differences (the likelihood is cheap).
 
     Derivatives w.r.t. the natural base parameters ``(r, alpha, a, b)`` and the
     coefficients, shape ``(4 + k_p + k_d, n)``.
     """
-    theta = np.concatenate([np.asarray(params, dtype=np.float64),
-                            np.asarray(gamma_p, dtype=np.float64),
-                            np.asarray(gamma_d, dtype=np.float64)])
+    theta = np.concatenate(
+        [
+            np.asarray(params, dtype=np.float64),
+            np.asarray(gamma_p, dtype=np.float64),
+            np.asarray(gamma_d, dtype=np.float64),
+        ]
+    )
     kp = np.asarray(gamma_p).size
 
     def f(t: FloatArray) -> FloatArray:
-        return log_likelihood(t[:4], t[4:4 + kp], t[4 + kp:], data)
+        return log_likelihood(t[:4], t[4 : 4 + kp], t[4 + kp :], data)
 
     ll = f(theta)
     grad = np.empty((theta.size, ll.size))

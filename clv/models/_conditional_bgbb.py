@@ -35,13 +35,19 @@ def _out(values: Any) -> Any:
     return arr[()] if arr.ndim == 0 else arr
 
 
-def _bgbb_log_alive_share(params: bgbb.BGBBParams, x: FloatArray, t_x: FloatArray,
-                          n: FloatArray, m: FloatArray) -> FloatArray:
+def _bgbb_log_alive_share(
+    params: bgbb.BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray, m: FloatArray
+) -> FloatArray:
     """``log P(alive at opportunity n + m | x, t_x, n)`` ([FHS2010]_)."""
     alpha, beta, gamma, delta = (float(v) for v in params)
     ll = bgbb.log_likelihood(params, x, t_x, n)
-    return (special.betaln(alpha + x, beta + n - x) - special.betaln(alpha, beta)
-            + special.betaln(gamma, delta + n + m) - special.betaln(gamma, delta) - ll)
+    return (
+        special.betaln(alpha + x, beta + n - x)
+        - special.betaln(alpha, beta)
+        + special.betaln(gamma, delta + n + m)
+        - special.betaln(gamma, delta)
+        - ll
+    )
 
 
 def _whole(values: FloatArray, name: str) -> None:
@@ -109,17 +115,28 @@ def bgbb_probability_of_purchases(
     ok = k <= m
     ks = np.where(ok, k, 0.0)
     log_binom = special.gammaln(m + 1) - special.gammaln(ks + 1) - special.gammaln(m - ks + 1)
-    first = (log_binom + special.betaln(a1 + ks, b1 + m - ks) - special.betaln(a1, b1)
-             + special.betaln(gamma, d1 + m) - special.betaln(gamma, d1))
+    first = (
+        log_binom
+        + special.betaln(a1 + ks, b1 + m - ks)
+        - special.betaln(a1, b1)
+        + special.betaln(gamma, d1 + m)
+        - special.betaln(gamma, d1)
+    )
     total = np.where(ok, np.exp(first), 0.0)
     for i in range(int(m.max(initial=0.0))):
         use = ok & (i >= ks) & (i < m)
         if not use.any():
             continue
         ki = np.minimum(ks, i)
-        term = (special.gammaln(i + 1.0) - special.gammaln(ks + 1) - special.gammaln(i - ki + 1)
-                + special.betaln(a1 + ks, b1 + i - ki) - special.betaln(a1, b1)
-                + special.betaln(gamma + 1.0, d1 + i) - special.betaln(gamma, d1))
+        term = (
+            special.gammaln(i + 1.0)
+            - special.gammaln(ks + 1)
+            - special.gammaln(i - ki + 1)
+            + special.betaln(a1 + ks, b1 + i - ki)
+            - special.betaln(a1, b1)
+            + special.betaln(gamma + 1.0, d1 + i)
+            - special.betaln(gamma, d1)
+        )
         total = total + np.where(use, np.exp(term), 0.0)
     p_alive = np.minimum(np.exp(log_alive), 1.0)
     return _out(p_alive * total + (1.0 - p_alive) * (k == 0))
@@ -161,9 +178,14 @@ def bgbb_expected_discounted_residual_transactions(
     if np.any(~(d > 0)):
         raise ValueError("discount_rate must be > 0 (per opportunity) for the DERT to be finite.")
     ll = bgbb.log_likelihood(params, x, t_x, n)
-    log_head = (special.betaln(alpha + x + 1.0, beta + n - x) - special.betaln(alpha, beta)
-                + special.betaln(gamma, delta + n + 1.0) - special.betaln(gamma, delta)
-                - np.log1p(d) - ll)
+    log_head = (
+        special.betaln(alpha + x + 1.0, beta + n - x)
+        - special.betaln(alpha, beta)
+        + special.betaln(gamma, delta + n + 1.0)
+        - special.betaln(gamma, delta)
+        - np.log1p(d)
+        - ll
+    )
     h = special.hyp2f1(1.0, delta + n + 1.0, gamma + delta + n + 1.0, 1.0 / (1.0 + d))
     return _out(np.exp(log_head) * h)
 
@@ -199,15 +221,24 @@ def bgbb_posterior_means(
     ll = bgbb.log_likelihood(params, x, t_x, n)
     base = special.betaln(alpha, beta) + special.betaln(gamma, delta)
     # alive component
-    w = np.exp(special.betaln(alpha + x, beta + n - x) + special.betaln(gamma, delta + n)
-               - base - ll)
+    w = np.exp(
+        special.betaln(alpha + x, beta + n - x) + special.betaln(gamma, delta + n) - base - ll
+    )
     e_p = w * (alpha + x) / (alpha + beta + n)
     e_t = w * gamma / (gamma + delta + n)
     for i in range(int(np.max(n - t_x, initial=0.0))):
         use = i < n - t_x
         j = t_x + i
-        wi = np.where(use, np.exp(special.betaln(alpha + x, beta + j - x)
-                                  + special.betaln(gamma + 1.0, delta + j) - base - ll), 0.0)
+        wi = np.where(
+            use,
+            np.exp(
+                special.betaln(alpha + x, beta + j - x)
+                + special.betaln(gamma + 1.0, delta + j)
+                - base
+                - ll
+            ),
+            0.0,
+        )
         e_p = e_p + wi * (alpha + x) / (alpha + beta + j)
         e_t = e_t + wi * (gamma + 1.0) / (gamma + delta + j + 1.0)
     return _out(e_p), _out(e_t)

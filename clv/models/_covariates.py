@@ -44,8 +44,10 @@ __all__ = [
     "linear_predictor",
 ]
 
-FEATURE_FIX = ("build features with clv.cx.FeatureBuilder, which adds explicit missing-value "
-               "indicators, or fill/drop those customers")
+FEATURE_FIX = (
+    "build features with clv.cx.FeatureBuilder, which adds explicit missing-value "
+    "indicators, or fill/drop those customers"
+)
 _STEP = 1e-5  # central-difference step on the log scale of a per-row parameter
 
 
@@ -97,8 +99,9 @@ def linear_predictor(X: Any, coefficients: Sequence[Any]) -> Any:
     return eta
 
 
-def covariate_multiplier(X: Any, coefficients: Sequence[Any], sign: float = 1.0,
-                         *, ops: Ops = NUMPY) -> Any:
+def covariate_multiplier(
+    X: Any, coefficients: Sequence[Any], sign: float = 1.0, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer multiplier :math:`\exp(\text{sign}\cdot\sum_j X_{ij}\gamma_j)`.
 
     A per-customer parameter is ``base * covariate_multiplier(X, gamma, sign)``,
@@ -115,8 +118,14 @@ def covariate_multiplier(X: Any, coefficients: Sequence[Any], sign: float = 1.0,
     return ops.exp(sign * linear_predictor(X, coefficients))
 
 
-def individual_params(params: Any, levers: Sequence[Lever], X: Mapping[str, Any],
-                      coefficients: Mapping[str, Sequence[Any]], *, ops: Ops = NUMPY) -> Any:
+def individual_params(
+    params: Any,
+    levers: Sequence[Lever],
+    X: Mapping[str, Any],
+    coefficients: Mapping[str, Sequence[Any]],
+    *,
+    ops: Ops = NUMPY,
+) -> Any:
     """Per-customer parameters: the base ``params`` tuple with each lever's parameter multiplied.
 
     Parameters
@@ -142,7 +151,8 @@ def individual_params(params: Any, levers: Sequence[Lever], X: Mapping[str, Any]
         if lever.param is None or len(g) == 0:
             continue
         values[lever.param] = values[lever.param] * covariate_multiplier(
-            X[lever.process], g, lever.sign, ops=ops)
+            X[lever.process], g, lever.sign, ops=ops
+        )
     return type(params)(**values)
 
 
@@ -152,23 +162,37 @@ def covariate_problems(frame: pd.DataFrame, columns: Sequence[str]) -> list[Prob
     problems: list[Problem] = []
     for c in dict.fromkeys(columns):
         if c not in frame.columns:
-            problems.append(Problem(c, "is a covariate of the model but missing from the data",
-                                    f"add the column '{c}' (one value per customer); "
-                                    + FEATURE_FIX))
+            problems.append(
+                Problem(
+                    c,
+                    "is a covariate of the model but missing from the data",
+                    f"add the column '{c}' (one value per customer); " + FEATURE_FIX,
+                )
+            )
             continue
         col = frame[c]
         if pd.api.types.is_bool_dtype(col):
             col = col.astype(np.float64)
         if not pd.api.types.is_numeric_dtype(col):
-            problems.append(Problem(c, f"is a covariate but not numeric (dtype {col.dtype})",
-                                    "encode it as numbers (e.g. 0/1 indicators for categories); "
-                                    + FEATURE_FIX))
+            problems.append(
+                Problem(
+                    c,
+                    f"is a covariate but not numeric (dtype {col.dtype})",
+                    "encode it as numbers (e.g. 0/1 indicators for categories); " + FEATURE_FIX,
+                )
+            )
             continue
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(v)
         if bad.any():
-            problems.append(Problem(c, f"has {int(bad.sum())} missing or infinite values",
-                                    FEATURE_FIX, list(frame.index[bad][:5])))
+            problems.append(
+                Problem(
+                    c,
+                    f"has {int(bad.sum())} missing or infinite values",
+                    FEATURE_FIX,
+                    list(frame.index[bad][:5]),
+                )
+            )
     return problems
 
 
@@ -226,13 +250,22 @@ class Design:
         problems = covariate_problems(frame, self.coef_columns)
         if problems:
             raise DataError(problems, what=what)
-        return {lv.process: covariate_matrix(frame, self.columns[lv.process], what)
-                for lv in self.active}
+        return {
+            lv.process: covariate_matrix(frame, self.columns[lv.process], what)
+            for lv in self.active
+        }
 
 
-def standardise(Z: FloatArray, weights: FloatArray, names: Sequence[str], columns: Sequence[str],
-                frame_index: pd.Index, *, center: bool, what: str
-                ) -> tuple[FloatArray, FloatArray]:
+def standardise(
+    Z: FloatArray,
+    weights: FloatArray,
+    names: Sequence[str],
+    columns: Sequence[str],
+    frame_index: pd.Index,
+    *,
+    center: bool,
+    what: str,
+) -> tuple[FloatArray, FloatArray]:
     """Means (0 unless ``center``) and scales of each coefficient's column; checks identification.
 
     Raises DataError for a constant column and for exactly collinear columns
@@ -244,10 +277,15 @@ def standardise(Z: FloatArray, weights: FloatArray, names: Sequence[str], column
     problems = []
     for j, name in enumerate(names):
         if not sd[j] > 1e-12 * max(1.0, abs(mean[j])):
-            problems.append(Problem(columns[j], f"has the same value for every customer fitted, so "
-                                    f"its coefficient {name} is not identified",
-                                    "drop the column from the model's covariates (or fit on data "
-                                    "where it varies)", list(frame_index[:3])))
+            problems.append(
+                Problem(
+                    columns[j],
+                    f"has the same value for every customer fitted, so "
+                    f"its coefficient {name} is not identified",
+                    "drop the column from the model's covariates (or fit on data where it varies)",
+                    list(frame_index[:3]),
+                )
+            )
     if problems:
         raise DataError(problems, what=what)
     scale = sd
@@ -268,17 +306,29 @@ def check_collinear(Zs: FloatArray, names: Sequence[str], groups: Sequence[str],
         sv = np.linalg.svd(sub / np.sqrt(len(sub)), compute_uv=False)
         if sv[-1] < 1e-6 * sv[0]:
             cols = [names[j] for j in idx]
-            raise DataError([Problem(None, f"the {g} covariates {cols} are collinear (one is a "
-                                     "linear combination of the others), so their coefficients "
-                                     "are not identified",
-                                     "drop one of the columns (e.g. one level of a one-hot "
-                                     "encoded category)")], what=what)
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"the {g} covariates {cols} are collinear (one is a "
+                        "linear combination of the others), so their coefficients "
+                        "are not identified",
+                        "drop one of the columns (e.g. one level of a one-hot encoded category)",
+                    )
+                ],
+                what=what,
+            )
 
 
 # ------------------------------------------------------------------------------- priors
-def penalty_function(n_total: float, l2: float, scales: FloatArray,
-                     prior_mean: FloatArray, prior_sd: FloatArray, n_base: int
-                     ) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+def penalty_function(
+    n_total: float,
+    l2: float,
+    scales: FloatArray,
+    prior_mean: FloatArray,
+    prior_sd: FloatArray,
+    n_base: int,
+) -> Callable[[FloatArray], tuple[float, FloatArray]]:
     r"""Penalty on the standardised coefficients, in total-log-likelihood units.
 
     ``n·λ·Σ g_k² + Σ_k (g_k/s_k - m_k)² / (2 sd_k²)`` (priors with ``sd = inf``
@@ -308,6 +358,7 @@ LikelihoodWithMultipliers = Callable[..., Any]
 
 def multiply_params(spec: ModelSpec, levers: Sequence[Lever]) -> LikelihoodWithMultipliers:
     """The likelihood of a model whose levers multiply base parameters."""
+
     def ll(base: Any, mult: Mapping[str, Any], *columns: Any, ops: Ops = NUMPY) -> Any:
         values = dict(base._asdict())
         for lv in levers:
@@ -315,11 +366,16 @@ def multiply_params(spec: ModelSpec, levers: Sequence[Lever]) -> LikelihoodWithM
                 assert lv.param is not None
                 values[lv.param] = values[lv.param] * mult[lv.process]
         return spec.log_likelihood(spec.params(**values), *columns, ops=ops)
+
     return ll
 
 
-def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMultipliers,
-                   penalty: Callable[[FloatArray], tuple[float, FloatArray]] | None) -> ModelSpec:
+def augmented_spec(
+    spec: ModelSpec,
+    design: Design,
+    ll_mult: LikelihoodWithMultipliers,
+    penalty: Callable[[FloatArray], tuple[float, FloatArray]] | None,
+) -> ModelSpec:
     """A spec over base parameters followed by the (standardised) coefficients.
 
     Columns are the base columns followed by one standardised covariate column
@@ -334,13 +390,17 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
     fields = base_names + [f"g{k}" for k in range(len(names))]
     Params = namedtuple("CovariateParams", fields)  # type: ignore[misc]
     levers = design.active
-    groups = [[k for k, lv in enumerate(design.coef_levers) if lv.process == L.process]
-              for L in levers]
+    groups = [
+        [k for k, lv in enumerate(design.coef_levers) if lv.process == L.process] for L in levers
+    ]
 
     def multipliers(g: Sequence[Any], Z: Sequence[Any], ops: Ops) -> dict[str, Any]:
-        return {lv.process: ops.exp(lv.sign * linear_predictor([Z[k] for k in grp],
-                                                               [g[k] for k in grp]))
-                for lv, grp in zip(levers, groups, strict=True)}
+        return {
+            lv.process: ops.exp(
+                lv.sign * linear_predictor([Z[k] for k in grp], [g[k] for k in grp])
+            )
+            for lv, grp in zip(levers, groups, strict=True)
+        }
 
     def log_likelihood(params: Any, *columns: Any, ops: Ops = NUMPY) -> Any:
         base = spec.params(*params[:n_base])
@@ -363,8 +423,11 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
             for j, name in enumerate(base_names):
                 scale = values[name] / base[j]  # dθ_i/dθ_0 (1 without a lever)
                 grad[j] = d_rows[j] * scale
-            d_log = {lv.process: d_rows[base_names.index(lv.param)]  # type: ignore[arg-type]
-                     * values[lv.param] for lv in levers}  # type: ignore[index]
+            d_log = {
+                lv.process: d_rows[base_names.index(lv.param)]  # type: ignore[arg-type]
+                * values[lv.param]
+                for lv in levers
+            }  # type: ignore[index]
             for k, lv in enumerate(design.coef_levers):
                 grad[n_base + k] = lv.sign * Z[k] * d_log[lv.process]
             return ll, grad
@@ -376,7 +439,7 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
         for j, name in enumerate(base_names):
             hi = base._replace(**{name: base[j] * up})
             lo = base._replace(**{name: base[j] * down})
-            d = (np.asarray(ll_mult(hi, mult, *data)) - np.asarray(ll_mult(lo, mult, *data)))
+            d = np.asarray(ll_mult(hi, mult, *data)) - np.asarray(ll_mult(lo, mult, *data))
             d = d / (2.0 * _STEP)  # d ll_i / d log θ_j
             grad[j] = d / base[j]
             for lv in levers:
@@ -386,8 +449,9 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
             if lv.process not in d_log:
                 hi_m = {**mult, lv.process: mult[lv.process] * up}
                 lo_m = {**mult, lv.process: mult[lv.process] * down}
-                d_log[lv.process] = (np.asarray(ll_mult(base, hi_m, *data))
-                                     - np.asarray(ll_mult(base, lo_m, *data))) / (2.0 * _STEP)
+                d_log[lv.process] = (
+                    np.asarray(ll_mult(base, hi_m, *data)) - np.asarray(ll_mult(base, lo_m, *data))
+                ) / (2.0 * _STEP)
         for k, lv in enumerate(design.coef_levers):
             grad[n_base + k] = lv.sign * Z[k] * d_log[lv.process]
         return ll, grad
@@ -414,8 +478,9 @@ def augmented_spec(spec: ModelSpec, design: Design, ll_mult: LikelihoodWithMulti
     )
 
 
-def natural_map(base_names: Sequence[str], design: Design, mean: FloatArray,
-                scale: FloatArray) -> FloatArray:
+def natural_map(
+    base_names: Sequence[str], design: Design, mean: FloatArray, scale: FloatArray
+) -> FloatArray:
     r"""Linear map ``A`` from the optimised (standardised) to the natural unconstrained scale.
 
     With :math:`z = (x - m)/s`: :math:`\gamma = g/s` and, for the lever's

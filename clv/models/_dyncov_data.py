@@ -36,9 +36,16 @@ _WHAT = "the time-varying covariate data"
 
 def _unit(time_unit: str) -> pd.Timedelta:
     if time_unit not in _UNITS:
-        raise DataError([Problem(None, f"time_unit {time_unit!r} is not supported by the "
-                                 "time-varying models", f"use one of {sorted(_UNITS)} (periods "
-                                 "of fixed length)")], what=_WHAT)
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    f"time_unit {time_unit!r} is not supported by the time-varying models",
+                    f"use one of {sorted(_UNITS)} (periods of fixed length)",
+                )
+            ],
+            what=_WHAT,
+        )
     return _UNITS[time_unit]
 
 
@@ -106,9 +113,17 @@ class TimeVaryingData:
     def _index(self, cols: Sequence[str], role: str) -> list[int]:
         missing = [c for c in cols if c not in self.columns]
         if missing:
-            raise DataError([Problem(c, f"is not among the covariates of the data ({role})",
-                                     "pass it in `columns` of time_varying_data()")
-                             for c in missing], what=_WHAT)
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        f"is not among the covariates of the data ({role})",
+                        "pass it in `columns` of time_varying_data()",
+                    )
+                    for c in missing
+                ],
+                what=_WHAT,
+            )
         return [self.columns.index(c) for c in cols]
 
     def arrays(self, purchase: Sequence[str], dropout: Sequence[str]) -> DynCovArrays:
@@ -122,11 +137,17 @@ class TimeVaryingData:
         hist_length, hist_X = _merge(self.hist_length, self.hist_X[..., sel], n, adjacent=False)
         post_length, post_X = _merge(self.post_length, self.post_X[..., sel], n, adjacent=True)
         return DynCovArrays(
-            frequency=self.frequency, recency=self.recency, T=self.T,
-            hist_length=hist_length, hist_purchase=hist_X[..., kp],
-            hist_dropout=hist_X[..., kd], post_length=post_length,
-            post_purchase=post_X[..., kp], post_dropout=post_X[..., kd],
-            purchase_sum=self.purchase_X_sum[:, ip])
+            frequency=self.frequency,
+            recency=self.recency,
+            T=self.T,
+            hist_length=hist_length,
+            hist_purchase=hist_X[..., kp],
+            hist_dropout=hist_X[..., kd],
+            post_length=post_length,
+            post_purchase=post_X[..., kp],
+            post_dropout=post_X[..., kd],
+            purchase_sum=self.purchase_X_sum[:, ip],
+        )
 
     def bgnbd_arrays(self, purchase: Sequence[str], dropout: Sequence[str]) -> Any:
         """The time-varying BG/NBD's arrays for the given covariate columns."""
@@ -138,14 +159,27 @@ class TimeVaryingData:
         post_length, post_X = _merge(self.post_length, self.post_X[..., ip], n, adjacent=False)
         count, rep_X = _merge(self.repeat_count, self.repeat_X[..., idd], n, adjacent=False)
         return BGDynCovArrays(
-            frequency=self.frequency, hist_length=hist_length, hist_purchase=hist_X,
-            post_length=post_length, post_purchase=post_X,
-            purchase_sum=self.purchase_X_sum[:, ip], repeat_count=count,
-            repeat_dropout=rep_X, last_dropout=self.last_X[:, idd])
+            frequency=self.frequency,
+            hist_length=hist_length,
+            hist_purchase=hist_X,
+            post_length=post_length,
+            post_purchase=post_X,
+            purchase_sum=self.purchase_X_sum[:, ip],
+            repeat_count=count,
+            repeat_dropout=rep_X,
+            last_dropout=self.last_X[:, idd],
+        )
 
-    def future(self, horizon: float, purchase: Sequence[str], dropout: Sequence[str],
-               path: pd.DataFrame | None = None, *, customer_id_col: str = "customer_id",
-               cov_date_col: str = "cov_date") -> FutureArrays:
+    def future(
+        self,
+        horizon: float,
+        purchase: Sequence[str],
+        dropout: Sequence[str],
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> FutureArrays:
         """Covariates from ``observation_end`` to ``observation_end + horizon``.
 
         Future period 0 is the rest of the last history period (length 0 when
@@ -186,57 +220,93 @@ class TimeVaryingData:
         ip, idd = self._index(purchase, "purchase"), self._index(dropout, "dropout")
         return FutureArrays(length=length, purchase=values[..., ip], dropout=values[..., idd])
 
-    def _place_path(self, values: np.ndarray, path: pd.DataFrame, id_col: str,
-                    date_col: str) -> None:
+    def _place_path(
+        self, values: np.ndarray, path: pd.DataFrame, id_col: str, date_col: str
+    ) -> None:
         if not isinstance(path, pd.DataFrame):
-            raise DataError(f"the future path must be a DataFrame, got {type(path).__name__}",
-                            what="the future covariate path")
+            raise DataError(
+                f"the future path must be a DataFrame, got {type(path).__name__}",
+                what="the future covariate path",
+            )
         what = "the future covariate path"
-        problems = [Problem(c, "is missing", f"add it (columns: {id_col}, {date_col}, covariates)")
-                    for c in (id_col, date_col, *self.columns) if c not in path.columns]
+        problems = [
+            Problem(c, "is missing", f"add it (columns: {id_col}, {date_col}, covariates)")
+            for c in (id_col, date_col, *self.columns)
+            if c not in path.columns
+        ]
         if problems:
             raise DataError(problems, what=what)
         unit = _unit(self.time_unit)
         pos = self.customer_ids.get_indexer(path[id_col])
         dates = pd.to_datetime(path[date_col]).to_numpy(dtype="datetime64[ns]")
         if (pos < 0).any():
-            problems.append(Problem(id_col, "has customers that are not in the data",
-                                    "drop them or rebuild the data with them",
-                                    list(path[id_col][pos < 0])))
+            problems.append(
+                Problem(
+                    id_col,
+                    "has customers that are not in the data",
+                    "drop them or rebuild the data with them",
+                    list(path[id_col][pos < 0]),
+                )
+            )
         past = dates < np.datetime64(self.observation_end)
         if past.any():
-            problems.append(Problem(date_col, "has periods that start before observation_end "
-                                    f"({self.observation_end.date()}): a future path cannot "
-                                    "change the past", "start the path at or after "
-                                    "observation_end", list(path[id_col][past])))
+            problems.append(
+                Problem(
+                    date_col,
+                    "has periods that start before observation_end "
+                    f"({self.observation_end.date()}): a future path cannot "
+                    "change the past",
+                    "start the path at or after observation_end",
+                    list(path[id_col][past]),
+                )
+            )
         X = path[list(self.columns)].to_numpy(dtype=np.float64)
         if not np.isfinite(X).all():
-            problems.append(Problem(None, "has missing or infinite covariate values",
-                                    "fill them"))
+            problems.append(Problem(None, "has missing or infinite covariate values", "fill them"))
         if problems:
             raise DataError(problems, what=what)
         steps = (dates - self.current_start[pos]) / unit.to_timedelta64()
         j = np.rint(steps).astype(np.int64)
         off = np.abs(steps - j) > 1e-9
         if off.any():
-            raise DataError([Problem(date_col, "has dates off the customers' covariate period "
-                                     "grid", "give period start dates",
-                                     list(path[id_col][off]))], what=what)
+            raise DataError(
+                [
+                    Problem(
+                        date_col,
+                        "has dates off the customers' covariate period grid",
+                        "give period start dates",
+                        list(path[id_col][off]),
+                    )
+                ],
+                what=what,
+            )
         keep = j < values.shape[1]
         values[pos[keep], j[keep], :] = X[keep]
 
 
 def _problems_columns(frame: Any, cols: Sequence[str], name: str) -> list[Problem]:
     if not isinstance(frame, pd.DataFrame):
-        return [Problem(None, f"{name} must be a pandas DataFrame, got {type(frame).__name__}",
-                        "pass a DataFrame")]
-    return [Problem(c, f"is missing from {name}", f"add it or name the right column "
-                    f"(columns are {list(frame.columns)[:10]})") for c in cols
-            if c not in frame.columns]
+        return [
+            Problem(
+                None,
+                f"{name} must be a pandas DataFrame, got {type(frame).__name__}",
+                "pass a DataFrame",
+            )
+        ]
+    return [
+        Problem(
+            c,
+            f"is missing from {name}",
+            f"add it or name the right column (columns are {list(frame.columns)[:10]})",
+        )
+        for c in cols
+        if c not in frame.columns
+    ]
 
 
-def _merge(length: FloatArray, X: FloatArray, n: int, *, adjacent: bool
-           ) -> tuple[FloatArray, FloatArray]:
+def _merge(
+    length: FloatArray, X: FloatArray, n: int, *, adjacent: bool
+) -> tuple[FloatArray, FloatArray]:
     """Merge a customer's periods with equal covariates, summing their exposures.
 
     ``adjacent=True`` merges consecutive runs only (order matters after
@@ -308,22 +378,42 @@ def time_varying_data(
     """
     columns = tuple(columns)
     unit = _unit(time_unit)
-    problems = (_problems_columns(transactions, [customer_id_col, date_col], "transactions")
-                + _problems_columns(covariates, [customer_id_col, cov_date_col, *columns],
-                                    "covariates"))
+    problems = _problems_columns(
+        transactions, [customer_id_col, date_col], "transactions"
+    ) + _problems_columns(covariates, [customer_id_col, cov_date_col, *columns], "covariates")
     if problems:
         raise DataError(problems, what=_WHAT)
     end = pd.Timestamp(observation_end)
     unit_ns = unit.value
-    tx = pd.DataFrame({"id": transactions[customer_id_col].to_numpy(),
-                       "date": pd.to_datetime(transactions[date_col])})
+    tx = pd.DataFrame(
+        {
+            "id": transactions[customer_id_col].to_numpy(),
+            "date": pd.to_datetime(transactions[date_col]),
+        }
+    )
     if tx["date"].isna().any() or tx["id"].isna().any():
-        raise DataError([Problem(date_col, "or the customer id is missing in some transactions",
-                                 "drop or fill those rows")], what=_WHAT)
+        raise DataError(
+            [
+                Problem(
+                    date_col,
+                    "or the customer id is missing in some transactions",
+                    "drop or fill those rows",
+                )
+            ],
+            what=_WHAT,
+        )
     tx = tx[tx["date"] <= end].drop_duplicates()
     if tx.empty:
-        raise DataError([Problem(date_col, "has no purchase on or before observation_end",
-                                 "check observation_end")], what=_WHAT)
+        raise DataError(
+            [
+                Problem(
+                    date_col,
+                    "has no purchase on or before observation_end",
+                    "check observation_end",
+                )
+            ],
+            what=_WHAT,
+        )
     ids, cust_tx = np.unique(tx["id"].to_numpy(), return_inverse=True)
     n = ids.size
     tx_ns = tx["date"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -347,8 +437,14 @@ def time_varying_data(
     X_all = cv[list(columns)].to_numpy(dtype=np.float64) if columns else np.zeros((len(cv), 0))
     bad = ~np.isfinite(X_all).all(axis=1)
     if bad.any():
-        problems.append(Problem(None, f"covariates {list(columns)} have missing or infinite "
-                                "values", "fill them", list(cov_ids[bad])))
+        problems.append(
+            Problem(
+                None,
+                f"covariates {list(columns)} have missing or infinite values",
+                "fill them",
+                list(cov_ids[bad]),
+            )
+        )
     if problems:
         raise DataError(problems, what=_WHAT)
     keep = pos >= 0
@@ -367,22 +463,45 @@ def time_varying_data(
     last_c = np.full(n, np.iinfo(np.int64).min)
     np.maximum.at(last_c, cust, c_ns)
     if (~has).any():
-        problems.append(Problem(customer_id_col, "has customers without covariate rows",
-                                "give every customer one row per period", list(ids[~has])))
+        problems.append(
+            Problem(
+                customer_id_col,
+                "has customers without covariate rows",
+                "give every customer one row per period",
+                list(ids[~has]),
+            )
+        )
     if gap.any():
-        problems.append(Problem(cov_date_col, f"is not a gap-free grid of one {time_unit} "
-                                "period per row for some customers (duplicate or missing "
-                                "periods)", "give exactly one row per customer and period",
-                                list(np.unique(ids[cust[1:][gap]]))))
+        problems.append(
+            Problem(
+                cov_date_col,
+                f"is not a gap-free grid of one {time_unit} "
+                "period per row for some customers (duplicate or missing "
+                "periods)",
+                "give exactly one row per customer and period",
+                list(np.unique(ids[cust[1:][gap]])),
+            )
+        )
     late = has & (first_c > first_ns)
     if late.any():
-        problems.append(Problem(cov_date_col, "starts after the customer's first purchase",
-                                "add covariate periods back to the first purchase",
-                                list(ids[late])))
+        problems.append(
+            Problem(
+                cov_date_col,
+                "starts after the customer's first purchase",
+                "add covariate periods back to the first purchase",
+                list(ids[late]),
+            )
+        )
     short = has & (last_c + unit_ns < end_ns)
     if short.any():
-        problems.append(Problem(cov_date_col, "ends before observation_end",
-                                "add covariate periods up to observation_end", list(ids[short])))
+        problems.append(
+            Problem(
+                cov_date_col,
+                "ends before observation_end",
+                "add covariate periods up to observation_end",
+                list(ids[short]),
+            )
+        )
     if problems:
         raise DataError(problems, what=_WHAT)
     # ---- per covariate period: start (customer time), exposures
@@ -417,20 +536,38 @@ def time_varying_data(
     current_start = c_ns[cur_row]
     current_offset = (end_ns - current_start) / unit_ns  # in (0, 1]
     return TimeVaryingData(
-        customer_ids=pd.Index(ids, name=customer_id_col), columns=columns, time_unit=time_unit,
-        observation_end=end, frequency=x, recency=t_x, T=T, hist_length=hist_length,
-        hist_X=hist_X, post_length=post_length, post_X=post_X, purchase_X_sum=purchase_sum,
-        repeat_count=counts2d, repeat_X=repeat_X, last_X=last_X,
-        current_start=current_start.astype("datetime64[ns]"), current_offset=current_offset,
-        current_X=X_all[cur_row])
+        customer_ids=pd.Index(ids, name=customer_id_col),
+        columns=columns,
+        time_unit=time_unit,
+        observation_end=end,
+        frequency=x,
+        recency=t_x,
+        T=T,
+        hist_length=hist_length,
+        hist_X=hist_X,
+        post_length=post_length,
+        post_X=post_X,
+        purchase_X_sum=purchase_sum,
+        repeat_count=counts2d,
+        repeat_X=repeat_X,
+        last_X=last_X,
+        current_start=current_start.astype("datetime64[ns]"),
+        current_offset=current_offset,
+        current_X=X_all[cur_row],
+    )
 
 
-def future_covariates(data: TimeVaryingData, start: Any, periods: int, *,
-                      set_values: Mapping[str, float] | None = None,
-                      add: Mapping[str, float] | None = None,
-                      customers: Sequence[Any] | None = None,
-                      customer_id_col: str = "customer_id",
-                      cov_date_col: str = "cov_date") -> pd.DataFrame:
+def future_covariates(
+    data: TimeVaryingData,
+    start: Any,
+    periods: int,
+    *,
+    set_values: Mapping[str, float] | None = None,
+    add: Mapping[str, float] | None = None,
+    customers: Sequence[Any] | None = None,
+    customer_id_col: str = "customer_id",
+    cov_date_col: str = "cov_date",
+) -> pd.DataFrame:
     """An alternative future path: values carried forward, changed from ``start`` on.
 
     Parameters
@@ -453,23 +590,42 @@ def future_covariates(data: TimeVaryingData, start: Any, periods: int, *,
     """
     start = pd.Timestamp(start)
     if start < data.observation_end:
-        raise DataError([Problem(cov_date_col, f"start {start.date()} is before observation_end "
-                                 f"{data.observation_end.date()}: a future path cannot change "
-                                 "the past", "start at or after observation_end")],
-                        what="the future covariate path")
+        raise DataError(
+            [
+                Problem(
+                    cov_date_col,
+                    f"start {start.date()} is before observation_end "
+                    f"{data.observation_end.date()}: a future path cannot change "
+                    "the past",
+                    "start at or after observation_end",
+                )
+            ],
+            what="the future covariate path",
+        )
     unknown = [c for c in {**(set_values or {}), **(add or {})} if c not in data.columns]
     if unknown:
-        raise DataError([Problem(c, "is not a covariate of the data", "use one of "
-                                 f"{list(data.columns)}") for c in unknown],
-                        what="the future covariate path")
-    rows = (np.arange(data.n_customers) if customers is None
-            else data.customer_ids.get_indexer(list(customers)))
+        raise DataError(
+            [
+                Problem(c, "is not a covariate of the data", f"use one of {list(data.columns)}")
+                for c in unknown
+            ],
+            what="the future covariate path",
+        )
+    rows = (
+        np.arange(data.n_customers)
+        if customers is None
+        else data.customer_ids.get_indexer(list(customers))
+    )
     if (rows < 0).any():
-        raise DataError([Problem(customer_id_col, "names customers not in the data",
-                                 "drop them")], what="the future covariate path")
+        raise DataError(
+            [Problem(customer_id_col, "names customers not in the data", "drop them")],
+            what="the future covariate path",
+        )
     unit = _unit(data.time_unit).to_timedelta64()
-    first = data.current_start[rows] + np.ceil(
-        (np.datetime64(start) - data.current_start[rows]) / unit).astype(np.int64) * unit
+    first = (
+        data.current_start[rows]
+        + np.ceil((np.datetime64(start) - data.current_start[rows]) / unit).astype(np.int64) * unit
+    )
     n_per = int(periods)
     dates = first[:, None] + np.arange(n_per)[None, :] * unit
     X = np.repeat(data.current_X[rows][:, None, :], n_per, axis=1)

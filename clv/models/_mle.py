@@ -393,7 +393,8 @@ def maximise(
             f"point(s) ({'; '.join(history)}).",
             remedy="Try initial_params= closer to plausible values, n_starts=10, or "
             "penalizer=0.01; check the data for extreme values.",
-            reason="not_finite", attempts=history,
+            reason="not_finite",
+            attempts=history,
         )
     gnorm = float(np.max(np.abs(best.jac))) if np.all(np.isfinite(best.jac)) else np.inf
     converged = bool(best.success) or gnorm < 1e-4
@@ -407,14 +408,17 @@ def maximise(
             f"{len(starts)} start(s): {'; '.join(history)}.",
             remedy="Try penalizer=0.01, or a simpler model (e.g. without dropout when nobody "
             "appears to churn).",
-            reason="at_bound", params_at_bound=bad, attempts=history,
+            reason="at_bound",
+            params_at_bound=bad,
+            attempts=history,
         )
     if not converged:
         raise ConvergenceError(
             f"{spec.name}: the optimiser did not converge (largest gradient {gnorm:.2e}). "
             f"Tried {len(starts)} start(s): {'; '.join(history)}.",
             remedy="Try n_starts=10, initial_params=..., or max_iterations larger.",
-            reason="not_converged", attempts=history,
+            reason="not_converged",
+            attempts=history,
         )
 
     theta_scaled, d1, _ = _forward(best.x, objective.kinds)

@@ -150,8 +150,9 @@ def _eta(X: FloatArray, gamma: Any) -> Any:
     return linear_predictor(X, gamma)
 
 
-def cumulative_at_T(gamma_p: Any, gamma_d: Any, data: DynCovArrays, *, ops: Ops = NUMPY
-                    ) -> tuple[Any, ...]:
+def cumulative_at_T(
+    gamma_p: Any, gamma_d: Any, data: DynCovArrays, *, ops: Ops = NUMPY
+) -> tuple[Any, ...]:
     """Return ``(eta_p, eta_d, B_tx, D_tx, B_T, D_T)``: log multipliers of the post periods and
     the cumulative multipliers :math:`B, D` at :math:`t_x` and :math:`T`."""
     hist_p = ops.exp(_eta(data.hist_purchase, gamma_p))
@@ -178,17 +179,29 @@ def _log_tail(u: Any, v: Any, p: Any, s: Any, ops: Ops) -> Any:
     return -p * lu - s * lv + ops.where(family_a, 0.0, lu - lv) + h
 
 
-def _log_segments(alpha: Any, beta: Any, s: Any, B0: Any, D0: Any, dB: Any, eta_p: Any,
-                  eta_d: Any, p: Any, ops: Ops) -> Any:
+def _log_segments(
+    alpha: Any,
+    beta: Any,
+    s: Any,
+    B0: Any,
+    D0: Any,
+    dB: Any,
+    eta_p: Any,
+    eta_d: Any,
+    p: Any,
+    ops: Ops,
+) -> Any:
     """Log of :math:`(r+s+x)` times the dropout integral over each post period."""
     u0 = alpha + B0
     v0 = (beta + D0) * ops.exp(eta_p - eta_d)
-    return s * (eta_p - eta_d) + ops.logsubexp(_log_tail(u0, v0, p, s, ops),
-                                               _log_tail(u0 + dB, v0 + dB, p, s, ops))
+    return s * (eta_p - eta_d) + ops.logsubexp(
+        _log_tail(u0, v0, p, s, ops), _log_tail(u0 + dB, v0 + dB, p, s, ops)
+    )
 
 
-def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, *,
-                     ops: Ops = NUMPY) -> tuple[Any, Any, Any]:
+def likelihood_terms(
+    params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, *, ops: Ops = NUMPY
+) -> tuple[Any, Any, Any]:
     """Return ``(c0, alive, dead)`` with ``log L = c0 + logaddexp(alive, dead)``.
 
     ``exp(alive)`` is the still-alive-at-:math:`T` term, ``exp(dead)`` the
@@ -211,26 +224,39 @@ def likelihood_terms(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
     if ops is NUMPY:  # evaluate the periods that exist only (the arrays are padded)
         seg = np.full(valid.shape, -np.inf)
         ev = eta_p[valid] - eta_d[valid]
-        seg[valid] = s * ev + _segments_numpy(alpha + B0[valid], (beta + D0[valid]) * np.exp(ev),
-                                              dB[valid], p2[valid], s, 0)[0]
+        seg[valid] = (
+            s * ev
+            + _segments_numpy(
+                alpha + B0[valid], (beta + D0[valid]) * np.exp(ev), dB[valid], p2[valid], s, 0
+            )[0]
+        )
         lse = ops.logsumexp(seg, axis=1)
     else:  # symbolic: customers without a period after t_x get a finite dummy entry, so
         # that the gradient of logsumexp stays finite, and their dead term is set to -inf
         has_any = valid.any(axis=1)
         dummy = np.zeros(valid.shape, dtype=bool)
         dummy[~has_any, 0] = True
-        seg = ops.where(valid, _log_segments(alpha, beta, s, B0, D0, dB, eta_p, eta_d, p2, ops),
-                        np.where(dummy, 0.0, -np.inf))
+        seg = ops.where(
+            valid,
+            _log_segments(alpha, beta, s, B0, D0, dB, eta_p, eta_d, p2, ops),
+            np.where(dummy, 0.0, -np.inf),
+        )
         lse = ops.where(has_any, ops.logsumexp(seg, axis=1), -np.inf)
     dead = ops.log(s) - ops.log(m) + lse
     alive = -p * ops.log(alpha + B_T) - s * ops.log(beta + D_T)
-    c0 = (ops.gammaln(p) - ops.gammaln(r) + r * ops.log(alpha) + s * ops.log(beta)
-          + _eta(data.purchase_sum, gamma_p))
+    c0 = (
+        ops.gammaln(p)
+        - ops.gammaln(r)
+        + r * ops.log(alpha)
+        + s * ops.log(beta)
+        + _eta(data.purchase_sum, gamma_p)
+    )
     return c0, alive, dead
 
 
-def log_likelihood(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, *,
-                   ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, *, ops: Ops = NUMPY
+) -> Any:
     """Per-customer log-likelihood (module docstring), shape ``(n,)``.
 
     Parameters
@@ -247,8 +273,9 @@ def log_likelihood(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, 
     return c0 + ops.logaddexp(alive, dead)
 
 
-def _tail_and_derivatives(u: FloatArray, v: FloatArray, p: FloatArray, s: float
-                          ) -> tuple[FloatArray, ...]:
+def _tail_and_derivatives(
+    u: FloatArray, v: FloatArray, p: FloatArray, s: float
+) -> tuple[FloatArray, ...]:
     """``log G(u, v)`` and its partial derivatives w.r.t. ``u, v, p, s`` (1-d arrays)."""
     fa = u >= v
     big = np.maximum(u, v)
@@ -270,8 +297,9 @@ _SEG_NODES, _SEG_WEIGHTS = np.polynomial.legendre.leggauss(20)
 _SHORT = 0.5  # Gauss-Legendre where the period is short next to u0 and v0
 
 
-def _segments_numpy(u0: FloatArray, v0: FloatArray, ell: FloatArray, p: FloatArray, s: float,
-                    order: int) -> tuple[FloatArray, ...]:
+def _segments_numpy(
+    u0: FloatArray, v0: FloatArray, ell: FloatArray, p: FloatArray, s: float, order: int
+) -> tuple[FloatArray, ...]:
     r"""``log(G(u0, v0) - G(u0 + ell, v0 + ell))`` per period, and (``order=1``) its derivatives.
 
     Derivatives w.r.t. ``u0, v0, ell, p, s`` (``ell`` moves both ends).  A
@@ -325,8 +353,9 @@ def _segments_numpy(u0: FloatArray, v0: FloatArray, ell: FloatArray, p: FloatArr
     return tuple(out)
 
 
-def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
-                            ) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient (NumPy).
 
     Returns
@@ -390,8 +419,13 @@ def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCo
     pi_d = np.exp(dead - lam)
     q = np.exp(seg_v - lse[rows]) * pi_d[rows]  # weight of each segment in d log L
     Xp_v, Xd_v = Xp[valid], Xd[valid]
-    c0 = (special.gammaln(p) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-          + _eta(data.purchase_sum, gp))
+    c0 = (
+        special.gammaln(p)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        + _eta(data.purchase_sum, gp)
+    )
     ll = c0 + lam
     grad = np.zeros((4 + kp + kd, n))
 
@@ -399,33 +433,52 @@ def log_likelihood_gradient(params: Any, gamma_p: Any, gamma_d: Any, data: DynCo
         return np.bincount(rows, weights=q * values, minlength=n)
 
     # r
-    grad[0] = (special.digamma(p) - special.digamma(r) + np.log(alpha)
-               - pi_a * np.log(alpha + B_T) - pi_d / m + seg_sum(d_p))
+    grad[0] = (
+        special.digamma(p)
+        - special.digamma(r)
+        + np.log(alpha)
+        - pi_a * np.log(alpha + B_T)
+        - pi_d / m
+        + seg_sum(d_p)
+    )
     # alpha: u0 and u1 move by 1
     grad[1] = r / alpha - pi_a * p / (alpha + B_T) + seg_sum(d_u0)
     # s
-    grad[2] = (np.log(beta) - pi_a * np.log(beta + D_T) + pi_d * (1.0 / s - 1.0 / m)
-               + seg_sum((eta_p - eta_d)[valid] + d_s))
+    grad[2] = (
+        np.log(beta)
+        - pi_a * np.log(beta + D_T)
+        + pi_d * (1.0 / s - 1.0 / m)
+        + seg_sum((eta_p - eta_d)[valid] + d_s)
+    )
     # beta: v0 and v1 move by A/C
     grad[3] = s / beta - pi_a * s / (beta + D_T) + seg_sum(d_v0 * ratio)
     if kp:
         gB0_v = gB0[valid]
         ell_x = ell[:, None] * Xp_v
-        d_seg = (s * Xp_v + d_u0[:, None] * gB0_v + d_v0[:, None] * v0[:, None] * Xp_v
-                 + d_L[:, None] * ell_x)
-        grad[4:4 + kp] = (data.purchase_sum.T - (pi_a * p / (alpha + B_T)) * gB_T.T
-                          + np.stack([seg_sum(d_seg[:, j]) for j in range(kp)]))
+        d_seg = (
+            s * Xp_v
+            + d_u0[:, None] * gB0_v
+            + d_v0[:, None] * v0[:, None] * Xp_v
+            + d_L[:, None] * ell_x
+        )
+        grad[4 : 4 + kp] = (
+            data.purchase_sum.T
+            - (pi_a * p / (alpha + B_T)) * gB_T.T
+            + np.stack([seg_sum(d_seg[:, j]) for j in range(kp)])
+        )
     if kd:
         gD0_v = gD0[valid]
         dv = ratio[:, None] * gD0_v - v0[:, None] * Xd_v  # dv0 = dv1 w.r.t. gamma_d
         d_seg = -s * Xd_v + d_v0[:, None] * dv
-        grad[4 + kp:] = (-(pi_a * s / (beta + D_T)) * gD_T.T
-                         + np.stack([seg_sum(d_seg[:, j]) for j in range(kd)]))
+        grad[4 + kp :] = -(pi_a * s / (beta + D_T)) * gD_T.T + np.stack(
+            [seg_sum(d_seg[:, j]) for j in range(kd)]
+        )
     return ll, grad
 
 
-def state_at_T(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
-               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def state_at_T(
+    params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return ``(log P(alive at T), alpha + B(T), beta + D(T))`` per customer.
 
     Given alive at :math:`T`, the posterior of :math:`\\lambda_0` is
@@ -440,8 +493,9 @@ def state_at_T(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays
     return alive - np.logaddexp(alive, dead), alpha + B_T, beta + D_T
 
 
-def _future_pieces(gamma_p: Any, gamma_d: Any, future: FutureArrays, t: float
-                   ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _future_pieces(
+    gamma_p: Any, gamma_d: Any, future: FutureArrays, t: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Lengths of the future periods clipped to ``(T, T + t]``, and their multipliers."""
     start = np.cumsum(future.length, axis=1) - future.length
     length = np.clip(t - start, 0.0, future.length)
@@ -453,12 +507,20 @@ def _future_pieces(gamma_p: Any, gamma_d: Any, future: FutureArrays, t: float
 def _check_horizon(future: FutureArrays, t: float) -> None:
     total = future.length.sum(axis=1)
     if np.any(total < t * (1.0 - 1e-12)):
-        raise ValueError(f"the future covariate path covers {float(total.min()):.6g} periods, "
-                         f"less than the horizon t={t}.")
+        raise ValueError(
+            f"the future covariate path covers {float(total.min()):.6g} periods, "
+            f"less than the horizon t={t}."
+        )
 
 
-def probability_alive(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays,
-                      future: FutureArrays | None = None, t: float = 0.0) -> FloatArray:
+def probability_alive(
+    params: Any,
+    gamma_p: Any,
+    gamma_d: Any,
+    data: DynCovArrays,
+    future: FutureArrays | None = None,
+    t: float = 0.0,
+) -> FloatArray:
     r"""Probability of being alive at :math:`T + t` given the history and the future path.
 
     .. math:: P(\text{alive at } T+t) = P(\text{alive at } T)
@@ -476,8 +538,9 @@ def probability_alive(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArray
     return np.exp(log_alive + s * (np.log(beta_T) - np.log(beta_T + dD)))
 
 
-def expected_purchases(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays,
-                       future: FutureArrays, t: float) -> FloatArray:
+def expected_purchases(
+    params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays, future: FutureArrays, t: float
+) -> FloatArray:
     r"""Expected repeat purchases in :math:`(T, T+t]` given the history and the future path.
 
     .. math::
@@ -505,8 +568,14 @@ def expected_purchases(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArra
     # integral over the period of (b/d(u))^s du = (b/d0)^s * d0 * ell * frac / c
     log_b = np.log(beta_T)[:, None]
     with np.errstate(divide="ignore"):  # zero-length periods: log(0) = -inf, no contribution
-        piece = (np.log(A) - np.log(C) + s * (log_b - np.log(d0)) + np.log(d0) + np.log(ell)
-                 + np.log(frac))
+        piece = (
+            np.log(A)
+            - np.log(C)
+            + s * (log_b - np.log(d0))
+            + np.log(d0)
+            + np.log(ell)
+            + np.log(frac)
+        )
     total = special.logsumexp(piece, axis=1)
     return np.exp(log_alive + np.log(r + data.frequency) - np.log(alpha_T) + total)
 
@@ -514,9 +583,15 @@ def expected_purchases(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArra
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 
 
-def expected_discounted_purchases(params: Any, gamma_p: Any, gamma_d: Any, data: DynCovArrays,
-                                  future: FutureArrays, t: float,
-                                  discount_rate: float) -> FloatArray:
+def expected_discounted_purchases(
+    params: Any,
+    gamma_p: Any,
+    gamma_d: Any,
+    data: DynCovArrays,
+    future: FutureArrays,
+    t: float,
+    discount_rate: float,
+) -> FloatArray:
     r"""Discounted expected purchases in :math:`(T, T+t]`: the integrand of
     :func:`expected_purchases` times :math:`(1+d)^{-(u-T)}`, by 24-point
     Gauss-Legendre quadrature on each future period (smooth there).
@@ -533,7 +608,8 @@ def expected_discounted_purchases(params: Any, gamma_p: Any, gamma_d: Any, data:
     dD = length * C
     d0 = beta_T[:, None] + np.cumsum(dD, axis=1) - dD
     tau = 0.5 * length[..., None] * (_GL_NODES + 1.0)  # (n, H, q) time into the period
-    log_f = (s * (np.log(beta_T)[:, None, None] - np.log(d0[..., None] + C[..., None] * tau))
-             - delta * (start[..., None] + tau))
+    log_f = s * (
+        np.log(beta_T)[:, None, None] - np.log(d0[..., None] + C[..., None] * tau)
+    ) - delta * (start[..., None] + tau)
     integral = np.sum(A * 0.5 * length * np.sum(_GL_WEIGHTS * np.exp(log_f), axis=2), axis=1)
     return np.exp(log_alive + np.log(r + data.frequency) - np.log(alpha_T)) * integral

@@ -60,24 +60,32 @@ _LAST_PAIRS: list[Any] = [None]
 def _distinct_pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray] | None:
     """Indices of the distinct ``(x, t)`` pairs and the map back, or None if few repeat."""
     last = _LAST_PAIRS[0]
-    if (last is not None and last[0].shape == x.shape and np.array_equal(last[0], x)
-            and np.array_equal(last[1], t)):
+    if (
+        last is not None
+        and last[0].shape == x.shape
+        and np.array_equal(last[0], x)
+        and np.array_equal(last[1], t)
+    ):
         return last[2]
     span = 2.0 * (float(np.max(np.abs(t))) + 1.0)
     _, first, inverse = np.unique(x * span + t, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     result = None
     # the float key could merge pairs that differ below its resolution: check, keep it exact
-    if (first.size < 0.7 * x.size and np.array_equal(x[first][inverse], x)
-            and np.array_equal(t[first][inverse], t)):
+    if (
+        first.size < 0.7 * x.size
+        and np.array_equal(x[first][inverse], x)
+        and np.array_equal(t[first][inverse], t)
+    ):
         result = (first, inverse)
     if x.size <= 2_000_000:  # keep at most 32 MB
         _LAST_PAIRS[0] = (x.copy(), t.copy(), result)
     return result
 
 
-def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int,
-               *, distinct: bool = False) -> tuple[FloatArray, ...]:
+def _hyp_terms(
+    params: Any, x: FloatArray, t: FloatArray, order: int, *, distinct: bool = False
+) -> tuple[FloatArray, ...]:
     """``log_hyp2f1_1bc`` (and derivatives) of the tail integral at ``(x, t)``, once per pair.
 
     The hypergeometric function depends on a row only through ``(x, t)``;
@@ -96,8 +104,12 @@ def _hyp_terms(params: Any, x: FloatArray, t: FloatArray, order: int,
     return tuple(out) if pairs is None else tuple(v[pairs[1]] for v in out)
 
 
-def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,
-           ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def pieces(
+    params: Any,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return ``(c0, log_alive_term, log_dead_term)``: ``log L = c0 + logaddexp(alive, dead)``.
 
     ``exp(alive)`` and ``exp(dead)`` are the two terms of the bracket above
@@ -116,8 +128,12 @@ def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,
     if scalar and x.ndim == t_x.ndim == T.ndim == 1 and x.shape == t_x.shape == T.shape:
         # one set of parameters, one row per customer: once per distinct (x, t) pair
         n = x.size
-        h2 = _hyp_terms((float(r), float(alpha), float(s), float(beta)), np.concatenate([x, x]),
-                        np.concatenate([t_x, T]), 0)[0]
+        h2 = _hyp_terms(
+            (float(r), float(alpha), float(s), float(beta)),
+            np.concatenate([x, x]),
+            np.concatenate([t_x, T]),
+            0,
+        )[0]
         h_x, h_T = h2[:n], h2[n:]
     else:
         h_x = log_hyp2f1_1bc(b_hyp, m + 1.0, gap / (big + t_x))
@@ -134,8 +150,12 @@ def pieces(params: Any, x: FloatArray, t_x: FloatArray, T: FloatArray,
     return c0, alive, dead
 
 
-def log_likelihood_gradient(params: Any, frequency: Any, recency: Any, T: Any,
-                            ) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(r, alpha, s, beta)``.
 
     The hypergeometric function and its partial derivatives come from one
@@ -186,20 +206,37 @@ def log_likelihood_gradient(params: Any, frequency: Any, recency: Any, T: Any,
     k_a = np.exp(log_sm + a_ - lam)  # weights of d g(t_x) and d g(T)
     k_b = np.exp(log_sm + b_ - lam)
     gammaln_p, digamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k)))
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
+    )
     ll = gammaln_p - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lam
     grad = np.empty((4, n))
-    grad[0] = (digamma_p - special.digamma(r) + np.log(alpha) - w_alive * la[n:] - w_dead / m
-               + k_a * dg_r[:n] - k_b * dg_r[n:])
+    grad[0] = (
+        digamma_p
+        - special.digamma(r)
+        + np.log(alpha)
+        - w_alive * la[n:]
+        - w_dead / m
+        + k_a * dg_r[:n]
+        - k_b * dg_r[n:]
+    )
     grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
-    grad[2] = (np.log(beta) - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m)
-               + k_a * dg_s[:n] - k_b * dg_s[n:])
+    grad[2] = (
+        np.log(beta)
+        - w_alive * lb[n:]
+        + w_dead * (1.0 / s - 1.0 / m)
+        + k_a * dg_s[:n]
+        - k_b * dg_s[n:]
+    )
     grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
     return ll, grad
 
 
-def log_likelihood_gradient_rows(params: Any, frequency: Any, recency: Any, T: Any,
-                                 ) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient_rows(
+    params: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and gradient for per-customer ``alpha`` and ``beta``.
 
     The formulas of :func:`log_likelihood_gradient` with the hypergeometric
@@ -243,21 +280,35 @@ def log_likelihood_gradient_rows(params: Any, frequency: Any, recency: Any, T: A
     k_a = np.exp(log_sm + a_ - lam)
     k_b = np.exp(log_sm + b_ - lam)
     gammaln_p, digamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k)))
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
+    )
     log_a, log_b = np.log(alpha), np.log(beta)
     ll = gammaln_p - special.gammaln(r) + r * log_a + s * log_b + lam
     grad = np.empty((4, n))
-    grad[0] = (digamma_p - special.digamma(r) + log_a - w_alive * la[n:] - w_dead / m
-               + k_a * dg_r[:n] - k_b * dg_r[n:])
+    grad[0] = (
+        digamma_p
+        - special.digamma(r)
+        + log_a
+        - w_alive * la[n:]
+        - w_dead / m
+        + k_a * dg_r[:n]
+        - k_b * dg_r[n:]
+    )
     grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
-    grad[2] = (log_b - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m)
-               + k_a * dg_s[:n] - k_b * dg_s[n:])
+    grad[2] = (
+        log_b - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m) + k_a * dg_s[:n] - k_b * dg_s[n:]
+    )
     grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
     return ll, grad
 
 
-def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, weights: Any,
-                           ) -> tuple[float, FloatArray, FloatArray]:
+def log_likelihood_hessian(
+    params: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+) -> tuple[float, FloatArray, FloatArray]:
     r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, s, beta)``.
 
     Per customer :math:`\log L = c_0 + \Lambda`, :math:`\Lambda = \log(e^{u_1} + e^{u_A} - e^{u_B})`
@@ -295,8 +346,9 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     else:
         xp, t, inv = x2[pairs[0]], t2[pairs[0]], pairs[1]
     n_pairs = xp.size
-    h, hb, hc, hz, hbb, hbc, hbz, hcc, hcz, hzz = _hyp_terms((r, alpha, s, beta), xp, t, 2,
-                                                            distinct=True)
+    h, hb, hc, hz, hbb, hbc, hbz, hcc, hcz, hzz = _hyp_terms(
+        (r, alpha, s, beta), xp, t, 2, distinct=True
+    )
     p = r + xp
     m = p + s
     inv_at = 1.0 / (alpha + t)
@@ -325,14 +377,25 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     log_sm = np.log(s) - np.log(m)  # log(s / m): g + log_sm is the log of the dead term
     inv_m = 1.0 / m
     # gradient of u = log_sm + g and of the alive term u_1 = log_term (at t = T)
-    grad_u = np.stack([-la + h_r - inv_m, (lam_a - p) * inv_at + hz * z_a,
-                       -lb + h_s + 1.0 / s - inv_m, (lam_b - s) * inv_bt + hz * z_b])
+    grad_u = np.stack(
+        [
+            -la + h_r - inv_m,
+            (lam_a - p) * inv_at + hz * z_a,
+            -lb + h_s + 1.0 / s - inv_m,
+            (lam_b - s) * inv_bt + hz * z_b,
+        ]
+    )
     grad_1 = np.stack([-la, -p * inv_at, -lb, -s * inv_bt])
     d2u = {
-        (0, 0): h_rr + inv_m**2, (0, 1): -inv_at + h_rz * z_a, (0, 2): h_rs + inv_m**2,
-        (0, 3): h_rz * z_b, (1, 1): (p - lam_a) * inv_at**2 + hzz * z_a**2 + hz * z_aa,
-        (1, 2): h_sz * z_a, (1, 3): hzz * z_a * z_b + hz * z_ab,
-        (2, 2): h_ss + inv_m**2 - 1.0 / s**2, (2, 3): -inv_bt + h_sz * z_b,
+        (0, 0): h_rr + inv_m**2,
+        (0, 1): -inv_at + h_rz * z_a,
+        (0, 2): h_rs + inv_m**2,
+        (0, 3): h_rz * z_b,
+        (1, 1): (p - lam_a) * inv_at**2 + hzz * z_a**2 + hz * z_aa,
+        (1, 2): h_sz * z_a,
+        (1, 3): hzz * z_a * z_b + hz * z_ab,
+        (2, 2): h_ss + inv_m**2 - 1.0 / s**2,
+        (2, 3): -inv_bt + h_sz * z_b,
         (3, 3): (s - lam_b) * inv_bt**2 + hzz * z_b**2 + hz * z_bb,
     }
     d2_1 = {(0, 1): -inv_at, (1, 1): p * inv_at**2, (2, 3): -inv_bt, (3, 3): s * inv_bt**2}
@@ -346,8 +409,9 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     w_a = w * np.exp(u_a - lam)
     w_b = w * np.exp(u_b - lam)
     # ---- sums over customers as sums over pairs
-    k_u = np.bincount(i_a, weights=w_a, minlength=n_pairs) - np.bincount(i_b, weights=w_b,
-                                                                         minlength=n_pairs)
+    k_u = np.bincount(i_a, weights=w_a, minlength=n_pairs) - np.bincount(
+        i_b, weights=w_b, minlength=n_pairs
+    )
     k_1 = np.bincount(i_b, weights=w_1, minlength=n_pairs)
     outer = "in,jn->ij"  # elementwise sums, not BLAS: its threads cost more than these reductions
     hess = np.einsum(outer, grad_u * k_u, grad_u) + np.einsum(outer, grad_1 * k_1, grad_1)
@@ -362,11 +426,17 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     hess = np.triu(hess) + np.triu(hess, 1).T
     # ---- the constant c0 = log Γ(r+x) - log Γ(r) + r log α + s log β
     gammaln_p, digamma_p, trigamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k)))
+        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k))
+    )
     total_w = float(w.sum())
-    c0_grad = np.array([float(np.sum(w * (digamma_p - special.digamma(r))))
-                        + total_w * np.log(alpha),
-                        total_w * r / alpha, total_w * np.log(beta), total_w * s / beta])
+    c0_grad = np.array(
+        [
+            float(np.sum(w * (digamma_p - special.digamma(r)))) + total_w * np.log(alpha),
+            total_w * r / alpha,
+            total_w * np.log(beta),
+            total_w * s / beta,
+        ]
+    )
     hess[0, 0] += float(np.sum(w * (trigamma_p - special.polygamma(1, r))))
     hess[0, 1] += total_w / alpha
     hess[1, 0] += total_w / alpha
@@ -379,8 +449,9 @@ def log_likelihood_hessian(params: Any, frequency: Any, recency: Any, T: Any, we
     return ll, g_lam_w.sum(axis=1) + c0_grad, hess
 
 
-def log_pmf_dropout_term(r: FloatArray, alpha: FloatArray, s: FloatArray, beta: FloatArray,
-                         n: FloatArray, t: FloatArray) -> FloatArray:
+def log_pmf_dropout_term(
+    r: FloatArray, alpha: FloatArray, s: FloatArray, beta: FloatArray, n: FloatArray, t: FloatArray
+) -> FloatArray:
     r"""Log of :math:`\int_0^t \tau^n (\alpha+\tau)^{-(r+n)} (\beta+\tau)^{-(s+1)} d\tau`, ``t>0``.
 
     Integrated over :math:`y = \log\tau`, where the log-integrand
@@ -391,16 +462,24 @@ def log_pmf_dropout_term(r: FloatArray, alpha: FloatArray, s: FloatArray, beta: 
     ca, cb = r + n, s + 1.0
 
     def phi(y: FloatArray, rows: FloatArray) -> FloatArray:
-        return ((n[rows] + 1.0) * y - ca[rows] * np.logaddexp(la[rows], y)
-                - cb[rows] * np.logaddexp(lb[rows], y))
+        return (
+            (n[rows] + 1.0) * y
+            - ca[rows] * np.logaddexp(la[rows], y)
+            - cb[rows] * np.logaddexp(lb[rows], y)
+        )
 
     def dphi(y: FloatArray, rows: FloatArray) -> FloatArray:
-        return (n[rows] + 1.0 - ca[rows] * special.expit(y - la[rows])
-                - cb[rows] * special.expit(y - lb[rows]))
+        return (
+            n[rows]
+            + 1.0
+            - ca[rows] * special.expit(y - la[rows])
+            - cb[rows] * special.expit(y - lb[rows])
+        )
 
     def width(y: FloatArray, rows: FloatArray) -> FloatArray:  # linear far from log α, log β
-        far = ((np.log(ca[rows]) - np.abs(y - la[rows]) < -36.0)
-               & (np.log(cb[rows]) - np.abs(y - lb[rows]) < -36.0))
+        far = (np.log(ca[rows]) - np.abs(y - la[rows]) < -36.0) & (
+            np.log(cb[rows]) - np.abs(y - lb[rows]) < -36.0
+        )
         return np.where(far, np.inf, 1.0)
 
     # the slope falls from n + 1 to -(r + s): bracket its root and bisect
@@ -415,8 +494,9 @@ def log_pmf_dropout_term(r: FloatArray, alpha: FloatArray, s: FloatArray, beta: 
         hi = np.where(up, hi, mid)
     log_t = np.log(t)
     mode = np.minimum(0.5 * (lo + hi), log_t)
-    value, _ = log_integrate_unimodal(phi, dphi, np.full_like(log_t, -np.inf), log_t, mode,
-                                      max_width=width)
+    value, _ = log_integrate_unimodal(
+        phi, dphi, np.full_like(log_t, -np.inf), log_t, mode, max_width=width
+    )
     return value
 
 

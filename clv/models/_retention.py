@@ -57,6 +57,7 @@ __all__ = [
     "survival_table_to_counts",
 ]
 
+
 @dataclass(frozen=True)
 class RetentionSpec(ModelSpec):
     """A :class:`~clv.models._spec.ModelSpec` with the pure functions of a retention model.
@@ -102,17 +103,27 @@ class RetentionModel(ParametricModel):
     _levers = (Lever("churn", None, 1.0),)
     _center_covariates = False  # the base parameters stay those of a customer with x = 0
 
-    def __init__(self, *, shared: bool = True, penalizer: float = 0.0,
-                 churn_covariates: Sequence[str] | None = None,
-                 covariate_penalty: float = 0.0,
-                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
-        super().__init__(penalizer=penalizer, covariates={"churn": churn_covariates},
-                         covariate_penalty=covariate_penalty,
-                         coefficient_priors=coefficient_priors)
+    def __init__(
+        self,
+        *,
+        shared: bool = True,
+        penalizer: float = 0.0,
+        churn_covariates: Sequence[str] | None = None,
+        covariate_penalty: float = 0.0,
+        coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__(
+            penalizer=penalizer,
+            covariates={"churn": churn_covariates},
+            covariate_penalty=covariate_penalty,
+            coefficient_priors=coefficient_priors,
+        )
         self.shared = shared
         if self._design and not shared:
-            raise ValueError("churn_covariates need shared=True (one set of parameters for all "
-                             "cohorts); add cohort indicators as covariates instead.")
+            raise ValueError(
+                "churn_covariates need shared=True (one set of parameters for all "
+                "cohorts); add cohort indicators as covariates instead."
+            )
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {"shared": self.shared, "penalizer": self.penalizer, **self._covariate_kwargs()}
@@ -125,24 +136,44 @@ class RetentionModel(ParametricModel):
         """
         return [None]
 
-    def _maximise(self, counts: pd.DataFrame, initial_params: Mapping[str, float] | None,
-                  n_starts: int, random_state: int | np.random.Generator | None) -> MLEResult:
-        arrays = {"periods_observed": counts["periods_observed"].to_numpy(dtype=np.float64),
-                  "churned": counts["churned"].to_numpy(dtype=np.float64)}
+    def _maximise(
+        self,
+        counts: pd.DataFrame,
+        initial_params: Mapping[str, float] | None,
+        n_starts: int,
+        random_state: int | np.random.Generator | None,
+    ) -> MLEResult:
+        arrays = {
+            "periods_observed": counts["periods_observed"].to_numpy(dtype=np.float64),
+            "churned": counts["churned"].to_numpy(dtype=np.float64),
+        }
         weights = counts["weight"].to_numpy(dtype=np.float64)
         starts = [initial_params] if initial_params is not None else self._starting_points(counts)
         if len(starts) == 1:
-            return maximise(self.spec, arrays, weights, initial_params=starts[0],
-                            penalizer=self.penalizer, n_starts=n_starts, random_state=random_state)
+            return maximise(
+                self.spec,
+                arrays,
+                weights,
+                initial_params=starts[0],
+                penalizer=self.penalizer,
+                n_starts=n_starts,
+                random_state=random_state,
+            )
         best: tuple[MLEResult, list[warnings.WarningMessage]] | None = None
         failure: ConvergenceError | None = None
         for start in starts:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    result = maximise(self.spec, arrays, weights, initial_params=start,
-                                      penalizer=self.penalizer, n_starts=n_starts,
-                                      random_state=random_state)
+                    result = maximise(
+                        self.spec,
+                        arrays,
+                        weights,
+                        initial_params=start,
+                        penalizer=self.penalizer,
+                        n_starts=n_starts,
+                        random_state=random_state,
+                    )
                 except ConvergenceError as exc:
                     failure = failure or exc
                     continue
@@ -191,18 +222,40 @@ class RetentionModel(ParametricModel):
             The likelihood could not be maximised.
         """
         what = f"the data passed to {type(self).__name__}"
-        if self._design and isinstance(data, pd.DataFrame) and (
-                "n_alive" in data.columns or ("period" in data.columns
-                                              and "periods_observed" not in data.columns)):
-            raise DataError([Problem(None, "a survival table (period, n_alive) cannot carry "
-                                     "customer covariates", "pass one row per customer with "
-                                     "periods_observed, churned and the covariate columns "
-                                     f"{self._design.coef_columns}")], what=what)
+        if (
+            self._design
+            and isinstance(data, pd.DataFrame)
+            and (
+                "n_alive" in data.columns
+                or ("period" in data.columns and "periods_observed" not in data.columns)
+            )
+        ):
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "a survival table (period, n_alive) cannot carry customer covariates",
+                        "pass one row per customer with "
+                        "periods_observed, churned and the covariate columns "
+                        f"{self._design.coef_columns}",
+                    )
+                ],
+                what=what,
+            )
         counts = retention_counts(data)
         if len(counts) == 0:
-            raise DataError([Problem(None, "no renewal period is observed", "pass customers "
-                                     "observed for at least one period (periods_observed >= 1, "
-                                     "or a survival table with periods after 0)")], what=what)
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        "no renewal period is observed",
+                        "pass customers "
+                        "observed for at least one period (periods_observed >= 1, "
+                        "or a survival table with periods after 0)",
+                    )
+                ],
+                what=what,
+            )
         names = list(self.spec.params._fields)
         labels = list(pd.unique(counts["cohort"]))
         if self._design:
@@ -211,8 +264,15 @@ class RetentionModel(ParametricModel):
             from clv.models import _retention_covariates as ph
 
             self._fit_covariates(
-                data, arrays, weights, initial_params, n_starts, random_state, ph.log_likelihood,
-                plain_fit=lambda: self._maximise(counts, None, 1, None))
+                data,
+                arrays,
+                weights,
+                initial_params,
+                n_starts,
+                random_state,
+                ph.log_likelihood,
+                plain_fit=lambda: self._maximise(counts, None, 1, None),
+            )
             self.params_.index.name = "param"
             self.covariance_.index.name = self.covariance_.columns.name = "param"
         elif self.shared:
@@ -226,25 +286,50 @@ class RetentionModel(ParametricModel):
         else:
             has_cohort = "cohort" in data.columns
             if not has_cohort:
-                raise DataError([Problem("cohort", "is required with shared=False but missing",
-                                         "add a cohort column, or use shared=True for one set of "
-                                         "parameters")], what=what)
+                raise DataError(
+                    [
+                        Problem(
+                            "cohort",
+                            "is required with shared=False but missing",
+                            "add a cohort column, or use shared=True for one set of parameters",
+                        )
+                    ],
+                    what=what,
+                )
             all_cohorts = list(pd.unique(data["cohort"]))
             empty = [c for c in all_cohorts if c not in set(labels)]
             if empty:
-                raise DataError([Problem("cohort", "has cohorts without any observed renewal "
-                                         "period, so their parameters cannot be estimated",
-                                         "drop them, or use shared=True", empty)], what=what)
-            results = {c: self._maximise(counts[counts["cohort"] == c], initial_params, n_starts,
-                                         random_state) for c in labels}
-            index = pd.MultiIndex.from_tuples([(c, n) for c in labels for n in names],
-                                              names=["cohort", "param"])
-            self.params_ = pd.Series(np.concatenate([r.params for r in results.values()]),
-                                     index=index, name="coef", dtype=np.float64)
+                raise DataError(
+                    [
+                        Problem(
+                            "cohort",
+                            "has cohorts without any observed renewal "
+                            "period, so their parameters cannot be estimated",
+                            "drop them, or use shared=True",
+                            empty,
+                        )
+                    ],
+                    what=what,
+                )
+            results = {
+                c: self._maximise(
+                    counts[counts["cohort"] == c], initial_params, n_starts, random_state
+                )
+                for c in labels
+            }
+            index = pd.MultiIndex.from_tuples(
+                [(c, n) for c in labels for n in names], names=["cohort", "param"]
+            )
+            self.params_ = pd.Series(
+                np.concatenate([r.params for r in results.values()]),
+                index=index,
+                name="coef",
+                dtype=np.float64,
+            )
             k = len(names)
             cov = np.zeros((k * len(labels), k * len(labels)))
             for i, r in enumerate(results.values()):
-                cov[i * k:(i + 1) * k, i * k:(i + 1) * k] = r.covariance
+                cov[i * k : (i + 1) * k, i * k : (i + 1) * k] = r.covariance
             self.covariance_ = pd.DataFrame(cov, index=index, columns=index)
             self.log_likelihood_ = float(sum(r.log_likelihood for r in results.values()))
             self.converged_ = all(r.converged for r in results.values())
@@ -264,13 +349,16 @@ class RetentionModel(ParametricModel):
         """The parameter tuple of ``cohort`` (or the shared one)."""
         self._check_fitted()
         if cohort is not None and cohort not in self.cohorts_:
-            raise ValueError(f"unknown cohort {cohort!r}; the model was fitted on cohorts "
-                             f"{self.cohorts_}.")
+            raise ValueError(
+                f"unknown cohort {cohort!r}; the model was fitted on cohorts {self.cohorts_}."
+            )
         if not self._per_cohort:
             return self.spec.params(*self.params_[list(self.spec.params._fields)].to_numpy())
         if cohort is None:
-            raise ValueError(f"{type(self).__name__} has one set of parameters per cohort; pass "
-                             f"cohort= (one of {self.cohorts_}).")
+            raise ValueError(
+                f"{type(self).__name__} has one set of parameters per cohort; pass "
+                f"cohort= (one of {self.cohorts_})."
+            )
         return self.spec.params(*self.params_.loc[cohort].to_numpy())
 
     @property
@@ -278,8 +366,13 @@ class RetentionModel(ParametricModel):
         return self._params(None)
 
     # ------------------------------------------------------------------ predictions
-    def survival(self, t: ArrayLike, *, cohort: Hashable | None = None,
-                 covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
+    def survival(
+        self,
+        t: ArrayLike,
+        *,
+        cohort: Hashable | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> np.ndarray | pd.Series:
         """Share of a new cohort still active after ``t`` periods, :math:`S(t)`.
 
         Parameters
@@ -301,12 +394,14 @@ class RetentionModel(ParametricModel):
         assert self.spec.log_survival is not None
         t_arr = _check_periods(t, 0.0, "t")
         if covariates is not None:
-            return self._per_customer(covariates, t_arr, lambda f, k: np.exp(f(k, t_arr)),
-                                      "survival")
+            return self._per_customer(
+                covariates, t_arr, lambda f, k: np.exp(f(k, t_arr)), "survival"
+            )
         return np.exp(self.spec.log_survival(self._params(cohort), t_arr))
 
-    def _per_customer(self, covariates: pd.DataFrame, t: FloatArray,
-                      fn: Callable[..., Any], name: str) -> pd.Series:
+    def _per_customer(
+        self, covariates: pd.DataFrame, t: FloatArray, fn: Callable[..., Any], name: str
+    ) -> pd.Series:
         """``fn(log_survival, multiplier)`` for each customer of ``covariates`` (a Series)."""
         from clv.models import _retention_covariates as ph
 
@@ -315,8 +410,11 @@ class RetentionModel(ParametricModel):
         p = self._p
         k = self.individual_params(covariates)["churn_multiplier"].to_numpy()
         values = fn(lambda mult, tt: ph.log_survival(p, mult, tt), k)
-        return pd.Series(np.asarray(values, dtype=np.float64) * np.ones(len(covariates)),
-                         index=covariates.index, name=name)
+        return pd.Series(
+            np.asarray(values, dtype=np.float64) * np.ones(len(covariates)),
+            index=covariates.index,
+            name=name,
+        )
 
     def individual_params(self, data: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         """Per-customer parameters: the base ones and the churn hazard multiplier.
@@ -336,9 +434,13 @@ class RetentionModel(ParametricModel):
         out["churn_multiplier"] = k
         return out
 
-
-    def retention_rate(self, t: ArrayLike, *, cohort: Hashable | None = None,
-                       covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
+    def retention_rate(
+        self,
+        t: ArrayLike,
+        *,
+        cohort: Hashable | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> np.ndarray | pd.Series:
         """Share of the customers active in period ``t`` who renew: :math:`r_t = S(t)/S(t-1)`.
 
         Parameters
@@ -361,15 +463,22 @@ class RetentionModel(ParametricModel):
         t_arr = _check_periods(t, 1.0, "t")
         if covariates is not None:
             return self._per_customer(
-                covariates, t_arr,
+                covariates,
+                t_arr,
                 lambda f, k: np.exp(np.minimum(f(k, t_arr) - f(k, t_arr - 1.0), 0.0)),
-                "retention_rate")
+                "retention_rate",
+            )
         p = self._params(cohort)
         diff = self.spec.log_survival(p, t_arr) - self.spec.log_survival(p, t_arr - 1.0)
         return np.exp(np.minimum(diff, 0.0))
 
-    def probability_of_churn(self, t: ArrayLike, *, cohort: Hashable | None = None,
-                             covariates: pd.DataFrame | None = None) -> np.ndarray | pd.Series:
+    def probability_of_churn(
+        self,
+        t: ArrayLike,
+        *,
+        cohort: Hashable | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> np.ndarray | pd.Series:
         """Probability that a new customer is lost in period ``t``, :math:`S(t-1) - S(t)`.
 
         Parameters
@@ -389,16 +498,22 @@ class RetentionModel(ParametricModel):
 
             p = self._p
             return self._per_customer(
-                covariates, t_arr,
+                covariates,
+                t_arr,
                 lambda f, k: np.exp(ph.log_likelihood(p, {"churn": k}, t_arr, 1.0)),
-                "probability_of_churn")
+                "probability_of_churn",
+            )
         p = self._params(cohort)
         ll = self.spec.log_likelihood(p, t_arr, np.ones_like(t_arr))
         return np.exp(ll)
 
-    def expected_lifetime(self, *, discount_rate: float = 0.0,
-                          cohort: Hashable | None = None,
-                          covariates: pd.DataFrame | None = None) -> float | pd.Series:
+    def expected_lifetime(
+        self,
+        *,
+        discount_rate: float = 0.0,
+        cohort: Hashable | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> float | pd.Series:
         r"""(Discounted) expected lifetime of a new customer, in periods: DEL.
 
         :math:`\mathrm{DEL}(d) = \sum_{t \ge 0} S(t) / (1+d)^t`, the expected
@@ -422,8 +537,9 @@ class RetentionModel(ParametricModel):
         """
         d = _check_rate(discount_rate)
         if covariates is not None:
-            future = self.expected_residual_lifetime(np.zeros(len(covariates)), discount_rate=d,
-                                                     covariates=covariates)
+            future = self.expected_residual_lifetime(
+                np.zeros(len(covariates)), discount_rate=d, covariates=covariates
+            )
             return (1.0 + future / (1.0 + d)).rename("expected_lifetime")
         p = self._params(cohort)  # x = 0 with covariates: a baseline new customer
         if self.spec.expected_lifetime is not None:
@@ -431,11 +547,14 @@ class RetentionModel(ParametricModel):
         future = self._residual(p, 0.0, d)
         return float(1.0 + future / (1.0 + d))
 
-    def expected_residual_lifetime(self, periods_observed: ArrayLike, *,
-                                   discount_rate: float = 0.0,
-                                   cohort: Hashable | None = None,
-                                   covariates: pd.DataFrame | None = None
-                                   ) -> np.ndarray | pd.Series:
+    def expected_residual_lifetime(
+        self,
+        periods_observed: ArrayLike,
+        *,
+        discount_rate: float = 0.0,
+        cohort: Hashable | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> np.ndarray | pd.Series:
         r"""Discounted expected residual lifetime (DERL) of active customers.
 
         For a customer still active after ``n = periods_observed`` periods
@@ -479,16 +598,25 @@ class RetentionModel(ParametricModel):
                 raise TypeError("covariates must be a DataFrame with one row per customer.")
             p = self._p
             k = self.individual_params(covariates)["churn_multiplier"].to_numpy()
-            exponent = None if self.spec.tail_exponent is None else float(
-                self.spec.tail_exponent(p))
+            exponent = (
+                None if self.spec.tail_exponent is None else float(self.spec.tail_exponent(p))
+            )
             values = residual_lifetime_sum(
-                lambda q, t, kk: ph.log_survival(q, kk, t), p, n * np.ones(len(k)), d,
-                tail_exponent=exponent, multiplier=k)
+                lambda q, t, kk: ph.log_survival(q, kk, t),
+                p,
+                n * np.ones(len(k)),
+                d,
+                tail_exponent=exponent,
+                multiplier=k,
+            )
             return pd.Series(values, index=covariates.index, name="expected_residual_lifetime")
         values = self._residual(self._params(cohort), n, d)
         if isinstance(periods_observed, pd.Series):
-            return pd.Series(np.asarray(values, dtype=np.float64) * np.ones(len(periods_observed)),
-                             index=periods_observed.index, name="expected_residual_lifetime")
+            return pd.Series(
+                np.asarray(values, dtype=np.float64) * np.ones(len(periods_observed)),
+                index=periods_observed.index,
+                name="expected_residual_lifetime",
+            )
         return np.asarray(values)
 
     def _residual(self, p: Any, n: ArrayLike, d: float) -> FloatArray:
@@ -498,9 +626,14 @@ class RetentionModel(ParametricModel):
         exponent = None if self.spec.tail_exponent is None else float(self.spec.tail_exponent(p))
         return residual_lifetime_sum(self.spec.log_survival, p, n, d, tail_exponent=exponent)
 
-    def simulate(self, n_customers: int, n_periods: ArrayLike, *,
-                 random_state: int | np.random.Generator | None = None,
-                 cohort: Hashable | None = None) -> pd.DataFrame:
+    def simulate(
+        self,
+        n_customers: int,
+        n_periods: ArrayLike,
+        *,
+        random_state: int | np.random.Generator | None = None,
+        cohort: Hashable | None = None,
+    ) -> pd.DataFrame:
         """Simulate customers from the fitted parameters (every covariate at 0, if any).
 
         Parameters
@@ -524,8 +657,12 @@ class RetentionModel(ParametricModel):
         horizon = np.broadcast_to(np.asarray(n_periods), (int(n_customers),))
         horizon = _check_periods(horizon, 1.0, "n_periods")
         sim = self.spec.simulate(self._params(cohort), horizon, rng=rng)
-        frame = pd.DataFrame({"periods_observed": sim["periods_observed"].astype(np.int64),
-                              "churned": sim["churned"].astype(bool)})
+        frame = pd.DataFrame(
+            {
+                "periods_observed": sim["periods_observed"].astype(np.int64),
+                "churned": sim["churned"].astype(bool),
+            }
+        )
         frame.index.name = "customer_id"
         if self.time_unit_ is not None:
             frame.attrs["time_unit"] = self.time_unit_
@@ -538,12 +675,17 @@ class RetentionModel(ParametricModel):
         self._check_fitted()
         names = self._param_names()
         if self._per_cohort:
-            params: Any = [[_json_label(c), {n: float(self.params_[(c, n)]) for n in names}]
-                           for c in self.cohorts_]
+            params: Any = [
+                [_json_label(c), {n: float(self.params_[(c, n)]) for n in names}]
+                for c in self.cohorts_
+            ]
         else:
             params = {n: float(self.params_[n]) for n in names}
-        return {**super().to_dict(), "params": params,
-                "cohorts": [_json_label(c) for c in self.cohorts_]}
+        return {
+            **super().to_dict(),
+            "params": params,
+            "cohorts": [_json_label(c) for c in self.cohorts_],
+        }
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
@@ -558,8 +700,9 @@ class RetentionModel(ParametricModel):
             else:
                 labels = [c for c, _ in raw]
                 values = [float(p[n]) for _, p in raw for n in names]
-                index = pd.MultiIndex.from_tuples([(c, n) for c in labels for n in names],
-                                                  names=["cohort", "param"])
+                index = pd.MultiIndex.from_tuples(
+                    [(c, n) for c in labels for n in names], names=["cohort", "param"]
+                )
             model._restore(doc, index, values)
             model.cohorts_ = list(doc["cohorts"])
         return model
@@ -583,8 +726,10 @@ class RetentionModel(ParametricModel):
             ps = ", ".join(f"{n}[{c}]={v:.4g}" for (c, n), v in self.params_.items())
         else:
             ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return (f"<{name} fitted on {self.n_customers_} customers: {ps}, "
-                f"log-likelihood={self.log_likelihood_:.2f}>")
+        return (
+            f"<{name} fitted on {self.n_customers_} customers: {ps}, "
+            f"log-likelihood={self.log_likelihood_:.2f}>"
+        )
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "params_"):
@@ -598,5 +743,3 @@ def _json_label(label: Hashable) -> Any:
     if callable(item):
         label = item()
     return label if isinstance(label, str | int | float | bool) else str(label)
-
-

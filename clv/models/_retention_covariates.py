@@ -46,8 +46,9 @@ def log_survival(params: Any, multiplier: Any, t: Any, *, ops: Ops = NUMPY) -> A
     return ops.where(t > 0, log_beta(alpha, beta + x, ops) - log_beta(alpha, beta, ops), 0.0)
 
 
-def log_likelihood(params: Any, mult: Mapping[str, Any], periods_observed: Any, churned: Any,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: Any, mult: Mapping[str, Any], periods_observed: Any, churned: Any, *, ops: Ops = NUMPY
+) -> Any:
     """Per-customer log-likelihood with the churn multiplier ``mult["churn"]``.
 
     Examples

@@ -39,26 +39,38 @@ def _numeric(frame: pd.DataFrame, col: str, problems: list[Problem]) -> np.ndarr
     """The column as float64, or None after recording why it is unusable."""
     series = frame[col]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-        problems.append(Problem(col, f"is not numeric (dtype {series.dtype})",
-                                f"convert '{col}' to whole numbers"))
+        problems.append(
+            Problem(
+                col, f"is not numeric (dtype {series.dtype})", f"convert '{col}' to whole numbers"
+            )
+        )
         return None
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
-        problems.append(Problem(col, f"has {int(bad.sum())} missing or infinite values",
-                                "drop or fill those rows", _ids(frame, bad)))
+        problems.append(
+            Problem(
+                col,
+                f"has {int(bad.sum())} missing or infinite values",
+                "drop or fill those rows",
+                _ids(frame, bad),
+            )
+        )
         return None
     return values
 
 
 def _churned(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray | None:
     series = frame["churned"]
-    fix = ("churned must be True (lost in period periods_observed) or False (still active "
-           "after periods_observed periods); 0/1 are accepted too")
+    fix = (
+        "churned must be True (lost in period periods_observed) or False (still active "
+        "after periods_observed periods); 0/1 are accepted too"
+    )
     if pd.api.types.is_bool_dtype(series):
         if series.isna().any():
-            problems.append(Problem("churned", "has missing values", fix,
-                                    _ids(frame, series.isna().to_numpy())))
+            problems.append(
+                Problem("churned", "has missing values", fix, _ids(frame, series.isna().to_numpy()))
+            )
             return None
         return series.to_numpy(dtype=bool)
     if pd.api.types.is_numeric_dtype(series):
@@ -68,8 +80,14 @@ def _churned(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray | None:
         values = series.to_numpy(dtype=object)
         bad = np.array([not isinstance(v, bool | np.bool_) for v in values], dtype=bool)
     if bad.any():
-        problems.append(Problem("churned", f"is not boolean for {int(bad.sum())} rows "
-                                f"(dtype {series.dtype})", fix, _ids(frame, bad)))
+        problems.append(
+            Problem(
+                "churned",
+                f"is not boolean for {int(bad.sum())} rows (dtype {series.dtype})",
+                fix,
+                _ids(frame, bad),
+            )
+        )
         return None
     return np.asarray(values, dtype=np.float64) > 0
 
@@ -79,9 +97,14 @@ def _cohorts(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray | None:
         return np.full(len(frame), NO_COHORT, dtype=object)
     missing = frame["cohort"].isna().to_numpy()
     if missing.any():
-        problems.append(Problem("cohort", f"is missing for {int(missing.sum())} rows",
-                                "label every row with its cohort (e.g. the acquisition period)",
-                                _ids(frame, missing)))
+        problems.append(
+            Problem(
+                "cohort",
+                f"is missing for {int(missing.sum())} rows",
+                "label every row with its cohort (e.g. the acquisition period)",
+                _ids(frame, missing),
+            )
+        )
         return None
     return frame["cohort"].to_numpy(dtype=object)
 
@@ -92,34 +115,52 @@ def _customer_counts(frame: pd.DataFrame) -> pd.DataFrame:
     if n is not None:
         frac = n != np.round(n)
         if frac.any():
-            problems.append(Problem("periods_observed", f"has non-integer values for "
-                                    f"{int(frac.sum())} customers",
-                                    "periods_observed counts whole renewal periods",
-                                    _ids(frame, frac)))
+            problems.append(
+                Problem(
+                    "periods_observed",
+                    f"has non-integer values for {int(frac.sum())} customers",
+                    "periods_observed counts whole renewal periods",
+                    _ids(frame, frac),
+                )
+            )
         low = n < 1
         if low.any():
-            problems.append(Problem("periods_observed", f"is below 1 for {int(low.sum())} "
-                                    "customers", "a customer lost in period t has "
-                                    "periods_observed = t >= 1; drop customers acquired at the "
-                                    "end of observation (they carry no information)",
-                                    _ids(frame, low)))
+            problems.append(
+                Problem(
+                    "periods_observed",
+                    f"is below 1 for {int(low.sum())} customers",
+                    "a customer lost in period t has "
+                    "periods_observed = t >= 1; drop customers acquired at the "
+                    "end of observation (they carry no information)",
+                    _ids(frame, low),
+                )
+            )
     churned = _churned(frame, problems)
     weight = None
     if "weight" in frame.columns:
         weight = _numeric(frame, "weight", problems)
         if weight is not None and (weight <= 0).any():
-            problems.append(Problem("weight", "has values <= 0", "weight counts identical "
-                                    "customers and must be > 0", _ids(frame, weight <= 0)))
+            problems.append(
+                Problem(
+                    "weight",
+                    "has values <= 0",
+                    "weight counts identical customers and must be > 0",
+                    _ids(frame, weight <= 0),
+                )
+            )
     cohort = _cohorts(frame, problems)
     if problems:
         raise DataError(problems, what="the retention data")
     assert n is not None and churned is not None and cohort is not None
-    return pd.DataFrame({
-        "cohort": cohort,
-        "periods_observed": n,
-        "churned": churned,
-        "weight": np.ones(len(frame)) if weight is None else weight,
-    }, index=frame.index)
+    return pd.DataFrame(
+        {
+            "cohort": cohort,
+            "periods_observed": n,
+            "churned": churned,
+            "weight": np.ones(len(frame)) if weight is None else weight,
+        },
+        index=frame.index,
+    )
 
 
 def survival_table_to_counts(table: pd.DataFrame) -> pd.DataFrame:
@@ -157,32 +198,58 @@ def survival_table_to_counts(table: pd.DataFrame) -> pd.DataFrame:
     2    all               2.0    False    45.0
     """
     if not isinstance(table, pd.DataFrame):
-        raise DataError(f"expected a pandas DataFrame survival table, got {type(table).__name__}",
-                        what="the survival table")
+        raise DataError(
+            f"expected a pandas DataFrame survival table, got {type(table).__name__}",
+            what="the survival table",
+        )
     problems: list[Problem] = []
     for col in _TABLE:
         if col not in table.columns:
-            problems.append(Problem(col, "is required but missing", "a survival table has the "
-                                    "columns cohort (optional), period and n_alive"))
+            problems.append(
+                Problem(
+                    col,
+                    "is required but missing",
+                    "a survival table has the columns cohort (optional), period and n_alive",
+                )
+            )
     if problems:
         raise DataError(problems, what="the survival table")
     period = _numeric(table, "period", problems)
     if period is not None:
         bad = (period != np.round(period)) | (period < 0)
         if bad.any():
-            problems.append(Problem("period", "has negative or non-integer values",
-                                    "period counts renewal periods 0, 1, 2, ...", _ids(table, bad)))
+            problems.append(
+                Problem(
+                    "period",
+                    "has negative or non-integer values",
+                    "period counts renewal periods 0, 1, 2, ...",
+                    _ids(table, bad),
+                )
+            )
     alive = _numeric(table, "n_alive", problems)
     if alive is not None:
         neg = alive < 0
         if neg.any():
-            problems.append(Problem("n_alive", f"has negative counts in {int(neg.sum())} rows",
-                                    "n_alive counts customers and must be >= 0", _ids(table, neg)))
+            problems.append(
+                Problem(
+                    "n_alive",
+                    f"has negative counts in {int(neg.sum())} rows",
+                    "n_alive counts customers and must be >= 0",
+                    _ids(table, neg),
+                )
+            )
         frac = alive != np.round(alive)
         if frac.any():
-            problems.append(Problem("n_alive", "has non-integer values", "n_alive counts "
-                                    "customers; pass counts, not percentages or proportions "
-                                    "(multiply by the cohort size)", _ids(table, frac)))
+            problems.append(
+                Problem(
+                    "n_alive",
+                    "has non-integer values",
+                    "n_alive counts "
+                    "customers; pass counts, not percentages or proportions "
+                    "(multiply by the cohort size)",
+                    _ids(table, frac),
+                )
+            )
     cohort = _cohorts(table, problems)
     if problems:
         raise DataError(problems, what="the survival table")
@@ -221,16 +288,27 @@ def survival_table_to_counts(table: pd.DataFrame) -> pd.DataFrame:
             rows.append((c, float(len(p) - 1), False, float(a[-1])))
     messages = {
         "dup": ("has duplicated periods within a cohort", "give each (cohort, period) one row"),
-        "order": ("is out of order within a cohort", "sort the table by cohort and period, "
-                  "e.g. table.sort_values(['cohort', 'period'])"),
-        "start": ("does not start at 0 within a cohort", "add the period-0 row holding the "
-                  "cohort size (everyone is alive at period 0)"),
-        "gap": ("skips periods within a cohort", "give every period 0, 1, ..., K of a cohort "
-                "(survival must be observed every period)"),
-        "zero": ("is 0 at period 0 (a cohort of size 0)", "drop empty cohorts; n_alive at "
-                 "period 0 is the number of customers acquired"),
-        "up": ("increases within a cohort (survival cannot increase)", "n_alive must be "
-               "non-increasing in period; check for re-activations or mixed-up cohorts"),
+        "order": (
+            "is out of order within a cohort",
+            "sort the table by cohort and period, e.g. table.sort_values(['cohort', 'period'])",
+        ),
+        "start": (
+            "does not start at 0 within a cohort",
+            "add the period-0 row holding the cohort size (everyone is alive at period 0)",
+        ),
+        "gap": (
+            "skips periods within a cohort",
+            "give every period 0, 1, ..., K of a cohort (survival must be observed every period)",
+        ),
+        "zero": (
+            "is 0 at period 0 (a cohort of size 0)",
+            "drop empty cohorts; n_alive at period 0 is the number of customers acquired",
+        ),
+        "up": (
+            "increases within a cohort (survival cannot increase)",
+            "n_alive must be "
+            "non-increasing in period; check for re-activations or mixed-up cohorts",
+        ),
     }
     for key, found in checks.items():
         if found:
@@ -275,17 +353,29 @@ def retention_counts(data: pd.DataFrame) -> pd.DataFrame:
     np.float64(3.0)
     """
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"expected a pandas DataFrame of retention data, got {type(data).__name__}",
-                        what="the retention data")
-    if "n_alive" in data.columns or ("period" in data.columns
-                                     and "periods_observed" not in data.columns):
+        raise DataError(
+            f"expected a pandas DataFrame of retention data, got {type(data).__name__}",
+            what="the retention data",
+        )
+    if "n_alive" in data.columns or (
+        "period" in data.columns and "periods_observed" not in data.columns
+    ):
         return survival_table_to_counts(data)
     missing = [c for c in _COLUMNS if c not in data.columns]
     if missing:
-        raise DataError([Problem(c, "is required but missing", "pass one row per customer with "
-                                 "periods_observed and churned (optionally cohort, weight), or a "
-                                 "survival table with period and n_alive (optionally cohort)")
-                         for c in missing], what="the retention data")
+        raise DataError(
+            [
+                Problem(
+                    c,
+                    "is required but missing",
+                    "pass one row per customer with "
+                    "periods_observed and churned (optionally cohort, weight), or a "
+                    "survival table with period and n_alive (optionally cohort)",
+                )
+                for c in missing
+            ],
+            what="the retention data",
+        )
     return _customer_counts(data)
 
 
@@ -333,10 +423,20 @@ def empirical_survival(data: pd.DataFrame) -> pd.DataFrame:
         keep = at_risk > 0
         t, at_risk, churned = t[keep], at_risk[keep], churned[keep]
         rate = np.where(t > 0, 1.0 - churned / at_risk, np.nan)
-        frames.append(pd.DataFrame({"cohort": cohort, "period": t, "at_risk": at_risk,
-                                    "churned": churned, "survival": np.cumprod(np.where(
-                                        t > 0, rate, 1.0)), "retention_rate": rate}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cohort": cohort,
+                    "period": t,
+                    "at_risk": at_risk,
+                    "churned": churned,
+                    "survival": np.cumprod(np.where(t > 0, rate, 1.0)),
+                    "retention_rate": rate,
+                }
+            )
+        )
     if not frames:
-        return pd.DataFrame(columns=["cohort", "period", "at_risk", "churned", "survival",
-                                     "retention_rate"])
+        return pd.DataFrame(
+            columns=["cohort", "period", "at_risk", "churned", "survival", "retention_rate"]
+        )
     return pd.concat(frames, ignore_index=True)

@@ -46,8 +46,13 @@ def log_beta(a: Any, y: Any, ops: Ops = NUMPY) -> Any:
     True
     """
     ys = ops.maximum(y, _STIRLING_MIN)
-    diff = ((ys - 0.5) * ops.log1p(a / ys) + a * ops.log(ys + a) - a
-            + _stirling_tail(ys + a) - _stirling_tail(ys))
+    diff = (
+        (ys - 0.5) * ops.log1p(a / ys)
+        + a * ops.log(ys + a)
+        - a
+        + _stirling_tail(ys + a)
+        - _stirling_tail(ys)
+    )
     return ops.where(y >= _STIRLING_MIN, ops.gammaln(a) - diff, ops.betaln(a, y))
 
 
@@ -63,9 +68,13 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
 _POWER_FROM = 1e15  # beyond this age the survival curve is its power law to ~1e-15
 
 
-def _power_tail_remainder(log_g: Callable[[FloatArray], FloatArray], t_last: FloatArray,
-                          log_g_last: FloatArray, log_g_before: FloatArray,
-                          tail_exponent: float | None) -> FloatArray:
+def _power_tail_remainder(
+    log_g: Callable[[FloatArray], FloatArray],
+    t_last: FloatArray,
+    log_g_last: FloatArray,
+    log_g_before: FloatArray,
+    tail_exponent: float | None,
+) -> FloatArray:
     r""":math:`\sum_{t > N} g(t)` for a smooth, power-law tailed :math:`g` (one value per row).
 
     Euler-Maclaurin, :math:`\sum_{t > N} g(t) = \int_N^\infty g - g(N)/2 - g'(N)/12 +
@@ -85,8 +94,11 @@ def _power_tail_remainder(log_g: Callable[[FloatArray], FloatArray], t_last: Flo
         integral = 0.5 * span * np.add.reduce(_GL_WEIGHTS * integrand, axis=1)
         t_top = np.exp(top)
         ends = log_g(np.stack([t_top, t_top * 1.001], axis=1))
-        e = (-(ends[:, 1] - ends[:, 0]) / np.log(1.001) if tail_exponent is None
-             else np.full(len(t_last), float(tail_exponent)))
+        e = (
+            -(ends[:, 1] - ends[:, 0]) / np.log(1.001)
+            if tail_exponent is None
+            else np.full(len(t_last), float(tail_exponent))
+        )
         beyond = np.exp(ends[:, 0]) * t_top / (e - 1.0)
         g_n, g_before = np.exp(log_g_last), np.exp(log_g_before)
         rest = integral + beyond - 0.5 * g_n - (g_n - g_before) / 12.0
@@ -133,10 +145,11 @@ def residual_lifetime_sum(
     -------
     ndarray
     """
-    m, d, mult = np.broadcast_arrays(np.asarray(renewals, dtype=np.float64),
-                                     np.asarray(discount_rate, dtype=np.float64),
-                                     np.asarray(1.0 if multiplier is None else multiplier,
-                                                dtype=np.float64))
+    m, d, mult = np.broadcast_arrays(
+        np.asarray(renewals, dtype=np.float64),
+        np.asarray(discount_rate, dtype=np.float64),
+        np.asarray(1.0 if multiplier is None else multiplier, dtype=np.float64),
+    )
     shape = m.shape
     pairs = np.stack([m.ravel(), d.ravel(), mult.ravel()], axis=1)
     uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
@@ -144,6 +157,7 @@ def residual_lifetime_sum(
 
     def log_s(t: FloatArray, k: FloatArray) -> FloatArray:
         return log_survival(params, t) if multiplier is None else log_survival(params, t, k)
+
     total = np.zeros(len(mu))
     if tail_exponent is not None and tail_exponent <= 1.0:
         total[du == 0] = np.inf
@@ -154,8 +168,9 @@ def residual_lifetime_sum(
     while active.size and start <= _MAX_TERMS:
         k = np.arange(start, start + _BLOCK, dtype=np.float64)
         t = mu[active, None] + k
-        log_terms = (log_s(t, ku[active, None]) - base[active, None]
-                     + (k - 1.0) * log_z[active, None])
+        log_terms = (
+            log_s(t, ku[active, None]) - base[active, None] + (k - 1.0) * log_z[active, None]
+        )
         terms = np.exp(log_terms)
         total[active] += terms.sum(axis=1)
         last = terms[:, -1]
@@ -178,7 +193,11 @@ def residual_lifetime_sum(
             rows = active[flat]
             rest = _power_tail_remainder(
                 lambda tt, rows=rows: log_s(tt, ku[rows, None]) - base[rows, None],
-                t[flat, -1], log_terms[flat, -1], log_terms[flat, -2], tail_exponent)
+                t[flat, -1],
+                log_terms[flat, -1],
+                log_terms[flat, -2],
+                tail_exponent,
+            )
             ok = np.isfinite(rest)
             total[rows[ok]] += rest[ok]
             done[flat[ok]] = True
@@ -192,8 +211,9 @@ def residual_lifetime_sum(
     return out[()] if out.ndim == 0 else out
 
 
-def simulate_lifetimes(theta: FloatArray, c: ArrayLike, horizon: FloatArray,
-                       rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate_lifetimes(
+    theta: FloatArray, c: ArrayLike, horizon: FloatArray, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Draw discrete-Weibull lifetimes, :math:`P(T > t) = (1-\\theta)^{t^c}`, up to ``horizon``.
 
     Inverse-CDF sampling, vectorised: :math:`T = \\lceil (E/\\lambda)^{1/c} \\rceil` with
@@ -210,8 +230,7 @@ def simulate_lifetimes(theta: FloatArray, c: ArrayLike, horizon: FloatArray,
     lifetime = np.maximum(np.ceil(np.exp(capped)), 1.0)
     lifetime = np.where(theta >= 1.0, 1.0, lifetime)
     churned = lifetime <= horizon
-    return {"periods_observed": np.minimum(lifetime, horizon), "churned": churned,
-            "theta": theta}
+    return {"periods_observed": np.minimum(lifetime, horizon), "churned": churned, "theta": theta}
 
 
 def _check_periods(t: ArrayLike, low: float, name: str) -> FloatArray:
@@ -224,6 +243,7 @@ def _check_periods(t: ArrayLike, low: float, name: str) -> FloatArray:
 def _check_rate(discount_rate: float) -> float:
     d = float(discount_rate)
     if not np.isfinite(d) or d < 0:
-        raise ValueError("discount_rate is a rate per period and must be >= 0; "
-                         f"got {discount_rate!r}.")
+        raise ValueError(
+            f"discount_rate is a rate per period and must be >= 0; got {discount_rate!r}."
+        )
     return d

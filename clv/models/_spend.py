@@ -52,14 +52,23 @@ class SpendModel(ParametricModel):
 
     spec: Any  # a SpendSpec
 
-    def _frame(self, data: pd.DataFrame, columns: Any = None, *,
-               for_fit: bool = False, check_unit: bool = True) -> pd.DataFrame:
+    def _frame(
+        self,
+        data: pd.DataFrame,
+        columns: Any = None,
+        *,
+        for_fit: bool = False,
+        check_unit: bool = True,
+    ) -> pd.DataFrame:
         # monetary_value is undefined for customers without repeat purchases: a NaN there
         # is not an error. Fill it (in a copy: the caller's frame is never modified).
-        if (isinstance(data, pd.DataFrame) and "monetary_value" in data.columns
-                and "frequency" in data.columns
-                and pd.api.types.is_numeric_dtype(data["monetary_value"])
-                and pd.api.types.is_numeric_dtype(data["frequency"])):
+        if (
+            isinstance(data, pd.DataFrame)
+            and "monetary_value" in data.columns
+            and "frequency" in data.columns
+            and pd.api.types.is_numeric_dtype(data["monetary_value"])
+            and pd.api.types.is_numeric_dtype(data["frequency"])
+        ):
             fill = data["monetary_value"].isna() & (data["frequency"] == 0)
             if fill.any():
                 data = data.copy()
@@ -97,8 +106,9 @@ class SpendModel(ParametricModel):
         assert self.spec.expected_spend_new_customer is not None
         return float(self.spec.expected_spend_new_customer(self._p))
 
-    def simulate(self, frequency: ArrayLike, *,
-                 random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def simulate(
+        self, frequency: ArrayLike, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
         """Simulate the mean spend of customers with the given numbers of repeat transactions.
 
         With a covariate model the simulated customers have every covariate at 0.

@@ -98,8 +98,11 @@ class TransactionModel(ParametricModel):
         values = self.spec.expected_purchases_new_customer(p, _check_horizon(t))
         if covariates is None:
             return np.asarray(values)
-        return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
-                            "expected_purchases_new_customer")
+        return self._series(
+            np.asarray(values) * np.ones(len(covariates)),
+            covariates,
+            "expected_purchases_new_customer",
+        )
 
     def probability_of_purchases(
         self, n: ArrayLike, t: ArrayLike, *, covariates: pd.DataFrame | None = None
@@ -118,11 +121,13 @@ class TransactionModel(ParametricModel):
         values = self.spec.probability_of_purchases(p, n_arr, _check_horizon(t))
         if covariates is None:
             return np.asarray(values)
-        return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
-                            "probability_of_purchases")
+        return self._series(
+            np.asarray(values) * np.ones(len(covariates)), covariates, "probability_of_purchases"
+        )
 
-    def conditional_probability_of_purchases(self, n: ArrayLike, t: ArrayLike,
-                                             data: pd.DataFrame) -> pd.Series:
+    def conditional_probability_of_purchases(
+        self, n: ArrayLike, t: ArrayLike, data: pd.DataFrame
+    ) -> pd.Series:
         """Probability that each customer makes exactly ``n`` purchases in the next ``t`` periods.
 
         Given their history (``frequency, recency, T``); see
@@ -144,15 +149,18 @@ class TransactionModel(ParametricModel):
         """
         pmf, _ = _conditional_functions(self.spec.name)
         if pmf is None:
-            raise NotImplementedError("the conditional purchase-count distribution is not "
-                                      f"available for {self.spec.name}.")
+            raise NotImplementedError(
+                "the conditional purchase-count distribution is not "
+                f"available for {self.spec.name}."
+            )
         n_arr = np.asarray(n, dtype=np.float64)
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must be a non-negative whole number of purchases.")
         x, t_x, T = self._arrays(data, _RFM)
         values = pmf(self._customer_params(data), n_arr, _check_horizon(t), x, t_x, T)
-        return self._series(np.asarray(values) * np.ones_like(x), data,
-                            "conditional_probability_of_purchases")
+        return self._series(
+            np.asarray(values) * np.ones_like(x), data, "conditional_probability_of_purchases"
+        )
 
     def probability_alive_at(self, t: ArrayLike, data: pd.DataFrame) -> pd.Series:
         """Probability that each customer is still alive ``t`` periods after the end of data.
@@ -170,9 +178,9 @@ class TransactionModel(ParametricModel):
         values = alive_at(self._customer_params(data), _check_horizon(t), x, t_x, T)
         return self._series(np.asarray(values) * np.ones_like(x), data, "probability_alive_at")
 
-    def expected_cumulative_transactions(self, first_purchase_times: ArrayLike,
-                                         times: ArrayLike, *,
-                                         weights: ArrayLike | None = None) -> np.ndarray:
+    def expected_cumulative_transactions(
+        self, first_purchase_times: ArrayLike, times: ArrayLike, *, weights: ArrayLike | None = None
+    ) -> np.ndarray:
         """Expected cumulative repeat transactions of a cohort (a tracking curve).
 
         Parameters
@@ -195,18 +203,20 @@ class TransactionModel(ParametricModel):
         assert self.spec.expected_purchases_new_customer is not None
         p = self._p
         new = self.spec.expected_purchases_new_customer
-        return expected_cumulative_transactions(lambda age: new(p, age), first_purchase_times,
-                                                times, weights)
+        return expected_cumulative_transactions(
+            lambda age: new(p, age), first_purchase_times, times, weights
+        )
 
-    def expected_incremental_transactions(self, first_purchase_times: ArrayLike,
-                                          times: ArrayLike, *,
-                                          weights: ArrayLike | None = None) -> np.ndarray:
+    def expected_incremental_transactions(
+        self, first_purchase_times: ArrayLike, times: ArrayLike, *, weights: ArrayLike | None = None
+    ) -> np.ndarray:
         """Expected repeat transactions of a cohort in each interval ``(times[k-1], times[k]]``.
 
         The first difference of :meth:`expected_cumulative_transactions`.
         """
-        cumulative = self.expected_cumulative_transactions(first_purchase_times, times,
-                                                           weights=weights)
+        cumulative = self.expected_cumulative_transactions(
+            first_purchase_times, times, weights=weights
+        )
         return np.diff(cumulative, prepend=0.0)
 
     def simulate(
@@ -282,13 +292,18 @@ class CovariateTransactionModel(TransactionModel):
         ``{"dropout[col]": (mean, sd)}``: Gaussian priors in natural units.
     """
 
-    def __init__(self, *, penalizer: float = 0.0,
-                 purchase_covariates: Sequence[str] | None = None,
-                 dropout_covariates: Sequence[str] | None = None,
-                 covariate_penalty: float = 0.0,
-                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
-        super().__init__(penalizer=penalizer,
-                         covariates={"purchase": purchase_covariates,
-                                     "dropout": dropout_covariates},
-                         covariate_penalty=covariate_penalty,
-                         coefficient_priors=coefficient_priors)
+    def __init__(
+        self,
+        *,
+        penalizer: float = 0.0,
+        purchase_covariates: Sequence[str] | None = None,
+        dropout_covariates: Sequence[str] | None = None,
+        covariate_penalty: float = 0.0,
+        coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__(
+            penalizer=penalizer,
+            covariates={"purchase": purchase_covariates, "dropout": dropout_covariates},
+            covariate_penalty=covariate_penalty,
+            coefficient_priors=coefficient_priors,
+        )

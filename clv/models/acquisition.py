@@ -138,13 +138,19 @@ def _transform_of(name: str) -> str:
     return "logit" if name == "p" else ("identity" if name.startswith("acquisition[") else "log")
 
 
-def calibration_state(counts: pd.Series, covariates: pd.DataFrame | None,
-                      attrs: Mapping[str, Any]) -> dict[str, Any]:
+def calibration_state(
+    counts: pd.Series, covariates: pd.DataFrame | None, attrs: Mapping[str, Any]
+) -> dict[str, Any]:
     """The fitted attributes that describe the calibration data (shared with the Bayesian model)."""
     total = float(counts.sum())
-    return {"counts_": counts, "covariates_": covariates, "n_periods_": len(counts),
-            "n_customers_": int(total) if total.is_integer() else total,
-            "time_unit_": attrs.get("time_unit"), "start_": attrs.get("start")}
+    return {
+        "counts_": counts,
+        "covariates_": covariates,
+        "n_periods_": len(counts),
+        "n_customers_": int(total) if total.is_integer() else total,
+        "time_unit_": attrs.get("time_unit"),
+        "start_": attrs.get("start"),
+    }
 
 
 @dataclass(frozen=True)
@@ -259,8 +265,14 @@ class AcquisitionModel(ParametricModel):
     n_periods_: int
     start_: Any
 
-    def __init__(self, *, distribution: str = "exponential-gamma", pool_size: float | None = None,
-                 fixed: Mapping[str, float] | None = None, penalizer: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        distribution: str = "exponential-gamma",
+        pool_size: float | None = None,
+        fixed: Mapping[str, float] | None = None,
+        penalizer: float = 0.0,
+    ) -> None:
         self.distribution = distribution
         self.pool_size = pool_size
         self.fixed = fixed
@@ -268,44 +280,55 @@ class AcquisitionModel(ParametricModel):
 
     # ------------------------------------------------------------------ structure
     def _init_kwargs(self) -> dict[str, Any]:
-        return {"distribution": self.distribution, "pool_size": self.pool_size,
-                "fixed": (None if self.fixed is None
-                          else {k: float(v) for k, v in self.fixed.items()}),
-                "penalizer": self.penalizer}
+        return {
+            "distribution": self.distribution,
+            "pool_size": self.pool_size,
+            "fixed": (None if self.fixed is None else {k: float(v) for k, v in self.fixed.items()}),
+            "penalizer": self.penalizer,
+        }
 
     def _pool(self) -> float | None:
         if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, "
-                             f"got {self.distribution!r}.")
+            raise ValueError(
+                f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}."
+            )
         pool = self.pool_size
         if pool is None:
             return None
         ok = isinstance(pool, int | float | np.integer | np.floating) and not isinstance(pool, bool)
         if not (ok and np.isfinite(pool) and pool > 0):
-            raise ValueError(f"pool_size must be a positive number of prospects (or None), "
-                             f"got {pool!r}.")
+            raise ValueError(
+                f"pool_size must be a positive number of prospects (or None), got {pool!r}."
+            )
         return float(pool)
 
     def _names(self, covariate_names: Sequence[str]) -> list[str]:
         pool = self._pool()
         gamma = self.distribution.endswith("-gamma")
-        return ((["r", "alpha"] if gamma else ["lambda"])
-                + (["c"] if self.distribution.startswith("weibull") else [])
-                + (["p"] if pool else ["m"]) + [f"acquisition[{n}]" for n in covariate_names])
+        return (
+            (["r", "alpha"] if gamma else ["lambda"])
+            + (["c"] if self.distribution.startswith("weibull") else [])
+            + (["p"] if pool else ["m"])
+            + [f"acquisition[{n}]" for n in covariate_names]
+        )
 
     def _fixed(self, names: Sequence[str]) -> dict[str, float]:
         fixed = {str(k): float(v) for k, v in (self.fixed or {}).items()}
         unknown = sorted(set(fixed) - set(names))
         if unknown:
-            raise ValueError(f"fixed has unknown parameter(s) {unknown}; this model has "
-                             f"{list(names)}.")
+            raise ValueError(
+                f"fixed has unknown parameter(s) {unknown}; this model has {list(names)}."
+            )
         for k, v in fixed.items():
             kind = _transform_of(k)
-            ok = (np.isfinite(v) and (v > 0 if kind == "log" else 0 < v <= 1 if kind == "logit"
-                                      else True))
+            ok = np.isfinite(v) and (
+                v > 0 if kind == "log" else 0 < v <= 1 if kind == "logit" else True
+            )
             if not ok:
-                raise ValueError(f"fixed value {k}={v} is outside the parameter's range "
-                                 "(positive; 0 < p <= 1; any finite coefficient).")
+                raise ValueError(
+                    f"fixed value {k}={v} is outside the parameter's range "
+                    "(positive; 0 < p <= 1; any finite coefficient)."
+                )
         if len(fixed) == len(names):
             raise ValueError("every parameter is fixed: leave at least one to estimate.")
         return fixed
@@ -324,8 +347,13 @@ class AcquisitionModel(ParametricModel):
         beta = np.stack(betas, axis=-1) if betas else np.zeros((*np.shape(m), 0))
         return AcquisitionParams(r, alpha, c, m, beta)
 
-    def _engine_spec(self, names: list[str], free: list[str], fixed: Mapping[str, float],
-                     start: Mapping[str, float]) -> ModelSpec:
+    def _engine_spec(
+        self,
+        names: list[str],
+        free: list[str],
+        fixed: Mapping[str, float],
+        start: Mapping[str, float],
+    ) -> ModelSpec:
         pool = self._pool()
         rows = {"r": 0, "alpha": 1, "lambda": 1, "c": 2, "m": 3, "p": 3}
         betas = [q for q in names if q.startswith("acquisition[")]
@@ -347,15 +375,16 @@ class AcquisitionModel(ParametricModel):
             out[order] = log_likelihood(full(flat), count[order], pool_size=pool, covariates=x)
             return out
 
-        def grad(flat: Any, period: FloatArray, count: FloatArray,
-                 *xs: FloatArray) -> tuple[FloatArray, FloatArray]:
+        def grad(
+            flat: Any, period: FloatArray, count: FloatArray, *xs: FloatArray
+        ) -> tuple[FloatArray, FloatArray]:
             order, x = split(period, xs)
             p = full(flat)
             values, g = log_likelihood_gradient(p, count[order], pool_size=pool, covariates=x)
             g = g[free_rows]
             for j, n in enumerate(free):
                 if n == "lambda":  # alpha = 1 / lambda
-                    g[j] *= -float(p.alpha) ** 2
+                    g[j] *= -(float(p.alpha) ** 2)
                 elif n == "p":  # m = N p
                     g[j] *= pool
             out_ll = np.empty_like(count)
@@ -368,15 +397,19 @@ class AcquisitionModel(ParametricModel):
             name=f"AcquisitionModel ({self.distribution})",
             params=Flat,
             start=Flat(*(start[n] for n in free)),
-            columns=("period", "new_customers",
-                     *[f"x{j}" for j in range(sum(q.startswith("acquisition[") for q in names))]),
+            columns=(
+                "period",
+                "new_customers",
+                *[f"x{j}" for j in range(sum(q.startswith("acquisition[") for q in names))],
+            ),
             log_likelihood=ll,
             gradient=grad,
             transforms=tuple(_transform_of(n) for n in free),
         )
 
-    def _start(self, names: Sequence[str], fixed: Mapping[str, float], total: float,
-               T: int) -> dict[str, float]:
+    def _start(
+        self, names: Sequence[str], fixed: Mapping[str, float], total: float, T: int
+    ) -> dict[str, float]:
         """Starting values: the pool share and the timing scale agree with the observed total."""
         pool = self._pool()
         if "m" in fixed or "p" in fixed:
@@ -385,8 +418,12 @@ class AcquisitionModel(ParametricModel):
             ever = 2.0 * total
         share = min(max(total / ever, 1e-6), 0.9)  # F(T) to aim at
         c = fixed.get("c", 1.0)
-        start = {"r": fixed.get("r", 1.0), "c": c, "m": ever,
-                 "p": min(ever / pool, 0.5 * (1 + total / pool)) if pool else 0.5}
+        start = {
+            "r": fixed.get("r", 1.0),
+            "c": c,
+            "m": ever,
+            "p": min(ever / pool, 0.5 * (1 + total / pool)) if pool else 0.5,
+        }
         r = start["r"]
         # F(T) = 1 - (alpha / (alpha + T^c))^r  =>  alpha = T^c / ((1 - F)^(-1/r) - 1)
         start["alpha"] = float(T) ** c / ((1.0 - share) ** (-1.0 / r) - 1.0)
@@ -395,24 +432,52 @@ class AcquisitionModel(ParametricModel):
         start.update(fixed)
         return start
 
-    def _fit_inputs(self, data: Any, covariates: pd.DataFrame | None, *, time_unit: str | None,
-                    start: Any, end: Any) -> tuple[pd.Series, pd.DataFrame | None, dict[str, Any]]:
+    def _fit_inputs(
+        self,
+        data: Any,
+        covariates: pd.DataFrame | None,
+        *,
+        time_unit: str | None,
+        start: Any,
+        end: Any,
+    ) -> tuple[pd.Series, pd.DataFrame | None, dict[str, Any]]:
         """Validated counts (index 1..T), covariates of those periods and the time attributes."""
         what = f"the data passed to {type(self).__name__}"
         pool = self._pool()
         counts, attrs = _counts_from(data, time_unit=time_unit, start=start, end=end, what=what)
         total = float(counts.to_numpy().sum())
         if pool is not None and total > pool:
-            raise DataError([Problem("new_customers", f"adds up to {total:g} customers, more than "
-                                     f"the pool of pool_size={pool:g} prospects",
-                                     "pass a pool_size at least as large as everyone acquired "
-                                     "(or pool_size=None)")], what=what)
+            raise DataError(
+                [
+                    Problem(
+                        "new_customers",
+                        f"adds up to {total:g} customers, more than "
+                        f"the pool of pool_size={pool:g} prospects",
+                        "pass a pool_size at least as large as everyone acquired "
+                        "(or pool_size=None)",
+                    )
+                ],
+                what=what,
+            )
         if total == 0:
-            raise DataError([Problem("new_customers", "is 0 in every period",
-                                     "nobody was acquired: the model cannot be estimated")],
-                            what=what)
-        cov = _covariate_rows(covariates, np.arange(1, len(counts) + 1), None,
-                              start=attrs.get("start"), time_unit=attrs.get("time_unit"), what=what)
+            raise DataError(
+                [
+                    Problem(
+                        "new_customers",
+                        "is 0 in every period",
+                        "nobody was acquired: the model cannot be estimated",
+                    )
+                ],
+                what=what,
+            )
+        cov = _covariate_rows(
+            covariates,
+            np.arange(1, len(counts) + 1),
+            None,
+            start=attrs.get("start"),
+            time_unit=attrs.get("time_unit"),
+            what=what,
+        )
         return counts, cov, attrs
 
     # ------------------------------------------------------------------ fit
@@ -469,8 +534,9 @@ class AcquisitionModel(ParametricModel):
             When the data do not identify a parameter (it runs to the edge of
             its range), with the acquisition-specific remedy.
         """
-        counts, cov, attrs = self._fit_inputs(data, covariates, time_unit=time_unit, start=start,
-                                              end=end)
+        counts, cov, attrs = self._fit_inputs(
+            data, covariates, time_unit=time_unit, start=start, end=end
+        )
         n = counts.to_numpy()
         T = len(n)
         total = float(n.sum())
@@ -481,7 +547,7 @@ class AcquisitionModel(ParametricModel):
         k = 0 if x is None else x.shape[1]
         scale = np.ones(k) if x is None else np.max(np.abs(x), axis=0)
         scale = np.where(scale > 0, scale, 1.0)
-        unscale = {q: 1.0 / scale[j] for j, q in enumerate(names[len(names) - k:])}
+        unscale = {q: 1.0 / scale[j] for j, q in enumerate(names[len(names) - k :])}
         # the engine sees covariates divided by `scale`, so its coefficients are beta * scale
         fixed_scaled = {q: v / unscale.get(q, 1.0) for q, v in fixed.items()}
         start_vals = self._start(names, fixed_scaled, total, T)
@@ -489,23 +555,34 @@ class AcquisitionModel(ParametricModel):
         if initial_params is not None:
             bad = sorted(set(initial_params) - set(free))
             if bad:
-                raise ValueError(f"initial_params has unknown or fixed parameter(s) {bad}; "
-                                 f"estimated parameters: {free}.")
+                raise ValueError(
+                    f"initial_params has unknown or fixed parameter(s) {bad}; "
+                    f"estimated parameters: {free}."
+                )
             init = {q: float(v) / unscale.get(q, 1.0) for q, v in initial_params.items()}
         spec = self._engine_spec(names, free, fixed_scaled, start_vals)
         arrays = {"period": np.arange(1.0, T + 1), "new_customers": n}
         for j in range(k):
             arrays[f"x{j}"] = x[:, j] / scale[j]  # type: ignore[index]
         try:
-            result = maximise(spec, arrays, None, initial_params=init, penalizer=self.penalizer,
-                              n_starts=n_starts, random_state=random_state)
+            result = maximise(
+                spec,
+                arrays,
+                None,
+                initial_params=init,
+                penalizer=self.penalizer,
+                n_starts=n_starts,
+                random_state=random_state,
+            )
         except ConvergenceError as exc:
             if exc.reason != "at_bound":
                 raise
             # the engine's generic tip is about repeat-purchase models: replace it
             raise ConvergenceError(
                 exc.message + _advice(exc.params_at_bound, self.distribution),
-                reason=exc.reason, params_at_bound=exc.params_at_bound, attempts=exc.attempts,
+                reason=exc.reason,
+                params_at_bound=exc.params_at_bound,
+                attempts=exc.attempts,
             ) from None
         factor = np.array([unscale.get(q, 1.0) for q in free])
         est = dict(fixed)
@@ -514,8 +591,9 @@ class AcquisitionModel(ParametricModel):
         idx = [names.index(q) for q in free]
         covariance = np.zeros((len(names), len(names)))
         covariance[np.ix_(idx, idx)] = cov_free
-        self.params_ = pd.Series([est[q] for q in names], index=names, name="coef",
-                                 dtype=np.float64)
+        self.params_ = pd.Series(
+            [est[q] for q in names], index=names, name="coef", dtype=np.float64
+        )
         self.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
         self.log_likelihood_ = result.log_likelihood
         self.converged_ = result.converged
@@ -528,7 +606,9 @@ class AcquisitionModel(ParametricModel):
                 f"{_WEAK_SE:g} on the log/logit scale); forecasts beyond the calibration window "
                 "and their intervals are unreliable, and forecast() leaves out parameter "
                 "uncertainty." + _advice(weak, self.distribution),
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _unidentified(self) -> list[str]:
@@ -541,8 +621,9 @@ class AcquisitionModel(ParametricModel):
         se_u = se * np.abs(du_dtheta(theta, [_transform_of(q) for q in free]))
         return [q for q, v in zip(free, se_u, strict=True) if not v <= _WEAK_SE]
 
-    def _set_data(self, counts: pd.Series, cov: pd.DataFrame | None,
-                  attrs: Mapping[str, Any]) -> None:
+    def _set_data(
+        self, counts: pd.Series, cov: pd.DataFrame | None, attrs: Mapping[str, Any]
+    ) -> None:
         vars(self).update(calibration_state(counts, cov, attrs))
 
     # ------------------------------------------------------------------ parameters
@@ -584,8 +665,10 @@ class AcquisitionModel(ParametricModel):
         se_u = se[free] * np.abs(du_dtheta(coef[free], kinds))
         lower[free] = from_unconstrained(u - z * se_u, kinds)
         upper[free] = from_unconstrained(u + z * se_u, kinds)
-        out = pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
-                           index=pd.Index(list(self.params_.index), name="param"))
+        out = pd.DataFrame(
+            {"coef": coef, "se": se, "lower": lower, "upper": upper},
+            index=pd.Index(list(self.params_.index), name="param"),
+        )
         return out
 
     # ------------------------------------------------------------------ predictions
@@ -599,9 +682,16 @@ class AcquisitionModel(ParametricModel):
         future = periods[periods > self.n_periods_]
         rows = [known.loc[periods[periods <= self.n_periods_]]]
         if future.size:
-            rows.append(_covariate_rows(covariates, future, names, start=self.start_,
-                                        time_unit=self.time_unit_,
-                                        what="the covariates of the forecast periods"))
+            rows.append(
+                _covariate_rows(
+                    covariates,
+                    future,
+                    names,
+                    start=self.start_,
+                    time_unit=self.time_unit_,
+                    what="the covariates of the forecast periods",
+                )
+            )
         return pd.concat(rows).to_numpy()
 
     @staticmethod
@@ -611,13 +701,19 @@ class AcquisitionModel(ParametricModel):
                 raise ValueError(f"periods must be >= 1, got {periods}.")
             return int(periods), np.arange(1, int(periods) + 1)
         wanted = np.asarray(periods)
-        if (wanted.ndim != 1 or wanted.size == 0 or wanted.dtype.kind not in "iuf"
-                or not np.all(wanted == np.round(wanted)) or np.any(wanted < 1)):
+        if (
+            wanted.ndim != 1
+            or wanted.size == 0
+            or wanted.dtype.kind not in "iuf"
+            or not np.all(wanted == np.round(wanted))
+            or np.any(wanted < 1)
+        ):
             raise ValueError("periods must be a number of periods or whole period numbers >= 1.")
         return int(wanted.max()), wanted.astype(np.int64)
 
-    def expected_arrivals(self, periods: int | ArrayLike, *,
-                          covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+    def expected_arrivals(
+        self, periods: int | ArrayLike, *, covariates: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Expected new customers per period and cumulated from period 1.
 
         Parameters
@@ -639,8 +735,10 @@ class AcquisitionModel(ParametricModel):
         n, wanted = self._horizon(periods)
         x = self._covariates_for(n, covariates)
         per = expected_arrivals(self._p, n, x)
-        out = pd.DataFrame({"expected": per, "cumulative": np.cumsum(per)},
-                           index=pd.RangeIndex(1, n + 1, name="period"))
+        out = pd.DataFrame(
+            {"expected": per, "cumulative": np.cumsum(per)},
+            index=pd.RangeIndex(1, n + 1, name="period"),
+        )
         return out.loc[wanted]
 
     def _parameter_draws(self, n_draws: int, rng: np.random.Generator) -> FloatArray:
@@ -651,9 +749,13 @@ class AcquisitionModel(ParametricModel):
         free = [names.index(q) for q in self._free()]
         cov = self.covariance_.to_numpy()[np.ix_(free, free)]
         if not np.all(np.isfinite(cov)) or self._unidentified():
-            warnings.warn("the covariance is not available (singular Hessian) or some parameters "
-                          "are not identified: the forecast interval leaves out parameter "
-                          "uncertainty.", ConvergenceWarning, stacklevel=3)
+            warnings.warn(
+                "the covariance is not available (singular Hessian) or some parameters "
+                "are not identified: the forecast interval leaves out parameter "
+                "uncertainty.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
             return out
         kinds = [_transform_of(names[j]) for j in free]
         d = du_dtheta(theta[free], kinds)
@@ -665,9 +767,16 @@ class AcquisitionModel(ParametricModel):
         out[:, free] = from_unconstrained(u, kinds)
         return out
 
-    def forecast(self, horizon: int, *, covariates: pd.DataFrame | None = None,
-                 level: float = 0.9, n_draws: int = 2000, noise: bool = True,
-                 random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    def forecast(
+        self,
+        horizon: int,
+        *,
+        covariates: pd.DataFrame | None = None,
+        level: float = 0.9,
+        n_draws: int = 2000,
+        noise: bool = True,
+        random_state: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
         r"""Forecast new customers in the ``horizon`` periods after calibration, with intervals.
 
         The interval combines parameter uncertainty (``n_draws`` draws from
@@ -704,8 +813,9 @@ class AcquisitionModel(ParametricModel):
             plus the forecast).
         """
         self._check_fitted()
-        if not (isinstance(horizon, int | np.integer) and not isinstance(horizon, bool)
-                and horizon >= 1):
+        if not (
+            isinstance(horizon, int | np.integer) and not isinstance(horizon, bool) and horizon >= 1
+        ):
             raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
         if not 0 < level < 1:
             raise ValueError(f"level must be between 0 and 1, got {level!r}.")
@@ -715,22 +825,27 @@ class AcquisitionModel(ParametricModel):
         x = self._covariates_for(n, covariates)
         observed = float(self.counts_.sum())
         p = self._canonical(self._parameter_draws(int(n_draws), rng).T, list(self.params_.index))
-        sims = future_arrivals(p, T, n, observed=observed, pool_size=self._pool(), covariates=x,
-                               noise=noise, rng=rng)
+        sims = future_arrivals(
+            p, T, n, observed=observed, pool_size=self._pool(), covariates=x, noise=noise, rng=rng
+        )
         cum = observed + np.cumsum(sims, axis=1)
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
         point = self.expected_arrivals(n, covariates=covariates)["expected"].to_numpy()[T:]
-        return pd.DataFrame({
-            "expected": point,
-            "lower": np.quantile(sims, lo, axis=0),
-            "upper": np.quantile(sims, hi, axis=0),
-            "cumulative": observed + np.cumsum(point),
-            "cumulative_lower": np.quantile(cum, lo, axis=0),
-            "cumulative_upper": np.quantile(cum, hi, axis=0),
-        }, index=pd.RangeIndex(T + 1, n + 1, name="period"))
+        return pd.DataFrame(
+            {
+                "expected": point,
+                "lower": np.quantile(sims, lo, axis=0),
+                "upper": np.quantile(sims, hi, axis=0),
+                "cumulative": observed + np.cumsum(point),
+                "cumulative_lower": np.quantile(cum, lo, axis=0),
+                "cumulative_upper": np.quantile(cum, hi, axis=0),
+            },
+            index=pd.RangeIndex(T + 1, n + 1, name="period"),
+        )
 
-    def holdout_check(self, actual: pd.Series, *,
-                      covariates: pd.DataFrame | None = None) -> HoldoutCheck:
+    def holdout_check(
+        self, actual: pd.Series, *, covariates: pd.DataFrame | None = None
+    ) -> HoldoutCheck:
         """Compare the forecast with the actual arrivals after the calibration periods.
 
         Parameters
@@ -752,58 +867,101 @@ class AcquisitionModel(ParametricModel):
         self._check_fitted()
         what = "the holdout counts"
         if not isinstance(actual, pd.Series):
-            raise DataError([Problem(None, f"expected a Series of counts indexed by period, got "
-                                     f"{type(actual).__name__}", "pass e.g. counts.loc[T + 1:]")],
-                            what=what)
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"expected a Series of counts indexed by period, got "
+                        f"{type(actual).__name__}",
+                        "pass e.g. counts.loc[T + 1:]",
+                    )
+                ],
+                what=what,
+            )
         T = self.n_periods_
-        problems = _index_problems(actual.index, expect_first=int(actual.index[0]) if len(actual)
-                                   and pd.api.types.is_integer_dtype(actual.index.dtype) else 1)
+        problems = _index_problems(
+            actual.index,
+            expect_first=int(actual.index[0])
+            if len(actual) and pd.api.types.is_integer_dtype(actual.index.dtype)
+            else 1,
+        )
         if problems:
             raise DataError(problems, what=what)
         later = actual[np.asarray(actual.index) > T]
         v = later.to_numpy(dtype=np.float64, na_value=np.nan)
         if len(v) == 0 or int(later.index[0]) != T + 1:
-            problems.append(Problem("period", f"has no periods right after the calibration "
-                                    f"(from {T + 1})", "pass the counts of periods T+1, T+2, ..."))
+            problems.append(
+                Problem(
+                    "period",
+                    f"has no periods right after the calibration (from {T + 1})",
+                    "pass the counts of periods T+1, T+2, ...",
+                )
+            )
         elif (~np.isfinite(v) | (v < 0)).any():
-            problems.append(Problem("new_customers", "has missing or negative counts",
-                                    "counts must be >= 0"))
+            problems.append(
+                Problem("new_customers", "has missing or negative counts", "counts must be >= 0")
+            )
         if problems:
             raise DataError(problems, what=what)
         n = T + len(v)
         expected = self.expected_arrivals(n, covariates=covariates)["expected"].to_numpy()[T:]
         observed = float(self.counts_.sum())
         cum_a, cum_e = observed + np.cumsum(v), observed + np.cumsum(expected)
-        table = pd.DataFrame({"actual": v, "expected": expected, "cumulative_actual": cum_a,
-                              "cumulative_expected": cum_e},
-                             index=pd.RangeIndex(T + 1, n + 1, name="period"))
-        metrics = pd.DataFrame([_errors(v, expected), _errors(cum_a, cum_e)],
-                               index=pd.Index(["per_period", "cumulative"], name="counts"),
-                               columns=["mae", "mape"])
+        table = pd.DataFrame(
+            {
+                "actual": v,
+                "expected": expected,
+                "cumulative_actual": cum_a,
+                "cumulative_expected": cum_e,
+            },
+            index=pd.RangeIndex(T + 1, n + 1, name="period"),
+        )
+        metrics = pd.DataFrame(
+            [_errors(v, expected), _errors(cum_a, cum_e)],
+            index=pd.Index(["per_period", "cumulative"], name="counts"),
+            columns=["mae", "mape"],
+        )
         total = total_error_pct(float(cum_a[-1]), float(cum_e[-1]))
         return HoldoutCheck(table, metrics, float("nan") if total is None else total)
 
-    def simulate(self, n_periods: int, *, covariates: pd.DataFrame | None = None,
-                 random_state: int | np.random.Generator | None = None) -> pd.Series:
+    def simulate(
+        self,
+        n_periods: int,
+        *,
+        covariates: pd.DataFrame | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> pd.Series:
         """Simulate new-customer counts for periods 1..``n_periods`` at the fitted parameters."""
         self._check_fitted()
         x = self._covariates_for(int(n_periods), covariates)
         p = self._p
-        params = AcquisitionParams(float(p.r), float(p.alpha), float(p.c), float(p.m),
-                                   np.asarray(p.beta).reshape(-1))
+        params = AcquisitionParams(
+            float(p.r), float(p.alpha), float(p.c), float(p.m), np.asarray(p.beta).reshape(-1)
+        )
         pool = None if self.pool_size is None else round(self.pool_size)
-        sim = simulate(params, int(n_periods), pool_size=pool, covariates=x,
-                       rng=np.random.default_rng(random_state))
-        return pd.Series(sim["counts"], index=pd.RangeIndex(1, int(n_periods) + 1, name="period"),
-                         name="new_customers")
+        sim = simulate(
+            params,
+            int(n_periods),
+            pool_size=pool,
+            covariates=x,
+            rng=np.random.default_rng(random_state),
+        )
+        return pd.Series(
+            sim["counts"],
+            index=pd.RangeIndex(1, int(n_periods) + 1, name="period"),
+            name="new_customers",
+        )
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """The fitted state, with the calibration counts and covariates, as a JSON-ready dict."""
         doc = super().to_dict()
         doc["counts"] = self.counts_.tolist()
-        doc["covariates"] = None if self.covariates_ is None else {
-            str(c): self.covariates_[c].tolist() for c in self.covariates_.columns}
+        doc["covariates"] = (
+            None
+            if self.covariates_ is None
+            else {str(c): self.covariates_[c].tolist() for c in self.covariates_.columns}
+        )
         doc["start"] = self.start_
         return doc
 
@@ -815,13 +973,21 @@ class AcquisitionModel(ParametricModel):
             counts = np.asarray(doc["counts"], dtype=np.float64)
             index = pd.RangeIndex(1, len(counts) + 1, name="period")
             cov_doc = doc.get("covariates")
-            cov = None if cov_doc is None else pd.DataFrame(
-                {k: np.asarray(v, dtype=np.float64) for k, v in cov_doc.items()}, index=index)
+            cov = (
+                None
+                if cov_doc is None
+                else pd.DataFrame(
+                    {k: np.asarray(v, dtype=np.float64) for k, v in cov_doc.items()}, index=index
+                )
+            )
             names = model._names([] if cov is None else list(cov.columns))
             params = [float(doc["params"][q]) for q in names]
             model._restore(doc, pd.Index(names), params)
-            model._set_data(pd.Series(counts, index=index, name="new_customers"), cov,
-                            {"time_unit": doc.get("time_unit"), "start": doc.get("start")})
+            model._set_data(
+                pd.Series(counts, index=index, name="new_customers"),
+                cov,
+                {"time_unit": doc.get("time_unit"), "start": doc.get("start")},
+            )
         return model
 
     def __repr__(self) -> str:
@@ -829,15 +995,19 @@ class AcquisitionModel(ParametricModel):
         if not hasattr(self, "params_"):
             return f"<{name} ({self.distribution}, unfitted)>"
         ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return (f"<{name} ({self.distribution}) fitted on {self.n_periods_} periods, "
-                f"{self.n_customers_} new customers: {ps}, "
-                f"log-likelihood={self.log_likelihood_:.2f}>")
+        return (
+            f"<{name} ({self.distribution}) fitted on {self.n_periods_} periods, "
+            f"{self.n_customers_} new customers: {ps}, "
+            f"log-likelihood={self.log_likelihood_:.2f}>"
+        )
 
 
 def _errors(actual: FloatArray, expected: FloatArray) -> list[float]:
     """Mean absolute error and mean absolute percentage error (periods with actual > 0)."""
-    return [float(np.mean(np.abs(expected - actual))),
-            mean_absolute_percentage_error(actual, expected)]
+    return [
+        float(np.mean(np.abs(expected - actual))),
+        mean_absolute_percentage_error(actual, expected),
+    ]
 
 
 def _advice(names: Sequence[str], distribution: str) -> str:
@@ -845,21 +1015,29 @@ def _advice(names: Sequence[str], distribution: str) -> str:
     bad = set(names)
     tips = []
     if bad & {"m", "p"}:
-        tips.append("The arrivals show no sign of the pool of prospects being used up in the "
-                    "calibration window, so the data cannot tell how many will ever be acquired "
-                    "(the likelihood keeps increasing with m = N p). Fix it from outside "
-                    "knowledge, fixed={'m': ...} (or pool_size=N with fixed={'p': 1.0}), or "
-                    "calibrate on a longer window.")
+        tips.append(
+            "The arrivals show no sign of the pool of prospects being used up in the "
+            "calibration window, so the data cannot tell how many will ever be acquired "
+            "(the likelihood keeps increasing with m = N p). Fix it from outside "
+            "knowledge, fixed={'m': ...} (or pool_size=N with fixed={'p': 1.0}), or "
+            "calibrate on a longer window."
+        )
     if bad & {"m", "p"}:
         bad -= {"r", "alpha", "lambda"}  # their scale follows m
     if bad & {"r", "alpha"}:
         simpler = "weibull" if distribution.startswith("weibull") else "exponential"
-        tips.append("r or alpha running away means no detectable heterogeneity in acquisition "
-                    f"rates: use distribution='{simpler}'.")
+        tips.append(
+            "r or alpha running away means no detectable heterogeneity in acquisition "
+            f"rates: use distribution='{simpler}'."
+        )
     if bad & {"lambda", "c"}:
-        tips.append("lambda or c running away means the arrivals' timing is not identified: "
-                    "check the counts, or fix c (fixed={'c': 1.0}).")
+        tips.append(
+            "lambda or c running away means the arrivals' timing is not identified: "
+            "check the counts, or fix c (fixed={'c': 1.0})."
+        )
     if any(b.startswith("acquisition[") for b in bad):
-        tips.append("A covariate coefficient ran away: check that the covariate varies over "
-                    "the calibration periods and is not collinear with time.")
+        tips.append(
+            "A covariate coefficient ran away: check that the covariate varies over "
+            "the calibration periods and is not collinear with time."
+        )
     return "" if not tips else "\n" + " ".join(tips)

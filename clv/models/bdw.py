@@ -117,8 +117,9 @@ def retention_rate(params: BdWParams, t: ArrayLike) -> FloatArray:
     return np.exp(np.minimum(diff, 0.0))
 
 
-def log_likelihood(params: BdWParams, periods_observed: ArrayLike, churned: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: BdWParams, periods_observed: ArrayLike, churned: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood.
 
     A customer lost in period :math:`t` contributes :math:`\log[S(t-1) -
@@ -151,15 +152,19 @@ def _y_dpsi(alpha: FloatArray, y: FloatArray) -> FloatArray:
     large = y >= 1e3
     ys = np.where(large, y, 1e3)
     # digamma(y) ~ log y - 1/(2y) - 1/(12 y^2) + O(y^-4); the difference is accurate to ~1e-14
-    asym = (-ys * np.log1p(alpha / ys) - alpha / (ys + alpha) / 2.0
-            - alpha / (ys + alpha) / 12.0 * (1.0 / ys + 1.0 / (ys + alpha)))
+    asym = (
+        -ys * np.log1p(alpha / ys)
+        - alpha / (ys + alpha) / 2.0
+        - alpha / (ys + alpha) / 12.0 * (1.0 / ys + 1.0 / (ys + alpha))
+    )
     yd = np.where(large, 1.0, y)
     direct = yd * (special.digamma(yd) - special.digamma(yd + alpha))
     return np.where(large, asym, direct)
 
 
-def _log_survival_grad(alpha: float, beta: float, c: float,
-                       t: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _log_survival_grad(
+    alpha: float, beta: float, c: float, t: FloatArray
+) -> tuple[FloatArray, FloatArray]:
     """``log S(t)`` and its gradient w.r.t. ``(alpha, beta, c)``, shape ``(3, n)``."""
     pos = t > 0
     log_t = np.log(np.maximum(t, 1e-300))
@@ -178,8 +183,9 @@ def _log_survival_grad(alpha: float, beta: float, c: float,
     return f, grad
 
 
-def log_likelihood_gradient(params: BdWParams, periods_observed: ArrayLike,
-                            churned: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: BdWParams, periods_observed: ArrayLike, churned: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     r"""Per-customer log-likelihood and its analytic gradient w.r.t. ``(alpha, beta, c)``.
 
     With :math:`f_i = \log S(t_i)` and :math:`w = e^{f_1 - f_0}`, a lost
@@ -205,8 +211,9 @@ def log_likelihood_gradient(params: BdWParams, periods_observed: ArrayLike,
     return ll, np.where(lost, g_lost, g1)
 
 
-def simulate(params: BdWParams, periods: ArrayLike, *, rng: np.random.Generator
-             ) -> dict[str, FloatArray]:
+def simulate(
+    params: BdWParams, periods: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate BdW customers, each observed for ``periods`` renewal periods.
 
     Parameters
@@ -288,14 +295,17 @@ class BetaDiscreteWeibullModel(RetentionModel):
 
     def _starting_points(self, counts: pd.DataFrame) -> list[Mapping[str, float] | None]:
         """The default start, and the sBG estimates with ``c = 1`` (the nested model)."""
-        arrays = {"periods_observed": counts["periods_observed"].to_numpy(dtype=np.float64),
-                  "churned": counts["churned"].to_numpy(dtype=np.float64)}
+        arrays = {
+            "periods_observed": counts["periods_observed"].to_numpy(dtype=np.float64),
+            "churned": counts["churned"].to_numpy(dtype=np.float64),
+        }
         try:
             with warnings.catch_warnings():
                 # only a starting point: a singular sBG Hessian does not matter here
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                res = maximise(sbg.SPEC, arrays, counts["weight"].to_numpy(dtype=np.float64),
-                               max_iterations=50)
+                res = maximise(
+                    sbg.SPEC, arrays, counts["weight"].to_numpy(dtype=np.float64), max_iterations=50
+                )
         except ConvergenceError:
             return [None]
         alpha, beta = (float(v) for v in res.params)

@@ -48,8 +48,8 @@ __all__ = [
     "simulate",
 ]
 
-_BUDGET = 1 << 21     # cells of one (groups x terms) block of the finite sums
-_GAMMA_ONE = 1e-4     # |gamma - 1| below which E[X(n)]'s 0/0 at gamma = 1 uses a Taylor series
+_BUDGET = 1 << 21  # cells of one (groups x terms) block of the finite sums
+_GAMMA_ONE = 1e-4  # |gamma - 1| below which E[X(n)]'s 0/0 at gamma = 1 uses a Taylor series
 
 
 class BGBBParams(NamedTuple):
@@ -72,7 +72,9 @@ def _is_scalar_params(params: BGBBParams) -> bool:
 # ------------------------------------------------------------------ grouped finite sums
 def _grouped_cumulative(
     log_terms: Callable[[FloatArray, FloatArray], list[FloatArray]],
-    lengths: FloatArray, q_group: FloatArray, q_index: FloatArray,
+    lengths: FloatArray,
+    q_group: FloatArray,
+    q_index: FloatArray,
 ) -> list[FloatArray]:
     r"""Cumulative log-sum-exp of per-group term sequences, read at query points.
 
@@ -110,8 +112,9 @@ def _grouped_cumulative(
     return out
 
 
-def _log_sum(params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray,
-             *, gradient: bool = False) -> list[FloatArray]:
+def _log_sum(
+    params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray, *, gradient: bool = False
+) -> list[FloatArray]:
     r""":math:`\log \sum_{j=t_x}^{n-1} B(\alpha+x, \beta-x+j)\,B(\gamma+1, \delta+j)` per row.
 
     The summand depends on :math:`(x, j)` only, so rows are grouped by
@@ -144,9 +147,9 @@ def _log_sum(params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray,
         ell = special.betaln(alpha + xg, beta - xg + j) + special.betaln(gamma + 1.0, delta + j)
         if not gradient:
             return [ell]
-        d_alpha = special.digamma(alpha + beta + j) - psi_ab                  # >= 0
+        d_alpha = special.digamma(alpha + beta + j) - psi_ab  # >= 0
         d_beta = special.digamma(alpha + beta + j) - special.digamma(beta - xg + j)  # > 0
-        d_gamma = special.digamma(gamma + delta + 1.0 + j) - psi_gd1         # >= 0
+        d_gamma = special.digamma(gamma + delta + 1.0 + j) - psi_gd1  # >= 0
         d_delta = special.digamma(gamma + delta + 1.0 + j) - special.digamma(delta + j)  # > 0
         logs = [ell]
         for d in (d_alpha, d_beta, d_gamma, d_delta):
@@ -161,8 +164,9 @@ def _log_sum(params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray,
 
 
 # ------------------------------------------------------------------ likelihood
-def log_likelihood(params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood of [FHS2010]_, in log space.
 
     .. math::
@@ -198,8 +202,9 @@ def log_likelihood(params: BGBBParams, frequency: ArrayLike, recency: ArrayLike,
     array([-1.1673, -5.1957, -2.1822])
     """
     if ops is NUMPY and _is_scalar_params(params):
-        x, t_x, n = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
-                                          for v in (frequency, recency, T)))
+        x, t_x, n = np.broadcast_arrays(
+            *(np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
+        )
         (ux, ut, un), inverse = _unique_rows(x.ravel(), t_x.ravel(), n.ravel())
         ll = _log_likelihood_numpy(params, ux, ut, un)[inverse]
         return _scalar(ll.reshape(x.shape))
@@ -211,8 +216,9 @@ def _unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray]:
     if columns[0].size < 64:
         return list(columns), np.arange(columns[0].size)
     top = max(float(np.max(c, initial=0.0)) for c in columns) + 1.0
-    whole = all(np.array_equal(c, np.floor(c)) and float(np.min(c, initial=0.0)) >= 0
-                for c in columns)
+    whole = all(
+        np.array_equal(c, np.floor(c)) and float(np.min(c, initial=0.0)) >= 0 for c in columns
+    )
     if not whole or top ** len(columns) >= 2.0**62:
         stacked = np.column_stack(columns)
         unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
@@ -224,8 +230,9 @@ def _unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray]:
     return [c[first] for c in columns], inverse.ravel()
 
 
-def _log_likelihood_numpy(params: BGBBParams, x: FloatArray, t_x: FloatArray,
-                          n: FloatArray) -> FloatArray:
+def _log_likelihood_numpy(
+    params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray
+) -> FloatArray:
     alpha, beta, gamma, delta = (float(v) for v in params)
     base = special.betaln(alpha, beta) + special.betaln(gamma, delta)
     first = special.betaln(alpha + x, beta + n - x) + special.betaln(gamma, delta + n)
@@ -233,8 +240,9 @@ def _log_likelihood_numpy(params: BGBBParams, x: FloatArray, t_x: FloatArray,
     return np.logaddexp(first, log_s) - base
 
 
-def _log_likelihood_loop(params: BGBBParams, frequency: ArrayLike, recency: ArrayLike,
-                         T: ArrayLike, ops: Ops) -> Any:
+def _log_likelihood_loop(
+    params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, ops: Ops
+) -> Any:
     alpha, beta, gamma, delta = params
     x, t_x, n = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
     base = ops.betaln(alpha, beta) + ops.betaln(gamma, delta)
@@ -247,8 +255,9 @@ def _log_likelihood_loop(params: BGBBParams, frequency: ArrayLike, recency: Arra
     return ops.where(length > 0, ops.logaddexp(first, acc), first) - base
 
 
-def log_likelihood_gradient(params: BGBBParams, frequency: ArrayLike, recency: ArrayLike,
-                            T: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(alpha, beta, gamma, delta)``.
 
     The derivative of the log of the finite sum is the average of the
@@ -281,14 +290,27 @@ def log_likelihood_gradient(params: BGBBParams, frequency: ArrayLike, recency: A
     has_sum = np.isfinite(log_s)
     safe_s = np.where(has_sum, log_s, 0.0)
     mean_d = [np.where(has_sum, np.exp(np.where(has_sum, lw, 0.0) - safe_s), 0.0) for lw in log_w]
-    d_first = [dg(alpha + x) - dg(alpha + beta + n), dg(beta + n - x) - dg(alpha + beta + n),
-               dg(gamma) - dg(gamma + delta + n), dg(delta + n) - dg(gamma + delta + n)]
-    d_sum = [dg(alpha + x) - dg(alpha + beta) - mean_d[0], -mean_d[1],
-             dg(gamma + 1.0) - dg(gamma + delta + 1.0) - mean_d[2], -mean_d[3]]
-    d_base = [dg(alpha) - dg(alpha + beta), dg(beta) - dg(alpha + beta),
-              dg(gamma) - dg(gamma + delta), dg(delta) - dg(gamma + delta)]
-    grad = np.stack([w_first * f + w_sum * s - b for f, s, b in zip(d_first, d_sum, d_base,
-                                                                      strict=True)])
+    d_first = [
+        dg(alpha + x) - dg(alpha + beta + n),
+        dg(beta + n - x) - dg(alpha + beta + n),
+        dg(gamma) - dg(gamma + delta + n),
+        dg(delta + n) - dg(gamma + delta + n),
+    ]
+    d_sum = [
+        dg(alpha + x) - dg(alpha + beta) - mean_d[0],
+        -mean_d[1],
+        dg(gamma + 1.0) - dg(gamma + delta + 1.0) - mean_d[2],
+        -mean_d[3],
+    ]
+    d_base = [
+        dg(alpha) - dg(alpha + beta),
+        dg(beta) - dg(alpha + beta),
+        dg(gamma) - dg(gamma + delta),
+        dg(delta) - dg(gamma + delta),
+    ]
+    grad = np.stack(
+        [w_first * f + w_sum * s - b for f, s, b in zip(d_first, d_sum, d_base, strict=True)]
+    )
     ll = total - special.betaln(alpha, beta) - special.betaln(gamma, delta)
     return ll, grad
 
@@ -298,8 +320,9 @@ def _arrays(*values: ArrayLike) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
 
 
-def probability_alive(params: BGBBParams, frequency: ArrayLike, recency: ArrayLike,
-                      T: ArrayLike) -> FloatArray:
+def probability_alive(
+    params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Probability that a customer is alive at opportunity :math:`n+1` ([FHS2010]_).
 
     .. math::
@@ -332,17 +355,24 @@ def probability_alive(params: BGBBParams, frequency: ArrayLike, recency: ArrayLi
     return _per_unique_row(_probability_alive, params, frequency, recency, T)
 
 
-def _probability_alive(params: BGBBParams, x: FloatArray, t_x: FloatArray,
-                       n: FloatArray) -> FloatArray:
+def _probability_alive(
+    params: BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray
+) -> FloatArray:
     alpha, beta, gamma, delta = params
     ll = log_likelihood(params, x, t_x, n)
-    log_p = (special.betaln(alpha + x, beta + n - x) - special.betaln(alpha, beta)
-             + special.betaln(gamma, delta + n + 1) - special.betaln(gamma, delta) - ll)
+    log_p = (
+        special.betaln(alpha + x, beta + n - x)
+        - special.betaln(alpha, beta)
+        + special.betaln(gamma, delta + n + 1)
+        - special.betaln(gamma, delta)
+        - ll
+    )
     return np.asarray(np.minimum(np.exp(log_p), 1.0))
 
 
-def _per_unique_row(fn: Callable[..., FloatArray], params: BGBBParams,
-                    *columns: ArrayLike) -> FloatArray:
+def _per_unique_row(
+    fn: Callable[..., FloatArray], params: BGBBParams, *columns: ArrayLike
+) -> FloatArray:
     """Evaluate ``fn(params, *columns)`` once per distinct row (scalar parameters only)."""
     arrays = np.broadcast_arrays(*_arrays(*columns))
     if not _is_scalar_params(params) or arrays[0].size < 64:
@@ -361,8 +391,12 @@ def _survival_sum(gamma: FloatArray, d: FloatArray, t: FloatArray) -> FloatArray
     eps = gamma - 1.0
     near = np.abs(eps) < _GAMMA_ONE
     g = np.where(near, 2.0, gamma)  # any value away from 1 where the Taylor branch is used
-    u = (special.gammaln(1.0 + d + t) - special.gammaln(g + d + t)
-         - special.gammaln(1.0 + d) + special.gammaln(g + d))
+    u = (
+        special.gammaln(1.0 + d + t)
+        - special.gammaln(g + d + t)
+        - special.gammaln(1.0 + d)
+        + special.gammaln(g + d)
+    )
     direct = -np.expm1(u) / (g - 1.0)
     if not np.any(near):
         return direct
@@ -407,8 +441,9 @@ def expected_purchases_new_customer(params: BGBBParams, t: ArrayLike) -> FloatAr
     return _scalar(np.asarray(np.where(t > 0, out, 0.0)))
 
 
-def expected_purchases(params: BGBBParams, t: ArrayLike, frequency: ArrayLike,
-                       recency: ArrayLike, T: ArrayLike) -> FloatArray:
+def expected_purchases(
+    params: BGBBParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Expected transactions in the next ``t`` opportunities given the history, [FHS2010]_ (13).
 
     .. math::
@@ -444,13 +479,20 @@ def expected_purchases(params: BGBBParams, t: ArrayLike, frequency: ArrayLike,
     return _per_unique_row(_expected_purchases, params, t, frequency, recency, T)
 
 
-def _expected_purchases(params: BGBBParams, t: FloatArray, x: FloatArray, t_x: FloatArray,
-                        n: FloatArray) -> FloatArray:
+def _expected_purchases(
+    params: BGBBParams, t: FloatArray, x: FloatArray, t_x: FloatArray, n: FloatArray
+) -> FloatArray:
     alpha, beta, gamma, delta = _arrays(*params)
     ll = log_likelihood(params, x, t_x, n)
-    log_front = (special.betaln(alpha + x + 1, beta + n - x) - special.betaln(alpha, beta)
-                 + special.gammaln(gamma + delta) - special.gammaln(1.0 + delta)
-                 + special.gammaln(1.0 + delta + n) - special.gammaln(gamma + delta + n) - ll)
+    log_front = (
+        special.betaln(alpha + x + 1, beta + n - x)
+        - special.betaln(alpha, beta)
+        + special.gammaln(gamma + delta)
+        - special.gammaln(1.0 + delta)
+        + special.gammaln(1.0 + delta + n)
+        - special.gammaln(gamma + delta + n)
+        - ll
+    )
     out = np.exp(log_front) * delta * _survival_sum(gamma, delta + n, t)
     return np.asarray(np.where(t > 0, out, 0.0))
 
@@ -504,8 +546,12 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
     ok = x <= m
     xs = np.where(ok, x, 0.0)
     log_binom = special.gammaln(m + 1) - special.gammaln(xs + 1) - special.gammaln(m - xs + 1)
-    first = (log_binom + special.betaln(alpha + xs, beta + m - xs)
-             + special.betaln(gamma, delta + m) - base)
+    first = (
+        log_binom
+        + special.betaln(alpha + xs, beta + m - xs)
+        + special.betaln(gamma, delta + m)
+        - base
+    )
     rows = ok & (m > x)
     log_s = np.full(x.shape, -np.inf)
     if rows.any():
@@ -517,8 +563,13 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
         def terms(g: FloatArray, k: FloatArray) -> list[FloatArray]:
             xg = keys[g][:, None]
             i = xg + k
-            return [special.gammaln(i + 1) - special.gammaln(xg + 1) - special.gammaln(k + 1)
-                    + special.betaln(alpha + xg, beta + k) + special.betaln(gamma + 1.0, delta + i)]
+            return [
+                special.gammaln(i + 1)
+                - special.gammaln(xg + 1)
+                - special.gammaln(k + 1)
+                + special.betaln(alpha + xg, beta + k)
+                + special.betaln(gamma + 1.0, delta + i)
+            ]
 
         (acc,) = _grouped_cumulative(terms, hi - keys, inverse, m[rows] - 1.0 - x[rows])
         log_s[rows] = acc - base
@@ -527,8 +578,9 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
 
 
 # ------------------------------------------------------------------ simulation
-def simulate(params: BGBBParams, T: ArrayLike, *,
-             rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate(
+    params: BGBBParams, T: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate BG/BB customers with ``T`` transaction opportunities each.
 
     Vectorised, without a loop over opportunities: the number of
@@ -565,15 +617,21 @@ def simulate(params: BGBBParams, T: ArrayLike, *,
     size = n.shape[0]
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
-    survived = geometric_failures(theta, rng)   # opportunities reached alive
+    survived = geometric_failures(theta, rng)  # opportunities reached alive
     m = np.minimum(survived, n)
-    trailing = geometric_failures(p, rng)        # non-transactions counted back from m
+    trailing = geometric_failures(p, rng)  # non-transactions counted back from m
     buyer = trailing < m
     recency = np.where(buyer, m - trailing, 0.0)
     earlier = rng.binomial(np.maximum(recency - 1.0, 0.0).astype(np.int64), p)
     frequency = np.where(buyer, 1.0 + earlier, 0.0)
-    return {"frequency": frequency, "recency": recency, "T": n.copy(), "p": p, "theta": theta,
-            "alive": survived >= n + 1.0}
+    return {
+        "frequency": frequency,
+        "recency": recency,
+        "T": n.copy(),
+        "p": p,
+        "theta": theta,
+        "alive": survived >= n + 1.0,
+    }
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> BGBBParams:
@@ -633,21 +691,36 @@ class BetaGeoBetaBinomModel(TransactionModel):
     spec = SPEC
     _integer_T = True
 
-    def _frame(self, data: pd.DataFrame, columns: Any = None, *,
-               for_fit: bool = False, check_unit: bool = True) -> pd.DataFrame:
+    def _frame(
+        self,
+        data: pd.DataFrame,
+        columns: Any = None,
+        *,
+        for_fit: bool = False,
+        check_unit: bool = True,
+    ) -> pd.DataFrame:
         frame = super()._frame(data, columns, for_fit=for_fit, check_unit=check_unit)
         if {"frequency", "recency"} <= set(frame.columns):
             over = frame["frequency"].to_numpy() > frame["recency"].to_numpy()
             if over.any():
-                raise DataError([Problem(
-                    "frequency", f"is greater than 'recency' for {int(over.sum())} customers",
-                    "with one transaction per opportunity, x repeat transactions need a last "
-                    "transaction at opportunity >= x; check the opportunity counts",
-                    list(frame.index[over][:5]))], what=f"the data passed to {type(self).__name__}")
+                raise DataError(
+                    [
+                        Problem(
+                            "frequency",
+                            f"is greater than 'recency' for {int(over.sum())} customers",
+                            "with one transaction per opportunity, x repeat transactions need a "
+                            "last "
+                            "transaction at opportunity >= x; check the opportunity counts",
+                            list(frame.index[over][:5]),
+                        )
+                    ],
+                    what=f"the data passed to {type(self).__name__}",
+                )
         return frame
 
-    def expected_discounted_residual_transactions(self, data: pd.DataFrame,
-                                                  discount_rate: float) -> pd.Series:
+    def expected_discounted_residual_transactions(
+        self, data: pd.DataFrame, discount_rate: float
+    ) -> pd.Series:
         """Discounted expected residual transactions of each customer ([FHS2010]_ eq. 14).
 
         See :func:`clv.models.conditional.bgbb_expected_discounted_residual_transactions`;
@@ -661,10 +734,10 @@ class BetaGeoBetaBinomModel(TransactionModel):
         from clv.models.conditional import bgbb_expected_discounted_residual_transactions
 
         x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        values = bgbb_expected_discounted_residual_transactions(self._p, x, t_x, n,
-                                                                discount_rate)
-        return self._series(np.asarray(values) * np.ones_like(x), data,
-                            "expected_discounted_residual_transactions")
+        values = bgbb_expected_discounted_residual_transactions(self._p, x, t_x, n, discount_rate)
+        return self._series(
+            np.asarray(values) * np.ones_like(x), data, "expected_discounted_residual_transactions"
+        )
 
     def posterior_means(self, data: pd.DataFrame) -> pd.DataFrame:
         """Posterior means of each customer's transaction probability ``p`` and dropout ``theta``.
@@ -680,5 +753,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
 
         x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
         p, theta = bgbb_posterior_means(self._p, x, t_x, n)
-        return pd.DataFrame({"p": np.asarray(p) * np.ones_like(x),
-                             "theta": np.asarray(theta) * np.ones_like(x)}, index=data.index)
+        return pd.DataFrame(
+            {"p": np.asarray(p) * np.ones_like(x), "theta": np.asarray(theta) * np.ones_like(x)},
+            index=data.index,
+        )

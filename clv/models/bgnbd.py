@@ -475,8 +475,9 @@ def _bracket(
         for g in np.unique(group):
             sel = group == g
             rg, alg, ag, bg_ = (float(c[sel][0]) for c in cols[:4])
-            fixed[sel] = _bracket_quadrature(rg, alg, ag, bg_, cols[4][sel], cols[5][sel],
-                                             cols[6][sel])
+            fixed[sel] = _bracket_quadrature(
+                rg, alg, ag, bg_, cols[4][sel], cols[5][sel], cols[6][sel]
+            )
         bracket[bad] = fixed
     return bracket
 

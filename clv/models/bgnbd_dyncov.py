@@ -49,8 +49,7 @@ class BetaGeoDynamicModel(_TimeVaryingModel):
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
         return _math.log_likelihood(base, gp, gd, arrays)
 
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
-                 ) -> tuple[FloatArray, FloatArray]:
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
         return _math.log_likelihood_gradient(base, gp, gd, arrays)
 
     def _static_start(self, rfm: pd.DataFrame) -> list[float]:
@@ -91,11 +90,18 @@ def simulate_bgnbd_transactions(
     """
     pnbd = {"r": params["r"], "alpha": params["alpha"], "s": 0.0, "beta": 1.0}
     pnbd.update({k: v for k, v in params.items() if k.startswith("purchase[")})
-    tx, latent = simulate_transactions(pnbd, covariates, first_purchase, end=end,
-                                       purchase_covariates=purchase_covariates,
-                                       customer_id_col=customer_id_col,
-                                       cov_date_col=cov_date_col, date_col=date_col,
-                                       time_unit=time_unit, rng=rng)
+    tx, latent = simulate_transactions(
+        pnbd,
+        covariates,
+        first_purchase,
+        end=end,
+        purchase_covariates=purchase_covariates,
+        customer_id_col=customer_id_col,
+        cov_date_col=cov_date_col,
+        date_col=date_col,
+        time_unit=time_unit,
+        rng=rng,
+    )
     ids = first_purchase.index
     n = len(ids)
     p = rng.beta(float(params["a"]), float(params["b"]), size=n)
@@ -109,15 +115,19 @@ def simulate_bgnbd_transactions(
     k = ((tx[date_col].to_numpy(dtype="datetime64[ns]") - first_date[cust]) // unit).astype(int)
     eta = np.zeros(len(tx))
     for c in dropout_covariates:
-        eta += float(params.get(f"dropout[{c}]", 0.0)) * cv[c].to_numpy(
-            dtype=np.float64)[first_row[cust] + k]
+        eta += (
+            float(params.get(f"dropout[{c}]", 0.0))
+            * cv[c].to_numpy(dtype=np.float64)[first_row[cust] + k]
+        )
     repeat = tx.groupby(customer_id_col).cumcount().to_numpy() > 0
     drop = repeat & (rng.random(len(tx)) < -np.expm1(np.exp(eta) * np.log1p(-p[cust])))
     # keep purchases up to and including the first dropout
-    dead_before = (pd.Series(drop.astype(int)).groupby(cust).cumsum().to_numpy()
-                   - drop.astype(int)) > 0
+    dead_before = (
+        pd.Series(drop.astype(int)).groupby(cust).cumsum().to_numpy() - drop.astype(int)
+    ) > 0
     kept = tx[~dead_before].reset_index(drop=True)
     died = np.bincount(cust[drop & ~dead_before], minlength=n) > 0
-    latent = pd.DataFrame({"lambda": latent["lambda"].to_numpy(), "p": p, "alive": ~died},
-                          index=ids)
+    latent = pd.DataFrame(
+        {"lambda": latent["lambda"].to_numpy(), "p": p, "alive": ~died}, index=ids
+    )
     return kept, latent

@@ -186,8 +186,9 @@ def pareto_nbd_probability_of_purchases(
     if all(v.ndim == 0 for v in (r, alpha, s, beta)) and max(n.size, x.size, T.size) > 64:
         # the quadrature depends on (n, t, x, T) only: evaluate it once per distinct row
         n_b, t_b, x_b, T_b = np.broadcast_arrays(n, t, x, T)
-        rows, inverse = np.unique(np.column_stack([v.ravel() for v in (n_b, t_b, x_b, T_b)]),
-                                  axis=0, return_inverse=True)
+        rows, inverse = np.unique(
+            np.column_stack([v.ravel() for v in (n_b, t_b, x_b, T_b)]), axis=0, return_inverse=True
+        )
         post = pareto_nbd.PNBDParams(r + rows[:, 2], alpha + rows[:, 3], s, beta + rows[:, 3])
         values = np.asarray(pareto_nbd.probability_of_purchases(post, rows[:, 0], rows[:, 1]))
         pmf = values[inverse.ravel()].reshape(n_b.shape)
@@ -197,8 +198,9 @@ def pareto_nbd_probability_of_purchases(
     return _mixture(p_alive, pmf, n)
 
 
-def _beta_expectation_of_power(a: FloatArray, b_post: FloatArray, A: FloatArray,
-                               z: FloatArray, n_nodes: int = 64) -> FloatArray:
+def _beta_expectation_of_power(
+    a: FloatArray, b_post: FloatArray, A: FloatArray, z: FloatArray, n_nodes: int = 64
+) -> FloatArray:
     """``E[(1 + p z)^(-A)]`` for ``p ~ Beta(a, b_post)`` by Gauss-Jacobi quadrature.
 
     The integrand lies in (0, 1], so the rule (one per distinct ``(a, b_post)``)

@@ -40,8 +40,9 @@ from clv.models.sbg import SBGParams
 __all__ = ["sbg_retention_elasticity"]
 
 
-def sbg_retention_elasticity(params: SBGParams, renewals: ArrayLike,
-                             discount_rate: ArrayLike) -> Any:
+def sbg_retention_elasticity(
+    params: SBGParams, renewals: ArrayLike, discount_rate: ArrayLike
+) -> Any:
     """Retention elasticity of DERL for a customer who has renewed ``renewals`` times.
 
     Parameters
@@ -81,7 +82,8 @@ def sbg_retention_elasticity(params: SBGParams, renewals: ArrayLike,
     # d/dz log 2F1(1, b; c; z) in log space (SciPy's 2F1 fails for large b, c)
     _, _, _, dlog_dz = log_hyp2f1_1bc(b, c, z, order=1)
     # d = 0: 1 + (beta + n + 1) / (alpha - 2), from Gauss's sum at z = 1
-    undiscounted = np.where(alpha > 2.0, (alpha + beta + n - 1.0)
-                            / np.where(alpha > 2.0, alpha - 2.0, 1.0), np.inf)
+    undiscounted = np.where(
+        alpha > 2.0, (alpha + beta + n - 1.0) / np.where(alpha > 2.0, alpha - 2.0, 1.0), np.inf
+    )
     out = np.where(discounted, 1.0 + z * dlog_dz, undiscounted)
     return out[()] if out.ndim == 0 else out

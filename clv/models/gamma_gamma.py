@@ -67,8 +67,9 @@ def _array_or_scalar(out: Any) -> Any:
     return out[()] if out.ndim == 0 else out
 
 
-def log_likelihood(params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood: log-density of the mean spend, [FH2013]_ eq. (1).
 
     .. math::
@@ -117,12 +118,13 @@ def log_likelihood(params: GGParams, frequency: ArrayLike, monetary_value: Array
     ms = ops.where(rep, m, 1.0)
     px = p * xs
     xm = xs * ms
-    ll = (-ops.betaln(px, q) - ops.log(ms) - px * ops.log1p(v / xm) - q * ops.log1p(xm / v))
+    ll = -ops.betaln(px, q) - ops.log(ms) - px * ops.log1p(v / xm) - q * ops.log1p(xm / v)
     return ops.where(rep, ll, 0.0)
 
 
-def log_likelihood_gradient(params: GGParams, frequency: ArrayLike,
-                            monetary_value: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     r"""Per-customer log-likelihood and its analytic gradient w.r.t. ``(p, q, v)``.
 
     .. math::
@@ -180,8 +182,9 @@ def _px_functions(p: float, q: float, k: FloatArray, order: int) -> list[FloatAr
     return [special.zeta(2.0, pk), special.zeta(2.0, pk + q)]  # trigamma = Hurwitz zeta(2, .)
 
 
-def log_likelihood_hessian(params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike,
-                           weights: ArrayLike) -> tuple[float, FloatArray, FloatArray]:
+def log_likelihood_hessian(
+    params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike
+) -> tuple[float, FloatArray, FloatArray]:
     r"""Weighted total log-likelihood with its analytic gradient and Hessian w.r.t. ``(p, q, v)``.
 
     With :math:`\psi_1` the trigamma function and :math:`s = v + x\bar m`:
@@ -277,8 +280,9 @@ def expected_spend_new_customer(params: GGParams) -> Any:
     return expected_spend(params, 0.0, 0.0)
 
 
-def simulate(params: GGParams, frequency: ArrayLike, *,
-             rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate(
+    params: GGParams, frequency: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     r"""Simulate the mean spend of customers with ``frequency`` repeat transactions.
 
     Vectorised: :math:`\nu_i \sim \mathrm{Gamma}(q, v)` and, since the mean of
@@ -413,11 +417,17 @@ def _refuse_constant_spend(frame: pd.DataFrame, name: str) -> None:
     spend = frame["monetary_value"].to_numpy(dtype=np.float64)[repeat]
     if spend.size >= 2 and np.all(spend == spend[0]):
         raise DataError(
-            [Problem("monetary_value", f"is {spend[0]:g} for all {spend.size} repeat buyers",
-                     "Gamma-Gamma estimates how mean spend varies across customers, and here "
-                     "it does not vary: use that value as the expected spend (CLV = value x "
-                     "expected purchases), or check the value column")],
-            what=f"the data passed to {name}")
+            [
+                Problem(
+                    "monetary_value",
+                    f"is {spend[0]:g} for all {spend.size} repeat buyers",
+                    "Gamma-Gamma estimates how mean spend varies across customers, and here "
+                    "it does not vary: use that value as the expected spend (CLV = value x "
+                    "expected purchases), or check the value column",
+                )
+            ],
+            what=f"the data passed to {name}",
+        )
 
 
 class GammaGammaModel(SpendModel):
@@ -458,13 +468,20 @@ class GammaGammaModel(SpendModel):
     spec = SPEC
     _levers = (Lever("spend", "v", 1.0),)
 
-    def __init__(self, *, penalizer: float = 0.0,
-                 spend_covariates: Sequence[str] | None = None,
-                 covariate_penalty: float = 0.0,
-                 coefficient_priors: Mapping[str, tuple[float, float]] | None = None) -> None:
-        super().__init__(penalizer=penalizer, covariates={"spend": spend_covariates},
-                         covariate_penalty=covariate_penalty,
-                         coefficient_priors=coefficient_priors)
+    def __init__(
+        self,
+        *,
+        penalizer: float = 0.0,
+        spend_covariates: Sequence[str] | None = None,
+        covariate_penalty: float = 0.0,
+        coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        super().__init__(
+            penalizer=penalizer,
+            covariates={"spend": spend_covariates},
+            covariate_penalty=covariate_penalty,
+            coefficient_priors=coefficient_priors,
+        )
 
     def fit(
         self,
@@ -515,10 +532,13 @@ class GammaGammaModel(SpendModel):
                 "Gamma-Gamma is fitted on the repeat buyers with positive spend and still "
                 "scores them and the one-time buyers. Nothing to do unless the zeros are "
                 "errors in the data.",
-                DataWarning, stacklevel=2)
+                DataWarning,
+                stacklevel=2,
+            )
         _refuse_constant_spend(self._frame(data), type(self).__name__)
-        super().fit(data, initial_params=initial_params, n_starts=n_starts,
-                    random_state=random_state)
+        super().fit(
+            data, initial_params=initial_params, n_starts=n_starts, random_state=random_state
+        )
         r = spend_frequency_correlation(data)
         self.spend_frequency_correlation_ = r
         if np.isfinite(r) and abs(r) > CORRELATION_WARNING_THRESHOLD:
@@ -532,8 +552,9 @@ class GammaGammaModel(SpendModel):
             )
         return self
 
-    def expected_spend_new_customer(self, *, covariates: pd.DataFrame | None = None
-                                    ) -> float | pd.Series:
+    def expected_spend_new_customer(
+        self, *, covariates: pd.DataFrame | None = None
+    ) -> float | pd.Series:
         """Population mean transaction value :math:`pv/(q-1)`.
 
         Parameters
@@ -553,8 +574,11 @@ class GammaGammaModel(SpendModel):
         if covariates is not None:
             self.expected_spend_new_customer()  # raises when the mean is undefined
             values = expected_spend_new_customer(self._customer_params(covariates))
-            return self._series(np.asarray(values) * np.ones(len(covariates)), covariates,
-                                "expected_spend_new_customer")
+            return self._series(
+                np.asarray(values) * np.ones(len(covariates)),
+                covariates,
+                "expected_spend_new_customer",
+            )
         if not float(p.q) > 1.0:
             raise ValueError(
                 f"the population mean spend p*v/(q-1) is infinite because q = {float(p.q):.4g} "

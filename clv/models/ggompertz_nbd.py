@@ -108,8 +108,13 @@ def log_survival(params: GGNBDParams, t: ArrayLike) -> Any:
 
 def _log_density(b: FloatArray, s: FloatArray, beta: FloatArray, tau: FloatArray) -> FloatArray:
     """Log density of the lifetime, :math:`-dS/d\\tau`."""
-    return (np.log(s) + np.log(b) + s * np.log(beta) + b * tau
-            - (s + 1.0) * _log_beta_expm1(beta, b * tau))
+    return (
+        np.log(s)
+        + np.log(b)
+        + s * np.log(beta)
+        + b * tau
+        - (s + 1.0) * _log_beta_expm1(beta, b * tau)
+    )
 
 
 def _logsumexp0(a: FloatArray) -> FloatArray:
@@ -124,8 +129,9 @@ def _dlog_density(b: FloatArray, s: FloatArray, beta: FloatArray, tau: FloatArra
     return b - (s + 1.0) * b * share
 
 
-def _log_dead(params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray,
-              *, gradient: bool = False) -> Any:
+def _log_dead(
+    params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray, *, gradient: bool = False
+) -> Any:
     r"""Log of :math:`\int_{t_x}^{T} (\alpha+\tau)^{-(r+x)} f(\tau)\, d\tau` (death after t_x).
 
     Over :math:`v = \log(\alpha+\tau)` the log-integrand is
@@ -139,8 +145,9 @@ def _log_dead(params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
     r, alpha, b, s, beta = _floats(*params)
     x, t_x, T, r, alpha, b, s, beta = np.broadcast_arrays(x, t_x, T, r, alpha, b, s, beta)
     shape = x.shape
-    x, t_x, T, r, alpha, b, s, beta = (np.ascontiguousarray(v).ravel()
-                                       for v in (x, t_x, T, r, alpha, b, s, beta))
+    x, t_x, T, r, alpha, b, s, beta = (
+        np.ascontiguousarray(v).ravel() for v in (x, t_x, T, r, alpha, b, s, beta)
+    )
     out = np.full(x.shape, -np.inf)
     grad = np.zeros((5, x.size))
     rows = np.flatnonzero(t_x < T)
@@ -161,6 +168,7 @@ def _log_dead(params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
 
     moments = []
     if gradient:
+
         def d_r(v: FloatArray, k: np.ndarray) -> FloatArray:
             return -v
 
@@ -192,8 +200,9 @@ def _log_dead(params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
     return out.reshape(shape), grad
 
 
-def log_likelihood_gradient(params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                            T: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its gradient w.r.t. ``(r, alpha, b, s, beta)``, shape (5, n).
 
     Examples
@@ -217,13 +226,15 @@ def log_likelihood_gradient(params: GGNBDParams, frequency: ArrayLike, recency: 
     w_alive = np.exp(alive - total)
     w_dead = 1.0 - w_alive
     share_T = np.exp(b * T - L_T)
-    d_alive = np.stack([
-        -np.log(alpha + T),
-        -(r + x) / (alpha + T),
-        -s * T * share_T,
-        np.log(beta) - L_T,
-        s * (1.0 / beta - np.exp(-L_T)),
-    ])
+    d_alive = np.stack(
+        [
+            -np.log(alpha + T),
+            -(r + x) / (alpha + T),
+            -s * T * share_T,
+            np.log(beta) - L_T,
+            s * (1.0 / beta - np.exp(-L_T)),
+        ]
+    )
     d_head = np.zeros((5, x.size))
     d_head[0] = special.digamma(r + x) - special.digamma(r) + np.log(alpha)
     d_head[1] = r / alpha
@@ -231,16 +242,18 @@ def log_likelihood_gradient(params: GGNBDParams, frequency: ArrayLike, recency: 
     return head + total, grad
 
 
-def _pieces(params: GGNBDParams, x: FloatArray, t_x: FloatArray,
-            T: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _pieces(
+    params: GGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     r, alpha, b, s, beta = _floats(*params)
     head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     alive = -(r + x) * np.log(alpha + T) + s * (np.log(beta) - _log_beta_expm1(beta, b * T))
     return head, alive, _log_dead(params, x, t_x, T)
 
 
-def log_likelihood(params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                   T: ArrayLike, *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood ([BG2012]_, eq. 7), NumPy only.
 
     .. math::
@@ -263,8 +276,9 @@ def log_likelihood(params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike
     return _out(head + np.logaddexp(alive, dead))
 
 
-def probability_alive(params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                      T: ArrayLike) -> Any:
+def probability_alive(
+    params: GGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> Any:
     """Probability of being alive at ``T`` given the history (the likelihood's first term).
 
     Examples
@@ -278,8 +292,9 @@ def probability_alive(params: GGNBDParams, frequency: ArrayLike, recency: ArrayL
     return _out(np.exp(alive - np.logaddexp(alive, dead)))
 
 
-def expected_purchases(params: GGNBDParams, t: ArrayLike, frequency: ArrayLike,
-                       recency: ArrayLike, T: ArrayLike) -> Any:
+def expected_purchases(
+    params: GGNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> Any:
     r"""Expected purchases in ``(T, T + t]`` given the history.
 
     Alive at ``T``: :math:`\lambda \sim \Gamma(r+x, \alpha+T)` and
@@ -308,8 +323,9 @@ def expected_purchases(params: GGNBDParams, t: ArrayLike, frequency: ArrayLike,
     return _out(np.where(t > 0, p_alive * (r + x) / (alpha + T) * integral, 0.0))
 
 
-def probability_alive_at(params: GGNBDParams, t: ArrayLike, frequency: ArrayLike,
-                         recency: ArrayLike, T: ArrayLike) -> Any:
+def probability_alive_at(
+    params: GGNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> Any:
     r"""Probability of still being alive at ``T + t``.
 
     .. math:: P(\text{alive at } T+t) = P(\text{alive at } T)
@@ -361,22 +377,28 @@ def probability_of_purchases(params: GGNBDParams, n: ArrayLike, t: ArrayLike) ->
     n, t = np.broadcast_arrays(*_floats(n, t))
 
     def log_nb(tau: FloatArray) -> FloatArray:
-        return (special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
-                + r * (np.log(alpha) - np.log(alpha + tau))
-                + n * (np.log(np.where(tau > 0, tau, 1.0)) - np.log(alpha + tau))
-                + np.where((tau > 0) | (n == 0), 0.0, -np.inf))
+        return (
+            special.gammaln(r + n)
+            - special.gammaln(r)
+            - special.gammaln(n + 1.0)
+            + r * (np.log(alpha) - np.log(alpha + tau))
+            + n * (np.log(np.where(tau > 0, tau, 1.0)) - np.log(alpha + tau))
+            + np.where((tau > 0) | (n == 0), 0.0, -np.inf)
+        )
 
     alive = log_nb(t) + s * (np.log(beta) - _log_beta_expm1(beta, b * t))
     u_k, log_w = _nodes(np.broadcast(n, t, r).ndim)
     tau = t * u_k
-    dead = _logsumexp0(log_w + np.log(np.where(t > 0, t, 1.0)) + log_nb(tau)
-                       + _log_density(b, s, beta, tau))
+    dead = _logsumexp0(
+        log_w + np.log(np.where(t > 0, t, 1.0)) + log_nb(tau) + _log_density(b, s, beta, tau)
+    )
     dead = np.where(t > 0, dead, -np.inf)
     return _out(np.exp(np.logaddexp(alive, dead)))
 
 
-def simulate(params: GGNBDParams, T: ArrayLike, *, rng: np.random.Generator
-             ) -> dict[str, FloatArray]:
+def simulate(
+    params: GGNBDParams, T: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate GGompertz/NBD customers observed for ``T`` periods after their first purchase.
 
     The lifetime given :math:`\\eta` is :math:`\\log(1 + E/\\eta)/b` with
@@ -406,8 +428,15 @@ def simulate(params: GGNBDParams, T: ArrayLike, *, rng: np.random.Generator
     frequency = rng.poisson(lam * end).astype(np.float64)
     last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
     recency = np.where(frequency > 0, end * last, 0.0)
-    return {"frequency": frequency, "recency": recency, "T": T.copy(), "lambda": lam,
-            "eta": eta, "lifetime": lifetime, "alive": lifetime > T}
+    return {
+        "frequency": frequency,
+        "recency": recency,
+        "T": T.copy(),
+        "lambda": lam,
+        "eta": eta,
+        "lifetime": lifetime,
+        "alive": lifetime > T,
+    }
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> GGNBDParams:
@@ -448,8 +477,14 @@ class GGompertzNBDModel(TransactionModel):
 
     spec = SPEC
 
-    def fit(self, data: pd.DataFrame, *, initial_params: Mapping[str, float] | None = None,
-            n_starts: int = 1, random_state: int | np.random.Generator | None = None) -> Self:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        initial_params: Mapping[str, float] | None = None,
+        n_starts: int = 1,
+        random_state: int | np.random.Generator | None = None,
+    ) -> Self:
         """Estimate ``r, alpha, b, s, beta`` by maximum likelihood (see the base class).
 
         Raises
@@ -460,8 +495,9 @@ class GGompertzNBDModel(TransactionModel):
             (:class:`~clv.models.ParetoNBDModel`), whose fit is the answer.
         """
         try:
-            return super().fit(data, initial_params=initial_params, n_starts=n_starts,
-                               random_state=random_state)
+            return super().fit(
+                data, initial_params=initial_params, n_starts=n_starts, random_state=random_state
+            )
         except ConvergenceError as exc:
             if "['b']" in str(exc) or "'b'" in str(exc):
                 raise ConvergenceError(
@@ -471,4 +507,3 @@ class GGompertzNBDModel(TransactionModel):
                     "the limit and has the same likelihood)."
                 ) from exc
             raise
-

@@ -63,8 +63,14 @@ def _scalar(v: FloatArray) -> Any:
     return v[()] if v.ndim == 0 else v
 
 
-def log_likelihood(params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                   T: ArrayLike, *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: MBGNBDParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    ops: Ops = NUMPY,
+) -> Any:
     r"""Per-customer log-likelihood ([BDF2007]_, appendix A), in log space.
 
     .. math::
@@ -106,8 +112,9 @@ def log_likelihood(params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLik
     return a1 + a2 + ops.logaddexp(a3, a4)
 
 
-def log_likelihood_gradient(params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                            T: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(r, alpha, a, b)``.
 
     Parameters
@@ -136,8 +143,14 @@ def log_likelihood_gradient(params: MBGNBDParams, frequency: ArrayLike, recency:
     c = np.logaddexp(a3, a4)
     w4 = np.exp(a4 - c)
     w3 = np.exp(a3 - c)
-    ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha)
-          + special.betaln(a, b + x + 1) - special.betaln(a, b) + c)
+    ll = (
+        special.gammaln(rx)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.betaln(a, b + x + 1)
+        - special.betaln(a, b)
+        + c
+    )
     psi_abx1 = special.digamma(a + b + x + 1)
     psi_ab = special.digamma(a + b)
     d_r = special.digamma(rx) - special.digamma(r) + np.log(alpha) - w3 * log_aT - w4 * log_atx
@@ -147,9 +160,9 @@ def log_likelihood_gradient(params: MBGNBDParams, frequency: ArrayLike, recency:
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
 
 
-def log_likelihood_hessian(params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                           T: ArrayLike, weights: ArrayLike
-                           ) -> tuple[float, FloatArray, FloatArray]:
+def log_likelihood_hessian(
+    params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike
+) -> tuple[float, FloatArray, FloatArray]:
     r"""Weighted total log-likelihood, its gradient and Hessian w.r.t. ``(r, alpha, a, b)``.
 
     The last term is a log-sum-exp of :math:`L_3 = -(r+x)\log(\alpha+T)` and
@@ -190,23 +203,34 @@ def log_likelihood_hessian(params: MBGNBDParams, frequency: ArrayLike, recency: 
     w4 = np.exp(a4 - c)
     w3 = np.exp(a3 - c)
     lg_rx, psi_rx, tri_rx, lb_abx, psi_bx1, psi_abx1, tri_bx1, tri_abx1 = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k), special.polygamma(1, r + k),
-                      special.betaln(a, b + k + 1), special.digamma(b + k + 1),
-                      special.digamma(a + b + k + 1), special.polygamma(1, b + k + 1),
-                      special.polygamma(1, a + b + k + 1)))
+        x,
+        lambda k: (
+            special.gammaln(r + k),
+            special.digamma(r + k),
+            special.polygamma(1, r + k),
+            special.betaln(a, b + k + 1),
+            special.digamma(b + k + 1),
+            special.digamma(a + b + k + 1),
+            special.polygamma(1, b + k + 1),
+            special.polygamma(1, a + b + k + 1),
+        ),
+    )
     W = float(w.sum())
-    ll = (float(w @ (lg_rx + lb_abx + c))
-          + W * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)))
+    ll = float(w @ (lg_rx + lb_abx + c)) + W * (
+        -special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
+    )
     psi_ab = float(special.digamma(a + b))
     tri_ab = float(special.polygamma(1, a + b))
     ww4 = w * w4
     ww3 = w * w3
-    grad = np.array([
-        w @ psi_rx + W * (np.log(alpha) - special.digamma(r)) - ww3 @ log_aT - ww4 @ log_atx,
-        W * r / alpha - ww3 @ (rx / aT) - ww4 @ (rx / atx),
-        W * psi_ab - w @ psi_abx1 + ww4.sum() / a,
-        w @ psi_bx1 - w @ psi_abx1 + W * (psi_ab - special.digamma(b)) - ww4 @ (1.0 / bx),
-    ])
+    grad = np.array(
+        [
+            w @ psi_rx + W * (np.log(alpha) - special.digamma(r)) - ww3 @ log_aT - ww4 @ log_atx,
+            W * r / alpha - ww3 @ (rx / aT) - ww4 @ (rx / atx),
+            W * psi_ab - w @ psi_abx1 + ww4.sum() / a,
+            w @ psi_bx1 - w @ psi_abx1 + W * (psi_ab - special.digamma(b)) - ww4 @ (1.0 / bx),
+        ]
+    )
     d = np.stack([log_atx - log_aT, rx / atx - rx / aT, np.full_like(x, -1.0 / a), 1.0 / bx])
     hess = (d * (ww4 * w3)) @ d.T  # ∇L3 - ∇L4 outer products, weighted by w3 w4
     hess[0, 0] += w @ tri_rx - W * float(special.polygamma(1, r))
@@ -222,14 +246,16 @@ def log_likelihood_hessian(params: MBGNBDParams, frequency: ArrayLike, recency: 
     return ll, grad, hess
 
 
-def _log_odds_dead(params: MBGNBDParams, x: FloatArray, t_x: FloatArray,
-                   T: FloatArray) -> FloatArray:
+def _log_odds_dead(
+    params: MBGNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
     r, alpha, a, b = params
     return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
 
 
-def probability_alive(params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                      T: ArrayLike) -> FloatArray:
+def probability_alive(
+    params: MBGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Probability that a customer is still alive at ``T`` ([BDF2007]_, appendix A, eq. (5)).
 
     .. math:: P(\text{alive}) = \Bigl[1 + \frac{a}{b+x}
@@ -284,17 +310,26 @@ def _bracket_quad(A: float, a: float, bp: float, s: float) -> float:
         h = -float(np.expm1(-A * np.log1p(p * s))) / p
         return float(np.exp(a * w + (bp - 1.0) * np.log1p(-p) + log_norm)) * h
 
-    points = sorted(w for w in (float(np.log(a / (a + bp - 1.0))), -float(np.log(A * s)))
-                    if w0 < w < 0.0)
+    points = sorted(
+        w for w in (float(np.log(a / (a + bp - 1.0))), -float(np.log(A * s))) if w0 < w < 0.0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        value = integrate.quad(integrand, w0, 0.0, points=points or None, limit=500,
-                               epsabs=0.0, epsrel=1e-12)[0]
+        value = integrate.quad(
+            integrand, w0, 0.0, points=points or None, limit=500, epsabs=0.0, epsrel=1e-12
+        )[0]
     return value + float(np.exp(log_tail))
 
 
-def _bracket(r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray, t: FloatArray,
-             x: FloatArray, T: FloatArray) -> FloatArray:
+def _bracket(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
     r"""``(a+b+x)/(a-1) * [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; z)]`` for a != 1.
 
     This is :math:`E[(1 - (1 + p s)^{-(r+x)})/p]` with :math:`p \sim
@@ -321,16 +356,18 @@ def _bracket(r: FloatArray, alpha: FloatArray, a: FloatArray, b: FloatArray, t: 
     if bad.sum() > 200 and np.all(a == a.flat[0]) and np.all(b == b.flat[0]):
         # many failures (a degenerate fit): one Gauss-Jacobi rule per distinct frequency,
         # vectorised (relative error about 1e-7 on the hardest cases); few: adaptive quadrature
-        out[bad] = alive_purchases_quadrature(float(a.flat[0]), b[bad] + x[bad] + 1.0, A[bad],
-                                              s[bad])
+        out[bad] = alive_purchases_quadrature(
+            float(a.flat[0]), b[bad] + x[bad] + 1.0, A[bad], s[bad]
+        )
         return out
     for i in map(tuple, np.argwhere(bad)):
         out[i] = _bracket_quad(float(A[i]), float(a[i]), float(b[i] + x[i] + 1.0), float(s[i]))
     return out
 
 
-def expected_purchases(params: MBGNBDParams, t: ArrayLike, frequency: ArrayLike,
-                       recency: ArrayLike, T: ArrayLike) -> FloatArray:
+def expected_purchases(
+    params: MBGNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Expected repeat purchases in the next ``t`` periods given the history.
 
     [BDF2007]_ as corrected by [WH2008]_:
@@ -374,8 +411,9 @@ def expected_purchases(params: MBGNBDParams, t: ArrayLike, frequency: ArrayLike,
     if np.any(near_one):
         a_lo = np.where(near_one, 1.0 - _A_ONE, a)
         a_hi = np.where(near_one, 1.0 + _A_ONE, a)
-        bracket = 0.5 * (_bracket(r, alpha, a_lo, b, t, x, T)
-                         + _bracket(r, alpha, a_hi, b, t, x, T))
+        bracket = 0.5 * (
+            _bracket(r, alpha, a_lo, b, t, x, T) + _bracket(r, alpha, a_hi, b, t, x, T)
+        )
     else:
         bracket = _bracket(r, alpha, a, b, t, x, T)
     out = bracket * special.expit(-_log_odds_dead(MBGNBDParams(r, alpha, a, b), x, t_x, T))
@@ -454,8 +492,15 @@ def probability_of_purchases(params: MBGNBDParams, n: ArrayLike, t: ArrayLike) -
     t = np.asarray(t, dtype=np.float64)
     log_p0 = r * (np.log(alpha) - np.log(alpha + t))
     log_q = np.log(np.where(t > 0, t, 1.0)) - np.log(alpha + t)
-    first = (special.betaln(a, b + n + 1) - special.betaln(a, b) + special.gammaln(r + n)
-             - special.gammaln(r) - special.gammaln(n + 1) + log_p0 + n * log_q)
+    first = (
+        special.betaln(a, b + n + 1)
+        - special.betaln(a, b)
+        + special.gammaln(r + n)
+        - special.gammaln(r)
+        - special.gammaln(n + 1)
+        + log_p0
+        + n * log_q
+    )
     first = np.where((t > 0) | (n == 0), first, -np.inf)
     # P(NB(r, p0) >= n) = I_{1-p0}(n, r); 1 for n = 0
     tail = np.where(n > 0, special.betainc(np.maximum(n, 1.0), r, t / (alpha + t)), 1.0)
@@ -464,8 +509,9 @@ def probability_of_purchases(params: MBGNBDParams, n: ArrayLike, t: ArrayLike) -
     return _scalar(np.asarray(out))
 
 
-def simulate(params: MBGNBDParams, T: ArrayLike, *,
-             rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate(
+    params: MBGNBDParams, T: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate MBG/NBD customers observed for ``T`` periods after their first purchase.
 
     Fully vectorised, without a loop over purchases: a customer survives
@@ -503,14 +549,20 @@ def simulate(params: MBGNBDParams, T: ArrayLike, *,
     size = T.shape[0]
     lam = rng.gamma(r, 1.0 / alpha, size=size)
     p = rng.beta(a, b, size=size)
-    survived = geometric_failures(p, rng)            # coins survived before dropping out
+    survived = geometric_failures(p, rng)  # coins survived before dropping out
     arrivals = rng.poisson(lam * T).astype(np.float64)  # purchases an immortal customer makes
     x = np.minimum(arrivals, survived)
     buyers = x > 0
     shape_b = np.where(buyers, arrivals - x + 1.0, 1.0)
     recency = np.where(buyers, T * rng.beta(np.where(buyers, x, 1.0), shape_b), 0.0)
-    return {"frequency": x, "recency": recency, "T": T.copy(), "lambda": lam, "p": p,
-            "alive": arrivals < survived}
+    return {
+        "frequency": x,
+        "recency": recency,
+        "T": T.copy(),
+        "lambda": lam,
+        "p": p,
+        "alive": arrivals < survived,
+    }
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> MBGNBDParams:

@@ -101,8 +101,9 @@ def _out(values: Any) -> Any:
     return out[()] if out.ndim == 0 else out
 
 
-def log_likelihood(params: PNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: PNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood, [FH2005]_ eqs. (18)-(22), in log space.
 
     .. math::
@@ -168,12 +169,18 @@ def log_likelihood(params: PNBDParams, frequency: ArrayLike, recency: ArrayLike,
 
     alive = -p * ops.log(alpha + T) - s * ops.log(beta + T)
     dead = ops.log(s) - ops.log(m) + ops.logsubexp(log_g(t_x), log_g(T))
-    return (ops.gammaln(p) - ops.gammaln(r) + r * ops.log(alpha) + s * ops.log(beta)
-            + ops.logaddexp(alive, dead))
+    return (
+        ops.gammaln(p)
+        - ops.gammaln(r)
+        + r * ops.log(alpha)
+        + s * ops.log(beta)
+        + ops.logaddexp(alive, dead)
+    )
 
 
-def probability_alive(params: PNBDParams, frequency: ArrayLike, recency: ArrayLike,
-                      T: ArrayLike) -> FloatArray:
+def probability_alive(
+    params: PNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Probability that a customer is still alive at ``T``, [FH2005]_ eq. (36)-(37).
 
     .. math:: P(\text{alive}) = \frac{\Gamma(r+x)\alpha^r\beta^s}
@@ -204,8 +211,9 @@ def _log_ratio_integral(s: Any, base: Any, t: FloatArray) -> FloatArray:
         return np.log(base) + np.log(ell) + np.log(ratio)
 
 
-def expected_purchases(params: PNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                       T: ArrayLike) -> FloatArray:
+def expected_purchases(
+    params: PNBDParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     r"""Expected repeat purchases in the next ``t`` periods given the history, [FH2005]_ eq. (41).
 
     .. math::
@@ -283,16 +291,28 @@ def probability_of_purchases(params: PNBDParams, n: ArrayLike, t: ArrayLike) -> 
         r, alpha, s, beta, n, t = (v[pos] for v in (r, alpha, s, beta, n, t))
         log_nb = special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1.0)
         log_at = np.log(alpha + t)
-        alive = (log_nb + r * (np.log(alpha) - log_at) + n * (np.log(t) - log_at)
-                 + s * (np.log(beta) - np.log(beta + t)))
-        dead = (np.log(s) + s * np.log(beta) + r * np.log(alpha) + log_nb
-                + _math.log_pmf_dropout_term(r, alpha, s, beta, n, t))
+        alive = (
+            log_nb
+            + r * (np.log(alpha) - log_at)
+            + n * (np.log(t) - log_at)
+            + s * (np.log(beta) - np.log(beta + t))
+        )
+        dead = (
+            np.log(s)
+            + s * np.log(beta)
+            + r * np.log(alpha)
+            + log_nb
+            + _math.log_pmf_dropout_term(r, alpha, s, beta, n, t)
+        )
         out[pos] = np.exp(np.logaddexp(alive, dead))
     return _out(out.reshape(shape))
 
 
 def expected_discounted_residual_transactions(
-    params: PNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+    params: PNBDParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
     discount_rate: float,
 ) -> FloatArray:
     r"""Discounted expected residual transactions (DERT), [FHL2005]_ eq. (2).
@@ -326,8 +346,9 @@ def expected_discounted_residual_transactions(
     """
     d = np.asarray(discount_rate, dtype=np.float64)
     if d.ndim or not (np.isfinite(d) and d > 0):
-        raise ValueError("discount_rate must be a positive number per period, "
-                         f"got {discount_rate!r}.")
+        raise ValueError(
+            f"discount_rate must be a positive number per period, got {discount_rate!r}."
+        )
     delta = float(np.log1p(d))
     r, alpha, s, beta = _math._floats(*params)
     x, t_x, T = _math._floats(frequency, recency, T)
@@ -337,14 +358,16 @@ def expected_discounted_residual_transactions(
     zs = np.broadcast_to(z, np.broadcast_shapes(z.shape, s.shape))
     ss = np.broadcast_to(s, zs.shape)
     # Q depends only on (s, z): evaluate once per distinct pair
-    pairs, inverse = np.unique(np.column_stack([ss.ravel(), zs.ravel()]), axis=0,
-                               return_inverse=True)
+    pairs, inverse = np.unique(
+        np.column_stack([ss.ravel(), zs.ravel()]), axis=0, return_inverse=True
+    )
     log_q = _math.log_dropout_discount(pairs[:, 0], pairs[:, 1])[inverse.ravel()].reshape(zs.shape)
     return _out(np.exp(log_alive + np.log(r + x) - np.log(alpha + T) + log_q - np.log(delta)))
 
 
-def simulate(params: PNBDParams, T: ArrayLike, *,
-             rng: np.random.Generator) -> dict[str, FloatArray]:
+def simulate(
+    params: PNBDParams, T: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate Pareto/NBD customers observed for ``T`` periods after their first purchase.
 
     Vectorised, no loop over customers: each customer's rates are drawn, the
@@ -379,8 +402,7 @@ def simulate(params: PNBDParams, T: ArrayLike, *,
     if all(np.ndim(v) == 0 for v in params):
         r, alpha, s, beta = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)
-        r, alpha, s, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-                             for v in params)
+        r, alpha, s, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in params)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
@@ -389,8 +411,14 @@ def simulate(params: PNBDParams, T: ArrayLike, *,
     u = rng.random(n)
     last = np.exp(np.log1p(-u) / np.maximum(frequency, 1.0))  # max of N uniforms on (0, 1]
     recency = np.where(frequency > 0, end * last, 0.0)
-    return {"frequency": frequency, "recency": recency, "T": T.copy(), "lambda": lam, "mu": mu,
-            "alive": lifetime > T}
+    return {
+        "frequency": frequency,
+        "recency": recency,
+        "T": T.copy(),
+        "lambda": lam,
+        "mu": mu,
+        "alive": lifetime > T,
+    }
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> PNBDParams:
@@ -452,8 +480,9 @@ class ParetoNBDModel(CovariateTransactionModel):
     spec = SPEC
     _levers = (Lever("purchase", "alpha", -1.0), Lever("dropout", "beta", -1.0))
 
-    def expected_discounted_residual_transactions(self, data: pd.DataFrame,
-                                                  discount_rate: float) -> pd.Series:
+    def expected_discounted_residual_transactions(
+        self, data: pd.DataFrame, discount_rate: float
+    ) -> pd.Series:
         """Discounted expected residual transactions of each customer (see the function).
 
         Parameters
@@ -471,5 +500,6 @@ class ParetoNBDModel(CovariateTransactionModel):
         x, t_x, T = self._arrays(data, ("frequency", "recency", "T"))
         p = self._customer_params(data)
         values = expected_discounted_residual_transactions(p, x, t_x, T, discount_rate)
-        return self._series(values * np.ones_like(x), data,
-                            "expected_discounted_residual_transactions")
+        return self._series(
+            values * np.ones_like(x), data, "expected_discounted_residual_transactions"
+        )

@@ -65,30 +65,37 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
 
     _base: tuple[str, ...] = ()
 
-    def __init__(self, *, purchase_covariates: Sequence[str] = (),
-                 dropout_covariates: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, purchase_covariates: Sequence[str] = (), dropout_covariates: Sequence[str] = ()
+    ) -> None:
         for name, cols in (("purchase", purchase_covariates), ("dropout", dropout_covariates)):
             if isinstance(cols, str) or len(set(cols)) != len(cols):
-                raise ValueError(f"{name}_covariates must be a sequence of distinct column "
-                                 f"names, got {cols!r}.")
+                raise ValueError(
+                    f"{name}_covariates must be a sequence of distinct column names, got {cols!r}."
+                )
         # stored as given (get_params/clone)
         self.purchase_covariates = purchase_covariates
         self.dropout_covariates = dropout_covariates
 
     # ------------------------------------------------------------------ parameters
     def _param_names(self) -> list[str]:
-        return ([*self._base] + [f"purchase[{c}]" for c in self.purchase_covariates]
-                + [f"dropout[{c}]" for c in self.dropout_covariates])
+        return (
+            [*self._base]
+            + [f"purchase[{c}]" for c in self.purchase_covariates]
+            + [f"dropout[{c}]" for c in self.dropout_covariates]
+        )
 
     def _split(self, values: Any) -> tuple[tuple[float, ...], FloatArray, FloatArray]:
         v = np.asarray(values, dtype=np.float64)
         kp, nb = len(self.purchase_covariates), len(self._base)
-        return tuple(float(a) for a in v[:nb]), v[nb:nb + kp], v[nb + kp:]
+        return tuple(float(a) for a in v[:nb]), v[nb : nb + kp], v[nb + kp :]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) "
-                                 f"first (or {type(self).__name__}.from_json(path)).")
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet. Call .fit(data) "
+                f"first (or {type(self).__name__}.from_json(path))."
+            )
 
     def _make_arrays(self, data: TimeVaryingData) -> Any:
         raise NotImplementedError
@@ -96,8 +103,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
         raise NotImplementedError
 
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
-                 ) -> tuple[FloatArray, FloatArray]:
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
         raise NotImplementedError
 
     def _static_start(self, rfm: pd.DataFrame) -> list[float]:
@@ -105,9 +111,16 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
 
     def _arrays(self, data: TimeVaryingData) -> Any:
         if not isinstance(data, TimeVaryingData):
-            raise DataError([Problem(None, f"expected TimeVaryingData, got {type(data).__name__}",
-                                     "build it with clv.models.time_varying_data(...)")],
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"expected TimeVaryingData, got {type(data).__name__}",
+                        "build it with clv.models.time_varying_data(...)",
+                    )
+                ],
+                what=f"the data passed to {type(self).__name__}",
+            )
         return self._make_arrays(data)
 
     def log_likelihood(self, data: TimeVaryingData, params: Any = None) -> pd.Series:
@@ -120,8 +133,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         return pd.Series(ll, index=data.customer_ids, name="log_likelihood")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: TimeVaryingData, *, initial_params: Mapping[str, float] | None = None,
-            n_starts: int = 1, random_state: int | np.random.Generator | None = None) -> Self:
+    def fit(
+        self,
+        data: TimeVaryingData,
+        *,
+        initial_params: Mapping[str, float] | None = None,
+        n_starts: int = 1,
+        random_state: int | np.random.Generator | None = None,
+    ) -> Self:
         """Estimate the parameters by maximum likelihood.
 
         Optimises log base parameters and the coefficients with L-BFGS-B,
@@ -152,9 +171,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         best = None
         for k in range(max(1, int(n_starts))):
             u_start = u0 if k == 0 else u0 + rng.normal(0.0, 0.3, u0.size)
-            res = optimize.minimize(objective, u_start, jac=True, method="L-BFGS-B",
-                                    bounds=bounds, options={"maxiter": 3000, "ftol": 1e-15,
-                                                            "gtol": 1e-9})
+            res = optimize.minimize(
+                objective,
+                u_start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-9},
+            )
             if best is None or res.fun < best.fun:
                 best = res
         assert best is not None
@@ -163,23 +187,29 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
         jac = np.concatenate([theta[:nb], np.ones(u.size - nb)])
         ok = bool(np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0))
-        cov = (np.linalg.inv(hess) * np.outer(jac, jac) if ok
-               else np.full((u.size, u.size), np.nan))
+        cov = np.linalg.inv(hess) * np.outer(jac, jac) if ok else np.full((u.size, u.size), np.nan)
         grad_norm = float(np.max(np.abs(objective(u)[1])))
         at_bound = [names[j] for j in np.flatnonzero(np.abs(u) >= _BOUND - 1e-6)]
         self.converged_ = bool(ok and grad_norm < 1e-5 and not at_bound)
         if at_bound:
-            warnings.warn(f"{type(self).__name__}: {at_bound} ran to the search bound "
-                          f"(|log| or |coefficient| = {_BOUND:g}): the likelihood keeps rising "
-                          "towards infinity there, so no finite maximum-likelihood estimate "
-                          "exists for it. Drop that covariate from that process or add "
-                          "information.", ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}: {at_bound} ran to the search bound "
+                f"(|log| or |coefficient| = {_BOUND:g}): the likelihood keeps rising "
+                "towards infinity there, so no finite maximum-likelihood estimate "
+                "exists for it. Drop that covariate from that process or add "
+                "information.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         elif not self.converged_:
-            warnings.warn(f"{type(self).__name__}: the optimiser stopped with max |gradient| "
-                          f"{grad_norm:.2g} per customer and a Hessian that is "
-                          f"{'' if ok else 'not '}positive definite ({best.message}). "
-                          "Check summary(), try initial_params or n_starts > 1.",
-                          ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}: the optimiser stopped with max |gradient| "
+                f"{grad_norm:.2g} per customer and a Hessian that is "
+                f"{'' if ok else 'not '}positive definite ({best.message}). "
+                "Check summary(), try initial_params or n_starts > 1.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.params_ = pd.Series(theta, index=names, name="coef", dtype=np.float64)
         self.covariance_ = pd.DataFrame(cov, index=names, columns=names)
         self.log_likelihood_ = -float(best.fun) * n
@@ -194,14 +224,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         if initial is not None:
             unknown = set(initial) - set(names)
             if unknown:
-                raise ValueError(f"initial_params has unknown names {sorted(unknown)}; valid "
-                                 f"names are {names}.")
+                raise ValueError(
+                    f"initial_params has unknown names {sorted(unknown)}; valid names are {names}."
+                )
         nb = len(self._base)
         if initial is not None and all(n in initial for n in self._base):
             base = [float(initial[n]) for n in self._base]
         else:
-            rfm = pd.DataFrame({"frequency": data.frequency, "recency": data.recency,
-                                "T": data.T})
+            rfm = pd.DataFrame({"frequency": data.frequency, "recency": data.recency, "T": data.T})
             with warnings.catch_warnings():  # a rough start is enough
                 warnings.simplefilter("ignore")
                 base = self._static_start(rfm)
@@ -226,15 +256,19 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         with np.errstate(all="ignore"):
             lower = np.where(is_base, coef * np.exp(-z * se / coef), coef - z * se)
             upper = np.where(is_base, coef * np.exp(z * se / coef), coef + z * se)
-        return pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper},
-                            index=pd.Index(self.params_.index, name="param"))
+        return pd.DataFrame(
+            {"coef": coef, "se": se, "lower": lower, "upper": upper},
+            index=pd.Index(self.params_.index, name="param"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted state as a JSON-serialisable document."""
         self._check_fitted()
         return {
-            "init": {"purchase_covariates": self.purchase_covariates,
-                     "dropout_covariates": self.dropout_covariates},
+            "init": {
+                "purchase_covariates": self.purchase_covariates,
+                "dropout_covariates": self.dropout_covariates,
+            },
             "params": {k: float(v) for k, v in self.params_.items()},
             "covariance": self.covariance_.to_numpy().tolist(),
             "log_likelihood": self.log_likelihood_,
@@ -249,8 +283,9 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         try:
             model = cls(**dict(doc["init"]))
             names = model._param_names()
-            model.params_ = pd.Series([float(doc["params"][n]) for n in names], index=names,
-                                      name="coef", dtype=np.float64)
+            model.params_ = pd.Series(
+                [float(doc["params"][n]) for n in names], index=names, name="coef", dtype=np.float64
+            )
             cov = np.asarray(doc["covariance"], dtype=np.float64).reshape(len(names), len(names))
             model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
             model.log_likelihood_ = float(doc["log_likelihood"])
@@ -258,9 +293,10 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"'{source}' is a damaged {cls.__name__} file "
-                                 f"({type(exc).__name__}: {exc}). Refit and save it again."
-                                 ) from None
+            raise ModelFileError(
+                f"'{source}' is a damaged {cls.__name__} file "
+                f"({type(exc).__name__}: {exc}). Refit and save it again."
+            ) from None
         return model
 
     def __repr__(self) -> str:
@@ -268,8 +304,10 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         if not hasattr(self, "params_"):
             return f"<{name} (unfitted)>"
         ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return (f"<{name} fitted on {self.n_customers_} customers: {ps}, "
-                f"log-likelihood={self.log_likelihood_:.2f}>")
+        return (
+            f"<{name} fitted on {self.n_customers_} customers: {ps}, "
+            f"log-likelihood={self.log_likelihood_:.2f}>"
+        )
 
 
 class ParetoNBDDynamicModel(_TimeVaryingModel):
@@ -310,8 +348,7 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
         return _math.log_likelihood(base, gp, gd, arrays)
 
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
-                 ) -> tuple[FloatArray, FloatArray]:
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
         return _math.log_likelihood_gradient(base, gp, gd, arrays)
 
     def _static_start(self, rfm: pd.DataFrame) -> list[float]:
@@ -320,15 +357,32 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         return list(ParetoNBDModel().fit(rfm).params_.to_numpy())
 
     # ------------------------------------------------------------------ predictions
-    def _future(self, data: TimeVaryingData, horizon: float, path: pd.DataFrame | None,
-                customer_id_col: str, cov_date_col: str) -> _math.FutureArrays:
-        return data.future(horizon, self.purchase_covariates, self.dropout_covariates, path,
-                           customer_id_col=customer_id_col, cov_date_col=cov_date_col)
+    def _future(
+        self,
+        data: TimeVaryingData,
+        horizon: float,
+        path: pd.DataFrame | None,
+        customer_id_col: str,
+        cov_date_col: str,
+    ) -> _math.FutureArrays:
+        return data.future(
+            horizon,
+            self.purchase_covariates,
+            self.dropout_covariates,
+            path,
+            customer_id_col=customer_id_col,
+            cov_date_col=cov_date_col,
+        )
 
-    def probability_alive(self, data: TimeVaryingData, t: float = 0.0,
-                          path: pd.DataFrame | None = None, *,
-                          customer_id_col: str = "customer_id",
-                          cov_date_col: str = "cov_date") -> pd.Series:
+    def probability_alive(
+        self,
+        data: TimeVaryingData,
+        t: float = 0.0,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
         """P(alive) at ``observation_end + t`` given each history and the future path.
 
         ``path`` as in :meth:`TimeVaryingData.future` (default: the last
@@ -337,15 +391,19 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         self._check_fitted()
         base, gp, gd = self._split(self.params_.to_numpy())
         arrays = self._arrays(data)
-        future = (self._future(data, t, path, customer_id_col, cov_date_col)
-                  if t > 0 else None)
+        future = self._future(data, t, path, customer_id_col, cov_date_col) if t > 0 else None
         values = _math.probability_alive(base, gp, gd, arrays, future, float(t))
         return pd.Series(values, index=data.customer_ids, name="probability_alive")
 
-    def expected_purchases(self, t: float, data: TimeVaryingData,
-                           path: pd.DataFrame | None = None, *,
-                           customer_id_col: str = "customer_id",
-                           cov_date_col: str = "cov_date") -> pd.Series:
+    def expected_purchases(
+        self,
+        t: float,
+        data: TimeVaryingData,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
         """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
         self._check_fitted()
         base, gp, gd = self._split(self.params_.to_numpy())
@@ -353,11 +411,16 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         values = _math.expected_purchases(base, gp, gd, self._arrays(data), future, float(t))
         return pd.Series(values, index=data.customer_ids, name="expected_purchases")
 
-    def expected_discounted_purchases(self, t: float, data: TimeVaryingData,
-                                      discount_rate: float,
-                                      path: pd.DataFrame | None = None, *,
-                                      customer_id_col: str = "customer_id",
-                                      cov_date_col: str = "cov_date") -> pd.Series:
+    def expected_discounted_purchases(
+        self,
+        t: float,
+        data: TimeVaryingData,
+        discount_rate: float,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
         """Discounted expected purchases over the next ``t`` periods (DECT).
 
         ``discount_rate`` per period: a purchase ``u`` periods ahead counts
@@ -366,14 +429,21 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         self._check_fitted()
         base, gp, gd = self._split(self.params_.to_numpy())
         future = self._future(data, t, path, customer_id_col, cov_date_col)
-        values = _math.expected_discounted_purchases(base, gp, gd, self._arrays(data), future,
-                                                     float(t), float(discount_rate))
+        values = _math.expected_discounted_purchases(
+            base, gp, gd, self._arrays(data), future, float(t), float(discount_rate)
+        )
         return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
 
-    def predict(self, data: TimeVaryingData, horizon: float,
-                path: pd.DataFrame | None = None, *, discount_rate: float | None = None,
-                customer_id_col: str = "customer_id",
-                cov_date_col: str = "cov_date") -> pd.DataFrame:
+    def predict(
+        self,
+        data: TimeVaryingData,
+        horizon: float,
+        path: pd.DataFrame | None = None,
+        *,
+        discount_rate: float | None = None,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.DataFrame:
         """Per-customer predictions over ``horizon`` periods after ``observation_end``.
 
         Returns
@@ -385,14 +455,17 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
             ``expected_discounted_purchases``.
         """
         kw = {"customer_id_col": customer_id_col, "cov_date_col": cov_date_col}
-        out = pd.DataFrame({
-            "probability_alive": self.probability_alive(data),
-            "probability_alive_end": self.probability_alive(data, horizon, path, **kw),
-            "expected_purchases": self.expected_purchases(horizon, data, path, **kw),
-        })
+        out = pd.DataFrame(
+            {
+                "probability_alive": self.probability_alive(data),
+                "probability_alive_end": self.probability_alive(data, horizon, path, **kw),
+                "expected_purchases": self.expected_purchases(horizon, data, path, **kw),
+            }
+        )
         if discount_rate is not None:
             out["expected_discounted_purchases"] = self.expected_discounted_purchases(
-                horizon, data, discount_rate, path, **kw)
+                horizon, data, discount_rate, path, **kw
+            )
         return out
 
 
@@ -459,15 +532,20 @@ def simulate_transactions(
     first_ns = pd.to_datetime(first_purchase).to_numpy(dtype="datetime64[ns]").astype(np.int64)
     cust = pd.Index(ids).get_indexer(covariates[customer_id_col])
     keep = cust >= 0
-    c_ns = pd.to_datetime(covariates[cov_date_col]).to_numpy(
-        dtype="datetime64[ns]").astype(np.int64)[keep]
+    c_ns = (
+        pd.to_datetime(covariates[cov_date_col])
+        .to_numpy(dtype="datetime64[ns]")
+        .astype(np.int64)[keep]
+    )
     cust = cust[keep]
 
     def mult(cols: Sequence[str], prefix: str) -> FloatArray:
         eta = np.zeros(keep.sum())
         for c in cols:
-            eta += float(params.get(f"{prefix}[{c}]", 0.0)) * covariates[c].to_numpy(
-                dtype=np.float64)[keep]
+            eta += (
+                float(params.get(f"{prefix}[{c}]", 0.0))
+                * covariates[c].to_numpy(dtype=np.float64)[keep]
+            )
         return np.exp(eta)
 
     a, c = mult(purchase_covariates, "purchase"), mult(dropout_covariates, "dropout")
@@ -479,9 +557,16 @@ def simulate_transactions(
     length = hi - lo
     covered = np.bincount(cust, weights=length, minlength=n)
     if np.any(covered < horizon - 1e-9):
-        raise DataError([Problem(cov_date_col, "does not cover every customer from the first "
-                                 "purchase to `end`", "add the missing periods")],
-                        what="the covariates passed to simulate_transactions")
+        raise DataError(
+            [
+                Problem(
+                    cov_date_col,
+                    "does not cover every customer from the first purchase to `end`",
+                    "add the missing periods",
+                )
+            ],
+            what="the covariates passed to simulate_transactions",
+        )
     lam = rng.gamma(float(params["r"]), 1.0 / float(params["alpha"]), size=n)
     mu = rng.gamma(float(params["s"]), 1.0 / float(params["beta"]), size=n)
     # global running sums of the clocks: monotone across customers, so one searchsorted
@@ -514,10 +599,14 @@ def simulate_transactions(
     who = np.concatenate([np.arange(n), owner])
     tx = pd.DataFrame({customer_id_col: ids[who], date_col: pd.to_datetime(times)})
     tx = tx.sort_values([customer_id_col, date_col], kind="stable").reset_index(drop=True)
-    death_ts = pd.to_datetime(np.where(np.isfinite(death),
-                                       first_ns + np.rint(np.where(np.isfinite(death), death, 0)
-                                                          * unit_ns).astype(np.int64),
-                                       np.iinfo(np.int64).min))
-    latent = pd.DataFrame({"lambda": lam, "mu": mu, "death": death_ts},
-                          index=pd.Index(ids, name=customer_id_col))
+    death_ts = pd.to_datetime(
+        np.where(
+            np.isfinite(death),
+            first_ns + np.rint(np.where(np.isfinite(death), death, 0) * unit_ns).astype(np.int64),
+            np.iinfo(np.int64).min,
+        )
+    )
+    latent = pd.DataFrame(
+        {"lambda": lam, "mu": mu, "death": death_ts}, index=pd.Index(ids, name=customer_id_col)
+    )
     return tx, latent

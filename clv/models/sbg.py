@@ -104,8 +104,9 @@ def retention_rate(params: SBGParams, t: ArrayLike) -> FloatArray:
     return 1.0 - alpha / (alpha + beta + t - 1.0)
 
 
-def log_likelihood(params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike,
-                   *, ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike, *, ops: Ops = NUMPY
+) -> Any:
     r"""Per-customer log-likelihood, [FH2007]_ eq. (B3) row by row.
 
     A customer lost in period :math:`t` contributes :math:`\log P(T=t) =
@@ -138,8 +139,9 @@ def log_likelihood(params: SBGParams, periods_observed: ArrayLike, churned: Arra
     return ops.where(churned > 0, lost, alive) - log_beta(alpha, beta, ops)
 
 
-def log_likelihood_gradient(params: SBGParams, periods_observed: ArrayLike,
-                            churned: ArrayLike) -> tuple[FloatArray, FloatArray]:
+def log_likelihood_gradient(
+    params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its analytic gradient w.r.t. ``(alpha, beta)``.
 
     Returns
@@ -160,8 +162,9 @@ def log_likelihood_gradient(params: SBGParams, periods_observed: ArrayLike,
     return ll, np.stack([d_alpha, d_beta])
 
 
-def log_likelihood_hessian(params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike,
-                           weights: ArrayLike) -> tuple[float, FloatArray, FloatArray]:
+def log_likelihood_hessian(
+    params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike, weights: ArrayLike
+) -> tuple[float, FloatArray, FloatArray]:
     """Weighted total log-likelihood, its analytic gradient and Hessian w.r.t. ``(alpha, beta)``.
 
     Every term is a difference of :math:`\\log B` values, whose second
@@ -212,8 +215,9 @@ def expected_lifetime(params: SBGParams, discount_rate: ArrayLike = 0.0) -> Floa
     return 1.0 + expected_residual_lifetime(params, 0.0, d) / (1.0 + d)
 
 
-def expected_residual_lifetime(params: SBGParams, renewals: ArrayLike,
-                               discount_rate: ArrayLike = 0.0) -> FloatArray:
+def expected_residual_lifetime(
+    params: SBGParams, renewals: ArrayLike, discount_rate: ArrayLike = 0.0
+) -> FloatArray:
     r"""Discounted expected residual lifetime (DERL) of a customer who has renewed ``n`` times.
 
     The expected discounted number of future renewals, valued just before the
@@ -253,14 +257,16 @@ def expected_residual_lifetime(params: SBGParams, renewals: ArrayLike,
     front = (beta + n) / (alpha + beta + n)
     z = 1.0 / (1.0 + np.where(d > 0, d, 1.0))
     log_f = log_hyp2f1_1bc(beta + n + 1.0, alpha + beta + n + 1.0, z)
-    undiscounted = np.where(alpha > 1.0, (beta + n) / np.where(alpha > 1.0, alpha - 1.0, 1.0),
-                            np.inf)
+    undiscounted = np.where(
+        alpha > 1.0, (beta + n) / np.where(alpha > 1.0, alpha - 1.0, 1.0), np.inf
+    )
     out = np.where(d > 0, front * np.exp(log_f), undiscounted)
     return out[()] if out.ndim == 0 else out
 
 
-def simulate(params: SBGParams, periods: ArrayLike, *, rng: np.random.Generator
-             ) -> dict[str, FloatArray]:
+def simulate(
+    params: SBGParams, periods: ArrayLike, *, rng: np.random.Generator
+) -> dict[str, FloatArray]:
     """Simulate sBG customers, each observed for ``periods`` renewal periods.
 
     Parameters
@@ -343,8 +349,9 @@ class ShiftedBetaGeoModel(RetentionModel):
 
     spec = SPEC
 
-    def retention_elasticity(self, periods_observed: ArrayLike, *, discount_rate: float,
-                             cohort: Hashable | None = None) -> np.ndarray | pd.Series:
+    def retention_elasticity(
+        self, periods_observed: ArrayLike, *, discount_rate: float, cohort: Hashable | None = None
+    ) -> np.ndarray | pd.Series:
         """% change in DERL for a 1 % higher retention probability of every customer.
 
         See :func:`clv.models.elasticity.sbg_retention_elasticity` ([FH2010]_);
@@ -354,10 +361,16 @@ class ShiftedBetaGeoModel(RetentionModel):
 
         if not (np.isfinite(discount_rate) and discount_rate >= 0):
             raise ValueError(f"discount_rate must be a number >= 0, got {discount_rate!r}.")
-        values = np.asarray(sbg_retention_elasticity(self._params(cohort), np.asarray(
-            periods_observed, dtype=np.float64), discount_rate), dtype=np.float64)
+        values = np.asarray(
+            sbg_retention_elasticity(
+                self._params(cohort), np.asarray(periods_observed, dtype=np.float64), discount_rate
+            ),
+            dtype=np.float64,
+        )
         if isinstance(periods_observed, pd.Series):
-            return pd.Series(values * np.ones(len(periods_observed)),
-                             index=periods_observed.index, name="retention_elasticity")
+            return pd.Series(
+                values * np.ones(len(periods_observed)),
+                index=periods_observed.index,
+                name="retention_elasticity",
+            )
         return values
-

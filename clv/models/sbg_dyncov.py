@@ -35,8 +35,13 @@ from clv.models._pareto_nbd_dyncov_math import _eta
 from clv.models._retention_math import log_beta
 from clv.models.pareto_nbd_dyncov import _TimeVaryingModel
 
-__all__ = ["RetentionPanel", "ShiftedBetaGeoDynamicModel", "log_likelihood",
-           "retention_panel", "simulate_panel"]
+__all__ = [
+    "RetentionPanel",
+    "ShiftedBetaGeoDynamicModel",
+    "log_likelihood",
+    "retention_panel",
+    "simulate_panel",
+]
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,14 @@ class RetentionPanel:
         return len(self.customer_ids)
 
 
-def retention_panel(panel: pd.DataFrame, *, columns: Sequence[str],
-                    customer_id_col: str = "customer_id", period_col: str = "period",
-                    churned_col: str = "churned") -> RetentionPanel:
+def retention_panel(
+    panel: pd.DataFrame,
+    *,
+    columns: Sequence[str],
+    customer_id_col: str = "customer_id",
+    period_col: str = "period",
+    churned_col: str = "churned",
+) -> RetentionPanel:
     """Validate a long panel and build the :class:`RetentionPanel` arrays."""
     what = "the retention panel"
     cols = [customer_id_col, period_col, churned_col, *columns]
@@ -78,13 +88,23 @@ def retention_panel(panel: pd.DataFrame, *, columns: Sequence[str],
     problems = []
     bad = period != slot + 1
     if bad.any():
-        problems.append(Problem(period_col, "is not 1, 2, ... without gaps for some customers",
-                                "give one row per period observed, starting at 1",
-                                list(np.unique(ids[cust[bad]]))))
+        problems.append(
+            Problem(
+                period_col,
+                "is not 1, 2, ... without gaps for some customers",
+                "give one row per period observed, starting at 1",
+                list(np.unique(ids[cust[bad]])),
+            )
+        )
     last = slot == count[cust] - 1
     if np.any((churn != 0) & ~last) or not np.isin(churn, (0.0, 1.0)).all():
-        problems.append(Problem(churned_col, "must be 0, or 1 on a customer's last row only",
-                                "mark the period the customer was lost in"))
+        problems.append(
+            Problem(
+                churned_col,
+                "must be 0, or 1 on a customer's last row only",
+                "mark the period the customer was lost in",
+            )
+        )
     if not np.isfinite(X).all():
         problems.append(Problem(None, "covariates have missing values", "fill them"))
     if problems:
@@ -94,13 +114,19 @@ def retention_panel(panel: pd.DataFrame, *, columns: Sequence[str],
     Xp[cust, slot] = X
     mask = np.zeros((n, P))
     mask[cust, slot] = 1.0
-    return RetentionPanel(customer_ids=pd.Index(ids, name=customer_id_col),
-                          columns=tuple(columns), periods_observed=count.astype(np.float64),
-                          churned=churn[last][np.argsort(cust[last])], X=Xp, mask=mask)
+    return RetentionPanel(
+        customer_ids=pd.Index(ids, name=customer_id_col),
+        columns=tuple(columns),
+        periods_observed=count.astype(np.float64),
+        churned=churn[last][np.argsort(cust[last])],
+        X=Xp,
+        mask=mask,
+    )
 
 
-def log_likelihood(params: Any, gamma: Any, X: Any, mask: Any, churned: Any, *,
-                   ops: Ops = NUMPY) -> Any:
+def log_likelihood(
+    params: Any, gamma: Any, X: Any, mask: Any, churned: Any, *, ops: Ops = NUMPY
+) -> Any:
     """Per-customer log-likelihood (module docstring); ``X`` (n, P, k), ``mask`` (n, P)."""
     alpha, beta = params
     c = mask * ops.exp(_eta(X, gamma))
@@ -134,9 +160,16 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
 
     def _arrays(self, data: Any) -> Any:
         if not isinstance(data, RetentionPanel):
-            raise DataError([Problem(None, f"expected RetentionPanel, got {type(data).__name__}",
-                                     "build it with retention_panel(...)")],
-                            what=f"the data passed to {type(self).__name__}")
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"expected RetentionPanel, got {type(data).__name__}",
+                        "build it with retention_panel(...)",
+                    )
+                ],
+                what=f"the data passed to {type(self).__name__}",
+            )
         idx = [data.columns.index(c) for c in self.churn_covariates]
         return data.X[..., idx], data.mask, data.churned
 
@@ -144,8 +177,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
         X, mask, churned = arrays
         return log_likelihood(base, gd, X, mask, churned)
 
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any
-                 ) -> tuple[FloatArray, FloatArray]:
+    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
         theta = np.concatenate([np.asarray(base, dtype=np.float64), gd])
         ll = self._ll(base, gp, gd, arrays)
         grad = np.empty((theta.size, ll.size))
@@ -160,8 +192,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
     def _start(self, data: Any, initial: Any) -> FloatArray:
         from clv.models.sbg import ShiftedBetaGeoModel
 
-        frame = pd.DataFrame({"periods_observed": data.periods_observed,
-                              "churned": data.churned})
+        frame = pd.DataFrame({"periods_observed": data.periods_observed, "churned": data.churned})
         base = ShiftedBetaGeoModel().fit(frame).params_.to_numpy()
         start = np.zeros(len(self._param_names()))
         start[:2] = base
@@ -176,8 +207,9 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
         return doc
 
 
-def simulate_panel(params: dict[str, float], X: FloatArray, columns: Sequence[str], *,
-                   rng: np.random.Generator) -> tuple[pd.DataFrame, FloatArray]:
+def simulate_panel(
+    params: dict[str, float], X: FloatArray, columns: Sequence[str], *, rng: np.random.Generator
+) -> tuple[pd.DataFrame, FloatArray]:
     """Simulate contract customers over the periods of ``X`` (n, P, k).
 
     Returns the long panel (rows up to each customer's loss or the last

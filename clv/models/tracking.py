@@ -72,8 +72,9 @@ def expected_cumulative_transactions(
         return np.zeros(t.shape)
     distinct, inverse = np.unique(ages[positive], return_inverse=True)
     values = np.zeros(ages.shape)
-    values[positive] = np.asarray(expected_purchases_new_customer(distinct),
-                                  dtype=np.float64)[inverse.ravel()]
+    values[positive] = np.asarray(expected_purchases_new_customer(distinct), dtype=np.float64)[
+        inverse.ravel()
+    ]
     return values @ w
 
 
@@ -94,6 +95,7 @@ def expected_incremental_transactions(
     >>> expected_incremental_transactions(f, [0.0, 2.0], [1.0, 2.0, 3.0]).round(3).tolist()
     [0.1, 0.1, 0.2]
     """
-    cumulative = expected_cumulative_transactions(expected_purchases_new_customer,
-                                                  first_purchase_times, times, weights)
+    cumulative = expected_cumulative_transactions(
+        expected_purchases_new_customer, first_purchase_times, times, weights
+    )
     return np.diff(cumulative, prepend=0.0)

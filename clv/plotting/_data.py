@@ -29,8 +29,17 @@ __all__ = [
 Quantity = Literal["probability_alive", "expected_purchases"]
 
 _UNIT_NAMES = {
-    "D": "days", "W": "weeks", "M": "months", "ME": "months", "MS": "months",
-    "Q": "quarters", "QE": "quarters", "Y": "years", "YE": "years", "A": "years", "H": "hours",
+    "D": "days",
+    "W": "weeks",
+    "M": "months",
+    "ME": "months",
+    "MS": "months",
+    "Q": "quarters",
+    "QE": "quarters",
+    "Y": "years",
+    "YE": "years",
+    "A": "years",
+    "H": "hours",
     "h": "hours",
 }
 
@@ -82,31 +91,47 @@ def _is_discrete(model: Any) -> bool:
     return bool(getattr(model, "_integer_T", False))
 
 
-def _validate(data: pd.DataFrame, columns: Iterable[str], *, what: str,
-              extra: Iterable[str] = (), integer_T: bool = False) -> None:
+def _validate(
+    data: pd.DataFrame,
+    columns: Iterable[str],
+    *,
+    what: str,
+    extra: Iterable[str] = (),
+    integer_T: bool = False,
+) -> None:
     """Raise one :class:`DataError` listing every problem with the columns a function reads."""
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(data).__name__}", what=what)
     problems: list[Problem] = rfm_problems(data, columns, integer_T=integer_T)
     for c in extra:
         if c not in data.columns:
-            problems.append(Problem(
-                c, "is required but missing",
-                "pass a calibration/holdout frame with 'frequency_holdout' and 'duration_holdout' "
-                "(clv.data.calibration_holdout_split builds one)"))
+            problems.append(
+                Problem(
+                    c,
+                    "is required but missing",
+                    "pass a calibration/holdout frame with 'frequency_holdout' and "
+                    "'duration_holdout' "
+                    "(clv.data.calibration_holdout_split builds one)",
+                )
+            )
             continue
         col = data[c]
         if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
-            problems.append(Problem(c, f"is not numeric (dtype {col.dtype})",
-                                    f"convert '{c}' to numbers"))
+            problems.append(
+                Problem(c, f"is not numeric (dtype {col.dtype})", f"convert '{c}' to numbers")
+            )
             continue
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(v) | (v < 0)
         if bad.any():
-            problems.append(Problem(
-                c, f"has {int(bad.sum())} missing, infinite or negative values",
-                "drop those customers, or fill 'frequency_holdout' with 0 purchases",
-                list(data.index[bad][:5])))
+            problems.append(
+                Problem(
+                    c,
+                    f"has {int(bad.sum())} missing, infinite or negative values",
+                    "drop those customers, or fill 'frequency_holdout' with 0 purchases",
+                    list(data.index[bad][:5]),
+                )
+            )
     if problems:
         raise DataError(problems, what=what)
 
@@ -189,20 +214,27 @@ def frequency_recency_grid(
     1.0
     """
     if quantity not in ("probability_alive", "expected_purchases"):
-        raise ValueError("quantity must be 'probability_alive' or 'expected_purchases', "
-                         f"got {quantity!r}.")
+        raise ValueError(
+            f"quantity must be 'probability_alive' or 'expected_purchases', got {quantity!r}."
+        )
     discrete = _is_discrete(model)
     if data is not None:
-        _validate(data, ("frequency", "recency", "T"),
-                  what="the data passed to frequency_recency_grid", integer_T=discrete)
+        _validate(
+            data,
+            ("frequency", "recency", "T"),
+            what="the data passed to frequency_recency_grid",
+            integer_T=discrete,
+        )
     if T is None:
         if max_recency is not None:
             T = float(max_recency)
         elif data is not None and len(data):
             T = float(data["T"].max())
         else:
-            raise ValueError("pass T= (the customers' age in periods), max_recency= or data= "
-                             "(an RFM frame whose largest T is used).")
+            raise ValueError(
+                "pass T= (the customers' age in periods), max_recency= or data= "
+                "(an RFM frame whose largest T is used)."
+            )
     T = float(T)
     if not np.isfinite(T) or T <= 0:
         raise ValueError(f"T must be a finite age > 0 in periods, got {T!r}.")
@@ -210,15 +242,19 @@ def frequency_recency_grid(
         raise ValueError(f"T counts purchase opportunities for {type(model).__name__}; got {T!r}.")
     max_recency = T if max_recency is None else float(max_recency)
     if not 0 <= max_recency <= T:
-        raise ValueError(f"max_recency must be between 0 and T = {T:g} (recency <= T), "
-                         f"got {max_recency!r}.")
+        raise ValueError(
+            f"max_recency must be between 0 and T = {T:g} (recency <= T), got {max_recency!r}."
+        )
     if max_frequency is None:
         if data is not None and len(data):
             max_frequency = int(data["frequency"].max())
         else:
             max_frequency = _model_frequency_quantile(model, T, 0.99)
-    elif (isinstance(max_frequency, bool) or not float(max_frequency).is_integer()
-          or max_frequency < 0):
+    elif (
+        isinstance(max_frequency, bool)
+        or not float(max_frequency).is_integer()
+        or max_frequency < 0
+    ):
         raise ValueError(f"max_frequency must be a whole number >= 0, got {max_frequency!r}.")
     max_frequency = int(max_frequency)
 
@@ -238,18 +274,26 @@ def frequency_recency_grid(
     feasible = np.ones(xx.shape, dtype=bool)
     if discrete:  # one purchase per opportunity at most; the last one is at opportunity >= 1
         feasible = (xx == 0) | ((rr >= 1) & (xx <= rr))
-    cells = in_unit_of(pd.DataFrame({"frequency": xx[feasible], "recency": rr[feasible], "T": T}),
-                       model)
+    cells = in_unit_of(
+        pd.DataFrame({"frequency": xx[feasible], "recency": rr[feasible], "T": T}), model
+    )
     if quantity == "probability_alive":
         values = model.probability_alive(cells)
     else:
         values = model.expected_purchases(t, cells)
     out = np.full(xx.shape, np.nan)
     out[feasible] = np.asarray(values, dtype=np.float64)
-    grid = pd.DataFrame(out, index=pd.Index(frequency.astype(np.int64), name="frequency"),
-                        columns=pd.Index(recency, name="recency"))
-    grid.attrs = {"quantity": quantity, "T": T, "t": float(t),
-                  "time_unit": _resolve_unit(None, data, model)}
+    grid = pd.DataFrame(
+        out,
+        index=pd.Index(frequency.astype(np.int64), name="frequency"),
+        columns=pd.Index(recency, name="recency"),
+    )
+    grid.attrs = {
+        "quantity": quantity,
+        "T": T,
+        "t": float(t),
+        "time_unit": _resolve_unit(None, data, model),
+    }
     return grid
 
 
@@ -297,12 +341,17 @@ def period_transactions(model: Any, data: pd.DataFrame, *, max_purchases: int = 
     (1411, 2357)
     """
     max_purchases = _check_max(max_purchases, "max_purchases")
-    _validate(data, ("frequency", "T"), what="the data passed to period_transactions",
-              integer_T=_is_discrete(model))
+    _validate(
+        data,
+        ("frequency", "T"),
+        what="the data passed to period_transactions",
+        integer_T=_is_discrete(model),
+    )
     w = _weights(data)
     x = data["frequency"].to_numpy(dtype=np.float64)
-    actual = np.bincount(np.minimum(x, max_purchases).astype(np.int64), weights=w,
-                         minlength=max_purchases + 1)
+    actual = np.bincount(
+        np.minimum(x, max_purchases).astype(np.int64), weights=w, minlength=max_purchases + 1
+    )
     T_unique, inverse = np.unique(data["T"].to_numpy(dtype=np.float64), return_inverse=True)
     w_by_T = np.bincount(inverse.ravel(), weights=w, minlength=T_unique.size)
     expected = np.empty(max_purchases + 1)
@@ -311,13 +360,16 @@ def period_transactions(model: Any, data: pd.DataFrame, *, max_purchases: int = 
         p = np.broadcast_to(p, T_unique.shape)
         expected[n] = p @ w_by_T
     expected[max_purchases] = max(float(w.sum() - expected[:max_purchases].sum()), 0.0)
-    return pd.DataFrame({"actual": actual, "model": expected},
-                        index=pd.Index(_bin_labels(max_purchases), name="frequency"))
+    return pd.DataFrame(
+        {"actual": actual, "model": expected},
+        index=pd.Index(_bin_labels(max_purchases), name="frequency"),
+    )
 
 
 # ---------------------------------------------------------------------- calibration vs holdout
-def conditional_expectations(model: Any, data: pd.DataFrame, *,
-                             max_frequency: int = 7) -> pd.DataFrame:
+def conditional_expectations(
+    model: Any, data: pd.DataFrame, *, max_frequency: int = 7
+) -> pd.DataFrame:
     """Mean holdout purchases by calibration frequency: observed vs model.
 
     For each calibration frequency 0, 1, ..., ``max_frequency - 1`` and a last
@@ -350,9 +402,13 @@ def conditional_expectations(model: Any, data: pd.DataFrame, *,
        your customers" the easy way. Marketing Science, 24(2), 275-284.
     """
     max_frequency = _check_max(max_frequency, "max_frequency")
-    _validate(data, ("frequency", "recency", "T"),
-              what="the data passed to conditional_expectations",
-              extra=("frequency_holdout", "duration_holdout"), integer_T=_is_discrete(model))
+    _validate(
+        data,
+        ("frequency", "recency", "T"),
+        what="the data passed to conditional_expectations",
+        extra=("frequency_holdout", "duration_holdout"),
+        integer_T=_is_discrete(model),
+    )
     w = _weights(data)
     rfm = data[["frequency", "recency", "T"]]
     duration = data["duration_holdout"].to_numpy(dtype=np.float64)
@@ -364,9 +420,14 @@ def conditional_expectations(model: Any, data: pd.DataFrame, *,
     with np.errstate(invalid="ignore", divide="ignore"):  # empty bins give NaN means
         actual = np.bincount(bins, weights=w * observed, minlength=size) / n
         model_mean = np.bincount(bins, weights=w * predicted, minlength=size) / n
-    out = pd.DataFrame({"n_customers": n, "actual": np.where(n > 0, actual, np.nan),
-                        "model": np.where(n > 0, model_mean, np.nan)},
-                       index=pd.Index(_bin_labels(max_frequency), name="frequency"))
+    out = pd.DataFrame(
+        {
+            "n_customers": n,
+            "actual": np.where(n > 0, actual, np.nan),
+            "model": np.where(n > 0, model_mean, np.nan),
+        },
+        index=pd.Index(_bin_labels(max_frequency), name="frequency"),
+    )
     durations = np.unique(duration)
     out.attrs = {"duration_holdout": float(durations[0]) if durations.size == 1 else None}
     return out
@@ -421,14 +482,19 @@ def probability_alive_history(
     if not np.isfinite(T) or T <= 0:
         raise ValueError(f"T must be a finite age > 0 in periods, got {T!r}.")
     if times.size == 0 or not np.all(np.isfinite(times)):
-        raise ValueError("purchase_times must be a non-empty list of finite times "
-                         "(the first purchase at 0).")
+        raise ValueError(
+            "purchase_times must be a non-empty list of finite times (the first purchase at 0)."
+        )
     if times[0] != 0:
-        raise ValueError("purchase_times are measured from the customer's first purchase, so the "
-                         f"first must be 0; got {times[0]!r}. Subtract the first purchase time.")
+        raise ValueError(
+            "purchase_times are measured from the customer's first purchase, so the "
+            f"first must be 0; got {times[0]!r}. Subtract the first purchase time."
+        )
     if times[-1] > T:
-        raise ValueError(f"purchase_times must be <= T = {T:g} (the age at the end of "
-                         f"observation); got {times[-1]!r}.")
+        raise ValueError(
+            f"purchase_times must be <= T = {T:g} (the age at the end of "
+            f"observation); got {times[-1]!r}."
+        )
     repeat = times[1:]
     discrete = _is_discrete(model)
     if grid is None:
@@ -439,8 +505,10 @@ def probability_alive_history(
     else:
         s = np.unique(np.asarray(grid, dtype=np.float64).ravel())
         if s.size == 0 or not np.all(np.isfinite(s)) or s[0] <= 0 or s[-1] > T:
-            raise ValueError(f"grid times must be finite and in (0, T = {T:g}]: at age 0 the "
-                             "customer has just been acquired and the model is not defined.")
+            raise ValueError(
+                f"grid times must be finite and in (0, T = {T:g}]: at age 0 the "
+                "customer has just been acquired and the model is not defined."
+            )
     x = np.searchsorted(repeat, s, side="right").astype(np.float64)
     last = repeat[np.maximum(x.astype(np.int64) - 1, 0)] if repeat.size else 0.0
     t_x = np.where(x > 0, last, 0.0)

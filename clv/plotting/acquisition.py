@@ -30,9 +30,16 @@ def _axes(ax: Axes | None) -> Axes:
     return plt.gca()
 
 
-def acquisition_curve(model: Any, actual: pd.Series | None = None, *, horizon: int | None = None,
-                      covariates: pd.DataFrame | None = None, level: float = 0.9,
-                      n_draws: int = 1000, random_state: int | None = 0) -> pd.DataFrame:
+def acquisition_curve(
+    model: Any,
+    actual: pd.Series | None = None,
+    *,
+    horizon: int | None = None,
+    covariates: pd.DataFrame | None = None,
+    level: float = 0.9,
+    n_draws: int = 1000,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
     """New customers per period and cumulated: actual, model and forecast interval.
 
     Parameters
@@ -63,8 +70,9 @@ def acquisition_curve(model: Any, actual: pd.Series | None = None, *, horizon: i
     """
     T = int(model.n_periods_)
     counts = model.counts_ if actual is None else actual
-    counts = pd.Series(np.asarray(counts, dtype=np.float64),
-                       index=np.asarray(counts.index, dtype=np.int64))
+    counts = pd.Series(
+        np.asarray(counts, dtype=np.float64), index=np.asarray(counts.index, dtype=np.int64)
+    )
     if horizon is None:
         last = int(counts.index.max()) if len(counts) else T
         horizon = last - T if last > T else T
@@ -82,19 +90,33 @@ def acquisition_curve(model: Any, actual: pd.Series | None = None, *, horizon: i
     for col in ("lower", "upper", "cumulative_lower", "cumulative_upper"):
         out[col] = np.nan
     if horizon > 0:
-        fc = model.forecast(int(horizon), covariates=covariates, level=level, n_draws=n_draws,
-                            random_state=random_state)
-        out.loc[fc.index, ["lower", "upper", "cumulative_lower", "cumulative_upper"]] = \
-            fc[["lower", "upper", "cumulative_lower", "cumulative_upper"]].to_numpy()
+        fc = model.forecast(
+            int(horizon),
+            covariates=covariates,
+            level=level,
+            n_draws=n_draws,
+            random_state=random_state,
+        )
+        out.loc[fc.index, ["lower", "upper", "cumulative_lower", "cumulative_upper"]] = fc[
+            ["lower", "upper", "cumulative_lower", "cumulative_upper"]
+        ].to_numpy()
         out.loc[fc.index, "cumulative_expected"] = fc["cumulative"].to_numpy()
     out["calibration"] = out.index <= T
     return out
 
 
-def plot_acquisition(model: Any, actual: pd.Series | None = None, *, cumulative: bool = True,
-                     horizon: int | None = None, covariates: pd.DataFrame | None = None,
-                     level: float = 0.9, n_draws: int = 1000, random_state: int | None = 0,
-                     ax: Axes | None = None) -> Axes:
+def plot_acquisition(
+    model: Any,
+    actual: pd.Series | None = None,
+    *,
+    cumulative: bool = True,
+    horizon: int | None = None,
+    covariates: pd.DataFrame | None = None,
+    level: float = 0.9,
+    n_draws: int = 1000,
+    random_state: int | None = 0,
+    ax: Axes | None = None,
+) -> Axes:
     """Acquisition curve: actual new customers vs the model, with the forecast band.
 
     The numbers are :func:`acquisition_curve`; a dashed vertical line marks the
@@ -121,19 +143,39 @@ def plot_acquisition(model: Any, actual: pd.Series | None = None, *, cumulative:
     --------
     >>> ax = plot_acquisition(model, weekly_counts)  # doctest: +SKIP
     """
-    data = acquisition_curve(model, actual, horizon=horizon, covariates=covariates, level=level,
-                             n_draws=n_draws, random_state=random_state)
+    data = acquisition_curve(
+        model,
+        actual,
+        horizon=horizon,
+        covariates=covariates,
+        level=level,
+        n_draws=n_draws,
+        random_state=random_state,
+    )
     ax = _axes(ax)
     prefix = "cumulative_" if cumulative else ""
     periods = data.index.to_numpy()
-    ax.plot(periods, data[f"{prefix}actual"], color="0.2", marker="o", markersize=3,
-            linewidth=1, label="Actual")
+    ax.plot(
+        periods,
+        data[f"{prefix}actual"],
+        color="0.2",
+        marker="o",
+        markersize=3,
+        linewidth=1,
+        label="Actual",
+    )
     ax.plot(periods, data[f"{prefix}expected"], color="C1", linewidth=2, label="Model")
     band = ~data["calibration"].to_numpy()
     if band.any():
-        ax.fill_between(periods[band], data[f"{prefix}lower"].to_numpy()[band],
-                        data[f"{prefix}upper"].to_numpy()[band], color="C1", alpha=0.25,
-                        linewidth=0, label=f"{level:.0%} forecast interval")
+        ax.fill_between(
+            periods[band],
+            data[f"{prefix}lower"].to_numpy()[band],
+            data[f"{prefix}upper"].to_numpy()[band],
+            color="C1",
+            alpha=0.25,
+            linewidth=0,
+            label=f"{level:.0%} forecast interval",
+        )
     T = int(model.n_periods_)
     ax.axvline(T + 0.5, color="0.5", linestyle="--", linewidth=1, label="End of calibration")
     unit = time_unit_label(getattr(model, "time_unit_", None))
@@ -175,8 +217,11 @@ def equity_waterfall(equity: Any) -> pd.DataFrame:
     end = [existing, existing + value, existing + value - cost, equity.total]
     return pd.DataFrame(
         {"value": [existing, value, -cost, equity.total], "start": start, "end": end},
-        index=pd.Index(["Existing customers", "Future customers", "Acquisition cost",
-                        "Customer equity"], name="step"))
+        index=pd.Index(
+            ["Existing customers", "Future customers", "Acquisition cost", "Customer equity"],
+            name="step",
+        ),
+    )
 
 
 def plot_equity_waterfall(equity: Any, *, ax: Axes | None = None, currency: str = "") -> Axes:
@@ -207,10 +252,15 @@ def plot_equity_waterfall(equity: Any, *, ax: Axes | None = None, currency: str 
     heights = np.abs(data["end"] - data["start"]).to_numpy()
     bars = ax.bar(x, heights, bottom=low, color=colors, width=0.6)
     for bar, value in zip(bars, data["value"], strict=True):
-        ax.annotate(f"{'-' if value < 0 else ''}{currency}{abs(value):,.0f}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height()),
-                    ha="center", va="bottom", fontsize=9, xytext=(0, 2),
-                    textcoords="offset points")
+        ax.annotate(
+            f"{'-' if value < 0 else ''}{currency}{abs(value):,.0f}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_xticks(x, [label.replace(" ", "\n", 1) for label in data.index])
     ax.set_ylabel("Discounted value" + (f" ({currency})" if currency else ""))
     ax.set_title(f"Customer equity over {len(equity.cash_flows)} periods")

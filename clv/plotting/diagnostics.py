@@ -84,8 +84,11 @@ def plot_period_transactions(
     ax.bar(pos - width / 2, table["actual"].to_numpy(), width, **{**_ACTUAL, **bar_kwargs})
     ax.bar(pos + width / 2, table["model"].to_numpy(), width, **{**_MODEL, **bar_kwargs})
     ax.set_xticks(pos, list(table.index))
-    ax.set(xlabel="Repeat purchases in the calibration period", ylabel="Customers",
-           title="Repeat purchases per customer: actual vs model")
+    ax.set(
+        xlabel="Repeat purchases in the calibration period",
+        ylabel="Customers",
+        title="Repeat purchases per customer: actual vs model",
+    )
     ax.legend(frameon=False)
     return ax
 
@@ -142,17 +145,24 @@ def plot_calibration_holdout(
     ax = _get_ax(ax)
     pos = np.arange(len(table))
     ax.plot(pos, table["actual"].to_numpy(), **{**_ACTUAL, "marker": "o", **plot_kwargs})
-    ax.plot(pos, table["model"].to_numpy(), **{**_MODEL, "marker": "s", "linestyle": "--",
-                                                **plot_kwargs})
-    ticks = [f"{label}\nn={count:,.0f}" for label, count in zip(table.index, table["n_customers"],
-                                                                   strict=True)]
+    ax.plot(
+        pos,
+        table["model"].to_numpy(),
+        **{**_MODEL, "marker": "s", "linestyle": "--", **plot_kwargs},
+    )
+    ticks = [
+        f"{label}\nn={count:,.0f}"
+        for label, count in zip(table.index, table["n_customers"], strict=True)
+    ]
     ax.set_xticks(pos, ticks)
     unit = time_unit_label(_resolve_unit(time_unit, data, model))
     duration = table.attrs.get("duration_holdout")
     holdout = f"holdout ({duration:g} {unit})" if duration is not None else "holdout"
-    ax.set(xlabel="Repeat purchases in the calibration period",
-           ylabel=f"Mean repeat purchases in the {holdout}",
-           title="Calibration vs holdout: conditional expectations")
+    ax.set(
+        xlabel="Repeat purchases in the calibration period",
+        ylabel=f"Mean repeat purchases in the {holdout}",
+        title="Calibration vs holdout: conditional expectations",
+    )
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
     return ax
@@ -202,16 +212,33 @@ def plot_probability_alive_history(
     history = probability_alive_history(model, purchase_times, T, grid=grid)
     ax = _get_ax(ax)
     times = np.unique(np.asarray(purchase_times, dtype=np.float64))
-    line_kwargs = {"color": "C0", "label": "P(alive)", "linewidth": 2,
-                   "drawstyle": "steps-post" if _is_discrete(model) else "default", **plot_kwargs}
+    line_kwargs = {
+        "color": "C0",
+        "label": "P(alive)",
+        "linewidth": 2,
+        "drawstyle": "steps-post" if _is_discrete(model) else "default",
+        **plot_kwargs,
+    }
     ax.plot(history["time"].to_numpy(), history["probability_alive"].to_numpy(), **line_kwargs)
     ax.vlines(times, 0, 1, colors="0.6", linestyles=":", linewidth=1)
-    ax.plot(times, np.zeros_like(times), linestyle="none", marker="^", color="0.25",
-            markersize=8, label="Purchase", clip_on=False, zorder=3)
+    ax.plot(
+        times,
+        np.zeros_like(times),
+        linestyle="none",
+        marker="^",
+        color="0.25",
+        markersize=8,
+        label="Purchase",
+        clip_on=False,
+        zorder=3,
+    )
     ax.set_xlim(0, float(T))
     ax.set_ylim(0, 1.05)
     unit = time_unit_label(_resolve_unit(time_unit, None, model))
-    ax.set(xlabel=f"Time since first purchase ({unit})", ylabel="P(alive)",
-           title="Probability alive over the customer's history")
+    ax.set(
+        xlabel=f"Time since first purchase ({unit})",
+        ylabel="P(alive)",
+        title="Probability alive over the customer's history",
+    )
     ax.legend(frameon=False, loc="best")
     return ax

@@ -56,13 +56,22 @@ def plot_probability_alive_matrix(
     >>> from clv.plotting import plot_probability_alive_matrix
     >>> ax = plot_probability_alive_matrix(model, data=rfm)  # doctest: +SKIP
     """
-    grid = frequency_recency_grid(model, max_frequency=max_frequency, max_recency=max_recency, T=T,
-                                  data=data, quantity="probability_alive")
+    grid = frequency_recency_grid(
+        model,
+        max_frequency=max_frequency,
+        max_recency=max_recency,
+        T=T,
+        data=data,
+        quantity="probability_alive",
+    )
     unit = time_unit_label(time_unit or grid.attrs["time_unit"])
     return _draw_grid(
-        grid, ax=ax, colorbar_label="P(alive)",
+        grid,
+        ax=ax,
+        colorbar_label="P(alive)",
         title=f"Probability alive\ncustomers aged {grid.attrs['T']:g} {unit}",
-        unit=unit, defaults={"cmap": "viridis", "vmin": 0.0, "vmax": 1.0},
+        unit=unit,
+        defaults={"cmap": "viridis", "vmin": 0.0, "vmax": 1.0},
         imshow_kwargs=imshow_kwargs,
     )
 
@@ -106,34 +115,66 @@ def plot_expected_purchases_matrix(
     >>> from clv.plotting import plot_expected_purchases_matrix
     >>> ax = plot_expected_purchases_matrix(model, t=52, data=rfm)  # doctest: +SKIP
     """
-    grid = frequency_recency_grid(model, max_frequency=max_frequency, max_recency=max_recency, T=T,
-                                  t=t, data=data, quantity="expected_purchases")
+    grid = frequency_recency_grid(
+        model,
+        max_frequency=max_frequency,
+        max_recency=max_recency,
+        T=T,
+        t=t,
+        data=data,
+        quantity="expected_purchases",
+    )
     unit = time_unit_label(time_unit or grid.attrs["time_unit"])
     horizon = f"{t:g} {unit[:-1] if float(t) == 1 and unit.endswith('s') else unit}"
     return _draw_grid(
-        grid, ax=ax, colorbar_label="Expected repeat purchases",
-        title=(f"Expected purchases in the next {horizon}\n"
-               f"customers aged {grid.attrs['T']:g} {unit}"),
-        unit=unit, defaults={"cmap": "viridis", "vmin": 0.0}, imshow_kwargs=imshow_kwargs,
+        grid,
+        ax=ax,
+        colorbar_label="Expected repeat purchases",
+        title=(
+            f"Expected purchases in the next {horizon}\ncustomers aged {grid.attrs['T']:g} {unit}"
+        ),
+        unit=unit,
+        defaults={"cmap": "viridis", "vmin": 0.0},
+        imshow_kwargs=imshow_kwargs,
     )
 
 
-def _draw_grid(grid: pd.DataFrame, *, ax: Axes | None, colorbar_label: str, title: str, unit: str,
-               defaults: dict[str, Any], imshow_kwargs: dict[str, Any]) -> Axes:
+def _draw_grid(
+    grid: pd.DataFrame,
+    *,
+    ax: Axes | None,
+    colorbar_label: str,
+    title: str,
+    unit: str,
+    defaults: dict[str, Any],
+    imshow_kwargs: dict[str, Any],
+) -> Axes:
     from matplotlib.ticker import MaxNLocator
 
     ax = _get_ax(ax)
     recency = grid.columns.to_numpy(dtype=np.float64)
     frequency = grid.index.to_numpy(dtype=np.float64)
     dr = float(recency[1] - recency[0]) if recency.size > 1 else 1.0
-    kwargs = {"origin": "lower", "aspect": "auto", "interpolation": "nearest",
-              "extent": (recency[0] - dr / 2, recency[-1] + dr / 2,
-                         frequency[0] - 0.5, frequency[-1] + 0.5),
-              **defaults, **imshow_kwargs}
+    kwargs = {
+        "origin": "lower",
+        "aspect": "auto",
+        "interpolation": "nearest",
+        "extent": (
+            recency[0] - dr / 2,
+            recency[-1] + dr / 2,
+            frequency[0] - 0.5,
+            frequency[-1] + 0.5,
+        ),
+        **defaults,
+        **imshow_kwargs,
+    }
     image = ax.imshow(grid.to_numpy(dtype=np.float64), **kwargs)
     colorbar = ax.figure.colorbar(image, ax=ax)
     colorbar.set_label(colorbar_label)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel=f"Recency: age at last purchase ({unit})",
-           ylabel="Frequency (repeat purchases)", title=title)
+    ax.set(
+        xlabel=f"Recency: age at last purchase ({unit})",
+        ylabel="Frequency (repeat purchases)",
+        title=title,
+    )
     return ax

@@ -24,8 +24,9 @@ __all__ = ["plot_retention_rates", "plot_survival", "retention_curves"]
 _DEFAULT_T_MAX = 20
 
 
-def retention_curves(model: Any, data: pd.DataFrame | None = None, *,
-                     t_max: int | None = None) -> pd.DataFrame:
+def retention_curves(
+    model: Any, data: pd.DataFrame | None = None, *, t_max: int | None = None
+) -> pd.DataFrame:
     """Model and observed survival and retention rates per cohort and period.
 
     Parameters
@@ -61,8 +62,11 @@ def retention_curves(model: Any, data: pd.DataFrame | None = None, *,
     model._check_fitted()
     observed = empirical_survival(data) if data is not None else None
     if t_max is None:
-        t_max = int(observed["period"].max()) if observed is not None and len(observed) else (
-            _DEFAULT_T_MAX)
+        t_max = (
+            int(observed["period"].max())
+            if observed is not None and len(observed)
+            else (_DEFAULT_T_MAX)
+        )
     if int(t_max) < 1:
         raise ValueError(f"t_max must be a whole number of periods >= 1; got {t_max!r}.")
     periods = np.arange(0, int(t_max) + 1, dtype=np.float64)
@@ -76,8 +80,9 @@ def retention_curves(model: Any, data: pd.DataFrame | None = None, *,
         key = cohort if per_cohort else None
         s = model.survival(periods, cohort=key)
         r = np.concatenate([[np.nan], model.retention_rate(periods[1:], cohort=key)])
-        frame = pd.DataFrame({"cohort": cohort, "period": periods, "survival_model": s,
-                              "retention_model": r})
+        frame = pd.DataFrame(
+            {"cohort": cohort, "period": periods, "survival_model": s, "retention_model": r}
+        )
         if observed is not None:
             obs = observed[observed["cohort"] == cohort].set_index("period")
             obs = obs.reindex(periods.astype(int))
@@ -102,9 +107,19 @@ def _get_ax(ax: Axes | None) -> Axes:
     return plt.gca()
 
 
-def _draw(model: Any, data: pd.DataFrame | None, column: str, *, t_max: int | None,
-          calibration_end: float | None, time_unit: str | None, ax: Axes | None,
-          ylabel: str, title: str, plot_kwargs: dict[str, Any]) -> Axes:
+def _draw(
+    model: Any,
+    data: pd.DataFrame | None,
+    column: str,
+    *,
+    t_max: int | None,
+    calibration_end: float | None,
+    time_unit: str | None,
+    ax: Axes | None,
+    ylabel: str,
+    title: str,
+    plot_kwargs: dict[str, Any],
+) -> Axes:
     curves = retention_curves(model, data, t_max=t_max)
     if column == "retention":
         curves = curves[curves["period"] >= 1]
@@ -118,26 +133,48 @@ def _draw(model: Any, data: pd.DataFrame | None, column: str, *, t_max: int | No
         suffix = f" ({cohort})" if several else ""
         if data is not None:
             seen = part[f"{column}_actual"].notna()
-            ax.plot(part["period"][seen], part[f"{column}_actual"][seen],
-                    **{"color": color or "0.25", "marker": "o", "label": f"Actual{suffix}",
-                       **plot_kwargs})
+            ax.plot(
+                part["period"][seen],
+                part[f"{column}_actual"][seen],
+                **{
+                    "color": color or "0.25",
+                    "marker": "o",
+                    "label": f"Actual{suffix}",
+                    **plot_kwargs,
+                },
+            )
         if not shared or i == 0:
             label = "Model" if shared else f"Model{suffix}"
-            ax.plot(part["period"], part[f"{column}_model"],
-                    **{"color": (color if not shared else None) or "C1", "linestyle": "--",
-                       "label": label, **plot_kwargs})
+            ax.plot(
+                part["period"],
+                part[f"{column}_model"],
+                **{
+                    "color": (color if not shared else None) or "C1",
+                    "linestyle": "--",
+                    "label": label,
+                    **plot_kwargs,
+                },
+            )
     if calibration_end is not None:
-        ax.axvline(float(calibration_end) + 0.5, color="0.5", linestyle=":",
-                   label="End of calibration")
+        ax.axvline(
+            float(calibration_end) + 0.5, color="0.5", linestyle=":", label="End of calibration"
+        )
     unit = time_unit_label(_resolve_unit(time_unit, data, model))
     ax.set(xlabel=f"Tenure ({unit})", ylabel=ylabel, title=title)
     ax.legend(frameon=False)
     return ax
 
 
-def plot_survival(model: Any, data: pd.DataFrame | None = None, *, t_max: int | None = None,
-                  calibration_end: float | None = None, time_unit: str | None = None,
-                  ax: Axes | None = None, **plot_kwargs: Any) -> Axes:
+def plot_survival(
+    model: Any,
+    data: pd.DataFrame | None = None,
+    *,
+    t_max: int | None = None,
+    calibration_end: float | None = None,
+    time_unit: str | None = None,
+    ax: Axes | None = None,
+    **plot_kwargs: Any,
+) -> Axes:
     """Share of each cohort still active by tenure: model (dashed) vs actual (dots).
 
     The numbers are :func:`retention_curves`.  A dotted vertical line half a
@@ -171,17 +208,32 @@ def plot_survival(model: Any, data: pd.DataFrame | None = None, *, t_max: int | 
     >>> from clv.plotting.retention import plot_survival
     >>> ax = plot_survival(model, survival_table, calibration_end=7)  # doctest: +SKIP
     """
-    ax = _draw(model, data, "survival", t_max=t_max, calibration_end=calibration_end,
-               time_unit=time_unit, ax=ax, ylabel="Share of the cohort still active",
-               title="Survival: actual vs model", plot_kwargs=plot_kwargs)
+    ax = _draw(
+        model,
+        data,
+        "survival",
+        t_max=t_max,
+        calibration_end=calibration_end,
+        time_unit=time_unit,
+        ax=ax,
+        ylabel="Share of the cohort still active",
+        title="Survival: actual vs model",
+        plot_kwargs=plot_kwargs,
+    )
     ax.set_ylim(0.0, 1.02)
     return ax
 
 
-def plot_retention_rates(model: Any, data: pd.DataFrame | None = None, *,
-                         t_max: int | None = None, calibration_end: float | None = None,
-                         time_unit: str | None = None, ax: Axes | None = None,
-                         **plot_kwargs: Any) -> Axes:
+def plot_retention_rates(
+    model: Any,
+    data: pd.DataFrame | None = None,
+    *,
+    t_max: int | None = None,
+    calibration_end: float | None = None,
+    time_unit: str | None = None,
+    ax: Axes | None = None,
+    **plot_kwargs: Any,
+) -> Axes:
     """Retention rate :math:`r_t = S(t)/S(t-1)` by tenure: model (dashed) vs actual (dots).
 
     Harder to fit than survival, which is cumulative: the rates show whether
@@ -220,8 +272,17 @@ def plot_retention_rates(model: Any, data: pd.DataFrame | None = None, *,
     >>> from clv.plotting.retention import plot_retention_rates
     >>> ax = plot_retention_rates(model, survival_table, calibration_end=7)  # doctest: +SKIP
     """
-    ax = _draw(model, data, "retention", t_max=t_max, calibration_end=calibration_end,
-               time_unit=time_unit, ax=ax, ylabel="Retention rate",
-               title="Retention rates: actual vs model", plot_kwargs=plot_kwargs)
+    ax = _draw(
+        model,
+        data,
+        "retention",
+        t_max=t_max,
+        calibration_end=calibration_end,
+        time_unit=time_unit,
+        ax=ax,
+        ylabel="Retention rate",
+        title="Retention rates: actual vs model",
+        plot_kwargs=plot_kwargs,
+    )
     ax.set_ylim(top=1.0)
     return ax

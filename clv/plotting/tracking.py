@@ -41,15 +41,29 @@ __all__ = [
 def _model_unit(model: Any, time_unit: str | None, what: str) -> str:
     unit = time_unit or getattr(model, "time_unit_", None)
     if unit is None:
-        raise DataError([Problem(None, "the model carries no time unit and none was given",
-                                 "fit the model on a frame from clv.data.rfm_summary, or pass "
-                                 "time_unit='W' (the unit the model was fitted in).")], what=what)
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    "the model carries no time unit and none was given",
+                    "fit the model on a frame from clv.data.rfm_summary, or pass "
+                    "time_unit='W' (the unit the model was fitted in).",
+                )
+            ],
+            what=what,
+        )
     return str(unit)
 
 
-def _purchase_periods(transactions: pd.DataFrame, *, customer_id_col: Hashable,
-                      date_col: Hashable, time_unit: str, observation_end: Any,
-                      what: str) -> tuple[pd.DataFrame, pd.Timestamp, str, float]:
+def _purchase_periods(
+    transactions: pd.DataFrame,
+    *,
+    customer_id_col: Hashable,
+    date_col: Hashable,
+    time_unit: str,
+    observation_end: Any,
+    what: str,
+) -> tuple[pd.DataFrame, pd.Timestamp, str, float]:
     """One row per (customer, purchase period): ``customer``, ``period``, ``date`` (first in it).
 
     Validated with the data layer's checks; returns the rows, the observation end,
@@ -60,15 +74,28 @@ def _purchase_periods(transactions: pd.DataFrame, *, customer_id_col: Hashable,
     from clv.data.validate import _check_transactions
 
     base, scaler, _ = _period_plan(time_unit, 1.0)
-    checked = _check_transactions(transactions, customer_id_col=customer_id_col,
-                                  date_col=date_col, value_col=None,
-                                  observation_end=observation_end, date_format=None)
+    checked = _check_transactions(
+        transactions,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        value_col=None,
+        observation_end=observation_end,
+        date_format=None,
+    )
     arrays = checked.arrays
     dates = pd.to_datetime(arrays.ticks.view(f"datetime64[{arrays.unit}]"))
-    frame = pd.DataFrame({"customer": arrays.customer_ids[arrays.codes], "date": dates,
-                          "period": period_codes(dates, base)})
-    frame = (frame.sort_values(["customer", "date"], kind="stable")
-             .drop_duplicates(["customer", "period"]).reset_index(drop=True))
+    frame = pd.DataFrame(
+        {
+            "customer": arrays.customer_ids[arrays.codes],
+            "date": dates,
+            "period": period_codes(dates, base),
+        }
+    )
+    frame = (
+        frame.sort_values(["customer", "date"], kind="stable")
+        .drop_duplicates(["customer", "period"])
+        .reset_index(drop=True)
+    )
     if len(frame) == 0:  # pragma: no cover - _check_transactions reports empty logs
         raise DataError([Problem(None, "no transactions", "pass a non-empty log")], what=what)
     return frame, pd.Timestamp(checked.observation_end), base, scaler
@@ -119,13 +146,25 @@ def customer_history(
     """
     what = "the transactions"
     frame, end, base, scaler = _purchase_periods(
-        transactions, customer_id_col=customer_id_col, date_col=date_col, time_unit=time_unit,
-        observation_end=observation_end, what=what)
+        transactions,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        time_unit=time_unit,
+        observation_end=observation_end,
+        what=what,
+    )
     mine = frame[frame["customer"] == customer_id]
     if len(mine) == 0:
-        raise DataError([Problem(str(customer_id_col), f"has no transaction of customer "
-                                 f"{customer_id!r}", "check the customer id and its type.")],
-                        what=what)
+        raise DataError(
+            [
+                Problem(
+                    str(customer_id_col),
+                    f"has no transaction of customer {customer_id!r}",
+                    "check the customer id and its type.",
+                )
+            ],
+            what=what,
+        )
     from clv.data.transactions import period_codes
 
     first = int(mine["period"].iloc[0])
@@ -169,19 +208,37 @@ def probability_alive_history_from_transactions(
         (the calendar date of ``time``: first purchase + ``time`` periods).
     """
     unit = _model_unit(model, time_unit, "the P(alive) history")
-    times, T, first = customer_history(transactions, customer_id, time_unit=unit,
-                                       customer_id_col=customer_id_col, date_col=date_col,
-                                       observation_end=observation_end)
+    times, T, first = customer_history(
+        transactions,
+        customer_id,
+        time_unit=unit,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        observation_end=observation_end,
+    )
     if T <= 0:
-        raise DataError([Problem(None, f"customer {customer_id!r} was first seen in the last "
-                                 "period (age T = 0): there is no history to show",
-                                 "pick a customer with an earlier first purchase.")],
-                        what="the P(alive) history")
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    f"customer {customer_id!r} was first seen in the last "
+                    "period (age T = 0): there is no history to show",
+                    "pick a customer with an earlier first purchase.",
+                )
+            ],
+            what="the P(alive) history",
+        )
     history = probability_alive_history(model, times, T, grid=grid)
     days = parse_time_unit(unit).days
     history["date"] = first + pd.to_timedelta(history["time"].to_numpy() * days, unit="D")
-    history.attrs.update({"purchase_times": times.tolist(), "T": T,
-                          "first_purchase": first.isoformat(), "time_unit": unit})
+    history.attrs.update(
+        {
+            "purchase_times": times.tolist(),
+            "T": T,
+            "first_purchase": first.isoformat(),
+            "time_unit": unit,
+        }
+    )
     return history
 
 
@@ -232,13 +289,26 @@ def transaction_tracking(
     days = parse_time_unit(unit).days
     cal_end = pd.Timestamp(calibration_end)
     frame, end, _, _ = _purchase_periods(
-        transactions, customer_id_col=customer_id_col, date_col=date_col, time_unit=unit,
-        observation_end=observation_end, what=what)
+        transactions,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        time_unit=unit,
+        observation_end=observation_end,
+        what=what,
+    )
     births = frame.groupby("customer", sort=False)["date"].transform("min")
     cohort = births <= cal_end + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     if not cohort.any():
-        raise DataError([Problem(str(date_col), f"has no purchase on or before calibration_end "
-                                 f"({cal_end.date()})", "check calibration_end.")], what=what)
+        raise DataError(
+            [
+                Problem(
+                    str(date_col),
+                    f"has no purchase on or before calibration_end ({cal_end.date()})",
+                    "check calibration_end.",
+                )
+            ],
+            what=what,
+        )
     frame, births = frame[cohort], births[cohort]
     repeat_dates = frame.loc[frame["date"] > births, "date"].to_numpy()
     birth_dates = births.groupby(frame["customer"]).first()
@@ -249,18 +319,27 @@ def transaction_tracking(
     born, counts = np.unique(birth_dates.to_numpy(), return_counts=True)
     ages = (edges.to_numpy()[:, None] - born[None, :]) / np.timedelta64(1, "D") / days
     ages = np.maximum(ages, 0.0)
-    expected_each = np.asarray(model.expected_purchases_new_customer(ages.ravel()),
-                               dtype=np.float64).reshape(ages.shape)
+    expected_each = np.asarray(
+        model.expected_purchases_new_customer(ages.ravel()), dtype=np.float64
+    ).reshape(ages.shape)
     cumulative_expected = expected_each @ counts.astype(np.float64)
-    out = pd.DataFrame({
-        "actual": np.diff(cumulative_actual, prepend=0).astype(np.float64),
-        "expected": np.diff(cumulative_expected, prepend=0.0),
-        "cumulative_actual": cumulative_actual.astype(np.float64),
-        "cumulative_expected": cumulative_expected,
-        "holdout": edges > cal_end + pd.Timedelta(days=1),
-    }, index=pd.DatetimeIndex(edges, name="period_end"))
-    out.attrs.update({"calibration_end": str(cal_end.date()), "time_unit": unit,
-                      "n_customers": int(counts.sum())})
+    out = pd.DataFrame(
+        {
+            "actual": np.diff(cumulative_actual, prepend=0).astype(np.float64),
+            "expected": np.diff(cumulative_expected, prepend=0.0),
+            "cumulative_actual": cumulative_actual.astype(np.float64),
+            "cumulative_expected": cumulative_expected,
+            "holdout": edges > cal_end + pd.Timedelta(days=1),
+        },
+        index=pd.DatetimeIndex(edges, name="period_end"),
+    )
+    out.attrs.update(
+        {
+            "calibration_end": str(cal_end.date()),
+            "time_unit": unit,
+            "n_customers": int(counts.sum()),
+        }
+    )
     return out
 
 
@@ -274,8 +353,9 @@ def _axes(ax: Axes | None) -> Axes:
     return plt.gca()
 
 
-def plot_transaction_tracking(tracking: pd.DataFrame, *, cumulative: bool = True,
-                              ax: Axes | None = None, **plot_kwargs: Any) -> Axes:
+def plot_transaction_tracking(
+    tracking: pd.DataFrame, *, cumulative: bool = True, ax: Axes | None = None, **plot_kwargs: Any
+) -> Axes:
     """Tracking plot: actual vs expected repeat purchases over calendar time.
 
     Parameters
@@ -297,12 +377,23 @@ def plot_transaction_tracking(tracking: pd.DataFrame, *, cumulative: bool = True
     prefix = "cumulative_" if cumulative else ""
     x = tracking.index
     ax.plot(x, tracking[prefix + "actual"].to_numpy(), color="0.25", label="Actual")
-    ax.plot(x, tracking[prefix + "expected"].to_numpy(),
-            **{"color": "C1", "linestyle": "--", "label": "Model", **plot_kwargs})
+    ax.plot(
+        x,
+        tracking[prefix + "expected"].to_numpy(),
+        **{"color": "C1", "linestyle": "--", "label": "Model", **plot_kwargs},
+    )
     cal_end = pd.Timestamp(tracking.attrs.get("calibration_end"))
     ax.axvline(cal_end, color="0.6", linestyle=":", linewidth=1)
-    ax.annotate("end of calibration", (cal_end, 0.98), xycoords=("data", "axes fraction"),
-                ha="right", va="top", fontsize="small", color="0.4", rotation=90)
+    ax.annotate(
+        "end of calibration",
+        (cal_end, 0.98),
+        xycoords=("data", "axes fraction"),
+        ha="right",
+        va="top",
+        fontsize="small",
+        color="0.4",
+        rotation=90,
+    )
     unit = time_unit_label(tracking.attrs.get("time_unit"))
     what = "Cumulative repeat purchases" if cumulative else f"Repeat purchases per {unit[:-1]}"
     ax.set(xlabel="Date", ylabel=what, title=f"Tracking: {what.lower()}, actual vs model")
@@ -310,9 +401,14 @@ def plot_transaction_tracking(tracking: pd.DataFrame, *, cumulative: bool = True
     return ax
 
 
-def plot_customer_probability_alive(model: Any, transactions: pd.DataFrame,
-                                    customer_id: Hashable, *, ax: Axes | None = None,
-                                    **kwargs: Any) -> Axes:
+def plot_customer_probability_alive(
+    model: Any,
+    transactions: pd.DataFrame,
+    customer_id: Hashable,
+    *,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """One customer's P(alive) over calendar time, computed from the transaction log.
 
     Parameters
@@ -333,18 +429,34 @@ def plot_customer_probability_alive(model: Any, transactions: pd.DataFrame,
     -------
     matplotlib Axes
     """
-    history = probability_alive_history_from_transactions(model, transactions, customer_id,
-                                                          **kwargs)
+    history = probability_alive_history_from_transactions(
+        model, transactions, customer_id, **kwargs
+    )
     ax = _axes(ax)
-    ax.plot(history["date"], history["probability_alive"].to_numpy(), color="C0", linewidth=2,
-            label="P(alive)")
+    ax.plot(
+        history["date"],
+        history["probability_alive"].to_numpy(),
+        color="C0",
+        linewidth=2,
+        label="P(alive)",
+    )
     first = pd.Timestamp(history.attrs["first_purchase"])
     days = parse_time_unit(history.attrs["time_unit"]).days
-    purchases = first + pd.to_timedelta(np.asarray(history.attrs["purchase_times"]) * days,
-                                        unit="D")
+    purchases = first + pd.to_timedelta(
+        np.asarray(history.attrs["purchase_times"]) * days, unit="D"
+    )
     ax.vlines(purchases, 0, 1, colors="0.6", linestyles=":", linewidth=1)
-    ax.plot(purchases, np.zeros(len(purchases)), linestyle="none", marker="^", color="0.25",
-            markersize=8, label="Purchase", clip_on=False, zorder=3)
+    ax.plot(
+        purchases,
+        np.zeros(len(purchases)),
+        linestyle="none",
+        marker="^",
+        color="0.25",
+        markersize=8,
+        label="Purchase",
+        clip_on=False,
+        zorder=3,
+    )
     ax.set_ylim(0, 1.05)
     ax.set(xlabel="Date", ylabel="P(alive)", title=f"Customer {customer_id}: probability alive")
     ax.legend(frameon=False, loc="best")

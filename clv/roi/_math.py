@@ -46,8 +46,9 @@ __all__ = [
 ]
 
 
-def ramp_profile(horizon: int, *, ramp_periods: int = 0, duration: int | None = None,
-                 start: int = 1) -> FloatArray:
+def ramp_profile(
+    horizon: int, *, ramp_periods: int = 0, duration: int | None = None, start: int = 1
+) -> FloatArray:
     """Share of the full effect in force in each future period ``1..horizon``.
 
     Linear ramp-up over ``ramp_periods`` periods starting at period ``start``
@@ -89,9 +90,13 @@ def _expm1_over(z: FloatArray, d: FloatArray) -> FloatArray:
     return np.where(small, d * (1.0 + 0.5 * zd), np.expm1(zd) / safe)
 
 
-def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
-                              dropout_multiplier: FloatArray | None, horizon: int,
-                              step: float = 1.0) -> FloatArray:
+def period_purchase_integrals(
+    s: float | FloatArray,
+    base: FloatArray,
+    dropout_multiplier: FloatArray | None,
+    horizon: int,
+    step: float = 1.0,
+) -> FloatArray:
     r"""Per-period :math:`\int_{k-1}^{k} (B/(B+M(u)))^s du` for each customer.
 
     Parameters
@@ -138,8 +143,9 @@ def period_purchase_integrals(s: float | FloatArray, base: FloatArray,
     return b / m * np.exp(z * y0) * _expm1_over(z, y - y0)
 
 
-def period_survival_integrals(mu: FloatArray, dropout_multiplier: FloatArray | None,
-                              horizon: int, step: float = 1.0) -> FloatArray:
+def period_survival_integrals(
+    mu: FloatArray, dropout_multiplier: FloatArray | None, horizon: int, step: float = 1.0
+) -> FloatArray:
     r"""Per-period :math:`\int_{k-1}^{k} e^{-\mu M(u)} du` for known dropout rates :math:`\mu_i`.
 
     The time a customer alive now is expected to stay alive within each future
@@ -165,8 +171,9 @@ def period_survival_integrals(mu: FloatArray, dropout_multiplier: FloatArray | N
     return step * np.exp(-before) * frac
 
 
-def cumulative_discounted(flows: FloatArray, upfront: FloatArray, discount_rate: float
-                          ) -> FloatArray:
+def cumulative_discounted(
+    flows: FloatArray, upfront: FloatArray, discount_rate: float
+) -> FloatArray:
     """Cumulative discounted net cash flow after each period.
 
     Parameters

@@ -43,19 +43,24 @@ COLUMN_LABELS = {
     "service_contacts": "service contacts",
 }
 #: What "<column>_missing == 0" means, per column (default: "a recorded <label>").
-_RECORDED = {"wait_minutes": "a recorded wait time (customers who contacted service)",
-             "nps": "an NPS answer", "csat_last": "a satisfaction score",
-             "ces_last": "an effort score"}
-GRADE_WORDS = {"A": "experiment", "B": "quasi-experiment", "C": "association",
-               "D": "assumption"}
+_RECORDED = {
+    "wait_minutes": "a recorded wait time (customers who contacted service)",
+    "nps": "an NPS answer",
+    "csat_last": "a satisfaction score",
+    "ces_last": "an effort score",
+}
+GRADE_WORDS = {"A": "experiment", "B": "quasi-experiment", "C": "association", "D": "assumption"}
 _CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
-_PERIODS_PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0, "quarter": 4.0,
-                     "year": 1.0}
+_PERIODS_PER_YEAR = {"day": 365.25, "week": 365.25 / 7, "month": 12.0, "quarter": 4.0, "year": 1.0}
 _UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.25}
 
 
-MODEL_NAMES = {"ParetoNBDModel": "Pareto/NBD", "GammaGammaModel": "Gamma-Gamma",
-               "BetaGeoModel": "BG/NBD", "ModifiedBetaGeoModel": "MBG/NBD"}
+MODEL_NAMES = {
+    "ParetoNBDModel": "Pareto/NBD",
+    "GammaGammaModel": "Gamma-Gamma",
+    "BetaGeoModel": "BG/NBD",
+    "ModifiedBetaGeoModel": "MBG/NBD",
+}
 
 
 def model_name(name: str) -> str:
@@ -93,13 +98,17 @@ class Units:
         Default from ``period``; NaN when unknown.
     """
 
-    def __init__(self, currency: str = "", period: str = "period",
-                 periods_per_year: float | None = None) -> None:
+    def __init__(
+        self, currency: str = "", period: str = "period", periods_per_year: float | None = None
+    ) -> None:
         self.currency = str(currency or "")
         self.symbol = _CURRENCY_SYMBOLS.get(self.currency.upper(), "")
         self.period = str(period)
-        self.periods_per_year = (float(periods_per_year) if periods_per_year is not None
-                                 else _PERIODS_PER_YEAR.get(self.period, float("nan")))
+        self.periods_per_year = (
+            float(periods_per_year)
+            if periods_per_year is not None
+            else _PERIODS_PER_YEAR.get(self.period, float("nan"))
+        )
 
     @property
     def money_name(self) -> str:
@@ -198,8 +207,14 @@ def format_probability(p: float, n_draws: int | None = None) -> str:
     return f"{100 * q:.0f}\u00a0%"
 
 
-_OP_WORDS = {"==": "is", "!=": "is not", ">=": "at least", "<=": "at most", ">": "above",
-             "<": "below"}
+_OP_WORDS = {
+    "==": "is",
+    "!=": "is not",
+    ">=": "at least",
+    "<=": "at most",
+    ">": "above",
+    "<": "below",
+}
 
 
 def _value(v: Any) -> str:
@@ -222,8 +237,7 @@ def _node_text(node: Any) -> str:
         return f"with {column_label(node.column.name)}"
     if isinstance(node, c.Member):
         vals = " or ".join(_value(v) for v in node.values)
-        return (f"whose {column_label(node.column.name)} is {'not ' if node.negate else ''}"
-                f"{vals}")
+        return f"whose {column_label(node.column.name)} is {'not ' if node.negate else ''}{vals}"
     left, right, op = node.left, node.right, node.op
     if isinstance(right, c.Column) and isinstance(left, c.Literal):
         flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
@@ -283,8 +297,7 @@ def target_text(target: Any, label: str | None = None) -> str:
         parts = []
         for col, values in target.items():
             vals = list(values) if isinstance(values, list | tuple | set) else [values]
-            parts.append(f"whose {column_label(str(col))} is "
-                         + " or ".join(str(v) for v in vals))
+            parts.append(f"whose {column_label(str(col))} is " + " or ".join(str(v) for v in vals))
         return "customers " + " and ".join(parts)
     words = _condition_text(str(target))
     if words is not None:
@@ -343,21 +356,32 @@ def investment_sentence(row: Mapping[str, Any], units: Units) -> str:
     saving = row.get("gain_service_cost")
     service = ""
     if isinstance(saving, int | float) and math.isfinite(saving) and abs(saving) >= 0.5:
-        service = (f"; includes {units.money(saving)} saved on service contacts" if saving > 0
-                   else f"; after {units.money(-saving)} more spent on service contacts")
-    facts = (f"expected NPV {units.money(row['npv_mean'])} (90 % interval "
-             f"{_interval(units, row['npv_p05'], row['npv_p95'])}{service}), "
-             f"{format_probability(row['p_roi_positive'])} chance of a positive return, "
-             f"evidence {grade} ({GRADE_WORDS.get(grade, 'unknown')}).")
+        service = (
+            f"; includes {units.money(saving)} saved on service contacts"
+            if saving > 0
+            else f"; after {units.money(-saving)} more spent on service contacts"
+        )
+    facts = (
+        f"expected NPV {units.money(row['npv_mean'])} (90 % interval "
+        f"{_interval(units, row['npv_p05'], row['npv_p95'])}{service}), "
+        f"{format_probability(row['p_roi_positive'])} chance of a positive return, "
+        f"evidence {grade} ({GRADE_WORDS.get(grade, 'unknown')})."
+    )
     reason = row.get("reason")
     if isinstance(row.get("recommendation"), str) and isinstance(reason, str) and reason:
         return f"{reason.strip().rstrip('.')}. {facts[:1].upper()}{facts[1:]}"
     return facts
 
 
-def caveats(table: pd.DataFrame, *, portfolio: Any, notes: Sequence[str],
-            units: Units, service_cost: Mapping[str, Any] | None,
-            limit: int = 3) -> list[str]:
+def caveats(
+    table: pd.DataFrame,
+    *,
+    portfolio: Any,
+    notes: Sequence[str],
+    units: Units,
+    service_cost: Mapping[str, Any] | None,
+    limit: int = 3,
+) -> list[str]:
     """The caveats that matter most, in order of how much they could change the decision."""
     out: list[tuple[int, str]] = []
     chosen = set(portfolio.chosen) if portfolio is not None else set(table["investment"])
@@ -365,32 +389,57 @@ def caveats(table: pd.DataFrame, *, portfolio: Any, notes: Sequence[str],
     weak = focus[focus["evidence_grade"].isin(["C", "D"])]
     if len(weak):
         names = ", ".join(weak["investment"].head(3))
-        out.append((0, f"{len(weak)} of {len(focus)} "
-                       f"{'funded ' if portfolio is not None and chosen else ''}investments "
-                       f"rest on associations or assumptions, not experiments ({names}): the "
-                       "effects may be smaller. Test before scaling; the break-even share "
-                       "says how much of the effect is needed."))
+        out.append(
+            (
+                0,
+                f"{len(weak)} of {len(focus)} "
+                f"{'funded ' if portfolio is not None and chosen else ''}investments "
+                f"rest on associations or assumptions, not experiments ({names}): the "
+                "effects may be smaller. Test before scaling; the break-even share "
+                "says how much of the effect is needed.",
+            )
+        )
     risky = focus[(focus["p_roi_positive"] < 0.8) & (focus["p_roi_positive"] >= 0.2)]
     if len(risky):
         names = ", ".join(risky["investment"].head(3))
         out.append((1, f"The 90 % interval of the NPV includes a loss for {names}."))
     if any("do NOT improve" in n for n in notes):
-        out.append((0, "The CX signals do not improve the out-of-sample forecast of the "
-                       "purchase models: treat their effects with extra caution."))
+        out.append(
+            (
+                0,
+                "The CX signals do not improve the out-of-sample forecast of the "
+                "purchase models: treat their effects with extra caution.",
+            )
+        )
     if portfolio is None:
         out.append((2, "No budget was given: the ranking is not a funding decision."))
     elif len(portfolio.joint_npv):
         joint = float(portfolio.joint_npv.mean())
         additive = float(portfolio.additive_npv.mean())
         if abs(joint - additive) > 0.05 * max(abs(additive), 1.0):
-            out.append((2, f"Funded together, the effects interact: joint expected NPV "
-                           f"{units.money(joint)} against {units.money(additive)} summed "
-                           "separately."))
+            out.append(
+                (
+                    2,
+                    f"Funded together, the effects interact: joint expected NPV "
+                    f"{units.money(joint)} against {units.money(additive)} summed "
+                    "separately.",
+                )
+            )
     if service_cost is not None:
-        out.append((3, "Cost-to-serve savings come from an association between contact "
-                       "quality and repeat contacts (evidence C)."))
-    out.append((4, "Values are present values of contribution margin over the horizon; "
-                   "costs are as stated in the investment plans."))
+        out.append(
+            (
+                3,
+                "Cost-to-serve savings come from an association between contact "
+                "quality and repeat contacts (evidence C).",
+            )
+        )
+    out.append(
+        (
+            4,
+            "Values are present values of contribution margin over the horizon; "
+            "costs are as stated in the investment plans.",
+        )
+    )
     return [text for _, text in sorted(out, key=lambda t: t[0])][:limit]
 
 

@@ -113,14 +113,17 @@ class Condition:
 
 
 # ----------------------------------------------------------------------------- tokens
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<backtick>`[^`]+`)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>==|!=|<=|>=|<|>|&&?|\|\|?|~|!|\(|\)|\[|\]|,|-)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _KEYWORDS = {"and", "or", "not", "in", "True", "False", "true", "false"}
 _CMP = {"==", "!=", "<", "<=", ">", ">="}
 
@@ -145,7 +148,8 @@ def _tokenize(text: str) -> list[_Tok]:
             raise ConditionError(
                 f"condition {_clip(text)!r}: unexpected character {text[pos]!r} at position "
                 f"{pos}. Conditions use column names, numbers, quoted strings, comparisons "
-                "(== != < <= > >=), 'in [...]', and/or/not and parentheses.")
+                "(== != < <= > >=), 'in [...]', and/or/not and parentheses."
+            )
         kind = m.lastgroup or ""
         if kind != "ws":
             tok = m.group()
@@ -190,8 +194,10 @@ class _Parser:
     def _nest(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ConditionError(f"condition {_clip(self.text)!r}: nested more than {MAX_DEPTH} "
-                                 "levels deep; simplify it.")
+            raise ConditionError(
+                f"condition {_clip(self.text)!r}: nested more than {MAX_DEPTH} "
+                "levels deep; simplify it."
+            )
 
     def _or(self) -> Node:
         parts = [self._and()]
@@ -233,8 +239,9 @@ class _Parser:
             self.i += 1
             right = self._operand()
             if isinstance(left, Literal) and isinstance(right, Literal):
-                raise ConditionError(f"condition {_clip(self.text)!r}: a comparison needs at "
-                                     "least one column name.")
+                raise ConditionError(
+                    f"condition {_clip(self.text)!r}: a comparison needs at least one column name."
+                )
             return Compare(tok.text, left, right)
         if tok is not None and tok.kind == "op" and tok.text == "=":
             raise self._err("use '==' to compare")
@@ -321,8 +328,9 @@ def parse_condition(text: str) -> Condition:
     if not isinstance(text, str):
         raise ConditionError(f"a condition must be a string, got {type(text).__name__}.")
     if len(text) > MAX_LENGTH:
-        raise ConditionError(f"condition is {len(text):,} characters long; at most {MAX_LENGTH:,} "
-                             "are accepted.")
+        raise ConditionError(
+            f"condition is {len(text):,} characters long; at most {MAX_LENGTH:,} are accepted."
+        )
     return Condition(text, _Parser(text).parse())
 
 
@@ -355,13 +363,21 @@ def _values(operand: Column | Literal, frame: pd.DataFrame, text: str) -> Any:
         return operand.value
     if operand.name not in frame.columns:
         cols = ", ".join(map(str, list(frame.columns)[:30]))
-        raise ConditionError(f"condition {_clip(text)!r}: column {operand.name!r} is not in the "
-                             f"data (columns: {cols}). Check the spelling, or add the column.")
+        raise ConditionError(
+            f"condition {_clip(text)!r}: column {operand.name!r} is not in the "
+            f"data (columns: {cols}). Check the spelling, or add the column."
+        )
     return frame[operand.name].to_numpy()
 
 
-_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-        ">": np.greater, ">=": np.greater_equal}
+_OPS = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
 
 
 def _compare(op: str, left: Any, right: Any, text: str) -> np.ndarray:
@@ -381,9 +397,11 @@ def _compare(op: str, left: Any, right: Any, text: str) -> np.ndarray:
             out = _OPS[op](left, right)
         return np.asarray(out, dtype=bool)
     except TypeError:
-        raise ConditionError(f"condition {_clip(text)!r}: cannot order-compare values of "
-                             "different kinds (e.g. text with a number) with "
-                             f"{op!r}.") from None
+        raise ConditionError(
+            f"condition {_clip(text)!r}: cannot order-compare values of "
+            "different kinds (e.g. text with a number) with "
+            f"{op!r}."
+        ) from None
 
 
 def evaluate_condition(cond: Condition | str, frame: pd.DataFrame) -> np.ndarray:
@@ -421,7 +439,8 @@ def evaluate_condition(cond: Condition | str, frame: pd.DataFrame) -> np.ndarray
                 raise ConditionError(
                     f"condition {_clip(cond.text)!r}: column {node.column.name!r} is not a 0/1 "
                     f"flag, so it cannot stand alone; compare it, e.g. "
-                    f"'{node.column.name} > 0'.")
+                    f"'{node.column.name} > 0'."
+                )
             return series.fillna(0).astype(bool).to_numpy()
         if isinstance(node, Member):
             x = pd.Series(_values(node.column, frame, cond.text))

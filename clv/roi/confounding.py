@@ -79,8 +79,9 @@ class CausalShare:
         try:
             nums = [float(p) for p in parts]
         except ValueError:
-            raise ValueError(f"causal share {text!r}: give 'a,b' (Beta prior), a share in "
-                             "[0, 1] or 'causal'.") from None
+            raise ValueError(
+                f"causal share {text!r}: give 'a,b' (Beta prior), a share in [0, 1] or 'causal'."
+            ) from None
         if len(nums) == 1:
             return cls(fixed=nums[0])
         if len(nums) != 2:
@@ -102,8 +103,11 @@ class CausalShare:
     def describe(self) -> str:
         """One line for reports."""
         if self.fixed is not None:
-            return ("fully causal (share 1)" if self.fixed == 1.0
-                    else f"causal share fixed at {self.fixed:g}")
+            return (
+                "fully causal (share 1)"
+                if self.fixed == 1.0
+                else f"causal share fixed at {self.fixed:g}"
+            )
         return f"causal share ~ Beta({self.a:g}, {self.b:g}), mean {self.mean:.2f}"
 
 
@@ -138,8 +142,9 @@ def expected_value_of_information(npv_draws: np.ndarray) -> float:
     return float(np.maximum(v, 0.0).mean() - max(float(v.mean()), 0.0))
 
 
-def samples_per_arm(relative_effect: float, cv2: float, *, alpha: float = 0.05,
-                    power: float = 0.8) -> float:
+def samples_per_arm(
+    relative_effect: float, cv2: float, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
     """Customers per arm to detect a relative change of a per-customer mean.
 
     Two-sided test of a log ratio of means with per-customer squared coefficient

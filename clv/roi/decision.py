@@ -63,12 +63,15 @@ def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[
     gains = np.array([row.get(f"gain_{lever}", 0.0) for lever in LEVERS])
     flags = sorted({f for s in inv.shifts for f in result.column_flags.get(s.column, [])})
     total_abs = float(np.abs(gains).sum())
-    against = [LEVERS[j] for j in range(len(LEVERS))
-               if total_abs > 0 and gains[j] < -0.2 * total_abs]
+    against = [
+        LEVERS[j] for j in range(len(LEVERS)) if total_abs > 0 and gains[j] < -0.2 * total_abs
+    ]
     if against and grade in ("C", "D"):
-        msg = (f"direction: the fitted model says {inv.name!r} LOWERS "
-               f"{' and '.join(a.replace('_', ' ') for a in against)} (the association runs "
-               "against the intended direction; suspect reverse causality)")
+        msg = (
+            f"direction: the fitted model says {inv.name!r} LOWERS "
+            f"{' and '.join(a.replace('_', ' ') for a in against)} (the association runs "
+            "against the intended direction; suspect reverse causality)"
+        )
         flags.append(msg)
     b = float(d.breakeven_effect)
     rr = plan.get("value_ratio", float("nan"))
@@ -81,7 +84,8 @@ def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[
     voi = expected_value_of_information(d.npv)
     out: dict[str, Any] = {
         "incremental_clv_mean_if_causal": float(d.incremental_clv_if_causal.mean())
-        if d.incremental_clv_if_causal is not None else row["incremental_clv_mean"],
+        if d.incremental_clv_if_causal is not None
+        else row["incremental_clv_mean"],
         "npv_mean_if_causal": float(causal.mean()),
         "p_roi_positive_if_causal": float((causal > 0).mean()),
         "npv_evidenced_mean": float(evidenced.mean()),
@@ -97,43 +101,64 @@ def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[
         effect = max(b, 0.05) * abs(plan.get("relative_effect", float("nan")))
         n_arm = samples_per_arm(effect, plan.get("cv2", float("nan")))
         n_arm = float(math.ceil(n_arm)) if math.isfinite(n_arm) else float("inf")
-    out.update({
-        "recommendation": rec,
-        "reason": reason,
-        "test_lever": plan.get("lever") if rec == TEST_FIRST else None,
-        "test_customers_per_arm": n_arm,
-        "test_periods": plan.get("test_periods") if rec == TEST_FIRST else None,
-    })
+    out.update(
+        {
+            "recommendation": rec,
+            "reason": reason,
+            "test_lever": plan.get("lever") if rec == TEST_FIRST else None,
+            "test_customers_per_arm": n_arm,
+            "test_periods": plan.get("test_periods") if rec == TEST_FIRST else None,
+        }
+    )
     return out
 
 
-def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], flags: list[str],
-               b: float, e_zero: float, benchmark: tuple[str, float] | None) -> tuple[str, str]:
+def _recommend(
+    d: InvestmentDraws,
+    row: dict[str, Any],
+    out: dict[str, Any],
+    flags: list[str],
+    b: float,
+    e_zero: float,
+    benchmark: tuple[str, float] | None,
+) -> tuple[str, str]:
     grade = d.investment.grade
     npv_mean = float(row["npv_mean"])
     p_prior = row["p_roi_positive"]
     if grade in ("A", "B"):
         ev_mean, ev_p = out["npv_evidenced_mean"], out["p_npv_evidenced_positive"]
         if ev_mean > 0 and ev_p >= _P_FUND:
-            return FUND, (f"grade {grade} evidence alone pays back: NPV {_money(ev_mean)}, "
-                          f"P(NPV>0) {ev_p:.0%} from tested effects")
+            return FUND, (
+                f"grade {grade} evidence alone pays back: NPV {_money(ev_mean)}, "
+                f"P(NPV>0) {ev_p:.0%} from tested effects"
+            )
         if npv_mean > 0:
-            return TEST_FIRST, (f"tested effects alone give P(NPV>0) {ev_p:.0%}; the rest rests "
-                                "on associations: test the untested shifts")
+            return TEST_FIRST, (
+                f"tested effects alone give P(NPV>0) {ev_p:.0%}; the rest rests "
+                "on associations: test the untested shifts"
+            )
         return NO_FUND, f"does not pay back on its tested effects (NPV {_money(ev_mean)})"
     causal_mean = out["npv_mean_if_causal"]
     if causal_mean <= 0:
-        return NO_FUND, ("loses money even if the whole association were causal (NPV if causal "
-                         f"{_money(causal_mean)})")
+        return NO_FUND, (
+            "loses money even if the whole association were causal (NPV if causal "
+            f"{_money(causal_mean)})"
+        )
     traps = [f for f in flags if f.split(":", 1)[0] in TRAP_FLAGS]
     if traps:
-        return NO_FUND, ("the association looks non-causal (" + traps[0].split(":", 1)[0]
-                         + "; see diagnostics): value it only with an experiment")
+        return NO_FUND, (
+            "the association looks non-causal ("
+            + traps[0].split(":", 1)[0]
+            + "; see diagnostics): value it only with an experiment"
+        )
     bench = ""
     if benchmark is not None and math.isfinite(e_zero):
         name, rr = benchmark
-        bench = (f"; a confounder as strong as the control {name!r} (rate ratio {rr:.2f}) "
-                 + ("could" if e_zero <= rr else "could not alone") + " erase it")
+        bench = (
+            f"; a confounder as strong as the control {name!r} (rate ratio {rr:.2f}) "
+            + ("could" if e_zero <= rr else "could not alone")
+            + " erase it"
+        )
     share_txt = f"{b:.0%}" if math.isfinite(b) else "all"
     other = sorted({f.split(":", 1)[0] for f in flags} - set(TRAP_FLAGS))
     if other:
@@ -141,13 +166,19 @@ def _recommend(d: InvestmentDraws, row: dict[str, Any], out: dict[str, Any], fla
     voi = float(out["value_of_information"])
     cost = float(row["cost_pv"])
     if p_prior < _P_TEST and voi >= _VOI_SHARE * cost:
-        return TEST_FIRST, (f"observational only and uncertain: pays back if >= {share_txt} of "
-                            f"the association is causal, and a test is worth up to "
-                            f"{_money(voi)} ({voi / cost:.0%} of the cost){bench}")
+        return TEST_FIRST, (
+            f"observational only and uncertain: pays back if >= {share_txt} of "
+            f"the association is causal, and a test is worth up to "
+            f"{_money(voi)} ({voi / cost:.0%} of the cost){bench}"
+        )
     if p_prior >= _P_TEST:
-        return TEST_FIRST, (f"observational only: pays back if >= {share_txt} of the association "
-                            f"is causal (E-value to zero NPV {e_zero:.2f}{bench}); "
-                            f"P(ROI>0) {p_prior:.0%} and NPV {_money(npv_mean)} under the "
-                            "causal-share prior")
-    return NO_FUND, (f"pays back only if >= {share_txt} of the association is causal: "
-                     f"P(ROI>0) {p_prior:.0%} under the causal-share prior{bench}")
+        return TEST_FIRST, (
+            f"observational only: pays back if >= {share_txt} of the association "
+            f"is causal (E-value to zero NPV {e_zero:.2f}{bench}); "
+            f"P(ROI>0) {p_prior:.0%} and NPV {_money(npv_mean)} under the "
+            "causal-share prior"
+        )
+    return NO_FUND, (
+        f"pays back only if >= {share_txt} of the association is causal: "
+        f"P(ROI>0) {p_prior:.0%} under the causal-share prior{bench}"
+    )

@@ -41,14 +41,17 @@ from clv.roi import _math
 from clv.roi.conditions import ConditionError, evaluate_condition
 from clv.roi.spec import Investment
 
-__all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost",
-           "period_rate"]
+__all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
 #: The levers of customer value, in report order: the four of Fader's customer value and the
 #: cost to serve (fewer or more service contacts).
 LEVERS = ("acquisition", "retention", "repeat_purchase", "spend", "service_cost")
-_PROCESS_LEVER = {"dropout": "retention", "purchase": "repeat_purchase", "spend": "spend",
-                  "contact": "service_cost"}
+_PROCESS_LEVER = {
+    "dropout": "retention",
+    "purchase": "repeat_purchase",
+    "spend": "spend",
+    "contact": "service_cost",
+}
 #: Coalition index with every lever switched on (bits: retention, repeat, spend, acquisition,
 #: service cost).
 ALL = 31
@@ -103,10 +106,10 @@ def _individual(model: Any, data: pd.DataFrame, draw: pd.Series) -> pd.DataFrame
 class _Unit:
     """One investment's effect on a set of rows: what changes, when, with which coefficients."""
 
-    rows: np.ndarray                     # positions in the scoring frame
-    delta: dict[str, np.ndarray]         # column -> (S, len(rows)) change of the feature
-    profile: np.ndarray                  # (H,) share of the effect in force per period
-    coefs: dict[str, np.ndarray]         # "process[column]" -> (S,) coefficient draws
+    rows: np.ndarray  # positions in the scoring frame
+    delta: dict[str, np.ndarray]  # column -> (S, len(rows)) change of the feature
+    profile: np.ndarray  # (H,) share of the effect in force per period
+    coefs: dict[str, np.ndarray]  # "process[column]" -> (S,) coefficient draws
     acquisition: list[tuple[str, str, np.ndarray, float]] = field(default_factory=list)
     #  (covariate, mode, (S,) amounts, scale): shifts of the acquisition model's future covariates
 
@@ -185,8 +188,10 @@ class ServiceCost:
         cpc = self.cost_per_contact
         if isinstance(cpc, Mapping):
             if self.channel_column is None or self.channel_column not in data.columns:
-                raise ValueError("cost_per_contact by channel needs channel_column, a column of "
-                                 f"the scoring data; got {self.channel_column!r}.")
+                raise ValueError(
+                    "cost_per_contact by channel needs channel_column, a column of "
+                    f"the scoring data; got {self.channel_column!r}."
+                )
             table = {str(k): float(v) for k, v in cpc.items()}
             bad = [k for k, v in table.items() if not (math.isfinite(v) and v >= 0)]
             if bad:
@@ -194,10 +199,13 @@ class ServiceCost:
             channels = data[self.channel_column].astype(str)
             unknown = sorted(set(channels) - set(table))
             if unknown and "default" not in table:
-                raise ValueError(f"no cost per contact for channel(s) {unknown[:5]} of column "
-                                 f"{self.channel_column!r}; add them or a 'default' cost.")
+                raise ValueError(
+                    f"no cost per contact for channel(s) {unknown[:5]} of column "
+                    f"{self.channel_column!r}; add them or a 'default' cost."
+                )
             out = channels.map(lambda c: table.get(c, table.get("default", 0.0))).to_numpy(
-                dtype=np.float64)
+                dtype=np.float64
+            )
         else:
             value = float(cpc)
             if not (math.isfinite(value) and value >= 0):
@@ -205,8 +213,9 @@ class ServiceCost:
             out = np.full(len(data), value)
         if self.eligible_column is not None:
             if self.eligible_column not in data.columns:
-                raise ValueError(f"eligible_column {self.eligible_column!r} is not in the "
-                                 "scoring data.")
+                raise ValueError(
+                    f"eligible_column {self.eligible_column!r} is not in the scoring data."
+                )
             out = out * (data[self.eligible_column].to_numpy(dtype=np.float64) > 0)
         return out
 
@@ -215,19 +224,21 @@ class ServiceCost:
 class _DrawState:
     """Per-draw, per-customer quantities shared by every investment (the baseline)."""
 
-    weight: np.ndarray        # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
-    s: np.ndarray             # dropout shape, per customer (n,)
-    base: np.ndarray          # beta_i + T (n,)
-    j0: np.ndarray            # baseline per-period integrals (n, H)
+    weight: np.ndarray  # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
+    s: np.ndarray  # dropout shape, per customer (n,)
+    base: np.ndarray  # beta_i + T (n,)
+    j0: np.ndarray  # baseline per-period integrals (n, H)
     mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
     contact: np.ndarray | None = None  # cost to serve per unit time alive × P(alive) (n,)
 
-    def integrals(self, rows: np.ndarray, multiplier: np.ndarray, horizon: int,
-                  step: float) -> np.ndarray:
+    def integrals(
+        self, rows: np.ndarray, multiplier: np.ndarray, horizon: int, step: float
+    ) -> np.ndarray:
         """Per-period survival-weighted time under a dropout multiplier (rows, H)."""
         if self.mu is None:
-            return _math.period_purchase_integrals(self.s[rows], self.base[rows], multiplier,
-                                                   horizon, step)
+            return _math.period_purchase_integrals(
+                self.s[rows], self.base[rows], multiplier, horizon, step
+            )
         return _math.period_survival_integrals(self.mu[rows], multiplier, horizon, step)
 
 
@@ -308,8 +319,9 @@ class CounterfactualEngine:
         else:
             self.spend_draws_ = _model_draws(self.spend_model, self.n_draws, seed)
         self.discount_ = _math.discount_factors(self.horizon, self.discount_rate)
-        self.share_draws_ = (None if self.causal_share is None
-                             else self.causal_share.draws(self.n_draws, seed))
+        self.share_draws_ = (
+            None if self.causal_share is None else self.causal_share.draws(self.n_draws, seed)
+        )
         self._x = self.data[list(_RFM)].to_numpy(dtype=np.float64)
         # customers' latent draws follow an order of the data's numeric columns, not of the
         # ids, so the same customers get the same draws however the ids are typed or sorted
@@ -350,8 +362,10 @@ class CounterfactualEngine:
         model._check_fitted()
         names = list(getattr(model, "covariate_names_", []) or [])
         if not names:
-            raise ValueError("new_customers.model must be an AcquisitionModel fitted with period "
-                             "covariates (investments act on the lever through them).")
+            raise ValueError(
+                "new_customers.model must be an AcquisitionModel fitted with period "
+                "covariates (investments act on the lever through them)."
+            )
         value = float(nc.value_per_customer)
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"new_customers.value_per_customer must be >= 0, got {value!r}.")
@@ -360,19 +374,23 @@ class CounterfactualEngine:
             raise ValueError("new_customers.start_period must be >= 1.")
         ratio = float(nc.periods_per_valuation)
         if not (math.isfinite(ratio) and ratio > 0):
-            raise ValueError("new_customers.periods_per_valuation must be > 0, "
-                             f"got {nc.periods_per_valuation!r}.")
+            raise ValueError(
+                "new_customers.periods_per_valuation must be > 0, "
+                f"got {nc.periods_per_valuation!r}."
+            )
         n_future = nc.model_periods(self.horizon)
         self._acq_n = start + n_future - 1
         self._acq_future = np.arange(start - 1, self._acq_n)
         # valuation period of each future model period (by its middle), and the
         # valuation periods' ends in model periods
-        self._acq_slot = np.minimum(((np.arange(n_future) + 0.5) / ratio).astype(np.int64),
-                                    self.horizon - 1)
+        self._acq_slot = np.minimum(
+            ((np.arange(n_future) + 0.5) / ratio).astype(np.int64), self.horizon - 1
+        )
         self._acq_ends = np.minimum(np.arange(1, self.horizon + 1) * ratio, n_future)
         self._acq_ratio = ratio
-        self._acq_X0 = np.asarray(model._covariates_for(self._acq_n, nc.covariates),
-                                  dtype=np.float64)
+        self._acq_X0 = np.asarray(
+            model._covariates_for(self._acq_n, nc.covariates), dtype=np.float64
+        )
         self._acq_names = names
         self._acq_value = value
         self.acquisition_draws_ = _model_draws(model, self.n_draws, int(self.random_state))
@@ -402,7 +420,7 @@ class CounterfactualEngine:
                 change = amounts[i] * w
             elif mode == "relative":
                 change = x * amounts[i] * w
-            else:                              # set: move towards the target
+            else:  # set: move towards the target
                 change = (amounts[i] - x) * w
             X1[fut, j] += change
         base = acq.expected_arrivals(params, self._acq_n, self._acq_X0)[fut]
@@ -426,27 +444,41 @@ class CounterfactualEngine:
             )
         self.transaction_model._check_fitted()
         spend = self.spend_model
-        ok = isinstance(spend, int | float) or issubclass(model_family(spend),
-                                                          gamma_gamma.GammaGammaModel)
+        ok = isinstance(spend, int | float) or issubclass(
+            model_family(spend), gamma_gamma.GammaGammaModel
+        )
         if isinstance(spend, bool) or not ok:
             raise TypeError("spend_model must be a fitted GammaGammaModel or a value per purchase.")
         if isinstance(spend, int | float) and not (math.isfinite(spend) and spend > 0):
             raise ValueError(f"a fixed spend per purchase must be > 0, got {spend!r}.")
         if not isinstance(self.data, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame, got {type(self.data).__name__}",
-                            what="the scoring data")
+            raise DataError(
+                f"expected a pandas DataFrame, got {type(self.data).__name__}",
+                what="the scoring data",
+            )
         need = list(_RFM) + ([] if isinstance(spend, int | float) else ["monetary_value"])
         missing = [c for c in need if c not in self.data.columns]
         if missing:
-            raise DataError([Problem(c, "column is missing", "pass the RFM frame "
-                                     "(clv.data.rfm_summary) joined with the features")
-                             for c in missing], what="the scoring data")
+            raise DataError(
+                [
+                    Problem(
+                        c,
+                        "column is missing",
+                        "pass the RFM frame (clv.data.rfm_summary) joined with the features",
+                    )
+                    for c in missing
+                ],
+                what="the scoring data",
+            )
         if len(self.data) == 0:
-            raise DataError([Problem(None, "there are no customers", "pass a non-empty frame")],
-                            what="the scoring data")
+            raise DataError(
+                [Problem(None, "there are no customers", "pass a non-empty frame")],
+                what="the scoring data",
+            )
         if not (isinstance(self.horizon, int | np.integer) and self.horizon >= 1):
-            raise ValueError(f"horizon must be a whole number of periods >= 1, got "
-                             f"{self.horizon!r}.")
+            raise ValueError(
+                f"horizon must be a whole number of periods >= 1, got {self.horizon!r}."
+            )
         if not (math.isfinite(self.discount_rate) and self.discount_rate >= 0):
             raise ValueError(f"discount_rate must be >= 0 per period, got {self.discount_rate!r}.")
         if not (math.isfinite(self.margin) and self.margin > 0):
@@ -503,19 +535,32 @@ class CounterfactualEngine:
         out = np.asarray(gamma_gamma.expected_spend(params, freq, mv), dtype=np.float64)
         bad = ~np.isfinite(out)
         if bad.any():
-            raise DataError([Problem("monetary_value", "expected spend is undefined for "
-                                     f"{int(bad.sum())} customers under a parameter draw",
-                                     "check the Gamma-Gamma fit (q must exceed 1)",
-                                     rows=list(self.data.index[bad][:5]))],
-                            what="the scoring data")
+            raise DataError(
+                [
+                    Problem(
+                        "monetary_value",
+                        "expected spend is undefined for "
+                        f"{int(bad.sum())} customers under a parameter draw",
+                        "check the Gamma-Gamma fit (q must exceed 1)",
+                        rows=list(self.data.index[bad][:5]),
+                    )
+                ],
+                what="the scoring data",
+            )
         return out
 
     def baseline_cash_flows(self) -> np.ndarray:
         """Undiscounted expected margin per future period, all customers, net of the modelled
         cost to serve: shape (S, H)."""
-        return np.stack([np.add.reduce((st.weight if st.contact is None
-                                        else st.weight - st.contact)[:, None] * st.j0, axis=0)
-                         for st in self._states])
+        return np.stack(
+            [
+                np.add.reduce(
+                    (st.weight if st.contact is None else st.weight - st.contact)[:, None] * st.j0,
+                    axis=0,
+                )
+                for st in self._states
+            ]
+        )
 
     # ------------------------------------------------------------------ coefficients
     def coefficient_names(self) -> list[str]:
@@ -533,16 +578,16 @@ class CounterfactualEngine:
         grades.update({n: inv.evidence.coefficient_grade(n) for n in inv.evidence.coefficients})
         return grades
 
-    def _coefficients(self, inv: Investment, share: float | np.ndarray | None = None,
-                      evidenced_only: bool = False) -> dict[str, np.ndarray]:
+    def _coefficients(
+        self, inv: Investment, share: float | np.ndarray | None = None, evidenced_only: bool = False
+    ) -> dict[str, np.ndarray]:
         """Coefficient draws for ``inv``: fitted ones scaled by the causal share (``share``, else
         the engine's prior draws), the investment's evidence as given; ``evidenced_only``
         zeroes fitted and assumed (grade C and D) coefficients, keeping grades A and B."""
         coefs: dict[str, np.ndarray] = {}
         if share is None:
             share = self.share_draws_
-        for frame in (self.transaction_draws_, self.spend_draws_,
-                      self.contact_draws_):
+        for frame in (self.transaction_draws_, self.spend_draws_, self.contact_draws_):
             if frame is None:
                 continue
             for name in frame.columns:
@@ -559,19 +604,28 @@ class CounterfactualEngine:
                 raise ValueError(
                     f"investment {inv.name!r}: evidence coefficient {name!r} must be named "
                     "'purchase[<column>]', 'dropout[<column>]', 'spend[<column>]', "
-                    "'contact[<column>]' or 'acquisition[<covariate>]'.")
+                    "'contact[<column>]' or 'acquisition[<covariate>]'."
+                )
             if parsed[0] == "contact" and self.service_cost is None:
-                raise ValueError(f"investment {inv.name!r}: {name!r} needs service_cost= (a "
-                                 "contact-rate model and the cost per contact).")
-            if parsed[0] == "acquisition" and (self.new_customers is None or parsed[1] not in
-                                               self._acq_names):
-                raise ValueError(f"investment {inv.name!r}: {name!r} needs new_customers= with "
-                                 f"an acquisition model that has the covariate {parsed[1]!r}.")
+                raise ValueError(
+                    f"investment {inv.name!r}: {name!r} needs service_cost= (a "
+                    "contact-rate model and the cost per contact)."
+                )
+            if parsed[0] == "acquisition" and (
+                self.new_customers is None or parsed[1] not in self._acq_names
+            ):
+                raise ValueError(
+                    f"investment {inv.name!r}: {name!r} needs new_customers= with "
+                    f"an acquisition model that has the covariate {parsed[1]!r}."
+                )
             if parsed[0] == "spend" and self.spend_draws_ is None:
-                raise ValueError(f"investment {inv.name!r}: {name!r} needs a Gamma-Gamma spend "
-                                 "model, not a fixed spend per purchase.")
+                raise ValueError(
+                    f"investment {inv.name!r}: {name!r} needs a Gamma-Gamma spend "
+                    "model, not a fixed spend per purchase."
+                )
             z = np.random.default_rng(_seed(self.random_state, "evidence", name)).standard_normal(
-                self.n_draws)
+                self.n_draws
+            )
             coefs[name] = mean + se * z
             if evidenced_only and inv.evidence.coefficient_grade(name) not in ("A", "B"):
                 coefs[name] = np.zeros(self.n_draws)
@@ -587,8 +641,10 @@ class CounterfactualEngine:
             mask = np.ones(len(data), dtype=bool)
             for col, values in target.items():
                 if col not in data.columns:
-                    raise ValueError(f"investment {inv.name!r}: target column {col!r} is not in "
-                                     f"the scoring data (columns: {list(data.columns)}).")
+                    raise ValueError(
+                        f"investment {inv.name!r}: target column {col!r} is not in "
+                        f"the scoring data (columns: {list(data.columns)})."
+                    )
                 vals = list(values) if isinstance(values, list | tuple | set) else [values]
                 mask &= data[col].isin(vals).to_numpy()
             return np.flatnonzero(mask)
@@ -602,9 +658,14 @@ class CounterfactualEngine:
         except ConditionError as exc:
             raise ValueError(f"investment {inv.name!r}: {exc}") from None
 
-    def _unit(self, inv: Investment, coefs: Mapping[str, np.ndarray] | None = None,
-              scale: float = 1.0, share: float | np.ndarray | None = None,
-              evidenced_only: bool = False) -> _Unit:
+    def _unit(
+        self,
+        inv: Investment,
+        coefs: Mapping[str, np.ndarray] | None = None,
+        scale: float = 1.0,
+        share: float | np.ndarray | None = None,
+        evidenced_only: bool = False,
+    ) -> _Unit:
         coefs = dict(self._coefficients(inv, share, evidenced_only) if coefs is None else coefs)
         rows = self._target_rows(inv)
         columns = {c for n in coefs if (p := _coef_name(n)) for c in [p[1]]}
@@ -615,7 +676,8 @@ class CounterfactualEngine:
         for k, shift in enumerate(inv.shifts):
             if shift.column in acq_names and shift.column not in self.data.columns:
                 amount = shift.amount + shift.sd * np.random.default_rng(
-                    _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
+                    _seed(self.random_state, "shift", inv.name, k)
+                ).standard_normal(self.n_draws)
                 if f"acquisition[{shift.column}]" not in inv.evidence.coefficients:
                     # a fitted acquisition coefficient is observational: its causal share
                     # scales the shift (exactly for 'add'/'relative' shifts of a log-linear hazard)
@@ -628,14 +690,17 @@ class CounterfactualEngine:
                 acquisition.append((shift.column, shift.mode, amount, scale))
                 continue
             if shift.column not in self.data.columns:
-                raise ValueError(f"investment {inv.name!r}: shifted column {shift.column!r} is not "
-                                 "in the scoring data.")
+                raise ValueError(
+                    f"investment {inv.name!r}: shifted column {shift.column!r} is not "
+                    "in the scoring data."
+                )
             if shift.column not in columns:
                 raise ValueError(
                     f"investment {inv.name!r}: {shift.column!r} is not a covariate of the fitted "
                     "models (nor of a contact model), so shifting it changes nothing. Fit the "
                     "models with it as a covariate, or give its effect as evidence, e.g. "
-                    f"Evidence.assumption({{'dropout[{shift.column}]': (mean, se)}}).")
+                    f"Evidence.assumption({{'dropout[{shift.column}]': (mean, se)}})."
+                )
             x = sub[shift.column].to_numpy(dtype=np.float64)
             ok = np.ones(len(rows), dtype=bool)
             if shift.where:
@@ -644,7 +709,8 @@ class CounterfactualEngine:
             if miss in self.data.columns:
                 ok &= sub[miss].to_numpy(dtype=np.float64) == 0
             amount = shift.amount + shift.sd * np.random.default_rng(
-                _seed(self.random_state, "shift", inv.name, k)).standard_normal(self.n_draws)
+                _seed(self.random_state, "shift", inv.name, k)
+            ).standard_normal(self.n_draws)
             full = self.data[shift.column].to_numpy(dtype=np.float64)
             lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
             current = x + delta.get(shift.column, 0.0)
@@ -657,8 +723,9 @@ class CounterfactualEngine:
             new = np.clip(new, lo, hi)
             change = np.where(ok, new - x, delta.get(shift.column, 0.0))
             delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
-        profile = _math.ramp_profile(self.horizon, ramp_periods=inv.ramp_periods,
-                                     duration=inv.duration)
+        profile = _math.ramp_profile(
+            self.horizon, ramp_periods=inv.ramp_periods, duration=inv.duration
+        )
         if not delta:
             rows = np.zeros(0, dtype=np.int64)
         return _Unit(rows, delta, profile, coefs, acquisition)
@@ -674,8 +741,9 @@ class CounterfactualEngine:
                 out[process][pos] += draws[i] * unit.delta[column][i]
         return out
 
-    def flows(self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *,
-              full_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def flows(
+        self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *, full_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Incremental margin of the units applied together, per draw.
 
         Returns
@@ -711,12 +779,11 @@ class CounterfactualEngine:
         totals = np.zeros((len(idx), _N_COALITIONS))
         profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
         if len(rows):
-            _, first, group = np.unique(profiles.T, axis=0, return_index=True,
-                                        return_inverse=True)
+            _, first, group = np.unique(profiles.T, axis=0, return_index=True, return_inverse=True)
             group = group.reshape(-1)
-            rho = profiles[:, first]                                      # (U, G)
+            rho = profiles[:, first]  # (U, G)
             summing = np.zeros((self.horizon, len(first)))
-            summing[np.arange(self.horizon), group] = self.discount_     # (H, G)
+            summing[np.arange(self.horizon), group] = self.discount_  # (H, G)
         acq_bit = 8
         #: present value of the change in the cost to serve per draw of the last call
         self.last_service_change_ = np.zeros(len(idx))
@@ -737,8 +804,13 @@ class CounterfactualEngine:
                 for p in _PROCESS_LEVER:
                     g[p][:, u] = full_logs[p]
             j0 = st.j0[rows]
-            j1 = (st.integrals(rows, np.exp(g["dropout"] @ profiles), self.horizon,
-                               self.period_length) if np.any(g["dropout"]) else j0)
+            j1 = (
+                st.integrals(
+                    rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
+                )
+                if np.any(g["dropout"])
+                else j0
+            )
             w = st.weight[rows][:, None]
             wj0, wj1 = w * j0, w * j1
             rest = g["purchase"] + g["spend"]
@@ -747,10 +819,13 @@ class CounterfactualEngine:
             gc = g["contact"]
             contact_moves = bool(np.any(gc))
             # the cost to serve changes only with the contact rate or the time alive
-            serve = (st.contact is not None and (contact_moves or j1 is not j0)
-                     and bool(np.any(st.contact[rows])))
+            serve = (
+                st.contact is not None
+                and (contact_moves or j1 is not j0)
+                and bool(np.any(st.contact[rows]))
+            )
             if serve:
-                c = st.contact[rows][:, None]   # type: ignore[index]
+                c = st.contact[rows][:, None]  # type: ignore[index]
                 cj0, cj1 = c * j0, c * j1
                 cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
                 extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
@@ -760,7 +835,7 @@ class CounterfactualEngine:
             if full_only:
                 totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total
                 continue
-            d0 = wj0 @ summing                                            # (n, G)
+            d0 = wj0 @ summing  # (n, G)
             d1 = d0 if j1 is j0 else wj1 @ summing
             base_total = np.add.reduce(np.add.reduce(d0, axis=1))
             for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
@@ -786,8 +861,14 @@ class CounterfactualEngine:
                     totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
         return full, totals
 
-    def unit(self, inv: Investment, scale: float = 1.0, *,
-             share: float | np.ndarray | None = None, evidenced_only: bool = False) -> _Unit:
+    def unit(
+        self,
+        inv: Investment,
+        scale: float = 1.0,
+        *,
+        share: float | np.ndarray | None = None,
+        evidenced_only: bool = False,
+    ) -> _Unit:
         """The effect of one investment (shifts scaled by ``scale``) on the scoring frame.
 
         ``share`` overrides the causal share of fitted coefficients (1.0: fully
@@ -809,10 +890,11 @@ class CounterfactualEngine:
         """Per-draw cost: upfront (period 0) amount (S,) and per-period amounts (S, H)."""
         sched = inv.cost_schedule
         if inv.cost_sd > 0:
-            sigma = math.sqrt(math.log1p(inv.cost_sd ** 2))
+            sigma = math.sqrt(math.log1p(inv.cost_sd**2))
             z = np.random.default_rng(_seed(self.random_state, "cost", inv.name)).standard_normal(
-                self.n_draws)
-            mult = np.exp(sigma * z - 0.5 * sigma ** 2)
+                self.n_draws
+            )
+            mult = np.exp(sigma * z - 0.5 * sigma**2)
         else:
             mult = np.ones(self.n_draws)
         upfront = sched.get(0, 0.0) * mult
@@ -821,8 +903,10 @@ class CounterfactualEngine:
             if 1 <= period <= self.horizon:
                 later[period - 1] += amount
             elif period > self.horizon:
-                raise ValueError(f"investment {inv.name!r}: a cost falls in period {period}, after "
-                                 f"the horizon of {self.horizon} periods.")
+                raise ValueError(
+                    f"investment {inv.name!r}: a cost falls in period {period}, after "
+                    f"the horizon of {self.horizon} periods."
+                )
         return upfront, mult[:, None] * later[None, :]
 
     def discounted(self, flows: np.ndarray) -> np.ndarray:

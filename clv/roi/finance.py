@@ -97,8 +97,11 @@ class InvestmentDraws:
     @property
     def npv_if_causal(self) -> np.ndarray:
         """NPV per draw if every fitted association were fully causal (the optimistic value)."""
-        inc = self.incremental_clv if self.incremental_clv_if_causal is None \
+        inc = (
+            self.incremental_clv
+            if self.incremental_clv_if_causal is None
             else self.incremental_clv_if_causal
+        )
         return inc - self.cost_pv
 
 
@@ -182,8 +185,7 @@ class RoiResult:
             npv_lo, npv_hi = _quantiles(d.npv)
             roi_lo, roi_hi = _quantiles(d.roi)
             pay = np.median(d.payback)
-            by_grade = {g: float(d.grades[g].mean()) if g in d.grades else 0.0
-                        for g in GRADES}
+            by_grade = {g: float(d.grades[g].mean()) if g in d.grades else 0.0 for g in GRADES}
             if not d.grades:
                 by_grade[d.investment.grade] = float(d.incremental_clv.mean())
             shares = grade_shares(by_grade)
@@ -212,9 +214,14 @@ class RoiResult:
                 "service_cost_grade": d.service_cost_grade,
                 "evidence": d.investment.evidence.description,
                 **{f"share_grade_{g}": shares[g] for g in GRADES},
-                **{f"npv_grade_{g}": (npv_mean * shares[g] if np.isfinite(shares[g])
-                                      else (npv_mean if g == d.investment.grade else 0.0))
-                   for g in GRADES},
+                **{
+                    f"npv_grade_{g}": (
+                        npv_mean * shares[g]
+                        if np.isfinite(shares[g])
+                        else (npv_mean if g == d.investment.grade else 0.0)
+                    )
+                    for g in GRADES
+                },
             }
             row.update(decision.columns(d, self, row))
             rows.append(row)
@@ -227,33 +234,40 @@ class RoiResult:
         mean and 5 %/95 % quantiles over draws."""
         d = self.investments[name]
         q = np.quantile(d.cumulative, [0.05, 0.5, 0.95], axis=0)
-        return pd.DataFrame({
-            "incremental_margin_mean": d.cash_flows.mean(axis=0),
-            "cumulative_net_mean": d.cumulative.mean(axis=0),
-            "cumulative_net_p05": q[0],
-            "cumulative_net_median": q[1],
-            "cumulative_net_p95": q[2],
-        }, index=pd.RangeIndex(1, self.horizon + 1, name="period"))
+        return pd.DataFrame(
+            {
+                "incremental_margin_mean": d.cash_flows.mean(axis=0),
+                "cumulative_net_mean": d.cumulative.mean(axis=0),
+                "cumulative_net_p05": q[0],
+                "cumulative_net_median": q[1],
+                "cumulative_net_p95": q[2],
+            },
+            index=pd.RangeIndex(1, self.horizon + 1, name="period"),
+        )
 
     def assumptions(self) -> dict[str, Any]:
         """The valuation settings, for reports."""
         eng = self.engine
         return {
             "horizon_periods": self.horizon,
-            "time_unit": _period_label(getattr(eng.transaction_model, "time_unit_", None),
-                                       eng.period_length),
+            "time_unit": _period_label(
+                getattr(eng.transaction_model, "time_unit_", None), eng.period_length
+            ),
             "discount_rate_per_period": self.discount_rate,
-            "annual_discount_rate": _annual(self.discount_rate,
-                                            _period_days(getattr(eng.transaction_model,
-                                                                 "time_unit_", None),
-                                                         eng.period_length)),
+            "annual_discount_rate": _annual(
+                self.discount_rate,
+                _period_days(getattr(eng.transaction_model, "time_unit_", None), eng.period_length),
+            ),
             "margin": self.margin,
             "parameter_draws": eng.n_draws,
             "random_state": eng.random_state,
             "customers_scored": len(eng.data),
             "transaction_model": type(eng.transaction_model).__name__,
-            "spend_model": (type(eng.spend_model).__name__ if eng.spend_draws_ is not None
-                            else f"fixed {float(eng.spend_model):g} per purchase"),
+            "spend_model": (
+                type(eng.spend_model).__name__
+                if eng.spend_draws_ is not None
+                else f"fixed {float(eng.spend_model):g} per purchase"
+            ),
             "evidence_grades": dict(GRADES),
             "service_cost": _service_assumptions(eng),
         }
@@ -262,20 +276,34 @@ class RoiResult:
         """Plots: ``"roi"`` (intervals), ``"levers"``, ``"payback"``, ``"npv"`` (distributions)."""
         from clv.roi import plots as roi_plots
 
-        funcs = {"roi": roi_plots.plot_roi_intervals, "levers": roi_plots.plot_lever_split,
-                 "payback": roi_plots.plot_payback, "npv": roi_plots.plot_npv_distribution}
+        funcs = {
+            "roi": roi_plots.plot_roi_intervals,
+            "levers": roi_plots.plot_lever_split,
+            "payback": roi_plots.plot_payback,
+            "npv": roi_plots.plot_npv_distribution,
+        }
         if kind not in funcs:
             raise ValueError(f"kind must be one of {sorted(funcs)}, got {kind!r}.")
         return funcs[kind](self, **kwargs)
 
     def _repr_html_(self) -> str:
-        cols = ["investment", "evidence_grade", "cost_pv", "incremental_clv_mean", "npv_mean",
-                "roi_mean", "p_roi_positive", "payback_median"]
+        cols = [
+            "investment",
+            "evidence_grade",
+            "cost_pv",
+            "incremental_clv_mean",
+            "npv_mean",
+            "roi_mean",
+            "p_roi_positive",
+            "payback_median",
+        ]
         return self.table()[cols].to_html(float_format=lambda v: f"{v:,.2f}")
 
     def __repr__(self) -> str:
-        return (f"<RoiResult: {len(self.investments)} investments, horizon {self.horizon} "
-                f"periods, {self.engine.n_draws} draws>")
+        return (
+            f"<RoiResult: {len(self.investments)} investments, horizon {self.horizon} "
+            f"periods, {self.engine.n_draws} draws>"
+        )
 
 
 def _service_assumptions(eng: CounterfactualEngine) -> dict[str, Any] | None:
@@ -285,15 +313,23 @@ def _service_assumptions(eng: CounterfactualEngine) -> dict[str, Any] | None:
         return None
     model = sc.model
     summary = model.summary()
-    return {"cost_per_contact": (dict(sc.cost_per_contact) if not isinstance(
-                sc.cost_per_contact, int | float) else float(sc.cost_per_contact)),
-            "channel_column": sc.channel_column,
-            "customers_modelled": int(getattr(model, "n_customers_", 0)),
-            "contacts_observed": int(getattr(model, "n_contacts_", 0)),
-            "dispersion": float(getattr(model, "dispersion_", float("nan"))),
-            "rate_ratios": {n: float(summary.loc[n, "rate_ratio"]) for n in summary.index
-                            if n.startswith("contact[")},
-            "grade": "C"}
+    return {
+        "cost_per_contact": (
+            dict(sc.cost_per_contact)
+            if not isinstance(sc.cost_per_contact, int | float)
+            else float(sc.cost_per_contact)
+        ),
+        "channel_column": sc.channel_column,
+        "customers_modelled": int(getattr(model, "n_customers_", 0)),
+        "contacts_observed": int(getattr(model, "n_contacts_", 0)),
+        "dispersion": float(getattr(model, "dispersion_", float("nan"))),
+        "rate_ratios": {
+            n: float(summary.loc[n, "rate_ratio"])
+            for n in summary.index
+            if n.startswith("contact[")
+        },
+        "grade": "C",
+    }
 
 
 def lever_split(totals: np.ndarray) -> np.ndarray:
@@ -339,29 +375,44 @@ def _period_label(unit: str | None, length: float) -> str:
     days = _period_days(unit, length)
     if days is None:
         return "period" if length == 1 else f"period of {length:g} model periods"
-    for name, span in (("day", 1.0), ("week", 7.0), ("month", 365.2425 / 12),
-                       ("quarter", 365.2425 / 4), ("year", 365.2425)):
+    for name, span in (
+        ("day", 1.0),
+        ("week", 7.0),
+        ("month", 365.2425 / 12),
+        ("quarter", 365.2425 / 4),
+        ("year", 365.2425),
+    ):
         if abs(days - span) <= 2e-3 * span:  # 30.4375 (365.25 / 12) is a month too
             return name
     return f"{days:g}-day period"
 
 
-def _evaluate_one(engine: CounterfactualEngine, inv: Investment, *,
-                  breakeven: bool) -> InvestmentDraws:
+def _evaluate_one(
+    engine: CounterfactualEngine, inv: Investment, *, breakeven: bool
+) -> InvestmentDraws:
     unit = engine.unit(inv)
-    full, totals = engine.flows([unit])                   # (S, H), (S, 32)
-    service_change = (engine.last_service_change_.copy() if engine.service_cost is not None
-                      else None)
+    full, totals = engine.flows([unit])  # (S, H), (S, 32)
+    service_change = engine.last_service_change_.copy() if engine.service_cost is not None else None
     incremental = totals[:, ALL]
     levers = lever_split(totals)
     upfront, later = engine.cost_draws(inv)
     cost_pv = upfront + engine.discounted(later)
     npv = incremental - cost_pv
     cumulative = _math.cumulative_discounted(full - later, -upfront, engine.discount_rate)
-    out = InvestmentDraws(inv, engine.affected(unit), incremental, cost_pv, npv, npv / cost_pv,
-                          _math.payback_period(cumulative), levers, full, cumulative,
-                          service_cost_grade=_service_grade(engine, inv, unit),
-                          service_cost_change=service_change)
+    out = InvestmentDraws(
+        inv,
+        engine.affected(unit),
+        incremental,
+        cost_pv,
+        npv,
+        npv / cost_pv,
+        _math.payback_period(cumulative),
+        levers,
+        full,
+        cumulative,
+        service_cost_grade=_service_grade(engine, inv, unit),
+        service_cost_change=service_change,
+    )
     out.grades = grade_split(engine, inv, unit, incremental)
     if engine.share_draws_ is None:
         full_causal = full
@@ -392,22 +443,36 @@ def _service_grade(engine: CounterfactualEngine, inv: Investment, unit: Any) -> 
 TEST_PERIODS = 6
 
 
-def _test_plan(engine: CounterfactualEngine, unit: Any, full_causal: np.ndarray,
-               levers: np.ndarray) -> dict[str, Any]:
+def _test_plan(
+    engine: CounterfactualEngine, unit: Any, full_causal: np.ndarray, levers: np.ndarray
+) -> dict[str, Any]:
     """The randomised test that would measure an investment's effect (see ``test_plan``)."""
     rows = unit.rows
     periods = min(TEST_PERIODS, engine.horizon)
     lever_gain = levers.mean(axis=1)
     lever = LEVERS[int(np.argmax(np.abs(lever_gain)))] if np.any(lever_gain) else None
     if len(rows) == 0:
-        return {"lever": lever, "relative_effect": 0.0, "test_periods": periods,
-                "targeted": 0, "cv2": float("nan")}
-    base = np.mean([float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods],
-                                        axis=None)) for st in engine._states])
+        return {
+            "lever": lever,
+            "relative_effect": 0.0,
+            "test_periods": periods,
+            "targeted": 0,
+            "cv2": float("nan"),
+        }
+    base = np.mean(
+        [
+            float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods], axis=None))
+            for st in engine._states
+        ]
+    )
     gain = float(full_causal[:, :periods].sum(axis=1).mean())
     rel = gain / base if base > 0 else float("nan")
-    base_pv = np.mean([float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows])
-                                           @ engine.discount_)) for st in engine._states])
+    base_pv = np.mean(
+        [
+            float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows]) @ engine.discount_))
+            for st in engine._states
+        ]
+    )
     gain_pv = float((full_causal @ engine.discount_).mean())
     ratio = 1.0 + gain_pv / base_pv if base_pv > 0 else float("nan")
     sub = engine.data.iloc[rows]
@@ -417,8 +482,14 @@ def _test_plan(engine: CounterfactualEngine, unit: Any, full_causal: np.ndarray,
     params = getattr(engine.transaction_model, "params_", None)
     r = float(params["r"]) if params is not None and "r" in params.index else 1.0
     cv2 = 1.0 / m + 1.0 / r if m > 0 else float("inf")
-    return {"lever": lever, "relative_effect": rel, "test_periods": periods,
-            "targeted": len(rows), "cv2": cv2, "value_ratio": ratio}
+    return {
+        "lever": lever,
+        "relative_effect": rel,
+        "test_periods": periods,
+        "targeted": len(rows),
+        "cv2": cv2,
+        "value_ratio": ratio,
+    }
 
 
 def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: float) -> float:
@@ -433,8 +504,9 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
     draws = range(min(engine.n_draws, _BREAKEVEN_DRAWS))
 
     def gap(k: float) -> float:
-        _, totals = engine.flows([engine.unit(inv, scale=k, share=1.0)], draws=draws,
-                                 full_only=True)
+        _, totals = engine.flows(
+            [engine.unit(inv, scale=k, share=1.0)], draws=draws, full_only=True
+        )
         return float(totals[:, ALL].mean()) - cost_pv
 
     at_one = gap(1.0)
@@ -525,10 +597,23 @@ def evaluate_investments(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
-    engine = CounterfactualEngine(transaction_model, spend_model, data, horizon, discount_rate,
-                                  margin, n_draws, random_state, period_length,
-                                  customer_uncertainty, new_customers, service_cost,
-                                  causal_share=causal_share)
-    results = {inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
-               for inv in progress_bar(invs, desc="valuing investments", progress=progress)}
+    engine = CounterfactualEngine(
+        transaction_model,
+        spend_model,
+        data,
+        horizon,
+        discount_rate,
+        margin,
+        n_draws,
+        random_state,
+        period_length,
+        customer_uncertainty,
+        new_customers,
+        service_cost,
+        causal_share=causal_share,
+    )
+    results = {
+        inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
+        for inv in progress_bar(invs, desc="valuing investments", progress=progress)
+    }
     return RoiResult(results, engine)

@@ -60,8 +60,9 @@ def _masked(engine: Any, unit: Any, keep: set[str], used: dict[str, str]) -> Any
     return dataclasses.replace(unit, coefs=coefs)
 
 
-def grade_split(engine: Any, inv: Investment, unit: Any,
-                total: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def grade_split(
+    engine: Any, inv: Investment, unit: Any, total: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per-draw incremental value attributed to each evidence grade (Shapley over grades).
 
     Parameters
@@ -118,8 +119,9 @@ def grade_shares(values: dict[str, float]) -> dict[str, float]:
     return {g: float(v) / total for g, v in values.items()}
 
 
-def overall_grade(values: dict[str, float], threshold: float = GRADE_SHARE_THRESHOLD, *,
-                  default: str = "C") -> str:
+def overall_grade(
+    values: dict[str, float], threshold: float = GRADE_SHARE_THRESHOLD, *, default: str = "C"
+) -> str:
     """The weakest grade carrying more than ``threshold`` of the value (absolute shares).
 
     ``default`` is returned when the value is 0 (e.g. the investment's own grade).

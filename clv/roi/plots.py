@@ -25,9 +25,13 @@ __all__ = [
 ]
 
 _GRADE_COLOURS = {"A": "#1b7837", "B": "#5aae61", "C": "#2166ac", "D": "#b2182b"}
-_LEVER_COLOURS = {"acquisition": "#8073ac", "retention": "#2166ac",
-                  "repeat_purchase": "#5aae61", "spend": "#e08214",
-                  "service_cost": "#bf812d"}
+_LEVER_COLOURS = {
+    "acquisition": "#8073ac",
+    "retention": "#2166ac",
+    "repeat_purchase": "#5aae61",
+    "spend": "#e08214",
+    "service_cost": "#bf812d",
+}
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -59,19 +63,41 @@ def plot_roi_intervals(result: Any, *, ax: Axes | None = None) -> Axes:
     y = np.arange(len(table))
     for yi, (_, row) in zip(y, table.iterrows(), strict=True):
         colour = _GRADE_COLOURS.get(row["evidence_grade"], "grey")
-        ax.plot([100 * row["roi_p05"], 100 * row["roi_p95"]], [yi, yi], color=colour, lw=3,
-                solid_capstyle="round")
-        ax.plot(100 * row["roi_mean"], yi, "o", color=colour, ms=8,
-                label=f"grade {row['evidence_grade']}")
+        ax.plot(
+            [100 * row["roi_p05"], 100 * row["roi_p95"]],
+            [yi, yi],
+            color=colour,
+            lw=3,
+            solid_capstyle="round",
+        )
+        ax.plot(
+            100 * row["roi_mean"],
+            yi,
+            "o",
+            color=colour,
+            ms=8,
+            label=f"grade {row['evidence_grade']}",
+        )
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, [f"{n}\nP(ROI>0) {_probability(p)}" for n, p in
-                      zip(table["investment"], table["p_roi_positive"], strict=True)])
+    ax.set_yticks(
+        y,
+        [
+            f"{n}\nP(ROI>0) {_probability(p)}"
+            for n, p in zip(table["investment"], table["p_roi_positive"], strict=True)
+        ],
+    )
     ax.set_xlabel("ROI, % (mean and 90 % interval)")
     ax.set_title("Return on investment")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), loc="best", fontsize="small",
-              title="evidence", title_fontsize="small")
+    ax.legend(
+        unique.values(),
+        unique.keys(),
+        loc="best",
+        fontsize="small",
+        title="evidence",
+        title_fontsize="small",
+    )
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -109,8 +135,13 @@ def plot_payback(result: Any, names: list[str] | None = None, *, ax: Axes | None
     for name in names or list(result.investments):
         cf = result.cash_flow_table(name)
         line = ax.plot(cf.index, cf["cumulative_net_median"], label=name)[0]
-        ax.fill_between(cf.index, cf["cumulative_net_p05"], cf["cumulative_net_p95"],
-                        color=line.get_color(), alpha=0.15)
+        ax.fill_between(
+            cf.index,
+            cf["cumulative_net_p05"],
+            cf["cumulative_net_p95"],
+            color=line.get_color(),
+            alpha=0.15,
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel(f"periods from now ({result.assumptions()['time_unit']})")
     ax.set_ylabel("cumulative discounted net cash flow")
@@ -137,9 +168,14 @@ def plot_npv_distribution(result: Any, *, ax: Axes | None = None, bins: int = 40
     return ax
 
 
-def plot_tornado(sensitivity_table: pd.DataFrame, investment: str, *,
-                 ax: Axes | None = None, labels: Sequence[str] | None = None,
-                 title: str | None = None) -> Axes:
+def plot_tornado(
+    sensitivity_table: pd.DataFrame,
+    investment: str,
+    *,
+    ax: Axes | None = None,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Axes:
     """Tornado chart of one investment from :func:`clv.roi.sensitivity`.
 
     ``labels`` (one per row of the investment, in the table's order) replace the
@@ -159,9 +195,14 @@ def plot_tornado(sensitivity_table: pd.DataFrame, investment: str, *,
     ax.barh(y, t["npv_low"] - base, left=base, color="#b2182b", alpha=0.8, label="low setting")
     ax.barh(y, t["npv_high"] - base, left=base, color="#2166ac", alpha=0.8, label="high setting")
     ax.axvline(base, color="black", lw=1)
-    ticks = (list(t["_label"]) if labels is not None else
-             [f"{f}\n{lo:g} / {hi:g}" for f, lo, hi in
-              zip(t["factor"], t["low"], t["high"], strict=True)])
+    ticks = (
+        list(t["_label"])
+        if labels is not None
+        else [
+            f"{f}\n{lo:g} / {hi:g}"
+            for f, lo, hi in zip(t["factor"], t["low"], t["high"], strict=True)
+        ]
+    )
     ax.set_yticks(y, ticks)
     ax.set_xlabel("expected NPV")
     ax.set_title(title or f"Sensitivity: {investment}")

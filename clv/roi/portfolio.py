@@ -29,8 +29,9 @@ from clv.roi.finance import RoiResult
 __all__ = ["Portfolio", "portfolio_objective", "select_portfolio", "solve_knapsack"]
 
 
-def portfolio_objective(npv: np.ndarray, *, objective: str = "mean", alpha: float = 0.1,
-                        risk_aversion: float = 1.0) -> float:
+def portfolio_objective(
+    npv: np.ndarray, *, objective: str = "mean", alpha: float = 0.1, risk_aversion: float = 1.0
+) -> float:
     """Objective of one portfolio from its NPV per draw.
 
     ``"mean"``: the mean; ``"cvar"``: the mean minus ``risk_aversion`` × the
@@ -52,9 +53,15 @@ def portfolio_objective(npv: np.ndarray, *, objective: str = "mean", alpha: floa
     return mean - risk_aversion * cvar
 
 
-def solve_knapsack(npv_draws: np.ndarray, costs: np.ndarray, budget: float, *,
-                   objective: str = "mean", alpha: float = 0.1,
-                   risk_aversion: float = 1.0) -> tuple[tuple[int, ...], float]:
+def solve_knapsack(
+    npv_draws: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    *,
+    objective: str = "mean",
+    alpha: float = 0.1,
+    risk_aversion: float = 1.0,
+) -> tuple[tuple[int, ...], float]:
     """Exact best subset of investments within ``budget`` (mixed-integer programme).
 
     Parameters
@@ -92,8 +99,9 @@ def solve_knapsack(npv_draws: np.ndarray, costs: np.ndarray, budget: float, *,
     if j == 0:
         return (), 0.0
     mean = npv.mean(axis=0)
-    budget_row = sparse.csr_array(np.concatenate([c, np.zeros(0 if objective == "mean"
-                                                                else 1 + n_draws)])[None, :])
+    budget_row = sparse.csr_array(
+        np.concatenate([c, np.zeros(0 if objective == "mean" else 1 + n_draws)])[None, :]
+    )
     constraints = [optimize.LinearConstraint(budget_row, -np.inf, budget * (1 + 1e-12))]
     if objective == "mean":
         cost_vec = -mean
@@ -104,20 +112,30 @@ def solve_knapsack(npv_draws: np.ndarray, costs: np.ndarray, budget: float, *,
         k = risk_aversion
         cost_vec = np.concatenate([-mean, [k], np.full(n_draws, k / (alpha * n_draws))])
         integrality = np.concatenate([np.ones(j), np.zeros(1 + n_draws)])
-        bounds = optimize.Bounds(np.concatenate([np.zeros(j), [-np.inf], np.zeros(n_draws)]),
-                                 np.concatenate([np.ones(j), [np.inf], np.full(n_draws, np.inf)]))
-        rows = sparse.hstack([sparse.csr_array(npv), sparse.csr_array(np.ones((n_draws, 1))),
-                              sparse.identity(n_draws, format="csr")]).tocsr()
+        bounds = optimize.Bounds(
+            np.concatenate([np.zeros(j), [-np.inf], np.zeros(n_draws)]),
+            np.concatenate([np.ones(j), [np.inf], np.full(n_draws, np.inf)]),
+        )
+        rows = sparse.hstack(
+            [
+                sparse.csr_array(npv),
+                sparse.csr_array(np.ones((n_draws, 1))),
+                sparse.identity(n_draws, format="csr"),
+            ]
+        ).tocsr()
         constraints.append(optimize.LinearConstraint(rows, 0.0, np.inf))
-    res = optimize.milp(cost_vec, integrality=integrality, bounds=bounds,
-                        constraints=constraints)
+    res = optimize.milp(cost_vec, integrality=integrality, bounds=bounds, constraints=constraints)
     if res.status != 0 or res.x is None:  # pragma: no cover - the empty set is always feasible
         raise RuntimeError(f"portfolio optimisation failed: {res.message}")
     chosen = tuple(int(i) for i in np.flatnonzero(res.x[:j] > 0.5))
     if not chosen:
         return (), 0.0
-    value = portfolio_objective(npv[:, list(chosen)].sum(axis=1), objective=objective,
-                                alpha=alpha, risk_aversion=risk_aversion)
+    value = portfolio_objective(
+        npv[:, list(chosen)].sum(axis=1),
+        objective=objective,
+        alpha=alpha,
+        risk_aversion=risk_aversion,
+    )
     if value <= 0:
         return (), 0.0
     return chosen, value
@@ -157,30 +175,43 @@ class Portfolio:
 
     def summary(self) -> pd.Series:
         """Headline numbers of the chosen set."""
-        lo, hi = (np.quantile(self.joint_npv, [0.05, 0.95]) if len(self.joint_npv)
-                  else (0.0, 0.0))
-        return pd.Series({
-            "chosen": ", ".join(self.chosen) if self.chosen else "(none)",
-            "budget": self.budget,
-            "cost_pv": self.cost_pv,
-            "npv_mean": float(self.joint_npv.mean()) if len(self.joint_npv) else 0.0,
-            "npv_p05": float(lo),
-            "npv_p95": float(hi),
-            "p_npv_positive": float((self.joint_npv > 0).mean()) if len(self.joint_npv) else 0.0,
-            "additive_npv_mean": float(self.additive_npv.mean()) if len(self.additive_npv)
-            else 0.0,
-            "marginal_value_per_step": self.marginal_value,
-            "budget_step": self.budget_step,
-        }, name="portfolio")
+        lo, hi = np.quantile(self.joint_npv, [0.05, 0.95]) if len(self.joint_npv) else (0.0, 0.0)
+        return pd.Series(
+            {
+                "chosen": ", ".join(self.chosen) if self.chosen else "(none)",
+                "budget": self.budget,
+                "cost_pv": self.cost_pv,
+                "npv_mean": float(self.joint_npv.mean()) if len(self.joint_npv) else 0.0,
+                "npv_p05": float(lo),
+                "npv_p95": float(hi),
+                "p_npv_positive": float((self.joint_npv > 0).mean())
+                if len(self.joint_npv)
+                else 0.0,
+                "additive_npv_mean": float(self.additive_npv.mean())
+                if len(self.additive_npv)
+                else 0.0,
+                "marginal_value_per_step": self.marginal_value,
+                "budget_step": self.budget_step,
+            },
+            name="portfolio",
+        )
 
     def __repr__(self) -> str:
-        return (f"<Portfolio {self.chosen}: cost {self.cost_pv:,.0f} of {self.budget:,.0f}, "
-                f"joint E[NPV] {float(self.joint_npv.mean()) if len(self.joint_npv) else 0:,.0f}>")
+        return (
+            f"<Portfolio {self.chosen}: cost {self.cost_pv:,.0f} of {self.budget:,.0f}, "
+            f"joint E[NPV] {float(self.joint_npv.mean()) if len(self.joint_npv) else 0:,.0f}>"
+        )
 
 
-def select_portfolio(result: RoiResult, budget: float, *, objective: str = "mean",
-                     alpha: float = 0.1, risk_aversion: float = 1.0,
-                     budget_step: float | None = None) -> Portfolio:
+def select_portfolio(
+    result: RoiResult,
+    budget: float,
+    *,
+    objective: str = "mean",
+    alpha: float = 0.1,
+    risk_aversion: float = 1.0,
+    budget_step: float | None = None,
+) -> Portfolio:
     """Best set of investments within a budget, valued jointly.
 
     Parameters
@@ -204,16 +235,27 @@ def select_portfolio(result: RoiResult, budget: float, *, objective: str = "mean
     names = list(result.investments)
     npv = np.column_stack([result.investments[n].npv for n in names])
     costs = np.array([result.investments[n].cost_pv.mean() for n in names])
-    chosen, value = solve_knapsack(npv, costs, budget, objective=objective, alpha=alpha,
-                                   risk_aversion=risk_aversion)
+    chosen, value = solve_knapsack(
+        npv, costs, budget, objective=objective, alpha=alpha, risk_aversion=risk_aversion
+    )
     step = 0.01 * budget if budget_step is None else float(budget_step)
-    _, value_more = solve_knapsack(npv, costs, budget + step, objective=objective, alpha=alpha,
-                                   risk_aversion=risk_aversion)
+    _, value_more = solve_knapsack(
+        npv, costs, budget + step, objective=objective, alpha=alpha, risk_aversion=risk_aversion
+    )
     chosen_names = [names[i] for i in chosen]
     joint = joint_npv(result, chosen_names)
     additive = npv[:, list(chosen)].sum(axis=1) if chosen else np.zeros(len(npv))
-    return Portfolio(chosen_names, float(budget), float(costs[list(chosen)].sum()), value,
-                     joint, additive, value_more - value, step, objective)
+    return Portfolio(
+        chosen_names,
+        float(budget),
+        float(costs[list(chosen)].sum()),
+        value,
+        joint,
+        additive,
+        value_more - value,
+        step,
+        objective,
+    )
 
 
 def joint_npv(result: RoiResult, names: list[str]) -> np.ndarray:
@@ -226,4 +268,3 @@ def joint_npv(result: RoiResult, names: list[str]) -> np.ndarray:
     _, totals = engine.flows(units, full_only=True)
     cost = sum(result.investments[n].cost_pv for n in names)
     return totals[:, ALL] - np.asarray(cost, dtype=np.float64)
-

@@ -28,25 +28,31 @@ def _extended(nc: NewCustomers | None, extra: int) -> NewCustomers | None:
     extra = nc.model_periods(extra)
     cov = nc.covariates
     last = cov.iloc[[-1] * extra].copy()
-    last.index = pd.RangeIndex(int(cov.index[-1]) + 1, int(cov.index[-1]) + 1 + extra,
-                               name=cov.index.name)
+    last.index = pd.RangeIndex(
+        int(cov.index[-1]) + 1, int(cov.index[-1]) + 1 + extra, name=cov.index.name
+    )
     return replace(nc, covariates=pd.concat([cov, last]))
 
 
-def _npv(flows: np.ndarray, later: np.ndarray, upfront: np.ndarray, rate: float,
-         horizon: int) -> float:
+def _npv(
+    flows: np.ndarray, later: np.ndarray, upfront: np.ndarray, rate: float, horizon: int
+) -> float:
     disc = _math.discount_factors(horizon, rate)
     gain = np.add.reduce(flows[:, :horizon] * disc, axis=1)
     cost = upfront + np.add.reduce(later[:, :horizon] * disc, axis=1)
     return float((gain - cost).mean())
 
 
-def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
-                discount_rate: tuple[float, float] | None = None,
-                horizon: tuple[int, int] | None = None,
-                effect: tuple[float, float] = (0.5, 1.5),
-                cost_per_contact: tuple[float, float] = (0.5, 1.5),
-                progress: bool | None = None) -> pd.DataFrame:
+def sensitivity(
+    result: RoiResult,
+    *,
+    margin: tuple[float, float] | None = None,
+    discount_rate: tuple[float, float] | None = None,
+    horizon: tuple[int, int] | None = None,
+    effect: tuple[float, float] = (0.5, 1.5),
+    cost_per_contact: tuple[float, float] = (0.5, 1.5),
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """Expected NPV of each investment when one setting moves to a low and a high value.
 
     Parameters
@@ -86,39 +92,78 @@ def sensitivity(result: RoiResult, *, margin: tuple[float, float] | None = None,
         raise ValueError("horizon must be (low, high) periods with low >= 1.")
     long_engine = None
     if horizon[1] > h:
-        long_engine = CounterfactualEngine(eng.transaction_model, eng.spend_model, eng.data,
-                                           int(horizon[1]), d, m, eng.n_draws, eng.random_state,
-                                           eng.period_length, eng.customer_uncertainty,
-                                           _extended(eng.new_customers, int(horizon[1]) - h),
-                                           eng.service_cost)
+        long_engine = CounterfactualEngine(
+            eng.transaction_model,
+            eng.spend_model,
+            eng.data,
+            int(horizon[1]),
+            d,
+            m,
+            eng.n_draws,
+            eng.random_state,
+            eng.period_length,
+            eng.customer_uncertainty,
+            _extended(eng.new_customers, int(horizon[1]) - h),
+            eng.service_cost,
+        )
     rows = []
-    for name, draws in progress_bar(list(result.investments.items()), desc="sensitivity",
-                                    progress=progress):
+    for name, draws in progress_bar(
+        list(result.investments.items()), desc="sensitivity", progress=progress
+    ):
         inv = draws.investment
         upfront, later = eng.cost_draws(inv)
         flows = draws.cash_flows
         base = float(draws.npv.mean())
         gain = draws.incremental_clv
 
-        def add(factor: str, low: float, high: float, npv_low: float, npv_high: float,
-                name: str = name, base: float = base) -> None:
-            rows.append({"investment": name, "factor": factor, "low": low, "high": high,
-                         "npv_low": npv_low, "npv_high": npv_high, "npv_base": base,
-                         "swing": abs(npv_high - npv_low)})
+        def add(
+            factor: str,
+            low: float,
+            high: float,
+            npv_low: float,
+            npv_high: float,
+            name: str = name,
+            base: float = base,
+        ) -> None:
+            rows.append(
+                {
+                    "investment": name,
+                    "factor": factor,
+                    "low": low,
+                    "high": high,
+                    "npv_low": npv_low,
+                    "npv_high": npv_high,
+                    "npv_base": base,
+                    "swing": abs(npv_high - npv_low),
+                }
+            )
 
         # the margin scales the revenue part only, not the cost to serve
-        serve = (np.zeros_like(gain) if draws.service_cost_change is None
-                 else draws.service_cost_change)
+        serve = (
+            np.zeros_like(gain) if draws.service_cost_change is None else draws.service_cost_change
+        )
         revenue = gain + serve
-        add("margin", margin[0], margin[1],
+        add(
+            "margin",
+            margin[0],
+            margin[1],
             float((revenue * margin[0] / m - serve - draws.cost_pv).mean()),
-            float((revenue * margin[1] / m - serve - draws.cost_pv).mean()))
+            float((revenue * margin[1] / m - serve - draws.cost_pv).mean()),
+        )
         if draws.service_cost_change is not None:
-            add("cost_per_contact", cost_per_contact[0], cost_per_contact[1],
-                *(float((revenue - k * serve - draws.cost_pv).mean()) for k in cost_per_contact))
-        add("discount_rate", discount_rate[0], discount_rate[1],
+            add(
+                "cost_per_contact",
+                cost_per_contact[0],
+                cost_per_contact[1],
+                *(float((revenue - k * serve - draws.cost_pv).mean()) for k in cost_per_contact),
+            )
+        add(
+            "discount_rate",
+            discount_rate[0],
+            discount_rate[1],
             _npv(flows, later, upfront, discount_rate[0], h),
-            _npv(flows, later, upfront, discount_rate[1], h))
+            _npv(flows, later, upfront, discount_rate[1], h),
+        )
         npv_h = []
         for hz in horizon:
             if hz <= h:

@@ -34,8 +34,7 @@ GRADES = {
     "C": "observational association (fitted model; not proof of cause)",
     "D": "assumption (stated by the user, no data)",
 }
-_KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C",
-               "assumption": "D"}
+_KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C", "assumption": "D"}
 _MODES = ("add", "relative", "set")
 
 
@@ -83,14 +82,19 @@ class Shift:
         if not isinstance(self.column, str) or not self.column:
             raise ValueError(f"Shift.column must be a feature column name, got {self.column!r}.")
         if self.mode not in _MODES:
-            raise ValueError(f"Shift.mode for {self.column!r} must be one of {_MODES}, "
-                             f"got {self.mode!r}.")
+            raise ValueError(
+                f"Shift.mode for {self.column!r} must be one of {_MODES}, got {self.mode!r}."
+            )
         for name in ("amount", "sd"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) \
-                    or not math.isfinite(value):
-                raise ValueError(f"Shift.{name} for {self.column!r} must be a finite number, "
-                                 f"got {value!r}.")
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+            ):
+                raise ValueError(
+                    f"Shift.{name} for {self.column!r} must be a finite number, got {value!r}."
+                )
         if self.sd < 0:
             raise ValueError(f"Shift.sd for {self.column!r} must be >= 0, got {self.sd!r}.")
         if self.where is not None:
@@ -151,34 +155,46 @@ class Evidence:
 
     def __post_init__(self) -> None:
         if self.kind not in (*_KIND_GRADE, "mixed"):
-            raise ValueError(f"Evidence.kind must be one of {(*_KIND_GRADE, 'mixed')}, "
-                             f"got {self.kind!r}.")
+            raise ValueError(
+                f"Evidence.kind must be one of {(*_KIND_GRADE, 'mixed')}, got {self.kind!r}."
+            )
         clean: dict[str, tuple[float, float]] = {}
         for name, value in dict(self.coefficients).items():
             try:
                 mean, se = (float(v) for v in value)
             except (TypeError, ValueError):
-                raise ValueError(f"Evidence coefficient {name!r} must be (mean, se), "
-                                 f"got {value!r}.") from None
+                raise ValueError(
+                    f"Evidence coefficient {name!r} must be (mean, se), got {value!r}."
+                ) from None
             if not (math.isfinite(mean) and math.isfinite(se) and se >= 0):
-                raise ValueError(f"Evidence coefficient {name!r}: mean must be finite and "
-                                 f"se >= 0, got ({mean}, {se}).")
+                raise ValueError(
+                    f"Evidence coefficient {name!r}: mean must be finite and "
+                    f"se >= 0, got ({mean}, {se})."
+                )
             clean[str(name)] = (mean, se)
         if self.kind == "observational" and clean:
-            raise ValueError("observational evidence uses the fitted coefficients; give "
-                             "coefficients only for experiment, quasi_experiment or assumption.")
+            raise ValueError(
+                "observational evidence uses the fitted coefficients; give "
+                "coefficients only for experiment, quasi_experiment or assumption."
+            )
         if self.kind != "observational" and not clean:
-            raise ValueError(f"{self.kind} evidence needs coefficients "
-                             "{'dropout[wait_minutes]': (mean, se), ...}.")
+            raise ValueError(
+                f"{self.kind} evidence needs coefficients "
+                "{'dropout[wait_minutes]': (mean, se), ...}."
+            )
         object.__setattr__(self, "coefficients", clean)
         grades = {str(k): str(v) for k, v in dict(self.grades).items()}
         bad = sorted(k for k, v in grades.items() if k not in clean or v not in GRADES)
         if bad:
-            raise ValueError(f"Evidence.grades {bad}: each must name a listed coefficient and "
-                             f"be one of {tuple(GRADES)}.")
+            raise ValueError(
+                f"Evidence.grades {bad}: each must name a listed coefficient and "
+                f"be one of {tuple(GRADES)}."
+            )
         if self.kind == "mixed" and set(grades) != set(clean):
-            raise ValueError("mixed evidence needs a grade for every coefficient "
-                             "(build it with Evidence.combine).")
+            raise ValueError(
+                "mixed evidence needs a grade for every coefficient "
+                "(build it with Evidence.combine)."
+            )
         object.__setattr__(self, "grades", grades)
 
     @property
@@ -206,8 +222,9 @@ class Evidence:
             by_grade: dict[str, list[str]] = {}
             for name in self.coefficients:
                 by_grade.setdefault(self.grades[name], []).append(name)
-            text = "; ".join(f"{g}: {GRADES[g]} for {', '.join(names)}"
-                             for g, names in sorted(by_grade.items()))
+            text = "; ".join(
+                f"{g}: {GRADES[g]} for {', '.join(names)}" for g, names in sorted(by_grade.items())
+            )
         else:
             text = f"{self.grade}: {GRADES[self.grade]}"
             if self.coefficients:
@@ -217,20 +234,23 @@ class Evidence:
         return f"{text}; source: {self.source}" if self.source else text
 
     @classmethod
-    def experiment(cls, coefficients: Mapping[str, tuple[float, float]], *,
-                   source: str | None = None) -> Evidence:
+    def experiment(
+        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+    ) -> Evidence:
         """Effect sizes from a randomised experiment (grade A)."""
         return cls("experiment", coefficients, source)
 
     @classmethod
-    def quasi_experiment(cls, coefficients: Mapping[str, tuple[float, float]], *,
-                         source: str | None = None) -> Evidence:
+    def quasi_experiment(
+        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+    ) -> Evidence:
         """Effect sizes from a quasi-experiment (grade B)."""
         return cls("quasi_experiment", coefficients, source)
 
     @classmethod
-    def assumption(cls, coefficients: Mapping[str, tuple[float, float]], *,
-                   source: str | None = None) -> Evidence:
+    def assumption(
+        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+    ) -> Evidence:
         """Effect sizes stated as an assumption (grade D)."""
         return cls("assumption", coefficients, source)
 
@@ -244,9 +264,11 @@ class Evidence:
         Refuses a result whose arms are not balanced on the pre-period covariates.
         """
         if not getattr(result, "balanced", True):
-            raise ValueError("the experiment's arms are not balanced on the pre-period "
-                             f"covariates ({', '.join(result.imbalanced)}): randomisation looks "
-                             "broken, so its effects are not grade-A evidence.")
+            raise ValueError(
+                "the experiment's arms are not balanced on the pre-period "
+                f"covariates ({', '.join(result.imbalanced)}): randomisation looks "
+                "broken, so its effects are not grade-A evidence."
+            )
         coefs = dict(result.coefficients())
         if not coefs:
             raise ValueError("the experiment measured no lever (see its effects table).")
@@ -260,9 +282,11 @@ class Evidence:
         pre-trend test rejects parallel trends.
         """
         if getattr(result, "pretrend_rejected", False):
-            raise ValueError("the pre-trend test rejects parallel trends (p = "
-                             f"{result.pretrend_pvalue:.3g}): the difference-in-differences is "
-                             "not credible evidence.")
+            raise ValueError(
+                "the pre-trend test rejects parallel trends (p = "
+                f"{result.pretrend_pvalue:.3g}): the difference-in-differences is "
+                "not credible evidence."
+            )
         coefs = dict(result.coefficients())
         if not coefs:
             raise ValueError("the quasi-experiment gives no coefficient.")
@@ -349,8 +373,9 @@ class Investment:
             raise ValueError("Investment.name must be a non-empty string.")
         shifts = tuple(self.shifts)
         if not shifts or not all(isinstance(s, Shift) for s in shifts):
-            raise ValueError(f"Investment {self.name!r}: shifts must be a non-empty list of "
-                             "Shift objects.")
+            raise ValueError(
+                f"Investment {self.name!r}: shifts must be a non-empty list of Shift objects."
+            )
         object.__setattr__(self, "shifts", shifts)
         schedule = self._schedule(self.cost)
         object.__setattr__(self, "cost", schedule)  # always {period: amount}
@@ -358,8 +383,11 @@ class Investment:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Investment {self.name!r}: {name} must be a whole number >= 0.")
-        if self.duration is not None and (not isinstance(self.duration, int)
-                                          or isinstance(self.duration, bool) or self.duration < 1):
+        if self.duration is not None and (
+            not isinstance(self.duration, int)
+            or isinstance(self.duration, bool)
+            or self.duration < 1
+        ):
             raise ValueError(f"Investment {self.name!r}: duration must be a whole number >= 1.")
         if not (math.isfinite(self.cost_sd) and self.cost_sd >= 0):
             raise ValueError(f"Investment {self.name!r}: cost_sd must be >= 0.")
@@ -368,11 +396,12 @@ class Investment:
         for name in ("description", "label", "target_label"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise ValueError(f"Investment {self.name!r}: {name} must be text, got "
-                                 f"{value!r}.")
+                raise ValueError(f"Investment {self.name!r}: {name} must be text, got {value!r}.")
         if not (self.target == "all" or isinstance(self.target, str | Mapping)):
-            raise ValueError(f"Investment {self.name!r}: target must be 'all', a mapping "
-                             "{column: value(s)} or a condition string.")
+            raise ValueError(
+                f"Investment {self.name!r}: target must be 'all', a mapping "
+                "{column: value(s)} or a condition string."
+            )
         if isinstance(self.target, str) and self.target != "all":
             try:
                 parse_condition(self.target)
@@ -386,11 +415,15 @@ class Investment:
             try:
                 p, a = int(period), float(amount)
             except (TypeError, ValueError):
-                raise ValueError(f"Investment {self.name!r}: cost must be an amount or "
-                                 f"{{period: amount}}, got {cost!r}.") from None
+                raise ValueError(
+                    f"Investment {self.name!r}: cost must be an amount or "
+                    f"{{period: amount}}, got {cost!r}."
+                ) from None
             if p < 0 or p != float(period) or not math.isfinite(a) or a < 0:
-                raise ValueError(f"Investment {self.name!r}: cost periods must be whole numbers "
-                                 f">= 0 and amounts finite and >= 0, got {period!r}: {amount!r}.")
+                raise ValueError(
+                    f"Investment {self.name!r}: cost periods must be whole numbers "
+                    f">= 0 and amounts finite and >= 0, got {period!r}: {amount!r}."
+                )
             out[p] = out.get(p, 0.0) + a
         if sum(out.values()) <= 0:
             raise ValueError(f"Investment {self.name!r}: the total cost must be > 0.")
@@ -410,8 +443,9 @@ class Investment:
         """Plain JSON-serialisable form (inverse of :meth:`from_dict`)."""
         doc = asdict(self)
         doc["cost"] = {str(k): v for k, v in self.cost_schedule.items()}
-        doc["evidence"]["coefficients"] = {k: list(v) for k, v in
-                                           self.evidence.coefficients.items()}
+        doc["evidence"]["coefficients"] = {
+            k: list(v) for k, v in self.evidence.coefficients.items()
+        }
         return doc
 
     @classmethod
@@ -429,8 +463,10 @@ class Investment:
         d = dict(doc)
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown investment field(s) {sorted(unknown)}; valid: "
-                             f"{sorted(cls.__dataclass_fields__)}.")
+            raise ValueError(
+                f"unknown investment field(s) {sorted(unknown)}; valid: "
+                f"{sorted(cls.__dataclass_fields__)}."
+            )
         if "name" not in d or "cost" not in d or "shifts" not in d:
             raise ValueError("an investment needs 'name', 'cost' and 'shifts'.")
         shifts = []
@@ -449,10 +485,12 @@ class Investment:
             d["cost"] = {int(k): float(v) for k, v in cost.items()}
         ev = d.get("evidence")
         if isinstance(ev, Mapping):
-            d["evidence"] = Evidence(ev.get("kind", "observational"),
-                                     {k: tuple(v) for k, v in dict(ev.get("coefficients", {})
-                                                                   ).items()},
-                                     ev.get("source"), dict(ev.get("grades") or {}))
+            d["evidence"] = Evidence(
+                ev.get("kind", "observational"),
+                {k: tuple(v) for k, v in dict(ev.get("coefficients", {})).items()},
+                ev.get("source"),
+                dict(ev.get("grades") or {}),
+            )
         elif isinstance(ev, str):
             d["evidence"] = Evidence(ev)
         elif ev is None:
@@ -466,15 +504,20 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
     for i, row in enumerate(rows, start=2):
         name = (row.get("name") or "").strip()
         if not name:
-            raise ValueError(f"{source} line {i}: column 'name' is empty; every row needs the "
-                             "investment name.")
+            raise ValueError(
+                f"{source} line {i}: column 'name' is empty; every row needs the investment name."
+            )
         try:
-            inv = grouped.setdefault(name, {"name": name, "cost": float(row["cost"]),
-                                            "shifts": []})
-            inv["shifts"].append({"column": row["column"], "mode": row["mode"],
-                                  "amount": float(row["amount"]),
-                                  "sd": float(row.get("sd") or 0.0),
-                                  "where": row.get("where") or None})
+            inv = grouped.setdefault(name, {"name": name, "cost": float(row["cost"]), "shifts": []})
+            inv["shifts"].append(
+                {
+                    "column": row["column"],
+                    "mode": row["mode"],
+                    "amount": float(row["amount"]),
+                    "sd": float(row.get("sd") or 0.0),
+                    "where": row.get("where") or None,
+                }
+            )
             for key, conv in (("ramp_periods", int), ("duration", int), ("cost_sd", float)):
                 if row.get(key):
                     inv[key] = conv(row[key])
@@ -484,17 +527,26 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                 if row.get(key):
                     inv[key] = row[key]
             if row.get("evidence_kind"):
-                ev = inv.setdefault("evidence", {"kind": row["evidence_kind"],
-                                                 "coefficients": {},
-                                                 "source": row.get("evidence_source") or None})
+                ev = inv.setdefault(
+                    "evidence",
+                    {
+                        "kind": row["evidence_kind"],
+                        "coefficients": {},
+                        "source": row.get("evidence_source") or None,
+                    },
+                )
                 if row.get("coefficient"):
-                    ev["coefficients"][row["coefficient"]] = (float(row["coefficient_mean"]),
-                                                              float(row["coefficient_se"]))
+                    ev["coefficients"][row["coefficient"]] = (
+                        float(row["coefficient_mean"]),
+                        float(row["coefficient_se"]),
+                    )
         except (KeyError, ValueError) as exc:
-            raise ValueError(f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
-                             "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
-                             "description, label, target_label, evidence_kind, evidence_source, "
-                             "coefficient, coefficient_mean, coefficient_se].") from None
+            raise ValueError(
+                f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
+                "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
+                "description, label, target_label, evidence_kind, evidence_source, "
+                "coefficient, coefficient_mean, coefficient_se]."
+            ) from None
     return [Investment.from_dict(d) for d in grouped.values()]
 
 
@@ -533,21 +585,27 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
                 try:
                     import yaml
                 except ImportError:  # pragma: no cover - pyyaml ships with the dev extra
-                    raise ValueError(f"{p}: reading YAML needs PyYAML (pip install pyyaml); "
-                                     "or use TOML/JSON/CSV.") from None
+                    raise ValueError(
+                        f"{p}: reading YAML needs PyYAML (pip install pyyaml); "
+                        "or use TOML/JSON/CSV."
+                    ) from None
                 try:
                     # the safe loader builds plain lists, dicts, strings and numbers only: a
                     # ``!!python/...`` tag is refused, never constructed
                     doc = yaml.load(text, Loader=yaml.SafeLoader)
                 except yaml.YAMLError as exc:
-                    raise ValueError(f"{p}: not a valid investments YAML file "
-                                     f"({_short(exc)}); only plain YAML (no tags such as "
-                                     "!!python/...) is read.") from None
+                    raise ValueError(
+                        f"{p}: not a valid investments YAML file "
+                        f"({_short(exc)}); only plain YAML (no tags such as "
+                        "!!python/...) is read."
+                    ) from None
             elif suffix == ".json":
                 doc = json.loads(text)
             else:
-                raise ValueError(f"{p}: unknown investment file type {suffix!r}; use .toml, "
-                                 ".yaml, .json or .csv.")
+                raise ValueError(
+                    f"{p}: unknown investment file type {suffix!r}; use .toml, "
+                    ".yaml, .json or .csv."
+                )
             items = doc.get("investments") if isinstance(doc, Mapping) else doc
             if not isinstance(items, list) or not items:
                 raise ValueError(f"{p}: expected a non-empty list 'investments'.")

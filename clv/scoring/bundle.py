@@ -56,8 +56,13 @@ TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
 _MODEL_CLASSES: dict[str, tuple[str, str]] = {
     e.name: (e.module, e.name) for e in cli_models().values()
 } | {name: (e.module, e.name) for name, e in models_of_kind("spend").items()}
-_SECTION_KEYS = ("builder", "purchase_covariates", "dropout_covariates", "spend_covariates",
-                 "cutoff")
+_SECTION_KEYS = (
+    "builder",
+    "purchase_covariates",
+    "dropout_covariates",
+    "spend_covariates",
+    "cutoff",
+)
 
 
 class InputOutputError(OSError):
@@ -145,16 +150,22 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def _model_from_document(document: Any, path: Path, role: str) -> Any:
     if not isinstance(document, dict) or "model" not in document:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is not a model "
-                             "document. Refit with `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle: its {role} is not a model "
+            "document. Refit with `clv fit`."
+        )
     name = document["model"]
     if not isinstance(name, str) or name not in _MODEL_CLASSES:
-        raise ModelFileError(f"'{path}' holds a {role} of unknown kind {_short(repr(name))}; "
-                             f"this clv knows {', '.join(sorted(_MODEL_CLASSES))}.")
+        raise ModelFileError(
+            f"'{path}' holds a {role} of unknown kind {_short(repr(name))}; "
+            f"this clv knows {', '.join(sorted(_MODEL_CLASSES))}."
+        )
     if name not in _ROLE_CLASSES[role]:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} is a {name}, "
-                             f"which cannot be one ({role}s are "
-                             f"{', '.join(sorted(_ROLE_CLASSES[role]))}). Refit with `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle: its {role} is a {name}, "
+            f"which cannot be one ({role}s are "
+            f"{', '.join(sorted(_ROLE_CLASSES[role]))}). Refit with `clv fit`."
+        )
     module, cls_name = _MODEL_CLASSES[name]
     cls = getattr(importlib.import_module(module), cls_name)
     with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
@@ -163,21 +174,29 @@ def _model_from_document(document: Any, path: Path, role: str) -> Any:
         try:
             model = cls.from_json(staged)
         except ModelFileError as exc:
-            raise ModelFileError(f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}") \
-                from None
+            raise ModelFileError(
+                f"'{path}' ({role}): {str(exc).replace(str(staged), 'model')}"
+            ) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} cannot be "
-                                 f"read ({_short(exc, 300)}). Refit with `clv fit`.") from None
+            raise ModelFileError(
+                f"'{path}' is a damaged model bundle: its {role} cannot be "
+                f"read ({_short(exc, 300)}). Refit with `clv fit`."
+            ) from None
     params = getattr(model, "params_", None)
     if params is not None:
         values = np.asarray(params, dtype=np.float64)
         # base parameters are positive; covariate coefficients ("purchase[col]") any finite value
-        bad = [str(k) for k, v in zip(params.index, values, strict=True)
-               if not (math.isfinite(v) and (v > 0 or "[" in str(k)))]
+        bad = [
+            str(k)
+            for k, v in zip(params.index, values, strict=True)
+            if not (math.isfinite(v) and (v > 0 or "[" in str(k)))
+        ]
         if bad:
-            raise ModelFileError(f"'{path}' is a damaged model bundle: its {role} has parameters "
-                                 f"that are not finite and positive ({', '.join(bad)}). Refit "
-                                 "with `clv fit`.")
+            raise ModelFileError(
+                f"'{path}' is a damaged model bundle: its {role} has parameters "
+                f"that are not finite and positive ({', '.join(bad)}). Refit "
+                "with `clv fit`."
+            )
     return model
 
 
@@ -194,7 +213,8 @@ def check_spend_q(q: np.ndarray, path: str | os.PathLike[str]) -> None:
             f"'{path}': {share}the spend model's q are <= 1: the mean spend p*v/(q-1) is "
             "infinite (a very heavy right tail of customer mean spend), so expected spend and "
             "CLV of one-time buyers are undefined. Check monetary_value for outliers, or cap "
-            "it, and refit.")
+            "it, and refit."
+        )
 
 
 def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
@@ -204,8 +224,9 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
         "columns": bundle.columns,
         "training": json_ready(bundle.training),
         "transaction_model": _model_document(bundle.transaction_model),
-        "spend_model": (None if bundle.spend_model is None
-                        else _model_document(bundle.spend_model)),
+        "spend_model": (
+            None if bundle.spend_model is None else _model_document(bundle.spend_model)
+        ),
     }
     if bundle.features is not None:
         payload["features"] = json_ready(bundle.features)
@@ -226,20 +247,26 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     """
     path = Path(path)
     if path.is_dir():
-        raise ModelFileError(f"model file '{path}' is a directory; pass the .json written by "
-                             "`clv fit --out`.")
+        raise ModelFileError(
+            f"model file '{path}' is a directory; pass the .json written by `clv fit --out`."
+        )
     try:
         document = read_model_json(path)
     except OSError as exc:
         raise ModelFileError(f"cannot read model file '{path}': {exc.strerror or exc}.") from None
     kind = document.get("model")
     if kind != BUNDLE_MODEL:
-        hint = (f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
-                " (transaction and spend model together)."
-                if isinstance(kind, str) and kind in _MODEL_CLASSES else "")
-        raise ModelFileError(f"'{path}' is not a clv model bundle (model = "
-                             f"{_short(repr(kind))}).{hint} Write one with `clv fit ... "
-                             "--out model.json`.")
+        hint = (
+            f" It holds a single {kind}; `clv score` needs the bundle written by `clv fit`"
+            " (transaction and spend model together)."
+            if isinstance(kind, str) and kind in _MODEL_CLASSES
+            else ""
+        )
+        raise ModelFileError(
+            f"'{path}' is not a clv model bundle (model = "
+            f"{_short(repr(kind))}).{hint} Write one with `clv fit ... "
+            "--out model.json`."
+        )
     try:
         time_unit = document["time_unit"]
         columns = dict(document["columns"])
@@ -248,47 +275,59 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         sm_doc = document.get("spend_model")
         features = document.get("features")
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"'{path}' is a damaged model bundle (missing {exc}). Refit with "
-                             "`clv fit`.") from None
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle (missing {exc}). Refit with `clv fit`."
+        ) from None
     if not isinstance(time_unit, str) or not isinstance(columns.get("customer_col"), str):
-        raise ModelFileError(f"'{path}' is a damaged model bundle (time_unit or columns). Refit "
-                             "with `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle (time_unit or columns). Refit with `clv fit`."
+        )
     if not known_unit(time_unit):
-        raise ModelFileError(f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
-                             f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit "
-                             "with `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle: time_unit {time_unit!r} is "
+            f"not one of {', '.join(TIME_UNITS)} or a multiple (7D). Refit "
+            "with `clv fit`."
+        )
     transaction_model = _model_from_document(tm_doc, path, "transaction model")
     spend_model = None if sm_doc is None else _model_from_document(sm_doc, path, "spend model")
     unit = getattr(transaction_model, "time_unit_", None)
     if unit is not None and str(unit) != time_unit:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its transaction model was "
-                             f"fitted in periods of {unit!r} but the bundle says {time_unit!r}. "
-                             "Refit with `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle: its transaction model was "
+            f"fitted in periods of {unit!r} but the bundle says {time_unit!r}. "
+            "Refit with `clv fit`."
+        )
     if spend_model is not None:
         check_spend_q(np.asarray([float(spend_model.params_["q"])]), path)
     if features is not None:
         features = check_section(features, path)
-    return Bundle(transaction_model, spend_model, time_unit, columns, training, file_sha256(path),
-                  features)
+    return Bundle(
+        transaction_model, spend_model, time_unit, columns, training, file_sha256(path), features
+    )
 
 
 def check_section(section: Any, path: Path) -> dict[str, Any]:
     """Check a bundle's ``features`` section and its builder; raise :class:`ModelFileError`."""
     damaged = f"'{path}' is a damaged model bundle: its features section"
     if not isinstance(section, dict) or any(k not in section for k in _SECTION_KEYS):
-        raise ModelFileError(f"{damaged} lacks one of {', '.join(_SECTION_KEYS)}. Refit with "
-                             "`clv fit --cx-events`.")
+        raise ModelFileError(
+            f"{damaged} lacks one of {', '.join(_SECTION_KEYS)}. Refit with `clv fit --cx-events`."
+        )
     for key in _SECTION_KEYS[1:4]:
         value = section[key]
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-            raise ModelFileError(f"{damaged} has a bad {key} (a list of column names is "
-                                 "expected). Refit with `clv fit --cx-events`.")
+            raise ModelFileError(
+                f"{damaged} has a bad {key} (a list of column names is "
+                "expected). Refit with `clv fit --cx-events`."
+            )
     builder = builder_from_section(section, path)
     names = set(builder.feature_names_)
     unknown = sorted({c for k in _SECTION_KEYS[1:4] for c in section[k]} - names)
     if unknown:
-        raise ModelFileError(f"{damaged} uses covariates {unknown} that its feature builder does "
-                             "not make. Refit with `clv fit --cx-events`.")
+        raise ModelFileError(
+            f"{damaged} uses covariates {unknown} that its feature builder does "
+            "not make. Refit with `clv fit --cx-events`."
+        )
     return section
 
 
@@ -301,8 +340,10 @@ def builder_from_section(section: Mapping[str, Any], path: Path | str) -> Featur
         builder = FeatureBuilder.from_dict(section["builder"])
         builder.feature_names_  # noqa: B018 - raises when the stored builder is not fitted
     except (ModelFileError, NotFittedError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"'{path}' is a damaged model bundle: its feature builder cannot be "
-                             f"read ({exc}). Refit with `clv fit --cx-events`.") from None
+        raise ModelFileError(
+            f"'{path}' is a damaged model bundle: its feature builder cannot be "
+            f"read ({exc}). Refit with `clv fit --cx-events`."
+        ) from None
     return builder
 
 

@@ -132,8 +132,16 @@ def is_netcdf(path: str | os.PathLike[str]) -> bool:
 
 # ---------------------------------------------------------------------- checksum
 #: Root attributes covered by the content checksum.
-_CHECKED_ATTRS = ("model", "schema_version", "time_unit", "transaction_model", "spend_model",
-                  "method", "columns_json", "training_json")
+_CHECKED_ATTRS = (
+    "model",
+    "schema_version",
+    "time_unit",
+    "transaction_model",
+    "spend_model",
+    "method",
+    "columns_json",
+    "training_json",
+)
 
 
 def posterior_checksum(attrs: dict[str, Any], groups: dict[str, dict[str, np.ndarray]]) -> str:
@@ -165,8 +173,11 @@ def _posterior_dataset(model: Any) -> Any:
     if any("segment" in post[n].dims for n in names):
         raise ValueError("posterior files hold models without segments")
     ds = post[names].load()
-    ds.attrs = {str(k): v for k, v in dict(model.idata_.attrs).items()
-                if isinstance(v, (str, int, float, np.integer, np.floating))}
+    ds.attrs = {
+        str(k): v
+        for k, v in dict(model.idata_.attrs).items()
+        if isinstance(v, (str, int, float, np.integer, np.floating))
+    }
     return ds
 
 
@@ -198,23 +209,26 @@ def write_posterior_bundle(
 
     from clv.scoring.bundle import InputOutputError, json_ready
 
-    root = xr.Dataset(attrs={
-        "model": POSTERIOR_MODEL,
-        "schema_version": POSTERIOR_SCHEMA_VERSION,
-        "clv_version": __version__,
-        "time_unit": time_unit,
-        "transaction_model": type(transaction_model).__name__,
-        "spend_model": "" if spend_model is None else type(spend_model).__name__,
-        "method": str(getattr(transaction_model, "method_", "")),
-        "columns_json": json.dumps(json_ready(columns), sort_keys=True),
-        "training_json": json.dumps(json_ready(training), sort_keys=True),
-    })
+    root = xr.Dataset(
+        attrs={
+            "model": POSTERIOR_MODEL,
+            "schema_version": POSTERIOR_SCHEMA_VERSION,
+            "clv_version": __version__,
+            "time_unit": time_unit,
+            "transaction_model": type(transaction_model).__name__,
+            "spend_model": "" if spend_model is None else type(spend_model).__name__,
+            "method": str(getattr(transaction_model, "method_", "")),
+            "columns_json": json.dumps(json_ready(columns), sort_keys=True),
+            "training_json": json.dumps(json_ready(training), sort_keys=True),
+        }
+    )
     target = Path(path)
     datasets = {_GROUPS["transaction"]: _posterior_dataset(transaction_model)}
     if spend_model is not None:
         datasets[_GROUPS["spend"]] = _posterior_dataset(spend_model)
     root.attrs["content_sha256"] = posterior_checksum(
-        root.attrs, {g: {str(n): ds[n].values for n in ds.data_vars} for g, ds in datasets.items()})
+        root.attrs, {g: {str(n): ds[n].values for n in ds.data_vars} for g, ds in datasets.items()}
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="clv-") as tmpdir:
             staged = Path(tmpdir) / "model.nc"
@@ -238,13 +252,19 @@ def _open(path: Path, group: str | None) -> Any:
         raise ModelFileError(f"model file '{path}' does not exist. Check --model.") from None
     except OSError as exc:
         if group is not None and ("group" in str(exc).lower() or "not found" in str(exc).lower()):
-            raise ModelFileError(f"'{path}' is a damaged posterior model file: it has no "
-                                 f"'{group}' group. Refit with `clv fit --bayes`.") from None
-        raise ModelFileError(f"'{path}' is not a readable netCDF file ({_short(exc)}); it may "
-                             "be truncated or damaged. Refit with `clv fit --bayes`.") from None
+            raise ModelFileError(
+                f"'{path}' is a damaged posterior model file: it has no "
+                f"'{group}' group. Refit with `clv fit --bayes`."
+            ) from None
+        raise ModelFileError(
+            f"'{path}' is not a readable netCDF file ({_short(exc)}); it may "
+            "be truncated or damaged. Refit with `clv fit --bayes`."
+        ) from None
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise ModelFileError(f"'{path}' is not a readable netCDF model file ({_short(exc)}). "
-                             "Refit with `clv fit --bayes`.") from None
+        raise ModelFileError(
+            f"'{path}' is not a readable netCDF model file ({_short(exc)}). "
+            "Refit with `clv fit --bayes`."
+        ) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -257,20 +277,26 @@ def _json_attr(attrs: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
 
     try:
         text = attrs[key]
-        if not isinstance(text, str) or len(text) > 2**20 or \
-                _nesting_depth(text.encode("utf-8", "surrogateescape")) > MAX_MODEL_DEPTH:
+        if (
+            not isinstance(text, str)
+            or len(text) > 2**20
+            or _nesting_depth(text.encode("utf-8", "surrogateescape")) > MAX_MODEL_DEPTH
+        ):
             raise TypeError(key)
         value = json.loads(text)
         if not isinstance(value, dict):
             raise TypeError(key)
         return value
     except (KeyError, TypeError, ValueError, RecursionError):
-        raise ModelFileError(f"'{path}' is a damaged posterior model file (attribute '{key}'). "
-                             "Refit with `clv fit --bayes`.") from None
+        raise ModelFileError(
+            f"'{path}' is a damaged posterior model file (attribute '{key}'). "
+            "Refit with `clv fit --bayes`."
+        ) from None
 
 
-def _draws(path: Path, group: str, expected: str, known: dict[str, str], role: str
-           ) -> tuple[PosteriorDraws, dict[str, np.ndarray]]:
+def _draws(
+    path: Path, group: str, expected: str, known: dict[str, str], role: str
+) -> tuple[PosteriorDraws, dict[str, np.ndarray]]:
     """The draws ``clv score`` uses, and every variable of the group (for the checksum)."""
     import importlib
 
@@ -279,25 +305,32 @@ def _draws(path: Path, group: str, expected: str, known: dict[str, str], role: s
     all_draws = {str(n): np.asarray(ds[n].values) for n in ds.data_vars}
     name = attrs.get("model")
     if name != expected:
-        raise ModelFileError(f"'{path}' is a damaged posterior model file: its {role} group "
-                             f"holds {name!r}, the file says {expected!r}. Refit with "
-                             "`clv fit --bayes`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged posterior model file: its {role} group "
+            f"holds {name!r}, the file says {expected!r}. Refit with "
+            "`clv fit --bayes`."
+        )
     if expected not in known:
-        raise ModelFileError(f"'{path}' holds a {expected} {role} posterior; `clv score` scores "
-                             f"{', '.join(known)}.")
+        raise ModelFileError(
+            f"'{path}' holds a {expected} {role} posterior; `clv score` scores {', '.join(known)}."
+        )
     spec = importlib.import_module(known[expected]).SPEC
     params: dict[str, np.ndarray] = {}
     for p in spec.params._fields:
         if p not in ds.variables or tuple(ds[p].dims) != ("chain", "draw"):
-            raise ModelFileError(f"'{path}' is a damaged posterior model file: the {role} "
-                                 f"posterior has no draws of '{p}' with dims (chain, draw). "
-                                 "Refit with `clv fit --bayes`.")
+            raise ModelFileError(
+                f"'{path}' is a damaged posterior model file: the {role} "
+                f"posterior has no draws of '{p}' with dims (chain, draw). "
+                "Refit with `clv fit --bayes`."
+            )
         values = np.asarray(ds[p].values, dtype=np.float64)
         bad = ~(np.isfinite(values) & (values > 0))
         if values.size == 0 or bad.any():
-            raise ModelFileError(f"'{path}' is a damaged posterior model file: the {role} draws "
-                                 f"of '{p}' are empty or not all finite and positive. Refit "
-                                 "with `clv fit --bayes`.")
+            raise ModelFileError(
+                f"'{path}' is a damaged posterior model file: the {role} draws "
+                f"of '{p}' are empty or not all finite and positive. Refit "
+                "with `clv fit --bayes`."
+            )
         params[p] = values
     return PosteriorDraws(expected, params, attrs), all_draws
 
@@ -317,70 +350,100 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
 
     path = Path(path)
     if path.is_dir():
-        raise ModelFileError(f"model file '{path}' is a directory; pass the .nc written by "
-                             "`clv fit --bayes ... --out model.nc`.")
+        raise ModelFileError(
+            f"model file '{path}' is a directory; pass the .nc written by "
+            "`clv fit --bayes ... --out model.nc`."
+        )
     if path.suffix.lower() not in _NC_SUFFIXES:
-        raise ModelFileError(f"'{path}' holds a netCDF posterior but is named "
-                             f"'{path.suffix or '(no extension)'}'; posterior model files end "
-                             "with .nc. Rename it, or pass the JSON bundle written by `clv fit`.")
+        raise ModelFileError(
+            f"'{path}' holds a netCDF posterior but is named "
+            f"'{path.suffix or '(no extension)'}'; posterior model files end "
+            "with .nc. Rename it, or pass the JSON bundle written by `clv fit`."
+        )
     root = _open(path, None)
     attrs = dict(root.attrs)
     kind = attrs.get("model")
     if kind != POSTERIOR_MODEL:
         if "clv_schema_version" in attrs and kind is not None:
-            hint = (f" It holds a single {kind} posterior (saved with to_netcdf); `clv score` "
-                    "needs the file written by `clv fit --bayes`.")
+            hint = (
+                f" It holds a single {kind} posterior (saved with to_netcdf); `clv score` "
+                "needs the file written by `clv fit --bayes`."
+            )
         else:
             hint = " It is not a clv model file."
-        raise ModelFileError(f"'{path}' is not a clv posterior model file (model = "
-                             f"{kind!r}).{hint} Write one with `clv fit ... --bayes nuts --out "
-                             "model.nc`.")
+        raise ModelFileError(
+            f"'{path}' is not a clv posterior model file (model = "
+            f"{kind!r}).{hint} Write one with `clv fit ... --bayes nuts --out "
+            "model.nc`."
+        )
     try:
         version = int(attrs["schema_version"])
     except (KeyError, TypeError, ValueError):
-        raise ModelFileError(f"'{path}' is a damaged posterior model file (no schema_version). "
-                             "Refit with `clv fit --bayes`.") from None
+        raise ModelFileError(
+            f"'{path}' is a damaged posterior model file (no schema_version). "
+            "Refit with `clv fit --bayes`."
+        ) from None
     if version != POSTERIOR_SCHEMA_VERSION:
         raise ModelFileError(
             f"'{path}' has posterior model schema version {version}, but this clv "
             f"({__version__}) reads version {POSTERIOR_SCHEMA_VERSION}. Refit with `clv fit "
             f"--bayes`, or score with the clv version that wrote it "
-            f"({attrs.get('clv_version', 'unknown')}).")
+            f"({attrs.get('clv_version', 'unknown')})."
+        )
     time_unit = attrs.get("time_unit")
     if not known_unit(time_unit):
-        raise ModelFileError(f"'{path}' is a damaged posterior model file: time_unit "
-                             f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
-                             "`clv fit --bayes`.")
+        raise ModelFileError(
+            f"'{path}' is a damaged posterior model file: time_unit "
+            f"{time_unit!r} is not one of {', '.join(TIME_UNITS)}. Refit with "
+            "`clv fit --bayes`."
+        )
     columns = _json_attr(attrs, "columns_json", path)
     training = _json_attr(attrs, "training_json", path)
     if not isinstance(columns.get("customer_col"), str):
-        raise ModelFileError(f"'{path}' is a damaged posterior model file (columns). Refit "
-                             "with `clv fit --bayes`.")
-    transaction, groups = _draws(path, _GROUPS["transaction"],
-                                 str(attrs.get("transaction_model")), SCORABLE,
-                                 "transaction model")
+        raise ModelFileError(
+            f"'{path}' is a damaged posterior model file (columns). Refit with `clv fit --bayes`."
+        )
+    transaction, groups = _draws(
+        path,
+        _GROUPS["transaction"],
+        str(attrs.get("transaction_model")),
+        SCORABLE,
+        "transaction model",
+    )
     groups = {_GROUPS["transaction"]: groups}
     spend_name = str(attrs.get("spend_model") or "")
     spend = None
     if spend_name:
-        spend, groups[_GROUPS["spend"]] = _draws(path, _GROUPS["spend"], spend_name,
-                                                 SPEND_MODELS, "spend model")
+        spend, groups[_GROUPS["spend"]] = _draws(
+            path, _GROUPS["spend"], spend_name, SPEND_MODELS, "spend model"
+        )
     stored = attrs.get("content_sha256")
     if stored is not None and posterior_checksum(attrs, groups) != stored:
-        raise ModelFileError(f"'{path}' is damaged or was edited after clv wrote it: its "
-                             "draws or attributes do not match its checksum. Refit with `clv "
-                             "fit --bayes`, or restore the file.")
+        raise ModelFileError(
+            f"'{path}' is damaged or was edited after clv wrote it: its "
+            "draws or attributes do not match its checksum. Refit with `clv "
+            "fit --bayes`, or restore the file."
+        )
     if spend is not None:
         from clv.scoring.bundle import check_spend_q
 
         check_spend_q(spend.params["q"].ravel(), path)
         n_tx, n_sp = math.prod(transaction.shape), math.prod(spend.shape)
         if n_tx != n_sp and 1 not in (n_tx, n_sp):
-            raise ModelFileError(f"'{path}' is a damaged posterior model file: {n_tx} "
-                                 f"transaction draws but {n_sp} spend draws. Refit with `clv "
-                                 "fit --bayes`.")
-    return PosteriorBundle(transaction, spend, str(time_unit), columns, training,
-                           method=str(attrs.get("method", "")), sha256=file_sha256(path))
+            raise ModelFileError(
+                f"'{path}' is a damaged posterior model file: {n_tx} "
+                f"transaction draws but {n_sp} spend draws. Refit with `clv "
+                "fit --bayes`."
+            )
+    return PosteriorBundle(
+        transaction,
+        spend,
+        str(time_unit),
+        columns,
+        training,
+        method=str(attrs.get("method", "")),
+        sha256=file_sha256(path),
+    )
 
 
 def load_posterior_models(path: str | os.PathLike[str]) -> tuple[Any, Any]:
@@ -403,11 +466,15 @@ def load_posterior_models(path: str | os.PathLike[str]) -> tuple[Any, Any]:
             out.append(None)
             continue
         cls = getattr(clv.bayes, draws.model)
-        ds = _open(Path(path), _GROUPS["transaction" if draws is bundle.transaction_model
-                                       else "spend"])
+        ds = _open(
+            Path(path), _GROUPS["transaction" if draws is bundle.transaction_model else "spend"]
+        )
         priors = {k: (d, kw) for k, (d, kw) in json.loads(draws.attrs["priors_json"]).items()}
-        model = cls.from_idata(az.InferenceData(posterior=ds), priors=priors,
-                               method=str(draws.attrs.get("method", "external")))
+        model = cls.from_idata(
+            az.InferenceData(posterior=ds),
+            priors=priors,
+            method=str(draws.attrs.get("method", "external")),
+        )
         model.time_unit_ = bundle.time_unit
         out.append(model)
     return out[0], out[1]

@@ -92,8 +92,9 @@ def posterior_score_columns(with_spend: bool, with_value: bool) -> list[str]:
     return base + [f"{c}_{s}" for c in scores for s in ("p05", "p95")]
 
 
-def draw_indices(n_chains: int, n_draws: int, *, thin: int = 1,
-                 max_draws: int | None = None) -> np.ndarray:
+def draw_indices(
+    n_chains: int, n_draws: int, *, thin: int = 1, max_draws: int | None = None
+) -> np.ndarray:
     """Flat (chain-major) indices of the draws to score.
 
     Every ``thin``-th draw of each chain is kept (as the ``thin=`` argument of
@@ -109,11 +110,14 @@ def draw_indices(n_chains: int, n_draws: int, *, thin: int = 1,
     """
     if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
         raise ValueError(f"thin must be a whole number >= 1, got {thin!r}")
-    keep = (np.arange(n_chains)[:, None] * n_draws + np.arange(0, n_draws, thin)[None, :])
+    keep = np.arange(n_chains)[:, None] * n_draws + np.arange(0, n_draws, thin)[None, :]
     keep = keep.reshape(-1)
     if max_draws is not None:
-        if isinstance(max_draws, bool) or not isinstance(max_draws, int | np.integer) \
-                or max_draws < 1:
+        if (
+            isinstance(max_draws, bool)
+            or not isinstance(max_draws, int | np.integer)
+            or max_draws < 1
+        ):
             raise ValueError(f"max_draws must be a whole number >= 1, got {max_draws!r}")
         if keep.size > max_draws:
             keep = keep[(np.arange(max_draws) * keep.size) // max_draws]
@@ -125,8 +129,9 @@ def _param_tuples(draws: PosteriorDraws, spec: Any, index: np.ndarray) -> list[A
     return [spec.params(*(float(v[i]) for v in flat)) for i in range(index.size)]
 
 
-def _select(bundle: PosteriorBundle, thin: int, max_draws: int | None
-            ) -> tuple[Any, list[Any], Any, list[Any] | None]:
+def _select(
+    bundle: PosteriorBundle, thin: int, max_draws: int | None
+) -> tuple[Any, list[Any], Any, list[Any] | None]:
     """Specs and per-draw parameter tuples of both models, draw ``i`` paired with draw ``i``."""
     tx = bundle.transaction_model
     tx_spec = importlib.import_module(SCORABLE[tx.model]).SPEC
@@ -231,12 +236,17 @@ def _summarise(block: np.ndarray) -> np.ndarray:
 
 def _param_arrays(spec: Any, params: list[Any]) -> Any:
     """The draws as one parameter tuple of ``(1, draws)`` arrays (broadcast over rows)."""
-    return spec.params(*(np.array([p[j] for p in params], dtype=np.float64)[None, :]
-                         for j in range(len(spec.params._fields))))
+    return spec.params(
+        *(
+            np.array([p[j] for p in params], dtype=np.float64)[None, :]
+            for j in range(len(spec.params._fields))
+        )
+    )
 
 
-def _purchases_if_alive(spec: Any, params: Any, x: np.ndarray, T: np.ndarray,
-                        grid: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _purchases_if_alive(
+    spec: Any, params: Any, x: np.ndarray, T: np.ndarray, grid: np.ndarray, factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Expected and discounted purchases of a customer alive at ``T``: ``(pairs, draws)`` each.
 
     Every scorable model factorises as :math:`E[N(0,t] \mid x, t_x, T] =
@@ -286,8 +296,7 @@ def _run(tasks: list[tuple[Any, tuple[Any, ...]]], workers: int) -> None:
             future.result()
 
 
-def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _spend_lines(spec: Any, params: Any, frequencies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Intercept and slope of expected spend in ``monetary_value``: ``(frequencies, draws)`` each.
 
     The spend model's expected spend is affine in the customer's mean
@@ -348,8 +357,9 @@ def posterior_score_table(
         columns, the posterior mean of each score and its 5% and 95% quantiles,
         one row per row of ``rfm``, in its order.
     """
-    check_same_period(bundle.time_unit, rfm, model="the posterior model",
-                      what="the RFM data to score")
+    check_same_period(
+        bundle.time_unit, rfm, model="the posterior model", what="the RFM data to score"
+    )
     tx_spec, tx_params, sp_spec, sp_params = _select(bundle, thin, max_draws)
     n_samples = len(tx_params)
     with_spend = sp_params is not None
@@ -364,20 +374,25 @@ def posterior_score_table(
             m[zero] = np.finfo(np.float64).tiny
         m[x == 0] = 0.0
     h, d = int(horizon), float(discount_rate)
-    grid = (np.arange(h + 1, dtype=np.float64) if d > 0
-            else np.array([0.0, float(h)]))  # d = 0: the sum telescopes to E[N(0, H]]
+    grid = (
+        np.arange(h + 1, dtype=np.float64) if d > 0 else np.array([0.0, float(h)])
+    )  # d = 0: the sum telescopes to E[N(0, H]]
     factors = np.exp(-grid[1:] * np.log1p(d))
     names = ["probability_alive", "expected_purchases"] + (
-        ["expected_spend", "clv"] if with_spend else [])
-    rfm_cols = [c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns
-                and (with_spend or c != "monetary_value")]
+        ["expected_spend", "clv"] if with_spend else []
+    )
+    rfm_cols = [
+        c for c in RFM_OUTPUT_COLUMNS if c in rfm.columns and (with_spend or c != "monetary_value")
+    ]
     # the output table as one (columns, customers) block: the scores go straight into it
     labels = rfm_cols + names + [f"{name}_{q}" for name in names for q in ("p05", "p95")]
     table = np.empty((len(labels), n))
     for j, c in enumerate(rfm_cols):
         table[j] = rfm[c].to_numpy(dtype=np.float64)
-    slots = {name: [labels.index(name), labels.index(f"{name}_p05"),
-                    labels.index(f"{name}_p95")] for name in names}
+    slots = {
+        name: [labels.index(name), labels.index(f"{name}_p05"), labels.index(f"{name}_p95")]
+        for name in names
+    }
 
     def put(name: str, rows: Any, values: np.ndarray) -> None:
         """Mean, p05 and p95 (the columns of ``values``) of the customers ``rows``."""
@@ -404,8 +419,7 @@ def posterior_score_table(
     # number of threads, so neither do the scores)
     h_rows = max(1, min(rows, max(1_000, -(-hx.size // 8))))
     tx_arrays = _param_arrays(tx_spec, tx_params)
-    sp_arrays = None if sp_spec is None or sp_params is None else _param_arrays(sp_spec,
-                                                                                sp_params)
+    sp_arrays = None if sp_spec is None or sp_params is None else _param_arrays(sp_spec, sp_params)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         intercept = slope = np.zeros((freqs.size, n_samples))
@@ -419,9 +433,11 @@ def posterior_score_table(
                 p_lo, p_hi = int(pair[h_lo]), int(pair[h_hi - 1]) + 1
                 hp = pair[h_lo:h_hi] - p_lo
                 if_alive, if_alive_discounted = _purchases_if_alive(
-                    tx_spec, tx_arrays, px[p_lo:p_hi], pT[p_lo:p_hi], grid, factors)
-                alive = tx_spec.probability_alive(tx_arrays, hx[h_lo:h_hi, None],
-                                                  ht[h_lo:h_hi, None], hT[h_lo:h_hi, None])
+                    tx_spec, tx_arrays, px[p_lo:p_hi], pT[p_lo:p_hi], grid, factors
+                )
+                alive = tx_spec.probability_alive(
+                    tx_arrays, hx[h_lo:h_hi, None], ht[h_lo:h_hi, None], hT[h_lo:h_hi, None]
+                )
                 purchases = if_alive[hp]
                 purchases *= alive
                 c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
@@ -460,15 +476,17 @@ def posterior_score_table(
                 spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [
-            (history_block, (lo, min(hx.size, lo + h_rows)))
-            for lo in range(0, hx.size, h_rows)]
+            (history_block, (lo, min(hx.size, lo + h_rows))) for lo in range(0, hx.size, h_rows)
+        ]
         if with_spend:
             # the spend summary once per distinct (frequency, monetary_value)
             (spend_x, spend_m), spend_key = unique_rows([x, m])
             spend_code = np.searchsorted(freqs, spend_x)
             spend_summary = np.empty((spend_m.size, 3))
-            tasks += [(spend_block, (lo, min(spend_m.size, lo + rows)))
-                      for lo in range(0, spend_m.size, rows)]
+            tasks += [
+                (spend_block, (lo, min(spend_m.size, lo + rows)))
+                for lo in range(0, spend_m.size, rows)
+            ]
         _run(tasks, workers)
         if with_spend:
             put("expected_spend", slice(None), spend_summary[spend_key])

@@ -23,7 +23,7 @@ def import_pyspark() -> ModuleType:
         from pyspark.sql import functions
     except ImportError as exc:
         raise ImportError(
-            "the Spark engine needs pyspark (>= 3.5) with pyarrow: `pip install \"clv[spark]\"` "
+            'the Spark engine needs pyspark (>= 3.5) with pyarrow: `pip install "clv[spark]"` '
             "(and Java 17+ for a local session), or use the pandas engine."
         ) from exc
     return functions

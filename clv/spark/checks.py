@@ -180,8 +180,9 @@ def check_rows(
     if numeric_dates == "strings":
         aggregates += [
             f.sum(f.when(kept & d.isNotNull(), 1).otherwise(0)).alias("n_dates"),
-            f.sum(f.when(kept & f.expr(f"try_cast({D} AS DOUBLE)").isNotNull(), 1)
-                  .otherwise(0)).alias("n_numbers"),
+            f.sum(
+                f.when(kept & f.expr(f"try_cast({D} AS DOUBLE)").isNotNull(), 1).otherwise(0)
+            ).alias("n_numbers"),
         ]
     stats = rows.agg(*aggregates).collect()[0]
     n_rows = int(stats["n_rows"])
@@ -202,74 +203,145 @@ def check_rows(
     problems: list[Problem] = []
     for name in checks:
         if numeric and name == "missing_date":  # pandas reports the numbers only
-            problems.append(_numeric_dates_problem(kept_rows, date_col,
-                                                   strings=numeric_dates == "strings"))
+            problems.append(
+                _numeric_dates_problem(kept_rows, date_col, strings=numeric_dates == "strings")
+            )
         if counts[name] == 0 or (numeric and name in ("bad_date", "missing_date")):
             continue
-        problems.append(_problem(name, counts[name], rows, kept_rows.filter(checks[name]),
-                                 customer_id_col=customer_id_col, date_col=date_col,
-                                 value_col=value_col, end=end, last=stats["last_all"]))
+        problems.append(
+            _problem(
+                name,
+                counts[name],
+                rows,
+                kept_rows.filter(checks[name]),
+                customer_id_col=customer_id_col,
+                date_col=date_col,
+                value_col=value_col,
+                end=end,
+                last=stats["last_all"],
+            )
+        )
     if problems:
         return checked, problems
     found: list[tuple[Problem, type[DataWarning]]] = []
     if check_duplicates:
-        duplicates = _duplicates(kept_rows, with_value=value_col is not None,
-                                 other_columns=other_columns)
+        duplicates = _duplicates(
+            kept_rows, with_value=value_col is not None, other_columns=other_columns
+        )
         if duplicates is not None:
             found.append((duplicates, DuplicateRowsWarning))
     if stats["first_id"] == stats["last_id"]:
-        found.append((Problem(customer_id_col, "has a single customer; the summary is valid but "
-                              "no model can be fitted on it",
-                              "pass the transaction log of all customers.",
-                              [stats["first_id"]]), DataWarning))
-    return CheckedRows(checked.n_rows, checked.n_after, checked.n_kept, checked.last,
-                       checked.fingerprint, tuple(found)), []
+        found.append(
+            (
+                Problem(
+                    customer_id_col,
+                    "has a single customer; the summary is valid but no model can be fitted on it",
+                    "pass the transaction log of all customers.",
+                    [stats["first_id"]],
+                ),
+                DataWarning,
+            )
+        )
+    return CheckedRows(
+        checked.n_rows,
+        checked.n_after,
+        checked.n_kept,
+        checked.last,
+        checked.fingerprint,
+        tuple(found),
+    ), []
 
 
 def _problem(
-    name: str, count: int, all_rows: DataFrame, bad: DataFrame, *, customer_id_col: str,
-    date_col: str, value_col: str | None, end: pd.Timestamp | None, last: Any,
+    name: str,
+    count: int,
+    all_rows: DataFrame,
+    bad: DataFrame,
+    *,
+    customer_id_col: str,
+    date_col: str,
+    value_col: str | None,
+    end: pd.Timestamp | None,
+    last: Any,
 ) -> Problem:
     """The pandas engine's problem for ``count`` offending rows ``bad``."""
     if name == "missing_id":
         labels = _row_labels(all_rows, bad)
-        return Problem(customer_id_col, f"is missing in {_rows(count)} (row labels shown)",
-                       "drop these rows or fill in the customer id; every transaction needs a "
-                       "customer.", labels, n_rows=count)
+        return Problem(
+            customer_id_col,
+            f"is missing in {_rows(count)} (row labels shown)",
+            "drop these rows or fill in the customer id; every transaction needs a customer.",
+            labels,
+            n_rows=count,
+        )
     shown_column = {"bad_date": D, "bad_value": RAW_V, "negative_value": V}.get(name)
     (ids, n_ids), values = _examples(bad, shown_column)
     shown = _show(np.asarray(values, dtype=object))
     if name == "bad_date":
-        return Problem(date_col, f"has {_not_dates(count)} ({shown}), {_WHO}",
-                       _FIX_FORMAT.format(name=date_col), ids, n_rows=n_ids)
+        return Problem(
+            date_col,
+            f"has {_not_dates(count)} ({shown}), {_WHO}",
+            _FIX_FORMAT.format(name=date_col),
+            ids,
+            n_rows=n_ids,
+        )
     if name == "missing_date":
-        return Problem(date_col, f"is missing in {_rows(count)}, {_WHO}",
-                       "drop the rows without a date or fill them in.", ids, n_rows=n_ids)
+        return Problem(
+            date_col,
+            f"is missing in {_rows(count)}, {_WHO}",
+            "drop the rows without a date or fill them in.",
+            ids,
+            n_rows=n_ids,
+        )
     if name == "after_end":
         assert end is not None
-        return Problem(date_col, f"has {_rows(count)} after observation_end ({end.isoformat()}; "
-                       f"the last is {pd.Timestamp(last).isoformat()}), {_WHO}",
-                       "drop them first (df.filter(F.col(date_col) <= observation_end)), pass a "
-                       "later observation_end, or summarise the calibration period with an "
-                       "earlier observation_end.", ids, n_rows=n_ids)
+        return Problem(
+            date_col,
+            f"has {_rows(count)} after observation_end ({end.isoformat()}; "
+            f"the last is {pd.Timestamp(last).isoformat()}), {_WHO}",
+            "drop them first (df.filter(F.col(date_col) <= observation_end)), pass a "
+            "later observation_end, or summarise the calibration period with an "
+            "earlier observation_end.",
+            ids,
+            n_rows=n_ids,
+        )
     assert value_col is not None
     if name == "bad_value":
-        return Problem(value_col,
-                       f"has {_rows(count, 'non-numeric value')} ({shown}), {_WHO}",
-                       f"convert it to numbers, e.g. df[{value_col!r}] = "
-                       f"pd.to_numeric(df[{value_col!r}]) after removing currency symbols and "
-                       "thousands separators.", ids, n_rows=n_ids)
+        return Problem(
+            value_col,
+            f"has {_rows(count, 'non-numeric value')} ({shown}), {_WHO}",
+            f"convert it to numbers, e.g. df[{value_col!r}] = "
+            f"pd.to_numeric(df[{value_col!r}]) after removing currency symbols and "
+            "thousands separators.",
+            ids,
+            n_rows=n_ids,
+        )
     if name == "missing_value":
-        return Problem(value_col, f"is missing in {_rows(count)}, {_WHO}",
-                       "fill in the amounts, or drop these rows (they are purchases: dropping "
-                       "them changes frequency).", ids, n_rows=n_ids)
+        return Problem(
+            value_col,
+            f"is missing in {_rows(count)}, {_WHO}",
+            "fill in the amounts, or drop these rows (they are purchases: dropping "
+            "them changes frequency).",
+            ids,
+            n_rows=n_ids,
+        )
     if name == "infinite_value":
-        return Problem(value_col, f"is infinite in {_rows(count)}, {_WHO}",
-                       "replace the infinite amounts with the real ones.", ids, n_rows=n_ids)
-    return Problem(value_col, f"is negative in {_rows(count)} ({shown}), {_WHO}",
-                   "negative amounts are returns or refunds: net returns against their purchase "
-                   "(add the refund to the original transaction) or drop them; clv does not "
-                   "model returns.", ids, n_rows=n_ids)
+        return Problem(
+            value_col,
+            f"is infinite in {_rows(count)}, {_WHO}",
+            "replace the infinite amounts with the real ones.",
+            ids,
+            n_rows=n_ids,
+        )
+    return Problem(
+        value_col,
+        f"is negative in {_rows(count)} ({shown}), {_WHO}",
+        "negative amounts are returns or refunds: net returns against their purchase "
+        "(add the refund to the original transaction) or drop them; clv does not "
+        "model returns.",
+        ids,
+        n_rows=n_ids,
+    )
 
 
 def _numeric_dates_problem(rows: DataFrame, name: str, *, strings: bool) -> Problem:
@@ -283,13 +355,18 @@ def _numeric_dates_problem(rows: DataFrame, name: str, *, strings: bool) -> Prob
         n_missing = rows.filter(f.col(D).isNull()).count()
         integral = n_missing == 0 and all(str(v).strip().lstrip("+-").isdigit() for v in head)
         head = [int(v) if integral else float(v) for v in head]
-    fix = (f"convert the column to dates, e.g. pd.to_datetime(df[{name!r}], unit='s') "
-           "for epoch seconds")
+    fix = (
+        f"convert the column to dates, e.g. pd.to_datetime(df[{name!r}], unit='s') "
+        "for epoch seconds"
+    )
     if bounds["lo"] is not None and bounds["lo"] >= 10000101 and bounds["hi"] <= 29991231:
-        fix = (f"the numbers look like YYYYMMDD; convert them with "
-               f"pd.to_datetime(df[{name!r}].astype('int64').astype(str), format='%Y%m%d')")
-    return Problem(name, f"holds numbers ({_show(np.asarray(head, dtype=object))}), not dates",
-                   fix + ".")
+        fix = (
+            f"the numbers look like YYYYMMDD; convert them with "
+            f"pd.to_datetime(df[{name!r}].astype('int64').astype(str), format='%Y%m%d')"
+        )
+    return Problem(
+        name, f"holds numbers ({_show(np.asarray(head, dtype=object))}), not dates", fix + "."
+    )
 
 
 _SCAN = 200  # offending rows fetched at once for the examples
@@ -342,8 +419,10 @@ def _row_labels(all_rows: DataFrame, bad: DataFrame) -> list[int]:
     """Positions (0-based, as a pandas RangeIndex) of the first offending rows."""
     f = import_pyspark()
     partition = (f.col(IDX) / (1 << _PARTITION_SHIFT)).cast("long")
-    sizes = {int(r["p"]): int(r["n"]) for r in
-             all_rows.groupBy(partition.alias("p")).agg(f.count(f.lit(1)).alias("n")).collect()}
+    sizes = {
+        int(r["p"]): int(r["n"])
+        for r in all_rows.groupBy(partition.alias("p")).agg(f.count(f.lit(1)).alias("n")).collect()
+    }
     offsets, total = {}, 0
     for p in sorted(sizes):
         offsets[p] = total
@@ -378,18 +457,21 @@ def _duplicates(
         count = repeated.agg(f.sum(f.col("_n") - 1)).collect()[0][0]
         if not count:
             return None
-        groups = repeated.select(*(f.col(k).alias(f"_g{i}") for i, k in enumerate(keys)),
-                                 "_first")
+        groups = repeated.select(*(f.col(k).alias(f"_g{i}") for i, k in enumerate(keys)), "_first")
         same = [rows[k].eqNullSafe(groups[f"_g{i}"]) for i, k in enumerate(keys)]
         later = rows.join(groups, on=same).filter(f.col(IDX) > f.col("_first"))
         ids, n_ids = _distinct_in_order(later, f.col(C), _SHOWN_IDS)
     finally:
         repeated.unpersist()
-    return Problem(None, f"{_rows(int(count))} of the transaction log are exact "
-                   "duplicates of an earlier row; they are kept: same-period purchases are "
-                   "merged into one purchase, with their amounts summed (customer ids shown)",
-                   "if the log was loaded twice, drop them with transactions.drop_duplicates().",
-                   ids, n_rows=n_ids)
+    return Problem(
+        None,
+        f"{_rows(int(count))} of the transaction log are exact "
+        "duplicates of an earlier row; they are kept: same-period purchases are "
+        "merged into one purchase, with their amounts summed (customer ids shown)",
+        "if the log was loaded twice, drop them with transactions.drop_duplicates().",
+        ids,
+        n_rows=n_ids,
+    )
 
 
 def summary_problems(summary: DataFrame) -> list[Problem]:
@@ -403,25 +485,45 @@ def summary_problems(summary: DataFrame) -> list[Problem]:
     conditions = {"age_zero": f.col(T) == 0}
     if MONETARY_VALUE in summary.columns:
         conditions["zero_spend"] = (f.col(FREQUENCY) > 0) & (f.col(MONETARY_VALUE) == 0)
-    stats = summary.agg(*(f.sum(f.when(cond, 1).otherwise(0)).alias(name)
-                          for name, cond in conditions.items())).collect()[0]
+    stats = summary.agg(
+        *(f.sum(f.when(cond, 1).otherwise(0)).alias(name) for name, cond in conditions.items())
+    ).collect()[0]
     problems = []
     for name, cond in conditions.items():
         count = int(stats[name] or 0)
         if not count:
             continue
-        ids = [r[0] for r in summary.filter(cond).select(CUSTOMER_ID).orderBy(CUSTOMER_ID)
-               .limit(_SHOWN_IDS).collect()]
+        ids = [
+            r[0]
+            for r in summary.filter(cond)
+            .select(CUSTOMER_ID)
+            .orderBy(CUSTOMER_ID)
+            .limit(_SHOWN_IDS)
+            .collect()
+        ]
         if name == "age_zero":
-            problems.append(Problem(
-                T, f"is 0 for {_rows(count, 'customer')}: their first purchase is in the period "
-                "of observation_end", "models need T > 0: use rfm[rfm['T'] > 0], a later "
-                "observation_end or a finer time_unit.", ids, n_rows=count))
+            problems.append(
+                Problem(
+                    T,
+                    f"is 0 for {_rows(count, 'customer')}: their first purchase is in the period "
+                    "of observation_end",
+                    "models need T > 0: use rfm[rfm['T'] > 0], a later "
+                    "observation_end or a finer time_unit.",
+                    ids,
+                    n_rows=count,
+                )
+            )
         else:
-            problems.append(Problem(
-                MONETARY_VALUE, f"is 0 for {_rows(count, 'customer')} with repeat purchases: "
-                "all their repeat purchases have amount 0", ZERO_SPEND_FIX, ids,
-                n_rows=count))
+            problems.append(
+                Problem(
+                    MONETARY_VALUE,
+                    f"is 0 for {_rows(count, 'customer')} with repeat purchases: "
+                    "all their repeat purchases have amount 0",
+                    ZERO_SPEND_FIX,
+                    ids,
+                    n_rows=count,
+                )
+            )
     return problems
 
 

@@ -102,9 +102,13 @@ def parsed_transactions(
     if value_col is not None:
         wanted["value_col"] = value_col
     missing = [
-        Problem(str(c), "is not in the DataFrame",
-                f"pass {arg}= one of its columns: {', '.join(map(repr, list(dtypes)[:20]))}")
-        for arg, c in wanted.items() if str(c) not in dtypes
+        Problem(
+            str(c),
+            "is not in the DataFrame",
+            f"pass {arg}= one of its columns: {', '.join(map(repr, list(dtypes)[:20]))}",
+        )
+        for arg, c in wanted.items()
+        if str(c) not in dtypes
     ]
     if missing:
         raise DataError(missing, what="the transactions")
@@ -112,8 +116,13 @@ def parsed_transactions(
     numeric = date_type in _NUMERIC_TYPES or date_type.startswith("decimal")
     if not numeric and date_type not in ("string", "date", "timestamp", "timestamp_ntz"):
         raise DataError(
-            [Problem(str(date_col), f"has Spark type {date_type}, not dates",
-                     "convert it with to_date / to_timestamp before summarising.")],
+            [
+                Problem(
+                    str(date_col),
+                    f"has Spark type {date_type}, not dates",
+                    "convert it with to_date / to_timestamp before summarising.",
+                )
+            ],
             what="the transactions",
         )
     rows = transactions.select(
@@ -235,11 +244,17 @@ def check_transactions_spark(
     used = {str(customer_id_col), str(date_col), str(value_col)}
     # exact duplicates are rows equal in every column, as in the pandas engine (maps cannot
     # be compared in Spark; pandas likewise falls back to the used columns for such cells)
-    others = tuple(name for name, kind in df.dtypes
-                   if name not in used and not kind.startswith("map"))
-    rows = parsed_transactions(df, customer_id_col=customer_id_col, date_col=date_col,
-                               value_col=value_col, date_format=date_format,
-                               other_columns=others if check_duplicates else ())
+    others = tuple(
+        name for name, kind in df.dtypes if name not in used and not kind.startswith("map")
+    )
+    rows = parsed_transactions(
+        df,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        value_col=value_col,
+        date_format=date_format,
+        other_columns=others if check_duplicates else (),
+    )
     date_type = dtypes[str(date_col)]
     numeric_dates = None
     if date_type in _NUMERIC_TYPES or date_type.startswith("decimal"):
@@ -252,9 +267,14 @@ def check_transactions_spark(
     functions = import_pyspark()
     fingerprinted = [(name, dtypes[name], functions.col(col)) for name, col in sources]
     counts, problems = check_rows(
-        rows, customer_id_col=str(customer_id_col), date_col=str(date_col),
-        value_col=None if value_col is None else str(value_col), end=end,
-        drop_after=drop_after, fingerprinted=fingerprinted, numeric_dates=numeric_dates,
+        rows,
+        customer_id_col=str(customer_id_col),
+        date_col=str(date_col),
+        value_col=None if value_col is None else str(value_col),
+        end=end,
+        drop_after=drop_after,
+        fingerprinted=fingerprinted,
+        numeric_dates=numeric_dates,
         check_duplicates=check_duplicates,
         other_columns=tuple(f"_clv_o{i}" for i in range(len(others))),
     )
@@ -279,9 +299,11 @@ def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> Dat
     end_period = int(_codes_from_days(np.array([end_day], dtype=np.int64), time_unit)[0])
     with_value = checked.with_value
     day = f.unix_date(f.to_date(f.col(_TS)))
-    per_row = checked.rows.select(f.col(_C).alias(CUSTOMER_ID),
-                                  period_code(day, time_unit).alias("p"),
-                                  *([f.col(_V)] if with_value else []))
+    per_row = checked.rows.select(
+        f.col(_C).alias(CUSTOMER_ID),
+        period_code(day, time_unit).alias("p"),
+        *([f.col(_V)] if with_value else []),
+    )
     aggs = [f.sum(_V).alias("tot")] if with_value else [f.lit(0).alias("tot")]
     periods = per_row.groupBy(CUSTOMER_ID, "p").agg(*aggs)
     if with_value:
@@ -298,15 +320,20 @@ def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> Dat
     )
     frequency = (f.col("n") - 1).cast("double")
     counts = checked.counts
-    meta = {META_TIME_UNIT: unit.name, META_OBSERVATION_END: end_ts.isoformat(),
-            "n_rows": counts.n_rows, "n_rows_after": counts.n_after,
-            "fingerprint": counts.fingerprint}
+    meta = {
+        META_TIME_UNIT: unit.name,
+        META_OBSERVATION_END: end_ts.isoformat(),
+        "n_rows": counts.n_rows,
+        "n_rows_after": counts.n_after,
+        "fingerprint": counts.fingerprint,
+    }
     columns = [
         f.col(CUSTOMER_ID),
         frequency.alias(FREQUENCY),
         ((f.col("last") - f.col("first")).cast("double") / f.lit(scaler)).alias(RECENCY),
         ((f.lit(end_period) - f.col("first")).cast("double") / f.lit(scaler)).alias(
-            T, metadata=meta),
+            T, metadata=meta
+        ),
     ]
     if with_value:
         columns.append(
@@ -397,22 +424,41 @@ def rfm_summary_spark(
     """
     _period_plan(time_unit, 1.0)  # a bad unit fails before Spark work
     checked = check_transactions_spark(
-        df, customer_id_col=customer_id_col, date_col=date_col, value_col=value_col,
-        observation_end=observation_end, date_format=date_format, drop_after=drop_after,
+        df,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        value_col=value_col,
+        observation_end=observation_end,
+        date_format=date_format,
+        drop_after=drop_after,
         check_duplicates=warn,
     )
     counts = checked.counts
     if counts.n_rows == 0:
-        raise DataError([Problem(None, "there are no transaction rows",
-                                 "check the input DataFrame (and its filters)")],
-                        what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    "there are no transaction rows",
+                    "check the input DataFrame (and its filters)",
+                )
+            ],
+            what="the transactions",
+        )
     if counts.n_kept == 0:
         end = checked.observation_end
-        raise DataError([Problem(str(date_col), f"has no transaction on or before "
-                                 f"observation_end ({end.isoformat() if end else ''}) (all "
-                                 f"{counts.n_rows} rows are later)",
-                                 "check observation_end and the date column")],
-                        what="the transactions")
+        raise DataError(
+            [
+                Problem(
+                    str(date_col),
+                    f"has no transaction on or before "
+                    f"observation_end ({end.isoformat() if end else ''}) (all "
+                    f"{counts.n_rows} rows are later)",
+                    "check observation_end and the date column",
+                )
+            ],
+            what="the transactions",
+        )
     summary = summarise_checked(checked, time_unit)
     if warn:
         emit(counts.warnings)

@@ -70,8 +70,10 @@ def models_from_document(document: Mapping[str, Any]) -> tuple[Any, Any]:
             return None
         key = (str(entry["module"]), str(entry["class"]))
         if key not in _MODELS:
-            raise TypeError(f"refusing to load {key[1]!r} from module {key[0]!r}: not a clv "
-                            "model (clv.models.registry).")
+            raise TypeError(
+                f"refusing to load {key[1]!r} from module {key[0]!r}: not a clv "
+                "model (clv.models.registry)."
+            )
         cls = _MODELS[key].cls
         return cls.from_dict(entry["state"], source="the broadcast model document")
 
@@ -135,31 +137,40 @@ def score_spark(
     """
     import_pyspark()
     document = model_document(models)
-    meta_unit = (summary.schema[T].metadata or {}).get("time_unit") if T in summary.columns \
-        else None
+    meta_unit = (
+        (summary.schema[T].metadata or {}).get("time_unit") if T in summary.columns else None
+    )
     model_unit = document["time_unit"]
     if meta_unit is not None and model_unit is not None:
         # the same check as the pandas path, on a one-row frame labelled with the summary's unit
-        check_same_period(model_unit, with_time_unit(pd.DataFrame(index=[0]), meta_unit),
-                          model="the model", what="the Spark RFM summary")
-    rate = resolve_discount_rate(annual_discount_rate=annual_discount_rate,
-                                 discount_rate_per_period=discount_rate_per_period,
-                                 discount_rate=discount_rate,
-                                 time_unit=model_unit or meta_unit)
+        check_same_period(
+            model_unit,
+            with_time_unit(pd.DataFrame(index=[0]), meta_unit),
+            model="the model",
+            what="the Spark RFM summary",
+        )
+    rate = resolve_discount_rate(
+        annual_discount_rate=annual_discount_rate,
+        discount_rate_per_period=discount_rate_per_period,
+        discount_rate=discount_rate,
+        time_unit=model_unit or meta_unit,
+    )
     with_spend = document["spend_model"] is not None
     with_value = MONETARY_VALUE in summary.columns
     needed = [CUSTOMER_ID, FREQUENCY, RECENCY, T] + ([MONETARY_VALUE] if with_spend else [])
     absent = [c for c in needed if c not in summary.columns]
     if absent:
-        raise ValueError(f"the summary lacks the column(s) {absent}; use rfm_summary_spark"
-                         + (" with value_col=" if MONETARY_VALUE in absent else "") + ".")
+        raise ValueError(
+            f"the summary lacks the column(s) {absent}; use rfm_summary_spark"
+            + (" with value_col=" if MONETARY_VALUE in absent else "")
+            + "."
+        )
     columns = score_columns(with_spend=with_spend, with_value=with_value)
     id_type = summary.schema[CUSTOMER_ID].dataType.simpleString()
     schema = ", ".join([f"`{CUSTOMER_ID}` {id_type}", *(f"`{c}` double" for c in columns)])
     rfm_columns = [c for c in (FREQUENCY, RECENCY, T, MONETARY_VALUE) if c in summary.columns]
     broadcast = summary.sparkSession.sparkContext.broadcast(document)
-    options = {"horizon": int(horizon), "discount_rate": rate.per_period,
-               "margin": float(margin)}
+    options = {"horizon": int(horizon), "discount_rate": rate.per_period, "margin": float(margin)}
     unit = model_unit or meta_unit
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

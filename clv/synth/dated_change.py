@@ -40,8 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DatedChangeParams", "DatedChangeTruth", "DatedChangeWorld",
-           "simulate_dated_change_world"]
+__all__ = [
+    "DatedChangeParams",
+    "DatedChangeTruth",
+    "DatedChangeWorld",
+    "simulate_dated_change_world",
+]
 
 _NS_PER_WEEK = 7 * 86_400 * 10**9
 
@@ -53,34 +57,36 @@ class DatedChangeParams:
     regions: tuple[str, ...] = ("north", "south", "east", "west")
     degraded_region: str = "south"
     region_levels: tuple[float, ...] = (1.0, 0.8, 1.1, 0.9)
-    weeks: int = 104                    # cutoff = start + weeks
+    weeks: int = 104  # cutoff = start + weeks
     birth_weeks: float = 40.0
     change_weeks_before_cutoff: int = 12
-    fix_weeks_before_cutoff: int | None = None   # None: ongoing
+    fix_weeks_before_cutoff: int | None = None  # None: ongoing
     hazard_multiplier: float = 3.0
-    pretrend: float = 0.0               # log purchase-rate trend per year, degraded region only
-    rate_median: float = 0.12           # purchases per week while alive
+    pretrend: float = 0.0  # log purchase-rate trend per year, degraded region only
+    rate_median: float = 0.12  # purchases per week while alive
     rate_sdlog: float = 0.8
-    hazard_median: float = 0.010        # weekly dropout probability
+    hazard_median: float = 0.010  # weekly dropout probability
     hazard_sdlogit: float = 0.7
     season_amplitude: float = 0.15
     spend_median: float = 30.0
     spend_sdlog: float = 0.4
-    contact_prob: float = 0.04          # per alive week
+    contact_prob: float = 0.04  # per alive week
     wait_median_seconds: float = 180.0
     degraded_wait_factor: float = 3.0
-    complaint_prob: float = 0.08        # per contact
+    complaint_prob: float = 0.08  # per contact
     degraded_complaint_prob: float = 0.35
 
     def __post_init__(self) -> None:
         if self.degraded_region not in self.regions:
-            raise ValueError(f"degraded_region {self.degraded_region!r} is not one of "
-                             f"{self.regions}.")
+            raise ValueError(
+                f"degraded_region {self.degraded_region!r} is not one of {self.regions}."
+            )
         if len(self.region_levels) != len(self.regions):
             raise ValueError("region_levels needs one level per region.")
         if not 0 < self.change_weeks_before_cutoff < self.weeks - self.birth_weeks:
-            raise ValueError("the change must fall after every customer's acquisition and "
-                             "before the cutoff.")
+            raise ValueError(
+                "the change must fall after every customer's acquisition and before the cutoff."
+            )
         fix = self.fix_weeks_before_cutoff
         if fix is not None and not 0 <= fix < self.change_weeks_before_cutoff:
             raise ValueError("fix_weeks_before_cutoff must be >= 0 and after the change.")
@@ -102,7 +108,7 @@ class DatedChangeTruth:
     """Latent truth of a dated-change world (arrays per customer, in ``customer_id`` order)."""
 
     params: DatedChangeParams
-    customers: pd.DataFrame      # customer_id, region, birth_week, rate, hazard, spend, exp1
+    customers: pd.DataFrame  # customer_id, region, birth_week, rate, hazard, spend, exp1
     start: pd.Timestamp
     cutoff: pd.Timestamp
 
@@ -111,8 +117,9 @@ class DatedChangeTruth:
         """True for customers of the degraded region."""
         return (self.customers["region"] == self.params.degraded_region).to_numpy()
 
-    def _multiplier(self, weeks: np.ndarray, *, changed: bool,
-                    fixed_at: float | None) -> np.ndarray:
+    def _multiplier(
+        self, weeks: np.ndarray, *, changed: bool, fixed_at: float | None
+    ) -> np.ndarray:
         """Hazard multiplier per (customer, week) under a scenario."""
         p = self.params
         on = np.zeros(weeks.shape, dtype=bool)
@@ -128,8 +135,9 @@ class DatedChangeTruth:
     def _rates(self, weeks: np.ndarray) -> np.ndarray:
         """Purchase rate per (customer, week) while alive."""
         c = self.customers
-        trend = np.where(self.degraded[:, None],
-                         np.exp(self.params.pretrend * weeks[None, :] / 52.0), 1.0)
+        trend = np.where(
+            self.degraded[:, None], np.exp(self.params.pretrend * weeks[None, :] / 52.0), 1.0
+        )
         return c["rate"].to_numpy()[:, None] * self._season(weeks)[None, :] * trend
 
     def _alive(self, weeks: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -138,11 +146,12 @@ class DatedChangeTruth:
         h = c["hazard"].to_numpy()[:, None]
         born = weeks[None, :] >= c["birth_week"].to_numpy()[:, None]
         step = np.where(born, -np.log1p(-np.minimum(h * mult, 0.999)), 0.0)
-        cum = np.cumsum(step, axis=1) - step        # hazard accumulated before the week
+        cum = np.cumsum(step, axis=1) - step  # hazard accumulated before the week
         return born & (cum < c["exp1"].to_numpy()[:, None])
 
-    def expected_purchases(self, weeks: np.ndarray, *, changed: bool = True,
-                           fixed_at: float | None = None) -> np.ndarray:
+    def expected_purchases(
+        self, weeks: np.ndarray, *, changed: bool = True, fixed_at: float | None = None
+    ) -> np.ndarray:
         """Expected purchases per (customer, week) given the latents, under a scenario."""
         weeks = np.asarray(weeks, dtype=np.float64)
         alive = self._alive(weeks, self._multiplier(weeks, changed=changed, fixed_at=fixed_at))
@@ -151,8 +160,13 @@ class DatedChangeTruth:
     def _all_weeks(self, end: int) -> np.ndarray:
         return np.arange(0, end, dtype=np.float64)
 
-    def log_rate_ratio(self, first_week: int | None = None, last_week: int | None = None,
-                       *, group: str = "degraded") -> float:
+    def log_rate_ratio(
+        self,
+        first_week: int | None = None,
+        last_week: int | None = None,
+        *,
+        group: str = "degraded",
+    ) -> float:
         """True log ratio of the degraded region's purchases with vs without the change.
 
         Over weeks ``[first_week, last_week)`` (default: from the change to the
@@ -171,8 +185,9 @@ class DatedChangeTruth:
         den = without[mask][:, first:last].sum()
         return float(np.log(num / den))
 
-    def fix_value(self, horizon_weeks: int = 52, *, annual_discount: float = 0.10,
-                  margin: float = 0.3) -> float:
+    def fix_value(
+        self, horizon_weeks: int = 52, *, annual_discount: float = 0.10, margin: float = 0.3
+    ) -> float:
         """True expected incremental margin of fixing the vendor at the cutoff (present value).
 
         Expected margin over ``horizon_weeks`` after the cutoff with the region's
@@ -195,9 +210,9 @@ class DatedChangeTruth:
 class DatedChangeWorld:
     """Tables of a dated-change world and its truth (see :func:`simulate_dated_change_world`)."""
 
-    transactions: pd.DataFrame   # customer_id, date, value
-    cx_events: pd.DataFrame      # customer_id, timestamp, signal, value
-    customers: pd.DataFrame      # customer_id, region
+    transactions: pd.DataFrame  # customer_id, date, value
+    cx_events: pd.DataFrame  # customer_id, timestamp, signal, value
+    customers: pd.DataFrame  # customer_id, region
     truth: DatedChangeTruth
 
     @property
@@ -216,8 +231,13 @@ def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
     return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
 
 
-def simulate_dated_change_world(n_customers: int, *, seed: int, start: object = "2024-01-01",
-                                params: DatedChangeParams | None = None) -> DatedChangeWorld:
+def simulate_dated_change_world(
+    n_customers: int,
+    *,
+    seed: int,
+    start: object = "2024-01-01",
+    params: DatedChangeParams | None = None,
+) -> DatedChangeWorld:
     """Simulate customers in several regions, one of which suffers a dated service failure.
 
     Parameters
@@ -246,24 +266,29 @@ def simulate_dated_change_world(n_customers: int, *, seed: int, start: object = 
     """
     p = params or DatedChangeParams()
     n = int(n_customers)
-    rng_cust, rng_buy, rng_cx = (np.random.default_rng(s)
-                                 for s in np.random.SeedSequence(seed).spawn(3))
+    rng_cust, rng_buy, rng_cx = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
     t0 = pd.Timestamp(start)
     ids = np.arange(1, n + 1)
     region_idx = rng_cust.integers(0, len(p.regions), n)
     levels = np.asarray(p.region_levels)[region_idx]
     rate = p.rate_median * levels * np.exp(p.rate_sdlog * rng_cust.standard_normal(n))
-    logit = np.log(p.hazard_median / (1 - p.hazard_median)) \
-        + p.hazard_sdlogit * rng_cust.standard_normal(n)
+    logit = np.log(
+        p.hazard_median / (1 - p.hazard_median)
+    ) + p.hazard_sdlogit * rng_cust.standard_normal(n)
     hazard = 1.0 / (1.0 + np.exp(-logit))
-    customers = pd.DataFrame({
-        "customer_id": ids,
-        "region": np.asarray(p.regions, dtype=object)[region_idx],
-        "birth_week": np.floor(rng_cust.uniform(0.0, p.birth_weeks, n)),
-        "rate": rate, "hazard": hazard,
-        "spend": p.spend_median * np.exp(p.spend_sdlog * rng_cust.standard_normal(n)),
-        "exp1": rng_cust.standard_exponential(n),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "region": np.asarray(p.regions, dtype=object)[region_idx],
+            "birth_week": np.floor(rng_cust.uniform(0.0, p.birth_weeks, n)),
+            "rate": rate,
+            "hazard": hazard,
+            "spend": p.spend_median * np.exp(p.spend_sdlog * rng_cust.standard_normal(n)),
+            "exp1": rng_cust.standard_exponential(n),
+        }
+    )
     truth = DatedChangeTruth(p, customers, t0, t0 + pd.Timedelta(weeks=p.weeks))
     weeks = np.arange(p.weeks, dtype=np.float64)
     mult = truth._multiplier(weeks, changed=True, fixed_at=p.fix_week)
@@ -271,34 +296,51 @@ def simulate_dated_change_world(n_customers: int, *, seed: int, start: object = 
     lam = np.where(alive, truth._rates(weeks), 0.0)
     counts = rng_buy.poisson(lam)
     birth = customers["birth_week"].to_numpy().astype(np.int64)
-    counts[np.arange(n), birth] += 1                       # the first purchase
+    counts[np.arange(n), birth] += 1  # the first purchase
     who, week = np.nonzero(counts)
     reps = counts[who, week]
     who, week = np.repeat(who, reps), np.repeat(week, reps)
     t = week + rng_buy.random(who.size)
-    value = customers["spend"].to_numpy()[who] * np.exp(0.3 * rng_buy.standard_normal(who.size)
-                                                        - 0.045)
+    value = customers["spend"].to_numpy()[who] * np.exp(
+        0.3 * rng_buy.standard_normal(who.size) - 0.045
+    )
     order = np.lexsort((t, who))
-    transactions = pd.DataFrame({"customer_id": ids[who[order]], "date": _dates(t0, t[order]),
-                                 "value": np.round(value[order], 2)})
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ids[who[order]],
+            "date": _dates(t0, t[order]),
+            "value": np.round(value[order], 2),
+        }
+    )
 
     degraded_now = mult > 1.0
     contact = alive & (rng_cx.random(alive.shape) < p.contact_prob)
     cw, ck = np.nonzero(contact)
     bad = degraded_now[cw, ck]
-    wait = np.round(p.wait_median_seconds * np.where(bad, p.degraded_wait_factor, 1.0)
-                    * np.exp(0.5 * rng_cx.standard_normal(cw.size)))
-    complain = rng_cx.random(cw.size) < np.where(bad, p.degraded_complaint_prob,
-                                                 p.complaint_prob)
+    wait = np.round(
+        p.wait_median_seconds
+        * np.where(bad, p.degraded_wait_factor, 1.0)
+        * np.exp(0.5 * rng_cx.standard_normal(cw.size))
+    )
+    complain = rng_cx.random(cw.size) < np.where(bad, p.degraded_complaint_prob, p.complaint_prob)
     tc = ck + rng_cx.random(cw.size)
-    parts = [(cw, tc, "contact_wait_seconds", wait),
-             (cw[complain], tc[complain] + 1 / 7, "complaint", np.ones(int(complain.sum())))]
+    parts = [
+        (cw, tc, "contact_wait_seconds", wait),
+        (cw[complain], tc[complain] + 1 / 7, "complaint", np.ones(int(complain.sum()))),
+    ]
     cust = np.concatenate([q[0] for q in parts])
     when = np.minimum(np.concatenate([q[1] for q in parts]), p.weeks - 1e-6)
     signal = np.concatenate([np.full(q[0].size, q[2], dtype=object) for q in parts])
     val = np.concatenate([np.asarray(q[3], dtype=np.float64) for q in parts])
     order = np.lexsort((when, cust))
-    events = pd.DataFrame({"customer_id": ids[cust[order]], "timestamp": _dates(t0, when[order]),
-                           "signal": signal[order], "value": val[order]})
-    return DatedChangeWorld(transactions, events, customers[["customer_id", "region"]].copy(),
-                            truth)
+    events = pd.DataFrame(
+        {
+            "customer_id": ids[cust[order]],
+            "timestamp": _dates(t0, when[order]),
+            "signal": signal[order],
+            "value": val[order],
+        }
+    )
+    return DatedChangeWorld(
+        transactions, events, customers[["customer_id", "region"]].copy(), truth
+    )

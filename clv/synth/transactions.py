@@ -86,8 +86,7 @@ def simulate_purchase_times(
     if model == "pareto_nbd":
         mu = rng.gamma(c, 1.0 / d, size=n)
         out["mu"] = mu
-        death = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf),
-                          where=mu > 0)
+        death = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
         active = np.arange(n)
     else:
         p = np.asarray(rng.beta(c, d, size=n), dtype=np.float64)
@@ -119,8 +118,9 @@ def simulate_purchase_times(
     return out
 
 
-def rfm_from_purchase_times(customer: ArrayLike, time: ArrayLike, T: ArrayLike
-                            ) -> dict[str, FloatArray]:
+def rfm_from_purchase_times(
+    customer: ArrayLike, time: ArrayLike, T: ArrayLike
+) -> dict[str, FloatArray]:
     """``frequency``, ``recency`` of each customer from the purchases in ``(0, T]``.
 
     Examples
@@ -138,8 +138,9 @@ def rfm_from_purchase_times(customer: ArrayLike, time: ArrayLike, T: ArrayLike
     return {"frequency": frequency, "recency": recency, "T": T.copy()}
 
 
-def simulate_opportunities(params: Any, n_opportunities: int, n_customers: int, *,
-                           rng: np.random.Generator) -> dict[str, Any]:
+def simulate_opportunities(
+    params: Any, n_opportunities: int, n_customers: int, *, rng: np.random.Generator
+) -> dict[str, Any]:
     """BG/BB histories: which of opportunities ``1..n_opportunities`` had a transaction.
 
     At the start of each opportunity an alive customer drops out with
@@ -212,8 +213,9 @@ def simulate_transaction_log(
     (100, True)
     """
     if time_unit not in _PERIOD:
-        raise ValueError(f"time_unit must be one of {list(_PERIOD)} (fixed-length periods), "
-                         f"got {time_unit!r}.")
+        raise ValueError(
+            f"time_unit must be one of {list(_PERIOD)} (fixed-length periods), got {time_unit!r}."
+        )
     if not 0 < acquisition_periods <= observation_periods:
         raise ValueError("need 0 < acquisition_periods <= observation_periods.")
     birth = rng.uniform(0.0, acquisition_periods, size=int(n_customers))
@@ -221,8 +223,11 @@ def simulate_transaction_log(
     ids = np.concatenate([np.arange(n_customers), sim["customer"]])
     offsets = np.concatenate([birth, birth[sim["customer"]] + sim["time"]])
     dates = pd.Timestamp(start) + pd.to_timedelta(offsets * _PERIOD[time_unit].value, unit="ns")
-    log = pd.DataFrame({"customer_id": ids, "date": dates}).sort_values(
-        ["date", "customer_id"], kind="stable").reset_index(drop=True)
+    log = (
+        pd.DataFrame({"customer_id": ids, "date": dates})
+        .sort_values(["date", "customer_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     truth = {k: v for k, v in sim.items() if k not in ("customer", "time")}
     truth["birth"] = birth
     return log, truth

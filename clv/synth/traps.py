@@ -80,14 +80,16 @@ class CausalEffects:
     @property
     def any(self) -> bool:
         """Whether experience changes behaviour at all."""
-        return bool(self.dropout_per_wait_minute or self.purchase_per_fcr
-                    or self.purchase_promoter)
+        return bool(self.dropout_per_wait_minute or self.purchase_per_fcr or self.purchase_promoter)
 
     def multipliers(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Purchase and dropout rate multipliers of each customer's features."""
         n = len(features)
-        contacted = features["wait_minutes_missing"].to_numpy(dtype=np.float64) == 0 \
-            if "wait_minutes_missing" in features.columns else np.ones(n, dtype=bool)
+        contacted = (
+            features["wait_minutes_missing"].to_numpy(dtype=np.float64) == 0
+            if "wait_minutes_missing" in features.columns
+            else np.ones(n, dtype=bool)
+        )
         lam = np.ones(n)
         mu = np.ones(n)
         if self.dropout_per_wait_minute:
@@ -97,8 +99,9 @@ class CausalEffects:
             fcr = features["fcr_rate"].to_numpy(dtype=np.float64)
             lam = lam * np.where(contacted, 1.0 + self.purchase_per_fcr * (fcr - 1.0), 1.0)
         if self.purchase_promoter:
-            lam = lam * (1.0 + self.purchase_promoter
-                         * features["promoter"].to_numpy(dtype=np.float64))
+            lam = lam * (
+                1.0 + self.purchase_promoter * features["promoter"].to_numpy(dtype=np.float64)
+            )
         return lam, mu
 
 
@@ -141,8 +144,16 @@ class TrapWorld:
         """Whether experience changes behaviour in this world."""
         return self.effects.any
 
-    def true_value(self, customers: pd.Index, delta: dict[str, np.ndarray], profile: np.ndarray,
-                   *, discount_rate: float, margin: float, period_weeks: float) -> float:
+    def true_value(
+        self,
+        customers: pd.Index,
+        delta: dict[str, np.ndarray],
+        profile: np.ndarray,
+        *,
+        discount_rate: float,
+        margin: float,
+        period_weeks: float,
+    ) -> float:
         """True present value of the incremental margin of a change of the features.
 
         Parameters
@@ -184,10 +195,16 @@ class TrapWorld:
             m_lam = np.exp(g_l[:, None] * profile[None, :])
             m_mu = np.exp(g_m[:, None] * profile[None, :])
             rate = mu0[:, None] * m_mu
-            cum = np.concatenate([np.zeros((len(idx), 1)),
-                                  np.cumsum(rate * period_weeks, axis=1)], axis=1)
-            purchases = (lam0[:, None] * m_lam * np.exp(-cum[:, :-1])
-                         * -np.expm1(-rate * period_weeks) / rate)
+            cum = np.concatenate(
+                [np.zeros((len(idx), 1)), np.cumsum(rate * period_weeks, axis=1)], axis=1
+            )
+            purchases = (
+                lam0[:, None]
+                * m_lam
+                * np.exp(-cum[:, :-1])
+                * -np.expm1(-rate * period_weeks)
+                / rate
+            )
             return float(np.sum(margin * alive * purchases * spend * disc[None, :]))
 
         return value(g_lam, g_mu) - value(np.zeros(len(idx)), np.zeros(len(idx)))
@@ -198,36 +215,44 @@ def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
     return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
 
 
-def _lifetimes(rng: np.random.Generator, mu_pre: np.ndarray, mu_post: np.ndarray,
-               switch: float) -> np.ndarray:
+def _lifetimes(
+    rng: np.random.Generator, mu_pre: np.ndarray, mu_post: np.ndarray, switch: float
+) -> np.ndarray:
     """Exponential lifetimes: hazard ``mu_pre`` before ``switch`` weeks, ``mu_post`` after."""
     e = rng.standard_exponential(mu_pre.size)
     early = e < mu_pre * switch
     return np.where(early, e / mu_pre, switch + (e - mu_pre * switch) / mu_post)
 
 
-def _purchases(rng: np.random.Generator, birth: np.ndarray, lifetime: np.ndarray,
-               lam: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
+def _purchases(
+    rng: np.random.Generator, birth: np.ndarray, lifetime: np.ndarray, lam: np.ndarray, end: float
+) -> tuple[np.ndarray, np.ndarray]:
     """First purchase at birth, then Poisson(``lam``) repeat purchases while alive, to ``end``."""
     active = np.clip(np.minimum(birth + lifetime, end) - birth, 0.0, None)
     k = rng.poisson(lam * active)
     owner = np.repeat(np.arange(birth.size), k)
     times = birth[owner] + rng.random(owner.size) * active[owner]
-    return (np.concatenate([np.arange(birth.size), owner]),
-            np.concatenate([birth, times]))
+    return (np.concatenate([np.arange(birth.size), owner]), np.concatenate([birth, times]))
 
 
-def _contacts(rng: np.random.Generator, who: np.ndarray, times: np.ndarray,
-              median_wait: np.ndarray, p_resolved: float | np.ndarray
-              ) -> list[tuple[np.ndarray, np.ndarray, str, np.ndarray]]:
+def _contacts(
+    rng: np.random.Generator,
+    who: np.ndarray,
+    times: np.ndarray,
+    median_wait: np.ndarray,
+    p_resolved: float | np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray, str, np.ndarray]]:
     wait = np.round(median_wait * np.exp(0.5 * rng.standard_normal(who.size)))
     resolved = (rng.random(who.size) < p_resolved).astype(np.float64)
-    return [(who, times, "contact_wait_seconds", wait),
-            (who, times, "contact_resolved_first", resolved)]
+    return [
+        (who, times, "contact_wait_seconds", wait),
+        (who, times, "contact_resolved_first", resolved),
+    ]
 
 
-def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
-                        start: object = "2024-01-01") -> TrapWorld:
+def simulate_trap_world(
+    name: str, n_customers: int = 8000, *, seed: int = 0, start: object = "2024-01-01"
+) -> TrapWorld:
     """Simulate one of :data:`TRAP_WORLDS` with its causal truth.
 
     Parameters
@@ -251,21 +276,26 @@ def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
     n = int(n_customers)
     if n < 10:
         raise ValueError("n_customers must be >= 10.")
-    rng_cust, rng_cx, rng_buy, rng_spend = (np.random.default_rng(s) for s in
-                                            np.random.SeedSequence([seed, 1713]).spawn(4))
+    rng_cust, rng_cx, rng_buy, rng_spend = (
+        np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1713]).spawn(4)
+    )
     t0 = pd.Timestamp(start)
     cut_w, end_w = _CALIBRATION_WEEKS, _CALIBRATION_WEEKS + _HOLDOUT_WEEKS
     ob = _ONBOARDING_WEEKS
     ids = np.arange(1, n + 1)
     birth = rng_cust.uniform(0.0, _BIRTH_WEEKS, n)
     premium = rng_cust.random(n) < 0.3
-    customers = pd.DataFrame({
-        "customer_id": ids,
-        "channel": rng_cust.choice(["web", "store", "app", "phone"], n, p=[0.4, 0.25, 0.25, 0.1]),
-        "region": rng_cust.choice(["north", "south", "east", "west"], n),
-        "acquisition_source": rng_cust.choice(["search", "social", "referral"], n),
-        "age": np.round(rng_cust.normal(42.0, 12.0, n).clip(18, 90)),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "channel": rng_cust.choice(
+                ["web", "store", "app", "phone"], n, p=[0.4, 0.25, 0.25, 0.1]
+            ),
+            "region": rng_cust.choice(["north", "south", "east", "west"], n),
+            "acquisition_source": rng_cust.choice(["search", "social", "referral"], n),
+            "age": np.round(rng_cust.normal(42.0, 12.0, n).clip(18, 90)),
+        }
+    )
     if name == "segment_observed":
         customers["tier"] = np.where(premium, "premium", "standard")
     lam_base = rng_buy.gamma(0.75, 1.0 / 10.0, n)
@@ -304,11 +334,22 @@ def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
     if name == "purchase_triggered":
         trig = rng_cx.random(owner.size) < 0.35
         k_trig = int(trig.sum())
-        parts += _contacts(rng_cx, owner[trig], times[trig] + rng_cx.random(k_trig) * 3 / 7,
-                           np.full(k_trig, 240.0), 0.7)
+        parts += _contacts(
+            rng_cx,
+            owner[trig],
+            times[trig] + rng_cx.random(k_trig) * 3 / 7,
+            np.full(k_trig, 240.0),
+            0.7,
+        )
         comp = rng_cx.random(owner.size) < 0.12
-        parts.append((owner[comp], times[comp] + rng_cx.random(int(comp.sum())) * 5 / 7,
-                      "complaint", np.ones(int(comp.sum()))))
+        parts.append(
+            (
+                owner[comp],
+                times[comp] + rng_cx.random(int(comp.sum())) * 5 / 7,
+                "complaint",
+                np.ones(int(comp.sum())),
+            )
+        )
         surv = rng_cx.random(owner.size) < 0.15
         parts.append((owner[surv], times[surv] + 1 / 7, "nps", nps_score[owner[surv]]))
     else:
@@ -344,9 +385,13 @@ def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
     nu = rng_spend.gamma(4.0, 1.0 / 15.0, n)
     values = rng_spend.gamma(6.0, 1.0 / nu[owner])
     order = np.lexsort((times, owner))
-    transactions = pd.DataFrame({"customer_id": ids[owner[order]],
-                                 "date": _dates(t0, times[order]),
-                                 "value": np.round(values[order], 2)})
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ids[owner[order]],
+            "date": _dates(t0, times[order]),
+            "value": np.round(values[order], 2),
+        }
+    )
     transactions = transactions[transactions["date"] < t0 + pd.Timedelta(weeks=end_w)]
     cust = np.concatenate([p[0] for p in parts])
     when = np.concatenate([p[1] for p in parts])
@@ -355,19 +400,43 @@ def simulate_trap_world(name: str, n_customers: int = 8000, *, seed: int = 0,
     keep = when < end_w
     cust, when, signal, value = cust[keep], when[keep], signal[keep], value[keep]
     order = np.lexsort((when, cust))
-    events = pd.DataFrame({"customer_id": ids[cust[order]], "timestamp": _dates(t0, when[order]),
-                           "signal": signal[order], "value": value[order]})
-    latent = pd.DataFrame({"birth_week": birth, "lambda_base": lam_base, "mu_base": mu_base,
-                           "alive": birth + lifetime > cut_w, "spend": 6.0 / nu,
-                           "premium": premium}, index=pd.Index(ids, name="customer_id"))
+    events = pd.DataFrame(
+        {
+            "customer_id": ids[cust[order]],
+            "timestamp": _dates(t0, when[order]),
+            "signal": signal[order],
+            "value": value[order],
+        }
+    )
+    latent = pd.DataFrame(
+        {
+            "birth_week": birth,
+            "lambda_base": lam_base,
+            "mu_base": mu_base,
+            "alive": birth + lifetime > cut_w,
+            "spend": 6.0 / nu,
+            "premium": premium,
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
     feats.index = latent.index
-    return TrapWorld(name, TRAP_WORLDS[name][0], transactions.reset_index(drop=True), events,
-                     customers, t0 + pd.Timedelta(weeks=cut_w), t0 + pd.Timedelta(weeks=end_w),
-                     effects, latent, feats)
+    return TrapWorld(
+        name,
+        TRAP_WORLDS[name][0],
+        transactions.reset_index(drop=True),
+        events,
+        customers,
+        t0 + pd.Timedelta(weeks=cut_w),
+        t0 + pd.Timedelta(weeks=end_w),
+        effects,
+        latent,
+        feats,
+    )
 
 
-def _onboarding_features(parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]], n: int,
-                         nps_score: np.ndarray) -> pd.DataFrame:
+def _onboarding_features(
+    parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]], n: int, nps_score: np.ndarray
+) -> pd.DataFrame:
     """The true experience: mean onboarding wait (minutes), first-contact resolution, promoter."""
     wait = np.zeros(n)
     fcr = np.ones(n)
@@ -380,9 +449,14 @@ def _onboarding_features(parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarr
         safe = np.maximum(k, 1)
         wait = np.where(contacted, np.bincount(who, seconds / 60.0, minlength=n) / safe, 0.0)
         fcr = np.where(contacted, np.bincount(who, resolved, minlength=n) / safe, 1.0)
-    return pd.DataFrame({"wait_minutes": wait,
-                         "wait_minutes_missing": (~contacted).astype(np.float64),
-                         "fcr_rate": fcr, "promoter": (nps_score >= 9).astype(np.float64)})
+    return pd.DataFrame(
+        {
+            "wait_minutes": wait,
+            "wait_minutes_missing": (~contacted).astype(np.float64),
+            "fcr_rate": fcr,
+            "promoter": (nps_score >= 9).astype(np.float64),
+        }
+    )
 
 
 def describe(world: TrapWorld) -> dict[str, Any]:

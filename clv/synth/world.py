@@ -49,11 +49,23 @@ from clv.cx.features import FeatureBuilder, count, mean, nps_groups, rate
 from clv.models import acquisition as acq
 from clv.models._retention_math import simulate_lifetimes
 
-__all__ = ["COVARIATES", "CXWorld", "Truth", "WorldParams", "simulate_cx_world",
-           "world_feature_builder"]
+__all__ = [
+    "COVARIATES",
+    "CXWorld",
+    "Truth",
+    "WorldParams",
+    "simulate_cx_world",
+    "world_feature_builder",
+]
 
-COVARIATES = ("complaints", "wait_minutes", "wait_minutes_missing", "fcr_rate", "promoter",
-              "nps_missing")
+COVARIATES = (
+    "complaints",
+    "wait_minutes",
+    "wait_minutes_missing",
+    "fcr_rate",
+    "promoter",
+    "nps_missing",
+)
 _NS_PER_WEEK = 7 * 86_400 * 10**9
 _CHANNELS = ("web", "store", "app", "phone")
 _REGIONS = ("north", "south", "east", "west")
@@ -76,10 +88,8 @@ class WorldParams:
     alpha0: float = 10.0
     s: float = 0.6
     beta0: float = 40.0
-    gamma_purchase: Mapping[str, float] = _coefs(complaints=-0.15, wait_minutes=-0.05,
-                                                 promoter=0.3)
-    gamma_dropout: Mapping[str, float] = _coefs(complaints=0.35, fcr_rate=-0.6,
-                                                wait_minutes=0.04)
+    gamma_purchase: Mapping[str, float] = _coefs(complaints=-0.15, wait_minutes=-0.05, promoter=0.3)
+    gamma_dropout: Mapping[str, float] = _coefs(complaints=0.35, fcr_rate=-0.6, wait_minutes=0.04)
     # Gamma-Gamma spend
     p: float = 6.0
     q: float = 4.0
@@ -122,8 +132,9 @@ class WorldParams:
             raise ValueError("experiment_share must be in [0, 1].")
         unknown = sorted(set(self.experiment_effects) - {"purchase", "dropout", "spend"})
         if unknown:
-            raise ValueError(f"experiment_effects has unknown levers {unknown}; use purchase, "
-                             "dropout, spend.")
+            raise ValueError(
+                f"experiment_effects has unknown levers {unknown}; use purchase, dropout, spend."
+            )
 
     def coefficients(self, name: str) -> np.ndarray:
         """Coefficient vector of ``gamma_<name>`` in :data:`COVARIATES` order."""
@@ -143,12 +154,14 @@ def world_feature_builder() -> FeatureBuilder:
     >>> world_feature_builder().features[0].name
     'complaints'
     """
-    return FeatureBuilder([
-        count("complaint", name="complaints"),
-        mean("contact_wait_seconds", scale=60.0, name="wait_minutes", fill=0.0),
-        rate("contact_resolved_first", name="fcr_rate", fill=1.0, indicator=False),
-        nps_groups(groups=("promoter",)),
-    ])
+    return FeatureBuilder(
+        [
+            count("complaint", name="complaints"),
+            mean("contact_wait_seconds", scale=60.0, name="wait_minutes", fill=0.0),
+            rate("contact_resolved_first", name="fcr_rate", fill=1.0, indicator=False),
+            nps_groups(groups=("promoter",)),
+        ]
+    )
 
 
 def _lin(X: np.ndarray, coefs: np.ndarray) -> np.ndarray:
@@ -192,19 +205,22 @@ class Truth:
             if isinstance(change, pd.Series):
                 change = change.reindex(self.covariates.index).to_numpy()
             delta[:, COVARIATES.index(col)] = np.broadcast_to(
-                np.asarray(change, dtype=np.float64), self.covariates.shape[:1])
+                np.asarray(change, dtype=np.float64), self.covariates.shape[:1]
+            )
         return delta
 
     def rates(self, shift: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-customer ``(lambda, mu)`` with covariates shifted by ``shift`` (column -> change)."""
         d = self._delta(shift)
-        lam = self.latent["lambda"].to_numpy() * np.exp(_lin(d, self.params.coefficients(
-            "purchase")))
+        lam = self.latent["lambda"].to_numpy() * np.exp(
+            _lin(d, self.params.coefficients("purchase"))
+        )
         mu = self.latent["mu"].to_numpy() * np.exp(_lin(d, self.params.coefficients("dropout")))
         return lam, mu
 
-    def expected_purchases(self, horizon: float,
-                           shift: Mapping[str, Any] | None = None) -> pd.Series:
+    def expected_purchases(
+        self, horizon: float, shift: Mapping[str, Any] | None = None
+    ) -> pd.Series:
         r"""True expected purchases in (cutoff, cutoff + horizon] weeks, given the latents.
 
         :math:`E[N_i] = 1[\text{alive at cutoff}]\,\lambda_i/\mu_i\,(1 - e^{-\mu_i h})`,
@@ -219,8 +235,11 @@ class Truth:
     def expected_spend(self, shift: Mapping[str, Any] | None = None) -> pd.Series:
         r"""Mean transaction value :math:`p/\nu_i`, times :math:`e^{\gamma_S'\Delta}` if shifted."""
         d = self._delta(shift)
-        z = self.params.p / self.latent["nu"].to_numpy() * np.exp(
-            _lin(d, self.params.coefficients("spend")))
+        z = (
+            self.params.p
+            / self.latent["nu"].to_numpy()
+            * np.exp(_lin(d, self.params.coefficients("spend")))
+        )
         return pd.Series(z, index=self.covariates.index, name="expected_spend")
 
 
@@ -234,9 +253,15 @@ class CXWorld:
     subscriptions: pd.DataFrame
     acquisition: pd.DataFrame
     truth: Truth
-    experiment: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"customer_id": pd.Series(dtype=np.int64), "arm": pd.Series(dtype=object),
-         "start": pd.Series(dtype="datetime64[ns]")}))
+    experiment: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=np.int64),
+                "arm": pd.Series(dtype=object),
+                "start": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
+    )
 
     @property
     def calibration_end(self) -> pd.Timestamp:
@@ -253,9 +278,15 @@ class CXWorld:
         return self.transactions[self.transactions["date"] < self.calibration_end]
 
 
-def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-01",
-                      calibration_weeks: int = 52, holdout_weeks: int = 26,
-                      params: WorldParams | None = None) -> CXWorld:
+def simulate_cx_world(
+    n_customers: int,
+    *,
+    seed: int,
+    start: object = "2024-01-01",
+    calibration_weeks: int = 52,
+    holdout_weeks: int = 26,
+    params: WorldParams | None = None,
+) -> CXWorld:
     """Simulate a customer base where CX signals drive the BTYD levers, with known truth.
 
     Parameters
@@ -293,8 +324,10 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
     """
     prm = params or WorldParams()
     if prm.birth_weeks + prm.onboarding_weeks + 1 > calibration_weeks:
-        raise ValueError("birth_weeks + onboarding_weeks + 1 must be <= calibration_weeks so that "
-                         "every CX event is before the cutoff.")
+        raise ValueError(
+            "birth_weeks + onboarding_weeks + 1 must be <= calibration_weeks so that "
+            "every CX event is before the cutoff."
+        )
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
     rng_cx, rng_buy, rng_spend, rng_contract, rng_acq, rng_cust, rng_exp = streams
     n = int(n_customers)
@@ -303,12 +336,14 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
     end = cutoff + pd.Timedelta(weeks=holdout_weeks)
     ids = pd.RangeIndex(1, n + 1, name="customer_id")
 
-    customers = pd.DataFrame({
-        "customer_id": ids.to_numpy(),
-        "channel": rng_cust.choice(_CHANNELS, n, p=[0.4, 0.25, 0.25, 0.1]),
-        "region": rng_cust.choice(_REGIONS, n),
-        "age": np.round(rng_cust.normal(42.0, 12.0, n).clip(18, 90)),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "channel": rng_cust.choice(_CHANNELS, n, p=[0.4, 0.25, 0.25, 0.1]),
+            "region": rng_cust.choice(_REGIONS, n),
+            "age": np.round(rng_cust.normal(42.0, 12.0, n).clip(18, 90)),
+        }
+    )
     birth = rng_cust.uniform(0.0, prm.birth_weeks, n)
     service = rng_cust.standard_normal(n) - 0.3 * (customers["channel"] == "phone").to_numpy()
 
@@ -341,32 +376,54 @@ def simulate_cx_world(n_customers: int, *, seed: int, start: object = "2024-01-0
     values = rng_spend.gamma(prm.p, 1.0 / nu[owner])
     order = np.lexsort((times, owner))
     dates = _dates(t0, times[order])
-    transactions = pd.DataFrame({"customer_id": ids.to_numpy()[owner[order]], "date": dates,
-                                 "value": np.round(values[order], 2)})
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy()[owner[order]],
+            "date": dates,
+            "value": np.round(values[order], 2),
+        }
+    )
 
     theta = rng_contract.beta(prm.churn_alpha, prm.churn_beta, n)
     theta_ph = -np.expm1(np.exp(_lin(Xa, prm.coefficients("churn"))) * np.log1p(-theta))
     sub = simulate_lifetimes(theta_ph, 1.0, np.full(n, float(prm.contract_periods)), rng_contract)
-    subscriptions = pd.DataFrame({"customer_id": ids.to_numpy(),
-                                  "periods_observed": sub["periods_observed"],
-                                  "churned": sub["churned"]})
+    subscriptions = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "periods_observed": sub["periods_observed"],
+            "churned": sub["churned"],
+        }
+    )
 
     acquisition, acq_truth = _acquisition(prm, X, horizon, t0, rng_acq)
-    latent = pd.DataFrame({
-        "birth_week": birth, "T": calibration_weeks - birth, "service": service,
-        "lambda_base": lam_base, "mu_base": mu_base, "lambda": lam, "mu": mu,
-        "lifetime": lifetime, "alive": birth + lifetime > calibration_weeks, "nu": nu,
-        "theta": theta, "theta_ph": theta_ph, "treated": treated,
-    }, index=ids)
+    latent = pd.DataFrame(
+        {
+            "birth_week": birth,
+            "T": calibration_weeks - birth,
+            "service": service,
+            "lambda_base": lam_base,
+            "mu_base": mu_base,
+            "lambda": lam,
+            "mu": mu,
+            "lifetime": lifetime,
+            "alive": birth + lifetime > calibration_weeks,
+            "nu": nu,
+            "theta": theta,
+            "theta_ph": theta_ph,
+            "treated": treated,
+        },
+        index=ids,
+    )
     truth = Truth(prm, X, latent, cutoff, end, acq_truth)
     who = np.flatnonzero(enrolled)
-    experiment = pd.DataFrame({
-        "customer_id": ids.to_numpy()[who],
-        "arm": np.where(treated[who] > 0, "treatment", "control").astype(object),
-        "start": _dates(t0, birth[who]),
-    })
-    return CXWorld(transactions, events, customers, subscriptions, acquisition, truth,
-                   experiment)
+    experiment = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy()[who],
+            "arm": np.where(treated[who] > 0, "treatment", "control").astype(object),
+            "start": _dates(t0, birth[who]),
+        }
+    )
+    return CXWorld(transactions, events, customers, subscriptions, acquisition, truth, experiment)
 
 
 def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
@@ -375,24 +432,40 @@ def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
     return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
 
 
-def _cx_events(prm: WorldParams, ids: np.ndarray, birth: np.ndarray, service: np.ndarray,
-               t0: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
+def _cx_events(
+    prm: WorldParams,
+    ids: np.ndarray,
+    birth: np.ndarray,
+    service: np.ndarray,
+    t0: pd.Timestamp,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Onboarding contacts, complaints, CSAT and NPS surveys (vectorised)."""
     n = ids.size
     ob = prm.onboarding_weeks
     n_contacts = rng.poisson(prm.contact_rate * np.exp(-0.3 * service))
     who = np.repeat(np.arange(n), n_contacts)
     c_time = birth[who] + rng.random(who.size) * ob
-    wait = np.round(np.exp(np.log(prm.wait_median_seconds) - 0.3 * service[who]
-                           + 0.6 * rng.standard_normal(who.size)))
-    resolved = (rng.random(who.size) < 1.0 / (1.0 + np.exp(-(0.8 + 0.8 * service[who])))
-                ).astype(np.float64)
+    wait = np.round(
+        np.exp(
+            np.log(prm.wait_median_seconds)
+            - 0.3 * service[who]
+            + 0.6 * rng.standard_normal(who.size)
+        )
+    )
+    resolved = (rng.random(who.size) < 1.0 / (1.0 + np.exp(-(0.8 + 0.8 * service[who])))).astype(
+        np.float64
+    )
     follow = (resolved == 0) & (rng.random(who.size) < prm.complaint_after_unresolved)
     k_spont = rng.poisson(prm.spontaneous_complaint_rate * np.exp(-0.5 * service))
     who_s = np.repeat(np.arange(n), k_spont)
     comp_who = np.concatenate([who[follow], who_s])
-    comp_time = np.concatenate([c_time[follow] + rng.random(int(follow.sum())) * 3 / 7,
-                                birth[who_s] + rng.random(who_s.size) * ob])
+    comp_time = np.concatenate(
+        [
+            c_time[follow] + rng.random(int(follow.sum())) * 3 / 7,
+            birth[who_s] + rng.random(who_s.size) * ob,
+        ]
+    )
     unresolved = np.bincount(who, 1.0 - resolved, minlength=n)
     sat = service - 0.5 * unresolved + 0.5 * rng.standard_normal(n)
     p_resp = 1.0 / (1.0 + np.exp(-(prm.nps_response_intercept + prm.nps_response_slope * sat)))
@@ -400,8 +473,9 @@ def _cx_events(prm: WorldParams, ids: np.ndarray, birth: np.ndarray, service: np
     nps = np.clip(np.round(7.0 + 1.8 * sat), 0, 10)
     nps_who = np.flatnonzero(responded)
     nps_time = birth[nps_who] + ob
-    effort = np.clip(np.round(7.0 + 1.2 * sat[nps_who] + 0.5 * rng.standard_normal(nps_who.size),
-                              1), 0, 10)
+    effort = np.clip(
+        np.round(7.0 + 1.2 * sat[nps_who] + 0.5 * rng.standard_normal(nps_who.size), 1), 0, 10
+    )
     asked = rng.random(who.size) < prm.csat_response
     csat = np.clip(np.round(3.3 + 0.8 * sat[who] + 0.8 * resolved), 1, 5)
     parts = [
@@ -417,12 +491,19 @@ def _cx_events(prm: WorldParams, ids: np.ndarray, birth: np.ndarray, service: np
     signal = np.concatenate([np.full(p[0].size, p[2], dtype=object) for p in parts])
     value = np.concatenate([np.asarray(p[3], dtype=np.float64) for p in parts])
     order = np.lexsort((time, cust))
-    return pd.DataFrame({"customer_id": ids[cust[order]], "timestamp": _dates(t0, time[order]),
-                         "signal": signal[order], "value": value[order]})
+    return pd.DataFrame(
+        {
+            "customer_id": ids[cust[order]],
+            "timestamp": _dates(t0, time[order]),
+            "signal": signal[order],
+            "value": value[order],
+        }
+    )
 
 
-def _acquisition(prm: WorldParams, X: pd.DataFrame, n_periods: int, t0: pd.Timestamp,
-                 rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _acquisition(
+    prm: WorldParams, X: pd.DataFrame, n_periods: int, t0: pd.Timestamp, rng: np.random.Generator
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Weekly new-customer counts driven by the lagged weekly promoter share."""
     answered = X["nps_missing"].to_numpy() == 0
     share = float(X["promoter"].to_numpy()[answered].mean()) if answered.any() else 0.3
@@ -435,12 +516,19 @@ def _acquisition(prm: WorldParams, X: pd.DataFrame, n_periods: int, t0: pd.Times
     lagged = series[:-1]  # x(t) = promoter share of week t - 1
     params = acq.AcquisitionParams(prm.acq_r, prm.acq_alpha, 1.0, prm.acq_m, [prm.acq_beta])
     sim = acq.simulate(params, n_periods, covariates=lagged[:, None], rng=rng)
-    frame = pd.DataFrame({
-        "period": np.arange(1, n_periods + 1),
-        "week_start": t0 + pd.to_timedelta(7 * np.arange(n_periods), unit="D"),
-        "new_customers": sim["counts"],
-        "promoter_share_lag1": lagged,
-    })
-    truth = {"r": prm.acq_r, "alpha": prm.acq_alpha, "c": 1.0, "m": prm.acq_m,
-             "beta": {"promoter_share_lag1": prm.acq_beta}}
+    frame = pd.DataFrame(
+        {
+            "period": np.arange(1, n_periods + 1),
+            "week_start": t0 + pd.to_timedelta(7 * np.arange(n_periods), unit="D"),
+            "new_customers": sim["counts"],
+            "promoter_share_lag1": lagged,
+        }
+    )
+    truth = {
+        "r": prm.acq_r,
+        "alpha": prm.acq_alpha,
+        "c": 1.0,
+        "m": prm.acq_m,
+        "beta": {"promoter_share_lag1": prm.acq_beta},
+    }
     return frame, truth

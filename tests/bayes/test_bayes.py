@@ -44,13 +44,16 @@ def _point(model: pm.Model, params: dict[str, float]) -> dict[str, float]:
     return {model.rvs_to_values[v].name: np.log(params[v.name]) for v in model.free_RVs}
 
 
-def _mock_idata(params: pd.Series, *, chains: int = 2, draws: int = 5, seed: int = 0
-                ) -> az.InferenceData:
+def _mock_idata(
+    params: pd.Series, *, chains: int = 2, draws: int = 5, seed: int = 0
+) -> az.InferenceData:
     """A synthetic posterior: draws scattered by 2% around ``params`` (no sampling)."""
     rng = np.random.default_rng(seed)
-    return az.from_dict(posterior={
-        k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
-    })
+    return az.from_dict(
+        posterior={
+            k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
+        }
+    )
 
 
 # ---------------------------------------------------------------------- one likelihood
@@ -71,15 +74,21 @@ def test_pytensor_ops_mirror_numpy_ops() -> None:
 
 
 @pytest.mark.parametrize("flat", [True, False])
-def test_bgnbd_pymc_logp_equals_numpy_log_likelihood(cdnow: pd.DataFrame, bg_mle: MLEBetaGeo,
-                                                     flat: bool) -> None:
+def test_bgnbd_pymc_logp_equals_numpy_log_likelihood(
+    cdnow: pd.DataFrame, bg_mle: MLEBetaGeo, flat: bool
+) -> None:
     params = bg_mle.params_.to_dict()
     priors = cb.BetaGeoModel.flat_priors() if flat else None
     bayes = cb.BetaGeoModel(priors=priors)
     model = bayes.build_model(cdnow)
-    expected = float(np.sum(bgnbd.log_likelihood(
-        bgnbd.BGNBDParams(**params), *(cdnow[c].to_numpy() for c in ("frequency", "recency", "T"))
-    )))
+    expected = float(
+        np.sum(
+            bgnbd.log_likelihood(
+                bgnbd.BGNBDParams(**params),
+                *(cdnow[c].to_numpy() for c in ("frequency", "recency", "T")),
+            )
+        )
+    )
     logp = float(model.compile_logp(jacobian=True)(_point(model, params)))
     log_jacobian = sum(np.log(v) for v in params.values())  # d theta / d log(theta) = theta
     prior_logp = sum(
@@ -92,14 +101,20 @@ def test_bgnbd_pymc_logp_equals_numpy_log_likelihood(cdnow: pd.DataFrame, bg_mle
     assert expected == pytest.approx(bg_mle.log_likelihood_, rel=1e-10)
 
 
-def test_gamma_gamma_pymc_logp_equals_numpy_log_likelihood(cdnow_spend: pd.DataFrame,
-                                                          gg_mle: MLEGammaGamma) -> None:
+def test_gamma_gamma_pymc_logp_equals_numpy_log_likelihood(
+    cdnow_spend: pd.DataFrame, gg_mle: MLEGammaGamma
+) -> None:
     params = gg_mle.params_.to_dict()
     model = cb.GammaGammaModel(priors=cb.GammaGammaModel.flat_priors()).build_model(cdnow_spend)
-    expected = float(np.sum(gamma_gamma.log_likelihood(
-        gamma_gamma.GGParams(**params), cdnow_spend["frequency"].to_numpy(),
-        cdnow_spend["monetary_value"].fillna(0.0).to_numpy(),
-    )))
+    expected = float(
+        np.sum(
+            gamma_gamma.log_likelihood(
+                gamma_gamma.GGParams(**params),
+                cdnow_spend["frequency"].to_numpy(),
+                cdnow_spend["monetary_value"].fillna(0.0).to_numpy(),
+            )
+        )
+    )
     logp = float(model.compile_logp(jacobian=False)(_point(model, params)))
     assert logp == pytest.approx(expected, rel=1e-8)
 
@@ -121,8 +136,9 @@ def test_bgnbd_map_with_flat_priors_is_the_mle(cdnow: pd.DataFrame, bg_mle: MLEB
     assert bayes.summary()[["r_hat", "ess_bulk"]].isna().all().all()
 
 
-def test_gamma_gamma_map_with_flat_priors_is_the_mle(cdnow_spend: pd.DataFrame,
-                                                     gg_mle: MLEGammaGamma) -> None:
+def test_gamma_gamma_map_with_flat_priors_is_the_mle(
+    cdnow_spend: pd.DataFrame, gg_mle: MLEGammaGamma
+) -> None:
     bayes = cb.GammaGammaModel(priors=cb.GammaGammaModel.flat_priors())
     bayes.fit(cdnow_spend, method="map", random_seed=3)
     got = bayes.summary()["mean"]
@@ -141,12 +157,15 @@ def test_priors_are_copied_never_mutated() -> None:
     assert cb.BetaGeoModel.default_priors["r"] == ("HalfNormal", {"sigma": 10.0})
 
 
-@pytest.mark.parametrize("priors, match", [
-    ({"zeta": ("Gamma", {"alpha": 1.0})}, "no parameter"),
-    ({"r": ("NotADistribution", {})}, "unknown PyMC distribution"),
-    ({"r": "Gamma"}, "must be a pair"),
-    ({"r": ("Gamma", {"alpha": object()})}, "JSON"),
-])
+@pytest.mark.parametrize(
+    "priors, match",
+    [
+        ({"zeta": ("Gamma", {"alpha": 1.0})}, "no parameter"),
+        ({"r": ("NotADistribution", {})}, "unknown PyMC distribution"),
+        ({"r": "Gamma"}, "must be a pair"),
+        ({"r": ("Gamma", {"alpha": object()})}, "JSON"),
+    ],
+)
 def test_bad_priors_are_refused(priors: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         cb.BetaGeoModel(priors=priors)
@@ -172,14 +191,16 @@ def test_predictions_over_mocked_draws(cdnow: pd.DataFrame, bg_mle: MLEBetaGeo) 
         ref = MLEBetaGeo()
         ref.params_ = pd.Series({k: float(post[k][c, d]) for k in bg_mle.params_.index})
         np.testing.assert_array_equal(pa[c, d].values, ref.probability_alive(cdnow).to_numpy())
-        np.testing.assert_array_equal(ep[c, d].values,
-                                      ref.expected_purchases(10.0, cdnow).to_numpy())
+        np.testing.assert_array_equal(
+            ep[c, d].values, ref.expected_purchases(10.0, cdnow).to_numpy()
+        )
     new = bayes.expected_purchases_new_customer(39.0)
     assert new.dims == ("chain", "draw")
 
 
-def test_single_draw_at_the_mle_is_the_mle_prediction(cdnow: pd.DataFrame,
-                                                     bg_mle: MLEBetaGeo) -> None:
+def test_single_draw_at_the_mle_is_the_mle_prediction(
+    cdnow: pd.DataFrame, bg_mle: MLEBetaGeo
+) -> None:
     idata = az.from_dict(posterior={k: np.array([[v]]) for k, v in bg_mle.params_.items()})
     bayes = cb.BetaGeoModel.from_idata(idata)
     pa = bayes.probability_alive(cdnow).mean(("chain", "draw"))
@@ -190,16 +211,19 @@ def test_single_draw_at_the_mle_is_the_mle_prediction(cdnow: pd.DataFrame,
     assert float(new.mean()) == float(bg_mle.expected_purchases_new_customer(39.0))
 
 
-def test_spend_predictions_over_mocked_draws(cdnow_spend: pd.DataFrame,
-                                             gg_mle: MLEGammaGamma) -> None:
+def test_spend_predictions_over_mocked_draws(
+    cdnow_spend: pd.DataFrame, gg_mle: MLEGammaGamma
+) -> None:
     idata = az.from_dict(posterior={k: np.array([[v]]) for k, v in gg_mle.params_.items()})
     bayes = cb.GammaGammaModel.from_idata(idata)
     es = bayes.expected_spend(cdnow_spend)
     assert es.dims == ("chain", "draw", "customer_id")
-    np.testing.assert_array_equal(es.mean(("chain", "draw")).values,
-                                  gg_mle.expected_spend(cdnow_spend).to_numpy())
+    np.testing.assert_array_equal(
+        es.mean(("chain", "draw")).values, gg_mle.expected_spend(cdnow_spend).to_numpy()
+    )
     assert float(bayes.expected_spend_new_customer().mean()) == pytest.approx(
-        gg_mle.expected_spend_new_customer(), rel=1e-14)
+        gg_mle.expected_spend_new_customer(), rel=1e-14
+    )
     wide = cb.GammaGammaModel.from_idata(_mock_idata(gg_mle.params_, chains=3, draws=4))
     assert wide.expected_spend(cdnow_spend).shape == (3, 4, len(cdnow_spend))
 
@@ -222,10 +246,12 @@ def test_parameter_summary_and_convergence_warning(bg_mle: MLEBetaGeo) -> None:
     # two chains centred on different values: r_hat far above 1.01
     rng = np.random.default_rng(1)
     shift = np.array([[1.0], [1.5]])
-    idata = az.from_dict(posterior={
-        k: v * shift * np.exp(0.01 * rng.standard_normal((2, 100)))
-        for k, v in bg_mle.params_.items()
-    })
+    idata = az.from_dict(
+        posterior={
+            k: v * shift * np.exp(0.01 * rng.standard_normal((2, 100)))
+            for k, v in bg_mle.params_.items()
+        }
+    )
     bayes = cb.BetaGeoModel.from_idata(idata)
     table = bayes.summary()
     assert list(table.columns) == ["mean", "sd", "lower", "upper", "r_hat", "ess_bulk"]
@@ -256,8 +282,9 @@ def test_netcdf_round_trip(tmp_path, bg_mle: MLEBetaGeo, cdnow: pd.DataFrame) ->
     assert attrs["model"] == "BetaGeoModel"
     assert int(attrs["clv_schema_version"]) == BAYES_SCHEMA_VERSION
     assert {"priors_json", "clv_version"} <= set(attrs)
-    np.testing.assert_array_equal(loaded.probability_alive(cdnow).values,
-                                  bayes.probability_alive(cdnow).values)
+    np.testing.assert_array_equal(
+        loaded.probability_alive(cdnow).values, bayes.probability_alive(cdnow).values
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["bgnbd.nc"]  # no temporary file left
 
 
@@ -285,8 +312,10 @@ def test_import_clv_does_not_import_clv_bayes() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, clv; print(sorted(m for m in ('pymc', 'arviz', 'pytensor', 'clv.bayes') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, clv; print(sorted(m for m in ('pymc', 'arviz', 'pytensor', 'clv.bayes') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -315,15 +344,20 @@ def test_nuts_on_cdnow_recovers_the_published_estimates(cdnow: pd.DataFrame) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", ["pareto_nbd", "gamma_gamma"])
-def test_nuts_on_cdnow_recovers_the_other_published_estimates(key: str, cdnow: pd.DataFrame,
-                                                              cdnow_spend: pd.DataFrame) -> None:
+def test_nuts_on_cdnow_recovers_the_other_published_estimates(
+    key: str, cdnow: pd.DataFrame, cdnow_spend: pd.DataFrame
+) -> None:
     """Pareto/NBD (Fader, Hardie & Lee 2005: r=0.553, alpha=10.578, s=0.606, beta=11.669) and
     Gamma-Gamma (Fader & Hardie note 025: p=6.25, q=3.74, v=15.44) with the default weak priors
     and sampler settings (dense mass matrix; Pareto/NBD at target_accept 0.95)."""
-    published = {"pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
-                 "gamma_gamma": {"p": 6.25, "q": 3.74, "v": 15.44}}[key]
-    model, data = {"pareto_nbd": (cb.ParetoNBDModel(), cdnow),
-                   "gamma_gamma": (cb.GammaGammaModel(), cdnow_spend)}[key]
+    published = {
+        "pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
+        "gamma_gamma": {"p": 6.25, "q": 3.74, "v": 15.44},
+    }[key]
+    model, data = {
+        "pareto_nbd": (cb.ParetoNBDModel(), cdnow),
+        "gamma_gamma": (cb.GammaGammaModel(), cdnow_spend),
+    }[key]
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

@@ -28,34 +28,72 @@ POOL = 100_000.0
 
 
 def _series(counts: Any) -> pd.Series:
-    return pd.Series(np.asarray(counts, dtype=float),
-                     index=pd.RangeIndex(1, len(counts) + 1, name="period"), name="new_customers")
+    return pd.Series(
+        np.asarray(counts, dtype=float),
+        index=pd.RangeIndex(1, len(counts) + 1, name="period"),
+        name="new_customers",
+    )
 
 
 def _covariates(rng: np.random.Generator, n: int, first: int = 1) -> pd.DataFrame:
-    return pd.DataFrame({"spend": rng.gamma(2.0, 0.5, n),
-                         "holiday": (np.arange(first, first + n) % 13 == 0).astype(float)},
-                        index=pd.RangeIndex(first, first + n, name="period"))
+    return pd.DataFrame(
+        {
+            "spend": rng.gamma(2.0, 0.5, n),
+            "holiday": (np.arange(first, first + n) % 13 == 0).astype(float),
+        },
+        index=pd.RangeIndex(first, first + n, name="period"),
+    )
 
 
 # distribution, pool, covariates, true parameters by params_ name
 CASES: dict[str, tuple[str, float | None, bool, dict[str, float]]] = {
     "eg": ("exponential-gamma", None, False, {"r": 1.5, "alpha": 20.0, "m": 5000.0}),
-    "eg_pool_x": ("exponential-gamma", POOL, True,
-                  {"r": 2.0, "alpha": 50.0, "p": 0.3, "acquisition[spend]": -0.3,
-                   "acquisition[holiday]": 0.8}),
-    "wg": ("weibull-gamma", None, True,
-           {"r": 0.8, "alpha": 30.0, "c": 1.4, "m": 20_000.0, "acquisition[spend]": 0.4,
-            "acquisition[holiday]": -0.5}),
+    "eg_pool_x": (
+        "exponential-gamma",
+        POOL,
+        True,
+        {
+            "r": 2.0,
+            "alpha": 50.0,
+            "p": 0.3,
+            "acquisition[spend]": -0.3,
+            "acquisition[holiday]": 0.8,
+        },
+    ),
+    "wg": (
+        "weibull-gamma",
+        None,
+        True,
+        {
+            "r": 0.8,
+            "alpha": 30.0,
+            "c": 1.4,
+            "m": 20_000.0,
+            "acquisition[spend]": 0.4,
+            "acquisition[holiday]": -0.5,
+        },
+    ),
     "wg_pool": ("weibull-gamma", POOL, False, {"r": 1.0, "alpha": 40.0, "c": 1.3, "p": 0.3}),
     "exp": ("exponential", POOL, False, {"lambda": 0.02, "p": 0.2}),
-    "exp_x": ("exponential", None, True,
-              {"lambda": 0.01, "m": 30_000.0, "acquisition[spend]": 0.5,
-               "acquisition[holiday]": 0.6}),
+    "exp_x": (
+        "exponential",
+        None,
+        True,
+        {"lambda": 0.01, "m": 30_000.0, "acquisition[spend]": 0.5, "acquisition[holiday]": 0.6},
+    ),
     "weibull": ("weibull", None, False, {"lambda": 0.01, "c": 1.2, "m": 80_000.0}),
-    "weibull_pool_x": ("weibull", POOL, True,
-                       {"lambda": 0.005, "c": 1.3, "p": 0.5, "acquisition[spend]": 0.4,
-                        "acquisition[holiday]": 0.6}),
+    "weibull_pool_x": (
+        "weibull",
+        POOL,
+        True,
+        {
+            "lambda": 0.005,
+            "c": 1.3,
+            "p": 0.5,
+            "acquisition[spend]": 0.4,
+            "acquisition[holiday]": 0.6,
+        },
+    ),
 }
 
 
@@ -68,33 +106,47 @@ def data() -> dict[str, tuple[pd.Series, pd.DataFrame | None]]:
         x = _covariates(gen, T) if with_x else None
         names = list(truth)
         params = AcquisitionModel(distribution=dist, pool_size=pool)._canonical(
-            [truth[n] for n in names], names)
-        sim = acq.simulate(AcquisitionParams(*(float(v) for v in params[:4]),
-                                             np.asarray(params.beta).reshape(-1)),
-                           T, pool_size=None if pool is None else int(pool),
-                           covariates=None if x is None else x.to_numpy(), rng=gen)
+            [truth[n] for n in names], names
+        )
+        sim = acq.simulate(
+            AcquisitionParams(*(float(v) for v in params[:4]), np.asarray(params.beta).reshape(-1)),
+            T,
+            pool_size=None if pool is None else int(pool),
+            covariates=None if x is None else x.to_numpy(),
+            rng=gen,
+        )
         out[key] = (_series(sim["counts"]), x)
     return out
 
 
 def _flat(key: str) -> cb.AcquisitionModel:
     dist, pool, _, _ = CASES[key]
-    return cb.AcquisitionModel(cb.AcquisitionModel.flat_priors(distribution=dist, pool_size=pool),
-                               distribution=dist, pool_size=pool, coefficient_prior=("Flat", {}))
+    return cb.AcquisitionModel(
+        cb.AcquisitionModel.flat_priors(distribution=dist, pool_size=pool),
+        distribution=dist,
+        pool_size=pool,
+        coefficient_prior=("Flat", {}),
+    )
 
 
-def _numpy_ll(key: str, counts: pd.Series, x: pd.DataFrame | None,
-              params: dict[str, float]) -> float:
+def _numpy_ll(
+    key: str, counts: pd.Series, x: pd.DataFrame | None, params: dict[str, float]
+) -> float:
     dist, pool, _, _ = CASES[key]
     names = list(params)
     p = AcquisitionModel(distribution=dist, pool_size=pool)._canonical(
-        [params[n] for n in names], names)
-    return float(acq.log_likelihood(p, counts.to_numpy(), pool_size=pool,
-                                    covariates=None if x is None else x.to_numpy()).sum())
+        [params[n] for n in names], names
+    )
+    return float(
+        acq.log_likelihood(
+            p, counts.to_numpy(), pool_size=pool, covariates=None if x is None else x.to_numpy()
+        ).sum()
+    )
 
 
-def _free_point(model: pm.Model, bayes: cb.AcquisitionModel,
-                params: dict[str, float]) -> dict[str, float]:
+def _free_point(
+    model: pm.Model, bayes: cb.AcquisitionModel, params: dict[str, float]
+) -> dict[str, float]:
     """Values of the free variables (transformed scale) for parameters named as in params_."""
     natural = dict(params)
     coefs = [n for n in params if n.startswith("acquisition[")]
@@ -139,8 +191,10 @@ def test_default_priors_add_their_log_density(data: dict) -> None:
     model = bayes.build_model(counts, covariates=x)
     params = CASES["wg"][3]
     point = _free_point(model, bayes, params)
-    prior = sum(float(pm.logp(rv, np.float64(_natural(rv.name, bayes, params))).eval())
-                for rv in model.free_RVs)
+    prior = sum(
+        float(pm.logp(rv, np.float64(_natural(rv.name, bayes, params))).eval())
+        for rv in model.free_RVs
+    )
     logp = float(model.compile_logp(jacobian=False)(point))
     assert logp == pytest.approx(_numpy_ll("wg", counts, x, params) + prior, rel=1e-10)
 
@@ -197,16 +251,17 @@ def test_fixed_parameters_are_constants_and_reported(data: dict) -> None:
 
 
 # ---------------------------------------------------------------------- predictions (mocked)
-def _mock(key: str, data: dict, chains: int = 2, draws: int = 4, seed: int = 0
-          ) -> tuple[cb.AcquisitionModel, az.InferenceData]:
+def _mock(
+    key: str, data: dict, chains: int = 2, draws: int = 4, seed: int = 0
+) -> tuple[cb.AcquisitionModel, az.InferenceData]:
     counts, x = data[key]
     dist, pool, _, truth = CASES[key]
     rng = np.random.default_rng(seed)
-    post = {n: v * np.exp(0.05 * rng.standard_normal((chains, draws)))
-            for n, v in truth.items()}
+    post = {n: v * np.exp(0.05 * rng.standard_normal((chains, draws))) for n, v in truth.items()}
     idata = az.from_dict(posterior=post)
-    model = cb.AcquisitionModel.from_idata(idata, counts, covariates=x, distribution=dist,
-                                           pool_size=pool)
+    model = cb.AcquisitionModel.from_idata(
+        idata, counts, covariates=x, distribution=dist, pool_size=pool
+    )
     return model, idata
 
 
@@ -214,7 +269,8 @@ def _at(key: str, idata: az.InferenceData, c: int, d: int) -> AcquisitionParams:
     dist, pool, _, truth = CASES[key]
     names = list(truth)
     return AcquisitionModel(distribution=dist, pool_size=pool)._canonical(
-        [float(idata.posterior[n][c, d]) for n in names], names)
+        [float(idata.posterior[n][c, d]) for n in names], names
+    )
 
 
 @pytest.mark.parametrize("key", ["eg", "wg_pool", "weibull_pool_x"])
@@ -238,21 +294,25 @@ def test_predictions_over_draws_equal_the_pure_functions(key: str, data: dict) -
             p = _at(key, idata, c, d)
             want = acq.expected_arrivals(p, n, full)
             np.testing.assert_allclose(arrivals[c, d].values, want, rtol=1e-12)
-            np.testing.assert_allclose(cumulative[c, d].values, np.cumsum(want)[[2, n - 1]],
-                                       rtol=1e-12)
-            scalar = AcquisitionParams(*(np.atleast_1d(v) for v in p[:4]),
-                                       np.asarray(p.beta).reshape(1, -1))
-            fut = acq.future_arrivals(scalar, T, n, observed=observed, pool_size=pool,
-                                      covariates=full, noise=False)[0]
+            np.testing.assert_allclose(
+                cumulative[c, d].values, np.cumsum(want)[[2, n - 1]], rtol=1e-12
+            )
+            scalar = AcquisitionParams(
+                *(np.atleast_1d(v) for v in p[:4]), np.asarray(p.beta).reshape(1, -1)
+            )
+            fut = acq.future_arrivals(
+                scalar, T, n, observed=observed, pool_size=pool, covariates=full, noise=False
+            )[0]
             np.testing.assert_allclose(mean[c, d].values, fut, rtol=1e-12)
             if pool is None:  # without a pool the expected future arrivals are m dF
                 np.testing.assert_allclose(mean[c, d].values, want[T:], rtol=1e-12)
     # the same draw as a maximum-likelihood model gives the same table
     point = model.point_models()[5]
-    np.testing.assert_allclose(point.expected_arrivals(n, covariates=future)["expected"],
-                               arrivals[1, 1].values, rtol=1e-12)
+    np.testing.assert_allclose(
+        point.expected_arrivals(n, covariates=future)["expected"], arrivals[1, 1].values, rtol=1e-12
+    )
     fc = point.forecast(3, covariates=future, n_draws=200, random_state=0)
-    np.testing.assert_allclose(fc["expected"], arrivals[1, 1].values[T:T + 3], rtol=1e-12)
+    np.testing.assert_allclose(fc["expected"], arrivals[1, 1].values[T : T + 3], rtol=1e-12)
     assert np.all(fc["lower"] <= fc["expected"]) and np.all(fc["expected"] <= fc["upper"])
     table = model.summarize(arrivals)
     assert table.index.name == "period" and list(table.columns) == ["mean", "sd", "5%", "95%"]
@@ -272,18 +332,19 @@ def test_forecast_with_noise_is_seeded_and_respects_the_pool(data: dict) -> None
     sd = float(np.sqrt(expected.values.mean()))
     assert abs(float(a.values.mean() - expected.values.mean())) < 4 * sd / np.sqrt(400 * 8)
     cum = model.forecast(8, random_state=3, cumulative=True)
-    np.testing.assert_allclose(cum.values, float(data["wg_pool"][0].sum())
-                               + np.cumsum(a.values, axis=-1))
+    np.testing.assert_allclose(
+        cum.values, float(data["wg_pool"][0].sum()) + np.cumsum(a.values, axis=-1)
+    )
     assert model.summarize(cum).index.tolist() == list(range(T + 1, T + 9))
 
 
 def test_sample_params_are_the_posterior_draws(data: dict) -> None:
     model, idata = _mock("eg_pool_x", data)
     draws = model.sample_params(8)
-    assert list(draws.columns) == ["r", "alpha", "p", "acquisition[spend]",
-                                   "acquisition[holiday]"]
-    np.testing.assert_array_equal(draws["alpha"].to_numpy(),
-                                  idata.posterior["alpha"].values.reshape(-1))
+    assert list(draws.columns) == ["r", "alpha", "p", "acquisition[spend]", "acquisition[holiday]"]
+    np.testing.assert_array_equal(
+        draws["alpha"].to_numpy(), idata.posterior["alpha"].values.reshape(-1)
+    )
     resampled = model.sample_params(50, random_state=1)
     assert len(resampled) == 50 and set(resampled["r"]) <= set(draws["r"])
     pd.testing.assert_frame_equal(resampled, model.sample_params(50, random_state=1))
@@ -299,10 +360,17 @@ def test_acquisition_lever_with_a_bayesian_model(cdnow_spend) -> None:
 
     gen = np.random.default_rng(3)
     weeks, horizon, n_draws = 40, 26, 12
-    share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + horizon)},
-                         index=pd.RangeIndex(1, weeks + horizon + 1, name="period"))
-    counts = _series(gen.poisson(60 * np.exp(-np.arange(weeks) / 30)
-                                 * np.exp(2.0 * (share["promoter_share"][:weeks] - 0.3))))
+    share = pd.DataFrame(
+        {"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + horizon)},
+        index=pd.RangeIndex(1, weeks + horizon + 1, name="period"),
+    )
+    counts = _series(
+        gen.poisson(
+            60
+            * np.exp(-np.arange(weeks) / 30)
+            * np.exp(2.0 * (share["promoter_share"][:weeks] - 0.3))
+        )
+    )
     mle = AcquisitionModel().fit(counts, covariates=share.iloc[:weeks])
     # the draws the engine takes from the MLE model (same seed, same class name)
     from clv.roi.engine import _seed
@@ -312,13 +380,25 @@ def test_acquisition_lever_with_a_bayesian_model(cdnow_spend) -> None:
     idata = az.from_dict(posterior={n: own[n].to_numpy()[None, :] for n in own.columns})
     bayes = cb.AcquisitionModel.from_idata(idata, counts, covariates=share.iloc[:weeks])
     tm = ParetoNBDModel().fit(cdnow_spend)
-    promo = Investment("Referral push", cost=500.0,
-                       shifts=[Shift("promoter_share", "add", 0.05)], duration=10)
-    results = [evaluate_investments([promo], transaction_model=tm, spend_model=40.0,
-                                    data=cdnow_spend, horizon=horizon, discount_rate=0.002,
-                                    margin=0.3, n_draws=n_draws, random_state=5, breakeven=False,
-                                    new_customers=NewCustomers(model, share.iloc[weeks:], 25.0))
-               for model in (mle, bayes)]
+    promo = Investment(
+        "Referral push", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05)], duration=10
+    )
+    results = [
+        evaluate_investments(
+            [promo],
+            transaction_model=tm,
+            spend_model=40.0,
+            data=cdnow_spend,
+            horizon=horizon,
+            discount_rate=0.002,
+            margin=0.3,
+            n_draws=n_draws,
+            random_state=5,
+            breakeven=False,
+            new_customers=NewCustomers(model, share.iloc[weeks:], 25.0),
+        )
+        for model in (mle, bayes)
+    ]
     a, b = (r.investments["Referral push"] for r in results)
     assert a.incremental_clv.mean() > 0
     np.testing.assert_allclose(b.incremental_clv, a.incremental_clv, rtol=1e-12)
@@ -335,13 +415,16 @@ def test_netcdf_round_trip_and_refusals(data: dict, tmp_path) -> None:
     pd.testing.assert_series_equal(back.params_, model.params_)
     pd.testing.assert_series_equal(back.counts_, model.counts_, check_names=False)
     future = _covariates(np.random.default_rng(2), 4, T + 1)
-    np.testing.assert_allclose(back.expected_arrivals(T + 4, covariates=future).values,
-                               model.expected_arrivals(T + 4, covariates=future).values)
+    np.testing.assert_allclose(
+        back.expected_arrivals(T + 4, covariates=future).values,
+        model.expected_arrivals(T + 4, covariates=future).values,
+    )
     with pytest.raises(ModelFileError, match="holds a AcquisitionModel posterior"):
         cb.ShiftedBetaGeoModel.from_netcdf(path)
     other = tmp_path / "sbg.nc"
-    cb.ShiftedBetaGeoModel.from_idata(az.from_dict(posterior={
-        "alpha": np.ones((1, 2)), "beta": np.ones((1, 2))})).to_netcdf(other)
+    cb.ShiftedBetaGeoModel.from_idata(
+        az.from_dict(posterior={"alpha": np.ones((1, 2)), "beta": np.ones((1, 2))})
+    ).to_netcdf(other)
     with pytest.raises(ModelFileError, match="ShiftedBetaGeoModel posterior, not a Acquisition"):
         cb.AcquisitionModel.from_netcdf(other)
     idata = az.from_netcdf(path)
@@ -359,8 +442,11 @@ def test_netcdf_round_trip_and_refusals(data: dict, tmp_path) -> None:
 def test_convergence_warning_on_disagreeing_chains(data: dict) -> None:
     counts, _ = data["eg"]
     rng = np.random.default_rng(0)
-    post = {"r": np.stack([np.full(50, 1.0), np.full(50, 2.0)]) + 0.01 * rng.random((2, 50)),
-            "alpha": 20 + rng.random((2, 50)), "m": 5000 + rng.random((2, 50))}
+    post = {
+        "r": np.stack([np.full(50, 1.0), np.full(50, 2.0)]) + 0.01 * rng.random((2, 50)),
+        "alpha": 20 + rng.random((2, 50)),
+        "m": 5000 + rng.random((2, 50)),
+    }
     model = cb.AcquisitionModel.from_idata(az.from_dict(posterior=post), counts)
     with pytest.warns(ConvergenceWarning, match="r_hat of 'r'"):
         model._check_convergence()
@@ -375,7 +461,8 @@ def test_bad_inputs(data: dict) -> None:
         cb.AcquisitionModel().build_model(counts, covariates=x.assign(spend=1.0))
     with pytest.raises(ValueError, match="priors name coefficient"):
         cb.AcquisitionModel({"acquisition[tv]": ("Normal", {"mu": 0, "sigma": 1})}).build_model(
-            counts, covariates=x)
+            counts, covariates=x
+        )
     with pytest.raises(ValueError, match="has no parameter"):
         cb.AcquisitionModel({"c": ("HalfFlat", {})})  # exponential-gamma has no c
     with pytest.raises(ValueError, match="distribution must be one of"):
@@ -405,14 +492,16 @@ def test_nuts_posterior_agrees_with_the_mle_on_cdnow(cdnow_weekly) -> None:
     opts = {"distribution": "weibull", "fixed": {"m": 1e9}}
     mle = AcquisitionModel(**opts).fit(weeks)
     model = cb.AcquisitionModel(cb.AcquisitionModel.flat_priors(**opts), **opts).fit(
-        weeks, chains=2, draws=500, tune=500, random_seed=11)
+        weeks, chains=2, draws=500, tune=500, random_seed=11
+    )
     s = model.summary()
     z = (s["mean"] - mle.params_[s.index]) / s["sd"]
     assert np.all(np.abs(z) < 2), z
     assert s.loc["c", "mean"] == pytest.approx(1.1136, abs=2 * s.loc["c", "sd"] + 1e-3)
     # posterior sd ~ the MLE standard error (a flat prior, 20k customers)
-    np.testing.assert_allclose(s["sd"], np.sqrt(np.diag(mle.covariance_.loc[s.index, s.index])),
-                               rtol=0.25)
+    np.testing.assert_allclose(
+        s["sd"], np.sqrt(np.diag(mle.covariance_.loc[s.index, s.index])), rtol=0.25
+    )
     assert time.perf_counter() - start < 60
 
 
@@ -423,10 +512,15 @@ def test_nuts_recovers_simulated_parameters() -> None:
     rng = np.random.default_rng(2024)
     x = _covariates(rng, T)[["spend"]]
     truth = {"r": 1.2, "alpha": 30.0, "c": 1.2, "m": 20_000.0, "acquisition[spend]": 0.4}
-    counts = acq.simulate(AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4])), T,
-                          covariates=x.to_numpy(), rng=rng)["counts"]
+    counts = acq.simulate(
+        AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4])),
+        T,
+        covariates=x.to_numpy(),
+        rng=rng,
+    )["counts"]
     model = cb.AcquisitionModel(distribution="weibull-gamma").fit(
-        _series(counts), covariates=x, chains=2, draws=400, tune=400, random_seed=5)
+        _series(counts), covariates=x, chains=2, draws=400, tune=400, random_seed=5
+    )
     s = model.summary()
     z = (s["mean"] - pd.Series(truth)) / s["sd"]
     assert np.all(np.abs(z[list(truth)]) < 3), z

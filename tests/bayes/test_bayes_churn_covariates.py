@@ -30,22 +30,26 @@ from tests.bayes.test_bayes_covariates import _mock as _covariate_mock
 
 COLS = ["nps", "complaints"]
 TRUE = {"churn[nps]": -0.2, "churn[complaints]": 0.4}
-CLASSES = {"sbg": (cb.ShiftedBetaGeoModel, cm.ShiftedBetaGeoModel),
-           "bdw": (cb.BetaDiscreteWeibullModel, cm.BetaDiscreteWeibullModel)}
+CLASSES = {
+    "sbg": (cb.ShiftedBetaGeoModel, cm.ShiftedBetaGeoModel),
+    "bdw": (cb.BetaDiscreteWeibullModel, cm.BetaDiscreteWeibullModel),
+}
 
 
 def _subscriptions(n: int, seed: int, c: float = 1.0) -> pd.DataFrame:
     """Customers with an uncentred and a count covariate under discrete proportional hazards."""
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"nps": rng.normal(5.0, 2.0, n),
-                      "complaints": rng.poisson(1.0, n).astype(float)},
-                     index=pd.RangeIndex(n, name="customer_id"))
+    X = pd.DataFrame(
+        {"nps": rng.normal(5.0, 2.0, n), "complaints": rng.poisson(1.0, n).astype(float)},
+        index=pd.RangeIndex(n, name="customer_id"),
+    )
     theta = rng.beta(1.0, 3.0, n)
     k = np.asarray(covariate_multiplier(X[COLS].to_numpy(), list(TRUE.values())))
     theta_k = -np.expm1(k * np.log1p(-theta))  # P(T > t) = (1 - θ)^{k t^c}
     sim = sbg.simulate_lifetimes(theta_k, c, rng.integers(4, 13, n).astype(float), rng)
-    return pd.DataFrame({"periods_observed": sim["periods_observed"],
-                         "churned": sim["churned"]}, index=X.index).join(X)
+    return pd.DataFrame(
+        {"periods_observed": sim["periods_observed"], "churned": sim["churned"]}, index=X.index
+    ).join(X)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +67,19 @@ def _numpy_ll(data: pd.DataFrame, mle: Any, params: pd.Series) -> float:
     """The maximum-likelihood path: the churn multiplier, then the proportional-hazards ll."""
     base = mle.spec.params(*params[list(mle.spec.params._fields)])
     k = mle.individual_params(data, params)["churn_multiplier"].to_numpy()
-    return float(np.sum(ph.log_likelihood(base, {"churn": k},
-                                          data["periods_observed"].to_numpy(float),
-                                          data["churned"].to_numpy(float))))
+    return float(
+        np.sum(
+            ph.log_likelihood(
+                base,
+                {"churn": k},
+                data["periods_observed"].to_numpy(float),
+                data["churned"].to_numpy(float),
+            )
+        )
+    )
 
 
-def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0
-          ) -> az.InferenceData:
+def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0) -> az.InferenceData:
     return _covariate_mock(params, chains, draws, seed, spread=0.05)
 
 
@@ -121,20 +131,25 @@ def test_default_coefficient_prior_is_per_standard_deviation(fitted: dict) -> No
     assert bayes.coefficient_names == list(TRUE)
     model = bayes.build_model(data)
     assert {"churn[nps]_std", "churn[complaints]_std", "alpha", "beta"} == {
-        v.name for v in model.free_RVs}
+        v.name for v in model.free_RVs
+    }
     sd = data["nps"].std(ddof=0)
     assert bayes.covariate_scaling_.loc["churn[nps]", "scale"] == pytest.approx(sd)
     # a prior under the coefficient's own name is in natural units: the log-density is the
     # likelihood plus that prior at the coefficient per unit of its column
     _, mle = fitted["sbg"]
-    priors = {**cb.ShiftedBetaGeoModel.flat_priors(),
-              "churn[complaints]": ("Normal", {"mu": 0.1, "sigma": 0.05})}
-    named = cb.ShiftedBetaGeoModel(priors=priors, coefficient_prior=("Flat", {}),
-                                   churn_covariates=COLS)
+    priors = {
+        **cb.ShiftedBetaGeoModel.flat_priors(),
+        "churn[complaints]": ("Normal", {"mu": 0.1, "sigma": 0.05}),
+    }
+    named = cb.ShiftedBetaGeoModel(
+        priors=priors, coefficient_prior=("Flat", {}), churn_covariates=COLS
+    )
     g = mle.params_["churn[complaints]"]
     log_prior = -0.5 * ((g - 0.1) / 0.05) ** 2 - np.log(0.05 * np.sqrt(2.0 * np.pi))
-    assert _logp(named, data, mle.params_) == pytest.approx(mle.log_likelihood_ + log_prior,
-                                                            rel=1e-10)
+    assert _logp(named, data, mle.params_) == pytest.approx(
+        mle.log_likelihood_ + log_prior, rel=1e-10
+    )
 
 
 def test_bad_inputs_are_rejected(fitted: dict) -> None:
@@ -169,21 +184,25 @@ def test_predictions_per_customer_equal_the_mle_at_each_draw(key: str, fitted: d
     post = bayes.idata_.posterior
     for c, d in [(0, 0), (1, 2)]:
         ref = _mle_at(key, post, c, d)
-        pairs = [(surv, ref.survival(t_rows, covariates=rows)),
-                 (rate, ref.retention_rate(3, covariates=rows)),
-                 (churn, ref.probability_of_churn(2, covariates=rows)),
-                 (derl, ref.expected_residual_lifetime(t_rows, discount_rate=0.1,
-                                                       covariates=rows)),
-                 (life, ref.expected_lifetime(discount_rate=0.1, covariates=rows))]
+        pairs = [
+            (surv, ref.survival(t_rows, covariates=rows)),
+            (rate, ref.retention_rate(3, covariates=rows)),
+            (churn, ref.probability_of_churn(2, covariates=rows)),
+            (derl, ref.expected_residual_lifetime(t_rows, discount_rate=0.1, covariates=rows)),
+            (life, ref.expected_lifetime(discount_rate=0.1, covariates=rows)),
+        ]
         for got, want in pairs:
             np.testing.assert_allclose(got.values[c, d], want.to_numpy(), rtol=1e-12)
     # customers differ: more complaints -> more churn at every draw
     worse = rows.assign(complaints=rows["complaints"] + 2.0)
-    assert np.all(bayes.probability_of_churn(1, covariates=worse).values
-                  > bayes.probability_of_churn(1, covariates=rows).values)
+    assert np.all(
+        bayes.probability_of_churn(1, covariates=worse).values
+        > bayes.probability_of_churn(1, covariates=rows).values
+    )
     summary = bayes.survival(4, covariates=rows, summary_only=True)
-    np.testing.assert_allclose(summary["mean"],
-                               bayes.survival(4, covariates=rows).values.reshape(-1, 25).mean(0))
+    np.testing.assert_allclose(
+        summary["mean"], bayes.survival(4, covariates=rows).values.reshape(-1, 25).mean(0)
+    )
     # without covariates=: the customer with every covariate at 0, as in the MLE
     ref = _mle_at(key, post, 1, 1)
     np.testing.assert_allclose(bayes.survival([2, 5]).values[1, 1], ref.survival([2, 5]))
@@ -202,7 +221,8 @@ def test_parameter_draws_and_individual_params(fitted: dict) -> None:
     assert (ind["churn_multiplier"] != 1.0).all()
     points = bayes.point_models()
     assert len(points) == 6 and points[4].params_["churn[nps]"] == pytest.approx(
-        float(bayes.idata_.posterior["churn[nps]"][1, 1]))
+        float(bayes.idata_.posterior["churn[nps]"][1, 1])
+    )
 
 
 def test_pointwise_log_likelihood_and_netcdf(fitted: dict, tmp_path) -> None:
@@ -212,16 +232,19 @@ def test_pointwise_log_likelihood_and_netcdf(fitted: dict, tmp_path) -> None:
     ll = bayes.pointwise_log_likelihood(data)
     assert ll.dims == ("chain", "draw", "customer_id")
     ref = _mle_at("bdw", bayes.idata_.posterior, 1, 0)
-    assert float(ll.values[1, 0].sum()) == pytest.approx(_numpy_ll(data, ref, ref.params_),
-                                                         rel=1e-12)
+    assert float(ll.values[1, 0].sum()) == pytest.approx(
+        _numpy_ll(data, ref, ref.params_), rel=1e-12
+    )
     with pytest.raises(ValueError, match="weight"):
         bayes.pointwise_log_likelihood(data.assign(weight=1.0))
     path = tmp_path / "bdw.nc"
     bayes.add_log_likelihood(data).to_netcdf(path)
     back = cb.BetaDiscreteWeibullModel.from_netcdf(path)
     assert back.coefficient_names == list(TRUE)
-    np.testing.assert_allclose(back.survival(3, covariates=data.iloc[:4]).values,
-                               bayes.survival(3, covariates=data.iloc[:4]).values)
+    np.testing.assert_allclose(
+        back.survival(3, covariates=data.iloc[:4]).values,
+        bayes.survival(3, covariates=data.iloc[:4]).values,
+    )
     assert not cb.BetaDiscreteWeibullModel().pointwise
 
 
@@ -229,8 +252,9 @@ def test_drivers_read_a_bayesian_churn_model(fitted: dict) -> None:
     from clv.cx import drivers
 
     data, mle = fitted["sbg"]
-    bayes = cb.ShiftedBetaGeoModel.from_idata(_mock(mle.params_, chains=2, draws=50),
-                                              churn_covariates=COLS)
+    bayes = cb.ShiftedBetaGeoModel.from_idata(
+        _mock(mle.params_, chains=2, draws=50), churn_covariates=COLS
+    )
     table = drivers(retention_model=bayes, data=data).set_index("coefficient_name")
     post = bayes.idata_.posterior
     for name in TRUE:
@@ -257,7 +281,8 @@ def test_nuts_recovers_churn_coefficients_of_the_cx_world() -> None:
         # rejected proposal); the divergences of the kept draws are checked below
         warnings.simplefilter("ignore", RuntimeWarning)
         bayes = cb.ShiftedBetaGeoModel(churn_covariates=cols).fit(
-            subs, chains=2, draws=400, tune=400, random_seed=3)
+            subs, chains=2, draws=400, tune=400, random_seed=3
+        )
     elapsed = time.perf_counter() - start
     summary = bayes.summary()
     for col in cols:

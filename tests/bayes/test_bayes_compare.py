@@ -22,17 +22,22 @@ from clv.plotting import period_transactions, period_transactions_ppc, plot_peri
 
 @pytest.fixture(scope="module")
 def mles(cdnow: pd.DataFrame) -> dict[str, pd.Series]:
-    return {"bgnbd": cm.BetaGeoModel().fit(cdnow).params_,
-            "pnbd": cm.ParetoNBDModel().fit(cdnow).params_,
-            "mbgnbd": cm.ModifiedBetaGeoModel().fit(cdnow).params_}
+    return {
+        "bgnbd": cm.BetaGeoModel().fit(cdnow).params_,
+        "pnbd": cm.ParetoNBDModel().fit(cdnow).params_,
+        "mbgnbd": cm.ModifiedBetaGeoModel().fit(cdnow).params_,
+    }
 
 
-def _mock(params: pd.Series, chains: int = 2, draws: int = 40, seed: int = 0,
-          spread: float = 0.02) -> az.InferenceData:
+def _mock(
+    params: pd.Series, chains: int = 2, draws: int = 40, seed: int = 0, spread: float = 0.02
+) -> az.InferenceData:
     rng = np.random.default_rng(seed)
-    return az.from_dict(posterior={
-        k: v * np.exp(spread * rng.standard_normal((chains, draws))) for k, v in params.items()
-    })
+    return az.from_dict(
+        posterior={
+            k: v * np.exp(spread * rng.standard_normal((chains, draws))) for k, v in params.items()
+        }
+    )
 
 
 def test_pointwise_log_likelihood_sums_to_the_total(cdnow: pd.DataFrame, mles) -> None:
@@ -55,10 +60,12 @@ def test_spend_pointwise_log_likelihood_uses_repeat_buyers_only(mles) -> None:
     bayes = cb.GammaGammaModel.from_idata(_mock(gg.params_, draws=3))
     ll = bayes.pointwise_log_likelihood(spend)
     assert ll.sizes["customer_id"] == int((spend["frequency"] > 0).sum())
-    at_mle = cb.GammaGammaModel.from_idata(az.from_dict(
-        posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
+    at_mle = cb.GammaGammaModel.from_idata(
+        az.from_dict(posterior={k: np.array([[v]]) for k, v in gg.params_.items()})
+    )
     assert float(at_mle.pointwise_log_likelihood(spend).sum()) == pytest.approx(
-        gg.log_likelihood_, rel=1e-10)
+        gg.log_likelihood_, rel=1e-10
+    )
 
 
 def test_compare_ranks_models_by_loo(tmp_path, cdnow: pd.DataFrame, mles) -> None:
@@ -96,14 +103,16 @@ def test_compare_ranks_models_by_loo(tmp_path, cdnow: pd.DataFrame, mles) -> Non
 def test_retention_models_have_no_pointwise_log_likelihood() -> None:
     bayes = cb.ShiftedBetaGeoModel.from_idata(_mock(pd.Series({"alpha": 0.7, "beta": 1.2})))
     with pytest.raises(ValueError, match="aggregated"):
-        bayes.pointwise_log_likelihood(pd.DataFrame({"periods_observed": [1, 2],
-                                                     "churned": [True, False]}))
+        bayes.pointwise_log_likelihood(
+            pd.DataFrame({"periods_observed": [1, 2], "churned": [True, False]})
+        )
 
 
 def test_posterior_predictive_period_transactions(cdnow: pd.DataFrame, mles) -> None:
     params = mles["bgnbd"]
-    at_mle = cb.BetaGeoModel.from_idata(az.from_dict(
-        posterior={k: np.full((1, 30), v) for k, v in params.items()}))
+    at_mle = cb.BetaGeoModel.from_idata(
+        az.from_dict(posterior={k: np.full((1, 30), v) for k, v in params.items()})
+    )
     table = period_transactions_ppc(at_mle, cdnow, n_draws=30, random_state=4)
     assert list(table.columns) == ["actual", "mean", "5%", "95%"]
     assert table["actual"].sum() == len(cdnow)
@@ -114,8 +123,10 @@ def test_posterior_predictive_period_transactions(cdnow: pd.DataFrame, mles) -> 
     # 30 simulations of 2,357 customers: the mean is within a few customers of the expectation
     np.testing.assert_allclose(table["mean"], expected, atol=12, rtol=0.05)
     wide = cb.BetaGeoModel.from_idata(_mock(params, spread=0.1))
-    assert ((wide_t := period_transactions_ppc(wide, cdnow, n_draws=40, random_state=1))["95%"]
-            - wide_t["5%"]).iloc[0] > (table["95%"] - table["5%"]).iloc[0]
+    assert (
+        (wide_t := period_transactions_ppc(wide, cdnow, n_draws=40, random_state=1))["95%"]
+        - wide_t["5%"]
+    ).iloc[0] > (table["95%"] - table["5%"]).iloc[0]
 
 
 def test_plot_period_transactions_ppc(cdnow: pd.DataFrame, mles, close_figures) -> None:

@@ -24,33 +24,43 @@ from clv.models import bgnbd, gamma_gamma, pareto_nbd
 from clv.models._covariates import individual_params
 
 RFM = ["frequency", "recency", "T"]
-KW = {"pareto": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},
-      "bgnbd": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},
-      "gg": {"spend_covariates": ["nps"]}}
-CLASSES = {"pareto": (cb.ParetoNBDModel, cm.ParetoNBDModel, pareto_nbd, RFM),
-           "bgnbd": (cb.BetaGeoModel, cm.BetaGeoModel, bgnbd, RFM),
-           "gg": (cb.GammaGammaModel, cm.GammaGammaModel, gamma_gamma,
-                  ["frequency", "monetary_value"])}
+KW = {
+    "pareto": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},
+    "bgnbd": {"purchase_covariates": ["nps"], "dropout_covariates": ["complaints"]},
+    "gg": {"spend_covariates": ["nps"]},
+}
+CLASSES = {
+    "pareto": (cb.ParetoNBDModel, cm.ParetoNBDModel, pareto_nbd, RFM),
+    "bgnbd": (cb.BetaGeoModel, cm.BetaGeoModel, bgnbd, RFM),
+    "gg": (cb.GammaGammaModel, cm.GammaGammaModel, gamma_gamma, ["frequency", "monetary_value"]),
+}
 
 
 def _covariates(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """An uncentred (``nps``) and a count (``complaints``) covariate per customer."""
-    return pd.DataFrame({"nps": rng.normal(5.0, 2.0, n),
-                         "complaints": rng.poisson(1.0, n).astype(float)},
-                        index=pd.RangeIndex(n, name="customer_id"))
+    return pd.DataFrame(
+        {"nps": rng.normal(5.0, 2.0, n), "complaints": rng.poisson(1.0, n).astype(float)},
+        index=pd.RangeIndex(n, name="customer_id"),
+    )
 
 
 def _world(n: int, seed: int) -> pd.DataFrame:
     """Pareto/NBD customers with an uncentred and a count covariate, and their spend."""
     rng = np.random.default_rng(seed)
     X = _covariates(n, rng)
-    p = individual_params(pareto_nbd.PNBDParams(0.7, 20.0, 0.8, 15.0), cm.ParetoNBDModel._levers,
-                          {"purchase": X[["nps"]].to_numpy(),
-                           "dropout": X[["complaints"]].to_numpy()},
-                          {"purchase": [0.3], "dropout": [0.4]})
+    p = individual_params(
+        pareto_nbd.PNBDParams(0.7, 20.0, 0.8, 15.0),
+        cm.ParetoNBDModel._levers,
+        {"purchase": X[["nps"]].to_numpy(), "dropout": X[["complaints"]].to_numpy()},
+        {"purchase": [0.3], "dropout": [0.4]},
+    )
     sim = pareto_nbd.simulate(p, rng.uniform(20.0, 52.0, n), rng=rng)
-    g = individual_params(gamma_gamma.GGParams(5.0, 4.0, 20.0), cm.GammaGammaModel._levers,
-                          {"spend": X[["nps"]].to_numpy()}, {"spend": [0.1]})
+    g = individual_params(
+        gamma_gamma.GGParams(5.0, 4.0, 20.0),
+        cm.GammaGammaModel._levers,
+        {"spend": X[["nps"]].to_numpy()},
+        {"spend": [0.1]},
+    )
     spend = gamma_gamma.simulate(g, sim["frequency"], rng=rng)
     out = pd.DataFrame({c: sim[c] for c in RFM}, index=X.index).join(X)
     out["monetary_value"] = np.where(out["frequency"] > 0, spend["monetary_value"], 0.0)
@@ -60,10 +70,12 @@ def _world(n: int, seed: int) -> pd.DataFrame:
 def _bgnbd_world(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = _covariates(n, rng)
-    p = individual_params(bgnbd.BGNBDParams(0.7, 20.0, 0.6, 2.5), cm.BetaGeoModel._levers,
-                          {"purchase": X[["nps"]].to_numpy(),
-                           "dropout": X[["complaints"]].to_numpy()},
-                          {"purchase": [0.3], "dropout": [0.4]})
+    p = individual_params(
+        bgnbd.BGNBDParams(0.7, 20.0, 0.6, 2.5),
+        cm.BetaGeoModel._levers,
+        {"purchase": X[["nps"]].to_numpy(), "dropout": X[["complaints"]].to_numpy()},
+        {"purchase": [0.3], "dropout": [0.4]},
+    )
     sim = bgnbd.simulate(p, rng.uniform(20.0, 52.0, n), rng=rng)
     return pd.DataFrame({c: sim[c] for c in RFM}, index=X.index).join(X)
 
@@ -93,13 +105,15 @@ def _numpy_ll(key: str, data: pd.DataFrame, mle: Any, params: pd.Series) -> floa
 def _logp(bayes: Any, data: pd.DataFrame, params: pd.Series) -> float:
     model = bayes.build_model(data)
     scaling = bayes.covariate_scaling_
-    point = bcov.free_point(model, bayes._design, params, scaling["mean"].to_numpy(),
-                            scaling["scale"].to_numpy())
+    point = bcov.free_point(
+        model, bayes._design, params, scaling["mean"].to_numpy(), scaling["scale"].to_numpy()
+    )
     return float(model.compile_logp(jacobian=False)(point))
 
 
-def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0,
-          spread: float = 0.02) -> az.InferenceData:
+def _mock(
+    params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0, spread: float = 0.02
+) -> az.InferenceData:
     """A posterior around ``params``: coefficients +- 0.05, the rest x exp(+- ``spread``)."""
     rng = np.random.default_rng(seed)
     post = {}
@@ -154,8 +168,10 @@ def test_map_with_flat_priors_is_the_covariate_mle(key: str, fitted: dict) -> No
 
 def test_prior_in_natural_units_pins_a_coefficient(fitted: dict) -> None:
     data, mle = fitted["bgnbd"]
-    priors = {**cb.BetaGeoModel.flat_priors(),
-              "dropout[complaints]": ("Normal", {"mu": 0.03, "sigma": 1e-4})}
+    priors = {
+        **cb.BetaGeoModel.flat_priors(),
+        "dropout[complaints]": ("Normal", {"mu": 0.03, "sigma": 1e-4}),
+    }
     bayes = cb.BetaGeoModel(priors=priors, **KW["bgnbd"])
     assert bayes.coefficient_names == ["purchase[nps]", "dropout[complaints]"]
     assert bayes.coefficient_prior == ("Normal", {"mu": 0.0, "sigma": 1.0})
@@ -179,18 +195,23 @@ def test_default_prior_is_per_standard_deviation(fitted: dict) -> None:
     sd = data["nps"].std(ddof=0)
     assert bayes.covariate_scaling_.loc["purchase[nps]", "scale"] == pytest.approx(sd)
     assert bayes.covariate_scaling_.loc["purchase[nps]", "mean"] == pytest.approx(
-        data["nps"].mean())
+        data["nps"].mean()
+    )
     # the natural coefficient is the standardised one over the column's SD
     value = model.rvs_to_values[model["purchase[nps]_std"]]
-    f = model.compile_fn(model.replace_rvs_by_values([model["purchase[nps]"]])[0],
-                         inputs=[value], on_unused_input="ignore")
+    f = model.compile_fn(
+        model.replace_rvs_by_values([model["purchase[nps]"]])[0],
+        inputs=[value],
+        on_unused_input="ignore",
+    )
     assert float(f({"purchase[nps]_std": 0.5})) == pytest.approx(0.5 / sd)
 
 
 def test_bad_configurations_are_rejected(fitted: dict) -> None:
     with pytest.raises(ValueError, match="no parameter"):
-        cb.ParetoNBDModel(priors={"dropout[nps]": ("Normal", {"mu": 0.0, "sigma": 1.0})},
-                          **KW["pareto"])
+        cb.ParetoNBDModel(
+            priors={"dropout[nps]": ("Normal", {"mu": 0.0, "sigma": 1.0})}, **KW["pareto"]
+        )
     with pytest.raises(ValueError, match="segment"):
         cb.ParetoNBDModel(segment="channel", **KW["pareto"])
     with pytest.raises(ValueError, match="unknown PyMC distribution"):
@@ -219,10 +240,10 @@ def test_predictions_use_each_customers_parameters(key: str, fitted: dict) -> No
     for c, d in [(0, 0), (1, 2)]:
         ref = _mle_at(key, post, c, d)
         np.testing.assert_allclose(pa.values[c, d], ref.probability_alive(data), rtol=1e-10)
-        np.testing.assert_allclose(ep.values[c, d], ref.expected_purchases(7.0, data),
-                                   rtol=1e-10)
+        np.testing.assert_allclose(ep.values[c, d], ref.expected_purchases(7.0, data), rtol=1e-10)
         assert float(new.values[c, d]) == pytest.approx(
-            float(ref.expected_purchases_new_customer(7.0)), rel=1e-10)
+            float(ref.expected_purchases_new_customer(7.0)), rel=1e-10
+        )
     # the covariates matter: a customer with other covariates gets another prediction
     moved = data.assign(nps=data["nps"] + 3.0)
     assert not np.allclose(bayes.expected_purchases(7.0, moved).values, ep.values)
@@ -237,10 +258,10 @@ def test_spend_and_pointwise_log_likelihood_per_customer(fitted: dict) -> None:
     ll = bayes.pointwise_log_likelihood(data)
     post = bayes.idata_.posterior
     ref = _mle_at("gg", post, 1, 1)
-    np.testing.assert_allclose(spend.values[1, 1], ref.expected_spend(data.iloc[:50]),
-                               rtol=1e-10)
+    np.testing.assert_allclose(spend.values[1, 1], ref.expected_spend(data.iloc[:50]), rtol=1e-10)
     assert float(ll.values[1, 1].sum()) == pytest.approx(
-        _numpy_ll("gg", data, ref, ref.params_), rel=1e-10)
+        _numpy_ll("gg", data, ref, ref.params_), rel=1e-10
+    )
 
 
 def test_pareto_clv_over_draws_uses_the_covariates(fitted: dict) -> None:
@@ -253,8 +274,13 @@ def test_pareto_clv_over_draws_uses_the_covariates(fitted: dict) -> None:
     sp = cb.GammaGammaModel.from_idata(_mock(gg.params_, 1, 2, seed=1), **KW["gg"])
     got = cb.customer_lifetime_value(tx, sp, data, horizon=12, discount_rate=0.01)
     post_t, post_s = tx.idata_.posterior, sp.idata_.posterior
-    want = mle_clv(_mle_at("pareto", post_t, 0, 1), _mle_at("gg", post_s, 0, 1), data,
-                   horizon=12, discount_rate=0.01)
+    want = mle_clv(
+        _mle_at("pareto", post_t, 0, 1),
+        _mle_at("gg", post_s, 0, 1),
+        data,
+        horizon=12,
+        discount_rate=0.01,
+    )
     np.testing.assert_allclose(np.asarray(got.values)[0, 1], want, rtol=1e-8)
 
 
@@ -287,17 +313,22 @@ def test_parameter_table_of_the_posterior(fitted: dict) -> None:
 def test_netcdf_round_trip_keeps_the_covariates(tmp_path, fitted: dict) -> None:
     data, mle = fitted["bgnbd"]
     priors = {"dropout[complaints]": ("Normal", {"mu": 0.3, "sigma": 0.1})}
-    bayes = cb.BetaGeoModel.from_idata(_mock(mle.params_), priors=priors,
-                                       coefficient_prior=("Normal", {"mu": 0.0, "sigma": 0.5}),
-                                       **KW["bgnbd"])
+    bayes = cb.BetaGeoModel.from_idata(
+        _mock(mle.params_),
+        priors=priors,
+        coefficient_prior=("Normal", {"mu": 0.0, "sigma": 0.5}),
+        **KW["bgnbd"],
+    )
     bayes.to_netcdf(tmp_path / "m.nc")
     back = cb.BetaGeoModel.from_netcdf(tmp_path / "m.nc")
     assert back.coefficient_names == bayes.coefficient_names
     assert back.priors == bayes.priors
     assert back.coefficient_prior == ("Normal", {"mu": 0.0, "sigma": 0.5})
     pd.testing.assert_frame_equal(back.summary(), bayes.summary())
-    np.testing.assert_allclose(back.probability_alive(data.iloc[:10]).values,
-                               bayes.probability_alive(data.iloc[:10]).values)
+    np.testing.assert_allclose(
+        back.probability_alive(data.iloc[:10]).values,
+        bayes.probability_alive(data.iloc[:10]).values,
+    )
 
 
 # ---------------------------------------------------------------------- drivers and ROI
@@ -322,15 +353,29 @@ def test_evaluate_investments_accepts_bayesian_models(roi_world: dict) -> None:
     from clv.roi import Evidence, Investment, Shift, evaluate_investments
 
     w = roi_world
-    inv = [Investment("Fewer complaints", cost=50.0, shifts=[Shift("complaints", "relative",
-                                                                    -0.5)]),
-           Investment("Happier", cost=80.0, shifts=[Shift("nps", "add", 1.0)],
-                      evidence=Evidence.experiment({"purchase[nps]": (0.2, 0.05)}))]
+    inv = [
+        Investment("Fewer complaints", cost=50.0, shifts=[Shift("complaints", "relative", -0.5)]),
+        Investment(
+            "Happier",
+            cost=80.0,
+            shifts=[Shift("nps", "add", 1.0)],
+            evidence=Evidence.experiment({"purchase[nps]": (0.2, 0.05)}),
+        ),
+    ]
 
     def run(tm: Any, sm: Any) -> pd.DataFrame:
-        return evaluate_investments(inv, transaction_model=tm, spend_model=sm, data=w["data"],
-                                    horizon=8, discount_rate=0.001, margin=0.3,
-                                    n_draws=w["n"], random_state=w["seed"], breakeven=False)
+        return evaluate_investments(
+            inv,
+            transaction_model=tm,
+            spend_model=sm,
+            data=w["data"],
+            horizon=8,
+            discount_rate=0.001,
+            margin=0.3,
+            n_draws=w["n"],
+            random_state=w["seed"],
+            breakeven=False,
+        )
 
     mle = run(w["tm"], w["sm"])
     bayes = run(w["btm"], w["bsm"])
@@ -351,12 +396,15 @@ def test_drivers_accept_bayesian_models(roi_world: dict) -> None:
     assert bayes["clv_change_pct"].notna().all()
     # coefficients: posterior means and sds, close to the MLE and its standard errors
     for name in mle.index:
-        draws = pd.concat([w["btm"].sample_params(w["n"]), w["bsm"].sample_params(w["n"])],
-                          axis=1)[name]
+        draws = pd.concat([w["btm"].sample_params(w["n"]), w["bsm"].sample_params(w["n"])], axis=1)[
+            name
+        ]
         assert bayes.loc[name, "coefficient"] == pytest.approx(draws.mean())
         assert bayes.loc[name, "se"] == pytest.approx(draws.std(ddof=1))
-        assert abs(bayes.loc[name, "coefficient"] - mle.loc[name, "coefficient"]) \
+        assert (
+            abs(bayes.loc[name, "coefficient"] - mle.loc[name, "coefficient"])
             < 4.0 * mle.loc[name, "se"] / np.sqrt(w["n"]) * 2
+        )
         assert 0.4 < bayes.loc[name, "se"] / mle.loc[name, "se"] < 1.8
 
 
@@ -377,8 +425,9 @@ def test_nuts_recovers_the_spend_coefficient() -> None:
         warnings.simplefilter("ignore")
         mle = cm.GammaGammaModel(**KW["gg"]).fit(data)
     priors = {"v": ("HalfNormal", {"sigma": 100.0})}  # spend is in units of about 10
-    bayes = cb.GammaGammaModel(priors, **KW["gg"]).fit(data, chains=2, cores=1, tune=600,
-                                                       draws=500, random_seed=5)
+    bayes = cb.GammaGammaModel(priors, **KW["gg"]).fit(
+        data, chains=2, cores=1, tune=600, draws=500, random_seed=5
+    )
     s = bayes.summary()
     truth = {"p": 5.0, "q": 4.0, "v": 20.0, "spend[nps]": 0.1}
     for name, value in truth.items():

@@ -42,8 +42,10 @@ class _PNBDGraph(cb.ParetoNBDModel):
 def _uses_op(model: pm.Model) -> bool:
     from pytensor.graph.traversal import ancestors
 
-    return any(v.owner is not None and isinstance(v.owner.op, TotalLogLikelihood)
-               for v in ancestors([model.potentials[0]]))
+    return any(
+        v.owner is not None and isinstance(v.owner.op, TotalLogLikelihood)
+        for v in ancestors([model.potentials[0]])
+    )
 
 
 def _point(model: pm.Model, params: dict[str, float]) -> dict[str, float]:
@@ -76,10 +78,13 @@ def test_pareto_nbd_total_gradient_equals_per_row_numpy(cdnow: pd.DataFrame) -> 
         np.testing.assert_allclose(grad, grad_h, rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize(("fused_cls", "graph_cls", "points"), [
-    (cb.BetaGeoModel, _Graph, POINTS), (cb.ParetoNBDModel, _PNBDGraph, PNBD_POINTS)])
-def test_fused_model_matches_the_elementwise_graph(cdnow: pd.DataFrame, fused_cls, graph_cls,
-                                                   points) -> None:
+@pytest.mark.parametrize(
+    ("fused_cls", "graph_cls", "points"),
+    [(cb.BetaGeoModel, _Graph, POINTS), (cb.ParetoNBDModel, _PNBDGraph, PNBD_POINTS)],
+)
+def test_fused_model_matches_the_elementwise_graph(
+    cdnow: pd.DataFrame, fused_cls, graph_cls, points
+) -> None:
     fused = fused_cls().build_model(cdnow)
     graph = graph_cls().build_model(cdnow)
     assert _uses_op(fused)
@@ -105,8 +110,12 @@ def test_segments_mutable_data_and_compiled_samplers_keep_the_graph(cdnow: pd.Da
             seen.append(_uses_op(model))
             raise RuntimeError("stop")
 
-    for kwargs, fused in (({"sampler": "nutpie"}, False), ({"nuts_sampler": "numpyro"}, False),
-                          ({}, True), ({"method": "advi"}, True)):
+    for kwargs, fused in (
+        ({"sampler": "nutpie"}, False),
+        ({"nuts_sampler": "numpyro"}, False),
+        ({}, True),
+        ({"method": "advi"}, True),
+    ):
         with pytest.raises(RuntimeError, match="stop"):
             Spy().fit(cdnow, **kwargs)
         assert seen.pop() is fused
@@ -115,11 +124,14 @@ def test_segments_mutable_data_and_compiled_samplers_keep_the_graph(cdnow: pd.Da
 
 def test_advi_and_map_run_on_the_fused_likelihood(cdnow: pd.DataFrame) -> None:
     # the same objective and gradients: ADVI from the same seed takes the same path
-    fits = [cls().fit(cdnow, method="advi", n=400, draws=20, random_seed=1, log_likelihood=True)
-            for cls in (cb.BetaGeoModel, _Graph)]
+    fits = [
+        cls().fit(cdnow, method="advi", n=400, draws=20, random_seed=1, log_likelihood=True)
+        for cls in (cb.BetaGeoModel, _Graph)
+    ]
     for name in POINTS[0]:
-        np.testing.assert_allclose(fits[0].idata_.posterior[name].values,
-                                   fits[1].idata_.posterior[name].values, rtol=1e-6)
+        np.testing.assert_allclose(
+            fits[0].idata_.posterior[name].values, fits[1].idata_.posterior[name].values, rtol=1e-6
+        )
     ll = fits[0].idata_.log_likelihood["customers"]  # per customer, from the NumPy function
     assert ll.sizes["customer_id"] == len(cdnow)
     assert np.isfinite(ll.values).all()

@@ -47,11 +47,11 @@ def test_full_pooling_is_the_plain_model(data: pd.DataFrame) -> None:
     params = PARAMS["A"]
     plain = cb.BetaGeoModel().build_model(data)
     full = cb.BetaGeoModel(segment="region", pooling="full").build_model(data)
-    point = {f"{n}_log__": np.log(v) for n, v in zip(("r", "alpha", "a", "b"), params,
-                                                          strict=True)}
+    point = {f"{n}_log__": np.log(v) for n, v in zip(("r", "alpha", "a", "b"), params, strict=True)}
     assert _potential(full, point) == pytest.approx(_potential(plain, point), rel=1e-12)
-    assert float(full.compile_logp()(point)) == pytest.approx(float(plain.compile_logp()(point)),
-                                                              rel=1e-12)
+    assert float(full.compile_logp()(point)) == pytest.approx(
+        float(plain.compile_logp()(point)), rel=1e-12
+    )
     assert _potential(full, point) == pytest.approx(_numpy_ll(data, params), rel=1e-10)
 
 
@@ -64,11 +64,13 @@ def test_no_pooling_is_independent_models(data: pd.DataFrame) -> None:
     for g in "ABC":
         part = data[data["region"] == g]
         plain = cb.BetaGeoModel().build_model(part)
-        independent += float(plain.compile_logp()(
-            {f"{n}_log__": np.log(PARAMS[g][i]) for i, n in enumerate(names)}))
+        independent += float(
+            plain.compile_logp()({f"{n}_log__": np.log(PARAMS[g][i]) for i, n in enumerate(names)})
+        )
     assert float(model.compile_logp()(point)) == pytest.approx(independent, rel=1e-10)
     assert _potential(model, point) == pytest.approx(
-        sum(_numpy_ll(data[data["region"] == g], PARAMS[g]) for g in "ABC"), rel=1e-10)
+        sum(_numpy_ll(data[data["region"] == g], PARAMS[g]) for g in "ABC"), rel=1e-10
+    )
 
 
 def test_partial_pooling_is_non_centred_on_the_log_scale(data: pd.DataFrame) -> None:
@@ -95,8 +97,9 @@ def _segment_idata(spread: float = 0.0) -> az.InferenceData:
     names = ("r", "alpha", "a", "b")
     post = {n: np.array([[PARAMS[g][i] for g in "ABC"]] * 3)[None] for i, n in enumerate(names)}
     post = {n: v * np.exp(spread * rng.standard_normal(v.shape)) for n, v in post.items()}
-    return az.from_dict(posterior=post, dims={n: ["segment"] for n in names},
-                        coords={"segment": ["A", "B", "C"]})
+    return az.from_dict(
+        posterior=post, dims={n: ["segment"] for n in names}, coords={"segment": ["A", "B", "C"]}
+    )
 
 
 def test_predictions_use_each_customers_segment(tmp_path, data: pd.DataFrame) -> None:
@@ -108,19 +111,24 @@ def test_predictions_use_each_customers_segment(tmp_path, data: pd.DataFrame) ->
     for g in "ABC":
         rows = (data["region"] == g).to_numpy()
         ref = cm.BetaGeoModel()
-        ref.params_ = pd.Series({n: float(post[n].sel(segment=g)[0, 1])
-                                 for n in ("r", "alpha", "a", "b")})
-        np.testing.assert_allclose(pa[0, 1].values[rows], ref.probability_alive(data[rows]),
-                                   rtol=1e-13)
+        ref.params_ = pd.Series(
+            {n: float(post[n].sel(segment=g)[0, 1]) for n in ("r", "alpha", "a", "b")}
+        )
+        np.testing.assert_allclose(
+            pa[0, 1].values[rows], ref.probability_alive(data[rows]), rtol=1e-13
+        )
         np.testing.assert_allclose(
             ll[0, 1].values[rows],
-            bgnbd.log_likelihood(ref._p, *(data[rows][c].to_numpy()
-                                           for c in ("frequency", "recency", "T"))), rtol=1e-13)
+            bgnbd.log_likelihood(
+                ref._p, *(data[rows][c].to_numpy() for c in ("frequency", "recency", "T"))
+            ),
+            rtol=1e-13,
+        )
     # chunked summary path and the per-segment point models
     tidy = bayes.expected_purchases(10, data, summary_only=True, chunk_size=100)
-    np.testing.assert_allclose(tidy["mean"],
-                               bayes.expected_purchases(10, data).mean(("chain", "draw")),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        tidy["mean"], bayes.expected_purchases(10, data).mean(("chain", "draw")), rtol=1e-12
+    )
     first_b = bayes.point_models(segment="B")[0]
     assert first_b.params_["r"] == float(post["r"].sel(segment="B")[0, 0])
     with pytest.raises(ValueError, match="segment="):
@@ -141,13 +149,15 @@ def test_map_with_segments_and_bad_pooling(data: pd.DataFrame) -> None:
         cb.BetaGeoModel(segment="region", pooling="some")
     with pytest.raises(DataError, match="region"):
         cb.BetaGeoModel(segment="region").build_model(data.drop(columns="region"))
-    bayes = cb.BetaGeoModel(priors=cb.BetaGeoModel.flat_priors(), segment="region",
-                            pooling="none").fit(data, method="map", tol=1e-12)
+    bayes = cb.BetaGeoModel(
+        priors=cb.BetaGeoModel.flat_priors(), segment="region", pooling="none"
+    ).fit(data, method="map", tol=1e-12)
     for g in "AC":
         mle = cm.BetaGeoModel().fit(data[data["region"] == g])
         got = bayes.summary()["mean"]
-        np.testing.assert_allclose([got[f"{n}[{g}]"] for n in mle.params_.index], mle.params_,
-                                   rtol=2e-3)
+        np.testing.assert_allclose(
+            [got[f"{n}[{g}]"] for n in mle.params_.index], mle.params_, rtol=2e-3
+        )
 
 
 def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
@@ -158,8 +168,9 @@ def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
     rfm["region"] = np.array(["A", "B", "C"])[np.arange(len(rfm)) % 3]
     tx = cb.BetaGeoModel.from_idata(_segment_idata(0.02), segment="region")
     gg = cm.GammaGammaModel().fit(load_cdnow_summary_with_spend())
-    spend = cb.GammaGammaModel.from_idata(az.from_dict(
-        posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
+    spend = cb.GammaGammaModel.from_idata(
+        az.from_dict(posterior={k: np.array([[v]]) for k, v in gg.params_.items()})
+    )
     clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate=0.01)
     assert clv.shape == (1, 3, len(rfm))
     for g in "ABC":
@@ -167,6 +178,7 @@ def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
         point = tx.point_models(segment=g)[2]
         want = mle_clv(point, gg, rfm[rows], horizon=20, discount_rate=0.01)
         np.testing.assert_array_equal(clv[0, 2].values[rows], want.to_numpy())
-    tidy = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate=0.01,
-                                      summary_only=True, chunk_size=7)
+    tidy = cb.customer_lifetime_value(
+        tx, spend, rfm, horizon=20, discount_rate=0.01, summary_only=True, chunk_size=7
+    )
     np.testing.assert_allclose(tidy["mean"], clv.mean(("chain", "draw")).values, rtol=1e-12)

@@ -28,8 +28,7 @@ from clv.data.datasets import load_cdnow_summary, load_donations
 from clv.models import bdw, bgbb, mbgnbd, pareto_nbd, sbg
 from clv.models._retention_data import retention_counts
 
-_REGULAR = pd.DataFrame({"period": range(8),
-                         "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
+_REGULAR = pd.DataFrame({"period": range(8), "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
 _HIGH_END = pd.DataFrame({"period": range(5), "n_alive": [1000, 869, 743, 653, 593]})
 
 CASES: dict[str, tuple[type, type, Any, Callable[[], pd.DataFrame]]] = {
@@ -37,8 +36,12 @@ CASES: dict[str, tuple[type, type, Any, Callable[[], pd.DataFrame]]] = {
     "mbgnbd": (cb.ModifiedBetaGeoModel, cm.ModifiedBetaGeoModel, mbgnbd, load_cdnow_summary),
     "bgbb": (cb.BetaGeoBetaBinomModel, cm.BetaGeoBetaBinomModel, bgbb, load_donations),
     "sbg": (cb.ShiftedBetaGeoModel, cm.ShiftedBetaGeoModel, sbg, lambda: _REGULAR.copy()),
-    "bdw": (cb.BetaDiscreteWeibullModel, cm.BetaDiscreteWeibullModel, bdw,
-            lambda: _HIGH_END.copy()),
+    "bdw": (
+        cb.BetaDiscreteWeibullModel,
+        cm.BetaDiscreteWeibullModel,
+        bdw,
+        lambda: _HIGH_END.copy(),
+    ),
 }
 TRANSACTION = ("pareto_nbd", "mbgnbd", "bgbb")
 
@@ -71,9 +74,11 @@ def _numpy_ll(key: str, data: pd.DataFrame, params: pd.Series) -> float:
 
 def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(seed)
-    return az.from_dict(posterior={
-        k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
-    })
+    return az.from_dict(
+        posterior={
+            k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
+        }
+    )
 
 
 def _at(mle_cls: type, post: Any, c: int, d: int) -> Any:
@@ -113,8 +118,10 @@ def test_pareto_nbd_gradient_matches_finite_differences(fitted: dict) -> None:
         up, down = base.copy(), base.copy()
         up[i] *= np.exp(h)
         down[i] *= np.exp(-h)
-        fd = (_numpy_ll("pareto_nbd", data, pd.Series(up, index=mle.params_.index))
-              - _numpy_ll("pareto_nbd", data, pd.Series(down, index=mle.params_.index))) / (2 * h)
+        fd = (
+            _numpy_ll("pareto_nbd", data, pd.Series(up, index=mle.params_.index))
+            - _numpy_ll("pareto_nbd", data, pd.Series(down, index=mle.params_.index))
+        ) / (2 * h)
         assert grad[i] == pytest.approx(fd, abs=1e-4 * max(1.0, abs(fd)))
     assert np.all(np.isfinite(grad))
 
@@ -164,10 +171,12 @@ def test_transaction_predictions_over_mocked_draws(key: str, fitted: dict) -> No
         ref = _at(mle_cls, post, c, d)
         np.testing.assert_allclose(pa[c, d].values, ref.probability_alive(data), rtol=1e-12)
         np.testing.assert_allclose(ep[c, d].values, ref.expected_purchases(5.0, data), rtol=1e-12)
-        assert float(new[c, d]) == pytest.approx(float(ref.expected_purchases_new_customer(5.0)),
-                                                 rel=1e-12)
-        assert float(pp[c, d]) == pytest.approx(float(ref.probability_of_purchases(2, 5.0)),
-                                                rel=1e-12)
+        assert float(new[c, d]) == pytest.approx(
+            float(ref.expected_purchases_new_customer(5.0)), rel=1e-12
+        )
+        assert float(pp[c, d]) == pytest.approx(
+            float(ref.probability_of_purchases(2, 5.0)), rel=1e-12
+        )
 
 
 def test_pareto_nbd_discounted_residual_transactions_over_draws(fitted: dict) -> None:
@@ -176,9 +185,9 @@ def test_pareto_nbd_discounted_residual_transactions_over_draws(fitted: dict) ->
     bayes = cb.ParetoNBDModel.from_idata(_mock(mle.params_))
     got = bayes.expected_discounted_residual_transactions(data, 0.01)
     ref = _at(cm.ParetoNBDModel, bayes.idata_.posterior, 1, 1)
-    np.testing.assert_allclose(got[1, 1].values,
-                               ref.expected_discounted_residual_transactions(data, 0.01),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        got[1, 1].values, ref.expected_discounted_residual_transactions(data, 0.01), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("key", ["sbg", "bdw"])
@@ -205,7 +214,8 @@ def test_retention_predictions_over_mocked_draws(key: str, fitted: dict) -> None
         np.testing.assert_array_equal(churn[c, d].values, ref.probability_of_churn(t))
         assert float(life[c, d]) == ref.expected_lifetime(discount_rate=0.1)
         np.testing.assert_array_equal(
-            derl[c, d].values, ref.expected_residual_lifetime(periods, discount_rate=0.1))
+            derl[c, d].values, ref.expected_residual_lifetime(periods, discount_rate=0.1)
+        )
 
 
 def test_retention_fit_accepts_per_customer_rows(fitted: dict) -> None:
@@ -223,5 +233,7 @@ def test_netcdf_round_trip_of_a_new_model(tmp_path, fitted: dict) -> None:
     bayes = cb.ParetoNBDModel.from_idata(_mock(mle.params_))
     bayes.to_netcdf(tmp_path / "pnbd.nc")
     loaded = cb.ParetoNBDModel.from_netcdf(tmp_path / "pnbd.nc")
-    np.testing.assert_array_equal(loaded.probability_alive(data.iloc[:20]).values,
-                                  bayes.probability_alive(data.iloc[:20]).values)
+    np.testing.assert_array_equal(
+        loaded.probability_alive(data.iloc[:20]).values,
+        bayes.probability_alive(data.iloc[:20]).values,
+    )

@@ -28,8 +28,15 @@ COLS = ["High.Season", "Gender", "Channel"]
 def arrays() -> dmath.DynCovArrays:
     trans = pd.read_csv(DATA / "apparel_trans.csv")
     cov = pd.read_csv(DATA / "apparel_dyncov.csv.gz")
-    data = time_varying_data(trans, cov, columns=COLS, observation_end="2006-12-31",
-                             customer_id_col="Id", date_col="Date", cov_date_col="Cov.Date")
+    data = time_varying_data(
+        trans,
+        cov,
+        columns=COLS,
+        observation_end="2006-12-31",
+        customer_id_col="Id",
+        date_col="Date",
+        cov_date_col="Cov.Date",
+    )
     return data.arrays(COLS, ["Gender", "Channel"])
 
 
@@ -38,15 +45,18 @@ def test_pytensor_log_likelihood_and_gradient_equal_numpy(arrays: dmath.DynCovAr
     base = pt.dvector("base")
     gp = pt.dvector("gp")
     gd = pt.dvector("gd")
-    total = pt.sum(dmath.log_likelihood((base[0], base[1], base[2], base[3]), gp, gd, arrays,
-                                        ops=PYTENSOR))
-    f = pytensor.function([base, gp, gd], [total, *pt.grad(total, [base, gp, gd])],
-                          mode="FAST_COMPILE")  # no C compilation: seconds, not minutes
+    total = pt.sum(
+        dmath.log_likelihood((base[0], base[1], base[2], base[3]), gp, gd, arrays, ops=PYTENSOR)
+    )
+    f = pytensor.function(
+        [base, gp, gd], [total, *pt.grad(total, [base, gp, gd])], mode="FAST_COMPILE"
+    )  # no C compilation: seconds, not minutes
     value, g_base, g_p, g_d = f(theta[:4], theta[4:7], theta[7:])
     ll, grad = dmath.log_likelihood_gradient(theta[:4], theta[4:7], theta[7:], arrays)
     assert abs(value - ll.sum()) < 1e-8
-    np.testing.assert_allclose(np.concatenate([g_base, g_p, g_d]), grad.sum(axis=1),
-                               rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(
+        np.concatenate([g_base, g_p, g_d]), grad.sum(axis=1), rtol=1e-7, atol=1e-7
+    )
 
 
 def test_pymc_model_logp_equals_numpy(arrays: dmath.DynCovArrays) -> None:
@@ -60,10 +70,10 @@ def test_pymc_model_logp_equals_numpy(arrays: dmath.DynCovArrays) -> None:
         beta = pm.HalfFlat("beta")
         gp = pm.Flat("gp", shape=3)
         gd = pm.Flat("gd", shape=2)
-        pm.Potential("ll", pt.sum(dmath.log_likelihood((r, alpha, s, beta), gp, gd, arrays,
-                                                       ops=PYTENSOR)))
+        pm.Potential(
+            "ll", pt.sum(dmath.log_likelihood((r, alpha, s, beta), gp, gd, arrays, ops=PYTENSOR))
+        )
     logp = model.compile_logp(jacobian=False, mode="FAST_COMPILE")
     values = {f"{k}_log__": np.log(v) for k, v in point.items()} | coefs
-    expected = dmath.log_likelihood(tuple(point.values()), coefs["gp"], coefs["gd"],
-                                    arrays).sum()
+    expected = dmath.log_likelihood(tuple(point.values()), coefs["gp"], coefs["gd"], arrays).sum()
     assert abs(float(logp(values)) - expected) < 1e-8

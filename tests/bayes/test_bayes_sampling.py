@@ -30,10 +30,15 @@ def test_defaults_fill_in_and_the_caller_wins(cdnow: pd.DataFrame, monkeypatch) 
     assert _sampling.nuts_kwargs(model, {"tune": 300})["init"] == "jitter+adapt_diag"
     # a model that needs a higher target acceptance with the dense matrix gets it, unless given
     assert _sampling.nuts_kwargs(model, {}, dense_target_accept=0.95)["target_accept"] == 0.95
-    assert _sampling.nuts_kwargs(model, {"target_accept": 0.9},
-                                 dense_target_accept=0.95)["target_accept"] == 0.9
-    assert "target_accept" not in _sampling.nuts_kwargs(model, {"tune": 300},
-                                                         dense_target_accept=0.95)
+    assert (
+        _sampling.nuts_kwargs(model, {"target_accept": 0.9}, dense_target_accept=0.95)[
+            "target_accept"
+        ]
+        == 0.9
+    )
+    assert "target_accept" not in _sampling.nuts_kwargs(
+        model, {"tune": 300}, dense_target_accept=0.95
+    )
     assert cb.ParetoNBDModel.dense_target_accept == 0.95
     assert cb.BetaGeoModel.dense_target_accept is None
 
@@ -52,8 +57,9 @@ def test_dense_default_samples_without_stray_warnings(cdnow: pd.DataFrame) -> No
     ``filterwarnings = error`` any other warning than a convergence one fails this test."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # 2 x 100 draws is short
-        fit = cb.BetaGeoModel().fit(cdnow.iloc[:300], chains=2, cores=1, draws=100, tune=500,
-                                    random_seed=1)
+        fit = cb.BetaGeoModel().fit(
+            cdnow.iloc[:300], chains=2, cores=1, draws=100, tune=500, random_seed=1
+        )
     assert dict(fit.idata_.posterior.sizes) == {"chain": 2, "draw": 100}
     assert float(fit.idata_.sample_stats["n_steps"].mean()) < 8
 
@@ -64,7 +70,8 @@ def test_dense_mass_matrix_takes_fewer_leapfrog_steps(cdnow: pd.DataFrame) -> No
     for init in ("jitter+adapt_diag", "jitter+adapt_full"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit = cb.BetaGeoModel().fit(cdnow, chains=2, cores=1, draws=300, tune=500,
-                                        random_seed=5, init=init)
+            fit = cb.BetaGeoModel().fit(
+                cdnow, chains=2, cores=1, draws=300, tune=500, random_seed=5, init=init
+            )
         steps[init] = float(fit.idata_.sample_stats["n_steps"].mean())
     assert steps["jitter+adapt_full"] < 0.6 * steps["jitter+adapt_diag"], steps

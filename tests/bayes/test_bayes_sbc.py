@@ -26,7 +26,10 @@ with warnings.catch_warnings():
 from clv.models import bgnbd
 
 PRIOR = {  # Gamma(shape, rate), informative enough for 300 customers
-    "r": (8.0, 32.0), "alpha": (8.0, 2.0), "a": (8.0, 10.0), "b": (8.0, 3.2),
+    "r": (8.0, 32.0),
+    "alpha": (8.0, 2.0),
+    "a": (8.0, 10.0),
+    "b": (8.0, 3.2),
 }
 N_CUSTOMERS = 300
 REPLICATES = 60
@@ -61,18 +64,29 @@ def _sbc_pvalues(simulation_prior: dict[str, tuple[float, float]]) -> dict[str, 
     for rep in range(REPLICATES):
         theta = prior_draw()
         cols, counts, _ = bayes._fit_data(_simulate(theta, rng))
-        pm.set_data({"data_frequency": cols[0], "data_recency": cols[1], "data_T": cols[2],
-                     "data_counts": counts}, model=model)
-        res = optimize.minimize(lambda u: -float(logp(point(u))),
-                                np.log([a / b for a, b in PRIOR.values()]),
-                                jac=lambda u: -np.asarray(dlogp(point(u))), method="BFGS")
+        pm.set_data(
+            {
+                "data_frequency": cols[0],
+                "data_recency": cols[1],
+                "data_T": cols[2],
+                "data_counts": counts,
+            },
+            model=model,
+        )
+        res = optimize.minimize(
+            lambda u: -float(logp(point(u))),
+            np.log([a / b for a, b in PRIOR.values()]),
+            jac=lambda u: -np.asarray(dlogp(point(u))),
+            method="BFGS",
+        )
         h = 1e-4
         hess = np.empty((4, 4))
         for j in range(4):
             e = np.zeros(4)
             e[j] = h
-            hess[j] = (np.asarray(dlogp(point(res.x + e))) - np.asarray(dlogp(point(res.x - e)))
-                       ) / (2 * h)
+            hess[j] = (
+                np.asarray(dlogp(point(res.x + e))) - np.asarray(dlogp(point(res.x - e)))
+            ) / (2 * h)
         cov = np.linalg.inv(-(hess + hess.T) / 2)
         draws = rng.multivariate_normal(res.x, cov, size=DRAWS)
         ranks[rep] = (draws < np.log(theta)).sum(axis=0)

@@ -35,38 +35,46 @@ def fits() -> tuple[MLEBetaGeo, MLEGammaGamma]:
 
 def _mock(params: pd.Series, chains: int = 2, draws: int = 4, seed: int = 0) -> az.InferenceData:
     rng = np.random.default_rng(seed)
-    return az.from_dict(posterior={
-        k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
-    })
+    return az.from_dict(
+        posterior={
+            k: v * np.exp(0.02 * rng.standard_normal((chains, draws))) for k, v in params.items()
+        }
+    )
 
 
 def _models(fits, chains: int = 2, draws: int = 4) -> tuple[cb.BetaGeoModel, cb.GammaGammaModel]:
     bg, gg = fits
-    return (cb.BetaGeoModel.from_idata(_mock(bg.params_, chains, draws, seed=1)),
-            cb.GammaGammaModel.from_idata(_mock(gg.params_, chains, draws, seed=2)))
+    return (
+        cb.BetaGeoModel.from_idata(_mock(bg.params_, chains, draws, seed=1)),
+        cb.GammaGammaModel.from_idata(_mock(gg.params_, chains, draws, seed=2)),
+    )
 
 
 def test_clv_per_draw_is_the_mle_clv_at_that_draw(rfm: pd.DataFrame, fits) -> None:
     tx, spend = _models(fits)
-    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=52, discount_rate_per_period=0.002,
-                                     margin=0.3)
+    clv = cb.customer_lifetime_value(
+        tx, spend, rfm, horizon=52, discount_rate_per_period=0.002, margin=0.3
+    )
     assert clv.dims == ("chain", "draw", "customer_id") and clv.shape == (2, 4, len(rfm))
     np.testing.assert_array_equal(clv["customer_id"].values, rfm.index.to_numpy())
     tx_points, sp_points = tx.point_models(), spend.point_models()
     for c, d in [(0, 0), (1, 3)]:
         i = c * 4 + d
-        ref = mle_clv(tx_points[i], sp_points[i], rfm, horizon=52, discount_rate_per_period=0.002,
-                      margin=0.3)
+        ref = mle_clv(
+            tx_points[i], sp_points[i], rfm, horizon=52, discount_rate_per_period=0.002, margin=0.3
+        )
         np.testing.assert_array_equal(clv[c, d].values, ref.to_numpy())
         assert tx_points[i].params_["r"] == float(tx.idata_.posterior["r"][c, d])
 
 
 def test_single_draw_clv_equals_the_mle_clv(rfm: pd.DataFrame, fits) -> None:
     bg, gg = fits
-    tx = cb.BetaGeoModel.from_idata(az.from_dict(
-        posterior={k: np.array([[v]]) for k, v in bg.params_.items()}))
-    spend = cb.GammaGammaModel.from_idata(az.from_dict(
-        posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
+    tx = cb.BetaGeoModel.from_idata(
+        az.from_dict(posterior={k: np.array([[v]]) for k, v in bg.params_.items()})
+    )
+    spend = cb.GammaGammaModel.from_idata(
+        az.from_dict(posterior={k: np.array([[v]]) for k, v in gg.params_.items()})
+    )
     got = cb.customer_lifetime_value(tx, spend, rfm, horizon=26, discount_rate_per_period=0.01)
     want = mle_clv(bg, gg, rfm, horizon=26, discount_rate_per_period=0.01)
     np.testing.assert_array_equal(got.values.reshape(-1), want.to_numpy())
@@ -75,8 +83,9 @@ def test_single_draw_clv_equals_the_mle_clv(rfm: pd.DataFrame, fits) -> None:
 def test_map_spend_model_is_paired_with_every_draw(rfm: pd.DataFrame, fits) -> None:
     tx, _ = _models(fits)
     gg = fits[1]
-    spend = cb.GammaGammaModel.from_idata(az.from_dict(
-        posterior={k: np.array([[v]]) for k, v in gg.params_.items()}))
+    spend = cb.GammaGammaModel.from_idata(
+        az.from_dict(posterior={k: np.array([[v]]) for k, v in gg.params_.items()})
+    )
     clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=10, discount_rate_per_period=0.0)
     assert clv.shape == (2, 4, len(rfm))
     _, other = _models(fits, draws=3)
@@ -109,8 +118,9 @@ def test_chunks_bound_the_block_size() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         chunk_sizes(10, 4, 0)
     with pytest.raises(ValueError, match="thin"):
-        cb.BetaGeoModel.from_idata(_mock(pd.Series({"r": 0.2, "alpha": 4.0, "a": 0.8, "b": 2.0}))
-                                   ).probability_alive(load_cdnow_summary(), thin=0)
+        cb.BetaGeoModel.from_idata(
+            _mock(pd.Series({"r": 0.2, "alpha": 4.0, "a": 0.8, "b": 2.0}))
+        ).probability_alive(load_cdnow_summary(), thin=0)
 
 
 def test_summary_only_never_allocates_the_full_array(fits) -> None:

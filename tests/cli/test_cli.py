@@ -27,10 +27,27 @@ from clv.models.gamma_gamma import GammaGammaModel
 from clv.value import customer_lifetime_value_table
 
 AS_OF = "2021-12-31"
-SCORE_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value",
-                 "probability_alive", "expected_purchases", "expected_spend", "clv"]
-SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
-              "--margin", "0.5"]
+SCORE_COLUMNS = [
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "probability_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+]
+SCORE_ARGS = [
+    "--as-of",
+    AS_OF,
+    "--horizon",
+    "52",
+    "--discount-rate-per-period",
+    "0.002",
+    "--margin",
+    "0.5",
+]
 
 
 def make_transactions(rng: np.random.Generator, n_customers: int = 400) -> pd.DataFrame:
@@ -49,8 +66,13 @@ def make_transactions(rng: np.random.Generator, n_customers: int = 400) -> pd.Da
         mean_value = rng.gamma(4.0, 6.0)
         purchases = 0
         while day < 365:
-            rows.append((f"c{i:04d}", start + pd.Timedelta(days=int(day)),
-                         round(float(rng.gamma(8.0, mean_value / 8.0)) + 0.01, 2)))
+            rows.append(
+                (
+                    f"c{i:04d}",
+                    start + pd.Timedelta(days=int(day)),
+                    round(float(rng.gamma(8.0, mean_value / 8.0)) + 0.01, 2),
+                )
+            )
             if purchases > 0 and rng.random() < dropout:
                 break
             purchases += 1
@@ -76,15 +98,35 @@ def files(tmp_path_factory: pytest.TempPathFactory, tx: pd.DataFrame) -> dict[st
     con.execute(f"COPY transactions TO '{pq}' (FORMAT parquet)")
     con.close()
     paths["model"] = base / "model.json"
-    assert main(["fit", str(paths["csv"]), "--value-col", "value", "--as-of", AS_OF,
-                 "--out", str(paths["model"]), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(paths["csv"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(paths["model"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return paths
 
 
 def reference_scores(tx: pd.DataFrame, **value_kwargs: float) -> pd.DataFrame:
     """What the Python API gives for the CLI's score run."""
-    rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                      time_unit="W", observation_end=AS_OF)
+    rfm = rfm_summary(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        value_col="value",
+        time_unit="W",
+        observation_end=AS_OF,
+    )
     bg = BetaGeoModel().fit(rfm)
     gg = GammaGammaModel().fit(rfm)
     table = customer_lifetime_value_table(bg, gg, rfm, horizon=52, **value_kwargs)
@@ -104,8 +146,9 @@ def assert_scores_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
     """Equal to the 10 significant digits of the CSV float format."""
     assert list(got.index) == list(want.index)
     for column in SCORE_COLUMNS[1:]:
-        np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,
-                                   atol=1e-300, err_msg=column)
+        np.testing.assert_allclose(
+            got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9, atol=1e-300, err_msg=column
+        )
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -119,8 +162,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_score_equals_python_api(tmp_path, capsys, tx, files, fmt):
     extra = ["--table", "transactions"] if fmt == "duckdb" else []
     out = tmp_path / "scores.csv"
-    code, stdout, stderr = run(capsys, "score", files[fmt], *extra, "--model", files["model"],
-                               *SCORE_ARGS, "--out", out)
+    code, stdout, stderr = run(
+        capsys, "score", files[fmt], *extra, "--model", files["model"], *SCORE_ARGS, "--out", out
+    )
     assert code == 0, stderr
     assert f"scored {tx['customer_id'].nunique()} customers" in stdout
     got = read_scores(out)
@@ -130,27 +174,41 @@ def test_score_equals_python_api(tmp_path, capsys, tx, files, fmt):
 
 def test_duckdb_query_input_and_parquet_output(tmp_path, capsys, tx, files):
     out = tmp_path / "scores.parquet"
-    code, _, stderr = run(capsys, "score", files["duckdb"], "--query",
-                          "SELECT customer_id, date, value FROM transactions", "--model",
-                          files["model"], *SCORE_ARGS, "--out", out)
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["duckdb"],
+        "--query",
+        "SELECT customer_id, date, value FROM transactions",
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--out",
+        out,
+    )
     assert code == 0, stderr
-    assert_scores_equal(read_scores(out), reference_scores(tx, discount_rate_per_period=0.002,
-                        margin=0.5))
+    assert_scores_equal(
+        read_scores(out), reference_scores(tx, discount_rate_per_period=0.002, margin=0.5)
+    )
 
 
 def test_fit_bundle_holds_both_models_and_training_fingerprint(tx, files):
     doc = json.loads(files["model"].read_text())
     assert doc["model"] == "ClvBundle" and doc["schema_version"] == 1
     assert doc["time_unit"] == "W"
-    assert doc["columns"] == {"customer_col": "customer_id", "date_col": "date",
-                              "value_col": "value"}
+    assert doc["columns"] == {
+        "customer_col": "customer_id",
+        "date_col": "date",
+        "value_col": "value",
+    }
     assert doc["transaction_model"]["model"] == "BetaGeoModel"
     assert doc["spend_model"]["model"] == "GammaGammaModel"
     csv = pd.read_csv(files["csv"], dtype={"customer_id": "str"})
     assert doc["training"]["fingerprint"] == frame_fingerprint(csv)
     assert doc["training"]["observation_end"] == AS_OF
-    rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                      observation_end=AS_OF)
+    rfm = rfm_summary(
+        tx, customer_id_col="customer_id", date_col="date", value_col="value", observation_end=AS_OF
+    )
     want = BetaGeoModel().fit(rfm).params_
     assert doc["transaction_model"]["params"] == pytest.approx(want.to_dict(), rel=1e-12)
 
@@ -167,8 +225,10 @@ def test_rerun_is_byte_identical(tmp_path, capsys, files, suffix):
 
 def test_run_record(tmp_path, capsys, tx, files):
     out = tmp_path / "scores.csv"
-    assert run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-               "--out", out)[0] == 0
+    assert (
+        run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS, "--out", out)[0]
+        == 0
+    )
     record = json.loads((tmp_path / "scores.csv.run.json").read_text())
     import hashlib
 
@@ -183,24 +243,39 @@ def test_run_record(tmp_path, capsys, tx, files):
     assert record["output"]["n_rows"] == tx["customer_id"].nunique()
     assert record["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert record["parameters"] == {
-        "as_of": AS_OF, "horizon": 52, "discount_rate_per_period": 0.002,
+        "as_of": AS_OF,
+        "horizon": 52,
+        "discount_rate_per_period": 0.002,
         "annual_discount_rate": pytest.approx(1.002 ** (365.2425 / 7) - 1, rel=1e-12),
-        "discount_rate_given_as": "discount_rate_per_period", "margin": 0.5, "time_unit": "W"}
+        "discount_rate_given_as": "discount_rate_per_period",
+        "margin": 0.5,
+        "time_unit": "W",
+    }
     assert {"read", "summarise", "score", "write", "total"} <= set(record["timings_s"])
     assert record["warnings"] == []
 
 
 def test_as_of_ignores_later_transactions(tmp_path, capsys, tx, files):
     """A rerun "as of" a past day gives that day's scores even when the log has grown."""
-    grown = pd.concat([tx, pd.DataFrame({"customer_id": ["c0000", "new"],
-                                         "date": pd.to_datetime(["2022-01-05", "2022-01-06"]),
-                                         "value": [10.0, 20.0]})])
+    grown = pd.concat(
+        [
+            tx,
+            pd.DataFrame(
+                {
+                    "customer_id": ["c0000", "new"],
+                    "date": pd.to_datetime(["2022-01-05", "2022-01-06"]),
+                    "value": [10.0, 20.0],
+                }
+            ),
+        ]
+    )
     path = tmp_path / "grown.csv"
     grown.to_csv(path, index=False)
     base, later = tmp_path / "base.csv", tmp_path / "later.csv"
     for src, out in ((files["csv"], base), (path, later)):
-        assert run(capsys, "score", src, "--model", files["model"], *SCORE_ARGS, "--out",
-                   out)[0] == 0
+        assert (
+            run(capsys, "score", src, "--model", files["model"], *SCORE_ARGS, "--out", out)[0] == 0
+        )
     assert base.read_bytes() == later.read_bytes()
     record = json.loads((tmp_path / "later.csv.run.json").read_text())
     assert record["input"]["n_rows_after_as_of"] == 2
@@ -214,19 +289,30 @@ def test_unknown_customers_are_scored_from_their_own_history(tmp_path, capsys, t
     train.to_csv(train_csv, index=False)
     tx.to_csv(all_csv, index=False)
     model, out = tmp_path / "model.json", tmp_path / "scores.csv"
-    assert run(capsys, "fit", train_csv, "--value-col", "value", "--as-of", AS_OF, "--out",
-               model)[0] == 0
+    assert (
+        run(capsys, "fit", train_csv, "--value-col", "value", "--as-of", AS_OF, "--out", model)[0]
+        == 0
+    )
     code, _, stderr = run(capsys, "score", all_csv, "--model", model, *SCORE_ARGS, "--out", out)
     assert code == 0, stderr
     got = read_scores(out)
     assert len(got) == len(ids)
-    kw = {"customer_id_col": "customer_id", "date_col": "date", "value_col": "value",
-          "observation_end": AS_OF}
+    kw = {
+        "customer_id_col": "customer_id",
+        "date_col": "date",
+        "value_col": "value",
+        "observation_end": AS_OF,
+    }
     rfm_train = rfm_summary(train, **kw)
     rfm_all = rfm_summary(tx, **kw)
-    table = customer_lifetime_value_table(BetaGeoModel().fit(rfm_train),
-                                          GammaGammaModel().fit(rfm_train), rfm_all,
-                                          horizon=52, discount_rate_per_period=0.002, margin=0.5)
+    table = customer_lifetime_value_table(
+        BetaGeoModel().fit(rfm_train),
+        GammaGammaModel().fit(rfm_train),
+        rfm_all,
+        horizon=52,
+        discount_rate_per_period=0.002,
+        margin=0.5,
+    )
     assert_scores_equal(got, rfm_all.join(table))
 
 
@@ -238,10 +324,10 @@ def test_config_file_with_command_table_and_flag_override(tmp_path, capsys, tx, 
         "horizon = 26\n"
         "[score]\n"
         f'model = "{files["model"]}"\n'
-        f"as_of = {AS_OF}\n"            # a TOML date
-        "discount-rate = 0.002\n"       # dashes work too
+        f"as_of = {AS_OF}\n"  # a TOML date
+        "discount-rate = 0.002\n"  # dashes work too
         "margin = 0.5\n"
-        'out = "scores.csv"\n'          # relative to the job file
+        'out = "scores.csv"\n'  # relative to the job file
         "[fit]\n"
         'model = "bgnbd"\n'
     )
@@ -253,31 +339,50 @@ def test_config_file_with_command_table_and_flag_override(tmp_path, capsys, tx, 
 
 def test_evaluate_reports_holdout_metrics(tmp_path, capsys, tx, files):
     out = tmp_path / "holdout.csv"
-    code, stdout, stderr = run(capsys, "evaluate", files["csv"], "--calibration-end",
-                               "2021-09-30", "--as-of", AS_OF, "--model", "bgnbd",
-                               "--out", out, "--json")
+    code, stdout, stderr = run(
+        capsys,
+        "evaluate",
+        files["csv"],
+        "--calibration-end",
+        "2021-09-30",
+        "--as-of",
+        AS_OF,
+        "--model",
+        "bgnbd",
+        "--out",
+        out,
+        "--json",
+    )
     assert code == 0, stderr
     result = json.loads(stdout)
     (metrics,) = [m for m in result["metrics"] if m["model"] == "bgnbd"]
-    frame = calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
-                                      calibration_end="2021-09-30", observation_end=AS_OF)
+    frame = calibration_holdout_split(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        calibration_end="2021-09-30",
+        observation_end=AS_OF,
+    )
     cal = frame[["frequency", "recency", "T"]]
     predicted = BetaGeoModel().fit(cal).expected_purchases(frame["duration_holdout"], cal)
     actual = frame["frequency_holdout"]
     assert metrics["mae"] == pytest.approx(float(np.mean(np.abs(predicted - actual))), rel=1e-9)
-    assert metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean((predicted - actual) ** 2))),
-                                            rel=1e-9)
+    assert metrics["rmse"] == pytest.approx(
+        float(np.sqrt(np.mean((predicted - actual) ** 2))), rel=1e-9
+    )
     assert metrics["actual_total"] == float(actual.sum())
     assert metrics["predicted_total"] == pytest.approx(float(predicted.sum()), rel=1e-9)
-    assert metrics["correlation"] == pytest.approx(float(np.corrcoef(predicted, actual)[0, 1]),
-                                                   rel=1e-9)
+    assert metrics["correlation"] == pytest.approx(
+        float(np.corrcoef(predicted, actual)[0, 1]), rel=1e-9
+    )
     per_customer = read_scores(out)
     np.testing.assert_allclose(per_customer["predicted_bgnbd"], predicted, rtol=1e-9)
     record = json.loads((tmp_path / "holdout.csv.run.json").read_text())
     assert record["metrics"][0]["mae"] == metrics["mae"]
     # the table form
-    code, stdout, _ = run(capsys, "evaluate", files["csv"], "--calibration-end", "2021-09-30",
-                          "--as-of", AS_OF)
+    code, stdout, _ = run(
+        capsys, "evaluate", files["csv"], "--calibration-end", "2021-09-30", "--as-of", AS_OF
+    )
     assert code == 0 and "MAE" in stdout and "bgnbd" in stdout
 
 
@@ -293,8 +398,7 @@ def test_demo_writes_every_output(tmp_path, capsys):
     out = tmp_path / "demo"
     code, stdout, stderr = run(capsys, "demo", "--out", out)
     assert code == 0, stderr
-    for name in ("scores.csv", "model.json", "holdout.csv", "run.json",
-                 "period_transactions.png"):
+    for name in ("scores.csv", "model.json", "holdout.csv", "run.json", "period_transactions.png"):
         assert (out / name).stat().st_size > 0, name
     assert str(out.resolve()) in stdout and "bgnbd" in stdout
     scores = pd.read_csv(out / "scores.csv")
@@ -315,8 +419,10 @@ def test_demo_writes_every_output(tmp_path, capsys):
     invs = json.loads((world / "investments.json").read_text())["investments"]
     assert "Referral programme" in [i["name"] for i in invs]
     assert f"--new-customers {world / 'new_customers.csv'}" in stdout
-    assert any(r["investment"] == "Referral programme" and r["gain_acquisition"] > 0
-               for r in record["cx"]["table"])
+    assert any(
+        r["investment"] == "Referral programme" and r["gain_acquisition"] > 0
+        for r in record["cx"]["table"]
+    )
     # the onboarding call's evidence comes from the world's simulated randomised test
     effects = pd.read_csv(out / "experiment_effects.csv").set_index("lever")
     assert effects["measured"].all()
@@ -325,10 +431,14 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert "Onboarding A/B test" in stdout
     onboarding = next(r for r in record["cx"]["table"] if r["investment"] == "Onboarding call")
     assert onboarding["evidence_grade"] == "A" and onboarding["share_grade_A"] == 1.0
-    assert all(r["evidence_grade"] == "C" for r in record["cx"]["table"]
-               if r["investment"] != "Onboarding call")
-    assert all(r["recommendation"] in ("fund", "test first", "do not fund")
-               for r in record["cx"]["table"])
+    assert all(
+        r["evidence_grade"] == "C"
+        for r in record["cx"]["table"]
+        if r["investment"] != "Onboarding call"
+    )
+    assert all(
+        r["recommendation"] in ("fund", "test first", "do not fund") for r in record["cx"]["table"]
+    )
     assert "recommendation" in stdout
 
 
@@ -336,17 +446,37 @@ def test_demo_writes_every_output(tmp_path, capsys):
 def test_usage_error_exit_2(capsys, files, tmp_path):
     code, _, stderr = run(capsys, "score", files["csv"], "--no-such-flag")
     assert code == 2 and "unrecognized arguments: --no-such-flag" in stderr
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                          "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys, "score", files["csv"], "--model", files["model"], "--out", tmp_path / "s.csv"
+    )
     assert code == 2 and "--horizon is required" in stderr
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                          "--horizon", "1.5", "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        "--horizon",
+        "1.5",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 2 and "whole number" in stderr
-    code, _, stderr = run(capsys, "fit", files["csv"], "--as-of", "31/12/2021",
-                          "--out", tmp_path / "m.json")
+    code, _, stderr = run(
+        capsys, "fit", files["csv"], "--as-of", "31/12/2021", "--out", tmp_path / "m.json"
+    )
     assert code == 2 and "--as-of must be a date written YYYY-MM-DD" in stderr
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                          "--horizon", "52", "--out", tmp_path / "s.xlsx")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.xlsx",
+    )
     assert code == 2 and ".csv or .parquet" in stderr
     assert run(capsys)[0] == 2
     assert not list(tmp_path.iterdir())
@@ -354,7 +484,7 @@ def test_usage_error_exit_2(capsys, files, tmp_path):
 
 def test_config_errors(tmp_path, capsys, files):
     job = tmp_path / "job.toml"
-    job.write_text('horizon = 52\nhorizn = 3\n')
+    job.write_text("horizon = 52\nhorizn = 3\n")
     code, _, stderr = run(capsys, "score", "--config", job)
     assert code == 2 and "unknown key 'horizn'" in stderr and str(job) in stderr
     job.write_text('horizon = "fifty"\n')
@@ -369,8 +499,18 @@ def test_config_errors(tmp_path, capsys, files):
 
 def test_time_unit_mismatch_is_a_usage_error(tmp_path, capsys, files):
     out = tmp_path / "scores.csv"
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"], "--time-unit",
-                          "D", *SCORE_ARGS, "--out", out)
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        "--time-unit",
+        "D",
+        *SCORE_ARGS,
+        "--out",
+        out,
+    )
     assert code == 2
     assert "fitted with time unit 'W'" in stderr and "--time-unit D" in stderr
     assert "refit" in stderr
@@ -378,8 +518,9 @@ def test_time_unit_mismatch_is_a_usage_error(tmp_path, capsys, files):
 
 
 def test_missing_column_is_a_data_error(tmp_path, capsys, files):
-    code, _, stderr = run(capsys, "fit", files["csv"], "--customer-col", "cust",
-                          "--out", tmp_path / "m.json")
+    code, _, stderr = run(
+        capsys, "fit", files["csv"], "--customer-col", "cust", "--out", tmp_path / "m.json"
+    )
     assert code == 3
     assert "column 'cust' is not in the input" in stderr
     assert "--customer-col" in stderr and "'customer_id'" in stderr  # the fix: existing names
@@ -394,8 +535,7 @@ def test_bad_values_are_a_data_error_naming_column_and_rows(tmp_path, capsys, tx
     bad.loc[10, "date"] = "not a date"
     path = tmp_path / "bad.csv"
     bad.to_csv(path, index=False)
-    code, _, stderr = run(capsys, "fit", path, "--value-col", "value", "--out",
-                          tmp_path / "m.json")
+    code, _, stderr = run(capsys, "fit", path, "--value-col", "value", "--out", tmp_path / "m.json")
     assert code == 3
     assert "column 'value'" in stderr and "negative" in stderr
     assert "column 'date'" in stderr and "not a date" in stderr
@@ -433,8 +573,9 @@ def test_all_one_time_buyers_is_a_data_error(tmp_path, capsys, tx, files):
     assert "longer observation window" in stderr
     # scoring such a log with an existing model is fine: everyone gets a prediction
     out = tmp_path / "scores.csv"
-    code, _, stderr = run(capsys, "score", path, "--model", files["model"], *SCORE_ARGS,
-                          "--out", out)
+    code, _, stderr = run(
+        capsys, "score", path, "--model", files["model"], *SCORE_ARGS, "--out", out
+    )
     assert code == 0, stderr
     assert len(read_scores(out)) == len(once)
 
@@ -456,11 +597,31 @@ def test_io_errors_exit_5(tmp_path, capsys, files):
     assert code == 5 and "nope.csv' does not exist" in stderr
     code, _, stderr = run(capsys, "fit", files["csv"], "--out", tmp_path / "no" / "m.json")
     assert code == 5 and "does not exist" in stderr and "mkdir" in stderr
-    code, _, stderr = run(capsys, "score", files["duckdb"], "--table", "nope", "--model",
-                          files["model"], "--horizon", "52", "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["duckdb"],
+        "--table",
+        "nope",
+        "--model",
+        files["model"],
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 5 and "table 'nope'" in stderr and "transactions" in stderr
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", tmp_path / "none.json",
-                          "--horizon", "52", "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        tmp_path / "none.json",
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 5 and "none.json" in stderr
 
 
@@ -472,17 +633,29 @@ def test_unwritable_output_dir_exit_5(tmp_path, capsys, files):  # pragma: no co
     assert code == 5 and "not writable" in stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "not a clv model file"),
-    ('{"a": 1}', "not a clv model file"),
-    ('{"schema_version": 99, "model": "ClvBundle"}', "schema_version 99"),
-    ('{"schema_version": 1, "model": "Something"}', "not a clv model bundle"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not a clv model file"),
+        ('{"a": 1}', "not a clv model file"),
+        ('{"schema_version": 99, "model": "ClvBundle"}', "schema_version 99"),
+        ('{"schema_version": 1, "model": "Something"}', "not a clv model bundle"),
+    ],
+)
 def test_corrupt_or_foreign_model_file_exit_5(tmp_path, capsys, files, content, message):
     model = tmp_path / "model.json"
     model.write_text(content)
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", model, "--horizon", "52",
-                          "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        model,
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 5
     assert str(model) in stderr and message in stderr
     assert "Traceback" not in stderr
@@ -492,8 +665,17 @@ def test_single_model_file_is_not_a_bundle(tmp_path, capsys, tx, files):
     rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", observation_end=AS_OF)
     single = tmp_path / "bgnbd.json"
     BetaGeoModel().fit(rfm).to_json(single)
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", single, "--horizon", "52",
-                          "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        single,
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 5 and "single BetaGeoModel" in stderr and "clv fit" in stderr
 
 
@@ -502,21 +684,36 @@ def test_damaged_bundle_exit_5(tmp_path, capsys, files):
     del doc["transaction_model"]["params"]["alpha"]
     model = tmp_path / "model.json"
     model.write_text(json.dumps(doc))
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", model, "--horizon", "52",
-                          "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        model,
+        "--horizon",
+        "52",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 5 and "damaged" in stderr and str(model) in stderr
 
 
-def test_unexpected_error_exit_1_traceback_only_with_debug(tmp_path, capsys, files,
-                                                          monkeypatch):
+def test_unexpected_error_exit_1_traceback_only_with_debug(tmp_path, capsys, files, monkeypatch):
     import clv.cli.score as cli_score
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(cli_score, "score_customers", boom)
-    args = ["score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-            "--out", tmp_path / "s.csv"]
+    args = [
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--out",
+        tmp_path / "s.csv",
+    ]
     code, _, stderr = run(capsys, *args)
     assert code == 1 and "unexpected error (RuntimeError): kaboom" in stderr
     assert "Traceback" not in stderr and "--debug" in stderr
@@ -527,15 +724,18 @@ def test_unexpected_error_exit_1_traceback_only_with_debug(tmp_path, capsys, fil
 # ---------------------------------------------------------------------- outputs are safe
 def test_failing_run_leaves_previous_output_byte_identical(tmp_path, capsys, tx, files):
     out = tmp_path / "scores.csv"
-    assert run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-               "--out", out)[0] == 0
+    assert (
+        run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS, "--out", out)[0]
+        == 0
+    )
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     bad = tx.copy()
     bad.loc[0, "value"] = -1.0
     bad_csv = tmp_path / "bad.csv"
     bad.to_csv(bad_csv, index=False)
-    code, _, stderr = run(capsys, "score", bad_csv, "--model", files["model"], *SCORE_ARGS,
-                          "--out", out)
+    code, _, stderr = run(
+        capsys, "score", bad_csv, "--model", files["model"], *SCORE_ARGS, "--out", out
+    )
     assert code == 3 and "Nothing was written" in stderr
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "bad.csv"}
     assert after == before
@@ -543,8 +743,10 @@ def test_failing_run_leaves_previous_output_byte_identical(tmp_path, capsys, tx,
 
 def test_failure_while_writing_leaves_previous_output(tmp_path, capsys, files, monkeypatch):
     out = tmp_path / "scores.csv"
-    assert run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-               "--out", out)[0] == 0
+    assert (
+        run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS, "--out", out)[0]
+        == 0
+    )
     before = out.read_bytes()
     real = pd.DataFrame.to_csv
 
@@ -553,8 +755,9 @@ def test_failure_while_writing_leaves_previous_output(tmp_path, capsys, files, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-                          "--out", out)
+    code, _, stderr = run(
+        capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS, "--out", out
+    )
     assert code == 5 and "No space left on device" in stderr and str(out) in stderr
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv", "scores.csv.run.json"]
@@ -612,12 +815,35 @@ def test_python_m_clv_score_does_not_import_matplotlib(tmp_path, files):
     """A real `python -m clv score` run; -X importtime lists every module it imported."""
     out = tmp_path / "scores.csv"
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "clv", "score", str(files["csv"]), "--model",
-         str(files["model"]), "--as-of", AS_OF, "--horizon", "52", "--out", str(out), "-q"],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "clv",
+            "score",
+            str(files["csv"]),
+            "--model",
+            str(files["model"]),
+            "--as-of",
+            AS_OF,
+            "--horizon",
+            "52",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "clv.value" in imported  # the listing is complete enough to see lazy imports
     heavy = {m for m in imported if m.split(".")[0] in ("matplotlib", "pymc", "arviz", "pytensor")}
     assert heavy == set()
@@ -625,9 +851,21 @@ def test_python_m_clv_score_does_not_import_matplotlib(tmp_path, files):
 
 
 def test_python_m_clv_exit_code(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "clv", "fit", str(tmp_path / "nope.csv"),
-                           "--out", str(tmp_path / "m.json")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clv",
+            "fit",
+            str(tmp_path / "nope.csv"),
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 5 and "does not exist" in proc.stderr
 
 
@@ -636,8 +874,15 @@ def test_progress_lines_only_on_a_tty_and_not_quiet(tmp_path, files, monkeypatch
         def isatty(self) -> bool:
             return True
 
-    args = ["score", str(files["csv"]), "--model", str(files["model"]), *SCORE_ARGS,
-            "--out", str(tmp_path / "s.csv")]
+    args = [
+        "score",
+        str(files["csv"]),
+        "--model",
+        str(files["model"]),
+        *SCORE_ARGS,
+        "--out",
+        str(tmp_path / "s.csv"),
+    ]
     for extra, shown in (([], True), (["--quiet"], False)):
         fake = Tty()
         monkeypatch.setattr(sys, "stderr", fake)
@@ -649,8 +894,15 @@ def test_progress_lines_only_on_a_tty_and_not_quiet(tmp_path, files, monkeypatch
 
 
 def test_log_levels(tmp_path, capsys, files):
-    args = ["score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-            "--out", tmp_path / "s.csv"]
+    args = [
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--out",
+        tmp_path / "s.csv",
+    ]
     assert "clv: INFO: read" in run(capsys, *args, "-v")[2]
     assert "clv: DEBUG:" in run(capsys, *args, "--log-level", "debug")[2]
     assert run(capsys, *args)[2] == ""
@@ -658,15 +910,25 @@ def test_log_levels(tmp_path, capsys, files):
     assert code == 0 and stdout == "" and stderr == ""
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.text(alphabet=st.sampled_from(list('ab1-9,."\n\r \t;x0')), max_size=120),
-       header=st.sampled_from(["customer_id,date", "customer_id,date,value", "id,date", ""]))
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.text(alphabet=st.sampled_from(list('ab1-9,."\n\r \t;x0')), max_size=120),
+    header=st.sampled_from(["customer_id,date", "customer_id,date,value", "id,date", ""]),
+)
 def test_fuzz_malformed_csv_is_a_data_error_never_a_traceback(tmp_path, capsys, body, header):
     path = tmp_path / "fuzz.csv"
     path.write_text(header + "\n" + body if header else body, encoding="utf-8")
-    code = main(["validate", str(path), "--value-col", "value"] if "value" in header
-                else ["validate", str(path)])
+    code = main(
+        ["validate", str(path), "--value-col", "value"]
+        if "value" in header
+        else ["validate", str(path)]
+    )
     err = capsys.readouterr().err
     assert code in (0, 3), err
     assert "Traceback" not in err

@@ -36,15 +36,49 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _fit_args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    return ["fit", str(files["tx"]), "--value-col", "value", "--model", "bgnbd",
-            "--cx-events", str(files["ev"]), "--customers", str(files["cust"]),
-            "--as-of", FIT_AS_OF, "--penalizer", str(PENALIZER), "--out", str(out), "-q", *extra]
+    return [
+        "fit",
+        str(files["tx"]),
+        "--value-col",
+        "value",
+        "--model",
+        "bgnbd",
+        "--cx-events",
+        str(files["ev"]),
+        "--customers",
+        str(files["cust"]),
+        "--as-of",
+        FIT_AS_OF,
+        "--penalizer",
+        str(PENALIZER),
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
 
 
 def _score_args(files: dict[str, Path], model: Path, out: Path, *extra: str) -> list[str]:
-    return ["score", str(files["tx"]), "--model", str(model), "--cx-events", str(files["ev"]),
-            "--customers", str(files["cust"]), "--as-of", SCORE_AS_OF, "--horizon", str(HORIZON),
-            "--discount-rate-per-period", str(DISCOUNT), "--out", str(out), "-q", *extra]
+    return [
+        "score",
+        str(files["tx"]),
+        "--model",
+        str(model),
+        "--cx-events",
+        str(files["ev"]),
+        "--customers",
+        str(files["cust"]),
+        "--as-of",
+        SCORE_AS_OF,
+        "--horizon",
+        str(HORIZON),
+        "--discount-rate-per-period",
+        str(DISCOUNT),
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +100,14 @@ def _api(files: dict[str, Path]) -> dict[str, object]:
 
     def rfm_at(day: str) -> pd.DataFrame:
         end = pd.Timestamp(day) + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-        return rfm_summary(tx[tx["date"] <= end], customer_id_col="customer_id", date_col="date",
-                           value_col="value", time_unit="W", observation_end=end)
+        return rfm_summary(
+            tx[tx["date"] <= end],
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            time_unit="W",
+            observation_end=end,
+        )
 
     def joined(rfm: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
         data = rfm.join(X)
@@ -77,11 +117,11 @@ def _api(files: dict[str, Path]) -> dict[str, object]:
     cutoff = pd.Timestamp(FIT_AS_OF) + pd.Timedelta(days=1)
     fb = default_feature_builder(validate_cx_events(events)["signal"].unique())
     rfm = rfm_at(FIT_AS_OF)
-    data = joined(rfm, fb.fit_transform(events, customers, cutoff=cutoff,
-                                        customer_ids=rfm.index))
+    data = joined(rfm, fb.fit_transform(events, customers, cutoff=cutoff, customer_ids=rfm.index))
     varying = [c for c in fb.feature_names_ if data[c].nunique() > 1]
-    tm = BetaGeoModel(penalizer=PENALIZER, purchase_covariates=varying,
-                      dropout_covariates=varying).fit(data)
+    tm = BetaGeoModel(
+        penalizer=PENALIZER, purchase_covariates=varying, dropout_covariates=varying
+    ).fit(data)
     repeat = data[data["frequency"] > 0]
     spend = [c for c in varying if repeat[c].nunique() > 1]
     sm = GammaGammaModel(penalizer=PENALIZER, spend_covariates=spend).fit(data)
@@ -89,8 +129,18 @@ def _api(files: dict[str, Path]) -> dict[str, object]:
     rfm2 = rfm_at(SCORE_AS_OF)
     X2 = fb.transform(events, customers, cutoff=score_cutoff, customer_ids=rfm2.index)
     data2 = joined(rfm2, X2)
-    return {"fb": fb, "tm": tm, "sm": sm, "varying": varying, "spend": spend, "data2": data2,
-            "X2": X2, "events": events, "customers": customers, "cutoff": score_cutoff}
+    return {
+        "fb": fb,
+        "tm": tm,
+        "sm": sm,
+        "varying": varying,
+        "spend": spend,
+        "data2": data2,
+        "X2": X2,
+        "events": events,
+        "customers": customers,
+        "cutoff": score_cutoff,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +166,33 @@ def test_scores_equal_python_api(fitted: dict[str, Path], api: dict[str, object]
     scores = pd.read_parquet(fitted["scores"]).set_index("customer_id")
     data2 = api["data2"]
     tm, sm = api["tm"], api["sm"]
-    assert list(scores.columns) == ["frequency", "recency", "T", "monetary_value",
-                                    "probability_alive", "expected_purchases", "expected_spend",
-                                    "clv"]
+    assert list(scores.columns) == [
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "probability_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+    ]
     assert scores.index.tolist() == data2.index.tolist()
     expected = {
         "probability_alive": tm.probability_alive(data2),
         "expected_purchases": tm.expected_purchases(float(HORIZON), data2),
         "expected_spend": sm.expected_spend(data2),
-        "clv": customer_lifetime_value(tm, sm, data2, horizon=HORIZON,
-                                       discount_rate_per_period=DISCOUNT),
+        "clv": customer_lifetime_value(
+            tm, sm, data2, horizon=HORIZON, discount_rate_per_period=DISCOUNT
+        ),
     }
     for column, values in expected.items():
-        np.testing.assert_allclose(scores[column].to_numpy(), np.asarray(values, dtype=float),
-                                   rtol=1e-9, atol=0, err_msg=column)
+        np.testing.assert_allclose(
+            scores[column].to_numpy(),
+            np.asarray(values, dtype=float),
+            rtol=1e-9,
+            atol=0,
+            err_msg=column,
+        )
     # the covariates matter: customers with the same RFM row get different scores
     dup = data2.duplicated(["frequency", "recency", "T", "monetary_value"], keep=False)
     assert scores.loc[dup, "clv"].nunique() > 1
@@ -142,7 +205,8 @@ def test_bundle_round_trips_the_builder(fitted: dict[str, Path], api: dict[str, 
     later = api["cutoff"] + pd.Timedelta(days=30)
     pd.testing.assert_frame_equal(
         rebuilt.transform(api["events"], api["customers"], cutoff=later, customer_ids=ids),
-        api["fb"].transform(api["events"], api["customers"], cutoff=later, customer_ids=ids))
+        api["fb"].transform(api["events"], api["customers"], cutoff=later, customer_ids=ids),
+    )
 
 
 def test_customers_without_events_get_the_documented_fills(api: dict[str, object]) -> None:
@@ -155,8 +219,9 @@ def test_customers_without_events_get_the_documented_fills(api: dict[str, object
     assert (X2.loc[none, "wait_minutes_missing"] == 1).all()
 
 
-def test_rerun_is_byte_identical(files: dict[str, Path], fitted: dict[str, Path],
-                                 tmp_path: Path) -> None:
+def test_rerun_is_byte_identical(
+    files: dict[str, Path], fitted: dict[str, Path], tmp_path: Path
+) -> None:
     first = fitted["bundle"].read_bytes()
     assert main(_fit_args(files, fitted["bundle"])) == 0
     assert fitted["bundle"].read_bytes() == first
@@ -166,19 +231,33 @@ def test_rerun_is_byte_identical(files: dict[str, Path], fitted: dict[str, Path]
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_score_needs_cx_events_for_a_cx_bundle(files: dict[str, Path], fitted: dict[str, Path],
-                                               tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_needs_cx_events_for_a_cx_bundle(
+    files: dict[str, Path],
+    fitted: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "s.csv"
-    code = main(["score", str(files["tx"]), "--model", str(fitted["bundle"]), "--as-of",
-                 SCORE_AS_OF, "--horizon", "52", "--out", str(out)])
+    code = main(
+        [
+            "score",
+            str(files["tx"]),
+            "--model",
+            str(fitted["bundle"]),
+            "--as-of",
+            SCORE_AS_OF,
+            "--horizon",
+            "52",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2
     assert "--cx-events" in capsys.readouterr().err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("extra", [["--model", "mbgnbd"], ["--as-of", ""],
-                                   ["--engine", "spark"]])
+@pytest.mark.parametrize("extra", [["--model", "mbgnbd"], ["--as-of", ""], ["--engine", "spark"]])
 def test_fit_usage_errors(files: dict[str, Path], tmp_path: Path, extra: list[str]) -> None:
     out = tmp_path / "m.json"
     args = _fit_args(files, out)
@@ -188,20 +267,68 @@ def test_fit_usage_errors(files: dict[str, Path], tmp_path: Path, extra: list[st
         args += extra
     else:  # no --as-of
         i = args.index("--as-of")
-        del args[i:i + 2]
+        del args[i : i + 2]
     assert main(args) == 2
     assert not out.exists()
 
 
-def test_plain_bundle_unchanged_and_refuses_cx_events(files: dict[str, Path],
-                                                      tmp_path: Path) -> None:
+def test_plain_bundle_unchanged_and_refuses_cx_events(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
     bundle = tmp_path / "plain.json"
-    assert main(["fit", str(files["tx"]), "--value-col", "value", "--as-of", FIT_AS_OF,
-                 "--out", str(bundle), "-q"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(files["tx"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                FIT_AS_OF,
+                "--out",
+                str(bundle),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "features" not in json.loads(bundle.read_text())
     out = tmp_path / "s.csv"
-    assert main(["score", str(files["tx"]), "--model", str(bundle), "--as-of", SCORE_AS_OF,
-                 "--horizon", "52", "--out", str(out), "-q"]) == 0
-    assert main(["score", str(files["tx"]), "--model", str(bundle), "--cx-events",
-                 str(files["ev"]), "--as-of", SCORE_AS_OF, "--horizon", "52", "--out",
-                 str(tmp_path / "s2.csv"), "-q"]) == 2
+    assert (
+        main(
+            [
+                "score",
+                str(files["tx"]),
+                "--model",
+                str(bundle),
+                "--as-of",
+                SCORE_AS_OF,
+                "--horizon",
+                "52",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "score",
+                str(files["tx"]),
+                "--model",
+                str(bundle),
+                "--cx-events",
+                str(files["ev"]),
+                "--as-of",
+                SCORE_AS_OF,
+                "--horizon",
+                "52",
+                "--out",
+                str(tmp_path / "s2.csv"),
+                "-q",
+            ]
+        )
+        == 2
+    )

@@ -27,8 +27,16 @@ from clv.scoring.posterior import (
 from clv.scoring.posterior_scores import draw_indices, posterior_score_table
 from tests.cli.test_cli import AS_OF, make_transactions, read_scores
 
-SCORE_ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
-              "--margin", "0.5"]
+SCORE_ARGS = [
+    "--as-of",
+    AS_OF,
+    "--horizon",
+    "52",
+    "--discount-rate-per-period",
+    "0.002",
+    "--margin",
+    "0.5",
+]
 SCORES = ("probability_alive", "expected_purchases", "expected_spend", "clv")
 
 
@@ -38,8 +46,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     return code, out.out, out.err
 
 
-def posterior_models(rfm: pd.DataFrame, *, chains: int = 2, draws: int = 15, seed: int = 0
-                     ) -> tuple[object, object]:
+def posterior_models(
+    rfm: pd.DataFrame, *, chains: int = 2, draws: int = 15, seed: int = 0
+) -> tuple[object, object]:
     """clv.bayes models whose draws are the MLE fits' asymptotic normal (log scale) draws."""
     import arviz as az
 
@@ -47,8 +56,10 @@ def posterior_models(rfm: pd.DataFrame, *, chains: int = 2, draws: int = 15, see
 
     rng = np.random.default_rng(seed)
     out = []
-    for mle, bayes in ((BetaGeoModel().fit(rfm), clv.bayes.BetaGeoModel),
-                       (GammaGammaModel().fit(rfm), clv.bayes.GammaGammaModel)):
+    for mle, bayes in (
+        (BetaGeoModel().fit(rfm), clv.bayes.BetaGeoModel),
+        (GammaGammaModel().fit(rfm), clv.bayes.GammaGammaModel),
+    ):
         names = list(mle.params_.index)
         mean = np.log(mle.params_.to_numpy())
         scale = np.diag(1 / mle.params_.to_numpy())
@@ -68,23 +79,48 @@ def tx() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def rfm(tx: pd.DataFrame) -> pd.DataFrame:
-    return rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                       time_unit="W", observation_end=AS_OF)
+    return rfm_summary(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        value_col="value",
+        time_unit="W",
+        observation_end=AS_OF,
+    )
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory, tx: pd.DataFrame,
-          rfm: pd.DataFrame) -> dict[str, Path]:
+def files(
+    tmp_path_factory: pytest.TempPathFactory, tx: pd.DataFrame, rfm: pd.DataFrame
+) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("posterior")
     paths = {"csv": base / "tx.csv", "model": base / "model.nc", "json": base / "model.json"}
     tx.to_csv(paths["csv"], index=False)
     bg, gg = posterior_models(rfm)
-    write_posterior_bundle(bg, gg, paths["model"], time_unit="W",
-                           columns={"customer_col": "customer_id", "date_col": "date",
-                                    "value_col": "value"},
-                           training={"fingerprint": "sha256:test", "observation_end": AS_OF})
-    assert main(["fit", str(paths["csv"]), "--value-col", "value", "--as-of", AS_OF, "--out",
-                 str(paths["json"]), "--quiet"]) == 0
+    write_posterior_bundle(
+        bg,
+        gg,
+        paths["model"],
+        time_unit="W",
+        columns={"customer_col": "customer_id", "date_col": "date", "value_col": "value"},
+        training={"fingerprint": "sha256:test", "observation_end": AS_OF},
+    )
+    assert (
+        main(
+            [
+                "fit",
+                str(paths["csv"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(paths["json"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return paths
 
 
@@ -96,23 +132,43 @@ def direct_summary(rfm: pd.DataFrame, path: Path, thin: int = 1) -> pd.DataFrame
     parts = {
         "probability_alive": bg.probability_alive(rfm, thin=thin, summary_only=True),
         "expected_purchases": bg.expected_purchases(52, rfm, thin=thin, summary_only=True),
-        "expected_spend": gg.summarize(gg.expected_spend(rfm).isel(
-            draw=slice(None, None, thin))),
-        "clv": customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate_per_period=0.002,
-                                       margin=0.5,
-                                       thin=thin, summary_only=True),
+        "expected_spend": gg.summarize(gg.expected_spend(rfm).isel(draw=slice(None, None, thin))),
+        "clv": customer_lifetime_value(
+            bg,
+            gg,
+            rfm,
+            horizon=52,
+            discount_rate_per_period=0.002,
+            margin=0.5,
+            thin=thin,
+            summary_only=True,
+        ),
     }
-    return pd.DataFrame({f"{name}{suffix}": part[col].to_numpy()
-                         for name, part in parts.items()
-                         for suffix, col in (("", "mean"), ("_p05", "5%"), ("_p95", "95%"))},
-                        index=rfm.index)
+    return pd.DataFrame(
+        {
+            f"{name}{suffix}": part[col].to_numpy()
+            for name, part in parts.items()
+            for suffix, col in (("", "mean"), ("_p05", "5%"), ("_p95", "95%"))
+        },
+        index=rfm.index,
+    )
 
 
 # ---------------------------------------------------------------------- scoring
 def test_score_equals_direct_computation_over_draws(tmp_path, capsys, rfm, files):
     out = tmp_path / "scores.csv"
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                          *SCORE_ARGS, "--max-draws", "0", "--out", out)
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--max-draws",
+        "0",
+        "--out",
+        out,
+    )
     assert code == 0, stderr
     got = read_scores(out)
     want = direct_summary(rfm, files["model"])
@@ -120,8 +176,9 @@ def test_score_equals_direct_computation_over_draws(tmp_path, capsys, rfm, files
     assert list(got.columns[8:]) == [f"{s}_{q}" for s in SCORES for q in ("p05", "p95")]
     assert list(got.index) == list(want.index)
     for column in want.columns:
-        np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,
-                                   err_msg=column)
+        np.testing.assert_allclose(
+            got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9, err_msg=column
+        )
     assert (got["clv_p05"] < got["clv_p95"]).all()
     record = json.loads(out.with_name(out.name + ".run.json").read_text())
     assert record["model"]["format"] == "netcdf"
@@ -131,13 +188,26 @@ def test_score_equals_direct_computation_over_draws(tmp_path, capsys, rfm, files
 
 def test_thin_equals_direct_computation_with_thin(tmp_path, capsys, rfm, files):
     out = tmp_path / "scores.csv"
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-                          "--thin", "3", "--max-draws", "0", "--out", out)
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--thin",
+        "3",
+        "--max-draws",
+        "0",
+        "--out",
+        out,
+    )
     assert code == 0, stderr
     got, want = read_scores(out), direct_summary(rfm, files["model"], thin=3)
     for column in want.columns:
-        np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,
-                                   err_msg=column)
+        np.testing.assert_allclose(
+            got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9, err_msg=column
+        )
 
 
 def test_draw_selection():
@@ -163,12 +233,13 @@ def test_zero_discount_uses_the_telescoped_sum(rfm, files):
     from clv.bayes import customer_lifetime_value
 
     bundle = read_posterior_bundle(files["model"])
-    got = posterior_score_table(bundle, rfm, horizon=52, discount_rate=0.0, margin=0.5,
-                                max_draws=None)
+    got = posterior_score_table(
+        bundle, rfm, horizon=52, discount_rate=0.0, margin=0.5, max_draws=None
+    )
     bg, gg = load_posterior_models(files["model"])
-    want = customer_lifetime_value(bg, gg, rfm, horizon=52, discount_rate_per_period=0.0,
-                                   margin=0.5,
-                                   summary_only=True)
+    want = customer_lifetime_value(
+        bg, gg, rfm, horizon=52, discount_rate_per_period=0.0, margin=0.5, summary_only=True
+    )
     np.testing.assert_allclose(got["clv"], want["mean"], rtol=1e-9)
     np.testing.assert_allclose(got["clv_p95"], want["95%"], rtol=1e-9)
 
@@ -176,8 +247,22 @@ def test_zero_discount_uses_the_telescoped_sum(rfm, files):
 def test_rerun_is_byte_identical_and_max_draws_changes_scores(tmp_path, capsys, files):
     outs = [tmp_path / f"s{i}.csv" for i in range(3)]
     for out, draws in zip(outs, ("7", "7", "0"), strict=True):
-        assert run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-                   "--max-draws", draws, "--out", out, "-q")[0] == 0
+        assert (
+            run(
+                capsys,
+                "score",
+                files["csv"],
+                "--model",
+                files["model"],
+                *SCORE_ARGS,
+                "--max-draws",
+                draws,
+                "--out",
+                out,
+                "-q",
+            )[0]
+            == 0
+        )
     assert outs[0].read_bytes() == outs[1].read_bytes()
     assert outs[0].read_bytes() != outs[2].read_bytes()
 
@@ -193,8 +278,14 @@ def test_score_with_a_posterior_never_imports_pymc(tmp_path, files):
         "('pymc', 'pytensor', 'arviz', 'matplotlib'))\n"
         "print(rc, heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False, cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr[-2000:]
     assert len(read_scores(out)) > 0
@@ -203,8 +294,18 @@ def test_score_with_a_posterior_never_imports_pymc(tmp_path, files):
 # ---------------------------------------------------------------------- errors
 def test_time_unit_mismatch_is_the_usage_error(tmp_path, capsys, files):
     out = tmp_path / "scores.csv"
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"],
-                          "--time-unit", "D", *SCORE_ARGS, "--out", out)
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        "--time-unit",
+        "D",
+        *SCORE_ARGS,
+        "--out",
+        out,
+    )
     assert code == 2
     assert "fitted with time unit 'W'" in stderr and "--time-unit D" in stderr
     assert not out.exists()
@@ -247,22 +348,25 @@ def _negative_draws(path: Path, files: dict[str, Path]) -> None:
         fh["transaction_posterior/alpha"][0, 0] = -1.0
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p, f: _foreign(p), "not a clv posterior model file"),
-    (_single_posterior, "single BetaGeoModel posterior"),
-    (_schema, f"schema version {POSTERIOR_SCHEMA_VERSION + 1}"),
-    (_other_model, "ShiftedBetaGeoModel"),
-    (_truncated, "not a readable netCDF"),
-    (_garbage, "not a readable netCDF"),
-    (_negative_draws, "not all finite and positive"),
-])
-def test_foreign_damaged_or_other_version_model_file_exit_5(tmp_path, capsys, files, make,
-                                                            message):
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p, f: _foreign(p), "not a clv posterior model file"),
+        (_single_posterior, "single BetaGeoModel posterior"),
+        (_schema, f"schema version {POSTERIOR_SCHEMA_VERSION + 1}"),
+        (_other_model, "ShiftedBetaGeoModel"),
+        (_truncated, "not a readable netCDF"),
+        (_garbage, "not a readable netCDF"),
+        (_negative_draws, "not all finite and positive"),
+    ],
+)
+def test_foreign_damaged_or_other_version_model_file_exit_5(tmp_path, capsys, files, make, message):
     model, out = tmp_path / "bad.nc", tmp_path / "scores.csv"
     out.write_text("previous\n")
     make(model, files)
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", model, *SCORE_ARGS,
-                          "--out", out)
+    code, _, stderr = run(
+        capsys, "score", files["csv"], "--model", model, *SCORE_ARGS, "--out", out
+    )
     assert code == 5, stderr
     assert "model file error" in stderr and message in stderr, stderr
     assert "Traceback" not in stderr
@@ -275,27 +379,60 @@ def test_read_errors_are_model_file_errors(tmp_path):
 
 
 def test_usage_errors(tmp_path, capsys, files):
-    code, _, stderr = run(capsys, "fit", files["csv"], "--bayes", "map", "--out",
-                          tmp_path / "m.json")
+    code, _, stderr = run(
+        capsys, "fit", files["csv"], "--bayes", "map", "--out", tmp_path / "m.json"
+    )
     assert code == 2 and "must end with .nc" in stderr
     code, _, stderr = run(capsys, "fit", files["csv"], "--out", tmp_path / "m.nc")
     assert code == 2 and "--bayes" in stderr
-    code, _, stderr = run(capsys, "fit", files["csv"], "--bayes", "gibbs", "--out",
-                          tmp_path / "m.nc")
+    code, _, stderr = run(
+        capsys, "fit", files["csv"], "--bayes", "gibbs", "--out", tmp_path / "m.nc"
+    )
     assert code == 2
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-                          "--thin", "0", "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--thin",
+        "0",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 2 and "--thin" in stderr
-    code, _, stderr = run(capsys, "score", files["csv"], "--model", files["model"], *SCORE_ARGS,
-                          "--engine", "spark", "--out", tmp_path / "s.csv")
+    code, _, stderr = run(
+        capsys,
+        "score",
+        files["csv"],
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--engine",
+        "spark",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 2 and "posterior model file" in stderr
 
 
 # ---------------------------------------------------------------------- clv fit --bayes
 def test_fit_bayes_map_writes_a_posterior_model_file(tmp_path, capsys, rfm, files):
     model = tmp_path / "map.nc"
-    code, stdout, stderr = run(capsys, "fit", files["csv"], "--value-col", "value", "--as-of",
-                               AS_OF, "--bayes", "map", "--out", model)
+    code, stdout, stderr = run(
+        capsys,
+        "fit",
+        files["csv"],
+        "--value-col",
+        "value",
+        "--as-of",
+        AS_OF,
+        "--bayes",
+        "map",
+        "--out",
+        model,
+    )
     assert code == 0, stderr
     assert "BetaGeoModel (map) posterior" in stdout
     with h5py.File(model, "r") as fh:
@@ -328,9 +465,26 @@ def test_fit_bayes_map_writes_a_posterior_model_file(tmp_path, capsys, rfm, file
 @pytest.mark.slow
 def test_fit_bayes_nuts_then_score(tmp_path, capsys, files):
     model = tmp_path / "nuts.nc"
-    code, _, stderr = run(capsys, "fit", files["csv"], "--as-of", AS_OF, "--bayes", "nuts",
-                          "--draws", "60", "--tune", "60", "--chains", "2", "--seed", "1",
-                          "--out", model, "-q")
+    code, _, stderr = run(
+        capsys,
+        "fit",
+        files["csv"],
+        "--as-of",
+        AS_OF,
+        "--bayes",
+        "nuts",
+        "--draws",
+        "60",
+        "--tune",
+        "60",
+        "--chains",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        model,
+        "-q",
+    )
     assert code == 0, stderr
     bundle = read_posterior_bundle(model)
     assert bundle.spend_model is None and bundle.transaction_model.shape == (2, 60)

@@ -30,24 +30,51 @@ def world_files(tmp_path_factory) -> tuple[Path, object]:
 
 
 def _args(d: Path, out: Path, *extra: str) -> list[str]:
-    return [str(d / "tx.csv"), "--cx-events", str(d / "events.parquet"), "--customers",
-            str(d / "customers.csv"), "--investments", str(d / "inv.json"), "--as-of",
-            "2024-12-29", "--draws", "20", "--out", str(out), "--quiet", *extra]
+    return [
+        str(d / "tx.csv"),
+        "--cx-events",
+        str(d / "events.parquet"),
+        "--customers",
+        str(d / "customers.csv"),
+        "--investments",
+        str(d / "inv.json"),
+        "--as-of",
+        "2024-12-29",
+        "--draws",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_report_writes_every_output_and_matches_the_api(world_files, tmp_path) -> None:
     d, world = world_files
     out = tmp_path / "out"
-    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29", "--budget",
-                                  "5000")]) == 0
+    assert main(["report", *_args(d, out, "--holdout-end", "2025-06-29", "--budget", "5000")]) == 0
     names = {p.name for p in out.iterdir()}
-    assert {"report.html", "roi.csv", "roi_cash_flows.csv", "roi_sensitivity.csv",
-            "roi_portfolio.csv", "drivers.csv", "cx_holdout.csv", "run.json"} <= names
+    assert {
+        "report.html",
+        "roi.csv",
+        "roi_cash_flows.csv",
+        "roi_sensitivity.csv",
+        "roi_portfolio.csv",
+        "drivers.csv",
+        "cx_holdout.csv",
+        "run.json",
+    } <= names
     table = pd.read_csv(out / "roi.csv", index_col="rank")
-    api = run_cx_roi(world.transactions, world.cx_events, world.customers,
-                     example_investments(N)[:3], cutoff=world.calibration_end,
-                     observation_end=world.truth.observation_end, n_draws=20,
-                     with_sensitivity=False).roi.table()
+    api = run_cx_roi(
+        world.transactions,
+        world.cx_events,
+        world.customers,
+        example_investments(N)[:3],
+        cutoff=world.calibration_end,
+        observation_end=world.truth.observation_end,
+        n_draws=20,
+        with_sensitivity=False,
+    ).roi.table()
     pd.testing.assert_series_equal(table["investment"], api["investment"])
     pd.testing.assert_series_equal(table["npv_mean"], api["npv_mean"], rtol=1e-3)
     record = json.loads((out / "run.json").read_text())
@@ -96,9 +123,11 @@ def test_roi_errors_have_exit_codes(world_files, tmp_path, capsys) -> None:
     assert main(["roi", *_args(d, out, "--causal-share", "x,y")]) == 2
     assert "--causal-share" in capsys.readouterr().err
     survey = tmp_path / "survey.toml"
-    survey.write_text('[[investments]]\nname = "Survey everyone"\ncost = 100\n'
-                      '[[investments.shifts]]\ncolumn = "nps_missing"\nmode = "set"\n'
-                      'amount = 0.0\n')
+    survey.write_text(
+        '[[investments]]\nname = "Survey everyone"\ncost = 100\n'
+        '[[investments.shifts]]\ncolumn = "nps_missing"\nmode = "set"\n'
+        "amount = 0.0\n"
+    )
     args = _args(d, out)
     args[args.index(str(d / "inv.json"))] = str(survey)
     assert main(["roi", *args]) == 3
@@ -112,8 +141,22 @@ def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, cap
     d, _ = world_files
     plain, served = tmp_path / "plain", tmp_path / "served"
     assert main(["roi", *_args(d, plain)]) == 0
-    assert main(["roi", *_args(d, served, "--cost-per-contact", "phone=6,store=4,default=2",
-                                "--contact-channel-col", "channel")]) == 0
+    assert (
+        main(
+            [
+                "roi",
+                *_args(
+                    d,
+                    served,
+                    "--cost-per-contact",
+                    "phone=6,store=4,default=2",
+                    "--contact-channel-col",
+                    "channel",
+                ),
+            ]
+        )
+        == 0
+    )
     before = pd.read_csv(plain / "roi.csv").set_index("investment")
     after = pd.read_csv(served / "roi.csv").set_index("investment")
     fcr = "First-contact resolution"
@@ -121,16 +164,20 @@ def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, cap
     assert after.loc[fcr, "gain_service_cost"] > 0
     assert after.loc[fcr, "service_cost_grade"] == "C"
     # the ROI moves by the change of the incremental value over the (unchanged) cost
-    change = (after.loc[fcr, "incremental_clv_mean"] - before.loc[fcr, "incremental_clv_mean"])
+    change = after.loc[fcr, "incremental_clv_mean"] - before.loc[fcr, "incremental_clv_mean"]
     assert after.loc[fcr, "roi_mean"] - before.loc[fcr, "roi_mean"] == pytest.approx(
         change / before.loc[fcr, "cost_pv"],
-        abs=1e-5 * (abs(after.loc[fcr, "incremental_clv_mean"])
-                    + abs(before.loc[fcr, "incremental_clv_mean"])) / before.loc[fcr, "cost_pv"]
-        + 1e-6)  # roi.csv keeps 6 significant digits: two roundings bound the error
+        abs=1e-5
+        * (
+            abs(after.loc[fcr, "incremental_clv_mean"])
+            + abs(before.loc[fcr, "incremental_clv_mean"])
+        )
+        / before.loc[fcr, "cost_pv"]
+        + 1e-6,
+    )  # roi.csv keeps 6 significant digits: two roundings bound the error
     assert after.loc[fcr, "roi_mean"] > before.loc[fcr, "roi_mean"]
     record = json.loads((served / "run.json").read_text())
-    assert record["parameters"]["cost_per_contact"] == {"phone": 6.0, "store": 4.0,
-                                                        "default": 2.0}
+    assert record["parameters"]["cost_per_contact"] == {"phone": 6.0, "store": 4.0, "default": 2.0}
     contact = record["models"]["contact_model"]
     assert contact["params"]["contact[fcr_rate]"] < 0 and contact["dispersion"] > 0
     capsys.readouterr()
@@ -142,8 +189,9 @@ def test_cost_per_contact_shows_the_resolution_saving(world_files, tmp_path, cap
     assert "--cost-per-contact must be" in capsys.readouterr().err
 
 
-def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_path, capsys,
-                                                            monkeypatch) -> None:
+def test_investment_target_payload_runs_nothing_and_exits_2(
+    world_files, tmp_path, capsys, monkeypatch
+) -> None:
     """A target that tried to reach os.system through pandas' eval is refused before any work."""
     d, _ = world_files
     monkeypatch.chdir(tmp_path)
@@ -151,8 +199,9 @@ def test_investment_target_payload_runs_nothing_and_exits_2(world_files, tmp_pat
     evil.write_text(
         '[[investments]]\nname = "Faster support"\ncost = 7000\n'
         "target = \"(@pd.io.common.os.system('touch PWNED') == 0) | (wait_minutes == "
-        "wait_minutes)\"\n"
-        'shifts = [{column = "wait_minutes", mode = "relative", amount = -0.3}]\n')
+        'wait_minutes)"\n'
+        'shifts = [{column = "wait_minutes", mode = "relative", amount = -0.3}]\n'
+    )
     out = tmp_path / "out"
     args = _args(d, out)
     args[args.index(str(d / "inv.json"))] = str(evil)
@@ -173,8 +222,9 @@ def test_roi_without_customers_runs(world_files, tmp_path) -> None:
     assert record["input"]["customers"] is None and len(record["results"]["table"]) == 3
 
 
-def test_a_failure_while_writing_keeps_every_previous_output(world_files, tmp_path,
-                                                              monkeypatch) -> None:
+def test_a_failure_while_writing_keeps_every_previous_output(
+    world_files, tmp_path, monkeypatch
+) -> None:
     """The tables, the report and run.json are installed together: a failure while the
     report is written (after the tables) leaves the previous set byte for byte."""
     import clv.roi
@@ -199,8 +249,9 @@ def _documented_report_command() -> list[str]:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
     lines = next(b for b in blocks if "clv report" in b and "examples/investments.toml" in b)
-    command = re.search(r"\.venv/bin/clv (report .*?)(?:\n(?!\s)|$)",
-                        lines.replace("\\\n", " "), re.S)
+    command = re.search(
+        r"\.venv/bin/clv (report .*?)(?:\n(?!\s)|$)", lines.replace("\\\n", " "), re.S
+    )
     assert command is not None
     return shlex.split(command.group(1))
 
@@ -208,7 +259,7 @@ def _documented_report_command() -> list[str]:
 def test_the_documented_report_command_runs(world_files, tmp_path) -> None:
     """README: `make demo` writes out/cx_world/, then `clv report ... examples/investments.toml`."""
     _, world = world_files
-    cx_world = tmp_path / "out" / "cx_world"     # what the demo writes, on a smaller world
+    cx_world = tmp_path / "out" / "cx_world"  # what the demo writes, on a smaller world
     cx_world.mkdir(parents=True)
     world.transactions.to_csv(cx_world / "transactions.csv", index=False)
     world.cx_events.to_csv(cx_world / "cx_events.csv", index=False)
@@ -216,15 +267,22 @@ def test_the_documented_report_command_runs(world_files, tmp_path) -> None:
     args = _documented_report_command()
     assert args[0] == "report" and "examples/investments.toml" in args
     repo = Path(__file__).parents[2]
-    args = [str(tmp_path / a) if a.startswith("out/") else
-            str(repo / a) if a.startswith("examples/") else
-            str(tmp_path / a) if a == "roi/" else a for a in args]
+    args = [
+        str(tmp_path / a)
+        if a.startswith("out/")
+        else str(repo / a)
+        if a.startswith("examples/")
+        else str(tmp_path / a)
+        if a == "roi/"
+        else a
+        for a in args
+    ]
     assert main([*args, "--draws", "20", "--quiet"]) == 0
     out = tmp_path / "roi"
     table = pd.read_csv(out / "roi.csv").set_index("investment")
     assert len(table) == 5 and table.loc["first-contact-resolution", "gain_service_cost"] > 0
     doc = (out / "report.html").read_text(encoding="utf-8")
-    assert "First-contact resolution" in doc and "€" in doc   # labels and currency
+    assert "First-contact resolution" in doc and "€" in doc  # labels and currency
     assert "customers who contacted service" in doc
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["budget"] == 20000

@@ -29,9 +29,11 @@ def no_repeat(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def no_churn(tx: pd.DataFrame) -> pd.DataFrame:
-    rows = [(f"c{i}", pd.Timestamp("2021-01-04") + pd.Timedelta(days=int(d)),
-             5.0 + (i * 7 + d) % 23)
-            for i in range(40) for d in range(i % 14, 365, 14)]
+    rows = [
+        (f"c{i}", pd.Timestamp("2021-01-04") + pd.Timedelta(days=int(d)), 5.0 + (i * 7 + d) % 23)
+        for i in range(40)
+        for d in range(i % 14, 365, 14)
+    ]
     return pd.DataFrame(rows, columns=["customer_id", "date", "value"])
 
 
@@ -49,13 +51,16 @@ def one_value(tx: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(["customer_id", "week"]).drop(columns="week").assign(value=25.0)
 
 
-@pytest.mark.parametrize(("make", "fit_code", "message"), [
-    (no_repeat, 3, "is 0 for all"),
-    (one_customer, 3, "there is a single customer"),
-    (one_day, 3, "is 0 for all"),
-    (one_value, 3, "is 25 for all"),
-    (no_churn, 0, "Hessian at the optimum is not positive definite"),
-])
+@pytest.mark.parametrize(
+    ("make", "fit_code", "message"),
+    [
+        (no_repeat, 3, "is 0 for all"),
+        (one_customer, 3, "there is a single customer"),
+        (one_day, 3, "is 0 for all"),
+        (one_value, 3, "is 25 for all"),
+        (no_churn, 0, "Hessian at the optimum is not positive definite"),
+    ],
+)
 def test_degenerate_logs(tmp_path, capsys, tx, make, fit_code, message):
     src = tmp_path / "tx.csv"
     make(tx).to_csv(src, index=False)
@@ -71,8 +76,26 @@ def test_degenerate_logs(tmp_path, capsys, tx, make, fit_code, message):
         assert not model.exists()
         return
     out = tmp_path / "scores.csv"
-    assert main(["score", str(src), "--model", str(model), "--as-of", AS_OF, "--horizon", "52",
-                 "--discount-rate", "0.002", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(src),
+                "--model",
+                str(model),
+                "--as-of",
+                AS_OF,
+                "--horizon",
+                "52",
+                "--discount-rate",
+                "0.002",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     scores = pd.read_csv(out)
     numbers = scores.drop(columns="customer_id").to_numpy(dtype=float)
     assert np.isfinite(numbers).all()
@@ -90,8 +113,7 @@ def test_constant_spend_is_a_data_error_in_the_api():
 def test_fit_refuses_a_spend_model_with_infinite_mean_spend(tmp_path, capsys, tx):
     """Pareto(0.6) purchase values: Gamma-Gamma's q <= 1. `clv score` would refuse such a
     bundle, so `clv fit` refuses to write it (exit 3, the value column named)."""
-    heavy = tx.assign(value=np.round(10 * (1 + np.random.default_rng(1).pareto(0.6, len(tx))),
-                                     2))
+    heavy = tx.assign(value=np.round(10 * (1 + np.random.default_rng(1).pareto(0.6, len(tx))), 2))
     src = tmp_path / "tx.csv"
     heavy.to_csv(src, index=False)
     model = tmp_path / "model.json"

@@ -24,8 +24,16 @@ from clv.models.gamma_gamma import GammaGammaModel
 from clv.value import customer_lifetime_value_table
 
 AS_OF = "1998-06-30"
-ARGS = ["--as-of", AS_OF, "--horizon", "52", "--discount-rate-per-period", "0.002",
-        "--margin", "0.3"]
+ARGS = [
+    "--as-of",
+    AS_OF,
+    "--horizon",
+    "52",
+    "--discount-rate-per-period",
+    "0.002",
+    "--margin",
+    "0.3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +45,22 @@ def cdnow(tmp_path_factory: pytest.TempPathFactory):
         con.register("tx", tx)
         con.execute(f"COPY tx TO '{path}' (FORMAT parquet)")
     model = base / "model.json"
-    assert main(["fit", str(path), "--value-col", "value", "--as-of", AS_OF, "--out",
-                 str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(path),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return {"tx": tx, "input": path, "model": model}
 
 
@@ -50,37 +72,59 @@ def run(capsys, *argv) -> tuple[int, str]:
 def python_api_scores(tx: pd.DataFrame) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # CDNOW: duplicates, one zero spender
-        rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date",
-                          value_col="value", observation_end=AS_OF)
+        rfm = rfm_summary(
+            tx,
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            observation_end=AS_OF,
+        )
     bg = BetaGeoModel().fit(rfm)
     spenders = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
     gg = GammaGammaModel().fit(spenders)
     data = rfm.copy()
     zero = (data["frequency"] > 0) & (data["monetary_value"] <= 0)
     data.loc[zero, "monetary_value"] = np.finfo(np.float64).tiny  # as clv score does
-    table = customer_lifetime_value_table(bg, gg, data, horizon=52, discount_rate_per_period=0.002,
-                                          margin=0.3)
+    table = customer_lifetime_value_table(
+        bg, gg, data, horizon=52, discount_rate_per_period=0.002, margin=0.3
+    )
     return rfm.join(table.drop(columns="discounted_purchases"))
 
 
-def test_score_to_duckdb_table_equals_python_api_and_reruns_identically(tmp_path, capsys,
-                                                                       cdnow):
+def test_score_to_duckdb_table_equals_python_api_and_reruns_identically(tmp_path, capsys, cdnow):
     db = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(db)) as con:  # another table of the database is left alone
         con.execute("CREATE TABLE customers AS SELECT 1 AS id")
-    args = ["score", cdnow["input"], "--model", cdnow["model"], *ARGS, "--out", db,
-            "--out-table", "clv_scores", "--quiet"]
+    args = [
+        "score",
+        cdnow["input"],
+        "--model",
+        cdnow["model"],
+        *ARGS,
+        "--out",
+        db,
+        "--out-table",
+        "clv_scores",
+        "--quiet",
+    ]
     code, err = run(capsys, *args)
     assert code == 0, err
     got = read_duckdb_table(db, "clv_scores")
-    assert list(got.columns) == ["customer_id", "frequency", "recency", "T", "monetary_value",
-                                 "probability_alive", "expected_purchases", "expected_spend",
-                                 "clv"]
+    assert list(got.columns) == [
+        "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "probability_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+    ]
     want = python_api_scores(cdnow["tx"])
     assert got["customer_id"].tolist() == want.index.tolist()
     for column in got.columns[1:]:
-        np.testing.assert_allclose(got[column], want[column], rtol=1e-12, atol=0,
-                                   err_msg=column)
+        np.testing.assert_allclose(got[column], want[column], rtol=1e-12, atol=0, err_msg=column)
     record = json.loads((tmp_path / "warehouse.duckdb.clv_scores.run.json").read_text())
     assert record["output"]["format"] == "duckdb" and record["output"]["table"] == "clv_scores"
     assert record["output"]["n_rows"] == len(want)
@@ -95,8 +139,9 @@ def test_score_to_duckdb_table_equals_python_api_and_reruns_identically(tmp_path
     assert tables == ["clv_scores", "customers"]  # no staging table left behind
 
 
-def test_failure_inside_the_transaction_keeps_the_previous_table(tmp_path, capsys, cdnow,
-                                                                 monkeypatch):
+def test_failure_inside_the_transaction_keeps_the_previous_table(
+    tmp_path, capsys, cdnow, monkeypatch
+):
     import clv.cli.files as cli_io
 
     db = tmp_path / "w.duckdb"
@@ -170,8 +215,15 @@ def test_out_table_usage_errors(tmp_path, capsys, cdnow):
 
 
 def test_evaluate_writes_a_duckdb_table_equal_to_its_csv(tmp_path, capsys, cdnow):
-    args = ["evaluate", cdnow["input"], "--calibration-end", "1997-09-30", "--as-of", AS_OF,
-            "--quiet"]
+    args = [
+        "evaluate",
+        cdnow["input"],
+        "--calibration-end",
+        "1997-09-30",
+        "--as-of",
+        AS_OF,
+        "--quiet",
+    ]
     assert run(capsys, *args, "--out", tmp_path / "holdout.csv")[0] == 0
     code, err = run(capsys, *args, "--out", tmp_path / "e.duckdb", "--out-table", "holdout")
     assert code == 0, err

@@ -34,16 +34,46 @@ COMMANDS = ("validate", "fit", "score", "evaluate", "roi", "report", "demo")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("codes")
     tx = make_transactions(np.random.default_rng(8), n_customers=120)
-    paths = {"csv": base / "tx.csv", "model": base / "model.json", "bad": base / "bad.csv",
-             "inv": base / "inv.json", "events": base / "events.csv", "base": base}
+    paths = {
+        "csv": base / "tx.csv",
+        "model": base / "model.json",
+        "bad": base / "bad.csv",
+        "inv": base / "inv.json",
+        "events": base / "events.csv",
+        "base": base,
+    }
     tx.to_csv(paths["csv"], index=False)
     paths["bad"].write_text("customer_id,date,value\nc1,not a date,1\nc2,2021-01-01,-5\n")
-    paths["inv"].write_text(json.dumps({"investments": [{
-        "name": "x", "cost": 1.0,
-        "shifts": [{"column": "nps", "mode": "add", "amount": 1.0}]}]}))
+    paths["inv"].write_text(
+        json.dumps(
+            {
+                "investments": [
+                    {
+                        "name": "x",
+                        "cost": 1.0,
+                        "shifts": [{"column": "nps", "mode": "add", "amount": 1.0}],
+                    }
+                ]
+            }
+        )
+    )
     paths["events"].write_text("customer_id,timestamp,signal,value\nc0000,2021-03-01,nps,9\n")
-    assert main(["fit", str(paths["csv"]), "--value-col", "value", "--as-of", AS_OF,
-                 "--out", str(paths["model"]), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(paths["csv"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(paths["model"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return paths
 
 
@@ -52,12 +82,39 @@ def argv(command: str, p: dict[str, Path], out: Path, *, src: Path | None = None
     common = {
         "validate": [src, "--value-col", "value"],
         "fit": [src, "--value-col", "value", "--as-of", AS_OF, "--out", out / "m.json"],
-        "score": [src, "--model", p["model"], "--as-of", AS_OF, "--horizon", "52",
-                  "--out", out / "s.csv"],
-        "evaluate": [src, "--calibration-end", "2021-09-30", "--as-of", AS_OF,
-                     "--out", out / "h.csv"],
-        "roi": [src, "--cx-events", p["events"], "--investments", p["inv"], "--as-of", AS_OF,
-                "--draws", "5", "--out", out / "roi"],
+        "score": [
+            src,
+            "--model",
+            p["model"],
+            "--as-of",
+            AS_OF,
+            "--horizon",
+            "52",
+            "--out",
+            out / "s.csv",
+        ],
+        "evaluate": [
+            src,
+            "--calibration-end",
+            "2021-09-30",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out / "h.csv",
+        ],
+        "roi": [
+            src,
+            "--cx-events",
+            p["events"],
+            "--investments",
+            p["inv"],
+            "--as-of",
+            AS_OF,
+            "--draws",
+            "5",
+            "--out",
+            out / "roi",
+        ],
         "demo": ["--out", out / "demo"],
     }
     common["report"] = common["roi"]

@@ -23,8 +23,9 @@ def _reference(frame: pd.DataFrame) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-@pytest.mark.parametrize("dtype", [pd.StringDtype("pyarrow"),
-                                   pd.StringDtype("pyarrow", na_value=np.nan), object])
+@pytest.mark.parametrize(
+    "dtype", [pd.StringDtype("pyarrow"), pd.StringDtype("pyarrow", na_value=np.nan), object]
+)
 @pytest.mark.parametrize(
     "ids",
     [
@@ -35,8 +36,9 @@ def _reference(frame: pd.DataFrame) -> str:
     ],
 )
 def test_fingerprint_matches_pandas_hashes(ids: list[str | None], dtype: object) -> None:
-    frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype=dtype),
-                          "value": np.arange(len(ids), dtype=float)})
+    frame = pd.DataFrame(
+        {"customer_id": pd.Series(ids, dtype=dtype), "value": np.arange(len(ids), dtype=float)}
+    )
     assert frame_fingerprint(frame) == _reference(frame)
 
 

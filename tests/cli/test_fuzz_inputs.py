@@ -38,9 +38,11 @@ PREVIOUS = b"customer_id,clv\nprevious,1\n"
 @pytest.fixture(scope="module", autouse=True)
 def summary(request):
     yield
-    line = (f"fuzz summary: tried {TALLY['tried']}, clean errors {TALLY['clean']}, "
-            f"successes {TALLY['ok']}, unexpected {TALLY['unexpected']}, "
-            f"silent wrong {TALLY['silent_wrong']}")
+    line = (
+        f"fuzz summary: tried {TALLY['tried']}, clean errors {TALLY['clean']}, "
+        f"successes {TALLY['ok']}, unexpected {TALLY['unexpected']}, "
+        f"silent wrong {TALLY['silent_wrong']}"
+    )
     # printed at the end of the run by tests/conftest.py (pytest_terminal_summary)
     summaries = getattr(request.config, "clv_summaries", [])
     summaries.append(line)
@@ -53,8 +55,22 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tx = make_transactions(np.random.default_rng(4), n_customers=80)
     paths = {"csv": d / "tx.csv", "model": d / "model.json", "dir": d}
     tx.to_csv(paths["csv"], index=False)
-    assert main(["fit", str(paths["csv"]), "--value-col", "value", "--as-of", AS_OF,
-                 "--out", str(paths["model"]), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(paths["csv"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(paths["model"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return paths
 
 
@@ -75,25 +91,83 @@ def silent_wrong(detail: str) -> None:
     pytest.fail(detail)
 
 
-SETTINGS = {"deadline": None, "derandomize": True, "database": None,
-            "suppress_health_check": [HealthCheck.function_scoped_fixture,
-                                      HealthCheck.too_slow, HealthCheck.data_too_large]}
+SETTINGS = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+}
 
 # ---------------------------------------------------------------------- transaction logs
 ODD_IDS = st.one_of(
-    st.sampled_from(["c1", "c2", "00042", "=1+1", "@SUM(A1)", "+7", "-3", "", " ", "a,b",
-                     '"q"', "x" * 300, "é", "\t", "nan", "None"]),
-    st.text(max_size=12))
+    st.sampled_from(
+        [
+            "c1",
+            "c2",
+            "00042",
+            "=1+1",
+            "@SUM(A1)",
+            "+7",
+            "-3",
+            "",
+            " ",
+            "a,b",
+            '"q"',
+            "x" * 300,
+            "é",
+            "\t",
+            "nan",
+            "None",
+        ]
+    ),
+    st.text(max_size=12),
+)
 ODD_DATES = st.one_of(
-    st.sampled_from(["2021-03-01", "2021-12-31", "2022-01-01", "2099-01-01", "1500-01-01",
-                     "0001-01-01", "2021-02-30", "", "yesterday", "2021-03-01T10:00:00+02:00",
-                     "20210301", "1e9"]),
-    st.dates(min_value=pd.Timestamp("2020-01-01").date(),
-             max_value=pd.Timestamp("2021-12-31").date()).map(str))
+    st.sampled_from(
+        [
+            "2021-03-01",
+            "2021-12-31",
+            "2022-01-01",
+            "2099-01-01",
+            "1500-01-01",
+            "0001-01-01",
+            "2021-02-30",
+            "",
+            "yesterday",
+            "2021-03-01T10:00:00+02:00",
+            "20210301",
+            "1e9",
+        ]
+    ),
+    st.dates(
+        min_value=pd.Timestamp("2020-01-01").date(), max_value=pd.Timestamp("2021-12-31").date()
+    ).map(str),
+)
 ODD_VALUES = st.one_of(
-    st.sampled_from(["1", "0", "-1", "nan", "inf", "-inf", "1e400", "1+2j", "", "1,5", "abc",
-                     "1" * 400, "0x10", "1_000"]),
-    st.floats(min_value=0, max_value=1e6, allow_nan=False).map(lambda v: f"{v:.2f}"))
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "-1",
+            "nan",
+            "inf",
+            "-inf",
+            "1e400",
+            "1+2j",
+            "",
+            "1,5",
+            "abc",
+            "1" * 400,
+            "0x10",
+            "1_000",
+        ]
+    ),
+    st.floats(min_value=0, max_value=1e6, allow_nan=False).map(lambda v: f"{v:.2f}"),
+)
 
 
 def _cell(value: str) -> str:
@@ -105,10 +179,12 @@ def _cell(value: str) -> str:
 @st.composite
 def transaction_logs(draw) -> tuple[bytes, bool]:
     """CSV text with odd rows mixed into a valid log; and whether any row is malformed."""
-    good = [f"c{i},2021-0{1 + i % 9}-1{i % 9},{10 + i}.5" for i in range(draw(
-        st.integers(0, 30)))]
-    odd = draw(st.lists(st.tuples(ODD_IDS, ODD_DATES, ODD_VALUES,
-                                  st.sampled_from([0, 0, 0, 1, -1])), max_size=4))
+    good = [f"c{i},2021-0{1 + i % 9}-1{i % 9},{10 + i}.5" for i in range(draw(st.integers(0, 30)))]
+    odd = draw(
+        st.lists(
+            st.tuples(ODD_IDS, ODD_DATES, ODD_VALUES, st.sampled_from([0, 0, 0, 1, -1])), max_size=4
+        )
+    )
     rows = list(good)
     for cid, day, value, extra in odd:
         fields = [_cell(cid), _cell(day), _cell(value)]
@@ -117,8 +193,16 @@ def transaction_logs(draw) -> tuple[bytes, bool]:
         elif extra == -1:
             fields = fields[:2]
         rows.insert(draw(st.integers(0, len(rows))), ",".join(fields))
-    header = draw(st.sampled_from(["customer_id,date,value", "customer_id,date,value,",
-                                   "customer_id;date;value", "customer_id,date"]))
+    header = draw(
+        st.sampled_from(
+            [
+                "customer_id,date,value",
+                "customer_id,date,value,",
+                "customer_id;date;value",
+                "customer_id,date",
+            ]
+        )
+    )
     return (header + "\n" + "\n".join(rows) + "\n").encode("utf-8"), bool(odd)
 
 
@@ -150,9 +234,23 @@ def _fuzz_score(base: dict[str, Path], tmp_path: Path, case: tuple[bytes, bool])
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["score", str(src), "--model", str(base["model"]), "--as-of", AS_OF,
-                     "--horizon", "26", "--discount-rate", "0.002", "--out", str(out),
-                     "--quiet"])
+        code = main(
+            [
+                "score",
+                str(src),
+                "--model",
+                str(base["model"]),
+                "--as-of",
+                AS_OF,
+                "--horizon",
+                "26",
+                "--discount-rate",
+                "0.002",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
     text = err.getvalue()
     if src.read_bytes() != body:
         silent_wrong("the input was changed")
@@ -180,9 +278,11 @@ def test_fuzz_transaction_logs_through_score_long(base, tmp_path, case):
 
 
 # ---------------------------------------------------------------------- RFM frames (API)
-RFM_NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
-                        st.integers(-3, 60).map(float),
-                        st.sampled_from([0.0, 1.0, 0.5, -0.0, 1e300, 5e-324]))
+RFM_NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-3, 60).map(float),
+    st.sampled_from([0.0, 1.0, 0.5, -0.0, 1e300, 5e-324]),
+)
 
 
 @st.composite
@@ -191,13 +291,13 @@ def rfm_frames(draw) -> pd.DataFrame:
     gen = np.random.default_rng(draw(st.integers(0, 2**16)))
     x = gen.integers(0, 6, n).astype(float)
     T = gen.uniform(1, 50, n)
-    frame = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, T * gen.uniform(
-        0.1, 1, n), 0.0), "T": T})
+    frame = pd.DataFrame(
+        {"frequency": x, "recency": np.where(x > 0, T * gen.uniform(0.1, 1, n), 0.0), "T": T}
+    )
     for _ in range(draw(st.integers(0, 3))):
         if n:
             col = draw(st.sampled_from(["frequency", "recency", "T"]))
-            frame.iloc[draw(st.integers(0, n - 1)), frame.columns.get_loc(col)] = draw(
-                RFM_NUMBERS)
+            frame.iloc[draw(st.integers(0, n - 1)), frame.columns.get_loc(col)] = draw(RFM_NUMBERS)
     kind = draw(st.sampled_from(["float", "float", "object", "complex", "drop", "dup_index"]))
     if kind == "object" and n:
         frame["T"] = frame["T"].astype(object)
@@ -256,11 +356,18 @@ def test_fuzz_rfm_frames_through_validate_and_fit_long(frame):
 
 # ---------------------------------------------------------------------- model files
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-              st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=5), inner, max_size=3)),
-    max_leaves=8)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -310,8 +417,21 @@ def _fuzz_model(base: dict[str, Path], tmp_path: Path, text: str) -> None:
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["score", str(base["csv"]), "--model", str(model), "--as-of", AS_OF,
-                     "--horizon", "26", "--out", str(out), "--quiet"])
+        code = main(
+            [
+                "score",
+                str(base["csv"]),
+                "--model",
+                str(model),
+                "--as-of",
+                AS_OF,
+                "--horizon",
+                "26",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
     message = err.getvalue()
     if model.read_text() != text:
         silent_wrong("the model file was changed")
@@ -347,23 +467,40 @@ def test_fuzz_model_files_through_score_long(base, tmp_path):
 
 
 # ---------------------------------------------------------------------- investment specs
-SHIFT = st.fixed_dictionaries({
-    "column": st.one_of(st.sampled_from(["nps", "wait", "__class__", "a b", ""]), st.text(
-        max_size=6)),
-    "mode": st.sampled_from(["add", "relative", "set", "absolute", "", None]),
-    "amount": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4)),
-}, optional={"where": st.sampled_from(["nps < 7", "__import__('os')", "nps <", "1"]),
-             "sd": st.floats(allow_nan=True)})
-INVESTMENT = st.fixed_dictionaries({
-    "name": st.one_of(st.sampled_from(["=cmd|' /C calc'!A0", "ok", ""]), st.text(max_size=6)),
-    "cost": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**9),
-                      st.text(max_size=3), st.dictionaries(st.text(max_size=3), st.floats())),
-    "shifts": st.lists(SHIFT, max_size=2),
-}, optional={"target": st.sampled_from(["nps < 7", "x.__class__", "", "1 or"]),
-             "ramp_periods": st.integers(-2, 30), "duration": st.integers(-2, 30)})
+SHIFT = st.fixed_dictionaries(
+    {
+        "column": st.one_of(
+            st.sampled_from(["nps", "wait", "__class__", "a b", ""]), st.text(max_size=6)
+        ),
+        "mode": st.sampled_from(["add", "relative", "set", "absolute", "", None]),
+        "amount": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4)),
+    },
+    optional={
+        "where": st.sampled_from(["nps < 7", "__import__('os')", "nps <", "1"]),
+        "sd": st.floats(allow_nan=True),
+    },
+)
+INVESTMENT = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.sampled_from(["=cmd|' /C calc'!A0", "ok", ""]), st.text(max_size=6)),
+        "cost": st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-5, 10**9),
+            st.text(max_size=3),
+            st.dictionaries(st.text(max_size=3), st.floats()),
+        ),
+        "shifts": st.lists(SHIFT, max_size=2),
+    },
+    optional={
+        "target": st.sampled_from(["nps < 7", "x.__class__", "", "1 or"]),
+        "ramp_periods": st.integers(-2, 30),
+        "duration": st.integers(-2, 30),
+    },
+)
 SPECS = st.one_of(
     st.builds(lambda invs: json.dumps({"investments": invs}), st.lists(INVESTMENT, max_size=3)),
-    st.sampled_from(["{", "[]", '{"investments": 5}', "null", '{"investments": [[[[]]]]}']))
+    st.sampled_from(["{", "[]", '{"investments": 5}', "null", '{"investments": [[[[]]]]}']),
+)
 
 
 def _fuzz_spec(tmp_path: Path, text: str) -> None:
@@ -383,9 +520,21 @@ def _fuzz_spec(tmp_path: Path, text: str) -> None:
     err = io.StringIO()
     out = tmp_path / "roi"
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["roi", str(tmp_path / "missing.csv"), "--cx-events",
-                     str(tmp_path / "missing_events.csv"), "--investments", str(spec),
-                     "--as-of", AS_OF, "--out", str(out), "--quiet"])
+        code = main(
+            [
+                "roi",
+                str(tmp_path / "missing.csv"),
+                "--cx-events",
+                str(tmp_path / "missing_events.csv"),
+                "--investments",
+                str(spec),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
     message = err.getvalue()
     # a readable spec goes on to the (missing) input: exit 5; an unreadable one: exit 2
     expected = 5 if api_ok else 2

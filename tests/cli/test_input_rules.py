@@ -38,14 +38,33 @@ def files(tmp_path_factory: pytest.TempPathFactory, tx: pd.DataFrame) -> dict[st
     base = tmp_path_factory.mktemp("rules")
     paths = {"csv": base / "tx.csv", "model": base / "model.json", "nc": base / "model.nc"}
     tx.to_csv(paths["csv"], index=False)
-    assert main(["fit", str(paths["csv"]), "--value-col", "value", "--as-of", AS_OF,
-                 "--out", str(paths["model"]), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(paths["csv"]),
+                "--value-col",
+                "value",
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(paths["model"]),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     write_fake_posterior(paths["nc"], json.loads(paths["model"].read_text()))
     return paths
 
 
-def fake_model(name: str, params: dict[str, float], n: int = 8, q: np.ndarray | None = None,
-               spread: float = 0.05):
+def fake_model(
+    name: str,
+    params: dict[str, float],
+    n: int = 8,
+    q: np.ndarray | None = None,
+    spread: float = 0.05,
+):
     """An object with what write_posterior_bundle reads from a clv.bayes model."""
     gen = np.random.default_rng(1)
     draws = {k: v * np.exp(gen.normal(0, spread, (2, n))) for k, v in params.items()}
@@ -54,21 +73,25 @@ def fake_model(name: str, params: dict[str, float], n: int = 8, q: np.ndarray | 
     posterior = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()})
     cls = type(name, (), {"param_names": lambda self: list(draws), "method_": "external"})
     model = cls()
-    model.idata_ = SimpleNamespace(posterior=posterior,
-                                   attrs={"model": name, "clv_schema_version": 1})
+    model.idata_ = SimpleNamespace(
+        posterior=posterior, attrs={"model": name, "clv_schema_version": 1}
+    )
     return model
 
 
-def write_fake_posterior(path: Path, bundle: dict, q: np.ndarray | None = None,
-                         spread: float = 0.05) -> None:
+def write_fake_posterior(
+    path: Path, bundle: dict, q: np.ndarray | None = None, spread: float = 0.05
+) -> None:
     tm = bundle["transaction_model"]["params"]
     sm = bundle["spend_model"]["params"]
-    write_posterior_bundle(fake_model(bundle["transaction_model"]["model"], tm, spread=spread),
-                           fake_model("GammaGammaModel", sm, q=q, spread=spread),
-                           path, time_unit="W",
-                           columns={"customer_col": "customer_id", "date_col": "date",
-                                    "value_col": "value"},
-                           training={"fingerprint": "sha256:x", "observation_end": AS_OF})
+    write_posterior_bundle(
+        fake_model(bundle["transaction_model"]["model"], tm, spread=spread),
+        fake_model("GammaGammaModel", sm, q=q, spread=spread),
+        path,
+        time_unit="W",
+        columns={"customer_col": "customer_id", "date_col": "date", "value_col": "value"},
+        training={"fingerprint": "sha256:x", "observation_end": AS_OF},
+    )
 
 
 def run(capsys, *argv) -> tuple[int, str]:
@@ -77,8 +100,18 @@ def run(capsys, *argv) -> tuple[int, str]:
 
 
 def score(capsys, files, src, *extra, model=None, out=None) -> tuple[int, str]:
-    return run(capsys, "score", src, "--model", model or files["model"], "--horizon", "52",
-               "--out", out or (Path(src).parent / "scores.csv"), *extra)
+    return run(
+        capsys,
+        "score",
+        src,
+        "--model",
+        model or files["model"],
+        "--horizon",
+        "52",
+        "--out",
+        out or (Path(src).parent / "scores.csv"),
+        *extra,
+    )
 
 
 # ---------------------------------------------------------------------- dates, CSV, Parquet
@@ -87,8 +120,10 @@ def test_a_future_date_without_as_of_is_refused_naming_the_customer(tmp_path, ca
     frame.loc[5, "date"] = pd.Timestamp("2099-01-01")
     src = tmp_path / "tx.csv"
     frame.to_csv(src, index=False)
-    for command in (["validate", src], ["score", src, "--model", files["model"], "--horizon",
-                                         "52", "--out", tmp_path / "s.csv"]):
+    for command in (
+        ["validate", src],
+        ["score", src, "--model", files["model"], "--horizon", "52", "--out", tmp_path / "s.csv"],
+    ):
         code, err = run(capsys, *command)
         assert code == 3, err
         assert "dated after the run date (the latest is 2099-01-01)" in err
@@ -130,16 +165,20 @@ def test_nested_parquet_ids_are_a_data_error(tmp_path, capsys, files, expr):
     csv = str(files["csv"]).replace("'", "''")
     target = str(src).replace("'", "''")
     with duckdb.connect() as con:
-        con.execute(f"COPY (SELECT {expr} AS customer_id, date, value FROM read_csv('{csv}')) "
-                    f"TO '{target}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT {expr} AS customer_id, date, value FROM read_csv('{csv}')) "
+            f"TO '{target}' (FORMAT parquet)"
+        )
     code, err = score(capsys, files, src, "--as-of", AS_OF)
     assert code == 3 and "has the nested or binary type" in err and "Traceback" not in err, err
 
 
 def test_job_file_setting_as_of_twice_is_a_usage_error(tmp_path, capsys, files):
     job = tmp_path / "job.toml"
-    job.write_text(f'input = "{files["csv"]}"\nas_of = 2021-06-30\n"as-of" = 2021-12-31\n'
-                   "observation_end = 2021-09-30\n")
+    job.write_text(
+        f'input = "{files["csv"]}"\nas_of = 2021-06-30\n"as-of" = 2021-12-31\n'
+        "observation_end = 2021-09-30\n"
+    )
     code, err = run(capsys, "validate", "--config", job)
     assert code == 2 and "'as_of' and 'as-of' set the same option" in err
 
@@ -178,12 +217,15 @@ def _q_below_one(doc: dict) -> None:
     _rechecksum(doc)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (_edit_param, "does not match its checksum"),
-    (_swap_roles, "its transaction model is a GammaGammaModel"),
-    (_spend_is_bgnbd, "its spend model is a BetaGeoModel"),
-    (_q_below_one, "q are <= 1"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_edit_param, "does not match its checksum"),
+        (_swap_roles, "its transaction model is a GammaGammaModel"),
+        (_spend_is_bgnbd, "its spend model is a BetaGeoModel"),
+        (_q_below_one, "q are <= 1"),
+    ],
+)
 def test_damaged_bundles_exit_5(tmp_path, capsys, files, change, message):
     model = edited(files["model"], tmp_path / "m.json", change)
     out = tmp_path / "scores.csv"
@@ -193,11 +235,14 @@ def test_damaged_bundles_exit_5(tmp_path, capsys, files, change, message):
     assert out.read_text() == PREVIOUS
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[" * 100_000 + "]" * 100_000, "nested more than 32 levels"),
-    ('{"schema_version": ' + "9" * 5000 + "}", "not valid JSON"),
-    ('{"a": {"b": ' * 40 + "1" + "}" * 80, "nested more than 32 levels"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than 32 levels"),
+        ('{"schema_version": ' + "9" * 5000 + "}", "not valid JSON"),
+        ('{"a": {"b": ' * 40 + "1" + "}" * 80, "nested more than 32 levels"),
+    ],
+)
 def test_hostile_json_model_files_exit_5(tmp_path, capsys, files, text, message):
     model = tmp_path / "m.json"
     model.write_text(text)
@@ -215,8 +260,7 @@ def test_posterior_with_q_draws_at_or_below_one_is_refused(tmp_path, capsys, fil
 
 
 def test_netcdf_with_flipped_bytes_or_named_json_is_refused(tmp_path, capsys, files):
-    code, err = score(capsys, files, files["csv"], "--as-of", AS_OF, "--quiet",
-                      model=files["nc"])
+    code, err = score(capsys, files, files["csv"], "--as-of", AS_OF, "--quiet", model=files["nc"])
     assert code == 0, err
     flipped = tmp_path / "flipped.nc"
     flipped.write_bytes(files["nc"].read_bytes())
@@ -250,8 +294,17 @@ def test_error_messages_never_echo_a_huge_value_in_full(tmp_path, capsys, files)
 
 
 def test_negative_penalizer_is_a_usage_error(tmp_path, capsys, files):
-    code, err = run(capsys, "fit", files["csv"], "--penalizer", "-0.5", "--as-of", AS_OF,
-                    "--out", tmp_path / "m.json")
+    code, err = run(
+        capsys,
+        "fit",
+        files["csv"],
+        "--penalizer",
+        "-0.5",
+        "--as-of",
+        AS_OF,
+        "--out",
+        tmp_path / "m.json",
+    )
     assert code == 2 and "--penalizer must be >= 0" in err
 
 
@@ -260,8 +313,18 @@ def test_duckdb_query_with_other_columns_is_a_usage_error(tmp_path, capsys, tx, 
     with duckdb.connect(str(db)) as con:
         con.register("frame", tx)
         con.execute("CREATE TABLE t AS SELECT * FROM frame")
-    code, err = run(capsys, "score", db, "--query", "SELECT customer_id AS id, date FROM t",
-                    "--model", files["model"], *SCORE_ARGS, "--out", tmp_path / "s.csv")
+    code, err = run(
+        capsys,
+        "score",
+        db,
+        "--query",
+        "SELECT customer_id AS id, date FROM t",
+        "--model",
+        files["model"],
+        *SCORE_ARGS,
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 2 and "--query returns the columns" in err, err
 
 
@@ -269,25 +332,41 @@ def test_roi_into_an_unwritable_directory_is_an_io_error_before_any_work(tmp_pat
     ro = tmp_path / "ro"
     ro.mkdir()
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)],
+            check=True,
+            capture_output=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("needs root to mount a read-only tmpfs")
     try:
         inv = tmp_path / "inv.json"
-        inv.write_text('{"investments": [{"name": "x", "cost": 1, "shifts": [{"column": '
-                       '"nps", "mode": "add", "amount": 1}]}]}')
-        code, err = run(capsys, "roi", tmp_path / "missing.csv", "--cx-events",
-                        tmp_path / "missing_events.csv", "--investments", inv, "--as-of",
-                        AS_OF, "--out", ro / "out")
+        inv.write_text(
+            '{"investments": [{"name": "x", "cost": 1, "shifts": [{"column": '
+            '"nps", "mode": "add", "amount": 1}]}]}'
+        )
+        code, err = run(
+            capsys,
+            "roi",
+            tmp_path / "missing.csv",
+            "--cx-events",
+            tmp_path / "missing_events.csv",
+            "--investments",
+            inv,
+            "--as-of",
+            AS_OF,
+            "--out",
+            ro / "out",
+        )
         assert code == 5 and "not writable" in err, err
     finally:
         subprocess.run(["umount", str(ro)], check=False, capture_output=True)
 
 
 @pytest.mark.parametrize("r", [1e8, 1e12])
-def test_extreme_finite_draws_are_scored_quickly_and_like_the_json_bundle(tmp_path, capsys,
-                                                                           files, r):
+def test_extreme_finite_draws_are_scored_quickly_and_like_the_json_bundle(
+    tmp_path, capsys, files, r
+):
     """r near 1e8 used to spin in the 2F1 series for minutes: the series is bounded and the
     quadrature takes over, giving the scores of the JSON bundle with the same parameters."""
     import time
@@ -306,8 +385,21 @@ def test_extreme_finite_draws_are_scored_quickly_and_like_the_json_bundle(tmp_pa
     for name, model in (("json", bundle), ("nc", posterior)):
         outs[name] = tmp_path / f"{name}.csv"
         start = time.perf_counter()
-        code, err = run(capsys, "score", files["csv"], "--model", model, "--as-of", AS_OF,
-                        "--horizon", "52", "--discount-rate", "0.002", "--out", outs[name])
+        code, err = run(
+            capsys,
+            "score",
+            files["csv"],
+            "--model",
+            model,
+            "--as-of",
+            AS_OF,
+            "--horizon",
+            "52",
+            "--discount-rate",
+            "0.002",
+            "--out",
+            outs[name],
+        )
         assert code == 0, err
         assert time.perf_counter() - start < 20
     a = pd.read_csv(outs["json"]).set_index("customer_id")

@@ -40,8 +40,12 @@ def draws(model: str, chains: int = 2, n: int = 6, seed: int = 0) -> PosteriorDr
 
 
 def bundle(model: str = "BetaGeoModel", spend: bool = True) -> PosteriorBundle:
-    return PosteriorBundle(draws(model), draws("GammaGammaModel", seed=1) if spend else None,
-                           "W", {"customer_col": "customer_id"})
+    return PosteriorBundle(
+        draws(model),
+        draws("GammaGammaModel", seed=1) if spend else None,
+        "W",
+        {"customer_col": "customer_id"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +56,12 @@ def rfm() -> pd.DataFrame:
     T[:200] += rng.integers(0, 7, 200) / 7.0  # day-granular ages
     frame = pd.DataFrame(simulate(BGNBDParams(0.6, 5.0, 0.8, 3.0), T, rng=rng))
     # whole weeks: repeated histories (a repeat purchase is at least one week after the first)
-    frame["recency"] = np.where(frame["frequency"] > 0,
-                                np.maximum(np.floor(frame["recency"].to_numpy()), 1.0), 0.0)
-    frame["monetary_value"] = simulate_spend(GGParams(6.0, 3.7, 15.0), frame["frequency"],
-                                             rng=rng)["monetary_value"]
+    frame["recency"] = np.where(
+        frame["frequency"] > 0, np.maximum(np.floor(frame["recency"].to_numpy()), 1.0), 0.0
+    )
+    frame["monetary_value"] = simulate_spend(GGParams(6.0, 3.7, 15.0), frame["frequency"], rng=rng)[
+        "monetary_value"
+    ]
     frame = pd.concat([frame, frame.iloc[:150]], ignore_index=True)  # identical rows
     repeat = np.flatnonzero(frame["frequency"].to_numpy() > 0)[:5]
     frame.loc[repeat, "monetary_value"] = 0.0  # repeat buyers with only zero-value purchases
@@ -77,13 +83,21 @@ def reference(b: PosteriorBundle, rfm: pd.DataFrame, *, discount_rate: float) ->
                 continue
             cls = cls or getattr(importlib.import_module(SPEND_MODELS[d.model]), d.model)
             names = list(d.params)
-            models.append(cls.from_dict({
-                "params": {k: float(v.reshape(-1)[i]) for k, v in d.params.items()},
-                "covariance": np.zeros((len(names), len(names))).tolist(),
-                "log_likelihood": 0.0, "n_customers": len(rfm), "converged": True,
-                "time_unit": "W"}))
-        table = score_table(models[0], models[1], rfm, horizon=52, discount_rate=discount_rate,
-                            margin=0.4)
+            models.append(
+                cls.from_dict(
+                    {
+                        "params": {k: float(v.reshape(-1)[i]) for k, v in d.params.items()},
+                        "covariance": np.zeros((len(names), len(names))).tolist(),
+                        "log_likelihood": 0.0,
+                        "n_customers": len(rfm),
+                        "converged": True,
+                        "time_unit": "W",
+                    }
+                )
+            )
+        table = score_table(
+            models[0], models[1], rfm, horizon=52, discount_rate=discount_rate, margin=0.4
+        )
         per_draw.append(table[[s for s in SCORES if s in table.columns]].to_numpy())
     stack = np.stack(per_draw, axis=-1)
     names = [s for s in SCORES if s in table.columns]
@@ -100,24 +114,32 @@ def reference(b: PosteriorBundle, rfm: pd.DataFrame, *, discount_rate: float) ->
 @pytest.mark.parametrize("discount_rate", [0.0, 0.01])
 def test_every_model_equals_the_api_draw_by_draw(rfm, model, discount_rate):
     b = bundle(model)
-    got = posterior_score_table(b, rfm, horizon=52, discount_rate=discount_rate, margin=0.4,
-                                max_draws=None, chunk_cells=12 * 90)  # several blocks
+    got = posterior_score_table(
+        b,
+        rfm,
+        horizon=52,
+        discount_rate=discount_rate,
+        margin=0.4,
+        max_draws=None,
+        chunk_cells=12 * 90,
+    )  # several blocks
     want = reference(b, rfm, discount_rate=discount_rate)
     assert got["customer_id"].tolist() == rfm.index.tolist()
     for column in want.columns:
-        np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,
-                                   atol=0, err_msg=column)
+        np.testing.assert_allclose(
+            got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9, atol=0, err_msg=column
+        )
 
 
 def test_without_a_spend_posterior(rfm):
     b = bundle(spend=False)
-    got = posterior_score_table(b, rfm, horizon=52, discount_rate=0.0, margin=1.0,
-                                max_draws=None)
+    got = posterior_score_table(b, rfm, horizon=52, discount_rate=0.0, margin=1.0, max_draws=None)
     want = reference(b, rfm[["frequency", "recency", "T", "period_days"]], discount_rate=0.0)
     assert "clv" not in got.columns
     for column in want.columns:
-        np.testing.assert_allclose(got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9,
-                                   err_msg=column)
+        np.testing.assert_allclose(
+            got[column].to_numpy(), want[column].to_numpy(), rtol=1e-9, err_msg=column
+        )
 
 
 @pytest.mark.parametrize("discount_rate", [0.0, 0.01])
@@ -126,16 +148,16 @@ def test_threads_and_blocks_give_byte_identical_scores(rfm, discount_rate):
     kwargs = {"horizon": 52, "discount_rate": discount_rate, "margin": 0.4, "max_draws": None}
     one = posterior_score_table(b, rfm, workers=1, **kwargs)
     for workers in (2, 3):
-        pd.testing.assert_frame_equal(posterior_score_table(b, rfm, workers=workers, **kwargs),
-                                      one, check_exact=True)
+        pd.testing.assert_frame_equal(
+            posterior_score_table(b, rfm, workers=workers, **kwargs), one, check_exact=True
+        )
     small = posterior_score_table(b, rfm, workers=2, chunk_cells=12 * 40, **kwargs)
     pd.testing.assert_frame_equal(small, one, check_exact=False, rtol=1e-13)
 
 
 def test_workers_must_be_a_whole_number(rfm):
     with pytest.raises(ValueError, match="workers"):
-        posterior_score_table(bundle(), rfm, horizon=52, discount_rate=0.0, margin=1.0,
-                              workers=0)
+        posterior_score_table(bundle(), rfm, horizon=52, discount_rate=0.0, margin=1.0, workers=0)
 
 
 @pytest.mark.parametrize("model", sorted(SCORABLE))
@@ -146,9 +168,14 @@ def test_purchases_factor_into_alive_times_a_function_of_frequency_and_t(model):
     x = np.array([0.0, 1, 1, 4, 4, 30, 30])[:, None]
     T = np.array([3.0, 10, 10, 40, 40, 80, 80])[:, None]
     t = np.array([[0.5, 1.0, 13.0, 52.0]])
-    ratios = [spec.expected_purchases(params, t, x, t_x, T) / spec.probability_alive(
-        params, x, t_x, T) for t_x in (np.where(x > 0, 0.3 * T, 0.0), np.where(x > 0, T, 0.0),
-                                       np.where(x > 0, 0.9 * T, 0.0))]
+    ratios = [
+        spec.expected_purchases(params, t, x, t_x, T) / spec.probability_alive(params, x, t_x, T)
+        for t_x in (
+            np.where(x > 0, 0.3 * T, 0.0),
+            np.where(x > 0, T, 0.0),
+            np.where(x > 0, 0.9 * T, 0.0),
+        )
+    ]
     np.testing.assert_allclose(ratios[1], ratios[0], rtol=1e-12)
     np.testing.assert_allclose(ratios[2], ratios[0], rtol=1e-12)
 
@@ -167,9 +194,11 @@ def test_expected_spend_is_a_line_in_monetary_value(model):
 
 def test_sort_order_is_lexsort_order():
     rng = np.random.default_rng(3)
-    cols = [rng.integers(0, 5, 3000).astype(np.float64),  # whole numbers
-            rng.choice(rng.random(40) * 100, 3000),  # repeated fractions
-            rng.random(3000)]
+    cols = [
+        rng.integers(0, 5, 3000).astype(np.float64),  # whole numbers
+        rng.choice(rng.random(40) * 100, 3000),  # repeated fractions
+        rng.random(3000),
+    ]
     cols[1][:10] = -3.25
     np.testing.assert_array_equal(_sort_order(*cols), np.lexsort(cols[::-1]))
     np.testing.assert_array_equal(_sort_order(cols[0], cols[1]), np.lexsort(cols[1::-1]))

@@ -33,8 +33,24 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tx: pd.DataFrame):
     models = {}
     for unit in ("W", "D"):
         models[unit] = base / f"model_{unit}.json"
-        assert main(["fit", str(csv), "--value-col", "value", "--as-of", AS_OF,
-                     "--time-unit", unit, "--out", str(models[unit]), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "fit",
+                    str(csv),
+                    "--value-col",
+                    "value",
+                    "--as-of",
+                    AS_OF,
+                    "--time-unit",
+                    unit,
+                    "--out",
+                    str(models[unit]),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     return {"csv": csv, **models}
 
 
@@ -43,20 +59,29 @@ def run(capsys, *argv) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=200),
-       header=st.sampled_from([b"customer_id,date,value\n", b"customer_id,date\n", b""]))
-def test_fuzz_score_bytes_is_a_data_error_and_keeps_previous_output(tmp_path, capsys, inputs,
-                                                                    body, header):
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.binary(max_size=200),
+    header=st.sampled_from([b"customer_id,date,value\n", b"customer_id,date\n", b""]),
+)
+def test_fuzz_score_bytes_is_a_data_error_and_keeps_previous_output(
+    tmp_path, capsys, inputs, body, header
+):
     """Arbitrary bytes (any encoding, NUL, broken quotes) to `clv score`: exit 0 or 3, no
     traceback, and the previous output untouched unless the run succeeded."""
     path = tmp_path / "fuzz.csv"
     path.write_bytes(header + body)
     out = tmp_path / "scores.csv"
     out.write_bytes(PREVIOUS)
-    code, err = run(capsys, "score", path, "--model", inputs["W"], "--horizon", "52",
-                    "--out", out, "--quiet")
+    code, err = run(
+        capsys, "score", path, "--model", inputs["W"], "--horizon", "52", "--out", out, "--quiet"
+    )
     assert code in (0, 3), err
     assert "Traceback" not in err
     if code == 3:
@@ -66,27 +91,63 @@ def test_fuzz_score_bytes_is_a_data_error_and_keeps_previous_output(tmp_path, ca
 def test_model_fitted_in_days_scores_in_days(tmp_path, capsys, tx, inputs):
     """score uses the bundle's time unit: a daily model gives daily RFM and a daily horizon."""
     out = tmp_path / "scores.csv"
-    code, err = run(capsys, "score", inputs["csv"], "--model", inputs["D"], "--as-of", AS_OF,
-                    "--horizon", "364", "--discount-rate-per-period", "0.0003", "--margin", "0.5",
-                    "--out", out)
+    code, err = run(
+        capsys,
+        "score",
+        inputs["csv"],
+        "--model",
+        inputs["D"],
+        "--as-of",
+        AS_OF,
+        "--horizon",
+        "364",
+        "--discount-rate-per-period",
+        "0.0003",
+        "--margin",
+        "0.5",
+        "--out",
+        out,
+    )
     assert code == 0, err
     got = pd.read_csv(out, dtype={"customer_id": "str"}).set_index("customer_id")
-    rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                      time_unit="D", observation_end=AS_OF)
-    table = customer_lifetime_value_table(BetaGeoModel().fit(rfm), GammaGammaModel().fit(rfm),
-                                          rfm, horizon=364, discount_rate_per_period=0.0003,
-                                          margin=0.5)
+    rfm = rfm_summary(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        value_col="value",
+        time_unit="D",
+        observation_end=AS_OF,
+    )
+    table = customer_lifetime_value_table(
+        BetaGeoModel().fit(rfm),
+        GammaGammaModel().fit(rfm),
+        rfm,
+        horizon=364,
+        discount_rate_per_period=0.0003,
+        margin=0.5,
+    )
     assert_scores_equal(got, rfm.join(table))
     assert got["T"].max() > 200  # days, not weeks
     record = json.loads((tmp_path / "scores.csv.run.json").read_text())
     assert record["parameters"]["time_unit"] == "D" and record["model"]["time_unit"] == "D"
-    code, err = run(capsys, "score", inputs["csv"], "--model", inputs["D"], "--time-unit", "W",
-                    *SCORE_ARGS, "--out", tmp_path / "w.csv")
+    code, err = run(
+        capsys,
+        "score",
+        inputs["csv"],
+        "--model",
+        inputs["D"],
+        "--time-unit",
+        "W",
+        *SCORE_ARGS,
+        "--out",
+        tmp_path / "w.csv",
+    )
     assert code == 2 and "fitted with time unit 'D'" in err and not (tmp_path / "w.csv").exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "binary", "bad_time_unit", "nan_param",
-                                    "spend_model_kind"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "binary", "bad_time_unit", "nan_param", "spend_model_kind"]
+)
 def test_damaged_model_files_exit_5_and_keep_previous_output(tmp_path, capsys, inputs, damage):
     text = inputs["W"].read_text()
     doc = json.loads(text)
@@ -113,8 +174,9 @@ def test_damaged_model_files_exit_5_and_keep_previous_output(tmp_path, capsys, i
 
 
 @pytest.mark.parametrize("content", [b"", b"customer_id,date,value\n", b"\n\n"])
-def test_score_empty_input_is_a_data_error_and_keeps_previous_output(tmp_path, capsys, inputs,
-                                                                      content):
+def test_score_empty_input_is_a_data_error_and_keeps_previous_output(
+    tmp_path, capsys, inputs, content
+):
     path = tmp_path / "empty.csv"
     path.write_bytes(content)
     out = tmp_path / "scores.csv"

@@ -55,8 +55,9 @@ def ptf(cdnow):
 
 @pytest.fixture(scope="module")
 def bbtf(donations):
-    return lt.BetaGeoBetaBinomFitter().fit(donations["frequency"], donations["recency"],
-                                           donations["periods"], donations["weights"])
+    return lt.BetaGeoBetaBinomFitter().fit(
+        donations["frequency"], donations["recency"], donations["periods"], donations["weights"]
+    )
 
 
 # ----------------------------------------------------------------- TestBaseFitter
@@ -97,18 +98,23 @@ def test_bgbb_params_close_to_hardie_paper(bbtf):
 
 def test_bgbb_prob_alive_hardie_table_6(bbtf, donations):
     """TestBetaGeoBetaBinomFitter::test_prob_alive_is_close_to_Hardie_paper_table_6."""
-    p = bbtf.conditional_probability_alive(1, donations["frequency"], donations["recency"],
-                                           donations["periods"])
-    pick = [((donations["frequency"] == f) & (donations["recency"] == r)).to_numpy()
-            for f, r in ((0, 0), (2, 4), (6, 6))]
-    npt.assert_array_almost_equal([0.11, 0.59, 0.93], [float(p[m].iloc[0]) for m in pick],
-                                  decimal=2)
+    p = bbtf.conditional_probability_alive(
+        1, donations["frequency"], donations["recency"], donations["periods"]
+    )
+    pick = [
+        ((donations["frequency"] == f) & (donations["recency"] == r)).to_numpy()
+        for f, r in ((0, 0), (2, 4), (6, 6))
+    ]
+    npt.assert_array_almost_equal(
+        [0.11, 0.59, 0.93], [float(p[m].iloc[0]) for m in pick], decimal=2
+    )
 
 
 def test_bgbb_conditional_expectation_hardie_sheet(bbtf, donations):
     """TestBetaGeoBetaBinomFitter::test_conditional_expectation_returns_same_value_as_Hardie_excel_sheet."""
     pred = bbtf.conditional_expected_number_of_purchases_up_to_time(
-        5, donations["frequency"], donations["recency"], donations["periods"])
+        5, donations["frequency"], donations["recency"], donations["periods"]
+    )
     npt.assert_almost_equal(12884.2, float((pred * donations["weights"]).sum()), decimal=0)
 
 
@@ -121,25 +127,36 @@ def test_bgbb_expected_purchases_in_n_periods_hardie_sheet(bbtf):
 def test_bgbb_fit_with_index(donations):
     """TestBetaGeoBetaBinomFitter::test_fit_with_index."""
     index = range(len(donations), 0, -1)
-    f = lt.BetaGeoBetaBinomFitter().fit(donations["frequency"], donations["recency"],
-                                        donations["periods"], donations["weights"], index=index)
+    f = lt.BetaGeoBetaBinomFitter().fit(
+        donations["frequency"],
+        donations["recency"],
+        donations["periods"],
+        donations["weights"],
+        index=index,
+    )
     assert (f.data.index == np.asarray(index)).all()
-    f = lt.BetaGeoBetaBinomFitter().fit(donations["frequency"], donations["recency"],
-                                        donations["periods"], donations["weights"], index=None)
+    f = lt.BetaGeoBetaBinomFitter().fit(
+        donations["frequency"],
+        donations["recency"],
+        donations["periods"],
+        donations["weights"],
+        index=None,
+    )
     assert not (f.data.index == np.asarray(index)).all()
 
 
 def test_bgbb_fit_with_and_without_weights(bbtf, donations):
     """TestBetaGeoBetaBinomFitter::test_fit_with_and_without_weights."""
     reps = donations["weights"].to_numpy()
-    exploded = {c: np.repeat(donations[c].to_numpy(), reps) for c in ("frequency", "recency",
-                                                                       "periods")}
+    exploded = {
+        c: np.repeat(donations[c].to_numpy(), reps) for c in ("frequency", "recency", "periods")
+    }
     assert exploded["frequency"].shape[0] == reps.sum()
-    f = lt.BetaGeoBetaBinomFitter().fit(exploded["frequency"], exploded["recency"],
-                                        exploded["periods"])
+    f = lt.BetaGeoBetaBinomFitter().fit(
+        exploded["frequency"], exploded["recency"], exploded["periods"]
+    )
     names = ("alpha", "beta", "gamma", "delta")
-    npt.assert_array_almost_equal(f._unload_params(*names), bbtf._unload_params(*names),
-                                  decimal=4)
+    npt.assert_array_almost_equal(f._unload_params(*names), bbtf._unload_params(*names), decimal=4)
 
 
 # ----------------------------------------------------------------- Gamma-Gamma
@@ -151,8 +168,7 @@ def test_gg_params_close_to_hardie_paper(cdnow_spend):
     """TestGammaGammaFitter::test_params_out_is_close_to_Hardie_paper."""
     r = _repeat(cdnow_spend)
     ggf = lt.GammaGammaFitter().fit(r["frequency"], r["monetary_value"])
-    npt.assert_array_almost_equal([6.25, 3.74, 15.44], ggf._unload_params("p", "q", "v"),
-                                  decimal=2)
+    npt.assert_array_almost_equal([6.25, 3.74, 15.44], ggf._unload_params("p", "q", "v"), decimal=2)
 
 
 def test_gg_conditional_expected_average_profit(cdnow_spend):
@@ -174,10 +190,12 @@ def test_gg_customer_lifetime_value_with_bgf(cdnow_spend):
     bgf = lt.BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
     spend = ggf.conditional_expected_average_profit(d["frequency"], d["monetary_value"])
     for freq in ("D", "H"):
-        a = ggf.customer_lifetime_value(bgf, d["frequency"], d["recency"], d["T"],
-                                        d["monetary_value"], freq=freq)
-        b = lt.utils._customer_lifetime_value(bgf, d["frequency"], d["recency"], d["T"], spend,
-                                              freq=freq)
+        a = ggf.customer_lifetime_value(
+            bgf, d["frequency"], d["recency"], d["T"], d["monetary_value"], freq=freq
+        )
+        b = lt.utils._customer_lifetime_value(
+            bgf, d["frequency"], d["recency"], d["T"], spend, freq=freq
+        )
         npt.assert_equal(a.to_numpy(), b.to_numpy())
         assert a.index.equals(d.index) and np.all(a > 0)
 
@@ -195,10 +213,10 @@ def test_gg_fit_with_index(cdnow_spend):
 def test_gg_params_with_q_constraint(cdnow_spend):
     """TestGammaGammaFitter::test_params_out_is_close_to_Hardie_paper_with_q_constraint."""
     r = _repeat(cdnow_spend)
-    ggf = lt.GammaGammaFitter(penalizer_coef=0.0).fit(r["frequency"], r["monetary_value"],
-                                                      q_constraint=True)
-    npt.assert_array_almost_equal([6.25, 3.74, 15.44], ggf._unload_params("p", "q", "v"),
-                                  decimal=2)
+    ggf = lt.GammaGammaFitter(penalizer_coef=0.0).fit(
+        r["frequency"], r["monetary_value"], q_constraint=True
+    )
+    npt.assert_array_almost_equal([6.25, 3.74, 15.44], ggf._unload_params("p", "q", "v"), decimal=2)
 
 
 def test_gg_q_constraint_binds_when_q_below_one(rng):
@@ -219,18 +237,21 @@ def test_gg_weights_give_same_results(cdnow_spend):
     r["weights"] = 1.0
     grouped = r.groupby(["frequency", "monetary_value"])["weights"].sum().reset_index()
     assert (grouped["weights"] > 1).any()
-    gw = lt.GammaGammaFitter().fit(grouped["frequency"], grouped["monetary_value"],
-                                   weights=grouped["weights"])
+    gw = lt.GammaGammaFitter().fit(
+        grouped["frequency"], grouped["monetary_value"], weights=grouped["weights"]
+    )
     gn = lt.GammaGammaFitter().fit(r["frequency"], r["monetary_value"])
-    npt.assert_almost_equal(gn._unload_params("p", "q", "v"), gw._unload_params("p", "q", "v"),
-                            decimal=3)
+    npt.assert_almost_equal(
+        gn._unload_params("p", "q", "v"), gw._unload_params("p", "q", "v"), decimal=3
+    )
 
 
 # ----------------------------------------------------------------- Pareto/NBD
 def test_pnbd_params_close_to_hardie_paper(ptf):
     """TestParetoNBDFitter::test_params_out_is_close_to_Hardie_paper."""
-    npt.assert_array_almost_equal([0.553, 10.578, 0.606, 11.669],
-                                  ptf._unload_params("r", "alpha", "s", "beta"), decimal=2)
+    npt.assert_array_almost_equal(
+        [0.553, 10.578, 0.606, 11.669], ptf._unload_params("r", "alpha", "s", "beta"), decimal=2
+    )
 
 
 def test_pnbd_expectation_r_btyd(ptf):
@@ -241,14 +262,24 @@ def test_pnbd_expectation_r_btyd(ptf):
     those parameters; with the parameters fitted here (r = 0.553, alpha = 10.578 ...)
     they agree within lifetimes' ``atol=0.01``.
     """
-    expected = [0.0, 0.05077821, 0.09916088, 0.14542507, 0.18979930, 0.23247466, 0.27361274,
-                0.31335159, 0.35181024, 0.38909211]
-    npt.assert_allclose(ptf.expected_number_of_purchases_up_to_time(range(10)), expected,
-                        atol=0.01)
+    expected = [
+        0.0,
+        0.05077821,
+        0.09916088,
+        0.14542507,
+        0.18979930,
+        0.23247466,
+        0.27361274,
+        0.31335159,
+        0.35181024,
+        0.38909211,
+    ]
+    npt.assert_allclose(ptf.expected_number_of_purchases_up_to_time(range(10)), expected, atol=0.01)
     at_btyd = lt.ParetoNBDFitter()
     at_btyd.params_ = pd.Series({"r": 0.55, "alpha": 10.56, "s": 0.61, "beta": 11.64})
-    npt.assert_allclose(at_btyd.expected_number_of_purchases_up_to_time(np.arange(10.0)),
-                        expected, atol=5e-9)
+    npt.assert_allclose(
+        at_btyd.expected_number_of_purchases_up_to_time(np.arange(10.0)), expected, atol=5e-9
+    )
 
 
 def test_pnbd_conditional_expectation_r_btyd(ptf):
@@ -269,8 +300,9 @@ def test_pnbd_conditional_expectation_underflow():
 
 def test_pnbd_p_alive_between_0_and_1(ptf):
     """TestParetoNBDFitter::test_conditional_probability_alive_is_between_0_and_1 (vectorised)."""
-    x, t_x, age = np.meshgrid(np.arange(0, 100, 10.0), np.arange(0, 100, 10.0),
-                              np.arange(0, 100, 10.0), indexing="ij")
+    x, t_x, age = np.meshgrid(
+        np.arange(0, 100, 10.0), np.arange(0, 100, 10.0), np.arange(0, 100, 10.0), indexing="ij"
+    )
     ok = age >= t_x
     p = ptf.conditional_probability_alive(x[ok], t_x[ok], age[ok])
     assert np.all((p >= 0) & (p <= 1))
@@ -287,8 +319,9 @@ def test_pnbd_p_alive_overflow():
     """TestParetoNBDFitter::test_conditional_probability_alive_overflow_error."""
     ptf = lt.ParetoNBDFitter()
     ptf.params_ = pd.Series([10.465, 7.98565181e-03, 3.0516, 2.820], ["r", "alpha", "s", "beta"])
-    p = ptf.conditional_probability_alive(np.array([40.0, 50.0, 50.0]), np.array([5.0, 1.0, 4.0]),
-                                          np.array([6.0, 37.0, 37.0]))
+    p = ptf.conditional_probability_alive(
+        np.array([40.0, 50.0, 50.0]), np.array([5.0, 1.0, 4.0]), np.array([6.0, 37.0, 37.0])
+    )
     assert np.all(np.isfinite(p) & (p >= 0) & (p <= 1))
 
 
@@ -309,8 +342,9 @@ def test_p_alive_matrix_matches_pointwise(name, request):
 @pytest.mark.parametrize("name", ["ptf", "bgf", "mbgf"])
 def test_fit_with_index(name, cdnow):
     """Test{ParetoNBD,BetaGeo,ModifiedBetaGamma}Fitter::test_fit_with_index."""
-    cls = {"ptf": lt.ParetoNBDFitter, "bgf": lt.BetaGeoFitter,
-           "mbgf": lt.ModifiedBetaGeoFitter}[name]
+    cls = {"ptf": lt.ParetoNBDFitter, "bgf": lt.BetaGeoFitter, "mbgf": lt.ModifiedBetaGeoFitter}[
+        name
+    ]
     index = range(len(cdnow), 0, -1)
     f = cls().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"], index=index)
     assert (f.data.index == np.asarray(index)).all()
@@ -346,29 +380,32 @@ def test_pnbd_fit_with_and_without_weights(ptf, cdnow):
     g = cdnow.groupby(["frequency", "recency", "T"]).size().reset_index(name="weights")
     f = lt.ParetoNBDFitter().fit(g["frequency"], g["recency"], g["T"], g["weights"])
     names = ("r", "alpha", "s", "beta")
-    npt.assert_array_almost_equal(ptf._unload_params(*names), f._unload_params(*names),
-                                  decimal=3)
+    npt.assert_array_almost_equal(ptf._unload_params(*names), f._unload_params(*names), decimal=3)
 
 
 # ----------------------------------------------------------------- BG/NBD
 def test_bgnbd_params_close_to_hardie_paper(bgf):
     """TestBetaGeoFitter::test_params_out_is_close_to_Hardie_paper."""
-    npt.assert_array_almost_equal([0.243, 4.414, 0.793, 2.426],
-                                  bgf._unload_params("r", "alpha", "a", "b"), decimal=3)
+    npt.assert_array_almost_equal(
+        [0.243, 4.414, 0.793, 2.426], bgf._unload_params("r", "alpha", "a", "b"), decimal=3
+    )
 
 
 def test_bgnbd_conditional_expectation_hardie_sheet(bgf):
     """TestBetaGeoFitter::test_conditional_expectation_returns_same_value_as_Hardie_excel_sheet."""
-    assert abs(1.226 - bgf.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43,
-                                                                               38.86)) < 0.001
+    assert (
+        abs(1.226 - bgf.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86))
+        < 0.001
+    )
 
 
 def test_bgnbd_expectation_hardie_sheet(bgf):
     """TestBetaGeoFitter::test_expectation_returns_same_value_Hardie_excel_sheet."""
     times = np.array([0.1429, 1.0, 3.00, 31.8571, 32.00, 78.00])
     expected = np.array([0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576])
-    npt.assert_array_almost_equal(bgf.expected_number_of_purchases_up_to_time(times), expected,
-                                  decimal=3)
+    npt.assert_array_almost_equal(
+        bgf.expected_number_of_purchases_up_to_time(times), expected, decimal=3
+    )
 
 
 def test_bgnbd_p_alive_is_1_without_repeat(bgf):
@@ -380,8 +417,9 @@ def test_bgnbd_p_alive_is_1_without_repeat(bgf):
 def test_p_alive_between_0_and_1(name, request):
     """Test{BetaGeo,ModifiedBetaGamma}Fitter::test_conditional_probability_alive_is_between_0_and_1."""
     f = request.getfixturevalue(name)
-    x, t_x, age = np.meshgrid(np.arange(0, 100, 10.0), np.arange(0, 100, 10.0),
-                              np.arange(0, 100, 10.0), indexing="ij")
+    x, t_x, age = np.meshgrid(
+        np.arange(0, 100, 10.0), np.arange(0, 100, 10.0), np.arange(0, 100, 10.0), indexing="ij"
+    )
     ok = age >= t_x
     p = f.conditional_probability_alive(x[ok], t_x[ok], age[ok])
     assert np.all((p >= 0) & (p <= 1))
@@ -390,21 +428,33 @@ def test_p_alive_between_0_and_1(name, request):
 def test_bgnbd_penalizer_shrinks_coefs(bgf, cdnow):
     """TestBetaGeoFitter::test_penalizer_term_will_shrink_coefs_to_0."""
     p1 = bgf.params_
-    p2 = lt.BetaGeoFitter(penalizer_coef=0.1).fit(cdnow["frequency"], cdnow["recency"],
-                                                  cdnow["T"]).params_
+    p2 = (
+        lt.BetaGeoFitter(penalizer_coef=0.1)
+        .fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        .params_
+    )
     assert np.all(p2 < p1)
-    p3 = lt.BetaGeoFitter(penalizer_coef=10).fit(cdnow["frequency"], cdnow["recency"],
-                                                 cdnow["T"]).params_
+    p3 = (
+        lt.BetaGeoFitter(penalizer_coef=10)
+        .fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        .params_
+    )
     assert np.all(p3 < p2)
 
 
 def test_mbgnbd_penalizer_shrinks_coefs(mbgf, cdnow):
     """TestModifiedBetaGammaFitter::test_penalizer_term_will_shrink_coefs_to_0."""
-    p2 = lt.ModifiedBetaGeoFitter(penalizer_coef=0.1).fit(cdnow["frequency"], cdnow["recency"],
-                                                          cdnow["T"]).params_
+    p2 = (
+        lt.ModifiedBetaGeoFitter(penalizer_coef=0.1)
+        .fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        .params_
+    )
     assert p2.sum() < mbgf.params_.sum()
-    p3 = lt.ModifiedBetaGeoFitter(penalizer_coef=1.0).fit(cdnow["frequency"], cdnow["recency"],
-                                                          cdnow["T"]).params_
+    p3 = (
+        lt.ModifiedBetaGeoFitter(penalizer_coef=1.0)
+        .fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        .params_
+    )
     assert p3.sum() < p2.sum()
 
 
@@ -421,8 +471,18 @@ def test_n_purchases_r_btyd(cls):
     assert abs(1.07869e-07 - f.probability_of_n_purchases_up_to_time(2, 10)) < 1e-4
     if cls is lt.BetaGeoFitter:
         assert abs(0.5737864 - f.probability_of_n_purchases_up_to_time(39, 0)) < 1e-6
-        expected = [0.0019995214, 0.0015170236, 0.0011633150, 0.0009003148, 0.0007023638,
-                    0.0005517902, 0.0004361913, 0.0003467171, 0.0002769613, 0.0002222260]
+        expected = [
+            0.0019995214,
+            0.0015170236,
+            0.0011633150,
+            0.0009003148,
+            0.0007023638,
+            0.0005517902,
+            0.0004361913,
+            0.0003467171,
+            0.0002769613,
+            0.0002222260,
+        ]
         got = [f.probability_of_n_purchases_up_to_time(30, n) for n in range(11, 21)]
         npt.assert_allclose(got, expected, rtol=1e-6)
 
@@ -438,8 +498,13 @@ def test_scaling_inputs_gives_same_results(cls, cdnow):
     assert big._scale < 1.0
     for args in ((1, 1, 2), (1, 2, 10)):
         x, t_x, age = args
-        assert abs(big.conditional_probability_alive(x, 10 * t_x, 10 * age)
-                   - f.conditional_probability_alive(x, t_x, age)) < 1e-6
+        assert (
+            abs(
+                big.conditional_probability_alive(x, 10 * t_x, 10 * age)
+                - f.conditional_probability_alive(x, t_x, age)
+            )
+            < 1e-6
+        )
 
 
 def test_bgnbd_no_runtime_warnings_high_frequency(bgf):
@@ -467,8 +532,11 @@ def test_bgnbd_save_load(bgf, tmp_path):
     clv writes JSON instead of dill pickles; the same attributes round-trip.
     """
     path = tmp_path / "bgnbd.json"
-    for kwargs, data_check in (({}, "frame"), ({"save_data": False}, None),
-                               ({"save_data": False, "values_to_save": [""]}, "")):
+    for kwargs, data_check in (
+        ({}, "frame"),
+        ({"save_data": False}, None),
+        ({"save_data": False, "values_to_save": [""]}, ""),
+    ):
         bgf.save_model(path, **kwargs)
         new = lt.BetaGeoFitter()
         new.load_model(path)
@@ -477,8 +545,9 @@ def test_bgnbd_save_load(bgf, tmp_path):
         assert new.params_.equals(bgf.params_)
         assert new._negative_log_likelihood_ == bgf._negative_log_likelihood_
         assert new.predict(1, 1, 2, 5) == bgf.predict(1, 1, 2, 5)
-        assert (new.expected_number_of_purchases_up_to_time(1)
-                == bgf.expected_number_of_purchases_up_to_time(1))
+        assert new.expected_number_of_purchases_up_to_time(
+            1
+        ) == bgf.expected_number_of_purchases_up_to_time(1)
         if data_check == "frame":
             assert (new.data.to_numpy() == bgf.data.to_numpy()).all()
         else:
@@ -492,8 +561,9 @@ def test_bgnbd_save_load(bgf, tmp_path):
 # ----------------------------------------------------------------- MBG/NBD
 def test_mbgnbd_params_close_to_btydplus(mbgf):
     """TestModifiedBetaGammaFitter::test_params_out_is_close_to_BTYDplus."""
-    npt.assert_array_almost_equal([0.525, 6.183, 0.891, 1.614],
-                                  mbgf._unload_params("r", "alpha", "a", "b"), decimal=3)
+    npt.assert_array_almost_equal(
+        [0.525, 6.183, 0.891, 1.614], mbgf._unload_params("r", "alpha", "a", "b"), decimal=3
+    )
 
 
 def test_mbgnbd_conditional_expectation(mbgf):
@@ -532,15 +602,17 @@ def test_likelihood_objective_and_standard_errors_match_lifetimes(cdnow):
     lifetimes_se = {"r": 0.0125573, "alpha": 0.3782215, "a": 0.1857191, "b": 0.7053453}
     for k, v in lifetimes_se.items():
         assert bgf.standard_errors_[k] == pytest.approx(v, rel=2e-3)
-    assert list(bgf.summary.columns) == ["coef", "se(coef)", "lower 95% bound",
-                                         "upper 95% bound"]
+    assert list(bgf.summary.columns) == ["coef", "se(coef)", "lower 95% bound", "upper 95% bound"]
 
 
-@pytest.mark.parametrize(("cls", "pen", "expected"), [
-    (lt.BetaGeoFitter, 0.1, [0.23094701, 4.21928752, 0.12865474, 0.2671268]),
-    (lt.ModifiedBetaGeoFitter, 0.1, [0.40821962, 5.31209001, 0.20482192, 0.34678838]),
-    (lt.ParetoNBDFitter, 0.1, [0.55354575, 10.57773287, 0.60084352, 11.49749166]),
-])
+@pytest.mark.parametrize(
+    ("cls", "pen", "expected"),
+    [
+        (lt.BetaGeoFitter, 0.1, [0.23094701, 4.21928752, 0.12865474, 0.2671268]),
+        (lt.ModifiedBetaGeoFitter, 0.1, [0.40821962, 5.31209001, 0.20482192, 0.34678838]),
+        (lt.ParetoNBDFitter, 0.1, [0.55354575, 10.57773287, 0.60084352, 11.49749166]),
+    ],
+)
 def test_penalised_fits_match_lifetimes(cls, pen, expected, cdnow):
     """lifetimes 0.11.3's penalised fits on CDNOW (run here with ``penalizer_coef=0.1``):
     the penalty convention (rescaled parameters; total likelihood for the Pareto/NBD) is kept.
@@ -561,8 +633,9 @@ def test_predictions_follow_input_types(bgf, cdnow):
     """Series in -> Series out (aligned); arrays in -> arrays; scalars -> float (as lifetimes)."""
     s = bgf.predict(10, cdnow["frequency"], cdnow["recency"], cdnow["T"])
     assert isinstance(s, pd.Series) and s.index.equals(cdnow.index)
-    a = bgf.predict(10, cdnow["frequency"].to_numpy(), cdnow["recency"].to_numpy(),
-                    cdnow["T"].to_numpy())
+    a = bgf.predict(
+        10, cdnow["frequency"].to_numpy(), cdnow["recency"].to_numpy(), cdnow["T"].to_numpy()
+    )
     assert isinstance(a, np.ndarray)
     npt.assert_array_equal(a, s.to_numpy())
     assert isinstance(bgf.predict(10, 1, 2, 3), float)
@@ -578,13 +651,17 @@ def test_mbgnbd_hourly_and_daily_predictions_agree():
     """TestModifiedBetaGammaFitter::test_purchase_predictions_do_not_differ_much_if_looking_at_hourly_or_daily_frequencies."""
     tx = lt.datasets.load_transaction_data(parse_dates=["date"])
     end = max(tx.date)
-    daily = lt.utils.summary_data_from_transaction_data(tx, "id", "date",
-                                                        observation_period_end=end, freq="D")
-    hourly = lt.utils.summary_data_from_transaction_data(tx, "id", "date",
-                                                         observation_period_end=end, freq="h")
+    daily = lt.utils.summary_data_from_transaction_data(
+        tx, "id", "date", observation_period_end=end, freq="D"
+    )
+    hourly = lt.utils.summary_data_from_transaction_data(
+        tx, "id", "date", observation_period_end=end, freq="h"
+    )
     f = lt.ModifiedBetaGeoFitter()
-    by_day = f.fit(daily["frequency"], daily["recency"], daily["T"]
-                   ).expected_number_of_purchases_up_to_time(30)
-    by_hour = f.fit(hourly["frequency"], hourly["recency"], hourly["T"]
-                    ).expected_number_of_purchases_up_to_time(30 * 24)
+    by_day = f.fit(
+        daily["frequency"], daily["recency"], daily["T"]
+    ).expected_number_of_purchases_up_to_time(30)
+    by_hour = f.fit(
+        hourly["frequency"], hourly["recency"], hourly["T"]
+    ).expected_number_of_purchases_up_to_time(30 * 24)
     npt.assert_almost_equal(by_day, by_hour)

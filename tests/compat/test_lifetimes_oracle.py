@@ -54,19 +54,21 @@ def test_transaction_predictions_equal_lifetimes(name, cd):
         ("conditional_probability_alive", (x, t_x, T)),
         ("expected_number_of_purchases_up_to_time", (np.arange(1, 60.0),)),
     ]:
-        np.testing.assert_allclose(_call(ours, method, *args), _call(ref, method, *args),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(_call(ours, method, *args), _call(ref, method, *args), rtol=1e-9)
     if name == "ParetoNBDFitter":
         for n in range(8):
             np.testing.assert_allclose(
                 _call(ours, "conditional_probability_of_n_purchases_up_to_time", n, 10, 3, 20, 38),
                 _call(ref, "conditional_probability_of_n_purchases_up_to_time", n, 10, 3, 20, 38),
-                rtol=1e-9)
+                rtol=1e-9,
+            )
     else:
         for n in range(8):
             np.testing.assert_allclose(
                 _call(ours, "probability_of_n_purchases_up_to_time", 30, n),
-                _call(ref, "probability_of_n_purchases_up_to_time", 30, n), rtol=1e-9)
+                _call(ref, "probability_of_n_purchases_up_to_time", 30, n),
+                rtol=1e-9,
+            )
     one = pd.Series(np.ones(len(cd)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -80,24 +82,30 @@ def test_bgbb_predictions_equal_lifetimes():
     d = C.datasets.load_donations()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = lt.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"],
-                                              d["weights"])
-    ours = C.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"],
-                                          d["weights"])
+        ref = lt.BetaGeoBetaBinomFitter().fit(
+            d["frequency"], d["recency"], d["periods"], d["weights"]
+        )
+    ours = C.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"], d["weights"])
     np.testing.assert_allclose(ours.params_, ref.params_, rtol=1e-5)
     ours.params_ = ref.params_.copy()
     args = (d["frequency"], d["recency"], d["periods"])
     for m in (1, 3, 10):
-        np.testing.assert_allclose(_call(ours, "conditional_probability_alive", m, *args),
-                                   _call(ref, "conditional_probability_alive", m, *args),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            _call(ours, "conditional_probability_alive", m, *args),
+            _call(ref, "conditional_probability_alive", m, *args),
+            rtol=1e-9,
+        )
         np.testing.assert_allclose(
             _call(ours, "conditional_expected_number_of_purchases_up_to_time", m, *args),
             _call(ref, "conditional_expected_number_of_purchases_up_to_time", m, *args),
-            rtol=1e-9)
-    pd.testing.assert_frame_equal(ours.expected_number_of_transactions_in_first_n_periods(6),
-                                  ref.expected_number_of_transactions_in_first_n_periods(6),
-                                  check_index_type=False, rtol=1e-9)
+            rtol=1e-9,
+        )
+    pd.testing.assert_frame_equal(
+        ours.expected_number_of_transactions_in_first_n_periods(6),
+        ref.expected_number_of_transactions_in_first_n_periods(6),
+        check_index_type=False,
+        rtol=1e-9,
+    )
 
 
 def test_gamma_gamma_equals_lifetimes():
@@ -107,12 +115,13 @@ def test_gamma_gamma_equals_lifetimes():
     ref = lt.GammaGammaFitter().fit(r["frequency"], r["monetary_value"])
     ours = C.GammaGammaFitter().fit(r["frequency"], r["monetary_value"])
     np.testing.assert_allclose(ours.params_, ref.params_, rtol=1e-5)
-    assert ours._negative_log_likelihood_ == pytest.approx(ref._negative_log_likelihood_,
-                                                           rel=1e-9)
+    assert ours._negative_log_likelihood_ == pytest.approx(ref._negative_log_likelihood_, rel=1e-9)
     ours.params_ = ref.params_.copy()
     np.testing.assert_allclose(
         ours.conditional_expected_average_profit(d["frequency"], d["monetary_value"]),
-        ref.conditional_expected_average_profit(d["frequency"], d["monetary_value"]), rtol=1e-12)
+        ref.conditional_expected_average_profit(d["frequency"], d["monetary_value"]),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("freq", ["D", "W"])
@@ -121,10 +130,12 @@ def test_summary_equals_lifetimes(freq):
     tx = C.datasets.load_transaction_data(parse_dates=["date"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = lt.utils.summary_data_from_transaction_data(tx, "id", "date", freq=freq,
-                                                          observation_period_end="2014-12-31")
-    ours = C.utils.summary_data_from_transaction_data(tx, "id", "date", freq=freq,
-                                                      observation_period_end="2014-12-31")
+        ref = lt.utils.summary_data_from_transaction_data(
+            tx, "id", "date", freq=freq, observation_period_end="2014-12-31"
+        )
+    ours = C.utils.summary_data_from_transaction_data(
+        tx, "id", "date", freq=freq, observation_period_end="2014-12-31"
+    )
     pd.testing.assert_frame_equal(ours, ref)
 
 
@@ -149,21 +160,25 @@ def test_lifetimes_itself_fails_on_this_pandas_where_compat_runs():
 @pytest.mark.parametrize("freq", ["D", "W"])
 def test_summary_with_monetary_value_equals_lifetimes_on_cdnow(freq):
     lt = _lifetimes()
-    tx = C.datasets.load_dataset("CDNOW_sample.txt", sep=r"\s+", header=None,
-                                 names=["_id", "id", "date", "cds", "spent"])
+    tx = C.datasets.load_dataset(
+        "CDNOW_sample.txt", sep=r"\s+", header=None, names=["_id", "id", "date", "cds", "spent"]
+    )
     tx["date"] = pd.to_datetime(tx["date"].astype(str), format="%Y%m%d")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = lt.utils.summary_data_from_transaction_data(tx, "id", "date", "spent", freq=freq,
-                                                          observation_period_end="1998-06-30")
-    ours = C.utils.summary_data_from_transaction_data(tx, "id", "date", "spent", freq=freq,
-                                                      observation_period_end="1998-06-30")
+        ref = lt.utils.summary_data_from_transaction_data(
+            tx, "id", "date", "spent", freq=freq, observation_period_end="1998-06-30"
+        )
+    ours = C.utils.summary_data_from_transaction_data(
+        tx, "id", "date", "spent", freq=freq, observation_period_end="1998-06-30"
+    )
     pd.testing.assert_frame_equal(ours, ref, rtol=1e-12)
 
 
 @pytest.mark.parametrize("pen", [0.0, 0.1])
-@pytest.mark.parametrize("name", ["ModifiedBetaGeoFitter", "ParetoNBDFitter",
-                                  "BetaGeoBetaBinomFitter"])
+@pytest.mark.parametrize(
+    "name", ["ModifiedBetaGeoFitter", "ParetoNBDFitter", "BetaGeoBetaBinomFitter"]
+)
 def test_minimised_objective_equals_lifetimes(name, pen, cd):
     """``_negative_log_likelihood_`` (lifetimes' penalised objective) at the optimum.
 
@@ -183,8 +198,7 @@ def test_minimised_objective_equals_lifetimes(name, pen, cd):
         warnings.simplefilter("ignore")
         ref = getattr(lt, name)(penalizer_coef=pen).fit(*args)
     ours = getattr(C, name)(penalizer_coef=pen).fit(*args)
-    assert ours._negative_log_likelihood_ == pytest.approx(ref._negative_log_likelihood_,
-                                                           rel=1e-8)
+    assert ours._negative_log_likelihood_ == pytest.approx(ref._negative_log_likelihood_, rel=1e-8)
     assert ours._negative_log_likelihood_ <= ref._negative_log_likelihood_ * (1 + 1e-12)
     gap = np.abs(ours.params_.to_numpy() - ref.params_.to_numpy())
     assert np.all(gap <= 0.05 * ours.standard_errors_.to_numpy()), gap

@@ -36,8 +36,7 @@ def transactions():
     return load_transaction_data(parse_dates=["date"])
 
 
-@pytest.mark.parametrize("cls", [lt.BetaGeoFitter, lt.ModifiedBetaGeoFitter,
-                                 lt.ParetoNBDFitter])
+@pytest.mark.parametrize("cls", [lt.BetaGeoFitter, lt.ModifiedBetaGeoFitter, lt.ParetoNBDFitter])
 def test_period_transactions_expected_counts(cls, cd):
     """TestPlotting::test_plot_period_transactions(_mbgf, _max_frequency, _labels)."""
     f = cls().fit(cd["frequency"], cd["recency"], cd["T"])
@@ -67,11 +66,13 @@ def test_matrices(bgf):
     Z = ax.get_images()[0].get_array()
     assert Z.shape == (21, 11)
     assert Z[20, 10] == pytest.approx(
-        float(bgf.conditional_expected_number_of_purchases_up_to_time(5, 10, 20, 20)))
+        float(bgf.conditional_expected_number_of_purchases_up_to_time(5, 10, 20, 20))
+    )
     ax.figure.clf()
     ax = plotting.plot_probability_alive_matrix(bgf)
-    np.testing.assert_array_equal(ax.get_images()[0].get_array(),
-                                  bgf.conditional_probability_alive_matrix())
+    np.testing.assert_array_equal(
+        ax.get_images()[0].get_array(), bgf.conditional_probability_alive_matrix()
+    )
 
 
 def test_expected_repeat_purchases(bgf):
@@ -95,10 +96,10 @@ def test_heterogeneity(bgf, cd):
 
 def test_calibration_vs_holdout(transactions):
     """TestPlotting::test_plot_calibration_purchases_vs_holdout_purchases(_time_since_last_purchase)."""
-    summary = utils.calibration_and_holdout_data(transactions, "id", "date", "2014-09-01",
-                                                 "2014-12-31")
-    f = lt.BetaGeoFitter().fit(summary["frequency_cal"], summary["recency_cal"],
-                               summary["T_cal"])
+    summary = utils.calibration_and_holdout_data(
+        transactions, "id", "date", "2014-09-01", "2014-12-31"
+    )
+    f = lt.BetaGeoFitter().fit(summary["frequency_cal"], summary["recency_cal"], summary["T_cal"])
     for kind in ("frequency_cal", "time_since_last_purchase"):
         ax = plotting.plot_calibration_purchases_vs_holdout_purchases(f, summary, kind=kind)
         actual = ax.lines[0].get_ydata()

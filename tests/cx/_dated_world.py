@@ -43,8 +43,14 @@ def _invert(y: np.ndarray, t0: np.ndarray, a: np.ndarray, b: np.ndarray, k: floa
     return np.where(y <= e_a, t0 + y, np.where(y <= e_b, a + (y - e_a) / k, b + (y - e_b)))
 
 
-def simulate(n: int = 3000, *, variant: str = "ongoing", seed: int = 0,
-             contact_rate: float = 2.0, factor: float = 3.0) -> World:
+def simulate(
+    n: int = 3000,
+    *,
+    variant: str = "ongoing",
+    seed: int = 0,
+    contact_rate: float = 2.0,
+    factor: float = 3.0,
+) -> World:
     rng = np.random.default_rng(seed)
     ids = np.arange(n)
     region = np.where(rng.random(n) < 0.5, "A", "B")
@@ -62,20 +68,36 @@ def simulate(n: int = 3000, *, variant: str = "ongoing", seed: int = 0,
     k = rng.poisson(lam * (stop - t0))
     cust = np.repeat(ids, k)
     t = t0[cust] + rng.random(cust.size) * (stop - t0)[cust]
-    tx = pd.DataFrame({"customer_id": np.concatenate([ids, cust]),
-                       "date": ORIGIN + pd.to_timedelta(np.concatenate([t0, t]) * 7, unit="D")})
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.concatenate([ids, cust]),
+            "date": ORIGIN + pd.to_timedelta(np.concatenate([t0, t]) * 7, unit="D"),
+        }
+    )
     kc = rng.poisson(contact_rate * (stop - t0))
     cc = np.repeat(ids, kc)
     tc = t0[cc] + rng.random(cc.size) * (stop - t0)[cc]
     bad = in_a[cc] & (tc >= bad_from) & (tc < bad_to)
     wait = np.where(bad, BAD_WAIT, NORMAL_WAIT) * np.exp(rng.normal(0, 0.3, cc.size))
-    events = pd.DataFrame({"customer_id": cc, "signal": "contact_wait_seconds",
-                           "value": wait * 60.0,
-                           "timestamp": ORIGIN + pd.to_timedelta(tc * 7, unit="D")})
+    events = pd.DataFrame(
+        {
+            "customer_id": cc,
+            "signal": "contact_wait_seconds",
+            "value": wait * 60.0,
+            "timestamp": ORIGIN + pd.to_timedelta(tc * 7, unit="D"),
+        }
+    )
     idx = pd.Index(ids, name="customer_id")
-    return World(tx.sort_values(["customer_id", "date"]).reset_index(drop=True),
-                 events, pd.Series(region, idx), pd.Series(lam, idx), pd.Series(mu, idx),
-                 pd.Series(alive, idx), bad_from, bad_to)
+    return World(
+        tx.sort_values(["customer_id", "date"]).reset_index(drop=True),
+        events,
+        pd.Series(region, idx),
+        pd.Series(lam, idx),
+        pd.Series(mu, idx),
+        pd.Series(alive, idx),
+        bad_from,
+        bad_to,
+    )
 
 
 def _dect(lam: np.ndarray, rate: np.ndarray, delta: float, lo: float, hi: float) -> np.ndarray:
@@ -84,8 +106,9 @@ def _dect(lam: np.ndarray, rate: np.ndarray, delta: float, lo: float, hi: float)
     return lam * (np.exp(-c * lo) - np.exp(-c * hi)) / c
 
 
-def oracle_fix(world: World, horizon: int, discount_rate: float, margin: float,
-               factor: float = 3.0) -> float:
+def oracle_fix(
+    world: World, horizon: int, discount_rate: float, margin: float, factor: float = 3.0
+) -> float:
     """True ΔCLV of restoring normal service in region A from the cutoff on."""
     d = np.log1p(discount_rate)
     m = (world.region == "A").to_numpy() & world.alive.to_numpy()
@@ -96,13 +119,13 @@ def oracle_fix(world: World, horizon: int, discount_rate: float, margin: float,
     return float(margin * SPEND * gain.sum())
 
 
-def oracle_prevent(world: World, start: int, horizon: int, discount_rate: float,
-                   margin: float, factor: float = 3.0) -> float:
+def oracle_prevent(
+    world: World, start: int, horizon: int, discount_rate: float, margin: float, factor: float = 3.0
+) -> float:
     """True ΔCLV of preventing a region-A degradation that would start ``start`` weeks ahead."""
     d = np.log1p(discount_rate)
     m = (world.region == "A").to_numpy() & world.alive.to_numpy()
     lam, mu = world.lam.to_numpy()[m], world.mu.to_numpy()[m]
     good_after = _dect(lam, mu, d, start, horizon)
-    bad_after = (np.exp(-mu * start * (1 - factor))
-                 * _dect(lam, factor * mu, d, start, horizon))
+    bad_after = np.exp(-mu * start * (1 - factor)) * _dect(lam, factor * mu, d, start, horizon)
     return float(margin * SPEND * (good_after - bad_after).sum())

@@ -22,11 +22,17 @@ H, RATE, MARGIN = 52, 1.1 ** (1 / 52) - 1, 0.3
 
 def _fit(variant: str, n: int, seed: int = 1):
     w = W.simulate(n, variant=variant, seed=seed)
-    fb = cx.FeatureBuilder([cx.last("contact_wait_seconds", scale=60, name="wait",
-                                    fill=W.NORMAL_WAIT, indicator=False)])
+    fb = cx.FeatureBuilder(
+        [
+            cx.last(
+                "contact_wait_seconds", scale=60, name="wait", fill=W.NORMAL_WAIT, indicator=False
+            )
+        ]
+    )
     paths = feature_paths(fb, w.events, w.transactions, observation_end=W.CUTOFF)
-    fitted = fit_dynamic_cx(w.transactions, paths, observation_end=W.CUTOFF,
-                            dropout_covariates=["wait"], spend=W.SPEND)
+    fitted = fit_dynamic_cx(
+        w.transactions, paths, observation_end=W.CUTOFF, dropout_covariates=["wait"], spend=W.SPEND
+    )
     return w, paths, fitted
 
 
@@ -64,8 +70,7 @@ def test_no_change_is_worth_exactly_zero(small) -> None:
 def test_prevent_and_fix_are_different_paths(small) -> None:
     w, _, f = small
     region_a = w.region.index[w.region == "A"]
-    later = changed_path(f.data, W.CUTOFF + 8 * W.WEEK, H, {"wait": W.BAD_WAIT},
-                         customers=region_a)
+    later = changed_path(f.data, W.CUTOFF + 8 * W.WEEK, H, {"wait": W.BAD_WAIT}, customers=region_a)
     fix = changed_path(f.data, W.CUTOFF, H, {"wait": W.NORMAL_WAIT}, customers=region_a)
     kw = {"horizon": H, "discount_rate": RATE, "margin": MARGIN, "n_draws": 10}
     prevent = value_path_change(f, None, baseline=later, **kw)
@@ -81,8 +86,9 @@ def test_restored_path_changes_only_customers_worse_than_the_level(small) -> Non
     w, _, f = small
     region_a = w.region.index[w.region == "A"]
     current = pd.Series(f.data.current_X[:, 0], index=f.data.customer_ids)
-    path = restored_path(f.data, W.CUTOFF, H, "wait", W.NORMAL_WAIT, tolerance=1.0,
-                         customers=region_a)
+    path = restored_path(
+        f.data, W.CUTOFF, H, "wait", W.NORMAL_WAIT, tolerance=1.0, customers=region_a
+    )
     worse = current[region_a][current[region_a] > W.NORMAL_WAIT + 1.0].index
     assert 0 < len(worse) < len(region_a)
     assert set(path["customer_id"]) == set(worse)
@@ -109,5 +115,4 @@ def test_bad_inputs(small) -> None:
     with pytest.raises(ValueError, match="interval"):
         value_path_change(f, None, horizon=4, discount_rate=RATE, margin=MARGIN, interval=1.5)
     with pytest.raises(DataError, match="value_col"):
-        fit_dynamic_cx(w.transactions, paths, observation_end=W.CUTOFF,
-                       dropout_covariates=["wait"])
+        fit_dynamic_cx(w.transactions, paths, observation_end=W.CUTOFF, dropout_covariates=["wait"])

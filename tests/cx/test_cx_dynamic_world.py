@@ -28,27 +28,45 @@ H, RATE, MARGIN, DRAWS = 52, 1.1 ** (1 / 52) - 1, 0.3, 60
 
 
 def _builder() -> cx.FeatureBuilder:
-    return cx.FeatureBuilder([cx.mean("contact_wait_seconds", window=7, scale=60, name="wait",
-                                      fill=W.NORMAL_WAIT, indicator=False)])
+    return cx.FeatureBuilder(
+        [
+            cx.mean(
+                "contact_wait_seconds",
+                window=7,
+                scale=60,
+                name="wait",
+                fill=W.NORMAL_WAIT,
+                indicator=False,
+            )
+        ]
+    )
 
 
 def _case(variant: str, *, static: bool = False) -> dict:
     w = W.simulate(3000, variant=variant, seed=1)
-    paths = feature_paths(_builder(), w.events, w.transactions, observation_end=W.CUTOFF,
-                          group=w.region)
+    paths = feature_paths(
+        _builder(), w.events, w.transactions, observation_end=W.CUTOFF, group=w.region
+    )
     in_a = paths["customer_id"].map(w.region) == "A"
     weekly = paths[in_a].groupby("cov_date")["wait"].first()  # one value per week and region
     before = weekly[weekly.index < W.ORIGIN + w.bad_from * W.WEEK].iloc[-20:]
     pre, tol = before.mean(), 3 * before.std()
     if static:  # the static-covariate model: each customer's value at the cutoff, all along
         paths = paths.assign(wait=paths.groupby("customer_id")["wait"].transform("last"))
-    f = fit_dynamic_cx(w.transactions, paths, observation_end=W.CUTOFF,
-                       dropout_covariates=["wait"], spend=W.SPEND)
+    f = fit_dynamic_cx(
+        w.transactions, paths, observation_end=W.CUTOFF, dropout_covariates=["wait"], spend=W.SPEND
+    )
     region_a = w.region.index[w.region == "A"]
     fix = restored_path(f.data, W.CUTOFF, H, "wait", pre, tolerance=tol, customers=region_a)
     kw = {"horizon": H, "discount_rate": RATE, "margin": MARGIN, "n_draws": DRAWS}
-    return {"world": w, "fitted": f, "pre": pre, "region_a": region_a,
-            "fix": value_path_change(f, fix, **kw), "kw": kw}
+    return {
+        "world": w,
+        "fitted": f,
+        "pre": pre,
+        "region_a": region_a,
+        "fix": value_path_change(f, fix, **kw),
+        "kw": kw,
+    }
 
 
 @pytest.fixture(scope="module")

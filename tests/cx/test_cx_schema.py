@@ -7,8 +7,12 @@ from clv.exceptions import DataError
 
 
 def _events(**over):
-    base = {"customer_id": [1, 2], "timestamp": ["2024-01-01", "2024-01-02"],
-            "signal": ["nps", "csat"], "value": [9, 4]}
+    base = {
+        "customer_id": [1, 2],
+        "timestamp": ["2024-01-01", "2024-01-02"],
+        "signal": ["nps", "csat"],
+        "value": [9, 4],
+    }
     base.update(over)
     return pd.DataFrame(base)
 
@@ -17,25 +21,34 @@ def _problem(exc, column):
     return [p for p in exc.value.problems if p.column == column]
 
 
-@pytest.mark.parametrize(("signal", "bad", "good"), [
-    ("nps", [11, -1, 7.5], [0, 10]),
-    ("csat", [0, 6, 2.5], [1, 5]),
-    ("ces", [0, 8, 1.5], [1, 7]),
-    ("contact_wait_seconds", [-1.0], [0.0, 3600.5]),
-    ("contact_resolved_first", [2, 0.5, -1], [0, 1]),
-    ("pillar_empathy", [-0.1, 10.5], [0, 7.5, 10]),
-    ("complaint", [0, 2], [1]),
-])
+@pytest.mark.parametrize(
+    ("signal", "bad", "good"),
+    [
+        ("nps", [11, -1, 7.5], [0, 10]),
+        ("csat", [0, 6, 2.5], [1, 5]),
+        ("ces", [0, 8, 1.5], [1, 7]),
+        ("contact_wait_seconds", [-1.0], [0.0, 3600.5]),
+        ("contact_resolved_first", [2, 0.5, -1], [0, 1]),
+        ("pillar_empathy", [-0.1, 10.5], [0, 7.5, 10]),
+        ("complaint", [0, 2], [1]),
+    ],
+)
 def test_each_built_in_range_is_checked(signal, bad, good):
     n = len(bad) + len(good)
-    ev = pd.DataFrame({"customer_id": range(n), "timestamp": ["2024-01-01"] * n,
-                       "signal": [signal] * n, "value": [*bad, *good]})
+    ev = pd.DataFrame(
+        {
+            "customer_id": range(n),
+            "timestamp": ["2024-01-01"] * n,
+            "signal": [signal] * n,
+            "value": [*bad, *good],
+        }
+    )
     with pytest.raises(DataError) as exc:
         validate_cx_events(ev)
     (p,) = exc.value.problems
     assert p.column == "value" and signal in p.message
     assert list(p.rows) == list(range(len(bad)))  # exactly the bad rows, by index label
-    out = validate_cx_events(ev.iloc[len(bad):])
+    out = validate_cx_events(ev.iloc[len(bad) :])
     assert out["value"].tolist() == [float(g) for g in good]
 
 
@@ -49,11 +62,21 @@ def test_complaint_without_value_counts_as_one_and_input_not_mutated():
 
 
 def test_every_problem_is_collected_in_one_error():
-    ev = pd.DataFrame({"customer_id": [1, None, 3, 4, 5, 6],
-                       "timestamp": ["2024-01-01", "2024-01-01", "nope", "2024-01-01",
-                                     "2024-01-01", "2024-01-01"],
-                       "signal": ["nps", "nps", "nps", "pillar_speed", None, "x"],
-                       "value": [3, 3, 3, 3, 3, np.inf]})
+    ev = pd.DataFrame(
+        {
+            "customer_id": [1, None, 3, 4, 5, 6],
+            "timestamp": [
+                "2024-01-01",
+                "2024-01-01",
+                "nope",
+                "2024-01-01",
+                "2024-01-01",
+                "2024-01-01",
+            ],
+            "signal": ["nps", "nps", "nps", "pillar_speed", None, "x"],
+            "value": [3, 3, 3, 3, 3, np.inf],
+        }
+    )
     with pytest.raises(DataError) as exc:
         validate_cx_events(ev)
     text = str(exc.value)
@@ -99,9 +122,16 @@ def test_empty_table_and_custom_column_names():
 
 
 def test_validate_customers_kinds_and_errors():
-    c = pd.DataFrame({"customer_id": [1, 2, 3], "channel": ["a", "b", "a"],
-                      "vip": [True, False, True], "seg": pd.Categorical(["x", "y", "x"]),
-                      "age": [30, 40, np.nan], "since": pd.to_datetime(["2020-01-01"] * 3)})
+    c = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "channel": ["a", "b", "a"],
+            "vip": [True, False, True],
+            "seg": pd.Categorical(["x", "y", "x"]),
+            "age": [30, 40, np.nan],
+            "since": pd.to_datetime(["2020-01-01"] * 3),
+        }
+    )
     out = validate_customers(c)
     assert out.categorical == ("channel", "vip", "seg")
     assert out.numeric == ("age",) and out.other == ("since",)

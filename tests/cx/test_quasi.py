@@ -19,9 +19,15 @@ def _world(seed: int = 1, **kw):
 
 
 def _did(world, **kw):
-    return difference_in_differences(world.transactions, world.customers,
-                                     change_date=world.change_date, treated="south",
-                                     end=world.cutoff, column="vendor_degraded", **kw)
+    return difference_in_differences(
+        world.transactions,
+        world.customers,
+        change_date=world.change_date,
+        treated="south",
+        end=world.cutoff,
+        column="vendor_degraded",
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def test_did_recovers_the_regional_change(ongoing) -> None:
     truth = ongoing.truth.log_rate_ratio()
     assert truth < -0.05
     assert res.lower <= truth <= res.upper, (res.lower, truth, res.upper)
-    assert res.upper < 0                      # the change is detected
+    assert res.upper < 0  # the change is detected
     assert not res.pretrend_rejected
     assert res.pretrend_df == 7
     es = res.event_study
@@ -74,10 +80,16 @@ def test_already_fixed_change_is_worth_nothing(ongoing, fixed) -> None:
     values = {}
     for name, world in (("ongoing", ongoing), ("fixed", fixed)):
         did = _did(world)
-        assert did.upper < 0              # the DiD of purchase counts is negative in both
-        sig = signal_change(world.cx_events, world.customers, signal="contact_wait_seconds",
-                            change_date=world.change_date, treated="south", end=world.cutoff)
-        assert sig.after_did > 100.0      # waits rose after the change in both worlds
+        assert did.upper < 0  # the DiD of purchase counts is negative in both
+        sig = signal_change(
+            world.cx_events,
+            world.customers,
+            signal="contact_wait_seconds",
+            change_date=world.change_date,
+            treated="south",
+            end=world.cutoff,
+        )
+        assert sig.after_did > 100.0  # waits rose after the change in both worlds
         assert sig.in_force == (name == "ongoing")
         values[name] = _fix_value(world, did, sig.in_force)
     assert values["fixed"] == 0.0
@@ -90,17 +102,33 @@ def _fix_value(world, did, in_force: bool) -> float:
 
     keep = world.customers["customer_id"].to_numpy()[:4000]
     tx = world.transactions[world.transactions["customer_id"].isin(keep)]
-    rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                      time_unit="W", observation_end=world.cutoff - pd.Timedelta(seconds=1))
+    rfm = rfm_summary(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        value_col="value",
+        time_unit="W",
+        observation_end=world.cutoff - pd.Timedelta(seconds=1),
+    )
     region = world.customers.set_index("customer_id")["region"].reindex(rfm.index)
     data = rfm.assign(vendor_degraded=((region == "south") & in_force).astype(float))
-    inv = Investment("Fix the vendor", cost=1000.0,
-                     shifts=[Shift("vendor_degraded", "set", 0.0)],
-                     evidence=Evidence.from_quasi_experiment(did))
-    res = evaluate_investments([inv], transaction_model=ParetoNBDModel().fit(rfm),
-                               spend_model=30.0, data=data, horizon=26,
-                               discount_rate=period_rate(0.10, 52), margin=0.3, n_draws=8,
-                               breakeven=False)
+    inv = Investment(
+        "Fix the vendor",
+        cost=1000.0,
+        shifts=[Shift("vendor_degraded", "set", 0.0)],
+        evidence=Evidence.from_quasi_experiment(did),
+    )
+    res = evaluate_investments(
+        [inv],
+        transaction_model=ParetoNBDModel().fit(rfm),
+        spend_model=30.0,
+        data=data,
+        horizon=26,
+        discount_rate=period_rate(0.10, 52),
+        margin=0.3,
+        n_draws=8,
+        breakeven=False,
+    )
     row = res.table().iloc[0]
     assert row["evidence_grade"] == "B"
     return float(row["incremental_clv_mean"])
@@ -114,21 +142,30 @@ def test_clustered_by_group_warns_about_few_clusters(ongoing) -> None:
 
 def test_bad_inputs_have_clear_messages(ongoing) -> None:
     with pytest.raises(DataError, match="not found"):
-        difference_in_differences(ongoing.transactions, ongoing.customers,
-                                  change_date=ongoing.change_date, treated="mars")
+        difference_in_differences(
+            ongoing.transactions, ongoing.customers, change_date=ongoing.change_date, treated="mars"
+        )
     every = ongoing.customers.assign(region="south")
     with pytest.raises(DataError, match="control"):
-        difference_in_differences(ongoing.transactions, every,
-                                  change_date=ongoing.change_date, treated="south")
+        difference_in_differences(
+            ongoing.transactions, every, change_date=ongoing.change_date, treated="south"
+        )
     with pytest.raises(DataError, match="region"):
-        difference_in_differences(ongoing.transactions, ongoing.customers[["customer_id"]],
-                                  change_date=ongoing.change_date, treated="south")
+        difference_in_differences(
+            ongoing.transactions,
+            ongoing.customers[["customer_id"]],
+            change_date=ongoing.change_date,
+            treated="south",
+        )
     with pytest.raises(ValueError, match="periods_before"):
         _did(ongoing, periods_before=2)
     with pytest.raises(DataError, match="not before"):
-        difference_in_differences(ongoing.transactions, ongoing.customers,
-                                  change_date=ongoing.cutoff + pd.Timedelta(days=400),
-                                  treated="south")
+        difference_in_differences(
+            ongoing.transactions,
+            ongoing.customers,
+            change_date=ongoing.cutoff + pd.Timedelta(days=400),
+            treated="south",
+        )
 
 
 @pytest.mark.slow

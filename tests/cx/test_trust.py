@@ -21,20 +21,35 @@ from clv.synth.traps import TRAP_WORLDS, simulate_trap_world
 
 
 def test_roles_refuse_indicators_controls_and_pushed_counts() -> None:
-    cols = ["complaints", "wait_minutes", "wait_minutes_missing", "promoter", "nps_missing",
-            "channel=web"]
+    cols = [
+        "complaints",
+        "wait_minutes",
+        "wait_minutes_missing",
+        "promoter",
+        "nps_missing",
+        "channel=web",
+    ]
     roles = default_roles(cols, controls=["channel=web"])
-    assert roles == {"complaints": "reducible", "wait_minutes": "actionable",
-                     "wait_minutes_missing": "descriptive", "promoter": "actionable",
-                     "nps_missing": "descriptive", "channel=web": "control"}
+    assert roles == {
+        "complaints": "reducible",
+        "wait_minutes": "actionable",
+        "wait_minutes_missing": "descriptive",
+        "promoter": "actionable",
+        "nps_missing": "descriptive",
+        "channel=web": "control",
+    }
     data = pd.DataFrame({"complaints": [0.0, 1.0, 3.0]})
-    ok = [Investment("Recovery", cost=1.0, shifts=[Shift("complaints", "relative", -0.5)]),
-          Investment("Faster", cost=1.0, shifts=[Shift("wait_minutes", "relative", -0.3)])]
+    ok = [
+        Investment("Recovery", cost=1.0, shifts=[Shift("complaints", "relative", -0.5)]),
+        Investment("Faster", cost=1.0, shifts=[Shift("wait_minutes", "relative", -0.3)]),
+    ]
     check_shifts(ok, roles, data)  # reducing a count and shifting an experience are fine
-    bad = [Investment("Provoke", cost=1.0, shifts=[Shift("complaints", "add", 1.0)]),
-           Investment("Survey everyone", cost=1.0, shifts=[Shift("nps_missing", "set", 0.0)]),
-           Investment("Go online", cost=1.0, shifts=[Shift("channel=web", "set", 1.0)]),
-           Investment("Set high", cost=1.0, shifts=[Shift("complaints", "set", 5.0)])]
+    bad = [
+        Investment("Provoke", cost=1.0, shifts=[Shift("complaints", "add", 1.0)]),
+        Investment("Survey everyone", cost=1.0, shifts=[Shift("nps_missing", "set", 0.0)]),
+        Investment("Go online", cost=1.0, shifts=[Shift("channel=web", "set", 1.0)]),
+        Investment("Set high", cost=1.0, shifts=[Shift("complaints", "set", 5.0)]),
+    ]
     with pytest.raises(DataError) as err:
         check_shifts(bad, roles, data)
     text = str(err.value)
@@ -46,9 +61,15 @@ def test_roles_refuse_indicators_controls_and_pushed_counts() -> None:
 
 
 def test_controls_are_chosen_and_encoded() -> None:
-    customers = pd.DataFrame({"customer_id": [1, 2, 3, 4], "channel": ["web", "app", "web", None],
-                              "age": [30.0, np.nan, 50.0, 40.0], "const": ["x"] * 4,
-                              "email": [f"{i}@x" for i in range(4)] * 1})
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "channel": ["web", "app", "web", None],
+            "age": [30.0, np.nan, 50.0, 40.0],
+            "const": ["x"] * 4,
+            "email": [f"{i}@x" for i in range(4)] * 1,
+        }
+    )
     assert control_columns(customers, "customer_id", "auto") == ["channel", "age", "email"]
     assert control_columns(customers, "customer_id", None) == []
     assert control_columns(customers, "customer_id", "age") == ["age"]
@@ -74,8 +95,8 @@ def test_causal_share_prior_and_robustness_numbers() -> None:
             CausalShare.parse(bad)
     assert evalue(1.0) == 1.0
     assert evalue(0.5) == pytest.approx(evalue(2.0)) == pytest.approx(2 + np.sqrt(2))
-    assert expected_value_of_information(np.array([5.0, 6.0])) == 0.0      # always positive
-    assert expected_value_of_information(np.array([-5.0, -6.0])) == 0.0    # always negative
+    assert expected_value_of_information(np.array([5.0, 6.0])) == 0.0  # always positive
+    assert expected_value_of_information(np.array([-5.0, -6.0])) == 0.0  # always negative
     assert expected_value_of_information(np.array([-10.0, 20.0])) == pytest.approx(5.0)
     n1, n2 = samples_per_arm(0.1, 2.0), samples_per_arm(0.05, 2.0)
     assert n2 > 3.5 * n1 and samples_per_arm(0.0, 2.0) == np.inf
@@ -92,10 +113,14 @@ def test_trap_worlds_are_deterministic_and_valid(name: str) -> None:
     assert a.transactions["date"].max() < a.observation_end
     # the oracle: no effect -> 0 whatever the change; an effect -> a non-zero value
     idx = a.latent.index
-    delta = {"wait_minutes": -a.features["wait_minutes"].to_numpy() * 0.5,
-             "fcr_rate": np.full(len(idx), 0.1), "promoter": 1.0 - a.features["promoter"]}
-    value = a.true_value(idx, delta, np.ones(24), discount_rate=0.008, margin=0.3,
-                         period_weeks=4.35)
+    delta = {
+        "wait_minutes": -a.features["wait_minutes"].to_numpy() * 0.5,
+        "fcr_rate": np.full(len(idx), 0.1),
+        "promoter": 1.0 - a.features["promoter"],
+    }
+    value = a.true_value(
+        idx, delta, np.ones(24), discount_rate=0.008, margin=0.3, period_weeks=4.35
+    )
     assert (value != 0) == a.has_effect
     if a.has_effect:
         assert value > 0  # shorter waits, better resolution and more promoters all help
@@ -113,7 +138,10 @@ def test_timing_diagnostic_flags_triggered_and_exit_signals_only() -> None:
         assert flagged["exit_contacts"][signal] == "exit-signal"
     for name in ("true_positive", "segment_hidden"):
         assert not any(flagged[name].values()), flagged[name]
-    flags = column_flags(tables["exit_contacts"], None,
-                         {"complaint": ["complaints"], "contact_wait_seconds": ["wait_minutes"]})
+    flags = column_flags(
+        tables["exit_contacts"],
+        None,
+        {"complaint": ["complaints"], "contact_wait_seconds": ["wait_minutes"]},
+    )
     assert flags["complaints"][0].startswith("exit-signal")
     assert "wait_minutes" in flags and "promoter" not in flags

@@ -51,8 +51,9 @@ def test_cdnow_summary_with_spend():
     assert rfm.shape == (2_357, 5)
     assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value", "period_days"]
     pd.testing.assert_frame_equal(
-        rfm[["frequency", "recency", "T", "period_days"]], datasets.load_cdnow_summary(),
-                                                                                       check_exact=True
+        rfm[["frequency", "recency", "T", "period_days"]],
+        datasets.load_cdnow_summary(),
+        check_exact=True,
     )
     repeaters = rfm[rfm["frequency"] > 0]
     assert len(repeaters) == 946  # the Gamma-Gamma sample of Fader, Hardie & Lee

@@ -91,10 +91,17 @@ def test_reproduces_the_published_cdnow_summary():
     weeks = split[["frequency", "recency", "T", "period_days"]].round(2)
     pd.testing.assert_frame_equal(weeks, published, check_exact=True, check_flags=False)
     assert split.attrs["time_unit"] == "7D"
-    daily = calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
-                                      calibration_end="1997-09-30", time_unit="D", time_scaler=7)
-    pd.testing.assert_frame_equal(daily, split.drop(columns=["monetary_value",
-                                                             "monetary_value_holdout"]))
+    daily = calibration_holdout_split(
+        tx,
+        customer_id_col="customer_id",
+        date_col="date",
+        calibration_end="1997-09-30",
+        time_unit="D",
+        time_scaler=7,
+    )
+    pd.testing.assert_frame_equal(
+        daily, split.drop(columns=["monetary_value", "monetary_value_holdout"])
+    )
     spend = load_cdnow_summary_with_spend()
     # zbar is printed to the cent (rounded half up): within half a cent
     diff = (split["monetary_value"] - spend["monetary_value"]).abs()

@@ -12,38 +12,61 @@ from clv.exceptions import DataError
 
 @pytest.fixture
 def tx():
-    return pd.DataFrame({
-        "id": [1, 1, 1, 2, 3, 3],
-        "t": pd.to_datetime(["2024-01-01 10:15", "2024-01-01 10:50", "2024-01-03 13:05",
-                             "2024-01-02 12:00", "2024-01-05 09:00", "2024-01-20 18:30"]),
-        "v": [1.0, 2.0, 5.0, 7.0, 4.0, 6.0],
-    })
+    return pd.DataFrame(
+        {
+            "id": [1, 1, 1, 2, 3, 3],
+            "t": pd.to_datetime(
+                [
+                    "2024-01-01 10:15",
+                    "2024-01-01 10:50",
+                    "2024-01-03 13:05",
+                    "2024-01-02 12:00",
+                    "2024-01-05 09:00",
+                    "2024-01-20 18:30",
+                ]
+            ),
+            "v": [1.0, 2.0, 5.0, 7.0, 4.0, 6.0],
+        }
+    )
 
 
 def test_observation_end_period_is_the_whole_period(tx):
-    by_period = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D",
-                            observation_end=pd.Period("2024-01", "M"))
-    by_date = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D",
-                          observation_end="2024-01-31")
+    by_period = rfm_summary(
+        tx,
+        customer_id_col="id",
+        date_col="t",
+        time_unit="D",
+        observation_end=pd.Period("2024-01", "M"),
+    )
+    by_date = rfm_summary(
+        tx, customer_id_col="id", date_col="t", time_unit="D", observation_end="2024-01-31"
+    )
     pd.testing.assert_frame_equal(by_period, by_date, check_like=True)
     assert by_period.loc[1, "T"] == 30.0
     # a Period that ends before a transaction is refused like any early observation_end
     with pytest.raises(DataError, match="observation_end"):
-        rfm_summary(tx, customer_id_col="id", date_col="t", observation_end=pd.Period("2024-01-10",
-                                                                                      "D"))
+        rfm_summary(
+            tx, customer_id_col="id", date_col="t", observation_end=pd.Period("2024-01-10", "D")
+        )
 
 
 def test_calibration_end_period(tx):
-    split = calibration_holdout_split(tx, customer_id_col="id", date_col="t", time_unit="D",
-                                      calibration_end=pd.Period("2024-01-03", "D"),
-                                      observation_end=pd.Period("2024-01", "M"))
+    split = calibration_holdout_split(
+        tx,
+        customer_id_col="id",
+        date_col="t",
+        time_unit="D",
+        calibration_end=pd.Period("2024-01-03", "D"),
+        observation_end=pd.Period("2024-01", "M"),
+    )
     assert split.loc[1, "frequency"] == 1.0  # the 13:05 purchase of Jan 3 is in calibration
     assert split["duration_holdout"].iloc[0] == 28.0
 
 
 def test_hourly_periods_match_pandas(tx):
-    rfm = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="h",
-                      observation_end="2024-01-31 23:00")
+    rfm = rfm_summary(
+        tx, customer_id_col="id", date_col="t", time_unit="h", observation_end="2024-01-31 23:00"
+    )
     hours = pd.DatetimeIndex(tx["t"]).to_period("h").asi8
     first = pd.Series(hours).groupby(tx["id"]).min()
     end = pd.Period("2024-01-31 23:00", "h").ordinal
@@ -57,21 +80,26 @@ def test_hourly_periods_match_pandas(tx):
 def test_hourly_equals_daily_times_24_for_midnight_dates():
     days = pd.to_datetime(["2024-01-01", "2024-01-04", "2024-01-02", "2024-01-09"])
     tx = pd.DataFrame({"id": [1, 1, 2, 2], "t": days})
-    d = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D",
-                    observation_end="2024-01-10")
-    h = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="h",
-                    observation_end="2024-01-10")
-    np.testing.assert_array_equal(h[["recency", "T"]].to_numpy(),
-                                  24 * d[["recency", "T"]].to_numpy())
+    d = rfm_summary(
+        tx, customer_id_col="id", date_col="t", time_unit="D", observation_end="2024-01-10"
+    )
+    h = rfm_summary(
+        tx, customer_id_col="id", date_col="t", time_unit="h", observation_end="2024-01-10"
+    )
+    np.testing.assert_array_equal(
+        h[["recency", "T"]].to_numpy(), 24 * d[["recency", "T"]].to_numpy()
+    )
 
 
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 def test_hourly_engines_agree(tx, engine):
     pytest.importorskip(engine)
-    a = rfm_summary(tx, customer_id_col="id", date_col="t", value_col="v", time_unit="h",
-                    engine=engine)
-    b = rfm_summary(tx, customer_id_col="id", date_col="t", value_col="v", time_unit="h",
-                    engine="pandas")
+    a = rfm_summary(
+        tx, customer_id_col="id", date_col="t", value_col="v", time_unit="h", engine=engine
+    )
+    b = rfm_summary(
+        tx, customer_id_col="id", date_col="t", value_col="v", time_unit="h", engine="pandas"
+    )
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -82,22 +110,33 @@ def test_unknown_unit_is_refused(tx):
 
 def test_include_first_transaction_adds_columns_without_changing_others(tx):
     plain = rfm_summary(tx, customer_id_col="id", date_col="t", value_col="v", time_unit="D")
-    full = rfm_summary(tx, customer_id_col="id", date_col="t", value_col="v", time_unit="D",
-                       include_first_transaction=True)
+    full = rfm_summary(
+        tx,
+        customer_id_col="id",
+        date_col="t",
+        value_col="v",
+        time_unit="D",
+        include_first_transaction=True,
+    )
     pd.testing.assert_frame_equal(full[plain.columns], plain)
     np.testing.assert_array_equal(full["n_purchases"], plain["frequency"] + 1)
     # customer 1: day totals 3 (two orders on Jan 1) and 5 -> 4; customer 2: 7; customer 3: 5
     np.testing.assert_array_equal(full["monetary_value_all"], [4.0, 7.0, 5.0])
     assert "monetary_value_all" not in rfm_summary(
-        tx, customer_id_col="id", date_col="t", time_unit="D", include_first_transaction=True)
+        tx, customer_id_col="id", date_col="t", time_unit="D", include_first_transaction=True
+    )
 
 
 def test_rfm_segments_scores_and_ties():
-    rfm = pd.DataFrame({"frequency": [0.0, 0, 0, 0, 2, 3, 7, 9],
-                        "recency": [0.0, 0, 0, 0, 10, 20, 35, 39],
-                        "T": [40.0] * 8,
-                        "monetary_value": [0.0, 0, 0, 0, 10, 20, 30, 40]},
-                       index=pd.Index(list("abcdefgh"), name="customer_id"))
+    rfm = pd.DataFrame(
+        {
+            "frequency": [0.0, 0, 0, 0, 2, 3, 7, 9],
+            "recency": [0.0, 0, 0, 0, 10, 20, 35, 39],
+            "T": [40.0] * 8,
+            "monetary_value": [0.0, 0, 0, 0, 10, 20, 30, 40],
+        },
+        index=pd.Index(list("abcdefgh"), name="customer_id"),
+    )
     before = rfm.copy()
     out = rfm_segments(rfm)
     pd.testing.assert_frame_equal(rfm, before)
@@ -115,8 +154,7 @@ def test_rfm_segments_scores_and_ties():
 
 def test_rfm_segments_invariant_to_row_order(rng):
     n = 500
-    rfm = pd.DataFrame({"frequency": rng.poisson(2, n).astype(float),
-                        "T": rng.uniform(20, 52, n)})
+    rfm = pd.DataFrame({"frequency": rng.poisson(2, n).astype(float), "T": rng.uniform(20, 52, n)})
     rfm["recency"] = np.where(rfm["frequency"] > 0, rfm["T"] * rng.uniform(0, 1, n), 0.0)
     a = rfm_segments(rfm, n_bins=5)
     shuffled = rfm.sample(frac=1.0, random_state=1)
@@ -132,5 +170,7 @@ def test_rfm_segments_bad_input():
     with pytest.raises(ValueError, match="n_bins"):
         rfm_segments(pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [3.0]}), n_bins=1)
     with pytest.raises(ValueError, match="dimension"):
-        rfm_segments(pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [3.0]}),
-                     segments={"x": {"q": (1, 2)}})
+        rfm_segments(
+            pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [3.0]}),
+            segments={"x": {"q": (1, 2)}},
+        )

@@ -76,8 +76,9 @@ def test_missing_ids_and_other_dtypes_are_not_taken() -> None:
     numbers=st.lists(st.integers(0, 10**7), min_size=1, max_size=40),
     width=st.sampled_from([None, 8]),
 )
-def test_property_numbered_ids_match_pandas(prefix: str, numbers: list[int],
-                                            width: int | None) -> None:
+def test_property_numbered_ids_match_pandas(
+    prefix: str, numbers: list[int], width: int | None
+) -> None:
     digits = [str(n) if width is None else str(n).zfill(width) for n in numbers]
     _check_same([prefix + d for d in digits])
 
@@ -94,11 +95,12 @@ def test_rfm_summary_same_with_arrow_and_object_ids() -> None:
         }
     )
     as_objects = frame.astype({"customer_id": object})
-    fast = rfm_summary(frame, customer_id_col="customer_id", date_col="date",
-                       value_col="value", time_unit="W")
-    slow = rfm_summary(as_objects, customer_id_col="customer_id", date_col="date",
-                       value_col="value", time_unit="W")
+    fast = rfm_summary(
+        frame, customer_id_col="customer_id", date_col="date", value_col="value", time_unit="W"
+    )
+    slow = rfm_summary(
+        as_objects, customer_id_col="customer_id", date_col="date", value_col="value", time_unit="W"
+    )
     assert list(fast.index) == sorted({f"C{k}" for k in numbers})
     pd.testing.assert_frame_equal(fast, slow, check_index_type=False)
     assert fast.index.dtype == frame["customer_id"].dtype
-

@@ -33,8 +33,14 @@ def tx() -> pd.DataFrame:
 def _rfm(tx: pd.DataFrame, unit: str) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # T == 0 customers
-        rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
-                          time_unit=unit, observation_end="1997-09-30")
+        rfm = rfm_summary(
+            tx,
+            customer_id_col="customer_id",
+            date_col="date",
+            value_col="value",
+            time_unit=unit,
+            observation_end="1997-09-30",
+        )
     return rfm[rfm["T"] > 0]
 
 
@@ -53,8 +59,9 @@ def fitted(weekly):
     features = pd.DataFrame({"segment": np.arange(len(weekly)) % 3}, index=weekly.index)
     joined = weekly.join(features)  # DataFrame.join drops attrs; the column stays
     bg = BetaGeoModel().fit(joined)
-    spend = GammaGammaModel().fit(joined[(joined["frequency"] > 0)
-                                         & (joined["monetary_value"] > 0)])
+    spend = GammaGammaModel().fit(
+        joined[(joined["frequency"] > 0) & (joined["monetary_value"] > 0)]
+    )
     return bg, spend
 
 
@@ -120,17 +127,20 @@ def test_annual_rate_equals_its_per_period_conversion(fitted, weekly):
     """--annual-discount-rate 0.10 and discount_rate_per_period=(1.1)^(7/365.2425)-1 agree."""
     bg, spend = fitted
     d = 1.1 ** (7 / 365.2425) - 1
-    annual = customer_lifetime_value_table(bg, spend, weekly, horizon=104,
-                                           annual_discount_rate=0.10, margin=0.3)
-    per = customer_lifetime_value_table(bg, spend, weekly, horizon=104,
-                                        discount_rate_per_period=d, margin=0.3)
+    annual = customer_lifetime_value_table(
+        bg, spend, weekly, horizon=104, annual_discount_rate=0.10, margin=0.3
+    )
+    per = customer_lifetime_value_table(
+        bg, spend, weekly, horizon=104, discount_rate_per_period=d, margin=0.3
+    )
     np.testing.assert_allclose(annual["clv"], per["clv"], rtol=1e-12)
     # the default is the same 10 % a year
     default = customer_lifetime_value(bg, spend, weekly, horizon=104, margin=0.3)
     np.testing.assert_allclose(default, per["clv"], rtol=1e-12)
     # and a different rate gives a different number (the assertion can fail)
-    other = customer_lifetime_value(bg, spend, weekly, horizon=104, margin=0.3,
-                                    annual_discount_rate=0.30)
+    other = customer_lifetime_value(
+        bg, spend, weekly, horizon=104, margin=0.3, annual_discount_rate=0.30
+    )
     assert (other < per["clv"] - 1e-9)[per["clv"] > 0.01].all()
 
 
@@ -141,8 +151,9 @@ def test_deprecated_discount_rate_says_what_it_means(fitted, weekly):
     new = customer_lifetime_value(bg, spend, weekly, horizon=20, discount_rate_per_period=0.002)
     np.testing.assert_allclose(old, new, rtol=0)
     with pytest.raises(ValueError, match="not both"):
-        customer_lifetime_value(bg, spend, weekly, horizon=20, discount_rate_per_period=0.002,
-                                annual_discount_rate=0.1)
+        customer_lifetime_value(
+            bg, spend, weekly, horizon=20, discount_rate_per_period=0.002, annual_discount_rate=0.1
+        )
 
 
 def test_annual_rate_needs_a_period(weekly):
@@ -153,16 +164,25 @@ def test_annual_rate_needs_a_period(weekly):
     assert bg.time_unit_ is None
     with pytest.raises(DataError, match="needs the period"):
         customer_lifetime_value(bg, spend, bare, horizon=10, annual_discount_rate=0.1)
-    clv = customer_lifetime_value(bg, spend, bare, horizon=10, annual_discount_rate=0.1,
-                                  time_unit="W")
+    clv = customer_lifetime_value(
+        bg, spend, bare, horizon=10, annual_discount_rate=0.1, time_unit="W"
+    )
     assert clv.attrs["time_unit"] == "W"
 
 
-@pytest.mark.parametrize(("unit", "days", "per_year"), [
-    ("W", 7.0, 365.2425 / 7), ("7D", 7.0, 365.2425 / 7), ("M", 30.436875, 12.0),
-    ("30D", 30.0, 365.2425 / 30), ("h", 1 / 24, 365.2425 * 24), ("Q", 91.310625, 4.0),
-    ("Y", 365.2425, 1.0), ("W-SUN", 7.0, 365.2425 / 7),
-])
+@pytest.mark.parametrize(
+    ("unit", "days", "per_year"),
+    [
+        ("W", 7.0, 365.2425 / 7),
+        ("7D", 7.0, 365.2425 / 7),
+        ("M", 30.436875, 12.0),
+        ("30D", 30.0, 365.2425 / 30),
+        ("h", 1 / 24, 365.2425 * 24),
+        ("Q", 91.310625, 4.0),
+        ("Y", 365.2425, 1.0),
+        ("W-SUN", 7.0, 365.2425 / 7),
+    ],
+)
 def test_parse_and_exact_rate_conversion(unit, days, per_year):
     u = parse_time_unit(unit)
     assert u.days == pytest.approx(days, rel=1e-15)

@@ -390,8 +390,12 @@ def test_exact_duplicates_have_their_own_warning_class():
     import clv
     from clv.data import rfm_summary
 
-    tx = pd.DataFrame({"id": [1, 1, 2, 2], "date": pd.to_datetime(
-        ["2024-01-01", "2024-01-01", "2024-01-02", "2024-02-01"])})
+    tx = pd.DataFrame(
+        {
+            "id": [1, 1, 2, 2],
+            "date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02", "2024-02-01"]),
+        }
+    )
     with pytest.warns(clv.DuplicateRowsWarning, match="exact duplicates"):
         rfm_summary(tx, customer_id_col="id", date_col="date")
     assert issubclass(clv.DuplicateRowsWarning, clv.DataWarning)

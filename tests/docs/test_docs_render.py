@@ -15,8 +15,14 @@ KATEX = ROOT / "docs" / "_vendor" / "katex" / "katex.min.js"
 
 
 def _chromium() -> str | None:
-    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
-                                                          "google-chrome")) if p), None)
+    return next(
+        (
+            p
+            for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
+            if p
+        ),
+        None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +32,13 @@ def site(tmp_path_factory) -> Path:
     if not KATEX.exists():
         pytest.skip("KaTeX is not vendored yet: run `make docs` once (it copies the npm package)")
     out = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
@@ -49,9 +60,21 @@ def test_equations_render_in_headless_chromium(site):
     raw = page.read_text(encoding="utf-8")
     assert 'class="arithmatex"' in raw and "katex" not in raw.split("<body", 1)[1][:200]
     dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True).stdout
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     rendered = dom.count('class="katex"')
     # every inline and display equation of the page is typeset by KaTeX, without errors
     assert rendered >= raw.count('class="arithmatex"') > 0

@@ -17,12 +17,23 @@ from clv.models import BetaGeoModel, ParetoNBDModel
 def cdnow_holdout() -> pd.DataFrame:
     tx = load_cdnow_transactions()
     with pytest.warns(DuplicateRowsWarning):  # CDNOW has same-day repeat rows: merged by design
-        return calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
-                                     calibration_end="1997-09-30", observation_end="1998-06-30")
+        return calibration_holdout_split(
+            tx,
+            customer_id_col="customer_id",
+            date_col="date",
+            calibration_end="1997-09-30",
+            observation_end="1998-06-30",
+        )
 
 
-HISTORIES = pd.DataFrame({"frequency": [0.0, 2.0, 9.0], "recency": [0.0, 30.4, 20.0],
-                          "T": [38.9, 38.9, 38.0], "period_days": 7.0})
+HISTORIES = pd.DataFrame(
+    {
+        "frequency": [0.0, 2.0, 9.0],
+        "recency": [0.0, 30.4, 20.0],
+        "T": [38.9, 38.9, 38.0],
+        "period_days": 7.0,
+    }
+)
 
 
 def test_pareto_no_purchase_matches_monte_carlo(cdnow_rfm, rng) -> None:
@@ -48,8 +59,9 @@ def test_bgnbd_no_purchase_closed_form(cdnow_rfm) -> None:
     p_alive = model.probability_alive(HISTORIES).to_numpy()
     x, T = HISTORIES["frequency"].to_numpy(), HISTORIES["T"].to_numpy()
     expected = 1 - p_alive + p_alive * ((alpha + T) / (alpha + T + 10.0)) ** (r + x)
-    np.testing.assert_allclose(probability_no_purchases(model, 10.0, HISTORIES), expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        probability_no_purchases(model, 10.0, HISTORIES), expected, rtol=1e-12
+    )
     p = probability_no_purchases(model, np.array([0.0, 5.0, 50.0]), HISTORIES).to_numpy()
     assert p[0] == pytest.approx(1.0)
 
@@ -64,9 +76,13 @@ def test_evaluate_holdout_on_cdnow(cdnow_holdout, close_figures) -> None:
     # full CDNOW cohort, weekly periods: both models under-predict the 39-week holdout by
     # 10-18 % (measured); a broken prediction would be far off
     assert (s["total_error_pct"].abs() < 20).all()
-    np.testing.assert_allclose(s["mae"], [np.mean(np.abs(ev.predictions[f"expected_{m}"]
-                                                         - cal["frequency_holdout"]))
-                                          for m in models])
+    np.testing.assert_allclose(
+        s["mae"],
+        [
+            np.mean(np.abs(ev.predictions[f"expected_{m}"] - cal["frequency_holdout"]))
+            for m in models
+        ],
+    )
     assert (s["brier"] < s["base_rate"] * (1 - s["base_rate"])).all()  # beats the base rate
     assert (s["log_score"] < 0).all()
     rel = ev.reliability

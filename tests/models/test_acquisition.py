@@ -27,14 +27,18 @@ WG = AcquisitionParams(r=0.8, alpha=30.0, c=1.4, m=20000.0)
 
 
 def _series(counts) -> pd.Series:
-    return pd.Series(np.asarray(counts), index=pd.RangeIndex(1, len(counts) + 1, name="period"),
-                     name="new_customers")
+    return pd.Series(
+        np.asarray(counts),
+        index=pd.RangeIndex(1, len(counts) + 1, name="period"),
+        name="new_customers",
+    )
 
 
 def _covariates(rng: np.random.Generator, T: int) -> pd.DataFrame:
-    return pd.DataFrame({"spend": rng.gamma(2.0, 0.5, T),
-                         "holiday": (np.arange(1, T + 1) % 13 == 0).astype(float)},
-                        index=pd.RangeIndex(1, T + 1, name="period"))
+    return pd.DataFrame(
+        {"spend": rng.gamma(2.0, 0.5, T), "holiday": (np.arange(1, T + 1) % 13 == 0).astype(float)},
+        index=pd.RangeIndex(1, T + 1, name="period"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +65,28 @@ def fitted(simulated) -> AcquisitionModel:
 def test_closed_forms_without_covariates():
     """F(t) = 1 - (alpha/(alpha+t^c))^r (FHZ 2003); the homogeneous model 1 - exp(-lambda t^c)."""
     t = np.arange(1, 11)
-    np.testing.assert_allclose(acq.probability_acquired(EG, 10), 1 - (20 / (20 + t)) ** 1.5,
-                               rtol=1e-12)
-    np.testing.assert_allclose(acq.probability_acquired(WG, 10),
-                               1 - (30 / (30 + t**1.4)) ** 0.8, rtol=1e-12)
+    np.testing.assert_allclose(
+        acq.probability_acquired(EG, 10), 1 - (20 / (20 + t)) ** 1.5, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        acq.probability_acquired(WG, 10), 1 - (30 / (30 + t**1.4)) ** 0.8, rtol=1e-12
+    )
     hom = AcquisitionParams(np.inf, 1 / 0.05, 1.3, 100.0)
-    np.testing.assert_allclose(acq.probability_acquired(hom, 10), 1 - np.exp(-0.05 * t**1.3),
-                               rtol=1e-12)
-    np.testing.assert_allclose(acq.expected_arrivals(WG, 10).sum(),
-                               20000 * (1 - (30 / (30 + 10**1.4)) ** 0.8), rtol=1e-12)
+    np.testing.assert_allclose(
+        acq.probability_acquired(hom, 10), 1 - np.exp(-0.05 * t**1.3), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        acq.expected_arrivals(WG, 10).sum(), 20000 * (1 - (30 / (30 + 10**1.4)) ** 0.8), rtol=1e-12
+    )
 
 
 def test_log_likelihood_matches_scipy_poisson_and_multinomial():
     counts = np.array([170, 130, 100, 90])
     F = 1 - (20 / (20 + np.arange(5.0))) ** 1.5
     mu = 5000 * np.diff(F)
-    np.testing.assert_allclose(acq.log_likelihood(EG, counts), stats.poisson.logpmf(counts, mu),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        acq.log_likelihood(EG, counts), stats.poisson.logpmf(counts, mu), rtol=1e-12
+    )
     N = 12000
     p = 5000 / N
     probs = [*(p * np.diff(F)), 1 - p * F[-1]]
@@ -88,10 +97,16 @@ def test_log_likelihood_matches_scipy_poisson_and_multinomial():
 GRADIENT_CASES = {
     "exp-gamma": (EG, None, False),
     "weibull-gamma pool": (WG, 60000.0, False),
-    "weibull covariates": (AcquisitionParams(np.inf, 40.0, 1.2, 8000.0, np.array([0.3, -0.5])),
-                           None, True),
-    "weibull-gamma covariates pool": (AcquisitionParams(0.9, 25.0, 1.3, 8000.0,
-                                                        np.array([0.3, -0.5])), 20000.0, True),
+    "weibull covariates": (
+        AcquisitionParams(np.inf, 40.0, 1.2, 8000.0, np.array([0.3, -0.5])),
+        None,
+        True,
+    ),
+    "weibull-gamma covariates pool": (
+        AcquisitionParams(0.9, 25.0, 1.3, 8000.0, np.array([0.3, -0.5])),
+        20000.0,
+        True,
+    ),
 }
 
 
@@ -100,8 +115,9 @@ def test_analytic_gradient_equals_central_differences(case, rng):
     params, pool, with_x = GRADIENT_CASES[case]
     T = 20
     x = _covariates(rng, T).to_numpy() if with_x else None
-    counts = acq.simulate(params, T, pool_size=None if pool is None else int(pool), covariates=x,
-                          rng=rng)["counts"]
+    counts = acq.simulate(
+        params, T, pool_size=None if pool is None else int(pool), covariates=x, rng=rng
+    )["counts"]
     _, grad = acq.log_likelihood_gradient(params, counts, pool_size=pool, covariates=x)
     base = [float(params.r), float(params.alpha), float(params.c), float(params.m)]
     beta = np.asarray(params.beta, dtype=float)
@@ -124,9 +140,12 @@ def test_analytic_gradient_equals_central_differences(case, rng):
 @st.composite
 def acquisition_params(draw, covariates: int = 0):
     return AcquisitionParams(
-        r=draw(st.floats(0.05, 50.0)), alpha=draw(st.floats(0.01, 1e4)),
-        c=draw(st.floats(0.2, 3.0)), m=draw(st.floats(1.0, 1e6)),
-        beta=np.array([draw(st.floats(-2.0, 2.0)) for _ in range(covariates)]))
+        r=draw(st.floats(0.05, 50.0)),
+        alpha=draw(st.floats(0.01, 1e4)),
+        c=draw(st.floats(0.2, 3.0)),
+        m=draw(st.floats(1.0, 1e6)),
+        beta=np.array([draw(st.floats(-2.0, 2.0)) for _ in range(covariates)]),
+    )
 
 
 @given(p=acquisition_params(), T=st.integers(1, 200))
@@ -138,18 +157,22 @@ def test_probability_acquired_is_a_nondecreasing_probability(p, T):
     assert np.all(np.diff(cumulative) >= 0) and cumulative[-1] <= p.m * (1 + 1e-12)
 
 
-@given(p=acquisition_params(covariates=2), counts=st.lists(st.integers(0, 5000), min_size=1,
-                                                           max_size=30))
+@given(
+    p=acquisition_params(covariates=2),
+    counts=st.lists(st.integers(0, 5000), min_size=1, max_size=30),
+)
 def test_zero_covariates_give_the_same_log_likelihood(p, counts):
     x = np.zeros((len(counts), 2))
     plain = p._replace(beta=())
-    np.testing.assert_allclose(acq.log_likelihood(p, counts, covariates=x),
-                               acq.log_likelihood(plain, counts), rtol=1e-12)
+    np.testing.assert_allclose(
+        acq.log_likelihood(p, counts, covariates=x), acq.log_likelihood(plain, counts), rtol=1e-12
+    )
 
 
 def test_parameters_broadcast_over_draws():
-    draws = AcquisitionParams(np.array([1.0, 2.0]), np.array([10.0, 20.0]), np.array([1.0, 1.5]),
-                              np.array([100.0, 300.0]))
+    draws = AcquisitionParams(
+        np.array([1.0, 2.0]), np.array([10.0, 20.0]), np.array([1.0, 1.5]), np.array([100.0, 300.0])
+    )
     together = acq.expected_arrivals(draws, 5)
     for d in range(2):
         one = AcquisitionParams(*(float(np.asarray(v)[d]) for v in draws[:4]))
@@ -188,8 +211,9 @@ def test_simulate_with_covariates_shifts_arrivals(rng):
 def _z(model: AcquisitionModel, truth: dict[str, float]) -> np.ndarray:
     s = model.summary()
     names = list(truth)
-    return (s.loc[names, "coef"].to_numpy() - np.array(list(truth.values()))) / \
-        s.loc[names, "se"].to_numpy()
+    return (s.loc[names, "coef"].to_numpy() - np.array(list(truth.values()))) / s.loc[
+        names, "se"
+    ].to_numpy()
 
 
 def test_recovers_simulated_parameters_fast(rng):
@@ -200,9 +224,19 @@ def test_recovers_simulated_parameters_fast(rng):
     truth = AcquisitionParams(1.0, 40.0, 1.3, 30000.0, np.array([0.5, -0.7]))
     counts = acq.simulate(truth, T, pool_size=100_000, covariates=x.to_numpy(), rng=rng)["counts"]
     model = AcquisitionModel(distribution="weibull-gamma", pool_size=100_000).fit(
-        _series(counts), covariates=x)
-    z = _z(model, {"r": 1.0, "alpha": 40.0, "c": 1.3, "p": 0.3, "acquisition[spend]": 0.5,
-                   "acquisition[holiday]": -0.7})
+        _series(counts), covariates=x
+    )
+    z = _z(
+        model,
+        {
+            "r": 1.0,
+            "alpha": 40.0,
+            "c": 1.3,
+            "p": 0.3,
+            "acquisition[spend]": 0.5,
+            "acquisition[holiday]": -0.7,
+        },
+    )
     assert np.all(np.abs(z) < 4), z
     assert time.perf_counter() - start < 5
 
@@ -217,28 +251,42 @@ def test_recovers_simulated_parameters(case):
     designs = [
         ("exponential-gamma", None, AcquisitionParams(1.5, 20.0, 1.0, 50_000.0), False),
         ("weibull-gamma", 500_000, AcquisitionParams(0.7, 60.0, 1.5, 200_000.0), False),
-        ("weibull", None, AcquisitionParams(np.inf, 1 / 0.01, 1.2, 80_000.0, np.array([0.4, 0.6])),
-         True),
-        ("exponential-gamma", 1_000_000, AcquisitionParams(2.0, 50.0, 1.0, 300_000.0,
-                                                           np.array([-0.3, 0.8])), True),
+        (
+            "weibull",
+            None,
+            AcquisitionParams(np.inf, 1 / 0.01, 1.2, 80_000.0, np.array([0.4, 0.6])),
+            True,
+        ),
+        (
+            "exponential-gamma",
+            1_000_000,
+            AcquisitionParams(2.0, 50.0, 1.0, 300_000.0, np.array([-0.3, 0.8])),
+            True,
+        ),
     ]
     dist, pool, truth, with_x = designs[case]
     cov = x if with_x else None
     start = time.perf_counter()
     z_all = []
     for _ in range(5):
-        counts = acq.simulate(truth, T, pool_size=pool,
-                              covariates=None if cov is None else cov.to_numpy(), rng=rng)["counts"]
-        model = AcquisitionModel(distribution=dist, pool_size=pool).fit(_series(counts),
-                                                                        covariates=cov)
-        want = ({"r": truth.r, "alpha": truth.alpha} if np.isfinite(truth.r)
-                else {"lambda": 1 / truth.alpha})
+        counts = acq.simulate(
+            truth, T, pool_size=pool, covariates=None if cov is None else cov.to_numpy(), rng=rng
+        )["counts"]
+        model = AcquisitionModel(distribution=dist, pool_size=pool).fit(
+            _series(counts), covariates=cov
+        )
+        want = (
+            {"r": truth.r, "alpha": truth.alpha}
+            if np.isfinite(truth.r)
+            else {"lambda": 1 / truth.alpha}
+        )
         if dist.startswith("weibull"):
             want["c"] = truth.c
         want.update({"p": truth.m / pool} if pool else {"m": truth.m})
         if with_x:
-            want.update({"acquisition[spend]": truth.beta[0],
-                         "acquisition[holiday]": truth.beta[1]})
+            want.update(
+                {"acquisition[spend]": truth.beta[0], "acquisition[holiday]": truth.beta[1]}
+            )
         z_all.append(_z(model, want))
     assert np.all(np.abs(np.array(z_all)) < 4), z_all
     assert time.perf_counter() - start < 60
@@ -288,8 +336,9 @@ def test_fixed_c_of_one_is_the_exponential_gamma_model(simulated, fitted):
 def test_fit_from_dates_equals_fit_from_counts(rng):
     start = pd.Timestamp("2024-01-01")
     counts = acq.simulate(EG, 20, rng=rng)["counts"]
-    days = np.concatenate([rng.integers(7 * (k - 1), 7 * k, size=n)
-                           for k, n in enumerate(counts, start=1)])
+    days = np.concatenate(
+        [rng.integers(7 * (k - 1), 7 * k, size=n) for k, n in enumerate(counts, start=1)]
+    )
     dates = pd.Series(start + pd.to_timedelta(days, unit="D"))
     weekly = arrivals_per_period(dates, time_unit="W", start=start, end="2024-05-19")
     assert weekly.tolist() == counts.tolist()
@@ -330,8 +379,9 @@ def test_forecast_with_a_pool_conditions_on_the_prospects_left(rng):
     model = AcquisitionModel(pool_size=20_000).fit(_series(counts))
     fc = model.forecast(20, random_state=2)
     assert fc["cumulative_upper"].iloc[-1] <= 20_000
-    np.testing.assert_allclose(fc["expected"],
-                               model.expected_arrivals(46)["expected"].iloc[26:], rtol=1e-12)
+    np.testing.assert_allclose(
+        fc["expected"], model.expected_arrivals(46)["expected"].iloc[26:], rtol=1e-12
+    )
 
 
 def test_covariates_are_needed_for_forecast_periods(rng):
@@ -355,7 +405,8 @@ def test_holdout_check_metrics(fitted):
     e = fitted.expected_arrivals(33)["expected"].to_numpy()[30:]
     assert check.metrics.loc["per_period", "mae"] == pytest.approx(np.mean(np.abs(e - actual)))
     assert check.metrics.loc["per_period", "mape"] == pytest.approx(
-        100 * np.mean(np.abs(e[:2] - actual[:2]) / actual[:2]))
+        100 * np.mean(np.abs(e[:2] - actual[:2]) / actual[:2])
+    )
     total = fitted.counts_.sum()
     assert check.table["cumulative_actual"].tolist() == [total + 100, total + 180, total + 180]
     assert check.cumulative_error == pytest.approx(100 * (e.sum() - 180) / (total + 180))
@@ -382,8 +433,9 @@ def test_contract(simulated, fitted, tmp_path):
     loaded = AcquisitionModel.from_json(path)
     pd.testing.assert_series_equal(loaded.params_, fitted.params_)
     pd.testing.assert_frame_equal(loaded.expected_arrivals(60), fitted.expected_arrivals(60))
-    pd.testing.assert_frame_equal(loaded.forecast(5, random_state=3),
-                                  fitted.forecast(5, random_state=3))
+    pd.testing.assert_frame_equal(
+        loaded.forecast(5, random_state=3), fitted.forecast(5, random_state=3)
+    )
     doc = json.loads(path.read_text())
     doc["schema_version"] = 99
     path.write_text(json.dumps(doc))
@@ -396,8 +448,7 @@ def test_json_round_trip_with_covariates_and_pool(rng, tmp_path):
     x = _covariates(rng, T)
     truth = AcquisitionParams(2.0, 30.0, 1.0, 8000.0, np.array([0.4, 0.2]))
     counts = acq.simulate(truth, T, pool_size=50_000, covariates=x.to_numpy(), rng=rng)["counts"]
-    model = AcquisitionModel(pool_size=50_000, fixed={"r": 2.0}).fit(_series(counts),
-                                                                     covariates=x)
+    model = AcquisitionModel(pool_size=50_000, fixed={"r": 2.0}).fit(_series(counts), covariates=x)
     model.to_json(tmp_path / "m.json")
     loaded = AcquisitionModel.from_json(tmp_path / "m.json")
     assert loaded.fixed == {"r": 2.0} and loaded.pool_size == 50_000
@@ -405,16 +456,19 @@ def test_json_round_trip_with_covariates_and_pool(rng, tmp_path):
     pd.testing.assert_frame_equal(loaded.expected_arrivals(T), model.expected_arrivals(T))
 
 
-@pytest.mark.parametrize(("counts", "message"), [
-    (pd.Series([5, -1, 3], index=[1, 2, 3]), "negative"),
-    (pd.Series([5, 1, 3], index=[1, 1, 2]), "duplicated"),
-    (pd.Series([5, 1, 3], index=[2, 1, 3]), "out of order"),
-    (pd.Series([5, 1, 3], index=[1, 2, 4]), "without gaps"),
-    (pd.Series([5.5, 1, 3], index=[1, 2, 3]), "non-integer"),
-    (pd.Series([5, np.nan, 3], index=[1, 2, 3]), "missing"),
-    (pd.Series([0, 0], index=[1, 2]), "0 in every period"),
-    (pd.DataFrame({"n": [1, 2]}), "new_customers"),
-])
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        (pd.Series([5, -1, 3], index=[1, 2, 3]), "negative"),
+        (pd.Series([5, 1, 3], index=[1, 1, 2]), "duplicated"),
+        (pd.Series([5, 1, 3], index=[2, 1, 3]), "out of order"),
+        (pd.Series([5, 1, 3], index=[1, 2, 4]), "without gaps"),
+        (pd.Series([5.5, 1, 3], index=[1, 2, 3]), "non-integer"),
+        (pd.Series([5, np.nan, 3], index=[1, 2, 3]), "missing"),
+        (pd.Series([0, 0], index=[1, 2]), "0 in every period"),
+        (pd.DataFrame({"n": [1, 2]}), "new_customers"),
+    ],
+)
 def test_bad_counts_raise_data_errors(counts, message):
     with pytest.raises(DataError, match=message):
         AcquisitionModel().fit(counts)
@@ -477,9 +531,13 @@ def test_cdnow_forecast_of_weeks_9_to_12(cdnow_weekly):
     assert check.metrics.loc["per_period", "mape"] < 10.0
     assert check.metrics.loc["cumulative", "mape"] < 1.0
     # the forecast depends on the assumed number of ever-acquirers
-    errors = [AcquisitionModel(distribution="weibull", fixed={"m": m}).fit(
-        cdnow_weekly.loc[:8]).holdout_check(cdnow_weekly).cumulative_error
-        for m in (4e4, 6e4, 1e5, 1e6)]
+    errors = [
+        AcquisitionModel(distribution="weibull", fixed={"m": m})
+        .fit(cdnow_weekly.loc[:8])
+        .holdout_check(cdnow_weekly)
+        .cumulative_error
+        for m in (4e4, 6e4, 1e5, 1e6)
+    ]
     assert np.all(np.diff(errors) > 0) and errors[0] < -5 < errors[1] < 0 < errors[-1]
 
 
@@ -492,8 +550,9 @@ def test_acquisition_curve_data(fitted):
     assert curve.index.tolist() == list(range(1, 33))
     assert curve["calibration"].sum() == 30
     assert curve["cumulative_actual"].iloc[-1] == pytest.approx(actual.sum())
-    np.testing.assert_allclose(curve["cumulative_expected"].iloc[:30],
-                               fitted.expected_arrivals(30)["cumulative"])
+    np.testing.assert_allclose(
+        curve["cumulative_expected"].iloc[:30], fitted.expected_arrivals(30)["cumulative"]
+    )
     assert curve.loc[:30, "lower"].isna().all() and curve.loc[31:, "lower"].notna().all()
 
 
@@ -505,8 +564,9 @@ def test_plot_acquisition(fitted, close_figures):
     labels = ax.get_legend_handles_labels()[1]
     assert labels == ["Actual", "Model", "90% forecast interval", "End of calibration"]
     assert ax.lines[2].get_xdata()[0] == pytest.approx(30.5)
-    np.testing.assert_allclose(ax.lines[1].get_ydata()[:30],
-                               fitted.expected_arrivals(30)["cumulative"])
+    np.testing.assert_allclose(
+        ax.lines[1].get_ydata()[:30], fitted.expected_arrivals(30)["cumulative"]
+    )
     ax = plot_acquisition(fitted, cumulative=False, horizon=5, n_draws=200, ax=ax)
     assert ax.get_ylabel() == "New customers per period"
 
@@ -518,14 +578,24 @@ def test_confidence_intervals_cover_the_truth():
     T = 52
     x = _covariates(rng, T)
     truth = AcquisitionParams(1.2, 30.0, 1.2, 20_000.0, np.array([0.4, -0.5]))
-    want = {"r": 1.2, "alpha": 30.0, "c": 1.2, "m": 20_000.0, "acquisition[spend]": 0.4,
-            "acquisition[holiday]": -0.5}
+    want = {
+        "r": 1.2,
+        "alpha": 30.0,
+        "c": 1.2,
+        "m": 20_000.0,
+        "acquisition[spend]": 0.4,
+        "acquisition[holiday]": -0.5,
+    }
     start = time.perf_counter()
     hits = []
     for _ in range(150):
         counts = acq.simulate(truth, T, covariates=x.to_numpy(), rng=rng)["counts"]
-        s = AcquisitionModel(distribution="weibull-gamma").fit(_series(counts), covariates=x) \
-            .summary().loc[list(want)]
+        s = (
+            AcquisitionModel(distribution="weibull-gamma")
+            .fit(_series(counts), covariates=x)
+            .summary()
+            .loc[list(want)]
+        )
         hits.append(((s["lower"] <= pd.Series(want)) & (pd.Series(want) <= s["upper"])).to_numpy())
     coverage = np.mean(hits, axis=0)
     assert np.all((coverage > 0.88) & (coverage <= 1.0)), dict(zip(want, coverage, strict=True))
@@ -555,5 +625,6 @@ def test_covariance_is_the_inverse_hessian_on_the_natural_scale(rng):
         e[j] = h
         hess[:, j] = (gradient(theta + e) - gradient(theta - e)) / (2 * h)
     direct = np.linalg.inv(-0.5 * (hess + hess.T))
-    np.testing.assert_allclose(model.covariance_.to_numpy(), direct, rtol=2e-3,
-                               atol=1e-9 * np.abs(direct).max())
+    np.testing.assert_allclose(
+        model.covariance_.to_numpy(), direct, rtol=2e-3, atol=1e-9 * np.abs(direct).max()
+    )

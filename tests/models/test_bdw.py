@@ -32,10 +32,11 @@ SERIES = {"regular": REGULAR, "high_end": HIGH_END}
 # 1.58428486], negLL 122.27493183 on the percentages, i.e. -1222.7493 on 1,000 customers;
 # projections 86.91, 74.19, 65.48, 59.29, 54.66, 51.04, 48.10, 45.67, 43.60, 41.82 % for
 # years 1-10).  The optimisers stop within 4e-5 of each other, so 3 decimals are compared.
-FORETELL_HIGH_END_5Y = {"params": BdWParams(alpha=0.259, beta=1.723, c=1.584),
-                        "neg_ll_percent": 122.27493,
-                        "survival": [86.91, 74.19, 65.48, 59.29, 54.66, 51.04, 48.10, 45.67,
-                                     43.60, 41.82]}
+FORETELL_HIGH_END_5Y = {
+    "params": BdWParams(alpha=0.259, beta=1.723, c=1.584),
+    "neg_ll_percent": 122.27493,
+    "survival": [86.91, 74.19, 65.48, 59.29, 54.66, 51.04, 48.10, 45.67, 43.60, 41.82],
+}
 # FHLDS (2018), high end, five-year calibration: polarization index phi = 1/(alpha+beta+1) is
 # 0.099 under BG (sBG) and 0.335 under BdW (as reported in abdullahau/customer-analytics,
 # BdW-Model.qmd, which reproduces the paper; the paper itself was not available to us).
@@ -43,10 +44,16 @@ PHI_HIGH_END_5Y = {"sbg": 0.099, "bdw": 0.335}
 # Years 0-7 (the 2007 calibration): own MLE, checked with an independent scipy Nelder-Mead
 # implementation of the same likelihood (LL -1679.6028 and -1605.3142).
 SEVEN_YEARS = {
-    "regular": {"params": BdWParams(0.456, 0.779, 1.283), "log_likelihood": -1679.603,
-                "projected": [22.3, 20.9, 19.7, 18.6, 17.7]},
-    "high_end": {"params": BdWParams(0.214, 1.427, 1.724), "log_likelihood": -1605.314,
-                 "projected": [46.8, 44.8, 43.2, 41.7, 40.4]},
+    "regular": {
+        "params": BdWParams(0.456, 0.779, 1.283),
+        "log_likelihood": -1679.603,
+        "projected": [22.3, 20.9, 19.7, 18.6, 17.7],
+    },
+    "high_end": {
+        "params": BdWParams(0.214, 1.427, 1.724),
+        "log_likelihood": -1605.314,
+        "projected": [46.8, 44.8, 43.2, 41.7, 40.4],
+    },
 }
 
 
@@ -66,11 +73,16 @@ def test_c_equal_one_is_sbg(alpha, beta):
     t = np.arange(1, 301.0)
     b = BdWParams(alpha, beta, 1.0)
     s = SBGParams(alpha, beta)
-    np.testing.assert_allclose(bdw.log_survival(b, t), sbg.log_survival(s, t), rtol=1e-12,
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        bdw.log_survival(b, t), sbg.log_survival(s, t), rtol=1e-12, atol=1e-13
+    )
     for churned in (np.ones_like(t), np.zeros_like(t)):
-        np.testing.assert_allclose(bdw.log_likelihood(b, t, churned),
-                                   sbg.log_likelihood(s, t, churned), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            bdw.log_likelihood(b, t, churned),
+            sbg.log_likelihood(s, t, churned),
+            rtol=1e-9,
+            atol=1e-12,
+        )
     np.testing.assert_allclose(bdw.retention_rate(b, t), sbg.retention_rate(s, t), rtol=1e-10)
     np.testing.assert_allclose(bdw.survival(b, t), sbg.survival(s, t), rtol=1e-11)
     churned = (t % 3 == 0).astype(float)
@@ -97,27 +109,39 @@ def test_c_equal_one_lifetimes_equal_the_sbg_closed_forms():
     b, s = BdWParams(2.0, 3.0, 1.0), SBGParams(2.0, 3.0)
     n = np.array([0.0, 2.0, 9.0])
     for d in (0.1, 0.02):
-        np.testing.assert_allclose(residual_lifetime_sum(bdw.log_survival, b, n, d),
-                                   sbg.expected_residual_lifetime(s, n, d), rtol=1e-10)
-    np.testing.assert_allclose(residual_lifetime_sum(bdw.log_survival, b, n, 0.0,
-                                                     tail_exponent=2.0),
-                               sbg.expected_residual_lifetime(s, n, 0.0), rtol=1e-6)
+        np.testing.assert_allclose(
+            residual_lifetime_sum(bdw.log_survival, b, n, d),
+            sbg.expected_residual_lifetime(s, n, d),
+            rtol=1e-10,
+        )
+    np.testing.assert_allclose(
+        residual_lifetime_sum(bdw.log_survival, b, n, 0.0, tail_exponent=2.0),
+        sbg.expected_residual_lifetime(s, n, 0.0),
+        rtol=1e-6,
+    )
 
 
 def test_model_lifetimes_at_c_one_equal_sbg():
     data = table(HIGH_END, 7)
     s = ShiftedBetaGeoModel().fit(data)
     b = BetaDiscreteWeibullModel()
-    b.params_ = pd.Series([*s.params_.to_numpy(), 1.0], index=pd.Index(["alpha", "beta", "c"],
-                                                                        name="param"))
+    b.params_ = pd.Series(
+        [*s.params_.to_numpy(), 1.0], index=pd.Index(["alpha", "beta", "c"], name="param")
+    )
     b.cohorts_ = ["all"]
     assert b.expected_lifetime(discount_rate=0.1) == pytest.approx(
-        s.expected_lifetime(discount_rate=0.1), rel=1e-10)
-    np.testing.assert_allclose(b.expected_residual_lifetime([0, 5], discount_rate=0.1),
-                               s.expected_residual_lifetime([0, 5], discount_rate=0.1),
-                               rtol=1e-10)
-    np.testing.assert_allclose(b.probability_of_churn(np.arange(1, 20)),
-                               s.probability_of_churn(np.arange(1, 20)), rtol=1e-9)
+        s.expected_lifetime(discount_rate=0.1), rel=1e-10
+    )
+    np.testing.assert_allclose(
+        b.expected_residual_lifetime([0, 5], discount_rate=0.1),
+        s.expected_residual_lifetime([0, 5], discount_rate=0.1),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        b.probability_of_churn(np.arange(1, 20)),
+        s.probability_of_churn(np.arange(1, 20)),
+        rtol=1e-9,
+    )
     assert np.isinf(b.expected_lifetime())  # c * alpha = 0.668 <= 1: heavy tail
 
 
@@ -127,10 +151,12 @@ def test_reproduces_foretell_on_high_end_five_years():
     model = BetaDiscreteWeibullModel().fit(table(HIGH_END, 4))
     for name, value in FORETELL_HIGH_END_5Y["params"]._asdict().items():
         assert model.params_[name] == pytest.approx(value, abs=0.0005 + 1e-12)
-    assert model.log_likelihood_ / 10 == pytest.approx(-FORETELL_HIGH_END_5Y["neg_ll_percent"],
-                                                       abs=1e-4)
-    np.testing.assert_allclose(100 * model.survival(np.arange(1, 11)),
-                               FORETELL_HIGH_END_5Y["survival"], atol=0.006)
+    assert model.log_likelihood_ / 10 == pytest.approx(
+        -FORETELL_HIGH_END_5Y["neg_ll_percent"], abs=1e-4
+    )
+    np.testing.assert_allclose(
+        100 * model.survival(np.arange(1, 11)), FORETELL_HIGH_END_5Y["survival"], atol=0.006
+    )
     assert model.converged_
 
 
@@ -164,8 +190,10 @@ def test_likelihood_ratio_against_sbg():
     stats = {}
     for name, counts in SERIES.items():
         data = table(counts, 7)
-        stats[name] = 2 * (BetaDiscreteWeibullModel().fit(data).log_likelihood_
-                           - ShiftedBetaGeoModel().fit(data).log_likelihood_)
+        stats[name] = 2 * (
+            BetaDiscreteWeibullModel().fit(data).log_likelihood_
+            - ShiftedBetaGeoModel().fit(data).log_likelihood_
+        )
     assert stats["high_end"] == pytest.approx(11.69, abs=0.01)
     assert stats["regular"] == pytest.approx(1.32, abs=0.01)
     assert stats["high_end"] > 3.841 > stats["regular"]  # chi-square(1), 5%
@@ -176,8 +204,9 @@ def test_log_beta_is_accurate_for_large_arguments():
     a = np.array([1e-3, 0.7, 3.0, 250.0])
     for y in (30.0, 1e3, 3.7e4, 1e6, 1e9, 1e13):
         ours = sbg.log_beta(a, y, sbg.NUMPY)
-        exact = np.array([float(mpmath.log(mpmath.beta(mpmath.mpf(float(ai)), mpmath.mpf(y))))
-                          for ai in a])
+        exact = np.array(
+            [float(mpmath.log(mpmath.beta(mpmath.mpf(float(ai)), mpmath.mpf(y)))) for ai in a]
+        )
         np.testing.assert_allclose(ours, exact, rtol=1e-14, atol=1e-13)
     y = np.array([0.5, 10.0, 29.9])
     np.testing.assert_array_equal(sbg.log_beta(0.7, y, sbg.NUMPY), special.betaln(0.7, y))
@@ -200,8 +229,15 @@ def test_neighbouring_survival_differences_are_accurate():
     np.testing.assert_allclose(ours, exact, rtol=1e-9)
 
 
-@pytest.mark.parametrize("p", [BdWParams(0.7, 1.9, 1.3), BdWParams(0.2, 1.4, 0.6),
-                               BdWParams(3.0, 40.0, 2.5), BdWParams(0.5, 2.0, 40.0)])
+@pytest.mark.parametrize(
+    "p",
+    [
+        BdWParams(0.7, 1.9, 1.3),
+        BdWParams(0.2, 1.4, 0.6),
+        BdWParams(3.0, 40.0, 2.5),
+        BdWParams(0.5, 2.0, 40.0),
+    ],
+)
 def test_gradient_matches_central_differences(p):
     rng = np.random.default_rng(5)
     t = rng.integers(1, 60, 400).astype(float)
@@ -266,8 +302,11 @@ def test_numerical_lifetimes():
 def test_contract_and_json(tmp_path):
     data = pd.concat([table(REGULAR, 7, "regular"), table(HIGH_END, 7, "high")])
     model = BetaDiscreteWeibullModel(shared=False).fit(data)
-    assert model.params_.index.tolist()[:3] == [("regular", "alpha"), ("regular", "beta"),
-                                                ("regular", "c")]
+    assert model.params_.index.tolist()[:3] == [
+        ("regular", "alpha"),
+        ("regular", "beta"),
+        ("regular", "c"),
+    ]
     cov = model.covariance_.to_numpy()
     np.testing.assert_allclose(cov, cov.T, rtol=1e-12, atol=0)
     assert np.all(np.linalg.eigvalsh(cov) > 0)
@@ -277,8 +316,9 @@ def test_contract_and_json(tmp_path):
     model.to_json(path)
     loaded = BetaDiscreteWeibullModel.from_json(path)
     pd.testing.assert_series_equal(loaded.params_, model.params_)
-    np.testing.assert_array_equal(loaded.survival([10], cohort="high"),
-                                  model.survival([10], cohort="high"))
+    np.testing.assert_array_equal(
+        loaded.survival([10], cohort="high"), model.survival([10], cohort="high")
+    )
     with pytest.raises(DataError, match="survival cannot increase"):
         BetaDiscreteWeibullModel().fit(pd.DataFrame({"period": [0, 1, 2], "n_alive": [9, 5, 6]}))
 
@@ -305,18 +345,29 @@ def test_survival_non_increasing_and_retention_in_unit_interval(alpha, beta, c):
     assert np.all((r >= 0) & (r <= 1))
 
 
-@given(alpha=positive, beta=positive, c=st.floats(1e-3, 1e3), t=st.integers(1, 10_000),
-       churned=st.booleans())
+@given(
+    alpha=positive,
+    beta=positive,
+    c=st.floats(1e-3, 1e3),
+    t=st.integers(1, 10_000),
+    churned=st.booleans(),
+)
 def test_log_likelihood_is_finite(alpha, beta, c, t, churned):
     ll = bdw.log_likelihood(BdWParams(alpha, beta, c), np.array([float(t)]), np.array([churned]))
     assert np.isfinite(ll).all() and ll[0] <= 0
 
 
-@given(alpha=st.floats(0.05, 20), beta=st.floats(0.05, 50), c=st.floats(0.2, 5),
-       t=st.integers(1, 500), churned=st.booleans())
+@given(
+    alpha=st.floats(0.05, 20),
+    beta=st.floats(0.05, 50),
+    c=st.floats(0.2, 5),
+    t=st.integers(1, 500),
+    churned=st.booleans(),
+)
 def test_gradient_is_finite(alpha, beta, c, t, churned):
-    ll, grad = bdw.log_likelihood_gradient(BdWParams(alpha, beta, c), np.array([float(t)]),
-                                           np.array([float(churned)]))
+    ll, grad = bdw.log_likelihood_gradient(
+        BdWParams(alpha, beta, c), np.array([float(t)]), np.array([float(churned)])
+    )
     assert np.isfinite(ll).all() and np.isfinite(grad).all()
 
 
@@ -325,8 +376,9 @@ def _fit_simulated(true: BdWParams, n: int, periods: int, seed: int) -> np.ndarr
     rng = np.random.default_rng(seed)
     horizon = rng.integers(2, periods + 1, n)
     sim = bdw.simulate(true, horizon, rng=rng)
-    data = pd.DataFrame({"periods_observed": sim["periods_observed"].astype(int),
-                         "churned": sim["churned"]})
+    data = pd.DataFrame(
+        {"periods_observed": sim["periods_observed"].astype(int), "churned": sim["churned"]}
+    )
     model = BetaDiscreteWeibullModel().fit(data)
     return (model.params_.to_numpy() - np.asarray(true)) / model.summary()["se"].to_numpy()
 
@@ -334,8 +386,9 @@ def _fit_simulated(true: BdWParams, n: int, periods: int, seed: int) -> np.ndarr
 def test_simulator_matches_the_survival_function(rng):
     p = BdWParams(0.6, 1.5, 1.4)
     sim = bdw.simulate(p, np.full(200_000, 12), rng=rng)
-    data = pd.DataFrame({"periods_observed": sim["periods_observed"].astype(int),
-                         "churned": sim["churned"]})
+    data = pd.DataFrame(
+        {"periods_observed": sim["periods_observed"].astype(int), "churned": sim["churned"]}
+    )
     observed = empirical_survival(data)["survival"].to_numpy()
     expected = bdw.survival(p, np.arange(13))
     se = np.sqrt(expected * (1 - expected) / 200_000)
@@ -348,8 +401,9 @@ def test_recovers_simulated_parameters():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("true", [BdWParams(0.4, 1.2, 0.7), BdWParams(3.0, 10.0, 1.8),
-                                  BdWParams(1.0, 1.0, 1.0)])
+@pytest.mark.parametrize(
+    "true", [BdWParams(0.4, 1.2, 0.7), BdWParams(3.0, 10.0, 1.8), BdWParams(1.0, 1.0, 1.0)]
+)
 def test_recovers_simulated_parameters_grid(true):
     z = _fit_simulated(true, 200_000, 15, seed=int(true.c * 100))
     assert np.all(np.abs(z) < 4), z

@@ -111,14 +111,17 @@ def test_log_likelihood_equals_lifetimes_on_a_grid(lifetimes_bgbb):
 
 def test_predictions_equal_lifetimes(donations, lifetimes_bgbb):
     x, t_x, n = _arrays(donations)
-    np.testing.assert_allclose(bgbb.probability_alive(PUBLISHED, x, t_x, n),
-                               lifetimes_bgbb.conditional_probability_alive(1, x, t_x, n),
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        bgbb.probability_alive(PUBLISHED, x, t_x, n),
+        lifetimes_bgbb.conditional_probability_alive(1, x, t_x, n),
+        rtol=1e-8,
+    )
     for t in (1, 5, 10):
         np.testing.assert_allclose(
             bgbb.expected_purchases(PUBLISHED, t, x, t_x, n),
             lifetimes_bgbb.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, n),
-            rtol=1e-8)
+            rtol=1e-8,
+        )
     lifetimes_bgbb.data = pd.DataFrame({"frequency": x, "weights": donations["weight"]})
     theirs = lifetimes_bgbb.expected_number_of_transactions_in_first_n_periods(6)
     ours = bgbb.probability_of_purchases(PUBLISHED, theirs.index.to_numpy(), 6)
@@ -132,7 +135,8 @@ def test_new_customer_expectation_is_mean_of_probability_of_purchases():
         pmf = bgbb.probability_of_purchases(PUBLISHED, k, t)
         assert float(np.sum(pmf)) == pytest.approx(1.0, abs=1e-12)
         assert float(np.sum(k * pmf)) == pytest.approx(
-            float(bgbb.expected_purchases_new_customer(PUBLISHED, t)), rel=1e-10)
+            float(bgbb.expected_purchases_new_customer(PUBLISHED, t)), rel=1e-10
+        )
 
 
 def test_conditional_expectation_of_a_customer_without_history():
@@ -140,8 +144,11 @@ def test_conditional_expectation_of_a_customer_without_history():
     conditional expectation is the new-customer expectation."""
     t = np.array([1.0, 6.0, 30.0])
     assert bgbb.log_likelihood(PUBLISHED, 0, 0, 0) == pytest.approx(0.0, abs=1e-14)
-    np.testing.assert_allclose(bgbb.expected_purchases(PUBLISHED, t, 0, 0, 0),
-                               bgbb.expected_purchases_new_customer(PUBLISHED, t), rtol=1e-12)
+    np.testing.assert_allclose(
+        bgbb.expected_purchases(PUBLISHED, t, 0, 0, 0),
+        bgbb.expected_purchases_new_customer(PUBLISHED, t),
+        rtol=1e-12,
+    )
 
 
 def test_probability_of_purchases_is_the_likelihood_summed_over_histories():
@@ -165,8 +172,11 @@ def test_loop_path_equals_grouped_path(donations):
     out = bgbb.log_likelihood(draws, x, t_x, n)
     assert out.shape == (3, len(x))
     np.testing.assert_allclose(out[1], fast, rtol=1e-13)
-    np.testing.assert_allclose(bgbb.probability_alive(draws, x, t_x, n)[1],
-                               bgbb.probability_alive(PUBLISHED, x, t_x, n), rtol=1e-12)
+    np.testing.assert_allclose(
+        bgbb.probability_alive(draws, x, t_x, n)[1],
+        bgbb.probability_alive(PUBLISHED, x, t_x, n),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("data", ["donations", "long"])
@@ -187,20 +197,26 @@ def test_analytic_gradient_matches_central_differences(data, donations, rng):
         up, down = p.copy(), p.copy()
         up[j] += h
         down[j] -= h
-        numeric = (bgbb.log_likelihood(BGBBParams(*up), x, t_x, n)
-                   - bgbb.log_likelihood(BGBBParams(*down), x, t_x, n)) / (2 * h)
+        numeric = (
+            bgbb.log_likelihood(BGBBParams(*up), x, t_x, n)
+            - bgbb.log_likelihood(BGBBParams(*down), x, t_x, n)
+        ) / (2 * h)
         np.testing.assert_allclose(grad[j], numeric, rtol=1e-5, atol=1e-7)
 
 
 def test_expected_purchases_is_continuous_at_gamma_equal_one():
     """E[X(n)] has a 0/0 at gamma = 1 (Taylor series within 1e-4 of it)."""
+
     def value(g: float) -> float:
         return float(bgbb.expected_purchases(BGBBParams(1.2, 0.75, g, 2.8), 10, 3, 5, 8))
+
     below, above = value(1 - 1.0001e-4), value(1 - 0.9999e-4)  # either side of the switch
     assert below == pytest.approx(above, rel=1e-7)
     assert value(1.0) == pytest.approx(0.5 * (value(1 - 1e-3) + value(1 + 1e-3)), rel=1e-6)
-    new = [float(bgbb.expected_purchases_new_customer(BGBBParams(1.2, 0.75, g, 2.8), 10))
-           for g in (1 - 1e-3, 1.0, 1 + 1e-3)]
+    new = [
+        float(bgbb.expected_purchases_new_customer(BGBBParams(1.2, 0.75, g, 2.8), 10))
+        for g in (1 - 1e-3, 1.0, 1 + 1e-3)
+    ]
     assert new[1] == pytest.approx(0.5 * (new[0] + new[2]), rel=1e-6)
 
 
@@ -307,8 +323,11 @@ def test_simulator_matches_model(rng):
     assert np.all(sim["frequency"] <= sim["recency"]) and np.all(sim["recency"] <= sim["T"])
     assert np.all((sim["frequency"] == 0) == (sim["recency"] == 0))
     frame = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "alive")})
-    cells = frame.groupby(["frequency", "recency"]).agg(count=("alive", "size"),
-                                                        alive=("alive", "mean")).reset_index()
+    cells = (
+        frame.groupby(["frequency", "recency"])
+        .agg(count=("alive", "size"), alive=("alive", "mean"))
+        .reset_index()
+    )
     x, t_x = cells["frequency"].to_numpy(), cells["recency"].to_numpy()
     ways = np.where(x > 0, special.comb(np.maximum(t_x - 1, 0), np.maximum(x - 1, 0)), 1.0)
     prob = ways * np.exp(bgbb.log_likelihood(p, x, t_x, np.full_like(x, n_opp)))
@@ -337,11 +356,14 @@ def test_recovers_simulated_parameters_fast(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("true", [
-    PUBLISHED,                              # donations
-    BGBBParams(3.0, 1.0, 0.5, 6.0),         # frequent, loyal
-    BGBBParams(0.5, 3.0, 2.0, 1.0),         # rare, high churn
-])
+@pytest.mark.parametrize(
+    "true",
+    [
+        PUBLISHED,  # donations
+        BGBBParams(3.0, 1.0, 0.5, 6.0),  # frequent, loyal
+        BGBBParams(0.5, 3.0, 2.0, 1.0),  # rare, high churn
+    ],
+)
 def test_recovers_simulated_parameters(true, rng):
     start = time.perf_counter()
     z = _recovery(true, 200_000, rng)

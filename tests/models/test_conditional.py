@@ -31,12 +31,24 @@ from clv.synth.transactions import (
 )
 
 CONTINUOUS = {
-    "bgnbd": (bgnbd.BGNBDParams(0.243, 4.414, 0.793, 2.426), bgnbd,
-              cond.bgnbd_probability_of_purchases, cond.bgnbd_probability_alive_at),
-    "mbgnbd": (mbgnbd.MBGNBDParams(0.525, 6.183, 0.891, 1.614), mbgnbd,
-               cond.mbgnbd_probability_of_purchases, cond.mbgnbd_probability_alive_at),
-    "pareto_nbd": (pareto_nbd.PNBDParams(0.553, 10.578, 0.606, 11.669), pareto_nbd,
-                   cond.pareto_nbd_probability_of_purchases, cond.pareto_nbd_probability_alive_at),
+    "bgnbd": (
+        bgnbd.BGNBDParams(0.243, 4.414, 0.793, 2.426),
+        bgnbd,
+        cond.bgnbd_probability_of_purchases,
+        cond.bgnbd_probability_alive_at,
+    ),
+    "mbgnbd": (
+        mbgnbd.MBGNBDParams(0.525, 6.183, 0.891, 1.614),
+        mbgnbd,
+        cond.mbgnbd_probability_of_purchases,
+        cond.mbgnbd_probability_alive_at,
+    ),
+    "pareto_nbd": (
+        pareto_nbd.PNBDParams(0.553, 10.578, 0.606, 11.669),
+        pareto_nbd,
+        cond.pareto_nbd_probability_of_purchases,
+        cond.pareto_nbd_probability_alive_at,
+    ),
 }
 BGBB = bgbb.BGBBParams(1.204, 0.750, 0.657, 2.783)
 
@@ -57,9 +69,19 @@ def world(request):
     sim = simulate_purchase_times(name, params, T + t, rng=rng)
     past = rfm_from_purchase_times(sim["customer"], sim["time"], T)
     future = np.bincount(sim["customer"][sim["time"] > T[sim["customer"]]], minlength=n)
-    return {"name": name, "params": params, "module": module, "pmf": pmf,
-            "alive_at": alive_at, "T": T, "t": t, "past": past, "future": future,
-            "alive_end": sim["death"] > T + t, "alive_T": sim["death"] > T}
+    return {
+        "name": name,
+        "params": params,
+        "module": module,
+        "pmf": pmf,
+        "alive_at": alive_at,
+        "T": T,
+        "t": t,
+        "past": past,
+        "future": future,
+        "alive_end": sim["death"] > T + t,
+        "alive_T": sim["death"] > T,
+    }
 
 
 def _groups(x):
@@ -73,8 +95,12 @@ def test_log_simulator_agrees_with_rfm_simulator(world):
     expected = module.expected_purchases_new_customer(p, T)
     assert x.mean() == pytest.approx(np.mean(expected), abs=4 * x.std() / np.sqrt(x.size))
     # P(alive at T | history) averages to the share alive at T
-    _close(np.mean(module.probability_alive(p, x, t_x, T)), world["alive_T"].mean(), x.size,
-           "alive at T")
+    _close(
+        np.mean(module.probability_alive(p, x, t_x, T)),
+        world["alive_T"].mean(),
+        x.size,
+        "alive at T",
+    )
 
 
 def test_conditional_pmf_matches_monte_carlo(world):
@@ -83,8 +109,12 @@ def test_conditional_pmf_matches_monte_carlo(world):
     for label, rows in _groups(x).items():
         for k in range(4):
             pred = world["pmf"](p, k, t, x[rows], t_x[rows], T[rows])
-            _close(float(np.mean(pred)), float(np.mean(world["future"][rows] == k)),
-                   int(rows.sum()), f"{world['name']} {label} n={k}")
+            _close(
+                float(np.mean(pred)),
+                float(np.mean(world["future"][rows] == k)),
+                int(rows.sum()),
+                f"{world['name']} {label} n={k}",
+            )
 
 
 def test_conditional_pmf_sums_and_mean(world):
@@ -96,8 +126,9 @@ def test_conditional_pmf_sums_and_mean(world):
     n = np.arange(400.0)[:, None]
     pmf = world["pmf"](p, n, t, x, t_x, T)
     np.testing.assert_allclose(pmf.sum(axis=0), 1.0, atol=1e-9)
-    np.testing.assert_allclose((n * pmf).sum(axis=0), module.expected_purchases(p, t, x, t_x, T),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        (n * pmf).sum(axis=0), module.expected_purchases(p, t, x, t_x, T), rtol=1e-7
+    )
     assert np.all(pmf >= 0)
 
 
@@ -106,16 +137,21 @@ def test_probability_alive_at_future_matches_monte_carlo(world):
     x, t_x, T = past["frequency"], past["recency"], past["T"]
     for label, rows in _groups(x).items():
         pred = world["alive_at"](p, t, x[rows], t_x[rows], T[rows])
-        _close(float(np.mean(pred)), float(np.mean(world["alive_end"][rows])), int(rows.sum()),
-               f"{world['name']} {label}")
+        _close(
+            float(np.mean(pred)),
+            float(np.mean(world["alive_end"][rows])),
+            int(rows.sum()),
+            f"{world['name']} {label}",
+        )
 
 
 def test_probability_alive_at_is_decreasing_and_starts_at_p_alive(world):
     p, module = world["params"], world["module"]
     t = np.array([0.0, 1.0, 10.0, 100.0, 1e4])
     values = world["alive_at"](p, t, 3.0, 20.0, 38.0)
-    assert values[0] == pytest.approx(float(module.probability_alive(p, 3.0, 20.0, 38.0)),
-                                      rel=1e-12)
+    assert values[0] == pytest.approx(
+        float(module.probability_alive(p, 3.0, 20.0, 38.0)), rel=1e-12
+    )
     assert np.all(np.diff(values) < 0) and values[-1] < 0.05
 
 
@@ -127,11 +163,17 @@ def test_pareto_alive_at_equals_pymc_marketing_expression():
     x, t_x, T = np.array([0.0, 2, 26]), np.array([0.0, 30.43, 30.86]), np.array([38.86, 38.86, 31])
     for t in (0.0, 5.0, 52.0):
         ll = pareto_nbd.log_likelihood(p, x, t_x, T)
-        ref = np.exp(special.gammaln(p.r + x) - special.gammaln(p.r)
-                     + p.r * np.log(p.alpha / (p.alpha + T)) - x * np.log(p.alpha + T)
-                     + p.s * np.log(p.beta / (p.beta + T + t)) - ll)
-        np.testing.assert_allclose(cond.pareto_nbd_probability_alive_at(p, t, x, t_x, T), ref,
-                                   rtol=1e-10)
+        ref = np.exp(
+            special.gammaln(p.r + x)
+            - special.gammaln(p.r)
+            + p.r * np.log(p.alpha / (p.alpha + T))
+            - x * np.log(p.alpha + T)
+            + p.s * np.log(p.beta / (p.beta + T + t))
+            - ll
+        )
+        np.testing.assert_allclose(
+            cond.pareto_nbd_probability_alive_at(p, t, x, t_x, T), ref, rtol=1e-10
+        )
 
 
 def test_pareto_conditional_pmf_equals_lifetimes():
@@ -148,8 +190,9 @@ def test_pareto_conditional_pmf_equals_lifetimes():
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             ref = f.conditional_probability_of_n_purchases_up_to_time(n, t, x, t_x, T)
-        assert float(cond.pareto_nbd_probability_of_purchases(p, n, t, x, t_x, T)) == \
-            pytest.approx(float(ref), rel=1e-9)
+        assert float(cond.pareto_nbd_probability_of_purchases(p, n, t, x, t_x, T)) == pytest.approx(
+            float(ref), rel=1e-9
+        )
 
 
 # ------------------------------------------------------------------ BG/BB (exact groups)
@@ -161,8 +204,7 @@ def bgbb_world():
     hist = buy[:, :6]
     x = hist.sum(axis=1).astype(float)
     t_x = np.where(hist.any(axis=1), 6 - np.argmax(hist[:, ::-1], axis=1), 0).astype(float)
-    return {"x": x, "t_x": t_x, "buy": buy, "alive": alive, "p": sim["p"],
-            "theta": sim["theta"]}
+    return {"x": x, "t_x": t_x, "buy": buy, "alive": alive, "p": sim["p"], "theta": sim["theta"]}
 
 
 BGBB_GROUPS = [(0, 0), (1, 1), (2, 4), (3, 6), (6, 6)]
@@ -199,8 +241,11 @@ def test_bgbb_dert_and_posterior_means_match_monte_carlo(bgbb_world):
 
 def test_bgbb_alive_at_one_is_the_model_p_alive_and_matches_lifetimes():
     x, t_x, n = np.array([0, 2, 6, 3]), np.array([0, 4, 6, 5]), np.array([6, 6, 6, 6])
-    np.testing.assert_allclose(cond.bgbb_probability_alive_at(BGBB, 1, x, t_x, n),
-                               bgbb.probability_alive(BGBB, x, t_x, n), rtol=1e-12)
+    np.testing.assert_allclose(
+        cond.bgbb_probability_alive_at(BGBB, 1, x, t_x, n),
+        bgbb.probability_alive(BGBB, x, t_x, n),
+        rtol=1e-12,
+    )
     lifetimes = pytest.importorskip("lifetimes")
     import warnings
 
@@ -211,8 +256,7 @@ def test_bgbb_alive_at_one_is_the_model_p_alive_and_matches_lifetimes():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = f.conditional_probability_alive(4, x, t_x, n)
-    np.testing.assert_allclose(cond.bgbb_probability_alive_at(BGBB, 4, x, t_x, n), ref,
-                               rtol=1e-10)
+    np.testing.assert_allclose(cond.bgbb_probability_alive_at(BGBB, 4, x, t_x, n), ref, rtol=1e-10)
 
 
 def test_bgbb_pmf_identities():
@@ -220,8 +264,9 @@ def test_bgbb_pmf_identities():
     x, t_x = np.array([0.0, 2, 6]), np.array([0.0, 4, 6])
     pmf = cond.bgbb_probability_of_purchases(BGBB, k, 10, x, t_x, 6)
     np.testing.assert_allclose(pmf.sum(axis=0), 1.0, atol=1e-12)
-    np.testing.assert_allclose((k * pmf).sum(axis=0), bgbb.expected_purchases(BGBB, 10, x, t_x, 6),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        (k * pmf).sum(axis=0), bgbb.expected_purchases(BGBB, 10, x, t_x, 6), rtol=1e-10
+    )
     with pytest.raises(ValueError, match="whole number"):
         cond.bgbb_probability_of_purchases(BGBB, 0.5, 3, 1, 1, 6)
     with pytest.raises(ValueError, match="discount_rate"):
@@ -232,17 +277,27 @@ def test_bgbb_pmf_identities():
 def test_tracking_curve_matches_simulated_cohort():
     rng = np.random.default_rng(11)
     params = CONTINUOUS["bgnbd"][0]
-    log, truth = simulate_transaction_log("bgnbd", params, 20_000, acquisition_periods=12.0,
-                                          observation_periods=39.0, time_unit="W", rng=rng)
-    weeks = ((log["date"] - log["date"].min().normalize()).dt.total_seconds()
-             / (7 * 86_400)).to_numpy()
+    log, truth = simulate_transaction_log(
+        "bgnbd",
+        params,
+        20_000,
+        acquisition_periods=12.0,
+        observation_periods=39.0,
+        time_unit="W",
+        rng=rng,
+    )
+    weeks = (
+        (log["date"] - log["date"].min().normalize()).dt.total_seconds() / (7 * 86_400)
+    ).to_numpy()
     first = log.groupby("customer_id")["date"].transform("min") == log["date"]
     repeat_weeks = np.sort(weeks[~first.to_numpy()])
-    births = truth["birth"] + (log["date"].min() - log["date"].min().normalize()
-                               ).total_seconds() / (7 * 86_400)
+    births = truth["birth"] + (
+        log["date"].min() - log["date"].min().normalize()
+    ).total_seconds() / (7 * 86_400)
     grid = np.arange(1.0, 40.0)
     expected = expected_cumulative_transactions(
-        lambda t: bgnbd.expected_purchases_new_customer(params, t), births, grid)
+        lambda t: bgnbd.expected_purchases_new_customer(params, t), births, grid
+    )
     actual = np.searchsorted(repeat_weeks, grid, side="right")
     # each customer's count is one draw: the SD of the total is sqrt(n) x the SD per customer
     per_customer = np.bincount(log["customer_id"][~first.to_numpy()], minlength=20_000)
@@ -250,7 +305,8 @@ def test_tracking_curve_matches_simulated_cohort():
     assert np.all(np.abs(actual - expected) < 4 * sd_total)
     assert abs(actual[-1] - expected[-1]) < 4 * sd_total
     inc = expected_incremental_transactions(
-        lambda t: bgnbd.expected_purchases_new_customer(params, t), births, grid)
+        lambda t: bgnbd.expected_purchases_new_customer(params, t), births, grid
+    )
     np.testing.assert_allclose(np.cumsum(inc), expected, rtol=1e-12)
 
 
@@ -275,8 +331,7 @@ def test_sbg_retention_elasticity_is_the_log_derivative_of_derl():
         def derl(c, n=n, d=d, log_s=log_s):
             return np.sum(np.exp(log_s + k * np.log(c) - (k - 1) * np.log1p(d)))
 
-        assert derl(1.0) == pytest.approx(float(sbg.expected_residual_lifetime(p, n, d)),
-                                          rel=1e-9)
+        assert derl(1.0) == pytest.approx(float(sbg.expected_residual_lifetime(p, n, d)), rel=1e-9)
         h = 1e-5
         fd = (np.log(derl(1 + h)) - np.log(derl(1 - h))) / (2 * h)
         assert float(sbg_retention_elasticity(p, n, d)) == pytest.approx(fd, rel=1e-6)
@@ -290,7 +345,8 @@ def test_sbg_retention_elasticity_limits():
     p = sbg.SBGParams(3.5, 1.2)
     assert float(sbg_retention_elasticity(p, 3, 0.0)) == pytest.approx((3.5 + 1.2 + 2) / 1.5)
     assert float(sbg_retention_elasticity(p, 3, 1e-9)) == pytest.approx(
-        float(sbg_retention_elasticity(p, 3, 0.0)), rel=1e-6)
+        float(sbg_retention_elasticity(p, 3, 0.0)), rel=1e-6
+    )
     assert np.isinf(sbg_retention_elasticity(sbg.SBGParams(1.5, 1.0), 0, 0.0))
     # heterogeneity: the elasticity grows with tenure (survivors are the loyal ones)
     e = sbg_retention_elasticity(sbg.SBGParams(0.704, 1.182), np.arange(0, 20), 0.1)
@@ -304,8 +360,11 @@ def test_model_methods_wrap_the_pure_functions(cdnow_rfm):
     from clv.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 
     rfm = cdnow_rfm.head(50)
-    for cls, name in ((BetaGeoModel, "bgnbd"), (ModifiedBetaGeoModel, "mbgnbd"),
-                      (ParetoNBDModel, "pareto_nbd")):
+    for cls, name in (
+        (BetaGeoModel, "bgnbd"),
+        (ModifiedBetaGeoModel, "mbgnbd"),
+        (ParetoNBDModel, "pareto_nbd"),
+    ):
         params, _, pmf, alive_at = CONTINUOUS[name]
         model = cls()
         model.params_ = __import__("pandas").Series(params._asdict(), dtype=float)
@@ -313,13 +372,19 @@ def test_model_methods_wrap_the_pure_functions(cdnow_rfm):
         got = model.conditional_probability_of_purchases(2, 10, rfm)
         assert got.index.equals(rfm.index)
         np.testing.assert_allclose(got, pmf(params, 2, 10, x, t_x, T), rtol=1e-12)
-        np.testing.assert_allclose(model.probability_alive_at(0, rfm),
-                                   model.probability_alive(rfm), rtol=1e-12)
-        np.testing.assert_allclose(model.probability_alive_at(5, rfm),
-                                   alive_at(params, 5, x, t_x, T), rtol=1e-12)
+        np.testing.assert_allclose(
+            model.probability_alive_at(0, rfm), model.probability_alive(rfm), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            model.probability_alive_at(5, rfm), alive_at(params, 5, x, t_x, T), rtol=1e-12
+        )
         curve = model.expected_cumulative_transactions([0.0, 2.0], [1.0, 4.0])
-        assert curve[1] == pytest.approx(float(model.expected_purchases_new_customer(4.0)
-                                               + model.expected_purchases_new_customer(2.0)))
+        assert curve[1] == pytest.approx(
+            float(
+                model.expected_purchases_new_customer(4.0)
+                + model.expected_purchases_new_customer(2.0)
+            )
+        )
     with pytest.raises(ValueError, match="whole number"):
         model.conditional_probability_of_purchases(1.5, 10, rfm)
 
@@ -334,8 +399,9 @@ def test_bgbb_model_methods():
     model = BetaGeoBetaBinomModel()
     model.params_ = pd.Series(BGBB._asdict(), dtype=float)
     rows = donors.iloc[[0, 9, 21]]
-    np.testing.assert_allclose(model.probability_alive_at(1, rows), model.probability_alive(rows),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        model.probability_alive_at(1, rows), model.probability_alive(rows), rtol=1e-12
+    )
     pmf = sum(model.conditional_probability_of_purchases(k, 5, rows) for k in range(6))
     np.testing.assert_allclose(pmf, 1.0, atol=1e-12)
     dert = model.expected_discounted_residual_transactions(rows, 0.1)
@@ -351,8 +417,7 @@ def test_sbg_model_retention_elasticity_and_incremental_method(cdnow_rfm):
 
     from clv.models import BetaGeoModel, ShiftedBetaGeoModel
 
-    table = pd.DataFrame({"period": range(8),
-                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
+    table = pd.DataFrame({"period": range(8), "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
     model = ShiftedBetaGeoModel().fit(table)
     n = pd.Series([0, 3, 7], index=["a", "b", "c"])
     e = model.retention_elasticity(n, discount_rate=0.1)
@@ -362,8 +427,11 @@ def test_sbg_model_retention_elasticity_and_incremental_method(cdnow_rfm):
         model.retention_elasticity(3, discount_rate=-0.1)
     bg = BetaGeoModel().fit(cdnow_rfm)
     births, grid = np.array([0.0, 1.0, 5.0]), np.arange(1.0, 10.0)
-    np.testing.assert_allclose(np.cumsum(bg.expected_incremental_transactions(births, grid)),
-                               bg.expected_cumulative_transactions(births, grid), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.cumsum(bg.expected_incremental_transactions(births, grid)),
+        bg.expected_cumulative_transactions(births, grid),
+        rtol=1e-12,
+    )
 
 
 # ------------------------------------------------------------------ extreme inputs (property)
@@ -375,8 +443,12 @@ def _rfm_rows(draw):
     return x, t_x, T
 
 
-@given(row=_rfm_rows(), t=st.floats(0.0, 1e4), n=st.integers(0, 2_000),
-       name=st.sampled_from(list(CONTINUOUS)))
+@given(
+    row=_rfm_rows(),
+    t=st.floats(0.0, 1e4),
+    n=st.integers(0, 2_000),
+    name=st.sampled_from(list(CONTINUOUS)),
+)
 def test_conditional_predictions_are_probabilities_for_extreme_inputs(row, t, n, name):
     params, _, pmf, alive_at = CONTINUOUS[name]
     x, t_x, T = row

@@ -208,8 +208,11 @@ def test_import_clv_loads_nothing_heavy_until_a_name_is_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:4] == [
-        "[]", "['numpy', 'pandas', 'scipy']",
-        "BetaGeoModel rfm_summary ParetoNBDModel True", "False"]
+        "[]",
+        "['numpy', 'pandas', 'scipy']",
+        "BetaGeoModel rfm_summary ParetoNBDModel True",
+        "False",
+    ]
 
 
 def test_weighted_compressed_fit_equals_expanded_fit(fitted):
@@ -238,8 +241,9 @@ def test_customers_first_seen_in_the_last_period_are_valid(name):
     cls = getattr(models, name)
     data = _cdnow()
     model = cls().fit(data)
-    newcomer = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [0.0],
-                             "period_days": [7.0]}, index=["new"])
+    newcomer = pd.DataFrame(
+        {"frequency": [0.0], "recency": [0.0], "T": [0.0], "period_days": [7.0]}, index=["new"]
+    )
     with_newcomer = pd.concat([data, newcomer])
     refit = cls().fit(with_newcomer)
     np.testing.assert_allclose(refit.params_, model.params_, rtol=1e-6)
@@ -271,8 +275,7 @@ def test_sample_params_on_retention_and_acquisition_models():
     from clv.models.acquisition import AcquisitionModel
     from clv.models.sbg import ShiftedBetaGeoModel
 
-    table = pd.DataFrame({"period": range(8),
-                          "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
+    table = pd.DataFrame({"period": range(8), "n_alive": [1000, 631, 468, 382, 326, 289, 262, 241]})
     sbg_model = ShiftedBetaGeoModel().fit(table)
     draws = sbg_model.sample_params(2000, random_state=0)
     np.testing.assert_allclose(draws.median(), sbg_model.params_, rtol=0.05)
@@ -298,10 +301,13 @@ def _with_covariate(data: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
 
 
 def _cohort_table() -> pd.DataFrame:
-    return pd.concat([
-        pd.DataFrame({"cohort": "regular", "period": range(8), "n_alive": _RETENTION}),
-        pd.DataFrame({"cohort": "high", "period": range(8), "n_alive": _HIGH_END}),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame({"cohort": "regular", "period": range(8), "n_alive": _RETENTION}),
+            pd.DataFrame({"cohort": "high", "period": range(8), "n_alive": _HIGH_END}),
+        ],
+        ignore_index=True,
+    )
 
 
 def _customers_with_covariate() -> pd.DataFrame:
@@ -311,14 +317,16 @@ def _customers_with_covariate() -> pd.DataFrame:
     theta = np.clip(rng.beta(1.0, 3.0, n) * np.exp(-0.1 * (nps - 5.0)), 1e-3, 0.999)
     lifetime = rng.geometric(theta)
     observed = np.minimum(lifetime, 10)
-    return pd.DataFrame({"periods_observed": observed.astype(float),
-                         "churned": lifetime <= 10, "nps": nps})
+    return pd.DataFrame(
+        {"periods_observed": observed.astype(float), "churned": lifetime <= 10, "nps": nps}
+    )
 
 
 def _acquisition_counts() -> pd.Series:
     counts = [120, 100, 90, 70, 60, 55, 40, 35, 30, 25, 22, 18]
-    return pd.Series(counts, index=pd.RangeIndex(1, len(counts) + 1, name="period"),
-                     name="new_customers")
+    return pd.Series(
+        counts, index=pd.RangeIndex(1, len(counts) + 1, name="period"), name="new_customers"
+    )
 
 
 def _acquisition_covariates() -> pd.DataFrame:
@@ -333,8 +341,10 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
 
     kind = model_entry(type(model).__name__).kind
     if kind == "transaction":
-        return {"probability_alive": model.probability_alive(data).to_numpy(),
-                "expected_purchases": model.expected_purchases(4, data).to_numpy()}
+        return {
+            "probability_alive": model.probability_alive(data).to_numpy(),
+            "expected_purchases": model.expected_purchases(4, data).to_numpy(),
+        }
     if kind == "spend":
         return {"expected_spend": model.expected_spend(data).to_numpy()}
     if kind == "acquisition":
@@ -379,16 +389,26 @@ def _registry_cases():
         case("BetaGeoBetaBinomModel", plain, _donations),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
-        case("ShiftedBetaGeoModel", plain, lambda: _cohort_table().query("cohort == 'regular'")
-             .drop(columns="cohort")),
+        case(
+            "ShiftedBetaGeoModel",
+            plain,
+            lambda: _cohort_table().query("cohort == 'regular'").drop(columns="cohort"),
+        ),
         case("ShiftedBetaGeoModel", per_cohort, _cohort_table),
         case("ShiftedBetaGeoModel", covariate, _customers_with_covariate),
-        case("BetaDiscreteWeibullModel", plain, lambda: _cohort_table().iloc[:8]
-             .drop(columns="cohort")),
+        case(
+            "BetaDiscreteWeibullModel",
+            plain,
+            lambda: _cohort_table().iloc[:8].drop(columns="cohort"),
+        ),
         case("BetaDiscreteWeibullModel", per_cohort, _cohort_table),
         case("AcquisitionModel", plain, _acquisition_counts),
-        case("AcquisitionModel", covariate, _acquisition_counts,
-             {"covariates": _acquisition_covariates}),
+        case(
+            "AcquisitionModel",
+            covariate,
+            _acquisition_counts,
+            {"covariates": _acquisition_covariates},
+        ),
     ]
     covered = {c.values[0][0] for c in cases}
     missing = [e.name for e in MODELS if e.name not in covered and e.name not in _PENDING]
@@ -396,9 +416,11 @@ def _registry_cases():
     return cases
 
 
-_COVARIATE_ARG = {"BetaGeoModel": ("purchase_covariates", ["nps"]),
-                  "GammaGammaModel": ("spend_covariates", ["nps"]),
-                  "ShiftedBetaGeoModel": ("churn_covariates", ["nps"])}
+_COVARIATE_ARG = {
+    "BetaGeoModel": ("purchase_covariates", ["nps"]),
+    "GammaGammaModel": ("spend_covariates", ["nps"]),
+    "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
+}
 
 
 _DEFAULT_ARGS = {"AcquisitionModel": {"distribution": "exponential", "pool_size": 2000.0}}
@@ -462,8 +484,9 @@ def test_per_cohort_retention_document_is_json_with_text_keys():
     doc = json.loads(json.dumps(model.to_dict()))
     assert [c for c, _ in doc["params"]] == ["regular", "high"]
     loaded = ShiftedBetaGeoModel.from_dict(doc)
-    np.testing.assert_array_equal(loaded.survival([1, 5], cohort="high"),
-                                  model.survival([1, 5], cohort="high"))
+    np.testing.assert_array_equal(
+        loaded.survival([1, 5], cohort="high"), model.survival([1, 5], cohort="high")
+    )
     doc["params"] = [["regular", {"alpha": 1.0}]]
     with pytest.raises(ModelFileError, match="damaged ShiftedBetaGeoModel"):
         ShiftedBetaGeoModel.from_dict(doc, source="x.json")
@@ -520,8 +543,7 @@ def test_convergence_error_has_structured_fields():
     assert str(error) == f"{error.message} {error.remedy}" and "n_starts=10" in error.remedy
     # the fields survive copying (__reduce__: the keyword-only fields are not in args)
     again = copy.deepcopy(error)
-    assert (again.reason, again.attempts, str(again)) == (error.reason, error.attempts,
-                                                          str(error))
+    assert (again.reason, again.attempts, str(again)) == (error.reason, error.attempts, str(error))
 
 
 def test_time_varying_models_persist_through_the_final_json_methods():
@@ -532,8 +554,9 @@ def test_time_varying_models_persist_through_the_final_json_methods():
     assert "to_json" not in vars(ParetoNBDDynamicModel)
 
 
-@pytest.mark.parametrize("name", ["BetaGeoDynamicModel", "ParetoNBDDynamicModel",
-                                  "ShiftedBetaGeoDynamicModel"])
+@pytest.mark.parametrize(
+    "name", ["BetaGeoDynamicModel", "ParetoNBDDynamicModel", "ShiftedBetaGeoDynamicModel"]
+)
 def test_time_varying_models_have_get_params(name):
     from clv.models.registry import model_class
 

@@ -24,15 +24,23 @@ def test_b_to_zero_is_the_pareto_nbd():
     x = np.array([0.0, 1, 2, 26, 150])
     t_x = np.array([0.0, 5, 30.43, 30.86, 38])
     T = np.array([38.86, 38.86, 38.86, 31.0, 38.86])
-    np.testing.assert_allclose(gg.log_likelihood(p, x, t_x, T),
-                               pareto_nbd.log_likelihood(q, x, t_x, T), rtol=1e-6)
-    np.testing.assert_allclose(gg.probability_alive(p, x, t_x, T),
-                               pareto_nbd.probability_alive(q, x, t_x, T), rtol=1e-6)
-    np.testing.assert_allclose(gg.expected_purchases(p, 52.0, x, t_x, T),
-                               pareto_nbd.expected_purchases(q, 52.0, x, t_x, T), rtol=1e-6)
+    np.testing.assert_allclose(
+        gg.log_likelihood(p, x, t_x, T), pareto_nbd.log_likelihood(q, x, t_x, T), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        gg.probability_alive(p, x, t_x, T), pareto_nbd.probability_alive(q, x, t_x, T), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        gg.expected_purchases(p, 52.0, x, t_x, T),
+        pareto_nbd.expected_purchases(q, 52.0, x, t_x, T),
+        rtol=1e-6,
+    )
     n = np.arange(6.0)
-    np.testing.assert_allclose(gg.probability_of_purchases(p, n, 39.0),
-                               pareto_nbd.probability_of_purchases(q, n, 39.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        gg.probability_of_purchases(p, n, 39.0),
+        pareto_nbd.probability_of_purchases(q, n, 39.0),
+        rtol=1e-6,
+    )
 
 
 def test_cdnow_fit_is_the_pareto_limit_as_in_clvtools(cdnow_rfm):
@@ -48,12 +56,14 @@ def test_cdnow_fit_is_the_pareto_limit_as_in_clvtools(cdnow_rfm):
     assert model.params_["b"] < 1e-4
     for k in ("r", "alpha", "s"):
         assert model.params_[k] == pytest.approx(pnbd.params_[k], rel=1e-3)
-    assert model.params_["beta"] / model.params_["b"] == pytest.approx(pnbd.params_["beta"],
-                                                                        rel=1e-3)
+    assert model.params_["beta"] / model.params_["b"] == pytest.approx(
+        pnbd.params_["beta"], rel=1e-3
+    )
     clvtools = GGNBDParams(0.55313, 10.5758, 0.0000011, 0.60682, 0.000013)
     x, t_x, T = (cdnow_rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
-    assert float(np.sum(gg.log_likelihood(clvtools, x, t_x, T))) == pytest.approx(-9594.9762,
-                                                                                   abs=0.01)
+    assert float(np.sum(gg.log_likelihood(clvtools, x, t_x, T))) == pytest.approx(
+        -9594.9762, abs=0.01
+    )
 
 
 def test_gradient_matches_finite_differences():
@@ -64,8 +74,7 @@ def test_gradient_matches_finite_differences():
     for j in range(5):
         h = 1e-6 * AGEING[j]
         up = gg.log_likelihood(AGEING._replace(**{AGEING._fields[j]: AGEING[j] + h}), x, t_x, T)
-        down = gg.log_likelihood(AGEING._replace(**{AGEING._fields[j]: AGEING[j] - h}), x, t_x,
-                                 T)
+        down = gg.log_likelihood(AGEING._replace(**{AGEING._fields[j]: AGEING[j] - h}), x, t_x, T)
         np.testing.assert_allclose(grad[j], (up - down) / (2 * h), rtol=1e-5, atol=1e-7)
 
 
@@ -109,13 +118,17 @@ def test_pmf_identities_and_extreme_inputs():
     n = np.arange(400.0)
     pmf = gg.probability_of_purchases(AGEING, n, 52.0)
     assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
-    assert n @ pmf == pytest.approx(float(gg.expected_purchases_new_customer(AGEING, 52.0)),
-                                    rel=1e-8)
+    assert n @ pmf == pytest.approx(
+        float(gg.expected_purchases_new_customer(AGEING, 52.0)), rel=1e-8
+    )
     x = np.array([0.0, 5000, 5000, 1])
     t_x = np.array([0.0, 9999, 10, 1e-3])
     T = np.array([1e-3, 1e4, 1e4, 1e4])
-    for values in (gg.log_likelihood(AGEING, x, t_x, T), gg.probability_alive(AGEING, x, t_x, T),
-                   gg.expected_purchases(AGEING, 100.0, x, t_x, T)):
+    for values in (
+        gg.log_likelihood(AGEING, x, t_x, T),
+        gg.probability_alive(AGEING, x, t_x, T),
+        gg.expected_purchases(AGEING, 100.0, x, t_x, T),
+    ):
         assert np.all(np.isfinite(values))
     assert np.all(gg.probability_alive(AGEING, x, t_x, T) <= 1.0)
 
@@ -127,10 +140,15 @@ def test_model_methods_and_conditional_extensions(cdnow_rfm):
     assert model.probability_alive(rows).between(0, 1).all()
     assert model.expected_purchases(10, rows).index.equals(rows.index)
     curve = model.expected_cumulative_transactions([0.0, 5.0], [10.0])
-    assert curve[0] == pytest.approx(float(gg.expected_purchases_new_customer(AGEING, 10.0)
-                                           + gg.expected_purchases_new_customer(AGEING, 5.0)))
+    assert curve[0] == pytest.approx(
+        float(
+            gg.expected_purchases_new_customer(AGEING, 10.0)
+            + gg.expected_purchases_new_customer(AGEING, 5.0)
+        )
+    )
     with pytest.raises(NotImplementedError, match="GGompertz/NBD"):
         model.conditional_probability_of_purchases(1, 5, rows)
-    np.testing.assert_allclose(model.probability_alive_at(0, rows), model.probability_alive(rows),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        model.probability_alive_at(0, rows), model.probability_alive(rows), rtol=1e-12
+    )
     assert np.all(model.probability_alive_at(10, rows) < model.probability_alive(rows))

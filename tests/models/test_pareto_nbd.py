@@ -79,8 +79,12 @@ def lifetimes_pnbd():
 
 
 # alpha < beta (CDNOW) and alpha >= beta: the two hypergeometric branches
-ORACLE_PARAMS = [PUBLISHED, PNBDParams(0.553, 12.578, 0.606, 11.669),
-                 PNBDParams(2.1, 3.0, 1.7, 40.0), PNBDParams(0.3, 30.0, 3.0, 2.0)]
+ORACLE_PARAMS = [
+    PUBLISHED,
+    PNBDParams(0.553, 12.578, 0.606, 11.669),
+    PNBDParams(2.1, 3.0, 1.7, 40.0),
+    PNBDParams(0.3, 30.0, 3.0, 2.0),
+]
 
 
 @pytest.mark.parametrize("params", ORACLE_PARAMS)
@@ -96,15 +100,23 @@ def test_log_likelihood_equals_lifetimes(cdnow_rfm, lifetimes_pnbd, params):
 def test_predictions_equal_lifetimes(cdnow_rfm, lifetimes_pnbd, params):
     model = lifetimes_pnbd(params)
     x, t_x, T = _rfm(cdnow_rfm)
-    np.testing.assert_allclose(pareto_nbd.probability_alive(params, x, t_x, T),
-                               model.conditional_probability_alive(x, t_x, T), rtol=1e-8)
+    np.testing.assert_allclose(
+        pareto_nbd.probability_alive(params, x, t_x, T),
+        model.conditional_probability_alive(x, t_x, T),
+        rtol=1e-8,
+    )
     for t in (1.0, 10.0, 39.0):
         np.testing.assert_allclose(
             pareto_nbd.expected_purchases(params, t, x, t_x, T),
-            model.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T), rtol=1e-8)
+            model.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T),
+            rtol=1e-8,
+        )
     t = np.array([0.5, 1.0, 10.0, 39.0, 78.0])
-    np.testing.assert_allclose(pareto_nbd.expected_purchases_new_customer(params, t),
-                               model.expected_number_of_purchases_up_to_time(t), rtol=1e-8)
+    np.testing.assert_allclose(
+        pareto_nbd.expected_purchases_new_customer(params, t),
+        model.expected_number_of_purchases_up_to_time(t),
+        rtol=1e-8,
+    )
 
 
 def test_probability_of_purchases_equals_lifetimes(lifetimes_pnbd):
@@ -114,8 +126,9 @@ def test_probability_of_purchases_equals_lifetimes(lifetimes_pnbd):
     model = lifetimes_pnbd(PUBLISHED)
     for t in (10.0, 39.0, 78.0):
         ours = pareto_nbd.probability_of_purchases(PUBLISHED, np.arange(8), t)
-        theirs = [model.conditional_probability_of_n_purchases_up_to_time(n, t, 0, 0, 0)
-                  for n in range(8)]
+        theirs = [
+            model.conditional_probability_of_n_purchases_up_to_time(n, t, 0, 0, 0) for n in range(8)
+        ]
         np.testing.assert_allclose(ours, theirs, rtol=1e-8)
 
 
@@ -126,8 +139,13 @@ def test_probability_of_purchases_matches_quadrature():
         nb = np.exp(special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1))
         alive = nb * (alpha / (alpha + t)) ** r * (t / (alpha + t)) ** n * (beta / (beta + t)) ** s
         integral, _ = integrate.quad(
-            lambda u, n=n: u**n * (alpha + u) ** -(r + n) * (beta + u) ** -(s + 1), 0.0, t,
-            epsabs=0.0, epsrel=1e-12, limit=200)
+            lambda u, n=n: u**n * (alpha + u) ** -(r + n) * (beta + u) ** -(s + 1),
+            0.0,
+            t,
+            epsabs=0.0,
+            epsrel=1e-12,
+            limit=200,
+        )
         expected = alive + s * beta**s * alpha**r * nb * integral
         value = pareto_nbd.probability_of_purchases(PUBLISHED, n, t)
         assert value == pytest.approx(expected, rel=1e-9)
@@ -171,8 +189,9 @@ def test_log_hyp2f1_1bc_derivatives_match_central_differences():
         np.testing.assert_allclose(first[v], (f_up[0] - f_down[0]) / (2 * steps[v]), rtol=1e-7)
         for j, w in enumerate("bcz"):
             key = "".join(sorted(v + w, key="bcz".index))
-            np.testing.assert_allclose(second[key], (f_up[1 + j] - f_down[1 + j]) / (2 * steps[v]),
-                                       rtol=2e-6, atol=1e-8)
+            np.testing.assert_allclose(
+                second[key], (f_up[1 + j] - f_down[1 + j]) / (2 * steps[v]), rtol=2e-6, atol=1e-8
+            )
 
 
 # mpmath 1.4.1 at 200 digits, from the untransformed formulas of Fader & Hardie (2005, note 009)
@@ -215,8 +234,10 @@ def test_analytic_gradient_matches_central_differences(cdnow_rfm, params):
         up, down = p.copy(), p.copy()
         up[j] += h
         down[j] -= h
-        numeric = (pareto_nbd.log_likelihood(PNBDParams(*up), x, t_x, T)
-                   - pareto_nbd.log_likelihood(PNBDParams(*down), x, t_x, T)) / (2 * h)
+        numeric = (
+            pareto_nbd.log_likelihood(PNBDParams(*up), x, t_x, T)
+            - pareto_nbd.log_likelihood(PNBDParams(*down), x, t_x, T)
+        ) / (2 * h)
         np.testing.assert_allclose(grad[j], numeric, rtol=1e-5, atol=1e-7)
 
 
@@ -243,8 +264,9 @@ def test_analytic_hessian_matches_differences_of_the_gradient(cdnow_rfm, params)
 
 
 # --------------------------------------------------------------------------- DERT
-@pytest.mark.parametrize("row", [(2, 30.43, 38.86), (0, 0.0, 38.86), (10, 5.0, 38.86),
-                                 (1, 38.0, 38.86)])
+@pytest.mark.parametrize(
+    "row", [(2, 30.43, 38.86), (0, 0.0, 38.86), (10, 5.0, 38.86), (1, 38.0, 38.86)]
+)
 def test_dert_equals_numerical_integration(row):
     """DERT = integral over t of exp(-delta t) d/dt E[Y(t) | x, t_x, T], by adaptive quadrature."""
     x, t_x, T = row
@@ -315,8 +337,13 @@ def test_expected_purchases_is_zero_at_zero_and_monotone(row, p, t):
     assert pareto_nbd.expected_purchases_new_customer(p, 0.0) == 0.0
 
 
-moderate_st = st.builds(PNBDParams, st.floats(0.05, 3.0), st.floats(1.0, 50.0),
-                        st.floats(0.05, 3.0), st.floats(0.5, 50.0))
+moderate_st = st.builds(
+    PNBDParams,
+    st.floats(0.05, 3.0),
+    st.floats(1.0, 50.0),
+    st.floats(0.05, 3.0),
+    st.floats(0.5, 50.0),
+)
 
 
 @given(p=moderate_st, t=st.floats(0.1, 40.0))
@@ -343,11 +370,14 @@ def test_time_rescaling_invariance(row, p, c, t):
     q = PNBDParams(p.r, p.alpha * c, p.s, p.beta * c)
     scaled = (x, t_x * c, T * c)
     assert pareto_nbd.log_likelihood(q, *scaled) == pytest.approx(
-        pareto_nbd.log_likelihood(p, *row) - x * np.log(c), rel=1e-9, abs=1e-9)
+        pareto_nbd.log_likelihood(p, *row) - x * np.log(c), rel=1e-9, abs=1e-9
+    )
     assert pareto_nbd.probability_alive(q, *scaled) == pytest.approx(
-        pareto_nbd.probability_alive(p, *row), rel=1e-8, abs=1e-12)
+        pareto_nbd.probability_alive(p, *row), rel=1e-8, abs=1e-12
+    )
     assert pareto_nbd.expected_purchases(q, t * c, *scaled) == pytest.approx(
-        pareto_nbd.expected_purchases(p, t, *row), rel=1e-8, abs=1e-12)
+        pareto_nbd.expected_purchases(p, t, *row), rel=1e-8, abs=1e-12
+    )
 
 
 def test_functions_broadcast_over_customers_and_parameter_draws():
@@ -395,12 +425,15 @@ def test_recovers_simulated_parameters_small():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("true", "seed"), [
-    (PUBLISHED, 1),
-    (PNBDParams(r=0.8, alpha=5.0, s=0.6, beta=12.0), 2),
-    (PNBDParams(r=1.5, alpha=5.0, s=0.3, beta=20.0), 3),   # heavy buyers, long lives
-    (PNBDParams(r=0.3, alpha=20.0, s=1.5, beta=5.0), 4),   # light buyers, fast churn
-])
+@pytest.mark.parametrize(
+    ("true", "seed"),
+    [
+        (PUBLISHED, 1),
+        (PNBDParams(r=0.8, alpha=5.0, s=0.6, beta=12.0), 2),
+        (PNBDParams(r=1.5, alpha=5.0, s=0.3, beta=20.0), 3),  # heavy buyers, long lives
+        (PNBDParams(r=0.3, alpha=20.0, s=1.5, beta=5.0), 4),  # light buyers, fast churn
+    ],
+)
 def test_recovers_simulated_parameters(true, seed):
     start = time.perf_counter()
     _recovery(true, 20_000, seed)

@@ -63,30 +63,50 @@ CLVTOOLS_CUSTOMER_LL = {
 # (default optimizer Nelder-Mead: 354 s on this machine, reports KKT1 = KKT2 = TRUE)
 CLVTOOLS_FIT_B = {
     "log_likelihood": -5753.79501133,
-    "params": {"r": 2.2078080708, "alpha": 125.4210390112, "s": 0.5924115627,
-               "beta": 33.4864816015, "dropout[Gender]": -0.7115752052,
-               "dropout[Channel]": 0.5689004040, "purchase[High.Season]": 0.7049740691,
-               "purchase[Gender]": 0.2649572100, "purchase[Channel]": 0.6033275650},
+    "params": {
+        "r": 2.2078080708,
+        "alpha": 125.4210390112,
+        "s": 0.5924115627,
+        "beta": 33.4864816015,
+        "dropout[Gender]": -0.7115752052,
+        "dropout[Channel]": 0.5689004040,
+        "purchase[High.Season]": 0.7049740691,
+        "purchase[Gender]": 0.2649572100,
+        "purchase[Channel]": 0.6033275650,
+    },
 }
 
 # the same with optimx.args=list(method="L-BFGS-B"): 199 s (optimizer 23 s), KKT1 = KKT2 = TRUE
 CLVTOOLS_FIT_B_LBFGSB = {
     "log_likelihood": -5753.32573505,
-    "params": {"r": 2.1171851184, "alpha": 122.9989095324, "s": 0.8091999512,
-               "beta": 59.7025999815, "dropout[Gender]": -0.5813688682,
-               "dropout[Channel]": 0.6137368995, "purchase[High.Season]": 0.7194919745,
-               "purchase[Gender]": 0.2651699715, "purchase[Channel]": 0.6218276289},
+    "params": {
+        "r": 2.1171851184,
+        "alpha": 122.9989095324,
+        "s": 0.8091999512,
+        "beta": 59.7025999815,
+        "dropout[Gender]": -0.5813688682,
+        "dropout[Channel]": 0.6137368995,
+        "purchase[High.Season]": 0.7194919745,
+        "purchase[Gender]": 0.2651699715,
+        "purchase[Channel]": 0.6218276289,
+    },
 }
 
 # predict(fit, prediction.end=52) of a CLVTools fit started at the L-BFGS-B estimates (it moved
 # a little: these are its coefficients), with the true covariates of the 52 weeks after the
 # calibration (data/apparel_dyncov_future.csv.gz); continuous.discount.factor = 0.1 (default)
 CLVTOOLS_PREDICT = {
-    "params": {"r": 2.11717228646597, "alpha": 123.00051095932, "s": 0.809219891250895,
-               "beta": 59.7018353406005, "dropout[Gender]": -0.581372050873262,
-               "dropout[Channel]": 0.613754788891531,
-               "purchase[High.Season]": 0.719544584157381,
-               "purchase[Gender]": 0.265178083738828, "purchase[Channel]": 0.621783120538974},
+    "params": {
+        "r": 2.11717228646597,
+        "alpha": 123.00051095932,
+        "s": 0.809219891250895,
+        "beta": 59.7018353406005,
+        "dropout[Gender]": -0.581372050873262,
+        "dropout[Channel]": 0.613754788891531,
+        "purchase[High.Season]": 0.719544584157381,
+        "purchase[Gender]": 0.265178083738828,
+        "purchase[Channel]": 0.621783120538974,
+    },
     "sum": {"PAlive": 274.6856786468405, "CET": 401.7653733438931, "DECT": 72.0523282768183},
     "customers": {  # Id: (PAlive, CET, DECT)
         1: (0.929627123056332, 1.71760740567402, 0.3089730509898),
@@ -101,19 +121,39 @@ CLVTOOLS_PREDICT = {
 def apparel() -> object:
     trans = pd.read_csv(DATA / "apparel_trans.csv")
     cov = pd.read_csv(DATA / "apparel_dyncov.csv.gz")
-    return time_varying_data(trans, cov, columns=COLS, observation_end="2006-12-31",
-                             customer_id_col="Id", date_col="Date", cov_date_col="Cov.Date")
+    return time_varying_data(
+        trans,
+        cov,
+        columns=COLS,
+        observation_end="2006-12-31",
+        customer_id_col="Id",
+        date_col="Date",
+        cov_date_col="Cov.Date",
+    )
 
 
 # ---------------------------------------------------------------------- a simulated world
-TRUE = {"r": 0.9, "alpha": 6.0, "s": 0.8, "beta": 15.0, "purchase[season]": 0.6,
-        "purchase[promo]": 0.8, "dropout[season]": -0.4, "dropout[promo]": -0.9}
+TRUE = {
+    "r": 0.9,
+    "alpha": 6.0,
+    "s": 0.8,
+    "beta": 15.0,
+    "purchase[season]": 0.6,
+    "purchase[promo]": 0.8,
+    "dropout[season]": -0.4,
+    "dropout[promo]": -0.9,
+}
 START = pd.Timestamp("2020-01-05")  # a Sunday: the weekly grid starts here
 OBS_END = START + pd.Timedelta(weeks=60)
 
 
-def _world(n: int, rng: np.random.Generator, weeks: int = 90, promo_rate: float = 0.3,
-           future_promo: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+def _world(
+    n: int,
+    rng: np.random.Generator,
+    weeks: int = 90,
+    promo_rate: float = 0.3,
+    future_promo: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Covariates on a weekly grid: a common season, per-customer promotions, a segment."""
     ids = np.arange(n)
     first = START + pd.to_timedelta(rng.uniform(0, 20 * 7, n), unit="D")
@@ -123,38 +163,55 @@ def _world(n: int, rng: np.random.Generator, weeks: int = 90, promo_rate: float 
     promo = (rng.random((n, weeks)) < promo_rate).astype(float)
     if future_promo is not None:
         promo[:, dates >= OBS_END + pd.Timedelta(weeks=4)] = future_promo
-    cov = pd.DataFrame({
-        "customer_id": np.repeat(ids, weeks),
-        "cov_date": np.tile(dates, n),
-        "season": np.tile(season, n),
-        "promo": promo.ravel(),
-        "segment": np.repeat((rng.random(n) < 0.5).astype(float), weeks),
-    })
+    cov = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, weeks),
+            "cov_date": np.tile(dates, n),
+            "season": np.tile(season, n),
+            "promo": promo.ravel(),
+            "segment": np.repeat((rng.random(n) < 0.5).astype(float), weeks),
+        }
+    )
     return cov, pd.DataFrame({"customer_id": ids}), pd.Series(first, index=ids)
 
 
-def _simulate(n: int, rng: np.random.Generator, params: dict[str, float] = TRUE, **kw: object
-              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _simulate(
+    n: int, rng: np.random.Generator, params: dict[str, float] = TRUE, **kw: object
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     cov, _, first = _world(n, rng, **kw)  # type: ignore[arg-type]
     tx, latent = simulate_transactions(
-        params, cov, first, end=START + pd.Timedelta(weeks=89),
+        params,
+        cov,
+        first,
+        end=START + pd.Timedelta(weeks=89),
         purchase_covariates=["season", "promo", "segment"],
-        dropout_covariates=["season", "promo", "segment"], rng=rng)
+        dropout_covariates=["season", "promo", "segment"],
+        rng=rng,
+    )
     return cov, tx, latent
 
 
 def _data(cov: pd.DataFrame, tx: pd.DataFrame) -> object:
-    return time_varying_data(tx, cov, columns=["season", "promo", "segment"],
-                             observation_end=OBS_END)
+    return time_varying_data(
+        tx, cov, columns=["season", "promo", "segment"], observation_end=OBS_END
+    )
 
 
-def _fitted(params: dict[str, float], purchase: list[str], dropout: list[str]
-            ) -> ParetoNBDDynamicModel:
-    names = ParetoNBDDynamicModel(purchase_covariates=purchase,
-                                  dropout_covariates=dropout)._param_names()
-    doc = {"init": {"purchase_covariates": purchase, "dropout_covariates": dropout},
-           "params": {k: params[k] for k in names}, "covariance": np.eye(len(names)).tolist(),
-           "log_likelihood": 0.0, "n_customers": 1, "converged": True, "time_unit": "W"}
+def _fitted(
+    params: dict[str, float], purchase: list[str], dropout: list[str]
+) -> ParetoNBDDynamicModel:
+    names = ParetoNBDDynamicModel(
+        purchase_covariates=purchase, dropout_covariates=dropout
+    )._param_names()
+    doc = {
+        "init": {"purchase_covariates": purchase, "dropout_covariates": dropout},
+        "params": {k: params[k] for k in names},
+        "covariance": np.eye(len(names)).tolist(),
+        "log_likelihood": 0.0,
+        "n_customers": 1,
+        "converged": True,
+        "time_unit": "W",
+    }
     return ParetoNBDDynamicModel.from_dict(doc)
 
 
@@ -174,17 +231,21 @@ def test_constant_paths_reproduce_static_covariate_model(rng: np.random.Generato
     cov, tx, _ = _simulate(1500, rng)
     data = _data(cov, tx)
     seg = cov.groupby("customer_id")["segment"].first().reindex(data.customer_ids).to_numpy()
-    rfm = pd.DataFrame({"frequency": data.frequency, "recency": data.recency, "T": data.T,
-                        "segment": seg}, index=data.customer_ids)
+    rfm = pd.DataFrame(
+        {"frequency": data.frequency, "recency": data.recency, "T": data.T, "segment": seg},
+        index=data.customer_ids,
+    )
     stat = ParetoNBDModel(purchase_covariates=["segment"], dropout_covariates=["segment"]).fit(rfm)
-    dyn = ParetoNBDDynamicModel(purchase_covariates=["segment"],
-                                dropout_covariates=["segment"]).fit(data)
+    dyn = ParetoNBDDynamicModel(
+        purchase_covariates=["segment"], dropout_covariates=["segment"]
+    ).fit(data)
     # the same likelihood at the same parameters (alpha_i = alpha e^-g x, beta_i = beta e^-g x)
     p = stat.params_
     a_i = p["alpha"] * np.exp(-p["purchase[segment]"] * seg)
     b_i = p["beta"] * np.exp(-p["dropout[segment]"] * seg)
-    ref = static.log_likelihood(static.PNBDParams(p["r"], a_i, p["s"], b_i), data.frequency,
-                                data.recency, data.T)
+    ref = static.log_likelihood(
+        static.PNBDParams(p["r"], a_i, p["s"], b_i), data.frequency, data.recency, data.T
+    )
     ll = dyn.log_likelihood(data, p[dyn._param_names()].to_numpy())
     np.testing.assert_allclose(ll.to_numpy(), ref, rtol=0, atol=1e-9)
     # and the same estimates
@@ -215,15 +276,25 @@ def test_predictions_equal_clvtools(apparel: object) -> None:
     purchase, dropout = COLS, ["Gender", "Channel"]
     model = _fitted(CLVTOOLS_PREDICT["params"], purchase, dropout)
     path = pd.read_csv(DATA / "apparel_dyncov_future.csv.gz")
-    pred = model.predict(apparel, 52.0, path, discount_rate=0.1,  # type: ignore[arg-type]
-                         customer_id_col="Id", cov_date_col="Cov.Date")
-    ours = {"PAlive": "probability_alive", "CET": "expected_purchases",
-            "DECT": "expected_discounted_purchases"}
+    pred = model.predict(
+        apparel,
+        52.0,
+        path,
+        discount_rate=0.1,  # type: ignore[arg-type]
+        customer_id_col="Id",
+        cov_date_col="Cov.Date",
+    )
+    ours = {
+        "PAlive": "probability_alive",
+        "CET": "expected_purchases",
+        "DECT": "expected_discounted_purchases",
+    }
     for key, col in ours.items():
         assert abs(pred[col].sum() - CLVTOOLS_PREDICT["sum"][key]) < 1e-10
     for cid, values in CLVTOOLS_PREDICT["customers"].items():
-        np.testing.assert_allclose(pred.loc[cid, list(ours.values())].to_numpy(dtype=float),
-                                   values, rtol=1e-10)
+        np.testing.assert_allclose(
+            pred.loc[cid, list(ours.values())].to_numpy(dtype=float), values, rtol=1e-10
+        )
 
 
 @pytest.mark.slow
@@ -234,17 +305,18 @@ def test_clvtools_fit_is_matched_or_beaten(apparel: object) -> None:
     maximum on this specification (s and beta move along a flat ridge) while
     reporting KKT conditions met; its L-BFGS-B run finds the maximum we find.
     """
-    model = ParetoNBDDynamicModel(purchase_covariates=COLS,
-                                  dropout_covariates=["Gender", "Channel"])
-    at_clv = model.log_likelihood(apparel, pd.Series(CLVTOOLS_FIT_B["params"])[
-        model._param_names()].to_numpy()).sum()
+    model = ParetoNBDDynamicModel(
+        purchase_covariates=COLS, dropout_covariates=["Gender", "Channel"]
+    )
+    at_clv = model.log_likelihood(
+        apparel, pd.Series(CLVTOOLS_FIT_B["params"])[model._param_names()].to_numpy()
+    ).sum()
     assert abs(at_clv - CLVTOOLS_FIT_B["log_likelihood"]) < 1e-6
     model.fit(apparel)
     assert model.converged_
     assert model.log_likelihood_ >= at_clv - 1e-9
     # CLVTools with L-BFGS-B reaches the same maximum: LL to 1e-5, estimates to 1e-3
-    assert model.log_likelihood_ == pytest.approx(CLVTOOLS_FIT_B_LBFGSB["log_likelihood"],
-                                                  abs=1e-5)
+    assert model.log_likelihood_ == pytest.approx(CLVTOOLS_FIT_B_LBFGSB["log_likelihood"], abs=1e-5)
     ref = pd.Series(CLVTOOLS_FIT_B_LBFGSB["params"])[model.params_.index]
     base = ["r", "alpha", "s", "beta"]
     np.testing.assert_allclose(model.params_[base], ref[base], rtol=1e-3)
@@ -257,8 +329,9 @@ def test_diverging_coefficient_is_reported(rng: np.random.Generator) -> None:
     without bound as its purchase coefficient goes to -inf (no finite MLE)."""
     cov, tx, _ = _simulate(150, rng)
     last = tx[tx["date"] <= OBS_END].groupby("customer_id")["date"].max()
-    cov = cov.assign(quiet=(cov["cov_date"] > last.reindex(cov["customer_id"]).to_numpy()
-                            ).astype(float))
+    cov = cov.assign(
+        quiet=(cov["cov_date"] > last.reindex(cov["customer_id"]).to_numpy()).astype(float)
+    )
     data = time_varying_data(tx, cov, columns=["quiet"], observation_end=OBS_END)
     model = ParetoNBDDynamicModel(purchase_covariates=["quiet"])
     with pytest.warns(ConvergenceWarning, match="purchase\\[quiet\\]"):
@@ -288,8 +361,9 @@ def test_analytic_gradient_matches_central_differences(rng: np.random.Generator)
 @pytest.mark.slow
 def test_parameter_recovery(rng: np.random.Generator) -> None:
     cov, tx, _ = _simulate(3500, rng)
-    model = ParetoNBDDynamicModel(purchase_covariates=["season", "promo"],
-                                  dropout_covariates=["season", "promo"]).fit(_data(cov, tx))
+    model = ParetoNBDDynamicModel(
+        purchase_covariates=["season", "promo"], dropout_covariates=["season", "promo"]
+    ).fit(_data(cov, tx))
     assert model.converged_
     table = model.summary()
     z = (table["coef"] - pd.Series(TRUE)) / table["se"]
@@ -301,20 +375,25 @@ def test_parameter_recovery(rng: np.random.Generator) -> None:
 @pytest.mark.slow
 def test_parameter_recovery_small(rng: np.random.Generator) -> None:
     cov, tx, _ = _simulate(2500, rng)
-    model = ParetoNBDDynamicModel(purchase_covariates=["season", "promo"],
-                                  dropout_covariates=["promo"]).fit(_data(cov, tx))
+    model = ParetoNBDDynamicModel(
+        purchase_covariates=["season", "promo"], dropout_covariates=["promo"]
+    ).fit(_data(cov, tx))
     table = model.summary()
     truth = pd.Series(TRUE)[table.index]
     # purchase coefficients: within 4 standard errors and 0.15 of the truth
     for name in ["purchase[season]", "purchase[promo]"]:
         assert abs(table.loc[name, "coef"] - truth[name]) < max(4 * table.loc[name, "se"], 0.15)
-    assert table.loc["dropout[promo]", "lower"] < truth["dropout[promo]"] < table.loc[
-        "dropout[promo]", "upper"] + 2 * table.loc["dropout[promo]", "se"]
+    assert (
+        table.loc["dropout[promo]", "lower"]
+        < truth["dropout[promo]"]
+        < table.loc["dropout[promo]", "upper"] + 2 * table.loc["dropout[promo]", "se"]
+    )
 
 
 # ---------------------------------------------------------------------- (d) predictions
-def _future_counts(tx: pd.DataFrame, ids: pd.Index, start: pd.Timestamp, weeks: float,
-                   discount: float = 0.0) -> np.ndarray:
+def _future_counts(
+    tx: pd.DataFrame, ids: pd.Index, start: pd.Timestamp, weeks: float, discount: float = 0.0
+) -> np.ndarray:
     ahead = (tx["date"] - start) / pd.Timedelta(weeks=1)
     inside = (ahead > 0) & (ahead <= weeks)
     w = (1.0 + discount) ** (-ahead[inside])
@@ -323,8 +402,9 @@ def _future_counts(tx: pd.DataFrame, ids: pd.Index, start: pd.Timestamp, weeks: 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("future_promo", [None, 1.0])
-def test_predictions_match_monte_carlo(rng: np.random.Generator,
-                                       future_promo: float | None) -> None:
+def test_predictions_match_monte_carlo(
+    rng: np.random.Generator, future_promo: float | None
+) -> None:
     """Mean predictions over customers equal the simulated mean future behaviour.
 
     ``None``: the world's covariates after observation_end stay at each
@@ -336,9 +416,15 @@ def test_predictions_match_monte_carlo(rng: np.random.Generator,
     cov, _, first = _world(n, rng, future_promo=future_promo)
     cols = ["season", "promo", "segment"]
     # calibration history first, then the future path the model is told about
-    cal_tx, latent = simulate_transactions(TRUE, cov, first, end=START + pd.Timedelta(weeks=89),
-                                           purchase_covariates=cols, dropout_covariates=cols,
-                                           rng=rng)
+    cal_tx, latent = simulate_transactions(
+        TRUE,
+        cov,
+        first,
+        end=START + pd.Timedelta(weeks=89),
+        purchase_covariates=cols,
+        dropout_covariates=cols,
+        rng=rng,
+    )
     if future_promo is None:  # the world follows the carried-forward path
         data0 = _data(cov, cal_tx)
         cur = pd.DataFrame(data0.current_X, columns=cols, index=data0.customer_ids)
@@ -346,10 +432,15 @@ def test_predictions_match_monte_carlo(rng: np.random.Generator,
         cov = cov.copy()
         for c in cols:
             cov.loc[later, c] = cur[c].reindex(cov.loc[later, "customer_id"]).to_numpy()
-        cal_tx, latent = simulate_transactions(TRUE, cov, first,
-                                               end=START + pd.Timedelta(weeks=89),
-                                               purchase_covariates=cols,
-                                               dropout_covariates=cols, rng=rng)
+        cal_tx, latent = simulate_transactions(
+            TRUE,
+            cov,
+            first,
+            end=START + pd.Timedelta(weeks=89),
+            purchase_covariates=cols,
+            dropout_covariates=cols,
+            rng=rng,
+        )
     data = _data(cov, cal_tx)
     assert (data.current_offset == 1).all()  # OBS_END is on the grid
     model = _fitted(TRUE, ["season", "promo"], ["season", "promo"])
@@ -365,8 +456,11 @@ def test_predictions_match_monte_carlo(rng: np.random.Generator,
 
     def close(pred_col: np.ndarray, realised: np.ndarray) -> None:
         se = realised.std() / np.sqrt(realised.size)
-        assert abs(pred_col.mean() - realised.mean()) < 4 * se, (pred_col.mean(),
-                                                                 realised.mean(), se)
+        assert abs(pred_col.mean() - realised.mean()) < 4 * se, (
+            pred_col.mean(),
+            realised.mean(),
+            se,
+        )
 
     close(pred["probability_alive"].to_numpy(), alive_T.astype(float))
     close(pred["probability_alive_end"].to_numpy(), alive_end.astype(float))
@@ -396,7 +490,9 @@ def test_alternative_path_changes_future_not_past(rng: np.random.Generator) -> N
     # zero discount = undiscounted
     np.testing.assert_allclose(
         model.expected_discounted_purchases(26.0, data, 0.0, path).to_numpy(),
-        alt["expected_purchases"].to_numpy(), rtol=1e-9)
+        alt["expected_purchases"].to_numpy(),
+        rtol=1e-9,
+    )
     # the past cannot be changed
     with pytest.raises(DataError, match="cannot change the past"):
         future_covariates(data, OBS_END - pd.Timedelta(weeks=1), 4, set_values={"promo": 1.0})
@@ -410,8 +506,9 @@ def test_default_path_carries_last_value_forward(rng: np.random.Generator) -> No
     cov, tx, _ = _simulate(200, rng)
     data = _data(cov, tx)
     fut = data.future(10.0, ["promo"], ["season"])
-    np.testing.assert_array_equal(fut.purchase[:, :, 0],
-                                  np.repeat(data.current_X[:, [1]], fut.length.shape[1], axis=1))
+    np.testing.assert_array_equal(
+        fut.purchase[:, :, 0], np.repeat(data.current_X[:, [1]], fut.length.shape[1], axis=1)
+    )
     np.testing.assert_allclose(fut.length.sum(axis=1) >= 10.0, True)
 
 
@@ -419,8 +516,9 @@ def test_default_path_carries_last_value_forward(rng: np.random.Generator) -> No
 def test_json_round_trip_and_repr(rng: np.random.Generator, tmp_path: Path) -> None:
     cov, tx, _ = _simulate(300, rng, promo_rate=0.0)  # promo never on: few segments, quick
     data = _data(cov, tx)
-    model = ParetoNBDDynamicModel(purchase_covariates=["season"],
-                                  dropout_covariates=["season"]).fit(data)
+    model = ParetoNBDDynamicModel(
+        purchase_covariates=["season"], dropout_covariates=["season"]
+    ).fit(data)
     path = tmp_path / "m.json"
     model.to_json(path)
     back = ParetoNBDDynamicModel.from_json(path)
@@ -441,8 +539,7 @@ def test_bad_covariate_data_names_rows(rng: np.random.Generator) -> None:
     with pytest.raises(DataError, match="ends before observation_end"):
         _data(short, tx)
     with pytest.raises(DataError, match="missing from covariates"):
-        time_varying_data(tx, cov.drop(columns="promo"), columns=["promo"],
-                          observation_end=OBS_END)
+        time_varying_data(tx, cov.drop(columns="promo"), columns=["promo"], observation_end=OBS_END)
     before = cov.copy()
     _data(cov, tx)
     pd.testing.assert_frame_equal(cov, before)  # the input is not modified

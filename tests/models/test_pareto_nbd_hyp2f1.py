@@ -18,6 +18,7 @@ def series_only(monkeypatch: pytest.MonkeyPatch):  # the reference: no continued
         with monkeypatch.context() as m:
             m.setattr(_special, "_CF_MIN_Z", 2.0)
             return fn(*args, **kwargs)
+
     return run
 
 
@@ -38,10 +39,16 @@ def test_continued_fraction_equals_series_on_an_extreme_grid(series_only):
     assert log_hyp2f1_1bc(b, c, z) == pytest.approx(fast[0], rel=1e-15, abs=0.0)
 
 
-@pytest.mark.parametrize("r, s, beta, x, t_scale", [
-    (0.553, 8.0, 300.0, 2.0, 1.0), (50.0, 1e3, 1e4, 3000.0, 50.0), (0.05, 1e4, 1e3, 0.0, 1.0),
-    (2.0, 0.3, 5e3, 800.0, 10.0), (20.0, 3.0, 90.0, 40.0, 100.0),
-])
+@pytest.mark.parametrize(
+    "r, s, beta, x, t_scale",
+    [
+        (0.553, 8.0, 300.0, 2.0, 1.0),
+        (50.0, 1e3, 1e4, 3000.0, 50.0),
+        (0.05, 1e4, 1e3, 0.0, 1.0),
+        (2.0, 0.3, 5e3, 800.0, 10.0),
+        (20.0, 3.0, 90.0, 40.0, 100.0),
+    ],
+)
 def test_likelihood_and_gradient_equal_the_series_path(series_only, r, s, beta, x, t_scale):
     rng = np.random.default_rng(5)
     T = t_scale * rng.uniform(5.0, 80.0, 300)
@@ -59,15 +66,20 @@ def test_likelihood_and_gradient_equal_the_series_path(series_only, r, s, beta, 
 
 def test_continued_fraction_is_cheaper_where_the_series_is_slow(series_only):
     import time
+
     b = np.full(2000, 9.0)
     c = 9.5 + np.arange(2000) % 40
     z = np.linspace(0.85, 0.97, 2000)
-    for fn in (lambda: log_hyp2f1_1bc(b, c, z, order=1),
-               lambda: series_only(log_hyp2f1_1bc, b, c, z, order=1)):
+    for fn in (
+        lambda: log_hyp2f1_1bc(b, c, z, order=1),
+        lambda: series_only(log_hyp2f1_1bc, b, c, z, order=1),
+    ):
         fn()
     t = []
-    for fn in (lambda: log_hyp2f1_1bc(b, c, z, order=1),
-               lambda: series_only(log_hyp2f1_1bc, b, c, z, order=1)):
+    for fn in (
+        lambda: log_hyp2f1_1bc(b, c, z, order=1),
+        lambda: series_only(log_hyp2f1_1bc, b, c, z, order=1),
+    ):
         t0 = time.process_time()
         for _ in range(3):
             fn()

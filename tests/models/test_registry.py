@@ -10,8 +10,11 @@ from clv.models.registry import MODELS, cli_models, model_class, model_entry, mo
 
 def test_registry_lists_every_public_model_once():
     names = [e.name for e in MODELS]
-    public = [n for n in clv.models.__all__ if isinstance(getattr(clv.models, n), type)
-              and hasattr(getattr(clv.models, n), "fit")]
+    public = [
+        n
+        for n in clv.models.__all__
+        if isinstance(getattr(clv.models, n), type) and hasattr(getattr(clv.models, n), "fit")
+    ]
     assert sorted(names) == sorted(public)
     assert len(set(names)) == len(names)
     for entry in MODELS:
@@ -23,8 +26,11 @@ def test_registry_lists_every_public_model_once():
 def test_lookups():
     assert model_class("GammaGammaModel").__name__ == "GammaGammaModel"
     assert list(cli_models()) == ["bgnbd", "mbgnbd", "pnbd"]
-    assert set(models_of_kind("retention")) == {"ShiftedBetaGeoModel", "BetaDiscreteWeibullModel",
-                                                "ShiftedBetaGeoDynamicModel"}
+    assert set(models_of_kind("retention")) == {
+        "ShiftedBetaGeoModel",
+        "BetaDiscreteWeibullModel",
+        "ShiftedBetaGeoDynamicModel",
+    }
     with pytest.raises(KeyError, match="not a clv model"):
         model_entry("pickle")
 

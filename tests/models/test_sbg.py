@@ -47,8 +47,9 @@ PROJECTED = {"regular": [22.0, 20.4, 19.1, 18.0, 17.0], "high_end": [46.0, 43.6,
 YEAR_12_ERROR = {"regular": 0.02, "high_end": 0.04}
 
 
-def table(counts: list[int], last: int = CALIBRATION_END,
-          cohort: str | int | None = None) -> pd.DataFrame:
+def table(
+    counts: list[int], last: int = CALIBRATION_END, cohort: str | int | None = None
+) -> pd.DataFrame:
     frame = pd.DataFrame({"period": range(last + 1), "n_alive": counts[: last + 1]})
     if cohort is not None:
         frame.insert(0, "cohort", cohort)
@@ -208,18 +209,23 @@ def brute_force_derl(p: SBGParams, renewals: int, d: float, terms: int = 20_000)
 
 @pytest.mark.parametrize("d", [0.1, 0.01, 0.5])
 @pytest.mark.parametrize("renewals", [0, 1, 4, 20])
-@pytest.mark.parametrize("p", [SBGParams(0.704, 1.182), SBGParams(0.668, 3.806),
-                               SBGParams(3.0, 9.0)])
+@pytest.mark.parametrize(
+    "p", [SBGParams(0.704, 1.182), SBGParams(0.668, 3.806), SBGParams(3.0, 9.0)]
+)
 def test_derl_equals_brute_force_discounted_sum(p, renewals, d):
     """FH (2010) eq. (6) with their n - 1 = renewals: the DERL of a customer who has renewed
     n - 1 times, valued just before the next renewal decision, is
     sum_{t >= n} S(t) / S(n - 1) / (1 + d)^(t - n)."""
     assert sbg.expected_residual_lifetime(p, renewals, d) == pytest.approx(
-        brute_force_derl(p, renewals, d), rel=1e-9)
+        brute_force_derl(p, renewals, d), rel=1e-9
+    )
     # the printed form (beta+n-1)/(alpha+beta+n-1) 2F1(1, beta+n; alpha+beta+n; 1/(1+d))
     n = renewals + 1
-    printed = (p.beta + n - 1) / (p.alpha + p.beta + n - 1) * special.hyp2f1(
-        1, p.beta + n, p.alpha + p.beta + n, 1 / (1 + d))
+    printed = (
+        (p.beta + n - 1)
+        / (p.alpha + p.beta + n - 1)
+        * special.hyp2f1(1, p.beta + n, p.alpha + p.beta + n, 1 / (1 + d))
+    )
     assert sbg.expected_residual_lifetime(p, renewals, d) == pytest.approx(printed, rel=1e-9)
 
 
@@ -231,7 +237,8 @@ def test_del_is_the_fader_hardie_hypergeometric(d):
     expected = 3.5 if d == 0 else special.hyp2f1(1, 5.0, 8.0, 1 / (1 + d))
     assert sbg.expected_lifetime(p, d) == pytest.approx(expected, rel=1e-12)
     assert sbg.expected_lifetime(p, d) == pytest.approx(
-        1 + sbg.expected_residual_lifetime(p, 0, d) / (1 + d), rel=1e-14)
+        1 + sbg.expected_residual_lifetime(p, 0, d) / (1 + d), rel=1e-14
+    )
 
 
 def test_undiscounted_lifetime_is_infinite_for_alpha_at_most_one(fitted):
@@ -248,13 +255,19 @@ def test_numerical_sums_agree_with_the_closed_forms():
     p = SBGParams(2.0, 3.0)
     n = np.array([0.0, 3.0, 10.0])
     for d in (0.1, 0.01):
-        np.testing.assert_allclose(residual_lifetime_sum(sbg.log_survival, p, n, d),
-                                   sbg.expected_residual_lifetime(p, n, d), rtol=1e-10)
-    np.testing.assert_allclose(residual_lifetime_sum(sbg.log_survival, p, n, 0.0,
-                                                     tail_exponent=2.0),
-                               sbg.expected_residual_lifetime(p, n, 0.0), rtol=1e-11)
-    assert np.isinf(residual_lifetime_sum(sbg.log_survival, SBGParams(0.9, 3.0), 2, 0.0,
-                                          tail_exponent=0.9))
+        np.testing.assert_allclose(
+            residual_lifetime_sum(sbg.log_survival, p, n, d),
+            sbg.expected_residual_lifetime(p, n, d),
+            rtol=1e-10,
+        )
+    np.testing.assert_allclose(
+        residual_lifetime_sum(sbg.log_survival, p, n, 0.0, tail_exponent=2.0),
+        sbg.expected_residual_lifetime(p, n, 0.0),
+        rtol=1e-11,
+    )
+    assert np.isinf(
+        residual_lifetime_sum(sbg.log_survival, SBGParams(0.9, 3.0), 2, 0.0, tail_exponent=0.9)
+    )
 
 
 @pytest.mark.parametrize("alpha", [1.05, 1.2, 2.0, 3.0])
@@ -276,16 +289,25 @@ def test_undiscounted_sum_with_a_churn_multiplier_matches_the_integral() -> None
 
     p = SBGParams(1.6, 2.5)
     dist = stats.beta(p.alpha, p.beta)
+
     def expectation(f) -> float:  # E[f(theta)] for theta ~ Beta(alpha, beta)
-        return integrate.quad(lambda th: f(th) * dist.pdf(th), 0, 1, epsabs=0, epsrel=1e-12,
-                              limit=500)[0]
+        return integrate.quad(
+            lambda th: f(th) * dist.pdf(th), 0, 1, epsabs=0, epsrel=1e-12, limit=500
+        )[0]
 
     for n, k in [(0.0, 0.5), (4.0, 2.0), (12.0, 1.3)]:
-        num = expectation(lambda th, n=n, k=k: (1.0 - th) ** (k * (n + 1))
-                          / -np.expm1(k * np.log1p(-th)))
+        num = expectation(
+            lambda th, n=n, k=k: (1.0 - th) ** (k * (n + 1)) / -np.expm1(k * np.log1p(-th))
+        )
         den = expectation(lambda th, n=n, k=k: (1.0 - th) ** (k * n))
-        got = residual_lifetime_sum(lambda pp, t, m: ph.log_survival(pp, m, t), p, n, 0.0,
-                                    tail_exponent=p.alpha, multiplier=k)
+        got = residual_lifetime_sum(
+            lambda pp, t, m: ph.log_survival(pp, m, t),
+            p,
+            n,
+            0.0,
+            tail_exponent=p.alpha,
+            multiplier=k,
+        )
         assert float(got) == pytest.approx(num / den, rel=1e-8), (n, k)
 
 
@@ -298,13 +320,15 @@ def test_model_predictions(fitted):
     churn = model.probability_of_churn(t)
     np.testing.assert_allclose(np.cumsum(churn), 1 - model.survival(t), rtol=1e-12)
     assert model.survival(0) == 1.0
-    derl = model.expected_residual_lifetime(pd.Series([0, 3, 7], index=["a", "b", "c"]),
-                                            discount_rate=0.1)
+    derl = model.expected_residual_lifetime(
+        pd.Series([0, 3, 7], index=["a", "b", "c"]), discount_rate=0.1
+    )
     assert list(derl.index) == ["a", "b", "c"]
     np.testing.assert_allclose(derl, sbg.expected_residual_lifetime(p, [0, 3, 7], 0.1))
     assert derl.is_monotonic_increasing  # longer-tenured customers are worth more
     assert model.expected_lifetime(discount_rate=0.1) == pytest.approx(
-        float(sbg.expected_lifetime(p, 0.1)))
+        float(sbg.expected_lifetime(p, 0.1))
+    )
     with pytest.raises(ValueError, match="t must be"):
         model.retention_rate(0)
     with pytest.raises(ValueError, match="discount_rate"):
@@ -346,8 +370,9 @@ def test_json_round_trip_per_cohort(tmp_path):
     assert loaded.cohorts_ == [2001, 2002]
     pd.testing.assert_series_equal(loaded.params_, model.params_)
     pd.testing.assert_frame_equal(loaded.summary(), model.summary())
-    np.testing.assert_array_equal(loaded.survival([4], cohort=2002),
-                                  model.survival([4], cohort=2002))
+    np.testing.assert_array_equal(
+        loaded.survival([4], cohort=2002), model.survival([4], cohort=2002)
+    )
     with pytest.raises(ModelFileError, match="BetaDiscreteWeibullModel"):
         from clv.models.bdw import BetaDiscreteWeibullModel
 
@@ -411,8 +436,19 @@ def _problems(excinfo: pytest.ExceptionInfo[DataError]) -> str:
         (pd.DataFrame({"period": [0, 1], "n_alive": [100, np.nan]}), "missing or infinite"),
         (pd.DataFrame({"period": [0, 1]}), "'n_alive' is required"),
     ],
-    ids=["negative", "increasing", "size-0", "order", "duplicate", "no-period-0", "gap",
-         "percent", "fractional-period", "nan", "missing-column"],
+    ids=[
+        "negative",
+        "increasing",
+        "size-0",
+        "order",
+        "duplicate",
+        "no-period-0",
+        "gap",
+        "percent",
+        "fractional-period",
+        "nan",
+        "missing-column",
+    ],
 )
 def test_survival_table_errors(frame, match):
     with pytest.raises(DataError, match=match):
@@ -427,14 +463,30 @@ def test_survival_table_errors(frame, match):
         (pd.DataFrame({"periods_observed": [1, 2], "churned": [True, None]}), "not boolean"),
         (pd.DataFrame({"periods_observed": [0, 2], "churned": [True, False]}), "below 1"),
         (pd.DataFrame({"periods_observed": [1.5, 2], "churned": [True, False]}), "non-integer"),
-        (pd.DataFrame({"periods_observed": [1, 2], "churned": [True, False],
-                       "weight": [1.0, 0.0]}), "weight"),
-        (pd.DataFrame({"periods_observed": [1, 2], "churned": [True, False],
-                       "cohort": ["a", None]}), "cohort"),
+        (
+            pd.DataFrame(
+                {"periods_observed": [1, 2], "churned": [True, False], "weight": [1.0, 0.0]}
+            ),
+            "weight",
+        ),
+        (
+            pd.DataFrame(
+                {"periods_observed": [1, 2], "churned": [True, False], "cohort": ["a", None]}
+            ),
+            "cohort",
+        ),
         (pd.DataFrame({"churned": [True]}), "'periods_observed' is required"),
     ],
-    ids=["strings", "two", "none", "zero-periods", "fractional", "zero-weight", "no-cohort",
-         "missing"],
+    ids=[
+        "strings",
+        "two",
+        "none",
+        "zero-periods",
+        "fractional",
+        "zero-weight",
+        "no-cohort",
+        "missing",
+    ],
 )
 def test_per_customer_errors(frame, match):
     with pytest.raises(DataError, match=match):
@@ -452,13 +504,16 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_cohort_errors_name_the_cohorts():
-    frame = pd.DataFrame({"cohort": ["a", "a", "b", "b"], "period": [0, 1, 0, 1],
-                          "n_alive": [10, 12, 0, 0]})
+    frame = pd.DataFrame(
+        {"cohort": ["a", "a", "b", "b"], "period": [0, 1, 0, 1], "n_alive": [10, 12, 0, 0]}
+    )
     with pytest.raises(DataError) as excinfo:
         ShiftedBetaGeoModel().fit(frame)
     rows = {p.message.split(" for ")[0]: list(p.rows) for p in excinfo.value.problems}
-    assert rows == {"increases within a cohort (survival cannot increase)": ["a"],
-                    "is 0 at period 0 (a cohort of size 0)": ["b"]}
+    assert rows == {
+        "increases within a cohort (survival cannot increase)": ["a"],
+        "is 0 at period 0 (a cohort of size 0)": ["b"],
+    }
 
 
 def test_other_inputs_are_refused():
@@ -483,8 +538,11 @@ def test_survival_table_round_trip():
     assert counts.loc[~counts["churned"], "weight"].item() == 394
     observed = empirical_survival(table(HIGH_END, last=12))
     np.testing.assert_allclose(observed["survival"], np.array(HIGH_END) / 1000, rtol=1e-14)
-    np.testing.assert_allclose(observed["retention_rate"].iloc[1:],
-                               np.array(HIGH_END[1:]) / np.array(HIGH_END[:-1]), rtol=1e-14)
+    np.testing.assert_allclose(
+        observed["retention_rate"].iloc[1:],
+        np.array(HIGH_END[1:]) / np.array(HIGH_END[:-1]),
+        rtol=1e-14,
+    )
     per_customer = empirical_survival(expand(counts))
     np.testing.assert_allclose(per_customer["survival"], observed["survival"], rtol=1e-12)
 
@@ -523,8 +581,12 @@ def test_log_likelihood_is_finite(alpha, beta, t, churned):
     assert sbg.log_likelihood(p, np.array([float(t)]), np.array([churned])) == pytest.approx(ll[0])
 
 
-@given(alpha=st.floats(1e-3, 1e3), beta=st.floats(1e-3, 1e3), n=st.integers(0, 1000),
-       d=st.floats(1e-3, 1.0))
+@given(
+    alpha=st.floats(1e-3, 1e3),
+    beta=st.floats(1e-3, 1e3),
+    n=st.integers(0, 1000),
+    d=st.floats(1e-3, 1.0),
+)
 def test_derl_is_finite_and_bounded(alpha, beta, n, d):
     value = sbg.expected_residual_lifetime(SBGParams(alpha, beta), n, d)
     assert np.isfinite(value)
@@ -546,8 +608,9 @@ def _recovery_z(true: SBGParams, n_customers: int, periods: int, seed: int) -> n
     rng = np.random.default_rng(seed)
     horizon = rng.integers(1, periods + 1, n_customers)
     sim = sbg.simulate(true, horizon, rng=rng)
-    data = pd.DataFrame({"periods_observed": sim["periods_observed"].astype(int),
-                         "churned": sim["churned"]})
+    data = pd.DataFrame(
+        {"periods_observed": sim["periods_observed"].astype(int), "churned": sim["churned"]}
+    )
     model = ShiftedBetaGeoModel().fit(data)
     se = model.summary()["se"].to_numpy()
     return (model.params_.to_numpy() - np.asarray(true)) / se
@@ -556,8 +619,9 @@ def _recovery_z(true: SBGParams, n_customers: int, periods: int, seed: int) -> n
 def test_simulator_matches_the_survival_function(rng):
     p = SBGParams(0.8, 2.5)
     sim = sbg.simulate(p, np.full(200_000, 10), rng=rng)
-    data = pd.DataFrame({"periods_observed": sim["periods_observed"].astype(int),
-                         "churned": sim["churned"]})
+    data = pd.DataFrame(
+        {"periods_observed": sim["periods_observed"].astype(int), "churned": sim["churned"]}
+    )
     observed = empirical_survival(data)["survival"].to_numpy()
     expected = sbg.survival(p, np.arange(11))
     se = np.sqrt(expected * (1 - expected) / 200_000)
@@ -581,8 +645,9 @@ def test_interval_coverage():
     """About 95% of the 95% intervals contain the truth: 200 fits, each parameter separately
     (a 4-SD binomial band)."""
     true = SBGParams(0.9, 2.2)
-    hits = np.array([np.abs(_recovery_z(true, 3_000, 8, seed=1000 + seed)) < 1.959964
-                     for seed in range(200)])
+    hits = np.array(
+        [np.abs(_recovery_z(true, 3_000, 8, seed=1000 + seed)) < 1.959964 for seed in range(200)]
+    )
     rate = hits.mean(axis=0)
     assert np.all(np.abs(rate - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 200)), rate
 
@@ -593,8 +658,15 @@ def test_retention_curves_numbers(fitted):
 
     data = table(REGULAR, last=12)
     curves = retention_curves(fitted["regular"], data)
-    assert list(curves.columns) == ["cohort", "period", "survival_model", "retention_model",
-                                    "survival_actual", "retention_actual", "at_risk"]
+    assert list(curves.columns) == [
+        "cohort",
+        "period",
+        "survival_model",
+        "retention_model",
+        "survival_actual",
+        "retention_actual",
+        "at_risk",
+    ]
     assert curves["period"].tolist() == list(range(13))
     np.testing.assert_allclose(curves["survival_actual"], np.array(REGULAR) / 1000)
     np.testing.assert_allclose(curves["survival_model"], fitted["regular"].survival(range(13)))
@@ -625,21 +697,31 @@ def test_plot_retention_rates_per_cohort(close_figures):
 
     from clv.plotting.retention import plot_retention_rates
 
-    data = pd.concat([table(REGULAR, last=12, cohort="regular"),
-                      table(HIGH_END, last=12, cohort="high end")])
-    model = ShiftedBetaGeoModel(shared=False).fit(pd.concat([
-        table(REGULAR, cohort="regular"), table(HIGH_END, cohort="high end")]))
+    data = pd.concat(
+        [table(REGULAR, last=12, cohort="regular"), table(HIGH_END, last=12, cohort="high end")]
+    )
+    model = ShiftedBetaGeoModel(shared=False).fit(
+        pd.concat([table(REGULAR, cohort="regular"), table(HIGH_END, cohort="high end")])
+    )
     _, ax = plt.subplots()
     out = plot_retention_rates(model, data, calibration_end=7, ax=ax)
     assert out is ax
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert set(lines) == {"Actual (regular)", "Model (regular)", "Actual (high end)",
-                          "Model (high end)", "End of calibration"}
-    np.testing.assert_allclose(lines["Actual (high end)"].get_ydata(),
-                               np.array(HIGH_END[1:]) / np.array(HIGH_END[:-1]))
+    assert set(lines) == {
+        "Actual (regular)",
+        "Model (regular)",
+        "Actual (high end)",
+        "Model (high end)",
+        "End of calibration",
+    }
+    np.testing.assert_allclose(
+        lines["Actual (high end)"].get_ydata(), np.array(HIGH_END[1:]) / np.array(HIGH_END[:-1])
+    )
     np.testing.assert_allclose(lines["Model (regular)"].get_xdata(), np.arange(1, 13))
-    np.testing.assert_allclose(lines["Model (regular)"].get_ydata(),
-                               model.retention_rate(np.arange(1, 13), cohort="regular"))
+    np.testing.assert_allclose(
+        lines["Model (regular)"].get_ydata(),
+        model.retention_rate(np.arange(1, 13), cohort="regular"),
+    )
     assert ax.get_ylabel() == "Retention rate" and ax.get_xlabel() == "Tenure (periods)"
 
 

@@ -36,8 +36,9 @@ def test_zero_coefficients_equal_static_sbg(rng: np.random.Generator) -> None:
         ref = sbg.log_likelihood(sbg.SBGParams(*p), panel.periods_observed, panel.churned)
         np.testing.assert_allclose(ll, ref, rtol=0, atol=1e-9)
     dyn = ShiftedBetaGeoDynamicModel().fit(panel)
-    stat = ShiftedBetaGeoModel().fit(pd.DataFrame({"periods_observed": panel.periods_observed,
-                                                   "churned": panel.churned}))
+    stat = ShiftedBetaGeoModel().fit(
+        pd.DataFrame({"periods_observed": panel.periods_observed, "churned": panel.churned})
+    )
     assert abs(dyn.log_likelihood_ - stat.log_likelihood_) < 1e-6
     np.testing.assert_allclose(dyn.params_.to_numpy(), stat.params_.to_numpy(), rtol=1e-4)
 
@@ -56,8 +57,9 @@ def test_recovery_and_round_trip(rng: np.random.Generator, tmp_path: Path) -> No
 
 
 def test_panel_validation() -> None:
-    frame = pd.DataFrame({"customer_id": [1, 1, 2, 2], "period": [1, 3, 1, 2],
-                          "churned": [0, 0, 1, 0], "x": 0.0})
+    frame = pd.DataFrame(
+        {"customer_id": [1, 1, 2, 2], "period": [1, 3, 1, 2], "churned": [0, 0, 1, 0], "x": 0.0}
+    )
     with pytest.raises(DataError) as err:
         retention_panel(frame, columns=["x"])
     text = str(err.value)

@@ -31,5 +31,6 @@ def test_notebook_cells_equal_their_source(source):
     from_source = jupytext.read(source)
     stored = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     assert _cells(stored) == _cells(from_source), (
-        f"{source.name} and its .ipynb differ: run `jupytext --sync {source}`")
+        f"{source.name} and its .ipynb differ: run `jupytext --sync {source}`"
+    )
     assert stored.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"

@@ -41,16 +41,25 @@ def _cdnow_calibration_holdout() -> pd.DataFrame:
     """
     from lifetimes.datasets import load_dataset
 
-    tx = load_dataset("CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["customer_id", "id2", "date", "quantity", "amount"])
+    tx = load_dataset(
+        "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["customer_id", "id2", "date", "quantity", "amount"],
+    )
     tx["date"] = pd.to_datetime(tx["date"].astype(str), format="%Y%m%d")
     tx = tx.drop_duplicates(["customer_id", "date"])
     calibration_end, observation_end = pd.Timestamp("1997-09-30"), pd.Timestamp("1998-06-30")
     first = tx.groupby("customer_id")["date"].transform("min")
     tx["t"] = (tx["date"] - first).dt.days / 7
     cal = tx[tx["date"] <= calibration_end].groupby("customer_id")
-    out = pd.DataFrame({"frequency": cal.size() - 1.0, "recency": cal["t"].max(),
-                        "T": (calibration_end - cal["date"].min()).dt.days / 7})
+    out = pd.DataFrame(
+        {
+            "frequency": cal.size() - 1.0,
+            "recency": cal["t"].max(),
+            "T": (calibration_end - cal["date"].min()).dt.days / 7,
+        }
+    )
     holdout = tx[tx["date"] > calibration_end].groupby("customer_id").size()
     out["frequency_holdout"] = holdout.reindex(out.index, fill_value=0).astype(float)
     out["duration_holdout"] = (observation_end - calibration_end).days / 7
@@ -85,8 +94,9 @@ def test_grid_equals_model_probability_alive_on_the_same_rows(model, cdnow_rfm):
     assert list(grid.index) == list(range(int(cdnow_rfm["frequency"].max()) + 1))
     assert grid.columns[0] == 0 and grid.columns[-1] == pytest.approx(T)
     x, t_x = np.meshgrid(grid.index.to_numpy(float), grid.columns.to_numpy(float), indexing="ij")
-    rows = pd.DataFrame({"frequency": x[1:].ravel(), "recency": t_x[1:].ravel(), "T": T,
-                         "period_days": 7.0})
+    rows = pd.DataFrame(
+        {"frequency": x[1:].ravel(), "recency": t_x[1:].ravel(), "T": T, "period_days": 7.0}
+    )
     expected = model.probability_alive(rows).to_numpy().reshape(x[1:].shape)
     np.testing.assert_allclose(grid.to_numpy()[1:], expected, rtol=1e-12)
     # frequency 0 has recency 0: the row repeats that value (1 for BG/NBD)
@@ -95,13 +105,26 @@ def test_grid_equals_model_probability_alive_on_the_same_rows(model, cdnow_rfm):
 
 
 def test_grid_expected_purchases_and_explicit_ranges(model):
-    grid = frequency_recency_grid(model, max_frequency=5, max_recency=20, T=30, t=10,
-                                  quantity="expected_purchases", n_recency=11)
+    grid = frequency_recency_grid(
+        model,
+        max_frequency=5,
+        max_recency=20,
+        T=30,
+        t=10,
+        quantity="expected_purchases",
+        n_recency=11,
+    )
     assert grid.shape == (6, 11)
     np.testing.assert_allclose(grid.columns, np.linspace(0, 20, 11))
     x, t_x = np.meshgrid(np.arange(6.0), np.linspace(0, 20, 11), indexing="ij")
-    rows = pd.DataFrame({"frequency": x.ravel(), "recency": np.where(x == 0, 0, t_x).ravel(),
-                         "T": 30.0, "period_days": 7.0})
+    rows = pd.DataFrame(
+        {
+            "frequency": x.ravel(),
+            "recency": np.where(x == 0, 0, t_x).ravel(),
+            "T": 30.0,
+            "period_days": 7.0,
+        }
+    )
     expected = model.expected_purchases(10, rows).to_numpy().reshape(x.shape)
     np.testing.assert_allclose(grid.to_numpy(), expected, rtol=1e-12)
     # a recent purchase means a customer is more likely alive and buys more
@@ -138,13 +161,16 @@ def test_grid_of_a_discrete_model_uses_whole_opportunities_and_masks_impossible_
     assert h["frequency"].tolist() == [0, 1, 2, 2, 2, 2]
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({}, "pass T="),
-    ({"T": 10, "max_recency": 12}, "max_recency must be between 0 and T"),
-    ({"T": -1}, "T must be a finite age"),
-    ({"T": 10, "quantity": "clv"}, "quantity must be"),
-    ({"T": 10, "max_frequency": 2.5}, "max_frequency must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "pass T="),
+        ({"T": 10, "max_recency": 12}, "max_recency must be between 0 and T"),
+        ({"T": -1}, "T must be a finite age"),
+        ({"T": 10, "quantity": "clv"}, "quantity must be"),
+        ({"T": 10, "max_frequency": 2.5}, "max_frequency must be a whole number"),
+    ],
+)
 def test_grid_rejects_bad_arguments(model, kwargs, match):
     with pytest.raises(ValueError, match=match):
         frequency_recency_grid(model, **kwargs)
@@ -176,8 +202,10 @@ def test_period_transactions_weight_column_counts_identical_customers(model, cdn
     rows = cdnow_rfm.iloc[:200]
     weighted = rows.assign(weight=3.0)
     tripled = pd.concat([rows, rows, rows], ignore_index=True)
-    pd.testing.assert_frame_equal(period_transactions(model, weighted, max_purchases=4),
-                                  period_transactions(model, tripled, max_purchases=4))
+    pd.testing.assert_frame_equal(
+        period_transactions(model, weighted, max_purchases=4),
+        period_transactions(model, tripled, max_purchases=4),
+    )
 
 
 def test_period_transactions_rejects_bad_max_and_data(model, cdnow_rfm):
@@ -201,8 +229,9 @@ def test_conditional_expectations_by_calibration_frequency(cal_model, cal_holdou
     assert table["n_customers"].sum() == N_CDNOW
     bins = cal_holdout["frequency"].clip(upper=7)
     actual = cal_holdout.groupby(bins)["frequency_holdout"].mean()
-    predicted = cal_model.expected_purchases(cal_holdout["duration_holdout"],
-                                             cal_holdout[["frequency", "recency", "T"]])
+    predicted = cal_model.expected_purchases(
+        cal_holdout["duration_holdout"], cal_holdout[["frequency", "recency", "T"]]
+    )
     model_mean = predicted.groupby(bins).mean()
     np.testing.assert_allclose(table["actual"], actual.to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(table["model"], model_mean.to_numpy(), rtol=1e-12)
@@ -216,8 +245,12 @@ def test_conditional_expectations_by_calibration_frequency(cal_model, cal_holdou
 def test_conditional_expectations_empty_bins_are_nan(cal_model, cal_holdout):
     few = cal_holdout[cal_holdout["frequency"].isin([0, 2])]
     table = conditional_expectations(cal_model, few, max_frequency=3)
-    assert table["n_customers"].tolist() == [(few["frequency"] == 0).sum(), 0,
-                                             (few["frequency"] == 2).sum(), 0]
+    assert table["n_customers"].tolist() == [
+        (few["frequency"] == 0).sum(),
+        0,
+        (few["frequency"] == 2).sum(),
+        0,
+    ]
     assert table.loc[["1", "≥3"]].drop(columns="n_customers").isna().all().all()
 
 
@@ -251,13 +284,16 @@ def test_history_default_grid_covers_the_purchases_and_jumps_up_at_them(model):
     assert np.all(np.diff(p[p.index > HISTORY[-1]]) < 0)  # silence: it only falls
 
 
-@pytest.mark.parametrize(("times", "kwargs", "match"), [
-    ([1.0, 3.0], {"T": 10}, "first must be 0"),
-    ([0.0, 12.0], {"T": 10}, r"must be <= T"),
-    ([0.0, 2.0], {"T": 10, "grid": [0, 5]}, r"grid times must be finite and in \(0, T"),
-    ([], {"T": 10}, "non-empty"),
-    ([0.0], {"T": 0}, "T must be a finite age"),
-])
+@pytest.mark.parametrize(
+    ("times", "kwargs", "match"),
+    [
+        ([1.0, 3.0], {"T": 10}, "first must be 0"),
+        ([0.0, 12.0], {"T": 10}, r"must be <= T"),
+        ([0.0, 2.0], {"T": 10, "grid": [0, 5]}, r"grid times must be finite and in \(0, T"),
+        ([], {"T": 10}, "non-empty"),
+        ([0.0], {"T": 0}, "T must be a finite age"),
+    ],
+)
 def test_history_rejects_bad_input(model, times, kwargs, match):
     with pytest.raises(ValueError, match=match):
         probability_alive_history(model, times, **kwargs)
@@ -390,8 +426,10 @@ def test_probability_alive_history_plot(close_figures, model):
 
 
 def test_import_clv_does_not_import_plotting_nor_plotting_matplotlib():
-    code = ("import sys, clv\n"
-            "assert 'clv.plotting' not in sys.modules, 'import clv imported clv.plotting'\n"
-            "import clv.plotting\n"
-            "assert 'matplotlib' not in sys.modules, 'import clv.plotting imported matplotlib'\n")
+    code = (
+        "import sys, clv\n"
+        "assert 'clv.plotting' not in sys.modules, 'import clv imported clv.plotting'\n"
+        "import clv.plotting\n"
+        "assert 'matplotlib' not in sys.modules, 'import clv.plotting imported matplotlib'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -32,9 +32,14 @@ def tx() -> pd.DataFrame:
 def split(tx) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        return calibration_holdout_split(tx, customer_id_col="customer_id", date_col="date",
-                                         calibration_end=CAL_END, observation_end=END,
-                                         time_unit="7D")
+        return calibration_holdout_split(
+            tx,
+            customer_id_col="customer_id",
+            date_col="date",
+            calibration_end=CAL_END,
+            observation_end=END,
+            time_unit="7D",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,9 @@ def test_actual_counts_are_the_rfm_repeat_purchases(tracking, split):
     # the last calibration period ends on 1997-10-01 (weeks from 1997-01-01): nothing after
     # calibration_end is in it, so the calibration total is every calibration repeat purchase
     assert cal["cumulative_actual"].iloc[-1] == split["frequency"].sum()
-    assert tracking["cumulative_actual"].iloc[-1] == (split["frequency"].sum()
-                                                     + split["frequency_holdout"].sum())
+    assert tracking["cumulative_actual"].iloc[-1] == (
+        split["frequency"].sum() + split["frequency_holdout"].sum()
+    )
     np.testing.assert_allclose(tracking["actual"].cumsum(), tracking["cumulative_actual"])
     assert tracking.attrs["n_customers"] == len(split)
 
@@ -68,18 +74,25 @@ def test_expected_is_the_sum_over_birth_dates(tracking, model, tx):
     # over the calibration period the model fits the cohort's total within 5 %
     cal = tracking[~tracking["holdout"]]
     assert cal["cumulative_expected"].iloc[-1] == pytest.approx(
-        cal["cumulative_actual"].iloc[-1], rel=0.05)
+        cal["cumulative_actual"].iloc[-1], rel=0.05
+    )
 
 
 def test_customer_history_matches_rfm_summary(tx):
     calibration = tx[tx["date"] <= CAL_END]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        rfm = rfm_summary(calibration, customer_id_col="customer_id", date_col="date",
-                          time_unit="7D", observation_end=CAL_END)
+        rfm = rfm_summary(
+            calibration,
+            customer_id_col="customer_id",
+            date_col="date",
+            time_unit="7D",
+            observation_end=CAL_END,
+        )
     for cid in (1, 2, 18, 1000, 2357):
-        times, T, first = customer_history(calibration, cid, time_unit="7D",
-                                           observation_end=CAL_END)
+        times, T, first = customer_history(
+            calibration, cid, time_unit="7D", observation_end=CAL_END
+        )
         row = rfm.loc[cid]
         assert len(times) - 1 == row["frequency"]
         assert times[-1] == pytest.approx(row["recency"], abs=1e-12)
@@ -89,8 +102,7 @@ def test_customer_history_matches_rfm_summary(tx):
 
 def test_history_from_transactions_equals_the_hand_built_one(model, tx):
     calibration = tx[tx["date"] <= CAL_END]
-    h = probability_alive_history_from_transactions(model, calibration, 1,
-                                                    observation_end=CAL_END)
+    h = probability_alive_history_from_transactions(model, calibration, 1, observation_end=CAL_END)
     times, T, _ = customer_history(calibration, 1, time_unit="7D", observation_end=CAL_END)
     ref = probability_alive_history(model, times, T)
     pd.testing.assert_frame_equal(h.drop(columns="date"), ref)
@@ -114,6 +126,7 @@ def test_plots_draw_the_data(close_figures, tracking, model, tx):
     assert ax.get_ylabel() == "Cumulative repeat purchases"
     ax2 = plot_transaction_tracking(tracking, cumulative=False)
     assert "per 7-day period" in ax2.get_ylabel()
-    ax3 = plot_customer_probability_alive(model, tx[tx["date"] <= CAL_END], 1,
-                                          observation_end=CAL_END)
+    ax3 = plot_customer_probability_alive(
+        model, tx[tx["date"] <= CAL_END], 1, observation_end=CAL_END
+    )
     assert ax3.get_ylabel() == "P(alive)" and len(ax3.get_lines()) >= 2

@@ -41,30 +41,49 @@ def world() -> tuple[ParetoNBDModel, GammaGammaModel, pd.DataFrame]:
     return ParetoNBDModel().fit(data), GammaGammaModel().fit(data), data
 
 
-SUPPORT = Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02),
-                               "purchase[wait_minutes]": (-0.02, 0.01)})
-RECOVERY = Evidence.experiment({"dropout[complaints]": (0.3, 0.1),
-                                "spend[complaints]": (-0.05, 0.02)})
+SUPPORT = Evidence.assumption(
+    {"dropout[wait_minutes]": (0.05, 0.02), "purchase[wait_minutes]": (-0.02, 0.01)}
+)
+RECOVERY = Evidence.experiment(
+    {"dropout[complaints]": (0.3, 0.1), "spend[complaints]": (-0.05, 0.02)}
+)
 
 
 def _support(cost: float = 2000.0, amount: float = -0.3, **kw) -> Investment:
-    return Investment("Faster support", cost=cost, shifts=[Shift("wait_minutes", "relative",
-                                                                 amount)],
-                      evidence=SUPPORT, **kw)
+    return Investment(
+        "Faster support",
+        cost=cost,
+        shifts=[Shift("wait_minutes", "relative", amount)],
+        evidence=SUPPORT,
+        **kw,
+    )
 
 
 def _recovery(cost: float | dict = 1500.0) -> Investment:
-    return Investment("Complaint recovery", cost=cost,
-                      shifts=[Shift("complaints", "relative", -0.5)], ramp_periods=4,
-                      evidence=RECOVERY)
+    return Investment(
+        "Complaint recovery",
+        cost=cost,
+        shifts=[Shift("complaints", "relative", -0.5)],
+        ramp_periods=4,
+        evidence=RECOVERY,
+    )
 
 
 def _run(world, invs, **kw):
     tm, sm, data = world
     kw.setdefault("breakeven", False)
-    return evaluate_investments(invs, transaction_model=tm, spend_model=sm, data=data,
-                                horizon=H, discount_rate=RATE, margin=MARGIN, n_draws=N_DRAWS,
-                                random_state=3, **kw)
+    return evaluate_investments(
+        invs,
+        transaction_model=tm,
+        spend_model=sm,
+        data=data,
+        horizon=H,
+        discount_rate=RATE,
+        margin=MARGIN,
+        n_draws=N_DRAWS,
+        random_state=3,
+        **kw,
+    )
 
 
 def test_zero_shift_gives_zero_gain_and_minus_100_percent(world) -> None:
@@ -85,19 +104,20 @@ def test_doubling_cost_halves_roi_plus_one(world) -> None:
 
 
 def test_payback_non_decreasing_in_cost(world) -> None:
-    paybacks = [_run(world, [_support(c)]).investments["Faster support"].payback
-                for c in (200.0, 800.0, 3000.0)]
+    paybacks = [
+        _run(world, [_support(c)]).investments["Faster support"].payback
+        for c in (200.0, 800.0, 3000.0)
+    ]
     assert np.all(paybacks[0] <= paybacks[1]) and np.all(paybacks[1] <= paybacks[2])
 
 
 def test_shapley_parts_sum_to_total(world) -> None:
     res = _run(world, [_support(), _recovery()])
     for d in res.investments.values():
-        np.testing.assert_allclose(d.levers.sum(axis=0), d.incremental_clv, rtol=1e-10,
-                                   atol=1e-9)
+        np.testing.assert_allclose(d.levers.sum(axis=0), d.incremental_clv, rtol=1e-10, atol=1e-9)
         assert np.all(d.levers[0] == 0.0)  # no acquisition model: nothing from acquisition
     support = res.investments["Faster support"]
-    assert np.all(support.levers[3] == 0.0)        # no spend coefficient on wait
+    assert np.all(support.levers[3] == 0.0)  # no spend coefficient on wait
     t = res.table()
     parts = t[["gain_acquisition", "gain_retention", "gain_repeat_purchase", "gain_spend"]]
     np.testing.assert_allclose(parts.sum(axis=1), t["incremental_clv_mean"], rtol=1e-10)
@@ -111,8 +131,9 @@ def test_baseline_equals_customer_lifetime_value(world) -> None:
     eng.spend_draws_ = pd.DataFrame([sm.params_] * N_DRAWS).reset_index(drop=True)
     eng._states = [eng._baseline(i) for i in range(N_DRAWS)]
     total = eng.discounted(eng.baseline_cash_flows())[0]
-    ref = clv.customer_lifetime_value(tm, sm, data, horizon=H, discount_rate_per_period=RATE,
-                                      margin=MARGIN).sum()
+    ref = clv.customer_lifetime_value(
+        tm, sm, data, horizon=H, discount_rate_per_period=RATE, margin=MARGIN
+    ).sum()
     assert total == pytest.approx(ref, rel=1e-9)
 
 
@@ -132,17 +153,32 @@ def test_common_random_numbers_and_determinism(world) -> None:
 
 def test_target_and_missing_values_are_respected(world) -> None:
     _, _, data = world
-    phone = Investment("Phone only", cost=100.0, target={"channel": "phone"},
-                       shifts=[Shift("wait_minutes", "add", -1.0)], evidence=SUPPORT)
-    query = Investment("Query", cost=100.0, target="channel == 'phone'",
-                       shifts=[Shift("wait_minutes", "add", -1.0)], evidence=SUPPORT)
-    nps = Investment("NPS", cost=100.0, shifts=[Shift("nps", "add", 1.0)],
-                     evidence=Evidence.assumption({"dropout[nps]": (-0.1, 0.0)}))
+    phone = Investment(
+        "Phone only",
+        cost=100.0,
+        target={"channel": "phone"},
+        shifts=[Shift("wait_minutes", "add", -1.0)],
+        evidence=SUPPORT,
+    )
+    query = Investment(
+        "Query",
+        cost=100.0,
+        target="channel == 'phone'",
+        shifts=[Shift("wait_minutes", "add", -1.0)],
+        evidence=SUPPORT,
+    )
+    nps = Investment(
+        "NPS",
+        cost=100.0,
+        shifts=[Shift("nps", "add", 1.0)],
+        evidence=Evidence.assumption({"dropout[nps]": (-0.1, 0.0)}),
+    )
     res = _run(world, [phone, query, nps])
     assert res.investments["Phone only"].customers_affected == (data["channel"] == "phone").sum()
     np.testing.assert_allclose(res.investments["Query"].npv, res.investments["Phone only"].npv)
     assert res.investments["NPS"].customers_affected == int(
-        ((data["nps_missing"] == 0) & (data["nps"] < 10)).sum())  # 10 is the observed maximum
+        ((data["nps_missing"] == 0) & (data["nps"] < 10)).sum()
+    )  # 10 is the observed maximum
     assert res.investments["NPS"].incremental_clv.mean() > 0
 
 
@@ -152,15 +188,18 @@ def test_breakeven_share_gives_zero_expected_npv(world) -> None:
     k = d.breakeven_effect
     assert 0 < k < 1  # pays back with less than the full effect
     eng = res.engine
-    _, totals = eng.flows([eng.unit(d.investment, scale=k)], draws=range(N_DRAWS),
-                          full_only=True)
+    _, totals = eng.flows([eng.unit(d.investment, scale=k)], draws=range(N_DRAWS), full_only=True)
     assert abs(totals[:, ALL].mean() - d.cost_pv.mean()) < 0.02 * d.cost_pv.mean()
 
 
 def test_portfolio_matches_brute_force_and_joint_value(world) -> None:
-    invs = [_support(cost=900.0), _recovery(cost=700.0),
-            Investment("Small fix", cost=150.0, shifts=[Shift("wait_minutes", "add", -0.5)],
-                       evidence=SUPPORT)]
+    invs = [
+        _support(cost=900.0),
+        _recovery(cost=700.0),
+        Investment(
+            "Small fix", cost=150.0, shifts=[Shift("wait_minutes", "add", -0.5)], evidence=SUPPORT
+        ),
+    ]
     res = _run(world, invs)
     pf = select_portfolio(res, budget=1000.0)
     names = list(res.investments)
@@ -213,17 +252,37 @@ def test_bad_inputs_have_clear_messages(world) -> None:
     with pytest.raises(ValueError, match="not a covariate of the fitted models"):
         _run(world, [Investment("x", cost=1.0, shifts=[Shift("complaints", "add", -1.0)])])
     with pytest.raises(ValueError, match="not in the scoring data"):
-        _run(world, [Investment("x", cost=1.0, shifts=[Shift("nope", "add", -1.0)],
-                                evidence=Evidence.assumption({"dropout[nope]": (0.1, 0.0)}))])
+        _run(
+            world,
+            [
+                Investment(
+                    "x",
+                    cost=1.0,
+                    shifts=[Shift("nope", "add", -1.0)],
+                    evidence=Evidence.assumption({"dropout[nope]": (0.1, 0.0)}),
+                )
+            ],
+        )
     with pytest.raises(ValueError, match="target condition 'channel === 3'"):
         _run(world, [_support(target="channel === 3")])
     with pytest.raises(TypeError, match="ParetoNBDModel"):
-        evaluate_investments([_support()], transaction_model=clv.models.BetaGeoModel().fit(data),
-                             spend_model=sm, data=data, horizon=H, discount_rate=RATE)
+        evaluate_investments(
+            [_support()],
+            transaction_model=clv.models.BetaGeoModel().fit(data),
+            spend_model=sm,
+            data=data,
+            horizon=H,
+            discount_rate=RATE,
+        )
     with pytest.raises(clv.DataError, match="monetary_value"):
-        evaluate_investments([_support()], transaction_model=tm, spend_model=sm,
-                             data=data.drop(columns="monetary_value"), horizon=H,
-                             discount_rate=RATE)
+        evaluate_investments(
+            [_support()],
+            transaction_model=tm,
+            spend_model=sm,
+            data=data.drop(columns="monetary_value"),
+            horizon=H,
+            discount_rate=RATE,
+        )
     with pytest.raises(ValueError, match="unique"):
         _run(world, [_support(), _support()])
     with pytest.raises(ValueError, match="after the horizon"):
@@ -232,8 +291,16 @@ def test_bad_inputs_have_clear_messages(world) -> None:
 
 def test_fixed_spend_and_report_methods(world) -> None:
     tm, _, data = world
-    res = evaluate_investments([_support()], transaction_model=tm, spend_model=40.0, data=data,
-                               horizon=H, discount_rate=RATE, n_draws=N_DRAWS, breakeven=False)
+    res = evaluate_investments(
+        [_support()],
+        transaction_model=tm,
+        spend_model=40.0,
+        data=data,
+        horizon=H,
+        discount_rate=RATE,
+        n_draws=N_DRAWS,
+        breakeven=False,
+    )
     assert "Faster support" in res._repr_html_()
     assert res.cash_flow_table("Faster support").shape == (H, 5)
     assert res.assumptions()["spend_model"] == "fixed 40 per purchase"
@@ -245,19 +312,31 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
 
     gen = np.random.default_rng(3)
     weeks = 40
-    share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + H)},
-                         index=pd.RangeIndex(1, weeks + H + 1, name="period"))
-    counts = pd.Series(gen.poisson(60 * np.exp(-np.arange(weeks) / 30)
-                                   * np.exp(2.0 * (share["promoter_share"][:weeks] - 0.3))),
-                       index=pd.RangeIndex(1, weeks + 1, name="period"))
+    share = pd.DataFrame(
+        {"promoter_share": 0.3 + 0.1 * gen.standard_normal(weeks + H)},
+        index=pd.RangeIndex(1, weeks + H + 1, name="period"),
+    )
+    counts = pd.Series(
+        gen.poisson(
+            60
+            * np.exp(-np.arange(weeks) / 30)
+            * np.exp(2.0 * (share["promoter_share"][:weeks] - 0.3))
+        ),
+        index=pd.RangeIndex(1, weeks + 1, name="period"),
+    )
     acq = AcquisitionModel().fit(counts, covariates=share.iloc[:weeks])
     future = share.iloc[weeks:]
     nc = NewCustomers(acq, future, value_per_customer=25.0)
-    promo = Investment("Referral push", cost=500.0,
-                       shifts=[Shift("promoter_share", "add", 0.05)], duration=10)
-    both = Investment("Both", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05),
-                                                  Shift("wait_minutes", "relative", -0.3)],
-                      duration=10, evidence=SUPPORT)
+    promo = Investment(
+        "Referral push", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05)], duration=10
+    )
+    both = Investment(
+        "Both",
+        cost=500.0,
+        shifts=[Shift("promoter_share", "add", 0.05), Shift("wait_minutes", "relative", -0.3)],
+        duration=10,
+        evidence=SUPPORT,
+    )
     res = _run(world, [promo, both], new_customers=nc, causal_share=None)  # exact arithmetic
     d = res.investments["Referral push"]
     assert d.customers_affected == 0
@@ -282,9 +361,18 @@ def test_acquisition_lever_through_an_acquisition_model(world) -> None:
     np.testing.assert_allclose(b.levers[0], d.incremental_clv, rtol=1e-9)
     np.testing.assert_allclose(b.levers.sum(axis=0), b.incremental_clv, rtol=1e-9)
     with pytest.raises(ValueError, match="acquisition model"):
-        _run(world, [Investment("x", cost=1.0, shifts=[Shift("wait_minutes", "add", -1.0)],
-                                evidence=Evidence.assumption({"acquisition[foo]": (1.0, 0.1)}))],
-             new_customers=nc)
+        _run(
+            world,
+            [
+                Investment(
+                    "x",
+                    cost=1.0,
+                    shifts=[Shift("wait_minutes", "add", -1.0)],
+                    evidence=Evidence.assumption({"acquisition[foo]": (1.0, 0.1)}),
+                )
+            ],
+            new_customers=nc,
+        )
 
 
 def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
@@ -294,17 +382,25 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
 
     gen = np.random.default_rng(5)
     n_cal = 40
-    share = pd.DataFrame({"promoter_share": 0.3 + 0.1 * gen.standard_normal(n_cal + 2 * H)},
-                         index=pd.RangeIndex(1, n_cal + 2 * H + 1, name="period"))
-    counts = pd.Series(gen.poisson(60 * np.exp(-np.arange(n_cal) / 30)
-                                   * np.exp(2.0 * (share["promoter_share"][:n_cal] - 0.3))),
-                       index=pd.RangeIndex(1, n_cal + 1, name="period"))
+    share = pd.DataFrame(
+        {"promoter_share": 0.3 + 0.1 * gen.standard_normal(n_cal + 2 * H)},
+        index=pd.RangeIndex(1, n_cal + 2 * H + 1, name="period"),
+    )
+    counts = pd.Series(
+        gen.poisson(
+            60
+            * np.exp(-np.arange(n_cal) / 30)
+            * np.exp(2.0 * (share["promoter_share"][:n_cal] - 0.3))
+        ),
+        index=pd.RangeIndex(1, n_cal + 1, name="period"),
+    )
     acq = AcquisitionModel().fit(counts, covariates=share.iloc[:n_cal])
     future = share.iloc[n_cal:]
     nc = NewCustomers(acq, future, value_per_customer=25.0, periods_per_valuation=2.0)
     assert nc.model_periods(H) == 2 * H
-    promo = Investment("Referral push", cost=500.0,
-                       shifts=[Shift("promoter_share", "add", 0.05)], duration=5)
+    promo = Investment(
+        "Referral push", cost=500.0, shifts=[Shift("promoter_share", "add", 0.05)], duration=5
+    )
     res = _run(world, [promo], new_customers=nc, causal_share=None)  # exact arithmetic
     eng = res.engine
     eng.acquisition_draws_ = pd.DataFrame([acq.params_] * N_DRAWS).reset_index(drop=True)
@@ -334,8 +430,9 @@ def test_acquisition_periods_shorter_than_the_valuation_periods(world) -> None:
     np.testing.assert_allclose(flow2, 25.0 * np.diff(np.concatenate([[0.0], at])), rtol=1e-10)
     np.testing.assert_allclose(flow2.sum(), 25.0 * cum[-1], rtol=1e-10)
     with pytest.raises(ValueError, match="periods_per_valuation"):
-        _run(world, [promo], new_customers=NewCustomers(acq, future, 25.0,
-                                                        periods_per_valuation=0.0))
+        _run(
+            world, [promo], new_customers=NewCustomers(acq, future, 25.0, periods_per_valuation=0.0)
+        )
 
 
 def test_recommendation_funds_only_on_tested_effects(world) -> None:
@@ -343,8 +440,9 @@ def test_recommendation_funds_only_on_tested_effects(world) -> None:
     assumption (grade D) is at most 'test first'; a money-loser is not funded."""
     cheap_tested = _recovery(cost=50.0)
     cheap_assumed = _support(cost=50.0)
-    dear = Investment("Dear recovery", cost=1e7, shifts=[Shift("complaints", "relative", -0.5)],
-                      evidence=RECOVERY)
+    dear = Investment(
+        "Dear recovery", cost=1e7, shifts=[Shift("complaints", "relative", -0.5)], evidence=RECOVERY
+    )
     res = _run(world, [cheap_tested, cheap_assumed, dear], breakeven=True)
     t = res.table().set_index("investment")
     assert t.loc["Complaint recovery", "recommendation"] == "fund"
@@ -352,15 +450,24 @@ def test_recommendation_funds_only_on_tested_effects(world) -> None:
     assert t.loc["Faster support", "recommendation"] in ("test first", "do not fund")
     assert t.loc["Dear recovery", "recommendation"] == "do not fund"
     # grade D: the evidenced-only NPV counts nothing but the cost
-    np.testing.assert_allclose(res.investments["Faster support"].npv_evidenced,
-                               -res.investments["Faster support"].cost_pv)
+    np.testing.assert_allclose(
+        res.investments["Faster support"].npv_evidenced, -res.investments["Faster support"].cost_pv
+    )
     # grade A: evidenced-only equals the full value (no fitted covariates to scale)
     d = res.investments["Complaint recovery"]
     np.testing.assert_allclose(d.npv_evidenced, d.npv, rtol=1e-10)
     np.testing.assert_allclose(d.npv_if_causal, d.npv, rtol=1e-10)
-    for col in ("recommendation", "reason", "test_lever", "test_customers_per_arm",
-                "value_of_information", "npv_mean_if_causal", "causal_share_prior",
-                "evalue_to_zero_npv", "diagnostics"):
+    for col in (
+        "recommendation",
+        "reason",
+        "test_lever",
+        "test_customers_per_arm",
+        "value_of_information",
+        "npv_mean_if_causal",
+        "causal_share_prior",
+        "evalue_to_zero_npv",
+        "diagnostics",
+    ):
         assert col in t.columns
     assert set(t["recommendation"]) <= {"fund", "test first", "do not fund"}
     if t.loc["Faster support", "recommendation"] == "test first":

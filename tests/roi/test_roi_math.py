@@ -48,23 +48,25 @@ def test_shifted_future_matches_monte_carlo(rng: np.random.Generator) -> None:
     n = 400_000
     lam = rng.gamma(P.r + x, 1.0 / (P.alpha + T), n)
     mu = rng.gamma(P.s, 1.0 / (P.beta + T), n)
-    e = rng.exponential(1.0, n)                       # death when mu * M(u) = e
-    cum = np.concatenate([[0.0], np.cumsum(m_mu)])    # M at integer times
+    e = rng.exponential(1.0, n)  # death when mu * M(u) = e
+    cum = np.concatenate([[0.0], np.cumsum(m_mu)])  # M at integer times
     hit = mu[:, None] * cum[None, :] >= e[:, None]
-    k = np.argmax(hit, axis=1)                        # first integer time past the death
+    k = np.argmax(hit, axis=1)  # first integer time past the death
     never = ~hit.any(axis=1)
-    death = np.where(never, np.inf, (k - 1) + (e / mu - cum[np.maximum(k - 1, 0)]) /
-                     m_mu[np.clip(k - 1, 0, H - 1)])
+    death = np.where(
+        never,
+        np.inf,
+        (k - 1) + (e / mu - cum[np.maximum(k - 1, 0)]) / m_mu[np.clip(k - 1, 0, H - 1)],
+    )
     periods = np.arange(H)
-    exposure = np.clip(death[:, None] - periods[None, :], 0.0, 1.0)   # alive time in period
+    exposure = np.clip(death[:, None] - periods[None, :], 0.0, 1.0)  # alive time in period
     mc = p_alive * (lam[:, None] * m_lam[None, :] * exposure).mean(axis=0)
     se = p_alive * (lam[:, None] * m_lam[None, :] * exposure).std(axis=0) / np.sqrt(n)
     assert np.all(np.abs(mc - model) < 4 * se + 1e-12)
 
 
 def test_payback_and_cumulative() -> None:
-    cum = _math.cumulative_discounted(np.array([[30.0, 30.0, 30.0, 30.0]]), np.array([-100.0]),
-                                      0.0)
+    cum = _math.cumulative_discounted(np.array([[30.0, 30.0, 30.0, 30.0]]), np.array([-100.0]), 0.0)
     assert cum.tolist() == [[-70.0, -40.0, -10.0, 20.0]]
     assert _math.payback_period(cum).tolist() == [4.0]
 

@@ -37,18 +37,33 @@ def _chromium() -> str | None:
 
 
 needs_chromium = pytest.mark.skipif(
-    _chromium() is None, reason="headless Chromium is not installed (.ci/run installs Debian's "
-    "chromium package)")
+    _chromium() is None,
+    reason="headless Chromium is not installed (.ci/run installs Debian's chromium package)",
+)
 
 
 def _browser(page: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     # chromium keeps a profile in HOME; give it a private one per call
     profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
     return subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions",
-         "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
-         "--virtual-time-budget=5000", *args, page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            "--virtual-time-budget=5000",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class _Tags(HTMLParser):
@@ -87,21 +102,42 @@ def models(data):
 
 
 INVESTMENTS = [
-    Investment("Faster support", cost=80.0, shifts=[Shift("wait_minutes", "relative", -0.3)],
-               target="wait_minutes > 2", ramp_periods=4,
-               evidence=Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02)})),
-    Investment("Complaint recovery", cost=50.0, shifts=[Shift("complaints", "relative", -0.5)],
-               evidence=Evidence.experiment({"dropout[complaints]": (0.3, 0.1)}, source="AB-1")),
-    Investment("Loyalty mailing", cost=150.0, shifts=[Shift("complaints", "add", -0.1)],
-               evidence=Evidence.assumption({"dropout[complaints]": (0.1, 0.1)})),
+    Investment(
+        "Faster support",
+        cost=80.0,
+        shifts=[Shift("wait_minutes", "relative", -0.3)],
+        target="wait_minutes > 2",
+        ramp_periods=4,
+        evidence=Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02)}),
+    ),
+    Investment(
+        "Complaint recovery",
+        cost=50.0,
+        shifts=[Shift("complaints", "relative", -0.5)],
+        evidence=Evidence.experiment({"dropout[complaints]": (0.3, 0.1)}, source="AB-1"),
+    ),
+    Investment(
+        "Loyalty mailing",
+        cost=150.0,
+        shifts=[Shift("complaints", "add", -0.1)],
+        evidence=Evidence.assumption({"dropout[complaints]": (0.1, 0.1)}),
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def result(data, models):
     tm, sm = models
-    return evaluate_investments(INVESTMENTS, transaction_model=tm, spend_model=sm, data=data,
-                                horizon=26, discount_rate=0.0018, margin=0.3, n_draws=20)
+    return evaluate_investments(
+        INVESTMENTS,
+        transaction_model=tm,
+        spend_model=sm,
+        data=data,
+        horizon=26,
+        discount_rate=0.0018,
+        margin=0.3,
+        n_draws=20,
+    )
 
 
 MEASURE = """<script>
@@ -144,8 +180,14 @@ def test_first_screen_shows_the_decision(result, tmp_path, close_figures) -> Non
     pf = select_portfolio(result, 140.0)
     assert pf.chosen  # the budget funds something
     plain = result.table().drop(columns=["recommendation", "reason"])  # the funded/not view
-    report = write_report(result, tmp_path / "report.html", portfolio=pf, table=plain,
-                          sensitivity=sensitivity(result), currency="EUR")
+    report = write_report(
+        result,
+        tmp_path / "report.html",
+        portfolio=pf,
+        table=plain,
+        sensitivity=sensitivity(result),
+        currency="EUR",
+    )
     m = _measure(report, tmp_path)
     # the window's chrome takes some height in --dump-dom mode; the layout depends on the width
     # only (no viewport-height units), so page positions above 800 px are the first screen
@@ -171,12 +213,16 @@ def test_first_screen_shows_the_decision(result, tmp_path, close_figures) -> Non
 
 
 @needs_chromium
-def test_first_screen_shows_recommendations_and_grade_split(result, tmp_path,
-                                                            close_figures) -> None:
+def test_first_screen_shows_recommendations_and_grade_split(
+    result, tmp_path, close_figures
+) -> None:
     table = result.table()
-    table["recommendation"] = ["fund", "test first", "do not fund"][:len(table)]
-    table["reason"] = ["pays back in every draw", "effect is an assumption",
-                       "loses money in most draws"][:len(table)]
+    table["recommendation"] = ["fund", "test first", "do not fund"][: len(table)]
+    table["reason"] = [
+        "pays back in every draw",
+        "effect is an assumption",
+        "loses money in most draws",
+    ][: len(table)]
     for g in "ABC":
         table[f"npv_grade_{g}"] = table["npv_mean"] / 3
     report = write_report(result, tmp_path / "report.html", table=table, currency="USD")
@@ -199,8 +245,8 @@ def test_report_without_optional_columns_and_budget(result, tmp_path, close_figu
     assert ">Recommendation<" not in doc and "by evidence grade" in doc
     assert "half the total cost" not in doc
     text = " ".join(_parse(doc).text).replace("\u00a0", " ")
-    assert (result.table()["p_roi_positive"] == 0).any()   # a finite-draw 0 % ...
-    assert "< 1 % chance of a positive return" in text      # ... is shown as "< 1 %"
+    assert (result.table()["p_roi_positive"] == 0).any()  # a finite-draw 0 % ...
+    assert "< 1 % chance of a positive return" in text  # ... is shown as "< 1 %"
     assert not re.search(r"(?<![<>] )\b(0|100) % chance", text)
     assert "currency units" in doc  # no currency given: said so
     assert "a year" in doc and "a month" not in doc  # 26 weeks: annual rate with weekly rate
@@ -213,25 +259,51 @@ def test_payloads_render_as_text(data, models, tmp_path, close_figures) -> None:
     frame[IMG] = frame["complaints"]
     frame[SCRIPT] = np.where(np.arange(len(frame)) % 2 == 0, IMG, "plain")
     invs = [
-        Investment(f"Support {SCRIPT}", cost=300.0, shifts=[Shift(IMG, "relative", -0.3)],
-                   target={SCRIPT: [IMG]}, description=f"desc {IMG}",
-                   evidence=Evidence.assumption({f"dropout[{IMG}]": (0.2, 0.05)},
-                                                source=SCRIPT)),
-        Investment(f"Other {IMG}", cost=200.0, shifts=[Shift(IMG, "add", -0.2)],
-                   label=f"Label {SCRIPT}",
-                   evidence=Evidence.experiment({f"dropout[{IMG}]": (0.3, 0.1)},
-                                                source="'\"><svg onload=alert(1)>")),
+        Investment(
+            f"Support {SCRIPT}",
+            cost=300.0,
+            shifts=[Shift(IMG, "relative", -0.3)],
+            target={SCRIPT: [IMG]},
+            description=f"desc {IMG}",
+            evidence=Evidence.assumption({f"dropout[{IMG}]": (0.2, 0.05)}, source=SCRIPT),
+        ),
+        Investment(
+            f"Other {IMG}",
+            cost=200.0,
+            shifts=[Shift(IMG, "add", -0.2)],
+            label=f"Label {SCRIPT}",
+            evidence=Evidence.experiment(
+                {f"dropout[{IMG}]": (0.3, 0.1)}, source="'\"><svg onload=alert(1)>"
+            ),
+        ),
     ]
-    res = evaluate_investments(invs, transaction_model=tm, spend_model=sm, data=frame,
-                               horizon=12, discount_rate=0.002, margin=0.3, n_draws=8)
+    res = evaluate_investments(
+        invs,
+        transaction_model=tm,
+        spend_model=sm,
+        data=frame,
+        horizon=12,
+        discount_rate=0.002,
+        margin=0.3,
+        n_draws=8,
+    )
     table = res.table()
     table["recommendation"] = [SCRIPT, "fund"]
     table["reason"] = [IMG, f"because {SCRIPT}"]
     table[f"npv_grade_{IMG}"] = 1.0
-    report = write_report(res, tmp_path / "evil.html", sensitivity=sensitivity(res),
-                          portfolio=select_portfolio(res, 1e6), currency=SCRIPT,
-                          title=f"Title {SCRIPT}", notes=[IMG], model_notes=[SCRIPT],
-                          table=table, data_period=IMG, settings={SCRIPT: IMG})
+    report = write_report(
+        res,
+        tmp_path / "evil.html",
+        sensitivity=sensitivity(res),
+        portfolio=select_portfolio(res, 1e6),
+        currency=SCRIPT,
+        title=f"Title {SCRIPT}",
+        notes=[IMG],
+        model_notes=[SCRIPT],
+        table=table,
+        data_period=IMG,
+        settings={SCRIPT: IMG},
+    )
     doc = report.read_text(encoding="utf-8")
     _assert_inert(doc)
     text = "".join(_parse(doc).text)

@@ -60,8 +60,7 @@ def test_investment_files_round_trip(tmp_path: Path) -> None:
     (tmp_path / "inv.json").write_text(json.dumps({"investments": [i.to_dict() for i in invs]}))
     assert load_investments(tmp_path / "inv.json") == invs
     yaml = pytest.importorskip("yaml")
-    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict()
-                                                                      for i in invs]}))
+    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict() for i in invs]}))
     assert load_investments(tmp_path / "inv.yaml") == invs
     (tmp_path / "inv.csv").write_text(CSV)
     from_csv = load_investments(tmp_path / "inv.csv")
@@ -69,15 +68,18 @@ def test_investment_files_round_trip(tmp_path: Path) -> None:
     assert from_csv[1].evidence.coefficients == {"dropout[complaints]": (0.3, 0.1)}
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"cost": -5}, "cost periods must be whole numbers >= 0 and amounts finite"),
-    ({"cost": 0}, "total cost must be > 0"),
-    ({"shifts": []}, "non-empty list of Shift"),
-    ({"ramp_periods": -1}, "ramp_periods must be a whole number"),
-    ({"duration": 0}, "duration must be a whole number >= 1"),
-    ({"target": 3}, "target must be"),
-    ({"cost_sd": -0.1}, "cost_sd must be >= 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cost": -5}, "cost periods must be whole numbers >= 0 and amounts finite"),
+        ({"cost": 0}, "total cost must be > 0"),
+        ({"shifts": []}, "non-empty list of Shift"),
+        ({"ramp_periods": -1}, "ramp_periods must be a whole number"),
+        ({"duration": 0}, "duration must be a whole number >= 1"),
+        ({"target": 3}, "target must be"),
+        ({"cost_sd": -0.1}, "cost_sd must be >= 0"),
+    ],
+)
 def test_investment_validation(kwargs: dict, message: str) -> None:
     base = {"name": "x", "cost": 1.0, "shifts": [Shift("a", "add", 1.0)]}
     with pytest.raises(ValueError, match=message):
@@ -122,23 +124,38 @@ def result():
     gen = np.random.default_rng(5)
     data["wait_minutes"] = gen.gamma(2.0, 3.0, len(data))
     data["complaints"] = gen.poisson(0.3, len(data)).astype(float)
-    invs = [Investment("Faster support", cost=300.0,
-                       shifts=[Shift("wait_minutes", "relative", -0.3)],
-                       evidence=Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02)})),
-            Investment("Complaint recovery", cost=200.0,
-                       shifts=[Shift("complaints", "relative", -0.5)],
-                       evidence=Evidence.experiment({"dropout[complaints]": (0.3, 0.1)},
-                                                    source="AB-1"))]
-    return evaluate_investments(invs, transaction_model=ParetoNBDModel().fit(data),
-                                spend_model=GammaGammaModel().fit(data), data=data, horizon=26,
-                                discount_rate=0.002, margin=0.3, n_draws=20)
+    invs = [
+        Investment(
+            "Faster support",
+            cost=300.0,
+            shifts=[Shift("wait_minutes", "relative", -0.3)],
+            evidence=Evidence.assumption({"dropout[wait_minutes]": (0.05, 0.02)}),
+        ),
+        Investment(
+            "Complaint recovery",
+            cost=200.0,
+            shifts=[Shift("complaints", "relative", -0.5)],
+            evidence=Evidence.experiment({"dropout[complaints]": (0.3, 0.1)}, source="AB-1"),
+        ),
+    ]
+    return evaluate_investments(
+        invs,
+        transaction_model=ParetoNBDModel().fit(data),
+        spend_model=GammaGammaModel().fit(data),
+        data=data,
+        horizon=26,
+        discount_rate=0.002,
+        margin=0.3,
+        n_draws=20,
+    )
 
 
 def test_report_and_tables(result, tmp_path: Path, close_figures) -> None:
     sens = sensitivity(result)
     pf = select_portfolio(result, 400.0)
-    path = write_report(result, tmp_path / "out" / "report.html", sensitivity=sens,
-                        portfolio=pf, currency="USD")
+    path = write_report(
+        result, tmp_path / "out" / "report.html", sensitivity=sens, portfolio=pf, currency="USD"
+    )
     text = path.read_text()
     assert text.startswith("<!DOCTYPE html>")
     assert "http://" not in text and "https://" not in text and "<script" not in text
@@ -146,8 +163,12 @@ def test_report_and_tables(result, tmp_path: Path, close_figures) -> None:
     for name in ("Faster support", "Complaint recovery", "AB-1", "Evidence grade", "Payback"):
         assert name in text
     files = write_tables(result, tmp_path / "out", sensitivity=sens, portfolio=pf)
-    assert sorted(p.name for p in files) == ["roi.csv", "roi_cash_flows.csv",
-                                            "roi_portfolio.csv", "roi_sensitivity.csv"]
+    assert sorted(p.name for p in files) == [
+        "roi.csv",
+        "roi_cash_flows.csv",
+        "roi_portfolio.csv",
+        "roi_sensitivity.csv",
+    ]
     table = pd.read_csv(tmp_path / "out" / "roi.csv", index_col="rank")
     np.testing.assert_allclose(table["npv_mean"], result.table()["npv_mean"], rtol=1e-5)
     assert list(tmp_path.glob("out/.*")) == []  # no temporary files left
@@ -157,16 +178,30 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed "
-                    "(.ci/run installs Debian's chromium package)")
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="headless Chromium is not installed (.ci/run installs Debian's chromium package)",
+)
 def test_report_renders_in_headless_chromium(result, tmp_path: Path, close_figures) -> None:
     path = write_report(result, tmp_path / "report.html", sensitivity=sensitivity(result))
     # chromium keeps a profile in HOME; give it a private one
     proc = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", path.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-extensions",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert dom.count("<table") >= 2
@@ -174,10 +209,21 @@ def test_report_renders_in_headless_chromium(result, tmp_path: Path, close_figur
     assert "The decision" in dom and "Complaint recovery" in dom
     # the browser decoded the embedded figures: an image that fails to load has no natural size
     shot = tmp_path / "shot.png"
-    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                    f"--user-data-dir={tmp_path / 'profile2'}", f"--screenshot={shot}",
-                    "--window-size=1200,2000", path.as_uri()],
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2000",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
@@ -206,7 +252,8 @@ REFERRAL_CSV = (
     "coefficient_mean,coefficient_se\n"
     "Referral programme,12000,promoter_share,add,0.10,0.03,12,,,,,\n"
     "Referral (tested),12000,promoter_share,add,0.10,,12,experiment,market test,"
-    "acquisition[promoter_share],0.8,0.2\n")
+    "acquisition[promoter_share],0.8,0.2\n"
+)
 
 
 def test_investment_files_express_acquisition_shifts(tmp_path: Path) -> None:
@@ -220,13 +267,15 @@ def test_investment_files_express_acquisition_shifts(tmp_path: Path) -> None:
     (tmp_path / "inv.csv").write_text(REFERRAL_CSV)
     from_csv = load_investments(tmp_path / "inv.csv")
     for a, b in zip(from_csv, invs, strict=True):
-        assert (a.shifts, a.duration, a.evidence.coefficients) == \
-            (b.shifts, b.duration, b.evidence.coefficients)
+        assert (a.shifts, a.duration, a.evidence.coefficients) == (
+            b.shifts,
+            b.duration,
+            b.evidence.coefficients,
+        )
     (tmp_path / "inv.json").write_text(json.dumps({"investments": [i.to_dict() for i in invs]}))
     assert load_investments(tmp_path / "inv.json") == invs
     yaml = pytest.importorskip("yaml")
-    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict()
-                                                                      for i in invs]}))
+    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"investments": [i.to_dict() for i in invs]}))
     assert load_investments(tmp_path / "inv.yaml") == invs
 
 
@@ -234,12 +283,25 @@ def test_investment_names_that_look_like_formulas_are_written_as_text(tmp_path: 
     data = load_cdnow_summary_with_spend().copy()
     data["complaints"] = np.random.default_rng(2).poisson(0.3, len(data)).astype(float)
     names = ["=cmd|' /C calc'!A0", "@SUM(1+1)"]
-    invs = [Investment(name, cost=100.0, shifts=[Shift("complaints", "relative", -0.5)],
-                       evidence=Evidence.assumption({"dropout[complaints]": (0.3, 0.1)}))
-            for name in names]
-    result = evaluate_investments(invs, transaction_model=ParetoNBDModel().fit(data),
-                                  spend_model=GammaGammaModel().fit(data), data=data,
-                                  horizon=6, discount_rate=0.002, margin=0.3, n_draws=5)
+    invs = [
+        Investment(
+            name,
+            cost=100.0,
+            shifts=[Shift("complaints", "relative", -0.5)],
+            evidence=Evidence.assumption({"dropout[complaints]": (0.3, 0.1)}),
+        )
+        for name in names
+    ]
+    result = evaluate_investments(
+        invs,
+        transaction_model=ParetoNBDModel().fit(data),
+        spend_model=GammaGammaModel().fit(data),
+        data=data,
+        horizon=6,
+        discount_rate=0.002,
+        margin=0.3,
+        n_draws=5,
+    )
     files = write_tables(result, tmp_path)
     for path in files:
         cells = {c for row in path.read_text().splitlines() for c in row.split(",")}

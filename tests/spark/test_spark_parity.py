@@ -62,8 +62,9 @@ def test_fit_bundle_and_run_record_equal_pandas(spark, tmp_path, cdnow_csv):
     for role in ("transaction_model", "spend_model"):
         w, g = getattr(want, role), getattr(got, role)
         assert type(g) is type(w)
-        np.testing.assert_allclose(g.params_.to_numpy(), w.params_.to_numpy(), rtol=1e-9,
-                                   atol=0, err_msg=role)
+        np.testing.assert_allclose(
+            g.params_.to_numpy(), w.params_.to_numpy(), rtol=1e-9, atol=0, err_msg=role
+        )
     # the RFM summaries are equal (monetary_value to the last bits, summed in another
     # order); everything in the bundle agrees to 1e-6 (the Gamma-Gamma covariance, from a
     # numerical Hessian, to 1e-8), except the fingerprint of the input rows
@@ -72,12 +73,14 @@ def test_fit_bundle_and_run_record_equal_pandas(spark, tmp_path, cdnow_csv):
     assert fingerprints[0].startswith("sha256:") and fingerprints[1].startswith(FINGERPRINT_PREFIX)
     assert_close(docs["spark"], docs["pandas"], rtol=1e-6)
 
-    records = {k: json.loads((tmp_path / f"{k}.json.run.json").read_text())
-               for k in ("pandas", "spark")}
+    records = {
+        k: json.loads((tmp_path / f"{k}.json.run.json").read_text()) for k in ("pandas", "spark")
+    }
     assert_same_record(records["spark"], records["pandas"])
     assert records["spark"]["input"]["n_rows_after_as_of"] == 5906
     assert {"spark_session", "read", "summarise", "collect", "fit_bgnbd"} <= set(
-        records["spark"]["timings_s"])
+        records["spark"]["timings_s"]
+    )
 
 
 def assert_same_record(got: dict, want: dict) -> None:
@@ -101,22 +104,22 @@ def assert_same_record(got: dict, want: dict) -> None:
 BAD = {
     "missing_ids": "1,1997-01-01,5\n,1997-01-02,3\n2,1997-01-03,4\n,1997-01-05,1\n",
     "bad_and_missing_dates": "1,1997-01-01,5\n1,yesterday,3\n2,,4\n3,1997-02-01,1\n"
-                             "4,1997-13-01,2\n5,soon,1\n6,later,1\n",
+    "4,1997-13-01,2\n5,soon,1\n6,later,1\n",
     "numbers_as_dates": "1,19970101,5\n2,19970102,3\n2,19970301,3\n",
     "bad_amounts": "1,1997-01-01,5\n1,1997-01-08,12x\n2,1997-01-03,\n2,1997-01-09,inf\n"
-                    "3,1997-01-04,-3\n3,1997-01-05,-3.5\n4,1997-01-06,NaN\n",
+    "3,1997-01-04,-3\n3,1997-01-05,-3.5\n4,1997-01-06,NaN\n",
     "all_after_as_of": "1,1998-01-01,5\n2,1998-01-02,3\n",
     "no_rows": "",
 }
 EXPECTED = {
     "missing_ids": "column 'customer_id' is missing in 2 rows (row labels shown) (e.g. 1, 3)",
     "bad_and_missing_dates": "column 'date' has 4 values that are not dates ('yesterday', "
-                             "'1997-13-01', 'soon', ...), for customer_id (e.g. '1', '4', '5', "
-                             "'6')",
+    "'1997-13-01', 'soon', ...), for customer_id (e.g. '1', '4', '5', "
+    "'6')",
     "numbers_as_dates": "column 'date' holds numbers (19970101, 19970102, 19970301), not dates",
     "bad_amounts": "column 'value' is negative in 2 rows (-3.0, -3.5), for customer_id (e.g. '3')",
     "all_after_as_of": "column 'date' has no transaction on or before --as-of 1997-12-31 (all "
-                       "2 rows are later)",
+    "2 rows are later)",
     "no_rows": "there are no transaction rows",
 }
 
@@ -126,8 +129,16 @@ def test_bad_input_gives_the_pandas_data_error(spark, tmp_path, capsys, case):
     """Each class of bad input: exit code 3 and the very message of the pandas engine."""
     path = tmp_path / "tx.csv"
     path.write_text("customer_id,date,value\n" + BAD[case])
-    args = ["fit", path, "--value-col", "value", "--as-of", "1997-12-31", "--out",
-            tmp_path / "model.json"]
+    args = [
+        "fit",
+        path,
+        "--value-col",
+        "value",
+        "--as-of",
+        "1997-12-31",
+        "--out",
+        tmp_path / "model.json",
+    ]
     assert cli(*args) == 3
     want = capsys.readouterr().err
     assert EXPECTED[case] in want, want
@@ -143,15 +154,19 @@ def test_fingerprint_ignores_row_order_and_partitioning(spark):
 
     from clv.spark.rfm import check_transactions_spark
 
-    tx = pd.DataFrame({"id": ["a", "a", "b", "c"],
-                       "day": ["2024-01-01", "2024-01-09", "2024-01-03", "2024-02-01"],
-                       "amount": [1.0, 2.0, 3.0, 4.0]})
+    tx = pd.DataFrame(
+        {
+            "id": ["a", "a", "b", "c"],
+            "day": ["2024-01-01", "2024-01-09", "2024-01-03", "2024-02-01"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
 
     def fingerprint(frame: pd.DataFrame, partitions: int) -> str:
         df = spark.createDataFrame(frame).repartition(partitions)
-        return check_transactions_spark(df, customer_id_col="id", date_col="day",
-                                        value_col="amount", check_duplicates=False
-                                        ).counts.fingerprint
+        return check_transactions_spark(
+            df, customer_id_col="id", date_col="day", value_col="amount", check_duplicates=False
+        ).counts.fingerprint
 
     base = fingerprint(tx, 1)
     assert base.startswith(FINGERPRINT_PREFIX)

@@ -38,9 +38,15 @@ def test_covariate_coefficients_recovered_across_seeds() -> None:
     rows = []
     for seed in SEEDS:
         world = simulate_cx_world(N, seed=seed)
-        a = run_cx_roi(world.transactions, world.cx_events, world.customers,
-                       [Investment("noop", cost=1.0, shifts=[Shift("complaints", "add", 0.0)])],
-                       cutoff=world.calibration_end, n_draws=2, with_sensitivity=False)
+        a = run_cx_roi(
+            world.transactions,
+            world.cx_events,
+            world.customers,
+            [Investment("noop", cost=1.0, shifts=[Shift("complaints", "add", 0.0)])],
+            cutoff=world.calibration_end,
+            n_draws=2,
+            with_sensitivity=False,
+        )
         prm = world.truth.params
         rows += _coverage_rows(a.transaction_model, prm.gamma_purchase, "purchase", z)
         rows += _coverage_rows(a.transaction_model, prm.gamma_dropout, "dropout", z)
@@ -55,8 +61,7 @@ def test_covariate_coefficients_recovered_across_seeds() -> None:
     assert (np.sign(nonzero["estimate"]) == np.sign(nonzero["true"])).all(), nonzero
 
 
-def _oracle(world, engine, inv: Investment, *, horizon: int, rate: float, margin: float
-            ) -> float:
+def _oracle(world, engine, inv: Investment, *, horizon: int, rate: float, margin: float) -> float:
     """True incremental customer equity: the investment applied to the world's latents."""
     unit = engine.unit(inv)
     shift = {}
@@ -66,7 +71,7 @@ def _oracle(world, engine, inv: Investment, *, horizon: int, rate: float, margin
         shift[col] = change
     latent = world.truth.latent.reindex(engine.data.index)
     profile = unit.profile
-    step = DAYS_PER_MONTH / 7.0                       # valuation period in the world's weeks
+    step = DAYS_PER_MONTH / 7.0  # valuation period in the world's weeks
     disc = roi_math.discount_factors(horizon, rate)
 
     def value(delta: dict) -> float:
@@ -81,8 +86,13 @@ def _oracle(world, engine, inv: Investment, *, horizon: int, rate: float, margin
         cum = np.concatenate([np.zeros((len(idx), 1)), np.cumsum(m_mu * step, axis=1)], axis=1)
         rate_mu = mu0[:, None] * m_mu
         # E[purchases in period k | alive at the cutoff] with piecewise-constant rates
-        purchases = (lam0[:, None] * m_lam * np.exp(-mu0[:, None] * cum[:, :-1])
-                     * -np.expm1(-rate_mu * step) / rate_mu)
+        purchases = (
+            lam0[:, None]
+            * m_lam
+            * np.exp(-mu0[:, None] * cum[:, :-1])
+            * -np.expm1(-rate_mu * step)
+            / rate_mu
+        )
         alive = latent["alive"].to_numpy(dtype=float)[:, None]
         spend = world.truth.expected_spend(delta or None).to_numpy()[idx]
         base_spend = world.truth.expected_spend(None).to_numpy()[idx]
@@ -96,26 +106,45 @@ def _oracle(world, engine, inv: Investment, *, horizon: int, rate: float, margin
 def test_roi_intervals_cover_the_true_incremental_equity() -> None:
     horizon, rate, margin = 24, period_rate(0.10, 12), 0.3
     invs = [
-        Investment("Faster support", cost=1.0, shifts=[Shift("wait_minutes", "relative", -0.3)],
-                   target="wait_minutes_missing == 0", ramp_periods=3),
-        Investment("Complaint recovery", cost=1.0,
-                   shifts=[Shift("complaints", "relative", -0.5)]),
-        Investment("FCR", cost=1.0, shifts=[Shift("fcr_rate", "add", 0.15)],
-                   target="wait_minutes_missing == 0"),
-        Investment("Promoters", cost=1.0,
-                   shifts=[Shift("promoter", "set", 1.0, where="nps_missing == 0")],
-                   duration=12),
+        Investment(
+            "Faster support",
+            cost=1.0,
+            shifts=[Shift("wait_minutes", "relative", -0.3)],
+            target="wait_minutes_missing == 0",
+            ramp_periods=3,
+        ),
+        Investment("Complaint recovery", cost=1.0, shifts=[Shift("complaints", "relative", -0.5)]),
+        Investment(
+            "FCR",
+            cost=1.0,
+            shifts=[Shift("fcr_rate", "add", 0.15)],
+            target="wait_minutes_missing == 0",
+        ),
+        Investment(
+            "Promoters",
+            cost=1.0,
+            shifts=[Shift("promoter", "set", 1.0, where="nps_missing == 0")],
+            duration=12,
+        ),
     ]
     covered = []
     for seed in (11, 12, 13, 14, 15):
         world = simulate_cx_world(10_000, seed=seed)
-        a = run_cx_roi(world.transactions, world.cx_events, world.customers, invs,
-                       cutoff=world.calibration_end, n_draws=100, horizon=horizon,
-                       discount_rate_per_period=rate, margin=margin, with_sensitivity=False,
-                       random_state=seed)
+        a = run_cx_roi(
+            world.transactions,
+            world.cx_events,
+            world.customers,
+            invs,
+            cutoff=world.calibration_end,
+            n_draws=100,
+            horizon=horizon,
+            discount_rate_per_period=rate,
+            margin=margin,
+            with_sensitivity=False,
+            random_state=seed,
+        )
         for inv in invs:
-            truth = _oracle(world, a.roi.engine, inv, horizon=horizon, rate=rate,
-                            margin=margin)
+            truth = _oracle(world, a.roi.engine, inv, horizon=horizon, rate=rate, margin=margin)
             lo, hi = np.quantile(a.roi.investments[inv.name].incremental_clv, [0.05, 0.95])
             covered.append((seed, inv.name, truth, lo, hi, lo <= truth <= hi))
     frame = pd.DataFrame(covered, columns=["seed", "investment", "truth", "p05", "p95", "ok"])

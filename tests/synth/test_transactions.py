@@ -29,19 +29,32 @@ CASES = [
 @pytest.mark.parametrize(("model", "params", "cls"), CASES)
 def test_log_to_rfm_to_fit_recovers_parameters(model, params, cls):
     rng = np.random.default_rng(5)
-    log, truth = simulate_transaction_log(model, params, 12_000, acquisition_periods=12.0,
-                                          observation_periods=52.0, time_unit="W", rng=rng)
+    log, truth = simulate_transaction_log(
+        model,
+        params,
+        12_000,
+        acquisition_periods=12.0,
+        observation_periods=52.0,
+        time_unit="W",
+        rng=rng,
+    )
     assert log["customer_id"].nunique() == 12_000
-    rfm = rfm_summary(log, customer_id_col="customer_id", date_col="date", time_unit="h",
-                      observation_end=pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=52))
+    rfm = rfm_summary(
+        log,
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="h",
+        observation_end=pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=52),
+    )
     rfm[["recency", "T"]] /= 168.0  # hours -> weeks
     fit = cls().fit(rfm)
     names = list(params._fields)
     z = (fit.params_[names].to_numpy() - np.asarray(params)) / fit.summary().loc[names, "se"]
     assert np.all(np.abs(z) < 4), z
     # the truth: ages are observation end minus each first purchase
-    np.testing.assert_allclose(np.sort(rfm["T"].to_numpy()), np.sort(52.0 - truth["birth"]),
-                               atol=1 / 168)
+    np.testing.assert_allclose(
+        np.sort(rfm["T"].to_numpy()), np.sort(52.0 - truth["birth"]), atol=1 / 168
+    )
 
 
 def test_purchase_times_respect_the_model_rules():
@@ -63,10 +76,12 @@ def test_purchase_times_respect_the_model_rules():
 
 
 def test_opportunities_and_seeds():
-    a = simulate_opportunities(BGBBParams(1.2, 0.75, 0.66, 2.8), 6, 50_000,
-                               rng=np.random.default_rng(3))
-    b = simulate_opportunities(BGBBParams(1.2, 0.75, 0.66, 2.8), 6, 50_000,
-                               rng=np.random.default_rng(3))
+    a = simulate_opportunities(
+        BGBBParams(1.2, 0.75, 0.66, 2.8), 6, 50_000, rng=np.random.default_rng(3)
+    )
+    b = simulate_opportunities(
+        BGBBParams(1.2, 0.75, 0.66, 2.8), 6, 50_000, rng=np.random.default_rng(3)
+    )
     np.testing.assert_array_equal(a["transactions"], b["transactions"])
     # survival to opportunity k is E[(1 - theta)^k] = B(gamma, delta + k) / B(gamma, delta)
     from scipy import special
@@ -76,6 +91,12 @@ def test_opportunities_and_seeds():
     observed = a["alive"].mean(axis=0)
     assert np.all(np.abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 50_000))
     with pytest.raises(ValueError, match="time_unit"):
-        simulate_transaction_log("bgnbd", BGNBDParams(1, 1, 1, 1), 5, acquisition_periods=1,
-                                 observation_periods=2, time_unit="M",
-                                 rng=np.random.default_rng(0))
+        simulate_transaction_log(
+            "bgnbd",
+            BGNBDParams(1, 1, 1, 1),
+            5,
+            acquisition_periods=1,
+            observation_periods=2,
+            time_unit="M",
+            rng=np.random.default_rng(0),
+        )

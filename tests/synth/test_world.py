@@ -35,7 +35,8 @@ def test_tables_pass_the_validators(world):
 
 def test_feature_builder_reproduces_truth_covariates(world):
     X = world.feature_builder().fit_transform(
-        world.cx_events, world.customers, cutoff=world.calibration_end)
+        world.cx_events, world.customers, cutoff=world.calibration_end
+    )
     assert list(X.columns) == list(COVARIATES)
     pd.testing.assert_frame_equal(X, world.truth.covariates)
 
@@ -52,8 +53,9 @@ def test_latent_rates_follow_the_covariate_links(world):
     X = t.covariates.to_numpy()
     lam_ratio = t.latent["lambda"] / t.latent["lambda_base"]
     np.testing.assert_allclose(np.log(lam_ratio), X @ p.coefficients("purchase"), atol=1e-12)
-    np.testing.assert_allclose(np.log(t.latent["mu"] / t.latent["mu_base"]),
-                               X @ p.coefficients("dropout"), atol=1e-12)
+    np.testing.assert_allclose(
+        np.log(t.latent["mu"] / t.latent["mu_base"]), X @ p.coefficients("dropout"), atol=1e-12
+    )
     # E[lambda_base] = r / alpha0; 20k draws, sd of the mean ~ sqrt(r)/alpha0/sqrt(n)
     se = np.sqrt(p.r) / p.alpha0 / np.sqrt(20_000)
     assert abs(t.latent["lambda_base"].mean() - p.r / p.alpha0) < 4 * se
@@ -77,10 +79,11 @@ def test_expected_purchases_oracle():
     np.testing.assert_allclose(e, closed)
     less = t.expected_purchases(26, shift={"complaints": 1.0})
     assert (less[lat["alive"]] < e[lat["alive"]]).all()
-    zero = simulate_cx_world(500, seed=5, params=WorldParams(gamma_purchase={},
-                                                              gamma_dropout={}))
-    np.testing.assert_allclose(zero.truth.expected_purchases(10, shift={"complaints": 3}),
-                               zero.truth.expected_purchases(10))
+    zero = simulate_cx_world(500, seed=5, params=WorldParams(gamma_purchase={}, gamma_dropout={}))
+    np.testing.assert_allclose(
+        zero.truth.expected_purchases(10, shift={"complaints": 3}),
+        zero.truth.expected_purchases(10),
+    )
     with pytest.raises(ValueError, match="unknown covariate"):
         t.expected_purchases(1, shift={"nps": 1})
 
@@ -106,8 +109,13 @@ def test_paretonbd_recovers_no_covariate_world():
     zero = WorldParams(gamma_purchase={}, gamma_dropout={}, gamma_spend={})
     w = simulate_cx_world(20_000, seed=11, params=zero)
     cal = w.calibration_transactions()
-    rfm = rfm_summary(cal, customer_id_col="customer_id", date_col="date", time_unit="D",
-                      observation_end=w.calibration_end - pd.Timedelta(seconds=1))
+    rfm = rfm_summary(
+        cal,
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="D",
+        observation_end=w.calibration_end - pd.Timedelta(seconds=1),
+    )
     fit = ParetoNBDModel().fit(rfm)
     r, alpha, s, beta = (fit.params_[k] for k in ("r", "alpha", "s", "beta"))
     assert r == pytest.approx(zero.r, rel=0.15)

@@ -93,40 +93,63 @@ class BaseFitter:
             return None
         logs = np.asarray(initial_params, dtype=np.float64).ravel()
         if logs.size != len(self._names):
-            raise ValueError(f"initial_params needs {len(self._names)} values "
-                             f"(log {', '.join(self._names)}), got {logs.size}.")
+            raise ValueError(
+                f"initial_params needs {len(self._names)} values "
+                f"(log {', '.join(self._names)}), got {logs.size}."
+            )
         values = np.exp(logs)
-        return {n: float(v / scale if n in self._time_params else v)
-                for n, v in zip(self._names, values, strict=True)}
+        return {
+            n: float(v / scale if n in self._time_params else v)
+            for n, v in zip(self._names, values, strict=True)
+        }
 
     def _fit_native(self, frame: pd.DataFrame, initial: dict[str, float] | None) -> ParametricModel:
         model = self._model(penalizer=self._native_penalizer(len(frame)))
         return model.fit(frame, initial_params=initial)
 
-    def _store(self, model: ParametricModel, columns: dict[str, np.ndarray],
-               weights: np.ndarray, scale: float, index: Any) -> None:
+    def _store(
+        self,
+        model: ParametricModel,
+        columns: dict[str, np.ndarray],
+        weights: np.ndarray,
+        scale: float,
+        index: Any,
+    ) -> None:
         names = list(self._names)
         self.params_ = pd.Series(model.params_[names].to_numpy(), index=names)
-        self.variance_matrix_ = pd.DataFrame(model.covariance_.loc[names, names].to_numpy(),
-                                             index=names, columns=names)
+        self.variance_matrix_ = pd.DataFrame(
+            model.covariance_.loc[names, names].to_numpy(), index=names, columns=names
+        )
         se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
         self.standard_errors_ = pd.Series(se, index=names)
         self.confidence_intervals_ = pd.DataFrame(
-            {"lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-             "upper 95% bound": self.params_ + _Z95 * self.standard_errors_}, index=names)
+            {
+                "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
+                "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
+            },
+            index=names,
+        )
         self._scale = scale
         self.data = pd.DataFrame({**columns, "weights": weights}, index=index)
         self._negative_log_likelihood_ = self._objective(columns, weights, scale)
         self.predict = getattr(self, "conditional_expected_number_of_purchases_up_to_time", None)
 
-    def _objective(self, columns: dict[str, np.ndarray], weights: np.ndarray,
-                   scale: float) -> float:
+    def _objective(
+        self, columns: dict[str, np.ndarray], weights: np.ndarray, scale: float
+    ) -> float:
         """lifetimes' minimised value: penalised mean negative log-likelihood, rescaled time."""
         spec = self._model.spec
-        params = spec.params(*(float(self.params_[n]) * (scale if n in self._time_params else 1.0)
-                               for n in spec.params._fields))
-        data = [_float_array(columns[c]) * (scale if c in ("recency", "T") and self._time_params
-                                            else 1.0) for c in self._likelihood_columns]
+        params = spec.params(
+            *(
+                float(self.params_[n]) * (scale if n in self._time_params else 1.0)
+                for n in spec.params._fields
+            )
+        )
+        data = [
+            _float_array(columns[c])
+            * (scale if c in ("recency", "T") and self._time_params else 1.0)
+            for c in self._likelihood_columns
+        ]
         ll = np.asarray(spec.log_likelihood(params, *data), dtype=np.float64)
         penalty = self.penalizer_coef * float(np.sum(np.square(np.asarray(params, dtype=float))))
         return float(-(weights * ll).sum() / self._objective_norm(weights) + penalty)
@@ -137,9 +160,13 @@ class BaseFitter:
         return float(weights.sum())
 
     # ------------------------------------------------------------------ persistence
-    def save_model(self, path: str | os.PathLike[str], save_data: bool = True,
-                   save_generate_data_method: bool = True,
-                   values_to_save: list[Any] | None = None) -> None:
+    def save_model(
+        self,
+        path: str | os.PathLike[str],
+        save_data: bool = True,
+        save_generate_data_method: bool = True,
+        values_to_save: list[Any] | None = None,
+    ) -> None:
         """Save the fitted state as JSON (lifetimes pickles with dill; clv never pickles).
 
         ``save_data=False`` drops ``data`` (stored as ``values_to_save[0]``,
@@ -169,8 +196,9 @@ class BaseFitter:
         """Load a model written by :meth:`save_model`."""
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         if doc.get("format") != "clv.compat.lifetimes" or doc.get("fitter") != type(self).__name__:
-            raise ValueError(f"'{path}' is not a saved {type(self).__name__} "
-                             "(clv.compat.lifetimes JSON).")
+            raise ValueError(
+                f"'{path}' is not a saved {type(self).__name__} (clv.compat.lifetimes JSON)."
+            )
         self.penalizer_coef = doc["penalizer_coef"]
         self.params_ = pd.Series(doc["params"])
         for attr in ("_scale", "_negative_log_likelihood_"):
@@ -178,13 +206,16 @@ class BaseFitter:
                 setattr(self, attr, doc[attr])
         names = list(self.params_.index)
         if "variance_matrix" in doc:
-            self.variance_matrix_ = pd.DataFrame(doc["variance_matrix"], index=names,
-                                                 columns=names)
+            self.variance_matrix_ = pd.DataFrame(doc["variance_matrix"], index=names, columns=names)
             se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
             self.standard_errors_ = pd.Series(se, index=names)
             self.confidence_intervals_ = pd.DataFrame(
-                {"lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-                 "upper 95% bound": self.params_ + _Z95 * self.standard_errors_}, index=names)
+                {
+                    "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
+                    "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
+                },
+                index=names,
+            )
         if "data" in doc:
             split = doc["data"]
             self.data = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])

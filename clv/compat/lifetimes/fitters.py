@@ -46,6 +46,7 @@ __all__ = [
     "ParetoNBDFitter",
 ]
 
+
 class _TransactionFitter(BaseFitter):
     """Shared ``fit`` of the continuous-time fitters (BG/NBD, MBG/NBD, Pareto/NBD)."""
 
@@ -54,9 +55,18 @@ class _TransactionFitter(BaseFitter):
     _expected_new: ClassVar[Callable[..., Any]]
     _simulate: ClassVar[Callable[..., Any]]
 
-    def fit(self, frequency: Any, recency: Any, T: Any, weights: Any = None,
-            initial_params: Any = None, verbose: bool = False, tol: float = 1e-7,
-            index: Any = None, **kwargs: Any) -> _TransactionFitter:
+    def fit(
+        self,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        weights: Any = None,
+        initial_params: Any = None,
+        verbose: bool = False,
+        tol: float = 1e-7,
+        index: Any = None,
+        **kwargs: Any,
+    ) -> _TransactionFitter:
         """Fit on the RFM arrays (``weights``: customers per row); returns ``self``.
 
         ``verbose``, ``tol``, ``iterative_fitting`` and optimiser ``kwargs`` are
@@ -67,12 +77,21 @@ class _TransactionFitter(BaseFitter):
         t_x = _float_array(recency)
         age = _float_array(T)
         w = np.ones(t_x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame({"frequency": x.astype(np.float64), "recency": t_x, "T": age,
-                              "weight": w.astype(np.float64)})
+        frame = pd.DataFrame(
+            {
+                "frequency": x.astype(np.float64),
+                "recency": t_x,
+                "T": age,
+                "weight": w.astype(np.float64),
+            }
+        )
         scale = 1.0 / float(np.max(age))
         model = self._fit_native(frame, self._initial(initial_params, scale))
-        columns = {"frequency": x.astype(np.int64) if np.all(x == np.round(x)) else x,
-                   "recency": t_x, "T": age}
+        columns = {
+            "frequency": x.astype(np.int64) if np.all(x == np.round(x)) else x,
+            "recency": t_x,
+            "T": age,
+        }
         self._store(model, columns, w, scale, index)
         self.generate_new_data = self._generate
         return self
@@ -86,24 +105,32 @@ class _TransactionFitter(BaseFitter):
         self, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Expected repeat purchases in the next ``t`` periods given ``(frequency, recency, T)``."""
-        values = type(self)._expected(self._p(), _float_array(t), _float_array(frequency),
-                                      _float_array(recency), _float_array(T))
+        values = type(self)._expected(
+            self._p(),
+            _float_array(t),
+            _float_array(frequency),
+            _float_array(recency),
+            _float_array(T),
+        )
         return _wrap(values, t, frequency, recency, T)
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
         """Probability of being alive at ``T`` (an array, as in lifetimes)."""
-        values = type(self)._p_alive(self._p(), _float_array(frequency), _float_array(recency),
-                                     _float_array(T))
+        values = type(self)._p_alive(
+            self._p(), _float_array(frequency), _float_array(recency), _float_array(T)
+        )
         out = _wrap(values, frequency, recency, T)
         return out if isinstance(out, pd.Series) else np.atleast_1d(out)
 
-    def conditional_probability_alive_matrix(self, max_frequency: int | None = None,
-                                             max_recency: int | None = None) -> np.ndarray:
+    def conditional_probability_alive_matrix(
+        self, max_frequency: int | None = None, max_recency: int | None = None
+    ) -> np.ndarray:
         """``Z[t_x, x]``: P(alive) at recency ``t_x``, frequency ``x`` and ``T = max_recency``."""
         max_frequency = max_frequency or int(self.data["frequency"].max())
         max_recency = max_recency or int(self.data["T"].max())
-        t_x, x = np.meshgrid(np.arange(max_recency + 1.0), np.arange(max_frequency + 1.0),
-                             indexing="ij")
+        t_x, x = np.meshgrid(
+            np.arange(max_recency + 1.0), np.arange(max_frequency + 1.0), indexing="ij"
+        )
         return np.asarray(type(self)._p_alive(self._p(), x, t_x, float(max_recency)))
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
@@ -133,9 +160,14 @@ class BetaGeoFitter(_TransactionFitter):
         self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Probability of exactly ``n`` purchases in ``(T, T + t]`` given the history (clv)."""
-        values = type(self)._pmf_given(self._p(), _float_array(n), _float_array(t),
-                                       _float_array(frequency), _float_array(recency),
-                                       _float_array(T))
+        values = type(self)._pmf_given(
+            self._p(),
+            _float_array(n),
+            _float_array(t),
+            _float_array(frequency),
+            _float_array(recency),
+            _float_array(T),
+        )
         return _wrap(values, n, t, frequency, recency, T)
 
 
@@ -175,16 +207,22 @@ class ParetoNBDFitter(_TransactionFitter):
 
         Not in lifetimes' Pareto/NBD fitter; added for ``plot_period_transactions``.
         """
-        return _wrap(_pnbd.probability_of_purchases(self._p(), _float_array(n), _float_array(t)),
-                     t, n)
+        return _wrap(
+            _pnbd.probability_of_purchases(self._p(), _float_array(n), _float_array(t)), t, n
+        )
 
     def conditional_probability_of_n_purchases_up_to_time(
         self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Probability of exactly ``n`` purchases in ``(T, T + t]`` given the history."""
         values = conditional.pareto_nbd_probability_of_purchases(
-            self._p(), _float_array(n), _float_array(t), _float_array(frequency),
-            _float_array(recency), _float_array(T))
+            self._p(),
+            _float_array(n),
+            _float_array(t),
+            _float_array(frequency),
+            _float_array(recency),
+            _float_array(T),
+        )
         return _wrap(values, n, t, frequency, recency, T)
 
 
@@ -194,14 +232,29 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     _names = ("alpha", "beta", "gamma", "delta")
     _model = BetaGeoBetaBinomModel
 
-    def fit(self, frequency: Any, recency: Any, n_periods: Any, weights: Any = None,
-            initial_params: Any = None, verbose: bool = False, tol: float = 1e-7,
-            index: Any = None, **kwargs: Any) -> BetaGeoBetaBinomFitter:
+    def fit(
+        self,
+        frequency: Any,
+        recency: Any,
+        n_periods: Any,
+        weights: Any = None,
+        initial_params: Any = None,
+        verbose: bool = False,
+        tol: float = 1e-7,
+        index: Any = None,
+        **kwargs: Any,
+    ) -> BetaGeoBetaBinomFitter:
         """Fit on ``(frequency, recency, n_periods)`` (opportunities) with optional weights."""
         x, t_x, n = (np.asarray(v) for v in (frequency, recency, n_periods))
         w = np.ones(x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame({"frequency": x.astype(np.float64), "recency": t_x.astype(np.float64),
-                              "T": n.astype(np.float64), "weight": w.astype(np.float64)})
+        frame = pd.DataFrame(
+            {
+                "frequency": x.astype(np.float64),
+                "recency": t_x.astype(np.float64),
+                "T": n.astype(np.float64),
+                "weight": w.astype(np.float64),
+            }
+        )
         model = self._fit_native(frame, self._initial(initial_params, 1.0))
         self._store(model, {"frequency": x, "recency": t_x, "n_periods": n}, w, 1.0, index)
         self.generate_new_data = self._generate
@@ -210,8 +263,9 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     _likelihood_columns = ("frequency", "recency", "n_periods")
 
     def _generate(self, size: int = 1) -> pd.DataFrame:
-        n = np.repeat(_float_array(self.data["n_periods"]),
-                      np.asarray(self.data["weights"], dtype=np.int64))
+        n = np.repeat(
+            _float_array(self.data["n_periods"]), np.asarray(self.data["weights"], dtype=np.int64)
+        )
         sim = _bgbb.simulate(self._p(), np.resize(n, int(size)), rng=np.random.default_rng())
         return pd.DataFrame(sim)
 
@@ -219,17 +273,26 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         self, m_periods_in_future: Any, frequency: Any, recency: Any, n_periods: Any
     ) -> Any:
         """Expected transactions in the next ``m_periods_in_future`` opportunities."""
-        values = _bgbb.expected_purchases(self._p(), _float_array(m_periods_in_future),
-                                          _float_array(frequency), _float_array(recency),
-                                          _float_array(n_periods))
+        values = _bgbb.expected_purchases(
+            self._p(),
+            _float_array(m_periods_in_future),
+            _float_array(frequency),
+            _float_array(recency),
+            _float_array(n_periods),
+        )
         return _wrap(values, m_periods_in_future, frequency, recency, n_periods)
 
-    def conditional_probability_alive(self, m_periods_in_future: Any, frequency: Any,
-                                      recency: Any, n_periods: Any) -> Any:
+    def conditional_probability_alive(
+        self, m_periods_in_future: Any, frequency: Any, recency: Any, n_periods: Any
+    ) -> Any:
         """Probability of being alive at opportunity ``n_periods + m_periods_in_future``."""
         values = conditional.bgbb_probability_alive_at(
-            self._p(), _float_array(m_periods_in_future), _float_array(frequency),
-            _float_array(recency), _float_array(n_periods))
+            self._p(),
+            _float_array(m_periods_in_future),
+            _float_array(frequency),
+            _float_array(recency),
+            _float_array(n_periods),
+        )
         return _wrap(values, m_periods_in_future, frequency, recency, n_periods)
 
     def expected_number_of_transactions_in_first_n_periods(self, n: int) -> pd.DataFrame:
@@ -240,14 +303,19 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         counts = self.data.groupby("frequency")["weights"].sum()
         x = np.asarray(counts.index, dtype=np.float64)
         pmf = _bgbb.probability_of_purchases(self._p(), x, float(n))
-        return pd.DataFrame(np.asarray(pmf) * float(counts.sum()),
-                            index=pd.Index(counts.index, name="frequency"), columns=["model"])
+        return pd.DataFrame(
+            np.asarray(pmf) * float(counts.sum()),
+            index=pd.Index(counts.index, name="frequency"),
+            columns=["model"],
+        )
 
 
 #: Gamma-Gamma with lifetimes' penalty convention (on the unscaled ``v``: no rescaling)
 _UnscaledGammaGamma: type[GammaGammaModel] = type(
-    "_UnscaledGammaGamma", (GammaGammaModel,),
-    {"spec": dataclasses.replace(GammaGammaModel.spec, scale_columns=(), scale_params=())})
+    "_UnscaledGammaGamma",
+    (GammaGammaModel,),
+    {"spec": dataclasses.replace(GammaGammaModel.spec, scale_columns=(), scale_params=())},
+)
 
 
 class GammaGammaFitter(BaseFitter):
@@ -261,9 +329,18 @@ class GammaGammaFitter(BaseFitter):
         model_cls = _UnscaledGammaGamma if self.penalizer_coef else GammaGammaModel
         return model_cls(penalizer=float(self.penalizer_coef)).fit(frame, initial_params=initial)
 
-    def fit(self, frequency: Any, monetary_value: Any, weights: Any = None,
-            initial_params: Any = None, verbose: bool = False, tol: float = 1e-7,
-            index: Any = None, q_constraint: bool = False, **kwargs: Any) -> GammaGammaFitter:
+    def fit(
+        self,
+        frequency: Any,
+        monetary_value: Any,
+        weights: Any = None,
+        initial_params: Any = None,
+        verbose: bool = False,
+        tol: float = 1e-7,
+        index: Any = None,
+        q_constraint: bool = False,
+        **kwargs: Any,
+    ) -> GammaGammaFitter:
         """Fit on the repeat buyers' ``(frequency, monetary_value)``.
 
         ``q_constraint=True`` keeps ``q >= 1`` (so the population mean spend
@@ -272,8 +349,9 @@ class GammaGammaFitter(BaseFitter):
         x = np.asarray(frequency)
         m = _float_array(monetary_value)
         w = np.ones(x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame({"frequency": x.astype(np.float64), "monetary_value": m,
-                              "weight": w.astype(np.float64)})
+        frame = pd.DataFrame(
+            {"frequency": x.astype(np.float64), "monetary_value": m, "weight": w.astype(np.float64)}
+        )
         model = self._fit_native(frame, self._initial(initial_params, 1.0))
         self._store(model, {"frequency": x, "monetary_value": m}, w, 1.0, index)
         self.data = self.data[["monetary_value", "frequency", "weights"]]
@@ -289,42 +367,56 @@ class GammaGammaFitter(BaseFitter):
         def objective(logs: np.ndarray) -> float:
             params = _gg.GGParams(*np.exp(logs))
             ll = np.asarray(_gg.log_likelihood(params, x, m), dtype=np.float64)
-            return float(-(w * ll).sum() / w.sum()
-                         + self.penalizer_coef * np.sum(np.exp(2.0 * logs)))
+            return float(
+                -(w * ll).sum() / w.sum() + self.penalizer_coef * np.sum(np.exp(2.0 * logs))
+            )
 
         start = np.log(np.maximum(self.params_.to_numpy(dtype=np.float64), 1e-3))
         start[1] = 0.0
-        res = optimize.minimize(objective, start, method="L-BFGS-B",
-                                bounds=[(None, None), (0.0, None), (None, None)])
+        res = optimize.minimize(
+            objective, start, method="L-BFGS-B", bounds=[(None, None), (0.0, None), (None, None)]
+        )
         self.params_ = pd.Series(np.exp(res.x), index=list(self._names))
         self._negative_log_likelihood_ = float(res.fun)
         nan = pd.Series(np.nan, index=self.params_.index)
-        self.variance_matrix_ = pd.DataFrame(np.nan, index=self.params_.index,
-                                             columns=self.params_.index)
+        self.variance_matrix_ = pd.DataFrame(
+            np.nan, index=self.params_.index, columns=self.params_.index
+        )
         self.standard_errors_ = nan
-        self.confidence_intervals_ = pd.DataFrame({"lower 95% bound": nan,
-                                                   "upper 95% bound": nan})
+        self.confidence_intervals_ = pd.DataFrame({"lower 95% bound": nan, "upper 95% bound": nan})
 
-    def _objective(self, columns: dict[str, np.ndarray], weights: np.ndarray,
-                   scale: float) -> float:
+    def _objective(
+        self, columns: dict[str, np.ndarray], weights: np.ndarray, scale: float
+    ) -> float:
         rows = np.asarray(columns["frequency"]) > 0  # only repeat buyers enter the likelihood
-        return super()._objective({k: np.asarray(v)[rows] for k, v in columns.items()},
-                                  weights[rows], scale)
+        return super()._objective(
+            {k: np.asarray(v)[rows] for k, v in columns.items()}, weights[rows], scale
+        )
 
-    def conditional_expected_average_profit(self, frequency: Any = None,
-                                            monetary_value: Any = None) -> Any:
+    def conditional_expected_average_profit(
+        self, frequency: Any = None, monetary_value: Any = None
+    ) -> Any:
         """Expected mean value of a customer's future transactions ([FH2013] eq. 5)."""
         if monetary_value is None:
             monetary_value = self.data["monetary_value"]
         if frequency is None:
             frequency = self.data["frequency"]
-        values = _gg.expected_spend(self._p(), _float_array(frequency),
-                                    _float_array(monetary_value))
+        values = _gg.expected_spend(
+            self._p(), _float_array(frequency), _float_array(monetary_value)
+        )
         return _wrap(values, frequency, monetary_value)
 
-    def customer_lifetime_value(self, transaction_prediction_model: Any, frequency: Any,
-                                recency: Any, T: Any, monetary_value: Any, time: int = 12,
-                                discount_rate: float = 0.01, freq: str = "D") -> pd.Series:
+    def customer_lifetime_value(
+        self,
+        transaction_prediction_model: Any,
+        frequency: Any,
+        recency: Any,
+        T: Any,
+        monetary_value: Any,
+        time: int = 12,
+        discount_rate: float = 0.01,
+        freq: str = "D",
+    ) -> pd.Series:
         """lifetimes' CLV: monthly steps of expected purchases x expected spend, discounted.
 
         See :func:`clv.compat.lifetimes.utils.customer_lifetime_value`.
@@ -332,5 +424,13 @@ class GammaGammaFitter(BaseFitter):
         from clv.compat.lifetimes.utils import customer_lifetime_value
 
         spend = self.conditional_expected_average_profit(frequency, monetary_value)
-        return customer_lifetime_value(transaction_prediction_model, frequency, recency, T,
-                                       spend, time=time, discount_rate=discount_rate, freq=freq)
+        return customer_lifetime_value(
+            transaction_prediction_model,
+            frequency,
+            recency,
+            T,
+            spend,
+            time=time,
+            discount_rate=discount_rate,
+            freq=freq,
+        )

@@ -35,40 +35,55 @@ def _ages(T: Any, size: int) -> np.ndarray:
 
 
 def _frame(sim: dict[str, Any], latent: tuple[str, ...], age_name: str = "T") -> pd.DataFrame:
-    out = pd.DataFrame({"frequency": sim["frequency"], "recency": sim["recency"],
-                        age_name: sim["T"], **{k: sim[k] for k in latent},
-                        "alive": sim["alive"]})
+    out = pd.DataFrame(
+        {
+            "frequency": sim["frequency"],
+            "recency": sim["recency"],
+            age_name: sim["T"],
+            **{k: sim[k] for k in latent},
+            "alive": sim["alive"],
+        }
+    )
     out["customer_id"] = np.arange(len(out))
     return out.set_index("customer_id", drop=False)
 
 
-def beta_geometric_nbd_model(T: Any, r: float, alpha: float, a: float, b: float,
-                             size: int = 1, random_state: Any = None) -> pd.DataFrame:
+def beta_geometric_nbd_model(
+    T: Any, r: float, alpha: float, a: float, b: float, size: int = 1, random_state: Any = None
+) -> pd.DataFrame:
     """Simulate BG/NBD customers of age ``T`` (see :func:`clv.models.bgnbd.simulate`)."""
     rng = np.random.default_rng(random_state)
     sim = bgnbd.simulate(bgnbd.BGNBDParams(r, alpha, a, b), _ages(T, size), rng=rng)
     return _frame(sim, ("lambda", "p"))
 
 
-def modified_beta_geometric_nbd_model(T: Any, r: float, alpha: float, a: float, b: float,
-                                      size: int = 1, random_state: Any = None) -> pd.DataFrame:
+def modified_beta_geometric_nbd_model(
+    T: Any, r: float, alpha: float, a: float, b: float, size: int = 1, random_state: Any = None
+) -> pd.DataFrame:
     """Simulate MBG/NBD customers of age ``T``."""
     rng = np.random.default_rng(random_state)
     sim = mbgnbd.simulate(mbgnbd.MBGNBDParams(r, alpha, a, b), _ages(T, size), rng=rng)
     return _frame(sim, ("lambda", "p"))
 
 
-def pareto_nbd_model(T: Any, r: float, alpha: float, s: float, beta: float, size: int = 1,
-                     random_state: Any = None) -> pd.DataFrame:
+def pareto_nbd_model(
+    T: Any, r: float, alpha: float, s: float, beta: float, size: int = 1, random_state: Any = None
+) -> pd.DataFrame:
     """Simulate Pareto/NBD customers of age ``T``."""
     rng = np.random.default_rng(random_state)
     sim = pareto_nbd.simulate(pareto_nbd.PNBDParams(r, alpha, s, beta), _ages(T, size), rng=rng)
     return _frame(sim, ("lambda", "mu"))
 
 
-def beta_geometric_beta_binom_model(N: Any, alpha: float, beta: float, gamma: float,
-                                    delta: float, size: int = 1,
-                                    random_state: Any = None) -> pd.DataFrame:
+def beta_geometric_beta_binom_model(
+    N: Any,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
+    size: int = 1,
+    random_state: Any = None,
+) -> pd.DataFrame:
     """Simulate BG/BB customers with ``N`` opportunities (column ``n_periods``)."""
     rng = np.random.default_rng(random_state)
     sim = bgbb.simulate(bgbb.BGBBParams(alpha, beta, gamma, delta), _ages(N, size), rng=rng)
@@ -85,8 +100,12 @@ def beta_geometric_nbd_model_transactional_data(
     Customer ``i`` makes the first purchase ``T[i]`` periods of ``freq``
     (``"D"``, ``"h"``, ``"W"``) before the end; every purchase is a row.
     """
-    unit = {"D": pd.Timedelta(days=1), "h": pd.Timedelta(hours=1), "H": pd.Timedelta(hours=1),
-            "W": pd.Timedelta(weeks=1)}
+    unit = {
+        "D": pd.Timedelta(days=1),
+        "h": pd.Timedelta(hours=1),
+        "H": pd.Timedelta(hours=1),
+        "W": pd.Timedelta(weeks=1),
+    }
     if freq not in unit:
         raise ValueError(f"freq must be one of {list(unit)}, got {freq!r}.")
     from clv.synth.transactions import simulate_purchase_times  # clv.synth is heavy to import
@@ -98,5 +117,8 @@ def beta_geometric_nbd_model_transactional_data(
     ids = np.concatenate([np.arange(ages.size), sim["customer"]])
     offsets = np.concatenate([-ages, sim["time"] - ages[sim["customer"]]])
     dates = end + pd.to_timedelta(offsets * unit[freq].value, unit="ns")
-    return pd.DataFrame({"customer_id": ids, "date": dates}).sort_values(
-        ["customer_id", "date"], kind="stable").reset_index(drop=True)
+    return (
+        pd.DataFrame({"customer_id": ids, "date": dates})
+        .sort_values(["customer_id", "date"], kind="stable")
+        .reset_index(drop=True)
+    )

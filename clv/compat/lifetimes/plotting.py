@@ -64,16 +64,21 @@ def period_transactions_table(model: Any, max_frequency: int = 7) -> pd.DataFram
     expected = pmf @ age_weights
     expected = np.append(expected, weights.sum() - expected.sum())
     actual = np.array([weights[x == n].sum() for n in counts] + [weights[x >= max_frequency].sum()])
-    return pd.DataFrame({"Actual": actual, "Model": expected},
-                        index=pd.Index([*range(max_frequency), f"{max_frequency}+"],
-                                       name="frequency"))
+    return pd.DataFrame(
+        {"Actual": actual, "Model": expected},
+        index=pd.Index([*range(max_frequency), f"{max_frequency}+"], name="frequency"),
+    )
 
 
-def plot_period_transactions(model: Any, max_frequency: int = 7,
-                             title: str = "Frequency of Repeat Transactions",
-                             xlabel: str = "Number of Calibration Period Transactions",
-                             ylabel: str = "Customers", ax: Axes | None = None,
-                             **kwargs: Any) -> Axes:
+def plot_period_transactions(
+    model: Any,
+    max_frequency: int = 7,
+    title: str = "Frequency of Repeat Transactions",
+    xlabel: str = "Number of Calibration Period Transactions",
+    ylabel: str = "Customers",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Bar chart of actual vs expected customers per number of repeat purchases."""
     table = period_transactions_table(model, max_frequency)
     ax = table.plot(kind="bar", ax=_ax(ax), **kwargs)
@@ -90,11 +95,21 @@ def plot_calibration_purchases_vs_holdout_purchases(
     """Mean holdout purchases, actual and predicted, by a calibration column (capped at ``n``)."""
     m = calibration_holdout_matrix
     pred = model.conditional_expected_number_of_purchases_up_to_time(
-        m["duration_holdout"], m["frequency_cal"], m["recency_cal"], m["T_cal"])
-    key = np.minimum(np.asarray(m[kind] if kind != "time_since_last_purchase"
-                                else m["T_cal"] - m["recency_cal"]), n)
-    table = pd.DataFrame({"frequency_holdout": np.asarray(m["frequency_holdout"]),
-                          "model_predictions": np.asarray(pred), "key": key})
+        m["duration_holdout"], m["frequency_cal"], m["recency_cal"], m["T_cal"]
+    )
+    key = np.minimum(
+        np.asarray(
+            m[kind] if kind != "time_since_last_purchase" else m["T_cal"] - m["recency_cal"]
+        ),
+        n,
+    )
+    table = pd.DataFrame(
+        {
+            "frequency_holdout": np.asarray(m["frequency_holdout"]),
+            "model_predictions": np.asarray(pred),
+            "key": key,
+        }
+    )
     summary = table.groupby("key")[["frequency_holdout", "model_predictions"]].mean()
     ax = summary.plot(ax=_ax(ax), **kwargs)
     ax.set_title("Actual Purchases in Holdout Period vs Predicted Purchases")
@@ -103,8 +118,9 @@ def plot_calibration_purchases_vs_holdout_purchases(
     return ax
 
 
-def _heatmap(Z: np.ndarray, title: str, xlabel: str, ylabel: str, ax: Axes | None,
-             **kwargs: Any) -> Axes:
+def _heatmap(
+    Z: np.ndarray, title: str, xlabel: str, ylabel: str, ax: Axes | None, **kwargs: Any
+) -> Axes:
     import matplotlib.pyplot as plt
 
     ax = _ax(ax)
@@ -116,49 +132,71 @@ def _heatmap(Z: np.ndarray, title: str, xlabel: str, ylabel: str, ax: Axes | Non
     return ax
 
 
-def plot_frequency_recency_matrix(model: Any, T: float = 1, max_frequency: int | None = None,
-                                  max_recency: int | None = None, title: str | None = None,
-                                  xlabel: str = "Customer's Historical Frequency",
-                                  ylabel: str = "Customer's Recency", ax: Axes | None = None,
-                                  **kwargs: Any) -> Axes:
+def plot_frequency_recency_matrix(
+    model: Any,
+    T: float = 1,
+    max_frequency: int | None = None,
+    max_recency: int | None = None,
+    title: str | None = None,
+    xlabel: str = "Customer's Historical Frequency",
+    ylabel: str = "Customer's Recency",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Expected purchases in the next ``T`` periods by frequency (columns) and recency (rows)."""
     max_frequency = max_frequency or int(model.data["frequency"].max())
     max_recency = max_recency or int(model.data["T"].max())
-    t_x, x = np.meshgrid(np.arange(max_recency + 1.0), np.arange(max_frequency + 1.0),
-                         indexing="ij")
-    Z = np.asarray(model.conditional_expected_number_of_purchases_up_to_time(
-        T, x, t_x, float(max_recency)))
-    title = title or (f"Expected Number of Future Purchases for {T} Unit"
-                      f"{'s' if T != 1 else ''} of Time,\nby Frequency and Recency of a Customer")
+    t_x, x = np.meshgrid(
+        np.arange(max_recency + 1.0), np.arange(max_frequency + 1.0), indexing="ij"
+    )
+    Z = np.asarray(
+        model.conditional_expected_number_of_purchases_up_to_time(T, x, t_x, float(max_recency))
+    )
+    title = title or (
+        f"Expected Number of Future Purchases for {T} Unit"
+        f"{'s' if T != 1 else ''} of Time,\nby Frequency and Recency of a Customer"
+    )
     return _heatmap(Z, title, xlabel, ylabel, ax, **kwargs)
 
 
-def plot_probability_alive_matrix(model: Any, max_frequency: int | None = None,
-                                  max_recency: int | None = None,
-                                  title: str = ("Probability Customer is Alive,\nby Frequency "
-                                                "and Recency of a Customer"),
-                                  xlabel: str = "Customer's Historical Frequency",
-                                  ylabel: str = "Customer's Recency", ax: Axes | None = None,
-                                  **kwargs: Any) -> Axes:
+def plot_probability_alive_matrix(
+    model: Any,
+    max_frequency: int | None = None,
+    max_recency: int | None = None,
+    title: str = ("Probability Customer is Alive,\nby Frequency and Recency of a Customer"),
+    xlabel: str = "Customer's Historical Frequency",
+    ylabel: str = "Customer's Recency",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """P(alive) by frequency (columns) and recency (rows), at ``T = max_recency``."""
     Z = model.conditional_probability_alive_matrix(max_frequency, max_recency)
     return _heatmap(Z, title, xlabel, ylabel, ax, **kwargs)
 
 
-def plot_expected_repeat_purchases(model: Any,
-                                   title: str = "Expected Number of Repeat Purchases per Customer",
-                                   xlabel: str = "Time Since First Purchase",
-                                   ylabel: str = "", ax: Axes | None = None,
-                                   label: str | None = None, **kwargs: Any) -> Axes:
+def plot_expected_repeat_purchases(
+    model: Any,
+    title: str = "Expected Number of Repeat Purchases per Customer",
+    xlabel: str = "Time Since First Purchase",
+    ylabel: str = "",
+    ax: Axes | None = None,
+    label: str | None = None,
+    **kwargs: Any,
+) -> Axes:
     """A new customer's expected repeat purchases over age (dashed beyond the data's ``T``)."""
     ax = _ax(ax)
     max_T = float(model.data["T"].max())
     inside = np.linspace(0.0, max_T, 100)
     outside = np.linspace(max_T, 1.5 * max_T, 50)
-    line = ax.plot(inside, model.expected_number_of_purchases_up_to_time(inside), label=label,
-                   **kwargs)[0]
-    ax.plot(outside, model.expected_number_of_purchases_up_to_time(outside),
-            color=line.get_color(), ls="--")
+    line = ax.plot(
+        inside, model.expected_number_of_purchases_up_to_time(inside), label=label, **kwargs
+    )[0]
+    ax.plot(
+        outside,
+        model.expected_number_of_purchases_up_to_time(outside),
+        color=line.get_color(),
+        ls="--",
+    )
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -167,17 +205,27 @@ def plot_expected_repeat_purchases(model: Any,
     return ax
 
 
-def plot_history_alive(model: Any, t: int, transactions: pd.DataFrame, datetime_col: Hashable,
-                       freq: str = "D", start_date: Any = None, ax: Axes | None = None,
-                       **kwargs: Any) -> Axes:
+def plot_history_alive(
+    model: Any,
+    t: int,
+    transactions: pd.DataFrame,
+    datetime_col: Hashable,
+    freq: str = "D",
+    start_date: Any = None,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """One customer's P(alive) over ``t`` periods from their first purchase; purchases marked."""
     ax = _ax(ax)
     path = utils.calculate_alive_path(model, transactions, datetime_col, t, freq=freq)
     dates = pd.to_datetime(transactions[datetime_col])
     start = pd.Timestamp(start_date) if start_date is not None else dates.min()
     unit = utils._time_unit(freq)
-    index = pd.period_range(start.to_period("D" if unit == "h" else unit), periods=t + 1,
-                            freq="D" if unit == "h" else unit).to_timestamp()
+    index = pd.period_range(
+        start.to_period("D" if unit == "h" else unit),
+        periods=t + 1,
+        freq="D" if unit == "h" else unit,
+    ).to_timestamp()
     ax.plot(index, path.to_numpy(), "-", label="P_alive", **kwargs)
     from matplotlib import dates as mdates
 
@@ -190,50 +238,124 @@ def plot_history_alive(model: Any, t: int, transactions: pd.DataFrame, datetime_
     return ax
 
 
-def _tracking(kind: str, model: Any, transactions: pd.DataFrame, datetime_col: Hashable,
-              customer_id_col: Hashable, t: int, t_cal: int, datetime_format: str | None,
-              freq: str, set_index_date: bool, title: str, xlabel: str, ylabel: str,
-              ax: Axes | None, freq_multiplier: int = 1, **kwargs: Any) -> Axes:
-    df = utils.expected_cumulative_transactions(model, transactions, datetime_col,
-                                                customer_id_col, t, datetime_format, freq,
-                                                freq_multiplier, set_index_date)
+def _tracking(
+    kind: str,
+    model: Any,
+    transactions: pd.DataFrame,
+    datetime_col: Hashable,
+    customer_id_col: Hashable,
+    t: int,
+    t_cal: int,
+    datetime_format: str | None,
+    freq: str,
+    set_index_date: bool,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None,
+    freq_multiplier: int = 1,
+    **kwargs: Any,
+) -> Axes:
+    df = utils.expected_cumulative_transactions(
+        model,
+        transactions,
+        datetime_col,
+        customer_id_col,
+        t,
+        datetime_format,
+        freq,
+        freq_multiplier,
+        set_index_date,
+    )
     if kind == "incremental":
         df = df.diff().fillna(df.iloc[:1])
     ax = df.plot(ax=_ax(ax), title=title, **kwargs)
-    cal = df.index[min(int(t_cal / freq_multiplier) - 1, len(df) - 1)] if set_index_date \
+    cal = (
+        df.index[min(int(t_cal / freq_multiplier) - 1, len(df) - 1)]
+        if set_index_date
         else t_cal / freq_multiplier - 1
+    )
     ax.axvline(x=cal, color="r", linestyle="--")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
 
 
-def plot_cumulative_transactions(model: Any, transactions: pd.DataFrame,
-                                 datetime_col: Hashable, customer_id_col: Hashable, t: int,
-                                 t_cal: int, datetime_format: str | None = None,
-                                 freq: str = "D", set_index_date: bool = False,
-                                 title: str = "Tracking Cumulative Transactions",
-                                 xlabel: str = "day", ylabel: str = "Cumulative Transactions",
-                                 ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_cumulative_transactions(
+    model: Any,
+    transactions: pd.DataFrame,
+    datetime_col: Hashable,
+    customer_id_col: Hashable,
+    t: int,
+    t_cal: int,
+    datetime_format: str | None = None,
+    freq: str = "D",
+    set_index_date: bool = False,
+    title: str = "Tracking Cumulative Transactions",
+    xlabel: str = "day",
+    ylabel: str = "Cumulative Transactions",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Actual vs expected cumulative repeat transactions; the red line ends calibration."""
-    return _tracking("cumulative", model, transactions, datetime_col, customer_id_col, t, t_cal,
-                     datetime_format, freq, set_index_date, title, xlabel, ylabel, ax, **kwargs)
+    return _tracking(
+        "cumulative",
+        model,
+        transactions,
+        datetime_col,
+        customer_id_col,
+        t,
+        t_cal,
+        datetime_format,
+        freq,
+        set_index_date,
+        title,
+        xlabel,
+        ylabel,
+        ax,
+        **kwargs,
+    )
 
 
-def plot_incremental_transactions(model: Any, transactions: pd.DataFrame,
-                                  datetime_col: Hashable, customer_id_col: Hashable, t: int,
-                                  t_cal: int, datetime_format: str | None = None,
-                                  freq: str = "D", set_index_date: bool = False,
-                                  title: str = "Tracking Daily Transactions",
-                                  xlabel: str = "day", ylabel: str = "Transactions",
-                                  ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_incremental_transactions(
+    model: Any,
+    transactions: pd.DataFrame,
+    datetime_col: Hashable,
+    customer_id_col: Hashable,
+    t: int,
+    t_cal: int,
+    datetime_format: str | None = None,
+    freq: str = "D",
+    set_index_date: bool = False,
+    title: str = "Tracking Daily Transactions",
+    xlabel: str = "day",
+    ylabel: str = "Transactions",
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Actual vs expected repeat transactions per period; the red line ends calibration."""
-    return _tracking("incremental", model, transactions, datetime_col, customer_id_col, t, t_cal,
-                     datetime_format, freq, set_index_date, title, xlabel, ylabel, ax, **kwargs)
+    return _tracking(
+        "incremental",
+        model,
+        transactions,
+        datetime_col,
+        customer_id_col,
+        t,
+        t_cal,
+        datetime_format,
+        freq,
+        set_index_date,
+        title,
+        xlabel,
+        ylabel,
+        ax,
+        **kwargs,
+    )
 
 
-def _density(ax: Axes, dist: Any, lo: float, hi: float, title: str, xlabel: str, ylabel: str,
-             **kwargs: Any) -> Axes:
+def _density(
+    ax: Axes, dist: Any, lo: float, hi: float, title: str, xlabel: str, ylabel: str, **kwargs: Any
+) -> Axes:
     grid = np.linspace(lo, hi, 200)
     ax.plot(grid, dist.pdf(grid), **kwargs)
     ax.set_title(title)
@@ -242,25 +364,33 @@ def _density(ax: Axes, dist: Any, lo: float, hi: float, title: str, xlabel: str,
     return ax
 
 
-def plot_transaction_rate_heterogeneity(model: Any,
-                                        suptitle: str = "Heterogeneity in Transaction Rate",
-                                        xlabel: str = "Transaction Rate", ylabel: str = "Density",
-                                        suptitle_fontsize: int = 14, ax: Axes | None = None,
-                                        **kwargs: Any) -> Axes:
+def plot_transaction_rate_heterogeneity(
+    model: Any,
+    suptitle: str = "Heterogeneity in Transaction Rate",
+    xlabel: str = "Transaction Rate",
+    ylabel: str = "Density",
+    suptitle_fontsize: int = 14,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Density of the purchase rate, Gamma(r, alpha) (mean and CV in the title)."""
     from scipy import stats
 
     r, alpha = model._unload_params("r", "alpha")
     dist = stats.gamma(r, scale=1.0 / alpha)
     title = f"{suptitle}\nmean: {dist.mean():.3f}, var: {dist.var():.3f}"
-    return _density(_ax(ax), dist, dist.ppf(0.01), dist.ppf(0.99), title, xlabel, ylabel,
-                    **kwargs)
+    return _density(_ax(ax), dist, dist.ppf(0.01), dist.ppf(0.99), title, xlabel, ylabel, **kwargs)
 
 
-def plot_dropout_rate_heterogeneity(model: Any, suptitle: str = "Heterogeneity in Dropout "
-                                    "Probability", xlabel: str = "Dropout Probability p",
-                                    ylabel: str = "Density", suptitle_fontsize: int = 14,
-                                    ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_dropout_rate_heterogeneity(
+    model: Any,
+    suptitle: str = "Heterogeneity in Dropout Probability",
+    xlabel: str = "Dropout Probability p",
+    ylabel: str = "Density",
+    suptitle_fontsize: int = 14,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
     """Density of the dropout probability Beta(a, b) (Pareto/NBD: dropout rate Gamma(s, beta))."""
     from scipy import stats
 
@@ -272,5 +402,4 @@ def plot_dropout_rate_heterogeneity(model: Any, suptitle: str = "Heterogeneity i
         dist = stats.gamma(s, scale=1.0 / beta)
         xlabel = "Dropout Rate" if xlabel == "Dropout Probability p" else xlabel
     title = f"{suptitle}\nmean: {dist.mean():.3f}, var: {dist.var():.3f}"
-    return _density(_ax(ax), dist, dist.ppf(0.01), dist.ppf(0.99), title, xlabel, ylabel,
-                    **kwargs)
+    return _density(_ax(ax), dist, dist.ppf(0.01), dist.ppf(0.99), title, xlabel, ylabel, **kwargs)

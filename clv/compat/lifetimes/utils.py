@@ -34,16 +34,33 @@ __all__ = [
     "summary_data_from_transaction_data",
 ]
 
-_FREQ = {"D": "D", "W": "W", "W-SUN": "W", "M": "M", "MS": "M", "ME": "M", "Q": "Q",
-         "QS": "Q", "QE": "Q", "Y": "Y", "A": "Y", "YS": "Y", "YE": "Y", "h": "h", "H": "h"}
+_FREQ = {
+    "D": "D",
+    "W": "W",
+    "W-SUN": "W",
+    "M": "M",
+    "MS": "M",
+    "ME": "M",
+    "Q": "Q",
+    "QS": "Q",
+    "QE": "Q",
+    "Y": "Y",
+    "A": "Y",
+    "YS": "Y",
+    "YE": "Y",
+    "h": "h",
+    "H": "h",
+}
 #: months per step of lifetimes' CLV sum (lifetimes' `factor`), by the model's period
 _CLV_FACTOR = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24.0}
 
 
 def _time_unit(freq: str) -> str:
     if freq not in _FREQ:
-        raise ValueError(f"freq={freq!r} is not supported by clv.compat.lifetimes; use one of "
-                         "'D', 'W', 'M', 'Q', 'Y' or 'h'.")
+        raise ValueError(
+            f"freq={freq!r} is not supported by clv.compat.lifetimes; use one of "
+            "'D', 'W', 'M', 'Q', 'Y' or 'h'."
+        )
     return _FREQ[freq]
 
 
@@ -60,8 +77,13 @@ def _end(value: Any, datetime_format: str | None) -> pd.Timestamp:
     return pd.Timestamp(pd.to_datetime(value, format=datetime_format))
 
 
-def _within(transactions: pd.DataFrame, datetime_col: Hashable, dates: pd.Series,
-            end: pd.Timestamp, unit: str) -> tuple[pd.DataFrame, pd.Timestamp]:
+def _within(
+    transactions: pd.DataFrame,
+    datetime_col: Hashable,
+    dates: pd.Series,
+    end: pd.Timestamp,
+    unit: str,
+) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Rows up to ``end``'s period (lifetimes' truncation) and the end clv should be given."""
     end_code = period_codes(np.array([end.to_datetime64()]), unit)[0]
     keep = period_codes(dates.to_numpy(), unit) <= end_code
@@ -104,15 +126,23 @@ def summary_data_from_transaction_data(
     """
     unit = _time_unit(freq)
     dates = _dates(transactions[datetime_col], datetime_format)
-    end = (dates.max() if observation_period_end is None
-           else _end(observation_period_end, datetime_format))
+    end = (
+        dates.max()
+        if observation_period_end is None
+        else _end(observation_period_end, datetime_format)
+    )
     kept, native_end = _within(transactions, datetime_col, dates, end, unit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        rfm = rfm_summary(kept, customer_id_col=customer_id_col, date_col=datetime_col,
-                          value_col=monetary_value_col, time_unit=unit,
-                          observation_end=native_end,
-                          include_first_transaction=include_first_transaction)
+        rfm = rfm_summary(
+            kept,
+            customer_id_col=customer_id_col,
+            date_col=datetime_col,
+            value_col=monetary_value_col,
+            time_unit=unit,
+            observation_end=native_end,
+            include_first_transaction=include_first_transaction,
+        )
     out = pd.DataFrame(index=pd.Index(rfm.index.to_numpy(), name=customer_id_col))
     if include_first_transaction:
         out["frequency"] = rfm["n_purchases"].to_numpy()
@@ -151,29 +181,43 @@ def calibration_and_holdout_data(
     unit = _time_unit(freq)
     dates = _dates(transactions[datetime_col], datetime_format)
     cal_end = _end(calibration_period_end, datetime_format)
-    end = (dates.max() if observation_period_end is None
-           else _end(observation_period_end, datetime_format))
+    end = (
+        dates.max()
+        if observation_period_end is None
+        else _end(observation_period_end, datetime_format)
+    )
     in_holdout = (dates > cal_end) & (dates <= end)
     if not in_holdout.any():
         raise ValueError(
             "There is no data available. Check the `observation_period_end` and "
             "`calibration_period_end` and confirm that values in `transactions` occur prior to "
-            "those dates.")
+            "those dates."
+        )
     cal = summary_data_from_transaction_data(
-        transactions.loc[(dates <= cal_end).to_numpy()], customer_id_col, datetime_col,
-        monetary_value_col=monetary_value_col, datetime_format=datetime_format,
-        observation_period_end=cal_end, freq=freq, freq_multiplier=freq_multiplier,
-        include_first_transaction=include_first_transaction)
+        transactions.loc[(dates <= cal_end).to_numpy()],
+        customer_id_col,
+        datetime_col,
+        monetary_value_col=monetary_value_col,
+        datetime_format=datetime_format,
+        observation_period_end=cal_end,
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        include_first_transaction=include_first_transaction,
+    )
     cal.columns = [f"{c}_cal" for c in cal.columns]
     keep = (dates <= end).to_numpy()
     kept = transactions.loc[keep].copy()
     kept[datetime_col] = dates[keep].to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        split = calibration_holdout_split(kept, customer_id_col=customer_id_col,
-                                          date_col=datetime_col, calibration_end=cal_end,
-                                          observation_end=max(end, kept[datetime_col].max()),
-                                          time_unit=unit)
+        split = calibration_holdout_split(
+            kept,
+            customer_id_col=customer_id_col,
+            date_col=datetime_col,
+            calibration_end=cal_end,
+            observation_end=max(end, kept[datetime_col].max()),
+            time_unit=unit,
+        )
     hold = split.reindex(cal.index.to_numpy())
     cal["frequency_holdout"] = hold["frequency_holdout"].fillna(0.0).to_numpy()
     if monetary_value_col is not None:
@@ -220,8 +264,9 @@ def customer_lifetime_value(
 _customer_lifetime_value = customer_lifetime_value
 
 
-def calculate_alive_path(model: Any, transactions: pd.DataFrame, datetime_col: Hashable,
-                         t: int, freq: str = "D") -> pd.Series:
+def calculate_alive_path(
+    model: Any, transactions: pd.DataFrame, datetime_col: Hashable, t: int, freq: str = "D"
+) -> pd.Series:
     """P(alive) of one customer at ages ``0..t`` periods, from their transactions.
 
     At age ``k`` the history is the purchases in the first ``k + 1`` periods
@@ -270,7 +315,10 @@ def expected_cumulative_transactions(
     steps = np.arange(1, t // freq_multiplier + 1) * freq_multiplier
     predicted = _cumulative(
         lambda ages: model.expected_number_of_purchases_up_to_time(ages / freq_multiplier),
-        starts.astype(float), steps.astype(float), counts)
+        starts.astype(float),
+        steps.astype(float),
+        counts,
+    )
     per_period = np.bincount(repeat["p"].to_numpy(), minlength=t + 1)
     actual = np.cumsum(per_period)[steps - 1]
     if set_index_date:
