@@ -272,14 +272,14 @@ def test_pareto_clv_over_draws_uses_the_covariates(fitted: dict) -> None:
     _, gg = fitted["gg"]
     tx = cb.ParetoNBDModel.from_idata(_mock(mle.params_, 1, 2), **KW["pareto"])
     sp = cb.GammaGammaModel.from_idata(_mock(gg.params_, 1, 2, seed=1), **KW["gg"])
-    got = cb.customer_lifetime_value(tx, sp, data, horizon=12, discount_rate=0.01)
+    got = cb.customer_lifetime_value(tx, sp, data, horizon=12, discount_rate_per_period=0.01)
     post_t, post_s = tx.idata_.posterior, sp.idata_.posterior
     want = mle_clv(
         _mle_at("pareto", post_t, 0, 1),
         _mle_at("gg", post_s, 0, 1),
         data,
         horizon=12,
-        discount_rate=0.01,
+        discount_rate_per_period=0.01,
     )
     np.testing.assert_allclose(np.asarray(got.values)[0, 1], want, rtol=1e-8)
 

@@ -171,14 +171,14 @@ def test_clv_over_draws_uses_each_customers_segment(data: pd.DataFrame) -> None:
     spend = cb.GammaGammaModel.from_idata(
         az.from_dict(posterior={k: np.array([[v]]) for k, v in gg.params_.items()})
     )
-    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate=0.01)
+    clv = cb.customer_lifetime_value(tx, spend, rfm, horizon=20, discount_rate_per_period=0.01)
     assert clv.shape == (1, 3, len(rfm))
     for g in "ABC":
         rows = (rfm["region"] == g).to_numpy()
         point = tx.point_models(segment=g)[2]
-        want = mle_clv(point, gg, rfm[rows], horizon=20, discount_rate=0.01)
+        want = mle_clv(point, gg, rfm[rows], horizon=20, discount_rate_per_period=0.01)
         np.testing.assert_array_equal(clv[0, 2].values[rows], want.to_numpy())
     tidy = cb.customer_lifetime_value(
-        tx, spend, rfm, horizon=20, discount_rate=0.01, summary_only=True, chunk_size=7
+        tx, spend, rfm, horizon=20, discount_rate_per_period=0.01, summary_only=True, chunk_size=7
     )
     np.testing.assert_allclose(tidy["mean"], clv.mean(("chain", "draw")).values, rtol=1e-12)
