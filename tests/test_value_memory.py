@@ -22,7 +22,9 @@ def test_discounted_clv_memory_does_not_grow_with_customers_times_horizon():
     rows["recency"] = np.minimum(rows["recency"], rows["T"])
     tracemalloc.start()
     try:
-        table = customer_lifetime_value_table(bg, gg, rows, horizon=h, discount_rate_per_period=0.002)
+        table = customer_lifetime_value_table(
+            bg, gg, rows, horizon=h, discount_rate_per_period=0.002
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
