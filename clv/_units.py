@@ -48,6 +48,7 @@ __all__ = [
     "resolve_time_unit",
     "check_same_period",
     "rate_per_period",
+    "per_period_rate",
     "annual_rate",
 ]
 
@@ -429,11 +430,24 @@ def rate_per_period(annual_rate: float, time_unit: str | TimeUnit) -> float:
     >>> round((1 + rate_per_period(0.10, "W")) ** 52.1775, 12)
     1.1
     """
-    unit = parse_time_unit(time_unit)
-    r = float(annual_rate)
-    if not (math.isfinite(r) and r > -1):
-        raise ValueError(f"annual_rate must be a finite number > -1, got {annual_rate!r}.")
-    return math.expm1(math.log1p(r) / unit.periods_per_year)
+    return per_period_rate(annual_rate, parse_time_unit(time_unit).periods_per_year)
+
+
+def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
+    """``(1 + r) ** (1 / periods_per_year) - 1`` in log space: the one annual-to-period rule.
+
+    Examples
+    --------
+    >>> round(per_period_rate(0.10, 12), 8)
+    0.00797414
+    """
+    r, n = float(annual_rate), float(periods_per_year)
+    if not (math.isfinite(r) and r > -1 and math.isfinite(n) and n > 0):
+        raise ValueError(
+            f"annual_rate must be a finite number > -1 and periods_per_year > 0, got "
+            f"{annual_rate!r} and {periods_per_year!r}."
+        )
+    return math.expm1(math.log1p(r) / n)
 
 
 def annual_rate(rate_per_period_: float, time_unit: str | TimeUnit) -> float:

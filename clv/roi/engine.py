@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
@@ -67,9 +68,7 @@ def period_rate(annual_rate: float, periods_per_year: float) -> float:
     >>> round(period_rate(0.10, 52), 6)
     0.001835
     """
-    if not (math.isfinite(annual_rate) and annual_rate > -1 and periods_per_year > 0):
-        raise ValueError("annual_rate must be > -1 and periods_per_year > 0.")
-    return (1.0 + annual_rate) ** (1.0 / periods_per_year) - 1.0
+    return per_period_rate(annual_rate, periods_per_year)
 
 
 def _coef_name(name: str) -> tuple[str, str] | None:
