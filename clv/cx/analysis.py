@@ -37,6 +37,7 @@ from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
 from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
 from clv.data.units import parse_time_unit
 from clv.exceptions import DataError, Problem
+from clv.roi.spec import coefficient_parts
 from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
@@ -407,7 +408,7 @@ def run_cx_roi(
     # quasi-) experiment is a treatment that was assigned, not a confounder: it may be shifted
     for inv in investments:
         for name in inv.evidence.coefficients:
-            column = name[name.find("[") + 1 : -1] if name.endswith("]") else ""
+            column = (coefficient_parts(name) or ("", ""))[1]
             if role_map.get(column) == "control" and inv.evidence.coefficient_grade(name) in (
                 "A",
                 "B",

@@ -40,7 +40,7 @@ from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import Investment
+from clv.roi.spec import Investment, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -71,12 +71,7 @@ def period_rate(annual_rate: float, periods_per_year: float) -> float:
     return per_period_rate(annual_rate, periods_per_year)
 
 
-def _coef_name(name: str) -> tuple[str, str] | None:
-    """``"dropout[wait]" -> ("dropout", "wait")``; None for base parameters."""
-    if name.endswith("]") and "[" in name:
-        process, column = name[:-1].split("[", 1)
-        return process, column
-    return None
+_coef_name = coefficient_parts
 
 
 def _seed(*parts: object) -> list[int]:

@@ -38,6 +38,20 @@ _KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C",
 _MODES = ("add", "relative", "set")
 
 
+def coefficient_parts(name: str) -> tuple[str, str] | None:
+    """``"dropout[wait]" -> ("dropout", "wait")``; None for base parameters such as ``"r"``.
+
+    Examples
+    --------
+    >>> coefficient_parts("purchase[onboarding_call]")
+    ('purchase', 'onboarding_call')
+    """
+    if name.endswith("]") and "[" in name:
+        process, column = name[:-1].split("[", 1)
+        return process, column
+    return None
+
+
 @dataclass(frozen=True)
 class Shift:
     """A change to one signal (feature column) for the targeted customers, in the future only.
