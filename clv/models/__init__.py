@@ -2,7 +2,7 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
-:class:`GGompertzNBDModel`,
+:class:`GGompertzNBDModel`, :class:`NBDModel` (no dropout),
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
 :class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
 Spend: :class:`GammaGammaModel`. Contractual retention:
@@ -18,6 +18,7 @@ from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
 from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
+from clv.models.nbd import NBDModel
 from clv.models.pareto_nbd import ParetoNBDModel
 from clv.models.pareto_nbd_dyncov import (
     ParetoNBDDynamicModel,
@@ -34,6 +35,7 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "GGompertzNBDModel",
+    "NBDModel",
     "ParetoNBDDynamicModel",
     "TimeVaryingData",
     "future_covariates",

@@ -58,6 +58,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
+    ModelEntry("NBDModel", "clv.models.nbd", "transaction"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),

@@ -48,6 +48,7 @@ def _models():
     from clv.models.gamma_gamma import GammaGammaModel
     from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.nbd import NBDModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
     return [
@@ -57,6 +58,7 @@ def _models():
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
         (GGompertzNBDModel, _ageing),
+        (NBDModel, _cdnow),
     ]
 
 
@@ -386,6 +388,7 @@ def _registry_cases():
         case("ModifiedBetaGeoModel", plain, _cdnow),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("NBDModel", plain, _cdnow),
         case("BetaGeoBetaBinomModel", plain, _donations),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
