@@ -3,6 +3,7 @@
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
 :class:`GGompertzNBDModel`, :class:`NBDModel` (no dropout),
+:class:`ModifiedBetaGeoCNBDModel`, :class:`BetaGeoCNBDModel` (regular purchasing),
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
 :class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
 Spend: :class:`GammaGammaModel`. Contractual retention:
@@ -15,6 +16,7 @@ from clv.models.bdw import BetaDiscreteWeibullModel
 from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
+from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
@@ -36,6 +38,8 @@ __all__ = [
     "ParetoNBDModel",
     "GGompertzNBDModel",
     "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDDynamicModel",
     "TimeVaryingData",
     "future_covariates",

@@ -290,7 +290,7 @@ def simulate(params: NBDParams, T: ArrayLike, *, rng: np.random.Generator) -> di
     r, alpha = (float(v) for v in params)
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
-    lam = rng.gamma(r, 1.0 / alpha, size=n)
+    lam = np.asarray(rng.gamma(r, 1.0 / alpha, size=n), dtype=np.float64)
     frequency = rng.poisson(lam * T).astype(np.float64)
     last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
     recency = np.where(frequency > 0, T * last, 0.0)

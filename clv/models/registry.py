@@ -59,6 +59,8 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
     ModelEntry("NBDModel", "clv.models.nbd", "transaction"),
+    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
+    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),

@@ -172,16 +172,17 @@ def litt_from_purchase_times(
     >>> litt_from_purchase_times([0, 0, 1], [1.0, 3.0, 9.0], [5.0, 5.0]).round(6).tolist()
     [0.693147, 0.0]
     """
-    customer = np.asarray(customer, dtype=np.int64)
-    time = np.asarray(time, dtype=np.float64)
-    T = np.asarray(T, dtype=np.float64)
-    seen = time <= T[customer]
-    customer, time = customer[seen], time[seen]
-    order = np.lexsort((time, customer))
-    customer, time = customer[order], time[order]
-    first = np.r_[True, customer[1:] != customer[:-1]] if customer.size else np.zeros(0, bool)
-    previous = np.where(first, 0.0, np.r_[0.0, time[:-1]])
-    return np.bincount(customer, weights=np.log(time - previous), minlength=T.shape[0])
+    who = np.asarray(customer, dtype=np.int64)
+    when = np.asarray(time, dtype=np.float64)
+    ages = np.asarray(T, dtype=np.float64)
+    seen = when <= ages[who]
+    who, when = who[seen], when[seen]
+    order = np.lexsort((when, who))
+    who, when = who[order], when[order]
+    first = np.r_[True, who[1:] != who[:-1]] if who.size else np.zeros(0, dtype=bool)
+    previous = np.where(first, 0.0, np.r_[0.0, when[:-1]])
+    total = np.bincount(who, weights=np.log(when - previous), minlength=ages.shape[0])
+    return np.asarray(total, dtype=np.float64)
 
 
 def simulate_opportunities(
