@@ -295,40 +295,69 @@ def _stage_count_tail(
     return np.where(n > 0, special.betainc(safe_n, shape, q), 1.0)
 
 
-def _future(
+def _future_sum(
     params: CNBDParams,
     t: ArrayLike,
     frequency: ArrayLike,
     recency: ArrayLike,
     T: ArrayLike,
     dropout_at_zero: bool,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, int]:
-    """P(alive), the stage weights (k, ...), log c_m and tails G_j(m k - j) (M+2, k, ...)."""
+    *,
+    survival: bool,
+) -> Any:
+    r"""Expected future purchases (``survival=False``) or P(alive at T + t) (``True``).
+
+    With :math:`N` the negative-binomial count of Erlang stages completed in the
+    window, a customer alive with :math:`j` stages done makes
+    :math:`Y' = \lfloor (N + j)/k \rfloor` purchases unless they leave, so
+    :math:`\sum_{m \ge 1} c_{m-1} G_j(mk - j) = E[\sum_{m=1}^{Y'} c_{m-1}]` and the
+    survival is :math:`E[c_{Y'}]`. The pmf of :math:`N` is summed to where every
+    count is far in its tail; rows are grouped by how far that is, so a few heavy
+    buyers do not make every row pay for their long sums.
+    """
     k = _order(params.k)
-    r, alpha, a, b = _floats(*params[1:])
-    t, x, t_x, T, r, alpha, a, b = np.broadcast_arrays(*_floats(t, frequency, recency, T), *_floats(
-        r, alpha, a, b
-    ))
+    arrays = np.broadcast_arrays(*_floats(t, frequency, recency, T, *params[1:]))
+    shape = arrays[0].shape
+    t, x, t_x, T, r, alpha, a, b = (np.ascontiguousarray(v).ravel() for v in arrays)
     alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, T, dropout_at_zero)
     p_alive = np.exp(alive - np.logaddexp(alive, dead))
     w_j = np.exp(stages - _logsumexp0(stages))
     R = r + k * x
-    # enough future purchases m that m k - j is far in the tail of every stage count
-    shape_max = R + k - 1.0
-    mean = shape_max * t / (alpha + T)
+    # stage counts needed: mean + 12 sd, plus where a geometric tail q^n falls below e^-40
+    mean = (R + k - 1.0) * t / (alpha + T)
     sd = np.sqrt(mean * (1.0 + t / (alpha + T)))
-    # small shapes have a geometric tail, P(N >= n) ~ q^n with q = t / (alpha + T + t)
     with np.errstate(divide="ignore"):  # t = 0: no tail at all
         geometric = _TAIL_LOG / np.log1p((alpha + T) / t)
-    top = float(np.max(mean + _TAIL_SD * sd + geometric, initial=0.0))
-    M = int(np.ceil(top / k)) + 2
-    m = np.arange(0, M + 2, dtype=np.float64).reshape((-1, 1) + (1,) * R.ndim)
-    j = np.arange(k, dtype=np.float64).reshape((1, k) + (1,) * R.ndim)
-    tails = _stage_count_tail(m * k - j, R + j, alpha + T, t)
-    delta = 1.0 if dropout_at_zero else 0.0
-    bp = b + x + delta
-    log_c = special.betaln(a, bp + m[:, 0]) - special.betaln(a, bp)  # (M+2, ...): c_0 .. c_{M+1}
-    return p_alive, w_j, log_c, tails, M
+    top = mean + _TAIL_SD * sd + geometric
+    needed = np.ceil(top).astype(np.int64) + k + 2  # stage counts 0..needed
+    bucket = np.ceil(np.log2(np.maximum(needed, 1))).astype(np.int64)
+    bp = b + x + (1.0 if dropout_at_zero else 0.0)
+    out = np.empty(x.size)
+    for level in np.unique(bucket):
+        rows = np.flatnonzero(bucket == level)
+        N = int(needed[rows].max())
+        n = np.arange(N + 1, dtype=np.float64)[:, None, None]  # stage count in the window
+        j = np.arange(k, dtype=np.float64)[None, :, None]
+        shape_j = R[rows] + j  # (1, k, rows)
+        scale, tr = alpha[rows] + T[rows], t[rows]
+        log_q = np.log(np.where(tr > 0, tr, 1.0)) - np.log(scale + tr)
+        log_1mq = np.log(scale) - np.log(scale + tr)
+        steps = np.log(shape_j + n[:-1]) - np.log(n[:-1] + 1.0)
+        log_pmf = np.concatenate([np.zeros_like(shape_j), np.cumsum(steps, axis=0)])
+        log_pmf = log_pmf + shape_j * log_1mq + n * log_q
+        pmf = np.where(tr > 0, np.exp(log_pmf), (n == 0) * 1.0)  # (N+1, k, rows)
+        # purchases made with n stages done after j: floor((n + j) / k); c_m = E[(1-p)^m]
+        count = ((n + j) // k).astype(np.int64)  # (N+1, k, 1)
+        m = np.arange(int(count.max()) + 1, dtype=np.float64)[:, None]
+        c = np.exp(special.betaln(a[rows], bp[rows] + m) - special.betaln(a[rows], bp[rows]))
+        if survival:
+            per_count = c  # survive every purchase's coin: (1-p)^count
+        else:
+            per_count = np.concatenate([np.zeros((1, rows.size)), np.cumsum(c[:-1], axis=0)])
+        values = per_count[count[:, :, 0], :]  # (N+1, k, rows)
+        per_stage = np.sum(pmf * values, axis=0)
+        out[rows] = p_alive[rows] * np.sum(w_j[:, rows] * per_stage, axis=0)
+    return _out(out.reshape(shape))
 
 
 def expected_purchases(
@@ -350,11 +379,7 @@ def expected_purchases(
     >>> round(float(expected_purchases(p, 39, 2, 30.43, 38.86, dropout_at_zero=False)), 3)
     1.226
     """
-    p_alive, w_j, log_c, tails, M = _future(params, t, frequency, recency, T, dropout_at_zero)
-    m_rows = np.arange(1, M + 2)
-    weights = np.exp(log_c[m_rows - 1])[:, None]  # c_{m-1}, m = 1..M+1
-    per_stage = np.sum(weights * tails[m_rows], axis=0)
-    return _out(p_alive * np.sum(w_j * per_stage, axis=0))
+    return _future_sum(params, t, frequency, recency, T, dropout_at_zero, survival=False)
 
 
 def expected_purchases_new_customer(
@@ -472,12 +497,7 @@ def probability_alive_at(
     >>> bool(probability_alive_at(p, 0.0, 3, 30.0, 38.0, dropout_at_zero=True) == a0)
     True
     """
-    p_alive, w_j, log_c, tails, M = _future(params, t, frequency, recency, T, dropout_at_zero)
-    m_rows = np.arange(1, M + 2)
-    c = np.exp(log_c)
-    drop = (c[m_rows - 1] - c[m_rows])[:, None]
-    survive = 1.0 - np.sum(drop * tails[m_rows], axis=0)
-    return _out(p_alive * np.sum(w_j * survive, axis=0))
+    return _future_sum(params, t, frequency, recency, T, dropout_at_zero, survival=True)
 
 
 def conditional_pmf_function(dropout_at_zero: bool) -> Callable[..., Any]:
