@@ -313,6 +313,10 @@ class ModifiedBetaGeoCNBDModel(_CNBDModel):
     with probability :math:`p \sim \mathrm{Beta}(a, b)`. ``k = 1`` is the
     MBG/NBD.
 
+    Required columns: ``frequency``, ``recency``, ``T`` and ``litt``
+    (``rfm_summary(..., litt=True)``; only the first three for predictions).
+    Fitted state adds ``k_`` and ``profile_``.
+
     Parameters
     ----------
     k : int, optional
@@ -321,10 +325,6 @@ class ModifiedBetaGeoCNBDModel(_CNBDModel):
         Largest order tried (BTYDplus's grid is 1..12).
     penalizer : float, default 0.0
         L2 penalty on ``r, alpha, a, b`` (see :class:`~clv.models.ModifiedBetaGeoModel`).
-
-    Required columns: ``frequency``, ``recency``, ``T`` and ``litt``
-    (``rfm_summary(..., litt=True)``; only the first three for predictions).
-    Fitted state adds ``k_`` and ``profile_``.
 
     Examples
     --------
