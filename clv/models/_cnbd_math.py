@@ -75,7 +75,8 @@ __all__ = [
 ]
 
 _TAIL_SD = 12.0  # the sums over future purchases stop this many sd beyond the mean stage count
-_TAIL_LOG = 40.0  # ... plus the count at which a geometric tail q^n falls below e^-40
+_TAIL_LOG = 32.0  # ... plus the count at which a geometric tail q^n falls below e^-32
+_MAX_CELLS = 2_000_000  # (stage count, k, customer) cells computed at once
 
 
 class CNBDParams(NamedTuple):
@@ -318,12 +319,15 @@ def _future_sum(
     k = _order(params.k)
     arrays = np.broadcast_arrays(*_floats(t, frequency, recency, T, *params[1:]))
     shape = arrays[0].shape
-    t, x, t_x, T, r, alpha, a, b = (np.ascontiguousarray(v).ravel() for v in arrays)
+    table = np.stack([np.ascontiguousarray(v).ravel() for v in arrays], axis=1)
+    # identical rows (customers, grid points) are computed once
+    table, inverse = np.unique(table, axis=0, return_inverse=True)
+    t, x, t_x, T, r, alpha, a, b = table.T
     alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, T, dropout_at_zero)
     p_alive = np.exp(alive - np.logaddexp(alive, dead))
     w_j = np.exp(stages - _logsumexp0(stages))
     R = r + k * x
-    # stage counts needed: mean + 12 sd, plus where a geometric tail q^n falls below e^-40
+    # stage counts needed: mean + 12 sd, plus where a geometric tail q^n falls below e^-32
     mean = (R + k - 1.0) * t / (alpha + T)
     sd = np.sqrt(mean * (1.0 + t / (alpha + T)))
     with np.errstate(divide="ignore"):  # t = 0: no tail at all
@@ -334,30 +338,49 @@ def _future_sum(
     bp = b + x + (1.0 if dropout_at_zero else 0.0)
     out = np.empty(x.size)
     for level in np.unique(bucket):
-        rows = np.flatnonzero(bucket == level)
-        N = int(needed[rows].max())
-        n = np.arange(N + 1, dtype=np.float64)[:, None, None]  # stage count in the window
-        j = np.arange(k, dtype=np.float64)[None, :, None]
-        shape_j = R[rows] + j  # (1, k, rows)
-        scale, tr = alpha[rows] + T[rows], t[rows]
-        log_q = np.log(np.where(tr > 0, tr, 1.0)) - np.log(scale + tr)
-        log_1mq = np.log(scale) - np.log(scale + tr)
-        steps = np.log(shape_j + n[:-1]) - np.log(n[:-1] + 1.0)
-        log_pmf = np.concatenate([np.zeros_like(shape_j), np.cumsum(steps, axis=0)])
-        log_pmf = log_pmf + shape_j * log_1mq + n * log_q
-        pmf = np.where(tr > 0, np.exp(log_pmf), (n == 0) * 1.0)  # (N+1, k, rows)
-        # purchases made with n stages done after j: floor((n + j) / k); c_m = E[(1-p)^m]
-        count = ((n + j) // k).astype(np.int64)  # (N+1, k, 1)
-        m = np.arange(int(count.max()) + 1, dtype=np.float64)[:, None]
-        c = np.exp(special.betaln(a[rows], bp[rows] + m) - special.betaln(a[rows], bp[rows]))
-        if survival:
-            per_count = c  # survive every purchase's coin: (1-p)^count
-        else:
-            per_count = np.concatenate([np.zeros((1, rows.size)), np.cumsum(c[:-1], axis=0)])
-        values = per_count[count[:, :, 0], :]  # (N+1, k, rows)
-        per_stage = np.sum(pmf * values, axis=0)
-        out[rows] = p_alive[rows] * np.sum(w_j[:, rows] * per_stage, axis=0)
-    return _out(out.reshape(shape))
+        members = np.flatnonzero(bucket == level)
+        N = int(needed[members].max())
+        chunk = max(1, _MAX_CELLS // ((N + 1) * k))  # bounded memory however long the tail
+        for start in range(0, members.size, chunk):
+            rows = members[start : start + chunk]
+            out[rows] = p_alive[rows] * _stage_sums(
+                N, k, R[rows], alpha[rows] + T[rows], t[rows], a[rows], bp[rows], w_j[:, rows],
+                survival,
+            )  # fmt: skip
+    return _out(out[inverse.reshape(-1)].reshape(shape))
+
+
+def _stage_sums(
+    N: int,
+    k: int,
+    R: FloatArray,
+    scale: FloatArray,
+    tr: FloatArray,
+    a: FloatArray,
+    bp: FloatArray,
+    w_j: FloatArray,
+    survival: bool,
+) -> FloatArray:
+    """Per row: sum over j of w_j E[g(Y')] for stage counts 0..N (see :func:`_future_sum`)."""
+    n = np.arange(N + 1, dtype=np.float64)[:, None, None]  # stage count in the window
+    j = np.arange(k, dtype=np.float64)[None, :, None]
+    shape_j = R + j  # (1, k, rows)
+    log_q = np.log(np.where(tr > 0, tr, 1.0)) - np.log(scale + tr)
+    log_1mq = np.log(scale) - np.log(scale + tr)
+    steps = np.log(shape_j + n[:-1]) - np.log(n[:-1] + 1.0)
+    log_pmf = np.concatenate([np.zeros_like(shape_j), np.cumsum(steps, axis=0)])
+    log_pmf = log_pmf + shape_j * log_1mq + n * log_q
+    pmf = np.where(tr > 0, np.exp(log_pmf), (n == 0) * 1.0)  # (N+1, k, rows)
+    # purchases made with n stages done after j: floor((n + j) / k); c_m = E[(1-p)^m]
+    count = ((n + j) // k).astype(np.int64)[:, :, 0]  # (N+1, k)
+    m = np.arange(int(count.max()) + 1, dtype=np.float64)[:, None]
+    c = np.exp(special.betaln(a, bp + m) - special.betaln(a, bp))
+    if survival:
+        per_count = c  # survive every purchase's coin: (1-p)^count
+    else:
+        per_count = np.concatenate([np.zeros((1, R.size)), np.cumsum(c[:-1], axis=0)])
+    per_stage = np.sum(pmf * per_count[count, :], axis=0)  # (k, rows)
+    return np.asarray(np.sum(w_j * per_stage, axis=0), dtype=np.float64)
 
 
 def expected_purchases(

@@ -319,3 +319,41 @@ def test_fitted_order_is_used_and_persisted(cdnow_litt, tmp_path):
     assert {"frequency", "recency", "T", "litt"} <= set(sim.columns)
     draws = model.sample_params(50, random_state=0)
     assert list(draws.columns) == ["r", "alpha", "a", "b"]
+
+
+def test_time_rescaling_chunking_and_duplicates(monkeypatch):
+    """Periods c times shorter (t_x, T, t and alpha times c) leave every prediction unchanged;
+    the row grouping, memory chunks and duplicate rows do not change any value."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 30, 300).astype(float)
+    T = rng.uniform(5, 60, 300)
+    t_x = np.where(x > 0, T * rng.uniform(0, 1, 300), 0.0)
+    kw = {"dropout_at_zero": True}
+    base = m.expected_purchases(REGULAR, 13.0, x, t_x, T, **kw)
+    c = 7.0
+    scaled = REGULAR._replace(alpha=REGULAR.alpha * c)
+    np.testing.assert_allclose(
+        m.expected_purchases(scaled, 13.0 * c, x, t_x * c, T * c, **kw), base, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        m.probability_alive_at(scaled, 13.0 * c, x, t_x * c, T * c, **kw),
+        m.probability_alive_at(REGULAR, 13.0, x, t_x, T, **kw),
+        rtol=1e-9,
+    )
+    # the likelihood is a density of the x purchase times: each is c times larger, so
+    # log L drops by x log c (litt grows by x log c)
+    litt = np.where(x > 0, x * np.log(np.maximum(t_x, 1e-9) / np.maximum(x, 1.0)) - 0.5, 0.0)
+    np.testing.assert_allclose(
+        m.log_likelihood(scaled, x, t_x * c, T * c, litt + x * np.log(c), **kw),
+        m.log_likelihood(REGULAR, x, t_x, T, litt, **kw) - x * np.log(c),
+        rtol=1e-10,
+        atol=1e-9,
+    )
+    order = rng.permutation(300)
+    repeated = np.r_[order, order[:50]]
+    monkeypatch.setattr(m, "_MAX_CELLS", 500)
+    np.testing.assert_allclose(
+        m.expected_purchases(REGULAR, 13.0, x[repeated], t_x[repeated], T[repeated], **kw),
+        base[repeated],
+        rtol=1e-12,
+    )
