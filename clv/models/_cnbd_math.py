@@ -322,16 +322,16 @@ def _future_sum(
     table = np.stack([np.ascontiguousarray(v).ravel() for v in arrays], axis=1)
     # identical rows (customers, grid points) are computed once
     table, inverse = np.unique(table, axis=0, return_inverse=True)
-    t, x, t_x, T, r, alpha, a, b = table.T
-    alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, T, dropout_at_zero)
+    window, x, t_x, age, r, alpha, a, b = (np.ascontiguousarray(col) for col in table.T)
+    alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, age, dropout_at_zero)
     p_alive = np.exp(alive - np.logaddexp(alive, dead))
     w_j = np.exp(stages - _logsumexp0(stages))
     R = r + k * x
     # stage counts needed: mean + 12 sd, plus where a geometric tail q^n falls below e^-32
-    mean = (R + k - 1.0) * t / (alpha + T)
-    sd = np.sqrt(mean * (1.0 + t / (alpha + T)))
+    mean = (R + k - 1.0) * window / (alpha + age)
+    sd = np.sqrt(mean * (1.0 + window / (alpha + age)))
     with np.errstate(divide="ignore"):  # t = 0: no tail at all
-        geometric = _TAIL_LOG / np.log1p((alpha + T) / t)
+        geometric = _TAIL_LOG / np.log1p((alpha + age) / window)
     top = mean + _TAIL_SD * sd + geometric
     needed = np.ceil(top).astype(np.int64) + k + 2  # stage counts 0..needed
     bucket = np.ceil(np.log2(np.maximum(needed, 1))).astype(np.int64)
@@ -343,10 +343,11 @@ def _future_sum(
         chunk = max(1, _MAX_CELLS // ((N + 1) * k))  # bounded memory however long the tail
         for start in range(0, members.size, chunk):
             rows = members[start : start + chunk]
-            out[rows] = p_alive[rows] * _stage_sums(
-                N, k, R[rows], alpha[rows] + T[rows], t[rows], a[rows], bp[rows], w_j[:, rows],
-                survival,
-            )  # fmt: skip
+            scale = alpha[rows] + age[rows]
+            sums = _stage_sums(
+                N, k, R[rows], scale, window[rows], a[rows], bp[rows], w_j[:, rows], survival
+            )
+            out[rows] = p_alive[rows] * sums
     return _out(out[inverse.reshape(-1)].reshape(shape))
 
 
