@@ -251,9 +251,24 @@ def _ggompertz_alive_at() -> Any:
     return probability_alive_at
 
 
+def _erlang_functions(name: str) -> tuple[Any, Any]:
+    """Conditional PMF and P(alive at T + t) of the NBD and (M)BG/CNBD-k models."""
+    if name == "NBD":
+        from clv.models import nbd
+
+        return nbd.conditional_probability_of_purchases, nbd.probability_alive_at
+    from clv.models import _cnbd_math as m
+
+    at_zero = name == "MBG/CNBD-k"
+    return m.conditional_pmf_function(at_zero), m.alive_at_function(at_zero)
+
+
 def _conditional_functions(name: str) -> tuple[Any, Any]:
     """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
     from clv.models import conditional as c
+
+    if name in ("NBD", "MBG/CNBD-k", "BG/CNBD-k"):
+        return _erlang_functions(name)
 
     table: dict[str, tuple[Any, Any]] = {
         "BG/NBD": (c.bgnbd_probability_of_purchases, c.bgnbd_probability_alive_at),

@@ -42,12 +42,30 @@ def _ageing():
     return frame
 
 
+def _cdnow_litt():
+    """CDNOW calibration summary with litt, in 7-day weeks (BTYDplus's elog2cbs)."""
+    from clv.data import rfm_summary
+    from clv.data.datasets import load_cdnow_sample_transactions
+
+    tx = load_cdnow_sample_transactions().drop_duplicates()
+    return rfm_summary(
+        tx[tx["date"] <= "1997-09-30"],
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="7D",
+        observation_end="1997-09-30",
+        litt=True,
+    )
+
+
 def _models():
     from clv.models.bgbb import BetaGeoBetaBinomModel
     from clv.models.bgnbd import BetaGeoModel
+    from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
     from clv.models.gamma_gamma import GammaGammaModel
     from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.nbd import NBDModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
     return [
@@ -57,6 +75,9 @@ def _models():
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
         (GGompertzNBDModel, _ageing),
+        (NBDModel, _cdnow),
+        (ModifiedBetaGeoCNBDModel, _cdnow_litt),
+        (BetaGeoCNBDModel, _cdnow_litt),
     ]
 
 
@@ -386,6 +407,9 @@ def _registry_cases():
         case("ModifiedBetaGeoModel", plain, _cdnow),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("NBDModel", plain, _cdnow),
+        case("ModifiedBetaGeoCNBDModel", plain, _cdnow_litt),
+        case("BetaGeoCNBDModel", plain, _cdnow_litt),
         case("BetaGeoBetaBinomModel", plain, _donations),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
