@@ -7,18 +7,22 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
-from clv.bayes._transaction import TransactionBayesModel
+from clv.bayes._transaction import CovariateTransactionBayesModel
 from clv.models.bgbb import BetaGeoBetaBinomModel as _MLEBetaGeoBetaBinomModel
 
 __all__ = ["BetaGeoBetaBinomModel"]
 
 
-class BetaGeoBetaBinomModel(TransactionBayesModel):
+class BetaGeoBetaBinomModel(CovariateTransactionBayesModel):
     """BG/BB model of discrete-time repeat transactions, priors on ``alpha, beta, gamma, delta``.
 
     Same data as :class:`clv.models.BetaGeoBetaBinomModel` (whole numbers of
     transaction opportunities).  Default priors: ``HalfNormal(10)`` on all four
     Beta shapes.
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``) and their
+    priors as in the maximum-likelihood model and
+    :class:`clv.bayes.ParetoNBDModel`.
 
     Examples
     --------

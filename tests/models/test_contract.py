@@ -384,9 +384,11 @@ def _registry_cases():
         case("BetaGeoModel", plain, _cdnow),
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
+        case("ModifiedBetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
         case("BetaGeoBetaBinomModel", plain, _donations),
+        case("BetaGeoBetaBinomModel", covariate, lambda: _with_covariate(_donations())),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
         case(
@@ -418,6 +420,8 @@ def _registry_cases():
 
 _COVARIATE_ARG = {
     "BetaGeoModel": ("purchase_covariates", ["nps"]),
+    "ModifiedBetaGeoModel": ("dropout_covariates", ["nps"]),
+    "BetaGeoBetaBinomModel": ("purchase_covariates", ["nps"]),
     "GammaGammaModel": ("spend_covariates", ["nps"]),
     "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
 }
