@@ -473,14 +473,16 @@ class GammaGammaModel(SpendModel):
         *,
         penalizer: float = 0.0,
         spend_covariates: Sequence[str] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        covariate_penalty_units: str = "standardised",
     ) -> None:
         super().__init__(
             penalizer=penalizer,
             covariates={"spend": spend_covariates},
             covariate_penalty=covariate_penalty,
             coefficient_priors=coefficient_priors,
+            covariate_penalty_units=covariate_penalty_units,
         )
 
     def fit(
