@@ -312,6 +312,11 @@ class ParametricModel(JsonModel, EstimatorParams):
         self.coefficient_priors = coefficient_priors
         self._priors = priors
 
+    def _estimation_spec(self) -> ModelSpec:
+        """The spec the fit maximises (``spec`` unless a constructor option changes the
+        likelihood or a parameter's domain, e.g. Gamma-Gamma's ``q_constraint``)."""
+        return self.spec
+
     # ------------------------------------------------------------------ data
     def _frame(
         self,
@@ -381,9 +386,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         self
         """
         unit = resolve_time_unit(data, time_unit, what=f"the data passed to {type(self).__name__}")
-        frame = self._frame(data, for_fit=True, check_unit=False)
-        if self.spec.fit_rows is not None:
-            frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
+        spec = self._estimation_spec()
+        frame = self._frame(data, spec.columns, for_fit=True, check_unit=False)
+        if spec.fit_rows is not None:
+            frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         elif (
             self._needs_repeat_buyers
             and len(frame)
@@ -409,12 +415,12 @@ class ParametricModel(JsonModel, EstimatorParams):
                         None,
                         "there are no customers to fit on",
                         "pass a non-empty RFM frame"
-                        + (" with repeat buyers (frequency > 0)" if self.spec.fit_rows else ""),
+                        + (" with repeat buyers (frequency > 0)" if spec.fit_rows else ""),
                     )
                 ],
                 what=f"the data passed to {type(self).__name__}",
             )
-        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in self.spec.columns}
+        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in spec.columns}
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
         if self._design:
             self._fit_covariates(
@@ -424,12 +430,12 @@ class ParametricModel(JsonModel, EstimatorParams):
                 initial_params,
                 n_starts,
                 random_state,
-                cov.multiply_params(self.spec, self._levers),
+                cov.multiply_params(spec, self._levers),
             )
             self.time_unit_ = None if unit is None else unit.name
             return self
         result = maximise(
-            self.spec,
+            spec,
             arrays,
             weights,
             initial_params=initial_params,
@@ -456,6 +462,7 @@ class ParametricModel(JsonModel, EstimatorParams):
     ) -> None:
         """Fit base parameters and covariate coefficients (standardised, mapped back exactly)."""
         design = self._design
+        spec = self._estimation_spec()
         what = f"the data passed to {type(self).__name__}"
         names = design.names
         Z = cov.covariate_matrix(frame, design.coef_columns, what)
@@ -465,7 +472,7 @@ class ParametricModel(JsonModel, EstimatorParams):
         )
         Zs = (Z - mean) / scale
         cov.check_collinear(Zs, names, [lv.process for lv in design.coef_levers], what)
-        base_names = list(self.spec.params._fields)
+        base_names = list(spec.params._fields)
         # start from the fit without covariates (fast: analytic Hessians), coefficients at 0
         start: dict[str, float] = {}
         if initial_params is not None:
@@ -477,13 +484,13 @@ class ParametricModel(JsonModel, EstimatorParams):
                     plain = (
                         plain_fit()
                         if plain_fit is not None
-                        else maximise(self.spec, arrays, weights, penalizer=self.penalizer)
+                        else maximise(spec, arrays, weights, penalizer=self.penalizer)
                     )
                 start.update(dict(zip(base_names, map(float, plain.params), strict=True)))
             except ConvergenceError:
                 pass
         if start:
-            start = {**dict(self.spec.start._asdict()), **start}
+            start = {**dict(spec.start._asdict()), **start}
         priors = self._priors
         prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
@@ -495,12 +502,12 @@ class ParametricModel(JsonModel, EstimatorParams):
             penalty = cov.penalty_function(
                 float(w.sum()), lam, scale, prior_mean, prior_sd, len(base_names)
             )
-        full = cov.augmented_spec(self.spec, design, ll_mult, penalty)
+        full = cov.augmented_spec(spec, design, ll_mult, penalty)
         groups = cov.shared_groups(design, self._constrained)
         aug = cov.tied_spec(full, len(base_names), groups) if self._constrained else full
         E = cov.expansion_matrix(len(base_names), groups)
         data = dict(arrays)
-        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(self.spec.columns) :])})
+        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(spec.columns) :])})
         init = None
         if start:
             init = {**start, **{f"g{k}": 0.0 for k in range(len(groups))}}
@@ -550,9 +557,10 @@ class ParametricModel(JsonModel, EstimatorParams):
 
     def _transforms(self) -> list[str]:
         """Unconstrained scale of each entry of ``params_`` (log, logit or identity)."""
-        k = len(self.spec.params._fields)
-        base = list(self.spec.transforms or ("log",) * k)
-        kinds = dict(zip(self.spec.params._fields, base, strict=True))
+        spec = self._estimation_spec()
+        k = len(spec.params._fields)
+        base = list(spec.transforms or ("log",) * k)
+        kinds = dict(zip(spec.params._fields, base, strict=True))
         names = [n[-1] if isinstance(n, tuple) else n for n in self.params_.index]
         return [kinds.get(n, "identity") for n in names]
 

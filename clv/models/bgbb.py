@@ -34,8 +34,8 @@ from clv._ops import NUMPY
 from clv._special import geometric_failures
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataError, Problem
-from clv.models._spec import ModelSpec
 from clv.models._covariates import Lever
+from clv.models._spec import ModelSpec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [

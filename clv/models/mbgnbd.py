@@ -31,8 +31,8 @@ from scipy import integrate, special
 from clv._ops import NUMPY
 from clv._special import alive_purchases_quadrature, geometric_failures, per_frequency
 from clv._typing import FloatArray, Ops
-from clv.models._spec import ModelSpec
 from clv.models._covariates import Lever
+from clv.models._spec import ModelSpec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [

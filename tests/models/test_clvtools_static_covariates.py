@@ -47,7 +47,10 @@ from clv.models import ParetoNBDModel, pareto_nbd
 DATA = Path(__file__).parent / "data"
 RFM = ["frequency", "recency", "T"]
 BASE = ["r", "alpha", "s", "beta"]
-COVARIATES = {"purchase_covariates": ["Gender", "Channel"], "dropout_covariates": ["Gender", "Channel"]}
+COVARIATES = {
+    "purchase_covariates": ["Gender", "Channel"],
+    "dropout_covariates": ["Gender", "Channel"],
+}
 
 
 def _params(base, life_gender, life_channel, trans_gender, trans_channel):
@@ -68,7 +71,10 @@ REFERENCE = {
         "lambdas": None,
         "params": _params(
             (1.837843235989, 92.912348851035, 0.591998511046, 49.622726665792),
-            -0.642993394211, 0.790678947795, 0.285873972674, 0.624124100182,
+            -0.642993394211,
+            0.790678947795,
+            0.285873972674,
+            0.624124100182,
         ),
         "logLik": -5821.06270909,
     },
@@ -77,7 +83,10 @@ REFERENCE = {
         "lambdas": {"purchase": 0.02, "dropout": 0.05},
         "params": _params(
             (1.861130726621, 86.181193338053, 0.558354007007, 41.527607140774),
-            -0.131636384645, 0.121797705289, 0.291979072519, 0.429818474617,
+            -0.131636384645,
+            0.121797705289,
+            0.291979072519,
+            0.429818474617,
         ),
         "logLik": -9.7177446595,
     },
@@ -86,7 +95,10 @@ REFERENCE = {
         "lambdas": None,
         "params": _params(
             (1.793922782191, 94.722281643109, 0.428726433673, 59.074295999055),
-            0.328253436976, 1.022789397827, 0.328253436976, 0.638430375797,
+            0.328253436976,
+            1.022789397827,
+            0.328253436976,
+            0.638430375797,
         ),
         "logLik": -5826.53419404,
     },
@@ -95,7 +107,10 @@ REFERENCE = {
         "lambdas": {"purchase": 5.0, "dropout": 2.0},
         "params": _params(
             (1.45650431079244, 49.10302447851842, 0.56065895015887, 46.78534741680148),
-            0.00274347278009, 0.00143381759436, 0.00274347278009, 0.00793011768516,
+            0.00274347278009,
+            0.00143381759436,
+            0.00274347278009,
+            0.00793011768516,
         ),
         "logLik": -9.74645307118,
     },
@@ -135,9 +150,9 @@ def _objective(model, data, params, lambdas):
 @pytest.mark.parametrize("case", list(REFERENCE))
 def test_matches_clvtools(case, apparel):
     ref = REFERENCE[case]
-    model = ParetoNBDModel(
-        **COVARIATES, **ref["kwargs"], covariate_penalty_units="natural"
-    ).fit(apparel)
+    model = ParetoNBDModel(**COVARIATES, **ref["kwargs"], covariate_penalty_units="natural").fit(
+        apparel
+    )
     assert model.converged_
     got = model.params_
     for name, value in ref["params"].items():

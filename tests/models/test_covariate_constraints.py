@@ -62,7 +62,9 @@ def test_constrained_coefficient_is_shared(free_and_shared):
     row = shared.summary().loc["purchase[gender]"]
     assert row["lower"] <= 0.3 <= row["upper"]
     # the shared estimate is more precise than either free one
-    assert shared.summary().loc["dropout[gender]", "se"] < free.summary().loc["dropout[gender]", "se"]
+    assert (
+        shared.summary().loc["dropout[gender]", "se"] < free.summary().loc["dropout[gender]", "se"]
+    )
 
 
 def test_constrained_model_round_trips(free_and_shared, world, tmp_path):
@@ -108,19 +110,24 @@ def test_per_process_penalty_shrinks_only_its_process(world):
 
 
 def test_penalty_units(world):
-    """(BG/NBD: a cheaper fit) A standardised penalty does not depend on the unit of a column; a natural one does."""
+    """A standardised penalty ignores the unit of a column; a natural one does not (BG/NBD)."""
     tenfold = world.assign(nps=world["nps"] * 10.0)
     kw = {**KW, "covariate_penalty": 0.01}
     std = BetaGeoModel(**kw).fit(world)
     std10 = BetaGeoModel(**kw).fit(tenfold)
-    assert std10.params_["dropout[nps]"] == pytest.approx(std.params_["dropout[nps]"] / 10, rel=1e-5)
+    assert std10.params_["dropout[nps]"] == pytest.approx(
+        std.params_["dropout[nps]"] / 10, rel=1e-5
+    )
     nat = BetaGeoModel(**kw, covariate_penalty_units="natural").fit(world)
     nat10 = BetaGeoModel(**kw, covariate_penalty_units="natural").fit(tenfold)
     # per unit of the tenfold column the coefficient is 10x smaller, so it is penalised less
     assert abs(nat10.params_["dropout[nps]"] * 10) > abs(nat.params_["dropout[nps]"]) * 1.01
-    assert BetaGeoModel(**kw, covariate_penalty_units="natural").get_params()[
-        "covariate_penalty_units"
-    ] == "natural"
+    assert (
+        BetaGeoModel(**kw, covariate_penalty_units="natural").get_params()[
+            "covariate_penalty_units"
+        ]
+        == "natural"
+    )
 
 
 def test_penalty_mapping_on_single_process_models():

@@ -77,9 +77,14 @@ def test_zero_coefficients_equal_the_plain_model(module, cls, params, data):
     frame = data()
     X = frame[["nps", "complaints"]].to_numpy()
     p = individual_params(
-        params, cls._levers, {"purchase": X, "dropout": X}, {"purchase": [0.0, 0.0], "dropout": [0.0, 0.0]}
+        params,
+        cls._levers,
+        {"purchase": X, "dropout": X},
+        {"purchase": [0.0, 0.0], "dropout": [0.0, 0.0]},
     )
-    assert any(np.ndim(v) == 1 for v in p)  # per-customer arrays: the broadcasting path is exercised
+    assert any(
+        np.ndim(v) == 1 for v in p
+    )  # per-customer arrays: the broadcasting path is exercised
     cols = [frame[c].to_numpy() for c in RFM]
     diff = np.abs(module.log_likelihood(p, *cols) - module.log_likelihood(params, *cols))
     assert diff.max() <= 1e-9
@@ -100,7 +105,12 @@ def test_mbgnbd_recovers_coefficients():
         purchase_covariates=["nps"], dropout_covariates=["complaints"]
     ).fit(data)
     assert list(model.params_.index) == [
-        "r", "alpha", "a", "b", "purchase[nps]", "dropout[complaints]"
+        "r",
+        "alpha",
+        "a",
+        "b",
+        "purchase[nps]",
+        "dropout[complaints]",
     ]
     assert _inside(model, "purchase[nps]", 0.3) and _inside(model, "dropout[complaints]", 0.4)
     assert _inside(model, "alpha", 20.0) and _inside(model, "a", 0.6)
@@ -121,7 +131,9 @@ def test_bgbb_recovers_coefficients():
 def fitted_pair():
     mbg_data = _mbgnbd_data(1500, 3)
     bb_data = _bgbb_data(1500, 4)
-    mbg = mbgnbd.ModifiedBetaGeoModel(purchase_covariates=["nps"], dropout_covariates=["complaints"])
+    mbg = mbgnbd.ModifiedBetaGeoModel(
+        purchase_covariates=["nps"], dropout_covariates=["complaints"]
+    )
     bb = bgbb.BetaGeoBetaBinomModel(purchase_covariates=["nps"], dropout_covariates=["complaints"])
     return [(mbg.fit(mbg_data), mbg_data), (bb.fit(bb_data), bb_data)]
 
@@ -142,7 +154,9 @@ def test_predictions_use_each_customers_parameters(fitted_pair, which):
             float(spec.expected_purchases(p, 3.0, x, t_x, T)), rel=1e-10
         )
         new = model.probability_of_purchases(1, 4.0, covariates=rows)
-        assert new.iloc[i] == pytest.approx(float(spec.probability_of_purchases(p, 1, 4.0)), rel=1e-10)
+        assert new.iloc[i] == pytest.approx(
+            float(spec.probability_of_purchases(p, 1, 4.0)), rel=1e-10
+        )
     assert model.conditional_probability_of_purchases(1, 3.0, rows).between(0, 1).all()
     assert model.probability_alive_at(2.0, rows).between(0, 1).all()
 
