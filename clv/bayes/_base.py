@@ -222,7 +222,7 @@ class BayesModel:
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
     ) -> None:
-        self._covariate_kwargs = {
+        self._covariate_kwargs: dict[str, Any] = {
             f"{k}_covariates": [v] if isinstance(v, str) else list(v)
             for k, v in (covariates or {}).items()
             if v

@@ -665,6 +665,30 @@ class ParametricModel(JsonModel, EstimatorParams):
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 
+    def bootstrap(
+        self,
+        data: pd.DataFrame,
+        n: int = 200,
+        *,
+        random_state: int | np.random.Generator | None = None,
+        progress: bool | None = None,
+        max_seconds: float | None = None,
+    ) -> pd.DataFrame:
+        """Parameter draws from refits on customers resampled with replacement.
+
+        The nonparametric alternative to :meth:`sample_params`, with the same
+        layout (one row per draw, one column per entry of ``params_``); see
+        :func:`clv.models.bootstrap.bootstrap` for the arguments and
+        :func:`~clv.models.bootstrap.predictions_over_draws` /
+        :func:`~clv.models.bootstrap.percentile_interval` for intervals of
+        predictions.
+        """
+        from clv.models.bootstrap import bootstrap
+
+        return bootstrap(
+            self, data, n, random_state=random_state, progress=progress, max_seconds=max_seconds
+        )
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
 
