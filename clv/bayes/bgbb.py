@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
+from clv.bayes._priors import BetaPair
 from clv.bayes._transaction import CovariateTransactionBayesModel
 from clv.models.bgbb import BetaGeoBetaBinomModel as _MLEBetaGeoBetaBinomModel
 
@@ -33,6 +34,10 @@ class BetaGeoBetaBinomModel(CovariateTransactionBayesModel):
 
     mle_class = _MLEBetaGeoBetaBinomModel
     per_draw = frozenset({"probability_of_purchases"})
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = (
+        (("phi_purchase", "kappa_purchase"), ("alpha", "beta")),
+        (("phi_dropout", "kappa_dropout"), ("gamma", "delta")),
+    )
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "alpha": ("HalfNormal", {"sigma": 10.0}),

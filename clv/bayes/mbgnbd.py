@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
+from clv.bayes._priors import BetaPair
 from clv.bayes._transaction import CovariateTransactionBayesModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel as _MLEModifiedBetaGeoModel
 
@@ -31,6 +32,7 @@ class ModifiedBetaGeoModel(CovariateTransactionBayesModel):
     """
 
     mle_class = _MLEModifiedBetaGeoModel
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi_dropout", "kappa_dropout"), ("a", "b")),)
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "r": ("HalfNormal", {"sigma": 10.0}),
