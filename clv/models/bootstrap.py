@@ -69,9 +69,9 @@ def bootstrap(
 
     Parameters
     ----------
-    model : ParametricModel
-        A fitted maximum-likelihood model (its constructor arguments, e.g.
-        covariates or penalties, are reused for every refit).
+    model : TransactionModel or SpendModel
+        A fitted maximum-likelihood model of customer rows (its constructor
+        arguments, e.g. covariates or penalties, are reused for every refit).
     data : DataFrame
         The data it was fitted on (one row per customer; a ``weight`` column
         counts identical customers).
@@ -101,6 +101,14 @@ def bootstrap(
     >>> draws.shape
     (5, 4)
     """
+    from clv.models._spend import SpendModel
+    from clv.models._transaction import TransactionModel
+
+    if not isinstance(model, TransactionModel | SpendModel):
+        raise NotImplementedError(
+            f"bootstrap resamples customers (one row each); {type(model).__name__} is fitted "
+            "on other rows (periods, cohorts), so use sample_params() for its uncertainty."
+        )
     model._check_fitted()
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 2 <= n <= MAX_DRAWS:
         raise ValueError(f"n must be a whole number in [2, {MAX_DRAWS}], got {n!r}.")

@@ -97,6 +97,11 @@ def test_bad_arguments_and_time_budget(fitted):
         model.bootstrap(data, n=1)
     with pytest.raises(ValueError, match="max_seconds"):
         model.bootstrap(data, n=10, max_seconds=0)
+    from clv.models import ShiftedBetaGeoModel
+
+    table = pd.DataFrame({"period": range(4), "n_alive": [1000, 631, 468, 382]})
+    with pytest.raises(NotImplementedError, match="sample_params"):
+        ShiftedBetaGeoModel().fit(table).bootstrap(table, n=10)
     with pytest.warns(ConvergenceWarning, match="max_seconds"):
         draws = model.bootstrap(data, n=10_000, max_seconds=0.3, random_state=0, progress=False)
     assert 2 <= len(draws) < 10_000
