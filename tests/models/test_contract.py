@@ -572,3 +572,17 @@ def test_time_varying_models_have_get_params(name):
     assert params[key] is cols
     assert type(model)(**params).get_params()[key] is cols
     assert model.set_params(**{key: ["season"]}) is model and model.get_params()[key] == ["season"]
+
+
+def test_registered_model_bootstraps_customers_or_refuses(registered):
+    """Customer-row models give bootstrap draws shaped like ``sample_params``; others refuse."""
+    from clv.models.registry import model_entry
+
+    model, data = registered
+    if model_entry(type(model).__name__).kind not in ("transaction", "spend"):
+        with pytest.raises(NotImplementedError, match="sample_params"):
+            model.bootstrap(data, n=2)
+        return
+    draws = model.bootstrap(data, n=2, random_state=0, progress=False)
+    assert list(draws.columns) == list(model.params_.index) and len(draws) == 2
+    assert np.all(np.isfinite(draws.to_numpy()))
