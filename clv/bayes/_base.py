@@ -227,7 +227,7 @@ class BayesModel:
             for k, v in (covariates or {}).items()
             if v
         }
-        self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
+        self._template = self._new_mle()  # validates the columns
         self._design = self._template._design
         names = self.param_names() + tuple(self._design.names)
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
@@ -245,6 +245,16 @@ class BayesModel:
             )
         self.segment = segment
         self.pooling = pooling
+
+    def _new_mle(self) -> ParametricModel:
+        """An unfitted :attr:`mle_class` model with this model's covariate columns.
+
+        The concrete classes name their covariate arguments per process
+        (``purchase_covariates=``...), which the base class's signature cannot
+        spell, hence the call through a plain factory.
+        """
+        factory: Callable[..., ParametricModel] = self.mle_class
+        return factory(**self._covariate_kwargs)
 
     @property
     def coefficient_names(self) -> list[str]:
@@ -489,7 +499,7 @@ class BayesModel:
         unit = resolve_time_unit(data, what=f"the data passed to {type(self).__name__}")
         self.time_unit_ = None if unit is None else unit.name
         if log_likelihood is None:
-            post = idata.posterior
+            post = idata["posterior"]
             cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
             log_likelihood = (
                 method != "map"
@@ -612,7 +622,7 @@ class BayesModel:
         self._check_fitted()
         ll = self.pointwise_log_likelihood(data)
         if "log_likelihood" in self.idata_.groups():
-            del self.idata_.log_likelihood
+            del self.idata_["log_likelihood"]
         self.idata_.add_groups(log_likelihood=xr.Dataset({"customers": ll}))
         return self
 
@@ -647,7 +657,7 @@ class BayesModel:
             per natural unit, and its base parameters at ``x = 0``.
         """
         model = cls(priors=priors, segment=segment, pooling=pooling, **covariates)
-        missing = [n for n in model._all_names() if n not in idata.posterior]
+        missing = [n for n in model._all_names() if n not in idata["posterior"]]
         if missing:
             raise ValueError(f"the posterior has no draws of {missing}")
         model.idata_ = model._with_attrs(idata, method)
@@ -664,9 +674,9 @@ class BayesModel:
             f"{n}_{h}"
             for n in self.param_names()
             for h in ("mu", "tau")
-            if f"{n}_{h}" in idata.posterior
+            if f"{n}_{h}" in idata["posterior"]
         ]
-        posterior = idata.posterior[names]
+        posterior = idata["posterior"][names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
             if group in idata.groups():
@@ -695,7 +705,7 @@ class BayesModel:
 
     def _entries(self) -> dict[str, xr.DataArray]:
         """Every scalar parameter with dims (chain, draw): ``"r"``, or ``"r[segment]"``."""
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         out = {}
         for n in self._all_names():
             da = post[n]
@@ -707,7 +717,7 @@ class BayesModel:
         return out
 
     def _diagnostics(self) -> tuple[dict[str, float], dict[str, float]]:
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         entries = self._entries()
         names = list(entries)
         if post.sizes["chain"] * post.sizes["draw"] < 4 or post.sizes["draw"] < 4:
@@ -722,7 +732,7 @@ class BayesModel:
 
     def _check_convergence(self) -> None:
         rhat, ess = self._diagnostics()
-        chains = self.idata_.posterior.sizes["chain"]
+        chains = self.idata_["posterior"].sizes["chain"]
         problems = []
         for n in rhat:
             if rhat[n] > R_HAT_MAX:
@@ -732,8 +742,8 @@ class BayesModel:
                     f"bulk ESS of '{n}' is {ess[n]:.0f} (< {ESS_PER_CHAIN_MIN} per chain)"
                 )
         advice = "run longer chains (increase tune and draws) or use more informative priors"
-        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_.sample_stats:
-            n_div = int(self.idata_.sample_stats["diverging"].sum())
+        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_["sample_stats"]:
+            n_div = int(self.idata_["sample_stats"]["diverging"].sum())
             if n_div:
                 problems.append(f"{n_div} divergent transitions")
                 advice = (
@@ -793,7 +803,7 @@ class BayesModel:
     def _draws_frame(self) -> pd.DataFrame:
         """Every posterior draw (rows, flattened over chains) of every parameter (columns)."""
         self._check_fitted()
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         if any("segment" in post[n].dims for n in self.param_names()):
             raise ValueError(
                 f"{type(self).__name__} has parameters per segment; parameter draws "
@@ -875,7 +885,7 @@ class BayesModel:
             One column per base parameter, indexed like ``data`` (through the
             same link as :meth:`clv.models.ParetoNBDModel.individual_params`).
         """
-        point = self.mle_class(**self._covariate_kwargs)
+        point = self._new_mle()
         point.params_ = self.params_
         return point.individual_params(data, params=params)
 
@@ -884,10 +894,10 @@ class BayesModel:
         """Parameter draws flattened to ``(samples,)`` arrays, with the chain and draw labels."""
         self._check_fitted()
         thin = _check_thin(thin)
-        post = self.idata_.posterior.isel(draw=slice(None, None, thin))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, thin))
         chains = post.coords["chain"].values
         draws = post.coords["draw"].values
-        theta = []
+        theta: list[np.ndarray] = []
         for n in self.param_names():
             da = post[n]
             if "segment" in da.dims:  # (samples, segments)
@@ -901,7 +911,7 @@ class BayesModel:
 
     def _codes(self, data: pd.DataFrame) -> np.ndarray | None:
         """Segment code of each customer of ``data`` (None without segments)."""
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         if not any("segment" in post[n].dims for n in self.param_names()):
             return None
         if self.segment is None:
@@ -915,7 +925,7 @@ class BayesModel:
         )
         return codes
 
-    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[ParametricModel]:
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> Sequence[ParametricModel]:
         """One maximum-likelihood model per posterior draw (flattened over chains).
 
         Each is an instance of :attr:`mle_class` whose ``params_`` are that
@@ -924,7 +934,7 @@ class BayesModel:
         """
         theta, _, _ = self._param_draws(thin)
         if theta[0].ndim > 1:
-            labels = list(self.idata_.posterior.coords["segment"].values)
+            labels = list(self.idata_["posterior"].coords["segment"].values)
             if segment not in labels:
                 raise ValueError(
                     f"{type(self).__name__} has parameters per segment; pass "
@@ -935,7 +945,7 @@ class BayesModel:
         index = pd.Index(self._all_names(), name="param")
         out = []
         for i in range(theta[0].size):
-            point = self.mle_class(**self._covariate_kwargs)
+            point = self._new_mle()
             point.params_ = pd.Series(
                 [float(t[i]) for t in theta], index=index, dtype=np.float64, name="coef"
             )
@@ -945,7 +955,7 @@ class BayesModel:
 
     def _coef_draws(self, thin: int = 1) -> list[np.ndarray]:
         """Draws of each covariate coefficient, flattened to ``(samples,)`` like the parameters."""
-        post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, _check_thin(thin)))
         return [
             np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
             for n in self._design.names
@@ -1196,7 +1206,7 @@ class BayesModel:
         name = type(self).__name__
         if not hasattr(self, "idata_"):
             return f"<{name} (unfitted)>"
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         means = ", ".join(f"{n}={float(post[n].mean()):.4g}" for n in self.param_names())
         return (
             f"<{name} {self.method_}: {post.sizes['chain']} chain(s) x "

@@ -17,7 +17,7 @@ link :func:`clv.models._covariates.covariate_multiplier`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ class RetentionBayesModel(BayesModel):
     ``summary_only=True`` gives the tidy summary of :func:`summarize_draws`.
     """
 
-    mle_class: type[RetentionModel]  # type: ignore[assignment]
+    mle_class: ClassVar[type[RetentionModel]]
 
     def __init__(
         self,
@@ -260,6 +260,14 @@ class RetentionBayesModel(BayesModel):
         return result
 
     # ------------------------------------------------------------------ predictions
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[RetentionModel]:
+        """One maximum-likelihood retention model per posterior draw (see the base class)."""
+        points = super().point_models(thin, segment=segment)
+        out = [p for p in points if isinstance(p, RetentionModel)]
+        if len(out) != len(points):  # mle_class is declared a RetentionModel
+            raise TypeError(f"{type(self).__name__}.mle_class is not a RetentionModel.")
+        return out
+
     def _at_draws(
         self,
         method: Callable[[RetentionModel], Any],

@@ -30,9 +30,9 @@ def _segments(model: BayesModel, data: pd.DataFrame) -> np.ndarray | None:
 
 def _points(model: BayesModel, thin: int, codes: np.ndarray | None, g: int) -> list[Any]:
     if codes is None:
-        return model.point_models(thin)
-    labels = model.idata_.posterior.coords["segment"].values
-    return model.point_models(thin, segment=labels[g])
+        return list(model.point_models(thin))
+    labels = model.idata_["posterior"].coords["segment"].values
+    return list(model.point_models(thin, segment=labels[g]))
 
 
 def _pair(tx: list[Any], sp: list[Any]) -> tuple[list[Any], list[Any]]:
