@@ -35,7 +35,7 @@ from clv.bayes._ops import PYTENSOR
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
-from clv.models._base import ParametricModel
+from clv.models._base import EstimatorParams, ParametricModel
 from clv.models._mle import compress, unique_rows
 
 __all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
@@ -181,7 +181,7 @@ def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0
     return np.column_stack([values.mean(axis=0), sd, lo, hi])
 
 
-class BayesModel:
+class BayesModel(EstimatorParams):
     """Base class of the Bayesian models.
 
     Parameters
@@ -206,6 +206,11 @@ class BayesModel:
         Prior of every coefficient without a prior of its own in ``priors``,
         on the *standardised* scale (effect per standard deviation of the
         column in the fitted data); default ``("Normal", {"mu": 0, "sigma": 1})``.
+
+    The constructor arguments are kept as given, so ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work as for the
+    maximum-likelihood models (``priors`` and ``coefficient_prior`` are then
+    the arguments; the attributes of those names are the merged priors).
     """
 
     mle_class: ClassVar[type[ParametricModel]]
@@ -222,6 +227,12 @@ class BayesModel:
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
     ) -> None:
+        # constructor arguments as given (get_params/clone); parsed copies are private
+        self._given: dict[str, Any] = {"priors": priors, "coefficient_prior": coefficient_prior}
+        if type(self).__init__ is BayesModel.__init__:
+            self.covariates = covariates
+        for k, v in (covariates or {}).items():
+            setattr(self, f"{k}_covariates", v)
         self._covariate_kwargs = {
             f"{k}_covariates": [v] if isinstance(v, str) else list(v)
             for k, v in (covariates or {}).items()
@@ -255,6 +266,11 @@ class BayesModel:
         """
         factory: Callable[..., ParametricModel] = self.mle_class
         return factory(**self._covariate_kwargs)
+
+    def _param_value(self, name: str) -> Any:
+        """The constructor argument ``name`` as given (``priors`` and ``coefficient_prior``
+        are attributes only in their merged, validated form)."""
+        return self._given[name] if name in self._given else getattr(self, name)
 
     @property
     def coefficient_names(self) -> list[str]:

@@ -43,6 +43,7 @@ from numpy.typing import ArrayLike
 from clv.bayes import _covariates as bcov
 from clv.bayes._base import BayesModel, Prior, _check_priors, _check_thin
 from clv.bayes._fused import TotalLogLikelihood
+from clv.bayes._hierarchy import check_pooling
 from clv.bayes._ops import op_outputs
 from clv.exceptions import DataError, ModelFileError, Problem
 from clv.models import acquisition as acq
@@ -154,6 +155,13 @@ class AcquisitionModel(BayesModel):
                 "AcquisitionModel is fitted on counts per period and takes no "
                 "segment=; fit one model per segment instead."
             )
+        check_pooling(segment, pooling)
+        # constructor arguments as given (get_params/clone); parsed copies are private
+        self._given: dict[str, Any] = {
+            "priors": priors,
+            "coefficient_prior": coefficient_prior,
+            "fixed": fixed,
+        }
         self._template = _MLEAcquisitionModel(
             distribution=distribution, pool_size=pool_size, fixed=fixed
         )
