@@ -42,6 +42,7 @@ from clv.models._mle import MLEResult, maximise
 from clv.models._retention_data import (
     _COLUMNS,
     empirical_survival,
+    refuse_survival_table,
     retention_counts,
     survival_table_to_counts,
 )
@@ -222,26 +223,8 @@ class RetentionModel(ParametricModel):
             The likelihood could not be maximised.
         """
         what = f"the data passed to {type(self).__name__}"
-        if (
-            self._design
-            and isinstance(data, pd.DataFrame)
-            and (
-                "n_alive" in data.columns
-                or ("period" in data.columns and "periods_observed" not in data.columns)
-            )
-        ):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        "a survival table (period, n_alive) cannot carry customer covariates",
-                        "pass one row per customer with "
-                        "periods_observed, churned and the covariate columns "
-                        f"{self._design.coef_columns}",
-                    )
-                ],
-                what=what,
-            )
+        if self._design:
+            refuse_survival_table(data, self._design.coef_columns, what)
         counts = retention_counts(data)
         if len(counts) == 0:
             raise DataError(
