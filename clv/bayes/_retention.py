@@ -24,25 +24,19 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from clv.bayes._base import BayesModel, Prior, chunk_sizes, summarize_draws
+from clv.bayes._base import BayesModel, Prior
+from clv.bayes._draws import chunk_sizes, summarize_draws
 from clv.exceptions import DataError, Problem
 from clv.models import _covariates as cov
 from clv.models import _retention_covariates as ph
 from clv.models._mle import compress
 from clv.models._retention import RetentionModel
-from clv.models._retention_data import retention_counts
+from clv.models._retention_data import refuse_survival_table, retention_counts
 from clv.models._retention_math import _check_periods
 
 __all__ = ["RetentionBayesModel"]
 
 _COLUMNS = ("periods_observed", "churned")
-
-
-def _is_survival_table(data: Any) -> bool:
-    return isinstance(data, pd.DataFrame) and (
-        "n_alive" in data.columns
-        or ("period" in data.columns and "periods_observed" not in data.columns)
-    )
 
 
 class RetentionBayesModel(BayesModel):
@@ -103,19 +97,9 @@ class RetentionBayesModel(BayesModel):
     # ------------------------------------------------------------------ data
     def _customer_rows(self, data: pd.DataFrame) -> pd.DataFrame:
         """Validated per-customer rows (``retention_counts``); a survival table is refused."""
-        if _is_survival_table(data):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        "a survival table (period, n_alive) cannot carry customer covariates",
-                        "pass one row per customer with "
-                        "periods_observed, churned and the covariate columns "
-                        f"{self._design.coef_columns}",
-                    )
-                ],
-                what=f"the data passed to {type(self).__name__}",
-            )
+        refuse_survival_table(
+            data, self._design.coef_columns, f"the data passed to {type(self).__name__}"
+        )
         return retention_counts(data)
 
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from clv.bayes._base import SUMMARY_COLUMNS, BayesModel, _summary_block, chunk_sizes
+from clv.bayes._base import BayesModel
+from clv.bayes._draws import SUMMARY_COLUMNS, _summary_block, chunk_sizes
 from clv.exceptions import ClvWarning
 from clv.value import DEFAULT_MARGIN, _compute, _labelled, _prepare, _validate
 
