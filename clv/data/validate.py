@@ -229,6 +229,7 @@ def _check_transactions(
             present[name] = transactions[name]
         else:
             problems.append(problem)
+    end_problems: list[Problem]
     end, end_problems = (None, [])
     if observation_end is not None:
         end, end_problems = _parse_timestamp(
