@@ -248,8 +248,8 @@ def plot_equity_waterfall(equity: Any, *, ax: Axes | None = None, currency: str 
     ax = _axes(ax)
     colors = ["C0", "C2", "C3", "0.35"]
     x = np.arange(len(data))
-    low = np.minimum(data["start"], data["end"]).to_numpy()
-    heights = np.abs(data["end"] - data["start"]).to_numpy()
+    low = np.minimum(data["start"].to_numpy(), data["end"].to_numpy())
+    heights = np.abs((data["end"] - data["start"]).to_numpy())
     bars = ax.bar(x, heights, bottom=low, color=colors, width=0.6)
     for bar, value in zip(bars, data["value"], strict=True):
         ax.annotate(
