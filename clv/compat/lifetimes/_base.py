@@ -69,6 +69,16 @@ class BaseFitter:
         spec = self._model.spec
         return spec.params(*(float(self.params_[n]) for n in spec.params._fields))
 
+    def _at_params(
+        self, func: Callable[..., Any], *inputs: Any, like: tuple[Any, ...] | None = None
+    ) -> Any:
+        """``func(params, *inputs)`` on float arrays, returned as lifetimes returns it.
+
+        A Series in ``like`` (default: ``inputs``, the first that fits) gives the result's index.
+        """
+        values = func(self._p(), *(_float_array(v) for v in inputs))
+        return _wrap(values, *(inputs if like is None else like))
+
     @property
     def summary(self) -> pd.DataFrame:
         """``coef``, ``se(coef)``, ``lower 95% bound``, ``upper 95% bound`` (lifetimes' layout)."""
