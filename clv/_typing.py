@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ArrayLike", "FloatArray", "Ops", "OpsData"]
+__all__ = ["ArrayLike", "DateLike", "FloatArray", "Ops", "OpsData"]
 
 FloatArray = NDArray[np.float64]
+
+DateLike = str | datetime.date | np.datetime64
+"""A calendar date or time ``pandas.Timestamp`` accepts: text, ``date``/``datetime``
+(``Timestamp`` included) or ``numpy.datetime64``."""
 
 OpsData = NDArray[Any] | float
 """A data argument of a function written against ``ops`` (``f(params, *data, ops=NUMPY)``).
