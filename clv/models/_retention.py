@@ -523,6 +523,7 @@ class RetentionModel(ParametricModel):
             future = self.expected_residual_lifetime(
                 np.zeros(len(covariates)), discount_rate=d, covariates=covariates
             )
+            assert isinstance(future, pd.Series)  # per customer with covariates
             return (1.0 + future / (1.0 + d)).rename("expected_lifetime")
         p = self._params(cohort)  # x = 0 with covariates: a baseline new customer
         if self.spec.expected_lifetime is not None:
@@ -706,7 +707,8 @@ class RetentionModel(ParametricModel):
         if not hasattr(self, "params_"):
             return f"<{name} (unfitted)>"
         if self._per_cohort:
-            ps = ", ".join(f"{n}[{c}]={v:.4g}" for (c, n), v in self.params_.items())
+            pairs = zip(self.params_.index.tolist(), self.params_.tolist(), strict=True)
+            ps = ", ".join(f"{n}[{c}]={v:.4g}" for (c, n), v in pairs)
         else:
             ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return (
