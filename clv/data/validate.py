@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from clv.data.schema import FREQUENCY, MONETARY_VALUE, RECENCY, RFM_COLUMNS, WEIGHT, T
 from clv.data.transactions import (
@@ -336,7 +337,7 @@ EARLIEST_DATE = pd.Timestamp("1900-01-02")
 def implausible_dates(
     dates: np.ndarray,
     name: str,
-    ids: np.ndarray | object,
+    ids: np.ndarray | ExtensionArray,
     who: str,
     *,
     after: pd.Timestamp | None = None,
