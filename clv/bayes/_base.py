@@ -93,6 +93,14 @@ def _check_priors(
     return out
 
 
+def _check_coefficient_prior(prior: Prior | None, model: str) -> Prior:
+    """The validated prior of the coefficients without their own (default: standard normal)."""
+    checked = _check_priors(
+        {"coefficient_prior": prior or bcov.COEFFICIENT_PRIOR}, ("coefficient_prior",), model
+    )
+    return checked["coefficient_prior"]
+
+
 class BayesModel(EstimatorParams):
     """Base class of the Bayesian models.
 
@@ -155,11 +163,7 @@ class BayesModel(EstimatorParams):
         names = self.param_names() + tuple(self._design.names)
         merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
         self._priors = _check_priors(merged, names, type(self).__name__)
-        self._coefficient_prior = _check_priors(
-            {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",),
-            type(self).__name__,
-        )["coefficient_prior"]
+        self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
         check_pooling(segment, pooling)
         if self._design and segment is not None:
             raise ValueError(
@@ -588,16 +592,24 @@ class BayesModel(EstimatorParams):
             per natural unit, and its base parameters at ``x = 0``.
         """
         model = cls(priors=priors, segment=segment, pooling=pooling, **covariates)
-        missing = [n for n in model._all_names() if n not in idata["posterior"]]
-        if missing:
-            raise ValueError(f"the posterior has no draws of {missing}")
-        model.idata_ = model._with_attrs(idata, method)
-        model.method_ = method
-        return model
+        return model._attach(idata, method)
 
     def _all_names(self) -> list[str]:
         """Base parameters, then the covariate coefficients."""
         return list(self.param_names()) + list(self._design.names)
+
+    def _missing_draws(self, posterior: xr.Dataset) -> list[str]:
+        """The parameters of this model that ``posterior`` has no draws of."""
+        return [n for n in self._all_names() if n not in posterior]
+
+    def _attach(self, idata: az.InferenceData, method: str) -> Self:
+        """Take ``idata`` as the fitted posterior (it must hold every parameter's draws)."""
+        missing = self._missing_draws(idata["posterior"])
+        if missing:
+            raise ValueError(f"the posterior has no draws of {missing}")
+        self.idata_ = self._with_attrs(idata, method)
+        self.method_ = method
+        return self
 
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
         names = self._all_names()
@@ -1120,7 +1132,7 @@ class BayesModel(EstimatorParams):
                 out.covariate_scaling_ = pd.read_json(
                     io.StringIO(attrs["covariate_scaling_json"]), orient="split"
                 ).rename_axis("param")
-            missing = [n for n in out._all_names() if n not in idata.posterior]
+            missing = out._missing_draws(idata["posterior"])
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:

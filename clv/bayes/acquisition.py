@@ -41,7 +41,13 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from clv.bayes import _covariates as bcov
-from clv.bayes._base import BayesModel, Prior, _check_priors, _check_thin
+from clv.bayes._base import (
+    BayesModel,
+    Prior,
+    _check_coefficient_prior,
+    _check_priors,
+    _check_thin,
+)
 from clv.bayes._fused import TotalLogLikelihood
 from clv.bayes._hierarchy import check_pooling
 from clv.bayes._ops import op_outputs
@@ -178,11 +184,7 @@ class AcquisitionModel(BayesModel):
         }
         merged.update(given)
         self._priors = _check_priors(merged, allowed, type(self).__name__)
-        self._coefficient_prior = _check_priors(
-            {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",),
-            type(self).__name__,
-        )["coefficient_prior"]
+        self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
         self._covariate_kwargs: dict[str, Any] = {}
         self._design = Design((), {})
         self._covariate_names: list[str] = []
@@ -485,12 +487,7 @@ class AcquisitionModel(BayesModel):
                 data, covariates, time_unit=time_unit, start=start, end=end
             )
         )
-        missing = [n for n in model._all_names() if n not in idata["posterior"]]
-        if missing:
-            raise ValueError(f"the posterior has no draws of {missing}")
-        model.idata_ = model._with_attrs(idata, method)
-        model.method_ = method
-        return model
+        return model._attach(idata, method)
 
     # ------------------------------------------------------------------ draws
     def _draws_frame(self) -> pd.DataFrame:
@@ -696,7 +693,7 @@ class AcquisitionModel(BayesModel):
                 cov,
                 {"time_unit": doc.get("time_unit"), "start": doc.get("start")},
             )
-            missing = [n for n in out._all_names() if n not in out.idata_["posterior"]]
+            missing = out._missing_draws(out.idata_["posterior"])
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:
