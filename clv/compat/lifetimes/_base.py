@@ -117,6 +117,19 @@ class BaseFitter:
         model = self._model(penalizer=self._native_penalizer(len(frame)))
         return model.fit(frame, initial_params=initial)
 
+    def _set_variance(self, covariance: Any, names: list[str]) -> None:
+        """``variance_matrix_``, ``standard_errors_`` and lifetimes' 95 % intervals."""
+        self.variance_matrix_ = pd.DataFrame(covariance, index=names, columns=names)
+        se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
+        self.standard_errors_ = pd.Series(se, index=names)
+        self.confidence_intervals_ = pd.DataFrame(
+            {
+                "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
+                "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
+            },
+            index=names,
+        )
+
     def _store(
         self,
         model: ParametricModel,
@@ -127,18 +140,7 @@ class BaseFitter:
     ) -> None:
         names = list(self._names)
         self.params_ = pd.Series(model.params_[names].to_numpy(), index=names)
-        self.variance_matrix_ = pd.DataFrame(
-            model.covariance_.loc[names, names].to_numpy(), index=names, columns=names
-        )
-        se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
-        self.standard_errors_ = pd.Series(se, index=names)
-        self.confidence_intervals_ = pd.DataFrame(
-            {
-                "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-                "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
-            },
-            index=names,
-        )
+        self._set_variance(model.covariance_.loc[names, names].to_numpy(), names)
         self._scale = scale
         self.data = pd.DataFrame({**columns, "weights": weights}, index=index)
         self._negative_log_likelihood_ = self._objective(columns, weights, scale)
@@ -216,16 +218,7 @@ class BaseFitter:
                 setattr(self, attr, doc[attr])
         names = list(self.params_.index)
         if "variance_matrix" in doc:
-            self.variance_matrix_ = pd.DataFrame(doc["variance_matrix"], index=names, columns=names)
-            se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
-            self.standard_errors_ = pd.Series(se, index=names)
-            self.confidence_intervals_ = pd.DataFrame(
-                {
-                    "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-                    "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
-                },
-                index=names,
-            )
+            self._set_variance(doc["variance_matrix"], names)
         if "data" in doc:
             split = doc["data"]
             self.data = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
