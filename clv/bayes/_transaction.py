@@ -160,9 +160,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
         with pm.Model() as model:
-            theta = [
-                getattr(pm, self._priors[n][0])(n, **self._priors[n][1]) for n in self.param_names()
-            ]
+            theta = self._prior_variables()
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(

@@ -400,9 +400,9 @@ def _onboarding_experiment(world: Any, out_dir: Path) -> tuple[Any, str]:
         f"Onboarding A/B test ({int(result.arms['customers'].sum()):,} customers, "
         f"balanced: {'yes' if result.balanced else 'NO'}): "
         + "; ".join(
-            f"{e.loc[lever, 'effect_on']} x{e.loc[lever, 'multiplier']:.2f} "
-            f"[{e.loc[lever, 'multiplier_lower']:.2f}, "
-            f"{e.loc[lever, 'multiplier_upper']:.2f}]"
+            f"{e['effect_on'].loc[lever]} x{e['multiplier'].loc[lever]:.2f} "
+            f"[{e['multiplier_lower'].loc[lever]:.2f}, "
+            f"{e['multiplier_upper'].loc[lever]:.2f}]"
             for lever in result.measured_levers
         )
         + " (grade A for these levers)."
@@ -476,7 +476,7 @@ def _acquisition_and_equity(
     with atomic_write(out_dir / "equity.csv", newline="") as fh:
         equity.cash_flows.to_csv(fh, float_format="%.10g")
     cumulative_error = float(check.cumulative_error)  # in % of the actual
-    mape = float(check.metrics.loc["per_period", "mape"])
+    mape = float(check.metrics["mape"].loc["per_period"])
     run.say("")
     run.say(
         f"Acquisition: {len(first)} customers acquired in weeks 1-{len(weekly)} of 1997. "

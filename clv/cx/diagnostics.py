@@ -58,7 +58,7 @@ def _purchase_keys(
     cutoff_days: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ``code * 1e6 + day`` keys of repeat purchases before the cutoff, and birth days."""
-    code = ids.get_indexer(transactions[customer_id_col])
+    code = ids.get_indexer(pd.Index(transactions[customer_id_col]))
     days = _days(transactions[date_col])
     keep = (code >= 0) & (days < cutoff_days)
     code, days = code[keep], days[keep]
@@ -117,7 +117,7 @@ def event_timing(
     ev = events[events["timestamp"] < pd.Timestamp(cutoff)]
     rows = []
     for signal, group in ev.groupby("signal", sort=True):
-        code = ids.get_indexer(group["customer_id"])
+        code = ids.get_indexer(pd.Index(group["customer_id"]))
         t = _days(group["timestamp"])
         ok = code >= 0
         code, t = code[ok], t[ok]
@@ -229,7 +229,7 @@ def placebo_check(
     if keep.sum() < min_customers:
         return pd.DataFrame(columns=["feature", "customers", "coefficient", "z", "flag"])
     ev = events.copy()
-    ev_code = ids.get_indexer(ev["customer_id"])
+    ev_code = ids.get_indexer(pd.Index(ev["customer_id"]))
     t = _days(ev["timestamp"])
     in_late = (ev_code >= 0) & (
         t - np.where(ev_code >= 0, birth[np.maximum(ev_code, 0)], 0)

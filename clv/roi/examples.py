@@ -88,7 +88,7 @@ def example_investments(
         Investment(
             "Faster support",
             cost=14_000 * k,
-            shifts=[Shift("wait_minutes", "relative", -0.3, sd=0.05)],
+            shifts=(Shift("wait_minutes", "relative", -0.3, sd=0.05),),
             target=contacted,
             ramp_periods=3,
             description="More agents at peak hours: 30 % shorter waits (±5 %).",
@@ -96,14 +96,14 @@ def example_investments(
         Investment(
             "Complaint recovery",
             cost={0: 6_000 * k, 6: 3_000 * k},
-            shifts=[Shift("complaints", "relative", -0.5)],
+            shifts=(Shift("complaints", "relative", -0.5),),
             description="A recovery team calls back every complainant: half the "
             "complaints do not recur.",
         ),
         Investment(
             "First-contact resolution",
             cost=12_000 * k,
-            shifts=[Shift("fcr_rate", "add", 0.15)],
+            shifts=(Shift("fcr_rate", "add", 0.15),),
             target=contacted,
             ramp_periods=6,
             description="Agent training and a knowledge base: +15 points of first-"
@@ -112,7 +112,7 @@ def example_investments(
         Investment(
             "Promoter programme",
             cost=9_000 * k,
-            shifts=[Shift("promoter", "set", 1.0, where="nps_missing == 0")],
+            shifts=(Shift("promoter", "set", 1.0, where="nps_missing == 0"),),
             duration=12,
             cost_sd=0.2,
             description="Personalised follow-up of surveyed passives and detractors for a year.",
@@ -120,7 +120,7 @@ def example_investments(
         Investment(
             "Onboarding call",
             cost=10_000 * k,
-            shifts=[Shift("complaints", "relative", -0.2), Shift("wait_minutes", "relative", -0.1)],
+            shifts=(Shift("complaints", "relative", -0.2), Shift("wait_minutes", "relative", -0.1)),
             evidence=Evidence.experiment(
                 {"dropout[complaints]": (0.30, 0.08), "purchase[complaints]": (-0.12, 0.03)},
                 source="onboarding A/B test, 4,000 customers",
@@ -145,7 +145,7 @@ def example_investments(
             Investment(
                 "Referral programme",
                 cost=12_000 * k,
-                shifts=[Shift("promoter_share", "add", 0.10, sd=0.03)],
+                shifts=(Shift("promoter_share", "add", 0.10, sd=0.03),),
                 duration=12,
                 description="Referral rewards and review prompts: +10 points (±3) of promoter "
                 "share in the market for a year; acts on new customers only.",

@@ -180,15 +180,15 @@ def _decision(table: pd.DataFrame, portfolio: Any, units: view.Units) -> dict[st
 
 def _recommendations(
     table: pd.DataFrame, portfolio: Any, units: view.Units
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     chosen = set(portfolio.chosen) if portfolio is not None else None
-    out = []
+    out: list[dict[str, Any]] = []
     for _, row in table.iterrows():
         rec = row.get("recommendation")
         has_rec = isinstance(rec, str) and bool(rec)
         funded = None if chosen is None else row["investment"] in chosen
         if has_rec:
-            kind = _RECOMMENDATION_KIND.get(rec, "")
+            kind = _RECOMMENDATION_KIND.get(str(rec), "")
             badge = rec
         elif funded is not None:
             kind, badge = ("fund", "funded") if funded else ("", "not funded")
