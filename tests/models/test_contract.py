@@ -361,6 +361,7 @@ _PENDING = {
     "BetaGeoDynamicModel": "fits on TimeVaryingData, predicts from it",
     "ParetoNBDDynamicModel": "fits on TimeVaryingData, predicts from it",
     "ShiftedBetaGeoDynamicModel": "fits on a retention panel",
+    "GammaGammaDynamicModel": "fits on TimeVaryingSpendData",
 }
 
 
