@@ -185,14 +185,15 @@ def time_varying_spend_data(
             "amount": values,
         }
     )
-    tx = tx[tx["date"] <= end].groupby(["id", "date"], as_index=False, sort=True)["amount"].sum()
-    first = tx.groupby("id")["date"].transform("min")
-    rep = tx[tx["date"] > first]
-    cust = base.customer_ids.get_indexer(rep["id"])
+    merged = tx[tx["date"] <= end].groupby(["id", "date"], as_index=False, sort=True)["amount"]
+    summed = merged.sum()
+    first = summed.groupby("id")["date"].transform("min")
+    rep = summed[summed["date"] > first]
+    cust = base.customer_ids.get_indexer(pd.Index(rep["id"]))
     # covariates of the period containing each repeat transaction
     unit = _unit(time_unit).to_timedelta64()
     cv = covariates[[customer_id_col, cov_date_col, *columns]]
-    cv = cv.assign(_pos=base.customer_ids.get_indexer(cv[customer_id_col]))
+    cv = cv.assign(_pos=base.customer_ids.get_indexer(pd.Index(cv[customer_id_col])))
     cv = cv[cv["_pos"] >= 0].sort_values(["_pos", cov_date_col], kind="stable")
     start_row = np.searchsorted(cv["_pos"].to_numpy(), np.arange(base.n_customers))
     first_cov = pd.to_datetime(cv[cov_date_col]).to_numpy(dtype="datetime64[ns]")[start_row]
@@ -462,9 +463,9 @@ def simulate_spends(
     """
     ids = pd.Index(pd.unique(transactions[customer_id_col]))
     nu = rng.gamma(float(params["q"]), 1.0 / float(params["v"]), size=len(ids))
-    cust = ids.get_indexer(transactions[customer_id_col])
+    cust = ids.get_indexer(pd.Index(transactions[customer_id_col]))
     unit = _unit(time_unit).to_timedelta64()
-    cv = covariates.assign(_pos=ids.get_indexer(covariates[customer_id_col]))
+    cv = covariates.assign(_pos=ids.get_indexer(pd.Index(covariates[customer_id_col])))
     cv = cv[cv["_pos"] >= 0].sort_values(["_pos", cov_date_col], kind="stable")
     start_row = np.searchsorted(cv["_pos"].to_numpy(), np.arange(len(ids)))
     first_cov = pd.to_datetime(cv[cov_date_col]).to_numpy(dtype="datetime64[ns]")[start_row]

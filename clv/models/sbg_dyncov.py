@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -206,7 +206,7 @@ def expected_residual_lifetime(
     # covariate sBG at (non-integer) renewals m = (C_n + dC_H) / c
     m = (np.asarray(C_n, dtype=np.float64) + c_future.sum(axis=1)) / c_end
     tail = residual_lifetime_sum(
-        lambda p, t, k: _ph_log_survival(p, k, t),
+        cast(Any, _tail_log_survival),
         (alpha, beta),
         m,
         d,
@@ -214,6 +214,11 @@ def expected_residual_lifetime(
         multiplier=c_end,
     )
     return head + np.exp(log_S[:, -1] + H * log_rho) * tail
+
+
+def _tail_log_survival(params: Any, t: Any, multiplier: Any) -> Any:
+    """``log_survival`` in the argument order ``residual_lifetime_sum`` calls it with."""
+    return _ph_log_survival(params, multiplier, t)
 
 
 def future_panel_path(
@@ -248,7 +253,7 @@ def future_panel_path(
     rows = (
         np.arange(panel.n_customers)
         if customers is None
-        else panel.customer_ids.get_indexer(list(customers))
+        else panel.customer_ids.get_indexer(pd.Index(list(customers)))
     )
     if (rows < 0).any():
         raise DataError(
@@ -298,7 +303,7 @@ def _future_X(
             raise DataError(
                 [Problem(c, "is missing", "add it") for c in missing], what=what
             )
-        pos = panel.customer_ids.get_indexer(path[customer_id_col])
+        pos = panel.customer_ids.get_indexer(pd.Index(path[customer_id_col]))
         period = path[period_col].to_numpy(dtype=np.float64)
         Xp = path[list(panel.columns)].to_numpy(dtype=np.float64)
         problems = []
@@ -327,9 +332,9 @@ def _future_X(
             problems.append(Problem(None, "has missing or infinite covariate values", "fill them"))
         if problems:
             raise DataError(problems, what=what)
-        j = ahead.astype(np.int64) - 1
-        keep = j < horizon
-        values[pos[keep], j[keep], :] = Xp[keep]
+        slot = ahead.astype(np.int64) - 1
+        keep = slot < horizon
+        values[pos[keep], slot[keep], :] = Xp[keep]
     previous = _last_X(panel)
     for j in range(horizon):
         gap = np.isnan(values[:, j, :])
@@ -485,7 +490,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
         """
         ahead = 1
         if isinstance(path, pd.DataFrame) and len(path) and period_col in path.columns:
-            pos = data.customer_ids.get_indexer(path[customer_id_col])
+            pos = data.customer_ids.get_indexer(pd.Index(path[customer_id_col]))
             rel = path[period_col].to_numpy(dtype=np.float64) - data.periods_observed[pos]
             ahead = max(1, int(np.nanmax(rel)))
         base, C_n, c_future, active = self._state(data, ahead, path, customer_id_col, period_col)
