@@ -19,6 +19,7 @@ Rows where neither expansion converges within its budget (``z`` very close to
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -28,15 +29,14 @@ from clv._typing import FloatArray
 
 __all__ = ["AVAILABLE", "log_hyp2f1_1bc_order1"]
 
-try:  # numba is optional: a dependency of PyTensor (clv[bayes]), not of clv itself
-    if os.environ.get("CLV_NUMBA", "1").strip() in ("0", "false", "no"):
-        raise ImportError("disabled by CLV_NUMBA")
-    import numba
-except ImportError:  # pragma: no cover - exercised in environments without numba
-    numba = None
+def _enabled() -> bool:
+    if os.environ.get("CLV_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return importlib.util.find_spec("numba") is not None
 
-AVAILABLE = numba is not None
-"""Whether the compiled kernel can be used in this process."""
+
+AVAILABLE = _enabled()
+"""Whether the compiled kernel can be used in this process (numba is imported on first use)."""
 
 
 def _series_row(b: float, c: float, z: float, max_terms: int) -> tuple[Any, ...]:
@@ -164,11 +164,20 @@ def _rows(
         done[i] = ok
 
 
-if AVAILABLE:
-    _jit = numba.njit(cache=True, nogil=True)
-    _series_row = _jit(_series_row)
-    _cf_row = _jit(_cf_row)
-    _rows = _jit(_rows)
+_COMPILED: list[Any] = []
+
+
+def _kernel() -> Any:
+    """The compiled ``_rows`` (compiled on first use; numba caches it on disk)."""
+    if not _COMPILED:
+        import numba
+
+        jit = numba.njit(cache=True, nogil=True)
+        # _rows calls the row functions through the module's globals: compile them first
+        globals()["_series_row"] = jit(_series_row)
+        globals()["_cf_row"] = jit(_cf_row)
+        _COMPILED.append(jit(_rows))
+    return _COMPILED[0]
 
 
 def log_hyp2f1_1bc_order1(
@@ -188,7 +197,7 @@ def log_hyp2f1_1bc_order1(
     """
     out = np.empty((4, b.size))
     done = np.zeros(b.size, dtype=np.bool_)
-    _rows(
+    _kernel()(
         np.ascontiguousarray(b, dtype=np.float64),
         np.ascontiguousarray(c, dtype=np.float64),
         np.ascontiguousarray(z, dtype=np.float64),
