@@ -32,6 +32,7 @@ from clv._version import __version__
 from clv.bayes import _covariates as bcov
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
+from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
@@ -62,16 +63,7 @@ def _check_priors(
         raise ValueError(f"{model} has no parameter(s) {unknown}; its parameters are {list(names)}")
     out: dict[str, Prior] = {}
     for name, prior in priors.items():
-        try:
-            dist, kwargs = prior
-            ok = isinstance(dist, str) and isinstance(kwargs, Mapping)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"the prior of '{name}' must be a pair (distribution name, kwargs), e.g. "
-                f"('Gamma', {{'alpha': 1.0, 'beta': 1.0}}); got {prior!r}"
-            )
+        dist, kwargs = parse_prior(name, prior)
         if not isinstance(getattr(pm, dist, None), type) or not issubclass(
             getattr(pm, dist), pm.Distribution
         ):
@@ -212,6 +204,9 @@ class BayesModel:
     pointwise: ClassVar[bool] = True
     """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ()
+    """Beta-shape pairs that also take priors on their mean and concentration
+    (``((phi_name, kappa_name), (x, y))``, see :mod:`clv.bayes._priors`)."""
 
     def __init__(
         self,
@@ -222,7 +217,7 @@ class BayesModel:
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
     ) -> None:
-        self._covariate_kwargs = {
+        self._covariate_kwargs: dict[str, Any] = {
             f"{k}_covariates": [v] if isinstance(v, str) else list(v)
             for k, v in (covariates or {}).items()
             if v
@@ -230,14 +225,23 @@ class BayesModel:
         self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
         self._design = self._template._design
         names = self.param_names() + tuple(self._design.names)
-        merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
-        self._priors = _check_priors(merged, names, type(self).__name__)
+        merged, self._pairs = beta_pair_priors(
+            copy.deepcopy(dict(self.default_priors)), dict(priors or {}), self.beta_pairs
+        )
+        derived = tuple(n for (mc, _) in self.beta_pairs for n in mc)
+        self._priors = _check_priors(merged, names + derived, type(self).__name__)
         self._coefficient_prior = _check_priors(
             {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
             ("coefficient_prior",),
             type(self).__name__,
         )["coefficient_prior"]
         check_pooling(segment, pooling)
+        if self._pairs and (self._design or segment is not None):
+            raise ValueError(
+                f"{type(self).__name__}: priors on a mean and concentration "
+                f"({[mc for mc, _ in self._pairs]}) are available without covariates or "
+                "segments; give priors on the shapes themselves there."
+            )
         if self._design and segment is not None:
             raise ValueError(
                 f"{type(self).__name__} takes either covariates or segment=, not "
@@ -409,10 +413,7 @@ class BayesModel:
             return model
         if not self._segmented:
             with pm.Model() as model:
-                theta = []
-                for name in self.param_names():
-                    dist, kwargs = self._priors[name]
-                    theta.append(getattr(pm, dist)(name, **kwargs))
+                theta = base_variables(pm, self._priors, self.param_names(), self._pairs)
                 if mutable_data:
                     cols = [
                         pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols, strict=True)

@@ -151,7 +151,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
-        if not self.fused or mutable_data or getattr(self, "_graph_only", False):
+        if not self.fused or mutable_data or getattr(self, "_graph_only", False) or self._pairs:
             return super().build_model(data, mutable_data=mutable_data)
         import pymc as pm
 
