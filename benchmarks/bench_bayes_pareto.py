@@ -2,7 +2,7 @@
 
 ::
 
-    python benchmarks/bench_bayes_pareto.py [--quick] [--skip-pmm] [--pmm-python PATH]
+    python benchmarks/bench_bayes_pareto.py [--quick] [--skip-pmm] [--plain] [--pmm-python PATH]
 
 4 chains x 1000 draws after 1000 tuning steps (``--quick``: 200 + 200), seed 7, each
 library with its default priors and sampler settings otherwise.  Wall times include
@@ -10,7 +10,9 @@ model building and compilation; CPU time (of the process and its sampler workers
 and the machine's load average are printed next to them (on a shared machine, wall
 time is only comparable at similar load).  Also printed:
 the mean number of leapfrog steps per draw, the smallest bulk ESS over the four
-parameters and the posterior means.
+parameters, the largest r_hat and the posterior means, SDs and Monte Carlo standard errors.
+``--plain`` also samples clv's model in the usual coordinates (``beta`` on the log scale,
+``target_accept=0.95``) to check that the survival coordinates give the same posterior.
 
 pymc-marketing is run in a subprocess with the Python given by ``--pmm-python``
 (default ``/tmp/venv-pmm/bin/python``), a separate environment where it is
@@ -72,16 +74,22 @@ def summary(idata, seconds: float, cpu: float) -> dict:  # type: ignore[no-untyp
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "min_ess": min(float(ess[n]) for n in NAMES),
         "means": {n: float(post[n].mean()) for n in NAMES},
+        "sds": {n: float(post[n].std()) for n in NAMES},
+        "mcse": {n: float(az.mcse(idata, var_names=[n])[n]) for n in NAMES},
+        "max_rhat": max(float(az.rhat(idata, var_names=[n])[n]) for n in NAMES),
     }
 
 
 def show(label: str, res: dict) -> None:
-    means = ", ".join(f"{k}={v:.3f}" for k, v in res["means"].items())
+    means = ", ".join(
+        f"{k}={v:.3f} (sd {res['sds'][k]:.3f}, MCSE {res['mcse'][k]:.3f})"
+        for k, v in res["means"].items()
+    )
     print(
         f"{label:15s} {res['seconds']:7.1f} s wall, {res['cpu']:7.1f} s CPU "
         f"(load average {res['load']:.1f})  "
         f"n_steps {res['n_steps']:.1f}  min ESS {res['min_ess']:.0f}  "
-        f"divergences {res['divergences']}  {means}"
+        f"max r_hat {res['max_rhat']:.3f}  divergences {res['divergences']}\n    {means}"
     )
 
 
@@ -126,11 +134,14 @@ def cpu_ms(fn) -> float:  # type: ignore[no-untyped-def]
     return 1e3 * (time.process_time() - t0) / n
 
 
-def clv_run(frame) -> dict:  # type: ignore[no-untyped-def]
+def clv_run(frame, *, plain: bool = False) -> dict:  # type: ignore[no-untyped-def]
     import clv.bayes as cb
 
+    class Plain(cb.ParetoNBDModel):  # the usual coordinates (beta_log__) at target_accept 0.95
+        reparameterise = False
+
     t0, c0 = time.perf_counter(), cpu_seconds()
-    model = cb.ParetoNBDModel().fit(frame, log_likelihood=False, **SAMPLE)
+    model = (Plain if plain else cb.ParetoNBDModel)().fit(frame, log_likelihood=False, **SAMPLE)
     return summary(model.idata_, time.perf_counter() - t0, cpu_seconds() - c0)
 
 
@@ -156,6 +167,8 @@ def main() -> None:
     )
     ours = clv_run(cdnow)
     show("clv.bayes", ours)
+    if "--plain" in sys.argv:  # the same model in the usual coordinates: same posterior?
+        show("clv (usual)", clv_run(cdnow, plain=True))
     if "--skip-pmm" in sys.argv:
         return
     probe = (
