@@ -4,7 +4,11 @@ Rules (see docs/cx.md, "Recommendations"):
 
 * **fund** only on tested effects: the NPV that counts experiment and
   quasi-experiment coefficients alone (grades A, B; fitted associations set to
-  0) is positive in expectation with P(NPV > 0) >= 0.8. Observational evidence
+  0) is positive in expectation with P(NPV > 0) >= 0.8. Tested effects count only
+  for the customers inside the evidence's tested population
+  (:attr:`clv.roi.Evidence.population`, e.g. new customers for an onboarding
+  test); when no valued customer is inside it, the investment is judged as
+  observational (C). Observational evidence
   (grade C) or assumptions (D) never earn ``fund``: in the trap worlds of
   :mod:`clv.synth.traps` no statistic computable from observational data
   (E-value, break-even share, holdout fit) separated spurious associations
@@ -50,12 +54,22 @@ def _money(v: float) -> str:
     return f"{v:,.0f}"
 
 
+def decision_grade(d: InvestmentDraws) -> str:
+    """The grade the recommendation rests on: the evidence's, or C when no customer the
+    investment moves is inside the evidence's tested population (the tested effect is then
+    only extrapolated, and is valued as a fitted association)."""
+    grade = d.investment.grade
+    if grade in ("A", "B") and d.tested_scope is not None and d.tested_scope[0] == 0:
+        return "C"
+    return grade
+
+
 def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[str, Any]:
     """Confounding-aware columns of one finance-table row, and the recommendation."""
     from clv.roi.engine import LEVERS
 
     inv = d.investment
-    grade = inv.grade
+    grade = decision_grade(d)
     causal = d.npv_if_causal
     evidenced = d.npv_evidenced if d.npv_evidenced is not None else -d.cost_pv
     share = result.causal_share
@@ -96,6 +110,15 @@ def columns(d: InvestmentDraws, result: RoiResult, row: dict[str, Any]) -> dict[
         "diagnostics": "; ".join(flags),
     }
     rec, reason = _recommend(d, row, out, flags, b, e_zero, result.benchmark)
+    if grade != inv.grade:  # tested, but on other customers than those valued
+        ev = inv.evidence
+        pops = [p for n in ev.coefficients if (p := ev.coefficient_population(n))]
+        reason = (
+            f"the grade-{inv.grade} evidence was measured only on customers with "
+            f"{pops[0] if pops else 'another population'}, none of the "
+            f"{d.tested_scope[1] if d.tested_scope else 0:,} customers valued here, so it is "
+            f"extrapolated and counts as an association (C): {reason}"
+        )
     n_arm = float("nan")
     if rec == TEST_FIRST and plan.get("lever"):
         effect = max(b, 0.05) * abs(plan.get("relative_effect", float("nan")))
@@ -122,20 +145,28 @@ def _recommend(
     e_zero: float,
     benchmark: tuple[str, float] | None,
 ) -> tuple[str, str]:
-    grade = d.investment.grade
+    grade = decision_grade(d)
     npv_mean = float(row["npv_mean"])
     p_prior = row["p_roi_positive"]
+    scope = d.tested_scope
+    outside = scope is not None and scope[0] < scope[1]
+    scope_txt = (
+        f" (on the {scope[0]:,} of {scope[1]:,} customers inside the tested population)"
+        if outside and scope is not None
+        else ""
+    )
     if grade in ("A", "B"):
         ev_mean, ev_p = out["npv_evidenced_mean"], out["p_npv_evidenced_positive"]
         if ev_mean > 0 and ev_p >= _P_FUND:
             return FUND, (
-                f"grade {grade} evidence alone pays back: NPV {_money(ev_mean)}, "
+                f"grade {grade} evidence alone pays back{scope_txt}: NPV {_money(ev_mean)}, "
                 f"P(NPV>0) {ev_p:.0%} from tested effects"
             )
         if npv_mean > 0:
             return TEST_FIRST, (
-                f"tested effects alone give P(NPV>0) {ev_p:.0%}; the rest rests "
-                "on associations: test the untested shifts"
+                f"tested effects alone give P(NPV>0) {ev_p:.0%}{scope_txt}; the rest rests "
+                "on associations: test "
+                + ("the effect outside the tested population" if outside else "the untested shifts")
             )
         return NO_FUND, f"does not pay back on its tested effects (NPV {_money(ev_mean)})"
     causal_mean = out["npv_mean_if_causal"]

@@ -27,7 +27,13 @@ from clv.roi.engine import (
     ServiceCost,
     shapley_split,
 )
-from clv.roi.grades import grade_shares, grade_split, overall_grade
+from clv.roi.grades import (
+    grade_shares,
+    grade_split,
+    overall_grade,
+    tested_scope,
+    value_in_scope,
+)
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -74,6 +80,11 @@ class InvestmentDraws:
     test_plan : dict
         For a test: ``lever``, ``relative_effect`` (targeted customers' value change if
         causal over the test window), ``test_periods``, ``customers_per_arm``.
+    tested_scope : (int, int) or None
+        Customers moved inside the tested population of the evidence, and in all
+        (None: the evidence has no population, :attr:`clv.roi.Evidence.population`).
+    value_in_scope : (S,) or None
+        Incremental value from the customers inside that population.
     """
 
     investment: Investment
@@ -93,6 +104,8 @@ class InvestmentDraws:
     incremental_clv_if_causal: np.ndarray | None = None
     npv_evidenced: np.ndarray | None = None
     test_plan: dict[str, Any] = field(default_factory=dict)
+    tested_scope: tuple[int, int] | None = None
+    value_in_scope: np.ndarray | None = None
 
     @property
     def npv_if_causal(self) -> np.ndarray:
@@ -166,7 +179,11 @@ class RoiResult:
         :mod:`clv.roi.grades`; signed, sums to 1), ``npv_grade_<G>`` the expected NPV
         split by those shares (sums to ``npv_mean``), and ``evidence_grade`` the
         weakest grade carrying more than 20 % of the value
-        (:func:`clv.roi.grades.overall_grade`).
+        (:func:`clv.roi.grades.overall_grade`). Evidence measured on a subpopulation
+        (:attr:`clv.roi.Evidence.population`) is graded only there:
+        ``customers_in_tested_scope`` counts the moved customers inside it and
+        ``share_value_in_tested_scope`` is the share of the value they carry; the
+        rest is valued with the fitted coefficients (grade C).
         Fitted (grade C) effects are valued under the causal-share prior
         (``causal_share_prior``): ``npv_*``, ``roi_*``, ``p_roi_positive`` and the
         gains integrate over it. ``*_if_causal`` columns are the optimistic values if
@@ -213,6 +230,10 @@ class RoiResult:
                 "p_rank_1": float(p_best[k]),
                 "service_cost_grade": d.service_cost_grade,
                 "evidence": d.investment.evidence.description,
+                "customers_in_tested_scope": (
+                    d.customers_affected if d.tested_scope is None else d.tested_scope[0]
+                ),
+                "share_value_in_tested_scope": _scope_share(d),
                 **{f"share_grade_{g}": shares[g] for g in GRADES},
                 **{
                     f"npv_grade_{g}": (
@@ -304,6 +325,15 @@ class RoiResult:
             f"<RoiResult: {len(self.investments)} investments, horizon {self.horizon} "
             f"periods, {self.engine.n_draws} draws>"
         )
+
+
+def _scope_share(d: InvestmentDraws) -> float:
+    """Share of the expected incremental value from customers inside the evidence's tested
+    population (1 for unscoped evidence, NaN without value)."""
+    if d.value_in_scope is None:
+        return 1.0
+    total = float(d.incremental_clv.mean())
+    return float(d.value_in_scope.mean()) / total if total != 0 else float("nan")
 
 
 def _service_assumptions(eng: CounterfactualEngine) -> dict[str, Any] | None:
@@ -414,6 +444,9 @@ def _evaluate_one(
         service_cost_change=service_change,
     )
     out.grades = grade_split(engine, inv, unit, incremental)
+    if unit.scope:
+        out.tested_scope = tested_scope(engine, unit)
+        out.value_in_scope = value_in_scope(engine, unit)
     if engine.share_draws_ is None:
         full_causal = full
         out.incremental_clv_if_causal = incremental

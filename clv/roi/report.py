@@ -512,11 +512,13 @@ def render_report(
             (5.6, 3.2),
         ),
     ]
+    _graded = dict(zip(frame["investment"], frame["evidence_grade"], strict=False))
     evidence = [
         {
             "name": display[name],
-            "grade": d.investment.grade,
-            "source": d.investment.evidence.description,
+            "grade": _graded.get(name, d.investment.grade),
+            "source": d.investment.evidence.description
+            + _scope_note(frame, name, d.investment.evidence.scoped),
             "service": (f"grade {d.service_cost_grade}" if d.service_cost_grade else "none"),
         }
         for name, d in result.investments.items()
@@ -645,3 +647,21 @@ def write_report(
     with atomic_write(target) as fh:
         fh.write(doc)
     return target
+
+
+def _scope_note(frame: pd.DataFrame, name: str, scoped: bool) -> str:
+    """How much of an investment's value comes from customers inside its evidence's tested
+    population ("" for unscoped evidence)."""
+    if not scoped or "share_value_in_tested_scope" not in frame.columns:
+        return ""
+    row = frame[frame["investment"] == name]
+    if row.empty:
+        return ""
+    r = row.iloc[0]
+    share = float(r["share_value_in_tested_scope"])
+    share_txt = f"{share:.0%}" if share == share else "none"
+    return (
+        f". Inside the tested population: {int(r['customers_in_tested_scope']):,} of "
+        f"{int(r['customers_affected']):,} customers, {share_txt} of the value; the rest is "
+        "valued as an association (grade C)"
+    )
