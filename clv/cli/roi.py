@@ -99,7 +99,15 @@ def portfolio_line(portfolio: Any) -> str:
     """One line on the budgeted portfolio, or that no budget was given."""
     if portfolio is None:
         return "No budget given (--budget): no portfolio chosen."
-    return f"Portfolio within {portfolio.budget:,.0f}: {', '.join(portfolio.chosen) or '(none)'}"
+    line = (
+        f"Portfolio within {portfolio.budget:,.0f} ({portfolio.label}): "
+        f"{', '.join(portfolio.chosen) or '(none)'}"
+    )
+    if portfolio.not_funded:
+        line += ". Not funded: " + "; ".join(
+            f"{name} ({why})" for name, why in portfolio.not_funded.items()
+        )
+    return line
 
 
 def finance_summary(table: pd.DataFrame) -> str:

@@ -159,6 +159,12 @@ def _decision(table: pd.DataFrame, portfolio: Any, units: view.Units) -> dict[st
         return {
             "budget_given": True,
             "funded": [names.get(n, n) for n in portfolio.chosen],
+            "eligible": getattr(portfolio, "label", ""),
+            "widened": tuple(getattr(portfolio, "eligible", ("fund",))) != ("fund",),
+            "not_funded": [
+                {"name": names.get(n, n), "why": why}
+                for n, why in getattr(portfolio, "not_funded", {}).items()
+            ],
             "cost": units.money(s["cost_pv"]),
             "budget": units.money(s["budget"]),
             "npv": units.money(s["npv_mean"]),
