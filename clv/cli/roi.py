@@ -95,6 +95,14 @@ def write_roi_outputs(
     return written
 
 
+def revenue_warning(run: Run) -> None:
+    """Say loudly (stderr log and stdout) that the values are revenue: no margin was given."""
+    from clv.cx.analysis import REVENUE_WARNING
+
+    logger.warning("%s", REVENUE_WARNING)
+    run.say(f"WARNING: {REVENUE_WARNING}")
+
+
 def portfolio_line(portfolio: Any) -> str:
     """One line on the budgeted portfolio, or that no budget was given."""
     if portfolio is None:
@@ -256,6 +264,7 @@ def run_roi(run: Run, *, html: bool) -> int:
         raise UsageError(f"--horizon must be a whole number of months >= 1, got {horizon:g}.")
     from clv.cli.steps import value_options
 
+    margin_given = run.opts.margin is not None
     rate, margin = value_options(run, "M")  # the valuation runs in months
     discount = rate.per_period
     if opts.draws < 2:
@@ -328,7 +337,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             value_col=str(columns["value_col"]),
             horizon=int(horizon),
             discount_rate_per_period=discount,
-            margin=margin,
+            margin=margin if margin_given else None,
             n_draws=opts.draws,
             budget=opts.budget,
             random_state=opts.seed,
@@ -385,6 +394,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             "discount_rate_per_month": discount,
             **rate.as_record(),
             "margin": margin,
+            "value_basis": "margin" if margin_given else "revenue",
             "draws": opts.draws,
             "seed": opts.seed,
             "budget": opts.budget,
@@ -418,9 +428,12 @@ def run_roi(run: Run, *, html: bool) -> int:
         output={name: str(p) for name, p in written.items()},
     )
     commit.commit(record)
+    if not margin_given:
+        revenue_warning(run)
     run.say(
-        f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
-        f"{margin:g}, {opts.draws} parameter draws):"
+        f"Experience investments ranked by expected NPV ({int(horizon)} months, "
+        + (f"margin {margin:g}" if margin_given else "REVENUE: no margin given")
+        + f", {opts.draws} parameter draws):"
     )
     run.say(finance_summary(table))
     run.say(portfolio_line(analysis.portfolio))

@@ -43,6 +43,12 @@ from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
 
 DAYS_PER_MONTH = 365.25 / 12
+#: Said (CLI, report, ``CXAnalysis.warnings``) when no contribution margin was given.
+REVENUE_WARNING = (
+    "No margin given: every value is REVENUE, not profit, so NPV and ROI overstate the return "
+    "(ROI on revenue is not ROI). 'fund' then needs the tested effects to pay back at a 10 % "
+    "margin. Give the contribution margin (margin= / --margin) to decide on profit."
+)
 
 
 def default_feature_builder(signals: Sequence[str]) -> FeatureBuilder:
@@ -251,7 +257,7 @@ def run_cx_roi(
     period_length: float = DAYS_PER_MONTH,
     annual_discount_rate: float | None = None,
     discount_rate_per_period: float | None = None,
-    margin: float = DEFAULT_MARGIN,
+    margin: float | None = None,
     discount_rate: float | None = None,
     n_draws: int = 100,
     budget: float | None = None,
@@ -290,7 +296,10 @@ def run_cx_roi(
         Default :func:`default_feature_builder` for the signals present.
     horizon, period_length, margin
         Valuation: ``horizon`` periods of ``period_length`` days (default 24
-        months) and the profit margin (default 1.0: value in revenue).
+        months) and the contribution margin (share of spend). Not given: every
+        value is **revenue** (margin 1), the finance table says so
+        (``value_basis``), ``warnings`` carries a warning and ``fund`` needs the
+        tested effects to pay back at a 10 % margin (:mod:`clv.roi.decision`).
     annual_discount_rate, discount_rate_per_period
         The discount rate: annual (default 10 % a year), converted exactly to
         the valuation period, or per valuation period as is.
@@ -447,7 +456,7 @@ def run_cx_roi(
         data,
         horizon=horizon,
         discount_rate=discount_rate,
-        margin=margin,
+        margin=DEFAULT_MARGIN if margin is None else margin,
         n_draws=max(2, n_draws // 2),
         random_state=random_state,
         period_length=period_length,
@@ -455,6 +464,8 @@ def run_cx_roi(
     )
     timings["drivers"] = time.perf_counter() - t
     warnings_: list[str] = []
+    if margin is None:
+        warnings_.append(REVENUE_WARNING)
     timing = placebo = survey = None
     flags: dict[str, list[str]] = {}
     if diagnostics:
@@ -519,7 +530,7 @@ def run_cx_roi(
             plain_spend,
             horizon=round(horizon * period_length),
             discount_rate_per_period=per_day,
-            margin=margin,
+            margin=DEFAULT_MARGIN if margin is None else margin,
         )
         acq_days = (
             period_length if acquisition_period_length is None else float(acquisition_period_length)

@@ -139,6 +139,13 @@ class RoiResult:
     engine: CounterfactualEngine = field(repr=False)
     column_flags: dict[str, list[str]] = field(default_factory=dict)
     benchmark: tuple[str, float] | None = None
+    margin_given: bool = True
+
+    @property
+    def value_basis(self) -> str:
+        """``"margin"`` when a contribution margin was given, else ``"revenue"`` (margin 1:
+        every money column is revenue, and ROI on revenue is not a return on investment)."""
+        return "margin" if self.margin_given else "revenue"
 
     @property
     def horizon(self) -> int:
@@ -192,6 +199,13 @@ class RoiResult:
         ``reason`` come from :func:`clv.roi.decision.recommend`, with the planned
         test (``test_lever``, ``test_customers_per_arm``, ``test_periods``) and
         ``value_of_information`` (expected value of perfect information).
+
+        ``value_basis`` is ``"margin"`` when a contribution margin was given and
+        ``"revenue"`` when it was not (margin 1): the money columns are then revenue,
+        ROI on revenue overstates the return, and ``fund`` needs the tested effects
+        to pay back at a margin of :data:`clv.roi.decision.REVENUE_FUND_MARGIN`
+        (10 %). ``breakeven_margin`` is the contribution margin at which the tested
+        effects (grades A/B) alone pay back the cost (NaN without tested effects).
         """
         npv = self.npv_draws()
         best = npv.to_numpy().argmax(axis=1)
@@ -209,6 +223,7 @@ class RoiResult:
             npv_mean = float(d.npv.mean())
             row = {
                 "investment": name,
+                "value_basis": self.value_basis,
                 "evidence_grade": overall_grade(by_grade, default=d.investment.grade),
                 "customers_affected": d.customers_affected,
                 "cost_pv": float(d.cost_pv.mean()),
@@ -562,7 +577,7 @@ def evaluate_investments(
     data: pd.DataFrame,
     horizon: int,
     discount_rate: float,
-    margin: float = 1.0,
+    margin: float | None = None,
     n_draws: int = 200,
     random_state: int = 0,
     breakeven: bool = True,
@@ -591,8 +606,10 @@ def evaluate_investments(
         Future periods valued, in the data's time unit.
     discount_rate : float
         Per period (:func:`clv.roi.period_rate` converts an annual rate).
-    margin : float, default 1.0
-        Contribution margin (share of spend).
+    margin : float, optional
+        Contribution margin (share of spend). Not given: values are **revenue**
+        (margin 1), the table says so (``value_basis``) and ``fund`` needs the
+        tested effects to pay back at a 10 % margin (:mod:`clv.roi.decision`).
     n_draws : int, default 200
         Parameter draws shared by all investments (common random numbers).
     random_state : int, default 0
@@ -630,13 +647,14 @@ def evaluate_investments(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
+    margin_given = margin is not None
     engine = CounterfactualEngine(
         transaction_model,
         spend_model,
         data,
         horizon,
         discount_rate,
-        margin,
+        1.0 if margin is None else margin,
         n_draws,
         random_state,
         period_length,
@@ -649,4 +667,4 @@ def evaluate_investments(
         inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
         for inv in progress_bar(invs, desc="valuing investments", progress=progress)
     }
-    return RoiResult(results, engine)
+    return RoiResult(results, engine, margin_given=margin_given)

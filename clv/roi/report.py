@@ -29,6 +29,7 @@ import pandas as pd
 
 from clv.persistence import atomic_write, spreadsheet_safe
 from clv.roi import _report_view as view
+from clv.roi.decision import REVENUE_FUND_MARGIN
 from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
 
@@ -216,12 +217,13 @@ def _main_table(
     table: pd.DataFrame, portfolio: Any, units: view.Units, n_draws: int
 ) -> dict[str, Any]:
     has_rec = "recommendation" in table.columns
+    revenue = "value_basis" in table.columns and bool((table["value_basis"] == "revenue").any())
     headers = [("#", ""), ("Investment", "text")]
     if has_rec:
         headers.append(("Recommendation", "text"))
     headers += [
         (f"Cost ({units.money_name})", ""),
-        ("Expected NPV", ""),
+        ("Expected NPV" + (" (revenue)" if revenue else ""), ""),
         ("NPV 90 % interval", ""),
         ("ROI", ""),
         ("Chance NPV > 0", ""),
@@ -531,13 +533,23 @@ def render_report(
     ]
     horizon_text = units.periods(a["horizon_periods"])
     period_text = units.rate_text(a["discount_rate_per_period"])
+    revenue = not getattr(result, "margin_given", True)
     subtitle = (
         f"Generated {_dt.date.today().isoformat()} by clv. Money in "
-        f"{units.money_name}: present values of contribution margin over "
-        f"{horizon_text}, discounted at {period_text}; margin "
-        f"{100 * a['margin']:.0f} % of spend"
+        f"{units.money_name}: present values of "
+        + ("REVENUE (no margin given)" if revenue else "contribution margin")
+        + f" over {horizon_text}, discounted at {period_text}"
+        + ("" if revenue else f"; margin {100 * a['margin']:.0f} % of spend")
         + ("; net of the cost to serve" if a.get("service_cost") else "")
         + "."
+    )
+    banner = (
+        "Values are REVENUE, not profit: no contribution margin was given, so every NPV and "
+        "ROI here overstates the return (ROI on revenue is not ROI). Nothing is recommended "
+        f"'fund' unless its tested effects pay back at a {REVENUE_FUND_MARGIN:.0%} margin. "
+        "Re-run with the margin (--margin / margin=)."
+        if revenue
+        else ""
     )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -550,6 +562,7 @@ def render_report(
         "version": __version__,
         "title": title,
         "subtitle": subtitle,
+        "banner": banner,
         "css": Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
         "decision": _decision(frame, portfolio, units),
         "recs": _recommendations(frame, portfolio, units)[:_FIRST_SCREEN_ITEMS],
