@@ -124,6 +124,7 @@ class CXAnalysis:
     survey: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     holdout_segments: pd.DataFrame | None = None
+    spend_check: pd.DataFrame | None = None
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
@@ -466,7 +467,7 @@ def run_cx_roi(
     warnings_: list[str] = []
     if margin is None:
         warnings_.append(REVENUE_WARNING)
-    timing = placebo = survey = None
+    timing = placebo = survey = spend_check = None
     flags: dict[str, list[str]] = {}
     if diagnostics:
         _step(progress, "diagnostics: event timing, placebo, survey weighting")
@@ -490,7 +491,15 @@ def run_cx_roi(
         for f in fb.features:
             if f.signal is not None:
                 signal_columns.setdefault(f.signal, []).extend(f.columns())
-        flags = diag.column_flags(timing, placebo, signal_columns)
+        spend_check = diag.spend_robustness(sm, data)
+        flags = diag.column_flags(timing, placebo, signal_columns, spend_check)
+        if spend_check is not None and spend_check["flag"].any():
+            warnings_.append(
+                "Spend effects of "
+                + ", ".join(map(str, spend_check.index[spend_check["flag"]]))
+                + " are significant in the Gamma-Gamma but not in a distribution-free fit of "
+                "mean spend (CXAnalysis.spend_check): treat them with caution."
+            )
         survey = diag.survey_weighting(data, tm)
         for _, r in survey.iterrows():
             if abs(r["change_in_se"]) >= 1.0:
@@ -622,6 +631,7 @@ def run_cx_roi(
         survey=survey,
         warnings=warnings_,
         holdout_segments=holdout_segments,
+        spend_check=spend_check,
     )
 
 
