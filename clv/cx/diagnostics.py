@@ -400,10 +400,10 @@ def spend_robustness(
     purchases. When real transaction values are not gamma (e.g. log-normal, or
     same-day purchases summed), the shape of the mean-spend distribution changes
     with the number of purchases, and a signal that moves purchase *frequency*
-    (but not spend) gets a spend coefficient that is biased away from 0 by an
-    amount fixed per customer: its z grows with the square root of the number of
-    customers, so on a large base it looks highly significant. The standard errors
-    are right for the model; the model is wrong.
+    (but not spend) can get a spend coefficient shifted away from 0: a systematic
+    error that the standard errors (right for the model) do not cover. With
+    gamma-distributed transactions the intervals cover a null effect at their
+    nominal rate.
 
     This check fits :math:`\log E[ar z_i] = eta_0 + eta^	op x_i` to the repeat
     buyers' mean spend by Poisson quasi-likelihood (consistent for the mean
