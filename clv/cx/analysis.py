@@ -584,7 +584,10 @@ def run_cx_roi(
         progress=progress_bars,
     )
     roi.column_flags = flags
-    roi.benchmark = _strongest_control(tm, data, control_names)
+    # a control an experiment turned into a treatment (role actionable) is no confounder benchmark
+    roi.benchmark = _strongest_control(
+        tm, data, [c for c in control_names if role_map.get(c, "control") == "control"]
+    )
     timings["roi"] = time.perf_counter() - t
     pf = None if budget is None else select_portfolio(roi, float(budget))
     sens = None
