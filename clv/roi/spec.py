@@ -414,11 +414,17 @@ class Evidence:
         )
 
     @classmethod
-    def from_quasi_experiment(cls, result: Any, *, source: str | None = None) -> Evidence:
+    def from_quasi_experiment(
+        cls, result: Any, *, source: str | None = None, population: str | None = None
+    ) -> Evidence:
         """Grade-B evidence from a difference-in-differences / event study.
 
         ``result`` is a :class:`clv.cx.quasi.DiDResult`. Refuses a result whose
-        pre-trend test rejects parallel trends.
+        pre-trend test rejects parallel trends. The estimate is the effect on the
+        treated groups; ``population`` (a condition on the scoring frame, e.g.
+        ``"region == 'south'"``) limits grade B to customers like them when the
+        investment reaches others too. ``tested`` records the treated and control
+        customers and the change date.
         """
         if getattr(result, "pretrend_rejected", False):
             raise ValueError(
@@ -429,7 +435,19 @@ class Evidence:
         coefs = dict(result.coefficients())
         if not coefs:
             raise ValueError("the quasi-experiment gives no coefficient.")
-        return cls("quasi_experiment", coefs, source or getattr(result, "source", None))
+        tested = None
+        if getattr(result, "n_treated", None) is not None and hasattr(result, "change_date"):
+            tested = (
+                f"{int(result.n_treated):,} treated and {int(result.n_control):,} control "
+                f"customers around a change on {_date_text(result.change_date)}"
+            )
+        return cls(
+            "quasi_experiment",
+            coefs,
+            source or getattr(result, "source", None),
+            population=population,
+            tested=tested,
+        )
 
     @classmethod
     def combine(cls, *parts: Evidence, source: str | None = None) -> Evidence:
@@ -642,6 +660,14 @@ class Investment:
         elif ev is None:
             d.pop("evidence", None)
         return cls(**d)
+
+
+def _date_text(value: Any) -> str:
+    """A date-like value as ``YYYY-MM-DD`` (its text when it has no ``date()``)."""
+    try:
+        return str(value.date())
+    except AttributeError:
+        return str(value)
 
 
 def _tenure_condition(enrol: Mapping[str, Any]) -> str | None:

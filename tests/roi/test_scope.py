@@ -125,6 +125,21 @@ def test_from_experiment_scopes_to_enrolment_tenure() -> None:
     assert Evidence.from_experiment(bare).population is None
 
 
+def test_quasi_experiment_records_its_population() -> None:
+    did = SimpleNamespace(
+        pretrend_rejected=False,
+        coefficients=lambda: {"purchase[vendor]": (-0.2, 0.05)},
+        n_treated=800,
+        n_control=2400,
+        change_date=pd.Timestamp("2025-10-06"),
+        source="vendor change",
+    )
+    ev = Evidence.from_quasi_experiment(did, population="region == 'south'")
+    assert ev.grade == "B" and ev.population == "region == 'south'"
+    assert "800 treated and 2,400 control customers around a change on 2025-10-06" in ev.tested
+    assert Evidence.from_quasi_experiment(did).population is None
+
+
 def test_population_is_checked_and_combined() -> None:
     with pytest.raises(ValueError, match="population"):
         Evidence.experiment({"purchase[x]": (0.1, 0.1)}, population="__import__('os')")
