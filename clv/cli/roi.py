@@ -95,6 +95,24 @@ def write_roi_outputs(
     return written
 
 
+def _fund_option(text: str | None) -> str | tuple[str, ...]:
+    """``--fund``: 'all' or comma-separated recommendations (default: 'fund' only)."""
+    from clv.roi.decision import FUND, RECOMMENDATIONS
+
+    if text is None or not text.strip():
+        return (FUND,)
+    if text.strip() == "all":
+        return "all"
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [i for i in items if i not in RECOMMENDATIONS]
+    if bad or not items:
+        raise UsageError(
+            f"--fund must be 'all' or recommendations among {', '.join(RECOMMENDATIONS)} "
+            f"(comma separated), got {text!r}."
+        )
+    return items
+
+
 def revenue_warning(run: Run) -> None:
     """Say loudly (stderr log and stdout) that the values are revenue: no margin was given."""
     from clv.cx.analysis import REVENUE_WARNING
@@ -340,6 +358,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             margin=margin if margin_given else None,
             n_draws=opts.draws,
             budget=opts.budget,
+            fund=_fund_option(getattr(opts, "fund", None)),
             random_state=opts.seed,
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
@@ -398,6 +417,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             "draws": opts.draws,
             "seed": opts.seed,
             "budget": opts.budget,
+            "fund": getattr(opts, "fund", None) or "fund",
             "cost_per_contact": cost_per_contact,
             "contact_channel_col": channel_col,
             "controls": analysis.controls,

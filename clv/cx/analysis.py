@@ -262,6 +262,7 @@ def run_cx_roi(
     discount_rate: float | None = None,
     n_draws: int = 100,
     budget: float | None = None,
+    fund: str | Sequence[str] = ("fund",),
     random_state: int = 0,
     with_sensitivity: bool = True,
     acquisition_model: Any = None,
@@ -311,6 +312,9 @@ def run_cx_roi(
     budget : float, optional
         Portfolio budget (present value of costs). Without one no portfolio is
         chosen (``CXAnalysis.portfolio`` is None) and the report says so.
+    fund : "all" or sequence of str, default ("fund",)
+        Recommendations the budget may fund (:func:`clv.roi.select_portfolio`'s
+        ``eligible``): by default only ``fund``.
     acquisition_model, acquisition_covariates : optional
         A fitted :class:`~clv.models.AcquisitionModel` with period covariates whose
         periods are the valuation periods, and its covariates for the ``horizon``
@@ -589,7 +593,7 @@ def run_cx_roi(
         tm, data, [c for c in control_names if role_map.get(c, "control") == "control"]
     )
     timings["roi"] = time.perf_counter() - t
-    pf = None if budget is None else select_portfolio(roi, float(budget))
+    pf = None if budget is None else select_portfolio(roi, float(budget), eligible=fund)
     sens = None
     if with_sensitivity:
         _step(progress, "sensitivity analysis")
