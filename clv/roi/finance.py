@@ -31,7 +31,7 @@ from clv.roi.grades import (
     grade_shares,
     grade_split,
     overall_grade,
-    tested_scope,
+    scope_counts,
     value_in_scope,
 )
 from clv.roi.spec import GRADES, Investment
@@ -460,7 +460,7 @@ def _evaluate_one(
     )
     out.grades = grade_split(engine, inv, unit, incremental)
     if unit.scope:
-        out.tested_scope = tested_scope(engine, unit)
+        out.tested_scope = scope_counts(engine, unit)
         out.value_in_scope = value_in_scope(engine, unit)
     if engine.share_draws_ is None:
         full_causal = full

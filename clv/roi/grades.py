@@ -24,7 +24,7 @@ if a fifth or more of the value rests on fitted associations, it is grade C.
 customers) holds only there (:attr:`clv.roi.Evidence.population`). For customers
 outside it the coefficient is the fitted one, so that part of the value is grade C
 (and under the causal-share prior): the grade players are then the evidence's
-grade for in-scope customers and C for the others. :func:`tested_scope` counts the
+grade for in-scope customers and C for the others. :func:`scope_counts` counts the
 customers inside, :func:`value_in_scope` the value they carry.
 """
 
@@ -42,7 +42,7 @@ __all__ = [
     "coefficient_grades",
     "grade_split",
     "overall_grade",
-    "tested_scope",
+    "scope_counts",
     "value_in_scope",
 ]
 
@@ -128,7 +128,7 @@ def _masked(
     return dataclasses.replace(unit, coefs=coefs)
 
 
-def tested_scope(engine: Any, unit: Any) -> tuple[int, int]:
+def scope_counts(engine: Any, unit: Any) -> tuple[int, int]:
     """Customers the investment moves inside the tested scope of its evidence, and in all.
 
     Inside means: in the population of every scoped coefficient the investment uses
