@@ -221,9 +221,20 @@ class _DrawState:
     weight: np.ndarray  # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
     s: np.ndarray  # dropout shape, per customer (n,)
     base: np.ndarray  # beta_i + T (n,)
-    j0: np.ndarray  # baseline per-period integrals (n, H)
+    stored_j0: np.ndarray | None  # baseline per-period integrals (n, H); None: from ``mu``
     mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
     contact: np.ndarray | None = None  # cost to serve per unit time alive × P(alive) (n,)
+    horizon: int = 0
+    step: float = 1.0
+
+    @property
+    def j0(self) -> np.ndarray:
+        """Baseline per-period integrals (n, H); with sampled dropout rates recomputed on
+        demand (a closed form), so the engine does not hold S × n × H numbers."""
+        if self.stored_j0 is not None:
+            return self.stored_j0
+        assert self.mu is not None
+        return _math.period_survival_integrals(self.mu, None, self.horizon, self.step)
 
     def integrals(
         self, rows: np.ndarray, multiplier: np.ndarray, horizon: int, step: float
@@ -234,6 +245,23 @@ class _DrawState:
                 self.s[rows], self.base[rows], multiplier, horizon, step
             )
         return _math.period_survival_integrals(self.mu[rows], multiplier, horizon, step)
+
+    def baseline_flows(
+        self, rows: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Undiscounted baseline margin per period of ``rows`` (all customers if None), (H,).
+
+        ``weight`` replaces the margin weight (n,) of every customer (e.g. net of the cost
+        to serve)."""
+        w = self.weight if weight is None else weight
+        w = w if rows is None else w[rows]
+        if self.mu is None:
+            return w @ (self.j0 if rows is None else self.j0[rows])
+        mu = self.mu if rows is None else self.mu[rows]
+        lengths = np.array([self.horizon])
+        runs = _math.survival_runs(mu, None, lengths, self.step)
+        lead = self.step * runs.start * runs.frac * w
+        return _math.run_period_sums([lead], [runs.factor], lengths)
 
 
 @dataclass
@@ -301,6 +329,7 @@ class CounterfactualEngine:
     new_customers: NewCustomers | None = None
     service_cost: ServiceCost | None = None
     causal_share: Any = None
+    closed_form: bool = field(default=True, repr=False)
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -497,12 +526,29 @@ class CounterfactualEngine:
             lam = self._canonical(lambda o: rng.gamma((r + x)[o])) / (alpha + T)
             mu = self._canonical(lambda o: rng.gamma(np.broadcast_to(s, x.shape)[o])) / base
             weight = self.margin * alive * lam * self._spend(i, rng)
-            j0 = _math.period_survival_integrals(mu, None, self.horizon, self.period_length)
-            return _DrawState(weight, s, base, j0, mu, self._contact_weight(i, alive))
+            return _DrawState(
+                weight,
+                s,
+                base,
+                None,
+                mu,
+                self._contact_weight(i, alive),
+                self.horizon,
+                float(self.period_length),
+            )
         rate = (r + x) / (alpha + T)
         weight = self.margin * p_alive * rate * self._spend(i)
         j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
-        return _DrawState(weight, s, base, j0, None, self._contact_weight(i, p_alive))
+        return _DrawState(
+            weight,
+            s,
+            base,
+            j0,
+            None,
+            self._contact_weight(i, p_alive),
+            self.horizon,
+            float(self.period_length),
+        )
 
     def _canonical(self, draw: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Values drawn in the canonical customer order, returned in the data's row order."""
@@ -548,10 +594,7 @@ class CounterfactualEngine:
         cost to serve: shape (S, H)."""
         return np.stack(
             [
-                np.add.reduce(
-                    (st.weight if st.contact is None else st.weight - st.contact)[:, None] * st.j0,
-                    axis=0,
-                )
+                st.baseline_flows(weight=None if st.contact is None else st.weight - st.contact)
                 for st in self._states
             ]
         )
@@ -778,6 +821,8 @@ class CounterfactualEngine:
             rho = profiles[:, first]  # (U, G)
             summing = np.zeros((self.horizon, len(first)))
             summing[np.arange(self.horizon), group] = self.discount_  # (H, G)
+            starts, lengths = _math.profile_runs(profiles)
+            rho_runs = profiles[:, starts]  # (U, R)
         acq_bit = 8
         #: present value of the change in the cost to serve per draw of the last call
         self.last_service_change_ = np.zeros(len(idx))
@@ -797,63 +842,170 @@ class CounterfactualEngine:
                 full_logs = self._log_multipliers(unit, i, rows)
                 for p in _PROCESS_LEVER:
                     g[p][:, u] = full_logs[p]
-            j0 = st.j0[rows]
-            j1 = (
-                st.integrals(
-                    rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
+            if st.mu is not None and self.closed_form:
+                self._closed_form_draw(
+                    st, rows, g, rho_runs, starts, lengths, full, totals, slot, full_only
                 )
-                if np.any(g["dropout"])
-                else j0
-            )
-            w = st.weight[rows][:, None]
-            wj0, wj1 = w * j0, w * j1
-            rest = g["purchase"] + g["spend"]
-            term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
-            existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
-            gc = g["contact"]
-            contact_moves = bool(np.any(gc))
-            # the cost to serve changes only with the contact rate or the time alive
-            serve = (
-                st.contact is not None
-                and (contact_moves or j1 is not j0)
-                and bool(np.any(st.contact[rows]))
-            )
-            if serve:
-                c = st.contact[rows][:, None]  # type: ignore[index]
-                cj0, cj1 = c * j0, c * j1
-                cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
-                extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
-                existing = existing - extra_cost
-                self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
-            full[slot] += existing
-            if full_only:
-                totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total
-                continue
-            d0 = wj0 @ summing  # (n, G)
-            d1 = d0 if j1 is j0 else wj1 @ summing
-            base_total = np.add.reduce(np.add.reduce(d0, axis=1))
-            for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
-                exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
-                d = d1 if b & 1 else d0
-                value = d * np.exp(exponent @ rho) if np.any(exponent) else d
-                totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
-            totals[slot, 16:24] = totals[slot, :8]
-            if serve:
-                e0 = cj0 @ summing
-                e1 = e0 if j1 is j0 else cj1 @ summing
-                cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
-                shifted_rate = np.exp(gc @ rho) if contact_moves else None
-                for b in range(8):
-                    e = e1 if b & 1 else e0
-                    extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
-                    totals[slot, b] -= extra
-                    if shifted_rate is not None:
-                        extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
-                    totals[slot, b | 16] -= extra
+            else:
+                self._reference_draw(
+                    st, rows, g, profiles, rho, summing, full, totals, slot, full_only
+                )
             for b in range(_N_COALITIONS):
                 if b & acq_bit:
                     totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
         return full, totals
+
+    def _closed_form_draw(
+        self,
+        st: _DrawState,
+        rows: np.ndarray,
+        g: dict[str, np.ndarray],
+        rho: np.ndarray,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+        full: np.ndarray,
+        totals: np.ndarray,
+        slot: int,
+        full_only: bool,
+    ) -> None:
+        """One draw of :meth:`flows` with sampled dropout rates, in closed form per run of
+        periods with the same effect profile: ``O(customers × runs)`` for the coalition totals
+        and two products per customer and period for the per-period flows, instead of the
+        (customers × periods) integrals of :meth:`_reference_draw` (the same numbers up to
+        rounding, tested)."""
+        every = len(rows) == len(self._order)  # sorted distinct positions: every customer
+        pick = (lambda v: v) if every else (lambda v: v[rows])
+        w = pick(st.weight)
+        mu = pick(st.mu)
+        step = float(self.period_length)
+        d = float(self.discount_rate)
+
+        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (n, U)
+            return np.ascontiguousarray((p @ rho).T)
+
+        run0 = _math.survival_runs(mu, None, lengths, step)
+        run1 = (
+            _math.survival_runs(mu, per_run(g["dropout"]), lengths, step)
+            if np.any(g["dropout"])
+            else run0
+        )
+        r0 = _math.discounted_run_sums(run0, starts, lengths, d, step)
+        r1 = r0 if run1 is run0 else _math.discounted_run_sums(run1, starts, lengths, d, step)
+        gp, gs, gc = g["purchase"], g["spend"], g["contact"]
+        contact_moves = bool(np.any(gc))
+        serve = (
+            st.contact is not None
+            and (contact_moves or run1 is not run0)
+            and bool(np.any(pick(st.contact)))
+        )
+        d0 = w * r0
+        d1 = d0 if r1 is r0 else w * r1
+        base_total = float(np.add.reduce(d0, axis=None))
+        factors: dict[int, np.ndarray | None] = {}
+        for b in range(8) if not full_only else (7,):
+            key = b & 6
+            if key not in factors:
+                exponent = (gp if b & 2 else 0.0) + (gs if b & 4 else 0.0)
+                factors[key] = np.exp(per_run(exponent)) if np.any(exponent) else None
+            value = d1 if b & 1 else d0
+            f = factors[key]
+            totals[slot, b] = float(np.add.reduce(value if f is None else value * f, axis=None))
+            totals[slot, b] -= base_total
+        totals[slot, 16:24] = totals[slot, :8]
+        fc = np.exp(per_run(gc)) if serve and contact_moves else None
+        c = pick(st.contact) if serve else None
+        if serve:
+            assert c is not None
+            e0 = c * r0
+            e1 = e0 if r1 is r0 else c * r1
+            cost_base = float(np.add.reduce(e0, axis=None))
+            extra = 0.0
+            for b in range(8) if not full_only else (7,):
+                e = e1 if b & 1 else e0
+                extra = float(np.add.reduce(e, axis=None)) - cost_base
+                totals[slot, b] -= extra
+                if fc is not None:
+                    extra = float(np.add.reduce(e * fc, axis=None)) - cost_base
+                totals[slot, b | 16] -= extra
+            self.last_service_change_[slot] = extra  # b = 7: every lever on
+        # per-period flows: sum_i a_i q_i^t within each run, shifted minus baseline
+        rest = factors.get(6)
+        lead1 = step * run1.start * run1.frac
+        lead0 = lead1 if run1 is run0 else step * run0.start * run0.frac
+        a1 = lead1 * w if rest is None else lead1 * (w * rest)
+        a0 = lead0 * w
+        if serve:
+            a1 = a1 - (lead1 * c if fc is None else lead1 * (c * fc))
+            a0 = a0 - lead0 * c
+        full[slot] += _math.run_period_sums([a1, -a0], [run1.factor, run0.factor], lengths)
+
+    def _reference_draw(
+        self,
+        st: _DrawState,
+        rows: np.ndarray,
+        g: dict[str, np.ndarray],
+        profiles: np.ndarray,
+        rho: np.ndarray,
+        summing: np.ndarray,
+        full: np.ndarray,
+        totals: np.ndarray,
+        slot: int,
+        full_only: bool,
+    ) -> None:
+        """One draw of :meth:`flows` from the (customers × periods) integrals."""
+        j0 = st.j0[rows]
+        j1 = (
+            st.integrals(
+                rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
+            )
+            if np.any(g["dropout"])
+            else j0
+        )
+        w = st.weight[rows][:, None]
+        wj0, wj1 = w * j0, w * j1
+        rest = g["purchase"] + g["spend"]
+        term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
+        existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
+        gc = g["contact"]
+        contact_moves = bool(np.any(gc))
+        # the cost to serve changes only with the contact rate or the time alive
+        serve = (
+            st.contact is not None
+            and (contact_moves or j1 is not j0)
+            and bool(np.any(st.contact[rows]))
+        )
+        if serve:
+            c = st.contact[rows][:, None]  # type: ignore[index]
+            cj0, cj1 = c * j0, c * j1
+            cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
+            extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
+            existing = existing - extra_cost
+            self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
+        full[slot] += existing
+        if full_only:  # the acquisition bit is added by the caller
+            totals[slot, ALL & ~8] = np.add.reduce(existing * self.discount_)
+            return
+        d0 = wj0 @ summing  # (n, G)
+        d1 = d0 if j1 is j0 else wj1 @ summing
+        base_total = np.add.reduce(np.add.reduce(d0, axis=1))
+        for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
+            exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
+            d = d1 if b & 1 else d0
+            value = d * np.exp(exponent @ rho) if np.any(exponent) else d
+            totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
+        totals[slot, 16:24] = totals[slot, :8]
+        if serve:
+            e0 = cj0 @ summing
+            e1 = e0 if j1 is j0 else cj1 @ summing
+            cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
+            shifted_rate = np.exp(gc @ rho) if contact_moves else None
+            for b in range(8):
+                e = e1 if b & 1 else e0
+                extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
+                totals[slot, b] -= extra
+                if shifted_rate is not None:
+                    extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
+                totals[slot, b | 16] -= extra
 
     def unit(
         self,
