@@ -309,10 +309,7 @@ def _clv_changes(
             if prefix not in baselines:
                 rows = engine._target_rows(inv)
                 baselines[prefix] = np.stack(
-                    [
-                        np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
-                        for st in engine._states
-                    ]
+                    [engine.discounted(st.baseline_flows(rows)) for st in engine._states]
                 )
             for idx, row in group.iterrows():
                 pct = 100.0 * levers[LEVERS.index(row["lever"])] / baselines[prefix]

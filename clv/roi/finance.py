@@ -459,20 +459,11 @@ def _test_plan(
             "targeted": 0,
             "cv2": float("nan"),
         }
-    base = np.mean(
-        [
-            float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods], axis=None))
-            for st in engine._states
-        ]
-    )
+    baseline = np.stack([st.baseline_flows(rows) for st in engine._states])  # (S, H)
+    base = float(baseline[:, :periods].sum(axis=1).mean())
     gain = float(full_causal[:, :periods].sum(axis=1).mean())
     rel = gain / base if base > 0 else float("nan")
-    base_pv = np.mean(
-        [
-            float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows]) @ engine.discount_))
-            for st in engine._states
-        ]
-    )
+    base_pv = float((baseline @ engine.discount_).mean())
     gain_pv = float((full_causal @ engine.discount_).mean())
     ratio = 1.0 + gain_pv / base_pv if base_pv > 0 else float("nan")
     sub = engine.data.iloc[rows]
