@@ -259,16 +259,15 @@ def survival_runs(
     """
     mu_ = np.asarray(mu, dtype=np.float64)
     n_runs = len(lengths)
-    if log_multiplier is None:
-        rate = np.broadcast_to(mu_ * 1.0 * step, (n_runs, mu_.size))
-    else:
-        rate = mu_[None, :] * np.exp(log_multiplier) * step
+    rate = mu_ * 1.0 * step if log_multiplier is None else mu_ * np.exp(log_multiplier) * step
     factor = np.exp(-rate)
     small = rate < 1e-10
     frac = np.where(small, 1.0 - 0.5 * rate, -np.expm1(-rate) / np.where(small, 1.0, rate))
-    if log_multiplier is None:
+    if log_multiplier is None:  # the same in every run: (n,) broadcast to (runs, n)
         before = np.asarray(np.cumsum(np.concatenate([[0], lengths[:-1]])), dtype=np.float64)
-        start = np.exp(-before[:, None] * rate[0][None, :])
+        start = np.exp(-before[:, None] * rate[None, :])
+        shape = (n_runs, mu_.size)
+        rate, factor, frac = (np.broadcast_to(v, shape) for v in (rate, factor, frac))
     else:
         spans = rate * np.asarray(lengths, dtype=np.float64)[:, None]
         start = np.ones_like(rate)

@@ -750,16 +750,20 @@ class CounterfactualEngine:
             ).standard_normal(self.n_draws)
             full = self.data[shift.column].to_numpy(dtype=np.float64)
             lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
+            # one row serves every draw when the amount is certain (sd = 0): the (S, n) change
+            # is then a read-only broadcast view, not S copies
+            a = amount[:1] if bool(np.all(amount == amount[0])) else amount
             current = x + delta.get(shift.column, 0.0)
             if shift.mode == "add":
-                new = current + amount[:, None]
+                new = current + a[:, None]
             elif shift.mode == "relative":
-                new = current * (1.0 + amount[:, None])
+                new = current * (1.0 + a[:, None])
             else:
-                new = np.broadcast_to(amount[:, None], (self.n_draws, len(rows)))
+                new = np.broadcast_to(a[:, None], (len(a), len(rows)))
             new = np.clip(new, lo, hi)
             change = np.where(ok, new - x, delta.get(shift.column, 0.0))
-            delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
+            delta[shift.column] = change * scale
+        delta = {c: np.broadcast_to(v, (self.n_draws, len(rows))) for c, v in delta.items()}
         profile = _math.ramp_profile(
             self.horizon, ramp_periods=inv.ramp_periods, duration=inv.duration
         )
@@ -768,16 +772,6 @@ class CounterfactualEngine:
         return _Unit(rows, delta, profile, coefs, acquisition)
 
     # ------------------------------------------------------------------ evaluation
-    def _log_multipliers(self, unit: _Unit, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-process log multipliers at full effect for draw ``i``: (len(rows),) each."""
-        pos = np.searchsorted(rows, unit.rows)
-        out = {p: np.zeros(len(rows)) for p in _PROCESS_LEVER}
-        for name, draws in unit.coefs.items():
-            process, column = _coef_name(name)  # type: ignore[misc]
-            if column in unit.delta:
-                out[process][pos] += draws[i] * unit.delta[column][i]
-        return out
-
     def flows(
         self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *, full_only: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -823,6 +817,20 @@ class CounterfactualEngine:
             summing[np.arange(self.horizon), group] = self.discount_  # (H, G)
             starts, lengths = _math.profile_runs(profiles)
             rho_runs = profiles[:, starts]  # (U, R)
+        # each unit's rows among ``rows`` (None: all of them) and its coefficient x change terms
+        g_rows = [
+            None if len(u.rows) == len(rows) else np.searchsorted(rows, u.rows) for u in units
+        ]
+        terms = [
+            [
+                (parts[0], coef, u.delta[parts[1]])
+                for name, coef in u.coefs.items()
+                if (parts := _coef_name(name))
+                and parts[0] in _PROCESS_LEVER
+                and parts[1] in u.delta
+            ]
+            for u in units
+        ]
         acq_bit = 8
         #: present value of the change in the cost to serve per draw of the last call
         self.last_service_change_ = np.zeros(len(idx))
@@ -837,18 +845,22 @@ class CounterfactualEngine:
                         totals[slot, b] = acq_total
                 continue
             st = self._states[i]
-            g = {p: np.zeros((len(rows), len(units))) for p in _PROCESS_LEVER}
-            for u, unit in enumerate(units):
-                full_logs = self._log_multipliers(unit, i, rows)
-                for p in _PROCESS_LEVER:
-                    g[p][:, u] = full_logs[p]
+            # per-process log multipliers at full effect, (units, rows) each
+            g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
+            for u, target in enumerate(g_rows):
+                for process, coef, change in terms[u]:
+                    if target is None:
+                        g[process][u] += coef[i] * change[i]
+                    else:
+                        g[process][u, target] += coef[i] * change[i]
             if st.mu is not None and self.closed_form:
                 self._closed_form_draw(
                     st, rows, g, rho_runs, starts, lengths, full, totals, slot, full_only
                 )
             else:
+                g_cols = {p: v.T for p, v in g.items()}  # (rows, units)
                 self._reference_draw(
-                    st, rows, g, profiles, rho, summing, full, totals, slot, full_only
+                    st, rows, g_cols, profiles, rho, summing, full, totals, slot, full_only
                 )
             for b in range(_N_COALITIONS):
                 if b & acq_bit:
@@ -880,8 +892,8 @@ class CounterfactualEngine:
         step = float(self.period_length)
         d = float(self.discount_rate)
 
-        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (n, U)
-            return np.ascontiguousarray((p @ rho).T)
+        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (U, n)
+            return rho.T @ p
 
         run0 = _math.survival_runs(mu, None, lengths, step)
         run1 = (
@@ -1029,7 +1041,7 @@ class CounterfactualEngine:
             return 0
         changed = np.zeros(len(unit.rows), dtype=bool)
         for d in unit.delta.values():
-            changed |= np.any(d != 0, axis=0)
+            changed |= d[0] != 0 if d.strides[0] == 0 else np.any(d != 0, axis=0)
         return int(changed.sum())
 
     def cost_draws(self, inv: Investment) -> tuple[np.ndarray, np.ndarray]:
