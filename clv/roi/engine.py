@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -331,6 +331,7 @@ class CounterfactualEngine:
     causal_share: Any = None
     closed_form: bool = field(default=True, repr=False)
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
+    _unit_cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check_inputs()
@@ -803,25 +804,71 @@ class CounterfactualEngine:
         customer's time alive: with retention switched on it covers the longer
         lives, with service cost switched on the contact rate changes.
         """
+        full, totals, service = self.flows_batch([units], draws, full_only=full_only)[0]
+        #: present value of the change in the cost to serve per draw of the last call
+        self.last_service_change_ = service
+        return full, totals
+
+    def flows_batch(
+        self,
+        variants: Sequence[Sequence[_Unit]],
+        draws: Sequence[int] | None = None,
+        *,
+        full_only: bool = False,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`flows` of several sets of units in one pass over the draws.
+
+        Variants of one investment (its causal-share, evidenced-only and evidence-grade
+        versions, scaled effects) share the customers, so each draw's baseline survival is
+        computed once for all of them.
+
+        Returns
+        -------
+        list of (full, totals, service_change)
+            Per variant: :meth:`flows`' two arrays and ``last_service_change_``.
+        """
+        idx = range(self.n_draws) if draws is None else list(draws)
+        plans = [self._plan(list(units)) for units in variants]
+        for k, plan in enumerate(plans):  # variants on the same customers share baselines
+            plan["key"] = k
+            for other in plans[:k]:
+                if np.array_equal(other["rows"], plan["rows"]):
+                    plan["key"] = other["key"]
+                    break
+        out = [
+            (
+                np.zeros((len(idx), self.horizon)),
+                np.zeros((len(idx), _N_COALITIONS)),
+                np.zeros(len(idx)),
+            )
+            for _ in plans
+        ]
+        for slot, i in enumerate(idx):
+            shared: dict[Any, Any] = {}
+            for plan, (full, totals, service) in zip(plans, out, strict=True):
+                self._draw(plan, i, slot, full, totals, service, full_only, shared)
+        return out
+
+    def _plan(self, units: list[_Unit]) -> dict[str, Any]:
+        """What every draw of :meth:`flows` needs about a set of units."""
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
         rows = rows.astype(np.int64)
-        idx = range(self.n_draws) if draws is None else list(draws)
-        full = np.zeros((len(idx), self.horizon))
-        totals = np.zeros((len(idx), _N_COALITIONS))
         profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
+        plan: dict[str, Any] = {"units": units, "rows": rows, "profiles": profiles}
         if len(rows):
             _, first, group = np.unique(profiles.T, axis=0, return_index=True, return_inverse=True)
             group = group.reshape(-1)
-            rho = profiles[:, first]  # (U, G)
+            plan["rho"] = profiles[:, first]  # (U, G)
             summing = np.zeros((self.horizon, len(first)))
             summing[np.arange(self.horizon), group] = self.discount_  # (H, G)
-            starts, lengths = _math.profile_runs(profiles)
-            rho_runs = profiles[:, starts]  # (U, R)
+            plan["summing"] = summing
+            plan["starts"], plan["lengths"] = _math.profile_runs(profiles)
+            plan["rho_runs"] = profiles[:, plan["starts"]]  # (U, R)
         # each unit's rows among ``rows`` (None: all of them) and its coefficient x change terms
-        g_rows = [
+        plan["g_rows"] = [
             None if len(u.rows) == len(rows) else np.searchsorted(rows, u.rows) for u in units
         ]
-        terms = [
+        plan["terms"] = [
             [
                 (parts[0], coef, u.delta[parts[1]])
                 for name, coef in u.coefs.items()
@@ -831,84 +878,110 @@ class CounterfactualEngine:
             ]
             for u in units
         ]
+        return plan
+
+    def _draw(
+        self,
+        plan: dict[str, Any],
+        i: int,
+        slot: int,
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        full_only: bool,
+        shared: dict[Any, Any],
+    ) -> None:
+        """Draw ``i`` of one set of units into row ``slot`` of the outputs."""
+        units, rows = plan["units"], plan["rows"]
         acq_bit = 8
-        #: present value of the change in the cost to serve per draw of the last call
-        self.last_service_change_ = np.zeros(len(idx))
-        for slot, i in enumerate(idx):
-            acq = self._acquisition_flow(units, i)
-            acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
-            if acq is not None:
-                full[slot] += acq
-            if len(rows) == 0:
-                for b in range(_N_COALITIONS):
-                    if b & acq_bit:
-                        totals[slot, b] = acq_total
-                continue
-            st = self._states[i]
-            # per-process log multipliers at full effect, (units, rows) each
-            g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
-            for u, target in enumerate(g_rows):
-                for process, coef, change in terms[u]:
-                    if target is None:
-                        g[process][u] += coef[i] * change[i]
-                    else:
-                        g[process][u, target] += coef[i] * change[i]
-            if st.mu is not None and self.closed_form:
-                self._closed_form_draw(
-                    st, rows, g, rho_runs, starts, lengths, full, totals, slot, full_only
-                )
-            else:
-                g_cols = {p: v.T for p, v in g.items()}  # (rows, units)
-                self._reference_draw(
-                    st, rows, g_cols, profiles, rho, summing, full, totals, slot, full_only
-                )
+        acq = self._acquisition_flow(units, i)
+        acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
+        if acq is not None:
+            full[slot] += acq
+        if len(rows) == 0:
             for b in range(_N_COALITIONS):
                 if b & acq_bit:
-                    totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
-        return full, totals
+                    totals[slot, b] = acq_total
+            return
+        st = self._states[i]
+        # per-process log multipliers at full effect, (units, rows) each
+        g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
+        for u, target in enumerate(plan["g_rows"]):
+            for process, coef, change in plan["terms"][u]:
+                if target is None:
+                    g[process][u] += coef[i] * change[i]
+                else:
+                    g[process][u, target] += coef[i] * change[i]
+        if st.mu is not None and self.closed_form:
+            key = (plan["key"], tuple(plan["starts"].tolist()))
+            self._closed_form_draw(
+                st, plan, g, full, totals, service, slot, full_only, shared.setdefault(key, {})
+            )
+        else:
+            g_cols = {p: v.T for p, v in g.items()}  # (rows, units)
+            self._reference_draw(
+                st,
+                rows,
+                g_cols,
+                plan["profiles"],
+                plan["rho"],
+                plan["summing"],
+                full,
+                totals,
+                service,
+                slot,
+                full_only,
+            )
+        for b in range(_N_COALITIONS):
+            if b & acq_bit:
+                totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
 
     def _closed_form_draw(
         self,
         st: _DrawState,
-        rows: np.ndarray,
+        plan: dict[str, Any],
         g: dict[str, np.ndarray],
-        rho: np.ndarray,
-        starts: np.ndarray,
-        lengths: np.ndarray,
         full: np.ndarray,
         totals: np.ndarray,
+        service: np.ndarray,
         slot: int,
         full_only: bool,
+        base: dict[str, Any],
     ) -> None:
         """One draw of :meth:`flows` with sampled dropout rates, in closed form per run of
         periods with the same effect profile: ``O(customers × runs)`` for the coalition totals
         and two products per customer and period for the per-period flows, instead of the
         (customers × periods) integrals of :meth:`_reference_draw` (the same numbers up to
-        rounding, tested)."""
+        rounding, tested). ``base`` caches the draw's baseline for variants on the same rows."""
+        rows, rho = plan["rows"], plan["rho_runs"]
+        starts, lengths = plan["starts"], plan["lengths"]
         every = len(rows) == len(self._order)  # sorted distinct positions: every customer
-        pick = (lambda v: v) if every else (lambda v: v[rows])
-        w = pick(st.weight)
-        mu = pick(st.mu)
         step = float(self.period_length)
         d = float(self.discount_rate)
+        if not base:
+            pick = (lambda v: v) if every else (lambda v: v[rows])
+            base["w"] = pick(st.weight)
+            base["mu"] = pick(st.mu)
+            base["c"] = None if st.contact is None else pick(st.contact)
+            base["run0"] = _math.survival_runs(base["mu"], None, lengths, step)
+            base["r0"] = _math.discounted_run_sums(base["run0"], starts, lengths, d, step)
+        w, mu, run0, r0 = base["w"], base["mu"], base["run0"], base["r0"]
 
         def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (U, n)
             return rho.T @ p
 
-        run0 = _math.survival_runs(mu, None, lengths, step)
         run1 = (
             _math.survival_runs(mu, per_run(g["dropout"]), lengths, step)
             if np.any(g["dropout"])
             else run0
         )
-        r0 = _math.discounted_run_sums(run0, starts, lengths, d, step)
         r1 = r0 if run1 is run0 else _math.discounted_run_sums(run1, starts, lengths, d, step)
         gp, gs, gc = g["purchase"], g["spend"], g["contact"]
         contact_moves = bool(np.any(gc))
         serve = (
-            st.contact is not None
+            base["c"] is not None
             and (contact_moves or run1 is not run0)
-            and bool(np.any(pick(st.contact)))
+            and bool(np.any(base["c"]))
         )
         d0 = w * r0
         d1 = d0 if r1 is r0 else w * r1
@@ -925,7 +998,7 @@ class CounterfactualEngine:
             totals[slot, b] -= base_total
         totals[slot, 16:24] = totals[slot, :8]
         fc = np.exp(per_run(gc)) if serve and contact_moves else None
-        c = pick(st.contact) if serve else None
+        c = base["c"] if serve else None
         if serve:
             assert c is not None
             e0 = c * r0
@@ -939,7 +1012,7 @@ class CounterfactualEngine:
                 if fc is not None:
                     extra = float(np.add.reduce(e * fc, axis=None)) - cost_base
                 totals[slot, b | 16] -= extra
-            self.last_service_change_[slot] = extra  # b = 7: every lever on
+            service[slot] = extra  # b = 7: every lever on
         # per-period flows: sum_i a_i q_i^t within each run, shifted minus baseline
         rest = factors.get(6)
         lead1 = step * run1.start * run1.frac
@@ -961,6 +1034,7 @@ class CounterfactualEngine:
         summing: np.ndarray,
         full: np.ndarray,
         totals: np.ndarray,
+        service: np.ndarray,
         slot: int,
         full_only: bool,
     ) -> None:
@@ -992,7 +1066,7 @@ class CounterfactualEngine:
             cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
             extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
             existing = existing - extra_cost
-            self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
+            service[slot] = np.add.reduce(extra_cost * self.discount_)
         full[slot] += existing
         if full_only:  # the acquisition bit is added by the caller
             totals[slot, ALL & ~8] = np.add.reduce(existing * self.discount_)
@@ -1032,8 +1106,36 @@ class CounterfactualEngine:
         ``share`` overrides the causal share of fitted coefficients (1.0: fully
         causal); ``evidenced_only`` keeps only experiment and quasi-experiment
         coefficients (grades A and B).
+
+        The effect is linear in ``scale`` (each shift's change is scaled after it is
+        clipped to the observed range), so the unit at ``scale = 1`` of the last
+        investment asked for is kept and scaled (break-even searches, effect-size
+        sensitivity) instead of being rebuilt, when the investment shifts each column once.
         """
-        return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        if share is not None and not isinstance(share, int | float):
+            return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        columns = [shift.column for shift in inv.shifts]
+        if len(set(columns)) < len(columns):  # a column shifted twice compounds the scale
+            return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        key = (share, evidenced_only)
+        cache = self._unit_cache
+        # the draws a unit's coefficients come from (replaced draws invalidate the cache)
+        source = [
+            self.transaction_draws_,
+            self.spend_draws_,
+            self.contact_draws_,
+            self.share_draws_,
+            getattr(self, "acquisition_draws_", None),
+        ]
+        if cache.get("inv") is not inv or any(
+            a is not b for a, b in zip(cache.get("source", ()), source, strict=False)
+        ):
+            cache.clear()
+            cache["inv"] = inv
+            cache["source"] = source
+        if key not in cache:
+            cache[key] = self._unit(inv, share=share, evidenced_only=evidenced_only)
+        return scaled_unit(cache[key], scale)
 
     def affected(self, unit: _Unit) -> int:
         """Number of customers whose features the investment changes (in any draw)."""
@@ -1070,6 +1172,19 @@ class CounterfactualEngine:
     def discounted(self, flows: np.ndarray) -> np.ndarray:
         """Present value of per-period flows (last axis)."""
         return np.add.reduce(flows * self.discount_, axis=-1)
+
+
+def scaled_unit(unit: _Unit, scale: float) -> _Unit:
+    """``unit`` with every feature change (and acquisition shift) multiplied by ``scale``."""
+    if scale == 1.0:
+        return unit
+    k = float(scale)
+    delta = {
+        c: np.broadcast_to(d[0] * k, d.shape) if d.strides[0] == 0 else d * k
+        for c, d in unit.delta.items()
+    }
+    acquisition = [(c, mode, amounts, s * k) for c, mode, amounts, s in unit.acquisition]
+    return replace(unit, delta=delta, acquisition=acquisition)
 
 
 def shapley_split(values: Callable[[frozenset[int]], np.ndarray], n_players: int) -> np.ndarray:

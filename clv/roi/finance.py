@@ -27,7 +27,7 @@ from clv.roi.engine import (
     ServiceCost,
     shapley_split,
 )
-from clv.roi.grades import grade_shares, grade_split, overall_grade
+from clv.roi.grades import grade_shares, grade_split, grade_variants, overall_grade
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -413,18 +413,26 @@ def _evaluate_one(
         service_cost_grade=_service_grade(engine, inv, unit),
         service_cost_change=service_change,
     )
-    out.grades = grade_split(engine, inv, unit, incremental)
+    # the grade coalitions, the fully causal and the evidenced-only variants: one pass
+    variants = grade_variants(inv, unit, engine)
+    batch: list[list[Any]] = [[u] for u in variants.values()]
+    if engine.share_draws_ is not None:
+        batch.append([engine.unit(inv, share=1.0)])
+    evidenced = any(
+        inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients
+    )
+    if evidenced:
+        batch.append([engine.unit(inv, evidenced_only=True)])
+    results = iter(engine.flows_batch(batch, full_only=True) if batch else [])
+    values = {c: next(results)[1][:, ALL] for c in variants}
+    out.grades = grade_split(engine, inv, unit, incremental, values)
     if engine.share_draws_ is None:
         full_causal = full
         out.incremental_clv_if_causal = incremental
     else:
-        full_causal, tot = engine.flows([engine.unit(inv, share=1.0)], full_only=True)
+        full_causal, tot, _ = next(results)
         out.incremental_clv_if_causal = tot[:, ALL]
-    if any(inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients):
-        _, tot = engine.flows([engine.unit(inv, evidenced_only=True)], full_only=True)
-        out.npv_evidenced = tot[:, ALL] - cost_pv
-    else:
-        out.npv_evidenced = -cost_pv
+    out.npv_evidenced = next(results)[1][:, ALL] - cost_pv if evidenced else -cost_pv
     out.test_plan = _test_plan(engine, unit, full_causal, levers)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
