@@ -26,6 +26,7 @@ over the processes switched on one at a time, so the parts sum to the total.
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -354,6 +355,38 @@ class CounterfactualEngine:
         self._service_setup()
         self._states = [self._baseline(i) for i in range(self.n_draws)]
         self._acquisition_setup()
+
+    def with_horizon(
+        self, horizon: int, new_customers: NewCustomers | None = None
+    ) -> CounterfactualEngine:
+        """The same engine over another horizon: the same parameter draws, causal shares and
+        customers' latent states (none of them depends on the horizon), so only the
+        per-period integrals and the acquisition periods are redone, not the baseline.
+
+        ``new_customers`` replaces the future cohorts (their covariates must cover the new
+        horizon); by default the engine's own.
+        """
+        if not (isinstance(horizon, int | np.integer) and horizon >= 1):
+            raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
+        other = copy.copy(self)
+        other.horizon = int(horizon)
+        if new_customers is not None:
+            other.new_customers = new_customers
+        other.discount_ = _math.discount_factors(other.horizon, self.discount_rate)
+        other._unit_cache = {}
+        step = float(self.period_length)
+        other._states = [
+            replace(
+                st,
+                horizon=other.horizon,
+                stored_j0=None
+                if st.stored_j0 is None
+                else _math.period_purchase_integrals(st.s, st.base, None, other.horizon, step),
+            )
+            for st in self._states
+        ]
+        other._acquisition_setup()
+        return other
 
     # ------------------------------------------------------------------ service cost
     def _service_setup(self) -> None:

@@ -11,6 +11,7 @@ from clv.cx.contacts import ContactModel
 from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import GammaGammaModel, ParetoNBDModel
 from clv.roi import Evidence, Investment, ServiceCost, Shift, _math
+from clv.roi.confounding import CausalShare
 from clv.roi.engine import CounterfactualEngine
 
 N_DRAWS = 6
@@ -140,3 +141,45 @@ def test_an_investment_that_changes_nothing_adds_exactly_nothing(world) -> None:
     full, totals = engine.flows([still])
     assert np.all(full == 0.0)
     assert np.all(totals == 0.0)
+
+
+@pytest.mark.parametrize("uncertainty", [True, False])
+def test_a_longer_horizon_reuses_the_draws_of_a_fresh_engine(world, uncertainty) -> None:
+    tm, sm, data, _ = world
+    args = (tm, sm, data)
+    kw = {
+        "discount_rate": 0.003,
+        "margin": 0.3,
+        "n_draws": N_DRAWS,
+        "random_state": 4,
+        "customer_uncertainty": uncertainty,
+        "causal_share": CausalShare(2.0, 3.0),
+    }
+    short = CounterfactualEngine(*args, horizon=H, **kw)
+    fresh = CounterfactualEngine(*args, horizon=H + 13, **kw)
+    longer = short.with_horizon(H + 13)
+    inv = INVESTMENTS[1]
+    np.testing.assert_array_equal(longer.share_draws_, fresh.share_draws_)
+    np.testing.assert_allclose(
+        longer.flows([longer.unit(inv)])[0], fresh.flows([fresh.unit(inv)])[0], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        longer.baseline_cash_flows(), fresh.baseline_cash_flows(), rtol=1e-12
+    )
+    assert short.horizon == H  # the original is untouched
+    assert short.flows([short.unit(inv)])[0].shape == (N_DRAWS, H)
+
+
+def test_a_scaled_unit_equals_a_unit_built_at_that_scale(world) -> None:
+    tm, sm, data, _ = world
+    engine = CounterfactualEngine(tm, sm, data, H, 0.003, 0.3, N_DRAWS, 4)
+    for inv in INVESTMENTS[:2]:
+        for k in (0.0, 0.37, 2.5):
+            cached = engine.unit(inv, scale=k, share=1.0)
+            built = engine._unit(inv, scale=k, share=1.0)
+            assert cached.delta.keys() == built.delta.keys()
+            for column, change in built.delta.items():
+                np.testing.assert_array_equal(cached.delta[column], change)
+            np.testing.assert_array_equal(
+                engine.flows([cached])[1], engine.flows([built])[1]
+            )
