@@ -357,21 +357,33 @@ class CounterfactualEngine:
         self._acquisition_setup()
 
     def with_horizon(
-        self, horizon: int, new_customers: NewCustomers | None = None
+        self,
+        horizon: int,
+        new_customers: NewCustomers | None = None,
+        *,
+        fully_causal: bool = False,
     ) -> CounterfactualEngine:
         """The same engine over another horizon: the same parameter draws, causal shares and
         customers' latent states (none of them depends on the horizon), so only the
         per-period integrals and the acquisition periods are redone, not the baseline.
 
         ``new_customers`` replaces the future cohorts (their covariates must cover the new
-        horizon); by default the engine's own.
+        horizon); by default the engine's own. ``fully_causal`` drops the causal-share
+        prior (fitted effects taken as they are). An engine class with its own ``flows``
+        is rebuilt instead (its states may depend on the horizon).
         """
         if not (isinstance(horizon, int | np.integer) and horizon >= 1):
             raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
+        nc = self.new_customers if new_customers is None else new_customers
+        if type(self).flows is not CounterfactualEngine.flows:
+            share = None if fully_causal else self.causal_share
+            return replace(self, horizon=int(horizon), new_customers=nc, causal_share=share)
         other = copy.copy(self)
         other.horizon = int(horizon)
-        if new_customers is not None:
-            other.new_customers = new_customers
+        other.new_customers = nc
+        if fully_causal:
+            other.causal_share = None
+            other.share_draws_ = None
         other.discount_ = _math.discount_factors(other.horizon, self.discount_rate)
         other._unit_cache = {}
         step = float(self.period_length)
@@ -623,6 +635,17 @@ class CounterfactualEngine:
             )
         return out
 
+    def baseline_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Undiscounted baseline margin per period of the customers ``rows``, per draw (S, H)."""
+        return np.stack(
+            [
+                st.baseline_flows(rows)
+                if hasattr(st, "baseline_flows")
+                else st.weight[rows] @ st.j0[rows]
+                for st in self._states
+            ]
+        )
+
     def baseline_cash_flows(self) -> np.ndarray:
         """Undiscounted expected margin per future period, all customers, net of the modelled
         cost to serve: shape (S, H)."""
@@ -860,6 +883,14 @@ class CounterfactualEngine:
         list of (full, totals, service_change)
             Per variant: :meth:`flows`' two arrays and ``last_service_change_``.
         """
+        if type(self).flows is not CounterfactualEngine.flows:  # an engine with its own flows
+            out = []
+            for units in variants:
+                full, totals = self.flows(list(units), draws, full_only=full_only)
+                service = getattr(self, "last_service_change_", None)
+                service = np.zeros(len(full)) if service is None else np.array(service)
+                out.append((full, totals, service))
+            return out
         idx = range(self.n_draws) if draws is None else list(draws)
         plans = [self._plan(list(units)) for units in variants]
         for k, plan in enumerate(plans):  # variants on the same customers share baselines
@@ -1145,7 +1176,9 @@ class CounterfactualEngine:
         investment asked for is kept and scaled (break-even searches, effect-size
         sensitivity) instead of being rebuilt, when the investment shifts each column once.
         """
-        if share is not None and not isinstance(share, int | float):
+        if (share is not None and not isinstance(share, int | float)) or type(
+            self
+        )._unit is not CounterfactualEngine._unit:
             return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
         columns = [shift.column for shift in inv.shifts]
         if len(set(columns)) < len(columns):  # a column shifted twice compounds the scale

@@ -467,7 +467,7 @@ def _test_plan(
             "targeted": 0,
             "cv2": float("nan"),
         }
-    baseline = np.stack([st.baseline_flows(rows) for st in engine._states])  # (S, H)
+    baseline = engine.baseline_rows(rows)  # (S, H)
     base = float(baseline[:, :periods].sum(axis=1).mean())
     gain = float(full_causal[:, :periods].sum(axis=1).mean())
     rel = gain / base if base > 0 else float("nan")

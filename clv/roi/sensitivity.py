@@ -94,9 +94,11 @@ def sensitivity(
     if not (1 <= horizon[0] <= h < horizon[1] or horizon[1] <= h):
         raise ValueError("horizon must be (low, high) periods with low >= 1.")
     long_engine = None
-    if horizon[1] > h:  # the same draws and latent states over the longer horizon
+    if horizon[1] > h:  # the same draws and latent states, fitted effects taken as they are
         long_engine = eng.with_horizon(
-            int(horizon[1]), _extended(eng.new_customers, int(horizon[1]) - h)
+            int(horizon[1]),
+            _extended(eng.new_customers, int(horizon[1]) - h),
+            fully_causal=True,
         )
     rows = []
     for name, draws in progress_bar(

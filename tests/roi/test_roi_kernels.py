@@ -166,6 +166,13 @@ def test_a_longer_horizon_reuses_the_draws_of_a_fresh_engine(world, uncertainty)
     np.testing.assert_allclose(
         longer.baseline_cash_flows(), fresh.baseline_cash_flows(), rtol=1e-12
     )
+    # without the causal-share prior: a fresh engine without it
+    causal = short.with_horizon(H + 13, fully_causal=True)
+    plain = CounterfactualEngine(*args, horizon=H + 13, **{**kw, "causal_share": None})
+    assert causal.share_draws_ is None and short.share_draws_ is not None
+    np.testing.assert_allclose(
+        causal.flows([causal.unit(inv)])[1], plain.flows([plain.unit(inv)])[1], rtol=1e-12
+    )
     assert short.horizon == H  # the original is untouched
     assert short.flows([short.unit(inv)])[0].shape == (N_DRAWS, H)
 
