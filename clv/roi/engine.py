@@ -220,8 +220,8 @@ class _DrawState:
     """Per-draw, per-customer quantities shared by every investment (the baseline)."""
 
     weight: np.ndarray  # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
-    s: np.ndarray  # dropout shape, per customer (n,)
-    base: np.ndarray  # beta_i + T (n,)
+    s: np.ndarray | None  # dropout shape, per customer (n,); None with sampled rates ``mu``
+    base: np.ndarray | None  # beta_i + T (n,); None with sampled rates ``mu``
     stored_j0: np.ndarray | None  # baseline per-period integrals (n, H); None: from ``mu``
     mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
     contact: np.ndarray | None = None  # cost to serve per unit time alive × P(alive) (n,)
@@ -242,6 +242,7 @@ class _DrawState:
     ) -> np.ndarray:
         """Per-period survival-weighted time under a dropout multiplier (rows, H)."""
         if self.mu is None:
+            assert self.s is not None and self.base is not None
             return _math.period_purchase_integrals(
                 self.s[rows], self.base[rows], multiplier, horizon, step
             )
@@ -392,7 +393,7 @@ class CounterfactualEngine:
                 st,
                 horizon=other.horizon,
                 stored_j0=None
-                if st.stored_j0 is None
+                if st.stored_j0 is None or st.s is None or st.base is None
                 else _math.period_purchase_integrals(st.s, st.base, None, other.horizon, step),
             )
             for st in self._states
@@ -572,10 +573,10 @@ class CounterfactualEngine:
             lam = self._canonical(lambda o: rng.gamma((r + x)[o])) / (alpha + T)
             mu = self._canonical(lambda o: rng.gamma(np.broadcast_to(s, x.shape)[o])) / base
             weight = self.margin * alive * lam * self._spend(i, rng)
-            return _DrawState(
+            return _DrawState(  # s and base are in mu: not kept (S × n numbers each)
                 weight,
-                s,
-                base,
+                None,
+                None,
                 None,
                 mu,
                 self._contact_weight(i, alive),
