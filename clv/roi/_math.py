@@ -217,6 +217,7 @@ class SurvivalRuns(NamedTuple):
     factor: FloatArray  # survival over one period of the run, e^{-rate}
     frac: FloatArray  # expected share of a period lived by a customer alive at its start
     rate: FloatArray  # dropout hazard integrated over one period of the run
+    decay: FloatArray  # expm1(-rate) = factor - 1, to full relative precision
 
 
 def survival_runs(
@@ -260,20 +261,23 @@ def survival_runs(
     mu_ = np.asarray(mu, dtype=np.float64)
     n_runs = len(lengths)
     rate = mu_ * 1.0 * step if log_multiplier is None else mu_ * np.exp(log_multiplier) * step
-    factor = np.exp(-rate)
+    decay = np.expm1(-rate)
+    factor = 1.0 + decay  # e^{-rate} from the one transcendental call
     small = rate < 1e-10
-    frac = np.where(small, 1.0 - 0.5 * rate, -np.expm1(-rate) / np.where(small, 1.0, rate))
+    frac = np.where(small, 1.0 - 0.5 * rate, -decay / np.where(small, 1.0, rate))
     if log_multiplier is None:  # the same in every run: (n,) broadcast to (runs, n)
         before = np.asarray(np.cumsum(np.concatenate([[0], lengths[:-1]])), dtype=np.float64)
         start = np.exp(-before[:, None] * rate[None, :])
         shape = (n_runs, mu_.size)
-        rate, factor, frac = (np.broadcast_to(v, shape) for v in (rate, factor, frac))
+        rate, factor, frac, decay = (
+            np.broadcast_to(v, shape) for v in (rate, factor, frac, decay)
+        )
     else:
         spans = rate * np.asarray(lengths, dtype=np.float64)[:, None]
         start = np.ones_like(rate)
         if n_runs > 1:
             start[1:] = np.exp(-np.cumsum(spans[:-1], axis=0))
-    return SurvivalRuns(start, factor, frac, rate)
+    return SurvivalRuns(start, factor, frac, rate, decay)
 
 
 def discounted_run_sums(
@@ -287,8 +291,11 @@ def discounted_run_sums(
     log_d = float(np.log1p(discount_rate))
     y = -(log_d + runs.rate)  # log of discount x survival per period, <= 0
     length = np.asarray(lengths, dtype=np.float64)[:, None]
-    flat = y == 0.0
-    geo = np.where(flat, length, np.expm1(length * y) / np.where(flat, -1.0, np.expm1(y)))
+    # expm1(y) = (delta - 1) + delta (q - 1): two terms <= 0, so no cancellation
+    delta = float(np.exp(-log_d))
+    step_down = float(np.expm1(-log_d)) + delta * runs.decay
+    flat = step_down == 0.0
+    geo = np.where(flat, length, np.expm1(length * y) / np.where(flat, -1.0, step_down))
     first = np.exp(-(np.asarray(starts, dtype=np.float64) + 1.0) * log_d)[:, None]
     return step * runs.start * runs.frac * first * geo
 

@@ -1032,8 +1032,10 @@ class CounterfactualEngine:
             base["r0"] = _math.discounted_run_sums(base["run0"], starts, lengths, d, step)
         w, mu, run0, r0 = base["w"], base["mu"], base["run0"], base["r0"]
 
-        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (U, n)
-            return rho.T @ p
+        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (U, n), without BLAS threads
+            if p.shape[0] == 1:
+                return rho[0][:, None] * p
+            return np.einsum("ur,un->rn", rho, p)
 
         run1 = (
             _math.survival_runs(mu, per_run(g["dropout"]), lengths, step)
