@@ -190,3 +190,17 @@ def test_a_scaled_unit_equals_a_unit_built_at_that_scale(world) -> None:
             np.testing.assert_array_equal(
                 engine.flows([cached])[1], engine.flows([built])[1]
             )
+
+
+def test_one_batch_equals_separate_passes(world) -> None:
+    tm, sm, data, _ = world
+    engine = CounterfactualEngine(tm, sm, data, H, 0.003, 0.3, N_DRAWS, 4)
+    support, recovery = (engine.unit(inv) for inv in INVESTMENTS[:2])
+    causal = engine.unit(INVESTMENTS[0], share=1.0)
+    variants = [[support], [recovery], [causal], [support, recovery]]
+    batch = engine.flows_batch(variants, draws=[0, 3, 5])
+    for units, (full, totals, service) in zip(variants, batch, strict=True):
+        ref_full, ref_totals = engine.flows(units, draws=[0, 3, 5])
+        np.testing.assert_array_equal(full, ref_full)
+        np.testing.assert_array_equal(totals, ref_totals)
+        np.testing.assert_array_equal(service, engine.last_service_change_)
