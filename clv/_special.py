@@ -406,7 +406,7 @@ def log_hyp2f1_1bc(b: ArrayLike, c: ArrayLike, z: ArrayLike, *, order: int = 0) 
     if order < 2 and not jit:  # far from 0, the continued fraction converges in fewer terms
         rows = np.flatnonzero(valid & (z > _CF_MIN_Z))
         if rows.size:
-            vals, ok = _cf_1bc(b[rows], c[rows], z[rows], derivatives=order > 0)
+            vals, ok = _cf_1bc(b[rows], c[rows], z[rows])
             out[:, rows[ok]] = vals[: _N_OUT[order], ok]
             done[rows[ok]] = True
     rows = np.flatnonzero(~done) if not jit else rows[:0]
@@ -568,9 +568,7 @@ def _series_block(
     return res, ok
 
 
-def _cf_1bc(
-    b: FloatArray, c: FloatArray, z: FloatArray, derivatives: bool = True
-) -> tuple[FloatArray, FloatArray]:
+def _cf_1bc(b: FloatArray, c: FloatArray, z: FloatArray) -> tuple[FloatArray, FloatArray]:
     r"""``log F`` and its derivatives in ``b, c, z`` from Gauss's continued fraction.
 
     With :math:`\gamma = c - 1`,
@@ -589,10 +587,6 @@ def _cf_1bc(
     rescaled every two terms; a row is done once two successive pairs of
     terms change the value and the derivatives by less than 1e-14 (relative).
 
-    With ``derivatives=False`` only ``P`` and ``Q`` are carried (a quarter of the
-    work) and a row is done once the value alone has settled (to 1e-16); the derivative rows
-    of ``values`` are then NaN.
-
     Returns
     -------
     values : ndarray, shape (4, n)
@@ -605,16 +599,13 @@ def _cf_1bc(
     ok = np.zeros(n_rows, dtype=bool)
     # state: P, Q and their derivatives in b, gamma = c - 1, z (rows 2-4 of P, 5-7 of Q);
     # 1/F = P / Q.  P_{-1} = 1, Q_{-1} = 0, P_0 = Q_0 = 1.
-    n_state, n_out = (8, 4) if derivatives else (2, 1)
-    # the value alone settles before its derivatives: a tighter test keeps it as accurate
-    tol = 1e-14 if derivatives else 1e-16
-    x = np.zeros((n_state, n_rows))
+    x = np.zeros((8, n_rows))
     x[:2] = 1.0
-    x_prev = np.zeros((n_state, n_rows))
+    x_prev = np.zeros((8, n_rows))
     x_prev[0] = 1.0
     new = np.empty_like(x)
     da = np.empty((3, n_rows))
-    prev = np.full((n_out, n_rows), np.inf)
+    prev = np.full((4, n_rows), np.inf)
     act = np.arange(n_rows)
     bb, gg, zz = b, c - 1.0, z
     n = 0
@@ -631,12 +622,6 @@ def _cf_1bc(
                 ):
                     inv = 1.0 / (d_den * (d_den + 1.0))
                     d = d_num * inv
-                    if not derivatives:
-                        np.multiply(x_prev, -d * zz, out=new)
-                        new += x
-                        x_prev, x, new = x, new, x_prev
-                        n += 1
-                        continue
                     np.multiply(zz, -d_b * inv, out=da[0])
                     np.multiply(-zz * d, 1.0 / u - 1.0 / d_den - 1.0 / (d_den + 1.0), out=da[1])
                     np.negative(d, out=da[2])
@@ -650,15 +635,14 @@ def _cf_1bc(
             scale = 1.0 / x[0]
             x *= scale
             x_prev *= scale
-            cur = np.empty((n_out, act.size))
+            inv_q = 1.0 / x[1]
+            cur = np.empty((4, act.size))
             np.log(x[1], out=cur[0])
-            if derivatives:
-                inv_q = 1.0 / x[1]
-                np.multiply(x[5:8], inv_q, out=cur[1:])
-                cur[1:] -= x[2:5]
-            finished = (np.abs(cur - prev) <= tol * (1.0 + np.abs(cur))).all(axis=0)
+            np.multiply(x[5:8], inv_q, out=cur[1:])
+            cur[1:] -= x[2:5]
+            finished = (np.abs(cur - prev) <= 1e-14 * (1.0 + np.abs(cur))).all(axis=0)
             if finished.any():
-                out[:n_out, act[finished]] = cur[:, finished]
+                out[:, act[finished]] = cur[:, finished]
                 ok[act[finished]] = True
             keep = ~finished & np.isfinite(cur).all(axis=0)
             if not keep.all():
