@@ -262,8 +262,8 @@ class _DrawState:
         to serve)."""
         w = self.weight if weight is None else weight
         w = w if rows is None else w[rows]
-        if self.mu is None:
-            return w @ (self.j0 if rows is None else self.j0[rows])
+        if self.mu is None:  # einsum: no BLAS threads for a product this small
+            return np.einsum("n,nh->h", w, self.j0 if rows is None else self.j0[rows])
         mu = self.mu if rows is None else self.mu[rows]
         lengths = np.array([self.horizon])
         runs = _math.survival_runs(mu, None, lengths, self.step)
@@ -647,7 +647,7 @@ class CounterfactualEngine:
             [
                 st.baseline_flows(rows)
                 if hasattr(st, "baseline_flows")
-                else st.weight[rows] @ st.j0[rows]
+                else np.einsum("n,nh->h", st.weight[rows], st.j0[rows])
                 for st in self._states
             ]
         )
