@@ -168,7 +168,10 @@ OPTIONS: tuple[Option, ...] = (
         ("--model",),
         "str",
         frozenset({"fit", "score", "evaluate"}),
-        "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
+        "fit/evaluate: bgnbd, mbgnbd, pnbd, nbd, mbgcnbd or bgcnbd (evaluate: several, comma "
+        "separated); mbgcnbd/bgcnbd (regular purchasing, order k by profile likelihood) also "
+        "summarise litt, the sum of the log times between purchases in periods of --time-unit: "
+        "use a fine unit (D or W; same-period purchases are merged); "
         "score: path of a model file written by `clv fit` (.json bundle, or .nc posterior "
         "model file of `clv fit --bayes`)",
     ),

@@ -21,9 +21,11 @@ from clv.cli.steps import (
     fit_models,
     input_columns,
     need_option,
+    needs_litt,
     observation_end_of,
     output_commit,
     read_input,
+    structure_of,
     summarise,
     transaction_model_class,
 )
@@ -61,7 +63,9 @@ def run_fit(run: Run) -> int:
     commit = output_commit(opts, out)
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
-    transactions, rfm, info = _training_summary(run, columns, time_unit)
+    transactions, rfm, info = _training_summary(
+        run, columns, time_unit, litt=needs_litt(model_name)
+    )
     features = None
     if with_cx:
         transaction_model, spend_model, features = _fit_cx_models(
@@ -114,6 +118,7 @@ def run_fit(run: Run) -> int:
             "time_unit": time_unit,
             "log_likelihood": transaction_model.log_likelihood_,
             "params": transaction_model.params_.to_dict(),
+            **structure_of(transaction_model),
         },
     )
     run_path = commit.commit(record)
@@ -131,21 +136,28 @@ def run_fit(run: Run) -> int:
 
 
 def _training_summary(
-    run: Run, columns: dict[str, str | None], time_unit: str
+    run: Run, columns: dict[str, str | None], time_unit: str, *, litt: bool = False
 ) -> tuple[pd.DataFrame | None, pd.DataFrame, dict[str, Any]]:
     """Transactions (``None`` with Spark), RFM summary and ``input`` section for ``clv fit``.
 
     With ``--engine spark``, Spark reads, checks and summarises the transactions
     and only the summary (one row per customer) is collected; the models are
-    then fitted by the same code as with the pandas engine.
+    then fitted by the same code as with the pandas engine. ``litt`` adds the
+    column the CNBD-k models need (pandas engine only).
     """
     if run.opts.engine == "spark":
+        if litt:
+            raise UsageError(
+                f"--model {run.opts.model} needs litt (the sum of the log times between "
+                "purchases), which --engine spark does not compute; fit it with the default "
+                "pandas engine (scoring the bundle with --engine spark works)."
+            )
         from clv.cli.spark_job import collect_summary
 
         rfm, info = collect_summary(run, columns, time_unit, end_of_day(run.opts.as_of))
         return None, rfm, info
     transactions, info = read_input(run, columns)
-    return transactions, summarise(run, transactions, columns, time_unit), info
+    return transactions, summarise(run, transactions, columns, time_unit, litt=litt), info
 
 
 def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
@@ -267,7 +279,15 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     check_repeat_buyers(rfm)
     with run.step("import_pymc", "importing PyMC"):
         import clv.bayes
-    cls = getattr(clv.bayes, transaction_model_class(model_name).__name__)
+    cls = getattr(clv.bayes, transaction_model_class(model_name).__name__, None)
+    if cls is None:
+        from clv.models.registry import cli_models
+
+        bayes = [n for n, e in cli_models().items() if hasattr(clv.bayes, e.name)]
+        raise UsageError(
+            f"--bayes fits --model {' or '.join(bayes)}; --model {model_name} is fitted by "
+            "maximum likelihood only: drop --bayes (and write --out model.json)."
+        )
     with run.step(
         f"fit_{model_name}_{method}",
         f"fitting Bayesian {model_name} ({method}) on {len(rfm)} customers",

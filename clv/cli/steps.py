@@ -50,6 +50,8 @@ __all__ = [
     "observation_end_of",
     "check_repeat_buyers",
     "transaction_model_class",
+    "needs_litt",
+    "structure_of",
     "fit_models",
     "fit_spend",
     "horizon_periods",
@@ -229,9 +231,14 @@ def read_input(run: Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, 
 
 
 def summarise(
-    run: Run, transactions: pd.DataFrame, columns: dict[str, str | None], time_unit: str
+    run: Run,
+    transactions: pd.DataFrame,
+    columns: dict[str, str | None],
+    time_unit: str,
+    *,
+    litt: bool = False,
 ) -> pd.DataFrame:
-
+    """The per-customer summary of ``clv fit``/``score`` (``litt`` too for the CNBD-k models)."""
     from clv.data import rfm_summary
 
     as_of = run.opts.as_of
@@ -248,6 +255,7 @@ def summarise(
             value_col=columns["value_col"],
             time_unit=time_unit,
             observation_end=end_of_day(as_of),
+            litt=litt,
         )
     if len(rfm) == 0:
         raise DataError(
@@ -384,6 +392,23 @@ def transaction_model_class(name: str) -> Any:
         return models[name].cls
     except ImportError:  # a model module that this build of clv does not ship
         raise UsageError(f"--model {name} is not available in this clv version.") from None
+
+
+def needs_litt(names: str | Sequence[str]) -> bool:
+    """Whether fitting any of the ``--model`` names needs the ``litt`` column.
+
+    The CNBD-k models (``mbgcnbd``, ``bgcnbd``) estimate their regularity ``k``
+    from ``litt``, the sum of the log times between purchases, in periods of
+    ``--time-unit`` (:func:`clv.data.rfm_summary` with ``litt=True``).
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    return any("litt" in transaction_model_class(n).spec.columns for n in names)
+
+
+def structure_of(model: Any) -> dict[str, Any]:
+    """Structural settings a fit chose besides ``params_`` (the CNBD-k order ``k``)."""
+    k = getattr(model, "k_", None)
+    return {} if k is None else {"k": int(k)}
 
 
 def fit_models(

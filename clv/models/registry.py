@@ -12,7 +12,7 @@ Examples
 >>> model_class("BetaGeoModel").__name__
 'BetaGeoModel'
 >>> list(cli_models())
-['bgnbd', 'mbgnbd', 'pnbd']
+['bgnbd', 'mbgnbd', 'pnbd', 'nbd', 'mbgcnbd', 'bgcnbd']
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
-    ModelEntry("NBDModel", "clv.models.nbd", "transaction"),
-    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
-    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
+    ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
+    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),
+    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction", "bgcnbd"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),

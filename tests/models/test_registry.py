@@ -25,7 +25,7 @@ def test_registry_lists_every_public_model_once():
 
 def test_lookups():
     assert model_class("GammaGammaModel").__name__ == "GammaGammaModel"
-    assert list(cli_models()) == ["bgnbd", "mbgnbd", "pnbd"]
+    assert list(cli_models()) == ["bgnbd", "mbgnbd", "pnbd", "nbd", "mbgcnbd", "bgcnbd"]
     assert set(models_of_kind("retention")) == {
         "ShiftedBetaGeoModel",
         "BetaDiscreteWeibullModel",
