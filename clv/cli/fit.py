@@ -25,6 +25,7 @@ from clv.cli.steps import (
     observation_end_of,
     output_commit,
     read_input,
+    spend_options,
     structure_of,
     summarise,
     transaction_model_class,
@@ -47,6 +48,7 @@ def run_fit(run: Run) -> int:
     model_name = opts.model or "bgnbd"
     transaction_model_class(model_name)
     with_cx = _check_cx_options(opts, model_name)
+    mean_log_value = spend_options(opts, with_spend=input_columns(opts)["value_col"] is not None)
     if opts.bayes is not None:
         return _run_fit_bayes(run, out, model_name)
     if out.suffix.lower() == ".nc":
@@ -64,7 +66,7 @@ def run_fit(run: Run) -> int:
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
     transactions, rfm, info = _training_summary(
-        run, columns, time_unit, litt=needs_litt(model_name)
+        run, columns, time_unit, litt=needs_litt(model_name), mean_log_value=mean_log_value
     )
     features = None
     if with_cx:
@@ -115,6 +117,15 @@ def run_fit(run: Run) -> int:
             ),
             "transaction_model": type(transaction_model).__name__,
             "spend_model": (None if spend_model is None else type(spend_model).__name__),
+            **(
+                {}
+                if spend_model is None or features is not None
+                else {
+                    "spend_likelihood": spend_model.likelihood,
+                    "q_constraint": bool(spend_model.q_constraint),
+                    "spend_params": spend_model.params_.to_dict(),
+                }
+            ),
             "time_unit": time_unit,
             "log_likelihood": transaction_model.log_likelihood_,
             "params": transaction_model.params_.to_dict(),
@@ -136,7 +147,12 @@ def run_fit(run: Run) -> int:
 
 
 def _training_summary(
-    run: Run, columns: dict[str, str | None], time_unit: str, *, litt: bool = False
+    run: Run,
+    columns: dict[str, str | None],
+    time_unit: str,
+    *,
+    litt: bool = False,
+    mean_log_value: bool = False,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame, dict[str, Any]]:
     """Transactions (``None`` with Spark), RFM summary and ``input`` section for ``clv fit``.
 
@@ -157,7 +173,10 @@ def _training_summary(
         rfm, info = collect_summary(run, columns, time_unit, end_of_day(run.opts.as_of))
         return None, rfm, info
     transactions, info = read_input(run, columns)
-    return transactions, summarise(run, transactions, columns, time_unit, litt=litt), info
+    rfm = summarise(
+        run, transactions, columns, time_unit, litt=litt, mean_log_value=mean_log_value
+    )
+    return transactions, rfm, info
 
 
 def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:

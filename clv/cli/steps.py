@@ -54,6 +54,7 @@ __all__ = [
     "structure_of",
     "fit_models",
     "fit_spend",
+    "spend_options",
     "horizon_periods",
     "score_customers",
     "posterior_options",
@@ -237,8 +238,13 @@ def summarise(
     time_unit: str,
     *,
     litt: bool = False,
+    mean_log_value: bool = False,
 ) -> pd.DataFrame:
-    """The per-customer summary of ``clv fit``/``score`` (``litt`` too for the CNBD-k models)."""
+    """The per-customer summary of ``clv fit``/``score``.
+
+    ``litt`` adds the column of the CNBD-k models, ``mean_log_value`` the one of
+    Gamma-Gamma on transaction values (``--spend-likelihood transactions``).
+    """
     from clv.data import rfm_summary
 
     as_of = run.opts.as_of
@@ -256,6 +262,7 @@ def summarise(
             time_unit=time_unit,
             observation_end=end_of_day(as_of),
             litt=litt,
+            mean_log_value=mean_log_value and columns["value_col"] is not None,
         )
     if len(rfm) == 0:
         raise DataError(
@@ -430,8 +437,15 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
     """
     from clv.models.gamma_gamma import GammaGammaModel
 
+    likelihood = getattr(run.opts, "spend_likelihood", None) or "mean"
+    if likelihood == "transactions":
+        _check_mean_log_value(rfm)
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm)
+        model = GammaGammaModel(
+            penalizer=run.opts.penalizer,
+            likelihood=likelihood,
+            q_constraint=bool(getattr(run.opts, "q_constraint", False)),
+        ).fit(rfm)
     q = float(model.params_["q"])
     if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
         raise DataError(
@@ -448,6 +462,65 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
             what="the customer summary",
         )
     return model
+
+
+def spend_options(opts: argparse.Namespace, *, with_spend: bool) -> bool:
+    """Check ``--spend-likelihood`` and ``--q-constraint``; whether ``mean_log_value`` is needed."""
+    likelihood = getattr(opts, "spend_likelihood", None) or "mean"
+    given = [
+        flag
+        for flag, on in (
+            (f"--spend-likelihood {likelihood}", likelihood != "mean"),
+            ("--q-constraint", bool(getattr(opts, "q_constraint", False))),
+        )
+        if on
+    ]
+    if not given:
+        return False
+    where = " and ".join(given)
+    if not with_spend:
+        raise UsageError(
+            f"{where} set the Gamma-Gamma spend model, which is fitted only with --value-col; "
+            "add --value-col or drop them."
+        )
+    for option, what in (
+        ("bayes", "--bayes"),
+        ("cx_events", "--cx-events"),
+    ):
+        if getattr(opts, option, None) is not None:
+            raise UsageError(
+                f"{where} apply to the maximum-likelihood Gamma-Gamma without covariates; "
+                f"they cannot be combined with {what}: drop one of them."
+            )
+    if likelihood == "transactions" and getattr(opts, "engine", None) == "spark":
+        raise UsageError(
+            "--spend-likelihood transactions needs mean_log_value, which --engine spark does "
+            "not compute; fit with the default pandas engine."
+        )
+    return likelihood == "transactions"
+
+
+def _check_mean_log_value(rfm: pd.DataFrame) -> None:
+    """Repeat buyers need a finite ``mean_log_value``: every repeat period worth > 0."""
+    import numpy as np
+
+    from clv.data.schema import MEAN_LOG_VALUE
+
+    bad = (rfm["frequency"].to_numpy() > 0) & ~np.isfinite(rfm[MEAN_LOG_VALUE].to_numpy())
+    if bad.any():
+        raise DataError(
+            [
+                Problem(
+                    "monetary_value",
+                    f"includes a repeat purchase period worth 0 for {int(bad.sum())} customers, "
+                    "whose log --spend-likelihood transactions cannot take",
+                    "drop zero-value rows from the value column (--value-col), or fit with "
+                    "--spend-likelihood mean",
+                    list(rfm.index[bad][:5]),
+                )
+            ],
+            what="the customer summary",
+        )
 
 
 def horizon_periods(value: float | None) -> int:

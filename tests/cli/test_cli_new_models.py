@@ -200,3 +200,94 @@ def test_older_bundle_still_loads(tmp_path, capsys, csv):
         capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q"
     )
     assert code == 0, err
+
+
+# ---------------------------------------------------------------------- Gamma-Gamma options
+@pytest.mark.parametrize(
+    ("flags", "likelihood", "q_constraint"),
+    [
+        (["--spend-likelihood", "transactions"], "transactions", False),
+        (["--q-constraint"], "mean", True),
+        (["--spend-likelihood", "transactions", "--q-constraint"], "transactions", True),
+    ],
+)
+def test_spend_options_fit_persist_and_score(
+    tmp_path, capsys, csv, tx, flags, likelihood, q_constraint
+):
+    model_path = tmp_path / "model.json"
+    code, _, err = run(
+        capsys, "fit", csv, "--value-col", "value", "--as-of", AS_OF, *flags,
+        "--out", model_path, "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    rfm = rfm_summary(
+        tx, customer_id_col="customer_id", date_col="date", value_col="value",
+        time_unit="W", observation_end=AS_OF, mean_log_value=True,
+    )  # fmt: skip
+    want = GammaGammaModel(likelihood=likelihood, q_constraint=q_constraint).fit(rfm)
+    spend = read_bundle(model_path).spend_model
+    assert (spend.likelihood, spend.q_constraint) == (likelihood, q_constraint)
+    assert spend.params_.to_dict() == pytest.approx(want.params_.to_dict(), rel=1e-8)
+    record = json.loads(model_path.with_name("model.json.run.json").read_text())
+    assert record["model"]["spend_likelihood"] == likelihood
+    assert record["model"]["q_constraint"] is q_constraint
+    if likelihood == "transactions":  # another likelihood: other estimates than the default
+        mean_fit = GammaGammaModel().fit(rfm)
+        assert abs(want.params_["p"] / mean_fit.params_["p"] - 1) > 1e-4
+
+    out = tmp_path / "scores.csv"
+    code, _, err = run(
+        capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q"
+    )
+    assert code == 0, err
+    got = pd.read_csv(out, dtype={"customer_id": "str"}).set_index("customer_id")
+    np.testing.assert_allclose(
+        got["expected_spend"], want.expected_spend(rfm).to_numpy(), rtol=1e-8
+    )
+
+
+def test_mean_log_value_is_the_mean_log_of_repeat_period_totals():
+    """Same-week purchases merge into one value; the first period is left out."""
+    log = pd.DataFrame(
+        {
+            "id": ["a", "a", "a", "a", "b"],
+            "day": pd.to_datetime(
+                ["2021-01-01", "2021-01-05", "2021-01-06", "2021-01-20", "2021-01-04"]
+            ),
+            "v": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    rfm = rfm_summary(
+        log, customer_id_col="id", date_col="day", value_col="v", time_unit="W",
+        observation_end="2021-02-01", mean_log_value=True,
+    )  # fmt: skip
+    assert rfm.loc["a", "frequency"] == 2 and rfm.loc["a", "monetary_value"] == 4.5
+    assert rfm.loc["a", "mean_log_value"] == pytest.approx((np.log(5.0) + np.log(4.0)) / 2)
+    assert rfm.loc["b", "mean_log_value"] == 0.0
+
+
+def test_spend_option_errors(tmp_path, capsys, csv, tx):
+    out = tmp_path / "m.json"
+    code, _, err = run(capsys, "fit", csv, "--q-constraint", "--out", out)
+    assert code == 2 and "--q-constraint" in err and "--value-col" in err
+    code, _, err = run(
+        capsys, "fit", csv, "--value-col", "value", "--spend-likelihood", "values", "--out", out
+    )
+    assert code == 2 and "--spend-likelihood" in err and "transactions" in err
+    code, _, err = run(
+        capsys, "fit", csv, "--value-col", "value", "--spend-likelihood", "transactions",
+        "--engine", "spark", "--out", out,
+    )  # fmt: skip
+    assert code == 2 and "pandas engine" in err
+    # a repeat period worth 0: its log is -inf -> data error naming the fix
+    zero = tx.copy()
+    later = zero.groupby("customer_id")["date"].transform("min") < zero["date"]
+    zero.loc[later[later].index[:1], "value"] = 0.0
+    path = tmp_path / "zero.csv"
+    zero.to_csv(path, index=False)
+    code, _, err = run(
+        capsys, "fit", path, "--value-col", "value", "--as-of", AS_OF,
+        "--spend-likelihood", "transactions", "--out", out,
+    )  # fmt: skip
+    assert code == 3 and "--spend-likelihood mean" in err and "zero-value rows" in err
+    assert not out.exists()
