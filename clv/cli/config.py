@@ -195,6 +195,34 @@ OPTIONS: tuple[Option, ...] = (
         choices=("mean", "transactions"),
     ),
     Option(
+        "bootstrap",
+        ("--bootstrap",),
+        "int",
+        frozenset({"fit"}),
+        "fit: also refit the models on N samples of customers drawn with replacement (seeded "
+        "by --seed, progress bar, at most --bootstrap-seconds) and store the parameter draws "
+        "in the bundle, for `clv score --intervals bootstrap` (default 0: none)",
+        default=0,
+    ),
+    Option(
+        "bootstrap_seconds",
+        ("--bootstrap-seconds",),
+        "float",
+        frozenset({"fit"}),
+        "fit --bootstrap: stop refitting after this many seconds and keep the draws made "
+        "(default 600)",
+        default=600.0,
+    ),
+    Option(
+        "intervals",
+        ("--intervals",),
+        "str",
+        frozenset({"score"}),
+        "score: add the 5%% and 95%% quantiles of every score over the bootstrap draws stored "
+        "by `clv fit --bootstrap N` (columns <score>_p05, <score>_p95)",
+        choices=("bootstrap",),
+    ),
+    Option(
         "q_constraint",
         ("--q-constraint",),
         "bool",
@@ -363,7 +391,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--seed",),
         "int",
         _ROI | {"fit"},
-        "roi/report, fit --bayes: random seed (default 0)",
+        "roi/report, fit --bayes and --bootstrap: random seed (default 0)",
         default=0,
     ),
     Option(

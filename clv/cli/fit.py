@@ -49,6 +49,7 @@ def run_fit(run: Run) -> int:
     transaction_model_class(model_name)
     with_cx = _check_cx_options(opts, model_name)
     mean_log_value = spend_options(opts, with_spend=input_columns(opts)["value_col"] is not None)
+    _check_bootstrap_options(opts)
     if opts.bayes is not None:
         return _run_fit_bayes(run, out, model_name)
     if out.suffix.lower() == ".nc":
@@ -79,6 +80,7 @@ def run_fit(run: Run) -> int:
         transaction_model, spend_model = fit_models(
             run, rfm, model_name, with_spend=columns["value_col"] is not None
         )
+    boot = _bootstrap(run, rfm, transaction_model, spend_model) if opts.bootstrap else None
     bundle = Bundle(
         transaction_model,
         spend_model,
@@ -92,6 +94,7 @@ def run_fit(run: Run) -> int:
             "input": info["path"],
         },
         features=features,
+        bootstrap=boot,
     )
     with run.step("write", f"writing {out}"):
         commit.stage(lambda path: write_bundle(bundle, path))
@@ -126,6 +129,17 @@ def run_fit(run: Run) -> int:
                     "spend_likelihood": spend_model.likelihood,
                     "q_constraint": bool(spend_model.q_constraint),
                     "spend_params": spend_model.params_.to_dict(),
+                }
+            ),
+            **(
+                {}
+                if boot is None
+                else {
+                    "bootstrap": {
+                        "n_requested": boot["n_requested"],
+                        "n_draws": len(boot["transaction"]["draws"]),
+                        "seed": boot["seed"],
+                    }
                 }
             ),
             "time_unit": time_unit,
@@ -179,6 +193,50 @@ def _training_summary(
         run, transactions, columns, time_unit, litt=litt, mean_log_value=mean_log_value
     )
     return transactions, rfm, info
+
+
+def _check_bootstrap_options(opts: argparse.Namespace) -> None:
+    """Usage errors for ``--bootstrap`` and ``--bootstrap-seconds``."""
+    from clv.models.bootstrap import MAX_DRAWS
+
+    n = opts.bootstrap
+    if not n:
+        return
+    if not 2 <= n <= MAX_DRAWS:
+        raise UsageError(f"--bootstrap must be a whole number in [2, {MAX_DRAWS}], got {n}.")
+    if not opts.bootstrap_seconds > 0:
+        raise UsageError(f"--bootstrap-seconds must be > 0, got {opts.bootstrap_seconds:g}.")
+    for key, flag in (("bayes", "--bayes"), ("cx_events", "--cx-events")):
+        if getattr(opts, key) is not None:
+            raise UsageError(
+                f"--bootstrap refits the maximum-likelihood models without covariates; it "
+                f"cannot be combined with {flag}: drop one of them."
+            )
+
+
+def _bootstrap(
+    run: Run, rfm: pd.DataFrame, transaction_model: Any, spend_model: Any
+) -> dict[str, Any]:
+    """The bundle's ``bootstrap`` section: refits of both models on resampled customers."""
+    from clv.scoring.bootstrap_scores import bootstrap_section
+
+    opts = run.opts
+    n, seed = int(opts.bootstrap), int(opts.seed)
+    budget = float(opts.bootstrap_seconds)
+    spend_draws = None
+    with run.step("bootstrap", f"bootstrap: {n} refits on resampled customers"):
+        tx_draws = transaction_model.bootstrap(
+            rfm,
+            n,
+            random_state=seed,
+            progress=run.progress_bars,
+            max_seconds=budget if spend_model is None else budget / 2,
+        )
+        if spend_model is not None:
+            spend_draws = spend_model.bootstrap(
+                rfm, n, random_state=seed + 1, progress=run.progress_bars, max_seconds=budget / 2
+            )
+    return bootstrap_section(tx_draws, spend_draws, n=n, seed=seed)
 
 
 def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
