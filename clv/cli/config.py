@@ -432,8 +432,8 @@ OPTIONS: tuple[Option, ...] = (
         ("--max-draws",),
         "int",
         frozenset({"score"}),
-        "score with a posterior model (.nc): at most N draws, evenly spaced, after --thin "
-        "(default 100; 0 for all)",
+        "score with a posterior model (.nc) or --intervals bootstrap: at most N draws, evenly "
+        "spaced, after --thin (default 100; 0 for all)",
         default=100,
     ),
     Option(

@@ -101,6 +101,8 @@ def _check_intervals(opts: argparse.Namespace, bundle: Any, model_path: str, spa
         raise UsageError(
             "--intervals bootstrap is computed by the default pandas engine; drop --engine spark."
         )
+    if opts.max_draws < 0:
+        raise UsageError(f"--max-draws must be >= 0 (0: every draw), got {opts.max_draws}.")
     return True
 
 
@@ -185,6 +187,7 @@ def run_score(run: Run) -> int:
                     horizon=horizon,
                     discount_rate=discount,
                     margin=margin,
+                    max_draws=opts.max_draws or None,
                     progress=run.progress_bars,
                 )
             else:
@@ -221,7 +224,7 @@ def run_score(run: Run) -> int:
             **(
                 {
                     "intervals": "bootstrap",
-                    "bootstrap_draws": len(bundle.bootstrap["transaction"]["draws"]),
+                    "bootstrap_draws": table.attrs["bootstrap_draws"],
                     "quantiles": [0.05, 0.95],
                 }
                 if intervals

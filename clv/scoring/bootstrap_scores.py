@@ -31,6 +31,7 @@ __all__ = [
     "bootstrap_section",
     "check_bootstrap_section",
     "interval_columns",
+    "used_draws",
 ]
 
 #: Quantiles of each score over the draws (as for posterior model files).
@@ -141,6 +142,19 @@ def interval_columns(scores: list[str]) -> list[str]:
     return [f"{s}_p{round(q * 100):02d}" for s in scores for q in QUANTILES]
 
 
+def used_draws(n_draws: int, max_draws: int | None) -> np.ndarray:
+    """Positions of the draws scored: all, or ``max_draws`` evenly spaced.
+
+    Examples
+    --------
+    >>> used_draws(10, 3).tolist()
+    [0, 3, 6]
+    """
+    from clv.scoring.posterior_scores import draw_indices
+
+    return draw_indices(1, n_draws, max_draws=max_draws)
+
+
 def bootstrap_score_table(
     bundle: Any,
     rfm: pd.DataFrame,
@@ -148,12 +162,14 @@ def bootstrap_score_table(
     horizon: int,
     discount_rate: float,
     margin: float,
+    max_draws: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     """The score table of :func:`clv.scoring.tables.score_table` plus bootstrap quantiles.
 
-    Every customer is scored at each stored draw (the rows in blocks, so memory
-    stays bounded); the 5% and 95% quantiles of each score over the draws
+    Every customer is scored at each stored draw (at most ``max_draws`` of
+    them, evenly spaced, which bounds the time; the rows in blocks, which
+    bounds the memory); the 5% and 95% quantiles of each score over the draws
     follow the point scores, as ``<score>_p05`` and ``<score>_p95``.
     """
     from clv._progress import progress_bar
@@ -167,6 +183,9 @@ def bootstrap_score_table(
     sp_draws = draws_of(section, "spend") if bundle.spend_model is not None else None
     if tx_draws is None:
         raise ModelFileError("the model bundle holds no bootstrap draws of its transaction model.")
+    keep = used_draws(len(tx_draws), max_draws)
+    tx_draws = tx_draws.iloc[keep]
+    sp_draws = None if sp_draws is None else sp_draws.iloc[keep]
     n_draws = len(tx_draws)
     scores = ["probability_alive", "expected_purchases"]
     if bundle.spend_model is not None:
@@ -193,4 +212,6 @@ def bootstrap_score_table(
                 q = np.quantile(values[j], QUANTILES, axis=0)
                 intervals[start : start + len(part), 2 * j : 2 * j + 2] = q.T
     extra = pd.DataFrame(intervals, columns=interval_columns(scores), index=point.index)
-    return pd.concat([point, extra], axis=1)
+    out = pd.concat([point, extra], axis=1)
+    out.attrs["bootstrap_draws"] = n_draws
+    return out

@@ -113,6 +113,19 @@ def test_score_intervals_are_quantiles_over_the_draws(tmp_path, capsys, tx, fitt
     record = json.loads((tmp_path / "scores.csv.run.json").read_text())
     assert record["parameters"]["intervals"] == "bootstrap"
     assert record["parameters"]["bootstrap_draws"] == len(tx_draws)
+    # --max-draws bounds the scoring time: evenly spaced draws, the same quantile rule
+    capped = tmp_path / "capped.csv"
+    flags = [*SCORE_ARGS, "--intervals", "bootstrap", "--max-draws", "4", "--out", capped, "-q"]
+    code, _, err = run(capsys, "score", fitted["csv"], "--model", fitted["model"], *flags)
+    assert code == 0, err
+    few = pd.read_csv(capped, dtype={"customer_id": "str"}).set_index("customer_id")
+    keep = (np.arange(4) * len(tx_draws)) // 4
+    lo4, hi4 = np.quantile(clv[keep], [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(few["clv_p05"], lo4, rtol=1e-8)
+    np.testing.assert_allclose(few["clv_p95"], hi4, rtol=1e-8)
+    assert json.loads((tmp_path / "capped.csv.run.json").read_text())["parameters"][
+        "bootstrap_draws"
+    ] == 4
 
 
 def test_bootstrap_errors(tmp_path, capsys, tx, fitted):
