@@ -346,9 +346,16 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
+    from clv.models.registry import cli_models
     from clv.scoring.posterior import write_posterior_bundle
 
     opts = run.opts
+    bayes = [n for n, e in cli_models().items() if e.cli_bayes]
+    if model_name not in bayes:
+        raise UsageError(
+            f"--bayes fits --model {' or '.join(bayes)}; --model {model_name} is fitted by "
+            "maximum likelihood only: drop --bayes (and write --out model.json)."
+        )
     method = opts.bayes
     kwargs = _check_bayes_options(opts, out)
     commit = output_commit(opts, out)
@@ -358,15 +365,7 @@ def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     check_repeat_buyers(rfm)
     with run.step("import_pymc", "importing PyMC"):
         import clv.bayes
-    cls = getattr(clv.bayes, transaction_model_class(model_name).__name__, None)
-    if cls is None:
-        from clv.models.registry import cli_models
-
-        bayes = [n for n, e in cli_models().items() if hasattr(clv.bayes, e.name)]
-        raise UsageError(
-            f"--bayes fits --model {' or '.join(bayes)}; --model {model_name} is fitted by "
-            "maximum likelihood only: drop --bayes (and write --out model.json)."
-        )
+    cls = getattr(clv.bayes, transaction_model_class(model_name).__name__)
     with run.step(
         f"fit_{model_name}_{method}",
         f"fitting Bayesian {model_name} ({method}) on {len(rfm)} customers",

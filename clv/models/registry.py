@@ -43,6 +43,9 @@ class ModelEntry:
     time_varying : bool
         Fits on time-varying covariate data (``clv.models.time_varying_data``
         and relatives) instead of an RFM frame; not scored from RFM files.
+    cli_bayes : bool
+        Whether ``clv fit --bayes`` fits it (a :mod:`clv.bayes` class of that
+        name) and ``clv score`` scores its posterior model files.
     """
 
     name: str
@@ -50,6 +53,7 @@ class ModelEntry:
     kind: Kind
     cli_name: str | None = None
     time_varying: bool = False
+    cli_bayes: bool = False
 
     @property
     def cls(self) -> Any:
@@ -58,9 +62,11 @@ class ModelEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
-    ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
-    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd", cli_bayes=True),
+    ModelEntry(
+        "ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd", cli_bayes=True
+    ),
+    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd", cli_bayes=True),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
     ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
     ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),

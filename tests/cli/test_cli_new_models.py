@@ -186,6 +186,10 @@ def test_unknown_model_and_unfittable_combinations_exit_2(tmp_path, capsys, csv)
         "--out", tmp_path / "m.json",
     )  # fmt: skip
     assert code == 2 and "--engine spark" in err and "pandas engine" in err
+    code, _, err = run(
+        capsys, "fit", csv, "--model", "nbd", "--bayes", "map", "--out", tmp_path / "m.nc"
+    )
+    assert code == 2 and "--bayes fits --model bgnbd or mbgnbd or pnbd" in err
     assert not (tmp_path / "m.json").exists()
 
 
