@@ -295,3 +295,21 @@ def test_spend_option_errors(tmp_path, capsys, csv, tx):
     )  # fmt: skip
     assert code == 3 and "--spend-likelihood mean" in err and "zero-value rows" in err
     assert not out.exists()
+
+
+def test_mean_log_value_matches_spend_summary_without_merged_periods(tx):
+    """Daily periods and one purchase a day: the repeat-period totals are the repeat values."""
+    from clv.models.gamma_gamma import spend_summary
+
+    daily = tx.drop_duplicates(["customer_id", "date"])
+    rfm = rfm_summary(
+        daily, customer_id_col="customer_id", date_col="date", value_col="value",
+        time_unit="D", observation_end=AS_OF, mean_log_value=True,
+    )  # fmt: skip
+    first = daily.groupby("customer_id")["date"].transform("min")
+    repeat = daily[daily["date"] > first]
+    want = spend_summary(repeat, customer_id_col="customer_id", value_col="value")
+    got = rfm.loc[want.index]
+    np.testing.assert_allclose(got["mean_log_value"], want["mean_log_value"], rtol=1e-12)
+    np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12)
+    assert (rfm.loc[rfm["frequency"] == 0, "mean_log_value"] == 0).all()
