@@ -57,6 +57,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
     ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("ParetoNBDCorrelatedModel", "clv.models.pareto_nbd_corr", "transaction"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
     ModelEntry("NBDModel", "clv.models.nbd", "transaction"),
     ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
