@@ -539,8 +539,10 @@ class ParetoNBDCorrelatedModel(TransactionModel):
     The optimiser works with ``kappa`` in (0, 1), the position of ``rho`` in
     its admissible range (``params_``, ``summary()``);
     :attr:`correlation_` is ``rho`` itself.  When the data want a correlation
-    beyond the range (``kappa`` runs to 0 or 1) the fit raises
-    :class:`~clv.exceptions.ConvergenceError` naming ``kappa``.
+    beyond the range the estimate is its edge (``kappa`` within 1e-6 of 0 or
+    1; on CDNOW and the apparel data it is the upper edge), and the Hessian
+    may not be positive definite there (a ``ConvergenceWarning``, NaN
+    standard errors).
 
     Required columns: ``frequency``, ``recency``, ``T`` (periods), optional
     ``weight``. Time is not rescaled; no covariates.
