@@ -180,7 +180,11 @@ class EstimatorParams:
 
         ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
         """
-        return {name: getattr(self, name) for name in self._get_param_names()}
+        return {name: self._param_value(name) for name in self._get_param_names()}
+
+    def _param_value(self, name: str) -> Any:
+        """The constructor argument ``name`` as given (by default the attribute ``name``)."""
+        return getattr(self, name)
 
     def set_params(self, **params: Any) -> Self:
         """Change constructor arguments (validated as by ``__init__``); refit afterwards.
