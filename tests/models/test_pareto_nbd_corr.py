@@ -209,3 +209,21 @@ def test_recovers_a_known_correlation():
         assert getattr(est, name) == pytest.approx(getattr(truth, name), rel=0.2), name
     assert model.correlation_ == pytest.approx(0.15, abs=0.06)
     assert model.correlation_ > 0.05  # distinguishable from independence
+
+
+def test_individual_likelihood_mixed_over_gammas_is_the_pareto_nbd():
+    """Gauss-Laguerre integration of L(x | lambda, mu) over Gamma(r, alpha) x Gamma(s, beta)."""
+    from scipy import special
+
+    r, alpha, s, beta = 0.553, 10.578, 0.606, 11.669
+    u, wu = special.roots_genlaguerre(120, r - 1.0)
+    v, wv = special.roots_genlaguerre(120, s - 1.0)
+    lam, mu = (u / alpha)[:, None], (v / beta)[None, :]
+    weights = np.outer(wu, wv) / (special.gamma(r) * special.gamma(s))
+    for x, t_x, T in ((0.0, 0.0, 38.86), (2.0, 30.43, 38.86), (7.0, 12.0, 30.0)):
+        ll = pareto_nbd.individual_log_likelihood(lam, mu, x, t_x, T)
+        mixed = np.log(np.sum(weights * np.exp(ll)))
+        ref = pareto_nbd.log_likelihood(pareto_nbd.PNBDParams(r, alpha, s, beta), x, t_x, T)
+        assert mixed == pytest.approx(float(ref), abs=1e-4)
+    extreme = pareto_nbd.individual_log_likelihood(1e-8, 50.0, 0.0, 0.0, 1e4)
+    assert np.isfinite(extreme)
