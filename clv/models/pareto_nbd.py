@@ -200,8 +200,8 @@ def individual_log_likelihood(
     Examples
     --------
     >>> lam, mu, x, t_x, T = 0.3, 0.02, 2, 30.43, 38.86
-    >>> direct = (lam**x * np.exp(-(lam + mu) * T)
-    ...           + lam**x * mu / (lam + mu) * (np.exp(-(lam + mu) * t_x) - np.exp(-(lam + mu) * T)))
+    >>> k = lam + mu
+    >>> direct = lam**x * (np.exp(-k * T) + mu / k * (np.exp(-k * t_x) - np.exp(-k * T)))
     >>> bool(np.isclose(individual_log_likelihood(lam, mu, x, t_x, T), np.log(direct), rtol=1e-13))
     True
     """
