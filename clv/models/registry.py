@@ -67,6 +67,7 @@ MODELS: tuple[ModelEntry, ...] = (
         "ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd", cli_bayes=True
     ),
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd", cli_bayes=True),
+    ModelEntry("ParetoNBDCorrelatedModel", "clv.models.pareto_nbd_corr", "transaction"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
     ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
     ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),
