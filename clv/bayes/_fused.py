@@ -130,14 +130,16 @@ class VectorLogLikelihood(Op):
         self.func = func
         self.n_params = int(n_params)
 
-    def make_node(self, theta: Any) -> Apply:
-        theta = pt.as_tensor_variable(theta).astype("float64")
+    def make_node(self, *inputs: Any) -> Apply:
+        if len(inputs) != 1:
+            raise TypeError(f"VectorLogLikelihood takes one input, got {len(inputs)}")
+        theta = pt.as_tensor_variable(inputs[0]).astype("float64")
         if theta.ndim != 1:
             raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
         return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
 
     def perform(
-        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
         try:  # a sampler's wild step is -inf (rejected), not an error
             with np.errstate(all="ignore"):
@@ -152,7 +154,7 @@ class VectorLogLikelihood(Op):
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [(), (self.n_params,)]
 
-    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
+    def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         return [output_grads[0] * op_outputs(self, *inputs)[1]]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:

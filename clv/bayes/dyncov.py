@@ -29,11 +29,13 @@ import pytensor.tensor as pt
 
 from clv.bayes._base import METHODS, Prior, _check_priors
 from clv.bayes._fused import VectorLogLikelihood
+from clv.bayes._ops import op_outputs
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import NotFittedError
 from clv.models._dyncov_data import TimeVaryingData
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel as _MLEBetaGeoDynamicModel
 from clv.models.pareto_nbd_dyncov import ParetoNBDDynamicModel as _MLEParetoNBDDynamicModel
+from clv.models.pareto_nbd_dyncov import _TimeVaryingModel
 
 __all__ = ["BetaGeoDynamicModel", "ParetoNBDDynamicModel", "TimeVaryingBayesModel"]
 
@@ -70,7 +72,7 @@ class TimeVaryingBayesModel:
         default ``Normal(0, 1)``.
     """
 
-    mle_class: ClassVar[type]
+    mle_class: ClassVar[type[_TimeVaryingModel]]
     default_priors: ClassVar[Mapping[str, Prior]]
 
     def __init__(
@@ -115,7 +117,7 @@ class TimeVaryingBayesModel:
             theta = [
                 getattr(pm, self._priors[n][0])(n, **self._priors[n][1]) for n in self.param_names
             ]
-            pm.Potential("log_likelihood", op(pt.stack(theta))[0])
+            pm.Potential("log_likelihood", op_outputs(op, pt.stack(theta))[0])
         return model
 
     def fit(self, data: TimeVaryingData, method: str = "nuts", **sampler_kwargs: Any) -> Self:

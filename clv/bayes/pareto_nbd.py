@@ -18,7 +18,9 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 import xarray as xr
+from numpy.typing import ArrayLike
 
+from clv._typing import FloatArray
 from clv.bayes._base import Prior
 from clv.bayes._transaction import _RFM, FusedTransactionBayesModel
 from clv.models import pareto_nbd
@@ -144,9 +146,11 @@ class ParetoNBDModel(FusedTransactionBayesModel):
     ) -> xr.DataArray | pd.DataFrame:
         """Discounted expected residual transactions per customer and draw (see the function)."""
 
-        def func(params: pareto_nbd.PNBDParams, *cols: object) -> object:
+        def func(
+            params: pareto_nbd.PNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        ) -> FloatArray:
             return pareto_nbd.expected_discounted_residual_transactions(
-                params, *cols, float(discount_rate)
+                params, frequency, recency, T, float(discount_rate)
             )
 
         return self._over_draws(

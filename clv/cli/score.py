@@ -156,6 +156,7 @@ def run_score(run: Run) -> int:
     intervals = _check_intervals(opts, bundle, model_path, spark)
     columns = input_columns(opts, bundle)
     cx_info: dict[str, Any] = {}
+    interval_info: dict[str, Any] = {}
     if spark:
         from clv.cli.spark_job import score_with_spark
 
@@ -190,6 +191,11 @@ def run_score(run: Run) -> int:
                     max_draws=opts.max_draws or None,
                     progress=run.progress_bars,
                 )
+                interval_info = {
+                    "intervals": "bootstrap",
+                    "bootstrap_draws": table.attrs["bootstrap_draws"],
+                    "quantiles": [0.05, 0.95],
+                }
             else:
                 table = score_customers(
                     bundle,
@@ -221,15 +227,7 @@ def run_score(run: Run) -> int:
             **rate.as_record(),
             "margin": margin,
             **posterior,
-            **(
-                {
-                    "intervals": "bootstrap",
-                    "bootstrap_draws": table.attrs["bootstrap_draws"],
-                    "quantiles": [0.05, 0.95],
-                }
-                if intervals
-                else {}
-            ),
+            **interval_info,
         },
         output=output_info(
             out, n_scored, table=table_name, frame=table, sha256=commit.staged_sha256()

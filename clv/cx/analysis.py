@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -175,6 +175,10 @@ class CXAnalysis:
         return notes
 
 
+@overload
+def _align_ids(frame: pd.DataFrame, col: str, like: pd.Series) -> pd.DataFrame: ...
+@overload
+def _align_ids(frame: None, col: str, like: pd.Series) -> None: ...
 def _align_ids(frame: pd.DataFrame | None, col: str, like: pd.Series) -> pd.DataFrame | None:
     """Give ``frame[col]`` the type of the transactions' ids (files often differ: '17' vs 17)."""
     if frame is None or col not in frame.columns:

@@ -176,8 +176,14 @@ def bootstrap_score_table(
     from clv.models.bootstrap import model_at
     from clv.scoring.tables import score_table
 
-    kwargs = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
-    point = score_table(bundle.transaction_model, bundle.spend_model, rfm, **kwargs)
+    point = score_table(
+        bundle.transaction_model,
+        bundle.spend_model,
+        rfm,
+        horizon=horizon,
+        discount_rate=discount_rate,
+        margin=margin,
+    )
     section = bundle.bootstrap
     tx_draws = draws_of(section, "transaction")
     sp_draws = draws_of(section, "spend") if bundle.spend_model is not None else None
@@ -204,7 +210,9 @@ def bootstrap_score_table(
             for i in range(n_draws):
                 tm = model_at(bundle.transaction_model, tx_draws.iloc[i])
                 sm = None if sp_draws is None else model_at(bundle.spend_model, sp_draws.iloc[i])
-                table = score_table(tm, sm, part, **kwargs)
+                table = score_table(
+                    tm, sm, part, horizon=horizon, discount_rate=discount_rate, margin=margin
+                )
                 for j, name in enumerate(scores):
                     values[j, i] = table[name].to_numpy(dtype=np.float64)
                 bar.update(1)

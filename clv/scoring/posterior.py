@@ -405,14 +405,14 @@ def read_posterior_bundle(path: str | os.PathLike[str]) -> PosteriorBundle:
         raise ModelFileError(
             f"'{path}' is a damaged posterior model file (columns). Refit with `clv fit --bayes`."
         )
-    transaction, groups = _draws(
+    transaction, transaction_draws = _draws(
         path,
         _GROUPS["transaction"],
         str(attrs.get("transaction_model")),
         SCORABLE,
         "transaction model",
     )
-    groups = {_GROUPS["transaction"]: groups}
+    groups = {_GROUPS["transaction"]: transaction_draws}
     spend_name = str(attrs.get("spend_model") or "")
     spend = None
     if spend_name:
