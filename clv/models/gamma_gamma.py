@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, overload
 
 import numpy as np
 import pandas as pd
@@ -596,6 +596,7 @@ class GammaGammaModel(SpendModel):
         initial_params: Mapping[str, float] | None = None,
         n_starts: int = 1,
         random_state: int | np.random.Generator | None = None,
+        time_unit: str | None = None,
     ) -> Self:
         """Estimate ``p, q, v`` by maximum likelihood on the repeat buyers with positive spend.
 
@@ -613,6 +614,8 @@ class GammaGammaModel(SpendModel):
             Number of starting points.
         random_state : int or Generator, optional
             Seed for the extra starting points.
+        time_unit : str, optional
+            Period of the data when the frame carries none (see the base class).
 
         Returns
         -------
@@ -648,7 +651,11 @@ class GammaGammaModel(SpendModel):
             if problems:
                 raise DataError(problems, what=f"the data passed to {type(self).__name__}")
         super().fit(
-            data, initial_params=initial_params, n_starts=n_starts, random_state=random_state
+            data,
+            initial_params=initial_params,
+            n_starts=n_starts,
+            random_state=random_state,
+            time_unit=time_unit,
         )
         r = spend_frequency_correlation(data)
         self.spend_frequency_correlation_ = r
@@ -663,6 +670,10 @@ class GammaGammaModel(SpendModel):
             )
         return self
 
+    @overload
+    def expected_spend_new_customer(self, *, covariates: None = None) -> float: ...
+    @overload
+    def expected_spend_new_customer(self, *, covariates: pd.DataFrame) -> pd.Series: ...
     def expected_spend_new_customer(
         self, *, covariates: pd.DataFrame | None = None
     ) -> float | pd.Series:

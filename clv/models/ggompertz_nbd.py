@@ -484,6 +484,7 @@ class GGompertzNBDModel(TransactionModel):
         initial_params: Mapping[str, float] | None = None,
         n_starts: int = 1,
         random_state: int | np.random.Generator | None = None,
+        time_unit: str | None = None,
     ) -> Self:
         """Estimate ``r, alpha, b, s, beta`` by maximum likelihood (see the base class).
 
@@ -496,7 +497,11 @@ class GGompertzNBDModel(TransactionModel):
         """
         try:
             return super().fit(
-                data, initial_params=initial_params, n_starts=n_starts, random_state=random_state
+                data,
+                initial_params=initial_params,
+                n_starts=n_starts,
+                random_state=random_state,
+                time_unit=time_unit,
             )
         except ConvergenceError as exc:
             if "['b']" in str(exc) or "'b'" in str(exc):

@@ -348,7 +348,7 @@ def _interval(units: Units, lo: float, hi: float) -> str:
     return f"{units.money(lo)} to {units.money(hi)}"
 
 
-def investment_sentence(row: Mapping[str, Any], units: Units) -> str:
+def investment_sentence(row: Mapping[str, Any] | pd.Series, units: Units) -> str:
     """The plain sentence after an investment's name: the reason for the recommendation when
     the table has one, then the facts that decide it (expected NPV with its 90 % interval, the
     chance of a positive return, the evidence grade)."""

@@ -1072,7 +1072,11 @@ class CounterfactualEngine:
             key = b & 6
             if key not in factors:
                 exponent = (gp if b & 2 else 0.0) + (gs if b & 4 else 0.0)
-                factors[key] = np.exp(per_run(exponent)) if np.any(exponent) else None
+                factors[key] = (
+                    np.exp(per_run(exponent))
+                    if isinstance(exponent, np.ndarray) and np.any(exponent)
+                    else None
+                )
             value = d1 if b & 1 else d0
             f = factors[key]
             totals[slot, b] = float(np.add.reduce(value if f is None else value * f, axis=None))

@@ -136,7 +136,7 @@ def example_investments(
         out[at] = Investment(
             "Onboarding call",
             cost=10_000 * k,
-            shifts=[Shift("onboarding_call", "set", 1.0)],
+            shifts=(Shift("onboarding_call", "set", 1.0),),
             evidence=Evidence.from_experiment(experiment),
             description=f"A welcome call for every existing customer not yet called. The "
             f"randomised test measured its effects on {measured} for new customers at their "

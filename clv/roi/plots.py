@@ -158,7 +158,7 @@ def plot_npv_distribution(result: Any, *, ax: Axes | None = None, bins: int = 40
     lo, hi = float(np.nanmin(npv.to_numpy())), float(np.nanmax(npv.to_numpy()))
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
     for name in npv.columns:
-        ax.hist(npv[name], bins=edges, alpha=0.45, label=name)
+        ax.hist(npv[name], bins=edges.tolist(), alpha=0.45, label=name)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("NPV (present value)")
     ax.set_ylabel("draws")

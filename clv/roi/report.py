@@ -22,7 +22,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from clv.roi.decision import REVENUE_FUND_MARGIN
 from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 __all__ = ["render_report", "write_report", "write_tables"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -40,7 +43,7 @@ _DPI = 200
 #: Investments listed on the first screen (the rest: in the main table below it).
 _FIRST_SCREEN_ITEMS = 6
 #: Chart text close to the report's body text when the image is shown at its width.
-_FIGURE_STYLE = {
+_FIGURE_STYLE: dict[RcKeyType, Any] = {
     "font.size": 8.0,
     "axes.titlesize": 9.0,
     "axes.labelsize": 8.0,

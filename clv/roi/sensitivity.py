@@ -145,12 +145,10 @@ def sensitivity(
             float((revenue * margin[1] / m - serve - draws.cost_pv).mean()),
         )
         if draws.service_cost_change is not None:
-            add(
-                "cost_per_contact",
-                cost_per_contact[0],
-                cost_per_contact[1],
-                *(float((revenue - k * serve - draws.cost_pv).mean()) for k in cost_per_contact),
+            npv_lo, npv_hi = (
+                float((revenue - k * serve - draws.cost_pv).mean()) for k in cost_per_contact
             )
+            add("cost_per_contact", cost_per_contact[0], cost_per_contact[1], npv_lo, npv_hi)
         add(
             "discount_rate",
             discount_rate[0],
@@ -167,11 +165,13 @@ def sensitivity(
                 long_flows, _ = long_engine.flows([long_engine.unit(inv)], full_only=True)
                 up, lat = long_engine.cost_draws(inv)
                 npv_h.append(_npv(long_flows, lat, up, d, int(hz)))
-        add("horizon", horizon[0], horizon[1], *npv_h)
+        npv_lo, npv_hi = npv_h
+        add("horizon", horizon[0], horizon[1], npv_lo, npv_hi)
         # both effect sizes in one pass over the draws (the unit is scaled, not rebuilt)
         scaled = eng.flows_batch([[eng.unit(inv, scale=k)] for k in effect], full_only=True)
         npv_e = [_npv(f, later, upfront, d, h) for f, _, _ in scaled]
-        add("effect_size", effect[0], effect[1], *npv_e)
+        npv_lo, npv_hi = npv_e
+        add("effect_size", effect[0], effect[1], npv_lo, npv_hi)
     out = pd.DataFrame(rows)
     order = {n: i for i, n in enumerate(result.investments)}
     out["_o"] = out["investment"].map(order)
