@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from clv._ops import NUMPY
@@ -49,6 +49,9 @@ __all__ = [
     "probability_of_purchases",
     "simulate",
 ]
+
+IndexArray = NDArray[np.integer[Any]]
+"""Integer positions (group of each row, rows of each group)."""
 
 _BUDGET = 1 << 21  # cells of one (groups x terms) block of the finite sums
 _GAMMA_ONE = 1e-4  # |gamma - 1| below which E[X(n)]'s 0/0 at gamma = 1 uses a Taylor series
@@ -106,9 +109,9 @@ def per_customer_params(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # ------------------------------------------------------------------ grouped finite sums
 def _grouped_cumulative(
-    log_terms: Callable[[FloatArray, FloatArray], list[FloatArray]],
+    log_terms: Callable[[IndexArray, FloatArray], list[FloatArray]],
     lengths: FloatArray,
-    q_group: FloatArray,
+    q_group: IndexArray,
     q_index: FloatArray,
 ) -> list[FloatArray]:
     r"""Cumulative log-sum-exp of per-group term sequences, read at query points.
@@ -176,7 +179,7 @@ def _log_sum(
     psi_ab = special.digamma(alpha + beta)
     psi_gd1 = special.digamma(gamma + delta + 1.0)
 
-    def terms(g: FloatArray, k: FloatArray) -> list[FloatArray]:
+    def terms(g: IndexArray, k: FloatArray) -> list[FloatArray]:
         xg = gx[g][:, None]
         j = np.maximum(gn[g][:, None] - 1.0 - k, xg)  # padded cells: any valid j
         ell = special.betaln(alpha + xg, beta - xg + j) + special.betaln(gamma + 1.0, delta + j)
@@ -246,7 +249,7 @@ def log_likelihood(
     return _log_likelihood_loop(params, frequency, recency, T, ops)
 
 
-def _unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray]:
+def _unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], IndexArray]:
     """Distinct rows of whole-number columns and the inverse index (one integer key per row)."""
     if columns[0].size < 64:
         return list(columns), np.arange(columns[0].size)
@@ -596,7 +599,7 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
         hi = np.zeros(keys.shape[0])
         np.maximum.at(hi, inverse, m[rows])
 
-        def terms(g: FloatArray, k: FloatArray) -> list[FloatArray]:
+        def terms(g: IndexArray, k: FloatArray) -> list[FloatArray]:
             xg = keys[g][:, None]
             i = xg + k
             return [
@@ -651,6 +654,10 @@ def simulate(
     """
     n = np.asarray(T, dtype=np.float64)
     size = n.shape[0]
+    alpha: float | FloatArray
+    beta: float | FloatArray
+    gamma: float | FloatArray
+    delta: float | FloatArray
     if all(np.ndim(v) == 0 for v in params):
         alpha, beta, gamma, delta = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)

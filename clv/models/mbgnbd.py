@@ -548,6 +548,10 @@ def simulate(
     """
     T = np.asarray(T, dtype=np.float64)
     size = T.shape[0]
+    r: float | FloatArray
+    alpha: float | FloatArray
+    a: float | FloatArray
+    b: float | FloatArray
     if all(np.ndim(v) == 0 for v in params):
         r, alpha, a, b = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)

@@ -436,6 +436,10 @@ def simulate(
     """
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
+    r: float | FloatArray
+    alpha: float | FloatArray
+    s: float | FloatArray
+    beta: float | FloatArray
     if all(np.ndim(v) == 0 for v in params):
         r, alpha, s, beta = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)
