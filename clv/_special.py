@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv import _special_jit
-from clv._typing import FloatArray
+from clv._typing import FloatArray, IndexArray
 
 __all__ = [
     "alive_purchases_quadrature",
@@ -238,14 +238,14 @@ _SERIES_TERMS = 800  # beyond this (z close to 1) the integral representation is
 
 
 def log_integrate_unimodal(
-    phi: Callable[[FloatArray, FloatArray], FloatArray],
-    dphi: Callable[[FloatArray, FloatArray], FloatArray],
+    phi: Callable[[FloatArray, IndexArray], FloatArray],
+    dphi: Callable[[FloatArray, IndexArray], FloatArray],
     lo: ArrayLike,
     hi: ArrayLike,
     mode: ArrayLike,
-    moments: Sequence[Callable[[FloatArray, FloatArray], FloatArray]] = (),
+    moments: Sequence[Callable[[FloatArray, IndexArray], FloatArray]] = (),
     *,
-    max_width: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
+    max_width: Callable[[FloatArray, IndexArray], FloatArray] | None = None,
     drop: float = 50.0,
     max_panels: int = 100_000,
 ) -> tuple[FloatArray, FloatArray]:
@@ -666,10 +666,10 @@ def _integral_1bc(b: FloatArray, c: FloatArray, z: FloatArray, order: int) -> Fl
     log_z = np.log(z)
     u0 = log1mz - log_z
 
-    def phi(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def phi(u: FloatArray, rows: IndexArray) -> FloatArray:
         return -e[rows] * u - b[rows] * np.logaddexp(0.0, u)
 
-    def dphi(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def dphi(u: FloatArray, rows: IndexArray) -> FloatArray:
         return -e[rows] - b[rows] * special.expit(u)
 
     # the integrand peaks at u0 unless e < 0, where it rises to logit(-e / b) first
@@ -678,31 +678,31 @@ def _integral_1bc(b: FloatArray, c: FloatArray, z: FloatArray, order: int) -> Fl
     peak[neg] = np.log(-e[neg]) - np.log(b[neg] + e[neg])
     mode = np.maximum(u0, peak)
 
-    def rel_log_sigma(u: FloatArray, rows: FloatArray) -> FloatArray:  # log(σ(u) / σ(u0)) >= 0
+    def rel_log_sigma(u: FloatArray, rows: IndexArray) -> FloatArray:  # log(σ(u) / σ(u0)) >= 0
         return np.logaddexp(0.0, -u0[rows]) - np.logaddexp(0.0, -u)
 
-    def rel_sigma(u: FloatArray, rows: FloatArray) -> FloatArray:  # σ(u) / σ(u0) - 1 >= 0
+    def rel_sigma(u: FloatArray, rows: IndexArray) -> FloatArray:  # σ(u) / σ(u0) - 1 >= 0
         d = u - u0[rows]
         sp = np.logaddexp(0.0, u)
         near = np.expm1(np.minimum(d, 1.0)) * np.exp(-sp)
         return np.where(d < 1.0, near, np.exp(d - sp) - np.exp(-sp))
 
-    def shift(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def shift(u: FloatArray, rows: IndexArray) -> FloatArray:
         return u - u0[rows]
 
-    def width(u: FloatArray, rows: FloatArray) -> FloatArray:  # log(1 + e^u) is linear far from 0
+    def width(u: FloatArray, rows: IndexArray) -> FloatArray:  # log(1 + e^u) is linear far from 0
         return np.where(np.log(b[rows]) - np.abs(u) < -36.0, np.inf, 1.0)
 
-    def sq_log_sigma(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def sq_log_sigma(u: FloatArray, rows: IndexArray) -> FloatArray:
         return rel_log_sigma(u, rows) ** 2
 
-    def sq_shift(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def sq_shift(u: FloatArray, rows: IndexArray) -> FloatArray:
         return shift(u, rows) ** 2
 
-    def cross(u: FloatArray, rows: FloatArray) -> FloatArray:
+    def cross(u: FloatArray, rows: IndexArray) -> FloatArray:
         return rel_log_sigma(u, rows) * shift(u, rows)
 
-    moments: tuple[Callable[[FloatArray, FloatArray], FloatArray], ...] = ()
+    moments: tuple[Callable[[FloatArray, IndexArray], FloatArray], ...] = ()
     if order:
         moments = (rel_log_sigma, shift, rel_sigma)
     if order == 2:

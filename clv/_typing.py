@@ -8,9 +8,12 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ArrayLike", "DateLike", "FloatArray", "Ops", "OpsData"]
+__all__ = ["ArrayLike", "DateLike", "FloatArray", "IndexArray", "Ops", "OpsData"]
 
 FloatArray = NDArray[np.float64]
+
+IndexArray = NDArray[np.integer[Any]]
+"""Integer positions into another array (e.g. the rows a function is evaluated at)."""
 
 DateLike = str | datetime.date | np.datetime64
 """A calendar date or time ``pandas.Timestamp`` accepts: text, ``date``/``datetime``

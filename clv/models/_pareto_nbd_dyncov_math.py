@@ -57,7 +57,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
@@ -430,7 +430,8 @@ def log_likelihood_gradient(
     grad = np.zeros((4 + kp + kd, n))
 
     def seg_sum(values: FloatArray) -> FloatArray:
-        return np.bincount(rows, weights=q * values, minlength=n)
+        # with weights, bincount returns floats (NumPy's stub says integers)
+        return cast(FloatArray, np.bincount(rows, weights=q * values, minlength=n))
 
     # r
     grad[0] = (

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
-from clv._typing import FloatArray
+from clv._typing import FloatArray, IndexArray
 
 __all__ = [
     "log_dropout_discount",
@@ -466,14 +466,14 @@ def log_pmf_dropout_term(
     la, lb = np.log(alpha), np.log(beta)
     ca, cb = r + n, s + 1.0
 
-    def phi(y: FloatArray, rows: FloatArray) -> FloatArray:
+    def phi(y: FloatArray, rows: IndexArray) -> FloatArray:
         return (
             (n[rows] + 1.0) * y
             - ca[rows] * np.logaddexp(la[rows], y)
             - cb[rows] * np.logaddexp(lb[rows], y)
         )
 
-    def dphi(y: FloatArray, rows: FloatArray) -> FloatArray:
+    def dphi(y: FloatArray, rows: IndexArray) -> FloatArray:
         return (
             n[rows]
             + 1.0
@@ -481,7 +481,7 @@ def log_pmf_dropout_term(
             - cb[rows] * special.expit(y - lb[rows])
         )
 
-    def width(y: FloatArray, rows: FloatArray) -> FloatArray:  # linear far from log α, log β
+    def width(y: FloatArray, rows: IndexArray) -> FloatArray:  # linear far from log α, log β
         far = (np.log(ca[rows]) - np.abs(y - la[rows]) < -36.0) & (
             np.log(cb[rows]) - np.abs(y - lb[rows]) < -36.0
         )
@@ -516,10 +516,10 @@ def log_dropout_discount(s: FloatArray, z: FloatArray) -> FloatArray:
     """
     log_z = np.log(z)
 
-    def phi(v: FloatArray, rows: FloatArray) -> FloatArray:
+    def phi(v: FloatArray, rows: IndexArray) -> FloatArray:
         return z[rows] - np.exp(v) + (1.0 - s[rows]) * v + s[rows] * log_z[rows]
 
-    def dphi(v: FloatArray, rows: FloatArray) -> FloatArray:
+    def dphi(v: FloatArray, rows: IndexArray) -> FloatArray:
         return 1.0 - s[rows] - np.exp(v)
 
     peak = np.log(np.maximum(1.0 - s, np.finfo(float).tiny))

@@ -27,12 +27,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
 from clv._special import geometric_failures
-from clv._typing import FloatArray, Ops
+from clv._typing import FloatArray, IndexArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
@@ -49,9 +49,6 @@ __all__ = [
     "probability_of_purchases",
     "simulate",
 ]
-
-IndexArray = NDArray[np.integer[Any]]
-"""Integer positions (group of each row, rows of each group)."""
 
 _BUDGET = 1 << 21  # cells of one (groups x terms) block of the finite sums
 _GAMMA_ONE = 1e-4  # |gamma - 1| below which E[X(n)]'s 0/0 at gamma = 1 uses a Taylor series
