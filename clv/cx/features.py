@@ -380,7 +380,7 @@ def _event_arrays(
     sig_codes, names = pd.factorize(events[SIGNAL])
     wanted = np.flatnonzero(np.isin(np.asarray(names, dtype=object), list(signals)))
     keep = np.isin(sig_codes, wanted)
-    codes = customer_ids.get_indexer(events[CUSTOMER_ID].to_numpy()[keep])
+    codes = customer_ids.get_indexer(pd.Index(events[CUSTOMER_ID].to_numpy()[keep]))
     t = events[TIMESTAMP].to_numpy()[keep].astype("datetime64[ns]").view(np.int64)
     v = events[VALUE].to_numpy(dtype=np.float64)[keep]
     sig = sig_codes[keep]
@@ -391,7 +391,7 @@ def _event_arrays(
     bounds = np.searchsorted(sig, wanted, side="left"), np.searchsorted(sig, wanted, side="right")
     for k, lo, hi in zip(wanted, *bounds, strict=True):
         if hi > lo:
-            out.by_signal[str(names[k])] = (codes[lo:hi], t[lo:hi], v[lo:hi])
+            out.by_signal[str(names[int(k)])] = (codes[lo:hi], t[lo:hi], v[lo:hi])
     return out
 
 

@@ -166,7 +166,7 @@ def feature_paths(
             ],
             what="the feature paths",
         )
-    first = (
+    first: pd.Series[pd.Timestamp] = (
         pd.Series(dates.to_numpy()[keep], index=transactions[customer_id_col].to_numpy()[keep])
         .groupby(level=0)
         .min()
@@ -174,7 +174,7 @@ def feature_paths(
     )
     ids = pd.Index(first.index, name=CUSTOMER_ID)
     origin = pd.Timestamp(anchor) if anchor is not None else first.min().normalize()
-    k_first = np.floor((first - origin) / unit).to_numpy().astype(np.int64)
+    k_first = np.floor(((first - origin) / unit).to_numpy()).astype(np.int64)
     k_last = int(np.floor((end - pd.Timedelta(1, "ns") - origin) / unit))
     k0 = int(k_first.min())
     grid = [origin + k * unit for k in range(k0, k_last + 1)]
@@ -198,7 +198,7 @@ def feature_paths(
     X = builder.transform(events, customers, cutoff=grid, customer_ids=ids)
     cut = pd.DatetimeIndex(X.index.get_level_values("cutoff"))
     cust_pos = ids.get_indexer(X.index.get_level_values(CUSTOMER_ID))
-    k = np.rint((cut - origin) / unit).to_numpy().astype(np.int64)
+    k = np.rint(((cut - origin) / unit).to_numpy()).astype(np.int64)
     inside = k >= k_first[cust_pos]
     X = X[inside]
     cut, cust_pos = cut[inside], cust_pos[inside]
@@ -261,7 +261,8 @@ def _group_paths(
     rows = []
     for pos, (cid, u) in enumerate(unit_of.items()):
         block = X.xs(u, level=CUSTOMER_ID).iloc[int(k_first[pos] - k_first.min()) :]
-        rows.append(block.assign(**{customer_id_col: cid}))
+        id_value: dict[str, Any] = {customer_id_col: cid}
+        rows.append(block.assign(**id_value))
     out = pd.concat(rows).rename_axis(cov_date_col).reset_index()
     out = out[[customer_id_col, cov_date_col, *X.columns]]
     return out.sort_values([customer_id_col, cov_date_col], kind="stable").reset_index(drop=True)

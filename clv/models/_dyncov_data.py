@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from clv._typing import FloatArray
+from clv._typing import DateLike, FloatArray
 from clv.exceptions import DataError, Problem
 from clv.models._pareto_nbd_dyncov_math import DynCovArrays, FutureArrays
 
@@ -237,7 +238,7 @@ class TimeVaryingData:
         if problems:
             raise DataError(problems, what=what)
         unit = _unit(self.time_unit)
-        pos = self.customer_ids.get_indexer(path[id_col])
+        pos = self.customer_ids.get_indexer(pd.Index(path[id_col]))
         dates = pd.to_datetime(path[date_col]).to_numpy(dtype="datetime64[ns]")
         if (pos < 0).any():
             problems.append(
@@ -559,7 +560,7 @@ def time_varying_data(
 
 def future_covariates(
     data: TimeVaryingData,
-    start: Any,
+    start: DateLike,
     periods: int,
     *,
     set_values: Mapping[str, float] | None = None,
@@ -614,7 +615,7 @@ def future_covariates(
     rows = (
         np.arange(data.n_customers)
         if customers is None
-        else data.customer_ids.get_indexer(list(customers))
+        else data.customer_ids.get_indexer(pd.Index(list(customers)))
     )
     if (rows < 0).any():
         raise DataError(
@@ -622,10 +623,9 @@ def future_covariates(
             what="the future covariate path",
         )
     unit = _unit(data.time_unit).to_timedelta64()
-    first = (
-        data.current_start[rows]
-        + np.ceil((np.datetime64(start) - data.current_start[rows]) / unit).astype(np.int64) * unit
-    )
+    # datetime64 minus a datetime64 array is a timedelta64 array (NumPy's stub says datetime64)
+    elapsed = cast(NDArray[np.timedelta64], np.datetime64(start) - data.current_start[rows])
+    first = data.current_start[rows] + np.ceil(elapsed / unit).astype(np.int64) * unit
     n_per = int(periods)
     dates = first[:, None] + np.arange(n_per)[None, :] * unit
     X = np.repeat(data.current_X[rows][:, None, :], n_per, axis=1)

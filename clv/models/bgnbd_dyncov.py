@@ -108,11 +108,11 @@ def simulate_bgnbd_transactions(
     ids = first_purchase.index
     n = len(ids)
     p = rng.beta(float(params["a"]), float(params["b"]), size=n)
-    cust = ids.get_indexer(tx[customer_id_col])
+    cust = ids.get_indexer(pd.Index(tx[customer_id_col]))
     # dropout covariates at each purchase: the row of the period containing it
     unit = _unit(time_unit).to_timedelta64()
     cv = covariates.sort_values([customer_id_col, cov_date_col])
-    c_cust = ids.get_indexer(cv[customer_id_col])
+    c_cust = ids.get_indexer(pd.Index(cv[customer_id_col]))
     first_row = pd.Series(np.arange(len(cv))).groupby(c_cust).min().reindex(range(n)).to_numpy()
     first_date = cv[cov_date_col].to_numpy(dtype="datetime64[ns]")[first_row]
     k = ((tx[date_col].to_numpy(dtype="datetime64[ns]") - first_date[cust]) // unit).astype(int)
