@@ -25,7 +25,7 @@ selection; every investment gets a **recommendation** (:mod:`clv.roi.decision`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -51,7 +51,7 @@ REVENUE_WARNING = (
 )
 
 
-def default_feature_builder(signals: Sequence[str]) -> FeatureBuilder:
+def default_feature_builder(signals: Iterable[str]) -> FeatureBuilder:
     """Features for the built-in signals present in the data.
 
     ``complaints`` (count), ``wait_minutes`` (mean contact wait; 0 if never

@@ -204,7 +204,7 @@ def _parse_timestamp(
 
 def _timestamp_tick(ts: pd.Timestamp, unit: str) -> int:
     """``ts`` as an integer in ``unit`` since the epoch, floored to whole ticks."""
-    return int(np.datetime64(ts.to_datetime64(), unit).view(np.int64))
+    return int(ts.to_datetime64().astype(f"datetime64[{unit}]").view(np.int64))
 
 
 # --------------------------------------------------------------------------- columns

@@ -64,6 +64,8 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     """
 
     _base: tuple[str, ...] = ()
+    #: the data's period, or None when a model file written without one is loaded
+    time_unit_: str | None
 
     def __init__(
         self, *, purchase_covariates: Sequence[str] = (), dropout_covariates: Sequence[str] = ()

@@ -555,7 +555,7 @@ def simulate_panel(
     period) and the latent :math:`\\theta`.
     """
     n, P, _ = X.shape
-    theta = rng.beta(params["alpha"], params["beta"], size=n)
+    theta = rng.beta(params["alpha"], params["beta"], size=int(n))
     gamma = np.array([params.get(f"churn[{c}]", 0.0) for c in columns])
     c = np.exp(X @ gamma) if len(columns) else np.ones((n, P))
     lost = rng.random((n, P)) < -np.expm1(c * np.log1p(-theta)[:, None])

@@ -17,7 +17,7 @@ Axes).
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -373,8 +373,10 @@ def plot_transaction_tracking(
         tracking[prefix + "expected"].to_numpy(),
         **{"color": "C1", "linestyle": "--", "label": "Model", **plot_kwargs},
     )
-    cal_end = pd.Timestamp(tracking.attrs.get("calibration_end"))
-    ax.axvline(cal_end, color="0.6", linestyle=":", linewidth=1)
+    raw_end = tracking.attrs.get("calibration_end")
+    cal_end = pd.NaT if raw_end is None else pd.Timestamp(raw_end)
+    # a date on a date axis (Matplotlib's stub admits floats only)
+    ax.axvline(cast(float, cal_end), color="0.6", linestyle=":", linewidth=1)
     ax.annotate(
         "end of calibration",
         (cal_end, 0.98),

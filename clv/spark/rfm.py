@@ -295,7 +295,7 @@ def summarise_checked(checked: CheckedTransactions, time_unit: str = "W") -> Dat
     end_ts = checked.observation_end
     if end_ts is None or checked.counts.n_kept == 0:
         raise ValueError("no transaction rows to summarise")
-    end_day = int(np.datetime64(end_ts.to_datetime64(), "D").view(np.int64))
+    end_day = int(end_ts.to_datetime64().astype("datetime64[D]").view(np.int64))
     end_period = int(_codes_from_days(np.array([end_day], dtype=np.int64), time_unit)[0])
     with_value = checked.with_value
     day = f.unix_date(f.to_date(f.col(_TS)))
