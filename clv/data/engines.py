@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -223,6 +224,7 @@ def _stats_polars(codes: IntArray, periods: IntArray, n_customers: int) -> Perio
     pl = _import_polars()
     pmin = int(periods.min())
     span = int(periods.max()) - pmin + 1
+    key: NDArray[np.integer[Any]] | None
     if n_customers * span <= 2**32:
         key = codes.astype(np.uint32)
         key *= np.uint32(span)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -733,7 +734,7 @@ def _build_arrays(
     code_bits = max(1, (n_customers - 1).bit_length())
     if step_bits + code_bits <= 63:
         key_dtype = np.uint32 if step_bits + code_bits <= 32 else np.int64
-        key = codes.astype(key_dtype)
+        key: NDArray[np.integer[Any]] = codes.astype(key_dtype)
         key <<= key_dtype(step_bits)
         key |= steps.astype(key_dtype)
         del steps
