@@ -15,6 +15,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 __all__ = ["MOVED", "install"]
 
@@ -91,7 +95,9 @@ class _MovedFinder:
         new = MOVED.get(fullname)
         if new is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _Alias(fullname, new))
+        # the alias is duck-typed; typeshed asks for an ``importlib.abc.Loader`` subclass
+        loader = cast("importlib.abc.Loader", _Alias(fullname, new))
+        return importlib.machinery.ModuleSpec(fullname, loader)
 
 
 def install() -> None:

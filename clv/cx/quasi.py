@@ -413,7 +413,7 @@ def difference_in_differences(
     if outcome == "active":
         counts = (counts > 0).astype(np.float64)
     group_of = g.reindex(index).to_numpy()
-    arm = np.isin(group_of, list(treated_set)).astype(np.int64)
+    arm = np.isin(group_of, np.asarray(list(treated_set))).astype(np.int64)
     keep = counts.sum(axis=1) > 0
     counts, arm, group_of = counts[keep], arm[keep], group_of[keep]
     n_t, n_c = int(arm.sum()), int((1 - arm).sum())
@@ -571,7 +571,7 @@ def signal_change(
     g = groups.set_index(customer_id_col)[group_col]
     treated_set = set(treated) if isinstance(treated, list | tuple | set) else {treated}
     grp = g.reindex(ev["customer_id"].to_numpy()).to_numpy()
-    arm = np.where(pd.isna(grp), -1, np.isin(grp, list(treated_set)).astype(np.int64))
+    arm = np.where(pd.isna(grp), -1, np.isin(grp, np.asarray(list(treated_set))).astype(np.int64))
     when = pd.to_datetime(ev["timestamp"]).to_numpy()
     value = ev["value"].to_numpy(dtype=np.float64)
     change, stop = pd.Timestamp(change_date), pd.Timestamp(end)
