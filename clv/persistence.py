@@ -246,15 +246,15 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     for i in range(out.shape[1]):
         column = out.iloc[:, i]
         if column.dtype == object or isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype):
-            out.isetitem(i, column.astype(object).map(_formula_safe))
+            out.isetitem(i, column.astype(object).map(_formula_safe).to_numpy())
     out.columns = out.columns.map(_formula_safe)
     if isinstance(out.index, pd.MultiIndex):
-        out.index = out.index.set_levels(
-            [
-                level.map(_formula_safe) if level.dtype == object else level
-                for level in out.index.levels
-            ]
-        )
+        # Index objects (pandas-stubs types the levels as plain sequences)
+        levels: list[Any] = [
+            level.map(_formula_safe) if level.dtype == object else level
+            for level in out.index.levels
+        ]
+        out.index = out.index.set_levels(levels)
     elif out.index.dtype == object or isinstance(out.index.dtype, pd.StringDtype):
         out.index = out.index.map(_formula_safe)
     out.index.names = [_formula_safe(n) for n in out.index.names]
