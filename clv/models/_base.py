@@ -11,7 +11,7 @@ import contextlib
 import html
 import inspect
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -254,6 +254,8 @@ class ParametricModel(JsonModel, EstimatorParams):
     covariate_penalty_units: str = "standardised"
     constrain: Sequence[str] | None = None
     coefficient_priors: Mapping[str, tuple[float, float]] | None = None
+    #: the optimiser's result; per cohort (keyed by label) for cohort-wise retention fits
+    optimizer_: MLEResult | dict[Hashable, MLEResult]
     _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
     _penalties: dict[str, float] = {}  # noqa: RUF012 - replaced, never mutated
     _constrained: tuple[str, ...] = ()

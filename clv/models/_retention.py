@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from clv._typing import FloatArray
+from clv._units import resolve_time_unit
 from clv.exceptions import ConvergenceError, DataError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import ParametricModel, damaged_file, init_kwargs
@@ -196,6 +197,7 @@ class RetentionModel(ParametricModel):
         initial_params: Mapping[str, float] | None = None,
         n_starts: int = 1,
         random_state: int | np.random.Generator | None = None,
+        time_unit: str | None = None,
     ) -> Self:
         """Estimate the parameters by maximum likelihood.
 
@@ -211,6 +213,10 @@ class RetentionModel(ParametricModel):
             Number of starting points (extra ones are seeded perturbations).
         random_state : int or Generator, optional
             Seed for the extra starting points.
+        time_unit : str, optional
+            Length of a period (``"M"``, ``"W"`` ...), recorded as ``time_unit_``;
+            default the frame's ``attrs["time_unit"]``. Must agree with the
+            frame's unit when it has one.
 
         Returns
         -------
@@ -220,7 +226,8 @@ class RetentionModel(ParametricModel):
         ------
         DataError
             Invalid data (see :func:`retention_counts`), no renewal period
-            observed, or ``shared=False`` without a ``cohort`` column.
+            observed, ``shared=False`` without a ``cohort`` column, or a
+            ``time_unit`` that disagrees with the frame's.
         ConvergenceError
             The likelihood could not be maximised.
         """
@@ -228,6 +235,7 @@ class RetentionModel(ParametricModel):
         if self._design:
             refuse_survival_table(data, self._design.coef_columns, what)
         counts = retention_counts(data)
+        unit = None if time_unit is None else resolve_time_unit(data, time_unit, what=what)
         if len(counts) == 0:
             raise DataError(
                 [
@@ -267,7 +275,7 @@ class RetentionModel(ParametricModel):
             self.covariance_ = pd.DataFrame(result.covariance, index=flat, columns=flat)
             self.log_likelihood_ = result.log_likelihood
             self.converged_ = result.converged
-            self.optimizer_: MLEResult | dict[Hashable, MLEResult] = result
+            self.optimizer_ = result
         else:
             has_cohort = "cohort" in data.columns
             if not has_cohort:
@@ -322,7 +330,7 @@ class RetentionModel(ParametricModel):
         self.cohorts_ = labels
         total = float(counts["weight"].sum())
         self.n_customers_ = int(total) if total.is_integer() else total
-        self.time_unit_ = data.attrs.get("time_unit")
+        self.time_unit_ = data.attrs.get("time_unit") if unit is None else unit.name
         return self
 
     # ------------------------------------------------------------------ parameters
@@ -344,7 +352,7 @@ class RetentionModel(ParametricModel):
                 f"{type(self).__name__} has one set of parameters per cohort; pass "
                 f"cohort= (one of {self.cohorts_})."
             )
-        return self.spec.params(*self.params_.loc[cohort].to_numpy())
+        return self.spec.params(*self.params_.xs(cohort).to_numpy())
 
     @property
     def _p(self) -> Any:

@@ -159,6 +159,19 @@ def test_per_cohort_needs_a_cohort_column():
         ShiftedBetaGeoModel(shared=False).fit(table(REGULAR))
 
 
+def test_time_unit_argument_is_recorded_and_checked_against_the_frame():
+    data = table(REGULAR)
+    assert ShiftedBetaGeoModel().fit(data).time_unit_ is None
+    fitted_y = ShiftedBetaGeoModel().fit(data, time_unit="Y")
+    assert fitted_y.time_unit_ == "Y"
+    assert fitted_y.params_["alpha"] == pytest.approx(0.704, abs=5e-4)  # the unit is a label
+    weekly = data.copy()
+    weekly.attrs["time_unit"] = "W"
+    assert ShiftedBetaGeoModel().fit(weekly).time_unit_ == "W"
+    with pytest.raises(DataError, match="time_unit"):
+        ShiftedBetaGeoModel().fit(weekly, time_unit="M")
+
+
 def test_per_cohort_refuses_cohorts_without_renewals():
     data = pd.concat([table(REGULAR, cohort="old"), table(REGULAR, last=0, cohort="new")])
     assert ShiftedBetaGeoModel().fit(data).params_["alpha"] == pytest.approx(0.704, abs=5e-4)
