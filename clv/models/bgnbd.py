@@ -27,7 +27,7 @@ from clv._ops import NUMPY
 from clv._special import (
     alive_purchases_quadrature,
     frequency_sums,
-    hyp2f1,
+    hyp2f1_grid,
     log_hyp2f1,
     per_frequency,
 )
@@ -493,7 +493,7 @@ def _bracket(
     with np.errstate(all="ignore"):  # singular points are replaced by the caller; overflow below
         # with scalar parameters, SciPy's 2F1 and the quadrature below cover every case; with
         # parameter arrays (posterior draws) the summed series and log-space 2F1 take over
-        h = (special.hyp2f1 if scalar else hyp2f1)(a + b - 1.0 - r, a - 1.0, c, z)
+        h = (special.hyp2f1 if scalar else hyp2f1_grid)(a + b - 1.0 - r, a - 1.0, c, z)
         big = ~np.isfinite(h) | (np.abs(h) > 1e300)
         if np.any(big) and not scalar:  # parameters are then positive: 2F1 in log space
             log_f = (a - 1.0) * log1mz + log_hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
