@@ -109,7 +109,7 @@ class ParetoNBDModel(FusedTransactionBayesModel):
         is a ``Potential``).  The posterior is the same distribution; on
         CDNOW the dense mass matrix then needs ``target_accept=0.9`` instead
         of 0.95 and about 35% fewer leapfrog steps per draw (see
-        ``docs/performance.md``).
+        ``docs/benchmarks.md``).
         """
         import pymc as pm
         import pytensor.tensor as pt
@@ -124,7 +124,7 @@ class ParetoNBDModel(FusedTransactionBayesModel):
         cum = np.cumsum(counts[order])
         t0 = float(ages[order][np.searchsorted(cum, 0.5 * cum[-1])])  # weighted median of T
         t0 = max(t0, 1e-8)
-        log_kappa = pm.Flat("log_kappa__", initval=np.log(0.5))
+        log_kappa = pm.Flat("kappa_log__", initval=np.log(0.5))  # shown as "kappa"
         kappa = pt.exp(log_kappa)
         y = kappa / s
         beta = pm.Deterministic("beta", t0 / pt.expm1(y))
