@@ -177,10 +177,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         in other coordinates (with the Jacobian), as long as each parameter
         keeps its name and its prior (see :class:`clv.bayes.ParetoNBDModel`).
         """
-        import pymc as pm
-
-        priors = self._priors
-        return [getattr(pm, priors[n][0])(n, **priors[n][1]) for n in self.param_names()]
+        return self._prior_variables()
 
     def _sampler(self, sampler: str) -> str:
         # the fused likelihood under PyMC's NUTS beats nutpie on the elementwise graph

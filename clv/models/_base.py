@@ -180,7 +180,11 @@ class EstimatorParams:
 
         ``type(model)(**model.get_params())`` is an unfitted copy of ``model``.
         """
-        return {name: getattr(self, name) for name in self._get_param_names()}
+        return {name: self._param_value(name) for name in self._get_param_names()}
+
+    def _param_value(self, name: str) -> Any:
+        """The constructor argument ``name`` as given (by default the attribute ``name``)."""
+        return getattr(self, name)
 
     def set_params(self, **params: Any) -> Self:
         """Change constructor arguments (validated as by ``__init__``); refit afterwards.
@@ -688,6 +692,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         return bootstrap(
             self, data, n, random_state=random_state, progress=progress, max_seconds=max_seconds
         )
+
+    def _bootstrap_fixed_params(self) -> dict[str, Any]:
+        """Constructor settings the bootstrap refits keep at their fitted values (none here)."""
+        return {}
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.

@@ -398,7 +398,7 @@ def augmented_spec(
         [k for k, lv in enumerate(design.coef_levers) if lv.process == L.process] for L in levers
     ]
 
-    def multipliers(g: Sequence[Any], Z: Sequence[Any], ops: Ops) -> dict[str, Any]:
+    def multipliers(g: Sequence[Any] | FloatArray, Z: Sequence[Any], ops: Ops) -> dict[str, Any]:
         return {
             lv.process: ops.exp(
                 lv.sign * linear_predictor([Z[k] for k in grp], [g[k] for k in grp])
@@ -427,7 +427,7 @@ def augmented_spec(
             for j, name in enumerate(base_names):
                 scale = values[name] / base[j]  # dθ_i/dθ_0 (1 without a lever)
                 grad[j] = d_rows[j] * scale
-            d_log = {
+            d_log: dict[str, FloatArray] = {
                 lv.process: d_rows[base_names.index(lv.param)]  # type: ignore[arg-type]
                 * values[lv.param]
                 for lv in levers
@@ -439,7 +439,7 @@ def augmented_spec(
         n = ll.shape[0]
         grad = np.empty((len(theta), n))
         up, down = np.exp(_STEP), np.exp(-_STEP)
-        d_log: dict[str, FloatArray] = {}
+        d_log = {}
         for j, name in enumerate(base_names):
             hi = base._replace(**{name: base[j] * up})
             lo = base._replace(**{name: base[j] * down})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ class SpendModel(ParametricModel):
     of ``monetary_value`` is ignored and may be 0 or missing (NaN).
     """
 
-    spec: Any  # a SpendSpec
+    spec: ClassVar[SpendSpec]
 
     def _frame(
         self,

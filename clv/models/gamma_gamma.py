@@ -34,7 +34,7 @@ from scipy import special
 
 from clv._ops import NUMPY
 from clv._special import per_frequency
-from clv._typing import FloatArray, Ops
+from clv._typing import FloatArray, Ops, OpsData
 from clv.exceptions import DataError, DataWarning, Problem
 from clv.models._covariates import Lever
 from clv.models._gg_transactions import (
@@ -80,7 +80,7 @@ def _array_or_scalar(out: Any) -> Any:
 
 
 def log_likelihood(
-    params: GGParams, frequency: ArrayLike, monetary_value: ArrayLike, *, ops: Ops = NUMPY
+    params: GGParams, frequency: OpsData, monetary_value: OpsData, *, ops: Ops = NUMPY
 ) -> Any:
     r"""Per-customer log-likelihood: log-density of the mean spend, [FH2013]_ eq. (1).
 
