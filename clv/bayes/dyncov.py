@@ -182,8 +182,10 @@ class TimeVaryingBayesModel:
         )
         post = self.idata_.posterior
         if post.sizes["chain"] > 1 and post.sizes["draw"] > 3:
-            out["r_hat"] = [float(az.rhat(post[n]).to_numpy()) for n in self.param_names]
-            out["ess_bulk"] = [float(az.ess(post[n]).to_numpy()) for n in self.param_names]
+            names = self.param_names
+            rhat, ess = az.rhat(post[names]), az.ess(post[names])
+            out["r_hat"] = [float(rhat[n]) for n in names]
+            out["ess_bulk"] = [float(ess[n]) for n in names]
         out.index.name = "param"
         return out
 
