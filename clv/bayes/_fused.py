@@ -24,6 +24,8 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from clv.bayes._ops import op_outputs
+
 __all__ = ["TotalLogLikelihood", "VectorLogLikelihood", "total_log_likelihood"]
 
 
@@ -60,7 +62,7 @@ class TotalLogLikelihood(Op):
         return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
 
     def perform(
-        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
         theta, data = inputs[: self.n_params], inputs[self.n_params :]
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
@@ -76,8 +78,8 @@ class TotalLogLikelihood(Op):
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [(), (self.n_params,)]
 
-    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
-        grad = self(*inputs)[1]
+    def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
+        grad = op_outputs(self, *inputs)[1]
         g = output_grads[0]  # the gradient output is not differentiated
         return [g * grad[i] for i in range(self.n_params)] + [
             DisconnectedType()() for _ in inputs[self.n_params :]
@@ -109,7 +111,7 @@ def total_log_likelihood(
     """
     op = TotalLogLikelihood(func, params)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
-    return op(*theta, *(pt.constant(d) for d in data))[0]
+    return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
 
 
 class VectorLogLikelihood(Op):
@@ -151,7 +153,7 @@ class VectorLogLikelihood(Op):
         return [(), (self.n_params,)]
 
     def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
-        return [output_grads[0] * self(*inputs)[1]]
+        return [output_grads[0] * op_outputs(self, *inputs)[1]]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         return [[True, False]]

@@ -64,6 +64,8 @@ def run_fit(run: Run) -> int:
     transactions, rfm, info = _training_summary(run, columns, time_unit)
     features = None
     if with_cx:
+        if transactions is None:  # Spark: refused with --cx-events by _check_cx_options
+            raise UsageError("--engine spark does not fit CX covariates (--cx-events).")
         transaction_model, spend_model, features = _fit_cx_models(
             run, transactions, rfm, columns, model_name
         )
@@ -202,7 +204,7 @@ def _fit_cx_models(
         )
     with run.step("features", f"building CX features as of {cutoff.date()}"):
         signals = validate_cx_events(inputs.events)["signal"].unique()
-        builder = default_feature_builder(signals)
+        builder = default_feature_builder([str(s) for s in signals])
         features = builder.fit_transform(
             inputs.events, inputs.customers, cutoff=cutoff, customer_ids=rfm.index
         )

@@ -42,12 +42,30 @@ def _ageing():
     return frame
 
 
+def _cdnow_litt():
+    """CDNOW calibration summary with litt, in 7-day weeks (BTYDplus's elog2cbs)."""
+    from clv.data import rfm_summary
+    from clv.data.datasets import load_cdnow_sample_transactions
+
+    tx = load_cdnow_sample_transactions().drop_duplicates()
+    return rfm_summary(
+        tx[tx["date"] <= "1997-09-30"],
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="7D",
+        observation_end="1997-09-30",
+        litt=True,
+    )
+
+
 def _models():
     from clv.models.bgbb import BetaGeoBetaBinomModel
     from clv.models.bgnbd import BetaGeoModel
+    from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
     from clv.models.gamma_gamma import GammaGammaModel
     from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.nbd import NBDModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
     return [
@@ -57,6 +75,9 @@ def _models():
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
         (GGompertzNBDModel, _ageing),
+        (NBDModel, _cdnow),
+        (ModifiedBetaGeoCNBDModel, _cdnow_litt),
+        (BetaGeoCNBDModel, _cdnow_litt),
     ]
 
 
@@ -472,9 +493,14 @@ def _registry_cases():
         case("BetaGeoModel", plain, _cdnow),
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
+        case("ModifiedBetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("NBDModel", plain, _cdnow),
+        case("ModifiedBetaGeoCNBDModel", plain, _cdnow_litt),
+        case("BetaGeoCNBDModel", plain, _cdnow_litt),
         case("BetaGeoBetaBinomModel", plain, _donations),
+        case("BetaGeoBetaBinomModel", covariate, lambda: _with_covariate(_donations())),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
         case(
@@ -510,6 +536,8 @@ def _registry_cases():
 
 _COVARIATE_ARG = {
     "BetaGeoModel": ("purchase_covariates", ["nps"]),
+    "ModifiedBetaGeoModel": ("dropout_covariates", ["nps"]),
+    "BetaGeoBetaBinomModel": ("purchase_covariates", ["nps"]),
     "GammaGammaModel": ("spend_covariates", ["nps"]),
     "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
     "ShiftedBetaGeoDynamicModel": ("churn_covariates", ["price_up"]),
@@ -674,3 +702,89 @@ def test_time_varying_models_have_get_params(name):
     assert params[key] is cols
     assert type(model)(**params).get_params()[key] is cols
     assert model.set_params(**{key: ["season"]}) is model and model.get_params()[key] == ["season"]
+
+
+def test_registered_model_bootstraps_customers_or_refuses(registered):
+    """Customer-row models give bootstrap draws shaped like ``sample_params``; others refuse."""
+    from clv.models.registry import model_entry
+
+    model, data = registered
+    if model_entry(type(model).__name__).kind not in ("transaction", "spend"):
+        with pytest.raises(NotImplementedError, match="sample_params"):
+            model.bootstrap(data, n=2)
+        return
+    draws = model.bootstrap(data, n=2, random_state=0, progress=False)
+    assert list(draws.columns) == list(model.params_.index) and len(draws) == 2
+    assert np.all(np.isfinite(draws.to_numpy()))
+
+
+# The Bayesian twins (clv.bayes) meet the same get_params/set_params/clone contract
+
+
+def _bayes_classes():
+    bayes = pytest.importorskip("clv.bayes")
+    return [
+        getattr(bayes, n)
+        for n in bayes.__all__
+        if isinstance(getattr(bayes, n), type)
+        and issubclass(getattr(bayes, n), bayes.BayesModel)
+        and getattr(bayes, n) is not bayes.BayesModel
+    ]
+
+
+BAYES_CLASSES = [
+    "BetaGeoModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+    "BetaGeoBetaBinomModel",
+    "GammaGammaModel",
+    "ShiftedBetaGeoModel",
+    "BetaDiscreteWeibullModel",
+    "AcquisitionModel",
+]
+
+
+def test_every_bayesian_model_is_in_the_params_contract():
+    assert sorted(c.__name__ for c in _bayes_classes()) == sorted(BAYES_CLASSES)
+
+
+@pytest.mark.parametrize("name", BAYES_CLASSES)
+def test_bayesian_model_get_params_round_trip(name):
+    bayes = pytest.importorskip("clv.bayes")
+    cls = getattr(bayes, name)
+    first = cls.param_names()[0] if name != "AcquisitionModel" else "r"
+    priors = {first: ("HalfNormal", {"sigma": 3.0})}
+    kwargs = {"priors": priors, "coefficient_prior": ("Normal", {"mu": 0.0, "sigma": 0.5})}
+    covariate_arg = next((k for k in cls._get_param_names() if k.endswith("_covariates")), None)
+    if covariate_arg is not None:
+        kwargs[covariate_arg] = ["nps"]
+    model = cls(**kwargs)
+    params = model.get_params()
+    assert set(params) == set(cls._get_param_names())
+    # the constructor stores its arguments as given (what sklearn.base.clone checks) ...
+    assert all(params[k] is v for k, v in kwargs.items())
+    copy = cls(**params)
+    assert all(copy.get_params()[k] is v for k, v in params.items())
+    # ... while the attributes of the same names stay the merged, validated priors
+    assert model.priors[first] == priors[first] and len(model.priors) > 1
+    assert model.coefficient_prior == kwargs["coefficient_prior"]
+    if covariate_arg is not None:
+        assert model.coefficient_names  # the covariate reached the model
+    assert copy.set_params(pooling="full") is copy and copy.get_params()["pooling"] == "full"
+    assert model.get_params()["pooling"] == "partial"
+    with pytest.raises(ValueError, match="no parameter"):
+        copy.set_params(no_such_argument=1)
+    with pytest.raises(ValueError, match="pooling"):
+        copy.set_params(pooling="sideways")  # validated as by the constructor
+
+
+@pytest.mark.parametrize("name", BAYES_CLASSES)
+def test_bayesian_model_clones_with_sklearn(name):
+    base = pytest.importorskip("sklearn.base")
+    bayes = pytest.importorskip("clv.bayes")
+    model = getattr(bayes, name)(pooling="full")
+    model.idata_ = object()  # stands in for a posterior: clone must not carry it over
+    twin = base.clone(model)
+    assert type(twin) is type(model) and not hasattr(twin, "idata_")
+    assert twin.get_params() == model.get_params()
+    assert twin.priors == model.priors
