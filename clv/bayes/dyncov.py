@@ -156,9 +156,7 @@ class TimeVaryingBayesModel:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "idata_"):
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet. Call .fit(data) first."
-            )
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) first.")
 
     def draws(self, thin: int = 1) -> pd.DataFrame:
         """The posterior draws, one row per (chain, draw), one column per parameter."""
