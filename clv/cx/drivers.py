@@ -308,12 +308,7 @@ def _clv_changes(
             levers = lever_split(engine.flows([engine.unit(inv)])[1])
             if prefix not in baselines:
                 rows = engine._target_rows(inv)
-                baselines[prefix] = np.stack(
-                    [
-                        np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
-                        for st in engine._states
-                    ]
-                )
+                baselines[prefix] = engine.discounted(engine.baseline_rows(rows))
             for idx, row in group.iterrows():
                 pct = 100.0 * levers[LEVERS.index(row["lever"])] / baselines[prefix]
                 lo, hi = np.quantile(pct, q)

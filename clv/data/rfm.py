@@ -32,6 +32,7 @@ from clv.data.schema import (
     FREQUENCY,
     FREQUENCY_HOLDOUT,
     LITT,
+    MEAN_LOG_VALUE,
     MONETARY_VALUE,
     MONETARY_VALUE_ALL,
     MONETARY_VALUE_HOLDOUT,
@@ -61,6 +62,7 @@ def rfm_summary(
     time_scaler: float = 1.0,
     include_first_transaction: bool = False,
     litt: bool = False,
+    mean_log_value: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -108,6 +110,11 @@ def rfm_summary(
         their regularity ``k`` (:mod:`clv.models.cnbd`; BTYDplus ``elog2cbs``).
         Use a fine unit (``"D"``, ``"7D"``), so gaps are not rounded to whole
         coarse periods.
+    mean_log_value : bool, default False
+        With ``value_col``, also return ``mean_log_value``, the mean of the logs
+        of the repeat-period totals whose mean is ``monetary_value`` (0 without
+        repeat purchases; NaN for a customer with a repeat period worth 0): the
+        statistic of ``GammaGammaModel(likelihood="transactions")``.
 
     Returns
     -------
@@ -169,6 +176,8 @@ def rfm_summary(
             columns[MONETARY_VALUE_ALL] = _mean(totals, stats.n_periods)
     if litt:
         columns[LITT] = _litt(arrays, time_unit, None, scaler)
+    if mean_log_value and arrays.values is not None:
+        columns[MEAN_LOG_VALUE] = _mean_log_value(arrays, time_unit, stats.first)
     _scale(columns, scaler, unit)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
     frame.attrs[ATTR_TIME_UNIT] = unit.name
@@ -430,6 +439,30 @@ def _litt(
     total = np.bincount(codes[1:][step], weights=np.log(gaps[step]), minlength=n)
     count = np.bincount(codes[1:][step], minlength=n)
     return total - count * np.log(scaler)
+
+
+def _mean_log_value(arrays: _TransactionArrays, time_unit: str, first: np.ndarray) -> np.ndarray:
+    """Per customer: mean log of the repeat-period totals (0 without; NaN with a 0 total)."""
+    if arrays.values is None:
+        return np.zeros(arrays.n_customers)
+    repeat = arrays.repeat_rows(None, first, time_unit)
+    periods = pd.DataFrame(
+        {
+            "c": arrays.codes[repeat],
+            "p": arrays.periods(time_unit)[repeat],
+            "v": arrays.values[repeat],
+        }
+    )
+    totals = periods.groupby(["c", "p"], sort=False)["v"].sum()
+    codes = totals.index.get_level_values("c").to_numpy()
+    amounts = totals.to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logs = np.where(amounts > 0, np.log(np.where(amounts > 0, amounts, 1.0)), np.nan)
+    n = arrays.n_customers
+    counts = np.bincount(codes, minlength=n)
+    out = _mean(np.bincount(codes, weights=np.nan_to_num(logs), minlength=n), counts)
+    out[np.bincount(codes, weights=np.isnan(logs), minlength=n) > 0] = np.nan
+    return out
 
 
 def _warn(problem: Problem, stacklevel: int) -> None:

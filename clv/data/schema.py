@@ -31,6 +31,7 @@ __all__ = [
     "MONETARY_VALUE_ALL",
     "N_PURCHASES",
     "LITT",
+    "MEAN_LOG_VALUE",
     "SUBDAY_TIME_UNITS",
     "TIME_UNITS",
 ]
@@ -83,6 +84,9 @@ MONETARY_VALUE_ALL = "monetary_value_all"
 #: Sum of the log times between successive purchases, in periods (``rfm_summary(..., litt=True)``;
 #: 0 without repeat purchases): what the CNBD-k models need to estimate their order k.
 LITT = "litt"
+#: Mean log of the repeat-period totals (``rfm_summary(..., mean_log_value=True)``): what
+#: ``GammaGammaModel(likelihood="transactions")`` needs besides ``monetary_value``.
+MEAN_LOG_VALUE = "mean_log_value"
 
 #: Units below a day, understood by :func:`clv.data.rfm_summary` (pandas engine paths):
 #: ``"h"``, the hour.

@@ -2,6 +2,7 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
+:class:`ParetoNBDCorrelatedModel` (correlated rates),
 :class:`GGompertzNBDModel`, :class:`NBDModel` (no dropout),
 :class:`ModifiedBetaGeoCNBDModel`, :class:`BetaGeoCNBDModel` (regular purchasing),
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
@@ -28,6 +29,7 @@ from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.nbd import NBDModel
 from clv.models.pareto_nbd import ParetoNBDModel
+from clv.models.pareto_nbd_corr import ParetoNBDCorrelatedModel
 from clv.models.pareto_nbd_dyncov import (
     ParetoNBDDynamicModel,
     TimeVaryingData,
@@ -42,6 +44,7 @@ __all__ = [
     "BetaGeoDynamicModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ParetoNBDCorrelatedModel",
     "GGompertzNBDModel",
     "NBDModel",
     "ModifiedBetaGeoCNBDModel",

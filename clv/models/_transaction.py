@@ -251,6 +251,12 @@ def _ggompertz_alive_at() -> Any:
     return probability_alive_at
 
 
+def _correlated_pnbd_functions() -> tuple[Any, Any]:
+    from clv.models import pareto_nbd_corr as m
+
+    return m.conditional_probability_of_purchases, m.probability_alive_at
+
+
 def _erlang_functions(name: str) -> tuple[Any, Any]:
     """Conditional PMF and P(alive at T + t) of the NBD and (M)BG/CNBD-k models."""
     if name == "NBD":
@@ -276,6 +282,7 @@ def _conditional_functions(name: str) -> tuple[Any, Any]:
         "Pareto/NBD": (c.pareto_nbd_probability_of_purchases, c.pareto_nbd_probability_alive_at),
         "BG/BB": (c.bgbb_probability_of_purchases, c.bgbb_probability_alive_at),
         "GGompertz/NBD": (None, _ggompertz_alive_at()),
+        "Pareto/NBD (correlated)": _correlated_pnbd_functions(),
     }
     if name not in table:
         raise NotImplementedError(f"conditional predictions are not available for {name}.")

@@ -445,9 +445,14 @@ SPEC_TRANSACTIONS = replace(
 _LIKELIHOODS = ("mean", "transactions")
 
 
-def _estimation_spec(likelihood: str, q_constraint: bool) -> SpendSpec:
-    """The spec of a likelihood, with ``q`` on ``(1, inf)`` (``"log1"``) under ``q_constraint``."""
-    spec = SPEC_TRANSACTIONS if likelihood == "transactions" else SPEC
+def _estimation_spec(
+    likelihood: str, q_constraint: bool, mean_spec: SpendSpec = SPEC
+) -> SpendSpec:
+    """The spec of a likelihood, with ``q`` on ``(1, inf)`` (``"log1"``) under ``q_constraint``.
+
+    ``mean_spec`` is the spec of the per-customer-mean likelihood (a subclass's ``spec``).
+    """
+    spec = SPEC_TRANSACTIONS if likelihood == "transactions" else mean_spec
     if q_constraint:
         spec = replace(spec, transforms=("log", "log1", "log"), start=GGParams(1.0, 3.0, 1.0))
     return spec
@@ -574,7 +579,7 @@ class GammaGammaModel(SpendModel):
         self.likelihood = likelihood
 
     def _estimation_spec(self) -> ModelSpec:
-        return _estimation_spec(self.likelihood, bool(self.q_constraint))
+        return _estimation_spec(self.likelihood, bool(self.q_constraint), self.spec)
 
     def _init_kwargs(self) -> dict[str, Any]:
         out = super()._init_kwargs()

@@ -12,7 +12,7 @@ Examples
 >>> model_class("BetaGeoModel").__name__
 'BetaGeoModel'
 >>> list(cli_models())
-['bgnbd', 'mbgnbd', 'pnbd']
+['bgnbd', 'mbgnbd', 'pnbd', 'nbd', 'mbgcnbd', 'bgcnbd']
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class ModelEntry:
     time_varying : bool
         Fits on time-varying covariate data (``clv.models.time_varying_data``
         and relatives) instead of an RFM frame; not scored from RFM files.
+    cli_bayes : bool
+        Whether ``clv fit --bayes`` fits it (a :mod:`clv.bayes` class of that
+        name) and ``clv score`` scores its posterior model files.
     """
 
     name: str
@@ -50,6 +53,7 @@ class ModelEntry:
     kind: Kind
     cli_name: str | None = None
     time_varying: bool = False
+    cli_bayes: bool = False
 
     @property
     def cls(self) -> Any:
@@ -58,21 +62,22 @@ class ModelEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
-    ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
-    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd", cli_bayes=True),
+    ModelEntry(
+        "ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd", cli_bayes=True
+    ),
+    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd", cli_bayes=True),
+    ModelEntry("ParetoNBDCorrelatedModel", "clv.models.pareto_nbd_corr", "transaction"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
-    ModelEntry("NBDModel", "clv.models.nbd", "transaction"),
-    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
-    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction"),
+    ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
+    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),
+    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction", "bgcnbd"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
     ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
     ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
-    ModelEntry(
-        "BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True
-    ),
+    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True),
     ModelEntry(
         "ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction", time_varying=True
     ),

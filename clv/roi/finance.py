@@ -30,6 +30,7 @@ from clv.roi.engine import (
 from clv.roi.grades import (
     grade_shares,
     grade_split,
+    grade_variants,
     overall_grade,
     scope_counts,
     value_in_scope,
@@ -458,7 +459,19 @@ def _evaluate_one(
         service_cost_grade=_service_grade(engine, inv, unit),
         service_cost_change=service_change,
     )
-    out.grades = grade_split(engine, inv, unit, incremental)
+    # the grade coalitions, the fully causal and the evidenced-only variants: one pass
+    variants = grade_variants(inv, unit, engine)
+    batch: list[list[Any]] = [[u] for u in variants.values()]
+    if engine.share_draws_ is not None:
+        batch.append([engine.unit(inv, share=1.0)])
+    evidenced = any(
+        inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients
+    )
+    if evidenced:
+        batch.append([engine.unit(inv, evidenced_only=True)])
+    results = iter(engine.flows_batch(batch, full_only=True) if batch else [])
+    values = {c: next(results)[1][:, ALL] for c in variants}
+    out.grades = grade_split(engine, inv, unit, incremental, values)
     if unit.scope:
         out.tested_scope = scope_counts(engine, unit)
         out.value_in_scope = value_in_scope(engine, unit)
@@ -466,13 +479,9 @@ def _evaluate_one(
         full_causal = full
         out.incremental_clv_if_causal = incremental
     else:
-        full_causal, tot = engine.flows([engine.unit(inv, share=1.0)], full_only=True)
+        full_causal, tot, _ = next(results)
         out.incremental_clv_if_causal = tot[:, ALL]
-    if any(inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients):
-        _, tot = engine.flows([engine.unit(inv, evidenced_only=True)], full_only=True)
-        out.npv_evidenced = tot[:, ALL] - cost_pv
-    else:
-        out.npv_evidenced = -cost_pv
+    out.npv_evidenced = next(results)[1][:, ALL] - cost_pv if evidenced else -cost_pv
     out.test_plan = _test_plan(engine, unit, full_causal, levers)
     if breakeven:
         out.breakeven_effect = breakeven_effect(engine, inv, float(cost_pv.mean()))
@@ -507,20 +516,11 @@ def _test_plan(
             "targeted": 0,
             "cv2": float("nan"),
         }
-    base = np.mean(
-        [
-            float(np.add.reduce(st.weight[rows][:, None] * st.j0[rows][:, :periods], axis=None))
-            for st in engine._states
-        ]
-    )
+    baseline = engine.baseline_rows(rows)  # (S, H)
+    base = float(baseline[:, :periods].sum(axis=1).mean())
     gain = float(full_causal[:, :periods].sum(axis=1).mean())
     rel = gain / base if base > 0 else float("nan")
-    base_pv = np.mean(
-        [
-            float(np.add.reduce((st.weight[rows][:, None] * st.j0[rows]) @ engine.discount_))
-            for st in engine._states
-        ]
-    )
+    base_pv = float((baseline @ engine.discount_).mean())
     gain_pv = float((full_causal @ engine.discount_).mean())
     ratio = 1.0 + gain_pv / base_pv if base_pv > 0 else float("nan")
     sub = engine.data.iloc[rows]

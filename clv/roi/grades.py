@@ -31,6 +31,7 @@ customers inside, :func:`value_in_scope` the value they carry.
 from __future__ import annotations
 
 import dataclasses
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "GRADE_SHARE_THRESHOLD",
     "coefficient_grades",
     "grade_split",
+    "grade_variants",
     "overall_grade",
     "scope_counts",
     "value_in_scope",
@@ -164,8 +166,32 @@ def value_in_scope(engine: Any, unit: Any) -> np.ndarray | None:
     return engine.flows([masked], full_only=True)[1][:, ALL]
 
 
+def grade_variants(inv: Investment, unit: Any, engine: Any) -> dict[frozenset[int], Any]:
+    """The units :func:`grade_split` evaluates: one per proper, non-empty coalition of grades.
+
+    Keys index the grades present (sorted); pass the units' incremental values back to
+    :func:`grade_split` as ``values`` to evaluate them all in one pass
+    (:meth:`~clv.roi.engine.CounterfactualEngine.flows_batch`).
+    """
+    used = coefficient_grades(inv, unit)
+    outside = _outside(unit, used)
+    present = _present(unit, used, outside)
+    out: dict[frozenset[int], Any] = {}
+    if len(present) <= 1:
+        return out
+    for size in range(1, len(present)):
+        for coalition in combinations(range(len(present)), size):
+            keep = {g for g in present if present.index(g) in coalition}
+            out[frozenset(coalition)] = _masked(engine, unit, keep, used, outside)
+    return out
+
+
 def grade_split(
-    engine: Any, inv: Investment, unit: Any, total: np.ndarray | None = None
+    engine: Any,
+    inv: Investment,
+    unit: Any,
+    total: np.ndarray | None = None,
+    values: dict[frozenset[int], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-draw incremental value attributed to each evidence grade (Shapley over grades).
 
@@ -176,6 +202,9 @@ def grade_split(
     unit : the engine's unit of ``inv`` (:meth:`CounterfactualEngine.unit`)
     total : array (S,), optional
         The investment's incremental value per draw (recomputed if not given).
+    values : dict, optional
+        Incremental value per draw of each unit of :func:`grade_variants` (computed here,
+        in one pass, if not given).
 
     Returns
     -------
@@ -201,9 +230,13 @@ def grade_split(
             return np.zeros(engine.n_draws)
         if coalition == full:
             return np.asarray(total, dtype=np.float64)
-        keep = {g for g in present if present.index(g) in coalition}
-        masked = _masked(engine, unit, keep, used, outside)
-        return engine.flows([masked], full_only=True)[1][:, ALL]
+        assert values is not None
+        return values[coalition]
+
+    if values is None:
+        variants = grade_variants(inv, unit, engine)
+        batch = engine.flows_batch([[u] for u in variants.values()], full_only=True)
+        values = {c: out[1][:, ALL] for c, out in zip(variants, batch, strict=True)}
 
     parts = shapley_split(value, len(present))
     for j, g in enumerate(present):

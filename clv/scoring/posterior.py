@@ -60,7 +60,7 @@ POSTERIOR_SCHEMA_VERSION = 1
 """Version of the layout above; a file of another version is refused (exit code 5)."""
 
 #: Posterior classes ``clv score`` can score -> the module of their pure functions.
-SCORABLE: dict[str, str] = {e.name: e.module for e in cli_models().values()}
+SCORABLE: dict[str, str] = {e.name: e.module for e in cli_models().values() if e.cli_bayes}
 SPEND_MODELS: dict[str, str] = {
     name: e.module for name, e in models_of_kind("spend", time_varying=False).items()
 }

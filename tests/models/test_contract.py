@@ -42,6 +42,17 @@ def _ageing():
     return frame
 
 
+def _correlated():
+    """Customers whose purchase and dropout rates correlate (rho = 0.15, monthly periods)."""
+    from clv.models.pareto_nbd_corr import PNBDCorParams, simulate
+
+    rng = np.random.default_rng(7)
+    sim = simulate(PNBDCorParams(1.0, 0.5, 1.0, 0.5, 0.15), rng.uniform(4, 12, 800), rng=rng)
+    frame = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
+    frame.index.name = "customer_id"
+    return frame
+
+
 def _cdnow_litt():
     """CDNOW calibration summary with litt, in 7-day weeks (BTYDplus's elog2cbs)."""
     from clv.data import rfm_summary
@@ -424,8 +435,13 @@ def _tv_pareto():
     params = {"r": 1.0, "alpha": 5.0, "s": 0.8, "beta": 12.0}
     params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
     tx, _ = simulate_transactions(
-        params, cov, first, end=_TV_END, purchase_covariates=["season"],
-        dropout_covariates=["promo"], rng=rng,
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
     )
     return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
 
@@ -438,8 +454,13 @@ def _tv_bgnbd():
     params = {"r": 1.0, "alpha": 5.0, "a": 0.8, "b": 3.0}
     params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
     tx, _ = simulate_bgnbd_transactions(
-        params, cov, first, end=_TV_END, purchase_covariates=["season"],
-        dropout_covariates=["promo"], rng=rng,
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
     )
     return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
 
@@ -496,6 +517,7 @@ def _registry_cases():
         case("ModifiedBetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("ParetoNBDCorrelatedModel", plain, _correlated),
         case("NBDModel", plain, _cdnow),
         case("ModifiedBetaGeoCNBDModel", plain, _cdnow_litt),
         case("BetaGeoCNBDModel", plain, _cdnow_litt),
@@ -709,6 +731,10 @@ def test_registered_model_bootstraps_customers_or_refuses(registered):
     from clv.models.registry import model_entry
 
     model, data = registered
+    if model_entry(type(model).__name__).time_varying:
+        with pytest.raises(NotImplementedError, match="per-period rows"):
+            model.bootstrap(data, n=2)
+        return
     if model_entry(type(model).__name__).kind not in ("transaction", "spend"):
         with pytest.raises(NotImplementedError, match="sample_params"):
             model.bootstrap(data, n=2)
