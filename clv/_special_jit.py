@@ -166,19 +166,23 @@ def _rows(
 
 
 _COMPILED: list[Any] = []
-_COMPILE_LOCK = threading.Lock()  # posterior scoring threads may ask for the kernel at once
+_COMPILE_LOCK = threading.Lock()  # scoring threads may reach the first call together
 
 
 def _kernel() -> Any:
     """The compiled ``_rows`` (compiled on first use; numba caches it on disk)."""
+    if _COMPILED:
+        return _COMPILED[0]
     with _COMPILE_LOCK:
         if not _COMPILED:
             import numba
 
             jit = numba.njit(cache=True, nogil=True)
             # _rows calls the row functions through the module's globals: compile them first
-            globals()["_series_row"] = jit(_series_row)
-            globals()["_cf_row"] = jit(_cf_row)
+            # (from the plain functions, even if an earlier attempt replaced the globals)
+            for name in ("_series_row", "_cf_row"):
+                func = globals()[name]
+                globals()[name] = jit(getattr(func, "py_func", func))
             _COMPILED.append(jit(_rows))
     return _COMPILED[0]
 
