@@ -119,6 +119,8 @@ class BayesModel(EstimatorParams):
         on the *standardised* scale (effect per standard deviation of the
         column in the fitted data); default ``("Normal", {"mu": 0, "sigma": 1})``.
 
+    Notes
+    -----
     The constructor arguments are kept as given, so ``get_params``,
     ``set_params`` and ``sklearn.base.clone`` work as for the
     maximum-likelihood models (``priors`` and ``coefficient_prior`` are then

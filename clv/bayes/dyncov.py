@@ -158,9 +158,7 @@ class TimeVaryingBayesModel:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "idata_"):
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted yet. Call .fit(data) first."
-            )
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Call .fit(data) first.")
 
     def draws(self, thin: int = 1) -> pd.DataFrame:
         """The posterior draws, one row per (chain, draw), one column per parameter."""
@@ -184,8 +182,10 @@ class TimeVaryingBayesModel:
         )
         post = self.idata_.posterior
         if post.sizes["chain"] > 1 and post.sizes["draw"] > 3:
-            out["r_hat"] = [float(az.rhat(post[n]).to_numpy()) for n in self.param_names]
-            out["ess_bulk"] = [float(az.ess(post[n]).to_numpy()) for n in self.param_names]
+            names = self.param_names
+            rhat, ess = az.rhat(post[names]), az.ess(post[names])
+            out["r_hat"] = [float(rhat[n]) for n in names]
+            out["ess_bulk"] = [float(ess[n]) for n in names]
         out.index.name = "param"
         return out
 

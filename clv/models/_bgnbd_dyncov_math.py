@@ -322,9 +322,10 @@ def expected_discounted_purchases(
     half = 0.5 * length  # (n, H)
     for node, weight in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
         tau = half * (node + 1.0)  # time into each period
-        log_f = -(rp + 1.0) * np.log1p((W0 + rate * tau[..., None]) / aT) - delta * (
-            start + tau
-        )[..., None]
+        log_f = (
+            -(rp + 1.0) * np.log1p((W0 + rate * tau[..., None]) / aT)
+            - delta * (start + tau)[..., None]
+        )
         total += np.sum((weight * half * A)[..., None] * np.exp(log_f), axis=1)
     front = np.exp(log_alive) * (r + data.frequency) / alpha_T
     return front * np.sum(w * total, axis=1)

@@ -469,7 +469,7 @@ def simulate_spends(
     cv = cv[cv["_pos"] >= 0].sort_values(["_pos", cov_date_col], kind="stable")
     start_row = np.searchsorted(cv["_pos"].to_numpy(), np.arange(len(ids)))
     first_cov = pd.to_datetime(cv[cov_date_col]).to_numpy(dtype="datetime64[ns]")[start_row]
-    k = (pd.to_datetime(transactions[date_col]).to_numpy(dtype="datetime64[ns]") - first_cov[cust])
+    k = pd.to_datetime(transactions[date_col]).to_numpy(dtype="datetime64[ns]") - first_cov[cust]
     row = start_row[cust] + (k // unit).astype(np.int64)
     eta = np.zeros(len(transactions))
     for c in spend_covariates:

@@ -77,9 +77,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
     ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
     ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
-    ModelEntry(
-        "BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True
-    ),
+    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True),
     ModelEntry(
         "ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction", time_varying=True
     ),

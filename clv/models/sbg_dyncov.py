@@ -168,15 +168,11 @@ def cumulative_multiplier(gamma: Any, X: FloatArray, mask: FloatArray) -> FloatA
     return np.sum(mask * np.exp(_eta(X, np.asarray(gamma, dtype=np.float64))), axis=1)
 
 
-def log_survival_ahead(
-    params: Any, C_n: FloatArray, c_future: FloatArray
-) -> FloatArray:
+def log_survival_ahead(params: Any, C_n: FloatArray, c_future: FloatArray) -> FloatArray:
     r""":math:`\log S_k`, ``k = 1..H``, shape (n, H), of customers active after ``n`` periods."""
     alpha, beta = (float(v) for v in params)
     b_n = beta + np.asarray(C_n, dtype=np.float64)[:, None]
-    return log_beta(alpha, b_n + np.cumsum(c_future, axis=1), NUMPY) - log_beta(
-        alpha, b_n, NUMPY
-    )
+    return log_beta(alpha, b_n + np.cumsum(c_future, axis=1), NUMPY) - log_beta(alpha, b_n, NUMPY)
 
 
 def expected_active_periods(params: Any, C_n: FloatArray, c_future: FloatArray) -> FloatArray:
@@ -300,9 +296,7 @@ def _future_X(
             c for c in (customer_id_col, period_col, *panel.columns) if c not in path.columns
         ]
         if missing:
-            raise DataError(
-                [Problem(c, "is missing", "add it") for c in missing], what=what
-            )
+            raise DataError([Problem(c, "is missing", "add it") for c in missing], what=what)
         pos = panel.customer_ids.get_indexer(pd.Index(path[customer_id_col]))
         period = path[period_col].to_numpy(dtype=np.float64)
         Xp = path[list(panel.columns)].to_numpy(dtype=np.float64)
@@ -450,9 +444,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
             self._check_fitted()
             values = (self._arrays(data)[2] == 0).astype(np.float64)
         else:
-            base, C_n, c_future, active = self._state(
-                data, t, path, customer_id_col, period_col
-            )
+            base, C_n, c_future, active = self._state(data, t, path, customer_id_col, period_col)
             values = active * np.exp(log_survival_ahead(base, C_n, c_future)[:, -1])
         return pd.Series(values, index=data.customer_ids, name="survival")
 
@@ -467,9 +459,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
     ) -> pd.Series:
         """Expected number of the next ``horizon`` periods each customer stays active."""
         horizon = _whole(horizon, "horizon")
-        base, C_n, c_future, active = self._state(
-            data, horizon, path, customer_id_col, period_col
-        )
+        base, C_n, c_future, active = self._state(data, horizon, path, customer_id_col, period_col)
         values = active * expected_active_periods(base, C_n, c_future[:, :horizon])
         return pd.Series(values, index=data.customer_ids, name="expected_active_periods")
 
@@ -497,9 +487,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
         values = np.zeros(data.n_customers)
         on = active > 0
         if on.any():
-            values[on] = expected_residual_lifetime(
-                base, C_n[on], c_future[on], discount_rate
-            )
+            values[on] = expected_residual_lifetime(base, C_n[on], c_future[on], discount_rate)
         return pd.Series(values, index=data.customer_ids, name="expected_residual_lifetime")
 
     def predict(
@@ -527,9 +515,7 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
             {
                 "probability_active": self.survival(data, 0),
                 "survival_end": self.survival(data, horizon, path, **kw),
-                "expected_active_periods": self.expected_active_periods(
-                    data, horizon, path, **kw
-                ),
+                "expected_active_periods": self.expected_active_periods(data, horizon, path, **kw),
             }
         )
         if discount_rate is not None:

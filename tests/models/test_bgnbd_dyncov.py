@@ -150,9 +150,7 @@ def test_zero_coefficients_predict_as_static_bgnbd(rng: np.random.Generator) -> 
             got["probability_alive"], bgnbd.probability_alive(static, *rfm), rtol=1e-10
         )
         # undiscounted DECT is the expectation itself (quadrature in time is exact enough)
-        np.testing.assert_allclose(
-            got["expected_discounted_purchases"], ref, rtol=1e-9, atol=1e-12
-        )
+        np.testing.assert_allclose(got["expected_discounted_purchases"], ref, rtol=1e-9, atol=1e-12)
         assert (got["probability_alive_end"] <= got["probability_alive"] + 1e-15).all()
 
 

@@ -435,8 +435,13 @@ def _tv_pareto():
     params = {"r": 1.0, "alpha": 5.0, "s": 0.8, "beta": 12.0}
     params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
     tx, _ = simulate_transactions(
-        params, cov, first, end=_TV_END, purchase_covariates=["season"],
-        dropout_covariates=["promo"], rng=rng,
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
     )
     return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
 
@@ -449,8 +454,13 @@ def _tv_bgnbd():
     params = {"r": 1.0, "alpha": 5.0, "a": 0.8, "b": 3.0}
     params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
     tx, _ = simulate_bgnbd_transactions(
-        params, cov, first, end=_TV_END, purchase_covariates=["season"],
-        dropout_covariates=["promo"], rng=rng,
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
     )
     return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
 
