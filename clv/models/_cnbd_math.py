@@ -56,6 +56,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._typing import FloatArray
+from clv.models._output import float_output as _out
 
 __all__ = [
     "CNBDParams",
@@ -94,11 +95,6 @@ def _order(k: Any) -> int:
     if not (value >= 1 and value == round(value)):
         raise ValueError(f"the Erlang order k must be a whole number >= 1, got {k!r}.")
     return round(value)
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _floats(*values: Any) -> list[FloatArray]:

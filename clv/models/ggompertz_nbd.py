@@ -37,7 +37,8 @@ from clv._ops import NUMPY
 from clv._special import log_integrate_unimodal
 from clv._typing import FloatArray, Ops
 from clv.exceptions import ConvergenceError
-from clv.models._spec import ModelSpec
+from clv.models._output import float_output as _out
+from clv.models._spec import rfm_spec
 from clv.models._transaction import TransactionModel
 
 __all__ = [
@@ -77,11 +78,6 @@ def _nodes(ndim: int) -> tuple[FloatArray, FloatArray]:
 
 def _floats(*values: Any) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _log_beta_expm1(beta: FloatArray, bt: FloatArray) -> FloatArray:
@@ -445,19 +441,11 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> GGNBD
     return GGNBDParams(r=0.5, alpha=0.5 / rate, b=1.0 / float(np.max(T)), s=0.5, beta=1.0)
 
 
-SPEC = ModelSpec(
-    name="GGompertz/NBD",
-    params=GGNBDParams,
-    start=GGNBDParams(r=0.5, alpha=1.0, b=0.1, s=0.5, beta=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
-    initial=_initial,
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
+SPEC = rfm_spec(
+    "GGompertz/NBD",
+    GGNBDParams,
+    GGNBDParams(r=0.5, alpha=1.0, b=0.1, s=0.5, beta=1.0),
+    globals(),
 )
 
 

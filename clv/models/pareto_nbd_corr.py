@@ -64,6 +64,7 @@ from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
 from clv.models import pareto_nbd as _pnbd
+from clv.models._output import float_output as _out
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
 from clv.models.pareto_nbd import PNBDParams
@@ -100,11 +101,6 @@ class PNBDCorParams(NamedTuple):
     s: Any
     beta: Any
     rho: Any
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _scalars(params: PNBDCorParams) -> tuple[float, float, float, float, float]:
