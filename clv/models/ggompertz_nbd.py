@@ -38,6 +38,7 @@ from clv._special import log_integrate_unimodal
 from clv._typing import FloatArray, Ops
 from clv.exceptions import ConvergenceError
 from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
 from clv.models._spec import rfm_spec
 from clv.models._transaction import TransactionModel
 
@@ -420,19 +421,8 @@ def simulate(
     eta = rng.gamma(s, 1.0 / beta, size=n)
     with np.errstate(divide="ignore"):  # eta underflowing to 0 lives forever
         lifetime = np.log1p(rng.standard_exponential(n) / eta) / b
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "eta": eta,
-        "lifetime": lifetime,
-        "alive": lifetime > T,
-    }
+    latent = {"lambda": lam, "eta": eta, "lifetime": lifetime}
+    return observe_purchases(lam, lifetime, T, rng, latent)
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> GGNBDParams:

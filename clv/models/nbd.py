@@ -37,6 +37,7 @@ from scipy import special
 from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
 from clv.models._spec import rfm_spec
 from clv.models._transaction import TransactionModel
 
@@ -287,10 +288,7 @@ def simulate(params: NBDParams, T: ArrayLike, *, rng: np.random.Generator) -> di
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
     lam = np.asarray(rng.gamma(r, 1.0 / alpha, size=n), dtype=np.float64)
-    frequency = rng.poisson(lam * T).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, T * last, 0.0)
-    return {"frequency": frequency, "recency": recency, "T": T.copy(), "lambda": lam}
+    return observe_purchases(lam, None, T, rng, {"lambda": lam})
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> NBDParams:

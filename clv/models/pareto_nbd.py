@@ -37,6 +37,7 @@ from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
 from clv.models._covariates import Lever
 from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
@@ -439,19 +440,7 @@ def simulate(
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    u = rng.random(n)
-    last = np.exp(np.log1p(-u) / np.maximum(frequency, 1.0))  # max of N uniforms on (0, 1]
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "mu": mu,
-        "alive": lifetime > T,
-    }
+    return observe_purchases(lam, lifetime, T, rng, {"lambda": lam, "mu": mu})
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> PNBDParams:
