@@ -241,6 +241,65 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             start[j] = float((initial or {}).get(n, 0.0))
         return start
 
+    def sample_params(
+        self, n_draws: int, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
+        """Draws from the asymptotic normal distribution of the estimates.
+
+        The normal is taken on the optimised scale (log base parameters,
+        coefficients as they are) with the covariance implied by
+        ``covariance_``, and mapped back, so every draw is a valid parameter set.
+
+        Parameters
+        ----------
+        n_draws : int
+        random_state : int or Generator, optional
+            Seed; the same seed gives the same draws.
+
+        Returns
+        -------
+        DataFrame
+            ``n_draws`` rows, one column per entry of ``params_``.
+        """
+        self._check_fitted()
+        n = int(n_draws)
+        if n < 1:
+            raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
+        theta = self.params_.to_numpy(dtype=np.float64)
+        cov = self.covariance_.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(cov)):
+            raise NotFittedError(
+                f"{type(self).__name__} has no finite covariance_ (the fit did not "
+                "converge), so the estimates cannot be sampled."
+            )
+        nb = len(self._base)
+        scale = np.ones(theta.size)
+        scale[:nb] = theta[:nb]
+        u_cov = cov / np.outer(scale, scale)
+        u_hat = np.concatenate([np.log(theta[:nb]), theta[nb:]])
+        rng = np.random.default_rng(random_state)
+        u = rng.multivariate_normal(u_hat, (u_cov + u_cov.T) / 2, size=n, method="eigh")
+        draws = np.concatenate([np.exp(u[:, :nb]), u[:, nb:]], axis=1)
+        return pd.DataFrame(draws, columns=self.params_.index)
+
+    def _param_rows(self, params: Any) -> tuple[FloatArray, bool]:
+        """``params`` as a (S, p) array and whether it was a single parameter set."""
+        if params is None:
+            self._check_fitted()
+            return self.params_.to_numpy(dtype=np.float64)[None, :], True
+        if isinstance(params, pd.DataFrame | pd.Series):
+            values = params[self._param_names()].to_numpy(dtype=np.float64)
+        else:
+            values = np.asarray(params, dtype=np.float64)
+        single = values.ndim == 1
+        values = np.atleast_2d(values)
+        if values.shape[1] != len(self._param_names()):
+            raise ValueError(
+                f"params needs {len(self._param_names())} values per set "
+                f"({self._param_names()}), got shape {values.shape}."
+            )
+        return values, single
+
     # ------------------------------------------------------------------ reporting
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Estimate, delta-method standard error and a ``1 - alpha`` interval per parameter.
@@ -418,21 +477,163 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         discount_rate: float,
         path: pd.DataFrame | None = None,
         *,
+        params: Any = None,
+        customers: Sequence[Any] | None = None,
         customer_id_col: str = "customer_id",
         cov_date_col: str = "cov_date",
-    ) -> pd.Series:
+    ) -> pd.Series | pd.DataFrame:
         """Discounted expected purchases over the next ``t`` periods (DECT).
 
         ``discount_rate`` per period: a purchase ``u`` periods ahead counts
         :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
+
+        Parameters
+        ----------
+        t, data, discount_rate, path
+            Horizon, data, rate per period and future covariate path (default:
+            the last values carried forward).
+        params : Series, array or DataFrame, optional
+            Parameters to evaluate at instead of the fitted ones: one set (in
+            the order of ``params_``), or draws as rows (e.g.
+            :meth:`sample_params`), evaluated with the data and path prepared once.
+        customers : sequence, optional
+            Only these customer ids (default all).
+
+        Returns
+        -------
+        Series or DataFrame
+            Per customer; with several parameter sets a DataFrame with one row
+            per set and one column per customer.
         """
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
-        values = _math.expected_discounted_purchases(
-            base, gp, gd, self._arrays(data), future, float(t), float(discount_rate)
+        values, single = self._param_rows(params)
+        arrays, future, ids = self._prepared(
+            data, t, path, customers, customer_id_col, cov_date_col
         )
-        return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
+        out = np.stack(
+            [
+                _math.expected_discounted_purchases(
+                    *self._split(v), arrays, future, float(t), float(discount_rate)
+                )
+                for v in values
+            ]
+        )
+        if single:
+            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
+        return pd.DataFrame(out, columns=ids)
+
+    def expected_purchases_by_period(
+        self,
+        data: TimeVaryingData,
+        period_ends: Sequence[float],
+        path: pd.DataFrame | None = None,
+        *,
+        params: Any = None,
+        customers: Sequence[Any] | None = None,
+        log_multipliers: Mapping[str, FloatArray] | None = None,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> FloatArray:
+        """Expected repeat purchases in each future interval, per customer (and parameter set).
+
+        Parameters
+        ----------
+        data : TimeVaryingData
+        period_ends : sequence of float
+            Increasing ends ``e1 < e2 < ...``, in periods after
+            ``observation_end``: the intervals are ``(0, e1], (e1, e2], ...``
+            (e.g. ``np.arange(1, 25) * 4.348`` for 24 months of a weekly model).
+        path : DataFrame, optional
+            Future covariate path (default: the last values carried forward).
+        params : Series, array or DataFrame, optional
+            As in :meth:`expected_discounted_purchases`.
+        customers : sequence, optional
+            Only these customer ids, in this order (default all).
+        log_multipliers : mapping, optional
+            ``{"purchase": L_p, "dropout": L_d}``: extra log multipliers of the
+            future rates, arrays of shape ``(customers, future periods)`` on the
+            grid of :meth:`TimeVaryingData.future` (period 0 is the rest of the
+            current period), e.g. an investment's effect valued with its own
+            coefficients.  The history is always conditioned on ``params``.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(customers, intervals)``; with several parameter sets
+            ``(sets, customers, intervals)``.  Each row sums to
+            :meth:`expected_purchases` at the last end.
+        """
+        ends = np.asarray(period_ends, dtype=np.float64)
+        values, single = self._param_rows(params)
+        arrays, future, _ = self._prepared(
+            data, float(ends.max(initial=0.0)), path, customers, customer_id_col, cov_date_col
+        )
+        offsets = dict(log_multipliers or {})
+        unknown = set(offsets) - {"purchase", "dropout"}
+        if unknown:
+            raise ValueError(
+                f"log_multipliers keys must be 'purchase' or 'dropout', got {sorted(unknown)}."
+            )
+        for key, arr in offsets.items():
+            arr = np.asarray(arr, dtype=np.float64)
+            if arr.shape[0] != future.length.shape[0] or arr.shape[1] > future.length.shape[1]:
+                raise ValueError(
+                    f"log_multipliers[{key!r}] must have shape (customers, <= "
+                    f"{future.length.shape[1]}) periods, got {arr.shape}."
+                )
+            pad = np.zeros(future.length.shape)
+            pad[:, : arr.shape[1]] = arr
+            offsets[key] = pad
+        out = np.stack(
+            [
+                np.diff(
+                    _math.expected_purchases_by_period(
+                        *self._split(v),
+                        arrays,
+                        future,
+                        ends,
+                        purchase_offset=offsets.get("purchase"),
+                        dropout_offset=offsets.get("dropout"),
+                    ),
+                    axis=1,
+                    prepend=0.0,
+                )
+                for v in values
+            ]
+        )
+        return out[0] if single else out
+
+    def _prepared(
+        self,
+        data: TimeVaryingData,
+        t: float,
+        path: pd.DataFrame | None,
+        customers: Sequence[Any] | None,
+        customer_id_col: str,
+        cov_date_col: str,
+    ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
+        """Arrays and future path, restricted to ``customers`` (ids) when given."""
+        arrays = self._arrays(data)
+        future = self._future(data, t, path, customer_id_col, cov_date_col)
+        if customers is None:
+            return arrays, future, data.customer_ids
+        ids = pd.Index(list(customers))
+        rows = data.customer_ids.get_indexer(ids)
+        if (rows < 0).any():
+            raise DataError(
+                [
+                    Problem(
+                        customer_id_col,
+                        "names customers that are not in the data",
+                        "drop them",
+                        list(ids[rows < 0][:5]),
+                    )
+                ],
+                what="the customers to predict",
+            )
+        future = _math.FutureArrays(
+            future.length[rows], future.purchase[rows], future.dropout[rows]
+        )
+        return arrays.subset(rows), future, ids
 
     def predict(
         self,
