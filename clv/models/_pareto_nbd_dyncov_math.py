@@ -640,6 +640,7 @@ def expected_purchases_by_period(
     *,
     purchase_offset: FloatArray | None = None,
     dropout_offset: FloatArray | None = None,
+    state: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> FloatArray:
     r"""Expected repeat purchases in :math:`(T, T + e_k]` for each end :math:`e_k`, shape (n, K).
 
@@ -650,13 +651,17 @@ def expected_purchases_by_period(
     ``dropout_offset`` (shape of ``future.length``) are extra log multipliers of
     the future rates per future period, e.g. an intervention's effect with its
     own coefficients; the history is conditioned on the fitted model as is.
+    ``state`` is :func:`state_at_T` of the same parameters and data, when known
+    (it does not depend on the future).
     """
     r, _, s, _ = (float(v) for v in params)
     e = np.asarray(ends, dtype=np.float64).reshape(-1)
     if e.size == 0 or np.any(np.diff(e) < 0) or e[0] < 0:
         raise ValueError("ends must be increasing times >= 0 after T.")
     _check_horizon(future, float(e[-1]))
-    log_alive, alpha_T, beta_T = state_at_T(params, gamma_p, gamma_d, data)
+    if state is None:
+        state = state_at_T(params, gamma_p, gamma_d, data)
+    log_alive, alpha_T, beta_T = state
     length, A, C = _future_pieces(gamma_p, gamma_d, future, float(e[-1]))
     if purchase_offset is not None:
         A = A * np.exp(purchase_offset)

@@ -186,8 +186,24 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         hess = _hessian(lambda v: objective(v)[1], u) * n
         theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
         jac = np.concatenate([theta[:nb], np.ones(u.size - nb)])
-        ok = bool(np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0))
+        finite = bool(np.all(np.isfinite(hess)))
+        ev, vec = np.linalg.eigh(hess) if finite else (np.full(u.size, np.nan), None)
+        ok = bool(finite and np.all(ev > 0))
         cov = np.linalg.inv(hess) * np.outer(jac, jac) if ok else np.full((u.size, u.size), np.nan)
+        # one flat direction (e.g. the s/beta ridge of a nearly homogeneous dropout, s -> inf):
+        # the pseudo-inverse draws no uncertainty along it, where predictions hardly move
+        flat = ev <= 1e-5 * np.max(ev) if finite else np.zeros(u.size, dtype=bool)
+        ridge = bool(
+            not ok
+            and finite
+            and np.max(ev) > 0
+            and flat.sum() == 1
+            and np.min(ev) > -1e-4 * np.max(ev)
+        )
+        if ridge:
+            assert vec is not None
+            keep = vec[:, ~flat]
+            cov = (keep / ev[~flat]) @ keep.T * np.outer(jac, jac)
         grad_norm = float(np.max(np.abs(objective(u)[1])))
         at_bound = [names[j] for j in np.flatnonzero(np.abs(u) >= _BOUND - 1e-6)]
         self.converged_ = bool(ok and grad_norm < 1e-5 and not at_bound)
@@ -206,7 +222,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 f"{type(self).__name__}: the optimiser stopped with max |gradient| "
                 f"{grad_norm:.2g} per customer and a Hessian that is "
                 f"{'' if ok else 'not '}positive definite ({best.message}). "
-                "Check summary(), try initial_params or n_starts > 1.",
+                + (
+                    "The likelihood is flat along one direction (e.g. the s/beta ridge "
+                    "of a nearly homogeneous dropout): covariance_ is the pseudo-inverse, "
+                    "with no uncertainty along it. "
+                    if ridge
+                    else ""
+                )
+                + "Check summary(), try initial_params or n_starts > 1.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -550,56 +573,88 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
             Only these customer ids, in this order (default all).
         log_multipliers : mapping, optional
             ``{"purchase": L_p, "dropout": L_d}``: extra log multipliers of the
-            future rates, arrays of shape ``(customers, future periods)`` on the
-            grid of :meth:`TimeVaryingData.future` (period 0 is the rest of the
-            current period), e.g. an investment's effect valued with its own
-            coefficients.  The history is always conditioned on ``params``.
+            future rates on the grid of :meth:`TimeVaryingData.future` (period 0
+            is the rest of the current period), e.g. an investment's effect valued
+            with its own coefficients; the history is always conditioned on
+            ``params``.  Shapes: ``(customers, periods)``; ``(scenarios,
+            customers, periods)`` for several futures evaluated on one
+            conditioning; or ``(sets, scenarios, customers, periods)`` with one
+            block per parameter set (e.g. effects that scale with each draw's
+            coefficients).  Fewer periods than the grid are padded with 0.
 
         Returns
         -------
         ndarray
-            Shape ``(customers, intervals)``; with several parameter sets
-            ``(sets, customers, intervals)``.  Each row sums to
-            :meth:`expected_purchases` at the last end.
+            Shape ``(customers, intervals)``, with a leading ``sets`` axis for
+            several parameter sets and a ``scenarios`` axis (after it) when the
+            multipliers have one.  Each row sums to :meth:`expected_purchases` at
+            the last end (without multipliers).
         """
         ends = np.asarray(period_ends, dtype=np.float64)
         values, single = self._param_rows(params)
         arrays, future, _ = self._prepared(
             data, float(ends.max(initial=0.0)), path, customers, customer_id_col, cov_date_col
         )
-        offsets = dict(log_multipliers or {})
-        unknown = set(offsets) - {"purchase", "dropout"}
+        n, width = future.length.shape
+        raw = dict(log_multipliers or {})
+        unknown = set(raw) - {"purchase", "dropout"}
         if unknown:
             raise ValueError(
                 f"log_multipliers keys must be 'purchase' or 'dropout', got {sorted(unknown)}."
             )
-        for key, arr in offsets.items():
+        blocks: dict[str, np.ndarray] = {}
+        scenarios = None
+        for key, arr in raw.items():
             arr = np.asarray(arr, dtype=np.float64)
-            if arr.shape[0] != future.length.shape[0] or arr.shape[1] > future.length.shape[1]:
+            if arr.ndim == 2:
+                arr = arr[None, None]
+            elif arr.ndim == 3:
+                arr = arr[None]
+                scenarios = arr.shape[1]
+            elif arr.ndim == 4:
+                scenarios = arr.shape[1]
+            if (
+                arr.ndim != 4
+                or arr.shape[0] not in (1, len(values))
+                or arr.shape[2] != n
+                or arr.shape[3] > width
+            ):
                 raise ValueError(
-                    f"log_multipliers[{key!r}] must have shape (customers, <= "
-                    f"{future.length.shape[1]}) periods, got {arr.shape}."
+                    f"log_multipliers[{key!r}] must have shape ([sets,] [scenarios,] "
+                    f"{n} customers, <= {width} periods), got {np.shape(raw[key])}."
                 )
-            pad = np.zeros(future.length.shape)
-            pad[:, : arr.shape[1]] = arr
-            offsets[key] = pad
-        out = np.stack(
-            [
-                np.diff(
-                    _math.expected_purchases_by_period(
-                        *self._split(v),
-                        arrays,
-                        future,
-                        ends,
-                        purchase_offset=offsets.get("purchase"),
-                        dropout_offset=offsets.get("dropout"),
-                    ),
-                    axis=1,
-                    prepend=0.0,
+            pad = np.zeros((arr.shape[0], arr.shape[1], n, width))
+            pad[..., : arr.shape[3]] = arr
+            blocks[key] = pad
+        n_scen = max([b.shape[1] for b in blocks.values()], default=1)
+        if any(b.shape[1] not in (1, n_scen) for b in blocks.values()):
+            raise ValueError("log_multipliers: the scenario axes of purchase and dropout differ.")
+
+        def offset(key: str, i: int, c: int) -> FloatArray | None:
+            b = blocks.get(key)
+            if b is None:
+                return None
+            return b[min(i, b.shape[0] - 1), min(c, b.shape[1] - 1)]
+
+        out = np.empty((len(values), n_scen, n, ends.size))
+        for i, v in enumerate(values):
+            base, gp, gd = self._split(v)
+            state = _math.state_at_T(base, gp, gd, arrays)
+            for c in range(n_scen):
+                cum = _math.expected_purchases_by_period(
+                    base,
+                    gp,
+                    gd,
+                    arrays,
+                    future,
+                    ends,
+                    purchase_offset=offset("purchase", i, c),
+                    dropout_offset=offset("dropout", i, c),
+                    state=state,
                 )
-                for v in values
-            ]
-        )
+                out[i, c] = np.diff(cum, axis=1, prepend=0.0)
+        if scenarios is None:
+            out = out[:, 0]
         return out[0] if single else out
 
     def _prepared(

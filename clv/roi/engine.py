@@ -40,7 +40,7 @@ from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import Investment, coefficient_parts
+from clv.roi.spec import PATH_MODES, Investment, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -668,6 +668,13 @@ class CounterfactualEngine:
         sub = self.data.iloc[rows]
         acq_names = self._acq_names if self.new_customers is not None else []
         for k, shift in enumerate(inv.shifts):
+            if shift.mode in PATH_MODES:
+                raise ValueError(
+                    f"investment {inv.name!r}: mode {shift.mode!r} of {shift.column!r} changes "
+                    "a per-period covariate path, which the static-covariate models do not "
+                    "have; value it with the time-varying models (run_cx_roi(..., "
+                    "time_varying=True), clv roi --time-varying) or use add/relative/set."
+                )
             if shift.column in acq_names and shift.column not in self.data.columns:
                 amount = shift.amount + shift.sd * np.random.default_rng(
                     _seed(self.random_state, "shift", inv.name, k)
@@ -718,7 +725,10 @@ class CounterfactualEngine:
             change = np.where(ok, new - x, delta.get(shift.column, 0.0))
             delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
         profile = _math.ramp_profile(
-            self.horizon, ramp_periods=inv.ramp_periods, duration=inv.duration
+            self.horizon,
+            ramp_periods=inv.ramp_periods,
+            duration=inv.duration,
+            start=1 + inv.start_periods,
         )
         if not delta:
             rows = np.zeros(0, dtype=np.int64)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from clv._progress import progress_bar
 from clv.roi import _math
-from clv.roi.engine import CounterfactualEngine, NewCustomers
+from clv.roi.engine import NewCustomers
 from clv.roi.finance import RoiResult
 
 __all__ = ["sensitivity"]
@@ -92,19 +92,12 @@ def sensitivity(
         raise ValueError("horizon must be (low, high) periods with low >= 1.")
     long_engine = None
     if horizon[1] > h:
-        long_engine = CounterfactualEngine(
-            eng.transaction_model,
-            eng.spend_model,
-            eng.data,
-            int(horizon[1]),
-            d,
-            m,
-            eng.n_draws,
-            eng.random_state,
-            eng.period_length,
-            eng.customer_uncertainty,
-            _extended(eng.new_customers, int(horizon[1]) - h),
-            eng.service_cost,
+        # the same kind of engine (static or path), fitted effects taken as they are
+        long_engine = replace(
+            eng,
+            horizon=int(horizon[1]),
+            new_customers=_extended(eng.new_customers, int(horizon[1]) - h),
+            causal_share=None,
         )
     rows = []
     for name, draws in progress_bar(
