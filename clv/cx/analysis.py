@@ -615,6 +615,7 @@ def run_cx_roi(
             new_customers is not None or service is not None,
             customer_id_col,
             date_col,
+            tm,
         )
         timings["time_varying"] = time.perf_counter() - t
         if tv is None and tv_mode is True:
@@ -788,6 +789,7 @@ def _time_varying_branch(
     other_levers: bool,
     customer_id_col: str,
     date_col: str,
+    static_model: Any = None,
 ) -> tuple[dict[str, Any] | None, str]:
     """Paths, the check and the time-varying fit; ``(None, reason)`` when not allowed."""
     from clv.cx import timevarying as tvmod
@@ -836,6 +838,7 @@ def _time_varying_branch(
         time_unit=time_unit,
         customer_id_col=customer_id_col,
         date_col=date_col,
+        start_from=static_model,
     )
     if not np.all(np.isfinite(model.covariance_.to_numpy())):
         return None, "the time-varying fit gave no parameter covariance (" + " ".join(notes) + ")"

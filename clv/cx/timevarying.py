@@ -148,8 +148,14 @@ def fit_paths(
     time_unit: str = "W",
     customer_id_col: str = "customer_id",
     date_col: str = "date",
-) -> tuple[Any, Any]:
+    start_from: Any = None,
+) -> tuple[Any, Any, list[str]]:
     """Fit the time-varying Pareto/NBD with ``columns`` on purchases and dropout.
+
+    ``start_from`` (optional) is a fitted static :class:`~clv.models.ParetoNBDModel`
+    on daily RFM data with (some of) the same covariates: its estimates, turned into
+    rates per period of ``time_unit``, are the starting values (coefficients of
+    other columns start at 0), which saves most optimiser iterations.
 
     Returns ``(model, tv_data, notes)``: the convergence warnings of the fit become
     notes (the caller decides whether the model can be used: its covariance must
@@ -168,9 +174,23 @@ def fit_paths(
         customer_id_col=customer_id_col,
         date_col=date_col,
     )
+    model = ParetoNBDDynamicModel(purchase_covariates=cols, dropout_covariates=cols)
+    initial = None
+    if start_from is not None and getattr(start_from, "time_unit_", None) == "D":
+        days = {"W": 7.0, "D": 1.0}[time_unit]
+        p = start_from.params_
+        initial = {
+            "r": float(p["r"]),
+            "alpha": float(p["alpha"]) / days,
+            "s": float(p["s"]),
+            "beta": float(p["beta"]) / days,
+        }
+        initial.update(
+            {n: float(p[n]) for n in model._param_names()[4:] if n in p.index}
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model = ParetoNBDDynamicModel(purchase_covariates=cols, dropout_covariates=cols).fit(data)
+        model.fit(data, initial_params=initial)
     notes = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     for w in caught:  # anything else is passed on
         if not issubclass(w.category, ConvergenceWarning):

@@ -52,6 +52,7 @@ __all__ = [
 
 _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
+_MAX_LOG_MULTIPLIER = 30.0  # extra log rate multipliers are clipped to +-30 (finite arithmetic)
 
 
 class _TimeVaryingModel(JsonModel, EstimatorParams):
@@ -580,7 +581,8 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
             customers, periods)`` for several futures evaluated on one
             conditioning; or ``(sets, scenarios, customers, periods)`` with one
             block per parameter set (e.g. effects that scale with each draw's
-            coefficients).  Fewer periods than the grid are padded with 0.
+            coefficients).  Fewer periods than the grid are padded with 0; values
+            are clipped to +-30.
 
         Returns
         -------
@@ -624,7 +626,7 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
                     f"{n} customers, <= {width} periods), got {np.shape(raw[key])}."
                 )
             pad = np.zeros((arr.shape[0], arr.shape[1], n, width))
-            pad[..., : arr.shape[3]] = arr
+            pad[..., : arr.shape[3]] = np.clip(arr, -_MAX_LOG_MULTIPLIER, _MAX_LOG_MULTIPLIER)
             blocks[key] = pad
         n_scen = max([b.shape[1] for b in blocks.values()], default=1)
         if any(b.shape[1] not in (1, n_scen) for b in blocks.values()):

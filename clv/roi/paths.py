@@ -18,8 +18,9 @@ never the past, for its targeted customers:
 * ``restore``: :math:`x + a\,(x_{pre} - x)` with :math:`x_{pre}` the median of
   the customer's path before ``Shift.before`` (the problem's start; customers
   without a period before it get the median over all customers): "fix an
-  ongoing problem". A problem already fixed has :math:`x \approx x_{pre}`, so
-  the fix is worth about nothing;
+  ongoing problem". Only paths whose current value lies outside the pre-change
+  noise band (twice the robust SD of the path before ``before``) change: a
+  problem already fixed leaves them as they are, so its fix is worth 0;
 * ``prevent``: the baseline is the path in which the signal moves by :math:`a`
   from the start; the investment keeps it where it is ("prevent future bad
   experiences").
@@ -147,7 +148,6 @@ class PathEngine(CounterfactualEngine):
         self.customer_uncertainty = False
         self.horizon = int(self.horizon)
         seed = int(self.random_state)
-        self.transaction_draws_ = _model_draws(self.transaction_model, self.n_draws, seed)
         fixed = isinstance(self.spend_model, int | float)
         self.spend_draws_ = None if fixed else _model_draws(self.spend_model, self.n_draws, seed)
         self.discount_ = _math.discount_factors(self.horizon, self.discount_rate)
@@ -164,6 +164,7 @@ class PathEngine(CounterfactualEngine):
             / _UNIT_DAYS[str(model.time_unit_)]
         )
         self._ends = np.arange(1, self.horizon + 1) * self.step
+        self.transaction_draws_ = self._finite_draws(seed)
         self._cols = list(dict.fromkeys([*model.purchase_covariates, *model.dropout_covariates]))
         future = tv.future(float(self._ends[-1]), self._cols, [])
         self._X = future.purchase  # (n, Hm, k): the carried-forward future path
@@ -180,6 +181,39 @@ class PathEngine(CounterfactualEngine):
         self._j0 = np.full((self.n_draws, n, self.horizon), np.nan)
         self._states = [_PathState(self, i) for i in range(self.n_draws)]  # type: ignore[misc]
         self._levels: dict[tuple[str, str], np.ndarray] = {}
+
+    def _finite_draws(self, seed: int, probe: int = 300, rounds: int = 5) -> pd.DataFrame:
+        """Parameter draws whose predictions are finite for a probe of customers.
+
+        Along a flat likelihood direction (the s/beta ridge when dropout is nearly
+        homogeneous) the asymptotic normal can reach parameter sets where the
+        predictions are numerically undefined; those draws are redrawn (at most
+        ``rounds`` times, then replaced by the estimate). ``rejected_draws_`` counts them.
+        """
+        model, tv = self.transaction_model, self.tv_data
+        draws = _model_draws(model, self.n_draws, seed)
+        pick = np.linspace(0, tv.n_customers - 1, min(probe, tv.n_customers)).astype(np.int64)
+        ids = tv.customer_ids[pick]
+        ends = np.array([float(self.horizon * self.step)])
+
+        def bad(frame: pd.DataFrame) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                e = model.expected_purchases_by_period(tv, ends, params=frame, customers=ids)
+            return ~np.isfinite(e).all(axis=(1, 2))
+
+        wrong = bad(draws)
+        self.rejected_draws_ = int(wrong.sum())
+        for k in range(rounds):
+            if not wrong.any():
+                break
+            fresh = model.sample_params(
+                int(wrong.sum()), random_state=np.random.default_rng(_seed(seed, "redraw", k))
+            )
+            draws.iloc[np.flatnonzero(wrong)] = fresh.to_numpy()
+            wrong[wrong] = bad(fresh)
+        if wrong.any():
+            draws.iloc[np.flatnonzero(wrong)] = model.params_.to_numpy()
+        return draws
 
     # ------------------------------------------------------------------ checks
     def _check_path_inputs(self) -> None:
@@ -248,9 +282,14 @@ class PathEngine(CounterfactualEngine):
             )
         return max(float(t), 0.0)
 
-    def restore_level(self, column: str, before: str) -> np.ndarray:
-        """Each customer's pre-change level of ``column``: the median of the path before
-        ``before`` (customers without such a period: the median over all customers)."""
+    def restore_level(self, column: str, before: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's pre-change level of ``column`` and its noise band.
+
+        The level is the median of the customer's path before ``before``; the band
+        is twice the robust standard deviation (1.4826 x the median absolute
+        deviation) of those values. Customers without a period before ``before``
+        get the median and band over all customers.
+        """
         key = (column, before)
         if key not in self._levels:
             paths, idc, dc = self.paths, self.customer_id_col, self.cov_date_col
@@ -285,9 +324,17 @@ class PathEngine(CounterfactualEngine):
                     ],
                     what="the investments",
                 )
-            med = past.groupby(idc)[column].median().reindex(self.tv_data.customer_ids)
-            self._levels[key] = med.fillna(float(past[column].median())).to_numpy(np.float64)
-        return self._levels[key]
+            values = past[column].astype(np.float64)
+            med = values.groupby(past[idc]).median()
+            mad = (values - past[idc].map(med)).abs().groupby(past[idc]).median()
+            ids = self.tv_data.customer_ids
+            all_med = float(values.median())
+            all_band = 2.0 * 1.4826 * float((values - all_med).abs().median())
+            level = med.reindex(ids).fillna(all_med).to_numpy(np.float64)
+            band = (2.0 * 1.4826 * mad).reindex(ids).fillna(all_band).to_numpy(np.float64)
+            self._levels[key] = np.stack([level, band])
+        level, band = self._levels[key]
+        return level, band
 
     def _unit(
         self,
@@ -324,7 +371,11 @@ class PathEngine(CounterfactualEngine):
             level = None
             if shift.mode == "restore":
                 assert shift.before is not None
-                level = self.restore_level(col, shift.before)[rows]
+                pre, band = self.restore_level(col, shift.before)
+                level = pre[rows]
+                # a problem still there: the current level is outside the pre-change band
+                now = self._X[rows, 0, self._cols.index(col)]
+                ok &= np.abs(now - level) > band[rows]
             lo, hi = self._range[col]
             delta.setdefault(col, []).append(_Change(shift.mode, amount, ok, level, lo, hi))
         t0 = self.start_time(inv)

@@ -87,8 +87,10 @@ class Shift:
         (per-period covariate paths) two more:
         ``restore``: back towards the customer's own pre-change level
         :math:`x + a (x_{pre} - x)` (``a = 1``: fully back), where :math:`x_{pre}` is the
-        median of the customer's path before the date ``before`` ("fix an ongoing
-        problem"; a problem already fixed has :math:`x = x_{pre}` and is worth 0);
+        median of the customer's path before the date ``before``, for customers
+        whose current level is outside the pre-change noise band (twice the robust
+        SD of the path before ``before``): "fix an ongoing problem" (a problem
+        already fixed changes nothing and is worth 0);
         ``prevent``: without the investment the signal would change by :math:`a`
         (added) from the investment's start on, with it the signal stays at its
         current level ("prevent future bad experiences").
