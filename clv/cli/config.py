@@ -335,8 +335,8 @@ OPTIONS: tuple[Option, ...] = (
         "Pareto/NBD on weekly CX paths and investments as changes of the future path "
         "(start dates, restore/prevent shifts): 'auto' (when the dated events vary within "
         "customers; else the static models, with the reason), 'yes' (an error when they "
-        "do not) or 'no' (default auto)",
-        default="auto",
+        "do not) or 'no' (default no)",
+        default="no",
         choices=("auto", "yes", "no"),
     ),
     Option(

@@ -340,7 +340,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             progress_bars=run.progress_bars,
             controls=control_arg,
             causal_share=share,
-            time_varying={"yes": True, "no": False}.get(opts.time_varying or "auto", "auto"),
+            time_varying={"yes": True, "no": False}.get(opts.time_varying or "no", "auto"),
             path_group=opts.path_group,
         )
     from clv.cli.commit import OutputCommit
@@ -392,7 +392,7 @@ def run_roi(run: Run, *, html: bool) -> int:
             "contact_channel_col": channel_col,
             "controls": analysis.controls,
             "causal_share": share.describe(),
-            "time_varying": opts.time_varying or "auto",
+            "time_varying": opts.time_varying or "no",
             "path_group": opts.path_group,
         },
         models={
