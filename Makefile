@@ -25,11 +25,15 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 demo: $(DEMO_STAMP)
 	$(PY) -m clv demo --out out
 
+# test files are spread over TEST_WORKERS processes (pytest-xdist; a file stays on one worker,
+# so its module fixtures are built once); TEST_WORKERS=0 runs in this process
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow --durations=15 tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m slow --durations=15 tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check clv tests benchmarks scripts notebooks

@@ -37,7 +37,7 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
     T = rng.integers(1, 730, n).astype(float)
     sim = bgnbd.simulate(BGNBDParams(0.5, 30.0, 0.8, 2.5), T, rng=rng)
     return pd.DataFrame(
-        {"frequency": sim["frequency"], "recency": np.floor(sim["recency"]), "T": T}
+        {"frequency": sim["frequency"], "recency": np.ceil(sim["recency"]), "T": T}
     )
 
 

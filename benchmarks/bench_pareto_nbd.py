@@ -53,7 +53,8 @@ def simulated(n: int, *, daily: bool, seed: int = 2024) -> pd.DataFrame:
         T = np.round(39.0 - rng.uniform(0.0, 12.0, n), 2)
     sim = pareto_nbd.simulate(PUBLISHED, T, rng=rng)
     grid = 7.0 if daily else 100.0  # days, or hundredths of a week
-    recency = np.floor(sim["recency"] * grid) / grid
+    # a repeat purchase has recency > 0: round up to the grid, never past T
+    recency = np.minimum(np.ceil(sim["recency"] * grid) / grid, T)
     return pd.DataFrame({"frequency": sim["frequency"], "recency": recency, "T": T})
 
 

@@ -132,11 +132,11 @@ def resolve_discount_rate(
                 "(discount_rate= is their deprecated predecessor)."
             )
         d = _number(discount_rate, "discount_rate")
-        yearly = "" if unit is None else f" (= {100 * annual_rate(d, unit):.4g} % a year)"
+        as_annual = "" if unit is None else f" (= {100 * annual_rate(d, unit):.4g} % a year)"
         warnings.warn(
             f"discount_rate= is deprecated and will be removed in the next release. "
             f"{d:g} is read as a rate PER PERIOD of the data ({unit.label if unit else 'period'})"
-            f"{yearly}; pass discount_rate_per_period={d:g} to keep this meaning, or "
+            f"{as_annual}; pass discount_rate_per_period={d:g} to keep this meaning, or "
             "annual_discount_rate= for an annual rate.",
             DeprecationWarning,
             stacklevel=stacklevel + 1,

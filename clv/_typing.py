@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ArrayLike", "FloatArray", "Ops"]
+__all__ = ["ArrayLike", "DateLike", "FloatArray", "Ops", "OpsData"]
 
 FloatArray = NDArray[np.float64]
+
+DateLike = str | datetime.date | np.datetime64
+"""A calendar date or time ``pandas.Timestamp`` accepts: text, ``date``/``datetime``
+(``Timestamp`` included) or ``numpy.datetime64``."""
+
+OpsData = NDArray[Any] | float
+"""A data argument of a function written against ``ops`` (``f(params, *data, ops=NUMPY)``).
+
+A NumPy array or scalar, which the arithmetic and comparisons of the
+likelihoods accept; the Bayesian path passes PyTensor variables instead, which
+behave alike but which the type checker does not follow through ``ops``.
+(``ArrayLike`` would also admit strings and nested lists, on which ``x > 0``
+means nothing.)
+"""
 
 
 class Ops(Protocol):

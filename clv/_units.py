@@ -149,7 +149,7 @@ def parse_time_unit(value: Any) -> TimeUnit:
         return value
     match = _PATTERN.match(value) if isinstance(value, str) else None
     base = None if match is None else _ALIASES.get(match.group(2), match.group(2))
-    if match is None or base not in _BASE_DAYS:
+    if match is None or base is None or base not in _BASE_DAYS:
         raise ValueError(
             f"time_unit={value!r} is not a period unit; use [<multiple>]<base> with base h "
             "(hour), D (day), W (week), M (month), Q (quarter) or Y (year), e.g. 'W', '7D', "

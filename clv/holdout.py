@@ -155,7 +155,7 @@ class HoldoutEvaluation:
         ax = plt.gca() if ax is None else ax
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
         for name, g in self.reliability.groupby("model", sort=False):
-            brier = self.summary.loc[name, "brier"]
+            brier = self.summary["brier"].loc[name]
             ax.plot(g["predicted"], g["observed"], "o-", label=f"{name} (Brier {brier:.4f})")
         ax.set_xlabel("predicted P(purchase in holdout)")
         ax.set_ylabel("observed share purchasing")

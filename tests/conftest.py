@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -94,6 +95,20 @@ def spark():
     session = local_session(2, shuffle_partitions=4)
     yield session
     session.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the summary lines to the controller that prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["clv_summaries"] = list(getattr(session.config, "clv_summaries", []))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Collect the summary lines of a finished pytest-xdist worker."""
+    lines = getattr(node, "workeroutput", {}).get("clv_summaries", [])
+    node.config.clv_summaries = [*getattr(node.config, "clv_summaries", []), *lines]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

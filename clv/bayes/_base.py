@@ -30,12 +30,22 @@ from clv._progress import progress_enabled
 from clv._units import resolve_time_unit
 from clv._version import __version__
 from clv.bayes import _covariates as bcov
+from clv.bayes._draws import MAX_BLOCK_CELLS as MAX_BLOCK_CELLS
+from clv.bayes._draws import (
+    MAX_LOG_LIKELIHOOD_CELLS,
+    SUMMARY_COLUMNS,
+    _check_thin,
+    _summary_block,
+    chunk_sizes,
+    summarize_draws,
+)
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
+from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
-from clv.models._base import ParametricModel
+from clv.models._base import EstimatorParams, ParametricModel
 from clv.models._mle import compress, unique_rows
 
 __all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
@@ -62,16 +72,7 @@ def _check_priors(
         raise ValueError(f"{model} has no parameter(s) {unknown}; its parameters are {list(names)}")
     out: dict[str, Prior] = {}
     for name, prior in priors.items():
-        try:
-            dist, kwargs = prior
-            ok = isinstance(dist, str) and isinstance(kwargs, Mapping)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"the prior of '{name}' must be a pair (distribution name, kwargs), e.g. "
-                f"('Gamma', {{'alpha': 1.0, 'beta': 1.0}}); got {prior!r}"
-            )
+        dist, kwargs = parse_prior(name, prior)
         if not isinstance(getattr(pm, dist, None), type) or not issubclass(
             getattr(pm, dist), pm.Distribution
         ):
@@ -84,104 +85,15 @@ def _check_priors(
     return out
 
 
-def summarize_draws(
-    values: xr.DataArray, *, quantiles: tuple[float, float] = (0.05, 0.95)
-) -> pd.DataFrame:
-    """Tidy per-customer summary of a prediction over draws.
-
-    Parameters
-    ----------
-    values : DataArray
-        Dims ``("chain", "draw", "customer_id")``, as returned by the prediction
-        methods of the Bayesian models (or ``("chain", "draw", <dim>)`` for
-        another single dimension, e.g. ``period``).
-    quantiles : pair of float, default (0.05, 0.95)
-        Lower and upper equal-tailed quantiles.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by ``customer_id`` (the other dimension); columns ``mean``,
-        ``sd`` and the quantiles (``"5%"``, ``"95%"`` by default).
-    """
-    others = [d for d in values.dims if d not in ("chain", "draw")]
-    if len(others) != 1:
-        raise ValueError(f"expected dims ('chain', 'draw', <one more>), got {values.dims}")
-    dim = str(others[0])
-    stacked = values.stack(sample=("chain", "draw")).transpose(dim, "sample")
-    arr = np.asarray(stacked.values, dtype=np.float64)
-    lo, hi = np.quantile(arr, quantiles, axis=1)
-    sd = arr.std(axis=1, ddof=1) if arr.shape[1] > 1 else np.zeros(arr.shape[0])
-    index = pd.Index(values.coords[dim].values, name=dim)
-    return pd.DataFrame(
-        {"mean": arr.mean(axis=1), "sd": sd, f"{quantiles[0]:.0%}": lo, f"{quantiles[1]:.0%}": hi},
-        index=index,
+def _check_coefficient_prior(prior: Prior | None, model: str) -> Prior:
+    """The validated prior of the coefficients without their own (default: standard normal)."""
+    checked = _check_priors(
+        {"coefficient_prior": prior or bcov.COEFFICIENT_PRIOR}, ("coefficient_prior",), model
     )
+    return checked["coefficient_prior"]
 
 
-SUMMARY_COLUMNS = ("mean", "sd", "5%", "95%")
-"""Columns of the per-customer summaries (``summary_only=True``)."""
-
-MAX_LOG_LIKELIHOOD_CELLS = 20_000_000
-"""Above this many draws x customers, ``fit`` does not store the pointwise log-likelihood."""
-
-MAX_BLOCK_CELLS = 2_000_000
-"""Draws x customers evaluated at once by the prediction methods (16 MB of float64)."""
-
-
-def _check_thin(thin: Any) -> int:
-    if isinstance(thin, bool) or not isinstance(thin, int | np.integer) or thin < 1:
-        raise ValueError(
-            f"thin must be a whole number >= 1 (keep every thin-th draw), got {thin!r}"
-        )
-    return int(thin)
-
-
-def chunk_sizes(
-    n_customers: int, n_samples: int, chunk_size: int | None = None
-) -> list[tuple[int, int]]:
-    """Customer blocks ``(lo, hi)`` so that ``n_samples x (hi - lo)`` stays bounded.
-
-    Parameters
-    ----------
-    n_customers, n_samples : int
-        Customers to predict and posterior samples per customer.
-    chunk_size : int, optional
-        Customers per block; by default ``MAX_BLOCK_CELLS // n_samples``.
-
-    Returns
-    -------
-    list of (int, int)
-
-    Examples
-    --------
-    >>> chunk_sizes(10, 4, 3)
-    [(0, 3), (3, 6), (6, 9), (9, 10)]
-    >>> max(hi - lo for lo, hi in chunk_sizes(1_000_000, 4000)) * 4000 <= MAX_BLOCK_CELLS
-    True
-    """
-    if chunk_size is None:
-        chunk_size = max(1, MAX_BLOCK_CELLS // max(n_samples, 1))
-    elif (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, int | np.integer)
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
-    return [
-        (lo, min(n_customers, lo + int(chunk_size)))
-        for lo in range(0, n_customers, int(chunk_size))
-    ]
-
-
-def _summary_block(values: np.ndarray, quantiles: tuple[float, float] = (0.05, 0.95)) -> np.ndarray:
-    """Per-column mean, sd, and quantiles of a ``(samples, customers)`` block."""
-    lo, hi = np.quantile(values, quantiles, axis=0)
-    sd = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros(values.shape[1])
-    return np.column_stack([values.mean(axis=0), sd, lo, hi])
-
-
-class BayesModel:
+class BayesModel(EstimatorParams):
     """Base class of the Bayesian models.
 
     Parameters
@@ -206,12 +118,22 @@ class BayesModel:
         Prior of every coefficient without a prior of its own in ``priors``,
         on the *standardised* scale (effect per standard deviation of the
         column in the fitted data); default ``("Normal", {"mu": 0, "sigma": 1})``.
+
+    Notes
+    -----
+    The constructor arguments are kept as given, so ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work as for the
+    maximum-likelihood models (``priors`` and ``coefficient_prior`` are then
+    the arguments; the attributes of those names are the merged priors).
     """
 
     mle_class: ClassVar[type[ParametricModel]]
     pointwise: ClassVar[bool] = True
     """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ()
+    """Beta-shape pairs that also take priors on their mean and concentration
+    (``((phi_name, kappa_name), (x, y))``, see :mod:`clv.bayes._priors`)."""
 
     def __init__(
         self,
@@ -222,22 +144,33 @@ class BayesModel:
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
     ) -> None:
-        self._covariate_kwargs = {
+        # constructor arguments as given (get_params/clone); parsed copies are private
+        self._given: dict[str, Any] = {"priors": priors, "coefficient_prior": coefficient_prior}
+        if type(self).__init__ is BayesModel.__init__:
+            self.covariates = covariates
+        for k, v in (covariates or {}).items():
+            setattr(self, f"{k}_covariates", v)
+        self._covariate_kwargs: dict[str, Any] = {
             f"{k}_covariates": [v] if isinstance(v, str) else list(v)
             for k, v in (covariates or {}).items()
             if v
         }
-        self._template = self.mle_class(**self._covariate_kwargs)  # validates the columns
+        self._template = self._new_mle()  # validates the columns
         self._design = self._template._design
         names = self.param_names() + tuple(self._design.names)
-        merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
-        self._priors = _check_priors(merged, names, type(self).__name__)
-        self._coefficient_prior = _check_priors(
-            {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",),
-            type(self).__name__,
-        )["coefficient_prior"]
+        merged, self._pairs = beta_pair_priors(
+            copy.deepcopy(dict(self.default_priors)), dict(priors or {}), self.beta_pairs
+        )
+        derived = tuple(n for (mc, _) in self.beta_pairs for n in mc)
+        self._priors = _check_priors(merged, names + derived, type(self).__name__)
+        self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
         check_pooling(segment, pooling)
+        if self._pairs and (self._design or segment is not None):
+            raise ValueError(
+                f"{type(self).__name__}: priors on a mean and concentration "
+                f"({[mc for mc, _ in self._pairs]}) are available without covariates or "
+                "segments; give priors on the shapes themselves there."
+            )
         if self._design and segment is not None:
             raise ValueError(
                 f"{type(self).__name__} takes either covariates or segment=, not "
@@ -245,6 +178,21 @@ class BayesModel:
             )
         self.segment = segment
         self.pooling = pooling
+
+    def _new_mle(self) -> ParametricModel:
+        """An unfitted :attr:`mle_class` model with this model's covariate columns.
+
+        The concrete classes name their covariate arguments per process
+        (``purchase_covariates=``...), which the base class's signature cannot
+        spell, hence the call through a plain factory.
+        """
+        factory: Callable[..., ParametricModel] = self.mle_class
+        return factory(**self._covariate_kwargs)
+
+    def _param_value(self, name: str) -> Any:
+        """The constructor argument ``name`` as given (``priors`` and ``coefficient_prior``
+        are attributes only in their merged, validated form)."""
+        return self._given[name] if name in self._given else getattr(self, name)
 
     @property
     def coefficient_names(self) -> list[str]:
@@ -409,10 +357,7 @@ class BayesModel:
             return model
         if not self._segmented:
             with pm.Model() as model:
-                theta = []
-                for name in self.param_names():
-                    dist, kwargs = self._priors[name]
-                    theta.append(getattr(pm, dist)(name, **kwargs))
+                theta = self._prior_variables()
                 if mutable_data:
                     cols = [
                         pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols, strict=True)
@@ -430,6 +375,10 @@ class BayesModel:
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
+
+    def _prior_variables(self) -> list[Any]:
+        """One PyMC random variable per base parameter, from its prior (in a model context)."""
+        return list(base_variables(pm, self._priors, self.param_names(), self._pairs))
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -489,7 +438,7 @@ class BayesModel:
         unit = resolve_time_unit(data, what=f"the data passed to {type(self).__name__}")
         self.time_unit_ = None if unit is None else unit.name
         if log_likelihood is None:
-            post = idata.posterior
+            post = idata["posterior"]
             cells = post.sizes["chain"] * post.sizes["draw"] * self.n_customers_
             log_likelihood = (
                 method != "map"
@@ -612,7 +561,7 @@ class BayesModel:
         self._check_fitted()
         ll = self.pointwise_log_likelihood(data)
         if "log_likelihood" in self.idata_.groups():
-            del self.idata_.log_likelihood
+            del self.idata_["log_likelihood"]
         self.idata_.add_groups(log_likelihood=xr.Dataset({"customers": ll}))
         return self
 
@@ -647,16 +596,24 @@ class BayesModel:
             per natural unit, and its base parameters at ``x = 0``.
         """
         model = cls(priors=priors, segment=segment, pooling=pooling, **covariates)
-        missing = [n for n in model._all_names() if n not in idata.posterior]
-        if missing:
-            raise ValueError(f"the posterior has no draws of {missing}")
-        model.idata_ = model._with_attrs(idata, method)
-        model.method_ = method
-        return model
+        return model._attach(idata, method)
 
     def _all_names(self) -> list[str]:
         """Base parameters, then the covariate coefficients."""
         return list(self.param_names()) + list(self._design.names)
+
+    def _missing_draws(self, posterior: xr.Dataset) -> list[str]:
+        """The parameters of this model that ``posterior`` has no draws of."""
+        return [n for n in self._all_names() if n not in posterior]
+
+    def _attach(self, idata: az.InferenceData, method: str) -> Self:
+        """Take ``idata`` as the fitted posterior (it must hold every parameter's draws)."""
+        missing = self._missing_draws(idata["posterior"])
+        if missing:
+            raise ValueError(f"the posterior has no draws of {missing}")
+        self.idata_ = self._with_attrs(idata, method)
+        self.method_ = method
+        return self
 
     def _with_attrs(self, idata: az.InferenceData, method: str) -> az.InferenceData:
         names = self._all_names()
@@ -664,9 +621,9 @@ class BayesModel:
             f"{n}_{h}"
             for n in self.param_names()
             for h in ("mu", "tau")
-            if f"{n}_{h}" in idata.posterior
+            if f"{n}_{h}" in idata["posterior"]
         ]
-        posterior = idata.posterior[names]
+        posterior = idata["posterior"][names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
             if group in idata.groups():
@@ -695,7 +652,7 @@ class BayesModel:
 
     def _entries(self) -> dict[str, xr.DataArray]:
         """Every scalar parameter with dims (chain, draw): ``"r"``, or ``"r[segment]"``."""
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         out = {}
         for n in self._all_names():
             da = post[n]
@@ -707,7 +664,7 @@ class BayesModel:
         return out
 
     def _diagnostics(self) -> tuple[dict[str, float], dict[str, float]]:
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         entries = self._entries()
         names = list(entries)
         if post.sizes["chain"] * post.sizes["draw"] < 4 or post.sizes["draw"] < 4:
@@ -722,7 +679,7 @@ class BayesModel:
 
     def _check_convergence(self) -> None:
         rhat, ess = self._diagnostics()
-        chains = self.idata_.posterior.sizes["chain"]
+        chains = self.idata_["posterior"].sizes["chain"]
         problems = []
         for n in rhat:
             if rhat[n] > R_HAT_MAX:
@@ -732,8 +689,8 @@ class BayesModel:
                     f"bulk ESS of '{n}' is {ess[n]:.0f} (< {ESS_PER_CHAIN_MIN} per chain)"
                 )
         advice = "run longer chains (increase tune and draws) or use more informative priors"
-        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_.sample_stats:
-            n_div = int(self.idata_.sample_stats["diverging"].sum())
+        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_["sample_stats"]:
+            n_div = int(self.idata_["sample_stats"]["diverging"].sum())
             if n_div:
                 problems.append(f"{n_div} divergent transitions")
                 advice = (
@@ -793,7 +750,7 @@ class BayesModel:
     def _draws_frame(self) -> pd.DataFrame:
         """Every posterior draw (rows, flattened over chains) of every parameter (columns)."""
         self._check_fitted()
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         if any("segment" in post[n].dims for n in self.param_names()):
             raise ValueError(
                 f"{type(self).__name__} has parameters per segment; parameter draws "
@@ -875,7 +832,7 @@ class BayesModel:
             One column per base parameter, indexed like ``data`` (through the
             same link as :meth:`clv.models.ParetoNBDModel.individual_params`).
         """
-        point = self.mle_class(**self._covariate_kwargs)
+        point = self._new_mle()
         point.params_ = self.params_
         return point.individual_params(data, params=params)
 
@@ -884,10 +841,10 @@ class BayesModel:
         """Parameter draws flattened to ``(samples,)`` arrays, with the chain and draw labels."""
         self._check_fitted()
         thin = _check_thin(thin)
-        post = self.idata_.posterior.isel(draw=slice(None, None, thin))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, thin))
         chains = post.coords["chain"].values
         draws = post.coords["draw"].values
-        theta = []
+        theta: list[np.ndarray] = []
         for n in self.param_names():
             da = post[n]
             if "segment" in da.dims:  # (samples, segments)
@@ -901,7 +858,7 @@ class BayesModel:
 
     def _codes(self, data: pd.DataFrame) -> np.ndarray | None:
         """Segment code of each customer of ``data`` (None without segments)."""
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         if not any("segment" in post[n].dims for n in self.param_names()):
             return None
         if self.segment is None:
@@ -915,7 +872,7 @@ class BayesModel:
         )
         return codes
 
-    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[ParametricModel]:
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> Sequence[ParametricModel]:
         """One maximum-likelihood model per posterior draw (flattened over chains).
 
         Each is an instance of :attr:`mle_class` whose ``params_`` are that
@@ -924,7 +881,7 @@ class BayesModel:
         """
         theta, _, _ = self._param_draws(thin)
         if theta[0].ndim > 1:
-            labels = list(self.idata_.posterior.coords["segment"].values)
+            labels = list(self.idata_["posterior"].coords["segment"].values)
             if segment not in labels:
                 raise ValueError(
                     f"{type(self).__name__} has parameters per segment; pass "
@@ -935,7 +892,7 @@ class BayesModel:
         index = pd.Index(self._all_names(), name="param")
         out = []
         for i in range(theta[0].size):
-            point = self.mle_class(**self._covariate_kwargs)
+            point = self._new_mle()
             point.params_ = pd.Series(
                 [float(t[i]) for t in theta], index=index, dtype=np.float64, name="coef"
             )
@@ -945,7 +902,7 @@ class BayesModel:
 
     def _coef_draws(self, thin: int = 1) -> list[np.ndarray]:
         """Draws of each covariate coefficient, flattened to ``(samples,)`` like the parameters."""
-        post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, _check_thin(thin)))
         return [
             np.asarray(post[n].transpose("chain", "draw").values, dtype=np.float64).reshape(-1)
             for n in self._design.names
@@ -1179,7 +1136,7 @@ class BayesModel:
                 out.covariate_scaling_ = pd.read_json(
                     io.StringIO(attrs["covariate_scaling_json"]), orient="split"
                 ).rename_axis("param")
-            missing = [n for n in out._all_names() if n not in idata.posterior]
+            missing = out._missing_draws(idata["posterior"])
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:
@@ -1196,7 +1153,7 @@ class BayesModel:
         name = type(self).__name__
         if not hasattr(self, "idata_"):
             return f"<{name} (unfitted)>"
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         means = ", ".join(f"{n}={float(post[n].mean()):.4g}" for n in self.param_names())
         return (
             f"<{name} {self.method_}: {post.sizes['chain']} chain(s) x "

@@ -24,7 +24,9 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-__all__ = ["TotalLogLikelihood", "total_log_likelihood"]
+from clv.bayes._ops import op_outputs
+
+__all__ = ["TotalLogLikelihood", "VectorLogLikelihood", "total_log_likelihood"]
 
 
 class TotalLogLikelihood(Op):
@@ -60,7 +62,7 @@ class TotalLogLikelihood(Op):
         return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
 
     def perform(
-        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
         theta, data = inputs[: self.n_params], inputs[self.n_params :]
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
@@ -76,8 +78,8 @@ class TotalLogLikelihood(Op):
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [(), (self.n_params,)]
 
-    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
-        grad = self(*inputs)[1]
+    def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
+        grad = op_outputs(self, *inputs)[1]
         g = output_grads[0]  # the gradient output is not differentiated
         return [g * grad[i] for i in range(self.n_params)] + [
             DisconnectedType()() for _ in inputs[self.n_params :]
@@ -109,4 +111,49 @@ def total_log_likelihood(
     """
     op = TotalLogLikelihood(func, params)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
-    return op(*theta, *(pt.constant(d) for d in data))[0]
+    return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
+
+
+class VectorLogLikelihood(Op):
+    """Total log-likelihood and gradient of a parameter vector from a NumPy callable.
+
+    For likelihoods whose data are not flat columns (the time-varying models'
+    per-period arrays): ``func(theta) -> (ll, grad)`` closes over its data
+    and takes the parameter vector (natural scale).  Make ``func`` a
+    picklable object (e.g. a dataclass with ``__call__``) so that PyMC's
+    multi-process sampling can ship it to its workers.
+    """
+
+    __props__ = ("func", "n_params")
+
+    def __init__(self, func: Callable[[np.ndarray], tuple[float, np.ndarray]], n_params: int):
+        self.func = func
+        self.n_params = int(n_params)
+
+    def make_node(self, theta: Any) -> Apply:
+        theta = pt.as_tensor_variable(theta).astype("float64")
+        if theta.ndim != 1:
+            raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
+        return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
+
+    def perform(
+        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
+        try:  # a sampler's wild step is -inf (rejected), not an error
+            with np.errstate(all="ignore"):
+                ll, grad = self.func(np.asarray(inputs[0], dtype=np.float64))
+        except (ArithmeticError, ValueError):
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
+
+    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [(), (self.n_params,)]
+
+    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
+        return [output_grads[0] * op_outputs(self, *inputs)[1]]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True, False]]

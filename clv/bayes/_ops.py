@@ -14,6 +14,7 @@ compile.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +25,19 @@ from pytensor.graph.op import Op
 
 from clv._special import log_hyp2f1_1bc
 
-__all__ = ["PYTENSOR", "LogHyp2F1OneBC"]
+__all__ = ["PYTENSOR", "LogHyp2F1OneBC", "op_outputs"]
+
+
+def op_outputs(op: Op, *inputs: Any) -> list[pt.TensorVariable]:
+    """The output variables of an ``Op`` with several outputs, applied to ``inputs``.
+
+    ``Op.__call__`` returns a list for several outputs and the variable itself
+    for one; this says which, for the type checker and the reader.
+    """
+    out = op(*inputs)
+    if not isinstance(out, list):
+        raise TypeError(f"{type(op).__name__} has a single output; call it directly.")
+    return [pt.as_tensor_variable(v) for v in out]
 
 
 def _betaln(a: Any, b: Any) -> Any:
@@ -61,14 +74,14 @@ class LogHyp2F1OneBC(Op):
 
     __props__ = ()
 
-    def make_node(self, b: Any, c: Any, z: Any) -> Apply:
-        b, c, z = (pt.as_tensor_variable(v).astype("float64") for v in (b, c, z))
+    def make_node(self, *inputs: Any) -> Apply:
+        b, c, z = (pt.as_tensor_variable(v).astype("float64") for v in inputs)
         b, c, z = pt.broadcast_arrays(b, c, z)
         outputs = [b.type() for _ in range(4)]
         return Apply(self, [b, c, z], outputs)
 
     def perform(
-        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
         b, c, z = inputs
         values = log_hyp2f1_1bc(b, c, z, order=1)
@@ -78,8 +91,8 @@ class LogHyp2F1OneBC(Op):
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [shapes[0]] * 4
 
-    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
-        _, d_b, d_c, d_z = self(*inputs)
+    def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
+        _, d_b, d_c, d_z = op_outputs(self, *inputs)
         g = output_grads[0]  # the derivative outputs are not differentiated
         return [g * d_b, g * d_c, g * d_z]
 
@@ -98,9 +111,9 @@ def _log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
     path with its analytic gradient; otherwise PyTensor's ``hyp2f1``.
     """
     if isinstance(a, int | float) and float(a) == 1.0:
-        return _LOG_HYP2F1_1BC(b, c, z)[0]
+        return op_outputs(_LOG_HYP2F1_1BC, b, c, z)[0]
     if isinstance(b, int | float) and float(b) == 1.0:
-        return _LOG_HYP2F1_1BC(a, c, z)[0]
+        return op_outputs(_LOG_HYP2F1_1BC, a, c, z)[0]
     return pt.log(pt.hyp2f1(a, b, c, z))
 
 

@@ -17,32 +17,26 @@ link :func:`clv.models._covariates.covariate_multiplier`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from clv.bayes._base import BayesModel, Prior, chunk_sizes, summarize_draws
+from clv.bayes._base import BayesModel, Prior
+from clv.bayes._draws import chunk_sizes, summarize_draws
 from clv.exceptions import DataError, Problem
 from clv.models import _covariates as cov
 from clv.models import _retention_covariates as ph
 from clv.models._mle import compress
 from clv.models._retention import RetentionModel
-from clv.models._retention_data import retention_counts
+from clv.models._retention_data import refuse_survival_table, retention_counts
 from clv.models._retention_math import _check_periods
 
 __all__ = ["RetentionBayesModel"]
 
 _COLUMNS = ("periods_observed", "churned")
-
-
-def _is_survival_table(data: Any) -> bool:
-    return isinstance(data, pd.DataFrame) and (
-        "n_alive" in data.columns
-        or ("period" in data.columns and "periods_observed" not in data.columns)
-    )
 
 
 class RetentionBayesModel(BayesModel):
@@ -73,7 +67,7 @@ class RetentionBayesModel(BayesModel):
     ``summary_only=True`` gives the tidy summary of :func:`summarize_draws`.
     """
 
-    mle_class: type[RetentionModel]  # type: ignore[assignment]
+    mle_class: ClassVar[type[RetentionModel]]
 
     def __init__(
         self,
@@ -103,19 +97,9 @@ class RetentionBayesModel(BayesModel):
     # ------------------------------------------------------------------ data
     def _customer_rows(self, data: pd.DataFrame) -> pd.DataFrame:
         """Validated per-customer rows (``retention_counts``); a survival table is refused."""
-        if _is_survival_table(data):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        "a survival table (period, n_alive) cannot carry customer covariates",
-                        "pass one row per customer with "
-                        "periods_observed, churned and the covariate columns "
-                        f"{self._design.coef_columns}",
-                    )
-                ],
-                what=f"the data passed to {type(self).__name__}",
-            )
+        refuse_survival_table(
+            data, self._design.coef_columns, f"the data passed to {type(self).__name__}"
+        )
         return retention_counts(data)
 
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
@@ -260,6 +244,14 @@ class RetentionBayesModel(BayesModel):
         return result
 
     # ------------------------------------------------------------------ predictions
+    def point_models(self, thin: int = 1, *, segment: Any = None) -> list[RetentionModel]:
+        """One maximum-likelihood retention model per posterior draw (see the base class)."""
+        points = super().point_models(thin, segment=segment)
+        out = [p for p in points if isinstance(p, RetentionModel)]
+        if len(out) != len(points):  # mle_class is declared a RetentionModel
+            raise TypeError(f"{type(self).__name__}.mle_class is not a RetentionModel.")
+        return out
+
     def _at_draws(
         self,
         method: Callable[[RetentionModel], Any],

@@ -151,7 +151,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
-        if not self.fused or mutable_data or getattr(self, "_graph_only", False):
+        if not self.fused or mutable_data or getattr(self, "_graph_only", False) or self._pairs:
             return super().build_model(data, mutable_data=mutable_data)
         import pymc as pm
 
@@ -160,9 +160,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
         with pm.Model() as model:
-            theta = [
-                getattr(pm, self._priors[n][0])(n, **self._priors[n][1]) for n in self.param_names()
-            ]
+            theta = self._fused_parameters(cols, counts)
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
@@ -170,6 +168,16 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
                 ),
             )
         return model
+
+    def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
+        """The parameters of the fused model with their priors (inside the model's context).
+
+        By default one random variable per parameter, sampled in the
+        unconstrained space of its prior; a subclass may sample some of them
+        in other coordinates (with the Jacobian), as long as each parameter
+        keeps its name and its prior (see :class:`clv.bayes.ParetoNBDModel`).
+        """
+        return self._prior_variables()
 
     def _sampler(self, sampler: str) -> str:
         # the fused likelihood under PyMC's NUTS beats nutpie on the elementwise graph

@@ -41,8 +41,16 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from clv.bayes import _covariates as bcov
-from clv.bayes._base import BayesModel, Prior, _check_priors, _check_thin
+from clv.bayes._base import (
+    BayesModel,
+    Prior,
+    _check_coefficient_prior,
+    _check_priors,
+    _check_thin,
+)
 from clv.bayes._fused import TotalLogLikelihood
+from clv.bayes._hierarchy import check_pooling
+from clv.bayes._ops import op_outputs
 from clv.exceptions import DataError, ModelFileError, Problem
 from clv.models import acquisition as acq
 from clv.models._covariates import Design
@@ -69,7 +77,8 @@ def _total(pool_size: float | None) -> Callable[..., tuple[float, np.ndarray]]:
 
     def total(theta: Any, counts: np.ndarray, *columns: np.ndarray) -> tuple[float, np.ndarray]:
         x = np.column_stack(columns) if columns else None
-        params = AcquisitionParams(*theta[:4], np.asarray(theta[4:], dtype=np.float64))
+        r, alpha, c, m = theta[:4]
+        params = AcquisitionParams(r, alpha, c, m, np.asarray(theta[4:], dtype=np.float64))
         ll, grad = acq.log_likelihood_gradient(params, counts, pool_size=pool_size, covariates=x)
         return float(ll.sum()), grad.sum(axis=1)
 
@@ -116,6 +125,13 @@ class AcquisitionModel(BayesModel):
     """
 
     mle_class = _MLEAcquisitionModel
+    _template: _MLEAcquisitionModel
+    # calibration data, set by _set_data (as on the maximum-likelihood model)
+    counts_: pd.Series
+    covariates_: pd.DataFrame | None
+    n_periods_: int
+    start_: Any
+    time_unit_: str | None
     pointwise = False
     nutpie_ok = False  # the likelihood Op runs NumPy code
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
@@ -145,6 +161,13 @@ class AcquisitionModel(BayesModel):
                 "AcquisitionModel is fitted on counts per period and takes no "
                 "segment=; fit one model per segment instead."
             )
+        check_pooling(segment, pooling)
+        # constructor arguments as given (get_params/clone); parsed copies are private
+        self._given: dict[str, Any] = {
+            "priors": priors,
+            "coefficient_prior": coefficient_prior,
+            "fixed": fixed,
+        }
         self._template = _MLEAcquisitionModel(
             distribution=distribution, pool_size=pool_size, fixed=fixed
         )
@@ -161,11 +184,7 @@ class AcquisitionModel(BayesModel):
         }
         merged.update(given)
         self._priors = _check_priors(merged, allowed, type(self).__name__)
-        self._coefficient_prior = _check_priors(
-            {"coefficient_prior": coefficient_prior or bcov.COEFFICIENT_PRIOR},
-            ("coefficient_prior",),
-            type(self).__name__,
-        )["coefficient_prior"]
+        self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
         self._covariate_kwargs: dict[str, Any] = {}
         self._design = Design((), {})
         self._covariate_names: list[str] = []
@@ -276,7 +295,8 @@ class AcquisitionModel(BayesModel):
     def build_model(
         self,
         data: Any = None,
-        *,  # type: ignore[override]
+        *,
+        mutable_data: bool = False,
         covariates: pd.DataFrame | None = None,
         time_unit: str | None = None,
         start: Any = None,
@@ -288,6 +308,9 @@ class AcquisitionModel(BayesModel):
         ----------
         data, covariates, time_unit, start, end
             As for :meth:`fit` (default: the data of the last fit).
+        mutable_data : bool, default False
+            Not available: the counts are the whole data set, so there is no
+            per-customer data to swap for predictions.
 
         Returns
         -------
@@ -295,6 +318,11 @@ class AcquisitionModel(BayesModel):
             Free variables at initial values from the maximum-likelihood
             model's starting heuristic (an ``m`` that matches the arrivals).
         """
+        if mutable_data:
+            raise ValueError(
+                "AcquisitionModel has no per-customer data to swap (mutable_data=True); "
+                "pass the counts to build_model instead."
+            )
         if data is not None:
             self._set_data(
                 *self._template._fit_inputs(
@@ -344,8 +372,8 @@ class AcquisitionModel(BayesModel):
             m = values["p"] * pool if pool else values["m"]
             op = TotalLogLikelihood(_total(pool), _theta_type(len(coef_names)))
             columns = [counts] + ([] if x is None else [x[:, j] for j in range(x.shape[1])])
-            ll = op(
-                r, alpha, c, m, *coefs, *(pt.constant(np.ascontiguousarray(v)) for v in columns)
+            ll = op_outputs(
+                op, r, alpha, c, m, *coefs, *(pt.constant(np.ascontiguousarray(v)) for v in columns)
             )[0]
             pm.Potential("log_likelihood", ll)
         return model
@@ -459,12 +487,7 @@ class AcquisitionModel(BayesModel):
                 data, covariates, time_unit=time_unit, start=start, end=end
             )
         )
-        missing = [n for n in model._all_names() if n not in idata.posterior]
-        if missing:
-            raise ValueError(f"the posterior has no draws of {missing}")
-        model.idata_ = model._with_attrs(idata, method)
-        model.method_ = method
-        return model
+        return model._attach(idata, method)
 
     # ------------------------------------------------------------------ draws
     def _draws_frame(self) -> pd.DataFrame:
@@ -473,7 +496,7 @@ class AcquisitionModel(BayesModel):
 
     def _draw_table(self, thin: int) -> pd.DataFrame:
         self._check_fitted()
-        post = self.idata_.posterior.isel(draw=slice(None, None, _check_thin(thin)))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, _check_thin(thin)))
         size = post.sizes["chain"] * post.sizes["draw"]
         columns = {
             n: (
@@ -490,7 +513,7 @@ class AcquisitionModel(BayesModel):
     def _draw_params(self, thin: int) -> tuple[AcquisitionParams, np.ndarray, np.ndarray]:
         """Canonical parameters at every draw (arrays over draws) with the chain/draw labels."""
         table = self._draw_table(thin)
-        post = self.idata_.posterior.isel(draw=slice(None, None, thin))
+        post = self.idata_["posterior"].isel(draw=slice(None, None, thin))
         params = self._canonical(table.to_numpy().T, list(table.columns))
         return params, post.coords["chain"].values, post.coords["draw"].values
 
@@ -670,7 +693,7 @@ class AcquisitionModel(BayesModel):
                 cov,
                 {"time_unit": doc.get("time_unit"), "start": doc.get("start")},
             )
-            missing = [n for n in out._all_names() if n not in out.idata_.posterior]
+            missing = out._missing_draws(out.idata_["posterior"])
             if missing:
                 raise KeyError(f"posterior has no {missing}")
         except (KeyError, TypeError, ValueError) as exc:
@@ -684,7 +707,7 @@ class AcquisitionModel(BayesModel):
         name = type(self).__name__
         if not hasattr(self, "idata_"):
             return f"<{name} ({self.distribution}, unfitted)>"
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         means = ", ".join(f"{n}={v:.4g}" for n, v in self.params_.items())
         return (
             f"<{name} ({self.distribution}) {self.method_}: {post.sizes['chain']} chain(s) x "

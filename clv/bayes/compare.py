@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import arviz as az
 import pandas as pd
@@ -13,7 +14,11 @@ from clv.bayes._base import BayesModel
 __all__ = ["compare"]
 
 
-def compare(models: Mapping[str, BayesModel], *, scale: str = "log") -> pd.DataFrame:
+def compare(
+    models: Mapping[str, BayesModel],
+    *,
+    scale: Literal["log", "negative_log", "deviance"] = "log",
+) -> pd.DataFrame:
     """Rank fitted Bayesian models by their expected log predictive density (PSIS-LOO).
 
     Every model needs the per-customer log-likelihood in its ``idata_`` (stored

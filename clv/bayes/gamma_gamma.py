@@ -63,10 +63,14 @@ class GammaGammaModel(BayesModel):
         (the population mean does not exist there).
         """
         filled = self.mle_class()._frame(data)  # NaN spend of non-repeat buyers -> 0
-        return self._over_draws(gamma_gamma.expected_spend, filled, _SPEND, name="expected_spend")
+        out = self._over_draws(gamma_gamma.expected_spend, filled, _SPEND, name="expected_spend")
+        assert isinstance(out, xr.DataArray)  # summary_only=False: the draws themselves
+        return out
 
     def expected_spend_new_customer(self) -> xr.DataArray:
         """Population mean transaction value ``p v / (q - 1)`` per draw: (chain, draw)."""
-        return self._over_draws(
+        out = self._over_draws(
             gamma_gamma.expected_spend_new_customer, None, (), name="expected_spend_new_customer"
         )
+        assert isinstance(out, xr.DataArray)  # summary_only=False: the draws themselves
+        return out

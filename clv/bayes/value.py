@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from clv.bayes._base import SUMMARY_COLUMNS, BayesModel, _summary_block, chunk_sizes
+from clv.bayes._base import BayesModel
+from clv.bayes._draws import SUMMARY_COLUMNS, _summary_block, chunk_sizes
 from clv.exceptions import ClvWarning
 from clv.value import DEFAULT_MARGIN, _compute, _labelled, _prepare, _validate
 
@@ -30,9 +31,9 @@ def _segments(model: BayesModel, data: pd.DataFrame) -> np.ndarray | None:
 
 def _points(model: BayesModel, thin: int, codes: np.ndarray | None, g: int) -> list[Any]:
     if codes is None:
-        return model.point_models(thin)
-    labels = model.idata_.posterior.coords["segment"].values
-    return model.point_models(thin, segment=labels[g])
+        return list(model.point_models(thin))
+    labels = model.idata_["posterior"].coords["segment"].values
+    return list(model.point_models(thin, segment=labels[g]))
 
 
 def _pair(tx: list[Any], sp: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -322,6 +322,11 @@ def load_acquisition(opts: Any, *, horizon: int, valuation_days: float) -> Acqui
         source["covariates"] = str(opts.acquisition_covariates)
     else:
         known = model.covariates_
+        if known is None:  # a model with covariate names keeps their calibration values
+            raise UsageError(
+                f"the acquisition model in '{opts.acquisition}' has no calibration "
+                "covariates stored; refit it with covariates=..."
+            )
         start = int(model.n_periods_) + 1
         future = pd.DataFrame(
             {c: np.full(needed, float(known[c].mean())) for c in known.columns},

@@ -168,7 +168,10 @@ OPTIONS: tuple[Option, ...] = (
         ("--model",),
         "str",
         frozenset({"fit", "score", "evaluate"}),
-        "fit/evaluate: bgnbd, mbgnbd or pnbd (evaluate: several, comma separated); "
+        "fit/evaluate: bgnbd, mbgnbd, pnbd, nbd, mbgcnbd or bgcnbd (evaluate: several, comma "
+        "separated); mbgcnbd/bgcnbd (regular purchasing, order k by profile likelihood) also "
+        "summarise litt, the sum of the log times between purchases in periods of --time-unit: "
+        "use a fine unit (D or W; same-period purchases are merged); "
         "score: path of a model file written by `clv fit` (.json bundle, or .nc posterior "
         "model file of `clv fit --bayes`)",
     ),
@@ -179,6 +182,54 @@ OPTIONS: tuple[Option, ...] = (
         _FITTING,
         "L2 penalty for the fits (default 0: plain maximum likelihood)",
         default=0.0,
+    ),
+    Option(
+        "spend_likelihood",
+        ("--spend-likelihood",),
+        "str",
+        frozenset({"fit"}),
+        "fit with --value-col: Gamma-Gamma likelihood, mean (density of each customer's mean "
+        "repeat-period value; default) or transactions (every repeat-period value: p, and so "
+        "the expected spend, more precise; needs every repeat period worth > 0)",
+        default="mean",
+        choices=("mean", "transactions"),
+    ),
+    Option(
+        "bootstrap",
+        ("--bootstrap",),
+        "int",
+        frozenset({"fit"}),
+        "fit: also refit the models on N samples of customers drawn with replacement (seeded "
+        "by --seed, progress bar, at most --bootstrap-seconds) and store the parameter draws "
+        "in the bundle, for `clv score --intervals bootstrap` (default 0: none)",
+        default=0,
+    ),
+    Option(
+        "bootstrap_seconds",
+        ("--bootstrap-seconds",),
+        "float",
+        frozenset({"fit"}),
+        "fit --bootstrap: stop refitting after this many seconds and keep the draws made "
+        "(default 600)",
+        default=600.0,
+    ),
+    Option(
+        "intervals",
+        ("--intervals",),
+        "str",
+        frozenset({"score"}),
+        "score: add the 5%% and 95%% quantiles of every score over the bootstrap draws stored "
+        "by `clv fit --bootstrap N` (columns <score>_p05, <score>_p95)",
+        choices=("bootstrap",),
+    ),
+    Option(
+        "q_constraint",
+        ("--q-constraint",),
+        "bool",
+        frozenset({"fit"}),
+        "fit with --value-col: keep Gamma-Gamma's q > 1, so the mean spend of one-time buyers "
+        "p*v/(q-1) is finite (changes nothing when the fit already has q > 1)",
+        default=False,
     ),
     Option(
         "cx_events",
@@ -273,6 +324,15 @@ OPTIONS: tuple[Option, ...] = (
         "portfolio is chosen and the report says that no budget was given)",
     ),
     Option(
+        "fund",
+        ("--fund",),
+        "str",
+        _ROI,
+        "roi/report --budget: which recommendations the budget may fund: 'fund' (default: "
+        "only investments whose tested effects pay back), 'fund,test first' or 'all' "
+        "(the portfolio is then labelled as including untested investments)",
+    ),
+    Option(
         "cost_per_contact",
         ("--cost-per-contact",),
         "str",
@@ -352,7 +412,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--seed",),
         "int",
         _ROI | {"fit"},
-        "roi/report, fit --bayes: random seed (default 0)",
+        "roi/report, fit --bayes and --bootstrap: random seed (default 0)",
         default=0,
     ),
     Option(
@@ -393,8 +453,8 @@ OPTIONS: tuple[Option, ...] = (
         ("--max-draws",),
         "int",
         frozenset({"score"}),
-        "score with a posterior model (.nc): at most N draws, evenly spaced, after --thin "
-        "(default 100; 0 for all)",
+        "score with a posterior model (.nc) or --intervals bootstrap: at most N draws, evenly "
+        "spaced, after --thin (default 100; 0 for all)",
         default=100,
     ),
     Option(

@@ -16,11 +16,13 @@ from clv.cli.steps import (
     fit_spend,
     input_columns,
     need_option,
+    needs_litt,
     out_table,
     output_commit,
     output_info,
     read_input,
     stage_table,
+    structure_of,
     transaction_model_class,
 )
 
@@ -95,6 +97,7 @@ def evaluate_models(
             time_unit=time_unit,
             calibration_end=end_of_day(calibration_end),
             observation_end=end_of_day(observation_end),
+            litt=needs_litt(model_names),
         )
     keep = [
         c
@@ -123,6 +126,7 @@ def evaluate_models(
                 "model": name,
                 "class": type(model).__name__,
                 "params": {k: float(v) for k, v in model.params_.items()},
+                **structure_of(model),
                 "log_likelihood": float(model.log_likelihood_),
                 "n_customers": len(calibration),
                 **holdout_metrics(frame["frequency_holdout"], predicted),

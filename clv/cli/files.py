@@ -369,7 +369,7 @@ def _read_duckdb(
                     f"table '{table}' is not in DuckDB database '{path}'; it has: "
                     f"{', '.join(names) or '(no tables)'}. Check --table."
                 ) from None
-        else:
+        elif query is not None:  # exactly one of table and query (checked above)
             try:
                 rel = con.sql(query)
             except duckdb.Error as exc:

@@ -21,9 +21,12 @@ from clv.cli.steps import (
     fit_models,
     input_columns,
     need_option,
+    needs_litt,
     observation_end_of,
     output_commit,
     read_input,
+    spend_options,
+    structure_of,
     summarise,
     transaction_model_class,
 )
@@ -45,6 +48,8 @@ def run_fit(run: Run) -> int:
     model_name = opts.model or "bgnbd"
     transaction_model_class(model_name)
     with_cx = _check_cx_options(opts, model_name)
+    mean_log_value = spend_options(opts, with_spend=input_columns(opts)["value_col"] is not None)
+    _check_bootstrap_options(opts)
     if opts.bayes is not None:
         return _run_fit_bayes(run, out, model_name)
     if out.suffix.lower() == ".nc":
@@ -61,9 +66,13 @@ def run_fit(run: Run) -> int:
     commit = output_commit(opts, out)
     columns = input_columns(opts)
     time_unit = opts.time_unit or "W"
-    transactions, rfm, info = _training_summary(run, columns, time_unit)
+    transactions, rfm, info = _training_summary(
+        run, columns, time_unit, litt=needs_litt(model_name), mean_log_value=mean_log_value
+    )
     features = None
     if with_cx:
+        if transactions is None:  # Spark: refused with --cx-events by _check_cx_options
+            raise UsageError("--engine spark does not fit CX covariates (--cx-events).")
         transaction_model, spend_model, features = _fit_cx_models(
             run, transactions, rfm, columns, model_name
         )
@@ -71,6 +80,7 @@ def run_fit(run: Run) -> int:
         transaction_model, spend_model = fit_models(
             run, rfm, model_name, with_spend=columns["value_col"] is not None
         )
+    boot = _bootstrap(run, rfm, transaction_model, spend_model) if opts.bootstrap else None
     bundle = Bundle(
         transaction_model,
         spend_model,
@@ -84,6 +94,7 @@ def run_fit(run: Run) -> int:
             "input": info["path"],
         },
         features=features,
+        bootstrap=boot,
     )
     with run.step("write", f"writing {out}"):
         commit.stage(lambda path: write_bundle(bundle, path))
@@ -111,9 +122,30 @@ def run_fit(run: Run) -> int:
             ),
             "transaction_model": type(transaction_model).__name__,
             "spend_model": (None if spend_model is None else type(spend_model).__name__),
+            **(
+                {}
+                if spend_model is None or features is not None
+                else {
+                    "spend_likelihood": spend_model.likelihood,
+                    "q_constraint": bool(spend_model.q_constraint),
+                    "spend_params": spend_model.params_.to_dict(),
+                }
+            ),
+            **(
+                {}
+                if boot is None
+                else {
+                    "bootstrap": {
+                        "n_requested": boot["n_requested"],
+                        "n_draws": len(boot["transaction"]["draws"]),
+                        "seed": boot["seed"],
+                    }
+                }
+            ),
             "time_unit": time_unit,
             "log_likelihood": transaction_model.log_likelihood_,
             "params": transaction_model.params_.to_dict(),
+            **structure_of(transaction_model),
         },
     )
     run_path = commit.commit(record)
@@ -131,21 +163,80 @@ def run_fit(run: Run) -> int:
 
 
 def _training_summary(
-    run: Run, columns: dict[str, str | None], time_unit: str
+    run: Run,
+    columns: dict[str, str | None],
+    time_unit: str,
+    *,
+    litt: bool = False,
+    mean_log_value: bool = False,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame, dict[str, Any]]:
     """Transactions (``None`` with Spark), RFM summary and ``input`` section for ``clv fit``.
 
     With ``--engine spark``, Spark reads, checks and summarises the transactions
     and only the summary (one row per customer) is collected; the models are
-    then fitted by the same code as with the pandas engine.
+    then fitted by the same code as with the pandas engine. ``litt`` adds the
+    column the CNBD-k models need (pandas engine only).
     """
     if run.opts.engine == "spark":
+        if litt:
+            raise UsageError(
+                f"--model {run.opts.model} needs litt (the sum of the log times between "
+                "purchases), which --engine spark does not compute; fit it with the default "
+                "pandas engine (scoring the bundle with --engine spark works)."
+            )
         from clv.cli.spark_job import collect_summary
 
         rfm, info = collect_summary(run, columns, time_unit, end_of_day(run.opts.as_of))
         return None, rfm, info
     transactions, info = read_input(run, columns)
-    return transactions, summarise(run, transactions, columns, time_unit), info
+    rfm = summarise(
+        run, transactions, columns, time_unit, litt=litt, mean_log_value=mean_log_value
+    )
+    return transactions, rfm, info
+
+
+def _check_bootstrap_options(opts: argparse.Namespace) -> None:
+    """Usage errors for ``--bootstrap`` and ``--bootstrap-seconds``."""
+    from clv.models.bootstrap import MAX_DRAWS
+
+    n = opts.bootstrap
+    if not n:
+        return
+    if not 2 <= n <= MAX_DRAWS:
+        raise UsageError(f"--bootstrap must be a whole number in [2, {MAX_DRAWS}], got {n}.")
+    if not opts.bootstrap_seconds > 0:
+        raise UsageError(f"--bootstrap-seconds must be > 0, got {opts.bootstrap_seconds:g}.")
+    for key, flag in (("bayes", "--bayes"), ("cx_events", "--cx-events")):
+        if getattr(opts, key) is not None:
+            raise UsageError(
+                f"--bootstrap refits the maximum-likelihood models without covariates; it "
+                f"cannot be combined with {flag}: drop one of them."
+            )
+
+
+def _bootstrap(
+    run: Run, rfm: pd.DataFrame, transaction_model: Any, spend_model: Any
+) -> dict[str, Any]:
+    """The bundle's ``bootstrap`` section: refits of both models on resampled customers."""
+    from clv.scoring.bootstrap_scores import bootstrap_section
+
+    opts = run.opts
+    n, seed = int(opts.bootstrap), int(opts.seed)
+    budget = float(opts.bootstrap_seconds)
+    spend_draws = None
+    with run.step("bootstrap", f"bootstrap: {n} refits on resampled customers"):
+        tx_draws = transaction_model.bootstrap(
+            rfm,
+            n,
+            random_state=seed,
+            progress=run.progress_bars,
+            max_seconds=budget if spend_model is None else budget / 2,
+        )
+        if spend_model is not None:
+            spend_draws = spend_model.bootstrap(
+                rfm, n, random_state=seed + 1, progress=run.progress_bars, max_seconds=budget / 2
+            )
+    return bootstrap_section(tx_draws, spend_draws, n=n, seed=seed)
 
 
 def _check_cx_options(opts: argparse.Namespace, model_name: str) -> bool:
@@ -202,7 +293,7 @@ def _fit_cx_models(
         )
     with run.step("features", f"building CX features as of {cutoff.date()}"):
         signals = validate_cx_events(inputs.events)["signal"].unique()
-        builder = default_feature_builder(signals)
+        builder = default_feature_builder([str(s) for s in signals])
         features = builder.fit_transform(
             inputs.events, inputs.customers, cutoff=cutoff, customer_ids=rfm.index
         )
@@ -255,9 +346,16 @@ def _check_bayes_options(opts: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _run_fit_bayes(run: Run, out: Path, model_name: str) -> int:
     """``clv fit --bayes``: Bayesian models, written as one netCDF posterior model file."""
+    from clv.models.registry import cli_models
     from clv.scoring.posterior import write_posterior_bundle
 
     opts = run.opts
+    bayes = [n for n, e in cli_models().items() if e.cli_bayes]
+    if model_name not in bayes:
+        raise UsageError(
+            f"--bayes fits --model {' or '.join(bayes)}; --model {model_name} is fitted by "
+            "maximum likelihood only: drop --bayes (and write --out model.json)."
+        )
     method = opts.bayes
     kwargs = _check_bayes_options(opts, out)
     commit = output_commit(opts, out)

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clv",
         description="Customer lifetime value from transaction logs: fit, score and evaluate "
-        "BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models.",
+        "BG/NBD, MBG/NBD, Pareto/NBD, NBD, MBG/CNBD-k, BG/CNBD-k and Gamma-Gamma models.",
         epilog="Exit codes: 0 ok, 1 unexpected, 2 usage, 3 data error, 4 fit error, 5 I/O "
         "error. See docs/production.md.",
     )

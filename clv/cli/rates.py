@@ -79,10 +79,11 @@ def money_settings(opts: argparse.Namespace, time_unit: str) -> tuple[Any, float
             time_unit=time_unit,
         )
     if old is not None:
+        period = "PERIOD" if rate.time_unit is None else rate.time_unit.label.upper()
+        yearly = "" if rate.annual is None else f" (= {100 * rate.annual:.4g} % a year)"
         warnings.warn(
             f"--discount-rate is deprecated and will be removed in the next release: {old:g} "
-            f"is read as a rate PER {rate.time_unit.label.upper()} "
-            f"(= {100 * rate.annual:.4g} % a year). Use --discount-rate-per-period {old:g} to "
+            f"is read as a rate PER {period}{yearly}. Use --discount-rate-per-period {old:g} to "
             "keep this meaning, or --annual-discount-rate.",
             DeprecationWarning,
             stacklevel=2,

@@ -87,6 +87,25 @@ def _check_cx_score(opts: argparse.Namespace, bundle: Any, model_path: str, spar
     return True
 
 
+def _check_intervals(opts: argparse.Namespace, bundle: Any, model_path: str, spark: bool) -> bool:
+    """Whether ``clv score`` adds bootstrap quantiles; usage errors for bad combinations."""
+    if opts.intervals is None:
+        return False
+    if getattr(bundle, "bootstrap", None) is None:
+        raise UsageError(
+            f"--intervals bootstrap needs the bootstrap draws of `clv fit --bootstrap N`; "
+            f"'{model_path}' has none: refit with e.g. `clv fit ... --bootstrap 200`, or drop "
+            "--intervals (a posterior model file .nc has its own quantile columns)."
+        )
+    if spark:
+        raise UsageError(
+            "--intervals bootstrap is computed by the default pandas engine; drop --engine spark."
+        )
+    if opts.max_draws < 0:
+        raise UsageError(f"--max-draws must be >= 0 (0: every draw), got {opts.max_draws}.")
+    return True
+
+
 def _read_model_file(path: str) -> Any:
     """A JSON bundle (:class:`~clv.scoring.bundle.Bundle`) or a netCDF posterior model file."""
     from clv.scoring.bundle import read_bundle
@@ -134,6 +153,7 @@ def run_score(run: Run) -> int:
     rate, margin = value_options(run, bundle.time_unit)
     discount = rate.per_period
     with_cx = _check_cx_score(opts, bundle, model_path, spark)
+    intervals = _check_intervals(opts, bundle, model_path, spark)
     columns = input_columns(opts, bundle)
     cx_info: dict[str, Any] = {}
     if spark:
@@ -158,9 +178,27 @@ def run_score(run: Run) -> int:
         if with_cx:
             data, cx_info = _cx_score_data(run, transactions, rfm, bundle, columns)
         with run.step("score", f"scoring {len(rfm)} customers"):
-            table = score_customers(
-                bundle, data, horizon=horizon, discount_rate=discount, margin=margin, **posterior
-            )
+            if intervals:
+                from clv.scoring.bootstrap_scores import bootstrap_score_table
+
+                table = bootstrap_score_table(
+                    bundle,
+                    data,
+                    horizon=horizon,
+                    discount_rate=discount,
+                    margin=margin,
+                    max_draws=opts.max_draws or None,
+                    progress=run.progress_bars,
+                )
+            else:
+                table = score_customers(
+                    bundle,
+                    data,
+                    horizon=horizon,
+                    discount_rate=discount,
+                    margin=margin,
+                    **posterior,
+                )
         n_scored, observation_end = len(table), observation_end_of(rfm, opts.as_of)
     if table is not None:
         with run.step("write", f"writing {out}"):
@@ -183,6 +221,15 @@ def run_score(run: Run) -> int:
             **rate.as_record(),
             "margin": margin,
             **posterior,
+            **(
+                {
+                    "intervals": "bootstrap",
+                    "bootstrap_draws": table.attrs["bootstrap_draws"],
+                    "quantiles": [0.05, 0.95],
+                }
+                if intervals
+                else {}
+            ),
         },
         output=output_info(
             out, n_scored, table=table_name, frame=table, sha256=commit.staged_sha256()

@@ -50,8 +50,11 @@ __all__ = [
     "observation_end_of",
     "check_repeat_buyers",
     "transaction_model_class",
+    "needs_litt",
+    "structure_of",
     "fit_models",
     "fit_spend",
+    "spend_options",
     "horizon_periods",
     "score_customers",
     "posterior_options",
@@ -229,9 +232,19 @@ def read_input(run: Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, 
 
 
 def summarise(
-    run: Run, transactions: pd.DataFrame, columns: dict[str, str | None], time_unit: str
+    run: Run,
+    transactions: pd.DataFrame,
+    columns: dict[str, str | None],
+    time_unit: str,
+    *,
+    litt: bool = False,
+    mean_log_value: bool = False,
 ) -> pd.DataFrame:
+    """The per-customer summary of ``clv fit``/``score``.
 
+    ``litt`` adds the column of the CNBD-k models, ``mean_log_value`` the one of
+    Gamma-Gamma on transaction values (``--spend-likelihood transactions``).
+    """
     from clv.data import rfm_summary
 
     as_of = run.opts.as_of
@@ -248,6 +261,8 @@ def summarise(
             value_col=columns["value_col"],
             time_unit=time_unit,
             observation_end=end_of_day(as_of),
+            litt=litt,
+            mean_log_value=mean_log_value and columns["value_col"] is not None,
         )
     if len(rfm) == 0:
         raise DataError(
@@ -386,6 +401,23 @@ def transaction_model_class(name: str) -> Any:
         raise UsageError(f"--model {name} is not available in this clv version.") from None
 
 
+def needs_litt(names: str | Sequence[str]) -> bool:
+    """Whether fitting any of the ``--model`` names needs the ``litt`` column.
+
+    The CNBD-k models (``mbgcnbd``, ``bgcnbd``) estimate their regularity ``k``
+    from ``litt``, the sum of the log times between purchases, in periods of
+    ``--time-unit`` (:func:`clv.data.rfm_summary` with ``litt=True``).
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    return any("litt" in transaction_model_class(n).spec.columns for n in names)
+
+
+def structure_of(model: Any) -> dict[str, Any]:
+    """Structural settings a fit chose besides ``params_`` (the CNBD-k order ``k``)."""
+    k = getattr(model, "k_", None)
+    return {} if k is None else {"k": int(k)}
+
+
 def fit_models(
     run: Run, rfm: pd.DataFrame, model_name: str, *, with_spend: bool, label: str = ""
 ) -> tuple[Any, Any]:
@@ -405,8 +437,15 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
     """
     from clv.models.gamma_gamma import GammaGammaModel
 
+    likelihood = getattr(run.opts, "spend_likelihood", None) or "mean"
+    if likelihood == "transactions":
+        _check_mean_log_value(rfm)
     with run.step(f"fit_gamma_gamma{label}", "fitting Gamma-Gamma"):
-        model = GammaGammaModel(penalizer=run.opts.penalizer).fit(rfm)
+        model = GammaGammaModel(
+            penalizer=run.opts.penalizer,
+            likelihood=likelihood,
+            q_constraint=bool(getattr(run.opts, "q_constraint", False)),
+        ).fit(rfm)
     q = float(model.params_["q"])
     if not q > 1.0:  # `clv score` would refuse the bundle: say so now, write nothing
         raise DataError(
@@ -423,6 +462,65 @@ def fit_spend(run: Run, rfm: pd.DataFrame, label: str = "") -> Any:
             what="the customer summary",
         )
     return model
+
+
+def spend_options(opts: argparse.Namespace, *, with_spend: bool) -> bool:
+    """Check ``--spend-likelihood`` and ``--q-constraint``; whether ``mean_log_value`` is needed."""
+    likelihood = getattr(opts, "spend_likelihood", None) or "mean"
+    given = [
+        flag
+        for flag, on in (
+            (f"--spend-likelihood {likelihood}", likelihood != "mean"),
+            ("--q-constraint", bool(getattr(opts, "q_constraint", False))),
+        )
+        if on
+    ]
+    if not given:
+        return False
+    where = " and ".join(given)
+    if not with_spend:
+        raise UsageError(
+            f"{where} set the Gamma-Gamma spend model, which is fitted only with --value-col; "
+            "add --value-col or drop them."
+        )
+    for option, what in (
+        ("bayes", "--bayes"),
+        ("cx_events", "--cx-events"),
+    ):
+        if getattr(opts, option, None) is not None:
+            raise UsageError(
+                f"{where} apply to the maximum-likelihood Gamma-Gamma without covariates; "
+                f"they cannot be combined with {what}: drop one of them."
+            )
+    if likelihood == "transactions" and getattr(opts, "engine", None) == "spark":
+        raise UsageError(
+            "--spend-likelihood transactions needs mean_log_value, which --engine spark does "
+            "not compute; fit with the default pandas engine."
+        )
+    return likelihood == "transactions"
+
+
+def _check_mean_log_value(rfm: pd.DataFrame) -> None:
+    """Repeat buyers need a finite ``mean_log_value``: every repeat period worth > 0."""
+    import numpy as np
+
+    from clv.data.schema import MEAN_LOG_VALUE
+
+    bad = (rfm["frequency"].to_numpy() > 0) & ~np.isfinite(rfm[MEAN_LOG_VALUE].to_numpy())
+    if bad.any():
+        raise DataError(
+            [
+                Problem(
+                    "monetary_value",
+                    f"includes a repeat purchase period worth 0 for {int(bad.sum())} customers, "
+                    "whose log --spend-likelihood transactions cannot take",
+                    "drop zero-value rows from the value column (--value-col), or fit with "
+                    "--spend-likelihood mean",
+                    list(rfm.index[bad][:5]),
+                )
+            ],
+            what="the customer summary",
+        )
 
 
 def horizon_periods(value: float | None) -> int:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clv._typing import DateLike
 from clv.exceptions import ConvergenceError, DataError, Problem
 
 __all__ = [
@@ -322,7 +323,9 @@ class ContactModel:
         )
 
 
-def count_contacts(events: pd.DataFrame, cutoff: object, *, signal: str | None = None) -> pd.Series:
+def count_contacts(
+    events: pd.DataFrame, cutoff: DateLike, *, signal: str | None = None
+) -> pd.Series:
     """Service contacts per customer strictly before ``cutoff``, from validated CX events.
 
     One event of ``signal`` is one contact (default: the first of

@@ -57,7 +57,7 @@ _GRADE_TEXT = {
 
 def _coefficients(model: Any) -> list[tuple[str, str, str, float, float]]:
     """(name, process, column, estimate, se) of each covariate coefficient of a fitted model."""
-    out = []
+    out: list[tuple[str, str, str, float, float]] = []
     if model is None:
         return out
     params = model.params_
@@ -265,8 +265,8 @@ def _clv_changes(
     random_state: int,
     period_length: float,
     max_customers: int | None,
-    skip: set[str] = frozenset(),
-) -> None:  # type: ignore[assignment]
+    skip: frozenset[str] | set[str] = frozenset(),
+) -> None:
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
     from clv.roi.finance import lever_split
@@ -302,18 +302,13 @@ def _clv_changes(
                 f"+1 SD {signal}",
                 cost=1.0,
                 target=target,
-                shifts=[Shift(signal, "add", sd)],
+                shifts=(Shift(str(signal), "add", sd),),
                 evidence=ev,
             )
             levers = lever_split(engine.flows([engine.unit(inv)])[1])
             if prefix not in baselines:
                 rows = engine._target_rows(inv)
-                baselines[prefix] = np.stack(
-                    [
-                        np.add.reduce(engine.discounted(st.weight[rows][:, None] * st.j0[rows]))
-                        for st in engine._states
-                    ]
-                )
+                baselines[prefix] = engine.discounted(engine.baseline_rows(rows))
             for idx, row in group.iterrows():
                 pct = 100.0 * levers[LEVERS.index(row["lever"])] / baselines[prefix]
                 lo, hi = np.quantile(pct, q)
@@ -350,7 +345,7 @@ def plot_drivers(table: pd.DataFrame, *, per: str = "sd", ax: Axes | None = None
         "spend": "#e08214",
         "acquisition": "#8073ac",
     }
-    for yi, row in t.iterrows():
+    for yi, row in zip(y, (r for _, r in t.iterrows()), strict=True):
         c = colours.get(row["lever"], "grey")
         mid, lo, hi = (
             row[f"effect_per_{per}"],

@@ -192,6 +192,29 @@ def _check_fill(fill: float | str, indicator: bool, name: str) -> float | str:
     return float(fill)
 
 
+def _value_feature(
+    kind: str,
+    signal: str,
+    window: float | pd.Timedelta | None,
+    scale: float,
+    name: str | None,
+    fill: float | str,
+    indicator: bool,
+) -> Feature:
+    """A feature of the signal's values (``last``, ``mean``, ``rate``): may be missing."""
+    w = _days(window, "window")
+    nm = name or f"{signal}_{kind}{_suffix(w)}"
+    return Feature(
+        kind,
+        signal,
+        nm,
+        window_days=w,
+        scale=scale,
+        fill=_check_fill(fill, indicator, nm),
+        indicator=indicator,
+    )
+
+
 def last(
     signal: str,
     *,
@@ -212,17 +235,7 @@ def last(
     >>> last("nps").columns()
     ['nps_last', 'nps_last_missing']
     """
-    w = _days(window, "window")
-    nm = name or f"{signal}_last{_suffix(w)}"
-    return Feature(
-        "last",
-        signal,
-        nm,
-        window_days=w,
-        scale=float(scale),
-        fill=_check_fill(fill, indicator, nm),
-        indicator=indicator,
-    )
+    return _value_feature("last", signal, window, float(scale), name, fill, indicator)
 
 
 def mean(
@@ -241,17 +254,7 @@ def mean(
     >>> mean("contact_wait_seconds", scale=60, name="wait_minutes").columns()
     ['wait_minutes', 'wait_minutes_missing']
     """
-    w = _days(window, "window")
-    nm = name or f"{signal}_mean{_suffix(w)}"
-    return Feature(
-        "mean",
-        signal,
-        nm,
-        window_days=w,
-        scale=float(scale),
-        fill=_check_fill(fill, indicator, nm),
-        indicator=indicator,
-    )
+    return _value_feature("mean", signal, window, float(scale), name, fill, indicator)
 
 
 def rate(
@@ -269,16 +272,7 @@ def rate(
     >>> rate("contact_resolved_first", name="fcr_rate").columns()
     ['fcr_rate', 'fcr_rate_missing']
     """
-    w = _days(window, "window")
-    nm = name or f"{signal}_rate{_suffix(w)}"
-    return Feature(
-        "rate",
-        signal,
-        nm,
-        window_days=w,
-        fill=_check_fill(fill, indicator, nm),
-        indicator=indicator,
-    )
+    return _value_feature("rate", signal, window, 1.0, name, fill, indicator)
 
 
 def count(

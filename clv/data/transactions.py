@@ -272,8 +272,8 @@ def _check_customer_column(col: pd.Series, *, name: str) -> list[Problem]:
                     ),
                 ]
         if kind in ("mixed", "mixed-integer"):
-            types = col[~missing].map(lambda v: type(v).__name__)
-            counts = types.value_counts()
+            type_names = col[~missing].map(lambda v: type(v).__name__)
+            counts = type_names.value_counts()
             minority = counts.index[-1]
             shown = ", ".join(f"{t} ({c} rows)" for t, c in counts.items())
             problems.append(
@@ -283,7 +283,7 @@ def _check_customer_column(col: pd.Series, *, name: str) -> list[Problem]:
                     f"(rows of type {minority} shown)",
                     f"convert the column to one type, e.g. "
                     f"df[{name!r}] = df[{name!r}].astype(str).",
-                    list(col[~missing][(types == minority).to_numpy()].index),
+                    list(col[~missing][(type_names == minority).to_numpy()].index),
                 )
             )
     return problems
@@ -316,8 +316,8 @@ def _factorize_customers(col: pd.Series) -> tuple[IntArray, pd.Index]:
         if numbered is not None:
             codes, unique_ids = numbered
             return codes, pd.Index(unique_ids, name=CUSTOMER_ID)
-    codes, uniques = pd.factorize(col, sort=True)
-    return codes.astype(np.int64, copy=False), pd.Index(uniques, name=CUSTOMER_ID)
+    codes, distinct = pd.factorize(col, sort=True)
+    return codes.astype(np.int64, copy=False), pd.Index(distinct, name=CUSTOMER_ID)
 
 
 def _rank_integers(arr: np.ndarray) -> tuple[IntArray, np.ndarray] | None:
@@ -446,7 +446,7 @@ def _parse_date_column(
         return None, [_numeric_dates_problem(col, name)]
     if dtype.kind == "M":
         arr = _supported_unit(np.asarray(col.to_numpy()))
-        problems = []
+        problems: list[Problem] = []
     else:
         kind = pd.api.types.infer_dtype(col, skipna=True)
         if kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean"):
@@ -551,7 +551,7 @@ def _parse_value_column(
                 _example_ids(ids, bad) if bad.any() else [],
             )
         )
-        values = np.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+        values = np.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
         values[bad] = 0.0  # reported above; keep them out of the checks below
     else:
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)

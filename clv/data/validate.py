@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from clv.data.schema import FREQUENCY, MONETARY_VALUE, RECENCY, RFM_COLUMNS, WEIGHT, T
 from clv.data.transactions import (
@@ -229,6 +230,7 @@ def _check_transactions(
             present[name] = transactions[name]
         else:
             problems.append(problem)
+    end_problems: list[Problem]
     end, end_problems = (None, [])
     if observation_end is not None:
         end, end_problems = _parse_timestamp(
@@ -335,7 +337,7 @@ EARLIEST_DATE = pd.Timestamp("1900-01-02")
 def implausible_dates(
     dates: np.ndarray,
     name: str,
-    ids: np.ndarray | object,
+    ids: np.ndarray | ExtensionArray,
     who: str,
     *,
     after: pd.Timestamp | None = None,

@@ -9,7 +9,7 @@ Used by :mod:`clv.models.acquisition`, which re-exports
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -109,7 +109,7 @@ def arrivals_per_period(
     what = "the first-purchase dates"
     dates = _as_timestamps(first_purchase_dates, what)
     problems: list[Problem] = []
-    missing = dates.isna()
+    missing = np.asarray(dates.isna())
     if missing.any():
         problems.append(
             Problem(
@@ -164,7 +164,7 @@ def arrivals_per_period(
     return out
 
 
-def _ids(values: Sequence[Any]) -> list[Any]:
+def _ids(values: Iterable[Any]) -> list[Any]:
     return [v.item() if hasattr(v, "item") else v for v in list(values)[:5]]
 
 
@@ -190,7 +190,7 @@ def _counts_from(
                 what=what,
             )
         counts = arrivals_per_period(data, time_unit=time_unit, start=start, end=end)
-        return counts, dict(counts.attrs)
+        return counts, {str(k): v for k, v in counts.attrs.items()}
     if isinstance(data, pd.DataFrame):
         if "new_customers" not in data.columns:
             raise DataError(
@@ -265,7 +265,7 @@ def _counts_from(
     if problems:
         raise DataError(problems, what=what)
     counts = pd.Series(v, index=pd.RangeIndex(1, len(v) + 1, name="period"), name="new_customers")
-    keep = {k: attrs[k] for k in ("time_unit", "start", "end") if k in attrs}
+    keep: dict[str, Any] = {k: attrs[k] for k in ("time_unit", "start", "end") if k in attrs}
     if time_unit is not None:
         keep["time_unit"] = _check_unit(time_unit)
     if start is not None:

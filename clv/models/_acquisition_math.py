@@ -12,7 +12,7 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from clv._special import log1mexp
@@ -413,7 +413,7 @@ def future_arrivals(
     covariates: ArrayLike | None = None,
     noise: bool = True,
     rng: np.random.Generator | None = None,
-) -> FloatArray:
+) -> FloatArray | NDArray[np.int64]:
     r"""New customers in periods ``n_observed + 1 .. n_periods``, given the calibration arrivals.
 
     Per parameter draw (leading axis of ``params``): without a pool, Poisson
@@ -427,7 +427,8 @@ def future_arrivals(
     Returns
     -------
     numpy.ndarray
-        Shape ``(draws, n_periods - n_observed)``.
+        Shape ``(draws, n_periods - n_observed)``: whole counts (int64) with
+        ``noise``, expected counts (float64) without.
 
     Examples
     --------
@@ -443,12 +444,12 @@ def future_arrivals(
     m = np.asarray(params.m, dtype=np.float64).reshape(-1, 1)
     if pool_size is None:
         mean = m * incr
-        return rng.poisson(mean) if noise else mean
+        return rng.poisson(mean) if noise and rng is not None else mean
     pool = float(pool_size)
     share = m / pool
     left = pool - float(observed)
     probs = share * incr / ((1.0 - share) + share * np.exp(log_s[:, T - 1 : T]))
-    if not noise:
+    if not noise or rng is None:  # rng is given whenever noise is (checked above)
         return left * probs
     rest = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0)
     pvals = np.concatenate([probs, rest], axis=1)

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import special
 
 from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
@@ -57,7 +58,9 @@ def _floats(*values: Any) -> list[FloatArray]:
 _LAST_PAIRS: list[Any] = [None]
 
 
-def _distinct_pairs(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+def _distinct_pairs(
+    x: FloatArray, t: FloatArray
+) -> tuple[NDArray[np.intp], NDArray[np.intp]] | None:
     """Indices of the distinct ``(x, t)`` pairs and the map back, or None if few repeat."""
     last = _LAST_PAIRS[0]
     if (
@@ -356,6 +359,8 @@ def log_likelihood_hessian(
     la = -np.log(inv_at)
     lb = -np.log(inv_bt)
     log_term = -p * la - s * lb
+    z_aa: FloatArray | float  # second derivatives of z: zero in one of the two branches
+    z_bb: FloatArray | float
     if alpha >= beta:  # z = (alpha - beta) / (alpha + t); b = r + x
         z_a = (beta + t) * inv_at**2
         z_b = -inv_at

@@ -42,6 +42,7 @@ from clv.models._mle import MLEResult, maximise
 from clv.models._retention_data import (
     _COLUMNS,
     empirical_survival,
+    refuse_survival_table,
     retention_counts,
     survival_table_to_counts,
 )
@@ -109,14 +110,16 @@ class RetentionModel(ParametricModel):
         shared: bool = True,
         penalizer: float = 0.0,
         churn_covariates: Sequence[str] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        covariate_penalty_units: str = "standardised",
     ) -> None:
         super().__init__(
             penalizer=penalizer,
             covariates={"churn": churn_covariates},
             covariate_penalty=covariate_penalty,
             coefficient_priors=coefficient_priors,
+            covariate_penalty_units=covariate_penalty_units,
         )
         self.shared = shared
         if self._design and not shared:
@@ -222,26 +225,8 @@ class RetentionModel(ParametricModel):
             The likelihood could not be maximised.
         """
         what = f"the data passed to {type(self).__name__}"
-        if (
-            self._design
-            and isinstance(data, pd.DataFrame)
-            and (
-                "n_alive" in data.columns
-                or ("period" in data.columns and "periods_observed" not in data.columns)
-            )
-        ):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        "a survival table (period, n_alive) cannot carry customer covariates",
-                        "pass one row per customer with "
-                        "periods_observed, churned and the covariate columns "
-                        f"{self._design.coef_columns}",
-                    )
-                ],
-                what=what,
-            )
+        if self._design:
+            refuse_survival_table(data, self._design.coef_columns, what)
         counts = retention_counts(data)
         if len(counts) == 0:
             raise DataError(
@@ -540,6 +525,7 @@ class RetentionModel(ParametricModel):
             future = self.expected_residual_lifetime(
                 np.zeros(len(covariates)), discount_rate=d, covariates=covariates
             )
+            assert isinstance(future, pd.Series)  # per customer with covariates
             return (1.0 + future / (1.0 + d)).rename("expected_lifetime")
         p = self._params(cohort)  # x = 0 with covariates: a baseline new customer
         if self.spec.expected_lifetime is not None:
@@ -723,7 +709,8 @@ class RetentionModel(ParametricModel):
         if not hasattr(self, "params_"):
             return f"<{name} (unfitted)>"
         if self._per_cohort:
-            ps = ", ".join(f"{n}[{c}]={v:.4g}" for (c, n), v in self.params_.items())
+            pairs = zip(self.params_.index.tolist(), self.params_.tolist(), strict=True)
+            ps = ", ".join(f"{n}[{c}]={v:.4g}" for (c, n), v in pairs)
         else:
             ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return (

@@ -324,6 +324,37 @@ def survival_table_to_counts(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def is_survival_table(data: object) -> bool:
+    """Whether ``data`` is a survival table (``period, n_alive``), not one row per customer."""
+    return isinstance(data, pd.DataFrame) and (
+        "n_alive" in data.columns
+        or ("period" in data.columns and "periods_observed" not in data.columns)
+    )
+
+
+def refuse_survival_table(data: object, covariate_columns: object, what: str) -> None:
+    """Raise a ``DataError`` for a survival table given to a model with customer covariates.
+
+    Raises
+    ------
+    DataError
+        When ``data`` is a survival table: covariates need one row per customer.
+    """
+    if is_survival_table(data):
+        raise DataError(
+            [
+                Problem(
+                    None,
+                    "a survival table (period, n_alive) cannot carry customer covariates",
+                    "pass one row per customer with "
+                    "periods_observed, churned and the covariate columns "
+                    f"{covariate_columns}",
+                )
+            ],
+            what=what,
+        )
+
+
 def retention_counts(data: pd.DataFrame) -> pd.DataFrame:
     """Validate retention data in either format and return weighted per-customer rows.
 

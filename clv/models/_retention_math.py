@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
@@ -106,7 +106,7 @@ def _power_tail_remainder(
 
 
 def residual_lifetime_sum(
-    log_survival: Callable[[Any, FloatArray], FloatArray],
+    log_survival: Callable[..., FloatArray],
     params: Any,
     renewals: ArrayLike,
     discount_rate: ArrayLike,
@@ -191,8 +191,12 @@ def residual_lifetime_sum(
         flat = np.flatnonzero(~done & (du[active] == 0))
         if flat.size:
             rows = active[flat]
+
+            def log_g(tt: FloatArray, rows: NDArray[np.intp] = rows) -> FloatArray:
+                return log_s(tt, ku[rows, None]) - base[rows, None]
+
             rest = _power_tail_remainder(
-                lambda tt, rows=rows: log_s(tt, ku[rows, None]) - base[rows, None],
+                log_g,
                 t[flat, -1],
                 log_terms[flat, -1],
                 log_terms[flat, -2],

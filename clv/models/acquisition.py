@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -333,7 +333,7 @@ class AcquisitionModel(ParametricModel):
             raise ValueError("every parameter is fixed: leave at least one to estimate.")
         return fixed
 
-    def _canonical(self, values: Sequence[Any], names: Sequence[str]) -> AcquisitionParams:
+    def _canonical(self, values: Iterable[Any], names: Sequence[str]) -> AcquisitionParams:
         """``AcquisitionParams`` from values in ``names`` order (arrays broadcast)."""
         v = {n: np.asarray(x, dtype=np.float64) for n, x in zip(names, values, strict=True)}
         pool = self._pool()
@@ -682,16 +682,16 @@ class AcquisitionModel(ParametricModel):
         future = periods[periods > self.n_periods_]
         rows = [known.loc[periods[periods <= self.n_periods_]]]
         if future.size:
-            rows.append(
-                _covariate_rows(
-                    covariates,
-                    future,
-                    names,
-                    start=self.start_,
-                    time_unit=self.time_unit_,
-                    what="the covariates of the forecast periods",
-                )
+            extra = _covariate_rows(
+                covariates,
+                future,
+                names,
+                start=self.start_,
+                time_unit=self.time_unit_,
+                what="the covariates of the forecast periods",
             )
+            if extra is not None:  # None only without covariate names
+                rows.append(extra)
         return pd.concat(rows).to_numpy()
 
     @staticmethod
@@ -744,8 +744,8 @@ class AcquisitionModel(ParametricModel):
     def _parameter_draws(self, n_draws: int, rng: np.random.Generator) -> FloatArray:
         """Draws of ``params_`` from N(estimate, covariance) on the transformed scale."""
         names = list(self.params_.index)
-        theta = self.params_.to_numpy()
-        out = np.tile(theta, (n_draws, 1))
+        theta = self.params_.to_numpy(dtype=np.float64)
+        out = np.tile(theta, (n_draws, 1)).astype(np.float64, copy=False)
         free = [names.index(q) for q in self._free()]
         cov = self.covariance_.to_numpy()[np.ix_(free, free)]
         if not np.all(np.isfinite(cov)) or self._unidentified():

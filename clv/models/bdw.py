@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._ops import NUMPY
-from clv._typing import FloatArray, Ops
+from clv._typing import FloatArray, Ops, OpsData
 from clv.exceptions import ConvergenceError, ConvergenceWarning
 from clv.models import sbg
 from clv.models._mle import maximise
@@ -70,7 +70,7 @@ class BdWParams(NamedTuple):
     c: Any
 
 
-def log_survival(params: BdWParams, t: ArrayLike, *, ops: Ops = NUMPY) -> Any:
+def log_survival(params: BdWParams, t: OpsData, *, ops: Ops = NUMPY) -> Any:
     r"""Log of the survival function, :math:`\log B(\alpha, \beta+t^c) - \log B(\alpha, \beta)`.
 
     [FHLDS2018]_ eq. (5).  :math:`t^c` is formed in logs; where it would
@@ -118,7 +118,7 @@ def retention_rate(params: BdWParams, t: ArrayLike) -> FloatArray:
 
 
 def log_likelihood(
-    params: BdWParams, periods_observed: ArrayLike, churned: ArrayLike, *, ops: Ops = NUMPY
+    params: BdWParams, periods_observed: OpsData, churned: OpsData, *, ops: Ops = NUMPY
 ) -> Any:
     r"""Per-customer log-likelihood.
 
@@ -147,7 +147,7 @@ def log_likelihood(
     return ops.where(churned > 0, ops.logsubexp(f0, f1), f1)
 
 
-def _y_dpsi(alpha: FloatArray, y: FloatArray) -> FloatArray:
+def _y_dpsi(alpha: float | FloatArray, y: FloatArray) -> FloatArray:
     """Return ``y * (digamma(y) - digamma(y + alpha))`` without cancellation for large ``y``."""
     large = y >= 1e3
     ys = np.where(large, y, 1e3)

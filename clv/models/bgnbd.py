@@ -30,7 +30,7 @@ from clv._special import (
     log_hyp2f1,
     per_frequency,
 )
-from clv._typing import FloatArray, Ops
+from clv._typing import FloatArray, Ops, OpsData
 from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
 from clv.models._transaction import CovariateTransactionModel
@@ -58,7 +58,7 @@ class BGNBDParams(NamedTuple):
 
 
 def log_likelihood(
-    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Ops = NUMPY
+    params: BGNBDParams, frequency: OpsData, recency: OpsData, T: OpsData, *, ops: Ops = NUMPY
 ) -> Any:
     r"""Per-customer log-likelihood, [FHL2005]_ eq. (6), in log space.
 
@@ -654,7 +654,11 @@ def simulate(
         ``p`` and ``alive`` (alive at T).
     """
     T = np.asarray(T, dtype=np.float64)
-    n = T.shape[0]
+    n = int(T.shape[0])
+    r: float | FloatArray
+    alpha: float | FloatArray
+    a: float | FloatArray
+    b: float | FloatArray
     if all(np.ndim(v) == 0 for v in params):
         r, alpha, a, b = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)

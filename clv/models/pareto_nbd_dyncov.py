@@ -392,6 +392,23 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             f"log-likelihood={self.log_likelihood_:.2f}>"
         )
 
+    def bootstrap(self, data: Any, n: int = 200, **kwargs: Any) -> pd.DataFrame:
+        """Not available: the time-varying models are fitted on per-period rows.
+
+        Their parameter uncertainty is the asymptotic normal of the MLE
+        (``covariance_``, the intervals of :meth:`summary`).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError(
+            f"bootstrap resamples customers of a one-row-per-customer summary; "
+            f"{type(self).__name__} is fitted on per-period rows (customer x period), so use "
+            "the asymptotic intervals of summary() (covariance_) for its uncertainty."
+        )
+
 
 class ParetoNBDDynamicModel(_TimeVaryingModel):
     r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.

@@ -12,7 +12,7 @@ Examples
 >>> model_class("BetaGeoModel").__name__
 'BetaGeoModel'
 >>> list(cli_models())
-['bgnbd', 'mbgnbd', 'pnbd']
+['bgnbd', 'mbgnbd', 'pnbd', 'nbd', 'mbgcnbd', 'bgcnbd']
 """
 
 from __future__ import annotations
@@ -40,12 +40,20 @@ class ModelEntry:
         The lever it models.
     cli_name : str or None
         Its ``clv fit --model`` name (``None``: not fitted by the CLI).
+    time_varying : bool
+        Fits on time-varying covariate data (``clv.models.time_varying_data``
+        and relatives) instead of an RFM frame; not scored from RFM files.
+    cli_bayes : bool
+        Whether ``clv fit --bayes`` fits it (a :mod:`clv.bayes` class of that
+        name) and ``clv score`` scores its posterior model files.
     """
 
     name: str
     module: str
     kind: Kind
     cli_name: str | None = None
+    time_varying: bool = False
+    cli_bayes: bool = False
 
     @property
     def cls(self) -> Any:
@@ -54,18 +62,31 @@ class ModelEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd"),
-    ModelEntry("ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd"),
-    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd"),
+    ModelEntry("BetaGeoModel", "clv.models.bgnbd", "transaction", "bgnbd", cli_bayes=True),
+    ModelEntry(
+        "ModifiedBetaGeoModel", "clv.models.mbgnbd", "transaction", "mbgnbd", cli_bayes=True
+    ),
+    ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd", cli_bayes=True),
+    ModelEntry("ParetoNBDCorrelatedModel", "clv.models.pareto_nbd_corr", "transaction"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
+    ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
+    ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),
+    ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction", "bgcnbd"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),
     ModelEntry("GammaGammaModel", "clv.models.gamma_gamma", "spend"),
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
     ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
     ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
-    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction"),
-    ModelEntry("ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction"),
-    ModelEntry("ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention"),
+    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True),
+    ModelEntry(
+        "ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction", time_varying=True
+    ),
+    ModelEntry(
+        "ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention", time_varying=True
+    ),
+    ModelEntry(
+        "GammaGammaDynamicModel", "clv.models.gamma_gamma_dyncov", "spend", time_varying=True
+    ),
 )
 _BY_NAME = {e.name: e for e in MODELS}
 
@@ -89,9 +110,18 @@ def model_class(name: str) -> Any:
     return model_entry(name).cls
 
 
-def models_of_kind(*kinds: Kind) -> dict[str, ModelEntry]:
-    """Registered models of the given kinds (all without arguments), by class name."""
-    return {e.name: e for e in MODELS if not kinds or e.kind in kinds}
+def models_of_kind(*kinds: Kind, time_varying: bool | None = None) -> dict[str, ModelEntry]:
+    """Registered models of the given kinds (all without arguments), by class name.
+
+    ``time_varying=False`` keeps the models fitted on an RFM frame only
+    (``True``: the time-varying ones only; ``None``: both).
+    """
+    return {
+        e.name: e
+        for e in MODELS
+        if (not kinds or e.kind in kinds)
+        and (time_varying is None or e.time_varying == time_varying)
+    }
 
 
 def cli_models() -> dict[str, ModelEntry]:

@@ -38,7 +38,7 @@ from scipy import special
 
 from clv._ops import NUMPY
 from clv._special import log_hyp2f1_1bc
-from clv._typing import FloatArray, Ops
+from clv._typing import FloatArray, Ops, OpsData
 from clv.models._retention import RetentionModel, RetentionSpec
 from clv.models._retention_math import log_beta, simulate_lifetimes
 
@@ -105,7 +105,7 @@ def retention_rate(params: SBGParams, t: ArrayLike) -> FloatArray:
 
 
 def log_likelihood(
-    params: SBGParams, periods_observed: ArrayLike, churned: ArrayLike, *, ops: Ops = NUMPY
+    params: SBGParams, periods_observed: OpsData, churned: OpsData, *, ops: Ops = NUMPY
 ) -> Any:
     r"""Per-customer log-likelihood, [FH2007]_ eq. (B3) row by row.
 

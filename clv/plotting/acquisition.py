@@ -13,21 +13,12 @@ import numpy as np
 import pandas as pd
 
 from clv.plotting._data import time_unit_label
+from clv.plotting._draw import get_ax
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["acquisition_curve", "plot_acquisition", "equity_waterfall", "plot_equity_waterfall"]
-
-
-def _axes(ax: Axes | None) -> Axes:
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        return ax
-    if not plt.get_fignums():
-        return plt.figure(layout="constrained").add_subplot()
-    return plt.gca()
 
 
 def acquisition_curve(
@@ -152,7 +143,7 @@ def plot_acquisition(
         n_draws=n_draws,
         random_state=random_state,
     )
-    ax = _axes(ax)
+    ax = get_ax(ax)
     prefix = "cumulative_" if cumulative else ""
     periods = data.index.to_numpy()
     ax.plot(
@@ -245,11 +236,11 @@ def plot_equity_waterfall(equity: Any, *, ax: Axes | None = None, currency: str 
     >>> ax = plot_equity_waterfall(customer_equity(...))  # doctest: +SKIP
     """
     data = equity_waterfall(equity)
-    ax = _axes(ax)
+    ax = get_ax(ax)
     colors = ["C0", "C2", "C3", "0.35"]
     x = np.arange(len(data))
-    low = np.minimum(data["start"], data["end"]).to_numpy()
-    heights = np.abs(data["end"] - data["start"]).to_numpy()
+    low = np.minimum(data["start"].to_numpy(), data["end"].to_numpy())
+    heights = np.abs((data["end"] - data["start"]).to_numpy())
     bars = ax.bar(x, heights, bottom=low, color=colors, width=0.6)
     for bar, value in zip(bars, data["value"], strict=True):
         ax.annotate(

@@ -122,12 +122,12 @@ def plot_period_transactions_ppc(
     >>> from clv.plotting import plot_period_transactions_ppc
     >>> ax = plot_period_transactions_ppc(bayes_model, rfm)  # doctest: +SKIP
     """
-    from clv.plotting.diagnostics import _get_ax
+    from clv.plotting._draw import get_ax
 
     table = period_transactions_ppc(
         model, data, max_purchases=max_purchases, n_draws=n_draws, random_state=random_state
     )
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     pos = np.arange(len(table))
     ax.bar(pos, table["actual"].to_numpy(), 0.6, color="0.25", label="Observed")
     mean = table["mean"].to_numpy()

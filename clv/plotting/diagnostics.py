@@ -16,6 +16,7 @@ from clv.plotting._data import (
     probability_alive_history,
     time_unit_label,
 )
+from clv.plotting._draw import get_ax, mark_purchases
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,21 +25,6 @@ __all__ = ["plot_period_transactions", "plot_calibration_holdout", "plot_probabi
 
 _ACTUAL = {"color": "0.25", "label": "Actual"}
 _MODEL = {"color": "C1", "label": "Model"}
-
-
-def _get_ax(ax: Axes | None) -> Axes:
-    """The Axes to draw on: ``ax``, else the current Axes.
-
-    When no figure is open, the new one uses matplotlib's constrained layout so
-    that titles, two-line tick labels and colorbar labels are never cut off.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        return ax
-    if not plt.get_fignums():
-        return plt.figure(layout="constrained").add_subplot()
-    return plt.gca()
 
 
 def plot_period_transactions(
@@ -78,7 +64,7 @@ def plot_period_transactions(
     >>> ax = plot_period_transactions(model, rfm)  # doctest: +SKIP
     """
     table = period_transactions(model, data, max_purchases=max_purchases)
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     width = bar_kwargs.pop("width", 0.4)
     pos = np.arange(len(table))
     ax.bar(pos - width / 2, table["actual"].to_numpy(), width, **{**_ACTUAL, **bar_kwargs})
@@ -142,7 +128,7 @@ def plot_calibration_holdout(
     >>> ax = plot_calibration_holdout(model, calibration_holdout)  # doctest: +SKIP
     """
     table = conditional_expectations(model, data, max_frequency=max_frequency)
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     pos = np.arange(len(table))
     ax.plot(pos, table["actual"].to_numpy(), **{**_ACTUAL, "marker": "o", **plot_kwargs})
     ax.plot(
@@ -210,7 +196,7 @@ def plot_probability_alive_history(
     >>> ax = plot_probability_alive_history(model, [0, 3.5, 4, 20], T=38)  # doctest: +SKIP
     """
     history = probability_alive_history(model, purchase_times, T, grid=grid)
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     times = np.unique(np.asarray(purchase_times, dtype=np.float64))
     line_kwargs = {
         "color": "C0",
@@ -220,18 +206,7 @@ def plot_probability_alive_history(
         **plot_kwargs,
     }
     ax.plot(history["time"].to_numpy(), history["probability_alive"].to_numpy(), **line_kwargs)
-    ax.vlines(times, 0, 1, colors="0.6", linestyles=":", linewidth=1)
-    ax.plot(
-        times,
-        np.zeros_like(times),
-        linestyle="none",
-        marker="^",
-        color="0.25",
-        markersize=8,
-        label="Purchase",
-        clip_on=False,
-        zorder=3,
-    )
+    mark_purchases(ax, times)
     ax.set_xlim(0, float(T))
     ax.set_ylim(0, 1.05)
     unit = time_unit_label(_resolve_unit(time_unit, None, model))

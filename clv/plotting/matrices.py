@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from clv.plotting._data import frequency_recency_grid, time_unit_label
-from clv.plotting.diagnostics import _get_ax
+from clv.plotting._draw import get_ax
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -151,7 +151,7 @@ def _draw_grid(
 ) -> Axes:
     from matplotlib.ticker import MaxNLocator
 
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     recency = grid.columns.to_numpy(dtype=np.float64)
     frequency = grid.index.to_numpy(dtype=np.float64)
     dr = float(recency[1] - recency[0]) if recency.size > 1 else 1.0

@@ -15,6 +15,7 @@ import pandas as pd
 
 from clv.models._retention_data import NO_COHORT, empirical_survival
 from clv.plotting._data import _resolve_unit, time_unit_label
+from clv.plotting._draw import get_ax
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -97,16 +98,6 @@ def retention_curves(
     return pd.concat(frames, ignore_index=True)
 
 
-def _get_ax(ax: Axes | None) -> Axes:
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        return ax
-    if not plt.get_fignums():
-        return plt.figure(layout="constrained").add_subplot()
-    return plt.gca()
-
-
 def _draw(
     model: Any,
     data: pd.DataFrame | None,
@@ -123,7 +114,7 @@ def _draw(
     curves = retention_curves(model, data, t_max=t_max)
     if column == "retention":
         curves = curves[curves["period"] >= 1]
-    ax = _get_ax(ax)
+    ax = get_ax(ax)
     cohorts = list(pd.unique(curves["cohort"]))
     several = len(cohorts) > 1
     shared = not model._per_cohort

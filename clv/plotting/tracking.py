@@ -25,6 +25,7 @@ import pandas as pd
 from clv._units import parse_time_unit
 from clv.exceptions import DataError, Problem
 from clv.plotting._data import probability_alive_history, time_unit_label
+from clv.plotting._draw import get_ax, mark_purchases
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -343,16 +344,6 @@ def transaction_tracking(
     return out
 
 
-def _axes(ax: Axes | None) -> Axes:
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        return ax
-    if not plt.get_fignums():
-        plt.figure(layout="constrained")
-    return plt.gca()
-
-
 def plot_transaction_tracking(
     tracking: pd.DataFrame, *, cumulative: bool = True, ax: Axes | None = None, **plot_kwargs: Any
 ) -> Axes:
@@ -373,7 +364,7 @@ def plot_transaction_tracking(
     -------
     matplotlib Axes
     """
-    ax = _axes(ax)
+    ax = get_ax(ax)
     prefix = "cumulative_" if cumulative else ""
     x = tracking.index
     ax.plot(x, tracking[prefix + "actual"].to_numpy(), color="0.25", label="Actual")
@@ -432,7 +423,7 @@ def plot_customer_probability_alive(
     history = probability_alive_history_from_transactions(
         model, transactions, customer_id, **kwargs
     )
-    ax = _axes(ax)
+    ax = get_ax(ax)
     ax.plot(
         history["date"],
         history["probability_alive"].to_numpy(),
@@ -445,18 +436,7 @@ def plot_customer_probability_alive(
     purchases = first + pd.to_timedelta(
         np.asarray(history.attrs["purchase_times"]) * days, unit="D"
     )
-    ax.vlines(purchases, 0, 1, colors="0.6", linestyles=":", linewidth=1)
-    ax.plot(
-        purchases,
-        np.zeros(len(purchases)),
-        linestyle="none",
-        marker="^",
-        color="0.25",
-        markersize=8,
-        label="Purchase",
-        clip_on=False,
-        zorder=3,
-    )
+    mark_purchases(ax, purchases)
     ax.set_ylim(0, 1.05)
     ax.set(xlabel="Date", ylabel="P(alive)", title=f"Customer {customer_id}: probability alive")
     ax.legend(frameon=False, loc="best")

@@ -30,18 +30,23 @@ from __future__ import annotations
 
 from itertools import combinations
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 
 from clv._typing import FloatArray
 
 __all__ = [
+    "SurvivalRuns",
     "cumulative_discounted",
     "period_survival_integrals",
     "discount_factors",
     "payback_period",
     "period_purchase_integrals",
+    "profile_runs",
     "ramp_profile",
+    "run_period_sums",
+    "survival_runs",
     "shapley_weights",
 ]
 
@@ -169,6 +174,158 @@ def period_survival_integrals(
     small = rate < 1e-10
     frac = np.where(small, 1.0 - 0.5 * rate, -np.expm1(-rate) / np.where(small, 1.0, rate))
     return step * np.exp(-before) * frac
+
+
+def profile_runs(profiles: FloatArray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of consecutive periods in which every effect profile stays the same.
+
+    Parameters
+    ----------
+    profiles : array, shape (units, horizon)
+        Share of each unit's effect in force per period (:func:`ramp_profile`).
+
+    Returns
+    -------
+    starts, lengths : int arrays, shape (runs,)
+        First period (0-based) and number of periods of each run.
+
+    Examples
+    --------
+    >>> starts, lengths = profile_runs(ramp_profile(6, ramp_periods=2, duration=4)[None, :])
+    >>> starts.tolist(), lengths.tolist()
+    ([0, 1, 4], [1, 3, 2])
+    """
+    prof = np.asarray(profiles, dtype=np.float64)
+    horizon = prof.shape[1]
+    change = np.ones(horizon, dtype=bool)
+    if prof.shape[0]:
+        change[1:] = np.any(prof[:, 1:] != prof[:, :-1], axis=0)
+    else:
+        change[1:] = False
+    starts = np.flatnonzero(change)
+    return starts, np.diff(np.append(starts, horizon))
+
+
+class SurvivalRuns(NamedTuple):
+    r"""Survival of customers with known dropout rates over runs of periods, layout (runs, n).
+
+    In period ``t`` (0-based) of run ``r`` the time alive is
+    ``step * start[r] * factor[r]**t * frac[r]`` (:func:`survival_runs`).
+    """
+
+    start: FloatArray  # survival up to the run's first period
+    factor: FloatArray  # survival over one period of the run, e^{-rate}
+    frac: FloatArray  # expected share of a period lived by a customer alive at its start
+    rate: FloatArray  # dropout hazard integrated over one period of the run
+    decay: FloatArray  # expm1(-rate) = factor - 1, to full relative precision
+
+
+def survival_runs(
+    mu: FloatArray,
+    log_multiplier: FloatArray | None,
+    lengths: np.ndarray,
+    step: float = 1.0,
+) -> SurvivalRuns:
+    r"""Closed form of :func:`period_survival_integrals` over runs of constant dropout multiplier.
+
+    Within a run the multiplier :math:`m_r` is constant, so the per-period
+    integral is geometric: in the run's ``t``-th period it is
+    :math:`L\,S_r\,q_r^{t}\,(1 - q_r)/(\mu m_r L)` with :math:`q_r = e^{-\mu m_r L}`
+    (``L = step``) and :math:`S_r` the survival up to the run's start.
+
+    Parameters
+    ----------
+    mu : array, shape (n,)
+        Dropout rates per unit of time.
+    log_multiplier : array, shape (runs, n) or None
+        Log of the dropout multiplier in each run; None: no shift.
+    lengths : int array, shape (runs,)
+        Periods per run (:func:`profile_runs`).
+    step : float, default 1.0
+        Length of a period.
+
+    Returns
+    -------
+    SurvivalRuns
+        Arrays of shape (runs, n).
+
+    Examples
+    --------
+    >>> mu = np.array([0.0, 0.1])
+    >>> runs = survival_runs(mu, None, np.array([2]))
+    >>> bool(np.allclose(run_period_sums([runs.start * runs.frac], [runs.factor],
+    ...                                  np.array([2])), period_survival_integrals(mu, None,
+    ...                                  2).sum(axis=0)))
+    True
+    """
+    mu_ = np.asarray(mu, dtype=np.float64)
+    n_runs = len(lengths)
+    rate = mu_ * 1.0 * step if log_multiplier is None else mu_ * np.exp(log_multiplier) * step
+    decay = np.expm1(-rate)
+    factor = 1.0 + decay  # e^{-rate} from the one transcendental call
+    small = rate < 1e-10
+    frac = np.where(small, 1.0 - 0.5 * rate, -decay / np.where(small, 1.0, rate))
+    if log_multiplier is None:  # the same in every run: (n,) broadcast to (runs, n)
+        before = np.asarray(np.cumsum(np.concatenate([[0], lengths[:-1]])), dtype=np.float64)
+        start = np.exp(-before[:, None] * rate[None, :])
+        shape = (n_runs, mu_.size)
+        rate, factor, frac, decay = (
+            np.broadcast_to(v, shape) for v in (rate, factor, frac, decay)
+        )
+    else:
+        spans = rate * np.asarray(lengths, dtype=np.float64)[:, None]
+        start = np.ones_like(rate)
+        if n_runs > 1:
+            start[1:] = np.exp(-np.cumsum(spans[:-1], axis=0))
+    return SurvivalRuns(start, factor, frac, rate, decay)
+
+
+def discounted_run_sums(
+    runs: SurvivalRuns, starts: np.ndarray, lengths: np.ndarray, discount_rate: float, step: float
+) -> FloatArray:
+    r"""Discounted time alive within each run: :math:`\sum_{k \in r} (1+d)^{-k} j_k`, (runs, n).
+
+    The geometric sum in closed form, :math:`\delta^{k_0} (1 - (\delta q)^{L})/(1 - \delta q)`
+    (``L`` periods from period :math:`k_0`), continuous where :math:`\delta q = 1`.
+    """
+    log_d = float(np.log1p(discount_rate))
+    y = -(log_d + runs.rate)  # log of discount x survival per period, <= 0
+    length = np.asarray(lengths, dtype=np.float64)[:, None]
+    # expm1(y) = (delta - 1) + delta (q - 1): two terms <= 0, so no cancellation
+    delta = float(np.exp(-log_d))
+    step_down = float(np.expm1(-log_d)) + delta * runs.decay
+    flat = step_down == 0.0
+    geo = np.where(flat, length, np.expm1(length * y) / np.where(flat, -1.0, step_down))
+    first = np.exp(-(np.asarray(starts, dtype=np.float64) + 1.0) * log_d)[:, None]
+    return step * runs.start * runs.frac * first * geo
+
+
+def run_period_sums(
+    coefs: list[FloatArray], factors: list[FloatArray], lengths: np.ndarray
+) -> FloatArray:
+    r"""Per period :math:`\sum_i \sum_j a_{j,ir}\, q_{j,ir}^{t}` over customers ``i``, (horizon,).
+
+    ``coefs`` and ``factors`` are lists of (runs, n) arrays (terms ``j`` added, e.g. a
+    shifted and a baseline flow with opposite signs); ``t`` counts the periods within
+    each run.
+    """
+    out = np.empty(int(np.sum(lengths)))
+    k = 0
+    for r, length in enumerate(np.asarray(lengths).tolist()):
+        shared = all(f is factors[0] for f in factors)
+        if shared:  # one geometric factor: add the coefficients once
+            terms = [np.add.reduce([a[r] for a in coefs]) if len(coefs) > 1 else coefs[0][r].copy()]
+            qs = [factors[0][r]]
+        else:
+            terms = [a[r].copy() for a in coefs]
+            qs = [f[r] for f in factors]
+        for t in range(length):
+            out[k] = sum(float(np.add.reduce(v)) for v in terms)
+            k += 1
+            if t + 1 < length:
+                for v, q in zip(terms, qs, strict=True):
+                    v *= q
+    return out
 
 
 def cumulative_discounted(

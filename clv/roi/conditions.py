@@ -304,7 +304,7 @@ class _Parser:
         raise self._err("expected a column name or a value")
 
 
-def parse_condition(text: str) -> Condition:
+def parse_condition(text: str | Condition) -> Condition:
     """Parse a condition string (see the module docstring for the grammar).
 
     Parameters

@@ -26,10 +26,12 @@ over the processes switched on one at a time, so the parts sum to the total.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,8 +41,9 @@ from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
+from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import PATH_MODES, Investment, coefficient_parts
+from clv.roi.spec import PATH_MODES, Evidence, Investment, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -106,6 +109,9 @@ class _Unit:
     coefs: dict[str, np.ndarray]  # "process[column]" -> (S,) coefficient draws
     acquisition: list[tuple[str, str, np.ndarray, float]] = field(default_factory=list)
     #  (covariate, mode, (S,) amounts, scale): shifts of the acquisition model's future covariates
+    scope: dict[str, np.ndarray] = field(default_factory=dict)
+    #  scoped evidence coefficient -> in-scope mask over rows (clv.roi.scope); such a
+    #  coefficient's draws are (S, rows): evidence inside, the fitted fallback outside
 
 
 @dataclass(frozen=True)
@@ -219,21 +225,50 @@ class _DrawState:
     """Per-draw, per-customer quantities shared by every investment (the baseline)."""
 
     weight: np.ndarray  # margin × P(alive) × E[rate | alive] × E[spend]   (n,)
-    s: np.ndarray  # dropout shape, per customer (n,)
-    base: np.ndarray  # beta_i + T (n,)
-    j0: np.ndarray  # baseline per-period integrals (n, H)
+    s: np.ndarray | None  # dropout shape, per customer (n,); None with sampled rates ``mu``
+    base: np.ndarray | None  # beta_i + T (n,); None with sampled rates ``mu``
+    stored_j0: np.ndarray | None  # baseline per-period integrals (n, H); None: from ``mu``
     mu: np.ndarray | None = None  # sampled dropout rates (customer uncertainty), else None
     contact: np.ndarray | None = None  # cost to serve per unit time alive × P(alive) (n,)
+    horizon: int = 0
+    step: float = 1.0
+
+    @property
+    def j0(self) -> np.ndarray:
+        """Baseline per-period integrals (n, H); with sampled dropout rates recomputed on
+        demand (a closed form), so the engine does not hold S × n × H numbers."""
+        if self.stored_j0 is not None:
+            return self.stored_j0
+        assert self.mu is not None
+        return _math.period_survival_integrals(self.mu, None, self.horizon, self.step)
 
     def integrals(
         self, rows: np.ndarray, multiplier: np.ndarray, horizon: int, step: float
     ) -> np.ndarray:
         """Per-period survival-weighted time under a dropout multiplier (rows, H)."""
         if self.mu is None:
+            assert self.s is not None and self.base is not None
             return _math.period_purchase_integrals(
                 self.s[rows], self.base[rows], multiplier, horizon, step
             )
         return _math.period_survival_integrals(self.mu[rows], multiplier, horizon, step)
+
+    def baseline_flows(
+        self, rows: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Undiscounted baseline margin per period of ``rows`` (all customers if None), (H,).
+
+        ``weight`` replaces the margin weight (n,) of every customer (e.g. net of the cost
+        to serve)."""
+        w = self.weight if weight is None else weight
+        w = w if rows is None else w[rows]
+        if self.mu is None:  # einsum: no BLAS threads for a product this small
+            return np.einsum("n,nh->h", w, self.j0 if rows is None else self.j0[rows])
+        mu = self.mu if rows is None else self.mu[rows]
+        lengths = np.array([self.horizon])
+        runs = _math.survival_runs(mu, None, lengths, self.step)
+        lead = self.step * runs.start * runs.frac * w
+        return _math.run_period_sums([lead], [runs.factor], lengths)
 
 
 @dataclass
@@ -301,7 +336,9 @@ class CounterfactualEngine:
     new_customers: NewCustomers | None = None
     service_cost: ServiceCost | None = None
     causal_share: Any = None
+    closed_form: bool = field(default=True, repr=False)
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
+    _unit_cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check_inputs()
@@ -324,6 +361,50 @@ class CounterfactualEngine:
         self._service_setup()
         self._states = [self._baseline(i) for i in range(self.n_draws)]
         self._acquisition_setup()
+
+    def with_horizon(
+        self,
+        horizon: int,
+        new_customers: NewCustomers | None = None,
+        *,
+        fully_causal: bool = False,
+    ) -> CounterfactualEngine:
+        """The same engine over another horizon: the same parameter draws, causal shares and
+        customers' latent states (none of them depends on the horizon), so only the
+        per-period integrals and the acquisition periods are redone, not the baseline.
+
+        ``new_customers`` replaces the future cohorts (their covariates must cover the new
+        horizon); by default the engine's own. ``fully_causal`` drops the causal-share
+        prior (fitted effects taken as they are). An engine class with its own ``flows``
+        is rebuilt instead (its states may depend on the horizon).
+        """
+        if not (isinstance(horizon, int | np.integer) and horizon >= 1):
+            raise ValueError(f"horizon must be a whole number of periods >= 1, got {horizon!r}.")
+        nc = self.new_customers if new_customers is None else new_customers
+        if type(self).flows is not CounterfactualEngine.flows:
+            share = None if fully_causal else self.causal_share
+            return replace(self, horizon=int(horizon), new_customers=nc, causal_share=share)
+        other = copy.copy(self)
+        other.horizon = int(horizon)
+        other.new_customers = nc
+        if fully_causal:
+            other.causal_share = None
+            other.share_draws_ = None
+        other.discount_ = _math.discount_factors(other.horizon, self.discount_rate)
+        other._unit_cache = {}
+        step = float(self.period_length)
+        other._states = [
+            replace(
+                st,
+                horizon=other.horizon,
+                stored_j0=None
+                if st.stored_j0 is None or st.s is None or st.base is None
+                else _math.period_purchase_integrals(st.s, st.base, None, other.horizon, step),
+            )
+            for st in self._states
+        ]
+        other._acquisition_setup()
+        return other
 
     # ------------------------------------------------------------------ service cost
     def _service_setup(self) -> None:
@@ -497,12 +578,29 @@ class CounterfactualEngine:
             lam = self._canonical(lambda o: rng.gamma((r + x)[o])) / (alpha + T)
             mu = self._canonical(lambda o: rng.gamma(np.broadcast_to(s, x.shape)[o])) / base
             weight = self.margin * alive * lam * self._spend(i, rng)
-            j0 = _math.period_survival_integrals(mu, None, self.horizon, self.period_length)
-            return _DrawState(weight, s, base, j0, mu, self._contact_weight(i, alive))
+            return _DrawState(  # s and base are in mu: not kept (S × n numbers each)
+                weight,
+                None,
+                None,
+                None,
+                mu,
+                self._contact_weight(i, alive),
+                self.horizon,
+                float(self.period_length),
+            )
         rate = (r + x) / (alpha + T)
         weight = self.margin * p_alive * rate * self._spend(i)
         j0 = _math.period_purchase_integrals(s, base, None, self.horizon, self.period_length)
-        return _DrawState(weight, s, base, j0, None, self._contact_weight(i, p_alive))
+        return _DrawState(
+            weight,
+            s,
+            base,
+            j0,
+            None,
+            self._contact_weight(i, p_alive),
+            self.horizon,
+            float(self.period_length),
+        )
 
     def _canonical(self, draw: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Values drawn in the canonical customer order, returned in the data's row order."""
@@ -543,15 +641,23 @@ class CounterfactualEngine:
             )
         return out
 
+    def baseline_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Undiscounted baseline margin per period of the customers ``rows``, per draw (S, H)."""
+        return np.stack(
+            [
+                st.baseline_flows(rows)
+                if hasattr(st, "baseline_flows")
+                else np.einsum("n,nh->h", st.weight[rows], st.j0[rows])
+                for st in self._states
+            ]
+        )
+
     def baseline_cash_flows(self) -> np.ndarray:
         """Undiscounted expected margin per future period, all customers, net of the modelled
         cost to serve: shape (S, H)."""
         return np.stack(
             [
-                np.add.reduce(
-                    (st.weight if st.contact is None else st.weight - st.contact)[:, None] * st.j0,
-                    axis=0,
-                )
+                st.baseline_flows(weight=None if st.contact is None else st.weight - st.contact)
                 for st in self._states
             ]
         )
@@ -714,16 +820,20 @@ class CounterfactualEngine:
             ).standard_normal(self.n_draws)
             full = self.data[shift.column].to_numpy(dtype=np.float64)
             lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
+            # one row serves every draw when the amount is certain (sd = 0): the (S, n) change
+            # is then a read-only broadcast view, not S copies
+            a = amount[:1] if bool(np.all(amount == amount[0])) else amount
             current = x + delta.get(shift.column, 0.0)
             if shift.mode == "add":
-                new = current + amount[:, None]
+                new = current + a[:, None]
             elif shift.mode == "relative":
-                new = current * (1.0 + amount[:, None])
+                new = current * (1.0 + a[:, None])
             else:
-                new = np.broadcast_to(amount[:, None], (self.n_draws, len(rows)))
+                new = np.broadcast_to(a[:, None], (len(a), len(rows)))
             new = np.clip(new, lo, hi)
             change = np.where(ok, new - x, delta.get(shift.column, 0.0))
-            delta[shift.column] = np.broadcast_to(change, (self.n_draws, len(rows))) * scale
+            delta[shift.column] = change * scale
+        delta = {c: np.broadcast_to(v, (self.n_draws, len(rows))) for c, v in delta.items()}
         profile = _math.ramp_profile(
             self.horizon,
             ramp_periods=inv.ramp_periods,
@@ -732,19 +842,18 @@ class CounterfactualEngine:
         )
         if not delta:
             rows = np.zeros(0, dtype=np.int64)
-        return _Unit(rows, delta, profile, coefs, acquisition)
+        masks: dict[str, np.ndarray] = {}
+        if inv.evidence.scoped and len(rows):
+            masks = _scope.scope_masks(
+                inv, self.data.iloc[rows], self.data, self.transaction_model,
+                lambda expr, frame: self._query(inv, expr, frame),
+            )  # fmt: skip
+            observational = dataclasses.replace(inv, evidence=Evidence())
+            fallback = self._coefficients(observational, share, evidenced_only)
+            coefs = _scope.apply_scope(coefs, fallback, masks)
+        return _Unit(rows, delta, profile, coefs, acquisition, masks)
 
     # ------------------------------------------------------------------ evaluation
-    def _log_multipliers(self, unit: _Unit, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-process log multipliers at full effect for draw ``i``: (len(rows),) each."""
-        pos = np.searchsorted(rows, unit.rows)
-        out = {p: np.zeros(len(rows)) for p in _PROCESS_LEVER}
-        for name, draws in unit.coefs.items():
-            process, column = _coef_name(name)  # type: ignore[misc]
-            if column in unit.delta:
-                out[process][pos] += draws[i] * unit.delta[column][i]
-        return out
-
     def flows(
         self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *, full_only: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -776,94 +885,304 @@ class CounterfactualEngine:
         customer's time alive: with retention switched on it covers the longer
         lives, with service cost switched on the contact rate changes.
         """
+        full, totals, service = self.flows_batch([units], draws, full_only=full_only)[0]
+        #: present value of the change in the cost to serve per draw of the last call
+        self.last_service_change_ = service
+        return full, totals
+
+    def flows_batch(
+        self,
+        variants: Sequence[Sequence[_Unit]],
+        draws: Sequence[int] | None = None,
+        *,
+        full_only: bool = False,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`flows` of several sets of units in one pass over the draws.
+
+        Variants of one investment (its causal-share, evidenced-only and evidence-grade
+        versions, scaled effects) share the customers, so each draw's baseline survival is
+        computed once for all of them.
+
+        Returns
+        -------
+        list of (full, totals, service_change)
+            Per variant: :meth:`flows`' two arrays and ``last_service_change_``.
+        """
+        if type(self).flows is not CounterfactualEngine.flows:  # an engine with its own flows
+            out = []
+            for units in variants:
+                full, totals = self.flows(list(units), draws, full_only=full_only)
+                service = getattr(self, "last_service_change_", None)
+                service = np.zeros(len(full)) if service is None else np.array(service)
+                out.append((full, totals, service))
+            return out
+        idx = range(self.n_draws) if draws is None else list(draws)
+        plans = [self._plan(list(units)) for units in variants]
+        for k, plan in enumerate(plans):  # variants on the same customers share baselines
+            plan["key"] = k
+            for other in plans[:k]:
+                if np.array_equal(other["rows"], plan["rows"]):
+                    plan["key"] = other["key"]
+                    break
+        out = [
+            (
+                np.zeros((len(idx), self.horizon)),
+                np.zeros((len(idx), _N_COALITIONS)),
+                np.zeros(len(idx)),
+            )
+            for _ in plans
+        ]
+        for slot, i in enumerate(idx):
+            shared: dict[Any, Any] = {}
+            for plan, (full, totals, service) in zip(plans, out, strict=True):
+                self._draw(plan, i, slot, full, totals, service, full_only, shared)
+        return out
+
+    def _plan(self, units: list[_Unit]) -> dict[str, Any]:
+        """What every draw of :meth:`flows` needs about a set of units."""
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
         rows = rows.astype(np.int64)
-        idx = range(self.n_draws) if draws is None else list(draws)
-        full = np.zeros((len(idx), self.horizon))
-        totals = np.zeros((len(idx), _N_COALITIONS))
         profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
+        plan: dict[str, Any] = {"units": units, "rows": rows, "profiles": profiles}
         if len(rows):
             _, first, group = np.unique(profiles.T, axis=0, return_index=True, return_inverse=True)
             group = group.reshape(-1)
-            rho = profiles[:, first]  # (U, G)
+            plan["rho"] = profiles[:, first]  # (U, G)
             summing = np.zeros((self.horizon, len(first)))
             summing[np.arange(self.horizon), group] = self.discount_  # (H, G)
+            plan["summing"] = summing
+            plan["starts"], plan["lengths"] = _math.profile_runs(profiles)
+            plan["rho_runs"] = profiles[:, plan["starts"]]  # (U, R)
+        # each unit's rows among ``rows`` (None: all of them) and its coefficient x change terms
+        plan["g_rows"] = [
+            None if len(u.rows) == len(rows) else np.searchsorted(rows, u.rows) for u in units
+        ]
+        plan["terms"] = [
+            [
+                (parts[0], coef, u.delta[parts[1]])
+                for name, coef in u.coefs.items()
+                if (parts := _coef_name(name))
+                and parts[0] in _PROCESS_LEVER
+                and parts[1] in u.delta
+            ]
+            for u in units
+        ]
+        return plan
+
+    def _draw(
+        self,
+        plan: dict[str, Any],
+        i: int,
+        slot: int,
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        full_only: bool,
+        shared: dict[Any, Any],
+    ) -> None:
+        """Draw ``i`` of one set of units into row ``slot`` of the outputs."""
+        units, rows = plan["units"], plan["rows"]
         acq_bit = 8
-        #: present value of the change in the cost to serve per draw of the last call
-        self.last_service_change_ = np.zeros(len(idx))
-        for slot, i in enumerate(idx):
-            acq = self._acquisition_flow(units, i)
-            acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
-            if acq is not None:
-                full[slot] += acq
-            if len(rows) == 0:
-                for b in range(_N_COALITIONS):
-                    if b & acq_bit:
-                        totals[slot, b] = acq_total
-                continue
-            st = self._states[i]
-            g = {p: np.zeros((len(rows), len(units))) for p in _PROCESS_LEVER}
-            for u, unit in enumerate(units):
-                full_logs = self._log_multipliers(unit, i, rows)
-                for p in _PROCESS_LEVER:
-                    g[p][:, u] = full_logs[p]
-            j0 = st.j0[rows]
-            j1 = (
-                st.integrals(
-                    rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
-                )
-                if np.any(g["dropout"])
-                else j0
-            )
-            w = st.weight[rows][:, None]
-            wj0, wj1 = w * j0, w * j1
-            rest = g["purchase"] + g["spend"]
-            term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
-            existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
-            gc = g["contact"]
-            contact_moves = bool(np.any(gc))
-            # the cost to serve changes only with the contact rate or the time alive
-            serve = (
-                st.contact is not None
-                and (contact_moves or j1 is not j0)
-                and bool(np.any(st.contact[rows]))
-            )
-            if serve:
-                c = st.contact[rows][:, None]  # type: ignore[index]
-                cj0, cj1 = c * j0, c * j1
-                cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
-                extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
-                existing = existing - extra_cost
-                self.last_service_change_[slot] = np.add.reduce(extra_cost * self.discount_)
-            full[slot] += existing
-            if full_only:
-                totals[slot, ALL] = np.add.reduce(existing * self.discount_) + acq_total
-                continue
-            d0 = wj0 @ summing  # (n, G)
-            d1 = d0 if j1 is j0 else wj1 @ summing
-            base_total = np.add.reduce(np.add.reduce(d0, axis=1))
-            for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
-                exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
-                d = d1 if b & 1 else d0
-                value = d * np.exp(exponent @ rho) if np.any(exponent) else d
-                totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
-            totals[slot, 16:24] = totals[slot, :8]
-            if serve:
-                e0 = cj0 @ summing
-                e1 = e0 if j1 is j0 else cj1 @ summing
-                cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
-                shifted_rate = np.exp(gc @ rho) if contact_moves else None
-                for b in range(8):
-                    e = e1 if b & 1 else e0
-                    extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
-                    totals[slot, b] -= extra
-                    if shifted_rate is not None:
-                        extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
-                    totals[slot, b | 16] -= extra
+        acq = self._acquisition_flow(units, i)
+        acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
+        if acq is not None:
+            full[slot] += acq
+        if len(rows) == 0:
             for b in range(_N_COALITIONS):
                 if b & acq_bit:
-                    totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
-        return full, totals
+                    totals[slot, b] = acq_total
+            return
+        st = self._states[i]
+        # per-process log multipliers at full effect, (units, rows) each
+        g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
+        for u, target in enumerate(plan["g_rows"]):
+            for process, coef, change in plan["terms"][u]:
+                if target is None:
+                    g[process][u] += coef[i] * change[i]
+                else:
+                    g[process][u, target] += coef[i] * change[i]
+        if st.mu is not None and self.closed_form:
+            key = (plan["key"], tuple(plan["starts"].tolist()))
+            self._closed_form_draw(
+                st, plan, g, full, totals, service, slot, full_only, shared.setdefault(key, {})
+            )
+        else:
+            g_cols = {p: v.T for p, v in g.items()}  # (rows, units)
+            self._reference_draw(
+                st,
+                rows,
+                g_cols,
+                plan["profiles"],
+                plan["rho"],
+                plan["summing"],
+                full,
+                totals,
+                service,
+                slot,
+                full_only,
+            )
+        for b in range(_N_COALITIONS):
+            if b & acq_bit:
+                totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
+
+    def _closed_form_draw(
+        self,
+        st: _DrawState,
+        plan: dict[str, Any],
+        g: dict[str, np.ndarray],
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        slot: int,
+        full_only: bool,
+        base: dict[str, Any],
+    ) -> None:
+        """One draw of :meth:`flows` with sampled dropout rates, in closed form per run of
+        periods with the same effect profile: ``O(customers × runs)`` for the coalition totals
+        and two products per customer and period for the per-period flows, instead of the
+        (customers × periods) integrals of :meth:`_reference_draw` (the same numbers up to
+        rounding, tested). ``base`` caches the draw's baseline for variants on the same rows."""
+        rows, rho = plan["rows"], plan["rho_runs"]
+        starts, lengths = plan["starts"], plan["lengths"]
+        every = len(rows) == len(self._order)  # sorted distinct positions: every customer
+        step = float(self.period_length)
+        d = float(self.discount_rate)
+        if not base:
+            pick = (lambda v: v) if every else (lambda v: v[rows])
+            base["w"] = pick(st.weight)
+            base["mu"] = pick(st.mu)
+            base["c"] = None if st.contact is None else pick(st.contact)
+            base["run0"] = _math.survival_runs(base["mu"], None, lengths, step)
+            base["r0"] = _math.discounted_run_sums(base["run0"], starts, lengths, d, step)
+        w, mu, run0, r0 = base["w"], base["mu"], base["run0"], base["r0"]
+
+        def per_run(p: np.ndarray) -> np.ndarray:  # (R, n) from (U, n), without BLAS threads
+            if p.shape[0] == 1:
+                return rho[0][:, None] * p
+            return np.einsum("ur,un->rn", rho, p)
+
+        run1 = (
+            _math.survival_runs(mu, per_run(g["dropout"]), lengths, step)
+            if np.any(g["dropout"])
+            else run0
+        )
+        r1 = r0 if run1 is run0 else _math.discounted_run_sums(run1, starts, lengths, d, step)
+        gp, gs, gc = g["purchase"], g["spend"], g["contact"]
+        contact_moves = bool(np.any(gc))
+        serve = (
+            base["c"] is not None
+            and (contact_moves or run1 is not run0)
+            and bool(np.any(base["c"]))
+        )
+        d0 = w * r0
+        d1 = d0 if r1 is r0 else w * r1
+        base_total = float(np.add.reduce(d0, axis=None))
+        factors: dict[int, np.ndarray | None] = {}
+        for b in range(8) if not full_only else (7,):
+            key = b & 6
+            if key not in factors:
+                exponent = (gp if b & 2 else 0.0) + (gs if b & 4 else 0.0)
+                factors[key] = np.exp(per_run(exponent)) if np.any(exponent) else None
+            value = d1 if b & 1 else d0
+            f = factors[key]
+            totals[slot, b] = float(np.add.reduce(value if f is None else value * f, axis=None))
+            totals[slot, b] -= base_total
+        totals[slot, 16:24] = totals[slot, :8]
+        fc = np.exp(per_run(gc)) if serve and contact_moves else None
+        c = base["c"] if serve else None
+        if serve:
+            assert c is not None
+            e0 = c * r0
+            e1 = e0 if r1 is r0 else c * r1
+            cost_base = float(np.add.reduce(e0, axis=None))
+            extra = 0.0
+            for b in range(8) if not full_only else (7,):
+                e = e1 if b & 1 else e0
+                extra = float(np.add.reduce(e, axis=None)) - cost_base
+                totals[slot, b] -= extra
+                if fc is not None:
+                    extra = float(np.add.reduce(e * fc, axis=None)) - cost_base
+                totals[slot, b | 16] -= extra
+            service[slot] = extra  # b = 7: every lever on
+        # per-period flows: sum_i a_i q_i^t within each run, shifted minus baseline
+        rest = factors.get(6)
+        lead1 = step * run1.start * run1.frac
+        lead0 = lead1 if run1 is run0 else step * run0.start * run0.frac
+        a1 = lead1 * w if rest is None else lead1 * (w * rest)
+        a0 = lead0 * w
+        if serve:
+            a1 = a1 - (lead1 * c if fc is None else lead1 * (c * fc))
+            a0 = a0 - lead0 * c
+        full[slot] += _math.run_period_sums([a1, -a0], [run1.factor, run0.factor], lengths)
+
+    def _reference_draw(
+        self,
+        st: _DrawState,
+        rows: np.ndarray,
+        g: dict[str, np.ndarray],
+        profiles: np.ndarray,
+        rho: np.ndarray,
+        summing: np.ndarray,
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        slot: int,
+        full_only: bool,
+    ) -> None:
+        """One draw of :meth:`flows` from the (customers × periods) integrals."""
+        j0 = st.j0[rows]
+        j1 = (
+            st.integrals(
+                rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
+            )
+            if np.any(g["dropout"])
+            else j0
+        )
+        w = st.weight[rows][:, None]
+        wj0, wj1 = w * j0, w * j1
+        rest = g["purchase"] + g["spend"]
+        term = wj1 * np.exp(rest @ profiles) if np.any(rest) else wj1
+        existing = np.add.reduce(term, axis=0) - np.add.reduce(wj0, axis=0)
+        gc = g["contact"]
+        contact_moves = bool(np.any(gc))
+        # the cost to serve changes only with the contact rate or the time alive
+        serve = (
+            st.contact is not None
+            and (contact_moves or j1 is not j0)
+            and bool(np.any(st.contact[rows]))
+        )
+        if serve:
+            c = st.contact[rows][:, None]  # type: ignore[index]
+            cj0, cj1 = c * j0, c * j1
+            cost1 = cj1 * np.exp(gc @ profiles) if contact_moves else cj1
+            extra_cost = np.add.reduce(cost1, axis=0) - np.add.reduce(cj0, axis=0)
+            existing = existing - extra_cost
+            service[slot] = np.add.reduce(extra_cost * self.discount_)
+        full[slot] += existing
+        if full_only:  # the acquisition bit is added by the caller
+            totals[slot, ALL & ~8] = np.add.reduce(existing * self.discount_)
+            return
+        d0 = wj0 @ summing  # (n, G)
+        d1 = d0 if j1 is j0 else wj1 @ summing
+        base_total = np.add.reduce(np.add.reduce(d0, axis=1))
+        for b in range(8):  # the same arithmetic for every coalition: exact Shapley zeros
+            exponent = (g["purchase"] if b & 2 else 0.0) + (g["spend"] if b & 4 else 0.0)
+            d = d1 if b & 1 else d0
+            value = d * np.exp(exponent @ rho) if np.any(exponent) else d
+            totals[slot, b] = np.add.reduce(np.add.reduce(value, axis=1)) - base_total
+        totals[slot, 16:24] = totals[slot, :8]
+        if serve:
+            e0 = cj0 @ summing
+            e1 = e0 if j1 is j0 else cj1 @ summing
+            cost_base = np.add.reduce(np.add.reduce(e0, axis=1))
+            shifted_rate = np.exp(gc @ rho) if contact_moves else None
+            for b in range(8):
+                e = e1 if b & 1 else e0
+                extra = np.add.reduce(np.add.reduce(e, axis=1)) - cost_base
+                totals[slot, b] -= extra
+                if shifted_rate is not None:
+                    extra = np.add.reduce(np.add.reduce(e * shifted_rate, axis=1)) - cost_base
+                totals[slot, b | 16] -= extra
 
     def unit(
         self,
@@ -878,8 +1197,38 @@ class CounterfactualEngine:
         ``share`` overrides the causal share of fitted coefficients (1.0: fully
         causal); ``evidenced_only`` keeps only experiment and quasi-experiment
         coefficients (grades A and B).
+
+        The effect is linear in ``scale`` (each shift's change is scaled after it is
+        clipped to the observed range), so the unit at ``scale = 1`` of the last
+        investment asked for is kept and scaled (break-even searches, effect-size
+        sensitivity) instead of being rebuilt, when the investment shifts each column once.
         """
-        return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        if (share is not None and not isinstance(share, int | float)) or type(
+            self
+        )._unit is not CounterfactualEngine._unit:
+            return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        columns = [shift.column for shift in inv.shifts]
+        if len(set(columns)) < len(columns):  # a column shifted twice compounds the scale
+            return self._unit(inv, scale=scale, share=share, evidenced_only=evidenced_only)
+        key = (share, evidenced_only)
+        cache = self._unit_cache
+        # the draws a unit's coefficients come from (replaced draws invalidate the cache)
+        source = [
+            self.transaction_draws_,
+            self.spend_draws_,
+            self.contact_draws_,
+            self.share_draws_,
+            getattr(self, "acquisition_draws_", None),
+        ]
+        if cache.get("inv") is not inv or any(
+            a is not b for a, b in zip(cache.get("source", ()), source, strict=False)
+        ):
+            cache.clear()
+            cache["inv"] = inv
+            cache["source"] = source
+        if key not in cache:
+            cache[key] = self._unit(inv, share=share, evidenced_only=evidenced_only)
+        return scaled_unit(cache[key], scale)
 
     def affected(self, unit: _Unit) -> int:
         """Number of customers whose features the investment changes (in any draw)."""
@@ -887,7 +1236,7 @@ class CounterfactualEngine:
             return 0
         changed = np.zeros(len(unit.rows), dtype=bool)
         for d in unit.delta.values():
-            changed |= np.any(d != 0, axis=0)
+            changed |= d[0] != 0 if d.strides[0] == 0 else np.any(d != 0, axis=0)
         return int(changed.sum())
 
     def cost_draws(self, inv: Investment) -> tuple[np.ndarray, np.ndarray]:
@@ -916,6 +1265,19 @@ class CounterfactualEngine:
     def discounted(self, flows: np.ndarray) -> np.ndarray:
         """Present value of per-period flows (last axis)."""
         return np.add.reduce(flows * self.discount_, axis=-1)
+
+
+def scaled_unit(unit: _Unit, scale: float) -> _Unit:
+    """``unit`` with every feature change (and acquisition shift) multiplied by ``scale``."""
+    if scale == 1.0:
+        return unit
+    k = float(scale)
+    delta = {
+        c: np.broadcast_to(d[0] * k, d.shape) if d.strides[0] == 0 else d * k
+        for c, d in unit.delta.items()
+    }
+    acquisition = [(c, mode, amounts, s * k) for c, mode, amounts, s in unit.acquisition]
+    return replace(unit, delta=delta, acquisition=acquisition)
 
 
 def shapley_split(values: Callable[[frozenset[int]], np.ndarray], n_players: int) -> np.ndarray:

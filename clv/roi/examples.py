@@ -74,8 +74,10 @@ def example_investments(
     onboarding test, column ``onboarding_call``), the onboarding call is the rollout
     of the tested treatment (``Shift("onboarding_call", "set", 1)``) with grade-A
     evidence for the levers the experiment measured
-    (:meth:`~clv.roi.Evidence.from_experiment`); the scoring data then needs the
-    0/1 column ``onboarding_call`` (1 for the customers already treated).
+    (:meth:`~clv.roi.Evidence.from_experiment`), scoped to the tested population
+    (customers at their first purchase): valued on the existing base, the effect is
+    extrapolated and graded C. The scoring data then needs the 0/1 column
+    ``onboarding_call`` (1 for the customers already treated).
 
     Examples
     --------
@@ -88,7 +90,7 @@ def example_investments(
         Investment(
             "Faster support",
             cost=14_000 * k,
-            shifts=[Shift("wait_minutes", "relative", -0.3, sd=0.05)],
+            shifts=(Shift("wait_minutes", "relative", -0.3, sd=0.05),),
             target=contacted,
             ramp_periods=3,
             description="More agents at peak hours: 30 % shorter waits (±5 %).",
@@ -96,14 +98,14 @@ def example_investments(
         Investment(
             "Complaint recovery",
             cost={0: 6_000 * k, 6: 3_000 * k},
-            shifts=[Shift("complaints", "relative", -0.5)],
+            shifts=(Shift("complaints", "relative", -0.5),),
             description="A recovery team calls back every complainant: half the "
             "complaints do not recur.",
         ),
         Investment(
             "First-contact resolution",
             cost=12_000 * k,
-            shifts=[Shift("fcr_rate", "add", 0.15)],
+            shifts=(Shift("fcr_rate", "add", 0.15),),
             target=contacted,
             ramp_periods=6,
             description="Agent training and a knowledge base: +15 points of first-"
@@ -112,7 +114,7 @@ def example_investments(
         Investment(
             "Promoter programme",
             cost=9_000 * k,
-            shifts=[Shift("promoter", "set", 1.0, where="nps_missing == 0")],
+            shifts=(Shift("promoter", "set", 1.0, where="nps_missing == 0"),),
             duration=12,
             cost_sd=0.2,
             description="Personalised follow-up of surveyed passives and detractors for a year.",
@@ -120,7 +122,7 @@ def example_investments(
         Investment(
             "Onboarding call",
             cost=10_000 * k,
-            shifts=[Shift("complaints", "relative", -0.2), Shift("wait_minutes", "relative", -0.1)],
+            shifts=(Shift("complaints", "relative", -0.2), Shift("wait_minutes", "relative", -0.1)),
             evidence=Evidence.experiment(
                 {"dropout[complaints]": (0.30, 0.08), "purchase[complaints]": (-0.12, 0.03)},
                 source="onboarding A/B test, 4,000 customers",
@@ -136,16 +138,17 @@ def example_investments(
             cost=10_000 * k,
             shifts=[Shift("onboarding_call", "set", 1.0)],
             evidence=Evidence.from_experiment(experiment),
-            description=f"A welcome call for every customer not yet called; effects on "
-            f"{measured} from the randomised onboarding test (assumed to carry "
-            "over to customers past onboarding).",
+            description=f"A welcome call for every existing customer not yet called. The "
+            f"randomised test measured its effects on {measured} for new customers at their "
+            "first purchase only (its tested population): for the existing base they are "
+            "extrapolated, so this value is graded C until a test on existing customers.",
         )
     if acquisition:
         out.append(
             Investment(
                 "Referral programme",
                 cost=12_000 * k,
-                shifts=[Shift("promoter_share", "add", 0.10, sd=0.03)],
+                shifts=(Shift("promoter_share", "add", 0.10, sd=0.03),),
                 duration=12,
                 description="Referral rewards and review prompts: +10 points (±3) of promoter "
                 "share in the market for a year; acts on new customers only.",

@@ -3,7 +3,10 @@
 Every variant reuses the shared parameter draws, so a swing is the effect of
 the setting, not Monte Carlo noise. Margin scales the incremental value
 exactly; discount rate and a shorter horizon re-discount the stored per-period
-flows; a longer horizon and the effect size re-run the engine.
+flows; a longer horizon re-runs the engine's flows on the same draws and
+customers' latent states (:meth:`~clv.roi.engine.CounterfactualEngine.with_horizon`,
+no new baseline), and the two effect sizes are evaluated together in one pass
+with the investment's effect scaled (it is linear in the shift).
 """
 
 from __future__ import annotations
@@ -91,13 +94,11 @@ def sensitivity(
     if not (1 <= horizon[0] <= h < horizon[1] or horizon[1] <= h):
         raise ValueError("horizon must be (low, high) periods with low >= 1.")
     long_engine = None
-    if horizon[1] > h:
-        # the same kind of engine (static or path), fitted effects taken as they are
-        long_engine = replace(
-            eng,
-            horizon=int(horizon[1]),
-            new_customers=_extended(eng.new_customers, int(horizon[1]) - h),
-            causal_share=None,
+    if horizon[1] > h:  # the same draws and latent states, fitted effects taken as they are
+        long_engine = eng.with_horizon(
+            int(horizon[1]),
+            _extended(eng.new_customers, int(horizon[1]) - h),
+            fully_causal=True,
         )
     rows = []
     for name, draws in progress_bar(
@@ -167,10 +168,9 @@ def sensitivity(
                 up, lat = long_engine.cost_draws(inv)
                 npv_h.append(_npv(long_flows, lat, up, d, int(hz)))
         add("horizon", horizon[0], horizon[1], *npv_h)
-        npv_e = []
-        for k in effect:
-            f, _ = eng.flows([eng.unit(inv, scale=k)], full_only=True)
-            npv_e.append(_npv(f, later, upfront, d, h))
+        # both effect sizes in one pass over the draws (the unit is scaled, not rebuilt)
+        scaled = eng.flows_batch([[eng.unit(inv, scale=k)] for k in effect], full_only=True)
+        npv_e = [_npv(f, later, upfront, d, h) for f, _, _ in scaled]
         add("effect_size", effect[0], effect[1], *npv_e)
     out = pd.DataFrame(rows)
     order = {n: i for i, n in enumerate(result.investments)}

@@ -55,7 +55,7 @@ TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
 #: Model classes a bundle may contain, by the name stored in their documents.
 _MODEL_CLASSES: dict[str, tuple[str, str]] = {
     e.name: (e.module, e.name) for e in cli_models().values()
-} | {name: (e.module, e.name) for name, e in models_of_kind("spend").items()}
+} | {name: (e.module, e.name) for name, e in models_of_kind("spend", time_varying=False).items()}
 _SECTION_KEYS = (
     "builder",
     "purchase_covariates",
@@ -117,6 +117,9 @@ class Bundle:
         state, the covariate column lists and the cutoff (see
         :mod:`clv.cli.cx_features`); ``None`` for a plain bundle. Optional for
         readers: plain bundles have no such key and are written as before.
+    bootstrap : dict or None
+        Bootstrap parameter draws of both models (``clv fit --bootstrap N``;
+        :mod:`clv.scoring.bootstrap_scores`); optional like ``features``.
     """
 
     transaction_model: Any
@@ -126,6 +129,7 @@ class Bundle:
     training: dict[str, Any] = field(default_factory=dict)
     sha256: str | None = None
     features: dict[str, Any] | None = None
+    bootstrap: dict[str, Any] | None = None
 
 
 def _model_document(model: Any) -> dict[str, Any]:
@@ -230,6 +234,8 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
     }
     if bundle.features is not None:
         payload["features"] = json_ready(bundle.features)
+    if bundle.bootstrap is not None:
+        payload["bootstrap"] = json_ready(bundle.bootstrap)
     try:
         write_model_json(path, BUNDLE_MODEL, payload)
     except OSError as exc:
@@ -274,6 +280,7 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         tm_doc = document["transaction_model"]
         sm_doc = document.get("spend_model")
         features = document.get("features")
+        bootstrap = document.get("bootstrap")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"'{path}' is a damaged model bundle (missing {exc}). Refit with `clv fit`."
@@ -301,8 +308,19 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         check_spend_q(np.asarray([float(spend_model.params_["q"])]), path)
     if features is not None:
         features = check_section(features, path)
+    if bootstrap is not None:
+        from clv.scoring.bootstrap_scores import check_bootstrap_section
+
+        bootstrap = check_bootstrap_section(bootstrap, transaction_model, spend_model, path)
     return Bundle(
-        transaction_model, spend_model, time_unit, columns, training, file_sha256(path), features
+        transaction_model,
+        spend_model,
+        time_unit,
+        columns,
+        training,
+        file_sha256(path),
+        features,
+        bootstrap,
     )
 
 

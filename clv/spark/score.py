@@ -170,7 +170,7 @@ def score_spark(
     schema = ", ".join([f"`{CUSTOMER_ID}` {id_type}", *(f"`{c}` double" for c in columns)])
     rfm_columns = [c for c in (FREQUENCY, RECENCY, T, MONETARY_VALUE) if c in summary.columns]
     broadcast = summary.sparkSession.sparkContext.broadcast(document)
-    options = {"horizon": int(horizon), "discount_rate": rate.per_period, "margin": float(margin)}
+    n_periods, per_period, profit_share = int(horizon), rate.per_period, float(margin)
     unit = model_unit or meta_unit
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -181,8 +181,13 @@ def score_spark(
             rfm = batch.set_index(CUSTOMER_ID)[rfm_columns]
             if unit is not None:  # the period travels in the broadcast document
                 rfm = rfm.assign(**{PERIOD_DAYS: parse_time_unit(unit).days})
-            yield score_table(transaction_model, spend_model, rfm, **options)[
-                [CUSTOMER_ID, *columns]
-            ]
+            yield score_table(
+                transaction_model,
+                spend_model,
+                rfm,
+                horizon=n_periods,
+                discount_rate=per_period,
+                margin=profit_share,
+            )[[CUSTOMER_ID, *columns]]
 
     return summary.select(CUSTOMER_ID, *rfm_columns).mapInPandas(score_partition, schema)

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clv._typing import DateLike
+
 __all__ = [
     "DatedChangeParams",
     "DatedChangeTruth",
@@ -235,7 +237,7 @@ def simulate_dated_change_world(
     n_customers: int,
     *,
     seed: int,
-    start: object = "2024-01-01",
+    start: DateLike = "2024-01-01",
     params: DatedChangeParams | None = None,
 ) -> DatedChangeWorld:
     """Simulate customers in several regions, one of which suffers a dated service failure.

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clv._typing import DateLike
 from clv.roi import _math as roi_math
 
 __all__ = ["TRAP_WORLDS", "CausalEffects", "TrapWorld", "simulate_trap_world"]
@@ -251,7 +252,7 @@ def _contacts(
 
 
 def simulate_trap_world(
-    name: str, n_customers: int = 8000, *, seed: int = 0, start: object = "2024-01-01"
+    name: str, n_customers: int = 8000, *, seed: int = 0, start: DateLike = "2024-01-01"
 ) -> TrapWorld:
     """Simulate one of :data:`TRAP_WORLDS` with its causal truth.
 

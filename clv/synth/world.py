@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clv._typing import DateLike
 from clv.cx.features import FeatureBuilder, count, mean, nps_groups, rate
 from clv.models import acquisition as acq
 from clv.models._retention_math import simulate_lifetimes
@@ -282,7 +283,7 @@ def simulate_cx_world(
     n_customers: int,
     *,
     seed: int,
-    start: object = "2024-01-01",
+    start: DateLike = "2024-01-01",
     calibration_weeks: int = 52,
     holdout_weeks: int = 26,
     params: WorldParams | None = None,

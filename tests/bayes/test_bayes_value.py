@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     import arviz as az
 
     import clv.bayes as cb
-from clv.bayes._base import MAX_BLOCK_CELLS, chunk_sizes
+from clv.bayes._draws import MAX_BLOCK_CELLS, chunk_sizes
 from clv.data.datasets import load_cdnow_summary, load_cdnow_summary_with_spend
 from clv.models import BetaGeoModel as MLEBetaGeo
 from clv.models import GammaGammaModel as MLEGammaGamma

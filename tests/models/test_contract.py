@@ -42,12 +42,41 @@ def _ageing():
     return frame
 
 
+def _correlated():
+    """Customers whose purchase and dropout rates correlate (rho = 0.15, monthly periods)."""
+    from clv.models.pareto_nbd_corr import PNBDCorParams, simulate
+
+    rng = np.random.default_rng(7)
+    sim = simulate(PNBDCorParams(1.0, 0.5, 1.0, 0.5, 0.15), rng.uniform(4, 12, 800), rng=rng)
+    frame = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
+    frame.index.name = "customer_id"
+    return frame
+
+
+def _cdnow_litt():
+    """CDNOW calibration summary with litt, in 7-day weeks (BTYDplus's elog2cbs)."""
+    from clv.data import rfm_summary
+    from clv.data.datasets import load_cdnow_sample_transactions
+
+    tx = load_cdnow_sample_transactions().drop_duplicates()
+    return rfm_summary(
+        tx[tx["date"] <= "1997-09-30"],
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="7D",
+        observation_end="1997-09-30",
+        litt=True,
+    )
+
+
 def _models():
     from clv.models.bgbb import BetaGeoBetaBinomModel
     from clv.models.bgnbd import BetaGeoModel
+    from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
     from clv.models.gamma_gamma import GammaGammaModel
     from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.nbd import NBDModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
     return [
@@ -57,6 +86,9 @@ def _models():
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
         (GGompertzNBDModel, _ageing),
+        (NBDModel, _cdnow),
+        (ModifiedBetaGeoCNBDModel, _cdnow_litt),
+        (BetaGeoCNBDModel, _cdnow_litt),
     ]
 
 
@@ -339,7 +371,19 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
     """What each kind of model predicts on its fitted data."""
     from clv.models.registry import model_entry
 
-    kind = model_entry(type(model).__name__).kind
+    entry = model_entry(type(model).__name__)
+    kind = entry.kind
+    if entry.time_varying and kind == "transaction":
+        pred = model.predict(data, 4.0, discount_rate=0.01)
+        return {c: pred[c].to_numpy() for c in pred.columns}
+    if entry.time_varying and kind == "retention":
+        pred = model.predict(data, 4, discount_rate=0.1)
+        return {c: pred[c].to_numpy() for c in pred.columns}
+    if entry.time_varying and kind == "spend":
+        return {
+            "expected_spend": model.expected_spend(data).to_numpy(),
+            "by_period": model.expected_spend_by_period(data, 4.0).to_numpy().ravel(),
+        }
     if kind == "transaction":
         return {
             "probability_alive": model.probability_alive(data).to_numpy(),
@@ -357,11 +401,97 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
 
 
 #: Registered models without a case yet, and why (the list may only shrink).
-_PENDING = {
-    "BetaGeoDynamicModel": "fits on TimeVaryingData, predicts from it",
-    "ParetoNBDDynamicModel": "fits on TimeVaryingData, predicts from it",
-    "ShiftedBetaGeoDynamicModel": "fits on a retention panel",
-}
+_PENDING: dict[str, str] = {}
+
+
+# time-varying covariate worlds: small, seeded, with a dated change in the covariates
+_TV_START = pd.Timestamp("2020-01-05")
+_TV_END = _TV_START + pd.Timedelta(weeks=40)
+
+
+def _tv_world(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n)
+    first = pd.Series(_TV_START + pd.to_timedelta(rng.uniform(0, 70, n), unit="D"), index=ids)
+    week = np.arange(42)
+    dates = _TV_START + pd.to_timedelta(7 * week, unit="D")
+    cov = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, week.size),
+            "cov_date": np.tile(dates, n),
+            "season": np.tile(((week // 6) % 2).astype(float), n),
+            "promo": (rng.random(n * week.size) < 0.3).astype(float),
+            "tier": np.tile((dates >= _TV_START + pd.Timedelta(weeks=20)).astype(float), n),
+        }
+    )
+    return cov, first, rng
+
+
+def _tv_pareto():
+    from clv.models import time_varying_data
+    from clv.models.pareto_nbd_dyncov import simulate_transactions
+
+    cov, first, rng = _tv_world(800, 31)
+    params = {"r": 1.0, "alpha": 5.0, "s": 0.8, "beta": 12.0}
+    params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
+    tx, _ = simulate_transactions(
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
+    )
+    return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
+
+
+def _tv_bgnbd():
+    from clv.models import time_varying_data
+    from clv.models.bgnbd_dyncov import simulate_bgnbd_transactions
+
+    cov, first, rng = _tv_world(800, 32)
+    params = {"r": 1.0, "alpha": 5.0, "a": 0.8, "b": 3.0}
+    params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
+    tx, _ = simulate_bgnbd_transactions(
+        params,
+        cov,
+        first,
+        end=_TV_END,
+        purchase_covariates=["season"],
+        dropout_covariates=["promo"],
+        rng=rng,
+    )
+    return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
+
+
+def _tv_spend():
+    from clv.models import time_varying_spend_data
+    from clv.models.bgnbd_dyncov import simulate_bgnbd_transactions
+    from clv.models.gamma_gamma_dyncov import simulate_spends
+
+    cov, first, rng = _tv_world(800, 33)
+    tx, _ = simulate_bgnbd_transactions(
+        {"r": 2.0, "alpha": 5.0, "a": 0.8, "b": 3.0}, cov, first, end=_TV_END, rng=rng
+    )
+    params = {"p": 6.0, "q": 4.0, "v": 15.0, "spend[tier]": 0.3}
+    tx, _ = simulate_spends(params, tx, cov, spend_covariates=["tier"], rng=rng)
+    return time_varying_spend_data(tx, cov, columns=["tier"], observation_end=_TV_END)
+
+
+def _tv_panel():
+    from clv.models.sbg_dyncov import retention_panel, simulate_panel
+
+    rng = np.random.default_rng(34)
+    n, periods = 1500, 10
+    price_up = (np.arange(periods)[None, :] >= rng.integers(3, 8, n)[:, None]).astype(float)
+    frame, _ = simulate_panel(
+        {"alpha": 0.8, "beta": 1.6, "churn[price_up]": 0.6},
+        price_up[..., None],
+        ["price_up"],
+        rng=rng,
+    )
+    return retention_panel(frame, columns=["price_up"])
 
 
 def _registry_cases():
@@ -384,9 +514,15 @@ def _registry_cases():
         case("BetaGeoModel", plain, _cdnow),
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
+        case("ModifiedBetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("ParetoNBDCorrelatedModel", plain, _correlated),
+        case("NBDModel", plain, _cdnow),
+        case("ModifiedBetaGeoCNBDModel", plain, _cdnow_litt),
+        case("BetaGeoCNBDModel", plain, _cdnow_litt),
         case("BetaGeoBetaBinomModel", plain, _donations),
+        case("BetaGeoBetaBinomModel", covariate, lambda: _with_covariate(_donations())),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
         case(
@@ -409,6 +545,10 @@ def _registry_cases():
             _acquisition_counts,
             {"covariates": _acquisition_covariates},
         ),
+        case("ParetoNBDDynamicModel", covariate, _tv_pareto),
+        case("BetaGeoDynamicModel", covariate, _tv_bgnbd),
+        case("ShiftedBetaGeoDynamicModel", covariate, _tv_panel),
+        case("GammaGammaDynamicModel", covariate, _tv_spend),
     ]
     covered = {c.values[0][0] for c in cases}
     missing = [e.name for e in MODELS if e.name not in covered and e.name not in _PENDING]
@@ -418,12 +558,20 @@ def _registry_cases():
 
 _COVARIATE_ARG = {
     "BetaGeoModel": ("purchase_covariates", ["nps"]),
+    "ModifiedBetaGeoModel": ("dropout_covariates", ["nps"]),
+    "BetaGeoBetaBinomModel": ("purchase_covariates", ["nps"]),
     "GammaGammaModel": ("spend_covariates", ["nps"]),
     "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
+    "ShiftedBetaGeoDynamicModel": ("churn_covariates", ["price_up"]),
+    "GammaGammaDynamicModel": ("spend_covariates", ["tier"]),
 }
 
 
-_DEFAULT_ARGS = {"AcquisitionModel": {"distribution": "exponential", "pool_size": 2000.0}}
+_DEFAULT_ARGS = {
+    "AcquisitionModel": {"distribution": "exponential", "pool_size": 2000.0},
+    "ParetoNBDDynamicModel": {"purchase_covariates": ["season"], "dropout_covariates": ["promo"]},
+    "BetaGeoDynamicModel": {"purchase_covariates": ["season"], "dropout_covariates": ["promo"]},
+}
 
 
 def _construct(name: str, make) -> object:
@@ -494,14 +642,22 @@ def test_per_cohort_retention_document_is_json_with_text_keys():
 
 def test_registered_model_get_params_round_trip(registered):
     model, _ = registered
+    from clv.models.registry import model_entry
+
     params = model.get_params()
-    assert set(params) == set(type(model)._get_param_names()) and "penalizer" in params
+    assert set(params) == set(type(model)._get_param_names())
     copy = type(model)(**params)
     assert not hasattr(copy, "params_")
     # the constructor stores its arguments as given (what sklearn.base.clone checks)
     assert all(copy.get_params()[k] is v for k, v in params.items())
-    assert copy.set_params(penalizer=0.5) is copy and copy.get_params()["penalizer"] == 0.5
-    assert model.get_params()["penalizer"] == params["penalizer"]
+    if model_entry(type(model).__name__).time_varying:  # covariates, no penalizer
+        key = sorted(params)[0]
+        assert copy.set_params(**{key: ["other"]}) is copy
+        assert copy.get_params()[key] == ["other"] and model.get_params()[key] == params[key]
+    else:
+        assert "penalizer" in params
+        assert copy.set_params(penalizer=0.5) is copy and copy.get_params()["penalizer"] == 0.5
+        assert model.get_params()["penalizer"] == params["penalizer"]
     with pytest.raises(ValueError, match="no parameter"):
         copy.set_params(no_such_argument=1)
 
@@ -568,3 +724,93 @@ def test_time_varying_models_have_get_params(name):
     assert params[key] is cols
     assert type(model)(**params).get_params()[key] is cols
     assert model.set_params(**{key: ["season"]}) is model and model.get_params()[key] == ["season"]
+
+
+def test_registered_model_bootstraps_customers_or_refuses(registered):
+    """Customer-row models give bootstrap draws shaped like ``sample_params``; others refuse."""
+    from clv.models.registry import model_entry
+
+    model, data = registered
+    if model_entry(type(model).__name__).time_varying:
+        with pytest.raises(NotImplementedError, match="per-period rows"):
+            model.bootstrap(data, n=2)
+        return
+    if model_entry(type(model).__name__).kind not in ("transaction", "spend"):
+        with pytest.raises(NotImplementedError, match="sample_params"):
+            model.bootstrap(data, n=2)
+        return
+    draws = model.bootstrap(data, n=2, random_state=0, progress=False)
+    assert list(draws.columns) == list(model.params_.index) and len(draws) == 2
+    assert np.all(np.isfinite(draws.to_numpy()))
+
+
+# The Bayesian twins (clv.bayes) meet the same get_params/set_params/clone contract
+
+
+def _bayes_classes():
+    bayes = pytest.importorskip("clv.bayes")
+    return [
+        getattr(bayes, n)
+        for n in bayes.__all__
+        if isinstance(getattr(bayes, n), type)
+        and issubclass(getattr(bayes, n), bayes.BayesModel)
+        and getattr(bayes, n) is not bayes.BayesModel
+    ]
+
+
+BAYES_CLASSES = [
+    "BetaGeoModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+    "BetaGeoBetaBinomModel",
+    "GammaGammaModel",
+    "ShiftedBetaGeoModel",
+    "BetaDiscreteWeibullModel",
+    "AcquisitionModel",
+]
+
+
+def test_every_bayesian_model_is_in_the_params_contract():
+    assert sorted(c.__name__ for c in _bayes_classes()) == sorted(BAYES_CLASSES)
+
+
+@pytest.mark.parametrize("name", BAYES_CLASSES)
+def test_bayesian_model_get_params_round_trip(name):
+    bayes = pytest.importorskip("clv.bayes")
+    cls = getattr(bayes, name)
+    first = cls.param_names()[0] if name != "AcquisitionModel" else "r"
+    priors = {first: ("HalfNormal", {"sigma": 3.0})}
+    kwargs = {"priors": priors, "coefficient_prior": ("Normal", {"mu": 0.0, "sigma": 0.5})}
+    covariate_arg = next((k for k in cls._get_param_names() if k.endswith("_covariates")), None)
+    if covariate_arg is not None:
+        kwargs[covariate_arg] = ["nps"]
+    model = cls(**kwargs)
+    params = model.get_params()
+    assert set(params) == set(cls._get_param_names())
+    # the constructor stores its arguments as given (what sklearn.base.clone checks) ...
+    assert all(params[k] is v for k, v in kwargs.items())
+    copy = cls(**params)
+    assert all(copy.get_params()[k] is v for k, v in params.items())
+    # ... while the attributes of the same names stay the merged, validated priors
+    assert model.priors[first] == priors[first] and len(model.priors) > 1
+    assert model.coefficient_prior == kwargs["coefficient_prior"]
+    if covariate_arg is not None:
+        assert model.coefficient_names  # the covariate reached the model
+    assert copy.set_params(pooling="full") is copy and copy.get_params()["pooling"] == "full"
+    assert model.get_params()["pooling"] == "partial"
+    with pytest.raises(ValueError, match="no parameter"):
+        copy.set_params(no_such_argument=1)
+    with pytest.raises(ValueError, match="pooling"):
+        copy.set_params(pooling="sideways")  # validated as by the constructor
+
+
+@pytest.mark.parametrize("name", BAYES_CLASSES)
+def test_bayesian_model_clones_with_sklearn(name):
+    base = pytest.importorskip("sklearn.base")
+    bayes = pytest.importorskip("clv.bayes")
+    model = getattr(bayes, name)(pooling="full")
+    model.idata_ = object()  # stands in for a posterior: clone must not carry it over
+    twin = base.clone(model)
+    assert type(twin) is type(model) and not hasattr(twin, "idata_")
+    assert twin.get_params() == model.get_params()
+    assert twin.priors == model.priors

@@ -25,7 +25,7 @@ def test_registry_lists_every_public_model_once():
 
 def test_lookups():
     assert model_class("GammaGammaModel").__name__ == "GammaGammaModel"
-    assert list(cli_models()) == ["bgnbd", "mbgnbd", "pnbd"]
+    assert list(cli_models()) == ["bgnbd", "mbgnbd", "pnbd", "nbd", "mbgcnbd", "bgcnbd"]
     assert set(models_of_kind("retention")) == {
         "ShiftedBetaGeoModel",
         "BetaDiscreteWeibullModel",
@@ -40,7 +40,8 @@ def test_scoring_and_spark_read_the_registry():
     from clv.scoring.posterior import SCORABLE, SPEND_MODELS
 
     assert {k: (e.module, e.name) for k, e in cli_models().items()} == TRANSACTION_MODELS
-    assert set(_MODEL_CLASSES) == set(SCORABLE) | set(SPEND_MODELS)
+    assert set(_MODEL_CLASSES) == {e.name for e in cli_models().values()} | set(SPEND_MODELS)
+    assert set(SCORABLE) == {"BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel"}
     assert SPEND_MODELS == {"GammaGammaModel": "clv.models.gamma_gamma"}
 
 

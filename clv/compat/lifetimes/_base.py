@@ -69,6 +69,16 @@ class BaseFitter:
         spec = self._model.spec
         return spec.params(*(float(self.params_[n]) for n in spec.params._fields))
 
+    def _at_params(
+        self, func: Callable[..., Any], *inputs: Any, like: tuple[Any, ...] | None = None
+    ) -> Any:
+        """``func(params, *inputs)`` on float arrays, returned as lifetimes returns it.
+
+        A Series in ``like`` (default: ``inputs``, the first that fits) gives the result's index.
+        """
+        values = func(self._p(), *(_float_array(v) for v in inputs))
+        return _wrap(values, *(inputs if like is None else like))
+
     @property
     def summary(self) -> pd.DataFrame:
         """``coef``, ``se(coef)``, ``lower 95% bound``, ``upper 95% bound`` (lifetimes' layout)."""
@@ -107,6 +117,19 @@ class BaseFitter:
         model = self._model(penalizer=self._native_penalizer(len(frame)))
         return model.fit(frame, initial_params=initial)
 
+    def _set_variance(self, covariance: Any, names: list[str]) -> None:
+        """``variance_matrix_``, ``standard_errors_`` and lifetimes' 95 % intervals."""
+        self.variance_matrix_ = pd.DataFrame(covariance, index=names, columns=names)
+        se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
+        self.standard_errors_ = pd.Series(se, index=names)
+        self.confidence_intervals_ = pd.DataFrame(
+            {
+                "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
+                "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
+            },
+            index=names,
+        )
+
     def _store(
         self,
         model: ParametricModel,
@@ -117,18 +140,7 @@ class BaseFitter:
     ) -> None:
         names = list(self._names)
         self.params_ = pd.Series(model.params_[names].to_numpy(), index=names)
-        self.variance_matrix_ = pd.DataFrame(
-            model.covariance_.loc[names, names].to_numpy(), index=names, columns=names
-        )
-        se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
-        self.standard_errors_ = pd.Series(se, index=names)
-        self.confidence_intervals_ = pd.DataFrame(
-            {
-                "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-                "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
-            },
-            index=names,
-        )
+        self._set_variance(model.covariance_.loc[names, names].to_numpy(), names)
         self._scale = scale
         self.data = pd.DataFrame({**columns, "weights": weights}, index=index)
         self._negative_log_likelihood_ = self._objective(columns, weights, scale)
@@ -206,16 +218,7 @@ class BaseFitter:
                 setattr(self, attr, doc[attr])
         names = list(self.params_.index)
         if "variance_matrix" in doc:
-            self.variance_matrix_ = pd.DataFrame(doc["variance_matrix"], index=names, columns=names)
-            se = np.sqrt(np.clip(np.diag(self.variance_matrix_.to_numpy()), 0.0, None))
-            self.standard_errors_ = pd.Series(se, index=names)
-            self.confidence_intervals_ = pd.DataFrame(
-                {
-                    "lower 95% bound": self.params_ - _Z95 * self.standard_errors_,
-                    "upper 95% bound": self.params_ + _Z95 * self.standard_errors_,
-                },
-                index=names,
-            )
+            self._set_variance(doc["variance_matrix"], names)
         if "data" in doc:
             split = doc["data"]
             self.data = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])

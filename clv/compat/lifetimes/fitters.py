@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from clv.compat.lifetimes._base import BaseFitter, _float_array, _wrap
+from clv.compat.lifetimes._base import BaseFitter, _float_array
 from clv.models import bgbb as _bgbb
 from clv.models import bgnbd as _bgnbd
 from clv.models import conditional
@@ -105,21 +105,11 @@ class _TransactionFitter(BaseFitter):
         self, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Expected repeat purchases in the next ``t`` periods given ``(frequency, recency, T)``."""
-        values = type(self)._expected(
-            self._p(),
-            _float_array(t),
-            _float_array(frequency),
-            _float_array(recency),
-            _float_array(T),
-        )
-        return _wrap(values, t, frequency, recency, T)
+        return self._at_params(type(self)._expected, t, frequency, recency, T)
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
         """Probability of being alive at ``T`` (an array, as in lifetimes)."""
-        values = type(self)._p_alive(
-            self._p(), _float_array(frequency), _float_array(recency), _float_array(T)
-        )
-        out = _wrap(values, frequency, recency, T)
+        out = self._at_params(type(self)._p_alive, frequency, recency, T)
         return out if isinstance(out, pd.Series) else np.atleast_1d(out)
 
     def conditional_probability_alive_matrix(
@@ -135,8 +125,7 @@ class _TransactionFitter(BaseFitter):
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
         """Expected repeat purchases of a new customer in ``(0, t]``."""
-        values = type(self)._expected_new(self._p(), _float_array(t))
-        return _wrap(values, t)
+        return self._at_params(type(self)._expected_new, t)
 
 
 class BetaGeoFitter(_TransactionFitter):
@@ -154,21 +143,13 @@ class BetaGeoFitter(_TransactionFitter):
 
     def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> Any:
         """Probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
-        return _wrap(type(self)._pmf_new(self._p(), _float_array(n), _float_array(t)), t, n)
+        return self._at_params(type(self)._pmf_new, n, t, like=(t, n))
 
     def conditional_probability_of_n_purchases_up_to_time(
         self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Probability of exactly ``n`` purchases in ``(T, T + t]`` given the history (clv)."""
-        values = type(self)._pmf_given(
-            self._p(),
-            _float_array(n),
-            _float_array(t),
-            _float_array(frequency),
-            _float_array(recency),
-            _float_array(T),
-        )
-        return _wrap(values, n, t, frequency, recency, T)
+        return self._at_params(type(self)._pmf_given, n, t, frequency, recency, T)
 
 
 class ModifiedBetaGeoFitter(BetaGeoFitter):
@@ -207,23 +188,15 @@ class ParetoNBDFitter(_TransactionFitter):
 
         Not in lifetimes' Pareto/NBD fitter; added for ``plot_period_transactions``.
         """
-        return _wrap(
-            _pnbd.probability_of_purchases(self._p(), _float_array(n), _float_array(t)), t, n
-        )
+        return self._at_params(_pnbd.probability_of_purchases, n, t, like=(t, n))
 
     def conditional_probability_of_n_purchases_up_to_time(
         self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
     ) -> Any:
         """Probability of exactly ``n`` purchases in ``(T, T + t]`` given the history."""
-        values = conditional.pareto_nbd_probability_of_purchases(
-            self._p(),
-            _float_array(n),
-            _float_array(t),
-            _float_array(frequency),
-            _float_array(recency),
-            _float_array(T),
+        return self._at_params(
+            conditional.pareto_nbd_probability_of_purchases, n, t, frequency, recency, T
         )
-        return _wrap(values, n, t, frequency, recency, T)
 
 
 class BetaGeoBetaBinomFitter(BaseFitter):
@@ -273,27 +246,21 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         self, m_periods_in_future: Any, frequency: Any, recency: Any, n_periods: Any
     ) -> Any:
         """Expected transactions in the next ``m_periods_in_future`` opportunities."""
-        values = _bgbb.expected_purchases(
-            self._p(),
-            _float_array(m_periods_in_future),
-            _float_array(frequency),
-            _float_array(recency),
-            _float_array(n_periods),
+        return self._at_params(
+            _bgbb.expected_purchases, m_periods_in_future, frequency, recency, n_periods
         )
-        return _wrap(values, m_periods_in_future, frequency, recency, n_periods)
 
     def conditional_probability_alive(
         self, m_periods_in_future: Any, frequency: Any, recency: Any, n_periods: Any
     ) -> Any:
         """Probability of being alive at opportunity ``n_periods + m_periods_in_future``."""
-        values = conditional.bgbb_probability_alive_at(
-            self._p(),
-            _float_array(m_periods_in_future),
-            _float_array(frequency),
-            _float_array(recency),
-            _float_array(n_periods),
+        return self._at_params(
+            conditional.bgbb_probability_alive_at,
+            m_periods_in_future,
+            frequency,
+            recency,
+            n_periods,
         )
-        return _wrap(values, m_periods_in_future, frequency, recency, n_periods)
 
     def expected_number_of_transactions_in_first_n_periods(self, n: int) -> pd.DataFrame:
         """Expected number of customers with ``x`` transactions in the first ``n`` opportunities.
@@ -401,10 +368,7 @@ class GammaGammaFitter(BaseFitter):
             monetary_value = self.data["monetary_value"]
         if frequency is None:
             frequency = self.data["frequency"]
-        values = _gg.expected_spend(
-            self._p(), _float_array(frequency), _float_array(monetary_value)
-        )
-        return _wrap(values, frequency, monetary_value)
+        return self._at_params(_gg.expected_spend, frequency, monetary_value)
 
     def customer_lifetime_value(
         self,
