@@ -15,6 +15,7 @@ from clv.synth.dated_change import DatedChangeParams, simulate_dated_change_worl
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 
 
+@pytest.mark.slow  # the weekly time-varying fit with the default CX features: minutes here
 def test_roi_time_varying_runs_from_files_and_writes_its_outputs(tmp_path: Path) -> None:
     world = simulate_dated_change_world(
         250, seed=2, params=DatedChangeParams(hazard_sdlogit=1.0)
