@@ -87,6 +87,7 @@ class _PathUnit:
     coefs: dict[str, np.ndarray]
     weight: np.ndarray  # (rows, Hm) share in force per future model period, times the scale
     acquisition: list[Any] = field(default_factory=list)
+    scope: dict[str, np.ndarray] = field(default_factory=dict)  # evidence scopes: not on paths
 
 
 class _PathState:
