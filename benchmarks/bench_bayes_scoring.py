@@ -119,6 +119,7 @@ def child_score(
 ) -> dict[str, Any]:
     import pandas as pd
 
+    from clv.data import with_time_unit
     from clv.scoring.posterior import read_posterior_bundle
     from clv.scoring.posterior_scores import posterior_score_table
 
@@ -131,6 +132,7 @@ def child_score(
     )
     del index, values
     bundle = read_posterior_bundle(tmp / "model.nc")
+    rfm = with_time_unit(rfm, bundle.time_unit)  # the .npy frame carries no unit
     load, wait = os.getloadavg()[0], _runqueue_wait()
     table, record = _measure(
         lambda: posterior_score_table(

@@ -28,7 +28,7 @@ import numpy as np
 
 from clv._typing import FloatArray
 
-__all__ = ["AVAILABLE", "log_hyp2f1_1bc_order1"]
+__all__ = ["AVAILABLE", "hyp2f1_grid", "log_hyp2f1_1bc_order1"]
 
 def _enabled() -> bool:
     if os.environ.get("CLV_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
@@ -215,3 +215,88 @@ def log_hyp2f1_1bc_order1(
         done,
     )
     return out, done
+
+
+# ---------------------------------------------------------------- 2F1 on a grid of z per row
+def _hyp2f1_grid_rows(
+    a: Any, b: Any, c: Any, z: Any, max_terms: int, out: Any
+) -> None:  # pragma: no cover - compiled
+    """Gauss series of 2F1(a_i, b_i; c_i; z_ik) for every column k of row i, summed jointly.
+
+    The coefficients :math:`(a)_n (b)_n / ((c)_n n!)` are computed once per row and
+    shared by the row's ``K`` arguments.  A row stops when, past the largest of
+    ``|a|, |b|, |c|`` (beyond which the terms decrease for good), every column's
+    last term is below ``1e-17`` of its sum.  Entries are NaN (for the caller to
+    evaluate otherwise) when the row did not converge within ``max_terms`` terms,
+    an argument is outside ``[0, 1)``, a parameter is not finite, or a term
+    exceeded ``1e3`` times the final sum (cancellation would cost digits).
+    """
+    m, k_cols = z.shape
+    power = np.empty(k_cols)
+    total = np.empty(k_cols)
+    biggest = np.empty(k_cols)
+    for i in range(m):
+        ai, bi, ci = a[i], b[i], c[i]
+        ok = np.isfinite(ai) and np.isfinite(bi) and np.isfinite(ci)
+        for k in range(k_cols):
+            zk = z[i, k]
+            if not (zk >= 0.0 and zk < 1.0):
+                ok = False
+            power[k] = 1.0
+            total[k] = 1.0
+            biggest[k] = 1.0
+        if not ok:
+            for k in range(k_cols):
+                out[i, k] = np.nan
+            continue
+        largest = max(abs(ai), abs(bi), abs(ci))
+        coef = 1.0
+        n = 0.0
+        done = False
+        while n < max_terms:
+            coef = coef * (ai + n) * (bi + n) / ((ci + n) * (n + 1.0))
+            small = True
+            for k in range(k_cols):
+                power[k] *= z[i, k]
+                term = coef * power[k]
+                total[k] += term
+                size = abs(term)
+                if size > biggest[k]:
+                    biggest[k] = size
+                if size > 1e-17 * abs(total[k]):
+                    small = False
+            n += 1.0
+            if n > largest and small:
+                done = True
+                break
+        for k in range(k_cols):
+            good = done and np.isfinite(total[k]) and biggest[k] < 1e3 * abs(total[k])
+            out[i, k] = total[k] if good else np.nan
+
+
+_GRID_COMPILED: list[Any] = []
+
+
+def hyp2f1_grid(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """2F1 of ``(m,)`` parameter rows at ``(m, K)`` arguments; NaN where not computed.
+
+    Requires :data:`AVAILABLE`. See :func:`clv._special.hyp2f1_grid` for the caller.
+    """
+    with _COMPILE_LOCK:
+        if not _GRID_COMPILED:
+            import numba
+
+            _GRID_COMPILED.append(numba.njit(cache=True, nogil=True)(_hyp2f1_grid_rows))
+    out = np.empty(z.shape)
+    _GRID_COMPILED[0](
+        np.ascontiguousarray(a, dtype=np.float64),
+        np.ascontiguousarray(b, dtype=np.float64),
+        np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(z, dtype=np.float64),
+        int(_GRID_TERMS),
+        out,
+    )
+    return out
+
+
+_GRID_TERMS = 5_000

@@ -19,7 +19,9 @@ leave time on the table:
   the smallest ESS or better.  Pareto/NBD's posterior is a curved ridge: with
   the dense matrix it needs ``target_accept=0.95`` (66 divergences at 0.8,
   none at 0.95), and then takes 198 s with an ESS of 1,148 against 493 s, one
-  divergence and an ESS of 812 with the diagonal matrix at 0.8.
+  divergence and an ESS of 812 with the diagonal matrix at 0.8.  (NUTS now
+  samples Pareto/NBD in survival coordinates that straighten the ridge, still at
+  0.95: see :class:`clv.bayes.ParetoNBDModel`.)
 - ``chains``: four, so that r_hat compares enough chains to be meaningful.
 
 Every default gives way to the caller's keyword argument.

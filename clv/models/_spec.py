@@ -59,6 +59,11 @@ class ModelSpec:
     probability_alive, expected_purchases, expected_purchases_new_customer, \
     probability_of_purchases, simulate : callable, optional
         The model's pure prediction functions (transaction models).
+    expected_purchases_if_alive : callable, optional
+        ``expected_purchases_if_alive(params, t, frequency, T)``: expected purchases
+        in the next ``t`` periods of a customer known to be alive at ``T``, i.e.
+        ``expected_purchases / probability_alive`` without computing either (used
+        by posterior scoring, which multiplies by P(alive) once per customer).
     """
 
     name: str
@@ -77,6 +82,7 @@ class ModelSpec:
     penalty: Callable[..., Any] | None = None
     probability_alive: Callable[..., Any] | None = None
     expected_purchases: Callable[..., Any] | None = None
+    expected_purchases_if_alive: Callable[..., Any] | None = None
     expected_purchases_new_customer: Callable[..., Any] | None = None
     probability_of_purchases: Callable[..., Any] | None = None
     simulate: Callable[..., Any] | None = None

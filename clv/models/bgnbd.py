@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +27,7 @@ from clv._ops import NUMPY
 from clv._special import (
     alive_purchases_quadrature,
     frequency_sums,
-    hyp2f1,
+    hyp2f1_grid,
     log_hyp2f1,
     per_frequency,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "BGNBDParams",
     "BetaGeoModel",
     "expected_purchases",
+    "expected_purchases_if_alive",
     "expected_purchases_new_customer",
     "log_likelihood",
     "log_likelihood_total_gradient",
@@ -417,18 +419,59 @@ def expected_purchases(
     """
     r, alpha, a, b = (np.asarray(v, dtype=np.float64) for v in params)
     t, x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (t, frequency, recency, T))
+    return _expected_purchases_regularised(r, alpha, a, b, t, x, t_x, T, _expected_purchases)
+
+
+def expected_purchases_if_alive(
+    params: BGNBDParams, t: ArrayLike, frequency: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    r"""Expected purchases in the next ``t`` periods of a customer known to be alive at ``T``.
+
+    :func:`expected_purchases` divided by :func:`probability_alive`: the
+    bracket of [FHL2005]_ eq. (10), which depends on the history only through
+    ``(frequency, T)``, with the same removable singularities handled the same
+    way. Computing it directly saves P(alive) (and the division) where a caller
+    multiplies by P(alive) once per customer.
+
+    Examples
+    --------
+    >>> p = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    >>> ratio = expected_purchases(p, 39, 2, 30.43, 38.86) / probability_alive(p, 2, 30.43, 38.86)
+    >>> bool(np.isclose(expected_purchases_if_alive(p, 39, 2, 38.86), ratio, rtol=1e-14))
+    True
+    """
+    r, alpha, a, b = (np.asarray(v, dtype=np.float64) for v in params)
+    t, x, T = (np.asarray(v, dtype=np.float64) for v in (t, frequency, T))
+    return _expected_purchases_regularised(r, alpha, a, b, t, x, T, T, _purchases_if_alive)
+
+
+def _expected_purchases_regularised(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    kernel: Callable[..., FloatArray],
+) -> FloatArray:
+    """``kernel`` with its removable singularities averaged out (see above).
+
+    ``kernel`` is :func:`_expected_purchases` or :func:`_purchases_if_alive`.
+    """
     # removable singularities: a = 1 (the factor 1/(a-1)) and a+b+x-1 = 0 (a pole of 2F1 whose
     # residue cancels the factor a+b+x-1). Evaluate both as the mean of two points 1e-5 away.
     singular = (np.abs(a - 1.0) < 1e-6) | (np.abs(a + b + x - 1.0) < 1e-6)
     if not np.any(singular):
-        return _expected_purchases(r, alpha, a, b, t, x, t_x, T)
+        return kernel(r, alpha, a, b, t, x, t_x, T)
     a_lo = np.where(np.abs(a - 1.0) < 1e-6, 1.0 - 1e-5, a)
     a_hi = np.where(np.abs(a - 1.0) < 1e-6, 1.0 + 1e-5, a)
     b_lo = np.where(np.abs(a + b + x - 1.0) < 1e-6, b - 1e-5, b)
     b_hi = np.where(np.abs(a + b + x - 1.0) < 1e-6, b + 1e-5, b)
-    lo = _expected_purchases(r, alpha, a_lo, b_lo, t, x, t_x, T)
-    hi = _expected_purchases(r, alpha, a_hi, b_hi, t, x, t_x, T)
-    regular = _expected_purchases(r, alpha, a, b, t, x, t_x, T) if not np.all(singular) else lo
+    lo = kernel(r, alpha, a_lo, b_lo, t, x, t_x, T)
+    hi = kernel(r, alpha, a_hi, b_hi, t, x, t_x, T)
+    regular = kernel(r, alpha, a, b, t, x, t_x, T) if not np.all(singular) else lo
     out = np.where(singular, 0.5 * (lo + hi), regular)
     return out[()] if out.ndim == 0 else out
 
@@ -450,7 +493,7 @@ def _bracket(
     with np.errstate(all="ignore"):  # singular points are replaced by the caller; overflow below
         # with scalar parameters, SciPy's 2F1 and the quadrature below cover every case; with
         # parameter arrays (posterior draws) the summed series and log-space 2F1 take over
-        h = (special.hyp2f1 if scalar else hyp2f1)(a + b - 1.0 - r, a - 1.0, c, z)
+        h = (special.hyp2f1 if scalar else hyp2f1_grid)(a + b - 1.0 - r, a - 1.0, c, z)
         big = ~np.isfinite(h) | (np.abs(h) > 1e300)
         if np.any(big) and not scalar:  # parameters are then positive: 2F1 in log space
             log_f = (a - 1.0) * log1mz + log_hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
@@ -563,6 +606,22 @@ def _expected_purchases(
         x > 0, special.expit(-_log_odds_dead(BGNBDParams(r, alpha, a, b), x, t_x, T)), 1.0
     )
     out = np.where(t > 0, bracket * p_alive, 0.0)
+    return out[()] if out.ndim == 0 else out
+
+
+def _purchases_if_alive(
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    t: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
+    """:func:`_expected_purchases` with P(alive) = 1 (``t_x`` is ignored)."""
+    bracket = _bracket_by_frequency_and_age(r, alpha, a, b, t, x, T)
+    out = np.where(t > 0, bracket, 0.0)
     return out[()] if out.ndim == 0 else out
 
 
@@ -718,6 +777,7 @@ SPEC = ModelSpec(
     scale_params=("alpha",),
     probability_alive=probability_alive,
     expected_purchases=expected_purchases,
+    expected_purchases_if_alive=expected_purchases_if_alive,
     expected_purchases_new_customer=expected_purchases_new_customer,
     probability_of_purchases=probability_of_purchases,
     simulate=simulate,

@@ -254,7 +254,8 @@ def _purchases_if_alive(
     matters only through ``(frequency, T)``.  ``g`` is evaluated once per
     ``(frequency, T)`` pair as ``expected_purchases / probability_alive`` at
     ``recency = T`` (where P(alive) is largest), with the model's own pure
-    functions vectorised over the draws (``params``: ``(1, draws)`` arrays).
+    functions vectorised over the draws (``params``: ``(1, draws)`` arrays), or
+    directly with the model's ``expected_purchases_if_alive`` when it has one.
     With ``d > 0`` the increments of ``g`` over the ``grid`` of period ends are
     discounted as in :func:`clv.value.customer_lifetime_value`.
     """
@@ -263,13 +264,17 @@ def _purchases_if_alive(
     step = max(1, _GRID_CELLS // (s * k))
     t = grid[1:].reshape(1, 1, k)  # E[N(0, 0]] = 0
     p3 = spec.params(*(np.reshape(v, (1, s, 1)) for v in params))
+    if_alive = getattr(spec, "expected_purchases_if_alive", None)
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         xs, Ts = x[lo:hi, None, None], T[lo:hi, None, None]
-        alive = spec.probability_alive(p3, xs, Ts, Ts)
-        cumulative = spec.expected_purchases(p3, t, xs, Ts, Ts)  # (pairs, draws, periods)
-        cumulative /= alive
-        cumulative[np.broadcast_to(alive == 0, cumulative.shape)] = 0.0  # never alive
+        if if_alive is not None:  # the model's own g: no P(alive) per period, no division
+            cumulative = if_alive(p3, t, xs, Ts)  # (pairs, draws, periods)
+        else:
+            alive = spec.probability_alive(p3, xs, Ts, Ts)
+            cumulative = spec.expected_purchases(p3, t, xs, Ts, Ts)
+            cumulative /= alive
+            cumulative[np.broadcast_to(alive == 0, cumulative.shape)] = 0.0  # never alive
         total[lo:hi] = cumulative[..., -1]
         if k == 1:  # d = 0: the telescoped sum
             discounted[lo:hi] = cumulative[..., -1]
