@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 
 from clv._typing import FloatArray
 from clv.exceptions import DataError, NotFittedError
+from clv.models._simulation import observe_purchases
 from clv.models.pareto_nbd import individual_log_likelihood
 
 __all__ = ["AbeParetoNBDModel", "build_model", "probability_alive_given_rates", "simulate"]
@@ -76,18 +77,7 @@ def simulate(
     logs = rng.multivariate_normal(np.asarray(mean, float), np.asarray(cov, float), size=n)
     lam, mu = np.exp(logs[:, 0]), np.exp(logs[:, 1])
     lifetime = rng.standard_exponential(n) / mu
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "mu": mu,
-        "alive": lifetime > T,
-    }
+    return observe_purchases(lam, lifetime, T, rng, {"lambda": lam, "mu": mu})
 
 
 def build_model(data: pd.DataFrame, *, lkj_eta: float = 2.0) -> Any:

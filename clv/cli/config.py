@@ -387,6 +387,27 @@ OPTIONS: tuple[Option, ...] = (
         default="1,1",
     ),
     Option(
+        "time_varying",
+        ("--time-varying",),
+        "str",
+        _ROI,
+        "roi/report: value the retention and purchase levers with the time-varying "
+        "Pareto/NBD on weekly CX paths and investments as changes of the future path "
+        "(start dates, restore/prevent shifts): 'auto' (when the dated events vary within "
+        "customers; else the static models, with the reason), 'yes' (an error when they "
+        "do not) or 'no' (default no)",
+        default="no",
+        choices=("auto", "yes", "no"),
+    ),
+    Option(
+        "path_group",
+        ("--path-group",),
+        "str",
+        _ROI,
+        "roi/report --time-varying: customer attribute naming an operational unit (e.g. "
+        "region): the CX paths are then the unit's pooled signals",
+    ),
+    Option(
         "seed",
         ("--seed",),
         "int",

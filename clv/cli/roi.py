@@ -8,7 +8,9 @@ up to and including that day). Outputs in ``--out`` (a directory):
 
 - ``roi.csv`` (finance table with ``recommendation`` and ``reason``),
   ``roi_cash_flows.csv``, ``roi_sensitivity.csv``, ``roi_portfolio.csv`` (with
-  ``--budget``), ``drivers.csv``, ``cx_holdout.csv`` and ``cx_holdout_segments.csv``
+  ``--budget``), ``drivers.csv`` (and ``drivers_time_varying.csv`` when the
+  time-varying models are used, ``--time-varying``), ``cx_holdout.csv`` and
+  ``cx_holdout_segments.csv``
   (with ``--holdout-end``), the diagnostics ``cx_timing.csv``, ``cx_placebo.csv``,
   ``cx_survey_weighting.csv``;
 - ``report.html`` (``clv report`` only): the self-contained finance report;
@@ -68,6 +70,10 @@ def write_roi_outputs(
     drivers_path = out_dir / "drivers.csv"
     write_table(analysis.drivers, drivers_path)
     written["drivers.csv"] = drivers_path
+    tv_drivers = getattr(analysis, "time_varying_drivers", None)
+    if tv_drivers is not None and len(tv_drivers):
+        write_table(tv_drivers, out_dir / "drivers_time_varying.csv")
+        written["drivers_time_varying.csv"] = out_dir / "drivers_time_varying.csv"
     if analysis.holdout is not None:
         holdout_path = out_dir / "cx_holdout.csv"
         write_table(analysis.holdout.summary.reset_index(), holdout_path)
@@ -370,6 +376,8 @@ def run_roi(run: Run, *, html: bool) -> int:
             progress_bars=run.progress_bars,
             controls=control_arg,
             causal_share=share,
+            time_varying={"yes": True, "no": False}.get(opts.time_varying or "no", "auto"),
+            path_group=opts.path_group,
         )
     from clv.cli.commit import OutputCommit
 
@@ -422,8 +430,19 @@ def run_roi(run: Run, *, html: bool) -> int:
             "contact_channel_col": channel_col,
             "controls": analysis.controls,
             "causal_share": share.describe(),
+            "time_varying": opts.time_varying or "no",
+            "path_group": opts.path_group,
         },
         models={
+            "time_varying": {
+                "used": analysis.time_varying,
+                "reason": analysis.time_varying_reason,
+                "params": (
+                    None
+                    if analysis.time_varying_model is None
+                    else {k: float(v) for k, v in analysis.time_varying_model.params_.items()}
+                ),
+            },
             "covariates": analysis.covariates,
             "transaction_model": {
                 k: float(v) for k, v in analysis.transaction_model.params_.items()

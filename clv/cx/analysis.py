@@ -124,6 +124,12 @@ class CXAnalysis:
     survey: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     holdout_segments: pd.DataFrame | None = None
+    time_varying: bool = False
+    time_varying_reason: str = ""
+    time_varying_model: Any = None
+    time_varying_data: Any = None
+    paths: pd.DataFrame | None = None
+    time_varying_drivers: pd.DataFrame | None = None
     spend_check: pd.DataFrame | None = None
 
     def model_notes(self) -> list[str]:
@@ -140,6 +146,20 @@ class CXAnalysis:
             + (", ".join(self.controls) or "none")
             + "."
         )
+        if self.time_varying:
+            m = self.time_varying_model
+            cols = list(dict.fromkeys([*m.purchase_covariates, *m.dropout_covariates]))
+            notes.append(
+                "Time-varying models: the retention and repeat-purchase levers of the "
+                "investments are valued with a Pareto/NBD on per-period CX paths "
+                f"({', '.join(column_label(c) for c in cols)}; each period sees only "
+                "earlier events, controls enter as constant paths) and investments change "
+                "the future path from their start on (last observed values carried "
+                f"forward otherwise), because {self.time_varying_reason}. Intervals "
+                "reflect parameter uncertainty."
+            )
+        elif self.time_varying_reason:
+            notes.append(f"Static covariate models: {self.time_varying_reason}.")
         if self.holdout is not None:
             s = self.holdout.summary
             better = s.loc["cx", "log_score"] > s.loc["plain", "log_score"]
@@ -281,6 +301,9 @@ def run_cx_roi(
     causal_share: Any = "default",
     diagnostics: bool = True,
     progress_bars: bool | None = None,
+    time_varying: bool | str = False,
+    path_group: str | None = None,
+    path_time_unit: str = "W",
 ) -> CXAnalysis:
     """Run the CX-to-ROI job (see the module docstring).
 
@@ -337,7 +360,37 @@ def run_cx_roi(
         ``progress(message)`` is called at each step; ``progress_bars`` shows
         tqdm bars over the investments and the sensitivity analysis (default:
         only in a notebook or a terminal).
+    time_varying : {"auto", True, False}, default False
+        Estimate the dropout and purchase levers with the time-varying
+        Pareto/NBD on per-period CX paths (:func:`clv.cx.paths.feature_paths`,
+        one-period lag; customer controls enter as constant paths) and value
+        investments as changes of the future path from their ``start`` on
+        (:mod:`clv.roi.paths`; modes ``restore`` and ``prevent`` need it). The
+        events **allow** it when every event is dated (the schema requires a
+        timestamp) and the per-period path of at least one actionable or
+        reducible feature takes more than one value within customers for at
+        least 5 % of the customers and at least 20 customers
+        (:func:`clv.cx.timevarying.check_paths`); the builder must be able to
+        make paths (no standardisation, no interaction of counts). ``"auto"``
+        uses the time-varying models when allowed and otherwise the static ones,
+        with the reason in :attr:`CXAnalysis.time_varying_reason`, the model
+        notes and the progress messages; ``True`` raises :class:`DataError`
+        with the reason when not allowed; ``False`` (the default for now: the
+        time-varying fit takes about a minute per thousand customers with weekly
+        paths): static models only.
+        Intervals of the time-varying valuation reflect parameter uncertainty
+        (the static engine also samples each customer's latent state).
+    path_group : str, optional
+        Customer attribute naming an operational unit (region, store, vendor):
+        the paths are then the unit's pooled signals (e.g. the region's mean
+        wait of the past week), which do not stop when a customer leaves; see
+        :func:`clv.cx.paths.feature_paths`.
+    path_time_unit : {"W", "D"}, default "W"
+        Period of the paths and of the time-varying model.
     """
+    if time_varying not in ("auto", True, False):
+        raise ValueError(f"time_varying must be 'auto', True or False, got {time_varying!r}.")
+    tv_mode = time_varying
     discount_rate = resolve_discount_rate(
         annual_discount_rate=annual_discount_rate,
         discount_rate_per_period=discount_rate_per_period,
@@ -566,8 +619,6 @@ def run_cx_roi(
         contact_model, service = _service_cost(
             events, data, cut, varying, cost_per_contact, contact_channel_column, contact_covariates
         )
-    _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
-    t = time.perf_counter()
     from clv.roi.confounding import CausalShare
 
     share = (
@@ -575,22 +626,106 @@ def run_cx_roi(
         if isinstance(causal_share, str) and causal_share == "default"
         else causal_share
     )
-    roi = evaluate_investments(
-        investments,
-        transaction_model=tm,
-        spend_model=sm,
-        data=data,
-        horizon=horizon,
-        discount_rate=discount_rate,
-        margin=margin,
-        n_draws=n_draws,
-        random_state=random_state,
-        period_length=period_length,
-        new_customers=new_customers,
-        service_cost=service,
-        causal_share=share,
-        progress=progress_bars,
-    )
+    tv: dict[str, Any] | None = None
+    tv_reason = ""
+    if tv_mode is not False:
+        _step(progress, "per-period CX paths for the time-varying models")
+        t = time.perf_counter()
+        tv, tv_reason = _time_varying_branch(
+            fb,
+            events,
+            transactions,
+            customers,
+            data,
+            cut,
+            role_map,
+            control_names,
+            path_group,
+            path_time_unit,
+            new_customers is not None or service is not None,
+            customer_id_col,
+            date_col,
+            tm,
+        )
+        timings["time_varying"] = time.perf_counter() - t
+        if tv is None and tv_mode is True:
+            raise DataError(
+                [
+                    Problem(
+                        None,
+                        f"time_varying=True, but the time-varying models cannot be used: "
+                        f"{tv_reason}",
+                        "give dated CX events whose features change within customers over "
+                        "time (e.g. windowed features: mean wait of the last 28 days), a "
+                        "path_group for pooled unit signals, or use time_varying='auto' / "
+                        "False for the static models",
+                    )
+                ],
+                what="the CX events",
+            )
+        if tv is None:
+            _step(progress, f"time-varying models not used ({tv_reason}): static models")
+        else:
+            _step(progress, f"time-varying models used: {tv_reason}")
+    if tv is not None:
+        warnings_.extend(f"Time-varying fit: {note}" for note in tv["notes"])
+    if tv is None:
+        path_invs = [inv.name for inv in investments if inv.uses_paths]
+        if path_invs:
+            raise DataError(
+                [
+                    Problem(
+                        "mode",
+                        f"investments {path_invs} restore or prevent a change of the "
+                        "covariate path, which needs the time-varying models; they are not "
+                        f"used here ({tv_reason or 'time_varying=False'})",
+                        "use time_varying=True with dated CX events (clv roi "
+                        "--time-varying), or shift with add/relative/set",
+                    )
+                ],
+                what="the investments",
+            )
+        investments = [_static_start(inv, cut, period_length) for inv in investments]
+    _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
+    t = time.perf_counter()
+    if tv is not None:
+        from clv.roi.paths import evaluate_path_investments
+
+        roi = evaluate_path_investments(
+            investments,
+            transaction_model=tv["model"],
+            spend_model=sm,
+            data=data.reindex(tv["data"].customer_ids),
+            tv_data=tv["data"],
+            paths=tv["paths"],
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            random_state=random_state,
+            period_length=period_length,
+            data_time_unit="D",
+            causal_share=share,
+            progress=progress_bars,
+            customer_id_col=customer_id_col,
+        )
+    else:
+        roi = evaluate_investments(
+            investments,
+            transaction_model=tm,
+            spend_model=sm,
+            data=data,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            random_state=random_state,
+            period_length=period_length,
+            new_customers=new_customers,
+            service_cost=service,
+            causal_share=share,
+            progress=progress_bars,
+        )
     roi.column_flags = flags
     # a control an experiment turned into a treatment (role actionable) is no confounder benchmark
     roi.benchmark = _strongest_control(
@@ -642,8 +777,108 @@ def run_cx_roi(
         survey=survey,
         warnings=warnings_,
         holdout_segments=holdout_segments,
+        time_varying=tv is not None,
+        time_varying_reason=tv_reason,
+        time_varying_model=None if tv is None else tv["model"],
+        time_varying_data=None if tv is None else tv["data"],
+        paths=None if tv is None else tv["paths"],
+        time_varying_drivers=None if tv is None else tv["drivers"],
         spend_check=spend_check,
     )
+
+
+def _static_start(inv: Any, cut: pd.Timestamp, period_length: float) -> Any:
+    """The investment with a start date turned into whole valuation periods after the cutoff."""
+    import dataclasses
+
+    if inv.start is None or isinstance(inv.start, int):
+        return inv
+    days = (pd.Timestamp(inv.start) - cut) / pd.Timedelta(days=1)
+    if days < 0:
+        raise DataError(
+            [
+                Problem(
+                    "start",
+                    f"investment {inv.name!r} starts on {inv.start}, before the cutoff "
+                    f"{cut.date()}: an investment changes the future only",
+                    "start at or after the cutoff (or give periods after it)",
+                )
+            ],
+            what="the investments",
+        )
+    return dataclasses.replace(inv, start=round(days / float(period_length)))
+
+
+def _time_varying_branch(
+    fb: FeatureBuilder,
+    events: pd.DataFrame,
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    data: pd.DataFrame,
+    cut: pd.Timestamp,
+    roles: Mapping[str, str],
+    controls: Sequence[str],
+    group_col: str | None,
+    time_unit: str,
+    other_levers: bool,
+    customer_id_col: str,
+    date_col: str,
+    static_model: Any = None,
+) -> tuple[dict[str, Any] | None, str]:
+    """Paths, the check and the time-varying fit; ``(None, reason)`` when not allowed."""
+    from clv.cx import timevarying as tvmod
+
+    if other_levers:
+        return None, (
+            "the acquisition and cost-to-serve levers are valued by the static engine only"
+        )
+    group = None
+    if group_col is not None:
+        if customers is None or group_col not in customers.columns:
+            raise DataError(
+                [
+                    Problem(
+                        group_col,
+                        "path_group is not a column of the customers table",
+                        "name a customer attribute such as the region",
+                    )
+                ],
+                what="the customers table",
+            )
+        group = customers.set_index(customer_id_col)[group_col]
+    paths, why = tvmod.build_paths(
+        fb,
+        events,
+        transactions,
+        customers,
+        cutoff=cut,
+        controls=data[list(controls)] if controls else None,
+        time_unit=time_unit,
+        group=group,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+    )
+    features = [c for c in fb.feature_names_ if roles.get(c) != "control"]
+    shiftable = [c for c in features if roles.get(c, "actionable") in ("actionable", "reducible")]
+    check = tvmod.check_paths(paths, shiftable, customer_id_col=customer_id_col, reason=why)
+    if not check.allowed:
+        return None, check.reason
+    assert paths is not None
+    model, tv_data, notes = tvmod.fit_paths(
+        transactions,
+        paths,
+        [*features, *controls],
+        cutoff=cut,
+        time_unit=time_unit,
+        customer_id_col=customer_id_col,
+        date_col=date_col,
+        start_from=static_model,
+    )
+    if not np.all(np.isfinite(model.covariance_.to_numpy())):
+        return None, "the time-varying fit gave no parameter covariance (" + " ".join(notes) + ")"
+    drivers_tv = tvmod.time_varying_drivers(model, paths, features)
+    out = {"model": model, "data": tv_data, "paths": paths, "drivers": drivers_tv, "notes": notes}
+    return out, check.reason
 
 
 CONTACTS_COLUMN = "service_contacts"

@@ -32,7 +32,6 @@ The spend model's uncertainty is not included.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv.exceptions import DataError, NotFittedError, Problem
+from clv.exceptions import DataError, Problem
 from clv.models import ParetoNBDDynamicModel
-from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, future_covariates, time_varying_data
 
 __all__ = [
@@ -311,7 +309,12 @@ def restored_path(
     DataFrame
         The path (possibly empty: nothing to fix).
     """
-    j = data._index([column], "restore")[0]
+    if column not in data.columns:
+        raise DataError(
+            [Problem(column, "is not a covariate of the data", f"use one of {list(data.columns)}")],
+            what="the future covariate path",
+        )
+    j = data.columns.index(column)
     current = pd.Series(data.current_X[:, j], index=data.customer_ids)
     if customers is not None:
         current = current.reindex(pd.Index(list(customers)))
@@ -340,30 +343,13 @@ def restored_path(
     )
 
 
-def _draws(model: ParetoNBDDynamicModel, n_draws: int, seed: int) -> np.ndarray:
-    """Parameter draws from the MLE's asymptotic normal (base parameters on the log scale)."""
-    theta = model.params_.to_numpy()
-    cov = model.covariance_.to_numpy()
-    if not np.all(np.isfinite(cov)):
-        raise NotFittedError(
-            "the model has no finite covariance (the fit did not converge); "
-            "no parameter interval can be drawn."
-        )
-    nb = len(model._base)
-    scale = np.ones(theta.size)
-    scale[:nb] = theta[:nb]
-    u_cov = cov / np.outer(scale, scale)
-    u_hat = np.concatenate([np.log(theta[:nb]), theta[nb:]])
-    rng = np.random.default_rng(seed)
-    u = rng.multivariate_normal(u_hat, (u_cov + u_cov.T) / 2, size=n_draws, method="eigh")
-    return np.concatenate([np.exp(u[:, :nb]), u[:, nb:]], axis=1)
-
-
-def _rows(obj: Any, rows: np.ndarray) -> Any:
-    """The same arrays dataclass restricted to ``rows`` (first axis)."""
-    return dataclasses.replace(
-        obj, **{f.name: getattr(obj, f.name)[rows] for f in dataclasses.fields(obj)}
-    )
+def _path_customers(*paths: pd.DataFrame | None, customer_id_col: str) -> list[Any]:
+    """Customers named by any of the paths (the only ones whose future can differ)."""
+    ids: dict[Any, None] = {}
+    for p in paths:
+        if p is not None and customer_id_col in p.columns:
+            ids.update(dict.fromkeys(pd.unique(p[customer_id_col])))
+    return list(ids)
 
 
 def value_path_change(
@@ -409,33 +395,36 @@ def value_path_change(
         raise ValueError(f"discount_rate must be > -1 per period, got {discount_rate!r}.")
     model, data = fitted.model, fitted.data
     kw = {"customer_id_col": customer_id_col, "cov_date_col": cov_date_col}
-    arrays = model._arrays(data)
-    fut_base = model._future(data, float(horizon), baseline, **kw)
-    fut_alt = model._future(data, float(horizon), changed, **kw)
+    h, d = float(horizon), float(discount_rate)
     value = margin * fitted.spend.to_numpy()
-    # customers whose path does not change have delta 0 exactly: value only the others
-    moved = np.flatnonzero(
-        np.any(fut_alt.purchase != fut_base.purchase, axis=(1, 2))
-        | np.any(fut_alt.dropout != fut_base.dropout, axis=(1, 2))
-    )
-    sub_arrays, sub_base, sub_alt = (_rows(a, moved) for a in (arrays, fut_base, fut_alt))
-
-    def dect(params: np.ndarray, a: Any, future: _math.FutureArrays) -> np.ndarray:
-        base, gp, gd = model._split(params)
-        return _math.expected_discounted_purchases(
-            base, gp, gd, a, future, float(horizon), float(discount_rate)
+    clv_base = value * model.expected_discounted_purchases(h, data, d, baseline, **kw).to_numpy()
+    # customers no path names keep their carried-forward future: delta 0 exactly
+    named = _path_customers(changed, baseline, customer_id_col=customer_id_col)
+    moved = data.customer_ids.get_indexer(named)
+    if (moved < 0).any():
+        raise DataError(
+            [
+                Problem(
+                    customer_id_col,
+                    "has customers that are not in the data",
+                    "drop them or rebuild the data with them",
+                    [c for c, m in zip(named, moved, strict=True) if m < 0][:5],
+                )
+            ],
+            what="the future covariate path",
         )
-
-    theta = model.params_.to_numpy()
-    clv_base = value * dect(theta, arrays, fut_base)
     clv_alt = clv_base.copy()
-    clv_alt[moved] = value[moved] * dect(theta, sub_arrays, sub_alt)
-    delta = clv_alt - clv_base
     per_draw = np.zeros((int(n_draws), data.n_customers))
-    for j, p in enumerate(_draws(model, int(n_draws), random_state)):
-        per_draw[j, moved] = value[moved] * (
-            dect(p, sub_arrays, sub_alt) - dect(p, sub_arrays, sub_base)
-        )
+    if moved.size:
+        sub = {**kw, "customers": named}
+        clv_alt[moved] = value[moved] * model.expected_discounted_purchases(
+            h, data, d, changed, **sub
+        ).to_numpy()
+        draws = model.sample_params(int(n_draws), random_state=random_state)
+        alt = model.expected_discounted_purchases(h, data, d, changed, params=draws, **sub)
+        base = model.expected_discounted_purchases(h, data, d, baseline, params=draws, **sub)
+        per_draw[:, moved] = value[moved] * (alt.to_numpy() - base.to_numpy())
+    delta = clv_alt - clv_base
     q = [(1 - interval) / 2, (1 + interval) / 2]
     lo_i, hi_i = np.quantile(per_draw, q, axis=0)
     totals = per_draw.sum(axis=1)

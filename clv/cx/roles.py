@@ -66,6 +66,10 @@ def _direction(shift: Any, values: pd.Series | None) -> float:
         return float((shift.amount > 0) - (shift.amount < 0))
     if shift.mode == "relative":
         return float((shift.amount > 0) - (shift.amount < 0))
+    if shift.mode == "restore":  # back to the pre-change level: undoes a rise
+        return -1.0
+    if shift.mode == "prevent":  # keeps the level where the baseline would move by amount
+        return float((shift.amount < 0) - (shift.amount > 0))
     if values is None or not len(values):
         return 1.0
     mean = float(values.mean())

@@ -90,6 +90,34 @@ def check_penalizer(penalizer: object) -> float:
     return value
 
 
+def repeat_buyer_problems(frame: pd.DataFrame) -> list[Problem]:
+    """The problem of a non-empty RFM ``frame`` in which nobody made a repeat purchase.
+
+    Returns an empty list when some row has ``frequency > 0`` (or there are no rows).
+    """
+    if not len(frame) or bool((frame["frequency"].to_numpy() > 0).any()):
+        return []
+    return [
+        Problem(
+            "frequency",
+            f"is 0 for all {len(frame)} customers (nobody made a "
+            "repeat purchase): the purchase rate and the dropout cannot be told "
+            "apart, so no estimate would mean anything",
+            "use a longer observation window, or check the customer and date "
+            "columns of the transaction log",
+        )
+    ]
+
+
+def fit_arrays(
+    frame: pd.DataFrame, columns: Iterable[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The likelihood columns of a validated RFM ``frame`` and its ``weight`` column (or None)."""
+    arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in columns}
+    weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
+    return arrays, weights
+
+
 @contextlib.contextmanager
 def damaged_file(model: str, source: str) -> Iterator[None]:
     """Turn a malformed model document into a :class:`ModelFileError` naming ``source``."""
@@ -396,24 +424,8 @@ class ParametricModel(JsonModel, EstimatorParams):
         frame = self._frame(data, spec.columns, for_fit=True, check_unit=False)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
-        elif (
-            self._needs_repeat_buyers
-            and len(frame)
-            and not bool((frame["frequency"].to_numpy() > 0).any())
-        ):
-            raise DataError(
-                [
-                    Problem(
-                        "frequency",
-                        f"is 0 for all {len(frame)} customers (nobody made a "
-                        "repeat purchase): the purchase rate and the dropout cannot be told "
-                        "apart, so no estimate would mean anything",
-                        "use a longer observation window, or check the customer and date "
-                        "columns of the transaction log",
-                    )
-                ],
-                what=f"the data passed to {type(self).__name__}",
-            )
+        elif self._needs_repeat_buyers and (problems := repeat_buyer_problems(frame)):
+            raise DataError(problems, what=f"the data passed to {type(self).__name__}")
         if len(frame) == 0:
             raise DataError(
                 [
@@ -426,8 +438,7 @@ class ParametricModel(JsonModel, EstimatorParams):
                 ],
                 what=f"the data passed to {type(self).__name__}",
             )
-        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in spec.columns}
-        weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
+        arrays, weights = fit_arrays(frame, spec.columns)
         if self._design:
             self._fit_covariates(
                 frame,

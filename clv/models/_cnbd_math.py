@@ -56,6 +56,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from clv._typing import FloatArray
+from clv.models._output import float_output as _out
 
 __all__ = [
     "CNBDParams",
@@ -94,11 +95,6 @@ def _order(k: Any) -> int:
     if not (value >= 1 and value == round(value)):
         raise ValueError(f"the Erlang order k must be a whole number >= 1, got {k!r}.")
     return round(value)
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _floats(*values: Any) -> list[FloatArray]:
@@ -287,6 +283,29 @@ def probability_alive(
     return _out(np.exp(alive - np.logaddexp(alive, dead)))
 
 
+def _alive_posterior(
+    k: int,
+    r: FloatArray,
+    alpha: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    dropout_at_zero: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(alive at T), stage weights w_j (k, ...), R = r + kx) given the history."""
+    alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, T, dropout_at_zero)
+    p_alive = np.exp(alive - np.logaddexp(alive, dead))
+    w_j = np.exp(stages - _logsumexp0(stages))
+    return p_alive, w_j, r + k * x
+
+
+def _survival_ratio(a: FloatArray, b: FloatArray, m: FloatArray) -> FloatArray:
+    r""":math:`B(a, b + m) / B(a, b) = E[(1-p)^m]` for :math:`p \sim \mathrm{Beta}(a, b)`."""
+    return np.exp(special.betaln(a, b + m) - special.betaln(a, b))
+
+
 def _stage_count_tail(
     n: FloatArray, shape: FloatArray, scale: FloatArray, t: FloatArray
 ) -> FloatArray:
@@ -323,10 +342,7 @@ def _future_sum(
     # identical rows (customers, grid points) are computed once
     table, inverse = np.unique(table, axis=0, return_inverse=True)
     window, x, t_x, age, r, alpha, a, b = (np.ascontiguousarray(col) for col in table.T)
-    alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, age, dropout_at_zero)
-    p_alive = np.exp(alive - np.logaddexp(alive, dead))
-    w_j = np.exp(stages - _logsumexp0(stages))
-    R = r + k * x
+    p_alive, w_j, R = _alive_posterior(k, r, alpha, a, b, x, t_x, age, dropout_at_zero)
     # stage counts needed: mean + 12 sd, plus where a geometric tail q^n falls below e^-32
     mean = (R + k - 1.0) * window / (alpha + age)
     sd = np.sqrt(mean * (1.0 + window / (alpha + age)))
@@ -375,7 +391,7 @@ def _stage_sums(
     # purchases made with n stages done after j: floor((n + j) / k); c_m = E[(1-p)^m]
     count = ((n + j) // k).astype(np.int64)[:, :, 0]  # (N+1, k)
     m = np.arange(int(count.max()) + 1, dtype=np.float64)[:, None]
-    c = np.exp(special.betaln(a, bp + m) - special.betaln(a, bp))
+    c = _survival_ratio(a, bp, m)
     if survival:
         per_count = c  # survive every purchase's coin: (1-p)^count
     else:
@@ -445,7 +461,7 @@ def probability_of_purchases(
     delta = 1.0 if dropout_at_zero else 0.0
 
     def c(m: FloatArray) -> FloatArray:
-        return np.exp(special.betaln(a, b + m) - special.betaln(a, b))
+        return _survival_ratio(a, b, m)
 
     now = _stage_count_tail(n * k, r, alpha, t)
     nxt = _stage_count_tail((n + 1.0) * k, r, alpha, t)
@@ -481,15 +497,12 @@ def conditional_probability_of_purchases(
     k = _order(params.k)
     r, alpha, a, b = _floats(*params[1:])
     n, t, x, t_x, T = np.broadcast_arrays(*_floats(n, t, frequency, recency, T))
-    alive, dead, stages, _ = _pieces(CNBDParams(k, r, alpha, a, b), x, t_x, T, dropout_at_zero)
-    p_alive = np.exp(alive - np.logaddexp(alive, dead))
-    w_j = np.exp(stages - _logsumexp0(stages))
-    R = r + k * x
+    p_alive, w_j, R = _alive_posterior(k, r, alpha, a, b, x, t_x, T, dropout_at_zero)
     j = np.arange(k, dtype=np.float64).reshape((k,) + (1,) * R.ndim)
     bp = b + x + (1.0 if dropout_at_zero else 0.0)
 
     def c(m: FloatArray) -> FloatArray:
-        return np.exp(special.betaln(a, bp + m) - special.betaln(a, bp))
+        return _survival_ratio(a, bp, m)
 
     now = _stage_count_tail(n * k - j, R + j, alpha + T, t)
     nxt = _stage_count_tail((n + 1.0) * k - j, R + j, alpha + T, t)

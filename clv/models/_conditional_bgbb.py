@@ -17,6 +17,7 @@ from scipy import special
 
 from clv._typing import FloatArray
 from clv.models import bgbb
+from clv.models._output import float_output as _out
 
 __all__ = [
     "bgbb_expected_discounted_residual_transactions",
@@ -28,11 +29,6 @@ __all__ = [
 
 def _floats(*values: ArrayLike) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 @bgbb.per_customer_params

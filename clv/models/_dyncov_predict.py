@@ -60,6 +60,34 @@ class FuturePathPredictions:
             cov_date_col=cov_date_col,
         )
 
+    def _on_path(
+        self,
+        function: str,
+        data: TimeVaryingData,
+        t: float,
+        path: pd.DataFrame | None,
+        customer_id_col: str,
+        cov_date_col: str,
+        *extra: float,
+        needs_path: bool = True,
+    ) -> pd.Series:
+        """``_predict_math.<function>`` per customer over ``t`` periods of the future path.
+
+        ``extra`` follows ``t`` in the call; without ``needs_path`` the math gets
+        no future arrays (``None``).
+        """
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        future = (
+            self._future_arrays(data, t, path, customer_id_col, cov_date_col)
+            if needs_path
+            else None
+        )
+        values = getattr(self._predict_math, function)(
+            base, gp, gd, self._arrays(data), future, float(t), *extra
+        )
+        return pd.Series(values, index=data.customer_ids, name=function)
+
     def probability_alive(
         self,
         data: TimeVaryingData,
@@ -70,14 +98,9 @@ class FuturePathPredictions:
         cov_date_col: str = "cov_date",
     ) -> pd.Series:
         """P(alive) at ``observation_end + t`` given each history and the future path."""
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        arrays = self._arrays(data)
-        future = (
-            self._future_arrays(data, t, path, customer_id_col, cov_date_col) if t > 0 else None
+        return self._on_path(
+            "probability_alive", data, t, path, customer_id_col, cov_date_col, needs_path=t > 0
         )
-        values = self._predict_math.probability_alive(base, gp, gd, arrays, future, float(t))
-        return pd.Series(values, index=data.customer_ids, name="probability_alive")
 
     def expected_purchases(
         self,
@@ -89,13 +112,7 @@ class FuturePathPredictions:
         cov_date_col: str = "cov_date",
     ) -> pd.Series:
         """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
-        values = self._predict_math.expected_purchases(
-            base, gp, gd, self._arrays(data), future, float(t)
-        )
-        return pd.Series(values, index=data.customer_ids, name="expected_purchases")
+        return self._on_path("expected_purchases", data, t, path, customer_id_col, cov_date_col)
 
     def expected_discounted_purchases(
         self,
@@ -112,13 +129,15 @@ class FuturePathPredictions:
         ``discount_rate`` per period: a purchase ``u`` periods ahead counts
         :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
         """
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
-        values = self._predict_math.expected_discounted_purchases(
-            base, gp, gd, self._arrays(data), future, float(t), float(discount_rate)
+        return self._on_path(
+            "expected_discounted_purchases",
+            data,
+            t,
+            path,
+            customer_id_col,
+            cov_date_col,
+            float(discount_rate),
         )
-        return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
 
     def predict(
         self,

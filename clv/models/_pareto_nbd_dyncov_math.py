@@ -71,6 +71,7 @@ __all__ = [
     "FutureArrays",
     "expected_discounted_purchases",
     "expected_purchases",
+    "expected_purchases_by_period",
     "log_likelihood",
     "log_likelihood_gradient",
     "probability_alive",
@@ -614,3 +615,71 @@ def expected_discounted_purchases(
     ) - delta * (start[..., None] + tau)
     integral = np.sum(A * 0.5 * length * np.sum(_GL_WEIGHTS * np.exp(log_f), axis=2), axis=1)
     return np.exp(log_alive + np.log(r + data.frequency) - np.log(alpha_T)) * integral
+
+
+def _period_integral(
+    length: FloatArray, d0: FloatArray, C: FloatArray, log_b: FloatArray, s: float
+) -> FloatArray:
+    r""":math:`\int_0^{l} (b / (d_0 + C u))^s du` (0 where ``length`` is 0), stably."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ell = np.log1p(length * C / d0)
+        y = (s - 1.0) * ell
+        small = np.abs(y) < 1e-8
+        safe = np.where(small, 1.0, y)
+        frac = np.where(small, 1.0 - 0.5 * y, -np.expm1(-safe) / safe)
+        out = np.exp(s * (log_b - np.log(d0)) + np.log(d0) - np.log(C)) * ell * frac
+    return np.where(length > 0, out, 0.0)
+
+
+def expected_purchases_by_period(
+    params: Any,
+    gamma_p: Any,
+    gamma_d: Any,
+    data: DynCovArrays,
+    future: FutureArrays,
+    ends: Any,
+    *,
+    purchase_offset: FloatArray | None = None,
+    dropout_offset: FloatArray | None = None,
+    state: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+) -> FloatArray:
+    r"""Expected repeat purchases in :math:`(T, T + e_k]` for each end :math:`e_k`, shape (n, K).
+
+    The integrand of :func:`expected_purchases` summed in closed form over the
+    future periods, with the cumulative value read off at every end (increasing,
+    in periods after :math:`T`): differences of consecutive columns are the
+    expected purchases per valuation period.  ``purchase_offset`` and
+    ``dropout_offset`` (shape of ``future.length``) are extra log multipliers of
+    the future rates per future period, e.g. an intervention's effect with its
+    own coefficients; the history is conditioned on the fitted model as is.
+    ``state`` is :func:`state_at_T` of the same parameters and data, when known
+    (it does not depend on the future).
+    """
+    r, _, s, _ = (float(v) for v in params)
+    e = np.asarray(ends, dtype=np.float64).reshape(-1)
+    if e.size == 0 or np.any(np.diff(e) < 0) or e[0] < 0:
+        raise ValueError("ends must be increasing times >= 0 after T.")
+    _check_horizon(future, float(e[-1]))
+    if state is None:
+        state = state_at_T(params, gamma_p, gamma_d, data)
+    log_alive, alpha_T, beta_T = state
+    length, A, C = _future_pieces(gamma_p, gamma_d, future, float(e[-1]))
+    if purchase_offset is not None:
+        A = A * np.exp(purchase_offset)
+    if dropout_offset is not None:
+        C = C * np.exp(dropout_offset)
+    start = np.cumsum(length, axis=1) - length
+    dD = length * C
+    d0 = beta_T[:, None] + np.cumsum(dD, axis=1) - dD
+    log_b = np.log(beta_T)[:, None]
+    whole = A * _period_integral(length, d0, C, log_b, s)
+    cum = np.concatenate([np.zeros((length.shape[0], 1)), np.cumsum(whole, axis=1)], axis=1)
+    # the period containing each end: start_j < e <= start_j + length_j (j = 0 for e = 0)
+    j = np.maximum((start[:, :, None] < e[None, None, :]).sum(axis=1) - 1, 0)  # (n, K)
+    rows = np.arange(length.shape[0])[:, None]
+    part = np.clip(e[None, :] - start[rows, j], 0.0, length[rows, j])
+    partial = A[rows, j] * _period_integral(
+        part, d0[rows, j], C[rows, j], np.broadcast_to(log_b, part.shape), s
+    )
+    scale = np.exp(log_alive + np.log(r + data.frequency) - np.log(alpha_T))
+    return scale[:, None] * (cum[rows, j] + partial)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ModelSpec"]
+__all__ = ["RFM_COLUMNS", "ModelSpec", "rfm_spec"]
+
+RFM_COLUMNS = ("frequency", "recency", "T")
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,38 @@ class ModelSpec:
     expected_purchases_new_customer: Callable[..., Any] | None = None
     probability_of_purchases: Callable[..., Any] | None = None
     simulate: Callable[..., Any] | None = None
+
+
+def rfm_spec(
+    name: str, params: Any, start: Any, functions: Mapping[str, Any], **options: Any
+) -> ModelSpec:
+    """:class:`ModelSpec` of an RFM transaction model from the standard names of its module.
+
+    Parameters
+    ----------
+    name, params, start
+        As in :class:`ModelSpec`.
+    functions : mapping
+        The model module's namespace (its ``globals()``); it must define
+        ``log_likelihood``, ``log_likelihood_gradient``, ``_initial``,
+        ``probability_alive``, ``expected_purchases``,
+        ``expected_purchases_new_customer``, ``probability_of_purchases`` and
+        ``simulate``.
+    **options
+        The other :class:`ModelSpec` fields (``hessian``, ``scale_params`` ...).
+    """
+    return ModelSpec(
+        name=name,
+        params=params,
+        start=start,
+        columns=RFM_COLUMNS,
+        log_likelihood=functions["log_likelihood"],
+        gradient=functions["log_likelihood_gradient"],
+        initial=functions["_initial"],
+        probability_alive=functions["probability_alive"],
+        expected_purchases=functions["expected_purchases"],
+        expected_purchases_new_customer=functions["expected_purchases_new_customer"],
+        probability_of_purchases=functions["probability_of_purchases"],
+        simulate=functions["simulate"],
+        **options,
+    )

@@ -35,7 +35,7 @@ from clv._special import geometric_failures
 from clv._typing import FloatArray, IndexArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._covariates import Lever
-from clv.models._spec import ModelSpec
+from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
@@ -686,21 +686,11 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> BGBBP
     return BGBBParams(alpha=2.0 * rate, beta=2.0 * (1.0 - rate), gamma=1.0, delta=3.0)
 
 
-SPEC = ModelSpec(
-    name="BG/BB",
-    params=BGBBParams,
-    start=BGBBParams(alpha=1.0, beta=1.0, gamma=1.0, delta=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
-    initial=_initial,
-    scale_columns=(),
-    scale_params=(),
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
+SPEC = rfm_spec(
+    "BG/BB",
+    BGBBParams,
+    BGBBParams(alpha=1.0, beta=1.0, gamma=1.0, delta=1.0),
+    globals(),
 )
 
 

@@ -33,7 +33,7 @@ from clv._special import (
 )
 from clv._typing import FloatArray, Ops, OpsData
 from clv.models._covariates import Lever
-from clv.models._spec import ModelSpec
+from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
@@ -764,23 +764,15 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> BGNBD
     return BGNBDParams(r=0.3, alpha=0.3 / rate, a=1.0, b=2.5)
 
 
-SPEC = ModelSpec(
-    name="BG/NBD",
-    params=BGNBDParams,
-    start=BGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
+SPEC = rfm_spec(
+    "BG/NBD",
+    BGNBDParams,
+    BGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0),
+    globals(),
     hessian=log_likelihood_hessian,
-    initial=_initial,
     scale_columns=("recency", "T"),
     scale_params=("alpha",),
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
     expected_purchases_if_alive=expected_purchases_if_alive,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
 )
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from clv._units import resolve_time_unit
 from clv.exceptions import ConvergenceError, DataError, Problem
 from clv.models import _cnbd_math as m
-from clv.models._base import damaged_file
+from clv.models._base import damaged_file, fit_arrays, repeat_buyer_problems
 from clv.models._cnbd_math import CNBDParams
 from clv.models._mle import MLEResult, maximise
 from clv.models._spec import ModelSpec
@@ -234,18 +234,10 @@ class _CNBDModel(TransactionModel):
         columns = list(_RFM) if fixed == 1 else [*_RFM, "litt"]
         frame = self._frame(data, columns, for_fit=True, check_unit=False)
         problems = _litt_problems(frame) if "litt" in columns else []
-        if len(frame) and not bool((frame["frequency"].to_numpy() > 0).any()):
-            problems.append(
-                Problem(
-                    "frequency",
-                    f"is 0 for all {len(frame)} customers (nobody made a repeat purchase)",
-                    "use a longer observation window, or check the transaction log",
-                )
-            )
+        problems += repeat_buyer_problems(frame)
         if problems:
             raise DataError(problems, what=what)
-        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in _RFM}
-        weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
+        arrays, weights = fit_arrays(frame, _RFM)
         w = np.ones(len(frame)) if weights is None else weights
         litt = frame["litt"].to_numpy(dtype=np.float64) if "litt" in columns else None
         orders = [fixed] if fixed is not None else list(range(1, int(self.max_k) + 1))

@@ -52,6 +52,7 @@ from clv.models._conditional_bgbb import (
     bgbb_probability_alive_at,
     bgbb_probability_of_purchases,
 )
+from clv.models._output import float_output as _out
 
 __all__ = [
     "bgbb_expected_discounted_residual_transactions",
@@ -69,11 +70,6 @@ __all__ = [
 
 def _floats(*values: ArrayLike) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _mixture(p_alive: FloatArray, pmf_alive: FloatArray, n: FloatArray) -> Any:

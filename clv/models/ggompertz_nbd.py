@@ -37,7 +37,9 @@ from clv._ops import NUMPY
 from clv._special import log_integrate_unimodal
 from clv._typing import FloatArray, Ops
 from clv.exceptions import ConvergenceError
-from clv.models._spec import ModelSpec
+from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
+from clv.models._spec import rfm_spec
 from clv.models._transaction import TransactionModel
 
 __all__ = [
@@ -77,11 +79,6 @@ def _nodes(ndim: int) -> tuple[FloatArray, FloatArray]:
 
 def _floats(*values: Any) -> list[FloatArray]:
     return [np.asarray(v, dtype=np.float64) for v in values]
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _log_beta_expm1(beta: FloatArray, bt: FloatArray) -> FloatArray:
@@ -424,19 +421,8 @@ def simulate(
     eta = rng.gamma(s, 1.0 / beta, size=n)
     with np.errstate(divide="ignore"):  # eta underflowing to 0 lives forever
         lifetime = np.log1p(rng.standard_exponential(n) / eta) / b
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "eta": eta,
-        "lifetime": lifetime,
-        "alive": lifetime > T,
-    }
+    latent = {"lambda": lam, "eta": eta, "lifetime": lifetime}
+    return observe_purchases(lam, lifetime, T, rng, latent)
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> GGNBDParams:
@@ -445,19 +431,11 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> GGNBD
     return GGNBDParams(r=0.5, alpha=0.5 / rate, b=1.0 / float(np.max(T)), s=0.5, beta=1.0)
 
 
-SPEC = ModelSpec(
-    name="GGompertz/NBD",
-    params=GGNBDParams,
-    start=GGNBDParams(r=0.5, alpha=1.0, b=0.1, s=0.5, beta=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
-    initial=_initial,
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
+SPEC = rfm_spec(
+    "GGompertz/NBD",
+    GGNBDParams,
+    GGNBDParams(r=0.5, alpha=1.0, b=0.1, s=0.5, beta=1.0),
+    globals(),
 )
 
 

@@ -32,7 +32,7 @@ from clv._ops import NUMPY
 from clv._special import alive_purchases_quadrature, geometric_failures, per_frequency
 from clv._typing import FloatArray, Ops
 from clv.models._covariates import Lever
-from clv.models._spec import ModelSpec
+from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
@@ -582,22 +582,14 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> MBGNB
     return MBGNBDParams(r=1.0, alpha=1.0 / rate, a=1.0, b=3.0)
 
 
-SPEC = ModelSpec(
-    name="MBG/NBD",
-    params=MBGNBDParams,
-    start=MBGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
+SPEC = rfm_spec(
+    "MBG/NBD",
+    MBGNBDParams,
+    MBGNBDParams(r=1.0, alpha=1.0, a=1.0, b=1.0),
+    globals(),
     hessian=log_likelihood_hessian,
-    initial=_initial,
     scale_columns=("recency", "T"),
     scale_params=("alpha",),
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
 )
 
 

@@ -36,7 +36,9 @@ from scipy import special
 
 from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
-from clv.models._spec import ModelSpec
+from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
+from clv.models._spec import rfm_spec
 from clv.models._transaction import TransactionModel
 
 __all__ = [
@@ -60,11 +62,6 @@ class NBDParams(NamedTuple):
 
     r: Any
     alpha: Any
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def log_likelihood(
@@ -291,10 +288,7 @@ def simulate(params: NBDParams, T: ArrayLike, *, rng: np.random.Generator) -> di
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
     lam = np.asarray(rng.gamma(r, 1.0 / alpha, size=n), dtype=np.float64)
-    frequency = rng.poisson(lam * T).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, T * last, 0.0)
-    return {"frequency": frequency, "recency": recency, "T": T.copy(), "lambda": lam}
+    return observe_purchases(lam, None, T, rng, {"lambda": lam})
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> NBDParams:
@@ -303,21 +297,13 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> NBDPa
     return NBDParams(r=0.5, alpha=0.5 / rate)
 
 
-SPEC = ModelSpec(
-    name="NBD",
-    params=NBDParams,
-    start=NBDParams(r=1.0, alpha=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
-    initial=_initial,
+SPEC = rfm_spec(
+    "NBD",
+    NBDParams,
+    NBDParams(r=1.0, alpha=1.0),
+    globals(),
     scale_columns=("recency", "T"),
     scale_params=("alpha",),
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
 )
 
 

@@ -36,7 +36,9 @@ from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
 from clv.models._covariates import Lever
-from clv.models._spec import ModelSpec
+from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
+from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
@@ -95,11 +97,6 @@ class PNBDParams(NamedTuple):
     alpha: Any
     s: Any
     beta: Any
-
-
-def _out(values: Any) -> Any:
-    out = np.asarray(values, dtype=np.float64)
-    return out[()] if out.ndim == 0 else out
 
 
 def log_likelihood(
@@ -447,19 +444,7 @@ def simulate(
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    u = rng.random(n)
-    last = np.exp(np.log1p(-u) / np.maximum(frequency, 1.0))  # max of N uniforms on (0, 1]
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "mu": mu,
-        "alive": lifetime > T,
-    }
+    return observe_purchases(lam, lifetime, T, rng, {"lambda": lam, "mu": mu})
 
 
 def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> PNBDParams:
@@ -473,23 +458,15 @@ def _initial(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> PNBDP
     return PNBDParams(r=0.5, alpha=0.5 / rate, s=0.5, beta=0.5)
 
 
-SPEC = ModelSpec(
-    name="Pareto/NBD",
-    params=PNBDParams,
-    start=PNBDParams(r=1.0, alpha=1.0, s=1.0, beta=1.0),
-    columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    gradient=log_likelihood_gradient,
+SPEC = rfm_spec(
+    "Pareto/NBD",
+    PNBDParams,
+    PNBDParams(r=1.0, alpha=1.0, s=1.0, beta=1.0),
+    globals(),
     row_gradient=_math.log_likelihood_gradient_rows,
     hessian=log_likelihood_hessian,
-    initial=_initial,
     scale_columns=("recency", "T"),
     scale_params=("alpha", "beta"),
-    probability_alive=probability_alive,
-    expected_purchases=expected_purchases,
-    expected_purchases_new_customer=expected_purchases_new_customer,
-    probability_of_purchases=probability_of_purchases,
-    simulate=simulate,
 )
 
 

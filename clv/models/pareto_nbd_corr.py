@@ -64,6 +64,8 @@ from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
 from clv.models import pareto_nbd as _pnbd
+from clv.models._output import float_output as _out
+from clv.models._simulation import observe_purchases
 from clv.models._spec import ModelSpec
 from clv.models._transaction import TransactionModel
 from clv.models.pareto_nbd import PNBDParams
@@ -100,11 +102,6 @@ class PNBDCorParams(NamedTuple):
     s: Any
     beta: Any
     rho: Any
-
-
-def _out(values: Any) -> Any:
-    arr = np.asarray(values, dtype=np.float64)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _scalars(params: PNBDCorParams) -> tuple[float, float, float, float, float]:
@@ -421,18 +418,7 @@ def simulate(
     n = T.shape[0]
     lam, mu = _draw_rates(params, n, rng)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
-    end = np.minimum(lifetime, T)
-    frequency = rng.poisson(lam * end).astype(np.float64)
-    last = np.exp(np.log1p(-rng.random(n)) / np.maximum(frequency, 1.0))
-    recency = np.where(frequency > 0, end * last, 0.0)
-    return {
-        "frequency": frequency,
-        "recency": recency,
-        "T": T.copy(),
-        "lambda": lam,
-        "mu": mu,
-        "alive": lifetime > T,
-    }
+    return observe_purchases(lam, lifetime, T, rng, {"lambda": lam, "mu": mu})
 
 
 class PNBDCorFitParams(NamedTuple):

@@ -52,6 +52,7 @@ __all__ = [
 
 _BASE = ("r", "alpha", "s", "beta")
 _BOUND = 20.0  # search box of log base parameters and coefficients
+_MAX_LOG_MULTIPLIER = 30.0  # extra log rate multipliers are clipped to +-30 (finite arithmetic)
 
 
 class _TimeVaryingModel(JsonModel, EstimatorParams):
@@ -188,8 +189,24 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         hess = _hessian(lambda v: objective(v)[1], u) * n
         theta = np.concatenate([np.exp(u[:nb]), u[nb:]])
         jac = np.concatenate([theta[:nb], np.ones(u.size - nb)])
-        ok = bool(np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0))
+        finite = bool(np.all(np.isfinite(hess)))
+        ev, vec = np.linalg.eigh(hess) if finite else (np.full(u.size, np.nan), None)
+        ok = bool(finite and np.all(ev > 0))
         cov = np.linalg.inv(hess) * np.outer(jac, jac) if ok else np.full((u.size, u.size), np.nan)
+        # one flat direction (e.g. the s/beta ridge of a nearly homogeneous dropout, s -> inf):
+        # the pseudo-inverse draws no uncertainty along it, where predictions hardly move
+        flat = ev <= 1e-5 * np.max(ev) if finite else np.zeros(u.size, dtype=bool)
+        ridge = bool(
+            not ok
+            and finite
+            and np.max(ev) > 0
+            and flat.sum() == 1
+            and np.min(ev) > -1e-4 * np.max(ev)
+        )
+        if ridge:
+            assert vec is not None
+            keep = vec[:, ~flat]
+            cov = (keep / ev[~flat]) @ keep.T * np.outer(jac, jac)
         grad_norm = float(np.max(np.abs(objective(u)[1])))
         at_bound = [names[j] for j in np.flatnonzero(np.abs(u) >= _BOUND - 1e-6)]
         self.converged_ = bool(ok and grad_norm < 1e-5 and not at_bound)
@@ -208,7 +225,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 f"{type(self).__name__}: the optimiser stopped with max |gradient| "
                 f"{grad_norm:.2g} per customer and a Hessian that is "
                 f"{'' if ok else 'not '}positive definite ({best.message}). "
-                "Check summary(), try initial_params or n_starts > 1.",
+                + (
+                    "The likelihood is flat along one direction (e.g. the s/beta ridge "
+                    "of a nearly homogeneous dropout): covariance_ is the pseudo-inverse, "
+                    "with no uncertainty along it. "
+                    if ridge
+                    else ""
+                )
+                + "Check summary(), try initial_params or n_starts > 1.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -242,6 +266,65 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         for j, n in enumerate(names[nb:], start=nb):
             start[j] = float((initial or {}).get(n, 0.0))
         return start
+
+    def sample_params(
+        self, n_draws: int, *, random_state: int | np.random.Generator | None = None
+    ) -> pd.DataFrame:
+        """Draws from the asymptotic normal distribution of the estimates.
+
+        The normal is taken on the optimised scale (log base parameters,
+        coefficients as they are) with the covariance implied by
+        ``covariance_``, and mapped back, so every draw is a valid parameter set.
+
+        Parameters
+        ----------
+        n_draws : int
+        random_state : int or Generator, optional
+            Seed; the same seed gives the same draws.
+
+        Returns
+        -------
+        DataFrame
+            ``n_draws`` rows, one column per entry of ``params_``.
+        """
+        self._check_fitted()
+        n = int(n_draws)
+        if n < 1:
+            raise ValueError(f"n_draws must be >= 1, got {n_draws!r}.")
+        theta = self.params_.to_numpy(dtype=np.float64)
+        cov = self.covariance_.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(cov)):
+            raise NotFittedError(
+                f"{type(self).__name__} has no finite covariance_ (the fit did not "
+                "converge), so the estimates cannot be sampled."
+            )
+        nb = len(self._base)
+        scale = np.ones(theta.size)
+        scale[:nb] = theta[:nb]
+        u_cov = cov / np.outer(scale, scale)
+        u_hat = np.concatenate([np.log(theta[:nb]), theta[nb:]])
+        rng = np.random.default_rng(random_state)
+        u = rng.multivariate_normal(u_hat, (u_cov + u_cov.T) / 2, size=n, method="eigh")
+        draws = np.concatenate([np.exp(u[:, :nb]), u[:, nb:]], axis=1)
+        return pd.DataFrame(draws, columns=self.params_.index)
+
+    def _param_rows(self, params: Any) -> tuple[FloatArray, bool]:
+        """``params`` as a (S, p) array and whether it was a single parameter set."""
+        if params is None:
+            self._check_fitted()
+            return self.params_.to_numpy(dtype=np.float64)[None, :], True
+        if isinstance(params, pd.DataFrame | pd.Series):
+            values = params[self._param_names()].to_numpy(dtype=np.float64)
+        else:
+            values = np.asarray(params, dtype=np.float64)
+        single = values.ndim == 1
+        values = np.atleast_2d(values)
+        if values.shape[1] != len(self._param_names()):
+            raise ValueError(
+                f"params needs {len(self._param_names())} values per set "
+                f"({self._param_names()}), got shape {values.shape}."
+            )
+        return values, single
 
     # ------------------------------------------------------------------ reporting
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -437,21 +520,196 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         discount_rate: float,
         path: pd.DataFrame | None = None,
         *,
+        params: Any = None,
+        customers: Sequence[Any] | None = None,
         customer_id_col: str = "customer_id",
         cov_date_col: str = "cov_date",
-    ) -> pd.Series:
+    ) -> pd.Series | pd.DataFrame:
         """Discounted expected purchases over the next ``t`` periods (DECT).
 
         ``discount_rate`` per period: a purchase ``u`` periods ahead counts
         :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
+
+        Parameters
+        ----------
+        t, data, discount_rate, path
+            Horizon, data, rate per period and future covariate path (default:
+            the last values carried forward).
+        params : Series, array or DataFrame, optional
+            Parameters to evaluate at instead of the fitted ones: one set (in
+            the order of ``params_``), or draws as rows (e.g.
+            :meth:`sample_params`), evaluated with the data and path prepared once.
+        customers : sequence, optional
+            Only these customer ids (default all).
+
+        Returns
+        -------
+        Series or DataFrame
+            Per customer; with several parameter sets a DataFrame with one row
+            per set and one column per customer.
         """
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
-        values = _math.expected_discounted_purchases(
-            base, gp, gd, self._arrays(data), future, float(t), float(discount_rate)
+        values, single = self._param_rows(params)
+        arrays, future, ids = self._prepared(
+            data, t, path, customers, customer_id_col, cov_date_col
         )
-        return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
+        out = np.stack(
+            [
+                _math.expected_discounted_purchases(
+                    *self._split(v), arrays, future, float(t), float(discount_rate)
+                )
+                for v in values
+            ]
+        )
+        if single:
+            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
+        return pd.DataFrame(out, columns=ids)
+
+    def expected_purchases_by_period(
+        self,
+        data: TimeVaryingData,
+        period_ends: Sequence[float],
+        path: pd.DataFrame | None = None,
+        *,
+        params: Any = None,
+        customers: Sequence[Any] | None = None,
+        log_multipliers: Mapping[str, FloatArray] | None = None,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> FloatArray:
+        """Expected repeat purchases in each future interval, per customer (and parameter set).
+
+        Parameters
+        ----------
+        data : TimeVaryingData
+        period_ends : sequence of float
+            Increasing ends ``e1 < e2 < ...``, in periods after
+            ``observation_end``: the intervals are ``(0, e1], (e1, e2], ...``
+            (e.g. ``np.arange(1, 25) * 4.348`` for 24 months of a weekly model).
+        path : DataFrame, optional
+            Future covariate path (default: the last values carried forward).
+        params : Series, array or DataFrame, optional
+            As in :meth:`expected_discounted_purchases`.
+        customers : sequence, optional
+            Only these customer ids, in this order (default all).
+        log_multipliers : mapping, optional
+            ``{"purchase": L_p, "dropout": L_d}``: extra log multipliers of the
+            future rates on the grid of :meth:`TimeVaryingData.future` (period 0
+            is the rest of the current period), e.g. an investment's effect valued
+            with its own coefficients; the history is always conditioned on
+            ``params``.  Shapes: ``(customers, periods)``; ``(scenarios,
+            customers, periods)`` for several futures evaluated on one
+            conditioning; or ``(sets, scenarios, customers, periods)`` with one
+            block per parameter set (e.g. effects that scale with each draw's
+            coefficients).  Fewer periods than the grid are padded with 0; values
+            are clipped to +-30.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(customers, intervals)``, with a leading ``sets`` axis for
+            several parameter sets and a ``scenarios`` axis (after it) when the
+            multipliers have one.  Each row sums to :meth:`expected_purchases` at
+            the last end (without multipliers).
+        """
+        ends = np.asarray(period_ends, dtype=np.float64)
+        values, single = self._param_rows(params)
+        arrays, future, _ = self._prepared(
+            data, float(ends.max(initial=0.0)), path, customers, customer_id_col, cov_date_col
+        )
+        n, width = future.length.shape
+        raw = dict(log_multipliers or {})
+        unknown = set(raw) - {"purchase", "dropout"}
+        if unknown:
+            raise ValueError(
+                f"log_multipliers keys must be 'purchase' or 'dropout', got {sorted(unknown)}."
+            )
+        blocks: dict[str, np.ndarray] = {}
+        scenarios = None
+        for key, arr in raw.items():
+            arr = np.asarray(arr, dtype=np.float64)
+            if arr.ndim == 2:
+                arr = arr[None, None]
+            elif arr.ndim == 3:
+                arr = arr[None]
+                scenarios = arr.shape[1]
+            elif arr.ndim == 4:
+                scenarios = arr.shape[1]
+            if (
+                arr.ndim != 4
+                or arr.shape[0] not in (1, len(values))
+                or arr.shape[2] != n
+                or arr.shape[3] > width
+            ):
+                raise ValueError(
+                    f"log_multipliers[{key!r}] must have shape ([sets,] [scenarios,] "
+                    f"{n} customers, <= {width} periods), got {np.shape(raw[key])}."
+                )
+            pad = np.zeros((arr.shape[0], arr.shape[1], n, width))
+            pad[..., : arr.shape[3]] = np.clip(arr, -_MAX_LOG_MULTIPLIER, _MAX_LOG_MULTIPLIER)
+            blocks[key] = pad
+        n_scen = max([b.shape[1] for b in blocks.values()], default=1)
+        if any(b.shape[1] not in (1, n_scen) for b in blocks.values()):
+            raise ValueError("log_multipliers: the scenario axes of purchase and dropout differ.")
+
+        def offset(key: str, i: int, c: int) -> FloatArray | None:
+            b = blocks.get(key)
+            if b is None:
+                return None
+            return b[min(i, b.shape[0] - 1), min(c, b.shape[1] - 1)]
+
+        out = np.empty((len(values), n_scen, n, ends.size))
+        for i, v in enumerate(values):
+            base, gp, gd = self._split(v)
+            state = _math.state_at_T(base, gp, gd, arrays)
+            for c in range(n_scen):
+                cum = _math.expected_purchases_by_period(
+                    base,
+                    gp,
+                    gd,
+                    arrays,
+                    future,
+                    ends,
+                    purchase_offset=offset("purchase", i, c),
+                    dropout_offset=offset("dropout", i, c),
+                    state=state,
+                )
+                out[i, c] = np.diff(cum, axis=1, prepend=0.0)
+        if scenarios is None:
+            out = out[:, 0]
+        return out[0] if single else out
+
+    def _prepared(
+        self,
+        data: TimeVaryingData,
+        t: float,
+        path: pd.DataFrame | None,
+        customers: Sequence[Any] | None,
+        customer_id_col: str,
+        cov_date_col: str,
+    ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
+        """Arrays and future path, restricted to ``customers`` (ids) when given."""
+        arrays = self._arrays(data)
+        future = self._future(data, t, path, customer_id_col, cov_date_col)
+        if customers is None:
+            return arrays, future, data.customer_ids
+        ids = pd.Index(list(customers))
+        rows = data.customer_ids.get_indexer(ids)
+        if (rows < 0).any():
+            raise DataError(
+                [
+                    Problem(
+                        customer_id_col,
+                        "names customers that are not in the data",
+                        "drop them",
+                        list(ids[rows < 0][:5]),
+                    )
+                ],
+                what="the customers to predict",
+            )
+        future = _math.FutureArrays(
+            future.length[rows], future.purchase[rows], future.dropout[rows]
+        )
+        return arrays.subset(rows), future, ids
 
     def predict(
         self,

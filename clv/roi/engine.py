@@ -43,7 +43,7 @@ from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
 from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import Evidence, Investment, coefficient_parts
+from clv.roi.spec import PATH_MODES, Evidence, Investment, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -774,6 +774,13 @@ class CounterfactualEngine:
         sub = self.data.iloc[rows]
         acq_names = self._acq_names if self.new_customers is not None else []
         for k, shift in enumerate(inv.shifts):
+            if shift.mode in PATH_MODES:
+                raise ValueError(
+                    f"investment {inv.name!r}: mode {shift.mode!r} of {shift.column!r} changes "
+                    "a per-period covariate path, which the static-covariate models do not "
+                    "have; value it with the time-varying models (run_cx_roi(..., "
+                    "time_varying=True), clv roi --time-varying) or use add/relative/set."
+                )
             if shift.column in acq_names and shift.column not in self.data.columns:
                 amount = shift.amount + shift.sd * np.random.default_rng(
                     _seed(self.random_state, "shift", inv.name, k)
@@ -828,7 +835,10 @@ class CounterfactualEngine:
             delta[shift.column] = change * scale
         delta = {c: np.broadcast_to(v, (self.n_draws, len(rows))) for c, v in delta.items()}
         profile = _math.ramp_profile(
-            self.horizon, ramp_periods=inv.ramp_periods, duration=inv.duration
+            self.horizon,
+            ramp_periods=inv.ramp_periods,
+            duration=inv.duration,
+            start=1 + inv.start_periods,
         )
         if not delta:
             rows = np.zeros(0, dtype=np.int64)

@@ -285,15 +285,16 @@ class RoiResult:
     def assumptions(self) -> dict[str, Any]:
         """The valuation settings, for reports."""
         eng = self.engine
+        # unit of the engine's period_length: the scoring data's (path engine) or the model's
+        unit = getattr(eng, "data_time_unit", None) or getattr(
+            eng.transaction_model, "time_unit_", None
+        )
         return {
             "horizon_periods": self.horizon,
-            "time_unit": _period_label(
-                getattr(eng.transaction_model, "time_unit_", None), eng.period_length
-            ),
+            "time_unit": _period_label(unit, eng.period_length),
             "discount_rate_per_period": self.discount_rate,
             "annual_discount_rate": _annual(
-                self.discount_rate,
-                _period_days(getattr(eng.transaction_model, "time_unit_", None), eng.period_length),
+                self.discount_rate, _period_days(unit, eng.period_length)
             ),
             "margin": self.margin,
             "parameter_draws": eng.n_draws,

@@ -6,7 +6,9 @@ An :class:`Investment` is plain data (JSON/TOML/YAML/CSV-friendly):
 * ``target``: ``"all"``, a segment ``{"column": value}`` or a condition string
   (:mod:`clv.roi.conditions`, a safe grammar of its own) on the
   scoring frame (features and attributes), e.g. ``"contacted == 1"``;
-* ``shifts``: the signal (feature) changes it buys, each additive, relative or set-to;
+* ``shifts``: the signal (feature) changes it buys, each additive, relative or set-to,
+  or (time-varying models) ``restore`` to the pre-change level / ``prevent`` a change;
+* ``start``: when the change of the future begins (periods after the cutoff or a date);
 * ``ramp_periods`` / ``duration``: how fast the effect builds up and how long it lasts;
 * ``evidence``: where the effect size comes from, which sets the evidence grade.
 """
@@ -25,7 +27,15 @@ from typing import Any
 
 from clv.roi.conditions import ConditionError, parse_condition
 
-__all__ = ["GRADES", "TENURE_COLUMN", "Evidence", "Investment", "Shift", "load_investments"]
+__all__ = [
+    "GRADES",
+    "PATH_MODES",
+    "TENURE_COLUMN",
+    "Evidence",
+    "Investment",
+    "Shift",
+    "load_investments",
+]
 
 #: Evidence grades shown to finance.
 GRADES = {
@@ -35,7 +45,25 @@ GRADES = {
     "D": "assumption (stated by the user, no data)",
 }
 _KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C", "assumption": "D"}
-_MODES = ("add", "relative", "set")
+_MODES = ("add", "relative", "set", "restore", "prevent")
+#: Modes that need a per-period covariate path (the time-varying models).
+PATH_MODES = ("restore", "prevent")
+
+
+def _iso_date(value: Any, what: str) -> str:
+    """A date (``datetime.date``, ``Timestamp`` or ISO text) as ``YYYY-MM-DD[THH:MM:SS]`` text."""
+    import datetime as _dt
+
+    if isinstance(value, _dt.datetime):
+        return value.isoformat().removesuffix("T00:00:00")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and value.strip():
+        try:
+            return _dt.datetime.fromisoformat(value.strip()).isoformat().removesuffix("T00:00:00")
+        except ValueError:
+            pass
+    raise ValueError(f"{what} must be a date such as '2025-03-01', got {value!r}.")
 #: Column the engine derives from the scoring frame's ``T`` (days since the first purchase) so an
 #: evidence population can name the customers' tenure, e.g. ``"tenure_days <= 30"``.
 TENURE_COLUMN = "tenure_days"
@@ -64,11 +92,21 @@ class Shift:
     column : str
         Feature column of the scoring frame (a covariate of the fitted models),
         e.g. ``"wait_minutes"``.
-    mode : {"add", "relative", "set"}
+    mode : {"add", "relative", "set", "restore", "prevent"}
         ``add``: :math:`x + a`; ``relative``: :math:`x (1 + a)` (``-0.3`` = 30 % less);
-        ``set``: :math:`a` (e.g. detractor flag set to 0).
+        ``set``: :math:`a` (e.g. detractor flag set to 0). With time-varying models
+        (per-period covariate paths) two more:
+        ``restore``: back towards the customer's own pre-change level
+        :math:`x + a (x_{pre} - x)` (``a = 1``: fully back), where :math:`x_{pre}` is the
+        median of the customer's path before the date ``before``, for customers
+        whose current level is outside the pre-change noise band (twice the robust
+        SD of the path before ``before``): "fix an ongoing problem" (a problem
+        already fixed changes nothing and is worth 0);
+        ``prevent``: without the investment the signal would change by :math:`a`
+        (added) from the investment's start on, with it the signal stays at its
+        current level ("prevent future bad experiences").
     amount : float
-        The change :math:`a`.
+        The change :math:`a` (for ``restore`` the share of the gap closed, in (0, 1]).
     sd : float, default 0.0
         Uncertainty of the amount (same units), e.g. operations' uncertainty about
         how many seconds of wait the money buys. Drawn per parameter draw.
@@ -76,6 +114,9 @@ class Shift:
         Extra condition (:mod:`clv.roi.conditions` grammar) restricting which targeted
         rows are shifted,
         e.g. ``"detractor == 1"``.
+    before : date, optional
+        ``restore`` only (and required there): the date the problem began; the
+        pre-change level is the customer's median path value before it.
 
     Notes
     -----
@@ -86,7 +127,9 @@ class Shift:
     Examples
     --------
     >>> Shift("wait_minutes", "relative", -0.3)
-    Shift(column='wait_minutes', mode='relative', amount=-0.3, sd=0.0, where=None)
+    Shift(column='wait_minutes', mode='relative', amount=-0.3, sd=0.0, where=None, before=None)
+    >>> Shift("wait_minutes", "restore", 1.0, before="2025-09-01").before
+    '2025-09-01'
     """
 
     column: str
@@ -94,6 +137,7 @@ class Shift:
     amount: float
     sd: float = 0.0
     where: str | None = None
+    before: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -119,6 +163,25 @@ class Shift:
                 parse_condition(self.where)
             except ConditionError as exc:
                 raise ValueError(f"Shift.where for {self.column!r}: {exc}") from None
+        if self.mode == "restore":
+            if self.before is None:
+                raise ValueError(
+                    f"Shift 'restore' of {self.column!r} needs before= (the date the "
+                    "problem began; the pre-change level is the median before it)."
+                )
+            object.__setattr__(
+                self, "before", _iso_date(self.before, f"Shift.before for {self.column!r}")
+            )
+            if not 0 < self.amount <= 1:
+                raise ValueError(
+                    f"Shift 'restore' of {self.column!r}: amount is the share of the gap "
+                    f"to the pre-change level closed, in (0, 1]; got {self.amount!r}."
+                )
+        elif self.before is not None:
+            raise ValueError(
+                f"Shift.before for {self.column!r} is only used by mode 'restore' "
+                f"(got mode {self.mode!r})."
+            )
 
 
 @dataclass(frozen=True)
@@ -509,6 +572,11 @@ class Investment:
     target_label : str, optional
         The target population in plain words for the report, e.g. "customers who
         called us"; default: derived from ``target``.
+    start : int or date, optional
+        When the change of the future begins: a whole number of valuation periods
+        after the cutoff (0, the default, is the cutoff itself), or a date (at or
+        after the cutoff; checked when the investment is valued). The past is
+        never changed; ``ramp_periods`` and ``duration`` count from the start.
 
     Examples
     --------
@@ -529,6 +597,7 @@ class Investment:
     description: str | None = None
     label: str | None = None
     target_label: str | None = None
+    start: int | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -569,6 +638,49 @@ class Investment:
                 parse_condition(self.target)
             except ConditionError as exc:
                 raise ValueError(f"Investment {self.name!r}: target {exc}") from None
+        object.__setattr__(self, "start", self._start(self.start))
+
+    def _start(self, start: Any) -> int | str | None:
+        if start is None:
+            return None
+        if isinstance(start, bool):
+            raise ValueError(f"Investment {self.name!r}: start must be periods or a date.")
+        if isinstance(start, int | float) or (
+            isinstance(start, str) and start.strip().lstrip("+-").isdigit()
+        ):
+            k = float(start)
+            if k != int(k):
+                raise ValueError(
+                    f"Investment {self.name!r}: start must be a whole number of periods "
+                    f"after the cutoff or a date, got {start!r}."
+                )
+            if k < 0:
+                raise ValueError(
+                    f"Investment {self.name!r}: start {start!r} is before the cutoff; an "
+                    "investment changes the future only (use 0 or a later period)."
+                )
+            return int(k)
+        return _iso_date(start, f"Investment {self.name!r}: start")
+
+    @property
+    def start_periods(self) -> int:
+        """Valuation periods after the cutoff at which the change begins (0 without ``start``).
+
+        Raises ``ValueError`` for a start date (resolve it against the cutoff first).
+        """
+        if self.start is None:
+            return 0
+        if isinstance(self.start, int):
+            return self.start
+        raise ValueError(
+            f"Investment {self.name!r}: start {self.start!r} is a date; the valuation "
+            "resolves it to periods after the cutoff."
+        )
+
+    @property
+    def uses_paths(self) -> bool:
+        """Whether a shift needs per-period covariate paths (``restore``, ``prevent``)."""
+        return any(s.mode in PATH_MODES for s in self.shifts)
 
     def _schedule(self, cost: Any) -> dict[int, float]:
         items = cost.items() if isinstance(cost, Mapping) else [(0, cost)]
@@ -717,6 +829,7 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                     "amount": float(row["amount"]),
                     "sd": float(row.get("sd") or 0.0),
                     "where": row.get("where") or None,
+                    "before": row.get("before") or None,
                 }
             )
             for key, conv in (("ramp_periods", int), ("duration", int), ("cost_sd", float)):
@@ -724,6 +837,8 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                     inv[key] = conv(row[key])
             if row.get("target"):
                 inv["target"] = row["target"]
+            if row.get("start"):
+                inv["start"] = row["start"].strip()
             for key in ("description", "label", "target_label"):
                 if row.get(key):
                     inv[key] = row[key]
@@ -745,7 +860,7 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
         except (KeyError, ValueError) as exc:
             raise ValueError(
                 f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
-                "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
+                "amount[, sd, where, before, target, start, ramp_periods, duration, cost_sd, "
                 "description, label, target_label, evidence_kind, evidence_source, "
                 "evidence_population, "
                 "coefficient, coefficient_mean, coefficient_se]."
@@ -765,9 +880,9 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
     TOML/YAML/JSON: a list under ``investments`` (``[[investments]]`` tables in
     TOML), each with the fields of :class:`Investment` and ``shifts`` as a list
     of tables. CSV: one row per shift with columns ``name, cost, column, mode,
-    amount`` and optional ``sd, where, target, ramp_periods, duration, cost_sd,
-    description, label, target_label, evidence_kind, evidence_source, evidence_population,
-    coefficient, coefficient_mean,
+    amount`` and optional ``sd, where, before, target, start, ramp_periods, duration,
+    cost_sd, description, label, target_label, evidence_kind, evidence_source,
+    evidence_population, coefficient, coefficient_mean,
     coefficient_se``.
 
     Raises

@@ -512,6 +512,45 @@ def test_default_path_carries_last_value_forward(rng: np.random.Generator) -> No
     np.testing.assert_allclose(fut.length.sum(axis=1) >= 10.0, True)
 
 
+def test_expected_purchases_by_period_sums_to_expected_purchases(
+    rng: np.random.Generator,
+) -> None:
+    cov, tx, _ = _simulate(300, rng)
+    data = _data(cov, tx)
+    model = _fitted(TRUE, ["season", "promo"], ["season", "promo"])
+    path = future_covariates(data, OBS_END + pd.Timedelta(weeks=3), 40, set_values={"promo": 1.0})
+    ends = np.arange(1, 9) * 365.25 / 12 / 7  # monthly intervals of a weekly model
+    per = model.expected_purchases_by_period(data, ends, path)
+    assert per.shape == (data.n_customers, ends.size) and (per >= 0).all()
+    cumulative = np.stack([model.expected_purchases(e, data, path).to_numpy() for e in ends], 1)
+    np.testing.assert_allclose(np.cumsum(per, axis=1), cumulative, rtol=1e-10, atol=1e-13)
+    # parameter draws: seeded, one leading axis, each row equal to a single-set call
+    draws = model.sample_params(4, random_state=5)
+    pd.testing.assert_frame_equal(draws, model.sample_params(4, random_state=5))
+    some = data.customer_ids[:7]
+    many = model.expected_purchases_by_period(data, ends, path, params=draws, customers=some)
+    assert many.shape == (4, 7, ends.size)
+    one = model.expected_purchases_by_period(data, ends, path, params=draws.iloc[2], customers=some)
+    np.testing.assert_allclose(many[2], one, rtol=1e-12)
+    dect = model.expected_discounted_purchases(20.0, data, 0.01, path, params=draws, customers=some)
+    assert dect.shape == (4, 7) and list(dect.columns) == list(some)
+    # a log multiplier of the future dropout rate equals the same change of the path
+    gd = TRUE["dropout[promo]"]
+    fut = data.future(ends[-1], [], ["promo"])
+    offset = gd * (1.0 - fut.dropout[..., 0])
+    shifted = model.expected_purchases_by_period(data, ends, log_multipliers={"dropout": offset})
+    everyone = future_covariates(data, OBS_END, 40, set_values={"promo": 1.0})
+    only_dropout = _fitted(TRUE, ["season"], ["season", "promo"])
+    np.testing.assert_allclose(
+        only_dropout.expected_purchases_by_period(data, ends, log_multipliers={"dropout": offset}),
+        only_dropout.expected_purchases_by_period(data, ends, everyone),
+        rtol=1e-10,
+    )
+    assert shifted.sum() != per.sum()
+    with pytest.raises(ValueError, match="log_multipliers"):
+        model.expected_purchases_by_period(data, ends, log_multipliers={"spend": offset})
+
+
 # ---------------------------------------------------------------------- contract
 def test_json_round_trip_and_repr(rng: np.random.Generator, tmp_path: Path) -> None:
     cov, tx, _ = _simulate(300, rng, promo_rate=0.0)  # promo never on: few segments, quick
