@@ -400,7 +400,7 @@ def value_path_change(
     clv_base = value * model.expected_discounted_purchases(h, data, d, baseline, **kw).to_numpy()
     # customers no path names keep their carried-forward future: delta 0 exactly
     named = _path_customers(changed, baseline, customer_id_col=customer_id_col)
-    moved = data.customer_ids.get_indexer(named)
+    moved = data.customer_ids.get_indexer(pd.Index(named))
     if (moved < 0).any():
         raise DataError(
             [
@@ -416,13 +416,16 @@ def value_path_change(
     clv_alt = clv_base.copy()
     per_draw = np.zeros((int(n_draws), data.n_customers))
     if moved.size:
-        sub = {**kw, "customers": named}
         clv_alt[moved] = value[moved] * model.expected_discounted_purchases(
-            h, data, d, changed, **sub
+            h, data, d, changed, customers=named, **kw
         ).to_numpy()
         draws = model.sample_params(int(n_draws), random_state=random_state)
-        alt = model.expected_discounted_purchases(h, data, d, changed, params=draws, **sub)
-        base = model.expected_discounted_purchases(h, data, d, baseline, params=draws, **sub)
+        alt = model.expected_discounted_purchases(
+            h, data, d, changed, params=draws, customers=named, **kw
+        )
+        base = model.expected_discounted_purchases(
+            h, data, d, baseline, params=draws, customers=named, **kw
+        )
         per_draw[:, moved] = value[moved] * (alt.to_numpy() - base.to_numpy())
     delta = clv_alt - clv_base
     q = [(1 - interval) / 2, (1 + interval) / 2]

@@ -313,6 +313,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         if params is None:
             self._check_fitted()
             return self.params_.to_numpy(dtype=np.float64)[None, :], True
+        values: FloatArray
         if isinstance(params, pd.DataFrame | pd.Series):
             values = params[self._param_names()].to_numpy(dtype=np.float64)
         else:

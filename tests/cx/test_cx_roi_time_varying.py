@@ -214,3 +214,30 @@ def test_static_models_undervalue_the_ongoing_fix(ongoing) -> None:
     same = _run(world, [_fix(world, "set")], time_varying=True, n_draws=60)
     tv_mean, tv_lo, tv_hi = _interval(same)
     assert tv_lo <= truth <= tv_hi, (tv_lo, tv_mean, tv_hi, truth)
+
+
+@pytest.mark.slow  # a second pipeline run
+def test_no_margin_values_revenue_on_the_path_engine(small) -> None:
+    world, with_margin = small
+    a = run_cx_roi(
+        world.transactions,
+        world.cx_events,
+        world.customers,
+        [_fix(world)],
+        cutoff=world.cutoff,
+        feature_builder=_builder(),
+        horizon=H,
+        period_length=7.0,
+        annual_discount_rate=ANNUAL,
+        margin=None,
+        n_draws=8,
+        with_sensitivity=False,
+        diagnostics=False,
+        time_varying=True,
+        path_group="region",
+    )
+    assert type(a.roi.engine).__name__ == "PathEngine"
+    revenue = a.roi.table().iloc[0]["incremental_clv_mean_if_causal"]
+    margin = with_margin.roi.table().iloc[0]["incremental_clv_mean_if_causal"]
+    assert revenue == pytest.approx(margin / MARGIN, rel=1e-9)
+    assert a.roi.table().iloc[0]["value_basis"] != with_margin.roi.table().iloc[0]["value_basis"]
