@@ -506,7 +506,7 @@ def evaluate_path_investments(
     paths: pd.DataFrame | None,
     horizon: int,
     discount_rate: float,
-    margin: float = 1.0,
+    margin: float | None = None,
     n_draws: int = 200,
     random_state: int = 0,
     breakeven: bool = True,
@@ -521,7 +521,9 @@ def evaluate_path_investments(
     with the same finance table, decision columns, grades and causal-share handling.
 
     Parameters are those of :class:`PathEngine` (``causal_share=None``: fitted
-    effects fully causal; pass :class:`~clv.roi.CausalShare` for the prior).
+    effects fully causal; pass :class:`~clv.roi.CausalShare` for the prior);
+    ``margin=None`` values revenue (margin 1) and says so in the table, as
+    :func:`clv.roi.evaluate_investments` does.
     """
     from clv._progress import progress_bar
     from clv.roi.finance import RoiResult, _evaluate_one
@@ -539,7 +541,7 @@ def evaluate_path_investments(
         data,
         int(horizon),
         discount_rate,
-        margin,
+        1.0 if margin is None else margin,
         n_draws,
         random_state,
         period_length,
@@ -557,4 +559,4 @@ def evaluate_path_investments(
         inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
         for inv in progress_bar(invs, desc="valuing investments", progress=progress)
     }
-    return RoiResult(results, engine)
+    return RoiResult(results, engine, margin_given=margin is not None)
