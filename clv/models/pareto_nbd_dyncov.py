@@ -180,7 +180,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
-                options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-9},
+                options={"maxiter": 3000, "ftol": 1e-13, "gtol": 1e-7},
             )
             if best is None or res.fun < best.fun:
                 best = res

@@ -506,7 +506,7 @@ def evaluate_path_investments(
     paths: pd.DataFrame | None,
     horizon: int,
     discount_rate: float,
-    margin: float | None = 1.0,
+    margin: float | None = None,
     n_draws: int = 200,
     random_state: int = 0,
     breakeven: bool = True,
@@ -521,9 +521,9 @@ def evaluate_path_investments(
     with the same finance table, decision columns, grades and causal-share handling.
 
     Parameters are those of :class:`PathEngine` (``causal_share=None``: fitted
-    effects fully causal; pass :class:`~clv.roi.CausalShare` for the prior), except
-    ``margin=None``: values are revenue (margin 1) and the table says so, as in
-    :func:`clv.roi.evaluate_investments`.
+    effects fully causal; pass :class:`~clv.roi.CausalShare` for the prior);
+    ``margin=None`` values revenue (margin 1) and says so in the table, as
+    :func:`clv.roi.evaluate_investments` does.
     """
     from clv._progress import progress_bar
     from clv.roi.finance import RoiResult, _evaluate_one
