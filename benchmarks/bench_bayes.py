@@ -55,9 +55,7 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     T = rng.integers(1, 105, n).astype(float)
     sim = bgnbd.simulate(bgnbd.BGNBDParams(0.25, 4.0, 0.8, 2.5), T, rng=rng)
-    return pd.DataFrame(
-        {"frequency": sim["frequency"], "recency": np.ceil(sim["recency"]), "T": T}
-    )
+    return pd.DataFrame({"frequency": sim["frequency"], "recency": np.ceil(sim["recency"]), "T": T})
 
 
 def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]

@@ -36,9 +36,7 @@ def simulated(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     T = rng.integers(1, 730, n).astype(float)
     sim = bgnbd.simulate(BGNBDParams(0.5, 30.0, 0.8, 2.5), T, rng=rng)
-    return pd.DataFrame(
-        {"frequency": sim["frequency"], "recency": np.ceil(sim["recency"]), "T": T}
-    )
+    return pd.DataFrame({"frequency": sim["frequency"], "recency": np.ceil(sim["recency"]), "T": T})
 
 
 def main() -> None:

@@ -116,8 +116,7 @@ def workload(args: argparse.Namespace) -> dict[str, Any]:
         "tornado": []
         if sens is None
         else [
-            [r.investment, r.factor, float(r.npv_low), float(r.npv_high)]
-            for r in sens.itertuples()
+            [r.investment, r.factor, float(r.npv_low), float(r.npv_high)] for r in sens.itertuples()
         ],
         "customers": len(data),
         "investments": len(invs),

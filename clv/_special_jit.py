@@ -30,6 +30,7 @@ from clv._typing import FloatArray
 
 __all__ = ["AVAILABLE", "hyp2f1_grid", "log_hyp2f1_1bc_order1"]
 
+
 def _enabled() -> bool:
     if os.environ.get("CLV_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
         return False

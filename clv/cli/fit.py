@@ -189,9 +189,7 @@ def _training_summary(
         rfm, info = collect_summary(run, columns, time_unit, end_of_day(run.opts.as_of))
         return None, rfm, info
     transactions, info = read_input(run, columns)
-    rfm = summarise(
-        run, transactions, columns, time_unit, litt=litt, mean_log_value=mean_log_value
-    )
+    rfm = summarise(run, transactions, columns, time_unit, litt=litt, mean_log_value=mean_log_value)
     return transactions, rfm, info
 
 

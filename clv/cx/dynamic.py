@@ -416,9 +416,12 @@ def value_path_change(
     clv_alt = clv_base.copy()
     per_draw = np.zeros((int(n_draws), data.n_customers))
     if moved.size:
-        clv_alt[moved] = value[moved] * model.expected_discounted_purchases(
-            h, data, d, changed, customers=named, **kw
-        ).to_numpy()
+        clv_alt[moved] = (
+            value[moved]
+            * model.expected_discounted_purchases(
+                h, data, d, changed, customers=named, **kw
+            ).to_numpy()
+        )
         draws = model.sample_params(int(n_draws), random_state=random_state)
         alt = model.expected_discounted_purchases(
             h, data, d, changed, params=draws, customers=named, **kw

@@ -185,9 +185,7 @@ def fit_paths(
             "s": float(p["s"]),
             "beta": float(p["beta"]) / days,
         }
-        initial.update(
-            {n: float(p[n]) for n in model._param_names()[4:] if n in p.index}
-        )
+        initial.update({n: float(p[n]) for n in model._param_names()[4:] if n in p.index})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(data, initial_params=initial)

@@ -90,9 +90,7 @@ def per_customer_params(fn: Callable[..., Any]) -> Callable[..., Any]:
         rows, inverse = np.unique(
             np.column_stack([a.ravel() for a in arrays]), axis=0, return_inverse=True
         )
-        results = [
-            fn(type(params)(*row[:k]), *row[k:], **kwargs) for row in rows.tolist()
-        ]
+        results = [fn(type(params)(*row[:k]), *row[k:], **kwargs) for row in rows.tolist()]
         inverse = inverse.ravel()
         if isinstance(results[0], tuple):
             return tuple(

@@ -445,9 +445,7 @@ SPEC_TRANSACTIONS = replace(
 _LIKELIHOODS = ("mean", "transactions")
 
 
-def _estimation_spec(
-    likelihood: str, q_constraint: bool, mean_spec: SpendSpec = SPEC
-) -> SpendSpec:
+def _estimation_spec(likelihood: str, q_constraint: bool, mean_spec: SpendSpec = SPEC) -> SpendSpec:
     """The spec of a likelihood, with ``q`` on ``(1, inf)`` (``"log1"``) under ``q_constraint``.
 
     ``mean_spec`` is the spec of the per-customer-mean likelihood (a subclass's ``spec``).

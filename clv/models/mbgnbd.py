@@ -555,9 +555,7 @@ def simulate(
     if all(np.ndim(v) == 0 for v in params):
         r, alpha, a, b = (float(v) for v in params)
     else:  # per-customer parameters (e.g. from covariates)
-        r, alpha, a, b = (
-            np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params
-        )
+        r, alpha, a, b = (np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params)
     lam = rng.gamma(r, 1.0 / alpha, size=size)
     p = rng.beta(a, b, size=size)
     survived = geometric_failures(p, rng)  # coins survived before dropping out

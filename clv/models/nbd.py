@@ -85,9 +85,7 @@ def log_likelihood(
     """
     r, alpha = params
     x = frequency
-    return (
-        ops.gammaln(r + x) - ops.gammaln(r) + r * ops.log(alpha) - (r + x) * ops.log(alpha + T)
-    )
+    return ops.gammaln(r + x) - ops.gammaln(r) + r * ops.log(alpha) - (r + x) * ops.log(alpha + T)
 
 
 def log_likelihood_gradient(

@@ -269,9 +269,7 @@ def survival_runs(
         before = np.asarray(np.cumsum(np.concatenate([[0], lengths[:-1]])), dtype=np.float64)
         start = np.exp(-before[:, None] * rate[None, :])
         shape = (n_runs, mu_.size)
-        rate, factor, frac, decay = (
-            np.broadcast_to(v, shape) for v in (rate, factor, frac, decay)
-        )
+        rate, factor, frac, decay = (np.broadcast_to(v, shape) for v in (rate, factor, frac, decay))
     else:
         spans = rate * np.asarray(lengths, dtype=np.float64)[:, None]
         start = np.ones_like(rate)

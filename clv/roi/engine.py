@@ -1136,9 +1136,7 @@ class CounterfactualEngine:
         """One draw of :meth:`flows` from the (customers × periods) integrals."""
         j0 = st.j0[rows]
         j1 = (
-            st.integrals(
-                rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length
-            )
+            st.integrals(rows, np.exp(g["dropout"] @ profiles), self.horizon, self.period_length)
             if np.any(g["dropout"])
             else j0
         )

@@ -337,14 +337,14 @@ class PathEngine(CounterfactualEngine):
         level, band = self._levels[key]
         return level, band
 
-    def _unit(
+    def _unit(  # type: ignore[override]  # a path unit in place of the static engine's unit
         self,
         inv: Investment,
         coefs: Any = None,
         scale: float = 1.0,
         share: float | np.ndarray | None = None,
         evidenced_only: bool = False,
-    ) -> _PathUnit:  # type: ignore[override]
+    ) -> _PathUnit:
         coefs = dict(self._coefficients(inv, share, evidenced_only) if coefs is None else coefs)
         rows = self._target_rows(inv)
         fitted = {
@@ -397,9 +397,7 @@ class PathEngine(CounterfactualEngine):
             rows = np.zeros(0, dtype=np.int64)
         return _PathUnit(rows, delta, profile, coefs, w * float(scale))
 
-    def _path_changes(
-        self, unit: _PathUnit, i: int
-    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _path_changes(self, unit: _PathUnit, i: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per column: (investment path - baseline path, baseline - carried forward), draw ``i``."""
         out = {}
         for col, changes in unit.delta.items():

@@ -64,6 +64,8 @@ def _iso_date(value: Any, what: str) -> str:
         except ValueError:
             pass
     raise ValueError(f"{what} must be a date such as '2025-03-01', got {value!r}.")
+
+
 #: Column the engine derives from the scoring frame's ``T`` (days since the first purchase) so an
 #: evidence population can name the customers' tenure, e.g. ``"tenure_days <= 30"``.
 TENURE_COLUMN = "tenure_days"

@@ -68,8 +68,10 @@ def bootstrap_section(
         finite = spend_draws["q"].to_numpy(dtype=np.float64) > 1.0
         dropped = int((~finite).sum())
         spend_draws = spend_draws.loc[finite]
-    size = len(transaction_draws) if spend_draws is None else min(
-        len(transaction_draws), len(spend_draws)
+    size = (
+        len(transaction_draws)
+        if spend_draws is None
+        else min(len(transaction_draws), len(spend_draws))
     )
     return {
         "n_requested": int(n),

@@ -159,9 +159,7 @@ def rfm_from_purchase_times(
     return {"frequency": frequency, "recency": recency, "T": T.copy()}
 
 
-def litt_from_purchase_times(
-    customer: ArrayLike, time: ArrayLike, T: ArrayLike
-) -> FloatArray:
+def litt_from_purchase_times(customer: ArrayLike, time: ArrayLike, T: ArrayLike) -> FloatArray:
     """Sum of the log inter-purchase times of each customer in ``(0, T]`` (``litt``).
 
     The first gap runs from the first purchase (time 0); the statistic of the

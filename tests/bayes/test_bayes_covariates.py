@@ -89,8 +89,10 @@ def _other_world(key: str, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = _covariates(n, rng)
     module, cls = CLASSES[key][2], CLASSES[key][1]
-    base = mbgnbd.MBGNBDParams(0.7, 20.0, 0.6, 2.5) if key == "mbgnbd" else bgbb.BGBBParams(
-        0.6, 1.2, 0.7, 2.8
+    base = (
+        mbgnbd.MBGNBDParams(0.7, 20.0, 0.6, 2.5)
+        if key == "mbgnbd"
+        else bgbb.BGBBParams(0.6, 1.2, 0.7, 2.8)
     )
     p = individual_params(
         base,

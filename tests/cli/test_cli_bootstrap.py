@@ -123,9 +123,10 @@ def test_score_intervals_are_quantiles_over_the_draws(tmp_path, capsys, tx, fitt
     lo4, hi4 = np.quantile(clv[keep], [0.05, 0.95], axis=0)
     np.testing.assert_allclose(few["clv_p05"], lo4, rtol=1e-8)
     np.testing.assert_allclose(few["clv_p95"], hi4, rtol=1e-8)
-    assert json.loads((tmp_path / "capped.csv.run.json").read_text())["parameters"][
-        "bootstrap_draws"
-    ] == 4
+    assert (
+        json.loads((tmp_path / "capped.csv.run.json").read_text())["parameters"]["bootstrap_draws"]
+        == 4
+    )
 
 
 def test_bootstrap_errors(tmp_path, capsys, tx, fitted):

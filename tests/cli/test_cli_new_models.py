@@ -200,9 +200,7 @@ def test_older_bundle_still_loads(tmp_path, capsys, csv):
     doc = json.loads(model_path.read_text())
     assert doc["schema_version"] == 1 and doc["transaction_model"]["model"] == "BetaGeoModel"
     out = tmp_path / "scores.csv"
-    code, _, err = run(
-        capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q"
-    )
+    code, _, err = run(capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q")
     assert code == 0, err
 
 
@@ -240,9 +238,7 @@ def test_spend_options_fit_persist_and_score(
         assert abs(want.params_["p"] / mean_fit.params_["p"] - 1) > 1e-4
 
     out = tmp_path / "scores.csv"
-    code, _, err = run(
-        capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q"
-    )
+    code, _, err = run(capsys, "score", csv, "--model", model_path, *SCORE_ARGS, "--out", out, "-q")
     assert code == 0, err
     got = pd.read_csv(out, dtype={"customer_id": "str"}).set_index("customer_id")
     np.testing.assert_allclose(

@@ -17,9 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 @pytest.mark.slow  # the weekly time-varying fit with the default CX features: minutes here
 def test_roi_time_varying_runs_from_files_and_writes_its_outputs(tmp_path: Path) -> None:
-    world = simulate_dated_change_world(
-        250, seed=2, params=DatedChangeParams(hazard_sdlogit=1.0)
-    )
+    world = simulate_dated_change_world(250, seed=2, params=DatedChangeParams(hazard_sdlogit=1.0))
     world.transactions.to_csv(tmp_path / "tx.csv", index=False)
     world.cx_events.to_csv(tmp_path / "events.csv", index=False)
     world.customers.to_csv(tmp_path / "customers.csv", index=False)

@@ -186,13 +186,21 @@ def test_litt_sums_log_gaps_between_distinct_purchase_periods(tx):
     weeks = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="7D", litt=True)
     np.testing.assert_allclose(weeks["litt"], [np.log(2 / 7), 0.0, np.log(15 / 7)])
     shuffled = rfm_summary(
-        tx.sample(frac=1.0, random_state=1), customer_id_col="id", date_col="t", litt=True,
+        tx.sample(frac=1.0, random_state=1),
+        customer_id_col="id",
+        date_col="t",
+        litt=True,
         time_unit="D",
     )
     pd.testing.assert_series_equal(shuffled["litt"], out["litt"])
     split = calibration_holdout_split(
-        tx, customer_id_col="id", date_col="t", time_unit="D", calibration_end="2024-01-10",
-        observation_end="2024-01-31", litt=True,
+        tx,
+        customer_id_col="id",
+        date_col="t",
+        time_unit="D",
+        calibration_end="2024-01-10",
+        observation_end="2024-01-31",
+        litt=True,
     )
     np.testing.assert_allclose(split["litt"], [np.log(2.0), 0.0, 0.0])  # day 20 is holdout
 
@@ -205,8 +213,12 @@ def test_litt_on_cdnow_equals_btydplus():
     tx = load_cdnow_sample_transactions().drop_duplicates()
     cal = tx[tx["date"] <= "1997-09-30"]
     rfm = rfm_summary(
-        cal, customer_id_col="customer_id", date_col="date", time_unit="7D",
-        observation_end="1997-09-30", litt=True,
+        cal,
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="7D",
+        observation_end="1997-09-30",
+        litt=True,
     )
     assert rfm["litt"].sum() == pytest.approx(2909.5046686, abs=1e-6)
     # each customer's gaps add up to recency, so litt <= x log(recency / x)

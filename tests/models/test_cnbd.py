@@ -160,7 +160,8 @@ def test_profile_likelihood_picks_k1_on_cdnow(cdnow_litt):
     assert model.k_ == 1
     assert list(model.profile_.index) == [1, 2, 3]  # fell twice in a row: the search stops
     np.testing.assert_allclose(
-        model.profile_.to_numpy(), [v[1] for k, v in BTYDPLUS_CDNOW.items() if k[0] == "MBG"],
+        model.profile_.to_numpy(),
+        [v[1] for k, v in BTYDPLUS_CDNOW.items() if k[0] == "MBG"],
         atol=2e-3,
     )
     plain = mbgnbd.ModifiedBetaGeoModel().fit(cdnow_litt)

@@ -48,9 +48,7 @@ def test_survival_runs_match_the_per_period_integrals(discount_rate, ramp, durat
 
 
 def test_profile_runs_split_at_every_change_of_any_profile() -> None:
-    profiles = np.stack(
-        [_math.ramp_profile(8, ramp_periods=2), _math.ramp_profile(8, duration=5)]
-    )
+    profiles = np.stack([_math.ramp_profile(8, ramp_periods=2), _math.ramp_profile(8, duration=5)])
     starts, lengths = _math.profile_runs(profiles)
     assert starts.tolist() == [0, 1, 5]
     assert lengths.tolist() == [1, 4, 3]
@@ -187,9 +185,7 @@ def test_a_scaled_unit_equals_a_unit_built_at_that_scale(world) -> None:
             assert cached.delta.keys() == built.delta.keys()
             for column, change in built.delta.items():
                 np.testing.assert_array_equal(cached.delta[column], change)
-            np.testing.assert_array_equal(
-                engine.flows([cached])[1], engine.flows([built])[1]
-            )
+            np.testing.assert_array_equal(engine.flows([cached])[1], engine.flows([built])[1])
 
 
 def test_one_batch_equals_separate_passes(world) -> None:
