@@ -41,6 +41,7 @@ from clv.bayes._draws import (
 )
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
+from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
 from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
@@ -71,16 +72,7 @@ def _check_priors(
         raise ValueError(f"{model} has no parameter(s) {unknown}; its parameters are {list(names)}")
     out: dict[str, Prior] = {}
     for name, prior in priors.items():
-        try:
-            dist, kwargs = prior
-            ok = isinstance(dist, str) and isinstance(kwargs, Mapping)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"the prior of '{name}' must be a pair (distribution name, kwargs), e.g. "
-                f"('Gamma', {{'alpha': 1.0, 'beta': 1.0}}); got {prior!r}"
-            )
+        dist, kwargs = parse_prior(name, prior)
         if not isinstance(getattr(pm, dist, None), type) or not issubclass(
             getattr(pm, dist), pm.Distribution
         ):
@@ -137,6 +129,9 @@ class BayesModel(EstimatorParams):
     pointwise: ClassVar[bool] = True
     """Whether :meth:`pointwise_log_likelihood` is available (one row per customer)."""
     default_priors: ClassVar[Mapping[str, Prior]]
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ()
+    """Beta-shape pairs that also take priors on their mean and concentration
+    (``((phi_name, kappa_name), (x, y))``, see :mod:`clv.bayes._priors`)."""
 
     def __init__(
         self,
@@ -153,7 +148,7 @@ class BayesModel(EstimatorParams):
             self.covariates = covariates
         for k, v in (covariates or {}).items():
             setattr(self, f"{k}_covariates", v)
-        self._covariate_kwargs = {
+        self._covariate_kwargs: dict[str, Any] = {
             f"{k}_covariates": [v] if isinstance(v, str) else list(v)
             for k, v in (covariates or {}).items()
             if v
@@ -161,10 +156,19 @@ class BayesModel(EstimatorParams):
         self._template = self._new_mle()  # validates the columns
         self._design = self._template._design
         names = self.param_names() + tuple(self._design.names)
-        merged = {**copy.deepcopy(dict(self.default_priors)), **dict(priors or {})}
-        self._priors = _check_priors(merged, names, type(self).__name__)
+        merged, self._pairs = beta_pair_priors(
+            copy.deepcopy(dict(self.default_priors)), dict(priors or {}), self.beta_pairs
+        )
+        derived = tuple(n for (mc, _) in self.beta_pairs for n in mc)
+        self._priors = _check_priors(merged, names + derived, type(self).__name__)
         self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
         check_pooling(segment, pooling)
+        if self._pairs and (self._design or segment is not None):
+            raise ValueError(
+                f"{type(self).__name__}: priors on a mean and concentration "
+                f"({[mc for mc, _ in self._pairs]}) are available without covariates or "
+                "segments; give priors on the shapes themselves there."
+            )
         if self._design and segment is not None:
             raise ValueError(
                 f"{type(self).__name__} takes either covariates or segment=, not "
@@ -351,7 +355,7 @@ class BayesModel(EstimatorParams):
             return model
         if not self._segmented:
             with pm.Model() as model:
-                theta = self._prior_variables()
+                theta = base_variables(pm, self._priors, self.param_names(), self._pairs)
                 if mutable_data:
                     cols = [
                         pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols, strict=True)
@@ -369,12 +373,6 @@ class BayesModel(EstimatorParams):
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
-
-    def _prior_variables(self) -> list[Any]:
-        """One PyMC random variable per base parameter, from its prior (in a model context)."""
-        return [
-            getattr(pm, self._priors[n][0])(n, **self._priors[n][1]) for n in self.param_names()
-        ]
 
     # ------------------------------------------------------------------ fit
     def fit(

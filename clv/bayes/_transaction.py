@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from clv.bayes._base import BayesModel, Prior
 from clv.bayes._fused import total_log_likelihood
+from clv.bayes._priors import base_variables
 
 __all__ = ["CovariateTransactionBayesModel", "FusedTransactionBayesModel", "TransactionBayesModel"]
 
@@ -151,7 +152,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
-        if not self.fused or mutable_data or getattr(self, "_graph_only", False):
+        if not self.fused or mutable_data or getattr(self, "_graph_only", False) or self._pairs:
             return super().build_model(data, mutable_data=mutable_data)
         import pymc as pm
 
@@ -160,7 +161,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
         with pm.Model() as model:
-            theta = self._prior_variables()
+            theta = base_variables(pm, self._priors, self.param_names(), self._pairs)
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(

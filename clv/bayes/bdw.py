@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
+from clv.bayes._priors import BetaPair
 from clv.bayes._retention import RetentionBayesModel
 from clv.models.bdw import BetaDiscreteWeibullModel as _MLEBetaDiscreteWeibullModel
 
@@ -28,6 +29,7 @@ class BetaDiscreteWeibullModel(RetentionBayesModel):
     """
 
     mle_class = _MLEBetaDiscreteWeibullModel
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi", "kappa"), ("alpha", "beta")),)
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "alpha": ("HalfNormal", {"sigma": 10.0}),

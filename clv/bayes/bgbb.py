@@ -7,18 +7,23 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
-from clv.bayes._transaction import TransactionBayesModel
+from clv.bayes._priors import BetaPair
+from clv.bayes._transaction import CovariateTransactionBayesModel
 from clv.models.bgbb import BetaGeoBetaBinomModel as _MLEBetaGeoBetaBinomModel
 
 __all__ = ["BetaGeoBetaBinomModel"]
 
 
-class BetaGeoBetaBinomModel(TransactionBayesModel):
+class BetaGeoBetaBinomModel(CovariateTransactionBayesModel):
     """BG/BB model of discrete-time repeat transactions, priors on ``alpha, beta, gamma, delta``.
 
     Same data as :class:`clv.models.BetaGeoBetaBinomModel` (whole numbers of
     transaction opportunities).  Default priors: ``HalfNormal(10)`` on all four
     Beta shapes.
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``) and their
+    priors as in the maximum-likelihood model and
+    :class:`clv.bayes.ParetoNBDModel`.
 
     Examples
     --------
@@ -29,6 +34,10 @@ class BetaGeoBetaBinomModel(TransactionBayesModel):
 
     mle_class = _MLEBetaGeoBetaBinomModel
     per_draw = frozenset({"probability_of_purchases"})
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = (
+        (("phi_purchase", "kappa_purchase"), ("alpha", "beta")),
+        (("phi_dropout", "kappa_dropout"), ("gamma", "delta")),
+    )
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "alpha": ("HalfNormal", {"sigma": 10.0}),

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
+from clv.bayes._priors import BetaPair
 from clv.bayes._transaction import FusedTransactionBayesModel
 from clv.models.bgnbd import BetaGeoModel as _MLEBetaGeoModel
 from clv.models.bgnbd import log_likelihood_total_gradient
@@ -35,6 +36,7 @@ class BetaGeoModel(FusedTransactionBayesModel):
     fused_total_gradient = staticmethod(log_likelihood_total_gradient)
 
     mle_class = _MLEBetaGeoModel
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi_dropout", "kappa_dropout"), ("a", "b")),)
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "r": ("HalfNormal", {"sigma": 10.0}),

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
+from clv.bayes._priors import BetaPair
 from clv.bayes._retention import RetentionBayesModel
 from clv.models.sbg import ShiftedBetaGeoModel as _MLEShiftedBetaGeoModel
 
@@ -33,6 +34,7 @@ class ShiftedBetaGeoModel(RetentionBayesModel):
     """
 
     mle_class = _MLEShiftedBetaGeoModel
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi", "kappa"), ("alpha", "beta")),)
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "alpha": ("HalfNormal", {"sigma": 10.0}),

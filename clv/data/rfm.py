@@ -31,6 +31,7 @@ from clv.data.schema import (
     DURATION_HOLDOUT,
     FREQUENCY,
     FREQUENCY_HOLDOUT,
+    LITT,
     MONETARY_VALUE,
     MONETARY_VALUE_ALL,
     MONETARY_VALUE_HOLDOUT,
@@ -59,6 +60,7 @@ def rfm_summary(
     date_format: str | None = None,
     time_scaler: float = 1.0,
     include_first_transaction: bool = False,
+    litt: bool = False,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -99,6 +101,13 @@ def rfm_summary(
         ``monetary_value_all`` (mean total of all purchase periods). The model
         columns keep their meaning (lifetimes' flag of the same name changes
         ``frequency``; pymc-marketing's changes ``recency``).
+    litt : bool, default False
+        Also return ``litt``, the sum over repeat purchases of the log time
+        since the previous purchase, in periods of ``time_unit`` (0 without
+        repeat purchases): the statistic the CNBD-k models need to estimate
+        their regularity ``k`` (:mod:`clv.models.cnbd`; BTYDplus ``elog2cbs``).
+        Use a fine unit (``"D"``, ``"7D"``), so gaps are not rounded to whole
+        coarse periods.
 
     Returns
     -------
@@ -158,6 +167,8 @@ def rfm_summary(
         if arrays.values is not None:
             totals = np.bincount(arrays.codes, weights=arrays.values, minlength=arrays.n_customers)
             columns[MONETARY_VALUE_ALL] = _mean(totals, stats.n_periods)
+    if litt:
+        columns[LITT] = _litt(arrays, time_unit, None, scaler)
     _scale(columns, scaler, unit)
     frame = pd.DataFrame(columns, index=arrays.customer_ids)
     frame.attrs[ATTR_TIME_UNIT] = unit.name
@@ -178,6 +189,7 @@ def calibration_holdout_split(
     engine: str = "auto",
     date_format: str | None = None,
     time_scaler: float = 1.0,
+    litt: bool = False,
 ) -> pd.DataFrame:
     """RFM summary of a calibration period plus purchases in the holdout period after it.
 
@@ -208,6 +220,8 @@ def calibration_holdout_split(
         ``format=`` for ``pandas.to_datetime`` when dates are strings.
     time_scaler : float, default 1.0
         Divide ``recency``, ``T`` and ``duration_holdout`` by this (see :func:`rfm_summary`).
+    litt : bool, default False
+        Also return ``litt`` of the calibration purchases (see :func:`rfm_summary`).
 
     Returns
     -------
@@ -287,6 +301,8 @@ def calibration_holdout_split(
         totals = np.bincount(arrays.codes[holdout], weights=arrays.values[holdout], minlength=n)
         columns[MONETARY_VALUE_HOLDOUT] = _mean(totals, hold.n_periods)
     columns[DURATION_HOLDOUT] = np.full(n, float(end_period - cal_period))
+    if litt:
+        columns[LITT] = _litt(arrays, time_unit, cal_tick, scaler)
     _scale(columns, scaler, unit)
 
     frame = pd.DataFrame(columns, index=arrays.customer_ids)[keep]
@@ -397,6 +413,23 @@ def _summarise(
         totals = np.bincount(codes, weights=weights, minlength=n)
         columns[MONETARY_VALUE] = _mean(totals, frequency)
     return columns, stats
+
+
+def _litt(
+    arrays: _TransactionArrays, time_unit: str, upto: int | None, scaler: float
+) -> np.ndarray:
+    """Per customer: sum of log(periods since the previous distinct purchase period), scaled."""
+    codes, periods = arrays.sorted_codes, arrays.sorted_periods(time_unit)
+    if upto is not None:
+        in_window = arrays.sorted_upto(upto)
+        codes, periods = codes[in_window], periods[in_window]
+    same = codes[1:] == codes[:-1]
+    gaps = np.diff(periods)
+    step = same & (gaps > 0)  # rows are in (customer, time) order; 0 gaps are merged purchases
+    n = arrays.n_customers
+    total = np.bincount(codes[1:][step], weights=np.log(gaps[step]), minlength=n)
+    count = np.bincount(codes[1:][step], minlength=n)
+    return total - count * np.log(scaler)
 
 
 def _warn(problem: Problem, stacklevel: int) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "ATTR_CALIBRATION_END",
     "MONETARY_VALUE_ALL",
     "N_PURCHASES",
+    "LITT",
     "SUBDAY_TIME_UNITS",
     "TIME_UNITS",
 ]
@@ -79,6 +80,9 @@ TIME_UNITS: tuple[str, ...] = ("D", "W", "M", "Q", "Y")
 N_PURCHASES = "n_purchases"
 #: Mean total of all purchase periods, the first included (with ``include_first_transaction``).
 MONETARY_VALUE_ALL = "monetary_value_all"
+#: Sum of the log times between successive purchases, in periods (``rfm_summary(..., litt=True)``;
+#: 0 without repeat purchases): what the CNBD-k models need to estimate their order k.
+LITT = "litt"
 
 #: Units below a day, understood by :func:`clv.data.rfm_summary` (pandas engine paths):
 #: ``"h"``, the hour.

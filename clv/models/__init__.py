@@ -2,7 +2,8 @@
 
 Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
-:class:`GGompertzNBDModel`,
+:class:`GGompertzNBDModel`, :class:`NBDModel` (no dropout),
+:class:`ModifiedBetaGeoCNBDModel`, :class:`BetaGeoCNBDModel` (regular purchasing),
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
 :class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
 Spend: :class:`GammaGammaModel`. Contractual retention:
@@ -15,9 +16,11 @@ from clv.models.bdw import BetaDiscreteWeibullModel
 from clv.models.bgbb import BetaGeoBetaBinomModel
 from clv.models.bgnbd import BetaGeoModel
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
+from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clv.models.gamma_gamma import GammaGammaModel
 from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
+from clv.models.nbd import NBDModel
 from clv.models.pareto_nbd import ParetoNBDModel
 from clv.models.pareto_nbd_dyncov import (
     ParetoNBDDynamicModel,
@@ -34,6 +37,9 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "GGompertzNBDModel",
+    "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDDynamicModel",
     "TimeVaryingData",
     "future_covariates",

@@ -110,6 +110,51 @@ def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     return init
 
 
+def _parse_penalty(
+    penalty: float | Mapping[str, float], processes: Sequence[str]
+) -> dict[str, float]:
+    """``{process: strength}`` of the positive penalties; ValueError for a bad value or name."""
+    if isinstance(penalty, Mapping):
+        unknown = sorted(set(map(str, penalty)) - set(processes))
+        if unknown:
+            raise ValueError(
+                f"covariate_penalty names unknown process(es) {unknown}; the processes "
+                f"are {list(processes)}."
+            )
+        items = {str(k): v for k, v in penalty.items()}
+    else:
+        items = dict.fromkeys(processes, penalty)
+    out: dict[str, float] = {}
+    for k, v in items.items():
+        try:
+            value = float(v)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"covariate_penalty must be a number >= 0, got {penalty!r}.")
+        if value > 0:
+            out[k] = value
+    return out
+
+
+def _parse_constrain(constrain: Sequence[str] | None, design: Design) -> tuple[str, ...]:
+    """The constrained columns; each must be a covariate of two processes or more."""
+    if constrain is None:
+        return ()
+    columns = (constrain,) if isinstance(constrain, str) else tuple(constrain)
+    for c in columns:
+        used = [p for p, cols in design.columns.items() if c in cols]
+        if len(used) < 2:
+            raise ValueError(
+                f"constrain names '{c}', which is a covariate of {used or 'no process'}; a "
+                "shared coefficient needs the column in two processes or more (e.g. in both "
+                "purchase_covariates and dropout_covariates)."
+            )
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"constrain must name distinct columns, got {list(columns)}.")
+    return columns
+
+
 class EstimatorParams:
     """scikit-learn style ``get_params``/``set_params``, derived from ``__init__``.
 
@@ -176,13 +221,27 @@ class ParametricModel(JsonModel, EstimatorParams):
         parameter becomes :math:`\theta_i = \theta_0 e^{\pm\gamma^\top x_i}`
         (see :mod:`clv.models._covariates`); coefficients are reported per
         natural unit as ``process[column]`` after the base parameters.
-    covariate_penalty : float, default 0.0
-        L2 penalty on the standardised coefficients: the objective is
-        :math:`-\ln L/n + \lambda \lVert g \rVert^2` (CLVTools' convention).
+    covariate_penalty : float or mapping of process name to float, default 0.0
+        L2 penalty on the coefficients: the objective is
+        :math:`-\ln L/n + \sum_p \lambda_p \lVert g_p \rVert^2` (CLVTools'
+        convention). One number for every process, or one per process, e.g.
+        ``{"purchase": 8.0, "dropout": 3.0}`` (CLVTools' ``reg.lambdas =
+        c(trans = 8, life = 3)``; a process not named is not penalised).
+    covariate_penalty_units : {"standardised", "natural"}, default "standardised"
+        What the penalty acts on: the coefficients per standard deviation of
+        their column (``"standardised"``: the same strength means the same for
+        every column), or per unit of the column as given (``"natural"``:
+        exactly CLVTools' ``reg.lambdas``).
     coefficient_priors : mapping of str to (mean, sd), optional
         Gaussian priors on coefficients in natural units, e.g.
         ``{"dropout[complaints]": (0.3, 0.1)}`` from an experiment: the fit is
         then a penalised-likelihood (MAP) estimate.
+    constrain : sequence of str, optional
+        Covariate columns whose coefficient is the same for every process
+        they act on (CLVTools' ``names.cov.constr``); each must be a covariate
+        of at least two processes. The shared estimate is reported under each
+        process's name (``purchase[col]`` and ``dropout[col]``, equal, with a
+        correlation of 1).
     """
 
     spec: ClassVar[ModelSpec]
@@ -191,9 +250,13 @@ class ParametricModel(JsonModel, EstimatorParams):
     _center_covariates: ClassVar[bool] = True
     # defaults for subclasses with their own __init__ (no covariates)
     _design: Design = Design((), {})
-    covariate_penalty: float = 0.0
+    covariate_penalty: float | Mapping[str, float] = 0.0
+    covariate_penalty_units: str = "standardised"
+    constrain: Sequence[str] | None = None
     coefficient_priors: Mapping[str, tuple[float, float]] | None = None
     _priors: dict[str, tuple[float, float]] = {}  # noqa: RUF012 - replaced, never mutated
+    _penalties: dict[str, float] = {}  # noqa: RUF012 - replaced, never mutated
+    _constrained: tuple[str, ...] = ()
     #: Repeat-purchase models cannot be estimated without a single repeat buyer.
     _needs_repeat_buyers: ClassVar[bool] = False
 
@@ -202,8 +265,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         *,
         penalizer: float = 0.0,
         covariates: Mapping[str, Sequence[str] | None] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        constrain: Sequence[str] | None = None,
+        covariate_penalty_units: str = "standardised",
     ) -> None:
         # constructor arguments are stored as given (get_params/clone); parsed copies are private
         check_penalizer(penalizer)  # a negative or non-finite penalty is refused at once
@@ -227,10 +292,16 @@ class ParametricModel(JsonModel, EstimatorParams):
             columns[lv.process] = cols
             setattr(self, f"{lv.process}_covariates", covariates.get(lv.process))
         self._design = Design(tuple(self._levers), columns)
-        pen = float(covariate_penalty)
-        if not (np.isfinite(pen) and pen >= 0):
-            raise ValueError(f"covariate_penalty must be a number >= 0, got {covariate_penalty!r}.")
+        self._penalties = _parse_penalty(covariate_penalty, [lv.process for lv in self._levers])
         self.covariate_penalty = covariate_penalty
+        if covariate_penalty_units not in ("standardised", "natural"):
+            raise ValueError(
+                "covariate_penalty_units must be 'standardised' or 'natural', got "
+                f"{covariate_penalty_units!r}."
+            )
+        self.covariate_penalty_units = covariate_penalty_units
+        self._constrained = _parse_constrain(constrain, self._design)
+        self.constrain = constrain
         priors = {str(k): (float(v[0]), float(v[1])) for k, v in (coefficient_priors or {}).items()}
         valid = self._design.names
         bad = [k for k in priors if k not in valid]
@@ -244,6 +315,11 @@ class ParametricModel(JsonModel, EstimatorParams):
                 raise ValueError(f"the prior sd of {k} must be > 0, got {sd!r}.")
         self.coefficient_priors = coefficient_priors
         self._priors = priors
+
+    def _estimation_spec(self) -> ModelSpec:
+        """The spec the fit maximises (``spec`` unless a constructor option changes the
+        likelihood or a parameter's domain, e.g. Gamma-Gamma's ``q_constraint``)."""
+        return self.spec
 
     # ------------------------------------------------------------------ data
     def _frame(
@@ -314,9 +390,10 @@ class ParametricModel(JsonModel, EstimatorParams):
         self
         """
         unit = resolve_time_unit(data, time_unit, what=f"the data passed to {type(self).__name__}")
-        frame = self._frame(data, for_fit=True, check_unit=False)
-        if self.spec.fit_rows is not None:
-            frame = frame[np.asarray(self.spec.fit_rows(frame), dtype=bool)]
+        spec = self._estimation_spec()
+        frame = self._frame(data, spec.columns, for_fit=True, check_unit=False)
+        if spec.fit_rows is not None:
+            frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         elif (
             self._needs_repeat_buyers
             and len(frame)
@@ -342,12 +419,12 @@ class ParametricModel(JsonModel, EstimatorParams):
                         None,
                         "there are no customers to fit on",
                         "pass a non-empty RFM frame"
-                        + (" with repeat buyers (frequency > 0)" if self.spec.fit_rows else ""),
+                        + (" with repeat buyers (frequency > 0)" if spec.fit_rows else ""),
                     )
                 ],
                 what=f"the data passed to {type(self).__name__}",
             )
-        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in self.spec.columns}
+        arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in spec.columns}
         weights = frame["weight"].to_numpy(dtype=np.float64) if "weight" in frame.columns else None
         if self._design:
             self._fit_covariates(
@@ -357,12 +434,12 @@ class ParametricModel(JsonModel, EstimatorParams):
                 initial_params,
                 n_starts,
                 random_state,
-                cov.multiply_params(self.spec, self._levers),
+                cov.multiply_params(spec, self._levers),
             )
             self.time_unit_ = None if unit is None else unit.name
             return self
         result = maximise(
-            self.spec,
+            spec,
             arrays,
             weights,
             initial_params=initial_params,
@@ -389,6 +466,7 @@ class ParametricModel(JsonModel, EstimatorParams):
     ) -> None:
         """Fit base parameters and covariate coefficients (standardised, mapped back exactly)."""
         design = self._design
+        spec = self._estimation_spec()
         what = f"the data passed to {type(self).__name__}"
         names = design.names
         Z = cov.covariate_matrix(frame, design.coef_columns, what)
@@ -398,7 +476,7 @@ class ParametricModel(JsonModel, EstimatorParams):
         )
         Zs = (Z - mean) / scale
         cov.check_collinear(Zs, names, [lv.process for lv in design.coef_levers], what)
-        base_names = list(self.spec.params._fields)
+        base_names = list(spec.params._fields)
         # start from the fit without covariates (fast: analytic Hessians), coefficients at 0
         start: dict[str, float] = {}
         if initial_params is not None:
@@ -410,27 +488,33 @@ class ParametricModel(JsonModel, EstimatorParams):
                     plain = (
                         plain_fit()
                         if plain_fit is not None
-                        else maximise(self.spec, arrays, weights, penalizer=self.penalizer)
+                        else maximise(spec, arrays, weights, penalizer=self.penalizer)
                     )
                 start.update(dict(zip(base_names, map(float, plain.params), strict=True)))
             except ConvergenceError:
                 pass
         if start:
-            start = {**dict(self.spec.start._asdict()), **start}
+            start = {**dict(spec.start._asdict()), **start}
         priors = self._priors
         prior_mean = np.array([priors.get(n, (0.0, np.inf))[0] for n in names])
         prior_sd = np.array([priors.get(n, (0.0, np.inf))[1] for n in names])
+        lam = np.array([self._penalties.get(lv.process, 0.0) for lv in design.coef_levers])
+        if self.covariate_penalty_units == "natural":
+            lam = lam / scale**2  # λ γ² with γ = g / s
         penalty = None
-        if self.covariate_penalty > 0 or priors:
+        if np.any(lam > 0) or priors:
             penalty = cov.penalty_function(
-                float(w.sum()), self.covariate_penalty, scale, prior_mean, prior_sd, len(base_names)
+                float(w.sum()), lam, scale, prior_mean, prior_sd, len(base_names)
             )
-        aug = cov.augmented_spec(self.spec, design, ll_mult, penalty)
+        full = cov.augmented_spec(spec, design, ll_mult, penalty)
+        groups = cov.shared_groups(design, self._constrained)
+        aug = cov.tied_spec(full, len(base_names), groups) if self._constrained else full
+        E = cov.expansion_matrix(len(base_names), groups)
         data = dict(arrays)
-        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(self.spec.columns) :])})
+        data.update({c: Zs[:, k] for k, c in enumerate(aug.columns[len(spec.columns) :])})
         init = None
         if start:
-            init = {**start, **{f"g{k}": 0.0 for k in range(len(names))}}
+            init = {**start, **{f"g{k}": 0.0 for k in range(len(groups))}}
         result = maximise(
             aug,
             data,
@@ -440,9 +524,10 @@ class ParametricModel(JsonModel, EstimatorParams):
             n_starts=n_starts,
             random_state=random_state,
         )
-        kinds = _transform_codes(aug)
-        A = cov.natural_map(base_names, design, mean, scale)
-        u_nat = A @ _inverse(result.params, kinds)
+        kinds = _transform_codes(full)
+        # tied coefficients back to one per process (E), then to natural units (A)
+        A = cov.natural_map(base_names, design, mean, scale) @ E
+        u_nat = A @ _inverse(result.params, _transform_codes(aug))
         theta, d1, _ = _forward(u_nat, kinds)
         cov_u = A @ result.log_params_covariance @ A.T
         result.params = theta
@@ -476,9 +561,10 @@ class ParametricModel(JsonModel, EstimatorParams):
 
     def _transforms(self) -> list[str]:
         """Unconstrained scale of each entry of ``params_`` (log, logit or identity)."""
-        k = len(self.spec.params._fields)
-        base = list(self.spec.transforms or ("log",) * k)
-        kinds = dict(zip(self.spec.params._fields, base, strict=True))
+        spec = self._estimation_spec()
+        k = len(spec.params._fields)
+        base = list(spec.transforms or ("log",) * k)
+        kinds = dict(zip(spec.params._fields, base, strict=True))
         names = [n[-1] if isinstance(n, tuple) else n for n in self.params_.index]
         return [kinds.get(n, "identity") for n in names]
 
@@ -583,6 +669,30 @@ class ParametricModel(JsonModel, EstimatorParams):
         columns = self.params_.index
         return pd.DataFrame(draws, columns=columns, index=pd.RangeIndex(n, name="draw"))
 
+    def bootstrap(
+        self,
+        data: pd.DataFrame,
+        n: int = 200,
+        *,
+        random_state: int | np.random.Generator | None = None,
+        progress: bool | None = None,
+        max_seconds: float | None = None,
+    ) -> pd.DataFrame:
+        """Parameter draws from refits on customers resampled with replacement.
+
+        The nonparametric alternative to :meth:`sample_params`, with the same
+        layout (one row per draw, one column per entry of ``params_``); see
+        :func:`clv.models.bootstrap.bootstrap` for the arguments and
+        :func:`~clv.models.bootstrap.predictions_over_draws` /
+        :func:`~clv.models.bootstrap.percentile_interval` for intervals of
+        predictions.
+        """
+        from clv.models.bootstrap import bootstrap
+
+        return bootstrap(
+            self, data, n, random_state=random_state, progress=progress, max_seconds=max_seconds
+        )
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
 
@@ -635,8 +745,16 @@ class ParametricModel(JsonModel, EstimatorParams):
             f"{lv.process}_covariates": list(self._design.columns[lv.process])
             for lv in self._design.active
         }
-        if self.covariate_penalty:
-            out["covariate_penalty"] = self.covariate_penalty
+        if self._penalties:
+            out["covariate_penalty"] = (
+                self.covariate_penalty
+                if isinstance(self.covariate_penalty, int | float)
+                else dict(self._penalties)
+            )
+        if self.covariate_penalty_units != "standardised":
+            out["covariate_penalty_units"] = self.covariate_penalty_units
+        if self._constrained:
+            out["constrain"] = list(self._constrained)
         if self._priors:
             out["coefficient_priors"] = {k: list(v) for k, v in self._priors.items()}
         return out

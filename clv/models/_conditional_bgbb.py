@@ -35,6 +35,7 @@ def _out(values: Any) -> Any:
     return arr[()] if arr.ndim == 0 else arr
 
 
+@bgbb.per_customer_params
 def _bgbb_log_alive_share(
     params: bgbb.BGBBParams, x: FloatArray, t_x: FloatArray, n: FloatArray, m: FloatArray
 ) -> FloatArray:
@@ -80,6 +81,7 @@ def bgbb_probability_alive_at(
     return _out(np.minimum(np.exp(_bgbb_log_alive_share(params, x, t_x, n, m)), 1.0))
 
 
+@bgbb.per_customer_params
 def bgbb_probability_of_purchases(
     params: bgbb.BGBBParams, k: ArrayLike, m: ArrayLike, frequency: ArrayLike,
     recency: ArrayLike, T: ArrayLike,
@@ -142,6 +144,7 @@ def bgbb_probability_of_purchases(
     return _out(p_alive * total + (1.0 - p_alive) * (k == 0))
 
 
+@bgbb.per_customer_params
 def bgbb_expected_discounted_residual_transactions(
     params: bgbb.BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
     discount_rate: ArrayLike,
@@ -190,6 +193,7 @@ def bgbb_expected_discounted_residual_transactions(
     return _out(np.exp(log_head) * h)
 
 
+@bgbb.per_customer_params
 def bgbb_posterior_means(
     params: bgbb.BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
 ) -> tuple[Any, Any]:  # fmt: skip

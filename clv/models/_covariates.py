@@ -323,7 +323,7 @@ def check_collinear(Zs: FloatArray, names: Sequence[str], groups: Sequence[str],
 # ------------------------------------------------------------------------------- priors
 def penalty_function(
     n_total: float,
-    l2: float,
+    l2: float | FloatArray,
     scales: FloatArray,
     prior_mean: FloatArray,
     prior_sd: FloatArray,
@@ -331,21 +331,25 @@ def penalty_function(
 ) -> Callable[[FloatArray], tuple[float, FloatArray]]:
     r"""Penalty on the standardised coefficients, in total-log-likelihood units.
 
-    ``n·λ·Σ g_k² + Σ_k (g_k/s_k - m_k)² / (2 sd_k²)`` (priors with ``sd = inf``
-    add nothing), so the objective ``-lnL/n + penalty/n`` is CLVTools'
-    ``-lnL/n + λ‖g‖²`` plus the Gaussian log-priors of a MAP fit.
+    ``n·Σ_k λ_k g_k² + Σ_k (g_k/s_k - m_k)² / (2 sd_k²)`` (priors with
+    ``sd = inf`` add nothing), so the objective ``-lnL/n + penalty/n`` is
+    CLVTools' ``-lnL/n + λ_trans‖γ_trans‖² + λ_life‖γ_life‖²`` plus the
+    Gaussian log-priors of a MAP fit. ``l2`` is one strength or one per
+    coefficient (a penalty on natural-unit coefficients :math:`\gamma_k = g_k/s_k`
+    with strength :math:`\lambda` is ``l2 = λ / s_k²``).
     Returns ``penalty(theta) -> (value, gradient w.r.t. theta)``.
     """
     has_prior = np.isfinite(prior_sd)
     inv_var = np.where(has_prior, 1.0 / np.where(has_prior, prior_sd, 1.0) ** 2, 0.0)
+    lam = np.broadcast_to(np.asarray(l2, dtype=np.float64), np.shape(scales))
 
     def penalty(theta: FloatArray) -> tuple[float, FloatArray]:
         g = np.asarray(theta[n_base:], dtype=np.float64)
         nat = g / scales
         dev = np.where(has_prior, nat - prior_mean, 0.0)
-        value = n_total * l2 * float(np.sum(g * g)) + 0.5 * float(np.sum(inv_var * dev * dev))
+        value = n_total * float(np.sum(lam * g * g)) + 0.5 * float(np.sum(inv_var * dev * dev))
         grad = np.zeros(len(theta))
-        grad[n_base:] = 2.0 * n_total * l2 * g + inv_var * dev / scales
+        grad[n_base:] = 2.0 * n_total * lam * g + inv_var * dev / scales
         return value, grad
 
     return penalty
@@ -493,3 +497,106 @@ def natural_map(
         if lv.param is not None:
             A[list(base_names).index(lv.param), nb + j] = -lv.sign * mean[j] / scale[j]
     return A
+
+
+# ------------------------------------------------------------------------------- constraints
+def shared_groups(design: Design, constrained: Sequence[str]) -> list[list[int]]:
+    """Groups of coefficient indices that share one value; singletons for the free ones.
+
+    A constrained column (CLVTools' ``names.cov.constr``) has one coefficient
+    for all the processes it acts on. Groups are ordered by their first index.
+
+    Examples
+    --------
+    >>> d = Design((Lever("purchase", "alpha", -1.0), Lever("dropout", "beta", -1.0)),
+    ...            {"purchase": ("gender", "age"), "dropout": ("gender",)})
+    >>> shared_groups(d, ["gender"])
+    [[0, 2], [1]]
+    """
+    columns = design.coef_columns
+    groups: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for k, c in enumerate(columns):
+        if c in constrained:
+            if c in seen:
+                groups[seen[c]].append(k)
+                continue
+            seen[c] = len(groups)
+        groups.append([k])
+    return groups
+
+
+def expansion_matrix(n_base: int, groups: Sequence[Sequence[int]]) -> FloatArray:
+    """The 0/1 matrix ``E`` with ``theta_full = E @ theta_tied`` (base parameters unchanged).
+
+    Examples
+    --------
+    >>> expansion_matrix(1, [[0, 2], [1]]).astype(int).tolist()
+    [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 1, 0]]
+    """
+    n_full = n_base + sum(len(g) for g in groups)
+    E = np.zeros((n_full, n_base + len(groups)))
+    E[np.arange(n_base), np.arange(n_base)] = 1.0
+    for j, group in enumerate(groups):
+        for k in group:
+            E[n_base + k, n_base + j] = 1.0
+    return E
+
+
+def tied_spec(spec: ModelSpec, n_base: int, groups: Sequence[Sequence[int]]) -> ModelSpec:
+    """``spec`` (base parameters and coefficients) with each group of coefficients tied to one.
+
+    The likelihood, gradient and penalty are those of the expanded parameter
+    vector (a penalty thus counts a shared coefficient once per process, as
+    CLVTools' regularisation after its constraint layer); the gradient of a
+    tied coefficient is the sum over its group (chain rule of ``E``).
+    """
+    E = expansion_matrix(n_base, groups)
+    fields = list(spec.params._fields[:n_base]) + [f"g{k}" for k in range(len(groups))]
+    Params = namedtuple("TiedParams", fields)  # type: ignore[misc]
+    first = [n_base + g[0] for g in groups]
+    keep = list(range(n_base)) + first
+
+    def expand(params: Any) -> Any:
+        theta = np.asarray([float(v) for v in params])
+        return spec.params(*(E @ theta))
+
+    def log_likelihood(params: Any, *columns: Any, ops: Ops = NUMPY) -> Any:
+        return spec.log_likelihood(expand(params), *columns, ops=ops)
+
+    gradient = None
+    if spec.gradient is not None:
+        full_gradient = spec.gradient
+
+        def gradient(params: Any, *columns: Any) -> tuple[FloatArray, FloatArray]:
+            ll, grad = full_gradient(expand(params), *columns)
+            return ll, E.T @ np.asarray(grad)
+
+    penalty = None
+    if spec.penalty is not None:
+        full_penalty = spec.penalty
+
+        def penalty(theta: FloatArray) -> tuple[float, FloatArray]:
+            value, grad = full_penalty(E @ np.asarray(theta, dtype=np.float64))
+            return value, E.T @ np.asarray(grad)
+
+    initial = None
+    if spec.initial is not None:
+        full_initial = spec.initial
+
+        def initial(*columns: Any) -> Any:
+            return Params(*(float(full_initial(*columns)[i]) for i in keep))
+
+    transforms = tuple(spec.transforms or ("log",) * n_base)
+    return replace(
+        spec,
+        params=Params,
+        start=Params(*(float(spec.start[i]) for i in keep)),
+        log_likelihood=log_likelihood,
+        gradient=gradient,
+        hessian=None,
+        row_gradient=None,
+        initial=initial,
+        transforms=tuple(transforms[i] for i in keep),
+        penalty=penalty,
+    )

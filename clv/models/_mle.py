@@ -38,7 +38,9 @@ __all__ = ["MLEResult", "compress", "maximise"]
 
 _LOG_BOUND = 30.0  # |log θ| ≤ 30 on the scaled problem: θ in [1e-13, 1e13]
 _NEWTON_STEP_TOL = 1e-6  # largest final Newton step (log-parameters) taken unevaluated
-_TRANSFORMS = ("log", "logit", "identity")  # codes 0, 1, 2 in _Objective.kinds
+#: codes 0, 1, 2, 3 in _Objective.kinds; "log1" is θ = 1 + e^u (a parameter above 1, e.g.
+#: the Gamma-Gamma q of a model whose mean spend must exist)
+_TRANSFORMS = ("log", "logit", "identity", "log1")
 
 
 def _transform_codes(spec: ModelSpec) -> np.ndarray:
@@ -59,12 +61,14 @@ def _forward(u: FloatArray, kinds: np.ndarray) -> tuple[FloatArray, FloatArray, 
     if not kinds.any():  # all log-parameters (every BTYD model without covariates)
         e = np.exp(u)
         return e, e.copy(), e.copy()
-    e = np.exp(np.where(kinds == 0, u, 0.0))
+    positive = (kinds == 0) | (kinds == 3)
+    e = np.exp(np.where(positive, u, 0.0))
     p = special.expit(u)
     d_logit = p * (1.0 - p)
     theta = np.where(kinds == 0, e, np.where(kinds == 1, p, u))
-    d1 = np.where(kinds == 0, e, np.where(kinds == 1, d_logit, 1.0))
-    d2 = np.where(kinds == 0, e, np.where(kinds == 1, d_logit * (1.0 - 2.0 * p), 0.0))
+    theta = np.where(kinds == 3, 1.0 + e, theta)
+    d1 = np.where(positive, e, np.where(kinds == 1, d_logit, 1.0))
+    d2 = np.where(positive, e, np.where(kinds == 1, d_logit * (1.0 - 2.0 * p), 0.0))
     return theta, d1, d2
 
 
@@ -73,12 +77,13 @@ def _inverse(theta: FloatArray, kinds: np.ndarray) -> FloatArray:
     theta = np.asarray(theta, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         logit = special.logit(theta)
-        return np.where(kinds == 0, np.log(theta), np.where(kinds == 1, logit, theta))
+        u = np.where(kinds == 0, np.log(theta), np.where(kinds == 1, logit, theta))
+        return np.where(kinds == 3, np.log(theta - 1.0), u)
 
 
 def to_unconstrained(theta: ArrayLike, kinds: Sequence[str]) -> FloatArray:
     """``u(θ)`` for parameters with the named transforms (``"log"``, ``"logit"``,
-    ``"identity"``), over the last axis of ``theta``."""
+    ``"identity"``, ``"log1"``), over the last axis of ``theta``."""
     return _inverse(np.asarray(theta, dtype=np.float64), _codes(kinds))
 
 

@@ -110,14 +110,16 @@ class RetentionModel(ParametricModel):
         shared: bool = True,
         penalizer: float = 0.0,
         churn_covariates: Sequence[str] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        covariate_penalty_units: str = "standardised",
     ) -> None:
         super().__init__(
             penalizer=penalizer,
             covariates={"churn": churn_covariates},
             covariate_penalty=covariate_penalty,
             coefficient_priors=coefficient_priors,
+            covariate_penalty_units=covariate_penalty_units,
         )
         self.shared = shared
         if self._design and not shared:

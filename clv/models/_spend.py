@@ -70,9 +70,15 @@ class SpendModel(ParametricModel):
             and pd.api.types.is_numeric_dtype(data["frequency"])
         ):
             fill = data["monetary_value"].isna() & (data["frequency"] == 0)
-            if fill.any():
+            fill_log = pd.Series(False, index=data.index)
+            if "mean_log_value" in data.columns and pd.api.types.is_numeric_dtype(
+                data["mean_log_value"]
+            ):  # the individual-transaction likelihood's column, equally undefined there
+                fill_log = data["mean_log_value"].isna() & (data["frequency"] == 0)
+            if fill.any() or fill_log.any():
                 data = data.copy()
                 data.loc[fill, "monetary_value"] = 0.0
+                data.loc[fill_log, "mean_log_value"] = 0.0
         return super()._frame(data, columns, for_fit=for_fit, check_unit=check_unit)
 
     def _series(self, values: ArrayLike, data: pd.DataFrame, name: str) -> pd.Series:

@@ -251,9 +251,24 @@ def _ggompertz_alive_at() -> Any:
     return probability_alive_at
 
 
+def _erlang_functions(name: str) -> tuple[Any, Any]:
+    """Conditional PMF and P(alive at T + t) of the NBD and (M)BG/CNBD-k models."""
+    if name == "NBD":
+        from clv.models import nbd
+
+        return nbd.conditional_probability_of_purchases, nbd.probability_alive_at
+    from clv.models import _cnbd_math as m
+
+    at_zero = name == "MBG/CNBD-k"
+    return m.conditional_pmf_function(at_zero), m.alive_at_function(at_zero)
+
+
 def _conditional_functions(name: str) -> tuple[Any, Any]:
     """The conditional PMF and P(alive at T + t) functions of a model (by spec name)."""
     from clv.models import conditional as c
+
+    if name in ("NBD", "MBG/CNBD-k", "BG/CNBD-k"):
+        return _erlang_functions(name)
 
     table: dict[str, tuple[Any, Any]] = {
         "BG/NBD": (c.bgnbd_probability_of_purchases, c.bgnbd_probability_alive_at),
@@ -286,10 +301,20 @@ class CovariateTransactionModel(TransactionModel):
     purchase_covariates, dropout_covariates : sequence of str, optional
         Columns of the data acting on the purchase rate and on dropout (see the
         model's docs for the link); coefficients ``purchase[col]``, ``dropout[col]``.
-    covariate_penalty : float, default 0.0
-        L2 penalty on the standardised coefficients.
+    covariate_penalty : float or mapping, default 0.0
+        L2 penalty on the coefficients, one strength or one per process
+        (``{"purchase": 8.0, "dropout": 3.0}``, CLVTools' ``reg.lambdas``).
     coefficient_priors : mapping, optional
         ``{"dropout[col]": (mean, sd)}``: Gaussian priors in natural units.
+    constrain : sequence of str, optional
+        Columns in both ``purchase_covariates`` and ``dropout_covariates``
+        with one coefficient shared by both processes (CLVTools'
+        ``names.cov.constr``).
+    covariate_penalty_units : {"standardised", "natural"}, default "standardised"
+        Penalise coefficients per standard deviation of their column, or per
+        unit as given (CLVTools).
+
+    See :class:`~clv.models._base.ParametricModel` for the details.
     """
 
     def __init__(
@@ -298,12 +323,16 @@ class CovariateTransactionModel(TransactionModel):
         penalizer: float = 0.0,
         purchase_covariates: Sequence[str] | None = None,
         dropout_covariates: Sequence[str] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        constrain: Sequence[str] | None = None,
+        covariate_penalty_units: str = "standardised",
     ) -> None:
         super().__init__(
             penalizer=penalizer,
             covariates={"purchase": purchase_covariates, "dropout": dropout_covariates},
             covariate_penalty=covariate_penalty,
             coefficient_priors=coefficient_priors,
+            constrain=constrain,
+            covariate_penalty_units=covariate_penalty_units,
         )

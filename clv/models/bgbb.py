@@ -21,6 +21,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,8 +34,9 @@ from clv._ops import NUMPY
 from clv._special import geometric_failures
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataError, Problem
+from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
-from clv.models._transaction import TransactionModel
+from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
     "BGBBParams",
@@ -67,6 +69,39 @@ def _scalar(v: FloatArray) -> Any:
 
 def _is_scalar_params(params: BGBBParams) -> bool:
     return all(np.ndim(v) == 0 for v in params)
+
+
+def per_customer_params(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``fn(params, *args)``, written for scalar parameters, take per-customer arrays.
+
+    With array parameters (e.g. from covariates) the parameters and the other
+    arguments are broadcast together and ``fn`` is evaluated once per distinct
+    combination; scalar parameters call ``fn`` directly. A tuple result
+    (e.g. two posterior means) becomes a tuple of arrays.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(params: BGBBParams, *args: ArrayLike, **kwargs: Any) -> Any:
+        if _is_scalar_params(params):
+            return fn(params, *args, **kwargs)
+        k = len(params)
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (*params, *args)))
+        shape = arrays[0].shape
+        rows, inverse = np.unique(
+            np.column_stack([a.ravel() for a in arrays]), axis=0, return_inverse=True
+        )
+        results = [
+            fn(type(params)(*row[:k]), *row[k:], **kwargs) for row in rows.tolist()
+        ]
+        inverse = inverse.ravel()
+        if isinstance(results[0], tuple):
+            return tuple(
+                np.asarray([r[j] for r in results], dtype=np.float64)[inverse].reshape(shape)
+                for j in range(len(results[0]))
+            )
+        return np.asarray(results, dtype=np.float64)[inverse].reshape(shape)
+
+    return wrapper
 
 
 # ------------------------------------------------------------------ grouped finite sums
@@ -497,6 +532,7 @@ def _expected_purchases(
     return np.asarray(np.where(t > 0, out, 0.0))
 
 
+@per_customer_params
 def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> FloatArray:
     r"""Probability that a new customer makes ``n`` transactions in the first ``t`` opportunities.
 
@@ -513,7 +549,7 @@ def probability_of_purchases(params: BGBBParams, n: ArrayLike, t: ArrayLike) -> 
     Parameters
     ----------
     params : BGBBParams
-        Scalar model parameters.
+        Model parameters (per-customer arrays are evaluated per distinct row).
     n : array_like
         Number(s) of transactions, whole numbers >= 0.
     t : array_like
@@ -592,7 +628,8 @@ def simulate(
     Parameters
     ----------
     params : BGBBParams
-        Population parameters (scalars).
+        Population parameters (scalars), or per-customer arrays (e.g. from
+        :func:`clv.models._covariates.individual_params`).
     T : array_like
         Number of opportunities of each customer (whole numbers).
     rng : numpy.random.Generator
@@ -612,9 +649,18 @@ def simulate(
     >>> bool(np.all(sim["frequency"] <= sim["recency"]))
     True
     """
-    alpha, beta, gamma, delta = (float(v) for v in params)
     n = np.asarray(T, dtype=np.float64)
-    size = n.shape[0]
+    size = int(n.shape[0])
+    alpha: float | FloatArray
+    beta: float | FloatArray
+    gamma: float | FloatArray
+    delta: float | FloatArray
+    if all(np.ndim(v) == 0 for v in params):
+        alpha, beta, gamma, delta = (float(v) for v in params)
+    else:  # per-customer parameters (e.g. from covariates)
+        alpha, beta, gamma, delta = (
+            np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params
+        )
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
     survived = geometric_failures(theta, rng)  # opportunities reached alive
@@ -658,7 +704,7 @@ SPEC = ModelSpec(
 )
 
 
-class BetaGeoBetaBinomModel(TransactionModel):
+class BetaGeoBetaBinomModel(CovariateTransactionModel):
     """BG/BB model of discrete-time repeat transactions, fitted by maximum likelihood.
 
     Each period offers one transaction opportunity.  While alive, a customer
@@ -673,6 +719,14 @@ class BetaGeoBetaBinomModel(TransactionModel):
     ``frequency <= recency <= T``; optional ``weight``.  Horizons ``t`` of
     the predictions count opportunities, and :meth:`probability_alive` is the
     paper's P(alive at opportunity ``T + 1``).  Time is not rescaled.
+
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``):
+    :math:`\\alpha_i = \\alpha_0 e^{\\gamma_p^\\top x_i}` and
+    :math:`\\gamma_i = \\gamma_0 e^{\\gamma_d^\\top x_i}` (``beta`` and ``delta``
+    unchanged: the odds of transacting, and of dropping out, at an opportunity
+    are multiplied), so a positive coefficient raises the transaction
+    (dropout) probability; ``covariate_penalty``, ``constrain`` and
+    ``coefficient_priors`` as in :class:`~clv.models._base.ParametricModel`.
 
     Examples
     --------
@@ -690,6 +744,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
 
     spec = SPEC
     _integer_T = True
+    _levers = (Lever("purchase", "alpha", 1.0), Lever("dropout", "gamma", 1.0))
 
     def _frame(
         self,
@@ -734,7 +789,9 @@ class BetaGeoBetaBinomModel(TransactionModel):
         from clv.models.conditional import bgbb_expected_discounted_residual_transactions
 
         x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        values = bgbb_expected_discounted_residual_transactions(self._p, x, t_x, n, discount_rate)
+        values = bgbb_expected_discounted_residual_transactions(
+            self._customer_params(data), x, t_x, n, discount_rate
+        )
         return self._series(
             np.asarray(values) * np.ones_like(x), data, "expected_discounted_residual_transactions"
         )
@@ -752,7 +809,7 @@ class BetaGeoBetaBinomModel(TransactionModel):
         from clv.models.conditional import bgbb_posterior_means
 
         x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        p, theta = bgbb_posterior_means(self._p, x, t_x, n)
+        p, theta = bgbb_posterior_means(self._customer_params(data), x, t_x, n)
         return pd.DataFrame(
             {"p": np.asarray(p) * np.ones_like(x), "theta": np.asarray(theta) * np.ones_like(x)},
             index=data.index,

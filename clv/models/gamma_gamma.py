@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -36,6 +37,14 @@ from clv._special import per_frequency
 from clv._typing import FloatArray, Ops, OpsData
 from clv.exceptions import DataError, DataWarning, Problem
 from clv.models._covariates import Lever
+from clv.models._gg_transactions import (
+    MEAN_LOG_VALUE,
+    log_likelihood_transactions,
+    log_likelihood_transactions_gradient,
+    simulate_transactions,
+    spend_summary,
+)
+from clv.models._spec import ModelSpec
 from clv.models._spend import SpendModel, SpendSpec
 
 __all__ = [
@@ -46,8 +55,11 @@ __all__ = [
     "log_likelihood",
     "log_likelihood_gradient",
     "log_likelihood_hessian",
+    "log_likelihood_transactions",
     "simulate",
+    "simulate_transactions",
     "spend_frequency_correlation",
+    "spend_summary",
 ]
 
 #: |Pearson r| between frequency and monetary value above which fit() warns.
@@ -411,6 +423,58 @@ SPEC = SpendSpec(
 )
 
 
+def _initial_transactions(
+    frequency: FloatArray, monetary_value: FloatArray, mean_log_value: FloatArray
+) -> GGParams:
+    return _initial(frequency, monetary_value)
+
+
+SPEC_TRANSACTIONS = replace(
+    SPEC,
+    name="Gamma-Gamma (transactions)",
+    columns=("frequency", "monetary_value", MEAN_LOG_VALUE),
+    log_likelihood=log_likelihood_transactions,
+    gradient=log_likelihood_transactions_gradient,
+    hessian=None,
+    initial=_initial_transactions,
+    # no rescaling: the mean log value would shift with the unit of spend
+    scale_columns=(),
+    scale_params=(),
+)
+
+_LIKELIHOODS = ("mean", "transactions")
+
+
+def _estimation_spec(likelihood: str, q_constraint: bool) -> SpendSpec:
+    """The spec of a likelihood, with ``q`` on ``(1, inf)`` (``"log1"``) under ``q_constraint``."""
+    spec = SPEC_TRANSACTIONS if likelihood == "transactions" else SPEC
+    if q_constraint:
+        spec = replace(spec, transforms=("log", "log1", "log"), start=GGParams(1.0, 3.0, 1.0))
+    return spec
+
+
+def _jensen_problems(frame: pd.DataFrame) -> list[Problem]:
+    """Rows where the mean log value exceeds the log of the mean value (impossible)."""
+    x = frame["frequency"].to_numpy(dtype=np.float64)
+    m = frame["monetary_value"].to_numpy(dtype=np.float64)
+    ell = frame[MEAN_LOG_VALUE].to_numpy(dtype=np.float64)
+    rep = (x > 0) & (m > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = rep & (ell > np.log(np.where(rep, m, 1.0)) + 1e-9 * (1.0 + np.abs(ell)))
+    if not bad.any():
+        return []
+    return [
+        Problem(
+            MEAN_LOG_VALUE,
+            f"is larger than log(monetary_value) for {int(bad.sum())} customers, which no set "
+            "of positive values allows (the mean of logs is at most the log of the mean)",
+            "compute both columns from the same transactions, e.g. with "
+            "clv.models.gamma_gamma.spend_summary",
+            list(frame.index[bad][:5]),
+        )
+    ]
+
+
 def _refuse_constant_spend(frame: pd.DataFrame, name: str) -> None:
     """DataError when at least two repeat buyers exist and all have one monetary_value."""
     repeat = frame["frequency"].to_numpy() > 0
@@ -452,6 +516,19 @@ class GammaGammaModel(SpendModel):
     ``covariate_penalty`` and ``coefficient_priors`` as in
     :class:`~clv.models._base.ParametricModel`.
 
+    ``likelihood="transactions"`` fits the density of every transaction value
+    (:mod:`clv.models._gg_transactions`) instead of the density of their
+    mean: the data then also need ``mean_log_value``, the mean of the logs of
+    a customer's repeat transaction values (:func:`spend_summary` builds all
+    three columns from a transaction log).  It uses the within-customer spread
+    of values, so ``p`` (and the expected spend) are estimated more precisely;
+    predictions are the same functions of ``frequency`` and ``monetary_value``.
+
+    ``q_constraint=True`` (lifetimes' ``fit(..., q_constraint=True)``) keeps
+    :math:`q > 1` (optimised as :math:`q = 1 + e^u`), so the population mean
+    spend :math:`pv/(q-1)` exists; it changes nothing when the unconstrained
+    estimate already has :math:`q > 1`.
+
     Examples
     --------
     >>> from clv.data.datasets import load_cdnow_summary_with_spend
@@ -473,15 +550,39 @@ class GammaGammaModel(SpendModel):
         *,
         penalizer: float = 0.0,
         spend_covariates: Sequence[str] | None = None,
-        covariate_penalty: float = 0.0,
+        covariate_penalty: float | Mapping[str, float] = 0.0,
         coefficient_priors: Mapping[str, tuple[float, float]] | None = None,
+        covariate_penalty_units: str = "standardised",
+        q_constraint: bool = False,
+        likelihood: str = "mean",
     ) -> None:
         super().__init__(
             penalizer=penalizer,
             covariates={"spend": spend_covariates},
             covariate_penalty=covariate_penalty,
             coefficient_priors=coefficient_priors,
+            covariate_penalty_units=covariate_penalty_units,
         )
+        if likelihood not in _LIKELIHOODS:
+            raise ValueError(
+                f"likelihood must be 'mean' (density of each customer's mean value) or "
+                f"'transactions' (every value; needs a mean_log_value column), got {likelihood!r}."
+            )
+        if not isinstance(q_constraint, bool | np.bool_):
+            raise ValueError(f"q_constraint must be True or False, got {q_constraint!r}.")
+        self.q_constraint = q_constraint
+        self.likelihood = likelihood
+
+    def _estimation_spec(self) -> ModelSpec:
+        return _estimation_spec(self.likelihood, bool(self.q_constraint))
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        out = super()._init_kwargs()
+        if self.q_constraint:
+            out["q_constraint"] = True
+        if self.likelihood != "mean":
+            out["likelihood"] = self.likelihood
+        return out
 
     def fit(
         self,
@@ -536,6 +637,11 @@ class GammaGammaModel(SpendModel):
                 stacklevel=2,
             )
         _refuse_constant_spend(self._frame(data), type(self).__name__)
+        if self.likelihood == "transactions":
+            frame = self._frame(data, self._estimation_spec().columns)
+            problems = _jensen_problems(frame)
+            if problems:
+                raise DataError(problems, what=f"the data passed to {type(self).__name__}")
         super().fit(
             data, initial_params=initial_params, n_starts=n_starts, random_state=random_state
         )

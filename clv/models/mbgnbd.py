@@ -31,8 +31,9 @@ from scipy import integrate, special
 from clv._ops import NUMPY
 from clv._special import alive_purchases_quadrature, geometric_failures, per_frequency
 from clv._typing import FloatArray, Ops
+from clv.models._covariates import Lever
 from clv.models._spec import ModelSpec
-from clv.models._transaction import TransactionModel
+from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
     "MBGNBDParams",
@@ -525,7 +526,8 @@ def simulate(
     Parameters
     ----------
     params : MBGNBDParams
-        Population parameters (scalars).
+        Population parameters (scalars), or per-customer arrays (e.g. from
+        :func:`clv.models._covariates.individual_params`).
     T : array_like
         Age of each customer (one entry per customer).
     rng : numpy.random.Generator
@@ -544,9 +546,18 @@ def simulate(
     >>> sorted(sim)
     ['T', 'alive', 'frequency', 'lambda', 'p', 'recency']
     """
-    r, alpha, a, b = (float(v) for v in params)
     T = np.asarray(T, dtype=np.float64)
-    size = T.shape[0]
+    size = int(T.shape[0])
+    r: float | FloatArray
+    alpha: float | FloatArray
+    a: float | FloatArray
+    b: float | FloatArray
+    if all(np.ndim(v) == 0 for v in params):
+        r, alpha, a, b = (float(v) for v in params)
+    else:  # per-customer parameters (e.g. from covariates)
+        r, alpha, a, b = (
+            np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params
+        )
     lam = rng.gamma(r, 1.0 / alpha, size=size)
     p = rng.beta(a, b, size=size)
     survived = geometric_failures(p, rng)  # coins survived before dropping out
@@ -590,7 +601,7 @@ SPEC = ModelSpec(
 )
 
 
-class ModifiedBetaGeoModel(TransactionModel):
+class ModifiedBetaGeoModel(CovariateTransactionModel):
     """MBG/NBD model of repeat purchasing, fitted by maximum likelihood.
 
     While alive, a customer makes repeat purchases as a Poisson process with
@@ -604,6 +615,13 @@ class ModifiedBetaGeoModel(TransactionModel):
     Required columns: ``frequency``, ``recency``, ``T`` (periods), optional
     ``weight``.
 
+    Covariates (``purchase_covariates=``, ``dropout_covariates=``), as for
+    :class:`~clv.models.BetaGeoModel`: :math:`\\alpha_i = \\alpha_0
+    e^{-\\gamma_p^\\top x_i}` and :math:`a_i = a_0 e^{\\gamma_d^\\top x_i}`, so a
+    positive coefficient raises the purchase rate (dropout probability);
+    ``covariate_penalty``, ``constrain`` and ``coefficient_priors`` as in
+    :class:`~clv.models._base.ParametricModel`.
+
     Examples
     --------
     >>> from clv.data.datasets import load_cdnow_summary
@@ -616,3 +634,4 @@ class ModifiedBetaGeoModel(TransactionModel):
     """
 
     spec = SPEC
+    _levers = (Lever("purchase", "alpha", -1.0), Lever("dropout", "a", 1.0))

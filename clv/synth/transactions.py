@@ -7,8 +7,9 @@ customers did afterwards (the Monte Carlo checks of
 :mod:`clv.models.conditional` and :mod:`clv.models.tracking`).
 
 - :func:`simulate_purchase_times` -- continuous time (BG/NBD, MBG/NBD,
-  Pareto/NBD): purchase times since each customer's first purchase, in
-  periods, with the latent rates and the time of dropout.
+  Pareto/NBD, NBD, MBG/CNBD-k, BG/CNBD-k): purchase times since each
+  customer's first purchase, in periods, with the latent rates and the time
+  of dropout.
 - :func:`simulate_opportunities` -- discrete time (BG/BB): the opportunities
   with a transaction.
 - :func:`simulate_transaction_log` -- a dated log (``customer_id``, ``date``)
@@ -29,13 +30,14 @@ from numpy.typing import ArrayLike
 from clv._typing import FloatArray
 
 __all__ = [
+    "litt_from_purchase_times",
     "rfm_from_purchase_times",
     "simulate_opportunities",
     "simulate_purchase_times",
     "simulate_transaction_log",
 ]
 
-_MODELS = ("bgnbd", "mbgnbd", "pareto_nbd")
+_MODELS = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd", "mbgcnbd", "bgcnbd")
 _PERIOD = {"h": pd.Timedelta(hours=1), "D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
 
 
@@ -46,12 +48,16 @@ def simulate_purchase_times(
 
     Parameters
     ----------
-    model : {"bgnbd", "mbgnbd", "pareto_nbd"}
+    model : {"bgnbd", "mbgnbd", "pareto_nbd", "nbd", "mbgcnbd", "bgcnbd"}
         BG/NBD: after each repeat purchase the customer drops out with
         probability :math:`p`. MBG/NBD: also right after the first purchase.
         Pareto/NBD: the lifetime is exponential with rate :math:`\\mu`.
+        NBD: no dropout. MBG/CNBD-k and BG/CNBD-k: as MBG/NBD and BG/NBD, with
+        Erlang-k inter-purchase times (sum of ``k`` exponentials of rate
+        :math:`\\lambda`).
     params : NamedTuple
-        ``(r, alpha, a, b)`` or ``(r, alpha, s, beta)``, scalars.
+        ``(r, alpha, a, b)``, ``(r, alpha, s, beta)``, ``(r, alpha)`` (NBD) or
+        ``(k, r, alpha, a, b)`` (CNBD-k), scalars.
     horizon : array_like
         How long to follow each customer, in periods (one entry per customer).
     rng : numpy.random.Generator
@@ -78,12 +84,23 @@ def simulate_purchase_times(
         raise ValueError(f"model must be one of {_MODELS}, got {model!r}.")
     horizon = np.asarray(horizon, dtype=np.float64)
     n = horizon.shape[0]
-    r, alpha, c, d = (float(v) for v in params)
+    k = 1
+    if model == "nbd":
+        r, alpha = (float(v) for v in params)
+        c = d = 1.0
+    elif model in ("mbgcnbd", "bgcnbd"):
+        k = int(params[0])
+        r, alpha, c, d = (float(v) for v in params[1:])
+    else:
+        r, alpha, c, d = (float(v) for v in params)
     lam = np.asarray(rng.gamma(r, 1.0 / alpha, size=n), dtype=np.float64)
     out: dict[str, Any] = {"lambda": lam}
     death = np.full(n, np.inf)
     p = np.zeros(n)  # dropout probability (BG family)
-    if model == "pareto_nbd":
+    dropout = model not in ("pareto_nbd", "nbd")
+    if model == "nbd":
+        active = np.arange(n)
+    elif model == "pareto_nbd":
         mu = rng.gamma(c, 1.0 / d, size=n)
         out["mu"] = mu
         death = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
@@ -91,7 +108,7 @@ def simulate_purchase_times(
     else:
         p = np.asarray(rng.beta(c, d, size=n), dtype=np.float64)
         out["p"] = p
-        if model == "mbgnbd":
+        if model in ("mbgnbd", "mbgcnbd"):
             dead0 = rng.random(n) < p
             death[dead0] = 0.0
             active = np.flatnonzero(~dead0)
@@ -102,12 +119,16 @@ def simulate_purchase_times(
     times: list[np.ndarray] = []
     while active.size:
         with np.errstate(divide="ignore"):  # a rate of 0 never buys
-            clock[active] += rng.standard_exponential(active.size) / lam[active]
+            if k == 1:
+                gaps = rng.standard_exponential(active.size)
+            else:
+                gaps = rng.standard_gamma(float(k), active.size)
+            clock[active] += gaps / lam[active]
         ok = (clock[active] <= horizon[active]) & (clock[active] < death[active])
         active = active[ok]
         customers.append(active)
         times.append(clock[active].copy())
-        if model != "pareto_nbd":
+        if dropout:
             drop = rng.random(active.size) < p[active]
             death[active[drop]] = clock[active[drop]]
             active = active[~drop]
@@ -136,6 +157,32 @@ def rfm_from_purchase_times(
     recency = np.zeros(T.shape[0])
     np.maximum.at(recency, customer[seen], time[seen])
     return {"frequency": frequency, "recency": recency, "T": T.copy()}
+
+
+def litt_from_purchase_times(
+    customer: ArrayLike, time: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """Sum of the log inter-purchase times of each customer in ``(0, T]`` (``litt``).
+
+    The first gap runs from the first purchase (time 0); the statistic of the
+    CNBD-k likelihoods (:mod:`clv.models.cnbd`), 0 without repeat purchases.
+
+    Examples
+    --------
+    >>> litt_from_purchase_times([0, 0, 1], [1.0, 3.0, 9.0], [5.0, 5.0]).round(6).tolist()
+    [0.693147, 0.0]
+    """
+    who = np.asarray(customer, dtype=np.int64)
+    when = np.asarray(time, dtype=np.float64)
+    ages = np.asarray(T, dtype=np.float64)
+    seen = when <= ages[who]
+    who, when = who[seen], when[seen]
+    order = np.lexsort((when, who))
+    who, when = who[order], when[order]
+    first = np.r_[True, who[1:] != who[:-1]] if who.size else np.zeros(0, dtype=bool)
+    previous = np.where(first, 0.0, np.r_[0.0, when[:-1]])
+    total = np.bincount(who, weights=np.log(when - previous), minlength=ages.shape[0])
+    return np.asarray(total, dtype=np.float64)
 
 
 def simulate_opportunities(

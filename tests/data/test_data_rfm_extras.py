@@ -174,3 +174,44 @@ def test_rfm_segments_bad_input():
             pd.DataFrame({"frequency": [1.0], "recency": [1.0], "T": [3.0]}),
             segments={"x": {"q": (1, 2)}},
         )
+
+
+def test_litt_sums_log_gaps_between_distinct_purchase_periods(tx):
+    """Customer 1: days 0, 0, 2 (same-day purchases merged): litt = log 2; 3: log 15; 2: 0."""
+    plain = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D")
+    out = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="D", litt=True)
+    pd.testing.assert_frame_equal(out.drop(columns="litt"), plain)
+    np.testing.assert_allclose(out["litt"], [np.log(2.0), 0.0, np.log(15.0)])
+    assert list(out.columns[-2:]) == ["litt", "period_days"]
+    weeks = rfm_summary(tx, customer_id_col="id", date_col="t", time_unit="7D", litt=True)
+    np.testing.assert_allclose(weeks["litt"], [np.log(2 / 7), 0.0, np.log(15 / 7)])
+    shuffled = rfm_summary(
+        tx.sample(frac=1.0, random_state=1), customer_id_col="id", date_col="t", litt=True,
+        time_unit="D",
+    )
+    pd.testing.assert_series_equal(shuffled["litt"], out["litt"])
+    split = calibration_holdout_split(
+        tx, customer_id_col="id", date_col="t", time_unit="D", calibration_end="2024-01-10",
+        observation_end="2024-01-31", litt=True,
+    )
+    np.testing.assert_allclose(split["litt"], [np.log(2.0), 0.0, 0.0])  # day 20 is holdout
+
+
+def test_litt_on_cdnow_equals_btydplus():
+    """BTYDplus ``elog2cbs(cdnowElog, T.cal = "1997-09-30")``: sum(litt) = 2909.50466859 (weeks,
+    from its CSV output with 15 significant digits; every customer agrees to 1e-13)."""
+    from clv.data.datasets import load_cdnow_sample_transactions
+
+    tx = load_cdnow_sample_transactions().drop_duplicates()
+    cal = tx[tx["date"] <= "1997-09-30"]
+    rfm = rfm_summary(
+        cal, customer_id_col="customer_id", date_col="date", time_unit="7D",
+        observation_end="1997-09-30", litt=True,
+    )
+    assert rfm["litt"].sum() == pytest.approx(2909.5046686, abs=1e-6)
+    # each customer's gaps add up to recency, so litt <= x log(recency / x)
+    x, t_x = rfm["frequency"].to_numpy(), rfm["recency"].to_numpy()
+    buyers = x > 0
+    bound = x[buyers] * np.log(t_x[buyers] / x[buyers])
+    assert np.all(rfm["litt"].to_numpy()[buyers] <= bound + 1e-9)
+    assert np.all(rfm["litt"].to_numpy()[~buyers] == 0.0)

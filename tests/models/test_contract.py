@@ -42,12 +42,30 @@ def _ageing():
     return frame
 
 
+def _cdnow_litt():
+    """CDNOW calibration summary with litt, in 7-day weeks (BTYDplus's elog2cbs)."""
+    from clv.data import rfm_summary
+    from clv.data.datasets import load_cdnow_sample_transactions
+
+    tx = load_cdnow_sample_transactions().drop_duplicates()
+    return rfm_summary(
+        tx[tx["date"] <= "1997-09-30"],
+        customer_id_col="customer_id",
+        date_col="date",
+        time_unit="7D",
+        observation_end="1997-09-30",
+        litt=True,
+    )
+
+
 def _models():
     from clv.models.bgbb import BetaGeoBetaBinomModel
     from clv.models.bgnbd import BetaGeoModel
+    from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
     from clv.models.gamma_gamma import GammaGammaModel
     from clv.models.ggompertz_nbd import GGompertzNBDModel
     from clv.models.mbgnbd import ModifiedBetaGeoModel
+    from clv.models.nbd import NBDModel
     from clv.models.pareto_nbd import ParetoNBDModel
 
     return [
@@ -57,6 +75,9 @@ def _models():
         (BetaGeoBetaBinomModel, _donations),
         (GammaGammaModel, _cdnow_spend),
         (GGompertzNBDModel, _ageing),
+        (NBDModel, _cdnow),
+        (ModifiedBetaGeoCNBDModel, _cdnow_litt),
+        (BetaGeoCNBDModel, _cdnow_litt),
     ]
 
 
@@ -384,9 +405,14 @@ def _registry_cases():
         case("BetaGeoModel", plain, _cdnow),
         case("BetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ModifiedBetaGeoModel", plain, _cdnow),
+        case("ModifiedBetaGeoModel", covariate, lambda: _with_covariate(_cdnow())),
         case("ParetoNBDModel", plain, _cdnow),
         case("GGompertzNBDModel", plain, _cdnow),
+        case("NBDModel", plain, _cdnow),
+        case("ModifiedBetaGeoCNBDModel", plain, _cdnow_litt),
+        case("BetaGeoCNBDModel", plain, _cdnow_litt),
         case("BetaGeoBetaBinomModel", plain, _donations),
+        case("BetaGeoBetaBinomModel", covariate, lambda: _with_covariate(_donations())),
         case("GammaGammaModel", plain, spend),
         case("GammaGammaModel", covariate, lambda: _with_covariate(spend())),
         case(
@@ -418,6 +444,8 @@ def _registry_cases():
 
 _COVARIATE_ARG = {
     "BetaGeoModel": ("purchase_covariates", ["nps"]),
+    "ModifiedBetaGeoModel": ("dropout_covariates", ["nps"]),
+    "BetaGeoBetaBinomModel": ("purchase_covariates", ["nps"]),
     "GammaGammaModel": ("spend_covariates", ["nps"]),
     "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
 }
@@ -568,6 +596,20 @@ def test_time_varying_models_have_get_params(name):
     assert params[key] is cols
     assert type(model)(**params).get_params()[key] is cols
     assert model.set_params(**{key: ["season"]}) is model and model.get_params()[key] == ["season"]
+
+
+def test_registered_model_bootstraps_customers_or_refuses(registered):
+    """Customer-row models give bootstrap draws shaped like ``sample_params``; others refuse."""
+    from clv.models.registry import model_entry
+
+    model, data = registered
+    if model_entry(type(model).__name__).kind not in ("transaction", "spend"):
+        with pytest.raises(NotImplementedError, match="sample_params"):
+            model.bootstrap(data, n=2)
+        return
+    draws = model.bootstrap(data, n=2, random_state=0, progress=False)
+    assert list(draws.columns) == list(model.params_.index) and len(draws) == 2
+    assert np.all(np.isfinite(draws.to_numpy()))
 
 
 # The Bayesian twins (clv.bayes) meet the same get_params/set_params/clone contract
