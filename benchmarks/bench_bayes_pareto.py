@@ -2,7 +2,7 @@
 
 ::
 
-    python benchmarks/bench_bayes_pareto.py [--quick] [--skip-pmm] [--pmm-python PATH]
+    python benchmarks/bench_bayes_pareto.py [--quick] [--skip-pmm] [--plain] [--pmm-python PATH]
 
 4 chains x 1000 draws after 1000 tuning steps (``--quick``: 200 + 200), seed 7, each
 library with its default priors and sampler settings otherwise.  Wall times include
@@ -10,7 +10,9 @@ model building and compilation; CPU time (of the process and its sampler workers
 and the machine's load average are printed next to them (on a shared machine, wall
 time is only comparable at similar load).  Also printed:
 the mean number of leapfrog steps per draw, the smallest bulk ESS over the four
-parameters and the posterior means.
+parameters, the largest r_hat and the posterior means, SDs and Monte Carlo standard errors.
+``--plain`` also samples clv's model in the usual coordinates (``beta`` on the log scale,
+``target_accept=0.95``) to check that the survival coordinates give the same posterior.
 
 pymc-marketing is run in a subprocess with the Python given by ``--pmm-python``
 (default ``/tmp/venv-pmm/bin/python``), a separate environment where it is
@@ -72,40 +74,74 @@ def summary(idata, seconds: float, cpu: float) -> dict:  # type: ignore[no-untyp
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "min_ess": min(float(ess[n]) for n in NAMES),
         "means": {n: float(post[n].mean()) for n in NAMES},
+        "sds": {n: float(post[n].std()) for n in NAMES},
+        "mcse": {n: float(az.mcse(idata, var_names=[n])[n]) for n in NAMES},
+        "max_rhat": max(float(az.rhat(idata, var_names=[n])[n]) for n in NAMES),
     }
 
 
 def show(label: str, res: dict) -> None:
-    means = ", ".join(f"{k}={v:.3f}" for k, v in res["means"].items())
+    means = ", ".join(
+        f"{k}={v:.3f} (sd {res['sds'][k]:.3f}, MCSE {res['mcse'][k]:.3f})"
+        for k, v in res["means"].items()
+    )
     print(
         f"{label:15s} {res['seconds']:7.1f} s wall, {res['cpu']:7.1f} s CPU "
         f"(load average {res['load']:.1f})  "
         f"n_steps {res['n_steps']:.1f}  min ESS {res['min_ess']:.0f}  "
-        f"divergences {res['divergences']}  {means}"
+        f"max r_hat {res['max_rhat']:.3f}  divergences {res['divergences']}\n    {means}"
     )
 
 
 def per_evaluation() -> None:
+    from clv import _special_jit
+    from clv._special import log_hyp2f1_1bc
     from clv.data.datasets import load_cdnow_summary
     from clv.models import pareto_nbd
+    from clv.models._mle import compress
 
     d = load_cdnow_summary()
     x, t_x, T = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    w = np.ones_like(x)
+    (x, t_x, T), w = compress([x, t_x, T], None)  # as the Bayesian model does
+    x2, t2 = np.concatenate([x, x]), np.concatenate([t_x, T])
+    first = np.unique(x2 * 1e4 + t2, return_index=True)[1]  # the distinct (x, t) pairs
+    xs, ts = x2[first], t2[first]
+    print(f"{len(d):,} customers, {x.size:,} distinct rows, {xs.size:,} distinct (x, t) pairs")
     for label, p in POINTS.items():
-        pareto_nbd.log_likelihood_total_gradient(p, x, t_x, T, w)
-        n, t0 = 0, time.process_time()
-        while time.process_time() - t0 < 1.0:
-            pareto_nbd.log_likelihood_total_gradient(p, x, t_x, T, w)
-            n += 1
-        print(f"logp + gradient at {label:14s} {1e3 * (time.process_time() - t0) / n:6.2f} ms CPU")
+        r, alpha, s, beta = p
+        b = r + xs if alpha >= beta else np.full(xs.size, s + 1.0)
+        z = abs(alpha - beta) / (max(alpha, beta) + ts)
+        total = cpu_ms(lambda p=p: pareto_nbd.log_likelihood_total_gradient(p, x, t_x, T, w))
+        hyp = cpu_ms(lambda b=b, z=z, r=r, s=s: log_hyp2f1_1bc(b, r + xs + s + 1.0, z, order=1))
+        line = f"logp + gradient at {label:14s} {total:6.2f} ms CPU, of which 2F1 {hyp:5.2f} ms"
+        if _special_jit.AVAILABLE:
+            _special_jit.AVAILABLE = False
+            numpy_hyp = cpu_ms(
+                lambda b=b, z=z, r=r, s=s: log_hyp2f1_1bc(b, r + xs + s + 1.0, z, order=1)
+            )
+            _special_jit.AVAILABLE = True
+            line += f" (NumPy path of 2F1: {numpy_hyp:5.2f} ms)"
+        print(line)
 
 
-def clv_run(frame) -> dict:  # type: ignore[no-untyped-def]
+def cpu_ms(fn) -> float:  # type: ignore[no-untyped-def]
+    """CPU milliseconds per call of ``fn`` (repeated for 0.5 s)."""
+    fn()
+    n, t0 = 0, time.process_time()
+    while time.process_time() - t0 < 0.5:
+        fn()
+        n += 1
+    return 1e3 * (time.process_time() - t0) / n
+
+
+def clv_run(frame, *, plain: bool = False) -> dict:  # type: ignore[no-untyped-def]
     import clv.bayes as cb
 
+    class Plain(cb.ParetoNBDModel):  # the usual coordinates (beta_log__) at target_accept 0.95
+        reparameterise = False
+
     t0, c0 = time.perf_counter(), cpu_seconds()
-    model = cb.ParetoNBDModel().fit(frame, log_likelihood=False, **SAMPLE)
+    model = (Plain if plain else cb.ParetoNBDModel)().fit(frame, log_likelihood=False, **SAMPLE)
     return summary(model.idata_, time.perf_counter() - t0, cpu_seconds() - c0)
 
 
@@ -129,7 +165,10 @@ def main() -> None:
         f"CDNOW ({len(cdnow):,} customers), {SAMPLE['chains']} chains x {DRAWS} draws after "
         f"{DRAWS} tune, seed 7; wall time incl. compilation"
     )
-    show("clv.bayes", clv_run(cdnow))
+    ours = clv_run(cdnow)
+    show("clv.bayes", ours)
+    if "--plain" in sys.argv:  # the same model in the usual coordinates: same posterior?
+        show("clv (usual)", clv_run(cdnow, plain=True))
     if "--skip-pmm" in sys.argv:
         return
     probe = (
@@ -158,7 +197,14 @@ def main() -> None:
     if out.returncode != 0:
         print("pymc-marketing failed:", out.stderr.strip().splitlines()[-1:])
         return
-    show("pymc-marketing", json.loads(out.stdout.strip().splitlines()[-1]))
+    peer = json.loads(out.stdout.strip().splitlines()[-1])
+    show("pymc-marketing", peer)
+    print(
+        f"clv.bayes / pymc-marketing: {peer['seconds'] / ours['seconds']:.1f}x faster in wall "
+        f"time, {peer['cpu'] / ours['cpu']:.1f}x in CPU time; smallest ESS per CPU second "
+        f"{ours['min_ess'] / ours['cpu']:.1f} against {peer['min_ess'] / peer['cpu']:.1f} "
+        f"(pymc-marketing ran in a subprocess with {PMM_PYTHON})"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clv import _special_jit
 from clv._typing import FloatArray
 
 __all__ = [
@@ -386,13 +387,29 @@ def log_hyp2f1_1bc(b: ArrayLike, c: ArrayLike, z: ArrayLike, *, order: int = 0) 
     valid = (b > 0) & (b < c) & (c > 1) & (z >= 0) & (z < 1)
     out = np.full((_N_OUT[order], b.size), np.nan)
     done = ~valid
-    if order < 2:  # far from 0, the continued fraction converges in far fewer terms
+    if order < 2 and _special_jit.AVAILABLE and b.size >= _JIT_MIN_ROWS:
+        # the same series and continued fraction, compiled row by row (clv._special_jit)
+        rows = np.flatnonzero(valid)
+        vals, ok = _special_jit.log_hyp2f1_1bc_order1(
+            b[rows],
+            c[rows],
+            z[rows],
+            cf_min_z=_CF_MIN_Z,
+            cf_terms=_CF_TERMS,
+            series_terms=_SERIES_TERMS,
+        )
+        out[:, rows[ok]] = vals[: _N_OUT[order], ok]
+        done[rows[ok]] = True
+        jit = True  # the rows left need the integral representation
+    else:
+        jit = False
+    if order < 2 and not jit:  # far from 0, the continued fraction converges in fewer terms
         rows = np.flatnonzero(valid & (z > _CF_MIN_Z))
         if rows.size:
             vals, ok = _cf_1bc(b[rows], c[rows], z[rows])
             out[:, rows[ok]] = vals[: _N_OUT[order], ok]
             done[rows[ok]] = True
-    rows = np.flatnonzero(~done)
+    rows = np.flatnonzero(~done) if not jit else rows[:0]
     if rows.size:
         out[:, rows], done_rows = _series_1bc(b[rows], c[rows], z[rows], order)
         done[rows] = done_rows
@@ -405,6 +422,7 @@ def log_hyp2f1_1bc(b: ArrayLike, c: ArrayLike, z: ArrayLike, *, order: int = 0) 
 
 
 _N_OUT = (1, 4, 10)
+_JIT_MIN_ROWS = 1  # the compiled kernel (when numba is installed) from this many rows on
 _CF_MIN_Z = 0.5  # the continued fraction is used above this z (values and first derivatives)
 _CF_TERMS = 1000  # at most; rows that need more go to the series, then the integral
 _CHUNK = 8192  # rows per block of the series: the work arrays stay in cache

@@ -13,6 +13,7 @@ from clv.bayes.bdw import BetaDiscreteWeibullModel
 from clv.bayes.bgbb import BetaGeoBetaBinomModel
 from clv.bayes.bgnbd import BetaGeoModel
 from clv.bayes.compare import compare
+from clv.bayes.dyncov import BetaGeoDynamicModel, ParetoNBDDynamicModel
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
@@ -23,6 +24,8 @@ __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ParetoNBDDynamicModel",
+    "BetaGeoDynamicModel",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",

@@ -355,7 +355,7 @@ class BayesModel(EstimatorParams):
             return model
         if not self._segmented:
             with pm.Model() as model:
-                theta = base_variables(pm, self._priors, self.param_names(), self._pairs)
+                theta = self._prior_variables()
                 if mutable_data:
                     cols = [
                         pm.Data(f"data_{c}", v) for c, v in zip(spec.columns, cols, strict=True)
@@ -373,6 +373,10 @@ class BayesModel(EstimatorParams):
             ll = spec.log_likelihood(spec.params(*theta), *cols, ops=PYTENSOR)
             pm.Potential("log_likelihood", (counts * ll).sum())
         return model
+
+    def _prior_variables(self) -> list[Any]:
+        """One PyMC random variable per base parameter, from its prior (in a model context)."""
+        return list(base_variables(pm, self._priors, self.param_names(), self._pairs))
 
     # ------------------------------------------------------------------ fit
     def fit(

@@ -26,7 +26,7 @@ from pytensor.graph.op import Op
 
 from clv.bayes._ops import op_outputs
 
-__all__ = ["TotalLogLikelihood", "total_log_likelihood"]
+__all__ = ["TotalLogLikelihood", "VectorLogLikelihood", "total_log_likelihood"]
 
 
 class TotalLogLikelihood(Op):
@@ -112,3 +112,48 @@ def total_log_likelihood(
     op = TotalLogLikelihood(func, params)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
     return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
+
+
+class VectorLogLikelihood(Op):
+    """Total log-likelihood and gradient of a parameter vector from a NumPy callable.
+
+    For likelihoods whose data are not flat columns (the time-varying models'
+    per-period arrays): ``func(theta) -> (ll, grad)`` closes over its data
+    and takes the parameter vector (natural scale).  Make ``func`` a
+    picklable object (e.g. a dataclass with ``__call__``) so that PyMC's
+    multi-process sampling can ship it to its workers.
+    """
+
+    __props__ = ("func", "n_params")
+
+    def __init__(self, func: Callable[[np.ndarray], tuple[float, np.ndarray]], n_params: int):
+        self.func = func
+        self.n_params = int(n_params)
+
+    def make_node(self, theta: Any) -> Apply:
+        theta = pt.as_tensor_variable(theta).astype("float64")
+        if theta.ndim != 1:
+            raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
+        return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
+
+    def perform(
+        self, node: Apply, inputs: list[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
+        try:  # a sampler's wild step is -inf (rejected), not an error
+            with np.errstate(all="ignore"):
+                ll, grad = self.func(np.asarray(inputs[0], dtype=np.float64))
+        except (ArithmeticError, ValueError):
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
+
+    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [(), (self.n_params,)]
+
+    def grad(self, inputs: list[Any], output_grads: list[Any]) -> list[Any]:
+        return [output_grads[0] * op_outputs(self, *inputs)[1]]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True, False]]

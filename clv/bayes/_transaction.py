@@ -16,7 +16,6 @@ from numpy.typing import ArrayLike
 
 from clv.bayes._base import BayesModel, Prior
 from clv.bayes._fused import total_log_likelihood
-from clv.bayes._priors import base_variables
 
 __all__ = ["CovariateTransactionBayesModel", "FusedTransactionBayesModel", "TransactionBayesModel"]
 
@@ -161,7 +160,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
         with pm.Model() as model:
-            theta = base_variables(pm, self._priors, self.param_names(), self._pairs)
+            theta = self._fused_parameters(cols, counts)
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
@@ -169,6 +168,16 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
                 ),
             )
         return model
+
+    def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
+        """The parameters of the fused model with their priors (inside the model's context).
+
+        By default one random variable per parameter, sampled in the
+        unconstrained space of its prior; a subclass may sample some of them
+        in other coordinates (with the Jacobian), as long as each parameter
+        keeps its name and its prior (see :class:`clv.bayes.ParetoNBDModel`).
+        """
+        return self._prior_variables()
 
     def _sampler(self, sampler: str) -> str:
         # the fused likelihood under PyMC's NUTS beats nutpie on the elementwise graph

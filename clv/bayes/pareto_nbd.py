@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -49,7 +50,41 @@ class ParetoNBDModel(FusedTransactionBayesModel):
     mle_class = _MLEParetoNBDModel
     nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
     fused_total_gradient = staticmethod(pareto_nbd.log_likelihood_total_gradient)
-    dense_target_accept = 0.95  # the (s, beta) ridge diverges with a dense mass matrix at 0.8
+    reparameterise: ClassVar[bool] = True
+    """Sample ``beta`` through the dropout survival at the median age (``_fused_parameters``)."""
+
+    @property
+    def dense_target_accept(self) -> float:  # type: ignore[override]
+        """0.9 in the survival coordinates; 0.95 otherwise (the bent ridge diverges at 0.8)."""
+        return 0.9 if getattr(self, "_survival_coordinates", False) else 0.95
+
+    def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
+        """The PyMC model (see :meth:`FusedTransactionBayesModel.build_model`)."""
+        self._survival_coordinates = False  # set by _fused_parameters when they are used
+        return super().build_model(data, mutable_data=mutable_data)
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        method: str = "nuts",
+        *,
+        sampler: str = "pymc",
+        log_likelihood: bool | None = None,
+        **sampler_kwargs: object,
+    ) -> Self:
+        """See :meth:`clv.bayes._base.BayesModel.fit`.
+
+        NUTS samples the survival coordinates of ``_fused_parameters``; MAP
+        and ADVI, whose results depend on the coordinates, keep the usual ones.
+        """
+        self._for_nuts = method == "nuts"
+        try:
+            return super().fit(
+                data, method, sampler=sampler, log_likelihood=log_likelihood, **sampler_kwargs
+            )
+        finally:
+            del self._for_nuts
+
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
         {
             "r": ("HalfNormal", {"sigma": 10.0}),
@@ -58,6 +93,45 @@ class ParetoNBDModel(FusedTransactionBayesModel):
             "beta": ("HalfNormal", {"sigma": 100.0}),
         }
     )
+
+    def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
+        r"""``r, alpha, s`` as usual; ``beta`` through the dropout survival at a reference age.
+
+        The data pin down the survival :math:`S(t) = (1 + t/\beta)^{-s}` of the
+        dropout process over the observed ages, not ``s`` and ``beta`` apart:
+        the posterior is a ridge along which both grow, bent in
+        :math:`(\log s, \log\beta)` (its slope goes from below 1 to 1 as
+        :math:`S` turns exponential).  NUTS samples :math:`\log s` and
+        :math:`\log\kappa`, :math:`\kappa = -\log S(t_0) = s \log(1 + t_0/\beta)`
+        with :math:`t_0` the median age ``T``, which straightens the ridge;
+        ``beta = t_0 / \operatorname{expm1}(\kappa / s)`` keeps its prior
+        (its log-density plus the log-Jacobian :math:`\log|\partial\beta/\partial\log\kappa|`
+        is a ``Potential``).  The posterior is the same distribution; on
+        CDNOW the dense mass matrix then needs ``target_accept=0.9`` instead
+        of 0.95 and about 35% fewer leapfrog steps per draw (see
+        ``docs/performance.md``).
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        if not (self.reparameterise and getattr(self, "_for_nuts", False)):
+            return super()._fused_parameters(cols, counts)
+        priors = self._priors
+        r, alpha, s = (getattr(pm, priors[n][0])(n, **priors[n][1]) for n in ("r", "alpha", "s"))
+        self._survival_coordinates = True
+        ages = cols[2]
+        order = np.argsort(ages)
+        cum = np.cumsum(counts[order])
+        t0 = float(ages[order][np.searchsorted(cum, 0.5 * cum[-1])])  # weighted median of T
+        t0 = max(t0, 1e-8)
+        log_kappa = pm.Flat("log_kappa__", initval=np.log(0.5))
+        kappa = pt.exp(log_kappa)
+        y = kappa / s
+        beta = pm.Deterministic("beta", t0 / pt.expm1(y))
+        name, kwargs = self._priors["beta"]
+        log_jacobian = np.log(t0) + log_kappa + y - pt.log(s) - 2.0 * pt.log(pt.expm1(y))
+        pm.Potential("beta_prior__", pm.logp(getattr(pm, name).dist(**kwargs), beta) + log_jacobian)
+        return [r, alpha, s, beta]
 
     def expected_discounted_residual_transactions(
         self,

@@ -273,6 +273,15 @@ OPTIONS: tuple[Option, ...] = (
         "portfolio is chosen and the report says that no budget was given)",
     ),
     Option(
+        "fund",
+        ("--fund",),
+        "str",
+        _ROI,
+        "roi/report --budget: which recommendations the budget may fund: 'fund' (default: "
+        "only investments whose tested effects pay back), 'fund,test first' or 'all' "
+        "(the portfolio is then labelled as including untested investments)",
+    ),
+    Option(
         "cost_per_contact",
         ("--cost-per-contact",),
         "str",

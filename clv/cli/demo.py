@@ -81,6 +81,7 @@ def run_demo(run: Run) -> int:
         raise UsageError(f"--out '{out_dir}' is a file; demo writes a directory of outputs.")
     out_dir.mkdir(parents=True, exist_ok=True)
     horizon = horizon_periods(52.0 if opts.horizon is None else opts.horizon)
+    margin_given = opts.margin is not None
     rate, margin = value_options(run, "W")
     discount = rate.per_period
     opts.as_of = OBSERVATION_END
@@ -188,7 +189,7 @@ def run_demo(run: Run) -> int:
         equity=equity_summary,
     )
     with run.step("cx", "CX world: features, covariate models, drivers, investments"):
-        cx_record = _cx_world(run, out_dir, margin_note=margin)
+        cx_record = _cx_world(run, out_dir, margin_note=margin, margin_given=margin_given)
     record["cx"] = cx_record
     write_json(record, paths["run.json"])
 
@@ -262,14 +263,16 @@ def report_command(
     ]
 
 
-def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
+def _cx_world(
+    run: Run, out_dir: Path, *, margin_note: float, margin_given: bool = True
+) -> dict[str, Any]:
     """The CX-to-ROI job on the synthetic world; writes the report and the world's inputs."""
     import json
     from types import SimpleNamespace
 
     from clv.cli.acquisition import load_acquisition
     from clv.cli.files import write_table
-    from clv.cli.roi import finance_summary, portfolio_line, write_roi_outputs
+    from clv.cli.roi import finance_summary, portfolio_line, revenue_warning, write_roi_outputs
     from clv.cx.analysis import DAYS_PER_MONTH, run_cx_roi
     from clv.persistence import atomic_write
     from clv.roi.examples import example_investments, monthly_new_customers
@@ -318,7 +321,7 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
         horizon=CX_HORIZON,
         n_draws=CX_DRAWS,
         random_state=CX_SEED,
-        margin=margin_note,
+        margin=margin_note if margin_given else None,
         acquisition_model=acquisition.model,
         acquisition_covariates=acquisition.covariates,
         acquisition_period_length=acquisition.period_days,
@@ -341,12 +344,14 @@ def _cx_world(run: Run, out_dir: Path, *, margin_note: float) -> dict[str, Any]:
     )
     table = analysis.roi.table()
     notes = analysis.model_notes()
+    if not margin_given:
+        revenue_warning(run)
+    basis = f"margin {margin_note:g}" if margin_given else "REVENUE: no margin given"
     summary = "\n".join(
         [
             experiment_line,
             f"CX world ({CX_CUSTOMERS:,} simulated customers, known ground truth): experience "
-            f"investments ranked by expected NPV over 24 months (margin {margin_note:g}, 10 % a "
-            "year):",
+            f"investments ranked by expected NPV over 24 months ({basis}, 10 % a year):",
             finance_summary(table),
             portfolio_line(analysis.portfolio),
             *notes[1:],

@@ -95,11 +95,45 @@ def write_roi_outputs(
     return written
 
 
+def _fund_option(text: str | None) -> str | tuple[str, ...]:
+    """``--fund``: 'all' or comma-separated recommendations (default: 'fund' only)."""
+    from clv.roi.decision import FUND, RECOMMENDATIONS
+
+    if text is None or not text.strip():
+        return (FUND,)
+    if text.strip() == "all":
+        return "all"
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [i for i in items if i not in RECOMMENDATIONS]
+    if bad or not items:
+        raise UsageError(
+            f"--fund must be 'all' or recommendations among {', '.join(RECOMMENDATIONS)} "
+            f"(comma separated), got {text!r}."
+        )
+    return items
+
+
+def revenue_warning(run: Run) -> None:
+    """Say loudly (stderr log and stdout) that the values are revenue: no margin was given."""
+    from clv.cx.analysis import REVENUE_WARNING
+
+    logger.warning("%s", REVENUE_WARNING)
+    run.say(f"WARNING: {REVENUE_WARNING}")
+
+
 def portfolio_line(portfolio: Any) -> str:
     """One line on the budgeted portfolio, or that no budget was given."""
     if portfolio is None:
         return "No budget given (--budget): no portfolio chosen."
-    return f"Portfolio within {portfolio.budget:,.0f}: {', '.join(portfolio.chosen) or '(none)'}"
+    line = (
+        f"Portfolio within {portfolio.budget:,.0f} ({portfolio.label}): "
+        f"{', '.join(portfolio.chosen) or '(none)'}"
+    )
+    if portfolio.not_funded:
+        line += ". Not funded: " + "; ".join(
+            f"{name} ({why})" for name, why in portfolio.not_funded.items()
+        )
+    return line
 
 
 def finance_summary(table: pd.DataFrame) -> str:
@@ -248,6 +282,7 @@ def run_roi(run: Run, *, html: bool) -> int:
         raise UsageError(f"--horizon must be a whole number of months >= 1, got {horizon:g}.")
     from clv.cli.steps import value_options
 
+    margin_given = run.opts.margin is not None
     rate, margin = value_options(run, "M")  # the valuation runs in months
     discount = rate.per_period
     if opts.draws < 2:
@@ -320,9 +355,10 @@ def run_roi(run: Run, *, html: bool) -> int:
             value_col=str(columns["value_col"]),
             horizon=int(horizon),
             discount_rate_per_period=discount,
-            margin=margin,
+            margin=margin if margin_given else None,
             n_draws=opts.draws,
             budget=opts.budget,
+            fund=_fund_option(getattr(opts, "fund", None)),
             random_state=opts.seed,
             acquisition_model=None if acquisition is None else acquisition.model,
             acquisition_covariates=None if acquisition is None else acquisition.covariates,
@@ -377,9 +413,11 @@ def run_roi(run: Run, *, html: bool) -> int:
             "discount_rate_per_month": discount,
             **rate.as_record(),
             "margin": margin,
+            "value_basis": "margin" if margin_given else "revenue",
             "draws": opts.draws,
             "seed": opts.seed,
             "budget": opts.budget,
+            "fund": getattr(opts, "fund", None) or "fund",
             "cost_per_contact": cost_per_contact,
             "contact_channel_col": channel_col,
             "controls": analysis.controls,
@@ -410,9 +448,12 @@ def run_roi(run: Run, *, html: bool) -> int:
         output={name: str(p) for name, p in written.items()},
     )
     commit.commit(record)
+    if not margin_given:
+        revenue_warning(run)
     run.say(
-        f"Experience investments ranked by expected NPV ({int(horizon)} months, margin "
-        f"{margin:g}, {opts.draws} parameter draws):"
+        f"Experience investments ranked by expected NPV ({int(horizon)} months, "
+        + (f"margin {margin:g}" if margin_given else "REVENUE: no margin given")
+        + f", {opts.draws} parameter draws):"
     )
     run.say(finance_summary(table))
     run.say(portfolio_line(analysis.portfolio))

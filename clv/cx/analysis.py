@@ -43,6 +43,12 @@ from clv.value import DEFAULT_MARGIN, resolve_discount_rate
 __all__ = ["CXAnalysis", "default_feature_builder", "run_cx_roi"]
 
 DAYS_PER_MONTH = 365.25 / 12
+#: Said (CLI, report, ``CXAnalysis.warnings``) when no contribution margin was given.
+REVENUE_WARNING = (
+    "No margin given: every value is REVENUE, not profit, so NPV and ROI overstate the return "
+    "(ROI on revenue is not ROI). 'fund' then needs the tested effects to pay back at a 10 % "
+    "margin. Give the contribution margin (margin= / --margin) to decide on profit."
+)
 
 
 def default_feature_builder(signals: Sequence[str]) -> FeatureBuilder:
@@ -118,6 +124,7 @@ class CXAnalysis:
     survey: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     holdout_segments: pd.DataFrame | None = None
+    spend_check: pd.DataFrame | None = None
 
     def model_notes(self) -> list[str]:
         """Sentences on the fit for the report."""
@@ -251,10 +258,11 @@ def run_cx_roi(
     period_length: float = DAYS_PER_MONTH,
     annual_discount_rate: float | None = None,
     discount_rate_per_period: float | None = None,
-    margin: float = DEFAULT_MARGIN,
+    margin: float | None = None,
     discount_rate: float | None = None,
     n_draws: int = 100,
     budget: float | None = None,
+    fund: str | Sequence[str] = ("fund",),
     random_state: int = 0,
     with_sensitivity: bool = True,
     acquisition_model: Any = None,
@@ -290,7 +298,10 @@ def run_cx_roi(
         Default :func:`default_feature_builder` for the signals present.
     horizon, period_length, margin
         Valuation: ``horizon`` periods of ``period_length`` days (default 24
-        months) and the profit margin (default 1.0: value in revenue).
+        months) and the contribution margin (share of spend). Not given: every
+        value is **revenue** (margin 1), the finance table says so
+        (``value_basis``), ``warnings`` carries a warning and ``fund`` needs the
+        tested effects to pay back at a 10 % margin (:mod:`clv.roi.decision`).
     annual_discount_rate, discount_rate_per_period
         The discount rate: annual (default 10 % a year), converted exactly to
         the valuation period, or per valuation period as is.
@@ -301,6 +312,9 @@ def run_cx_roi(
     budget : float, optional
         Portfolio budget (present value of costs). Without one no portfolio is
         chosen (``CXAnalysis.portfolio`` is None) and the report says so.
+    fund : "all" or sequence of str, default ("fund",)
+        Recommendations the budget may fund (:func:`clv.roi.select_portfolio`'s
+        ``eligible``): by default only ``fund``.
     acquisition_model, acquisition_covariates : optional
         A fitted :class:`~clv.models.AcquisitionModel` with period covariates whose
         periods are the valuation periods, and its covariates for the ``horizon``
@@ -447,7 +461,7 @@ def run_cx_roi(
         data,
         horizon=horizon,
         discount_rate=discount_rate,
-        margin=margin,
+        margin=DEFAULT_MARGIN if margin is None else margin,
         n_draws=max(2, n_draws // 2),
         random_state=random_state,
         period_length=period_length,
@@ -455,7 +469,9 @@ def run_cx_roi(
     )
     timings["drivers"] = time.perf_counter() - t
     warnings_: list[str] = []
-    timing = placebo = survey = None
+    if margin is None:
+        warnings_.append(REVENUE_WARNING)
+    timing = placebo = survey = spend_check = None
     flags: dict[str, list[str]] = {}
     if diagnostics:
         _step(progress, "diagnostics: event timing, placebo, survey weighting")
@@ -479,7 +495,15 @@ def run_cx_roi(
         for f in fb.features:
             if f.signal is not None:
                 signal_columns.setdefault(f.signal, []).extend(f.columns())
-        flags = diag.column_flags(timing, placebo, signal_columns)
+        spend_check = diag.spend_robustness(sm, data)
+        flags = diag.column_flags(timing, placebo, signal_columns, spend_check)
+        if spend_check is not None and spend_check["flag"].any():
+            warnings_.append(
+                "Spend effects of "
+                + ", ".join(map(str, spend_check.index[spend_check["flag"]]))
+                + " are significant in the Gamma-Gamma but not in a distribution-free fit of "
+                "mean spend (CXAnalysis.spend_check): treat them with caution."
+            )
         survey = diag.survey_weighting(data, tm)
         for _, r in survey.iterrows():
             if abs(r["change_in_se"]) >= 1.0:
@@ -519,7 +543,7 @@ def run_cx_roi(
             plain_spend,
             horizon=round(horizon * period_length),
             discount_rate_per_period=per_day,
-            margin=margin,
+            margin=DEFAULT_MARGIN if margin is None else margin,
         )
         acq_days = (
             period_length if acquisition_period_length is None else float(acquisition_period_length)
@@ -564,9 +588,12 @@ def run_cx_roi(
         progress=progress_bars,
     )
     roi.column_flags = flags
-    roi.benchmark = _strongest_control(tm, data, control_names)
+    # a control an experiment turned into a treatment (role actionable) is no confounder benchmark
+    roi.benchmark = _strongest_control(
+        tm, data, [c for c in control_names if role_map.get(c, "control") == "control"]
+    )
     timings["roi"] = time.perf_counter() - t
-    pf = None if budget is None else select_portfolio(roi, float(budget))
+    pf = None if budget is None else select_portfolio(roi, float(budget), eligible=fund)
     sens = None
     if with_sensitivity:
         _step(progress, "sensitivity analysis")
@@ -611,6 +638,7 @@ def run_cx_roi(
         survey=survey,
         warnings=warnings_,
         holdout_segments=holdout_segments,
+        spend_check=spend_check,
     )
 
 

@@ -93,6 +93,13 @@ class ExperimentResult:
         The fitted ``transaction`` (Pareto/NBD) and ``spend`` (Gamma-Gamma) models.
     notes : list of str
         Caveats (e.g. the adjustment was dropped because its fit did not converge).
+    enrolment : dict
+        The tested population and timing: ``customers``, ``start_first`` /
+        ``start_last`` (dates of the first and last randomisation),
+        ``tenure_days_min`` / ``tenure_days_max`` (days since the first purchase at
+        randomisation; 0 for a test at the first purchase) and ``post_days_max``
+        (longest follow-up). :meth:`clv.roi.Evidence.from_experiment` scopes the
+        evidence to it.
     """
 
     column: str
@@ -108,6 +115,7 @@ class ExperimentResult:
     source: str | None = None
     models: dict[str, Any] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
+    enrolment: dict[str, Any] = field(default_factory=dict)
 
     def coefficients(self) -> dict[str, tuple[float, float]]:
         """``{"<lever>[<column>]": (coefficient, se)}`` for the levers the experiment measured."""
@@ -603,7 +611,21 @@ def analyse_experiment(
         text,
         models,
         notes,
+        _enrolment(exp["start"], pre["pre_tenure_days"], rfm["T"]),
     )
+
+
+def _enrolment(start: pd.Series, tenure: pd.Series, post_days: pd.Series) -> dict[str, Any]:
+    """Who was randomised, when, at which tenure and for how long (``enrolment``)."""
+    starts = pd.to_datetime(start)
+    return {
+        "customers": len(starts),
+        "start_first": str(starts.min().date()),
+        "start_last": str(starts.max().date()),
+        "tenure_days_min": float(tenure.min()),
+        "tenure_days_max": float(tenure.max()),
+        "post_days_max": float(post_days.max()),
+    }
 
 
 def _fit_indicator_only(design: pd.DataFrame, column: str, notes: list[str]) -> Any:

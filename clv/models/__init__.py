@@ -6,7 +6,8 @@ Repeat purchase and (non-contractual) retention: :class:`BetaGeoModel`,
 :class:`ModifiedBetaGeoCNBDModel`, :class:`BetaGeoCNBDModel` (regular purchasing),
 :class:`BetaGeoBetaBinomModel`; with time-varying covariates
 :class:`ParetoNBDDynamicModel` (data from :func:`time_varying_data`).
-Spend: :class:`GammaGammaModel`. Contractual retention:
+Spend: :class:`GammaGammaModel`; with covariates at each transaction's time
+:class:`GammaGammaDynamicModel` (data from :func:`time_varying_spend_data`). Contractual retention:
 :class:`ShiftedBetaGeoModel`, :class:`BetaDiscreteWeibullModel`.
 Acquisition: :class:`AcquisitionModel`.
 """
@@ -18,6 +19,11 @@ from clv.models.bgnbd import BetaGeoModel
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel
 from clv.models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clv.models.gamma_gamma import GammaGammaModel
+from clv.models.gamma_gamma_dyncov import (
+    GammaGammaDynamicModel,
+    TimeVaryingSpendData,
+    time_varying_spend_data,
+)
 from clv.models.ggompertz_nbd import GGompertzNBDModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel
 from clv.models.nbd import NBDModel
@@ -46,6 +52,9 @@ __all__ = [
     "time_varying_data",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
+    "GammaGammaDynamicModel",
+    "TimeVaryingSpendData",
+    "time_varying_spend_data",
     "ShiftedBetaGeoModel",
     "ShiftedBetaGeoDynamicModel",
     "retention_panel",

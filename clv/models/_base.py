@@ -693,6 +693,10 @@ class ParametricModel(JsonModel, EstimatorParams):
             self, data, n, random_state=random_state, progress=progress, max_seconds=max_seconds
         )
 
+    def _bootstrap_fixed_params(self) -> dict[str, Any]:
+        """Constructor settings the bootstrap refits keep at their fitted values (none here)."""
+        return {}
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Parameter table: estimate, standard error and a ``1 - alpha`` interval.
 

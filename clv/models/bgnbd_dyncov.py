@@ -19,12 +19,13 @@ import pandas as pd
 from clv._typing import FloatArray
 from clv.models import _bgnbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, _unit
+from clv.models._dyncov_predict import FuturePathPredictions
 from clv.models.pareto_nbd_dyncov import _TimeVaryingModel, simulate_transactions
 
 __all__ = ["BetaGeoDynamicModel", "simulate_bgnbd_transactions"]
 
 
-class BetaGeoDynamicModel(_TimeVaryingModel):
+class BetaGeoDynamicModel(FuturePathPredictions, _TimeVaryingModel):
     r"""BG/NBD with time-varying covariates, fitted by maximum likelihood.
 
     :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
@@ -35,6 +36,14 @@ class BetaGeoDynamicModel(_TimeVaryingModel):
     constant purchase covariates its purchase link is the static model's
     (:math:`\alpha_i = \alpha e^{-\gamma_p^\top x_i}`).
 
+    Predictions (:meth:`probability_alive`, :meth:`expected_purchases`,
+    :meth:`expected_discounted_purchases`, :meth:`predict`) take a future
+    covariate path as :class:`ParetoNBDDynamicModel`'s do: given alive at
+    ``observation_end``, :math:`\lambda_0 \sim \mathrm{Gamma}(r+x, \alpha+B(T))`
+    and :math:`p \sim \mathrm{Beta}(a, b+S_x)`; after it each purchase at
+    :math:`u` ends the lifetime with probability :math:`1-(1-p)^{c(u)}`
+    (:mod:`clv.models._bgnbd_dyncov_math`).
+
     Parameters
     ----------
     purchase_covariates, dropout_covariates : sequence of str
@@ -42,6 +51,7 @@ class BetaGeoDynamicModel(_TimeVaryingModel):
     """
 
     _base = ("r", "alpha", "a", "b")
+    _predict_math = _math
 
     def _make_arrays(self, data: TimeVaryingData) -> _math.BGDynCovArrays:
         return data.bgnbd_arrays(self.purchase_covariates, self.dropout_covariates)
@@ -56,13 +66,6 @@ class BetaGeoDynamicModel(_TimeVaryingModel):
         from clv.models.bgnbd import BetaGeoModel
 
         return list(BetaGeoModel().fit(rfm).params_.to_numpy())
-
-    def probability_alive(self, data: TimeVaryingData) -> pd.Series:
-        """P(alive at observation_end) given each customer's history."""
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        values = _math.probability_alive(base, gp, gd, self._arrays(data))
-        return pd.Series(values, index=data.customer_ids, name="probability_alive")
 
 
 def simulate_bgnbd_transactions(

@@ -118,9 +118,11 @@ def bootstrap(
         raise ValueError("data must be the (non-empty) DataFrame the model was fitted on.")
     rng = np.random.default_rng(random_state)
     weights = _weights(data)
-    base = list(model.spec.params._fields)
+    # the refits start at the estimates; structural settings chosen by the fit (the order k
+    # of the CNBD-k models) stay fixed at the fitted value, so every draw has the same layout
+    base = [k for k in model.spec.params._fields if k in model.params_.index]
     start = {k: float(model.params_[k]) for k in base}
-    kwargs = model.get_params()
+    kwargs = {**model.get_params(), **model._bootstrap_fixed_params()}
     fit_kwargs: dict[str, Any] = {"initial_params": start}
     time_unit = getattr(model, "time_unit_", None)
     if time_unit is not None and "time_unit" in inspect.signature(model.fit).parameters:

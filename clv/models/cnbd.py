@@ -284,6 +284,10 @@ class _CNBDModel(TransactionModel):
     def _init_kwargs(self) -> dict[str, Any]:
         return {"k": self.k, "max_k": self.max_k, "penalizer": self.penalizer}
 
+    def _bootstrap_fixed_params(self) -> dict[str, Any]:
+        """Bootstrap refits keep the fitted order ``k_`` (the draws are of ``r, alpha, a, b``)."""
+        return {"k": int(self.k_)}
+
     def to_dict(self) -> dict[str, Any]:
         """The fitted state, with the order ``k_`` and the profile log-likelihoods."""
         doc = super().to_dict()

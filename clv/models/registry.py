@@ -40,12 +40,16 @@ class ModelEntry:
         The lever it models.
     cli_name : str or None
         Its ``clv fit --model`` name (``None``: not fitted by the CLI).
+    time_varying : bool
+        Fits on time-varying covariate data (``clv.models.time_varying_data``
+        and relatives) instead of an RFM frame; not scored from RFM files.
     """
 
     name: str
     module: str
     kind: Kind
     cli_name: str | None = None
+    time_varying: bool = False
 
     @property
     def cls(self) -> Any:
@@ -66,9 +70,18 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ShiftedBetaGeoModel", "clv.models.sbg", "retention"),
     ModelEntry("BetaDiscreteWeibullModel", "clv.models.bdw", "retention"),
     ModelEntry("AcquisitionModel", "clv.models.acquisition", "acquisition"),
-    ModelEntry("BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction"),
-    ModelEntry("ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction"),
-    ModelEntry("ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention"),
+    ModelEntry(
+        "BetaGeoDynamicModel", "clv.models.bgnbd_dyncov", "transaction", time_varying=True
+    ),
+    ModelEntry(
+        "ParetoNBDDynamicModel", "clv.models.pareto_nbd_dyncov", "transaction", time_varying=True
+    ),
+    ModelEntry(
+        "ShiftedBetaGeoDynamicModel", "clv.models.sbg_dyncov", "retention", time_varying=True
+    ),
+    ModelEntry(
+        "GammaGammaDynamicModel", "clv.models.gamma_gamma_dyncov", "spend", time_varying=True
+    ),
 )
 _BY_NAME = {e.name: e for e in MODELS}
 
@@ -92,9 +105,18 @@ def model_class(name: str) -> Any:
     return model_entry(name).cls
 
 
-def models_of_kind(*kinds: Kind) -> dict[str, ModelEntry]:
-    """Registered models of the given kinds (all without arguments), by class name."""
-    return {e.name: e for e in MODELS if not kinds or e.kind in kinds}
+def models_of_kind(*kinds: Kind, time_varying: bool | None = None) -> dict[str, ModelEntry]:
+    """Registered models of the given kinds (all without arguments), by class name.
+
+    ``time_varying=False`` keeps the models fitted on an RFM frame only
+    (``True``: the time-varying ones only; ``None``: both).
+    """
+    return {
+        e.name: e
+        for e in MODELS
+        if (not kinds or e.kind in kinds)
+        and (time_varying is None or e.time_varying == time_varying)
+    }
 
 
 def cli_models() -> dict[str, ModelEntry]:

@@ -14,6 +14,24 @@ coefficient raises churn).  With :math:`C_t = \sum_{k \le t} c_k` and
 
 With every coefficient 0, :math:`C_t = t`: the sBG of Fader & Hardie (2007).
 
+Predictions for a customer active after :math:`n` periods, given the future
+multipliers :math:`c_{n+1}, c_{n+2}, \dots` (a future covariate path; by
+default the last observed values carried forward): :math:`\theta` is
+:math:`\mathrm{Beta}(\alpha, \beta + C_n)` a posteriori, so
+
+.. math::
+
+   S_k = P(\text{active after } n+k \mid \text{active after } n)
+       = \frac{B(\alpha, \beta + C_n + \Delta C_k)}{B(\alpha, \beta + C_n)},
+   \qquad \Delta C_k = \sum_{j=1}^{k} c_{n+j},
+
+and the discounted expected residual lifetime (DERL, Fader & Hardie 2010,
+valued just before the next renewal decision) is
+:math:`\sum_{k \ge 1} S_k (1+d)^{-(k-1)}`: summed over the path, then, with
+the path's last multiplier :math:`c` held, the static-covariate tail
+:func:`clv.models._retention_math.residual_lifetime_sum`.  A customer already
+lost has survival and DERL 0.
+
 Data: a panel with one row per customer and period observed (periods
 ``1..t``), the covariates of each period and a ``churned`` column that is 1
 on the row of the period the customer was lost in (0 elsewhere).
@@ -23,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -32,13 +50,18 @@ from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._pareto_nbd_dyncov_math import _eta
-from clv.models._retention_math import log_beta
+from clv.models._retention_covariates import log_survival as _ph_log_survival
+from clv.models._retention_math import log_beta, residual_lifetime_sum
 from clv.models.pareto_nbd_dyncov import _TimeVaryingModel
 
 __all__ = [
     "RetentionPanel",
     "ShiftedBetaGeoDynamicModel",
+    "expected_active_periods",
+    "expected_residual_lifetime",
+    "future_panel_path",
     "log_likelihood",
+    "log_survival_ahead",
     "retention_panel",
     "simulate_panel",
 ]
@@ -140,8 +163,195 @@ def log_likelihood(
     return ops.where(churned > 0, lost, alive) - log_beta(alpha, beta, ops)
 
 
+def cumulative_multiplier(gamma: Any, X: FloatArray, mask: FloatArray) -> FloatArray:
+    """:math:`C_n`: the churn multipliers summed over each customer's observed periods."""
+    return np.sum(mask * np.exp(_eta(X, np.asarray(gamma, dtype=np.float64))), axis=1)
+
+
+def log_survival_ahead(
+    params: Any, C_n: FloatArray, c_future: FloatArray
+) -> FloatArray:
+    r""":math:`\log S_k`, ``k = 1..H``, shape (n, H), of customers active after ``n`` periods."""
+    alpha, beta = (float(v) for v in params)
+    b_n = beta + np.asarray(C_n, dtype=np.float64)[:, None]
+    return log_beta(alpha, b_n + np.cumsum(c_future, axis=1), NUMPY) - log_beta(
+        alpha, b_n, NUMPY
+    )
+
+
+def expected_active_periods(params: Any, C_n: FloatArray, c_future: FloatArray) -> FloatArray:
+    r"""Expected future periods survived among the ``H`` ahead, :math:`\sum_{k \le H} S_k`."""
+    return np.exp(log_survival_ahead(params, C_n, c_future)).sum(axis=1)
+
+
+def expected_residual_lifetime(
+    params: Any, C_n: FloatArray, c_future: FloatArray, discount_rate: float = 0.0
+) -> FloatArray:
+    r"""DERL :math:`\sum_{k \ge 1} S_k (1+d)^{-(k-1)}` (module docstring).
+
+    ``c_future`` (n, H >= 1): multipliers of the next periods; the last one
+    holds afterwards.  Infinite for ``d = 0`` and :math:`\alpha \le 1`.
+    """
+    alpha, beta = (float(v) for v in params)
+    d = float(discount_rate)
+    if not (np.isfinite(d) and d >= 0):
+        raise ValueError(f"discount_rate must be a number >= 0 per period, got {discount_rate!r}.")
+    c_future = np.asarray(c_future, dtype=np.float64)
+    H = c_future.shape[1]
+    log_rho = -np.log1p(d)
+    log_S = log_survival_ahead(params, C_n, c_future)
+    head = np.sum(np.exp(log_S + np.arange(H) * log_rho), axis=1)
+    c_end = c_future[:, -1]
+    # the tail after H: with the multiplier c held, S ratios are those of the static
+    # covariate sBG at (non-integer) renewals m = (C_n + dC_H) / c
+    m = (np.asarray(C_n, dtype=np.float64) + c_future.sum(axis=1)) / c_end
+    tail = residual_lifetime_sum(
+        cast(Any, _tail_log_survival),
+        (alpha, beta),
+        m,
+        d,
+        tail_exponent=alpha,
+        multiplier=c_end,
+    )
+    return head + np.exp(log_S[:, -1] + H * log_rho) * tail
+
+
+def _tail_log_survival(params: Any, t: Any, multiplier: Any) -> Any:
+    """``log_survival`` in the argument order ``residual_lifetime_sum`` calls it with."""
+    return _ph_log_survival(params, multiplier, t)
+
+
+def future_panel_path(
+    panel: RetentionPanel,
+    periods: int,
+    *,
+    start: int = 1,
+    set_values: dict[str, float] | None = None,
+    add: dict[str, float] | None = None,
+    customers: Sequence[Any] | None = None,
+    customer_id_col: str = "customer_id",
+    period_col: str = "period",
+) -> pd.DataFrame:
+    """A future covariate path for a retention panel: last values carried forward,
+    changed for ``periods`` periods from the ``start``-th period ahead on.
+
+    Returns the long layout (customer id, absolute period, covariates) that
+    :class:`ShiftedBetaGeoDynamicModel`'s predictions take as ``path``; later
+    periods keep the last changed values.
+    """
+    unknown = [c for c in {**(set_values or {}), **(add or {})} if c not in panel.columns]
+    if unknown:
+        raise DataError(
+            [
+                Problem(c, "is not a covariate of the panel", f"use one of {list(panel.columns)}")
+                for c in unknown
+            ],
+            what="the future covariate path",
+        )
+    if int(start) < 1 or int(periods) < 1:
+        raise ValueError("start and periods must be whole numbers >= 1.")
+    rows = (
+        np.arange(panel.n_customers)
+        if customers is None
+        else panel.customer_ids.get_indexer(pd.Index(list(customers)))
+    )
+    if (rows < 0).any():
+        raise DataError(
+            [Problem(customer_id_col, "names customers not in the panel", "drop them")],
+            what="the future covariate path",
+        )
+    n_per = int(periods)
+    last = _last_X(panel)[rows]
+    X = np.repeat(last[:, None, :], n_per, axis=1)
+    for c, v in (set_values or {}).items():
+        X[..., panel.columns.index(c)] = float(v)
+    for c, v in (add or {}).items():
+        X[..., panel.columns.index(c)] += float(v)
+    first = panel.periods_observed[rows] + int(start)
+    frame = pd.DataFrame(X.reshape(-1, len(panel.columns)), columns=list(panel.columns))
+    frame.insert(0, period_col, (first[:, None] + np.arange(n_per)[None, :]).ravel())
+    frame.insert(0, customer_id_col, np.repeat(panel.customer_ids[rows].to_numpy(), n_per))
+    return frame
+
+
+def _last_X(panel: RetentionPanel) -> FloatArray:
+    n_obs = panel.periods_observed.astype(int)
+    return panel.X[np.arange(panel.n_customers), n_obs - 1]
+
+
+def _future_X(
+    panel: RetentionPanel,
+    horizon: int,
+    path: pd.DataFrame | None,
+    customer_id_col: str,
+    period_col: str,
+) -> FloatArray:
+    """Covariates of the next ``horizon`` periods per customer, (n, H, k): the path's
+    values where given, else the previous period's carried forward."""
+    n, k = panel.n_customers, len(panel.columns)
+    values = np.full((n, horizon, k), np.nan)
+    if path is not None:
+        what = "the future covariate path"
+        if not isinstance(path, pd.DataFrame):
+            raise DataError(
+                f"the future path must be a DataFrame, got {type(path).__name__}", what=what
+            )
+        missing = [
+            c for c in (customer_id_col, period_col, *panel.columns) if c not in path.columns
+        ]
+        if missing:
+            raise DataError(
+                [Problem(c, "is missing", "add it") for c in missing], what=what
+            )
+        pos = panel.customer_ids.get_indexer(pd.Index(path[customer_id_col]))
+        period = path[period_col].to_numpy(dtype=np.float64)
+        Xp = path[list(panel.columns)].to_numpy(dtype=np.float64)
+        problems = []
+        if (pos < 0).any():
+            problems.append(
+                Problem(
+                    customer_id_col,
+                    "has customers that are not in the panel",
+                    "drop them",
+                    list(path[customer_id_col][pos < 0]),
+                )
+            )
+        ahead = period - panel.periods_observed[np.maximum(pos, 0)]
+        past = (pos >= 0) & ((ahead < 1) | (ahead != np.round(ahead)))
+        if past.any():
+            problems.append(
+                Problem(
+                    period_col,
+                    "has periods that are not whole periods after the customer's last "
+                    "observed one: a future path cannot change the past",
+                    "give periods periods_observed + 1, + 2, ...",
+                    list(path[customer_id_col][past]),
+                )
+            )
+        if not np.isfinite(Xp).all():
+            problems.append(Problem(None, "has missing or infinite covariate values", "fill them"))
+        if problems:
+            raise DataError(problems, what=what)
+        slot = ahead.astype(np.int64) - 1
+        keep = slot < horizon
+        values[pos[keep], slot[keep], :] = Xp[keep]
+    previous = _last_X(panel)
+    for j in range(horizon):
+        gap = np.isnan(values[:, j, :])
+        values[:, j, :][gap] = previous[gap]
+        previous = values[:, j, :]
+    return values
+
+
 class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
     """sBG retention with per-period covariates on the churn probability.
+
+    Predictions (:meth:`survival`, :meth:`expected_residual_lifetime`,
+    :meth:`predict`) are for the panel's customers after their last observed
+    period, given a future covariate path (``path``: customer id, absolute
+    ``period`` > ``periods_observed``, covariate columns, e.g. from
+    :func:`future_panel_path`; default: each customer's last values carried
+    forward).
 
     Parameters
     ----------
@@ -205,6 +415,135 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
         doc = super().to_dict()
         doc["init"] = {"churn_covariates": self.churn_covariates}
         return doc
+
+    # ------------------------------------------------------------------ predictions
+    def _state(
+        self,
+        data: RetentionPanel,
+        horizon: int,
+        path: pd.DataFrame | None,
+        customer_id_col: str,
+        period_col: str,
+    ) -> tuple[tuple[float, ...], FloatArray, FloatArray, FloatArray]:
+        """``(base, C_n, c_future (n, H), active)`` for the panel's customers."""
+        self._check_fitted()
+        X, mask, churned = self._arrays(data)
+        base, _, gamma = self._split(self.params_.to_numpy())
+        C_n = cumulative_multiplier(gamma, X, mask)
+        idx = [data.columns.index(c) for c in self.churn_covariates]
+        future = _future_X(data, max(int(horizon), 1), path, customer_id_col, period_col)
+        c_future = np.exp(_eta(future[..., idx], gamma))
+        return base, C_n, c_future, (churned == 0).astype(np.float64)
+
+    def survival(
+        self,
+        data: RetentionPanel,
+        t: int,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        period_col: str = "period",
+    ) -> pd.Series:
+        """P(still active ``t`` periods after the last observed one) per customer (0 if lost)."""
+        t = _whole(t, "t")
+        if t == 0:
+            self._check_fitted()
+            values = (self._arrays(data)[2] == 0).astype(np.float64)
+        else:
+            base, C_n, c_future, active = self._state(
+                data, t, path, customer_id_col, period_col
+            )
+            values = active * np.exp(log_survival_ahead(base, C_n, c_future)[:, -1])
+        return pd.Series(values, index=data.customer_ids, name="survival")
+
+    def expected_active_periods(
+        self,
+        data: RetentionPanel,
+        horizon: int,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        period_col: str = "period",
+    ) -> pd.Series:
+        """Expected number of the next ``horizon`` periods each customer stays active."""
+        horizon = _whole(horizon, "horizon")
+        base, C_n, c_future, active = self._state(
+            data, horizon, path, customer_id_col, period_col
+        )
+        values = active * expected_active_periods(base, C_n, c_future[:, :horizon])
+        return pd.Series(values, index=data.customer_ids, name="expected_active_periods")
+
+    def expected_residual_lifetime(
+        self,
+        data: RetentionPanel,
+        path: pd.DataFrame | None = None,
+        *,
+        discount_rate: float = 0.0,
+        customer_id_col: str = "customer_id",
+        period_col: str = "period",
+    ) -> pd.Series:
+        """Discounted expected residual lifetime (DERL) per customer, 0 for those lost.
+
+        The expected discounted number of future renewals, valued just before
+        the next renewal decision, as :meth:`ShiftedBetaGeoModel.expected_residual_lifetime`;
+        the path's last values hold after its end.
+        """
+        ahead = 1
+        if isinstance(path, pd.DataFrame) and len(path) and period_col in path.columns:
+            pos = data.customer_ids.get_indexer(pd.Index(path[customer_id_col]))
+            rel = path[period_col].to_numpy(dtype=np.float64) - data.periods_observed[pos]
+            ahead = max(1, int(np.nanmax(rel)))
+        base, C_n, c_future, active = self._state(data, ahead, path, customer_id_col, period_col)
+        values = np.zeros(data.n_customers)
+        on = active > 0
+        if on.any():
+            values[on] = expected_residual_lifetime(
+                base, C_n[on], c_future[on], discount_rate
+            )
+        return pd.Series(values, index=data.customer_ids, name="expected_residual_lifetime")
+
+    def predict(
+        self,
+        data: RetentionPanel,
+        horizon: int,
+        path: pd.DataFrame | None = None,
+        *,
+        discount_rate: float | None = None,
+        customer_id_col: str = "customer_id",
+        period_col: str = "period",
+    ) -> pd.DataFrame:
+        """Per-customer predictions over the next ``horizon`` periods.
+
+        Returns
+        -------
+        DataFrame
+            Index: customer id.  Columns ``probability_active`` (after the
+            last observed period: 0 or 1), ``survival_end`` (after the
+            horizon), ``expected_active_periods`` and, with
+            ``discount_rate``, ``expected_residual_lifetime`` (DERL).
+        """
+        kw = {"customer_id_col": customer_id_col, "period_col": period_col}
+        out = pd.DataFrame(
+            {
+                "probability_active": self.survival(data, 0),
+                "survival_end": self.survival(data, horizon, path, **kw),
+                "expected_active_periods": self.expected_active_periods(
+                    data, horizon, path, **kw
+                ),
+            }
+        )
+        if discount_rate is not None:
+            out["expected_residual_lifetime"] = self.expected_residual_lifetime(
+                data, path, discount_rate=discount_rate, **kw
+            )
+        return out
+
+
+def _whole(value: Any, name: str) -> int:
+    v = float(value)
+    if not (np.isfinite(v) and v >= 0 and v == round(v)):
+        raise ValueError(f"{name} must be a whole number of periods >= 0, got {value!r}.")
+    return int(v)
 
 
 def simulate_panel(

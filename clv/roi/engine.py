@@ -26,6 +26,7 @@ over the processes switched on one at a time, so the parts sum to the total.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -39,8 +40,9 @@ from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
 from clv.roi import _math
+from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import Investment, coefficient_parts
+from clv.roi.spec import Evidence, Investment, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -106,6 +108,9 @@ class _Unit:
     coefs: dict[str, np.ndarray]  # "process[column]" -> (S,) coefficient draws
     acquisition: list[tuple[str, str, np.ndarray, float]] = field(default_factory=list)
     #  (covariate, mode, (S,) amounts, scale): shifts of the acquisition model's future covariates
+    scope: dict[str, np.ndarray] = field(default_factory=dict)
+    #  scoped evidence coefficient -> in-scope mask over rows (clv.roi.scope); such a
+    #  coefficient's draws are (S, rows): evidence inside, the fitted fallback outside
 
 
 @dataclass(frozen=True)
@@ -722,7 +727,16 @@ class CounterfactualEngine:
         )
         if not delta:
             rows = np.zeros(0, dtype=np.int64)
-        return _Unit(rows, delta, profile, coefs, acquisition)
+        masks: dict[str, np.ndarray] = {}
+        if inv.evidence.scoped and len(rows):
+            masks = _scope.scope_masks(
+                inv, self.data.iloc[rows], self.data, self.transaction_model,
+                lambda expr, frame: self._query(inv, expr, frame),
+            )  # fmt: skip
+            observational = dataclasses.replace(inv, evidence=Evidence())
+            fallback = self._coefficients(observational, share, evidenced_only)
+            coefs = _scope.apply_scope(coefs, fallback, masks)
+        return _Unit(rows, delta, profile, coefs, acquisition, masks)
 
     # ------------------------------------------------------------------ evaluation
     def _log_multipliers(self, unit: _Unit, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -74,8 +74,10 @@ def example_investments(
     onboarding test, column ``onboarding_call``), the onboarding call is the rollout
     of the tested treatment (``Shift("onboarding_call", "set", 1)``) with grade-A
     evidence for the levers the experiment measured
-    (:meth:`~clv.roi.Evidence.from_experiment`); the scoring data then needs the
-    0/1 column ``onboarding_call`` (1 for the customers already treated).
+    (:meth:`~clv.roi.Evidence.from_experiment`), scoped to the tested population
+    (customers at their first purchase): valued on the existing base, the effect is
+    extrapolated and graded C. The scoring data then needs the 0/1 column
+    ``onboarding_call`` (1 for the customers already treated).
 
     Examples
     --------
@@ -136,9 +138,10 @@ def example_investments(
             cost=10_000 * k,
             shifts=[Shift("onboarding_call", "set", 1.0)],
             evidence=Evidence.from_experiment(experiment),
-            description=f"A welcome call for every customer not yet called; effects on "
-            f"{measured} from the randomised onboarding test (assumed to carry "
-            "over to customers past onboarding).",
+            description=f"A welcome call for every existing customer not yet called. The "
+            f"randomised test measured its effects on {measured} for new customers at their "
+            "first purchase only (its tested population): for the existing base they are "
+            "extrapolated, so this value is graded C until a test on existing customers.",
         )
     if acquisition:
         out.append(

@@ -27,7 +27,13 @@ from clv.roi.engine import (
     ServiceCost,
     shapley_split,
 )
-from clv.roi.grades import grade_shares, grade_split, overall_grade
+from clv.roi.grades import (
+    grade_shares,
+    grade_split,
+    overall_grade,
+    scope_counts,
+    value_in_scope,
+)
 from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
@@ -74,6 +80,11 @@ class InvestmentDraws:
     test_plan : dict
         For a test: ``lever``, ``relative_effect`` (targeted customers' value change if
         causal over the test window), ``test_periods``, ``customers_per_arm``.
+    tested_scope : (int, int) or None
+        Customers moved inside the tested population of the evidence, and in all
+        (None: the evidence has no population, :attr:`clv.roi.Evidence.population`).
+    value_in_scope : (S,) or None
+        Incremental value from the customers inside that population.
     """
 
     investment: Investment
@@ -93,6 +104,8 @@ class InvestmentDraws:
     incremental_clv_if_causal: np.ndarray | None = None
     npv_evidenced: np.ndarray | None = None
     test_plan: dict[str, Any] = field(default_factory=dict)
+    tested_scope: tuple[int, int] | None = None
+    value_in_scope: np.ndarray | None = None
 
     @property
     def npv_if_causal(self) -> np.ndarray:
@@ -126,6 +139,13 @@ class RoiResult:
     engine: CounterfactualEngine = field(repr=False)
     column_flags: dict[str, list[str]] = field(default_factory=dict)
     benchmark: tuple[str, float] | None = None
+    margin_given: bool = True
+
+    @property
+    def value_basis(self) -> str:
+        """``"margin"`` when a contribution margin was given, else ``"revenue"`` (margin 1:
+        every money column is revenue, and ROI on revenue is not a return on investment)."""
+        return "margin" if self.margin_given else "revenue"
 
     @property
     def horizon(self) -> int:
@@ -166,7 +186,11 @@ class RoiResult:
         :mod:`clv.roi.grades`; signed, sums to 1), ``npv_grade_<G>`` the expected NPV
         split by those shares (sums to ``npv_mean``), and ``evidence_grade`` the
         weakest grade carrying more than 20 % of the value
-        (:func:`clv.roi.grades.overall_grade`).
+        (:func:`clv.roi.grades.overall_grade`). Evidence measured on a subpopulation
+        (:attr:`clv.roi.Evidence.population`) is graded only there:
+        ``customers_in_tested_scope`` counts the moved customers inside it and
+        ``share_value_in_tested_scope`` is the share of the value they carry; the
+        rest is valued with the fitted coefficients (grade C).
         Fitted (grade C) effects are valued under the causal-share prior
         (``causal_share_prior``): ``npv_*``, ``roi_*``, ``p_roi_positive`` and the
         gains integrate over it. ``*_if_causal`` columns are the optimistic values if
@@ -175,6 +199,13 @@ class RoiResult:
         ``reason`` come from :func:`clv.roi.decision.recommend`, with the planned
         test (``test_lever``, ``test_customers_per_arm``, ``test_periods``) and
         ``value_of_information`` (expected value of perfect information).
+
+        ``value_basis`` is ``"margin"`` when a contribution margin was given and
+        ``"revenue"`` when it was not (margin 1): the money columns are then revenue,
+        ROI on revenue overstates the return, and ``fund`` needs the tested effects
+        to pay back at a margin of :data:`clv.roi.decision.REVENUE_FUND_MARGIN`
+        (10 %). ``breakeven_margin`` is the contribution margin at which the tested
+        effects (grades A/B) alone pay back the cost (NaN without tested effects).
         """
         npv = self.npv_draws()
         best = npv.to_numpy().argmax(axis=1)
@@ -192,6 +223,7 @@ class RoiResult:
             npv_mean = float(d.npv.mean())
             row = {
                 "investment": name,
+                "value_basis": self.value_basis,
                 "evidence_grade": overall_grade(by_grade, default=d.investment.grade),
                 "customers_affected": d.customers_affected,
                 "cost_pv": float(d.cost_pv.mean()),
@@ -213,6 +245,10 @@ class RoiResult:
                 "p_rank_1": float(p_best[k]),
                 "service_cost_grade": d.service_cost_grade,
                 "evidence": d.investment.evidence.description,
+                "customers_in_tested_scope": (
+                    d.customers_affected if d.tested_scope is None else d.tested_scope[0]
+                ),
+                "share_value_in_tested_scope": _scope_share(d),
                 **{f"share_grade_{g}": shares[g] for g in GRADES},
                 **{
                     f"npv_grade_{g}": (
@@ -304,6 +340,15 @@ class RoiResult:
             f"<RoiResult: {len(self.investments)} investments, horizon {self.horizon} "
             f"periods, {self.engine.n_draws} draws>"
         )
+
+
+def _scope_share(d: InvestmentDraws) -> float:
+    """Share of the expected incremental value from customers inside the evidence's tested
+    population (1 for unscoped evidence, NaN without value)."""
+    if d.value_in_scope is None:
+        return 1.0
+    total = float(d.incremental_clv.mean())
+    return float(d.value_in_scope.mean()) / total if total != 0 else float("nan")
 
 
 def _service_assumptions(eng: CounterfactualEngine) -> dict[str, Any] | None:
@@ -414,6 +459,9 @@ def _evaluate_one(
         service_cost_change=service_change,
     )
     out.grades = grade_split(engine, inv, unit, incremental)
+    if unit.scope:
+        out.tested_scope = scope_counts(engine, unit)
+        out.value_in_scope = value_in_scope(engine, unit)
     if engine.share_draws_ is None:
         full_causal = full
         out.incremental_clv_if_causal = incremental
@@ -529,7 +577,7 @@ def evaluate_investments(
     data: pd.DataFrame,
     horizon: int,
     discount_rate: float,
-    margin: float = 1.0,
+    margin: float | None = None,
     n_draws: int = 200,
     random_state: int = 0,
     breakeven: bool = True,
@@ -558,8 +606,10 @@ def evaluate_investments(
         Future periods valued, in the data's time unit.
     discount_rate : float
         Per period (:func:`clv.roi.period_rate` converts an annual rate).
-    margin : float, default 1.0
-        Contribution margin (share of spend).
+    margin : float, optional
+        Contribution margin (share of spend). Not given: values are **revenue**
+        (margin 1), the table says so (``value_basis``) and ``fund`` needs the
+        tested effects to pay back at a 10 % margin (:mod:`clv.roi.decision`).
     n_draws : int, default 200
         Parameter draws shared by all investments (common random numbers).
     random_state : int, default 0
@@ -597,13 +647,14 @@ def evaluate_investments(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"investment names must be unique; repeated: {dupes}.")
+    margin_given = margin is not None
     engine = CounterfactualEngine(
         transaction_model,
         spend_model,
         data,
         horizon,
         discount_rate,
-        margin,
+        1.0 if margin is None else margin,
         n_draws,
         random_state,
         period_length,
@@ -616,4 +667,4 @@ def evaluate_investments(
         inv.name: _evaluate_one(engine, inv, breakeven=breakeven)
         for inv in progress_bar(invs, desc="valuing investments", progress=progress)
     }
-    return RoiResult(results, engine)
+    return RoiResult(results, engine, margin_given=margin_given)

@@ -19,6 +19,13 @@ the **weakest grade carrying more than** :data:`GRADE_SHARE_THRESHOLD` (20 %)
 **of the value** (shares of the absolute parts). A partial experiment that
 covers one lever therefore no longer makes the whole investment "grade A":
 if a fifth or more of the value rests on fitted associations, it is grade C.
+
+**Tested scope.** Evidence measured on a subpopulation (an onboarding test on new
+customers) holds only there (:attr:`clv.roi.Evidence.population`). For customers
+outside it the coefficient is the fitted one, so that part of the value is grade C
+(and under the causal-share prior): the grade players are then the evidence's
+grade for in-scope customers and C for the others. :func:`scope_counts` counts the
+customers inside, :func:`value_in_scope` the value they carry.
 """
 
 from __future__ import annotations
@@ -30,14 +37,25 @@ import numpy as np
 
 from clv.roi.spec import GRADES, Investment
 
-__all__ = ["GRADE_SHARE_THRESHOLD", "coefficient_grades", "grade_split", "overall_grade"]
+__all__ = [
+    "GRADE_SHARE_THRESHOLD",
+    "coefficient_grades",
+    "grade_split",
+    "overall_grade",
+    "scope_counts",
+    "value_in_scope",
+]
 
 #: A grade "carries" an investment when its share of the value exceeds this.
 GRADE_SHARE_THRESHOLD = 0.20
 
 
 def coefficient_grades(inv: Investment, unit: Any) -> dict[str, str]:
-    """Grade of every coefficient the investment's effect uses (``process[column]`` -> grade)."""
+    """Grade of every coefficient the investment's effect uses (``process[column]`` -> grade).
+
+    For a scoped evidence coefficient this is its grade inside the tested population;
+    outside it the coefficient is the fitted one (grade C, see :func:`_row_grades`).
+    """
     out: dict[str, str] = {}
     for name in unit.coefs:
         if name.endswith("]") and "[" in name:
@@ -50,14 +68,100 @@ def coefficient_grades(inv: Investment, unit: Any) -> dict[str, str]:
     return out
 
 
-def _masked(engine: Any, unit: Any, keep: set[str], used: dict[str, str]) -> Any:
-    """The unit with every used coefficient outside ``keep`` set to 0."""
+def _outside(unit: Any, used: dict[str, str]) -> dict[str, np.ndarray]:
+    """Scoped coefficients with customers outside their tested population: name -> mask.
+
+    Only customers the investment actually moves count (a scope that covers all of
+    them leaves the grade as it is).
+    """
+    out = {}
+    for name, mask in getattr(unit, "scope", {}).items():
+        if name not in used:
+            continue
+        if np.any(_moved(unit, name) & ~mask):
+            out[name] = mask
+    return out
+
+
+def _moved(unit: Any, name: str) -> np.ndarray:
+    """Rows whose shifted column of coefficient ``name`` changes in some draw."""
+    column = name[:-1].split("[", 1)[1]
+    if column not in unit.delta:
+        return np.zeros(len(unit.rows), dtype=bool)
+    return np.asarray(np.any(unit.delta[column] != 0, axis=0))
+
+
+def _present(unit: Any, used: dict[str, str], outside: dict[str, np.ndarray]) -> list[str]:
+    """Grades carrying some value: a scoped coefficient's grade only when a moved customer is
+    inside its population, C when one is outside."""
+    grades = set()
+    scope = getattr(unit, "scope", {})
+    for name, grade in used.items():
+        if name not in scope or np.any(_moved(unit, name) & scope[name]):
+            grades.add(grade)
+    if outside:
+        grades.add("C")
+    return sorted(grades)
+
+
+def _masked(
+    engine: Any,
+    unit: Any,
+    keep: set[str],
+    used: dict[str, str],
+    outside: dict[str, np.ndarray] | None = None,
+) -> Any:
+    """The unit with every used coefficient whose grade is not in ``keep`` set to 0.
+
+    A scoped coefficient keeps its in-scope part if its grade is kept and its
+    out-of-scope (fitted, grade C) part if C is kept.
+    """
     coefs = dict(unit.coefs)
     zero = np.zeros(engine.n_draws)
-    for name in used:
-        if name not in keep:
+    for name, grade in used.items():
+        mask = (outside or {}).get(name)
+        if mask is not None:
+            weight = np.where(mask, float(grade in keep), float("C" in keep))
+            coefs[name] = np.asarray(coefs[name], dtype=np.float64) * weight
+        elif grade not in keep:
             coefs[name] = zero
     return dataclasses.replace(unit, coefs=coefs)
+
+
+def scope_counts(engine: Any, unit: Any) -> tuple[int, int]:
+    """Customers the investment moves inside the tested scope of its evidence, and in all.
+
+    Inside means: in the population of every scoped coefficient the investment uses
+    (customers of an unscoped investment are all inside).
+    """
+    moved = np.zeros(len(unit.rows), dtype=bool)
+    for d in unit.delta.values():
+        moved |= np.any(d != 0, axis=0)
+    inside = moved.copy()
+    for name, mask in getattr(unit, "scope", {}).items():
+        column = name[:-1].split("[", 1)[1]
+        if column in unit.delta:
+            inside &= mask
+    return int(inside.sum()), int(moved.sum())
+
+
+def value_in_scope(engine: Any, unit: Any) -> np.ndarray | None:
+    """Per-draw incremental value from the customers inside the tested scope (None: unscoped).
+
+    The investment's shifts are kept only for customers in the population of every
+    scoped coefficient it uses; everything else (coefficients, ramp-up) is unchanged.
+    """
+    from clv.roi.engine import ALL
+
+    scoped = [n for n in getattr(unit, "scope", {}) if n[:-1].split("[", 1)[1] in unit.delta]
+    if not scoped:
+        return None
+    inside = np.ones(len(unit.rows), dtype=bool)
+    for name in scoped:
+        inside &= unit.scope[name]
+    delta = {c: np.where(inside[None, :], d, 0.0) for c, d in unit.delta.items()}
+    masked = dataclasses.replace(unit, delta=delta, acquisition=[])
+    return engine.flows([masked], full_only=True)[1][:, ALL]
 
 
 def grade_split(
@@ -82,7 +186,8 @@ def grade_split(
     from clv.roi.engine import ALL, shapley_split
 
     used = coefficient_grades(inv, unit)
-    present = sorted(set(used.values()))
+    outside = _outside(unit, used)
+    present = _present(unit, used, outside)
     out = {g: np.zeros(engine.n_draws) for g in GRADES}
     if total is None:
         total = engine.flows([unit], full_only=True)[1][:, ALL]
@@ -96,8 +201,9 @@ def grade_split(
             return np.zeros(engine.n_draws)
         if coalition == full:
             return np.asarray(total, dtype=np.float64)
-        keep = {n for n, g in used.items() if present.index(g) in coalition}
-        return engine.flows([_masked(engine, unit, keep, used)], full_only=True)[1][:, ALL]
+        keep = {g for g in present if present.index(g) in coalition}
+        masked = _masked(engine, unit, keep, used, outside)
+        return engine.flows([masked], full_only=True)[1][:, ALL]
 
     parts = shapley_split(value, len(present))
     for j, g in enumerate(present):

@@ -9,6 +9,13 @@ per-draw NPVs (sample average approximation):
   the portfolio loss (−NPV), with the Rockafellar-Uryasev linearisation over
   the shared draws, so diversification between investments counts.
 
+Only investments whose recommendation (:mod:`clv.roi.decision`) is ``fund`` are
+eligible by default: an investment recommended "test first" rests on untested
+associations, so the budget should pay for its test, not its roll-out.
+``eligible=("fund", "test first")`` (or ``"all"``) widens the choice; the
+portfolio then says so (:attr:`Portfolio.label`). :attr:`Portfolio.not_funded`
+gives, for every investment left out, why.
+
 The chosen set is then re-evaluated jointly (the shifts of all chosen
 investments applied together: multiplicative effects on the same rates
 interact), and the value of one more unit of budget is the gain in the
@@ -17,12 +24,14 @@ objective when the budget grows by ``budget_step``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
 
+from clv.roi.decision import FUND, RECOMMENDATIONS
 from clv.roi.engine import ALL
 from clv.roi.finance import RoiResult
 
@@ -161,6 +170,10 @@ class Portfolio:
     marginal_value : float
         Gain of the objective per ``budget_step`` more budget.
     budget_step : float
+    eligible : tuple of str
+        Recommendations the budget could fund (default ``("fund",)``).
+    not_funded : dict
+        ``{investment: why it is not in the chosen set}`` for every other investment.
     """
 
     chosen: list[str]
@@ -172,6 +185,27 @@ class Portfolio:
     marginal_value: float
     budget_step: float
     objective: str
+    eligible: tuple[str, ...] = (FUND,)
+    not_funded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """What the budget was allowed to fund, in words (a warning when beyond ``fund``)."""
+        if self.eligible == (FUND,):
+            return "investments recommended 'fund' only"
+        if set(self.eligible) == set(RECOMMENDATIONS):
+            return (
+                "EVERY investment whatever its recommendation, including untested ones "
+                "(eligible='all'): not a funding decision on evidence"
+            )
+        return (
+            f"investments recommended {' or '.join(repr(e) for e in self.eligible)}: "
+            + (
+                "includes untested investments, not a funding decision on evidence"
+                if any(e != FUND for e in self.eligible)
+                else ""
+            )
+        ).rstrip(": ")
 
     def summary(self) -> pd.Series:
         """Headline numbers of the chosen set."""
@@ -192,6 +226,8 @@ class Portfolio:
                 else 0.0,
                 "marginal_value_per_step": self.marginal_value,
                 "budget_step": self.budget_step,
+                "eligible": self.label,
+                "not_funded": "; ".join(f"{n}: {why}" for n, why in self.not_funded.items()),
             },
             name="portfolio",
         )
@@ -211,6 +247,7 @@ def select_portfolio(
     alpha: float = 0.1,
     risk_aversion: float = 1.0,
     budget_step: float | None = None,
+    eligible: str | Sequence[str] = (FUND,),
 ) -> Portfolio:
     """Best set of investments within a budget, valued jointly.
 
@@ -225,6 +262,11 @@ def select_portfolio(
         at level ``alpha``.
     budget_step : float, optional
         "One more unit of budget" (default 1 % of the budget).
+    eligible : "all" or sequence of str, default ("fund",)
+        Recommendations (:data:`clv.roi.decision.RECOMMENDATIONS`) the budget may
+        fund. The default funds only investments whose tested effects pay back;
+        adding ``"test first"`` funds roll-outs that rest on associations, and the
+        portfolio's :attr:`~Portfolio.label` says so.
 
     Returns
     -------
@@ -232,19 +274,46 @@ def select_portfolio(
     """
     if not (np.isfinite(budget) and budget >= 0):
         raise ValueError(f"budget must be a finite number >= 0, got {budget!r}.")
+    allowed = _eligible(eligible)
     names = list(result.investments)
+    table = result.table().set_index("investment")
+    recs = {n: str(table.loc[n, "recommendation"]) for n in names}
+    reasons = {n: str(table.loc[n, "reason"]) for n in names}
+    pool = [j for j, n in enumerate(names) if recs[n] in allowed]
     npv = np.column_stack([result.investments[n].npv for n in names])
     costs = np.array([result.investments[n].cost_pv.mean() for n in names])
-    chosen, value = solve_knapsack(
-        npv, costs, budget, objective=objective, alpha=alpha, risk_aversion=risk_aversion
+    sub_npv, sub_costs = npv[:, pool], costs[pool]
+    picked, value = solve_knapsack(
+        sub_npv, sub_costs, budget, objective=objective, alpha=alpha, risk_aversion=risk_aversion
     )
+    chosen = tuple(pool[i] for i in picked)
     step = 0.01 * budget if budget_step is None else float(budget_step)
     _, value_more = solve_knapsack(
-        npv, costs, budget + step, objective=objective, alpha=alpha, risk_aversion=risk_aversion
+        sub_npv,
+        sub_costs,
+        budget + step,
+        objective=objective,
+        alpha=alpha,
+        risk_aversion=risk_aversion,
     )
     chosen_names = [names[i] for i in chosen]
     joint = joint_npv(result, chosen_names)
     additive = npv[:, list(chosen)].sum(axis=1) if chosen else np.zeros(len(npv))
+    not_funded = {}
+    for j, name in enumerate(names):
+        if j in chosen:
+            continue
+        if recs[name] not in allowed:
+            not_funded[name] = (
+                f"recommended {recs[name]!r} ({_short(reasons[name])}); the budget funds "
+                f"{' or '.join(repr(e) for e in allowed)} only"
+            )
+        elif npv[:, j].mean() <= 0:
+            not_funded[name] = "expected NPV is not positive"
+        elif costs[j] > budget:
+            not_funded[name] = f"costs {costs[j]:,.0f}, more than the budget {budget:,.0f}"
+        else:
+            not_funded[name] = "a set of higher expected NPV uses the budget"
     return Portfolio(
         chosen_names,
         float(budget),
@@ -255,7 +324,29 @@ def select_portfolio(
         value_more - value,
         step,
         objective,
+        allowed,
+        not_funded,
     )
+
+
+def _short(text: str, limit: int = 90) -> str:
+    """The first clause of a recommendation's reason, at most ``limit`` characters."""
+    first = text.split(";", 1)[0].split(": ", 1)[-1].strip()
+    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
+
+
+def _eligible(eligible: str | Sequence[str]) -> tuple[str, ...]:
+    """The recommendations a budget may fund, checked."""
+    if isinstance(eligible, str):
+        items = list(RECOMMENDATIONS) if eligible == "all" else [eligible]
+    else:
+        items = list(eligible)
+    bad = [e for e in items if e not in RECOMMENDATIONS]
+    if bad or not items:
+        raise ValueError(
+            f"eligible must be 'all' or recommendations among {RECOMMENDATIONS}, got {eligible!r}."
+        )
+    return tuple(e for e in RECOMMENDATIONS if e in items)
 
 
 def joint_npv(result: RoiResult, names: list[str]) -> np.ndarray:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from clv.persistence import atomic_write, spreadsheet_safe
 from clv.roi import _report_view as view
+from clv.roi.decision import REVENUE_FUND_MARGIN
 from clv.roi.finance import RoiResult
 from clv.roi.spec import GRADES
 
@@ -159,6 +160,12 @@ def _decision(table: pd.DataFrame, portfolio: Any, units: view.Units) -> dict[st
         return {
             "budget_given": True,
             "funded": [names.get(n, n) for n in portfolio.chosen],
+            "eligible": getattr(portfolio, "label", ""),
+            "widened": tuple(getattr(portfolio, "eligible", ("fund",))) != ("fund",),
+            "not_funded": [
+                {"name": names.get(n, n), "why": why}
+                for n, why in getattr(portfolio, "not_funded", {}).items()
+            ],
             "cost": units.money(s["cost_pv"]),
             "budget": units.money(s["budget"]),
             "npv": units.money(s["npv_mean"]),
@@ -210,12 +217,13 @@ def _main_table(
     table: pd.DataFrame, portfolio: Any, units: view.Units, n_draws: int
 ) -> dict[str, Any]:
     has_rec = "recommendation" in table.columns
+    revenue = "value_basis" in table.columns and bool((table["value_basis"] == "revenue").any())
     headers = [("#", ""), ("Investment", "text")]
     if has_rec:
         headers.append(("Recommendation", "text"))
     headers += [
         (f"Cost ({units.money_name})", ""),
-        ("Expected NPV", ""),
+        ("Expected NPV" + (" (revenue)" if revenue else ""), ""),
         ("NPV 90 % interval", ""),
         ("ROI", ""),
         ("Chance NPV > 0", ""),
@@ -512,24 +520,36 @@ def render_report(
             (5.6, 3.2),
         ),
     ]
+    _graded = dict(zip(frame["investment"], frame["evidence_grade"], strict=False))
     evidence = [
         {
             "name": display[name],
-            "grade": d.investment.grade,
-            "source": d.investment.evidence.description,
+            "grade": _graded.get(name, d.investment.grade),
+            "source": d.investment.evidence.description
+            + _scope_note(frame, name, d.investment.evidence.scoped),
             "service": (f"grade {d.service_cost_grade}" if d.service_cost_grade else "none"),
         }
         for name, d in result.investments.items()
     ]
     horizon_text = units.periods(a["horizon_periods"])
     period_text = units.rate_text(a["discount_rate_per_period"])
+    revenue = not getattr(result, "margin_given", True)
     subtitle = (
         f"Generated {_dt.date.today().isoformat()} by clv. Money in "
-        f"{units.money_name}: present values of contribution margin over "
-        f"{horizon_text}, discounted at {period_text}; margin "
-        f"{100 * a['margin']:.0f} % of spend"
+        f"{units.money_name}: present values of "
+        + ("REVENUE (no margin given)" if revenue else "contribution margin")
+        + f" over {horizon_text}, discounted at {period_text}"
+        + ("" if revenue else f"; margin {100 * a['margin']:.0f} % of spend")
         + ("; net of the cost to serve" if a.get("service_cost") else "")
         + "."
+    )
+    banner = (
+        "Values are REVENUE, not profit: no contribution margin was given, so every NPV and "
+        "ROI here overstates the return (ROI on revenue is not ROI). Nothing is recommended "
+        f"'fund' unless its tested effects pay back at a {REVENUE_FUND_MARGIN:.0%} margin. "
+        "Re-run with the margin (--margin / margin=)."
+        if revenue
+        else ""
     )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -542,6 +562,7 @@ def render_report(
         "version": __version__,
         "title": title,
         "subtitle": subtitle,
+        "banner": banner,
         "css": Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
         "decision": _decision(frame, portfolio, units),
         "recs": _recommendations(frame, portfolio, units)[:_FIRST_SCREEN_ITEMS],
@@ -645,3 +666,21 @@ def write_report(
     with atomic_write(target) as fh:
         fh.write(doc)
     return target
+
+
+def _scope_note(frame: pd.DataFrame, name: str, scoped: bool) -> str:
+    """How much of an investment's value comes from customers inside its evidence's tested
+    population ("" for unscoped evidence)."""
+    if not scoped or "share_value_in_tested_scope" not in frame.columns:
+        return ""
+    row = frame[frame["investment"] == name]
+    if row.empty:
+        return ""
+    r = row.iloc[0]
+    share = float(r["share_value_in_tested_scope"])
+    share_txt = f"{share:.0%}" if share == share else "none"
+    return (
+        f". Inside the tested population: {int(r['customers_in_tested_scope']):,} of "
+        f"{int(r['customers_affected']):,} customers, {share_txt} of the value; the rest is "
+        "valued as an association (grade C)"
+    )

@@ -25,7 +25,7 @@ from typing import Any
 
 from clv.roi.conditions import ConditionError, parse_condition
 
-__all__ = ["GRADES", "Evidence", "Investment", "Shift", "load_investments"]
+__all__ = ["GRADES", "TENURE_COLUMN", "Evidence", "Investment", "Shift", "load_investments"]
 
 #: Evidence grades shown to finance.
 GRADES = {
@@ -36,6 +36,9 @@ GRADES = {
 }
 _KIND_GRADE = {"experiment": "A", "quasi_experiment": "B", "observational": "C", "assumption": "D"}
 _MODES = ("add", "relative", "set")
+#: Column the engine derives from the scoring frame's ``T`` (days since the first purchase) so an
+#: evidence population can name the customers' tenure, e.g. ``"tenure_days <= 30"``.
+TENURE_COLUMN = "tenure_days"
 
 
 def coefficient_parts(name: str) -> tuple[str, str] | None:
@@ -138,6 +141,20 @@ class Evidence:
     grades : mapping, optional
         Grade of each listed coefficient when they differ (kind ``"mixed"``, built by
         :meth:`combine`); by default every listed coefficient has the kind's grade.
+    population : str or mapping, optional
+        The **tested scope**: a condition on the scoring frame
+        (:mod:`clv.roi.conditions` grammar, never evaluated by Python) selecting the
+        customers like those the evidence was measured on, e.g. ``"tenure_days <= 0"``
+        for a test randomised at the first purchase (``tenure_days``, days since the
+        first purchase, is derived from ``T`` by the engine when the frame has no such
+        column). A mapping ``{coefficient: condition}`` scopes coefficients
+        separately (built by :meth:`combine`). Outside the scope a listed coefficient
+        falls back to the fitted model's (grade C, under the causal-share prior; no
+        effect when the models have no such coefficient). None: the evidence is
+        taken to hold for every targeted customer.
+    tested : str, optional
+        The tested population and timing in words (who was randomised, when, at which
+        tenure, for how long), for reports; :meth:`from_experiment` fills it.
 
     Notes
     -----
@@ -160,12 +177,17 @@ class Evidence:
     ('mixed', 'A', 'B')
     >>> ev.coefficient_grade("spend[call]")
     'C'
+    >>> scoped = Evidence.experiment({"dropout[call]": (-0.3, 0.1)}, population="tenure_days <= 30")
+    >>> scoped.coefficient_population("dropout[call]"), scoped.coefficient_population("x[y]")
+    ('tenure_days <= 30', None)
     """
 
     kind: str = "observational"
     coefficients: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     source: str | None = None
     grades: Mapping[str, str] = field(default_factory=dict)
+    population: str | Mapping[str, str] | None = None
+    tested: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (*_KIND_GRADE, "mixed"):
@@ -210,6 +232,52 @@ class Evidence:
                 "(build it with Evidence.combine)."
             )
         object.__setattr__(self, "grades", grades)
+        object.__setattr__(self, "population", self._check_population(self.population, clean))
+        if self.tested is not None and not isinstance(self.tested, str):
+            raise ValueError(f"Evidence.tested must be text, got {self.tested!r}.")
+
+    @staticmethod
+    def _check_population(
+        population: Any, coefficients: Mapping[str, Any]
+    ) -> str | dict[str, str] | None:
+        """Validate the tested scope: a condition, or ``{coefficient: condition}``."""
+        if population is None:
+            return None
+        if isinstance(population, str):
+            items = {"": population}
+        elif isinstance(population, Mapping):
+            items = {str(k): v for k, v in population.items()}
+            stray = sorted(k for k in items if k not in coefficients)
+            if stray:
+                raise ValueError(
+                    f"Evidence.population names {stray}, which are not listed coefficients."
+                )
+        else:
+            raise ValueError(
+                "Evidence.population must be a condition string or {coefficient: condition}, "
+                f"got {population!r}."
+            )
+        for key, text in items.items():
+            if not isinstance(text, str):
+                raise ValueError(f"Evidence.population {key!r} must be a condition string.")
+            try:
+                parse_condition(text)
+            except ConditionError as exc:
+                raise ValueError(f"Evidence.population: {exc}") from None
+        return population if isinstance(population, str) else items
+
+    def coefficient_population(self, name: str) -> str | None:
+        """The tested scope (condition) of one listed coefficient; None: unscoped or unlisted."""
+        if name not in self.coefficients or self.population is None:
+            return None
+        if isinstance(self.population, str):
+            return self.population
+        return self.population.get(name)
+
+    @property
+    def scoped(self) -> bool:
+        """True when some listed coefficient holds only for a tested population."""
+        return any(self.coefficient_population(n) for n in self.coefficients)
 
     @property
     def grade(self) -> str:
@@ -245,37 +313,80 @@ class Evidence:
                 text += f" for {', '.join(self.coefficients)}"
         if self.coefficients:
             text += "; other coefficients fitted (C)"
+        if self.scoped:
+            pops = sorted({p for n in self.coefficients if (p := self.coefficient_population(n))})
+            text += (
+                f"; tested on customers with {' / '.join(pops)} only (C elsewhere)"
+                if len(pops) == 1 or isinstance(self.population, str)
+                else "; tested populations: "
+                + ", ".join(f"{n}: {self.coefficient_population(n)}" for n in self.coefficients)
+            )
+        if self.tested:
+            text += f" ({self.tested})"
         return f"{text}; source: {self.source}" if self.source else text
 
     @classmethod
     def experiment(
-        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+        cls,
+        coefficients: Mapping[str, tuple[float, float]],
+        *,
+        source: str | None = None,
+        population: str | Mapping[str, str] | None = None,
+        tested: str | None = None,
     ) -> Evidence:
         """Effect sizes from a randomised experiment (grade A)."""
-        return cls("experiment", coefficients, source)
+        return cls("experiment", coefficients, source, population=population, tested=tested)
 
     @classmethod
     def quasi_experiment(
-        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+        cls,
+        coefficients: Mapping[str, tuple[float, float]],
+        *,
+        source: str | None = None,
+        population: str | Mapping[str, str] | None = None,
+        tested: str | None = None,
     ) -> Evidence:
         """Effect sizes from a quasi-experiment (grade B)."""
-        return cls("quasi_experiment", coefficients, source)
+        return cls("quasi_experiment", coefficients, source, population=population, tested=tested)
 
     @classmethod
     def assumption(
-        cls, coefficients: Mapping[str, tuple[float, float]], *, source: str | None = None
+        cls,
+        coefficients: Mapping[str, tuple[float, float]],
+        *,
+        source: str | None = None,
+        population: str | Mapping[str, str] | None = None,
+        tested: str | None = None,
     ) -> Evidence:
         """Effect sizes stated as an assumption (grade D)."""
-        return cls("assumption", coefficients, source)
+        return cls("assumption", coefficients, source, population=population, tested=tested)
 
     @classmethod
-    def from_experiment(cls, result: Any, *, source: str | None = None) -> Evidence:
-        """Grade-A evidence for the levers a randomised experiment measured.
+    def from_experiment(
+        cls,
+        result: Any,
+        *,
+        source: str | None = None,
+        population: str | None = None,
+        extrapolate: bool = False,
+    ) -> Evidence:
+        """Grade-A evidence for the levers a randomised experiment measured, scoped to its
+        tested population.
 
         ``result`` is an :class:`clv.cx.experiments.ExperimentResult`; only the
         levers it measured (``result.coefficients()``) are listed, so every other
         coefficient an investment uses stays the fitted model's (grade C).
         Refuses a result whose arms are not balanced on the pre-period covariates.
+
+        The grade applies only to customers like the randomised ones: by default the
+        tenure (days since the first purchase) at which they were randomised, from
+        ``result.enrolment`` (``"tenure_days <= 0"`` for a test at the first purchase,
+        so an existing base valued on such a test is graded C, not A). ``population``
+        replaces that scope by a condition of your own (e.g. ``"channel == 'web'"``
+        when the test ran on web customers of any tenure); ``extrapolate=True``
+        drops it (you state that the effect carries over to every targeted customer;
+        the description says so). ``tested`` records who was randomised, when and
+        for how long.
         """
         if not getattr(result, "balanced", True):
             raise ValueError(
@@ -286,14 +397,34 @@ class Evidence:
         coefs = dict(result.coefficients())
         if not coefs:
             raise ValueError("the experiment measured no lever (see its effects table).")
-        return cls("experiment", coefs, source or getattr(result, "source", None))
+        enrol = dict(getattr(result, "enrolment", None) or {})
+        tested = _describe_enrolment(enrol)
+        scope = population
+        if scope is None and not extrapolate:
+            scope = _tenure_condition(enrol)
+        if extrapolate:
+            scope = None
+            tested = (tested + "; " if tested else "") + "assumed to carry over to all targeted"
+        return cls(
+            "experiment",
+            coefs,
+            source or getattr(result, "source", None),
+            population=scope,
+            tested=tested or None,
+        )
 
     @classmethod
-    def from_quasi_experiment(cls, result: Any, *, source: str | None = None) -> Evidence:
+    def from_quasi_experiment(
+        cls, result: Any, *, source: str | None = None, population: str | None = None
+    ) -> Evidence:
         """Grade-B evidence from a difference-in-differences / event study.
 
         ``result`` is a :class:`clv.cx.quasi.DiDResult`. Refuses a result whose
-        pre-trend test rejects parallel trends.
+        pre-trend test rejects parallel trends. The estimate is the effect on the
+        treated groups; ``population`` (a condition on the scoring frame, e.g.
+        ``"region == 'south'"``) limits grade B to customers like them when the
+        investment reaches others too. ``tested`` records the treated and control
+        customers and the change date.
         """
         if getattr(result, "pretrend_rejected", False):
             raise ValueError(
@@ -304,7 +435,19 @@ class Evidence:
         coefs = dict(result.coefficients())
         if not coefs:
             raise ValueError("the quasi-experiment gives no coefficient.")
-        return cls("quasi_experiment", coefs, source or getattr(result, "source", None))
+        tested = None
+        if getattr(result, "n_treated", None) is not None and hasattr(result, "change_date"):
+            tested = (
+                f"{int(result.n_treated):,} treated and {int(result.n_control):,} control "
+                f"customers around a change on {_date_text(result.change_date)}"
+            )
+        return cls(
+            "quasi_experiment",
+            coefs,
+            source or getattr(result, "source", None),
+            population=population,
+            tested=tested,
+        )
 
     @classmethod
     def combine(cls, *parts: Evidence, source: str | None = None) -> Evidence:
@@ -317,14 +460,19 @@ class Evidence:
             return cls()
         coefs: dict[str, tuple[float, float]] = {}
         grades: dict[str, str] = {}
+        scopes: dict[str, str] = {}
         for part in sorted(parts, key=lambda p: p.grade, reverse=True):  # best grade last wins
             for name, value in part.coefficients.items():
                 coefs[name] = value
                 grades[name] = part.coefficient_grade(name)
+                scopes.pop(name, None)
+                if (pop := part.coefficient_population(name)) is not None:
+                    scopes[name] = pop
         if len(set(grades.values())) == 1 and len(parts) == 1:
             return parts[0]
         text = source or "; ".join(p.source for p in parts if p.source) or None
-        return cls("mixed", coefs, text, grades)
+        tested = "; ".join(p.tested for p in parts if p.tested) or None
+        return cls("mixed", coefs, text, grades, population=scopes or None, tested=tested)
 
 
 @dataclass(frozen=True)
@@ -504,12 +652,51 @@ class Investment:
                 {k: tuple(v) for k, v in dict(ev.get("coefficients", {})).items()},
                 ev.get("source"),
                 dict(ev.get("grades") or {}),
+                population=ev.get("population"),
+                tested=ev.get("tested"),
             )
         elif isinstance(ev, str):
             d["evidence"] = Evidence(ev)
         elif ev is None:
             d.pop("evidence", None)
         return cls(**d)
+
+
+def _date_text(value: Any) -> str:
+    """A date-like value as ``YYYY-MM-DD`` (its text when it has no ``date()``)."""
+    try:
+        return str(value.date())
+    except AttributeError:
+        return str(value)
+
+
+def _tenure_condition(enrol: Mapping[str, Any]) -> str | None:
+    """``"tenure_days <= hi"`` (with a lower bound when > 0) from an experiment's enrolment."""
+    lo, hi = enrol.get("tenure_days_min"), enrol.get("tenure_days_max")
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    lo_i, hi_i = math.floor(float(lo)), math.ceil(float(hi))
+    upper = f"{TENURE_COLUMN} <= {hi_i}"
+    return upper if lo_i <= 0 else f"{TENURE_COLUMN} >= {lo_i} and {upper}"
+
+
+def _describe_enrolment(enrol: Mapping[str, Any]) -> str:
+    """Who was randomised, when and for how long, in words (empty without the facts)."""
+    if not enrol.get("customers"):
+        return ""
+    text = f"{int(enrol['customers']):,} customers randomised"
+    if enrol.get("start_first") and enrol.get("start_last"):
+        text += f" {enrol['start_first']} to {enrol['start_last']}"
+    lo, hi = enrol.get("tenure_days_min"), enrol.get("tenure_days_max")
+    if lo is not None and hi is not None:
+        text += (
+            " at their first purchase"
+            if hi <= 0
+            else f" {lo:,.0f}-{hi:,.0f} days after their first purchase"
+        )
+    if enrol.get("post_days_max"):
+        text += f", followed up to {int(enrol['post_days_max']):,} days"
+    return text
 
 
 def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investment]:
@@ -547,6 +734,7 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                         "kind": row["evidence_kind"],
                         "coefficients": {},
                         "source": row.get("evidence_source") or None,
+                        "population": row.get("evidence_population") or None,
                     },
                 )
                 if row.get("coefficient"):
@@ -559,6 +747,7 @@ def _from_rows(rows: Iterable[Mapping[str, str]], source: str) -> list[Investmen
                 f"{source} line {i}: {exc}. Columns: name, cost, column, mode, "
                 "amount[, sd, where, target, ramp_periods, duration, cost_sd, "
                 "description, label, target_label, evidence_kind, evidence_source, "
+                "evidence_population, "
                 "coefficient, coefficient_mean, coefficient_se]."
             ) from None
     return [Investment.from_dict(d) for d in grouped.values()]
@@ -577,7 +766,8 @@ def load_investments(path: str | os.PathLike[str]) -> list[Investment]:
     TOML), each with the fields of :class:`Investment` and ``shifts`` as a list
     of tables. CSV: one row per shift with columns ``name, cost, column, mode,
     amount`` and optional ``sd, where, target, ramp_periods, duration, cost_sd,
-    description, label, target_label, evidence_kind, evidence_source, coefficient, coefficient_mean,
+    description, label, target_label, evidence_kind, evidence_source, evidence_population,
+    coefficient, coefficient_mean,
     coefficient_se``.
 
     Raises

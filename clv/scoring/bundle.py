@@ -55,7 +55,7 @@ TRANSACTION_MODELS: dict[str, tuple[str, str]] = {
 #: Model classes a bundle may contain, by the name stored in their documents.
 _MODEL_CLASSES: dict[str, tuple[str, str]] = {
     e.name: (e.module, e.name) for e in cli_models().values()
-} | {name: (e.module, e.name) for name, e in models_of_kind("spend").items()}
+} | {name: (e.module, e.name) for name, e in models_of_kind("spend", time_varying=False).items()}
 _SECTION_KEYS = (
     "builder",
     "purchase_covariates",

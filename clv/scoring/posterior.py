@@ -61,7 +61,9 @@ POSTERIOR_SCHEMA_VERSION = 1
 
 #: Posterior classes ``clv score`` can score -> the module of their pure functions.
 SCORABLE: dict[str, str] = {e.name: e.module for e in cli_models().values()}
-SPEND_MODELS: dict[str, str] = {name: e.module for name, e in models_of_kind("spend").items()}
+SPEND_MODELS: dict[str, str] = {
+    name: e.module for name, e in models_of_kind("spend", time_varying=False).items()
+}
 _GROUPS = {"transaction": "transaction_posterior", "spend": "spend_posterior"}
 _NC_SUFFIXES = (".nc", ".nc4", ".netcdf")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -286,3 +286,28 @@ def test_the_documented_report_command_runs(world_files, tmp_path) -> None:
     assert "customers who contacted service" in doc
     record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["budget"] == 20000
+
+
+def test_revenue_warning_and_fund_option(world_files, tmp_path, capsys) -> None:
+    """No --margin: values are revenue, said on stdout, in roi.csv and in the report; --fund
+    widens what the budget may fund, and the portfolio says so."""
+    d, _ = world_files
+    out = tmp_path / "out"
+    args = [a for a in _args(d, out, "--budget", "5000", "--fund", "all") if a != "--quiet"]
+    assert main(["report", *args]) == 0
+    stdout = capsys.readouterr().out
+    assert "WARNING: No margin given: every value is REVENUE" in stdout
+    assert "REVENUE: no margin given" in stdout
+    assert "EVERY investment whatever its recommendation" in stdout
+    table = pd.read_csv(out / "roi.csv")
+    assert (table["value_basis"] == "revenue").all()
+    portfolio = pd.read_csv(out / "roi_portfolio.csv")
+    assert portfolio["eligible"].str.contains("EVERY investment").all()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="revenue-banner"' in html and 'class="warning" id="eligible"' in html
+    record = json.loads((out / "run.json").read_text())
+    assert record["parameters"]["value_basis"] == "revenue"
+    assert record["parameters"]["fund"] == "all"
+    bad = _args(d, tmp_path / "bad", "--budget", "5000", "--fund", "maybe")
+    assert main(["roi", *bad]) == 2
+    assert "--fund must be 'all'" in capsys.readouterr().err

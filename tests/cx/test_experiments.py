@@ -74,7 +74,7 @@ def test_grade_a_only_for_the_levers_measured(world) -> None:
     assert ev.coefficient_grade("spend[onboarding_call]") == "C"
 
 
-def test_rollout_investment_is_valued_as_grade_a(world, result) -> None:
+def test_rollout_investment_is_grade_a_only_when_stated_to_carry_over(world, result) -> None:
     from clv.data import rfm_summary
     from clv.models import GammaGammaModel, ParetoNBDModel
 
@@ -95,10 +95,18 @@ def test_rollout_investment_is_valued_as_grade_a(world, result) -> None:
         "Onboarding call",
         cost=100.0,
         shifts=[Shift("onboarding_call", "set", 1.0)],
+        evidence=Evidence.from_experiment(res, extrapolate=True),
+    )
+    # by default the evidence holds only for its tested population (the first purchase):
+    # valued on the existing base it is no evidence, and the models have no such coefficient
+    scoped = Investment(
+        "Scoped call",
+        cost=100.0,
+        shifts=[Shift("onboarding_call", "set", 1.0)],
         evidence=Evidence.from_experiment(res),
     )
     out = evaluate_investments(
-        [inv],
+        [inv, scoped],
         transaction_model=ParetoNBDModel().fit(rfm),
         spend_model=GammaGammaModel().fit(rfm),
         data=data,
@@ -109,9 +117,14 @@ def test_rollout_investment_is_valued_as_grade_a(world, result) -> None:
         period_length=30.0,
         breakeven=False,
     )
-    row = out.table().iloc[0]
+    table = out.table().set_index("investment")
+    row = table.loc["Onboarding call"]
     assert row["evidence_grade"] == "A" and row["share_grade_A"] == pytest.approx(1.0)
     assert row["incremental_clv_mean"] > 0
+    assert "carry over" in row["evidence"]
+    other = table.loc["Scoped call"]
+    assert other["customers_in_tested_scope"] == 0 and other["incremental_clv_mean"] == 0.0
+    assert other["recommendation"] == "do not fund"
     # customers already treated are not changed
     assert row["customers_affected"] == int((data["onboarding_call"] == 0).sum())
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from clv.models import BetaGeoDynamicModel, BetaGeoModel, bgnbd, time_varying_data
+from clv.models import (
+    BetaGeoDynamicModel,
+    BetaGeoModel,
+    bgnbd,
+    future_covariates,
+    time_varying_data,
+)
 from clv.models import _bgnbd_dyncov_math as bmath
 from clv.models.bgnbd_dyncov import simulate_bgnbd_transactions
 
@@ -109,3 +116,111 @@ def test_recovery_and_probability_alive(rng: np.random.Generator) -> None:
     pa = truth.probability_alive(data).to_numpy()
     alive = latent["alive"].reindex(data.customer_ids).to_numpy(dtype=float)
     assert abs(pa.mean() - alive.mean()) < 4 * alive.std() / np.sqrt(alive.size)
+
+
+# ---------------------------------------------------------------------- predictions
+def _truth(params: dict[str, float] = TRUE) -> BetaGeoDynamicModel:
+    pc, dc = ["season", "promo"], ["promo", "season"]
+    names = BetaGeoDynamicModel(purchase_covariates=pc, dropout_covariates=dc)._param_names()
+    return BetaGeoDynamicModel.from_dict(
+        {
+            "init": {"purchase_covariates": pc, "dropout_covariates": dc},
+            "params": {k: params.get(k, 0.0) for k in names},
+            "covariance": np.eye(len(names)).tolist(),
+            "log_likelihood": 0.0,
+            "n_customers": 1,
+            "converged": True,
+            "time_unit": "W",
+        }
+    )
+
+
+def test_zero_coefficients_predict_as_static_bgnbd(rng: np.random.Generator) -> None:
+    data, _, _ = _simulate(400, rng)
+    rfm = (data.frequency, data.recency, data.T)
+    for p in [(0.24, 4.4, 0.79, 2.43), (2.0, 30.0, 3.0, 0.5), (0.1, 0.5, 0.2, 8.0)]:
+        model = _truth(dict(zip(("r", "alpha", "a", "b"), p, strict=True)))
+        static = bgnbd.BGNBDParams(*p)
+        # a future path that changes the covariates: irrelevant with zero coefficients
+        path = future_covariates(data, OBS_END + pd.Timedelta(weeks=3), 5, add={"promo": 1.0})
+        got = model.predict(data, 20.0, path, discount_rate=0.0)
+        ref = bgnbd.expected_purchases(static, 20.0, *rfm)
+        np.testing.assert_allclose(got["expected_purchases"], ref, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            got["probability_alive"], bgnbd.probability_alive(static, *rfm), rtol=1e-10
+        )
+        # undiscounted DECT is the expectation itself (quadrature in time is exact enough)
+        np.testing.assert_allclose(
+            got["expected_discounted_purchases"], ref, rtol=1e-9, atol=1e-12
+        )
+        assert (got["probability_alive_end"] <= got["probability_alive"] + 1e-15).all()
+
+
+def _mc_world(n: int, rng: np.random.Generator) -> tuple[object, pd.DataFrame, pd.DataFrame]:
+    """Promotions random per week until 4 weeks after observation_end, then for everyone."""
+    weeks = 85
+    ids = np.arange(n)
+    first = pd.Series(START + pd.to_timedelta(rng.uniform(0, 20 * 7, n), unit="D"), index=ids)
+    week = np.arange(weeks)
+    dates = START + pd.to_timedelta(7 * week, unit="D")
+    promo = (rng.random((n, weeks)) < 0.3).astype(float)
+    promo[:, dates >= OBS_END + pd.Timedelta(weeks=4)] = 1.0
+    cov = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, weeks),
+            "cov_date": np.tile(dates, n),
+            "season": np.tile(((week // 6) % 2).astype(float), n),
+            "promo": promo.ravel(),
+            "segment": np.repeat((rng.random(n) < 0.5).astype(float), weeks),
+        }
+    )
+    tx, latent = simulate_bgnbd_transactions(
+        TRUE,
+        cov,
+        first,
+        end=START + pd.Timedelta(weeks=84),
+        purchase_covariates=COLS,
+        dropout_covariates=COLS,
+        rng=rng,
+    )
+    return cov, tx, latent
+
+
+@pytest.mark.slow
+def test_predictions_match_monte_carlo_with_a_future_change(rng: np.random.Generator) -> None:
+    """Given the true future path (a promotion for everyone from week 4 on), the mean
+    predictions equal the simulated future: purchases, discounted purchases, P(alive)."""
+    n, horizon = 12000, 20.0
+    cov, tx, latent = _mc_world(n, rng)
+    data = time_varying_data(tx, cov, columns=COLS, observation_end=OBS_END)
+    model = _truth()
+    path = cov[cov["cov_date"] >= OBS_END]
+    pred = model.predict(data, horizon, path, discount_rate=0.02)
+    ahead = (tx["date"] - OBS_END) / pd.Timedelta(weeks=1)
+    inside = (ahead > 0) & (ahead <= horizon)
+    by = tx.loc[inside, "customer_id"]
+    actual = inside[inside].groupby(by).sum().reindex(data.customer_ids, fill_value=0)
+    disc = (1.02 ** -ahead[inside]).groupby(by).sum().reindex(data.customer_ids, fill_value=0)
+    # alive at the horizon's end: not dropped out at any purchase up to it
+    alive_end = latent["alive"].to_numpy() | (
+        tx.assign(a=ahead).groupby("customer_id")["a"].max().reindex(latent.index).to_numpy()
+        > horizon
+    )
+
+    def close(pred_col: pd.Series, realised: np.ndarray) -> None:
+        realised = np.asarray(realised, dtype=float)
+        se = realised.std() / np.sqrt(realised.size)
+        assert abs(pred_col.mean() - realised.mean()) < 4 * se, (
+            pred_col.mean(),
+            realised.mean(),
+            se,
+        )
+
+    close(pred["expected_purchases"], actual.to_numpy())
+    close(pred["expected_discounted_purchases"], disc.to_numpy())
+    top = pred["expected_purchases"] > pred["expected_purchases"].quantile(0.8)
+    close(pred["expected_purchases"][top], actual.to_numpy()[top.to_numpy()])
+    close(pred["probability_alive_end"], alive_end[data.customer_ids.to_numpy()])
+    # the promotion lowers dropout and raises purchases: the carried-forward path differs
+    default = model.expected_purchases(horizon, data)
+    assert not np.allclose(default, pred["expected_purchases"])

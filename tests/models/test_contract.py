@@ -360,7 +360,19 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
     """What each kind of model predicts on its fitted data."""
     from clv.models.registry import model_entry
 
-    kind = model_entry(type(model).__name__).kind
+    entry = model_entry(type(model).__name__)
+    kind = entry.kind
+    if entry.time_varying and kind == "transaction":
+        pred = model.predict(data, 4.0, discount_rate=0.01)
+        return {c: pred[c].to_numpy() for c in pred.columns}
+    if entry.time_varying and kind == "retention":
+        pred = model.predict(data, 4, discount_rate=0.1)
+        return {c: pred[c].to_numpy() for c in pred.columns}
+    if entry.time_varying and kind == "spend":
+        return {
+            "expected_spend": model.expected_spend(data).to_numpy(),
+            "by_period": model.expected_spend_by_period(data, 4.0).to_numpy().ravel(),
+        }
     if kind == "transaction":
         return {
             "probability_alive": model.probability_alive(data).to_numpy(),
@@ -378,11 +390,87 @@ def _predictions(model, data) -> dict[str, np.ndarray]:
 
 
 #: Registered models without a case yet, and why (the list may only shrink).
-_PENDING = {
-    "BetaGeoDynamicModel": "fits on TimeVaryingData, predicts from it",
-    "ParetoNBDDynamicModel": "fits on TimeVaryingData, predicts from it",
-    "ShiftedBetaGeoDynamicModel": "fits on a retention panel",
-}
+_PENDING: dict[str, str] = {}
+
+
+# time-varying covariate worlds: small, seeded, with a dated change in the covariates
+_TV_START = pd.Timestamp("2020-01-05")
+_TV_END = _TV_START + pd.Timedelta(weeks=40)
+
+
+def _tv_world(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n)
+    first = pd.Series(_TV_START + pd.to_timedelta(rng.uniform(0, 70, n), unit="D"), index=ids)
+    week = np.arange(42)
+    dates = _TV_START + pd.to_timedelta(7 * week, unit="D")
+    cov = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, week.size),
+            "cov_date": np.tile(dates, n),
+            "season": np.tile(((week // 6) % 2).astype(float), n),
+            "promo": (rng.random(n * week.size) < 0.3).astype(float),
+            "tier": np.tile((dates >= _TV_START + pd.Timedelta(weeks=20)).astype(float), n),
+        }
+    )
+    return cov, first, rng
+
+
+def _tv_pareto():
+    from clv.models import time_varying_data
+    from clv.models.pareto_nbd_dyncov import simulate_transactions
+
+    cov, first, rng = _tv_world(800, 31)
+    params = {"r": 1.0, "alpha": 5.0, "s": 0.8, "beta": 12.0}
+    params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
+    tx, _ = simulate_transactions(
+        params, cov, first, end=_TV_END, purchase_covariates=["season"],
+        dropout_covariates=["promo"], rng=rng,
+    )
+    return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
+
+
+def _tv_bgnbd():
+    from clv.models import time_varying_data
+    from clv.models.bgnbd_dyncov import simulate_bgnbd_transactions
+
+    cov, first, rng = _tv_world(800, 32)
+    params = {"r": 1.0, "alpha": 5.0, "a": 0.8, "b": 3.0}
+    params |= {"purchase[season]": 0.5, "dropout[promo]": -0.5}
+    tx, _ = simulate_bgnbd_transactions(
+        params, cov, first, end=_TV_END, purchase_covariates=["season"],
+        dropout_covariates=["promo"], rng=rng,
+    )
+    return time_varying_data(tx, cov, columns=["season", "promo"], observation_end=_TV_END)
+
+
+def _tv_spend():
+    from clv.models import time_varying_spend_data
+    from clv.models.bgnbd_dyncov import simulate_bgnbd_transactions
+    from clv.models.gamma_gamma_dyncov import simulate_spends
+
+    cov, first, rng = _tv_world(800, 33)
+    tx, _ = simulate_bgnbd_transactions(
+        {"r": 2.0, "alpha": 5.0, "a": 0.8, "b": 3.0}, cov, first, end=_TV_END, rng=rng
+    )
+    params = {"p": 6.0, "q": 4.0, "v": 15.0, "spend[tier]": 0.3}
+    tx, _ = simulate_spends(params, tx, cov, spend_covariates=["tier"], rng=rng)
+    return time_varying_spend_data(tx, cov, columns=["tier"], observation_end=_TV_END)
+
+
+def _tv_panel():
+    from clv.models.sbg_dyncov import retention_panel, simulate_panel
+
+    rng = np.random.default_rng(34)
+    n, periods = 1500, 10
+    price_up = (np.arange(periods)[None, :] >= rng.integers(3, 8, n)[:, None]).astype(float)
+    frame, _ = simulate_panel(
+        {"alpha": 0.8, "beta": 1.6, "churn[price_up]": 0.6},
+        price_up[..., None],
+        ["price_up"],
+        rng=rng,
+    )
+    return retention_panel(frame, columns=["price_up"])
 
 
 def _registry_cases():
@@ -435,6 +523,10 @@ def _registry_cases():
             _acquisition_counts,
             {"covariates": _acquisition_covariates},
         ),
+        case("ParetoNBDDynamicModel", covariate, _tv_pareto),
+        case("BetaGeoDynamicModel", covariate, _tv_bgnbd),
+        case("ShiftedBetaGeoDynamicModel", covariate, _tv_panel),
+        case("GammaGammaDynamicModel", covariate, _tv_spend),
     ]
     covered = {c.values[0][0] for c in cases}
     missing = [e.name for e in MODELS if e.name not in covered and e.name not in _PENDING]
@@ -448,10 +540,16 @@ _COVARIATE_ARG = {
     "BetaGeoBetaBinomModel": ("purchase_covariates", ["nps"]),
     "GammaGammaModel": ("spend_covariates", ["nps"]),
     "ShiftedBetaGeoModel": ("churn_covariates", ["nps"]),
+    "ShiftedBetaGeoDynamicModel": ("churn_covariates", ["price_up"]),
+    "GammaGammaDynamicModel": ("spend_covariates", ["tier"]),
 }
 
 
-_DEFAULT_ARGS = {"AcquisitionModel": {"distribution": "exponential", "pool_size": 2000.0}}
+_DEFAULT_ARGS = {
+    "AcquisitionModel": {"distribution": "exponential", "pool_size": 2000.0},
+    "ParetoNBDDynamicModel": {"purchase_covariates": ["season"], "dropout_covariates": ["promo"]},
+    "BetaGeoDynamicModel": {"purchase_covariates": ["season"], "dropout_covariates": ["promo"]},
+}
 
 
 def _construct(name: str, make) -> object:
@@ -522,14 +620,22 @@ def test_per_cohort_retention_document_is_json_with_text_keys():
 
 def test_registered_model_get_params_round_trip(registered):
     model, _ = registered
+    from clv.models.registry import model_entry
+
     params = model.get_params()
-    assert set(params) == set(type(model)._get_param_names()) and "penalizer" in params
+    assert set(params) == set(type(model)._get_param_names())
     copy = type(model)(**params)
     assert not hasattr(copy, "params_")
     # the constructor stores its arguments as given (what sklearn.base.clone checks)
     assert all(copy.get_params()[k] is v for k, v in params.items())
-    assert copy.set_params(penalizer=0.5) is copy and copy.get_params()["penalizer"] == 0.5
-    assert model.get_params()["penalizer"] == params["penalizer"]
+    if model_entry(type(model).__name__).time_varying:  # covariates, no penalizer
+        key = sorted(params)[0]
+        assert copy.set_params(**{key: ["other"]}) is copy
+        assert copy.get_params()[key] == ["other"] and model.get_params()[key] == params[key]
+    else:
+        assert "penalizer" in params
+        assert copy.set_params(penalizer=0.5) is copy and copy.get_params()["penalizer"] == 0.5
+        assert model.get_params()["penalizer"] == params["penalizer"]
     with pytest.raises(ValueError, match="no parameter"):
         copy.set_params(no_such_argument=1)
 

@@ -201,7 +201,8 @@ def test_portfolio_matches_brute_force_and_joint_value(world) -> None:
         ),
     ]
     res = _run(world, invs)
-    pf = select_portfolio(res, budget=1000.0)
+    pf = select_portfolio(res, budget=1000.0, eligible="all")
+    assert "EVERY investment" in pf.label
     names = list(res.investments)
     npv = res.npv_draws().to_numpy()
     costs = np.array([res.investments[n].cost_pv.mean() for n in names])
@@ -215,6 +216,49 @@ def test_portfolio_matches_brute_force_and_joint_value(world) -> None:
     assert pf.chosen == [names[i] for i in best]
     np.testing.assert_allclose(pf.joint_npv, joint_npv(res, pf.chosen))
     assert pf.summary()["cost_pv"] <= 1000.0
+
+
+def test_portfolio_funds_only_fund_recommendations_by_default(world) -> None:
+    """A cheap, high-NPV investment resting on an assumption (grade D, "test first") must not
+    take the budget from a tested one; the portfolio says why each one is left out."""
+    tested = Investment(
+        "Tested",
+        cost=100.0,
+        shifts=[Shift("complaints", "set", 0.0)],
+        evidence=Evidence.experiment({"dropout[complaints]": (1.0, 0.05)}),
+    )
+    assumed = Investment(
+        "Assumed",
+        cost=100.0,
+        shifts=[Shift("wait_minutes", "relative", -0.5)],
+        evidence=Evidence.assumption({"dropout[wait_minutes]": (0.3, 0.01)}),
+    )
+    res = _run(world, [tested, assumed])
+    table = res.table().set_index("investment")
+    assert table.loc["Tested", "recommendation"] == "fund"
+    assert table.loc["Assumed", "recommendation"] == "test first"
+    assert table.loc["Assumed", "npv_mean"] > table.loc["Tested", "npv_mean"] > 0
+    # the old rule (any investment) would spend the budget on the untested one
+    assert select_portfolio(res, budget=150.0, eligible="all").chosen == ["Assumed"]
+    pf = select_portfolio(res, budget=150.0)
+    assert pf.chosen == ["Tested"] and pf.eligible == ("fund",)
+    assert "'test first'" in pf.not_funded["Assumed"]
+    assert "'fund' only" in pf.label and "Assumed: recommended" in pf.summary()["not_funded"]
+    # only the assumed one within budget: nothing is funded rather than the untested one
+    pf_small = select_portfolio(_run(world, [assumed]), budget=150.0)
+    assert pf_small.chosen == [] and "Assumed" in pf_small.not_funded
+    # widened on request, and labelled as such
+    wide = select_portfolio(res, budget=250.0, eligible=("fund", "test first"))
+    assert set(wide.chosen) == {"Tested", "Assumed"}
+    assert "untested" in wide.label
+    with pytest.raises(ValueError, match="eligible"):
+        select_portfolio(res, budget=1.0, eligible=("maybe",))
+    # the report says why an investment was not funded
+    from clv.roi import render_report
+
+    html = render_report(res, portfolio=pf)
+    assert "Not funded: <strong>Assumed</strong>" in html
+    assert "recommended &#39;fund&#39; only" in html or "recommended 'fund' only" in html
 
 
 @pytest.mark.parametrize("objective", ["mean", "cvar"])

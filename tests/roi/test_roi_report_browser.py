@@ -177,7 +177,7 @@ def _visible(box: list[float]) -> bool:
 
 @needs_chromium
 def test_first_screen_shows_the_decision(result, tmp_path, close_figures) -> None:
-    pf = select_portfolio(result, 140.0)
+    pf = select_portfolio(result, 140.0, eligible="all")
     assert pf.chosen  # the budget funds something
     plain = result.table().drop(columns=["recommendation", "reason"])  # the funded/not view
     report = write_report(

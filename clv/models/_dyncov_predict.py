@@ -1,0 +1,155 @@
+"""Predictions of the time-varying transaction models given a future covariate path.
+
+One surface for :class:`~clv.models.BetaGeoDynamicModel` (and any model whose
+math module offers ``probability_alive``, ``expected_purchases`` and
+``expected_discounted_purchases`` with the signatures of
+:mod:`clv.models._pareto_nbd_dyncov_math`): the class names its math module
+in ``_predict_math`` and its covariate arrays come from ``_arrays``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from clv.models._dyncov_data import TimeVaryingData
+
+__all__ = ["FuturePathPredictions"]
+
+
+class FuturePathPredictions:
+    """Mixin: P(alive), expected and discounted purchases, ``predict`` over a future path.
+
+    ``path`` is a future covariate path in the input layout (customer id,
+    period start, covariate columns; e.g. from
+    :func:`clv.models.future_covariates`); without it every customer keeps
+    the covariate values of the period containing ``observation_end``.
+    """
+
+    _predict_math: Any
+
+    # provided by the model class
+    params_: pd.Series
+    purchase_covariates: Any
+    dropout_covariates: Any
+
+    if TYPE_CHECKING:  # provided by the model class (after this mixin in the MRO)
+
+        def _check_fitted(self) -> None: ...
+
+        def _split(self, values: Any) -> tuple[Any, Any, Any]: ...
+
+        def _arrays(self, data: TimeVaryingData) -> Any: ...
+
+    def _future_arrays(
+        self,
+        data: TimeVaryingData,
+        horizon: float,
+        path: pd.DataFrame | None,
+        customer_id_col: str,
+        cov_date_col: str,
+    ) -> Any:
+        self._arrays(data)  # type check of ``data`` first
+        return data.future(
+            horizon,
+            self.purchase_covariates,
+            self.dropout_covariates,
+            path,
+            customer_id_col=customer_id_col,
+            cov_date_col=cov_date_col,
+        )
+
+    def probability_alive(
+        self,
+        data: TimeVaryingData,
+        t: float = 0.0,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
+        """P(alive) at ``observation_end + t`` given each history and the future path."""
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        arrays = self._arrays(data)
+        future = (
+            self._future_arrays(data, t, path, customer_id_col, cov_date_col) if t > 0 else None
+        )
+        values = self._predict_math.probability_alive(base, gp, gd, arrays, future, float(t))
+        return pd.Series(values, index=data.customer_ids, name="probability_alive")
+
+    def expected_purchases(
+        self,
+        t: float,
+        data: TimeVaryingData,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
+        """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
+        values = self._predict_math.expected_purchases(
+            base, gp, gd, self._arrays(data), future, float(t)
+        )
+        return pd.Series(values, index=data.customer_ids, name="expected_purchases")
+
+    def expected_discounted_purchases(
+        self,
+        t: float,
+        data: TimeVaryingData,
+        discount_rate: float,
+        path: pd.DataFrame | None = None,
+        *,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.Series:
+        """Discounted expected purchases over the next ``t`` periods (DECT).
+
+        ``discount_rate`` per period: a purchase ``u`` periods ahead counts
+        :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
+        """
+        self._check_fitted()
+        base, gp, gd = self._split(self.params_.to_numpy())
+        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
+        values = self._predict_math.expected_discounted_purchases(
+            base, gp, gd, self._arrays(data), future, float(t), float(discount_rate)
+        )
+        return pd.Series(values, index=data.customer_ids, name="expected_discounted_purchases")
+
+    def predict(
+        self,
+        data: TimeVaryingData,
+        horizon: float,
+        path: pd.DataFrame | None = None,
+        *,
+        discount_rate: float | None = None,
+        customer_id_col: str = "customer_id",
+        cov_date_col: str = "cov_date",
+    ) -> pd.DataFrame:
+        """Per-customer predictions over ``horizon`` periods after ``observation_end``.
+
+        Returns
+        -------
+        DataFrame
+            Index: customer id.  Columns ``probability_alive`` (at
+            observation_end), ``probability_alive_end`` (at the horizon's
+            end), ``expected_purchases`` and, with ``discount_rate``,
+            ``expected_discounted_purchases``.
+        """
+        kw = {"customer_id_col": customer_id_col, "cov_date_col": cov_date_col}
+        out = pd.DataFrame(
+            {
+                "probability_alive": self.probability_alive(data),
+                "probability_alive_end": self.probability_alive(data, horizon, path, **kw),
+                "expected_purchases": self.expected_purchases(horizon, data, path, **kw),
+            }
+        )
+        if discount_rate is not None:
+            out["expected_discounted_purchases"] = self.expected_discounted_purchases(
+                horizon, data, discount_rate, path, **kw
+            )
+        return out
