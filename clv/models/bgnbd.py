@@ -601,11 +601,10 @@ def _expected_purchases(
     t_x: FloatArray,
     T: FloatArray,
 ) -> FloatArray:
-    bracket = _bracket_by_frequency_and_age(r, alpha, a, b, t, x, T)
     p_alive = np.where(
         x > 0, special.expit(-_log_odds_dead(BGNBDParams(r, alpha, a, b), x, t_x, T)), 1.0
     )
-    out = np.where(t > 0, bracket * p_alive, 0.0)
+    out = np.asarray(_purchases_if_alive(r, alpha, a, b, t, x, t_x, T) * p_alive)
     return out[()] if out.ndim == 0 else out
 
 
