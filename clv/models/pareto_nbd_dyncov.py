@@ -40,6 +40,7 @@ from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFit
 from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._base import EstimatorParams
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
+from clv.models._dyncov_predict import FuturePathPredictions
 from clv.persistence import JsonModel
 
 __all__ = [
@@ -712,39 +713,8 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         )
         return arrays.subset(rows), future, ids
 
-    def predict(
-        self,
-        data: TimeVaryingData,
-        horizon: float,
-        path: pd.DataFrame | None = None,
-        *,
-        discount_rate: float | None = None,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.DataFrame:
-        """Per-customer predictions over ``horizon`` periods after ``observation_end``.
-
-        Returns
-        -------
-        DataFrame
-            Index: customer id.  Columns ``probability_alive`` (at
-            observation_end), ``probability_alive_end`` (at the horizon's
-            end), ``expected_purchases`` and, with ``discount_rate``,
-            ``expected_discounted_purchases``.
-        """
-        kw = {"customer_id_col": customer_id_col, "cov_date_col": cov_date_col}
-        out = pd.DataFrame(
-            {
-                "probability_alive": self.probability_alive(data),
-                "probability_alive_end": self.probability_alive(data, horizon, path, **kw),
-                "expected_purchases": self.expected_purchases(horizon, data, path, **kw),
-            }
-        )
-        if discount_rate is not None:
-            out["expected_discounted_purchases"] = self.expected_discounted_purchases(
-                horizon, data, discount_rate, path, **kw
-            )
-        return out
+    # the table of the other time-varying models: the same four calls on this model's methods
+    predict = FuturePathPredictions.predict
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:
