@@ -35,6 +35,7 @@ from clv._special import geometric_failures
 from clv._typing import FloatArray, IndexArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._covariates import Lever
+from clv.models._simulation import population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
@@ -649,16 +650,7 @@ def simulate(
     """
     n = np.asarray(T, dtype=np.float64)
     size = n.shape[0]
-    alpha: float | FloatArray
-    beta: float | FloatArray
-    gamma: float | FloatArray
-    delta: float | FloatArray
-    if all(np.ndim(v) == 0 for v in params):
-        alpha, beta, gamma, delta = (float(v) for v in params)
-    else:  # per-customer parameters (e.g. from covariates)
-        alpha, beta, gamma, delta = (
-            np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params
-        )
+    alpha, beta, gamma, delta = population_params(params, size)
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
     survived = geometric_failures(theta, rng)  # opportunities reached alive
