@@ -768,10 +768,8 @@ class BetaGeoBetaBinomModel(CovariateTransactionModel):
         """
         from clv.models.conditional import bgbb_expected_discounted_residual_transactions
 
-        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        values = bgbb_expected_discounted_residual_transactions(
-            self._customer_params(data), x, t_x, n, discount_rate
-        )
+        params, x, t_x, n = self._rfm_params(data)
+        values = bgbb_expected_discounted_residual_transactions(params, x, t_x, n, discount_rate)
         return self._series(
             np.asarray(values) * np.ones_like(x), data, "expected_discounted_residual_transactions"
         )
@@ -788,8 +786,8 @@ class BetaGeoBetaBinomModel(CovariateTransactionModel):
         """
         from clv.models.conditional import bgbb_posterior_means
 
-        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        p, theta = bgbb_posterior_means(self._customer_params(data), x, t_x, n)
+        params, x, t_x, n = self._rfm_params(data)
+        p, theta = bgbb_posterior_means(params, x, t_x, n)
         return pd.DataFrame(
             {"p": np.asarray(p) * np.ones_like(x), "theta": np.asarray(theta) * np.ones_like(x)},
             index=data.index,

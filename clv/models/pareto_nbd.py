@@ -508,8 +508,7 @@ class ParetoNBDModel(CovariateTransactionModel):
         Series
             Aligned to ``data.index``.
         """
-        x, t_x, T = self._arrays(data, ("frequency", "recency", "T"))
-        p = self._customer_params(data)
+        p, x, t_x, T = self._rfm_params(data)
         values = expected_discounted_residual_transactions(p, x, t_x, T, discount_rate)
         return self._series(
             values * np.ones_like(x), data, "expected_discounted_residual_transactions"
