@@ -85,9 +85,7 @@ def log_likelihood_total_gradient(
     >>> bool(np.isclose(ll, np.sum(log_likelihood(p, x, t_x, T) * [3.0, 1.0])))
     True
     """
-    w = np.asarray(weights, dtype=np.float64)
-    rows, grad = _math.log_likelihood_gradient(params, frequency, recency, T)
-    return float(np.dot(rows, w)), grad @ w
+    return _math.log_likelihood_total_gradient(params, frequency, recency, T, weights)
 
 
 class PNBDParams(NamedTuple):
