@@ -35,6 +35,7 @@ from clv._ops import NUMPY
 from clv._special import log_integrate_unimodal
 from clv._typing import FloatArray, Ops
 from clv.exceptions import ConvergenceError
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 from clv.models._simulation import observe_purchases
 from clv.models._spec import rfm_spec
@@ -73,10 +74,6 @@ def _nodes(ndim: int) -> tuple[FloatArray, FloatArray]:
     """Quadrature nodes on (0, 1) and log weights, shaped to broadcast over ``ndim`` axes."""
     shape = (-1,) + (1,) * ndim
     return _U.reshape(shape), _LOG_W.reshape(shape)
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def _log_beta_expm1(beta: FloatArray, bt: FloatArray) -> FloatArray:
