@@ -41,6 +41,7 @@ from clv.models import _pareto_nbd_dyncov_math as _math
 from clv.models._base import EstimatorParams
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
 from clv.models._dyncov_predict import FuturePathPredictions
+from clv.models.pareto_nbd import ParetoNBDModel
 from clv.persistence import JsonModel
 
 __all__ = [
@@ -60,12 +61,18 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
     A subclass declares ``_base`` (names of the positive base parameters),
-    ``_static`` (the static model whose fit gives starting values),
-    ``_make_arrays(data)``, ``_ll(base, gp, gd, arrays)`` and
-    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``.
+    ``_make_arrays(data)`` and either ``_math`` (a math module with
+    ``log_likelihood(base, gp, gd, arrays)`` and ``log_likelihood_gradient``)
+    or its own ``_ll(base, gp, gd, arrays)`` and
+    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``; a model with a static
+    twin names it in ``_static`` (its fit gives the starting values).
     """
 
     _base: tuple[str, ...] = ()
+    #: the model's math module (used by the default ``_ll``/``_ll_grad``)
+    _math: Any = None
+    #: the static model whose fit gives the base starting values
+    _static: Any = None
     #: the data's period, or None when a model file written without one is loaded
     time_unit_: str | None
 
@@ -105,13 +112,15 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         raise NotImplementedError
 
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
-        raise NotImplementedError
+        return self._math.log_likelihood(base, gp, gd, arrays)  # type: ignore[no-any-return]
 
     def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
-        raise NotImplementedError
+        return self._math.log_likelihood_gradient(base, gp, gd, arrays)  # type: ignore[no-any-return]
 
     def _static_start(self, rfm: pd.DataFrame) -> list[float]:
-        raise NotImplementedError
+        if self._static is None:
+            raise NotImplementedError
+        return list(self._static().fit(rfm).params_.to_numpy())
 
     def _arrays(self, data: TimeVaryingData) -> Any:
         if not isinstance(data, TimeVaryingData):
@@ -414,7 +423,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         )
 
 
-class ParetoNBDDynamicModel(_TimeVaryingModel):
+class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
     r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.
 
     :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
@@ -445,76 +454,13 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
     """
 
     _base = _BASE
+    _math = _math
+    _static = ParetoNBDModel
 
     def _make_arrays(self, data: TimeVaryingData) -> _math.DynCovArrays:
         return data.arrays(self.purchase_covariates, self.dropout_covariates)
 
-    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
-        return _math.log_likelihood(base, gp, gd, arrays)
-
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
-        return _math.log_likelihood_gradient(base, gp, gd, arrays)
-
-    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
-        from clv.models.pareto_nbd import ParetoNBDModel
-
-        return list(ParetoNBDModel().fit(rfm).params_.to_numpy())
-
     # ------------------------------------------------------------------ predictions
-    def _future(
-        self,
-        data: TimeVaryingData,
-        horizon: float,
-        path: pd.DataFrame | None,
-        customer_id_col: str,
-        cov_date_col: str,
-    ) -> _math.FutureArrays:
-        return data.future(
-            horizon,
-            self.purchase_covariates,
-            self.dropout_covariates,
-            path,
-            customer_id_col=customer_id_col,
-            cov_date_col=cov_date_col,
-        )
-
-    def probability_alive(
-        self,
-        data: TimeVaryingData,
-        t: float = 0.0,
-        path: pd.DataFrame | None = None,
-        *,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series:
-        """P(alive) at ``observation_end + t`` given each history and the future path.
-
-        ``path`` as in :meth:`TimeVaryingData.future` (default: the last
-        covariate values carried forward).
-        """
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        arrays = self._arrays(data)
-        future = self._future(data, t, path, customer_id_col, cov_date_col) if t > 0 else None
-        values = _math.probability_alive(base, gp, gd, arrays, future, float(t))
-        return pd.Series(values, index=data.customer_ids, name="probability_alive")
-
-    def expected_purchases(
-        self,
-        t: float,
-        data: TimeVaryingData,
-        path: pd.DataFrame | None = None,
-        *,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series:
-        """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
-        values = _math.expected_purchases(base, gp, gd, self._arrays(data), future, float(t))
-        return pd.Series(values, index=data.customer_ids, name="expected_purchases")
-
     def expected_discounted_purchases(
         self,
         t: float,
@@ -691,7 +637,7 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
     ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
         """Arrays and future path, restricted to ``customers`` (ids) when given."""
         arrays = self._arrays(data)
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
+        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
         if customers is None:
             return arrays, future, data.customer_ids
         ids = pd.Index(list(customers))
@@ -712,9 +658,6 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
             future.length[rows], future.purchase[rows], future.dropout[rows]
         )
         return arrays.subset(rows), future, ids
-
-    # the table of the other time-varying models: the same four calls on this model's methods
-    predict = FuturePathPredictions.predict
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:
