@@ -54,7 +54,9 @@ def test_unique_rows_are_the_distinct_rows_in_order_of_appearance(case: str) -> 
 def test_compress_counts_and_weights() -> None:
     cols = _cases()["days"]
     rows, counts = compress(cols)
-    _, key = unique_rows(cols)
+    want_rows, key = unique_rows(cols)
+    for got, want in zip(rows, want_rows, strict=True):
+        np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(counts, np.bincount(key).astype(float))
     assert counts.dtype == np.float64 and counts.sum() == len(cols[0])
     w = np.random.default_rng(1).random(len(cols[0]))
