@@ -165,7 +165,8 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.nda
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.greater(running[1:], running[:-1], out=new[1:])
-    return [c[new] for c in cols], key
+    first = np.flatnonzero(new)  # indices, not the mask: one scan instead of one per column
+    return [c[first] for c in cols], key
 
 
 def _product(values: Sequence[int]) -> int:
