@@ -206,8 +206,10 @@ def _sort_order(*columns: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def _summarise(block: np.ndarray) -> np.ndarray:
+def _summarise(block: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
     """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
+
+    ``mean``: the row means when already known (computed with the block).
 
     The quantiles are those of :func:`numpy.quantile` (linear interpolation, NaN
     when a row holds NaN), taken from one in-place sort of the rows: NumPy's
@@ -220,7 +222,8 @@ def _summarise(block: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(_summarise(block.copy())[:, 1:], expected, rtol=0, atol=1e-15))
     True
     """
-    mean = block.mean(axis=1)
+    if mean is None:
+        mean = block.mean(axis=1)
     block.sort(axis=1)
     n = block.shape[1]
     out = [mean]
@@ -530,8 +533,10 @@ def posterior_score_table(
                     return
                 for lo in range(c_lo, c_hi, rows):  # CLV, customers block by block
                     hi = min(c_hi, lo + rows)
-                    value = _posterior_jit.lines(scale, offset, history[lo:hi] - h_lo, ms[lo:hi])
-                    put("clv", order[lo:hi], _summarise(value))
+                    value, mean = _posterior_jit.lines(
+                        scale, offset, history[lo:hi] - h_lo, ms[lo:hi]
+                    )
+                    put("clv", order[lo:hi], _summarise(value, mean))
                     del value
 
         def spend_block(lo: int, hi: int) -> None:
@@ -539,11 +544,12 @@ def posterior_score_table(
             with np.errstate(all="ignore"):
                 code, mv = spend_code[lo:hi], spend_m[lo:hi]
                 if _special_jit.AVAILABLE:
-                    value = _posterior_jit.lines(slope, intercept, code, mv)
-                else:
-                    value = np.take(slope, code, axis=0)
-                    value *= mv[:, None]
-                    value += np.take(intercept, code, axis=0)
+                    value, mean = _posterior_jit.lines(slope, intercept, code, mv)
+                    spend_summary[lo:hi] = _summarise(value, mean)
+                    return
+                value = np.take(slope, code, axis=0)
+                value *= mv[:, None]
+                value += np.take(intercept, code, axis=0)
                 spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [
