@@ -469,57 +469,6 @@ class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
         return data.arrays(self.purchase_covariates, self.dropout_covariates)
 
     # ------------------------------------------------------------------ predictions
-    def expected_discounted_purchases(
-        self,
-        t: float,
-        data: TimeVaryingData,
-        discount_rate: float,
-        path: pd.DataFrame | None = None,
-        *,
-        params: Any = None,
-        customers: Sequence[Any] | None = None,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series | pd.DataFrame:
-        """Discounted expected purchases over the next ``t`` periods (DECT).
-
-        ``discount_rate`` per period: a purchase ``u`` periods ahead counts
-        :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
-
-        Parameters
-        ----------
-        t, data, discount_rate, path
-            Horizon, data, rate per period and future covariate path (default:
-            the last values carried forward).
-        params : Series, array or DataFrame, optional
-            Parameters to evaluate at instead of the fitted ones: one set (in
-            the order of ``params_``), or draws as rows (e.g.
-            :meth:`sample_params`), evaluated with the data and path prepared once.
-        customers : sequence, optional
-            Only these customer ids (default all).
-
-        Returns
-        -------
-        Series or DataFrame
-            Per customer; with several parameter sets a DataFrame with one row
-            per set and one column per customer.
-        """
-        values, single = self._param_rows(params)
-        arrays, future, ids = self._prepared(
-            data, t, path, customers, customer_id_col, cov_date_col
-        )
-        out = np.stack(
-            [
-                _math.expected_discounted_purchases(
-                    *self._split(v), arrays, future, float(t), float(discount_rate)
-                )
-                for v in values
-            ]
-        )
-        if single:
-            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
-        return pd.DataFrame(out, columns=ids)
-
     def expected_purchases_by_period(
         self,
         data: TimeVaryingData,
@@ -633,39 +582,6 @@ class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
         if scenarios is None:
             out = out[:, 0]
         return out[0] if single else out
-
-    def _prepared(
-        self,
-        data: TimeVaryingData,
-        t: float,
-        path: pd.DataFrame | None,
-        customers: Sequence[Any] | None,
-        customer_id_col: str,
-        cov_date_col: str,
-    ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
-        """Arrays and future path, restricted to ``customers`` (ids) when given."""
-        arrays = self._arrays(data)
-        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
-        if customers is None:
-            return arrays, future, data.customer_ids
-        ids = pd.Index(list(customers))
-        rows = data.customer_ids.get_indexer(ids)
-        if (rows < 0).any():
-            raise DataError(
-                [
-                    Problem(
-                        customer_id_col,
-                        "names customers that are not in the data",
-                        "drop them",
-                        list(ids[rows < 0][:5]),
-                    )
-                ],
-                what="the customers to predict",
-            )
-        future = _math.FutureArrays(
-            future.length[rows], future.purchase[rows], future.dropout[rows]
-        )
-        return arrays.subset(rows), future, ids
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:
