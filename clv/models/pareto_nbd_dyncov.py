@@ -36,9 +36,9 @@ import pandas as pd
 from scipy import optimize, special
 
 from clv._typing import FloatArray
-from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.exceptions import ConvergenceWarning, DataError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
-from clv.models._base import EstimatorParams
+from clv.models._base import EstimatorParams, damaged_file, fitted_state
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
 from clv.models._dyncov_predict import FuturePathPredictions
 from clv.models.pareto_nbd import ParetoNBDModel
@@ -373,18 +373,13 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 "purchase_covariates": self.purchase_covariates,
                 "dropout_covariates": self.dropout_covariates,
             },
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
+            **fitted_state(self),
         }
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**dict(doc["init"]))
             names = model._param_names()
             model.params_ = pd.Series(
@@ -396,11 +391,6 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             model.n_customers_ = doc["n_customers"]
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file "
-                f"({type(exc).__name__}: {exc}). Refit and save it again."
-            ) from None
         return model
 
     def __repr__(self) -> str:
