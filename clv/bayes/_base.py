@@ -209,6 +209,16 @@ class BayesModel(EstimatorParams):
         """Whether the parameters vary by segment (``segment`` given, pooling not ``"full"``)."""
         return self.segment is not None and self.pooling != "full"
 
+    @property
+    def _spec(self) -> Any:
+        """The spec whose pure functions this model evaluates (the ``mle_class``'s).
+
+        A model with a fixed hyperparameter (the Erlang order of the CNBD-k
+        models) returns the functions bound to it, with the parameters it
+        samples.
+        """
+        return self.mle_class.spec
+
     # ------------------------------------------------------------------ config
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
@@ -237,8 +247,8 @@ class BayesModel(EstimatorParams):
     # ------------------------------------------------------------------ data
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         """Validated, filtered and compressed columns with their row counts."""
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         if len(frame) == 0:
@@ -332,7 +342,7 @@ class BayesModel(EstimatorParams):
         -------
         pymc.Model
         """
-        spec = self.mle_class.spec
+        spec = self._spec
         cols, counts, _ = self._fit_data(data)
         if self._design:
             n_cols = len(spec.columns)
@@ -511,8 +521,8 @@ class BayesModel(EstimatorParams):
                 "a 'weight' column (rows standing for several customers). Pass the "
                 "unweighted per-customer frame."
             )
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
@@ -930,7 +940,7 @@ class BayesModel(EstimatorParams):
         covariate column for the customers) give every customer their own
         parameters.
         """
-        params_cls = self.mle_class.spec.params
+        params_cls = self._spec.params
         n_samples = theta[0].shape[0]
         n = cols[0].size if cols else 1
         if coefs:

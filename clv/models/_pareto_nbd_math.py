@@ -40,6 +40,7 @@ from scipy import special
 from clv import _special, _special_jit
 from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
 from clv._typing import FloatArray, IndexArray
+from clv.models._output import float_arrays as _floats
 
 __all__ = [
     "log_dropout_discount",
@@ -49,10 +50,6 @@ __all__ = [
     "log_pmf_dropout_term",
     "pieces",
 ]
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 # (x, t, first, inverse) of the last call of _distinct_pairs: the optimiser evaluates the same

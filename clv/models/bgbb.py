@@ -35,6 +35,7 @@ from clv._special import geometric_failures
 from clv._typing import FloatArray, IndexArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._covariates import Lever
+from clv.models._output import float_arrays as _arrays
 from clv.models._simulation import population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
@@ -350,10 +351,6 @@ def log_likelihood_gradient(
 
 
 # ------------------------------------------------------------------ predictions
-def _arrays(*values: ArrayLike) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
-
-
 def probability_alive(
     params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
 ) -> FloatArray:

@@ -65,10 +65,18 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     ``log_likelihood(base, gp, gd, arrays)`` and ``log_likelihood_gradient``)
     or its own ``_ll(base, gp, gd, arrays)`` and
     ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``; a model with a static
-    twin names it in ``_static`` (its fit gives the starting values).
+    twin names it in ``_static`` (its fit gives the starting values).  A model
+    whose data are not :class:`TimeVaryingData` names their class in
+    ``_data_type`` and how to build them in ``_data_hint``; ``_labels`` name
+    the coefficients of the purchase and dropout covariates.
     """
 
     _base: tuple[str, ...] = ()
+    #: the class of the model's data, and how to build it (for the error message)
+    _data_type: type = TimeVaryingData
+    _data_hint = "build it with clv.models.time_varying_data(...)"
+    #: coefficient names: ``<label>[<column>]`` for the purchase and dropout covariates
+    _labels = ("purchase", "dropout")
     #: the model's math module (used by the default ``_ll``/``_ll_grad``)
     _math: Any = None
     #: the static model whose fit gives the base starting values
@@ -92,8 +100,8 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     def _param_names(self) -> list[str]:
         return (
             [*self._base]
-            + [f"purchase[{c}]" for c in self.purchase_covariates]
-            + [f"dropout[{c}]" for c in self.dropout_covariates]
+            + [f"{self._labels[0]}[{c}]" for c in self.purchase_covariates]
+            + [f"{self._labels[1]}[{c}]" for c in self.dropout_covariates]
         )
 
     def _split(self, values: Any) -> tuple[tuple[float, ...], FloatArray, FloatArray]:
@@ -108,7 +116,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 f"first (or {type(self).__name__}.from_json(path))."
             )
 
-    def _make_arrays(self, data: TimeVaryingData) -> Any:
+    def _make_arrays(self, data: Any) -> Any:
         raise NotImplementedError
 
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
@@ -122,14 +130,14 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             raise NotImplementedError
         return list(self._static().fit(rfm).params_.to_numpy())
 
-    def _arrays(self, data: TimeVaryingData) -> Any:
-        if not isinstance(data, TimeVaryingData):
+    def _arrays(self, data: Any) -> Any:
+        if not isinstance(data, self._data_type):
             raise DataError(
                 [
                     Problem(
                         None,
-                        f"expected TimeVaryingData, got {type(data).__name__}",
-                        "build it with clv.models.time_varying_data(...)",
+                        f"expected {self._data_type.__name__}, got {type(data).__name__}",
+                        self._data_hint,
                     )
                 ],
                 what=f"the data passed to {type(self).__name__}",
