@@ -248,7 +248,7 @@ def drivers(
 def engine_settings(
     horizon: int,
     discount_rate: float,
-    margin: float,
+    margin: float | None,
     n_draws: int,
     random_state: int,
     period_length: float,
