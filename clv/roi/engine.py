@@ -40,7 +40,7 @@ import pandas as pd
 from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
 from clv.models import gamma_gamma, pareto_nbd
-from clv.roi import _math
+from clv.roi import _jit, _math
 from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
 from clv.roi.spec import PATH_MODES, Evidence, Investment, coefficient_parts
@@ -855,7 +855,12 @@ class CounterfactualEngine:
 
     # ------------------------------------------------------------------ evaluation
     def flows(
-        self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *, full_only: bool = False
+        self,
+        units: Sequence[_Unit],
+        draws: Sequence[int] | None = None,
+        *,
+        full_only: bool = False,
+        per_period: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Incremental margin of the units applied together, per draw.
 
@@ -871,6 +876,10 @@ class CounterfactualEngine:
             (``b = ALL`` = 31: everything, the discounted ``full`` up to rounding).
             With ``full_only`` only column 31 is computed.
 
+        ``per_period=False`` skips the per-period flows (``full`` is then zero) for
+        callers that need the totals only: the totals come from sums per run of
+        periods, the per-period flows cost a product per customer and period.
+
         After the call, ``last_service_change_`` (S,) holds the present value of the
         change in the cost to serve with every lever on (positive: more cost), which
         ``full`` and ``totals`` already subtract.
@@ -885,7 +894,9 @@ class CounterfactualEngine:
         customer's time alive: with retention switched on it covers the longer
         lives, with service cost switched on the contact rate changes.
         """
-        full, totals, service = self.flows_batch([units], draws, full_only=full_only)[0]
+        full, totals, service = self.flows_batch(
+            [units], draws, full_only=full_only, per_period=per_period
+        )[0]
         #: present value of the change in the cost to serve per draw of the last call
         self.last_service_change_ = service
         return full, totals
@@ -896,12 +907,15 @@ class CounterfactualEngine:
         draws: Sequence[int] | None = None,
         *,
         full_only: bool = False,
+        per_period: bool | Sequence[bool] = True,
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """:meth:`flows` of several sets of units in one pass over the draws.
 
         Variants of one investment (its causal-share, evidenced-only and evidence-grade
         versions, scaled effects) share the customers, so each draw's baseline survival is
         computed once for all of them.
+
+        ``per_period`` (one flag, or one per variant) as in :meth:`flows`.
 
         Returns
         -------
@@ -918,7 +932,15 @@ class CounterfactualEngine:
             return out
         idx = range(self.n_draws) if draws is None else list(draws)
         plans = [self._plan(list(units)) for units in variants]
+        wanted = (
+            [bool(per_period)] * len(plans)
+            if isinstance(per_period, bool | np.bool_)
+            else [bool(v) for v in per_period]
+        )
+        if len(wanted) != len(plans):
+            raise ValueError(f"per_period: one flag per variant ({len(plans)}), got {len(wanted)}.")
         for k, plan in enumerate(plans):  # variants on the same customers share baselines
+            plan["per_period"] = wanted[k]
             plan["key"] = k
             for other in plans[:k]:
                 if np.array_equal(other["rows"], plan["rows"]):
@@ -985,7 +1007,7 @@ class CounterfactualEngine:
         acq_bit = 8
         acq = self._acquisition_flow(units, i)
         acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
-        if acq is not None:
+        if acq is not None and plan["per_period"]:
             full[slot] += acq
         if len(rows) == 0:
             for b in range(_N_COALITIONS):
@@ -993,15 +1015,18 @@ class CounterfactualEngine:
                     totals[slot, b] = acq_total
             return
         st = self._states[i]
-        # per-process log multipliers at full effect, (units, rows) each
-        g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
+        # per-process log multipliers at full effect, (units, rows) each, as one array
+        stacked = np.zeros((len(_PROCESS_LEVER), len(units), len(rows)))
+        g = dict(zip(_PROCESS_LEVER, stacked, strict=True))
         for u, target in enumerate(plan["g_rows"]):
             for process, coef, change in plan["terms"][u]:
                 if target is None:
                     g[process][u] += coef[i] * change[i]
                 else:
                     g[process][u, target] += coef[i] * change[i]
-        if st.mu is not None and self.closed_form:
+        if st.mu is not None and self.closed_form and _jit.AVAILABLE:
+            self._compiled_draw(st, plan, stacked, full, totals, service, slot, full_only)
+        elif st.mu is not None and self.closed_form:
             key = (plan["key"], tuple(plan["starts"].tolist()))
             self._closed_form_draw(
                 st, plan, g, full, totals, service, slot, full_only, shared.setdefault(key, {})
@@ -1015,7 +1040,7 @@ class CounterfactualEngine:
                 plan["profiles"],
                 plan["rho"],
                 plan["summing"],
-                full,
+                full if plan["per_period"] else np.zeros_like(full),
                 totals,
                 service,
                 slot,
@@ -1024,6 +1049,60 @@ class CounterfactualEngine:
         for b in range(_N_COALITIONS):
             if b & acq_bit:
                 totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
+
+    def _compiled_draw(
+        self,
+        st: _DrawState,
+        plan: dict[str, Any],
+        g: np.ndarray,
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        slot: int,
+        full_only: bool,
+    ) -> None:
+        """:meth:`_closed_form_draw` in one compiled pass per customer (:mod:`clv.roi._jit`):
+        the same sums, to rounding; ``g`` (processes, units, rows) are the log multipliers."""
+        rows = plan["rows"]
+        shifted_dropout = bool(np.any(g[0]))
+        contact_moves = bool(np.any(g[3]))
+        serve = (
+            st.contact is not None
+            and (contact_moves or shifted_dropout)
+            and bool(np.any(st.contact if len(rows) == len(self._order) else st.contact[rows]))
+        )
+        assert st.mu is not None
+        sums = _jit.draw_sums(
+            rows,
+            st.weight,
+            st.mu,
+            st.contact if serve else None,
+            g,
+            plan["rho_runs"],
+            plan["lengths"],
+            self.discount_,
+            float(self.period_length),
+            shifted_dropout=shifted_dropout,
+            serve=serve,
+            contact_moves=contact_moves,
+            per_period=plan["per_period"],
+        )
+        acc, cost, flows = sums[:8], sums[8 : _jit.N_SUMS], sums[_jit.N_SUMS :]
+        coalitions = (7,) if full_only else range(8)
+        for b in coalitions:
+            totals[slot, b] = acc[b] - acc[0]
+        totals[slot, 16:24] = totals[slot, :8]
+        if serve:
+            extra = 0.0
+            for b in coalitions:
+                extra = cost[b & 1] - cost[0]
+                totals[slot, b] -= extra
+                if contact_moves:
+                    extra = cost[2 + (b & 1)] - cost[0]
+                totals[slot, b | 16] -= extra
+            service[slot] = extra  # b = 7: every lever on
+        if plan["per_period"]:
+            full[slot] += flows
 
     def _closed_form_draw(
         self,
@@ -1108,6 +1187,8 @@ class CounterfactualEngine:
                     extra = float(np.add.reduce(e * fc, axis=None)) - cost_base
                 totals[slot, b | 16] -= extra
             service[slot] = extra  # b = 7: every lever on
+        if not plan["per_period"]:
+            return
         # per-period flows: sum_i a_i q_i^t within each run, shifted minus baseline
         rest = factors.get(6)
         lead1 = step * run1.start * run1.frac
