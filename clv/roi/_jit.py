@@ -29,14 +29,17 @@ import itertools
 import math
 import os
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from clv._special_jit import AVAILABLE
 
-__all__ = ["AVAILABLE", "BLOCK", "N_SUMS", "draw_sums"]
+__all__ = ["AVAILABLE", "BLOCK", "N_SUMS", "draw_sums", "map_draws"]
+
+T = TypeVar("T")
 
 BLOCK = 2048
 """Customers per block: each block's sums are formed in order, then the blocks' sums."""
@@ -242,6 +245,17 @@ def draw_sums(
         for job in jobs:
             job.result()
     return np.add.reduce(out, axis=0)
+
+
+def map_draws(fn: Callable[[int], T], draws: Iterable[int], customers: int) -> list[T]:
+    """``[fn(i) for i in draws]``, in threads when the customers fill at least
+    ``MIN_BLOCKS_PER_THREAD`` blocks per thread (the compiled kernels and NumPy's large
+    array operations release the GIL); the results keep the order of ``draws``."""
+    items = list(draws)
+    workers = min(_threads(-(-customers // BLOCK)), len(items))
+    if workers <= 1:
+        return [fn(i) for i in items]
+    return list(_pool(workers).map(fn, items))
 
 
 MIN_BLOCKS_PER_THREAD = 8

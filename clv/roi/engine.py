@@ -39,7 +39,9 @@ import pandas as pd
 
 from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
+from clv.models import _covariates as _cov
 from clv.models import gamma_gamma, pareto_nbd
+from clv.models._base import ParametricModel
 from clv.roi import _jit, _math
 from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
@@ -94,9 +96,39 @@ def _model_draws(model: Any, n_draws: int, seed: int) -> pd.DataFrame:
     return model.sample_params(n_draws, random_state=rng)
 
 
-def _individual(model: Any, data: pd.DataFrame, draw: pd.Series) -> pd.DataFrame:
-    """Each customer's base parameters under one parameter draw (covariates applied)."""
-    return model.individual_params(data, params=draw)
+def _individual(
+    model: Any, data: pd.DataFrame, draw: pd.Series, cache: dict[str, Any] | None = None
+) -> Mapping[str, np.ndarray]:
+    """Each customer's base parameters under one parameter draw (covariates applied).
+
+    ``individual_params`` validates the covariate columns and builds their matrices on
+    every call; for the maximum-likelihood models (whose ``individual_params`` is
+    :class:`~clv.models._base.ParametricModel`'s) the validated matrices are kept in
+    ``cache`` and each draw only applies its coefficients (the same function,
+    :func:`clv.models._covariates.individual_params`, on the same numbers).
+    """
+    kind = type(model)
+    if (
+        cache is None
+        or kind.individual_params is not ParametricModel.individual_params
+        or kind._customer_params is not ParametricModel._customer_params
+    ):
+        ind = model.individual_params(data, params=draw)
+        return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
+    p = pd.Series(draw, dtype=np.float64)
+    fields = list(model.spec.params._fields)
+    missing = [n for n in model._param_names() if n not in p.index]
+    if missing:
+        raise ValueError(f"params is missing {missing}; expected {model._param_names()}.")
+    base = model.spec.params(*p[fields].to_numpy(dtype=np.float64))
+    if model._design:
+        if "X" not in cache:
+            cache["X"] = model._design.matrices(data, f"the covariates passed to {kind.__name__}")
+        base = _cov.individual_params(base, model._levers, cache["X"], model._coefficients(p))
+    n = len(data)
+    return {
+        k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in base._asdict().items()
+    }
 
 
 @dataclass
@@ -339,6 +371,10 @@ class CounterfactualEngine:
     closed_form: bool = field(default=True, repr=False)
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
     _unit_cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
+    # validated covariate matrices of the models, built once for every draw (see _individual)
+    _param_cache: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"transaction": {}, "spend": {}}, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._check_inputs()
@@ -359,7 +395,8 @@ class CounterfactualEngine:
         numeric = self.data.select_dtypes(include="number")
         self._order = np.lexsort(numeric.to_numpy(dtype=np.float64).T[::-1])
         self._service_setup()
-        self._states = [self._baseline(i) for i in range(self.n_draws)]
+        # draws are independent (each seeds its own latent draws): threads on large frames
+        self._states = _jit.map_draws(self._baseline, range(self.n_draws), len(self.data))
         self._acquisition_setup()
 
     def with_horizon(
@@ -566,8 +603,8 @@ class CounterfactualEngine:
     # ------------------------------------------------------------------ baseline
     def _baseline(self, i: int) -> _DrawState:
         draw = self.transaction_draws_.iloc[i]
-        ind = _individual(self.transaction_model, self.data, draw)
-        r, alpha, s, beta = (ind[c].to_numpy(dtype=np.float64) for c in ("r", "alpha", "s", "beta"))
+        ind = _individual(self.transaction_model, self.data, draw, self._param_cache["transaction"])
+        r, alpha, s, beta = (ind[c] for c in ("r", "alpha", "s", "beta"))
         x, t_x, T = self._x.T
         params = pareto_nbd.PNBDParams(r, alpha, s, beta)
         p_alive = np.asarray(pareto_nbd.probability_alive(params, x, t_x, T), dtype=np.float64)
@@ -614,8 +651,8 @@ class CounterfactualEngine:
         if self.spend_draws_ is None:
             return np.full(len(self.data), float(self.spend_model))
         draw = self.spend_draws_.iloc[i]
-        ind = _individual(self.spend_model, self.data, draw)
-        params = gamma_gamma.GGParams(*(ind[c].to_numpy(dtype=np.float64) for c in ("p", "q", "v")))
+        ind = _individual(self.spend_model, self.data, draw, self._param_cache["spend"])
+        params = gamma_gamma.GGParams(*(ind[c] for c in ("p", "q", "v")))
         freq = self.data["frequency"].to_numpy(float)
         mv = self.data["monetary_value"].to_numpy(float)
         if rng is not None:

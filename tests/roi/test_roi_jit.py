@@ -123,3 +123,16 @@ def test_nothing_changed_adds_exactly_nothing_in_compiled_code(engine) -> None:
     unit = engine.unit(INVESTMENTS[1], scale=0.0)
     full, totals = engine.flows([unit])
     assert np.all(full == 0.0) and np.all(totals == 0.0)
+
+
+def test_baselines_built_in_threads_are_the_same_draws(engine, monkeypatch) -> None:
+    monkeypatch.setattr(_jit, "MIN_BLOCKS_PER_THREAD", 1)
+    monkeypatch.setenv("CLV_NUMBA_THREADS", "2")
+    assert _jit._threads(2) == 2
+    threaded = CounterfactualEngine(
+        engine.transaction_model, engine.spend_model, engine.data, H, 0.004, 0.3, N_DRAWS, 2,
+        1.0, True, None, engine.service_cost,
+    )  # fmt: skip
+    for a, b in zip(threaded._states, engine._states, strict=True):
+        for name in ("weight", "mu", "contact"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
