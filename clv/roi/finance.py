@@ -464,14 +464,19 @@ def _evaluate_one(
     # the grade coalitions, the fully causal and the evidenced-only variants: one pass
     variants = grade_variants(inv, unit, engine)
     batch: list[list[Any]] = [[u] for u in variants.values()]
+    per_period = [False] * len(batch)  # totals only, except the fully causal flows
     if engine.share_draws_ is not None:
         batch.append([engine.unit(inv, share=1.0)])
+        per_period.append(True)
     evidenced = any(
         inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients
     )
     if evidenced:
         batch.append([engine.unit(inv, evidenced_only=True)])
-    results = iter(engine.flows_batch(batch, full_only=True) if batch else [])
+        per_period.append(False)
+    results = iter(
+        engine.flows_batch(batch, full_only=True, per_period=per_period) if batch else []
+    )
     values = {c: next(results)[1][:, ALL] for c in variants}
     out.grades = grade_split(engine, inv, unit, incremental, values)
     if unit.scope:
@@ -555,7 +560,7 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
 
     def gap(k: float) -> float:
         _, totals = engine.flows(
-            [engine.unit(inv, scale=k, share=1.0)], draws=draws, full_only=True
+            [engine.unit(inv, scale=k, share=1.0)], draws=draws, full_only=True, per_period=False
         )
         return float(totals[:, ALL].mean()) - cost_pv
 
