@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.op import Op
 
 from clv.bayes._ops import op_outputs
@@ -39,6 +39,12 @@ class TotalLogLikelihood(Op):
         and ``grad`` the gradient w.r.t. the parameters, in their order.
     params : type
         The parameter ``NamedTuple`` that ``func`` takes.
+    prepare : callable, optional
+        ``prepare(*columns, weights) -> evaluate`` with ``evaluate(params)``
+        equal to ``func(params, *columns, weights)``: work that depends on the
+        data alone (distinct pairs, index maps) done once.  When the data
+        inputs are constants (as :func:`total_log_likelihood` makes them) the
+        evaluator is kept on the graph node and reused by every evaluation.
 
     Inputs are the scalar parameters, then the data columns and the weights
     (constants: the ``Op`` is not differentiated w.r.t. them).  Outputs are
@@ -47,11 +53,17 @@ class TotalLogLikelihood(Op):
     optimisers do not need it).
     """
 
-    __props__ = ("func", "params")
+    __props__ = ("func", "params", "prepare")
 
-    def __init__(self, func: Callable[..., tuple[float, np.ndarray]], params: type) -> None:
+    def __init__(
+        self,
+        func: Callable[..., tuple[float, np.ndarray]],
+        params: type,
+        prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
+    ) -> None:
         self.func = func
         self.params = params
+        self.prepare = prepare
         self.n_params = len(params._fields)  # type: ignore[attr-defined]
 
     def make_node(self, *inputs: Any) -> Apply:
@@ -65,15 +77,30 @@ class TotalLogLikelihood(Op):
         self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
         theta, data = inputs[: self.n_params], inputs[self.n_params :]
+        evaluate = self._evaluator(node, data)
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
             with np.errstate(all="ignore"):
-                ll, grad = self.func(self.params(*(float(t) for t in theta)), *data)
+                ll, grad = evaluate(self.params(*(float(t) for t in theta)))
         except (ArithmeticError, ValueError):
             ll, grad = -np.inf, np.zeros(self.n_params)
         if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
             ll, grad = -np.inf, np.zeros(self.n_params)
         output_storage[0][0] = np.asarray(ll, dtype=np.float64)
         output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
+
+    def _evaluator(
+        self, node: Apply, data: Sequence[np.ndarray]
+    ) -> Callable[[Any], tuple[float, np.ndarray]]:
+        """``params -> (ll, grad)`` on ``data``: prepared once per node when the data are constant."""
+        if self.prepare is None:
+            return lambda theta: self.func(theta, *data)
+        prepared = getattr(node.tag, "prepared_likelihood", None)
+        if prepared is not None:
+            return prepared  # type: ignore[no-any-return]
+        prepared = self.prepare(*data)
+        if all(isinstance(v, Constant) for v in node.inputs[self.n_params :]):
+            node.tag.prepared_likelihood = prepared
+        return prepared  # type: ignore[no-any-return]
 
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [(), (self.n_params,)]
@@ -96,8 +123,12 @@ def total_log_likelihood(
     theta: Sequence[Any],
     columns: Sequence[np.ndarray],
     weights: np.ndarray,
+    *,
+    prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
 ) -> Any:
     """Symbolic weighted total log-likelihood of ``columns`` at the parameters ``theta``.
+
+    ``prepare``: see :class:`TotalLogLikelihood`.
 
     Examples
     --------
@@ -109,7 +140,7 @@ def total_log_likelihood(
     >>> round(float(ll.eval()), 4)
     -10.0133
     """
-    op = TotalLogLikelihood(func, params)
+    op = TotalLogLikelihood(func, params, prepare)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
     return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
 
