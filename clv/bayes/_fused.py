@@ -91,7 +91,7 @@ class TotalLogLikelihood(Op):
     def _evaluator(
         self, node: Apply, data: Sequence[np.ndarray]
     ) -> Callable[[Any], tuple[float, np.ndarray]]:
-        """``params -> (ll, grad)`` on ``data``: prepared once per node when the data are constant."""
+        """``params -> (ll, grad)`` on ``data``; prepared once per node if the data are constant."""
         if self.prepare is None:
             return lambda theta: self.func(theta, *data)
         prepared = getattr(node.tag, "prepared_likelihood", None)
