@@ -40,6 +40,7 @@ from scipy import special
 from clv import _special, _special_jit
 from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
 from clv._typing import FloatArray, IndexArray
+from clv.models._output import float_arrays as _floats
 
 __all__ = [
     "WeightedTotalGradient",
@@ -50,10 +51,6 @@ __all__ = [
     "log_pmf_dropout_term",
     "pieces",
 ]
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 # (x, t, first, inverse) of the last call of _distinct_pairs: the optimiser evaluates the same
@@ -174,17 +171,10 @@ def log_likelihood_gradient(
     grad : ndarray, shape (4, n)
     """
     r, alpha, s, beta = (float(v) for v in params)
-    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
-    x, t_x, T = np.broadcast_arrays(x, t_x, T)
-    n = x.size
+    x, t_x, T = _rows(frequency, recency, T)
     p = r + x
-    m = p + s
     family_a = alpha >= beta
-    t = np.concatenate([t_x, T])
-    at = alpha + t
-    bt = beta + t
-    la = np.log(at)
-    lb = np.log(bt)
+    t, (at, bt, la, lb) = _at_both_ends(alpha, beta, t_x, T)
     h, h_b, h_c, h_z = _hyp_terms((r, alpha, s, beta), np.tile(x, 2), t, 1)
     p2 = np.tile(p, 2)
     log_term = -p2 * la - s * lb  # log of (alpha+t)^-p (beta+t)^-s
@@ -202,6 +192,50 @@ def log_likelihood_gradient(
         dg_s = -lb + h_b + h_c
         dg_a = (1.0 - p2) / at + h_z * dz_da
         dg_b = -(s + 1.0) / bt + h_z * dz_db
+    return _ll_and_gradient(
+        (r, alpha, s, beta), x, log_term, g, (at, bt, la, lb), (dg_r, dg_a, dg_s, dg_b)
+    )
+
+
+def _rows(frequency: Any, recency: Any, T: Any) -> list[FloatArray]:
+    """``frequency, recency, T`` as flat float arrays of one common length."""
+    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
+    return np.broadcast_arrays(x, t_x, T)
+
+
+def _at_both_ends(
+    alpha: Any, beta: Any, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """``t = [t_x, T]`` and ``(alpha + t, beta + t, log(alpha + t), log(beta + t))``."""
+    t = np.concatenate([t_x, T])
+    at = alpha + t
+    bt = beta + t
+    return t, (at, bt, np.log(at), np.log(bt))
+
+
+def _ll_and_gradient(
+    params: tuple[Any, Any, Any, Any],
+    x: FloatArray,
+    log_term: FloatArray,
+    g: FloatArray,
+    at_bt: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    dg: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log-likelihood and gradient from the log tail integrals at ``t_x`` and ``T``.
+
+    The last step of :func:`log_likelihood_gradient` and
+    :func:`log_likelihood_gradient_rows`: ``log_term`` and ``g`` (length ``2n``,
+    first at ``t_x`` then at ``T``) are :math:`\log (\alpha+t)^{-p}(\beta+t)^{-s}`
+    and the log tail integral; ``at_bt`` is ``(alpha + t, beta + t, log(alpha + t),
+    log(beta + t))`` and ``dg`` the derivatives of ``g`` w.r.t. ``r, alpha, s, beta``.
+    ``alpha`` and ``beta`` are scalars or one value per customer.
+    """
+    r, alpha, s, beta = params
+    at, bt, la, lb = at_bt
+    dg_r, dg_a, dg_s, dg_b = dg
+    n = x.size
+    p = r + x
+    m = p + s
     a_, b_ = g[:n], g[n:]
     alive = log_term[n:]
     log_sm = np.log(s) - np.log(m)
@@ -214,12 +248,13 @@ def log_likelihood_gradient(
     gammaln_p, digamma_p = per_frequency(
         x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
     )
-    ll = gammaln_p - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lam
+    log_a, log_b = np.log(alpha), np.log(beta)
+    ll = gammaln_p - special.gammaln(r) + r * log_a + s * log_b + lam
     grad = np.empty((4, n))
     grad[0] = (
         digamma_p
         - special.digamma(r)
-        + np.log(alpha)
+        + log_a
         - w_alive * la[n:]
         - w_dead / m
         + k_a * dg_r[:n]
@@ -227,11 +262,7 @@ def log_likelihood_gradient(
     )
     grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
     grad[2] = (
-        np.log(beta)
-        - w_alive * lb[n:]
-        + w_dead * (1.0 / s - 1.0 / m)
-        + k_a * dg_s[:n]
-        - k_b * dg_s[n:]
+        log_b - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m) + k_a * dg_s[:n] - k_b * dg_s[n:]
     )
     grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
     return ll, grad
@@ -360,20 +391,14 @@ def log_likelihood_gradient_rows(
     parameter ``j`` (used by covariate fits through the chain rule).
     """
     r, s = float(params[0]), float(params[2])
-    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
-    x, t_x, T = np.broadcast_arrays(x, t_x, T)
+    x, t_x, T = _rows(frequency, recency, T)
     n = x.size
     alpha = np.broadcast_to(np.asarray(params[1], dtype=np.float64), (n,))
     beta = np.broadcast_to(np.asarray(params[3], dtype=np.float64), (n,))
     p = r + x
-    m = p + s
     fa = np.tile(alpha >= beta, 2)
     a2, b2, p2 = np.tile(alpha, 2), np.tile(beta, 2), np.tile(p, 2)
-    t = np.concatenate([t_x, T])
-    at = a2 + t
-    bt = b2 + t
-    la = np.log(at)
-    lb = np.log(bt)
+    t, (at, bt, la, lb) = _at_both_ends(a2, b2, t_x, T)
     b_hyp = np.where(fa, p2, s + 1.0)
     z = np.abs(a2 - b2) / (np.maximum(a2, b2) + t)
     h, h_b, h_c, h_z = log_hyp2f1_1bc(b_hyp, p2 + s + 1.0, z, order=1)
@@ -385,36 +410,9 @@ def log_likelihood_gradient_rows(
     dg_s = -lb + np.where(fa, h_c, h_b + h_c)
     dg_a = np.where(fa, -p2 / at, (1.0 - p2) / at) + h_z * dz_da
     dg_b = np.where(fa, -s / bt, -(s + 1.0) / bt) + h_z * dz_db
-    a_, b_ = g[:n], g[n:]
-    alive = log_term[n:]
-    log_sm = np.log(s) - np.log(m)
-    dead = log_sm + logsubexp(a_, b_)
-    lam = np.logaddexp(alive, dead)
-    w_alive = np.exp(alive - lam)
-    w_dead = np.exp(dead - lam)
-    k_a = np.exp(log_sm + a_ - lam)
-    k_b = np.exp(log_sm + b_ - lam)
-    gammaln_p, digamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
+    return _ll_and_gradient(
+        (r, alpha, s, beta), x, log_term, g, (at, bt, la, lb), (dg_r, dg_a, dg_s, dg_b)
     )
-    log_a, log_b = np.log(alpha), np.log(beta)
-    ll = gammaln_p - special.gammaln(r) + r * log_a + s * log_b + lam
-    grad = np.empty((4, n))
-    grad[0] = (
-        digamma_p
-        - special.digamma(r)
-        + log_a
-        - w_alive * la[n:]
-        - w_dead / m
-        + k_a * dg_r[:n]
-        - k_b * dg_r[n:]
-    )
-    grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
-    grad[2] = (
-        log_b - w_alive * lb[n:] + w_dead * (1.0 / s - 1.0 / m) + k_a * dg_s[:n] - k_b * dg_s[n:]
-    )
-    grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
-    return ll, grad
 
 
 def log_likelihood_hessian(
