@@ -148,6 +148,10 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
     """Whether the plain model (no segments, no covariates) with PyMC's samplers, ADVI or MAP
     uses the fused likelihood instead of the elementwise PyTensor graph."""
     fused_total_gradient: ClassVar[Callable[..., tuple[float, np.ndarray]]]
+    fused_prepare: ClassVar[Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None] = None
+    """Optional ``prepare(*columns, weights) -> evaluate(params)`` equal to
+    ``fused_total_gradient`` with the data-only work done once (see
+    :class:`clv.bayes._fused.TotalLogLikelihood`)."""
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
@@ -164,7 +168,12 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
-                    type(self).fused_total_gradient, spec.params, theta, cols, counts
+                    type(self).fused_total_gradient,
+                    spec.params,
+                    theta,
+                    cols,
+                    counts,
+                    prepare=type(self).fused_prepare,
                 ),
             )
         return model
