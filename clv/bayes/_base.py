@@ -292,6 +292,10 @@ class BayesModel(EstimatorParams):
         )
         return [Z[:, k] for k in range(Z.shape[1])]
 
+    latent_variables: ClassVar[tuple[str, ...]] = ()
+    """Per-customer variables kept in the stored posterior besides the parameters
+    (e.g. each customer's own rates in :class:`clv.bayes.AbeParetoNBDModel`)."""
+
     dense_target_accept: ClassVar[float | None] = None
     """``target_accept`` with the default dense mass matrix (:mod:`clv.bayes._sampling`);
     ``None``: PyMC's 0.8."""
@@ -623,6 +627,7 @@ class BayesModel(EstimatorParams):
             for h in ("mu", "tau")
             if f"{n}_{h}" in idata["posterior"]
         ]
+        names += [n for n in self.latent_variables if n in idata["posterior"]]
         posterior = idata["posterior"][names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
@@ -1126,12 +1131,7 @@ class BayesModel(EstimatorParams):
             extra = json.loads(attrs.get("covariates_json", "{}"))
             if "coefficient_prior" in extra:
                 extra["coefficient_prior"] = tuple(extra["coefficient_prior"])
-            out = cls(
-                priors=priors,
-                segment=attrs.get("segment") or None,
-                pooling=attrs.get("pooling", "partial"),
-                **extra,
-            )
+            out = cls._from_attrs(priors, attrs, extra)
             if "covariate_scaling_json" in attrs:
                 out.covariate_scaling_ = pd.read_json(
                     io.StringIO(attrs["covariate_scaling_json"]), orient="split"
@@ -1147,6 +1147,16 @@ class BayesModel(EstimatorParams):
         out.idata_ = idata
         out.method_ = attrs.get("method", "nuts")
         return out
+
+    @classmethod
+    def _from_attrs(cls, priors: dict[str, Prior], attrs: Mapping[str, Any], extra: dict) -> Self:
+        """An unfitted model with the constructor arguments recorded in a posterior file."""
+        return cls(
+            priors=priors,
+            segment=attrs.get("segment") or None,
+            pooling=attrs.get("pooling", "partial"),
+            **extra,
+        )
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:
