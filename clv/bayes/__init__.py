@@ -13,10 +13,12 @@ from clv.bayes.acquisition import AcquisitionModel
 from clv.bayes.bdw import BetaDiscreteWeibullModel
 from clv.bayes.bgbb import BetaGeoBetaBinomModel
 from clv.bayes.bgnbd import BetaGeoModel
+from clv.bayes.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clv.bayes.compare import compare
 from clv.bayes.dyncov import BetaGeoDynamicModel, ParetoNBDDynamicModel
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
+from clv.bayes.nbd import NBDModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
 from clv.bayes.sbg import ShiftedBetaGeoModel
 from clv.bayes.value import customer_lifetime_value
@@ -24,6 +26,9 @@ from clv.bayes.value import customer_lifetime_value
 __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
+    "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDModel",
     "AbeParetoNBDModel",
     "ParetoNBDDynamicModel",

@@ -42,7 +42,7 @@ from clv.bayes._draws import (
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
-from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
+from clv.bayes._sampling import advi_draws, find_map, nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import EstimatorParams, ParametricModel
@@ -230,6 +230,16 @@ class BayesModel(EstimatorParams):
         """Whether the parameters vary by segment (``segment`` given, pooling not ``"full"``)."""
         return self.segment is not None and self.pooling != "full"
 
+    @property
+    def _spec(self) -> Any:
+        """The spec whose pure functions this model evaluates (the ``mle_class``'s).
+
+        A model with a fixed hyperparameter (the Erlang order of the CNBD-k
+        models) returns the functions bound to it, with the parameters it
+        samples.
+        """
+        return self.mle_class.spec
+
     # ------------------------------------------------------------------ config
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
@@ -260,8 +270,8 @@ class BayesModel(EstimatorParams):
     # ------------------------------------------------------------------ data
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         """Validated, filtered and compressed columns with their row counts."""
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         if len(frame) == 0:
@@ -359,7 +369,7 @@ class BayesModel(EstimatorParams):
         -------
         pymc.Model
         """
-        spec = self.mle_class.spec
+        spec = self._spec
         cols, counts, _ = self._fit_data(data)
         if self._design:
             n_cols = len(spec.columns)
@@ -499,9 +509,7 @@ class BayesModel(EstimatorParams):
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":
-                if "random_seed" in kwargs:  # find_MAP calls it ``seed``
-                    kwargs["seed"] = kwargs.pop("random_seed")
-                point = pm.find_MAP(**kwargs)
+                point = find_map(kwargs)
                 keep = [
                     n
                     for n in point
@@ -515,11 +523,7 @@ class BayesModel(EstimatorParams):
                     coords={"segment": self._segment_labels} if self._segmented else None,
                 )
             else:
-                n = kwargs.pop("n", 20_000)
-                draws = kwargs.pop("draws", 1000)
-                seed = kwargs.get("random_seed")
-                approx = pm.fit(n=n, method="advi", **kwargs)
-                idata = approx.sample(draws, random_seed=seed)
+                idata = advi_draws(kwargs)
         return self._with_attrs(idata, method)
 
     def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
@@ -545,8 +549,8 @@ class BayesModel(EstimatorParams):
                 "a 'weight' column (rows standing for several customers). Pass the "
                 "unweighted per-customer frame."
             )
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
@@ -965,7 +969,7 @@ class BayesModel(EstimatorParams):
         covariate column for the customers) give every customer their own
         parameters.
         """
-        params_cls = self.mle_class.spec.params
+        params_cls = self._spec.params
         n_samples = theta[0].shape[0]
         n = cols[0].size if cols else 1
         if coefs:

@@ -47,7 +47,7 @@ class TransactionBayesModel(BayesModel):
     def _predict(
         self, fn: str, data: pd.DataFrame | None, *extra: Any, **kwargs: Any
     ) -> xr.DataArray | pd.DataFrame:
-        func = getattr(self.mle_class.spec, fn)
+        func = getattr(self._spec, fn)
         return self._over_draws(
             func,
             data,
@@ -161,7 +161,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             return super().build_model(data, mutable_data=mutable_data)
         import pymc as pm
 
-        spec = self.mle_class.spec
+        spec = self._spec
         cols, counts, _ = self._fit_data(data)
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)

@@ -761,6 +761,9 @@ def _bayes_classes():
 BAYES_CLASSES = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
+    "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDModel",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
@@ -783,7 +786,7 @@ def test_bayesian_model_get_params_round_trip(name):
     priors = {first: ("HalfNormal", {"sigma": 3.0})}
     kwargs = {"priors": priors}
     takes = set(cls._get_param_names())
-    if "coefficient_prior" in takes:  # not the per-customer-rates model (AbeParetoNBDModel)
+    if "coefficient_prior" in takes:  # models with covariates
         kwargs["coefficient_prior"] = ("Normal", {"mu": 0.0, "sigma": 0.5})
     covariate_arg = next((k for k in cls._get_param_names() if k.endswith("_covariates")), None)
     if covariate_arg is not None:
@@ -803,10 +806,11 @@ def test_bayesian_model_get_params_round_trip(name):
         assert model.coefficient_names  # the covariate reached the model
     with pytest.raises(ValueError, match="no parameter"):
         copy.set_params(no_such_argument=1)
-    if "pooling" not in takes:  # AbeParetoNBDModel: its LKJ concentration instead
+    if "lkj_eta" in takes:  # AbeParetoNBDModel: its LKJ concentration, validated
         assert copy.set_params(lkj_eta=3.0) is copy and copy.get_params()["lkj_eta"] == 3.0
         with pytest.raises(ValueError, match="lkj_eta"):
             copy.set_params(lkj_eta=-1.0)
+    if "pooling" not in takes:
         return
     assert copy.set_params(pooling="full") is copy and copy.get_params()["pooling"] == "full"
     assert model.get_params()["pooling"] == "partial"
@@ -821,7 +825,10 @@ def test_bayesian_model_clones_with_sklearn(name):
     base = pytest.importorskip("sklearn.base")
     bayes = pytest.importorskip("clv.bayes")
     cls = getattr(bayes, name)
-    model = cls(pooling="full") if "pooling" in cls._get_param_names() else cls(lkj_eta=2.0)
+    takes = cls._get_param_names()
+    model = (
+        cls(pooling="full") if "pooling" in takes else cls(lkj_eta=2.0) if "lkj_eta" in takes else cls()
+    )
     model.idata_ = object()  # stands in for a posterior: clone must not carry it over
     twin = base.clone(model)
     assert type(twin) is type(model) and not hasattr(twin, "idata_")
