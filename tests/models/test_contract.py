@@ -826,9 +826,10 @@ def test_bayesian_model_clones_with_sklearn(name):
     bayes = pytest.importorskip("clv.bayes")
     cls = getattr(bayes, name)
     takes = cls._get_param_names()
-    model = (
-        cls(pooling="full") if "pooling" in takes else cls(lkj_eta=2.0) if "lkj_eta" in takes else cls()
-    )
+    kwargs = {"pooling": "full"} if "pooling" in takes else {}
+    if "lkj_eta" in takes:
+        kwargs["lkj_eta"] = 2.0
+    model = cls(**kwargs)
     model.idata_ = object()  # stands in for a posterior: clone must not carry it over
     twin = base.clone(model)
     assert type(twin) is type(model) and not hasattr(twin, "idata_")
