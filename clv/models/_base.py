@@ -186,14 +186,21 @@ def _parse_constrain(constrain: Sequence[str] | None, design: Design) -> tuple[s
     if constrain is None:
         return ()
     columns = (constrain,) if isinstance(constrain, str) else tuple(constrain)
+    problems = []
     for c in columns:
         used = [p for p, cols in design.columns.items() if c in cols]
         if len(used) < 2:
-            raise ValueError(
-                f"constrain names '{c}', which is a covariate of {used or 'no process'}; a "
-                "shared coefficient needs the column in two processes or more (e.g. in both "
-                "purchase_covariates and dropout_covariates)."
+            problems.append(
+                Problem(
+                    str(c),
+                    f"is named in constrain but is a covariate of {used or 'no process'}; a "
+                    "shared coefficient needs the column in two processes or more",
+                    "add it to both purchase_covariates and dropout_covariates (or drop it "
+                    "from constrain)",
+                )
             )
+    if problems:  # DataError is a ValueError
+        raise DataError(problems, what="constrain=")
     if len(set(columns)) != len(columns):
         raise ValueError(f"constrain must name distinct columns, got {list(columns)}.")
     return columns
