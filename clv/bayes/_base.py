@@ -42,7 +42,7 @@ from clv.bayes._draws import (
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
-from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
+from clv.bayes._sampling import advi_draws, find_map, nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import EstimatorParams, ParametricModel
@@ -481,9 +481,7 @@ class BayesModel(EstimatorParams):
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":
-                if "random_seed" in kwargs:  # find_MAP calls it ``seed``
-                    kwargs["seed"] = kwargs.pop("random_seed")
-                point = pm.find_MAP(**kwargs)
+                point = find_map(kwargs)
                 keep = [
                     n
                     for n in point
@@ -497,11 +495,7 @@ class BayesModel(EstimatorParams):
                     coords={"segment": self._segment_labels} if self._segmented else None,
                 )
             else:
-                n = kwargs.pop("n", 20_000)
-                draws = kwargs.pop("draws", 1000)
-                seed = kwargs.get("random_seed")
-                approx = pm.fit(n=n, method="advi", **kwargs)
-                idata = approx.sample(draws, random_seed=seed)
+                idata = advi_draws(kwargs)
         return self._with_attrs(idata, method)
 
     def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:

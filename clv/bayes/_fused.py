@@ -29,7 +29,35 @@ from clv.bayes._ops import op_outputs
 __all__ = ["TotalLogLikelihood", "VectorLogLikelihood", "total_log_likelihood"]
 
 
-class TotalLogLikelihood(Op):
+class _TotalAndGradient(Op):
+    """An ``Op`` with two outputs, a total log-likelihood and its gradient, from NumPy code.
+
+    A subclass sets ``n_params`` and computes ``(ll, grad)`` in ``_evaluate``.
+    """
+
+    n_params: int
+
+    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def perform(
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
+        try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
+            with np.errstate(all="ignore"):
+                ll, grad = self._evaluate(inputs)
+        except (ArithmeticError, ValueError):
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
+            ll, grad = -np.inf, np.zeros(self.n_params)
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
+
+    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [(), (self.n_params,)]
+
+
+class TotalLogLikelihood(_TotalAndGradient):
     """Weighted total log-likelihood and its gradient from a NumPy routine.
 
     Parameters
@@ -61,22 +89,9 @@ class TotalLogLikelihood(Op):
             raise ValueError("TotalLogLikelihood takes scalar parameters and 1-D data columns")
         return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
 
-    def perform(
-        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
-    ) -> None:
+    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
         theta, data = inputs[: self.n_params], inputs[self.n_params :]
-        try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
-            with np.errstate(all="ignore"):
-                ll, grad = self.func(self.params(*(float(t) for t in theta)), *data)
-        except (ArithmeticError, ValueError):
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
-        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
-
-    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
-        return [(), (self.n_params,)]
+        return self.func(self.params(*(float(t) for t in theta)), *data)
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         grad = op_outputs(self, *inputs)[1]
@@ -114,7 +129,7 @@ def total_log_likelihood(
     return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
 
 
-class VectorLogLikelihood(Op):
+class VectorLogLikelihood(_TotalAndGradient):
     """Total log-likelihood and gradient of a parameter vector from a NumPy callable.
 
     For likelihoods whose data are not flat columns (the time-varying models'
@@ -138,21 +153,8 @@ class VectorLogLikelihood(Op):
             raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
         return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
 
-    def perform(
-        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
-    ) -> None:
-        try:  # a sampler's wild step is -inf (rejected), not an error
-            with np.errstate(all="ignore"):
-                ll, grad = self.func(np.asarray(inputs[0], dtype=np.float64))
-        except (ArithmeticError, ValueError):
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
-        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
-
-    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
-        return [(), (self.n_params,)]
+    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        return self.func(np.asarray(inputs[0], dtype=np.float64))
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         return [output_grads[0] * op_outputs(self, *inputs)[1]]

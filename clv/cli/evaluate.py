@@ -11,6 +11,7 @@ from clv.cli.config import UsageError
 from clv.cli.steps import (
     EXIT_OK,
     Run,
+    column_kwargs,
     end_of_day,
     fit_models,
     fit_spend,
@@ -97,9 +98,7 @@ def evaluate_models(
     with run.step("split", f"splitting at {calibration_end}"):
         frame = calibration_holdout_split(
             transactions,
-            customer_id_col=columns["customer_col"],
-            date_col=columns["date_col"],
-            value_col=columns["value_col"],
+            **column_kwargs(columns),
             time_unit=time_unit,
             calibration_end=end_of_day(calibration_end),
             observation_end=end_of_day(observation_end),

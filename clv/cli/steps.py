@@ -43,6 +43,7 @@ __all__ = [
     "stage_table",
     "need_option",
     "input_columns",
+    "column_kwargs",
     "read_input",
     "summarise",
     "end_of_day",
@@ -196,6 +197,15 @@ def input_columns(opts: argparse.Namespace, bundle: Any = None) -> dict[str, str
     return columns
 
 
+def column_kwargs(columns: dict[str, str | None]) -> dict[str, str | None]:
+    """The input columns as the keyword arguments of :mod:`clv.data`'s functions."""
+    return {
+        "customer_id_col": columns["customer_col"],
+        "date_col": columns["date_col"],
+        "value_col": columns["value_col"],
+    }
+
+
 def read_input(run: Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the input transactions; return them and the run record's ``input`` section."""
     from clv.cli.files import frame_fingerprint, input_format, read_transactions
@@ -256,9 +266,7 @@ def summarise(
     with run.step("summarise", "summarising transactions per customer"):
         rfm = rfm_summary(
             transactions,
-            customer_id_col=columns["customer_col"],
-            date_col=columns["date_col"],
-            value_col=columns["value_col"],
+            **column_kwargs(columns),
             time_unit=time_unit,
             observation_end=end_of_day(as_of),
             litt=litt,

@@ -419,6 +419,39 @@ class ParametricModel(JsonModel, EstimatorParams):
         -------
         self
         """
+        self._before_fit(data)
+        try:
+            self._fit_parameters(data, initial_params, n_starts, random_state, time_unit)
+        except ConvergenceError as exc:
+            explained = self._explain_failure(exc)
+            if explained is None:
+                raise
+            raise explained from exc
+        self._after_fit(data)
+        return self
+
+    def _before_fit(self, data: pd.DataFrame) -> None:
+        """Model-specific checks of the data before :meth:`fit` (none by default).
+
+        Warnings issued here should use ``stacklevel=3`` (the caller of ``fit``).
+        """
+
+    def _after_fit(self, data: pd.DataFrame) -> None:
+        """Model-specific statistics after a successful :meth:`fit` (none by default)."""
+
+    def _explain_failure(self, exc: ConvergenceError) -> ConvergenceError | None:
+        """A model-specific :class:`ConvergenceError` for ``exc``, or None to raise it as is."""
+        return None
+
+    def _fit_parameters(
+        self,
+        data: pd.DataFrame,
+        initial_params: Mapping[str, float] | None,
+        n_starts: int,
+        random_state: int | np.random.Generator | None,
+        time_unit: str | None,
+    ) -> None:
+        """The maximum-likelihood fit of :meth:`fit`, between its hooks."""
         unit = resolve_time_unit(data, time_unit, what=f"the data passed to {type(self).__name__}")
         spec = self._estimation_spec()
         frame = self._frame(data, spec.columns, for_fit=True, check_unit=False)
@@ -450,7 +483,7 @@ class ParametricModel(JsonModel, EstimatorParams):
                 cov.multiply_params(spec, self._levers),
             )
             self.time_unit_ = None if unit is None else unit.name
-            return self
+            return
         result = maximise(
             spec,
             arrays,
@@ -464,7 +497,6 @@ class ParametricModel(JsonModel, EstimatorParams):
             result, n_customers=float(len(frame) if weights is None else weights.sum())
         )
         self.time_unit_ = None if unit is None else unit.name
-        return self
 
     def _fit_covariates(
         self,

@@ -57,6 +57,7 @@ from scipy import special
 
 from clv._ops import NUMPY
 from clv._typing import FloatArray, Ops
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 
 __all__ = [
@@ -96,10 +97,6 @@ def _order(k: Any) -> int:
     if not (value >= 1 and value == round(value)):
         raise ValueError(f"the Erlang order k must be a whole number >= 1, got {k!r}.")
     return round(value)
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def litt_term(k: int, frequency: ArrayLike, litt: ArrayLike, *, ops: Ops = NUMPY) -> Any:

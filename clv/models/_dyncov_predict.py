@@ -1,10 +1,11 @@
 """Predictions of the time-varying transaction models given a future covariate path.
 
-One surface for :class:`~clv.models.BetaGeoDynamicModel` (and any model whose
-math module offers ``probability_alive``, ``expected_purchases`` and
+One surface for :class:`~clv.models.ParetoNBDDynamicModel` and
+:class:`~clv.models.BetaGeoDynamicModel` (and any model whose math module
+offers ``probability_alive``, ``expected_purchases`` and
 ``expected_discounted_purchases`` with the signatures of
 :mod:`clv.models._pareto_nbd_dyncov_math`): the class names its math module
-in ``_predict_math`` and its covariate arrays come from ``_arrays``.
+in ``_math`` and its covariate arrays come from ``_arrays``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class FuturePathPredictions:
     the covariate values of the period containing ``observation_end``.
     """
 
-    _predict_math: Any
+    _math: Any
 
     # provided by the model class
     params_: pd.Series
@@ -50,7 +51,6 @@ class FuturePathPredictions:
         customer_id_col: str,
         cov_date_col: str,
     ) -> Any:
-        self._arrays(data)  # type check of ``data`` first
         return data.future(
             horizon,
             self.purchase_covariates,
@@ -71,21 +71,20 @@ class FuturePathPredictions:
         *extra: float,
         needs_path: bool = True,
     ) -> pd.Series:
-        """``_predict_math.<function>`` per customer over ``t`` periods of the future path.
+        """``_math.<function>`` per customer over ``t`` periods of the future path.
 
         ``extra`` follows ``t`` in the call; without ``needs_path`` the math gets
         no future arrays (``None``).
         """
         self._check_fitted()
         base, gp, gd = self._split(self.params_.to_numpy())
+        arrays = self._arrays(data)  # checks the type of ``data`` first
         future = (
             self._future_arrays(data, t, path, customer_id_col, cov_date_col)
             if needs_path
             else None
         )
-        values = getattr(self._predict_math, function)(
-            base, gp, gd, self._arrays(data), future, float(t), *extra
-        )
+        values = getattr(self._math, function)(base, gp, gd, arrays, future, float(t), *extra)
         return pd.Series(values, index=data.customer_ids, name=function)
 
     def probability_alive(
@@ -97,7 +96,11 @@ class FuturePathPredictions:
         customer_id_col: str = "customer_id",
         cov_date_col: str = "cov_date",
     ) -> pd.Series:
-        """P(alive) at ``observation_end + t`` given each history and the future path."""
+        """P(alive) at ``observation_end + t`` given each history and the future path.
+
+        ``path`` as in :meth:`TimeVaryingData.future` (default: the last
+        covariate values carried forward).
+        """
         return self._on_path(
             "probability_alive", data, t, path, customer_id_col, cov_date_col, needs_path=t > 0
         )

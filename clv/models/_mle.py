@@ -482,6 +482,15 @@ def _box_step(x: FloatArray, p: FloatArray, lo: FloatArray, hi: FloatArray) -> f
     return min(1.0, limit) if limit > 0 else 0.0
 
 
+def _stop_at(f: float, g: FloatArray, gtol: float) -> tuple[str, bool] | None:
+    """Why an iteration at value ``f`` and gradient ``g`` stops (message, success), or None."""
+    if not np.isfinite(f):
+        return "objective not finite at the starting point", False
+    if np.max(np.abs(g)) < gtol:
+        return "gradient below tolerance", True
+    return None
+
+
 def _newton(
     objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
 ) -> _RunResult:
@@ -493,11 +502,8 @@ def _newton(
     k = x.size
     message, success, it = "iteration limit reached", False, 0
     for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
-        if not np.isfinite(f):
-            message = "objective not finite at the starting point"
-            break
-        if np.max(np.abs(g)) < 1e-10:
-            message, success = "gradient below tolerance", True
+        if (stop := _stop_at(f, g, 1e-10)) is not None:
+            message, success = stop
             break
         shift = 0.0
         scale = max(1e-12, float(np.max(np.abs(np.diag(H)))))
@@ -582,11 +588,8 @@ def _bfgs(
     it = 0
     stalled = 0
     for it in range(1, maxiter + 1):
-        if not np.isfinite(f):
-            message = "objective not finite at the starting point"
-            break
-        if np.max(np.abs(g)) < 1e-9:
-            message, success = "gradient below tolerance", True
+        if (stop := _stop_at(f, g, 1e-9)) is not None:
+            message, success = stop
             break
         p = -H @ g
         slope = float(g @ p)
