@@ -174,7 +174,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
-                    type(self).fused_total_gradient,
+                    self._total_gradient,
                     spec.params,
                     theta,
                     cols,
@@ -183,6 +183,11 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
                 ),
             )
         return model
+
+    @property
+    def _total_gradient(self) -> Callable[..., tuple[float, np.ndarray]]:
+        """The NumPy routine of the fused ``Op`` (a model with a fixed hyperparameter binds it)."""
+        return type(self).fused_total_gradient
 
     def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
         """The parameters of the fused model with their priors (inside the model's context).
