@@ -29,14 +29,19 @@ approximated (tests pin the result to the maximum-likelihood API draw by draw):
   ``offset`` and ``scale`` per history and draw: per customer and draw one
   multiply-add, then the summary (mean and one sort per row for the quantiles);
 * blocks run on threads (NumPy and SciPy release the GIL); each block is
-  computed the same way whichever thread runs it, so reruns are byte-identical.
+  computed the same way whichever thread runs it, so reruns are byte-identical;
+* with numba installed (optional), BG/NBD's arithmetic per (pair, draw) and per
+  (history, draw) and the CLV lines run as compiled loops
+  (:mod:`clv.scoring._posterior_jit`: no array pass per operation, no
+  ``rows x draws x periods`` temporaries); they agree with the NumPy path,
+  which stays for installs without numba, to rounding.
 
 Memory stays bounded: customers are sorted by their history, histories are
 taken in blocks of ``chunk_cells // draws`` and their customers valued in
 blocks of the same size; only a few ``block x draws`` arrays (8 x
 ``chunk_cells`` bytes each, 32 MB by default) exist per thread at a time,
 whatever the number of customers and draws.
-No PyMC is needed, only NumPy.
+No PyMC is needed, only NumPy (and, optionally, numba).
 """
 
 from __future__ import annotations
