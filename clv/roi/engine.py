@@ -108,19 +108,20 @@ def _individual(
     :func:`clv.models._covariates.individual_params`, on the same numbers).
     """
     kind = type(model)
+    series = pd.Series(draw, dtype=np.float64)
     if (
         cache is None
         or kind.individual_params is not ParametricModel.individual_params
         or kind._customer_params is not ParametricModel._customer_params
+        or not all(isinstance(k, str) for k in series.index)
     ):
         ind = model.individual_params(data, params=draw)
         return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
-    p = pd.Series(draw, dtype=np.float64)
-    fields = list(model.spec.params._fields)
-    missing = [n for n in model._param_names() if n not in p.index]
+    p = dict(zip(series.index, series.to_numpy(), strict=True))  # scalar lookups, not pandas
+    missing = [n for n in model._param_names() if n not in p]
     if missing:
         raise ValueError(f"params is missing {missing}; expected {model._param_names()}.")
-    base = model.spec.params(*p[fields].to_numpy(dtype=np.float64))
+    base = model.spec.params(*(np.float64(p[f]) for f in model.spec.params._fields))
     if model._design:
         if "X" not in cache:
             cache["X"] = model._design.matrices(data, f"the covariates passed to {kind.__name__}")
