@@ -39,6 +39,16 @@ from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
 
+#: The headline of the finance table, first in every short view of it (notebook, terminal).
+HEADLINE_COLUMNS = (
+    "investment",
+    "evidence_grade",
+    "cost_pv",
+    "incremental_clv_mean",
+    "npv_mean",
+    "roi_mean",
+)
+
 _BREAKEVEN_DRAWS = 12
 _BREAKEVEN_MAX = 64.0
 
@@ -325,16 +335,7 @@ class RoiResult:
         return funcs[kind](self, **kwargs)
 
     def _repr_html_(self) -> str:
-        cols = [
-            "investment",
-            "evidence_grade",
-            "cost_pv",
-            "incremental_clv_mean",
-            "npv_mean",
-            "roi_mean",
-            "p_roi_positive",
-            "payback_median",
-        ]
+        cols = [*HEADLINE_COLUMNS, "p_roi_positive", "payback_median"]
         return self.table()[cols].to_html(float_format=lambda v: f"{v:,.2f}")
 
     def __repr__(self) -> str:
