@@ -277,11 +277,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads of this process (a forked child gets its own: the
+    parent's threads do not exist in it)."""
+    key = (os.getpid(), workers)
     with _COMPILE_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="clv-roi")
-        return _POOLS[workers]
+        if key not in _POOLS:
+            _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="clv-roi")
+        return _POOLS[key]
