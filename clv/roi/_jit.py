@@ -234,14 +234,18 @@ def draw_sums(
         bool(per_period),
     )
     kernel = _kernel()
+
+    def run(first: int, last: int) -> None:
+        kernel(*args, first, last, out)
+
     workers = _threads(n_blocks)
     if workers <= 1:
-        kernel(*args, 0, n_blocks, out)
+        run(0, n_blocks)
     else:  # the kernel releases the GIL: contiguous ranges of blocks on the cores
         edges = np.linspace(0, n_blocks, workers + 1).astype(int).tolist()
         pool = _pool(workers)
         spans = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
-        jobs = [pool.submit(kernel, *args, a, b, out) for a, b in spans]
+        jobs = [pool.submit(run, a, b) for a, b in spans]
         for job in jobs:
             job.result()
     return np.add.reduce(out, axis=0)
