@@ -318,6 +318,10 @@ class _DrawState:
         w = w if rows is None else w[rows]
         if self.mu is None:  # einsum: no BLAS threads for a product this small
             return np.einsum("n,nh->h", w, self.j0 if rows is None else self.j0[rows])
+        if _jit.AVAILABLE:  # one compiled pass per customer (clv.roi._jit)
+            index = np.arange(len(self.mu)) if rows is None else np.asarray(rows)
+            every_w = self.weight if weight is None else weight
+            return _jit.baseline_sums(index, every_w, self.mu, self.horizon, self.step)
         mu = self.mu if rows is None else self.mu[rows]
         lengths = np.array([self.horizon])
         runs = _math.survival_runs(mu, None, lengths, self.step)

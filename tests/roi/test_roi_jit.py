@@ -159,3 +159,14 @@ def test_customers_without_a_change_are_left_out_and_change_nothing(engine, monk
     moved = dataclasses.replace(unit, delta={c: d + 100.0 for c, d in unit.delta.items()})
     assert changed_rows(moved).all()
     assert changed_rows(engine.unit(INVESTMENTS[1], scale=2.0)) is mask
+
+
+def test_compiled_baseline_flows_equal_the_numpy_ones(engine, monkeypatch) -> None:
+    rows = engine.unit(INVESTMENTS[1]).rows
+    fast = engine.baseline_rows(rows)
+    net = engine.baseline_cash_flows()
+    with monkeypatch.context() as m:
+        m.setattr(_jit, "AVAILABLE", False)
+        np.testing.assert_allclose(fast, engine.baseline_rows(rows), rtol=1e-12)
+        np.testing.assert_allclose(net, engine.baseline_cash_flows(), rtol=1e-12)
+    assert fast.shape == (N_DRAWS, H) and np.all(fast > 0)
