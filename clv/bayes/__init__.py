@@ -8,6 +8,7 @@ posterior draws.  ``import clv`` never imports this package.
 
 from clv.bayes._base import BAYES_SCHEMA_VERSION, METHODS, BayesModel, summarize_draws
 from clv.bayes._ops import PYTENSOR
+from clv.bayes.abe import AbeParetoNBDModel
 from clv.bayes.acquisition import AcquisitionModel
 from clv.bayes.bdw import BetaDiscreteWeibullModel
 from clv.bayes.bgbb import BetaGeoBetaBinomModel
@@ -29,6 +30,7 @@ __all__ = [
     "ModifiedBetaGeoCNBDModel",
     "BetaGeoCNBDModel",
     "ParetoNBDModel",
+    "AbeParetoNBDModel",
     "ParetoNBDDynamicModel",
     "BetaGeoDynamicModel",
     "BetaGeoBetaBinomModel",

@@ -143,11 +143,16 @@ class BayesModel(EstimatorParams):
         pooling: str = "partial",
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
+        constrain: Sequence[str] | None = None,
     ) -> None:
         # constructor arguments as given (get_params/clone); parsed copies are private
         self._given: dict[str, Any] = {"priors": priors, "coefficient_prior": coefficient_prior}
         if type(self).__init__ is BayesModel.__init__:
             self.covariates = covariates
+        self.constrain = constrain
+        self._constrain_kwargs: dict[str, Any] = (
+            {} if constrain is None else {"constrain": constrain}
+        )
         for k, v in (covariates or {}).items():
             setattr(self, f"{k}_covariates", v)
         self._covariate_kwargs: dict[str, Any] = {
@@ -155,8 +160,12 @@ class BayesModel(EstimatorParams):
             for k, v in (covariates or {}).items()
             if v
         }
-        self._template = self._new_mle()  # validates the columns
+        self._template = self._new_mle()  # validates the columns (and constrain)
         self._design = self._template._design
+        self._constrained: tuple[str, ...] = tuple(self._template._constrained)
+        self._groups = (
+            cov.shared_groups(self._design, self._constrained) if self._constrained else None
+        )
         names = self.param_names() + tuple(self._design.names)
         merged, self._pairs = beta_pair_priors(
             copy.deepcopy(dict(self.default_priors)), dict(priors or {}), self.beta_pairs
@@ -164,6 +173,7 @@ class BayesModel(EstimatorParams):
         derived = tuple(n for (mc, _) in self.beta_pairs for n in mc)
         self._priors = _check_priors(merged, names + derived, type(self).__name__)
         self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
+        self._check_shared_priors()
         check_pooling(segment, pooling)
         if self._pairs and (self._design or segment is not None):
             raise ValueError(
@@ -187,7 +197,18 @@ class BayesModel(EstimatorParams):
         spell, hence the call through a plain factory.
         """
         factory: Callable[..., ParametricModel] = self.mle_class
-        return factory(**self._covariate_kwargs)
+        return factory(**self._covariate_kwargs, **getattr(self, "_constrain_kwargs", {}))
+
+    def _check_shared_priors(self) -> None:
+        """A shared (constrained) coefficient takes at most one prior, under any of its names."""
+        names = self._design.names
+        for group in self._groups or ():
+            given = {names[k]: self._priors[names[k]] for k in group if names[k] in self._priors}
+            if len({json.dumps(list(v)) for v in given.values()}) > 1:
+                raise ValueError(
+                    f"{type(self).__name__}: {sorted(given)} are one shared coefficient "
+                    "(constrain=) but have different priors; give one prior."
+                )
 
     def _param_value(self, name: str) -> Any:
         """The constructor argument ``name`` as given (``priors`` and ``coefficient_prior``
@@ -240,6 +261,8 @@ class BayesModel(EstimatorParams):
 
     def _covariates_json(self) -> str:
         doc: dict[str, Any] = dict(self._covariate_kwargs)
+        if self._constrained:
+            doc["constrain"] = list(self._constrained)
         if self._design:
             doc["coefficient_prior"] = list(self._coefficient_prior)
         return json.dumps(doc, sort_keys=True)
@@ -302,6 +325,10 @@ class BayesModel(EstimatorParams):
         )
         return [Z[:, k] for k in range(Z.shape[1])]
 
+    latent_variables: ClassVar[tuple[str, ...]] = ()
+    """Per-customer variables kept in the stored posterior besides the parameters
+    (e.g. each customer's own rates in :class:`clv.bayes.AbeParetoNBDModel`)."""
+
     dense_target_accept: ClassVar[float | None] = None
     """``target_accept`` with the default dense mass matrix (:mod:`clv.bayes._sampling`);
     ``None``: PyMC's 0.8."""
@@ -362,6 +389,7 @@ class BayesModel(EstimatorParams):
                     cols[:n_cols],
                     cols[n_cols:],
                     self._likelihood_with_multipliers(),
+                    groups=self._groups,
                 )
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model
@@ -627,6 +655,7 @@ class BayesModel(EstimatorParams):
             for h in ("mu", "tau")
             if f"{n}_{h}" in idata["posterior"]
         ]
+        names += [n for n in self.latent_variables if n in idata["posterior"]]
         posterior = idata["posterior"][names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
@@ -1130,12 +1159,7 @@ class BayesModel(EstimatorParams):
             extra = json.loads(attrs.get("covariates_json", "{}"))
             if "coefficient_prior" in extra:
                 extra["coefficient_prior"] = tuple(extra["coefficient_prior"])
-            out = cls(
-                priors=priors,
-                segment=attrs.get("segment") or None,
-                pooling=attrs.get("pooling", "partial"),
-                **extra,
-            )
+            out = cls._from_attrs(priors, attrs, extra)
             if "covariate_scaling_json" in attrs:
                 out.covariate_scaling_ = pd.read_json(
                     io.StringIO(attrs["covariate_scaling_json"]), orient="split"
@@ -1151,6 +1175,16 @@ class BayesModel(EstimatorParams):
         out.idata_ = idata
         out.method_ = attrs.get("method", "nuts")
         return out
+
+    @classmethod
+    def _from_attrs(cls, priors: dict[str, Prior], attrs: Mapping[str, Any], extra: dict) -> Self:
+        """An unfitted model with the constructor arguments recorded in a posterior file."""
+        return cls(
+            priors=priors,
+            segment=attrs.get("segment") or None,
+            pooling=attrs.get("pooling", "partial"),
+            **extra,
+        )
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:

@@ -111,6 +111,10 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
     ``purchase_covariates`` / ``dropout_covariates`` name the data columns;
     ``coefficient_prior`` is the default prior of a coefficient per SD of its column
     (a prior under the coefficient's name in ``priors`` is in natural units).
+    ``constrain`` names columns of both lists whose coefficient is shared by the
+    two processes (CLVTools' ``names.cov.constr``, as ``constrain=`` of the
+    maximum-likelihood models): one variable, ``constrained[column]``, enters
+    both links and is reported as ``purchase[column]`` and ``dropout[column]``.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
         coefficient_prior: Prior | None = None,
         segment: str | None = None,
         pooling: str = "partial",
+        constrain: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             priors,
@@ -129,6 +134,7 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
             pooling=pooling,
             covariates={"purchase": purchase_covariates, "dropout": dropout_covariates},
             coefficient_prior=coefficient_prior,
+            constrain=constrain,
         )
 
 
@@ -168,7 +174,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
-                    type(self).fused_total_gradient,
+                    self._total_gradient,
                     spec.params,
                     theta,
                     cols,
@@ -177,6 +183,11 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
                 ),
             )
         return model
+
+    @property
+    def _total_gradient(self) -> Callable[..., tuple[float, np.ndarray]]:
+        """The NumPy routine of the fused ``Op`` (a model with a fixed hyperparameter binds it)."""
+        return type(self).fused_total_gradient
 
     def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
         """The parameters of the fused model with their priors (inside the model's context).

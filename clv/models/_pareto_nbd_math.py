@@ -197,7 +197,7 @@ def log_likelihood_gradient(
     )
 
 
-def _rows(frequency: Any, recency: Any, T: Any) -> list[FloatArray]:
+def _rows(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, ...]:
     """``frequency, recency, T`` as flat float arrays of one common length."""
     x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
     return np.broadcast_arrays(x, t_x, T)
