@@ -156,9 +156,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--no-sensitivity", dest="sensitivity", action="store_false")
     parser.add_argument("--before", help="checkout of an older clv to compare with")
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 2,000 customers, 20 draws"
-    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 customers, 20 draws")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
