@@ -306,3 +306,36 @@ def test_cnbd_nuts_recovers_the_simulated_parameters(variant: str) -> None:
     for name in truth:
         assert abs(table.loc[name, "mean"] - mle.params_[name]) < table.loc[name, "sd"], table
     assert elapsed < 60
+
+
+def test_cnbd_segments_use_the_graph_of_the_same_likelihood() -> None:
+    """pooling="none": the log-density is the sum of each segment's NumPy log-likelihood."""
+    data = _simulated(REGULAR, 200, 40.0, seed=2, at_zero=False)
+    data["seg"] = np.where(np.arange(200) % 3 == 0, "a", "b")
+    bayes = cb.BetaGeoCNBDModel(
+        k=3, segment="seg", pooling="none", priors=cb.BetaGeoCNBDModel.flat_priors()
+    )
+    model = bayes.build_model(data)
+    values = {"a": [0.7, 1.2, 0.9, 2.1], "b": [1.1, 1.8, 0.6, 2.9]}
+    labels = list(model.coords["segment"])
+    point = {
+        model.rvs_to_values[v].name: np.log([values[s][j] for s in labels])
+        for j, v in enumerate(model.free_RVs)
+    }
+    assert [v.name for v in model.free_RVs] == ["r", "alpha", "a", "b"]
+    got = float(model.compile_logp(jacobian=False, **_QUICK)(point))
+    want = 0.0
+    for s, rows in data.groupby("seg"):
+        cols = [rows[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T", "litt")]
+        params = m.CNBDParams(3, *values[str(s)])
+        want += float(np.sum(m.log_likelihood(params, *cols, dropout_at_zero=False)))
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_cnbd_clones_with_its_order() -> None:
+    base = pytest.importorskip("sklearn.base")
+    model = cb.ModifiedBetaGeoCNBDModel(k=4)
+    twin = base.clone(model)
+    assert twin.k == 4 and twin.get_params() == model.get_params()
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        twin.set_params(k=0)
