@@ -290,10 +290,10 @@ def test_cnbd_nuts_recovers_the_simulated_parameters(variant: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         bayes = bayes_cls(k=3).fit(
-            data, chains=2, draws=250, tune=250, cores=1, random_seed=5, log_likelihood=False
+            data, chains=2, draws=200, tune=500, cores=1, random_seed=5, log_likelihood=False
         )
     elapsed = time.perf_counter() - start
-    print(f"{variant}/CNBD-3 NUTS 2x250 (+250 tune), 1000 customers: {elapsed:.1f} s")  # noqa: T201
+    print(f"{variant}/CNBD-3 NUTS 2x200 (+500 tune), 1000 customers: {elapsed:.1f} s")  # noqa: T201
     for w in caught:
         assert issubclass(w.category, ConvergenceWarning), w
         assert "divergent" not in str(w.message), w.message
@@ -339,3 +339,28 @@ def test_cnbd_clones_with_its_order() -> None:
     assert twin.k == 4 and twin.get_params() == model.get_params()
     with pytest.raises(ValueError, match="k must be a whole number"):
         twin.set_params(k=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(CNBD))
+def test_cnbd_nuts_on_cdnow_is_near_the_mle(variant: str, cdnow_litt: pd.DataFrame) -> None:
+    """CDNOW's profile-likelihood order is k = 1 for both; the posterior sits at the MLE."""
+    bayes_cls, mle_cls, _ = CNBD[variant]
+    mle = mle_cls().fit(cdnow_litt)
+    assert mle.k_ == 1
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        bayes = bayes_cls(k=mle.k_).fit(
+            cdnow_litt, chains=2, draws=250, tune=500, cores=1, random_seed=7,
+            log_likelihood=False,
+        )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    print(f"{variant}/CNBD-1 NUTS 2x250 (+500 tune) on CDNOW: {elapsed:.1f} s")  # noqa: T201
+    for w in caught:
+        assert issubclass(w.category, ConvergenceWarning), w
+        assert "divergent" not in str(w.message), w.message
+    table = bayes.summary()
+    for name, value in mle.params_.items():
+        assert abs(table.loc[name, "mean"] - value) < 2 * table.loc[name, "sd"], (name, table)
+    assert elapsed < 60
