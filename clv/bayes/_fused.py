@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.op import Op
 
 from clv.bayes._ops import op_outputs
@@ -37,7 +37,7 @@ class _TotalAndGradient(Op):
 
     n_params: int
 
-    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
         raise NotImplementedError
 
     def perform(
@@ -45,7 +45,7 @@ class _TotalAndGradient(Op):
     ) -> None:
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
             with np.errstate(all="ignore"):
-                ll, grad = self._evaluate(inputs)
+                ll, grad = self._evaluate(node, inputs)
         except (ArithmeticError, ValueError):
             ll, grad = -np.inf, np.zeros(self.n_params)
         if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
@@ -67,6 +67,12 @@ class TotalLogLikelihood(_TotalAndGradient):
         and ``grad`` the gradient w.r.t. the parameters, in their order.
     params : type
         The parameter ``NamedTuple`` that ``func`` takes.
+    prepare : callable, optional
+        ``prepare(*columns, weights) -> evaluate`` with ``evaluate(params)``
+        equal to ``func(params, *columns, weights)``: work that depends on the
+        data alone (distinct pairs, index maps) done once.  When the data
+        inputs are constants (as :func:`total_log_likelihood` makes them) the
+        evaluator is kept on the graph node and reused by every evaluation.
 
     Inputs are the scalar parameters, then the data columns and the weights
     (constants: the ``Op`` is not differentiated w.r.t. them).  Outputs are
@@ -75,11 +81,17 @@ class TotalLogLikelihood(_TotalAndGradient):
     optimisers do not need it).
     """
 
-    __props__ = ("func", "params")
+    __props__ = ("func", "params", "prepare")
 
-    def __init__(self, func: Callable[..., tuple[float, np.ndarray]], params: type) -> None:
+    def __init__(
+        self,
+        func: Callable[..., tuple[float, np.ndarray]],
+        params: type,
+        prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
+    ) -> None:
         self.func = func
         self.params = params
+        self.prepare = prepare
         self.n_params = len(params._fields)  # type: ignore[attr-defined]
 
     def make_node(self, *inputs: Any) -> Apply:
@@ -89,9 +101,23 @@ class TotalLogLikelihood(_TotalAndGradient):
             raise ValueError("TotalLogLikelihood takes scalar parameters and 1-D data columns")
         return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
 
-    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
         theta, data = inputs[: self.n_params], inputs[self.n_params :]
-        return self.func(self.params(*(float(t) for t in theta)), *data)
+        return self._evaluator(node, data)(self.params(*(float(t) for t in theta)))
+
+    def _evaluator(
+        self, node: Apply, data: Sequence[np.ndarray]
+    ) -> Callable[[Any], tuple[float, np.ndarray]]:
+        """``params -> (ll, grad)`` on ``data``; prepared once per node if the data are constant."""
+        if self.prepare is None:
+            return lambda theta: self.func(theta, *data)
+        prepared = getattr(node.tag, "prepared_likelihood", None)
+        if prepared is not None:
+            return prepared  # type: ignore[no-any-return]
+        prepared = self.prepare(*data)
+        if all(isinstance(v, Constant) for v in node.inputs[self.n_params :]):
+            node.tag.prepared_likelihood = prepared
+        return prepared  # type: ignore[no-any-return]
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         grad = op_outputs(self, *inputs)[1]
@@ -111,8 +137,12 @@ def total_log_likelihood(
     theta: Sequence[Any],
     columns: Sequence[np.ndarray],
     weights: np.ndarray,
+    *,
+    prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
 ) -> Any:
     """Symbolic weighted total log-likelihood of ``columns`` at the parameters ``theta``.
+
+    ``prepare``: see :class:`TotalLogLikelihood`.
 
     Examples
     --------
@@ -124,7 +154,7 @@ def total_log_likelihood(
     >>> round(float(ll.eval()), 4)
     -10.0133
     """
-    op = TotalLogLikelihood(func, params)
+    op = TotalLogLikelihood(func, params, prepare)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
     return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
 
@@ -153,7 +183,7 @@ class VectorLogLikelihood(_TotalAndGradient):
             raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
         return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
 
-    def _evaluate(self, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
         return self.func(np.asarray(inputs[0], dtype=np.float64))
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:

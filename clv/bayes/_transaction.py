@@ -154,6 +154,10 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
     """Whether the plain model (no segments, no covariates) with PyMC's samplers, ADVI or MAP
     uses the fused likelihood instead of the elementwise PyTensor graph."""
     fused_total_gradient: ClassVar[Callable[..., tuple[float, np.ndarray]]]
+    fused_prepare: ClassVar[Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None] = None
+    """Optional ``prepare(*columns, weights) -> evaluate(params)`` equal to
+    ``fused_total_gradient`` with the data-only work done once (see
+    :class:`clv.bayes._fused.TotalLogLikelihood`)."""
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
@@ -170,10 +174,20 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
-                    type(self).fused_total_gradient, spec.params, theta, cols, counts
+                    self._total_gradient,
+                    spec.params,
+                    theta,
+                    cols,
+                    counts,
+                    prepare=type(self).fused_prepare,
                 ),
             )
         return model
+
+    @property
+    def _total_gradient(self) -> Callable[..., tuple[float, np.ndarray]]:
+        """The NumPy routine of the fused ``Op`` (a model with a fixed hyperparameter binds it)."""
+        return type(self).fused_total_gradient
 
     def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
         """The parameters of the fused model with their priors (inside the model's context).

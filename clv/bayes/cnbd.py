@@ -32,7 +32,7 @@ from clv._ops import NUMPY
 from clv._typing import Ops
 from clv.bayes._base import Prior
 from clv.bayes._priors import BetaPair
-from clv.bayes._transaction import TransactionBayesModel
+from clv.bayes._transaction import FusedTransactionBayesModel
 from clv.models import _cnbd_math as m
 from clv.models._base import ParametricModel
 from clv.models._spec import RFM_COLUMNS, ModelSpec
@@ -64,6 +64,22 @@ class _AtOrder:
             self._params(rates), x, t_x, T, litt, dropout_at_zero=self.dropout_at_zero, ops=ops
         )
 
+    def total_gradient(self, rates: Any, *columns: Any) -> tuple[float, np.ndarray]:
+        """Weighted total log-likelihood and its gradient w.r.t. ``(r, alpha, a, b)``.
+
+        ``columns``: ``frequency, recency, T`` [, ``litt``], then the weights
+        (the maximum-likelihood fit's routine, for the fused ``Op``).
+        """
+        *data, weights = columns
+        w = np.asarray(weights, dtype=np.float64)
+        ll, grad = m.core_log_likelihood_gradient(
+            self._params(rates), *data[:3], dropout_at_zero=self.dropout_at_zero
+        )
+        total = float(w @ ll)
+        if len(data) > 3:
+            total += float(w @ m.litt_term(self.k, data[0], data[3]))
+        return total, grad @ w
+
     def probability_alive(self, rates: Any, x: Any, t_x: Any, T: Any) -> Any:
         return m.probability_alive(
             self._params(rates), x, t_x, T, dropout_at_zero=self.dropout_at_zero
@@ -89,6 +105,12 @@ class _AtOrder:
 
 
 @lru_cache(maxsize=64)
+def _at_order(k: int, dropout_at_zero: bool) -> _AtOrder:
+    """One :class:`_AtOrder` per order and variant (so equal ``Op`` instances compare equal)."""
+    return _AtOrder(k, dropout_at_zero)
+
+
+@lru_cache(maxsize=64)
 def order_spec(k: int, *, dropout_at_zero: bool) -> ModelSpec:
     """The spec of the (M)BG/CNBD-k model at the order ``k``: parameters ``r, alpha, a, b``.
 
@@ -102,7 +124,7 @@ def order_spec(k: int, *, dropout_at_zero: bool) -> ModelSpec:
     >>> spec.params._fields, spec.columns
     (('r', 'alpha', 'a', 'b'), ('frequency', 'recency', 'T', 'litt'))
     """
-    at = _AtOrder(int(k), dropout_at_zero)
+    at = _at_order(int(k), dropout_at_zero)
     return ModelSpec(
         name=("MBG" if dropout_at_zero else "BG") + f"/CNBD-{int(k)}",
         params=CNBDRates,
@@ -126,8 +148,14 @@ def _check_order(k: Any) -> int:
     return int(k)
 
 
-class _CNBDBayesModel(TransactionBayesModel):
-    """Shared wiring of the two Bayesian CNBD-k models (order ``k`` fixed)."""
+class _CNBDBayesModel(FusedTransactionBayesModel):
+    """Shared wiring of the two Bayesian CNBD-k models (order ``k`` fixed).
+
+    Without segments, PyMC's samplers, ADVI and MAP evaluate the likelihood
+    with the maximum-likelihood fit's NumPy routine and analytic gradient
+    inside one ``Op`` (:mod:`clv.bayes._fused`); segments, ``mutable_data``
+    and nutpie use the elementwise PyTensor graph of the same function.
+    """
 
     mle_class: ClassVar[type[ParametricModel]]
     _dropout_at_zero: ClassVar[bool]
@@ -156,6 +184,10 @@ class _CNBDBayesModel(TransactionBayesModel):
     @property
     def _spec(self) -> ModelSpec:
         return order_spec(int(self.k), dropout_at_zero=self._dropout_at_zero)
+
+    @property
+    def _total_gradient(self) -> Any:
+        return _at_order(int(self.k), self._dropout_at_zero).total_gradient
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from clv._version import __version__
 from clv.cli.config import OPTIONS, UsageError
@@ -197,7 +197,15 @@ def input_columns(opts: argparse.Namespace, bundle: Any = None) -> dict[str, str
     return columns
 
 
-def column_kwargs(columns: dict[str, str | None]) -> dict[str, str | None]:
+class ColumnKwargs(TypedDict):
+    """The input columns as :mod:`clv.data`'s functions name them."""
+
+    customer_id_col: str | None
+    date_col: str | None
+    value_col: str | None
+
+
+def column_kwargs(columns: dict[str, str | None]) -> ColumnKwargs:
     """The input columns as the keyword arguments of :mod:`clv.data`'s functions."""
     return {
         "customer_id_col": columns["customer_col"],

@@ -32,7 +32,7 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-from clv.cx.drivers import drivers
+from clv.cx.drivers import drivers, engine_settings
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
 from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
 from clv.data.units import parse_time_unit
@@ -690,12 +690,7 @@ def run_cx_roi(
     t = time.perf_counter()
     valuation: dict[str, Any] = {
         "spend_model": sm,
-        "horizon": horizon,
-        "discount_rate": discount_rate,
-        "margin": margin,
-        "n_draws": n_draws,
-        "random_state": random_state,
-        "period_length": period_length,
+        **engine_settings(horizon, discount_rate, margin, n_draws, random_state, period_length),
         "causal_share": share,
         "progress": progress_bars,
     }

@@ -227,14 +227,6 @@ def drivers(
                 [Problem(None, "no data given", "pass the customers' frame")],
                 what="the driver analysis",
             )
-        valuation = {
-            "horizon": horizon,
-            "discount_rate": discount_rate,
-            "margin": margin,
-            "n_draws": n_draws,
-            "random_state": random_state,
-            "period_length": period_length,
-        }
         _clv_changes(
             table,
             transaction_model,
@@ -243,7 +235,7 @@ def drivers(
             evidence,
             segment,
             level,
-            valuation,
+            engine_settings(horizon, discount_rate, margin, n_draws, random_state, period_length),
             max_customers,
             set(skip_clv_change),
         )
@@ -251,6 +243,25 @@ def drivers(
     if segment is None:
         table = table.drop(columns=[c for c in table.columns if c.startswith("segment_")])
     return table
+
+
+def engine_settings(
+    horizon: int,
+    discount_rate: float,
+    margin: float | None,
+    n_draws: int,
+    random_state: int,
+    period_length: float,
+) -> dict[str, Any]:
+    """The valuation settings of :class:`~clv.roi.engine.CounterfactualEngine`, by name."""
+    return {
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "margin": margin,
+        "n_draws": n_draws,
+        "random_state": random_state,
+        "period_length": period_length,
+    }
 
 
 def _clv_changes(

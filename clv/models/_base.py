@@ -130,6 +130,22 @@ def damaged_file(model: str, source: str) -> Iterator[None]:
         ) from None
 
 
+def fitted_state(model: Any) -> dict[str, Any]:
+    """The fitted fields every model document has, after its ``init`` entry.
+
+    ``params``, ``covariance``, ``log_likelihood``, ``n_customers``,
+    ``converged`` and ``time_unit``, as JSON-serialisable values.
+    """
+    return {
+        "params": {k: float(v) for k, v in model.params_.items()},
+        "covariance": model.covariance_.to_numpy().tolist(),
+        "log_likelihood": model.log_likelihood_,
+        "n_customers": model.n_customers_,
+        "converged": model.converged_,
+        "time_unit": model.time_unit_,
+    }
+
+
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments stored in a model document (JSON lists back to tuples)."""
     init = dict(doc.get("init", {}))
@@ -778,15 +794,7 @@ class ParametricModel(JsonModel, EstimatorParams):
     def to_dict(self) -> dict[str, Any]:
         """The fitted state as a JSON-serialisable document (without the file header)."""
         self._check_fitted()
-        return {
-            "init": self._init_kwargs(),
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
-        }
+        return {"init": self._init_kwargs(), **fitted_state(self)}
 
     def _init_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"penalizer": self.penalizer}

@@ -10,11 +10,15 @@ in ``_math`` and its covariate arrays come from ``_arrays``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from clv.exceptions import DataError, Problem
 from clv.models._dyncov_data import TimeVaryingData
+from clv.models._pareto_nbd_dyncov_math import FutureArrays
 
 __all__ = ["FuturePathPredictions"]
 
@@ -42,6 +46,8 @@ class FuturePathPredictions:
         def _split(self, values: Any) -> tuple[Any, Any, Any]: ...
 
         def _arrays(self, data: TimeVaryingData) -> Any: ...
+
+        def _param_rows(self, params: Any) -> tuple[Any, bool]: ...
 
     def _future_arrays(
         self,
@@ -124,23 +130,80 @@ class FuturePathPredictions:
         discount_rate: float,
         path: pd.DataFrame | None = None,
         *,
+        params: Any = None,
+        customers: Sequence[Any] | None = None,
         customer_id_col: str = "customer_id",
         cov_date_col: str = "cov_date",
-    ) -> pd.Series:
+    ) -> pd.Series | pd.DataFrame:
         """Discounted expected purchases over the next ``t`` periods (DECT).
 
         ``discount_rate`` per period: a purchase ``u`` periods ahead counts
         :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
+
+        Parameters
+        ----------
+        t, data, discount_rate, path
+            Horizon, data, rate per period and future covariate path (default:
+            the last values carried forward).
+        params : Series, array or DataFrame, optional
+            Parameters to evaluate at instead of the fitted ones: one set (in
+            the order of ``params_``), or draws as rows (e.g.
+            :meth:`sample_params`), evaluated with the data and path prepared once.
+        customers : sequence, optional
+            Only these customer ids (default all).
+
+        Returns
+        -------
+        Series or DataFrame
+            Per customer; with several parameter sets a DataFrame with one row
+            per set and one column per customer.
         """
-        return self._on_path(
-            "expected_discounted_purchases",
-            data,
-            t,
-            path,
-            customer_id_col,
-            cov_date_col,
-            float(discount_rate),
+        values, single = self._param_rows(params)
+        arrays, future, ids = self._prepared(
+            data, t, path, customers, customer_id_col, cov_date_col
         )
+        out = np.stack(
+            [
+                self._math.expected_discounted_purchases(
+                    *self._split(v), arrays, future, float(t), float(discount_rate)
+                )
+                for v in values
+            ]
+        )
+        if single:
+            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
+        return pd.DataFrame(out, columns=ids)
+
+    def _prepared(
+        self,
+        data: TimeVaryingData,
+        t: float,
+        path: pd.DataFrame | None,
+        customers: Sequence[Any] | None,
+        customer_id_col: str,
+        cov_date_col: str,
+    ) -> tuple[Any, FutureArrays, pd.Index]:
+        """Arrays and future path, restricted to ``customers`` (ids) when given."""
+        arrays = self._arrays(data)
+        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
+        if customers is None:
+            return arrays, future, data.customer_ids
+        ids = pd.Index(list(customers))
+        rows = data.customer_ids.get_indexer(ids)
+        if (rows < 0).any():
+            raise DataError(
+                [
+                    Problem(
+                        customer_id_col,
+                        "names customers that are not in the data",
+                        "drop them",
+                        list(ids[rows < 0][:5]),
+                    )
+                ],
+                what="the customers to predict",
+            )
+        future = FutureArrays(future.length[rows], future.purchase[rows], future.dropout[rows])
+        return arrays.subset(rows), future, ids
 
     def predict(
         self,

@@ -173,7 +173,7 @@ def weighted_total(
             if not _COMPILED:
                 import numba
 
-                _COMPILED.append(numba.njit(cache=True, nogil=True)(_total))
+                _COMPILED.append(numba.njit(cache=True, nogil=True, error_model="numpy")(_total))
     out = np.empty(5)
     r, alpha, s, beta = (float(v) for v in params)
     _COMPILED[0](

@@ -43,6 +43,7 @@ from clv._typing import FloatArray, IndexArray
 from clv.models._output import float_arrays as _floats
 
 __all__ = [
+    "WeightedTotalGradient",
     "log_dropout_discount",
     "log_likelihood_gradient",
     "log_likelihood_hessian",
@@ -196,7 +197,7 @@ def log_likelihood_gradient(
     )
 
 
-def _rows(frequency: Any, recency: Any, T: Any) -> list[FloatArray]:
+def _rows(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, ...]:
     """``frequency, recency, T`` as flat float arrays of one common length."""
     x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
     return np.broadcast_arrays(x, t_x, T)
@@ -295,6 +296,72 @@ def _hyp_pairs_order1(
     return hyp
 
 
+class WeightedTotalGradient:
+    """:func:`log_likelihood_total_gradient` with its data prepared once.
+
+    A sampler evaluates the same data tens of thousands of times: the
+    distinct ``(x, t)`` pairs, the map of each row to its pairs and the weight
+    of each distinct frequency are found here once, and each call computes the
+    hypergeometric function once per pair (the compiled kernel), then the
+    rows in one compiled loop (:mod:`clv.models._pareto_nbd_jit`).  Without
+    numba (:data:`clv._special_jit.AVAILABLE` false) calls go through
+    :func:`log_likelihood_gradient`.
+
+    Parameters
+    ----------
+    frequency, recency, T, weights : array_like
+        The (compressed) rows and their weights; copied.
+    """
+
+    def __init__(self, frequency: Any, recency: Any, T: Any, weights: Any) -> None:
+        cols = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T, weights))
+        x, t_x, T, w = (np.array(v) for v in np.broadcast_arrays(*cols))
+        self.x, self.t_x, self.T, self.w = x, t_x, T, w
+        n = x.size
+        x2 = np.concatenate([x, x])
+        t2 = np.concatenate([t_x, T])
+        pairs = _distinct_pairs(x2, t2) if x2.size > 256 else None
+        if pairs is None:
+            self.xp, self.tp = x2, t2
+            self.i_a, self.i_b = np.arange(n), np.arange(n, 2 * n)
+        else:
+            self.xp, self.tp = x2[pairs[0]], t2[pairs[0]]
+            self.i_a, self.i_b = pairs[1][:n].copy(), pairs[1][n:].copy()
+        # sum_i w_i f(r + x_i) = sum_k W_k f(r + x_k) over the distinct frequencies x_k
+        self.x_distinct, inverse = np.unique(x, return_inverse=True)
+        self.w_distinct = np.bincount(inverse.ravel(), weights=w, minlength=self.x_distinct.size)
+        self.total_w = float(w.sum())
+
+    def __call__(self, params: Any) -> tuple[float, FloatArray]:
+        """``(sum_i w_i log L_i, its gradient w.r.t. (r, alpha, s, beta))``."""
+        if not _special_jit.AVAILABLE:
+            rows, grad = log_likelihood_gradient(params, self.x, self.t_x, self.T)
+            return float(np.dot(rows, self.w)), grad @ self.w
+        from clv.models import _pareto_nbd_jit
+
+        r, alpha, s, beta = (float(v) for v in params)
+        hyp = _hyp_pairs_order1(r, alpha, s, beta, self.xp, self.tp)
+        sums = _pareto_nbd_jit.weighted_total(
+            (r, alpha, s, beta), self.xp, self.tp, hyp, self.i_a, self.i_b, self.w
+        )
+        rk = r + self.x_distinct
+        total_w = self.total_w
+        log_a, log_b = np.log(alpha), np.log(beta)
+        ll = (
+            float(sums[0])
+            + float(np.dot(self.w_distinct, special.gammaln(rk)))
+            + total_w * (r * log_a + s * log_b - float(special.gammaln(r)))
+        )
+        grad = sums[1:]
+        grad[0] += float(np.dot(self.w_distinct, special.digamma(rk))) + total_w * (
+            log_a - float(special.digamma(r))
+        )
+        grad[1] += total_w * r / alpha
+        grad[2] += total_w * log_b
+        grad[3] += total_w * s / beta
+        return ll, grad
+
+
 def log_likelihood_total_gradient(
     params: Any, frequency: Any, recency: Any, T: Any, weights: Any
 ) -> tuple[float, FloatArray]:
@@ -304,41 +371,10 @@ def log_likelihood_total_gradient(
     combined in one compiled loop (:mod:`clv.models._pareto_nbd_jit`) after
     the hypergeometric function is evaluated once per distinct ``(x, t)``
     pair; otherwise the rows go through :func:`log_likelihood_gradient`.
+    For repeated evaluation on the same data, :class:`WeightedTotalGradient`
+    prepares them once.
     """
-    x, t_x, T, w = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T, weights))
-    x, t_x, T, w = np.broadcast_arrays(x, t_x, T, w)
-    if not _special_jit.AVAILABLE:
-        rows, grad = log_likelihood_gradient(params, x, t_x, T)
-        return float(np.dot(rows, w)), grad @ w
-    from clv.models import _pareto_nbd_jit
-
-    r, alpha, s, beta = (float(v) for v in params)
-    n = x.size
-    x2 = np.concatenate([x, x])
-    t2 = np.concatenate([t_x, T])
-    pairs = _distinct_pairs(x2, t2) if x2.size > 256 else None
-    if pairs is None:
-        xp, tp, i_a, i_b = x2, t2, np.arange(n), np.arange(n, 2 * n)
-    else:
-        xp, tp, i_a, i_b = x2[pairs[0]], t2[pairs[0]], pairs[1][:n], pairs[1][n:]
-    hyp = _hyp_pairs_order1(r, alpha, s, beta, xp, tp)
-    sums = _pareto_nbd_jit.weighted_total((r, alpha, s, beta), xp, tp, hyp, i_a, i_b, w)
-    gammaln_p, digamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
-    )
-    total_w = float(w.sum())
-    ll = float(sums[0] + np.dot(w, gammaln_p)) + total_w * (
-        -special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    )
-    grad = sums[1:] + np.array(
-        [
-            float(np.dot(w, digamma_p)) + total_w * (np.log(alpha) - special.digamma(r)),
-            total_w * r / alpha,
-            total_w * np.log(beta),
-            total_w * s / beta,
-        ]
-    )
-    return ll, grad
+    return WeightedTotalGradient(frequency, recency, T, weights)(params)
 
 
 def log_likelihood_gradient_rows(

@@ -44,6 +44,7 @@ from clv.models._transaction import CovariateTransactionModel
 __all__ = [
     "PNBDParams",
     "ParetoNBDModel",
+    "WeightedTotalGradient",
     "expected_discounted_residual_transactions",
     "expected_purchases",
     "expected_purchases_new_customer",
@@ -59,6 +60,7 @@ __all__ = [
 
 log_likelihood_gradient = _math.log_likelihood_gradient
 log_likelihood_hessian = _math.log_likelihood_hessian
+WeightedTotalGradient = _math.WeightedTotalGradient
 
 
 def log_likelihood_total_gradient(

@@ -36,9 +36,9 @@ import pandas as pd
 from scipy import optimize, special
 
 from clv._typing import FloatArray
-from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.exceptions import ConvergenceWarning, DataError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
-from clv.models._base import EstimatorParams
+from clv.models._base import EstimatorParams, damaged_file, fitted_state
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
 from clv.models._dyncov_predict import FuturePathPredictions
 from clv.models.pareto_nbd import ParetoNBDModel
@@ -373,18 +373,13 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 "purchase_covariates": self.purchase_covariates,
                 "dropout_covariates": self.dropout_covariates,
             },
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
+            **fitted_state(self),
         }
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**dict(doc["init"]))
             names = model._param_names()
             model.params_ = pd.Series(
@@ -396,11 +391,6 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             model.n_customers_ = doc["n_customers"]
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file "
-                f"({type(exc).__name__}: {exc}). Refit and save it again."
-            ) from None
         return model
 
     def __repr__(self) -> str:
@@ -469,57 +459,6 @@ class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
         return data.arrays(self.purchase_covariates, self.dropout_covariates)
 
     # ------------------------------------------------------------------ predictions
-    def expected_discounted_purchases(
-        self,
-        t: float,
-        data: TimeVaryingData,
-        discount_rate: float,
-        path: pd.DataFrame | None = None,
-        *,
-        params: Any = None,
-        customers: Sequence[Any] | None = None,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series | pd.DataFrame:
-        """Discounted expected purchases over the next ``t`` periods (DECT).
-
-        ``discount_rate`` per period: a purchase ``u`` periods ahead counts
-        :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
-
-        Parameters
-        ----------
-        t, data, discount_rate, path
-            Horizon, data, rate per period and future covariate path (default:
-            the last values carried forward).
-        params : Series, array or DataFrame, optional
-            Parameters to evaluate at instead of the fitted ones: one set (in
-            the order of ``params_``), or draws as rows (e.g.
-            :meth:`sample_params`), evaluated with the data and path prepared once.
-        customers : sequence, optional
-            Only these customer ids (default all).
-
-        Returns
-        -------
-        Series or DataFrame
-            Per customer; with several parameter sets a DataFrame with one row
-            per set and one column per customer.
-        """
-        values, single = self._param_rows(params)
-        arrays, future, ids = self._prepared(
-            data, t, path, customers, customer_id_col, cov_date_col
-        )
-        out = np.stack(
-            [
-                _math.expected_discounted_purchases(
-                    *self._split(v), arrays, future, float(t), float(discount_rate)
-                )
-                for v in values
-            ]
-        )
-        if single:
-            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
-        return pd.DataFrame(out, columns=ids)
-
     def expected_purchases_by_period(
         self,
         data: TimeVaryingData,
@@ -633,39 +572,6 @@ class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
         if scenarios is None:
             out = out[:, 0]
         return out[0] if single else out
-
-    def _prepared(
-        self,
-        data: TimeVaryingData,
-        t: float,
-        path: pd.DataFrame | None,
-        customers: Sequence[Any] | None,
-        customer_id_col: str,
-        cov_date_col: str,
-    ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
-        """Arrays and future path, restricted to ``customers`` (ids) when given."""
-        arrays = self._arrays(data)
-        future = self._future_arrays(data, t, path, customer_id_col, cov_date_col)
-        if customers is None:
-            return arrays, future, data.customer_ids
-        ids = pd.Index(list(customers))
-        rows = data.customer_ids.get_indexer(ids)
-        if (rows < 0).any():
-            raise DataError(
-                [
-                    Problem(
-                        customer_id_col,
-                        "names customers that are not in the data",
-                        "drop them",
-                        list(ids[rows < 0][:5]),
-                    )
-                ],
-                what="the customers to predict",
-            )
-        future = _math.FutureArrays(
-            future.length[rows], future.purchase[rows], future.dropout[rows]
-        )
-        return arrays.subset(rows), future, ids
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:

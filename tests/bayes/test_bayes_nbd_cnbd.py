@@ -30,6 +30,8 @@ CNBD = {
 }
 #: the simulation set-up of BTYDplus's own CNBD-k test (regular buyers, k = 3)
 REGULAR = m.CNBDParams(k=3, r=0.85, alpha=1.45, a=0.79, b=2.42)
+#: one evaluation needs no C compilation of the graph (the same graph, evaluated in Python)
+_QUICK = {"mode": "FAST_COMPILE"}
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +56,13 @@ def _point(model: pm.Model, params: dict[str, float]) -> dict[str, float]:
     return {model.rvs_to_values[v].name: np.log(params[v.name]) for v in model.free_RVs}
 
 
-def _logp(bayes: cb.BayesModel, data: pd.DataFrame, params: pd.Series) -> float:
-    model = bayes.build_model(data)
-    return float(model.compile_logp(jacobian=False)(_point(model, params.to_dict())))
+def _logp(
+    bayes: cb.BayesModel, data: pd.DataFrame, params: pd.Series, graph: bool = False
+) -> float:
+    """Log-density at ``params``; ``graph``: the elementwise PyTensor graph, not the fused Op."""
+    model = bayes.build_model(data, mutable_data=graph)
+    fn = model.compile_logp(jacobian=False, **_QUICK)
+    return float(fn(_point(model, params.to_dict())))
 
 
 def _mock(params: pd.Series, chains: int = 2, draws: int = 3, seed: int = 0) -> az.InferenceData:
@@ -85,16 +91,19 @@ def test_nbd_logp_is_the_mle_log_likelihood(cdnow: pd.DataFrame) -> None:
     assert _logp(bayes, cdnow, moved) == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("graph", [False, True], ids=["fused", "graph"])
 @pytest.mark.parametrize("variant", list(CNBD))
 @pytest.mark.parametrize("k", [1, 3])
 def test_cnbd_logp_is_the_mle_log_likelihood(
-    variant: str, k: int, cdnow_litt: pd.DataFrame
+    variant: str, k: int, graph: bool, cdnow_litt: pd.DataFrame
 ) -> None:
+    """Both forms of the PyMC model (the fused Op and the ops graph) are the MLE likelihood."""
     bayes_cls, mle_cls, at_zero = CNBD[variant]
     mle = mle_cls(k=k).fit(cdnow_litt)
     bayes = bayes_cls(k=k, priors=bayes_cls.flat_priors())
     # at the optimum: the MLE's log-likelihood, litt term included
-    assert _logp(bayes, cdnow_litt, mle.params_) == pytest.approx(mle.log_likelihood_, rel=1e-8)
+    got = _logp(bayes, cdnow_litt, mle.params_, graph)
+    assert got == pytest.approx(mle.log_likelihood_, rel=1e-8)
     # and away from it: the NumPy function of the model module
     moved = mle.params_ * np.array([0.8, 1.3, 1.1, 0.9])
     cols = [cdnow_litt[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T")]
@@ -108,19 +117,21 @@ def test_cnbd_logp_is_the_mle_log_likelihood(
             )
         )
     )
-    assert _logp(bayes, cdnow_litt, moved) == pytest.approx(expected, rel=1e-8)
+    assert _logp(bayes, cdnow_litt, moved, graph) == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("graph", [False, True], ids=["fused", "graph"])
 @pytest.mark.parametrize("variant", list(CNBD))
-def test_cnbd_pytensor_gradient_matches_the_mle_gradient(variant: str) -> None:
-    """dlogp of the graph == the MLE's analytic gradient (also where x = 0 masks a term)."""
+def test_cnbd_gradient_is_the_mle_gradient(variant: str, graph: bool) -> None:
+    """dlogp == the MLE's analytic gradient (also where x = 0 masks a term)."""
     bayes_cls, _, at_zero = CNBD[variant]
     data = _simulated(REGULAR, 300, 40.0, seed=5, at_zero=at_zero)
     assert (data["frequency"] == 0).any()
-    model = bayes_cls(k=3, priors=bayes_cls.flat_priors()).build_model(data)
+    bayes = bayes_cls(k=3, priors=bayes_cls.flat_priors())
+    model = bayes.build_model(data, mutable_data=graph)
     rates = {"r": 0.7, "alpha": 2.0, "a": 1.1, "b": 2.0}
     point = _point(model, rates)
-    grad = model.compile_dlogp(jacobian=False)(point)
+    grad = model.compile_dlogp(jacobian=False, **_QUICK)(point)
     names = [v.name for v in model.free_RVs]
     cols = [data[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T")]
     _, g = m.core_log_likelihood_gradient(
@@ -274,15 +285,15 @@ def test_nbd_nuts_on_cdnow_is_near_the_mle(cdnow: pd.DataFrame) -> None:
 def test_cnbd_nuts_recovers_the_simulated_parameters(variant: str) -> None:
     """NUTS at k = 3 on customers simulated by the model module's simulator."""
     bayes_cls, mle_cls, at_zero = CNBD[variant]
-    data = _simulated(REGULAR, 1500, 52.0, seed=11, at_zero=at_zero)
+    data = _simulated(REGULAR, 1000, 52.0, seed=11, at_zero=at_zero)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         bayes = bayes_cls(k=3).fit(
-            data, chains=2, draws=300, tune=300, cores=1, random_seed=5, log_likelihood=False
+            data, chains=2, draws=250, tune=250, cores=1, random_seed=5, log_likelihood=False
         )
     elapsed = time.perf_counter() - start
-    print(f"{variant}/CNBD-3 NUTS 2x300 (+300 tune), 1500 customers: {elapsed:.1f} s")  # noqa: T201
+    print(f"{variant}/CNBD-3 NUTS 2x250 (+250 tune), 1000 customers: {elapsed:.1f} s")  # noqa: T201
     for w in caught:
         assert issubclass(w.category, ConvergenceWarning), w
         assert "divergent" not in str(w.message), w.message
