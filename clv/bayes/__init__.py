@@ -16,6 +16,7 @@ from clv.bayes.compare import compare
 from clv.bayes.dyncov import BetaGeoDynamicModel, ParetoNBDDynamicModel
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
+from clv.bayes.pareto_ggg import ParetoGGGModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
 from clv.bayes.sbg import ShiftedBetaGeoModel
 from clv.bayes.value import customer_lifetime_value
@@ -24,6 +25,7 @@ __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ParetoGGGModel",
     "ParetoNBDDynamicModel",
     "BetaGeoDynamicModel",
     "BetaGeoBetaBinomModel",
