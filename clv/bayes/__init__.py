@@ -8,14 +8,17 @@ posterior draws.  ``import clv`` never imports this package.
 
 from clv.bayes._base import BAYES_SCHEMA_VERSION, METHODS, BayesModel, summarize_draws
 from clv.bayes._ops import PYTENSOR
+from clv.bayes.abe import AbeParetoNBDModel
 from clv.bayes.acquisition import AcquisitionModel
 from clv.bayes.bdw import BetaDiscreteWeibullModel
 from clv.bayes.bgbb import BetaGeoBetaBinomModel
 from clv.bayes.bgnbd import BetaGeoModel
+from clv.bayes.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clv.bayes.compare import compare
 from clv.bayes.dyncov import BetaGeoDynamicModel, ParetoNBDDynamicModel
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
+from clv.bayes.nbd import NBDModel
 from clv.bayes.pareto_ggg import ParetoGGGModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
 from clv.bayes.sbg import ShiftedBetaGeoModel
@@ -24,7 +27,11 @@ from clv.bayes.value import customer_lifetime_value
 __all__ = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
+    "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDModel",
+    "AbeParetoNBDModel",
     "ParetoGGGModel",
     "ParetoNBDDynamicModel",
     "BetaGeoDynamicModel",

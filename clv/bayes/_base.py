@@ -42,7 +42,7 @@ from clv.bayes._draws import (
 from clv.bayes._hierarchy import HYPER_PRIORS, check_pooling, segment_codes, segment_parameters
 from clv.bayes._ops import PYTENSOR
 from clv.bayes._priors import BetaPair, base_variables, beta_pair_priors, parse_prior
-from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
+from clv.bayes._sampling import advi_draws, find_map, nuts_kwargs, quiet_sampler_warnings
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _covariates as cov
 from clv.models._base import EstimatorParams, ParametricModel
@@ -143,11 +143,16 @@ class BayesModel(EstimatorParams):
         pooling: str = "partial",
         covariates: Mapping[str, Sequence[str] | None] | None = None,
         coefficient_prior: Prior | None = None,
+        constrain: Sequence[str] | None = None,
     ) -> None:
         # constructor arguments as given (get_params/clone); parsed copies are private
         self._given: dict[str, Any] = {"priors": priors, "coefficient_prior": coefficient_prior}
         if type(self).__init__ is BayesModel.__init__:
             self.covariates = covariates
+        self.constrain = constrain
+        self._constrain_kwargs: dict[str, Any] = (
+            {} if constrain is None else {"constrain": constrain}
+        )
         for k, v in (covariates or {}).items():
             setattr(self, f"{k}_covariates", v)
         self._covariate_kwargs: dict[str, Any] = {
@@ -155,8 +160,12 @@ class BayesModel(EstimatorParams):
             for k, v in (covariates or {}).items()
             if v
         }
-        self._template = self._new_mle()  # validates the columns
+        self._template = self._new_mle()  # validates the columns (and constrain)
         self._design = self._template._design
+        self._constrained: tuple[str, ...] = tuple(self._template._constrained)
+        self._groups = (
+            cov.shared_groups(self._design, self._constrained) if self._constrained else None
+        )
         names = self.param_names() + tuple(self._design.names)
         merged, self._pairs = beta_pair_priors(
             copy.deepcopy(dict(self.default_priors)), dict(priors or {}), self.beta_pairs
@@ -164,6 +173,7 @@ class BayesModel(EstimatorParams):
         derived = tuple(n for (mc, _) in self.beta_pairs for n in mc)
         self._priors = _check_priors(merged, names + derived, type(self).__name__)
         self._coefficient_prior = _check_coefficient_prior(coefficient_prior, type(self).__name__)
+        self._check_shared_priors()
         check_pooling(segment, pooling)
         if self._pairs and (self._design or segment is not None):
             raise ValueError(
@@ -187,7 +197,18 @@ class BayesModel(EstimatorParams):
         spell, hence the call through a plain factory.
         """
         factory: Callable[..., ParametricModel] = self.mle_class
-        return factory(**self._covariate_kwargs)
+        return factory(**self._covariate_kwargs, **getattr(self, "_constrain_kwargs", {}))
+
+    def _check_shared_priors(self) -> None:
+        """A shared (constrained) coefficient takes at most one prior, under any of its names."""
+        names = self._design.names
+        for group in self._groups or ():
+            given = {names[k]: self._priors[names[k]] for k in group if names[k] in self._priors}
+            if len({json.dumps(list(v)) for v in given.values()}) > 1:
+                raise ValueError(
+                    f"{type(self).__name__}: {sorted(given)} are one shared coefficient "
+                    "(constrain=) but have different priors; give one prior."
+                )
 
     def _param_value(self, name: str) -> Any:
         """The constructor argument ``name`` as given (``priors`` and ``coefficient_prior``
@@ -208,6 +229,16 @@ class BayesModel(EstimatorParams):
     def _segmented(self) -> bool:
         """Whether the parameters vary by segment (``segment`` given, pooling not ``"full"``)."""
         return self.segment is not None and self.pooling != "full"
+
+    @property
+    def _spec(self) -> Any:
+        """The spec whose pure functions this model evaluates (the ``mle_class``'s).
+
+        A model with a fixed hyperparameter (the Erlang order of the CNBD-k
+        models) returns the functions bound to it, with the parameters it
+        samples.
+        """
+        return self.mle_class.spec
 
     # ------------------------------------------------------------------ config
     @classmethod
@@ -230,6 +261,8 @@ class BayesModel(EstimatorParams):
 
     def _covariates_json(self) -> str:
         doc: dict[str, Any] = dict(self._covariate_kwargs)
+        if self._constrained:
+            doc["constrain"] = list(self._constrained)
         if self._design:
             doc["coefficient_prior"] = list(self._coefficient_prior)
         return json.dumps(doc, sort_keys=True)
@@ -237,8 +270,8 @@ class BayesModel(EstimatorParams):
     # ------------------------------------------------------------------ data
     def _fit_data(self, data: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
         """Validated, filtered and compressed columns with their row counts."""
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         if len(frame) == 0:
@@ -292,6 +325,10 @@ class BayesModel(EstimatorParams):
         )
         return [Z[:, k] for k in range(Z.shape[1])]
 
+    latent_variables: ClassVar[tuple[str, ...]] = ()
+    """Per-customer variables kept in the stored posterior besides the parameters
+    (e.g. each customer's own rates in :class:`clv.bayes.AbeParetoNBDModel`)."""
+
     dense_target_accept: ClassVar[float | None] = None
     """``target_accept`` with the default dense mass matrix (:mod:`clv.bayes._sampling`);
     ``None``: PyMC's 0.8."""
@@ -332,7 +369,7 @@ class BayesModel(EstimatorParams):
         -------
         pymc.Model
         """
-        spec = self.mle_class.spec
+        spec = self._spec
         cols, counts, _ = self._fit_data(data)
         if self._design:
             n_cols = len(spec.columns)
@@ -352,6 +389,7 @@ class BayesModel(EstimatorParams):
                     cols[:n_cols],
                     cols[n_cols:],
                     self._likelihood_with_multipliers(),
+                    groups=self._groups,
                 )
                 pm.Potential("log_likelihood", (counts * ll).sum())
             return model
@@ -471,9 +509,7 @@ class BayesModel(EstimatorParams):
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":
-                if "random_seed" in kwargs:  # find_MAP calls it ``seed``
-                    kwargs["seed"] = kwargs.pop("random_seed")
-                point = pm.find_MAP(**kwargs)
+                point = find_map(kwargs)
                 keep = [
                     n
                     for n in point
@@ -487,11 +523,7 @@ class BayesModel(EstimatorParams):
                     coords={"segment": self._segment_labels} if self._segmented else None,
                 )
             else:
-                n = kwargs.pop("n", 20_000)
-                draws = kwargs.pop("draws", 1000)
-                seed = kwargs.get("random_seed")
-                approx = pm.fit(n=n, method="advi", **kwargs)
-                idata = approx.sample(draws, random_seed=seed)
+                idata = advi_draws(kwargs)
         return self._with_attrs(idata, method)
 
     def pointwise_log_likelihood(self, data: pd.DataFrame, *, thin: int = 1) -> xr.DataArray:
@@ -517,8 +549,8 @@ class BayesModel(EstimatorParams):
                 "a 'weight' column (rows standing for several customers). Pass the "
                 "unweighted per-customer frame."
             )
-        spec = self.mle_class.spec
-        frame = self.mle_class()._frame(data)
+        spec = self._spec
+        frame = self.mle_class()._frame(data, spec.columns)
         if spec.fit_rows is not None:
             frame = frame[np.asarray(spec.fit_rows(frame), dtype=bool)]
         cols = [frame[c].to_numpy(dtype=np.float64) for c in spec.columns]
@@ -623,6 +655,7 @@ class BayesModel(EstimatorParams):
             for h in ("mu", "tau")
             if f"{n}_{h}" in idata["posterior"]
         ]
+        names += [n for n in self.latent_variables if n in idata["posterior"]]
         posterior = idata["posterior"][names]
         out = az.InferenceData(posterior=posterior)
         for group in ("sample_stats", "log_likelihood"):
@@ -936,7 +969,7 @@ class BayesModel(EstimatorParams):
         covariate column for the customers) give every customer their own
         parameters.
         """
-        params_cls = self.mle_class.spec.params
+        params_cls = self._spec.params
         n_samples = theta[0].shape[0]
         n = cols[0].size if cols else 1
         if coefs:
@@ -1126,12 +1159,7 @@ class BayesModel(EstimatorParams):
             extra = json.loads(attrs.get("covariates_json", "{}"))
             if "coefficient_prior" in extra:
                 extra["coefficient_prior"] = tuple(extra["coefficient_prior"])
-            out = cls(
-                priors=priors,
-                segment=attrs.get("segment") or None,
-                pooling=attrs.get("pooling", "partial"),
-                **extra,
-            )
+            out = cls._from_attrs(priors, attrs, extra)
             if "covariate_scaling_json" in attrs:
                 out.covariate_scaling_ = pd.read_json(
                     io.StringIO(attrs["covariate_scaling_json"]), orient="split"
@@ -1147,6 +1175,16 @@ class BayesModel(EstimatorParams):
         out.idata_ = idata
         out.method_ = attrs.get("method", "nuts")
         return out
+
+    @classmethod
+    def _from_attrs(cls, priors: dict[str, Prior], attrs: Mapping[str, Any], extra: dict) -> Self:
+        """An unfitted model with the constructor arguments recorded in a posterior file."""
+        return cls(
+            priors=priors,
+            segment=attrs.get("segment") or None,
+            pooling=attrs.get("pooling", "partial"),
+            **extra,
+        )
 
     # ------------------------------------------------------------------ reprs
     def __repr__(self) -> str:

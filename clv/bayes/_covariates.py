@@ -36,7 +36,13 @@ from clv.bayes._ops import PYTENSOR
 from clv.models import _covariates as cov
 from clv.models._covariates import Design
 
-__all__ = ["COEFFICIENT_PRIOR", "at_mean_name", "covariate_log_likelihood", "free_point"]
+__all__ = [
+    "COEFFICIENT_PRIOR",
+    "at_mean_name",
+    "covariate_log_likelihood",
+    "free_point",
+    "shared_name",
+]
 
 COEFFICIENT_PRIOR: tuple[str, dict[str, float]] = ("Normal", {"mu": 0.0, "sigma": 1.0})
 """Default prior of a coefficient on the standardised scale (effect per standard deviation)."""
@@ -59,6 +65,17 @@ def at_mean_name(param: str) -> str:
 def std_name(coefficient: str) -> str:
     """Name of the free variable of a coefficient on the standardised scale."""
     return f"{coefficient}{STD}"
+
+
+def shared_name(column: str) -> str:
+    """Name of the one variable of a coefficient shared by several processes (``constrain=``).
+
+    Examples
+    --------
+    >>> shared_name("gender")
+    'constrained[gender]'
+    """
+    return f"constrained[{column}]"
 
 
 def lever_params(design: Design) -> dict[str, float]:
@@ -85,6 +102,8 @@ def covariate_log_likelihood(
     cols: Sequence[Any],
     Z: Sequence[Any],
     ll_mult: cov.LikelihoodWithMultipliers | None = None,
+    *,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> Any:
     """Create the parameters and coefficients in the active PyMC model; return the per-row ll.
 
@@ -111,17 +130,32 @@ def covariate_log_likelihood(
         maximum-likelihood fit uses (e.g.
         :func:`clv.models._retention_covariates.log_likelihood`); the
         multiplier is :func:`clv.models._covariates.covariate_multiplier`.
+    groups : sequence of index lists, optional
+        Coefficients sharing one value (``constrain=``,
+        :func:`clv.models._covariates.shared_groups`): each group of two or
+        more gets one variable, ``constrained[column]`` (its prior: the one
+        given under any of the group's names, else ``coefficient_prior`` per
+        standard deviation of the column), and each of its names is that
+        variable.
     """
     signs = lever_params(design)
-    coefs = []
-    for k, name in enumerate(design.names):
-        if name in priors:
-            dist, kwargs = priors[name]
-            coefs.append(getattr(pm, dist)(name, **kwargs))
+    names = design.names
+    coefs: list[Any] = [None] * len(names)
+    for group in groups or [[k] for k in range(len(names))]:
+        shared = len(group) > 1
+        var = shared_name(design.coef_columns[group[0]]) if shared else names[group[0]]
+        given = next((names[k] for k in group if names[k] in priors), None)
+        if given is not None:
+            dist, kwargs = priors[given]
+            value = getattr(pm, dist)(var, **kwargs)
         else:
             dist, kwargs = coefficient_prior
-            g = getattr(pm, dist)(std_name(name), **kwargs)
-            coefs.append(pm.Deterministic(name, g / float(scale[k])))
+            g = getattr(pm, dist)(std_name(var), **kwargs)
+            value = g / float(scale[group[0]])  # one column: one scale
+            if not shared:
+                value = pm.Deterministic(var, value)
+        for k in group:
+            coefs[k] = pm.Deterministic(names[k], value) if shared else value
     values = {}
     for name in spec.params._fields:
         dist, kwargs = priors[name]
@@ -171,6 +205,9 @@ def free_point(
     for k, name in enumerate(design.names):
         natural[name] = coefs[k]
         natural[std_name(name)] = coefs[k] * float(scale[k])
+        shared = shared_name(design.coef_columns[k])  # a constrained coefficient's variable
+        natural.setdefault(shared, coefs[k])
+        natural.setdefault(std_name(shared), coefs[k] * float(scale[k]))
     for name, value in params.items():
         if name in signs:
             natural[at_mean_name(name)] = float(value) * float(

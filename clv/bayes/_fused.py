@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.op import Op
 
 from clv.bayes._ops import op_outputs
@@ -29,45 +29,23 @@ from clv.bayes._ops import op_outputs
 __all__ = ["TotalLogLikelihood", "VectorLogLikelihood", "total_log_likelihood"]
 
 
-class TotalLogLikelihood(Op):
-    """Weighted total log-likelihood and its gradient from a NumPy routine.
+class _TotalAndGradient(Op):
+    """An ``Op`` with two outputs, a total log-likelihood and its gradient, from NumPy code.
 
-    Parameters
-    ----------
-    func : callable
-        ``func(params, *columns, weights) -> (ll, grad)`` with ``ll`` a float
-        and ``grad`` the gradient w.r.t. the parameters, in their order.
-    params : type
-        The parameter ``NamedTuple`` that ``func`` takes.
-
-    Inputs are the scalar parameters, then the data columns and the weights
-    (constants: the ``Op`` is not differentiated w.r.t. them).  Outputs are
-    the total and the gradient; the gradient of the total is the gradient
-    output, which is itself not differentiable (first-order samplers and
-    optimisers do not need it).
+    A subclass sets ``n_params`` and computes ``(ll, grad)`` in ``_evaluate``.
     """
 
-    __props__ = ("func", "params")
+    n_params: int
 
-    def __init__(self, func: Callable[..., tuple[float, np.ndarray]], params: type) -> None:
-        self.func = func
-        self.params = params
-        self.n_params = len(params._fields)  # type: ignore[attr-defined]
-
-    def make_node(self, *inputs: Any) -> Apply:
-        theta = [pt.as_tensor_variable(v).astype("float64") for v in inputs[: self.n_params]]
-        data = [pt.as_tensor_variable(v).astype("float64") for v in inputs[self.n_params :]]
-        if any(t.ndim != 0 for t in theta) or any(d.ndim != 1 for d in data):
-            raise ValueError("TotalLogLikelihood takes scalar parameters and 1-D data columns")
-        return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
 
     def perform(
         self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
     ) -> None:
-        theta, data = inputs[: self.n_params], inputs[self.n_params :]
         try:  # a sampler's wild step (e.g. a parameter underflowing to 0) is -inf, not an error
             with np.errstate(all="ignore"):
-                ll, grad = self.func(self.params(*(float(t) for t in theta)), *data)
+                ll, grad = self._evaluate(node, inputs)
         except (ArithmeticError, ValueError):
             ll, grad = -np.inf, np.zeros(self.n_params)
         if not (np.isfinite(ll) and np.all(np.isfinite(grad))):  # rejected by the sampler
@@ -77,6 +55,69 @@ class TotalLogLikelihood(Op):
 
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
         return [(), (self.n_params,)]
+
+
+class TotalLogLikelihood(_TotalAndGradient):
+    """Weighted total log-likelihood and its gradient from a NumPy routine.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(params, *columns, weights) -> (ll, grad)`` with ``ll`` a float
+        and ``grad`` the gradient w.r.t. the parameters, in their order.
+    params : type
+        The parameter ``NamedTuple`` that ``func`` takes.
+    prepare : callable, optional
+        ``prepare(*columns, weights) -> evaluate`` with ``evaluate(params)``
+        equal to ``func(params, *columns, weights)``: work that depends on the
+        data alone (distinct pairs, index maps) done once.  When the data
+        inputs are constants (as :func:`total_log_likelihood` makes them) the
+        evaluator is kept on the graph node and reused by every evaluation.
+
+    Inputs are the scalar parameters, then the data columns and the weights
+    (constants: the ``Op`` is not differentiated w.r.t. them).  Outputs are
+    the total and the gradient; the gradient of the total is the gradient
+    output, which is itself not differentiable (first-order samplers and
+    optimisers do not need it).
+    """
+
+    __props__ = ("func", "params", "prepare")
+
+    def __init__(
+        self,
+        func: Callable[..., tuple[float, np.ndarray]],
+        params: type,
+        prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
+    ) -> None:
+        self.func = func
+        self.params = params
+        self.prepare = prepare
+        self.n_params = len(params._fields)  # type: ignore[attr-defined]
+
+    def make_node(self, *inputs: Any) -> Apply:
+        theta = [pt.as_tensor_variable(v).astype("float64") for v in inputs[: self.n_params]]
+        data = [pt.as_tensor_variable(v).astype("float64") for v in inputs[self.n_params :]]
+        if any(t.ndim != 0 for t in theta) or any(d.ndim != 1 for d in data):
+            raise ValueError("TotalLogLikelihood takes scalar parameters and 1-D data columns")
+        return Apply(self, [*theta, *data], [pt.dscalar(), pt.dvector()])
+
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        theta, data = inputs[: self.n_params], inputs[self.n_params :]
+        return self._evaluator(node, data)(self.params(*(float(t) for t in theta)))
+
+    def _evaluator(
+        self, node: Apply, data: Sequence[np.ndarray]
+    ) -> Callable[[Any], tuple[float, np.ndarray]]:
+        """``params -> (ll, grad)`` on ``data``; prepared once per node if the data are constant."""
+        if self.prepare is None:
+            return lambda theta: self.func(theta, *data)
+        prepared = getattr(node.tag, "prepared_likelihood", None)
+        if prepared is not None:
+            return prepared  # type: ignore[no-any-return]
+        prepared = self.prepare(*data)
+        if all(isinstance(v, Constant) for v in node.inputs[self.n_params :]):
+            node.tag.prepared_likelihood = prepared
+        return prepared  # type: ignore[no-any-return]
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         grad = op_outputs(self, *inputs)[1]
@@ -96,8 +137,12 @@ def total_log_likelihood(
     theta: Sequence[Any],
     columns: Sequence[np.ndarray],
     weights: np.ndarray,
+    *,
+    prepare: Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None = None,
 ) -> Any:
     """Symbolic weighted total log-likelihood of ``columns`` at the parameters ``theta``.
+
+    ``prepare``: see :class:`TotalLogLikelihood`.
 
     Examples
     --------
@@ -109,12 +154,12 @@ def total_log_likelihood(
     >>> round(float(ll.eval()), 4)
     -10.0133
     """
-    op = TotalLogLikelihood(func, params)
+    op = TotalLogLikelihood(func, params, prepare)
     data = [np.ascontiguousarray(c, dtype=np.float64) for c in (*columns, weights)]
     return op_outputs(op, *theta, *(pt.constant(d) for d in data))[0]
 
 
-class VectorLogLikelihood(Op):
+class VectorLogLikelihood(_TotalAndGradient):
     """Total log-likelihood and gradient of a parameter vector from a NumPy callable.
 
     For likelihoods whose data are not flat columns (the time-varying models'
@@ -138,21 +183,8 @@ class VectorLogLikelihood(Op):
             raise ValueError("VectorLogLikelihood takes a 1-D parameter vector")
         return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
 
-    def perform(
-        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
-    ) -> None:
-        try:  # a sampler's wild step is -inf (rejected), not an error
-            with np.errstate(all="ignore"):
-                ll, grad = self.func(np.asarray(inputs[0], dtype=np.float64))
-        except (ArithmeticError, ValueError):
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
-            ll, grad = -np.inf, np.zeros(self.n_params)
-        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
-        output_storage[1][0] = np.asarray(grad, dtype=np.float64).reshape(self.n_params)
-
-    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
-        return [(), (self.n_params,)]
+    def _evaluate(self, node: Apply, inputs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        return self.func(np.asarray(inputs[0], dtype=np.float64))
 
     def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
         return [output_grads[0] * op_outputs(self, *inputs)[1]]

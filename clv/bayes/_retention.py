@@ -270,6 +270,27 @@ class RetentionBayesModel(BayesModel):
             coords[dim] = coord
         return xr.DataArray(arr, dims=dims, coords=coords, name=name)
 
+    def _curve(
+        self,
+        name: str,
+        t: ArrayLike,
+        covariates: pd.DataFrame | None,
+        low: float,
+        per_customer: Callable[[Any, np.ndarray, np.ndarray], Any],
+        thin: int,
+        summary_only: bool,
+    ) -> xr.DataArray | pd.DataFrame:
+        """The maximum-likelihood method ``name`` over ``t`` at every draw, or per customer.
+
+        With ``covariates``, ``per_customer(params, churn_covariates, t)`` for each
+        customer (``low``: the smallest period ``t`` may be); without, the
+        method of the maximum-likelihood model on the grid ``t``.
+        """
+        if covariates is not None:
+            return self._with_covariates(covariates, t, low, per_customer, name, thin, summary_only)
+        grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        return self._at_draws(lambda m: getattr(m, name)(grid), "t", grid, name, thin)
+
     def survival(
         self,
         t: ArrayLike,
@@ -284,18 +305,15 @@ class RetentionBayesModel(BayesModel):
         row): each customer's :math:`S_i(t)`, dims (chain, draw, customer_id).
         Without it, a model with covariates gives the values at every covariate 0.
         """
-        if covariates is not None:
-            return self._with_covariates(
-                covariates,
-                t,
-                0.0,
-                lambda p, k, tt: np.exp(ph.log_survival(p, k, tt)),
-                "survival",
-                thin,
-                summary_only,
-            )
-        grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        return self._at_draws(lambda m: m.survival(grid), "t", grid, "survival", thin)
+        return self._curve(
+            "survival",
+            t,
+            covariates,
+            0.0,
+            lambda p, k, tt: np.exp(ph.log_survival(p, k, tt)),
+            thin,
+            summary_only,
+        )
 
     def retention_rate(
         self,
@@ -306,17 +324,12 @@ class RetentionBayesModel(BayesModel):
         summary_only: bool = False,
     ) -> xr.DataArray | pd.DataFrame:
         """Renewal rate ``S(t) / S(t-1)`` per draw: (chain, draw, t), or per customer."""
-        if covariates is not None:
 
-            def rate(p: Any, k: np.ndarray, tt: np.ndarray) -> Any:
-                diff = ph.log_survival(p, k, tt) - ph.log_survival(p, k, tt - 1.0)
-                return np.exp(np.minimum(diff, 0.0))
+        def rate(p: Any, k: np.ndarray, tt: np.ndarray) -> Any:
+            diff = ph.log_survival(p, k, tt) - ph.log_survival(p, k, tt - 1.0)
+            return np.exp(np.minimum(diff, 0.0))
 
-            return self._with_covariates(
-                covariates, t, 1.0, rate, "retention_rate", thin, summary_only
-            )
-        grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        return self._at_draws(lambda m: m.retention_rate(grid), "t", grid, "retention_rate", thin)
+        return self._curve("retention_rate", t, covariates, 1.0, rate, thin, summary_only)
 
     def probability_of_churn(
         self,
@@ -331,19 +344,14 @@ class RetentionBayesModel(BayesModel):
         With ``covariates=``: :math:`S_i(t-1) - S_i(t)` of each customer (the
         likelihood of a customer lost in ``t``).
         """
-        if covariates is not None:
-            return self._with_covariates(
-                covariates,
-                t,
-                1.0,
-                lambda p, k, tt: np.exp(ph.log_likelihood(p, {"churn": k}, tt, 1.0)),
-                "probability_of_churn",
-                thin,
-                summary_only,
-            )
-        grid = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        return self._at_draws(
-            lambda m: m.probability_of_churn(grid), "t", grid, "probability_of_churn", thin
+        return self._curve(
+            "probability_of_churn",
+            t,
+            covariates,
+            1.0,
+            lambda p, k, tt: np.exp(ph.log_likelihood(p, {"churn": k}, tt, 1.0)),
+            thin,
+            summary_only,
         )
 
     def expected_lifetime(

@@ -34,11 +34,19 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import arviz as az
 import pymc as pm
 
 from clv._cpus import usable_cpus
 
-__all__ = ["DENSE_MAX_PARAMETERS", "nuts_kwargs", "usable_cpus", "quiet_sampler_warnings"]
+__all__ = [
+    "DENSE_MAX_PARAMETERS",
+    "advi_draws",
+    "find_map",
+    "nuts_kwargs",
+    "quiet_sampler_warnings",
+    "usable_cpus",
+]
 
 DENSE_MAX_PARAMETERS = 50
 """Up to this many free parameters (scalars) NUTS adapts a dense mass matrix."""
@@ -101,3 +109,43 @@ def quiet_sampler_warnings() -> Iterator[None]:
             "ignore", category=RuntimeWarning, module=r"pymc\.step_methods\.hmc\.quadpotential"
         )
         yield
+
+
+def find_map(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`pymc.find_MAP` in the current model, ``random_seed`` passed as its ``seed``.
+
+    Parameters
+    ----------
+    kwargs : mapping
+        The caller's keyword arguments; never modified.
+
+    Returns
+    -------
+    dict
+        The point: every named variable of the model, transformed ones included.
+    """
+    out = dict(kwargs)
+    if "random_seed" in out:  # find_MAP calls it ``seed``
+        out["seed"] = out.pop("random_seed")
+    return pm.find_MAP(**out)
+
+
+def advi_draws(kwargs: Mapping[str, Any]) -> az.InferenceData:
+    """Fit ADVI in the current model and draw from the approximation.
+
+    Parameters
+    ----------
+    kwargs : mapping
+        The caller's keyword arguments for :func:`pymc.fit` (never modified):
+        ``n`` iterations (default 20,000), ``draws`` from the approximation
+        (default 1000) and ``random_seed``, which also seeds the draws.
+
+    Returns
+    -------
+    arviz.InferenceData
+    """
+    out = dict(kwargs)
+    n = out.pop("n", 20_000)
+    draws = out.pop("draws", 1000)
+    approx = pm.fit(n=n, method="advi", **out)
+    return approx.sample(draws, random_seed=out.get("random_seed"))

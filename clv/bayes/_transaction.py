@@ -47,7 +47,7 @@ class TransactionBayesModel(BayesModel):
     def _predict(
         self, fn: str, data: pd.DataFrame | None, *extra: Any, **kwargs: Any
     ) -> xr.DataArray | pd.DataFrame:
-        func = getattr(self.mle_class.spec, fn)
+        func = getattr(self._spec, fn)
         return self._over_draws(
             func,
             data,
@@ -111,6 +111,10 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
     ``purchase_covariates`` / ``dropout_covariates`` name the data columns;
     ``coefficient_prior`` is the default prior of a coefficient per SD of its column
     (a prior under the coefficient's name in ``priors`` is in natural units).
+    ``constrain`` names columns of both lists whose coefficient is shared by the
+    two processes (CLVTools' ``names.cov.constr``, as ``constrain=`` of the
+    maximum-likelihood models): one variable, ``constrained[column]``, enters
+    both links and is reported as ``purchase[column]`` and ``dropout[column]``.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
         coefficient_prior: Prior | None = None,
         segment: str | None = None,
         pooling: str = "partial",
+        constrain: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             priors,
@@ -129,6 +134,7 @@ class CovariateTransactionBayesModel(TransactionBayesModel):
             pooling=pooling,
             covariates={"purchase": purchase_covariates, "dropout": dropout_covariates},
             coefficient_prior=coefficient_prior,
+            constrain=constrain,
         )
 
 
@@ -148,6 +154,10 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
     """Whether the plain model (no segments, no covariates) with PyMC's samplers, ADVI or MAP
     uses the fused likelihood instead of the elementwise PyTensor graph."""
     fused_total_gradient: ClassVar[Callable[..., tuple[float, np.ndarray]]]
+    fused_prepare: ClassVar[Callable[..., Callable[[Any], tuple[float, np.ndarray]]] | None] = None
+    """Optional ``prepare(*columns, weights) -> evaluate(params)`` equal to
+    ``fused_total_gradient`` with the data-only work done once (see
+    :class:`clv.bayes._fused.TotalLogLikelihood`)."""
 
     def build_model(self, data: pd.DataFrame, *, mutable_data: bool = False) -> Any:
         """The PyMC model (see :meth:`BayesModel.build_model`); fused when it can be."""
@@ -155,7 +165,7 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             return super().build_model(data, mutable_data=mutable_data)
         import pymc as pm
 
-        spec = self.mle_class.spec
+        spec = self._spec
         cols, counts, _ = self._fit_data(data)
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
@@ -164,10 +174,20 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             pm.Potential(
                 "log_likelihood",
                 total_log_likelihood(
-                    type(self).fused_total_gradient, spec.params, theta, cols, counts
+                    self._total_gradient,
+                    spec.params,
+                    theta,
+                    cols,
+                    counts,
+                    prepare=type(self).fused_prepare,
                 ),
             )
         return model
+
+    @property
+    def _total_gradient(self) -> Callable[..., tuple[float, np.ndarray]]:
+        """The NumPy routine of the fused ``Op`` (a model with a fixed hyperparameter binds it)."""
+        return type(self).fused_total_gradient
 
     def _fused_parameters(self, cols: list[np.ndarray], counts: np.ndarray) -> list[Any]:
         """The parameters of the fused model with their priors (inside the model's context).

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 import arviz as az
@@ -30,7 +29,9 @@ import pytensor.tensor as pt
 from clv.bayes._base import METHODS, Prior, _check_priors
 from clv.bayes._fused import VectorLogLikelihood
 from clv.bayes._ops import op_outputs
-from clv.bayes._sampling import nuts_kwargs, quiet_sampler_warnings
+from clv.bayes._sampling import advi_draws, find_map, nuts_kwargs, quiet_sampler_warnings
+from clv.bayes.bgnbd import BetaGeoModel as _BayesBetaGeoModel
+from clv.bayes.pareto_nbd import ParetoNBDModel as _BayesParetoNBDModel
 from clv.exceptions import NotFittedError
 from clv.models._dyncov_data import TimeVaryingData
 from clv.models.bgnbd_dyncov import BetaGeoDynamicModel as _MLEBetaGeoDynamicModel
@@ -138,18 +139,12 @@ class TimeVaryingBayesModel:
                 with quiet_sampler_warnings():
                     idata = pm.sample(**kwargs)
             elif method == "map":
-                if "random_seed" in kwargs:
-                    kwargs["seed"] = kwargs.pop("random_seed")
-                point = pm.find_MAP(**kwargs)
+                point = find_map(kwargs)
                 idata = az.from_dict(
                     posterior={n: np.asarray(point[n])[None, None] for n in self.param_names}
                 )
             else:
-                n = kwargs.pop("n", 20_000)
-                draws = kwargs.pop("draws", 1000)
-                seed = kwargs.get("random_seed")
-                approx = pm.fit(n=n, method="advi", **kwargs)
-                idata = approx.sample(draws, random_seed=seed)
+                idata = advi_draws(kwargs)
         self.idata_ = idata
         self.method_ = method
         self.n_customers_ = data.n_customers
@@ -239,14 +234,7 @@ class ParetoNBDDynamicModel(TimeVaryingBayesModel):
     """
 
     mle_class = _MLEParetoNBDDynamicModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
-        {
-            "r": ("HalfNormal", {"sigma": 10.0}),
-            "alpha": ("HalfNormal", {"sigma": 100.0}),
-            "s": ("HalfNormal", {"sigma": 10.0}),
-            "beta": ("HalfNormal", {"sigma": 100.0}),
-        }
-    )
+    default_priors: ClassVar[Mapping[str, Prior]] = _BayesParetoNBDModel.default_priors
 
 
 class BetaGeoDynamicModel(TimeVaryingBayesModel):
@@ -257,11 +245,4 @@ class BetaGeoDynamicModel(TimeVaryingBayesModel):
     """
 
     mle_class = _MLEBetaGeoDynamicModel
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
-        {
-            "r": ("HalfNormal", {"sigma": 10.0}),
-            "alpha": ("HalfNormal", {"sigma": 100.0}),
-            "a": ("HalfNormal", {"sigma": 10.0}),
-            "b": ("HalfNormal", {"sigma": 10.0}),
-        }
-    )
+    default_priors: ClassVar[Mapping[str, Prior]] = _BayesBetaGeoModel.default_priors

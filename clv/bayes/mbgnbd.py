@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import ClassVar
 
 from clv.bayes._base import Prior
 from clv.bayes._priors import BetaPair
 from clv.bayes._transaction import CovariateTransactionBayesModel
+from clv.bayes.bgnbd import BetaGeoModel as _BayesBetaGeoModel
 from clv.models.mbgnbd import ModifiedBetaGeoModel as _MLEModifiedBetaGeoModel
 
 __all__ = ["ModifiedBetaGeoModel"]
@@ -33,11 +33,4 @@ class ModifiedBetaGeoModel(CovariateTransactionBayesModel):
 
     mle_class = _MLEModifiedBetaGeoModel
     beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi_dropout", "kappa_dropout"), ("a", "b")),)
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
-        {
-            "r": ("HalfNormal", {"sigma": 10.0}),
-            "alpha": ("HalfNormal", {"sigma": 100.0}),
-            "a": ("HalfNormal", {"sigma": 10.0}),
-            "b": ("HalfNormal", {"sigma": 10.0}),
-        }
-    )
+    default_priors: ClassVar[Mapping[str, Prior]] = _BayesBetaGeoModel.default_priors

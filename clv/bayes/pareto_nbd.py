@@ -52,6 +52,7 @@ class ParetoNBDModel(FusedTransactionBayesModel):
     mle_class = _MLEParetoNBDModel
     nutpie_ok = False  # the 2F1 Op runs NumPy code: no numba implementation
     fused_total_gradient = staticmethod(pareto_nbd.log_likelihood_total_gradient)
+    fused_prepare = pareto_nbd.WeightedTotalGradient
     reparameterise: ClassVar[bool] = True
     """Sample ``beta`` through the dropout survival at the median age (``_fused_parameters``)."""
 

@@ -187,10 +187,10 @@ OPTIONS: tuple[Option, ...] = (
         "spend_likelihood",
         ("--spend-likelihood",),
         "str",
-        frozenset({"fit"}),
-        "fit with --value-col: Gamma-Gamma likelihood, mean (density of each customer's mean "
-        "repeat-period value; default) or transactions (every repeat-period value: p, and so "
-        "the expected spend, more precise; needs every repeat period worth > 0)",
+        _FITTING,
+        "fit/evaluate with --value-col: Gamma-Gamma likelihood, mean (density of each "
+        "customer's mean repeat-period value; default) or transactions (every repeat-period "
+        "value: p, and so the expected spend, more precise; needs every repeat period worth > 0)",
         default="mean",
         choices=("mean", "transactions"),
     ),
@@ -226,9 +226,9 @@ OPTIONS: tuple[Option, ...] = (
         "q_constraint",
         ("--q-constraint",),
         "bool",
-        frozenset({"fit"}),
-        "fit with --value-col: keep Gamma-Gamma's q > 1, so the mean spend of one-time buyers "
-        "p*v/(q-1) is finite (changes nothing when the fit already has q > 1)",
+        _FITTING,
+        "fit/evaluate with --value-col: keep Gamma-Gamma's q > 1, so the mean spend of "
+        "one-time buyers p*v/(q-1) is finite (changes nothing when the fit already has q > 1)",
         default=False,
     ),
     Option(

@@ -11,6 +11,7 @@ from clv.cli.config import UsageError
 from clv.cli.steps import (
     EXIT_OK,
     Run,
+    column_kwargs,
     end_of_day,
     fit_models,
     fit_spend,
@@ -21,6 +22,7 @@ from clv.cli.steps import (
     output_commit,
     output_info,
     read_input,
+    spend_options,
     stage_table,
     structure_of,
     transaction_model_class,
@@ -69,8 +71,13 @@ def evaluate_models(
     observation_end: _dt.date | None,
     time_unit: str,
     with_spend: bool = False,
+    mean_log_value: bool = False,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
     """Calibration/holdout evaluation of several transaction models.
+
+    ``mean_log_value`` adds the calibration column Gamma-Gamma on transaction
+    values needs (``--spend-likelihood transactions``); the spend model is
+    fitted with the run's ``--spend-likelihood`` and ``--q-constraint``.
 
     Returns
     -------
@@ -91,13 +98,12 @@ def evaluate_models(
     with run.step("split", f"splitting at {calibration_end}"):
         frame = calibration_holdout_split(
             transactions,
-            customer_id_col=columns["customer_col"],
-            date_col=columns["date_col"],
-            value_col=columns["value_col"],
+            **column_kwargs(columns),
             time_unit=time_unit,
             calibration_end=end_of_day(calibration_end),
             observation_end=end_of_day(observation_end),
             litt=needs_litt(model_names),
+            mean_log_value=mean_log_value and with_spend,
         )
     keep = [
         c
@@ -140,6 +146,8 @@ def evaluate_models(
                 "model": "gamma_gamma",
                 "class": "GammaGammaModel",
                 "params": {k: float(v) for k, v in spend.params_.items()},
+                "spend_likelihood": spend.likelihood,
+                "q_constraint": bool(spend.q_constraint),
                 "log_likelihood": float(spend.log_likelihood_),
                 "n_customers": int((calibration["frequency"] > 0).sum()),
             }
@@ -184,6 +192,8 @@ def run_evaluate(run: Run) -> int:
         table_name = out_table(opts, output_format(out))
         commit = output_commit(opts, out, table_name)
     calibration_end = need_option(opts, "calibration_end", "last day of the calibration period")
+    value_col = input_columns(opts)["value_col"]
+    mean_log_value = spend_options(opts, with_spend=value_col is not None)
     names = [n.strip() for n in (opts.model or "bgnbd").split(",") if n.strip()]
     for name in names:
         transaction_model_class(name)
@@ -203,6 +213,7 @@ def run_evaluate(run: Run) -> int:
         observation_end=opts.as_of,
         time_unit=opts.time_unit or "W",
         with_spend=columns["value_col"] is not None,
+        mean_log_value=mean_log_value,
     )
     result = {
         "calibration_end": str(calibration_end),

@@ -145,18 +145,9 @@ def portfolio_line(portfolio: Any) -> str:
 def finance_summary(table: pd.DataFrame) -> str:
     """Short fixed-width text of the finance table for the terminal: values under the
     causal-share prior, the fully causal NPV, the recommendation and its reason."""
-    cols = [
-        "investment",
-        "evidence_grade",
-        "cost_pv",
-        "incremental_clv_mean",
-        "npv_mean",
-        "roi_mean",
-        "roi_p05",
-        "roi_p95",
-        "p_roi_positive",
-        "payback_median",
-    ]
+    from clv.roi.finance import HEADLINE_COLUMNS
+
+    cols = [*HEADLINE_COLUMNS, "roi_p05", "roi_p95", "p_roi_positive", "payback_median"]
     t = table[cols].copy()
     t.columns = [
         "investment",

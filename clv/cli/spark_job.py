@@ -261,17 +261,9 @@ def spark_summary(
             csv_dates=info["format"] == "csv",
         )
         counts = checked.counts
-        if counts.n_rows == 0:
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        "there are no transaction rows",
-                        "check the input (and the query or table) is the right one",
-                    )
-                ],
-                what=f"'{opts.input}'",
-            )
+        counts.refuse_empty(
+            fix="check the input (and the query or table) is the right one", what=f"'{opts.input}'"
+        )
         info["fingerprint"] = exact_fingerprint or counts.fingerprint
         info["n_rows"] = counts.n_rows
         logger.info("read %d rows from %s", counts.n_rows, opts.input)

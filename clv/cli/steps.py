@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from clv._version import __version__
 from clv.cli.config import OPTIONS, UsageError
@@ -43,6 +43,7 @@ __all__ = [
     "stage_table",
     "need_option",
     "input_columns",
+    "column_kwargs",
     "read_input",
     "summarise",
     "end_of_day",
@@ -196,6 +197,23 @@ def input_columns(opts: argparse.Namespace, bundle: Any = None) -> dict[str, str
     return columns
 
 
+class ColumnKwargs(TypedDict):
+    """The input columns as :mod:`clv.data`'s functions name them."""
+
+    customer_id_col: str | None
+    date_col: str | None
+    value_col: str | None
+
+
+def column_kwargs(columns: dict[str, str | None]) -> ColumnKwargs:
+    """The input columns as the keyword arguments of :mod:`clv.data`'s functions."""
+    return {
+        "customer_id_col": columns["customer_col"],
+        "date_col": columns["date_col"],
+        "value_col": columns["value_col"],
+    }
+
+
 def read_input(run: Run, columns: dict[str, str | None]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the input transactions; return them and the run record's ``input`` section."""
     from clv.cli.files import frame_fingerprint, input_format, read_transactions
@@ -256,9 +274,7 @@ def summarise(
     with run.step("summarise", "summarising transactions per customer"):
         rfm = rfm_summary(
             transactions,
-            customer_id_col=columns["customer_col"],
-            date_col=columns["date_col"],
-            value_col=columns["value_col"],
+            **column_kwargs(columns),
             time_unit=time_unit,
             observation_end=end_of_day(as_of),
             litt=litt,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from clv.cli.steps import (
     EXIT_OK,
     Run,
+    column_kwargs,
     input_columns,
     observation_end_of,
     read_input,
@@ -31,12 +32,7 @@ def run_validate(run: Run) -> int:
     columns = input_columns(opts)
     transactions, info = read_input(run, columns)
     with run.step("validate", "validating"):
-        validate_transactions(
-            transactions,
-            customer_id_col=columns["customer_col"],
-            date_col=columns["date_col"],
-            value_col=columns["value_col"],
-        )
+        validate_transactions(transactions, **column_kwargs(columns))
     rfm = summarise(run, transactions, columns, opts.time_unit or "W")
     dates = transactions[columns["date_col"]]
     result = {

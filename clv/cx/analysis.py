@@ -32,7 +32,7 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-from clv.cx.drivers import drivers
+from clv.cx.drivers import drivers, engine_settings
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
 from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
 from clv.data.units import parse_time_unit
@@ -688,43 +688,33 @@ def run_cx_roi(
         investments = [_static_start(inv, cut, period_length) for inv in investments]
     _step(progress, f"valuing {len(investments)} investments over {n_draws} parameter draws")
     t = time.perf_counter()
+    valuation: dict[str, Any] = {
+        "spend_model": sm,
+        **engine_settings(horizon, discount_rate, margin, n_draws, random_state, period_length),
+        "causal_share": share,
+        "progress": progress_bars,
+    }
     if tv is not None:
         from clv.roi.paths import evaluate_path_investments
 
         roi = evaluate_path_investments(
             investments,
             transaction_model=tv["model"],
-            spend_model=sm,
             data=data.reindex(tv["data"].customer_ids),
             tv_data=tv["data"],
             paths=tv["paths"],
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-            n_draws=n_draws,
-            random_state=random_state,
-            period_length=period_length,
             data_time_unit="D",
-            causal_share=share,
-            progress=progress_bars,
             customer_id_col=customer_id_col,
+            **valuation,
         )
     else:
         roi = evaluate_investments(
             investments,
             transaction_model=tm,
-            spend_model=sm,
             data=data,
-            horizon=horizon,
-            discount_rate=discount_rate,
-            margin=margin,
-            n_draws=n_draws,
-            random_state=random_state,
-            period_length=period_length,
             new_customers=new_customers,
             service_cost=service,
-            causal_share=share,
-            progress=progress_bars,
+            **valuation,
         )
     roi.column_flags = flags
     # a control an experiment turned into a treatment (role actionable) is no confounder benchmark

@@ -235,12 +235,7 @@ def drivers(
             evidence,
             segment,
             level,
-            horizon,
-            discount_rate,
-            margin,
-            n_draws,
-            random_state,
-            period_length,
+            engine_settings(horizon, discount_rate, margin, n_draws, random_state, period_length),
             max_customers,
             set(skip_clv_change),
         )
@@ -248,6 +243,25 @@ def drivers(
     if segment is None:
         table = table.drop(columns=[c for c in table.columns if c.startswith("segment_")])
     return table
+
+
+def engine_settings(
+    horizon: int,
+    discount_rate: float,
+    margin: float | None,
+    n_draws: int,
+    random_state: int,
+    period_length: float,
+) -> dict[str, Any]:
+    """The valuation settings of :class:`~clv.roi.engine.CounterfactualEngine`, by name."""
+    return {
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "margin": margin,
+        "n_draws": n_draws,
+        "random_state": random_state,
+        "period_length": period_length,
+    }
 
 
 def _clv_changes(
@@ -258,33 +272,25 @@ def _clv_changes(
     evidence: Mapping[str, Any],
     segment: Any,
     level: float,
-    horizon: int,
-    discount_rate: float,
-    margin: float,
-    n_draws: int,
-    random_state: int,
-    period_length: float,
+    valuation: Mapping[str, Any],
     max_customers: int | None,
     skip: frozenset[str] | set[str] = frozenset(),
 ) -> None:
+    """Add the CLV change per signal step to ``table``.
+
+    ``valuation``: the :class:`~clv.roi.engine.CounterfactualEngine` settings
+    (``horizon``, ``discount_rate``, ``margin``, ``n_draws``, ``random_state``,
+    ``period_length``).
+    """
     from clv.roi import Evidence, Investment, Shift
     from clv.roi.engine import LEVERS, CounterfactualEngine
     from clv.roi.finance import lever_split
 
     if max_customers is not None and len(data) > max_customers:
-        pick = np.random.default_rng(random_state).choice(len(data), max_customers, replace=False)
+        rng = np.random.default_rng(valuation["random_state"])
+        pick = rng.choice(len(data), max_customers, replace=False)
         data = data.iloc[np.sort(pick)]
-    engine = CounterfactualEngine(
-        tm,
-        sm if sm is not None else 1.0,
-        data,
-        horizon,
-        discount_rate,
-        margin,
-        n_draws,
-        random_state,
-        period_length,
-    )
+    engine = CounterfactualEngine(tm, sm if sm is not None else 1.0, data, **valuation)
     q = [(1 - level) / 2, (1 + level) / 2]
     trans = {n for n, *_ in _coefficients(tm)} | {n for n, *_ in _coefficients(sm)}
     baselines: dict[str, np.ndarray] = {}

@@ -399,45 +399,34 @@ def analyse_experiment(
         }
     )
     dup = exp["customer_id"].duplicated()
-    if dup.any():
-        raise DataError(
-            [
-                Problem(
-                    customer_id_col,
-                    "customers enrolled more than once",
-                    "keep each customer's first enrolment",
-                    rows=list(exp.loc[dup, "customer_id"][:5]),
-                )
-            ],
-            what="the experiment table",
-        )
     bad = exp["start"].isna() | exp["arm"].isna()
-    if bad.any():
-        raise DataError(
-            [
-                Problem(
-                    start_col,
-                    f"{int(bad.sum())} rows have no arm or no readable start date",
-                    "fill them or drop the rows",
-                    rows=list(exp.loc[bad, "customer_id"][:5]),
-                )
-            ],
-            what="the experiment table",
-        )
     stop = pd.Timestamp(end)
     late = exp["start"] >= stop.to_datetime64() - np.timedelta64(1, "D")
-    if late.any():
-        raise DataError(
-            [
-                Problem(
-                    start_col,
-                    f"{int(late.sum())} customers start less than a day before the end ({stop})",
-                    "analyse later or drop them",
-                    rows=list(exp.loc[late, "customer_id"][:5]),
-                )
-            ],
-            what="the experiment table",
-        )
+    for mask, col, message, fix in (
+        (
+            dup,
+            customer_id_col,
+            "customers enrolled more than once",
+            "keep each customer's first enrolment",
+        ),
+        (
+            bad,
+            start_col,
+            f"{int(bad.sum())} rows have no arm or no readable start date",
+            "fill them or drop the rows",
+        ),
+        (
+            late,
+            start_col,
+            f"{int(late.sum())} customers start less than a day before the end ({stop})",
+            "analyse later or drop them",
+        ),
+    ):
+        if mask.any():
+            raise DataError(
+                [Problem(col, message, fix, rows=list(exp.loc[mask, "customer_id"][:5]))],
+                what="the experiment table",
+            )
     treat_arm, ctrl_arm = _arms(exp["arm"], treatment_arm, control_arm)
     treated = (exp["arm"] == treat_arm).to_numpy()
     n_t, n_c = int(treated.sum()), int((~treated).sum())

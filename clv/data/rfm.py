@@ -199,6 +199,7 @@ def calibration_holdout_split(
     date_format: str | None = None,
     time_scaler: float = 1.0,
     litt: bool = False,
+    mean_log_value: bool = False,
 ) -> pd.DataFrame:
     """RFM summary of a calibration period plus purchases in the holdout period after it.
 
@@ -231,6 +232,9 @@ def calibration_holdout_split(
         Divide ``recency``, ``T`` and ``duration_holdout`` by this (see :func:`rfm_summary`).
     litt : bool, default False
         Also return ``litt`` of the calibration purchases (see :func:`rfm_summary`).
+    mean_log_value : bool, default False
+        With ``value_col``, also return ``mean_log_value`` of the calibration
+        repeat periods (see :func:`rfm_summary`).
 
     Returns
     -------
@@ -312,6 +316,8 @@ def calibration_holdout_split(
     columns[DURATION_HOLDOUT] = np.full(n, float(end_period - cal_period))
     if litt:
         columns[LITT] = _litt(arrays, time_unit, cal_tick, scaler)
+    if mean_log_value and arrays.values is not None:
+        columns[MEAN_LOG_VALUE] = _mean_log_value(arrays, time_unit, stats.first, cal_tick)
     _scale(columns, scaler, unit)
 
     frame = pd.DataFrame(columns, index=arrays.customer_ids)[keep]
@@ -441,18 +447,21 @@ def _litt(
     return total - count * np.log(scaler)
 
 
-def _mean_log_value(arrays: _TransactionArrays, time_unit: str, first: np.ndarray) -> np.ndarray:
-    """Per customer: mean log of the repeat-period totals (0 without; NaN with a 0 total)."""
+def _mean_log_value(
+    arrays: _TransactionArrays, time_unit: str, first: np.ndarray, upto: int | None = None
+) -> np.ndarray:
+    """Per customer: mean log of the repeat-period totals (0 without; NaN with a 0 total).
+
+    ``upto``: only the rows with ``tick <= upto`` (a calibration period).
+    """
     if arrays.values is None:
         return np.zeros(arrays.n_customers)
-    repeat = arrays.repeat_rows(None, first, time_unit)
-    periods = pd.DataFrame(
-        {
-            "c": arrays.codes[repeat],
-            "p": arrays.periods(time_unit)[repeat],
-            "v": arrays.values[repeat],
-        }
-    )
+    rows = None if upto is None else arrays.ticks <= upto
+    repeat = arrays.repeat_rows(rows, first, time_unit)
+    codes_, periods_, values_ = arrays.codes, arrays.periods(time_unit), arrays.values
+    if rows is not None:
+        codes_, periods_, values_ = codes_[rows], periods_[rows], values_[rows]
+    periods = pd.DataFrame({"c": codes_[repeat], "p": periods_[repeat], "v": values_[repeat]})
     totals = periods.groupby(["c", "p"], sort=False)["v"].sum()
     codes = totals.index.get_level_values("c").to_numpy()
     amounts = totals.to_numpy(dtype=np.float64)

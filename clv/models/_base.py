@@ -130,6 +130,22 @@ def damaged_file(model: str, source: str) -> Iterator[None]:
         ) from None
 
 
+def fitted_state(model: Any) -> dict[str, Any]:
+    """The fitted fields every model document has, after its ``init`` entry.
+
+    ``params``, ``covariance``, ``log_likelihood``, ``n_customers``,
+    ``converged`` and ``time_unit``, as JSON-serialisable values.
+    """
+    return {
+        "params": {k: float(v) for k, v in model.params_.items()},
+        "covariance": model.covariance_.to_numpy().tolist(),
+        "log_likelihood": model.log_likelihood_,
+        "n_customers": model.n_customers_,
+        "converged": model.converged_,
+        "time_unit": model.time_unit_,
+    }
+
+
 def init_kwargs(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments stored in a model document (JSON lists back to tuples)."""
     init = dict(doc.get("init", {}))
@@ -170,14 +186,21 @@ def _parse_constrain(constrain: Sequence[str] | None, design: Design) -> tuple[s
     if constrain is None:
         return ()
     columns = (constrain,) if isinstance(constrain, str) else tuple(constrain)
+    problems = []
     for c in columns:
         used = [p for p, cols in design.columns.items() if c in cols]
         if len(used) < 2:
-            raise ValueError(
-                f"constrain names '{c}', which is a covariate of {used or 'no process'}; a "
-                "shared coefficient needs the column in two processes or more (e.g. in both "
-                "purchase_covariates and dropout_covariates)."
+            problems.append(
+                Problem(
+                    str(c),
+                    f"is named in constrain but is a covariate of {used or 'no process'}; a "
+                    "shared coefficient needs the column in two processes or more",
+                    "add it to both purchase_covariates and dropout_covariates (or drop it "
+                    "from constrain)",
+                )
             )
+    if problems:  # DataError is a ValueError
+        raise DataError(problems, what="constrain=")
     if len(set(columns)) != len(columns):
         raise ValueError(f"constrain must name distinct columns, got {list(columns)}.")
     return columns
@@ -419,6 +442,39 @@ class ParametricModel(JsonModel, EstimatorParams):
         -------
         self
         """
+        self._before_fit(data)
+        try:
+            self._fit_parameters(data, initial_params, n_starts, random_state, time_unit)
+        except ConvergenceError as exc:
+            explained = self._explain_failure(exc)
+            if explained is None:
+                raise
+            raise explained from exc
+        self._after_fit(data)
+        return self
+
+    def _before_fit(self, data: pd.DataFrame) -> None:
+        """Model-specific checks of the data before :meth:`fit` (none by default).
+
+        Warnings issued here should use ``stacklevel=3`` (the caller of ``fit``).
+        """
+
+    def _after_fit(self, data: pd.DataFrame) -> None:
+        """Model-specific statistics after a successful :meth:`fit` (none by default)."""
+
+    def _explain_failure(self, exc: ConvergenceError) -> ConvergenceError | None:
+        """A model-specific :class:`ConvergenceError` for ``exc``, or None to raise it as is."""
+        return None
+
+    def _fit_parameters(
+        self,
+        data: pd.DataFrame,
+        initial_params: Mapping[str, float] | None,
+        n_starts: int,
+        random_state: int | np.random.Generator | None,
+        time_unit: str | None,
+    ) -> None:
+        """The maximum-likelihood fit of :meth:`fit`, between its hooks."""
         unit = resolve_time_unit(data, time_unit, what=f"the data passed to {type(self).__name__}")
         spec = self._estimation_spec()
         frame = self._frame(data, spec.columns, for_fit=True, check_unit=False)
@@ -450,7 +506,7 @@ class ParametricModel(JsonModel, EstimatorParams):
                 cov.multiply_params(spec, self._levers),
             )
             self.time_unit_ = None if unit is None else unit.name
-            return self
+            return
         result = maximise(
             spec,
             arrays,
@@ -464,7 +520,6 @@ class ParametricModel(JsonModel, EstimatorParams):
             result, n_customers=float(len(frame) if weights is None else weights.sum())
         )
         self.time_unit_ = None if unit is None else unit.name
-        return self
 
     def _fit_covariates(
         self,
@@ -739,15 +794,7 @@ class ParametricModel(JsonModel, EstimatorParams):
     def to_dict(self) -> dict[str, Any]:
         """The fitted state as a JSON-serialisable document (without the file header)."""
         self._check_fitted()
-        return {
-            "init": self._init_kwargs(),
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
-        }
+        return {"init": self._init_kwargs(), **fitted_state(self)}
 
     def _init_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"penalizer": self.penalizer}

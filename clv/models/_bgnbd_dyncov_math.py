@@ -83,6 +83,10 @@ class BGDynCovArrays:
     repeat_dropout: FloatArray
     last_dropout: FloatArray
 
+    def subset(self, rows: Any) -> BGDynCovArrays:
+        """The same arrays for a subset of customers (index or boolean mask)."""
+        return BGDynCovArrays(**{k: getattr(self, k)[rows] for k in self.__dataclass_fields__})
+
 
 def _cumulative(gamma_p: Any, gamma_d: Any, data: BGDynCovArrays, ops: Ops) -> tuple[Any, Any, Any]:
     """``(B(t_x), B(T), S_x)``: cumulative purchase multipliers and summed dropout multipliers."""

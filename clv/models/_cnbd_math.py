@@ -55,7 +55,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from clv._typing import FloatArray
+from clv._ops import NUMPY
+from clv._typing import FloatArray, Ops
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 
 __all__ = [
@@ -97,11 +99,7 @@ def _order(k: Any) -> int:
     return round(value)
 
 
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
-
-
-def litt_term(k: int, frequency: ArrayLike, litt: ArrayLike) -> Any:
+def litt_term(k: int, frequency: ArrayLike, litt: ArrayLike, *, ops: Ops = NUMPY) -> Any:
     r"""The part of the log-likelihood free of ``(r, alpha, a, b)``: :math:`(k-1)\,\mathrm{litt} -
     x \log (k-1)!`.
 
@@ -112,20 +110,20 @@ def litt_term(k: int, frequency: ArrayLike, litt: ArrayLike) -> Any:
     >>> float(litt_term(1, 3, 2.5)), round(float(litt_term(3, 2, 1.0)), 6)  # 2 - 2 log 2
     (0.0, 0.613706)
     """
+    if ops is not NUMPY:  # symbolic data (clv.bayes): the same expression, unconverted
+        return (k - 1) * litt - frequency * float(special.gammaln(float(k)))
     x, litt = _floats(frequency, litt)
     return _out((k - 1) * litt - x * special.gammaln(float(k)))
 
 
-def _stage_terms(
-    k: int, R: FloatArray, alpha: FloatArray, t_x: FloatArray, T: FloatArray
-) -> FloatArray:
+def _stage_terms(k: int, R: Any, alpha: Any, t_x: Any, T: Any, ops: Ops = NUMPY) -> Any:
     r"""log of :math:`\frac{\Gamma(R+j)}{\Gamma(R) j!} \bigl(\frac{T-t_x}{\alpha+T}\bigr)^j`,
     ``j = 0..k-1`` on the first axis."""
     j = np.arange(k, dtype=np.float64).reshape((k,) + (1,) * np.ndim(R))
     gap = T - t_x
-    log_ratio = np.log(np.where(gap > 0, gap, 1.0)) - np.log(alpha + T)
-    terms = special.gammaln(R + j) - special.gammaln(R) - special.gammaln(j + 1.0) + j * log_ratio
-    return np.where((gap > 0) | (j == 0), terms, -np.inf)
+    log_ratio = ops.log(ops.where(gap > 0, gap, 1.0)) - ops.log(alpha + T)
+    terms = ops.gammaln(R + j) - ops.gammaln(R) - special.gammaln(j + 1.0) + j * log_ratio
+    return ops.where((gap > 0) | (j == 0), terms, -np.inf)
 
 
 def _logsumexp0(a: FloatArray) -> FloatArray:
@@ -134,21 +132,37 @@ def _logsumexp0(a: FloatArray) -> FloatArray:
 
 
 def _pieces(
-    params: CNBDParams, x: FloatArray, t_x: FloatArray, T: FloatArray, dropout_at_zero: bool
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(log alive term, log dead term, stage log-terms (k, ...), head) of the core likelihood."""
+    params: CNBDParams,
+    x: Any,
+    t_x: Any,
+    T: Any,
+    dropout_at_zero: bool,
+    ops: Ops = NUMPY,
+) -> tuple[Any, Any, Any, Any]:
+    """(log alive term, log dead term, stage log-terms (k, ...), head) of the core likelihood.
+
+    Written against ``ops``: with NumPy (the default) the inputs are broadcast
+    to one shape first; with PyTensor (:mod:`clv.bayes`) they are symbolic
+    columns of one length and scalar (or per-row) parameters.
+    """
     k = _order(params.k)
-    r, alpha, a, b = _floats(*params[1:])
-    x, t_x, T, r, alpha, a, b = np.broadcast_arrays(x, t_x, T, r, alpha, a, b)
+    r, alpha, a, b = params[1:]
+    if ops is NUMPY:
+        r, alpha, a, b = _floats(r, alpha, a, b)
+        x, t_x, T, r, alpha, a, b = np.broadcast_arrays(x, t_x, T, r, alpha, a, b)
     delta = 1.0 if dropout_at_zero else 0.0
     R = r + k * x
-    head = special.gammaln(R) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
-    stages = _stage_terms(k, R, alpha, t_x, T)
-    alive = special.betaln(a, b + x + delta) - R * np.log(alpha + T) + _logsumexp0(stages)
-    has_dead = (x > 0) | dropout_at_zero
-    b_dead = np.where(has_dead, b + x - 1.0 + delta, 1.0)
-    dead = special.betaln(a + 1.0, b_dead) - R * np.log(alpha + t_x)
-    dead = np.where(has_dead, dead, -np.inf)
+    head = ops.gammaln(R) - ops.gammaln(r) + r * ops.log(alpha) - ops.betaln(a, b)
+    stages = _stage_terms(k, R, alpha, t_x, T, ops)
+    lse = _logsumexp0(stages) if ops is NUMPY else ops.logsumexp(stages, axis=0)
+    alive = ops.betaln(a, b + x + delta) - R * ops.log(alpha + T) + lse
+    if dropout_at_zero:  # every customer may have left right after the last purchase
+        dead = ops.betaln(a + 1.0, b + x) - R * ops.log(alpha + t_x)
+    else:  # ... except one without repeat purchases (no dropout coin yet)
+        has_dead = x > 0
+        b_dead = ops.where(has_dead, b + x - 1.0, 1.0)
+        dead = ops.betaln(a + 1.0, b_dead) - R * ops.log(alpha + t_x)
+        dead = ops.where(has_dead, dead, -np.inf)
     return alive, dead, stages, head
 
 
@@ -159,8 +173,11 @@ def core_log_likelihood(
     T: ArrayLike,
     *,
     dropout_at_zero: bool,
+    ops: Ops = NUMPY,
 ) -> Any:
     """Per-customer log-likelihood without :func:`litt_term` (all that depends on r, alpha, a, b).
+
+    Written against ``ops`` (NumPy by default; PyTensor in :mod:`clv.bayes`).
 
     Examples
     --------
@@ -171,6 +188,9 @@ def core_log_likelihood(
     ...          - mbgnbd.log_likelihood(q, 2, 30.43, 38.86)) < 1e-12)
     True
     """
+    if ops is not NUMPY:
+        alive, dead, _, head = _pieces(params, frequency, recency, T, dropout_at_zero, ops)
+        return head + ops.logaddexp(alive, dead)
     x, t_x, T = _floats(frequency, recency, T)
     alive, dead, _, head = _pieces(params, x, t_x, T, dropout_at_zero)
     return _out(head + np.logaddexp(alive, dead))
@@ -184,8 +204,9 @@ def log_likelihood(
     litt: ArrayLike,
     *,
     dropout_at_zero: bool,
+    ops: Ops = NUMPY,
 ) -> Any:
-    """Per-customer log-likelihood ([RPS2021]_; BTYDplus ``xbgcnbd.LL``), NumPy only.
+    """Per-customer log-likelihood ([RPS2021]_; BTYDplus ``xbgcnbd.LL``), written against ``ops``.
 
     Examples
     --------
@@ -194,10 +215,11 @@ def log_likelihood(
     -9.5417
     """
     k = _order(params.k)
-    return _out(
-        core_log_likelihood(params, frequency, recency, T, dropout_at_zero=dropout_at_zero)
-        + litt_term(k, frequency, litt)
+    core = core_log_likelihood(
+        params, frequency, recency, T, dropout_at_zero=dropout_at_zero, ops=ops
     )
+    extra = litt_term(k, frequency, litt, ops=ops)
+    return core + extra if ops is not NUMPY else _out(core + extra)
 
 
 def core_log_likelihood_gradient(

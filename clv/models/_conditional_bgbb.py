@@ -17,6 +17,7 @@ from scipy import special
 
 from clv._typing import FloatArray
 from clv.models import bgbb
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 
 __all__ = [
@@ -25,10 +26,6 @@ __all__ = [
     "bgbb_probability_alive_at",
     "bgbb_probability_of_purchases",
 ]
-
-
-def _floats(*values: ArrayLike) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 @bgbb.per_customer_params

@@ -129,7 +129,8 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.nda
     """Distinct rows of ``columns`` and, for every row, the index of its distinct row.
 
     Hash-based (``pandas.factorize``), so it costs O(n) rather than a sort:
-    about 0.1 s for a million customers.
+    about 0.06 s for a million customers with whole-number columns (one int32
+    key). Distinct rows come in order of first appearance.
     """
     cols = [np.asarray(c, dtype=np.float64) for c in columns]
     n = len(cols[0])
@@ -146,20 +147,33 @@ def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.nda
         key[order] = np.cumsum(change) - 1
         return [c[change] for c in sorted_cols], key
     # one integer code per column, combined arithmetically into one key while the product of
-    # the cardinalities fits in int64, then factorised once
-    key = np.zeros(n, dtype=np.int64)
+    # the cardinalities fits in int64, then factorised once; int32 keys when they fit (the
+    # hash table is half the size and twice as fast)
+    coded = [_column_codes(c) for c in cols]
+    key = np.zeros(n, dtype=np.int32 if _product([k for _, k in coded]) < 2**31 else np.int64)
     size = 1
-    for c in cols:
-        codes, n_codes = _column_codes(c)
+    for codes, n_codes in coded:
         if size * n_codes >= 2**62:
             key, _ = pd.factorize(key, sort=False)
             size = int(key.max()) + 1
-        key = key * np.int64(n_codes) + codes
+        key = key * key.dtype.type(n_codes) + codes.astype(key.dtype, copy=False)
         size *= n_codes
     key, _ = pd.factorize(key, sort=False)
-    first = np.full(int(key.max()) + 1, n, dtype=np.int64)
-    np.minimum.at(first, key, np.arange(n, dtype=np.int64))
+    # codes are numbered in order of first appearance: a row is the first of its distinct row
+    # where the running maximum of the codes grows
+    running = np.maximum.accumulate(key)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.greater(running[1:], running[:-1], out=new[1:])
+    first = np.flatnonzero(new)  # indices, not the mask: one scan instead of one per column
     return [c[first] for c in cols], key
+
+
+def _product(values: Sequence[int]) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
 
 
 def _column_codes(c: FloatArray) -> tuple[np.ndarray, int]:
@@ -171,8 +185,9 @@ def _column_codes(c: FloatArray) -> tuple[np.ndarray, int]:
     lo = float(c.min())
     span = float(c.max()) - lo
     if np.isfinite(span) and span < c.size:
-        codes = (c - lo).astype(np.int64)
-        if np.array_equal(codes, c - lo):
+        offset = c - lo
+        codes = offset.astype(np.int32 if span < 2**31 else np.int64)
+        if np.array_equal(codes, offset):
             return codes, int(span) + 1
     codes, uniques = pd.factorize(c, sort=False)
     return codes, len(uniques)
@@ -183,10 +198,13 @@ def compress(
 ) -> tuple[list[FloatArray], FloatArray]:
     """Collapse identical rows of ``columns`` into unique rows and summed weights."""
     n = len(columns[0])
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if n == 0:
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         return [np.asarray(c, dtype=np.float64) for c in columns], w
     unique, key = unique_rows(columns)
+    if weights is None:  # counts: an integer bincount, exact and faster than summing ones
+        return unique, np.bincount(key).astype(np.float64)
+    w = np.asarray(weights, dtype=np.float64)
     return unique, np.asarray(np.bincount(key, weights=w), dtype=np.float64)
 
 
@@ -482,6 +500,15 @@ def _box_step(x: FloatArray, p: FloatArray, lo: FloatArray, hi: FloatArray) -> f
     return min(1.0, limit) if limit > 0 else 0.0
 
 
+def _stop_at(f: float, g: FloatArray, gtol: float) -> tuple[str, bool] | None:
+    """Why an iteration at value ``f`` and gradient ``g`` stops (message, success), or None."""
+    if not np.isfinite(f):
+        return "objective not finite at the starting point", False
+    if np.max(np.abs(g)) < gtol:
+        return "gradient below tolerance", True
+    return None
+
+
 def _newton(
     objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
 ) -> _RunResult:
@@ -493,11 +520,8 @@ def _newton(
     k = x.size
     message, success, it = "iteration limit reached", False, 0
     for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
-        if not np.isfinite(f):
-            message = "objective not finite at the starting point"
-            break
-        if np.max(np.abs(g)) < 1e-10:
-            message, success = "gradient below tolerance", True
+        if (stop := _stop_at(f, g, 1e-10)) is not None:
+            message, success = stop
             break
         shift = 0.0
         scale = max(1e-12, float(np.max(np.abs(np.diag(H)))))
@@ -582,11 +606,8 @@ def _bfgs(
     it = 0
     stalled = 0
     for it in range(1, maxiter + 1):
-        if not np.isfinite(f):
-            message = "objective not finite at the starting point"
-            break
-        if np.max(np.abs(g)) < 1e-9:
-            message, success = "gradient below tolerance", True
+        if (stop := _stop_at(f, g, 1e-9)) is not None:
+            message, success = stop
             break
         p = -H @ g
         slope = float(g @ p)

@@ -1,4 +1,4 @@
-"""How the pure model functions hand back their results."""
+"""How the pure model functions take their array arguments and hand back their results."""
 
 from __future__ import annotations
 
@@ -6,7 +6,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["float_output"]
+from clv._typing import FloatArray
+
+__all__ = ["float_arrays", "float_output"]
+
+
+def float_arrays(*values: Any) -> list[FloatArray]:
+    """Each argument as a float64 array (scalars as 0-d arrays).
+
+    Examples
+    --------
+    >>> [a.dtype.name for a in float_arrays(1, [2, 3])]
+    ['float64', 'float64']
+    """
+    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def float_output(values: Any) -> Any:

@@ -37,20 +37,20 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from clv import _special, _special_jit
 from clv._special import log_hyp2f1_1bc, log_integrate_unimodal, logsubexp, per_frequency
 from clv._typing import FloatArray, IndexArray
+from clv.models._output import float_arrays as _floats
 
 __all__ = [
+    "WeightedTotalGradient",
     "log_dropout_discount",
     "log_likelihood_gradient",
     "log_likelihood_hessian",
+    "log_likelihood_total_gradient",
     "log_pmf_dropout_term",
     "pieces",
 ]
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 # (x, t, first, inverse) of the last call of _distinct_pairs: the optimiser evaluates the same
@@ -171,17 +171,10 @@ def log_likelihood_gradient(
     grad : ndarray, shape (4, n)
     """
     r, alpha, s, beta = (float(v) for v in params)
-    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
-    x, t_x, T = np.broadcast_arrays(x, t_x, T)
-    n = x.size
+    x, t_x, T = _rows(frequency, recency, T)
     p = r + x
-    m = p + s
     family_a = alpha >= beta
-    t = np.concatenate([t_x, T])
-    at = alpha + t
-    bt = beta + t
-    la = np.log(at)
-    lb = np.log(bt)
+    t, (at, bt, la, lb) = _at_both_ends(alpha, beta, t_x, T)
     h, h_b, h_c, h_z = _hyp_terms((r, alpha, s, beta), np.tile(x, 2), t, 1)
     p2 = np.tile(p, 2)
     log_term = -p2 * la - s * lb  # log of (alpha+t)^-p (beta+t)^-s
@@ -199,6 +192,50 @@ def log_likelihood_gradient(
         dg_s = -lb + h_b + h_c
         dg_a = (1.0 - p2) / at + h_z * dz_da
         dg_b = -(s + 1.0) / bt + h_z * dz_db
+    return _ll_and_gradient(
+        (r, alpha, s, beta), x, log_term, g, (at, bt, la, lb), (dg_r, dg_a, dg_s, dg_b)
+    )
+
+
+def _rows(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, ...]:
+    """``frequency, recency, T`` as flat float arrays of one common length."""
+    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
+    return np.broadcast_arrays(x, t_x, T)
+
+
+def _at_both_ends(
+    alpha: Any, beta: Any, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """``t = [t_x, T]`` and ``(alpha + t, beta + t, log(alpha + t), log(beta + t))``."""
+    t = np.concatenate([t_x, T])
+    at = alpha + t
+    bt = beta + t
+    return t, (at, bt, np.log(at), np.log(bt))
+
+
+def _ll_and_gradient(
+    params: tuple[Any, Any, Any, Any],
+    x: FloatArray,
+    log_term: FloatArray,
+    g: FloatArray,
+    at_bt: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    dg: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log-likelihood and gradient from the log tail integrals at ``t_x`` and ``T``.
+
+    The last step of :func:`log_likelihood_gradient` and
+    :func:`log_likelihood_gradient_rows`: ``log_term`` and ``g`` (length ``2n``,
+    first at ``t_x`` then at ``T``) are :math:`\log (\alpha+t)^{-p}(\beta+t)^{-s}`
+    and the log tail integral; ``at_bt`` is ``(alpha + t, beta + t, log(alpha + t),
+    log(beta + t))`` and ``dg`` the derivatives of ``g`` w.r.t. ``r, alpha, s, beta``.
+    ``alpha`` and ``beta`` are scalars or one value per customer.
+    """
+    r, alpha, s, beta = params
+    at, bt, la, lb = at_bt
+    dg_r, dg_a, dg_s, dg_b = dg
+    n = x.size
+    p = r + x
+    m = p + s
     a_, b_ = g[:n], g[n:]
     alive = log_term[n:]
     log_sm = np.log(s) - np.log(m)
@@ -207,80 +244,6 @@ def log_likelihood_gradient(
     w_alive = np.exp(alive - lam)
     w_dead = np.exp(dead - lam)
     k_a = np.exp(log_sm + a_ - lam)  # weights of d g(t_x) and d g(T)
-    k_b = np.exp(log_sm + b_ - lam)
-    gammaln_p, digamma_p = per_frequency(
-        x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
-    )
-    ll = gammaln_p - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lam
-    grad = np.empty((4, n))
-    grad[0] = (
-        digamma_p
-        - special.digamma(r)
-        + np.log(alpha)
-        - w_alive * la[n:]
-        - w_dead / m
-        + k_a * dg_r[:n]
-        - k_b * dg_r[n:]
-    )
-    grad[1] = r / alpha - w_alive * p / at[n:] + k_a * dg_a[:n] - k_b * dg_a[n:]
-    grad[2] = (
-        np.log(beta)
-        - w_alive * lb[n:]
-        + w_dead * (1.0 / s - 1.0 / m)
-        + k_a * dg_s[:n]
-        - k_b * dg_s[n:]
-    )
-    grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
-    return ll, grad
-
-
-def log_likelihood_gradient_rows(
-    params: Any,
-    frequency: Any,
-    recency: Any,
-    T: Any,
-) -> tuple[FloatArray, FloatArray]:
-    """Per-customer log-likelihood and gradient for per-customer ``alpha`` and ``beta``.
-
-    The formulas of :func:`log_likelihood_gradient` with the hypergeometric
-    family (``alpha >= beta`` or not) chosen row by row; ``r`` and ``s`` are
-    scalars.  ``grad[j, i]`` is the derivative of row ``i`` w.r.t. its own
-    parameter ``j`` (used by covariate fits through the chain rule).
-    """
-    r, s = float(params[0]), float(params[2])
-    x, t_x, T = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T))
-    x, t_x, T = np.broadcast_arrays(x, t_x, T)
-    n = x.size
-    alpha = np.broadcast_to(np.asarray(params[1], dtype=np.float64), (n,))
-    beta = np.broadcast_to(np.asarray(params[3], dtype=np.float64), (n,))
-    p = r + x
-    m = p + s
-    fa = np.tile(alpha >= beta, 2)
-    a2, b2, p2 = np.tile(alpha, 2), np.tile(beta, 2), np.tile(p, 2)
-    t = np.concatenate([t_x, T])
-    at = a2 + t
-    bt = b2 + t
-    la = np.log(at)
-    lb = np.log(bt)
-    b_hyp = np.where(fa, p2, s + 1.0)
-    z = np.abs(a2 - b2) / (np.maximum(a2, b2) + t)
-    h, h_b, h_c, h_z = log_hyp2f1_1bc(b_hyp, p2 + s + 1.0, z, order=1)
-    log_term = -p2 * la - s * lb
-    g = log_term + h + np.where(fa, 0.0, la - lb)
-    dz_da = np.where(fa, bt / at**2, -1.0 / bt)
-    dz_db = np.where(fa, -1.0 / at, at / bt**2)
-    dg_r = -la + np.where(fa, h_b + h_c, h_c)
-    dg_s = -lb + np.where(fa, h_c, h_b + h_c)
-    dg_a = np.where(fa, -p2 / at, (1.0 - p2) / at) + h_z * dz_da
-    dg_b = np.where(fa, -s / bt, -(s + 1.0) / bt) + h_z * dz_db
-    a_, b_ = g[:n], g[n:]
-    alive = log_term[n:]
-    log_sm = np.log(s) - np.log(m)
-    dead = log_sm + logsubexp(a_, b_)
-    lam = np.logaddexp(alive, dead)
-    w_alive = np.exp(alive - lam)
-    w_dead = np.exp(dead - lam)
-    k_a = np.exp(log_sm + a_ - lam)
     k_b = np.exp(log_sm + b_ - lam)
     gammaln_p, digamma_p = per_frequency(
         x, lambda k: (special.gammaln(r + k), special.digamma(r + k))
@@ -303,6 +266,153 @@ def log_likelihood_gradient_rows(
     )
     grad[3] = s / beta - w_alive * s / bt[n:] + k_a * dg_b[:n] - k_b * dg_b[n:]
     return ll, grad
+
+
+def _hyp_pairs_order1(
+    r: float, alpha: float, s: float, beta: float, xp: FloatArray, tp: FloatArray
+) -> FloatArray:
+    """``(log F, F_b, F_c, F_z)`` of the tail integral at the pairs, shape ``(4, n_pairs)``.
+
+    :func:`_hyp_terms` with ``order=1`` through the compiled kernel directly
+    (the vectorised wrapper's masks and copies cost a third as much as the
+    kernel on a thousand pairs); the rows the kernel leaves (``z`` too close
+    to 1) go through :func:`clv._special.log_hyp2f1_1bc`.
+    """
+    p = r + xp
+    b_hyp = p if alpha >= beta else np.full(xp.size, s + 1.0)
+    c_hyp = p + (s + 1.0)
+    z = abs(alpha - beta) / (max(alpha, beta) + tp)
+    hyp, ok = _special_jit.log_hyp2f1_1bc_order1(
+        b_hyp,
+        c_hyp,
+        z,
+        cf_min_z=_special._CF_MIN_Z,
+        cf_terms=_special._CF_TERMS,
+        series_terms=_special._SERIES_TERMS,
+    )
+    if not ok.all():
+        rest = np.flatnonzero(~ok)
+        hyp[:, rest] = log_hyp2f1_1bc(b_hyp[rest], c_hyp[rest], z[rest], order=1)
+    return hyp
+
+
+class WeightedTotalGradient:
+    """:func:`log_likelihood_total_gradient` with its data prepared once.
+
+    A sampler evaluates the same data tens of thousands of times: the
+    distinct ``(x, t)`` pairs, the map of each row to its pairs and the weight
+    of each distinct frequency are found here once, and each call computes the
+    hypergeometric function once per pair (the compiled kernel), then the
+    rows in one compiled loop (:mod:`clv.models._pareto_nbd_jit`).  Without
+    numba (:data:`clv._special_jit.AVAILABLE` false) calls go through
+    :func:`log_likelihood_gradient`.
+
+    Parameters
+    ----------
+    frequency, recency, T, weights : array_like
+        The (compressed) rows and their weights; copied.
+    """
+
+    def __init__(self, frequency: Any, recency: Any, T: Any, weights: Any) -> None:
+        cols = (np.atleast_1d(v).ravel() for v in _floats(frequency, recency, T, weights))
+        x, t_x, T, w = (np.array(v) for v in np.broadcast_arrays(*cols))
+        self.x, self.t_x, self.T, self.w = x, t_x, T, w
+        n = x.size
+        x2 = np.concatenate([x, x])
+        t2 = np.concatenate([t_x, T])
+        pairs = _distinct_pairs(x2, t2) if x2.size > 256 else None
+        if pairs is None:
+            self.xp, self.tp = x2, t2
+            self.i_a, self.i_b = np.arange(n), np.arange(n, 2 * n)
+        else:
+            self.xp, self.tp = x2[pairs[0]], t2[pairs[0]]
+            self.i_a, self.i_b = pairs[1][:n].copy(), pairs[1][n:].copy()
+        # sum_i w_i f(r + x_i) = sum_k W_k f(r + x_k) over the distinct frequencies x_k
+        self.x_distinct, inverse = np.unique(x, return_inverse=True)
+        self.w_distinct = np.bincount(inverse.ravel(), weights=w, minlength=self.x_distinct.size)
+        self.total_w = float(w.sum())
+
+    def __call__(self, params: Any) -> tuple[float, FloatArray]:
+        """``(sum_i w_i log L_i, its gradient w.r.t. (r, alpha, s, beta))``."""
+        if not _special_jit.AVAILABLE:
+            rows, grad = log_likelihood_gradient(params, self.x, self.t_x, self.T)
+            return float(np.dot(rows, self.w)), grad @ self.w
+        from clv.models import _pareto_nbd_jit
+
+        r, alpha, s, beta = (float(v) for v in params)
+        hyp = _hyp_pairs_order1(r, alpha, s, beta, self.xp, self.tp)
+        sums = _pareto_nbd_jit.weighted_total(
+            (r, alpha, s, beta), self.xp, self.tp, hyp, self.i_a, self.i_b, self.w
+        )
+        rk = r + self.x_distinct
+        total_w = self.total_w
+        log_a, log_b = np.log(alpha), np.log(beta)
+        ll = (
+            float(sums[0])
+            + float(np.dot(self.w_distinct, special.gammaln(rk)))
+            + total_w * (r * log_a + s * log_b - float(special.gammaln(r)))
+        )
+        grad = sums[1:]
+        grad[0] += float(np.dot(self.w_distinct, special.digamma(rk))) + total_w * (
+            log_a - float(special.digamma(r))
+        )
+        grad[1] += total_w * r / alpha
+        grad[2] += total_w * log_b
+        grad[3] += total_w * s / beta
+        return ll, grad
+
+
+def log_likelihood_total_gradient(
+    params: Any, frequency: Any, recency: Any, T: Any, weights: Any
+) -> tuple[float, FloatArray]:
+    """Weighted total of :func:`log_likelihood_gradient`: ``(sum w ll, grad @ w)``.
+
+    With numba (:data:`clv._special_jit.AVAILABLE`) the per-row terms are
+    combined in one compiled loop (:mod:`clv.models._pareto_nbd_jit`) after
+    the hypergeometric function is evaluated once per distinct ``(x, t)``
+    pair; otherwise the rows go through :func:`log_likelihood_gradient`.
+    For repeated evaluation on the same data, :class:`WeightedTotalGradient`
+    prepares them once.
+    """
+    return WeightedTotalGradient(frequency, recency, T, weights)(params)
+
+
+def log_likelihood_gradient_rows(
+    params: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+) -> tuple[FloatArray, FloatArray]:
+    """Per-customer log-likelihood and gradient for per-customer ``alpha`` and ``beta``.
+
+    The formulas of :func:`log_likelihood_gradient` with the hypergeometric
+    family (``alpha >= beta`` or not) chosen row by row; ``r`` and ``s`` are
+    scalars.  ``grad[j, i]`` is the derivative of row ``i`` w.r.t. its own
+    parameter ``j`` (used by covariate fits through the chain rule).
+    """
+    r, s = float(params[0]), float(params[2])
+    x, t_x, T = _rows(frequency, recency, T)
+    n = x.size
+    alpha = np.broadcast_to(np.asarray(params[1], dtype=np.float64), (n,))
+    beta = np.broadcast_to(np.asarray(params[3], dtype=np.float64), (n,))
+    p = r + x
+    fa = np.tile(alpha >= beta, 2)
+    a2, b2, p2 = np.tile(alpha, 2), np.tile(beta, 2), np.tile(p, 2)
+    t, (at, bt, la, lb) = _at_both_ends(a2, b2, t_x, T)
+    b_hyp = np.where(fa, p2, s + 1.0)
+    z = np.abs(a2 - b2) / (np.maximum(a2, b2) + t)
+    h, h_b, h_c, h_z = log_hyp2f1_1bc(b_hyp, p2 + s + 1.0, z, order=1)
+    log_term = -p2 * la - s * lb
+    g = log_term + h + np.where(fa, 0.0, la - lb)
+    dz_da = np.where(fa, bt / at**2, -1.0 / bt)
+    dz_db = np.where(fa, -1.0 / at, at / bt**2)
+    dg_r = -la + np.where(fa, h_b + h_c, h_c)
+    dg_s = -lb + np.where(fa, h_c, h_b + h_c)
+    dg_a = np.where(fa, -p2 / at, (1.0 - p2) / at) + h_z * dz_da
+    dg_b = np.where(fa, -s / bt, -(s + 1.0) / bt) + h_z * dz_db
+    return _ll_and_gradient(
+        (r, alpha, s, beta), x, log_term, g, (at, bt, la, lb), (dg_r, dg_a, dg_s, dg_b)
+    )
 
 
 def log_likelihood_hessian(

@@ -1,15 +1,44 @@
-"""What a simulated customer's observation window shows, shared by the simulators."""
+"""What the simulators share: their parameters per customer and the observation window."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from clv._typing import FloatArray
 
-__all__ = ["observe_purchases"]
+__all__ = ["observe_purchases", "population_params"]
+
+
+def population_params(params: Sequence[Any], n: int) -> tuple[Any, ...]:
+    """A simulator's parameters: scalars as floats, or per-customer arrays of length ``n``.
+
+    Parameters
+    ----------
+    params : sequence
+        Population parameters (scalars), or per-customer arrays (e.g. from
+        :func:`clv.models._covariates.individual_params`); when any entry is
+        an array, every entry is broadcast to ``(n,)``.
+    n : int
+        Number of customers.
+
+    Returns
+    -------
+    tuple
+        Floats, or read-only float arrays of shape ``(n,)``, in the order of ``params``.
+
+    Examples
+    --------
+    >>> population_params((1, 2.5), 3)
+    (1.0, 2.5)
+    >>> [a.tolist() for a in population_params((1.0, np.array([1.0, 2.0, 3.0])), 3)]
+    [[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]]
+    """
+    if all(np.ndim(v) == 0 for v in params):
+        return tuple(float(v) for v in params)
+    return tuple(np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in params)
 
 
 def observe_purchases(

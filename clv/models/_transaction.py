@@ -24,6 +24,11 @@ class TransactionModel(ParametricModel):
     def _series(self, values: np.ndarray, data: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series(np.asarray(values, dtype=np.float64), index=data.index, name=name)
 
+    def _rfm_params(self, data: pd.DataFrame) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """Each customer's parameters and ``frequency, recency, T`` (columns checked first)."""
+        x, t_x, T = self._arrays(data, _RFM)
+        return self._customer_params(data), x, t_x, T
+
     def probability_alive(self, data: pd.DataFrame) -> pd.Series:
         """Probability that each customer is still alive at the end of observation.
 
@@ -40,8 +45,7 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         assert self.spec.probability_alive is not None
-        x, t_x, T = self._arrays(data, _RFM)
-        p = self._customer_params(data)
+        p, x, t_x, T = self._rfm_params(data)
         return self._series(self.spec.probability_alive(p, x, t_x, T), data, "probability_alive")
 
     def expected_purchases(self, t: ArrayLike, data: pd.DataFrame) -> pd.Series:
@@ -62,8 +66,7 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         assert self.spec.expected_purchases is not None
-        x, t_x, T = self._arrays(data, _RFM)
-        p = self._customer_params(data)
+        p, x, t_x, T = self._rfm_params(data)
         t_arr = _check_horizon(t)
         return self._series(
             self.spec.expected_purchases(p, t_arr, x, t_x, T) * np.ones_like(x),
@@ -156,8 +159,8 @@ class TransactionModel(ParametricModel):
         n_arr = np.asarray(n, dtype=np.float64)
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must be a non-negative whole number of purchases.")
-        x, t_x, T = self._arrays(data, _RFM)
-        values = pmf(self._customer_params(data), n_arr, _check_horizon(t), x, t_x, T)
+        p, x, t_x, T = self._rfm_params(data)
+        values = pmf(p, n_arr, _check_horizon(t), x, t_x, T)
         return self._series(
             np.asarray(values) * np.ones_like(x), data, "conditional_probability_of_purchases"
         )
@@ -174,8 +177,8 @@ class TransactionModel(ParametricModel):
             Aligned to ``data.index``.
         """
         _, alive_at = _conditional_functions(self.spec.name)
-        x, t_x, T = self._arrays(data, _RFM)
-        values = alive_at(self._customer_params(data), _check_horizon(t), x, t_x, T)
+        p, x, t_x, T = self._rfm_params(data)
+        values = alive_at(p, _check_horizon(t), x, t_x, T)
         return self._series(np.asarray(values) * np.ones_like(x), data, "probability_alive_at")
 
     def expected_cumulative_transactions(

@@ -35,6 +35,8 @@ from clv._special import geometric_failures
 from clv._typing import FloatArray, IndexArray, Ops
 from clv.exceptions import DataError, Problem
 from clv.models._covariates import Lever
+from clv.models._output import float_arrays as _arrays
+from clv.models._simulation import population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
@@ -349,10 +351,6 @@ def log_likelihood_gradient(
 
 
 # ------------------------------------------------------------------ predictions
-def _arrays(*values: ArrayLike) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
-
-
 def probability_alive(
     params: BGBBParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
 ) -> FloatArray:
@@ -649,16 +647,7 @@ def simulate(
     """
     n = np.asarray(T, dtype=np.float64)
     size = n.shape[0]
-    alpha: float | FloatArray
-    beta: float | FloatArray
-    gamma: float | FloatArray
-    delta: float | FloatArray
-    if all(np.ndim(v) == 0 for v in params):
-        alpha, beta, gamma, delta = (float(v) for v in params)
-    else:  # per-customer parameters (e.g. from covariates)
-        alpha, beta, gamma, delta = (
-            np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params
-        )
+    alpha, beta, gamma, delta = population_params(params, size)
     p = rng.beta(alpha, beta, size=size)
     theta = rng.beta(gamma, delta, size=size)
     survived = geometric_failures(theta, rng)  # opportunities reached alive
@@ -776,10 +765,8 @@ class BetaGeoBetaBinomModel(CovariateTransactionModel):
         """
         from clv.models.conditional import bgbb_expected_discounted_residual_transactions
 
-        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        values = bgbb_expected_discounted_residual_transactions(
-            self._customer_params(data), x, t_x, n, discount_rate
-        )
+        params, x, t_x, n = self._rfm_params(data)
+        values = bgbb_expected_discounted_residual_transactions(params, x, t_x, n, discount_rate)
         return self._series(
             np.asarray(values) * np.ones_like(x), data, "expected_discounted_residual_transactions"
         )
@@ -796,8 +783,8 @@ class BetaGeoBetaBinomModel(CovariateTransactionModel):
         """
         from clv.models.conditional import bgbb_posterior_means
 
-        x, t_x, n = self._arrays(data, ("frequency", "recency", "T"))
-        p, theta = bgbb_posterior_means(self._customer_params(data), x, t_x, n)
+        params, x, t_x, n = self._rfm_params(data)
+        p, theta = bgbb_posterior_means(params, x, t_x, n)
         return pd.DataFrame(
             {"p": np.asarray(p) * np.ones_like(x), "theta": np.asarray(theta) * np.ones_like(x)},
             index=data.index,

@@ -33,6 +33,7 @@ from clv._special import (
 )
 from clv._typing import FloatArray, Ops, OpsData
 from clv.models._covariates import Lever
+from clv.models._simulation import population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
@@ -713,14 +714,7 @@ def simulate(
     """
     T = np.asarray(T, dtype=np.float64)
     n = int(T.shape[0])
-    r: float | FloatArray
-    alpha: float | FloatArray
-    a: float | FloatArray
-    b: float | FloatArray
-    if all(np.ndim(v) == 0 for v in params):
-        r, alpha, a, b = (float(v) for v in params)
-    else:  # per-customer parameters (e.g. from covariates)
-        r, alpha, a, b = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in params)
+    r, alpha, a, b = population_params(params, n)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     p = rng.beta(a, b, size=n)
     # BG/NBD: after each repeat purchase (not the first purchase at time 0) the customer

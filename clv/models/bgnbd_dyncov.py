@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clv._typing import FloatArray
 from clv.models import _bgnbd_dyncov_math as _math
 from clv.models._dyncov_data import TimeVaryingData, _unit
 from clv.models._dyncov_predict import FuturePathPredictions
+from clv.models.bgnbd import BetaGeoModel
 from clv.models.pareto_nbd_dyncov import _TimeVaryingModel, simulate_transactions
 
 __all__ = ["BetaGeoDynamicModel", "simulate_bgnbd_transactions"]
@@ -51,21 +51,11 @@ class BetaGeoDynamicModel(FuturePathPredictions, _TimeVaryingModel):
     """
 
     _base = ("r", "alpha", "a", "b")
-    _predict_math = _math
+    _math = _math
+    _static = BetaGeoModel
 
     def _make_arrays(self, data: TimeVaryingData) -> _math.BGDynCovArrays:
         return data.bgnbd_arrays(self.purchase_covariates, self.dropout_covariates)
-
-    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
-        return _math.log_likelihood(base, gp, gd, arrays)
-
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
-        return _math.log_likelihood_gradient(base, gp, gd, arrays)
-
-    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
-        from clv.models.bgnbd import BetaGeoModel
-
-        return list(BetaGeoModel().fit(rfm).params_.to_numpy())
 
 
 def simulate_bgnbd_transactions(

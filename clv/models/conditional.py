@@ -52,6 +52,7 @@ from clv.models._conditional_bgbb import (
     bgbb_probability_alive_at,
     bgbb_probability_of_purchases,
 )
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 
 __all__ = [
@@ -66,10 +67,6 @@ __all__ = [
     "pareto_nbd_probability_alive_at",
     "pareto_nbd_probability_of_purchases",
 ]
-
-
-def _floats(*values: ArrayLike) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def _mixture(p_alive: FloatArray, pmf_alive: FloatArray, n: FloatArray) -> Any:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple, Self, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -511,6 +511,14 @@ class GammaGammaModel(SpendModel):
     in ``spend_frequency_correlation_`` and issues a
     :class:`~clv.exceptions.DataWarning` when its absolute value exceeds 0.3.
 
+    Pass :meth:`fit` the whole RFM frame: one-time buyers and repeat buyers
+    whose purchases are all worth 0 are left out of the likelihood
+    automatically (the latter with a :class:`~clv.exceptions.DataWarning`)
+    and are scored by :meth:`expected_spend` like everyone else. When every
+    repeat buyer has the same ``monetary_value``, the spread of spend across
+    customers, which the model estimates, is zero and :meth:`fit` raises
+    :class:`~clv.exceptions.DataError`.
+
     Required columns: ``frequency``, ``monetary_value`` (> 0 for repeat
     buyers; 0 or NaN allowed for the others), optional ``weight``.
 
@@ -587,51 +595,7 @@ class GammaGammaModel(SpendModel):
             out["likelihood"] = self.likelihood
         return out
 
-    def fit(
-        self,
-        data: pd.DataFrame,
-        *,
-        initial_params: Mapping[str, float] | None = None,
-        n_starts: int = 1,
-        random_state: int | np.random.Generator | None = None,
-        time_unit: str | None = None,
-    ) -> Self:
-        """Estimate ``p, q, v`` by maximum likelihood on the repeat buyers with positive spend.
-
-        Pass the whole RFM frame: one-time buyers and repeat buyers whose
-        purchases are all worth 0 are left out of the likelihood automatically
-        (and are scored by :meth:`expected_spend` like everyone else).
-
-        Parameters
-        ----------
-        data : DataFrame
-            RFM frame with ``frequency`` and ``monetary_value`` (optional ``weight``).
-        initial_params : mapping, optional
-            Starting values on the natural scale.
-        n_starts : int, default 1
-            Number of starting points.
-        random_state : int or Generator, optional
-            Seed for the extra starting points.
-        time_unit : str, optional
-            Period of the data when the frame carries none (see the base class).
-
-        Returns
-        -------
-        self
-
-        Warns
-        -----
-        DataWarning
-            When |Pearson r| between frequency and monetary value among repeat
-            buyers exceeds 0.3 (the model assumes independence), and when
-            repeat buyers with ``monetary_value == 0`` are left out of the fit.
-
-        Raises
-        ------
-        DataError
-            When every repeat buyer has the same ``monetary_value``: the spread
-            of spend across customers, which the model estimates, is zero.
-        """
+    def _before_fit(self, data: pd.DataFrame) -> None:
         zero = _zero_value_repeat_buyers(data)
         if zero:
             warnings.warn(
@@ -640,7 +604,7 @@ class GammaGammaModel(SpendModel):
                 "scores them and the one-time buyers. Nothing to do unless the zeros are "
                 "errors in the data.",
                 DataWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         _refuse_constant_spend(self._frame(data), type(self).__name__)
         if self.likelihood == "transactions":
@@ -648,13 +612,8 @@ class GammaGammaModel(SpendModel):
             problems = _jensen_problems(frame)
             if problems:
                 raise DataError(problems, what=f"the data passed to {type(self).__name__}")
-        super().fit(
-            data,
-            initial_params=initial_params,
-            n_starts=n_starts,
-            random_state=random_state,
-            time_unit=time_unit,
-        )
+
+    def _after_fit(self, data: pd.DataFrame) -> None:
         r = spend_frequency_correlation(data)
         self.spend_frequency_correlation_ = r
         if np.isfinite(r) and abs(r) > CORRELATION_WARNING_THRESHOLD:
@@ -664,9 +623,8 @@ class GammaGammaModel(SpendModel):
                 "frequency, so its spend predictions (and CLV) may be biased. Consider segmenting "
                 "customers or a model with dependence between spend and frequency.",
                 DataWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return self
 
     @overload
     def expected_spend_new_customer(self, *, covariates: None = None) -> float: ...

@@ -304,26 +304,15 @@ class GammaGammaDynamicModel(_TimeVaryingModel):
     """
 
     _base = ("p", "q", "v")
+    _data_type = TimeVaryingSpendData
+    _data_hint = "build it with clv.models.time_varying_spend_data(...)"
+    _labels = ("spend", "dropout")
 
     def __init__(self, *, spend_covariates: Sequence[str] = ()) -> None:
         super().__init__(purchase_covariates=spend_covariates)
         self.spend_covariates = spend_covariates
 
-    def _param_names(self) -> list[str]:
-        return [*self._base] + [f"spend[{c}]" for c in self.spend_covariates]
-
-    def _arrays(self, data: Any) -> Any:
-        if not isinstance(data, TimeVaryingSpendData):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        f"expected TimeVaryingSpendData, got {type(data).__name__}",
-                        "build it with clv.models.time_varying_spend_data(...)",
-                    )
-                ],
-                what=f"the data passed to {type(self).__name__}",
-            )
+    def _make_arrays(self, data: TimeVaryingSpendData) -> Any:
         if not np.any(data.frequency > 0):
             raise DataError(
                 [

@@ -25,11 +25,9 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
@@ -37,6 +35,7 @@ from clv._ops import NUMPY
 from clv._special import log_integrate_unimodal
 from clv._typing import FloatArray, Ops
 from clv.exceptions import ConvergenceError
+from clv.models._output import float_arrays as _floats
 from clv.models._output import float_output as _out
 from clv.models._simulation import observe_purchases
 from clv.models._spec import rfm_spec
@@ -75,10 +74,6 @@ def _nodes(ndim: int) -> tuple[FloatArray, FloatArray]:
     """Quadrature nodes on (0, 1) and log weights, shaped to broadcast over ``ndim`` axes."""
     shape = (-1,) + (1,) * ndim
     return _U.reshape(shape), _LOG_W.reshape(shape)
-
-
-def _floats(*values: Any) -> list[FloatArray]:
-    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def _log_beta_expm1(beta: FloatArray, bt: FloatArray) -> FloatArray:
@@ -447,7 +442,9 @@ class GGompertzNBDModel(TransactionModel):
     :math:`\\eta \\sim \\mathrm{Gamma}(s, \\beta)`. Where the data show no
     ageing the estimate of :math:`b` goes to 0 and the model becomes the
     Pareto/NBD (on CDNOW: the same log-likelihood, -9594.98, as CLVTools'
-    ``ggomnbd`` finds).
+    ``ggomnbd`` finds); when the estimate of :math:`b` runs to 0, :meth:`fit`
+    raises a :class:`~clv.exceptions.ConvergenceError` that says so: the fit
+    of the Pareto/NBD (:class:`~clv.models.ParetoNBDModel`) is then the answer.
 
     Required columns: ``frequency``, ``recency``, ``T`` (periods), optional
     ``weight``. Time is not rescaled (``b`` is per period); no covariates.
@@ -455,38 +452,12 @@ class GGompertzNBDModel(TransactionModel):
 
     spec = SPEC
 
-    def fit(
-        self,
-        data: pd.DataFrame,
-        *,
-        initial_params: Mapping[str, float] | None = None,
-        n_starts: int = 1,
-        random_state: int | np.random.Generator | None = None,
-        time_unit: str | None = None,
-    ) -> Self:
-        """Estimate ``r, alpha, b, s, beta`` by maximum likelihood (see the base class).
-
-        Raises
-        ------
-        ConvergenceError
-            When the estimate of ``b`` runs to 0: the data show no ageing of
-            the dropout hazard and the model is the Pareto/NBD
-            (:class:`~clv.models.ParetoNBDModel`), whose fit is the answer.
-        """
-        try:
-            return super().fit(
-                data,
-                initial_params=initial_params,
-                n_starts=n_starts,
-                random_state=random_state,
-                time_unit=time_unit,
+    def _explain_failure(self, exc: ConvergenceError) -> ConvergenceError | None:
+        if "['b']" in str(exc) or "'b'" in str(exc):
+            return ConvergenceError(
+                "GGompertz/NBD: the Gompertz scale b runs to 0 on these data (no ageing "
+                "of the dropout hazard), where the model becomes the Pareto/NBD with "
+                "dropout Gamma(s, beta/b); fit clv.models.ParetoNBDModel instead (it is "
+                "the limit and has the same likelihood)."
             )
-        except ConvergenceError as exc:
-            if "['b']" in str(exc) or "'b'" in str(exc):
-                raise ConvergenceError(
-                    "GGompertz/NBD: the Gompertz scale b runs to 0 on these data (no ageing "
-                    "of the dropout hazard), where the model becomes the Pareto/NBD with "
-                    "dropout Gamma(s, beta/b); fit clv.models.ParetoNBDModel instead (it is "
-                    "the limit and has the same likelihood)."
-                ) from exc
-            raise
+        return None

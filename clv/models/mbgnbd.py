@@ -32,6 +32,7 @@ from clv._ops import NUMPY
 from clv._special import alive_purchases_quadrature, geometric_failures, per_frequency
 from clv._typing import FloatArray, Ops
 from clv.models._covariates import Lever
+from clv.models._simulation import population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
@@ -548,14 +549,7 @@ def simulate(
     """
     T = np.asarray(T, dtype=np.float64)
     size = T.shape[0]
-    r: float | FloatArray
-    alpha: float | FloatArray
-    a: float | FloatArray
-    b: float | FloatArray
-    if all(np.ndim(v) == 0 for v in params):
-        r, alpha, a, b = (float(v) for v in params)
-    else:  # per-customer parameters (e.g. from covariates)
-        r, alpha, a, b = (np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)) for v in params)
+    r, alpha, a, b = population_params(params, size)
     lam = rng.gamma(r, 1.0 / alpha, size=size)
     p = rng.beta(a, b, size=size)
     survived = geometric_failures(p, rng)  # coins survived before dropping out

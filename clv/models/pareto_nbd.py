@@ -37,13 +37,14 @@ from clv._typing import FloatArray, Ops
 from clv.models import _pareto_nbd_math as _math
 from clv.models._covariates import Lever
 from clv.models._output import float_output as _out
-from clv.models._simulation import observe_purchases
+from clv.models._simulation import observe_purchases, population_params
 from clv.models._spec import rfm_spec
 from clv.models._transaction import CovariateTransactionModel
 
 __all__ = [
     "PNBDParams",
     "ParetoNBDModel",
+    "WeightedTotalGradient",
     "expected_discounted_residual_transactions",
     "expected_purchases",
     "expected_purchases_new_customer",
@@ -59,6 +60,7 @@ __all__ = [
 
 log_likelihood_gradient = _math.log_likelihood_gradient
 log_likelihood_hessian = _math.log_likelihood_hessian
+WeightedTotalGradient = _math.WeightedTotalGradient
 
 
 def log_likelihood_total_gradient(
@@ -85,9 +87,7 @@ def log_likelihood_total_gradient(
     >>> bool(np.isclose(ll, np.sum(log_likelihood(p, x, t_x, T) * [3.0, 1.0])))
     True
     """
-    w = np.asarray(weights, dtype=np.float64)
-    rows, grad = _math.log_likelihood_gradient(params, frequency, recency, T)
-    return float(np.dot(rows, w)), grad @ w
+    return _math.log_likelihood_total_gradient(params, frequency, recency, T, weights)
 
 
 class PNBDParams(NamedTuple):
@@ -433,14 +433,7 @@ def simulate(
     """
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
-    r: float | FloatArray
-    alpha: float | FloatArray
-    s: float | FloatArray
-    beta: float | FloatArray
-    if all(np.ndim(v) == 0 for v in params):
-        r, alpha, s, beta = (float(v) for v in params)
-    else:  # per-customer parameters (e.g. from covariates)
-        r, alpha, s, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in params)
+    r, alpha, s, beta = population_params(params, n)
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     lifetime = np.divide(rng.standard_exponential(n), mu, out=np.full(n, np.inf), where=mu > 0)
@@ -515,8 +508,7 @@ class ParetoNBDModel(CovariateTransactionModel):
         Series
             Aligned to ``data.index``.
         """
-        x, t_x, T = self._arrays(data, ("frequency", "recency", "T"))
-        p = self._customer_params(data)
+        p, x, t_x, T = self._rfm_params(data)
         values = expected_discounted_residual_transactions(p, x, t_x, T, discount_rate)
         return self._series(
             values * np.ones_like(x), data, "expected_discounted_residual_transactions"

@@ -36,11 +36,12 @@ import pandas as pd
 from scipy import optimize, special
 
 from clv._typing import FloatArray
-from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
+from clv.exceptions import ConvergenceWarning, DataError, NotFittedError, Problem
 from clv.models import _pareto_nbd_dyncov_math as _math
-from clv.models._base import EstimatorParams
+from clv.models._base import EstimatorParams, damaged_file, fitted_state
 from clv.models._dyncov_data import TimeVaryingData, _unit, future_covariates, time_varying_data
 from clv.models._dyncov_predict import FuturePathPredictions
+from clv.models.pareto_nbd import ParetoNBDModel
 from clv.persistence import JsonModel
 
 __all__ = [
@@ -60,12 +61,26 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     """Shared machinery of the time-varying models: parameters, fit, summary, files.
 
     A subclass declares ``_base`` (names of the positive base parameters),
-    ``_static`` (the static model whose fit gives starting values),
-    ``_make_arrays(data)``, ``_ll(base, gp, gd, arrays)`` and
-    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``.
+    ``_make_arrays(data)`` and either ``_math`` (a math module with
+    ``log_likelihood(base, gp, gd, arrays)`` and ``log_likelihood_gradient``)
+    or its own ``_ll(base, gp, gd, arrays)`` and
+    ``_ll_grad(base, gp, gd, arrays) -> (ll, grad)``; a model with a static
+    twin names it in ``_static`` (its fit gives the starting values).  A model
+    whose data are not :class:`TimeVaryingData` names their class in
+    ``_data_type`` and how to build them in ``_data_hint``; ``_labels`` name
+    the coefficients of the purchase and dropout covariates.
     """
 
     _base: tuple[str, ...] = ()
+    #: the class of the model's data, and how to build it (for the error message)
+    _data_type: type = TimeVaryingData
+    _data_hint = "build it with clv.models.time_varying_data(...)"
+    #: coefficient names: ``<label>[<column>]`` for the purchase and dropout covariates
+    _labels = ("purchase", "dropout")
+    #: the model's math module (used by the default ``_ll``/``_ll_grad``)
+    _math: Any = None
+    #: the static model whose fit gives the base starting values
+    _static: Any = None
     #: the data's period, or None when a model file written without one is loaded
     time_unit_: str | None
 
@@ -85,8 +100,8 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
     def _param_names(self) -> list[str]:
         return (
             [*self._base]
-            + [f"purchase[{c}]" for c in self.purchase_covariates]
-            + [f"dropout[{c}]" for c in self.dropout_covariates]
+            + [f"{self._labels[0]}[{c}]" for c in self.purchase_covariates]
+            + [f"{self._labels[1]}[{c}]" for c in self.dropout_covariates]
         )
 
     def _split(self, values: Any) -> tuple[tuple[float, ...], FloatArray, FloatArray]:
@@ -101,26 +116,28 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 f"first (or {type(self).__name__}.from_json(path))."
             )
 
-    def _make_arrays(self, data: TimeVaryingData) -> Any:
+    def _make_arrays(self, data: Any) -> Any:
         raise NotImplementedError
 
     def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
-        raise NotImplementedError
+        return self._math.log_likelihood(base, gp, gd, arrays)  # type: ignore[no-any-return]
 
     def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
-        raise NotImplementedError
+        return self._math.log_likelihood_gradient(base, gp, gd, arrays)  # type: ignore[no-any-return]
 
     def _static_start(self, rfm: pd.DataFrame) -> list[float]:
-        raise NotImplementedError
+        if self._static is None:
+            raise NotImplementedError
+        return list(self._static().fit(rfm).params_.to_numpy())
 
-    def _arrays(self, data: TimeVaryingData) -> Any:
-        if not isinstance(data, TimeVaryingData):
+    def _arrays(self, data: Any) -> Any:
+        if not isinstance(data, self._data_type):
             raise DataError(
                 [
                     Problem(
                         None,
-                        f"expected TimeVaryingData, got {type(data).__name__}",
-                        "build it with clv.models.time_varying_data(...)",
+                        f"expected {self._data_type.__name__}, got {type(data).__name__}",
+                        self._data_hint,
                     )
                 ],
                 what=f"the data passed to {type(self).__name__}",
@@ -356,18 +373,13 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
                 "purchase_covariates": self.purchase_covariates,
                 "dropout_covariates": self.dropout_covariates,
             },
-            "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance": self.covariance_.to_numpy().tolist(),
-            "log_likelihood": self.log_likelihood_,
-            "n_customers": self.n_customers_,
-            "converged": self.converged_,
-            "time_unit": self.time_unit_,
+            **fitted_state(self),
         }
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "the model document") -> Self:
         """Rebuild a fitted model from :meth:`to_dict` output."""
-        try:
+        with damaged_file(cls.__name__, source):
             model = cls(**dict(doc["init"]))
             names = model._param_names()
             model.params_ = pd.Series(
@@ -379,11 +391,6 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
             model.n_customers_ = doc["n_customers"]
             model.converged_ = bool(doc["converged"])
             model.time_unit_ = doc.get("time_unit")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(
-                f"'{source}' is a damaged {cls.__name__} file "
-                f"({type(exc).__name__}: {exc}). Refit and save it again."
-            ) from None
         return model
 
     def __repr__(self) -> str:
@@ -414,7 +421,7 @@ class _TimeVaryingModel(JsonModel, EstimatorParams):
         )
 
 
-class ParetoNBDDynamicModel(_TimeVaryingModel):
+class ParetoNBDDynamicModel(FuturePathPredictions, _TimeVaryingModel):
     r"""Pareto/NBD with piecewise-constant time-varying covariates, by maximum likelihood.
 
     :math:`\lambda_i(t) = \lambda_{0i} e^{\gamma_p^\top x_p(t)}`,
@@ -445,127 +452,13 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
     """
 
     _base = _BASE
+    _math = _math
+    _static = ParetoNBDModel
 
     def _make_arrays(self, data: TimeVaryingData) -> _math.DynCovArrays:
         return data.arrays(self.purchase_covariates, self.dropout_covariates)
 
-    def _ll(self, base: Any, gp: Any, gd: Any, arrays: Any) -> FloatArray:
-        return _math.log_likelihood(base, gp, gd, arrays)
-
-    def _ll_grad(self, base: Any, gp: Any, gd: Any, arrays: Any) -> tuple[FloatArray, FloatArray]:
-        return _math.log_likelihood_gradient(base, gp, gd, arrays)
-
-    def _static_start(self, rfm: pd.DataFrame) -> list[float]:
-        from clv.models.pareto_nbd import ParetoNBDModel
-
-        return list(ParetoNBDModel().fit(rfm).params_.to_numpy())
-
     # ------------------------------------------------------------------ predictions
-    def _future(
-        self,
-        data: TimeVaryingData,
-        horizon: float,
-        path: pd.DataFrame | None,
-        customer_id_col: str,
-        cov_date_col: str,
-    ) -> _math.FutureArrays:
-        return data.future(
-            horizon,
-            self.purchase_covariates,
-            self.dropout_covariates,
-            path,
-            customer_id_col=customer_id_col,
-            cov_date_col=cov_date_col,
-        )
-
-    def probability_alive(
-        self,
-        data: TimeVaryingData,
-        t: float = 0.0,
-        path: pd.DataFrame | None = None,
-        *,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series:
-        """P(alive) at ``observation_end + t`` given each history and the future path.
-
-        ``path`` as in :meth:`TimeVaryingData.future` (default: the last
-        covariate values carried forward).
-        """
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        arrays = self._arrays(data)
-        future = self._future(data, t, path, customer_id_col, cov_date_col) if t > 0 else None
-        values = _math.probability_alive(base, gp, gd, arrays, future, float(t))
-        return pd.Series(values, index=data.customer_ids, name="probability_alive")
-
-    def expected_purchases(
-        self,
-        t: float,
-        data: TimeVaryingData,
-        path: pd.DataFrame | None = None,
-        *,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series:
-        """Expected repeat purchases in ``(observation_end, observation_end + t]`` per customer."""
-        self._check_fitted()
-        base, gp, gd = self._split(self.params_.to_numpy())
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
-        values = _math.expected_purchases(base, gp, gd, self._arrays(data), future, float(t))
-        return pd.Series(values, index=data.customer_ids, name="expected_purchases")
-
-    def expected_discounted_purchases(
-        self,
-        t: float,
-        data: TimeVaryingData,
-        discount_rate: float,
-        path: pd.DataFrame | None = None,
-        *,
-        params: Any = None,
-        customers: Sequence[Any] | None = None,
-        customer_id_col: str = "customer_id",
-        cov_date_col: str = "cov_date",
-    ) -> pd.Series | pd.DataFrame:
-        """Discounted expected purchases over the next ``t`` periods (DECT).
-
-        ``discount_rate`` per period: a purchase ``u`` periods ahead counts
-        :math:`(1 + d)^{-u}`.  Multiply by expected spend for a CLV.
-
-        Parameters
-        ----------
-        t, data, discount_rate, path
-            Horizon, data, rate per period and future covariate path (default:
-            the last values carried forward).
-        params : Series, array or DataFrame, optional
-            Parameters to evaluate at instead of the fitted ones: one set (in
-            the order of ``params_``), or draws as rows (e.g.
-            :meth:`sample_params`), evaluated with the data and path prepared once.
-        customers : sequence, optional
-            Only these customer ids (default all).
-
-        Returns
-        -------
-        Series or DataFrame
-            Per customer; with several parameter sets a DataFrame with one row
-            per set and one column per customer.
-        """
-        values, single = self._param_rows(params)
-        arrays, future, ids = self._prepared(
-            data, t, path, customers, customer_id_col, cov_date_col
-        )
-        out = np.stack(
-            [
-                _math.expected_discounted_purchases(
-                    *self._split(v), arrays, future, float(t), float(discount_rate)
-                )
-                for v in values
-            ]
-        )
-        if single:
-            return pd.Series(out[0], index=ids, name="expected_discounted_purchases")
-        return pd.DataFrame(out, columns=ids)
-
     def expected_purchases_by_period(
         self,
         data: TimeVaryingData,
@@ -679,42 +572,6 @@ class ParetoNBDDynamicModel(_TimeVaryingModel):
         if scenarios is None:
             out = out[:, 0]
         return out[0] if single else out
-
-    def _prepared(
-        self,
-        data: TimeVaryingData,
-        t: float,
-        path: pd.DataFrame | None,
-        customers: Sequence[Any] | None,
-        customer_id_col: str,
-        cov_date_col: str,
-    ) -> tuple[_math.DynCovArrays, _math.FutureArrays, pd.Index]:
-        """Arrays and future path, restricted to ``customers`` (ids) when given."""
-        arrays = self._arrays(data)
-        future = self._future(data, t, path, customer_id_col, cov_date_col)
-        if customers is None:
-            return arrays, future, data.customer_ids
-        ids = pd.Index(list(customers))
-        rows = data.customer_ids.get_indexer(ids)
-        if (rows < 0).any():
-            raise DataError(
-                [
-                    Problem(
-                        customer_id_col,
-                        "names customers that are not in the data",
-                        "drop them",
-                        list(ids[rows < 0][:5]),
-                    )
-                ],
-                what="the customers to predict",
-            )
-        future = _math.FutureArrays(
-            future.length[rows], future.purchase[rows], future.dropout[rows]
-        )
-        return arrays.subset(rows), future, ids
-
-    # the table of the other time-varying models: the same four calls on this model's methods
-    predict = FuturePathPredictions.predict
 
 
 def _hessian(grad: Any, u: FloatArray) -> FloatArray:

@@ -354,26 +354,15 @@ class ShiftedBetaGeoDynamicModel(_TimeVaryingModel):
     """
 
     _base = ("alpha", "beta")
+    _data_type = RetentionPanel
+    _data_hint = "build it with retention_panel(...)"
+    _labels = ("purchase", "churn")
 
     def __init__(self, *, churn_covariates: Sequence[str] = ()) -> None:
         super().__init__(dropout_covariates=churn_covariates)
         self.churn_covariates = churn_covariates
 
-    def _param_names(self) -> list[str]:
-        return [*self._base] + [f"churn[{c}]" for c in self.churn_covariates]
-
-    def _arrays(self, data: Any) -> Any:
-        if not isinstance(data, RetentionPanel):
-            raise DataError(
-                [
-                    Problem(
-                        None,
-                        f"expected RetentionPanel, got {type(data).__name__}",
-                        "build it with retention_panel(...)",
-                    )
-                ],
-                what=f"the data passed to {type(self).__name__}",
-            )
+    def _make_arrays(self, data: RetentionPanel) -> Any:
         idx = [data.columns.index(c) for c in self.churn_covariates]
         return data.X[..., idx], data.mask, data.churned
 

@@ -217,14 +217,6 @@ _OP_WORDS = {
 }
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
 def _node_text(node: Any) -> str:
     """One node of a parsed condition (:mod:`clv.roi.conditions`) in words."""
     from clv.roi import conditions as c
@@ -236,7 +228,7 @@ def _node_text(node: Any) -> str:
     if isinstance(node, c.Truth):
         return f"with {column_label(node.column.name)}"
     if isinstance(node, c.Member):
-        vals = " or ".join(_value(v) for v in node.values)
+        vals = " or ".join(c.literal_text(v, quote=False) for v in node.values)
         return f"whose {column_label(node.column.name)} is {'not ' if node.negate else ''}{vals}"
     left, right, op = node.left, node.right, node.op
     if isinstance(right, c.Column) and isinstance(left, c.Literal):
@@ -255,7 +247,7 @@ def _node_text(node: Any) -> str:
     if flag and col in COLUMN_LABELS:
         positive = (value == 1) == (op == "==")
         return f"with {column_label(col)}" if positive else f"without {column_label(col)}"
-    return f"whose {column_label(col)} is {_OP_WORDS[op]} {_value(value)}"
+    return f"whose {column_label(col)} is {_OP_WORDS[op]} {c.literal_text(value, quote=False)}"
 
 
 def describe_plain(node: Any) -> str:

@@ -462,12 +462,13 @@ def evaluate_condition(cond: Condition | str, frame: pd.DataFrame) -> np.ndarray
 _WORDS = {"==": "is", "!=": "is not", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
-def _lit(value: Any) -> str:
+def literal_text(value: Any, *, quote: bool = True) -> str:
+    """A condition's literal in words: ``yes``/``no``, ``2.5``, ``'phone'`` (``phone`` unquoted)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
-    return repr(value)
+    return repr(value) if quote else str(value)
 
 
 def describe_condition(cond: Condition | str) -> str:
@@ -475,7 +476,7 @@ def describe_condition(cond: Condition | str) -> str:
     cond = parse_condition(cond)
 
     def side(x: Column | Literal) -> str:
-        return x.name if isinstance(x, Column) else _lit(x.value)
+        return x.name if isinstance(x, Column) else literal_text(x.value)
 
     def d(node: Any, top: bool = False) -> str:
         if isinstance(node, BoolOp):
@@ -486,7 +487,7 @@ def describe_condition(cond: Condition | str) -> str:
         if isinstance(node, Truth):
             return f"{node.column.name} is yes"
         if isinstance(node, Member):
-            vals = ", ".join(_lit(v) for v in node.values)
+            vals = ", ".join(literal_text(v) for v in node.values)
             return f"{node.column.name} {'not ' if node.negate else ''}in {{{vals}}}"
         if isinstance(node, Compare):
             return f"{side(node.left)} {_WORDS[node.op]} {side(node.right)}"

@@ -39,8 +39,10 @@ import pandas as pd
 
 from clv._units import per_period_rate
 from clv.exceptions import DataError, Problem
+from clv.models import _covariates as _cov
 from clv.models import gamma_gamma, pareto_nbd
-from clv.roi import _math
+from clv.models._base import ParametricModel
+from clv.roi import _jit, _math
 from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
 from clv.roi.spec import PATH_MODES, Evidence, Investment, coefficient_parts
@@ -94,9 +96,39 @@ def _model_draws(model: Any, n_draws: int, seed: int) -> pd.DataFrame:
     return model.sample_params(n_draws, random_state=rng)
 
 
-def _individual(model: Any, data: pd.DataFrame, draw: pd.Series) -> pd.DataFrame:
-    """Each customer's base parameters under one parameter draw (covariates applied)."""
-    return model.individual_params(data, params=draw)
+def _individual(
+    model: Any, data: pd.DataFrame, draw: pd.Series, cache: dict[str, Any] | None = None
+) -> Mapping[str, np.ndarray]:
+    """Each customer's base parameters under one parameter draw (covariates applied).
+
+    ``individual_params`` validates the covariate columns and builds their matrices on
+    every call; for the maximum-likelihood models (whose ``individual_params`` is
+    :class:`~clv.models._base.ParametricModel`'s) the validated matrices are kept in
+    ``cache`` and each draw only applies its coefficients (the same function,
+    :func:`clv.models._covariates.individual_params`, on the same numbers).
+    """
+    kind = type(model)
+    if (
+        cache is None
+        or kind.individual_params is not ParametricModel.individual_params
+        or kind._customer_params is not ParametricModel._customer_params
+    ):
+        ind = model.individual_params(data, params=draw)
+        return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
+    p = pd.Series(draw, dtype=np.float64)
+    fields = list(model.spec.params._fields)
+    missing = [n for n in model._param_names() if n not in p.index]
+    if missing:
+        raise ValueError(f"params is missing {missing}; expected {model._param_names()}.")
+    base = model.spec.params(*p[fields].to_numpy(dtype=np.float64))
+    if model._design:
+        if "X" not in cache:
+            cache["X"] = model._design.matrices(data, f"the covariates passed to {kind.__name__}")
+        base = _cov.individual_params(base, model._levers, cache["X"], model._coefficients(p))
+    n = len(data)
+    return {
+        k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in base._asdict().items()
+    }
 
 
 @dataclass
@@ -339,6 +371,10 @@ class CounterfactualEngine:
     closed_form: bool = field(default=True, repr=False)
     _states: list[_DrawState] = field(default_factory=list, init=False, repr=False)
     _unit_cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
+    # validated covariate matrices of the models, built once for every draw (see _individual)
+    _param_cache: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"transaction": {}, "spend": {}}, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._check_inputs()
@@ -359,7 +395,8 @@ class CounterfactualEngine:
         numeric = self.data.select_dtypes(include="number")
         self._order = np.lexsort(numeric.to_numpy(dtype=np.float64).T[::-1])
         self._service_setup()
-        self._states = [self._baseline(i) for i in range(self.n_draws)]
+        # draws are independent (each seeds its own latent draws): threads on large frames
+        self._states = _jit.map_draws(self._baseline, range(self.n_draws), len(self.data))
         self._acquisition_setup()
 
     def with_horizon(
@@ -566,8 +603,8 @@ class CounterfactualEngine:
     # ------------------------------------------------------------------ baseline
     def _baseline(self, i: int) -> _DrawState:
         draw = self.transaction_draws_.iloc[i]
-        ind = _individual(self.transaction_model, self.data, draw)
-        r, alpha, s, beta = (ind[c].to_numpy(dtype=np.float64) for c in ("r", "alpha", "s", "beta"))
+        ind = _individual(self.transaction_model, self.data, draw, self._param_cache["transaction"])
+        r, alpha, s, beta = (ind[c] for c in ("r", "alpha", "s", "beta"))
         x, t_x, T = self._x.T
         params = pareto_nbd.PNBDParams(r, alpha, s, beta)
         p_alive = np.asarray(pareto_nbd.probability_alive(params, x, t_x, T), dtype=np.float64)
@@ -614,8 +651,8 @@ class CounterfactualEngine:
         if self.spend_draws_ is None:
             return np.full(len(self.data), float(self.spend_model))
         draw = self.spend_draws_.iloc[i]
-        ind = _individual(self.spend_model, self.data, draw)
-        params = gamma_gamma.GGParams(*(ind[c].to_numpy(dtype=np.float64) for c in ("p", "q", "v")))
+        ind = _individual(self.spend_model, self.data, draw, self._param_cache["spend"])
+        params = gamma_gamma.GGParams(*(ind[c] for c in ("p", "q", "v")))
         freq = self.data["frequency"].to_numpy(float)
         mv = self.data["monetary_value"].to_numpy(float)
         if rng is not None:
@@ -855,7 +892,12 @@ class CounterfactualEngine:
 
     # ------------------------------------------------------------------ evaluation
     def flows(
-        self, units: Sequence[_Unit], draws: Sequence[int] | None = None, *, full_only: bool = False
+        self,
+        units: Sequence[_Unit],
+        draws: Sequence[int] | None = None,
+        *,
+        full_only: bool = False,
+        per_period: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Incremental margin of the units applied together, per draw.
 
@@ -871,6 +913,10 @@ class CounterfactualEngine:
             (``b = ALL`` = 31: everything, the discounted ``full`` up to rounding).
             With ``full_only`` only column 31 is computed.
 
+        ``per_period=False`` skips the per-period flows (``full`` is then zero) for
+        callers that need the totals only: the totals come from sums per run of
+        periods, the per-period flows cost a product per customer and period.
+
         After the call, ``last_service_change_`` (S,) holds the present value of the
         change in the cost to serve with every lever on (positive: more cost), which
         ``full`` and ``totals`` already subtract.
@@ -885,7 +931,9 @@ class CounterfactualEngine:
         customer's time alive: with retention switched on it covers the longer
         lives, with service cost switched on the contact rate changes.
         """
-        full, totals, service = self.flows_batch([units], draws, full_only=full_only)[0]
+        full, totals, service = self.flows_batch(
+            [units], draws, full_only=full_only, per_period=per_period
+        )[0]
         #: present value of the change in the cost to serve per draw of the last call
         self.last_service_change_ = service
         return full, totals
@@ -896,12 +944,15 @@ class CounterfactualEngine:
         draws: Sequence[int] | None = None,
         *,
         full_only: bool = False,
+        per_period: bool | Sequence[bool] = True,
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """:meth:`flows` of several sets of units in one pass over the draws.
 
         Variants of one investment (its causal-share, evidenced-only and evidence-grade
         versions, scaled effects) share the customers, so each draw's baseline survival is
         computed once for all of them.
+
+        ``per_period`` (one flag, or one per variant) as in :meth:`flows`.
 
         Returns
         -------
@@ -918,7 +969,15 @@ class CounterfactualEngine:
             return out
         idx = range(self.n_draws) if draws is None else list(draws)
         plans = [self._plan(list(units)) for units in variants]
+        wanted = (
+            [bool(per_period)] * len(plans)
+            if isinstance(per_period, bool | np.bool_)
+            else [bool(v) for v in per_period]
+        )
+        if len(wanted) != len(plans):
+            raise ValueError(f"per_period: one flag per variant ({len(plans)}), got {len(wanted)}.")
         for k, plan in enumerate(plans):  # variants on the same customers share baselines
+            plan["per_period"] = wanted[k]
             plan["key"] = k
             for other in plans[:k]:
                 if np.array_equal(other["rows"], plan["rows"]):
@@ -985,7 +1044,7 @@ class CounterfactualEngine:
         acq_bit = 8
         acq = self._acquisition_flow(units, i)
         acq_total = 0.0 if acq is None else float(np.add.reduce(acq * self.discount_))
-        if acq is not None:
+        if acq is not None and plan["per_period"]:
             full[slot] += acq
         if len(rows) == 0:
             for b in range(_N_COALITIONS):
@@ -993,15 +1052,18 @@ class CounterfactualEngine:
                     totals[slot, b] = acq_total
             return
         st = self._states[i]
-        # per-process log multipliers at full effect, (units, rows) each
-        g = {p: np.zeros((len(units), len(rows))) for p in _PROCESS_LEVER}
+        # per-process log multipliers at full effect, (units, rows) each, as one array
+        stacked = np.zeros((len(_PROCESS_LEVER), len(units), len(rows)))
+        g = dict(zip(_PROCESS_LEVER, stacked, strict=True))
         for u, target in enumerate(plan["g_rows"]):
             for process, coef, change in plan["terms"][u]:
                 if target is None:
                     g[process][u] += coef[i] * change[i]
                 else:
                     g[process][u, target] += coef[i] * change[i]
-        if st.mu is not None and self.closed_form:
+        if st.mu is not None and self.closed_form and _jit.AVAILABLE:
+            self._compiled_draw(st, plan, stacked, full, totals, service, slot, full_only)
+        elif st.mu is not None and self.closed_form:
             key = (plan["key"], tuple(plan["starts"].tolist()))
             self._closed_form_draw(
                 st, plan, g, full, totals, service, slot, full_only, shared.setdefault(key, {})
@@ -1015,7 +1077,7 @@ class CounterfactualEngine:
                 plan["profiles"],
                 plan["rho"],
                 plan["summing"],
-                full,
+                full if plan["per_period"] else np.zeros_like(full),
                 totals,
                 service,
                 slot,
@@ -1024,6 +1086,60 @@ class CounterfactualEngine:
         for b in range(_N_COALITIONS):
             if b & acq_bit:
                 totals[slot, b] = totals[slot, b & ~acq_bit] + acq_total
+
+    def _compiled_draw(
+        self,
+        st: _DrawState,
+        plan: dict[str, Any],
+        g: np.ndarray,
+        full: np.ndarray,
+        totals: np.ndarray,
+        service: np.ndarray,
+        slot: int,
+        full_only: bool,
+    ) -> None:
+        """:meth:`_closed_form_draw` in one compiled pass per customer (:mod:`clv.roi._jit`):
+        the same sums, to rounding; ``g`` (processes, units, rows) are the log multipliers."""
+        rows = plan["rows"]
+        shifted_dropout = bool(np.any(g[0]))
+        contact_moves = bool(np.any(g[3]))
+        serve = (
+            st.contact is not None
+            and (contact_moves or shifted_dropout)
+            and bool(np.any(st.contact if len(rows) == len(self._order) else st.contact[rows]))
+        )
+        assert st.mu is not None
+        sums = _jit.draw_sums(
+            rows,
+            st.weight,
+            st.mu,
+            st.contact if serve else None,
+            g,
+            plan["rho_runs"],
+            plan["lengths"],
+            self.discount_,
+            float(self.period_length),
+            shifted_dropout=shifted_dropout,
+            serve=serve,
+            contact_moves=contact_moves,
+            per_period=plan["per_period"],
+        )
+        acc, cost, flows = sums[:8], sums[8 : _jit.N_SUMS], sums[_jit.N_SUMS :]
+        coalitions = (7,) if full_only else range(8)
+        for b in coalitions:
+            totals[slot, b] = acc[b] - acc[0]
+        totals[slot, 16:24] = totals[slot, :8]
+        if serve:
+            extra = 0.0
+            for b in coalitions:
+                extra = cost[b & 1] - cost[0]
+                totals[slot, b] -= extra
+                if contact_moves:
+                    extra = cost[2 + (b & 1)] - cost[0]
+                totals[slot, b | 16] -= extra
+            service[slot] = extra  # b = 7: every lever on
+        if plan["per_period"]:
+            full[slot] += flows
 
     def _closed_form_draw(
         self,
@@ -1108,6 +1224,8 @@ class CounterfactualEngine:
                     extra = float(np.add.reduce(e * fc, axis=None)) - cost_base
                 totals[slot, b | 16] -= extra
             service[slot] = extra  # b = 7: every lever on
+        if not plan["per_period"]:
+            return
         # per-period flows: sum_i a_i q_i^t within each run, shifted minus baseline
         rest = factors.get(6)
         lead1 = step * run1.start * run1.frac

@@ -39,6 +39,16 @@ from clv.roi.spec import GRADES, Investment
 
 __all__ = ["InvestmentDraws", "RoiResult", "evaluate_investments"]
 
+#: The headline of the finance table, first in every short view of it (notebook, terminal).
+HEADLINE_COLUMNS = (
+    "investment",
+    "evidence_grade",
+    "cost_pv",
+    "incremental_clv_mean",
+    "npv_mean",
+    "roi_mean",
+)
+
 _BREAKEVEN_DRAWS = 12
 _BREAKEVEN_MAX = 64.0
 
@@ -325,16 +335,7 @@ class RoiResult:
         return funcs[kind](self, **kwargs)
 
     def _repr_html_(self) -> str:
-        cols = [
-            "investment",
-            "evidence_grade",
-            "cost_pv",
-            "incremental_clv_mean",
-            "npv_mean",
-            "roi_mean",
-            "p_roi_positive",
-            "payback_median",
-        ]
+        cols = [*HEADLINE_COLUMNS, "p_roi_positive", "payback_median"]
         return self.table()[cols].to_html(float_format=lambda v: f"{v:,.2f}")
 
     def __repr__(self) -> str:
@@ -463,14 +464,19 @@ def _evaluate_one(
     # the grade coalitions, the fully causal and the evidenced-only variants: one pass
     variants = grade_variants(inv, unit, engine)
     batch: list[list[Any]] = [[u] for u in variants.values()]
+    per_period = [False] * len(batch)  # totals only, except the fully causal flows
     if engine.share_draws_ is not None:
         batch.append([engine.unit(inv, share=1.0)])
+        per_period.append(True)
     evidenced = any(
         inv.evidence.coefficient_grade(n) in ("A", "B") for n in inv.evidence.coefficients
     )
     if evidenced:
         batch.append([engine.unit(inv, evidenced_only=True)])
-    results = iter(engine.flows_batch(batch, full_only=True) if batch else [])
+        per_period.append(False)
+    results = iter(
+        engine.flows_batch(batch, full_only=True, per_period=per_period) if batch else []
+    )
     values = {c: next(results)[1][:, ALL] for c in variants}
     out.grades = grade_split(engine, inv, unit, incremental, values)
     if unit.scope:
@@ -554,7 +560,7 @@ def breakeven_effect(engine: CounterfactualEngine, inv: Investment, cost_pv: flo
 
     def gap(k: float) -> float:
         _, totals = engine.flows(
-            [engine.unit(inv, scale=k, share=1.0)], draws=draws, full_only=True
+            [engine.unit(inv, scale=k, share=1.0)], draws=draws, full_only=True, per_period=False
         )
         return float(totals[:, ALL].mean()) - cost_pv
 

@@ -434,12 +434,13 @@ class PathEngine(CounterfactualEngine):
 
     # ------------------------------------------------------------------ evaluation
     def flows(
-        self, units: Any, draws: Any = None, *, full_only: bool = False
+        self, units: Any, draws: Any = None, *, full_only: bool = False, per_period: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Incremental margin of the units applied together, per draw: ``(S, H)`` flows and the
         ``(S, 32)`` lever-coalition totals of :meth:`CounterfactualEngine.flows` (retention =
         the dropout multipliers, repeat purchase = the purchase multipliers; spend,
-        acquisition and service cost are not path levers and add nothing)."""
+        acquisition and service cost are not path levers and add nothing). The totals come
+        from the per-period flows here, so ``per_period=False`` still returns them."""
         units = list(units)
         rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0)
         rows = rows.astype(np.int64)

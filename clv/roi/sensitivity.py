@@ -6,7 +6,9 @@ exactly; discount rate and a shorter horizon re-discount the stored per-period
 flows; a longer horizon re-runs the engine's flows on the same draws and
 customers' latent states (:meth:`~clv.roi.engine.CounterfactualEngine.with_horizon`,
 no new baseline), and the two effect sizes are evaluated together in one pass
-with the investment's effect scaled (it is linear in the shift).
+with the investment's effect scaled (it is linear in the shift). Those runs
+need only the discounted totals over their horizon, not per-period flows
+(``per_period=False``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 
 from clv._progress import progress_bar
 from clv.roi import _math
-from clv.roi.engine import NewCustomers
+from clv.roi.engine import ALL, NewCustomers
 from clv.roi.finance import RoiResult
 
 __all__ = ["sensitivity"]
@@ -44,6 +46,12 @@ def _npv(
     gain = np.add.reduce(flows[:, :horizon] * disc, axis=1)
     cost = upfront + np.add.reduce(later[:, :horizon] * disc, axis=1)
     return float((gain - cost).mean())
+
+
+def _npv_total(gain: np.ndarray, later: np.ndarray, upfront: np.ndarray, rate: float) -> float:
+    """Expected NPV from the discounted incremental margin over the whole horizon (S,)."""
+    disc = _math.discount_factors(later.shape[1], rate)
+    return float((gain - upfront - np.add.reduce(later * disc, axis=1)).mean())
 
 
 def sensitivity(
@@ -160,16 +168,21 @@ def sensitivity(
         for hz in horizon:
             if hz <= h:
                 npv_h.append(_npv(flows, later, upfront, d, int(hz)))
-            else:
-                assert long_engine is not None
-                long_flows, _ = long_engine.flows([long_engine.unit(inv)], full_only=True)
+            else:  # the whole longer horizon: the engine's discounted total, no per-period flows
+                assert long_engine is not None and hz == long_engine.horizon
+                _, long_totals = long_engine.flows(
+                    [long_engine.unit(inv)], full_only=True, per_period=False
+                )
                 up, lat = long_engine.cost_draws(inv)
-                npv_h.append(_npv(long_flows, lat, up, d, int(hz)))
+                npv_h.append(_npv_total(long_totals[:, ALL], lat, up, d))
         npv_lo, npv_hi = npv_h
         add("horizon", horizon[0], horizon[1], npv_lo, npv_hi)
-        # both effect sizes in one pass over the draws (the unit is scaled, not rebuilt)
-        scaled = eng.flows_batch([[eng.unit(inv, scale=k)] for k in effect], full_only=True)
-        npv_e = [_npv(f, later, upfront, d, h) for f, _, _ in scaled]
+        # both effect sizes in one pass over the draws (the unit is scaled, not rebuilt); the
+        # discounted totals over the horizon are all they need
+        scaled = eng.flows_batch(
+            [[eng.unit(inv, scale=k)] for k in effect], full_only=True, per_period=False
+        )
+        npv_e = [_npv_total(t[:, ALL], later, upfront, d) for _, t, _ in scaled]
         npv_lo, npv_hi = npv_e
         add("effect_size", effect[0], effect[1], npv_lo, npv_hi)
     out = pd.DataFrame(rows)

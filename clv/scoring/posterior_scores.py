@@ -50,9 +50,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clv import _special_jit
 from clv._cpus import usable_cpus
 from clv._units import check_same_period
+from clv.models import bgnbd
 from clv.models._mle import unique_rows
+from clv.scoring import _posterior_jit
 from clv.scoring.posterior import SCORABLE, SPEND_MODELS, PosteriorBundle, PosteriorDraws
 from clv.scoring.tables import RFM_OUTPUT_COLUMNS, score_columns, zero_value_repeat_buyers
 
@@ -286,6 +289,26 @@ def _purchases_if_alive(
     return total, discounted
 
 
+def _bgnbd_purchases_if_alive(
+    params: Any, x: np.ndarray, T: np.ndarray, grid: np.ndarray, factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_purchases_if_alive` of BG/NBD by the compiled kernel (numba).
+
+    Entries the kernel declines (removable singularities, slow or cancelling
+    series) are evaluated by the NumPy path, on the rows and draws that hold them.
+    """
+    total, discounted = _posterior_jit.bgnbd_pairs(params, x, T, grid[1:], factors)
+    declined = np.isnan(total)
+    if declined.any():
+        rows, cols = np.flatnonzero(declined.any(axis=1)), np.flatnonzero(declined.any(axis=0))
+        sub = bgnbd.SPEC.params(*(np.asarray(v)[:, cols] for v in params))
+        t_sub, d_sub = _purchases_if_alive(bgnbd.SPEC, sub, x[rows], T[rows], grid, factors)
+        block = np.ix_(rows, cols)
+        total[block] = np.where(declined[block], t_sub, total[block])
+        discounted[block] = np.where(declined[block], d_sub, discounted[block])
+    return total, discounted
+
+
 def _run(tasks: list[tuple[Any, tuple[Any, ...]]], workers: int) -> None:
     """Call ``fn(*args)`` for every task, on ``workers`` threads (tasks write disjoint rows).
 
@@ -432,8 +455,13 @@ def posterior_score_table(
             # expected spend: a line in monetary_value per frequency and draw
             intercept, slope = _spend_lines(sp_spec, sp_arrays, freqs)
 
+        fast = _special_jit.AVAILABLE and tx_spec is bgnbd.SPEC
+
         def history_block(h_lo: int, h_hi: int) -> None:
             """P(alive), purchases and CLV of the customers of histories h_lo..h_hi."""
+            if fast:
+                fast_history_block(h_lo, h_hi)
+                return
             with np.errstate(all="ignore"):
                 p_lo, p_hi = int(pair[h_lo]), int(pair[h_hi - 1]) + 1
                 hp = pair[h_lo:h_hi] - p_lo
@@ -471,13 +499,51 @@ def posterior_score_table(
                     put("clv", order[lo:hi], _summarise(value))
                     del value
 
+        def fast_history_block(h_lo: int, h_hi: int) -> None:
+            """:func:`history_block` of BG/NBD with the compiled kernels (same arithmetic)."""
+            with np.errstate(all="ignore"):
+                p_lo, p_hi = int(pair[h_lo]), int(pair[h_hi - 1]) + 1
+                if_alive, if_alive_discounted = _bgnbd_purchases_if_alive(
+                    tx_arrays, px[p_lo:p_hi], pT[p_lo:p_hi], grid, factors
+                )
+                alive, purchases, scale, offset = _posterior_jit.bgnbd_histories(
+                    tx_arrays,
+                    hx[h_lo:h_hi],
+                    ht[h_lo:h_hi],
+                    hT[h_lo:h_hi],
+                    pair[h_lo:h_hi] - p_lo,
+                    hcode[h_lo:h_hi],
+                    if_alive,
+                    if_alive_discounted,
+                    intercept if with_spend else None,
+                    slope if with_spend else None,
+                    float(margin),
+                )
+                del if_alive, if_alive_discounted
+                c_lo, c_hi = int(starts[h_lo]), int(starts[h_hi])
+                idx, key = order[c_lo:c_hi], history[c_lo:c_hi] - h_lo
+                put("expected_purchases", idx, _summarise(purchases)[key])
+                del purchases
+                put("probability_alive", idx, _summarise(alive)[key])
+                del alive
+                if scale is None or offset is None:
+                    return
+                for lo in range(c_lo, c_hi, rows):  # CLV, customers block by block
+                    hi = min(c_hi, lo + rows)
+                    value = _posterior_jit.lines(scale, offset, history[lo:hi] - h_lo, ms[lo:hi])
+                    put("clv", order[lo:hi], _summarise(value))
+                    del value
+
         def spend_block(lo: int, hi: int) -> None:
             """Expected spend of the distinct (frequency, monetary_value) rows lo..hi."""
             with np.errstate(all="ignore"):
                 code, mv = spend_code[lo:hi], spend_m[lo:hi]
-                value = np.take(slope, code, axis=0)
-                value *= mv[:, None]
-                value += np.take(intercept, code, axis=0)
+                if _special_jit.AVAILABLE:
+                    value = _posterior_jit.lines(slope, intercept, code, mv)
+                else:
+                    value = np.take(slope, code, axis=0)
+                    value *= mv[:, None]
+                    value += np.take(intercept, code, axis=0)
                 spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [

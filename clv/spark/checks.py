@@ -29,7 +29,7 @@ from clv.data.rfm import ZERO_SPEND_FIX
 from clv.data.schema import CUSTOMER_ID, FREQUENCY, MONETARY_VALUE, T
 from clv.data.transactions import _not_dates, _rows, _show
 from clv.data.validate import _warning_text
-from clv.exceptions import DataWarning, DuplicateRowsWarning, Problem
+from clv.exceptions import DataError, DataWarning, DuplicateRowsWarning, Problem
 from clv.spark._session import import_pyspark
 
 if TYPE_CHECKING:
@@ -78,6 +78,19 @@ class CheckedRows:
     last: Any
     fingerprint: str
     warnings: tuple[tuple[Problem, type[DataWarning]], ...] = ()
+
+    def refuse_empty(self, *, fix: str, what: str) -> None:
+        """Raise a ``DataError`` when the input has no rows.
+
+        Parameters
+        ----------
+        fix : str
+            What to check, in the caller's words (its input is a DataFrame or a file).
+        what : str
+            The input, as the error names it.
+        """
+        if self.n_rows == 0:
+            raise DataError([Problem(None, "there are no transaction rows", fix)], what=what)
 
 
 def fingerprint_columns(columns: Sequence[tuple[str, str, Column]]) -> list[Column]:

@@ -434,17 +434,7 @@ def rfm_summary_spark(
         check_duplicates=warn,
     )
     counts = checked.counts
-    if counts.n_rows == 0:
-        raise DataError(
-            [
-                Problem(
-                    None,
-                    "there are no transaction rows",
-                    "check the input DataFrame (and its filters)",
-                )
-            ],
-            what="the transactions",
-        )
+    counts.refuse_empty(fix="check the input DataFrame (and its filters)", what="the transactions")
     if counts.n_kept == 0:
         end = checked.observation_end
         raise DataError(

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from clv._typing import DateLike
+from clv.synth._frames import events_frame, purchases_frame
 
 __all__ = [
     "DatedChangeParams",
@@ -48,8 +49,6 @@ __all__ = [
     "DatedChangeWorld",
     "simulate_dated_change_world",
 ]
-
-_NS_PER_WEEK = 7 * 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -228,11 +227,6 @@ class DatedChangeWorld:
         return self.truth.start + pd.Timedelta(weeks=self.truth.params.change_week)
 
 
-def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
-    ns = np.floor(weeks * _NS_PER_WEEK / 1e9).astype(np.int64) * 10**9
-    return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
-
-
 def simulate_dated_change_world(
     n_customers: int,
     *,
@@ -306,14 +300,7 @@ def simulate_dated_change_world(
     value = customers["spend"].to_numpy()[who] * np.exp(
         0.3 * rng_buy.standard_normal(who.size) - 0.045
     )
-    order = np.lexsort((t, who))
-    transactions = pd.DataFrame(
-        {
-            "customer_id": ids[who[order]],
-            "date": _dates(t0, t[order]),
-            "value": np.round(value[order], 2),
-        }
-    )
+    transactions = purchases_frame(ids, t0, who, t, value)
 
     degraded_now = mult > 1.0
     contact = alive & (rng_cx.random(alive.shape) < p.contact_prob)
@@ -326,23 +313,17 @@ def simulate_dated_change_world(
     )
     complain = rng_cx.random(cw.size) < np.where(bad, p.degraded_complaint_prob, p.complaint_prob)
     tc = ck + rng_cx.random(cw.size)
+    last = p.weeks - 1e-6  # a complaint a day after a contact in the last week stays in it
     parts = [
-        (cw, tc, "contact_wait_seconds", wait),
-        (cw[complain], tc[complain] + 1 / 7, "complaint", np.ones(int(complain.sum()))),
+        (cw, np.minimum(tc, last), "contact_wait_seconds", wait),
+        (
+            cw[complain],
+            np.minimum(tc[complain] + 1 / 7, last),
+            "complaint",
+            np.ones(int(complain.sum())),
+        ),
     ]
-    cust = np.concatenate([q[0] for q in parts])
-    when = np.minimum(np.concatenate([q[1] for q in parts]), p.weeks - 1e-6)
-    signal = np.concatenate([np.full(q[0].size, q[2], dtype=object) for q in parts])
-    val = np.concatenate([np.asarray(q[3], dtype=np.float64) for q in parts])
-    order = np.lexsort((when, cust))
-    events = pd.DataFrame(
-        {
-            "customer_id": ids[cust[order]],
-            "timestamp": _dates(t0, when[order]),
-            "signal": signal[order],
-            "value": val[order],
-        }
-    )
+    events = events_frame(ids, t0, parts)
     return DatedChangeWorld(
         transactions, events, customers[["customer_id", "region"]].copy(), truth
     )

@@ -42,6 +42,7 @@ import pandas as pd
 
 from clv._typing import DateLike
 from clv.roi import _math as roi_math
+from clv.synth._frames import events_frame, purchases_frame
 
 __all__ = ["TRAP_WORLDS", "CausalEffects", "TrapWorld", "simulate_trap_world"]
 
@@ -61,7 +62,6 @@ _CALIBRATION_WEEKS = 52.0
 _HOLDOUT_WEEKS = 26.0
 _BIRTH_WEEKS = 26.0
 _ONBOARDING_WEEKS = 4.0
-_NS_PER_WEEK = 7 * 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -209,11 +209,6 @@ class TrapWorld:
             return float(np.sum(margin * alive * purchases * spend * disc[None, :]))
 
         return value(g_lam, g_mu) - value(np.zeros(len(idx)), np.zeros(len(idx)))
-
-
-def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
-    ns = np.floor(np.asarray(weeks) * _NS_PER_WEEK / 1e9).astype(np.int64) * 10**9
-    return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
 
 
 def _lifetimes(
@@ -385,30 +380,9 @@ def simulate_trap_world(
     # spend: Gamma-Gamma, no CX effect
     nu = rng_spend.gamma(4.0, 1.0 / 15.0, n)
     values = rng_spend.gamma(6.0, 1.0 / nu[owner])
-    order = np.lexsort((times, owner))
-    transactions = pd.DataFrame(
-        {
-            "customer_id": ids[owner[order]],
-            "date": _dates(t0, times[order]),
-            "value": np.round(values[order], 2),
-        }
-    )
+    transactions = purchases_frame(ids, t0, owner, times, values)
     transactions = transactions[transactions["date"] < t0 + pd.Timedelta(weeks=end_w)]
-    cust = np.concatenate([p[0] for p in parts])
-    when = np.concatenate([p[1] for p in parts])
-    signal = np.concatenate([np.full(p[0].size, p[2], dtype=object) for p in parts])
-    value = np.concatenate([np.asarray(p[3], dtype=np.float64) for p in parts])
-    keep = when < end_w
-    cust, when, signal, value = cust[keep], when[keep], signal[keep], value[keep]
-    order = np.lexsort((when, cust))
-    events = pd.DataFrame(
-        {
-            "customer_id": ids[cust[order]],
-            "timestamp": _dates(t0, when[order]),
-            "signal": signal[order],
-            "value": value[order],
-        }
-    )
+    events = events_frame(ids, t0, parts, end=end_w)
     latent = pd.DataFrame(
         {
             "birth_week": birth,

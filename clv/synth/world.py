@@ -49,6 +49,7 @@ from clv._typing import DateLike
 from clv.cx.features import FeatureBuilder, count, mean, nps_groups, rate
 from clv.models import acquisition as acq
 from clv.models._retention_math import simulate_lifetimes
+from clv.synth._frames import events_frame, purchases_frame, week_dates
 
 __all__ = [
     "COVARIATES",
@@ -67,7 +68,6 @@ COVARIATES = (
     "promoter",
     "nps_missing",
 )
-_NS_PER_WEEK = 7 * 86_400 * 10**9
 _CHANNELS = ("web", "store", "app", "phone")
 _REGIONS = ("north", "south", "east", "west")
 
@@ -375,15 +375,7 @@ def simulate_cx_world(
     v = prm.v0 * np.exp(_lin(Xa, prm.coefficients("spend")) + eff["spend"] * treated)
     nu = rng_spend.gamma(prm.q, 1.0 / v)
     values = rng_spend.gamma(prm.p, 1.0 / nu[owner])
-    order = np.lexsort((times, owner))
-    dates = _dates(t0, times[order])
-    transactions = pd.DataFrame(
-        {
-            "customer_id": ids.to_numpy()[owner[order]],
-            "date": dates,
-            "value": np.round(values[order], 2),
-        }
-    )
+    transactions = purchases_frame(ids, t0, owner, times, values)
 
     theta = rng_contract.beta(prm.churn_alpha, prm.churn_beta, n)
     theta_ph = -np.expm1(np.exp(_lin(Xa, prm.coefficients("churn"))) * np.log1p(-theta))
@@ -421,16 +413,10 @@ def simulate_cx_world(
         {
             "customer_id": ids.to_numpy()[who],
             "arm": np.where(treated[who] > 0, "treatment", "control").astype(object),
-            "start": _dates(t0, birth[who]),
+            "start": week_dates(t0, birth[who]),
         }
     )
     return CXWorld(transactions, events, customers, subscriptions, acquisition, truth, experiment)
-
-
-def _dates(t0: pd.Timestamp, weeks: np.ndarray) -> np.ndarray:
-    """Calendar timestamps (whole seconds) of times in weeks since ``t0``."""
-    ns = np.floor(weeks * _NS_PER_WEEK / 1e9).astype(np.int64) * 10**9
-    return (t0.as_unit("ns").value + ns).view("datetime64[ns]")
 
 
 def _cx_events(
@@ -487,19 +473,7 @@ def _cx_events(
         (nps_who, nps_time, "nps", nps[nps_who]),
         (nps_who, nps_time, "pillar_time_effort", effort),
     ]
-    cust = np.concatenate([p[0] for p in parts])
-    time = np.concatenate([p[1] for p in parts])
-    signal = np.concatenate([np.full(p[0].size, p[2], dtype=object) for p in parts])
-    value = np.concatenate([np.asarray(p[3], dtype=np.float64) for p in parts])
-    order = np.lexsort((time, cust))
-    return pd.DataFrame(
-        {
-            "customer_id": ids[cust[order]],
-            "timestamp": _dates(t0, time[order]),
-            "signal": signal[order],
-            "value": value[order],
-        }
-    )
+    return events_frame(ids, t0, parts)
 
 
 def _acquisition(

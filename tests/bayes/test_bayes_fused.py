@@ -146,3 +146,31 @@ def test_degenerate_parameters_give_minus_infinity_not_an_error(cdnow: pd.DataFr
     point = _point(model, POINTS[0]) | {"a_log__": -800.0}  # a underflows to 0
     assert float(logp(point)) == -np.inf
     assert np.isfinite(dlogp(point)).all()
+
+
+def test_prepared_likelihood_is_built_once_and_equals_the_function(cdnow: pd.DataFrame) -> None:
+    import pytensor.tensor as pt
+
+    from clv.bayes._fused import total_log_likelihood
+
+    calls = []
+
+    def prepare(*data):
+        calls.append(1)
+        return pareto_nbd.WeightedTotalGradient(*data)
+
+    cols = [cdnow[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T")]
+    w = np.random.default_rng(1).integers(1, 4, len(cdnow)).astype(np.float64)
+    theta = [pt.dscalar(n) for n in ("r", "alpha", "s", "beta")]
+    func = pareto_nbd.log_likelihood_total_gradient
+    prepared = total_log_likelihood(func, pareto_nbd.PNBDParams, theta, cols, w, prepare=prepare)
+    plain = total_log_likelihood(func, pareto_nbd.PNBDParams, theta, cols, w)
+    import pytensor
+
+    f = pytensor.function(theta, [prepared, *pytensor.grad(prepared, theta)])
+    g = pytensor.function(theta, [plain, *pytensor.grad(plain, theta)])
+    for point in PNBD_POINTS:
+        got, want = f(*point.values()), g(*point.values())
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+        assert got[0] == pytest.approx(func(pareto_nbd.PNBDParams(**point), *cols, w)[0], rel=1e-12)
+    assert len(calls) == 1  # the data were prepared once for all evaluations

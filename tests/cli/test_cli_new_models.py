@@ -309,3 +309,100 @@ def test_mean_log_value_matches_spend_summary_without_merged_periods(tx):
     np.testing.assert_allclose(got["mean_log_value"], want["mean_log_value"], rtol=1e-12)
     np.testing.assert_allclose(got["monetary_value"], want["monetary_value"], rtol=1e-12)
     assert (rfm.loc[rfm["frequency"] == 0, "mean_log_value"] == 0).all()
+
+
+# ---------------------------------------------------------------------- evaluate: spend options
+CAL_END = "2021-09-30"
+
+
+@pytest.mark.parametrize(
+    ("flags", "likelihood", "q_constraint"),
+    [
+        ([], "mean", False),
+        (["--spend-likelihood", "transactions"], "transactions", False),
+        (["--spend-likelihood", "transactions", "--q-constraint"], "transactions", True),
+    ],
+)
+def test_evaluate_fits_the_calibration_spend_model_with_the_spend_options(
+    capsys, csv, tx, flags, likelihood, q_constraint
+):
+    code, stdout, err = run(
+        capsys, "evaluate", csv, "--value-col", "value", "--calibration-end", CAL_END,
+        "--as-of", AS_OF, "--model", "bgnbd", *flags, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    spend = json.loads(stdout)["metrics"][-1]
+    assert spend["model"] == "gamma_gamma"
+    assert (spend["spend_likelihood"], spend["q_constraint"]) == (likelihood, q_constraint)
+    # the spend model of the calibration period alone: the log cut at calibration_end
+    cal = rfm_summary(
+        tx[tx["date"] <= CAL_END], customer_id_col="customer_id", date_col="date",
+        value_col="value", time_unit="W", observation_end=CAL_END, mean_log_value=True,
+    )  # fmt: skip
+    want = GammaGammaModel(likelihood=likelihood, q_constraint=q_constraint).fit(cal)
+    assert spend["params"] == pytest.approx(want.params_.to_dict(), rel=1e-8)
+    assert spend["log_likelihood"] == pytest.approx(want.log_likelihood_, rel=1e-10)
+    if likelihood == "transactions":  # the option reached the fit: not the default estimates
+        assert abs(want.params_["p"] / GammaGammaModel().fit(cal).params_["p"] - 1) > 1e-4
+
+
+def test_calibration_split_mean_log_value_is_that_of_the_calibration_log(tx):
+    split = calibration_holdout_split(
+        tx, customer_id_col="customer_id", date_col="date", value_col="value", time_unit="W",
+        calibration_end=CAL_END, observation_end=AS_OF, mean_log_value=True,
+    )  # fmt: skip
+    cal = rfm_summary(
+        tx[tx["date"] <= CAL_END], customer_id_col="customer_id", date_col="date",
+        value_col="value", time_unit="W", observation_end=CAL_END, mean_log_value=True,
+    )  # fmt: skip
+    assert split.index.equals(cal.index)
+    np.testing.assert_array_equal(split["mean_log_value"], cal["mean_log_value"])
+    # holdout purchases are left out: the full log's values differ for some customers
+    full = rfm_summary(
+        tx, customer_id_col="customer_id", date_col="date", value_col="value", time_unit="W",
+        observation_end=AS_OF, mean_log_value=True,
+    )  # fmt: skip
+    assert (full.loc[cal.index, "mean_log_value"] != cal["mean_log_value"]).any()
+    plain = calibration_holdout_split(
+        tx, customer_id_col="customer_id", date_col="date", value_col="value", time_unit="W",
+        calibration_end=CAL_END, observation_end=AS_OF,
+    )  # fmt: skip
+    assert "mean_log_value" not in plain.columns
+
+
+def test_evaluate_spend_option_errors_are_those_of_fit(tmp_path, capsys, csv, tx):
+    """Same checks and messages as `clv fit` (one shared helper), before any work is done."""
+    ev = ["evaluate", "--calibration-end", CAL_END, "--as-of", AS_OF]
+    fit = ["fit", "--as-of", AS_OF, "--out", tmp_path / "m.json"]
+    cases = [
+        (["--q-constraint"], 2),
+        (["--spend-likelihood", "transactions"], 2),
+        (["--value-col", "value", "--spend-likelihood", "values"], 2),
+    ]
+    for flags, want in cases:
+        code_ev, _, err_ev = run(capsys, ev[0], csv, *ev[1:], *flags)
+        code_fit, _, err_fit = run(capsys, fit[0], csv, *fit[1:], *flags)
+        assert code_ev == code_fit == want, (flags, err_ev)
+        assert err_ev.startswith("clv evaluate: usage error: --"), err_ev
+        assert err_ev.replace("clv evaluate:", "clv fit:", 1) == err_fit
+    code, _, err = run(capsys, ev[0], csv, *ev[1:], "--q-constraint")
+    assert "--q-constraint set the Gamma-Gamma spend model" in err and "add --value-col" in err
+    code, _, err = run(
+        capsys, ev[0], csv, *ev[1:], "--value-col", "value", "--spend-likelihood", "x"
+    )
+    assert "--spend-likelihood must be one of mean, transactions; got 'x'" in err
+    # a repeat period worth 0 in the calibration period: data error naming the fix
+    zero = tx.copy()
+    later = (zero.groupby("customer_id")["date"].transform("min") < zero["date"]) & (
+        zero["date"] <= CAL_END
+    )
+    zero.loc[later[later].index[:1], "value"] = 0.0
+    path = tmp_path / "zero.csv"
+    zero.to_csv(path, index=False)
+    out = tmp_path / "holdout.csv"
+    code, _, err = run(
+        capsys, *ev[:1], path, *ev[1:], "--value-col", "value",
+        "--spend-likelihood", "transactions", "--out", out,
+    )  # fmt: skip
+    assert code == 3 and "--spend-likelihood mean" in err and "zero-value rows" in err
+    assert not out.exists()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clv.exceptions import DataError
 from clv.models import (
     BetaGeoDynamicModel,
     BetaGeoModel,
@@ -152,6 +153,24 @@ def test_zero_coefficients_predict_as_static_bgnbd(rng: np.random.Generator) -> 
         # undiscounted DECT is the expectation itself (quadrature in time is exact enough)
         np.testing.assert_allclose(got["expected_discounted_purchases"], ref, rtol=1e-9, atol=1e-12)
         assert (got["probability_alive_end"] <= got["probability_alive"] + 1e-15).all()
+
+
+def test_discounted_purchases_at_draws_and_for_some_customers(rng: np.random.Generator) -> None:
+    data, _, _ = _simulate(300, rng)
+    model = _truth()
+    path = future_covariates(data, OBS_END + pd.Timedelta(weeks=3), 5, add={"promo": 1.0})
+    full = model.expected_discounted_purchases(20.0, data, 0.01, path)
+    some = list(data.customer_ids[[7, 3, 250]])
+    sub = model.expected_discounted_purchases(20.0, data, 0.01, path, customers=some)
+    assert list(sub.index) == some
+    np.testing.assert_allclose(sub.to_numpy(), full.loc[some].to_numpy(), rtol=1e-12)
+    draws = pd.DataFrame([model.params_, model.params_ * 1.1])
+    many = model.expected_discounted_purchases(20.0, data, 0.01, path, params=draws, customers=some)
+    assert many.shape == (2, 3)
+    np.testing.assert_allclose(many.iloc[0].to_numpy(), sub.to_numpy(), rtol=1e-12)
+    assert not np.allclose(many.iloc[1].to_numpy(), sub.to_numpy())
+    with pytest.raises(DataError, match="not in the data"):
+        model.expected_discounted_purchases(20.0, data, 0.01, path, customers=["nobody"])
 
 
 def _mc_world(n: int, rng: np.random.Generator) -> tuple[object, pd.DataFrame, pd.DataFrame]:

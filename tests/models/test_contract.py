@@ -761,12 +761,16 @@ def _bayes_classes():
 BAYES_CLASSES = [
     "BetaGeoModel",
     "ModifiedBetaGeoModel",
+    "NBDModel",
+    "ModifiedBetaGeoCNBDModel",
+    "BetaGeoCNBDModel",
     "ParetoNBDModel",
     "BetaGeoBetaBinomModel",
     "GammaGammaModel",
     "ShiftedBetaGeoModel",
     "BetaDiscreteWeibullModel",
     "AcquisitionModel",
+    "AbeParetoNBDModel",
 ]
 
 
@@ -780,7 +784,10 @@ def test_bayesian_model_get_params_round_trip(name):
     cls = getattr(bayes, name)
     first = cls.param_names()[0] if name != "AcquisitionModel" else "r"
     priors = {first: ("HalfNormal", {"sigma": 3.0})}
-    kwargs = {"priors": priors, "coefficient_prior": ("Normal", {"mu": 0.0, "sigma": 0.5})}
+    kwargs = {"priors": priors}
+    takes = set(cls._get_param_names())
+    if "coefficient_prior" in takes:  # models with covariates
+        kwargs["coefficient_prior"] = ("Normal", {"mu": 0.0, "sigma": 0.5})
     covariate_arg = next((k for k in cls._get_param_names() if k.endswith("_covariates")), None)
     if covariate_arg is not None:
         kwargs[covariate_arg] = ["nps"]
@@ -793,9 +800,18 @@ def test_bayesian_model_get_params_round_trip(name):
     assert all(copy.get_params()[k] is v for k, v in params.items())
     # ... while the attributes of the same names stay the merged, validated priors
     assert model.priors[first] == priors[first] and len(model.priors) > 1
-    assert model.coefficient_prior == kwargs["coefficient_prior"]
+    if "coefficient_prior" in kwargs:
+        assert model.coefficient_prior == kwargs["coefficient_prior"]
     if covariate_arg is not None:
         assert model.coefficient_names  # the covariate reached the model
+    with pytest.raises(ValueError, match="no parameter"):
+        copy.set_params(no_such_argument=1)
+    if "lkj_eta" in takes:  # AbeParetoNBDModel: its LKJ concentration, validated
+        assert copy.set_params(lkj_eta=3.0) is copy and copy.get_params()["lkj_eta"] == 3.0
+        with pytest.raises(ValueError, match="lkj_eta"):
+            copy.set_params(lkj_eta=-1.0)
+    if "pooling" not in takes:
+        return
     assert copy.set_params(pooling="full") is copy and copy.get_params()["pooling"] == "full"
     assert model.get_params()["pooling"] == "partial"
     with pytest.raises(ValueError, match="no parameter"):
@@ -808,7 +824,12 @@ def test_bayesian_model_get_params_round_trip(name):
 def test_bayesian_model_clones_with_sklearn(name):
     base = pytest.importorskip("sklearn.base")
     bayes = pytest.importorskip("clv.bayes")
-    model = getattr(bayes, name)(pooling="full")
+    cls = getattr(bayes, name)
+    takes = cls._get_param_names()
+    kwargs = {"pooling": "full"} if "pooling" in takes else {}
+    if "lkj_eta" in takes:
+        kwargs["lkj_eta"] = 2.0
+    model = cls(**kwargs)
     model.idata_ = object()  # stands in for a posterior: clone must not carry it over
     twin = base.clone(model)
     assert type(twin) is type(model) and not hasattr(twin, "idata_")

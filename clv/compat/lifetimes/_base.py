@@ -117,6 +117,28 @@ class BaseFitter:
         model = self._model(penalizer=self._native_penalizer(len(frame)))
         return model.fit(frame, initial_params=initial)
 
+    def _fit_arrays(
+        self,
+        fitted: dict[str, np.ndarray],
+        stored: dict[str, np.ndarray],
+        weights: Any,
+        initial_params: Any,
+        scale: float,
+        index: Any,
+    ) -> np.ndarray:
+        """Fit the native model on the ``fitted`` columns and store the ``stored`` ones.
+
+        ``weights`` (customers per row) default to ones; returns them as an array.
+        """
+        first = next(iter(fitted.values()))
+        w = np.ones(np.shape(first), dtype=np.int64) if weights is None else np.asarray(weights)
+        frame = pd.DataFrame(
+            {**{k: _float_array(v) for k, v in fitted.items()}, "weight": w.astype(np.float64)}
+        )
+        model = self._fit_native(frame, self._initial(initial_params, scale))
+        self._store(model, stored, w, scale, index)
+        return w
+
     def _set_variance(self, covariance: Any, names: list[str]) -> None:
         """``variance_matrix_``, ``standard_errors_`` and lifetimes' 95 % intervals."""
         self.variance_matrix_ = pd.DataFrame(covariance, index=names, columns=names)

@@ -76,23 +76,14 @@ class _TransactionFitter(BaseFitter):
         x = np.asarray(frequency)
         t_x = _float_array(recency)
         age = _float_array(T)
-        w = np.ones(t_x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame(
-            {
-                "frequency": x.astype(np.float64),
-                "recency": t_x,
-                "T": age,
-                "weight": w.astype(np.float64),
-            }
-        )
         scale = 1.0 / float(np.max(age))
-        model = self._fit_native(frame, self._initial(initial_params, scale))
         columns = {
             "frequency": x.astype(np.int64) if np.all(x == np.round(x)) else x,
             "recency": t_x,
             "T": age,
         }
-        self._store(model, columns, w, scale, index)
+        fitted = {"frequency": x, "recency": t_x, "T": age}
+        self._fit_arrays(fitted, columns, weights, initial_params, scale, index)
         self.generate_new_data = self._generate
         return self
 
@@ -219,17 +210,9 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     ) -> BetaGeoBetaBinomFitter:
         """Fit on ``(frequency, recency, n_periods)`` (opportunities) with optional weights."""
         x, t_x, n = (np.asarray(v) for v in (frequency, recency, n_periods))
-        w = np.ones(x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame(
-            {
-                "frequency": x.astype(np.float64),
-                "recency": t_x.astype(np.float64),
-                "T": n.astype(np.float64),
-                "weight": w.astype(np.float64),
-            }
-        )
-        model = self._fit_native(frame, self._initial(initial_params, 1.0))
-        self._store(model, {"frequency": x, "recency": t_x, "n_periods": n}, w, 1.0, index)
+        fitted = {"frequency": x, "recency": t_x, "T": n}
+        columns = {"frequency": x, "recency": t_x, "n_periods": n}
+        self._fit_arrays(fitted, columns, weights, initial_params, 1.0, index)
         self.generate_new_data = self._generate
         return self
 
@@ -315,12 +298,8 @@ class GammaGammaFitter(BaseFitter):
         """
         x = np.asarray(frequency)
         m = _float_array(monetary_value)
-        w = np.ones(x.shape, dtype=np.int64) if weights is None else np.asarray(weights)
-        frame = pd.DataFrame(
-            {"frequency": x.astype(np.float64), "monetary_value": m, "weight": w.astype(np.float64)}
-        )
-        model = self._fit_native(frame, self._initial(initial_params, 1.0))
-        self._store(model, {"frequency": x, "monetary_value": m}, w, 1.0, index)
+        columns = {"frequency": x, "monetary_value": m}
+        w = self._fit_arrays(columns, columns, weights, initial_params, 1.0, index)
         self.data = self.data[["monetary_value", "frequency", "weights"]]
         if q_constraint and float(self.params_["q"]) < 1.0:
             self._fit_with_q_at_least_one(x.astype(np.float64), m, w.astype(np.float64))

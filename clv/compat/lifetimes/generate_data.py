@@ -34,7 +34,18 @@ def _ages(T: Any, size: int) -> np.ndarray:
     return ages[: int(size)]
 
 
-def _frame(sim: dict[str, Any], latent: tuple[str, ...], age_name: str = "T") -> pd.DataFrame:
+def _simulated(
+    model: Any,
+    params: Any,
+    ages: Any,
+    size: int,
+    random_state: Any,
+    latent: tuple[str, ...],
+    age_name: str = "T",
+) -> pd.DataFrame:
+    """``model.simulate`` at ``params`` for the ages, in lifetimes' columns (one row a customer)."""
+    rng = np.random.default_rng(random_state)
+    sim = model.simulate(params, _ages(ages, size), rng=rng)
     out = pd.DataFrame(
         {
             "frequency": sim["frequency"],
@@ -52,27 +63,24 @@ def beta_geometric_nbd_model(
     T: Any, r: float, alpha: float, a: float, b: float, size: int = 1, random_state: Any = None
 ) -> pd.DataFrame:
     """Simulate BG/NBD customers of age ``T`` (see :func:`clv.models.bgnbd.simulate`)."""
-    rng = np.random.default_rng(random_state)
-    sim = bgnbd.simulate(bgnbd.BGNBDParams(r, alpha, a, b), _ages(T, size), rng=rng)
-    return _frame(sim, ("lambda", "p"))
+    params = bgnbd.BGNBDParams(r, alpha, a, b)
+    return _simulated(bgnbd, params, T, size, random_state, ("lambda", "p"))
 
 
 def modified_beta_geometric_nbd_model(
     T: Any, r: float, alpha: float, a: float, b: float, size: int = 1, random_state: Any = None
 ) -> pd.DataFrame:
     """Simulate MBG/NBD customers of age ``T``."""
-    rng = np.random.default_rng(random_state)
-    sim = mbgnbd.simulate(mbgnbd.MBGNBDParams(r, alpha, a, b), _ages(T, size), rng=rng)
-    return _frame(sim, ("lambda", "p"))
+    params = mbgnbd.MBGNBDParams(r, alpha, a, b)
+    return _simulated(mbgnbd, params, T, size, random_state, ("lambda", "p"))
 
 
 def pareto_nbd_model(
     T: Any, r: float, alpha: float, s: float, beta: float, size: int = 1, random_state: Any = None
 ) -> pd.DataFrame:
     """Simulate Pareto/NBD customers of age ``T``."""
-    rng = np.random.default_rng(random_state)
-    sim = pareto_nbd.simulate(pareto_nbd.PNBDParams(r, alpha, s, beta), _ages(T, size), rng=rng)
-    return _frame(sim, ("lambda", "mu"))
+    params = pareto_nbd.PNBDParams(r, alpha, s, beta)
+    return _simulated(pareto_nbd, params, T, size, random_state, ("lambda", "mu"))
 
 
 def beta_geometric_beta_binom_model(
@@ -85,9 +93,8 @@ def beta_geometric_beta_binom_model(
     random_state: Any = None,
 ) -> pd.DataFrame:
     """Simulate BG/BB customers with ``N`` opportunities (column ``n_periods``)."""
-    rng = np.random.default_rng(random_state)
-    sim = bgbb.simulate(bgbb.BGBBParams(alpha, beta, gamma, delta), _ages(N, size), rng=rng)
-    return _frame(sim, ("p", "theta"), age_name="n_periods")
+    params = bgbb.BGBBParams(alpha, beta, gamma, delta)
+    return _simulated(bgbb, params, N, size, random_state, ("p", "theta"), age_name="n_periods")
 
 
 def beta_geometric_nbd_model_transactional_data(

@@ -82,9 +82,7 @@ def plot_period_transactions(
     """Bar chart of actual vs expected customers per number of repeat purchases."""
     table = period_transactions_table(model, max_frequency)
     ax = table.plot(kind="bar", ax=_ax(ax), **kwargs)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
 
 
@@ -125,9 +123,7 @@ def _heatmap(
 
     ax = _ax(ax)
     image = ax.imshow(Z, interpolation="none", **kwargs)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     plt.colorbar(image, ax=ax)
     return ax
 
@@ -197,9 +193,7 @@ def plot_expected_repeat_purchases(
         color=line.get_color(),
         ls="--",
     )
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if label is not None:
         ax.legend(loc="lower right")
     return ax
@@ -240,6 +234,7 @@ def plot_history_alive(
 
 def _tracking(
     kind: str,
+    *,
     model: Any,
     transactions: pd.DataFrame,
     datetime_col: Hashable,
@@ -253,9 +248,10 @@ def _tracking(
     xlabel: str,
     ylabel: str,
     ax: Axes | None,
+    kwargs: dict[str, Any],
     freq_multiplier: int = 1,
-    **kwargs: Any,
 ) -> Axes:
+    """The tracking plots; the public functions pass their arguments by name (``locals()``)."""
     df = utils.expected_cumulative_transactions(
         model,
         transactions,
@@ -298,23 +294,7 @@ def plot_cumulative_transactions(
     **kwargs: Any,
 ) -> Axes:
     """Actual vs expected cumulative repeat transactions; the red line ends calibration."""
-    return _tracking(
-        "cumulative",
-        model,
-        transactions,
-        datetime_col,
-        customer_id_col,
-        t,
-        t_cal,
-        datetime_format,
-        freq,
-        set_index_date,
-        title,
-        xlabel,
-        ylabel,
-        ax,
-        **kwargs,
-    )
+    return _tracking("cumulative", **locals())
 
 
 def plot_incremental_transactions(
@@ -334,23 +314,7 @@ def plot_incremental_transactions(
     **kwargs: Any,
 ) -> Axes:
     """Actual vs expected repeat transactions per period; the red line ends calibration."""
-    return _tracking(
-        "incremental",
-        model,
-        transactions,
-        datetime_col,
-        customer_id_col,
-        t,
-        t_cal,
-        datetime_format,
-        freq,
-        set_index_date,
-        title,
-        xlabel,
-        ylabel,
-        ax,
-        **kwargs,
-    )
+    return _tracking("incremental", **locals())
 
 
 def _density(
@@ -358,9 +322,7 @@ def _density(
 ) -> Axes:
     grid = np.linspace(lo, hi, 200)
     ax.plot(grid, dist.pdf(grid), **kwargs)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
 
 
