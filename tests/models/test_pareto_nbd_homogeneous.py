@@ -62,6 +62,10 @@ def test_the_fit_holds_s_at_the_limit_in_few_iterations(fitted) -> None:
     se = np.sqrt(np.diag(model.covariance_.to_numpy()))
     assert se[2] == 0.0
     assert np.all(np.isfinite(se)) and np.all(se[[0, 1, 3]] > 0)
+    # so the estimates can be sampled (a NaN covariance could not): s stays at the limit
+    draws = model.sample_params(50, random_state=0)
+    np.testing.assert_allclose(draws["s"], _mle._SHAPE_LIMIT, rtol=1e-12)
+    assert draws["beta"].std() > 0
 
 
 def test_the_warning_is_structured_and_says_what_it_means(fitted) -> None:
