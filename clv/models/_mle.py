@@ -16,10 +16,12 @@
   ``_SHAPE_LIMIT`` (outwards) is moved back to the limit along its ridge (the
   mean rate ``shape / scale`` kept) and held there while the other parameters
   converge: the likelihood rises ever more slowly towards the homogeneous limit
-  (shape → ∞), where it would otherwise take hundreds of iterations; it is
+  (shape → ∞), where it would otherwise take hundreds of iterations. It is
   released if, at the constrained optimum, the likelihood prefers a smaller shape
-  (a finite optimum beyond the limit), and a held shape is reported with a
-  :class:`~clv.exceptions.ConvergenceWarning` (``reason="homogeneous_limit"``);
+  (a Newton step overshot the limit from an optimum below it); an optimum beyond
+  the limit is reported as the limit (predictions within O(1/shape)). A held
+  shape is reported with a :class:`~clv.exceptions.ConvergenceWarning`
+  (``reason="homogeneous_limit"``);
 * the covariance is the inverse of the Hessian of the negative log-likelihood
   in log-parameters (central differences of the gradient, symmetrised),
   mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``
@@ -51,7 +53,7 @@ _NEWTON_STEP_TOL = 1e-6  # largest final Newton step (log-parameters) taken unev
 _SHAPE_LIMIT = 1e3
 _LOG_SHAPE_LIMIT = float(np.log(_SHAPE_LIMIT))
 #: a held shape is released when, at the constrained optimum, the mean log-likelihood gains
-#: more than this per unit of log-shape by going back inside (a finite optimum past the limit)
+#: more than this per unit of log-shape by going back inside (a step overshot the limit)
 _RELEASE_GTOL = 1e-7
 #: codes 0, 1, 2, 3 in _Objective.kinds; "log1" is θ = 1 + e^u (a parameter above 1, e.g.
 #: the Gamma-Gamma q of a model whose mean spend must exist)

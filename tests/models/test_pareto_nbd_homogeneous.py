@@ -9,12 +9,15 @@ predictions are those of a constant dropout rate.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from clv.exceptions import ConvergenceWarning
 from clv.models import ParetoNBDModel, _mle
+from clv.models._spec import ModelSpec
 from clv.models.pareto_nbd import PNBDParams, expected_purchases, simulate
 
 MU = 0.03  # the weekly dropout rate of every customer
@@ -104,3 +107,62 @@ def test_a_heterogeneous_world_is_not_held() -> None:
     model = ParetoNBDModel().fit(data)  # filterwarnings=error: no warning
     assert model.optimizer_.params_at_limit == ()
     assert 0.2 < model.params_["s"] < 3.0
+
+
+# ------------------------------------------------------------------ engine, toy problem
+class _Toy(NamedTuple):
+    s: float
+    b: float
+
+
+def _toy_spec(s_opt: float) -> ModelSpec:
+    """``-log L = sqrt(1 + log(s/s_opt)^2) + b/2 - log(b/2)``: optimum at (s_opt, 2).
+
+    Pseudo-Huber in log s: Newton's steps from ``s = 1`` are long and, from
+    below ``s_opt``, land beyond it.
+    """
+
+    def log_likelihood(params: Any, x: Any, ops: Any = None) -> Any:
+        s, b = params
+        d = np.log(s / s_opt)
+        return -(np.sqrt(1 + d**2) + b / 2 - np.log(b / 2)) + 0.0 * np.asarray(x)
+
+    def hessian(params: Any, x: Any, weights: Any) -> tuple[float, Any, Any]:
+        s, b = params
+        w = float(np.sum(weights))
+        d = np.log(s / s_opt)
+        f1, f2 = d / np.sqrt(1 + d**2), (1 + d**2) ** -1.5  # derivatives in d = log s
+        ll = w * float(log_likelihood(params, 0.0))
+        grad = -w * np.array([f1 / s, 0.5 - 1 / b])
+        return ll, grad, -w * np.diag([(f2 - f1) / s**2, 1 / b**2])
+
+    return ModelSpec(
+        name="toy",
+        params=_Toy,
+        start=_Toy(1.0, 1.0),
+        columns=("x",),
+        log_likelihood=log_likelihood,
+        hessian=hessian,
+        homogeneous_limits=(("s", "b", "toy rate"),),
+    )
+
+
+def test_an_overshoot_past_the_limit_is_released() -> None:
+    # the second Newton step jumps from s = e^5 to about 2000, past 1e3; the held point's
+    # gradient points back inside, so s is released and the optimum below the limit is found
+    spec = _toy_spec(700.0)
+    result = _mle.maximise(spec, {"x": np.zeros(3)})
+    assert result.params_at_limit == ()
+    np.testing.assert_allclose(result.params, [700.0, 2.0], rtol=1e-6)
+    # the path did pass the limit: one step with the ridge rule off lands beyond it
+    objective = _mle._Objective(spec, [np.zeros(1)], np.ones(1), 0.0)
+    off = _mle._newton(objective, np.zeros(2), [(-30.0, 30.0)] * 2, 2)
+    assert off.x[0] > np.log(_mle._SHAPE_LIMIT)
+
+
+def test_an_optimum_beyond_the_limit_is_reported_as_the_limit() -> None:
+    with pytest.warns(ConvergenceWarning, match="toy rate shows no heterogeneity") as record:
+        result = _mle.maximise(_toy_spec(1e5), {"x": np.zeros(3)})
+    assert result.params_at_limit == ("s",)
+    assert record[0].message.params_at_bound == ("s",)
+    assert result.params[0] == pytest.approx(_mle._SHAPE_LIMIT)
