@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import special
 
-from clv._special import log1mexp, log_hyp2f1, logsubexp
+from clv._special import log1mexp, log_gammainc, log_hyp2f1, logsubexp
 
 __all__ = ["NUMPY"]
 
@@ -29,6 +29,7 @@ NUMPY = SimpleNamespace(
     log1mexp=log1mexp,
     logsubexp=logsubexp,
     log_hyp2f1=log_hyp2f1,
+    log_gammainc=log_gammainc,
     sum=np.sum,
     cumsum=np.cumsum,
     logsumexp=special.logsumexp,

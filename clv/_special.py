@@ -26,6 +26,8 @@ __all__ = [
     "hyp2f1",
     "hyp2f1_grid",
     "log1mexp",
+    "log_gammainc",
+    "log_gammainc_with_grad",
     "log_hyp2f1",
     "log_hyp2f1_1bc",
     "log_integrate_unimodal",
@@ -58,6 +60,73 @@ def log1mexp(x: ArrayLike) -> FloatArray:
         out[near] = np.log(-np.expm1(x[near]))
     out[~near] = np.log1p(-np.exp(x[~near]))
     return out[()] if out.ndim == 0 else out
+
+
+def log_gammainc(a: ArrayLike, x: ArrayLike) -> FloatArray:
+    r"""Return :math:`\log P(a, x)`, the log regularised lower incomplete gamma function.
+
+    ``log(gammainc)`` where :math:`P < 1/2` and ``log1p(-gammaincc)`` above,
+    so values near 1 keep their precision; where :math:`P` underflows, the
+    leading term of its series, :math:`a\log x - \log\Gamma(a+1)`.
+    ``x = 0`` gives ``-inf``.
+
+    Examples
+    --------
+    >>> float(np.exp(log_gammainc(1.0, 2.0)))  # 1 - e^{-2}
+    0.8646647167633873
+    >>> bool(np.isclose(log_gammainc(2.0, 60.0), -61 * np.exp(-60.0), rtol=1e-12, atol=0))
+    True
+    >>> round(float(log_gammainc(3.0, 1e-120)), 6)  # 3 log(1e-120) - log 6
+    -830.722393
+    """
+    a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
+    shape = a.shape
+    a, x = a.reshape(-1), x.reshape(-1)
+    lower = special.gammainc(a, x)
+    with np.errstate(divide="ignore"):
+        out = np.log(lower)
+        upper = lower >= 0.5
+        out[upper] = np.log1p(-special.gammaincc(a[upper], x[upper]))
+        tiny = (lower == 0.0) & (x > 0.0)
+        out[tiny] = a[tiny] * np.log(x[tiny]) - special.gammaln(a[tiny] + 1.0)
+    return out.reshape(shape)[()]
+
+
+def log_gammainc_with_grad(
+    a: ArrayLike, x: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r""":func:`log_gammainc` and its partial derivatives in ``a`` and in ``x``.
+
+    In ``x`` exactly, :math:`x^{a-1}e^{-x}/(\Gamma(a)P)`; in ``a`` by a
+    central difference with step :math:`10^{-5}a` (SciPy has no derivative of
+    the incomplete gamma function in its shape; the difference quotient is
+    the exact derivative of a locally averaged function, so gradient-based
+    samplers stay exact).  Both derivatives are 0 at ``x = 0``.  Runs the
+    compiled kernel of :mod:`clv._special_jit` when numba is available (about
+    ten times faster; same values to rounding), else SciPy.
+
+    Examples
+    --------
+    >>> value, d_a, d_x = log_gammainc_with_grad(1.0, 2.0)  # log(1 - e^{-x})' = 1/(e^x - 1)
+    >>> bool(np.isclose(d_x, 1 / (np.exp(2.0) - 1)))
+    True
+    """
+    a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
+    if _special_jit.AVAILABLE:
+        out = _special_jit.log_gammainc_with_grad(a.reshape(-1), x.reshape(-1))
+        v, d_a, d_x = (row.reshape(a.shape)[()] for row in out)
+        return v, d_a, d_x
+    value = log_gammainc(a, x)
+    h = 1e-5 * a
+    positive = x > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_a = (log_gammainc(a + h, x) - log_gammainc(a - h, x)) / (2.0 * h)
+        d_x = np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a) - value)
+    return (
+        np.asarray(value, dtype=np.float64)[()],
+        np.asarray(np.where(positive, d_a, 0.0), dtype=np.float64)[()],
+        np.asarray(np.where(positive, d_x, 0.0), dtype=np.float64)[()],
+    )
 
 
 def logsubexp(a: ArrayLike, b: ArrayLike) -> FloatArray:

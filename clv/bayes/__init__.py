@@ -19,6 +19,7 @@ from clv.bayes.dyncov import BetaGeoDynamicModel, ParetoNBDDynamicModel
 from clv.bayes.gamma_gamma import GammaGammaModel
 from clv.bayes.mbgnbd import ModifiedBetaGeoModel
 from clv.bayes.nbd import NBDModel
+from clv.bayes.pareto_ggg import ParetoGGGModel
 from clv.bayes.pareto_nbd import ParetoNBDModel
 from clv.bayes.sbg import ShiftedBetaGeoModel
 from clv.bayes.value import customer_lifetime_value
@@ -31,6 +32,7 @@ __all__ = [
     "BetaGeoCNBDModel",
     "ParetoNBDModel",
     "AbeParetoNBDModel",
+    "ParetoGGGModel",
     "ParetoNBDDynamicModel",
     "BetaGeoDynamicModel",
     "BetaGeoBetaBinomModel",

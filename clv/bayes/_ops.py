@@ -23,9 +23,9 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from clv._special import log_hyp2f1_1bc
+from clv._special import log_gammainc_with_grad, log_hyp2f1_1bc
 
-__all__ = ["PYTENSOR", "LogHyp2F1OneBC", "op_outputs"]
+__all__ = ["PYTENSOR", "LogGammaInc", "LogHyp2F1OneBC", "op_outputs"]
 
 
 def op_outputs(op: Op, *inputs: Any) -> list[pt.TensorVariable]:
@@ -117,6 +117,51 @@ def _log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
     return pt.log(pt.hyp2f1(a, b, c, z))
 
 
+class LogGammaInc(Op):
+    """:math:`\\log P(a, x)` (regularised lower incomplete gamma) and its partial derivatives.
+
+    Inputs ``a, x`` (float64, broadcast); outputs ``log P, d/da, d/dx`` from
+    :func:`clv._special.log_gammainc` and :func:`clv._special.log_gammainc_grad`,
+    the NumPy routines (PyTensor's own ``gammainc`` gradient in ``a`` is a
+    series loop that takes ~40 s to compile).  The derivative outputs are
+    not differentiable.
+    """
+
+    __props__ = ()
+
+    def make_node(self, *inputs: Any) -> Apply:
+        a, x = (pt.as_tensor_variable(v).astype("float64") for v in inputs)
+        a, x = pt.broadcast_arrays(a, x)
+        return Apply(self, [a, x], [a.type() for _ in range(3)])
+
+    def perform(
+        self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list[Any]]
+    ) -> None:
+        a, x = inputs
+        values = log_gammainc_with_grad(a, x)
+        for store, value in zip(output_storage, values, strict=True):
+            store[0] = np.asarray(value, dtype=np.float64).reshape(a.shape)
+
+    def infer_shape(self, fgraph: Any, node: Apply, shapes: list[Any]) -> list[Any]:
+        return [shapes[0]] * 3
+
+    def grad(self, inputs: Sequence[Any], output_grads: Sequence[Any]) -> list[Any]:
+        _, d_a, d_x = op_outputs(self, *inputs)
+        g = output_grads[0]
+        return [g * d_a, g * d_x]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True, False, False]] * 2
+
+
+_LOG_GAMMAINC = LogGammaInc()
+
+
+def _log_gammainc(a: Any, x: Any) -> Any:
+    """:math:`\\log P(a, x)`, as :func:`clv._special.log_gammainc`."""
+    return op_outputs(_LOG_GAMMAINC, a, x)[0]
+
+
 PYTENSOR = SimpleNamespace(
     gammaln=pt.gammaln,
     betaln=_betaln,
@@ -130,6 +175,7 @@ PYTENSOR = SimpleNamespace(
     log1mexp=_log1mexp,
     logsubexp=_logsubexp,
     log_hyp2f1=_log_hyp2f1,
+    log_gammainc=_log_gammainc,
     sum=pt.sum,
     cumsum=pt.cumsum,
     logsumexp=pt.logsumexp,
