@@ -166,3 +166,17 @@ def test_an_optimum_beyond_the_limit_is_reported_as_the_limit() -> None:
     assert result.params_at_limit == ("s",)
     assert record[0].message.params_at_bound == ("s",)
     assert result.params[0] == pytest.approx(_mle._SHAPE_LIMIT)
+
+
+@pytest.mark.slow
+def test_a_covariate_fit_holds_s_too() -> None:
+    # the covariate fit runs BFGS on the augmented spec: the same rule applies (it took
+    # 110 s crawling to s = 5186 before; about 15 s now)
+    data = _world(2000, seed=5)
+    data["noise"] = np.random.default_rng(0).standard_normal(len(data))
+    with pytest.warns(ConvergenceWarning, match="dropout rate shows no heterogeneity"):
+        model = ParetoNBDModel(dropout_covariates=["noise"]).fit(data)
+    assert model.optimizer_.params_at_limit == ("s",)
+    assert model.params_["s"] == pytest.approx(_mle._SHAPE_LIMIT)
+    assert abs(model.params_["dropout[noise]"]) < 0.2
+    assert model.params_["s"] / model.params_["beta"] == pytest.approx(MU, rel=0.15)
