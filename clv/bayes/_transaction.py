@@ -171,7 +171,8 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
             return super().build_model(data, mutable_data=mutable_data)
         func = self._total_gradient
         # the prepared form computes fused_total_gradient: not a routine bound differently
-        prepare = type(self).fused_prepare if func is type(self).fused_total_gradient else None
+        own = getattr(type(self), "fused_total_gradient", None)  # CNBD-k binds its own per k
+        prepare = type(self).fused_prepare if func is own else None
         with pm.Model() as model:
             theta = self._fused_parameters(cols, counts)
             pm.Potential(
