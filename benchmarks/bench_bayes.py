@@ -10,7 +10,9 @@ to clv, e.g. a separate virtual environment::
         [--cores N] [--sampler pymc|nutpie]
 
 Wall times include model building and compilation (each fit runs in a fresh
-model).  4 chains x 1000 draws after 1000 tuning steps, unless ``--quick``.
+model).  4 chains x 1000 draws after 1000 tuning steps, unless ``--quick``: a
+smoke run of clv's side on CDNOW alone (1 chain x 30 draws after 30 tuning
+steps, PyMC's sampler; no pymc-marketing, no 100k customers).
 
 clv.bayes runs with its defaults (a worker per usable CPU, a dense mass matrix
 for models this small: :mod:`clv.bayes._sampling`).  pymc-marketing runs three
@@ -36,11 +38,11 @@ from clv.data.datasets import load_cdnow_summary  # noqa: E402
 from clv.models import bgnbd  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-SKIP_PMM = "--skip-pmm" in sys.argv
-SKIP_BIG = "--skip-100k" in sys.argv
+SKIP_PMM = QUICK or "--skip-pmm" in sys.argv
+SKIP_BIG = QUICK or "--skip-100k" in sys.argv
 CORES = int(sys.argv[sys.argv.index("--cores") + 1]) if "--cores" in sys.argv else None
-DRAWS = 200 if QUICK else 1000
-CHAINS = 4
+DRAWS = 30 if QUICK else 1000
+CHAINS = 1 if QUICK else 4
 SAMPLE = {
     "chains": CHAINS,
     "draws": DRAWS,
@@ -99,7 +101,7 @@ def describe(idata) -> str:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    samplers = ["pymc"] + (["nutpie"] if importlib.util.find_spec("nutpie") else [])
+    samplers = ["pymc"] + (["nutpie"] if importlib.util.find_spec("nutpie") and not QUICK else [])
     if "--sampler" in sys.argv:
         samplers = [sys.argv[sys.argv.index("--sampler") + 1]]
     cdnow = load_cdnow_summary()

@@ -36,6 +36,7 @@ Usage::
     python benchmarks/bench_bayes_scoring.py --max-draws 50 100 1000 --discount-rate 0
     python benchmarks/bench_bayes_scoring.py --rows 1000000 --customers 100000
     python benchmarks/bench_bayes_scoring.py --workers 1 --data-dir /tmp/clv-bench  # reuse data
+    python benchmarks/bench_bayes_scoring.py --quick   # smoke: 20,000 rows, 10 draws, d = 0.002
 """
 
 from __future__ import annotations
@@ -166,9 +167,14 @@ def main(argv: list[str] | None = None) -> None:
         help="keep the log, model files and RFM frame here and "
         "reuse them on the next run (default: a temporary directory)",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 20,000 rows, 10 draws, one rate"
+    )
     parser.add_argument("--child", choices=("build", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick and not args.child:
+        args.rows, args.customers, args.max_draws, args.discount_rate = 20_000, 2_000, [10], [0.002]
     if args.child == "build":
         build(Path(args.tmp))
         return

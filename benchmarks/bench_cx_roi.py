@@ -4,7 +4,8 @@ No other package links CX signals to CLV or values experience investments, so
 there is nothing to run side by side; the numbers are absolute. For scale, the
 Pareto/NBD covariate fit is also timed against the plain fit on the same data.
 
-Run: ``.venv/bin/python benchmarks/bench_cx_roi.py [n_customers]``.
+Run: ``.venv/bin/python benchmarks/bench_cx_roi.py [n_customers] [--quick]``
+(``--quick``: a smoke run on 2,000 customers with 20 draws).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def timed(label: str, fn, rows: list) -> object:
     return out
 
 
-def main(n: int = 20_000) -> None:
+def main(n: int = 20_000, *, draws: int = 200) -> None:
     rows: list[tuple[str, float]] = []
     world = timed(f"simulate_cx_world({n:,})", lambda: simulate_cx_world(n, seed=1), rows)
     fb = world.feature_builder()
@@ -70,15 +71,15 @@ def main(n: int = 20_000) -> None:
         "period_length": 365.25 / 12,
     }
     timed(
-        "driver table (CLV changes on 5,000 customers, 50 draws)",
-        lambda: drivers(tm, sm, data, n_draws=50, **kw),
+        f"driver table (CLV changes on up to 5,000 customers, {min(50, draws)} draws)",
+        lambda: drivers(tm, sm, data, n_draws=min(50, draws), **kw),
         rows,
     )
     invs = example_investments(n)
     res = timed(
-        f"{len(invs)} investments x 200 draws x 24 months (+ break-even)",
+        f"{len(invs)} investments x {draws} draws x 24 months (+ break-even)",
         lambda: evaluate_investments(
-            invs, transaction_model=tm, spend_model=sm, data=data, n_draws=200, **kw
+            invs, transaction_model=tm, spend_model=sm, data=data, n_draws=draws, **kw
         ),
         rows,
     )
@@ -96,4 +97,7 @@ def main(n: int = 20_000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    if "--quick" in sys.argv:
+        main(2_000, draws=20)
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)

@@ -1,14 +1,18 @@
 """MBG/NBD and BG/BB fit and scoring: clv vs lifetimes, side by side in one process.
 
 Run: ``.venv/bin/python benchmarks/bench_mbgnbd_bgbb.py [--quick]``.
-Reports best-of-N wall times and the ratio lifetimes / clv.
+Reports best-of-N wall times and the ratio lifetimes / clv.  ``--quick`` is a
+smoke run: 2,000 simulated customers, one timing each, without lifetimes.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,14 +22,23 @@ from _timing import best_of, report
 
 warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
 
-import lifetimes  # noqa: E402
-
 from clv.data.datasets import load_cdnow_summary, load_donations  # noqa: E402
 from clv.models import bgbb, mbgnbd  # noqa: E402
 from clv.models.bgbb import BetaGeoBetaBinomModel, BGBBParams  # noqa: E402
 from clv.models.mbgnbd import MBGNBDParams, ModifiedBetaGeoModel  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+lifetimes: Any = None if QUICK else importlib.import_module("lifetimes")
+
+
+def timing(fn: Callable[[], object], *, repeat: int, budget: float = 20.0) -> float:
+    """Best-of-``repeat`` wall time of clv's side (one run with ``--quick``)."""
+    return best_of(fn, repeat=1 if QUICK else repeat, budget=budget)
+
+
+def peer(fn: Callable[[], object], *, repeat: int, budget: float = 20.0) -> float | None:
+    """Best-of-``repeat`` wall time of lifetimes' side (not run with ``--quick``)."""
+    return None if QUICK else best_of(fn, repeat=repeat, budget=budget)
 
 
 def simulated_mbg(n: int, seed: int = 1) -> pd.DataFrame:
@@ -50,8 +63,8 @@ def main() -> None:
     rows.append(
         (
             "MBG/NBD fit, CDNOW (2,357 customers)",
-            best_of(lambda: ModifiedBetaGeoModel().fit(cdnow), repeat=30),
-            best_of(lambda: lifetimes.ModifiedBetaGeoFitter().fit(f, r, T), repeat=5),
+            timing(lambda: ModifiedBetaGeoModel().fit(cdnow), repeat=30),
+            peer(lambda: lifetimes.ModifiedBetaGeoFitter().fit(f, r, T), repeat=5),
         )
     )
 
@@ -60,18 +73,18 @@ def main() -> None:
     rows.append(
         (
             "BG/BB fit, donations (22 patterns, 11,104 donors)",
-            best_of(lambda: BetaGeoBetaBinomModel().fit(donors), repeat=30),
-            best_of(lambda: lifetimes.BetaGeoBetaBinomFitter().fit(x, tx, n_opp, w), repeat=5),
+            timing(lambda: BetaGeoBetaBinomModel().fit(donors), repeat=30),
+            peer(lambda: lifetimes.BetaGeoBetaBinomFitter().fit(x, tx, n_opp, w), repeat=5),
         )
     )
 
-    size = 20_000 if QUICK else 200_000
+    size = 2_000 if QUICK else 200_000
     big = simulated_mbg(size)
     rows.append(
         (
             f"MBG/NBD fit, {size:,} simulated customers (days)",
-            best_of(lambda: ModifiedBetaGeoModel().fit(big), repeat=3),
-            best_of(
+            timing(lambda: ModifiedBetaGeoModel().fit(big), repeat=3),
+            peer(
                 lambda: lifetimes.ModifiedBetaGeoFitter().fit(
                     big["frequency"], big["recency"], big["T"]
                 ),
@@ -81,8 +94,9 @@ def main() -> None:
         )
     )
     model = ModifiedBetaGeoModel().fit(big)
-    lt = lifetimes.ModifiedBetaGeoFitter()
-    lt.params_ = model.params_.copy()
+    if lifetimes is not None:
+        lt = lifetimes.ModifiedBetaGeoFitter()
+        lt.params_ = model.params_.copy()
 
     def score_mbg_ours() -> None:
         model.expected_purchases(52, big)
@@ -97,8 +111,8 @@ def main() -> None:
     rows.append(
         (
             f"MBG/NBD score {size:,}: E[purchases, 52] + P(alive)",
-            best_of(score_mbg_ours, repeat=3),
-            best_of(score_mbg_theirs, repeat=1, budget=0),
+            timing(score_mbg_ours, repeat=3),
+            peer(score_mbg_theirs, repeat=1, budget=0),
         )
     )
 
@@ -111,8 +125,8 @@ def main() -> None:
     rows.append(
         (
             f"BG/BB fit, {size:,} x 12 opportunities ({len(cells)} histories)",
-            best_of(lambda: BetaGeoBetaBinomModel().fit(cells), repeat=5),
-            best_of(
+            timing(lambda: BetaGeoBetaBinomModel().fit(cells), repeat=5),
+            peer(
                 lambda: lifetimes.BetaGeoBetaBinomFitter().fit(
                     cells["frequency"], cells["recency"], cells["T"], cells["weight"]
                 ),
@@ -124,7 +138,7 @@ def main() -> None:
     rows.append(
         (
             "BG/BB fit, same, one row per customer",
-            best_of(lambda: BetaGeoBetaBinomModel().fit(monthly), repeat=3),
+            timing(lambda: BetaGeoBetaBinomModel().fit(monthly), repeat=3),
             None,
         )
     )
@@ -132,13 +146,14 @@ def main() -> None:
     rows.append(
         (
             f"BG/BB fit, {size:,} x 52 opportunities (lifetimes fails)",
-            best_of(lambda: BetaGeoBetaBinomModel().fit(weekly), repeat=3),
+            timing(lambda: BetaGeoBetaBinomModel().fit(weekly), repeat=3),
             None,
         )
     )
     bb = BetaGeoBetaBinomModel().fit(monthly)
-    lb = lifetimes.BetaGeoBetaBinomFitter()
-    lb.params_ = bb.params_.copy()
+    if lifetimes is not None:
+        lb = lifetimes.BetaGeoBetaBinomFitter()
+        lb.params_ = bb.params_.copy()
 
     def score_bgbb_ours() -> None:
         bb.expected_purchases(10, monthly)
@@ -153,8 +168,8 @@ def main() -> None:
     rows.append(
         (
             f"BG/BB score {size:,} x 12: E[purchases, 10] + P(alive)",
-            best_of(score_bgbb_ours, repeat=3),
-            best_of(score_bgbb_theirs, repeat=1, budget=0),
+            timing(score_bgbb_ours, repeat=3),
+            peer(score_bgbb_theirs, repeat=1, budget=0),
         )
     )
     report(rows)

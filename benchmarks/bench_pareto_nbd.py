@@ -10,8 +10,11 @@ Data sets:
 * "CDNOW-like": 100,000 customers simulated at the published CDNOW estimates,
   acquired over 12 weeks and observed to week 39, purchase times to the day
   (what ``clv.data.rfm_summary`` produces from daily dates, in weeks).
-* "continuous" (skipped with ``--quick``): the same customers with ages and
+* "continuous": the same customers with ages and
   purchase times to 0.01 week, so that far fewer rows are identical.
+
+``--quick`` is a smoke run: 5,000 CDNOW-like customers, one timing each, no
+"continuous" design, without lifetimes.
 
 lifetimes fits every customer row (Nelder-Mead over the per-customer
 likelihood); clv compresses identical rows and uses Newton's method with the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,8 +36,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import best_of, report
 
 warnings.filterwarnings("ignore")  # lifetimes' deprecation noise
-
-import lifetimes  # noqa: E402
 
 from clv.data.datasets import load_cdnow_summary  # noqa: E402
 from clv.models import _pareto_nbd_math, pareto_nbd  # noqa: E402
@@ -64,7 +66,9 @@ def fit_clv(data: pd.DataFrame) -> ParetoNBDModel:
     return ParetoNBDModel().fit(data)
 
 
-def fit_lifetimes(data: pd.DataFrame, *, weighted: bool = False) -> lifetimes.ParetoNBDFitter:
+def fit_lifetimes(data: pd.DataFrame, *, weighted: bool = False) -> Any:
+    import lifetimes
+
     model = lifetimes.ParetoNBDFitter()
     np.random.seed(0)  # noqa: NPY002  (lifetimes draws its Nelder-Mead start from the global RNG)
     if not weighted:
@@ -73,7 +77,7 @@ def fit_lifetimes(data: pd.DataFrame, *, weighted: bool = False) -> lifetimes.Pa
     return model.fit(cols[0], cols[1], cols[2], weights=w)
 
 
-def agree(ours: ParetoNBDModel, theirs: lifetimes.ParetoNBDFitter) -> str:
+def agree(ours: ParetoNBDModel, theirs: Any) -> str:
     """Largest relative difference between the two sets of estimates."""
     a = ours.params_.to_numpy()
     b = theirs.params_[["r", "alpha", "s", "beta"]].to_numpy()
@@ -84,18 +88,24 @@ def main() -> None:
     rows = []
     notes = []
     cdnow = load_cdnow_summary()
-    ours = best_of(lambda: fit_clv(cdnow), repeat=20)
-    theirs = best_of(lambda: fit_lifetimes(cdnow), repeat=3)
-    rows.append(("Pareto/NBD fit, CDNOW (2,357 customers)", ours, theirs))
-    notes.append("CDNOW: " + agree(ParetoNBDModel().fit(cdnow), fit_lifetimes(cdnow)))
+    ours = best_of(lambda: fit_clv(cdnow), repeat=1 if QUICK else 20)
+    if QUICK:
+        rows.append(("Pareto/NBD fit, CDNOW (2,357 customers)", ours, None))
+    else:
+        theirs = best_of(lambda: fit_lifetimes(cdnow), repeat=3)
+        rows.append(("Pareto/NBD fit, CDNOW (2,357 customers)", ours, theirs))
+        notes.append("CDNOW: " + agree(ParetoNBDModel().fit(cdnow), fit_lifetimes(cdnow)))
 
     designs = [("CDNOW-like, daily", True)] + ([] if QUICK else [("continuous", False)])
-    n = 100_000
+    n = 5_000 if QUICK else 100_000
     for label, daily in designs:
         data = simulated(n, daily=daily)
         unique = len(compress([data[c].to_numpy(dtype=float) for c in data])[1])
         model = ParetoNBDModel().fit(data)
-        ours = best_of(lambda data=data: fit_clv(data), repeat=5)
+        ours = best_of(lambda data=data: fit_clv(data), repeat=1 if QUICK else 5)
+        if QUICK:
+            rows.append((f"fit {n:,} {label} ({unique:,} distinct rows)", ours, None))
+            continue
         theirs = best_of(lambda data=data: fit_lifetimes(data), repeat=1, budget=0)
         rows.append((f"fit {n:,} {label} ({unique:,} distinct rows)", ours, theirs))
         weighted = best_of(lambda data=data: fit_lifetimes(data, weighted=True), repeat=1, budget=0)
@@ -108,9 +118,12 @@ def main() -> None:
 
     big = simulated(n, daily=True)
     model = ParetoNBDModel().fit(big)
-    lt = lifetimes.ParetoNBDFitter()
-    lt.params_ = model.params_.copy()
     x, t_x, T = big["frequency"], big["recency"], big["T"]
+    if not QUICK:
+        import lifetimes
+
+        lt = lifetimes.ParetoNBDFitter()
+        lt.params_ = model.params_.copy()
 
     def score_ours() -> None:
         _pareto_nbd_math._LAST_PAIRS[0] = None
@@ -124,12 +137,15 @@ def main() -> None:
     rows.append(
         (
             f"score {n:,}: E[purchases, 52] + P(alive)",
-            best_of(score_ours, repeat=3),
-            best_of(score_theirs, repeat=3),
+            best_of(score_ours, repeat=1 if QUICK else 3),
+            None if QUICK else best_of(score_theirs, repeat=3),
         )
     )
     weekly = 1.15 ** (1 / 52) - 1
-    dert = best_of(lambda: model.expected_discounted_residual_transactions(big, weekly), repeat=3)
+    dert = best_of(
+        lambda: model.expected_discounted_residual_transactions(big, weekly),
+        repeat=1 if QUICK else 3,
+    )
     rows.append((f"score {n:,}: DERT (15 % a year; not in lifetimes)", dert, None))
     report(rows)
     for note in notes:

@@ -20,6 +20,7 @@ Usage::
     python benchmarks/bench_rfm.py                       # 10M rows, W and D
     python benchmarks/bench_rfm.py --rows 1000000 3000000 --units W --repeat 3
     python benchmarks/bench_rfm.py --lifetimes-max-rows 3000000   # if lifetimes is too slow
+    python benchmarks/bench_rfm.py --quick   # smoke: 20,000 rows, weekly, clv's engines only
 """
 
 from __future__ import annotations
@@ -179,9 +180,14 @@ def main(argv: list[str] | None = None) -> None:
         default=10_000_000,
         help="skip lifetimes above this many rows",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 20,000 rows, weekly, without lifetimes"
+    )
     parser.add_argument("--child", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.units, args.repeat, args.lifetimes_max_rows = [20_000], ["W"], 1, 0
     if args.child:
         child(args.child, args.data, args.units[0])
         return

@@ -14,6 +14,7 @@ largest relative difference of the expected NPVs and of the tornado values.
 
 Run: ``.venv/bin/python benchmarks/bench_roi.py --customers 20000 --before /tmp/clv-before``.
 The machine may be shared: compare CPU seconds and the ratios, not single wall times.
+``--quick`` (a smoke run): 2,000 customers, 20 draws.
 """
 
 from __future__ import annotations
@@ -155,8 +156,11 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--no-sensitivity", dest="sensitivity", action="store_false")
     parser.add_argument("--before", help="checkout of an older clv to compare with")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 customers, 20 draws")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.customers, args.fit_customers, args.draws = 2_000, 2_000, 20
     if args.child:
         print(json.dumps(workload(args)))
         return

@@ -34,6 +34,7 @@ Usage::
     python benchmarks/bench_scoring_job.py --rows 1000000 --customers 100000 --repeat 1
     python benchmarks/bench_scoring_job.py --string-ids    # customer ids as text
     python benchmarks/bench_scoring_job.py --profile score # cProfile one step (stderr)
+    python benchmarks/bench_scoring_job.py --quick         # smoke: 20,000 rows, one run
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def child(step: str, args: argparse.Namespace) -> None:
 
     import clv.cli.files  # imports are not part of the step
     import clv.data
-    import clv.value  # noqa: F401
+    import clv.value
 
     record: dict[str, Any] = {}
     if step == "read":
@@ -229,6 +230,7 @@ def child(step: str, args: argparse.Namespace) -> None:
             columns=["frequency", "recency", "T", "monetary_value"],
         )
         del index, values
+        rfm = clv.data.with_time_unit(rfm, "W")  # the unit of the summary step (lost in .npy)
         bundle = read_bundle(args.model)
         table, record = _measure(
             lambda: score_customers(bundle, rfm, horizon=HORIZON, discount_rate=0.0, margin=1.0),
@@ -328,12 +330,17 @@ def main(argv: list[str] | None = None) -> None:
         choices=("read", "summary", "score"),
         help="cProfile this step (in its first run) and print the top functions",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 20,000 rows, 2,000 customers, one run"
+    )
     parser.add_argument("--child", choices=("read", "summary", "score"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--rfm", help=argparse.SUPPRESS)
     parser.add_argument("--save-rfm", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.customers, args.repeat = 20_000, 2_000, 1
     if args.child:
         args.profile = args.profile is not None
         child(args.child, args)

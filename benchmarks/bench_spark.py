@@ -25,6 +25,10 @@ Usage::
     python benchmarks/bench_spark.py                       # both, local[2]
     python benchmarks/bench_spark.py --only cdnow
     python benchmarks/bench_spark.py --rows 1000000 --customers 100000
+    python benchmarks/bench_spark.py --quick   # smoke: 20,000 rows, pandas engine only
+
+``--quick`` runs only the pandas-engine side of ``large`` (``clv fit`` and ``clv score``)
+on a small log, without Spark.
 """
 
 from __future__ import annotations
@@ -106,7 +110,9 @@ def bench_cdnow(tmp: Path, env: dict[str, str], master: str) -> None:
     print(f"  Spark CSV byte-identical to the pandas CSV: {same}")
 
 
-def bench_large(tmp: Path, env: dict[str, str], master: str, rows: int, customers: int) -> None:
+def bench_large(
+    tmp: Path, env: dict[str, str], master: str, rows: int, customers: int, *, spark: bool = True
+) -> None:
     log = tmp / "tx.parquet"
     start = time.perf_counter()
     write_log(log, rows, customers, string_ids=False)
@@ -124,12 +130,14 @@ def bench_large(tmp: Path, env: dict[str, str], master: str, rows: int, customer
         clv(*job, "--out", str(out), env=env),
         Path(f"{out}.run.json"),
     )
-    spark = ["--engine", "spark", "--spark-master", master]
+    if not spark:
+        return
+    spark_args = ["--engine", "spark", "--spark-master", master]
     out_dir = tmp / "spark_scores"
-    wall = clv(*job, "--out", f"{out_dir}/", *spark, env=env)
+    wall = clv(*job, "--out", f"{out_dir}/", *spark_args, env=env)
     report(f"{customers:,} customers, Spark {master} -> dir/", wall, tmp / "spark_scores.run.json")
     out_file = tmp / "spark.parquet"
-    wall = clv(*job, "--out", str(out_file), *spark, env=env)
+    wall = clv(*job, "--out", str(out_file), *spark_args, env=env)
     report(
         f"{customers:,} customers, Spark {master} -> Parquet", wall, Path(f"{out_file}.run.json")
     )
@@ -142,12 +150,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: small log, pandas engine only, no Spark"
+    )
     args = parser.parse_args()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.driver_memory} pyspark-shell"
     with tempfile.TemporaryDirectory(prefix="clv-bench-spark-") as tmpdir:
         tmp = Path(tmpdir)
+        if args.quick:
+            bench_large(tmp, env, args.master, 20_000, 2_000, spark=False)
+            return
         if args.only in (None, "cdnow"):
             bench_cdnow(tmp, env, args.master)
         if args.only in (None, "large"):

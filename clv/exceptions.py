@@ -190,7 +190,35 @@ class ClvWarning(UserWarning):
 
 
 class ConvergenceWarning(ClvWarning):
-    """The fit converged but the result is doubtful (e.g. singular Hessian)."""
+    """The fit converged but the result is doubtful (e.g. singular Hessian).
+
+    Parameters
+    ----------
+    message : str
+        What is doubtful and what it means for the results.
+    reason : str
+        The kind of doubt, e.g. ``"homogeneous_limit"`` (a Gamma shape was held
+        at a large value because the data show no heterogeneity).
+    params_at_bound : sequence of str
+        Parameters held at (or run to) the edge of their range.
+    """
+
+    def __init__(
+        self, message: str = "", *, reason: str = "", params_at_bound: Sequence[str] = ()
+    ) -> None:
+        self.message = message
+        self.reason = reason
+        self.params_at_bound = tuple(params_at_bound)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_convergence_warning, (self.message, self.reason, self.params_at_bound))
+
+
+def _convergence_warning(
+    message: str, reason: str, params_at_bound: Sequence[str]
+) -> ConvergenceWarning:
+    return ConvergenceWarning(message, reason=reason, params_at_bound=params_at_bound)
 
 
 class DataWarning(ClvWarning):

@@ -215,12 +215,19 @@ def free_point(
             )
         elif name not in natural:
             natural[name] = float(value)
-    out = {}
+    import pytensor
+
+    out: dict[str, float] = {}
+    pending: dict[str, Any] = {}
     for rv in model.free_RVs:
         value_var = model.rvs_to_values[rv]
         x = natural[rv.name]
         transform = model.rvs_to_transforms.get(rv)
-        out[value_var.name] = (
-            float(transform.forward(np.float64(x)).eval()) if transform is not None else x
-        )
+        if transform is None:
+            out[value_var.name] = x
+        else:
+            pending[value_var.name] = transform.forward(np.float64(x))
+    if pending:  # one small function for every transform, without C compilation
+        values = pytensor.function([], list(pending.values()), mode="FAST_COMPILE")()
+        out.update({k: float(v) for k, v in zip(pending, values, strict=True)})
     return out

@@ -169,18 +169,15 @@ class FusedTransactionBayesModel(CovariateTransactionBayesModel):
         cols, counts, _ = self._fit_data(data)
         if len(cols) != len(spec.columns):  # segment codes or covariates: the graph
             return super().build_model(data, mutable_data=mutable_data)
+        func = self._total_gradient
+        # the prepared form computes fused_total_gradient: not a routine bound differently
+        own = getattr(type(self), "fused_total_gradient", None)
+        prepare = type(self).fused_prepare if own is not None and func is own else None
         with pm.Model() as model:
             theta = self._fused_parameters(cols, counts)
             pm.Potential(
                 "log_likelihood",
-                total_log_likelihood(
-                    self._total_gradient,
-                    spec.params,
-                    theta,
-                    cols,
-                    counts,
-                    prepare=type(self).fused_prepare,
-                ),
+                total_log_likelihood(func, spec.params, theta, cols, counts, prepare=prepare),
             )
         return model
 

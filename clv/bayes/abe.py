@@ -13,7 +13,8 @@ likelihood of ``(x, t_x, T)`` is the individual-level Pareto/NBD,
 NumPy code uses, here with PyTensor ops): the alive indicator and the lifetime
 that Abe's Gibbs sampler draws are integrated out, and NUTS samples the rest.
 The rates are sampled non-centred (:math:`\log\theta_i = m + L z_i`,
-:math:`\Sigma = LL^\top`).
+:math:`\Sigma = LL^\top`), except the purchase rate of customers with two
+repeat purchases or more, sampled centred.
 
 The population parameters are ``log_lambda_mean``, ``log_mu_mean`` (:math:`m`),
 ``log_lambda_sd``, ``log_mu_sd`` and ``correlation`` (:math:`\Sigma`); the
@@ -235,6 +236,11 @@ class AbeParetoNBDModel(BayesModel):
     """
 
     mle_class = _MLEParetoNBDModel  # validates the RFM frame and its period
+    centred_from: ClassVar[int] = 2
+    """Customers with at least this many repeat purchases have their log purchase rate
+    sampled centred (it is pinned down by their purchases; non-centred, it would move in
+    lockstep with the population mean), the others non-centred.  The log dropout rate,
+    weakly identified for almost everyone, is non-centred given the purchase rate."""
     pointwise = False
     latent_variables: ClassVar[tuple[str, ...]] = RATES
     default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
@@ -331,9 +337,21 @@ class AbeParetoNBDModel(BayesModel):
             eta = float(self.lkj_eta)  # LKJ for two dimensions: (1 + rho) / 2 ~ Beta(eta, eta)
             unit = pm.Beta("correlation_unit", alpha=eta, beta=eta)
             rho = pm.Deterministic("correlation", 2.0 * unit - 1.0)
-            z_lam = pm.Normal("z_log_lambda", 0.0, 1.0, dims="customer_id")
+            # log lambda: centred where the purchases pin it down, non-centred elsewhere
+            centred = np.flatnonzero(x >= self.centred_from)
+            loose = np.flatnonzero(x < self.centred_from)
+            z_lam = pt.zeros(len(x))
+            log_lam = pt.zeros(len(x))
+            if loose.size:
+                z_loose = pm.Normal("z_log_lambda", 0.0, 1.0, shape=loose.size)
+                z_lam = pt.set_subtensor(z_lam[loose], z_loose)
+                log_lam = pt.set_subtensor(log_lam[loose], m_lam + sd_lam * z_loose)
+            if centred.size:
+                direct = pm.Normal("log_lambda_centred", m_lam, sd_lam, shape=centred.size)
+                z_lam = pt.set_subtensor(z_lam[centred], (direct - m_lam) / sd_lam)
+                log_lam = pt.set_subtensor(log_lam[centred], direct)
+            log_lam = pm.Deterministic("log_lambda", log_lam, dims="customer_id")
             z_mu = pm.Normal("z_log_mu", 0.0, 1.0, dims="customer_id")
-            log_lam = pm.Deterministic("log_lambda", m_lam + sd_lam * z_lam, dims="customer_id")
             log_mu = pm.Deterministic(
                 "log_mu",
                 m_mu + sd_mu * (rho * z_lam + pt.sqrt(1.0 - rho**2) * z_mu),

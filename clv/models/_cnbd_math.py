@@ -111,7 +111,9 @@ def litt_term(k: int, frequency: ArrayLike, litt: ArrayLike, *, ops: Ops = NUMPY
     (0.0, 0.613706)
     """
     if ops is not NUMPY:  # symbolic data (clv.bayes): the same expression, unconverted
-        return (k - 1) * litt - frequency * float(special.gammaln(float(k)))
+        sym_litt: Any = litt
+        sym_x: Any = frequency
+        return (k - 1) * sym_litt - sym_x * float(special.gammaln(float(k)))
     x, litt = _floats(frequency, litt)
     return _out((k - 1) * litt - x * special.gammaln(float(k)))
 

@@ -12,6 +12,14 @@
 * Newton's method with the spec's analytic Hessian when it has one (BFGS with the
   analytic gradient otherwise); a final Newton step below 1e-6 is taken without
   another evaluation;
+* a Gamma shape declared in ``spec.homogeneous_limits`` that runs past
+  ``_SHAPE_LIMIT`` (outwards) is moved back to the limit along its ridge (the
+  mean rate ``shape / scale`` kept) and held there while the other parameters
+  converge: the likelihood rises ever more slowly towards the homogeneous limit
+  (shape → ∞), where it would otherwise take hundreds of iterations; it is
+  released if, at the constrained optimum, the likelihood prefers a smaller shape
+  (a finite optimum beyond the limit), and a held shape is reported with a
+  :class:`~clv.exceptions.ConvergenceWarning` (``reason="homogeneous_limit"``);
 * the covariance is the inverse of the Hessian of the negative log-likelihood
   in log-parameters (central differences of the gradient, symmetrised),
   mapped to the natural scale by the delta method ``J Σ J`` with ``J = diag(θ)``
@@ -38,6 +46,13 @@ __all__ = ["MLEResult", "compress", "maximise"]
 
 _LOG_BOUND = 30.0  # |log θ| ≤ 30 on the scaled problem: θ in [1e-13, 1e13]
 _NEWTON_STEP_TOL = 1e-6  # largest final Newton step (log-parameters) taken unevaluated
+#: a Gamma shape above this has a coefficient of variation below 3.2 %: no heterogeneity the
+#: data could detect, and predictions within O(1/shape) = 0.1 % of the homogeneous limit
+_SHAPE_LIMIT = 1e3
+_LOG_SHAPE_LIMIT = float(np.log(_SHAPE_LIMIT))
+#: a held shape is released when, at the constrained optimum, the mean log-likelihood gains
+#: more than this per unit of log-shape by going back inside (a finite optimum past the limit)
+_RELEASE_GTOL = 1e-7
 #: codes 0, 1, 2, 3 in _Objective.kinds; "log1" is θ = 1 + e^u (a parameter above 1, e.g.
 #: the Gamma-Gamma q of a model whose mean spend must exist)
 _TRANSFORMS = ("log", "logit", "identity", "log1")
@@ -123,6 +138,8 @@ class MLEResult:
     starts_tried: int
     hessian_positive_definite: bool
     history: list[str] = field(default_factory=list)
+    #: Gamma shapes held at ``_SHAPE_LIMIT`` (the homogeneous limit, see :func:`maximise`)
+    params_at_limit: tuple[str, ...] = ()
 
 
 def unique_rows(columns: Sequence[FloatArray]) -> tuple[list[FloatArray], np.ndarray]:
@@ -219,6 +236,61 @@ class _RunResult:
     message: str
     nit: int
     hess: FloatArray | None = None  # Hessian of the mean objective at x (Newton only)
+    held: tuple[int, ...] = ()  # shapes held at the homogeneous limit
+
+
+class _Ridge:
+    """Gamma shapes held at the homogeneous limit while the optimiser runs along their ridge.
+
+    ``pairs`` are the (shape, scale) indices of ``spec.homogeneous_limits`` (both
+    log-parameters). ``free`` masks the coordinates the optimiser may move.
+    """
+
+    def __init__(self, pairs: Sequence[tuple[int, int]], k: int):
+        self.pairs = list(pairs)
+        self.free = np.ones(k, dtype=bool)
+        self.released: set[int] = set()
+
+    @property
+    def held(self) -> tuple[int, ...]:
+        return tuple(j for j, _ in self.pairs if not self.free[j])
+
+    def hold(self, x: FloatArray, p: FloatArray) -> FloatArray | None:
+        """``x`` moved back to the limit along the ridge when a shape passed it going
+        outwards (the shape then held), else None."""
+        out = None
+        for j, k in self.pairs:
+            if self.free[j] and j not in self.released and x[j] > _LOG_SHAPE_LIMIT and p[j] > 0:
+                out = x.copy() if out is None else out
+                excess = out[j] - _LOG_SHAPE_LIMIT
+                out[j] -= excess
+                out[k] -= excess  # same shape / scale: the mean rate is kept
+                self.free[j] = False
+        return out
+
+    def release(self, g: FloatArray) -> bool:
+        """Free the held shapes whose gradient points back inside; True if any was."""
+        back = [j for j in self.held if g[j] > _RELEASE_GTOL]
+        for j in back:
+            self.free[j] = True
+            self.released.add(j)
+        return bool(back)
+
+    def mask(self, g: FloatArray) -> FloatArray:
+        """``g`` with the held coordinates zeroed."""
+        return np.where(self.free, g, 0.0)
+
+
+def _limit_pairs(spec: ModelSpec, kinds: np.ndarray) -> list[tuple[int, int]]:
+    """Indices of the (shape, scale) pairs of ``spec.homogeneous_limits`` (log-parameters)."""
+    names = list(spec.params._fields)
+    out = []
+    for shape, scale, _ in getattr(spec, "homogeneous_limits", ()):
+        if shape in names and scale in names:
+            j, k = names.index(shape), names.index(scale)
+            if kinds[j] == 0 and kinds[k] == 0:
+                out.append((j, k))
+    return out
 
 
 class _Objective:
@@ -419,7 +491,10 @@ def maximise(
             reason="not_finite",
             attempts=history,
         )
-    gnorm = float(np.max(np.abs(best.jac))) if np.all(np.isfinite(best.jac)) else np.inf
+    moving = np.ones(len(names), dtype=bool)
+    moving[list(best.held)] = False  # a held shape's gradient is the ridge's residual slope
+    jac_free = best.jac[moving]
+    gnorm = float(np.max(np.abs(jac_free))) if np.all(np.isfinite(jac_free)) else np.inf
     converged = bool(best.success) or gnorm < 1e-4
     at_bound = np.abs(best.x) >= _LOG_BOUND - 1e-6
     if at_bound.any():
@@ -449,9 +524,12 @@ def maximise(
     hess = best.hess * objective.total if best.hess is not None else _hessian(objective, best.x)
     pd_ok = True
     try:
-        chol = np.linalg.cholesky(hess)
+        # a held shape is fixed: the covariance of the others is conditional on it (its own
+        # rows are zero: no uncertainty is drawn along the ridge, where predictions do not move)
+        chol = np.linalg.cholesky(hess[np.ix_(moving, moving)])
         inv_chol = np.linalg.inv(chol)
-        cov_log = inv_chol.T @ inv_chol
+        cov_log = np.zeros_like(hess)
+        cov_log[np.ix_(moving, moving)] = inv_chol.T @ inv_chol
     except np.linalg.LinAlgError:
         pd_ok = False
         cov_log = np.full_like(hess, np.nan)
@@ -465,6 +543,7 @@ def maximise(
     cov_log = 0.5 * (cov_log + cov_log.T)
     jac = d1 * scale_vec  # dθ/du at the optimum: θ for log-parameters
     cov = cov_log * np.outer(jac, jac)
+    held = _report_held(spec, best.held, theta)
     # log-likelihood of the unscaled data at the unscaled parameters
     ll = spec.log_likelihood(spec.params(*theta), *cols)
     return MLEResult(
@@ -480,16 +559,44 @@ def maximise(
         starts_tried=len(starts),
         hessian_positive_definite=pd_ok,
         history=history,
+        params_at_limit=held,
     )
+
+
+def _report_held(spec: ModelSpec, held: Sequence[int], theta: FloatArray) -> tuple[str, ...]:
+    """Warn about the shapes held at the homogeneous limit; their names."""
+    names = list(spec.params._fields)
+    out = []
+    for shape, scale, what in getattr(spec, "homogeneous_limits", ()):
+        if shape not in names or names.index(shape) not in held:
+            continue
+        mean = theta[names.index(shape)] / theta[names.index(scale)]
+        warnings.warn(
+            ConvergenceWarning(
+                f"{spec.name}: the {what} shows no heterogeneity across customers: {shape} ran "
+                f"towards infinity with {shape}/{scale} (the mean {what}, {mean:.4g} per period) "
+                f"fixed, so {shape} is not identified; a {what} that is the same for every "
+                f"customer fits these data as well. {shape} is held at {_SHAPE_LIMIT:g} "
+                f"(coefficient of variation {1 / np.sqrt(_SHAPE_LIMIT):.1%}) and {scale} at "
+                f"{shape}/{mean:.4g}: predictions are those of the constant-rate limit; the "
+                f"standard errors are conditional on {shape} (its own is 0).",
+                reason="homogeneous_limit",
+                params_at_bound=(shape,),
+            ),
+            stacklevel=3,
+        )
+        out.append(shape)
+    return tuple(out)
 
 
 def _run(
     objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
 ) -> _RunResult:
     """Minimise: Newton's method when the spec has an analytic Hessian, else BFGS."""
+    ridge = _Ridge(_limit_pairs(objective.spec, objective.kinds), len(u0))
     if objective.spec.hessian is not None:
-        return _newton(objective, u0, bounds, maxiter)
-    return _bfgs(objective, u0, bounds, maxiter)
+        return _newton(objective, u0, bounds, maxiter, ridge)
+    return _bfgs(objective, u0, bounds, maxiter, ridge)
 
 
 def _box_step(x: FloatArray, p: FloatArray, lo: FloatArray, hi: FloatArray) -> float:
@@ -510,30 +617,46 @@ def _stop_at(f: float, g: FloatArray, gtol: float) -> tuple[str, bool] | None:
 
 
 def _newton(
-    objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
+    objective: _Objective,
+    u0: FloatArray,
+    bounds: list[tuple[float, float]],
+    maxiter: int,
+    ridge: _Ridge | None = None,
 ) -> _RunResult:
-    """Damped Newton's method with a Levenberg shift and backtracking line search."""
+    """Damped Newton's method with a Levenberg shift and backtracking line search.
+
+    Coordinates ``ridge`` holds (shapes at their homogeneous limit) do not move.
+    """
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
     x = np.clip(np.asarray(u0, dtype=np.float64), lo, hi)
+    ridge = ridge or _Ridge((), x.size)
     f, g, H = objective.value_grad_hess(x)
-    k = x.size
     message, success, it = "iteration limit reached", False, 0
     for it in range(1, maxiter + 1):  # noqa: B007  (the final value of `it` is reported)
-        if (stop := _stop_at(f, g, 1e-10)) is not None:
+        free = ridge.free.copy()
+        gf = ridge.mask(g)
+        if (stop := _stop_at(f, gf, 1e-10)) is not None:
+            if stop[1] and ridge.release(g):
+                continue
             message, success = stop
             break
+        Hf = H[np.ix_(free, free)]
+        kf = int(free.sum())
         shift = 0.0
-        scale = max(1e-12, float(np.max(np.abs(np.diag(H)))))
+        scale = max(1e-12, float(np.max(np.abs(np.diag(Hf)))))
         while True:
             try:
-                chol = np.linalg.cholesky(H + shift * np.eye(k))
+                chol = np.linalg.cholesky(Hf + shift * np.eye(kf))
                 break
             except np.linalg.LinAlgError:
                 shift = max(1e-8 * scale, shift * 10.0)
-        p = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))
+        p = np.zeros_like(x)
+        p[free] = -np.linalg.solve(chol.T, np.linalg.solve(chol, gf[free]))
         norm = float(np.max(np.abs(p)))
         if shift == 0.0 and norm < _NEWTON_STEP_TOL:
+            if ridge.release(g):
+                continue
             # converged quadratically: the remaining Newton step is exact to O(|p|^2) and
             # moves the Hessian by O(|p|) relative, far below the precision of standard errors;
             # take it without another evaluation of the likelihood
@@ -542,7 +665,7 @@ def _newton(
             break
         if norm > 5.0:  # never move a log-parameter by more than 5 in one step
             p *= 5.0 / norm
-        slope = float(g @ p)
+        slope = float(gf @ p)
         step = _box_step(x, p, lo, hi)
         if step <= 0:
             message = "a parameter reached the bound of the search box"
@@ -553,8 +676,10 @@ def _newton(
             # for thousands of iterations; this close to the optimum the full Newton step is
             # accurate: take it unless it worsens the gradient, and stop
             f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
-            if np.isfinite(f_new) and np.max(np.abs(g_new)) <= np.max(np.abs(g)):
+            if np.isfinite(f_new) and np.max(np.abs(ridge.mask(g_new))) <= np.max(np.abs(gf)):
                 x, f, g, H = x + step * p, f_new, g_new, H_new
+            if ridge.release(g):
+                continue
             message, success = "predicted decrease below rounding error", True
             break
         # the full step is accepted almost always near the optimum: evaluate it with the
@@ -568,25 +693,37 @@ def _newton(
             if accepted:
                 f_new, g_new, H_new = objective.value_grad_hess(x + step * p)
         if not accepted:
-            if np.max(np.abs(g)) < 1e-7:
+            if np.max(np.abs(gf)) < 1e-7:
+                if ridge.release(g):
+                    continue
                 message, success = "no further decrease possible (gradient small)", True
             else:
                 message = "line search failed"
             break
         x = x + step * p
         f, g, H = f_new, g_new, H_new
-    return _RunResult(x=x, fun=f, jac=g, success=success, message=message, nit=it, hess=H)
+        if (held := ridge.hold(x, p)) is not None:  # past the limit: back to it, and hold
+            x = held
+            f, g, H = objective.value_grad_hess(x)
+    return _RunResult(
+        x=x, fun=f, jac=g, success=success, message=message, nit=it, hess=H, held=ridge.held
+    )
 
 
 def _bfgs(
-    objective: _Objective, u0: FloatArray, bounds: list[tuple[float, float]], maxiter: int
+    objective: _Objective,
+    u0: FloatArray,
+    bounds: list[tuple[float, float]],
+    maxiter: int,
+    ridge: _Ridge | None = None,
 ) -> _RunResult:
     """Minimise with BFGS and a backtracking (Armijo) line search.
 
     A small NumPy implementation: the models have 2-4 parameters, where
     SciPy's L-BFGS-B costs more per iteration than the likelihood itself.
     Iterates are kept inside ``bounds`` (log-parameters) so a parameter that
-    runs away is reported instead of overflowing.
+    runs away is reported instead of overflowing. Coordinates ``ridge`` holds
+    (shapes at their homogeneous limit) do not move.
     """
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
@@ -598,7 +735,9 @@ def _bfgs(
             return objective.value(u), _grad_for_hessian(objective, u)
 
     x = np.clip(np.asarray(u0, dtype=np.float64), lo, hi)
-    f, g = fg(x)
+    ridge = ridge or _Ridge((), x.size)
+    f, g_full = fg(x)
+    g = ridge.mask(g_full)
     k = x.size
     H = np.eye(k)
     message = "iteration limit reached"
@@ -607,9 +746,12 @@ def _bfgs(
     stalled = 0
     for it in range(1, maxiter + 1):
         if (stop := _stop_at(f, g, 1e-9)) is not None:
+            if stop[1] and ridge.release(g_full):
+                g, H = ridge.mask(g_full), np.eye(k)
+                continue
             message, success = stop
             break
-        p = -H @ g
+        p = ridge.mask(-H @ g)
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction: restart from steepest descent
             H = np.eye(k)
@@ -621,7 +763,8 @@ def _bfgs(
             break
         while True:
             x_new = x + step * p
-            f_new, g_new = fg(x_new)
+            f_new, g_new_full = fg(x_new)
+            g_new = ridge.mask(g_new_full)
             if np.isfinite(f_new) and f_new <= f + 1e-4 * step * slope:
                 break
             step *= 0.5
@@ -629,6 +772,9 @@ def _bfgs(
                 break
         if step < 1e-14:
             if np.max(np.abs(g)) < 1e-6:
+                if ridge.release(g_full):
+                    g, H = ridge.mask(g_full), np.eye(k)
+                    continue
                 message, success = "no further decrease possible (gradient small)", True
             else:
                 message = "line search failed"
@@ -637,7 +783,12 @@ def _bfgs(
         y_vec = g_new - g
         sy = float(s_vec @ y_vec)
         decrease = f - f_new
-        x, f, g = x_new, f_new, g_new
+        x, f, g, g_full = x_new, f_new, g_new, g_new_full
+        if (held := ridge.hold(x, p)) is not None:  # past the limit: back to it, and hold
+            x = held
+            f, g_full = fg(x)
+            g, H, stalled = ridge.mask(g_full), np.eye(k), 0
+            continue
         if sy > 1e-12 * float(np.linalg.norm(s_vec) * np.linalg.norm(y_vec)):
             if it == 1:
                 H = np.eye(k) * (sy / float(y_vec @ y_vec))
@@ -647,6 +798,11 @@ def _bfgs(
         stalled = stalled + 1 if decrease <= 1e-15 * max(1.0, abs(f)) else 0
         if stalled >= 3:
             success = np.max(np.abs(g)) < 1e-6
+            if success and ridge.release(g_full):
+                g, H, stalled = ridge.mask(g_full), np.eye(k), 0
+                continue
             message = "objective stopped decreasing" + ("" if success else " with a large gradient")
             break
-    return _RunResult(x=x, fun=f, jac=g, success=success, message=message, nit=it)
+    return _RunResult(
+        x=x, fun=f, jac=g_full, success=success, message=message, nit=it, held=ridge.held
+    )

@@ -66,6 +66,13 @@ class ModelSpec:
         in the next ``t`` periods of a customer known to be alive at ``T``, i.e.
         ``expected_purchases / probability_alive`` without computing either (used
         by posterior scoring, which multiplies by P(alive) once per customer).
+    homogeneous_limits : tuple of (str, str, str)
+        Gamma mixing distributions the fit may collapse to a point mass:
+        ``(shape, scale, what)``, e.g. ``("s", "beta", "dropout rate")``. When
+        ``shape`` runs towards infinity with ``shape / scale`` (the mean rate)
+        fixed, every customer has the same rate and the data cannot identify
+        the shape; the engine holds it at a large value instead of following the
+        ridge (see :func:`clv.models._mle.maximise`).
     """
 
     name: str
@@ -88,6 +95,7 @@ class ModelSpec:
     expected_purchases_new_customer: Callable[..., Any] | None = None
     probability_of_purchases: Callable[..., Any] | None = None
     simulate: Callable[..., Any] | None = None
+    homogeneous_limits: tuple[tuple[str, str, str], ...] = ()
 
 
 def rfm_spec(

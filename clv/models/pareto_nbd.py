@@ -460,6 +460,8 @@ SPEC = rfm_spec(
     hessian=log_likelihood_hessian,
     scale_columns=("recency", "T"),
     scale_params=("alpha", "beta"),
+    # no detectable heterogeneity: s (or r) -> inf along the ridge s / beta = mean rate
+    homogeneous_limits=(("s", "beta", "dropout rate"), ("r", "alpha", "purchase rate")),
 )
 
 

@@ -69,7 +69,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("ParetoNBDModel", "clv.models.pareto_nbd", "transaction", "pnbd", cli_bayes=True),
     ModelEntry("ParetoNBDCorrelatedModel", "clv.models.pareto_nbd_corr", "transaction"),
     ModelEntry("GGompertzNBDModel", "clv.models.ggompertz_nbd", "transaction"),
-    ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd"),
+    ModelEntry("NBDModel", "clv.models.nbd", "transaction", "nbd", cli_bayes=True),
     ModelEntry("ModifiedBetaGeoCNBDModel", "clv.models.cnbd", "transaction", "mbgcnbd"),
     ModelEntry("BetaGeoCNBDModel", "clv.models.cnbd", "transaction", "bgcnbd"),
     ModelEntry("BetaGeoBetaBinomModel", "clv.models.bgbb", "transaction"),

@@ -37,7 +37,7 @@ import numpy as np
 
 from clv._special_jit import AVAILABLE
 
-__all__ = ["AVAILABLE", "BLOCK", "N_SUMS", "draw_sums", "map_draws"]
+__all__ = ["AVAILABLE", "BLOCK", "N_SUMS", "baseline_sums", "draw_sums", "map_draws"]
 
 T = TypeVar("T")
 
@@ -150,7 +150,27 @@ def _blocks(
                     acc[11] += e1 * fc
 
 
+def _baseline_rows(
+    rows: Any, w: Any, mu: Any, step: float, out: Any
+) -> None:  # pragma: no cover - compiled
+    """Per period, the margin ``w`` times the expected time alive, summed over ``rows``."""
+    horizon = out.size
+    for k in range(horizon):
+        out[k] = 0.0
+    for j in range(rows.size):
+        m = rows[j]
+        rate = mu[m] * 1.0 * step
+        decay = math.expm1(-rate)
+        q = 1.0 + decay
+        frac = 1.0 - 0.5 * rate if rate < 1e-10 else -decay / rate
+        lead = step * frac * w[m]
+        for k in range(horizon):
+            out[k] += lead
+            lead *= q
+
+
 _COMPILED: list[Any] = []
+_COMPILED_BASE: list[Any] = []
 _COMPILE_LOCK = threading.Lock()
 
 
@@ -164,6 +184,30 @@ def _kernel() -> Any:
 
             _COMPILED.append(numba.njit(cache=True, nogil=True)(_blocks))
     return _COMPILED[0]
+
+
+def baseline_sums(
+    rows: np.ndarray, w: np.ndarray, mu: np.ndarray, horizon: int, step: float
+) -> np.ndarray:
+    """Undiscounted baseline margin per period of the customers ``rows``, shape (H,).
+
+    The same numbers as :meth:`clv.roi.engine._DrawState.baseline_flows` with sampled
+    dropout rates (to rounding), one compiled pass per customer.
+    """
+    with _COMPILE_LOCK:
+        if not _COMPILED_BASE:
+            import numba
+
+            _COMPILED_BASE.append(numba.njit(cache=True, nogil=True)(_baseline_rows))
+    out = np.empty(int(horizon))
+    _COMPILED_BASE[0](
+        np.ascontiguousarray(rows, dtype=np.int64),
+        np.ascontiguousarray(w, dtype=np.float64),
+        np.ascontiguousarray(mu, dtype=np.float64),
+        float(step),
+        out,
+    )
+    return out
 
 
 def draw_sums(
@@ -234,14 +278,18 @@ def draw_sums(
         bool(per_period),
     )
     kernel = _kernel()
+
+    def run(first: int, last: int) -> None:
+        kernel(*args, first, last, out)
+
     workers = _threads(n_blocks)
     if workers <= 1:
-        kernel(*args, 0, n_blocks, out)
+        run(0, n_blocks)
     else:  # the kernel releases the GIL: contiguous ranges of blocks on the cores
         edges = np.linspace(0, n_blocks, workers + 1).astype(int).tolist()
         pool = _pool(workers)
         spans = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
-        jobs = [pool.submit(kernel, *args, a, b, out) for a, b in spans]
+        jobs = [pool.submit(run, a, b) for a, b in spans]
         for job in jobs:
             job.result()
     return np.add.reduce(out, axis=0)
@@ -277,11 +325,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads of this process (a forked child gets its own: the
+    parent's threads do not exist in it)."""
+    key = (os.getpid(), workers)
     with _COMPILE_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="clv-roi")
-        return _POOLS[workers]
+        if key not in _POOLS:
+            _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="clv-roi")
+        return _POOLS[key]

@@ -108,19 +108,20 @@ def _individual(
     :func:`clv.models._covariates.individual_params`, on the same numbers).
     """
     kind = type(model)
+    series = pd.Series(draw, dtype=np.float64)
     if (
         cache is None
         or kind.individual_params is not ParametricModel.individual_params
         or kind._customer_params is not ParametricModel._customer_params
+        or not all(isinstance(k, str) for k in series.index)
     ):
         ind = model.individual_params(data, params=draw)
         return {c: ind[c].to_numpy(dtype=np.float64) for c in ind.columns}
-    p = pd.Series(draw, dtype=np.float64)
-    fields = list(model.spec.params._fields)
-    missing = [n for n in model._param_names() if n not in p.index]
+    p = dict(zip(series.index, series.to_numpy(), strict=True))  # scalar lookups, not pandas
+    missing = [n for n in model._param_names() if n not in p]
     if missing:
         raise ValueError(f"params is missing {missing}; expected {model._param_names()}.")
-    base = model.spec.params(*p[fields].to_numpy(dtype=np.float64))
+    base = model.spec.params(*(np.float64(p[f]) for f in model.spec.params._fields))
     if model._design:
         if "X" not in cache:
             cache["X"] = model._design.matrices(data, f"the covariates passed to {kind.__name__}")
@@ -144,6 +145,27 @@ class _Unit:
     scope: dict[str, np.ndarray] = field(default_factory=dict)
     #  scoped evidence coefficient -> in-scope mask over rows (clv.roi.scope); such a
     #  coefficient's draws are (S, rows): evidence inside, the fitted fallback outside
+    changed: tuple[tuple[np.ndarray, ...], np.ndarray] | None = field(default=None, repr=False)
+    #  (the delta arrays it was found from, mask over rows of the customers they change)
+
+
+def changed_rows(unit: _Unit) -> np.ndarray:
+    """Mask over ``unit.rows`` of the customers whose features change in some draw.
+
+    The others add exactly nothing to any value (their rate multipliers are 1), so the
+    engine leaves them out of its passes. Kept on the unit with the arrays it was found
+    from (a unit given other changes, e.g. by ``dataclasses.replace``, finds it anew).
+    """
+    arrays = tuple(unit.delta.values())
+    if unit.changed is not None:
+        source, mask = unit.changed
+        if len(source) == len(arrays) and all(a is b for a, b in zip(source, arrays, strict=True)):
+            return mask
+    mask = np.zeros(len(unit.rows), dtype=bool)
+    for d in arrays:
+        mask |= d[0] != 0 if d.strides[0] == 0 else np.any(d != 0, axis=0)
+    unit.changed = (arrays, mask)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -296,6 +318,10 @@ class _DrawState:
         w = w if rows is None else w[rows]
         if self.mu is None:  # einsum: no BLAS threads for a product this small
             return np.einsum("n,nh->h", w, self.j0 if rows is None else self.j0[rows])
+        if _jit.AVAILABLE:  # one compiled pass per customer (clv.roi._jit)
+            index = np.arange(len(self.mu)) if rows is None else np.asarray(rows)
+            every_w = self.weight if weight is None else weight
+            return _jit.baseline_sums(index, every_w, self.mu, self.horizon, self.step)
         mu = self.mu if rows is None else self.mu[rows]
         lengths = np.array([self.horizon])
         runs = _math.survival_runs(mu, None, lengths, self.step)
@@ -998,8 +1024,14 @@ class CounterfactualEngine:
         return out
 
     def _plan(self, units: list[_Unit]) -> dict[str, Any]:
-        """What every draw of :meth:`flows` needs about a set of units."""
-        rows = np.unique(np.concatenate([u.rows for u in units])) if units else np.zeros(0, int)
+        """What every draw of :meth:`flows` needs about a set of units.
+
+        Only the customers whose features some unit changes are evaluated: for the others
+        the shifted and the baseline values are the same numbers, which cancel.
+        """
+        masks = [changed_rows(u) for u in units]
+        kept = [u.rows if m.all() else u.rows[m] for u, m in zip(units, masks, strict=True)]
+        rows = np.unique(np.concatenate(kept)) if units else np.zeros(0, int)
         rows = rows.astype(np.int64)
         profiles = np.stack([u.profile for u in units]) if units else np.zeros((0, self.horizon))
         plan: dict[str, Any] = {"units": units, "rows": rows, "profiles": profiles}
@@ -1014,8 +1046,10 @@ class CounterfactualEngine:
             plan["rho_runs"] = profiles[:, plan["starts"]]  # (U, R)
         # each unit's rows among ``rows`` (None: all of them) and its coefficient x change terms
         plan["g_rows"] = [
-            None if len(u.rows) == len(rows) else np.searchsorted(rows, u.rows) for u in units
+            None if len(k) == len(rows) else np.searchsorted(rows, k) for k in kept
         ]
+        # positions of those customers among each unit's rows (None: all of them)
+        plan["keep"] = [None if m.all() else np.flatnonzero(m) for m in masks]
         plan["terms"] = [
             [
                 (parts[0], coef, u.delta[parts[1]])
@@ -1056,11 +1090,16 @@ class CounterfactualEngine:
         stacked = np.zeros((len(_PROCESS_LEVER), len(units), len(rows)))
         g = dict(zip(_PROCESS_LEVER, stacked, strict=True))
         for u, target in enumerate(plan["g_rows"]):
+            keep = plan["keep"][u]
             for process, coef, change in plan["terms"][u]:
+                c_i, x_i = coef[i], change[i]
+                if keep is not None:  # scoped coefficients have a draw per row
+                    x_i = x_i[keep]
+                    c_i = c_i[keep] if np.ndim(c_i) else c_i
                 if target is None:
-                    g[process][u] += coef[i] * change[i]
+                    g[process][u] += c_i * x_i
                 else:
-                    g[process][u, target] += coef[i] * change[i]
+                    g[process][u, target] += c_i * x_i
         if st.mu is not None and self.closed_form and _jit.AVAILABLE:
             self._compiled_draw(st, plan, stacked, full, totals, service, slot, full_only)
         elif st.mu is not None and self.closed_form:
@@ -1354,10 +1393,7 @@ class CounterfactualEngine:
         """Number of customers whose features the investment changes (in any draw)."""
         if not unit.delta:
             return 0
-        changed = np.zeros(len(unit.rows), dtype=bool)
-        for d in unit.delta.values():
-            changed |= d[0] != 0 if d.strides[0] == 0 else np.any(d != 0, axis=0)
-        return int(changed.sum())
+        return int(changed_rows(unit).sum())
 
     def cost_draws(self, inv: Investment) -> tuple[np.ndarray, np.ndarray]:
         """Per-draw cost: upfront (period 0) amount (S,) and per-period amounts (S, H)."""
@@ -1397,7 +1433,9 @@ def scaled_unit(unit: _Unit, scale: float) -> _Unit:
         for c, d in unit.delta.items()
     }
     acquisition = [(c, mode, amounts, s * k) for c, mode, amounts, s in unit.acquisition]
-    return replace(unit, delta=delta, acquisition=acquisition)
+    # a non-zero scale keeps every zero change at zero: the same customers change
+    changed = None if k == 0.0 else (tuple(delta.values()), changed_rows(unit))
+    return replace(unit, delta=delta, acquisition=acquisition, changed=changed)
 
 
 def shapley_split(values: Callable[[frozenset[int]], np.ndarray], n_players: int) -> np.ndarray:

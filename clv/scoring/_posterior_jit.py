@@ -231,15 +231,19 @@ def _history_rows(
 
 
 def _line_rows(
-    scale: Any, offset: Any, row: Any, values: Any, out: Any
+    scale: Any, offset: Any, row: Any, values: Any, out: Any, mean: Any
 ) -> None:  # pragma: no cover - compiled
-    """``out[i] = scale[row[i]] * values[i] + offset[row[i]]`` (rows of draws)."""
+    """``out[i] = scale[row[i]] * values[i] + offset[row[i]]`` (rows of draws), and row means."""
     n, s = out.shape
     for i in range(n):
         k = row[i]
         v = values[i]
+        total = 0.0
         for j in range(s):
-            out[i, j] = scale[k, j] * v + offset[k, j]
+            value = scale[k, j] * v + offset[k, j]
+            out[i, j] = value
+            total += value
+        mean[i] = total / s
 
 
 _KERNELS: dict[str, Any] = {}
@@ -352,14 +356,18 @@ def bgnbd_histories(
     return alive, purchases, (scale if with_value else None), (offset if with_value else None)
 
 
-def lines(scale: FloatArray, offset: FloatArray, row: np.ndarray, values: FloatArray) -> FloatArray:
-    """``scale[row] * values[:, None] + offset[row]``, one pass, no temporaries."""
+def lines(
+    scale: FloatArray, offset: FloatArray, row: np.ndarray, values: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``scale[row] * values[:, None] + offset[row]`` and its row means, in one pass."""
     out = np.empty((row.size, scale.shape[1]))
+    mean = np.empty(row.size)
     _kernel("lines")(
         np.ascontiguousarray(scale, dtype=np.float64),
         np.ascontiguousarray(offset, dtype=np.float64),
         np.ascontiguousarray(row, dtype=np.int64),
         np.ascontiguousarray(values, dtype=np.float64),
         out,
+        mean,
     )
-    return out
+    return out, mean

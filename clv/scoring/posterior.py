@@ -196,7 +196,7 @@ def write_posterior_bundle(
 
     Parameters
     ----------
-    transaction_model : clv.bayes.BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel
+    transaction_model : clv.bayes.BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel or NBDModel
         Fitted (any method).
     spend_model : clv.bayes.GammaGammaModel or None
         Fitted spend model, if any.

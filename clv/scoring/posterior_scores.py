@@ -29,14 +29,19 @@ approximated (tests pin the result to the maximum-likelihood API draw by draw):
   ``offset`` and ``scale`` per history and draw: per customer and draw one
   multiply-add, then the summary (mean and one sort per row for the quantiles);
 * blocks run on threads (NumPy and SciPy release the GIL); each block is
-  computed the same way whichever thread runs it, so reruns are byte-identical.
+  computed the same way whichever thread runs it, so reruns are byte-identical;
+* with numba installed (optional), BG/NBD's arithmetic per (pair, draw) and per
+  (history, draw) and the CLV lines run as compiled loops
+  (:mod:`clv.scoring._posterior_jit`: no array pass per operation, no
+  ``rows x draws x periods`` temporaries); they agree with the NumPy path,
+  which stays for installs without numba, to rounding.
 
 Memory stays bounded: customers are sorted by their history, histories are
 taken in blocks of ``chunk_cells // draws`` and their customers valued in
 blocks of the same size; only a few ``block x draws`` arrays (8 x
 ``chunk_cells`` bytes each, 32 MB by default) exist per thread at a time,
 whatever the number of customers and draws.
-No PyMC is needed, only NumPy.
+No PyMC is needed, only NumPy (and, optionally, numba).
 """
 
 from __future__ import annotations
@@ -206,8 +211,10 @@ def _sort_order(*columns: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def _summarise(block: np.ndarray) -> np.ndarray:
+def _summarise(block: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
     """Mean, 5% and 95% quantile of each row of a ``(rows, draws)`` block (sorted in place).
+
+    ``mean``: the row means when already known (computed with the block).
 
     The quantiles are those of :func:`numpy.quantile` (linear interpolation, NaN
     when a row holds NaN), taken from one in-place sort of the rows: NumPy's
@@ -220,7 +227,8 @@ def _summarise(block: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(_summarise(block.copy())[:, 1:], expected, rtol=0, atol=1e-15))
     True
     """
-    mean = block.mean(axis=1)
+    if mean is None:
+        mean = block.mean(axis=1)
     block.sort(axis=1)
     n = block.shape[1]
     out = [mean]
@@ -530,8 +538,10 @@ def posterior_score_table(
                     return
                 for lo in range(c_lo, c_hi, rows):  # CLV, customers block by block
                     hi = min(c_hi, lo + rows)
-                    value = _posterior_jit.lines(scale, offset, history[lo:hi] - h_lo, ms[lo:hi])
-                    put("clv", order[lo:hi], _summarise(value))
+                    value, mean = _posterior_jit.lines(
+                        scale, offset, history[lo:hi] - h_lo, ms[lo:hi]
+                    )
+                    put("clv", order[lo:hi], _summarise(value, mean))
                     del value
 
         def spend_block(lo: int, hi: int) -> None:
@@ -539,11 +549,12 @@ def posterior_score_table(
             with np.errstate(all="ignore"):
                 code, mv = spend_code[lo:hi], spend_m[lo:hi]
                 if _special_jit.AVAILABLE:
-                    value = _posterior_jit.lines(slope, intercept, code, mv)
-                else:
-                    value = np.take(slope, code, axis=0)
-                    value *= mv[:, None]
-                    value += np.take(intercept, code, axis=0)
+                    value, mean = _posterior_jit.lines(slope, intercept, code, mv)
+                    spend_summary[lo:hi] = _summarise(value, mean)
+                    return
+                value = np.take(slope, code, axis=0)
+                value *= mv[:, None]
+                value += np.take(intercept, code, axis=0)
                 spend_summary[lo:hi] = _summarise(value)
 
         tasks: list[tuple[Any, tuple[Any, ...]]] = [

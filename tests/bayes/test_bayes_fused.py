@@ -174,3 +174,17 @@ def test_prepared_likelihood_is_built_once_and_equals_the_function(cdnow: pd.Dat
         np.testing.assert_allclose(got, want, rtol=1e-10)
         assert got[0] == pytest.approx(func(pareto_nbd.PNBDParams(**point), *cols, w)[0], rel=1e-12)
     assert len(calls) == 1  # the data were prepared once for all evaluations
+
+
+def test_pareto_nbd_model_prepares_its_data_and_bgnbd_does_not(cdnow: pd.DataFrame) -> None:
+    from pytensor.graph.traversal import ancestors
+
+    def prepares(model: pm.Model) -> list[object]:
+        return [
+            v.owner.op.prepare
+            for v in ancestors([model.potentials[-1]])
+            if v.owner is not None and isinstance(v.owner.op, TotalLogLikelihood)
+        ]
+
+    assert prepares(cb.ParetoNBDModel().build_model(cdnow)) == [pareto_nbd.WeightedTotalGradient]
+    assert prepares(cb.BetaGeoModel().build_model(cdnow)) == [None]

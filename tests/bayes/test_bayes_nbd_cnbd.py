@@ -290,10 +290,10 @@ def test_cnbd_nuts_recovers_the_simulated_parameters(variant: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         bayes = bayes_cls(k=3).fit(
-            data, chains=2, draws=250, tune=250, cores=1, random_seed=5, log_likelihood=False
+            data, chains=2, draws=200, tune=500, cores=1, random_seed=5, log_likelihood=False
         )
     elapsed = time.perf_counter() - start
-    print(f"{variant}/CNBD-3 NUTS 2x250 (+250 tune), 1000 customers: {elapsed:.1f} s")  # noqa: T201
+    print(f"{variant}/CNBD-3 NUTS 2x200 (+500 tune), 1000 customers: {elapsed:.1f} s")  # noqa: T201
     for w in caught:
         assert issubclass(w.category, ConvergenceWarning), w
         assert "divergent" not in str(w.message), w.message
@@ -305,4 +305,62 @@ def test_cnbd_nuts_recovers_the_simulated_parameters(variant: str) -> None:
     mle = mle_cls(k=3).fit(data)
     for name in truth:
         assert abs(table.loc[name, "mean"] - mle.params_[name]) < table.loc[name, "sd"], table
+    assert elapsed < 60
+
+
+def test_cnbd_segments_use_the_graph_of_the_same_likelihood() -> None:
+    """pooling="none": the log-density is the sum of each segment's NumPy log-likelihood."""
+    data = _simulated(REGULAR, 200, 40.0, seed=2, at_zero=False)
+    data["seg"] = np.where(np.arange(200) % 3 == 0, "a", "b")
+    bayes = cb.BetaGeoCNBDModel(
+        k=3, segment="seg", pooling="none", priors=cb.BetaGeoCNBDModel.flat_priors()
+    )
+    model = bayes.build_model(data)
+    values = {"a": [0.7, 1.2, 0.9, 2.1], "b": [1.1, 1.8, 0.6, 2.9]}
+    labels = list(model.coords["segment"])
+    point = {
+        model.rvs_to_values[v].name: np.log([values[s][j] for s in labels])
+        for j, v in enumerate(model.free_RVs)
+    }
+    assert [v.name for v in model.free_RVs] == ["r", "alpha", "a", "b"]
+    got = float(model.compile_logp(jacobian=False, **_QUICK)(point))
+    want = 0.0
+    for s, rows in data.groupby("seg"):
+        cols = [rows[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T", "litt")]
+        params = m.CNBDParams(3, *values[str(s)])
+        want += float(np.sum(m.log_likelihood(params, *cols, dropout_at_zero=False)))
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_cnbd_clones_with_its_order() -> None:
+    base = pytest.importorskip("sklearn.base")
+    model = cb.ModifiedBetaGeoCNBDModel(k=4)
+    twin = base.clone(model)
+    assert twin.k == 4 and twin.get_params() == model.get_params()
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        twin.set_params(k=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(CNBD))
+def test_cnbd_nuts_on_cdnow_is_near_the_mle(variant: str, cdnow_litt: pd.DataFrame) -> None:
+    """CDNOW's profile-likelihood order is k = 1 for both; the posterior sits at the MLE."""
+    bayes_cls, mle_cls, _ = CNBD[variant]
+    mle = mle_cls().fit(cdnow_litt)
+    assert mle.k_ == 1
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        bayes = bayes_cls(k=mle.k_).fit(
+            cdnow_litt, chains=2, draws=250, tune=500, cores=1, random_seed=7,
+            log_likelihood=False,
+        )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    print(f"{variant}/CNBD-1 NUTS 2x250 (+500 tune) on CDNOW: {elapsed:.1f} s")  # noqa: T201
+    for w in caught:
+        assert issubclass(w.category, ConvergenceWarning), w
+        assert "divergent" not in str(w.message), w.message
+    table = bayes.summary()
+    for name, value in mle.params_.items():
+        assert abs(table.loc[name, "mean"] - value) < 2 * table.loc[name, "sd"], (name, table)
     assert elapsed < 60

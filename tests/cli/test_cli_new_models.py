@@ -187,9 +187,9 @@ def test_unknown_model_and_unfittable_combinations_exit_2(tmp_path, capsys, csv)
     )  # fmt: skip
     assert code == 2 and "--engine spark" in err and "pandas engine" in err
     code, _, err = run(
-        capsys, "fit", csv, "--model", "nbd", "--bayes", "map", "--out", tmp_path / "m.nc"
+        capsys, "fit", csv, "--model", "mbgcnbd", "--bayes", "map", "--out", tmp_path / "m.nc"
     )
-    assert code == 2 and "--bayes fits --model bgnbd or mbgnbd or pnbd" in err
+    assert code == 2 and "--bayes fits --model bgnbd or mbgnbd or pnbd or nbd" in err
     assert not (tmp_path / "m.json").exists()
 
 
@@ -406,3 +406,39 @@ def test_evaluate_spend_option_errors_are_those_of_fit(tmp_path, capsys, csv, tx
     )  # fmt: skip
     assert code == 3 and "--spend-likelihood mean" in err and "zero-value rows" in err
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------- fit --bayes: NBD
+def test_fit_bayes_nbd_writes_a_posterior_that_scores_like_the_mle(tmp_path, capsys, csv, rfm):
+    """`--bayes map --model nbd`: one draw, scored by the NBD module's pure functions.
+
+    (No --value-col: Gamma-Gamma's posterior is tested with the other models.)"""
+    from clv.scoring.posterior import load_posterior_models, read_posterior_bundle
+
+    model = tmp_path / "nbd.nc"
+    code, stdout, err = run(
+        capsys, "fit", csv, "--as-of", AS_OF, "--model", "nbd", "--bayes", "map", "--out", model,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "NBDModel (map) posterior" in stdout
+    bundle = read_posterior_bundle(model)
+    assert bundle.transaction_model.model == "NBDModel"
+    draws = bundle.transaction_model.params
+    assert set(draws) == {"r", "alpha"} and draws["r"].shape == (1, 1)
+    # MAP under the weak default priors is close to the MLE
+    mle = NBDModel().fit(rfm)
+    for name in ("r", "alpha"):
+        assert float(draws[name][0, 0]) == pytest.approx(mle.params_[name], rel=0.02)
+    out = tmp_path / "scores.csv"
+    code, _, err = run(capsys, "score", csv, "--model", model, *SCORE_ARGS, "--out", out, "-q")
+    assert code == 0, err
+    got = pd.read_csv(out, dtype={"customer_id": "str"}).set_index("customer_id")
+    point = NBDModel()
+    point.params_ = pd.Series({k: float(v[0, 0]) for k, v in draws.items()}, dtype=np.float64)
+    point.params_.index.name = "param"
+    np.testing.assert_array_equal(got["probability_alive"], 1.0)
+    np.testing.assert_allclose(
+        got["expected_purchases"], point.expected_purchases(52, rfm).to_numpy(), rtol=1e-9
+    )
+    tm, sm = load_posterior_models(model)
+    assert type(tm).__name__ == "NBDModel" and sm is None

@@ -185,10 +185,10 @@ def test_lines_kernel() -> None:
     rng = np.random.default_rng(2)
     scale, offset = rng.random((6, 9)), rng.random((6, 9))
     row, values = rng.integers(0, 6, 40), rng.random(40) * 100
-    np.testing.assert_array_equal(
-        _posterior_jit.lines(scale, offset, row, values),
-        scale[row] * values[:, None] + offset[row],
-    )
+    got, mean = _posterior_jit.lines(scale, offset, row, values)
+    want = scale[row] * values[:, None] + offset[row]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(mean, want.mean(axis=1), rtol=1e-14)
 
 
 @pytest.mark.parametrize("discount_rate", [0.0, 0.01])

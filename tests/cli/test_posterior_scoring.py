@@ -27,6 +27,7 @@ CENTRES = {
     "BetaGeoModel": {"r": 0.6, "alpha": 5.0, "a": 0.8, "b": 3.0},
     "ModifiedBetaGeoModel": {"r": 0.6, "alpha": 5.0, "a": 0.8, "b": 3.0},
     "ParetoNBDModel": {"r": 0.6, "alpha": 5.0, "s": 0.7, "beta": 9.0},
+    "NBDModel": {"r": 0.4, "alpha": 12.0},
     "GammaGammaModel": {"p": 6.0, "q": 3.7, "v": 15.0},
 }
 SCORES = ("probability_alive", "expected_purchases", "expected_spend", "clv")

@@ -41,7 +41,7 @@ def test_scoring_and_spark_read_the_registry():
 
     assert {k: (e.module, e.name) for k, e in cli_models().items()} == TRANSACTION_MODELS
     assert set(_MODEL_CLASSES) == {e.name for e in cli_models().values()} | set(SPEND_MODELS)
-    assert set(SCORABLE) == {"BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel"}
+    assert set(SCORABLE) == {"BetaGeoModel", "ModifiedBetaGeoModel", "ParetoNBDModel", "NBDModel"}
     assert SPEND_MODELS == {"GammaGammaModel": "clv.models.gamma_gamma"}
 
 

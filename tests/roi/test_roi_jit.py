@@ -136,3 +136,37 @@ def test_baselines_built_in_threads_are_the_same_draws(engine, monkeypatch) -> N
     for a, b in zip(threaded._states, engine._states, strict=True):
         for name in ("weight", "mu", "contact"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_customers_without_a_change_are_left_out_and_change_nothing(engine, monkeypatch) -> None:
+    import dataclasses
+
+    from clv.roi.engine import changed_rows
+
+    unit = engine.unit(INVESTMENTS[1])  # complaints halved: nothing for those without any
+    mask = changed_rows(unit)
+    assert 0 < mask.sum() < len(unit.rows)
+    assert engine._plan([unit])["rows"].size == mask.sum()
+    # every targeted customer evaluated (the mask of a unit that changes them all)
+    every = dataclasses.replace(unit, changed=None)
+    every.changed = (tuple(every.delta.values()), np.ones(len(unit.rows), dtype=bool))
+    for compiled in (True, False):
+        with monkeypatch.context() as m:
+            m.setattr(_jit, "AVAILABLE", compiled)
+            for a, b in zip(engine.flows([unit]), engine.flows([every]), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+    # new changes on a copy are found anew, a scaled copy keeps the customers
+    moved = dataclasses.replace(unit, delta={c: d + 100.0 for c, d in unit.delta.items()})
+    assert changed_rows(moved).all()
+    assert changed_rows(engine.unit(INVESTMENTS[1], scale=2.0)) is mask
+
+
+def test_compiled_baseline_flows_equal_the_numpy_ones(engine, monkeypatch) -> None:
+    rows = engine.unit(INVESTMENTS[1]).rows
+    fast = engine.baseline_rows(rows)
+    net = engine.baseline_cash_flows()
+    with monkeypatch.context() as m:
+        m.setattr(_jit, "AVAILABLE", False)
+        np.testing.assert_allclose(fast, engine.baseline_rows(rows), rtol=1e-12)
+        np.testing.assert_allclose(net, engine.baseline_cash_flows(), rtol=1e-12)
+    assert fast.shape == (N_DRAWS, H) and np.all(fast > 0)
