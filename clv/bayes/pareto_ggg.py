@@ -22,9 +22,8 @@ each customer's rate non-centred: :math:`\theta_i = e^{u_i}/b` with
 mean and variance, so the sampled :math:`z_i` of a customer the data say little
 about (most CDNOW customers) keeps mean about 0 and variance about 1 whatever
 the population parameters are; customers with at least ``centre_from`` repeat
-purchases sample :math:`\log k_i` and :math:`\log\lambda_i` directly instead
-(their data pin those down, and non-centring would tie them to the population
-parameters).
+purchases sample :math:`\log\lambda_i` directly instead (their data pin it
+down, and non-centring would tie it to the population parameters).
 
 Predictions average over the posterior draws of each customer's rates:
 P(alive) in closed form, expected purchases in a window by Monte Carlo of the
@@ -73,8 +72,11 @@ RATES = ("k", "lambda", "mu")
 _PAIRS = (("t", "gamma"), ("r", "alpha"), ("s", "beta"))
 
 CENTRE_FROM = 3.0
-"""Customers with at least this many repeat purchases sample ``k`` and ``lambda`` centred
-(their data decide them); the others, and every ``mu``, non-centred."""
+"""Customers with at least this many repeat purchases sample ``lambda`` centred (their data
+decide it); the others, and every ``k`` and ``mu``, non-centred.  ``k`` stays non-centred
+for everyone: where regularity hardly varies across customers (CDNOW, ``t`` large) a
+centred ``log k`` of the heavy buyers sits in a funnel (136 divergences and r_hat 1.8 for
+``t`` on CDNOW, 300 + 300 draws per chain)."""
 
 
 def default_priors(data: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -271,7 +273,7 @@ def build_model(
             log_mean = pm.Normal(mean_key, mu=priors[mean_key][0], sigma=priors[mean_key][1])
             shape = pm.Deterministic(shape_name, pt.exp(log_shape))
             rate = pm.Deterministic(rate_name, pt.exp(log_shape - log_mean))
-            informative = x >= centre_from if rate_label != "mu" else np.zeros(x.size, bool)
+            informative = x >= centre_from if rate_label == "lambda" else np.zeros(x.size, bool)
             value = _gamma_latent(rate_label, shape, rate, informative)
             rates.append(pm.Deterministic(rate_label, value, dims="customer"))
         k, lam, mu = rates
@@ -291,8 +293,8 @@ class ParetoGGGModel:
         :func:`default_priors`; the population mean of ``k`` is ``t / gamma``,
         of ``lambda`` ``r / alpha``, of ``mu`` ``s / beta``).
     centre_from : float, default 3
-        Customers with at least this many repeat purchases sample their ``k``
-        and ``lambda`` centred, the others non-centred (see
+        Customers with at least this many repeat purchases sample their
+        ``lambda`` centred, the others non-centred (see
         :func:`_gamma_latent`); a sampling choice, not part of the model.
 
     Attributes

@@ -71,6 +71,9 @@ def test_pytensor_ops_mirror_numpy_ops() -> None:
         got = getattr(cb.PYTENSOR, name)(x, y).eval()
         np.testing.assert_allclose(got, getattr(NUMPY, name)(x, y), rtol=1e-10)
     np.testing.assert_allclose(cb.PYTENSOR.log1mexp(-a).eval(), NUMPY.log1mexp(-a), rtol=1e-12)
+    np.testing.assert_allclose(
+        cb.PYTENSOR.log_gammainc(a, b).eval(), NUMPY.log_gammainc(a, b), rtol=1e-11
+    )
 
 
 @pytest.mark.parametrize("flat", [True, False])
