@@ -35,6 +35,7 @@ import pandas as pd
 from clv.cx.drivers import drivers, engine_settings
 from clv.cx.features import FeatureBuilder, count, last, mean, nps_groups, rate
 from clv.cx.roles import check_shifts, control_columns, default_roles, encode_controls
+from clv.cx.timevarying import fit_with_notes
 from clv.data.units import parse_time_unit
 from clv.exceptions import DataError, Problem
 from clv.roi.spec import coefficient_parts
@@ -491,16 +492,17 @@ def run_cx_roi(
     _step(progress, "fitting Pareto/NBD and Gamma-Gamma with CX covariates")
     t = time.perf_counter()
     varying = [c for c in covariates if data[c].nunique() > 1]
-    tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying).fit(data)
+    tm = ParetoNBDModel(purchase_covariates=varying, dropout_covariates=varying)
+    fit_notes = [f"Pareto/NBD with CX covariates: {n}" for n in fit_with_notes(tm, data)]
     # the plain model serves the holdout comparison and the value of a new customer only
-    plain = (
-        ParetoNBDModel().fit(data)
-        if observation_end is not None or acquisition_model is not None
-        else None
-    )
+    plain = None
+    if observation_end is not None or acquisition_model is not None:
+        plain = ParetoNBDModel()
+        fit_notes += [f"Pareto/NBD without covariates: {n}" for n in fit_with_notes(plain, data)]
     repeat = data[data["frequency"] > 0]
     spend_cov = [c for c in varying if repeat[c].nunique() > 1]
-    sm = GammaGammaModel(spend_covariates=spend_cov).fit(data)
+    sm = GammaGammaModel(spend_covariates=spend_cov)
+    fit_notes += [f"Gamma-Gamma with CX covariates: {n}" for n in fit_with_notes(sm, data)]
     timings["fit"] = time.perf_counter() - t
     holdout = None
     holdout_segments = None
@@ -525,7 +527,7 @@ def run_cx_roi(
         skip_clv_change=control_names,
     )
     timings["drivers"] = time.perf_counter() - t
-    warnings_: list[str] = []
+    warnings_: list[str] = list(dict.fromkeys(fit_notes))
     if margin is None:
         warnings_.append(REVENUE_WARNING)
     timing = placebo = survey = spend_check = None

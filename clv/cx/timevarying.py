@@ -22,7 +22,15 @@ from scipy import stats
 from clv.cx.features import FeatureBuilder
 from clv.exceptions import ConvergenceWarning, DataError
 
-__all__ = ["MIN_CUSTOMERS", "MIN_SHARE", "PathCheck", "build_paths", "check_paths", "fit_paths"]
+__all__ = [
+    "MIN_CUSTOMERS",
+    "MIN_SHARE",
+    "PathCheck",
+    "build_paths",
+    "check_paths",
+    "fit_paths",
+    "fit_with_notes",
+]
 
 #: A path "varies within customers" when at least this share of customers ...
 MIN_SHARE = 0.05
@@ -186,14 +194,24 @@ def fit_paths(
             "beta": float(p["beta"]) / days,
         }
         initial.update({n: float(p[n]) for n in model._param_names()[4:] if n in p.index})
+    notes = fit_with_notes(model, data, initial_params=initial)
+    return model, data, notes
+
+
+def fit_with_notes(model: Any, data: pd.DataFrame, **fit_kwargs: Any) -> list[str]:
+    """Fit ``model`` on ``data``; its convergence warnings come back as notes.
+
+    The texts of :class:`~clv.exceptions.ConvergenceWarning` (e.g. a dropout
+    shape held at its homogeneous limit) are returned for the analysis notes
+    instead of being lost in a log; any other warning is passed on unchanged.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(data, initial_params=initial)
-    notes = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        model.fit(data, **fit_kwargs)
     for w in caught:  # anything else is passed on
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return model, data, notes
+    return [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
 def time_varying_drivers(

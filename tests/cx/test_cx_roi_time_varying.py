@@ -13,13 +13,15 @@ pre-change level in the south from the cutoff on.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import clv.cx as cx
 from clv.cx.analysis import run_cx_roi
-from clv.exceptions import DataError
+from clv.exceptions import ConvergenceWarning, DataError
 from clv.roi import Investment, Shift
 from clv.synth.dated_change import DatedChangeParams, simulate_dated_change_world
 
@@ -39,7 +41,8 @@ NORMAL_WAIT = 180.0 * np.exp(0.5**2 / 2) / 60.0  # minutes: mean of the normal w
 
 def _world(n: int, *, fixed: bool, seed: int = 1):
     # hazard_sdlogit 1.0: enough dropout heterogeneity for a finite Pareto/NBD shape s (at the
-    # default 0.7 the static Pareto/NBD runs to s -> inf and takes minutes to fit)
+    # default 0.7 the static Pareto/NBD runs to its homogeneous limit, s held at 1000: see the
+    # last test)
     params = DatedChangeParams(fix_weeks_before_cutoff=4 if fixed else None, hazard_sdlogit=1.0)
     return simulate_dated_change_world(n, seed=seed, params=params)
 
@@ -241,3 +244,16 @@ def test_no_margin_values_revenue_on_the_path_engine(small) -> None:
     margin = with_margin.roi.table().iloc[0]["incremental_clv_mean_if_causal"]
     assert revenue == pytest.approx(margin / MARGIN, rel=1e-9)
     assert a.roi.table().iloc[0]["value_basis"] != with_margin.roi.table().iloc[0]["value_basis"]
+
+
+def test_homogeneous_dropout_limit_becomes_an_analysis_note() -> None:
+    # no dropout heterogeneity: the static Pareto/NBD holds s at its limit; the user is told
+    # in the analysis notes (and report), not only in a warning a notebook may hide
+    world = simulate_dated_change_world(400, seed=1, params=DatedChangeParams(hazard_sdlogit=0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # turned into notes, not raised
+        a = _run(world, [_fix(world, "set")], time_varying=False, n_draws=8)
+    notes = [n for n in a.model_notes() if "shows no heterogeneity" in n]
+    assert len(notes) == 1 and notes[0].startswith("Pareto/NBD with CX covariates:")
+    assert "s is held at 1000" in notes[0]
+    assert a.warnings[0] == notes[0]
