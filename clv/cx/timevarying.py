@@ -198,7 +198,7 @@ def fit_paths(
     return model, data, notes
 
 
-def fit_with_notes(model: Any, data: pd.DataFrame, **fit_kwargs: Any) -> list[str]:
+def fit_with_notes(model: Any, data: Any, **fit_kwargs: Any) -> list[str]:
     """Fit ``model`` on ``data``; its convergence warnings come back as notes.
 
     The texts of :class:`~clv.exceptions.ConvergenceWarning` (e.g. a dropout
