@@ -49,7 +49,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 import xarray as xr
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from clv._typing import FloatArray
 from clv._version import __version__
@@ -206,7 +206,7 @@ def simulate(
     }
 
 
-def _gamma_latent(name: str, shape: Any, rate: Any, centred: FloatArray) -> Any:
+def _gamma_latent(name: str, shape: Any, rate: Any, centred: NDArray[np.bool_]) -> Any:
     """``Gamma(shape, rate)`` rates of the customers, centred where the data pin them down.
 
     Customers with ``centred`` True sample ``log theta`` itself (their data
@@ -273,7 +273,9 @@ def build_model(
             log_mean = pm.Normal(mean_key, mu=priors[mean_key][0], sigma=priors[mean_key][1])
             shape = pm.Deterministic(shape_name, pt.exp(log_shape))
             rate = pm.Deterministic(rate_name, pt.exp(log_shape - log_mean))
-            informative = x >= centre_from if rate_label == "lambda" else np.zeros(x.size, bool)
+            informative: NDArray[np.bool_] = (
+                x >= centre_from if rate_label == "lambda" else np.zeros(x.size, dtype=bool)
+            )
             value = _gamma_latent(rate_label, shape, rate, informative)
             rates.append(pm.Deterministic(rate_label, value, dims="customer"))
         k, lam, mu = rates
