@@ -473,7 +473,9 @@ def _expected_purchases_regularised(
     lo = kernel(r, alpha, a_lo, b_lo, t, x, t_x, T)
     hi = kernel(r, alpha, a_hi, b_hi, t, x, t_x, T)
     regular = kernel(r, alpha, a, b, t, x, t_x, T) if not np.all(singular) else lo
-    out = np.where(singular, 0.5 * (lo + hi), regular)
+    # the two points' brackets cancel to ~1e-9 absolute; a count's mean is never below 0
+    # (at t -> 0 the average could otherwise come out at -1e-9)
+    out = np.where(singular, np.maximum(0.5 * (lo + hi), 0.0), regular)
     return out[()] if out.ndim == 0 else out
 
 

@@ -371,3 +371,14 @@ def test_analytic_hessian_matches_the_gradient_and_its_differences(params):
         numeric = (g_up - g_down) / (2 * h)
         np.testing.assert_allclose(hess[:, j], numeric, rtol=1e-5, atol=1e-7 * np.abs(hess).max())
     np.testing.assert_allclose(hess, hess.T, rtol=1e-12)
+
+
+def test_expected_purchases_at_the_removable_singularity_is_not_negative_for_tiny_t() -> None:
+    # a = 1 is evaluated as the mean of a = 1 -/+ 1e-5, whose brackets cancel: for a window of
+    # 1e-300 periods the mean came out at -1.05e-9 purchases (found by the property test above)
+    p = BGNBDParams(27.0, 1.0, 1.0, 2.0)
+    tiny = bgnbd.expected_purchases(p, 2.225073858507203e-309, 0.0, 0.0, 1.0)
+    assert 0.0 <= tiny < 1e-8
+    small = bgnbd.expected_purchases(p, 1e-4, 0.0, 0.0, 1.0)
+    near = bgnbd.expected_purchases(BGNBDParams(27.0, 1.0, 1.0 + 1e-3, 2.0), 1e-4, 0.0, 0.0, 1.0)
+    assert small == pytest.approx(near, rel=1e-2)
