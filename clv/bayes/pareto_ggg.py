@@ -54,7 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from clv._typing import FloatArray
 from clv._version import __version__
 from clv.data.validate import validate_rfm
-from clv.exceptions import DataError, ModelFileError, NotFittedError, Problem
+from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _pareto_ggg_math as m
 from clv.models._pareto_ggg_math import PARAM_NAMES, ParetoGGGParams
 from clv.models.cnbd import _litt_problems
@@ -394,7 +394,44 @@ class ParetoGGGModel:
         }
         self.idata_ = out
         self.priors_ = resolved
+        self._check_convergence()
         return self
+
+    def _check_convergence(self) -> None:
+        """Warn (:class:`~clv.exceptions.ConvergenceWarning`) when the population draws mix badly.
+
+        The same thresholds as the other Bayesian models: r_hat above 1.01, a bulk ESS
+        below 100 per chain, or divergent transitions.
+        """
+        import warnings
+
+        from clv.bayes._base import ESS_PER_CHAIN_MIN, R_HAT_MAX
+
+        table = self.summary()
+        chains = self.idata_["posterior"].sizes["chain"]
+        problems = [
+            f"r_hat of '{n}' is {row.r_hat:.3f} (> {R_HAT_MAX})"
+            for n, row in table.iterrows()
+            if row.r_hat > R_HAT_MAX
+        ] + [
+            f"bulk ESS of '{n}' is {row.ess_bulk:.0f} (< {ESS_PER_CHAIN_MIN} per chain)"
+            for n, row in table.iterrows()
+            if row.ess_bulk < ESS_PER_CHAIN_MIN * chains
+        ]
+        if "sample_stats" in self.idata_.groups() and "diverging" in self.idata_["sample_stats"]:
+            n_div = int(self.idata_["sample_stats"]["diverging"].sum())
+            if n_div:
+                problems.append(f"{n_div} divergent transitions")
+        if problems:
+            warnings.warn(
+                f"{type(self).__name__} NUTS fit may not have converged: "
+                + "; ".join(problems)
+                + ". Do not trust tail quantiles yet: run longer chains (increase tune and "
+                "draws); on data where every customer's regularity k is near 1, t and gamma "
+                "are not separately identified (their ratio, the mean k, is).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _posterior(self) -> xr.Dataset:
         if not hasattr(self, "idata_"):

@@ -11,7 +11,7 @@ pytest.importorskip("pymc")
 from clv.bayes import ParetoGGGModel
 from clv.bayes import pareto_ggg as pg
 from clv.bayes._ops import PYTENSOR
-from clv.exceptions import DataError, ModelFileError, NotFittedError
+from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError
 from clv.models import _pareto_ggg_math as m
 
 _COLS = ("frequency", "recency", "T", "litt")
@@ -93,7 +93,8 @@ def test_bad_input_and_unfitted_use_are_clear_errors(tmp_path):
 def small_fit():
     sim = pg.simulate(TRUTH, np.full(120, 52.0), rng=np.random.default_rng(11), horizon=52.0)
     frame = _frame(sim)
-    model = ParetoGGGModel().fit(frame, draws=60, tune=100, chains=1, random_state=3)
+    with pytest.warns(ConvergenceWarning, match="bulk ESS"):  # 60 draws of one chain
+        model = ParetoGGGModel().fit(frame, draws=60, tune=100, chains=1, random_state=3)
     return model, frame, sim
 
 
@@ -121,6 +122,7 @@ def test_fit_summary_predictions_and_netcdf_round_trip(small_fit, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::clv.exceptions.ConvergenceWarning")  # see the docs
 def test_recovers_simulated_parameters_and_predicts_the_holdout():
     """500 customers of BTYDplus's example set-up, 52 + 52 periods.
 
@@ -165,6 +167,7 @@ BTYDPLUS_CDNOW_MEAN_PALIVE = 0.4386
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::clv.exceptions.ConvergenceWarning")  # see the docs
 def test_reproduces_btydplus_on_cdnow():
     from clv.data import rfm_summary
     from clv.data.datasets import load_cdnow_sample_transactions
@@ -200,3 +203,17 @@ def test_reproduces_btydplus_on_cdnow():
     assert model.probability_alive(cal).mean() == pytest.approx(
         BTYDPLUS_CDNOW_MEAN_PALIVE, abs=0.02
     )
+
+
+def test_a_badly_mixed_posterior_warns_with_the_diagnostics():
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    good = {n: rng.normal(1.0, 0.1, size=(2, 400)) for n in pg.PARAM_NAMES}
+    model = ParetoGGGModel()
+    model.idata_ = az.from_dict(posterior=good)
+    model._check_convergence()  # mixes: silent
+    bad = dict(good, s=np.stack([rng.normal(1.0, 0.1, 400), rng.normal(3.0, 0.1, 400)]))
+    model.idata_ = az.from_dict(posterior=bad)
+    with pytest.warns(ConvergenceWarning, match=r"r_hat of 's'"):
+        model._check_convergence()
