@@ -92,9 +92,7 @@ def log_gammainc(a: ArrayLike, x: ArrayLike) -> FloatArray:
     return out.reshape(shape)[()]
 
 
-def log_gammainc_with_grad(
-    a: ArrayLike, x: ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def log_gammainc_with_grad(a: ArrayLike, x: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
     r""":func:`log_gammainc` and its partial derivatives in ``a`` and in ``x``.
 
     In ``x`` exactly, :math:`x^{a-1}e^{-x}/(\Gamma(a)P)`; in ``a`` by a

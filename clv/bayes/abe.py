@@ -357,9 +357,7 @@ class AbeParetoNBDModel(BayesModel):
                 m_mu + sd_mu * (rho * z_lam + pt.sqrt(1.0 - rho**2) * z_mu),
                 dims="customer_id",
             )
-            ll = individual_log_likelihood(
-                pt.exp(log_lam), pt.exp(log_mu), x, t_x, T, ops=PYTENSOR
-            )
+            ll = individual_log_likelihood(pt.exp(log_lam), pt.exp(log_mu), x, t_x, T, ops=PYTENSOR)
             pm.Potential("log_likelihood", pt.sum(ll))
         return model
 
@@ -519,8 +517,9 @@ class AbeParetoNBDModel(BayesModel):
         chains, draws = post.coords["chain"].values, post.coords["draw"].values
         lam, mu = (
             np.exp(
-                np.asarray(post[n].transpose("chain", "draw", "customer_id").values, np.float64)
-                .reshape(chains.size * draws.size, -1)[:, pos]
+                np.asarray(
+                    post[n].transpose("chain", "draw", "customer_id").values, np.float64
+                ).reshape(chains.size * draws.size, -1)[:, pos]
             )
             for n in RATES
         )

@@ -267,7 +267,8 @@ def build_model(
         for (shape_name, rate_name), rate_label in zip(_PAIRS, RATES, strict=True):
             mean_key = f"log_mean_{rate_label}"
             log_shape = pm.Normal(
-                f"log_{shape_name}", mu=priors[f"log_{shape_name}"][0],
+                f"log_{shape_name}",
+                mu=priors[f"log_{shape_name}"][0],
                 sigma=priors[f"log_{shape_name}"][1],
             )
             log_mean = pm.Normal(mean_key, mu=priors[mean_key][0], sigma=priors[mean_key][1])
@@ -488,8 +489,7 @@ class ParetoGGGModel:
                 [
                     Problem(
                         None,
-                        f"has {len(frame)} rows; the model holds the rates of {n} fitted "
-                        "customers",
+                        f"has {len(frame)} rows; the model holds the rates of {n} fitted customers",
                         "pass the frame the model was fitted on (same customers, same order)",
                     )
                 ],
@@ -526,8 +526,9 @@ class ParetoGGGModel:
         (k, lam, mu), frame = self._rate_draws(data, thin)
         _, t_x, T, _ = _arrays(frame)
         rng = np.random.default_rng(random_state)
-        est = m.expected_purchases_given_rates(k, lam, mu, t_x, T, float(t), rng=rng,
-                                               n_paths=n_paths)
+        est = m.expected_purchases_given_rates(
+            k, lam, mu, t_x, T, float(t), rng=rng, n_paths=n_paths
+        )
         return pd.Series(est.mean(axis=0), index=frame.index, name="expected_purchases")
 
     # ------------------------------------------------------------------ persistence
@@ -574,8 +575,9 @@ class ParetoGGGModel:
                 f"(or use clv {attrs.get('clv_version', 'unknown')})."
             )
         try:
-            priors = {k: (float(v[0]), float(v[1])) for k, v in
-                      json.loads(attrs["priors_json"]).items()}
+            priors = {
+                k: (float(v[0]), float(v[1])) for k, v in json.loads(attrs["priors_json"]).items()
+            }
             missing = [n for n in (*PARAM_NAMES, *RATES) if n not in idata["posterior"]]
             if missing:
                 raise KeyError(f"posterior has no {missing}")

@@ -106,12 +106,7 @@ def log_purchase_times_density(
     True
     """
     b = k * lam
-    return (
-        k * frequency * ops.log(b)
-        - frequency * ops.gammaln(k)
-        + (k - 1.0) * litt
-        - b * recency
-    )
+    return k * frequency * ops.log(b) - frequency * ops.gammaln(k) + (k - 1.0) * litt - b * recency
 
 
 def log_next_purchase_first(k: Any, lam: Any, mu: Any, gap: Any, *, ops: Any = NUMPY) -> Any:

@@ -1045,9 +1045,7 @@ class CounterfactualEngine:
             plan["starts"], plan["lengths"] = _math.profile_runs(profiles)
             plan["rho_runs"] = profiles[:, plan["starts"]]  # (U, R)
         # each unit's rows among ``rows`` (None: all of them) and its coefficient x change terms
-        plan["g_rows"] = [
-            None if len(k) == len(rows) else np.searchsorted(rows, k) for k in kept
-        ]
+        plan["g_rows"] = [None if len(k) == len(rows) else np.searchsorted(rows, k) for k in kept]
         # positions of those customers among each unit's rows (None: all of them)
         plan["keep"] = [None if m.all() else np.flatnonzero(m) for m in masks]
         plan["terms"] = [

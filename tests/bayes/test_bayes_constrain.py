@@ -72,9 +72,7 @@ def _flat() -> cb.BetaGeoModel:
     )
 
 
-def test_one_variable_enters_both_links_and_the_log_density_is_the_mle_likelihood(
-    small, small_mle
-):
+def test_one_variable_enters_both_links_and_the_log_density_is_the_mle_likelihood(small, small_mle):
     world, mle = small, small_mle
     bayes = _flat()
     model = bayes.build_model(world)

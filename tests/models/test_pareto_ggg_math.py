@@ -20,8 +20,14 @@ def _likelihood_by_quadrature(k, lam, mu, x, t_x, T, litt):
         return stats.gamma.sf(u, k, scale=1 / b)
 
     alive = np.exp(-mu * T) * surv(T - t_x)
-    died, _ = integrate.quad(lambda tau: mu * np.exp(-mu * tau) * surv(tau - t_x), t_x, T,
-                             epsabs=0, epsrel=1e-11, limit=200)
+    died, _ = integrate.quad(
+        lambda tau: mu * np.exp(-mu * tau) * surv(tau - t_x),
+        t_x,
+        T,
+        epsabs=0,
+        epsrel=1e-11,
+        limit=200,
+    )
     return f * (alive + died), f * alive
 
 
@@ -49,8 +55,9 @@ def test_k1_is_the_pareto_nbd_individual_likelihood():
     T = rng.uniform(10, 50, 50)
     t_x = np.where(x > 0, rng.uniform(0, 1, 50) * T, 0.0)
     ours = m.individual_log_likelihood(1.0, lam, mu, x, t_x, T, rng.normal(size=50))
-    np.testing.assert_allclose(ours, pareto_nbd.individual_log_likelihood(lam, mu, x, t_x, T),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        ours, pareto_nbd.individual_log_likelihood(lam, mu, x, t_x, T), rtol=1e-10
+    )
 
 
 def test_extreme_but_valid_inputs_stay_finite():
@@ -138,8 +145,9 @@ def test_p_alive_and_expected_purchases_match_monte_carlo():
 
 def test_simulate_purchases_gaps_are_gamma():
     rng = np.random.default_rng(3)
-    cust, time = m.simulate_purchases(np.full(3000, 4.0), np.full(3000, 0.5),
-                                      np.full(3000, np.inf), np.full(3000, 6.0), rng=rng)
+    cust, time = m.simulate_purchases(
+        np.full(3000, 4.0), np.full(3000, 0.5), np.full(3000, np.inf), np.full(3000, 6.0), rng=rng
+    )
     first = np.r_[True, cust[1:] != cust[:-1]]
     gaps = time[first]  # each customer's first repeat purchase: one gap, seen if <= 6
     ref = stats.gamma(4.0, scale=1 / (4.0 * 0.5))  # shape k, rate k * lambda: mean 2
