@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Self, final
 
@@ -27,6 +27,7 @@ __all__ = [
     "MODEL_SCHEMA_VERSION",
     "JsonModel",
     "atomic_write",
+    "atomic_write_with",
     "read_model_json",
     "spreadsheet_safe",
     "write_model_json",
@@ -83,6 +84,34 @@ def atomic_write(
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        tmp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
+    """:func:`atomic_write` for writers that take a file name, not a file object.
+
+    ``write(tmp)`` writes the whole file to a temporary name in the target's
+    directory (e.g. ``idata.to_netcdf``); it then replaces ``path``, or is
+    removed if ``write`` fails, so the previous file is never lost.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> atomic_write_with(target, lambda tmp: tmp.write_text("hello"))
+    >>> target.read_text()
+    'hello'
+    """
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
         tmp.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -14,10 +14,8 @@ import copy
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import arviz as az
@@ -47,6 +45,7 @@ from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFit
 from clv.models import _covariates as cov
 from clv.models._base import EstimatorParams, ParametricModel
 from clv.models._mle import compress, unique_rows
+from clv.persistence import atomic_write_with
 
 __all__ = ["BAYES_SCHEMA_VERSION", "METHODS", "BayesModel", "Prior", "summarize_draws"]
 
@@ -1110,15 +1109,7 @@ class BayesModel(EstimatorParams):
             Destination file; its directory must exist.
         """
         self._check_fitted()
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            self.idata_.to_netcdf(tmp)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_with(path, self.idata_.to_netcdf)
 
     @classmethod
     def from_netcdf(cls, path: str | os.PathLike[str]) -> Self:

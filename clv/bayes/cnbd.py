@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +32,7 @@ from clv._typing import Ops
 from clv.bayes._base import Prior
 from clv.bayes._priors import BetaPair
 from clv.bayes._transaction import FusedTransactionBayesModel
+from clv.bayes.bgnbd import BetaGeoModel as _BayesBetaGeoModel
 from clv.models import _cnbd_math as m
 from clv.models._base import ParametricModel
 from clv.models._spec import RFM_COLUMNS, ModelSpec
@@ -159,15 +159,9 @@ class _CNBDBayesModel(FusedTransactionBayesModel):
 
     mle_class: ClassVar[type[ParametricModel]]
     _dropout_at_zero: ClassVar[bool]
-    beta_pairs: ClassVar[tuple[BetaPair, ...]] = ((("phi_dropout", "kappa_dropout"), ("a", "b")),)
-    default_priors: ClassVar[Mapping[str, Prior]] = MappingProxyType(
-        {
-            "r": ("HalfNormal", {"sigma": 10.0}),
-            "alpha": ("HalfNormal", {"sigma": 100.0}),
-            "a": ("HalfNormal", {"sigma": 10.0}),
-            "b": ("HalfNormal", {"sigma": 10.0}),
-        }
-    )
+    beta_pairs: ClassVar[tuple[BetaPair, ...]] = _BayesBetaGeoModel.beta_pairs
+    # the same rates and dropout as BG/NBD (CNBD-k only regularises the gaps): its priors
+    default_priors: ClassVar[Mapping[str, Prior]] = _BayesBetaGeoModel.default_priors
 
     def __init__(
         self,

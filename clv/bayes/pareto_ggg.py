@@ -41,9 +41,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -58,6 +56,7 @@ from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFit
 from clv.models import _pareto_ggg_math as m
 from clv.models._pareto_ggg_math import PARAM_NAMES, ParetoGGGParams
 from clv.models.cnbd import _litt_problems
+from clv.persistence import atomic_write_with
 
 __all__ = ["PARETO_GGG_SCHEMA_VERSION", "ParetoGGGModel", "ParetoGGGParams", "simulate"]
 
@@ -535,15 +534,7 @@ class ParetoGGGModel:
     def to_netcdf(self, path: str | os.PathLike[str]) -> None:
         """Save the posterior (population and customer draws) as netCDF, atomically."""
         self._posterior()
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            self.idata_.to_netcdf(tmp)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_with(path, self.idata_.to_netcdf)
 
     @classmethod
     def from_netcdf(cls, path: str | os.PathLike[str]) -> Self:
