@@ -59,14 +59,8 @@ tx.head()
 # 7 days from each customer's first purchase: time_unit="7D" (the period_days column
 # records it, and every model and CLV function checks it).
 split = calibration_holdout_split(
-    tx,
-    customer_id_col="customer_id",
-    date_col="date",
-    value_col="value",
-    calibration_end="1997-09-30",
-    observation_end="1998-06-30",
-    time_unit="7D",
-)
+    tx, customer_id_col="customer_id", date_col="date", value_col="value",
+    calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="7D")
 split.head()
 
 # %% [markdown]
@@ -99,16 +93,10 @@ rows = []
 for name, model in models.items():
     predicted = model.expected_purchases(split["duration_holdout"], split)
     actual = split["frequency_holdout"]
-    rows.append(
-        {
-            "model": name,
-            "log_likelihood": model.log_likelihood_,
-            "predicted_total": predicted.sum(),
-            "actual_total": actual.sum(),
-            "MAE": (predicted - actual).abs().mean(),
-            "correlation": np.corrcoef(predicted, actual)[0, 1],
-        }
-    )
+    rows.append({"model": name, "log_likelihood": model.log_likelihood_,
+                 "predicted_total": predicted.sum(), "actual_total": actual.sum(),
+                 "MAE": (predicted - actual).abs().mean(),
+                 "correlation": np.corrcoef(predicted, actual)[0, 1]})
 pd.DataFrame(rows).set_index("model").round(3)
 
 # %%
@@ -118,7 +106,8 @@ from clv.plotting import plot_calibration_holdout, plot_period_transactions
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 plot_period_transactions(models["BG/NBD"], split, ax=axes[0])
-plot_calibration_holdout(models["BG/NBD"], split, ax=axes[1])
+plot_calibration_holdout(models["BG/NBD"], split, ax=axes[1]);
+
 # %% [markdown]
 # ## 4. Spend and customer lifetime value
 #
@@ -127,14 +116,8 @@ plot_calibration_holdout(models["BG/NBD"], split, ax=axes[1])
 # the next 52 weeks with a weekly discount rate equivalent to 10 % a year.
 
 # %%
-rfm = rfm_summary(
-    tx,
-    customer_id_col="customer_id",
-    date_col="date",
-    value_col="value",
-    time_unit="7D",
-    observation_end="1998-06-30",
-)
+rfm = rfm_summary(tx, customer_id_col="customer_id", date_col="date", value_col="value",
+                  time_unit="7D", observation_end="1998-06-30")
 bgnbd = BetaGeoModel().fit(rfm)
 # one repeat buyer's purchases are all worth $0: Gamma-Gamma fits on the repeat buyers
 # with positive spend (it says so) and scores everyone
@@ -157,10 +140,11 @@ from clv.plotting import plot_expected_purchases_matrix, plot_probability_alive_
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
 plot_probability_alive_matrix(bgnbd, data=rfm, ax=axes[0])
-plot_expected_purchases_matrix(bgnbd, t=52, data=rfm, ax=axes[1])
+plot_expected_purchases_matrix(bgnbd, t=52, data=rfm, ax=axes[1]);
+
 # %%
 from clv.plotting import plot_probability_alive_history
 
 customer = tx[tx["customer_id"] == top.index[0]]
 days = (customer["date"] - customer["date"].min()).dt.days.unique() / 7
-plot_probability_alive_history(bgnbd, days, T=rfm.loc[top.index[0], "T"])
+plot_probability_alive_history(bgnbd, days, T=rfm.loc[top.index[0], "T"]);

@@ -76,13 +76,11 @@ REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241, 223, 207, 194, 183, 173]
 HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394]
 segments = ["regular", "high end"]
 
-survival_table = pd.DataFrame(
-    {
-        "cohort": ["regular"] * 13 + ["high end"] * 13,
-        "period": list(range(13)) * 2,
-        "n_alive": REGULAR + HIGH_END,
-    }
-)
+survival_table = pd.DataFrame({
+    "cohort": ["regular"] * 13 + ["high end"] * 13,
+    "period": list(range(13)) * 2,
+    "n_alive": REGULAR + HIGH_END,
+})
 survival_table.attrs["time_unit"] = "Y"
 calibration = survival_table[survival_table["period"] <= 7]
 
@@ -102,7 +100,8 @@ actual = actual.loc[years, segments] / 10
 
 
 def projected(model):
-    return pd.DataFrame({s: 100 * model.survival(years, cohort=s) for s in segments}, index=years)
+    return pd.DataFrame({s: 100 * model.survival(years, cohort=s) for s in segments},
+                        index=years)
 
 
 projection = pd.concat({"actual": actual, "sBG": projected(sbg)}, axis=1)
@@ -116,9 +115,8 @@ projection.round(1)
 
 # %%
 tenure = np.arange(1, 13)
-retention = pd.DataFrame(
-    {s: sbg.retention_rate(tenure, cohort=s) for s in segments}, index=pd.Index(tenure, name="year")
-)
+retention = pd.DataFrame({s: sbg.retention_rate(tenure, cohort=s) for s in segments},
+                         index=pd.Index(tenure, name="year"))
 retention.round(3)
 
 # %% [markdown]
@@ -140,12 +138,11 @@ retention.round(3)
 # %%
 renewals = np.array([0, 1, 2, 3, 5, 7, 10])
 derl = pd.DataFrame(
-    {s: sbg.expected_residual_lifetime(renewals, discount_rate=0.10, cohort=s) for s in segments},
-    index=pd.Index(renewals, name="renewals so far (n)"),
-)
-derl.loc["DEL (new customer)"] = [
-    sbg.expected_lifetime(discount_rate=0.10, cohort=s) for s in segments
-]
+    {s: sbg.expected_residual_lifetime(renewals, discount_rate=0.10, cohort=s)
+     for s in segments},
+    index=pd.Index(renewals, name="renewals so far (n)"))
+derl.loc["DEL (new customer)"] = [sbg.expected_lifetime(discount_rate=0.10, cohort=s)
+                                  for s in segments]
 derl.round(2)
 
 # %% [markdown]
@@ -159,7 +156,8 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 plot_survival(sbg, survival_table, calibration_end=7, ax=axes[0])
 plot_retention_rates(sbg, survival_table, calibration_end=7, ax=axes[1])
 axes[0].set_title("sBG: survival")
-axes[1].set_title("sBG: retention rates")
+axes[1].set_title("sBG: retention rates");
+
 # %% [markdown]
 # ## 2. Duration dependence: the BdW model
 #
@@ -185,13 +183,8 @@ for s in segments:
     ll_sbg = ShiftedBetaGeoModel().fit(data).log_likelihood_
     ll_bdw = BetaDiscreteWeibullModel().fit(data).log_likelihood_
     lr = 2 * (ll_bdw - ll_sbg)
-    rows[s] = {
-        "c": bdw.params_[(s, "c")],
-        "LL sBG": ll_sbg,
-        "LL BdW": ll_bdw,
-        "LR": lr,
-        "p-value": stats.chi2.sf(lr, df=1),
-    }
+    rows[s] = {"c": bdw.params_[(s, "c")], "LL sBG": ll_sbg, "LL BdW": ll_bdw,
+               "LR": lr, "p-value": stats.chi2.sf(lr, df=1)}
 pd.DataFrame(rows).T.round(4)
 
 # %% [markdown]
@@ -205,7 +198,8 @@ pd.DataFrame(rows).T.round(4)
 # actual in year 12, where sBG ends 2–4 % below:
 
 # %%
-projection = pd.concat({"actual": actual, "sBG": projected(sbg), "BdW": projected(bdw)}, axis=1)
+projection = pd.concat({"actual": actual, "sBG": projected(sbg), "BdW": projected(bdw)},
+                       axis=1)
 projection = projection.swaplevel(axis=1)[segments].rename_axis("year")
 projection.round(1)
 
@@ -214,7 +208,8 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 plot_survival(bdw, survival_table, calibration_end=7, ax=axes[0])
 plot_retention_rates(bdw, survival_table, calibration_end=7, ax=axes[1])
 axes[0].set_title("BdW: survival")
-axes[1].set_title("BdW: retention rates")
+axes[1].set_title("BdW: retention rates");
+
 # %% [markdown]
 # ## 3. Acquisition: CDNOW's new customers
 #
@@ -260,14 +255,12 @@ forecast.round().astype(int)
 
 # %%
 check = acquisition.holdout_check(weekly)  # periods after week 8 are the holdout
-pd.Series(
-    {
-        "weekly MAE (customers)": check.metrics.loc["per_period", "mae"],
-        "weekly MAPE (%)": check.metrics.loc["per_period", "mape"],
-        "cumulative MAPE (%)": check.metrics.loc["cumulative", "mape"],
-        "cumulative error at week 12 (%)": check.cumulative_error,
-    }
-).round(2)
+pd.Series({
+    "weekly MAE (customers)": check.metrics.loc["per_period", "mae"],
+    "weekly MAPE (%)": check.metrics.loc["per_period", "mape"],
+    "cumulative MAPE (%)": check.metrics.loc["cumulative", "mape"],
+    "cumulative error at week 12 (%)": check.cumulative_error,
+}).round(2)
 
 # %% [markdown]
 # The cumulative forecast for week 12 is 2.5 % too high (24,159 vs 23,570);
@@ -279,19 +272,17 @@ rows = {}
 for m in [40_000, 60_000, 100_000, 200_000, 1e9]:
     fit = AcquisitionModel(distribution="weibull", fixed={"m": m}).fit(weekly.loc[:8])
     holdout = fit.holdout_check(weekly)
-    rows[f"{m:,.0f}"] = {
-        "log-likelihood": fit.log_likelihood_,
-        "c": fit.params_["c"],
-        "cumulative error, week 12 (%)": holdout.cumulative_error,
-        "weekly MAPE (%)": holdout.metrics.loc["per_period", "mape"],
-    }
+    rows[f"{m:,.0f}"] = {"log-likelihood": fit.log_likelihood_, "c": fit.params_["c"],
+                         "cumulative error, week 12 (%)": holdout.cumulative_error,
+                         "weekly MAPE (%)": holdout.metrics.loc["per_period", "mape"]}
 pd.DataFrame(rows).T.rename_axis("m (fixed)").round(3)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 plot_acquisition(acquisition, weekly, cumulative=False, ax=axes[0])
 axes[0].set_ylim(1200, 2400)  # room for the legend below the week-12 dip
-plot_acquisition(acquisition, weekly, ax=axes[1])
+plot_acquisition(acquisition, weekly, ax=axes[1]);
+
 # %% [markdown]
 # Caveats (from the acquisition docs):
 #
@@ -335,14 +326,9 @@ now = "1997-03-25"
 # 7-day weeks from each customer's first purchase, same-day purchases merged (FHL 2005).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", clv.DataWarning)
-    summary = rfm_summary(
-        tx[tx["date"] <= now].drop_duplicates(),
-        customer_id_col="customer_id",
-        date_col="date",
-        value_col="value",
-        time_unit="7D",
-        observation_end=now,
-    )
+    summary = rfm_summary(tx[tx["date"] <= now].drop_duplicates(),
+                          customer_id_col="customer_id", date_col="date", value_col="value",
+                          time_unit="7D", observation_end=now)
     rfm = summary[summary["T"] > 0]
     purchases = BetaGeoModel().fit(rfm)
     spend = GammaGammaModel().fit(rfm)
@@ -353,9 +339,8 @@ pd.concat({"BG/NBD": purchases.summary(), "Gamma-Gamma": spend.summary()}).round
 H = 52  # weeks
 d = clv.data.rate_per_period(0.10, "7D")  # 10 % a year, per 7-day week, exactly
 margin = 0.30
-existing = clv.customer_lifetime_value(
-    purchases, spend, rfm, horizon=H, annual_discount_rate=0.10, margin=margin
-)
+existing = clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
+                                       annual_discount_rate=0.10, margin=margin)
 existing.describe().round(2)
 
 # %% [markdown]
@@ -367,18 +352,12 @@ existing.describe().round(2)
 year_end = pd.Timestamp(now) + pd.Timedelta(weeks=H)
 later = tx[(tx["date"] > now) & (tx["date"] <= year_end) & tx["customer_id"].isin(rfm.index)]
 purchase_days = later.drop_duplicates().groupby(["customer_id", "date"])["value"].sum()
-pd.DataFrame(
-    {
-        "predicted": [
-            purchases.expected_purchases(H, rfm).sum(),
-            clv.customer_lifetime_value(
-                purchases, spend, rfm, horizon=H, discount_rate_per_period=0.0
-            ).sum(),
-        ],
-        "actual": [len(purchase_days), purchase_days.sum()],
-    },
-    index=["repeat purchases", "spend ($)"],
-).round(0)
+pd.DataFrame({
+    "predicted": [purchases.expected_purchases(H, rfm).sum(),
+                  clv.customer_lifetime_value(purchases, spend, rfm, horizon=H,
+                                              discount_rate_per_period=0.0).sum()],
+    "actual": [len(purchase_days), purchase_days.sum()],
+}, index=["repeat purchases", "spend ($)"]).round(0)
 
 # %% [markdown]
 # BG/NBD fitted on at most 12 weeks of history over-predicts the next year's
@@ -396,44 +375,32 @@ pd.DataFrame(
 
 # %%
 acquisition_12 = AcquisitionModel(distribution="weibull").fit(weekly)
-value_new = clv.new_customer_value(
-    purchases, spend, horizon=H - np.arange(1, H + 1), annual_discount_rate=0.10, margin=margin
-)
-pd.Series(
-    {
-        "m (ever-acquirers)": acquisition_12.params_["m"],
-        "se of m": acquisition_12.summary().loc["m", "se"],
-        "value of a customer acquired in week 13 ($)": value_new[0],
-        "... in week 64 ($, acquisition purchase only)": value_new[-1],
-    }
-).round(2)
+value_new = clv.new_customer_value(purchases, spend, horizon=H - np.arange(1, H + 1),
+                                   annual_discount_rate=0.10, margin=margin)
+pd.Series({"m (ever-acquirers)": acquisition_12.params_["m"],
+           "se of m": acquisition_12.summary().loc["m", "se"],
+           "value of a customer acquired in week 13 ($)": value_new[0],
+           "... in week 64 ($, acquisition purchase only)": value_new[-1]}).round(2)
 
 # %%
-equity = clv.customer_equity(
-    existing,
-    acquisition_12,
-    horizon=H,
-    annual_discount_rate=0.10,
-    value_per_new_customer=value_new,
-    acquisition_cost=5.0,
-)
-pd.Series(
-    {
-        "existing customers": equity.existing,
-        "new customers in weeks 13-64 (count)": equity.cash_flows["new_customers"].sum(),
-        "their discounted value": equity.future_value,
-        "discounted acquisition spend": -equity.future_cost,
-        "future cohorts, net": equity.future,
-        "customer equity": equity.total,
-    }
-).map("{:,.0f}".format)
+equity = clv.customer_equity(existing, acquisition_12, horizon=H, annual_discount_rate=0.10,
+                             value_per_new_customer=value_new, acquisition_cost=5.0)
+pd.Series({
+    "existing customers": equity.existing,
+    "new customers in weeks 13-64 (count)": equity.cash_flows["new_customers"].sum(),
+    "their discounted value": equity.future_value,
+    "discounted acquisition spend": -equity.future_cost,
+    "future cohorts, net": equity.future,
+    "customer equity": equity.total,
+}).map("{:,.0f}".format)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 plot_equity_waterfall(equity, currency="$", ax=ax)
 ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 ax.margins(y=0.08)
-ax.set_title("CDNOW customer equity as of 1997-03-25, next 52 weeks")
+ax.set_title("CDNOW customer equity as of 1997-03-25, next 52 weeks");
+
 # %% [markdown]
 # Almost three quarters of the equity comes from customers not yet acquired,
 # and that part rests on extrapolating a Weibull timing curve fitted on 12
@@ -447,20 +414,10 @@ rows = {}
 for label, m in [("95% lower", low), ("estimate", None), ("95% upper", high)]:
     fixed = None if m is None else {"m": m}
     model = AcquisitionModel(distribution="weibull", fixed=fixed).fit(weekly)
-    ce = clv.customer_equity(
-        existing,
-        model,
-        horizon=H,
-        annual_discount_rate=0.10,
-        value_per_new_customer=value_new,
-        acquisition_cost=5.0,
-    )
-    rows[label] = {
-        "m": model.params_["m"],
-        "new customers": ce.cash_flows["new_customers"].sum(),
-        "future, net ($)": ce.future,
-        "customer equity ($)": ce.total,
-    }
+    ce = clv.customer_equity(existing, model, horizon=H, annual_discount_rate=0.10,
+                             value_per_new_customer=value_new, acquisition_cost=5.0)
+    rows[label] = {"m": model.params_["m"], "new customers": ce.cash_flows["new_customers"].sum(),
+                   "future, net ($)": ce.future, "customer equity ($)": ce.total}
 pd.DataFrame(rows).T.map("{:,.0f}".format)
 
 # %% [markdown]

@@ -38,7 +38,7 @@ from clv.data.datasets import load_cdnow_summary_with_spend
 from clv.models import BetaGeoModel as MLEBetaGeoModel
 from clv.plotting import plot_period_transactions_ppc
 
-rfm = load_cdnow_summary_with_spend()  # 2,357 customers, 39 weeks
+rfm = load_cdnow_summary_with_spend()   # 2,357 customers, 39 weeks
 SHORT = {"chains": 2, "draws": 200, "tune": 200}
 
 # %% [markdown]
@@ -83,9 +83,8 @@ gg = cb.GammaGammaModel()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     gg.fit(rfm, random_seed=2, **SHORT)
-clv_52 = cb.customer_lifetime_value(
-    bg, gg, rfm, horizon=52, annual_discount_rate=0.10, margin=0.3, thin=5, summary_only=True
-)
+clv_52 = cb.customer_lifetime_value(bg, gg, rfm, horizon=52, annual_discount_rate=0.10,
+                                    margin=0.3, thin=5, summary_only=True)
 clv_52.sort_values("mean", ascending=False).head().round(2)
 
 # %% [markdown]
@@ -96,7 +95,8 @@ clv_52.sort_values("mean", ascending=False).head().round(2)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plot_period_transactions_ppc(bg, rfm, n_draws=50, random_state=3, ax=ax)
+plot_period_transactions_ppc(bg, rfm, n_draws=50, random_state=3, ax=ax);
+
 # %% [markdown]
 # ## 5. Model comparison by PSIS-LOO
 #

@@ -62,12 +62,8 @@ pd.set_option("display.width", 160)
 # %%
 world = simulate_cx_world(10_000, seed=7)
 print("transactions:", len(world.transactions), " CX events:", len(world.cx_events))
-print(
-    "calibration ends",
-    world.calibration_end.date(),
-    "- holdout ends",
-    world.truth.observation_end.date(),
-)
+print("calibration ends", world.calibration_end.date(), "- holdout ends",
+      world.truth.observation_end.date())
 world.cx_events.head(8)
 
 # %%
@@ -83,26 +79,19 @@ world.cx_events["signal"].value_counts().to_frame("events")
 # rows are wrong on purpose: an NPS of 12 and a CSAT of 0.
 
 # %%
-bad = pd.DataFrame(
-    {
-        "customer_id": [1, 1, 2, 3],
-        "timestamp": [
-            "2024-02-01 10:00",
-            "2024-02-03 09:30",
-            "2024-02-05 14:00",
-            "2024-02-06 08:15",
-        ],
-        "signal": ["nps", "complaint", "csat", "contact_wait_seconds"],
-        "value": [12, None, 0, 310],
-    }
-)
+bad = pd.DataFrame({
+    "customer_id": [1, 1, 2, 3],
+    "timestamp": ["2024-02-01 10:00", "2024-02-03 09:30", "2024-02-05 14:00", "2024-02-06 08:15"],
+    "signal": ["nps", "complaint", "csat", "contact_wait_seconds"],
+    "value": [12, None, 0, 310],
+})
 try:
     validate_cx_events(bad)
 except DataError as err:
     print(err)
 
 # %%
-events = validate_cx_events(world.cx_events)  # the simulated table passes
+events = validate_cx_events(world.cx_events)   # the simulated table passes
 events.dtypes
 
 # %% [markdown]
@@ -133,10 +122,8 @@ features = builder.fit_transform(events, world.customers, cutoff=world.calibrati
 features.describe().T[["mean", "std", "min", "max"]].round(3)
 
 # %%
-print(
-    f"answered NPS: {1 - features['nps_missing'].mean():.1%}; "
-    f"contacted service: {1 - features['wait_minutes_missing'].mean():.1%}"
-)
+print(f"answered NPS: {1 - features['nps_missing'].mean():.1%}; "
+      f"contacted service: {1 - features['wait_minutes_missing'].mean():.1%}")
 
 # %% [markdown]
 # The RFM frame is built in **days** (`time_unit="D"`): the simulated
@@ -145,14 +132,9 @@ print(
 
 # %%
 split = calibration_holdout_split(
-    world.transactions,
-    customer_id_col="customer_id",
-    date_col="date",
-    value_col="value",
+    world.transactions, customer_id_col="customer_id", date_col="date", value_col="value",
     calibration_end=world.calibration_end - pd.Timedelta(seconds=1),
-    observation_end=world.truth.observation_end,
-    time_unit="D",
-)
+    observation_end=world.truth.observation_end, time_unit="D")
 data = split.join(features)
 data.head()
 
@@ -177,7 +159,7 @@ pnbd = ParetoNBDModel(purchase_covariates=covariates, dropout_covariates=covaria
 pnbd.summary().round(3)
 
 # %%
-spend = GammaGammaModel(spend_covariates=covariates).fit(data)  # uses repeat buyers only
+spend = GammaGammaModel(spend_covariates=covariates).fit(data)   # uses repeat buyers only
 # a coefficient of almost exactly 0 can make the interval computation warn about an overflow
 # in a branch that is not used for coefficients
 with np.errstate(over="ignore"):
@@ -194,36 +176,24 @@ spend_summary.round(3)
 # %%
 truth = world.truth.params
 rows = []
-for process, model, true in [
-    ("purchase", pnbd, truth.gamma_purchase),
-    ("dropout", pnbd, truth.gamma_dropout),
-    ("spend", spend, truth.gamma_spend),
-]:
+for process, model, true in [("purchase", pnbd, truth.gamma_purchase),
+                             ("dropout", pnbd, truth.gamma_dropout),
+                             ("spend", spend, truth.gamma_spend)]:
     with np.errstate(over="ignore"):
         s = model.summary()
     for col in covariates:
         name = f"{process}[{col}]"
-        rows.append(
-            {
-                "coefficient": name,
-                "truth": true.get(col, 0.0),
-                "estimate": s.loc[name, "coef"],
-                "se": s.loc[name, "se"],
-                "lower": s.loc[name, "lower"],
-                "upper": s.loc[name, "upper"],
-            }
-        )
+        rows.append({"coefficient": name, "truth": true.get(col, 0.0),
+                     "estimate": s.loc[name, "coef"], "se": s.loc[name, "se"],
+                     "lower": s.loc[name, "lower"], "upper": s.loc[name, "upper"]})
 compare = pd.DataFrame(rows).set_index("coefficient")
 compare["truth in 95% CI"] = (compare["lower"] <= compare["truth"]) & (
-    compare["truth"] <= compare["upper"]
-)
+    compare["truth"] <= compare["upper"])
 compare.round(3)
 
 # %%
-print(
-    f"{compare['truth in 95% CI'].sum()} of {len(compare)} true coefficients inside the "
-    "95 % intervals"
-)
+print(f"{compare['truth in 95% CI'].sum()} of {len(compare)} true coefficients inside the "
+      "95 % intervals")
 
 # %% [markdown]
 # ## 5. Holdout evaluation: do the CX covariates predict better?
@@ -241,7 +211,8 @@ holdout.summary.T.round(4)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
 holdout.plot_reliability(ax=axes[0])
-holdout.plot_by_frequency(ax=axes[1])
+holdout.plot_by_frequency(ax=axes[1]);
+
 # %%
 holdout.by_frequency.round(3)
 
@@ -263,32 +234,18 @@ holdout.by_frequency.round(3)
 # grade**.
 
 # %%
-valuation = {
-    "horizon": 24,
-    "discount_rate": period_rate(0.10, 12),
-    "margin": 0.3,
-    "period_length": 30.4375,
-    "n_draws": 60,
-}
+valuation = {"horizon": 24, "discount_rate": period_rate(0.10, 12), "margin": 0.3,
+             "period_length": 30.4375, "n_draws": 60}
 table = drivers(pnbd, spend, data, **valuation)
-cols = [
-    "signal",
-    "lever",
-    "coefficient",
-    "se",
-    "effect_per_sd",
-    "effect_per_sd_lo",
-    "effect_per_sd_hi",
-    "clv_change_pct",
-    "clv_change_pct_lo",
-    "clv_change_pct_hi",
-    "evidence_grade",
-]
+cols = ["signal", "lever", "coefficient", "se", "effect_per_sd", "effect_per_sd_lo",
+        "effect_per_sd_hi", "clv_change_pct", "clv_change_pct_lo", "clv_change_pct_hi",
+        "evidence_grade"]
 table[cols].round(3)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 7), layout="constrained")
-plot_drivers(table, ax=ax)
+plot_drivers(table, ax=ax);
+
 # %% [markdown]
 # Read the table as: one more standard deviation of waiting (about 3.3 minutes)
 # goes with a lower purchase rate and a higher dropout rate, together about
@@ -323,29 +280,11 @@ plot_drivers(table, ax=ax)
 # %%
 evidence = {"dropout[wait_minutes]": (0.04, 0.01, "queue A/B test, 2024-Q3")}
 tested = drivers(pnbd, spend, data, evidence=evidence, **valuation)
-both = pd.concat(
-    {
-        "observational": table.set_index(["signal", "lever"]),
-        "with experiment": tested.set_index(["signal", "lever"]),
-    },
-    axis=1,
-)
-both.loc[
-    ("wait_minutes", "retention"),
-    (
-        slice(None),
-        [
-            "coefficient",
-            "se",
-            "effect_per_sd",
-            "clv_change_pct",
-            "clv_change_pct_lo",
-            "clv_change_pct_hi",
-            "evidence_grade",
-            "evidence",
-        ],
-    ),
-].unstack(0)
+both = pd.concat({"observational": table.set_index(["signal", "lever"]),
+                  "with experiment": tested.set_index(["signal", "lever"])}, axis=1)
+both.loc[("wait_minutes", "retention"), (slice(None), ["coefficient", "se", "effect_per_sd",
+         "clv_change_pct", "clv_change_pct_lo", "clv_change_pct_hi", "evidence_grade",
+         "evidence"])].unstack(0)
 
 # %% [markdown]
 # Here the "experiment" reports the true value (0.04) by construction; it is
@@ -364,19 +303,12 @@ both.loc[
 
 # %%
 subs = world.subscriptions.set_index("customer_id").join(features)
-churn_cols = [
-    "complaints",
-    "fcr_rate",
-    "wait_minutes",
-    "wait_minutes_missing",
-    "promoter",
-    "nps_missing",
-]
+churn_cols = ["complaints", "fcr_rate", "wait_minutes", "wait_minutes_missing", "promoter",
+              "nps_missing"]
 sbg = ShiftedBetaGeoModel(churn_covariates=churn_cols).fit(subs)
 s = sbg.summary()
-s["truth"] = [truth.churn_alpha, truth.churn_beta] + [
-    truth.gamma_churn.get(c, 0.0) for c in churn_cols
-]
+s["truth"] = [truth.churn_alpha, truth.churn_beta] + [truth.gamma_churn.get(c, 0.0)
+                                                      for c in churn_cols]
 s.round(3)
 
 # %%

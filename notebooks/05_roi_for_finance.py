@@ -67,24 +67,17 @@ pd.set_option("display.width", 160)
 
 # %%
 world = simulate_cx_world(10_000, seed=7)
-features = world.feature_builder().fit_transform(
-    world.cx_events, world.customers, cutoff=world.calibration_end
-)
+features = world.feature_builder().fit_transform(world.cx_events, world.customers,
+                                                 cutoff=world.calibration_end)
 split = calibration_holdout_split(
-    world.transactions,
-    customer_id_col="customer_id",
-    date_col="date",
-    value_col="value",
+    world.transactions, customer_id_col="customer_id", date_col="date", value_col="value",
     calibration_end=world.calibration_end - pd.Timedelta(seconds=1),
-    observation_end=world.truth.observation_end,
-    time_unit="D",
-)
+    observation_end=world.truth.observation_end, time_unit="D")
 # the scoring frame: RFM, CX features and customer attributes (for targeting)
 data = split.join(features).join(world.customers.set_index("customer_id"))
 covariates = list(COVARIATES)
-transactions_model = ParetoNBDModel(
-    purchase_covariates=covariates, dropout_covariates=covariates
-).fit(data)
+transactions_model = ParetoNBDModel(purchase_covariates=covariates,
+                                    dropout_covariates=covariates).fit(data)
 spend_model = GammaGammaModel(spend_covariates=covariates).fit(data)
 print(f"{len(data):,} customers; log-likelihood {transactions_model.log_likelihood_:,.1f}")
 
@@ -103,29 +96,16 @@ print(f"{len(data):,} customers; log-likelihood {transactions_model.log_likeliho
 
 # %%
 in_python = [
-    Investment(
-        "Faster support",
-        cost=8_000,
-        target="wait_minutes_missing == 0",
-        shifts=[Shift("wait_minutes", "relative", -0.3)],
-        ramp_periods=3,
-        description="More agents at peak hours: 30 % shorter waits",
-    ),
-    Investment(
-        "Complaint recovery",
-        cost=5_000,
-        target="complaints > 0",
-        shifts=[Shift("complaints", "relative", -0.5)],
-        description="Call back every complainant within a day",
-    ),
-    Investment(
-        "First-contact resolution",
-        cost=6_000,
-        target="wait_minutes_missing == 0 and fcr_rate < 1",
-        shifts=[Shift("fcr_rate", "add", 0.15)],
-        ramp_periods=6,
-        description="Agent training and a knowledge base",
-    ),
+    Investment("Faster support", cost=8_000, target="wait_minutes_missing == 0",
+               shifts=[Shift("wait_minutes", "relative", -0.3)], ramp_periods=3,
+               description="More agents at peak hours: 30 % shorter waits"),
+    Investment("Complaint recovery", cost=5_000, target="complaints > 0",
+               shifts=[Shift("complaints", "relative", -0.5)],
+               description="Call back every complainant within a day"),
+    Investment("First-contact resolution", cost=6_000,
+               target="wait_minutes_missing == 0 and fcr_rate < 1",
+               shifts=[Shift("fcr_rate", "add", 0.15)], ramp_periods=6,
+               description="Agent training and a knowledge base"),
 ]
 
 # %% [markdown]
@@ -155,19 +135,9 @@ workdir = Path(tempfile.mkdtemp(prefix="clv-roi-"))
 (workdir / "investments.toml").write_text(spec)
 from_toml = load_investments(workdir / "investments.toml")
 investments = in_python + from_toml
-pd.DataFrame(
-    [
-        {
-            "name": i.name,
-            "cost": sum(i.cost_schedule.values()),
-            "target": i.target,
-            "shifts": "; ".join(f"{s.column} {s.mode} {s.amount:g}" for s in i.shifts),
-            "ramp": i.ramp_periods,
-            "grade": i.grade,
-        }
-        for i in investments
-    ]
-)
+pd.DataFrame([{"name": i.name, "cost": sum(i.cost_schedule.values()), "target": i.target,
+               "shifts": "; ".join(f"{s.column} {s.mode} {s.amount:g}" for s in i.shifts),
+               "ramp": i.ramp_periods, "grade": i.grade} for i in investments])
 
 # %% [markdown]
 # ## 2. Evaluate
@@ -187,17 +157,9 @@ pd.DataFrame(
 # effect.
 
 # %%
-settings = {
-    "transaction_model": transactions_model,
-    "spend_model": spend_model,
-    "data": data,
-    "horizon": 24,
-    "discount_rate": period_rate(0.10, 12),
-    "margin": 0.3,
-    "period_length": 30.4375,
-    "n_draws": 60,
-    "causal_share": None,
-}
+settings = {"transaction_model": transactions_model, "spend_model": spend_model,
+            "data": data, "horizon": 24, "discount_rate": period_rate(0.10, 12),
+            "margin": 0.3, "period_length": 30.4375, "n_draws": 60, "causal_share": None}
 result = evaluate_investments(investments, **settings)
 result
 
@@ -210,42 +172,24 @@ result
 
 # %%
 table = result.table()
-money = [
-    "cost_pv",
-    "incremental_clv_mean",
-    "incremental_clv_p05",
-    "incremental_clv_p95",
-    "npv_mean",
-    "npv_p05",
-    "npv_p95",
-    "expected_loss",
-    "gain_retention",
-    "gain_repeat_purchase",
-    "gain_spend",
-]
-shares = [
-    "roi_mean",
-    "roi_p05",
-    "roi_p95",
-    "p_roi_positive",
-    "p_payback_within_horizon",
-    "breakeven_effect",
-    "p_rank_1",
-]
-(
-    table.drop(columns=["evidence", "gain_acquisition"])
-    .round({**dict.fromkeys(money, 0), **dict.fromkeys(shares, 2)})
-    .T
-)
+money = ["cost_pv", "incremental_clv_mean", "incremental_clv_p05", "incremental_clv_p95",
+         "npv_mean", "npv_p05", "npv_p95", "expected_loss", "gain_retention",
+         "gain_repeat_purchase", "gain_spend"]
+shares = ["roi_mean", "roi_p05", "roi_p95", "p_roi_positive", "p_payback_within_horizon",
+          "breakeven_effect", "p_rank_1"]
+(table.drop(columns=["evidence", "gain_acquisition"])
+ .round({**dict.fromkeys(money, 0), **dict.fromkeys(shares, 2)}).T)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
 result.plot("roi", ax=axes[0])
-result.plot("levers", ax=axes[1])
+result.plot("levers", ax=axes[1]);
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
 result.plot("payback", ax=axes[0])
-result.plot("npv", ax=axes[1])
+result.plot("npv", ax=axes[1]);
+
 # %%
 best = table["investment"].iloc[0]
 result.cash_flow_table(best).iloc[[0, 2, 5, 11, 17, 23]].round(0)
@@ -288,10 +232,9 @@ pd.Series(strict.not_funded, name="why not funded")
 # as not a funding decision on evidence:
 
 # %%
-portfolios = {
-    "expected NPV": select_portfolio(result, budget, eligible="all"),
-    "CVaR (risk-averse)": select_portfolio(result, budget, objective="cvar", eligible="all"),
-}
+portfolios = {"expected NPV": select_portfolio(result, budget, eligible="all"),
+              "CVaR (risk-averse)": select_portfolio(result, budget, objective="cvar",
+                                                     eligible="all")}
 pd.DataFrame({k: p.summary() for k, p in portfolios.items()})
 
 # %% [markdown]
@@ -310,14 +253,14 @@ pd.DataFrame({k: p.summary() for k, p in portfolios.items()})
 
 # %%
 sens = sensitivity(result)
-sens[sens["investment"] == best].round(
-    {"low": 4, "high": 4, "npv_low": 0, "npv_high": 0, "npv_base": 0, "swing": 0}
-)
+sens[sens["investment"] == best].round({"low": 4, "high": 4, "npv_low": 0, "npv_high": 0,
+                                        "npv_base": 0, "swing": 0})
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
 plot_tornado(sens, best, ax=axes[0])
-plot_tornado(sens, "Complaint recovery", ax=axes[1])
+plot_tornado(sens, "Complaint recovery", ax=axes[1]);
+
 # %% [markdown]
 # ## 5. An investment backed by an experiment
 #
@@ -330,28 +273,15 @@ plot_tornado(sens, "Complaint recovery", ax=axes[1])
 # %%
 fcr = next(i for i in investments if i.name == "First-contact resolution")
 tested = dataclasses.replace(
-    fcr,
-    name="First-contact resolution (piloted)",
-    evidence=Evidence.experiment(
-        {"dropout[fcr_rate]": (-0.6, 0.15), "purchase[fcr_rate]": (0.0, 0.05)},
-        source="FCR pilot, 6 branches randomised",
-    ),
-)
+    fcr, name="First-contact resolution (piloted)",
+    evidence=Evidence.experiment({"dropout[fcr_rate]": (-0.6, 0.15),
+                                  "purchase[fcr_rate]": (0.0, 0.05)},
+                                 source="FCR pilot, 6 branches randomised"))
 both = evaluate_investments([fcr, tested], **settings)
-both.table().set_index("investment")[
-    [
-        "evidence_grade",
-        "cost_pv",
-        "incremental_clv_mean",
-        "incremental_clv_p05",
-        "incremental_clv_p95",
-        "npv_mean",
-        "p_roi_positive",
-        "gain_retention",
-        "gain_repeat_purchase",
-        "breakeven_effect",
-    ]
-].round(2).T
+both.table().set_index("investment")[[
+    "evidence_grade", "cost_pv", "incremental_clv_mean", "incremental_clv_p05",
+    "incremental_clv_p95", "npv_mean", "p_roi_positive", "gain_retention",
+    "gain_repeat_purchase", "breakeven_effect"]].round(2).T
 
 # %% [markdown]
 # The pilot removes the spurious negative purchase effect, so the expected gain
@@ -369,13 +299,8 @@ both.table().set_index("investment")[
 # investment and its meaning); `write_tables` the same numbers as CSV.
 
 # %%
-report = write_report(
-    result,
-    workdir / "roi_report.html",
-    sensitivity=sens,
-    portfolio=portfolios["expected NPV"],
-    currency="EUR",
-)
+report = write_report(result, workdir / "roi_report.html", sensitivity=sens,
+                      portfolio=portfolios["expected NPV"], currency="EUR")
 csvs = write_tables(result, workdir, sensitivity=sens, portfolio=portfolios["expected NPV"])
 print(report, f"({report.stat().st_size / 1024:.0f} kB)")
 for path in csvs:
@@ -392,40 +317,27 @@ for path in csvs:
 # "incremental CLV" a count of purchases) against the truth.
 
 # %%
-faster = dataclasses.replace(
-    next(i for i in investments if i.name == "Faster support"), ramp_periods=0
-)
-counts = evaluate_investments(
-    [faster],
-    transaction_model=transactions_model,
-    spend_model=1.0,
-    data=data,
-    horizon=24,
-    discount_rate=0.0,
-    margin=1.0,
-    period_length=30.4375,
-    n_draws=60,
-    breakeven=False,
-    causal_share=None,
-)
+faster = dataclasses.replace(next(i for i in investments if i.name == "Faster support"),
+                             ramp_periods=0)
+counts = evaluate_investments([faster], transaction_model=transactions_model, spend_model=1.0,
+                              data=data, horizon=24, discount_rate=0.0, margin=1.0,
+                              period_length=30.4375, n_draws=60, breakeven=False,
+                              causal_share=None)
 model_gain = counts.investments["Faster support"].incremental_clv
 
 weeks = 24 * 30.4375 / 7
 contacted = features["wait_minutes_missing"] == 0
 change = (-0.3 * features["wait_minutes"]).where(contacted, 0.0)
 true_base = world.truth.expected_purchases(weeks)
-true_gain = (
-    world.truth.expected_purchases(weeks, shift={"wait_minutes": change}).sum() - true_base.sum()
-)
-pd.Series(
-    {
-        "true expected purchases, 24 months": true_base.sum(),
-        "true gain from faster support": true_gain,
-        "model gain (mean)": model_gain.mean(),
-        "model gain 5 %": np.quantile(model_gain, 0.05),
-        "model gain 95 %": np.quantile(model_gain, 0.95),
-    }
-).round(0)
+true_gain = world.truth.expected_purchases(weeks, shift={"wait_minutes": change}).sum() \
+    - true_base.sum()
+pd.Series({
+    "true expected purchases, 24 months": true_base.sum(),
+    "true gain from faster support": true_gain,
+    "model gain (mean)": model_gain.mean(),
+    "model gain 5 %": np.quantile(model_gain, 0.05),
+    "model gain 95 %": np.quantile(model_gain, 0.95),
+}).round(0)
 
 # %% [markdown]
 # ## 8. A world built to fool the analysis, and the test that settles it
@@ -444,54 +356,21 @@ from clv.synth.traps import TRAP_WORLDS, simulate_trap_world
 
 trap = simulate_trap_world("segment_hidden", 3000, seed=1)
 print(TRAP_WORLDS["segment_hidden"][0])
-waits = Investment(
-    "Faster support",
-    cost=1_500,
-    target="wait_minutes_missing == 0",
-    shifts=[Shift("wait_minutes", "relative", -0.3)],
-)
-trap_run = run_cx_roi(
-    trap.transactions,
-    trap.cx_events,
-    trap.customers,
-    [waits],
-    cutoff=trap.calibration_end,
-    margin=0.3,
-    n_draws=20,
-    with_sensitivity=False,
-    progress_bars=False,
-)
+waits = Investment("Faster support", cost=1_500, target="wait_minutes_missing == 0",
+                   shifts=[Shift("wait_minutes", "relative", -0.3)])
+trap_run = run_cx_roi(trap.transactions, trap.cx_events, trap.customers, [waits],
+                      cutoff=trap.calibration_end, margin=0.3, n_draws=20,
+                      with_sensitivity=False, progress_bars=False)
 engine = trap_run.roi.engine
 unit = engine.unit(waits, share=1.0)
-truth = trap.true_value(
-    engine.data.index[unit.rows],
-    {c: d[0] for c, d in unit.delta.items()},
-    unit.profile,
-    discount_rate=engine.discount_rate,
-    margin=engine.margin,
-    period_weeks=DAYS_PER_MONTH / 7,
-)
+truth = trap.true_value(engine.data.index[unit.rows], {c: d[0] for c, d in unit.delta.items()},
+                        unit.profile, discount_rate=engine.discount_rate, margin=engine.margin,
+                        period_weeks=DAYS_PER_MONTH / 7)
 row = trap_run.roi.table().set_index("investment").loc["Faster support"]
-pd.Series(
-    {
-        "true incremental value": truth,
-        **row[
-            [
-                "evidence_grade",
-                "incremental_clv_mean_if_causal",
-                "incremental_clv_mean",
-                "npv_mean",
-                "p_roi_positive",
-                "causal_share_prior",
-                "breakeven_effect",
-                "evalue_to_zero_npv",
-                "recommendation",
-                "test_lever",
-                "test_customers_per_arm",
-            ]
-        ].to_dict(),
-    }
-)
+pd.Series({"true incremental value": truth, **row[[
+    "evidence_grade", "incremental_clv_mean_if_causal", "incremental_clv_mean", "npv_mean",
+    "p_roi_positive", "causal_share_prior", "breakeven_effect", "evalue_to_zero_npv",
+    "recommendation", "test_lever", "test_customers_per_arm"]].to_dict()})
 
 # %%
 print(row["reason"])
@@ -533,33 +412,14 @@ for lever in ("purchase", "dropout"):
     se = abs(row["breakeven_effect"] * fitted[name]) / 2.8
     measured[name] = (0.0 + se * noise.standard_normal(), se)  # truth 0, plus noise
 tested = dataclasses.replace(
-    waits,
-    name="Faster support (tested)",
-    evidence=Evidence.experiment(measured, source="randomised wait test (simulated)"),
-)
-rerun = run_cx_roi(
-    trap.transactions,
-    trap.cx_events,
-    trap.customers,
-    [waits, tested],
-    cutoff=trap.calibration_end,
-    margin=0.3,
-    n_draws=20,
-    with_sensitivity=False,
-    diagnostics=False,
-    progress_bars=False,
-)
-rerun.roi.table().set_index("investment")[
-    [
-        "evidence_grade",
-        "share_grade_A",
-        "incremental_clv_mean",
-        "npv_mean",
-        "npv_evidenced_mean",
-        "recommendation",
-        "reason",
-    ]
-].T
+    waits, name="Faster support (tested)",
+    evidence=Evidence.experiment(measured, source="randomised wait test (simulated)"))
+rerun = run_cx_roi(trap.transactions, trap.cx_events, trap.customers, [waits, tested],
+                   cutoff=trap.calibration_end, margin=0.3, n_draws=20,
+                   with_sensitivity=False, diagnostics=False, progress_bars=False)
+rerun.roi.table().set_index("investment")[[
+    "evidence_grade", "share_grade_A", "incremental_clv_mean", "npv_mean",
+    "npv_evidenced_mean", "recommendation", "reason"]].T
 
 # %% [markdown]
 # With the measured effects the tested value of faster support is small and the
