@@ -91,18 +91,18 @@ def atomic_write(
         raise
 
 
-def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None]) -> None:
+def atomic_write_with(path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
     """:func:`atomic_write` for writers that take a file name, not a file object.
 
-    ``write(tmp)`` writes the whole file to a temporary name in the target's
-    directory (e.g. ``idata.to_netcdf``); it then replaces ``path``, or is
+    ``write(tmp)`` writes the whole file to a temporary name (a ``str``) in the
+    target's directory (e.g. ``idata.to_netcdf``); it then replaces ``path``, or is
     removed if ``write`` fails, so the previous file is never lost.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> atomic_write_with(target, lambda tmp: tmp.write_text("hello"))
+    >>> atomic_write_with(target, lambda tmp: pathlib.Path(tmp).write_text("hello"))
     >>> target.read_text()
     'hello'
     """
@@ -111,7 +111,7 @@ def atomic_write_with(path: str | os.PathLike[str], write: Callable[[Path], None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
+        write(tmp_name)
         tmp.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):
