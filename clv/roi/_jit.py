@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from clv._cpus import usable_cpus
 from clv._special_jit import AVAILABLE
 
 __all__ = ["AVAILABLE", "BLOCK", "N_SUMS", "baseline_sums", "draw_sums", "map_draws"]
@@ -314,15 +315,8 @@ def _threads(n_blocks: int) -> int:
     """Threads for a call over ``n_blocks`` blocks: ``CLV_NUMBA_THREADS`` (default: the cores
     this process may use), at most one per ``MIN_BLOCKS_PER_THREAD`` blocks."""
     env = os.environ.get("CLV_NUMBA_THREADS", "").strip()
-    cores = int(env) if env.isdigit() and int(env) > 0 else _cores()
+    cores = int(env) if env.isdigit() and int(env) > 0 else usable_cpus()
     return max(1, min(cores, n_blocks // MIN_BLOCKS_PER_THREAD))
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
