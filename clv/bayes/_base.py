@@ -92,6 +92,41 @@ def _check_coefficient_prior(prior: Prior | None, model: str) -> Prior:
     return checked["coefficient_prior"]
 
 
+def read_posterior_file(
+    path: str | os.PathLike[str], model: str, schema_version: int
+) -> tuple[Any, dict[str, Any]]:
+    """The ``InferenceData`` of a clv posterior file and its attributes, checked.
+
+    Raises :class:`~clv.exceptions.ModelFileError` for an unreadable file, a file
+    that is not a clv posterior, the posterior of another model (naming the class
+    to load it with) or another schema version.
+    """
+    try:
+        idata = az.from_netcdf(path)
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"'{path}' is not a readable netCDF posterior: {exc}") from None
+    attrs = dict(getattr(idata, "attrs", {}) or {})
+    found = attrs.get("model")
+    if found is None or "clv_schema_version" not in attrs:
+        raise ModelFileError(
+            f"'{path}' is not a clv posterior file (no 'model' or 'clv_schema_version' attribute)."
+        )
+    if found != model:
+        raise ModelFileError(
+            f"'{path}' holds a {found} posterior, not a {model}; load "
+            f"it with clv.bayes.{found}.from_netcdf."
+        )
+    version = int(attrs["clv_schema_version"])
+    if version != schema_version:
+        raise ModelFileError(
+            f"'{path}' has posterior schema version {version}, but this clv "
+            f"({__version__}) reads version {schema_version}; refit the model and save "
+            "it again (or use the clv version that wrote it, "
+            f"{attrs.get('clv_version', 'unknown')})."
+        )
+    return idata, attrs
+
+
 class BayesModel(EstimatorParams):
     """Base class of the Bayesian models.
 
@@ -1121,30 +1156,7 @@ class BayesModel(EstimatorParams):
             For a file of another model, another schema version, or a file
             that is not a clv posterior.
         """
-        try:
-            idata = az.from_netcdf(path)
-        except (OSError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is not a readable netCDF posterior: {exc}") from None
-        attrs = dict(getattr(idata, "attrs", {}) or {})
-        model = attrs.get("model")
-        if model is None or "clv_schema_version" not in attrs:
-            raise ModelFileError(
-                f"'{path}' is not a clv posterior file (no 'model' or "
-                "'clv_schema_version' attribute)."
-            )
-        if model != cls.__name__:
-            raise ModelFileError(
-                f"'{path}' holds a {model} posterior, not a {cls.__name__}; load "
-                f"it with clv.bayes.{model}.from_netcdf."
-            )
-        version = int(attrs["clv_schema_version"])
-        if version != BAYES_SCHEMA_VERSION:
-            raise ModelFileError(
-                f"'{path}' has posterior schema version {version}, but this clv "
-                f"({__version__}) reads version {BAYES_SCHEMA_VERSION}; refit the model and save "
-                "it again (or use the clv version that wrote it, "
-                f"{attrs.get('clv_version', 'unknown')})."
-            )
+        idata, attrs = read_posterior_file(path, cls.__name__, BAYES_SCHEMA_VERSION)
         try:
             priors = {k: (d, kw) for k, (d, kw) in json.loads(attrs["priors_json"]).items()}
             extra = json.loads(attrs.get("covariates_json", "{}"))

@@ -51,6 +51,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from clv._typing import FloatArray
 from clv._version import __version__
+from clv.bayes._base import read_posterior_file
 from clv.data.validate import validate_rfm
 from clv.exceptions import ConvergenceWarning, DataError, ModelFileError, NotFittedError, Problem
 from clv.models import _pareto_ggg_math as m
@@ -546,25 +547,7 @@ class ParetoGGGModel:
             For a file of another model, another schema version, or a file
             that is not a clv posterior.
         """
-        import arviz as az
-
-        try:
-            idata = az.from_netcdf(path)
-        except (OSError, ValueError) as exc:
-            raise ModelFileError(f"'{path}' is not a readable netCDF posterior: {exc}") from None
-        attrs = dict(getattr(idata, "attrs", {}) or {})
-        if attrs.get("model") != cls.__name__ or "clv_schema_version" not in attrs:
-            raise ModelFileError(
-                f"'{path}' is not a {cls.__name__} posterior file "
-                f"(model attribute: {attrs.get('model')!r})."
-            )
-        version = int(attrs["clv_schema_version"])
-        if version != PARETO_GGG_SCHEMA_VERSION:
-            raise ModelFileError(
-                f"'{path}' has {cls.__name__} schema version {version}, but this clv "
-                f"({__version__}) reads version {PARETO_GGG_SCHEMA_VERSION}; refit the model "
-                f"(or use clv {attrs.get('clv_version', 'unknown')})."
-            )
+        idata, attrs = read_posterior_file(path, cls.__name__, PARETO_GGG_SCHEMA_VERSION)
         try:
             priors = {
                 k: (float(v[0]), float(v[1])) for k, v in json.loads(attrs["priors_json"]).items()
