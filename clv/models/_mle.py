@@ -575,10 +575,13 @@ def _report_held(spec: ModelSpec, held: Sequence[int], theta: FloatArray) -> tup
         mean = theta[names.index(shape)] / theta[names.index(scale)]
         warnings.warn(
             ConvergenceWarning(
-                f"{spec.name}: the {what} shows no heterogeneity across customers: {shape} ran "
-                f"towards infinity with {shape}/{scale} (the mean {what}, {mean:.4g} per period) "
-                f"fixed, so {shape} is not identified; a {what} that is the same for every "
-                f"customer fits these data as well. {shape} is held at {_SHAPE_LIMIT:g} "
+                f"{spec.name}: these data show no heterogeneity of the {what} across "
+                f"customers: {shape} ran towards infinity with {shape}/{scale} (the mean "
+                f"{what}, {mean:.4g} per period) fixed, so {shape} is not identified; a {what} "
+                f"that is the same for every customer fits these data as well. That is either "
+                f"the truth or histories too short to show how the {what} varies (customers "
+                f"who would churn late look like the rest): do not read it as evidence that "
+                f"all customers are alike. {shape} is held at {_SHAPE_LIMIT:g} "
                 f"(coefficient of variation {1 / np.sqrt(_SHAPE_LIMIT):.1%}) and {scale} at "
                 f"{shape}/{mean:.4g}: predictions are those of the constant-rate limit; the "
                 f"standard errors are conditional on {shape} (its own is 0).",

@@ -253,7 +253,7 @@ def test_homogeneous_dropout_limit_becomes_an_analysis_note() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # turned into notes, not raised
         a = _run(world, [_fix(world, "set")], time_varying=False, n_draws=8)
-    notes = [n for n in a.model_notes() if "shows no heterogeneity" in n]
+    notes = [n for n in a.model_notes() if "show no heterogeneity of the dropout rate" in n]
     assert len(notes) == 1 and notes[0].startswith("Pareto/NBD with CX covariates:")
     assert "s is held at 1000" in notes[0]
     assert a.warnings[0] == notes[0]

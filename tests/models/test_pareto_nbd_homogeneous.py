@@ -161,7 +161,7 @@ def test_an_overshoot_past_the_limit_is_released() -> None:
 
 
 def test_an_optimum_beyond_the_limit_is_reported_as_the_limit() -> None:
-    with pytest.warns(ConvergenceWarning, match="toy rate shows no heterogeneity") as record:
+    with pytest.warns(ConvergenceWarning, match="show no heterogeneity of the toy rate") as record:
         result = _mle.maximise(_toy_spec(1e5), {"x": np.zeros(3)})
     assert result.params_at_limit == ("s",)
     assert record[0].message.params_at_bound == ("s",)
@@ -174,9 +174,25 @@ def test_a_covariate_fit_holds_s_too() -> None:
     # 110 s crawling to s = 5186 before; about 15 s now)
     data = _world(2000, seed=5)
     data["noise"] = np.random.default_rng(0).standard_normal(len(data))
-    with pytest.warns(ConvergenceWarning, match="dropout rate shows no heterogeneity"):
+    with pytest.warns(ConvergenceWarning, match="show no heterogeneity of the dropout rate"):
         model = ParetoNBDModel(dropout_covariates=["noise"]).fit(data)
     assert model.optimizer_.params_at_limit == ("s",)
     assert model.params_["s"] == pytest.approx(_mle._SHAPE_LIMIT)
     assert abs(model.params_["dropout[noise]"]) < 0.2
     assert model.params_["s"] / model.params_["beta"] == pytest.approx(MU, rel=0.15)
+
+
+def test_short_histories_of_a_heterogeneous_world_are_not_called_homogeneous() -> None:
+    # dropout rates that truly vary (s = 2: coefficient of variation 71 %) seen over only 4
+    # periods: the fit reaches the limit, and the warning must not claim that customers are
+    # alike, only that these data cannot tell them apart
+    sim = simulate(
+        PNBDParams(0.8, 8.0, 2.0, 10.0), np.full(3000, 4.0), rng=np.random.default_rng(1)
+    )
+    data = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "T")})
+    with pytest.warns(ConvergenceWarning, match="homogeneous|heterogeneity") as record:
+        model = ParetoNBDModel().fit(data)
+    assert model.optimizer_.params_at_limit == ("s",)
+    text = " ".join(str(w.message) for w in record)
+    assert "these data show no heterogeneity of the dropout rate" in text
+    assert "histories too short" in text and "not read it as evidence" in text
