@@ -45,7 +45,7 @@ from clv.models._base import ParametricModel
 from clv.roi import _jit, _math
 from clv.roi import scope as _scope
 from clv.roi.conditions import ConditionError, evaluate_condition
-from clv.roi.spec import PATH_MODES, Evidence, Investment, coefficient_parts
+from clv.roi.spec import PATH_MODES, Evidence, Investment, Shift, coefficient_parts
 
 __all__ = ["ALL", "LEVERS", "CounterfactualEngine", "NewCustomers", "ServiceCost", "period_rate"]
 
@@ -813,6 +813,27 @@ class CounterfactualEngine:
             return np.flatnonzero(mask)
         return np.flatnonzero(self._query(inv, target, data))
 
+    def _shift_rows_and_amount(
+        self, inv: Investment, shift: Shift, k: int, sub: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the targeted rows ``sub`` a shift moves, and its amount per draw.
+
+        A row is moved where the shift's ``where`` condition holds and the
+        column was observed (its ``<column>_missing`` indicator is 0); the
+        amount is drawn once per investment and shift (common random numbers
+        across the engine's passes). Shared by the static and the path engine.
+        """
+        ok = np.ones(len(sub), dtype=bool)
+        if shift.where:
+            ok &= self._query(inv, shift.where, sub)
+        miss = f"{shift.column}_missing"
+        if miss in self.data.columns:
+            ok &= sub[miss].to_numpy(dtype=np.float64) == 0
+        amount = shift.amount + shift.sd * np.random.default_rng(
+            _seed(self.random_state, "shift", inv.name, k)
+        ).standard_normal(self.n_draws)
+        return ok, amount
+
     @staticmethod
     def _query(inv: Investment, expr: str, frame: pd.DataFrame) -> np.ndarray:
         # parsed by clv.roi.conditions' own grammar: never eval'd by Python or pandas
@@ -872,15 +893,7 @@ class CounterfactualEngine:
                     f"Evidence.assumption({{'dropout[{shift.column}]': (mean, se)}})."
                 )
             x = sub[shift.column].to_numpy(dtype=np.float64)
-            ok = np.ones(len(rows), dtype=bool)
-            if shift.where:
-                ok &= self._query(inv, shift.where, sub)
-            miss = f"{shift.column}_missing"
-            if miss in self.data.columns:
-                ok &= sub[miss].to_numpy(dtype=np.float64) == 0
-            amount = shift.amount + shift.sd * np.random.default_rng(
-                _seed(self.random_state, "shift", inv.name, k)
-            ).standard_normal(self.n_draws)
+            ok, amount = self._shift_rows_and_amount(inv, shift, k, sub)
             full = self.data[shift.column].to_numpy(dtype=np.float64)
             lo, hi = float(np.nanmin(full)), float(np.nanmax(full))  # stay in the observed range
             # one row serves every draw when the amount is certain (sd = 0): the (S, n) change

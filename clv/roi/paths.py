@@ -360,15 +360,7 @@ class PathEngine(CounterfactualEngine):
                     f"model ({', '.join(self._cols) or 'none'}), so shifting it changes "
                     "nothing; shift one of those, or give its effect as evidence."
                 )
-            ok = np.ones(len(rows), dtype=bool)
-            if shift.where:
-                ok &= self._query(inv, shift.where, sub)
-            miss = f"{col}_missing"
-            if miss in self.data.columns:
-                ok &= sub[miss].to_numpy(dtype=np.float64) == 0
-            amount = shift.amount + shift.sd * np.random.default_rng(
-                _seed(self.random_state, "shift", inv.name, k)
-            ).standard_normal(self.n_draws)
+            ok, amount = self._shift_rows_and_amount(inv, shift, k, sub)
             level = None
             if shift.mode == "restore":
                 assert shift.before is not None
